@@ -1,0 +1,193 @@
+/*
+ * dispatch_engine.h: the one interface between the nginx glue and the
+ * JavaScript engine.
+ *
+ * Plain C: opaque handles, plain structs and borrowed pointer+length views.
+ * No V8 type and no exception crosses it. The engine never includes nginx
+ * headers; it sees its host only through dispatch_host_t, so tests can drive
+ * it with a small poll() loop and nginx drives it with its event loop.
+ *
+ * Threading: every function here is called on the host's event-loop thread,
+ * and every host callback is called on it too.
+ */
+
+#ifndef DISPATCH_ENGINE_H
+#define DISPATCH_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+
+typedef struct {
+    const char  *data;
+    size_t       len;
+} dispatch_str_t;
+
+
+typedef enum {
+    DISPATCH_LOG_ERR = 0,
+    DISPATCH_LOG_WARN,
+    DISPATCH_LOG_NOTICE,
+    DISPATCH_LOG_INFO,
+    DISPATCH_LOG_DEBUG
+} dispatch_log_level_e;
+
+
+/* What became of a request; names as in $dispatch_outcome (SPEC 2, 6). */
+typedef enum {
+    DISPATCH_OUTCOME_OK = 0,
+    DISPATCH_OUTCOME_EXCEPTION,
+    DISPATCH_OUTCOME_EXCEEDED_CPU,
+    DISPATCH_OUTCOME_EXCEEDED_MEMORY,
+    DISPATCH_OUTCOME_EXCEEDED_WALL,
+    DISPATCH_OUTCOME_OVERLOADED,
+    DISPATCH_OUTCOME_NOT_FOUND,
+    DISPATCH_OUTCOME_STORE_UNAVAILABLE
+} dispatch_outcome_e;
+
+
+/* ---- the host: what the engine asks of its event loop -------------------- */
+
+typedef struct dispatch_io_s     dispatch_io_t;      /* host-defined */
+typedef struct dispatch_timer_s  dispatch_timer_t;   /* host-defined */
+
+typedef void (*dispatch_io_handler_pt)(void *arg, int readable, int writable);
+typedef void (*dispatch_timer_handler_pt)(void *arg);
+
+typedef struct {
+    void  *data;
+
+    /*
+     * Watch a non-blocking fd the engine opened. The handler is called when
+     * the fd is readable or writable and that direction is wanted
+     * (level-triggered). io_close stops watching and closes the fd; it may be
+     * called from inside the handler.
+     */
+    dispatch_io_t *(*io_open)(void *data, int fd, dispatch_io_handler_pt handler,
+                              void *arg);
+    int            (*io_want)(dispatch_io_t *io, int read, int write);
+    void           (*io_close)(dispatch_io_t *io);
+
+    /*
+     * One-shot timers. A cancelable timer does not keep a worker that is
+     * shutting down alive (periodic housekeeping); a non-cancelable one does
+     * (a request in flight waits on it). timer_start re-arms a running timer.
+     */
+    dispatch_timer_t *(*timer_create)(void *data, dispatch_timer_handler_pt handler,
+                                      void *arg, int cancelable);
+    void              (*timer_start)(dispatch_timer_t *timer, uint64_t msec);
+    void              (*timer_stop)(dispatch_timer_t *timer);
+    void              (*timer_destroy)(dispatch_timer_t *timer);
+
+    /*
+     * The request whose view carried `request_ctx` has its response ready.
+     * The host must not call back into the engine from inside wake: it
+     * schedules the work (nginx posts an event) and returns.
+     */
+    void  (*wake)(void *data, void *request_ctx);
+
+    /* One line for the error log; the engine tags it with namespace/script. */
+    void  (*log)(void *data, dispatch_log_level_e level, const char *msg,
+                 size_t len);
+} dispatch_host_t;
+
+
+/* ---- the engine: one per worker process ---------------------------------- */
+
+typedef struct dispatch_engine_s   dispatch_engine_t;
+typedef struct dispatch_request_s  dispatch_request_t;
+
+typedef struct {
+    /* the store: redis_unix, or else redis_host (an IP literal) and port */
+    const char  *redis_host;
+    int          redis_port;
+    const char  *redis_unix;
+    int          redis_db;
+    const char  *redis_password;       /* NULL: no AUTH */
+    uint64_t     redis_timeout_ms;     /* connect and every command */
+
+    size_t       script_max_size;      /* all modules of a script together */
+} dispatch_engine_conf_t;
+
+/*
+ * Starts V8 (once per process) and connects to Redis. Must run in a worker
+ * process, never in a process that forks afterwards. On failure returns NULL
+ * and writes a message into err.
+ */
+dispatch_engine_t *dispatch_engine_create(const dispatch_engine_conf_t *conf,
+    const dispatch_host_t *host, char *err, size_t err_len);
+
+/* Abandons every request in flight, disposes every isolate, closes Redis. */
+void dispatch_engine_destroy(dispatch_engine_t *engine);
+
+
+/* ---- requests ------------------------------------------------------------- */
+
+typedef struct {
+    dispatch_str_t  name;
+    dispatch_str_t  value;
+} dispatch_header_t;
+
+/* Borrowed for the duration of dispatch_request_start only. */
+typedef struct {
+    dispatch_str_t             ns;
+    dispatch_str_t             script;
+    dispatch_str_t             method;
+    dispatch_str_t             url;          /* scheme://host[:port]/path?query */
+    const dispatch_header_t   *headers;
+    size_t                     nheaders;
+    dispatch_str_t             body;         /* the whole request body */
+    void                      *ctx;          /* handed back to host->wake */
+} dispatch_request_view_t;
+
+/* Valid until dispatch_request_release. */
+typedef struct {
+    dispatch_outcome_e         outcome;
+    int                        status;       /* the script's, when outcome is OK */
+    dispatch_str_t             status_text;
+    const dispatch_header_t   *headers;
+    size_t                     nheaders;
+    dispatch_str_t             body;
+    double                     cpu_ms;       /* CPU time spent in JavaScript */
+} dispatch_response_t;
+
+/*
+ * Starts a request. The engine copies what it needs from the view. Later,
+ * possibly before this returns, it calls host->wake(view->ctx) once; the
+ * host then reads the response. Returns NULL only when out of memory.
+ */
+dispatch_request_t *dispatch_request_start(dispatch_engine_t *engine,
+    const dispatch_request_view_t *view);
+
+/* 1 with *out filled once the request is done; 0 while it is not. */
+int dispatch_request_response(dispatch_request_t *req, dispatch_response_t *out);
+
+/*
+ * The host is done with the request: after sending the response, or because
+ * the client went away. A request still running is abandoned: the engine
+ * drops every callback that points at it and never wakes the host for it.
+ */
+void dispatch_request_release(dispatch_request_t *req);
+
+
+/* ---- shared helpers ------------------------------------------------------- */
+
+/* 1 when s is a valid namespace or script name: 1-63 of a-z 0-9 - _ */
+int dispatch_name_valid(const char *s, size_t len);
+
+/* "ok", "exception", ... as in $dispatch_outcome */
+const char *dispatch_outcome_name(dispatch_outcome_e outcome);
+
+/* The HTTP status the platform answers with for a failed outcome. */
+int dispatch_outcome_status(dispatch_outcome_e outcome);
+
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* DISPATCH_ENGINE_H */

@@ -1,0 +1,34 @@
+#include "api/console.h"
+
+#include <cstring>
+
+#include "tenant_isolate.h"
+#include "v8_util.h"
+
+namespace dispatch {
+
+namespace {
+
+void native_log(const v8::FunctionCallbackInfo<v8::Value> &info) {
+  v8::Isolate *isolate = info.GetIsolate();
+  TenantIsolate *tenant = TenantIsolate::from(isolate);
+  if (tenant == nullptr || info.Length() < 2) return;
+
+  std::string level = to_std_string(isolate, info[0]);
+  dispatch_log_level_e l = DISPATCH_LOG_INFO;
+  if (level == "error") l = DISPATCH_LOG_ERR;
+  else if (level == "warn") l = DISPATCH_LOG_WARN;
+  else if (level == "debug") l = DISPATCH_LOG_DEBUG;
+
+  tenant->log(l, "console: " + to_std_string(isolate, info[1]));
+}
+
+}  // namespace
+
+void install_console_natives(v8::Local<v8::Context> context, v8::Local<v8::Object> native) {
+  v8::Isolate *isolate = context->GetIsolate();
+  native->Set(context, v8_str(isolate, "log"),
+              v8::Function::New(context, native_log).ToLocalChecked()).Check();
+}
+
+}  // namespace dispatch

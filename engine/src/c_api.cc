@@ -1,0 +1,142 @@
+// c_api.cc: the C header's entry points. No exception crosses into C: each
+// entry point catches and reports through the host's log.
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <new>
+
+#include "dispatch_engine.h"
+#include "engine.h"
+
+struct dispatch_engine_s {
+  std::unique_ptr<dispatch::Engine> engine;
+};
+
+namespace {
+
+void report(const dispatch_host_t *host, const char *where, const char *what) {
+  if (host == nullptr || host->log == nullptr) return;
+  char buf[512];
+  int n = snprintf(buf, sizeof(buf), "dispatch: %s failed: %s", where, what);
+  host->log(host->data, DISPATCH_LOG_ERR, buf, n > 0 ? size_t(std::min(n, int(sizeof(buf) - 1))) : 0);
+}
+
+dispatch::Request *to_request(dispatch_request_t *r) {
+  return reinterpret_cast<dispatch::Request *>(r);
+}
+
+// The engine each request belongs to; one per process.
+dispatch::Engine *g_engine = nullptr;
+
+}  // namespace
+
+extern "C" {
+
+dispatch_engine_t *dispatch_engine_create(const dispatch_engine_conf_t *conf,
+                                          const dispatch_host_t *host, char *err,
+                                          size_t err_len) {
+  auto fail = [&](const std::string &msg) -> dispatch_engine_t * {
+    if (err && err_len) snprintf(err, err_len, "%s", msg.c_str());
+    return nullptr;
+  };
+  if (g_engine) return fail("an engine already runs in this process");
+  try {
+    auto e = std::make_unique<dispatch_engine_s>();
+    e->engine = std::make_unique<dispatch::Engine>(*conf, *host);
+    std::string why;
+    if (!e->engine->init(&why)) return fail(why);
+    g_engine = e->engine.get();
+    return e.release();
+  } catch (const std::exception &ex) {
+    return fail(ex.what());
+  } catch (...) {
+    return fail("unknown error");
+  }
+}
+
+void dispatch_engine_destroy(dispatch_engine_t *engine) {
+  if (engine == nullptr) return;
+  try {
+    g_engine = nullptr;
+    delete engine;
+  } catch (...) {
+    // nothing sane is left to do in a process that is exiting
+  }
+}
+
+dispatch_request_t *dispatch_request_start(dispatch_engine_t *engine,
+                                           const dispatch_request_view_t *view) {
+  try {
+    return reinterpret_cast<dispatch_request_t *>(engine->engine->start(*view));
+  } catch (const std::exception &ex) {
+    report(&engine->engine->host().raw(), "dispatch_request_start", ex.what());
+  } catch (...) {
+    report(&engine->engine->host().raw(), "dispatch_request_start", "unknown error");
+  }
+  return nullptr;
+}
+
+int dispatch_request_response(dispatch_request_t *r, dispatch_response_t *out) {
+  dispatch::Request *req = to_request(r);
+  if (!req->done) return 0;
+  out->outcome = req->outcome;
+  out->status = req->status;
+  out->status_text = {req->status_text.data(), req->status_text.size()};
+  out->headers = req->header_views.data();
+  out->nheaders = req->header_views.size();
+  out->body = {req->response_body.data(), req->response_body.size()};
+  out->cpu_ms = req->cpu_ms;
+  return 1;
+}
+
+void dispatch_request_release(dispatch_request_t *r) {
+  if (r == nullptr || g_engine == nullptr) return;
+  try {
+    g_engine->release(to_request(r));
+  } catch (const std::exception &ex) {
+    report(&g_engine->host().raw(), "dispatch_request_release", ex.what());
+  } catch (...) {
+    report(&g_engine->host().raw(), "dispatch_request_release", "unknown error");
+  }
+}
+
+int dispatch_name_valid(const char *s, size_t len) {
+  if (len < 1 || len > 63) return 0;
+  for (size_t i = 0; i < len; i++) {
+    char c = s[i];
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_')) {
+      return 0;
+    }
+  }
+  return 1;
+}
+
+const char *dispatch_outcome_name(dispatch_outcome_e outcome) {
+  switch (outcome) {
+    case DISPATCH_OUTCOME_OK: return "ok";
+    case DISPATCH_OUTCOME_EXCEPTION: return "exception";
+    case DISPATCH_OUTCOME_EXCEEDED_CPU: return "exceeded_cpu";
+    case DISPATCH_OUTCOME_EXCEEDED_MEMORY: return "exceeded_memory";
+    case DISPATCH_OUTCOME_EXCEEDED_WALL: return "exceeded_wall";
+    case DISPATCH_OUTCOME_OVERLOADED: return "overloaded";
+    case DISPATCH_OUTCOME_NOT_FOUND: return "not_found";
+    case DISPATCH_OUTCOME_STORE_UNAVAILABLE: return "store_unavailable";
+  }
+  return "exception";
+}
+
+int dispatch_outcome_status(dispatch_outcome_e outcome) {
+  switch (outcome) {
+    case DISPATCH_OUTCOME_OK: return 200;
+    case DISPATCH_OUTCOME_NOT_FOUND: return 404;
+    case DISPATCH_OUTCOME_EXCEPTION: return 500;
+    case DISPATCH_OUTCOME_EXCEEDED_WALL: return 504;
+    case DISPATCH_OUTCOME_EXCEEDED_CPU:
+    case DISPATCH_OUTCOME_EXCEEDED_MEMORY:
+    case DISPATCH_OUTCOME_OVERLOADED:
+    case DISPATCH_OUTCOME_STORE_UNAVAILABLE: return 503;
+  }
+  return 500;
+}
+
+}  // extern "C"

@@ -1,0 +1,72 @@
+// host.h: the engine's C++ view of dispatch_host_t, with RAII owners for
+// the timers and fd watches it lends.
+#pragma once
+
+#include <cstdarg>
+#include <functional>
+#include <string>
+
+#include "dispatch_engine.h"
+
+namespace dispatch {
+
+class Host {
+ public:
+  explicit Host(const dispatch_host_t &h) : h_(h) {}
+
+  const dispatch_host_t &raw() const { return h_; }
+
+  void log(dispatch_log_level_e level, const std::string &msg) const {
+    h_.log(h_.data, level, msg.data(), msg.size());
+  }
+  // Tagged with the tenant, as every line about a script is.
+  void log_script(dispatch_log_level_e level, const std::string &ns,
+                  const std::string &script, const std::string &msg) const {
+    log(level, "dispatch \"" + ns + "/" + script + "\": " + msg);
+  }
+
+  void wake(void *request_ctx) const { h_.wake(h_.data, request_ctx); }
+
+ private:
+  dispatch_host_t h_;
+};
+
+// A host timer owned by one object; destroyed with it.
+class Timer {
+ public:
+  Timer(const Host &host, std::function<void()> fn, bool cancelable)
+      : host_(host), fn_(std::move(fn)) {
+    t_ = host_.raw().timer_create(host_.raw().data, &Timer::fire, this,
+                                  cancelable ? 1 : 0);
+  }
+  ~Timer() {
+    if (t_) host_.raw().timer_destroy(t_);
+  }
+  Timer(const Timer &) = delete;
+  Timer &operator=(const Timer &) = delete;
+
+  bool valid() const { return t_ != nullptr; }
+  void start(uint64_t msec) {
+    armed_ = true;
+    host_.raw().timer_start(t_, msec);
+  }
+  void stop() {
+    if (armed_) host_.raw().timer_stop(t_);
+    armed_ = false;
+  }
+  bool armed() const { return armed_; }
+
+ private:
+  static void fire(void *arg) {
+    auto *self = static_cast<Timer *>(arg);
+    self->armed_ = false;
+    self->fn_();  // may destroy self: nothing after this line
+  }
+
+  const Host &host_;
+  std::function<void()> fn_;
+  dispatch_timer_t *t_ = nullptr;
+  bool armed_ = false;
+};
+
+}  // namespace dispatch

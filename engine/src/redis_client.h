@@ -1,0 +1,94 @@
+// redis_client.h: one asynchronous Redis connection on the host's event loop.
+//
+// hiredis 0.14 has no timers: connect and command timeouts are the host's
+// timers here. A command that times out poisons the connection (replies are
+// matched by order), so the connection is dropped, every pending command
+// fails, and a back-off timer reconnects. While backing off, commands fail at
+// once: a request for an uncached script answers 503 without waiting.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "host.h"
+
+struct redisAsyncContext;
+struct redisReply;
+
+namespace dispatch {
+
+struct RedisConfig {
+  std::string host;      // an IP literal
+  int port = 6379;
+  std::string unix_path; // preferred when set
+  int db = 0;
+  std::string password;  // empty: no AUTH
+  uint64_t timeout_ms = 1000;
+};
+
+class RedisClient {
+ public:
+  // reply is null and error set when the command failed or Redis is away;
+  // an error reply from Redis comes as a reply of type REDIS_REPLY_ERROR.
+  using Callback = std::function<void(const redisReply *reply, const std::string &error)>;
+
+  RedisClient(const Host &host, RedisConfig config);
+  ~RedisClient();
+  RedisClient(const RedisClient &) = delete;
+  RedisClient &operator=(const RedisClient &) = delete;
+
+  // Sends a command (binary-safe arguments). The callback runs exactly once,
+  // possibly before command() returns when Redis is known to be away.
+  void command(const std::vector<std::string> &args, Callback cb);
+
+  // Starts connecting ahead of the first command.
+  void connect();
+
+  bool connected() const { return state_ == State::kConnected; }
+  std::string address() const;
+
+ private:
+  enum class State { kDisconnected, kConnecting, kConnected, kBackoff };
+  struct Op;
+
+  // hiredis hooks
+  static void on_connect(const redisAsyncContext *ac, int status);
+  static void on_disconnect(const redisAsyncContext *ac, int status);
+  static void on_reply(redisAsyncContext *ac, void *reply, void *privdata);
+  static void on_handshake_reply(redisAsyncContext *ac, void *reply, void *privdata);
+  static void ev_add_read(void *data);
+  static void ev_del_read(void *data);
+  static void ev_add_write(void *data);
+  static void ev_del_write(void *data);
+  static void ev_cleanup(void *data);
+  static void on_io(void *arg, int readable, int writable);
+
+  void update_io();
+  void arm_deadline();
+  void on_deadline();
+  void drop_connection(const std::string &why);
+  void connection_lost(const std::string &why);
+  void schedule_reconnect();
+
+  const Host &host_;
+  RedisConfig config_;
+  State state_ = State::kDisconnected;
+  redisAsyncContext *ac_ = nullptr;
+  dispatch_io_t *io_ = nullptr;
+  bool want_read_ = false;
+  bool want_write_ = false;
+  uint64_t connect_deadline_ = 0;
+  std::deque<Op *> pending_;  // in the order Redis answers them
+  Timer deadline_timer_;      // connect and command timeouts
+  Timer backoff_timer_;       // reconnects while Redis is away
+  uint64_t backoff_ms_ = 0;
+  bool reported_down_ = false;
+};
+
+uint64_t monotonic_ms();
+
+}  // namespace dispatch

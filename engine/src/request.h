@@ -1,0 +1,44 @@
+// request.h: the engine's record of one HTTP request, from start to release.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "dispatch_engine.h"
+
+namespace dispatch {
+
+class TenantIsolate;
+
+using HeaderList = std::vector<std::pair<std::string, std::string>>;
+
+struct Request {
+  uint64_t id = 0;
+  void *host_ctx = nullptr;
+
+  std::string ns;
+  std::string script;
+  std::string method;
+  std::string url;
+  HeaderList headers;
+  std::string body;
+
+  // Keeps the isolate alive while the request runs on it, even when a newer
+  // version of the script replaced it in the pool.
+  std::shared_ptr<TenantIsolate> isolate;
+
+  bool done = false;
+  dispatch_outcome_e outcome = DISPATCH_OUTCOME_OK;
+  int status = 0;
+  std::string status_text;
+  HeaderList response_headers;
+  std::string response_body;
+  double cpu_ms = 0;
+
+  // Views into the response for the C header, built once when done.
+  std::vector<dispatch_header_t> header_views;
+};
+
+}  // namespace dispatch

@@ -1,0 +1,385 @@
+#include "tenant_isolate.h"
+
+#include <jansson.h>
+#include <libplatform/libplatform.h>
+#include <time.h>
+
+#include <vector>
+
+#include "api/console.h"
+#include "api/encoding.h"
+#include "builtins.h"
+#include "engine.h"
+#include "platform.h"
+#include "request.h"
+#include "v8_util.h"
+
+namespace dispatch {
+
+namespace {
+
+constexpr uint32_t kTenantSlot = 0;
+const char kDefaultMainModule[] = "worker.js";
+
+double thread_cpu_ms() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return double(ts.tv_sec) * 1e3 + double(ts.tv_nsec) / 1e6;
+}
+
+bool deny_wasm_codegen(v8::Local<v8::Context>, v8::Local<v8::String>) { return false; }
+
+// The main module's path, as the upload named it in metadata.main_module.
+std::string main_module_path(const std::string &metadata) {
+  std::string path = kDefaultMainModule;
+  if (metadata.empty()) return path;
+  json_error_t error;
+  json_t *root = json_loadb(metadata.data(), metadata.size(), 0, &error);
+  if (root == nullptr) return path;
+  const char *main = json_string_value(json_object_get(root, "main_module"));
+  if (main && *main) path = main;
+  json_decref(root);
+  return path;
+}
+
+// Resolves an import specifier against the importing module's path, the
+// way Workers resolves them among the uploaded modules.
+std::string resolve_path(const std::string &referrer, const std::string &specifier) {
+  std::string base;
+  if (specifier.compare(0, 2, "./") == 0 || specifier.compare(0, 3, "../") == 0) {
+    size_t slash = referrer.rfind('/');
+    if (slash != std::string::npos) base = referrer.substr(0, slash + 1);
+  }
+  std::vector<std::string> parts;
+  std::string joined = base + specifier;
+  size_t pos = 0;
+  while (pos <= joined.size()) {
+    size_t next = joined.find('/', pos);
+    if (next == std::string::npos) next = joined.size();
+    std::string part = joined.substr(pos, next - pos);
+    if (part == "..") {
+      if (!parts.empty()) parts.pop_back();
+    } else if (!part.empty() && part != ".") {
+      parts.push_back(part);
+    }
+    pos = next + 1;
+  }
+  std::string out;
+  for (const auto &p : parts) out += (out.empty() ? "" : "/") + p;
+  return out;
+}
+
+}  // namespace
+
+TenantIsolate::TenantIsolate(Engine &engine, std::shared_ptr<const ScriptSource> script)
+    : engine_(engine), script_(std::move(script)) {}
+
+std::shared_ptr<TenantIsolate> TenantIsolate::create(
+    Engine &engine, std::shared_ptr<const ScriptSource> script, std::string *err) {
+  std::shared_ptr<TenantIsolate> self(new TenantIsolate(engine, std::move(script)));
+  if (!self->start(err)) return nullptr;
+  return self;
+}
+
+TenantIsolate::~TenantIsolate() {
+  if (isolate_ == nullptr) return;
+  // Every handle into the heap goes before the heap does.
+  modules_.clear();
+  noop_.Reset();
+  env_.Reset();
+  exports_.Reset();
+  invoke_.Reset();
+  context_.Reset();
+  isolate_->Dispose();
+}
+
+TenantIsolate *TenantIsolate::from(v8::Isolate *isolate) {
+  return static_cast<TenantIsolate *>(isolate->GetData(kTenantSlot));
+}
+
+void TenantIsolate::log(dispatch_log_level_e level, const std::string &msg) const {
+  engine_.host().log_script(level, script_->ns, script_->name, msg);
+}
+
+bool TenantIsolate::start(std::string *err) {
+  allocator_.reset(v8::ArrayBuffer::Allocator::NewDefaultAllocator());
+  v8::Isolate::CreateParams params;
+  params.array_buffer_allocator = allocator_.get();
+  isolate_ = v8::Isolate::New(params);
+  if (isolate_ == nullptr) {
+    *err = "cannot create an isolate";
+    return false;
+  }
+  isolate_->SetData(kTenantSlot, this);
+  // Microtasks run when the engine says, so it can account and stop them.
+  isolate_->SetMicrotasksPolicy(v8::MicrotasksPolicy::kExplicit);
+  isolate_->SetAllowWasmCodeGenerationCallback(deny_wasm_codegen);
+
+  v8::Isolate::Scope isolate_scope(isolate_);
+  v8::HandleScope handle_scope(isolate_);
+  v8::Local<v8::Context> context = v8::Context::New(isolate_);
+  context_.Reset(isolate_, context);
+  v8::Context::Scope context_scope(context);
+
+  // As on Workers: no eval or new Function, no shared memory, and no
+  // callbacks that would run outside any request (WeakRef finalisers).
+  context->AllowCodeGenerationFromStrings(false);
+  v8::Local<v8::Object> global = context->Global();
+  for (const char *name : {"SharedArrayBuffer", "WeakRef", "FinalizationRegistry"}) {
+    global->Delete(context, v8_str(isolate_, name)).Check();
+  }
+  v8::Local<v8::Value> atomics;
+  if (global->Get(context, v8_str(isolate_, "Atomics")).ToLocal(&atomics) &&
+      atomics->IsObject()) {
+    atomics.As<v8::Object>()->Delete(context, v8_str(isolate_, "wait")).Check();
+  }
+
+  noop_.Reset(isolate_, v8::FunctionTemplate::New(isolate_));
+  env_.Reset(isolate_, v8::Object::New(isolate_));
+
+  if (!install_builtins(context, err)) return false;
+  if (script_->format != "module") {
+    *err = "the \"" + script_->format + "\" format is not supported yet";
+    return false;
+  }
+  return evaluate_main_module(context, err);
+}
+
+bool TenantIsolate::install_builtins(v8::Local<v8::Context> context, std::string *err) {
+  v8::TryCatch try_catch(isolate_);
+  v8::ScriptOrigin origin(isolate_, v8_str(isolate_, "dispatch:builtins"));
+  v8::Local<v8::Script> script;
+  v8::Local<v8::Value> factory;
+  v8::Local<v8::Value> api;
+  v8::Local<v8::Value> invoke;
+
+  v8::Local<v8::Object> native = v8::Object::New(isolate_);
+  install_console_natives(context, native);
+  install_encoding_natives(context, native);
+  v8::Local<v8::Value> args[] = {native};
+
+  if (!v8::Script::Compile(context, v8_str(isolate_, kBuiltinsSource, kBuiltinsSourceLength),
+                           &origin).ToLocal(&script) ||
+      !script->Run(context).ToLocal(&factory) || !factory->IsFunction() ||
+      !factory.As<v8::Function>()->Call(context, v8::Undefined(isolate_), 1, args)
+           .ToLocal(&api) ||
+      !api->IsObject() ||
+      !api.As<v8::Object>()->Get(context, v8_str(isolate_, "invoke")).ToLocal(&invoke) ||
+      !invoke->IsFunction()) {
+    *err = "the built-ins failed to start: " +
+           (try_catch.HasCaught()
+                ? describe_exception(isolate_, try_catch.Exception(), try_catch.Message())
+                : std::string("no invoke()"));
+    return false;
+  }
+  invoke_.Reset(isolate_, invoke.As<v8::Function>());
+  return true;
+}
+
+v8::MaybeLocal<v8::Module> TenantIsolate::compile_module(const std::string &path) {
+  auto cached = modules_.find(path);
+  if (cached != modules_.end()) return cached->second.Get(isolate_);
+
+  const std::string *source = nullptr;
+  if (path == main_path_) {
+    source = &script_->code;
+  } else {
+    auto it = script_->modules.find(path);
+    if (it != script_->modules.end()) source = &it->second;
+  }
+  if (source == nullptr) {
+    isolate_->ThrowException(v8::Exception::Error(
+        v8_str(isolate_, "No such module \"" + path + "\"")));
+    return {};
+  }
+
+  v8::ScriptOrigin origin(isolate_, v8_str(isolate_, path), 0, 0, false, -1,
+                          v8::Local<v8::Value>(), false, false, true /* module */);
+  v8::ScriptCompiler::Source compiler_source(v8_str(isolate_, *source), origin);
+  v8::Local<v8::Module> module;
+  if (!v8::ScriptCompiler::CompileModule(isolate_, &compiler_source).ToLocal(&module)) {
+    return {};
+  }
+  modules_.emplace(path, v8::Global<v8::Module>(isolate_, module));
+  module_paths_.emplace(module->GetIdentityHash(), path);
+  return module;
+}
+
+v8::MaybeLocal<v8::Module> TenantIsolate::resolve_module(
+    v8::Local<v8::Context> context, v8::Local<v8::String> specifier,
+    v8::Local<v8::FixedArray>, v8::Local<v8::Module> referrer) {
+  TenantIsolate *self = from(context->GetIsolate());
+  std::string referrer_path = self->main_path_;
+  auto range = self->module_paths_.equal_range(referrer->GetIdentityHash());
+  for (auto it = range.first; it != range.second; ++it) {
+    auto m = self->modules_.find(it->second);
+    if (m != self->modules_.end() && m->second.Get(self->isolate_) == referrer) {
+      referrer_path = it->second;
+      break;
+    }
+  }
+  return self->compile_module(
+      resolve_path(referrer_path, to_std_string(self->isolate_, specifier)));
+}
+
+bool TenantIsolate::evaluate_main_module(v8::Local<v8::Context> context, std::string *err) {
+  v8::TryCatch try_catch(isolate_);
+  main_path_ = main_module_path(script_->metadata);
+
+  auto fail = [&](const std::string &what) {
+    *err = what.empty() && try_catch.HasCaught()
+               ? describe_exception(isolate_, try_catch.Exception(), try_catch.Message())
+               : what;
+    return false;
+  };
+
+  v8::Local<v8::Module> module;
+  if (!compile_module(main_path_).ToLocal(&module)) return fail("");
+  if (!module->InstantiateModule(context, resolve_module).FromMaybe(false)) return fail("");
+
+  v8::Local<v8::Value> evaluated;
+  if (!module->Evaluate(context).ToLocal(&evaluated)) return fail("");
+  run_microtasks();
+  if (module->GetStatus() == v8::Module::kErrored) {
+    return fail(describe_exception(isolate_, module->GetException(),
+                                   v8::Exception::CreateMessage(isolate_,
+                                                                module->GetException())));
+  }
+  if (evaluated->IsPromise() &&
+      evaluated.As<v8::Promise>()->State() == v8::Promise::kPending) {
+    return fail("the top level awaits something that never settles");
+  }
+
+  v8::Local<v8::Value> exports;
+  if (!module->GetModuleNamespace().As<v8::Object>()
+           ->Get(context, v8_str(isolate_, "default")).ToLocal(&exports)) {
+    return fail("");
+  }
+  exports_.Reset(isolate_, exports);
+  return true;
+}
+
+void TenantIsolate::run_microtasks() { isolate_->PerformMicrotaskCheckpoint(); }
+
+// The `ctx` argument of fetch(request, env, ctx).
+v8::Local<v8::Object> TenantIsolate::make_execution_context(v8::Local<v8::Context> context) {
+  v8::Local<v8::Object> ctx = v8::Object::New(isolate_);
+  v8::Local<v8::Function> noop = noop_.Get(isolate_)->GetFunction(context).ToLocalChecked();
+  ctx->Set(context, v8_str(isolate_, "waitUntil"), noop).Check();
+  ctx->Set(context, v8_str(isolate_, "passThroughOnException"), noop).Check();
+  return ctx;
+}
+
+void TenantIsolate::run(Request &req) {
+  double started = thread_cpu_ms();
+  {
+    v8::Isolate::Scope isolate_scope(isolate_);
+    v8::HandleScope handle_scope(isolate_);
+    v8::Local<v8::Context> context = context_.Get(isolate_);
+    v8::Context::Scope context_scope(context);
+    v8::TryCatch try_catch(isolate_);
+
+    v8::Local<v8::Array> headers = v8::Array::New(isolate_, int(req.headers.size() * 2));
+    uint32_t i = 0;
+    for (const auto &h : req.headers) {
+      headers->Set(context, i++, v8_byte_str(isolate_, h.first)).Check();
+      headers->Set(context, i++, v8_byte_str(isolate_, h.second)).Check();
+    }
+    v8::Local<v8::Value> body = v8::Null(isolate_);
+    if (!req.body.empty()) {
+      v8::Local<v8::ArrayBuffer> ab = v8::ArrayBuffer::New(isolate_, req.body.size());
+      memcpy(ab->Data(), req.body.data(), req.body.size());
+      body = ab;
+    }
+
+    v8::Local<v8::Value> args[] = {
+        exports_.Get(isolate_), env_.Get(isolate_), make_execution_context(context),
+        v8_str(isolate_, req.method), v8_str(isolate_, req.url), headers, body};
+    v8::Local<v8::Value> id = v8::Number::New(isolate_, double(req.id));
+    v8::Local<v8::Value> result;
+    v8::Local<v8::Function> on_ok;
+    v8::Local<v8::Function> on_fail;
+
+    if (!invoke_.Get(isolate_)->Call(context, v8::Undefined(isolate_), 7, args)
+             .ToLocal(&result) ||
+        !result->IsPromise() ||
+        !v8::Function::New(context, on_response, id).ToLocal(&on_ok) ||
+        !v8::Function::New(context, on_exception, id).ToLocal(&on_fail) ||
+        result.As<v8::Promise>()->Then(context, on_ok, on_fail).IsEmpty()) {
+      log(DISPATCH_LOG_ERR, "the built-ins failed: " +
+          (try_catch.HasCaught()
+               ? describe_exception(isolate_, try_catch.Exception(), try_catch.Message())
+               : std::string("invoke() returned no promise")));
+      engine_.finish(req, DISPATCH_OUTCOME_EXCEPTION);
+    }
+    run_microtasks();
+  }
+  req.cpu_ms += thread_cpu_ms() - started;
+}
+
+// invoke() resolved with [status, statusText, [name, value, ...], body].
+void TenantIsolate::on_response(const v8::FunctionCallbackInfo<v8::Value> &info) {
+  v8::Isolate *isolate = info.GetIsolate();
+  TenantIsolate *self = from(isolate);
+  Request *req = self->engine_.find(uint64_t(info.Data().As<v8::Number>()->Value()));
+  if (req == nullptr || req->done) return;  // abandoned by the client
+
+  v8::Local<v8::Context> context = isolate->GetCurrentContext();
+  v8::Local<v8::Value> status, status_text, headers, body;
+  if (info.Length() < 1 || !info[0]->IsArray()) {
+    self->log(DISPATCH_LOG_ERR, "the built-ins resolved with no response");
+    self->engine_.finish(*req, DISPATCH_OUTCOME_EXCEPTION);
+    return;
+  }
+  v8::Local<v8::Array> result = info[0].As<v8::Array>();
+  if (!result->Get(context, 0).ToLocal(&status) || !status->IsInt32() ||
+      !result->Get(context, 1).ToLocal(&status_text) ||
+      !result->Get(context, 2).ToLocal(&headers) || !headers->IsArray() ||
+      !result->Get(context, 3).ToLocal(&body)) {
+    self->log(DISPATCH_LOG_ERR, "the built-ins resolved with a malformed response");
+    self->engine_.finish(*req, DISPATCH_OUTCOME_EXCEPTION);
+    return;
+  }
+
+  req->status = status.As<v8::Int32>()->Value();
+  req->status_text = to_byte_string(isolate, status_text);
+  v8::Local<v8::Array> list = headers.As<v8::Array>();
+  req->response_headers.clear();
+  for (uint32_t i = 0; i + 1 < list->Length(); i += 2) {
+    v8::Local<v8::Value> name, value;
+    if (!list->Get(context, i).ToLocal(&name) || !list->Get(context, i + 1).ToLocal(&value)) {
+      continue;
+    }
+    req->response_headers.emplace_back(to_byte_string(isolate, name),
+                                       to_byte_string(isolate, value));
+  }
+  req->response_body.clear();
+  if (body->IsArrayBufferView()) {
+    auto view = body.As<v8::ArrayBufferView>();
+    req->response_body.resize(view->ByteLength());
+    view->CopyContents(req->response_body.data(), req->response_body.size());
+  }
+  self->engine_.finish_ok(*req);
+}
+
+void TenantIsolate::on_exception(const v8::FunctionCallbackInfo<v8::Value> &info) {
+  v8::Isolate *isolate = info.GetIsolate();
+  TenantIsolate *self = from(isolate);
+  Request *req = self->engine_.find(uint64_t(info.Data().As<v8::Number>()->Value()));
+  if (req == nullptr || req->done) return;
+
+  v8::Local<v8::Value> exception = info.Length() > 0 ? info[0] : v8::Undefined(isolate).As<v8::Value>();
+  self->log(DISPATCH_LOG_ERR, "uncaught exception: " +
+            describe_exception(isolate, exception,
+                               v8::Exception::CreateMessage(isolate, exception)));
+  self->engine_.finish(*req, DISPATCH_OUTCOME_EXCEPTION);
+}
+
+void TenantIsolate::pump_message_loop() {
+  v8::Isolate::Scope isolate_scope(isolate_);
+  v8::HandleScope handle_scope(isolate_);
+  while (v8::platform::PumpMessageLoop(platform_get(), isolate_)) {
+  }
+}
+
+}  // namespace dispatch

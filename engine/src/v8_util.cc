@@ -1,0 +1,66 @@
+#include "v8_util.h"
+
+namespace dispatch {
+
+v8::Local<v8::String> v8_str(v8::Isolate *isolate, const char *s, size_t len) {
+  return v8::String::NewFromUtf8(isolate, s, v8::NewStringType::kNormal, int(len))
+      .FromMaybe(v8::String::Empty(isolate));
+}
+
+v8::Local<v8::String> v8_str(v8::Isolate *isolate, const std::string &s) {
+  return v8_str(isolate, s.data(), s.size());
+}
+
+std::string to_std_string(v8::Isolate *isolate, v8::Local<v8::Value> value) {
+  if (value.IsEmpty()) return std::string();
+  v8::String::Utf8Value utf8(isolate, value);
+  return *utf8 ? std::string(*utf8, utf8.length()) : std::string("(unprintable)");
+}
+
+v8::Local<v8::String> v8_byte_str(v8::Isolate *isolate, const std::string &s) {
+  return v8::String::NewFromOneByte(isolate, reinterpret_cast<const uint8_t *>(s.data()),
+                                    v8::NewStringType::kNormal, int(s.size()))
+      .FromMaybe(v8::String::Empty(isolate));
+}
+
+std::string to_byte_string(v8::Isolate *isolate, v8::Local<v8::Value> value) {
+  v8::Local<v8::String> s;
+  if (value.IsEmpty() || !value->ToString(isolate->GetCurrentContext()).ToLocal(&s)) {
+    return std::string();
+  }
+  // Characters above U+00FF were refused by the Headers class; WriteOneByte
+  // would truncate them, never overflow.
+  std::string out(size_t(s->Length()), '\0');
+  s->WriteOneByte(isolate, reinterpret_cast<uint8_t *>(out.data()), 0, s->Length(),
+                  v8::String::NO_NULL_TERMINATION);
+  return out;
+}
+
+std::string describe_exception(v8::Isolate *isolate, v8::Local<v8::Value> exception,
+                               v8::Local<v8::Message> message) {
+  v8::HandleScope scope(isolate);
+  v8::Local<v8::Context> context = isolate->GetCurrentContext();
+  std::string text;
+
+  if (!exception.IsEmpty() && exception->IsObject() && !context.IsEmpty()) {
+    v8::TryCatch inner(isolate);  // a hostile getter must not escape
+    v8::Local<v8::Value> stack;
+    if (exception.As<v8::Object>()->Get(context, v8_str(isolate, "stack")).ToLocal(&stack) &&
+        stack->IsString()) {
+      text = to_std_string(isolate, stack);
+    }
+  }
+  if (text.empty()) {
+    v8::TryCatch inner(isolate);
+    text = to_std_string(isolate, exception);
+  }
+  if (!message.IsEmpty() && text.find('\n') == std::string::npos) {
+    // No stack: say where (compile errors, thrown non-Errors).
+    std::string where = to_std_string(isolate, message->GetScriptResourceName());
+    int line = message->GetLineNumber(context).FromMaybe(0);
+    if (!where.empty()) text = where + ":" + std::to_string(line) + ": " + text;
+  }
+  return text;
+}
+
+}  // namespace dispatch

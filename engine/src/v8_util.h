@@ -1,0 +1,24 @@
+// v8_util.h: small conversions between V8 values and C++ strings.
+#pragma once
+
+#include <v8.h>
+
+#include <string>
+
+namespace dispatch {
+
+v8::Local<v8::String> v8_str(v8::Isolate *isolate, const std::string &s);
+v8::Local<v8::String> v8_str(v8::Isolate *isolate, const char *s, size_t len);
+std::string to_std_string(v8::Isolate *isolate, v8::Local<v8::Value> value);
+
+// HTTP header values and status texts are byte strings: one character per
+// byte (Latin-1) both ways, as Workers treats them.
+v8::Local<v8::String> v8_byte_str(v8::Isolate *isolate, const std::string &s);
+std::string to_byte_string(v8::Isolate *isolate, v8::Local<v8::Value> value);
+
+// What the error log says about a thrown value: the stack of an Error, or
+// "file:line: message" for a compile error, or the value as a string.
+std::string describe_exception(v8::Isolate *isolate, v8::Local<v8::Value> exception,
+                               v8::Local<v8::Message> message);
+
+}  // namespace dispatch
