@@ -1,0 +1,59 @@
+
+/*
+ * ngx_dispatch: run tenants' Workers-style JavaScript in V8 isolates.
+ * Shared declarations of the nginx glue.
+ */
+
+
+#ifndef _NGX_HTTP_DISPATCH_H_INCLUDED_
+#define _NGX_HTTP_DISPATCH_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <dispatch_engine.h>
+
+
+typedef struct {
+    ngx_flag_t                 enabled;      /* some location dispatches */
+
+    ngx_str_t                  redis_host;   /* IP literal, NUL-terminated */
+    ngx_int_t                  redis_port;
+    ngx_str_t                  redis_unix;   /* NUL-terminated, or empty */
+    ngx_int_t                  redis_db;
+    ngx_str_t                  redis_password;
+    ngx_msec_t                 redis_timeout;
+    ngx_flag_t                 redis_set;
+
+    size_t                     script_max_size;
+} ngx_http_dispatch_main_conf_t;
+
+
+typedef struct {
+    ngx_http_complex_value_t  *ns;
+    ngx_http_complex_value_t  *script;
+} ngx_http_dispatch_loc_conf_t;
+
+
+typedef struct {
+    ngx_http_request_t        *request;
+    dispatch_request_t        *engine_req;
+    ngx_event_t                wake;
+
+    ngx_str_t                  ns;
+    ngx_str_t                  script;
+    dispatch_outcome_e         outcome;
+} ngx_http_dispatch_ctx_t;
+
+
+ngx_int_t ngx_http_dispatch_handler(ngx_http_request_t *r);
+void ngx_http_dispatch_host_init(dispatch_host_t *host);
+
+
+extern ngx_module_t        ngx_http_dispatch_module;
+extern dispatch_engine_t  *ngx_http_dispatch_engine;
+
+
+#endif /* _NGX_HTTP_DISPATCH_H_INCLUDED_ */

@@ -1,0 +1,574 @@
+
+/*
+ * The content handler: a request goes to the engine and comes back through
+ * a posted event, which sends the response and finalizes the request once.
+ */
+
+
+#include "ngx_http_dispatch.h"
+
+
+static void ngx_http_dispatch_body_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_dispatch_read_body(ngx_http_request_t *r,
+    ngx_str_t *body);
+static ngx_int_t ngx_http_dispatch_url(ngx_http_request_t *r, ngx_str_t *url);
+static ngx_int_t ngx_http_dispatch_headers_in(ngx_http_request_t *r,
+    dispatch_header_t **headers, size_t *nheaders);
+static void ngx_http_dispatch_wake_handler(ngx_event_t *ev);
+static ngx_int_t ngx_http_dispatch_send_response(ngx_http_request_t *r,
+    dispatch_response_t *resp);
+static ngx_int_t ngx_http_dispatch_send_outcome(ngx_http_request_t *r,
+    dispatch_outcome_e outcome);
+static ngx_int_t ngx_http_dispatch_send_body(ngx_http_request_t *r,
+    u_char *data, size_t len);
+static ngx_int_t ngx_http_dispatch_header_out(ngx_http_request_t *r,
+    dispatch_header_t *h);
+static void ngx_http_dispatch_cleanup(void *data);
+
+
+#define ngx_http_dispatch_str(s)  { (const char *) (s).data, (s).len }
+
+
+ngx_int_t
+ngx_http_dispatch_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                      rc;
+    ngx_http_dispatch_ctx_t       *ctx;
+    ngx_http_dispatch_loc_conf_t  *dlcf;
+
+    dlcf = ngx_http_get_module_loc_conf(r, ngx_http_dispatch_module);
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_dispatch_ctx_t));
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->request = r;
+    ngx_http_set_ctx(r, ctx, ngx_http_dispatch_module);
+
+    if (ngx_http_complex_value(r, dlcf->ns, &ctx->ns) != NGX_OK
+        || ngx_http_complex_value(r, dlcf->script, &ctx->script) != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* a name outside the charset cannot be a script: no need to ask Redis */
+
+    if (!dispatch_name_valid((const char *) ctx->ns.data, ctx->ns.len)
+        || !dispatch_name_valid((const char *) ctx->script.data,
+                                ctx->script.len))
+    {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "dispatch: invalid namespace or script name \"%V/%V\"",
+                      &ctx->ns, &ctx->script);
+
+        if (ngx_http_discard_request_body(r) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_http_dispatch_send_outcome(r, DISPATCH_OUTCOME_NOT_FOUND);
+    }
+
+    if (ngx_http_dispatch_engine == NULL) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "dispatch: the engine is not running in this worker");
+
+        if (ngx_http_discard_request_body(r) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_http_dispatch_send_outcome(r,
+                                           DISPATCH_OUTCOME_STORE_UNAVAILABLE);
+    }
+
+    r->request_body_in_single_buf = 1;
+
+    rc = ngx_http_read_client_request_body(r, ngx_http_dispatch_body_handler);
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_dispatch_body_handler(ngx_http_request_t *r)
+{
+    ngx_str_t                 url, body;
+    ngx_pool_cleanup_t       *cln;
+    dispatch_request_view_t   view;
+    ngx_http_dispatch_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_dispatch_module);
+
+    ngx_memzero(&view, sizeof(dispatch_request_view_t));
+
+    if (ngx_http_dispatch_read_body(r, &body) != NGX_OK
+        || ngx_http_dispatch_url(r, &url) != NGX_OK
+        || ngx_http_dispatch_headers_in(r, (dispatch_header_t **) &view.headers,
+                                        &view.nheaders)
+           != NGX_OK)
+    {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    cln->handler = ngx_http_dispatch_cleanup;
+    cln->data = ctx;
+
+    ctx->wake.handler = ngx_http_dispatch_wake_handler;
+    ctx->wake.data = ctx;
+    ctx->wake.log = r->connection->log;
+
+    view.ns = (dispatch_str_t) ngx_http_dispatch_str(ctx->ns);
+    view.script = (dispatch_str_t) ngx_http_dispatch_str(ctx->script);
+    view.method = (dispatch_str_t) ngx_http_dispatch_str(r->method_name);
+    view.url = (dispatch_str_t) ngx_http_dispatch_str(url);
+    view.body = (dispatch_str_t) ngx_http_dispatch_str(body);
+    view.ctx = ctx;
+
+    ctx->engine_req = dispatch_request_start(ngx_http_dispatch_engine, &view);
+
+    if (ctx->engine_req == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    /* notice a client that goes away while the script runs */
+
+    r->read_event_handler = ngx_http_test_reading;
+    r->write_event_handler = ngx_http_request_empty_handler;
+}
+
+
+static ngx_int_t
+ngx_http_dispatch_read_body(ngx_http_request_t *r, ngx_str_t *body)
+{
+    size_t        len;
+    u_char       *p;
+    ssize_t       n;
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+
+    ngx_str_null(body);
+
+    if (r->request_body == NULL || r->request_body->bufs == NULL) {
+        return NGX_OK;
+    }
+
+    len = 0;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        len += ngx_buf_size(cl->buf);
+    }
+
+    if (len == 0) {
+        return NGX_OK;
+    }
+
+    cl = r->request_body->bufs;
+
+    if (cl->next == NULL && !cl->buf->in_file) {
+        body->data = cl->buf->pos;
+        body->len = len;
+        return NGX_OK;
+    }
+
+    /* a body larger than client_body_buffer_size is in a temporary file */
+
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    body->data = p;
+
+    for ( /* void */ ; cl; cl = cl->next) {
+        b = cl->buf;
+
+        if (b->in_file) {
+            n = ngx_read_file(b->file, p, b->file_last - b->file_pos,
+                              b->file_pos);
+            if (n != b->file_last - b->file_pos) {
+                ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                              "dispatch: cannot read the request body file");
+                return NGX_ERROR;
+            }
+
+            p += n;
+            continue;
+        }
+
+        p = ngx_cpymem(p, b->pos, b->last - b->pos);
+    }
+
+    body->len = p - body->data;
+
+    return NGX_OK;
+}
+
+
+/* request.url: scheme://host[:port]/path?query, as the client asked */
+
+static ngx_int_t
+ngx_http_dispatch_url(ngx_http_request_t *r, ngx_str_t *url)
+{
+    size_t                     len;
+    u_char                    *p;
+    ngx_str_t                  scheme, host;
+    ngx_http_core_srv_conf_t  *cscf;
+
+    ngx_str_set(&scheme, "http");
+
+#if (NGX_HTTP_SSL)
+    if (r->connection->ssl) {
+        ngx_str_set(&scheme, "https");
+    }
+#endif
+
+    if (r->headers_in.host) {
+        host = r->headers_in.host->value;
+
+    } else {
+        cscf = ngx_http_get_module_srv_conf(r, ngx_http_core_module);
+        host = cscf->server_name.len ? cscf->server_name : r->headers_in.server;
+    }
+
+    if (host.len == 0) {
+        ngx_str_set(&host, "localhost");
+    }
+
+    len = scheme.len + sizeof("://") - 1 + host.len + r->unparsed_uri.len;
+
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    url->data = p;
+    p = ngx_cpymem(p, scheme.data, scheme.len);
+    p = ngx_cpymem(p, "://", sizeof("://") - 1);
+    p = ngx_cpymem(p, host.data, host.len);
+    p = ngx_cpymem(p, r->unparsed_uri.data, r->unparsed_uri.len);
+    url->len = p - url->data;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_dispatch_headers_in(ngx_http_request_t *r, dispatch_header_t **headers,
+    size_t *nheaders)
+{
+    size_t            n;
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+    dispatch_header_t  *out;
+
+    n = 0;
+
+    for (part = &r->headers_in.headers.part; part; part = part->next) {
+        n += part->nelts;
+    }
+
+    out = ngx_palloc(r->pool, (n ? n : 1) * sizeof(dispatch_header_t));
+    if (out == NULL) {
+        return NGX_ERROR;
+    }
+
+    n = 0;
+
+    for (part = &r->headers_in.headers.part; part; part = part->next) {
+        h = part->elts;
+
+        for (i = 0; i < part->nelts; i++) {
+            out[n].name = (dispatch_str_t) ngx_http_dispatch_str(h[i].key);
+            out[n].value = (dispatch_str_t) ngx_http_dispatch_str(h[i].value);
+            n++;
+        }
+    }
+
+    *headers = out;
+    *nheaders = n;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_dispatch_wake_handler(ngx_event_t *ev)
+{
+    ngx_int_t                 rc;
+    ngx_connection_t         *c;
+    ngx_http_request_t       *r;
+    dispatch_response_t       resp;
+    ngx_http_dispatch_ctx_t  *ctx;
+
+    ctx = ev->data;
+    r = ctx->request;
+    c = r->connection;
+
+    if (ctx->engine_req == NULL
+        || !dispatch_request_response(ctx->engine_req, &resp))
+    {
+        return;
+    }
+
+    ctx->outcome = resp.outcome;
+
+    /* the response is copied into the request's pool before the engine
+     * lets go of it */
+
+    if (resp.outcome == DISPATCH_OUTCOME_OK) {
+        rc = ngx_http_dispatch_send_response(r, &resp);
+
+    } else {
+        rc = ngx_http_dispatch_send_outcome(r, resp.outcome);
+    }
+
+    dispatch_request_release(ctx->engine_req);
+    ctx->engine_req = NULL;
+
+    ngx_http_finalize_request(r, rc);
+    ngx_http_run_posted_requests(c);
+}
+
+
+static ngx_int_t
+ngx_http_dispatch_send_response(ngx_http_request_t *r,
+    dispatch_response_t *resp)
+{
+    u_char      *p;
+    size_t       i;
+    ngx_int_t    rc;
+
+    r->headers_out.status = resp->status;
+
+    if (resp->status_text.len && resp->status_text.len < 128) {
+        p = ngx_pnalloc(r->pool, sizeof("999 ") - 1 + resp->status_text.len);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        r->headers_out.status_line.data = p;
+        p = ngx_sprintf(p, "%03i ", (ngx_int_t) resp->status);
+        p = ngx_cpymem(p, resp->status_text.data, resp->status_text.len);
+        r->headers_out.status_line.len = p - r->headers_out.status_line.data;
+
+        for (i = 4; i < r->headers_out.status_line.len; i++) {
+            if (r->headers_out.status_line.data[i] < 0x20
+                || r->headers_out.status_line.data[i] == 0x7f)
+            {
+                ngx_str_null(&r->headers_out.status_line);
+                break;
+            }
+        }
+    }
+
+    for (i = 0; i < resp->nheaders; i++) {
+        rc = ngx_http_dispatch_header_out(r, (dispatch_header_t *)
+                                             &resp->headers[i]);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+    }
+
+    return ngx_http_dispatch_send_body(r, (u_char *) resp->body.data,
+                                       resp->body.len);
+}
+
+
+static ngx_int_t
+ngx_http_dispatch_header_out(ngx_http_request_t *r, dispatch_header_t *h)
+{
+    u_char           *name, *value;
+    size_t            i;
+    ngx_table_elt_t  *out;
+
+    /* the Headers class validated both; nothing that could split the header
+     * block gets through here regardless */
+
+    for (i = 0; i < h->name.len; i++) {
+        if (h->name.data[i] <= ' ' || h->name.data[i] == ':'
+            || h->name.data[i] == 0x7f)
+        {
+            return NGX_OK;
+        }
+    }
+
+    for (i = 0; i < h->value.len; i++) {
+        if (h->value.data[i] == '\r' || h->value.data[i] == '\n'
+            || h->value.data[i] == '\0')
+        {
+            return NGX_OK;
+        }
+    }
+
+    if (h->name.len == 0) {
+        return NGX_OK;
+    }
+
+    /* nginx frames the body and the connection itself */
+
+#define ngx_http_dispatch_is(n)                                               \
+    (h->name.len == sizeof(n) - 1                                             \
+     && ngx_strncasecmp((u_char *) h->name.data, (u_char *) n,               \
+                        sizeof(n) - 1) == 0)
+
+    if (ngx_http_dispatch_is("content-length")
+        || ngx_http_dispatch_is("transfer-encoding")
+        || ngx_http_dispatch_is("connection")
+        || ngx_http_dispatch_is("keep-alive"))
+    {
+        return NGX_OK;
+    }
+
+    value = ngx_pnalloc(r->pool, h->value.len);
+    if (value == NULL && h->value.len) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(value, h->value.data, h->value.len);
+
+    if (ngx_http_dispatch_is("content-type")) {
+        r->headers_out.content_type.data = value;
+        r->headers_out.content_type.len = h->value.len;
+        r->headers_out.content_type_len = h->value.len;
+        r->headers_out.content_type_lowcase = NULL;
+        return NGX_OK;
+    }
+
+    name = ngx_pnalloc(r->pool, h->name.len);
+    if (name == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(name, h->name.data, h->name.len);
+
+    out = ngx_list_push(&r->headers_out.headers);
+    if (out == NULL) {
+        return NGX_ERROR;
+    }
+
+    out->hash = 1;
+    out->key.data = name;
+    out->key.len = h->name.len;
+    out->value.data = value;
+    out->value.len = h->value.len;
+    out->lowcase_key = name;
+
+    /* the script's own Server and Date replace nginx's */
+
+    if (ngx_http_dispatch_is("server")) {
+        r->headers_out.server = out;
+
+    } else if (ngx_http_dispatch_is("date")) {
+        r->headers_out.date = out;
+    }
+
+#undef ngx_http_dispatch_is
+
+    return NGX_OK;
+}
+
+
+/* a platform failure: a short text/plain line naming the outcome */
+
+static ngx_int_t
+ngx_http_dispatch_send_outcome(ngx_http_request_t *r,
+    dispatch_outcome_e outcome)
+{
+    size_t                    len;
+    u_char                   *body;
+    const char               *name;
+    ngx_http_dispatch_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_dispatch_module);
+    if (ctx) {
+        ctx->outcome = outcome;
+    }
+
+    name = dispatch_outcome_name(outcome);
+    len = ngx_strlen(name);
+
+    body = ngx_pnalloc(r->pool, len + 1);
+    if (body == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(body, name, len);
+    body[len] = '\n';
+
+    r->headers_out.status = dispatch_outcome_status(outcome);
+    ngx_str_set(&r->headers_out.content_type, "text/plain");
+    r->headers_out.content_type_len = sizeof("text/plain") - 1;
+    r->headers_out.content_type_lowcase = NULL;
+
+    return ngx_http_dispatch_send_body(r, body, len + 1);
+}
+
+
+static ngx_int_t
+ngx_http_dispatch_send_body(ngx_http_request_t *r, u_char *data, size_t len)
+{
+    ngx_int_t     rc;
+    ngx_buf_t    *b;
+    ngx_chain_t   out;
+
+    r->headers_out.content_length_n = len;
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    if (len == 0) {
+        return ngx_http_send_special(r, NGX_HTTP_LAST);
+    }
+
+    b = ngx_create_temp_buf(r->pool, len);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    b->last = ngx_cpymem(b->last, data, len);
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
+/* the request is going away: its engine request must not outlive it */
+
+static void
+ngx_http_dispatch_cleanup(void *data)
+{
+    ngx_http_dispatch_ctx_t  *ctx = data;
+
+    if (ctx->wake.posted) {
+        ngx_delete_posted_event(&ctx->wake);
+    }
+
+    if (ctx->engine_req) {
+        ngx_log_error(NGX_LOG_INFO, ctx->request->connection->log, 0,
+                      "dispatch \"%V/%V\": the client went away, "
+                      "request abandoned", &ctx->ns, &ctx->script);
+
+        dispatch_request_release(ctx->engine_req);
+        ctx->engine_req = NULL;
+    }
+}

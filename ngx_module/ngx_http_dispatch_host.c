@@ -1,0 +1,264 @@
+
+/*
+ * The host: nginx-backed implementations of what the engine asks of an
+ * event loop (watch an fd, run a timer, wake a request, log a line).
+ */
+
+
+#include "ngx_http_dispatch.h"
+
+
+struct dispatch_io_s {
+    ngx_connection_t           *connection;
+    dispatch_io_handler_pt      handler;
+    void                       *arg;
+};
+
+
+struct dispatch_timer_s {
+    ngx_event_t                 event;
+    dispatch_timer_handler_pt   handler;
+    void                       *arg;
+};
+
+
+static dispatch_io_t *ngx_http_dispatch_io_open(void *data, int fd,
+    dispatch_io_handler_pt handler, void *arg);
+static int ngx_http_dispatch_io_want(dispatch_io_t *io, int read, int write);
+static void ngx_http_dispatch_io_close(dispatch_io_t *io);
+static void ngx_http_dispatch_io_read_handler(ngx_event_t *ev);
+static void ngx_http_dispatch_io_write_handler(ngx_event_t *ev);
+static dispatch_timer_t *ngx_http_dispatch_timer_create(void *data,
+    dispatch_timer_handler_pt handler, void *arg, int cancelable);
+static void ngx_http_dispatch_timer_start(dispatch_timer_t *t, uint64_t msec);
+static void ngx_http_dispatch_timer_stop(dispatch_timer_t *t);
+static void ngx_http_dispatch_timer_destroy(dispatch_timer_t *t);
+static void ngx_http_dispatch_timer_handler(ngx_event_t *ev);
+static void ngx_http_dispatch_wake(void *data, void *request_ctx);
+static void ngx_http_dispatch_log(void *data, dispatch_log_level_e level,
+    const char *msg, size_t len);
+
+
+void
+ngx_http_dispatch_host_init(dispatch_host_t *host)
+{
+    host->data = NULL;
+    host->io_open = ngx_http_dispatch_io_open;
+    host->io_want = ngx_http_dispatch_io_want;
+    host->io_close = ngx_http_dispatch_io_close;
+    host->timer_create = ngx_http_dispatch_timer_create;
+    host->timer_start = ngx_http_dispatch_timer_start;
+    host->timer_stop = ngx_http_dispatch_timer_stop;
+    host->timer_destroy = ngx_http_dispatch_timer_destroy;
+    host->wake = ngx_http_dispatch_wake;
+    host->log = ngx_http_dispatch_log;
+}
+
+
+static dispatch_io_t *
+ngx_http_dispatch_io_open(void *data, int fd, dispatch_io_handler_pt handler,
+    void *arg)
+{
+    dispatch_io_t     *io;
+    ngx_connection_t  *c;
+
+    io = ngx_calloc(sizeof(dispatch_io_t), ngx_cycle->log);
+    if (io == NULL) {
+        return NULL;
+    }
+
+    c = ngx_get_connection(fd, ngx_cycle->log);
+    if (c == NULL) {
+        ngx_free(io);
+        return NULL;
+    }
+
+    c->data = io;
+    c->read->handler = ngx_http_dispatch_io_read_handler;
+    c->write->handler = ngx_http_dispatch_io_write_handler;
+    c->read->log = c->log;
+    c->write->log = c->log;
+
+    io->connection = c;
+    io->handler = handler;
+    io->arg = arg;
+
+    return io;
+}
+
+
+/*
+ * Both directions are level-triggered: a reply larger than one read must
+ * wake us again without new data arriving.
+ */
+
+static int
+ngx_http_dispatch_io_want(dispatch_io_t *io, int read, int write)
+{
+    ngx_connection_t  *c;
+
+    c = io->connection;
+
+    if (read && !c->read->active) {
+        if (ngx_add_event(c->read, NGX_READ_EVENT, NGX_LEVEL_EVENT) != NGX_OK) {
+            return -1;
+        }
+
+    } else if (!read && c->read->active) {
+        if (ngx_del_event(c->read, NGX_READ_EVENT, 0) != NGX_OK) {
+            return -1;
+        }
+    }
+
+    if (write && !c->write->active) {
+        if (ngx_add_event(c->write, NGX_WRITE_EVENT, NGX_LEVEL_EVENT) != NGX_OK) {
+            return -1;
+        }
+
+    } else if (!write && c->write->active) {
+        if (ngx_del_event(c->write, NGX_WRITE_EVENT, 0) != NGX_OK) {
+            return -1;
+        }
+    }
+
+    return 0;
+}
+
+
+static void
+ngx_http_dispatch_io_close(dispatch_io_t *io)
+{
+    ngx_close_connection(io->connection);
+    ngx_free(io);
+}
+
+
+static void
+ngx_http_dispatch_io_read_handler(ngx_event_t *ev)
+{
+    ngx_connection_t  *c;
+    dispatch_io_t     *io;
+
+    c = ev->data;
+    io = c->data;
+
+    io->handler(io->arg, 1, 0);
+}
+
+
+static void
+ngx_http_dispatch_io_write_handler(ngx_event_t *ev)
+{
+    ngx_connection_t  *c;
+    dispatch_io_t     *io;
+
+    c = ev->data;
+    io = c->data;
+
+    io->handler(io->arg, 0, 1);
+}
+
+
+static dispatch_timer_t *
+ngx_http_dispatch_timer_create(void *data, dispatch_timer_handler_pt handler,
+    void *arg, int cancelable)
+{
+    dispatch_timer_t  *t;
+
+    t = ngx_calloc(sizeof(dispatch_timer_t), ngx_cycle->log);
+    if (t == NULL) {
+        return NULL;
+    }
+
+    t->event.handler = ngx_http_dispatch_timer_handler;
+    t->event.data = t;
+    t->event.log = ngx_cycle->log;
+    t->event.cancelable = cancelable ? 1 : 0;
+    t->handler = handler;
+    t->arg = arg;
+
+    return t;
+}
+
+
+static void
+ngx_http_dispatch_timer_start(dispatch_timer_t *t, uint64_t msec)
+{
+    /* ngx_add_timer keeps an armed timer when the new time is close to the
+     * old one; deadlines here must be exact */
+
+    if (t->event.timer_set) {
+        ngx_del_timer(&t->event);
+    }
+
+    ngx_add_timer(&t->event, (ngx_msec_t) msec);
+}
+
+
+static void
+ngx_http_dispatch_timer_stop(dispatch_timer_t *t)
+{
+    if (t->event.timer_set) {
+        ngx_del_timer(&t->event);
+    }
+}
+
+
+static void
+ngx_http_dispatch_timer_destroy(dispatch_timer_t *t)
+{
+    ngx_http_dispatch_timer_stop(t);
+
+    if (t->event.posted) {
+        ngx_delete_posted_event(&t->event);
+    }
+
+    ngx_free(t);
+}
+
+
+static void
+ngx_http_dispatch_timer_handler(ngx_event_t *ev)
+{
+    dispatch_timer_t  *t;
+
+    t = ev->data;
+    t->handler(t->arg);
+}
+
+
+static void
+ngx_http_dispatch_wake(void *data, void *request_ctx)
+{
+    ngx_http_dispatch_ctx_t  *ctx;
+
+    ctx = request_ctx;
+
+    /* never re-enter the engine from its own stack */
+
+    if (!ctx->wake.posted) {
+        ngx_post_event(&ctx->wake, &ngx_posted_events);
+    }
+}
+
+
+static void
+ngx_http_dispatch_log(void *data, dispatch_log_level_e level, const char *msg,
+    size_t len)
+{
+    static const ngx_uint_t  levels[] = {
+        NGX_LOG_ERR, NGX_LOG_WARN, NGX_LOG_NOTICE, NGX_LOG_INFO, NGX_LOG_DEBUG
+    };
+
+    ngx_uint_t  l;
+
+    l = (level <= DISPATCH_LOG_DEBUG) ? levels[level] : NGX_LOG_ERR;
+
+    if (l == NGX_LOG_DEBUG) {
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0, "%*s",
+                       len, msg);
+        return;
+    }
+
+    ngx_log_error(l, ngx_cycle->log, 0, "%*s", len, msg);
+}

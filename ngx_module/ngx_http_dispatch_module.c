@@ -1,0 +1,416 @@
+
+/*
+ * ngx_dispatch: the module, its directives and the per-worker engine.
+ */
+
+
+#include "ngx_http_dispatch.h"
+
+
+static void *ngx_http_dispatch_create_main_conf(ngx_conf_t *cf);
+static char *ngx_http_dispatch_init_main_conf(ngx_conf_t *cf, void *conf);
+static void *ngx_http_dispatch_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_dispatch_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static char *ngx_http_dispatch(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+static char *ngx_http_dispatch_redis(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static ngx_int_t ngx_http_dispatch_init_process(ngx_cycle_t *cycle);
+static void ngx_http_dispatch_exit_process(ngx_cycle_t *cycle);
+
+
+dispatch_engine_t  *ngx_http_dispatch_engine;
+
+
+static ngx_command_t  ngx_http_dispatch_commands[] = {
+
+    { ngx_string("dispatch"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE2,
+      ngx_http_dispatch,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("dispatch_redis"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_dispatch_redis,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("dispatch_script_max_size"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_dispatch_main_conf_t, script_max_size),
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_dispatch_module_ctx = {
+    NULL,                                  /* preconfiguration */
+    NULL,                                  /* postconfiguration */
+
+    ngx_http_dispatch_create_main_conf,    /* create main configuration */
+    ngx_http_dispatch_init_main_conf,      /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_dispatch_create_loc_conf,     /* create location configuration */
+    ngx_http_dispatch_merge_loc_conf       /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_dispatch_module = {
+    NGX_MODULE_V1,
+    &ngx_http_dispatch_module_ctx,         /* module context */
+    ngx_http_dispatch_commands,            /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    ngx_http_dispatch_init_process,        /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    ngx_http_dispatch_exit_process,        /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static void *
+ngx_http_dispatch_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_dispatch_main_conf_t  *dmcf;
+
+    dmcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_dispatch_main_conf_t));
+    if (dmcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     dmcf->enabled = 0;
+     *     dmcf->redis_set = 0;
+     *     dmcf->redis_db = 0;
+     *     dmcf->redis_unix = { 0, NULL };
+     *     dmcf->redis_password = { 0, NULL };
+     */
+
+    dmcf->redis_timeout = NGX_CONF_UNSET_MSEC;
+    dmcf->script_max_size = NGX_CONF_UNSET_SIZE;
+
+    return dmcf;
+}
+
+
+static char *
+ngx_http_dispatch_init_main_conf(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_dispatch_main_conf_t  *dmcf = conf;
+
+    if (!dmcf->redis_set) {
+        ngx_str_set(&dmcf->redis_host, "127.0.0.1");
+        dmcf->redis_port = 6379;
+    }
+
+    ngx_conf_init_msec_value(dmcf->redis_timeout, 1000);
+    ngx_conf_init_size_value(dmcf->script_max_size, 10 * 1024 * 1024);
+
+    return NGX_CONF_OK;
+}
+
+
+static void *
+ngx_http_dispatch_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_dispatch_loc_conf_t  *dlcf;
+
+    dlcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_dispatch_loc_conf_t));
+    if (dlcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     dlcf->ns = NULL;
+     *     dlcf->script = NULL;
+     */
+
+    return dlcf;
+}
+
+
+static char *
+ngx_http_dispatch_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    return NGX_CONF_OK;
+}
+
+
+/* dispatch NAMESPACE SCRIPT; */
+
+static char *
+ngx_http_dispatch(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_dispatch_loc_conf_t *dlcf = conf;
+
+    ngx_str_t                         *value;
+    ngx_uint_t                         i;
+    ngx_http_complex_value_t         **cv[2];
+    ngx_http_core_loc_conf_t          *clcf;
+    ngx_http_dispatch_main_conf_t     *dmcf;
+    ngx_http_compile_complex_value_t   ccv;
+
+    if (dlcf->ns != NULL) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    cv[0] = &dlcf->ns;
+    cv[1] = &dlcf->script;
+
+    for (i = 0; i < 2; i++) {
+        if (value[i + 1].len == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "empty %s in \"%V\"",
+                               i == 0 ? "namespace" : "script", &cmd->name);
+            return NGX_CONF_ERROR;
+        }
+
+        *cv[i] = ngx_palloc(cf->pool, sizeof(ngx_http_complex_value_t));
+        if (*cv[i] == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
+
+        ccv.cf = cf;
+        ccv.value = &value[i + 1];
+        ccv.complex_value = *cv[i];
+
+        if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
+
+        /* a constant name is checked now rather than on every request */
+
+        if ((*cv[i])->lengths == NULL
+            && !dispatch_name_valid((const char *) value[i + 1].data,
+                                    value[i + 1].len))
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid %s name \"%V\" in \"%V\": "
+                               "1-63 characters of a-z 0-9 - _",
+                               i == 0 ? "namespace" : "script",
+                               &value[i + 1], &cmd->name);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_dispatch_handler;
+
+    dmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_dispatch_module);
+    dmcf->enabled = 1;
+
+    return NGX_CONF_OK;
+}
+
+
+/* dispatch_redis ADDRESS [db=N] [password=P] [timeout=TIME]; */
+
+static char *
+ngx_http_dispatch_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_dispatch_main_conf_t *dmcf = conf;
+
+    u_char      *p;
+    ngx_str_t   *value, s;
+    ngx_int_t    n;
+    ngx_url_t    u;
+    ngx_uint_t   i;
+    ngx_msec_t   ms;
+
+    if (dmcf->redis_set) {
+        return "is duplicate";
+    }
+
+    dmcf->redis_set = 1;
+    value = cf->args->elts;
+
+    if (value[1].len > 5 && ngx_strncmp(value[1].data, "unix:", 5) == 0) {
+        dmcf->redis_unix.len = value[1].len - 5;
+        dmcf->redis_unix.data = ngx_pnalloc(cf->pool, dmcf->redis_unix.len + 1);
+        if (dmcf->redis_unix.data == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        p = ngx_cpymem(dmcf->redis_unix.data, value[1].data + 5,
+                       dmcf->redis_unix.len);
+        *p = '\0';
+
+    } else {
+        /* a host name is resolved here, once: hiredis would resolve it
+         * with a blocking call in the worker */
+
+        ngx_memzero(&u, sizeof(ngx_url_t));
+
+        u.url = value[1];
+        u.default_port = 6379;
+
+        if (ngx_parse_url(cf->pool, &u) != NGX_OK) {
+            if (u.err) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "%s in \"%V\" of \"%V\"",
+                                   u.err, &u.url, &cmd->name);
+            }
+
+            return NGX_CONF_ERROR;
+        }
+
+        if (u.naddrs == 0 || u.uri.len) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid address \"%V\" in \"%V\"",
+                               &u.url, &cmd->name);
+            return NGX_CONF_ERROR;
+        }
+
+        dmcf->redis_host.data = ngx_pnalloc(cf->pool, NGX_SOCKADDR_STRLEN + 1);
+        if (dmcf->redis_host.data == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        dmcf->redis_host.len = ngx_sock_ntop(u.addrs[0].sockaddr,
+                                             u.addrs[0].socklen,
+                                             dmcf->redis_host.data,
+                                             NGX_SOCKADDR_STRLEN, 0);
+        dmcf->redis_host.data[dmcf->redis_host.len] = '\0';
+        dmcf->redis_port = ngx_inet_get_port(u.addrs[0].sockaddr);
+    }
+
+    for (i = 2; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "db=", 3) == 0) {
+            n = ngx_atoi(value[i].data + 3, value[i].len - 3);
+            if (n == NGX_ERROR) {
+                goto invalid;
+            }
+
+            dmcf->redis_db = n;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "password=", 9) == 0) {
+            if (value[i].len == 9) {
+                goto invalid;
+            }
+
+            dmcf->redis_password.len = value[i].len - 9;
+            dmcf->redis_password.data = ngx_pnalloc(cf->pool,
+                                                 dmcf->redis_password.len + 1);
+            if (dmcf->redis_password.data == NULL) {
+                return NGX_CONF_ERROR;
+            }
+
+            p = ngx_cpymem(dmcf->redis_password.data, value[i].data + 9,
+                           dmcf->redis_password.len);
+            *p = '\0';
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "timeout=", 8) == 0) {
+            s.data = value[i].data + 8;
+            s.len = value[i].len - 8;
+
+            ms = ngx_parse_time(&s, 0);
+            if (ms == (ngx_msec_t) NGX_ERROR || ms == 0) {
+                goto invalid;
+            }
+
+            dmcf->redis_timeout = ms;
+            continue;
+        }
+
+        goto invalid;
+    }
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid parameter \"%V\" in \"%V\"",
+                       &value[i], &cmd->name);
+
+    return NGX_CONF_ERROR;
+}
+
+
+/*
+ * V8 starts here, in each worker, never in the master (a process forked
+ * while an isolate lives crashes in the child), in "nginx -t" or in the
+ * cache manager and loader.
+ */
+
+static ngx_int_t
+ngx_http_dispatch_init_process(ngx_cycle_t *cycle)
+{
+    char                            err[256];
+    dispatch_host_t                 host;
+    dispatch_engine_conf_t          conf;
+    ngx_http_dispatch_main_conf_t  *dmcf;
+
+    if (ngx_process != NGX_PROCESS_WORKER && ngx_process != NGX_PROCESS_SINGLE) {
+        return NGX_OK;
+    }
+
+    dmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_dispatch_module);
+
+    if (dmcf == NULL || !dmcf->enabled) {
+        return NGX_OK;
+    }
+
+    ngx_memzero(&conf, sizeof(dispatch_engine_conf_t));
+
+    if (dmcf->redis_unix.len) {
+        conf.redis_unix = (const char *) dmcf->redis_unix.data;
+
+    } else {
+        conf.redis_host = (const char *) dmcf->redis_host.data;
+        conf.redis_port = (int) dmcf->redis_port;
+    }
+
+    conf.redis_db = (int) dmcf->redis_db;
+    conf.redis_password = dmcf->redis_password.len
+                          ? (const char *) dmcf->redis_password.data : NULL;
+    conf.redis_timeout_ms = dmcf->redis_timeout;
+    conf.script_max_size = dmcf->script_max_size;
+
+    ngx_http_dispatch_host_init(&host);
+
+    ngx_http_dispatch_engine = dispatch_engine_create(&conf, &host, err,
+                                                      sizeof(err));
+
+    if (ngx_http_dispatch_engine == NULL) {
+        /* the worker keeps serving; dispatch locations answer 503 */
+        ngx_log_error(NGX_LOG_ALERT, cycle->log, 0,
+                      "dispatch: cannot start the engine: %s", err);
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_dispatch_exit_process(ngx_cycle_t *cycle)
+{
+    if (ngx_http_dispatch_engine) {
+        dispatch_engine_destroy(ngx_http_dispatch_engine);
+        ngx_http_dispatch_engine = NULL;
+    }
+}
