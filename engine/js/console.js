@@ -1,0 +1,198 @@
+// console: each call becomes one line in nginx's error log.
+
+const CONSOLE_MAX_LINE = 4096;
+const CONSOLE_MAX_DEPTH = 4;
+const CONSOLE_MAX_ITEMS = 100;
+
+// The built-in classes keep their state in private fields, which a generic
+// walk cannot see; they register a summary so logs show more than "Headers {}".
+// summarize(value) returns undefined for values that are not of its class.
+const consoleInspectors = [];
+
+function registerInspector(name, summarize) {
+  consoleInspectors.push({ name, summarize });
+}
+
+// state: { ancestors: objects being rendered (for cycles), length: output so
+// far }. Rendering stops early once the line is full, so a huge object costs
+// no more than a small one.
+function consoleInspect(value, depth, state) {
+  if (state.length > CONSOLE_MAX_LINE) return '…';
+  let text;
+  switch (typeof value) {
+    case 'string': text = JSON.stringify(value); break;
+    case 'bigint': text = `${value}n`; break;
+    case 'symbol': text = String(value); break;
+    case 'function': text = `[Function: ${String(value.name) || '(anonymous)'}]`; break;
+    case 'object':
+      if (value !== null) return consoleInspectObject(value, depth, state);
+      text = 'null';
+      break;
+    default: text = Object.is(value, -0) ? '-0' : String(value);
+  }
+  state.length += text.length;
+  return text;
+}
+
+function consoleErrorText(error) {
+  const name = `${error.name}`;
+  const message = error.message === undefined ? '' : `${error.message}`;
+  return message === '' ? name : `${name}: ${message}`;
+}
+
+function consoleInspectObject(object, depth, state) {
+  const note = (text) => {
+    state.length += text.length;
+    return text;
+  };
+  if (state.ancestors.includes(object)) return note('[Circular]');
+  if (object instanceof Error) return note(consoleErrorText(object));
+  for (const { name, summarize } of consoleInspectors) {
+    const summary = summarize(object);
+    if (summary !== undefined) return `${name} ${consoleInspect(summary, depth, state)}`;
+  }
+  if (object instanceof Date) {
+    return note(Number.isNaN(object.getTime()) ? 'Invalid Date' : object.toISOString());
+  }
+  if (object instanceof RegExp) return note(String(object));
+  if (isArrayBuffer(object)) return note(`ArrayBuffer(${object.byteLength})`);
+  if (depth >= CONSOLE_MAX_DEPTH) return note(Array.isArray(object) ? '[Array]' : '[Object]');
+
+  const child = (value) => consoleInspect(value, depth + 1, state);
+  const items = (count, render) => {
+    const parts = [];
+    for (let i = 0; i < Math.min(count, CONSOLE_MAX_ITEMS) && state.length <= CONSOLE_MAX_LINE; i++) {
+      parts.push(render(i));
+    }
+    if (parts.length < count) parts.push(`... ${count - parts.length} more`);
+    return parts.join(',');
+  };
+
+  state.ancestors.push(object);
+  try {
+    if (Array.isArray(object)) return `[${items(object.length, (i) => child(object[i]))}]`;
+    if (ArrayBuffer.isView(object) && !(object instanceof DataView)) {
+      return `${object.constructor.name}(${object.length}) [${items(object.length, (i) => child(object[i]))}]`;
+    }
+    if (object instanceof Map) {
+      const entries = consoleFirstItems(object.entries());
+      return `Map(${object.size}) {${items(object.size, (i) => `${child(entries[i][0])} => ${child(entries[i][1])}`)}}`;
+    }
+    if (object instanceof Set) {
+      const values = consoleFirstItems(object.values());
+      return `Set(${object.size}) {${items(object.size, (i) => child(values[i]))}}`;
+    }
+    const keys = Reflect.ownKeys(object).filter((key) => Reflect.getOwnPropertyDescriptor(object, key)?.enumerable);
+    const body = items(keys.length, (i) => {
+      const key = keys[i];
+      const descriptor = Reflect.getOwnPropertyDescriptor(object, key);
+      // Accessors are not called: logging must not run tenant getters.
+      const value = descriptor === undefined ? child(undefined)
+        : 'value' in descriptor ? child(descriptor.value)
+          : note(descriptor.get && descriptor.set ? '[Getter/Setter]' : descriptor.get ? '[Getter]' : '[Setter]');
+      return `${note(typeof key === 'symbol' ? `[${String(key)}]` : JSON.stringify(key))}:${value}`;
+    });
+    const prototype = Object.getPrototypeOf(object);
+    const constructor = prototype === null || prototype === Object.prototype ? undefined : prototype.constructor;
+    const name = typeof constructor === 'function' ? String(constructor.name) : '';
+    return `${name === '' ? '' : `${name} `}{${body}}`;
+  } finally {
+    state.ancestors.pop();
+  }
+}
+
+function consoleFirstItems(iterator) {
+  const first = [];
+  for (const item of iterator) {
+    if (first.length === CONSOLE_MAX_ITEMS) break;
+    first.push(item);
+  }
+  return first;
+}
+
+// Top level: strings as they are, everything else inspected.
+function consoleRender(value) {
+  if (typeof value === 'string') return value;
+  try {
+    return consoleInspect(value, 0, { ancestors: [], length: 0 });
+  } catch {
+    return '[value could not be formatted]';
+  }
+}
+
+function consoleSubstitute(directive, value) {
+  const number = (convert) => {
+    if (typeof value === 'bigint') return `${value}n`;
+    if (typeof value === 'symbol') return 'NaN';
+    try {
+      return String(convert(Number(value)));
+    } catch {
+      return 'NaN';
+    }
+  };
+  switch (directive) {
+    case 's': return consoleRender(value);
+    case 'd': return number((n) => n);
+    case 'i': return number(Math.trunc);
+    case 'f': return number((n) => n);
+    case 'j':
+      try {
+        return String(JSON.stringify(value));
+      } catch {
+        return '[Circular]';
+      }
+    case 'c': return ''; // CSS has no meaning in a log file
+    default: return consoleRender(typeof value === 'string' ? JSON.stringify(value) : value); // %o %O
+  }
+}
+
+function consoleFormat(args) {
+  const parts = [];
+  let next = 0;
+  if (typeof args[0] === 'string' && args.length > 1) {
+    next = 1;
+    parts.push(args[0].replace(/%[sdifjoOc%]/g, (directive) => {
+      if (directive === '%%') return '%';
+      if (next >= args.length) return directive;
+      return consoleSubstitute(directive[1], args[next++]);
+    }));
+  }
+  for (; next < args.length; next++) parts.push(consoleRender(args[next]));
+  return parts.join(' ');
+}
+
+// One call is one log line: control characters are escaped so a tenant cannot
+// start a line of its own in the error log.
+function consoleEmit(level, args) {
+  // Escaping only lengthens, so anything past the limit can be cut off first.
+  let line = consoleFormat(args).slice(0, CONSOLE_MAX_LINE + 1).replace(/[\0-\x08\x0A-\x1F\x7F]/g, (c) => {
+    if (c === '\n') return '\\n';
+    if (c === '\r') return '\\r';
+    return `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`;
+  });
+  if (line.length > CONSOLE_MAX_LINE) {
+    let end = CONSOLE_MAX_LINE - 1;
+    const last = line.charCodeAt(end - 1);
+    if (last >= 0xD800 && last <= 0xDBFF) end--; // do not split a surrogate pair
+    line = `${line.slice(0, end)}…`;
+  }
+  native.log(level, line);
+}
+
+const consoleNamespace = {
+  log(...args) { consoleEmit('info', args); },
+  info(...args) { consoleEmit('info', args); },
+  debug(...args) { consoleEmit('debug', args); },
+  trace(...args) { consoleEmit('debug', args); },
+  warn(...args) { consoleEmit('warn', args); },
+  error(...args) { consoleEmit('error', args); },
+  dir(value) { consoleEmit('info', [consoleRender(value)]); },
+  assert(condition, ...args) {
+    if (condition) return;
+    if (typeof args[0] === 'string') args[0] = `Assertion failed: ${args[0]}`;
+    else args.unshift('Assertion failed');
+    consoleEmit('error', args);
+  },
+};
+setToStringTag(consoleNamespace, 'console');
+defineGlobal('console', consoleNamespace);

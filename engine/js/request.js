@@ -1,0 +1,128 @@
+// Request (WHATWG Fetch, as Cloudflare Workers exposes it).
+
+let requestFromClient; // (method, url, flat header list, ArrayBuffer|null) -> Request with immutable headers
+
+const REQUEST_NORMALIZED_METHODS = ['DELETE', 'GET', 'HEAD', 'OPTIONS', 'POST', 'PUT'];
+const REQUEST_FORBIDDEN_METHODS = ['CONNECT', 'TRACE', 'TRACK'];
+const REQUEST_REDIRECT_MODES = ['follow', 'error', 'manual'];
+
+function requestMethod(value) {
+  const method = toByteString(value);
+  if (!HTTP_TOKEN.test(method)) throw new TypeError(`Invalid HTTP method: "${method}"`);
+  const upper = method.toUpperCase();
+  if (REQUEST_FORBIDDEN_METHODS.includes(upper)) throw new TypeError(`HTTP method ${upper} is not allowed`);
+  return REQUEST_NORMALIZED_METHODS.includes(upper) ? upper : method;
+}
+
+function requestURL(input) {
+  const url = urlParseAbsolute(input);
+  if (url.username !== '' || url.password !== '') {
+    throw new TypeError('A Request URL must not include credentials');
+  }
+  return urlSerialize(url);
+}
+
+class Request extends Body {
+  #method = 'GET';
+  #url = '';
+  #headers = null;
+  #redirect = 'follow';
+  #signal = null; // AbortSignal arrives later; whatever init.signal was is kept
+  #cf = undefined;
+
+  constructor(input, init = undefined) {
+    super(INTERNAL);
+    if (input === INTERNAL) return; // clone() and requestFromClient fill in the fields
+    requireArgs(arguments.length, 1, 'Request');
+    const source = isObject(input) && #method in input ? input : null;
+    const url = source === null ? toUSVString(input) : source.#url;
+    const { body, cf, headers, method, redirect, signal } = toDictionary(init, 'Request');
+
+    this.#url = source === null ? requestURL(url) : url;
+    if (source !== null) {
+      this.#method = source.#method;
+      this.#redirect = source.#redirect;
+      this.#signal = source.#signal;
+      this.#cf = source.#cf;
+    }
+    if (method !== undefined) this.#method = requestMethod(method);
+    if (redirect !== undefined) {
+      const mode = toDOMString(redirect);
+      if (!REQUEST_REDIRECT_MODES.includes(mode)) throw new TypeError(`Invalid redirect mode: "${mode}"`);
+      this.#redirect = mode;
+    }
+    if (signal !== undefined) this.#signal = signal;
+    if (cf !== undefined) this.#cf = cf;
+    this.#headers = new Headers(headers !== undefined ? headers : source !== null ? source.#headers : undefined);
+
+    const [sourceBytes, sourceUsed] = source === null ? [null, false] : bodyState(source);
+    const sourceHasBody = sourceBytes !== null || sourceUsed;
+    const hasBody = body !== undefined && body !== null;
+    if ((hasBody || sourceHasBody) && (this.#method === 'GET' || this.#method === 'HEAD')) {
+      throw new TypeError('A GET or HEAD request cannot have a body');
+    }
+    if (hasBody) {
+      const extracted = extractBody(body);
+      if (extracted.type !== null) headersSetDefault(this.#headers, 'content-type', extracted.type);
+      bodySet(this, extracted.bytes);
+    } else if (sourceHasBody) {
+      bodySet(this, bodyTake(source)); // the body moves: the source reads as used
+    }
+  }
+
+  get method() {
+    return this.#method;
+  }
+
+  get url() {
+    return this.#url;
+  }
+
+  get headers() {
+    return this.#headers;
+  }
+
+  get redirect() {
+    return this.#redirect;
+  }
+
+  get signal() {
+    return this.#signal;
+  }
+
+  get cf() {
+    return this.#cf;
+  }
+
+  clone() {
+    const bytes = bodyCloneBytes(this);
+    const copy = new Request(INTERNAL);
+    copy.#method = this.#method;
+    copy.#url = this.#url;
+    copy.#headers = headersCopy(this.#headers);
+    copy.#redirect = this.#redirect;
+    copy.#signal = this.#signal;
+    copy.#cf = this.#cf;
+    bodySet(copy, bytes);
+    return copy;
+  }
+
+  static {
+    requestFromClient = (method, url, headerList, body) => {
+      const request = new Request(INTERNAL);
+      request.#method = String(method); // as the client sent it; nginx has checked it
+      request.#url = requestURL(String(url));
+      request.#headers = headersFromClient(headerList);
+      // The engine hands the buffer over, so it is used without a copy.
+      bodySet(request, body === null || body === undefined ? null : viewBytes(body));
+      return request;
+    };
+    registerInspector('Request', (value) => {
+      if (!(#method in value)) return undefined;
+      return { method: value.#method, url: value.#url, headers: value.#headers, bodyUsed: bodyState(value)[1] };
+    });
+  }
+}
+
+setToStringTag(Request.prototype, 'Request');
+defineGlobal('Request', Request);
