@@ -1,0 +1,104 @@
+#!/usr/bin/perl
+# SPEC 1 and 2: the module loads into Debian's nginx with a bare load_module;
+# `nginx -t` validates the directives with file:line messages and starts
+# neither V8 nor a Redis connection.
+use strict;
+use warnings;
+use Test::More;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Dispatch::Test;
+
+sub config_test {
+    my (%args) = @_;
+    my ($code, $out) = Dispatch::Test->nginx_test_config(%args);
+    return ($code, $out);
+}
+
+my ($code, $out) = config_test(server => 'location / { dispatch customers $host; }');
+is $code, 0, 'a valid configuration passes nginx -t' or diag $out;
+like $out, qr/syntax is ok/, 'nginx -t says the syntax is ok';
+
+($code, $out) = config_test(server => 'location / { dispatch customers; }');
+isnt $code, 0, 'dispatch with one argument is refused';
+like $out, qr/invalid number of arguments in "dispatch" directive in \S+nginx\.conf:\d+/,
+    'the message names the directive and file:line';
+
+($code, $out) = config_test(server => 'location / { dispatch customers Bad.Name; }');
+isnt $code, 0, 'a constant script name outside the charset is refused';
+like $out, qr/invalid script name "Bad\.Name" in "dispatch".* in \S+nginx\.conf:\d+/,
+    'the message names the bad value';
+
+($code, $out) = config_test(server => 'location / { dispatch "" x; }');
+isnt $code, 0, 'an empty namespace is refused';
+like $out, qr/empty namespace in "dispatch"/, 'the message says what is empty';
+
+($code, $out) = config_test(server => 'location / { dispatch a b; dispatch a c; }');
+isnt $code, 0, 'a second dispatch in one location is refused';
+like $out, qr/"dispatch" directive is duplicate/, 'as a duplicate';
+
+($code, $out) = config_test(redis_conf => 'dispatch_redis 127.0.0.1:%%REDIS_PORT%% timeout=soon;',
+                            server => 'location / { dispatch a b; }');
+isnt $code, 0, 'a bad timeout is refused';
+like $out, qr/invalid parameter "timeout=soon" in "dispatch_redis" in \S+nginx\.conf:\d+/,
+    'the message names the parameter and file:line';
+
+($code, $out) = config_test(redis_conf => 'dispatch_redis 127.0.0.1:%%REDIS_PORT%% colour=blue;',
+                            server => 'location / { dispatch a b; }');
+isnt $code, 0, 'an unknown dispatch_redis parameter is refused';
+
+($code, $out) = config_test(
+    redis_conf => 'dispatch_redis unix:/tmp/redis.sock db=2 password=secret timeout=250ms;',
+    server     => 'location / { dispatch a b; }');
+is $code, 0, 'a unix socket with db, password and timeout is accepted' or diag $out;
+
+($code, $out) = config_test(redis_conf => 'dispatch_redis localhost:6379;',
+                            server     => 'location / { dispatch a b; }');
+is $code, 0, 'a host name is resolved at configuration time' or diag $out;
+
+($code, $out) = config_test(server => 'dispatch_redis 127.0.0.1:6379; location / { dispatch a b; }');
+isnt $code, 0, 'dispatch_redis is refused outside http';
+like $out, qr/"dispatch_redis" directive is not allowed here in \S+nginx\.conf:\d+/,
+    'with nginx\'s own message';
+
+($code, $out) = config_test(server => 'dispatch a b;');
+isnt $code, 0, 'dispatch is refused at server level';
+
+# `nginx -t` against a live Redis: it must not connect to it
+{
+    my $t = Dispatch::Test->new(server => 'location / { dispatch a $host; }', start => 0);
+    $t->start_redis;
+    my $before = $t->redis('INFO', 'stats');
+    my ($c, $o) = $t->nginx_test_config;
+    is $c, 0, 'nginx -t passes' or diag $o;
+    my $after = $t->redis('INFO', 'stats');
+    my ($nb) = $before =~ /total_connections_received:(\d+)/;
+    my ($na) = $after =~ /total_connections_received:(\d+)/;
+    # the harness keeps its one connection open, so any new one is nginx's
+    is $na, $nb, 'nginx -t made no Redis connection';
+    $t->stop;
+}
+
+# The master runs no V8 threads; the workers do, and only with `dispatch`
+{
+    my $t = Dispatch::Test->new(server => 'location / { dispatch a $host; }');
+    my @tasks = glob('/proc/' . $t->nginx_pid . '/task/*');
+    is scalar(@tasks), 1, 'the master process is single-threaded (V8 never started there)';
+    my ($w) = $t->worker_pids;
+    my @wtasks = glob("/proc/$w/task/*");
+    cmp_ok scalar(@wtasks), '>', 1, 'a worker with dispatch locations runs V8\'s threads';
+    $t->stop;
+}
+{
+    my $t = Dispatch::Test->new(server => 'location / { return 200 "plain\n"; }');
+    my ($w) = $t->worker_pids;
+    my @wtasks = glob("/proc/$w/task/*");
+    is scalar(@wtasks), 1, 'without a dispatch directive the worker starts no V8';
+    my $clients = $t->redis('CLIENT', 'LIST');
+    my @lines = grep { /\S/ } split /\n/, $clients;
+    is scalar(@lines), 1, 'and opens no Redis connection (only the test\'s own)';
+    is $t->get('/')->{content}, "plain\n", 'and serves as usual';
+    $t->stop;
+}
+
+done_testing;

@@ -1,0 +1,20 @@
+/*
+ * redis_fixture.h: a private redis-server on a free loopback port for the
+ * engine's tests, started and stopped by its PID.
+ */
+
+#ifndef REDIS_FIXTURE_H
+#define REDIS_FIXTURE_H
+
+int redis_fixture_start(void);          /* returns the port, or -1 */
+void redis_fixture_stop(void);
+int redis_fixture_port(void);
+
+/* Runs one command (printf-style, as hiredis's redisCommand); 0 on success. */
+int redis_fixture_cmd(const char *fmt, ...);
+
+/* HSET dispatch:{ns}:script:name code CODE [etag ETAG] */
+int redis_fixture_put_script(const char *ns, const char *name, const char *code,
+                             const char *etag);
+
+#endif
