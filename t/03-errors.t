@@ -37,6 +37,11 @@ no_leak($r, 'throw');
 ok $t->wait_for(sub { $t->error_log =~ /dispatch "tenants\/throws": uncaught exception: TypeError: secret detail 7731/ }),
     'the exception goes to the error log, tagged';
 
+$t->put_script('tenants', 'deep', "function inner() {\n  throw new Error('deep');\n}\nexport default { fetch() { inner(); } };\n");
+is $t->get('/t/deep')->{status}, 500, 'an exception thrown deeper down is 500';
+ok $t->wait_for(sub { $t->error_log =~ /"tenants\/deep": uncaught exception: Error: deep; at inner \(worker\.js:2:\d+\); at Object\.fetch \(worker\.js:4:\d+\)/ }),
+    'the stack goes to the error log on one line, with the tenant\'s lines';
+
 $t->put_script('tenants', 'rejects', q{
     export default { async fetch() { await null; throw new Error('async failure'); } };
 });

@@ -16,8 +16,23 @@ class Host {
 
   const dispatch_host_t &raw() const { return h_; }
 
+  // One entry is one line in nginx's log: a newline and the indentation
+  // after it (stack traces) fold into "; ".
   void log(dispatch_log_level_e level, const std::string &msg) const {
-    h_.log(h_.data, level, msg.data(), msg.size());
+    std::string line;
+    line.reserve(msg.size());
+    for (size_t i = 0; i < msg.size(); i++) {
+      if (msg[i] != '\n' && msg[i] != '\r') {
+        line += msg[i];
+        continue;
+      }
+      while (i + 1 < msg.size() && (msg[i + 1] == ' ' || msg[i + 1] == '\t' ||
+                                    msg[i + 1] == '\n' || msg[i + 1] == '\r')) {
+        i++;
+      }
+      line += "; ";
+    }
+    h_.log(h_.data, level, line.data(), line.size());
   }
   // Tagged with the tenant, as every line about a script is.
   void log_script(dispatch_log_level_e level, const std::string &ns,
