@@ -34,12 +34,40 @@ RedisClient::RedisClient(const Host &host, RedisConfig config)
       deadline_timer_(host, [this] { on_deadline(); }, false),
       backoff_timer_(host, [this] { connect(); }, true) {}
 
-RedisClient::~RedisClient() {
+RedisClient::~RedisClient() { close(); }
+
+void RedisClient::close() {
   deadline_timer_.stop();
   backoff_timer_.stop();
-  state_ = State::kDisconnected;
+  state_ = State::kClosed;
   // Pending callbacks get a null reply and fail their requesters.
   if (ac_) redisAsyncFree(ac_);
+}
+
+void RedisClient::subscribe(const std::string &channel, MessageCallback on_message,
+                            std::function<void()> on_subscribed) {
+  channel_ = channel;
+  on_message_ = std::move(on_message);
+  on_subscribed_ = std::move(on_subscribed);
+  connect();
+}
+
+// Called for the subscription's confirmation, for every message, and with
+// a null reply when the connection goes.
+void RedisClient::on_subscription(redisAsyncContext *, void *reply, void *privdata) {
+  auto *self = static_cast<RedisClient *>(privdata);
+  auto *r = static_cast<redisReply *>(reply);
+  if (r == nullptr || r->type != REDIS_REPLY_ARRAY || r->elements < 3) return;
+  const redisReply *kind = r->element[0];
+  if (kind->type != REDIS_REPLY_STRING) return;
+  std::string k(kind->str, kind->len);
+  if (k == "subscribe") {
+    if (self->on_subscribed_) self->on_subscribed_();
+  } else if (k == "message" && r->element[2]->type == REDIS_REPLY_STRING) {
+    if (self->on_message_) {
+      self->on_message_(std::string(r->element[2]->str, r->element[2]->len));
+    }
+  }
 }
 
 std::string RedisClient::address() const {
@@ -49,7 +77,10 @@ std::string RedisClient::address() const {
 
 void RedisClient::connect() {
   // ac_ is set while a context is alive, even one hiredis is still freeing.
-  if (state_ == State::kConnecting || state_ == State::kConnected || ac_) return;
+  if (state_ == State::kConnecting || state_ == State::kConnected ||
+      state_ == State::kClosed || ac_) {
+    return;
+  }
   backoff_timer_.stop();
 
   redisAsyncContext *ac = config_.unix_path.empty()
@@ -93,6 +124,10 @@ void RedisClient::connect() {
   }
   if (config_.db != 0) {
     redisAsyncCommand(ac, on_handshake_reply, this, "SELECT %d", config_.db);
+  }
+  if (!channel_.empty()) {
+    redisAsyncCommand(ac, on_subscription, this, "SUBSCRIBE %b", channel_.data(),
+                      channel_.size());
   }
   connect_deadline_ = monotonic_ms() + config_.timeout_ms;
   arm_deadline();
@@ -173,11 +208,14 @@ void RedisClient::on_connect(const redisAsyncContext *ac, int status) {
 
 void RedisClient::on_disconnect(const redisAsyncContext *ac, int status) {
   auto *self = static_cast<RedisClient *>(ac->data);
-  if (self->state_ == State::kDisconnected) return;  // we asked for it
+  if (self->state_ == State::kDisconnected || self->state_ == State::kClosed) {
+    return;  // we asked for it
+  }
   self->connection_lost(status == REDIS_OK ? "connection closed" : ac->errstr);
 }
 
 void RedisClient::connection_lost(const std::string &why) {
+  if (state_ == State::kClosed) return;
   state_ = State::kBackoff;
   if (!reported_down_) {
     host_.log(DISPATCH_LOG_ERR, "dispatch: Redis at " + address() +

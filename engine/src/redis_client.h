@@ -48,11 +48,22 @@ class RedisClient {
   // Starts connecting ahead of the first command.
   void connect();
 
+  // Drops the connection for good: pending commands fail now, while their
+  // requesters still exist. Later commands fail at once.
+  void close();
+
+  // Makes this a subscriber connection (pub/sub needs one of its own): the
+  // channel is subscribed on every (re)connect, each message's payload goes
+  // to on_message, and on_subscribed runs once the subscription is live.
+  using MessageCallback = std::function<void(const std::string &payload)>;
+  void subscribe(const std::string &channel, MessageCallback on_message,
+                 std::function<void()> on_subscribed);
+
   bool connected() const { return state_ == State::kConnected; }
   std::string address() const;
 
  private:
-  enum class State { kDisconnected, kConnecting, kConnected, kBackoff };
+  enum class State { kDisconnected, kConnecting, kConnected, kBackoff, kClosed };
   struct Op;
 
   // hiredis hooks
@@ -60,6 +71,7 @@ class RedisClient {
   static void on_disconnect(const redisAsyncContext *ac, int status);
   static void on_reply(redisAsyncContext *ac, void *reply, void *privdata);
   static void on_handshake_reply(redisAsyncContext *ac, void *reply, void *privdata);
+  static void on_subscription(redisAsyncContext *ac, void *reply, void *privdata);
   static void ev_add_read(void *data);
   static void ev_del_read(void *data);
   static void ev_add_write(void *data);
@@ -87,6 +99,9 @@ class RedisClient {
   Timer backoff_timer_;       // reconnects while Redis is away
   uint64_t backoff_ms_ = 0;
   bool reported_down_ = false;
+  std::string channel_;
+  MessageCallback on_message_;
+  std::function<void()> on_subscribed_;
 };
 
 uint64_t monotonic_ms();

@@ -5,7 +5,78 @@
 namespace dispatch {
 
 namespace {
+
 const char kModulePrefix[] = "module:";
+
+// How long a miss is remembered: short, so a script written straight into
+// Redis without a PUBLISH appears quickly, long enough to absorb a flood.
+constexpr uint64_t kMissTtlMs = 1000;
+
+ScriptLoad parse_script(const std::string &ns, const std::string &name, size_t max_size,
+                        const redisReply *reply) {
+  ScriptLoad result{ScriptLoad::Status::kInvalid, nullptr, std::string()};
+  if (reply->type == REDIS_REPLY_ERROR) {
+    result.status = ScriptLoad::Status::kUnavailable;
+    result.error = "Redis answered: " + std::string(reply->str, reply->len);
+    return result;
+  }
+  if (reply->type != REDIS_REPLY_ARRAY) {
+    result.error = "the script key is not a hash";
+    return result;
+  }
+  if (reply->elements == 0) {
+    result.status = ScriptLoad::Status::kNotFound;
+    return result;
+  }
+
+  auto script = std::make_shared<ScriptSource>();
+  script->ns = ns;
+  script->name = name;
+  script->format = "module";
+  bool has_code = false;
+  for (size_t i = 0; i + 1 < reply->elements; i += 2) {
+    const redisReply *f = reply->element[i];
+    const redisReply *v = reply->element[i + 1];
+    if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING) continue;
+    std::string field(f->str, f->len);
+    std::string value(v->str, v->len);
+    if (field == "code") {
+      script->code = std::move(value);
+      has_code = true;
+    } else if (field == "format") {
+      script->format = std::move(value);
+    } else if (field == "etag") {
+      script->etag = std::move(value);
+    } else if (field == "metadata") {
+      script->metadata = std::move(value);
+    } else if (field.compare(0, sizeof(kModulePrefix) - 1, kModulePrefix) == 0) {
+      script->modules[field.substr(sizeof(kModulePrefix) - 1)] = std::move(value);
+    }
+  }
+
+  if (!has_code) {
+    result.error = "the script has no \"code\" field";
+  } else if (script->format != "module" && script->format != "service-worker") {
+    result.error = "unknown format \"" + script->format + "\"";
+  } else if (script->size() > max_size) {
+    result.error = "the script is " + std::to_string(script->size()) +
+                   " bytes, more than dispatch_script_max_size (" +
+                   std::to_string(max_size) + ")";
+  } else {
+    result.status = ScriptLoad::Status::kFound;
+    result.script = std::move(script);
+  }
+  return result;
+}
+
+}  // namespace
+
+const char ScriptStore::kEventsChannel[] = "dispatch:events";
+
+size_t ScriptSource::size() const {
+  size_t total = code.size();
+  for (const auto &m : modules) total += m.second.size();
+  return total;
 }
 
 bool ScriptSource::same_version(const ScriptSource &other) const {
@@ -20,76 +91,144 @@ std::string ScriptStore::script_key(const std::string &ns, const std::string &na
   return "dispatch:{" + ns + "}:script:" + name;
 }
 
+ScriptStore::ScriptStore(const Host &host, RedisClient &redis, ScriptStoreConfig config)
+    : host_(host), redis_(redis), config_(config) {}
+
+bool ScriptStore::fresh(const Entry &entry, uint64_t now) const {
+  if (!entry.cached) return false;
+  uint64_t ttl = entry.load.status == ScriptLoad::Status::kFound
+                     ? config_.cache_ttl_ms
+                     : std::min(config_.cache_ttl_ms, kMissTtlMs);
+  return now - entry.validated_at < ttl;
+}
+
+void ScriptStore::touch(Entry &entry) {
+  lru_.splice(lru_.begin(), lru_, entry.lru);
+}
+
 void ScriptStore::load(const std::string &ns, const std::string &name, Callback cb) {
-  size_t max_size = max_size_;
-  redis_.command({"HGETALL", script_key(ns, name)},
-      [ns, name, max_size, cb = std::move(cb)](const redisReply *reply,
-                                               const std::string &error) {
-    ScriptLoad result{ScriptLoad::Status::kUnavailable, nullptr, error};
-    if (reply == nullptr) {
-      cb(std::move(result));
-      return;
-    }
-    if (reply->type != REDIS_REPLY_ARRAY) {
-      result.error = reply->type == REDIS_REPLY_ERROR
-          ? "Redis answered: " + std::string(reply->str, reply->len)
-          : "the script key is not a hash";
-      result.status = reply->type == REDIS_REPLY_ERROR
-          ? ScriptLoad::Status::kUnavailable : ScriptLoad::Status::kInvalid;
-      cb(std::move(result));
-      return;
-    }
-    if (reply->elements == 0) {
-      result.status = ScriptLoad::Status::kNotFound;
-      result.error.clear();
-      cb(std::move(result));
-      return;
-    }
+  std::string key = ns + "/" + name;
+  auto it = entries_.find(key);
+  if (it == entries_.end()) {
+    lru_.push_front(key);
+    it = entries_.emplace(key, Entry()).first;
+    it->second.lru = lru_.begin();
+  }
+  Entry &entry = it->second;
+  touch(entry);
 
-    auto script = std::make_shared<ScriptSource>();
-    script->ns = ns;
-    script->name = name;
-    script->format = "module";
-    bool has_code = false;
-    size_t total = 0;
-    for (size_t i = 0; i + 1 < reply->elements; i += 2) {
-      const redisReply *f = reply->element[i];
-      const redisReply *v = reply->element[i + 1];
-      if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING) continue;
-      std::string field(f->str, f->len);
-      std::string value(v->str, v->len);
-      if (field == "code") {
-        total += value.size();
-        script->code = std::move(value);
-        has_code = true;
-      } else if (field == "format") {
-        script->format = std::move(value);
-      } else if (field == "etag") {
-        script->etag = std::move(value);
-      } else if (field == "metadata") {
-        script->metadata = std::move(value);
-      } else if (field.compare(0, sizeof(kModulePrefix) - 1, kModulePrefix) == 0) {
-        total += value.size();
-        script->modules[field.substr(sizeof(kModulePrefix) - 1)] = std::move(value);
-      }
-    }
+  if (!entry.loading && fresh(entry, monotonic_ms())) {
+    cb(entry.load);  // the hot path: no Redis
+    return;
+  }
+  entry.waiters.push_back(std::move(cb));
+  if (!entry.loading) {
+    entry.loading = true;
+    entry.invalidated = false;
+    fetch(key, entry, entry.cached && entry.load.script && !entry.load.script->etag.empty());
+  }
+}
 
-    result.status = ScriptLoad::Status::kInvalid;
-    if (!has_code) {
-      result.error = "the script has no \"code\" field";
-    } else if (script->format != "module" && script->format != "service-worker") {
-      result.error = "unknown format \"" + script->format + "\"";
-    } else if (total > max_size) {
-      result.error = "the script is " + std::to_string(total) +
-                     " bytes, more than dispatch_script_max_size (" +
-                     std::to_string(max_size) + ")";
-    } else {
-      result.status = ScriptLoad::Status::kFound;
-      result.error.clear();
-      result.script = std::move(script);
+// Revalidation asks for the etag alone; the code crosses the network only
+// when it changed.
+void ScriptStore::fetch(const std::string &key, Entry &entry, bool check_etag_first) {
+  if (!check_etag_first) {
+    fetch_full(key);
+    return;
+  }
+  const ScriptSource &cached = *entry.load.script;
+  std::string etag = cached.etag;
+  redis_.command({"HGET", script_key(cached.ns, cached.name), "etag"},
+                 [this, key, etag](const redisReply *reply, const std::string &error) {
+    if (reply == nullptr || reply->type == REDIS_REPLY_ERROR) {
+      complete(key, {ScriptLoad::Status::kUnavailable, nullptr,
+                     reply ? std::string(reply->str, reply->len) : error});
+      return;
     }
-    cb(std::move(result));
+    auto it = entries_.find(key);
+    if (it == entries_.end()) return;
+    if (reply->type == REDIS_REPLY_STRING && etag == std::string(reply->str, reply->len)) {
+      complete(key, it->second.load);  // unchanged
+      return;
+    }
+    fetch_full(key);
   });
+}
+
+void ScriptStore::fetch_full(const std::string &key) {
+  size_t slash = key.find('/');
+  std::string ns = key.substr(0, slash);
+  std::string name = key.substr(slash + 1);
+  size_t max_size = config_.max_size;
+  redis_.command({"HGETALL", script_key(ns, name)},
+                 [this, key, ns, name, max_size](const redisReply *reply,
+                                                 const std::string &error) {
+    if (reply == nullptr) {
+      complete(key, {ScriptLoad::Status::kUnavailable, nullptr, error});
+      return;
+    }
+    complete(key, parse_script(ns, name, max_size, reply));
+  });
+}
+
+void ScriptStore::complete(const std::string &key, ScriptLoad result) {
+  auto it = entries_.find(key);
+  if (it == entries_.end()) return;
+  Entry &entry = it->second;
+  uint64_t now = monotonic_ms();
+
+  if (result.status == ScriptLoad::Status::kUnavailable) {
+    bool stale_ok = entry.cached && entry.load.status == ScriptLoad::Status::kFound &&
+                    now - entry.validated_at < config_.cache_ttl_ms + config_.stale_ttl_ms;
+    if (stale_ok) {
+      result = entry.load;  // served stale; revalidated again on next use
+    }
+  } else {
+    if (entry.load.script) bytes_ -= entry.load.script->size();
+    entry.load = result;
+    entry.cached = true;
+    // A PUBLISH during the load may describe a newer version than we read.
+    entry.validated_at = entry.invalidated ? 0 : now;
+    if (entry.load.script) bytes_ += entry.load.script->size();
+  }
+
+  entry.loading = false;
+  std::vector<Callback> waiters;
+  waiters.swap(entry.waiters);
+  bool keep = entry.cached;
+  if (!keep) {
+    lru_.erase(entry.lru);
+    entries_.erase(it);
+  }
+  for (auto &cb : waiters) cb(result);  // may start new loads
+  evict();
+}
+
+void ScriptStore::invalidate(const std::string &ns_name) {
+  auto it = entries_.find(ns_name);
+  if (it == entries_.end()) return;
+  it->second.validated_at = 0;
+  it->second.invalidated = true;
+}
+
+void ScriptStore::invalidate_all() {
+  for (auto &e : entries_) {
+    e.second.validated_at = 0;
+    e.second.invalidated = true;
+  }
+}
+
+void ScriptStore::evict() {
+  auto victim = lru_.end();
+  while ((entries_.size() > config_.max_entries || bytes_ > config_.max_bytes) &&
+         victim != lru_.begin()) {
+    --victim;
+    auto it = entries_.find(*victim);
+    if (it->second.loading) continue;  // its waiters still need it
+    if (it->second.load.script) bytes_ -= it->second.load.script->size();
+    victim = lru_.erase(victim);
+    entries_.erase(it);
+  }
 }
 
 }  // namespace dispatch

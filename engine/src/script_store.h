@@ -1,13 +1,23 @@
-// script_store.h: reads tenant scripts from Redis (SPEC section 3).
+// script_store.h: tenant scripts from Redis (SPEC section 3), cached per
+// worker process.
 //
-// Today every load asks Redis; the per-worker cache with TTL, stale serving
-// and PUBLISH invalidation goes in here without changing its callers.
+// A cached script costs no Redis round trip. After cache_ttl it is
+// revalidated before use (its etag first; the code only when that changed).
+// PUBLISH dispatch:events NS/NAME, heard on a subscription of its own,
+// marks it for revalidation at once; so does a resubscription after an
+// outage, since messages may have been missed. While Redis is away, a
+// cached script keeps serving up to stale_ttl past its TTL. Misses are
+// remembered briefly, loads of one script are coalesced, and the cache is
+// bounded (least recently used first out).
 #pragma once
 
 #include <functional>
+#include <list>
 #include <map>
 #include <memory>
 #include <string>
+#include <unordered_map>
+#include <vector>
 
 #include "redis_client.h"
 
@@ -22,6 +32,7 @@ struct ScriptSource {
   std::string metadata;   // raw JSON, may be empty
   std::map<std::string, std::string> modules;  // further modules by path
 
+  size_t size() const;
   // What decides whether an isolate built from an older load still fits.
   bool same_version(const ScriptSource &other) const;
 };
@@ -33,21 +44,57 @@ struct ScriptLoad {
   std::string error;  // for the log, never for the client
 };
 
+struct ScriptStoreConfig {
+  size_t max_size = 10 << 20;        // dispatch_script_max_size
+  uint64_t cache_ttl_ms = 10000;     // dispatch_cache_ttl
+  uint64_t stale_ttl_ms = 3600000;   // dispatch_stale_ttl
+  size_t max_entries = 4096;
+  size_t max_bytes = 256 << 20;
+};
+
 class ScriptStore {
  public:
-  using Callback = std::function<void(ScriptLoad)>;
+  using Callback = std::function<void(const ScriptLoad &)>;
 
-  ScriptStore(RedisClient &redis, size_t max_size)
-      : redis_(redis), max_size_(max_size) {}
+  ScriptStore(const Host &host, RedisClient &redis, ScriptStoreConfig config);
 
-  // The callback may run before load() returns.
+  // The callback runs before load() returns when the script is cached.
   void load(const std::string &ns, const std::string &name, Callback cb);
 
+  // PUBLISH dispatch:events NS/NAME arrived.
+  void invalidate(const std::string &ns_name);
+  // Messages may have been missed: revalidate everything before next use.
+  void invalidate_all();
+
+  size_t cached() const { return entries_.size(); }
+
   static std::string script_key(const std::string &ns, const std::string &name);
+  static const char kEventsChannel[];
 
  private:
+  struct Entry {
+    ScriptLoad load;             // kFound, kNotFound or kInvalid
+    bool cached = false;         // load holds an answer from Redis
+    uint64_t validated_at = 0;   // when Redis last confirmed it
+    bool loading = false;
+    bool invalidated = false;    // a PUBLISH arrived during the load
+    std::vector<Callback> waiters;
+    std::list<std::string>::iterator lru;
+  };
+
+  void fetch(const std::string &key, Entry &entry, bool check_etag_first);
+  void fetch_full(const std::string &key);
+  void complete(const std::string &key, ScriptLoad result);
+  bool fresh(const Entry &entry, uint64_t now) const;
+  void touch(Entry &entry);
+  void evict();
+
+  const Host &host_;
   RedisClient &redis_;
-  size_t max_size_;
+  ScriptStoreConfig config_;
+  std::unordered_map<std::string, Entry> entries_;  // by "ns/name"
+  std::list<std::string> lru_;                      // most recent first
+  size_t bytes_ = 0;
 };
 
 }  // namespace dispatch
