@@ -110,7 +110,17 @@ typedef struct {
     const char  *redis_password;       /* NULL: no AUTH */
     uint64_t     redis_timeout_ms;     /* connect and every command */
 
+    /* the script cache; 0 takes the default, except for stale_ttl_ms */
     size_t       script_max_size;      /* all modules of a script together */
+    uint64_t     cache_ttl_ms;         /* revalidate against Redis after */
+    uint64_t     stale_ttl_ms;         /* serve past the TTL while Redis is
+                                          away; 0: never serve stale */
+
+    /* isolates; 0 takes the default */
+    uint64_t     startup_cpu_limit_ms; /* top-level evaluation of a script */
+    size_t       memory_limit;         /* heap + ArrayBuffers of one isolate */
+    size_t       worker_memory;        /* all isolates of this process */
+    size_t       max_isolates;         /* live isolates of this process */
 } dispatch_engine_conf_t;
 
 /*
@@ -142,6 +152,11 @@ typedef struct {
     size_t                     nheaders;
     dispatch_str_t             body;         /* the whole request body */
     void                      *ctx;          /* handed back to host->wake */
+
+    /* the location's limits; 0 takes the default */
+    uint64_t                   cpu_limit_ms;   /* JavaScript CPU, all turns */
+    uint64_t                   wall_limit_ms;  /* until the Response */
+    uint32_t                   script_concurrency; /* in flight per script */
 } dispatch_request_view_t;
 
 /* Valid until dispatch_request_release. */

@@ -24,4 +24,4 @@ async function invoke(exports, env, ctx, method, url, headerList, body) {
   return responseOutput(response);
 }
 
-return { invoke };
+return { invoke, installServiceWorker };

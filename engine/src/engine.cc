@@ -20,12 +20,38 @@ RedisConfig redis_config(const dispatch_engine_conf_t &conf) {
   return rc;
 }
 
+template <typename T>
+T or_default(T value, T fallback) {
+  return value ? value : fallback;
+}
+
+ScriptStoreConfig store_config(const dispatch_engine_conf_t &conf) {
+  ScriptStoreConfig sc;
+  sc.max_size = or_default(conf.script_max_size, sc.max_size);
+  sc.cache_ttl_ms = or_default(conf.cache_ttl_ms, sc.cache_ttl_ms);
+  sc.stale_ttl_ms = conf.stale_ttl_ms;
+  // Room for every live isolate's script and more; bounded all the same.
+  sc.max_entries = std::max(sc.max_entries, 4 * or_default(conf.max_isolates, size_t(256)));
+  return sc;
+}
+
+EngineLimits engine_limits(const dispatch_engine_conf_t &conf) {
+  EngineLimits l;
+  l.startup_cpu_ms = or_default(conf.startup_cpu_limit_ms, l.startup_cpu_ms);
+  l.memory_limit = or_default(conf.memory_limit, l.memory_limit);
+  l.worker_memory = or_default(conf.worker_memory, l.worker_memory);
+  l.max_isolates = or_default(conf.max_isolates, l.max_isolates);
+  return l;
+}
+
 }  // namespace
 
 Engine::Engine(const dispatch_engine_conf_t &conf, const dispatch_host_t &host)
     : host_(host),
+      limits_(engine_limits(conf)),
       redis_(host_, redis_config(conf)),
-      store_(redis_, conf.script_max_size ? conf.script_max_size : 10 << 20),
+      events_(host_, redis_config(conf)),
+      store_(host_, redis_, store_config(conf)),
       pool_(*this),
       pump_timer_(host_, [this] {
         pool_.pump();
@@ -33,9 +59,11 @@ Engine::Engine(const dispatch_engine_conf_t &conf, const dispatch_host_t &host)
       }, true) {}
 
 Engine::~Engine() {
-  // Requests first: Redis callbacks that fire while the client closes must
-  // find none of them.
+  // Requests first, then the connections: Redis callbacks that fire while
+  // they close must find no request, and a store still there.
   requests_.clear();
+  redis_.close();
+  events_.close();
 }
 
 bool Engine::init(std::string *err) {
@@ -44,8 +72,14 @@ bool Engine::init(std::string *err) {
     *err = "cannot create a timer";
     return false;
   }
+  if (!watchdog_.start(err)) return false;
   pump_timer_.start(kPumpIntervalMs);
   redis_.connect();
+  // Messages may have been missed while the subscription was down: every
+  // cached script is revalidated once it is live again.
+  events_.subscribe(ScriptStore::kEventsChannel,
+                    [this](const std::string &ns_name) { store_.invalidate(ns_name); },
+                    [this] { store_.invalidate_all(); });
   return true;
 }
 
@@ -65,6 +99,9 @@ Request *Engine::start(const dispatch_request_view_t &view) {
                               std::string(h.value.data, h.value.len));
   }
   if (view.body.len) req->body.assign(view.body.data, view.body.len);
+  req->cpu_limit_ms = or_default(view.cpu_limit_ms, req->cpu_limit_ms);
+  req->wall_limit_ms = or_default(view.wall_limit_ms, req->wall_limit_ms);
+  req->script_concurrency = or_default(view.script_concurrency, req->script_concurrency);
   requests_.emplace(req->id, std::move(owned));
 
   if (!dispatch_name_valid(req->ns.data(), req->ns.size()) ||
@@ -74,15 +111,24 @@ Request *Engine::start(const dispatch_request_view_t &view) {
   }
 
   uint64_t id = req->id;
-  store_.load(req->ns, req->script, [this, id](ScriptLoad load) {
-    on_script_loaded(id, std::move(load));
-  });
+  req->wall_timer = std::make_unique<Timer>(host_, [this, id] {
+    Request *r = find(id);
+    if (r == nullptr) return;
+    host_.log_script(DISPATCH_LOG_WARN, r->ns, r->script,
+                     "no Response within dispatch_wall_limit (" +
+                     std::to_string(r->wall_limit_ms) + "ms): exceeded_wall");
+    finish(*r, DISPATCH_OUTCOME_EXCEEDED_WALL);
+  }, false);
+  req->wall_timer->start(req->wall_limit_ms);
+
+  store_.load(req->ns, req->script,
+              [this, id](const ScriptLoad &load) { on_script_loaded(id, load); });
   return req;
 }
 
-void Engine::on_script_loaded(uint64_t id, ScriptLoad load) {
+void Engine::on_script_loaded(uint64_t id, const ScriptLoad &load) {
   Request *req = find(id);
-  if (req == nullptr) return;  // the client went away meanwhile
+  if (req == nullptr || req->done) return;  // gone, or out of time
 
   switch (load.status) {
     case ScriptLoad::Status::kNotFound:
@@ -103,13 +149,22 @@ void Engine::on_script_loaded(uint64_t id, ScriptLoad load) {
   }
 
   std::string err;
-  req->isolate = pool_.acquire(load.script, &err);
-  if (!req->isolate) {
+  dispatch_outcome_e outcome = DISPATCH_OUTCOME_EXCEPTION;
+  std::shared_ptr<TenantIsolate> isolate = pool_.acquire(load.script, &err, &outcome);
+  if (!isolate) {
     host_.log_script(DISPATCH_LOG_ERR, req->ns, req->script,
                      "the script failed to start: " + err);
-    finish(*req, DISPATCH_OUTCOME_EXCEPTION);
+    finish(*req, outcome);
     return;
   }
+  if (isolate->in_flight() >= req->script_concurrency) {
+    host_.log_script(DISPATCH_LOG_WARN, req->ns, req->script,
+                     "dispatch_script_concurrency (" +
+                     std::to_string(req->script_concurrency) + ") reached: overloaded");
+    finish(*req, DISPATCH_OUTCOME_OVERLOADED);
+    return;
+  }
+  req->isolate = std::move(isolate);
   req->isolate->run(*req);
 }
 
@@ -122,6 +177,8 @@ void Engine::finish(Request &req, dispatch_outcome_e outcome) {
   if (req.done) return;
   req.done = true;
   req.outcome = outcome;
+  req.wall_timer.reset();
+  if (req.isolate) req.isolate->forget(req.id);
   if (outcome != DISPATCH_OUTCOME_OK) {
     req.status = dispatch_outcome_status(outcome);
     req.response_headers.clear();
@@ -136,11 +193,10 @@ void Engine::finish(Request &req, dispatch_outcome_e outcome) {
   host_.wake(req.host_ctx);
 }
 
-void Engine::finish_ok(Request &req) { finish(req, DISPATCH_OUTCOME_OK); }
-
 void Engine::release(Request *req) {
-  // Dropping the request drops its hold on the isolate; an isolate that a
-  // newer version replaced is disposed here, outside any V8 scope.
+  if (req->isolate) req->isolate->forget(req->id);
+  // Dropping the request drops its hold on the isolate; an isolate that was
+  // retired or replaced is disposed here, outside any V8 scope.
   requests_.erase(req->id);
 }
 

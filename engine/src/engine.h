@@ -1,11 +1,12 @@
-// engine.h: one engine per worker process: the store, the isolates and the
-// requests in flight.
+// engine.h: one engine per worker process: the store, the isolates, the
+// CPU watchdog and the requests in flight.
 #pragma once
 
 #include <memory>
 #include <string>
 #include <unordered_map>
 
+#include "cpu_watchdog.h"
 #include "host.h"
 #include "isolate_pool.h"
 #include "redis_client.h"
@@ -13,6 +14,13 @@
 #include "script_store.h"
 
 namespace dispatch {
+
+struct EngineLimits {
+  uint64_t startup_cpu_ms = 1000;      // dispatch_startup_cpu_limit
+  size_t memory_limit = 128u << 20;    // dispatch_memory_limit
+  size_t worker_memory = 2048u << 20;  // dispatch_worker_memory
+  size_t max_isolates = 256;           // dispatch_isolates
+};
 
 class Engine {
  public:
@@ -30,16 +38,24 @@ class Engine {
 
   // Ends a request and wakes the host for it.
   void finish(Request &req, dispatch_outcome_e outcome);
-  void finish_ok(Request &req);
+  void finish_ok(Request &req) { finish(req, DISPATCH_OUTCOME_OK); }
+
+  // A limit stopped this isolate: the pool lets it go.
+  void retire(TenantIsolate *isolate) { pool_.retire(isolate); }
 
   const Host &host() const { return host_; }
+  const EngineLimits &limits() const { return limits_; }
+  CpuWatchdog &watchdog() { return watchdog_; }
 
  private:
-  void on_script_loaded(uint64_t id, ScriptLoad load);
+  void on_script_loaded(uint64_t id, const ScriptLoad &load);
 
   Host host_;
+  EngineLimits limits_;
   RedisClient redis_;
+  RedisClient events_;  // the dispatch:events subscription
   ScriptStore store_;
+  CpuWatchdog watchdog_;
   IsolatePool pool_;
   std::unordered_map<uint64_t, std::unique_ptr<Request>> requests_;
   uint64_t next_id_ = 1;

@@ -2,34 +2,93 @@
 
 #include <libplatform/libplatform.h>
 
+#include "engine.h"
 #include "platform.h"
 #include "tenant_isolate.h"
 
 namespace dispatch {
 
+namespace {
+// What a new isolate is counted as before it has run: an empty isolate,
+// its context and the built-ins.
+constexpr size_t kNewIsolateBytes = 4u << 20;
+}  // namespace
+
 IsolatePool::~IsolatePool() = default;
 
+size_t IsolatePool::memory() const {
+  size_t total = 0;
+  for (const auto &s : slots_) total += s.second.isolate->memory();
+  return total;
+}
+
+void IsolatePool::erase(std::unordered_map<std::string, Slot>::iterator it) {
+  lru_.erase(it->second.lru);
+  slots_.erase(it);
+}
+
 std::shared_ptr<TenantIsolate> IsolatePool::acquire(
-    const std::shared_ptr<const ScriptSource> &script, std::string *err) {
+    const std::shared_ptr<const ScriptSource> &script, std::string *err,
+    dispatch_outcome_e *outcome) {
   std::string key = script->ns + "/" + script->name;
-  auto it = isolates_.find(key);
-  if (it != isolates_.end() && it->second->script().same_version(*script)) {
-    return it->second;
+  auto it = slots_.find(key);
+  if (it != slots_.end()) {
+    const std::shared_ptr<TenantIsolate> &live = it->second.isolate;
+    // The cache hands out the same ScriptSource while it is unchanged, so
+    // the pointer comparison settles nearly every request.
+    if (!live->dead() && (live->script_ptr() == script || live->script().same_version(*script))) {
+      lru_.splice(lru_.begin(), lru_, it->second.lru);
+      return live;
+    }
+    // A broken new version must not fall back to the old isolate the writer
+    // meant to replace.
+    erase(it);
   }
 
-  std::shared_ptr<TenantIsolate> isolate = TenantIsolate::create(engine_, script, err);
-  if (!isolate) {
-    // Keep serving nothing stale: a broken new version must not fall back
-    // to an old isolate the writer meant to replace.
-    if (it != isolates_.end()) isolates_.erase(it);
+  if (!make_room(err)) {
+    *outcome = DISPATCH_OUTCOME_OVERLOADED;
     return nullptr;
   }
-  isolates_[key] = isolate;
+  std::shared_ptr<TenantIsolate> isolate = TenantIsolate::create(engine_, script, err, outcome);
+  if (!isolate) return nullptr;
+  lru_.push_front(key);
+  slots_[key] = Slot{isolate, lru_.begin()};
   return isolate;
 }
 
+// Retires idle isolates, least recently used first, until a new one fits
+// under both dispatch_isolates and dispatch_worker_memory.
+bool IsolatePool::make_room(std::string *err) {
+  const EngineLimits &limits = engine_.limits();
+  size_t total = memory();
+  auto victim = lru_.end();
+  while ((slots_.size() >= limits.max_isolates ||
+          total + kNewIsolateBytes > limits.worker_memory) &&
+         victim != lru_.begin()) {
+    --victim;
+    auto it = slots_.find(*victim);
+    if (it->second.isolate->in_flight() > 0) continue;  // never a busy one
+    total -= it->second.isolate->memory();
+    victim = lru_.erase(victim);
+    slots_.erase(it);
+  }
+  if (total + kNewIsolateBytes > limits.worker_memory) {
+    *err = "dispatch_worker_memory (" + std::to_string(limits.worker_memory >> 20) +
+           "m) is taken by isolates with requests in flight: overloaded";
+    return false;
+  }
+  // Over dispatch_isolates only while every isolate is busy: requests in
+  // flight are never failed to make room.
+  return true;
+}
+
+void IsolatePool::retire(TenantIsolate *isolate) {
+  auto it = slots_.find(isolate->script().ns + "/" + isolate->script().name);
+  if (it != slots_.end() && it->second.isolate.get() == isolate) erase(it);
+}
+
 void IsolatePool::pump() {
-  for (auto &entry : isolates_) entry.second->pump_message_loop();
+  for (auto &entry : slots_) entry.second.isolate->pump_message_loop();
 }
 
 }  // namespace dispatch

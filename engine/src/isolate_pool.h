@@ -2,14 +2,18 @@
 //
 // An isolate is created on a script's first request and kept for the next
 // ones; a new version of the script replaces it (requests still running on
-// the old one keep it alive until they end). The bound on the number of
-// isolates and on their memory lands here.
+// the old one keep it alive until they end). At most max_isolates live, and
+// all of them together hold at most worker_memory: the least recently used
+// idle ones are retired first; when only busy ones are left, a new isolate
+// is refused (overloaded).
 #pragma once
 
+#include <list>
 #include <memory>
 #include <string>
 #include <unordered_map>
 
+#include "dispatch_engine.h"
 #include "script_store.h"
 
 namespace dispatch {
@@ -22,20 +26,33 @@ class IsolatePool {
   explicit IsolatePool(Engine &engine) : engine_(engine) {}
   ~IsolatePool();
 
-  // The isolate for this version of the script, created when missing. On a
-  // script that does not start (syntax error, throwing top level) returns
-  // null with the reason in *err.
+  // The isolate for this version of the script, created when missing. When
+  // none can be had, returns null with the reason in *err and the outcome
+  // for the request in *outcome.
   std::shared_ptr<TenantIsolate> acquire(const std::shared_ptr<const ScriptSource> &script,
-                                         std::string *err);
+                                         std::string *err, dispatch_outcome_e *outcome);
+
+  // Takes a stopped isolate out of service.
+  void retire(TenantIsolate *isolate);
 
   // Runs V8's pending foreground tasks for every isolate.
   void pump();
 
-  size_t size() const { return isolates_.size(); }
+  size_t size() const { return slots_.size(); }
+  size_t memory() const;
 
  private:
+  struct Slot {
+    std::shared_ptr<TenantIsolate> isolate;
+    std::list<std::string>::iterator lru;
+  };
+
+  bool make_room(std::string *err);
+  void erase(std::unordered_map<std::string, Slot>::iterator it);
+
   Engine &engine_;
-  std::unordered_map<std::string, std::shared_ptr<TenantIsolate>> isolates_;
+  std::unordered_map<std::string, Slot> slots_;  // by "ns/name"
+  std::list<std::string> lru_;                   // most recent first
 };
 
 }  // namespace dispatch

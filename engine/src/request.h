@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "dispatch_engine.h"
+#include "host.h"
 
 namespace dispatch {
 
@@ -25,9 +26,16 @@ struct Request {
   HeaderList headers;
   std::string body;
 
+  uint64_t cpu_limit_ms = 50;
+  uint64_t wall_limit_ms = 30000;
+  uint32_t script_concurrency = 64;
+
   // Keeps the isolate alive while the request runs on it, even when a newer
   // version of the script replaced it in the pool.
   std::shared_ptr<TenantIsolate> isolate;
+  // dispatch_wall_limit; a request in flight keeps a shutting-down worker
+  // alive, so it is not cancelable.
+  std::unique_ptr<Timer> wall_timer;
 
   bool done = false;
   dispatch_outcome_e outcome = DISPATCH_OUTCOME_OK;

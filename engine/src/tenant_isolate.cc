@@ -9,6 +9,8 @@
 #include "api/console.h"
 #include "api/encoding.h"
 #include "builtins.h"
+#include "cpu_watchdog.h"
+#include "memory_budget.h"
 #include "engine.h"
 #include "platform.h"
 #include "request.h"
@@ -20,12 +22,6 @@ namespace {
 
 constexpr uint32_t kTenantSlot = 0;
 const char kDefaultMainModule[] = "worker.js";
-
-double thread_cpu_ms() {
-  timespec ts;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return double(ts.tv_sec) * 1e3 + double(ts.tv_nsec) / 1e6;
-}
 
 bool deny_wasm_codegen(v8::Local<v8::Context>, v8::Local<v8::String>) { return false; }
 
@@ -75,9 +71,11 @@ TenantIsolate::TenantIsolate(Engine &engine, std::shared_ptr<const ScriptSource>
     : engine_(engine), script_(std::move(script)) {}
 
 std::shared_ptr<TenantIsolate> TenantIsolate::create(
-    Engine &engine, std::shared_ptr<const ScriptSource> script, std::string *err) {
+    Engine &engine, std::shared_ptr<const ScriptSource> script, std::string *err,
+    dispatch_outcome_e *outcome) {
   std::shared_ptr<TenantIsolate> self(new TenantIsolate(engine, std::move(script)));
-  if (!self->start(err)) return nullptr;
+  *outcome = DISPATCH_OUTCOME_EXCEPTION;
+  if (!self->start(err, outcome)) return nullptr;
   return self;
 }
 
@@ -89,8 +87,47 @@ TenantIsolate::~TenantIsolate() {
   env_.Reset();
   exports_.Reset();
   invoke_.Reset();
+  api_.Reset();
   context_.Reset();
   isolate_->Dispose();
+}
+
+size_t TenantIsolate::memory() const { return budget_ ? budget_->total() : 0; }
+
+template <typename Fn>
+dispatch_outcome_e TenantIsolate::guarded(double budget_ms, double *cpu_ms, Fn &&fn) {
+  CpuWatchdog &watchdog = engine_.watchdog();
+  double started = thread_cpu_ms();
+  watchdog.arm(isolate_, budget_ms);
+  fn();
+  bool fired = watchdog.disarm();
+  *cpu_ms += thread_cpu_ms() - started;
+
+  // A termination requested as the run ended would land in the next
+  // script: it is cancelled here, and the run counts as stopped.
+  if (fired || budget_->condemned() || isolate_->IsExecutionTerminating()) {
+    isolate_->CancelTerminateExecution();
+    return budget_->condemned() ? DISPATCH_OUTCOME_EXCEEDED_MEMORY
+                                : DISPATCH_OUTCOME_EXCEEDED_CPU;
+  }
+  v8::HeapStatistics heap;
+  isolate_->GetHeapStatistics(&heap);
+  budget_->set_heap_bytes(heap.used_heap_size());
+  return DISPATCH_OUTCOME_OK;
+}
+
+// A termination inside a microtask checkpoint drops every queued microtask
+// of the isolate, so no request in flight on it can finish any more.
+void TenantIsolate::condemn(dispatch_outcome_e outcome) {
+  dead_ = true;
+  log(DISPATCH_LOG_WARN, std::string("stopped: ") + dispatch_outcome_name(outcome) +
+      "; " + std::to_string(in_flight_.size()) + " request(s) in flight fail with it");
+  std::vector<uint64_t> ids(in_flight_.begin(), in_flight_.end());
+  for (uint64_t id : ids) {
+    if (Request *req = engine_.find(id)) engine_.finish(*req, outcome);
+  }
+  in_flight_.clear();
+  engine_.retire(this);
 }
 
 TenantIsolate *TenantIsolate::from(v8::Isolate *isolate) {
@@ -101,15 +138,18 @@ void TenantIsolate::log(dispatch_log_level_e level, const std::string &msg) cons
   engine_.host().log_script(level, script_->ns, script_->name, msg);
 }
 
-bool TenantIsolate::start(std::string *err) {
-  allocator_.reset(v8::ArrayBuffer::Allocator::NewDefaultAllocator());
+bool TenantIsolate::start(std::string *err, dispatch_outcome_e *outcome) {
+  const EngineLimits &limits = engine_.limits();
+  budget_ = std::make_unique<MemoryBudget>(limits.memory_limit);
   v8::Isolate::CreateParams params;
-  params.array_buffer_allocator = allocator_.get();
+  params.array_buffer_allocator = budget_.get();
+  params.constraints.ConfigureDefaultsFromHeapSize(0, limits.memory_limit);
   isolate_ = v8::Isolate::New(params);
   if (isolate_ == nullptr) {
     *err = "cannot create an isolate";
     return false;
   }
+  budget_->attach(isolate_);
   isolate_->SetData(kTenantSlot, this);
   // Microtasks run when the engine says, so it can account and stop them.
   isolate_->SetMicrotasksPolicy(v8::MicrotasksPolicy::kExplicit);
@@ -138,11 +178,21 @@ bool TenantIsolate::start(std::string *err) {
   env_.Reset(isolate_, v8::Object::New(isolate_));
 
   if (!install_builtins(context, err)) return false;
-  if (script_->format != "module") {
-    *err = "the \"" + script_->format + "\" format is not supported yet";
+
+  bool started = false;
+  double cpu_ms = 0;
+  dispatch_outcome_e stopped = guarded(double(limits.startup_cpu_ms), &cpu_ms, [&] {
+    started = script_->format == "service-worker" ? evaluate_service_worker(context, err)
+                                                  : evaluate_main_module(context, err);
+  });
+  if (stopped != DISPATCH_OUTCOME_OK) {
+    *outcome = stopped;
+    *err = stopped == DISPATCH_OUTCOME_EXCEEDED_MEMORY
+               ? "the top level ran past dispatch_memory_limit"
+               : "the top level ran past dispatch_startup_cpu_limit";
     return false;
   }
-  return evaluate_main_module(context, err);
+  return started;
 }
 
 bool TenantIsolate::install_builtins(v8::Local<v8::Context> context, std::string *err) {
@@ -172,7 +222,34 @@ bool TenantIsolate::install_builtins(v8::Local<v8::Context> context, std::string
                 : std::string("no invoke()"));
     return false;
   }
+  api_.Reset(isolate_, api.As<v8::Object>());
   invoke_.Reset(isolate_, invoke.As<v8::Function>());
+  return true;
+}
+
+// A classic script whose addEventListener("fetch", …) calls register the
+// handler; the built-ins hand back an object shaped like a module's export.
+bool TenantIsolate::evaluate_service_worker(v8::Local<v8::Context> context, std::string *err) {
+  v8::TryCatch try_catch(isolate_);
+  main_path_ = main_module_path(script_->metadata);
+  v8::Local<v8::Value> install;
+  v8::Local<v8::Value> exports;
+  v8::Local<v8::Script> script;
+  v8::ScriptOrigin origin(isolate_, v8_str(isolate_, main_path_));
+  if (!api_.Get(isolate_)->Get(context, v8_str(isolate_, "installServiceWorker"))
+           .ToLocal(&install) || !install->IsFunction() ||
+      !install.As<v8::Function>()->Call(context, v8::Undefined(isolate_), 0, nullptr)
+           .ToLocal(&exports) ||
+      !v8::Script::Compile(context, v8_str(isolate_, script_->code), &origin)
+           .ToLocal(&script) ||
+      script->Run(context).IsEmpty()) {
+    *err = try_catch.HasCaught()
+               ? describe_exception(isolate_, try_catch.Exception(), try_catch.Message())
+               : std::string("the service worker failed to start");
+    return false;
+  }
+  isolate_->PerformMicrotaskCheckpoint();
+  exports_.Reset(isolate_, exports);
   return true;
 }
 
@@ -239,7 +316,7 @@ bool TenantIsolate::evaluate_main_module(v8::Local<v8::Context> context, std::st
 
   v8::Local<v8::Value> evaluated;
   if (!module->Evaluate(context).ToLocal(&evaluated)) return fail("");
-  run_microtasks();
+  isolate_->PerformMicrotaskCheckpoint();
   if (module->GetStatus() == v8::Module::kErrored) {
     return fail(describe_exception(isolate_, module->GetException(),
                                    v8::Exception::CreateMessage(isolate_,
@@ -259,8 +336,6 @@ bool TenantIsolate::evaluate_main_module(v8::Local<v8::Context> context, std::st
   return true;
 }
 
-void TenantIsolate::run_microtasks() { isolate_->PerformMicrotaskCheckpoint(); }
-
 // The `ctx` argument of fetch(request, env, ctx).
 v8::Local<v8::Object> TenantIsolate::make_execution_context(v8::Local<v8::Context> context) {
   v8::Local<v8::Object> ctx = v8::Object::New(isolate_);
@@ -271,8 +346,9 @@ v8::Local<v8::Object> TenantIsolate::make_execution_context(v8::Local<v8::Contex
 }
 
 void TenantIsolate::run(Request &req) {
-  double started = thread_cpu_ms();
-  {
+  in_flight_.insert(req.id);
+  double budget = double(req.cpu_limit_ms) - req.cpu_ms;
+  dispatch_outcome_e stopped = guarded(budget, &req.cpu_ms, [&] {
     v8::Isolate::Scope isolate_scope(isolate_);
     v8::HandleScope handle_scope(isolate_);
     v8::Local<v8::Context> context = context_.Get(isolate_);
@@ -306,15 +382,17 @@ void TenantIsolate::run(Request &req) {
         !v8::Function::New(context, on_response, id).ToLocal(&on_ok) ||
         !v8::Function::New(context, on_exception, id).ToLocal(&on_fail) ||
         result.As<v8::Promise>()->Then(context, on_ok, on_fail).IsEmpty()) {
+      if (try_catch.HasTerminated()) return;  // a limit: guarded() reports it
       log(DISPATCH_LOG_ERR, "the built-ins failed: " +
           (try_catch.HasCaught()
                ? describe_exception(isolate_, try_catch.Exception(), try_catch.Message())
                : std::string("invoke() returned no promise")));
       engine_.finish(req, DISPATCH_OUTCOME_EXCEPTION);
+      return;
     }
-    run_microtasks();
-  }
-  req.cpu_ms += thread_cpu_ms() - started;
+    isolate_->PerformMicrotaskCheckpoint();
+  });
+  if (stopped != DISPATCH_OUTCOME_OK) condemn(stopped);
 }
 
 // invoke() resolved with [status, statusText, [name, value, ...], body].

@@ -12,6 +12,9 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
+
+#include "dispatch_engine.h"
 
 #include "script_store.h"
 
@@ -20,20 +23,33 @@ namespace dispatch {
 class Engine;
 struct Request;
 
+class MemoryBudget;
+
 class TenantIsolate {
  public:
+  // A script that does not start returns null, with the reason in *err and
+  // the outcome for its requests in *outcome (exception, or a limit).
   static std::shared_ptr<TenantIsolate> create(Engine &engine,
                                                std::shared_ptr<const ScriptSource> script,
-                                               std::string *err);
+                                               std::string *err, dispatch_outcome_e *outcome);
   ~TenantIsolate();
   TenantIsolate(const TenantIsolate &) = delete;
   TenantIsolate &operator=(const TenantIsolate &) = delete;
 
   const ScriptSource &script() const { return *script_; }
+  const std::shared_ptr<const ScriptSource> &script_ptr() const { return script_; }
 
   // Starts the tenant's handler for req. The engine hears of the outcome
   // through Engine::finish, now or when the handler's promise settles.
   void run(Request &req);
+
+  // The request ended (answered, failed or abandoned).
+  void forget(uint64_t request_id) { in_flight_.erase(request_id); }
+  size_t in_flight() const { return in_flight_.size(); }
+
+  // A limit stopped it: it serves nothing more and goes once its requests let go.
+  bool dead() const { return dead_; }
+  size_t memory() const;
 
   void pump_message_loop();
 
@@ -45,12 +61,19 @@ class TenantIsolate {
  private:
   TenantIsolate(Engine &engine, std::shared_ptr<const ScriptSource> script);
 
-  bool start(std::string *err);
+  bool start(std::string *err, dispatch_outcome_e *outcome);
   bool install_builtins(v8::Local<v8::Context> context, std::string *err);
   bool evaluate_main_module(v8::Local<v8::Context> context, std::string *err);
+  bool evaluate_service_worker(v8::Local<v8::Context> context, std::string *err);
   v8::MaybeLocal<v8::Module> compile_module(const std::string &path);
   v8::Local<v8::Object> make_execution_context(v8::Local<v8::Context> context);
-  void run_microtasks();
+
+  // Runs fn, which enters JavaScript, with budget_ms of CPU. Returns OK, or
+  // the limit that stopped it; cpu_ms grows by the CPU time spent.
+  template <typename Fn>
+  dispatch_outcome_e guarded(double budget_ms, double *cpu_ms, Fn &&fn);
+  // A limit stopped this isolate: fail every request on it and retire it.
+  void condemn(dispatch_outcome_e outcome);
 
   static v8::MaybeLocal<v8::Module> resolve_module(v8::Local<v8::Context> context,
                                                    v8::Local<v8::String> specifier,
@@ -61,9 +84,10 @@ class TenantIsolate {
 
   Engine &engine_;
   std::shared_ptr<const ScriptSource> script_;
-  std::unique_ptr<v8::ArrayBuffer::Allocator> allocator_;
+  std::unique_ptr<MemoryBudget> budget_;
   v8::Isolate *isolate_ = nullptr;
   v8::Global<v8::Context> context_;
+  v8::Global<v8::Object> api_;       // what the built-ins returned
   v8::Global<v8::Function> invoke_;
   v8::Global<v8::Value> exports_;
   v8::Global<v8::Object> env_;
@@ -71,6 +95,8 @@ class TenantIsolate {
   std::string main_path_;
   std::map<std::string, v8::Global<v8::Module>> modules_;  // by path
   std::unordered_multimap<int, std::string> module_paths_; // identity hash -> path
+  std::unordered_set<uint64_t> in_flight_;                 // request ids
+  bool dead_ = false;
 };
 
 }  // namespace dispatch

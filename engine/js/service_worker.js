@@ -1,0 +1,78 @@
+// The service-worker format: addEventListener('fetch', e => e.respondWith(…)).
+// The engine calls installServiceWorker() before running such a script; it
+// returns an object shaped like a module's default export, so invoke()
+// serves both formats the same way.
+
+class FetchEvent {
+  #request;
+  #ctx;
+  #responded = false;
+  #response;
+
+  constructor(token, request, ctx) {
+    if (token !== INTERNAL) throw new TypeError('Illegal constructor');
+    this.#request = request;
+    this.#ctx = ctx;
+  }
+
+  get type() {
+    return 'fetch';
+  }
+
+  get request() {
+    return this.#request;
+  }
+
+  respondWith(response) {
+    if (this.#responded) throw new TypeError('respondWith() was already called');
+    this.#responded = true;
+    this.#response = response;
+  }
+
+  waitUntil(promise) {
+    this.#ctx.waitUntil(promise);
+  }
+
+  passThroughOnException() {
+    this.#ctx.passThroughOnException();
+  }
+
+  static responseOf(event) {
+    return event.#responded ? { response: event.#response } : null;
+  }
+}
+setToStringTag(FetchEvent.prototype, 'FetchEvent');
+
+function installServiceWorker() {
+  const listeners = [];
+
+  defineGlobal('FetchEvent', FetchEvent);
+  defineGlobal('addEventListener', function addEventListener(type, listener) {
+    if (toDOMString(type) !== 'fetch' || listener == null) return;
+    if (!listeners.includes(listener)) listeners.push(listener);
+  });
+  defineGlobal('removeEventListener', function removeEventListener(type, listener) {
+    const i = listeners.indexOf(listener);
+    if (toDOMString(type) === 'fetch' && i >= 0) listeners.splice(i, 1);
+  });
+
+  return {
+    fetch(request, env, ctx) {
+      if (listeners.length === 0) {
+        throw new TypeError('the script added no "fetch" event listener');
+      }
+      const event = new FetchEvent(INTERNAL, request, ctx);
+      for (const listener of listeners.slice()) {
+        if (typeof listener === 'function') {
+          Reflect.apply(listener, globalThis, [event]);
+        } else {
+          listener.handleEvent(event);
+        }
+        if (FetchEvent.responseOf(event)) break;
+      }
+      const responded = FetchEvent.responseOf(event);
+      if (!responded) throw new TypeError('no "fetch" listener called respondWith()');
+      return responded.response;
+    },
+  };
+}

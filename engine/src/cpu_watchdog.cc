@@ -1,0 +1,115 @@
+#include "cpu_watchdog.h"
+
+#include <signal.h>
+#include <v8.h>
+
+#include <algorithm>
+#include <chrono>
+
+namespace dispatch {
+
+namespace {
+// How often an armed watchdog looks at the clock: the most a script can
+// overrun its budget by.
+constexpr double kTickMs = 2;
+// Idle ticks before the thread parks. While the worker is busy the thread
+// keeps ticking, so arm() never has to wake it: no syscall per request.
+constexpr int kIdleTicksBeforePark = 50;
+}  // namespace
+
+double thread_cpu_ms() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return double(ts.tv_sec) * 1e3 + double(ts.tv_nsec) / 1e6;
+}
+
+bool CpuWatchdog::start(std::string *err) {
+  if (pthread_getcpuclockid(pthread_self(), &clock_) != 0) {
+    *err = "cannot read this thread's CPU clock";
+    return false;
+  }
+  // Signals meant for nginx's event loop must never land on this thread.
+  sigset_t all, saved;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &saved);
+  try {
+    thread_ = std::thread([this] { loop(); });
+  } catch (const std::exception &ex) {
+    pthread_sigmask(SIG_SETMASK, &saved, nullptr);
+    *err = std::string("cannot start the CPU watchdog: ") + ex.what();
+    return false;
+  }
+  pthread_sigmask(SIG_SETMASK, &saved, nullptr);
+  return true;
+}
+
+CpuWatchdog::~CpuWatchdog() {
+  if (!thread_.joinable()) return;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+    isolate_ = nullptr;
+  }
+  cv_.notify_one();
+  thread_.join();
+}
+
+double CpuWatchdog::watched_cpu_ms() const {
+  timespec ts;
+  clock_gettime(clock_, &ts);
+  return double(ts.tv_sec) * 1e3 + double(ts.tv_nsec) / 1e6;
+}
+
+void CpuWatchdog::arm(v8::Isolate *isolate, double budget_ms) {
+  bool wake;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    wake = parked_;
+    isolate_ = isolate;
+    deadline_ms_ = thread_cpu_ms() + std::max(budget_ms, 0.0);
+    fired_ = false;
+  }
+  if (wake) cv_.notify_one();
+}
+
+bool CpuWatchdog::disarm() {
+  std::lock_guard<std::mutex> lock(mu_);
+  isolate_ = nullptr;
+  return fired_;
+}
+
+void CpuWatchdog::loop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  auto tick = std::chrono::microseconds(int64_t(kTickMs * 1000));
+  int idle_ticks = 0;
+  while (!stopping_) {
+    if (isolate_ == nullptr) {
+      if (++idle_ticks < kIdleTicksBeforePark) {
+        cv_.wait_for(lock, tick);
+        continue;
+      }
+      parked_ = true;
+      cv_.wait(lock);
+      parked_ = false;
+      idle_ticks = 0;
+      continue;
+    }
+    idle_ticks = 0;
+    double left = deadline_ms_ - watched_cpu_ms();
+    if (left <= 0) {
+      if (!fired_) {
+        // Under mu_: disarm() cannot return in between, so the termination
+        // lands in the run it was meant for, or is cancelled by its caller.
+        isolate_->TerminateExecution();
+        fired_ = true;
+      }
+      cv_.wait_for(lock, tick);
+      continue;
+    }
+    // CPU time runs no faster than wall time, so sleeping min(left, tick)
+    // never sleeps past the deadline.
+    cv_.wait_for(lock, std::chrono::microseconds(int64_t(std::min(left, kTickMs) * 1000)));
+  }
+}
+
+}  // namespace dispatch

@@ -1,0 +1,59 @@
+// cpu_watchdog.h: stops JavaScript that runs past its CPU budget.
+//
+// An nginx timer cannot fire while JavaScript loops, and nginx owns
+// SIGALRM, so a thread of our own watches the event-loop thread's CPU clock
+// and calls TerminateExecution on the isolate running past its budget.
+// arm()/disarm() bracket every entry into JavaScript; both are cheap (an
+// uncontended mutex) so they can sit on the hot path.
+#pragma once
+
+#include <pthread.h>
+#include <time.h>
+
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <thread>
+
+namespace v8 {
+class Isolate;
+}
+
+namespace dispatch {
+
+// CPU time of the calling thread, in milliseconds.
+double thread_cpu_ms();
+
+class CpuWatchdog {
+ public:
+  CpuWatchdog() = default;
+  ~CpuWatchdog();
+  CpuWatchdog(const CpuWatchdog &) = delete;
+  CpuWatchdog &operator=(const CpuWatchdog &) = delete;
+
+  // Watches the calling thread from now on.
+  bool start(std::string *err);
+
+  // The calling (watched) thread enters JavaScript on isolate with
+  // budget_ms of CPU left.
+  void arm(v8::Isolate *isolate, double budget_ms);
+  // It left JavaScript; true when the watchdog terminated the run (the
+  // caller must CancelTerminateExecution and fail the run).
+  bool disarm();
+
+ private:
+  void loop();
+  double watched_cpu_ms() const;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  v8::Isolate *isolate_ = nullptr;  // armed on, under mu_
+  double deadline_ms_ = 0;           // of the watched thread's CPU clock
+  bool fired_ = false;
+  bool stopping_ = false;
+  bool parked_ = false;              // asleep until the next arm()
+  clockid_t clock_{};
+  std::thread thread_;
+};
+
+}  // namespace dispatch
