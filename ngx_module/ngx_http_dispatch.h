@@ -28,12 +28,23 @@ typedef struct {
     ngx_flag_t                 redis_set;
 
     size_t                     script_max_size;
+    ngx_msec_t                 cache_ttl;
+    ngx_msec_t                 stale_ttl;
+
+    ngx_msec_t                 startup_cpu_limit;
+    size_t                     memory_limit;
+    size_t                     worker_memory;
+    ngx_uint_t                 isolates;
 } ngx_http_dispatch_main_conf_t;
 
 
 typedef struct {
     ngx_http_complex_value_t  *ns;
     ngx_http_complex_value_t  *script;
+
+    ngx_msec_t                 cpu_limit;
+    ngx_msec_t                 wall_limit;
+    ngx_uint_t                 script_concurrency;
 } ngx_http_dispatch_loc_conf_t;
 
 
@@ -45,10 +56,13 @@ typedef struct {
     ngx_str_t                  ns;
     ngx_str_t                  script;
     dispatch_outcome_e         outcome;
+    double                     cpu_ms;
+    unsigned                   outcome_set:1;
 } ngx_http_dispatch_ctx_t;
 
 
 ngx_int_t ngx_http_dispatch_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_dispatch_add_variables(ngx_conf_t *cf);
 void ngx_http_dispatch_host_init(dispatch_host_t *host);
 
 

@@ -96,10 +96,11 @@ ngx_http_dispatch_handler(ngx_http_request_t *r)
 static void
 ngx_http_dispatch_body_handler(ngx_http_request_t *r)
 {
-    ngx_str_t                 url, body;
-    ngx_pool_cleanup_t       *cln;
-    dispatch_request_view_t   view;
-    ngx_http_dispatch_ctx_t  *ctx;
+    ngx_str_t                      url, body;
+    ngx_pool_cleanup_t            *cln;
+    dispatch_request_view_t        view;
+    ngx_http_dispatch_ctx_t       *ctx;
+    ngx_http_dispatch_loc_conf_t  *dlcf;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_dispatch_module);
 
@@ -134,6 +135,12 @@ ngx_http_dispatch_body_handler(ngx_http_request_t *r)
     view.url = (dispatch_str_t) ngx_http_dispatch_str(url);
     view.body = (dispatch_str_t) ngx_http_dispatch_str(body);
     view.ctx = ctx;
+
+    dlcf = ngx_http_get_module_loc_conf(r, ngx_http_dispatch_module);
+
+    view.cpu_limit_ms = dlcf->cpu_limit;
+    view.wall_limit_ms = dlcf->wall_limit;
+    view.script_concurrency = (uint32_t) dlcf->script_concurrency;
 
     ctx->engine_req = dispatch_request_start(ngx_http_dispatch_engine, &view);
 
@@ -324,6 +331,8 @@ ngx_http_dispatch_wake_handler(ngx_event_t *ev)
     }
 
     ctx->outcome = resp.outcome;
+    ctx->outcome_set = 1;
+    ctx->cpu_ms = resp.cpu_ms;
 
     /* the response is copied into the request's pool before the engine
      * lets go of it */
@@ -495,6 +504,7 @@ ngx_http_dispatch_send_outcome(ngx_http_request_t *r,
     ctx = ngx_http_get_module_ctx(r, ngx_http_dispatch_module);
     if (ctx) {
         ctx->outcome = outcome;
+        ctx->outcome_set = 1;
     }
 
     name = dispatch_outcome_name(outcome);

@@ -15,11 +15,19 @@ static char *ngx_http_dispatch_merge_loc_conf(ngx_conf_t *cf, void *parent,
 static char *ngx_http_dispatch(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_http_dispatch_redis(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_dispatch_not_zero(ngx_conf_t *cf, void *post, void *data);
+static ngx_int_t ngx_http_dispatch_preconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_http_dispatch_init_process(ngx_cycle_t *cycle);
 static void ngx_http_dispatch_exit_process(ngx_cycle_t *cycle);
 
 
 dispatch_engine_t  *ngx_http_dispatch_engine;
+
+
+/* a limit of 0 would stop every script: refused, with the directive named */
+static ngx_conf_post_t  ngx_http_dispatch_not_zero_post = {
+    ngx_http_dispatch_not_zero
+};
 
 
 static ngx_command_t  ngx_http_dispatch_commands[] = {
@@ -43,14 +51,77 @@ static ngx_command_t  ngx_http_dispatch_commands[] = {
       ngx_conf_set_size_slot,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_dispatch_main_conf_t, script_max_size),
+      &ngx_http_dispatch_not_zero_post },
+
+    { ngx_string("dispatch_cache_ttl"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_dispatch_main_conf_t, cache_ttl),
+      &ngx_http_dispatch_not_zero_post },
+
+    { ngx_string("dispatch_stale_ttl"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_dispatch_main_conf_t, stale_ttl),
       NULL },
+
+    { ngx_string("dispatch_startup_cpu_limit"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_dispatch_main_conf_t, startup_cpu_limit),
+      &ngx_http_dispatch_not_zero_post },
+
+    { ngx_string("dispatch_memory_limit"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_dispatch_main_conf_t, memory_limit),
+      &ngx_http_dispatch_not_zero_post },
+
+    { ngx_string("dispatch_worker_memory"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_dispatch_main_conf_t, worker_memory),
+      &ngx_http_dispatch_not_zero_post },
+
+    { ngx_string("dispatch_isolates"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_dispatch_main_conf_t, isolates),
+      &ngx_http_dispatch_not_zero_post },
+
+    { ngx_string("dispatch_cpu_limit"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_dispatch_loc_conf_t, cpu_limit),
+      &ngx_http_dispatch_not_zero_post },
+
+    { ngx_string("dispatch_wall_limit"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_dispatch_loc_conf_t, wall_limit),
+      &ngx_http_dispatch_not_zero_post },
+
+    { ngx_string("dispatch_script_concurrency"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_dispatch_loc_conf_t, script_concurrency),
+      &ngx_http_dispatch_not_zero_post },
 
       ngx_null_command
 };
 
 
 static ngx_http_module_t  ngx_http_dispatch_module_ctx = {
-    NULL,                                  /* preconfiguration */
+    ngx_http_dispatch_preconfiguration,    /* preconfiguration */
     NULL,                                  /* postconfiguration */
 
     ngx_http_dispatch_create_main_conf,    /* create main configuration */
@@ -102,6 +173,12 @@ ngx_http_dispatch_create_main_conf(ngx_conf_t *cf)
 
     dmcf->redis_timeout = NGX_CONF_UNSET_MSEC;
     dmcf->script_max_size = NGX_CONF_UNSET_SIZE;
+    dmcf->cache_ttl = NGX_CONF_UNSET_MSEC;
+    dmcf->stale_ttl = NGX_CONF_UNSET_MSEC;
+    dmcf->startup_cpu_limit = NGX_CONF_UNSET_MSEC;
+    dmcf->memory_limit = NGX_CONF_UNSET_SIZE;
+    dmcf->worker_memory = NGX_CONF_UNSET_SIZE;
+    dmcf->isolates = NGX_CONF_UNSET_UINT;
 
     return dmcf;
 }
@@ -119,6 +196,28 @@ ngx_http_dispatch_init_main_conf(ngx_conf_t *cf, void *conf)
 
     ngx_conf_init_msec_value(dmcf->redis_timeout, 1000);
     ngx_conf_init_size_value(dmcf->script_max_size, 10 * 1024 * 1024);
+    ngx_conf_init_msec_value(dmcf->cache_ttl, 10000);
+    ngx_conf_init_msec_value(dmcf->stale_ttl, 3600000);
+    ngx_conf_init_msec_value(dmcf->startup_cpu_limit, 1000);
+    ngx_conf_init_size_value(dmcf->memory_limit, 128 * 1024 * 1024);
+    ngx_conf_init_size_value(dmcf->worker_memory,
+                             (size_t) 2 * 1024 * 1024 * 1024);
+    ngx_conf_init_uint_value(dmcf->isolates, 256);
+
+    /* V8 needs some room for an isolate, its context and the built-ins */
+
+    if (dmcf->memory_limit < 8 * 1024 * 1024) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"dispatch_memory_limit\" must be at least 8m");
+        return NGX_CONF_ERROR;
+    }
+
+    if (dmcf->worker_memory < dmcf->memory_limit) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"dispatch_worker_memory\" must be at least "
+                           "\"dispatch_memory_limit\"");
+        return NGX_CONF_ERROR;
+    }
 
     return NGX_CONF_OK;
 }
@@ -141,6 +240,10 @@ ngx_http_dispatch_create_loc_conf(ngx_conf_t *cf)
      *     dlcf->script = NULL;
      */
 
+    dlcf->cpu_limit = NGX_CONF_UNSET_MSEC;
+    dlcf->wall_limit = NGX_CONF_UNSET_MSEC;
+    dlcf->script_concurrency = NGX_CONF_UNSET_UINT;
+
     return dlcf;
 }
 
@@ -148,7 +251,35 @@ ngx_http_dispatch_create_loc_conf(ngx_conf_t *cf)
 static char *
 ngx_http_dispatch_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 {
+    ngx_http_dispatch_loc_conf_t *prev = parent;
+    ngx_http_dispatch_loc_conf_t *conf = child;
+
+    ngx_conf_merge_msec_value(conf->cpu_limit, prev->cpu_limit, 50);
+    ngx_conf_merge_msec_value(conf->wall_limit, prev->wall_limit, 30000);
+    ngx_conf_merge_uint_value(conf->script_concurrency,
+                              prev->script_concurrency, 64);
+
     return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_dispatch_not_zero(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_uint_t  *np = data;   /* msec, size and num slots alike */
+
+    if (*np == 0) {
+        return "must not be zero";
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_dispatch_preconfiguration(ngx_conf_t *cf)
+{
+    return ngx_http_dispatch_add_variables(cf);
 }
 
 
@@ -390,6 +521,12 @@ ngx_http_dispatch_init_process(ngx_cycle_t *cycle)
                           ? (const char *) dmcf->redis_password.data : NULL;
     conf.redis_timeout_ms = dmcf->redis_timeout;
     conf.script_max_size = dmcf->script_max_size;
+    conf.cache_ttl_ms = dmcf->cache_ttl;
+    conf.stale_ttl_ms = dmcf->stale_ttl;
+    conf.startup_cpu_limit_ms = dmcf->startup_cpu_limit;
+    conf.memory_limit = dmcf->memory_limit;
+    conf.worker_memory = dmcf->worker_memory;
+    conf.max_isolates = dmcf->isolates;
 
     ngx_http_dispatch_host_init(&host);
 

@@ -1,0 +1,115 @@
+
+/*
+ * Variables for log_format: $dispatch_namespace, $dispatch_script,
+ * $dispatch_outcome and $dispatch_cpu_ms. Empty ("not found") for a request
+ * that no dispatch location handled.
+ */
+
+
+#include "ngx_http_dispatch.h"
+
+
+static ngx_int_t ngx_http_dispatch_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+
+
+enum {
+    NGX_HTTP_DISPATCH_VAR_NAMESPACE = 0,
+    NGX_HTTP_DISPATCH_VAR_SCRIPT,
+    NGX_HTTP_DISPATCH_VAR_OUTCOME,
+    NGX_HTTP_DISPATCH_VAR_CPU_MS
+};
+
+
+static ngx_http_variable_t  ngx_http_dispatch_vars[] = {
+
+    { ngx_string("dispatch_namespace"), NULL, ngx_http_dispatch_variable,
+      NGX_HTTP_DISPATCH_VAR_NAMESPACE, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("dispatch_script"), NULL, ngx_http_dispatch_variable,
+      NGX_HTTP_DISPATCH_VAR_SCRIPT, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("dispatch_outcome"), NULL, ngx_http_dispatch_variable,
+      NGX_HTTP_DISPATCH_VAR_OUTCOME, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("dispatch_cpu_ms"), NULL, ngx_http_dispatch_variable,
+      NGX_HTTP_DISPATCH_VAR_CPU_MS, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+      ngx_http_null_variable
+};
+
+
+ngx_int_t
+ngx_http_dispatch_add_variables(ngx_conf_t *cf)
+{
+    ngx_http_variable_t  *var, *v;
+
+    for (v = ngx_http_dispatch_vars; v->name.len; v++) {
+        var = ngx_http_add_variable(cf, &v->name, v->flags);
+        if (var == NULL) {
+            return NGX_ERROR;
+        }
+
+        var->get_handler = v->get_handler;
+        var->data = v->data;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_dispatch_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
+    uintptr_t data)
+{
+    u_char                   *p;
+    const char               *name;
+    ngx_http_dispatch_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_dispatch_module);
+
+    if (ctx == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    switch (data) {
+
+    case NGX_HTTP_DISPATCH_VAR_NAMESPACE:
+        v->data = ctx->ns.data;
+        v->len = ctx->ns.len;
+        break;
+
+    case NGX_HTTP_DISPATCH_VAR_SCRIPT:
+        v->data = ctx->script.data;
+        v->len = ctx->script.len;
+        break;
+
+    case NGX_HTTP_DISPATCH_VAR_OUTCOME:
+        if (!ctx->outcome_set) {
+            v->not_found = 1;
+            return NGX_OK;
+        }
+
+        name = dispatch_outcome_name(ctx->outcome);
+        v->data = (u_char *) name;
+        v->len = ngx_strlen(name);
+        break;
+
+    default: /* NGX_HTTP_DISPATCH_VAR_CPU_MS */
+        p = ngx_pnalloc(r->pool, NGX_INT64_LEN + sizeof(".000") - 1);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        v->data = p;
+        v->len = ngx_sprintf(p, "%.3f", ctx->cpu_ms) - p;
+        break;
+    }
+
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
