@@ -24,4 +24,27 @@ async function invoke(exports, env, ctx, method, url, headerList, body) {
   return responseOutput(response);
 }
 
-return { invoke, installServiceWorker };
+// The `ctx` of fetch(request, env, ctx).
+class ExecutionContext {
+  constructor(token) {
+    if (token !== INTERNAL) throw new TypeError('Illegal constructor');
+  }
+
+  waitUntil(promise) {
+    // Work after the response is not tracked yet; the promise still runs.
+    Promise.resolve(promise).catch(() => {});
+  }
+
+  passThroughOnException() {}
+}
+setToStringTag(ExecutionContext.prototype, 'ExecutionContext');
+
+// What the engine calls for request `id`: the outcome goes back through
+// native.respond(id, output) or native.fail(id, error). Settling from here
+// keeps the engine from building callback functions for every request.
+function run(id, exports, env, method, url, headerList, body) {
+  invoke(exports, env, new ExecutionContext(INTERNAL), method, url, headerList, body)
+    .then((output) => native.respond(id, output), (error) => native.fail(id, error));
+}
+
+return { run, installServiceWorker };

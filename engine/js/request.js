@@ -26,6 +26,11 @@ class Request extends Body {
   #method = 'GET';
   #url = '';
   #headers = null;
+  // A request from the client keeps its URL and headers as nginx handed
+  // them until the script first asks: a handler that never looks pays
+  // nothing for them.
+  #clientUrl = null;
+  #clientHeaders = null;
   #redirect = 'follow';
   #signal = null; // AbortSignal arrives later; whatever init.signal was is kept
   #cf = undefined;
@@ -35,7 +40,7 @@ class Request extends Body {
     if (input === INTERNAL) return; // clone() and requestFromClient fill in the fields
     requireArgs(arguments.length, 1, 'Request');
     const source = isObject(input) && #method in input ? input : null;
-    const url = source === null ? toUSVString(input) : source.#url;
+    const url = source === null ? toUSVString(input) : source.url;
     const { body, cf, headers, method, redirect, signal } = toDictionary(init, 'Request');
 
     this.#url = source === null ? requestURL(url) : url;
@@ -53,7 +58,7 @@ class Request extends Body {
     }
     if (signal !== undefined) this.#signal = signal;
     if (cf !== undefined) this.#cf = cf;
-    this.#headers = new Headers(headers !== undefined ? headers : source !== null ? source.#headers : undefined);
+    this.#headers = new Headers(headers !== undefined ? headers : source !== null ? source.headers : undefined);
 
     const [sourceBytes, sourceUsed] = source === null ? [null, false] : bodyState(source);
     const sourceHasBody = sourceBytes !== null || sourceUsed;
@@ -75,10 +80,22 @@ class Request extends Body {
   }
 
   get url() {
+    if (this.#clientUrl !== null) {
+      try {
+        this.#url = requestURL(this.#clientUrl);
+      } catch {
+        this.#url = this.#clientUrl;  // nginx accepted it: pass it on as sent
+      }
+      this.#clientUrl = null;
+    }
     return this.#url;
   }
 
   get headers() {
+    if (this.#clientHeaders !== null) {
+      this.#headers = headersFromClient(this.#clientHeaders);
+      this.#clientHeaders = null;
+    }
     return this.#headers;
   }
 
@@ -98,8 +115,8 @@ class Request extends Body {
     const bytes = bodyCloneBytes(this);
     const copy = new Request(INTERNAL);
     copy.#method = this.#method;
-    copy.#url = this.#url;
-    copy.#headers = headersCopy(this.#headers);
+    copy.#url = this.url;
+    copy.#headers = headersCopy(this.headers);
     copy.#redirect = this.#redirect;
     copy.#signal = this.#signal;
     copy.#cf = this.#cf;
@@ -111,15 +128,15 @@ class Request extends Body {
     requestFromClient = (method, url, headerList, body) => {
       const request = new Request(INTERNAL);
       request.#method = String(method); // as the client sent it; nginx has checked it
-      request.#url = requestURL(String(url));
-      request.#headers = headersFromClient(headerList);
+      request.#clientUrl = String(url);
+      request.#clientHeaders = headerList;
       // The engine hands the buffer over, so it is used without a copy.
       bodySet(request, body === null || body === undefined ? null : viewBytes(body));
       return request;
     };
     registerInspector('Request', (value) => {
       if (!(#method in value)) return undefined;
-      return { method: value.#method, url: value.#url, headers: value.#headers, bodyUsed: bodyState(value)[1] };
+      return { method: value.#method, url: value.url, headers: value.headers, bodyUsed: bodyState(value)[1] };
     });
   }
 }

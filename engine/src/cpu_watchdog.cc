@@ -60,13 +60,13 @@ double CpuWatchdog::watched_cpu_ms() const {
   return double(ts.tv_sec) * 1e3 + double(ts.tv_nsec) / 1e6;
 }
 
-void CpuWatchdog::arm(v8::Isolate *isolate, double budget_ms) {
+void CpuWatchdog::arm(v8::Isolate *isolate, double deadline_ms) {
   bool wake;
   {
     std::lock_guard<std::mutex> lock(mu_);
     wake = parked_;
     isolate_ = isolate;
-    deadline_ms_ = thread_cpu_ms() + std::max(budget_ms, 0.0);
+    deadline_ms_ = deadline_ms;
     fired_ = false;
   }
   if (wake) cv_.notify_one();

@@ -34,9 +34,9 @@ class CpuWatchdog {
   // Watches the calling thread from now on.
   bool start(std::string *err);
 
-  // The calling (watched) thread enters JavaScript on isolate with
-  // budget_ms of CPU left.
-  void arm(v8::Isolate *isolate, double budget_ms);
+  // The calling (watched) thread enters JavaScript on isolate, to be
+  // stopped when its CPU clock (thread_cpu_ms) reaches deadline_ms.
+  void arm(v8::Isolate *isolate, double deadline_ms);
   // It left JavaScript; true when the watchdog terminated the run (the
   // caller must CancelTerminateExecution and fail the run).
   bool disarm();

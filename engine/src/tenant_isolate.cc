@@ -83,10 +83,9 @@ TenantIsolate::~TenantIsolate() {
   if (isolate_ == nullptr) return;
   // Every handle into the heap goes before the heap does.
   modules_.clear();
-  noop_.Reset();
   env_.Reset();
   exports_.Reset();
-  invoke_.Reset();
+  run_.Reset();
   api_.Reset();
   context_.Reset();
   isolate_->Dispose();
@@ -97,8 +96,9 @@ size_t TenantIsolate::memory() const { return budget_ ? budget_->total() : 0; }
 template <typename Fn>
 dispatch_outcome_e TenantIsolate::guarded(double budget_ms, double *cpu_ms, Fn &&fn) {
   CpuWatchdog &watchdog = engine_.watchdog();
+  // Two reads of the thread's CPU clock per run: each is a system call.
   double started = thread_cpu_ms();
-  watchdog.arm(isolate_, budget_ms);
+  watchdog.arm(isolate_, started + budget_ms);
   fn();
   bool fired = watchdog.disarm();
   *cpu_ms += thread_cpu_ms() - started;
@@ -174,7 +174,6 @@ bool TenantIsolate::start(std::string *err, dispatch_outcome_e *outcome) {
     atomics.As<v8::Object>()->Delete(context, v8_str(isolate_, "wait")).Check();
   }
 
-  noop_.Reset(isolate_, v8::FunctionTemplate::New(isolate_));
   env_.Reset(isolate_, v8::Object::New(isolate_));
 
   if (!install_builtins(context, err)) return false;
@@ -201,11 +200,15 @@ bool TenantIsolate::install_builtins(v8::Local<v8::Context> context, std::string
   v8::Local<v8::Script> script;
   v8::Local<v8::Value> factory;
   v8::Local<v8::Value> api;
-  v8::Local<v8::Value> invoke;
+  v8::Local<v8::Value> run;
 
   v8::Local<v8::Object> native = v8::Object::New(isolate_);
   install_console_natives(context, native);
   install_encoding_natives(context, native);
+  native->Set(context, v8_str(isolate_, "respond"),
+              v8::Function::New(context, on_response).ToLocalChecked()).Check();
+  native->Set(context, v8_str(isolate_, "fail"),
+              v8::Function::New(context, on_exception).ToLocalChecked()).Check();
   v8::Local<v8::Value> args[] = {native};
 
   if (!v8::Script::Compile(context, v8_str(isolate_, kBuiltinsSource, kBuiltinsSourceLength),
@@ -214,16 +217,16 @@ bool TenantIsolate::install_builtins(v8::Local<v8::Context> context, std::string
       !factory.As<v8::Function>()->Call(context, v8::Undefined(isolate_), 1, args)
            .ToLocal(&api) ||
       !api->IsObject() ||
-      !api.As<v8::Object>()->Get(context, v8_str(isolate_, "invoke")).ToLocal(&invoke) ||
-      !invoke->IsFunction()) {
+      !api.As<v8::Object>()->Get(context, v8_str(isolate_, "run")).ToLocal(&run) ||
+      !run->IsFunction()) {
     *err = "the built-ins failed to start: " +
            (try_catch.HasCaught()
                 ? describe_exception(isolate_, try_catch.Exception(), try_catch.Message())
-                : std::string("no invoke()"));
+                : std::string("no run()"));
     return false;
   }
   api_.Reset(isolate_, api.As<v8::Object>());
-  invoke_.Reset(isolate_, invoke.As<v8::Function>());
+  run_.Reset(isolate_, run.As<v8::Function>());
   return true;
 }
 
@@ -336,15 +339,6 @@ bool TenantIsolate::evaluate_main_module(v8::Local<v8::Context> context, std::st
   return true;
 }
 
-// The `ctx` argument of fetch(request, env, ctx).
-v8::Local<v8::Object> TenantIsolate::make_execution_context(v8::Local<v8::Context> context) {
-  v8::Local<v8::Object> ctx = v8::Object::New(isolate_);
-  v8::Local<v8::Function> noop = noop_.Get(isolate_)->GetFunction(context).ToLocalChecked();
-  ctx->Set(context, v8_str(isolate_, "waitUntil"), noop).Check();
-  ctx->Set(context, v8_str(isolate_, "passThroughOnException"), noop).Check();
-  return ctx;
-}
-
 void TenantIsolate::run(Request &req) {
   in_flight_.insert(req.id);
   double budget = double(req.cpu_limit_ms) - req.cpu_ms;
@@ -369,24 +363,15 @@ void TenantIsolate::run(Request &req) {
     }
 
     v8::Local<v8::Value> args[] = {
-        exports_.Get(isolate_), env_.Get(isolate_), make_execution_context(context),
-        v8_str(isolate_, req.method), v8_str(isolate_, req.url), headers, body};
-    v8::Local<v8::Value> id = v8::Number::New(isolate_, double(req.id));
-    v8::Local<v8::Value> result;
-    v8::Local<v8::Function> on_ok;
-    v8::Local<v8::Function> on_fail;
-
-    if (!invoke_.Get(isolate_)->Call(context, v8::Undefined(isolate_), 7, args)
-             .ToLocal(&result) ||
-        !result->IsPromise() ||
-        !v8::Function::New(context, on_response, id).ToLocal(&on_ok) ||
-        !v8::Function::New(context, on_exception, id).ToLocal(&on_fail) ||
-        result.As<v8::Promise>()->Then(context, on_ok, on_fail).IsEmpty()) {
+        v8::Number::New(isolate_, double(req.id)), exports_.Get(isolate_),
+        env_.Get(isolate_), v8_str(isolate_, req.method), v8_str(isolate_, req.url),
+        headers, body};
+    if (run_.Get(isolate_)->Call(context, v8::Undefined(isolate_), 7, args).IsEmpty()) {
       if (try_catch.HasTerminated()) return;  // a limit: guarded() reports it
       log(DISPATCH_LOG_ERR, "the built-ins failed: " +
           (try_catch.HasCaught()
                ? describe_exception(isolate_, try_catch.Exception(), try_catch.Message())
-               : std::string("invoke() returned no promise")));
+               : std::string("run() threw nothing")));
       engine_.finish(req, DISPATCH_OUTCOME_EXCEPTION);
       return;
     }
@@ -395,21 +380,29 @@ void TenantIsolate::run(Request &req) {
   if (stopped != DISPATCH_OUTCOME_OK) condemn(stopped);
 }
 
-// invoke() resolved with [status, statusText, [name, value, ...], body].
+// The request a native.respond/fail call settles, if it still waits: one
+// the client abandoned, or a limit ended, is not found.
+Request *TenantIsolate::settling(const v8::FunctionCallbackInfo<v8::Value> &info) {
+  if (info.Length() < 2 || !info[0]->IsNumber()) return nullptr;
+  Request *req = engine_.find(uint64_t(info[0].As<v8::Number>()->Value()));
+  return req && !req->done ? req : nullptr;
+}
+
+// output: [status, statusText, [name, value, ...], body bytes or null].
 void TenantIsolate::on_response(const v8::FunctionCallbackInfo<v8::Value> &info) {
   v8::Isolate *isolate = info.GetIsolate();
   TenantIsolate *self = from(isolate);
-  Request *req = self->engine_.find(uint64_t(info.Data().As<v8::Number>()->Value()));
-  if (req == nullptr || req->done) return;  // abandoned by the client
+  Request *req = self->settling(info);
+  if (req == nullptr) return;
 
   v8::Local<v8::Context> context = isolate->GetCurrentContext();
   v8::Local<v8::Value> status, status_text, headers, body;
-  if (info.Length() < 1 || !info[0]->IsArray()) {
+  if (!info[1]->IsArray()) {
     self->log(DISPATCH_LOG_ERR, "the built-ins resolved with no response");
     self->engine_.finish(*req, DISPATCH_OUTCOME_EXCEPTION);
     return;
   }
-  v8::Local<v8::Array> result = info[0].As<v8::Array>();
+  v8::Local<v8::Array> result = info[1].As<v8::Array>();
   if (!result->Get(context, 0).ToLocal(&status) || !status->IsInt32() ||
       !result->Get(context, 1).ToLocal(&status_text) ||
       !result->Get(context, 2).ToLocal(&headers) || !headers->IsArray() ||
@@ -443,10 +436,10 @@ void TenantIsolate::on_response(const v8::FunctionCallbackInfo<v8::Value> &info)
 void TenantIsolate::on_exception(const v8::FunctionCallbackInfo<v8::Value> &info) {
   v8::Isolate *isolate = info.GetIsolate();
   TenantIsolate *self = from(isolate);
-  Request *req = self->engine_.find(uint64_t(info.Data().As<v8::Number>()->Value()));
-  if (req == nullptr || req->done) return;
+  Request *req = self->settling(info);
+  if (req == nullptr) return;
 
-  v8::Local<v8::Value> exception = info.Length() > 0 ? info[0] : v8::Undefined(isolate).As<v8::Value>();
+  v8::Local<v8::Value> exception = info[1];
   self->log(DISPATCH_LOG_ERR, "uncaught exception: " +
             describe_exception(isolate, exception,
                                v8::Exception::CreateMessage(isolate, exception)));

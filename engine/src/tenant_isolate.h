@@ -66,7 +66,6 @@ class TenantIsolate {
   bool evaluate_main_module(v8::Local<v8::Context> context, std::string *err);
   bool evaluate_service_worker(v8::Local<v8::Context> context, std::string *err);
   v8::MaybeLocal<v8::Module> compile_module(const std::string &path);
-  v8::Local<v8::Object> make_execution_context(v8::Local<v8::Context> context);
 
   // Runs fn, which enters JavaScript, with budget_ms of CPU. Returns OK, or
   // the limit that stopped it; cpu_ms grows by the CPU time spent.
@@ -79,8 +78,11 @@ class TenantIsolate {
                                                    v8::Local<v8::String> specifier,
                                                    v8::Local<v8::FixedArray> assertions,
                                                    v8::Local<v8::Module> referrer);
+  // native.respond(id, output) and native.fail(id, error): the built-ins
+  // settle request `id`.
   static void on_response(const v8::FunctionCallbackInfo<v8::Value> &info);
   static void on_exception(const v8::FunctionCallbackInfo<v8::Value> &info);
+  Request *settling(const v8::FunctionCallbackInfo<v8::Value> &info);
 
   Engine &engine_;
   std::shared_ptr<const ScriptSource> script_;
@@ -88,10 +90,9 @@ class TenantIsolate {
   v8::Isolate *isolate_ = nullptr;
   v8::Global<v8::Context> context_;
   v8::Global<v8::Object> api_;       // what the built-ins returned
-  v8::Global<v8::Function> invoke_;
+  v8::Global<v8::Function> run_;     // the built-ins' run(id, ...)
   v8::Global<v8::Value> exports_;
   v8::Global<v8::Object> env_;
-  v8::Global<v8::FunctionTemplate> noop_;
   std::string main_path_;
   std::map<std::string, v8::Global<v8::Module>> modules_;  // by path
   std::unordered_multimap<int, std::string> module_paths_; // identity hash -> path
