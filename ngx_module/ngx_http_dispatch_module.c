@@ -15,6 +15,8 @@ static char *ngx_http_dispatch_merge_loc_conf(ngx_conf_t *cf, void *parent,
 static char *ngx_http_dispatch(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_http_dispatch_redis(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_dispatch_set_size_slot(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_http_dispatch_not_zero(ngx_conf_t *cf, void *post, void *data);
 static ngx_int_t ngx_http_dispatch_preconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_http_dispatch_init_process(ngx_cycle_t *cycle);
@@ -48,7 +50,7 @@ static ngx_command_t  ngx_http_dispatch_commands[] = {
 
     { ngx_string("dispatch_script_max_size"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_size_slot,
+      ngx_http_dispatch_set_size_slot,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_dispatch_main_conf_t, script_max_size),
       &ngx_http_dispatch_not_zero_post },
@@ -76,14 +78,14 @@ static ngx_command_t  ngx_http_dispatch_commands[] = {
 
     { ngx_string("dispatch_memory_limit"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_size_slot,
+      ngx_http_dispatch_set_size_slot,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_dispatch_main_conf_t, memory_limit),
       &ngx_http_dispatch_not_zero_post },
 
     { ngx_string("dispatch_worker_memory"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_size_slot,
+      ngx_http_dispatch_set_size_slot,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_dispatch_main_conf_t, worker_memory),
       &ngx_http_dispatch_not_zero_post },
@@ -258,6 +260,41 @@ ngx_http_dispatch_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_msec_value(conf->wall_limit, prev->wall_limit, 30000);
     ngx_conf_merge_uint_value(conf->script_concurrency,
                               prev->script_concurrency, 64);
+
+    return NGX_CONF_OK;
+}
+
+
+/* as ngx_conf_set_size_slot, with a "g" suffix too: "dispatch_worker_memory 2g" */
+
+static char *
+ngx_http_dispatch_set_size_slot(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char  *p = conf;
+
+    off_t             size;
+    size_t           *sp;
+    ngx_str_t        *value;
+    ngx_conf_post_t  *post;
+
+    sp = (size_t *) (p + cmd->offset);
+    if (*sp != NGX_CONF_UNSET_SIZE) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    size = ngx_parse_offset(&value[1]);
+    if (size == NGX_ERROR) {
+        return "invalid value";
+    }
+
+    *sp = (size_t) size;
+
+    if (cmd->post) {
+        post = cmd->post;
+        return post->post_handler(cf, post, sp);
+    }
 
     return NGX_CONF_OK;
 }

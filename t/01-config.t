@@ -8,6 +8,7 @@ use Test::More;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Dispatch::Test;
+use File::Temp ();
 
 sub config_test {
     my (%args) = @_;
@@ -63,6 +64,26 @@ like $out, qr/"dispatch_redis" directive is not allowed here in \S+nginx\.conf:\
 
 ($code, $out) = config_test(server => 'dispatch a b;');
 isnt $code, 0, 'dispatch is refused at server level';
+
+($code, $out) = config_test(http => 'dispatch_worker_memory 2g; dispatch_memory_limit 512m;',
+                            server => 'location / { dispatch a b; }');
+is $code, 0, 'sizes take a g suffix, as SPEC\'s defaults do' or diag $out;
+
+# the commented example configuration is valid as shipped
+{
+    my $module = Dispatch::Test->module_path;
+    my $dir = File::Temp::tempdir(CLEANUP => 1);
+    open my $in, '<', "$FindBin::Bin/../conf-examples/basic.conf" or die $!;
+    my $conf = do { local $/; <$in> };
+    $conf =~ s{load_module \S+;}{load_module $module;};
+    $conf =~ s{listen 80;}{listen 127.0.0.1:1;};
+    $conf =~ s{/var/log/nginx/}{$dir/}g;
+    open my $out_fh, '>', "$dir/nginx.conf" or die $!;
+    print $out_fh "pid $dir/nginx.pid;\nerror_log $dir/error.log;\n", $conf;
+    close $out_fh;
+    my $o = `/usr/sbin/nginx -t -p $dir -c $dir/nginx.conf -e $dir/error.log 2>&1`;
+    is $?, 0, 'conf-examples/basic.conf passes nginx -t' or diag $o;
+}
 
 # `nginx -t` against a live Redis: it must not connect to it
 {
