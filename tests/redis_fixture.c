@@ -44,7 +44,10 @@ redis_fixture_start(void)
 {
     char port[16];
 
-    redis_port = free_port();
+    /* a restart keeps the port: the engine under test reconnects to it */
+    if (redis_port < 0) {
+        redis_port = free_port();
+    }
     if (redis_port < 0) {
         return -1;
     }
@@ -98,6 +101,12 @@ redis_fixture_stop(void)
 }
 
 int
+redis_fixture_running(void)
+{
+    return redis_pid > 0;
+}
+
+int
 redis_fixture_port(void)
 {
     return redis_port;
@@ -131,4 +140,23 @@ redis_fixture_put_script(const char *ns, const char *name, const char *code,
         return redis_fixture_cmd("HSET %s code %s etag %s", key, code, etag);
     }
     return redis_fixture_cmd("HSET %s code %s", key, code);
+}
+
+long
+redis_fixture_calls(const char *command)
+{
+    char         needle[64];
+    const char  *p;
+    long         calls = 0;
+    redisReply  *r = redisCommand(redis_ctx, "INFO commandstats");
+
+    if (r == NULL) {
+        return -1;
+    }
+    snprintf(needle, sizeof(needle), "cmdstat_%s:calls=", command);
+    if (r->type == REDIS_REPLY_STRING && (p = strstr(r->str, needle)) != NULL) {
+        calls = strtol(p + strlen(needle), NULL, 10);
+    }
+    freeReplyObject(r);
+    return calls;
 }

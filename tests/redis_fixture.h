@@ -9,9 +9,13 @@
 int redis_fixture_start(void);          /* returns the port, or -1 */
 void redis_fixture_stop(void);
 int redis_fixture_port(void);
+int redis_fixture_running(void);
 
 /* Runs one command (printf-style, as hiredis's redisCommand); 0 on success. */
 int redis_fixture_cmd(const char *fmt, ...);
+
+/* How many times Redis has run COMMAND (lower case), from INFO commandstats. */
+long redis_fixture_calls(const char *command);
 
 /* HSET dispatch:{ns}:script:name code CODE [etag ETAG] */
 int redis_fixture_put_script(const char *ns, const char *name, const char *code,

@@ -28,14 +28,23 @@ typedef struct {
 
 static dispatch_engine_t *engine;
 
+/* what a test may change before its engine starts (setup zeroes it) */
+static dispatch_engine_conf_t  conf_overrides;
+
+/* and in the view of its requests */
+static struct {
+    uint64_t  cpu_limit_ms;
+    uint64_t  wall_limit_ms;
+    uint32_t  script_concurrency;
+} limits;
+
 static dispatch_engine_t *
 start_engine(int port)
 {
     static char              err[256];
     dispatch_host_t          host;
-    dispatch_engine_conf_t   conf;
+    dispatch_engine_conf_t   conf = conf_overrides;
 
-    memset(&conf, 0, sizeof(conf));
     conf.redis_host = "127.0.0.1";
     conf.redis_port = port;
     conf.redis_timeout_ms = 1000;
@@ -61,13 +70,41 @@ group_teardown(void **state)
     return 0;
 }
 
+/*
+ * The engine revalidates its whole cache once its dispatch:events
+ * subscription is live (PUBLISHes may have been missed before): tests that
+ * count Redis commands start after that.
+ */
+static void
+settle(void)
+{
+    poll_host_run_for(200);
+}
+
 static int
 setup(void **state)
 {
     poll_host_reset();
+    if (!redis_fixture_running() && redis_fixture_start() < 0) {
+        return -1;  /* a failed test left it stopped */
+    }
     redis_fixture_cmd("FLUSHALL");
+    memset(&limits, 0, sizeof(limits));
     engine = start_engine(redis_fixture_port());
+    memset(&conf_overrides, 0, sizeof(conf_overrides));
+    settle();
     return engine ? 0 : -1;
+}
+
+/* a test that needs other engine settings restarts the engine with them */
+static void
+restart_engine(void)
+{
+    dispatch_engine_destroy(engine);
+    engine = start_engine(redis_fixture_port());
+    memset(&conf_overrides, 0, sizeof(conf_overrides));
+    assert_non_null(engine);
+    settle();
 }
 
 static int
@@ -85,9 +122,9 @@ str(const char *s)
     return out;
 }
 
-/* Starts a request and runs the loop until the engine wakes it. */
+/* Starts a request; the engine wakes it later. */
 static void
-call(call_t *c, const char *ns, const char *script, const char *method,
+start(call_t *c, const char *ns, const char *script, const char *method,
     const char *url, const char *body)
 {
     dispatch_header_t        headers[2] = {
@@ -106,11 +143,44 @@ call(call_t *c, const char *ns, const char *script, const char *method,
     view.nheaders = 2;
     view.body = str(body ? body : "");
     view.ctx = &c->woke;
+    view.cpu_limit_ms = limits.cpu_limit_ms;
+    view.wall_limit_ms = limits.wall_limit_ms;
+    view.script_concurrency = limits.script_concurrency;
 
     c->req = dispatch_request_start(engine, &view);
     assert_non_null(c->req);
+}
+
+/* Runs the loop until the engine wakes the request, and reads its response. */
+static void
+wait_response(call_t *c)
+{
     assert_true(poll_host_run_until(&c->woke, WAIT_MS));
     assert_int_equal(dispatch_request_response(c->req, &c->resp), 1);
+}
+
+static void
+call(call_t *c, const char *ns, const char *script, const char *method,
+    const char *url, const char *body)
+{
+    start(c, ns, script, method, url, body);
+    wait_response(c);
+}
+
+/* GET http://example.com/ of ns/script: its outcome; the body into out */
+static dispatch_outcome_e
+get(const char *script, char *out, size_t len)
+{
+    call_t              c;
+    dispatch_outcome_e  outcome;
+
+    call(&c, "ns", script, "GET", "http://example.com/", NULL);
+    outcome = c.resp.outcome;
+    if (out) {
+        snprintf(out, len, "%.*s", (int) c.resp.body.len, c.resp.body.data);
+    }
+    dispatch_request_release(c.req);
+    return outcome;
 }
 
 static const char *
@@ -313,21 +383,23 @@ test_scripts_do_not_share_globals(void **state)
 }
 
 static void
-test_new_version_of_a_script_replaces_the_old(void **state)
+test_new_version_of_a_script_gets_a_fresh_isolate(void **state)
 {
-    call_t c;
+    char body[32];
 
     redis_fixture_put_script("ns", "ver",
-        "export default { fetch() { return new Response('one'); } };", "1");
-    call(&c, "ns", "ver", "GET", "http://example.com/", NULL);
-    assert_body(&c, "one");
-    dispatch_request_release(c.req);
+        "let n = 0; export default { fetch() { return new Response('v1:' + ++n); } };", "1");
+    get("ver", body, sizeof(body));
+    assert_string_equal(body, "v1:1");
+    get("ver", body, sizeof(body));
+    assert_string_equal(body, "v1:2");
 
     redis_fixture_put_script("ns", "ver",
-        "export default { fetch() { return new Response('two'); } };", "2");
-    call(&c, "ns", "ver", "GET", "http://example.com/", NULL);
-    assert_body(&c, "two");
-    dispatch_request_release(c.req);
+        "let n = 0; export default { fetch() { return new Response('v2:' + ++n); } };", "2");
+    redis_fixture_cmd("PUBLISH dispatch:events ns/ver");
+    poll_host_run_for(300);
+    get("ver", body, sizeof(body));
+    assert_string_equal(body, "v2:1");
 }
 
 static void
@@ -401,6 +473,271 @@ test_destroy_closes_the_redis_connection(void **state)
     assert_int_equal(poll_host_open_fds(), 0);
 }
 
+/* ---- the script cache ------------------------------------------------------ */
+
+static void
+test_cached_script_costs_no_redis_round_trip(void **state)
+{
+    long before;
+
+    redis_fixture_put_script("ns", "c", "export default { fetch() { return new Response('c'); } };", "1");
+    assert_int_equal(get("c", NULL, 0), DISPATCH_OUTCOME_OK);
+    before = redis_fixture_calls("hgetall") + redis_fixture_calls("hget");
+    for (int i = 0; i < 20; i++) {
+        assert_int_equal(get("c", NULL, 0), DISPATCH_OUTCOME_OK);
+    }
+    assert_int_equal(redis_fixture_calls("hgetall") + redis_fixture_calls("hget"), before);
+}
+
+static void
+test_publish_invalidates_a_cached_script_at_once(void **state)
+{
+    char body[32];
+
+    redis_fixture_put_script("ns", "p", "export default { fetch() { return new Response('one'); } };", "1");
+    assert_int_equal(get("p", body, sizeof(body)), DISPATCH_OUTCOME_OK);
+    assert_string_equal(body, "one");
+
+    redis_fixture_put_script("ns", "p", "export default { fetch() { return new Response('two'); } };", "2");
+    get("p", body, sizeof(body));
+    assert_string_equal(body, "one");  /* cached for dispatch_cache_ttl (10 s) */
+
+    redis_fixture_cmd("PUBLISH dispatch:events ns/p");
+    poll_host_run_for(300);  /* the message arrives on the subscription */
+    get("p", body, sizeof(body));
+    assert_string_equal(body, "two");
+}
+
+static void
+test_revalidation_after_the_ttl_asks_for_the_etag_only(void **state)
+{
+    long full, etag;
+
+    conf_overrides.cache_ttl_ms = 100;
+    restart_engine();
+    redis_fixture_put_script("ns", "r", "export default { fetch() { return new Response('r'); } };", "1");
+    assert_int_equal(get("r", NULL, 0), DISPATCH_OUTCOME_OK);
+    full = redis_fixture_calls("hgetall");
+    etag = redis_fixture_calls("hget");
+
+    poll_host_run_for(200);
+    assert_int_equal(get("r", NULL, 0), DISPATCH_OUTCOME_OK);
+    assert_int_equal(redis_fixture_calls("hgetall"), full);
+    assert_int_equal(redis_fixture_calls("hget"), etag + 1);
+}
+
+static void
+test_a_changed_etag_is_picked_up_after_the_ttl(void **state)
+{
+    char body[32];
+
+    conf_overrides.cache_ttl_ms = 100;
+    restart_engine();
+    redis_fixture_put_script("ns", "e", "export default { fetch() { return new Response('old'); } };", "1");
+    get("e", body, sizeof(body));
+    assert_string_equal(body, "old");
+    redis_fixture_put_script("ns", "e", "export default { fetch() { return new Response('new'); } };", "2");
+    poll_host_run_for(200);
+    get("e", body, sizeof(body));
+    assert_string_equal(body, "new");
+}
+
+static void
+test_cached_script_is_served_stale_while_redis_is_down(void **state)
+{
+    char body[32];
+
+    conf_overrides.cache_ttl_ms = 100;
+    conf_overrides.stale_ttl_ms = 60000;
+    restart_engine();
+    redis_fixture_put_script("ns", "s", "export default { fetch() { return new Response('still here'); } };", "1");
+    assert_int_equal(get("s", NULL, 0), DISPATCH_OUTCOME_OK);
+
+    redis_fixture_stop();
+    poll_host_run_for(200);
+    assert_int_equal(get("s", body, sizeof(body)), DISPATCH_OUTCOME_OK);
+    assert_string_equal(body, "still here");
+    assert_int_equal(get("uncached", NULL, 0), DISPATCH_OUTCOME_STORE_UNAVAILABLE);
+    assert_true(redis_fixture_start() > 0);
+}
+
+static void
+test_stale_ttl_zero_never_serves_stale(void **state)
+{
+    conf_overrides.cache_ttl_ms = 100;
+    restart_engine();  /* stale_ttl_ms 0 */
+    redis_fixture_put_script("ns", "z", "export default { fetch() { return new Response('z'); } };", "1");
+    assert_int_equal(get("z", NULL, 0), DISPATCH_OUTCOME_OK);
+    redis_fixture_stop();
+    poll_host_run_for(200);
+    assert_int_equal(get("z", NULL, 0), DISPATCH_OUTCOME_STORE_UNAVAILABLE);
+    assert_true(redis_fixture_start() > 0);
+}
+
+static void
+test_an_unknown_name_is_remembered_briefly(void **state)
+{
+    long before;
+
+    assert_int_equal(get("ghost", NULL, 0), DISPATCH_OUTCOME_NOT_FOUND);
+    before = redis_fixture_calls("hgetall");
+    for (int i = 0; i < 50; i++) {
+        assert_int_equal(get("ghost", NULL, 0), DISPATCH_OUTCOME_NOT_FOUND);
+    }
+    assert_int_equal(redis_fixture_calls("hgetall"), before);
+}
+
+/* ---- limits ------------------------------------------------------------------- */
+
+static void
+test_cpu_limit_stops_a_loop_and_the_next_request_runs(void **state)
+{
+    limits.cpu_limit_ms = 50;
+    redis_fixture_put_script("ns", "spin", "export default { fetch() { for (;;) {} } };", NULL);
+    redis_fixture_put_script("ns", "fine", "export default { fetch() { return new Response('fine'); } };", NULL);
+
+    assert_int_equal(get("spin", NULL, 0), DISPATCH_OUTCOME_EXCEEDED_CPU);
+    assert_int_equal(get("fine", NULL, 0), DISPATCH_OUTCOME_OK);
+    assert_int_equal(get("spin", NULL, 0), DISPATCH_OUTCOME_EXCEEDED_CPU);  /* a new isolate */
+}
+
+static void
+test_cpu_limit_sums_a_request_s_microtask_turns(void **state)
+{
+    limits.cpu_limit_ms = 50;
+    redis_fixture_put_script("ns", "micro",
+        "export default { async fetch() { for (;;) await 0; } };", NULL);
+    assert_int_equal(get("micro", NULL, 0), DISPATCH_OUTCOME_EXCEEDED_CPU);
+}
+
+static void
+test_startup_cpu_limit_stops_a_looping_top_level(void **state)
+{
+    conf_overrides.startup_cpu_limit_ms = 100;
+    restart_engine();
+    redis_fixture_put_script("ns", "top",
+        "for (;;) {} export default { fetch() { return new Response('x'); } };", NULL);
+    assert_int_equal(get("top", NULL, 0), DISPATCH_OUTCOME_EXCEEDED_CPU);
+}
+
+static void
+test_memory_limit_stops_a_heap_bomb(void **state)
+{
+    conf_overrides.memory_limit = 32 << 20;
+    restart_engine();
+    limits.cpu_limit_ms = 10000;
+    redis_fixture_put_script("ns", "bomb",
+        "export default { fetch() { const a = []; for (;;) a.push(new Array(1e5).fill(1.5)); } };",
+        NULL);
+    assert_int_equal(get("bomb", NULL, 0), DISPATCH_OUTCOME_EXCEEDED_MEMORY);
+}
+
+static void
+test_memory_limit_stops_an_array_buffer_bomb(void **state)
+{
+    conf_overrides.memory_limit = 32 << 20;
+    restart_engine();
+    redis_fixture_put_script("ns", "abomb",
+        "export default { fetch() { const k = []; for (;;) k.push(new ArrayBuffer(4 << 20)); } };",
+        NULL);
+    assert_int_equal(get("abomb", NULL, 0), DISPATCH_OUTCOME_EXCEEDED_MEMORY);
+}
+
+static void
+test_an_allocation_larger_than_the_limit_is_a_catchable_range_error(void **state)
+{
+    char body[64];
+
+    conf_overrides.memory_limit = 32 << 20;
+    restart_engine();
+    redis_fixture_put_script("ns", "huge",
+        "export default { fetch() { try { new ArrayBuffer(64 << 20); return new Response('no'); }"
+        " catch (e) { return new Response(e.constructor.name); } } };", NULL);
+    assert_int_equal(get("huge", body, sizeof(body)), DISPATCH_OUTCOME_OK);
+    assert_string_equal(body, "RangeError");
+}
+
+static void
+test_wall_limit_ends_a_request_without_response(void **state)
+{
+    limits.wall_limit_ms = 200;
+    redis_fixture_put_script("ns", "hang",
+        "export default { fetch() { return new Promise(() => {}); } };", NULL);
+    assert_int_equal(get("hang", NULL, 0), DISPATCH_OUTCOME_EXCEEDED_WALL);
+}
+
+static void
+test_a_limit_fails_every_request_in_flight_on_the_isolate(void **state)
+{
+    call_t waiting, spinning;
+
+    limits.cpu_limit_ms = 50;
+    redis_fixture_put_script("ns", "both",
+        "export default { fetch(r) { if (r.method === 'POST') for (;;) {}"
+        " return new Promise(() => {}); } };", NULL);
+    start(&waiting, "ns", "both", "GET", "http://example.com/", NULL);
+    poll_host_run_for(100);
+    assert_int_equal(waiting.woke, 0);
+
+    call(&spinning, "ns", "both", "POST", "http://example.com/", NULL);
+    assert_int_equal(spinning.resp.outcome, DISPATCH_OUTCOME_EXCEEDED_CPU);
+    wait_response(&waiting);
+    assert_int_equal(waiting.resp.outcome, DISPATCH_OUTCOME_EXCEEDED_CPU);
+    dispatch_request_release(spinning.req);
+    dispatch_request_release(waiting.req);
+}
+
+static void
+test_script_concurrency_refuses_requests_beyond_it(void **state)
+{
+    call_t first, second;
+
+    limits.script_concurrency = 1;
+    limits.wall_limit_ms = 500;
+    redis_fixture_put_script("ns", "slow",
+        "export default { fetch() { return new Promise(() => {}); } };", NULL);
+    start(&first, "ns", "slow", "GET", "http://example.com/", NULL);
+    poll_host_run_for(50);
+    call(&second, "ns", "slow", "GET", "http://example.com/", NULL);
+    assert_int_equal(second.resp.outcome, DISPATCH_OUTCOME_OVERLOADED);
+    assert_int_equal(second.resp.status, 503);
+    wait_response(&first);
+    assert_int_equal(first.resp.outcome, DISPATCH_OUTCOME_EXCEEDED_WALL);
+    dispatch_request_release(first.req);
+    dispatch_request_release(second.req);
+}
+
+static void
+test_isolates_beyond_the_bound_are_retired_least_recently_used_first(void **state)
+{
+    char body[16];
+    const char *code = "let n = 0; export default { fetch() { return new Response(String(++n)); } };";
+
+    conf_overrides.max_isolates = 2;
+    restart_engine();
+    redis_fixture_put_script("ns", "a", code, NULL);
+    redis_fixture_put_script("ns", "b", code, NULL);
+    redis_fixture_put_script("ns", "c", code, NULL);
+
+    get("a", body, sizeof(body)); assert_string_equal(body, "1");
+    get("b", body, sizeof(body)); assert_string_equal(body, "1");
+    get("a", body, sizeof(body)); assert_string_equal(body, "2");  /* kept */
+    get("c", body, sizeof(body)); assert_string_equal(body, "1");  /* retires b */
+    get("a", body, sizeof(body)); assert_string_equal(body, "3");  /* still kept */
+    get("b", body, sizeof(body)); assert_string_equal(body, "1");  /* started afresh */
+}
+
+static void
+test_service_worker_format_answers(void **state)
+{
+    char body[64];
+
+    redis_fixture_cmd("HSET dispatch:{ns}:script:sw code %s format service-worker",
+        "addEventListener('fetch', e => e.respondWith(new Response('from a worker')));");
+    assert_int_equal(get("sw", body, sizeof(body)), DISPATCH_OUTCOME_OK);
+    assert_string_equal(body, "from a worker");
+}
+
 int
 main(void)
 {
@@ -416,11 +753,29 @@ main(void)
         cmocka_unit_test_setup_teardown(test_syntax_error_is_500_and_names_the_line, setup, teardown),
         cmocka_unit_test_setup_teardown(test_isolate_keeps_globals_between_requests_of_one_script, setup, teardown),
         cmocka_unit_test_setup_teardown(test_scripts_do_not_share_globals, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_new_version_of_a_script_replaces_the_old, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_new_version_of_a_script_gets_a_fresh_isolate, setup, teardown),
         cmocka_unit_test_setup_teardown(test_eval_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_redis_down_is_store_unavailable_within_the_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_released_request_is_never_woken, setup, teardown),
         cmocka_unit_test_setup_teardown(test_destroy_closes_the_redis_connection, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cached_script_costs_no_redis_round_trip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_publish_invalidates_a_cached_script_at_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_revalidation_after_the_ttl_asks_for_the_etag_only, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_changed_etag_is_picked_up_after_the_ttl, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cached_script_is_served_stale_while_redis_is_down, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stale_ttl_zero_never_serves_stale, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_an_unknown_name_is_remembered_briefly, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cpu_limit_stops_a_loop_and_the_next_request_runs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cpu_limit_sums_a_request_s_microtask_turns, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_startup_cpu_limit_stops_a_looping_top_level, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_memory_limit_stops_a_heap_bomb, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_memory_limit_stops_an_array_buffer_bomb, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_an_allocation_larger_than_the_limit_is_a_catchable_range_error, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_wall_limit_ends_a_request_without_response, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_limit_fails_every_request_in_flight_on_the_isolate, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_script_concurrency_refuses_requests_beyond_it, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_isolates_beyond_the_bound_are_retired_least_recently_used_first, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_service_worker_format_answers, setup, teardown),
     };
 
     return cmocka_run_group_tests_name("engine", tests, group_setup, group_teardown);

@@ -95,7 +95,7 @@ ScriptStore::ScriptStore(const Host &host, RedisClient &redis, ScriptStoreConfig
     : host_(host), redis_(redis), config_(config) {}
 
 bool ScriptStore::fresh(const Entry &entry, uint64_t now) const {
-  if (!entry.cached) return false;
+  if (!entry.cached || entry.revalidate) return false;
   uint64_t ttl = entry.load.status == ScriptLoad::Status::kFound
                      ? config_.cache_ttl_ms
                      : std::min(config_.cache_ttl_ms, kMissTtlMs);
@@ -187,8 +187,9 @@ void ScriptStore::complete(const std::string &key, ScriptLoad result) {
     if (entry.load.script) bytes_ -= entry.load.script->size();
     entry.load = result;
     entry.cached = true;
+    entry.validated_at = now;
     // A PUBLISH during the load may describe a newer version than we read.
-    entry.validated_at = entry.invalidated ? 0 : now;
+    entry.revalidate = entry.invalidated;
     if (entry.load.script) bytes_ += entry.load.script->size();
   }
 
@@ -207,13 +208,13 @@ void ScriptStore::complete(const std::string &key, ScriptLoad result) {
 void ScriptStore::invalidate(const std::string &ns_name) {
   auto it = entries_.find(ns_name);
   if (it == entries_.end()) return;
-  it->second.validated_at = 0;
+  it->second.revalidate = true;
   it->second.invalidated = true;
 }
 
 void ScriptStore::invalidate_all() {
   for (auto &e : entries_) {
-    e.second.validated_at = 0;
+    e.second.revalidate = true;
     e.second.invalidated = true;
   }
 }

@@ -76,6 +76,7 @@ class ScriptStore {
     ScriptLoad load;             // kFound, kNotFound or kInvalid
     bool cached = false;         // load holds an answer from Redis
     uint64_t validated_at = 0;   // when Redis last confirmed it
+    bool revalidate = false;     // ask Redis before the next use (PUBLISH)
     bool loading = false;
     bool invalidated = false;    // a PUBLISH arrived during the load
     std::vector<Callback> waiters;
