@@ -738,6 +738,67 @@ test_service_worker_format_answers(void **state)
     assert_string_equal(body, "from a worker");
 }
 
+/* ---- timers -------------------------------------------------------------------- */
+
+static void
+test_timers_fire_in_order_and_cleared_ones_do_not(void **state)
+{
+    char body[64];
+
+    redis_fixture_put_script("ns", "timers",
+        "export default { async fetch() { const seen = [];"
+        " const never = setTimeout(() => seen.push('cleared'), 5); clearTimeout(never);"
+        " await new Promise(r => { setTimeout(() => { seen.push('b'); r(); }, 40);"
+        "                          setTimeout(() => seen.push('a'), 10); });"
+        " let n = 0; await new Promise(r => { const i = setInterval(() => {"
+        "   if (++n === 3) { clearInterval(i); r(); } }, 5); });"
+        " return new Response(seen.join(',') + ':' + n); } };", NULL);
+    assert_int_equal(get("timers", body, sizeof(body)), DISPATCH_OUTCOME_OK);
+    assert_string_equal(body, "a,b:3");
+}
+
+static void
+test_a_timer_callback_runs_under_its_request_s_cpu_limit(void **state)
+{
+    limits.cpu_limit_ms = 50;
+    redis_fixture_put_script("ns", "tspin",
+        "export default { fetch() { return new Promise(() => setTimeout(() => { for (;;) {} }, 5)); } };",
+        NULL);
+    assert_int_equal(get("tspin", NULL, 0), DISPATCH_OUTCOME_EXCEEDED_CPU);
+}
+
+static void
+test_timers_end_with_their_request(void **state)
+{
+    call_t  c;
+    char    body[32];
+
+    redis_fixture_put_script("ns", "later",
+        "globalThis.fired = 0;"
+        "export default { fetch(r) { if (r.method === 'POST') return new Response(String(globalThis.fired));"
+        " setTimeout(() => { globalThis.fired++; }, 100); return new Response('set'); } };", NULL);
+    call(&c, "ns", "later", "GET", "http://example.com/", NULL);
+    assert_body(&c, "set");
+    dispatch_request_release(c.req);  /* the request is over before its timer */
+    poll_host_run_for(300);
+    call(&c, "ns", "later", "POST", "http://example.com/", NULL);
+    snprintf(body, sizeof(body), "%.*s", (int) c.resp.body.len, c.resp.body.data);
+    assert_string_equal(body, "0");
+    dispatch_request_release(c.req);
+}
+
+static void
+test_top_level_code_cannot_set_timers(void **state)
+{
+    char body[128];
+
+    redis_fixture_put_script("ns", "toptimer",
+        "let e = 'none'; try { setTimeout(() => {}, 1); } catch (x) { e = x.constructor.name; }"
+        "export default { fetch() { return new Response(e); } };", NULL);
+    assert_int_equal(get("toptimer", body, sizeof(body)), DISPATCH_OUTCOME_OK);
+    assert_string_equal(body, "Error");
+}
+
 int
 main(void)
 {
@@ -776,6 +837,10 @@ main(void)
         cmocka_unit_test_setup_teardown(test_script_concurrency_refuses_requests_beyond_it, setup, teardown),
         cmocka_unit_test_setup_teardown(test_isolates_beyond_the_bound_are_retired_least_recently_used_first, setup, teardown),
         cmocka_unit_test_setup_teardown(test_service_worker_format_answers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_timers_fire_in_order_and_cleared_ones_do_not, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_timer_callback_runs_under_its_request_s_cpu_limit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_timers_end_with_their_request, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_top_level_code_cannot_set_timers, setup, teardown),
     };
 
     return cmocka_run_group_tests_name("engine", tests, group_setup, group_teardown);

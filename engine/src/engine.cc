@@ -194,7 +194,7 @@ void Engine::finish(Request &req, dispatch_outcome_e outcome) {
 }
 
 void Engine::release(Request *req) {
-  if (req->isolate) req->isolate->forget(req->id);
+  if (req->isolate) req->isolate->end_request(req->id);
   // Dropping the request drops its hold on the isolate; an isolate that was
   // retired or replaced is disposed here, outside any V8 scope.
   requests_.erase(req->id);

@@ -7,7 +7,10 @@
 #include <vector>
 
 #include "api/console.h"
+#include "api/crypto.h"
 #include "api/encoding.h"
+#include "api/idna.h"
+#include "api/timers.h"
 #include "builtins.h"
 #include "cpu_watchdog.h"
 #include "memory_budget.h"
@@ -82,6 +85,7 @@ std::shared_ptr<TenantIsolate> TenantIsolate::create(
 TenantIsolate::~TenantIsolate() {
   if (isolate_ == nullptr) return;
   // Every handle into the heap goes before the heap does.
+  timers_.clear();
   modules_.clear();
   env_.Reset();
   exports_.Reset();
@@ -205,6 +209,9 @@ bool TenantIsolate::install_builtins(v8::Local<v8::Context> context, std::string
   v8::Local<v8::Object> native = v8::Object::New(isolate_);
   install_console_natives(context, native);
   install_encoding_natives(context, native);
+  install_idna_natives(context, native);
+  install_crypto_natives(context, native);
+  install_timer_natives(context, native);
   native->Set(context, v8_str(isolate_, "respond"),
               v8::Function::New(context, on_response).ToLocalChecked()).Check();
   native->Set(context, v8_str(isolate_, "fail"),
@@ -343,6 +350,7 @@ void TenantIsolate::run(Request &req) {
   in_flight_.insert(req.id);
   double budget = double(req.cpu_limit_ms) - req.cpu_ms;
   dispatch_outcome_e stopped = guarded(budget, &req.cpu_ms, [&] {
+    current_request_ = req.id;
     v8::Isolate::Scope isolate_scope(isolate_);
     v8::HandleScope handle_scope(isolate_);
     v8::Local<v8::Context> context = context_.Get(isolate_);
@@ -377,6 +385,75 @@ void TenantIsolate::run(Request &req) {
     }
     isolate_->PerformMicrotaskCheckpoint();
   });
+  current_request_ = 0;
+  if (stopped != DISPATCH_OUTCOME_OK) condemn(stopped);
+}
+
+uint64_t TenantIsolate::set_timer(v8::Local<v8::Function> callback, uint64_t delay_ms,
+                                  bool repeat, std::string *err) {
+  if (current_request_ == 0) {
+    // As on Workers: top-level code runs outside any request.
+    *err = "timers can only be set while a request is being handled, not at the top level";
+    return 0;
+  }
+  uint64_t id = next_timer_id_++;
+  PendingTimer &t = timers_[id];
+  t.request_id = current_request_;
+  t.callback.Reset(isolate_, callback);
+  t.interval_ms = repeat ? std::max<uint64_t>(delay_ms, 1) : 0;
+  // A request in flight keeps a shutting-down worker alive: not cancelable.
+  t.timer = std::make_unique<Timer>(engine_.host(), [this, id] { fire_timer(id); }, false);
+  t.timer->start(delay_ms);
+  return id;
+}
+
+void TenantIsolate::clear_timer(uint64_t id) {
+  auto it = timers_.find(id);
+  // A script may clear only its own request's timers.
+  if (it != timers_.end() && it->second.request_id == current_request_) timers_.erase(it);
+}
+
+void TenantIsolate::end_request(uint64_t request_id) {
+  in_flight_.erase(request_id);
+  for (auto it = timers_.begin(); it != timers_.end();) {
+    it = it->second.request_id == request_id ? timers_.erase(it) : std::next(it);
+  }
+}
+
+void TenantIsolate::fire_timer(uint64_t id) {
+  auto it = timers_.find(id);
+  if (it == timers_.end()) return;
+  Request *req = engine_.find(it->second.request_id);
+  if (req == nullptr || dead_) {
+    timers_.erase(it);
+    return;
+  }
+  // Keep the callback alive through the call, even if the callback clears
+  // its own interval.
+  v8::Isolate::Scope isolate_scope(isolate_);
+  v8::HandleScope handle_scope(isolate_);
+  v8::Local<v8::Function> callback = it->second.callback.Get(isolate_);
+  if (it->second.interval_ms) {
+    it->second.timer->start(it->second.interval_ms);
+  } else {
+    timers_.erase(it);  // destroys the Timer that called us: nothing of it is used below
+  }
+
+  uint64_t request_id = req->id;
+  double budget = double(req->cpu_limit_ms) - req->cpu_ms;
+  dispatch_outcome_e stopped = guarded(budget, &req->cpu_ms, [&] {
+    current_request_ = request_id;
+    v8::Local<v8::Context> context = context_.Get(isolate_);
+    v8::Context::Scope context_scope(context);
+    v8::TryCatch try_catch(isolate_);
+    if (callback->Call(context, v8::Undefined(isolate_), 0, nullptr).IsEmpty() &&
+        try_catch.HasCaught() && !try_catch.HasTerminated()) {
+      log(DISPATCH_LOG_ERR, "uncaught exception in a timer: " +
+          describe_exception(isolate_, try_catch.Exception(), try_catch.Message()));
+    }
+    isolate_->PerformMicrotaskCheckpoint();
+  });
+  current_request_ = 0;
   if (stopped != DISPATCH_OUTCOME_OK) condemn(stopped);
 }
 

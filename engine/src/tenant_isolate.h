@@ -16,6 +16,7 @@
 
 #include "dispatch_engine.h"
 
+#include "host.h"
 #include "script_store.h"
 
 namespace dispatch {
@@ -43,8 +44,16 @@ class TenantIsolate {
   // through Engine::finish, now or when the handler's promise settles.
   void run(Request &req);
 
-  // The request ended (answered, failed or abandoned).
+  // The request has its response (answered or failed).
   void forget(uint64_t request_id) { in_flight_.erase(request_id); }
+  // The request is over: its timers go with it.
+  void end_request(uint64_t request_id);
+
+  // setTimeout/setInterval for the request whose code runs now; returns the
+  // timer's id, or 0 with the reason in *err outside any request.
+  uint64_t set_timer(v8::Local<v8::Function> callback, uint64_t delay_ms, bool repeat,
+                     std::string *err);
+  void clear_timer(uint64_t id);
   size_t in_flight() const { return in_flight_.size(); }
 
   // A limit stopped it: it serves nothing more and goes once its requests let go.
@@ -73,6 +82,7 @@ class TenantIsolate {
   dispatch_outcome_e guarded(double budget_ms, double *cpu_ms, Fn &&fn);
   // A limit stopped this isolate: fail every request on it and retire it.
   void condemn(dispatch_outcome_e outcome);
+  void fire_timer(uint64_t id);
 
   static v8::MaybeLocal<v8::Module> resolve_module(v8::Local<v8::Context> context,
                                                    v8::Local<v8::String> specifier,
@@ -98,6 +108,16 @@ class TenantIsolate {
   std::unordered_multimap<int, std::string> module_paths_; // identity hash -> path
   std::unordered_set<uint64_t> in_flight_;                 // request ids
   bool dead_ = false;
+
+  struct PendingTimer {
+    uint64_t request_id;
+    v8::Global<v8::Function> callback;
+    std::unique_ptr<Timer> timer;
+    uint64_t interval_ms;  // 0: fires once
+  };
+  std::unordered_map<uint64_t, PendingTimer> timers_;
+  uint64_t next_timer_id_ = 1;
+  uint64_t current_request_ = 0;  // whose JavaScript runs now
 };
 
 }  // namespace dispatch

@@ -1,0 +1,119 @@
+#include "api/crypto.h"
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+
+#include <string>
+
+#include "v8_util.h"
+
+namespace dispatch {
+
+namespace {
+
+const EVP_MD *digest_named(const std::string &name) {
+  if (name == "SHA-1") return EVP_sha1();
+  if (name == "SHA-256") return EVP_sha256();
+  if (name == "SHA-384") return EVP_sha384();
+  if (name == "SHA-512") return EVP_sha512();
+  return nullptr;
+}
+
+struct Bytes {
+  const unsigned char *data = nullptr;
+  size_t len = 0;
+};
+
+bool bytes_of(v8::Local<v8::Value> value, Bytes *out) {
+  if (value->IsArrayBufferView()) {
+    auto view = value.As<v8::ArrayBufferView>();
+    out->data = static_cast<const unsigned char *>(view->Buffer()->Data()) + view->ByteOffset();
+    out->len = view->ByteLength();
+    return true;
+  }
+  if (value->IsArrayBuffer()) {
+    auto ab = value.As<v8::ArrayBuffer>();
+    out->data = static_cast<const unsigned char *>(ab->Data());
+    out->len = ab->ByteLength();
+    return true;
+  }
+  return false;
+}
+
+void throw_type_error(v8::Isolate *isolate, const char *msg) {
+  isolate->ThrowException(v8::Exception::TypeError(v8_str(isolate, msg)));
+}
+
+v8::Local<v8::ArrayBuffer> buffer_with(v8::Isolate *isolate, const unsigned char *data,
+                                       size_t len) {
+  v8::Local<v8::ArrayBuffer> ab = v8::ArrayBuffer::New(isolate, len);
+  memcpy(ab->Data(), data, len);
+  return ab;
+}
+
+void get_random_values(const v8::FunctionCallbackInfo<v8::Value> &info) {
+  v8::Isolate *isolate = info.GetIsolate();
+  if (info.Length() < 1 || !info[0]->IsArrayBufferView()) {
+    throw_type_error(isolate, "getRandomValues expects an ArrayBufferView");
+    return;
+  }
+  auto view = info[0].As<v8::ArrayBufferView>();
+  unsigned char *p = static_cast<unsigned char *>(view->Buffer()->Data()) + view->ByteOffset();
+  if (view->ByteLength() && RAND_bytes(p, int(view->ByteLength())) != 1) {
+    isolate->ThrowException(v8::Exception::Error(v8_str(isolate, "no randomness available")));
+    return;
+  }
+  info.GetReturnValue().Set(info[0]);
+}
+
+void digest(const v8::FunctionCallbackInfo<v8::Value> &info) {
+  v8::Isolate *isolate = info.GetIsolate();
+  Bytes data;
+  const EVP_MD *md = info.Length() >= 2 ? digest_named(to_std_string(isolate, info[0])) : nullptr;
+  if (md == nullptr || !bytes_of(info[1], &data)) {
+    throw_type_error(isolate, "digest expects a SHA name and bytes");
+    return;
+  }
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (EVP_Digest(data.data, data.len, out, &len, md, nullptr) != 1) {
+    isolate->ThrowException(v8::Exception::Error(v8_str(isolate, "digest failed")));
+    return;
+  }
+  info.GetReturnValue().Set(buffer_with(isolate, out, len));
+}
+
+void hmac(const v8::FunctionCallbackInfo<v8::Value> &info) {
+  v8::Isolate *isolate = info.GetIsolate();
+  Bytes key, data;
+  const EVP_MD *md = info.Length() >= 3 ? digest_named(to_std_string(isolate, info[0])) : nullptr;
+  if (md == nullptr || !bytes_of(info[1], &key) || !bytes_of(info[2], &data)) {
+    throw_type_error(isolate, "hmac expects a SHA name, a key and bytes");
+    return;
+  }
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  // An empty key is legal for HMAC; OpenSSL wants a non-null pointer.
+  static const unsigned char empty = 0;
+  if (HMAC(md, key.len ? key.data : &empty, int(key.len), data.data, data.len, out, &len) ==
+      nullptr) {
+    isolate->ThrowException(v8::Exception::Error(v8_str(isolate, "hmac failed")));
+    return;
+  }
+  info.GetReturnValue().Set(buffer_with(isolate, out, len));
+}
+
+}  // namespace
+
+void install_crypto_natives(v8::Local<v8::Context> context, v8::Local<v8::Object> native) {
+  v8::Isolate *isolate = context->GetIsolate();
+  native->Set(context, v8_str(isolate, "getRandomValues"),
+              v8::Function::New(context, get_random_values).ToLocalChecked()).Check();
+  native->Set(context, v8_str(isolate, "digest"),
+              v8::Function::New(context, digest).ToLocalChecked()).Check();
+  native->Set(context, v8_str(isolate, "hmac"),
+              v8::Function::New(context, hmac).ToLocalChecked()).Check();
+}
+
+}  // namespace dispatch

@@ -1,0 +1,48 @@
+#include "api/timers.h"
+
+#include <cmath>
+
+#include "tenant_isolate.h"
+#include "v8_util.h"
+
+namespace dispatch {
+
+namespace {
+
+void set_timer(const v8::FunctionCallbackInfo<v8::Value> &info) {
+  v8::Isolate *isolate = info.GetIsolate();
+  TenantIsolate *tenant = TenantIsolate::from(isolate);
+  if (info.Length() < 3 || !info[0]->IsFunction() || !info[1]->IsNumber()) {
+    isolate->ThrowException(v8::Exception::TypeError(
+        v8_str(isolate, "setTimer(callback, delay, repeat)")));
+    return;
+  }
+  double delay = info[1].As<v8::Number>()->Value();
+  if (!std::isfinite(delay) || delay < 0) delay = 0;
+  std::string err;
+  uint64_t id = tenant->set_timer(info[0].As<v8::Function>(), uint64_t(delay),
+                                  info[2]->BooleanValue(isolate), &err);
+  if (id == 0) {
+    isolate->ThrowException(v8::Exception::Error(v8_str(isolate, err)));
+    return;
+  }
+  info.GetReturnValue().Set(v8::Number::New(isolate, double(id)));
+}
+
+void clear_timer(const v8::FunctionCallbackInfo<v8::Value> &info) {
+  if (info.Length() < 1 || !info[0]->IsNumber()) return;
+  TenantIsolate::from(info.GetIsolate())
+      ->clear_timer(uint64_t(info[0].As<v8::Number>()->Value()));
+}
+
+}  // namespace
+
+void install_timer_natives(v8::Local<v8::Context> context, v8::Local<v8::Object> native) {
+  v8::Isolate *isolate = context->GetIsolate();
+  native->Set(context, v8_str(isolate, "setTimer"),
+              v8::Function::New(context, set_timer).ToLocalChecked()).Check();
+  native->Set(context, v8_str(isolate, "clearTimer"),
+              v8::Function::New(context, clear_timer).ToLocalChecked()).Check();
+}
+
+}  // namespace dispatch
