@@ -35,6 +35,8 @@ typedef struct {
     size_t                     memory_limit;
     size_t                     worker_memory;
     ngx_uint_t                 isolates;
+
+    size_t                     kv_quota;
 } ngx_http_dispatch_main_conf_t;
 
 

@@ -121,6 +121,8 @@ typedef struct {
     size_t       memory_limit;         /* heap + ArrayBuffers of one isolate */
     size_t       worker_memory;        /* all isolates of this process */
     size_t       max_isolates;         /* live isolates of this process */
+
+    uint64_t     kv_quota;             /* stored bytes of one KV namespace */
 } dispatch_engine_conf_t;
 
 /*

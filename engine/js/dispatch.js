@@ -26,25 +26,43 @@ async function invoke(exports, env, ctx, method, url, headerList, body) {
 
 // The `ctx` of fetch(request, env, ctx).
 class ExecutionContext {
-  constructor(token) {
+  #id;
+
+  constructor(token, id) {
     if (token !== INTERNAL) throw new TypeError('Illegal constructor');
+    this.#id = id;
   }
 
+  // The engine keeps the request's work going after the response is sent,
+  // until every promise given here settles (30 s at most).
   waitUntil(promise) {
-    // Work after the response is not tracked yet; the promise still runs.
-    Promise.resolve(promise).catch(() => {});
+    const id = this.#id;
+    native.waitUntilBegin(id);
+    Promise.resolve(promise)
+      .then(undefined, (error) => {
+        native.log('error', `uncaught exception in ctx.waitUntil(): ${describeError(error)}`);
+      })
+      .then(() => native.waitUntilEnd(id));
   }
 
   passThroughOnException() {}
 }
 setToStringTag(ExecutionContext.prototype, 'ExecutionContext');
 
+function describeError(error) {
+  try {
+    return isObject(error) && typeof error.stack === 'string' ? error.stack : String(error);
+  } catch {
+    return 'an unprintable value';
+  }
+}
+
 // What the engine calls for request `id`: the outcome goes back through
 // native.respond(id, output) or native.fail(id, error). Settling from here
 // keeps the engine from building callback functions for every request.
 function run(id, exports, env, method, url, headerList, body) {
-  invoke(exports, env, new ExecutionContext(INTERNAL), method, url, headerList, body)
+  invoke(exports, env, new ExecutionContext(INTERNAL, id), method, url, headerList, body)
     .then((output) => native.respond(id, output), (error) => native.fail(id, error));
 }
 
-return { run, installServiceWorker };
+return { run, installServiceWorker, makeKV };

@@ -8,6 +8,8 @@ namespace dispatch {
 namespace {
 
 constexpr uint64_t kPumpIntervalMs = 100;
+// How long ctx.waitUntil work may run after the response (as on Workers).
+constexpr uint64_t kWaitUntilMs = 30000;
 
 RedisConfig redis_config(const dispatch_engine_conf_t &conf) {
   RedisConfig rc;
@@ -52,11 +54,22 @@ Engine::Engine(const dispatch_engine_conf_t &conf, const dispatch_host_t &host)
       redis_(host_, redis_config(conf)),
       events_(host_, redis_config(conf)),
       store_(host_, redis_, store_config(conf)),
+      kv_(redis_, conf.kv_quota ? conf.kv_quota : uint64_t(1) << 30),
       pool_(*this),
       pump_timer_(host_, [this] {
         pool_.pump();
         pump_timer_.start(kPumpIntervalMs);
-      }, true) {}
+      }, true),
+      reap_timer_(host_, [this] {
+        std::vector<uint64_t> ids;
+        ids.swap(to_reap_);
+        for (uint64_t id : ids) {
+          auto it = requests_.find(id);
+          if (it == requests_.end()) continue;
+          if (it->second->isolate) it->second->isolate->end_request(id);
+          requests_.erase(it);
+        }
+      }, false) {}
 
 Engine::~Engine() {
   // Requests first, then the connections: Redis callbacks that fire while
@@ -190,14 +203,45 @@ void Engine::finish(Request &req, dispatch_outcome_e outcome) {
     req.header_views.push_back({{h.first.data(), h.first.size()},
                                 {h.second.data(), h.second.size()}});
   }
-  host_.wake(req.host_ctx);
+  // A request the host released (waitUntil work lingering) has no one to wake.
+  if (req.host_ctx) host_.wake(req.host_ctx);
 }
 
 void Engine::release(Request *req) {
+  if (req->waits > 0 && req->isolate && !req->isolate->dead()) {
+    // The response is out; ctx.waitUntil work goes on, on our side only.
+    req->released = true;
+    req->host_ctx = nullptr;
+    uint64_t id = req->id;
+    req->linger_timer = std::make_unique<Timer>(host_, [this, id] {
+      Request *r = find(id);
+      if (r == nullptr) return;
+      host_.log_script(DISPATCH_LOG_WARN, r->ns, r->script,
+                       "ctx.waitUntil() work still running after 30s is stopped");
+      reap_later(id);
+    }, false);
+    req->linger_timer->start(kWaitUntilMs);
+    return;
+  }
   if (req->isolate) req->isolate->end_request(req->id);
   // Dropping the request drops its hold on the isolate; an isolate that was
   // retired or replaced is disposed here, outside any V8 scope.
   requests_.erase(req->id);
+}
+
+void Engine::wait_begin(uint64_t id) {
+  if (Request *req = find(id)) req->waits++;
+}
+
+void Engine::wait_end(uint64_t id) {
+  Request *req = find(id);
+  if (req == nullptr || req->waits == 0) return;
+  if (--req->waits == 0 && req->released) reap_later(id);
+}
+
+void Engine::reap_later(uint64_t id) {
+  to_reap_.push_back(id);
+  if (!reap_timer_.armed()) reap_timer_.start(0);
 }
 
 }  // namespace dispatch

@@ -9,6 +9,7 @@
 #include "cpu_watchdog.h"
 #include "host.h"
 #include "isolate_pool.h"
+#include "kv_store.h"
 #include "redis_client.h"
 #include "request.h"
 #include "script_store.h"
@@ -43,23 +44,34 @@ class Engine {
   // A limit stopped this isolate: the pool lets it go.
   void retire(TenantIsolate *isolate) { pool_.retire(isolate); }
 
+  // ctx.waitUntil(promise) began / settled for request id.
+  void wait_begin(uint64_t id);
+  void wait_end(uint64_t id);
+
   const Host &host() const { return host_; }
   const EngineLimits &limits() const { return limits_; }
   CpuWatchdog &watchdog() { return watchdog_; }
+  KvStore &kv() { return kv_; }
 
  private:
   void on_script_loaded(uint64_t id, const ScriptLoad &load);
+  // Ends a released request from the loop: never from inside V8, since
+  // its isolate may go with it.
+  void reap_later(uint64_t id);
 
   Host host_;
   EngineLimits limits_;
   RedisClient redis_;
   RedisClient events_;  // the dispatch:events subscription
   ScriptStore store_;
+  KvStore kv_;
   CpuWatchdog watchdog_;
   IsolatePool pool_;
   std::unordered_map<uint64_t, std::unique_ptr<Request>> requests_;
   uint64_t next_id_ = 1;
   Timer pump_timer_;
+  Timer reap_timer_;
+  std::vector<uint64_t> to_reap_;
 };
 
 }  // namespace dispatch

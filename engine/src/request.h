@@ -37,6 +37,14 @@ struct Request {
   // alive, so it is not cancelable.
   std::unique_ptr<Timer> wall_timer;
 
+  uint32_t kv_ops = 0;
+
+  // ctx.waitUntil: promises still running. A request the host released
+  // while some run lingers on the engine's side (30 s at most).
+  uint32_t waits = 0;
+  bool released = false;
+  std::unique_ptr<Timer> linger_timer;
+
   bool done = false;
   dispatch_outcome_e outcome = DISPATCH_OUTCOME_OK;
   int status = 0;

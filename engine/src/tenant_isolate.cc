@@ -4,12 +4,14 @@
 #include <libplatform/libplatform.h>
 #include <time.h>
 
+#include <cstring>
 #include <vector>
 
 #include "api/console.h"
 #include "api/crypto.h"
 #include "api/encoding.h"
 #include "api/idna.h"
+#include "api/kv.h"
 #include "api/timers.h"
 #include "builtins.h"
 #include "cpu_watchdog.h"
@@ -85,7 +87,10 @@ std::shared_ptr<TenantIsolate> TenantIsolate::create(
 TenantIsolate::~TenantIsolate() {
   if (isolate_ == nullptr) return;
   // Every handle into the heap goes before the heap does.
+  deferred_timer_.reset();
+  deferred_.clear();
   timers_.clear();
+  async_ops_.clear();
   modules_.clear();
   env_.Reset();
   exports_.Reset();
@@ -103,7 +108,9 @@ dispatch_outcome_e TenantIsolate::guarded(double budget_ms, double *cpu_ms, Fn &
   // Two reads of the thread's CPU clock per run: each is a system call.
   double started = thread_cpu_ms();
   watchdog.arm(isolate_, started + budget_ms);
+  running_ = true;
   fn();
+  running_ = false;
   bool fired = watchdog.disarm();
   *cpu_ms += thread_cpu_ms() - started;
 
@@ -180,7 +187,7 @@ bool TenantIsolate::start(std::string *err, dispatch_outcome_e *outcome) {
 
   env_.Reset(isolate_, v8::Object::New(isolate_));
 
-  if (!install_builtins(context, err)) return false;
+  if (!install_builtins(context, err) || !install_bindings(context, err)) return false;
 
   bool started = false;
   double cpu_ms = 0;
@@ -212,10 +219,25 @@ bool TenantIsolate::install_builtins(v8::Local<v8::Context> context, std::string
   install_idna_natives(context, native);
   install_crypto_natives(context, native);
   install_timer_natives(context, native);
+  install_kv_natives(context, native);
   native->Set(context, v8_str(isolate_, "respond"),
               v8::Function::New(context, on_response).ToLocalChecked()).Check();
   native->Set(context, v8_str(isolate_, "fail"),
               v8::Function::New(context, on_exception).ToLocalChecked()).Check();
+  // native.waitUntilBegin(id) / waitUntilEnd(id): ctx.waitUntil's promise
+  // for request id started / settled.
+  native->Set(context, v8_str(isolate_, "waitUntilBegin"),
+              v8::Function::New(context, [](const v8::FunctionCallbackInfo<v8::Value> &info) {
+                if (info.Length() < 1 || !info[0]->IsNumber()) return;
+                from(info.GetIsolate())->engine_.wait_begin(
+                    uint64_t(info[0].As<v8::Number>()->Value()));
+              }).ToLocalChecked()).Check();
+  native->Set(context, v8_str(isolate_, "waitUntilEnd"),
+              v8::Function::New(context, [](const v8::FunctionCallbackInfo<v8::Value> &info) {
+                if (info.Length() < 1 || !info[0]->IsNumber()) return;
+                from(info.GetIsolate())->engine_.wait_end(
+                    uint64_t(info[0].As<v8::Number>()->Value()));
+              }).ToLocalChecked()).Check();
   v8::Local<v8::Value> args[] = {native};
 
   if (!v8::Script::Compile(context, v8_str(isolate_, kBuiltinsSource, kBuiltinsSourceLength),
@@ -418,6 +440,173 @@ void TenantIsolate::end_request(uint64_t request_id) {
   for (auto it = timers_.begin(); it != timers_.end();) {
     it = it->second.request_id == request_id ? timers_.erase(it) : std::next(it);
   }
+  for (auto it = async_ops_.begin(); it != async_ops_.end();) {
+    it = it->second.request_id == request_id ? async_ops_.erase(it) : std::next(it);
+  }
+}
+
+Request *TenantIsolate::current_request() {
+  return current_request_ ? engine_.find(current_request_) : nullptr;
+}
+
+v8::MaybeLocal<v8::Promise> TenantIsolate::begin_async(uint64_t *op_id) {
+  v8::Local<v8::Context> context = isolate_->GetCurrentContext();
+  v8::Local<v8::Promise::Resolver> resolver;
+  if (current_request_ == 0) {
+    isolate_->ThrowException(v8::Exception::Error(v8_str(isolate_,
+        "I/O can only be done while a request is being handled, not at the top level")));
+    return {};
+  }
+  if (!v8::Promise::Resolver::New(context).ToLocal(&resolver)) return {};
+  *op_id = next_async_id_++;
+  AsyncOp &op = async_ops_[*op_id];
+  op.request_id = current_request_;
+  op.resolver.Reset(isolate_, resolver);
+  return resolver->GetPromise();
+}
+
+void TenantIsolate::complete_async(uint64_t op_id, const Settle &settle) {
+  if (running_) {
+    deferred_.emplace_back(op_id, settle);
+    if (!deferred_timer_) {
+      deferred_timer_ = std::make_unique<Timer>(engine_.host(), [this] {
+        std::vector<std::pair<uint64_t, Settle>> ready;
+        ready.swap(deferred_);
+        for (auto &d : ready) complete_async(d.first, d.second);
+      }, false);
+    }
+    if (!deferred_timer_->armed()) deferred_timer_->start(0);
+    return;
+  }
+  auto it = async_ops_.find(op_id);
+  if (it == async_ops_.end()) return;
+  uint64_t request_id = it->second.request_id;
+  Request *req = engine_.find(request_id);
+  if (req == nullptr || dead_) {
+    async_ops_.erase(it);
+    return;
+  }
+  v8::Isolate::Scope isolate_scope(isolate_);
+  v8::HandleScope handle_scope(isolate_);
+  v8::Local<v8::Promise::Resolver> resolver = it->second.resolver.Get(isolate_);
+  async_ops_.erase(it);
+
+  double budget = double(req->cpu_limit_ms) - req->cpu_ms;
+  dispatch_outcome_e stopped = guarded(budget, &req->cpu_ms, [&] {
+    current_request_ = request_id;
+    v8::Local<v8::Context> context = context_.Get(isolate_);
+    v8::Context::Scope context_scope(context);
+    v8::TryCatch try_catch(isolate_);
+    settle(context, resolver);
+    isolate_->PerformMicrotaskCheckpoint();
+  });
+  current_request_ = 0;
+  if (stopped != DISPATCH_OUTCOME_OK) condemn(stopped);
+}
+
+namespace {
+
+bool valid_kv_id(const char *id) {
+  size_t n = strlen(id);
+  if (n < 1 || n > 64) return false;
+  for (size_t i = 0; i < n; i++) {
+    char c = id[i];
+    if (!isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+// env from metadata.bindings, in Cloudflare's shapes. In the service-worker
+// format the bindings are globals instead.
+bool TenantIsolate::install_bindings(v8::Local<v8::Context> context, std::string *err) {
+  v8::Local<v8::Object> target = script_->format == "service-worker"
+                                     ? context->Global()
+                                     : env_.Get(isolate_);
+  if (script_->metadata.empty()) return true;
+
+  json_error_t error;
+  json_t *root = json_loadb(script_->metadata.data(), script_->metadata.size(), 0, &error);
+  if (root == nullptr) {
+    *err = std::string("metadata is not JSON: ") + error.text;
+    return false;
+  }
+  std::unique_ptr<json_t, void (*)(json_t *)> owner(root, json_decref);
+  json_t *bindings = json_object_get(root, "bindings");
+  if (bindings == nullptr) return true;
+  if (!json_is_array(bindings)) {
+    *err = "metadata.bindings is not an array";
+    return false;
+  }
+
+  v8::TryCatch try_catch(isolate_);
+  size_t i;
+  json_t *b;
+  json_array_foreach(bindings, i, b) {
+    const char *type = json_string_value(json_object_get(b, "type"));
+    const char *name = json_string_value(json_object_get(b, "name"));
+    if (type == nullptr || name == nullptr || *name == '\0') {
+      *err = "binding " + std::to_string(i) + " has no type or name";
+      return false;
+    }
+    std::string what = std::string("binding \"") + name + "\" (" + type + ")";
+    v8::Local<v8::Value> value;
+
+    if (strcmp(type, "plain_text") == 0 || strcmp(type, "secret_text") == 0) {
+      const char *text = json_string_value(json_object_get(b, "text"));
+      if (text == nullptr) {
+        *err = what + " has no text";
+        return false;
+      }
+      value = v8_str(isolate_, text);
+
+    } else if (strcmp(type, "json") == 0) {
+      json_t *j = json_object_get(b, "json");
+      char *dumped = j ? json_dumps(j, JSON_ENCODE_ANY | JSON_COMPACT) : nullptr;
+      if (dumped == nullptr) {
+        *err = what + " has no json";
+        return false;
+      }
+      std::string text(dumped);
+      free(dumped);
+      if (!v8::JSON::Parse(context, v8_str(isolate_, text)).ToLocal(&value)) {
+        *err = what + " is not valid JSON";
+        return false;
+      }
+
+    } else if (strcmp(type, "kv_namespace") == 0) {
+      const char *id = json_string_value(json_object_get(b, "namespace_id"));
+      if (id == nullptr || !valid_kv_id(id)) {
+        *err = what + " needs a namespace_id of 1-64 characters of A-Z a-z 0-9 - _";
+        return false;
+      }
+      // The KV namespace is the script's dispatch namespace and this id:
+      // the index is all the script's own code ever holds.
+      kv_spaces_.push_back(script_->ns + "/" + id);
+      v8::Local<v8::Value> make;
+      v8::Local<v8::Value> args[] = {v8::Integer::NewFromUnsigned(
+          isolate_, uint32_t(kv_spaces_.size() - 1))};
+      if (!api_.Get(isolate_)->Get(context, v8_str(isolate_, "makeKV")).ToLocal(&make) ||
+          !make->IsFunction() ||
+          !make.As<v8::Function>()->Call(context, v8::Undefined(isolate_), 1, args)
+               .ToLocal(&value)) {
+        *err = what + ": the KV built-in failed";
+        return false;
+      }
+
+    } else {
+      // Not yet supported here (e.g. dispatch_namespace): the script sees
+      // undefined, as for a binding it did not declare.
+      log(DISPATCH_LOG_WARN, what + " is not supported yet; env." + name + " is undefined");
+      continue;
+    }
+    if (target->Set(context, v8_str(isolate_, name), value).IsNothing()) {
+      *err = what + " cannot be set";
+      return false;
+    }
+  }
+  return true;
 }
 
 void TenantIsolate::fire_timer(uint64_t id) {

@@ -13,6 +13,8 @@
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
+#include <vector>
+#include <functional>
 
 #include "dispatch_engine.h"
 
@@ -26,7 +28,7 @@ struct Request;
 
 class MemoryBudget;
 
-class TenantIsolate {
+class TenantIsolate : public std::enable_shared_from_this<TenantIsolate> {
  public:
   // A script that does not start returns null, with the reason in *err and
   // the outcome for its requests in *outcome (exception, or a limit).
@@ -54,6 +56,23 @@ class TenantIsolate {
   uint64_t set_timer(v8::Local<v8::Function> callback, uint64_t delay_ms, bool repeat,
                      std::string *err);
   void clear_timer(uint64_t id);
+
+  // An asynchronous operation (KV, later fetch) of the request running now:
+  // returns the promise the script awaits, or empty (with an exception
+  // thrown) outside any request. complete_async settles it later, from the
+  // host's loop, under the request's CPU budget; a request that is gone by
+  // then is not settled.
+  using Settle = std::function<void(v8::Local<v8::Context>, v8::Local<v8::Promise::Resolver>)>;
+  v8::MaybeLocal<v8::Promise> begin_async(uint64_t *op_id);
+  void complete_async(uint64_t op_id, const Settle &settle);
+
+  // The request whose JavaScript runs now, or null.
+  Request *current_request();
+  Engine &engine() { return engine_; }
+  // "NS/ID" of the script's kv_namespace binding number `index`, or null.
+  const std::string *kv_space(uint32_t index) const {
+    return index < kv_spaces_.size() ? &kv_spaces_[index] : nullptr;
+  }
   size_t in_flight() const { return in_flight_.size(); }
 
   // A limit stopped it: it serves nothing more and goes once its requests let go.
@@ -74,6 +93,7 @@ class TenantIsolate {
   bool install_builtins(v8::Local<v8::Context> context, std::string *err);
   bool evaluate_main_module(v8::Local<v8::Context> context, std::string *err);
   bool evaluate_service_worker(v8::Local<v8::Context> context, std::string *err);
+  bool install_bindings(v8::Local<v8::Context> context, std::string *err);
   v8::MaybeLocal<v8::Module> compile_module(const std::string &path);
 
   // Runs fn, which enters JavaScript, with budget_ms of CPU. Returns OK, or
@@ -116,8 +136,21 @@ class TenantIsolate {
     uint64_t interval_ms;  // 0: fires once
   };
   std::unordered_map<uint64_t, PendingTimer> timers_;
+
+  struct AsyncOp {
+    uint64_t request_id;
+    v8::Global<v8::Promise::Resolver> resolver;
+  };
+  std::unordered_map<uint64_t, AsyncOp> async_ops_;
+  uint64_t next_async_id_ = 1;
+  std::vector<std::string> kv_spaces_;  // of the kv_namespace bindings
   uint64_t next_timer_id_ = 1;
   uint64_t current_request_ = 0;  // whose JavaScript runs now
+  bool running_ = false;          // inside guarded()
+  // Completions that arrived while JavaScript ran (a store that failed at
+  // once): settled from the loop, never from inside a native call.
+  std::vector<std::pair<uint64_t, Settle>> deferred_;
+  std::unique_ptr<Timer> deferred_timer_;
 };
 
 }  // namespace dispatch

@@ -1,0 +1,129 @@
+// Workers KV bindings: env.NAME for a kv_namespace binding. The object holds
+// only the index of the binding among the script's own; the engine builds
+// the Redis key from the script's namespace, the binding's id and the key.
+
+const KV_TYPES = ['text', 'json', 'arrayBuffer'];
+const KV_MIN_TTL = 60;
+
+function kvKey(key, what) {
+  if (key === undefined) throw new TypeError(`${what}: a key is required`);
+  return toUSVString(key);
+}
+
+function kvType(options, what) {
+  const type = typeof options === 'string' ? options : options?.type ?? 'text';
+  if (type === 'stream') throw new TypeError(`${what}: type "stream" is not supported yet`);
+  if (!KV_TYPES.includes(type)) throw new TypeError(`${what}: unknown type "${type}"`);
+  return type;
+}
+
+function kvDecode(bytes, type) {
+  if (type === 'arrayBuffer') return bytes;
+  const text = native.decodeUtf8(bytes);
+  return type === 'json' ? JSON.parse(text) : text;
+}
+
+function kvValueBytes(value) {
+  if (typeof value === 'string') return native.encodeUtf8(value);
+  if (value instanceof ArrayBuffer) return new Uint8Array(value.slice(0));
+  if (ArrayBuffer.isView(value)) {
+    return new Uint8Array(value.buffer.slice(value.byteOffset, value.byteOffset + value.byteLength));
+  }
+  throw new TypeError('KV put() takes a string, an ArrayBuffer or an ArrayBufferView');
+}
+
+// Absolute expiry in milliseconds since the epoch, 0 for none. Like
+// Cloudflare, at least 60 seconds ahead.
+function kvExpiry(options) {
+  const nowSeconds = Date.now() / 1000;
+  let at = 0;
+  if (options.expiration !== undefined) {
+    at = Number(options.expiration);
+    if (!Number.isFinite(at) || at < nowSeconds + KV_MIN_TTL) {
+      throw new TypeError(`KV put(): expiration must be at least ${KV_MIN_TTL} seconds in the future`);
+    }
+  } else if (options.expirationTtl !== undefined) {
+    const ttl = Number(options.expirationTtl);
+    if (!Number.isFinite(ttl) || ttl < KV_MIN_TTL) {
+      throw new TypeError(`KV put(): expirationTtl must be at least ${KV_MIN_TTL} seconds`);
+    }
+    at = nowSeconds + ttl;
+  }
+  return Math.floor(at * 1000);
+}
+
+class KVNamespace {
+  #binding;
+
+  constructor(token, binding) {
+    if (token !== INTERNAL) throw new TypeError('Illegal constructor');
+    this.#binding = binding;
+  }
+
+  async get(key, options) {
+    const type = kvType(options, 'KV get()');
+    const found = await native.kvGet(this.#binding, kvKey(key, 'KV get()'));
+    return found === null ? null : kvDecode(found[0], type);
+  }
+
+  async getWithMetadata(key, options) {
+    const type = kvType(options, 'KV getWithMetadata()');
+    const found = await native.kvGet(this.#binding, kvKey(key, 'KV getWithMetadata()'));
+    if (found === null) return { value: null, metadata: null };
+    return { value: kvDecode(found[0], type), metadata: found[1] === null ? null : JSON.parse(found[1]) };
+  }
+
+  async put(key, value, options = {}) {
+    const name = kvKey(key, 'KV put()');
+    const bytes = kvValueBytes(value);
+    const opts = options ?? {};
+    const metadata = opts.metadata === undefined ? null : JSON.stringify(opts.metadata);
+    await native.kvPut(this.#binding, name, bytes, metadata, kvExpiry(opts));
+  }
+
+  async delete(key) {
+    await native.kvDelete(this.#binding, kvKey(key, 'KV delete()'));
+  }
+
+  async list(options = {}) {
+    const opts = options ?? {};
+    const prefix = opts.prefix == null ? '' : toUSVString(opts.prefix);
+    const limit = opts.limit === undefined ? 1000 : Number(opts.limit);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
+      throw new RangeError('KV list(): limit is an integer from 1 to 1000');
+    }
+    const cursor = opts.cursor ? kvCursorDecode(String(opts.cursor)) : '';
+    const flat = await native.kvList(this.#binding, prefix, limit, cursor);
+    const keys = [];
+    // flat: [list_complete, last key, name, expiration (0: none), metadata or null, ...]
+    for (let i = 2; i + 2 < flat.length; i += 3) {
+      const entry = { name: flat[i] };
+      if (flat[i + 1] > 0) entry.expiration = flat[i + 1];
+      if (flat[i + 2] !== null) entry.metadata = JSON.parse(flat[i + 2]);
+      keys.push(entry);
+    }
+    const result = { keys, list_complete: flat[0] };
+    if (!flat[0]) result.cursor = kvCursorEncode(flat[1]);
+    return result;
+  }
+}
+setToStringTag(KVNamespace.prototype, 'KVNamespace');
+
+// Cursors are opaque to scripts: the last key returned, its UTF-8 bytes in hex.
+function kvCursorEncode(key) {
+  const bytes = native.encodeUtf8(key);
+  let hex = '';
+  for (let i = 0; i < bytes.length; i++) hex += bytes[i].toString(16).padStart(2, '0');
+  return hex;
+}
+
+function kvCursorDecode(cursor) {
+  if (!/^(?:[0-9a-f]{2})+$/.test(cursor)) throw new TypeError('KV list(): invalid cursor');
+  const bytes = new Uint8Array(cursor.length / 2);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(cursor.substr(i * 2, 2), 16);
+  return native.decodeUtf8(bytes);
+}
+
+function makeKV(binding) {
+  return new KVNamespace(INTERNAL, binding);
+}

@@ -1,0 +1,220 @@
+#include "api/kv.h"
+
+#include "engine.h"
+#include "kv_store.h"
+#include "request.h"
+#include "tenant_isolate.h"
+#include "v8_util.h"
+
+namespace dispatch {
+
+namespace {
+
+// Cloudflare's limits.
+constexpr size_t kMaxKeyBytes = 512;
+constexpr size_t kMaxValueBytes = 25u << 20;
+constexpr size_t kMaxMetadataBytes = 1024;
+constexpr uint32_t kMaxOpsPerRequest = 1000;
+constexpr uint32_t kMaxListLimit = 1000;
+
+void throw_error(v8::Isolate *isolate, v8::Local<v8::Value> (*make)(v8::Local<v8::String>),
+                 const std::string &msg) {
+  isolate->ThrowException(make(v8_str(isolate, msg)));
+}
+
+// The checks every operation shares: a binding of this script, a request
+// under its operation limit, a valid key. On success *space is "NS/ID".
+bool prologue(const v8::FunctionCallbackInfo<v8::Value> &info, bool has_key,
+              const std::string **space, std::string *key) {
+  v8::Isolate *isolate = info.GetIsolate();
+  TenantIsolate *tenant = TenantIsolate::from(isolate);
+  *space = info.Length() > 0 && info[0]->IsUint32()
+               ? tenant->kv_space(info[0].As<v8::Uint32>()->Value())
+               : nullptr;
+  if (*space == nullptr) {
+    throw_error(isolate, v8::Exception::TypeError, "not a KV binding of this script");
+    return false;
+  }
+  Request *req = tenant->current_request();
+  if (req != nullptr && ++req->kv_ops > kMaxOpsPerRequest) {
+    throw_error(isolate, v8::Exception::Error,
+                "Too many API requests by single Worker invocation: at most 1000 KV "
+                "operations per request");
+    return false;
+  }
+  if (!has_key) return true;
+  if (info.Length() < 2 || !info[1]->IsString()) {
+    throw_error(isolate, v8::Exception::TypeError, "KV keys are strings");
+    return false;
+  }
+  *key = to_std_string(isolate, info[1]);
+  if (key->empty() || *key == "." || *key == "..") {
+    throw_error(isolate, v8::Exception::TypeError,
+                "KV keys must not be empty, \".\" or \"..\"");
+    return false;
+  }
+  if (key->size() > kMaxKeyBytes) {
+    throw_error(isolate, v8::Exception::RangeError,
+                "KV keys are at most 512 bytes; this one is " + std::to_string(key->size()));
+    return false;
+  }
+  return true;
+}
+
+v8::Local<v8::Value> error_value(v8::Isolate *isolate, const std::string &error) {
+  std::string msg = error;
+  if (msg.compare(0, 6, "QUOTA ") == 0) msg = msg.substr(6);
+  return v8::Exception::Error(v8_str(isolate, "KV: " + msg));
+}
+
+// Starts `run`, which calls the store with a completion that settles the
+// script's promise through complete_async.
+template <typename Run>
+void start(const v8::FunctionCallbackInfo<v8::Value> &info, Run run) {
+  v8::Isolate *isolate = info.GetIsolate();
+  TenantIsolate *tenant = TenantIsolate::from(isolate);
+  uint64_t op = 0;
+  v8::Local<v8::Promise> promise;
+  if (!tenant->begin_async(&op).ToLocal(&promise)) return;
+  std::weak_ptr<TenantIsolate> weak = tenant->shared_from_this();
+  run(tenant->engine().kv(), [weak, op](KvResult result,
+                                        std::function<v8::Local<v8::Value>(v8::Isolate *,
+                                                                           const KvResult &)>
+                                            shape) {
+    std::shared_ptr<TenantIsolate> self = weak.lock();
+    if (!self) return;  // retired meanwhile: nobody awaits the result
+    // By value: the settling may be deferred past this callback.
+    self->complete_async(op, [result = std::move(result), shape](
+                                 v8::Local<v8::Context> context,
+                                 v8::Local<v8::Promise::Resolver> resolver) {
+      v8::Isolate *iso = context->GetIsolate();
+      if (!result.error.empty()) {
+        resolver->Reject(context, error_value(iso, result.error)).Check();
+      } else {
+        resolver->Resolve(context, shape(iso, result)).Check();
+      }
+    });
+  });
+  info.GetReturnValue().Set(promise);
+}
+
+v8::Local<v8::Value> shape_nothing(v8::Isolate *isolate, const KvResult &) {
+  return v8::Undefined(isolate);
+}
+
+// get: null, or [ArrayBuffer value, metadata JSON or null]
+v8::Local<v8::Value> shape_get(v8::Isolate *isolate, const KvResult &r) {
+  if (!r.found) return v8::Null(isolate);
+  v8::Local<v8::ArrayBuffer> value = v8::ArrayBuffer::New(isolate, r.value.size());
+  if (!r.value.empty()) memcpy(value->Data(), r.value.data(), r.value.size());
+  v8::Local<v8::Value> items[] = {
+      value, r.metadata.empty() ? v8::Null(isolate).As<v8::Value>()
+                                : v8_str(isolate, r.metadata).As<v8::Value>()};
+  return v8::Array::New(isolate, items, 2);
+}
+
+// list: [complete, cursor, name, expiration (0: none), metadata JSON or null, ...]
+v8::Local<v8::Value> shape_list(v8::Isolate *isolate, const KvResult &r) {
+  std::vector<v8::Local<v8::Value>> items;
+  items.reserve(2 + 3 * r.keys.size());
+  items.push_back(v8::Boolean::New(isolate, r.list_complete));
+  items.push_back(v8_str(isolate, r.cursor));
+  for (const KvEntry &e : r.keys) {
+    items.push_back(v8_str(isolate, e.key));
+    items.push_back(v8::Number::New(isolate, double(e.expiration)));
+    items.push_back(e.metadata.empty() ? v8::Null(isolate).As<v8::Value>()
+                                       : v8_str(isolate, e.metadata).As<v8::Value>());
+  }
+  return v8::Array::New(isolate, items.data(), items.size());
+}
+
+using Done = std::function<void(KvResult, std::function<v8::Local<v8::Value>(
+                                              v8::Isolate *, const KvResult &)>)>;
+
+void kv_get(const v8::FunctionCallbackInfo<v8::Value> &info) {
+  const std::string *space;
+  std::string key;
+  if (!prologue(info, true, &space, &key)) return;
+  std::string s = *space;
+  start(info, [&](KvStore &kv, Done done) {
+    kv.get(s, key, [done](KvResult r) { done(std::move(r), shape_get); });
+  });
+}
+
+void kv_put(const v8::FunctionCallbackInfo<v8::Value> &info) {
+  v8::Isolate *isolate = info.GetIsolate();
+  const std::string *space;
+  std::string key;
+  if (!prologue(info, true, &space, &key)) return;
+  if (info.Length() < 5 || !info[2]->IsUint8Array() || !info[4]->IsNumber()) {
+    throw_error(isolate, v8::Exception::TypeError, "kvPut(binding, key, bytes, metadata, expiry)");
+    return;
+  }
+  auto bytes = info[2].As<v8::Uint8Array>();
+  if (bytes->ByteLength() > kMaxValueBytes) {
+    throw_error(isolate, v8::Exception::RangeError,
+                "KV values are at most 25 MiB; this one is " +
+                std::to_string(bytes->ByteLength()) + " bytes");
+    return;
+  }
+  std::string value(bytes->ByteLength(), '\0');
+  bytes->CopyContents(value.data(), value.size());
+  std::string metadata = info[3]->IsString() ? to_std_string(isolate, info[3]) : "";
+  if (metadata.size() > kMaxMetadataBytes) {
+    throw_error(isolate, v8::Exception::RangeError,
+                "KV metadata is at most 1024 bytes serialized; this is " +
+                std::to_string(metadata.size()));
+    return;
+  }
+  int64_t expire_at = int64_t(info[4].As<v8::Number>()->Value());
+  std::string s = *space;
+  start(info, [&](KvStore &kv, Done done) {
+    kv.put(s, key, value, metadata, expire_at,
+           [done](KvResult r) { done(std::move(r), shape_nothing); });
+  });
+}
+
+void kv_delete(const v8::FunctionCallbackInfo<v8::Value> &info) {
+  const std::string *space;
+  std::string key;
+  if (!prologue(info, true, &space, &key)) return;
+  std::string s = *space;
+  start(info, [&](KvStore &kv, Done done) {
+    kv.remove(s, key, [done](KvResult r) { done(std::move(r), shape_nothing); });
+  });
+}
+
+void kv_list(const v8::FunctionCallbackInfo<v8::Value> &info) {
+  v8::Isolate *isolate = info.GetIsolate();
+  const std::string *space;
+  std::string unused;
+  if (!prologue(info, false, &space, &unused)) return;
+  std::string prefix = info.Length() > 1 && info[1]->IsString() ? to_std_string(isolate, info[1]) : "";
+  uint32_t limit = info.Length() > 2 && info[2]->IsUint32() ? info[2].As<v8::Uint32>()->Value()
+                                                            : kMaxListLimit;
+  if (limit < 1 || limit > kMaxListLimit) {
+    throw_error(isolate, v8::Exception::RangeError, "list() limit is 1 to 1000");
+    return;
+  }
+  std::string cursor = info.Length() > 3 && info[3]->IsString() ? to_std_string(isolate, info[3]) : "";
+  std::string s = *space;
+  start(info, [&](KvStore &kv, Done done) {
+    kv.list(s, prefix, limit, cursor, [done](KvResult r) { done(std::move(r), shape_list); });
+  });
+}
+
+}  // namespace
+
+void install_kv_natives(v8::Local<v8::Context> context, v8::Local<v8::Object> native) {
+  v8::Isolate *isolate = context->GetIsolate();
+  struct {
+    const char *name;
+    v8::FunctionCallback fn;
+  } fns[] = {{"kvGet", kv_get}, {"kvPut", kv_put}, {"kvDelete", kv_delete}, {"kvList", kv_list}};
+  for (const auto &f : fns) {
+    native->Set(context, v8_str(isolate, f.name),
+                v8::Function::New(context, f.fn).ToLocalChecked()).Check();
+  }
+}
+
+}  // namespace dispatch

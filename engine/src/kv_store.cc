@@ -1,0 +1,173 @@
+#include "kv_store.h"
+
+#include <hiredis/hiredis.h>
+#include <sys/time.h>
+
+namespace dispatch {
+
+namespace {
+
+// Shared by every script below: drops up to ARGV[1]-bounded expired keys
+// from the index and refunds their bytes. KEYS: index, expiry, sizes, bytes;
+// the value keys are P .. 'v:' .. key with P from ARGV.
+const char kPurge[] = R"lua(
+local function purge(p, now, budget)
+  local gone = redis.call('ZRANGEBYSCORE', p .. 'expiry', '-inf', now, 'LIMIT', 0, budget)
+  for _, k in ipairs(gone) do
+    local size = tonumber(redis.call('HGET', p .. 'sizes', k) or '0')
+    redis.call('ZREM', p .. 'index', k)
+    redis.call('ZREM', p .. 'expiry', k)
+    redis.call('HDEL', p .. 'sizes', k)
+    redis.call('DEL', p .. 'v:' .. k)
+    redis.call('DECRBY', p .. 'bytes', size)
+  end
+end
+)lua";
+
+// KEYS[1] = P v:KEY (declared for Redis Cluster; the rest share its slot)
+// ARGV: P, key, value, metadata ('' none), expire_at_ms (0 none), quota, now_ms
+const char kPut[] = R"lua(
+local p, key, value, meta = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local expire_at, quota, now = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+purge(p, now, 100)
+local size = #key + #value + #meta
+local old = tonumber(redis.call('HGET', p .. 'sizes', key) or '0')
+local total = tonumber(redis.call('GET', p .. 'bytes') or '0')
+if total - old + size > quota then
+  return redis.error_reply('QUOTA the KV namespace is over dispatch_kv_quota')
+end
+redis.call('DEL', KEYS[1])
+if #meta > 0 then
+  redis.call('HSET', KEYS[1], 'v', value, 'm', meta)
+else
+  redis.call('HSET', KEYS[1], 'v', value)
+end
+if expire_at > 0 then
+  redis.call('PEXPIREAT', KEYS[1], expire_at)
+  redis.call('ZADD', p .. 'expiry', expire_at, key)
+else
+  redis.call('ZREM', p .. 'expiry', key)
+end
+redis.call('ZADD', p .. 'index', 0, key)
+redis.call('HSET', p .. 'sizes', key, size)
+redis.call('INCRBY', p .. 'bytes', size - old)
+return 'OK'
+)lua";
+
+// ARGV: P, key, now_ms
+const char kDelete[] = R"lua(
+local p, key, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
+purge(p, now, 100)
+local size = tonumber(redis.call('HGET', p .. 'sizes', key) or '0')
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', p .. 'index', key)
+redis.call('ZREM', p .. 'expiry', key)
+redis.call('HDEL', p .. 'sizes', key)
+redis.call('DECRBY', p .. 'bytes', size)
+return 'OK'
+)lua";
+
+// KEYS[1] = P index. ARGV: P, prefix, limit, cursor ('' from the start), now_ms
+// Returns {complete, k1, expiry_ms1, meta1, k2, ...}
+const char kList[] = R"lua(
+local p, prefix, limit, cursor, now = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5])
+purge(p, now, 1000)
+local min = '[' .. prefix
+if #cursor > 0 then min = '(' .. cursor end
+-- no key holds the byte 0xff (keys are UTF-8): an upper bound for the prefix
+local max = '+'
+if #prefix > 0 then max = '[' .. prefix .. '\255' end
+local keys = redis.call('ZRANGEBYLEX', KEYS[1], min, max, 'LIMIT', 0, limit + 1)
+local out = {#keys <= limit and 1 or 0}
+for i = 1, math.min(#keys, limit) do
+  local k = keys[i]
+  out[#out + 1] = k
+  out[#out + 1] = redis.call('ZSCORE', p .. 'expiry', k) or ''
+  out[#out + 1] = redis.call('HGET', p .. 'v:' .. k, 'm') or ''
+end
+return out
+)lua";
+
+std::string reply_error(const redisReply *reply, const std::string &error) {
+  if (reply == nullptr) return error.empty() ? "KV is unavailable" : error;
+  if (reply->type == REDIS_REPLY_ERROR) return std::string(reply->str, reply->len);
+  return std::string();
+}
+
+std::string str(const redisReply *r) {
+  return r && r->type == REDIS_REPLY_STRING ? std::string(r->str, r->len) : std::string();
+}
+
+}  // namespace
+
+int64_t now_ms() {
+  timeval tv;
+  gettimeofday(&tv, nullptr);
+  return int64_t(tv.tv_sec) * 1000 + tv.tv_usec / 1000;
+}
+
+void KvStore::get(const std::string &space, const std::string &key, Callback cb) {
+  redis_.command({"HMGET", prefix(space) + "v:" + key, "v", "m"},
+                 [cb = std::move(cb)](const redisReply *reply, const std::string &error) {
+    KvResult r;
+    r.error = reply_error(reply, error);
+    if (r.error.empty() && reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 &&
+        reply->element[0]->type == REDIS_REPLY_STRING) {
+      r.found = true;
+      r.value = str(reply->element[0]);
+      r.metadata = str(reply->element[1]);
+    }
+    cb(std::move(r));
+  });
+}
+
+void KvStore::put(const std::string &space, const std::string &key, const std::string &value,
+                  const std::string &metadata, int64_t expire_at_ms, Callback cb) {
+  std::string p = prefix(space);
+  redis_.command({"EVAL", std::string(kPurge) + kPut, "1", p + "v:" + key, p, key, value,
+                  metadata, std::to_string(expire_at_ms), std::to_string(quota_),
+                  std::to_string(now_ms())},
+                 [cb = std::move(cb)](const redisReply *reply, const std::string &error) {
+    KvResult r;
+    r.error = reply_error(reply, error);
+    cb(std::move(r));
+  });
+}
+
+void KvStore::remove(const std::string &space, const std::string &key, Callback cb) {
+  std::string p = prefix(space);
+  redis_.command({"EVAL", std::string(kPurge) + kDelete, "1", p + "v:" + key, p, key,
+                  std::to_string(now_ms())},
+                 [cb = std::move(cb)](const redisReply *reply, const std::string &error) {
+    KvResult r;
+    r.error = reply_error(reply, error);
+    cb(std::move(r));
+  });
+}
+
+void KvStore::list(const std::string &space, const std::string &prefix_filter, size_t limit,
+                   const std::string &cursor, Callback cb) {
+  std::string p = prefix(space);
+  redis_.command({"EVAL", std::string(kPurge) + kList, "1", p + "index", p, prefix_filter,
+                  std::to_string(limit), cursor, std::to_string(now_ms())},
+                 [cb = std::move(cb)](const redisReply *reply, const std::string &error) {
+    KvResult r;
+    r.error = reply_error(reply, error);
+    if (r.error.empty() && reply->type == REDIS_REPLY_ARRAY && reply->elements >= 1) {
+      r.list_complete = reply->element[0]->integer == 1;
+      // {complete, key, expiry_ms or '', metadata or '', key, ...}
+      for (size_t i = 1; i + 2 < reply->elements; i += 3) {
+        KvEntry e;
+        e.key = str(reply->element[i]);
+        std::string expiry = str(reply->element[i + 1]);
+        if (!expiry.empty()) e.expiration = int64_t(std::stod(expiry) / 1000);
+        e.metadata = str(reply->element[i + 2]);
+        r.keys.push_back(std::move(e));
+      }
+      if (!r.list_complete && !r.keys.empty()) r.cursor = r.keys.back().key;
+    }
+    cb(std::move(r));
+  });
+}
+
+}  // namespace dispatch

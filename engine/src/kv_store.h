@@ -1,0 +1,65 @@
+// kv_store.h: Workers KV on Redis (SPEC section 3).
+//
+// Every Redis key is built here, in C++, from the script's namespace, the
+// binding's KV namespace id and the tenant's key, under the hash tag
+// {NS/ID}; nothing a tenant passes can reach another KV namespace or the
+// platform's own keys. Layout (README "KV encoding"), with P = dispatch:kv:{NS/ID}:
+//   P v:KEY    hash   v = value bytes, m = metadata JSON (optional);
+//                     Redis expires it (PEXPIREAT) when the entry has a TTL
+//   P index    zset   every key, score 0: list() walks it with ZRANGEBYLEX
+//   P expiry   zset   keys with an expiry, score = expiry in ms
+//   P sizes    hash   key -> bytes charged (key + value + metadata)
+//   P bytes    string the namespace's total, checked against the quota
+// Writes run as Lua scripts, so the quota check and the index move with the
+// write atomically; expired keys are purged from the index (and their bytes
+// refunded) by every write and list, a bounded number at a time.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "redis_client.h"
+
+namespace dispatch {
+
+struct KvEntry {
+  std::string key;
+  int64_t expiration = 0;  // seconds since the epoch, 0: none
+  std::string metadata;    // JSON, empty: none
+};
+
+struct KvResult {
+  std::string error;        // set on failure (Redis away, quota)
+  bool found = false;       // get
+  std::string value;        // get
+  std::string metadata;     // get: JSON or empty
+  std::vector<KvEntry> keys;  // list
+  bool list_complete = true;
+  std::string cursor;
+};
+
+class KvStore {
+ public:
+  using Callback = std::function<void(KvResult)>;
+
+  KvStore(RedisClient &redis, uint64_t quota) : redis_(redis), quota_(quota) {}
+
+  // `space` is "NS/ID": both validated by the caller.
+  void get(const std::string &space, const std::string &key, Callback cb);
+  void put(const std::string &space, const std::string &key, const std::string &value,
+           const std::string &metadata, int64_t expire_at_ms, Callback cb);
+  void remove(const std::string &space, const std::string &key, Callback cb);
+  void list(const std::string &space, const std::string &prefix, size_t limit,
+            const std::string &cursor, Callback cb);
+
+  static std::string prefix(const std::string &space) { return "dispatch:kv:{" + space + "}:"; }
+
+ private:
+  RedisClient &redis_;
+  uint64_t quota_;
+};
+
+int64_t now_ms();
+
+}  // namespace dispatch
