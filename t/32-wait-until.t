@@ -1,0 +1,52 @@
+#!/usr/bin/perl
+# ctx.waitUntil keeps work running after the response without holding the
+# client's connection.
+use strict;
+use warnings;
+use Test::More;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Dispatch::Test;
+use IO::Socket::INET;
+use Time::HiRes qw(time);
+
+my $t = Dispatch::Test->new(
+    server => q{ location ~ ^/t/(?<script>[^/]*) { dispatch tenants $script; } },
+);
+$t->put_script('tenants', 'bg', q{
+    export default {
+      async fetch(request, env, ctx) {
+        const path = new URL(request.url).pathname;
+        if (path.endsWith('/read')) return new Response((await env.KV.get('done')) ?? 'not yet');
+        ctx.waitUntil(new Promise((r) => setTimeout(r, 500)).then(() => env.KV.put('done', 'after the response')));
+        ctx.passThroughOnException();
+        return new Response('sent');
+      }
+    };
+}, metadata => '{"bindings":[{"type":"kv_namespace","name":"KV","namespace_id":"bg"}]}');
+
+# two requests on one keep-alive connection, by hand
+my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $t->port, Proto => 'tcp', Timeout => 10)
+    or die "connect: $!";
+sub one {
+    my ($path) = @_;
+    print $s "GET $path HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    my ($head, $body) = ('', '');
+    while (my $line = <$s>) { $head .= $line; last if $line eq "\r\n"; }
+    my ($len) = $head =~ /Content-Length: (\d+)/i;
+    read $s, $body, $len if $len;
+    return $body;
+}
+my $t0 = time;
+is one('/t/bg'), 'sent', 'the response is sent';
+my $first = time - $t0;
+cmp_ok $first, '<', 0.4, sprintf('before the waitUntil work ends (%.3f s)', $first);
+$t0 = time;
+is one('/t/bg/read'), 'not yet', 'the next request on the same connection is answered';
+cmp_ok time - $t0, '<', 0.4, 'at once, while the work still runs';
+close $s;
+
+ok $t->wait_for(sub { $t->get('/t/bg/read')->{content} eq 'after the response' }, timeout => 5),
+    'the waitUntil work completes after the response (seen through KV)';
+is scalar($t->error_log_alerts), 0, 'no alerts in the error log' or diag join "\n", $t->error_log_alerts;
+done_testing;
