@@ -135,6 +135,44 @@ my $n = 0;
 ok $t->wait_for(sub { ++$n >= 3 }, timeout => 2), 'wait_for true';
 ok !$t->wait_for(sub { 0 }, timeout => 0.2), 'wait_for times out';
 
+# --- helpers for caching, limits and processes
+$t->reload(server => q{
+    location / { return 200 "reloaded\n"; }
+    location /w { add_header X-Worker $pid always; return 200 "w\n"; }
+});
+{
+    my ($by, $all) = $t->ask_every_worker({ path => '/w' });
+    is_deeply [ sort { $a <=> $b } keys %$by ], [ $t->worker_pids ], 'ask_every_worker: every worker answered';
+    ok $t->every_worker_says('/w', 200, "w\n"), 'every_worker_says';
+    ok !$t->every_worker_says('/w', 200, "x\n"), 'every_worker_says: false on a wrong body';
+    like $t->worker_answers('/w'), qr/^worker \d+: 200 'w\n' x\d+$/m, 'worker_answers';
+
+    my @h = ($t->send_request({ path => '/w' }),
+             $t->send_request({ method => 'POST', path => '/w', headers => { 'Content-Length' => 10 } }));
+    my @r = $t->read_responses(\@h, timeout => 0.5);
+    is $r[0]{status}, 200, 'send_request + read_responses';
+    is $r[0]{content}, "w\n", 'with the body';
+    is $r[1]{status}, 599, 'a response that does not come in time is 599';
+    cmp_ok $r[1]{elapsed}, '>=', 0.45, 'after the timeout';
+    cmp_ok $r[0]{elapsed}, '<', $r[1]{elapsed}, 'elapsed: when each response completed';
+    is $t->read_response($t->send_request({ path => '/' }))->{content}, "reloaded\n", 'read_response';
+
+    my $before = $t->redis_command_calls;
+    $t->redis('SET', 'k', 'v');
+    $t->redis('GET', 'k') for 1 .. 2;
+    is $t->redis_commands_since($before), 3, 'redis_commands_since: commands other than INFO and PING';
+    is $t->redis_command_calls->{get} - ($before->{get} || 0), 2, 'redis_command_calls: calls per command';
+    like $t->redis_info('server')->{redis_version}, qr/^\d+\./, 'redis_info';
+    is $t->publish('acme', 'main'), 0, 'publish: no subscriber here';
+
+    my $m = $t->nginx_pid;
+    cmp_ok $t->rss_kb($m), '>', 0, 'rss_kb';
+    cmp_ok $t->fd_count($m), '>', 2, 'fd_count';
+    is $t->thread_count($m), 1, 'thread_count';
+    ok $t->wait_for(sub { $t->nginx_children == 2 }), 'nginx_children: old workers gone, 2 left';
+    like $t->read_prefix_file('nginx.conf'), qr/X-Worker/, 'read_prefix_file';
+}
+
 # --- logs
 like $t->access_log, qr{"GET / HTTP/1.1" 200}, 'access log';
 like $t->error_log, qr/\[notice\]/, 'error log';

@@ -71,11 +71,13 @@ sub _check_args {
 }
 
 sub _install_signal_handlers {
-    # make END blocks (and thus process clean-up) run on INT/TERM
-    for my $sig (qw(INT TERM)) {
+    # make END blocks (and thus process clean-up) run on INT/TERM, and on
+    # PIPE (`prove ... | head`), whose default action would orphan nginx
+    my %number = (INT => 2, TERM => 15, PIPE => 13);
+    for my $sig (qw(INT TERM PIPE)) {
         my $cur = $SIG{$sig};
         next if defined $cur && $cur ne '' && $cur ne 'DEFAULT';
-        $SIG{$sig} = sub { Test::More::diag("Dispatch::Test: got SIG$sig, cleaning up"); exit 128 + ($sig eq 'INT' ? 2 : 15) };
+        $SIG{$sig} = sub { Test::More::diag("Dispatch::Test: got SIG$sig, cleaning up"); exit 128 + $number{$sig} };
     }
 }
 
@@ -828,6 +830,227 @@ sub parallel {
 }
 
 # ---------------------------------------------------------------------------
+# helpers for caching, limits and process hygiene
+
+# PUBLISH dispatch:events NS/NAME; returns how many subscribers received it
+sub publish {
+    my ($self, $ns, $name) = @_;
+    return $self->redis('PUBLISH', 'dispatch:events', "$ns/$name");
+}
+
+# INFO [section] as a hash of field => value
+sub redis_info {
+    my ($self, $section) = @_;
+    my $text = $self->redis('INFO', defined $section ? ($section) : ());
+    my %h;
+    for my $l (split /\r?\n/, $text) {
+        next if $l =~ /^#/ || $l !~ /:/;
+        my ($k, $v) = split /:/, $l, 2;
+        $h{$k} = $v;
+    }
+    return \%h;
+}
+
+# INFO commandstats as command => calls (lower-case names, e.g. hgetall)
+sub redis_command_calls {
+    my ($self) = @_;
+    my $info = $self->redis_info('commandstats');
+    my %calls;
+    for my $k (keys %$info) {
+        next unless $k =~ /^cmdstat_(.+)$/;
+        my $cmd = $1;
+        $calls{$cmd} = $1 if $info->{$k} =~ /(?:^|,)calls=(\d+)/;
+    }
+    return \%calls;
+}
+
+# Redis commands run since $before (a redis_command_calls result), except
+# the ones named in @ignore (default: the test's own INFO and PING)
+sub redis_commands_since {
+    my ($self, $before, @ignore) = @_;
+    @ignore = qw(info ping) unless @ignore;
+    my %skip = map { lc($_) => 1 } @ignore;
+    my $now = $self->redis_command_calls;
+    my $n = 0;
+    for my $cmd (keys %$now) {
+        next if $skip{$cmd};
+        $n += $now->{$cmd} - ($before->{$cmd} || 0);
+    }
+    return $n;
+}
+
+# One request on its own connection, sent now and read later:
+#   my $h = $t->send_request({ path => '/t/hang' });
+#   ... other requests ...
+#   my $r = $t->read_response($h, timeout => 10);   # $r->{elapsed}: seconds since sent
+#   my @r = $t->read_responses([$h1, $h2], timeout => 10);   # all at once
+# The request hash is the one parallel() takes (method, path, host, headers,
+# content). A response not complete within the timeout has status 599.
+sub send_request {
+    my ($self, $r) = @_;
+    my ($req, $method) = $self->_raw_request($r || {});
+    my $t0 = time;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $self->{port},
+                                  Proto => 'tcp', Timeout => 5)
+        or return { error => "connect: $!", method => $method, t0 => $t0 };
+    binmode $s;
+    local $SIG{PIPE} = 'IGNORE';
+    my $off = 0;
+    while ($off < length $req) {
+        my $n = syswrite($s, $req, length($req) - $off, $off);
+        if (!defined $n) {
+            next if $! == EINTR;
+            my $e = "$!";
+            close $s;
+            return { error => "write: $e", method => $method, t0 => $t0 };
+        }
+        $off += $n;
+    }
+    return { fh => $s, method => $method, t0 => $t0 };
+}
+
+sub read_response {
+    my ($self, $h, %opts) = @_;
+    my ($res) = $self->read_responses([$h], %opts);
+    return $res;
+}
+
+# Reads the responses of several send_request handles at once, so that each
+# one's `elapsed` is when its answer completed; in the order of the handles.
+sub read_responses {
+    my ($self, $handles, %opts) = @_;
+    my $timeout = defined $opts{timeout} ? $opts{timeout} : 15;
+    my $end = time + $timeout;
+    my @res;
+    my %open;    # fileno => index
+    my $sel = IO::Select->new;
+    my @in = ('') x @$handles;
+    for my $i (0 .. $#$handles) {
+        my $h = $handles->[$i];
+        if ($h->{error}) {
+            $res[$i] = { status => 599, reason => 'Internal Exception', headers => {},
+                         content => $h->{error}, elapsed => time - $h->{t0} };
+            next;
+        }
+        $open{ fileno $h->{fh} } = $i;
+        $sel->add($h->{fh});
+    }
+    my $finish = sub {
+        my ($i, $err) = @_;
+        my $h = $handles->[$i];
+        $sel->remove($h->{fh});
+        delete $open{ fileno $h->{fh} };
+        close $h->{fh};
+        $res[$i] = $err && $err =~ /^timeout/
+            ? { status => 599, reason => 'Internal Exception', headers => {}, content => "read: $err" }
+            : _parse_response($in[$i], $h->{method}, $err);
+        $res[$i]{elapsed} = time - $h->{t0};
+    };
+    while (%open) {
+        my $left = $end - time;
+        if ($left <= 0) {
+            $finish->($_, "timeout after $timeout s") for values %open;
+            last;
+        }
+        for my $fh ($sel->can_read($left < 0.5 ? $left : 0.5)) {
+            my $i = $open{ fileno $fh };
+            next unless defined $i;
+            my $n = sysread($fh, $in[$i], 65536, length $in[$i]);
+            if (!defined $n) {
+                next if $! == EINTR || $! == EAGAIN;
+                $finish->($i, "$!");
+            } elsif ($n == 0) {
+                $finish->($i, undef);
+            }
+        }
+    }
+    return @res;
+}
+
+# Sends $req (a parallel() request hash) in batches of `batch` (default 40)
+# separate connections until every live worker process has answered at
+# least once, at most `rounds` (default 10) batches. The location must add
+# the worker's PID as a response header (default X-Worker):
+#     add_header X-Worker $pid always;
+# Returns (\%by_worker, \@responses): %by_worker maps each PID that answered
+# to its responses ('?' for answers without the header).
+sub ask_every_worker {
+    my ($self, $req, %opts) = @_;
+    my $batch  = $opts{batch}  || 40;
+    my $rounds = $opts{rounds} || 10;
+    my $header = lc($opts{header} || 'x-worker');
+    my %want = map { $_ => 1 } $self->worker_pids;
+    my (%by, @all);
+    for (1 .. $rounds) {
+        my @res = $self->parallel([ map { +{ %$req } } 1 .. $batch ],
+                                  timeout => $opts{timeout} || 15);
+        for my $r (@res) {
+            my $w = $r->{headers}{$header};
+            $w = '?' unless defined $w && !ref $w;
+            push @{ $by{$w} }, $r;
+            push @all, $r;
+        }
+        last unless grep { !$by{$_} } keys %want;
+    }
+    return (\%by, \@all);
+}
+
+# True when every live worker answered $req (a path or a parallel() request
+# hash; see ask_every_worker for the X-Worker header it needs) and every
+# answer had $status and exactly $body.
+sub every_worker_says {
+    my ($self, $req, $status, $body) = @_;
+    $req = { path => $req } unless ref $req;
+    my ($by, $all) = $self->ask_every_worker($req);
+    return 0 if grep { !$by->{$_} } $self->worker_pids;
+    return 0 if grep { $_->{status} != $status || $_->{content} ne $body } @$all;
+    return 1;
+}
+
+# For diagnostics: the distinct answers each worker gives to $req.
+sub worker_answers {
+    my ($self, $req) = @_;
+    $req = { path => $req } unless ref $req;
+    my ($by) = $self->ask_every_worker($req);
+    my @out;
+    for my $w (sort keys %$by) {
+        my %seen;
+        $seen{"$_->{status} '$_->{content}'"}++ for @{ $by->{$w} };
+        push @out, "worker $w: " . join(', ', map { "$_ x$seen{$_}" } sort keys %seen);
+    }
+    return join("\n", @out);
+}
+
+# every child process of the nginx master (workers, also those shutting down)
+sub nginx_children {
+    my ($self) = @_;
+    my @pids = sort { $a <=> $b } map { $_->[0] } _children($self->{nginx_pid});
+    return @pids;    # a count in scalar context
+}
+
+# /proc/PID/status as a hash (VmRSS etc. in kB, as numbers)
+sub proc_status {
+    my ($self, $pid) = @_;
+    my %h;
+    for my $l (split /\n/, _read_file("/proc/$pid/status")) {
+        my ($k, $v) = $l =~ /^([^:]+):\s*(.*)$/ or next;
+        $v = $1 if $v =~ /^(\d+)\s*kB$/;
+        $h{$k} = $v;
+    }
+    return \%h;
+}
+
+sub rss_kb       { my ($self, $pid) = @_; return $self->proc_status($pid)->{VmRSS} }
+sub fd_count     { my ($self, $pid) = @_; my @f = glob("/proc/$pid/fd/*"); return scalar @f }
+sub thread_count { my ($self, $pid) = @_; my @t = glob("/proc/$pid/task/*"); return scalar @t }
+
+# a file under the prefix (another log the test configured)
+sub read_prefix_file {
+    my ($self, $name) = @_;
+    return _read_file(File::Spec->catfile($self->{prefix}, $name));
+}
+
+# ---------------------------------------------------------------------------
 # nginx -t
 
 sub nginx_test_config {
@@ -918,5 +1141,35 @@ Dispatch::Test - end-to-end harness for ngx_dispatch (nginx + redis-server)
   done_testing;
 
 See t/00-harness.t for every method in use.
+
+=head1 HELPERS FOR CACHING, LIMITS AND PROCESSES
+
+=over
+
+=item publish(NS, NAME)
+
+C<PUBLISH dispatch:events NS/NAME>; returns how many subscribers got it.
+
+=item redis_info([SECTION]), redis_command_calls, redis_commands_since(BEFORE, [IGNORE...])
+
+C<INFO> as a hash; C<INFO commandstats> as command =E<gt> calls; the number of
+commands run since a C<redis_command_calls> snapshot (INFO and PING ignored).
+
+=item send_request(REQ), read_response(H, timeout =E<gt> S), read_responses([H...], timeout =E<gt> S)
+
+A request on its own connection, sent now and read later; each response
+carries C<elapsed>, the seconds from sending until it was complete (read
+several at once with C<read_responses>). Late: status 599.
+
+=item ask_every_worker(REQ), every_worker_says(PATH, STATUS, BODY), worker_answers(PATH)
+
+Batches of 40 requests until every live worker answered; the location must
+say which worker it is: C<add_header X-Worker $pid always;>.
+
+=item nginx_children, proc_status(PID), rss_kb(PID), fd_count(PID), thread_count(PID), read_prefix_file(NAME)
+
+Process facts from /proc, and files under the prefix (e.g. another access log).
+
+=back
 
 =cut
