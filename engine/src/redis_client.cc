@@ -268,30 +268,17 @@ void RedisClient::on_deadline() {
   arm_deadline();
 }
 
-void RedisClient::update_io() {
-  if (io_) host_.raw().io_want(io_, want_read_, want_write_);
+// hiredis says which directions it waits for; the host watches those.
+void RedisClient::want(void *data, bool read, bool on) {
+  auto *self = static_cast<RedisClient *>(data);
+  (read ? self->want_read_ : self->want_write_) = on;
+  if (self->io_) self->host_.raw().io_want(self->io_, self->want_read_, self->want_write_);
 }
 
-void RedisClient::ev_add_read(void *data) {
-  auto *self = static_cast<RedisClient *>(data);
-  self->want_read_ = true;
-  self->update_io();
-}
-void RedisClient::ev_del_read(void *data) {
-  auto *self = static_cast<RedisClient *>(data);
-  self->want_read_ = false;
-  self->update_io();
-}
-void RedisClient::ev_add_write(void *data) {
-  auto *self = static_cast<RedisClient *>(data);
-  self->want_write_ = true;
-  self->update_io();
-}
-void RedisClient::ev_del_write(void *data) {
-  auto *self = static_cast<RedisClient *>(data);
-  self->want_write_ = false;
-  self->update_io();
-}
+void RedisClient::ev_add_read(void *data) { want(data, true, true); }
+void RedisClient::ev_del_read(void *data) { want(data, true, false); }
+void RedisClient::ev_add_write(void *data) { want(data, false, true); }
+void RedisClient::ev_del_write(void *data) { want(data, false, false); }
 
 // hiredis is freeing the context: the host closes the fd, and hiredis must
 // not close it a second time.

@@ -79,7 +79,7 @@ class RedisClient {
   static void ev_cleanup(void *data);
   static void on_io(void *arg, int readable, int writable);
 
-  void update_io();
+  static void want(void *data, bool read, bool on);
   void arm_deadline();
   void on_deadline();
   void drop_connection(const std::string &why);
