@@ -799,6 +799,22 @@ test_top_level_code_cannot_set_timers(void **state)
     assert_string_equal(body, "Error");
 }
 
+static void
+test_date_now_stands_still_while_a_script_computes(void **state)
+{
+    char body[64];
+
+    redis_fixture_put_script("ns", "clock",
+        "export default { async fetch() {"
+        " const a = Date.now(); let x = 0; for (let i = 0; i < 3e6; i++) x += i;"
+        " const b = Date.now();"
+        " await new Promise(r => setTimeout(r, 20));"
+        " const c = Date.now();"
+        " return new Response((a === b) + ' ' + (c - b >= 20)); } };", NULL);
+    assert_int_equal(get("clock", body, sizeof(body)), DISPATCH_OUTCOME_OK);
+    assert_string_equal(body, "true true");
+}
+
 int
 main(void)
 {
@@ -841,6 +857,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_a_timer_callback_runs_under_its_request_s_cpu_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_timers_end_with_their_request, setup, teardown),
         cmocka_unit_test_setup_teardown(test_top_level_code_cannot_set_timers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_date_now_stands_still_while_a_script_computes, setup, teardown),
     };
 
     return cmocka_run_group_tests_name("engine", tests, group_setup, group_teardown);

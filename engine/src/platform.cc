@@ -5,13 +5,66 @@
 #include <signal.h>
 #include <v8.h>
 
+#include <atomic>
 #include <memory>
 
 namespace dispatch {
 
 namespace {
 
+// The default platform with the wall clock V8 reads for Date frozen while
+// a script runs: a loop measuring Date.now() learns nothing about timing.
+class FrozenClockPlatform : public v8::Platform {
+ public:
+  explicit FrozenClockPlatform(v8::Platform *inner) : inner_(inner) {}
+
+  void freeze() { frozen_ms_.store(inner_->CurrentClockTimeMillis(), std::memory_order_relaxed); }
+  void thaw() { frozen_ms_.store(0, std::memory_order_relaxed); }
+
+  double CurrentClockTimeMillis() override {
+    double frozen = frozen_ms_.load(std::memory_order_relaxed);
+    return frozen > 0 ? frozen : inner_->CurrentClockTimeMillis();
+  }
+
+  // Everything else is the default platform's.
+  v8::PageAllocator *GetPageAllocator() override { return inner_->GetPageAllocator(); }
+  void OnCriticalMemoryPressure() override { inner_->OnCriticalMemoryPressure(); }
+  bool OnCriticalMemoryPressure(size_t length) override {
+    return inner_->OnCriticalMemoryPressure(length);
+  }
+  int NumberOfWorkerThreads() override { return inner_->NumberOfWorkerThreads(); }
+  std::shared_ptr<v8::TaskRunner> GetForegroundTaskRunner(v8::Isolate *isolate) override {
+    return inner_->GetForegroundTaskRunner(isolate);
+  }
+  void CallOnWorkerThread(std::unique_ptr<v8::Task> task) override {
+    inner_->CallOnWorkerThread(std::move(task));
+  }
+  void CallBlockingTaskOnWorkerThread(std::unique_ptr<v8::Task> task) override {
+    inner_->CallBlockingTaskOnWorkerThread(std::move(task));
+  }
+  void CallLowPriorityTaskOnWorkerThread(std::unique_ptr<v8::Task> task) override {
+    inner_->CallLowPriorityTaskOnWorkerThread(std::move(task));
+  }
+  void CallDelayedOnWorkerThread(std::unique_ptr<v8::Task> task, double delay) override {
+    inner_->CallDelayedOnWorkerThread(std::move(task), delay);
+  }
+  bool IdleTasksEnabled(v8::Isolate *isolate) override { return inner_->IdleTasksEnabled(isolate); }
+  std::unique_ptr<v8::JobHandle> PostJob(v8::TaskPriority priority,
+                                         std::unique_ptr<v8::JobTask> job) override {
+    return inner_->PostJob(priority, std::move(job));
+  }
+  double MonotonicallyIncreasingTime() override { return inner_->MonotonicallyIncreasingTime(); }
+  v8::TracingController *GetTracingController() override {
+    return inner_->GetTracingController();
+  }
+
+ private:
+  v8::Platform *inner_;
+  std::atomic<double> frozen_ms_{0};
+};
+
 std::unique_ptr<v8::Platform> g_platform;
+std::unique_ptr<FrozenClockPlatform> g_frozen;
 
 // V8's platform starts worker threads. They inherit the signal mask of the
 // thread that creates them, and signals meant for nginx's event loop must
@@ -45,7 +98,8 @@ bool platform_init(std::string *err) {
     // One background thread: the machine is shared with nginx's workers.
     g_platform = v8::platform::NewDefaultPlatform(
         1, v8::platform::IdleTaskSupport::kDisabled);
-    v8::V8::InitializePlatform(g_platform.get());
+    g_frozen = std::make_unique<FrozenClockPlatform>(g_platform.get());
+    v8::V8::InitializePlatform(g_frozen.get());
   }
   if (!v8::V8::Initialize()) {
     *err = "V8 failed to initialise";
@@ -55,5 +109,8 @@ bool platform_init(std::string *err) {
 }
 
 v8::Platform *platform_get() { return g_platform.get(); }
+
+void platform_freeze_clock() { g_frozen->freeze(); }
+void platform_thaw_clock() { g_frozen->thaw(); }
 
 }  // namespace dispatch

@@ -13,8 +13,13 @@ namespace dispatch {
 // Returns false with a message in *err when V8 cannot start.
 bool platform_init(std::string *err);
 
-// The process's platform; the engine pumps its foreground tasks (GC
-// finalisation, memory reducer) for each isolate from a periodic timer.
+// The process's default platform; the engine pumps its foreground tasks
+// (GC finalisation, memory reducer) for each isolate from a periodic timer.
 v8::Platform *platform_get();
+
+// Date.now() does not advance while a script computes, only between its
+// turns (SPEC 5): the clock V8 reads is frozen for the length of a run.
+void platform_freeze_clock();
+void platform_thaw_clock();
 
 }  // namespace dispatch

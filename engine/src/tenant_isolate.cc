@@ -108,9 +108,11 @@ dispatch_outcome_e TenantIsolate::guarded(double budget_ms, double *cpu_ms, Fn &
   // Two reads of the thread's CPU clock per run: each is a system call.
   double started = thread_cpu_ms();
   watchdog.arm(isolate_, started + budget_ms);
+  platform_freeze_clock();
   running_ = true;
   fn();
   running_ = false;
+  platform_thaw_clock();
   bool fired = watchdog.disarm();
   *cpu_ms += thread_cpu_ms() - started;
 
