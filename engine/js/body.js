@@ -1,6 +1,8 @@
 // The body shared by Request and Response (the Fetch "Body" mixin). Both
 // classes extend Body, as in workerd; Body itself cannot be constructed by
 // tenants. Bodies are held as bytes: streaming bodies come with ReadableStream.
+// A body may be made from a string, an ArrayBuffer or view, a Blob, a
+// FormData (multipart/form-data) or a URLSearchParams.
 
 // Internal access for Request, Response and invoke.
 let bodySet; // (object, Uint8Array|null) -> void
@@ -14,6 +16,8 @@ const BODY_USED_MESSAGE = 'Body has already been used. It can only be read once.
 function extractBody(value) {
   if (typeof value === 'string') return { bytes: utf8Encode(value), type: 'text/plain;charset=UTF-8' };
   if (isArrayBuffer(value) || ArrayBuffer.isView(value)) return { bytes: copyBytes(value), type: null };
+  if (blobIs(value)) return { bytes: copyBytes(blobBytes(value)), type: value.type === '' ? null : value.type };
+  if (formDataIs(value)) return multipartSerialize(value);
   const form = searchParamsText(value);
   if (form !== null) return { bytes: utf8Encode(form), type: 'application/x-www-form-urlencoded;charset=UTF-8' };
   return { bytes: utf8Encode(toUSVString(value)), type: 'text/plain;charset=UTF-8' };
@@ -52,6 +56,21 @@ class Body {
 
   async json() {
     return JSON.parse(bodyDecode(this.#consume()));
+  }
+
+  async bytes() {
+    const bytes = this.#consume();
+    return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : copyBytes(bytes);
+  }
+
+  async blob() {
+    const type = this.headers.get('content-type');
+    return blobCreate(this.#consume(), type === null ? '' : blobType(type));
+  }
+
+  async formData() {
+    const type = this.headers.get('content-type');
+    return formDataFromBody(this.#consume(), type);
   }
 
   #consume() {

@@ -161,11 +161,16 @@ function consoleFormat(args) {
   return parts.join(' ');
 }
 
-// One call is one log line: control characters are escaped so a tenant cannot
-// start a line of its own in the error log.
+// One call is one log line (console.table excepted: one line a row), indented
+// by console.group(); control characters are escaped so a tenant cannot start
+// a line of its own in the error log.
 function consoleEmit(level, args) {
+  consoleEmitText(level, consoleFormat(args));
+}
+
+function consoleEmitText(level, text) {
   // Escaping only lengthens, so anything past the limit can be cut off first.
-  let line = consoleFormat(args).slice(0, CONSOLE_MAX_LINE + 1).replace(/[\0-\x08\x0A-\x1F\x7F]/g, (c) => {
+  let line = (consoleGroupIndent + text).slice(0, CONSOLE_MAX_LINE + 1).replace(/[\0-\x08\x0A-\x1F\x7F]/g, (c) => {
     if (c === '\n') return '\\n';
     if (c === '\r') return '\\r';
     return `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`;
@@ -179,20 +184,137 @@ function consoleEmit(level, args) {
   native.log(level, line);
 }
 
+// State of group, count and time: per isolate, as in workerd, so it carries
+// over from one request to the next.
+const CONSOLE_MAX_GROUP_DEPTH = 32;
+let consoleGroupDepth = 0;
+let consoleGroupIndent = '';
+const consoleCounts = new Map();
+const consoleTimers = new Map();
+
+function consoleLabel(label) {
+  return label === undefined ? 'default' : toDOMString(label);
+}
+
+function consoleGroup(args) {
+  if (args.length > 0) consoleEmit('info', args);
+  consoleGroupDepth++;
+  consoleGroupIndent = '  '.repeat(Math.min(consoleGroupDepth, CONSOLE_MAX_GROUP_DEPTH));
+}
+
+// The tenant's frames of the current stack, without the built-ins' own.
+function consoleStack() {
+  const stack = `${new Error().stack}`.split('\n').slice(1).map((frame) => frame.trim());
+  return stack.filter((frame) => frame.startsWith('at ') && !frame.includes('dispatch:builtins'));
+}
+
+function consoleElapsed(label) {
+  return `${label}: ${Date.now() - consoleTimers.get(label)}ms`;
+}
+
+// console.table, simplified: a box like Node's, one log line per row, at most
+// CONSOLE_MAX_ITEMS rows; cells are rendered as console.log renders nested values.
+function consoleTable(data, properties) {
+  if (!isObject(data)) {
+    consoleEmit('info', [data]);
+    return;
+  }
+  const cell = (value) => consoleInspect(value, CONSOLE_MAX_DEPTH - 1, { ancestors: [], length: 0 }).slice(0, 80);
+  const isMap = data instanceof Map;
+  const rows = isMap ? [...consoleFirstItems(data.entries())].map(([k, v], i) => [String(i), v, k])
+    : data instanceof Set ? [...consoleFirstItems(data.values())].map((v, i) => [String(i), v])
+      : Object.keys(data).slice(0, CONSOLE_MAX_ITEMS).map((key) => [key, data[key]]);
+  const columns = [];
+  let hasValues = false;
+  for (const [, value] of rows) {
+    if (isObject(value) && !(typeof value === 'function')) {
+      for (const key of Object.keys(value)) if (!columns.includes(key)) columns.push(key);
+    } else {
+      hasValues = true;
+    }
+  }
+  const shown = Array.isArray(properties) ? properties.map((p) => toDOMString(p)) : columns;
+  const header = [isMap ? '(iteration index)' : '(index)', ...(isMap ? ['Key'] : []), ...shown,
+    ...(hasValues && !Array.isArray(properties) ? ['Values'] : [])];
+  const table = rows.map(([key, value, mapKey]) => {
+    const line = [key, ...(isMap ? [cell(mapKey)] : [])];
+    for (const column of shown) {
+      line.push(isObject(value) && Object.hasOwn(value, column) ? cell(value[column]) : '');
+    }
+    if (hasValues && !Array.isArray(properties)) line.push(isObject(value) ? '' : cell(value));
+    return line;
+  });
+  const widths = header.map((title, i) => Math.max(title.length, ...table.map((line) => line[i].length)) + 2);
+  const rule = (left, middle, right) => left + widths.map((w) => '─'.repeat(w)).join(middle) + right;
+  const line = (cells) => `│${cells.map((text, i) => ` ${text.padEnd(widths[i] - 1)}`).join('│')}│`;
+  consoleEmitText('info', rule('┌', '┬', '┐'));
+  consoleEmitText('info', line(header));
+  consoleEmitText('info', rule('├', '┼', '┤'));
+  for (const cells of table) consoleEmitText('info', line(cells));
+  consoleEmitText('info', rule('└', '┴', '┘'));
+}
+
 const consoleNamespace = {
   log(...args) { consoleEmit('info', args); },
   info(...args) { consoleEmit('info', args); },
   debug(...args) { consoleEmit('debug', args); },
-  trace(...args) { consoleEmit('debug', args); },
   warn(...args) { consoleEmit('warn', args); },
   error(...args) { consoleEmit('error', args); },
   dir(value) { consoleEmit('info', [consoleRender(value)]); },
+  dirxml(...args) { consoleEmit('info', args); },
+  trace(...args) {
+    const message = args.length > 0 ? `Trace: ${consoleFormat(args)}` : 'Trace';
+    consoleEmitText('info', [message, ...consoleStack()].join('; '));
+  },
   assert(condition, ...args) {
     if (condition) return;
     if (typeof args[0] === 'string') args[0] = `Assertion failed: ${args[0]}`;
     else args.unshift('Assertion failed');
     consoleEmit('error', args);
   },
+  table(data, properties) { consoleTable(data, properties); },
+  group(...args) { consoleGroup(args); },
+  groupCollapsed(...args) { consoleGroup(args); },
+  groupEnd() {
+    if (consoleGroupDepth === 0) return;
+    consoleGroupDepth--;
+    consoleGroupIndent = '  '.repeat(Math.min(consoleGroupDepth, CONSOLE_MAX_GROUP_DEPTH));
+  },
+  count(label = undefined) {
+    const name = consoleLabel(label);
+    const count = (consoleCounts.get(name) ?? 0) + 1;
+    consoleCounts.set(name, count);
+    consoleEmitText('info', `${name}: ${count}`);
+  },
+  countReset(label = undefined) {
+    const name = consoleLabel(label);
+    if (consoleCounts.has(name)) consoleCounts.set(name, 0);
+    else consoleEmitText('warn', `Count for '${name}' does not exist`);
+  },
+  time(label = undefined) {
+    const name = consoleLabel(label);
+    if (consoleTimers.has(name)) consoleEmitText('warn', `Timer '${name}' already exists`);
+    else consoleTimers.set(name, Date.now());
+  },
+  timeLog(label = undefined, ...data) {
+    const name = consoleLabel(label);
+    if (!consoleTimers.has(name)) consoleEmitText('warn', `Timer '${name}' does not exist`);
+    else consoleEmit('info', [consoleElapsed(name), ...data]);
+  },
+  timeEnd(label = undefined) {
+    const name = consoleLabel(label);
+    if (!consoleTimers.has(name)) {
+      consoleEmitText('warn', `Timer '${name}' does not exist`);
+      return;
+    }
+    consoleEmitText('info', consoleElapsed(name));
+    consoleTimers.delete(name);
+  },
+  // Nothing to do in a log file.
+  clear() {},
+  profile() {},
+  profileEnd() {},
+  timeStamp() {},
 };
 setToStringTag(consoleNamespace, 'console');
 defineGlobal('console', consoleNamespace);

@@ -65,6 +65,14 @@ class Headers {
     return this.#values('set-cookie');
   }
 
+  // A Cloudflare extension older than getSetCookie(), for Set-Cookie only.
+  getAll(name) {
+    requireArgs(arguments.length, 1, 'Headers.getAll');
+    const key = headerName(name);
+    if (key !== 'set-cookie') throw new TypeError('getAll() can only be used with the header name "Set-Cookie".');
+    return this.#values(key);
+  }
+
   has(name) {
     requireArgs(arguments.length, 1, 'Headers.has');
     const key = headerName(name);

@@ -32,7 +32,7 @@ class Request extends Body {
   #clientUrl = null;
   #clientHeaders = null;
   #redirect = 'follow';
-  #signal = null; // AbortSignal arrives later; whatever init.signal was is kept
+  #signal = null; // the AbortSignal from init, as workerd keeps it; made on first read if none
   #cf = undefined;
 
   constructor(input, init = undefined) {
@@ -55,6 +55,9 @@ class Request extends Body {
       const mode = toDOMString(redirect);
       if (!REQUEST_REDIRECT_MODES.includes(mode)) throw new TypeError(`Invalid redirect mode: "${mode}"`);
       this.#redirect = mode;
+    }
+    if (signal !== undefined && signal !== null && !abortSignalIs(signal)) {
+      throw new TypeError('Request: init.signal must be an AbortSignal');
     }
     if (signal !== undefined) this.#signal = signal;
     if (cf !== undefined) this.#cf = cf;
@@ -104,7 +107,13 @@ class Request extends Body {
   }
 
   get signal() {
+    if (this.#signal === null) this.#signal = abortSignalCreate(); // one that never aborts
     return this.#signal;
+  }
+
+  get integrity() {
+    void this.#method; // brand check
+    return '';
   }
 
   get cf() {

@@ -1,0 +1,132 @@
+// AbortController and AbortSignal (WHATWG DOM).
+
+let abortSignalIs; // (value) -> true for an AbortSignal (brand check)
+let abortSignalAddAlgorithm; // (signal, () => void) -> runs once when the signal aborts, before its event
+let abortSignalCreate; // () -> a new AbortSignal that is not aborted
+let abortSignalAbort; // (signal, reason) -> aborts it (reason undefined: an AbortError DOMException)
+
+class AbortSignal extends EventTarget {
+  #aborted = false;
+  #reason = undefined;
+  #algorithms = []; // run on abort, then dropped
+  #onabort = null;
+  #onabortListener = null;
+
+  constructor(token) {
+    if (token !== INTERNAL) throw new TypeError('Illegal constructor');
+    super();
+  }
+
+  static abort(reason = undefined) {
+    const signal = new AbortSignal(INTERNAL);
+    signal.#aborted = true;
+    signal.#reason = reason === undefined ? new DOMException('signal is aborted without reason', 'AbortError') : reason;
+    return signal;
+  }
+
+  static timeout(milliseconds) {
+    requireArgs(arguments.length, 1, 'AbortSignal.timeout');
+    const ms = Number(milliseconds);
+    if (!Number.isFinite(ms) || ms < 0 || ms > Number.MAX_SAFE_INTEGER) {
+      throw new TypeError('AbortSignal.timeout: the delay must be a non-negative integer');
+    }
+    const schedule = globalThis.setTimeout;
+    if (typeof schedule !== 'function') throw new TypeError('AbortSignal.timeout: timers are not available');
+    const signal = new AbortSignal(INTERNAL);
+    Reflect.apply(schedule, globalThis, [() => {
+      signal.#abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError'));
+    }, Math.trunc(ms)]);
+    return signal;
+  }
+
+  static any(signals) {
+    requireArgs(arguments.length, 1, 'AbortSignal.any');
+    if (!isObject(signals) || typeof signals[Symbol.iterator] !== 'function') {
+      throw new TypeError('AbortSignal.any: the argument must be a sequence of AbortSignals');
+    }
+    const list = [...signals];
+    for (const s of list) {
+      if (!abortSignalIs(s)) throw new TypeError('AbortSignal.any: every entry must be an AbortSignal');
+    }
+    const result = new AbortSignal(INTERNAL);
+    const aborted = list.find((s) => s.#aborted);
+    if (aborted !== undefined) {
+      result.#aborted = true;
+      result.#reason = aborted.#reason;
+      return result;
+    }
+    for (const s of list) s.#algorithms.push(() => result.#abort(s.#reason));
+    return result;
+  }
+
+  get aborted() {
+    return this.#aborted;
+  }
+
+  get reason() {
+    return this.#reason;
+  }
+
+  throwIfAborted() {
+    if (this.#aborted) throw this.#reason;
+  }
+
+  get onabort() {
+    return this.#onabort;
+  }
+
+  set onabort(handler) {
+    this.#onabort = isObject(handler) ? handler : null;
+    if (this.#onabort !== null && this.#onabortListener === null) {
+      // An event handler attribute: one listener, added when first set,
+      // that calls whatever the attribute holds then.
+      this.#onabortListener = (event) => {
+        const current = this.#onabort;
+        if (typeof current === 'function') return Reflect.apply(current, this, [event]);
+        return undefined;
+      };
+      this.addEventListener('abort', this.#onabortListener);
+    }
+  }
+
+  #abort(reason) {
+    if (this.#aborted) return;
+    this.#aborted = true;
+    this.#reason = reason === undefined ? new DOMException('signal is aborted without reason', 'AbortError') : reason;
+    const algorithms = this.#algorithms;
+    this.#algorithms = [];
+    for (const algorithm of algorithms) algorithm();
+    this.dispatchEvent(new Event('abort'));
+  }
+
+  static {
+    abortSignalIs = (value) => isObject(value) && #aborted in value;
+    abortSignalAddAlgorithm = (signal, algorithm) => {
+      if (!signal.#aborted) signal.#algorithms.push(algorithm);
+    };
+    abortSignalCreate = () => new AbortSignal(INTERNAL);
+    abortSignalAbort = (signal, reason) => signal.#abort(reason);
+    registerInspector('AbortSignal', (value) => {
+      if (!(#aborted in value)) return undefined;
+      return value.#aborted ? { aborted: true, reason: value.#reason } : { aborted: false };
+    });
+  }
+}
+
+setToStringTag(AbortSignal.prototype, 'AbortSignal');
+defineGlobal('AbortSignal', AbortSignal);
+
+class AbortController {
+  #signal = new AbortSignal(INTERNAL);
+
+  get signal() {
+    return this.#signal;
+  }
+
+  abort(reason = undefined) {
+    abortSignalAbort(this.#signal, reason);
+  }
+}
+
+setToStringTag(AbortController.prototype, 'AbortController');
+defineGlobal('AbortController', AbortController);

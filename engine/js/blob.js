@@ -1,0 +1,163 @@
+// Blob and File (W3C File API). A Blob's bytes never change, so slices and
+// copies of a Blob share them. stream() comes with ReadableStream.
+
+let blobIs; // (value) -> true for a Blob or File (brand check)
+let fileIs; // (value) -> true for a File (brand check)
+let blobBytes; // (blob) -> its Uint8Array; shared, never to be modified or handed out
+let blobCreate; // (bytes, type) -> Blob that owns bytes
+let fileCreate; // (bytes, name, type, lastModified) -> File that owns bytes
+
+// The type, if it is printable ASCII, lower-cased; otherwise the empty string.
+function blobType(value) {
+  const type = toDOMString(value);
+  return /^[\x20-\x7E]*$/.test(type) ? type.toLowerCase() : '';
+}
+
+function blobPartsBytes(parts, endings, what) {
+  if (parts === undefined) return new Uint8Array(0);
+  if (!isObject(parts) || typeof parts[Symbol.iterator] !== 'function') {
+    throw new TypeError(`${what}: the parts must be a sequence`);
+  }
+  const chunks = [];
+  let total = 0;
+  for (const part of parts) {
+    let bytes;
+    if (blobIs(part)) bytes = blobBytes(part);
+    else if (isArrayBuffer(part) || ArrayBuffer.isView(part)) bytes = copyBytes(part);
+    else {
+      let text = toUSVString(part);
+      if (endings === 'native') text = text.replace(/\r\n?/g, '\n');
+      bytes = utf8Encode(text);
+    }
+    chunks.push(bytes);
+    total += bytes.length;
+  }
+  if (chunks.length === 1) return chunks[0]; // a Blob's bytes may be shared: they never change
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return out;
+}
+
+function blobOptions(options, what) {
+  const { type = '', endings = 'transparent' } = toDictionary(options, what);
+  const mode = toDOMString(endings);
+  if (mode !== 'transparent' && mode !== 'native') {
+    throw new TypeError(`${what}: endings must be "transparent" or "native"`);
+  }
+  return { type: blobType(type), endings: mode };
+}
+
+// Relative index as slice() takes it: negative counts from the end.
+function blobIndex(value, size, fallback) {
+  if (value === undefined) return fallback;
+  const n = Math.trunc(Number(value)) || 0;
+  return n < 0 ? Math.max(size + n, 0) : Math.min(n, size);
+}
+
+class Blob {
+  #bytes = null;
+  #type = '';
+
+  constructor(blobParts = undefined, options = undefined) {
+    if (blobParts === INTERNAL) return;
+    const { type, endings } = blobOptions(options, 'Blob');
+    this.#bytes = blobPartsBytes(blobParts, endings, 'Blob');
+    this.#type = type;
+  }
+
+  get size() {
+    return this.#bytes.length;
+  }
+
+  get type() {
+    return this.#type;
+  }
+
+  slice(start = undefined, end = undefined, contentType = undefined) {
+    const size = this.#bytes.length;
+    const from = blobIndex(start, size, 0);
+    const to = blobIndex(end, size, size);
+    return blobCreate(this.#bytes.subarray(from, Math.max(from, to)),
+      contentType === undefined ? '' : blobType(contentType));
+  }
+
+  async text() {
+    return bodyDecode(this.#bytes);
+  }
+
+  async arrayBuffer() {
+    return copyBytes(this.#bytes).buffer;
+  }
+
+  async bytes() {
+    return copyBytes(this.#bytes);
+  }
+
+  static {
+    blobIs = (value) => isObject(value) && #bytes in value;
+    blobBytes = (blob) => blob.#bytes;
+    blobCreate = (bytes, type) => {
+      const blob = new Blob(INTERNAL);
+      blob.#bytes = bytes;
+      blob.#type = type;
+      return blob;
+    };
+    fileCreate = (bytes, name, type, lastModified) => {
+      const file = new File(INTERNAL, name, lastModified);
+      file.#bytes = bytes;
+      file.#type = type;
+      return file;
+    };
+  }
+}
+
+setToStringTag(Blob.prototype, 'Blob');
+defineGlobal('Blob', Blob);
+
+class File extends Blob {
+  #name;
+  #lastModified;
+
+  constructor(fileBits, fileName, options = undefined) {
+    if (fileBits === INTERNAL) {
+      super(INTERNAL);
+      this.#name = fileName;
+      this.#lastModified = options;
+      return;
+    }
+    requireArgs(arguments.length, 2, 'File');
+    super(fileBits, options);
+    this.#name = toUSVString(fileName);
+    const { lastModified = undefined } = toDictionary(options, 'File');
+    this.#lastModified = lastModified === undefined ? Date.now() : Math.trunc(Number(lastModified)) || 0;
+  }
+
+  get name() {
+    return this.#name;
+  }
+
+  get lastModified() {
+    return this.#lastModified;
+  }
+
+  get webkitRelativePath() {
+    void this.#name;
+    return '';
+  }
+
+  static {
+    fileIs = (value) => isObject(value) && #name in value;
+    registerInspector('File', (value) => {
+      if (!(#name in value)) return undefined;
+      return { name: value.#name, size: value.size, type: value.type, lastModified: value.#lastModified };
+    });
+    registerInspector('Blob', (value) => (blobIs(value) ? { size: value.size, type: value.type } : undefined));
+  }
+}
+
+setToStringTag(File.prototype, 'File');
+defineGlobal('File', File);

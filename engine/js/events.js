@@ -1,0 +1,385 @@
+// DOMException (WebIDL), Event, CustomEvent and EventTarget (WHATWG DOM).
+// There is no tree: every dispatch is at the target, so capture only takes
+// part in a listener's identity, as the standard says for a lone target.
+
+// ---- DOMException ----
+
+// The names that have a legacy code, in code order (IndexSizeError is 1);
+// the others have code 0.
+const DOM_EXCEPTION_CODES = [
+  'IndexSizeError', 'DOMStringSizeError', 'HierarchyRequestError', 'WrongDocumentError',
+  'InvalidCharacterError', 'NoDataAllowedError', 'NoModificationAllowedError', 'NotFoundError',
+  'NotSupportedError', 'InUseAttributeError', 'InvalidStateError', 'SyntaxError',
+  'InvalidModificationError', 'NamespaceError', 'InvalidAccessError', 'ValidationError',
+  'TypeMismatchError', 'SecurityError', 'NetworkError', 'AbortError',
+  'URLMismatchError', 'QuotaExceededError', 'TimeoutError', 'InvalidNodeTypeError',
+  'DataCloneError',
+];
+
+let domExceptionIs; // (value) -> true for a DOMException (brand check)
+
+// Its prototype chain runs through Error.prototype and instances carry a
+// stack, as in browsers and workerd; name, message and code are getters.
+class DOMException extends Error {
+  #name;
+  #message;
+
+  // new DOMException(message, name) or, as Node and newer WebIDL allow,
+  // new DOMException(message, { name, cause }).
+  constructor(message = undefined, options = undefined) {
+    super();
+    this.#message = message === undefined ? '' : toDOMString(message);
+    if (isObject(options)) {
+      this.#name = options.name === undefined ? 'Error' : toDOMString(options.name);
+      if ('cause' in options) {
+        Object.defineProperty(this, 'cause', {
+          value: options.cause, writable: true, configurable: true, enumerable: false,
+        });
+      }
+    } else {
+      this.#name = options === undefined ? 'Error' : toDOMString(options);
+    }
+  }
+
+  get name() {
+    return this.#name;
+  }
+
+  get message() {
+    return this.#message;
+  }
+
+  get code() {
+    return DOM_EXCEPTION_CODES.indexOf(this.#name) + 1;
+  }
+
+  // The legacy code constants. WebIDL makes them read-only data properties;
+  // getters in the class body cost nothing when an isolate starts, where
+  // fifty defineProperty calls would.
+  static get INDEX_SIZE_ERR() { return 1; }
+  get INDEX_SIZE_ERR() { return 1; }
+  static get DOMSTRING_SIZE_ERR() { return 2; }
+  get DOMSTRING_SIZE_ERR() { return 2; }
+  static get HIERARCHY_REQUEST_ERR() { return 3; }
+  get HIERARCHY_REQUEST_ERR() { return 3; }
+  static get WRONG_DOCUMENT_ERR() { return 4; }
+  get WRONG_DOCUMENT_ERR() { return 4; }
+  static get INVALID_CHARACTER_ERR() { return 5; }
+  get INVALID_CHARACTER_ERR() { return 5; }
+  static get NO_DATA_ALLOWED_ERR() { return 6; }
+  get NO_DATA_ALLOWED_ERR() { return 6; }
+  static get NO_MODIFICATION_ALLOWED_ERR() { return 7; }
+  get NO_MODIFICATION_ALLOWED_ERR() { return 7; }
+  static get NOT_FOUND_ERR() { return 8; }
+  get NOT_FOUND_ERR() { return 8; }
+  static get NOT_SUPPORTED_ERR() { return 9; }
+  get NOT_SUPPORTED_ERR() { return 9; }
+  static get INUSE_ATTRIBUTE_ERR() { return 10; }
+  get INUSE_ATTRIBUTE_ERR() { return 10; }
+  static get INVALID_STATE_ERR() { return 11; }
+  get INVALID_STATE_ERR() { return 11; }
+  static get SYNTAX_ERR() { return 12; }
+  get SYNTAX_ERR() { return 12; }
+  static get INVALID_MODIFICATION_ERR() { return 13; }
+  get INVALID_MODIFICATION_ERR() { return 13; }
+  static get NAMESPACE_ERR() { return 14; }
+  get NAMESPACE_ERR() { return 14; }
+  static get INVALID_ACCESS_ERR() { return 15; }
+  get INVALID_ACCESS_ERR() { return 15; }
+  static get VALIDATION_ERR() { return 16; }
+  get VALIDATION_ERR() { return 16; }
+  static get TYPE_MISMATCH_ERR() { return 17; }
+  get TYPE_MISMATCH_ERR() { return 17; }
+  static get SECURITY_ERR() { return 18; }
+  get SECURITY_ERR() { return 18; }
+  static get NETWORK_ERR() { return 19; }
+  get NETWORK_ERR() { return 19; }
+  static get ABORT_ERR() { return 20; }
+  get ABORT_ERR() { return 20; }
+  static get URL_MISMATCH_ERR() { return 21; }
+  get URL_MISMATCH_ERR() { return 21; }
+  static get QUOTA_EXCEEDED_ERR() { return 22; }
+  get QUOTA_EXCEEDED_ERR() { return 22; }
+  static get TIMEOUT_ERR() { return 23; }
+  get TIMEOUT_ERR() { return 23; }
+  static get INVALID_NODE_TYPE_ERR() { return 24; }
+  get INVALID_NODE_TYPE_ERR() { return 24; }
+  static get DATA_CLONE_ERR() { return 25; }
+  get DATA_CLONE_ERR() { return 25; }
+
+  static {
+    domExceptionIs = (value) => isObject(value) && #name in value;
+  }
+}
+
+setToStringTag(DOMException.prototype, 'DOMException');
+defineGlobal('DOMException', DOMException);
+
+// ---- Event ----
+
+const EVENT_NONE = 0;
+const EVENT_AT_TARGET = 2;
+
+// Internal access for EventTarget and the built-ins that fire events.
+let eventIs; // (value) -> true for an Event (brand check)
+let eventBeginDispatch; // (event, target) -> false if the event is being dispatched or not initialised
+let eventEndDispatch; // (event) -> void
+let eventSetCurrentTarget; // (event, target or null) -> void
+let eventInPassiveListener; // (event, boolean) -> void
+let eventStoppedImmediately; // (event) -> boolean
+
+class Event {
+  #type;
+  #bubbles;
+  #cancelable;
+  #composed;
+  #timeStamp = Date.now();
+  #target = null;
+  #currentTarget = null;
+  #phase = EVENT_NONE;
+  #canceled = false;
+  #stop = false;
+  #stopImmediate = false;
+  #dispatching = false;
+  #passive = false;
+
+  constructor(type, init = undefined) {
+    requireArgs(arguments.length, 1, 'Event');
+    this.#type = toDOMString(type);
+    const { bubbles = false, cancelable = false, composed = false } = toDictionary(init, 'Event');
+    this.#bubbles = Boolean(bubbles);
+    this.#cancelable = Boolean(cancelable);
+    this.#composed = Boolean(composed);
+  }
+
+  get type() {
+    return this.#type;
+  }
+
+  get target() {
+    return this.#target;
+  }
+
+  get srcElement() {
+    return this.#target;
+  }
+
+  get currentTarget() {
+    return this.#currentTarget;
+  }
+
+  composedPath() {
+    return this.#currentTarget === null ? [] : [this.#currentTarget];
+  }
+
+  get eventPhase() {
+    return this.#phase;
+  }
+
+  stopPropagation() {
+    this.#stop = true;
+  }
+
+  get cancelBubble() {
+    return this.#stop;
+  }
+
+  set cancelBubble(value) {
+    if (value) this.#stop = true;
+  }
+
+  stopImmediatePropagation() {
+    this.#stop = true;
+    this.#stopImmediate = true;
+  }
+
+  get bubbles() {
+    return this.#bubbles;
+  }
+
+  get cancelable() {
+    return this.#cancelable;
+  }
+
+  get returnValue() {
+    return !this.#canceled;
+  }
+
+  set returnValue(value) {
+    if (!value) this.preventDefault();
+  }
+
+  preventDefault() {
+    if (this.#cancelable && !this.#passive) this.#canceled = true;
+  }
+
+  get defaultPrevented() {
+    return this.#canceled;
+  }
+
+  get composed() {
+    return this.#composed;
+  }
+
+  get isTrusted() {
+    void this.#type; // brand check; tenant-made events are never trusted
+    return false;
+  }
+
+  get timeStamp() {
+    return this.#timeStamp;
+  }
+
+  // The phase constants, as getters (see DOMException's).
+  static get NONE() { return 0; }
+  get NONE() { return 0; }
+  static get CAPTURING_PHASE() { return 1; }
+  get CAPTURING_PHASE() { return 1; }
+  static get AT_TARGET() { return 2; }
+  get AT_TARGET() { return 2; }
+  static get BUBBLING_PHASE() { return 3; }
+  get BUBBLING_PHASE() { return 3; }
+
+  static {
+    eventIs = (value) => isObject(value) && #type in value;
+    eventBeginDispatch = (event, target) => {
+      if (event.#dispatching) return false;
+      event.#dispatching = true;
+      event.#target = target;
+      event.#currentTarget = target;
+      event.#phase = EVENT_AT_TARGET;
+      return true;
+    };
+    eventEndDispatch = (event) => {
+      event.#dispatching = false;
+      event.#currentTarget = null;
+      event.#phase = EVENT_NONE;
+      event.#stop = false;
+      event.#stopImmediate = false;
+      event.#passive = false;
+    };
+    eventSetCurrentTarget = (event, target) => {
+      event.#currentTarget = target;
+    };
+    eventInPassiveListener = (event, passive) => {
+      event.#passive = passive;
+    };
+    eventStoppedImmediately = (event) => event.#stopImmediate;
+    registerInspector('Event', (value) => {
+      if (!(#type in value)) return undefined;
+      return { type: value.#type, defaultPrevented: value.#canceled, timeStamp: value.#timeStamp };
+    });
+  }
+}
+
+setToStringTag(Event.prototype, 'Event');
+defineGlobal('Event', Event);
+
+class CustomEvent extends Event {
+  #detail;
+
+  constructor(type, init = undefined) {
+    requireArgs(arguments.length, 1, 'CustomEvent');
+    super(type, init);
+    const { detail = null } = toDictionary(init, 'CustomEvent');
+    this.#detail = detail;
+  }
+
+  get detail() {
+    return this.#detail;
+  }
+}
+setToStringTag(CustomEvent.prototype, 'CustomEvent');
+defineGlobal('CustomEvent', CustomEvent);
+
+// ---- EventTarget ----
+
+function eventListenerOptions(options, what) {
+  if (typeof options === 'boolean' || !isObject(options)) {
+    return { capture: Boolean(options), once: false, passive: false, signal: undefined };
+  }
+  const { capture = false, once = false, passive = false, signal = undefined } = options;
+  if (signal !== undefined && !abortSignalIs(signal)) {
+    throw new TypeError(`${what}: options.signal must be an AbortSignal`);
+  }
+  return { capture: Boolean(capture), once: Boolean(once), passive: Boolean(passive), signal };
+}
+
+class EventTarget {
+  // type -> [{ callback, capture, once, passive, removed }], in the order added
+  #listeners = new Map();
+
+  addEventListener(type, callback, options = undefined) {
+    requireArgs(arguments.length, 2, 'EventTarget.addEventListener');
+    const name = toDOMString(type);
+    const { capture, once, passive, signal } = eventListenerOptions(options, 'addEventListener');
+    if (callback === null || callback === undefined) return;
+    if (!isObject(callback)) throw new TypeError('addEventListener: the listener must be a function or an object');
+    if (signal !== undefined && signal.aborted) return;
+    let list = this.#listeners.get(name);
+    if (list === undefined) {
+      list = [];
+      this.#listeners.set(name, list);
+    }
+    if (list.some((entry) => entry.callback === callback && entry.capture === capture)) return;
+    const entry = { callback, capture, once, passive, removed: false };
+    list.push(entry);
+    if (signal !== undefined) abortSignalAddAlgorithm(signal, () => this.#remove(name, entry));
+  }
+
+  removeEventListener(type, callback, options = undefined) {
+    requireArgs(arguments.length, 2, 'EventTarget.removeEventListener');
+    const name = toDOMString(type);
+    const capture = typeof options === 'boolean' || !isObject(options) ? Boolean(options) : Boolean(options.capture);
+    const entry = this.#listeners.get(name)?.find((e) => e.callback === callback && e.capture === capture);
+    if (entry !== undefined) this.#remove(name, entry);
+  }
+
+  // As in workerd, an exception thrown by a listener stops the dispatch and
+  // comes out of dispatchEvent() (the DOM standard reports it and carries on).
+  dispatchEvent(event) {
+    requireArgs(arguments.length, 1, 'EventTarget.dispatchEvent');
+    if (!eventIs(event)) {
+      throw new TypeError('dispatchEvent: the argument must be an Event');
+    }
+    if (!eventBeginDispatch(event, this)) {
+      throw new DOMException('The event is already being dispatched.', 'InvalidStateError');
+    }
+    try {
+      const list = this.#listeners.get(event.type);
+      if (list !== undefined) {
+        for (const entry of list.slice()) {
+          if (entry.removed) continue;
+          if (entry.once) this.#remove(event.type, entry);
+          eventInPassiveListener(event, entry.passive);
+          const { callback } = entry;
+          if (typeof callback === 'function') {
+            Reflect.apply(callback, this, [event]);
+          } else {
+            const handleEvent = callback.handleEvent;
+            if (typeof handleEvent !== 'function') {
+              throw new TypeError('the event listener object has no handleEvent() method');
+            }
+            Reflect.apply(handleEvent, callback, [event]);
+          }
+          eventInPassiveListener(event, false);
+          if (eventStoppedImmediately(event)) break;
+        }
+      }
+    } finally {
+      eventEndDispatch(event);
+    }
+    return !event.defaultPrevented;
+  }
+
+  #remove(type, entry) {
+    entry.removed = true;
+    const list = this.#listeners.get(type);
+    const index = list === undefined ? -1 : list.indexOf(entry);
+    if (index >= 0) list.splice(index, 1);
+    if (list !== undefined && list.length === 0) this.#listeners.delete(type);
+  }
+}
+
+setToStringTag(EventTarget.prototype, 'EventTarget');
+defineGlobal('EventTarget', EventTarget);
