@@ -1,27 +1,82 @@
-// URL and URLSearchParams. The parser follows the WHATWG URL Standard for
-// the cases real handlers meet (special and opaque schemes, IPv4/IPv6 hosts,
-// Punycode, dot segments, relative references); it is self-contained so the
-// full standard parser can replace this file. Not done: full UTS #46 mapping
-// (hosts are only lower-cased and Punycode-encoded) and the rarer Windows
-// drive-letter quirks of file: URLs.
+// URL and URLSearchParams: the WHATWG URL Standard (https://url.spec.whatwg.org/)
+// as Cloudflare Workers exposes it. The parser is the standard's state machine
+// ("basic URL parser"), with the standard's names for states, sets and steps,
+// so it can be read side by side with the text. Two liberties, both
+// unobservable:
+//   * the "buffer" of the states that collect one is not built code point by
+//     code point: it is always a stretch of the input, input[bufferStart,
+//     pointer), sliced (and percent-encoded) when the state is done with it;
+//   * the states that would only append to a buffer or to the URL jump to the
+//     next code point that matters (a delimiter) in one step.
+// The input is iterated by UTF-16 code unit: every code point the parser
+// looks at is ASCII, and slices only ever end at ASCII delimiters, so a
+// surrogate pair is never split.
+//
+// A URL record is { scheme, username, password, host, port, path, query,
+// fragment }: host is null or the serialised host (a domain, "1.2.3.4",
+// "[::1]", an opaque host, or "" for the empty host); port is null or a
+// number; path is an array of segments, or a string for an opaque path
+// ("mailto:x"); query and fragment are null or strings. Every component is
+// kept percent-encoded, as the standard keeps them.
+
+// ---- code points ----
+
+const CP_EOF = -1;
+const CP_SPACE = 0x20;
+const CP_HASH = 0x23; // #
+const CP_PERCENT = 0x25; // %
+const CP_PLUS = 0x2B; // +
+const CP_MINUS = 0x2D; // -
+const CP_DOT = 0x2E; // .
+const CP_SLASH = 0x2F; // /
+const CP_COLON = 0x3A; // :
+const CP_QUESTION = 0x3F; // ?
+const CP_AT = 0x40; // @
+const CP_LEFT_BRACKET = 0x5B; // [
+const CP_BACKSLASH = 0x5C; // \
+const CP_RIGHT_BRACKET = 0x5D; // ]
+const CP_PIPE = 0x7C; // |
+
+function urlIsASCIIDigit(c) {
+  return c >= 0x30 && c <= 0x39;
+}
+
+function urlIsASCIIAlpha(c) {
+  return (c | 0x20) >= 0x61 && (c | 0x20) <= 0x7A;
+}
+
+function urlIsASCIIAlphanumeric(c) {
+  return urlIsASCIIDigit(c) || urlIsASCIIAlpha(c);
+}
+
+// -1 if c is not an ASCII hex digit.
+function urlHexValue(c) {
+  if (c >= 0x30 && c <= 0x39) return c - 0x30;
+  const lower = c | 0x20;
+  return lower >= 0x61 && lower <= 0x66 ? lower - 0x57 : -1;
+}
+
+const URL_NON_ASCII = /[^\0-\x7F]/;
 
 // ---- percent-encoding ----
 
+// A percent-encode set as a table indexed by ASCII code: 1 means "encode".
+// Every set contains all code points above U+007E, so non-ASCII is always
+// encoded and needs no entry.
 function percentEncodeSet(base, extra) {
   const set = base.slice();
   for (const char of extra) set[char.charCodeAt(0)] = 1;
   return set;
 }
 
-// Indexed by ASCII code; 1 means "encode". Non-ASCII is always encoded.
 const C0_CONTROL_SET = new Uint8Array(128).map((_, c) => (c < 0x20 || c === 0x7F ? 1 : 0));
 const FRAGMENT_SET = percentEncodeSet(C0_CONTROL_SET, ' "<>`');
 const QUERY_SET = percentEncodeSet(C0_CONTROL_SET, ' "#<>');
 const SPECIAL_QUERY_SET = percentEncodeSet(QUERY_SET, "'");
-const PATH_SET = percentEncodeSet(QUERY_SET, '?`{}');
-const USERINFO_SET = percentEncodeSet(PATH_SET, '/:;=@[\\]^|');
+const PATH_SET = percentEncodeSet(QUERY_SET, '?^`{}');
+const USERINFO_SET = percentEncodeSet(PATH_SET, '/:;=@[\\]|');
 const COMPONENT_SET = percentEncodeSet(USERINFO_SET, '$%&+,');
-const FORM_SET = percentEncodeSet(COMPONENT_SET, "!'()~");
+const FORM_SET = percentEncodeSet(COMPONENT_SET, "!'()~"); // application/x-www-form-urlencoded
 
 const HEX_DIGITS = '0123456789ABCDEF';
 
@@ -29,212 +84,337 @@ function percentByte(byte) {
   return `%${HEX_DIGITS[byte >> 4]}${HEX_DIGITS[byte & 15]}`;
 }
 
+// "UTF-8 percent-encode" each code point of input that is in set. A lone
+// surrogate (which USVString conversion normally removes) is encoded as
+// U+FFFD, as UTF-8 encode would. spaceAsPlus: the urlencoded serializer's
+// U+0020 -> "+".
 function percentEncode(input, set, spaceAsPlus = false) {
   let out = '';
   let start = 0; // input[start, i) is copied as it is
-  for (let i = 0; i < input.length; i++) {
+  const length = input.length;
+  for (let i = 0; i < length; i++) {
     const c = input.charCodeAt(i);
-    if (c < 0x80 && set[c] === 0) continue;
-    out += input.slice(start, i);
     if (c < 0x80) {
-      out += c === 0x20 && spaceAsPlus ? '+' : percentByte(c);
-      start = i + 1;
+      if (set[c] === 0) continue;
+      out += input.slice(start, i);
+      out += c === CP_SPACE && spaceAsPlus ? '+' : percentByte(c);
     } else {
-      let end = i + 1;
-      while (end < input.length && input.charCodeAt(end) >= 0x80) end++;
-      for (const byte of utf8Encode(input.slice(i, end))) out += percentByte(byte);
-      start = end;
-      i = end - 1;
+      out += input.slice(start, i);
+      let codePoint = c;
+      if (c >= 0xD800 && c <= 0xDFFF) {
+        const next = input.charCodeAt(i + 1);
+        if (c <= 0xDBFF && next >= 0xDC00 && next <= 0xDFFF) {
+          codePoint = 0x10000 + ((c - 0xD800) << 10) + (next - 0xDC00);
+          i++;
+        } else {
+          codePoint = 0xFFFD;
+        }
+      }
+      if (codePoint < 0x800) {
+        out += percentByte(0xC0 | (codePoint >> 6)) + percentByte(0x80 | (codePoint & 63));
+      } else if (codePoint < 0x10000) {
+        out += percentByte(0xE0 | (codePoint >> 12)) + percentByte(0x80 | ((codePoint >> 6) & 63))
+          + percentByte(0x80 | (codePoint & 63));
+      } else {
+        out += percentByte(0xF0 | (codePoint >> 18)) + percentByte(0x80 | ((codePoint >> 12) & 63))
+          + percentByte(0x80 | ((codePoint >> 6) & 63)) + percentByte(0x80 | (codePoint & 63));
+      }
     }
+    start = i + 1;
+  }
+  return start === 0 ? input : out + input.slice(start);
+}
+
+// "percent-decode" the UTF-8 encoding of input, then "UTF-8 decode without
+// BOM" (bad sequences become U+FFFD). Only runs of %XX triplets are turned
+// into bytes and decoded: a literal code point encodes to whole UTF-8
+// sequences that start with a lead byte, so decoding the runs on their own
+// gives exactly what decoding all the bytes at once would.
+function percentDecode(input) {
+  let i = input.indexOf('%');
+  if (i < 0) return input;
+  let out = '';
+  let start = 0; // input[start, i) is literal text not yet copied
+  const length = input.length;
+  const bytes = [];
+  while (i >= 0 && i + 2 < length) {
+    const high = urlHexValue(input.charCodeAt(i + 1));
+    const low = high < 0 ? -1 : urlHexValue(input.charCodeAt(i + 2));
+    if (low < 0) {
+      i = input.indexOf('%', i + 1);
+      continue;
+    }
+    out += input.slice(start, i);
+    // the run of triplets starting here
+    bytes.length = 0;
+    let ascii = true;
+    while (i + 2 < length && input.charCodeAt(i) === CP_PERCENT) {
+      const h = urlHexValue(input.charCodeAt(i + 1));
+      const l = h < 0 ? -1 : urlHexValue(input.charCodeAt(i + 2));
+      if (l < 0) break;
+      const byte = h * 16 + l;
+      if (byte >= 0x80) ascii = false;
+      bytes.push(byte);
+      i += 3;
+    }
+    out += ascii && bytes.length <= 256 ? String.fromCharCode(...bytes) : utf8Decode(new Uint8Array(bytes));
+    start = i;
+    i = input.indexOf('%', i);
   }
   return out + input.slice(start);
 }
 
-function hexValue(byte) {
-  if (byte >= 0x30 && byte <= 0x39) return byte - 0x30;
-  const lower = byte | 0x20;
-  return lower >= 0x61 && lower <= 0x66 ? lower - 0x57 : -1;
-}
-
-// Percent-decodes to bytes, then decodes those as UTF-8 (bad sequences -> U+FFFD).
-function percentDecode(input) {
-  if (!input.includes('%')) return input;
-  const bytes = utf8Encode(input);
-  const out = new Uint8Array(bytes.length);
-  let length = 0;
-  for (let i = 0; i < bytes.length; i++) {
-    const high = i + 2 < bytes.length ? hexValue(bytes[i + 1]) : -1;
-    const low = high >= 0 ? hexValue(bytes[i + 2]) : -1;
-    if (bytes[i] === 0x25 && low >= 0) {
-      out[length++] = high * 16 + low;
-      i += 2;
-    } else {
-      out[length++] = bytes[i];
-    }
-  }
-  return utf8Decode(out.subarray(0, length));
-}
-
 // ---- application/x-www-form-urlencoded ----
 
+// The urlencoded parser: a list of [name, value].
 function formParse(input) {
   const list = [];
   for (const sequence of input.split('&')) {
     if (sequence === '') continue;
     const equals = sequence.indexOf('=');
-    const name = equals < 0 ? sequence : sequence.slice(0, equals);
-    const value = equals < 0 ? '' : sequence.slice(equals + 1);
-    list.push([percentDecode(name.replace(/\+/g, ' ')), percentDecode(value.replace(/\+/g, ' '))]);
+    let name = equals < 0 ? sequence : sequence.slice(0, equals);
+    let value = equals < 0 ? '' : sequence.slice(equals + 1);
+    if (name.includes('+')) name = name.replaceAll('+', ' ');
+    if (value.includes('+')) value = value.replaceAll('+', ' ');
+    list.push([percentDecode(name), percentDecode(value)]);
   }
   return list;
 }
 
+// The urlencoded serializer.
 function formSerialize(list) {
-  return list
-    .map(([name, value]) => `${percentEncode(name, FORM_SET, true)}=${percentEncode(value, FORM_SET, true)}`)
-    .join('&');
+  let out = '';
+  for (let i = 0; i < list.length; i++) {
+    if (i > 0) out += '&';
+    out += `${percentEncode(list[i][0], FORM_SET, true)}=${percentEncode(list[i][1], FORM_SET, true)}`;
+  }
+  return out;
 }
 
 // ---- hosts ----
 
-function urlParseIPv4Number(text) {
-  if (text === '') return NaN;
+// Forbidden host code points: U+0000, TAB, LF, CR, SPACE, # / : < > ? @ [ \ ] ^ |.
+const FORBIDDEN_HOST = new Uint8Array(128);
+for (const char of '\0\t\n\r #/:<>?@[\\]^|') FORBIDDEN_HOST[char.charCodeAt(0)] = 1;
+// Forbidden domain code points: those, the C0 controls, % and DEL.
+const FORBIDDEN_DOMAIN = FORBIDDEN_HOST.map((v, c) => (v || c < 0x20 || c === CP_PERCENT || c === 0x7F ? 1 : 0));
+
+function containsForbidden(string, table) {
+  for (let i = 0; i < string.length; i++) {
+    const c = string.charCodeAt(i);
+    if (c < 0x80 && table[c] === 1) return true;
+  }
+  return false;
+}
+
+// The IPv4 number parser: a number, or NaN for failure.
+function parseIPv4Number(input) {
+  if (input === '') return NaN;
   let radix = 10;
-  if (/^0[xX]/.test(text)) {
-    text = text.slice(2);
+  if (input.length >= 2 && input[0] === '0' && (input[1] === 'x' || input[1] === 'X')) {
+    input = input.slice(2);
     radix = 16;
-  } else if (text.length > 1 && text[0] === '0') {
-    text = text.slice(1);
+  } else if (input.length >= 2 && input[0] === '0') {
+    input = input.slice(1);
     radix = 8;
   }
-  if (text === '') return 0;
-  const digits = radix === 16 ? /^[0-9A-Fa-f]+$/ : radix === 8 ? /^[0-7]+$/ : /^[0-9]+$/;
-  return digits.test(text) ? parseInt(text, radix) : NaN;
+  if (input === '') return 0;
+  const digits = radix === 10 ? /^[0-9]+$/ : radix === 16 ? /^[0-9A-Fa-f]+$/ : /^[0-7]+$/;
+  return digits.test(input) ? parseInt(input, radix) : NaN;
 }
 
-function urlIPv4Parts(host) {
-  const parts = host.split('.');
-  if (parts.length > 1 && parts[parts.length - 1] === '') parts.pop();
-  return parts;
+// "ends in a number": the last label (ignoring one trailing dot) is all digits
+// or parses as an IPv4 number ("0x1F", "017"). Either way it starts with an
+// ASCII digit, which keeps the usual "example.com" to one comparison.
+function endsInANumber(domain) {
+  let end = domain.length;
+  if (end > 0 && domain.charCodeAt(end - 1) === CP_DOT) end--;
+  if (end === 0) return false;
+  const start = domain.lastIndexOf('.', end - 1) + 1;
+  if (start === end || !urlIsASCIIDigit(domain.charCodeAt(start))) return false;
+  const last = domain.slice(start, end);
+  return /^[0-9]+$/.test(last) || !Number.isNaN(parseIPv4Number(last));
 }
 
-// "example.0x10" or "1.2.3.4": the host must then be an IPv4 address.
-function urlEndsInNumber(host) {
-  const parts = urlIPv4Parts(host);
-  return /^(?:[0-9]+|0[xX][0-9A-Fa-f]*)$/.test(parts[parts.length - 1]);
-}
-
-// Accepts the legacy forms ("0x7f.1", "2130706433"); returns dotted quad or null.
-function urlParseIPv4(host) {
-  const parts = urlIPv4Parts(host);
-  if (parts.length > 4) return null;
-  const numbers = parts.map(urlParseIPv4Number);
-  if (numbers.some(Number.isNaN)) return null;
-  const last = numbers.pop();
-  if (numbers.some((n) => n > 255) || last >= 256 ** (4 - numbers.length)) return null;
-  let address = last;
-  numbers.forEach((n, i) => {
-    address += n * 256 ** (3 - i);
-  });
-  return [24, 16, 8, 0].map((shift) => Math.floor(address / 2 ** shift) % 256).join('.');
-}
-
-// Returns the eight 16-bit pieces, or null.
-function urlParseIPv6(input) {
-  const address = [0, 0, 0, 0, 0, 0, 0, 0];
-  const isHex = (char) => char !== undefined && /[0-9A-Fa-f]/.test(char);
-  const isDigit = (char) => char !== undefined && char >= '0' && char <= '9';
-  let piece = 0;
-  let compress = null;
-  let p = 0;
-  if (input[p] === ':') {
-    if (input[p + 1] !== ':') return null;
-    p += 2;
-    compress = ++piece;
+// Is domain already a serialised IPv4 address ("127.0.0.1": four decimal
+// parts of at most 255, without leading zeros)? Then it is its own parse.
+function isSerializedIPv4(domain) {
+  let parts = 0;
+  let value = -1; // the current part, -1 before its first digit
+  for (let i = 0; i < domain.length; i++) {
+    const c = domain.charCodeAt(i);
+    if (c === CP_DOT) {
+      if (value < 0 || ++parts > 3) return false;
+      value = -1;
+    } else if (urlIsASCIIDigit(c) && value !== 0) {
+      value = value < 0 ? c - 0x30 : value * 10 + c - 0x30;
+      if (value > 255) return false;
+    } else {
+      return false;
+    }
   }
-  while (p < input.length) {
-    if (piece === 8) return null;
-    if (input[p] === ':') {
+  return parts === 3 && value >= 0;
+}
+
+// The IPv4 parser: the address as a number, or null for failure.
+function parseIPv4(input) {
+  const parts = input.split('.');
+  if (parts[parts.length - 1] === '' && parts.length > 1) parts.pop();
+  if (parts.length > 4) return null;
+  const numbers = [];
+  for (const part of parts) {
+    const number = parseIPv4Number(part);
+    if (Number.isNaN(number)) return null;
+    numbers.push(number);
+  }
+  const last = numbers.length - 1;
+  for (let i = 0; i < last; i++) {
+    if (numbers[i] > 255) return null;
+  }
+  if (numbers[last] >= 256 ** (4 - last)) return null;
+  let ipv4 = numbers[last];
+  for (let i = 0; i < last; i++) ipv4 += numbers[i] * 256 ** (3 - i);
+  return ipv4;
+}
+
+function serializeIPv4(address) {
+  return `${address >>> 24}.${(address >>> 16) & 255}.${(address >>> 8) & 255}.${address & 255}`;
+}
+
+// The IPv6 parser: eight 16-bit pieces, or null for failure.
+function parseIPv6(input) {
+  const address = [0, 0, 0, 0, 0, 0, 0, 0];
+  const length = input.length;
+  let pieceIndex = 0;
+  let compress = null;
+  let pointer = 0;
+  const at = (i) => (i < length ? input.charCodeAt(i) : CP_EOF);
+  if (at(pointer) === CP_COLON) {
+    if (at(pointer + 1) !== CP_COLON) return null;
+    pointer += 2;
+    compress = ++pieceIndex;
+  }
+  while (at(pointer) !== CP_EOF) {
+    if (pieceIndex === 8) return null;
+    if (at(pointer) === CP_COLON) {
       if (compress !== null) return null;
-      p++;
-      compress = ++piece;
+      pointer++;
+      compress = ++pieceIndex;
       continue;
     }
     let value = 0;
-    let length = 0;
-    while (length < 4 && isHex(input[p])) {
-      value = value * 16 + parseInt(input[p], 16);
-      p++;
-      length++;
+    let digits = 0;
+    while (digits < 4 && urlHexValue(at(pointer)) >= 0) {
+      value = value * 0x10 + urlHexValue(at(pointer));
+      pointer++;
+      digits++;
     }
-    if (input[p] === '.') { // embedded IPv4, as in ::ffff:1.2.3.4
-      if (length === 0 || piece > 6) return null;
-      p -= length;
+    if (at(pointer) === CP_DOT) { // an IPv4 address in the last two pieces: "::ffff:1.2.3.4"
+      if (digits === 0) return null;
+      pointer -= digits;
+      if (pieceIndex > 6) return null;
       let numbersSeen = 0;
-      while (p < input.length) {
+      while (at(pointer) !== CP_EOF) {
+        let ipv4Piece = null;
         if (numbersSeen > 0) {
-          if (input[p] !== '.' || numbersSeen >= 4) return null;
-          p++;
+          if (at(pointer) === CP_DOT && numbersSeen < 4) pointer++;
+          else return null;
         }
-        if (!isDigit(input[p])) return null;
-        let number = null;
-        while (isDigit(input[p])) {
-          const digit = input.charCodeAt(p) - 0x30;
-          if (number === 0) return null;
-          number = number === null ? digit : number * 10 + digit;
-          if (number > 255) return null;
-          p++;
+        if (!urlIsASCIIDigit(at(pointer))) return null;
+        while (urlIsASCIIDigit(at(pointer))) {
+          const number = at(pointer) - 0x30;
+          if (ipv4Piece === null) ipv4Piece = number;
+          else if (ipv4Piece === 0) return null; // no leading zeros
+          else ipv4Piece = ipv4Piece * 10 + number;
+          if (ipv4Piece > 255) return null;
+          pointer++;
         }
-        address[piece] = address[piece] * 256 + number;
+        address[pieceIndex] = address[pieceIndex] * 0x100 + ipv4Piece;
         numbersSeen++;
-        if (numbersSeen === 2 || numbersSeen === 4) piece++;
+        if (numbersSeen === 2 || numbersSeen === 4) pieceIndex++;
       }
       if (numbersSeen !== 4) return null;
       break;
-    }
-    if (input[p] === ':') {
-      p++;
-      if (p >= input.length) return null;
-    } else if (p < input.length) {
+    } else if (at(pointer) === CP_COLON) {
+      pointer++;
+      if (at(pointer) === CP_EOF) return null;
+    } else if (at(pointer) !== CP_EOF) {
       return null;
     }
-    address[piece++] = value;
+    address[pieceIndex++] = value;
   }
   if (compress !== null) {
-    let swaps = piece - compress;
-    for (piece = 7; piece !== 0 && swaps > 0; piece--, swaps--) {
-      [address[piece], address[compress + swaps - 1]] = [address[compress + swaps - 1], address[piece]];
+    let swaps = pieceIndex - compress;
+    pieceIndex = 7;
+    while (pieceIndex !== 0 && swaps > 0) {
+      const other = compress + swaps - 1;
+      [address[pieceIndex], address[other]] = [address[other], address[pieceIndex]];
+      pieceIndex--;
+      swaps--;
     }
-  } else if (piece !== 8) {
+  } else if (pieceIndex !== 8) {
     return null;
   }
   return address;
 }
 
-function urlSerializeIPv6(address) {
-  let best = -1; // the first longest run of two or more zero pieces becomes "::"
-  let bestLength = 1;
+// The IPv6 serializer: the first longest run of two or more 0 pieces is "::".
+function serializeIPv6(address) {
+  let compress = null;
+  let longest = 1;
   for (let i = 0; i < 8;) {
     let end = i;
     while (end < 8 && address[end] === 0) end++;
-    if (end - i > bestLength) {
-      best = i;
-      bestLength = end - i;
+    if (end - i > longest) {
+      compress = i;
+      longest = end - i;
     }
     i = end === i ? i + 1 : end;
   }
-  let out = '';
+  let output = '';
   for (let i = 0; i < 8; i++) {
-    if (i === best) {
-      out += i === 0 ? '::' : ':';
-      i += bestLength - 1;
-    } else {
-      out += address[i].toString(16) + (i < 7 ? ':' : '');
+    if (i === compress) {
+      output += i === 0 ? '::' : ':';
+      i += longest - 1;
+      continue;
     }
+    output += address[i].toString(16);
+    if (i !== 7) output += ':';
   }
-  return out;
+  return output;
 }
 
+// The opaque-host parser (hosts of non-special URLs), or null for failure.
+function parseOpaqueHost(input) {
+  if (containsForbidden(input, FORBIDDEN_HOST)) return null;
+  return percentEncode(input, C0_CONTROL_SET);
+}
+
+// UTS #46 has changed since the ICU the engine links (Debian 12: ICU 72,
+// Unicode 15.0): from Unicode 15.1 these code points, which ICU 72 rejects or
+// maps differently, are mapped (or ignored, '') as below. Mapping them first
+// gives the current result with any ICU, old or new: every target is valid
+// in all versions. (U+1806, now valid, cannot be fixed this way; code points
+// assigned after Unicode 15.0 are unknown to ICU 72 and still fail.)
+const UTS46_UPDATES = new Map([
+  [0x04C0, 0x04CF], [0x1E9E, 0x00DF], [0x2132, 0x214E], [0x2183, 0x2184],
+  [0x2F868, 0x36FC], [0x2F874, 0x5F53], [0x2F91F, 0x243AB], [0x2F95F, 0x7AEE], [0x2F9BF, 0x45D7],
+  ...Array.from({ length: 0x26 }, (_, i) => [0x10A0 + i, 0x2D00 + i]), // Georgian capitals
+  ...[0x115F, 0x1160, 0x17B4, 0x17B5, 0x180E, 0x2061, 0x2062, 0x2063, 0x206A, 0x206B, 0x206C,
+    0x206D, 0x206E, 0x206F, 0x3164, 0xFFA0, 0x1D173, 0x1D174, 0x1D175, 0x1D176, 0x1D177,
+    0x1D178, 0x1D179, 0x1D17A].map((c) => [c, null]),
+]);
+const UTS46_UPDATED = /[\u04C0\u10A0-\u10C5\u115F\u1160\u17B4\u17B5\u180E\u1E9E\u2061-\u2063\u206A-\u206F\u2132\u2183\u3164\uFFA0]|\uD834[\uDD73-\uDD7A]|\uD87E[\uDC68\uDC74\uDD1F\uDD5F\uDDBF]/g;
+
+function uts46Update(domain) {
+  return domain.replace(UTS46_UPDATED, (char) => {
+    const target = UTS46_UPDATES.get(char.codePointAt(0));
+    return target === null ? '' : String.fromCodePoint(target);
+  });
+}
+
+// Without the engine's IDNA native (older engines): NFC, lower case and
+// Punycode, which is right for the common scripts but is not UTS #46.
 function punycodeDigit(d) {
   return String.fromCharCode(d < 26 ? 97 + d : 22 + d);
 }
@@ -279,209 +459,616 @@ function punycodeEncode(label) {
   return out;
 }
 
-function urlDomainToASCII(domain) {
-  if (/^[\0-\x7F]*$/.test(domain)) return domain.toLowerCase();
+function domainToASCIIWithoutIDNA(domain) {
   if (domain.includes('\uFFFD')) return null;
   return domain.normalize('NFC').toLowerCase().replace(/[\u3002\uFF0E\uFF61]/g, '.').split('.')
-    .map((label) => (/^[\0-\x7F]*$/.test(label) ? label : `xn--${punycodeEncode(label)}`))
+    .map((label) => (URL_NON_ASCII.test(label) ? `xn--${punycodeEncode(label)}` : label))
     .join('.');
 }
 
-function urlParseHost(input, special) {
-  if (input.startsWith('[')) {
-    if (!input.endsWith(']')) return null;
-    const address = urlParseIPv6(input.slice(1, -1));
-    return address === null ? null : `[${urlSerializeIPv6(address)}]`;
+// "domain to ASCII" with beStrict false: the ASCII string, or null for
+// failure. An all-ASCII domain is only lower-cased, without a native call and
+// without validating its "xn--" labels (urltestdata.json and toascii.json
+// expect "xn--a" and "https://xn--/" to parse as written). Any other goes to
+// UTS #46 ToASCII (ICU, through native.domainToASCII).
+function domainToASCII(domain) {
+  if (!URL_NON_ASCII.test(domain)) return domain.toLowerCase();
+  const result = typeof native.domainToASCII === 'function'
+    ? native.domainToASCII(uts46Update(domain), false)
+    : domainToASCIIWithoutIDNA(domain);
+  return result === null || result === '' ? null : result;
+}
+
+// The host parser: the serialised host, or null for failure. isOpaque: the
+// URL is not special.
+function parseHost(input, isOpaque) {
+  if (input.charCodeAt(0) === CP_LEFT_BRACKET) {
+    if (input.charCodeAt(input.length - 1) !== CP_RIGHT_BRACKET) return null;
+    const address = parseIPv6(input.slice(1, -1));
+    return address === null ? null : `[${serializeIPv6(address)}]`;
   }
-  if (!special) { // an opaque host, kept as written
-    return /[\0\t\n\r #/:<>?@[\\\]^|]/.test(input) ? null : percentEncode(input, C0_CONTROL_SET);
+  if (isOpaque) return parseOpaqueHost(input);
+  const domain = percentDecode(input);
+  const asciiDomain = domainToASCII(domain);
+  if (asciiDomain === null || containsForbidden(asciiDomain, FORBIDDEN_DOMAIN)) return null;
+  if (endsInANumber(asciiDomain)) {
+    if (isSerializedIPv4(asciiDomain)) return asciiDomain;
+    const address = parseIPv4(asciiDomain);
+    return address === null ? null : serializeIPv4(address);
   }
-  const domain = urlDomainToASCII(percentDecode(input));
-  if (domain === null || domain === '' || /[\0-\x20#%/:<>?@[\\\]^|\x7F]/.test(domain)) return null;
-  return urlEndsInNumber(domain) ? urlParseIPv4(domain) : domain;
+  return asciiDomain;
 }
 
 // ---- URL records ----
-// { scheme, username, password, host: string|null, port: number|null,
-//   path: array of segments, or a string for an opaque path ("mailto:x"),
-//   query: string|null, fragment: string|null }, all already percent-encoded.
 
-const URL_SPECIAL_PORTS = new Map([['ftp', 21], ['file', null], ['http', 80], ['https', 443], ['ws', 80], ['wss', 443]]);
+// The special schemes and their default ports.
+const URL_SPECIAL_SCHEMES = new Map([['ftp', 21], ['file', null], ['http', 80], ['https', 443], ['ws', 80], ['wss', 443]]);
 
-function urlIsSpecial(url) {
-  return URL_SPECIAL_PORTS.has(url.scheme);
-}
-
-function urlRecord(scheme) {
-  return { scheme, username: '', password: '', host: null, port: null, path: [], query: null, fragment: null };
-}
-
-function urlSplit(text) {
-  let query = null;
-  let fragment = null;
-  const hash = text.indexOf('#');
-  if (hash >= 0) {
-    fragment = text.slice(hash + 1);
-    text = text.slice(0, hash);
+function isSpecialScheme(scheme) {
+  switch (scheme) {
+    case 'http': case 'https': case 'file': case 'ftp': case 'ws': case 'wss': return true;
+    default: return false;
   }
-  const question = text.indexOf('?');
-  if (question >= 0) {
-    query = text.slice(question + 1);
-    text = text.slice(0, question);
-  }
-  return [text, query, fragment];
 }
 
-function urlSetQuery(url, query) {
-  url.query = query === null ? null : percentEncode(query, urlIsSpecial(url) ? SPECIAL_QUERY_SET : QUERY_SET);
+function urlDefaultPort(scheme) {
+  const port = URL_SPECIAL_SCHEMES.get(scheme);
+  return port === undefined ? null : port;
 }
 
-function urlSetFragment(url, fragment) {
-  url.fragment = fragment === null ? null : percentEncode(fragment, FRAGMENT_SET);
+function newURLRecord() {
+  return { scheme: '', username: '', password: '', host: null, port: null, path: [], query: null, fragment: null };
 }
 
-// Appends input's segments to url.path, resolving "." and "..".
-function urlParsePath(url, input) {
-  const special = urlIsSpecial(url);
-  if (!special && input === '') return;
-  const separator = special ? /[/\\]/ : /\//;
-  if (input !== '' && separator.test(input[0])) input = input.slice(1);
-  const segments = input.split(separator);
-  segments.forEach((segment, i) => {
-    const last = i === segments.length - 1;
-    if (/^(?:\.|%2e){2}$/i.test(segment)) {
-      const driveLetter = url.scheme === 'file' && url.path.length === 1 && /^[A-Za-z]:$/.test(url.path[0]);
-      if (!driveLetter) url.path.pop();
-      if (last) url.path.push('');
-    } else if (/^(?:\.|%2e)$/i.test(segment)) {
-      if (last) url.path.push('');
-    } else {
-      url.path.push(percentEncode(segment, PATH_SET));
+function hasOpaquePath(url) {
+  return typeof url.path === 'string';
+}
+
+function includesCredentials(url) {
+  return url.username !== '' || url.password !== '';
+}
+
+// username, password and port exist only with a non-empty host, and not for file:.
+function cannotHaveUsernamePasswordPort(url) {
+  return url.host === null || url.host === '' || url.scheme === 'file';
+}
+
+// "C:" or "C|"
+function isWindowsDriveLetter(string) {
+  return string.length === 2 && urlIsASCIIAlpha(string.charCodeAt(0))
+    && (string.charCodeAt(1) === CP_COLON || string.charCodeAt(1) === CP_PIPE);
+}
+
+function isNormalizedWindowsDriveLetter(string) {
+  return string.length === 2 && urlIsASCIIAlpha(string.charCodeAt(0)) && string.charCodeAt(1) === CP_COLON;
+}
+
+// Does input[pointer..] start with a Windows drive letter followed by the end
+// or one of / \ ? #?
+function startsWithWindowsDriveLetter(input, pointer) {
+  const remaining = input.length - pointer;
+  if (remaining < 2 || !isWindowsDriveLetter(input.slice(pointer, pointer + 2))) return false;
+  if (remaining === 2) return true;
+  const c = input.charCodeAt(pointer + 2);
+  return c === CP_SLASH || c === CP_BACKSLASH || c === CP_QUESTION || c === CP_HASH;
+}
+
+function isSingleDotSegment(segment) {
+  return segment === '.' || (segment.length === 3 && segment.toLowerCase() === '%2e');
+}
+
+function isDoubleDotSegment(segment) {
+  switch (segment.length) {
+    case 2: return segment === '..';
+    case 4: {
+      const lower = segment.toLowerCase();
+      return lower === '.%2e' || lower === '%2e.';
     }
-  });
+    case 6: return segment.toLowerCase() === '%2e%2e';
+    default: return false;
+  }
 }
 
-// host[:port] into url.host/url.port. mode: 'parse' (strict), 'host' or
-// 'hostname' (the lenient forms the setters use). Returns false on failure.
-function urlSetHostPort(url, text, mode) {
-  const special = urlIsSpecial(url);
-  let hostText = text;
-  let portText = null;
-  const colon = text.lastIndexOf(':');
-  if (url.scheme !== 'file' && colon > text.lastIndexOf(']')) {
-    if (mode === 'hostname') return false;
-    hostText = text.slice(0, colon);
-    portText = text.slice(colon + 1);
-    if (mode === 'host') portText = /^[0-9]*/.exec(portText)[0];
-  }
-  if (hostText === '' && url.scheme !== 'file' && (special || portText !== null)) return false;
-  const hasCredentialsOrPort = url.username !== '' || url.password !== '' || url.port !== null;
-  if (hostText === '' && mode !== 'parse' && hasCredentialsOrPort) return false;
-  let host = hostText === '' ? '' : urlParseHost(hostText, special);
-  if (host === null) return false;
-  if (url.scheme === 'file' && host === 'localhost') host = '';
-  let port = url.port; // the setters keep the port unless given a new one
-  if (portText !== null && portText !== '') {
-    if (!/^[0-9]+$/.test(portText)) return false;
-    port = Number(portText);
-    if (port > 65535) return false;
-    if (port === URL_SPECIAL_PORTS.get(url.scheme)) port = null;
-  }
-  url.host = host;
-  url.port = port;
-  return true;
+// "shorten a URL's path": drops the last segment, but never a file: URL's
+// drive letter.
+function shortenPath(url) {
+  const { path } = url;
+  if (url.scheme === 'file' && path.length === 1 && isNormalizedWindowsDriveLetter(path[0])) return;
+  path.pop();
 }
 
-// text follows "//": [userinfo@]host[:port][/path]. Returns false on failure.
-function urlParseAuthority(url, text) {
-  const end = text.search(urlIsSpecial(url) ? /[/\\]/ : /\//);
-  const authority = end < 0 ? text : text.slice(0, end);
-  if (url.scheme === 'file') {
-    if (!urlSetHostPort(url, authority, 'parse')) return false;
-  } else {
-    const at = authority.lastIndexOf('@');
-    if (at >= 0) {
-      const userinfo = authority.slice(0, at);
-      const colon = userinfo.indexOf(':');
-      url.username = percentEncode(colon < 0 ? userinfo : userinfo.slice(0, colon), USERINFO_SET);
-      url.password = colon < 0 ? '' : percentEncode(userinfo.slice(colon + 1), USERINFO_SET);
-      if (at === authority.length - 1) return false;
+// Removes leading and trailing C0 controls and spaces.
+function trimControlAndSpace(input) {
+  let start = 0;
+  let end = input.length;
+  while (start < end && input.charCodeAt(start) <= CP_SPACE) start++;
+  while (end > start && input.charCodeAt(end - 1) <= CP_SPACE) end--;
+  return start === 0 && end === input.length ? input : input.slice(start, end);
+}
+
+const TAB_OR_NEWLINE = /[\t\n\r]/g;
+
+// The states of the basic URL parser.
+const SCHEME_START_STATE = 1;
+const SCHEME_STATE = 2;
+const NO_SCHEME_STATE = 3;
+const SPECIAL_RELATIVE_OR_AUTHORITY_STATE = 4;
+const PATH_OR_AUTHORITY_STATE = 5;
+const RELATIVE_STATE = 6;
+const RELATIVE_SLASH_STATE = 7;
+const SPECIAL_AUTHORITY_SLASHES_STATE = 8;
+const SPECIAL_AUTHORITY_IGNORE_SLASHES_STATE = 9;
+const AUTHORITY_STATE = 10;
+const HOST_STATE = 11;
+const HOSTNAME_STATE = 12;
+const PORT_STATE = 13;
+const FILE_STATE = 14;
+const FILE_SLASH_STATE = 15;
+const FILE_HOST_STATE = 16;
+const PATH_START_STATE = 17;
+const PATH_STATE = 18;
+const OPAQUE_PATH_STATE = 19;
+const QUERY_STATE = 20;
+const FRAGMENT_STATE = 21;
+
+// The basic URL parser. Without url: parses input (against base, a URL
+// record or null) and returns a new URL record, or null for failure. With url
+// and stateOverride (the setters): modifies url in place and returns null
+// where the standard returns failure (the setters ignore that).
+function basicURLParse(input, base = null, url = null, stateOverride = 0) {
+  if (url === null) {
+    url = newURLRecord();
+    input = trimControlAndSpace(input);
+  }
+  if (input.indexOf('\t') >= 0 || input.indexOf('\n') >= 0 || input.indexOf('\r') >= 0) {
+    input = input.replace(TAB_OR_NEWLINE, '');
+  }
+
+  const length = input.length;
+  let state = stateOverride || SCHEME_START_STATE;
+  let special = isSpecialScheme(url.scheme);
+  let bufferStart = 0; // the buffer is input[bufferStart, pointer)
+  let atSignSeen = false;
+  let insideBrackets = false;
+  let passwordTokenSeen = false;
+  let pointer = 0;
+
+  for (;;) {
+    let c = pointer < length ? input.charCodeAt(pointer) : CP_EOF;
+    switch (state) {
+      case SCHEME_START_STATE:
+        if (urlIsASCIIAlpha(c)) {
+          state = SCHEME_STATE;
+          bufferStart = pointer;
+        } else if (!stateOverride) {
+          state = NO_SCHEME_STATE;
+          pointer--;
+        } else {
+          return null;
+        }
+        break;
+
+      case SCHEME_STATE:
+        if (urlIsASCIIAlphanumeric(c) || c === CP_PLUS || c === CP_MINUS || c === CP_DOT) {
+          // the scheme goes on
+        } else if (c === CP_COLON) {
+          const buffer = input.slice(bufferStart, pointer).toLowerCase();
+          const bufferIsSpecial = isSpecialScheme(buffer);
+          if (stateOverride) {
+            // The protocol setter cannot move a URL between special and
+            // non-special (they serialise differently), nor make a file: URL
+            // of one with credentials or a port, nor change a file: URL with
+            // an empty host.
+            if (special !== bufferIsSpecial) return url;
+            if ((includesCredentials(url) || url.port !== null) && buffer === 'file') return url;
+            if (url.scheme === 'file' && url.host === '') return url;
+          }
+          url.scheme = buffer;
+          special = bufferIsSpecial;
+          if (stateOverride) {
+            if (url.port === urlDefaultPort(url.scheme)) url.port = null;
+            return url;
+          }
+          if (url.scheme === 'file') {
+            state = FILE_STATE;
+          } else if (special && base !== null && base.scheme === url.scheme) {
+            state = SPECIAL_RELATIVE_OR_AUTHORITY_STATE; // "http:foo" against an http: base is relative
+          } else if (special) {
+            state = SPECIAL_AUTHORITY_SLASHES_STATE;
+          } else if (input.charCodeAt(pointer + 1) === CP_SLASH) {
+            state = PATH_OR_AUTHORITY_STATE;
+            pointer++;
+          } else {
+            url.path = '';
+            state = OPAQUE_PATH_STATE;
+          }
+        } else if (!stateOverride) {
+          state = NO_SCHEME_STATE; // not a scheme after all: start over
+          pointer = -1;
+        } else {
+          return null;
+        }
+        break;
+
+      case NO_SCHEME_STATE:
+        if (base === null || (hasOpaquePath(base) && c !== CP_HASH)) return null;
+        if (hasOpaquePath(base)) { // and c is '#'
+          url.scheme = base.scheme;
+          url.path = base.path;
+          url.query = base.query;
+          url.fragment = '';
+          state = FRAGMENT_STATE;
+        } else if (base.scheme !== 'file') {
+          state = RELATIVE_STATE;
+          pointer--;
+        } else {
+          state = FILE_STATE;
+          pointer--;
+        }
+        break;
+
+      case SPECIAL_RELATIVE_OR_AUTHORITY_STATE:
+        if (c === CP_SLASH && input.charCodeAt(pointer + 1) === CP_SLASH) {
+          state = SPECIAL_AUTHORITY_IGNORE_SLASHES_STATE;
+          pointer++;
+        } else {
+          state = RELATIVE_STATE;
+          pointer--;
+        }
+        break;
+
+      case PATH_OR_AUTHORITY_STATE:
+        if (c === CP_SLASH) {
+          state = AUTHORITY_STATE;
+          bufferStart = pointer + 1;
+        } else {
+          state = PATH_STATE;
+          pointer--;
+          bufferStart = pointer + 1;
+        }
+        break;
+
+      case RELATIVE_STATE:
+        url.scheme = base.scheme;
+        special = isSpecialScheme(url.scheme);
+        if (c === CP_SLASH || (special && c === CP_BACKSLASH)) {
+          state = RELATIVE_SLASH_STATE;
+        } else {
+          url.username = base.username;
+          url.password = base.password;
+          url.host = base.host;
+          url.port = base.port;
+          url.path = base.path.slice();
+          url.query = base.query;
+          if (c === CP_QUESTION) {
+            url.query = '';
+            state = QUERY_STATE;
+            bufferStart = pointer + 1;
+          } else if (c === CP_HASH) {
+            url.fragment = '';
+            state = FRAGMENT_STATE;
+          } else if (c !== CP_EOF) {
+            url.query = null;
+            shortenPath(url);
+            state = PATH_STATE;
+            pointer--;
+            bufferStart = pointer + 1;
+          }
+        }
+        break;
+
+      case RELATIVE_SLASH_STATE:
+        if (special && (c === CP_SLASH || c === CP_BACKSLASH)) {
+          state = SPECIAL_AUTHORITY_IGNORE_SLASHES_STATE;
+        } else if (c === CP_SLASH) {
+          state = AUTHORITY_STATE;
+          bufferStart = pointer + 1;
+        } else {
+          url.username = base.username;
+          url.password = base.password;
+          url.host = base.host;
+          url.port = base.port;
+          state = PATH_STATE;
+          pointer--;
+          bufferStart = pointer + 1;
+        }
+        break;
+
+      case SPECIAL_AUTHORITY_SLASHES_STATE:
+        state = SPECIAL_AUTHORITY_IGNORE_SLASHES_STATE;
+        if (c === CP_SLASH && input.charCodeAt(pointer + 1) === CP_SLASH) pointer++;
+        else pointer--;
+        break;
+
+      case SPECIAL_AUTHORITY_IGNORE_SLASHES_STATE:
+        if (c !== CP_SLASH && c !== CP_BACKSLASH) {
+          state = AUTHORITY_STATE;
+          pointer--;
+          bufferStart = pointer + 1;
+        }
+        break;
+
+      case AUTHORITY_STATE:
+        // Skip to the next '@' or end of the authority.
+        while (c !== CP_EOF && c !== CP_AT && c !== CP_SLASH && c !== CP_QUESTION && c !== CP_HASH
+               && !(special && c === CP_BACKSLASH)) {
+          c = ++pointer < length ? input.charCodeAt(pointer) : CP_EOF;
+        }
+        if (c === CP_AT) {
+          // What came before is userinfo; with several '@' the earlier ones
+          // belong to it too ("%40"), and the first ':' ends the username.
+          let buffer = input.slice(bufferStart, pointer);
+          if (atSignSeen) buffer = `%40${buffer}`;
+          atSignSeen = true;
+          if (passwordTokenSeen) {
+            url.password += percentEncode(buffer, USERINFO_SET);
+          } else {
+            const colon = buffer.indexOf(':');
+            if (colon < 0) {
+              url.username += percentEncode(buffer, USERINFO_SET);
+            } else {
+              passwordTokenSeen = true;
+              url.username += percentEncode(buffer.slice(0, colon), USERINFO_SET);
+              url.password += percentEncode(buffer.slice(colon + 1), USERINFO_SET);
+            }
+          }
+          bufferStart = pointer + 1;
+        } else {
+          // The end of the authority: parse what follows the last '@' as host.
+          if (atSignSeen && bufferStart === pointer) return null; // "http://user@/"
+          pointer = bufferStart - 1;
+          state = HOST_STATE;
+        }
+        break;
+
+      case HOST_STATE:
+      case HOSTNAME_STATE:
+        if (stateOverride && url.scheme === 'file') {
+          pointer--;
+          state = FILE_HOST_STATE;
+          bufferStart = pointer + 1;
+          break;
+        }
+        // Skip to the next ':' outside brackets or the end of the host.
+        while (c !== CP_EOF && c !== CP_SLASH && c !== CP_QUESTION && c !== CP_HASH && !(special && c === CP_BACKSLASH)
+               && !(c === CP_COLON && !insideBrackets)) {
+          if (c === CP_LEFT_BRACKET) insideBrackets = true;
+          else if (c === CP_RIGHT_BRACKET) insideBrackets = false;
+          c = ++pointer < length ? input.charCodeAt(pointer) : CP_EOF;
+        }
+        if (c === CP_COLON) {
+          if (bufferStart === pointer) return null;
+          if (stateOverride === HOSTNAME_STATE) return null; // the hostname setter takes no port
+          const host = parseHost(input.slice(bufferStart, pointer), !special);
+          if (host === null) return null;
+          url.host = host;
+          state = PORT_STATE;
+          bufferStart = pointer + 1;
+        } else {
+          const buffer = input.slice(bufferStart, pointer);
+          pointer--;
+          if (special && buffer === '') return null;
+          if (stateOverride && buffer === '' && (includesCredentials(url) || url.port !== null)) return null;
+          const host = parseHost(buffer, !special);
+          if (host === null) return null;
+          url.host = host;
+          state = PATH_START_STATE;
+          if (stateOverride) return url;
+        }
+        break;
+
+      case PORT_STATE:
+        if (urlIsASCIIDigit(c)) {
+          // the port goes on
+        } else if (c === CP_EOF || c === CP_SLASH || c === CP_QUESTION || c === CP_HASH || (special && c === CP_BACKSLASH)
+                   || stateOverride) {
+          if (bufferStart !== pointer) {
+            const port = parseInt(input.slice(bufferStart, pointer), 10);
+            if (port > 65535) return null;
+            url.port = port === urlDefaultPort(url.scheme) ? null : port;
+            if (stateOverride) return url; // the setters ignore anything after the digits
+          }
+          if (stateOverride) return null;
+          state = PATH_START_STATE;
+          pointer--;
+        } else {
+          return null;
+        }
+        break;
+
+      case FILE_STATE:
+        url.scheme = 'file';
+        special = true;
+        url.host = '';
+        if (c === CP_SLASH || c === CP_BACKSLASH) {
+          state = FILE_SLASH_STATE;
+        } else if (base !== null && base.scheme === 'file') {
+          url.host = base.host;
+          url.path = base.path.slice();
+          url.query = base.query;
+          if (c === CP_QUESTION) {
+            url.query = '';
+            state = QUERY_STATE;
+            bufferStart = pointer + 1;
+          } else if (c === CP_HASH) {
+            url.fragment = '';
+            state = FRAGMENT_STATE;
+          } else if (c !== CP_EOF) {
+            url.query = null;
+            // A drive letter in a relative reference starts a new path ("C:/x" against "file:///D:/y").
+            if (!startsWithWindowsDriveLetter(input, pointer)) shortenPath(url);
+            else url.path = [];
+            state = PATH_STATE;
+            pointer--;
+            bufferStart = pointer + 1;
+          }
+        } else {
+          state = PATH_STATE;
+          pointer--;
+          bufferStart = pointer + 1;
+        }
+        break;
+
+      case FILE_SLASH_STATE:
+        if (c === CP_SLASH || c === CP_BACKSLASH) {
+          state = FILE_HOST_STATE;
+          bufferStart = pointer + 1;
+        } else {
+          if (base !== null && base.scheme === 'file') {
+            url.host = base.host;
+            // "/x" against "file:///C:/y" stays on drive C:.
+            if (!startsWithWindowsDriveLetter(input, pointer) && base.path.length > 0
+                && isNormalizedWindowsDriveLetter(base.path[0])) {
+              url.path.push(base.path[0]);
+            }
+          }
+          state = PATH_STATE;
+          pointer--;
+          bufferStart = pointer + 1;
+        }
+        break;
+
+      case FILE_HOST_STATE:
+        while (c !== CP_EOF && c !== CP_SLASH && c !== CP_BACKSLASH && c !== CP_QUESTION && c !== CP_HASH) {
+          c = ++pointer < length ? input.charCodeAt(pointer) : CP_EOF;
+        }
+        {
+          const buffer = input.slice(bufferStart, pointer);
+          pointer--;
+          if (!stateOverride && isWindowsDriveLetter(buffer)) {
+            // "file://C:/x": the drive letter is no host but the first path
+            // segment; the buffer is kept for the path state.
+            state = PATH_STATE;
+          } else if (buffer === '') {
+            url.host = '';
+            if (stateOverride) return url;
+            state = PATH_START_STATE;
+          } else {
+            let host = parseHost(buffer, !special);
+            if (host === null) return null;
+            if (host === 'localhost') host = '';
+            url.host = host;
+            if (stateOverride) return url;
+            state = PATH_START_STATE;
+          }
+        }
+        break;
+
+      case PATH_START_STATE:
+        if (special) {
+          state = PATH_STATE;
+          if (c !== CP_SLASH && c !== CP_BACKSLASH) pointer--;
+          bufferStart = pointer + 1;
+        } else if (!stateOverride && c === CP_QUESTION) {
+          url.query = '';
+          state = QUERY_STATE;
+          bufferStart = pointer + 1;
+        } else if (!stateOverride && c === CP_HASH) {
+          url.fragment = '';
+          state = FRAGMENT_STATE;
+        } else if (c !== CP_EOF) {
+          state = PATH_STATE;
+          if (c !== CP_SLASH) pointer--;
+          bufferStart = pointer + 1;
+        } else if (stateOverride && url.host === null) {
+          url.path.push('');
+        }
+        break;
+
+      case PATH_STATE: {
+        // Skip to the end of this segment, noting whether it has anything to encode.
+        let encode = false;
+        while (c !== CP_EOF && c !== CP_SLASH && !(special && c === CP_BACKSLASH)
+               && (stateOverride || (c !== CP_QUESTION && c !== CP_HASH))) {
+          if (c >= 0x80 || PATH_SET[c] === 1) encode = true;
+          c = ++pointer < length ? input.charCodeAt(pointer) : CP_EOF;
+        }
+        // Dot segments are recognised before percent-encoding, which leaves
+        // them (and drive letters) as they are.
+        const buffer = input.slice(bufferStart, pointer);
+        const slash = c === CP_SLASH || (special && c === CP_BACKSLASH);
+        if (isDoubleDotSegment(buffer)) {
+          shortenPath(url);
+          if (!slash) url.path.push('');
+        } else if (isSingleDotSegment(buffer)) {
+          if (!slash) url.path.push('');
+        } else if (url.scheme === 'file' && url.path.length === 0 && isWindowsDriveLetter(buffer)) {
+          url.path.push(`${buffer[0]}:`); // "C|" -> "C:"
+        } else {
+          url.path.push(encode ? percentEncode(buffer, PATH_SET) : buffer);
+        }
+        bufferStart = pointer + 1;
+        if (c === CP_QUESTION) {
+          url.query = '';
+          state = QUERY_STATE;
+        } else if (c === CP_HASH) {
+          url.fragment = '';
+          state = FRAGMENT_STATE;
+        }
+        break;
+      }
+
+      case OPAQUE_PATH_STATE:
+        if (c === CP_QUESTION) {
+          url.query = '';
+          state = QUERY_STATE;
+          bufferStart = pointer + 1;
+        } else if (c === CP_HASH) {
+          url.fragment = '';
+          state = FRAGMENT_STATE;
+        } else if (c === CP_SPACE) {
+          // A space just before the query or fragment is encoded, so that
+          // removing those later cannot leave a trailing space.
+          const next = input.charCodeAt(pointer + 1);
+          url.path += next === CP_QUESTION || next === CP_HASH ? '%20' : ' ';
+        } else if (c !== CP_EOF) {
+          let end = pointer + 1;
+          for (; end < length; end++) {
+            const d = input.charCodeAt(end);
+            if (d === CP_QUESTION || d === CP_HASH || d === CP_SPACE) break;
+          }
+          url.path += percentEncode(input.slice(pointer, end), C0_CONTROL_SET);
+          pointer = end - 1;
+        }
+        break;
+
+      case QUERY_STATE: {
+        // The query runs to the '#' (or, for the search setter, to the end).
+        let end = stateOverride ? -1 : input.indexOf('#', pointer);
+        if (end < 0) end = length;
+        url.query += percentEncode(input.slice(bufferStart, end), special ? SPECIAL_QUERY_SET : QUERY_SET);
+        pointer = end;
+        if (end < length) {
+          url.fragment = '';
+          state = FRAGMENT_STATE;
+        }
+        break;
+      }
+
+      case FRAGMENT_STATE:
+        if (c !== CP_EOF) {
+          url.fragment += percentEncode(input.slice(pointer), FRAGMENT_SET);
+          pointer = length;
+        }
+        break;
+
+      default:
+        throw new Error(`URL parser: bad state ${state}`);
     }
-    if (!urlSetHostPort(url, authority.slice(at + 1), 'parse')) return false;
+    if (pointer >= length) break;
+    pointer++;
   }
-  urlParsePath(url, end < 0 ? '' : text.slice(end));
-  return true;
-}
-
-// Resolves input (without a scheme, or "http:foo" against an http: base).
-function urlResolve(input, base) {
-  if (typeof base.path === 'string') { // "mailto:x" etc. only take a new fragment
-    if (!input.startsWith('#')) return null;
-    const url = { ...base };
-    urlSetFragment(url, input.slice(1));
-    return url;
-  }
-  const url = urlRecord(base.scheme);
-  const slash = urlIsSpecial(url) ? /^[/\\]/ : /^\//;
-  const [head, query, fragment] = urlSplit(input);
-  if (slash.test(head) && slash.test(head.slice(1))) { // "//host/path"
-    const authority = urlIsSpecial(url) && url.scheme !== 'file' ? head.replace(/^[/\\]+/, '') : head.slice(2);
-    if (!urlParseAuthority(url, authority)) return null;
-  } else {
-    url.username = base.username;
-    url.password = base.password;
-    url.host = base.host;
-    url.port = base.port;
-    if (slash.test(head)) { // "/path"
-      urlParsePath(url, head);
-    } else if (head === '') { // "?query", "#fragment" or ""
-      url.path = base.path.slice();
-      url.query = base.query;
-    } else { // "path": replaces the last segment of the base's path
-      url.path = base.path.slice(0, -1);
-      urlParsePath(url, head);
-    }
-  }
-  if (query !== null) urlSetQuery(url, query);
-  urlSetFragment(url, fragment);
   return url;
 }
 
-// Returns a URL record, or null if input is not a valid URL.
-function urlParse(input, base) {
-  input = input.replace(/^[\0-\x20]+|[\0-\x20]+$/g, '').replace(/[\t\n\r]/g, '');
-  const match = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(input);
-  if (match === null) return base === null ? null : urlResolve(input, base);
-  const url = urlRecord(match[1].toLowerCase());
-  const rest = input.slice(match[0].length);
-  const special = urlIsSpecial(url);
-  if (special && base !== null && base.scheme === url.scheme && !rest.startsWith('//')) {
-    return urlResolve(rest, base);
-  }
-  const [head, query, fragment] = urlSplit(rest);
-  if (url.scheme === 'file') {
-    if (/^[/\\]{2}/.test(head)) {
-      if (!urlParseAuthority(url, head.slice(2))) return null;
-    } else {
-      url.host = '';
-      urlParsePath(url, head);
-    }
-  } else if (special) { // any number of slashes, even none: "http:example.com"
-    if (!urlParseAuthority(url, head.replace(/^[/\\]+/, ''))) return null;
-  } else if (head.startsWith('//')) {
-    if (!urlParseAuthority(url, head.slice(2))) return null;
-  } else if (head.startsWith('/')) {
-    urlParsePath(url, head);
-  } else {
-    url.path = percentEncode(head, C0_CONTROL_SET);
-  }
-  urlSetQuery(url, query);
-  urlSetFragment(url, fragment);
-  return url;
-}
+// ---- serialising ----
 
 function urlPathname(url) {
-  return typeof url.path === 'string' ? url.path : url.path.map((segment) => `/${segment}`).join('');
+  const { path } = url;
+  if (typeof path === 'string') return path;
+  let output = '';
+  for (let i = 0; i < path.length; i++) output += `/${path[i]}`;
+  return output;
 }
 
 function urlHost(url) {
@@ -489,52 +1076,71 @@ function urlHost(url) {
   return url.port === null ? url.host : `${url.host}:${url.port}`;
 }
 
-function urlSerialize(url) {
-  let out = `${url.scheme}:`;
+// The URL serializer.
+function urlSerialize(url, excludeFragment = false) {
+  let output = `${url.scheme}:`;
   if (url.host !== null) {
-    out += '//';
-    if (url.username !== '' || url.password !== '') {
-      out += `${url.username}${url.password === '' ? '' : `:${url.password}`}@`;
+    output += '//';
+    if (includesCredentials(url)) {
+      output += url.username;
+      if (url.password !== '') output += `:${url.password}`;
+      output += '@';
     }
-    out += urlHost(url);
+    output += urlHost(url);
   } else if (typeof url.path !== 'string' && url.path.length > 1 && url.path[0] === '') {
-    out += '/.'; // keeps "//x" in the path from reading as a host
+    output += '/.'; // keeps "//x" in the path from reading as a host: "web+demo:/.//not-a-host/"
   }
-  out += urlPathname(url);
-  if (url.query !== null) out += `?${url.query}`;
-  if (url.fragment !== null) out += `#${url.fragment}`;
-  return out;
+  output += urlPathname(url);
+  if (url.query !== null) output += `?${url.query}`;
+  if (!excludeFragment && url.fragment !== null) output += `#${url.fragment}`;
+  return output;
 }
 
+// The serialisation of a URL's origin ("null" for an opaque origin).
 function urlOrigin(url) {
   switch (url.scheme) {
     case 'ftp': case 'http': case 'https': case 'ws': case 'wss':
       return `${url.scheme}://${urlHost(url)}`;
     case 'blob': {
-      const inner = typeof url.path === 'string' ? urlParse(url.path, null) : null;
-      return inner !== null && (inner.scheme === 'http' || inner.scheme === 'https') ? urlOrigin(inner) : 'null';
+      // The origin of the URL in the path: "blob:https://a.example/uuid".
+      const pathURL = basicURLParse(urlPathname(url));
+      return pathURL !== null && (pathURL.scheme === 'http' || pathURL.scheme === 'https') ? urlOrigin(pathURL) : 'null';
     }
     default:
       return 'null';
   }
 }
 
-// new URL(url, base) without the exception: a record or null.
+// toUSVString, with a shortcut for the usual string without surrogates.
+const ANY_SURROGATE = /[\uD800-\uDFFF]/;
+
+function urlUSVString(value) {
+  return typeof value === 'string' && !ANY_SURROGATE.test(value) ? value : toUSVString(value);
+}
+
+// The API URL parser: new URL(input, base) without the exception (base: a
+// string or undefined).
+function urlAPIParse(input, base) {
+  if (base === undefined) return basicURLParse(input);
+  const parsedBase = basicURLParse(base);
+  return parsedBase === null ? null : basicURLParse(input, parsedBase);
+}
+
+// The same with the arguments as given (both converted first, as WebIDL does).
 function urlParseArguments(url, base) {
-  const input = toUSVString(url);
-  if (base === undefined) return urlParse(input, null);
-  const baseRecord = urlParse(toUSVString(base), null);
-  return baseRecord === null ? null : urlParse(input, baseRecord);
+  const input = urlUSVString(url);
+  return urlAPIParse(input, base === undefined ? undefined : urlUSVString(base));
 }
 
-// The setters that run the URL parser see their value without tabs and newlines.
-function urlSetterInput(value) {
-  return toUSVString(value).replace(/[\t\n\r]/g, '');
+// For the other built-ins: a URL record, or null.
+function urlParse(input, base = null) {
+  return basicURLParse(input, base);
 }
 
-// For Request and Response.redirect, which have no base URL: a URL record.
+// For code with a string and no base URL (Request, Response.redirect): a URL
+// record, or a TypeError.
 function urlParseAbsolute(input) {
-  const url = urlParse(input, null);
+  const url = basicURLParse(input);
   if (url === null) throw new TypeError(`Invalid URL: ${input}`);
   return url;
 }
@@ -550,14 +1156,15 @@ const searchParamsIterator = iteratorFactory('URLSearchParams Iterator');
 
 class URLSearchParams {
   #list = []; // [name, value]
-  #url = null; // the URL object whose query this mirrors, if any
+  #url = null; // the URL object whose query this is, if any
 
   constructor(init = '') {
     if (isObject(init)) {
-      this.#list = toPairs(init, toUSVString, 'URLSearchParams');
+      // sequence<sequence<USVString>> if iterable, else record<USVString, USVString>
+      this.#list = toPairs(init, urlUSVString, 'URLSearchParams');
     } else {
-      const query = toUSVString(init);
-      this.#list = formParse(query.startsWith('?') ? query.slice(1) : query);
+      const query = urlUSVString(init);
+      this.#list = formParse(query.charCodeAt(0) === CP_QUESTION ? query.slice(1) : query);
     }
   }
 
@@ -567,42 +1174,48 @@ class URLSearchParams {
 
   append(name, value) {
     requireArgs(arguments.length, 2, 'URLSearchParams.append');
-    this.#list.push([toUSVString(name), toUSVString(value)]);
+    this.#list.push([urlUSVString(name), urlUSVString(value)]);
     this.#update();
   }
 
   delete(name, value = undefined) {
     requireArgs(arguments.length, 1, 'URLSearchParams.delete');
-    const key = toUSVString(name);
-    const only = value === undefined ? undefined : toUSVString(value);
-    this.#list = this.#list.filter(([n, v]) => n !== key || (only !== undefined && v !== only));
+    const key = urlUSVString(name);
+    if (value === undefined) {
+      this.#list = this.#list.filter(([n]) => n !== key);
+    } else {
+      const only = urlUSVString(value);
+      this.#list = this.#list.filter(([n, v]) => n !== key || v !== only);
+    }
     this.#update();
   }
 
   get(name) {
     requireArgs(arguments.length, 1, 'URLSearchParams.get');
-    const key = toUSVString(name);
+    const key = urlUSVString(name);
     const entry = this.#list.find(([n]) => n === key);
     return entry === undefined ? null : entry[1];
   }
 
   getAll(name) {
     requireArgs(arguments.length, 1, 'URLSearchParams.getAll');
-    const key = toUSVString(name);
+    const key = urlUSVString(name);
     return this.#list.filter(([n]) => n === key).map(([, v]) => v);
   }
 
   has(name, value = undefined) {
     requireArgs(arguments.length, 1, 'URLSearchParams.has');
-    const key = toUSVString(name);
-    const only = value === undefined ? undefined : toUSVString(value);
-    return this.#list.some(([n, v]) => n === key && (only === undefined || v === only));
+    const key = urlUSVString(name);
+    if (value === undefined) return this.#list.some(([n]) => n === key);
+    const only = urlUSVString(value);
+    return this.#list.some(([n, v]) => n === key && v === only);
   }
 
+  // Replaces the first pair named name, removes the others; or appends.
   set(name, value) {
     requireArgs(arguments.length, 2, 'URLSearchParams.set');
-    const key = toUSVString(name);
-    const string = toUSVString(value);
+    const key = urlUSVString(name);
+    const string = urlUSVString(value);
     const first = this.#list.findIndex(([n]) => n === key);
     if (first < 0) {
       this.#list.push([key, string]);
@@ -614,7 +1227,8 @@ class URLSearchParams {
   }
 
   sort() {
-    // Array.prototype.sort is stable; < compares UTF-16 code units, as specified.
+    // By name in UTF-16 code units (what < compares), keeping the order of
+    // equal names: Array.prototype.sort is stable.
     this.#list.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     this.#update();
   }
@@ -622,6 +1236,7 @@ class URLSearchParams {
   forEach(callback, thisArg = undefined) {
     requireArgs(arguments.length, 1, 'URLSearchParams.forEach');
     if (typeof callback !== 'function') throw new TypeError('URLSearchParams.forEach: callback is not a function');
+    // The list is re-read at every step: the callback may change it.
     for (let i = 0; i < this.#list.length; i++) {
       const [name, value] = this.#list[i];
       Reflect.apply(callback, thisArg, [value, name, this]);
@@ -644,6 +1259,7 @@ class URLSearchParams {
     return formSerialize(this.#list);
   }
 
+  // The update steps: the URL's query follows the list.
   #update() {
     if (this.#url !== null) urlQueryChanged(this.#url, formSerialize(this.#list));
   }
@@ -670,14 +1286,26 @@ defineIterable(URLSearchParams);
 
 class URL {
   #url; // the URL record
-  #searchParams;
+  // The URLSearchParams object, made on first use: routing code that reads
+  // only the path never pays for parsing the query. Until then
+  // #searchParamsSource is what its list would have been parsed from: the
+  // query, or what the search setter was given (which may hold tabs that the
+  // query lost).
+  #searchParams = null;
+  #searchParamsSource = null;
 
   constructor(url, base = undefined) {
+    if (url === INTERNAL) { // URL.parse: base is an already parsed record
+      this.#url = base;
+      this.#searchParamsSource = base.query;
+      return;
+    }
     requireArgs(arguments.length, 1, 'URL');
-    const record = urlParseArguments(url, base);
-    if (record === null) throw new TypeError('Invalid URL');
+    const input = urlUSVString(url);
+    const record = urlAPIParse(input, base === undefined ? undefined : urlUSVString(base));
+    if (record === null) throw new TypeError(`Invalid URL: ${input}`);
     this.#url = record;
-    this.#searchParams = searchParamsForURL(this, record.query);
+    this.#searchParamsSource = record.query;
   }
 
   static canParse(url, base = undefined) {
@@ -687,7 +1315,8 @@ class URL {
 
   static parse(url, base = undefined) {
     requireArgs(arguments.length, 1, 'URL.parse');
-    return urlParseArguments(url, base) === null ? null : new URL(url, base);
+    const record = urlParseArguments(url, base);
+    return record === null ? null : new URL(INTERNAL, record);
   }
 
   get href() {
@@ -695,10 +1324,11 @@ class URL {
   }
 
   set href(value) {
-    const record = urlParse(toUSVString(value), null);
-    if (record === null) throw new TypeError('Invalid URL');
+    const input = urlUSVString(value);
+    const record = basicURLParse(input);
+    if (record === null) throw new TypeError(`Invalid URL: ${input}`);
     this.#url = record;
-    searchParamsReplace(this.#searchParams, record.query);
+    this.#queryChanged(record.query);
   }
 
   get origin() {
@@ -710,16 +1340,7 @@ class URL {
   }
 
   set protocol(value) {
-    const match = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(`${urlSetterInput(value)}:`);
-    if (match === null) return;
-    const url = this.#url;
-    const scheme = match[1].toLowerCase();
-    // Special and non-special schemes serialise differently; the standard forbids switching.
-    if (URL_SPECIAL_PORTS.has(scheme) !== urlIsSpecial(url)) return;
-    if (scheme === 'file' && (url.username !== '' || url.password !== '' || url.port !== null)) return;
-    if (url.scheme === 'file' && url.host === '') return;
-    url.scheme = scheme;
-    if (url.port === URL_SPECIAL_PORTS.get(scheme)) url.port = null;
+    basicURLParse(`${urlUSVString(value)}:`, null, this.#url, SCHEME_START_STATE);
   }
 
   get username() {
@@ -727,7 +1348,8 @@ class URL {
   }
 
   set username(value) {
-    if (this.#hasCredentialsHost()) this.#url.username = percentEncode(toUSVString(value), USERINFO_SET);
+    if (cannotHaveUsernamePasswordPort(this.#url)) return;
+    this.#url.username = percentEncode(urlUSVString(value), USERINFO_SET);
   }
 
   get password() {
@@ -735,7 +1357,8 @@ class URL {
   }
 
   set password(value) {
-    if (this.#hasCredentialsHost()) this.#url.password = percentEncode(toUSVString(value), USERINFO_SET);
+    if (cannotHaveUsernamePasswordPort(this.#url)) return;
+    this.#url.password = percentEncode(urlUSVString(value), USERINFO_SET);
   }
 
   get host() {
@@ -743,7 +1366,8 @@ class URL {
   }
 
   set host(value) {
-    this.#setHost(value, 'host');
+    if (hasOpaquePath(this.#url)) return;
+    basicURLParse(urlUSVString(value), null, this.#url, HOST_STATE);
   }
 
   get hostname() {
@@ -751,24 +1375,19 @@ class URL {
   }
 
   set hostname(value) {
-    this.#setHost(value, 'hostname');
+    if (hasOpaquePath(this.#url)) return;
+    basicURLParse(urlUSVString(value), null, this.#url, HOSTNAME_STATE);
   }
 
   get port() {
-    return this.#url.port === null ? '' : String(this.#url.port);
+    return this.#url.port === null ? '' : `${this.#url.port}`;
   }
 
   set port(value) {
-    if (!this.#hasCredentialsHost()) return;
-    const input = urlSetterInput(value);
-    const digits = /^[0-9]*/.exec(input)[0];
-    if (digits === '') {
-      if (input === '') this.#url.port = null;
-      return;
-    }
-    const port = Number(digits);
-    if (port > 65535) return;
-    this.#url.port = port === URL_SPECIAL_PORTS.get(this.#url.scheme) ? null : port;
+    if (cannotHaveUsernamePasswordPort(this.#url)) return;
+    const input = urlUSVString(value);
+    if (input === '') this.#url.port = null;
+    else basicURLParse(input, null, this.#url, PORT_STATE);
   }
 
   get pathname() {
@@ -776,9 +1395,9 @@ class URL {
   }
 
   set pathname(value) {
-    if (typeof this.#url.path === 'string') return;
+    if (hasOpaquePath(this.#url)) return;
     this.#url.path = [];
-    urlParsePath(this.#url, urlSetterInput(value));
+    basicURLParse(urlUSVString(value), null, this.#url, PATH_START_STATE);
   }
 
   get search() {
@@ -787,18 +1406,21 @@ class URL {
   }
 
   set search(value) {
-    let query = urlSetterInput(value);
-    if (query === '') {
-      this.#url.query = null;
-      searchParamsReplace(this.#searchParams, null);
+    const input = urlUSVString(value);
+    const url = this.#url;
+    if (input === '') {
+      url.query = null;
+      this.#queryChanged(null);
       return;
     }
-    if (query.startsWith('?')) query = query.slice(1);
-    urlSetQuery(this.#url, query);
-    searchParamsReplace(this.#searchParams, query);
+    const query = input.charCodeAt(0) === CP_QUESTION ? input.slice(1) : input;
+    url.query = '';
+    basicURLParse(query, null, url, QUERY_STATE);
+    this.#queryChanged(query);
   }
 
   get searchParams() {
+    if (this.#searchParams === null) this.#searchParams = searchParamsForURL(this, this.#searchParamsSource);
     return this.#searchParams;
   }
 
@@ -808,13 +1430,14 @@ class URL {
   }
 
   set hash(value) {
-    let fragment = urlSetterInput(value);
-    if (fragment === '') {
-      this.#url.fragment = null;
+    const input = urlUSVString(value);
+    const url = this.#url;
+    if (input === '') {
+      url.fragment = null;
       return;
     }
-    if (fragment.startsWith('#')) fragment = fragment.slice(1);
-    urlSetFragment(this.#url, fragment);
+    url.fragment = '';
+    basicURLParse(input.charCodeAt(0) === CP_HASH ? input.slice(1) : input, null, url, FRAGMENT_STATE);
   }
 
   toString() {
@@ -825,21 +1448,11 @@ class URL {
     return urlSerialize(this.#url);
   }
 
-  // username, password and port exist only for URLs with a non-empty, non-file host.
-  #hasCredentialsHost() {
-    const url = this.#url;
-    return url.host !== null && url.host !== '' && url.scheme !== 'file';
-  }
-
-  // Setters ignore values they cannot use, as the standard says; they never throw.
-  #setHost(value, mode) {
-    if (typeof this.#url.path === 'string') return;
-    const text = urlSetterInput(value).split(urlIsSpecial(this.#url) ? /[/\\?#]/ : /[/?#]/)[0];
-    const copy = { ...this.#url };
-    if (urlSetHostPort(copy, text, mode)) {
-      this.#url.host = copy.host;
-      this.#url.port = copy.port;
-    }
+  // The href or search setter replaced the query: the URLSearchParams list
+  // becomes the parse of source.
+  #queryChanged(source) {
+    if (this.#searchParams !== null) searchParamsReplace(this.#searchParams, source);
+    else this.#searchParamsSource = source;
   }
 
   static {

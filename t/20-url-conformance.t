@@ -1,0 +1,365 @@
+#!/usr/bin/perl
+# Issue 4 (SPEC 5): URL and URLSearchParams against the web-platform-tests
+# vectors in shared/conformance/url/, run inside a tenant isolate through
+# nginx. The tenant runs every case of one file per request and answers a JSON
+# summary; each file must have no failure. Cases that cannot apply are skipped
+# by the tenant with a reason, and only the skips listed here are accepted.
+use strict;
+use warnings;
+use Test::More;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Dispatch::Test;
+use JSON::PP;
+
+# shared/ sits beside the repository in a clean clone (and in CI).
+my ($shared) = grep { -d "$_/conformance/url" } "$FindBin::Bin/../../shared", '/work/shared';
+plan skip_all => 'shared/conformance/url not found beside the repository' unless $shared;
+my $dir = "$shared/conformance/url";
+
+sub slurp {
+    my ($path) = @_;
+    open my $fh, '<:raw', $path or die "$path: $!";
+    local $/;
+    return scalar <$fh>;
+}
+
+my %files = (
+    'urltestdata'                 => 'urltestdata.json',
+    'urltestdata-javascript-only' => 'urltestdata-javascript-only.json',
+    'setters'                     => 'setters_tests.json',
+    'toascii'                     => 'toascii.json',
+    'percent-encoding'            => 'percent-encoding.json',
+);
+my %json = map { $_ => slurp("$dir/$files{$_}") } keys %files;
+
+# The only rows skipped on purpose: percent-encoding.json lists, beside UTF-8,
+# what legacy encodings (an HTML document's charset) make of the query. A URL
+# built by the URL API always uses UTF-8, so every non-UTF-8 output is skipped.
+my %expected_skips = map { $_ => {} } keys %files;
+for my $row (@{ JSON::PP->new->decode($json{'percent-encoding'}) }) {
+    next unless ref $row;
+    for my $encoding (keys %{ $row->{output} }) {
+        next if $encoding eq 'utf-8';
+        $expected_skips{'percent-encoding'}{"legacy encoding $encoding: the URL API always encodes queries as UTF-8"}++;
+    }
+}
+
+my $t = Dispatch::Test->new(
+    http => q{
+        dispatch_script_max_size 20m;
+        dispatch_cpu_limit 20s;
+        dispatch_startup_cpu_limit 20s;
+        dispatch_wall_limit 60s;
+    },
+    server => q{
+        location / { dispatch conformance url; }
+    },
+);
+
+my $tenant = <<'JS';
+// ---- conformance tenant (begin)
+const ATTRIBUTES = ['href', 'origin', 'protocol', 'username', 'password', 'host', 'hostname', 'port',
+  'pathname', 'search', 'hash'];
+
+function newReport() {
+  return { passed: 0, failed: 0, skipped: 0, skips: {}, failures: [] };
+}
+
+function pass(report) {
+  report.passed++;
+}
+
+function fail(report, failure) {
+  report.failed++;
+  if (report.failures.length < 50) report.failures.push(failure);
+}
+
+function skip(report, reason) {
+  report.skipped++;
+  report.skips[reason] = (report.skips[reason] || 0) + 1;
+}
+
+function check(report, ok, failure) {
+  if (ok) pass(report);
+  else fail(report, failure);
+}
+
+function describeError(error) {
+  return error instanceof Error ? `${error.name}: ${error.message}` : `threw ${String(error)}`;
+}
+
+// What f throws: 'TypeError', another description, or null if it returns.
+function thrown(f) {
+  try {
+    f();
+    return null;
+  } catch (error) {
+    return error instanceof TypeError ? 'TypeError' : describeError(error);
+  }
+}
+
+// urltestdata*.json, as url-constructor, url-statics-canparse,
+// url-statics-parse and failure.html of web-platform-tests run them.
+function runURLTestData(cases, report) {
+  for (const test of cases) {
+    if (typeof test === 'string') continue;
+    const base = test.base == null ? undefined : test.base;
+    const args = base === undefined ? [test.input] : [test.input, base];
+    const where = { input: test.input, base: test.base ?? null };
+
+    let url = null;
+    let error = null;
+    try {
+      url = new URL(...args);
+    } catch (e) {
+      error = e;
+    }
+    if (test.failure) {
+      check(report, error instanceof TypeError,
+        { ...where, check: 'new URL', expected: 'TypeError', got: error ? describeError(error) : url.href });
+    } else if (error !== null) {
+      fail(report, { ...where, check: 'new URL', expected: test.href, got: describeError(error) });
+    } else {
+      const expected = {};
+      const got = {};
+      for (const name of [...ATTRIBUTES, 'searchParams']) {
+        if (!(name in test)) continue;
+        const value = name === 'searchParams' ? url.searchParams.toString() : url[name];
+        if (value !== test[name]) {
+          expected[name] = test[name];
+          got[name] = value;
+        }
+      }
+      check(report, Object.keys(got).length === 0, { ...where, check: 'new URL', expected, got });
+    }
+
+    const canParse = URL.canParse(...args);
+    check(report, canParse === !test.failure,
+      { ...where, check: 'URL.canParse', expected: !test.failure, got: canParse });
+
+    let parsed;
+    try {
+      parsed = URL.parse(...args);
+    } catch (e) {
+      parsed = describeError(e);
+    }
+    const parsedHref = parsed instanceof URL ? parsed.href : parsed;
+    check(report, test.failure ? parsed === null : parsedHref === test.href,
+      { ...where, check: 'URL.parse', expected: test.failure ? null : test.href, got: parsedHref });
+
+    if (test.failure && base === undefined) {
+      // An input that fails without a base fails as a base and as href too.
+      const asBase = thrown(() => new URL('about:blank', test.input));
+      check(report, asBase === 'TypeError',
+        { ...where, check: 'new URL("about:blank", input)', expected: 'TypeError', got: asBase });
+      const asHref = thrown(() => {
+        new URL('about:blank').href = test.input;
+      });
+      check(report, asHref === 'TypeError',
+        { ...where, check: 'href setter', expected: 'TypeError', got: asHref });
+    }
+  }
+}
+
+// setters_tests.json, as url-setters does.
+function runSetters(data, report) {
+  for (const attribute of Object.keys(data)) {
+    if (attribute === 'comment') continue;
+    for (const test of data[attribute]) {
+      const where = { href: test.href, attribute, new_value: test.new_value };
+      let url;
+      try {
+        url = new URL(test.href);
+        url[attribute] = test.new_value;
+      } catch (e) {
+        fail(report, { ...where, expected: test.expected, got: describeError(e) });
+        continue;
+      }
+      const got = {};
+      for (const [name, value] of Object.entries(test.expected)) {
+        if (url[name] !== value) got[name] = url[name];
+      }
+      check(report, Object.keys(got).length === 0, { ...where, expected: test.expected, got });
+    }
+  }
+}
+
+// toascii.json, as toascii.window.js does with URL.
+function runToASCII(cases, report) {
+  for (const test of cases) {
+    if (typeof test === 'string') continue;
+    const where = { input: test.input, expected: test.output };
+    if (test.output !== null) {
+      let got;
+      try {
+        const url = new URL(`https://${test.input}/x`);
+        got = [url.host, url.hostname, url.pathname, url.href];
+      } catch (e) {
+        got = describeError(e);
+      }
+      const want = [test.output, test.output, '/x', `https://${test.output}/x`];
+      check(report, JSON.stringify(got) === JSON.stringify(want), { ...where, check: 'new URL', got });
+    } else {
+      const got = thrown(() => new URL(`https://${test.input}/x`));
+      check(report, got === 'TypeError', { ...where, check: 'new URL', got });
+    }
+    for (const attribute of ['host', 'hostname']) {
+      const url = new URL('https://x/x');
+      url[attribute] = test.input;
+      const want = test.output === null ? 'x' : test.output;
+      check(report, url[attribute] === want, { ...where, check: `${attribute} setter`, got: url[attribute] });
+    }
+  }
+}
+
+// percent-encoding.json, as percent-encoding.window.js does: the input as
+// query and as fragment of a URL.
+function runPercentEncoding(cases, report) {
+  for (const test of cases) {
+    if (typeof test === 'string') continue;
+    for (const encoding of Object.keys(test.output)) {
+      if (encoding !== 'utf-8') {
+        skip(report, `legacy encoding ${encoding}: the URL API always encodes queries as UTF-8`);
+        continue;
+      }
+      const url = new URL(`https://doesnotmatter.invalid/?${test.input}#${test.input}`);
+      const want = test.output['utf-8'];
+      check(report, url.search === `?${want}` && url.hash === `#${want}`,
+        { input: test.input, expected: want, got: { search: url.search, hash: url.hash } });
+    }
+  }
+}
+
+// URLSearchParams and the URL <-> searchParams link, which no vector file covers.
+function runSearchParams(report) {
+  const cases = [];
+  const is = (name, got, want) => cases.push([name, got, want]);
+  const list = (params) => JSON.stringify([...params]);
+
+  let p = new URLSearchParams('?a=1&b=2&a=3');
+  is('string init', list(p), '[["a","1"],["b","2"],["a","3"]]');
+  is('size', p.size, 3);
+  is('get', p.get('a'), '1');
+  is('get missing', p.get('z'), null);
+  is('getAll', JSON.stringify(p.getAll('a')), '["1","3"]');
+  is('has', p.has('b'), true);
+  is('has name value', p.has('a', '3'), true);
+  is('has name other value', p.has('a', '2'), false);
+  p.delete('a', '3');
+  is('delete name value', p.toString(), 'a=1&b=2');
+  p.append('a', '4');
+  p.set('a', 'z');
+  is('set replaces the first, drops the rest', p.toString(), 'a=z&b=2');
+  p.delete('a');
+  is('delete name', p.toString(), 'b=2');
+  p.delete('b', undefined);
+  is('delete name, undefined value', p.size, 0);
+
+  p = new URLSearchParams('z=1&a=2&z=0&a=1&\uFFFD=x&\u00E9=y');
+  p.sort();
+  is('sort is stable, by code units', p.toString(), 'a=2&a=1&z=1&z=0&%C3%A9=y&%EF%BF%BD=x');
+
+  is('sequence init', new URLSearchParams([['a', '1'], ['b', '2']]).toString(), 'a=1&b=2');
+  is('record init', new URLSearchParams({ a: '1', b: 'x y' }).toString(), 'a=1&b=x+y');
+  is('URLSearchParams init', new URLSearchParams(new URLSearchParams('q=1&r=2')).toString(), 'q=1&r=2');
+  is('bad pair', thrown(() => new URLSearchParams([['a']])), 'TypeError');
+  is('no init', new URLSearchParams().toString(), '');
+  is('serialize', new URLSearchParams([['a b', 'c&d=\u00E9~*-._!\'()']]).toString(),
+    'a+b=c%26d%3D%C3%A9%7E*-._%21%27%28%29');
+  is('parse', list(new URLSearchParams('a=%zz&b=%41+%42&c&=d&&e=f=g&%F0%9F%92%A9=%FF')),
+    '[["a","%zz"],["b","A B"],["c",""],["","d"],["e","f=g"],["\uD83D\uDCA9","\uFFFD"]]');
+  is('lone surrogates', new URLSearchParams([['\uD800', '\uDC00']]).toString(), '%EF%BF%BD=%EF%BF%BD');
+
+  p = new URLSearchParams('a=1&b=2');
+  const seen = [];
+  p.forEach(function (value, name, params) {
+    seen.push(`${name}=${value}:${params === p}:${this.tag}`);
+  }, { tag: 't' });
+  is('forEach', seen.join(','), 'a=1:true:t,b=2:true:t');
+  is('keys', JSON.stringify([...p.keys()]), '["a","b"]');
+  is('values', JSON.stringify([...p.values()]), '["1","2"]');
+  is('entries', JSON.stringify([...p.entries()]), '[["a","1"],["b","2"]]');
+  is('@@iterator is entries', URLSearchParams.prototype[Symbol.iterator], URLSearchParams.prototype.entries);
+  const iterator = p.keys();
+  p.append('c', '3');
+  is('iterators see later changes', JSON.stringify([...iterator]), '["a","b","c"]');
+  is('iterator tag', Object.prototype.toString.call(p.keys()), '[object URLSearchParams Iterator]');
+  is('tag', Object.prototype.toString.call(p), '[object URLSearchParams]');
+
+  const url = new URL('http://example.com/path?a=1#f');
+  is('searchParams is the same object', url.searchParams === url.searchParams, true);
+  url.searchParams.append('b', 'x y');
+  is('searchParams -> URL', url.href, 'http://example.com/path?a=1&b=x+y#f');
+  url.search = '?c=3';
+  is('search -> searchParams', list(url.searchParams), '[["c","3"]]');
+  url.searchParams.delete('c');
+  is('empty searchParams -> no query', url.href, 'http://example.com/path#f');
+  url.href = 'https://example.org/?q=%C3%A9';
+  is('href -> searchParams', url.searchParams.get('q'), '\u00E9');
+  url.search = 'a=b\tc';
+  is('search setter: the query loses the tab', url.search, '?a=bc');
+  is('search setter: the list parses the value as given', url.searchParams.get('a'), 'b\tc');
+  const lazy = new URL('http://example.com/');
+  lazy.search = 'x=1\t2';
+  is('search setter before searchParams is read', lazy.searchParams.get('x'), '1\t2');
+  url.search = '';
+  is('empty search', list(url.searchParams), '[]');
+
+  const u = new URL('http://example.com/a b?c d#e f');
+  is('String(url)', String(u), u.href);
+  is('toJSON', JSON.stringify({ u }), '{"u":"http://example.com/a%20b?c%20d#e%20f"}');
+  is('URL.parse relative', URL.parse('../x', 'http://h/a/b/c').href, 'http://h/a/x');
+  is('URL.parse failure', URL.parse('no scheme'), null);
+  is('URL.canParse', URL.canParse('x:'), true);
+  is('URL requires an argument', thrown(() => new URL()), 'TypeError');
+  is('bad base', thrown(() => new URL('/x', 'not a url')), 'TypeError');
+  is('URL tag', Object.prototype.toString.call(u), '[object URL]');
+  is('no leak to globalThis', typeof globalThis.basicURLParse, 'undefined');
+
+  for (const [name, got, want] of cases) {
+    check(report, Object.is(got, want), { check: name, expected: want, got });
+  }
+}
+
+export default {
+  fetch(request) {
+    const which = new URL(request.url).searchParams.get('file');
+    const report = newReport();
+    const started = Date.now();
+    switch (which) {
+      case 'urltestdata': runURLTestData(DATA.urltestdata, report); break;
+      case 'urltestdata-javascript-only': runURLTestData(DATA['urltestdata-javascript-only'], report); break;
+      case 'setters': runSetters(DATA.setters, report); break;
+      case 'toascii': runToASCII(DATA.toascii, report); break;
+      case 'percent-encoding': runPercentEncoding(DATA['percent-encoding'], report); break;
+      case 'searchparams': runSearchParams(report); break;
+      default: return new Response(`unknown file ${which}\n`, { status: 404 });
+    }
+    report.ms = Date.now() - started;
+    return Response.json(report);
+  },
+};
+// ---- conformance tenant (end)
+JS
+
+my $data = join ",\n", map { qq{"$_": $json{$_}} } sort keys %json;
+$t->put_script('conformance', 'url', "const DATA = {\n$data\n};\n$tenant");
+
+for my $file (sort(keys %files), 'searchparams') {
+    my $r = $t->get("/?file=$file");
+    is $r->{status}, 200, "$file: the tenant ran it" or do {
+        diag $r->{content};
+        diag $t->error_log;
+        next;
+    };
+    my $report = JSON::PP->new->decode($r->{content});
+    ok $report->{passed} > 0, "$file: $report->{passed} checks passed";
+    is $report->{failed}, 0, "$file: no check failed"
+        or diag(JSON::PP->new->pretty->canonical->encode($report->{failures}));
+    is_deeply $report->{skips}, $expected_skips{$file} // {},
+        "$file: " . ($report->{skipped} ? "skipped only the $report->{skipped} legacy-encoding rows" : 'nothing skipped')
+        or diag explain $report->{skips};
+}
+
+done_testing;
