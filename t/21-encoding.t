@@ -18,23 +18,13 @@ my $t = Dispatch::Test->new(
 );
 
 my $CHECKS = q{
-    async function results(checks) {
-      const out = {};
-      for (const [name, check] of Object.entries(checks)) {
-        try { out[name] = await check(); } catch (e) { out[name] = `threw ${e && e.name}: ${e && e.message}`; }
-      }
-      return Response.json(out);
-    }
     const bytes = (view) => Array.from(view instanceof ArrayBuffer ? new Uint8Array(view) : view);
     const codes = (text) => Array.from(text, (c) => c.codePointAt(0).toString(16));
 };
 
 sub run_checks {
-    my ($name, $code) = @_;
-    $t->put_script('api', $name, $CHECKS . $code);
-    my $r = $t->get("/t/$name");
-    is $r->{status}, 200, "the $name checks ran" or diag $r->{content};
-    return eval { decode_json($r->{content}) } || {};
+    my ($name, $code, %req) = @_;
+    return $t->run_checks('api', $name, $CHECKS . $code, %req);
 }
 
 # ---- TextEncoder ----

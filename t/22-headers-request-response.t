@@ -16,22 +16,9 @@ my $t = Dispatch::Test->new(
     server => q{ location ~ ^/t/(?<script>[^/]*) { dispatch api $script; } },
 );
 
-my $CHECKS = q{
-    async function results(checks) {
-      const out = {};
-      for (const [name, check] of Object.entries(checks)) {
-        try { out[name] = await check(); } catch (e) { out[name] = `threw ${e && e.name}: ${e && e.message}`; }
-      }
-      return Response.json(out);
-    }
-};
-
 sub run_checks {
     my ($name, $code, %req) = @_;
-    $t->put_script('api', $name, $CHECKS . $code);
-    my $r = $t->request($req{method} || 'GET', "/t/$name", %req);
-    is $r->{status}, 200, "the $name checks ran" or diag $r->{content};
-    return eval { decode_json($r->{content}) } || {};
+    return $t->run_checks('api', $name, $code, %req);
 }
 my ($T, $F) = (JSON::PP::true, JSON::PP::false);
 

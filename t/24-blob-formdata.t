@@ -16,22 +16,12 @@ my $t = Dispatch::Test->new(
 );
 
 my $CHECKS = q{
-    async function results(checks) {
-      const out = {};
-      for (const [name, check] of Object.entries(checks)) {
-        try { out[name] = await check(); } catch (e) { out[name] = `threw ${e && e.name}: ${e && e.message}`; }
-      }
-      return Response.json(out);
-    }
     const bytes = (buffer) => Array.from(new Uint8Array(buffer));
 };
 
 sub run_checks {
-    my ($name, $code) = @_;
-    $t->put_script('api', $name, $CHECKS . $code);
-    my $r = $t->get("/t/$name");
-    is $r->{status}, 200, "the $name checks ran" or diag $r->{content};
-    return eval { decode_json($r->{content}) } || {};
+    my ($name, $code, %req) = @_;
+    return $t->run_checks('api', $name, $CHECKS . $code, %req);
 }
 my ($T, $F) = (JSON::PP::true, JSON::PP::false);
 

@@ -594,6 +594,32 @@ sub _redis_read_reply {
     die "Dispatch::Test: bad redis reply type '$type'\n";
 }
 
+# A "checks" tenant: $code (a module) calls results({ name: () => value,
+# ... }); each check may be async, and its value, or "threw NAME: message",
+# comes back in one JSON object. run_checks uploads it as $ns/$name,
+# requests it (path => '/t/NAME' by default; request options as for
+# request()), asserts the 200 and returns the decoded object.
+our $RESULTS_JS = q{
+    async function results(checks) {
+      const out = {};
+      for (const [name, check] of Object.entries(checks)) {
+        try { out[name] = await check(); } catch (e) { out[name] = `threw ${e && e.name}: ${e && e.message}`; }
+      }
+      return Response.json(out);
+    }
+};
+
+sub run_checks {
+    my ($self, $ns, $name, $code, %req) = @_;
+    my $path = delete $req{path} // "/t/$name";
+    my $method = delete $req{method} // 'GET';
+    $self->put_script($ns, $name, $RESULTS_JS . $code);
+    my $r = $self->request($method, $path, %req);
+    Test::More::is($r->{status}, 200, "the $name checks ran") or Test::More::diag($r->{content});
+    require JSON::PP;
+    return eval { JSON::PP::decode_json($r->{content}) } || {};
+}
+
 sub put_script {
     my ($self, $ns, $name, $code, %fields) = @_;
     my $r = $self->redis('MULTI');
