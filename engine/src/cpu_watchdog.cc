@@ -17,12 +17,6 @@ constexpr double kTickMs = 2;
 constexpr int kIdleTicksBeforePark = 50;
 }  // namespace
 
-double thread_cpu_ms() {
-  timespec ts;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return double(ts.tv_sec) * 1e3 + double(ts.tv_nsec) / 1e6;
-}
-
 bool CpuWatchdog::start(std::string *err) {
   if (pthread_getcpuclockid(pthread_self(), &clock_) != 0) {
     *err = "cannot read this thread's CPU clock";
@@ -54,11 +48,7 @@ CpuWatchdog::~CpuWatchdog() {
   thread_.join();
 }
 
-double CpuWatchdog::watched_cpu_ms() const {
-  timespec ts;
-  clock_gettime(clock_, &ts);
-  return double(ts.tv_sec) * 1e3 + double(ts.tv_nsec) / 1e6;
-}
+double CpuWatchdog::watched_cpu_ms() const { return clock_ms(clock_); }
 
 void CpuWatchdog::arm(v8::Isolate *isolate, double deadline_ms) {
   bool wake;

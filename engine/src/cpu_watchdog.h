@@ -15,14 +15,13 @@
 #include <string>
 #include <thread>
 
+#include "clock.h"
+
 namespace v8 {
 class Isolate;
 }
 
 namespace dispatch {
-
-// CPU time of the calling thread, in milliseconds.
-double thread_cpu_ms();
 
 class CpuWatchdog {
  public:

@@ -1,7 +1,6 @@
 #include "kv_store.h"
 
 #include <hiredis/hiredis.h>
-#include <sys/time.h>
 
 namespace dispatch {
 
@@ -100,12 +99,6 @@ std::string str(const redisReply *r) {
 
 }  // namespace
 
-int64_t now_ms() {
-  timeval tv;
-  gettimeofday(&tv, nullptr);
-  return int64_t(tv.tv_sec) * 1000 + tv.tv_usec / 1000;
-}
-
 void KvStore::get(const std::string &space, const std::string &key, Callback cb) {
   redis_.command({"HMGET", prefix(space) + "v:" + key, "v", "m"},
                  [cb = std::move(cb)](const redisReply *reply, const std::string &error) {
@@ -126,7 +119,7 @@ void KvStore::put(const std::string &space, const std::string &key, const std::s
   std::string p = prefix(space);
   redis_.command({"EVAL", std::string(kPurge) + kPut, "1", p + "v:" + key, p, key, value,
                   metadata, std::to_string(expire_at_ms), std::to_string(quota_),
-                  std::to_string(now_ms())},
+                  std::to_string(int64_t(clock_ms(CLOCK_REALTIME)))},
                  [cb = std::move(cb)](const redisReply *reply, const std::string &error) {
     KvResult r;
     r.error = reply_error(reply, error);
@@ -137,7 +130,7 @@ void KvStore::put(const std::string &space, const std::string &key, const std::s
 void KvStore::remove(const std::string &space, const std::string &key, Callback cb) {
   std::string p = prefix(space);
   redis_.command({"EVAL", std::string(kPurge) + kDelete, "1", p + "v:" + key, p, key,
-                  std::to_string(now_ms())},
+                  std::to_string(int64_t(clock_ms(CLOCK_REALTIME)))},
                  [cb = std::move(cb)](const redisReply *reply, const std::string &error) {
     KvResult r;
     r.error = reply_error(reply, error);
@@ -149,7 +142,7 @@ void KvStore::list(const std::string &space, const std::string &prefix_filter, s
                    const std::string &cursor, Callback cb) {
   std::string p = prefix(space);
   redis_.command({"EVAL", std::string(kPurge) + kList, "1", p + "index", p, prefix_filter,
-                  std::to_string(limit), cursor, std::to_string(now_ms())},
+                  std::to_string(limit), cursor, std::to_string(int64_t(clock_ms(CLOCK_REALTIME)))},
                  [cb = std::move(cb)](const redisReply *reply, const std::string &error) {
     KvResult r;
     r.error = reply_error(reply, error);

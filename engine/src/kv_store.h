@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "clock.h"
 #include "redis_client.h"
 
 namespace dispatch {
@@ -59,7 +60,5 @@ class KvStore {
   RedisClient &redis_;
   uint64_t quota_;
 };
-
-int64_t now_ms();
 
 }  // namespace dispatch

@@ -13,12 +13,6 @@ constexpr uint64_t kBackoffFirstMs = 100;
 constexpr uint64_t kBackoffMaxMs = 2000;
 }  // namespace
 
-uint64_t monotonic_ms() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return uint64_t(ts.tv_sec) * 1000 + uint64_t(ts.tv_nsec) / 1000000;
-}
-
 // A command in flight. Heap-owned and handed to hiredis as privdata: hiredis
 // may call back with a null reply long after the requester is gone, so an
 // Op never points into a request, only at its callback.

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "clock.h"
 #include "host.h"
 
 struct redisAsyncContext;
@@ -103,7 +104,5 @@ class RedisClient {
   MessageCallback on_message_;
   std::function<void()> on_subscribed_;
 };
-
-uint64_t monotonic_ms();
 
 }  // namespace dispatch

@@ -228,18 +228,11 @@ bool TenantIsolate::install_builtins(v8::Local<v8::Context> context, std::string
               v8::Function::New(context, on_exception).ToLocalChecked()).Check();
   // native.waitUntilBegin(id) / waitUntilEnd(id): ctx.waitUntil's promise
   // for request id started / settled.
-  native->Set(context, v8_str(isolate_, "waitUntilBegin"),
-              v8::Function::New(context, [](const v8::FunctionCallbackInfo<v8::Value> &info) {
-                if (info.Length() < 1 || !info[0]->IsNumber()) return;
-                from(info.GetIsolate())->engine_.wait_begin(
-                    uint64_t(info[0].As<v8::Number>()->Value()));
-              }).ToLocalChecked()).Check();
-  native->Set(context, v8_str(isolate_, "waitUntilEnd"),
-              v8::Function::New(context, [](const v8::FunctionCallbackInfo<v8::Value> &info) {
-                if (info.Length() < 1 || !info[0]->IsNumber()) return;
-                from(info.GetIsolate())->engine_.wait_end(
-                    uint64_t(info[0].As<v8::Number>()->Value()));
-              }).ToLocalChecked()).Check();
+  for (bool begin : {true, false}) {
+    native->Set(context, v8_str(isolate_, begin ? "waitUntilBegin" : "waitUntilEnd"),
+                v8::Function::New(context, on_wait_until, v8::Boolean::New(isolate_, begin))
+                    .ToLocalChecked()).Check();
+  }
   v8::Local<v8::Value> args[] = {native};
 
   if (!v8::Script::Compile(context, v8_str(isolate_, kBuiltinsSource, kBuiltinsSourceLength),
@@ -646,6 +639,17 @@ void TenantIsolate::fire_timer(uint64_t id) {
   });
   current_request_ = 0;
   if (stopped != DISPATCH_OUTCOME_OK) condemn(stopped);
+}
+
+void TenantIsolate::on_wait_until(const v8::FunctionCallbackInfo<v8::Value> &info) {
+  if (info.Length() < 1 || !info[0]->IsNumber()) return;
+  Engine &engine = from(info.GetIsolate())->engine_;
+  uint64_t id = uint64_t(info[0].As<v8::Number>()->Value());
+  if (info.Data()->IsTrue()) {
+    engine.wait_begin(id);
+  } else {
+    engine.wait_end(id);
+  }
 }
 
 // The request a native.respond/fail call settles, if it still waits: one

@@ -113,6 +113,8 @@ class TenantIsolate : public std::enable_shared_from_this<TenantIsolate> {
   static void on_response(const v8::FunctionCallbackInfo<v8::Value> &info);
   static void on_exception(const v8::FunctionCallbackInfo<v8::Value> &info);
   Request *settling(const v8::FunctionCallbackInfo<v8::Value> &info);
+  // native.waitUntilBegin/End(id); Data() says which.
+  static void on_wait_until(const v8::FunctionCallbackInfo<v8::Value> &info);
 
   Engine &engine_;
   std::shared_ptr<const ScriptSource> script_;
