@@ -800,6 +800,27 @@ test_top_level_code_cannot_set_timers(void **state)
 }
 
 static void
+test_wait_until_work_outlives_the_released_request(void **state)
+{
+    call_t  c;
+    char    body[32];
+
+    redis_fixture_put_script("ns", "bg",
+        "globalThis.state = 'pending';"
+        "export default { fetch(r, env, ctx) { if (r.method === 'POST') return new Response(globalThis.state);"
+        " ctx.waitUntil(new Promise(done => setTimeout(() => { globalThis.state = 'done'; done(); }, 100)));"
+        " return new Response('sent'); } };", NULL);
+    call(&c, "ns", "bg", "GET", "http://example.com/", NULL);
+    assert_body(&c, "sent");
+    dispatch_request_release(c.req);  /* the response is out; the work is not */
+    poll_host_run_for(300);
+    call(&c, "ns", "bg", "POST", "http://example.com/", NULL);
+    snprintf(body, sizeof(body), "%.*s", (int) c.resp.body.len, c.resp.body.data);
+    assert_string_equal(body, "done");
+    dispatch_request_release(c.req);
+}
+
+static void
 test_date_now_stands_still_while_a_script_computes(void **state)
 {
     char body[64];
@@ -858,6 +879,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_timers_end_with_their_request, setup, teardown),
         cmocka_unit_test_setup_teardown(test_top_level_code_cannot_set_timers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_date_now_stands_still_while_a_script_computes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_wait_until_work_outlives_the_released_request, setup, teardown),
     };
 
     return cmocka_run_group_tests_name("engine", tests, group_setup, group_teardown);

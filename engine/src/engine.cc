@@ -229,6 +229,14 @@ void Engine::release(Request *req) {
   requests_.erase(req->id);
 }
 
+void Engine::retire(TenantIsolate *isolate) {
+  pool_.retire(isolate);
+  for (const auto &entry : requests_) {
+    const Request &r = *entry.second;
+    if (r.released && r.isolate.get() == isolate) reap_later(r.id);
+  }
+}
+
 void Engine::wait_begin(uint64_t id) {
   if (Request *req = find(id)) req->waits++;
 }

@@ -41,8 +41,9 @@ class Engine {
   void finish(Request &req, dispatch_outcome_e outcome);
   void finish_ok(Request &req) { finish(req, DISPATCH_OUTCOME_OK); }
 
-  // A limit stopped this isolate: the pool lets it go.
-  void retire(TenantIsolate *isolate) { pool_.retire(isolate); }
+  // A limit stopped this isolate: the pool lets it go, and requests that
+  // linger on it for ctx.waitUntil end now rather than hold it for 30 s.
+  void retire(TenantIsolate *isolate);
 
   // ctx.waitUntil(promise) began / settled for request id.
   void wait_begin(uint64_t id);

@@ -2,7 +2,6 @@
 
 #include <jansson.h>
 #include <libplatform/libplatform.h>
-#include <time.h>
 
 #include <cstring>
 #include <vector>
