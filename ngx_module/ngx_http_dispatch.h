@@ -37,6 +37,7 @@ typedef struct {
     ngx_uint_t                 isolates;
 
     size_t                     kv_quota;
+    ngx_uint_t                 log_limit;
 } ngx_http_dispatch_main_conf_t;
 
 

@@ -104,6 +104,13 @@ static ngx_command_t  ngx_http_dispatch_commands[] = {
       offsetof(ngx_http_dispatch_main_conf_t, kv_quota),
       &ngx_http_dispatch_not_zero_post },
 
+    { ngx_string("dispatch_log_limit"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_dispatch_main_conf_t, log_limit),
+      &ngx_http_dispatch_not_zero_post },
+
     { ngx_string("dispatch_cpu_limit"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_msec_slot,
@@ -189,6 +196,7 @@ ngx_http_dispatch_create_main_conf(ngx_conf_t *cf)
     dmcf->worker_memory = NGX_CONF_UNSET_SIZE;
     dmcf->isolates = NGX_CONF_UNSET_UINT;
     dmcf->kv_quota = NGX_CONF_UNSET_SIZE;
+    dmcf->log_limit = NGX_CONF_UNSET_UINT;
 
     return dmcf;
 }
@@ -214,6 +222,7 @@ ngx_http_dispatch_init_main_conf(ngx_conf_t *cf, void *conf)
                              (size_t) 2 * 1024 * 1024 * 1024);
     ngx_conf_init_uint_value(dmcf->isolates, 256);
     ngx_conf_init_size_value(dmcf->kv_quota, (size_t) 1024 * 1024 * 1024);
+    ngx_conf_init_uint_value(dmcf->log_limit, 100);
 
     /* V8 needs some room for an isolate, its context and the built-ins */
 
@@ -574,6 +583,7 @@ ngx_http_dispatch_init_process(ngx_cycle_t *cycle)
     conf.worker_memory = dmcf->worker_memory;
     conf.max_isolates = dmcf->isolates;
     conf.kv_quota = dmcf->kv_quota;
+    conf.log_limit = (uint32_t) dmcf->log_limit;
 
     ngx_http_dispatch_host_init(&host);
 

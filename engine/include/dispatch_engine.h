@@ -123,6 +123,7 @@ typedef struct {
     size_t       max_isolates;         /* live isolates of this process */
 
     uint64_t     kv_quota;             /* stored bytes of one KV namespace */
+    uint32_t     log_limit;            /* console lines per request */
 } dispatch_engine_conf_t;
 
 /*

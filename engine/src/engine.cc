@@ -43,6 +43,7 @@ EngineLimits engine_limits(const dispatch_engine_conf_t &conf) {
   l.memory_limit = or_default(conf.memory_limit, l.memory_limit);
   l.worker_memory = or_default(conf.worker_memory, l.worker_memory);
   l.max_isolates = or_default(conf.max_isolates, l.max_isolates);
+  l.log_limit = or_default(conf.log_limit, l.log_limit);
   return l;
 }
 
@@ -63,12 +64,7 @@ Engine::Engine(const dispatch_engine_conf_t &conf, const dispatch_host_t &host)
       reap_timer_(host_, [this] {
         std::vector<uint64_t> ids;
         ids.swap(to_reap_);
-        for (uint64_t id : ids) {
-          auto it = requests_.find(id);
-          if (it == requests_.end()) continue;
-          if (it->second->isolate) it->second->isolate->end_request(id);
-          requests_.erase(it);
-        }
+        for (uint64_t id : ids) drop(id);
       }, false) {}
 
 Engine::~Engine() {
@@ -177,6 +173,10 @@ void Engine::on_script_loaded(uint64_t id, const ScriptLoad &load) {
     finish(*req, DISPATCH_OUTCOME_OVERLOADED);
     return;
   }
+  // The script's own metadata.limits.cpu_ms bounds it too: the smaller wins.
+  if (isolate->cpu_limit_ms()) {
+    req->cpu_limit_ms = std::min(req->cpu_limit_ms, isolate->cpu_limit_ms());
+  }
   req->isolate = std::move(isolate);
   req->isolate->run(*req);
 }
@@ -223,10 +223,23 @@ void Engine::release(Request *req) {
     req->linger_timer->start(kWaitUntilMs);
     return;
   }
-  if (req->isolate) req->isolate->end_request(req->id);
   // Dropping the request drops its hold on the isolate; an isolate that was
   // retired or replaced is disposed here, outside any V8 scope.
-  requests_.erase(req->id);
+  drop(req->id);
+}
+
+void Engine::drop(uint64_t id) {
+  auto it = requests_.find(id);
+  if (it == requests_.end()) return;
+  Request &req = *it->second;
+  if (req.log_suppressed) {
+    host_.log_script(DISPATCH_LOG_WARN, req.ns, req.script,
+                     std::to_string(req.log_suppressed) +
+                     " console line(s) past dispatch_log_limit (" +
+                     std::to_string(limits_.log_limit) + ") were not written");
+  }
+  if (req.isolate) req.isolate->end_request(id);
+  requests_.erase(it);
 }
 
 void Engine::retire(TenantIsolate *isolate) {

@@ -21,6 +21,7 @@ struct EngineLimits {
   size_t memory_limit = 128u << 20;    // dispatch_memory_limit
   size_t worker_memory = 2048u << 20;  // dispatch_worker_memory
   size_t max_isolates = 256;           // dispatch_isolates
+  uint32_t log_limit = 100;            // dispatch_log_limit
 };
 
 class Engine {
@@ -59,6 +60,8 @@ class Engine {
   // Ends a released request from the loop: never from inside V8, since
   // its isolate may go with it.
   void reap_later(uint64_t id);
+  // The request is over: its timers go, and the log hears what it did not write.
+  void drop(uint64_t id);
 
   Host host_;
   EngineLimits limits_;

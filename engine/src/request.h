@@ -38,6 +38,8 @@ struct Request {
   std::unique_ptr<Timer> wall_timer;
 
   uint32_t kv_ops = 0;
+  uint32_t log_lines = 0;       // console lines, written or not
+  uint32_t log_suppressed = 0;  // past dispatch_log_limit
 
   // ctx.waitUntil: promises still running. A request the host released
   // while some run lingers on the engine's side (30 s at most).

@@ -29,18 +29,7 @@ const char kDefaultMainModule[] = "worker.js";
 
 bool deny_wasm_codegen(v8::Local<v8::Context>, v8::Local<v8::String>) { return false; }
 
-// The main module's path, as the upload named it in metadata.main_module.
-std::string main_module_path(const std::string &metadata) {
-  std::string path = kDefaultMainModule;
-  if (metadata.empty()) return path;
-  json_error_t error;
-  json_t *root = json_loadb(metadata.data(), metadata.size(), 0, &error);
-  if (root == nullptr) return path;
-  const char *main = json_string_value(json_object_get(root, "main_module"));
-  if (main && *main) path = main;
-  json_decref(root);
-  return path;
-}
+using JsonPtr = std::unique_ptr<json_t, void (*)(json_t *)>;
 
 // Resolves an import specifier against the importing module's path, the
 // way Workers resolves them among the uploaded modules.
@@ -188,7 +177,28 @@ bool TenantIsolate::start(std::string *err, dispatch_outcome_e *outcome) {
 
   env_.Reset(isolate_, v8::Object::New(isolate_));
 
-  if (!install_builtins(context, err) || !install_bindings(context, err)) return false;
+  // metadata: parsed once, for the main module's path, the script's own
+  // limits and its bindings.
+  JsonPtr metadata(nullptr, json_decref);
+  if (!script_->metadata.empty()) {
+    json_error_t error;
+    metadata.reset(json_loadb(script_->metadata.data(), script_->metadata.size(), 0, &error));
+    if (!metadata || !json_is_object(metadata.get())) {
+      *err = std::string("metadata is not a JSON object: ") + error.text;
+      return false;
+    }
+  }
+  const char *main = json_string_value(json_object_get(metadata.get(), "main_module"));
+  main_path_ = main && *main ? main : kDefaultMainModule;
+  json_t *limit = json_object_get(json_object_get(metadata.get(), "limits"), "cpu_ms");
+  if (json_is_number(limit) && json_number_value(limit) >= 1) {
+    cpu_limit_ms_ = uint64_t(json_number_value(limit));
+  }
+
+  if (!install_builtins(context, err) ||
+      !install_bindings(context, json_object_get(metadata.get(), "bindings"), err)) {
+    return false;
+  }
 
   bool started = false;
   double cpu_ms = 0;
@@ -257,7 +267,6 @@ bool TenantIsolate::install_builtins(v8::Local<v8::Context> context, std::string
 // handler; the built-ins hand back an object shaped like a module's export.
 bool TenantIsolate::evaluate_service_worker(v8::Local<v8::Context> context, std::string *err) {
   v8::TryCatch try_catch(isolate_);
-  main_path_ = main_module_path(script_->metadata);
   v8::Local<v8::Value> install;
   v8::Local<v8::Value> exports;
   v8::Local<v8::Script> script;
@@ -327,7 +336,6 @@ v8::MaybeLocal<v8::Module> TenantIsolate::resolve_module(
 
 bool TenantIsolate::evaluate_main_module(v8::Local<v8::Context> context, std::string *err) {
   v8::TryCatch try_catch(isolate_);
-  main_path_ = main_module_path(script_->metadata);
 
   auto fail = [&](const std::string &what) {
     *err = what.empty() && try_catch.HasCaught()
@@ -439,6 +447,15 @@ void TenantIsolate::end_request(uint64_t request_id) {
   }
 }
 
+bool TenantIsolate::admit_log_line() {
+  uint32_t limit = engine_.limits().log_limit;
+  Request *req = current_request();
+  if (req == nullptr) return ++top_level_log_lines_ <= limit;
+  if (++req->log_lines <= limit) return true;
+  req->log_suppressed++;
+  return false;
+}
+
 Request *TenantIsolate::current_request() {
   return current_request_ ? engine_.find(current_request_) : nullptr;
 }
@@ -514,20 +531,11 @@ bool valid_kv_id(const char *id) {
 
 // env from metadata.bindings, in Cloudflare's shapes. In the service-worker
 // format the bindings are globals instead.
-bool TenantIsolate::install_bindings(v8::Local<v8::Context> context, std::string *err) {
+bool TenantIsolate::install_bindings(v8::Local<v8::Context> context, json_t *bindings,
+                                     std::string *err) {
   v8::Local<v8::Object> target = script_->format == "service-worker"
                                      ? context->Global()
                                      : env_.Get(isolate_);
-  if (script_->metadata.empty()) return true;
-
-  json_error_t error;
-  json_t *root = json_loadb(script_->metadata.data(), script_->metadata.size(), 0, &error);
-  if (root == nullptr) {
-    *err = std::string("metadata is not JSON: ") + error.text;
-    return false;
-  }
-  std::unique_ptr<json_t, void (*)(json_t *)> owner(root, json_decref);
-  json_t *bindings = json_object_get(root, "bindings");
   if (bindings == nullptr) return true;
   if (!json_is_array(bindings)) {
     *err = "metadata.bindings is not an array";

@@ -27,6 +27,11 @@ class Engine;
 struct Request;
 
 class MemoryBudget;
+}  // namespace dispatch
+
+struct json_t;
+
+namespace dispatch {
 
 class TenantIsolate : public std::enable_shared_from_this<TenantIsolate> {
  public:
@@ -77,6 +82,11 @@ class TenantIsolate : public std::enable_shared_from_this<TenantIsolate> {
 
   // A limit stopped it: it serves nothing more and goes once its requests let go.
   bool dead() const { return dead_; }
+  // metadata.limits.cpu_ms, 0 when the script sets none.
+  uint64_t cpu_limit_ms() const { return cpu_limit_ms_; }
+  // console: whether one more line may be written for the request running
+  // now (or the top level), under dispatch_log_limit; counts the rest.
+  bool admit_log_line();
   size_t memory() const;
 
   void pump_message_loop();
@@ -93,7 +103,7 @@ class TenantIsolate : public std::enable_shared_from_this<TenantIsolate> {
   bool install_builtins(v8::Local<v8::Context> context, std::string *err);
   bool evaluate_main_module(v8::Local<v8::Context> context, std::string *err);
   bool evaluate_service_worker(v8::Local<v8::Context> context, std::string *err);
-  bool install_bindings(v8::Local<v8::Context> context, std::string *err);
+  bool install_bindings(v8::Local<v8::Context> context, json_t *bindings, std::string *err);
   v8::MaybeLocal<v8::Module> compile_module(const std::string &path);
 
   // Runs fn, which enters JavaScript, with budget_ms of CPU. Returns OK, or
@@ -130,6 +140,8 @@ class TenantIsolate : public std::enable_shared_from_this<TenantIsolate> {
   std::unordered_multimap<int, std::string> module_paths_; // identity hash -> path
   std::unordered_set<uint64_t> in_flight_;                 // request ids
   bool dead_ = false;
+  uint64_t cpu_limit_ms_ = 0;
+  uint32_t top_level_log_lines_ = 0;
 
   struct PendingTimer {
     uint64_t request_id;

@@ -13,6 +13,7 @@ void native_log(const v8::FunctionCallbackInfo<v8::Value> &info) {
   v8::Isolate *isolate = info.GetIsolate();
   TenantIsolate *tenant = TenantIsolate::from(isolate);
   if (tenant == nullptr || info.Length() < 2) return;
+  if (!tenant->admit_log_line()) return;  // counted, not written
 
   std::string level = to_std_string(isolate, info[0]);
   dispatch_log_level_e l = DISPATCH_LOG_INFO;
