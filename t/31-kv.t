@@ -182,6 +182,15 @@ my $elapsed = time - $t0;
 like $deep, qr/"name":"bulk0999000".*"name":"bulk0999004"/, 'a prefix deep in a million keys';
 cmp_ok $elapsed, '<', 2, sprintf('is listed quickly (%.3f s)', $elapsed);
 
+# writes name their Lua script by SHA; a Redis that lost its scripts gets them again
+$t->redis('SCRIPT', 'FLUSH');
+like kv('alice', 'op=put&k=after-flush&v=1'), qr/"ok":true/, 'a write after SCRIPT FLUSH still succeeds';
+my $before = $t->redis_command_calls;
+kv('alice', "op=put&k=sha$_&v=1") for 1 .. 5;
+my $after = $t->redis_command_calls;
+is +($after->{evalsha} // 0) - ($before->{evalsha} // 0), 5, 'five writes are five EVALSHA';
+is +($after->{eval} // 0) - ($before->{eval} // 0), 0, 'and send no script text';
+
 # Redis away: a catchable error within the timeout
 $t->stop_redis;
 $t0 = time;

@@ -1,6 +1,9 @@
 #include "kv_store.h"
 
 #include <hiredis/hiredis.h>
+#include <openssl/sha.h>
+
+#include <memory>
 
 namespace dispatch {
 
@@ -97,7 +100,49 @@ std::string str(const redisReply *r) {
   return r && r->type == REDIS_REPLY_STRING ? std::string(r->str, r->len) : std::string();
 }
 
+std::string sha1_hex(const std::string &text) {
+  unsigned char digest[SHA_DIGEST_LENGTH];
+  SHA1(reinterpret_cast<const unsigned char *>(text.data()), text.size(), digest);
+  static const char hex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : digest) {
+    out += hex[c >> 4];
+    out += hex[c & 15];
+  }
+  return out;
+}
+
+bool is_noscript(const redisReply *reply) {
+  return reply && reply->type == REDIS_REPLY_ERROR && reply->len >= 8 &&
+         std::string(reply->str, 8) == "NOSCRIPT";
+}
+
 }  // namespace
+
+// A Lua script and its SHA-1, as EVALSHA names it.
+struct KvStore::LuaScript {
+  explicit LuaScript(std::string body) : text(std::string(kPurge) + body), sha(sha1_hex(text)) {}
+  const std::string text;
+  const std::string sha;
+};
+
+void KvStore::run_script(const LuaScript &script, std::vector<std::string> keys_and_args,
+                         RedisClient::Callback cb) {
+  std::vector<std::string> evalsha = {"EVALSHA", script.sha};
+  evalsha.insert(evalsha.end(), keys_and_args.begin(), keys_and_args.end());
+  auto args = std::make_shared<std::vector<std::string>>(std::move(keys_and_args));
+  const LuaScript *lua = &script;  // static: outlives every reply
+  redis_.command(evalsha, [this, lua, args, cb = std::move(cb)](const redisReply *reply,
+                                                                 const std::string &error) {
+    if (!is_noscript(reply)) {
+      cb(reply, error);
+      return;
+    }
+    std::vector<std::string> eval = {"EVAL", lua->text};
+    eval.insert(eval.end(), args->begin(), args->end());
+    redis_.command(eval, cb);
+  });
+}
 
 void KvStore::get(const std::string &space, const std::string &key, Callback cb) {
   redis_.command({"HMGET", prefix(space) + "v:" + key, "v", "m"},
@@ -117,9 +162,10 @@ void KvStore::get(const std::string &space, const std::string &key, Callback cb)
 void KvStore::put(const std::string &space, const std::string &key, const std::string &value,
                   const std::string &metadata, int64_t expire_at_ms, Callback cb) {
   std::string p = prefix(space);
-  redis_.command({"EVAL", std::string(kPurge) + kPut, "1", p + "v:" + key, p, key, value,
-                  metadata, std::to_string(expire_at_ms), std::to_string(quota_),
-                  std::to_string(int64_t(clock_ms(CLOCK_REALTIME)))},
+  static const LuaScript script(kPut);
+  run_script(script, {"1", p + "v:" + key, p, key, value, metadata,
+                      std::to_string(expire_at_ms), std::to_string(quota_),
+                      std::to_string(int64_t(clock_ms(CLOCK_REALTIME)))},
                  [cb = std::move(cb)](const redisReply *reply, const std::string &error) {
     KvResult r;
     r.error = reply_error(reply, error);
@@ -129,8 +175,9 @@ void KvStore::put(const std::string &space, const std::string &key, const std::s
 
 void KvStore::remove(const std::string &space, const std::string &key, Callback cb) {
   std::string p = prefix(space);
-  redis_.command({"EVAL", std::string(kPurge) + kDelete, "1", p + "v:" + key, p, key,
-                  std::to_string(int64_t(clock_ms(CLOCK_REALTIME)))},
+  static const LuaScript script(kDelete);
+  run_script(script, {"1", p + "v:" + key, p, key,
+                      std::to_string(int64_t(clock_ms(CLOCK_REALTIME)))},
                  [cb = std::move(cb)](const redisReply *reply, const std::string &error) {
     KvResult r;
     r.error = reply_error(reply, error);
@@ -141,8 +188,9 @@ void KvStore::remove(const std::string &space, const std::string &key, Callback 
 void KvStore::list(const std::string &space, const std::string &prefix_filter, size_t limit,
                    const std::string &cursor, Callback cb) {
   std::string p = prefix(space);
-  redis_.command({"EVAL", std::string(kPurge) + kList, "1", p + "index", p, prefix_filter,
-                  std::to_string(limit), cursor, std::to_string(int64_t(clock_ms(CLOCK_REALTIME)))},
+  static const LuaScript script(kList);
+  run_script(script, {"1", p + "index", p, prefix_filter, std::to_string(limit), cursor,
+                      std::to_string(int64_t(clock_ms(CLOCK_REALTIME)))},
                  [cb = std::move(cb)](const redisReply *reply, const std::string &error) {
     KvResult r;
     r.error = reply_error(reply, error);

@@ -57,6 +57,12 @@ class KvStore {
   static std::string prefix(const std::string &space) { return "dispatch:kv:{" + space + "}:"; }
 
  private:
+  // EVALSHA, and EVAL only when Redis does not know the script yet (after a
+  // restart or SCRIPT FLUSH): the script crosses the network once.
+  struct LuaScript;
+  void run_script(const LuaScript &script, std::vector<std::string> keys_and_args,
+                  RedisClient::Callback cb);
+
   RedisClient &redis_;
   uint64_t quota_;
 };
