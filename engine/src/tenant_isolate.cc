@@ -117,6 +117,24 @@ dispatch_outcome_e TenantIsolate::guarded(double budget_ms, double *cpu_ms, Fn &
   return DISPATCH_OUTCOME_OK;
 }
 
+template <typename Fn>
+void TenantIsolate::turn(Request &req, Fn &&fn) {
+  uint64_t request_id = req.id;
+  double budget = double(req.cpu_limit_ms) - req.cpu_ms;
+  dispatch_outcome_e stopped = guarded(budget, &req.cpu_ms, [&] {
+    current_request_ = request_id;
+    v8::Isolate::Scope isolate_scope(isolate_);
+    v8::HandleScope handle_scope(isolate_);
+    v8::Local<v8::Context> context = context_.Get(isolate_);
+    v8::Context::Scope context_scope(context);
+    v8::TryCatch try_catch(isolate_);
+    fn(context, try_catch);
+    isolate_->PerformMicrotaskCheckpoint();
+  });
+  current_request_ = 0;
+  if (stopped != DISPATCH_OUTCOME_OK) condemn(stopped);
+}
+
 // A termination inside a microtask checkpoint drops every queued microtask
 // of the isolate, so no request in flight on it can finish any more.
 void TenantIsolate::condemn(dispatch_outcome_e outcome) {
@@ -372,15 +390,7 @@ bool TenantIsolate::evaluate_main_module(v8::Local<v8::Context> context, std::st
 
 void TenantIsolate::run(Request &req) {
   in_flight_.insert(req.id);
-  double budget = double(req.cpu_limit_ms) - req.cpu_ms;
-  dispatch_outcome_e stopped = guarded(budget, &req.cpu_ms, [&] {
-    current_request_ = req.id;
-    v8::Isolate::Scope isolate_scope(isolate_);
-    v8::HandleScope handle_scope(isolate_);
-    v8::Local<v8::Context> context = context_.Get(isolate_);
-    v8::Context::Scope context_scope(context);
-    v8::TryCatch try_catch(isolate_);
-
+  turn(req, [&](v8::Local<v8::Context> context, v8::TryCatch &try_catch) {
     v8::Local<v8::Array> headers = v8::Array::New(isolate_, int(req.headers.size() * 2));
     uint32_t i = 0;
     for (const auto &h : req.headers) {
@@ -398,19 +408,15 @@ void TenantIsolate::run(Request &req) {
         v8::Number::New(isolate_, double(req.id)), exports_.Get(isolate_),
         env_.Get(isolate_), v8_str(isolate_, req.method), v8_str(isolate_, req.url),
         headers, body};
-    if (run_.Get(isolate_)->Call(context, v8::Undefined(isolate_), 7, args).IsEmpty()) {
-      if (try_catch.HasTerminated()) return;  // a limit: guarded() reports it
+    if (run_.Get(isolate_)->Call(context, v8::Undefined(isolate_), 7, args).IsEmpty() &&
+        !try_catch.HasTerminated()) {  // a limit: turn() reports it
       log(DISPATCH_LOG_ERR, "the built-ins failed: " +
           (try_catch.HasCaught()
                ? describe_exception(isolate_, try_catch.Exception(), try_catch.Message())
                : std::string("run() threw nothing")));
       engine_.finish(req, DISPATCH_OUTCOME_EXCEPTION);
-      return;
     }
-    isolate_->PerformMicrotaskCheckpoint();
   });
-  current_request_ = 0;
-  if (stopped != DISPATCH_OUTCOME_OK) condemn(stopped);
 }
 
 uint64_t TenantIsolate::set_timer(v8::Local<v8::Function> callback, uint64_t delay_ms,
@@ -502,17 +508,7 @@ void TenantIsolate::complete_async(uint64_t op_id, const Settle &settle) {
   v8::Local<v8::Promise::Resolver> resolver = it->second.resolver.Get(isolate_);
   async_ops_.erase(it);
 
-  double budget = double(req->cpu_limit_ms) - req->cpu_ms;
-  dispatch_outcome_e stopped = guarded(budget, &req->cpu_ms, [&] {
-    current_request_ = request_id;
-    v8::Local<v8::Context> context = context_.Get(isolate_);
-    v8::Context::Scope context_scope(context);
-    v8::TryCatch try_catch(isolate_);
-    settle(context, resolver);
-    isolate_->PerformMicrotaskCheckpoint();
-  });
-  current_request_ = 0;
-  if (stopped != DISPATCH_OUTCOME_OK) condemn(stopped);
+  turn(*req, [&](v8::Local<v8::Context> context, v8::TryCatch &) { settle(context, resolver); });
 }
 
 namespace {
@@ -630,22 +626,13 @@ void TenantIsolate::fire_timer(uint64_t id) {
     timers_.erase(it);  // destroys the Timer that called us: nothing of it is used below
   }
 
-  uint64_t request_id = req->id;
-  double budget = double(req->cpu_limit_ms) - req->cpu_ms;
-  dispatch_outcome_e stopped = guarded(budget, &req->cpu_ms, [&] {
-    current_request_ = request_id;
-    v8::Local<v8::Context> context = context_.Get(isolate_);
-    v8::Context::Scope context_scope(context);
-    v8::TryCatch try_catch(isolate_);
+  turn(*req, [&](v8::Local<v8::Context> context, v8::TryCatch &try_catch) {
     if (callback->Call(context, v8::Undefined(isolate_), 0, nullptr).IsEmpty() &&
         try_catch.HasCaught() && !try_catch.HasTerminated()) {
       log(DISPATCH_LOG_ERR, "uncaught exception in a timer: " +
           describe_exception(isolate_, try_catch.Exception(), try_catch.Message()));
     }
-    isolate_->PerformMicrotaskCheckpoint();
   });
-  current_request_ = 0;
-  if (stopped != DISPATCH_OUTCOME_OK) condemn(stopped);
 }
 
 void TenantIsolate::on_wait_until(const v8::FunctionCallbackInfo<v8::Value> &info) {

@@ -110,6 +110,11 @@ class TenantIsolate : public std::enable_shared_from_this<TenantIsolate> {
   // the limit that stopped it; cpu_ms grows by the CPU time spent.
   template <typename Fn>
   dispatch_outcome_e guarded(double budget_ms, double *cpu_ms, Fn &&fn);
+  // One turn of JavaScript for req (its handler, a timer, an I/O result):
+  // fn(context, try_catch) under the request's CPU budget, then the
+  // microtasks; a limit that stops it condemns the isolate.
+  template <typename Fn>
+  void turn(Request &req, Fn &&fn);
   // A limit stopped this isolate: fail every request on it and retire it.
   void condemn(dispatch_outcome_e outcome);
   void fire_timer(uint64_t id);

@@ -36,6 +36,22 @@ std::string to_byte_string(v8::Isolate *isolate, v8::Local<v8::Value> value) {
   return out;
 }
 
+bool buffer_source_bytes(v8::Local<v8::Value> value, const char **data, size_t *len) {
+  if (value->IsArrayBufferView()) {
+    auto view = value.As<v8::ArrayBufferView>();
+    *data = static_cast<const char *>(view->Buffer()->Data()) + view->ByteOffset();
+    *len = view->ByteLength();
+    return true;
+  }
+  if (value->IsArrayBuffer()) {
+    auto ab = value.As<v8::ArrayBuffer>();
+    *data = static_cast<const char *>(ab->Data());
+    *len = ab->ByteLength();
+    return true;
+  }
+  return false;
+}
+
 std::string describe_exception(v8::Isolate *isolate, v8::Local<v8::Value> exception,
                                v8::Local<v8::Message> message) {
   v8::HandleScope scope(isolate);

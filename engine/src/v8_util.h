@@ -16,6 +16,10 @@ std::string to_std_string(v8::Isolate *isolate, v8::Local<v8::Value> value);
 v8::Local<v8::String> v8_byte_str(v8::Isolate *isolate, const std::string &s);
 std::string to_byte_string(v8::Isolate *isolate, v8::Local<v8::Value> value);
 
+// The bytes an ArrayBuffer or any ArrayBufferView covers; false for
+// anything else.
+bool buffer_source_bytes(v8::Local<v8::Value> value, const char **data, size_t *len);
+
 // What the error log says about a thrown value: the stack of an Error, or
 // "file:line: message" for a compile error, or the value as a string.
 std::string describe_exception(v8::Isolate *isolate, v8::Local<v8::Value> exception,

@@ -26,19 +26,10 @@ struct Bytes {
 };
 
 bool bytes_of(v8::Local<v8::Value> value, Bytes *out) {
-  if (value->IsArrayBufferView()) {
-    auto view = value.As<v8::ArrayBufferView>();
-    out->data = static_cast<const unsigned char *>(view->Buffer()->Data()) + view->ByteOffset();
-    out->len = view->ByteLength();
-    return true;
-  }
-  if (value->IsArrayBuffer()) {
-    auto ab = value.As<v8::ArrayBuffer>();
-    out->data = static_cast<const unsigned char *>(ab->Data());
-    out->len = ab->ByteLength();
-    return true;
-  }
-  return false;
+  const char *data = nullptr;
+  if (!buffer_source_bytes(value, &data, &out->len)) return false;
+  out->data = reinterpret_cast<const unsigned char *>(data);
+  return true;
 }
 
 void throw_type_error(v8::Isolate *isolate, const char *msg) {

@@ -24,15 +24,7 @@ void decode_utf8(const v8::FunctionCallbackInfo<v8::Value> &info) {
   v8::Isolate *isolate = info.GetIsolate();
   const char *data = nullptr;
   size_t len = 0;
-  if (info.Length() >= 1 && info[0]->IsArrayBufferView()) {
-    auto view = info[0].As<v8::ArrayBufferView>();
-    data = static_cast<const char *>(view->Buffer()->Data()) + view->ByteOffset();
-    len = view->ByteLength();
-  } else if (info.Length() >= 1 && info[0]->IsArrayBuffer()) {
-    auto ab = info[0].As<v8::ArrayBuffer>();
-    data = static_cast<const char *>(ab->Data());
-    len = ab->ByteLength();
-  } else {
+  if (info.Length() < 1 || !buffer_source_bytes(info[0], &data, &len)) {
     isolate->ThrowException(v8::Exception::TypeError(
         v8_str(isolate, "decodeUtf8 expects an ArrayBuffer or a view")));
     return;
