@@ -38,7 +38,6 @@ class IsolatePool {
   // Runs V8's pending foreground tasks for every isolate.
   void pump();
 
-  size_t size() const { return slots_.size(); }
   size_t memory() const;
 
  private:

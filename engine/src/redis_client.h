@@ -60,7 +60,6 @@ class RedisClient {
   void subscribe(const std::string &channel, MessageCallback on_message,
                  std::function<void()> on_subscribed);
 
-  bool connected() const { return state_ == State::kConnected; }
   std::string address() const;
 
  private:

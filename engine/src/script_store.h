@@ -66,7 +66,6 @@ class ScriptStore {
   // Messages may have been missed: revalidate everything before next use.
   void invalidate_all();
 
-  size_t cached() const { return entries_.size(); }
 
   static std::string script_key(const std::string &ns, const std::string &name);
   static const char kEventsChannel[];
