@@ -35,8 +35,8 @@ static void ngx_http_dispatch_timer_stop(dispatch_timer_t *t);
 static void ngx_http_dispatch_timer_destroy(dispatch_timer_t *t);
 static void ngx_http_dispatch_timer_handler(ngx_event_t *ev);
 static void ngx_http_dispatch_wake(void *data, void *request_ctx);
-static void ngx_http_dispatch_log(void *data, dispatch_log_level_e level,
-    const char *msg, size_t len);
+static void ngx_http_dispatch_log(void *data, void *request_ctx,
+    dispatch_log_level_e level, const char *msg, size_t len);
 
 
 void
@@ -243,8 +243,8 @@ ngx_http_dispatch_wake(void *data, void *request_ctx)
 
 
 static void
-ngx_http_dispatch_log(void *data, dispatch_log_level_e level, const char *msg,
-    size_t len)
+ngx_http_dispatch_log(void *data, void *request_ctx,
+    dispatch_log_level_e level, const char *msg, size_t len)
 {
     static const ngx_uint_t  levels[] = {
         NGX_LOG_ERR, NGX_LOG_WARN, NGX_LOG_NOTICE, NGX_LOG_INFO, NGX_LOG_DEBUG

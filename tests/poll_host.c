@@ -116,7 +116,8 @@ wake(void *data, void *request_ctx)
 }
 
 static void
-log_line(void *data, dispatch_log_level_e level, const char *msg, size_t len)
+log_line(void *data, void *request_ctx, dispatch_log_level_e level,
+    const char *msg, size_t len)
 {
     log_buf = realloc(log_buf, log_len + len + 2);
     memcpy(log_buf + log_len, msg, len);

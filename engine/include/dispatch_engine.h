@@ -90,9 +90,16 @@ typedef struct {
      */
     void  (*wake)(void *data, void *request_ctx);
 
-    /* One line for the error log; the engine tags it with namespace/script. */
-    void  (*log)(void *data, dispatch_log_level_e level, const char *msg,
-                 size_t len);
+    /*
+     * One line for the error log; the engine tags it with namespace/script.
+     * request_ctx is the ctx of the request the line is about while the
+     * host still holds that request (the host adds its context: client,
+     * request line), or NULL: a line about no request, or about one the
+     * host released (the engine then names the client and request line
+     * it kept from the view).
+     */
+    void  (*log)(void *data, void *request_ctx, dispatch_log_level_e level,
+                 const char *msg, size_t len);
 } dispatch_host_t;
 
 
@@ -156,16 +163,27 @@ typedef struct {
     dispatch_str_t             body;         /* the whole request body */
     void                      *ctx;          /* handed back to host->wake */
 
+    /* for log lines about the request once the host has released it */
+    dispatch_str_t             client;       /* the client's address */
+    dispatch_str_t             request_line; /* "GET /path HTTP/1.1" */
+
     /* the location's limits; 0 takes the default */
     uint64_t                   cpu_limit_ms;   /* JavaScript CPU, all turns */
     uint64_t                   wall_limit_ms;  /* until the Response */
     uint32_t                   script_concurrency; /* in flight per script */
 } dispatch_request_view_t;
 
-/* Valid until dispatch_request_release. */
+/*
+ * Valid until dispatch_request_release. The engine checks what the script
+ * produced, and the host checks it again before anything reaches the wire:
+ * status is 200-599; header names are HTTP tokens, values hold no CR, LF or
+ * NUL, and hop-by-hop headers are left out.
+ */
 typedef struct {
     dispatch_outcome_e         outcome;
-    int                        status;       /* the script's, when outcome is OK */
+    int                        status;       /* the script's when outcome is OK,
+                                                else the platform's (413 for a
+                                                body over the memory budget) */
     dispatch_str_t             status_text;
     const dispatch_header_t   *headers;
     size_t                     nheaders;

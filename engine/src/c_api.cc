@@ -18,7 +18,7 @@ void report(const dispatch_host_t *host, const char *where, const char *what) {
   if (host == nullptr || host->log == nullptr) return;
   char buf[512];
   int n = snprintf(buf, sizeof(buf), "dispatch: %s failed: %s", where, what);
-  host->log(host->data, DISPATCH_LOG_ERR, buf, n > 0 ? size_t(std::min(n, int(sizeof(buf) - 1))) : 0);
+  host->log(host->data, nullptr, DISPATCH_LOG_ERR, buf, n > 0 ? size_t(std::min(n, int(sizeof(buf) - 1))) : 0);
 }
 
 dispatch::Request *to_request(dispatch_request_t *r) {

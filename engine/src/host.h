@@ -32,7 +32,7 @@ class Host {
       }
       line += "; ";
     }
-    h_.log(h_.data, level, line.data(), line.size());
+    h_.log(h_.data, nullptr, level, line.data(), line.size());
   }
   // Tagged with the tenant, as every line about a script is.
   void log_script(dispatch_log_level_e level, const std::string &ns,
