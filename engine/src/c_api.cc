@@ -21,8 +21,8 @@ void report(const dispatch_host_t *host, const char *where, const char *what) {
   host->log(host->data, nullptr, DISPATCH_LOG_ERR, buf, n > 0 ? size_t(std::min(n, int(sizeof(buf) - 1))) : 0);
 }
 
-dispatch::Request *to_request(dispatch_request_t *r) {
-  return reinterpret_cast<dispatch::Request *>(r);
+dispatch::RequestScope *to_request(dispatch_request_t *r) {
+  return reinterpret_cast<dispatch::RequestScope *>(r);
 }
 
 // The engine each request belongs to; one per process.
@@ -77,8 +77,8 @@ dispatch_request_t *dispatch_request_start(dispatch_engine_t *engine,
 }
 
 int dispatch_request_response(dispatch_request_t *r, dispatch_response_t *out) {
-  dispatch::Request *req = to_request(r);
-  if (!req->done) return 0;
+  dispatch::RequestScope *req = to_request(r);
+  if (!req->responded()) return 0;
   out->outcome = req->outcome;
   out->status = req->status;
   out->status_text = {req->status_text.data(), req->status_text.size()};

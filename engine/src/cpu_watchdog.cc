@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <chrono>
 
+#include "memory_budget.h"
+
 namespace dispatch {
 
 namespace {
@@ -15,6 +17,8 @@ constexpr double kTickMs = 2;
 // Idle ticks before the thread parks. While the worker is busy the thread
 // keeps ticking, so arm() never has to wake it: no syscall per request.
 constexpr int kIdleTicksBeforePark = 50;
+// CPU time between two looks at the heap of a run that goes on.
+constexpr double kMemoryCheckMs = 10;
 }  // namespace
 
 bool CpuWatchdog::start(std::string *err) {
@@ -50,13 +54,15 @@ CpuWatchdog::~CpuWatchdog() {
 
 double CpuWatchdog::watched_cpu_ms() const { return clock_ms(clock_); }
 
-void CpuWatchdog::arm(v8::Isolate *isolate, double deadline_ms) {
+void CpuWatchdog::arm(v8::Isolate *isolate, double deadline_ms, MemoryBudget *budget) {
   bool wake;
   {
     std::lock_guard<std::mutex> lock(mu_);
     wake = parked_;
     isolate_ = isolate;
+    budget_ = budget;
     deadline_ms_ = deadline_ms;
+    next_memory_check_ms_ = 0;
     fired_ = false;
   }
   if (wake) cv_.notify_one();
@@ -65,6 +71,7 @@ void CpuWatchdog::arm(v8::Isolate *isolate, double deadline_ms) {
 bool CpuWatchdog::disarm() {
   std::lock_guard<std::mutex> lock(mu_);
   isolate_ = nullptr;
+  budget_ = nullptr;
   return fired_;
 }
 
@@ -85,7 +92,17 @@ void CpuWatchdog::loop() {
       continue;
     }
     idle_ticks = 0;
-    double left = deadline_ms_ - watched_cpu_ms();
+    double now = watched_cpu_ms();
+    double left = deadline_ms_ - now;
+    if (budget_ != nullptr) {
+      // Under mu_: the isolate cannot be disarmed, nor disposed, meanwhile.
+      if (next_memory_check_ms_ == 0) {
+        next_memory_check_ms_ = now + kMemoryCheckMs;
+      } else if (now >= next_memory_check_ms_) {
+        budget_->request_check();
+        next_memory_check_ms_ = now + kMemoryCheckMs;
+      }
+    }
     if (left <= 0) {
       if (!fired_) {
         // Under mu_: disarm() cannot return in between, so the termination

@@ -23,6 +23,8 @@ class Isolate;
 
 namespace dispatch {
 
+class MemoryBudget;
+
 class CpuWatchdog {
  public:
   CpuWatchdog() = default;
@@ -34,8 +36,10 @@ class CpuWatchdog {
   bool start(std::string *err);
 
   // The calling (watched) thread enters JavaScript on isolate, to be
-  // stopped when its CPU clock (thread_cpu_ms) reaches deadline_ms.
-  void arm(v8::Isolate *isolate, double deadline_ms);
+  // stopped when its CPU clock (thread_cpu_ms) reaches deadline_ms. While it
+  // runs, the isolate's budget is asked to look at its heap every few
+  // milliseconds of CPU (growth inside one long run is seen).
+  void arm(v8::Isolate *isolate, double deadline_ms, MemoryBudget *budget);
   // It left JavaScript; true when the watchdog terminated the run (the
   // caller must CancelTerminateExecution and fail the run).
   bool disarm();
@@ -48,6 +52,8 @@ class CpuWatchdog {
   std::condition_variable cv_;
   v8::Isolate *isolate_ = nullptr;  // armed on, under mu_
   double deadline_ms_ = 0;           // of the watched thread's CPU clock
+  MemoryBudget *budget_ = nullptr;   // of isolate_, under mu_
+  double next_memory_check_ms_ = 0;  // of the watched thread's CPU clock
   bool fired_ = false;
   bool stopping_ = false;
   bool parked_ = false;              // asleep until the next arm()

@@ -61,10 +61,10 @@ Engine::Engine(const dispatch_engine_conf_t &conf, const dispatch_host_t &host)
         pool_.pump();
         pump_timer_.start(kPumpIntervalMs);
       }, true),
-      reap_timer_(host_, [this] {
+      end_timer_(host_, [this] {
         std::vector<uint64_t> ids;
-        ids.swap(to_reap_);
-        for (uint64_t id : ids) drop(id);
+        ids.swap(to_end_);
+        for (uint64_t id : ids) end(id);
       }, false) {}
 
 Engine::~Engine() {
@@ -92,66 +92,72 @@ bool Engine::init(std::string *err) {
   return true;
 }
 
-Request *Engine::start(const dispatch_request_view_t &view) {
-  auto owned = std::make_unique<Request>();
-  Request *req = owned.get();
-  req->id = next_id_++;
-  req->host_ctx = view.ctx;
-  req->ns.assign(view.ns.data, view.ns.len);
-  req->script.assign(view.script.data, view.script.len);
-  req->method.assign(view.method.data, view.method.len);
-  req->url.assign(view.url.data, view.url.len);
-  req->headers.reserve(view.nheaders);
+namespace {
+
+std::string view_str(const dispatch_str_t &s) {
+  return s.data && s.len ? std::string(s.data, s.len) : std::string();
+}
+
+}  // namespace
+
+RequestScope *Engine::start(const dispatch_request_view_t &view) {
+  auto owned = std::make_unique<RequestScope>();
+  RequestScope *scope = owned.get();
+  scope->id = next_id_++;
+  scope->host_ctx = view.ctx;
+  scope->ns = view_str(view.ns);
+  scope->script = view_str(view.script);
+  scope->method = view_str(view.method);
+  scope->url = view_str(view.url);
+  scope->client = view_str(view.client);
+  scope->request_line = view_str(view.request_line);
+  scope->headers.reserve(view.nheaders);
   for (size_t i = 0; i < view.nheaders; i++) {
     const dispatch_header_t &h = view.headers[i];
-    req->headers.emplace_back(std::string(h.name.data, h.name.len),
-                              std::string(h.value.data, h.value.len));
+    scope->headers.emplace_back(view_str(h.name), view_str(h.value));
   }
-  if (view.body.len) req->body.assign(view.body.data, view.body.len);
-  req->cpu_limit_ms = or_default(view.cpu_limit_ms, req->cpu_limit_ms);
-  req->wall_limit_ms = or_default(view.wall_limit_ms, req->wall_limit_ms);
-  req->script_concurrency = or_default(view.script_concurrency, req->script_concurrency);
-  requests_.emplace(req->id, std::move(owned));
+  scope->body = view_str(view.body);
+  scope->cpu_limit_ms = or_default(view.cpu_limit_ms, scope->cpu_limit_ms);
+  scope->wall_limit_ms = or_default(view.wall_limit_ms, scope->wall_limit_ms);
+  scope->script_concurrency = or_default(view.script_concurrency, scope->script_concurrency);
+  requests_.emplace(scope->id, std::move(owned));
 
-  if (!dispatch_name_valid(req->ns.data(), req->ns.size()) ||
-      !dispatch_name_valid(req->script.data(), req->script.size())) {
-    finish(*req, DISPATCH_OUTCOME_NOT_FOUND);
-    return req;
+  if (!dispatch_name_valid(scope->ns.data(), scope->ns.size()) ||
+      !dispatch_name_valid(scope->script.data(), scope->script.size())) {
+    respond(*scope, DISPATCH_OUTCOME_NOT_FOUND);
+    return scope;
   }
 
-  uint64_t id = req->id;
-  req->wall_timer = std::make_unique<Timer>(host_, [this, id] {
-    Request *r = find(id);
-    if (r == nullptr) return;
-    host_.log_script(DISPATCH_LOG_WARN, r->ns, r->script,
-                     "no Response within dispatch_wall_limit (" +
-                     std::to_string(r->wall_limit_ms) + "ms): exceeded_wall");
-    finish(*r, DISPATCH_OUTCOME_EXCEEDED_WALL);
+  uint64_t id = scope->id;
+  scope->wall_timer = std::make_unique<Timer>(host_, [this, id] {
+    RequestScope *s = find(id);
+    if (s == nullptr) return;
+    log(*s, DISPATCH_LOG_WARN, "no Response within dispatch_wall_limit (" +
+        std::to_string(s->wall_limit_ms) + "ms): exceeded_wall");
+    respond(*s, DISPATCH_OUTCOME_EXCEEDED_WALL);
   }, false);
-  req->wall_timer->start(req->wall_limit_ms);
+  scope->wall_timer->start(scope->wall_limit_ms);
 
-  store_.load(req->ns, req->script,
+  store_.load(scope->ns, scope->script,
               [this, id](const ScriptLoad &load) { on_script_loaded(id, load); });
-  return req;
+  return scope;
 }
 
 void Engine::on_script_loaded(uint64_t id, const ScriptLoad &load) {
-  Request *req = find(id);
-  if (req == nullptr || req->done) return;  // gone, or out of time
+  RequestScope *scope = find(id);
+  if (scope == nullptr || scope->responded()) return;  // gone, or out of time
 
   switch (load.status) {
     case ScriptLoad::Status::kNotFound:
-      finish(*req, DISPATCH_OUTCOME_NOT_FOUND);
+      respond(*scope, DISPATCH_OUTCOME_NOT_FOUND);
       return;
     case ScriptLoad::Status::kUnavailable:
-      host_.log_script(DISPATCH_LOG_ERR, req->ns, req->script,
-                       "cannot load the script: " + load.error);
-      finish(*req, DISPATCH_OUTCOME_STORE_UNAVAILABLE);
+      log(*scope, DISPATCH_LOG_ERR, "cannot load the script: " + load.error);
+      respond(*scope, DISPATCH_OUTCOME_STORE_UNAVAILABLE);
       return;
     case ScriptLoad::Status::kInvalid:
-      host_.log_script(DISPATCH_LOG_ERR, req->ns, req->script,
-                       "the stored script is invalid: " + load.error);
-      finish(*req, DISPATCH_OUTCOME_EXCEPTION);
+      log(*scope, DISPATCH_LOG_ERR, "the stored script is invalid: " + load.error);
+      respond(*scope, DISPATCH_OUTCOME_EXCEPTION);
       return;
     case ScriptLoad::Status::kFound:
       break;
@@ -161,108 +167,98 @@ void Engine::on_script_loaded(uint64_t id, const ScriptLoad &load) {
   dispatch_outcome_e outcome = DISPATCH_OUTCOME_EXCEPTION;
   std::shared_ptr<TenantIsolate> isolate = pool_.acquire(load.script, &err, &outcome);
   if (!isolate) {
-    host_.log_script(DISPATCH_LOG_ERR, req->ns, req->script,
-                     "the script failed to start: " + err);
-    finish(*req, outcome);
+    log(*scope, DISPATCH_LOG_ERR, "the script failed to start: " + err);
+    respond(*scope, outcome);
     return;
   }
-  if (isolate->in_flight() >= req->script_concurrency) {
-    host_.log_script(DISPATCH_LOG_WARN, req->ns, req->script,
-                     "dispatch_script_concurrency (" +
-                     std::to_string(req->script_concurrency) + ") reached: overloaded");
-    finish(*req, DISPATCH_OUTCOME_OVERLOADED);
+  if (isolate->in_flight() >= scope->script_concurrency) {
+    log(*scope, DISPATCH_LOG_WARN, "dispatch_script_concurrency (" +
+        std::to_string(scope->script_concurrency) + ") reached: overloaded");
+    respond(*scope, DISPATCH_OUTCOME_OVERLOADED);
     return;
   }
   // The script's own metadata.limits.cpu_ms bounds it too: the smaller wins.
   if (isolate->cpu_limit_ms()) {
-    req->cpu_limit_ms = std::min(req->cpu_limit_ms, isolate->cpu_limit_ms());
+    scope->cpu_limit_ms = std::min(scope->cpu_limit_ms, isolate->cpu_limit_ms());
   }
-  req->isolate = std::move(isolate);
-  req->isolate->run(*req);
+  isolate->run(*scope);
 }
 
-Request *Engine::find(uint64_t id) {
+RequestScope *Engine::find(uint64_t id) {
   auto it = requests_.find(id);
   return it == requests_.end() ? nullptr : it->second.get();
 }
 
-void Engine::finish(Request &req, dispatch_outcome_e outcome) {
-  if (req.done) return;
-  req.done = true;
-  req.outcome = outcome;
-  req.wall_timer.reset();
-  if (req.isolate) req.isolate->forget(req.id);
+void Engine::respond(RequestScope &scope, dispatch_outcome_e outcome, int status) {
+  if (scope.responded()) return;
+  scope.phase = RequestScope::Phase::kResponded;
+  scope.outcome = outcome;
+  scope.wall_timer.reset();
+  // The handler's promise no longer matters: nothing settles it into this
+  // response any more.
+  scope.result.Reset();
   if (outcome != DISPATCH_OUTCOME_OK) {
-    req.status = dispatch_outcome_status(outcome);
-    req.response_headers.clear();
-    req.response_body.clear();
+    scope.status = status ? status : dispatch_outcome_status(outcome);
+    scope.status_text.clear();
+    scope.response_headers.clear();
+    scope.response_body.clear();
   }
-  req.header_views.clear();
-  req.header_views.reserve(req.response_headers.size());
-  for (const auto &h : req.response_headers) {
-    req.header_views.push_back({{h.first.data(), h.first.size()},
-                                {h.second.data(), h.second.size()}});
+  scope.header_views.clear();
+  scope.header_views.reserve(scope.response_headers.size());
+  for (const auto &h : scope.response_headers) {
+    scope.header_views.push_back({{h.first.data(), h.first.size()},
+                                  {h.second.data(), h.second.size()}});
   }
-  // A request the host released (waitUntil work lingering) has no one to wake.
-  if (req.host_ctx) host_.wake(req.host_ctx);
+  if (scope.host_ctx) host_.wake(scope.host_ctx);
 }
 
-void Engine::release(Request *req) {
-  if (req->waits > 0 && req->isolate && !req->isolate->dead()) {
+void Engine::release(RequestScope *scope) {
+  scope->host_ctx = nullptr;
+  if (scope->phase == RequestScope::Phase::kResponded && !scope->wait_until.empty() &&
+      scope->isolate && !scope->isolate->dead()) {
     // The response is out; ctx.waitUntil work goes on, on our side only.
-    req->released = true;
-    req->host_ctx = nullptr;
-    uint64_t id = req->id;
-    req->linger_timer = std::make_unique<Timer>(host_, [this, id] {
-      Request *r = find(id);
-      if (r == nullptr) return;
-      host_.log_script(DISPATCH_LOG_WARN, r->ns, r->script,
-                       "ctx.waitUntil() work still running after 30s is stopped");
-      reap_later(id);
+    scope->phase = RequestScope::Phase::kLingering;
+    uint64_t id = scope->id;
+    scope->linger_timer = std::make_unique<Timer>(host_, [this, id] {
+      RequestScope *s = find(id);
+      if (s == nullptr) return;
+      log(*s, DISPATCH_LOG_WARN, "ctx.waitUntil() work still running after 30s is stopped");
+      end_later(id);
     }, false);
-    req->linger_timer->start(kWaitUntilMs);
+    scope->linger_timer->start(kWaitUntilMs);
     return;
   }
-  // Dropping the request drops its hold on the isolate; an isolate that was
-  // retired or replaced is disposed here, outside any V8 scope.
-  drop(req->id);
+  // The host calls this from its loop, outside V8: the scope can go now.
+  end(scope->id);
 }
 
-void Engine::drop(uint64_t id) {
+void Engine::end(uint64_t id) {
   auto it = requests_.find(id);
   if (it == requests_.end()) return;
-  Request &req = *it->second;
-  if (req.log_suppressed) {
-    host_.log_script(DISPATCH_LOG_WARN, req.ns, req.script,
-                     std::to_string(req.log_suppressed) +
-                     " console line(s) past dispatch_log_limit (" +
-                     std::to_string(limits_.log_limit) + ") were not written");
+  RequestScope &scope = *it->second;
+  if (scope.log_suppressed) {
+    log(scope, DISPATCH_LOG_WARN, std::to_string(scope.log_suppressed) +
+        " console line(s) past dispatch_log_limit (" + std::to_string(limits_.log_limit) +
+        ") were not written");
   }
-  if (req.isolate) req.isolate->end_request(id);
-  requests_.erase(it);
+  requests_.erase(it);  // ~RequestScope releases what the request started
 }
 
-void Engine::retire(TenantIsolate *isolate) {
-  pool_.retire(isolate);
-  for (const auto &entry : requests_) {
-    const Request &r = *entry.second;
-    if (r.released && r.isolate.get() == isolate) reap_later(r.id);
+void Engine::end_later(uint64_t id) {
+  to_end_.push_back(id);
+  if (!end_timer_.armed()) end_timer_.start(0);
+}
+
+void Engine::retire(TenantIsolate *isolate) { pool_.retire(isolate); }
+
+void Engine::log(const RequestScope &scope, dispatch_log_level_e level,
+                 const std::string &msg) const {
+  std::string line = "dispatch \"" + scope.ns + "/" + scope.script + "\": " + msg;
+  if (scope.host_ctx == nullptr && !scope.client.empty()) {
+    // nginx adds this itself while it holds the request.
+    line += ", client: " + scope.client + ", request: \"" + scope.request_line + "\"";
   }
-}
-
-void Engine::wait_begin(uint64_t id) {
-  if (Request *req = find(id)) req->waits++;
-}
-
-void Engine::wait_end(uint64_t id) {
-  Request *req = find(id);
-  if (req == nullptr || req->waits == 0) return;
-  if (--req->waits == 0 && req->released) reap_later(id);
-}
-
-void Engine::reap_later(uint64_t id) {
-  to_reap_.push_back(id);
-  if (!reap_timer_.armed()) reap_timer_.start(0);
+  host_.log(level, line, scope.host_ctx);
 }
 
 }  // namespace dispatch

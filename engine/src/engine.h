@@ -1,5 +1,10 @@
 // engine.h: one engine per worker process: the store, the isolates, the
 // CPU watchdog and the requests in flight.
+//
+// A request's life, in the engine's verbs: start() makes its scope;
+// respond() gives it its response (the script's, or a failure) and wakes the
+// host; release() is the host letting go; end() is the one place a scope is
+// destroyed, and with it everything the request started.
 #pragma once
 
 #include <memory>
@@ -11,7 +16,7 @@
 #include "isolate_pool.h"
 #include "kv_store.h"
 #include "redis_client.h"
-#include "request.h"
+#include "request_scope.h"
 #include "script_store.h"
 
 namespace dispatch {
@@ -31,24 +36,28 @@ class Engine {
 
   bool init(std::string *err);
 
-  Request *start(const dispatch_request_view_t &view);
-  void release(Request *req);
+  RequestScope *start(const dispatch_request_view_t &view);
+  // The host is done with the request (response sent, or client gone).
+  void release(RequestScope *scope);
 
-  // Callbacks from JavaScript find their request by id: a request the host
-  // released is simply not found.
-  Request *find(uint64_t id);
+  // Callbacks from JavaScript and from I/O find their request by id: a
+  // request that ended is simply not found.
+  RequestScope *find(uint64_t id);
 
-  // Ends a request and wakes the host for it.
-  void finish(Request &req, dispatch_outcome_e outcome);
-  void finish_ok(Request &req) { finish(req, DISPATCH_OUTCOME_OK); }
+  // The request has its response: a failure's outcome (status 0: the
+  // outcome's own), or OK with the script's response already in the scope.
+  // Wakes the host; once only.
+  void respond(RequestScope &scope, dispatch_outcome_e outcome, int status = 0);
 
-  // A limit stopped this isolate: the pool lets it go, and requests that
-  // linger on it for ctx.waitUntil end now rather than hold it for 30 s.
+  // Ends the request from the loop, never from inside V8: its isolate may
+  // go with it.
+  void end_later(uint64_t id);
+
+  // A limit stopped this isolate: the pool lets it go.
   void retire(TenantIsolate *isolate);
 
-  // ctx.waitUntil(promise) began / settled for request id.
-  void wait_begin(uint64_t id);
-  void wait_end(uint64_t id);
+  // A line about a request, with its context (client, request line).
+  void log(const RequestScope &scope, dispatch_log_level_e level, const std::string &msg) const;
 
   const Host &host() const { return host_; }
   const EngineLimits &limits() const { return limits_; }
@@ -57,11 +66,7 @@ class Engine {
 
  private:
   void on_script_loaded(uint64_t id, const ScriptLoad &load);
-  // Ends a released request from the loop: never from inside V8, since
-  // its isolate may go with it.
-  void reap_later(uint64_t id);
-  // The request is over: its timers go, and the log hears what it did not write.
-  void drop(uint64_t id);
+  void end(uint64_t id);
 
   Host host_;
   EngineLimits limits_;
@@ -71,11 +76,11 @@ class Engine {
   KvStore kv_;
   CpuWatchdog watchdog_;
   IsolatePool pool_;
-  std::unordered_map<uint64_t, std::unique_ptr<Request>> requests_;
+  std::unordered_map<uint64_t, std::unique_ptr<RequestScope>> requests_;
   uint64_t next_id_ = 1;
   Timer pump_timer_;
-  Timer reap_timer_;
-  std::vector<uint64_t> to_reap_;
+  Timer end_timer_;
+  std::vector<uint64_t> to_end_;
 };
 
 }  // namespace dispatch

@@ -17,8 +17,10 @@ class Host {
   const dispatch_host_t &raw() const { return h_; }
 
   // One entry is one line in nginx's log: a newline and the indentation
-  // after it (stack traces) fold into "; ".
-  void log(dispatch_log_level_e level, const std::string &msg) const {
+  // after it (stack traces) fold into "; ". request_ctx: the host's request
+  // the line is about, while the host holds it.
+  void log(dispatch_log_level_e level, const std::string &msg,
+           void *request_ctx = nullptr) const {
     std::string line;
     line.reserve(msg.size());
     for (size_t i = 0; i < msg.size(); i++) {
@@ -32,7 +34,7 @@ class Host {
       }
       line += "; ";
     }
-    h_.log(h_.data, nullptr, level, line.data(), line.size());
+    h_.log(h_.data, request_ctx, level, line.data(), line.size());
   }
   // Tagged with the tenant, as every line about a script is.
   void log_script(dispatch_log_level_e level, const std::string &ns,

@@ -1,33 +1,100 @@
 #include "memory_budget.h"
 
 #include <cstdlib>
+#include <cstring>
+#include <string>
 
 namespace dispatch {
 
 namespace {
-// Room a terminated script gets to unwind once the heap limit is reached;
-// only what it actually allocates is ever used.
-constexpr size_t kUnwindHeadroom = 256u << 20;
+// Below this, an engine-made buffer is checked against the heap size of
+// the last measurement, not a fresh one (measuring costs a walk of the
+// heap's spaces).
+constexpr size_t kMeasureAbove = 64u << 10;
 }  // namespace
+
+void MemoryBudget::configure(size_t limit, v8::ResourceConstraints *constraints) {
+  // Young generation and the GC's pacing as for a heap of the budget's
+  // size; only the hard limit is raised.
+  constraints->ConfigureDefaultsFromHeapSize(0, limit);
+  constraints->set_initial_old_generation_size_in_bytes(
+      constraints->max_old_generation_size_in_bytes());
+  constraints->set_max_old_generation_size_in_bytes(
+      constraints->max_old_generation_size_in_bytes() + kHeapHeadroom);
+}
 
 void MemoryBudget::attach(v8::Isolate *isolate) {
   isolate_ = isolate;
+  force_gc_at_ = limit_ + limit_ / 2;
   isolate->AddNearHeapLimitCallback(&MemoryBudget::near_heap_limit, this);
+  isolate->AddGCEpilogueCallback(&MemoryBudget::after_gc, this,
+                                 v8::GCType::kGCTypeMarkSweepCompact);
 }
 
+void MemoryBudget::condemn() {
+  if (!condemned_.exchange(true) && isolate_) isolate_->TerminateExecution();
+}
+
+// Reached only when the budget was not enforced in time (one builtin
+// allocating without end): V8 is at its hard limit. The script is stopped;
+// the room granted lets V8 finish what it is doing instead of aborting.
 size_t MemoryBudget::near_heap_limit(void *data, size_t current, size_t) {
   auto *self = static_cast<MemoryBudget *>(data);
-  self->condemned_.store(true);
-  self->isolate_->TerminateExecution();
-  return current + kUnwindHeadroom;
+  self->condemn();
+  return current + kHeapHeadroom;
+}
+
+void MemoryBudget::measure_heap(bool after_full_gc) {
+  v8::HeapStatistics heap;
+  isolate_->GetHeapStatistics(&heap);
+  size_t used = heap.used_heap_size();
+  heap_.store(used);
+  if (after_full_gc) {
+    // What survived a full GC is live: that is what the budget bounds.
+    if (used + array_buffers_.load() > limit_) condemn();
+    force_gc_at_ = std::max(used, limit_) + limit_ / 2;
+  }
+}
+
+void MemoryBudget::after_gc(v8::Isolate *, v8::GCType, v8::GCCallbackFlags, void *data) {
+  static_cast<MemoryBudget *>(data)->measure_heap(true);
+}
+
+void MemoryBudget::on_interrupt(v8::Isolate *isolate, void *data) {
+  auto *self = static_cast<MemoryBudget *>(data);
+  self->measure_heap(false);
+  // The heap counts garbage too: past the budget by half again, a full GC
+  // tells what is live (after_gc judges). Never more often than every half
+  // budget of growth, so a script near its limit is not GC-bound.
+  if (self->heap_.load() > self->force_gc_at_ && !self->condemned()) {
+    self->force_gc_at_ = self->heap_.load() + self->limit_ / 2;
+    isolate->MemoryPressureNotification(v8::MemoryPressureLevel::kCritical);
+  }
+}
+
+void MemoryBudget::request_check() {
+  if (isolate_) isolate_->RequestInterrupt(&MemoryBudget::on_interrupt, this);
+}
+
+bool MemoryBudget::check_after_run() {
+  if (condemned()) return false;
+  measure_heap(false);
+  if (heap_.load() > force_gc_at_) {
+    isolate_->MemoryPressureNotification(v8::MemoryPressureLevel::kCritical);
+  }
+  return !condemned();
+}
+
+size_t MemoryBudget::available() {
+  if (isolate_) measure_heap(false);
+  size_t used = total();
+  return used >= limit_ ? 0 : limit_ - used;
 }
 
 bool MemoryBudget::reserve(size_t length) {
   if (length > limit_) return false;  // RangeError: can never fit
   size_t now = array_buffers_.fetch_add(length) + length;
-  if (now + heap_.load() > limit_ && !condemned_.exchange(true) && isolate_) {
-    isolate_->TerminateExecution();
-  }
+  if (now + heap_.load() > limit_) condemn();
   return true;
 }
 
@@ -48,6 +115,35 @@ void *MemoryBudget::AllocateUninitialized(size_t length) {
 void MemoryBudget::Free(void *data, size_t length) {
   free(data);
   array_buffers_.fetch_sub(length);
+}
+
+void MemoryBudget::free_external(void *data, size_t length, void *budget) {
+  free(data);
+  static_cast<MemoryBudget *>(budget)->array_buffers_.fetch_sub(length);
+}
+
+v8::MaybeLocal<v8::ArrayBuffer> MemoryBudget::new_buffer(size_t len, const void *data) {
+  size_t left = len > kMeasureAbove ? available()
+                                    : (total() >= limit_ ? 0 : limit_ - total());
+  void *p = len <= left ? malloc(len ? len : 1) : nullptr;
+  if (p == nullptr) {
+    isolate_->ThrowException(v8::Exception::RangeError(v8::String::NewFromUtf8(
+        isolate_, ("Cannot allocate " + std::to_string(len) + " bytes: the script has " +
+                   std::to_string(left) + " bytes of its memory limit left").c_str())
+        .ToLocalChecked()));
+    return {};
+  }
+  if (data != nullptr && len) memcpy(p, data, len);
+  array_buffers_.fetch_add(len);
+  std::shared_ptr<v8::BackingStore> store =
+      v8::ArrayBuffer::NewBackingStore(p, len, &MemoryBudget::free_external, this);
+  return v8::ArrayBuffer::New(isolate_, std::move(store));
+}
+
+v8::MaybeLocal<v8::ArrayBuffer> new_array_buffer(v8::Isolate *isolate, const void *data,
+                                                 size_t len) {
+  // Every isolate of the engine is made with a MemoryBudget as its allocator.
+  return static_cast<MemoryBudget *>(isolate->GetArrayBufferAllocator())->new_buffer(len, data);
 }
 
 }  // namespace dispatch

@@ -1,12 +1,23 @@
-// memory_budget.h: what one isolate may hold, heap and ArrayBuffers.
+// memory_budget.h: what one isolate may hold, heap and ArrayBuffers, and the
+// one place that enforces it (dispatch_memory_limit).
 //
-// The heap is capped by V8's ResourceConstraints; a near-heap-limit callback
-// grants headroom to unwind and terminates, so a heap bomb never aborts the
-// worker. ArrayBuffer memory is outside the heap, so every isolate gets this
-// counting allocator. It refuses (a catchable RangeError) only a single
-// allocation larger than the whole budget: V8 turns some other refusals into
-// a fatal process OOM. Past the budget it allocates anyway, condemns the
-// isolate and terminates it; a condemned isolate is disposed.
+// Facts of V8 10.2 this is built around (DESIGN.md):
+// - A single allocation that does not fit under V8's own heap limit ends in
+//   a fatal OOM, whatever a near-heap-limit callback would have granted.
+//   So V8's hard limit is set above the budget by more than the largest
+//   single object V8 allocates (kHeapHeadroom), and the budget is enforced
+//   here: after every full GC (epilogue), from an interrupt the CPU
+//   watchdog requests while JavaScript runs, and after every run.
+// - ArrayBuffer memory is outside the heap: every isolate gets this
+//   counting allocator. V8 turns some refusals into a fatal OOM, so it
+//   refuses only a single allocation larger than the whole budget (a
+//   catchable RangeError); past the budget it allocates, condemns the
+//   isolate and terminates it.
+// - v8::ArrayBuffer::New(isolate, n) is fatal when the allocator refuses:
+//   buffers whose size a tenant or a client controls are made here instead
+//   (new_array_buffer), checked against what is left first.
+// - The last resort, when V8 runs out of memory anyway: the worker logs the
+//   script and exits with 1, so nginx's master starts another.
 #pragma once
 
 #include <v8.h>
@@ -18,8 +29,15 @@ namespace dispatch {
 
 class MemoryBudget : public v8::ArrayBuffer::Allocator {
  public:
+  // Room above the budget in V8's own heap limit: more than the largest
+  // single object V8 10.2 allocates (a FixedArray or a two-byte string of
+  // the maximum length: 1 GiB).
+  static constexpr size_t kHeapHeadroom = size_t(1280) << 20;
+
   explicit MemoryBudget(size_t limit) : limit_(limit) {}
 
+  // The isolate's heap limits, from the budget.
+  static void configure(size_t limit, v8::ResourceConstraints *constraints);
   void attach(v8::Isolate *isolate);  // after the isolate exists
 
   void *Allocate(size_t length) override;
@@ -27,16 +45,35 @@ class MemoryBudget : public v8::ArrayBuffer::Allocator {
   void Free(void *data, size_t length) override;
 
   bool condemned() const { return condemned_.load(); }
+  size_t limit() const { return limit_; }
   size_t array_buffer_bytes() const { return array_buffers_.load(); }
-  // The heap's size as of the end of the last run; the allocator counts it
-  // against the same budget.
-  void set_heap_bytes(size_t bytes) { heap_.store(bytes); }
   size_t heap_bytes() const { return heap_.load(); }
   size_t total() const { return array_buffer_bytes() + heap_bytes(); }
+  // What is left of the budget now (the heap measured afresh); on the
+  // isolate's thread.
+  size_t available();
+
+  // After a run: measures the heap; false when the budget is spent (the
+  // isolate is then condemned).
+  bool check_after_run();
+  // From the CPU watchdog's thread while JavaScript runs: asks the isolate
+  // to look at its heap at its next interrupt check.
+  void request_check();
+
+  // An ArrayBuffer of len bytes the engine fills, checked against what is
+  // left of the budget; on refusal a RangeError is thrown and the result is
+  // empty. With data, its bytes are copied in.
+  v8::MaybeLocal<v8::ArrayBuffer> new_buffer(size_t len, const void *data = nullptr);
 
  private:
   bool reserve(size_t length);
+  void condemn();
+  void measure_heap(bool after_full_gc);
   static size_t near_heap_limit(void *data, size_t current, size_t initial);
+  static void after_gc(v8::Isolate *isolate, v8::GCType type, v8::GCCallbackFlags flags,
+                       void *data);
+  static void on_interrupt(v8::Isolate *isolate, void *data);
+  static void free_external(void *data, size_t length, void *budget);
 
   const size_t limit_;
   v8::Isolate *isolate_ = nullptr;
@@ -44,6 +81,13 @@ class MemoryBudget : public v8::ArrayBuffer::Allocator {
   std::atomic<size_t> array_buffers_{0};
   std::atomic<size_t> heap_{0};
   std::atomic<bool> condemned_{false};
+  // The heap size at which the next full GC is forced (heap_ counts garbage
+  // too; a full GC tells what is live).
+  size_t force_gc_at_ = 0;
 };
+
+// MemoryBudget::new_buffer of the isolate's own budget.
+v8::MaybeLocal<v8::ArrayBuffer> new_array_buffer(v8::Isolate *isolate, const void *data,
+                                                 size_t len);
 
 }  // namespace dispatch

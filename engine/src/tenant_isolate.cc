@@ -3,6 +3,9 @@
 #include <jansson.h>
 #include <libplatform/libplatform.h>
 
+#include <unistd.h>
+
+#include <cstdio>
 #include <cstring>
 #include <vector>
 
@@ -17,7 +20,8 @@
 #include "memory_budget.h"
 #include "engine.h"
 #include "platform.h"
-#include "request.h"
+#include "request_scope.h"
+#include "response_output.h"
 #include "v8_util.h"
 
 namespace dispatch {
@@ -25,6 +29,8 @@ namespace dispatch {
 namespace {
 
 constexpr uint32_t kTenantSlot = 0;
+// ctx.waitUntil() promises one request may keep pending.
+constexpr size_t kMaxWaitUntil = 1000;
 const char kDefaultMainModule[] = "worker.js";
 
 bool deny_wasm_codegen(v8::Local<v8::Context>, v8::Local<v8::String>) { return false; }
@@ -77,8 +83,6 @@ TenantIsolate::~TenantIsolate() {
   // Every handle into the heap goes before the heap does.
   deferred_timer_.reset();
   deferred_.clear();
-  timers_.clear();
-  async_ops_.clear();
   modules_.clear();
   env_.Reset();
   exports_.Reset();
@@ -95,7 +99,7 @@ dispatch_outcome_e TenantIsolate::guarded(double budget_ms, double *cpu_ms, Fn &
   CpuWatchdog &watchdog = engine_.watchdog();
   // Two reads of the thread's CPU clock per run: each is a system call.
   double started = thread_cpu_ms();
-  watchdog.arm(isolate_, started + budget_ms);
+  watchdog.arm(isolate_, started + budget_ms, budget_.get());
   platform_freeze_clock();
   running_ = true;
   fn();
@@ -104,35 +108,115 @@ dispatch_outcome_e TenantIsolate::guarded(double budget_ms, double *cpu_ms, Fn &
   bool fired = watchdog.disarm();
   *cpu_ms += thread_cpu_ms() - started;
 
+  bool within_memory;
+  {
+    v8::Isolate::Scope isolate_scope(isolate_);
+    within_memory = budget_->check_after_run();
+  }
   // A termination requested as the run ended would land in the next
   // script: it is cancelled here, and the run counts as stopped.
-  if (fired || budget_->condemned() || isolate_->IsExecutionTerminating()) {
+  if (fired || !within_memory || isolate_->IsExecutionTerminating()) {
     isolate_->CancelTerminateExecution();
     return budget_->condemned() ? DISPATCH_OUTCOME_EXCEEDED_MEMORY
                                 : DISPATCH_OUTCOME_EXCEEDED_CPU;
   }
-  v8::HeapStatistics heap;
-  isolate_->GetHeapStatistics(&heap);
-  budget_->set_heap_bytes(heap.used_heap_size());
   return DISPATCH_OUTCOME_OK;
 }
 
 template <typename Fn>
-void TenantIsolate::turn(Request &req, Fn &&fn) {
-  uint64_t request_id = req.id;
-  double budget = double(req.cpu_limit_ms) - req.cpu_ms;
-  dispatch_outcome_e stopped = guarded(budget, &req.cpu_ms, [&] {
-    current_request_ = request_id;
+void TenantIsolate::turn(RequestScope &scope, Fn &&fn) {
+  double budget = double(scope.cpu_limit_ms) - scope.cpu_ms;
+  dispatch_outcome_e stopped = guarded(budget, &scope.cpu_ms, [&] {
+    current_ = &scope;
     v8::Isolate::Scope isolate_scope(isolate_);
     v8::HandleScope handle_scope(isolate_);
     v8::Local<v8::Context> context = context_.Get(isolate_);
     v8::Context::Scope context_scope(context);
-    v8::TryCatch try_catch(isolate_);
-    fn(context, try_catch);
+    {
+      v8::TryCatch try_catch(isolate_);
+      fn(context, try_catch);
+    }
     isolate_->PerformMicrotaskCheckpoint();
+    if (!isolate_->IsExecutionTerminating()) take_settled(context);
   });
-  current_request_ = 0;
+  current_ = nullptr;
   if (stopped != DISPATCH_OUTCOME_OK) condemn(stopped);
+}
+
+size_t TenantIsolate::in_flight() const {
+  size_t n = 0;
+  for (const RequestScope *scope : scopes_) {
+    if (!scope->responded()) n++;
+  }
+  return n;
+}
+
+void TenantIsolate::take_settled(v8::Local<v8::Context> context) {
+  // A copy: what runs below may end a request's waitUntil work, never a
+  // scope (scopes end from the loop), but the set is not ours to walk while
+  // tenant getters run.
+  std::vector<RequestScope *> scopes(scopes_.begin(), scopes_.end());
+  for (RequestScope *scope : scopes) {
+    if (isolate_->IsExecutionTerminating()) return;
+    if (!scope->result.IsEmpty()) {
+      v8::Local<v8::Promise> result = scope->result.Get(isolate_);
+      if (result->State() != v8::Promise::kPending) take_response(context, *scope, result);
+    }
+    if (!scope->wait_until.empty()) take_wait_until(context, *scope);
+  }
+}
+
+void TenantIsolate::take_response(v8::Local<v8::Context> context, RequestScope &scope,
+                                  v8::Local<v8::Promise> result) {
+  scope.result.Reset();
+  v8::TryCatch try_catch(isolate_);
+  if (result->State() == v8::Promise::kRejected) {
+    v8::Local<v8::Value> exception = result->Result();
+    log(DISPATCH_LOG_ERR, "uncaught exception: " +
+        describe_exception(isolate_, exception,
+                           v8::Exception::CreateMessage(isolate_, exception)));
+    if (!isolate_->IsExecutionTerminating()) {
+      engine_.respond(scope, DISPATCH_OUTCOME_EXCEPTION);
+    }
+    return;
+  }
+  ResponseOutput output;
+  std::string why;
+  bool ok = read_response_output(context, result->Result(), &output, &why);
+  if (isolate_->IsExecutionTerminating()) return;  // a limit: turn() reports it
+  if (!ok) {
+    log(DISPATCH_LOG_ERR, "the response cannot be sent: " + why);
+    engine_.respond(scope, DISPATCH_OUTCOME_EXCEPTION);
+    return;
+  }
+  scope.status = output.status;
+  scope.status_text = std::move(output.status_text);
+  scope.response_headers = std::move(output.headers);
+  scope.response_body = std::move(output.body);
+  engine_.respond(scope, DISPATCH_OUTCOME_OK);
+}
+
+void TenantIsolate::take_wait_until(v8::Local<v8::Context> context, RequestScope &scope) {
+  auto &list = scope.wait_until;
+  for (size_t i = 0; i < list.size();) {
+    v8::Local<v8::Promise> promise = list[i].Get(isolate_);
+    if (promise->State() == v8::Promise::kPending) {
+      i++;
+      continue;
+    }
+    if (promise->State() == v8::Promise::kRejected) {
+      v8::TryCatch try_catch(isolate_);
+      v8::Local<v8::Value> error = promise->Result();
+      log(DISPATCH_LOG_ERR, "uncaught exception in ctx.waitUntil(): " +
+          describe_exception(isolate_, error, v8::Exception::CreateMessage(isolate_, error)));
+      if (isolate_->IsExecutionTerminating()) return;
+    }
+    list[i] = std::move(list.back());
+    list.pop_back();
+  }
+  if (list.empty() && scope.phase == RequestScope::Phase::kLingering) {
+    engine_.end_later(scope.id);
+  }
 }
 
 // A termination inside a microtask checkpoint drops every queued microtask
@@ -140,13 +224,39 @@ void TenantIsolate::turn(Request &req, Fn &&fn) {
 void TenantIsolate::condemn(dispatch_outcome_e outcome) {
   dead_ = true;
   log(DISPATCH_LOG_WARN, std::string("stopped: ") + dispatch_outcome_name(outcome) +
-      "; " + std::to_string(in_flight_.size()) + " request(s) in flight fail with it");
-  std::vector<uint64_t> ids(in_flight_.begin(), in_flight_.end());
-  for (uint64_t id : ids) {
-    if (Request *req = engine_.find(id)) engine_.finish(*req, outcome);
+      "; " + std::to_string(in_flight()) + " request(s) in flight fail with it");
+  std::vector<RequestScope *> scopes(scopes_.begin(), scopes_.end());
+  for (RequestScope *scope : scopes) {
+    if (scope->responded()) {
+      engine_.end_later(scope->id);  // its waitUntil work cannot finish either
+    } else {
+      engine_.respond(*scope, outcome);
+    }
   }
-  in_flight_.clear();
   engine_.retire(this);
+}
+
+// The last resort (memory_budget.h): V8 ran out of memory in spite of the
+// budget. The process cannot go on; it says which script did it, on the
+// error log (nginx points a worker's stderr there), and exits with 1 so
+// nginx's master starts another worker.
+void TenantIsolate::on_out_of_memory(const char *location, bool is_heap_oom) {
+  char line[512];
+  std::string who = "an unknown script";
+  if (v8::Isolate *isolate = v8::Isolate::TryGetCurrent()) {
+    if (TenantIsolate *self = from(isolate)) {
+      who = "\"" + self->script_->ns + "/" + self->script_->name + "\"";
+    }
+  }
+  int n = snprintf(line, sizeof(line),
+                   "dispatch %s: V8 ran out of %s memory (%s) past dispatch_memory_limit; "
+                   "the worker process exits and nginx starts another\n",
+                   who.c_str(), is_heap_oom ? "heap" : "process", location ? location : "");
+  if (n > 0) {
+    ssize_t unused = write(STDERR_FILENO, line, size_t(std::min(n, int(sizeof(line) - 1))));
+    (void) unused;
+  }
+  _exit(1);
 }
 
 TenantIsolate *TenantIsolate::from(v8::Isolate *isolate) {
@@ -154,7 +264,11 @@ TenantIsolate *TenantIsolate::from(v8::Isolate *isolate) {
 }
 
 void TenantIsolate::log(dispatch_log_level_e level, const std::string &msg) const {
-  engine_.host().log_script(level, script_->ns, script_->name, msg);
+  if (current_ != nullptr) {
+    engine_.log(*current_, level, msg);
+  } else {
+    engine_.host().log_script(level, script_->ns, script_->name, msg);
+  }
 }
 
 bool TenantIsolate::start(std::string *err, dispatch_outcome_e *outcome) {
@@ -162,13 +276,14 @@ bool TenantIsolate::start(std::string *err, dispatch_outcome_e *outcome) {
   budget_ = std::make_unique<MemoryBudget>(limits.memory_limit);
   v8::Isolate::CreateParams params;
   params.array_buffer_allocator = budget_.get();
-  params.constraints.ConfigureDefaultsFromHeapSize(0, limits.memory_limit);
+  MemoryBudget::configure(limits.memory_limit, &params.constraints);
   isolate_ = v8::Isolate::New(params);
   if (isolate_ == nullptr) {
     *err = "cannot create an isolate";
     return false;
   }
   budget_->attach(isolate_);
+  isolate_->SetOOMErrorHandler(on_out_of_memory);
   isolate_->SetData(kTenantSlot, this);
   // Microtasks run when the engine says, so it can account and stop them.
   isolate_->SetMicrotasksPolicy(v8::MicrotasksPolicy::kExplicit);
@@ -249,17 +364,8 @@ bool TenantIsolate::install_builtins(v8::Local<v8::Context> context, std::string
   install_crypto_natives(context, native);
   install_timer_natives(context, native);
   install_kv_natives(context, native);
-  native->Set(context, v8_str(isolate_, "respond"),
-              v8::Function::New(context, on_response).ToLocalChecked()).Check();
-  native->Set(context, v8_str(isolate_, "fail"),
-              v8::Function::New(context, on_exception).ToLocalChecked()).Check();
-  // native.waitUntilBegin(id) / waitUntilEnd(id): ctx.waitUntil's promise
-  // for request id started / settled.
-  for (bool begin : {true, false}) {
-    native->Set(context, v8_str(isolate_, begin ? "waitUntilBegin" : "waitUntilEnd"),
-                v8::Function::New(context, on_wait_until, v8::Boolean::New(isolate_, begin))
-                    .ToLocalChecked()).Check();
-  }
+  native->Set(context, v8_str(isolate_, "waitUntil"),
+              v8::Function::New(context, on_wait_until).ToLocalChecked()).Check();
   v8::Local<v8::Value> args[] = {native};
 
   if (!v8::Script::Compile(context, v8_str(isolate_, kBuiltinsSource, kBuiltinsSourceLength),
@@ -388,127 +494,126 @@ bool TenantIsolate::evaluate_main_module(v8::Local<v8::Context> context, std::st
   return true;
 }
 
-void TenantIsolate::run(Request &req) {
-  in_flight_.insert(req.id);
-  turn(req, [&](v8::Local<v8::Context> context, v8::TryCatch &try_catch) {
-    v8::Local<v8::Array> headers = v8::Array::New(isolate_, int(req.headers.size() * 2));
+void TenantIsolate::run(RequestScope &scope) {
+  // Until bodies stream, the whole body is handed over at once: one that
+  // cannot fit what the isolate has left is refused before the script runs.
+  if (scope.body.size() > budget_->available()) {
+    engine_.log(scope, DISPATCH_LOG_WARN, "the request body (" + std::to_string(scope.body.size()) +
+                " bytes) does not fit the memory the script has left: 413");
+    engine_.respond(scope, DISPATCH_OUTCOME_EXCEEDED_MEMORY, 413);
+    return;
+  }
+  scope.isolate = shared_from_this();
+  scope.phase = RequestScope::Phase::kRunning;
+  scopes_.insert(&scope);
+  turn(scope, [&](v8::Local<v8::Context> context, v8::TryCatch &try_catch) {
+    v8::Local<v8::Array> headers = v8::Array::New(isolate_, int(scope.headers.size() * 2));
     uint32_t i = 0;
-    for (const auto &h : req.headers) {
+    for (const auto &h : scope.headers) {
       headers->Set(context, i++, v8_byte_str(isolate_, h.first)).Check();
       headers->Set(context, i++, v8_byte_str(isolate_, h.second)).Check();
     }
     v8::Local<v8::Value> body = v8::Null(isolate_);
-    if (!req.body.empty()) {
-      v8::Local<v8::ArrayBuffer> ab = v8::ArrayBuffer::New(isolate_, req.body.size());
-      memcpy(ab->Data(), req.body.data(), req.body.size());
+    if (!scope.body.empty()) {
+      v8::Local<v8::ArrayBuffer> ab;
+      if (!new_array_buffer(isolate_, scope.body.data(), scope.body.size()).ToLocal(&ab)) {
+        engine_.respond(scope, DISPATCH_OUTCOME_EXCEEDED_MEMORY, 413);
+        return;
+      }
       body = ab;
     }
 
     v8::Local<v8::Value> args[] = {
-        v8::Number::New(isolate_, double(req.id)), exports_.Get(isolate_),
-        env_.Get(isolate_), v8_str(isolate_, req.method), v8_str(isolate_, req.url),
+        v8::Number::New(isolate_, double(scope.id)), exports_.Get(isolate_),
+        env_.Get(isolate_), v8_str(isolate_, scope.method), v8_str(isolate_, scope.url),
         headers, body};
-    if (run_.Get(isolate_)->Call(context, v8::Undefined(isolate_), 7, args).IsEmpty() &&
-        !try_catch.HasTerminated()) {  // a limit: turn() reports it
+    v8::Local<v8::Value> result;
+    if (!run_.Get(isolate_)->Call(context, v8::Undefined(isolate_), 7, args).ToLocal(&result) ||
+        !result->IsPromise()) {
+      if (try_catch.HasTerminated()) return;  // a limit: turn() reports it
       log(DISPATCH_LOG_ERR, "the built-ins failed: " +
           (try_catch.HasCaught()
                ? describe_exception(isolate_, try_catch.Exception(), try_catch.Message())
-               : std::string("run() threw nothing")));
-      engine_.finish(req, DISPATCH_OUTCOME_EXCEPTION);
+               : std::string("run() returned no promise")));
+      engine_.respond(scope, DISPATCH_OUTCOME_EXCEPTION);
+      return;
     }
+    // Read after the microtasks of every turn (take_settled).
+    result.As<v8::Promise>()->MarkAsHandled();
+    scope.result.Reset(isolate_, result.As<v8::Promise>());
   });
 }
 
 uint64_t TenantIsolate::set_timer(v8::Local<v8::Function> callback, uint64_t delay_ms,
                                   bool repeat, std::string *err) {
-  if (current_request_ == 0) {
+  RequestScope *scope = current_;
+  if (scope == nullptr) {
     // As on Workers: top-level code runs outside any request.
     *err = "timers can only be set while a request is being handled, not at the top level";
     return 0;
   }
   uint64_t id = next_timer_id_++;
-  PendingTimer &t = timers_[id];
-  t.request_id = current_request_;
+  RequestScope::PendingTimer &t = scope->timers[id];
   t.callback.Reset(isolate_, callback);
   t.interval_ms = repeat ? std::max<uint64_t>(delay_ms, 1) : 0;
-  // A request in flight keeps a shutting-down worker alive: not cancelable.
-  t.timer = std::make_unique<Timer>(engine_.host(), [this, id] { fire_timer(id); }, false);
+  // The Timer lives in the scope, so the scope outlives every firing.
+  t.timer = std::make_unique<Timer>(engine_.host(),
+                                    [this, scope, id] { fire_timer(*scope, id); }, false);
   t.timer->start(delay_ms);
   return id;
 }
 
 void TenantIsolate::clear_timer(uint64_t id) {
-  auto it = timers_.find(id);
   // A script may clear only its own request's timers.
-  if (it != timers_.end() && it->second.request_id == current_request_) timers_.erase(it);
-}
-
-void TenantIsolate::end_request(uint64_t request_id) {
-  in_flight_.erase(request_id);
-  for (auto it = timers_.begin(); it != timers_.end();) {
-    it = it->second.request_id == request_id ? timers_.erase(it) : std::next(it);
-  }
-  for (auto it = async_ops_.begin(); it != async_ops_.end();) {
-    it = it->second.request_id == request_id ? async_ops_.erase(it) : std::next(it);
-  }
+  if (current_ != nullptr) current_->timers.erase(id);
 }
 
 bool TenantIsolate::admit_log_line() {
   uint32_t limit = engine_.limits().log_limit;
-  Request *req = current_request();
-  if (req == nullptr) return ++top_level_log_lines_ <= limit;
-  if (++req->log_lines <= limit) return true;
-  req->log_suppressed++;
+  if (current_ == nullptr) return ++top_level_log_lines_ <= limit;
+  if (++current_->log_lines <= limit) return true;
+  current_->log_suppressed++;
   return false;
 }
 
-Request *TenantIsolate::current_request() {
-  return current_request_ ? engine_.find(current_request_) : nullptr;
-}
-
-v8::MaybeLocal<v8::Promise> TenantIsolate::begin_async(uint64_t *op_id) {
+v8::MaybeLocal<v8::Promise> TenantIsolate::begin_async(uint64_t *request_id, uint64_t *op_id) {
   v8::Local<v8::Context> context = isolate_->GetCurrentContext();
   v8::Local<v8::Promise::Resolver> resolver;
-  if (current_request_ == 0) {
+  if (current_ == nullptr) {
     isolate_->ThrowException(v8::Exception::Error(v8_str(isolate_,
         "I/O can only be done while a request is being handled, not at the top level")));
     return {};
   }
   if (!v8::Promise::Resolver::New(context).ToLocal(&resolver)) return {};
+  *request_id = current_->id;
   *op_id = next_async_id_++;
-  AsyncOp &op = async_ops_[*op_id];
-  op.request_id = current_request_;
-  op.resolver.Reset(isolate_, resolver);
+  current_->io[*op_id].Reset(isolate_, resolver);
   return resolver->GetPromise();
 }
 
-void TenantIsolate::complete_async(uint64_t op_id, const Settle &settle) {
+void TenantIsolate::complete_async(uint64_t request_id, uint64_t op_id, Settle settle) {
   if (running_) {
-    deferred_.emplace_back(op_id, settle);
+    deferred_.push_back({request_id, op_id, std::move(settle)});
     if (!deferred_timer_) {
       deferred_timer_ = std::make_unique<Timer>(engine_.host(), [this] {
-        std::vector<std::pair<uint64_t, Settle>> ready;
+        std::vector<Deferred> ready;
         ready.swap(deferred_);
-        for (auto &d : ready) complete_async(d.first, d.second);
+        for (auto &d : ready) complete_async(d.request_id, d.op_id, std::move(d.settle));
       }, false);
     }
     if (!deferred_timer_->armed()) deferred_timer_->start(0);
     return;
   }
-  auto it = async_ops_.find(op_id);
-  if (it == async_ops_.end()) return;
-  uint64_t request_id = it->second.request_id;
-  Request *req = engine_.find(request_id);
-  if (req == nullptr || dead_) {
-    async_ops_.erase(it);
-    return;
-  }
+  RequestScope *scope = engine_.find(request_id);
+  if (scope == nullptr || scope->isolate.get() != this) return;  // ended meanwhile
+  auto it = scope->io.find(op_id);
+  if (it == scope->io.end()) return;
   v8::Isolate::Scope isolate_scope(isolate_);
   v8::HandleScope handle_scope(isolate_);
-  v8::Local<v8::Promise::Resolver> resolver = it->second.resolver.Get(isolate_);
-  async_ops_.erase(it);
-
-  turn(*req, [&](v8::Local<v8::Context> context, v8::TryCatch &) { settle(context, resolver); });
+  v8::Local<v8::Promise::Resolver> resolver = it->second.Get(isolate_);
+  scope->io.erase(it);
+  if (dead_) return;
+  turn(*scope, [&](v8::Local<v8::Context> context, v8::TryCatch &) { settle(context, resolver); });
 }
 
 namespace {
@@ -607,12 +712,11 @@ bool TenantIsolate::install_bindings(v8::Local<v8::Context> context, json_t *bin
   return true;
 }
 
-void TenantIsolate::fire_timer(uint64_t id) {
-  auto it = timers_.find(id);
-  if (it == timers_.end()) return;
-  Request *req = engine_.find(it->second.request_id);
-  if (req == nullptr || dead_) {
-    timers_.erase(it);
+void TenantIsolate::fire_timer(RequestScope &scope, uint64_t id) {
+  auto it = scope.timers.find(id);
+  if (it == scope.timers.end()) return;
+  if (dead_) {
+    scope.timers.erase(it);
     return;
   }
   // Keep the callback alive through the call, even if the callback clears
@@ -623,10 +727,10 @@ void TenantIsolate::fire_timer(uint64_t id) {
   if (it->second.interval_ms) {
     it->second.timer->start(it->second.interval_ms);
   } else {
-    timers_.erase(it);  // destroys the Timer that called us: nothing of it is used below
+    scope.timers.erase(it);  // destroys the Timer that called us: nothing of it is used below
   }
 
-  turn(*req, [&](v8::Local<v8::Context> context, v8::TryCatch &try_catch) {
+  turn(scope, [&](v8::Local<v8::Context> context, v8::TryCatch &try_catch) {
     if (callback->Call(context, v8::Undefined(isolate_), 0, nullptr).IsEmpty() &&
         try_catch.HasCaught() && !try_catch.HasTerminated()) {
       log(DISPATCH_LOG_ERR, "uncaught exception in a timer: " +
@@ -635,81 +739,36 @@ void TenantIsolate::fire_timer(uint64_t id) {
   });
 }
 
+// ctx.waitUntil(value) of request id: the engine keeps the promise and
+// reads its state after every turn; nothing is chained onto it in
+// JavaScript, where a tenant's Promise.prototype.then would see it.
 void TenantIsolate::on_wait_until(const v8::FunctionCallbackInfo<v8::Value> &info) {
-  if (info.Length() < 1 || !info[0]->IsNumber()) return;
-  Engine &engine = from(info.GetIsolate())->engine_;
-  uint64_t id = uint64_t(info[0].As<v8::Number>()->Value());
-  if (info.Data()->IsTrue()) {
-    engine.wait_begin(id);
-  } else {
-    engine.wait_end(id);
-  }
-}
-
-// The request a native.respond/fail call settles, if it still waits: one
-// the client abandoned, or a limit ended, is not found.
-Request *TenantIsolate::settling(const v8::FunctionCallbackInfo<v8::Value> &info) {
-  if (info.Length() < 2 || !info[0]->IsNumber()) return nullptr;
-  Request *req = engine_.find(uint64_t(info[0].As<v8::Number>()->Value()));
-  return req && !req->done ? req : nullptr;
-}
-
-// output: [status, statusText, [name, value, ...], body bytes or null].
-void TenantIsolate::on_response(const v8::FunctionCallbackInfo<v8::Value> &info) {
   v8::Isolate *isolate = info.GetIsolate();
   TenantIsolate *self = from(isolate);
-  Request *req = self->settling(info);
-  if (req == nullptr) return;
-
+  if (info.Length() < 2 || !info[0]->IsNumber()) return;
+  double id = info[0].As<v8::Number>()->Value();
+  RequestScope *scope = id >= 1 ? self->engine_.find(uint64_t(id)) : nullptr;
+  // Only a request of this isolate, and only while its work may still run.
+  if (scope == nullptr || scope->isolate.get() != self || self->dead_) return;
+  if (scope->wait_until.size() >= kMaxWaitUntil) {
+    isolate->ThrowException(v8::Exception::RangeError(v8_str(isolate,
+        "ctx.waitUntil(): at most " + std::to_string(kMaxWaitUntil) + " promises per request")));
+    return;
+  }
   v8::Local<v8::Context> context = isolate->GetCurrentContext();
-  v8::Local<v8::Value> status, status_text, headers, body;
-  if (!info[1]->IsArray()) {
-    self->log(DISPATCH_LOG_ERR, "the built-ins resolved with no response");
-    self->engine_.finish(*req, DISPATCH_OUTCOME_EXCEPTION);
-    return;
-  }
-  v8::Local<v8::Array> result = info[1].As<v8::Array>();
-  if (!result->Get(context, 0).ToLocal(&status) || !status->IsInt32() ||
-      !result->Get(context, 1).ToLocal(&status_text) ||
-      !result->Get(context, 2).ToLocal(&headers) || !headers->IsArray() ||
-      !result->Get(context, 3).ToLocal(&body)) {
-    self->log(DISPATCH_LOG_ERR, "the built-ins resolved with a malformed response");
-    self->engine_.finish(*req, DISPATCH_OUTCOME_EXCEPTION);
-    return;
-  }
-
-  req->status = status.As<v8::Int32>()->Value();
-  req->status_text = to_byte_string(isolate, status_text);
-  v8::Local<v8::Array> list = headers.As<v8::Array>();
-  req->response_headers.clear();
-  for (uint32_t i = 0; i + 1 < list->Length(); i += 2) {
-    v8::Local<v8::Value> name, value;
-    if (!list->Get(context, i).ToLocal(&name) || !list->Get(context, i + 1).ToLocal(&value)) {
-      continue;
+  v8::Local<v8::Promise> promise;
+  if (info[1]->IsPromise()) {
+    promise = info[1].As<v8::Promise>();
+  } else {
+    v8::Local<v8::Promise::Resolver> resolver;
+    if (!v8::Promise::Resolver::New(context).ToLocal(&resolver) ||
+        resolver->Resolve(context, info[1]).IsNothing()) {
+      return;
     }
-    req->response_headers.emplace_back(to_byte_string(isolate, name),
-                                       to_byte_string(isolate, value));
+    promise = resolver->GetPromise();
   }
-  req->response_body.clear();
-  if (body->IsArrayBufferView()) {
-    auto view = body.As<v8::ArrayBufferView>();
-    req->response_body.resize(view->ByteLength());
-    view->CopyContents(req->response_body.data(), req->response_body.size());
-  }
-  self->engine_.finish_ok(*req);
-}
-
-void TenantIsolate::on_exception(const v8::FunctionCallbackInfo<v8::Value> &info) {
-  v8::Isolate *isolate = info.GetIsolate();
-  TenantIsolate *self = from(isolate);
-  Request *req = self->settling(info);
-  if (req == nullptr) return;
-
-  v8::Local<v8::Value> exception = info[1];
-  self->log(DISPATCH_LOG_ERR, "uncaught exception: " +
-            describe_exception(isolate, exception,
-                               v8::Exception::CreateMessage(isolate, exception)));
-  self->engine_.finish(*req, DISPATCH_OUTCOME_EXCEPTION);
+  promise->MarkAsHandled();
+  scope->wait_until.emplace_back(isolate, promise);
 }
 
 void TenantIsolate::pump_message_loop() {

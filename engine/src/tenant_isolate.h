@@ -24,7 +24,7 @@
 namespace dispatch {
 
 class Engine;
-struct Request;
+class RequestScope;
 
 class MemoryBudget;
 }  // namespace dispatch
@@ -47,38 +47,39 @@ class TenantIsolate : public std::enable_shared_from_this<TenantIsolate> {
   const ScriptSource &script() const { return *script_; }
   const std::shared_ptr<const ScriptSource> &script_ptr() const { return script_; }
 
-  // Starts the tenant's handler for req. The engine hears of the outcome
-  // through Engine::finish, now or when the handler's promise settles.
-  void run(Request &req);
-
-  // The request has its response (answered or failed).
-  void forget(uint64_t request_id) { in_flight_.erase(request_id); }
-  // The request is over: its timers go with it.
-  void end_request(uint64_t request_id);
+  // Starts the tenant's handler for the request, which joins this isolate.
+  // The engine hears of the response through Engine::respond, now or when
+  // the handler's promise settles.
+  void run(RequestScope &scope);
+  // ~RequestScope: the request leaves this isolate.
+  void detach(RequestScope *scope) { scopes_.erase(scope); }
 
   // setTimeout/setInterval for the request whose code runs now; returns the
-  // timer's id, or 0 with the reason in *err outside any request.
+  // timer's id, or 0 with the reason in *err outside any request or past a
+  // limit.
   uint64_t set_timer(v8::Local<v8::Function> callback, uint64_t delay_ms, bool repeat,
                      std::string *err);
   void clear_timer(uint64_t id);
 
   // An asynchronous operation (KV, later fetch) of the request running now:
-  // returns the promise the script awaits, or empty (with an exception
-  // thrown) outside any request. complete_async settles it later, from the
-  // host's loop, under the request's CPU budget; a request that is gone by
-  // then is not settled.
+  // returns the promise the script awaits, with the request's and the
+  // operation's ids, or empty (with an exception thrown) outside any
+  // request. complete_async settles it later, from the host's loop, under
+  // the request's CPU budget; a request that ended by then is not settled.
   using Settle = std::function<void(v8::Local<v8::Context>, v8::Local<v8::Promise::Resolver>)>;
-  v8::MaybeLocal<v8::Promise> begin_async(uint64_t *op_id);
-  void complete_async(uint64_t op_id, const Settle &settle);
+  v8::MaybeLocal<v8::Promise> begin_async(uint64_t *request_id, uint64_t *op_id);
+  void complete_async(uint64_t request_id, uint64_t op_id, Settle settle);
 
   // The request whose JavaScript runs now, or null.
-  Request *current_request();
+  RequestScope *current_request() { return current_; }
   Engine &engine() { return engine_; }
+  MemoryBudget &budget() { return *budget_; }
   // "NS/ID" of the script's kv_namespace binding number `index`, or null.
   const std::string *kv_space(uint32_t index) const {
     return index < kv_spaces_.size() ? &kv_spaces_[index] : nullptr;
   }
-  size_t in_flight() const { return in_flight_.size(); }
+  // Requests on it still waiting for their response.
+  size_t in_flight() const;
 
   // A limit stopped it: it serves nothing more and goes once its requests let go.
   bool dead() const { return dead_; }
@@ -91,7 +92,8 @@ class TenantIsolate : public std::enable_shared_from_this<TenantIsolate> {
 
   void pump_message_loop();
 
-  // A line in the error log about this script.
+  // A line in the error log about this script, and the request running now
+  // if there is one.
   void log(dispatch_log_level_e level, const std::string &msg) const;
 
   static TenantIsolate *from(v8::Isolate *isolate);
@@ -110,25 +112,29 @@ class TenantIsolate : public std::enable_shared_from_this<TenantIsolate> {
   // the limit that stopped it; cpu_ms grows by the CPU time spent.
   template <typename Fn>
   dispatch_outcome_e guarded(double budget_ms, double *cpu_ms, Fn &&fn);
-  // One turn of JavaScript for req (its handler, a timer, an I/O result):
-  // fn(context, try_catch) under the request's CPU budget, then the
-  // microtasks; a limit that stops it condemns the isolate.
+  // One turn of JavaScript for a request (its handler, a timer, an I/O
+  // result): fn(context, try_catch) under the request's CPU budget, then
+  // the microtasks, then whatever settled is taken; a limit that stops it
+  // condemns the isolate.
   template <typename Fn>
-  void turn(Request &req, Fn &&fn);
+  void turn(RequestScope &scope, Fn &&fn);
+  // After the microtasks: the requests whose handler promise or waitUntil
+  // promises settled. Nothing here is handed to JavaScript: the engine
+  // reads promise states, so no callback of its own can be stolen.
+  void take_settled(v8::Local<v8::Context> context);
+  void take_response(v8::Local<v8::Context> context, RequestScope &scope,
+                     v8::Local<v8::Promise> result);
+  void take_wait_until(v8::Local<v8::Context> context, RequestScope &scope);
   // A limit stopped this isolate: fail every request on it and retire it.
   void condemn(dispatch_outcome_e outcome);
-  void fire_timer(uint64_t id);
+  void fire_timer(RequestScope &scope, uint64_t id);
 
   static v8::MaybeLocal<v8::Module> resolve_module(v8::Local<v8::Context> context,
                                                    v8::Local<v8::String> specifier,
                                                    v8::Local<v8::FixedArray> assertions,
                                                    v8::Local<v8::Module> referrer);
-  // native.respond(id, output) and native.fail(id, error): the built-ins
-  // settle request `id`.
-  static void on_response(const v8::FunctionCallbackInfo<v8::Value> &info);
-  static void on_exception(const v8::FunctionCallbackInfo<v8::Value> &info);
-  Request *settling(const v8::FunctionCallbackInfo<v8::Value> &info);
-  // native.waitUntilBegin/End(id); Data() says which.
+  static void on_out_of_memory(const char *location, bool is_heap_oom);
+  // native.waitUntil(id, value): ctx.waitUntil for request id.
   static void on_wait_until(const v8::FunctionCallbackInfo<v8::Value> &info);
 
   Engine &engine_;
@@ -143,32 +149,24 @@ class TenantIsolate : public std::enable_shared_from_this<TenantIsolate> {
   std::string main_path_;
   std::map<std::string, v8::Global<v8::Module>> modules_;  // by path
   std::unordered_multimap<int, std::string> module_paths_; // identity hash -> path
-  std::unordered_set<uint64_t> in_flight_;                 // request ids
+  std::unordered_set<RequestScope *> scopes_;              // requests on it
   bool dead_ = false;
   uint64_t cpu_limit_ms_ = 0;
   uint32_t top_level_log_lines_ = 0;
-
-  struct PendingTimer {
-    uint64_t request_id;
-    v8::Global<v8::Function> callback;
-    std::unique_ptr<Timer> timer;
-    uint64_t interval_ms;  // 0: fires once
-  };
-  std::unordered_map<uint64_t, PendingTimer> timers_;
-
-  struct AsyncOp {
-    uint64_t request_id;
-    v8::Global<v8::Promise::Resolver> resolver;
-  };
-  std::unordered_map<uint64_t, AsyncOp> async_ops_;
-  uint64_t next_async_id_ = 1;
   std::vector<std::string> kv_spaces_;  // of the kv_namespace bindings
   uint64_t next_timer_id_ = 1;
-  uint64_t current_request_ = 0;  // whose JavaScript runs now
-  bool running_ = false;          // inside guarded()
+  uint64_t next_async_id_ = 1;
+  RequestScope *current_ = nullptr;  // whose JavaScript runs now
+  bool running_ = false;             // inside guarded()
+
   // Completions that arrived while JavaScript ran (a store that failed at
   // once): settled from the loop, never from inside a native call.
-  std::vector<std::pair<uint64_t, Settle>> deferred_;
+  struct Deferred {
+    uint64_t request_id;
+    uint64_t op_id;
+    Settle settle;
+  };
+  std::vector<Deferred> deferred_;
   std::unique_ptr<Timer> deferred_timer_;
 };
 

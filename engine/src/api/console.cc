@@ -9,6 +9,8 @@ namespace dispatch {
 
 namespace {
 
+constexpr size_t kMaxLineBytes = 4096;
+
 void native_log(const v8::FunctionCallbackInfo<v8::Value> &info) {
   v8::Isolate *isolate = info.GetIsolate();
   TenantIsolate *tenant = TenantIsolate::from(isolate);
@@ -21,7 +23,17 @@ void native_log(const v8::FunctionCallbackInfo<v8::Value> &info) {
   else if (level == "warn") l = DISPATCH_LOG_WARN;
   else if (level == "debug") l = DISPATCH_LOG_DEBUG;
 
-  tenant->log(l, "console: " + to_std_string(isolate, info[1]));
+  // One line of nginx's log holds 2 KiB at most; more is never copied.
+  std::string text;
+  if (info[1]->IsString()) {
+    v8::Local<v8::String> s = info[1].As<v8::String>();
+    char buf[kMaxLineBytes];
+    int n = s->WriteUtf8(isolate, buf, sizeof(buf), nullptr,
+                         v8::String::NO_NULL_TERMINATION | v8::String::REPLACE_INVALID_UTF8);
+    text.assign(buf, size_t(n));
+    if (n == int(sizeof(buf)) && s->Length() > n / 3) text += "...";
+  }
+  tenant->log(l, "console: " + text);
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 
 #include <string>
 
+#include "memory_budget.h"
 #include "v8_util.h"
 
 namespace dispatch {
@@ -36,12 +37,14 @@ void throw_type_error(v8::Isolate *isolate, const char *msg) {
   isolate->ThrowException(v8::Exception::TypeError(v8_str(isolate, msg)));
 }
 
-v8::Local<v8::ArrayBuffer> buffer_with(v8::Isolate *isolate, const unsigned char *data,
-                                       size_t len) {
-  v8::Local<v8::ArrayBuffer> ab = v8::ArrayBuffer::New(isolate, len);
-  memcpy(ab->Data(), data, len);
-  return ab;
+// Empty, with a RangeError thrown, when the budget cannot hold it.
+v8::MaybeLocal<v8::ArrayBuffer> buffer_with(v8::Isolate *isolate, const unsigned char *data,
+                                            size_t len) {
+  return new_array_buffer(isolate, data, len);
 }
+
+// OpenSSL takes int lengths.
+constexpr size_t kMaxCryptoInput = size_t(INT32_MAX);
 
 void get_random_values(const v8::FunctionCallbackInfo<v8::Value> &info) {
   v8::Isolate *isolate = info.GetIsolate();
@@ -50,6 +53,12 @@ void get_random_values(const v8::FunctionCallbackInfo<v8::Value> &info) {
     return;
   }
   auto view = info[0].As<v8::ArrayBufferView>();
+  // WebCrypto's quota; OpenSSL takes an int besides.
+  if (view->ByteLength() > 65536) {
+    isolate->ThrowException(v8::Exception::RangeError(v8_str(isolate,
+        "getRandomValues: at most 65536 bytes at a time")));
+    return;
+  }
   unsigned char *p = static_cast<unsigned char *>(view->Buffer()->Data()) + view->ByteOffset();
   if (view->ByteLength() && RAND_bytes(p, int(view->ByteLength())) != 1) {
     isolate->ThrowException(v8::Exception::Error(v8_str(isolate, "no randomness available")));
@@ -72,7 +81,8 @@ void digest(const v8::FunctionCallbackInfo<v8::Value> &info) {
     isolate->ThrowException(v8::Exception::Error(v8_str(isolate, "digest failed")));
     return;
   }
-  info.GetReturnValue().Set(buffer_with(isolate, out, len));
+  v8::Local<v8::ArrayBuffer> result;
+  if (buffer_with(isolate, out, len).ToLocal(&result)) info.GetReturnValue().Set(result);
 }
 
 void hmac(const v8::FunctionCallbackInfo<v8::Value> &info) {
@@ -81,6 +91,10 @@ void hmac(const v8::FunctionCallbackInfo<v8::Value> &info) {
   const EVP_MD *md = info.Length() >= 3 ? digest_named(to_std_string(isolate, info[0])) : nullptr;
   if (md == nullptr || !bytes_of(info[1], &key) || !bytes_of(info[2], &data)) {
     throw_type_error(isolate, "hmac expects a SHA name, a key and bytes");
+    return;
+  }
+  if (key.len > kMaxCryptoInput) {
+    isolate->ThrowException(v8::Exception::RangeError(v8_str(isolate, "the HMAC key is too long")));
     return;
   }
   unsigned char out[EVP_MAX_MD_SIZE];
@@ -92,7 +106,8 @@ void hmac(const v8::FunctionCallbackInfo<v8::Value> &info) {
     isolate->ThrowException(v8::Exception::Error(v8_str(isolate, "hmac failed")));
     return;
   }
-  info.GetReturnValue().Set(buffer_with(isolate, out, len));
+  v8::Local<v8::ArrayBuffer> result;
+  if (buffer_with(isolate, out, len).ToLocal(&result)) info.GetReturnValue().Set(result);
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "api/encoding.h"
 
+#include "memory_budget.h"
 #include "v8_util.h"
 
 namespace dispatch {
@@ -12,8 +13,11 @@ void encode_utf8(const v8::FunctionCallbackInfo<v8::Value> &info) {
   v8::Local<v8::String> s;
   if (info.Length() < 1 || !info[0]->ToString(context).ToLocal(&s)) return;
 
+  // The size is the tenant's to choose: the buffer comes from its budget,
+  // or a RangeError it can catch.
   int len = s->Utf8Length(isolate);
-  v8::Local<v8::ArrayBuffer> buf = v8::ArrayBuffer::New(isolate, size_t(len));
+  v8::Local<v8::ArrayBuffer> buf;
+  if (!new_array_buffer(isolate, nullptr, size_t(len)).ToLocal(&buf)) return;
   // Lone surrogates become U+FFFD, as TextEncoder does.
   s->WriteUtf8(isolate, static_cast<char *>(buf->Data()), len, nullptr,
                v8::String::REPLACE_INVALID_UTF8 | v8::String::NO_NULL_TERMINATION);

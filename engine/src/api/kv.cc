@@ -2,7 +2,8 @@
 
 #include "engine.h"
 #include "kv_store.h"
-#include "request.h"
+#include "memory_budget.h"
+#include "request_scope.h"
 #include "tenant_isolate.h"
 #include "v8_util.h"
 
@@ -35,7 +36,7 @@ bool prologue(const v8::FunctionCallbackInfo<v8::Value> &info, bool has_key,
     throw_error(isolate, v8::Exception::TypeError, "not a KV binding of this script");
     return false;
   }
-  Request *req = tenant->current_request();
+  RequestScope *req = tenant->current_request();
   if (req != nullptr && ++req->kv_ops > kMaxOpsPerRequest) {
     throw_error(isolate, v8::Exception::Error,
                 "Too many API requests by single Worker invocation: at most 1000 KV "
@@ -73,25 +74,33 @@ template <typename Run>
 void start(const v8::FunctionCallbackInfo<v8::Value> &info, Run run) {
   v8::Isolate *isolate = info.GetIsolate();
   TenantIsolate *tenant = TenantIsolate::from(isolate);
-  uint64_t op = 0;
+  uint64_t request_id = 0, op = 0;
   v8::Local<v8::Promise> promise;
-  if (!tenant->begin_async(&op).ToLocal(&promise)) return;
+  if (!tenant->begin_async(&request_id, &op).ToLocal(&promise)) return;
   std::weak_ptr<TenantIsolate> weak = tenant->shared_from_this();
-  run(tenant->engine().kv(), [weak, op](KvResult result,
+  run(tenant->engine().kv(), [weak, request_id, op](KvResult result,
                                         std::function<v8::Local<v8::Value>(v8::Isolate *,
                                                                            const KvResult &)>
                                             shape) {
     std::shared_ptr<TenantIsolate> self = weak.lock();
     if (!self) return;  // retired meanwhile: nobody awaits the result
     // By value: the settling may be deferred past this callback.
-    self->complete_async(op, [result = std::move(result), shape](
+    self->complete_async(request_id, op, [result = std::move(result), shape](
                                  v8::Local<v8::Context> context,
                                  v8::Local<v8::Promise::Resolver> resolver) {
       v8::Isolate *iso = context->GetIsolate();
       if (!result.error.empty()) {
         resolver->Reject(context, error_value(iso, result.error)).Check();
-      } else {
-        resolver->Resolve(context, shape(iso, result)).Check();
+        return;
+      }
+      // shape() throws (a RangeError) when the value does not fit the
+      // script's memory: the script's promise rejects with it.
+      v8::TryCatch try_catch(iso);
+      v8::Local<v8::Value> value = shape(iso, result);
+      if (try_catch.HasCaught() && !try_catch.HasTerminated()) {
+        resolver->Reject(context, try_catch.Exception()).Check();
+      } else if (!value.IsEmpty()) {
+        resolver->Resolve(context, value).Check();
       }
     });
   });
@@ -105,8 +114,8 @@ v8::Local<v8::Value> shape_nothing(v8::Isolate *isolate, const KvResult &) {
 // get: null, or [ArrayBuffer value, metadata JSON or null]
 v8::Local<v8::Value> shape_get(v8::Isolate *isolate, const KvResult &r) {
   if (!r.found) return v8::Null(isolate);
-  v8::Local<v8::ArrayBuffer> value = v8::ArrayBuffer::New(isolate, r.value.size());
-  if (!r.value.empty()) memcpy(value->Data(), r.value.data(), r.value.size());
+  v8::Local<v8::ArrayBuffer> value;
+  if (!new_array_buffer(isolate, r.value.data(), r.value.size()).ToLocal(&value)) return {};
   v8::Local<v8::Value> items[] = {
       value, r.metadata.empty() ? v8::Null(isolate).As<v8::Value>()
                                 : v8_str(isolate, r.metadata).As<v8::Value>()};

@@ -1,0 +1,100 @@
+// request_scope.h: one request's whole life, from dispatch_request_start to
+// the end of its last ctx.waitUntil() work (workerd's IoContext is the
+// model).
+//
+// The scope owns everything the request started: its timers, its pending
+// I/O (KV), the promise of its handler, its waitUntil promises, its wall and
+// linger timers and its hold on the isolate. All of it is released in one
+// place, ~RequestScope, which the engine runs when the request ends: the
+// host released it and no waitUntil work is left, the client went away, the
+// linger time ran out, or its isolate was stopped by a limit. A callback
+// that arrives later (a timer, a Redis reply) finds no scope and does
+// nothing.
+#pragma once
+
+#include <v8.h>
+
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "dispatch_engine.h"
+#include "host.h"
+
+namespace dispatch {
+
+class TenantIsolate;
+
+using HeaderList = std::vector<std::pair<std::string, std::string>>;
+
+class RequestScope {
+ public:
+  enum class Phase {
+    kWaiting,    // for its script, from Redis or the cache
+    kRunning,    // on its isolate, until it has a response
+    kResponded,  // the host may read the response
+    kLingering,  // the host released it; ctx.waitUntil work goes on
+  };
+
+  RequestScope() = default;
+  ~RequestScope();
+  RequestScope(const RequestScope &) = delete;
+  RequestScope &operator=(const RequestScope &) = delete;
+
+  // Declared first so it is released last: every V8 handle below goes
+  // before the isolate can.
+  std::shared_ptr<TenantIsolate> isolate;
+
+  uint64_t id = 0;
+  void *host_ctx = nullptr;  // null once the host released the request
+  Phase phase = Phase::kWaiting;
+
+  // What the host's view held, copied.
+  std::string ns;
+  std::string script;
+  std::string method;
+  std::string url;
+  HeaderList headers;
+  std::string body;
+  std::string client;        // for log lines once the host let go
+  std::string request_line;
+
+  uint64_t cpu_limit_ms = 50;
+  uint64_t wall_limit_ms = 30000;
+  uint32_t script_concurrency = 64;
+
+  // What the request started, owned here.
+  struct PendingTimer {
+    v8::Global<v8::Function> callback;
+    std::unique_ptr<Timer> timer;
+    uint64_t interval_ms = 0;  // 0: fires once
+  };
+  std::unordered_map<uint64_t, PendingTimer> timers;                   // by timer id
+  std::unordered_map<uint64_t, v8::Global<v8::Promise::Resolver>> io;  // by operation id
+  v8::Global<v8::Promise> result;                // what the handler's promise became
+  std::vector<v8::Global<v8::Promise>> wait_until;
+  // dispatch_wall_limit; a request in flight keeps a shutting-down worker
+  // alive, so neither timer is cancelable.
+  std::unique_ptr<Timer> wall_timer;
+  std::unique_ptr<Timer> linger_timer;
+
+  // Counters the limits read.
+  double cpu_ms = 0;
+  uint32_t kv_ops = 0;
+  uint32_t log_lines = 0;       // console lines, written or not
+  uint32_t log_suppressed = 0;  // past dispatch_log_limit
+
+  // The response, once phase is kResponded or later.
+  dispatch_outcome_e outcome = DISPATCH_OUTCOME_OK;
+  int status = 0;
+  std::string status_text;
+  HeaderList response_headers;
+  std::string response_body;
+  std::vector<dispatch_header_t> header_views;  // into response_headers
+
+  bool responded() const { return phase == Phase::kResponded || phase == Phase::kLingering; }
+};
+
+}  // namespace dispatch
