@@ -221,6 +221,13 @@ ngx_http_dispatch_body_handler(ngx_http_request_t *r)
     view.body = (dispatch_str_t) ngx_http_dispatch_str(body);
     view.ctx = ctx;
 
+    /* for the engine's log lines once the request is released */
+
+    view.client = (dispatch_str_t)
+                  ngx_http_dispatch_str(r->connection->addr_text);
+    view.request_line = (dispatch_str_t)
+                        ngx_http_dispatch_str(r->request_line);
+
     dlcf = ngx_http_get_module_loc_conf(r, ngx_http_dispatch_module);
 
     view.cpu_limit_ms = dlcf->cpu_limit;
