@@ -120,6 +120,9 @@ ngx_http_dispatch_handler(ngx_http_request_t *r)
     ngx_http_dispatch_ctx_t       *ctx;
     ngx_http_dispatch_loc_conf_t  *dlcf;
 
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "dispatch handler");
+
     dlcf = ngx_http_get_module_loc_conf(r, ngx_http_dispatch_module);
 
     ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_dispatch_ctx_t));
@@ -135,6 +138,9 @@ ngx_http_dispatch_handler(ngx_http_request_t *r)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "dispatch \"%V/%V\"", &ctx->ns, &ctx->script);
 
     /* a name outside the charset cannot be a script: no need to ask Redis */
 
@@ -201,6 +207,10 @@ ngx_http_dispatch_body_handler(ngx_http_request_t *r)
         return;
     }
 
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "dispatch body read: %uz bytes, %uz headers",
+                   body.len, view.nheaders);
+
     cln = ngx_pool_cleanup_add(r->pool, 0);
     if (cln == NULL) {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
@@ -240,6 +250,9 @@ ngx_http_dispatch_body_handler(ngx_http_request_t *r)
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "dispatch request started: %p", ctx->engine_req);
 
     /* notice a client that goes away while the script runs */
 
@@ -416,6 +429,9 @@ ngx_http_dispatch_wake_handler(ngx_event_t *ev)
     r = ctx->request;
     c = r->connection;
 
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, c->log, 0,
+                   "dispatch woken: %p", ctx->engine_req);
+
     if (ctx->engine_req == NULL
         || !dispatch_request_response(ctx->engine_req, &resp))
     {
@@ -436,8 +452,15 @@ ngx_http_dispatch_wake_handler(ngx_event_t *ev)
         rc = ngx_http_dispatch_send_outcome(r, resp.outcome, resp.status);
     }
 
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, c->log, 0,
+                   "dispatch response sent: outcome \"%s\", status %ui, "
+                   "rc %i", dispatch_outcome_name(ctx->outcome),
+                   r->headers_out.status, rc);
+
     dispatch_request_release(ctx->engine_req);
     ctx->engine_req = NULL;
+
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, c->log, 0, "dispatch request released");
 
     ngx_http_finalize_request(r, rc);
     ngx_http_run_posted_requests(c);
@@ -810,5 +833,9 @@ ngx_http_dispatch_cleanup(void *data)
 
         dispatch_request_release(ctx->engine_req);
         ctx->engine_req = NULL;
+
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, ctx->request->connection->log, 0,
+                       "dispatch request released after the client "
+                       "went away");
     }
 }
