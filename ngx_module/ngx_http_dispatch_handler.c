@@ -18,15 +18,99 @@ static void ngx_http_dispatch_wake_handler(ngx_event_t *ev);
 static ngx_int_t ngx_http_dispatch_send_response(ngx_http_request_t *r,
     dispatch_response_t *resp);
 static ngx_int_t ngx_http_dispatch_send_outcome(ngx_http_request_t *r,
-    dispatch_outcome_e outcome);
+    dispatch_outcome_e outcome, ngx_int_t status);
 static ngx_int_t ngx_http_dispatch_send_body(ngx_http_request_t *r,
     u_char *data, size_t len);
+static ngx_int_t ngx_http_dispatch_status_line(ngx_http_request_t *r,
+    dispatch_response_t *resp);
 static ngx_int_t ngx_http_dispatch_header_out(ngx_http_request_t *r,
     dispatch_header_t *h);
+static const char *ngx_http_dispatch_header_invalid(dispatch_header_t *h);
+static void ngx_http_dispatch_log_dropped(ngx_http_request_t *r,
+    ngx_http_dispatch_ctx_t *ctx, dispatch_header_t *h, const char *why);
+static ngx_uint_t ngx_http_dispatch_hop_by_hop(dispatch_header_t *h);
+static ngx_uint_t ngx_http_dispatch_chars_in(uint32_t *map, const char *p,
+    size_t len);
 static void ngx_http_dispatch_cleanup(void *data);
 
 
 #define ngx_http_dispatch_str(s)  { (const char *) (s).data, (s).len }
+
+
+/*
+ * What the script produced is checked again here, whatever the engine did:
+ * a tenant that tampers with the JavaScript intrinsics controls it.
+ */
+
+#define NGX_HTTP_DISPATCH_STATUS_TEXT_MAX  128
+#define NGX_HTTP_DISPATCH_NAME_LOG_MAX     32
+#define NGX_HTTP_DISPATCH_DROPPED_LOG_MAX  8
+
+
+typedef struct {
+    ngx_str_t                  name;
+    ngx_uint_t                 prefix;    /* every name that starts with it */
+} ngx_http_dispatch_hop_t;
+
+
+/* nginx frames the body and runs the connection itself */
+
+static ngx_http_dispatch_hop_t  ngx_http_dispatch_hop_headers[] = {
+    { ngx_string("Connection"), 0 },
+    { ngx_string("Keep-Alive"), 0 },
+    { ngx_string("Upgrade"), 0 },
+    { ngx_string("TE"), 0 },
+    { ngx_string("Trailer"), 0 },
+    { ngx_string("Transfer-Encoding"), 0 },
+    { ngx_string("Content-Length"), 0 },
+    { ngx_string("Proxy-"), 1 },
+    { ngx_null_string, 0 }
+};
+
+
+/* RFC 9110 tchar: ! # $ % & ' * + - . ^ _ ` | ~ DIGIT ALPHA */
+
+static uint32_t  ngx_http_dispatch_tchar[] = {
+    0x00000000, /* 0000 0000 0000 0000  0000 0000 0000 0000 */
+
+                /* ?>=< ;:98 7654 3210  /.-, +*)( '&%$ #"!  */
+    0x03ff6cfa, /* 0000 0011 1111 1111  0110 1100 1111 1010 */
+
+                /* _^]\ [ZYX WVUT SRQP  ONML KJIH GFED CBA@ */
+    0xc7fffffe, /* 1100 0111 1111 1111  1111 1111 1111 1110 */
+
+                /*  ~}| {zyx wvut srqp  onml kjih gfed cba` */
+    0x57ffffff, /* 0101 0111 1111 1111  1111 1111 1111 1111 */
+
+    0x00000000, /* 1000 0000 - 1111 1111 */
+    0x00000000,
+    0x00000000,
+    0x00000000
+};
+
+
+/*
+ * RFC 9110 reason-phrase and field-value bytes: HTAB, SP, VCHAR, obs-text;
+ * never CR, LF, NUL or another control character
+ */
+
+static uint32_t  ngx_http_dispatch_text[] = {
+    0x00000200, /* 0000 0000 0000 0000  0000 0010 0000 0000 */
+
+                /* ?>=< ;:98 7654 3210  /.-, +*)( '&%$ #"!  */
+    0xffffffff, /* 1111 1111 1111 1111  1111 1111 1111 1111 */
+
+                /* _^]\ [ZYX WVUT SRQP  ONML KJIH GFED CBA@ */
+    0xffffffff, /* 1111 1111 1111 1111  1111 1111 1111 1111 */
+
+                /*  ~}| {zyx wvut srqp  onml kjih gfed cba` */
+    0x7fffffff, /* 0111 1111 1111 1111  1111 1111 1111 1111 */
+
+    0xffffffff, /* 1000 0000 - 1111 1111 */
+    0xffffffff,
+    0xffffffff,
+    0xffffffff
+};
 
 
 ngx_int_t
@@ -35,6 +119,9 @@ ngx_http_dispatch_handler(ngx_http_request_t *r)
     ngx_int_t                      rc;
     ngx_http_dispatch_ctx_t       *ctx;
     ngx_http_dispatch_loc_conf_t  *dlcf;
+
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "dispatch handler");
 
     dlcf = ngx_http_get_module_loc_conf(r, ngx_http_dispatch_module);
 
@@ -52,6 +139,9 @@ ngx_http_dispatch_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "dispatch \"%V/%V\"", &ctx->ns, &ctx->script);
+
     /* a name outside the charset cannot be a script: no need to ask Redis */
 
     if (!dispatch_name_valid((const char *) ctx->ns.data, ctx->ns.len)
@@ -66,7 +156,8 @@ ngx_http_dispatch_handler(ngx_http_request_t *r)
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        return ngx_http_dispatch_send_outcome(r, DISPATCH_OUTCOME_NOT_FOUND);
+        return ngx_http_dispatch_send_outcome(r, DISPATCH_OUTCOME_NOT_FOUND,
+                                              0);
     }
 
     if (ngx_http_dispatch_engine == NULL) {
@@ -78,7 +169,7 @@ ngx_http_dispatch_handler(ngx_http_request_t *r)
         }
 
         return ngx_http_dispatch_send_outcome(r,
-                                           DISPATCH_OUTCOME_STORE_UNAVAILABLE);
+                                        DISPATCH_OUTCOME_STORE_UNAVAILABLE, 0);
     }
 
     r->request_body_in_single_buf = 1;
@@ -116,6 +207,10 @@ ngx_http_dispatch_body_handler(ngx_http_request_t *r)
         return;
     }
 
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "dispatch body read: %uz bytes, %uz headers",
+                   body.len, view.nheaders);
+
     cln = ngx_pool_cleanup_add(r->pool, 0);
     if (cln == NULL) {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
@@ -136,6 +231,13 @@ ngx_http_dispatch_body_handler(ngx_http_request_t *r)
     view.body = (dispatch_str_t) ngx_http_dispatch_str(body);
     view.ctx = ctx;
 
+    /* for the engine's log lines once the request is released */
+
+    view.client = (dispatch_str_t)
+                  ngx_http_dispatch_str(r->connection->addr_text);
+    view.request_line = (dispatch_str_t)
+                        ngx_http_dispatch_str(r->request_line);
+
     dlcf = ngx_http_get_module_loc_conf(r, ngx_http_dispatch_module);
 
     view.cpu_limit_ms = dlcf->cpu_limit;
@@ -148,6 +250,9 @@ ngx_http_dispatch_body_handler(ngx_http_request_t *r)
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "dispatch request started: %p", ctx->engine_req);
 
     /* notice a client that goes away while the script runs */
 
@@ -324,6 +429,9 @@ ngx_http_dispatch_wake_handler(ngx_event_t *ev)
     r = ctx->request;
     c = r->connection;
 
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, c->log, 0,
+                   "dispatch woken: %p", ctx->engine_req);
+
     if (ctx->engine_req == NULL
         || !dispatch_request_response(ctx->engine_req, &resp))
     {
@@ -341,11 +449,18 @@ ngx_http_dispatch_wake_handler(ngx_event_t *ev)
         rc = ngx_http_dispatch_send_response(r, &resp);
 
     } else {
-        rc = ngx_http_dispatch_send_outcome(r, resp.outcome);
+        rc = ngx_http_dispatch_send_outcome(r, resp.outcome, resp.status);
     }
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, c->log, 0,
+                   "dispatch response sent: outcome \"%s\", status %ui, "
+                   "rc %i", dispatch_outcome_name(ctx->outcome),
+                   r->headers_out.status, rc);
 
     dispatch_request_release(ctx->engine_req);
     ctx->engine_req = NULL;
+
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, c->log, 0, "dispatch request released");
 
     ngx_http_finalize_request(r, rc);
     ngx_http_run_posted_requests(c);
@@ -356,39 +471,65 @@ static ngx_int_t
 ngx_http_dispatch_send_response(ngx_http_request_t *r,
     dispatch_response_t *resp)
 {
-    u_char      *p;
-    size_t       i;
-    ngx_int_t    rc;
+    size_t                    i;
+    ngx_int_t                 rc;
+    ngx_uint_t                dropped;
+    const char               *invalid;
+    dispatch_header_t        *h;
+    ngx_http_dispatch_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_dispatch_module);
+
+    if (resp->status < 200 || resp->status > 599) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "dispatch \"%V/%V\": the script's status %i "
+                      "is not 200-599", &ctx->ns, &ctx->script,
+                      (ngx_int_t) resp->status);
+
+        return ngx_http_dispatch_send_outcome(r, DISPATCH_OUTCOME_EXCEPTION,
+                                              0);
+    }
 
     r->headers_out.status = resp->status;
 
-    if (resp->status_text.len && resp->status_text.len < 128) {
-        p = ngx_pnalloc(r->pool, sizeof("999 ") - 1 + resp->status_text.len);
-        if (p == NULL) {
-            return NGX_ERROR;
-        }
-
-        r->headers_out.status_line.data = p;
-        p = ngx_sprintf(p, "%03i ", (ngx_int_t) resp->status);
-        p = ngx_cpymem(p, resp->status_text.data, resp->status_text.len);
-        r->headers_out.status_line.len = p - r->headers_out.status_line.data;
-
-        for (i = 4; i < r->headers_out.status_line.len; i++) {
-            if (r->headers_out.status_line.data[i] < 0x20
-                || r->headers_out.status_line.data[i] == 0x7f)
-            {
-                ngx_str_null(&r->headers_out.status_line);
-                break;
-            }
-        }
+    if (ngx_http_dispatch_status_line(r, resp) != NGX_OK) {
+        return NGX_ERROR;
     }
 
+    dropped = 0;
+
     for (i = 0; i < resp->nheaders; i++) {
-        rc = ngx_http_dispatch_header_out(r, (dispatch_header_t *)
-                                             &resp->headers[i]);
+        h = (dispatch_header_t *) &resp->headers[i];
+
+        invalid = ngx_http_dispatch_header_invalid(h);
+
+        if (invalid) {
+            if (dropped++ < NGX_HTTP_DISPATCH_DROPPED_LOG_MAX) {
+                ngx_http_dispatch_log_dropped(r, ctx, h, invalid);
+            }
+
+            continue;
+        }
+
+        if (ngx_http_dispatch_hop_by_hop(h)) {
+            ngx_log_debug4(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                           "dispatch \"%V/%V\": hop-by-hop header "
+                           "\"%*s\" dropped", &ctx->ns, &ctx->script,
+                           h->name.len, h->name.data);
+            continue;
+        }
+
+        rc = ngx_http_dispatch_header_out(r, h);
         if (rc != NGX_OK) {
             return rc;
         }
+    }
+
+    if (dropped > NGX_HTTP_DISPATCH_DROPPED_LOG_MAX) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "dispatch \"%V/%V\": %ui more invalid response "
+                      "headers dropped", &ctx->ns, &ctx->script,
+                      dropped - NGX_HTTP_DISPATCH_DROPPED_LOG_MAX);
     }
 
     return ngx_http_dispatch_send_body(r, (u_char *) resp->body.data,
@@ -396,50 +537,151 @@ ngx_http_dispatch_send_response(ngx_http_request_t *r,
 }
 
 
+/* names a dropped header once: a short, escaped piece of a name that may
+ * hold anything, and never its value */
+
+static void
+ngx_http_dispatch_log_dropped(ngx_http_request_t *r,
+    ngx_http_dispatch_ctx_t *ctx, dispatch_header_t *h, const char *why)
+{
+    u_char  *last;
+    size_t   len;
+    u_char   name[NGX_HTTP_DISPATCH_NAME_LOG_MAX * 3];
+
+    len = ngx_min(h->name.len, NGX_HTTP_DISPATCH_NAME_LOG_MAX);
+
+    last = (u_char *) ngx_escape_uri(name, (u_char *) h->name.data, len,
+                                     NGX_ESCAPE_URI_COMPONENT);
+
+    ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                  "dispatch \"%V/%V\": response header \"%*s%s\" dropped: %s",
+                  &ctx->ns, &ctx->script, last - name, name,
+                  h->name.len > len ? "..." : "", why);
+}
+
+
+/*
+ * "200 Reason": the status is 200-599 here, three digits; a reason phrase
+ * that is too long or holds a byte outside the RFC 9110 set is left out,
+ * and nginx sends its own or just the code
+ */
+
+static ngx_int_t
+ngx_http_dispatch_status_line(ngx_http_request_t *r,
+    dispatch_response_t *resp)
+{
+    u_char                   *p;
+    ngx_http_dispatch_ctx_t  *ctx;
+
+    if (resp->status_text.len == 0) {
+        return NGX_OK;
+    }
+
+    if (resp->status_text.len > NGX_HTTP_DISPATCH_STATUS_TEXT_MAX
+        || !ngx_http_dispatch_chars_in(ngx_http_dispatch_text,
+                                       resp->status_text.data,
+                                       resp->status_text.len))
+    {
+        ctx = ngx_http_get_module_ctx(r, ngx_http_dispatch_module);
+
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "dispatch \"%V/%V\": status text of %uz bytes dropped: "
+                      "too long or not a reason phrase",
+                      &ctx->ns, &ctx->script, resp->status_text.len);
+        return NGX_OK;
+    }
+
+    p = ngx_pnalloc(r->pool, sizeof("200 ") - 1 + resp->status_text.len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    r->headers_out.status_line.data = p;
+    p = ngx_sprintf(p, "%03ui ", (ngx_uint_t) resp->status);
+    p = ngx_cpymem(p, resp->status_text.data, resp->status_text.len);
+    r->headers_out.status_line.len = p - r->headers_out.status_line.data;
+
+    return NGX_OK;
+}
+
+
+/* NULL when the header may go on the wire, else why not */
+
+static const char *
+ngx_http_dispatch_header_invalid(dispatch_header_t *h)
+{
+    if (h->name.len == 0
+        || !ngx_http_dispatch_chars_in(ngx_http_dispatch_tchar, h->name.data,
+                                       h->name.len))
+    {
+        return "the name is not a token";
+    }
+
+    if (!ngx_http_dispatch_chars_in(ngx_http_dispatch_text, h->value.data,
+                                    h->value.len))
+    {
+        return "a control character in the value";
+    }
+
+    return NULL;
+}
+
+
+static ngx_uint_t
+ngx_http_dispatch_hop_by_hop(dispatch_header_t *h)
+{
+    ngx_http_dispatch_hop_t  *hop;
+
+    for (hop = ngx_http_dispatch_hop_headers; hop->name.len; hop++) {
+
+        if (hop->prefix ? h->name.len < hop->name.len
+                        : h->name.len != hop->name.len)
+        {
+            continue;
+        }
+
+        if (ngx_strncasecmp((u_char *) h->name.data, hop->name.data,
+                            hop->name.len)
+            == 0)
+        {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+static ngx_uint_t
+ngx_http_dispatch_chars_in(uint32_t *map, const char *p, size_t len)
+{
+    u_char  c;
+    size_t  i;
+
+    for (i = 0; i < len; i++) {
+        c = (u_char) p[i];
+
+        if (!(map[c >> 5] & (1U << (c & 0x1f)))) {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+/* the header is valid and not hop-by-hop here */
+
 static ngx_int_t
 ngx_http_dispatch_header_out(ngx_http_request_t *r, dispatch_header_t *h)
 {
     u_char           *name, *value;
-    size_t            i;
     ngx_table_elt_t  *out;
-
-    /* the Headers class validated both; nothing that could split the header
-     * block gets through here regardless */
-
-    for (i = 0; i < h->name.len; i++) {
-        if (h->name.data[i] <= ' ' || h->name.data[i] == ':'
-            || h->name.data[i] == 0x7f)
-        {
-            return NGX_OK;
-        }
-    }
-
-    for (i = 0; i < h->value.len; i++) {
-        if (h->value.data[i] == '\r' || h->value.data[i] == '\n'
-            || h->value.data[i] == '\0')
-        {
-            return NGX_OK;
-        }
-    }
-
-    if (h->name.len == 0) {
-        return NGX_OK;
-    }
-
-    /* nginx frames the body and the connection itself */
 
 #define ngx_http_dispatch_is(n)                                               \
     (h->name.len == sizeof(n) - 1                                             \
      && ngx_strncasecmp((u_char *) h->name.data, (u_char *) n,               \
                         sizeof(n) - 1) == 0)
-
-    if (ngx_http_dispatch_is("content-length")
-        || ngx_http_dispatch_is("transfer-encoding")
-        || ngx_http_dispatch_is("connection")
-        || ngx_http_dispatch_is("keep-alive"))
-    {
-        return NGX_OK;
-    }
 
     value = ngx_pnalloc(r->pool, h->value.len);
     if (value == NULL && h->value.len) {
@@ -490,11 +732,15 @@ ngx_http_dispatch_header_out(ngx_http_request_t *r, dispatch_header_t *h)
 }
 
 
-/* a platform failure: a short text/plain line naming the outcome */
+/*
+ * A platform failure: a short text/plain line naming the outcome. The status
+ * is the engine's when it is a 4xx or 5xx (413 for a body over the memory
+ * budget), else the outcome's; 0 when there is no engine response.
+ */
 
 static ngx_int_t
 ngx_http_dispatch_send_outcome(ngx_http_request_t *r,
-    dispatch_outcome_e outcome)
+    dispatch_outcome_e outcome, ngx_int_t status)
 {
     size_t                    len;
     u_char                   *body;
@@ -518,7 +764,14 @@ ngx_http_dispatch_send_outcome(ngx_http_request_t *r,
     ngx_memcpy(body, name, len);
     body[len] = '\n';
 
-    r->headers_out.status = dispatch_outcome_status(outcome);
+    if (status < 400 || status > 599) {
+        status = dispatch_outcome_status(outcome);
+    }
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "dispatch outcome \"%s\", status %i", name, status);
+
+    r->headers_out.status = status;
     ngx_str_set(&r->headers_out.content_type, "text/plain");
     r->headers_out.content_type_len = sizeof("text/plain") - 1;
     r->headers_out.content_type_lowcase = NULL;
@@ -580,5 +833,9 @@ ngx_http_dispatch_cleanup(void *data)
 
         dispatch_request_release(ctx->engine_req);
         ctx->engine_req = NULL;
+
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, ctx->request->connection->log, 0,
+                       "dispatch request released after the client "
+                       "went away");
     }
 }

@@ -242,6 +242,12 @@ ngx_http_dispatch_wake(void *data, void *request_ctx)
 }
 
 
+/*
+ * A line about a request the host still holds goes to that request's log,
+ * whose handler adds the client, server, request line and host as nginx's
+ * own lines have them; any other line goes to the cycle's log.
+ */
+
 static void
 ngx_http_dispatch_log(void *data, void *request_ctx,
     dispatch_log_level_e level, const char *msg, size_t len)
@@ -250,15 +256,20 @@ ngx_http_dispatch_log(void *data, void *request_ctx,
         NGX_LOG_ERR, NGX_LOG_WARN, NGX_LOG_NOTICE, NGX_LOG_INFO, NGX_LOG_DEBUG
     };
 
-    ngx_uint_t  l;
+    ngx_log_t                *log;
+    ngx_uint_t                l;
+    ngx_http_dispatch_ctx_t  *ctx;
 
-    l = (level <= DISPATCH_LOG_DEBUG) ? levels[level] : NGX_LOG_ERR;
+    ctx = request_ctx;
+    log = ctx ? ctx->request->connection->log : ngx_cycle->log;
+
+    l = ((ngx_uint_t) level <= DISPATCH_LOG_DEBUG) ? levels[level]
+                                                   : NGX_LOG_ERR;
 
     if (l == NGX_LOG_DEBUG) {
-        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0, "%*s",
-                       len, msg);
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, log, 0, "%*s", len, msg);
         return;
     }
 
-    ngx_log_error(l, ngx_cycle->log, 0, "%*s", len, msg);
+    ngx_log_error(l, log, 0, "%*s", len, msg);
 }

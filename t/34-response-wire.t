@@ -1,0 +1,101 @@
+#!/usr/bin/perl
+# What reaches the wire from a script's Response (SPEC 5, dispatch_engine.h
+# response contract): nginx frames the body and runs the connection, so the
+# hop-by-hop and framing headers a script sets never reach the client, while
+# ordinary headers do. Read with a raw socket: an HTTP client would merge or
+# hide what is on the wire. And a console line about a request carries that
+# request's client and request line, like nginx's own error log lines.
+use strict;
+use warnings;
+use Test::More;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Dispatch::Test;
+use IO::Socket::INET;
+
+my $t = Dispatch::Test->new(
+    server => q{ location ~ ^/t/(?<script>[^/]*) { dispatch wire $script; } },
+);
+
+my @workers = sort $t->worker_pids;
+
+# the whole response as bytes, head and body apart
+sub raw_get {
+    my ($path) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $t->port,
+                                  Proto => 'tcp', Timeout => 10)
+        or die "connect: $!";
+    binmode $s;
+    print $s "GET $path HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+    local $/;
+    my $raw = <$s>;
+    close $s;
+    my ($head, $body) = split /\r\n\r\n/, $raw // '', 2;
+    return ($head // '', $body);
+}
+
+sub same_workers_no_alerts {
+    my ($what) = @_;
+    is_deeply [sort $t->worker_pids], \@workers, "$what: the same worker processes are alive";
+    is scalar($t->error_log_alerts), 0, "$what: no alerts or crashes in the error log"
+        or diag join "\n", $t->error_log_alerts;
+}
+
+# ---- hop-by-hop and framing headers stay off the wire ----
+
+$t->put_script('wire', 'hop', q{
+    export default {
+      fetch() {
+        const h = new Headers();
+        h.set('Connection', 'evil');
+        h.set('Keep-Alive', 'x');
+        h.set('Upgrade', 'websocket');
+        h.set('TE', 'trailers');
+        h.set('Trailer', 'x');
+        h.set('Proxy-Foo', '1');
+        h.set('Proxy-Authenticate', 'y');
+        h.set('Transfer-Encoding', 'chunked');
+        h.set('X-Ok', '1');
+        return new Response('wire body\n', { headers: h });
+      }
+    };
+});
+
+my ($head, $body) = raw_get('/t/hop');
+like $head, qr{\AHTTP/1\.1 200 }, 'the script answered' or diag $head;
+like $head, qr{^X-Ok: 1\r?$}mi, 'an ordinary header passes';
+unlike $head, qr{^Connection:[ \t]*evil}mi, "the script's Connection is not on the wire";
+unlike $head, qr{\bevil\b}i, 'nor its value anywhere in the head';
+unlike $head, qr{^Keep-Alive:}mi, 'no Keep-Alive';
+unlike $head, qr{^Upgrade:}mi, 'no Upgrade';
+unlike $head, qr{^TE:}mi, 'no TE';
+unlike $head, qr{^Trailer:}mi, 'no Trailer';
+unlike $head, qr{^Proxy-}mi, 'no Proxy-* header (Proxy-Foo, Proxy-Authenticate)';
+unlike $head, qr{^Transfer-Encoding:}mi, 'no Transfer-Encoding: nginx frames the body';
+like $head, qr{^Content-Length: 10\r?$}mi, "nginx's Content-Length frames the body";
+is $body, "wire body\n", 'the body arrives whole, unchunked';
+same_workers_no_alerts('hop-by-hop headers');
+
+# ---- a console line names its request ----
+
+$t->put_script('wire', 'logline', q{
+    export default {
+      fetch() { console.log('wire-log-marker'); return new Response('logged\n'); }
+    };
+});
+
+($head, $body) = raw_get('/t/logline');
+like $head, qr{\AHTTP/1\.1 200 }, 'the logging script answered';
+my ($line) = grep { /wire-log-marker/ } split /\n/, $t->error_log;
+ok defined $line, 'the console line is in the error log' or diag $t->error_log;
+{
+    # the engine passes the request's ctx with a line only once its change
+    # to pass request_ctx to host->log lands; until then the line goes to
+    # the cycle's log, without the request's context
+    local $TODO = 'the engine does not pass request_ctx to host->log yet';
+    like $line // '', qr{client: 127\.0\.0\.1\b}, 'the line names the client';
+    like $line // '', qr{request: "GET /t/logline HTTP/1\.1"}, 'the line names the request line';
+}
+same_workers_no_alerts('console line');
+
+done_testing;
