@@ -89,10 +89,7 @@ like $head, qr{\AHTTP/1\.1 200 }, 'the logging script answered';
 my ($line) = grep { /wire-log-marker/ } split /\n/, $t->error_log;
 ok defined $line, 'the console line is in the error log' or diag $t->error_log;
 {
-    # the engine passes the request's ctx with a line only once its change
-    # to pass request_ctx to host->log lands; until then the line goes to
-    # the cycle's log, without the request's context
-    local $TODO = 'the engine does not pass request_ctx to host->log yet';
+    # the engine names the request it logs for; nginx adds its context
     like $line // '', qr{client: 127\.0\.0\.1\b}, 'the line names the client';
     like $line // '', qr{request: "GET /t/logline HTTP/1\.1"}, 'the line names the request line';
 }
