@@ -38,6 +38,7 @@ typedef struct {
 
     size_t                     kv_quota;
     ngx_uint_t                 log_limit;
+    ngx_msec_t                 hang_timeout;
 } ngx_http_dispatch_main_conf_t;
 
 

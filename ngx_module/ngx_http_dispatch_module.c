@@ -111,6 +111,13 @@ static ngx_command_t  ngx_http_dispatch_commands[] = {
       offsetof(ngx_http_dispatch_main_conf_t, log_limit),
       &ngx_http_dispatch_not_zero_post },
 
+    { ngx_string("dispatch_hang_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_dispatch_main_conf_t, hang_timeout),
+      NULL },
+
     { ngx_string("dispatch_cpu_limit"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_msec_slot,
@@ -197,6 +204,7 @@ ngx_http_dispatch_create_main_conf(ngx_conf_t *cf)
     dmcf->isolates = NGX_CONF_UNSET_UINT;
     dmcf->kv_quota = NGX_CONF_UNSET_SIZE;
     dmcf->log_limit = NGX_CONF_UNSET_UINT;
+    dmcf->hang_timeout = NGX_CONF_UNSET_MSEC;
 
     return dmcf;
 }
@@ -223,6 +231,15 @@ ngx_http_dispatch_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_uint_value(dmcf->isolates, 256);
     ngx_conf_init_size_value(dmcf->kv_quota, (size_t) 1024 * 1024 * 1024);
     ngx_conf_init_uint_value(dmcf->log_limit, 100);
+    ngx_conf_init_msec_value(dmcf->hang_timeout, 1000);
+
+    /* shorter would end workers whose JavaScript is merely slow to unwind */
+
+    if (dmcf->hang_timeout < 250) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"dispatch_hang_timeout\" must be at least 250ms");
+        return NGX_CONF_ERROR;
+    }
 
     /* V8 needs some room for an isolate, its context and the built-ins */
 
@@ -584,6 +601,7 @@ ngx_http_dispatch_init_process(ngx_cycle_t *cycle)
     conf.max_isolates = dmcf->isolates;
     conf.kv_quota = dmcf->kv_quota;
     conf.log_limit = (uint32_t) dmcf->log_limit;
+    conf.hang_timeout_ms = dmcf->hang_timeout;
 
     ngx_http_dispatch_host_init(&host);
 

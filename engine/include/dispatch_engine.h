@@ -131,6 +131,9 @@ typedef struct {
 
     uint64_t     kv_quota;             /* stored bytes of one KV namespace */
     uint32_t     log_limit;            /* console lines per request */
+    uint64_t     hang_timeout_ms;      /* CPU time JavaScript may run on after
+                                          a limit stopped it; then the worker
+                                          exits (at least 250) */
 } dispatch_engine_conf_t;
 
 /*

@@ -21,7 +21,9 @@ constexpr int kIdleTicksBeforePark = 50;
 constexpr double kMemoryCheckMs = 10;
 }  // namespace
 
-bool CpuWatchdog::start(std::string *err) {
+bool CpuWatchdog::start(std::string *err, double hang_timeout_ms, HangHandler on_hang) {
+  hang_timeout_ms_ = hang_timeout_ms;
+  on_hang_ = on_hang;
   if (pthread_getcpuclockid(pthread_self(), &clock_) != 0) {
     *err = "cannot read this thread's CPU clock";
     return false;
@@ -63,6 +65,7 @@ void CpuWatchdog::arm(v8::Isolate *isolate, double deadline_ms, MemoryBudget *bu
     budget_ = budget;
     deadline_ms_ = deadline_ms;
     next_memory_check_ms_ = 0;
+    stop_requested_ms_ = 0;
     fired_ = false;
   }
   if (wake) cv_.notify_one();
@@ -101,6 +104,15 @@ void CpuWatchdog::loop() {
       } else if (now >= next_memory_check_ms_) {
         budget_->request_check();
         next_memory_check_ms_ = now + kMemoryCheckMs;
+      }
+    }
+    // Some builtins never look at a termination request (DESIGN.md): past
+    // the hang timeout of CPU after it, only the last resort is left.
+    if (fired_ || (budget_ != nullptr && budget_->condemned())) {
+      if (stop_requested_ms_ == 0) {
+        stop_requested_ms_ = now;
+      } else if (now - stop_requested_ms_ >= hang_timeout_ms_ && on_hang_ != nullptr) {
+        on_hang_(isolate_, now - stop_requested_ms_);
       }
     }
     if (left <= 0) {

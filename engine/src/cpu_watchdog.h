@@ -32,8 +32,12 @@ class CpuWatchdog {
   CpuWatchdog(const CpuWatchdog &) = delete;
   CpuWatchdog &operator=(const CpuWatchdog &) = delete;
 
+  // What the watchdog does, on its own thread, when JavaScript it told to
+  // stop runs on past the hang timeout: the last resort (it must not return).
+  using HangHandler = void (*)(v8::Isolate *isolate, double overrun_ms);
+
   // Watches the calling thread from now on.
-  bool start(std::string *err);
+  bool start(std::string *err, double hang_timeout_ms, HangHandler on_hang);
 
   // The calling (watched) thread enters JavaScript on isolate, to be
   // stopped when its CPU clock (thread_cpu_ms) reaches deadline_ms. While it
@@ -54,6 +58,9 @@ class CpuWatchdog {
   double deadline_ms_ = 0;           // of the watched thread's CPU clock
   MemoryBudget *budget_ = nullptr;   // of isolate_, under mu_
   double next_memory_check_ms_ = 0;  // of the watched thread's CPU clock
+  double stop_requested_ms_ = 0;     // when it was told to stop, or 0
+  double hang_timeout_ms_ = 1000;
+  HangHandler on_hang_ = nullptr;
   bool fired_ = false;
   bool stopping_ = false;
   bool parked_ = false;              // asleep until the next arm()

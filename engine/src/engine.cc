@@ -44,6 +44,7 @@ EngineLimits engine_limits(const dispatch_engine_conf_t &conf) {
   l.worker_memory = or_default(conf.worker_memory, l.worker_memory);
   l.max_isolates = or_default(conf.max_isolates, l.max_isolates);
   l.log_limit = or_default(conf.log_limit, l.log_limit);
+  l.hang_timeout_ms = std::max<uint64_t>(or_default(conf.hang_timeout_ms, l.hang_timeout_ms), 250);
   return l;
 }
 
@@ -81,7 +82,9 @@ bool Engine::init(std::string *err) {
     *err = "cannot create a timer";
     return false;
   }
-  if (!watchdog_.start(err)) return false;
+  if (!watchdog_.start(err, double(limits_.hang_timeout_ms), &TenantIsolate::on_hang)) {
+    return false;
+  }
   pump_timer_.start(kPumpIntervalMs);
   redis_.connect();
   // Messages may have been missed while the subscription was down: every

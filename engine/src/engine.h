@@ -27,6 +27,7 @@ struct EngineLimits {
   size_t worker_memory = 2048u << 20;  // dispatch_worker_memory
   size_t max_isolates = 256;           // dispatch_isolates
   uint32_t log_limit = 100;            // dispatch_log_limit
+  uint64_t hang_timeout_ms = 1000;     // dispatch_hang_timeout
 };
 
 class Engine {

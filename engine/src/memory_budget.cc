@@ -35,13 +35,18 @@ void MemoryBudget::condemn() {
   if (!condemned_.exchange(true) && isolate_) isolate_->TerminateExecution();
 }
 
-// Reached only when the budget was not enforced in time (one builtin
-// allocating without end): V8 is at its hard limit. The script is stopped;
-// the room granted lets V8 finish what it is doing instead of aborting.
+// Reached only when the budget was not enforced in time (a builtin that
+// allocates without looking at the termination request): V8 is at its hard
+// limit. The script is stopped, and V8 gets room once to unwind; a builtin
+// that still allocates after that meets the last resort (V8's OOM, and the
+// worker exits), as does one the CPU watchdog sees running past
+// dispatch_hang_timeout.
 size_t MemoryBudget::near_heap_limit(void *data, size_t current, size_t) {
   auto *self = static_cast<MemoryBudget *>(data);
   self->condemn();
-  return current + kHeapHeadroom;
+  if (self->unwind_granted_) return current;
+  self->unwind_granted_ = true;
+  return current + kUnwindRoom;
 }
 
 void MemoryBudget::measure_heap(bool after_full_gc) {

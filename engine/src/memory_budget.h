@@ -33,6 +33,8 @@ class MemoryBudget : public v8::ArrayBuffer::Allocator {
   // single object V8 10.2 allocates (a FixedArray or a two-byte string of
   // the maximum length: 1 GiB).
   static constexpr size_t kHeapHeadroom = size_t(1280) << 20;
+  // What a stopped script gets, once, past that to unwind.
+  static constexpr size_t kUnwindRoom = size_t(256) << 20;
 
   explicit MemoryBudget(size_t limit) : limit_(limit) {}
 
@@ -84,6 +86,7 @@ class MemoryBudget : public v8::ArrayBuffer::Allocator {
   // The heap size at which the next full GC is forced (heap_ counts garbage
   // too; a full GC tells what is live).
   size_t force_gc_at_ = 0;
+  bool unwind_granted_ = false;
 };
 
 // MemoryBudget::new_buffer of the isolate's own budget.

@@ -3,6 +3,7 @@
 #include <jansson.h>
 #include <libplatform/libplatform.h>
 
+#include <time.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -236,27 +237,45 @@ void TenantIsolate::condemn(dispatch_outcome_e outcome) {
   engine_.retire(this);
 }
 
-// The last resort (memory_budget.h): V8 ran out of memory in spite of the
-// budget. The process cannot go on; it says which script did it, on the
-// error log (nginx points a worker's stderr there), and exits with 1 so
-// nginx's master starts another worker.
-void TenantIsolate::on_out_of_memory(const char *location, bool is_heap_oom) {
-  char line[512];
-  std::string who = "an unknown script";
-  if (v8::Isolate *isolate = v8::Isolate::TryGetCurrent()) {
-    if (TenantIsolate *self = from(isolate)) {
-      who = "\"" + self->script_->ns + "/" + self->script_->name + "\"";
-    }
-  }
+// The last resort: the worker cannot go on. It says which script did it on
+// the error log (nginx points a worker's stderr there; no nginx logging:
+// this may run on the watchdog's thread) and exits with 1, so nginx's
+// master starts another worker. Only plain memory reads and write(2) here.
+[[noreturn]] void TenantIsolate::last_resort(v8::Isolate *isolate, const char *what) {
+  char line[768];
+  const TenantIsolate *self = isolate ? from(isolate) : nullptr;
+  time_t now = time(nullptr);
+  struct tm tm;
+  localtime_r(&now, &tm);
   int n = snprintf(line, sizeof(line),
-                   "dispatch %s: V8 ran out of %s memory (%s) past dispatch_memory_limit; "
-                   "the worker process exits and nginx starts another\n",
-                   who.c_str(), is_heap_oom ? "heap" : "process", location ? location : "");
+                   "%04d/%02d/%02d %02d:%02d:%02d [alert] %d#0: dispatch \"%s/%s\": %s; "
+                   "the worker process exits (1) and nginx starts another\n",
+                   tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                   tm.tm_sec, int(getpid()), self ? self->script_->ns.c_str() : "?",
+                   self ? self->script_->name.c_str() : "?", what);
   if (n > 0) {
     ssize_t unused = write(STDERR_FILENO, line, size_t(std::min(n, int(sizeof(line) - 1))));
     (void) unused;
   }
   _exit(1);
+}
+
+// V8 ran out of memory in spite of the budget (memory_budget.h).
+void TenantIsolate::on_out_of_memory(const char *location, bool is_heap_oom) {
+  char what[256];
+  snprintf(what, sizeof(what), "V8 ran out of %s memory (%s) past dispatch_memory_limit",
+           is_heap_oom ? "heap" : "process", location ? location : "");
+  last_resort(v8::Isolate::TryGetCurrent(), what);
+}
+
+// On the CPU watchdog's thread: JavaScript told to stop (a limit) kept
+// running inside a builtin that never looks at the request.
+void TenantIsolate::on_hang(v8::Isolate *isolate, double overrun_ms) {
+  char what[256];
+  snprintf(what, sizeof(what),
+           "JavaScript kept running %.0fms after a limit stopped it, past dispatch_hang_timeout",
+           overrun_ms);
+  last_resort(isolate, what);
 }
 
 TenantIsolate *TenantIsolate::from(v8::Isolate *isolate) {
@@ -507,12 +526,15 @@ void TenantIsolate::run(RequestScope &scope) {
   scope.phase = RequestScope::Phase::kRunning;
   scopes_.insert(&scope);
   turn(scope, [&](v8::Local<v8::Context> context, v8::TryCatch &try_catch) {
-    v8::Local<v8::Array> headers = v8::Array::New(isolate_, int(scope.headers.size() * 2));
-    uint32_t i = 0;
+    // Made whole, not Set() element by element: a setter a tenant put on
+    // Array.prototype would see (or refuse) the client's headers.
+    std::vector<v8::Local<v8::Value>> flat;
+    flat.reserve(scope.headers.size() * 2);
     for (const auto &h : scope.headers) {
-      headers->Set(context, i++, v8_byte_str(isolate_, h.first)).Check();
-      headers->Set(context, i++, v8_byte_str(isolate_, h.second)).Check();
+      flat.push_back(v8_byte_str(isolate_, h.first));
+      flat.push_back(v8_byte_str(isolate_, h.second));
     }
+    v8::Local<v8::Array> headers = v8::Array::New(isolate_, flat.data(), flat.size());
     v8::Local<v8::Value> body = v8::Null(isolate_);
     if (!scope.body.empty()) {
       v8::Local<v8::ArrayBuffer> ab;

@@ -133,7 +133,14 @@ class TenantIsolate : public std::enable_shared_from_this<TenantIsolate> {
                                                    v8::Local<v8::String> specifier,
                                                    v8::Local<v8::FixedArray> assertions,
                                                    v8::Local<v8::Module> referrer);
+  [[noreturn]] static void last_resort(v8::Isolate *isolate, const char *what);
   static void on_out_of_memory(const char *location, bool is_heap_oom);
+
+ public:
+  // CpuWatchdog::HangHandler: the last resort for a script that does not stop.
+  [[noreturn]] static void on_hang(v8::Isolate *isolate, double overrun_ms);
+
+ private:
   // native.waitUntil(id, value): ctx.waitUntil for request id.
   static void on_wait_until(const v8::FunctionCallbackInfo<v8::Value> &info);
 
