@@ -4,13 +4,16 @@
 let blobIs; // (value) -> true for a Blob or File (brand check)
 let fileIs; // (value) -> true for a File (brand check)
 let blobBytes; // (blob) -> its Uint8Array; shared, never to be modified or handed out
+let blobTypeOf; // (blob) -> its type, not through the tenant-writable getter
 let blobCreate; // (bytes, type) -> Blob that owns bytes
 let fileCreate; // (bytes, name, type, lastModified) -> File that owns bytes
+
+const PRINTABLE_ASCII = /^[\x20-\x7E]*$/;
 
 // The type, if it is printable ASCII, lower-cased; otherwise the empty string.
 function blobType(value) {
   const type = toDOMString(value);
-  return /^[\x20-\x7E]*$/.test(type) ? type.toLowerCase() : '';
+  return RegExpPrototypeExec(PRINTABLE_ASCII, type) !== null ? StringPrototypeToLowerCase(type) : '';
 }
 
 function blobPartsBytes(parts, endings, what) {
@@ -64,6 +67,10 @@ class Blob {
 
   constructor(blobParts = undefined, options = undefined) {
     if (blobParts === INTERNAL) return;
+    if (blobParts === undefined && options === undefined) { // also File's internal form: see fileCreate
+      this.#bytes = new Uint8Array(0);
+      return;
+    }
     const { type, endings } = blobOptions(options, 'Blob');
     this.#bytes = blobPartsBytes(blobParts, endings, 'Blob');
     this.#type = type;
@@ -100,6 +107,7 @@ class Blob {
   static {
     blobIs = (value) => isObject(value) && #bytes in value;
     blobBytes = (blob) => blob.#bytes;
+    blobTypeOf = (blob) => blob.#type;
     blobCreate = (bytes, type) => {
       const blob = new Blob(INTERNAL);
       blob.#bytes = bytes;
@@ -124,7 +132,7 @@ class File extends Blob {
 
   constructor(fileBits, fileName, options = undefined) {
     if (fileBits === INTERNAL) {
-      super(INTERNAL);
+      super(); // never super(INTERNAL): see Body in body.js; fileCreate fills in the bytes
       this.#name = fileName;
       this.#lastModified = options;
       return;

@@ -6,7 +6,8 @@
 
 // Internal access for Request, Response and invoke.
 let bodySet; // (object, Uint8Array|null) -> void
-let bodyState; // (object) -> [bytes or null, used]
+let bodyPeek; // (object) -> its bytes or null, leaving the body unread
+let bodyIsUsed; // (object) -> whether the body has been read
 let bodyTake; // (object) -> bytes, marking the body used; TypeError if it was
 let bodyCloneBytes; // (object) -> copy of the bytes or null; TypeError if used
 
@@ -15,8 +16,11 @@ const BODY_USED_MESSAGE = 'Body has already been used. It can only be read once.
 // Fetch's "extract a body": { bytes, type } with type the default Content-Type or null.
 function extractBody(value) {
   if (typeof value === 'string') return { bytes: utf8Encode(value), type: 'text/plain;charset=UTF-8' };
-  if (isArrayBuffer(value) || ArrayBuffer.isView(value)) return { bytes: copyBytes(value), type: null };
-  if (blobIs(value)) return { bytes: copyBytes(blobBytes(value)), type: value.type === '' ? null : value.type };
+  if (isArrayBuffer(value) || ArrayBufferIsView(value)) return { bytes: copyBytes(value), type: null };
+  if (blobIs(value)) {
+    const type = blobTypeOf(value);
+    return { bytes: copyBytes(blobBytes(value)), type: type === '' ? null : type };
+  }
   if (formDataIs(value)) return multipartSerialize(value);
   const form = searchParamsText(value);
   if (form !== null) return { bytes: utf8Encode(form), type: 'application/x-www-form-urlencoded;charset=UTF-8' };
@@ -25,16 +29,19 @@ function extractBody(value) {
 
 // WHATWG "UTF-8 decode": a leading BOM is dropped.
 function bodyDecode(bytes) {
-  const bom = bytes.length >= 3 && bytes[0] === 0xEF && bytes[1] === 0xBB && bytes[2] === 0xBF;
-  return utf8Decode(bom ? bytes.subarray(3) : bytes);
+  const bom = TypedArrayPrototypeGetLength(bytes) >= 3 && bytes[0] === 0xEF && bytes[1] === 0xBB && bytes[2] === 0xBF;
+  return utf8Decode(bom ? TypedArrayPrototypeSubarray(bytes, 3) : bytes);
 }
 
 class Body {
   #bytes = null; // Uint8Array owned by this object, or null
   #used = false; // only ever true for a non-null body, as in the standard
 
-  constructor(token) {
-    if (token !== INTERNAL) throw new TypeError('Illegal constructor');
+  // Only Request and Response construct a Body. They call super() without
+  // INTERNAL: a tenant can make super() call a constructor of its own
+  // (Object.setPrototypeOf(Request, F)), and F would receive it.
+  constructor() {
+    if (new.target === Body) throw new TypeError('Illegal constructor');
   }
 
   get body() {
@@ -55,12 +62,12 @@ class Body {
   }
 
   async json() {
-    return JSON.parse(bodyDecode(this.#consume()));
+    return JSONParse(bodyDecode(this.#consume()));
   }
 
   async bytes() {
     const bytes = this.#consume();
-    return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : copyBytes(bytes);
+    return isWholeBuffer(bytes) ? bytes : copyBytes(bytes);
   }
 
   async blob() {
@@ -87,7 +94,8 @@ class Body {
       object.#bytes = bytes;
       object.#used = false;
     };
-    bodyState = (object) => [object.#bytes, object.#used];
+    bodyPeek = (object) => object.#bytes;
+    bodyIsUsed = (object) => object.#used;
     bodyTake = (object) => object.#consume();
     bodyCloneBytes = (object) => {
       if (object.#used) throw new TypeError(BODY_USED_MESSAGE);

@@ -7,10 +7,12 @@ const CONSOLE_MAX_ITEMS = 100;
 // The built-in classes keep their state in private fields, which a generic
 // walk cannot see; they register a summary so logs show more than "Headers {}".
 // summarize(value) returns undefined for values that are not of its class.
-const consoleInspectors = [];
+// Read by index only: iterating it would hand the summarize closures to a
+// tenant's Array.prototype[Symbol.iterator].
+const consoleInspectors = listNew();
 
 function registerInspector(name, summarize) {
-  consoleInspectors.push({ name, summarize });
+  listPush(consoleInspectors, { name, summarize });
 }
 
 // state: { ancestors: objects being rendered (for cycles), length: output so
@@ -20,7 +22,7 @@ function consoleInspect(value, depth, state) {
   if (state.length > CONSOLE_MAX_LINE) return '…';
   let text;
   switch (typeof value) {
-    case 'string': text = JSON.stringify(value); break;
+    case 'string': text = JSONStringify(value); break;
     case 'bigint': text = `${value}n`; break;
     case 'symbol': text = String(value); break;
     case 'function': text = `[Function: ${String(value.name) || '(anonymous)'}]`; break;
@@ -45,11 +47,11 @@ function consoleInspectObject(object, depth, state) {
     state.length += text.length;
     return text;
   };
-  if (state.ancestors.includes(object)) return note('[Circular]');
+  if (ArrayPrototypeIncludes(state.ancestors, object)) return note('[Circular]');
   if (object instanceof Error) return note(consoleErrorText(object));
-  for (const { name, summarize } of consoleInspectors) {
-    const summary = summarize(object);
-    if (summary !== undefined) return `${name} ${consoleInspect(summary, depth, state)}`;
+  for (let i = 0; i < consoleInspectors.length; i++) {
+    const summary = consoleInspectors[i].summarize(object);
+    if (summary !== undefined) return `${consoleInspectors[i].name} ${consoleInspect(summary, depth, state)}`;
   }
   if (object instanceof Date) {
     return note(Number.isNaN(object.getTime()) ? 'Invalid Date' : object.toISOString());
@@ -60,17 +62,18 @@ function consoleInspectObject(object, depth, state) {
 
   const child = (value) => consoleInspect(value, depth + 1, state);
   const items = (count, render) => {
-    const parts = [];
-    for (let i = 0; i < Math.min(count, CONSOLE_MAX_ITEMS) && state.length <= CONSOLE_MAX_LINE; i++) {
-      parts.push(render(i));
+    const parts = listNew();
+    for (let i = 0; i < MathMin(count, CONSOLE_MAX_ITEMS) && state.length <= CONSOLE_MAX_LINE; i++) {
+      listPush(parts, render(i));
     }
-    if (parts.length < count) parts.push(`... ${count - parts.length} more`);
-    return parts.join(',');
+    if (parts.length < count) listPush(parts, `... ${count - parts.length} more`);
+    return consoleJoin(parts, ',');
   };
 
-  state.ancestors.push(object);
+  const depthIndex = state.ancestors.length;
+  listPush(state.ancestors, object);
   try {
-    if (Array.isArray(object)) return `[${items(object.length, (i) => child(object[i]))}]`;
+    if (ArrayIsArray(object)) return `[${items(object.length, (i) => child(object[i]))}]`;
     if (ArrayBuffer.isView(object) && !(object instanceof DataView)) {
       return `${object.constructor.name}(${object.length}) [${items(object.length, (i) => child(object[i]))}]`;
     }
@@ -82,10 +85,14 @@ function consoleInspectObject(object, depth, state) {
       const values = consoleFirstItems(object.values());
       return `Set(${object.size}) {${items(object.size, (i) => child(values[i]))}}`;
     }
-    const keys = Reflect.ownKeys(object).filter((key) => Reflect.getOwnPropertyDescriptor(object, key)?.enumerable);
+    const ownKeys = ReflectOwnKeys(object);
+    const keys = listNew();
+    for (let i = 0; i < ownKeys.length; i++) {
+      if (ReflectGetOwnPropertyDescriptor(object, ownKeys[i])?.enumerable) listPush(keys, ownKeys[i]);
+    }
     const body = items(keys.length, (i) => {
       const key = keys[i];
-      const descriptor = Reflect.getOwnPropertyDescriptor(object, key);
+      const descriptor = ReflectGetOwnPropertyDescriptor(object, key);
       // Accessors are not called: logging must not run tenant getters.
       const value = descriptor === undefined ? child(undefined)
         : 'value' in descriptor ? child(descriptor.value)
@@ -97,7 +104,7 @@ function consoleInspectObject(object, depth, state) {
     const name = typeof constructor === 'function' ? String(constructor.name) : '';
     return `${name === '' ? '' : `${name} `}{${body}}`;
   } finally {
-    state.ancestors.pop();
+    state.ancestors.length = depthIndex;
   }
 }
 
@@ -114,7 +121,7 @@ function consoleFirstItems(iterator) {
 function consoleRender(value) {
   if (typeof value === 'string') return value;
   try {
-    return consoleInspect(value, 0, { ancestors: [], length: 0 });
+    return consoleInspect(value, 0, { ancestors: listNew(), length: 0 });
   } catch {
     return '[value could not be formatted]';
   }
@@ -133,32 +140,52 @@ function consoleSubstitute(directive, value) {
   switch (directive) {
     case 's': return consoleRender(value);
     case 'd': return number((n) => n);
-    case 'i': return number(Math.trunc);
+    case 'i': return number(MathTrunc);
     case 'f': return number((n) => n);
     case 'j':
       try {
-        return String(JSON.stringify(value));
+        return String(JSONStringify(value));
       } catch {
         return '[Circular]';
       }
     case 'c': return ''; // CSS has no meaning in a log file
-    default: return consoleRender(typeof value === 'string' ? JSON.stringify(value) : value); // %o %O
+    default: return consoleRender(typeof value === 'string' ? JSONStringify(value) : value); // %o %O
   }
 }
 
+const CONSOLE_DIRECTIVES = ['s', 'd', 'i', 'f', 'j', 'o', 'O', 'c', '%'];
+
+// Joins a list (listNew) of strings; the built-ins' lists are never iterated.
+function consoleJoin(parts, separator) {
+  let text = '';
+  for (let i = 0; i < parts.length; i++) text = i === 0 ? `${parts[i]}` : `${text}${separator}${parts[i]}`;
+  return text;
+}
+
+// args is the rest parameter of a console method: a fresh array, read by index.
 function consoleFormat(args) {
-  const parts = [];
+  const parts = listNew();
   let next = 0;
   if (typeof args[0] === 'string' && args.length > 1) {
+    const format = args[0];
     next = 1;
-    parts.push(args[0].replace(/%[sdifjoOc%]/g, (directive) => {
-      if (directive === '%%') return '%';
-      if (next >= args.length) return directive;
-      return consoleSubstitute(directive[1], args[next++]);
-    }));
+    let text = '';
+    let from = 0;
+    for (let i = 0; i + 1 < format.length; i++) {
+      if (format[i] !== '%' || !ArrayPrototypeIncludes(CONSOLE_DIRECTIVES, format[i + 1])) continue;
+      const directive = format[i + 1];
+      let replacement;
+      if (directive === '%') replacement = '%';
+      else if (next >= args.length) replacement = `%${directive}`;
+      else replacement = consoleSubstitute(directive, args[next++]);
+      text = `${text}${StringPrototypeSlice(format, from, i)}${replacement}`;
+      from = i + 2;
+      i++;
+    }
+    listPush(parts, `${text}${StringPrototypeSlice(format, from)}`);
   }
-  for (; next < args.length; next++) parts.push(consoleRender(args[next]));
-  return parts.join(' ');
+  for (; next < args.length; next++) listPush(parts, consoleRender(args[next]));
+  return consoleJoin(parts, ' ');
 }
 
 // One call is one log line (console.table excepted: one line a row), indented
@@ -168,18 +195,30 @@ function consoleEmit(level, args) {
   consoleEmitText(level, consoleFormat(args));
 }
 
+const CONSOLE_CONTROL = /[\0-\x08\x0A-\x1F\x7F]/;
+
+// What reaches native.log is made here with captured intrinsics only
+// (prelude.js): whatever a tenant did to String.prototype or RegExp.prototype,
+// the line is one line, escaped and bounded.
 function consoleEmitText(level, text) {
   // Escaping only lengthens, so anything past the limit can be cut off first.
-  let line = (consoleGroupIndent + text).slice(0, CONSOLE_MAX_LINE + 1).replace(/[\0-\x08\x0A-\x1F\x7F]/g, (c) => {
-    if (c === '\n') return '\\n';
-    if (c === '\r') return '\\r';
-    return `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`;
-  });
+  const raw = StringPrototypeSlice(`${consoleGroupIndent}${text}`, 0, CONSOLE_MAX_LINE + 1);
+  let line = raw;
+  if (RegExpPrototypeExec(CONSOLE_CONTROL, raw) !== null) {
+    line = '';
+    for (let i = 0; i < raw.length; i++) {
+      const c = StringPrototypeCharCodeAt(raw, i);
+      if (c === 0x0A) line += '\\n';
+      else if (c === 0x0D) line += '\\r';
+      else if ((c < 0x20 && c !== 0x09) || c === 0x7F) line += `\\x${StringPrototypePadStart(NumberPrototypeToString(c, 16), 2, '0')}`;
+      else line += raw[i];
+    }
+  }
   if (line.length > CONSOLE_MAX_LINE) {
     let end = CONSOLE_MAX_LINE - 1;
-    const last = line.charCodeAt(end - 1);
+    const last = StringPrototypeCharCodeAt(line, end - 1);
     if (last >= 0xD800 && last <= 0xDBFF) end--; // do not split a surrogate pair
-    line = `${line.slice(0, end)}…`;
+    line = `${StringPrototypeSlice(line, 0, end)}…`;
   }
   native.log(level, line);
 }
@@ -219,7 +258,7 @@ function consoleTable(data, properties) {
     consoleEmit('info', [data]);
     return;
   }
-  const cell = (value) => consoleInspect(value, CONSOLE_MAX_DEPTH - 1, { ancestors: [], length: 0 }).slice(0, 80);
+  const cell = (value) => consoleInspect(value, CONSOLE_MAX_DEPTH - 1, { ancestors: listNew(), length: 0 }).slice(0, 80);
   const isMap = data instanceof Map;
   const rows = isMap ? [...consoleFirstItems(data.entries())].map(([k, v], i) => [String(i), v, k])
     : data instanceof Set ? [...consoleFirstItems(data.values())].map((v, i) => [String(i), v])

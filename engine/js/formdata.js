@@ -135,7 +135,10 @@ const CRLF = '\r\n';
 // Writing a body: a boundary no form value is likely to contain.
 function multipartBoundary() {
   let random = '';
-  for (let i = 0; i < 3; i++) random += Math.floor(Math.random() * 2 ** 32).toString(16).padStart(8, '0');
+  // Captured intrinsics: the boundary ends up in the Content-Type header.
+  for (let i = 0; i < 3; i++) {
+    random += StringPrototypePadStart(NumberPrototypeToString(MathFloor(MathRandom() * 2 ** 32), 16), 8, '0');
+  }
   return `----formdata-dispatch-${random}`;
 }
 

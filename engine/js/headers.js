@@ -2,8 +2,6 @@
 // iteration is sorted by name and combines repeated names with ", ", except
 // Set-Cookie, which stays one entry per cookie.
 
-const HTTP_WHITESPACE_EDGES = /^[\t\n\r ]+|[\t\n\r ]+$/g;
-
 // Internal access for the other built-ins, assigned in the class's static block.
 let headersSetImmutable; // (headers) -> void
 let headersCopy; // (headers) -> a new Headers with the same entries and mutability
@@ -11,22 +9,102 @@ let headersSetDefault; // (headers, name, value) -> appends unless name is prese
 let headersSorted; // (headers) -> the internal [name, value] list; do not hand it to tenants
 let headersFromClient; // (flat [name, value, ...] from the engine) -> immutable Headers
 
+// Every list below is a listNew() list of [name, value] array literals, which
+// are never changed once made; none is ever handed to tenant code or reached
+// through a tenant-writable method (see "Intrinsics captured" in prelude.js):
+// the engine sends what the sorted list holds.
+
 const headersIterator = iteratorFactory('Headers Iterator');
+
+const HEADER_VALUE_FORBIDDEN = /[\0\r\n]/;
+
+function isHttpWhitespace(c) {
+  return c === 0x09 || c === 0x0A || c === 0x0D || c === 0x20;
+}
+
+// Strips leading and trailing HTTP whitespace (tab, LF, CR, space).
+function httpTrim(string) {
+  let start = 0;
+  let end = string.length;
+  while (start < end && isHttpWhitespace(StringPrototypeCharCodeAt(string, start))) start++;
+  while (end > start && isHttpWhitespace(StringPrototypeCharCodeAt(string, end - 1))) end--;
+  return start === 0 && end === string.length ? string : StringPrototypeSlice(string, start, end);
+}
+
+function isHeaderValue(string) {
+  return RegExpPrototypeExec(HEADER_VALUE_FORBIDDEN, string) === null;
+}
 
 function headerName(name) {
   const string = toByteString(name);
-  if (!HTTP_TOKEN.test(string)) throw new TypeError(`Invalid header name: "${string}"`);
-  return string.toLowerCase();
+  if (!isHttpToken(string)) throw new TypeError(`Invalid header name: "${string}"`);
+  return StringPrototypeToLowerCase(string);
 }
 
 function headerValue(value) {
-  const string = toByteString(value).replace(HTTP_WHITESPACE_EDGES, '');
-  if (/[\0\r\n]/.test(string)) throw new TypeError('Header values must not contain CR, LF or NUL');
+  const string = httpTrim(toByteString(value));
+  if (!isHeaderValue(string)) throw new TypeError('Header values must not contain CR, LF or NUL');
   return string;
 }
 
+// The values of the entries named key, in order, as a new list.
+function headersValues(list, key) {
+  const values = listNew();
+  for (let i = 0; i < list.length; i++) {
+    if (list[i][0] === key) listPush(values, list[i][1]);
+  }
+  return values;
+}
+
+function headersHas(list, key) {
+  for (let i = 0; i < list.length; i++) {
+    if (list[i][0] === key) return true;
+  }
+  return false;
+}
+
+// A new list without the entries named key, except the one at index keep.
+function headersWithout(list, key, keep) {
+  const rest = listNew();
+  for (let i = 0; i < list.length; i++) {
+    if (i === keep || list[i][0] !== key) listPush(rest, list[i]);
+  }
+  return rest;
+}
+
+function headersCopyList(list) {
+  const copy = listNew();
+  for (let i = 0; i < list.length; i++) listPush(copy, list[i]);
+  return copy;
+}
+
+// Sorted by name; repeated names combined with ", ", except Set-Cookie.
+function headersSortList(list) {
+  const names = listNew();
+  for (let i = 0; i < list.length; i++) {
+    if (!ArrayPrototypeIncludes(names, list[i][0])) listPush(names, list[i][0]);
+  }
+  ArrayPrototypeSort(names);
+  const sorted = listNew();
+  for (let n = 0; n < names.length; n++) {
+    const name = names[n];
+    if (name === 'set-cookie') {
+      for (let i = 0; i < list.length; i++) {
+        if (list[i][0] === name) listPush(sorted, [name, list[i][1]]);
+      }
+    } else {
+      let combined = null;
+      for (let i = 0; i < list.length; i++) {
+        if (list[i][0] === name) combined = combined === null ? list[i][1] : `${combined}, ${list[i][1]}`;
+      }
+      listPush(sorted, [name, combined]);
+    }
+  }
+  return sorted;
+}
+
 class Headers {
-  #list = []; // [lower-case name, value], in insertion order
+  #list = listNew(); // [lower-case name, value], in insertion order
   #immutable = false;
   #sorted = null; // cache of the sorted-and-combined list, dropped on every change
 
@@ -36,10 +114,11 @@ class Headers {
       throw new TypeError('Headers: init must be a Headers, an array of [name, value] pairs or an object');
     }
     if (#list in init) {
-      this.#list = init.#list.map(([name, value]) => [name, value]);
+      this.#list = headersCopyList(init.#list);
       return;
     }
-    for (const [name, value] of toPairs(init, toByteString, 'Headers')) this.#append(name, value);
+    const pairs = toPairs(init, toByteString, 'Headers');
+    for (let i = 0; i < pairs.length; i++) this.#append(pairs[i][0], pairs[i][1]);
   }
 
   append(name, value) {
@@ -51,18 +130,21 @@ class Headers {
     requireArgs(arguments.length, 1, 'Headers.delete');
     const key = headerName(name);
     this.#checkMutable();
-    this.#list = this.#list.filter((entry) => entry[0] !== key);
+    this.#list = headersWithout(this.#list, key, -1);
     this.#sorted = null;
   }
 
   get(name) {
     requireArgs(arguments.length, 1, 'Headers.get');
-    const values = this.#values(headerName(name));
-    return values.length === 0 ? null : values.join(', ');
+    const values = headersValues(this.#list, headerName(name));
+    if (values.length === 0) return null;
+    let combined = values[0];
+    for (let i = 1; i < values.length; i++) combined = `${combined}, ${values[i]}`;
+    return combined;
   }
 
   getSetCookie() {
-    return this.#values('set-cookie');
+    return listToArray(headersValues(this.#list, 'set-cookie'));
   }
 
   // A Cloudflare extension older than getSetCookie(), for Set-Cookie only.
@@ -70,13 +152,12 @@ class Headers {
     requireArgs(arguments.length, 1, 'Headers.getAll');
     const key = headerName(name);
     if (key !== 'set-cookie') throw new TypeError('getAll() can only be used with the header name "Set-Cookie".');
-    return this.#values(key);
+    return listToArray(headersValues(this.#list, key));
   }
 
   has(name) {
     requireArgs(arguments.length, 1, 'Headers.has');
-    const key = headerName(name);
-    return this.#list.some((entry) => entry[0] === key);
+    return headersHas(this.#list, headerName(name));
   }
 
   set(name, value) {
@@ -84,12 +165,16 @@ class Headers {
     const key = headerName(name);
     const normalized = headerValue(value);
     this.#checkMutable();
-    const first = this.#list.findIndex((entry) => entry[0] === key);
+    const list = this.#list;
+    let first = -1;
+    for (let i = 0; i < list.length && first < 0; i++) {
+      if (list[i][0] === key) first = i;
+    }
     if (first < 0) {
-      this.#list.push([key, normalized]);
+      listPush(list, [key, normalized]);
     } else {
-      this.#list[first] = [key, normalized];
-      this.#list = this.#list.filter((entry, i) => i <= first || entry[0] !== key);
+      list[first] = [key, normalized];
+      this.#list = headersWithout(list, key, first);
     }
     this.#sorted = null;
   }
@@ -99,8 +184,8 @@ class Headers {
     if (typeof callback !== 'function') throw new TypeError('Headers.forEach: callback is not a function');
     // Re-read every step: the callback may change the headers.
     for (let i = 0; i < this.#sortedList().length; i++) {
-      const [name, value] = this.#sortedList()[i];
-      Reflect.apply(callback, thisArg, [value, name, this]);
+      const pair = this.#sortedList()[i];
+      ReflectApply(callback, thisArg, [pair[1], pair[0], this]);
     }
   }
 
@@ -120,7 +205,7 @@ class Headers {
     const key = headerName(name);
     const normalized = headerValue(value);
     this.#checkMutable();
-    this.#list.push([key, normalized]);
+    listPush(this.#list, [key, normalized]);
     this.#sorted = null;
   }
 
@@ -128,22 +213,8 @@ class Headers {
     if (this.#immutable) throw new TypeError("Can't modify immutable headers");
   }
 
-  #values(key) {
-    return this.#list.filter((entry) => entry[0] === key).map((entry) => entry[1]);
-  }
-
   #sortedList() {
-    if (this.#sorted === null) {
-      const sorted = [];
-      for (const name of [...new Set(this.#list.map((entry) => entry[0]))].sort()) {
-        if (name === 'set-cookie') {
-          for (const value of this.#values(name)) sorted.push([name, value]);
-        } else {
-          sorted.push([name, this.#values(name).join(', ')]);
-        }
-      }
-      this.#sorted = sorted;
-    }
+    if (this.#sorted === null) this.#sorted = headersSortList(this.#list);
     return this.#sorted;
   }
 
@@ -156,9 +227,12 @@ class Headers {
       copy.#immutable = headers.#immutable;
       return copy;
     };
+    // The values come from the built-ins (content types, Location), but some
+    // are made from tenant input: they are checked as append() checks them.
     headersSetDefault = (headers, name, value) => {
-      if (!headers.#list.some((entry) => entry[0] === name)) {
-        headers.#list.push([name, value]);
+      if (!isHeaderValue(value)) throw new TypeError('Header values must not contain CR, LF or NUL');
+      if (!headersHas(headers.#list, name)) {
+        listPush(headers.#list, [name, value]);
         headers.#sorted = null;
       }
     };
@@ -167,19 +241,24 @@ class Headers {
       const headers = new Headers();
       for (let i = 0; i + 1 < flat.length; i += 2) {
         const name = String(flat[i]);
-        const value = String(flat[i + 1]).replace(HTTP_WHITESPACE_EDGES, '');
+        const value = httpTrim(String(flat[i + 1]));
         // nginx has already vetted the request; whatever a Headers could not
         // hold is dropped rather than failing the whole request.
-        if (HTTP_TOKEN.test(name) && !/[\0\r\n]/.test(value)) headers.#list.push([name.toLowerCase(), value]);
+        if (isHttpToken(name) && isHeaderValue(value)) {
+          listPush(headers.#list, [StringPrototypeToLowerCase(name), value]);
+        }
       }
       headers.#immutable = true;
       return headers;
     };
     registerInspector('Headers', (value) => {
       if (!(#list in value)) return undefined;
-      const summary = Object.create(null);
-      for (const [name, combined] of value.#sortedList()) {
-        summary[name] = Object.hasOwn(summary, name) ? `${summary[name]}, ${combined}` : combined;
+      const summary = { __proto__: null };
+      const sorted = value.#sortedList();
+      for (let i = 0; i < sorted.length; i++) {
+        const name = sorted[i][0];
+        const combined = sorted[i][1];
+        summary[name] = ObjectHasOwn(summary, name) ? `${summary[name]}, ${combined}` : combined;
       }
       return summary;
     });

@@ -13,43 +13,42 @@ function kvKey(key, what) {
 function kvType(options, what) {
   const type = typeof options === 'string' ? options : options?.type ?? 'text';
   if (type === 'stream') throw new TypeError(`${what}: type "stream" is not supported yet`);
-  if (!KV_TYPES.includes(type)) throw new TypeError(`${what}: unknown type "${type}"`);
+  if (!ArrayPrototypeIncludes(KV_TYPES, type)) throw new TypeError(`${what}: unknown type "${type}"`);
   return type;
 }
 
 function kvDecode(bytes, type) {
   if (type === 'arrayBuffer') return bytes;
   const text = native.decodeUtf8(bytes);
-  return type === 'json' ? JSON.parse(text) : text;
+  return type === 'json' ? JSONParse(text) : text;
 }
 
+// A copy the engine owns, made with captured intrinsics: the tenant's
+// ArrayBuffer.prototype.slice or %TypedArray% getters are not consulted.
 function kvValueBytes(value) {
   if (typeof value === 'string') return native.encodeUtf8(value);
-  if (value instanceof ArrayBuffer) return new Uint8Array(value.slice(0));
-  if (ArrayBuffer.isView(value)) {
-    return new Uint8Array(value.buffer.slice(value.byteOffset, value.byteOffset + value.byteLength));
-  }
+  if (isArrayBuffer(value) || ArrayBufferIsView(value)) return copyBytes(value);
   throw new TypeError('KV put() takes a string, an ArrayBuffer or an ArrayBufferView');
 }
 
 // Absolute expiry in milliseconds since the epoch, 0 for none. Like
 // Cloudflare, at least 60 seconds ahead.
 function kvExpiry(options) {
-  const nowSeconds = Date.now() / 1000;
+  const nowSeconds = DateNow() / 1000;
   let at = 0;
   if (options.expiration !== undefined) {
     at = Number(options.expiration);
-    if (!Number.isFinite(at) || at < nowSeconds + KV_MIN_TTL) {
+    if (!NumberIsFinite(at) || at < nowSeconds + KV_MIN_TTL) {
       throw new TypeError(`KV put(): expiration must be at least ${KV_MIN_TTL} seconds in the future`);
     }
   } else if (options.expirationTtl !== undefined) {
     const ttl = Number(options.expirationTtl);
-    if (!Number.isFinite(ttl) || ttl < KV_MIN_TTL) {
+    if (!NumberIsFinite(ttl) || ttl < KV_MIN_TTL) {
       throw new TypeError(`KV put(): expirationTtl must be at least ${KV_MIN_TTL} seconds`);
     }
     at = nowSeconds + ttl;
   }
-  return Math.floor(at * 1000);
+  return MathFloor(at * 1000);
 }
 
 class KVNamespace {
@@ -70,14 +69,14 @@ class KVNamespace {
     const type = kvType(options, 'KV getWithMetadata()');
     const found = await native.kvGet(this.#binding, kvKey(key, 'KV getWithMetadata()'));
     if (found === null) return { value: null, metadata: null };
-    return { value: kvDecode(found[0], type), metadata: found[1] === null ? null : JSON.parse(found[1]) };
+    return { value: kvDecode(found[0], type), metadata: found[1] === null ? null : JSONParse(found[1]) };
   }
 
   async put(key, value, options = {}) {
     const name = kvKey(key, 'KV put()');
     const bytes = kvValueBytes(value);
     const opts = options ?? {};
-    const metadata = opts.metadata === undefined ? null : JSON.stringify(opts.metadata);
+    const metadata = opts.metadata === undefined ? null : JSONStringify(opts.metadata);
     await native.kvPut(this.#binding, name, bytes, metadata, kvExpiry(opts));
   }
 
@@ -89,20 +88,20 @@ class KVNamespace {
     const opts = options ?? {};
     const prefix = opts.prefix == null ? '' : toUSVString(opts.prefix);
     const limit = opts.limit === undefined ? 1000 : Number(opts.limit);
-    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
+    if (!NumberIsInteger(limit) || limit < 1 || limit > 1000) {
       throw new RangeError('KV list(): limit is an integer from 1 to 1000');
     }
     const cursor = opts.cursor ? kvCursorDecode(String(opts.cursor)) : '';
     const flat = await native.kvList(this.#binding, prefix, limit, cursor);
-    const keys = [];
+    const keys = listNew();
     // flat: [list_complete, last key, name, expiration (0: none), metadata or null, ...]
     for (let i = 2; i + 2 < flat.length; i += 3) {
       const entry = { name: flat[i] };
       if (flat[i + 1] > 0) entry.expiration = flat[i + 1];
-      if (flat[i + 2] !== null) entry.metadata = JSON.parse(flat[i + 2]);
-      keys.push(entry);
+      if (flat[i + 2] !== null) entry.metadata = JSONParse(flat[i + 2]);
+      listPush(keys, entry);
     }
-    const result = { keys, list_complete: flat[0] };
+    const result = { keys: listToArray(keys), list_complete: flat[0] };
     if (!flat[0]) result.cursor = kvCursorEncode(flat[1]);
     return result;
   }
@@ -110,17 +109,19 @@ class KVNamespace {
 setToStringTag(KVNamespace.prototype, 'KVNamespace');
 
 // Cursors are opaque to scripts: the last key returned, its UTF-8 bytes in hex.
+const KV_CURSOR = /^(?:[0-9a-f]{2})+$/;
+
 function kvCursorEncode(key) {
   const bytes = native.encodeUtf8(key);
   let hex = '';
-  for (let i = 0; i < bytes.length; i++) hex += bytes[i].toString(16).padStart(2, '0');
+  for (let i = 0; i < TypedArrayPrototypeGetLength(bytes); i++) hex += StringPrototypePadStart(NumberPrototypeToString(bytes[i], 16), 2, '0');
   return hex;
 }
 
 function kvCursorDecode(cursor) {
-  if (!/^(?:[0-9a-f]{2})+$/.test(cursor)) throw new TypeError('KV list(): invalid cursor');
+  if (RegExpPrototypeExec(KV_CURSOR, cursor) === null) throw new TypeError('KV list(): invalid cursor');
   const bytes = new Uint8Array(cursor.length / 2);
-  for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(cursor.substr(i * 2, 2), 16);
+  for (let i = 0; i < cursor.length / 2; i++) bytes[i] = NumberParseInt(StringPrototypeSlice(cursor, i * 2, i * 2 + 2), 16);
   return native.decodeUtf8(bytes);
 }
 

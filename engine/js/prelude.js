@@ -2,18 +2,130 @@
 // engine/js into one function body, so these bindings are visible to the later
 // files but never to tenant code: only defineGlobal() touches globalThis.
 
+// ---- Intrinsics captured before any tenant code runs ----
+//
+// Tenant code later runs in this same context and may replace any property of
+// any built-in object or of globalThis (Array.prototype.push,
+// Array.prototype[Symbol.iterator], RegExp.prototype.exec, Function.prototype.call,
+// a setter on Object.prototype['0'], globalThis.Uint8Array, ...). Whatever a
+// built-in calls through such an object, the tenant receives: `this`, the
+// arguments, and through them internal state (a Headers' list, the output
+// handed to the engine, the INTERNAL token, the `native` functions). So on
+// every path between the engine and the tenant (building the incoming
+// Request, turning the Response into what the engine sends, body reading, KV,
+// timers, console -> native.log, the byte helpers below) the built-ins
+//  - call only the bindings captured here, never a method looked up on an
+//    object at call time;
+//  - never use for...of, spread or array destructuring on their own arrays
+//    (each calls Array.prototype[Symbol.iterator]): index loops instead;
+//  - never run a regular expression through String.prototype.replace/match or
+//    RegExp.prototype.test/[Symbol.replace], which look up `exec` at call time:
+//    RegExpPrototypeExec on a regexp of their own is called directly;
+//  - keep their own growing lists in null-prototype arrays (listNew): an
+//    assignment `list[i] = v` or a push on an ordinary array is a [[Set]] that
+//    runs any setter a tenant put on Array.prototype or Object.prototype for
+//    that index, handing it v. With no prototype there is nothing to find, and
+//    a stray method call throws instead of reaching tenant code.
+// Array literals ([a, b]) and object literals define their properties and
+// consult no prototype; template literals and `+` call toString/valueOf only
+// on tenant values. Private fields and `#x in obj` brand checks are safe.
+
+// Shadows the globals of the same names for every built-in file: a tenant that
+// assigns globalThis.Uint8Array or globalThis.TypeError changes only its own code.
+const {
+  Array, ArrayBuffer, DataView, Date, Error, JSON, Map, Math, Number, Object, Promise,
+  RangeError, Reflect, Set, String, Symbol, TypeError, Uint8Array,
+} = globalThis;
+
+const FunctionPrototypeCall = Function.prototype.call;
+// uncurryThis(Array.prototype.sort)(list, compare) is list.sort(compare) with
+// the sort captured now: a bound `call` whose target and bound `this` are fixed.
+const uncurryThis = Function.prototype.bind.bind(FunctionPrototypeCall);
+
+const ReflectApply = Reflect.apply;
+const ReflectOwnKeys = Reflect.ownKeys;
+const ReflectGetOwnPropertyDescriptor = Reflect.getOwnPropertyDescriptor;
+const ObjectDefineProperty = Object.defineProperty;
+const ObjectFreeze = Object.freeze;
+const ObjectHasOwn = Object.hasOwn;
+const ObjectSetPrototypeOf = Object.setPrototypeOf;
+const ObjectGetOwnPropertyDescriptor = Object.getOwnPropertyDescriptor;
+const ArrayIsArray = Array.isArray;
+const ArrayPrototypeIncludes = uncurryThis(Array.prototype.includes);
+const ArrayPrototypeSlice = uncurryThis(Array.prototype.slice);
+const ArrayPrototypeSort = uncurryThis(Array.prototype.sort);
+const StringPrototypeCharCodeAt = uncurryThis(String.prototype.charCodeAt);
+const StringPrototypePadStart = uncurryThis(String.prototype.padStart);
+const StringPrototypeSlice = uncurryThis(String.prototype.slice);
+const StringPrototypeToLowerCase = uncurryThis(String.prototype.toLowerCase);
+const StringPrototypeToUpperCase = uncurryThis(String.prototype.toUpperCase);
+const NumberPrototypeToString = uncurryThis(Number.prototype.toString);
+const NumberIsFinite = Number.isFinite;
+const NumberIsInteger = Number.isInteger;
+const NumberParseInt = Number.parseInt;
+const MathFloor = Math.floor;
+const MathMax = Math.max;
+const MathMin = Math.min;
+const MathRandom = Math.random;
+const MathTrunc = Math.trunc;
+const DateNow = Date.now;
+const JSONParse = JSON.parse;
+const JSONStringify = JSON.stringify;
+// Only ever on the built-ins' own regexps (see above); returns the match or null.
+const RegExpPrototypeExec = uncurryThis(RegExp.prototype.exec);
+const SymbolIterator = Symbol.iterator;
+const SymbolToStringTag = Symbol.toStringTag;
+const ArrayBufferIsView = ArrayBuffer.isView;
+const ArrayBufferPrototypeGetByteLength = uncurryThis(
+  ObjectGetOwnPropertyDescriptor(ArrayBuffer.prototype, 'byteLength').get);
+const ArrayBufferPrototypeSlice = uncurryThis(ArrayBuffer.prototype.slice);
+const TypedArrayPrototype = Object.getPrototypeOf(Uint8Array.prototype);
+const typedArrayGetter = (name) => uncurryThis(ObjectGetOwnPropertyDescriptor(TypedArrayPrototype, name).get);
+const TypedArrayPrototypeGetBuffer = typedArrayGetter('buffer');
+const TypedArrayPrototypeGetByteLength = typedArrayGetter('byteLength');
+const TypedArrayPrototypeGetByteOffset = typedArrayGetter('byteOffset');
+const TypedArrayPrototypeGetLength = typedArrayGetter('length');
+// The name ('Uint8Array', ...) of a typed array, undefined for anything else; never throws.
+const TypedArrayPrototypeGetSymbolToStringTag = typedArrayGetter(SymbolToStringTag);
+const TypedArrayPrototypeSet = uncurryThis(TypedArrayPrototype.set);
+const TypedArrayPrototypeSubarray = uncurryThis(TypedArrayPrototype.subarray);
+const dataViewGetter = (name) => uncurryThis(ObjectGetOwnPropertyDescriptor(DataView.prototype, name).get);
+const DataViewPrototypeGetBuffer = dataViewGetter('buffer');
+const DataViewPrototypeGetByteLength = dataViewGetter('byteLength');
+const DataViewPrototypeGetByteOffset = dataViewGetter('byteOffset');
+
+// A list the built-ins own: an array with no prototype (see above). Read it
+// with list[i] and list.length, grow it with listPush, hand a tenant a copy
+// made by listToArray.
+function listNew() {
+  return ObjectSetPrototypeOf([], null);
+}
+
+function listPush(list, value) {
+  list[list.length] = value;
+}
+
+// An ordinary array with the list's elements. Array.prototype.slice on an
+// array without a constructor makes a plain Array and defines its elements,
+// so no setter a tenant installed runs.
+function listToArray(list) {
+  return ArrayPrototypeSlice(list);
+}
+
 // Handed by built-in code to constructors whose internal form tenants must not
-// reach (Body, and Request's "fields are filled in afterwards" form).
+// reach (Request's "fields are filled in afterwards" form, KVNamespace, ...).
+// Never pass it to super(): a tenant can change a class's [[Prototype]], and
+// with it the constructor super() calls.
 const INTERNAL = Symbol('internal');
 
 function defineGlobal(name, value) {
-  Object.defineProperty(globalThis, name, {
+  ObjectDefineProperty(globalThis, name, {
     value, writable: true, configurable: true, enumerable: false,
   });
 }
 
 function setToStringTag(target, tag) {
-  Object.defineProperty(target, Symbol.toStringTag, { value: tag, configurable: true });
+  ObjectDefineProperty(target, SymbolToStringTag, { value: tag, configurable: true });
 }
 
 // ---- WebIDL-style argument conversions ----
@@ -33,15 +145,34 @@ function toDOMString(value) {
   return typeof value === 'string' ? value : `${value}`;
 }
 
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+const SURROGATE = /[\uD800-\uDFFF]/;
 
+// Lone surrogates become U+FFFD; strings without surrogates (nearly all) are
+// returned as they are after one scan.
 function toUSVString(value) {
-  return toDOMString(value).replace(LONE_SURROGATE, '\uFFFD');
+  const string = toDOMString(value);
+  if (RegExpPrototypeExec(SURROGATE, string) === null) return string;
+  let out = '';
+  for (let i = 0; i < string.length; i++) {
+    const c = StringPrototypeCharCodeAt(string, i);
+    if (c >= 0xD800 && c <= 0xDBFF && i + 1 < string.length) {
+      const d = StringPrototypeCharCodeAt(string, i + 1);
+      if (d >= 0xDC00 && d <= 0xDFFF) {
+        out += StringPrototypeSlice(string, i, i + 2);
+        i++;
+        continue;
+      }
+    }
+    out += c >= 0xD800 && c <= 0xDFFF ? '\uFFFD' : string[i];
+  }
+  return out;
 }
+
+const NOT_LATIN1 = /[^\0-\xFF]/;
 
 function toByteString(value) {
   const string = toDOMString(value);
-  if (/[^\0-\xFF]/.test(string)) {
+  if (RegExpPrototypeExec(NOT_LATIN1, string) !== null) {
     throw new TypeError('Cannot convert a string with characters above U+00FF to a ByteString');
   }
   return string;
@@ -50,8 +181,8 @@ function toByteString(value) {
 // unsigned short: NaN and infinities become 0, the rest wraps modulo 2^16.
 function toUnsignedShort(value) {
   const number = +value;
-  if (!Number.isFinite(number)) return 0;
-  const wrapped = Math.trunc(number) % 65536;
+  if (!NumberIsFinite(number)) return 0;
+  const wrapped = MathTrunc(number) % 65536;
   return wrapped < 0 ? wrapped + 65536 : wrapped + 0;
 }
 
@@ -62,37 +193,43 @@ function toDictionary(value, what) {
   return value;
 }
 
-// (sequence<sequence<T>> or record<T, T>) -> fresh array of [key, value].
+// (sequence<sequence<T>> or record<T, T>) -> fresh list (listNew) of [key, value].
+// A sequence is iterated with the iterators the tenant's own values provide,
+// as WebIDL requires; the built-in's own arrays are not.
 function toPairs(init, convert, what) {
-  const pairs = [];
-  const iterator = init[Symbol.iterator];
+  const pairs = listNew();
+  const iterator = init[SymbolIterator];
   if (iterator !== undefined && iterator !== null) {
     if (typeof iterator !== 'function') throw new TypeError(`${what}: init is not iterable`);
     for (const item of init) {
       if (!isObject(item)) throw new TypeError(`${what}: each init entry must be a [name, value] pair`);
       const pair = [...item];
       if (pair.length !== 2) throw new TypeError(`${what}: each init entry must be a [name, value] pair`);
-      pairs.push([convert(pair[0]), convert(pair[1])]);
+      listPush(pairs, [convert(pair[0]), convert(pair[1])]);
     }
     return pairs;
   }
-  for (const key of Reflect.ownKeys(init)) {
-    const descriptor = Reflect.getOwnPropertyDescriptor(init, key);
-    if (descriptor !== undefined && descriptor.enumerable) pairs.push([convert(key), convert(init[key])]);
+  const keys = ReflectOwnKeys(init);
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i];
+    const descriptor = ReflectGetOwnPropertyDescriptor(init, key);
+    if (descriptor !== undefined && descriptor.enumerable) listPush(pairs, [convert(key), convert(init[key])]);
   }
   return pairs;
 }
 
 const HTTP_TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
-// ---- bytes ----
+function isHttpToken(string) {
+  return RegExpPrototypeExec(HTTP_TOKEN, string) !== null;
+}
 
-const arrayBufferByteLength = Object.getOwnPropertyDescriptor(ArrayBuffer.prototype, 'byteLength').get;
+// ---- bytes ----
 
 function isArrayBuffer(value) {
   if (!isObject(value)) return false;
   try {
-    Reflect.apply(arrayBufferByteLength, value, []);
+    ArrayBufferPrototypeGetByteLength(value);
     return true;
   } catch {
     return false;
@@ -100,22 +237,35 @@ function isArrayBuffer(value) {
 }
 
 // A Uint8Array over exactly the given ArrayBuffer or view's bytes (no copy).
+// Reads the view through the captured getters: a tenant's getter on
+// %TypedArray%.prototype must neither see the engine's buffers nor move the window.
 function viewBytes(source) {
-  return ArrayBuffer.isView(source)
-    ? new Uint8Array(source.buffer, source.byteOffset, source.byteLength)
-    : new Uint8Array(source);
+  if (!ArrayBufferIsView(source)) return new Uint8Array(source);
+  if (TypedArrayPrototypeGetSymbolToStringTag(source) !== undefined) {
+    return new Uint8Array(TypedArrayPrototypeGetBuffer(source), TypedArrayPrototypeGetByteOffset(source),
+      TypedArrayPrototypeGetByteLength(source));
+  }
+  return new Uint8Array(DataViewPrototypeGetBuffer(source), DataViewPrototypeGetByteOffset(source),
+    DataViewPrototypeGetByteLength(source));
 }
 
 // A fresh Uint8Array with its own buffer holding a copy of the bytes.
 function copyBytes(source) {
-  return new Uint8Array(viewBytes(source));
+  const view = viewBytes(source);
+  const copy = new Uint8Array(TypedArrayPrototypeGetLength(view));
+  TypedArrayPrototypeSet(copy, view);
+  return copy;
+}
+
+// bytes (a Uint8Array) without a copy when it spans its whole buffer.
+function isWholeBuffer(bytes) {
+  return TypedArrayPrototypeGetByteOffset(bytes) === 0
+    && TypedArrayPrototypeGetByteLength(bytes) === ArrayBufferPrototypeGetByteLength(TypedArrayPrototypeGetBuffer(bytes));
 }
 
 // The ArrayBuffer behind bytes, copied only if bytes is a window onto a larger one.
 function exactBuffer(bytes) {
-  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
-    ? bytes.buffer
-    : copyBytes(bytes).buffer;
+  return TypedArrayPrototypeGetBuffer(isWholeBuffer(bytes) ? bytes : copyBytes(bytes));
 }
 
 function utf8Encode(string) {
@@ -145,9 +295,11 @@ function iteratorFactory(tag) {
     }
 
     next() {
-      const list = this.#source();
+      const list = this.#source(); // internal: read by index, never iterated
       if (this.#index >= list.length) return { value: undefined, done: true };
-      const [key, value] = list[this.#index++];
+      const pair = list[this.#index++];
+      const key = pair[0];
+      const value = pair[1];
       const result = this.#kind === 'keys' ? key : this.#kind === 'values' ? value : [key, value];
       return { value: result, done: false };
     }
@@ -160,7 +312,7 @@ function iteratorFactory(tag) {
 
 // WebIDL makes @@iterator the same function object as entries().
 function defineIterable(cls) {
-  Object.defineProperty(cls.prototype, Symbol.iterator, {
+  ObjectDefineProperty(cls.prototype, SymbolIterator, {
     value: cls.prototype.entries, writable: true, configurable: true, enumerable: false,
   });
 }

@@ -8,10 +8,10 @@ const REQUEST_REDIRECT_MODES = ['follow', 'error', 'manual'];
 
 function requestMethod(value) {
   const method = toByteString(value);
-  if (!HTTP_TOKEN.test(method)) throw new TypeError(`Invalid HTTP method: "${method}"`);
-  const upper = method.toUpperCase();
-  if (REQUEST_FORBIDDEN_METHODS.includes(upper)) throw new TypeError(`HTTP method ${upper} is not allowed`);
-  return REQUEST_NORMALIZED_METHODS.includes(upper) ? upper : method;
+  if (!isHttpToken(method)) throw new TypeError(`Invalid HTTP method: "${method}"`);
+  const upper = StringPrototypeToUpperCase(method);
+  if (ArrayPrototypeIncludes(REQUEST_FORBIDDEN_METHODS, upper)) throw new TypeError(`HTTP method ${upper} is not allowed`);
+  return ArrayPrototypeIncludes(REQUEST_NORMALIZED_METHODS, upper) ? upper : method;
 }
 
 function requestURL(input) {
@@ -36,7 +36,7 @@ class Request extends Body {
   #cf = undefined;
 
   constructor(input, init = undefined) {
-    super(INTERNAL);
+    super(); // never super(INTERNAL): see Body
     if (input === INTERNAL) return; // clone() and requestFromClient fill in the fields
     requireArgs(arguments.length, 1, 'Request');
     const source = isObject(input) && #method in input ? input : null;
@@ -53,7 +53,7 @@ class Request extends Body {
     if (method !== undefined) this.#method = requestMethod(method);
     if (redirect !== undefined) {
       const mode = toDOMString(redirect);
-      if (!REQUEST_REDIRECT_MODES.includes(mode)) throw new TypeError(`Invalid redirect mode: "${mode}"`);
+      if (!ArrayPrototypeIncludes(REQUEST_REDIRECT_MODES, mode)) throw new TypeError(`Invalid redirect mode: "${mode}"`);
       this.#redirect = mode;
     }
     if (signal !== undefined && signal !== null && !abortSignalIs(signal)) {
@@ -63,8 +63,7 @@ class Request extends Body {
     if (cf !== undefined) this.#cf = cf;
     this.#headers = new Headers(headers !== undefined ? headers : source !== null ? source.headers : undefined);
 
-    const [sourceBytes, sourceUsed] = source === null ? [null, false] : bodyState(source);
-    const sourceHasBody = sourceBytes !== null || sourceUsed;
+    const sourceHasBody = source !== null && (bodyPeek(source) !== null || bodyIsUsed(source));
     const hasBody = body !== undefined && body !== null;
     if ((hasBody || sourceHasBody) && (this.#method === 'GET' || this.#method === 'HEAD')) {
       throw new TypeError('A GET or HEAD request cannot have a body');
@@ -136,6 +135,8 @@ class Request extends Body {
   static {
     requestFromClient = (method, url, headerList, body) => {
       const request = new Request(INTERNAL);
+      // Everything here goes through captured intrinsics (prelude.js): the
+      // tenant's script has run by now.
       request.#method = String(method); // as the client sent it; nginx has checked it
       request.#clientUrl = String(url);
       request.#clientHeaders = headerList;
@@ -145,7 +146,7 @@ class Request extends Body {
     };
     registerInspector('Request', (value) => {
       if (!(#method in value)) return undefined;
-      return { method: value.#method, url: value.url, headers: value.headers, bodyUsed: bodyState(value)[1] };
+      return { method: value.#method, url: value.url, headers: value.headers, bodyUsed: bodyIsUsed(value) };
     });
   }
 }

@@ -14,12 +14,12 @@ class Response extends Body {
   #headers = new Headers();
 
   constructor(body = null, init = undefined) {
-    super(INTERNAL);
+    super(); // never super(INTERNAL): see Body
     this.#initialize(init, body === null ? null : extractBody(body));
   }
 
   static json(data, init = undefined) {
-    const text = JSON.stringify(data);
+    const text = JSONStringify(data);
     if (text === undefined) throw new TypeError('Response.json: the value cannot be serialised as JSON');
     const response = new Response();
     response.#initialize(init, { bytes: utf8Encode(text), type: 'application/json' });
@@ -30,7 +30,7 @@ class Response extends Body {
     requireArgs(arguments.length, 1, 'Response.redirect');
     const location = urlSerialize(urlParseAbsolute(toUSVString(url)));
     const code = toUnsignedShort(status);
-    if (!RESPONSE_REDIRECT_STATUSES.includes(code)) {
+    if (!ArrayPrototypeIncludes(RESPONSE_REDIRECT_STATUSES, code)) {
       throw new RangeError(`Invalid redirect status ${code}: it must be 301, 302, 303, 307 or 308`);
     }
     const response = new Response();
@@ -95,12 +95,12 @@ class Response extends Body {
     const code = toUnsignedShort(status);
     const text = toByteString(statusText);
     if (code < 200 || code > 599) throw new RangeError(`Response status ${code} is outside the range 200 to 599`);
-    if (!REASON_PHRASE.test(text)) throw new TypeError('Invalid statusText');
+    if (RegExpPrototypeExec(REASON_PHRASE, text) === null) throw new TypeError('Invalid statusText');
     this.#status = code;
     this.#statusText = text;
     this.#headers = new Headers(headers);
     if (extracted !== null) {
-      if (RESPONSE_NULL_BODY_STATUSES.includes(code)) {
+      if (ArrayPrototypeIncludes(RESPONSE_NULL_BODY_STATUSES, code)) {
         throw new TypeError(`A response with status ${code} cannot have a body`);
       }
       if (extracted.type !== null) headersSetDefault(this.#headers, 'content-type', extracted.type);
@@ -110,20 +110,36 @@ class Response extends Body {
 
   static {
     responseIs = (value) => isObject(value) && #type in value;
+    // What the engine sends. Built only with captured intrinsics, index loops
+    // and null-prototype lists (prelude.js), so that no method, iterator or
+    // index setter a tenant installed runs here and sees it. The result has
+    // no prototype either: resolving a promise with it looks up `then`, which
+    // would otherwise find a tenant's Object.prototype.then. It is frozen: the
+    // engine gets exactly what was checked here.
     responseOutput = (response) => {
       if (response.#type === 'error') {
         throw new TypeError('the fetch handler returned Response.error(), which cannot be sent');
       }
-      const [bytes, used] = bodyState(response);
-      if (used) throw new TypeError('the fetch handler returned a Response whose body has already been read');
-      const headers = [];
-      for (const [name, value] of headersSorted(response.#headers)) headers.push(name, value);
-      return [response.#status, response.#statusText, headers, bytes];
+      if (bodyIsUsed(response)) {
+        throw new TypeError('the fetch handler returned a Response whose body has already been read');
+      }
+      const sorted = headersSorted(response.#headers);
+      const headers = listNew();
+      for (let i = 0; i < sorted.length; i++) {
+        headers[2 * i] = sorted[i][0];
+        headers[2 * i + 1] = sorted[i][1];
+      }
+      const output = listNew();
+      output[0] = response.#status;
+      output[1] = response.#statusText;
+      output[2] = ObjectFreeze(headers);
+      output[3] = bodyPeek(response);
+      return ObjectFreeze(output);
     };
     registerInspector('Response', (value) => {
       if (!(#type in value)) return undefined;
       return {
-        status: value.#status, statusText: value.#statusText, headers: value.#headers, bodyUsed: bodyState(value)[1],
+        status: value.#status, statusText: value.#statusText, headers: value.#headers, bodyUsed: bodyIsUsed(value),
       };
     });
   }

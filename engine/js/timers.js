@@ -9,12 +9,12 @@ function timerCallback(callback, args, what) {
   if (typeof callback !== 'function') {
     throw new TypeError(`${what}: the callback must be a function (strings are not evaluated)`);
   }
-  return () => Reflect.apply(callback, globalThis, args);
+  return () => ReflectApply(callback, globalThis, args);
 }
 
 function timerDelay(ms, minimum) {
   const n = Number(ms);
-  return Number.isFinite(n) ? Math.min(Math.max(Math.floor(n), minimum), MAX_DELAY) : minimum;
+  return NumberIsFinite(n) ? MathMin(MathMax(MathFloor(n), minimum), MAX_DELAY) : minimum;
 }
 
 function clearTimer(id) {
