@@ -320,14 +320,14 @@ tampering_case('RegExp.prototype[Symbol.replace] forged: header normalisation ca
 
 tampering_case('String.prototype.toLowerCase forged: a header cannot be renamed into Upgrade',
     q{
-        const lower = String.prototype.toLowerCase;
+        const lower = String.prototype.toLowerCase; // 'X-Safe: renamed' is legitimate; renamed to Upgrade it is not
         export default {
           async fetch() {
             String.prototype.toLowerCase = function () {
               const s = `${this}`;
               return s === 'X-Safe' || s === 'x-safe' ? 'upgrade' : Reflect.apply(lower, s, []);
             };
-            return new Response('legit', { headers: { 'X-Safe': 'websocket', 'Connection': 'evil' } });
+            return new Response('legit', { headers: { 'X-Safe': 'renamed', 'Connection': 'evil' } });
           }
         };
     });

@@ -2,13 +2,10 @@
 
 function describeValue(value) {
   if (value === undefined || value === null) return String(value);
-  if (Array.isArray(value)) return 'an array';
+  if (ArrayIsArray(value)) return 'an array';
   const type = typeof value;
-  return `${/^[aeiou]/.test(type) ? 'an' : 'a'} ${type}`;
+  return `${type === 'object' || type === 'undefined' ? 'an' : 'a'} ${type}`;
 }
-
-// Captured before any tenant code runs: a tenant may replace Reflect.apply.
-const ReflectApply = Reflect.apply;
 
 // Runs the tenant's fetch handler for one request. Resolves to
 // [status, statusText, [name, value, ...], Uint8Array or null for a null body];

@@ -383,6 +383,8 @@ bool TenantIsolate::install_builtins(v8::Local<v8::Context> context, std::string
   install_crypto_natives(context, native);
   install_timer_natives(context, native);
   install_kv_natives(context, native);
+  native->Set(context, v8_str(isolate_, "memoryLimit"),
+              v8::Number::New(isolate_, double(engine_.limits().memory_limit))).Check();
   native->Set(context, v8_str(isolate_, "waitUntil"),
               v8::Function::New(context, on_wait_until).ToLocalChecked()).Check();
   v8::Local<v8::Value> args[] = {native};
