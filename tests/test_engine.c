@@ -644,6 +644,111 @@ test_memory_limit_stops_an_array_buffer_bomb(void **state)
 }
 
 static void
+test_a_body_larger_than_the_budget_left_is_413_before_the_script_runs(void **state)
+{
+    call_t   c;
+    char     body[64];
+    char    *big;
+    size_t   len = 12 << 20;
+
+    conf_overrides.memory_limit = 8 << 20;
+    restart_engine();
+    redis_fixture_put_script("ns", "count",
+        "let n = 0; export default { fetch() { return new Response(String(++n)); } };", NULL);
+    assert_int_equal(get("count", body, sizeof(body)), DISPATCH_OUTCOME_OK);
+    assert_string_equal(body, "1");
+
+    big = malloc(len + 1);
+    assert_non_null(big);
+    memset(big, 'x', len);
+    big[len] = '\0';
+    call(&c, "ns", "count", "POST", "http://example.com/", big);
+    free(big);
+    assert_int_equal(c.resp.outcome, DISPATCH_OUTCOME_EXCEEDED_MEMORY);
+    assert_int_equal(c.resp.status, 413);
+    dispatch_request_release(c.req);
+
+    /* the same isolate, and the handler never ran for the big body */
+    assert_int_equal(get("count", body, sizeof(body)), DISPATCH_OUTCOME_OK);
+    assert_string_equal(body, "2");
+}
+
+/*
+ * Array.prototype.then would make the built-ins' output array a thenable,
+ * so that what the handler's promise resolves with is the tenant's: the
+ * built-ins hand over a frozen array with no prototype, and the engine
+ * checks whatever it gets. Either way the forged response never comes out.
+ */
+static void
+forge(const char *script, const char *output)
+{
+    call_t  c;
+    char    code[1024];
+
+    snprintf(code, sizeof(code),
+        "export default { fetch() {"
+        "  Object.defineProperty(Array.prototype, 'then', { configurable: true,"
+        "    get() { delete Array.prototype.then; return (ok) => ok(%s); } });"
+        "  return new Response('genuine');"
+        "} };", output);
+    redis_fixture_put_script("ns", script, code, NULL);
+    call(&c, "ns", script, "GET", "http://example.com/", NULL);
+    if (c.resp.outcome == DISPATCH_OUTCOME_OK) {
+        assert_int_equal(c.resp.status, 200);
+        assert_body(&c, "genuine");
+    } else {
+        assert_int_equal(c.resp.outcome, DISPATCH_OUTCOME_EXCEPTION);
+        assert_int_equal(c.resp.status, 500);
+    }
+    dispatch_request_release(c.req);
+}
+
+static void
+test_a_forged_status_101_never_comes_out(void **state)
+{
+    forge("forge101", "[101, 'x', ['Upgrade', 'websocket'], null]");
+}
+
+static void
+test_a_forged_header_name_never_comes_out(void **state)
+{
+    forge("forgename", "[200, '', ['bad name', 'v'], null]");
+}
+
+static void
+test_hop_by_hop_headers_never_leave_the_engine(void **state)
+{
+    call_t  c;
+
+    redis_fixture_put_script("ns", "hop",
+        "export default { fetch() { return new Response('ok', { headers: {"
+        "  'Connection': 'evil', 'Upgrade': 'websocket', 'Proxy-Foo': '1', 'X-Ok': '1' } }); } };",
+        NULL);
+    call(&c, "ns", "hop", "GET", "http://example.com/", NULL);
+    assert_int_equal(c.resp.outcome, DISPATCH_OUTCOME_OK);
+    assert_int_equal(c.resp.nheaders, 2);   /* content-type and x-ok */
+    assert_string_equal(header(&c, "x-ok"), "1");
+    dispatch_request_release(c.req);
+}
+
+static void
+test_promise_then_replaced_steals_no_engine_callback(void **state)
+{
+    char  body[64];
+
+    redis_fixture_put_script("ns", "steal",
+        "const seen = []; const then = Promise.prototype.then;"
+        "Promise.prototype.then = function (a, b) { seen.push(a, b); return then.call(this, a, b); };"
+        "export default { async fetch(request, env, ctx) {"
+        "  ctx.waitUntil(Promise.resolve(1));"
+        "  await null;"
+        "  return new Response(String(seen.length));"
+        "} };", NULL);
+    assert_int_equal(get("steal", body, sizeof(body)), DISPATCH_OUTCOME_OK);
+    assert_string_equal(body, "0");
+}
+
+static void
 test_an_allocation_larger_than_the_limit_is_a_catchable_range_error(void **state)
 {
     char body[64];
@@ -843,6 +948,11 @@ main(void)
         cmocka_unit_test(test_name_charset_is_lowercase_digits_dash_underscore),
         cmocka_unit_test(test_outcomes_map_to_spec_statuses),
         cmocka_unit_test_setup_teardown(test_missing_script_is_not_found, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_body_larger_than_the_budget_left_is_413_before_the_script_runs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_forged_status_101_never_comes_out, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_forged_header_name_never_comes_out, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hop_by_hop_headers_never_leave_the_engine, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_promise_then_replaced_steals_no_engine_callback, setup, teardown),
         cmocka_unit_test_setup_teardown(test_invalid_name_is_not_found_without_redis, setup, teardown),
         cmocka_unit_test_setup_teardown(test_module_response_comes_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_request_reaches_the_script, setup, teardown),
