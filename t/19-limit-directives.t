@@ -26,6 +26,7 @@ my %DIRECTIVES = (
     dispatch_script_max_size    => [ [qw(http)],                 'size',   '10m'  ],
     dispatch_cache_ttl          => [ [qw(http)],                 'time',   '10s'  ],
     dispatch_stale_ttl          => [ [qw(http)],                 'time',   '1h'   ],
+    dispatch_hang_timeout       => [ [qw(http)],                 'time',   '1s'   ],
 );
 my %BAD = (time => 'soon', size => 'lots', number => 'many');
 
