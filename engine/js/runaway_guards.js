@@ -25,6 +25,93 @@ function guardMethod(target, name, guarded) {
   ObjectDefineProperty(target, name, { value: guarded, writable: true, enumerable: false, configurable: true });
 }
 
+function guardLengthOf(object) {
+  return object === undefined || object === null ? 0 : guardToIntegerOrInfinity(object.length);
+}
+
+// Replaces target[name] with a function that runs check(thisArg, args)
+// first; name and length stay the original's.
+function guardWrap(target, name, check) {
+  const original = target[name];
+  const guarded = {
+    [name]() {
+      check(this, arguments);
+      return ReflectApply(original, this, arguments);
+    },
+  }[name];
+  ObjectDefineProperty(guarded, 'length', { value: original.length, configurable: true });
+  guardMethod(target, name, guarded);
+}
+
+// Array.prototype methods walk `length` in C++ or Torque loops that only
+// look at a termination request when they call JavaScript: over an
+// array-like with a huge length ({length: 2**53 - 1}), or a sparse array
+// in dictionary mode (new Array(2**28)), they run for hours, and some
+// (sort, concat) ask V8 for a work array so long that V8 aborts the
+// process. No array whose length exceeds what the memory limit holds can
+// be dense, so past that length they refuse up front.
+const GUARD_LENGTH_WALKERS = [
+  'copyWithin', 'every', 'filter', 'find', 'findIndex', 'findLast', 'findLastIndex', 'flat',
+  'flatMap', 'forEach', 'includes', 'indexOf', 'join', 'lastIndexOf', 'map', 'reduce',
+  'reduceRight', 'reverse', 'shift', 'some', 'sort', 'splice', 'toLocaleString', 'unshift',
+];
+for (let i = 0; i < GUARD_LENGTH_WALKERS.length; i++) {
+  const name = GUARD_LENGTH_WALKERS[i];
+  const what = `Array.prototype.${name}`;
+  guardWrap(Array.prototype, name, (self) => {
+    const length = guardLengthOf(self);
+    if (length > GUARD_MAX_ELEMENTS) guardRefuse(what, length);
+  });
+}
+
+// slice copies only its range, so the range is what is bounded.
+guardWrap(Array.prototype, 'slice', (self, args) => {
+  const length = guardLengthOf(self);
+  if (length <= GUARD_MAX_ELEMENTS) return;
+  const relative = (n, fallback) => {
+    const k = n === undefined ? fallback : guardToIntegerOrInfinity(n);
+    return k < 0 ? MathMax(length + k, 0) : MathMin(k, length);
+  };
+  const count = relative(args[1], length) - relative(args[0], 0);
+  if (count > GUARD_MAX_ELEMENTS) guardRefuse('Array.prototype.slice', count);
+});
+
+// concat spreads every array and spreadable argument into one new array.
+const GUARD_SPREADABLE = Symbol.isConcatSpreadable;
+guardWrap(Array.prototype, 'concat', (self, args) => {
+  let total = 0;
+  const add = (item) => {
+    if ((typeof item === 'object' && item !== null) &&
+        (ArrayIsArray(item) || item[GUARD_SPREADABLE])) total += guardLengthOf(item);
+  };
+  add(self);
+  for (let i = 0; i < args.length; i++) add(args[i]);
+  if (total > GUARD_MAX_ELEMENTS) guardRefuse('Array.prototype.concat', total);
+});
+
+// Object.keys and its kin make one string (or pair) per index of a typed
+// array in a single C++ call: 8 bytes of buffer become tens of heap bytes.
+const GUARD_KEY_BYTES = 32;
+for (const name of ['keys', 'values', 'entries', 'getOwnPropertyNames']) {
+  guardWrap(Object, name, (self, args) => {
+    const target = args[0];
+    if (ArrayBufferIsView(target)) {
+      const length = guardLengthOf(target);
+      if (length * GUARD_KEY_BYTES > native.memoryLimit) guardRefuse(`Object.${name}`, length);
+    }
+  });
+}
+
+// apply copies an array-like of arguments whole (CreateListFromArrayLike)
+// before it finds there are too many to call with.
+const GUARD_MAX_ARGUMENTS = 1 << 20;
+guardWrap(Function.prototype, 'apply', (self, args) => {
+  const length = guardLengthOf(args[1]);
+  if (length > GUARD_MAX_ARGUMENTS) {
+    throw new RangeError(`Function.prototype.apply: ${length} arguments are too many`);
+  }
+});
+
 // Array.prototype.fill on an array in dictionary mode (new Array(6e7) is
 // one) inserts element by element in C++, allocating without end.
 const guardedFill = Array.prototype.fill;

@@ -89,8 +89,10 @@ void start(const v8::FunctionCallbackInfo<v8::Value> &info, Run run) {
                                  v8::Local<v8::Context> context,
                                  v8::Local<v8::Promise::Resolver> resolver) {
       v8::Isolate *iso = context->GetIsolate();
+      // Resolving reads `then` of the value, where a tenant's getter may
+      // run and be stopped by a limit: Nothing then, which turn() reports.
       if (!result.error.empty()) {
-        resolver->Reject(context, error_value(iso, result.error)).Check();
+        if (resolver->Reject(context, error_value(iso, result.error)).IsNothing()) return;
         return;
       }
       // shape() throws (a RangeError) when the value does not fit the
@@ -98,9 +100,11 @@ void start(const v8::FunctionCallbackInfo<v8::Value> &info, Run run) {
       v8::TryCatch try_catch(iso);
       v8::Local<v8::Value> value = shape(iso, result);
       if (try_catch.HasCaught() && !try_catch.HasTerminated()) {
-        resolver->Reject(context, try_catch.Exception()).Check();
+        v8::Local<v8::Value> error = try_catch.Exception();
+        try_catch.Reset();
+        if (resolver->Reject(context, error).IsNothing()) return;
       } else if (!value.IsEmpty()) {
-        resolver->Resolve(context, value).Check();
+        if (resolver->Resolve(context, value).IsNothing()) return;
       }
     });
   });
