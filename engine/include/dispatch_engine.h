@@ -46,8 +46,16 @@ typedef enum {
     DISPATCH_OUTCOME_EXCEEDED_WALL,
     DISPATCH_OUTCOME_OVERLOADED,
     DISPATCH_OUTCOME_NOT_FOUND,
-    DISPATCH_OUTCOME_STORE_UNAVAILABLE
+    DISPATCH_OUTCOME_STORE_UNAVAILABLE,
+    DISPATCH_OUTCOME_QUARANTINED
 } dispatch_outcome_e;
+
+
+/* Why a script is put in the penalty box. */
+typedef enum {
+    DISPATCH_OFFENCE_LIMITS = 0,   /* it kept hitting its CPU or memory limit */
+    DISPATCH_OFFENCE_WORKER_LOST   /* it took a worker process down */
+} dispatch_offence_e;
 
 
 /* ---- the host: what the engine asks of its event loop -------------------- */
@@ -100,6 +108,25 @@ typedef struct {
      */
     void  (*log)(void *data, void *request_ctx, dispatch_log_level_e level,
                  const char *msg, size_t len);
+
+    /*
+     * The penalty box, shared by every worker process of the node and
+     * surviving their deaths (nginx keeps it in shared memory). Keyed by
+     * "NS/NAME". NULL functions: no penalty box.
+     *
+     * quarantine() puts the script in for a period that doubles with each
+     * time it was put in before (base_ms, at most max_ms) and returns the
+     * period, or 0 when it could not be recorded. It is thread-safe and
+     * never blocks for long: the CPU watchdog calls it from its own thread,
+     * as its last resort, while the event-loop thread is stuck.
+     *
+     * quarantined() returns the milliseconds left, or 0. It is on every
+     * request's path: cheap when nothing is quarantined.
+     */
+    uint64_t  (*quarantine)(void *data, const char *key, size_t len,
+                            dispatch_offence_e offence, uint64_t base_ms,
+                            uint64_t max_ms);
+    uint64_t  (*quarantined)(void *data, const char *key, size_t len);
 } dispatch_host_t;
 
 
@@ -134,6 +161,8 @@ typedef struct {
     uint64_t     hang_timeout_ms;      /* CPU time JavaScript may run on after
                                           a limit stopped it; then the worker
                                           exits (at least 250) */
+    uint64_t     quarantine_ms;        /* the first period in the penalty box;
+                                          it doubles with each repeat */
 } dispatch_engine_conf_t;
 
 /*

@@ -121,6 +121,7 @@ const char *dispatch_outcome_name(dispatch_outcome_e outcome) {
     case DISPATCH_OUTCOME_OVERLOADED: return "overloaded";
     case DISPATCH_OUTCOME_NOT_FOUND: return "not_found";
     case DISPATCH_OUTCOME_STORE_UNAVAILABLE: return "store_unavailable";
+    case DISPATCH_OUTCOME_QUARANTINED: return "quarantined";
   }
   return "exception";
 }
@@ -134,7 +135,8 @@ int dispatch_outcome_status(dispatch_outcome_e outcome) {
     case DISPATCH_OUTCOME_EXCEEDED_CPU:
     case DISPATCH_OUTCOME_EXCEEDED_MEMORY:
     case DISPATCH_OUTCOME_OVERLOADED:
-    case DISPATCH_OUTCOME_STORE_UNAVAILABLE: return 503;
+    case DISPATCH_OUTCOME_STORE_UNAVAILABLE:
+    case DISPATCH_OUTCOME_QUARANTINED: return 503;
   }
   return 500;
 }
