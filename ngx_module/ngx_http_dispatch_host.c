@@ -42,6 +42,8 @@ static void ngx_http_dispatch_log(void *data, void *request_ctx,
 void
 ngx_http_dispatch_host_init(dispatch_host_t *host)
 {
+    ngx_memzero(host, sizeof(dispatch_host_t));
+
     host->data = NULL;
     host->io_open = ngx_http_dispatch_io_open;
     host->io_want = ngx_http_dispatch_io_want;

@@ -132,6 +132,7 @@ log_line(void *data, void *request_ctx, dispatch_log_level_e level,
 void
 poll_host_init(dispatch_host_t *host)
 {
+    memset(host, 0, sizeof(*host));   /* no penalty box here */
     host->data = NULL;
     host->io_open = io_open;
     host->io_want = io_want;

@@ -11,6 +11,8 @@
 const GUARD_BYTES_PER_ELEMENT = 8;
 const GUARD_MAX_ELEMENTS = native.memoryLimit / GUARD_BYTES_PER_ELEMENT;
 const GUARD_ITERATOR = Symbol.iterator;
+const ObjectGetPrototypeOf = Object.getPrototypeOf;
+const MathLog2 = Math.log2;
 
 function guardToIntegerOrInfinity(value) {
   const number = +value;
@@ -144,3 +146,57 @@ guardMethod(Array, 'from', {
     return ReflectApply(guardedFrom, this, arguments);
   },
 }.from);
+
+// The next guards bound CPU, not memory: what a builtin may do is sized by
+// the CPU time the run has left, plus a grace well inside
+// dispatch_hang_timeout (at least 250 ms), at a rate slower than V8's worst
+// case on this kind of machine, so that a refused call is one that would
+// have run far past the limit, never one that fits.
+const GUARD_GRACE_MS = 200;
+
+function guardCpuBudgetMs() {
+  return native.cpuLeftMs() + GUARD_GRACE_MS;
+}
+
+// JSON.parse of a huge text is one C++ call (40 MB: over a second). Parsing
+// runs at 50 MB/s or faster; only texts over 1 MB are measured.
+const GUARD_PARSE_BYTES_PER_MS = 50000;
+const guardedParse = JSON.parse;
+guardMethod(JSON, 'parse', {
+  parse(text, reviver = undefined) {
+    if (typeof text === 'string' && text.length > 1e6 &&
+        text.length > guardCpuBudgetMs() * GUARD_PARSE_BYTES_PER_MS) {
+      throw new RangeError(`JSON.parse: ${text.length} characters cannot be parsed in the CPU time this request has left`);
+    }
+    return ReflectApply(guardedParse, this, arguments);
+  },
+}.parse);
+
+// %TypedArray%.prototype.sort without a comparator sorts in C++ (4e6
+// elements: about a second). At most 10 ns per element and comparison.
+const GUARD_SORT_NS = 10;
+guardWrap(TypedArrayPrototype, 'sort', (self, args) => {
+  if (args[0] !== undefined) return;  // a comparator calls JavaScript: interruptible
+  const length = guardLengthOf(self);
+  if (length > 1e5 && length * MathLog2(length) * GUARD_SORT_NS / 1e6 > guardCpuBudgetMs()) {
+    throw new RangeError(`TypedArray.prototype.sort: ${length} elements cannot be sorted in the CPU time this request has left`);
+  }
+});
+
+// String.prototype.repeat, padStart and padEnd make a string that is cheap
+// to build and flattened later in one C++ call that no termination reaches;
+// one longer than the memory limit could hold is refused up front.
+guardWrap(String.prototype, 'repeat', (self, args) => {
+  const count = guardToIntegerOrInfinity(args[0]);
+  const length = typeof self === 'string' ? self.length : 0;
+  if (length * count > native.memoryLimit) {
+    throw new RangeError(`String.prototype.repeat: ${length * count} characters cannot fit this script's memory limit`);
+  }
+});
+for (const name of ['padStart', 'padEnd']) {
+  guardWrap(String.prototype, name, (self, args) => {
+    if (guardToIntegerOrInfinity(args[0]) > native.memoryLimit) {
+      throw new RangeError(`String.prototype.${name}: the result cannot fit this script's memory limit`);
+    }
+  });
+}

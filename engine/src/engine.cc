@@ -45,6 +45,7 @@ EngineLimits engine_limits(const dispatch_engine_conf_t &conf) {
   l.max_isolates = or_default(conf.max_isolates, l.max_isolates);
   l.log_limit = or_default(conf.log_limit, l.log_limit);
   l.hang_timeout_ms = std::max<uint64_t>(or_default(conf.hang_timeout_ms, l.hang_timeout_ms), 250);
+  l.quarantine_ms = or_default(conf.quarantine_ms, l.quarantine_ms);
   return l;
 }
 
@@ -57,6 +58,7 @@ Engine::Engine(const dispatch_engine_conf_t &conf, const dispatch_host_t &host)
       events_(host_, redis_config(conf)),
       store_(host_, redis_, store_config(conf)),
       kv_(redis_, conf.kv_quota ? conf.kv_quota : uint64_t(1) << 30),
+      enforcer_(host_, limits_.quarantine_ms),
       pool_(*this),
       pump_timer_(host_, [this] {
         pool_.pump();
@@ -128,6 +130,15 @@ RequestScope *Engine::start(const dispatch_request_view_t &view) {
   if (!dispatch_name_valid(scope->ns.data(), scope->ns.size()) ||
       !dispatch_name_valid(scope->script.data(), scope->script.size())) {
     respond(*scope, DISPATCH_OUTCOME_NOT_FOUND);
+    return scope;
+  }
+
+  // Before anything is spent on it: a script in the penalty box, or one
+  // throttled for hitting its limits, is refused at once.
+  std::string why;
+  if (!enforcer_.admit(scope->ns + "/" + scope->script, &why)) {
+    log(*scope, DISPATCH_LOG_INFO, why);
+    respond(*scope, DISPATCH_OUTCOME_QUARANTINED);
     return scope;
   }
 
@@ -219,7 +230,16 @@ void Engine::release(RequestScope *scope) {
   scope->host_ctx = nullptr;
   if (scope->phase == RequestScope::Phase::kResponded && !scope->wait_until.empty() &&
       scope->isolate && !scope->isolate->dead()) {
-    // The response is out; ctx.waitUntil work goes on, on our side only.
+    // The response is out; ctx.waitUntil work goes on, on our side only,
+    // within the script's own cap: past it the oldest goes, so an error
+    // reporter whose sink is slow never makes new requests fail.
+    size_t lingering = 0;
+    RequestScope *oldest = scope->isolate->oldest_lingering(&lingering);
+    if (oldest != nullptr && lingering >= LimitEnforcer::kMaxLingering) {
+      log(*oldest, DISPATCH_LOG_WARN, "ctx.waitUntil() work cancelled: the script has " +
+          std::to_string(lingering) + " requests lingering, the most it may");
+      end_later(oldest->id);
+    }
     scope->phase = RequestScope::Phase::kLingering;
     uint64_t id = scope->id;
     scope->linger_timer = std::make_unique<Timer>(host_, [this, id] {

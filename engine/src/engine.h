@@ -15,6 +15,7 @@
 #include "host.h"
 #include "isolate_pool.h"
 #include "kv_store.h"
+#include "limit_enforcer.h"
 #include "redis_client.h"
 #include "request_scope.h"
 #include "script_store.h"
@@ -28,6 +29,7 @@ struct EngineLimits {
   size_t max_isolates = 256;           // dispatch_isolates
   uint32_t log_limit = 100;            // dispatch_log_limit
   uint64_t hang_timeout_ms = 1000;     // dispatch_hang_timeout
+  uint64_t quarantine_ms = 10000;      // dispatch_quarantine_zone period=
 };
 
 class Engine {
@@ -64,6 +66,7 @@ class Engine {
   const EngineLimits &limits() const { return limits_; }
   CpuWatchdog &watchdog() { return watchdog_; }
   KvStore &kv() { return kv_; }
+  LimitEnforcer &enforcer() { return enforcer_; }
 
  private:
   void on_script_loaded(uint64_t id, const ScriptLoad &load);
@@ -76,6 +79,7 @@ class Engine {
   ScriptStore store_;
   KvStore kv_;
   CpuWatchdog watchdog_;
+  LimitEnforcer enforcer_;
   IsolatePool pool_;
   std::unordered_map<uint64_t, std::unique_ptr<RequestScope>> requests_;
   uint64_t next_id_ = 1;

@@ -18,6 +18,7 @@
 #include "api/timers.h"
 #include "builtins.h"
 #include "cpu_watchdog.h"
+#include "limit_enforcer.h"
 #include "memory_budget.h"
 #include "engine.h"
 #include "platform.h"
@@ -100,6 +101,7 @@ dispatch_outcome_e TenantIsolate::guarded(double budget_ms, double *cpu_ms, Fn &
   CpuWatchdog &watchdog = engine_.watchdog();
   // Two reads of the thread's CPU clock per run: each is a system call.
   double started = thread_cpu_ms();
+  run_deadline_cpu_ms_ = started + budget_ms;
   watchdog.arm(isolate_, started + budget_ms, budget_.get());
   platform_freeze_clock();
   running_ = true;
@@ -150,6 +152,17 @@ size_t TenantIsolate::in_flight() const {
     if (!scope->responded()) n++;
   }
   return n;
+}
+
+RequestScope *TenantIsolate::oldest_lingering(size_t *count) const {
+  RequestScope *oldest = nullptr;
+  *count = 0;
+  for (RequestScope *scope : scopes_) {
+    if (scope->phase != RequestScope::Phase::kLingering) continue;
+    (*count)++;
+    if (oldest == nullptr || scope->id < oldest->id) oldest = scope;
+  }
+  return oldest;
 }
 
 void TenantIsolate::take_settled(v8::Local<v8::Context> context) {
@@ -226,6 +239,8 @@ void TenantIsolate::condemn(dispatch_outcome_e outcome) {
   dead_ = true;
   log(DISPATCH_LOG_WARN, std::string("stopped: ") + dispatch_outcome_name(outcome) +
       "; " + std::to_string(in_flight()) + " request(s) in flight fail with it");
+  std::string penalty = engine_.enforcer().offence(script_->ns + "/" + script_->name);
+  if (!penalty.empty()) log(DISPATCH_LOG_WARN, penalty);
   std::vector<RequestScope *> scopes(scopes_.begin(), scopes_.end());
   for (RequestScope *scope : scopes) {
     if (scope->responded()) {
@@ -243,16 +258,31 @@ void TenantIsolate::condemn(dispatch_outcome_e outcome) {
 // master starts another worker. Only plain memory reads and write(2) here.
 [[noreturn]] void TenantIsolate::last_resort(v8::Isolate *isolate, const char *what) {
   char line[768];
+  char key[160];
+  char penalty[96] = "";
   const TenantIsolate *self = isolate ? from(isolate) : nullptr;
+  // Into the node's penalty box first, so that no worker runs it again
+  // before its period ends (the host's call is safe on this thread).
+  if (self != nullptr) {
+    int n = snprintf(key, sizeof(key), "%s/%s", self->script_->ns.c_str(),
+                     self->script_->name.c_str());
+    uint64_t period = 0;
+    if (n > 0 && size_t(n) < sizeof(key) &&
+        LimitEnforcer::quarantine_now(self->engine_.host().raw(), key, size_t(n),
+                                      self->engine_.limits().quarantine_ms, &period)) {
+      snprintf(penalty, sizeof(penalty), "; quarantined on every worker for %llus",
+               (unsigned long long) (period / 1000));
+    }
+  }
   time_t now = time(nullptr);
   struct tm tm;
   localtime_r(&now, &tm);
   int n = snprintf(line, sizeof(line),
                    "%04d/%02d/%02d %02d:%02d:%02d [alert] %d#0: dispatch \"%s/%s\": %s; "
-                   "the worker process exits (1) and nginx starts another\n",
+                   "the worker process exits (1) and nginx starts another%s\n",
                    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
                    tm.tm_sec, int(getpid()), self ? self->script_->ns.c_str() : "?",
-                   self ? self->script_->name.c_str() : "?", what);
+                   self ? self->script_->name.c_str() : "?", what, penalty);
   if (n > 0) {
     ssize_t unused = write(STDERR_FILENO, line, size_t(std::min(n, int(sizeof(line) - 1))));
     (void) unused;
@@ -385,6 +415,8 @@ bool TenantIsolate::install_builtins(v8::Local<v8::Context> context, std::string
   install_kv_natives(context, native);
   native->Set(context, v8_str(isolate_, "memoryLimit"),
               v8::Number::New(isolate_, double(engine_.limits().memory_limit))).Check();
+  native->Set(context, v8_str(isolate_, "cpuLeftMs"),
+              v8::Function::New(context, on_cpu_left).ToLocalChecked()).Check();
   native->Set(context, v8_str(isolate_, "waitUntil"),
               v8::Function::New(context, on_wait_until).ToLocalChecked()).Check();
   v8::Local<v8::Value> args[] = {native};
@@ -761,6 +793,14 @@ void TenantIsolate::fire_timer(RequestScope &scope, uint64_t id) {
           describe_exception(isolate_, try_catch.Exception(), try_catch.Message()));
     }
   });
+}
+
+// native.cpuLeftMs(): the CPU time the run going on may still take (the
+// runaway guards size what they let a builtin do by it).
+void TenantIsolate::on_cpu_left(const v8::FunctionCallbackInfo<v8::Value> &info) {
+  TenantIsolate *self = from(info.GetIsolate());
+  double left = self->running_ ? self->run_deadline_cpu_ms_ - thread_cpu_ms() : 0;
+  info.GetReturnValue().Set(std::max(0.0, left));
 }
 
 // ctx.waitUntil(value) of request id: the engine keeps the promise and

@@ -80,6 +80,9 @@ class TenantIsolate : public std::enable_shared_from_this<TenantIsolate> {
   }
   // Requests on it still waiting for their response.
   size_t in_flight() const;
+  // The request lingering longest for its ctx.waitUntil() work (null if
+  // none), with the number lingering in *count.
+  RequestScope *oldest_lingering(size_t *count) const;
 
   // A limit stopped it: it serves nothing more and goes once its requests let go.
   bool dead() const { return dead_; }
@@ -141,6 +144,7 @@ class TenantIsolate : public std::enable_shared_from_this<TenantIsolate> {
   [[noreturn]] static void on_hang(v8::Isolate *isolate, double overrun_ms);
 
  private:
+  static void on_cpu_left(const v8::FunctionCallbackInfo<v8::Value> &info);
   // native.waitUntil(id, value): ctx.waitUntil for request id.
   static void on_wait_until(const v8::FunctionCallbackInfo<v8::Value> &info);
 
@@ -165,6 +169,7 @@ class TenantIsolate : public std::enable_shared_from_this<TenantIsolate> {
   uint64_t next_async_id_ = 1;
   RequestScope *current_ = nullptr;  // whose JavaScript runs now
   bool running_ = false;             // inside guarded()
+  double run_deadline_cpu_ms_ = 0;   // of the run going on, thread CPU clock
 
   // Completions that arrived while JavaScript ran (a store that failed at
   // once): settled from the loop, never from inside a native call.

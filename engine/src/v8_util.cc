@@ -17,6 +17,24 @@ std::string to_std_string(v8::Isolate *isolate, v8::Local<v8::Value> value) {
   return *utf8 ? std::string(*utf8, utf8.length()) : std::string("(unprintable)");
 }
 
+std::string to_log_string(v8::Isolate *isolate, v8::Local<v8::Value> value,
+                          size_t max_bytes) {
+  v8::Local<v8::String> s;
+  if (value.IsEmpty()) return std::string();
+  if (value->IsString()) {
+    s = value.As<v8::String>();
+  } else if (!value->ToString(isolate->GetCurrentContext()).ToLocal(&s)) {
+    return "(unprintable)";
+  }
+  std::string out(max_bytes, '\0');
+  int chars = 0;
+  int n = s->WriteUtf8(isolate, out.data(), int(max_bytes), &chars,
+                       v8::String::NO_NULL_TERMINATION | v8::String::REPLACE_INVALID_UTF8);
+  out.resize(size_t(n));
+  if (chars < s->Length()) out += "...";
+  return out;
+}
+
 v8::Local<v8::String> v8_byte_str(v8::Isolate *isolate, const std::string &s) {
   return v8::String::NewFromOneByte(isolate, reinterpret_cast<const uint8_t *>(s.data()),
                                     v8::NewStringType::kNormal, int(s.size()))
@@ -63,18 +81,20 @@ std::string describe_exception(v8::Isolate *isolate, v8::Local<v8::Value> except
     v8::Local<v8::Value> stack;
     if (exception.As<v8::Object>()->Get(context, v8_str(isolate, "stack")).ToLocal(&stack) &&
         stack->IsString()) {
-      text = to_std_string(isolate, stack);
+      text = to_log_string(isolate, stack);
     }
   }
   if (text.empty()) {
     v8::TryCatch inner(isolate);
-    text = to_std_string(isolate, exception);
+    text = to_log_string(isolate, exception);
   }
   if (!message.IsEmpty() && text.find('\n') == std::string::npos) {
     // No stack: say where (compile errors, thrown non-Errors).
     std::string where = to_std_string(isolate, message->GetScriptResourceName());
     int line = message->GetLineNumber(context).FromMaybe(0);
-    if (!where.empty()) text = where + ":" + std::to_string(line) + ": " + text;
+    if (!where.empty() && where != "undefined") {
+      text = where + ":" + std::to_string(line) + ": " + text;
+    }
   }
   return text;
 }

@@ -10,6 +10,10 @@ namespace dispatch {
 v8::Local<v8::String> v8_str(v8::Isolate *isolate, const std::string &s);
 v8::Local<v8::String> v8_str(v8::Isolate *isolate, const char *s, size_t len);
 std::string to_std_string(v8::Isolate *isolate, v8::Local<v8::Value> value);
+// At most max_bytes of its UTF-8 ("..." marks a cut): for log lines, where a
+// tenant's string may be any size.
+std::string to_log_string(v8::Isolate *isolate, v8::Local<v8::Value> value,
+                          size_t max_bytes = 4096);
 
 // HTTP header values and status texts are byte strings: one character per
 // byte (Latin-1) both ways, as Workers treats them.
