@@ -39,6 +39,9 @@ typedef struct {
     size_t                     kv_quota;
     ngx_uint_t                 log_limit;
     ngx_msec_t                 hang_timeout;
+
+    ngx_shm_zone_t            *zone;         /* the node's shared state */
+    ngx_msec_t                 quarantine_period;
 } ngx_http_dispatch_main_conf_t;
 
 
@@ -67,7 +70,19 @@ typedef struct {
 
 ngx_int_t ngx_http_dispatch_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_dispatch_add_variables(ngx_conf_t *cf);
-void ngx_http_dispatch_host_init(dispatch_host_t *host);
+void ngx_http_dispatch_host_init(dispatch_host_t *host,
+    ngx_shm_zone_t *zone);
+
+ngx_shm_zone_t *ngx_http_dispatch_zone_add(ngx_conf_t *cf, ngx_str_t *name,
+    size_t size);
+char *ngx_http_dispatch_quarantine_zone(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_dispatch_zone_init_conf(ngx_conf_t *cf,
+    ngx_http_dispatch_main_conf_t *dmcf);
+uint64_t ngx_http_dispatch_quarantine(void *data, const char *key, size_t len,
+    dispatch_offence_e offence, uint64_t base_ms, uint64_t max_ms);
+uint64_t ngx_http_dispatch_quarantined(void *data, const char *key,
+    size_t len);
 
 
 extern ngx_module_t        ngx_http_dispatch_module;

@@ -1,7 +1,8 @@
 
 /*
  * The host: nginx-backed implementations of what the engine asks of an
- * event loop (watch an fd, run a timer, wake a request, log a line).
+ * event loop (watch an fd, run a timer, wake a request, log a line), and
+ * the penalty box in the module's shared-memory zone.
  */
 
 
@@ -39,12 +40,14 @@ static void ngx_http_dispatch_log(void *data, void *request_ctx,
     dispatch_log_level_e level, const char *msg, size_t len);
 
 
+/* host->data is the zone, or NULL: only the penalty box reads it */
+
 void
-ngx_http_dispatch_host_init(dispatch_host_t *host)
+ngx_http_dispatch_host_init(dispatch_host_t *host, ngx_shm_zone_t *zone)
 {
     ngx_memzero(host, sizeof(dispatch_host_t));
 
-    host->data = NULL;
+    host->data = zone;
     host->io_open = ngx_http_dispatch_io_open;
     host->io_want = ngx_http_dispatch_io_want;
     host->io_close = ngx_http_dispatch_io_close;
@@ -54,6 +57,8 @@ ngx_http_dispatch_host_init(dispatch_host_t *host)
     host->timer_destroy = ngx_http_dispatch_timer_destroy;
     host->wake = ngx_http_dispatch_wake;
     host->log = ngx_http_dispatch_log;
+    host->quarantine = zone ? ngx_http_dispatch_quarantine : NULL;
+    host->quarantined = zone ? ngx_http_dispatch_quarantined : NULL;
 }
 
 

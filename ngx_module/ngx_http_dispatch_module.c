@@ -118,6 +118,13 @@ static ngx_command_t  ngx_http_dispatch_commands[] = {
       offsetof(ngx_http_dispatch_main_conf_t, hang_timeout),
       NULL },
 
+    { ngx_string("dispatch_quarantine_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      ngx_http_dispatch_quarantine_zone,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("dispatch_cpu_limit"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_msec_slot,
@@ -192,6 +199,7 @@ ngx_http_dispatch_create_main_conf(ngx_conf_t *cf)
      *     dmcf->redis_db = 0;
      *     dmcf->redis_unix = { 0, NULL };
      *     dmcf->redis_password = { 0, NULL };
+     *     dmcf->zone = NULL;
      */
 
     dmcf->redis_timeout = NGX_CONF_UNSET_MSEC;
@@ -205,6 +213,7 @@ ngx_http_dispatch_create_main_conf(ngx_conf_t *cf)
     dmcf->kv_quota = NGX_CONF_UNSET_SIZE;
     dmcf->log_limit = NGX_CONF_UNSET_UINT;
     dmcf->hang_timeout = NGX_CONF_UNSET_MSEC;
+    dmcf->quarantine_period = NGX_CONF_UNSET_MSEC;
 
     return dmcf;
 }
@@ -256,7 +265,9 @@ ngx_http_dispatch_init_main_conf(ngx_conf_t *cf, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    return NGX_CONF_OK;
+    /* the penalty box: a default zone when some location dispatches */
+
+    return ngx_http_dispatch_zone_init_conf(cf, dmcf);
 }
 
 
@@ -602,8 +613,9 @@ ngx_http_dispatch_init_process(ngx_cycle_t *cycle)
     conf.kv_quota = dmcf->kv_quota;
     conf.log_limit = (uint32_t) dmcf->log_limit;
     conf.hang_timeout_ms = dmcf->hang_timeout;
+    conf.quarantine_ms = dmcf->quarantine_period;
 
-    ngx_http_dispatch_host_init(&host);
+    ngx_http_dispatch_host_init(&host, dmcf->zone);
 
     ngx_http_dispatch_engine = dispatch_engine_create(&conf, &host, err,
                                                       sizeof(err));

@@ -28,8 +28,10 @@ $t->put_script('tenants', 'good', q{
     let n = 0;
     export default { fetch() { return new Response('good:' + ++n); } };
 });
-# ?mode=spin|catch|micro|hang run away in different ways; no mode counts
-$t->put_script('tenants', 'looper', q{
+# ?mode=spin|catch|micro|hang run away in different ways; no mode counts.
+# A script that keeps hitting its limit is throttled (t/48): each check
+# here runs on a fresh copy of it, under a name of its own.
+my $LOOPER = q{
     let n = 0;
     export default {
       async fetch(request) {
@@ -47,7 +49,13 @@ $t->put_script('tenants', 'looper', q{
         return new Response('looper:' + n);
       }
     };
-});
+};
+my $copies = 0;
+sub fresh_looper {
+    my $name = 'looper' . ++$copies;
+    $t->put_script('tenants', $name, $LOOPER);
+    return $name;
+}
 
 sub timed_get {
     my ($path) = @_;
@@ -59,7 +67,8 @@ sub timed_get {
 
 is $t->get('/t/good')->{content}, 'good:1', 'a good tenant answers';
 my $sum = 0; $sum += $_ % 7 for 0 .. 199_999;
-is $t->get('/t/looper?mode=work')->{content}, "worked:$sum", 'ordinary work well under the limit is not stopped';
+my $looper = fresh_looper();
+is $t->get("/t/$looper?mode=work")->{content}, "worked:$sum", 'ordinary work well under the limit is not stopped';
 
 my $good = 1;
 my %what = (
@@ -68,8 +77,9 @@ my %what = (
     micro => 'a loop of microtasks (await 0)',
 );
 for my $mode (qw(spin catch micro)) {
-    like $t->get('/t/looper')->{content}, qr/^looper:[1-9]\d*$/, "($mode) the tenant answers before";
-    my $r = timed_get("/t/looper?mode=$mode");
+    $looper = fresh_looper();
+    like $t->get("/t/$looper")->{content}, qr/^looper:[1-9]\d*$/, "($mode) the tenant answers before";
+    my $r = timed_get("/t/$looper?mode=$mode");
     is $r->{status}, 503, "$what{$mode} is stopped with 503";
     is $r->{content}, "exceeded_cpu\n", "$mode: the body names exceeded_cpu";
     like $r->{headers}{'content-type'}, qr{^text/plain}, "$mode: as text/plain";
@@ -77,21 +87,23 @@ for my $mode (qw(spin catch micro)) {
     is_deeply [ $t->worker_pids ], \@workers, "$mode: the worker process survives";
     $good++;
     is $t->get('/t/good')->{content}, "good:$good", "$mode: another tenant answers right after, its state intact";
-    is $t->get('/t/looper')->{content}, 'looper:1', "$mode: the stopped tenant answers again, from a fresh isolate";
+    is $t->get("/t/$looper")->{content}, 'looper:1', "$mode: the stopped tenant answers again, from a fresh isolate";
 }
 
 # the limit is on the sum over all the request's turns, not on each turn
-my $r0 = timed_get('/turns/looper?mode=turns');
+$looper = fresh_looper();
+my $r0 = timed_get("/turns/$looper?mode=turns");
 is $r0->{status}, 503, 'a handler that works a little in each of endless timer turns is stopped with 503';
 is $r0->{content}, "exceeded_cpu\n", 'named exceeded_cpu (the CPU of its turns adds up), not exceeded_wall';
 cmp_ok $r0->{elapsed}, '<', 9, 'before the 10s wall limit';
-is $t->get('/t/looper')->{content}, 'looper:1', 'the tenant answers again, from a fresh isolate';
+is $t->get("/t/$looper")->{content}, 'looper:1', 'the tenant answers again, from a fresh isolate';
 
 # a termination never leaks into the next script: runaway and good requests
 # arrive together, twenty times
 my ($stopped, $served, @odd) = (0, 0);
 for my $round (1 .. 20) {
-    my @reqs = ({ path => '/t/looper?mode=spin' }, map { +{ path => '/t/good' } } 1 .. 3);
+    my $runaway = fresh_looper();
+    my @reqs = ({ path => "/t/$runaway?mode=spin" }, map { +{ path => '/t/good' } } 1 .. 3);
     @reqs = reverse @reqs if $round % 2;
     for my $r ($t->parallel(\@reqs, timeout => 30)) {
         if ($r->{status} == 503 && $r->{content} eq "exceeded_cpu\n") { $stopped++ }
@@ -105,18 +117,20 @@ is $served, 60, 'and the sixty good requests around them all answer 200'
 $good += $served;
 
 # a termination fails every other request in flight on the same isolate
-my $h = $t->send_request({ path => '/t/looper?mode=hang' });
+$looper = fresh_looper();
+my $h = $t->send_request({ path => "/t/$looper?mode=hang" });
 sleep 0.3;
-my $r = timed_get('/t/looper?mode=spin');
+my $r = timed_get("/t/$looper?mode=spin");
 is $r->{status}, 503, 'a runaway next to a waiting request of the same tenant is stopped';
 my $w = $t->read_response($h, timeout => 20);
 is $w->{status}, 503, 'the waiting request on that isolate fails too';
 is $w->{content}, "exceeded_cpu\n", 'with exceeded_cpu';
 cmp_ok $w->{elapsed}, '<', 10, 'at once, not at the 30s wall limit';
-is $t->get('/t/looper')->{content}, 'looper:1', 'the tenant answers again from a fresh isolate';
+is $t->get("/t/$looper")->{content}, 'looper:1', 'the tenant answers again from a fresh isolate';
 
 # the limit of a location overrides the one from http
-$r = timed_get('/slow/looper?mode=spin');
+$looper = fresh_looper();
+$r = timed_get("/slow/$looper?mode=spin");
 is $r->{status}, 503, 'with a location\'s dispatch_cpu_limit 1s the runaway is stopped as well';
 cmp_ok $r->{elapsed}, '>=', 0.95, 'but only after at least 1s';
 cmp_ok $r->{elapsed}, '<', 10, 'and not much later';
@@ -134,7 +148,7 @@ $good++;
 is $t->get('/t/good')->{content}, "good:$good", 'and other tenants answer right after';
 
 is_deeply [ $t->worker_pids ], \@workers, 'the worker process is the same throughout';
-ok $t->wait_for(sub { $t->error_log =~ /dispatch "tenants\/looper".*exceeded/ }),
+ok $t->wait_for(sub { $t->error_log =~ /dispatch "tenants\/looper[^"]*".*exceeded/ }),
     'the error log tells which tenant exceeded its limit';
 is scalar($t->error_log_alerts), 0, 'no alerts or crashes in the error log'
     or diag join "\n", $t->error_log_alerts;

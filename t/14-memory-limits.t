@@ -33,7 +33,9 @@ my $LOC = q{ location ~ ^/t/(?<script>[^/]*) { dispatch tenants $script; } };
         const buf = new Uint8Array(16 << 20).fill(7);    // 16 MB of ArrayBuffer
         export default { fetch() { return new Response('within:' + keep.length + ':' + buf[12345]); } };
     });
-    $t->put_script('tenants', 'bomb', q{
+    # A script that keeps hitting its limit is throttled (t/48): each bomb
+    # below goes off in a copy of its own.
+    my $BOMB = q{
         let n = 0;
         export default {
           fetch(request) {
@@ -50,7 +52,10 @@ my $LOC = q{ location ~ ^/t/(?<script>[^/]*) { dispatch tenants $script; } };
             return new Response('bomb:' + n);
           }
         };
-    });
+    };
+    $t->put_script('tenants', $_, $BOMB)
+        for 'bomb', map({ "bomb-$_" } qw(arrays objects buffers typed)),
+                    map({ my $r = $_; map { "bomb-$r-$_" } qw(arrays buffers) } 1 .. 3);
 
     is $t->get('/t/good')->{content}, 'good:1', 'a good tenant answers';
     is $t->get('/t/within')->{content}, 'within:2000000:7',
@@ -67,7 +72,7 @@ my $LOC = q{ location ~ ^/t/(?<script>[^/]*) { dispatch tenants $script; } };
     );
     for my $mode (qw(arrays objects buffers typed)) {
         my $t0 = time;
-        my $r = $t->get("/t/bomb?mode=$mode", timeout => 60);
+        my $r = $t->get("/t/bomb-$mode?mode=$mode", timeout => 60);
         my $took = time - $t0;
         is $r->{status}, 503, "$what{$mode} is stopped with 503";
         is $r->{content}, "exceeded_memory\n", "$mode: the body names exceeded_memory";
@@ -75,7 +80,7 @@ my $LOC = q{ location ~ ^/t/(?<script>[^/]*) { dispatch tenants $script; } };
         is_deeply [ $t->worker_pids ], \@workers, "$mode: the worker process survives";
         $good++;
         is $t->get('/t/good')->{content}, "good:$good", "$mode: another tenant answers right after, its state intact";
-        is $t->get('/t/bomb')->{content}, 'bomb:1', "$mode: the stopped tenant answers again, from a fresh isolate";
+        is $t->get("/t/bomb-$mode")->{content}, 'bomb:1', "$mode: the stopped tenant answers again, from a fresh isolate";
     }
 
     my $r = $t->get('/t/bomb?mode=huge');
@@ -86,7 +91,7 @@ my $LOC = q{ location ~ ^/t/(?<script>[^/]*) { dispatch tenants $script; } };
     # stopped isolates give their memory back
     for my $round (1 .. 3) {
         for my $mode (qw(arrays buffers)) {
-            my $x = $t->get("/t/bomb?mode=$mode", timeout => 60);
+            my $x = $t->get("/t/bomb-$round-$mode?mode=$mode", timeout => 60);
             $x->{status} == 503 or diag "round $round $mode: $x->{status} $x->{content}";
         }
     }
@@ -96,7 +101,7 @@ my $LOC = q{ location ~ ^/t/(?<script>[^/]*) { dispatch tenants $script; } };
     is $t->get('/t/within')->{content}, 'within:2000000:7', 'the tenant within its limit still answers';
 
     is_deeply [ $t->worker_pids ], \@workers, 'the worker process is the same throughout';
-    ok $t->wait_for(sub { $t->error_log =~ /dispatch "tenants\/bomb".*exceeded/ }),
+    ok $t->wait_for(sub { $t->error_log =~ /dispatch "tenants\/bomb[^"]*".*exceeded/ }),
         'the error log tells which tenant exceeded its limit';
     is scalar($t->error_log_alerts), 0, 'no alerts or crashes in the error log'
         or diag join "\n", $t->error_log_alerts;
