@@ -8,7 +8,8 @@
 //                     Redis expires it (PEXPIREAT) when the entry has a TTL
 //   P index    zset   every key, score 0: list() walks it with ZRANGEBYLEX
 //   P expiry   zset   keys with an expiry, score = expiry in ms
-//   P sizes    hash   key -> bytes charged (key + value + metadata)
+//   P sizes    hash   key -> bytes charged (key, value, metadata and the
+//                     per-entry overhead: kPut in kv_store.cc)
 //   P bytes    string the namespace's total, checked against the quota
 // Writes run as Lua scripts, so the quota check and the index move with the
 // write atomically; expired keys are purged from the index (and their bytes
