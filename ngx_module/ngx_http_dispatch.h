@@ -65,6 +65,9 @@ typedef struct {
     dispatch_outcome_e         outcome;
     double                     cpu_ms;
     unsigned                   outcome_set:1;
+    unsigned                   responded:1;  /* sent; the engine holds the
+                                                body until the request is
+                                                freed */
 } ngx_http_dispatch_ctx_t;
 
 

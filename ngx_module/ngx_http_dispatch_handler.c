@@ -442,8 +442,13 @@ ngx_http_dispatch_wake_handler(ngx_event_t *ev)
     ctx->outcome_set = 1;
     ctx->cpu_ms = resp.cpu_ms;
 
-    /* the response is copied into the request's pool before the engine
-     * lets go of it */
+    /*
+     * The body is sent from the engine's own buffer: the engine keeps it,
+     * charged to the script's memory limit, until the request is freed
+     * (ngx_http_dispatch_cleanup), however slowly the client reads.
+     */
+
+    ctx->responded = 1;
 
     if (resp.outcome == DISPATCH_OUTCOME_OK) {
         rc = ngx_http_dispatch_send_response(r, &resp);
@@ -456,11 +461,6 @@ ngx_http_dispatch_wake_handler(ngx_event_t *ev)
                    "dispatch response sent: outcome \"%s\", status %ui, "
                    "rc %i", dispatch_outcome_name(ctx->outcome),
                    r->headers_out.status, rc);
-
-    dispatch_request_release(ctx->engine_req);
-    ctx->engine_req = NULL;
-
-    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, c->log, 0, "dispatch request released");
 
     ngx_http_finalize_request(r, rc);
     ngx_http_run_posted_requests(c);
@@ -799,12 +799,16 @@ ngx_http_dispatch_send_body(ngx_http_request_t *r, u_char *data, size_t len)
         return ngx_http_send_special(r, NGX_HTTP_LAST);
     }
 
-    b = ngx_create_temp_buf(r->pool, len);
+    b = ngx_calloc_buf(r->pool);
     if (b == NULL) {
         return NGX_ERROR;
     }
 
-    b->last = ngx_cpymem(b->last, data, len);
+    /* the engine's buffer or the pool's: either lives as long as r */
+
+    b->pos = data;
+    b->last = data + len;
+    b->memory = 1;
     b->last_buf = (r == r->main) ? 1 : 0;
     b->last_in_chain = 1;
 
@@ -826,16 +830,20 @@ ngx_http_dispatch_cleanup(void *data)
         ngx_delete_posted_event(&ctx->wake);
     }
 
-    if (ctx->engine_req) {
+    if (ctx->engine_req == NULL) {
+        return;
+    }
+
+    if (ctx->responded) {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, ctx->request->connection->log, 0,
+                       "dispatch request released: the response is out");
+
+    } else {
         ngx_log_error(NGX_LOG_INFO, ctx->request->connection->log, 0,
                       "dispatch \"%V/%V\": the client went away, "
                       "request abandoned", &ctx->ns, &ctx->script);
-
-        dispatch_request_release(ctx->engine_req);
-        ctx->engine_req = NULL;
-
-        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, ctx->request->connection->log, 0,
-                       "dispatch request released after the client "
-                       "went away");
     }
+
+    dispatch_request_release(ctx->engine_req);
+    ctx->engine_req = NULL;
 }

@@ -1,5 +1,8 @@
 #include "engine.h"
 
+#include <malloc.h>
+
+#include "memory_budget.h"
 #include "platform.h"
 #include "tenant_isolate.h"
 
@@ -66,6 +69,9 @@ Engine::Engine(const dispatch_engine_conf_t &conf, const dispatch_host_t &host)
       }, true),
       end_timer_(host_, [this] {
         std::vector<uint64_t> ids;
+        ids.swap(to_detach_);
+        for (uint64_t id : ids) detach(id);
+        ids.clear();
         ids.swap(to_end_);
         for (uint64_t id : ids) end(id);
       }, false) {}
@@ -79,7 +85,11 @@ Engine::~Engine() {
 }
 
 bool Engine::init(std::string *err) {
-  if (!platform_init(err)) return false;
+  if (!platform_init(limits_.memory_limit, err)) return false;
+  // glibc raises its mmap threshold after the first large free, after which
+  // big buffers come from the heap and are never given back: RSS would only
+  // grow. Pinned, every large buffer is its own mapping, returned on free.
+  mallopt(M_MMAP_THRESHOLD, 128 * 1024);
   if (!pump_timer_.valid()) {
     *err = "cannot create a timer";
     return false;
@@ -211,6 +221,23 @@ void Engine::respond(RequestScope &scope, dispatch_outcome_e outcome, int status
   // The handler's promise no longer matters: nothing settles it into this
   // response any more.
   scope.result.Reset();
+  if (outcome == DISPATCH_OUTCOME_OK) {
+    // Until the host has sent it, the body is held here (the host sends
+    // from this buffer): charged to the script, and bounded per worker so
+    // that clients that do not read cannot make a worker hold without end.
+    size_t bytes = scope.response_body.size();
+    if (held_response_bytes_ + bytes > limits_.worker_memory / 4) {
+      log(scope, DISPATCH_LOG_WARN, "the responses waiting for slow clients hold " +
+          std::to_string(held_response_bytes_ >> 20) + "m, a quarter of dispatch_worker_memory: "
+          "this one is refused: overloaded");
+      outcome = DISPATCH_OUTCOME_OVERLOADED;
+      scope.outcome = outcome;
+    } else {
+      held_response_bytes_ += bytes;
+      scope.held_bytes = bytes;
+      if (scope.isolate) scope.isolate->budget().hold(bytes);
+    }
+  }
   if (outcome != DISPATCH_OUTCOME_OK) {
     scope.status = status ? status : dispatch_outcome_status(outcome);
     scope.status_text.clear();
@@ -226,8 +253,21 @@ void Engine::respond(RequestScope &scope, dispatch_outcome_e outcome, int status
   if (scope.host_ctx) host_.wake(scope.host_ctx);
 }
 
+void Engine::let_go_of_response(RequestScope &scope) {
+  if (scope.held_bytes) {
+    held_response_bytes_ -= scope.held_bytes;
+    if (scope.isolate) scope.isolate->budget().unhold(scope.held_bytes);
+    scope.held_bytes = 0;
+  }
+  scope.header_views.clear();
+  HeaderList().swap(scope.response_headers);
+  std::string().swap(scope.response_body);
+}
+
 void Engine::release(RequestScope *scope) {
   scope->host_ctx = nullptr;
+  // The host has sent the response (or the client went away).
+  let_go_of_response(*scope);
   if (scope->phase == RequestScope::Phase::kResponded && !scope->wait_until.empty() &&
       scope->isolate && !scope->isolate->dead()) {
     // The response is out; ctx.waitUntil work goes on, on our side only,
@@ -264,7 +304,26 @@ void Engine::end(uint64_t id) {
         " console line(s) past dispatch_log_limit (" + std::to_string(limits_.log_limit) +
         ") were not written");
   }
+  let_go_of_response(scope);
   requests_.erase(it);  // ~RequestScope releases what the request started
+}
+
+void Engine::detach_later(uint64_t id) {
+  to_detach_.push_back(id);
+  if (!end_timer_.armed()) end_timer_.start(0);
+}
+
+void Engine::detach(uint64_t id) {
+  RequestScope *scope = find(id);
+  if (scope == nullptr || !scope->isolate || !scope->isolate->dead()) return;
+  if (scope->held_bytes) scope->isolate->budget().unhold(scope->held_bytes);
+  // Its handles go before the isolate can.
+  scope->result.Reset();
+  scope->wait_until.clear();
+  scope->io.clear();
+  scope->timers.clear();
+  scope->isolate->detach(scope);
+  scope->isolate.reset();  // the isolate is disposed here if it was the last
 }
 
 void Engine::end_later(uint64_t id) {

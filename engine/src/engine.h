@@ -47,6 +47,9 @@ class Engine {
   // request that ended is simply not found.
   RequestScope *find(uint64_t id);
 
+  // Response bodies the host is still sending, all requests together.
+  size_t held_response_bytes() const { return held_response_bytes_; }
+
   // The request has its response: a failure's outcome (status 0: the
   // outcome's own), or OK with the script's response already in the scope.
   // Wakes the host; once only.
@@ -55,6 +58,11 @@ class Engine {
   // Ends the request from the loop, never from inside V8: its isolate may
   // go with it.
   void end_later(uint64_t id);
+
+  // The isolate of a request that has its response was stopped: the request
+  // lets go of it (and of its V8 state) from the loop, so that a slow client
+  // does not keep a dead isolate's memory alive.
+  void detach_later(uint64_t id);
 
   // A limit stopped this isolate: the pool lets it go.
   void retire(TenantIsolate *isolate);
@@ -86,6 +94,10 @@ class Engine {
   Timer pump_timer_;
   Timer end_timer_;
   std::vector<uint64_t> to_end_;
+  std::vector<uint64_t> to_detach_;
+  void detach(uint64_t id);
+  size_t held_response_bytes_ = 0;
+  void let_go_of_response(RequestScope &scope);
 };
 
 }  // namespace dispatch

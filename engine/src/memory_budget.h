@@ -50,7 +50,13 @@ class MemoryBudget : public v8::ArrayBuffer::Allocator {
   size_t limit() const { return limit_; }
   size_t array_buffer_bytes() const { return array_buffers_.load(); }
   size_t heap_bytes() const { return heap_.load(); }
-  size_t total() const { return array_buffer_bytes() + heap_bytes(); }
+  size_t total() const { return array_buffer_bytes() + heap_bytes() + held_.load(); }
+
+  // Response bodies of this script that nginx still sends to slow clients:
+  // counted against the budget while held, whether or not they fit (the
+  // script's own next allocation then finds less room).
+  void hold(size_t bytes) { held_.fetch_add(bytes); }
+  void unhold(size_t bytes) { held_.fetch_sub(bytes); }
   // What is left of the budget now (the heap measured afresh); on the
   // isolate's thread.
   size_t available();
@@ -61,6 +67,12 @@ class MemoryBudget : public v8::ArrayBuffer::Allocator {
   // From the CPU watchdog's thread while JavaScript runs: asks the isolate
   // to look at its heap at its next interrupt check.
   void request_check();
+
+  // Memory outside V8's view (a WebAssembly memory, an ICU object) that an
+  // object holds: counted as ArrayBuffers are. false when it does not fit
+  // what is left; refund when the object is gone.
+  bool charge(size_t bytes);
+  void refund(size_t bytes) { array_buffers_.fetch_sub(bytes); }
 
   // An ArrayBuffer of len bytes the engine fills, checked against what is
   // left of the budget; on refusal a RangeError is thrown and the result is
@@ -83,6 +95,7 @@ class MemoryBudget : public v8::ArrayBuffer::Allocator {
   std::atomic<size_t> array_buffers_{0};
   std::atomic<size_t> heap_{0};
   std::atomic<bool> condemned_{false};
+  std::atomic<size_t> held_{0};
   // The heap size at which the next full GC is forced (heap_ counts garbage
   // too; a full GC tells what is live).
   size_t force_gc_at_ = 0;

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <v8.h>
 
+#include <algorithm>
 #include <atomic>
 #include <memory>
 
@@ -84,14 +85,16 @@ class SignalsBlocked {
 
 }  // namespace
 
-bool platform_init(std::string *err) {
+bool platform_init(size_t memory_limit, std::string *err) {
   if (g_platform) return true;
 
-  // No code generation for tenants beyond what the engine compiles; no
-  // shared memory between isolates.
-  static const char flags[] =
-      "--no-harmony-sharedarraybuffer";
-  v8::V8::SetFlagsFromString(flags, sizeof(flags) - 1);
+  // No shared memory between isolates, by any route (SharedArrayBuffer,
+  // shared WebAssembly memories), and no WebAssembly memory larger than an
+  // isolate's whole budget (64 KiB pages): these flags are process-wide.
+  std::string flags = "--no-harmony-sharedarraybuffer --no-experimental-wasm-threads"
+                      " --wasm-max-mem-pages=" +
+                      std::to_string(std::max<size_t>(1, memory_limit >> 16));
+  v8::V8::SetFlagsFromString(flags.data(), flags.size());
 
   {
     SignalsBlocked blocked;

@@ -11,7 +11,7 @@ class Platform;
 namespace dispatch {
 
 // Returns false with a message in *err when V8 cannot start.
-bool platform_init(std::string *err);
+bool platform_init(size_t memory_limit, std::string *err);
 
 // The process's default platform; the engine pumps its foreground tasks
 // (GC finalisation, memory reducer) for each isolate from a periodic timer.

@@ -93,6 +93,7 @@ class RequestScope {
   HeaderList response_headers;
   std::string response_body;
   std::vector<dispatch_header_t> header_views;  // into response_headers
+  size_t held_bytes = 0;  // of response_body, charged while the host sends it
 
   bool responded() const { return phase == Phase::kResponded || phase == Phase::kLingering; }
 };

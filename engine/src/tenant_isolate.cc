@@ -33,6 +33,9 @@ namespace {
 constexpr uint32_t kTenantSlot = 0;
 // ctx.waitUntil() promises one request may keep pending.
 constexpr size_t kMaxWaitUntil = 1000;
+// Pending setTimeout/setInterval timers (about 0.5 KiB each).
+constexpr size_t kMaxTimersPerRequest = 1000;
+constexpr size_t kMaxTimersPerIsolate = 10000;
 const char kDefaultMainModule[] = "worker.js";
 
 bool deny_wasm_codegen(v8::Local<v8::Context>, v8::Local<v8::String>) { return false; }
@@ -85,6 +88,8 @@ TenantIsolate::~TenantIsolate() {
   // Every handle into the heap goes before the heap does.
   deferred_timer_.reset();
   deferred_.clear();
+  for (ExternalCharge *charge : charges_) delete charge;
+  charges_.clear();
   modules_.clear();
   env_.Reset();
   exports_.Reset();
@@ -243,10 +248,20 @@ void TenantIsolate::condemn(dispatch_outcome_e outcome) {
   if (!penalty.empty()) log(DISPATCH_LOG_WARN, penalty);
   std::vector<RequestScope *> scopes(scopes_.begin(), scopes_.end());
   for (RequestScope *scope : scopes) {
-    if (scope->responded()) {
-      engine_.end_later(scope->id);  // its waitUntil work cannot finish either
-    } else {
-      engine_.respond(*scope, outcome);
+    switch (scope->phase) {
+      case RequestScope::Phase::kLingering:
+        engine_.end_later(scope->id);  // its waitUntil work cannot finish either
+        break;
+      case RequestScope::Phase::kResponded:
+        // The host still sends its response from the scope: it ends when
+        // the host releases it, with no waitUntil work left to linger for,
+        // and lets go of this isolate first (from the loop: not from here).
+        scope->wait_until.clear();
+        engine_.detach_later(scope->id);
+        break;
+      default:
+        engine_.respond(*scope, outcome);
+        break;
     }
   }
   engine_.retire(this);
@@ -354,7 +369,9 @@ bool TenantIsolate::start(std::string *err, dispatch_outcome_e *outcome) {
   v8::Local<v8::Value> atomics;
   if (global->Get(context, v8_str(isolate_, "Atomics")).ToLocal(&atomics) &&
       atomics->IsObject()) {
-    atomics.As<v8::Object>()->Delete(context, v8_str(isolate_, "wait")).Check();
+    for (const char *name : {"wait", "waitAsync"}) {
+      atomics.As<v8::Object>()->Delete(context, v8_str(isolate_, name)).Check();
+    }
   }
 
   env_.Reset(isolate_, v8::Object::New(isolate_));
@@ -415,6 +432,8 @@ bool TenantIsolate::install_builtins(v8::Local<v8::Context> context, std::string
   install_kv_natives(context, native);
   native->Set(context, v8_str(isolate_, "memoryLimit"),
               v8::Number::New(isolate_, double(engine_.limits().memory_limit))).Check();
+  native->Set(context, v8_str(isolate_, "chargeExternal"),
+              v8::Function::New(context, on_charge_external).ToLocalChecked()).Check();
   native->Set(context, v8_str(isolate_, "cpuLeftMs"),
               v8::Function::New(context, on_cpu_left).ToLocalChecked()).Check();
   native->Set(context, v8_str(isolate_, "waitUntil"),
@@ -577,6 +596,8 @@ void TenantIsolate::run(RequestScope &scope) {
         return;
       }
       body = ab;
+      // The script holds it now, in its budget: no second copy lingers.
+      std::string().swap(scope.body);
     }
 
     v8::Local<v8::Value> args[] = {
@@ -606,6 +627,19 @@ uint64_t TenantIsolate::set_timer(v8::Local<v8::Function> callback, uint64_t del
   if (scope == nullptr) {
     // As on Workers: top-level code runs outside any request.
     *err = "timers can only be set while a request is being handled, not at the top level";
+    return 0;
+  }
+  // Each pending timer holds a closure and a host timer: bounded per
+  // request and per isolate, so none can be made to hold memory without end.
+  if (scope->timers.size() >= kMaxTimersPerRequest) {
+    *err = "at most " + std::to_string(kMaxTimersPerRequest) + " timers may be pending per request";
+    return 0;
+  }
+  size_t pending = 0;
+  for (const RequestScope *s : scopes_) pending += s->timers.size();
+  if (pending >= kMaxTimersPerIsolate) {
+    *err = "at most " + std::to_string(kMaxTimersPerIsolate) +
+           " timers may be pending in one script's isolate";
     return 0;
   }
   uint64_t id = next_timer_id_++;
@@ -801,6 +835,49 @@ void TenantIsolate::on_cpu_left(const v8::FunctionCallbackInfo<v8::Value> &info)
   TenantIsolate *self = from(info.GetIsolate());
   double left = self->running_ ? self->run_deadline_cpu_ms_ - thread_cpu_ms() : 0;
   info.GetReturnValue().Set(std::max(0.0, left));
+}
+
+// The ICU objects one isolate may keep: their memory is ICU's, which no
+// isolate's budget sees, so both a charge and a count bound them.
+constexpr size_t kMaxIntlObjects = 2000;
+
+void TenantIsolate::on_charge_external(const v8::FunctionCallbackInfo<v8::Value> &info) {
+  v8::Isolate *isolate = info.GetIsolate();
+  TenantIsolate *self = from(isolate);
+  if (info.Length() < 3 || !info[0]->IsObject() || !info[1]->IsNumber()) return;
+  double requested = info[1].As<v8::Number>()->Value();
+  bool intl = info[2]->IsTrue();
+  if (!(requested >= 0) || requested > double(self->budget_->limit())) {
+    requested = double(self->budget_->limit()) + 1;  // cannot fit
+  }
+  size_t bytes = size_t(requested);
+  if (intl && self->intl_objects_ >= kMaxIntlObjects) {
+    isolate->ThrowException(v8::Exception::RangeError(v8_str(isolate,
+        "at most " + std::to_string(kMaxIntlObjects) + " Intl objects may be kept at once")));
+    return;
+  }
+  if (!self->budget_->charge(bytes)) {
+    isolate->ThrowException(v8::Exception::RangeError(v8_str(isolate,
+        "Cannot allocate " + std::to_string(bytes) +
+        " bytes: they do not fit what is left of the script's memory limit")));
+    return;
+  }
+  auto *charge = new ExternalCharge{self, bytes, intl, {}};
+  charge->holder.Reset(isolate, info[0].As<v8::Object>());
+  charge->holder.SetWeak(charge, &TenantIsolate::on_external_gone,
+                         v8::WeakCallbackType::kParameter);
+  self->charges_.insert(charge);
+  if (intl) self->intl_objects_++;
+}
+
+void TenantIsolate::on_external_gone(const v8::WeakCallbackInfo<ExternalCharge> &info) {
+  ExternalCharge *charge = info.GetParameter();
+  TenantIsolate *self = charge->self;
+  charge->holder.Reset();
+  self->budget_->refund(charge->bytes);
+  if (charge->intl) self->intl_objects_--;
+  self->charges_.erase(charge);
+  delete charge;
 }
 
 // ctx.waitUntil(value) of request id: the engine keeps the promise and

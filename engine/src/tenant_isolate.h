@@ -145,6 +145,16 @@ class TenantIsolate : public std::enable_shared_from_this<TenantIsolate> {
 
  private:
   static void on_cpu_left(const v8::FunctionCallbackInfo<v8::Value> &info);
+  // native.chargeExternal(object, bytes, isIntl): memory object holds
+  // outside V8's view, counted until the object is collected.
+  static void on_charge_external(const v8::FunctionCallbackInfo<v8::Value> &info);
+  struct ExternalCharge {
+    TenantIsolate *self;
+    size_t bytes;
+    bool intl;
+    v8::Global<v8::Object> holder;
+  };
+  static void on_external_gone(const v8::WeakCallbackInfo<ExternalCharge> &info);
   // native.waitUntil(id, value): ctx.waitUntil for request id.
   static void on_wait_until(const v8::FunctionCallbackInfo<v8::Value> &info);
 
@@ -170,6 +180,8 @@ class TenantIsolate : public std::enable_shared_from_this<TenantIsolate> {
   RequestScope *current_ = nullptr;  // whose JavaScript runs now
   bool running_ = false;             // inside guarded()
   double run_deadline_cpu_ms_ = 0;   // of the run going on, thread CPU clock
+  std::unordered_set<ExternalCharge *> charges_;  // live, refunded on collection
+  size_t intl_objects_ = 0;                       // live Intl objects
 
   // Completions that arrived while JavaScript ran (a store that failed at
   // once): settled from the loop, never from inside a native call.
