@@ -66,6 +66,18 @@ $t->put_script('tenants', 'fits', q{
 });
 is $t->get('/t/fits')->{content}, '500001 100000 99999', 'the same builtins on inputs that fit run as ever';
 
+# Libraries that detect native functions by their source still see native code.
+$t->put_script('tenants', 'native-source', q{
+    export default {
+      fetch() {
+        const guarded = [Array.prototype.fill, Array.prototype.map, JSON.parse, Array.from,
+                         Function.prototype.apply, Function.prototype.toString, Intl.DateTimeFormat];
+        return new Response(guarded.map((f) => /\{ \[native code\] \}$/.test(Function.prototype.toString.call(f))).join(' '));
+      }
+    };
+});
+is $t->get('/t/native-source')->{content}, join(' ', ('true') x 7), 'guarded builtins still read as native code';
+
 # Throwing a 100 MB string: the log line about it is bounded, the worker lives.
 $t->put_script('tenants', 'throw-big', q{ export default { fetch() { throw 'x'.repeat(1e8); } }; });
 my $r = $t->get('/t/throw-big', timeout => 30);

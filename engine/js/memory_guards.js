@@ -27,7 +27,7 @@ function guardConstructor(holder, name, original, construct) {
     if (key === 'length' || key === 'name' || key === 'prototype') continue;
     ObjectDefineProperty(guarded, key, ReflectGetOwnPropertyDescriptor(original, key));
   }
-  ObjectDefineProperty(holder, name, { value: guarded, writable: true, enumerable: false, configurable: true });
+  guardMethod(holder, name, guarded);
 }
 
 // WebAssembly.Memory: its pages are a backing store the ArrayBuffer
@@ -47,16 +47,13 @@ if (typeof WebAssembly === 'object' && WebAssembly !== null) {
     native.chargeExternal(memory, pages * WASM_PAGE, false);
     return memory;
   });
-  ObjectDefineProperty(WasmMemory.prototype, 'grow', {
-    value: {
-      grow(delta) {
-        const pages = pagesOf(delta);
-        native.chargeExternal(this, pages * WASM_PAGE, false);
-        return ReflectApply(wasmGrow, this, arguments);
-      },
-    }.grow,
-    writable: true, enumerable: false, configurable: true,
-  });
+  guardMethod(WasmMemory.prototype, 'grow', {
+    grow(delta) {
+      const pages = pagesOf(delta);
+      native.chargeExternal(this, pages * WASM_PAGE, false);
+      return ReflectApply(wasmGrow, this, arguments);
+    },
+  }.grow);
 }
 
 // Intl: ICU allocates outside V8 (a DateTimeFormat holds tens of KiB), in a
@@ -89,3 +86,14 @@ if (typeof Intl === 'object' && Intl !== null) {
     });
   }
 }
+
+// A guarded builtin still reads as native code ("function fill() { [native
+// code] }"), as libraries that detect native functions by their source
+// expect; so does this toString itself.
+const guardedToString = Function.prototype.toString;
+guardMethod(Function.prototype, 'toString', {
+  toString() {
+    const original = typeof this === 'function' ? WeakMapPrototypeGet(GUARD_ORIGINALS, this) : undefined;
+    return ReflectApply(guardedToString, original === undefined ? this : original, arguments);
+  },
+}.toString);

@@ -23,7 +23,17 @@ function guardRefuse(what, count) {
   throw new RangeError(`${what}: ${count} elements cannot fit this script's memory limit`);
 }
 
+// Each guard's original, for Function.prototype.toString (memory_guards.js).
+const GUARD_ORIGINALS = new WeakMap();
+const WeakMapPrototypeGet = uncurryThis(WeakMap.prototype.get);
+const WeakMapPrototypeSet = uncurryThis(WeakMap.prototype.set);
+
+function guardRemember(guarded, original) {
+  WeakMapPrototypeSet(GUARD_ORIGINALS, guarded, original);
+}
+
 function guardMethod(target, name, guarded) {
+  guardRemember(guarded, target[name]);
   ObjectDefineProperty(target, name, { value: guarded, writable: true, enumerable: false, configurable: true });
 }
 
