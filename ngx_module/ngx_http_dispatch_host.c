@@ -36,6 +36,7 @@ static void ngx_http_dispatch_timer_stop(dispatch_timer_t *t);
 static void ngx_http_dispatch_timer_destroy(dispatch_timer_t *t);
 static void ngx_http_dispatch_timer_handler(ngx_event_t *ev);
 static void ngx_http_dispatch_wake(void *data, void *request_ctx);
+static int ngx_http_dispatch_exiting(void *data);
 static void ngx_http_dispatch_log(void *data, void *request_ctx,
     dispatch_log_level_e level, const char *msg, size_t len);
 
@@ -59,6 +60,7 @@ ngx_http_dispatch_host_init(dispatch_host_t *host, ngx_shm_zone_t *zone)
     host->log = ngx_http_dispatch_log;
     host->quarantine = zone ? ngx_http_dispatch_quarantine : NULL;
     host->quarantined = zone ? ngx_http_dispatch_quarantined : NULL;
+    host->exiting = ngx_http_dispatch_exiting;
 }
 
 
@@ -279,4 +281,13 @@ ngx_http_dispatch_log(void *data, void *request_ctx,
     }
 
     ngx_log_error(l, log, 0, "%*s", len, msg);
+}
+
+
+/* a reload or QUIT: the worker finishes what is in flight, then exits */
+
+static int
+ngx_http_dispatch_exiting(void *data)
+{
+    return ngx_exiting || ngx_quit;
 }

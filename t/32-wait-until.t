@@ -48,5 +48,24 @@ close $s;
 
 ok $t->wait_for(sub { $t->get('/t/bg/read')->{content} eq 'after the response' }, timeout => 5),
     'the waitUntil work completes after the response (seen through KV)';
+# A worker that is shutting down (a reload) does not wait for work that
+# lingers after its response: it would keep it alive for 30 s a reload.
+$t->put_script('tenants', 'forever', q{
+    export default {
+      fetch(request, env, ctx) {
+        ctx.waitUntil(new Promise(() => { setInterval(() => {}, 10); }));
+        return new Response('sent');
+      }
+    };
+});
+my ($old) = $t->worker_pids;
+is $t->get('/t/forever')->{content}, 'sent', 'a script leaves work that never ends';
+my $t1 = time;
+$t->reload;
+ok $t->wait_for(sub { !kill 0, $old }, timeout => 10), 'on reload the old worker exits all the same';
+cmp_ok time - $t1, '<', 5, sprintf('at once, not after 30 s (%.1f s)', time - $t1);
+like $t->error_log, qr/the worker is shutting down: ctx\.waitUntil\(\) work of 1 request\(s\) is stopped/,
+    'the error log says the lingering work was stopped';
+
 is scalar($t->error_log_alerts), 0, 'no alerts in the error log' or diag join "\n", $t->error_log_alerts;
 done_testing;

@@ -127,6 +127,13 @@ typedef struct {
                             dispatch_offence_e offence, uint64_t base_ms,
                             uint64_t max_ms);
     uint64_t  (*quarantined)(void *data, const char *key, size_t len);
+
+    /*
+     * 1 once the worker is shutting down (a reload, QUIT): ctx.waitUntil
+     * work that lingers after its response is then stopped, so that no
+     * tenant keeps an old worker alive. NULL: never.
+     */
+    int       (*exiting)(void *data);
 } dispatch_host_t;
 
 

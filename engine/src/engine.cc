@@ -65,6 +65,9 @@ Engine::Engine(const dispatch_engine_conf_t &conf, const dispatch_host_t &host)
       pool_(*this),
       pump_timer_(host_, [this] {
         pool_.pump();
+        if (host_.raw().exiting != nullptr && host_.raw().exiting(host_.raw().data)) {
+          stop_lingering();
+        }
         pump_timer_.start(kPumpIntervalMs);
       }, true),
       end_timer_(host_, [this] {
@@ -306,6 +309,19 @@ void Engine::end(uint64_t id) {
   }
   let_go_of_response(scope);
   requests_.erase(it);  // ~RequestScope releases what the request started
+}
+
+// The worker is shutting down: work that lingers after its response would
+// keep it alive (its timers are not cancelable) for up to 30 s a reload.
+void Engine::stop_lingering() {
+  std::vector<uint64_t> ids;
+  for (const auto &entry : requests_) {
+    if (entry.second->phase == RequestScope::Phase::kLingering) ids.push_back(entry.first);
+  }
+  if (ids.empty()) return;
+  host_.log(DISPATCH_LOG_NOTICE, "dispatch: the worker is shutting down: ctx.waitUntil() work of " +
+            std::to_string(ids.size()) + " request(s) is stopped");
+  for (uint64_t id : ids) end(id);
 }
 
 void Engine::detach_later(uint64_t id) {

@@ -96,6 +96,7 @@ class Engine {
   std::vector<uint64_t> to_end_;
   std::vector<uint64_t> to_detach_;
   void detach(uint64_t id);
+  void stop_lingering();
   size_t held_response_bytes_ = 0;
   void let_go_of_response(RequestScope &scope);
 };
