@@ -37,6 +37,16 @@ function guardMethod(target, name, guarded) {
   ObjectDefineProperty(target, name, { value: guarded, writable: true, enumerable: false, configurable: true });
 }
 
+// How many elements [start, end) covers of length, as slice and fill read
+// their arguments.
+function guardRangeCount(length, start, end) {
+  const relative = (n, fallback) => {
+    const k = n === undefined ? fallback : guardToIntegerOrInfinity(n);
+    return k < 0 ? MathMax(length + k, 0) : MathMin(k, length);
+  };
+  return relative(end, length) - relative(start, 0);
+}
+
 function guardLengthOf(object) {
   return object === undefined || object === null ? 0 : guardToIntegerOrInfinity(object.length);
 }
@@ -80,11 +90,7 @@ for (let i = 0; i < GUARD_LENGTH_WALKERS.length; i++) {
 guardWrap(Array.prototype, 'slice', (self, args) => {
   const length = guardLengthOf(self);
   if (length <= GUARD_MAX_ELEMENTS) return;
-  const relative = (n, fallback) => {
-    const k = n === undefined ? fallback : guardToIntegerOrInfinity(n);
-    return k < 0 ? MathMax(length + k, 0) : MathMin(k, length);
-  };
-  const count = relative(args[1], length) - relative(args[0], 0);
+  const count = guardRangeCount(length, args[0], args[1]);
   if (count > GUARD_MAX_ELEMENTS) guardRefuse('Array.prototype.slice', count);
 });
 
@@ -132,11 +138,7 @@ guardMethod(Array.prototype, 'fill', {
     if (this !== undefined && this !== null) {
       const length = guardToIntegerOrInfinity(this.length);
       if (length > GUARD_MAX_ELEMENTS) {
-        const relative = (n, fallback) => {
-          const k = n === undefined ? fallback : guardToIntegerOrInfinity(n);
-          return k < 0 ? MathMax(length + k, 0) : MathMin(k, length);
-        };
-        const count = relative(end, length) - relative(start, 0);
+        const count = guardRangeCount(length, start, end);
         if (count > GUARD_MAX_ELEMENTS) guardRefuse('Array.prototype.fill', count);
       }
     }
