@@ -191,9 +191,10 @@ void TenantIsolate::take_response(v8::Local<v8::Context> context, RequestScope &
   v8::TryCatch try_catch(isolate_);
   if (result->State() == v8::Promise::kRejected) {
     v8::Local<v8::Value> exception = result->Result();
-    log(DISPATCH_LOG_ERR, "uncaught exception: " +
-        describe_exception(isolate_, exception,
-                           v8::Exception::CreateMessage(isolate_, exception)));
+    // The settled request's own context: it may settle in another's turn.
+    engine_.log(scope, DISPATCH_LOG_ERR, "uncaught exception: " +
+                describe_exception(isolate_, exception,
+                                   v8::Exception::CreateMessage(isolate_, exception)));
     if (!isolate_->IsExecutionTerminating()) {
       engine_.respond(scope, DISPATCH_OUTCOME_EXCEPTION);
     }
@@ -204,7 +205,7 @@ void TenantIsolate::take_response(v8::Local<v8::Context> context, RequestScope &
   bool ok = read_response_output(context, result->Result(), &output, &why);
   if (isolate_->IsExecutionTerminating()) return;  // a limit: turn() reports it
   if (!ok) {
-    log(DISPATCH_LOG_ERR, "the response cannot be sent: " + why);
+    engine_.log(scope, DISPATCH_LOG_ERR, "the response cannot be sent: " + why);
     engine_.respond(scope, DISPATCH_OUTCOME_EXCEPTION);
     return;
   }
@@ -226,8 +227,9 @@ void TenantIsolate::take_wait_until(v8::Local<v8::Context> context, RequestScope
     if (promise->State() == v8::Promise::kRejected) {
       v8::TryCatch try_catch(isolate_);
       v8::Local<v8::Value> error = promise->Result();
-      log(DISPATCH_LOG_ERR, "uncaught exception in ctx.waitUntil(): " +
-          describe_exception(isolate_, error, v8::Exception::CreateMessage(isolate_, error)));
+      engine_.log(scope, DISPATCH_LOG_ERR, "uncaught exception in ctx.waitUntil(): " +
+                  describe_exception(isolate_, error,
+                                     v8::Exception::CreateMessage(isolate_, error)));
       if (isolate_->IsExecutionTerminating()) return;
     }
     list[i] = std::move(list.back());
