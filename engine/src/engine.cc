@@ -228,11 +228,14 @@ void Engine::respond(RequestScope &scope, dispatch_outcome_e outcome, int status
     // Until the host has sent it, the body is held here (the host sends
     // from this buffer): charged to the script, and bounded per worker so
     // that clients that do not read cannot make a worker hold without end.
+    // (Never less than one isolate's whole limit: any response a script can
+    // make fits when nothing else waits.)
     size_t bytes = scope.response_body.size();
-    if (held_response_bytes_ + bytes > limits_.worker_memory / 4) {
+    size_t bound = std::max(limits_.worker_memory / 4, limits_.memory_limit);
+    if (held_response_bytes_ + bytes > bound) {
       log(scope, DISPATCH_LOG_WARN, "the responses waiting for slow clients hold " +
-          std::to_string(held_response_bytes_ >> 20) + "m, a quarter of dispatch_worker_memory: "
-          "this one is refused: overloaded");
+          std::to_string(held_response_bytes_ >> 20) + "m of the " + std::to_string(bound >> 20) +
+          "m a worker may hold for them: this one is refused: overloaded");
       outcome = DISPATCH_OUTCOME_OVERLOADED;
       scope.outcome = outcome;
     } else {
@@ -244,8 +247,8 @@ void Engine::respond(RequestScope &scope, dispatch_outcome_e outcome, int status
   if (outcome != DISPATCH_OUTCOME_OK) {
     scope.status = status ? status : dispatch_outcome_status(outcome);
     scope.status_text.clear();
-    scope.response_headers.clear();
-    scope.response_body.clear();
+    HeaderList().swap(scope.response_headers);
+    std::string().swap(scope.response_body);
   }
   scope.header_views.clear();
   scope.header_views.reserve(scope.response_headers.size());
