@@ -749,6 +749,27 @@ test_promise_then_replaced_steals_no_engine_callback(void **state)
 }
 
 static void
+test_a_script_that_keeps_hitting_its_cpu_limit_is_throttled(void **state)
+{
+    int  stopped = 0, refused = 0;
+
+    limits.cpu_limit_ms = 5;
+    redis_fixture_put_script("ns", "spin", "export default { fetch() { for (;;) {} } };", NULL);
+    for (int i = 0; i < 12; i++) {
+        switch (get("spin", NULL, 0)) {
+        case DISPATCH_OUTCOME_EXCEEDED_CPU: stopped++; break;
+        case DISPATCH_OUTCOME_QUARANTINED: refused++; break;
+        default: fail_msg("an outcome other than exceeded_cpu or quarantined");
+        }
+    }
+    /* three offences, then at most a few a second are admitted */
+    assert_in_range(stopped, 3, 6);
+    assert_true(refused >= 6);
+    assert_non_null(strstr(poll_host_log(), "throttled in this worker"));
+    assert_int_equal(dispatch_outcome_status(DISPATCH_OUTCOME_QUARANTINED), 503);
+}
+
+static void
 test_an_allocation_larger_than_the_limit_is_a_catchable_range_error(void **state)
 {
     char body[64];
@@ -953,6 +974,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_a_forged_header_name_never_comes_out, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hop_by_hop_headers_never_leave_the_engine, setup, teardown),
         cmocka_unit_test_setup_teardown(test_promise_then_replaced_steals_no_engine_callback, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_script_that_keeps_hitting_its_cpu_limit_is_throttled, setup, teardown),
         cmocka_unit_test_setup_teardown(test_invalid_name_is_not_found_without_redis, setup, teardown),
         cmocka_unit_test_setup_teardown(test_module_response_comes_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_request_reaches_the_script, setup, teardown),
