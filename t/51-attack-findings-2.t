@@ -51,7 +51,9 @@ hostile_case($t, 'apply with a typed array whose length property lies is stopped
           return new Response('applied');
         } };
     },
-    expect => $stopped);
+    # the guard copies the arguments itself, by the `length` it read once
+    # (0 here, as apply itself reads it)
+    expect => [@$stopped, [200, 'applied']]);
 
 # ---------------------------------------------------------------------------
 # 3. Last resort by the hang timeout: Object.keys of a Uint8Array(1.2e8)
@@ -68,20 +70,21 @@ hostile_case($t, 'Object.keys of a typed array whose length property lies is sto
 
 # ---------------------------------------------------------------------------
 # 4. Last resort by the hang timeout: the other ways to list a typed array's
-# keys in one C++ call have no guard at all: for-in over a Uint8Array(1.2e8)
-# (it stands for them here), Reflect.ownKeys of it, Object.assign({}, a
-# Uint8Array(6e7)), JSON.stringify of a Uint8Array(1e8). Each: "JavaScript
-# kept running 1000ms after a limit stopped it", exit (1).
-hostile_case($t, 'for-in over a 120 MB typed array is stopped by a limit',
-    js => q{
-        export default { fetch() {
-          const u = new Uint8Array(1.2e8);
-          let n = 0;
-          try { for (const k in u) { n++; break; } } catch (e) { return new Response(e.name); }
-          return new Response('forin ' + n);
-        } };
-    },
-    expect => $stopped);
+# keys in one C++ call had no guard: Reflect.ownKeys of a Uint8Array(1.2e8),
+# Object.assign({}, a Uint8Array(6e7)), JSON.stringify of a Uint8Array(1e8).
+# (for-in over one is syntax no guard can reach: it is left to the last
+# resort, as the README says.)
+for my $call ('Reflect.ownKeys(u)', 'Object.assign({}, u)', 'JSON.stringify(u)') {
+    hostile_case($t, "$call of a 120 MB typed array is refused",
+        js => qq{
+            export default { fetch() {
+              const u = new Uint8Array(1.2e8);
+              try { $call; } catch (e) { return new Response(e.name); }
+              return new Response('listed');
+            } };
+        },
+        expect => $stopped);
+}
 
 # ---------------------------------------------------------------------------
 # 5. Last resort at once (0.01 s): a `length` getter that answers 0 to the
@@ -98,7 +101,8 @@ hostile_case($t, 'a generic sort whose length getter lies to the guard is refuse
           return new Response('sorted');
         } };
     },
-    expect => $stopped);
+    # the length the guard read is the one V8 sees (a pinned view): 0
+    expect => [@$stopped, [200, 'sorted']]);
 
 # ---------------------------------------------------------------------------
 # 6. Last resort by the hang timeout: a Symbol.isConcatSpreadable getter
@@ -113,7 +117,8 @@ hostile_case($t, 'concat of an array-like whose isConcatSpreadable getter lies i
           return new Response('concatenated');
         } };
     },
-    expect => $stopped);
+    # an object concat would not spread must not be able to change its mind
+    expect => [@$stopped, [200, 'TypeError']]);
 
 # ---------------------------------------------------------------------------
 # 7. Last resort by the hang timeout: the JSON.parse guard measures only

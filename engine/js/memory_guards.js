@@ -6,6 +6,7 @@
 // catch. These replace the tenant's globals only.
 
 const ReflectConstruct = Reflect.construct;
+const ReflectDeleteProperty = Reflect.deleteProperty;
 const WASM_PAGE = 65536;
 
 // Copies the static members and the prototype link of a replaced
@@ -84,6 +85,26 @@ if (typeof Intl === 'object' && Intl !== null) {
       native.chargeExternal(object, bytes, true);
       return object;
     });
+  }
+}
+
+if (typeof Intl === 'object' && Intl !== null) {
+  // V8's own Intl.v8BreakIterator is no standard API (nor on Workers), and
+  // adoptText() copies the text into ICU where nothing counts it: gone.
+  ReflectDeleteProperty(Intl, 'v8BreakIterator');
+
+  // Intl.Segmenter.prototype.segment(text) copies the text into ICU (two
+  // bytes a character) for as long as the Segments object lives.
+  if (typeof Intl.Segmenter === 'function') {
+    const segment = Intl.Segmenter.prototype.segment;
+    guardMethod(Intl.Segmenter.prototype, 'segment', {
+      segment(input) {
+        const text = `${input}`;
+        const segments = ReflectApply(segment, this, [text]);
+        native.chargeExternal(segments, text.length * 2 + (16 << 10), true);
+        return segments;
+      },
+    }.segment);
   }
 }
 

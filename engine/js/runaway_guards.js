@@ -13,6 +13,7 @@ const GUARD_MAX_ELEMENTS = native.memoryLimit / GUARD_BYTES_PER_ELEMENT;
 const GUARD_ITERATOR = Symbol.iterator;
 const ObjectGetPrototypeOf = Object.getPrototypeOf;
 const MathLog2 = Math.log2;
+const ReflectGet = Reflect.get;
 
 function guardToIntegerOrInfinity(value) {
   const number = +value;
@@ -51,6 +52,61 @@ function guardLengthOf(object) {
   return object === undefined || object === null ? 0 : guardToIntegerOrInfinity(object.length);
 }
 
+// A typed array's own element count, whatever its `length` property says.
+function guardIsTypedArray(value) {
+  return ArrayBufferIsView(value) && TypedArrayPrototypeGetSymbolToStringTag(value) !== undefined;
+}
+
+// A genuine array: its length is a data property that cannot lie. A Proxy
+// around an array passes Array.isArray but answers `length` as it likes.
+function guardIsGenuineArray(value) {
+  return ArrayIsArray(value) && !native.isProxy(value);
+}
+
+// A view of object whose properties named in `pinned` answer what was read
+// once: a getter or a Proxy that answers the guard one length and V8
+// another cannot get past it, and every element V8 reads through the view
+// is a call into JavaScript, which a stop request reaches.
+function guardPin(object, pinned) {
+  return new Proxy(object, {
+    get(target, key) {
+      return ObjectHasOwn(pinned, key) ? pinned[key] : ReflectGet(target, key);
+    },
+  });
+}
+
+const GUARD_PIN_LENGTH = { __proto__: null, length: 0 };
+
+// The receiver a length walker runs on: itself when its length cannot lie
+// (a genuine array, a primitive), else a view with the length pinned.
+// Refuses a length past the bound.
+function guardReceiver(self, what) {
+  if (self === undefined || self === null) return self;  // the builtin throws its TypeError
+  const type = typeof self;
+  const genuine = (type !== 'object' && type !== 'function') || guardIsGenuineArray(self);
+  const length = guardLengthOf(self);
+  if (length > GUARD_MAX_ELEMENTS) guardRefuse(what, length);
+  if (genuine) return self;
+  return guardPin(self, { __proto__: null, length });
+}
+
+// apply, Reflect.apply and Reflect.construct copy an array-like of
+// arguments whole (CreateListFromArrayLike, in C++) before they find there
+// are too many to call with: anything but a genuine array is copied here,
+// reading its length once.
+const GUARD_MAX_ARGUMENTS = 1 << 20;
+function guardArgumentList(list, what) {
+  if (list === undefined || list === null || typeof list !== 'object' && typeof list !== 'function') {
+    return list;  // the builtin throws its TypeError
+  }
+  const length = guardLengthOf(list);
+  if (length > GUARD_MAX_ARGUMENTS) throw new RangeError(`${what}: ${length} arguments are too many`);
+  if (guardIsGenuineArray(list)) return list;
+  const copy = [];
+  for (let i = 0; i < length; i++) ObjectDefineProperty(copy, i, { value: list[i], writable: true, enumerable: true, configurable: true });
+  return copy;
+}
+
 // Replaces target[name] with a function that runs check(thisArg, args)
 // first; name and length stay the original's.
 function guardWrap(target, name, check) {
@@ -80,10 +136,16 @@ const GUARD_LENGTH_WALKERS = [
 for (let i = 0; i < GUARD_LENGTH_WALKERS.length; i++) {
   const name = GUARD_LENGTH_WALKERS[i];
   const what = `Array.prototype.${name}`;
-  guardWrap(Array.prototype, name, (self) => {
-    const length = guardLengthOf(self);
-    if (length > GUARD_MAX_ELEMENTS) guardRefuse(what, length);
-  });
+  const original = Array.prototype[name];
+  const guarded = {
+    [name]() {
+      const receiver = guardReceiver(this, what);
+      const result = ReflectApply(original, receiver, arguments);
+      return result === receiver ? this : result;  // sort, reverse, copyWithin return it
+    },
+  }[name];
+  ObjectDefineProperty(guarded, 'length', { value: original.length, configurable: true });
+  guardMethod(Array.prototype, name, guarded);
 }
 
 // slice copies only its range, so the range is what is bounded.
@@ -95,40 +157,85 @@ guardWrap(Array.prototype, 'slice', (self, args) => {
 });
 
 // concat spreads every array and spreadable argument into one new array.
+// What it spreads is read once here and pinned; an object it would not
+// spread stays itself (it is an element of the result), so one whose
+// isConcatSpreadable could answer V8 otherwise (a Proxy, a getter) is
+// refused.
 const GUARD_SPREADABLE = Symbol.isConcatSpreadable;
-guardWrap(Array.prototype, 'concat', (self, args) => {
-  let total = 0;
-  const add = (item) => {
-    if ((typeof item === 'object' && item !== null) &&
-        (ArrayIsArray(item) || item[GUARD_SPREADABLE])) total += guardLengthOf(item);
-  };
-  add(self);
-  for (let i = 0; i < args.length; i++) add(args[i]);
-  if (total > GUARD_MAX_ELEMENTS) guardRefuse('Array.prototype.concat', total);
-});
+function guardConcatItem(item, counted) {
+  if (typeof item !== 'object' || item === null) return item;
+  if (guardIsGenuineArray(item) && item[GUARD_SPREADABLE] === undefined) {
+    counted.total += item.length;
+    return item;
+  }
+  const flag = item[GUARD_SPREADABLE];
+  const spread = flag !== undefined ? !!flag : ArrayIsArray(item);
+  if (!spread) {
+    let holder = item;
+    for (let depth = 0; holder !== null && depth < 1000; depth++) {
+      if (native.isProxy(holder)) throw new TypeError('Array.prototype.concat: a Proxy that is not spread is not supported');
+      const d = ReflectGetOwnPropertyDescriptor(holder, GUARD_SPREADABLE);
+      if (d !== undefined) {
+        if (d.get !== undefined) throw new TypeError('Array.prototype.concat: Symbol.isConcatSpreadable as a getter is not supported');
+        break;
+      }
+      holder = ObjectGetPrototypeOf(holder);
+    }
+    return item;
+  }
+  const length = guardLengthOf(item);
+  counted.total += length;
+  return guardPin(item, { __proto__: null, length, [GUARD_SPREADABLE]: true });
+}
+const guardedConcat = Array.prototype.concat;
+guardMethod(Array.prototype, 'concat', {
+  concat(...items) {
+    const counted = { total: 0 };
+    const receiver = guardConcatItem(this, counted);
+    for (let i = 0; i < items.length; i++) items[i] = guardConcatItem(items[i], counted);
+    if (counted.total > GUARD_MAX_ELEMENTS) guardRefuse('Array.prototype.concat', counted.total);
+    return ReflectApply(guardedConcat, receiver, items);
+  },
+}.concat);
 
 // Object.keys and its kin make one string (or pair) per index of a typed
 // array in a single C++ call: 8 bytes of buffer become tens of heap bytes.
 const GUARD_KEY_BYTES = 32;
-for (const name of ['keys', 'values', 'entries', 'getOwnPropertyNames']) {
-  guardWrap(Object, name, (self, args) => {
-    const target = args[0];
-    if (ArrayBufferIsView(target)) {
-      const length = guardLengthOf(target);
-      if (length * GUARD_KEY_BYTES > native.memoryLimit) guardRefuse(`Object.${name}`, length);
-    }
-  });
-}
-
-// apply copies an array-like of arguments whole (CreateListFromArrayLike)
-// before it finds there are too many to call with.
-const GUARD_MAX_ARGUMENTS = 1 << 20;
-guardWrap(Function.prototype, 'apply', (self, args) => {
-  const length = guardLengthOf(args[1]);
-  if (length > GUARD_MAX_ARGUMENTS) {
-    throw new RangeError(`Function.prototype.apply: ${length} arguments are too many`);
+// (Its own count, not its `length` property, which a script may redefine.)
+function guardTypedArrayKeys(value, what) {
+  if (guardIsTypedArray(value)) {
+    const length = TypedArrayPrototypeGetLength(value);
+    if (length * GUARD_KEY_BYTES > native.memoryLimit) guardRefuse(what, length);
   }
+}
+for (const name of ['keys', 'values', 'entries', 'getOwnPropertyNames', 'getOwnPropertyDescriptors']) {
+  guardWrap(Object, name, (self, args) => guardTypedArrayKeys(args[0], `Object.${name}`));
+}
+guardWrap(Reflect, 'ownKeys', (self, args) => guardTypedArrayKeys(args[0], 'Reflect.ownKeys'));
+guardWrap(Object, 'assign', (self, args) => {
+  for (let i = 1; i < args.length; i++) guardTypedArrayKeys(args[i], 'Object.assign');
 });
+// JSON.stringify of a typed array writes one key per element in C++.
+guardWrap(JSON, 'stringify', (self, args) => guardTypedArrayKeys(args[0], 'JSON.stringify'));
+
+const guardedApply = Function.prototype.apply;
+guardMethod(Function.prototype, 'apply', {
+  apply(thisArg, list) {
+    return ReflectApply(guardedApply, this, [thisArg, guardArgumentList(list, 'Function.prototype.apply')]);
+  },
+}.apply);
+const guardedReflectApply = Reflect.apply;
+guardMethod(Reflect, 'apply', {
+  apply(target, thisArg, list) {
+    return ReflectApply(guardedReflectApply, this, [target, thisArg, guardArgumentList(list, 'Reflect.apply')]);
+  },
+}.apply);
+const guardedReflectConstruct = Reflect.construct;
+guardMethod(Reflect, 'construct', {
+  construct(target, list, newTarget = target) {
+    return ReflectApply(guardedReflectConstruct, this, [target, guardArgumentList(list, 'Reflect.construct'), newTarget]);
+  },
+}.construct);
 
 // Array.prototype.fill on an array in dictionary mode (new Array(6e7) is
 // one) inserts element by element in C++, allocating without end.
@@ -176,11 +283,13 @@ const GUARD_PARSE_BYTES_PER_MS = 50000;
 const guardedParse = JSON.parse;
 guardMethod(JSON, 'parse', {
   parse(text, reviver = undefined) {
-    if (typeof text === 'string' && text.length > 1e6 &&
-        text.length > guardCpuBudgetMs() * GUARD_PARSE_BYTES_PER_MS) {
-      throw new RangeError(`JSON.parse: ${text.length} characters cannot be parsed in the CPU time this request has left`);
+    // Converted once, here: a toString that answers the guard a short text
+    // and V8 a huge one cannot get past it.
+    const source = typeof text === 'string' ? text : `${text}`;
+    if (source.length > 1e6 && source.length > guardCpuBudgetMs() * GUARD_PARSE_BYTES_PER_MS) {
+      throw new RangeError(`JSON.parse: ${source.length} characters cannot be parsed in the CPU time this request has left`);
     }
-    return ReflectApply(guardedParse, this, arguments);
+    return ReflectApply(guardedParse, this, arguments.length > 1 ? [source, reviver] : [source]);
   },
 }.parse);
 
@@ -209,6 +318,20 @@ for (const name of ['padStart', 'padEnd']) {
   guardWrap(String.prototype, name, (self, args) => {
     if (guardToIntegerOrInfinity(args[0]) > native.memoryLimit) {
       throw new RangeError(`String.prototype.${name}: the result cannot fit this script's memory limit`);
+    }
+  });
+}
+
+// split, replace, replaceAll, match and matchAll walk the whole string in
+// one C++ call (a global regexp over 1e8 characters: seconds). Texts over
+// 1M characters are sized by the CPU time the request has left, at 20
+// characters a microsecond.
+const GUARD_TEXT_CHARS_PER_MS = 20000;
+for (const name of ['split', 'replace', 'replaceAll', 'match', 'matchAll']) {
+  guardWrap(String.prototype, name, (self) => {
+    if (typeof self === 'string' && self.length > 1e6 &&
+        self.length > guardCpuBudgetMs() * GUARD_TEXT_CHARS_PER_MS) {
+      throw new RangeError(`String.prototype.${name}: ${self.length} characters cannot be walked in the CPU time this request has left`);
     }
   });
 }

@@ -230,18 +230,22 @@ void Engine::respond(RequestScope &scope, dispatch_outcome_e outcome, int status
     // that clients that do not read cannot make a worker hold without end.
     // (Never less than one isolate's whole limit: any response a script can
     // make fits when nothing else waits.)
+    // A script may have half its memory limit waiting for slow clients.
+    // Refusing past that is no offence of the script's: it is not counted
+    // against it (the clients may be anyone's).
     size_t bytes = scope.response_body.size();
     size_t bound = std::max(limits_.worker_memory / 4, limits_.memory_limit);
-    if (held_response_bytes_ + bytes > bound) {
+    bool held = held_response_bytes_ + bytes <= bound &&
+                (!scope.isolate || scope.isolate->budget().hold(bytes));
+    if (!held) {
       log(scope, DISPATCH_LOG_WARN, "the responses waiting for slow clients hold " +
-          std::to_string(held_response_bytes_ >> 20) + "m of the " + std::to_string(bound >> 20) +
-          "m a worker may hold for them: this one is refused: overloaded");
+          std::to_string(held_response_bytes_ >> 20) + "m (at most " + std::to_string(bound >> 20) +
+          "m a worker, half dispatch_memory_limit a script): this one is refused: overloaded");
       outcome = DISPATCH_OUTCOME_OVERLOADED;
       scope.outcome = outcome;
     } else {
       held_response_bytes_ += bytes;
       scope.held_bytes = bytes;
-      if (scope.isolate) scope.isolate->budget().hold(bytes);
     }
   }
   if (outcome != DISPATCH_OUTCOME_OK) {

@@ -56,7 +56,7 @@ void MemoryBudget::measure_heap(bool after_full_gc) {
   heap_.store(used);
   if (after_full_gc) {
     // What survived a full GC is live: that is what the budget bounds.
-    if (used + array_buffers_.load() + held_.load() > limit_) condemn();
+    if (used + array_buffers_.load() > limit_) condemn();
     force_gc_at_ = std::max(used, limit_) + limit_ / 2;
   }
 }
@@ -105,7 +105,7 @@ size_t MemoryBudget::available() {
 bool MemoryBudget::reserve(size_t length) {
   if (length > limit_) return false;  // RangeError: can never fit
   size_t now = array_buffers_.fetch_add(length) + length;
-  if (now + heap_.load() + held_.load() > limit_) condemn();
+  if (now + heap_.load() > limit_) condemn();
   return true;
 }
 

@@ -50,13 +50,21 @@ class MemoryBudget : public v8::ArrayBuffer::Allocator {
   size_t limit() const { return limit_; }
   size_t array_buffer_bytes() const { return array_buffers_.load(); }
   size_t heap_bytes() const { return heap_.load(); }
-  size_t total() const { return array_buffer_bytes() + heap_bytes() + held_.load(); }
+  size_t total() const { return array_buffer_bytes() + heap_bytes(); }
 
-  // Response bodies of this script that nginx still sends to slow clients:
-  // counted against the budget while held, whether or not they fit (the
-  // script's own next allocation then finds less room).
-  void hold(size_t bytes) { held_.fetch_add(bytes); }
+  // Response bodies of this script that nginx still sends to slow clients.
+  // They are the clients' doing, not the script's: they have a bound of
+  // their own (held_limit(), past which a response is refused as
+  // overloaded) and never make the script itself exceed its limit, but they
+  // count in what the isolate holds (memory()).
+  bool hold(size_t bytes) {
+    if (held_.load() + bytes > held_limit()) return false;
+    held_.fetch_add(bytes);
+    return true;
+  }
   void unhold(size_t bytes) { held_.fetch_sub(bytes); }
+  size_t held_limit() const { return limit_ / 2; }
+  size_t memory() const { return total() + held_.load(); }
   // What is left of the budget now (the heap measured afresh); on the
   // isolate's thread.
   size_t available();

@@ -99,7 +99,7 @@ TenantIsolate::~TenantIsolate() {
   isolate_->Dispose();
 }
 
-size_t TenantIsolate::memory() const { return budget_ ? budget_->total() : 0; }
+size_t TenantIsolate::memory() const { return budget_ ? budget_->memory() : 0; }
 
 template <typename Fn>
 dispatch_outcome_e TenantIsolate::guarded(double budget_ms, double *cpu_ms, Fn &&fn) {
@@ -436,6 +436,11 @@ bool TenantIsolate::install_builtins(v8::Local<v8::Context> context, std::string
               v8::Number::New(isolate_, double(engine_.limits().memory_limit))).Check();
   native->Set(context, v8_str(isolate_, "chargeExternal"),
               v8::Function::New(context, on_charge_external).ToLocalChecked()).Check();
+  // native.isProxy(value): what no script can tell, and the guards must.
+  native->Set(context, v8_str(isolate_, "isProxy"),
+              v8::Function::New(context, [](const v8::FunctionCallbackInfo<v8::Value> &info) {
+                info.GetReturnValue().Set(info.Length() > 0 && info[0]->IsProxy());
+              }).ToLocalChecked()).Check();
   native->Set(context, v8_str(isolate_, "cpuLeftMs"),
               v8::Function::New(context, on_cpu_left).ToLocalChecked()).Check();
   native->Set(context, v8_str(isolate_, "waitUntil"),
@@ -853,6 +858,13 @@ void TenantIsolate::on_charge_external(const v8::FunctionCallbackInfo<v8::Value>
     requested = double(self->budget_->limit()) + 1;  // cannot fit
   }
   size_t bytes = size_t(requested);
+  // Charges are refunded when their objects are collected: a script that
+  // makes many short-lived ones reaches the cap with most of them garbage.
+  // A full collection first tells what is really kept.
+  auto fits = [&] {
+    return (!intl || self->intl_objects_ < kMaxIntlObjects) && bytes <= self->budget_->available();
+  };
+  if (!fits() && bytes <= self->budget_->limit()) isolate->LowMemoryNotification();
   if (intl && self->intl_objects_ >= kMaxIntlObjects) {
     isolate->ThrowException(v8::Exception::RangeError(v8_str(isolate,
         "at most " + std::to_string(kMaxIntlObjects) + " Intl objects may be kept at once")));
