@@ -242,9 +242,12 @@ dispatch_request_t *dispatch_request_start(dispatch_engine_t *engine,
 int dispatch_request_response(dispatch_request_t *req, dispatch_response_t *out);
 
 /*
- * The host is done with the request: after sending the response, or because
- * the client went away. A request still running is abandoned: the engine
- * drops every callback that points at it and never wakes the host for it.
+ * The host is done with the request: once the response is sent (the host
+ * may send the body straight from the engine's buffer until then; it stays
+ * counted against the script while it waits), or because the client went
+ * away. A request still running is abandoned: the engine drops every
+ * callback that points at it and never wakes the host for it. Work the
+ * script left for ctx.waitUntil() goes on from here, on the engine's side.
  */
 void dispatch_request_release(dispatch_request_t *req);
 
