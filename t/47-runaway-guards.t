@@ -50,6 +50,8 @@ refused_in_time('typed-sort', 'sorting a 4e6-element typed array',
     q{new Float64Array(4e6).sort()});
 refused_in_time('repeat', 'a repeated string longer than the memory limit holds',
     q{'ab'.repeat(2 ** 28).indexOf('c')});
+refused_in_time('string-lastindexof', 'a quadratic String.prototype.lastIndexOf',
+    q{'a'.repeat(2e5).lastIndexOf('a'.repeat(1e5) + 'b')});
 refused_in_time('fill', 'fill of a dictionary-mode array',
     q{new Array(6e7).fill(1.5)});
 

@@ -335,3 +335,16 @@ for (const name of ['split', 'replace', 'replaceAll', 'match', 'matchAll']) {
     }
   });
 }
+
+// String.prototype.lastIndexOf searches backwards naively: a pattern that
+// matches all but its last character everywhere costs the text's length
+// times the pattern's (2e5 x 1e5 characters: seconds) in one C++ call. At
+// a million character comparisons a millisecond.
+const GUARD_COMPARES_PER_MS = 1e6;
+guardWrap(String.prototype, 'lastIndexOf', (self, args) => {
+  if (typeof self !== 'string' || typeof args[0] !== 'string') return;
+  const work = self.length * args[0].length;
+  if (args[0].length > 1000 && work > guardCpuBudgetMs() * GUARD_COMPARES_PER_MS) {
+    throw new RangeError(`String.prototype.lastIndexOf: a ${args[0].length}-character pattern in ${self.length} characters cannot be searched in the CPU time this request has left`);
+  }
+});
