@@ -139,4 +139,26 @@ subtest 'a request resumed in another request\'s turn keeps its own timers' => s
     $t->stop;
 };
 
+# ---------------------------------------------------------------------------
+# 4. KV list() with a cursor leaves its prefix. The cursor becomes the lower
+# bound of the ZRANGEBYLEX ('(' .. cursor) in place of '[' .. prefix, so a
+# cursor that sorts before the prefix lists keys that do not start with it:
+# list({prefix: 'b', cursor: '61'}) over aa, ab, ba, bb answers
+# "aa,ab,ba,bb". (Only the script's own namespace: a correctness bug, but a
+# script that walks a prefix with a cursor from another listing sees keys it
+# did not ask for.)
+subtest 'KV list() with a cursor stays within its prefix' => sub {
+    my $t = Dispatch::Test->new(workers => 1, server => $LOC);
+    $t->put_script('tenants', 'kvlist', q{
+        export default { async fetch(req, env) {
+          for (const k of ['aa', 'ab', 'ba', 'bb']) await env.KV.put(k, 'x');
+          const r = await env.KV.list({ prefix: 'b', cursor: '61' });   // '61': the key 'a'
+          return new Response(r.keys.map(k => k.name).join(','));
+        } };
+    }, metadata => '{"bindings":[{"type":"kv_namespace","name":"KV","namespace_id":"lst"}]}');
+    my $r = $t->get('/t/kvlist');
+    is("$r->{status} $r->{content}", '200 ba,bb', 'only the keys with the prefix, past the cursor');
+    $t->stop;
+};
+
 done_testing;
