@@ -195,6 +195,12 @@ void Engine::on_script_loaded(uint64_t id, const ScriptLoad &load) {
   std::shared_ptr<TenantIsolate> isolate = pool_.acquire(load.script, &err, &outcome);
   if (!isolate) {
     log(*scope, DISPATCH_LOG_ERR, "the script failed to start: " + err);
+    // A top level stopped by a limit blocks the worker for that long on
+    // every request that tries it: an offence like any other.
+    if (outcome == DISPATCH_OUTCOME_EXCEEDED_CPU || outcome == DISPATCH_OUTCOME_EXCEEDED_MEMORY) {
+      std::string penalty = enforcer_.offence(scope->ns + "/" + scope->script);
+      if (!penalty.empty()) log(*scope, DISPATCH_LOG_WARN, penalty);
+    }
     respond(*scope, outcome);
     return;
   }
@@ -284,7 +290,7 @@ void Engine::release(RequestScope *scope) {
     // within the script's own cap: past it the oldest goes, so an error
     // reporter whose sink is slow never makes new requests fail.
     size_t lingering = 0;
-    RequestScope *oldest = scope->isolate->oldest_lingering(&lingering);
+    RequestScope *oldest = oldest_lingering(scope->ns, scope->script, &lingering);
     if (oldest != nullptr && lingering >= LimitEnforcer::kMaxLingering) {
       log(*oldest, DISPATCH_LOG_WARN, "ctx.waitUntil() work cancelled: the script has " +
           std::to_string(lingering) + " requests lingering, the most it may");
@@ -316,6 +322,37 @@ void Engine::end(uint64_t id) {
   }
   let_go_of_response(scope);
   requests_.erase(it);  // ~RequestScope releases what the request started
+}
+
+void Engine::end_lingering_on(TenantIsolate *isolate) {
+  std::vector<uint64_t> ids;
+  for (const auto &entry : requests_) {
+    const RequestScope &s = *entry.second;
+    if (s.phase == RequestScope::Phase::kLingering && s.isolate.get() == isolate) {
+      ids.push_back(entry.first);
+    }
+  }
+  for (uint64_t id : ids) {
+    if (RequestScope *s = find(id)) {
+      log(*s, DISPATCH_LOG_WARN, "ctx.waitUntil() work of a version out of service is stopped: "
+          "dispatch_worker_memory is needed for requests");
+    }
+    end(id);
+  }
+}
+
+// Of every version of the script: a new version does not get a new cap.
+RequestScope *Engine::oldest_lingering(const std::string &ns, const std::string &script,
+                                       size_t *count) {
+  RequestScope *oldest = nullptr;
+  *count = 0;
+  for (const auto &entry : requests_) {
+    RequestScope *s = entry.second.get();
+    if (s->phase != RequestScope::Phase::kLingering || s->script != script || s->ns != ns) continue;
+    (*count)++;
+    if (oldest == nullptr || s->id < oldest->id) oldest = s;
+  }
+  return oldest;
 }
 
 // The worker is shutting down: work that lingers after its response would

@@ -64,6 +64,10 @@ class Engine {
   // does not keep a dead isolate's memory alive.
   void detach_later(uint64_t id);
 
+  // Ends the ctx.waitUntil() work lingering on isolate, now (the pool needs
+  // the memory it holds). Called from the loop, never from inside V8.
+  void end_lingering_on(TenantIsolate *isolate);
+
   // A limit stopped this isolate: the pool lets it go.
   void retire(TenantIsolate *isolate);
 
@@ -97,6 +101,8 @@ class Engine {
   std::vector<uint64_t> to_detach_;
   void detach(uint64_t id);
   void stop_lingering();
+  RequestScope *oldest_lingering(const std::string &ns, const std::string &script,
+                                 size_t *count);
   size_t held_response_bytes_ = 0;
   void let_go_of_response(RequestScope &scope);
 };

@@ -19,10 +19,24 @@ IsolatePool::~IsolatePool() = default;
 size_t IsolatePool::memory() const {
   size_t total = 0;
   for (const auto &s : slots_) total += s.second.isolate->memory();
+  for (size_t i = 0; i < retired_.size();) {
+    if (std::shared_ptr<TenantIsolate> alive = retired_[i].lock()) {
+      total += alive->memory();
+      i++;
+    } else {
+      retired_[i] = std::move(retired_.back());
+      retired_.pop_back();
+    }
+  }
   return total;
 }
 
+void IsolatePool::remember_retired(const std::shared_ptr<TenantIsolate> &isolate) {
+  if (isolate.use_count() > 1) retired_.push_back(isolate);
+}
+
 void IsolatePool::erase(std::unordered_map<std::string, Slot>::iterator it) {
+  remember_retired(it->second.isolate);
   lru_.erase(it->second.lru);
   slots_.erase(it);
 }
@@ -69,8 +83,22 @@ bool IsolatePool::make_room(std::string *err) {
     auto it = slots_.find(*victim);
     if (it->second.isolate->in_flight() > 0) continue;  // never a busy one
     total -= it->second.isolate->memory();
+    remember_retired(it->second.isolate);
     victim = lru_.erase(victim);
     slots_.erase(it);
+  }
+  // Isolates out of the pool that only lingering ctx.waitUntil() work keeps
+  // (old versions, evicted ones) give way next: that work is best effort,
+  // and other tenants must not be refused for it.
+  total = memory();
+  std::vector<std::weak_ptr<TenantIsolate>> candidates = retired_;
+  for (const auto &weak : candidates) {
+    if (total + kNewIsolateBytes <= limits.worker_memory) break;
+    TenantIsolate *isolate = nullptr;
+    if (std::shared_ptr<TenantIsolate> alive = weak.lock()) isolate = alive.get();
+    if (isolate == nullptr) continue;
+    engine_.end_lingering_on(isolate);  // may dispose it: no reference held here
+    total = memory();
   }
   if (total + kNewIsolateBytes > limits.worker_memory) {
     *err = "dispatch_worker_memory (" + std::to_string(limits.worker_memory >> 20) +

@@ -48,10 +48,15 @@ class IsolatePool {
 
   bool make_room(std::string *err);
   void erase(std::unordered_map<std::string, Slot>::iterator it);
+  // An isolate out of the pool that requests still hold (an old version
+  // with work lingering, a stopped one still sending): it holds memory, so
+  // it is counted until it is gone.
+  void remember_retired(const std::shared_ptr<TenantIsolate> &isolate);
 
   Engine &engine_;
   std::unordered_map<std::string, Slot> slots_;  // by "ns/name"
   std::list<std::string> lru_;                   // most recent first
+  mutable std::vector<std::weak_ptr<TenantIsolate>> retired_;
 };
 
 }  // namespace dispatch

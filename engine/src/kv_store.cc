@@ -94,7 +94,8 @@ const char kList[] = R"lua(
 local p, prefix, limit, cursor, now = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5])
 purge(p, now, 1000)
 local min = '[' .. prefix
-if #cursor > 0 then min = '(' .. cursor end
+-- a cursor before the prefix (a script may pass any) must not widen the range
+if #cursor > 0 and cursor >= prefix then min = '(' .. cursor end
 -- no key holds the byte 0xff (keys are UTF-8): an upper bound for the prefix
 local max = '+'
 if #prefix > 0 then max = '[' .. prefix .. '\255' end

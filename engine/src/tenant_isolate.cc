@@ -140,6 +140,10 @@ void TenantIsolate::turn(RequestScope &scope, Fn &&fn) {
     v8::HandleScope handle_scope(isolate_);
     v8::Local<v8::Context> context = context_.Get(isolate_);
     v8::Context::Scope context_scope(context);
+    // Which request JavaScript works for follows its promise chains (V8
+    // carries this value into every reaction made while it is set), so a
+    // request resumed in another's turn still owns what it starts.
+    context->SetContinuationPreservedEmbedderData(v8::Number::New(isolate_, double(scope.id)));
     {
       v8::TryCatch try_catch(isolate_);
       fn(context, try_catch);
@@ -159,15 +163,19 @@ size_t TenantIsolate::in_flight() const {
   return n;
 }
 
-RequestScope *TenantIsolate::oldest_lingering(size_t *count) const {
-  RequestScope *oldest = nullptr;
-  *count = 0;
-  for (RequestScope *scope : scopes_) {
-    if (scope->phase != RequestScope::Phase::kLingering) continue;
-    (*count)++;
-    if (oldest == nullptr || scope->id < oldest->id) oldest = scope;
+RequestScope *TenantIsolate::request_now() {
+  if (current_ == nullptr) return nullptr;  // no turn: the top level
+  v8::Local<v8::Context> context = isolate_->GetCurrentContext();
+  if (!context.IsEmpty()) {
+    v8::Local<v8::Value> data = context->GetContinuationPreservedEmbedderData();
+    if (data->IsNumber()) {
+      RequestScope *scope = engine_.find(uint64_t(data.As<v8::Number>()->Value()));
+      // A request that ended, or went to another isolate, owns nothing here.
+      if (scope != nullptr && scope->isolate.get() == this) return scope;
+      if (scope == nullptr) return nullptr;
+    }
   }
-  return oldest;
+  return current_;
 }
 
 void TenantIsolate::take_settled(v8::Local<v8::Context> context) {
@@ -330,8 +338,8 @@ TenantIsolate *TenantIsolate::from(v8::Isolate *isolate) {
 }
 
 void TenantIsolate::log(dispatch_log_level_e level, const std::string &msg) const {
-  if (current_ != nullptr) {
-    engine_.log(*current_, level, msg);
+  if (RequestScope *scope = const_cast<TenantIsolate *>(this)->request_now()) {
+    engine_.log(*scope, level, msg);
   } else {
     engine_.host().log_script(level, script_->ns, script_->name, msg);
   }
@@ -630,7 +638,7 @@ void TenantIsolate::run(RequestScope &scope) {
 
 uint64_t TenantIsolate::set_timer(v8::Local<v8::Function> callback, uint64_t delay_ms,
                                   bool repeat, std::string *err) {
-  RequestScope *scope = current_;
+  RequestScope *scope = request_now();
   if (scope == nullptr) {
     // As on Workers: top-level code runs outside any request.
     *err = "timers can only be set while a request is being handled, not at the top level";
@@ -662,29 +670,31 @@ uint64_t TenantIsolate::set_timer(v8::Local<v8::Function> callback, uint64_t del
 
 void TenantIsolate::clear_timer(uint64_t id) {
   // A script may clear only its own request's timers.
-  if (current_ != nullptr) current_->timers.erase(id);
+  if (RequestScope *scope = request_now()) scope->timers.erase(id);
 }
 
 bool TenantIsolate::admit_log_line() {
   uint32_t limit = engine_.limits().log_limit;
-  if (current_ == nullptr) return ++top_level_log_lines_ <= limit;
-  if (++current_->log_lines <= limit) return true;
-  current_->log_suppressed++;
+  RequestScope *scope = request_now();
+  if (scope == nullptr) return ++top_level_log_lines_ <= limit;
+  if (++scope->log_lines <= limit) return true;
+  scope->log_suppressed++;
   return false;
 }
 
 v8::MaybeLocal<v8::Promise> TenantIsolate::begin_async(uint64_t *request_id, uint64_t *op_id) {
   v8::Local<v8::Context> context = isolate_->GetCurrentContext();
   v8::Local<v8::Promise::Resolver> resolver;
-  if (current_ == nullptr) {
+  RequestScope *scope = request_now();
+  if (scope == nullptr) {
     isolate_->ThrowException(v8::Exception::Error(v8_str(isolate_,
         "I/O can only be done while a request is being handled, not at the top level")));
     return {};
   }
   if (!v8::Promise::Resolver::New(context).ToLocal(&resolver)) return {};
-  *request_id = current_->id;
+  *request_id = scope->id;
   *op_id = next_async_id_++;
-  current_->io[*op_id].Reset(isolate_, resolver);
+  scope->io[*op_id].Reset(isolate_, resolver);
   return resolver->GetPromise();
 }
 

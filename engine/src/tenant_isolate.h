@@ -70,8 +70,10 @@ class TenantIsolate : public std::enable_shared_from_this<TenantIsolate> {
   v8::MaybeLocal<v8::Promise> begin_async(uint64_t *request_id, uint64_t *op_id);
   void complete_async(uint64_t request_id, uint64_t op_id, Settle settle);
 
-  // The request whose JavaScript runs now, or null.
-  RequestScope *current_request() { return current_; }
+  // The request whose JavaScript runs now, or null: the one its promise
+  // chain started from (a request resumed in another's turn is itself).
+  RequestScope *current_request() { return request_now(); }
+  RequestScope *request_now();
   Engine &engine() { return engine_; }
   MemoryBudget &budget() { return *budget_; }
   // "NS/ID" of the script's kv_namespace binding number `index`, or null.
@@ -80,9 +82,6 @@ class TenantIsolate : public std::enable_shared_from_this<TenantIsolate> {
   }
   // Requests on it still waiting for their response.
   size_t in_flight() const;
-  // The request lingering longest for its ctx.waitUntil() work (null if
-  // none), with the number lingering in *count.
-  RequestScope *oldest_lingering(size_t *count) const;
 
   // A limit stopped it: it serves nothing more and goes once its requests let go.
   bool dead() const { return dead_; }
