@@ -96,6 +96,8 @@ TenantIsolate::~TenantIsolate() {
   run_.Reset();
   api_.Reset();
   context_.Reset();
+  // The platform keeps a task runner per isolate until it is told.
+  v8::platform::NotifyIsolateShutdown(platform_get(), isolate_);
   isolate_->Dispose();
 }
 
