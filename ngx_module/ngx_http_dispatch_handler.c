@@ -34,6 +34,9 @@ static ngx_uint_t ngx_http_dispatch_chars_in(uint32_t *map, const char *p,
 static void ngx_http_dispatch_cleanup(void *data);
 
 
+static ngx_str_t  ngx_http_dispatch_unprintable = ngx_string("(unprintable)");
+
+
 #define ngx_http_dispatch_str(s)  { (const char *) (s).data, (s).len }
 
 
@@ -113,6 +116,34 @@ static uint32_t  ngx_http_dispatch_text[] = {
 };
 
 
+/* at most 64 bytes of a client-chosen name, URI-escaped, for a log line */
+
+static ngx_str_t *
+ngx_http_dispatch_escaped(ngx_pool_t *pool, ngx_str_t *name)
+{
+    size_t      len;
+    ngx_str_t  *out;
+
+    out = ngx_palloc(pool, sizeof(ngx_str_t));
+    if (out == NULL) {
+        return &ngx_http_dispatch_unprintable;
+    }
+
+    len = ngx_min(name->len, 64);
+
+    out->data = ngx_pnalloc(pool, len * 3);
+    if (out->data == NULL) {
+        return &ngx_http_dispatch_unprintable;
+    }
+
+    out->len = (u_char *) ngx_escape_uri(out->data, name->data, len,
+                                         NGX_ESCAPE_URI_COMPONENT)
+               - out->data;
+
+    return out;
+}
+
+
 ngx_int_t
 ngx_http_dispatch_handler(ngx_http_request_t *r)
 {
@@ -139,18 +170,18 @@ ngx_http_dispatch_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "dispatch \"%V/%V\"", &ctx->ns, &ctx->script);
-
     /* a name outside the charset cannot be a script: no need to ask Redis */
 
     if (!dispatch_name_valid((const char *) ctx->ns.data, ctx->ns.len)
         || !dispatch_name_valid((const char *) ctx->script.data,
                                 ctx->script.len))
     {
+        /* the client chose these bytes (a decoded %0A too): escaped */
+
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "dispatch: invalid namespace or script name \"%V/%V\"",
-                      &ctx->ns, &ctx->script);
+                      ngx_http_dispatch_escaped(r->pool, &ctx->ns),
+                      ngx_http_dispatch_escaped(r->pool, &ctx->script));
 
         if (ngx_http_discard_request_body(r) != NGX_OK) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -159,6 +190,9 @@ ngx_http_dispatch_handler(ngx_http_request_t *r)
         return ngx_http_dispatch_send_outcome(r, DISPATCH_OUTCOME_NOT_FOUND,
                                               0);
     }
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "dispatch \"%V/%V\"", &ctx->ns, &ctx->script);
 
     if (ngx_http_dispatch_engine == NULL) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,

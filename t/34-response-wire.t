@@ -95,4 +95,30 @@ ok defined $line, 'the console line is in the error log' or diag $t->error_log;
 }
 same_workers_no_alerts('console line');
 
+# ---- nobody writes a line of their own into the error log ----
+
+# a client-chosen name: the location captures the decoded URI, %0A and all
+($head, $body) = raw_get('/t/x%0A2026/01/01%2000:00:00%20FORGED-BY-CLIENT');
+like $head, qr{\AHTTP/1\.1 404 }, 'a name with a newline in it is not found';
+unlike $t->error_log, qr/^2026\/01\/01 00:00:00 FORGED-BY-CLIENT/m,
+    'and the newline a client put in it starts no line of its own in the error log';
+
+# a script's text: control bytes are written as \xNN, newlines fold into "; "
+$t->put_script('wire', 'ctl', q{
+    export default {
+      fetch() {
+        try { throw new Error('a\u0000b\u001b[31mred\n2026/01/01 00:00:00 FORGED-BY-SCRIPT'); }
+        catch (e) { console.error(e.message); }
+        throw new Error('again\u0007');
+      }
+    };
+});
+($head, $body) = raw_get('/t/ctl');
+like $head, qr{\AHTTP/1\.1 500 }, 'the script throws: 500';
+my $log = $t->error_log;
+unlike $log, qr/^2026\/01\/01 00:00:00 FORGED-BY-SCRIPT/m, 'a script cannot start a line of its own';
+unlike $log, qr/[\x00\x07\x1b]/, 'no NUL, BEL or ESC byte reaches the error log';
+like $log, qr/again\\x07/, 'control bytes are written as \\xNN';
+same_workers_no_alerts('log injection');
+
 done_testing;

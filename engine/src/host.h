@@ -17,15 +17,25 @@ class Host {
   const dispatch_host_t &raw() const { return h_; }
 
   // One entry is one line in nginx's log: a newline and the indentation
-  // after it (stack traces) fold into "; ". request_ctx: the host's request
+  // after it (stack traces) fold into "; ", and any other control byte a
+  // tenant's text holds (NUL, ESC) is written as \xNN, so no script can
+  // forge a line or a terminal sequence. request_ctx: the host's request
   // the line is about, while the host holds it.
   void log(dispatch_log_level_e level, const std::string &msg,
            void *request_ctx = nullptr) const {
+    static const char hex[] = "0123456789abcdef";
     std::string line;
     line.reserve(msg.size());
     for (size_t i = 0; i < msg.size(); i++) {
-      if (msg[i] != '\n' && msg[i] != '\r') {
-        line += msg[i];
+      unsigned char c = static_cast<unsigned char>(msg[i]);
+      if (c != '\n' && c != '\r') {
+        if ((c < 0x20 && c != '\t') || c == 0x7f) {
+          line += "\\x";
+          line += hex[c >> 4];
+          line += hex[c & 15];
+        } else {
+          line += msg[i];
+        }
         continue;
       }
       while (i + 1 < msg.size() && (msg[i + 1] == ' ' || msg[i + 1] == '\t' ||
