@@ -34,7 +34,7 @@ $t->put_script('tenants', 'chatty', q{
 sub lines_of { my ($tag) = @_; my @l = $t->error_log =~ /console: \Q$tag\E line (\d+)/g; return @l; }
 
 is $t->get('/t/chatty?tag=first')->{content}, 'logged', 'a request logging 20 lines answers';
-ok $t->wait_for(sub { $t->error_log =~ /"tenants\/chatty": 15 console line\(s\) past dispatch_log_limit \(5\) were not written/ }),
+ok $t->wait_for(sub { $t->error_log =~ /"tenants\/chatty": 15 line\(s\) past dispatch_log_limit \(5\) were not written/ }),
     'the lines past the limit are counted in one warning';
 is_deeply [lines_of('first')], [1 .. 5], 'only the first 5 lines are written';
 $t->get('/t/chatty?tag=second');

@@ -317,7 +317,7 @@ void Engine::end(uint64_t id) {
   RequestScope &scope = *it->second;
   if (scope.log_suppressed) {
     log(scope, DISPATCH_LOG_WARN, std::to_string(scope.log_suppressed) +
-        " console line(s) past dispatch_log_limit (" + std::to_string(limits_.log_limit) +
+        " line(s) past dispatch_log_limit (" + std::to_string(limits_.log_limit) +
         ") were not written");
   }
   let_go_of_response(scope);

@@ -154,7 +154,7 @@ void TenantIsolate::turn(RequestScope &scope, Fn &&fn) {
     if (!isolate_->IsExecutionTerminating()) take_settled(context);
   });
   current_ = nullptr;
-  if (stopped != DISPATCH_OUTCOME_OK) condemn(stopped);
+  if (stopped != DISPATCH_OUTCOME_OK) condemn(stopped, &scope);
 }
 
 size_t TenantIsolate::in_flight() const {
@@ -202,9 +202,9 @@ void TenantIsolate::take_response(v8::Local<v8::Context> context, RequestScope &
   if (result->State() == v8::Promise::kRejected) {
     v8::Local<v8::Value> exception = result->Result();
     // The settled request's own context: it may settle in another's turn.
-    engine_.log(scope, DISPATCH_LOG_ERR, "uncaught exception: " +
-                describe_exception(isolate_, exception,
-                                   v8::Exception::CreateMessage(isolate_, exception)));
+    log_for(&scope, DISPATCH_LOG_ERR, "uncaught exception: " +
+            describe_exception(isolate_, exception,
+                               v8::Exception::CreateMessage(isolate_, exception)));
     if (!isolate_->IsExecutionTerminating()) {
       engine_.respond(scope, DISPATCH_OUTCOME_EXCEPTION);
     }
@@ -237,9 +237,8 @@ void TenantIsolate::take_wait_until(v8::Local<v8::Context> context, RequestScope
     if (promise->State() == v8::Promise::kRejected) {
       v8::TryCatch try_catch(isolate_);
       v8::Local<v8::Value> error = promise->Result();
-      engine_.log(scope, DISPATCH_LOG_ERR, "uncaught exception in ctx.waitUntil(): " +
-                  describe_exception(isolate_, error,
-                                     v8::Exception::CreateMessage(isolate_, error)));
+      log_for(&scope, DISPATCH_LOG_ERR, "uncaught exception in ctx.waitUntil(): " +
+              describe_exception(isolate_, error, v8::Exception::CreateMessage(isolate_, error)));
       if (isolate_->IsExecutionTerminating()) return;
     }
     list[i] = std::move(list.back());
@@ -252,12 +251,21 @@ void TenantIsolate::take_wait_until(v8::Local<v8::Context> context, RequestScope
 
 // A termination inside a microtask checkpoint drops every queued microtask
 // of the isolate, so no request in flight on it can finish any more.
-void TenantIsolate::condemn(dispatch_outcome_e outcome) {
+void TenantIsolate::condemn(dispatch_outcome_e outcome, RequestScope *culprit) {
   dead_ = true;
-  log(DISPATCH_LOG_WARN, std::string("stopped: ") + dispatch_outcome_name(outcome) +
-      "; " + std::to_string(in_flight()) + " request(s) in flight fail with it");
+  // Named with the request whose turn was stopped, as every line about a
+  // request is.
+  auto say = [&](const std::string &msg) {
+    if (culprit != nullptr) {
+      engine_.log(*culprit, DISPATCH_LOG_WARN, msg);
+    } else {
+      log(DISPATCH_LOG_WARN, msg);
+    }
+  };
+  say(std::string("stopped: ") + dispatch_outcome_name(outcome) + "; " +
+      std::to_string(in_flight()) + " request(s) in flight fail with it");
   std::string penalty = engine_.enforcer().offence(script_->ns + "/" + script_->name);
-  if (!penalty.empty()) log(DISPATCH_LOG_WARN, penalty);
+  if (!penalty.empty()) say(penalty);
   std::vector<RequestScope *> scopes(scopes_.begin(), scopes_.end());
   for (RequestScope *scope : scopes) {
     switch (scope->phase) {
@@ -675,13 +683,27 @@ void TenantIsolate::clear_timer(uint64_t id) {
   if (RequestScope *scope = request_now()) scope->timers.erase(id);
 }
 
-bool TenantIsolate::admit_log_line() {
+bool TenantIsolate::admit_log_line() { return admit_line(request_now()); }
+
+bool TenantIsolate::admit_line(RequestScope *scope) {
   uint32_t limit = engine_.limits().log_limit;
-  RequestScope *scope = request_now();
   if (scope == nullptr) return ++top_level_log_lines_ <= limit;
   if (++scope->log_lines <= limit) return true;
   scope->log_suppressed++;
   return false;
+}
+
+// A line the script's own doing causes (an exception it did not catch):
+// under dispatch_log_limit with its console lines, so that a throwing
+// interval cannot flood the log either.
+void TenantIsolate::log_for(RequestScope *scope, dispatch_log_level_e level,
+                            const std::string &msg) {
+  if (!admit_line(scope)) return;
+  if (scope != nullptr) {
+    engine_.log(*scope, level, msg);
+  } else {
+    log(level, msg);
+  }
 }
 
 v8::MaybeLocal<v8::Promise> TenantIsolate::begin_async(uint64_t *request_id, uint64_t *op_id) {
@@ -842,8 +864,8 @@ void TenantIsolate::fire_timer(RequestScope &scope, uint64_t id) {
   turn(scope, [&](v8::Local<v8::Context> context, v8::TryCatch &try_catch) {
     if (callback->Call(context, v8::Undefined(isolate_), 0, nullptr).IsEmpty() &&
         try_catch.HasCaught() && !try_catch.HasTerminated()) {
-      log(DISPATCH_LOG_ERR, "uncaught exception in a timer: " +
-          describe_exception(isolate_, try_catch.Exception(), try_catch.Message()));
+      log_for(&scope, DISPATCH_LOG_ERR, "uncaught exception in a timer: " +
+              describe_exception(isolate_, try_catch.Exception(), try_catch.Message()));
     }
   });
 }

@@ -128,7 +128,9 @@ class TenantIsolate : public std::enable_shared_from_this<TenantIsolate> {
                      v8::Local<v8::Promise> result);
   void take_wait_until(v8::Local<v8::Context> context, RequestScope &scope);
   // A limit stopped this isolate: fail every request on it and retire it.
-  void condemn(dispatch_outcome_e outcome);
+  void condemn(dispatch_outcome_e outcome, RequestScope *culprit);
+  bool admit_line(RequestScope *scope);
+  void log_for(RequestScope *scope, dispatch_log_level_e level, const std::string &msg);
   void fire_timer(RequestScope &scope, uint64_t id);
 
   static v8::MaybeLocal<v8::Module> resolve_module(v8::Local<v8::Context> context,
