@@ -136,6 +136,9 @@ void MemoryBudget::free_external(void *data, size_t length, void *budget) {
 v8::MaybeLocal<v8::ArrayBuffer> MemoryBudget::new_buffer(size_t len, const void *data) {
   size_t left = len > kMeasureAbove ? available()
                                     : (total() >= limit_ ? 0 : limit_ - total());
+  // V8 CHECK-fails (aborts) on a backing store or a view longer than this,
+  // whatever dispatch_memory_limit allows: refused here, before V8 is asked.
+  if (left > v8::TypedArray::kMaxLength) left = v8::TypedArray::kMaxLength;
   void *p = len <= left ? malloc(len ? len : 1) : nullptr;
   if (p == nullptr) {
     isolate_->ThrowException(v8::Exception::RangeError(v8::String::NewFromUtf8(

@@ -15,7 +15,9 @@
 //   isolate and terminates it.
 // - v8::ArrayBuffer::New(isolate, n) is fatal when the allocator refuses:
 //   buffers whose size a tenant or a client controls are made here instead
-//   (new_array_buffer), checked against what is left first.
+//   (new_array_buffer), checked against what is left first (and against
+//   TypedArray::kMaxLength, past which V8 aborts whatever the budget); V8
+//   then only wraps a backing store that already exists.
 // - The last resort, when V8 runs out of memory anyway: the worker logs the
 //   script and exits with 1, so nginx's master starts another.
 #pragma once
