@@ -108,13 +108,18 @@ function guardArgumentList(list, what) {
 }
 
 // Replaces target[name] with a function that runs check(thisArg, args)
-// first; name and length stay the original's.
+// first; name and length stay the original's. check may return the
+// receiver the original runs on instead (a pinned view of thisArg), which
+// is never handed back: a method that returns its receiver (sort, reverse)
+// returns thisArg.
 function guardWrap(target, name, check) {
   const original = target[name];
   const guarded = {
     [name]() {
-      check(this, arguments);
-      return ReflectApply(original, this, arguments);
+      const view = check(this, arguments);
+      const receiver = view === undefined ? this : view;
+      const result = ReflectApply(original, receiver, arguments);
+      return result === receiver ? this : result;
     },
   }[name];
   ObjectDefineProperty(guarded, 'length', { value: original.length, configurable: true });
@@ -134,18 +139,8 @@ const GUARD_LENGTH_WALKERS = [
   'reduceRight', 'reverse', 'shift', 'some', 'sort', 'splice', 'toLocaleString', 'unshift',
 ];
 for (let i = 0; i < GUARD_LENGTH_WALKERS.length; i++) {
-  const name = GUARD_LENGTH_WALKERS[i];
-  const what = `Array.prototype.${name}`;
-  const original = Array.prototype[name];
-  const guarded = {
-    [name]() {
-      const receiver = guardReceiver(this, what);
-      const result = ReflectApply(original, receiver, arguments);
-      return result === receiver ? this : result;  // sort, reverse, copyWithin return it
-    },
-  }[name];
-  ObjectDefineProperty(guarded, 'length', { value: original.length, configurable: true });
-  guardMethod(Array.prototype, name, guarded);
+  const what = `Array.prototype.${GUARD_LENGTH_WALKERS[i]}`;
+  guardWrap(Array.prototype, GUARD_LENGTH_WALKERS[i], (self) => guardReceiver(self, what));
 }
 
 // slice copies only its range, so the range is what is bounded.

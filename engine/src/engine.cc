@@ -324,15 +324,19 @@ void Engine::end(uint64_t id) {
   requests_.erase(it);  // ~RequestScope releases what the request started
 }
 
-void Engine::end_lingering_on(TenantIsolate *isolate) {
+std::vector<uint64_t> Engine::lingering(const TenantIsolate *on) const {
   std::vector<uint64_t> ids;
   for (const auto &entry : requests_) {
     const RequestScope &s = *entry.second;
-    if (s.phase == RequestScope::Phase::kLingering && s.isolate.get() == isolate) {
+    if (s.phase == RequestScope::Phase::kLingering && (on == nullptr || s.isolate.get() == on)) {
       ids.push_back(entry.first);
     }
   }
-  for (uint64_t id : ids) {
+  return ids;
+}
+
+void Engine::end_lingering_on(TenantIsolate *isolate) {
+  for (uint64_t id : lingering(isolate)) {
     if (RequestScope *s = find(id)) {
       log(*s, DISPATCH_LOG_WARN, "ctx.waitUntil() work of a version out of service is stopped: "
           "dispatch_worker_memory is needed for requests");
@@ -358,10 +362,7 @@ RequestScope *Engine::oldest_lingering(const std::string &ns, const std::string 
 // The worker is shutting down: work that lingers after its response would
 // keep it alive (its timers are not cancelable) for up to 30 s a reload.
 void Engine::stop_lingering() {
-  std::vector<uint64_t> ids;
-  for (const auto &entry : requests_) {
-    if (entry.second->phase == RequestScope::Phase::kLingering) ids.push_back(entry.first);
-  }
+  std::vector<uint64_t> ids = lingering(nullptr);
   if (ids.empty()) return;
   host_.log(DISPATCH_LOG_NOTICE, "dispatch: the worker is shutting down: ctx.waitUntil() work of " +
             std::to_string(ids.size()) + " request(s) is stopped");
@@ -377,13 +378,7 @@ void Engine::detach(uint64_t id) {
   RequestScope *scope = find(id);
   if (scope == nullptr || !scope->isolate || !scope->isolate->dead()) return;
   if (scope->held_bytes) scope->isolate->budget().unhold(scope->held_bytes);
-  // Its handles go before the isolate can.
-  scope->result.Reset();
-  scope->wait_until.clear();
-  scope->io.clear();
-  scope->timers.clear();
-  scope->isolate->detach(scope);
-  scope->isolate.reset();  // the isolate is disposed here if it was the last
+  scope->leave_isolate();
 }
 
 void Engine::end_later(uint64_t id) {

@@ -101,6 +101,8 @@ class Engine {
   std::vector<uint64_t> to_detach_;
   void detach(uint64_t id);
   void stop_lingering();
+  // Ids of the requests lingering for ctx.waitUntil() work (on one isolate).
+  std::vector<uint64_t> lingering(const TenantIsolate *on) const;
   RequestScope *oldest_lingering(const std::string &ns, const std::string &script,
                                  size_t *count);
   size_t held_response_bytes_ = 0;

@@ -4,16 +4,19 @@
 
 namespace dispatch {
 
-RequestScope::~RequestScope() {
+RequestScope::~RequestScope() { leave_isolate(); }
+
+void RequestScope::leave_isolate() {
+  if (!isolate) return;
   // Off the isolate's list before anything else goes: an isolate that is
-  // settling promises never sees a scope halfway torn down.
-  if (isolate) isolate->detach(this);
-  // Handles into the heap, then the timers; the isolate is released last
-  // (member order), and disposed here if this was its last request.
+  // settling promises never sees a scope halfway torn down. Then the
+  // handles into its heap and the timers, and the isolate last.
+  isolate->detach(this);
   result.Reset();
   wait_until.clear();
   io.clear();
   timers.clear();
+  isolate.reset();
 }
 
 }  // namespace dispatch

@@ -96,6 +96,11 @@ class RequestScope {
   size_t held_bytes = 0;  // of response_body, charged while the host sends it
 
   bool responded() const { return phase == Phase::kResponded || phase == Phase::kLingering; }
+
+  // Lets go of the isolate and of everything the request holds in it (its
+  // handles and timers); the isolate is disposed here if this was its last
+  // hold. What the host still needs (the response) stays.
+  void leave_isolate();
 };
 
 }  // namespace dispatch

@@ -894,17 +894,19 @@ void TenantIsolate::on_charge_external(const v8::FunctionCallbackInfo<v8::Value>
   size_t bytes = size_t(requested);
   // Charges are refunded when their objects are collected: a script that
   // makes many short-lived ones reaches the cap with most of them garbage.
-  // A full collection first tells what is really kept.
-  auto fits = [&] {
-    return (!intl || self->intl_objects_ < kMaxIntlObjects) && bytes <= self->budget_->available();
-  };
-  if (!fits() && bytes <= self->budget_->limit()) isolate->LowMemoryNotification();
-  if (intl && self->intl_objects_ >= kMaxIntlObjects) {
+  // A full collection tells what is really kept before it is refused.
+  auto counted = [&] { return !intl || self->intl_objects_ < kMaxIntlObjects; };
+  bool charged = counted() && self->budget_->charge(bytes);
+  if (!charged && bytes <= self->budget_->limit()) {
+    isolate->LowMemoryNotification();
+    charged = counted() && self->budget_->charge(bytes);
+  }
+  if (!counted()) {
     isolate->ThrowException(v8::Exception::RangeError(v8_str(isolate,
         "at most " + std::to_string(kMaxIntlObjects) + " Intl objects may be kept at once")));
     return;
   }
-  if (!self->budget_->charge(bytes)) {
+  if (!charged) {
     isolate->ThrowException(v8::Exception::RangeError(v8_str(isolate,
         "Cannot allocate " + std::to_string(bytes) +
         " bytes: they do not fit what is left of the script's memory limit")));

@@ -24,15 +24,7 @@ void native_log(const v8::FunctionCallbackInfo<v8::Value> &info) {
   else if (level == "debug") l = DISPATCH_LOG_DEBUG;
 
   // One line of nginx's log holds 2 KiB at most; more is never copied.
-  std::string text;
-  if (info[1]->IsString()) {
-    v8::Local<v8::String> s = info[1].As<v8::String>();
-    char buf[kMaxLineBytes];
-    int n = s->WriteUtf8(isolate, buf, sizeof(buf), nullptr,
-                         v8::String::NO_NULL_TERMINATION | v8::String::REPLACE_INVALID_UTF8);
-    text.assign(buf, size_t(n));
-    if (n == int(sizeof(buf)) && s->Length() > n / 3) text += "...";
-  }
+  std::string text = info[1]->IsString() ? to_log_string(isolate, info[1], kMaxLineBytes) : "";
   tenant->log(l, "console: " + text);
 }
 
