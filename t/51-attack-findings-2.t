@@ -104,6 +104,18 @@ hostile_case($t, 'a generic sort whose length getter lies to the guard is refuse
     # the length the guard read is the one V8 sees (a pinned view): 0
     expect => [@$stopped, [200, 'sorted']]);
 
+# slice bounds only its range, but the length it reads must be V8's too.
+hostile_case($t, 'a generic slice whose length getter lies to the guard is not fatal',
+    js => q{
+        export default { fetch() {
+          let n = 0;
+          const o = { get length() { return n++ ? 2 ** 31 : 0; } };
+          try { Array.prototype.slice.call(o); } catch (e) { return new Response(e.name); }
+          return new Response('sliced');
+        } };
+    },
+    expect => [@$stopped, [200, 'sliced']]);
+
 # ---------------------------------------------------------------------------
 # 6. Last resort by the hang timeout: a Symbol.isConcatSpreadable getter
 # that says false to the concat guard and true to V8 spreads

@@ -81,12 +81,16 @@ const GUARD_PIN_LENGTH = { __proto__: null, length: 0 };
 // (a genuine array, a primitive), else a view with the length pinned.
 // Refuses a length past the bound.
 function guardReceiver(self, what) {
-  if (self === undefined || self === null) return self;  // the builtin throws its TypeError
-  const type = typeof self;
-  const genuine = (type !== 'object' && type !== 'function') || guardIsGenuineArray(self);
   const length = guardLengthOf(self);
   if (length > GUARD_MAX_ELEMENTS) guardRefuse(what, length);
-  if (genuine) return self;
+  return guardView(self, length);
+}
+
+// self, or a view of it whose length is the one the guard read.
+function guardView(self, length) {
+  if (self === undefined || self === null) return self;  // the builtin throws its TypeError
+  const type = typeof self;
+  if ((type !== 'object' && type !== 'function') || guardIsGenuineArray(self)) return self;
   return guardPin(self, { __proto__: null, length });
 }
 
@@ -146,9 +150,11 @@ for (let i = 0; i < GUARD_LENGTH_WALKERS.length; i++) {
 // slice copies only its range, so the range is what is bounded.
 guardWrap(Array.prototype, 'slice', (self, args) => {
   const length = guardLengthOf(self);
-  if (length <= GUARD_MAX_ELEMENTS) return;
-  const count = guardRangeCount(length, args[0], args[1]);
-  if (count > GUARD_MAX_ELEMENTS) guardRefuse('Array.prototype.slice', count);
+  if (length > GUARD_MAX_ELEMENTS) {
+    const count = guardRangeCount(length, args[0], args[1]);
+    if (count > GUARD_MAX_ELEMENTS) guardRefuse('Array.prototype.slice', count);
+  }
+  return guardView(self, length);
 });
 
 // concat spreads every array and spreadable argument into one new array.
