@@ -116,6 +116,34 @@ hostile_case($t, 'a generic slice whose length getter lies to the guard is not f
     },
     expect => [@$stopped, [200, 'sliced']]);
 
+# fill and Array.from read the same way: what their guard read is V8's too.
+for my $case (
+    [ 'fill', q{Array.prototype.fill.call(o, 1)}, 'done' ],
+    [ 'Array.from', q{Array.from(o)}, 'done' ],
+) {
+    my ($what, $call, $done) = @$case;
+    hostile_case($t, "a generic $what whose length getter lies to the guard is not fatal",
+        js => qq{
+            export default { fetch() {
+              let n = 0;
+              const o = { get length() { return n++ ? 2 ** 40 : 0; } };
+              try { $call; } catch (e) { return new Response(e.name); }
+              return new Response('$done');
+            } };
+        },
+        expect => [@$stopped, [200, $done]]);
+}
+hostile_case($t, 'Array.from of an object whose iterator getter lies is refused, not fatal',
+    js => q{
+        export default { fetch() {
+          let n = 0;
+          const o = { length: 2 ** 31, get [Symbol.iterator]() { return n++ ? undefined : function* () {}; } };
+          try { Array.from(o); } catch (e) { return new Response(e.name); }
+          return new Response('from');
+        } };
+    },
+    expect => [@$stopped, [200, 'TypeError']]);
+
 # ---------------------------------------------------------------------------
 # 6. Last resort by the hang timeout: a Symbol.isConcatSpreadable getter
 # that says false to the concat guard and true to V8 spreads

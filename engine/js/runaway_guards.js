@@ -75,7 +75,22 @@ function guardPin(object, pinned) {
   });
 }
 
-const GUARD_PIN_LENGTH = { __proto__: null, length: 0 };
+// Refuses (a TypeError) an object whose `key` a getter answers: it could
+// answer the guard one thing and V8 another. (A Proxy may lie too, but
+// then every read V8 makes of it is a trap, in JavaScript, which a stop
+// request reaches.)
+function guardDataProperty(object, key, what) {
+  let holder = object;
+  for (let depth = 0; holder !== null && depth < 1000; depth++) {
+    if (native.isProxy(holder)) return;
+    const d = ReflectGetOwnPropertyDescriptor(holder, key);
+    if (d !== undefined) {
+      if (d.get !== undefined) throw new TypeError(`${what}: ${String(key)} as a getter is not supported`);
+      return;
+    }
+    holder = ObjectGetPrototypeOf(holder);
+  }
+}
 
 // The receiver a length walker runs on: itself when its length cannot lie
 // (a genuine array, a primitive), else a view with the length pinned.
@@ -148,20 +163,24 @@ for (let i = 0; i < GUARD_LENGTH_WALKERS.length; i++) {
 }
 
 // slice copies only its range, so the range is what is bounded.
-guardWrap(Array.prototype, 'slice', (self, args) => {
-  const length = guardLengthOf(self);
-  if (length > GUARD_MAX_ELEMENTS) {
-    const count = guardRangeCount(length, args[0], args[1]);
-    if (count > GUARD_MAX_ELEMENTS) guardRefuse('Array.prototype.slice', count);
-  }
-  return guardView(self, length);
-});
+// slice copies, and fill writes, only their range [start, end): arguments
+// `first` and `first + 1`.
+function guardRange(what, first) {
+  return (self, args) => {
+    const length = guardLengthOf(self);
+    if (length > GUARD_MAX_ELEMENTS) {
+      const count = guardRangeCount(length, args[first], args[first + 1]);
+      if (count > GUARD_MAX_ELEMENTS) guardRefuse(what, count);
+    }
+    return guardView(self, length);
+  };
+}
+guardWrap(Array.prototype, 'slice', guardRange('Array.prototype.slice', 0));
 
 // concat spreads every array and spreadable argument into one new array.
 // What it spreads is read once here and pinned; an object it would not
 // spread stays itself (it is an element of the result), so one whose
-// isConcatSpreadable could answer V8 otherwise (a Proxy, a getter) is
-// refused.
+// isConcatSpreadable a getter answers is refused.
 const GUARD_SPREADABLE = Symbol.isConcatSpreadable;
 function guardConcatItem(item, counted) {
   if (typeof item !== 'object' || item === null) return item;
@@ -172,16 +191,7 @@ function guardConcatItem(item, counted) {
   const flag = item[GUARD_SPREADABLE];
   const spread = flag !== undefined ? !!flag : ArrayIsArray(item);
   if (!spread) {
-    let holder = item;
-    for (let depth = 0; holder !== null && depth < 1000; depth++) {
-      if (native.isProxy(holder)) throw new TypeError('Array.prototype.concat: a Proxy that is not spread is not supported');
-      const d = ReflectGetOwnPropertyDescriptor(holder, GUARD_SPREADABLE);
-      if (d !== undefined) {
-        if (d.get !== undefined) throw new TypeError('Array.prototype.concat: Symbol.isConcatSpreadable as a getter is not supported');
-        break;
-      }
-      holder = ObjectGetPrototypeOf(holder);
-    }
+    guardDataProperty(item, GUARD_SPREADABLE, 'Array.prototype.concat');
     return item;
   }
   const length = guardLengthOf(item);
@@ -240,30 +250,29 @@ guardMethod(Reflect, 'construct', {
 
 // Array.prototype.fill on an array in dictionary mode (new Array(6e7) is
 // one) inserts element by element in C++, allocating without end.
-const guardedFill = Array.prototype.fill;
-guardMethod(Array.prototype, 'fill', {
-  fill(value, start = undefined, end = undefined) {
-    if (this !== undefined && this !== null) {
-      const length = guardToIntegerOrInfinity(this.length);
-      if (length > GUARD_MAX_ELEMENTS) {
-        const count = guardRangeCount(length, start, end);
-        if (count > GUARD_MAX_ELEMENTS) guardRefuse('Array.prototype.fill', count);
-      }
-    }
-    return ReflectApply(guardedFill, this, arguments);
-  },
-}.fill);
+guardWrap(Array.prototype, 'fill', guardRange('Array.prototype.fill', 1));
 
 // Array.from of an array-like (no iterator) copies `length` elements in
 // C++ before any JavaScript runs again.
+// What it reads (whether there is an iterator, the length) is what V8 sees:
+// an array-like goes through a pinned view, and an iterator that a getter
+// hands out is refused (it could answer V8 otherwise).
 const guardedFrom = Array.from;
 guardMethod(Array, 'from', {
   from(items, mapFn = undefined, thisArg = undefined) {
-    if (items !== undefined && items !== null && items[GUARD_ITERATOR] == null) {
-      const length = guardToIntegerOrInfinity(items.length);
-      if (length > GUARD_MAX_ELEMENTS) guardRefuse('Array.from', length);
+    if (typeof items !== 'object' && typeof items !== 'function' || items === null) {
+      return ReflectApply(guardedFrom, this, arguments);
     }
-    return ReflectApply(guardedFrom, this, arguments);
+    const args = [items];
+    for (let i = 1; i < arguments.length; i++) args[i] = arguments[i];
+    if (items[GUARD_ITERATOR] == null) {
+      const length = guardLengthOf(items);
+      if (length > GUARD_MAX_ELEMENTS) guardRefuse('Array.from', length);
+      args[0] = guardPin(items, { __proto__: null, length, [GUARD_ITERATOR]: undefined });
+    } else {
+      guardDataProperty(items, GUARD_ITERATOR, 'Array.from');
+    }
+    return ReflectApply(guardedFrom, this, args);
   },
 }.from);
 
