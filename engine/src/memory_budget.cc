@@ -54,9 +54,15 @@ void MemoryBudget::measure_heap(bool after_full_gc) {
   isolate_->GetHeapStatistics(&heap);
   size_t used = heap.used_heap_size();
   heap_.store(used);
-  if (after_full_gc) {
-    // What survived a full GC is live: that is what the budget bounds.
-    if (used + array_buffers_.load() > limit_) condemn();
+  if (after_full_gc && !collecting_) {
+    // What survived a full GC is live: that is what the budget bounds. The
+    // heap is judged now; ArrayBuffers are freed by a sweeper after this
+    // epilogue, so past the budget with them, a collection decides.
+    if (used > limit_) {
+      condemn();
+    } else if (used + array_buffers_.load() > limit_) {
+      over_budget();
+    }
     force_gc_at_ = std::max(used, limit_) + limit_ / 2;
   }
 }
@@ -84,10 +90,38 @@ void MemoryBudget::request_check() {
 bool MemoryBudget::check_after_run() {
   if (condemned()) return false;
   measure_heap(false);
-  if (heap_.load() > force_gc_at_) {
+  if (total() > limit_) {
+    verify();
+  } else if (heap_.load() > force_gc_at_) {
     isolate_->MemoryPressureNotification(v8::MemoryPressureLevel::kCritical);
   }
   return !condemned();
+}
+
+// Every collection V8 can do, its ArrayBuffer sweeping finished by the
+// next one: what is counted afterwards is live.
+void MemoryBudget::collect() {
+  collecting_ = true;
+  isolate_->LowMemoryNotification();
+  collecting_ = false;
+  measure_heap(false);
+}
+
+void MemoryBudget::verify() {
+  verify_requested_.store(false);
+  if (condemned() || isolate_ == nullptr) return;
+  collect();
+  if (total() > limit_) condemn();
+}
+
+void MemoryBudget::over_budget() {
+  if (isolate_ && !verify_requested_.exchange(true)) {
+    isolate_->RequestInterrupt(&MemoryBudget::on_over_budget, this);
+  }
+}
+
+void MemoryBudget::on_over_budget(v8::Isolate *, void *data) {
+  static_cast<MemoryBudget *>(data)->verify();
 }
 
 bool MemoryBudget::charge(size_t bytes) {
@@ -105,7 +139,7 @@ size_t MemoryBudget::available() {
 bool MemoryBudget::reserve(size_t length) {
   if (length > limit_) return false;  // RangeError: can never fit
   size_t now = array_buffers_.fetch_add(length) + length;
-  if (now + heap_.load() > limit_) condemn();
+  if (now + heap_.load() > limit_) over_budget();
   return true;
 }
 
@@ -136,6 +170,11 @@ void MemoryBudget::free_external(void *data, size_t length, void *budget) {
 v8::MaybeLocal<v8::ArrayBuffer> MemoryBudget::new_buffer(size_t len, const void *data) {
   size_t left = len > kMeasureAbove ? available()
                                     : (total() >= limit_ ? 0 : limit_ - total());
+  if (len > left && len <= limit_ && !collecting_) {
+    // What is counted may be garbage already (the pieces of a stream).
+    collect();
+    left = total() >= limit_ ? 0 : limit_ - total();
+  }
   // V8 CHECK-fails (aborts) on a backing store or a view longer than this,
   // whatever dispatch_memory_limit allows: refused here, before V8 is asked.
   if (left > v8::TypedArray::kMaxLength) left = v8::TypedArray::kMaxLength;

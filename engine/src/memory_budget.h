@@ -11,8 +11,13 @@
 // - ArrayBuffer memory is outside the heap: every isolate gets this
 //   counting allocator. V8 turns some refusals into a fatal OOM, so it
 //   refuses only a single allocation larger than the whole budget (a
-//   catchable RangeError); past the budget it allocates, condemns the
-//   isolate and terminates it.
+//   catchable RangeError); past the budget it allocates, and a full
+//   collection (from an interrupt, at once) decides: only what is still
+//   past the budget once garbage is gone condemns the isolate and
+//   terminates it. The count includes buffers that are garbage already
+//   (a stream's pieces, copies a builtin made) until V8 collects them,
+//   and V8 collects them by its own pacing, sized for far larger heaps,
+//   and frees them on a background sweeper after a GC's epilogue.
 // - v8::ArrayBuffer::New(isolate, n) is fatal when the allocator refuses:
 //   buffers whose size a tenant or a client controls are made here instead
 //   (new_array_buffer), checked against what is left first (and against
@@ -74,6 +79,9 @@ class MemoryBudget : public v8::ArrayBuffer::Allocator {
   // After a run: measures the heap; false when the budget is spent (the
   // isolate is then condemned).
   bool check_after_run();
+  // Collects what can be collected and condemns the isolate only if it is
+  // still past the budget. On the isolate's thread, outside a GC.
+  void verify();
   // From the CPU watchdog's thread while JavaScript runs: asks the isolate
   // to look at its heap at its next interrupt check.
   void request_check();
@@ -92,11 +100,14 @@ class MemoryBudget : public v8::ArrayBuffer::Allocator {
  private:
   bool reserve(size_t length);
   void condemn();
+  void over_budget();
   void measure_heap(bool after_full_gc);
   static size_t near_heap_limit(void *data, size_t current, size_t initial);
   static void after_gc(v8::Isolate *isolate, v8::GCType type, v8::GCCallbackFlags flags,
                        void *data);
   static void on_interrupt(v8::Isolate *isolate, void *data);
+  static void on_over_budget(v8::Isolate *isolate, void *data);
+  void collect();
   static void free_external(void *data, size_t length, void *budget);
 
   const size_t limit_;
@@ -110,6 +121,8 @@ class MemoryBudget : public v8::ArrayBuffer::Allocator {
   // too; a full GC tells what is live).
   size_t force_gc_at_ = 0;
   bool unwind_granted_ = false;
+  std::atomic<bool> verify_requested_{false};
+  bool collecting_ = false;  // inside collect(): its GCs do not judge
 };
 
 // MemoryBudget::new_buffer of the isolate's own budget.
