@@ -64,10 +64,20 @@ typedef struct {
     ngx_str_t                  script;
     dispatch_outcome_e         outcome;
     double                     cpu_ms;
+    ngx_chain_t               *free;         /* response buffers to reuse */
+    ngx_chain_t               *busy;         /* ... and those nginx holds */
     unsigned                   outcome_set:1;
-    unsigned                   responded:1;  /* sent; the engine holds the
-                                                body until the request is
-                                                freed */
+    unsigned                   responded:1;  /* its header is out; the
+                                                engine holds a whole body
+                                                until the request is freed */
+    unsigned                   reading_body:1;  /* more of the request body
+                                                   is to come from the
+                                                   client */
+    unsigned                   streaming:1;  /* the response body comes from
+                                                the engine in pieces */
+    unsigned                   body_done:1;  /* ... all of it went out */
+    unsigned                   stream_over:1;  /* ... or the request was
+                                                  finalized before */
 } ngx_http_dispatch_ctx_t;
 
 

@@ -15,6 +15,15 @@ static ngx_int_t ngx_http_dispatch_url(ngx_http_request_t *r, ngx_str_t *url);
 static ngx_int_t ngx_http_dispatch_headers_in(ngx_http_request_t *r,
     dispatch_header_t **headers, size_t *nheaders);
 static void ngx_http_dispatch_wake_handler(ngx_event_t *ev);
+static void ngx_http_dispatch_read_handler(ngx_http_request_t *r);
+static void ngx_http_dispatch_write_handler(ngx_http_request_t *r);
+static void ngx_http_dispatch_continue(ngx_http_request_t *r);
+static ngx_int_t ngx_http_dispatch_pump_body(ngx_http_request_t *r,
+    ngx_http_dispatch_ctx_t *ctx);
+static ngx_uint_t ngx_http_dispatch_pass_body(ngx_http_request_t *r,
+    ngx_http_dispatch_ctx_t *ctx);
+static ngx_int_t ngx_http_dispatch_send_stream(ngx_http_request_t *r,
+    ngx_http_dispatch_ctx_t *ctx);
 static ngx_int_t ngx_http_dispatch_send_response(ngx_http_request_t *r,
     dispatch_response_t *resp);
 static ngx_int_t ngx_http_dispatch_send_outcome(ngx_http_request_t *r,
@@ -46,6 +55,7 @@ static ngx_str_t  ngx_http_dispatch_unprintable = ngx_string("(unprintable)");
  */
 
 #define NGX_HTTP_DISPATCH_STATUS_TEXT_MAX  128
+#define NGX_HTTP_DISPATCH_STREAM_BUF       32768
 #define NGX_HTTP_DISPATCH_NAME_LOG_MAX     32
 #define NGX_HTTP_DISPATCH_DROPPED_LOG_MAX  8
 
@@ -206,7 +216,12 @@ ngx_http_dispatch_handler(ngx_http_request_t *r)
                                         DISPATCH_OUTCOME_STORE_UNAVAILABLE, 0);
     }
 
-    r->request_body_in_single_buf = 1;
+    /*
+     * The script starts once the headers are in; the body reaches it as it
+     * is read (ngx_http_dispatch_pump_body), never buffered to a file.
+     */
+
+    r->request_body_no_buffering = 1;
 
     rc = ngx_http_read_client_request_body(r, ngx_http_dispatch_body_handler);
 
@@ -230,8 +245,13 @@ ngx_http_dispatch_body_handler(ngx_http_request_t *r)
     ctx = ngx_http_get_module_ctx(r, ngx_http_dispatch_module);
 
     ngx_memzero(&view, sizeof(dispatch_request_view_t));
+    ngx_str_null(&body);
 
-    if (ngx_http_dispatch_read_body(r, &body) != NGX_OK
+    /* more to come: what is here goes to the engine once it is started */
+
+    ctx->reading_body = r->request_body_no_buffering;
+
+    if ((!ctx->reading_body && ngx_http_dispatch_read_body(r, &body) != NGX_OK)
         || ngx_http_dispatch_url(r, &url) != NGX_OK
         || ngx_http_dispatch_headers_in(r, (dispatch_header_t **) &view.headers,
                                         &view.nheaders)
@@ -241,9 +261,9 @@ ngx_http_dispatch_body_handler(ngx_http_request_t *r)
         return;
     }
 
-    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "dispatch body read: %uz bytes, %uz headers",
-                   body.len, view.nheaders);
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "dispatch body read: %uz bytes, %uz headers, more: %ui",
+                   body.len, view.nheaders, (ngx_uint_t) ctx->reading_body);
 
     cln = ngx_pool_cleanup_add(r->pool, 0);
     if (cln == NULL) {
@@ -263,6 +283,9 @@ ngx_http_dispatch_body_handler(ngx_http_request_t *r)
     view.method = (dispatch_str_t) ngx_http_dispatch_str(r->method_name);
     view.url = (dispatch_str_t) ngx_http_dispatch_str(url);
     view.body = (dispatch_str_t) ngx_http_dispatch_str(body);
+    view.body_more = ctx->reading_body;
+    view.body_length = r->headers_in.chunked ? -1
+                                             : r->headers_in.content_length_n;
     view.ctx = ctx;
 
     /* for the engine's log lines once the request is released */
@@ -288,10 +311,382 @@ ngx_http_dispatch_body_handler(ngx_http_request_t *r)
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "dispatch request started: %p", ctx->engine_req);
 
+    r->write_event_handler = ngx_http_request_empty_handler;
+
+    if (ctx->reading_body) {
+        r->read_event_handler = ngx_http_dispatch_read_handler;
+
+        /* what was read with the headers, and what the socket has now */
+
+        ngx_http_dispatch_continue(r);
+        return;
+    }
+
     /* notice a client that goes away while the script runs */
 
     r->read_event_handler = ngx_http_test_reading;
-    r->write_event_handler = ngx_http_request_empty_handler;
+}
+
+
+/*
+ * More of the request body, read only while the engine wants it: when the
+ * script is behind, nginx stops reading from the client (and TCP slows the
+ * client down). NGX_ERROR: the client is gone.
+ */
+
+static ngx_int_t
+ngx_http_dispatch_pump_body(ngx_http_request_t *r, ngx_http_dispatch_ctx_t *ctx)
+{
+    ngx_int_t          rc;
+    ngx_connection_t  *c;
+
+    c = r->connection;
+
+    /* what the first read left in rb->bufs */
+
+    (void) ngx_http_dispatch_pass_body(r, ctx);
+
+    while (ctx->reading_body) {
+
+        if (!dispatch_request_body_wanted(ctx->engine_req)) {
+
+            /* the script is behind: no client_body_timeout meanwhile */
+
+            ngx_log_debug0(NGX_LOG_DEBUG_HTTP, c->log, 0,
+                           "dispatch request body paused");
+
+            if (c->read->timer_set) {
+                ngx_del_timer(c->read);
+            }
+
+            return NGX_OK;
+        }
+
+        rc = ngx_http_read_unbuffered_request_body(r);
+
+        if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+            ctx->reading_body = 0;
+            r->read_event_handler = ngx_http_test_reading;
+
+            ngx_log_debug1(NGX_LOG_DEBUG_HTTP, c->log, 0,
+                           "dispatch request body failed: %i", rc);
+
+            if (rc == NGX_HTTP_REQUEST_ENTITY_TOO_LARGE) {
+                ngx_log_error(NGX_LOG_INFO, c->log, 0,
+                              "dispatch \"%V/%V\": the request body is larger "
+                              "than client_max_body_size", &ctx->ns,
+                              &ctx->script);
+            }
+
+            dispatch_request_body_fail(ctx->engine_req,
+                                       c->error ? 0 : (int) rc);
+
+            return c->error ? NGX_ERROR : NGX_OK;
+        }
+
+        if (rc == NGX_OK) {
+            (void) ngx_http_dispatch_pass_body(r, ctx);
+
+            ctx->reading_body = 0;
+            r->read_event_handler = ngx_http_test_reading;
+
+            ngx_log_debug0(NGX_LOG_DEBUG_HTTP, c->log, 0,
+                           "dispatch request body read");
+
+            (void) dispatch_request_body_write(ctx->engine_req, NULL, 0, 1);
+
+            return NGX_OK;
+        }
+
+        /* NGX_AGAIN: nothing more until the next read event */
+
+        if (!ngx_http_dispatch_pass_body(r, ctx)) {
+            return NGX_OK;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* the engine copies what nginx read; nginx reuses its buffer */
+
+static ngx_uint_t
+ngx_http_dispatch_pass_body(ngx_http_request_t *r, ngx_http_dispatch_ctx_t *ctx)
+{
+    size_t        size;
+    ngx_uint_t    passed;
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+
+    if (r->request_body == NULL) {
+        return 0;
+    }
+
+    passed = 0;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        b = cl->buf;
+        size = b->last - b->pos;
+
+        if (size) {
+            ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                           "dispatch request body piece: %uz", size);
+
+            (void) dispatch_request_body_write(ctx->engine_req,
+                                               (const char *) b->pos, size, 0);
+            passed = 1;
+        }
+
+        b->pos = b->last;
+    }
+
+    r->request_body->bufs = NULL;
+
+    return passed;
+}
+
+
+static void
+ngx_http_dispatch_read_handler(ngx_http_request_t *r)
+{
+    ngx_http_dispatch_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_dispatch_module);
+
+    if (!ctx->reading_body) {
+        ngx_http_test_reading(r);
+        return;
+    }
+
+    ngx_http_dispatch_continue(r);
+}
+
+
+static void
+ngx_http_dispatch_write_handler(ngx_http_request_t *r)
+{
+    ngx_event_t       *wev;
+    ngx_connection_t  *c;
+
+    c = r->connection;
+    wev = c->write;
+
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, c->log, 0, "dispatch write handler");
+
+    if (wev->timedout) {
+        ngx_log_error(NGX_LOG_INFO, c->log, NGX_ETIMEDOUT,
+                      "client timed out");
+        c->timedout = 1;
+        ngx_http_finalize_request(r, NGX_HTTP_REQUEST_TIME_OUT);
+        return;
+    }
+
+    ngx_http_dispatch_continue(r);
+}
+
+
+/*
+ * One step of the request's life, on every wake, read and write event:
+ * the response's header once the engine has it, the request body while
+ * the engine wants it, the response body while the client takes it.
+ * It finalizes the request once, when the response is out or cannot be.
+ */
+
+static void
+ngx_http_dispatch_continue(ngx_http_request_t *r)
+{
+    ngx_int_t                 rc;
+    dispatch_response_t       resp;
+    ngx_http_dispatch_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_dispatch_module);
+
+    if (ctx->engine_req == NULL) {
+        return;
+    }
+
+    if (ctx->reading_body
+        && ngx_http_dispatch_pump_body(r, ctx) == NGX_ERROR)
+    {
+        ngx_http_finalize_request(r, NGX_HTTP_CLIENT_CLOSED_REQUEST);
+        return;
+    }
+
+    if (!ctx->responded) {
+        if (!dispatch_request_response(ctx->engine_req, &resp)) {
+            return;
+        }
+
+        ctx->outcome = resp.outcome;
+        ctx->outcome_set = 1;
+        ctx->cpu_ms = resp.cpu_ms;
+        ctx->responded = 1;
+
+        if (resp.outcome == DISPATCH_OUTCOME_OK) {
+            rc = ngx_http_dispatch_send_response(r, &resp);
+
+        } else {
+            rc = ngx_http_dispatch_send_outcome(r, resp.outcome, resp.status);
+        }
+
+        ngx_log_debug4(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "dispatch response: outcome \"%s\", status %ui, "
+                       "streamed %ui, rc %i",
+                       dispatch_outcome_name(ctx->outcome),
+                       r->headers_out.status, (ngx_uint_t) ctx->streaming, rc);
+
+        if (!ctx->streaming || rc == NGX_ERROR || rc > NGX_OK
+            || r->header_only)
+        {
+            ctx->stream_over = 1;
+            ngx_http_finalize_request(r, rc);
+            return;
+        }
+
+        r->write_event_handler = ngx_http_dispatch_write_handler;
+    }
+
+    if (!ctx->streaming || ctx->stream_over) {
+        return;
+    }
+
+    rc = ngx_http_dispatch_send_stream(r, ctx);
+
+    if (rc == NGX_DONE) {
+        return;
+    }
+
+    ctx->stream_over = 1;
+    ngx_http_finalize_request(r, rc);
+}
+
+
+/*
+ * The response body as the script produces it, in recycled buffers: the
+ * engine copies each piece in (never a pointer into V8's heap, which may go
+ * while nginx still holds the buffer), and the next piece is asked for
+ * only once nginx has sent the last, so a slow client slows the script.
+ * NGX_DONE: waiting (for the client, or for the script); anything else
+ * finalizes the request.
+ */
+
+static ngx_int_t
+ngx_http_dispatch_send_stream(ngx_http_request_t *r,
+    ngx_http_dispatch_ctx_t *ctx)
+{
+    long                       n;
+    ngx_int_t                  rc;
+    ngx_buf_t                 *b;
+    ngx_chain_t               *cl;
+    ngx_event_t               *wev;
+    ngx_connection_t          *c;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    c = r->connection;
+    wev = c->write;
+
+    for ( ;; ) {
+
+        if (ctx->busy || wev->delayed) {
+            rc = ngx_http_output_filter(r, NULL);
+
+            if (rc == NGX_ERROR) {
+                return NGX_ERROR;
+            }
+
+            cl = NULL;
+
+            ngx_chain_update_chains(r->pool, &ctx->free, &ctx->busy, &cl,
+                                    (ngx_buf_tag_t) &ngx_http_dispatch_module);
+
+            if (ctx->busy || wev->delayed) {
+                clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+                if (!wev->delayed) {
+                    ngx_add_timer(wev, clcf->send_timeout);
+                }
+
+                if (ngx_handle_write_event(wev, clcf->send_lowat) != NGX_OK) {
+                    return NGX_ERROR;
+                }
+
+                return NGX_DONE;
+            }
+        }
+
+        if (wev->timer_set) {
+            ngx_del_timer(wev);
+        }
+
+        cl = ngx_chain_get_free_buf(r->pool, &ctx->free);
+        if (cl == NULL) {
+            return NGX_ERROR;
+        }
+
+        b = cl->buf;
+
+        if (b->start == NULL) {
+            b->start = ngx_palloc(r->pool, NGX_HTTP_DISPATCH_STREAM_BUF);
+            if (b->start == NULL) {
+                return NGX_ERROR;
+            }
+
+            b->end = b->start + NGX_HTTP_DISPATCH_STREAM_BUF;
+            b->temporary = 1;
+            b->tag = (ngx_buf_tag_t) &ngx_http_dispatch_module;
+        }
+
+        b->pos = b->start;
+        b->last = b->start;
+        b->flush = 0;
+
+        n = dispatch_response_read(ctx->engine_req, (char *) b->start,
+                                   b->end - b->start);
+
+        if (n == DISPATCH_BODY_AGAIN) {
+            /* the engine wakes us once the script has produced more */
+            cl->next = ctx->free;
+            ctx->free = cl;
+            return NGX_DONE;
+        }
+
+        if (n == DISPATCH_BODY_ERROR || n < 0) {
+            cl->next = ctx->free;
+            ctx->free = cl;
+
+            /* the engine said why; the client sees a cut-short response */
+
+            ngx_log_debug0(NGX_LOG_DEBUG_HTTP, c->log, 0,
+                           "dispatch response body failed");
+            return NGX_ERROR;
+        }
+
+        if (n == 0) {
+            ctx->body_done = 1;
+
+            ngx_log_debug0(NGX_LOG_DEBUG_HTTP, c->log, 0,
+                           "dispatch response body complete");
+
+            return ngx_http_send_special(r, NGX_HTTP_LAST);
+        }
+
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, c->log, 0,
+                       "dispatch response body piece: %l", n);
+
+        b->last = b->pos + n;
+        b->flush = 1;
+        cl->next = NULL;
+
+        rc = ngx_http_output_filter(r, cl);
+
+        ngx_chain_update_chains(r->pool, &ctx->free, &ctx->busy, &cl,
+                                (ngx_buf_tag_t) &ngx_http_dispatch_module);
+
+        if (rc == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+    }
 }
 
 
@@ -453,10 +848,8 @@ ngx_http_dispatch_headers_in(ngx_http_request_t *r, dispatch_header_t **headers,
 static void
 ngx_http_dispatch_wake_handler(ngx_event_t *ev)
 {
-    ngx_int_t                 rc;
     ngx_connection_t         *c;
     ngx_http_request_t       *r;
-    dispatch_response_t       resp;
     ngx_http_dispatch_ctx_t  *ctx;
 
     ctx = ev->data;
@@ -466,37 +859,7 @@ ngx_http_dispatch_wake_handler(ngx_event_t *ev)
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, c->log, 0,
                    "dispatch woken: %p", ctx->engine_req);
 
-    if (ctx->engine_req == NULL
-        || !dispatch_request_response(ctx->engine_req, &resp))
-    {
-        return;
-    }
-
-    ctx->outcome = resp.outcome;
-    ctx->outcome_set = 1;
-    ctx->cpu_ms = resp.cpu_ms;
-
-    /*
-     * The body is sent from the engine's own buffer: the engine keeps it,
-     * charged to the script's memory limit, until the request is freed
-     * (ngx_http_dispatch_cleanup), however slowly the client reads.
-     */
-
-    ctx->responded = 1;
-
-    if (resp.outcome == DISPATCH_OUTCOME_OK) {
-        rc = ngx_http_dispatch_send_response(r, &resp);
-
-    } else {
-        rc = ngx_http_dispatch_send_outcome(r, resp.outcome, resp.status);
-    }
-
-    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, c->log, 0,
-                   "dispatch response sent: outcome \"%s\", status %ui, "
-                   "rc %i", dispatch_outcome_name(ctx->outcome),
-                   r->headers_out.status, rc);
-
-    ngx_http_finalize_request(r, rc);
+    ngx_http_dispatch_continue(r);
     ngx_http_run_posted_requests(c);
 }
 
@@ -564,6 +927,13 @@ ngx_http_dispatch_send_response(ngx_http_request_t *r,
                       "dispatch \"%V/%V\": %ui more invalid response "
                       "headers dropped", &ctx->ns, &ctx->script,
                       dropped - NGX_HTTP_DISPATCH_DROPPED_LOG_MAX);
+    }
+
+    if (resp->body_streamed) {
+        ctx->streaming = 1;
+        r->headers_out.content_length_n = resp->body_length;
+
+        return ngx_http_send_header(r);
     }
 
     return ngx_http_dispatch_send_body(r, (u_char *) resp->body.data,
@@ -868,9 +1238,15 @@ ngx_http_dispatch_cleanup(void *data)
         return;
     }
 
-    if (ctx->responded) {
+    if (ctx->responded && (ctx->body_done || !ctx->streaming)) {
         ngx_log_debug0(NGX_LOG_DEBUG_HTTP, ctx->request->connection->log, 0,
                        "dispatch request released: the response is out");
+
+    } else if (ctx->responded) {
+        ngx_log_error(NGX_LOG_INFO, ctx->request->connection->log, 0,
+                      "dispatch \"%V/%V\": the response body was not sent "
+                      "to its end, its stream is cancelled",
+                      &ctx->ns, &ctx->script);
 
     } else {
         ngx_log_error(NGX_LOG_INFO, ctx->request->connection->log, 0,

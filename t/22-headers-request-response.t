@@ -130,7 +130,8 @@ $got = run_checks('bodies', q{
       },
       nullBody: async () => { const r = new Response(null); return [r.body, await r.text(), r.bodyUsed, await r.text()]; },
       usedAfterJsonError: async () => { const r = post('not json'); try { await r.json(); } catch {} return r.bodyUsed; },
-      bodyIsNull: () => post('x').body,
+      bodyIsStream: () => post('x').body instanceof ReadableStream,
+      noBodyIsNull: () => new Response(null).body,
       stringType: () => post('x').headers.get('content-type'),
       bufferType: () => post(new Uint8Array([1])).headers.get('content-type'),
       explicitType: () => post('x', { 'content-type': 'application/xml' }).headers.get('content-type'),
@@ -149,7 +150,8 @@ is_deeply $got->{bytes}, [$T, [104, 105]], 'bytes() gives a Uint8Array';
 is_deeply $got->{blob}, [$T, 3, 'text/plain;charset=utf-8', 'xyz'], 'blob() gives a Blob typed from Content-Type';
 is_deeply $got->{nullBody}, [undef, '', $F, ''], 'a null body reads as empty, any number of times';
 is $got->{usedAfterJsonError}, $T, 'a failed json() still uses the body';
-is $got->{bodyIsNull}, undef, 'body is null (streams come later)';
+is $got->{bodyIsStream}, $T, 'a body is a ReadableStream';
+is $got->{noBodyIsNull}, undef, 'no body: body is null';
 is $got->{stringType}, 'text/plain;charset=UTF-8', 'a string body defaults to text/plain;charset=UTF-8';
 is $got->{bufferType}, undef, 'a byte body has no default Content-Type';
 is $got->{explicitType}, 'application/xml', 'an explicit Content-Type wins';

@@ -962,6 +962,198 @@ test_date_now_stands_still_while_a_script_computes(void **state)
     assert_string_equal(body, "true true");
 }
 
+/* ---- bodies in pieces ------------------------------------------------------ */
+
+/* Starts a POST whose body arrives in pieces: first, then more to come. */
+static void
+start_streamed(call_t *c, const char *script, const char *first, int64_t length)
+{
+    dispatch_request_view_t  view;
+
+    memset(c, 0, sizeof(*c));
+    memset(&view, 0, sizeof(view));
+    view.ns = str("ns");
+    view.script = str(script);
+    view.method = str("POST");
+    view.url = str("http://example.com/");
+    view.body = str(first);
+    view.body_more = 1;
+    view.body_length = length;
+    view.ctx = &c->woke;
+
+    c->req = dispatch_request_start(engine, &view);
+    assert_non_null(c->req);
+}
+
+/* Reads a streamed response body to its end, as a host would: on AGAIN it
+ * waits until the engine wakes it. Returns the last read's result. */
+static long
+read_stream(call_t *c, char *out, size_t cap, size_t *len)
+{
+    long  n;
+
+    *len = 0;
+    for ( ;; ) {
+        n = dispatch_response_read(c->req, out + *len, cap - *len);
+        if (n > 0) {
+            *len += (size_t) n;
+            assert_true(*len < cap);
+            continue;
+        }
+        if (n != DISPATCH_BODY_AGAIN) {
+            return n;
+        }
+        c->woke = 0;
+        assert_true(poll_host_run_until(&c->woke, WAIT_MS));
+    }
+}
+
+static void
+test_a_request_body_in_pieces_reaches_the_script_whole(void **state)
+{
+    call_t  c;
+
+    redis_fixture_put_script("ns", "upper",
+        "export default { async fetch(r) { return new Response((await r.text()).toUpperCase()); } };",
+        NULL);
+    start_streamed(&c, "upper", "ab", -1);
+    poll_host_run_for(50);
+    assert_int_equal(dispatch_request_body_write(c.req, "cd", 2, 0), 1);
+    dispatch_request_body_write(c.req, "ef", 2, 1);
+    wait_response(&c);
+    assert_int_equal(c.resp.outcome, DISPATCH_OUTCOME_OK);
+    assert_int_equal(c.resp.body_streamed, 0);
+    assert_body(&c, "ABCDEF");
+    dispatch_request_release(c.req);
+}
+
+static void
+test_the_host_stops_reading_while_the_script_is_behind(void **state)
+{
+    call_t   c;
+    char     piece[16384];
+    size_t   written = 0;
+    int      paused = 0;
+
+    memset(piece, 'x', sizeof(piece));
+    redis_fixture_put_script("ns", "slow",
+        "export default { async fetch(r) { await new Promise(d => setTimeout(d, 50));"
+        " return new Response(String((await r.arrayBuffer()).byteLength)); } };", NULL);
+    start_streamed(&c, "slow", "", 1 << 20);
+    while (written < (1 << 20)) {
+        int last = written + sizeof(piece) == (1 << 20);
+        int more = dispatch_request_body_write(c.req, piece, sizeof(piece), last);
+        written += sizeof(piece);
+        if (!more && !last) {
+            /* no more until the engine wakes the host and wants it */
+            paused++;
+            assert_int_equal(dispatch_request_body_wanted(c.req), 0);
+            while (!dispatch_request_body_wanted(c.req)) {
+                c.woke = 0;
+                assert_true(poll_host_run_until(&c.woke, WAIT_MS));
+            }
+        }
+    }
+    assert_true(paused > 0);
+    c.woke = 0;
+    while (!dispatch_request_response(c.req, &c.resp)) {
+        assert_true(poll_host_run_until(&c.woke, WAIT_MS));
+        c.woke = 0;
+    }
+    assert_body(&c, "1048576");
+    dispatch_request_release(c.req);
+}
+
+static void
+test_a_streamed_response_is_read_in_pieces_as_the_host_asks(void **state)
+{
+    call_t  c;
+    char    out[256];
+    size_t  len;
+
+    redis_fixture_put_script("ns", "counter",
+        "let pulls = 0;"
+        "export default { fetch() { let i = 0; return new Response(new ReadableStream({"
+        " async pull(ctl) { pulls++; await new Promise(d => setTimeout(d, 5));"
+        "   if (i === 3) { ctl.enqueue(new TextEncoder().encode('pulls=' + pulls)); ctl.close(); return; }"
+        "   ctl.enqueue(new TextEncoder().encode('piece' + i++ + ';')); } })); } };", NULL);
+    call(&c, "ns", "counter", "GET", "http://example.com/", NULL);
+    assert_int_equal(c.resp.outcome, DISPATCH_OUTCOME_OK);
+    assert_int_equal(c.resp.body_streamed, 1);
+    assert_int_equal(c.resp.body_length, -1);
+    assert_int_equal(read_stream(&c, out, sizeof(out), &len), 0);
+    out[len] = '\0';
+    /* pulled only as the host read: the stream's queue (high water 1) keeps
+     * at most one piece ahead */
+    assert_string_equal(out, "piece0;piece1;piece2;pulls=4");
+    dispatch_request_release(c.req);
+}
+
+static void
+test_a_request_body_passed_through_goes_out_with_its_length(void **state)
+{
+    call_t  c;
+    char    out[64];
+    size_t  len;
+
+    redis_fixture_put_script("ns", "echo",
+        "export default { fetch(r) { return new Response(r.body); } };", NULL);
+    start_streamed(&c, "echo", "abc", 9);
+    wait_response(&c);
+    assert_int_equal(c.resp.body_streamed, 1);
+    assert_int_equal(c.resp.body_length, 9);
+    dispatch_request_body_write(c.req, "def", 3, 0);
+    dispatch_request_body_write(c.req, "ghi", 3, 1);
+    assert_int_equal(read_stream(&c, out, sizeof(out), &len), 0);
+    out[len] = '\0';
+    assert_string_equal(out, "abcdefghi");
+    dispatch_request_release(c.req);
+}
+
+static void
+test_a_stream_that_throws_cuts_the_response_short(void **state)
+{
+    call_t  c;
+    char    out[64];
+    size_t  len;
+
+    redis_fixture_put_script("ns", "breaks",
+        "export default { fetch() { let n = 0; return new Response(new ReadableStream({"
+        " pull(ctl) { if (n++) throw new Error('broke-77'); ctl.enqueue(new Uint8Array([104, 105])); } })); } };",
+        NULL);
+    call(&c, "ns", "breaks", "GET", "http://example.com/", NULL);
+    assert_int_equal(c.resp.body_streamed, 1);
+    assert_int_equal(read_stream(&c, out, sizeof(out), &len), DISPATCH_BODY_ERROR);
+    assert_int_equal(len, 2);
+    assert_non_null(strstr(poll_host_log(), "the response body stream failed"));
+    assert_non_null(strstr(poll_host_log(), "broke-77"));
+    dispatch_request_release(c.req);
+}
+
+static void
+test_a_client_gone_mid_stream_runs_the_cancel_callback(void **state)
+{
+    call_t  c;
+    char    out[64];
+    char    body[32];
+    long    n;
+
+    redis_fixture_put_script("ns", "cancel",
+        "globalThis.reason = 'none';"
+        "export default { fetch(r) { if (r.method === 'POST') return new Response(globalThis.reason);"
+        " return new Response(new ReadableStream({ pull(ctl) { ctl.enqueue(new Uint8Array(8)); },"
+        "   cancel(why) { globalThis.reason = String(why && why.message); } })); } };", NULL);
+    call(&c, "ns", "cancel", "GET", "http://example.com/", NULL);
+    n = dispatch_response_read(c.req, out, sizeof(out));
+    assert_true(n > 0);
+    dispatch_request_release(c.req);  /* the client went away */
+    poll_host_run_for(50);
+    call(&c, "ns", "cancel", "POST", "http://example.com/", NULL);
+    snprintf(body, sizeof(body), "%.*s", (int) c.resp.body.len, c.resp.body.data);
+    assert_string_equal(body, "Network connection lost.");
+    dispatch_request_release(c.req);
+}
+
 int
 main(void)
 {
@@ -1012,6 +1204,12 @@ main(void)
         cmocka_unit_test_setup_teardown(test_top_level_code_cannot_set_timers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_date_now_stands_still_while_a_script_computes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wait_until_work_outlives_the_released_request, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_request_body_in_pieces_reaches_the_script_whole, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_the_host_stops_reading_while_the_script_is_behind, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_streamed_response_is_read_in_pieces_as_the_host_asks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_request_body_passed_through_goes_out_with_its_length, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_stream_that_throws_cuts_the_response_short, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_client_gone_mid_stream_runs_the_cancel_callback, setup, teardown),
     };
 
     return cmocka_run_group_tests_name("engine", tests, group_setup, group_teardown);

@@ -92,9 +92,13 @@ typedef struct {
     void              (*timer_destroy)(dispatch_timer_t *timer);
 
     /*
-     * The request whose view carried `request_ctx` has its response ready.
-     * The host must not call back into the engine from inside wake: it
-     * schedules the work (nginx posts an event) and returns.
+     * Something changed for the request whose view carried `request_ctx`:
+     * its response is ready, more of a streamed response body is, or the
+     * engine wants more of its request body. The host looks at all three
+     * (dispatch_request_response, dispatch_response_read,
+     * dispatch_request_body_wanted). It must not call back into the engine
+     * from inside wake: it schedules the work (nginx posts an event) and
+     * returns.
      */
     void  (*wake)(void *data, void *request_ctx);
 
@@ -199,7 +203,14 @@ typedef struct {
     dispatch_str_t             url;          /* scheme://host[:port]/path?query */
     const dispatch_header_t   *headers;
     size_t                     nheaders;
-    dispatch_str_t             body;         /* the whole request body */
+    /*
+     * The request body: all of it, or (body_more = 1) what has arrived so
+     * far, the rest following through dispatch_request_body_write. A GET
+     * has none: body empty and body_more 0.
+     */
+    dispatch_str_t             body;
+    int                        body_more;
+    int64_t                    body_length;  /* Content-Length, or -1 */
     void                      *ctx;          /* handed back to host->wake */
 
     /* for log lines about the request once the host has released it */
@@ -226,7 +237,16 @@ typedef struct {
     dispatch_str_t             status_text;
     const dispatch_header_t   *headers;
     size_t                     nheaders;
+    /*
+     * The whole body (the host may send it from this buffer), or, when
+     * body_streamed is 1, nothing here: the script produces it as a
+     * stream, read with dispatch_response_read; body_length is its length
+     * when the script fixed it (FixedLengthStream, a request body passed
+     * through), else -1 (chunked).
+     */
     dispatch_str_t             body;
+    int                        body_streamed;
+    int64_t                    body_length;
     double                     cpu_ms;       /* CPU time spent in JavaScript */
 } dispatch_response_t;
 
@@ -250,6 +270,42 @@ int dispatch_request_response(dispatch_request_t *req, dispatch_response_t *out)
  * script left for ctx.waitUntil() goes on from here, on the engine's side.
  */
 void dispatch_request_release(dispatch_request_t *req);
+
+
+/* ---- bodies in pieces, with backpressure both ways ------------------------ */
+
+/*
+ * The next piece of a streamed request body (body_more was 1), copied.
+ * last is 1 with the final piece (len may then be 0). Returns 1 while the
+ * engine wants more now, 0 when the host should stop reading from the
+ * client until the engine wakes it and dispatch_request_body_wanted says so.
+ */
+int dispatch_request_body_write(dispatch_request_t *req, const char *data,
+    size_t len, int last);
+
+/*
+ * The rest of a streamed request body will not come: status 413 (over
+ * client_max_body_size), 400 (malformed), 408 (client_body_timeout), or 0
+ * (the client went away). request.body errors in the script.
+ */
+void dispatch_request_body_fail(dispatch_request_t *req, int status);
+
+/* 1 while the engine wants more of a streamed request body now. */
+int dispatch_request_body_wanted(dispatch_request_t *req);
+
+#define DISPATCH_BODY_AGAIN   (-1)
+#define DISPATCH_BODY_ERROR   (-2)
+
+/*
+ * Copies up to size bytes of a streamed response body into buf. Returns
+ * how many (more than 0); 0 at its end; DISPATCH_BODY_AGAIN when none are
+ * ready now (the engine asks the script for more, and wakes the host when
+ * there are); DISPATCH_BODY_ERROR when the body cannot be completed (the
+ * script's stream failed, or a limit stopped it; the engine has logged
+ * why): the host cuts the response short. The engine pulls from the
+ * script only when the host reads, so a slow client slows the script.
+ */
+long dispatch_response_read(dispatch_request_t *req, char *buf, size_t size);
 
 
 /* ---- shared helpers ------------------------------------------------------- */

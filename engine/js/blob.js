@@ -1,5 +1,5 @@
 // Blob and File (W3C File API). A Blob's bytes never change, so slices and
-// copies of a Blob share them. stream() comes with ReadableStream.
+// copies of a Blob share them.
 
 let blobIs; // (value) -> true for a Blob or File (brand check)
 let fileIs; // (value) -> true for a File (brand check)
@@ -102,6 +102,11 @@ class Blob {
 
   async bytes() {
     return copyBytes(this.#bytes);
+  }
+
+  // A byte stream of a copy of the bytes, in one piece.
+  stream() {
+    return readableStreamFromBytes(copyBytes(this.#bytes));
   }
 
   static {

@@ -1,30 +1,89 @@
 // The body shared by Request and Response (the Fetch "Body" mixin). Both
 // classes extend Body, as in workerd; Body itself cannot be constructed by
-// tenants. Bodies are held as bytes: streaming bodies come with ReadableStream.
-// A body may be made from a string, an ArrayBuffer or view, a Blob, a
-// FormData (multipart/form-data) or a URLSearchParams.
+// tenants. A body is held as bytes while it can be (a string, a buffer, a
+// Blob, a FormData, a URLSearchParams, a request body that came whole) and
+// becomes a ReadableStream only when the script asks for `.body`; a body
+// made from a stream is that stream. Either way it is read once.
 
 // Internal access for Request, Response and invoke.
 let bodySet; // (object, Uint8Array|null) -> void
-let bodyPeek; // (object) -> its bytes or null, leaving the body unread
-let bodyIsUsed; // (object) -> whether the body has been read
-let bodyTake; // (object) -> bytes, marking the body used; TypeError if it was
-let bodyCloneBytes; // (object) -> copy of the bytes or null; TypeError if used
+let bodySetStream; // (object, ReadableStream) -> void
+let bodyHas; // (object) -> whether it has a body (read or not)
+let bodyIsUsed; // (object) -> bodyUsed
+let bodyMove; // (target, source) -> the source's body becomes the target's; the source reads as used
+let bodyClone; // (target, source) -> the target gets a copy (bytes) or a tee branch (stream)
+let bodyPeek; // (object) -> its bytes while it holds bytes and no stream, else null
+let bodyStream; // (object) -> its stream if it has become one, else null
 
 const BODY_USED_MESSAGE = 'Body has already been used. It can only be read once.';
+const BODY_LOCKED_MESSAGE = 'The body\'s stream is locked to a reader.';
 
-// Fetch's "extract a body": { bytes, type } with type the default Content-Type or null.
+// Fetch's "extract a body": { bytes, type } or { stream, type: null }, with
+// type the default Content-Type or null.
 function extractBody(value) {
-  if (typeof value === 'string') return { bytes: utf8Encode(value), type: 'text/plain;charset=UTF-8' };
-  if (isArrayBuffer(value) || ArrayBufferIsView(value)) return { bytes: copyBytes(value), type: null };
+  if (typeof value === 'string') return { bytes: utf8Encode(value), stream: null, type: 'text/plain;charset=UTF-8' };
+  if (isArrayBuffer(value) || ArrayBufferIsView(value)) return { bytes: copyBytes(value), stream: null, type: null };
   if (blobIs(value)) {
     const type = blobTypeOf(value);
-    return { bytes: copyBytes(blobBytes(value)), type: type === '' ? null : type };
+    return { bytes: copyBytes(blobBytes(value)), stream: null, type: type === '' ? null : type };
   }
-  if (formDataIs(value)) return multipartSerialize(value);
+  if (readableStreamIs(value)) {
+    if (readableStreamIsLocked(value) || readableStreamIsDisturbed(value)) {
+      throw new TypeError('A body cannot be made from a ReadableStream that is locked or has been read');
+    }
+    return { bytes: null, stream: value, type: null };
+  }
+  if (formDataIs(value)) {
+    const form = multipartSerialize(value);
+    return { bytes: form.bytes, stream: null, type: form.type };
+  }
   const form = searchParamsText(value);
-  if (form !== null) return { bytes: utf8Encode(form), type: 'application/x-www-form-urlencoded;charset=UTF-8' };
-  return { bytes: utf8Encode(toUSVString(value)), type: 'text/plain;charset=UTF-8' };
+  if (form !== null) return { bytes: utf8Encode(form), stream: null, type: 'application/x-www-form-urlencoded;charset=UTF-8' };
+  return { bytes: utf8Encode(toUSVString(value)), stream: null, type: 'text/plain;charset=UTF-8' };
+}
+
+// The body's bytes travel to the mixin's methods in a frozen box with no
+// prototype: awaiting a bare Uint8Array, or resolving a promise with one,
+// looks up its `then`, which a tenant's Object.prototype.then would answer.
+function bodyBox(bytes) {
+  const box = listNew();
+  box[0] = bytes;
+  return ObjectFreeze(box);
+}
+
+function bodyUnbox(box) {
+  const bytes = isObject(box) ? box[0] : undefined;
+  if (TypedArrayPrototypeGetSymbolToStringTag(bytes) !== 'Uint8Array') {
+    throw new TypeError('The body could not be read.');
+  }
+  return bytes;
+}
+
+async function bodyReadStream(stream) {
+  const source = readableStreamSource(stream);
+  if (source !== null && source.requestId !== undefined && source.length >= 0) {
+    return bodyBox(await bodyReadKnownLength(stream, source.length));
+  }
+  return bodyBox(await readableStreamReadAllBytes(stream));
+}
+
+// A request body of known length is read into one buffer made for it up
+// front: one that does not fit what is left of the script's memory is a
+// RangeError before a byte is read, and its isolate is untouched.
+async function bodyReadKnownLength(stream, length) {
+  const out = native.newBuffer(length);
+  const reader = readableStreamGetReader(stream);
+  let filled = 0;
+  for (;;) {
+    const result = await readableStreamReaderRead(reader);
+    if (result.done) break;
+    const chunk = viewBytes(result.value);
+    const n = TypedArrayPrototypeGetLength(chunk);
+    if (filled + n > length) throw new TypeError('The request body is longer than its Content-Length.');
+    TypedArrayPrototypeSet(out, chunk, filled);
+    filled += n;
+  }
+  return filled === length ? out : TypedArrayPrototypeSubarray(out, 0, filled);
 }
 
 // WHATWG "UTF-8 decode": a leading BOM is dropped.
@@ -34,8 +93,9 @@ function bodyDecode(bytes) {
 }
 
 class Body {
-  #bytes = null; // Uint8Array owned by this object, or null
-  #used = false; // only ever true for a non-null body, as in the standard
+  #bytes = null; // Uint8Array owned by this object while no stream was made of it
+  #stream = null; // ReadableStream, once there is one
+  #used = false; // read through the mixin, or moved to another Request
 
   // Only Request and Response construct a Body. They call super() without
   // INTERNAL: a tenant can make super() call a constructor of its own
@@ -45,61 +105,98 @@ class Body {
   }
 
   get body() {
-    void this.#bytes; // brand check; there is no ReadableStream yet
-    return null;
+    if (this.#stream === null && this.#bytes !== null && !this.#used) {
+      this.#stream = readableStreamFromBytes(this.#bytes);
+      this.#bytes = null;
+    }
+    return this.#stream;
   }
 
   get bodyUsed() {
-    return this.#used;
+    return this.#used || (this.#stream !== null && readableStreamIsDisturbed(this.#stream));
   }
 
   async arrayBuffer() {
-    return exactBuffer(this.#consume());
+    return exactBuffer(bodyUnbox(await this.#consume()));
   }
 
   async text() {
-    return bodyDecode(this.#consume());
+    return bodyDecode(bodyUnbox(await this.#consume()));
   }
 
   async json() {
-    return JSONParse(bodyDecode(this.#consume()));
+    return JSONParse(bodyDecode(bodyUnbox(await this.#consume())));
   }
 
   async bytes() {
-    const bytes = this.#consume();
+    const bytes = bodyUnbox(await this.#consume());
     return isWholeBuffer(bytes) ? bytes : copyBytes(bytes);
   }
 
   async blob() {
     const type = this.headers.get('content-type');
-    return blobCreate(this.#consume(), type === null ? '' : blobType(type));
+    return blobCreate(bodyUnbox(await this.#consume()), type === null ? '' : blobType(type));
   }
 
   async formData() {
     const type = this.headers.get('content-type');
-    return formDataFromBody(this.#consume(), type);
+    return formDataFromBody(bodyUnbox(await this.#consume()), type);
   }
 
+  // The whole body, boxed (bodyBox), or a promise of it: a stream is read
+  // to its end.
   #consume() {
-    if (this.#used) throw new TypeError(BODY_USED_MESSAGE);
+    if (bodyIsUsed(this)) throw new TypeError(BODY_USED_MESSAGE);
+    const stream = this.#stream;
+    if (stream !== null) {
+      if (readableStreamIsLocked(stream)) throw new TypeError(BODY_LOCKED_MESSAGE);
+      return bodyReadStream(stream);
+    }
     const bytes = this.#bytes;
-    if (bytes === null) return new Uint8Array(0);
+    if (bytes === null) return bodyBox(new Uint8Array(0));
     this.#used = true;
     this.#bytes = null; // the caller now owns the bytes
-    return bytes;
+    return bodyBox(bytes);
   }
 
   static {
     bodySet = (object, bytes) => {
       object.#bytes = bytes;
+      object.#stream = null;
       object.#used = false;
     };
-    bodyPeek = (object) => object.#bytes;
-    bodyIsUsed = (object) => object.#used;
-    bodyTake = (object) => object.#consume();
-    bodyCloneBytes = (object) => {
-      if (object.#used) throw new TypeError(BODY_USED_MESSAGE);
-      return object.#bytes === null ? null : copyBytes(object.#bytes);
+    bodySetStream = (object, stream) => {
+      object.#bytes = null;
+      object.#stream = stream;
+      object.#used = false;
+    };
+    bodyHas = (object) => object.#bytes !== null || object.#stream !== null || object.#used;
+    bodyIsUsed = (object) => object.#used || (object.#stream !== null && readableStreamIsDisturbed(object.#stream));
+    bodyPeek = (object) => (object.#stream === null ? object.#bytes : null);
+    bodyStream = (object) => object.#stream;
+    bodyMove = (target, source) => {
+      if (bodyIsUsed(source)) throw new TypeError(BODY_USED_MESSAGE);
+      if (source.#stream !== null && readableStreamIsLocked(source.#stream)) throw new TypeError(BODY_LOCKED_MESSAGE);
+      target.#bytes = source.#bytes;
+      target.#stream = source.#stream;
+      target.#used = false;
+      source.#bytes = null;
+      source.#stream = null;
+      source.#used = true;
+    };
+    bodyClone = (target, source) => {
+      if (bodyIsUsed(source)) throw new TypeError(BODY_USED_MESSAGE);
+      if (source.#stream !== null) {
+        if (readableStreamIsLocked(source.#stream)) throw new TypeError(BODY_LOCKED_MESSAGE);
+        const branches = readableStreamTee(source.#stream);
+        source.#stream = branches[0];
+        target.#stream = branches[1];
+        target.#bytes = null;
+      } else {
+        target.#stream = null;
+        target.#bytes = source.#bytes === null ? null : copyBytes(source.#bytes);
+      }
+      target.#used = false;
     };
   }
 }

@@ -13,12 +13,12 @@ function describeValue(value) {
 // missing or did not produce a sendable Response. The engine reads what it
 // became (checking every part as hostile): an async function's promise
 // settles without calling anything a tenant can replace.
-async function invoke(exports, env, ctx, method, url, headerList, body) {
+async function invoke(exports, env, ctx, method, url, headerList, body, streamed, id) {
   const handler = isObject(exports) ? exports.fetch : undefined;
   if (typeof handler !== 'function') {
     throw new TypeError('the script has no default export with a fetch() handler');
   }
-  const request = requestFromClient(method, url, headerList, body);
+  const request = requestFromClient(method, url, headerList, body, streamed, id);
   const response = await ReflectApply(handler, exports, [request, env, ctx]);
   if (!responseIs(response)) {
     throw new TypeError(`the fetch handler returned ${describeValue(response)}, not a Response`);
@@ -47,8 +47,30 @@ class ExecutionContext {
 setToStringTag(ExecutionContext.prototype, 'ExecutionContext');
 
 // What the engine calls for request `id`; it reads the promise returned.
-function run(id, exports, env, method, url, headerList, body) {
-  return invoke(exports, env, new ExecutionContext(INTERNAL, id), method, url, headerList, body);
+// streamed is -2 for a body that came whole (body), else the body's
+// Content-Length or -1, and request.body pulls it from the engine.
+function run(id, exports, env, method, url, headerList, body, streamed) {
+  return invoke(exports, env, new ExecutionContext(INTERNAL, id), method, url, headerList, body, streamed, id);
 }
 
-return { run, installServiceWorker, makeKV };
+// A streamed response body, as the engine reads it when the client can
+// take more: handle is responseOutput's frozen [stream, reader]. Resolves
+// to a frozen, prototype-less [Uint8Array], or [null] at the end (see
+// bodyBox); rejects when the stream fails or gives something not bytes.
+async function readBody(handle) {
+  const result = await readableStreamReaderRead(handle[1]);
+  if (result.done) return bodyBox(null);
+  const chunk = result.value;
+  if (!isArrayBuffer(chunk) && !ArrayBufferIsView(chunk)) {
+    throw new TypeError('This ReadableStream did not return bytes.');
+  }
+  return bodyBox(viewBytes(chunk));
+}
+
+// The client went away: the stream is cancelled, and its source's cancel
+// callback runs (the engine waits for it as for ctx.waitUntil).
+async function cancelBody(handle) {
+  await readableStreamCancel(handle[0], new TypeError('Network connection lost.'));
+}
+
+return { run, installServiceWorker, makeKV, readBody, cancelBody };

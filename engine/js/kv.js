@@ -2,7 +2,7 @@
 // only the index of the binding among the script's own; the engine builds
 // the Redis key from the script's namespace, the binding's id and the key.
 
-const KV_TYPES = ['text', 'json', 'arrayBuffer'];
+const KV_TYPES = ['text', 'json', 'arrayBuffer', 'stream'];
 const KV_MIN_TTL = 60;
 
 function kvKey(key, what) {
@@ -12,13 +12,15 @@ function kvKey(key, what) {
 
 function kvType(options, what) {
   const type = typeof options === 'string' ? options : options?.type ?? 'text';
-  if (type === 'stream') throw new TypeError(`${what}: type "stream" is not supported yet`);
   if (!ArrayPrototypeIncludes(KV_TYPES, type)) throw new TypeError(`${what}: unknown type "${type}"`);
   return type;
 }
 
 function kvDecode(bytes, type) {
   if (type === 'arrayBuffer') return bytes;
+  // A value is at most 25 MiB and comes from Redis whole: its stream
+  // hands it over in one piece.
+  if (type === 'stream') return readableStreamFromBytes(viewBytes(bytes));
   const text = native.decodeUtf8(bytes);
   return type === 'json' ? JSONParse(text) : text;
 }
@@ -28,7 +30,7 @@ function kvDecode(bytes, type) {
 function kvValueBytes(value) {
   if (typeof value === 'string') return native.encodeUtf8(value);
   if (isArrayBuffer(value) || ArrayBufferIsView(value)) return copyBytes(value);
-  throw new TypeError('KV put() takes a string, an ArrayBuffer or an ArrayBufferView');
+  throw new TypeError('KV put() takes a string, an ArrayBuffer, an ArrayBufferView or a ReadableStream');
 }
 
 // Absolute expiry in milliseconds since the epoch, 0 for none. Like
@@ -74,7 +76,8 @@ class KVNamespace {
 
   async put(key, value, options = {}) {
     const name = kvKey(key, 'KV put()');
-    const bytes = kvValueBytes(value);
+    // A stream is read to its end first (within the script's memory limit).
+    const bytes = readableStreamIs(value) ? bodyUnbox(await bodyReadStream(value)) : kvValueBytes(value);
     const opts = options ?? {};
     const metadata = opts.metadata === undefined ? null : JSONStringify(opts.metadata);
     await native.kvPut(this.#binding, name, bytes, metadata, kvExpiry(opts));

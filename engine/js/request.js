@@ -1,6 +1,6 @@
 // Request (WHATWG Fetch, as Cloudflare Workers exposes it).
 
-let requestFromClient; // (method, url, flat header list, ArrayBuffer|null) -> Request with immutable headers
+let requestFromClient; // (method, url, flat header list, ArrayBuffer|null, streamed, id) -> Request with immutable headers
 
 const REQUEST_NORMALIZED_METHODS = ['DELETE', 'GET', 'HEAD', 'OPTIONS', 'POST', 'PUT'];
 const REQUEST_FORBIDDEN_METHODS = ['CONNECT', 'TRACE', 'TRACK'];
@@ -20,6 +20,39 @@ function requestURL(input) {
     throw new TypeError('A Request URL must not include credentials');
   }
   return urlSerialize(url);
+}
+
+const RequestPromiseThen = uncurryThis(Promise.prototype.then);
+
+// The body of request `id` as nginx reads it from the client: a byte
+// stream whose pull takes what the engine has queued (length is the
+// Content-Length or -1). Its source names the request, so a body passed
+// through unchanged (new Response(request.body)) goes out natively.
+function requestBodyStream(id, length) {
+  const fail = (controller, error) => readableStreamControllerError(controller, error);
+  const arrived = (controller, chunk) => {
+    if (chunk === null) readableStreamControllerClose(controller);
+    else readableStreamControllerEnqueue(controller, chunk);
+  };
+  const source = {
+    requestId: id,
+    length,
+    pull(controller) {
+      let got;
+      try {
+        got = native.requestBodyRead(id); // a Uint8Array, null at the end, or a promise of either
+      } catch (error) {
+        fail(controller, error);
+        return undefined;
+      }
+      if (got === null || TypedArrayPrototypeGetSymbolToStringTag(got) === 'Uint8Array') {
+        arrived(controller, got);
+        return undefined;
+      }
+      return RequestPromiseThen(got, (chunk) => arrived(controller, chunk), (error) => fail(controller, error));
+    },
+  };
+  return readableByteStreamCreate(source, 0, undefined);
 }
 
 class Request extends Body {
@@ -63,7 +96,7 @@ class Request extends Body {
     if (cf !== undefined) this.#cf = cf;
     this.#headers = new Headers(headers !== undefined ? headers : source !== null ? source.headers : undefined);
 
-    const sourceHasBody = source !== null && (bodyPeek(source) !== null || bodyIsUsed(source));
+    const sourceHasBody = source !== null && bodyHas(source);
     const hasBody = body !== undefined && body !== null;
     if ((hasBody || sourceHasBody) && (this.#method === 'GET' || this.#method === 'HEAD')) {
       throw new TypeError('A GET or HEAD request cannot have a body');
@@ -71,9 +104,10 @@ class Request extends Body {
     if (hasBody) {
       const extracted = extractBody(body);
       if (extracted.type !== null) headersSetDefault(this.#headers, 'content-type', extracted.type);
-      bodySet(this, extracted.bytes);
+      if (extracted.stream !== null) bodySetStream(this, extracted.stream);
+      else bodySet(this, extracted.bytes);
     } else if (sourceHasBody) {
-      bodySet(this, bodyTake(source)); // the body moves: the source reads as used
+      bodyMove(this, source); // the source reads as used
     }
   }
 
@@ -120,28 +154,32 @@ class Request extends Body {
   }
 
   clone() {
-    const bytes = bodyCloneBytes(this);
     const copy = new Request(INTERNAL);
+    bodyClone(copy, this); // a stream is teed: each reads it whole
     copy.#method = this.#method;
     copy.#url = this.url;
     copy.#headers = headersCopy(this.headers);
     copy.#redirect = this.#redirect;
     copy.#signal = this.#signal;
     copy.#cf = this.#cf;
-    bodySet(copy, bytes);
     return copy;
   }
 
   static {
-    requestFromClient = (method, url, headerList, body) => {
+    requestFromClient = (method, url, headerList, body, streamed, id) => {
       const request = new Request(INTERNAL);
       // Everything here goes through captured intrinsics (prelude.js): the
       // tenant's script has run by now.
       request.#method = String(method); // as the client sent it; nginx has checked it
       request.#clientUrl = String(url);
       request.#clientHeaders = headerList;
-      // The engine hands the buffer over, so it is used without a copy.
-      bodySet(request, body === null || body === undefined ? null : viewBytes(body));
+      if (streamed >= -1) {
+        // It arrives in pieces: request.body pulls them from the engine.
+        bodySetStream(request, requestBodyStream(id, streamed));
+      } else {
+        // The engine hands the buffer over, so it is used without a copy.
+        bodySet(request, body === null || body === undefined ? null : viewBytes(body));
+      }
       return request;
     };
     registerInspector('Request', (value) => {

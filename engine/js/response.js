@@ -22,7 +22,7 @@ class Response extends Body {
     const text = JSONStringify(data);
     if (text === undefined) throw new TypeError('Response.json: the value cannot be serialised as JSON');
     const response = new Response();
-    response.#initialize(init, { bytes: utf8Encode(text), type: 'application/json' });
+    response.#initialize(init, { bytes: utf8Encode(text), stream: null, type: 'application/json' });
     return response;
   }
 
@@ -79,17 +79,16 @@ class Response extends Body {
   }
 
   clone() {
-    const bytes = bodyCloneBytes(this);
     const copy = new Response();
+    bodyClone(copy, this); // a stream is teed: each reads it whole
     copy.#type = this.#type;
     copy.#status = this.#status;
     copy.#statusText = this.#statusText;
     copy.#headers = headersCopy(this.#headers);
-    bodySet(copy, bytes);
     return copy;
   }
 
-  // Fetch's "initialize a response"; extracted is { bytes, type } or null.
+  // Fetch's "initialize a response"; extracted is what extractBody made, or null.
   #initialize(init, extracted) {
     const { headers, status = 200, statusText = '' } = toDictionary(init, 'Response');
     const code = toUnsignedShort(status);
@@ -104,13 +103,17 @@ class Response extends Body {
         throw new TypeError(`A response with status ${code} cannot have a body`);
       }
       if (extracted.type !== null) headersSetDefault(this.#headers, 'content-type', extracted.type);
-      bodySet(this, extracted.bytes);
+      if (extracted.stream !== null) bodySetStream(this, extracted.stream);
+      else bodySet(this, extracted.bytes);
     }
   }
 
   static {
     responseIs = (value) => isObject(value) && #type in value;
-    // What the engine sends. Built only with captured intrinsics, index loops
+    // What the engine sends (response_output.h): [status, statusText,
+    // headers, bytes or null, the [stream, reader] of a streamed body or
+    // null, its fixed length or -1, the id of the request whose untouched
+    // body it is or 0]. Built only with captured intrinsics, index loops
     // and null-prototype lists (prelude.js), so that no method, iterator or
     // index setter a tenant installed runs here and sees it. The result has
     // no prototype either: resolving a promise with it looks up `then`, which
@@ -134,6 +137,28 @@ class Response extends Body {
       output[1] = response.#statusText;
       output[2] = ObjectFreeze(headers);
       output[3] = bodyPeek(response);
+      output[4] = null;
+      output[5] = -1;
+      output[6] = 0;
+      const stream = bodyStream(response);
+      if (stream !== null) {
+        if (readableStreamIsLocked(stream)) {
+          throw new TypeError('the fetch handler returned a Response whose body is locked to a reader');
+        }
+        const source = readableStreamSource(stream);
+        if (source !== null && source.bytes !== undefined) {
+          output[3] = source.bytes; // made from bytes and never read: sent as bytes
+        } else {
+          // The engine reads it when the client can take more; locked
+          // here, nothing else reads it meanwhile.
+          const handle = listNew();
+          handle[1] = readableStreamGetReader(stream);
+          handle[0] = stream;
+          output[4] = ObjectFreeze(handle);
+          output[5] = fixedLengthOf(stream);
+          output[6] = source !== null && source.requestId !== undefined ? source.requestId : 0;
+        }
+      }
       return ObjectFreeze(output);
     };
     registerInspector('Response', (value) => {

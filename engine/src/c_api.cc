@@ -6,6 +6,7 @@
 #include <new>
 
 #include "dispatch_engine.h"
+#include "body_streams.h"
 #include "engine.h"
 
 struct dispatch_engine_s {
@@ -85,6 +86,9 @@ int dispatch_request_response(dispatch_request_t *r, dispatch_response_t *out) {
   out->headers = req->header_views.data();
   out->nheaders = req->header_views.size();
   out->body = {req->response_body.data(), req->response_body.size()};
+  out->body_streamed = req->response_stream.on ? 1 : 0;
+  out->body_length = req->response_stream.on ? req->response_stream.length
+                                             : int64_t(req->response_body.size());
   out->cpu_ms = req->cpu_ms;
   return 1;
 }
@@ -98,6 +102,46 @@ void dispatch_request_release(dispatch_request_t *r) {
   } catch (...) {
     report(&g_engine->host().raw(), "dispatch_request_release", "unknown error");
   }
+}
+
+int dispatch_request_body_write(dispatch_request_t *r, const char *data, size_t len,
+                                int last) {
+  if (r == nullptr || g_engine == nullptr) return 0;
+  try {
+    return dispatch::request_body_write(*g_engine, *to_request(r), data, len, last != 0);
+  } catch (const std::exception &ex) {
+    report(&g_engine->host().raw(), "dispatch_request_body_write", ex.what());
+  } catch (...) {
+    report(&g_engine->host().raw(), "dispatch_request_body_write", "unknown error");
+  }
+  return 0;
+}
+
+void dispatch_request_body_fail(dispatch_request_t *r, int status) {
+  if (r == nullptr || g_engine == nullptr) return;
+  try {
+    dispatch::request_body_fail(*g_engine, *to_request(r), status);
+  } catch (const std::exception &ex) {
+    report(&g_engine->host().raw(), "dispatch_request_body_fail", ex.what());
+  } catch (...) {
+    report(&g_engine->host().raw(), "dispatch_request_body_fail", "unknown error");
+  }
+}
+
+int dispatch_request_body_wanted(dispatch_request_t *r) {
+  return r != nullptr && dispatch::request_body_wanted(*to_request(r)) ? 1 : 0;
+}
+
+long dispatch_response_read(dispatch_request_t *r, char *buf, size_t size) {
+  if (r == nullptr || g_engine == nullptr) return DISPATCH_BODY_ERROR;
+  try {
+    return dispatch::response_body_read(*g_engine, *to_request(r), buf, size);
+  } catch (const std::exception &ex) {
+    report(&g_engine->host().raw(), "dispatch_response_read", ex.what());
+  } catch (...) {
+    report(&g_engine->host().raw(), "dispatch_response_read", "unknown error");
+  }
+  return DISPATCH_BODY_ERROR;
 }
 
 int dispatch_name_valid(const char *s, size_t len) {

@@ -2,6 +2,7 @@
 
 #include <malloc.h>
 
+#include "body_streams.h"
 #include "memory_budget.h"
 #include "platform.h"
 #include "tenant_isolate.h"
@@ -134,7 +135,18 @@ RequestScope *Engine::start(const dispatch_request_view_t &view) {
     const dispatch_header_t &h = view.headers[i];
     scope->headers.emplace_back(view_str(h.name), view_str(h.value));
   }
-  scope->body = view_str(view.body);
+  if (view.body_more) {
+    // The rest follows: what came with the headers is its first piece.
+    RequestScope::RequestBody &b = scope->request_body;
+    b.more = true;
+    b.length = view.body_length;
+    if (view.body.len) {
+      b.pieces.emplace_back(view_str(view.body));
+      b.queued = view.body.len;
+    }
+  } else {
+    scope->body = view_str(view.body);
+  }
   scope->cpu_limit_ms = or_default(view.cpu_limit_ms, scope->cpu_limit_ms);
   scope->wall_limit_ms = or_default(view.wall_limit_ms, scope->wall_limit_ms);
   scope->script_concurrency = or_default(view.script_concurrency, scope->script_concurrency);
@@ -282,6 +294,10 @@ void Engine::let_go_of_response(RequestScope &scope) {
 
 void Engine::release(RequestScope *scope) {
   scope->host_ctx = nullptr;
+  // A body still on its way in will not come; one still going out is
+  // cancelled (the script's cancel callback is waited for like waitUntil).
+  request_body_fail(*this, *scope, 0);
+  response_body_cancel(*this, *scope);
   // The host has sent the response (or the client went away).
   let_go_of_response(*scope);
   if (scope->phase == RequestScope::Phase::kResponded && !scope->wait_until.empty() &&

@@ -13,6 +13,9 @@ void RequestScope::leave_isolate() {
   // handles into its heap and the timers, and the isolate last.
   isolate->detach(this);
   result.Reset();
+  response_stream.handle.Reset();
+  response_stream.pending.Reset();
+  response_stream.chunk.Reset();
   wait_until.clear();
   io.clear();
   timers.clear();

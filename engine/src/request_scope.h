@@ -14,6 +14,7 @@
 
 #include <v8.h>
 
+#include <deque>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -57,7 +58,7 @@ class RequestScope {
   std::string method;
   std::string url;
   HeaderList headers;
-  std::string body;
+  std::string body;          // all of it, when it came whole
   std::string client;        // for log lines once the host let go
   std::string request_line;
 
@@ -94,6 +95,37 @@ class RequestScope {
   std::string response_body;
   std::vector<dispatch_header_t> header_views;  // into response_headers
   size_t held_bytes = 0;  // of response_body, charged while the host sends it
+
+  // A request body that arrives in pieces (body_streams.h): the host
+  // writes them here, the script's request.body reads them, at most
+  // kHighWater ahead of the script.
+  struct RequestBody {
+    bool more = false;     // it arrives in pieces
+    bool ended = false;    // the last piece is in
+    int failed = -1;       // the host's status once the rest will not come
+    bool paused = false;   // the host was told to stop reading
+    int64_t length = -1;   // Content-Length
+    std::deque<std::string> pieces;
+    size_t queued = 0;
+    uint64_t read_op = 0;  // the script's read waiting for a piece (an io
+    uint64_t read_request = 0;  // operation of this request, which may be another)
+  } request_body;
+
+  // A response body the script produces as a stream, read by the host
+  // through the engine one piece at a time.
+  struct ResponseStream {
+    bool on = false;
+    bool passthrough = false;  // the request body, unchanged: no JavaScript per piece
+    bool ended = false;
+    bool failed = false;
+    int64_t length = -1;       // fixed by the script, else -1
+    uint64_t sent = 0;
+    v8::Global<v8::Object> handle;     // the built-ins' [stream, reader]
+    v8::Global<v8::Promise> pending;   // the read in progress
+    v8::Global<v8::ArrayBufferView> chunk;  // what is left of the last piece read
+    size_t offset = 0;
+    bool reading = false;      // the host's read is starting one: no wake
+  } response_stream;
 
   bool responded() const { return phase == Phase::kResponded || phase == Phase::kLingering; }
 

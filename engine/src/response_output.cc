@@ -69,7 +69,7 @@ bool hop_by_hop_header(const std::string &name) {
 bool read_response_output(v8::Local<v8::Context> context, v8::Local<v8::Value> output,
                           ResponseOutput *out, std::string *why) {
   v8::Isolate *isolate = context->GetIsolate();
-  if (!output->IsArray() || output.As<v8::Array>()->Length() != 4) {
+  if (!output->IsArray() || output.As<v8::Array>()->Length() != 7) {
     *why = "the built-ins produced no response";
     return false;
   }
@@ -132,6 +132,28 @@ bool read_response_output(v8::Local<v8::Context> context, v8::Local<v8::Value> o
   }
 
   out->body.clear();
+  v8::Local<v8::Value> stream, length, passthrough;
+  if (!parts->Get(context, 4).ToLocal(&stream) || !parts->Get(context, 5).ToLocal(&length) ||
+      !parts->Get(context, 6).ToLocal(&passthrough)) {
+    *why = "reading the response threw";
+    return false;
+  }
+  if (stream->IsArray()) {
+    if (!body->IsNull()) {
+      *why = "the response body is both bytes and a stream";
+      return false;
+    }
+    out->stream = stream.As<v8::Object>();
+    double n = length->IsNumber() ? length.As<v8::Number>()->Value() : -1;
+    out->length = n >= 0 && n <= 9007199254740991.0 ? int64_t(n) : -1;
+    double id = passthrough->IsNumber() ? passthrough.As<v8::Number>()->Value() : 0;
+    out->passthrough = id >= 1 && id <= 9007199254740991.0 ? uint64_t(id) : 0;
+    return true;
+  }
+  if (!stream->IsNull()) {
+    *why = "the response body stream is malformed";
+    return false;
+  }
   if (body->IsArrayBufferView()) {
     auto view = body.As<v8::ArrayBufferView>();
     out->body.resize(view->ByteLength());

@@ -1,7 +1,11 @@
 // response_output.h: what a script's Response became, read as hostile input.
 //
 // The built-ins turn the handler's Response into
-// [status, statusText, [name, value, ...], Uint8Array or null]. They run in
+// [status, statusText, [name, value, ...], Uint8Array or null, body, length,
+// request id], where for a body the script produces as a stream `body` is
+// the built-ins' [stream, reader] (else null), `length` its fixed length or
+// -1, and `request id` that of the request whose body it is, passed
+// through unchanged (else 0). They run in
 // the tenant's context, so a tenant that tampered with intrinsics can make
 // that array anything: this is the one place that reads it, and it accepts
 // only what HTTP allows. No value is converted through JavaScript (no
@@ -22,6 +26,10 @@ struct ResponseOutput {
   std::string status_text;
   HeaderList headers;
   std::string body;
+  // A streamed body: the built-ins' [stream, reader]; empty for bytes.
+  v8::Local<v8::Object> stream;
+  int64_t length = -1;
+  uint64_t passthrough = 0;
 };
 
 // Response headers a script may send, all together (names and values).

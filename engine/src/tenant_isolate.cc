@@ -16,6 +16,7 @@
 #include "api/idna.h"
 #include "api/kv.h"
 #include "api/timers.h"
+#include "body_streams.h"
 #include "builtins.h"
 #include "cpu_watchdog.h"
 #include "limit_enforcer.h"
@@ -94,6 +95,8 @@ TenantIsolate::~TenantIsolate() {
   env_.Reset();
   exports_.Reset();
   run_.Reset();
+  read_body_.Reset();
+  cancel_body_.Reset();
   api_.Reset();
   context_.Reset();
   // The platform keeps a task runner per isolate until it is told.
@@ -157,6 +160,11 @@ void TenantIsolate::turn(RequestScope &scope, Fn &&fn) {
   if (stopped != DISPATCH_OUTCOME_OK) condemn(stopped, &scope);
 }
 
+void TenantIsolate::run_turn(RequestScope &scope, const TurnFn &fn) {
+  if (dead_) return;
+  turn(scope, fn);
+}
+
 size_t TenantIsolate::in_flight() const {
   size_t n = 0;
   for (const RequestScope *scope : scopes_) {
@@ -191,6 +199,9 @@ void TenantIsolate::take_settled(v8::Local<v8::Context> context) {
       v8::Local<v8::Promise> result = scope->result.Get(isolate_);
       if (result->State() != v8::Promise::kPending) take_response(context, *scope, result);
     }
+    if (!scope->response_stream.pending.IsEmpty()) {
+      take_response_chunk(*this, context, *scope);
+    }
     if (!scope->wait_until.empty()) take_wait_until(context, *scope);
   }
 }
@@ -223,6 +234,18 @@ void TenantIsolate::take_response(v8::Local<v8::Context> context, RequestScope &
   scope.status_text = std::move(output.status_text);
   scope.response_headers = std::move(output.headers);
   scope.response_body = std::move(output.body);
+  if (!output.stream.IsEmpty()) {
+    RequestScope::ResponseStream &rs = scope.response_stream;
+    rs.on = true;
+    rs.handle.Reset(isolate_, output.stream);
+    rs.length = output.length;
+    // Only this request's own body, read by nothing yet, goes through
+    // natively; another request's body is read through its stream.
+    if (output.passthrough == scope.id && scope.request_body.more) {
+      rs.passthrough = true;
+      if (rs.length < 0) rs.length = scope.request_body.length;
+    }
+  }
   engine_.respond(scope, DISPATCH_OUTCOME_OK);
 }
 
@@ -278,6 +301,9 @@ void TenantIsolate::condemn(dispatch_outcome_e outcome, RequestScope *culprit) {
         // and lets go of this isolate first (from the loop: not from here).
         scope->wait_until.clear();
         engine_.detach_later(scope->id);
+        // A body it still streams cannot be completed: the host reads
+        // that from dispatch_response_read.
+        if (scope->response_stream.on && scope->host_ctx) engine_.host().wake(scope->host_ctx);
         break;
       default:
         engine_.respond(*scope, outcome);
@@ -450,6 +476,7 @@ bool TenantIsolate::install_builtins(v8::Local<v8::Context> context, std::string
   install_crypto_natives(context, native);
   install_timer_natives(context, native);
   install_kv_natives(context, native);
+  install_body_natives(context, native);
   native->Set(context, v8_str(isolate_, "memoryLimit"),
               v8::Number::New(isolate_, double(engine_.limits().memory_limit))).Check();
   native->Set(context, v8_str(isolate_, "chargeExternal"),
@@ -481,6 +508,17 @@ bool TenantIsolate::install_builtins(v8::Local<v8::Context> context, std::string
   }
   api_.Reset(isolate_, api.As<v8::Object>());
   run_.Reset(isolate_, run.As<v8::Function>());
+  v8::Local<v8::Value> read_body;
+  v8::Local<v8::Value> cancel_body;
+  if (!api.As<v8::Object>()->Get(context, v8_str(isolate_, "readBody")).ToLocal(&read_body) ||
+      !read_body->IsFunction() ||
+      !api.As<v8::Object>()->Get(context, v8_str(isolate_, "cancelBody")).ToLocal(&cancel_body) ||
+      !cancel_body->IsFunction()) {
+    *err = "the built-ins failed to start: no readBody()";
+    return false;
+  }
+  read_body_.Reset(isolate_, read_body.As<v8::Function>());
+  cancel_body_.Reset(isolate_, cancel_body.As<v8::Function>());
   return true;
 }
 
@@ -625,12 +663,16 @@ void TenantIsolate::run(RequestScope &scope) {
       std::string().swap(scope.body);
     }
 
+    // A body that arrives in pieces: request.body pulls them through
+    // native.requestBodyRead; its Content-Length, when there is one.
+    v8::Local<v8::Value> streamed = v8::Number::New(
+        isolate_, scope.request_body.more ? double(scope.request_body.length) : -2);
     v8::Local<v8::Value> args[] = {
         v8::Number::New(isolate_, double(scope.id)), exports_.Get(isolate_),
         env_.Get(isolate_), v8_str(isolate_, scope.method), v8_str(isolate_, scope.url),
-        headers, body};
+        headers, body, streamed};
     v8::Local<v8::Value> result;
-    if (!run_.Get(isolate_)->Call(context, v8::Undefined(isolate_), 7, args).ToLocal(&result) ||
+    if (!run_.Get(isolate_)->Call(context, v8::Undefined(isolate_), 8, args).ToLocal(&result) ||
         !result->IsPromise()) {
       if (try_catch.HasTerminated()) return;  // a limit: turn() reports it
       log(DISPATCH_LOG_ERR, "the built-ins failed: " +

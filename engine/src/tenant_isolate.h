@@ -100,6 +100,18 @@ class TenantIsolate : public std::enable_shared_from_this<TenantIsolate> {
 
   static TenantIsolate *from(v8::Isolate *isolate);
 
+  // Bodies in pieces (body_streams.h): a turn of JavaScript for a request
+  // outside its handler, the built-ins' readBody/cancelBody, and a line
+  // the script's own doing causes (under dispatch_log_limit).
+  v8::Isolate *v8_isolate() const { return isolate_; }
+  using TurnFn = std::function<void(v8::Local<v8::Context>, v8::TryCatch &)>;
+  void run_turn(RequestScope &scope, const TurnFn &fn);
+  v8::Local<v8::Function> body_reader() const { return read_body_.Get(isolate_); }
+  v8::Local<v8::Function> body_canceller() const { return cancel_body_.Get(isolate_); }
+  void log_uncaught(RequestScope *scope, dispatch_log_level_e level, const std::string &msg) {
+    log_for(scope, level, msg);
+  }
+
  private:
   TenantIsolate(Engine &engine, std::shared_ptr<const ScriptSource> script);
 
@@ -166,6 +178,8 @@ class TenantIsolate : public std::enable_shared_from_this<TenantIsolate> {
   v8::Global<v8::Context> context_;
   v8::Global<v8::Object> api_;       // what the built-ins returned
   v8::Global<v8::Function> run_;     // the built-ins' run(id, ...)
+  v8::Global<v8::Function> read_body_;    // readBody([stream, reader])
+  v8::Global<v8::Function> cancel_body_;  // cancelBody([stream, reader])
   v8::Global<v8::Value> exports_;
   v8::Global<v8::Object> env_;
   std::string main_path_;

@@ -687,6 +687,18 @@ sub request {
     return $ua->request($method, $self->url($path), \%req);
 }
 
+# curl(ARGS...): runs the system's curl (-sS, at most 60 s) and returns its
+# output and exit status; for clients the tests need curl for (uploads from
+# files, --limit-rate, chunked bodies, -w figures).
+sub curl {
+    my ($self, @args) = @_;
+    open(my $fh, '-|', 'curl', '-sS', '--max-time', '60', @args) or die "curl: $!";
+    local $/;
+    my $out = <$fh>;
+    close $fh;
+    return ($out, $? >> 8);
+}
+
 sub get {
     my ($self, $path, %opts) = @_;
     return $self->request('GET', $path, %opts);

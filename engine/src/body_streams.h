@@ -1,0 +1,53 @@
+// body_streams.h: bodies in pieces, with backpressure both ways.
+//
+// A request body the host reads from the client arrives here piece by
+// piece (dispatch_request_body_write) and waits, at most kHighWater bytes
+// of it, until the script's request.body pulls it (native.requestBodyRead);
+// past that the host is told to stop reading, and is woken when the script
+// has taken some. A response body the script produces as a ReadableStream
+// is read only when the host asks (dispatch_response_read): each ask that
+// finds nothing ready starts one read of the stream, in a turn of the
+// request, so a slow client slows the script's pull instead of growing a
+// buffer. A request body the script passes through unchanged
+// (new Response(request.body)) goes from one queue to the other with no
+// JavaScript at all.
+#pragma once
+
+#include <v8.h>
+
+#include <cstddef>
+
+#include "dispatch_engine.h"
+
+namespace dispatch {
+
+class Engine;
+class TenantIsolate;
+class RequestScope;
+
+// Request body bytes held ahead of the script, and the most one read hands it.
+constexpr size_t kRequestBodyHighWater = 128u << 10;
+
+// dispatch_request_body_write: 1 while more is wanted now.
+int request_body_write(Engine &engine, RequestScope &scope, const char *data, size_t len,
+                       bool last);
+// dispatch_request_body_fail.
+void request_body_fail(Engine &engine, RequestScope &scope, int status);
+// dispatch_request_body_wanted.
+bool request_body_wanted(const RequestScope &scope);
+
+// dispatch_response_read.
+long response_body_read(Engine &engine, RequestScope &scope, char *buf, size_t size);
+// The host let go before the body ended: the script's stream is cancelled
+// (its cancel callback runs; the request lingers until that settles).
+void response_body_cancel(Engine &engine, RequestScope &scope);
+// After each turn's microtasks: a read of the response stream that settled.
+void take_response_chunk(TenantIsolate &isolate, v8::Local<v8::Context> context,
+                         RequestScope &scope);
+
+// native.requestBodyRead(id): the next piece of request id's body as a
+// Uint8Array, null at its end, or a promise of either; throws once the
+// body cannot be read to its end.
+void install_body_natives(v8::Local<v8::Context> context, v8::Local<v8::Object> native);
+
+}  // namespace dispatch
