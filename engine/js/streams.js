@@ -2838,21 +2838,16 @@ function tsRecordNew() {
   };
 }
 
-function tsInitialize(stream, startPromise, writableHWM, writableSize, readableHWM, readableSize) {
+// InitializeTransformStream; the readable side is a byte stream when bytes
+// is true (IdentityTransformStream), readableSize then unused.
+function tsInitialize(stream, startPromise, writableHWM, writableSize, readableHWM, readableSize, bytes = false) {
   const startAlgorithm = () => startPromise;
   stream.writable = wsCreate(startAlgorithm, (chunk) => tsSinkWrite(stream, chunk), () => tsSinkClose(stream),
     (reason) => tsSinkAbort(stream, reason), writableHWM, writableSize);
-  stream.readable = rsCreate(startAlgorithm, () => tsSourcePull(stream), (reason) => tsSourceCancel(stream, reason),
-    readableHWM, readableSize);
-  tsSetBackpressure(stream, true);
-}
-
-// A transform stream whose readable side is a byte stream (IdentityTransformStream).
-function tsInitializeBytes(stream, startPromise, writableHWM, writableSize) {
-  const startAlgorithm = () => startPromise;
-  stream.writable = wsCreate(startAlgorithm, (chunk) => tsSinkWrite(stream, chunk), () => tsSinkClose(stream),
-    (reason) => tsSinkAbort(stream, reason), writableHWM, writableSize);
-  stream.readable = rsCreateByte(startAlgorithm, () => tsSourcePull(stream), (reason) => tsSourceCancel(stream, reason), 0);
+  const pullAlgorithm = () => tsSourcePull(stream);
+  const cancelAlgorithm = (reason) => tsSourceCancel(stream, reason);
+  stream.readable = bytes ? rsCreateByte(startAlgorithm, pullAlgorithm, cancelAlgorithm, readableHWM)
+    : rsCreate(startAlgorithm, pullAlgorithm, cancelAlgorithm, readableHWM, readableSize);
   tsSetBackpressure(stream, true);
 }
 
@@ -3505,15 +3500,9 @@ function transformStreamIs(value) {
 // A TransformStream with the built-ins' transform(chunk, controller) and
 // flush(controller) (each returns a promise or undefined; flush may be undefined).
 function transformStreamCreate(transform, flush, readableHWM = 0, writableHWM = 1) {
-  const stream = tsRecordNew();
+  const stream = tsCreateInternal((chunk, controller) => transform(chunk, controller.object),
+    flush === undefined ? undefined : (controller) => flush(controller.object), readableHWM, writableHWM, false);
   stream.object = newTransformStreamObject(stream);
-  const startPromise = streamResolved(true);
-  tsInitialize(stream, startPromise, writableHWM, streamSizeOne, readableHWM, streamSizeOne);
-  const controller = tdcRecordNew();
-  tdcSetUp(stream, controller,
-    (chunk) => transform(chunk, controller.object),
-    flush === undefined ? streamNoop : () => flush(controller.object),
-    streamNoop);
   return stream.object;
 }
 
@@ -3544,3 +3533,190 @@ function writableStreamCreate(sink, highWaterMark = 1, sizeAlgorithm = streamSiz
     highWaterMark, sizeAlgorithm);
   return stream.object;
 }
+
+// ---- TextEncoderStream, TextDecoderStream, IdentityTransformStream, FixedLengthStream ----
+
+// A transform stream record with the built-ins' transform(chunk, controller
+// record) and flush(controller record) (either may return a promise); its
+// readable side is a byte stream when bytes is true. The caller makes its object.
+function tsCreateInternal(transform, flush, readableHWM, writableHWM, bytes) {
+  const stream = tsRecordNew();
+  const startPromise = streamResolved(true);
+  tsInitialize(stream, startPromise, writableHWM, streamSizeOne, readableHWM, streamSizeOne, bytes);
+  const controller = tdcRecordNew();
+  tdcSetUp(stream, controller, (chunk) => transform(chunk, controller),
+    flush === undefined ? streamNoop : () => flush(controller), streamNoop);
+  return stream;
+}
+
+// The readable and writable getters the stream-pair classes share.
+function streamPairInterface(cls, tag, recordOf) {
+  const getters = {
+    get readable() {
+      return recordOf(this).readable.object;
+    },
+    get writable() {
+      return recordOf(this).writable.object;
+    },
+  };
+  ObjectDefineProperty(cls.prototype, 'readable', ReflectGetOwnPropertyDescriptor(getters, 'readable'));
+  ObjectDefineProperty(cls.prototype, 'writable', ReflectGetOwnPropertyDescriptor(getters, 'writable'));
+  streamInterface(cls, tag);
+}
+
+// The bytes of an ArrayBuffer or ArrayBufferView as a Uint8Array (no copy), or null.
+function bufferSourceBytes(chunk) {
+  if (ArrayBufferIsView(chunk)) return viewBytes(chunk);
+  if (isArrayBuffer(chunk)) return new Uint8Array(chunk);
+  return null;
+}
+
+class TextEncoderStream {
+  #stream;
+
+  constructor() {
+    let pending = ''; // a high surrogate the last chunk ended with
+    this.#stream = tsCreateInternal((chunk, controller) => {
+      let text = toDOMString(chunk);
+      if (pending !== '') {
+        text = pending + text;
+        pending = '';
+      }
+      const last = text.length === 0 ? 0 : StringPrototypeCharCodeAt(text, text.length - 1);
+      if (last >= 0xD800 && last <= 0xDBFF) {
+        pending = StringPrototypeSlice(text, text.length - 1);
+        text = StringPrototypeSlice(text, 0, text.length - 1);
+      }
+      if (text !== '') tdcEnqueue(controller, utf8Encode(toUSVString(text)));
+    }, (controller) => {
+      if (pending !== '') tdcEnqueue(controller, utf8Encode('\uFFFD'));
+    }, 0, 1, false);
+  }
+
+  get encoding() {
+    void this.#stream;
+    return 'utf-8';
+  }
+
+  static {
+    streamPairInterface(TextEncoderStream, 'TextEncoderStream', (value) => value.#stream);
+  }
+}
+
+defineGlobal('TextEncoderStream', TextEncoderStream);
+
+// TextDecoder's own streaming decode, captured before tenant code runs.
+const TextDecoderPrototypeDecode = TextDecoder.prototype.decode;
+const textDecoderGetter = (name) => uncurryThis(ObjectGetOwnPropertyDescriptor(TextDecoder.prototype, name).get);
+const TextDecoderPrototypeGetEncoding = textDecoderGetter('encoding');
+const TextDecoderPrototypeGetFatal = textDecoderGetter('fatal');
+const TextDecoderPrototypeGetIgnoreBOM = textDecoderGetter('ignoreBOM');
+const TEXT_DECODE_STREAM = ObjectFreeze({ __proto__: null, stream: true });
+
+class TextDecoderStream {
+  #stream;
+  #decoder;
+
+  constructor(label = 'utf-8', options = undefined) {
+    const decoder = new TextDecoder(label, options);
+    this.#decoder = decoder;
+    this.#stream = tsCreateInternal((chunk, controller) => {
+      if (bufferSourceBytes(chunk) === null) {
+        throw new TypeError('TextDecoderStream: each chunk must be an ArrayBuffer or an ArrayBufferView');
+      }
+      const text = ReflectApply(TextDecoderPrototypeDecode, decoder, [chunk, TEXT_DECODE_STREAM]);
+      if (text !== '') tdcEnqueue(controller, text);
+    }, (controller) => {
+      const text = ReflectApply(TextDecoderPrototypeDecode, decoder, []);
+      if (text !== '') tdcEnqueue(controller, text);
+    }, 0, 1, false);
+  }
+
+  get encoding() {
+    return TextDecoderPrototypeGetEncoding(this.#decoder);
+  }
+
+  get fatal() {
+    return TextDecoderPrototypeGetFatal(this.#decoder);
+  }
+
+  get ignoreBOM() {
+    return TextDecoderPrototypeGetIgnoreBOM(this.#decoder);
+  }
+
+  static {
+    streamPairInterface(TextDecoderStream, 'TextDecoderStream', (value) => value.#stream);
+  }
+}
+
+defineGlobal('TextDecoderStream', TextDecoderStream);
+
+// Workers' byte-only TransformStream; its readable side is a byte stream.
+// check(bytes, controller record) and flush(controller record) let
+// FixedLengthStream count what passes.
+function identityTransformRecord(options, check, flush) {
+  let highWaterMark = 0;
+  if (options !== undefined && options !== null) {
+    if (!isObject(options)) throw new TypeError('IdentityTransformStream: the options must be an object');
+    if (options.highWaterMark !== undefined) highWaterMark = streamEnforceRange(options.highWaterMark, 'highWaterMark');
+  }
+  return tsCreateInternal((chunk, controller) => {
+    const bytes = bufferSourceBytes(chunk);
+    if (bytes === null) throw new TypeError(IDENTITY_NOT_BYTES);
+    if (check !== undefined) check(bytes, controller);
+    if (TypedArrayPrototypeGetByteLength(bytes) > 0) tdcEnqueue(controller, bytes);
+  }, flush, highWaterMark, 1, true);
+}
+
+class IdentityTransformStream {
+  #stream;
+
+  constructor(options = undefined) {
+    this.#stream = identityTransformRecord(options, undefined, undefined);
+  }
+
+  static {
+    streamPairInterface(IdentityTransformStream, 'IdentityTransformStream', (value) => value.#stream);
+  }
+}
+
+defineGlobal('IdentityTransformStream', IdentityTransformStream);
+
+// expectedLength: a non-negative integer up to 2^53 - 1, a number or a bigint.
+function fixedLengthExpected(value) {
+  let length = value;
+  if (typeof value === 'bigint') {
+    if (value < 0n || value > 9007199254740991n) throw new RangeError('FixedLengthStream: expectedLength is out of range');
+    length = Number(value);
+  } else {
+    length = +value;
+    if (!NumberIsInteger(length) || length < 0 || length > 9007199254740991) {
+      throw new RangeError('FixedLengthStream: expectedLength must be a non-negative integer up to 2^53 - 1');
+    }
+  }
+  return length + 0;
+}
+
+class FixedLengthStream {
+  #stream;
+
+  constructor(expectedLength, options = undefined) {
+    requireArgs(arguments.length, 1, 'FixedLengthStream');
+    const expected = fixedLengthExpected(expectedLength);
+    let seen = 0;
+    const stream = identityTransformRecord(options, (bytes) => {
+      seen += TypedArrayPrototypeGetByteLength(bytes);
+      if (seen > expected) throw new TypeError('Attempt to write too many bytes through a FixedLengthStream.');
+    }, () => {
+      if (seen < expected) throw new TypeError('FixedLengthStream did not see all expected bytes before close().');
+    });
+    stream.readable.fixedLength = expected;
+    this.#stream = stream;
+  }
+
+  static {
+    streamPairInterface(FixedLengthStream, 'FixedLengthStream', (value) => value.#stream);
+  }
+}
+
+defineGlobal('FixedLengthStream', FixedLengthStream);
