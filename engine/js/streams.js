@@ -833,6 +833,19 @@ function rbcClose(controller) {
   rsClose(stream);
 }
 
+// Closes a byte stream for a built-in source (closeRequested and errored
+// streams are left alone) and ends BYOB reads still waiting, as a source
+// calling byobRequest.respond(0) after close() would.
+function rbcCloseFromSource(controller) {
+  if (controller.closeRequested || controller.stream.state !== 'readable') return;
+  try {
+    rbcClose(controller);
+  } catch {
+    return; // a BYOB read waits for part of an element: rbcClose errored the stream
+  }
+  if (controller.stream.state === 'closed' && queueLength(controller.pendingPullIntos) > 0) rbcRespond(controller, 0);
+}
+
 function rbcError(controller, error) {
   const stream = controller.stream;
   if (stream.state !== 'readable') return;
@@ -2933,11 +2946,8 @@ function tdcError(controller, error) {
 function tdcTerminate(controller) {
   const stream = controller.stream;
   const readableController = stream.readable.controller;
-  if (readableController.byte) {
-    if (!readableController.closeRequested && readableController.stream.state === 'readable') rbcClose(readableController);
-  } else {
-    rdcClose(readableController);
-  }
+  if (readableController.byte) rbcCloseFromSource(readableController);
+  else rdcClose(readableController);
   tsErrorWritableAndUnblockWrite(stream, new TypeError('The TransformStream was terminated'));
 }
 
@@ -3016,18 +3026,8 @@ function tsSinkClose(stream) {
       streamReject(finish, readable.storedError);
     } else {
       const readableController = readable.controller;
-      if (readableController.byte) {
-        if (!readableController.closeRequested && readable.state === 'readable') {
-          try {
-            rbcClose(readableController);
-          } catch (error) {
-            streamReject(finish, error);
-            return;
-          }
-        }
-      } else {
-        rdcClose(readableController);
-      }
+      if (readableController.byte) rbcCloseFromSource(readableController);
+      else rdcClose(readableController);
       streamResolve(finish, undefined);
     }
   }, (error) => {
@@ -3332,11 +3332,8 @@ function readableStreamControllerEnqueue(controller, chunk) {
 // Closes the stream once its queue drains; nothing if it is closing, closed or errored.
 function readableStreamControllerClose(controller) {
   const record = readableControllerRecord(controller);
-  if (record.byte) {
-    if (!record.closeRequested && record.stream.state === 'readable') rbcClose(record);
-  } else {
-    rdcClose(record);
-  }
+  if (record.byte) rbcCloseFromSource(record);
+  else rdcClose(record);
 }
 
 // Errors the stream (nothing if it is no longer readable).
