@@ -223,6 +223,12 @@ $got = run_checks('bytes', q{
         const { value, done } = await pending;
         return [done, value.byteLength];
       },
+      viewNotDetached: async () => {
+        const rs = new ReadableStream({ type: 'bytes', start(c) { c.enqueue(new Uint8Array([4, 5])); c.close(); } });
+        const view = new Uint8Array(4);
+        const { value } = await rs.getReader({ mode: 'byob' }).read(view);
+        return [view.byteLength, value.buffer === view.buffer, bytes(value)];
+      },
       releaseBYOB: async () => {
         const r = new ReadableStream({ type: 'bytes' }).getReader({ mode: 'byob' });
         const pending = r.read(new Uint8Array(1));
@@ -247,6 +253,7 @@ like $got->{enqueueNotBytes}, qr/^threw TypeError/, 'a byte stream takes only Ar
 like $got->{byteSizeStrategy}, qr/^threw RangeError/, 'a byte stream\'s strategy cannot have size()';
 is $got->{respondTooMuch}, 'RangeError', 'respond() with more bytes than the view holds is a RangeError';
 is_deeply $got->{closeWithPendingBYOB}, [$true, 0], 'close() then respond(0) ends a pending BYOB read with an empty view, done';
+is_deeply $got->{viewNotDetached}, [4, $true, [4, 5]], 'deviation: the view given to a BYOB read is not detached; the result is a view on the same buffer';
 like $got->{releaseBYOB}[1], qr/^TypeError/, 'releasing a BYOB reader rejects its pending read with a TypeError';
 
 # ---- tee ----

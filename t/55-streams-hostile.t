@@ -266,6 +266,16 @@ $got = run_checks('readers', q{
         return calls.map((f) => { try { f(); return 'no error'; } catch (e) { return e.name; } });
       },
       promiseRejectsOnBadThis: async () => [await settled(ReadableStream.prototype.cancel.call(5)), await settled(WritableStream.prototype.abort.call({}))],
+      abortListenerThrows: async () => {
+        let signal;
+        const ws = new WritableStream({ start(c) { signal = c.signal; } });
+        const log = [];
+        const rs = new ReadableStream({ start(c) { c.error('source broke'); } });
+        await null;
+        signal.addEventListener('abort', () => { log.push('listener'); throw new Error('listener threw'); });
+        const piped = await settled(rs.pipeTo(ws));
+        return [piped, log];
+      },
       subclass: async () => {
         class Mine extends ReadableStream { constructor() { super({ start(c) { c.enqueue('sub'); c.close(); } }); } }
         const m = new Mine();
@@ -297,6 +307,7 @@ is_deeply $got->{ownKeys}, [0, 0, 0, 0, 0, 0, 0, 0, 0, 0], 'no stream object has
 is_deeply $got->{brandChecks}, [('TypeError') x 6], 'methods and getters called on the wrong object throw a TypeError';
 like $got->{promiseRejectsOnBadThis}[0][1], qr/^TypeError/, 'cancel() on the wrong object rejects with a TypeError';
 like $got->{promiseRejectsOnBadThis}[1][1], qr/^TypeError/, 'abort() on the wrong object rejects with a TypeError';
+is_deeply $got->{abortListenerThrows}, [['rejected', 'source broke'], ['listener']], 'an abort listener that throws does not stop a pipe from aborting its destination';
 is_deeply $got->{subclass}, [$true, 'sub'], 'a subclass of ReadableStream works';
 SKIP: {
     skip 'no WebAssembly.Memory', 1 if ($got->{detachedView} // '') eq 'skipped';

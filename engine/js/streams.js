@@ -2274,8 +2274,11 @@ function wsCreate(startAlgorithm, writeAlgorithm, closeAlgorithm, abortAlgorithm
 // WritableStreamAbort; internal: the promise is waited on by the built-ins only.
 function wsAbort(stream, reason, internal) {
   if (stream.state === 'closed' || stream.state === 'errored') return streamResolved(internal);
-  const signal = stream.controller.signal;
-  abortSignalAbort(signal, reason);
+  try {
+    abortSignalAbort(stream.controller.signal, reason);
+  } catch {
+    // An abort listener threw: signalling abort reports it, it does not stop the abort.
+  }
   const state = stream.state;
   if (state === 'closed' || state === 'errored') return streamResolved(internal);
   if (stream.pendingAbortRequest !== undefined) return stream.pendingAbortRequest.promise.promise;
