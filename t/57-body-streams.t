@@ -68,7 +68,7 @@ $t->put_script('tenants', 'decoder', q{
     export default { async fetch(request) {
       let text = '';
       for await (const piece of request.body.pipeThrough(new TextDecoderStream())) text += piece;
-      return new Response(`${[...text].length}:${text.slice(0, 3)}`);
+      return new Response(`${[...text].length}:${[...text].slice(0, 3).join('')}`);
     } };
 });
 $out = `python3 -c "import sys; sys.stdout.buffer.write(('\\u00e9\\u20ac\\U0001F600' * 30000).encode())" | curl -sS --max-time 20 -X POST --data-binary \@- @{[ $t->url('/t/decoder') ]}`;

@@ -151,11 +151,11 @@ class Response extends Body {
         } else {
           // The engine reads it when the client can take more; locked
           // here, nothing else reads it meanwhile.
+          output[5] = fixedLengthOf(stream); // before the reader locks it
           const handle = listNew();
           handle[1] = readableStreamGetReader(stream);
           handle[0] = stream;
           output[4] = ObjectFreeze(handle);
-          output[5] = fixedLengthOf(stream);
           output[6] = source !== null && source.requestId !== undefined ? source.requestId : 0;
         }
       }
