@@ -74,6 +74,11 @@ const JSONStringify = JSON.stringify;
 // Only ever on the built-ins' own regexps (see above); returns the match or null.
 const RegExpPrototypeExec = uncurryThis(RegExp.prototype.exec);
 const SymbolIterator = Symbol.iterator;
+const SymbolAsyncIterator = Symbol.asyncIterator;
+const ObjectIsExtensible = Object.isExtensible;
+// Promise.resolve and Promise.reject with the captured Promise as `this`.
+const PromiseResolve = Promise.resolve.bind(Promise);
+const PromiseReject = Promise.reject.bind(Promise);
 const SymbolToStringTag = Symbol.toStringTag;
 const ArrayBufferIsView = ArrayBuffer.isView;
 const ArrayBufferPrototypeGetByteLength = uncurryThis(
