@@ -69,14 +69,14 @@ function zlibStreams(format, decompress) {
         let piece;
         try {
           piece = native.zlibRead(handle);
+          if (piece !== null) {
+            demand = false;
+            readableStreamControllerEnqueue(readableController, piece);
+            continue;
+          }
         } catch (error) {
           fail(error);
           return;
-        }
-        if (piece !== null) {
-          demand = false;
-          readableStreamControllerEnqueue(readableController, piece);
-          continue;
         }
         // The input written so far gave all it gives.
         if (closing) {
