@@ -1,5 +1,6 @@
 // crypto (W3C WebCrypto, as workerd exposes it): getRandomValues,
-// randomUUID, and crypto.subtle with digest (SHA-1/256/384/512) and HMAC
+// randomUUID, and crypto.subtle with digest (SHA-1/256/384/512, and MD5 as
+// on Workers) and HMAC
 // (importKey, exportKey, generateKey, sign, verify), plus workerd's
 // crypto.subtle.timingSafeEqual. The primitives are natives over OpenSSL:
 // native.getRandomValues(view), native.digest(name, bytes) -> ArrayBuffer,
@@ -9,6 +10,8 @@
 const CRYPTO_HASHES = {
   __proto__: null, 'sha-1': 'SHA-1', 'sha-256': 'SHA-256', 'sha-384': 'SHA-384', 'sha-512': 'SHA-512',
 };
+// digest() also takes MD5, as Workers' does (never for HMAC).
+const CRYPTO_DIGESTS = { __proto__: null, ...CRYPTO_HASHES, md5: 'MD5' };
 const CRYPTO_HASH_BLOCK_BITS = { 'SHA-1': 512, 'SHA-256': 512, 'SHA-384': 1024, 'SHA-512': 1024 };
 const CRYPTO_HMAC_JWK_ALG = { 'SHA-1': 'HS1', 'SHA-256': 'HS256', 'SHA-384': 'HS384', 'SHA-512': 'HS512' };
 const CRYPTO_KEY_USAGES = ['encrypt', 'decrypt', 'sign', 'verify', 'deriveKey', 'deriveBits', 'wrapKey', 'unwrapKey'];
@@ -203,7 +206,7 @@ class SubtleCrypto {
 
   async digest(algorithm, data) {
     requireArgs(arguments.length, 2, 'SubtleCrypto.digest');
-    const { name } = cryptoAlgorithm(algorithm, CRYPTO_HASHES);
+    const { name } = cryptoAlgorithm(algorithm, CRYPTO_DIGESTS);
     const bytes = cryptoBytes(data, 'digest: the data');
     return cryptoNative('digest')(name, bytes);
   }

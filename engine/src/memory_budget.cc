@@ -130,6 +130,13 @@ bool MemoryBudget::charge(size_t bytes) {
   return true;
 }
 
+bool MemoryBudget::make_room(size_t bytes) {
+  if (bytes <= available()) return true;
+  if (bytes > limit_ || isolate_ == nullptr || collecting_) return false;
+  collect();
+  return bytes <= available();
+}
+
 size_t MemoryBudget::available() {
   if (isolate_) measure_heap(false);
   size_t used = total();

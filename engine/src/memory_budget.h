@@ -91,6 +91,13 @@ class MemoryBudget : public v8::ArrayBuffer::Allocator {
   // what is left; refund when the object is gone.
   bool charge(size_t bytes);
   void refund(size_t bytes) { array_buffers_.fetch_sub(bytes); }
+  // Whether bytes fit what is left, after a full GC if they do not at once
+  // (garbage still counts until it is collected: buffers a script dropped,
+  // native state whose handle is gone). On the isolate's thread, from a
+  // native call.
+  bool make_room(size_t bytes);
+  // charge(), after make_room().
+  bool charge_collecting(size_t bytes) { return make_room(bytes) && charge(bytes); }
 
   // An ArrayBuffer of len bytes the engine fills, checked against what is
   // left of the budget; on refusal a RangeError is thrown and the result is

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <vector>
 
+#include "api/compression.h"
 #include "api/console.h"
 #include "api/crypto.h"
 #include "api/encoding.h"
@@ -91,6 +92,7 @@ TenantIsolate::~TenantIsolate() {
   deferred_.clear();
   for (ExternalCharge *charge : charges_) delete charge;
   charges_.clear();
+  native_states_.clear();
   modules_.clear();
   env_.Reset();
   exports_.Reset();
@@ -477,6 +479,8 @@ bool TenantIsolate::install_builtins(v8::Local<v8::Context> context, std::string
   install_timer_natives(context, native);
   install_kv_natives(context, native);
   install_body_natives(context, native);
+  install_compression_natives(context, native);
+  install_native_state_natives(context, native);
   native->Set(context, v8_str(isolate_, "memoryLimit"),
               v8::Number::New(isolate_, double(engine_.limits().memory_limit))).Check();
   native->Set(context, v8_str(isolate_, "chargeExternal"),

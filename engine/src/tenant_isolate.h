@@ -19,6 +19,7 @@
 #include "dispatch_engine.h"
 
 #include "host.h"
+#include "native_state.h"
 #include "script_store.h"
 
 namespace dispatch {
@@ -76,6 +77,8 @@ class TenantIsolate : public std::enable_shared_from_this<TenantIsolate> {
   RequestScope *request_now();
   Engine &engine() { return engine_; }
   MemoryBudget &budget() { return *budget_; }
+  // The zlib streams, digests in progress, ... the built-ins hold handles to.
+  NativeStates &native_states() { return native_states_; }
   // "NS/ID" of the script's kv_namespace binding number `index`, or null.
   const std::string *kv_space(uint32_t index) const {
     return index < kv_spaces_.size() ? &kv_spaces_[index] : nullptr;
@@ -196,6 +199,7 @@ class TenantIsolate : public std::enable_shared_from_this<TenantIsolate> {
   bool running_ = false;             // inside guarded()
   double run_deadline_cpu_ms_ = 0;   // of the run going on, thread CPU clock
   std::unordered_set<ExternalCharge *> charges_;  // live, refunded on collection
+  NativeStates native_states_;                    // freed before the isolate is disposed
   size_t intl_objects_ = 0;                       // live Intl objects
 
   // Completions that arrived while JavaScript ran (a store that failed at

@@ -70,6 +70,12 @@ bool buffer_source_bytes(v8::Local<v8::Value> value, const char **data, size_t *
   return false;
 }
 
+void set_function(v8::Local<v8::Context> context, v8::Local<v8::Object> object, const char *name,
+                  v8::FunctionCallback callback) {
+  object->Set(context, v8_str(context->GetIsolate(), name),
+              v8::Function::New(context, callback).ToLocalChecked()).Check();
+}
+
 std::string describe_exception(v8::Isolate *isolate, v8::Local<v8::Value> exception,
                                v8::Local<v8::Message> message) {
   v8::HandleScope scope(isolate);

@@ -24,6 +24,10 @@ std::string to_byte_string(v8::Isolate *isolate, v8::Local<v8::Value> value);
 // anything else.
 bool buffer_source_bytes(v8::Local<v8::Value> value, const char **data, size_t *len);
 
+// object[name] = a function that calls callback: how the natives are installed.
+void set_function(v8::Local<v8::Context> context, v8::Local<v8::Object> object, const char *name,
+                  v8::FunctionCallback callback);
+
 // What the error log says about a thrown value: the stack of an Error, or
 // "file:line: message" for a compile error, or the value as a string.
 std::string describe_exception(v8::Isolate *isolate, v8::Local<v8::Value> exception,

@@ -4,9 +4,12 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
+#include <memory>
 #include <string>
 
 #include "memory_budget.h"
+#include "native_state.h"
+#include "tenant_isolate.h"
 #include "v8_util.h"
 
 namespace dispatch {
@@ -18,6 +21,7 @@ const EVP_MD *digest_named(const std::string &name) {
   if (name == "SHA-256") return EVP_sha256();
   if (name == "SHA-384") return EVP_sha384();
   if (name == "SHA-512") return EVP_sha512();
+  if (name == "MD5") return EVP_md5();  // digest only, as on Workers
   return nullptr;
 }
 
@@ -110,16 +114,99 @@ void hmac(const v8::FunctionCallbackInfo<v8::Value> &info) {
   if (buffer_with(isolate, out, len).ToLocal(&result)) info.GetReturnValue().Set(result);
 }
 
+// A digest in progress (crypto.DigestStream). OpenSSL's context lives
+// outside V8's view: a fixed charge covers it (EVP_MD_CTX, the hash's state
+// and the provider's, all under 1 KiB for these hashes).
+class DigestState : public NativeState {
+ public:
+  static constexpr const char *kKind = "digest";
+  static constexpr size_t kCharge = 1024;
+
+  DigestState(MemoryBudget &budget, EVP_MD_CTX *ctx)
+      : NativeState(kKind), budget_(budget), ctx_(ctx) {}
+  ~DigestState() override {
+    EVP_MD_CTX_free(ctx_);
+    budget_.refund(kCharge);
+  }
+  EVP_MD_CTX *ctx() { return ctx_; }
+
+ private:
+  MemoryBudget &budget_;
+  EVP_MD_CTX *ctx_;
+};
+
+DigestState *digest_state_arg(const v8::FunctionCallbackInfo<v8::Value> &info) {
+  DigestState *state =
+      info.Length() >= 1 ? NativeStates::unwrap<DigestState>(info.GetIsolate(), info[0]) : nullptr;
+  if (state == nullptr) throw_type_error(info.GetIsolate(), "The digest stream is closed");
+  return state;
+}
+
+// digestCreate(name) -> handle
+void digest_create(const v8::FunctionCallbackInfo<v8::Value> &info) {
+  v8::Isolate *isolate = info.GetIsolate();
+  const EVP_MD *md = info.Length() >= 1 && info[0]->IsString()
+                         ? digest_named(to_std_string(isolate, info[0])) : nullptr;
+  if (md == nullptr) {
+    throw_type_error(isolate, "digestCreate expects SHA-1, SHA-256, SHA-384, SHA-512 or MD5");
+    return;
+  }
+  MemoryBudget &budget = TenantIsolate::from(isolate)->budget();
+  if (!budget.charge_collecting(DigestState::kCharge)) {
+    isolate->ThrowException(v8::Exception::RangeError(v8_str(isolate,
+        "The script's memory limit has no room for another digest stream")));
+    return;
+  }
+  EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+  auto state = std::make_unique<DigestState>(budget, ctx);  // frees ctx and refunds
+  if (ctx == nullptr || EVP_DigestInit_ex(ctx, md, nullptr) != 1) {
+    isolate->ThrowException(v8::Exception::Error(v8_str(isolate, "digest failed")));
+    return;
+  }
+  info.GetReturnValue().Set(native_states(isolate).wrap(isolate, std::move(state)));
+}
+
+// digestUpdate(handle, bytes)
+void digest_update(const v8::FunctionCallbackInfo<v8::Value> &info) {
+  v8::Isolate *isolate = info.GetIsolate();
+  DigestState *state = digest_state_arg(info);
+  Bytes data;
+  if (state == nullptr) return;
+  if (info.Length() < 2 || !bytes_of(info[1], &data)) {
+    throw_type_error(isolate, "The chunk must be an ArrayBuffer or an ArrayBufferView");
+    return;
+  }
+  if (data.len && EVP_DigestUpdate(state->ctx(), data.data, data.len) != 1) {
+    isolate->ThrowException(v8::Exception::Error(v8_str(isolate, "digest failed")));
+  }
+}
+
+// digestFinish(handle) -> ArrayBuffer; the state is freed.
+void digest_finish(const v8::FunctionCallbackInfo<v8::Value> &info) {
+  v8::Isolate *isolate = info.GetIsolate();
+  DigestState *state = digest_state_arg(info);
+  if (state == nullptr) return;
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  bool ok = EVP_DigestFinal_ex(state->ctx(), out, &len) == 1;
+  NativeStates::release(isolate, info[0]);
+  if (!ok) {
+    isolate->ThrowException(v8::Exception::Error(v8_str(isolate, "digest failed")));
+    return;
+  }
+  v8::Local<v8::ArrayBuffer> result;
+  if (buffer_with(isolate, out, len).ToLocal(&result)) info.GetReturnValue().Set(result);
+}
+
 }  // namespace
 
 void install_crypto_natives(v8::Local<v8::Context> context, v8::Local<v8::Object> native) {
-  v8::Isolate *isolate = context->GetIsolate();
-  native->Set(context, v8_str(isolate, "getRandomValues"),
-              v8::Function::New(context, get_random_values).ToLocalChecked()).Check();
-  native->Set(context, v8_str(isolate, "digest"),
-              v8::Function::New(context, digest).ToLocalChecked()).Check();
-  native->Set(context, v8_str(isolate, "hmac"),
-              v8::Function::New(context, hmac).ToLocalChecked()).Check();
+  set_function(context, native, "getRandomValues", get_random_values);
+  set_function(context, native, "digest", digest);
+  set_function(context, native, "hmac", hmac);
+  set_function(context, native, "digestCreate", digest_create);
+  set_function(context, native, "digestUpdate", digest_update);
+  set_function(context, native, "digestFinish", digest_finish);
 }
 
 }  // namespace dispatch

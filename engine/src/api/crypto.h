@@ -5,7 +5,11 @@
 #include <v8.h>
 
 namespace dispatch {
-// Adds native.getRandomValues(view), native.digest(name, bytes) and
-// native.hmac(hashName, key, data) to the built-ins' `native`.
+// Adds native.getRandomValues(view), native.digest(name, bytes),
+// native.hmac(hashName, key, data) and, for crypto.DigestStream, the
+// incremental digest: native.digestCreate(name) -> handle,
+// native.digestUpdate(handle, bytes), native.digestFinish(handle) ->
+// ArrayBuffer (the state is freed; native.freeNative(handle) frees it
+// without a result). Names: SHA-1, SHA-256, SHA-384, SHA-512, MD5.
 void install_crypto_natives(v8::Local<v8::Context> context, v8::Local<v8::Object> native);
 }  // namespace dispatch
