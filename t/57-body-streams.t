@@ -19,7 +19,10 @@ use Time::HiRes qw(time sleep);
 
 my $t = Dispatch::Test->new(
     http   => "client_max_body_size 1m;",
-    server => q{ location ~ ^/t/(?<script>[^/]*) { dispatch tenants $script; } },
+    server => q{
+        location ~ ^/t/(?<script>[^/]*) { dispatch tenants $script; }
+        location /gzip/ { gzip on; gzip_types text/plain; gzip_min_length 1; dispatch tenants chunked; }
+    },
 );
 
 
@@ -123,13 +126,18 @@ $t->put_script('tenants', 'chunked', q{
       return new Response(new ReadableStream({ pull(c) {
         if (i === 5) return c.close();
         c.enqueue(new TextEncoder().encode(`line ${i++}\n`));
-      } }));
+      } }), { headers: { 'Content-Type': 'text/plain' } });
     } };
 });
 ($head) = $t->curl('-D', '-', '-o', '/dev/null', $t->url('/t/chunked'));
 like $head, qr/Transfer-Encoding: chunked/i, 'a stream of unknown length goes out chunked';
 ($out) = $t->curl($t->url('/t/chunked'));
 is $out, join('', map { "line $_\n" } 0 .. 4), 'with every piece the script produced';
+
+($head) = $t->curl('-D', '-', '-o', '/dev/null', '-H', 'Accept-Encoding: gzip', $t->url('/gzip/'));
+like $head, qr/Content-Encoding: gzip/i, "nginx's gzip filter compresses a streamed body";
+($out) = $t->curl('--compressed', $t->url('/gzip/'));
+is $out, join('', map { "line $_\n" } 0 .. 4), '... which the client decompresses whole';
 
 $t->put_script('tenants', 'fixed', q{
     export default { fetch(request) {

@@ -463,6 +463,44 @@ bool TenantIsolate::start(std::string *err, dispatch_outcome_e *outcome) {
   return started;
 }
 
+namespace {
+
+// V8's code cache of the built-ins, made by the first isolate of the
+// process once they ran (so it holds the functions start-up compiled):
+// every later isolate deserializes them instead of parsing and compiling
+// the whole source again. Only this process's own V8 reads it.
+std::vector<uint8_t> g_builtins_code_cache;
+bool g_builtins_code_cache_made = false;
+
+v8::MaybeLocal<v8::Script> compile_builtins(v8::Isolate *isolate, v8::Local<v8::Context> context,
+                                            const v8::ScriptOrigin &origin) {
+  v8::ScriptCompiler::CachedData *cached = nullptr;
+  if (!g_builtins_code_cache.empty()) {
+    cached = new v8::ScriptCompiler::CachedData(g_builtins_code_cache.data(),
+                                                int(g_builtins_code_cache.size()));
+  }
+  // Source owns cached (and deletes it), never the bytes it points at.
+  v8::ScriptCompiler::Source source(v8_str(isolate, kBuiltinsSource, kBuiltinsSourceLength),
+                                    origin, cached);
+  v8::MaybeLocal<v8::Script> script = v8::ScriptCompiler::Compile(
+      context, &source,
+      cached ? v8::ScriptCompiler::kConsumeCodeCache : v8::ScriptCompiler::kNoCompileOptions);
+  if (cached != nullptr && source.GetCachedData()->rejected) g_builtins_code_cache.clear();
+  return script;
+}
+
+void make_builtins_code_cache(v8::Local<v8::Script> script) {
+  if (g_builtins_code_cache_made) return;
+  g_builtins_code_cache_made = true;
+  std::unique_ptr<v8::ScriptCompiler::CachedData> data(
+      v8::ScriptCompiler::CreateCodeCache(script->GetUnboundScript()));
+  if (data && data->length > 0) {
+    g_builtins_code_cache.assign(data->data, data->data + data->length);
+  }
+}
+
+}  // namespace
+
 bool TenantIsolate::install_builtins(v8::Local<v8::Context> context, std::string *err) {
   v8::TryCatch try_catch(isolate_);
   v8::ScriptOrigin origin(isolate_, v8_str(isolate_, "dispatch:builtins"));
@@ -496,8 +534,7 @@ bool TenantIsolate::install_builtins(v8::Local<v8::Context> context, std::string
               v8::Function::New(context, on_wait_until).ToLocalChecked()).Check();
   v8::Local<v8::Value> args[] = {native};
 
-  if (!v8::Script::Compile(context, v8_str(isolate_, kBuiltinsSource, kBuiltinsSourceLength),
-                           &origin).ToLocal(&script) ||
+  if (!compile_builtins(isolate_, context, origin).ToLocal(&script) ||
       !script->Run(context).ToLocal(&factory) || !factory->IsFunction() ||
       !factory.As<v8::Function>()->Call(context, v8::Undefined(isolate_), 1, args)
            .ToLocal(&api) ||
@@ -510,6 +547,7 @@ bool TenantIsolate::install_builtins(v8::Local<v8::Context> context, std::string
                 : std::string("no run()"));
     return false;
   }
+  make_builtins_code_cache(script);
   api_.Reset(isolate_, api.As<v8::Object>());
   run_.Reset(isolate_, run.As<v8::Function>());
   v8::Local<v8::Value> read_body;
