@@ -355,4 +355,26 @@ $r = $t->request('GET', '/t/unreadtee');
 isnt $r->{status}, 200, 'a tee whose other branch is never read is bounded by the memory limit';
 is $t->request('GET', '/t/good')->{content}, 'good', 'the worker still answers another script after the memory limit';
 
+$got = run_checks('abort-iterator', q{
+    export default { fetch: () => results({
+      pipeAbortedUnseen: async () => {
+        let seen = 0;
+        const original = Array.prototype[Symbol.iterator];
+        const ac = new AbortController();
+        const rs = new ReadableStream({ pull(c) { c.enqueue(new Uint8Array(1)); } });
+        const ws = new WritableStream({ write() { return new Promise((r) => setTimeout(r, 5)); } });
+        const piping = rs.pipeTo(ws, { signal: ac.signal }).catch((e) => e.name);
+        Array.prototype[Symbol.iterator] = function () { seen++; return original.call(this); };
+        try {
+          ac.abort();
+          return [await piping, seen];
+        } finally {
+          Array.prototype[Symbol.iterator] = original;
+        }
+      },
+    }) };
+});
+is_deeply $got->{pipeAbortedUnseen}, ['AbortError', 0],
+    "aborting a pipe runs its abort algorithm without the tenant's Array.prototype[Symbol.iterator]";
+
 done_testing;

@@ -8,7 +8,7 @@ let abortSignalAbort; // (signal, reason) -> aborts it (reason undefined: an Abo
 class AbortSignal extends EventTarget {
   #aborted = false;
   #reason = undefined;
-  #algorithms = []; // run on abort, then dropped
+  #algorithms = listNew(); // run on abort, then dropped (never iterated: see prelude.js)
   #onabort = null;
   #onabortListener = null;
 
@@ -44,18 +44,25 @@ class AbortSignal extends EventTarget {
     if (!isObject(signals) || typeof signals[Symbol.iterator] !== 'function') {
       throw new TypeError('AbortSignal.any: the argument must be a sequence of AbortSignals');
     }
-    const list = [...signals];
-    for (const s of list) {
+    // The tenant's sequence is iterated as WebIDL says; the list made of it
+    // is the built-ins' own, walked by index.
+    const list = listNew();
+    for (const s of signals) {
       if (!abortSignalIs(s)) throw new TypeError('AbortSignal.any: every entry must be an AbortSignal');
+      listPush(list, s);
     }
     const result = new AbortSignal(INTERNAL);
-    const aborted = list.find((s) => s.#aborted);
-    if (aborted !== undefined) {
-      result.#aborted = true;
-      result.#reason = aborted.#reason;
-      return result;
+    for (let i = 0; i < list.length; i++) {
+      if (list[i].#aborted) {
+        result.#aborted = true;
+        result.#reason = list[i].#reason;
+        return result;
+      }
     }
-    for (const s of list) s.#algorithms.push(() => result.#abort(s.#reason));
+    for (let i = 0; i < list.length; i++) {
+      const s = list[i];
+      listPush(s.#algorithms, () => result.#abort(s.#reason));
+    }
     return result;
   }
 
@@ -94,15 +101,15 @@ class AbortSignal extends EventTarget {
     this.#aborted = true;
     this.#reason = reason === undefined ? new DOMException('signal is aborted without reason', 'AbortError') : reason;
     const algorithms = this.#algorithms;
-    this.#algorithms = [];
-    for (const algorithm of algorithms) algorithm();
+    this.#algorithms = listNew();
+    for (let i = 0; i < algorithms.length; i++) algorithms[i]();
     this.dispatchEvent(new Event('abort'));
   }
 
   static {
     abortSignalIs = (value) => isObject(value) && #aborted in value;
     abortSignalAddAlgorithm = (signal, algorithm) => {
-      if (!signal.#aborted) signal.#algorithms.push(algorithm);
+      if (!signal.#aborted) listPush(signal.#algorithms, algorithm);
     };
     abortSignalCreate = () => new AbortSignal(INTERNAL);
     abortSignalAbort = (signal, reason) => signal.#abort(reason);
