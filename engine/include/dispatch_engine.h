@@ -60,8 +60,41 @@ typedef enum {
 
 /* ---- the host: what the engine asks of its event loop -------------------- */
 
-typedef struct dispatch_io_s     dispatch_io_t;      /* host-defined */
-typedef struct dispatch_timer_s  dispatch_timer_t;   /* host-defined */
+typedef struct dispatch_io_s       dispatch_io_t;       /* host-defined */
+typedef struct dispatch_timer_s    dispatch_timer_t;    /* host-defined */
+typedef struct dispatch_resolve_s  dispatch_resolve_t;  /* host-defined */
+typedef struct dispatch_stream_s   dispatch_stream_t;   /* host-defined */
+
+/* An IP address: AF_INET (4 bytes used) or AF_INET6, in network order. */
+typedef struct {
+    int            family;
+    unsigned char  addr[16];
+} dispatch_addr_t;
+
+/*
+ * A name's addresses (status 0), or why there are none: status
+ * DISPATCH_RESOLVE_NOT_FOUND (no such name, or no address for it) or
+ * DISPATCH_RESOLVE_FAILED (the DNS server failed or timed out), with a
+ * message for the script.
+ */
+#define DISPATCH_RESOLVE_NOT_FOUND  1
+#define DISPATCH_RESOLVE_FAILED     2
+
+typedef void (*dispatch_resolve_handler_pt)(void *arg, int status,
+    const char *error, const dispatch_addr_t *addrs, size_t naddrs);
+
+/* What an outbound stream's handler is told. */
+#define DISPATCH_STREAM_CONNECTED  1   /* up (with TLS: verified) */
+#define DISPATCH_STREAM_READABLE   2   /* a read may make progress */
+#define DISPATCH_STREAM_WRITABLE   4   /* a write may make progress */
+#define DISPATCH_STREAM_FAILED     8   /* did not come up: stream_error says
+                                          why (refused, timed out, TLS) */
+
+/* stream_read and stream_write, besides a count of bytes (0: EOF on read) */
+#define DISPATCH_STREAM_AGAIN  (-1)
+#define DISPATCH_STREAM_ERROR  (-2)
+
+typedef void (*dispatch_stream_handler_pt)(void *arg, int events);
 
 typedef void (*dispatch_io_handler_pt)(void *arg, int readable, int writable);
 typedef void (*dispatch_timer_handler_pt)(void *arg);
@@ -138,6 +171,48 @@ typedef struct {
      * tenant keeps an old worker alive. NULL: never.
      */
     int       (*exiting)(void *data);
+
+    /*
+     * Outbound connections, for fetch(). NULL functions: fetch() rejects.
+     * The engine decides where a connection may go (dispatch_fetch_allow)
+     * before it asks for one; the host only carries bytes. Nothing here
+     * belongs to a request: a fetch in ctx.waitUntil() outlives its nginx
+     * request, so the host uses the worker's own pool and log.
+     *
+     * resolve() looks a host name up (nginx: its `resolver`); the handler
+     * is called once, never from inside resolve() (an answer from a cache
+     * is posted), and never after resolve_cancel(). NULL, with the reason
+     * in err, when it cannot even start (no `resolver` configured).
+     */
+    dispatch_resolve_t *(*resolve)(void *data, const char *name, size_t len,
+                                   dispatch_resolve_handler_pt handler,
+                                   void *arg, char *err, size_t err_len);
+    void                (*resolve_cancel)(dispatch_resolve_t *r);
+
+    /*
+     * A byte stream to addr:port; with tls 1, TLS with the certificate and
+     * the host name sni verified (dispatch_fetch_trusted_certificate, else
+     * the system's trust store). The handler gets CONNECTED once it is up,
+     * or FAILED. Then stream_read / stream_write move bytes: a count, 0 at
+     * EOF (read), DISPATCH_STREAM_AGAIN (the handler gets READABLE or
+     * WRITABLE once that direction can make progress: edge-triggered, so
+     * the engine reads and writes until AGAIN before it waits), or
+     * DISPATCH_STREAM_ERROR (stream_error says why). The handler is never
+     * called from inside a stream_* call, and never after stream_close,
+     * which may be called from anywhere, the handler included. NULL when
+     * the stream cannot be started (out of connections).
+     */
+    dispatch_stream_t *(*stream_open)(void *data, const dispatch_addr_t *addr,
+                                      int port, int tls, const char *sni,
+                                      size_t sni_len, uint64_t timeout_ms,
+                                      dispatch_stream_handler_pt handler,
+                                      void *arg);
+    long               (*stream_read)(dispatch_stream_t *s, char *buf,
+                                      size_t size);
+    long               (*stream_write)(dispatch_stream_t *s, const char *buf,
+                                       size_t size);
+    const char        *(*stream_error)(dispatch_stream_t *s);
+    void               (*stream_close)(dispatch_stream_t *s);
 } dispatch_host_t;
 
 
@@ -174,6 +249,14 @@ typedef struct {
                                           exits (at least 250) */
     uint64_t     quarantine_ms;        /* the first period in the penalty box;
                                           it doubles with each repeat */
+
+    /* fetch(); 0 takes the default */
+    const char *const *fetch_allow;    /* dispatch_fetch_allow: "CIDR[:PORT]" */
+    size_t       nfetch_allow;
+    uint64_t     fetch_connect_timeout_ms;  /* connect, and TLS handshake */
+    uint64_t     fetch_send_timeout_ms;     /* between two writes that progress */
+    uint64_t     fetch_read_timeout_ms;     /* between two reads that progress */
+    size_t       fetch_max_connections;     /* open outbound, this process */
 } dispatch_engine_conf_t;
 
 /*
@@ -221,6 +304,7 @@ typedef struct {
     uint64_t                   cpu_limit_ms;   /* JavaScript CPU, all turns */
     uint64_t                   wall_limit_ms;  /* until the Response */
     uint32_t                   script_concurrency; /* in flight per script */
+    uint32_t                   subrequest_limit;   /* fetch() calls */
 } dispatch_request_view_t;
 
 /*
@@ -248,6 +332,7 @@ typedef struct {
     int                        body_streamed;
     int64_t                    body_length;
     double                     cpu_ms;       /* CPU time spent in JavaScript */
+    uint32_t                   subrequests;  /* fetch() calls so far */
 } dispatch_response_t;
 
 /*
@@ -309,6 +394,13 @@ long dispatch_response_read(dispatch_request_t *req, char *buf, size_t size);
 
 
 /* ---- shared helpers ------------------------------------------------------- */
+
+/*
+ * 1 when s is a valid dispatch_fetch_allow entry ("10.1.2.0/24",
+ * "127.0.0.1/32:8443", "fd00::/8"); else 0 with the reason in err.
+ */
+int dispatch_fetch_allow_valid(const char *s, size_t len, char *err,
+    size_t err_len);
 
 /* 1 when s is a valid namespace or script name: 1-63 of a-z 0-9 - _ */
 int dispatch_name_valid(const char *s, size_t len);
