@@ -1,7 +1,12 @@
 #define _GNU_SOURCE
 #include "poll_host.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
 #include <poll.h>
+#include <sys/socket.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -129,6 +134,228 @@ log_line(void *data, void *request_ctx, dispatch_log_level_e level,
     }
 }
 
+/* ---- outbound connections: getaddrinfo (blocking is fine in tests) and
+ * plain TCP; no TLS here (t/ tests it through nginx) ------------------- */
+
+struct dispatch_resolve_s {
+    dispatch_timer_t             *timer;
+    dispatch_resolve_handler_pt   handler;
+    void                         *arg;
+    int                           status;
+    char                          error[128];
+    dispatch_addr_t               addrs[16];
+    size_t                        naddrs;
+};
+
+static void
+resolve_done(void *arg)
+{
+    struct dispatch_resolve_s *r = arg;
+
+    timer_destroy(r->timer);
+    r->handler(r->arg, r->status, r->error, r->addrs, r->naddrs);
+    free(r);
+}
+
+static dispatch_resolve_t *
+resolve(void *data, const char *name, size_t len,
+    dispatch_resolve_handler_pt handler, void *arg, char *err, size_t err_len)
+{
+    struct addrinfo            hints, *res, *ai;
+    struct dispatch_resolve_s *r;
+    char                       host[256];
+    int                        rc;
+
+    if (len >= sizeof(host)) {
+        snprintf(err, err_len, "name too long");
+        return NULL;
+    }
+    memcpy(host, name, len);
+    host[len] = '\0';
+    r = calloc(1, sizeof(*r));
+    r->handler = handler;
+    r->arg = arg;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_socktype = SOCK_STREAM;
+    rc = getaddrinfo(host, NULL, &hints, &res);
+    if (rc != 0) {
+        r->status = DISPATCH_RESOLVE_NOT_FOUND;
+        snprintf(r->error, sizeof(r->error), "%s", gai_strerror(rc));
+    } else {
+        for (ai = res; ai && r->naddrs < 16; ai = ai->ai_next) {
+            dispatch_addr_t *a = &r->addrs[r->naddrs++];
+            memset(a, 0, sizeof(*a));
+            if (ai->ai_family == AF_INET) {
+                a->family = AF_INET;
+                memcpy(a->addr, &((struct sockaddr_in *) ai->ai_addr)->sin_addr, 4);
+            } else {
+                a->family = AF_INET6;
+                memcpy(a->addr, &((struct sockaddr_in6 *) ai->ai_addr)->sin6_addr, 16);
+            }
+        }
+        freeaddrinfo(res);
+    }
+    /* never from inside resolve(): posted */
+    r->timer = timer_create_(NULL, resolve_done, r, 1);
+    timer_start(r->timer, 0);
+    return r;
+}
+
+static void
+resolve_cancel(dispatch_resolve_t *r)
+{
+    timer_destroy(r->timer);
+    free(r);
+}
+
+struct dispatch_stream_s {
+    dispatch_io_t               *io;
+    dispatch_timer_t            *timer;       /* connect timeout, or failure */
+    dispatch_stream_handler_pt   handler;
+    void                        *arg;
+    int                          connected;
+    char                         error[128];
+};
+
+static void
+stream_fail(struct dispatch_stream_s *s, const char *why)
+{
+    snprintf(s->error, sizeof(s->error), "%s", why);
+    if (s->io) {
+        io_want(s->io, 0, 0);
+    }
+    s->handler(s->arg, DISPATCH_STREAM_FAILED);
+}
+
+static void
+stream_timeout(void *arg)
+{
+    struct dispatch_stream_s *s = arg;
+
+    if (s->error[0]) {
+        s->handler(s->arg, DISPATCH_STREAM_FAILED);   /* the reason is set */
+        return;
+    }
+    stream_fail(s, "connect timed out");
+}
+
+static void
+stream_io(void *arg, int readable, int writable)
+{
+    struct dispatch_stream_s *s = arg;
+    int                       err = 0;
+    socklen_t                 len = sizeof(err);
+
+    if (!s->connected) {
+        getsockopt(s->io->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+        timer_stop(s->timer);
+        if (err) {
+            stream_fail(s, strerror(err));
+            return;
+        }
+        s->connected = 1;
+        io_want(s->io, 0, 0);
+        s->handler(s->arg, DISPATCH_STREAM_CONNECTED);
+        return;
+    }
+    /* edge-triggered, as nginx: told once, until the next AGAIN */
+    io_want(s->io, readable ? 0 : s->io->want_read, writable ? 0 : s->io->want_write);
+    s->handler(s->arg, (readable ? DISPATCH_STREAM_READABLE : 0)
+                       | (writable ? DISPATCH_STREAM_WRITABLE : 0));
+}
+
+static dispatch_stream_t *
+stream_open(void *data, const dispatch_addr_t *addr, int port, int tls,
+    const char *sni, size_t sni_len, uint64_t timeout_ms,
+    dispatch_stream_handler_pt handler, void *arg)
+{
+    struct dispatch_stream_s *s = calloc(1, sizeof(*s));
+    struct sockaddr_in6       sa6;
+    struct sockaddr_in        sa4;
+    int                       fd;
+
+    s->handler = handler;
+    s->arg = arg;
+    s->timer = timer_create_(NULL, stream_timeout, s, 1);
+    if (tls) {
+        snprintf(s->error, sizeof(s->error), "no TLS in the poll host");
+        timer_start(s->timer, 0);   /* FAILED, posted */
+        return s;
+    }
+    fd = socket(addr->family, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    if (addr->family == AF_INET) {
+        memset(&sa4, 0, sizeof(sa4));
+        sa4.sin_family = AF_INET;
+        sa4.sin_port = htons((uint16_t) port);
+        memcpy(&sa4.sin_addr, addr->addr, 4);
+        connect(fd, (struct sockaddr *) &sa4, sizeof(sa4));
+    } else {
+        memset(&sa6, 0, sizeof(sa6));
+        sa6.sin6_family = AF_INET6;
+        sa6.sin6_port = htons((uint16_t) port);
+        memcpy(&sa6.sin6_addr, addr->addr, 16);
+        connect(fd, (struct sockaddr *) &sa6, sizeof(sa6));
+    }
+    s->io = io_open(NULL, fd, stream_io, s);
+    if (s->io == NULL) {
+        close(fd);
+        timer_destroy(s->timer);
+        free(s);
+        return NULL;
+    }
+    io_want(s->io, 0, 1);
+    timer_start(s->timer, timeout_ms ? timeout_ms : 10000);
+    return s;
+}
+
+static long
+stream_read(dispatch_stream_t *s, char *buf, size_t size)
+{
+    ssize_t n = recv(s->io->fd, buf, size, 0);
+
+    if (n >= 0) {
+        return (long) n;
+    }
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        io_want(s->io, 1, s->io->want_write);
+        return DISPATCH_STREAM_AGAIN;
+    }
+    snprintf(s->error, sizeof(s->error), "%s", strerror(errno));
+    return DISPATCH_STREAM_ERROR;
+}
+
+static long
+stream_write(dispatch_stream_t *s, const char *buf, size_t size)
+{
+    ssize_t n = send(s->io->fd, buf, size, MSG_NOSIGNAL);
+
+    if (n >= 0) {
+        return (long) n;
+    }
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        io_want(s->io, s->io->want_read, 1);
+        return DISPATCH_STREAM_AGAIN;
+    }
+    snprintf(s->error, sizeof(s->error), "%s", strerror(errno));
+    return DISPATCH_STREAM_ERROR;
+}
+
+static const char *
+stream_error(dispatch_stream_t *s)
+{
+    return s->error;
+}
+
+static void
+stream_close(dispatch_stream_t *s)
+{
+    if (s->io) {
+        io_close(s->io);
+    }
+    timer_destroy(s->timer);
+    free(s);
+}
+
 void
 poll_host_init(dispatch_host_t *host)
 {
@@ -143,6 +370,13 @@ poll_host_init(dispatch_host_t *host)
     host->timer_destroy = timer_destroy;
     host->wake = wake;
     host->log = log_line;
+    host->resolve = resolve;
+    host->resolve_cancel = resolve_cancel;
+    host->stream_open = stream_open;
+    host->stream_read = stream_read;
+    host->stream_write = stream_write;
+    host->stream_error = stream_error;
+    host->stream_close = stream_close;
 }
 
 void

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "dispatch_engine.h"
+#include "http_fixture.h"
 #include "poll_host.h"
 #include "redis_fixture.h"
 
@@ -36,6 +37,7 @@ static struct {
     uint64_t  cpu_limit_ms;
     uint64_t  wall_limit_ms;
     uint32_t  script_concurrency;
+    uint32_t  subrequest_limit;
 } limits;
 
 static dispatch_engine_t *
@@ -146,6 +148,7 @@ start(call_t *c, const char *ns, const char *script, const char *method,
     view.cpu_limit_ms = limits.cpu_limit_ms;
     view.wall_limit_ms = limits.wall_limit_ms;
     view.script_concurrency = limits.script_concurrency;
+    view.subrequest_limit = limits.subrequest_limit;
 
     c->req = dispatch_request_start(engine, &view);
     assert_non_null(c->req);
@@ -1154,6 +1157,144 @@ test_a_client_gone_mid_stream_runs_the_cancel_callback(void **state)
     dispatch_request_release(c.req);
 }
 
+/* ---- fetch() ------------------------------------------------------------------ */
+
+static int  upstream_port;
+
+static int
+fetch_setup(void **state)
+{
+    upstream_port = http_fixture_start();
+    if (upstream_port < 0) {
+        return -1;
+    }
+    return setup(state);
+}
+
+static int
+fetch_teardown(void **state)
+{
+    teardown(state);
+    http_fixture_stop();
+    return 0;
+}
+
+/* the script, with UPSTREAM replaced by http://127.0.0.1:PORT */
+static void
+put_fetch_script(const char *name, const char *code)
+{
+    char  base[64], out[8192];
+    const char *p;
+    size_t n = 0;
+
+    snprintf(base, sizeof(base), "http://127.0.0.1:%d", upstream_port);
+    for (p = code; *p && n < sizeof(out) - 64; ) {
+        if (strncmp(p, "UPSTREAM", 8) == 0) {
+            n += (size_t) snprintf(out + n, sizeof(out) - n, "%s", base);
+            p += 8;
+        } else {
+            out[n++] = *p++;
+        }
+    }
+    out[n] = '\0';
+    assert_int_equal(redis_fixture_put_script("ns", name, out, NULL), 0);
+}
+
+static void
+test_fetch_sends_a_request_and_reads_the_response(void **state)
+{
+    call_t  c;
+
+    put_fetch_script("f1",
+        "export default { async fetch() {"
+        " const res = await fetch('UPSTREAM/echo?x=1', { method: 'POST', body: 'ping' });"
+        " return new Response(res.status + ' ' + res.headers.get('x-upstream') + ' ' + await res.text()); } };");
+    call(&c, "ns", "f1", "GET", "http://example.com/", NULL);
+    assert_int_equal(c.resp.outcome, DISPATCH_OUTCOME_OK);
+    assert_body(&c, "200 yes POST /echo?x=1|ping");
+    assert_int_equal(c.resp.subrequests, 1);
+    dispatch_request_release(c.req);
+}
+
+static void
+test_fetch_reads_a_chunked_response_and_streams_a_request_body(void **state)
+{
+    call_t  c;
+
+    put_fetch_script("f2",
+        "export default { async fetch() {"
+        " const body = new ReadableStream({ start(c) { c.enqueue(new TextEncoder().encode('a'));"
+        "   c.enqueue(new TextEncoder().encode('bc')); c.close(); } });"
+        " const res = await fetch('UPSTREAM/chunked', { method: 'PUT', body });"
+        " return new Response(await res.text()); } };");
+    call(&c, "ns", "f2", "GET", "http://example.com/", NULL);
+    assert_int_equal(c.resp.outcome, DISPATCH_OUTCOME_OK);
+    assert_body(&c, "PUT /chunked|abc");
+    dispatch_request_release(c.req);
+}
+
+static void
+test_fetch_reuses_a_keep_alive_connection(void **state)
+{
+    call_t  c;
+
+    put_fetch_script("f3",
+        "export default { async fetch() {"
+        " const a = await (await fetch('UPSTREAM/one')).text();"
+        " const b = await (await fetch('UPSTREAM/two')).text();"
+        " return new Response(a + ';' + b); } };");
+    call(&c, "ns", "f3", "GET", "http://example.com/", NULL);
+    assert_body(&c, "GET /one|;GET /two|");
+    assert_int_equal(http_fixture_connections(), 1);
+    dispatch_request_release(c.req);
+}
+
+static void
+test_fetch_follows_a_redirect_and_counts_each_hop(void **state)
+{
+    call_t  c;
+
+    put_fetch_script("f4",
+        "export default { async fetch() {"
+        " const res = await fetch('UPSTREAM/redirect');"
+        " return new Response(res.redirected + ' ' + new URL(res.url).pathname + ' ' + await res.text()); } };");
+    call(&c, "ns", "f4", "GET", "http://example.com/", NULL);
+    assert_body(&c, "true /landed GET /landed|");
+    assert_int_equal(c.resp.subrequests, 2);
+    dispatch_request_release(c.req);
+}
+
+static void
+test_fetch_past_the_subrequest_limit_is_a_catchable_error(void **state)
+{
+    call_t  c;
+
+    limits.subrequest_limit = 2;
+    put_fetch_script("f5",
+        "export default { async fetch() {"
+        " await fetch('UPSTREAM/1'); await fetch('UPSTREAM/2');"
+        " try { await fetch('UPSTREAM/3'); return new Response('no limit'); }"
+        " catch (e) { return new Response(e.constructor.name + ': ' + e.message); } } };");
+    call(&c, "ns", "f5", "GET", "http://example.com/", NULL);
+    assert_int_equal(c.resp.outcome, DISPATCH_OUTCOME_OK);
+    assert_int_equal(strncmp(c.resp.body.data, "Error: Too many subrequests", 27), 0);
+    dispatch_request_release(c.req);
+}
+
+static void
+test_fetch_to_a_closed_port_rejects_with_a_type_error(void **state)
+{
+    call_t  c;
+
+    put_fetch_script("f6",
+        "export default { async fetch() {"
+        " try { await fetch('http://127.0.0.1:1/'); return new Response('reached'); }"
+        " catch (e) { return new Response(e.name); } } };");
+    call(&c, "ns", "f6", "GET", "http://example.com/", NULL);
+    assert_body(&c, "TypeError");
+    dispatch_request_release(c.req);
+}
+
 int
 main(void)
 {
@@ -1210,6 +1351,12 @@ main(void)
         cmocka_unit_test_setup_teardown(test_a_request_body_passed_through_goes_out_with_its_length, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_stream_that_throws_cuts_the_response_short, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_client_gone_mid_stream_runs_the_cancel_callback, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fetch_sends_a_request_and_reads_the_response, fetch_setup, fetch_teardown),
+        cmocka_unit_test_setup_teardown(test_fetch_reads_a_chunked_response_and_streams_a_request_body, fetch_setup, fetch_teardown),
+        cmocka_unit_test_setup_teardown(test_fetch_reuses_a_keep_alive_connection, fetch_setup, fetch_teardown),
+        cmocka_unit_test_setup_teardown(test_fetch_follows_a_redirect_and_counts_each_hop, fetch_setup, fetch_teardown),
+        cmocka_unit_test_setup_teardown(test_fetch_past_the_subrequest_limit_is_a_catchable_error, fetch_setup, fetch_teardown),
+        cmocka_unit_test_setup_teardown(test_fetch_to_a_closed_port_rejects_with_a_type_error, fetch_setup, fetch_teardown),
     };
 
     return cmocka_run_group_tests_name("engine", tests, group_setup, group_teardown);

@@ -1,6 +1,7 @@
 // Request (WHATWG Fetch, as Cloudflare Workers exposes it).
 
 let requestFromClient; // (method, url, flat header list, ArrayBuffer|null, streamed, id) -> Request with immutable headers
+let requestParts; // (request) -> { method, url, headers, redirect, signal } as fetch() reads them (signal may be null)
 
 const REQUEST_NORMALIZED_METHODS = ['DELETE', 'GET', 'HEAD', 'OPTIONS', 'POST', 'PUT'];
 const REQUEST_FORBIDDEN_METHODS = ['CONNECT', 'TRACE', 'TRACK'];
@@ -166,6 +167,14 @@ class Request extends Body {
   }
 
   static {
+    requestParts = (request) => ({
+      __proto__: null,
+      method: request.#method,
+      url: request.url,
+      headers: request.headers,
+      redirect: request.#redirect,
+      signal: request.#signal,
+    });
     requestFromClient = (method, url, headerList, body, streamed, id) => {
       const request = new Request(INTERNAL);
       // Everything here goes through captured intrinsics (prelude.js): the

@@ -2,6 +2,7 @@
 
 let responseIs; // (value) -> true for a Response (brand check, not instanceof)
 let responseOutput; // (response) -> [status, statusText, flat headers, bytes|null]; TypeError if unsendable
+let responseFromFetch; // (status, statusText, flat headers, ReadableStream|null, url, redirected) -> Response, immutable headers
 
 const RESPONSE_NULL_BODY_STATUSES = [101, 103, 204, 205, 304];
 const RESPONSE_REDIRECT_STATUSES = [301, 302, 303, 307, 308];
@@ -12,6 +13,8 @@ class Response extends Body {
   #status = 200;
   #statusText = '';
   #headers = new Headers();
+  #url = '';
+  #redirected = false;
 
   constructor(body = null, init = undefined) {
     super(); // never super(INTERNAL): see Body
@@ -53,13 +56,11 @@ class Response extends Body {
   }
 
   get url() {
-    void this.#type; // brand check; only fetch() produces responses with a URL
-    return '';
+    return this.#url; // only fetch() produces responses with a URL
   }
 
   get redirected() {
-    void this.#type;
-    return false;
+    return this.#redirected;
   }
 
   get status() {
@@ -85,6 +86,8 @@ class Response extends Body {
     copy.#status = this.#status;
     copy.#statusText = this.#statusText;
     copy.#headers = headersCopy(this.#headers);
+    copy.#url = this.#url;
+    copy.#redirected = this.#redirected;
     return copy;
   }
 
@@ -109,6 +112,17 @@ class Response extends Body {
   }
 
   static {
+    responseFromFetch = (status, statusText, headerList, stream, url, redirected) => {
+      const response = new Response();
+      response.#type = 'basic';
+      response.#status = status;
+      response.#statusText = statusText;
+      response.#headers = headersFromClient(headerList);
+      response.#url = url;
+      response.#redirected = redirected;
+      if (stream !== null) bodySetStream(response, stream);
+      return response;
+    };
     responseIs = (value) => isObject(value) && #type in value;
     // What the engine sends (response_output.h): [status, statusText,
     // headers, bytes or null, the [stream, reader] of a streamed body or

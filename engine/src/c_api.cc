@@ -90,6 +90,7 @@ int dispatch_request_response(dispatch_request_t *r, dispatch_response_t *out) {
   out->body_length = req->response_stream.on ? req->response_stream.length
                                              : int64_t(req->response_body.size());
   out->cpu_ms = req->cpu_ms;
+  out->subrequests = req->subrequests;
   return 1;
 }
 

@@ -2,6 +2,7 @@
 
 #include <malloc.h>
 
+#include "api/fetch.h"
 #include "body_streams.h"
 #include "memory_budget.h"
 #include "platform.h"
@@ -53,11 +54,28 @@ EngineLimits engine_limits(const dispatch_engine_conf_t &conf) {
   return l;
 }
 
+FetchLimits fetch_limits_of(const dispatch_engine_conf_t &conf) {
+  FetchLimits l;
+  l.connect_timeout_ms = or_default(conf.fetch_connect_timeout_ms, l.connect_timeout_ms);
+  l.send_timeout_ms = or_default(conf.fetch_send_timeout_ms, l.send_timeout_ms);
+  l.read_timeout_ms = or_default(conf.fetch_read_timeout_ms, l.read_timeout_ms);
+  return l;
+}
+
 }  // namespace
 
 Engine::Engine(const dispatch_engine_conf_t &conf, const dispatch_host_t &host)
     : host_(host),
       limits_(engine_limits(conf)),
+      fetch_limits_(fetch_limits_of(conf)),
+      outbound_(host_, conf.fetch_max_connections),
+      fetch_timer_(host_, [this] {
+        std::vector<uint64_t> ids;
+        ids.swap(fetch_starts_);
+        for (uint64_t id : ids) {
+          if (RequestScope *s = find(id)) start_waiting_fetches(*this, *s);
+        }
+      }, false),
       redis_(host_, redis_config(conf)),
       events_(host_, redis_config(conf)),
       store_(host_, redis_, store_config(conf)),
@@ -78,7 +96,11 @@ Engine::Engine(const dispatch_engine_conf_t &conf, const dispatch_host_t &host)
         ids.clear();
         ids.swap(to_end_);
         for (uint64_t id : ids) end(id);
-      }, false) {}
+      }, false) {
+  for (size_t i = 0; i < conf.nfetch_allow && conf.fetch_allow != nullptr; i++) {
+    if (conf.fetch_allow[i] != nullptr) fetch_allow_.emplace_back(conf.fetch_allow[i]);
+  }
+}
 
 Engine::~Engine() {
   // Requests first, then the connections: Redis callbacks that fire while
@@ -89,6 +111,12 @@ Engine::~Engine() {
 }
 
 bool Engine::init(std::string *err) {
+  for (const std::string &entry : fetch_allow_) {
+    if (!egress_.add(entry, err)) {
+      *err = "dispatch_fetch_allow \"" + entry + "\": " + *err;
+      return false;
+    }
+  }
   if (!platform_init(limits_.memory_limit, err)) return false;
   // glibc raises its mmap threshold after the first large free, after which
   // big buffers come from the heap and are never given back: RSS would only
@@ -150,6 +178,7 @@ RequestScope *Engine::start(const dispatch_request_view_t &view) {
   scope->cpu_limit_ms = or_default(view.cpu_limit_ms, scope->cpu_limit_ms);
   scope->wall_limit_ms = or_default(view.wall_limit_ms, scope->wall_limit_ms);
   scope->script_concurrency = or_default(view.script_concurrency, scope->script_concurrency);
+  scope->subrequest_limit = or_default(view.subrequest_limit, scope->subrequest_limit);
   requests_.emplace(scope->id, std::move(owned));
 
   if (!dispatch_name_valid(scope->ns.data(), scope->ns.size()) ||
@@ -225,6 +254,10 @@ void Engine::on_script_loaded(uint64_t id, const ScriptLoad &load) {
   // The script's own metadata.limits.cpu_ms bounds it too: the smaller wins.
   if (isolate->cpu_limit_ms()) {
     scope->cpu_limit_ms = std::min(scope->cpu_limit_ms, isolate->cpu_limit_ms());
+  }
+  if (isolate->subrequest_limit() >= 0) {
+    scope->subrequest_limit = std::min<uint32_t>(scope->subrequest_limit,
+                                                 uint32_t(isolate->subrequest_limit()));
   }
   isolate->run(*scope);
 }
@@ -337,6 +370,7 @@ void Engine::end(uint64_t id) {
         ") were not written");
   }
   let_go_of_response(scope);
+  for (const auto &f : scope.fetches) fetch_owner_.erase(f.first);
   requests_.erase(it);  // ~RequestScope releases what the request started
 }
 
@@ -412,6 +446,31 @@ void Engine::log(const RequestScope &scope, dispatch_log_level_e level,
     line += ", client: " + scope.client + ", request: \"" + scope.request_line + "\"";
   }
   host_.log(level, line, scope.host_ctx);
+}
+
+}  // namespace dispatch
+
+namespace dispatch {
+
+void Engine::add_fetch(RequestScope &scope, uint64_t id, std::unique_ptr<FetchCall> call) {
+  fetch_owner_[id] = scope.id;
+  scope.fetches.emplace(id, std::move(call));
+}
+
+FetchCall *Engine::find_fetch(uint64_t id, RequestScope **scope) {
+  auto owner = fetch_owner_.find(id);
+  if (owner == fetch_owner_.end()) return nullptr;
+  RequestScope *s = find(owner->second);
+  if (s == nullptr) return nullptr;
+  auto it = s->fetches.find(id);
+  if (it == s->fetches.end()) return nullptr;
+  *scope = s;
+  return it->second.get();
+}
+
+void Engine::start_fetches_later(uint64_t request_id) {
+  fetch_starts_.push_back(request_id);
+  if (!fetch_timer_.armed()) fetch_timer_.start(0);
 }
 
 }  // namespace dispatch

@@ -12,6 +12,8 @@
 #include <unordered_map>
 
 #include "cpu_watchdog.h"
+#include "egress_policy.h"
+#include "fetch_client.h"
 #include "host.h"
 #include "isolate_pool.h"
 #include "kv_store.h"
@@ -21,6 +23,8 @@
 #include "script_store.h"
 
 namespace dispatch {
+
+struct FetchCall;
 
 struct EngineLimits {
   uint64_t startup_cpu_ms = 1000;      // dispatch_startup_cpu_limit
@@ -80,12 +84,31 @@ class Engine {
   KvStore &kv() { return kv_; }
   LimitEnforcer &enforcer() { return enforcer_; }
 
+  // fetch(): where connections may go, the worker's pool of them, and the
+  // calls of every request by id (api/fetch.h).
+  const EgressPolicy &egress() const { return egress_; }
+  OutboundPool &outbound() { return outbound_; }
+  const FetchLimits &fetch_limits() const { return fetch_limits_; }
+  uint64_t next_fetch_id() { return next_fetch_id_++; }
+  void add_fetch(RequestScope &scope, uint64_t id, std::unique_ptr<FetchCall> call);
+  FetchCall *find_fetch(uint64_t id, RequestScope **scope);
+  // From the loop: the request's waiting calls start as connections free up.
+  void start_fetches_later(uint64_t request_id);
+
  private:
   void on_script_loaded(uint64_t id, const ScriptLoad &load);
   void end(uint64_t id);
 
   Host host_;
   EngineLimits limits_;
+  EgressPolicy egress_;
+  FetchLimits fetch_limits_;
+  OutboundPool outbound_;
+  uint64_t next_fetch_id_ = 1;
+  std::unordered_map<uint64_t, uint64_t> fetch_owner_;  // call id -> request id
+  std::vector<uint64_t> fetch_starts_;
+  Timer fetch_timer_;
+  std::vector<std::string> fetch_allow_;
   RedisClient redis_;
   RedisClient events_;  // the dispatch:events subscription
   ScriptStore store_;

@@ -27,6 +27,7 @@
 namespace dispatch {
 
 class TenantIsolate;
+struct FetchCall;
 
 using HeaderList = std::vector<std::pair<std::string, std::string>>;
 
@@ -65,6 +66,7 @@ class RequestScope {
   uint64_t cpu_limit_ms = 50;
   uint64_t wall_limit_ms = 30000;
   uint32_t script_concurrency = 64;
+  uint32_t subrequest_limit = 50;
 
   // What the request started, owned here.
   struct PendingTimer {
@@ -81,8 +83,13 @@ class RequestScope {
   std::unique_ptr<Timer> wall_timer;
   std::unique_ptr<Timer> linger_timer;
 
+  // Its fetch() exchanges (api/fetch.h), by id: their connections and
+  // resolver queries end with the request.
+  std::unordered_map<uint64_t, std::unique_ptr<FetchCall>> fetches;
+
   // Counters the limits read.
   double cpu_ms = 0;
+  uint32_t subrequests = 0;
   uint32_t kv_ops = 0;
   uint32_t log_lines = 0;       // console lines, written or not
   uint32_t log_suppressed = 0;  // past dispatch_log_limit

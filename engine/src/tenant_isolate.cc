@@ -14,6 +14,7 @@
 #include "api/console.h"
 #include "api/crypto.h"
 #include "api/encoding.h"
+#include "api/fetch.h"
 #include "api/idna.h"
 #include "api/kv.h"
 #include "api/timers.h"
@@ -441,6 +442,10 @@ bool TenantIsolate::start(std::string *err, dispatch_outcome_e *outcome) {
   if (json_is_number(limit) && json_number_value(limit) >= 1) {
     cpu_limit_ms_ = uint64_t(json_number_value(limit));
   }
+  json_t *subrequests = json_object_get(json_object_get(metadata.get(), "limits"), "subrequests");
+  if (json_is_number(subrequests) && json_number_value(subrequests) >= 0) {
+    subrequest_limit_ = uint32_t(std::min(json_number_value(subrequests), 1e9));
+  }
 
   if (!install_builtins(context, err) ||
       !install_bindings(context, json_object_get(metadata.get(), "bindings"), err)) {
@@ -517,6 +522,7 @@ bool TenantIsolate::install_builtins(v8::Local<v8::Context> context, std::string
   install_timer_natives(context, native);
   install_kv_natives(context, native);
   install_body_natives(context, native);
+  install_fetch_natives(context, native);
   install_compression_natives(context, native);
   install_native_state_natives(context, native);
   native->Set(context, v8_str(isolate_, "memoryLimit"),

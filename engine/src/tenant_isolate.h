@@ -90,6 +90,8 @@ class TenantIsolate : public std::enable_shared_from_this<TenantIsolate> {
   bool dead() const { return dead_; }
   // metadata.limits.cpu_ms, 0 when the script sets none.
   uint64_t cpu_limit_ms() const { return cpu_limit_ms_; }
+  // metadata.limits.subrequests, or -1 when the script sets none.
+  int64_t subrequest_limit() const { return subrequest_limit_; }
   // console: whether one more line may be written for the request running
   // now (or the top level), under dispatch_log_limit; counts the rest.
   bool admit_log_line();
@@ -191,6 +193,7 @@ class TenantIsolate : public std::enable_shared_from_this<TenantIsolate> {
   std::unordered_set<RequestScope *> scopes_;              // requests on it
   bool dead_ = false;
   uint64_t cpu_limit_ms_ = 0;
+  int64_t subrequest_limit_ = -1;
   uint32_t top_level_log_lines_ = 0;
   std::vector<std::string> kv_spaces_;  // of the kv_namespace bindings
   uint64_t next_timer_id_ = 1;
