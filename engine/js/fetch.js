@@ -13,7 +13,7 @@ const FETCH_DROPPED_HEADERS = ['host', 'content-length', 'transfer-encoding', 'c
   'te', 'trailer', 'upgrade', 'proxy-connection'];
 // Fetch's "request-body-header names": dropped with the body on a redirect to GET.
 const FETCH_BODY_HEADERS = ['content-encoding', 'content-language', 'content-location', 'content-type'];
-const FetchPromiseThen = uncurryThis(Promise.prototype.then);
+const FetchPromiseThen = NativeStreamPromiseThen;
 
 // [name, value, ...] of what the request sends.
 function fetchHeaderList(headers, dropBodyHeaders, dropAuthorization) {
@@ -36,42 +36,19 @@ function fetchHeaderList(headers, dropBodyHeaders, dropAuthorization) {
   return flat;
 }
 
-// The response's body as it arrives: a byte stream whose pull takes what
-// the engine read from the upstream.
+// The response's body as it arrives, from the engine's reads of the
+// upstream.
 function fetchBodyStream(id, state) {
-  const arrived = (controller, piece) => {
-    if (piece === null) readableStreamControllerClose(controller);
-    else readableStreamControllerEnqueue(controller, piece);
-  };
-  const failed = (controller, error) => readableStreamControllerError(controller, error);
-  const source = {
+  return nativeByteStream({
     fetchId: id,
+    read: () => native.fetchRead(id),
     start(controller) {
       state.controller = controller;
-    },
-    pull(controller) {
-      let got;
-      try {
-        got = native.fetchRead(id); // a Uint8Array, null at the end, or a promise of a frozen [either]
-      } catch (error) {
-        failed(controller, error);
-        return undefined;
-      }
-      if (got === null || TypedArrayPrototypeGetSymbolToStringTag(got) === 'Uint8Array') {
-        arrived(controller, got);
-        return undefined;
-      }
-      return FetchPromiseThen(got, (box) => {
-        if (!state.aborted) arrived(controller, box[0]);
-      }, (error) => {
-        if (!state.aborted) failed(controller, error);
-      });
     },
     cancel() {
       native.fetchAbort(id);
     },
-  };
-  return readableByteStreamCreate(source, 0, undefined);
+  }, () => state.aborted);
 }
 
 // gzip and deflate bodies are decoded, as browsers do (the response then

@@ -23,37 +23,45 @@ function requestURL(input) {
   return urlSerialize(url);
 }
 
-const RequestPromiseThen = uncurryThis(Promise.prototype.then);
+const NativeStreamPromiseThen = uncurryThis(Promise.prototype.then);
 
-// The body of request `id` as nginx reads it from the client: a byte
-// stream whose pull takes what the engine has queued (length is the
-// Content-Length or -1). Its source names the request, so a body passed
-// through unchanged (new Response(request.body)) goes out natively.
-function requestBodyStream(id, length) {
-  const fail = (controller, error) => readableStreamControllerError(controller, error);
-  const arrived = (controller, chunk) => {
-    if (chunk === null) readableStreamControllerClose(controller);
-    else readableStreamControllerEnqueue(controller, chunk);
+// A byte stream of what the engine has for it: source.read() gives a
+// Uint8Array, null at the end, or a promise of a frozen, prototype-less
+// [either] (see bodyBox); it throws, or the promise rejects, when the bytes
+// will not come. stopped() says to ignore what comes (an aborted fetch).
+// The other fields of source stay on it (readableStreamSource finds them).
+function nativeByteStream(source, stopped = undefined) {
+  const arrived = (controller, piece) => {
+    if (stopped !== undefined && stopped()) return;
+    if (piece === null) readableStreamControllerClose(controller);
+    else readableStreamControllerEnqueue(controller, piece);
   };
-  const source = {
-    requestId: id,
-    length,
-    pull(controller) {
-      let got;
-      try {
-        got = native.requestBodyRead(id); // a Uint8Array, null at the end, or a promise of either
-      } catch (error) {
-        fail(controller, error);
-        return undefined;
-      }
-      if (got === null || TypedArrayPrototypeGetSymbolToStringTag(got) === 'Uint8Array') {
-        arrived(controller, got);
-        return undefined;
-      }
-      return RequestPromiseThen(got, (chunk) => arrived(controller, chunk), (error) => fail(controller, error));
-    },
+  const failed = (controller, error) => {
+    if (stopped === undefined || !stopped()) readableStreamControllerError(controller, error);
+  };
+  const read = source.read;
+  source.pull = (controller) => {
+    let got;
+    try {
+      got = read();
+    } catch (error) {
+      failed(controller, error);
+      return undefined;
+    }
+    if (got === null || TypedArrayPrototypeGetSymbolToStringTag(got) === 'Uint8Array') {
+      arrived(controller, got);
+      return undefined;
+    }
+    return NativeStreamPromiseThen(got, (box) => arrived(controller, box[0]), (error) => failed(controller, error));
   };
   return readableByteStreamCreate(source, 0, undefined);
+}
+
+// The body of request `id` as nginx reads it from the client (length is
+// its Content-Length or -1). Its source names the request, so a body
+// passed through unchanged (new Response(request.body)) goes out natively.
+function requestBodyStream(id, length) {
+  return nativeByteStream({ requestId: id, length, read: () => native.requestBodyRead(id) });
 }
 
 class Request extends Body {

@@ -82,10 +82,12 @@ void deliver(Engine &engine, RequestScope &scope) {
         r->Reject(context, try_catch.Exception()).Check();
         return;
       }
-      r->Resolve(context, chunk).Check();
+      v8::Local<v8::Value> piece_value = chunk;
+      r->Resolve(context, frozen_list(context, &piece_value, 1)).Check();
       maybe_resume(engine, *s);
     } else if (body.ended) {
-      r->Resolve(context, v8::Null(isolate)).Check();
+      v8::Local<v8::Value> end = v8::Null(isolate);
+      r->Resolve(context, frozen_list(context, &end, 1)).Check();
     } else {
       r->Reject(context, v8::Exception::TypeError(v8_str(isolate, failure_reason(body.failed))))
           .Check();

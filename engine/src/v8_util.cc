@@ -105,4 +105,13 @@ std::string describe_exception(v8::Isolate *isolate, v8::Local<v8::Value> except
   return text;
 }
 
+v8::Local<v8::Array> frozen_list(v8::Local<v8::Context> context, v8::Local<v8::Value> *items,
+                                 size_t n) {
+  v8::Isolate *isolate = context->GetIsolate();
+  v8::Local<v8::Array> list = v8::Array::New(isolate, items, n);
+  list->SetPrototype(context, v8::Null(isolate)).Check();
+  list->SetIntegrityLevel(context, v8::IntegrityLevel::kFrozen).Check();
+  return list;
+}
+
 }  // namespace dispatch

@@ -28,6 +28,12 @@ bool buffer_source_bytes(v8::Local<v8::Value> value, const char **data, size_t *
 void set_function(v8::Local<v8::Context> context, v8::Local<v8::Object> object, const char *name,
                   v8::FunctionCallback callback);
 
+// A frozen array of items with no prototype: resolving a promise with it
+// looks up no `then` a tenant could have put on Object.prototype, and no
+// one can change it on the way.
+v8::Local<v8::Array> frozen_list(v8::Local<v8::Context> context, v8::Local<v8::Value> *items,
+                                 size_t n);
+
 // What the error log says about a thrown value: the stack of an Error, or
 // "file:line: message" for a compile error, or the value as a string.
 std::string describe_exception(v8::Isolate *isolate, v8::Local<v8::Value> exception,

@@ -16,17 +16,6 @@ void throw_type_error(v8::Isolate *isolate, const std::string &msg) {
   isolate->ThrowException(v8::Exception::TypeError(v8_str(isolate, msg)));
 }
 
-// A frozen array with no prototype: resolving a promise with it looks up
-// no `then` a tenant could have put on Object.prototype.
-v8::Local<v8::Array> frozen_list(v8::Local<v8::Context> context, v8::Local<v8::Value> *items,
-                                 size_t n) {
-  v8::Isolate *isolate = context->GetIsolate();
-  v8::Local<v8::Array> list = v8::Array::New(isolate, items, n);
-  list->SetPrototype(context, v8::Null(isolate)).Check();
-  list->SetIntegrityLevel(context, v8::IntegrityLevel::kFrozen).Check();
-  return list;
-}
-
 // The call with this id, of a request on this isolate; else a TypeError.
 FetchCall *find_call(const v8::FunctionCallbackInfo<v8::Value> &info, RequestScope **scope) {
   v8::Isolate *isolate = info.GetIsolate();
