@@ -59,7 +59,7 @@ function fetchDecoding(list) {
     if (StringPrototypeToLowerCase(list[i]) !== 'content-encoding') continue;
     const coding = StringPrototypeToLowerCase(httpTrim(list[i + 1]));
     if (coding === 'gzip' || coding === 'x-gzip') return 'gzip';
-    if (coding === 'deflate') return 'deflate';
+    if (coding === 'deflate') return 'deflate-any'; // zlib-wrapped or raw, as servers send it
   }
   return null;
 }

@@ -17,7 +17,9 @@ namespace dispatch {
 
 namespace {
 
-enum class Format { kGzip, kDeflate, kDeflateRaw };
+// kDeflateAny: fetch()'s Content-Encoding: deflate, which servers send
+// zlib-wrapped or raw; told apart by the first bytes, as browsers do.
+enum class Format { kGzip, kDeflate, kDeflateRaw, kDeflateAny };
 
 // Every allocation of zlib's is charged to the isolate's budget; a block
 // carries its size in front so that zfree can refund it.
@@ -42,6 +44,11 @@ class ZlibStream : public NativeState {
 
   // Z_OK, or zlib's error (Z_MEM_ERROR when the budget refused its memory).
   int init(Format format) {
+    if (format == Format::kDeflateAny && decompress_) {
+      sniff_ = true;  // inflateInit2 once the first bytes tell which
+      return Z_OK;
+    }
+    if (format == Format::kDeflateAny) format = Format::kDeflate;
     int bits = format == Format::kGzip ? 15 + 16 : format == Format::kDeflate ? 15 : -15;
     int rc = decompress_ ? inflateInit2(&z_, bits)
                          : deflateInit2(&z_, Z_DEFAULT_COMPRESSION, Z_DEFLATED, bits, 8,
@@ -75,6 +82,18 @@ class ZlibStream : public NativeState {
   // with *produced set (ended() once the compressed stream is complete),
   // or zlib's error.
   int run(unsigned char *out, size_t out_len, size_t *produced) {
+    if (sniff_) {
+      *produced = 0;
+      if (!input_pending()) return Z_OK;
+      // RFC 1950: CM 8, CINFO at most 7, and the header a multiple of 31.
+      unsigned b0 = input_[consumed_];
+      unsigned b1 = input_len_ - consumed_ > 1 ? input_[consumed_ + 1] : 0;
+      bool zlib = (b0 & 0x0f) == 8 && (b0 >> 4) <= 7 && (b0 * 256 + b1) % 31 == 0;
+      sniff_ = false;
+      int rc = inflateInit2(&z_, zlib ? 15 : -15);
+      initialized_ = rc == Z_OK;
+      if (rc != Z_OK) return rc;
+    }
     // zlib counts in uInt: a larger input is given in parts.
     uInt given = uInt(std::min<size_t>(input_len_ - consumed_, UINT32_MAX));
     z_.next_in = input_ ? input_ + consumed_ : nullptr;
@@ -133,6 +152,7 @@ class ZlibStream : public NativeState {
   const bool decompress_;
   z_stream z_;
   bool initialized_ = false;
+  bool sniff_ = false;        // kDeflateAny before its first bytes
   bool ended_ = false;        // the compressed stream is complete
   bool input_ended_ = false;  // zlibEnd: no more input comes
   unsigned char *input_ = nullptr;
@@ -169,6 +189,8 @@ void zlib_create(const v8::FunctionCallbackInfo<v8::Value> &info) {
     format = Format::kDeflate;
   } else if (name == "deflate-raw") {
     format = Format::kDeflateRaw;
+  } else if (name == "deflate-any") {  // the built-ins' fetch() only
+    format = Format::kDeflateAny;
   } else {
     throw_type_error(isolate, "The compression format must be 'gzip', 'deflate' or 'deflate-raw'");
     return;
