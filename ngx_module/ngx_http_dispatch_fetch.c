@@ -281,11 +281,20 @@ ngx_http_dispatch_fetch_init_conf(ngx_conf_t *cf,
 #if (NGX_SSL)
 
 /*
- * TLS 1.2 and 1.3, the peer's certificate verified by OpenSSL during the
- * handshake (no ngx_ssl_verify_callback: it would accept every chain, since
- * nginx checks the result after the handshake), partial writes from a
- * buffer that may move between retries.
+ * TLS 1.2 and 1.3, partial writes from a buffer that may move between
+ * retries. OpenSSL verifies the chain and the host name during the
+ * handshake; as nginx's proxy_ssl_verify does, the handshake goes on and
+ * the outcome is checked after it, before a byte of the request is sent
+ * (a refusal inside the handshake is logged at "crit" by nginx, and any
+ * tenant could fill the log with them).
  */
+
+static int
+ngx_http_dispatch_fetch_verify(int ok, X509_STORE_CTX *store)
+{
+    return 1;   /* the outcome is read with SSL_get_verify_result() */
+}
+
 
 static ngx_ssl_t *
 ngx_http_dispatch_fetch_ssl(ngx_conf_t *cf, ngx_http_dispatch_main_conf_t *dmcf)
@@ -318,7 +327,8 @@ ngx_http_dispatch_fetch_ssl(ngx_conf_t *cf, ngx_http_dispatch_main_conf_t *dmcf)
     cln->data = ssl;
 
     SSL_CTX_set_min_proto_version(ssl->ctx, TLS1_2_VERSION);
-    SSL_CTX_set_verify(ssl->ctx, SSL_VERIFY_PEER, NULL);
+    SSL_CTX_set_verify(ssl->ctx, SSL_VERIFY_PEER,
+                       ngx_http_dispatch_fetch_verify);
     SSL_CTX_set_mode(ssl->ctx, SSL_MODE_ENABLE_PARTIAL_WRITE
                                |SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 
@@ -969,7 +979,10 @@ ngx_http_dispatch_stream_ssl_handshaked(ngx_connection_t *c)
         return;
     }
 
-    /* OpenSSL keeps the verification's outcome, also of a failed handshake */
+    /*
+     * OpenSSL keeps the verification's outcome (X509_V_OK before it got
+     * that far); nothing has been sent over the connection yet
+     */
 
     rc = SSL_get_verify_result(c->ssl->connection);
 
