@@ -389,6 +389,12 @@ ngx_http_dispatch_fetch_init_process(ngx_cycle_t *cycle,
 
     if (n == NGX_CONF_UNSET_UINT) {
         n = ngx_max(cycle->connection_n / 4, 16);
+
+    } else if (n >= cycle->connection_n) {
+        ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
+                      "dispatch_fetch_connections %ui leaves no room for "
+                      "clients in worker_connections %ui",
+                      n, cycle->connection_n);
     }
 
     conf->fetch_max_connections = n;
