@@ -42,6 +42,16 @@ typedef struct {
 
     ngx_shm_zone_t            *zone;         /* the node's shared state */
     ngx_msec_t                 quarantine_period;
+
+    ngx_array_t               *fetch_allow;  /* of char *: "CIDR[:PORT]" */
+    ngx_str_t                  fetch_trusted_certificate;
+    ngx_msec_t                 fetch_connect_timeout;
+    ngx_msec_t                 fetch_send_timeout;
+    ngx_msec_t                 fetch_read_timeout;
+    ngx_uint_t                 fetch_connections;
+#if (NGX_SSL)
+    ngx_ssl_t                 *fetch_ssl;    /* the TLS client context */
+#endif
 } ngx_http_dispatch_main_conf_t;
 
 
@@ -52,6 +62,7 @@ typedef struct {
     ngx_msec_t                 cpu_limit;
     ngx_msec_t                 wall_limit;
     ngx_uint_t                 script_concurrency;
+    ngx_uint_t                 subrequest_limit;
 } ngx_http_dispatch_loc_conf_t;
 
 
@@ -64,6 +75,7 @@ typedef struct {
     ngx_str_t                  script;
     dispatch_outcome_e         outcome;
     double                     cpu_ms;
+    ngx_uint_t                 subrequests;
     ngx_chain_t               *free;         /* response buffers to reuse */
     ngx_chain_t               *busy;         /* ... and those nginx holds */
     unsigned                   outcome_set:1;
@@ -85,6 +97,16 @@ ngx_int_t ngx_http_dispatch_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_dispatch_add_variables(ngx_conf_t *cf);
 void ngx_http_dispatch_host_init(dispatch_host_t *host,
     ngx_shm_zone_t *zone);
+
+char *ngx_http_dispatch_fetch_allow(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_dispatch_fetch_trusted_certificate(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+char *ngx_http_dispatch_fetch_init_conf(ngx_conf_t *cf,
+    ngx_http_dispatch_main_conf_t *dmcf);
+void ngx_http_dispatch_fetch_init_process(ngx_cycle_t *cycle,
+    ngx_http_dispatch_main_conf_t *dmcf, dispatch_engine_conf_t *conf,
+    dispatch_host_t *host);
 
 ngx_shm_zone_t *ngx_http_dispatch_zone_add(ngx_conf_t *cf, ngx_str_t *name,
     size_t size);

@@ -300,6 +300,7 @@ ngx_http_dispatch_body_handler(ngx_http_request_t *r)
     view.cpu_limit_ms = dlcf->cpu_limit;
     view.wall_limit_ms = dlcf->wall_limit;
     view.script_concurrency = (uint32_t) dlcf->script_concurrency;
+    view.subrequest_limit = (uint32_t) dlcf->subrequest_limit;
 
     ctx->engine_req = dispatch_request_start(ngx_http_dispatch_engine, &view);
 
@@ -514,6 +515,9 @@ ngx_http_dispatch_continue(ngx_http_request_t *r)
     }
 
     if (!ctx->responded) {
+        /* a field an older engine does not know stays 0 */
+        ngx_memzero(&resp, sizeof(dispatch_response_t));
+
         if (!dispatch_request_response(ctx->engine_req, &resp)) {
             return;
         }
@@ -521,6 +525,7 @@ ngx_http_dispatch_continue(ngx_http_request_t *r)
         ctx->outcome = resp.outcome;
         ctx->outcome_set = 1;
         ctx->cpu_ms = resp.cpu_ms;
+        ctx->subrequests = resp.subrequests;
         ctx->responded = 1;
 
         if (resp.outcome == DISPATCH_OUTCOME_OK) {

@@ -125,6 +125,48 @@ static ngx_command_t  ngx_http_dispatch_commands[] = {
       0,
       NULL },
 
+    { ngx_string("dispatch_fetch_allow"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_dispatch_fetch_allow,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("dispatch_fetch_trusted_certificate"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_dispatch_fetch_trusted_certificate,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("dispatch_fetch_connect_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_dispatch_main_conf_t, fetch_connect_timeout),
+      &ngx_http_dispatch_not_zero_post },
+
+    { ngx_string("dispatch_fetch_send_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_dispatch_main_conf_t, fetch_send_timeout),
+      &ngx_http_dispatch_not_zero_post },
+
+    { ngx_string("dispatch_fetch_read_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_dispatch_main_conf_t, fetch_read_timeout),
+      &ngx_http_dispatch_not_zero_post },
+
+    { ngx_string("dispatch_fetch_connections"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_dispatch_main_conf_t, fetch_connections),
+      &ngx_http_dispatch_not_zero_post },
+
     { ngx_string("dispatch_cpu_limit"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_msec_slot,
@@ -144,6 +186,15 @@ static ngx_command_t  ngx_http_dispatch_commands[] = {
       ngx_conf_set_num_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_dispatch_loc_conf_t, script_concurrency),
+      &ngx_http_dispatch_not_zero_post },
+
+    /* 0 is refused: the engine reads a 0 in the view as "the default" */
+
+    { ngx_string("dispatch_subrequest_limit"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_dispatch_loc_conf_t, subrequest_limit),
       &ngx_http_dispatch_not_zero_post },
 
       ngx_null_command
@@ -200,6 +251,9 @@ ngx_http_dispatch_create_main_conf(ngx_conf_t *cf)
      *     dmcf->redis_unix = { 0, NULL };
      *     dmcf->redis_password = { 0, NULL };
      *     dmcf->zone = NULL;
+     *     dmcf->fetch_allow = NULL;
+     *     dmcf->fetch_trusted_certificate = { 0, NULL };
+     *     dmcf->fetch_ssl = NULL;
      */
 
     dmcf->redis_timeout = NGX_CONF_UNSET_MSEC;
@@ -214,6 +268,10 @@ ngx_http_dispatch_create_main_conf(ngx_conf_t *cf)
     dmcf->log_limit = NGX_CONF_UNSET_UINT;
     dmcf->hang_timeout = NGX_CONF_UNSET_MSEC;
     dmcf->quarantine_period = NGX_CONF_UNSET_MSEC;
+    dmcf->fetch_connect_timeout = NGX_CONF_UNSET_MSEC;
+    dmcf->fetch_send_timeout = NGX_CONF_UNSET_MSEC;
+    dmcf->fetch_read_timeout = NGX_CONF_UNSET_MSEC;
+    dmcf->fetch_connections = NGX_CONF_UNSET_UINT;
 
     return dmcf;
 }
@@ -265,6 +323,12 @@ ngx_http_dispatch_init_main_conf(ngx_conf_t *cf, void *conf)
         return NGX_CONF_ERROR;
     }
 
+    /* fetch(): its timeouts and the TLS client context */
+
+    if (ngx_http_dispatch_fetch_init_conf(cf, dmcf) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
+
     /* the penalty box: a default zone when some location dispatches */
 
     return ngx_http_dispatch_zone_init_conf(cf, dmcf);
@@ -291,6 +355,7 @@ ngx_http_dispatch_create_loc_conf(ngx_conf_t *cf)
     dlcf->cpu_limit = NGX_CONF_UNSET_MSEC;
     dlcf->wall_limit = NGX_CONF_UNSET_MSEC;
     dlcf->script_concurrency = NGX_CONF_UNSET_UINT;
+    dlcf->subrequest_limit = NGX_CONF_UNSET_UINT;
 
     return dlcf;
 }
@@ -306,6 +371,8 @@ ngx_http_dispatch_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_msec_value(conf->wall_limit, prev->wall_limit, 30000);
     ngx_conf_merge_uint_value(conf->script_concurrency,
                               prev->script_concurrency, 64);
+    ngx_conf_merge_uint_value(conf->subrequest_limit,
+                              prev->subrequest_limit, 50);
 
     return NGX_CONF_OK;
 }
@@ -616,6 +683,7 @@ ngx_http_dispatch_init_process(ngx_cycle_t *cycle)
     conf.quarantine_ms = dmcf->quarantine_period;
 
     ngx_http_dispatch_host_init(&host, dmcf->zone);
+    ngx_http_dispatch_fetch_init_process(cycle, dmcf, &conf, &host);
 
     ngx_http_dispatch_engine = dispatch_engine_create(&conf, &host, err,
                                                       sizeof(err));

@@ -1,8 +1,8 @@
 
 /*
  * Variables for log_format: $dispatch_namespace, $dispatch_script,
- * $dispatch_outcome and $dispatch_cpu_ms. Empty ("not found") for a request
- * that no dispatch location handled.
+ * $dispatch_outcome, $dispatch_cpu_ms and $dispatch_subrequests. Empty ("not
+ * found") for a request that no dispatch location handled.
  */
 
 
@@ -17,7 +17,8 @@ enum {
     NGX_HTTP_DISPATCH_VAR_NAMESPACE = 0,
     NGX_HTTP_DISPATCH_VAR_SCRIPT,
     NGX_HTTP_DISPATCH_VAR_OUTCOME,
-    NGX_HTTP_DISPATCH_VAR_CPU_MS
+    NGX_HTTP_DISPATCH_VAR_CPU_MS,
+    NGX_HTTP_DISPATCH_VAR_SUBREQUESTS
 };
 
 
@@ -34,6 +35,9 @@ static ngx_http_variable_t  ngx_http_dispatch_vars[] = {
 
     { ngx_string("dispatch_cpu_ms"), NULL, ngx_http_dispatch_variable,
       NGX_HTTP_DISPATCH_VAR_CPU_MS, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("dispatch_subrequests"), NULL, ngx_http_dispatch_variable,
+      NGX_HTTP_DISPATCH_VAR_SUBREQUESTS, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
       ngx_http_null_variable
 };
@@ -94,6 +98,16 @@ ngx_http_dispatch_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
         name = dispatch_outcome_name(ctx->outcome);
         v->data = (u_char *) name;
         v->len = ngx_strlen(name);
+        break;
+
+    case NGX_HTTP_DISPATCH_VAR_SUBREQUESTS:
+        p = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        v->data = p;
+        v->len = ngx_sprintf(p, "%ui", ctx->subrequests) - p;
         break;
 
     default: /* NGX_HTTP_DISPATCH_VAR_CPU_MS */

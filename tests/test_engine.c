@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "dispatch_engine.h"
+#include "egress_policy_shim.h"
 #include "http_fixture.h"
 #include "poll_host.h"
 #include "redis_fixture.h"
@@ -238,6 +239,389 @@ test_outcomes_map_to_spec_statuses(void **state)
     assert_int_equal(dispatch_outcome_status(DISPATCH_OUTCOME_EXCEEDED_WALL), 504);
     assert_string_equal(dispatch_outcome_name(DISPATCH_OUTCOME_STORE_UNAVAILABLE),
                         "store_unavailable");
+}
+
+/* ---- egress policy ---------------------------------------------------------- */
+
+static char  why[512];
+
+/* fetch() to addr:port under a policy of the entries: 1 allowed, 0 refused */
+static int
+allowed_by(const char *const *entries, size_t n, const char *addr, int port)
+{
+    int  rc = egress_allows(entries, n, addr, port, why, sizeof(why));
+
+    if (rc < 0) {
+        fail_msg("%s", why);
+    }
+    return rc;
+}
+
+static int
+allowed(const char *addr)
+{
+    return allowed_by(NULL, 0, addr, 443);
+}
+
+typedef struct {
+    const char  *first, *last;      /* the range's edges, refused */
+    const char  *before, *after;    /* its public neighbours, or NULL */
+    const char  *kind;              /* in the reason */
+} reserved_range_t;
+
+static const reserved_range_t  reserved4[] = {
+    { "0.0.0.0", "0.255.255.255", NULL, "1.0.0.0", "\"this network\"" },
+    { "10.0.0.0", "10.255.255.255", "9.255.255.255", "11.0.0.0", "private" },
+    { "100.64.0.0", "100.127.255.255", "100.63.255.255", "100.128.0.0", "CGNAT" },
+    { "127.0.0.0", "127.255.255.255", "126.255.255.255", "128.0.0.0", "loopback" },
+    { "169.254.0.0", "169.254.255.255", "169.253.255.255", "169.255.0.0", "link-local" },
+    { "172.16.0.0", "172.31.255.255", "172.15.255.255", "172.32.0.0", "private" },
+    { "192.0.0.0", "192.0.0.255", "191.255.255.255", "192.0.1.0", "IETF protocol" },
+    { "192.0.2.0", "192.0.2.255", "192.0.1.255", "192.0.3.0", "documentation" },
+    { "192.88.99.0", "192.88.99.255", "192.88.98.255", "192.88.100.0", "6to4 relay" },
+    { "192.168.0.0", "192.168.255.255", "192.167.255.255", "192.169.0.0", "private" },
+    { "198.18.0.0", "198.19.255.255", "198.17.255.255", "198.20.0.0", "benchmarking" },
+    { "198.51.100.0", "198.51.100.255", "198.51.99.255", "198.51.101.0", "documentation" },
+    { "203.0.113.0", "203.0.113.255", "203.0.112.255", "203.0.114.0", "documentation" },
+    { "224.0.0.0", "239.255.255.255", "223.255.255.255", NULL, "multicast" },
+    { "240.0.0.0", "255.255.255.254", NULL, NULL, "reserved" },
+    { "255.255.255.255", "255.255.255.255", NULL, NULL, "broadcast" },
+};
+
+/* neighbours only where they are global unicast (2000::/3) themselves */
+static const reserved_range_t  reserved6[] = {
+    { "::", "::", NULL, NULL, "unspecified" },
+    { "::1", "::1", NULL, NULL, "loopback" },
+    { "::2", "::ffff:ffff", NULL, NULL, "IPv4-compatible" },
+    { "100::", "100::ffff:ffff:ffff:ffff", NULL, NULL, "discard-only" },
+    { "2001::", "2001:0:ffff:ffff:ffff:ffff:ffff:ffff", "2000:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+      NULL, "Teredo" },
+    { "2001:1::", "2001:1ff:ffff:ffff:ffff:ffff:ffff:ffff", NULL, "2001:200::",
+      "IETF protocol" },
+    { "2001:db8::", "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff",
+      "2001:db7:ffff:ffff:ffff:ffff:ffff:ffff", "2001:db9::", "documentation" },
+    { "fc00::", "fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", NULL, NULL, "unique local" },
+    { "fe80::", "febf:ffff:ffff:ffff:ffff:ffff:ffff:ffff", NULL, NULL, "link-local" },
+    { "fec0::", "feff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", NULL, NULL, "site-local" },
+    { "ff00::", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", NULL, NULL, "multicast" },
+};
+
+static void
+assert_refused_as(const char *addr, const char *kind)
+{
+    if (allowed(addr)) {
+        fail_msg("%s was allowed", addr);
+    }
+    if (strstr(why, kind) == NULL) {
+        fail_msg("%s: \"%s\" does not say \"%s\"", addr, why, kind);
+    }
+}
+
+static void
+assert_allowed(const char *addr)
+{
+    if (!allowed(addr)) {
+        fail_msg("%s was refused: %s", addr, why);
+    }
+}
+
+static void
+assert_edges_refused(const reserved_range_t *r, size_t n)
+{
+    size_t  i;
+
+    for (i = 0; i < n; i++) {
+        assert_refused_as(r[i].first, r[i].kind);
+        assert_refused_as(r[i].last, r[i].kind);
+    }
+}
+
+static void
+assert_neighbours_allowed(const reserved_range_t *r, size_t n)
+{
+    size_t  i;
+
+    for (i = 0; i < n; i++) {
+        if (r[i].before) {
+            assert_allowed(r[i].before);
+        }
+        if (r[i].after) {
+            assert_allowed(r[i].after);
+        }
+    }
+}
+
+static void
+test_egress_public_unicast_addresses_are_allowed(void **state)
+{
+    assert_allowed("8.8.8.8");
+    assert_allowed("1.1.1.1");
+    assert_allowed("2606:4700:4700::1111");
+    assert_allowed("2a00:1450:4001::1");
+}
+
+static void
+test_egress_each_reserved_ipv4_range_is_refused_at_both_edges(void **state)
+{
+    assert_edges_refused(reserved4, sizeof(reserved4) / sizeof(reserved4[0]));
+}
+
+static void
+test_egress_the_public_neighbours_of_reserved_ipv4_ranges_are_allowed(void **state)
+{
+    assert_neighbours_allowed(reserved4, sizeof(reserved4) / sizeof(reserved4[0]));
+}
+
+static void
+test_egress_each_reserved_ipv6_range_is_refused_at_both_edges(void **state)
+{
+    assert_edges_refused(reserved6, sizeof(reserved6) / sizeof(reserved6[0]));
+}
+
+static void
+test_egress_the_public_neighbours_of_reserved_ipv6_ranges_are_allowed(void **state)
+{
+    assert_neighbours_allowed(reserved6, sizeof(reserved6) / sizeof(reserved6[0]));
+}
+
+static void
+test_egress_ipv6_outside_global_unicast_is_refused(void **state)
+{
+    assert_refused_as("1fff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "2000::/3");
+    assert_refused_as("4000::", "2000::/3");
+    assert_refused_as("64:ff9a:ffff:ffff:ffff:ffff:ffff:ffff", "2000::/3");
+    assert_allowed("2000::");
+    assert_allowed("3fff:ffff:ffff:ffff:ffff:ffff:ffff:ffff");
+}
+
+static void
+test_egress_ipv4_mapped_addresses_are_judged_by_their_ipv4(void **state)
+{
+    assert_refused_as("::ffff:127.0.0.1", "for 127.0.0.1, a loopback address");
+    assert_refused_as("::ffff:169.254.169.254", "link-local");
+    assert_refused_as("::ffff:10.0.0.1", "private");
+    assert_refused_as("::ffff:0.0.0.0", "\"this network\"");
+    assert_refused_as("::ffff:255.255.255.255", "broadcast");
+    assert_allowed("::ffff:8.8.8.8");
+}
+
+static void
+test_egress_nat64_addresses_are_judged_by_their_ipv4(void **state)
+{
+    assert_refused_as("64:ff9b::7f00:1", "a NAT64 address for 127.0.0.1, a loopback");
+    assert_refused_as("64:ff9b::a9fe:a9fe", "169.254.169.254, a link-local");
+    assert_refused_as("64:ff9b::", "\"this network\"");
+    assert_refused_as("64:ff9b::ffff:ffff", "broadcast");
+    assert_allowed("64:ff9b::808:808");
+}
+
+static void
+test_egress_local_use_nat64_is_judged_by_either_place_of_its_ipv4(void **state)
+{
+    /* 8.8.8.8 in both places: RFC 6052's /48 spot and the last 32 bits */
+    assert_allowed("64:ff9b:1:808:8:800:808:808");
+    assert_refused_as("64:ff9b:1:808:8:800:7f00:1", "127.0.0.1, a loopback");
+    assert_refused_as("64:ff9b:1:a00:0:100:808:808", "10.0.0.1, a private");
+    assert_refused_as("64:ff9b:1::", "local-use NAT64");
+    assert_refused_as("64:ff9b:1:ffff:ffff:ffff:ffff:ffff", "local-use NAT64");
+}
+
+static void
+test_egress_6to4_addresses_are_judged_by_their_ipv4(void **state)
+{
+    assert_refused_as("2002:7f00:1::", "a 6to4 address for 127.0.0.1, a loopback");
+    assert_refused_as("2002:c0a8:101::1", "192.168.1.1, a private");
+    assert_refused_as("2002::", "\"this network\"");
+    assert_refused_as("2002:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "broadcast");
+    assert_allowed("2002:808:808::1");
+    assert_allowed("2001:ffff:ffff:ffff:ffff:ffff:ffff:ffff");
+    assert_allowed("2003::");
+}
+
+static void
+test_egress_the_reason_names_the_address_and_the_directive(void **state)
+{
+    assert_false(allowed("127.0.0.1"));
+    assert_string_equal(why,
+        "127.0.0.1 is a loopback address; dispatch_fetch_allow does not open it");
+    assert_false(allowed("::1"));
+    assert_string_equal(why,
+        "::1 is a loopback address; dispatch_fetch_allow does not open it");
+}
+
+static void
+test_egress_an_entry_opens_its_range_and_no_more(void **state)
+{
+    const char  *entries[] = { "10.1.2.0/24" };
+
+    assert_int_equal(allowed_by(entries, 1, "10.1.2.0", 80), 1);
+    assert_int_equal(allowed_by(entries, 1, "10.1.2.255", 443), 1);
+    assert_int_equal(allowed_by(entries, 1, "10.1.1.255", 80), 0);
+    assert_int_equal(allowed_by(entries, 1, "10.1.3.0", 80), 0);
+    assert_int_equal(allowed_by(entries, 1, "127.0.0.1", 80), 0);
+}
+
+static void
+test_egress_an_entry_with_a_port_opens_that_port_only(void **state)
+{
+    const char  *entries[] = { "127.0.0.1/32:8443" };
+
+    assert_int_equal(allowed_by(entries, 1, "127.0.0.1", 8443), 1);
+    assert_int_equal(allowed_by(entries, 1, "127.0.0.1", 8444), 0);
+    assert_string_equal(why, "127.0.0.1 is a loopback address; "
+                             "dispatch_fetch_allow opens it only on port 8443");
+    assert_int_equal(allowed_by(entries, 1, "127.0.0.2", 8443), 0);
+}
+
+static void
+test_egress_ipv6_entries_with_and_without_a_port(void **state)
+{
+    const char  *ula[] = { "fd00::/8" };
+    const char  *lo[] = { "[::1]/128:8080" };
+
+    assert_int_equal(allowed_by(ula, 1, "fd00::1", 80), 1);
+    assert_int_equal(allowed_by(ula, 1, "fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", 80), 1);
+    assert_int_equal(allowed_by(ula, 1, "fc00::1", 80), 0);
+    assert_int_equal(allowed_by(lo, 1, "::1", 8080), 1);
+    assert_int_equal(allowed_by(lo, 1, "::1", 8081), 0);
+    assert_int_equal(allowed_by(lo, 1, "::2", 8080), 0);
+}
+
+static void
+test_egress_entries_add_up(void **state)
+{
+    const char  *entries[] = { "127.0.0.1/32:8443", "127.0.0.1/32:8080", "10.0.0.0/8" };
+
+    assert_int_equal(allowed_by(entries, 3, "127.0.0.1", 8443), 1);
+    assert_int_equal(allowed_by(entries, 3, "127.0.0.1", 8080), 1);
+    assert_int_equal(allowed_by(entries, 3, "10.9.9.9", 1), 1);
+    assert_int_equal(allowed_by(entries, 3, "127.0.0.1", 80), 0);
+    assert_string_equal(why, "127.0.0.1 is a loopback address; "
+                             "dispatch_fetch_allow opens it only on port 8443, 8080");
+}
+
+static void
+test_egress_an_entry_never_closes_a_public_address(void **state)
+{
+    const char  *entries[] = { "8.8.8.0/24:53" };
+
+    assert_int_equal(allowed_by(entries, 1, "8.8.8.8", 443), 1);
+}
+
+static void
+test_egress_an_ipv4_entry_opens_its_mapped_spelling_but_not_nat64(void **state)
+{
+    const char  *entries[] = { "127.0.0.1" };
+
+    /* ::ffff:127.0.0.1 is the same socket; 64:ff9b::7f00:1 is a translator's */
+    assert_int_equal(allowed_by(entries, 1, "::ffff:127.0.0.1", 80), 1);
+    assert_int_equal(allowed_by(entries, 1, "64:ff9b::7f00:1", 80), 0);
+    assert_int_equal(allowed_by(entries, 1, "2002:7f00:1::", 80), 0);
+}
+
+static void
+test_egress_valid_entries_are_accepted(void **state)
+{
+    static const char  *good[] = {
+        "10.1.2.0/24", "127.0.0.1/32:8443", "fd00::/8", "[::1]/128:8080",
+        "127.0.0.1", "127.0.0.1:8080", "::1", "[::1]", "[::1]:8080", "[fd00::]/8",
+        "fd00::/8:443", "0.0.0.0/0",
+    };
+    char    err[256];
+    size_t  i;
+
+    for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        err[0] = '\0';
+        if (!dispatch_fetch_allow_valid(good[i], strlen(good[i]), err, sizeof(err))) {
+            fail_msg("\"%s\" refused: %s", good[i], err);
+        }
+    }
+}
+
+static void
+test_egress_bad_entries_are_refused_with_their_reason(void **state)
+{
+    static const struct {
+        const char  *entry;
+        const char  *reason;
+    } bad[] = {
+        { "", "an empty entry" },
+        { "example.com/8", "\"example.com\" is not an IPv4 or IPv6 address" },
+        { "10.1.2/24", "\"10.1.2\" is not an IPv4 or IPv6 address" },
+        { "0x7f.0.0.1/32", "is not an IPv4 or IPv6 address" },
+        { "fe80::1%eth0/128", "is not an IPv4 or IPv6 address" },
+        { "10.0.0.0/33", "the prefix length must be 0-32 for an IPv4 address" },
+        { "fd00::/129", "the prefix length must be 0-128 for an IPv6 address" },
+        { "10.0.0.0/-1", "the prefix length must be 0-32" },
+        { "10.0.0.0/", "the prefix length must be 0-32" },
+        { "10.1.2.3/24", "host bits are set: the network is 10.1.2.0/24" },
+        { "fd00::1/8", "host bits are set: the network is fd00::/8" },
+        { "10.0.0.0/8:0", "a port of 1-65535" },
+        { "10.0.0.0/8:65536", "a port of 1-65535" },
+        { "10.0.0.0/8:", "a port of 1-65535" },
+        { "10.0.0.0/8:http", "a port of 1-65535" },
+        { "10.0.0.0/8 ", "the prefix length must be 0-32" },
+        { "10.0.0.0 ", "is not an IPv4 or IPv6 address" },
+        { "[::1/128", "a '[' without its ']'" },
+        { "[10.0.0.1]/32", "brackets are for IPv6 addresses only" },
+    };
+    char    err[256];
+    size_t  i;
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        err[0] = '\0';
+        if (dispatch_fetch_allow_valid(bad[i].entry, strlen(bad[i].entry), err, sizeof(err))) {
+            fail_msg("\"%s\" accepted", bad[i].entry);
+        }
+        if (strstr(err, bad[i].reason) == NULL) {
+            fail_msg("\"%s\": \"%s\" does not say \"%s\"", bad[i].entry, err, bad[i].reason);
+        }
+    }
+}
+
+static void
+test_egress_ip_literals_are_read_as_the_url_parser_reads_them(void **state)
+{
+    static const struct {
+        const char  *host;
+        const char  *addr;   /* NULL: a domain name */
+    } cases[] = {
+        { "127.0.0.1", "127.0.0.1" },
+        { "[::1]", "::1" },
+        { "[::ffff:127.0.0.1]", "::ffff:127.0.0.1" },
+        { "2130706433", "127.0.0.1" },
+        { "0x7f.1", "127.0.0.1" },
+        { "0177.0.0.1", "127.0.0.1" },
+        { "127.1", "127.0.0.1" },
+        { "127.0.0.1.", "127.0.0.1" },
+        { "0x7F000001", "127.0.0.1" },
+        { "169.254.43518", "169.254.169.254" },
+        { "example.com", NULL },
+        { "localhost", NULL },
+        { "1.2.3.4.5", NULL },
+        { "256.0.0.1", NULL },
+        { "4294967296", NULL },
+        { "08.0.0.1", NULL },
+        { "[::1", NULL },
+        { "", NULL },
+    };
+    char    out[64];
+    size_t  i;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        int  lit = egress_ip_literal(cases[i].host, out, sizeof(out));
+
+        if (cases[i].addr == NULL) {
+            if (lit) {
+                fail_msg("\"%s\" read as %s", cases[i].host, out);
+            }
+            continue;
+        }
+        if (!lit || strcmp(out, cases[i].addr) != 0) {
+            fail_msg("\"%s\" read as %s, not %s", cases[i].host, lit ? out : "a name",
+                     cases[i].addr);
+        }
+    }
 }
 
 /* ---- requests --------------------------------------------------------------- */
@@ -1301,6 +1685,26 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_name_charset_is_lowercase_digits_dash_underscore),
         cmocka_unit_test(test_outcomes_map_to_spec_statuses),
+        cmocka_unit_test(test_egress_public_unicast_addresses_are_allowed),
+        cmocka_unit_test(test_egress_each_reserved_ipv4_range_is_refused_at_both_edges),
+        cmocka_unit_test(test_egress_the_public_neighbours_of_reserved_ipv4_ranges_are_allowed),
+        cmocka_unit_test(test_egress_each_reserved_ipv6_range_is_refused_at_both_edges),
+        cmocka_unit_test(test_egress_the_public_neighbours_of_reserved_ipv6_ranges_are_allowed),
+        cmocka_unit_test(test_egress_ipv6_outside_global_unicast_is_refused),
+        cmocka_unit_test(test_egress_ipv4_mapped_addresses_are_judged_by_their_ipv4),
+        cmocka_unit_test(test_egress_nat64_addresses_are_judged_by_their_ipv4),
+        cmocka_unit_test(test_egress_local_use_nat64_is_judged_by_either_place_of_its_ipv4),
+        cmocka_unit_test(test_egress_6to4_addresses_are_judged_by_their_ipv4),
+        cmocka_unit_test(test_egress_the_reason_names_the_address_and_the_directive),
+        cmocka_unit_test(test_egress_an_entry_opens_its_range_and_no_more),
+        cmocka_unit_test(test_egress_an_entry_with_a_port_opens_that_port_only),
+        cmocka_unit_test(test_egress_ipv6_entries_with_and_without_a_port),
+        cmocka_unit_test(test_egress_entries_add_up),
+        cmocka_unit_test(test_egress_an_entry_never_closes_a_public_address),
+        cmocka_unit_test(test_egress_an_ipv4_entry_opens_its_mapped_spelling_but_not_nat64),
+        cmocka_unit_test(test_egress_valid_entries_are_accepted),
+        cmocka_unit_test(test_egress_bad_entries_are_refused_with_their_reason),
+        cmocka_unit_test(test_egress_ip_literals_are_read_as_the_url_parser_reads_them),
         cmocka_unit_test_setup_teardown(test_missing_script_is_not_found, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_body_larger_than_the_budget_left_is_413_before_the_script_runs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_forged_status_101_never_comes_out, setup, teardown),

@@ -7,6 +7,7 @@
 
 #include "dispatch_engine.h"
 #include "body_streams.h"
+#include "egress_policy.h"
 #include "engine.h"
 
 struct dispatch_engine_s {
@@ -143,6 +144,18 @@ long dispatch_response_read(dispatch_request_t *r, char *buf, size_t size) {
     report(&g_engine->host().raw(), "dispatch_response_read", "unknown error");
   }
   return DISPATCH_BODY_ERROR;
+}
+
+int dispatch_fetch_allow_valid(const char *s, size_t len, char *err, size_t err_len) {
+  try {
+    dispatch::EgressPolicy policy;
+    std::string why;
+    if (policy.add(std::string(s, len), &why)) return 1;
+    if (err_len) snprintf(err, err_len, "%s", why.c_str());
+  } catch (const std::exception &ex) {
+    if (err_len) snprintf(err, err_len, "%s", ex.what());
+  }
+  return 0;
 }
 
 int dispatch_name_valid(const char *s, size_t len) {
