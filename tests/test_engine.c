@@ -1545,14 +1545,27 @@ test_a_client_gone_mid_stream_runs_the_cancel_callback(void **state)
 
 static int  upstream_port;
 
+static const char *loopback_allowed[] = { "127.0.0.1/32" };
+
 static int
 fetch_setup(void **state)
 {
     upstream_port = http_fixture_start();
-    if (upstream_port < 0) {
+    if (upstream_port < 0 || setup(state) != 0) {
         return -1;
     }
-    return setup(state);
+    /* the fixture is on loopback, which fetch() may not reach unless opened */
+    conf_overrides.fetch_allow = loopback_allowed;
+    conf_overrides.nfetch_allow = 1;
+    restart_engine();
+    return 0;
+}
+
+static int
+fetch_setup_closed(void **state)
+{
+    upstream_port = http_fixture_start();
+    return upstream_port < 0 ? -1 : setup(state);
 }
 
 static int
@@ -1679,6 +1692,24 @@ test_fetch_to_a_closed_port_rejects_with_a_type_error(void **state)
     dispatch_request_release(c.req);
 }
 
+static void
+test_fetch_to_loopback_is_refused_unless_opened(void **state)
+{
+    call_t  c;
+    char    body[512];
+
+    put_fetch_script("f7",
+        "export default { async fetch() {"
+        " try { await fetch('UPSTREAM/'); return new Response('reached'); }"
+        " catch (e) { return new Response(e.name + ': ' + e.message); } } };");
+    call(&c, "ns", "f7", "GET", "http://example.com/", NULL);
+    snprintf(body, sizeof(body), "%.*s", (int) c.resp.body.len, c.resp.body.data);
+    assert_non_null(strstr(body, "TypeError: "));
+    assert_non_null(strstr(body, "loopback"));
+    assert_int_equal(http_fixture_connections(), 0);
+    dispatch_request_release(c.req);
+}
+
 int
 main(void)
 {
@@ -1761,6 +1792,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_fetch_follows_a_redirect_and_counts_each_hop, fetch_setup, fetch_teardown),
         cmocka_unit_test_setup_teardown(test_fetch_past_the_subrequest_limit_is_a_catchable_error, fetch_setup, fetch_teardown),
         cmocka_unit_test_setup_teardown(test_fetch_to_a_closed_port_rejects_with_a_type_error, fetch_setup, fetch_teardown),
+        cmocka_unit_test_setup_teardown(test_fetch_to_loopback_is_refused_unless_opened, fetch_setup_closed, fetch_teardown),
     };
 
     return cmocka_run_group_tests_name("engine", tests, group_setup, group_teardown);
