@@ -24,8 +24,9 @@ package Dispatch::TestUpstream;
 #                          version, headers ([name, value] as sent, in order),
 #                          header (lower-case name => value, repeated joined
 #                          by ", "), length, sha256, chunked (the body came
-#                          chunked), body_b64 (the first MB), conn (the
-#                          serving child's PID: one per connection)
+#                          chunked), body_b64 (the first MB; not with
+#                          ?nobody), conn (the serving child's PID: one
+#                          per connection)
 #   /status/CODE?reason=R  CODE with reason phrase R (default "Custom"),
 #                          X-Single: one, X-Multi: a, X-Multi: b,
 #                          Content-Type: text/plain, body "status body"
@@ -376,7 +377,7 @@ sub _route {
     }
     if ($p =~ m{^/echo}) {
         my %out = map { $_ => $req->{$_} } qw(method target path version headers header length sha256 chunked);
-        $out{body_b64} = encode_base64($req->{body}, '');
+        $out{body_b64} = encode_base64($req->{body}, '') unless exists $q->{nobody};
         $out{conn} = $$;
         $self->respond(200, 'OK', [ 'Content-Type' => 'application/json', 'X-Upstream' => 'perl' ],
                        $JSON->encode(\%out));
