@@ -104,7 +104,7 @@ sub new {
         rconn     => undef,
         rbuf      => '',
     }, $class;
-    ($self->{port}, $self->{redis_port}) = _free_ports(2);
+    ($self->{port}, $self->{redis_port}) = free_ports(2);
 
     $LIVE{"$self"} = $self;
     weaken($LIVE{"$self"});
@@ -128,20 +128,37 @@ sub url {
     return "http://127.0.0.1:$self->{port}$path";
 }
 
-# bind port 0 on loopback to find free ports (all distinct)
+# bind port 0 on loopback to find free ports (all distinct, and never one
+# that free_ports already handed out in this process)
+my %HANDED_OUT;
 sub _free_ports {
-    my ($n) = @_;
+    my ($n, $addr) = @_;
+    $addr = '127.0.0.1' unless defined $addr;
     my (@socks, @ports);
     while (@ports < $n) {
-        my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
+        my $s = IO::Socket::INET->new(LocalAddr => $addr, LocalPort => 0,
                                       Proto => 'tcp', Listen => 1, ReuseAddr => 0)
-            or die "Dispatch::Test: cannot bind a free port: $!";
+            or die "Dispatch::Test: cannot bind a free port on $addr: $!";
         push @socks, $s;
+        next if $HANDED_OUT{ $s->sockport };
         push @ports, $s->sockport;
     }
     close $_ for @socks;
     return @ports;
 }
+
+# Ports for servers a test adds to the configuration (upstreams in `http`):
+#   my ($up, $tls) = Dispatch::Test::free_ports(2);
+#   my $p = Dispatch::Test::free_port('127.0.0.2');
+# Free on ADDR (default 127.0.0.1) now, distinct, and never handed out again
+# by this process (nor used for nginx's or redis' own port).
+sub free_ports {
+    my ($n, $addr) = @_;
+    my @p = _free_ports($n || 1, $addr);
+    $HANDED_OUT{$_} = 1 for @p;
+    return wantarray ? @p : $p[0];
+}
+sub free_port { my ($addr) = @_; my ($p) = free_ports(1, $addr); return $p }
 
 sub _subst {
     my ($text, $v) = @_;
@@ -1203,6 +1220,11 @@ several at once with C<read_responses>). Late: status 599.
 
 Batches of 40 requests until every live worker answered; the location must
 say which worker it is: C<add_header X-Worker $pid always;>.
+
+=item Dispatch::Test::free_port([ADDR]), Dispatch::Test::free_ports(N, [ADDR])
+
+Free TCP ports on a loopback address (default 127.0.0.1) for servers the
+test configures itself; never handed out twice in one process.
 
 =item nginx_children, proc_status(PID), rss_kb(PID), fd_count(PID), thread_count(PID), read_prefix_file(NAME)
 
