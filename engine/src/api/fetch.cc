@@ -84,6 +84,10 @@ void settle_read(Engine &engine, uint64_t id) {
   RequestScope *scope = nullptr;
   FetchCall *call = engine.find_fetch(id, &scope);
   if (call == nullptr || call->read_wait.second == 0 || !scope->isolate) return;
+  // Nothing for it yet (what the event announced was taken by a read the
+  // script made meanwhile): the read keeps waiting.
+  const FetchExchange &x = *call->exchange;
+  if (!x.body_queued() && x.body_error().empty() && !x.body_ended()) return;
   auto wait = call->read_wait;
   call->read_wait = {0, 0};
   scope->isolate->complete_async(wait.first, wait.second, [&engine, id](
