@@ -116,4 +116,36 @@ hostile_case($t, 'a streamed response\'s status and headers reach the client bef
             or diag('got ' . length($raw) . ' bytes');
     });
 
+# ---------------------------------------------------------------------------
+# 3. "Reading a body of known length whole (arrayBuffer(), text(), ...) that
+# does not fit is a RangeError before a byte is read": the buffer for the
+# whole Content-Length is taken from the script's dispatch_memory_limit when
+# the read starts, before the bytes come. A client that announces bodies
+# under client_max_body_size and sends one byte of each holds that memory
+# for client_body_timeout (each byte restarts it): 40 such connections, 40
+# bytes sent, take the whole 32m of a script, and every real upload to it
+# fails with a RangeError (allocations in JavaScript meanwhile would be
+# stopped as exceeded_memory, an offence of the script's).
+hostile_case($t, 'clients that announce bodies and send nothing cannot take a script\'s memory from real uploads',
+    js => q{
+        export default { async fetch(req) {
+          try { return new Response('len ' + (await req.arrayBuffer()).byteLength); }
+          catch (e) { return new Response(String(e), { status: 500 }); }
+        } };
+    },
+    setup => sub {
+        my ($t, $slug) = @_;
+        $t->request('GET', "/t/$slug");    # the isolate is up
+        our @held = map {
+            my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $t->port, Proto => 'tcp', Timeout => 5);
+            print $s "POST /t/$slug HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\nx" if $s;
+            $s ? ($s) : ();
+        } 1 .. 40;
+        sleep 0.5;
+    },
+    request => { method => 'POST', content => 'a' x 900000 },
+    timeout => 10,
+    expect => [[200, 'len 900000']],
+    check => sub { our @held; close $_ for @held; @held = () });
+
 done_testing;
