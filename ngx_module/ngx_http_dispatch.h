@@ -90,6 +90,9 @@ typedef struct {
     unsigned                   body_done:1;  /* ... all of it went out */
     unsigned                   stream_over:1;  /* ... or the request was
                                                   finalized before */
+    unsigned                   stalled:1;    /* waiting for the script to
+                                                produce more: send_timeout
+                                                bounds the wait */
 } ngx_http_dispatch_ctx_t;
 
 

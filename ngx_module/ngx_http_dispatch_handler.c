@@ -467,8 +467,9 @@ ngx_http_dispatch_read_handler(ngx_http_request_t *r)
 static void
 ngx_http_dispatch_write_handler(ngx_http_request_t *r)
 {
-    ngx_event_t       *wev;
-    ngx_connection_t  *c;
+    ngx_event_t              *wev;
+    ngx_connection_t         *c;
+    ngx_http_dispatch_ctx_t  *ctx;
 
     c = r->connection;
     wev = c->write;
@@ -476,8 +477,19 @@ ngx_http_dispatch_write_handler(ngx_http_request_t *r)
     ngx_log_debug0(NGX_LOG_DEBUG_HTTP, c->log, 0, "dispatch write handler");
 
     if (wev->timedout) {
-        ngx_log_error(NGX_LOG_INFO, c->log, NGX_ETIMEDOUT,
-                      "client timed out");
+        ctx = ngx_http_get_module_ctx(r, ngx_http_dispatch_module);
+
+        if (ctx && ctx->stalled) {
+            ngx_log_error(NGX_LOG_ERR, c->log, 0,
+                          "dispatch \"%V/%V\": the response body stream "
+                          "produced nothing for send_timeout: the response "
+                          "is cut short", &ctx->ns, &ctx->script);
+
+        } else {
+            ngx_log_error(NGX_LOG_INFO, c->log, NGX_ETIMEDOUT,
+                          "client timed out");
+        }
+
         c->timedout = 1;
         ngx_http_finalize_request(r, NGX_HTTP_REQUEST_TIME_OUT);
         return;
@@ -620,7 +632,9 @@ ngx_http_dispatch_send_stream(ngx_http_request_t *r,
             }
         }
 
-        if (wev->timer_set) {
+        /* a stall's timer runs on until the script produces something */
+
+        if (wev->timer_set && !ctx->stalled) {
             ngx_del_timer(wev);
         }
 
@@ -653,7 +667,33 @@ ngx_http_dispatch_send_stream(ngx_http_request_t *r,
             /* the engine wakes us once the script has produced more */
             cl->next = ctx->free;
             ctx->free = cl;
+
+            /*
+             * A stream that produces nothing uses no CPU and sends nothing:
+             * send_timeout bounds the wait, as it bounds a client that
+             * takes nothing. Wakes that bring nothing do not restart it.
+             */
+
+            if (!ctx->stalled) {
+                clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+                if (wev->timer_set) {
+                    ngx_del_timer(wev);
+                }
+
+                ngx_add_timer(wev, clcf->send_timeout);
+                ctx->stalled = 1;
+            }
+
             return NGX_DONE;
+        }
+
+        if (ctx->stalled) {
+            ctx->stalled = 0;
+
+            if (wev->timer_set) {
+                ngx_del_timer(wev);
+            }
         }
 
         if (n == DISPATCH_BODY_ERROR || n < 0) {
@@ -938,7 +978,16 @@ ngx_http_dispatch_send_response(ngx_http_request_t *r,
         ctx->streaming = 1;
         r->headers_out.content_length_n = resp->body_length;
 
-        return ngx_http_send_header(r);
+        rc = ngx_http_send_header(r);
+
+        if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+            return rc;
+        }
+
+        /* the status and headers go out now, not with the first piece */
+
+        return ngx_http_send_special(r, NGX_HTTP_FLUSH) == NGX_ERROR
+               ? NGX_ERROR : NGX_OK;
     }
 
     return ngx_http_dispatch_send_body(r, (u_char *) resp->body.data,

@@ -67,23 +67,17 @@ async function bodyReadStream(stream) {
   return bodyBox(await readableStreamReadAllBytes(stream));
 }
 
-// A request body of known length is read into one buffer made for it up
-// front: one that does not fit what is left of the script's memory is a
-// RangeError before a byte is read, and its isolate is untouched.
+// A request body of known length that cannot fit what is left of the
+// script's memory is a RangeError before a byte is read (its isolate is
+// untouched); memory is taken only as the bytes come, so a client that
+// announces a length and sends nothing holds none of it.
 async function bodyReadKnownLength(stream, length) {
-  const out = native.newBuffer(length);
-  const reader = readableStreamGetReader(stream);
-  let filled = 0;
-  for (;;) {
-    const result = await readableStreamReaderRead(reader);
-    if (result.done) break;
-    const chunk = viewBytes(result.value);
-    const n = TypedArrayPrototypeGetLength(chunk);
-    if (filled + n > length) throw new TypeError('The request body is longer than its Content-Length.');
-    TypedArrayPrototypeSet(out, chunk, filled);
-    filled += n;
+  native.checkFits(length);
+  const bytes = await readableStreamReadAllBytes(stream);
+  if (TypedArrayPrototypeGetLength(bytes) > length) {
+    throw new TypeError('The request body is longer than its Content-Length.');
   }
-  return filled === length ? out : TypedArrayPrototypeSubarray(out, 0, filled);
+  return bytes;
 }
 
 // WHATWG "UTF-8 decode": a leading BOM is dropped.

@@ -370,26 +370,26 @@ void response_body_cancel(Engine &engine, RequestScope &scope) {
 
 namespace {
 
-// native.newBuffer(length): a Uint8Array of length bytes from the script's
-// budget, or a RangeError when they do not fit what is left of it.
-void on_new_buffer(const v8::FunctionCallbackInfo<v8::Value> &info) {
+// native.checkFits(length): a RangeError when length bytes cannot fit
+// what is left of the script's budget (after a collection); nothing is
+// taken.
+void on_check_fits(const v8::FunctionCallbackInfo<v8::Value> &info) {
   v8::Isolate *isolate = info.GetIsolate();
   double n = info.Length() > 0 && info[0]->IsNumber() ? info[0].As<v8::Number>()->Value() : -1;
-  if (!(n >= 0) || n > 9007199254740991.0) {
-    isolate->ThrowException(v8::Exception::RangeError(v8_str(isolate, "invalid buffer length")));
-    return;
-  }
-  v8::Local<v8::ArrayBuffer> buffer;
-  if (!new_array_buffer(isolate, nullptr, size_t(n)).ToLocal(&buffer)) return;
-  info.GetReturnValue().Set(v8::Uint8Array::New(buffer, 0, size_t(n)));
+  MemoryBudget &budget = TenantIsolate::from(isolate)->budget();
+  if (n >= 0 && n <= double(budget.limit()) && budget.make_room(size_t(n))) return;
+  isolate->ThrowException(v8::Exception::RangeError(v8_str(isolate,
+      "Cannot allocate " + std::to_string(uint64_t(std::max(0.0, std::min(n, 9e15)))) +
+      " bytes: the script has " + std::to_string(budget.available()) +
+      " bytes of its memory limit left")));
 }
 
 }  // namespace
 
 void install_body_natives(v8::Local<v8::Context> context, v8::Local<v8::Object> native) {
   v8::Isolate *isolate = context->GetIsolate();
-  native->Set(context, v8_str(isolate, "newBuffer"),
-              v8::Function::New(context, on_new_buffer).ToLocalChecked()).Check();
+  native->Set(context, v8_str(isolate, "checkFits"),
+              v8::Function::New(context, on_check_fits).ToLocalChecked()).Check();
   native->Set(context, v8_str(isolate, "requestBodyRead"),
               v8::Function::New(context, on_request_body_read).ToLocalChecked()).Check();
 }
