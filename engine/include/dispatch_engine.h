@@ -213,6 +213,17 @@ typedef struct {
                                        size_t size);
     const char        *(*stream_error)(dispatch_stream_t *s);
     void               (*stream_close)(dispatch_stream_t *s);
+
+    /*
+     * The node's script generation, in shared memory (every worker process
+     * of the node sees it): the management API bumps it once a change is
+     * stored and before it answers; every worker reads it on each request
+     * and, when it moved, revalidates its cached scripts (and forgets what
+     * it knew was missing) before serving. Cheap: one atomic load. NULL:
+     * changes reach other workers through PUBLISH only.
+     */
+    uint64_t           (*generation)(void *data);
+    uint64_t           (*generation_bump)(void *data);
 } dispatch_host_t;
 
 
@@ -391,6 +402,48 @@ int dispatch_request_body_wanted(dispatch_request_t *req);
  * script only when the host reads, so a slow client slows the script.
  */
 long dispatch_response_read(dispatch_request_t *req, char *buf, size_t size);
+
+
+/* ---- the management API (dispatch_admin) ---------------------------------- */
+
+typedef struct dispatch_admin_s  dispatch_admin_t;
+
+/*
+ * One call of the management API (SPEC 4), after nginx checked who may make
+ * it (dispatch_admin's token, or a loopback client). Borrowed for the
+ * duration of dispatch_admin_start only.
+ */
+typedef struct {
+    dispatch_str_t   method;
+    dispatch_str_t   path;          /* after the location's prefix:
+                                       "/accounts/A/workers/dispatch/..." */
+    dispatch_str_t   query;         /* without the '?'; may be empty */
+    dispatch_str_t   content_type;  /* the request's, or empty */
+    dispatch_str_t   body;          /* the whole request body */
+    void            *ctx;           /* handed back to host->wake */
+} dispatch_admin_view_t;
+
+/* Valid until dispatch_admin_release. */
+typedef struct {
+    int              status;
+    dispatch_str_t   content_type;  /* "application/json" */
+    dispatch_str_t   body;          /* Cloudflare's envelope */
+} dispatch_admin_response_t;
+
+/*
+ * Starts a call; the engine copies what it needs. Later (possibly before
+ * this returns) it calls host->wake(view->ctx) once; the host then reads
+ * the answer. NULL only when out of memory.
+ */
+dispatch_admin_t *dispatch_admin_start(dispatch_engine_t *engine,
+    const dispatch_admin_view_t *view);
+
+/* 1 with *out filled once the call is done; 0 while it is not. */
+int dispatch_admin_response(dispatch_admin_t *call,
+    dispatch_admin_response_t *out);
+
+/* The host is done with the call (answered, or the client went away). */
+void dispatch_admin_release(dispatch_admin_t *call);
 
 
 /* ---- shared helpers ------------------------------------------------------- */
