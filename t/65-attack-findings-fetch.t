@@ -11,6 +11,14 @@
 # - An upstream that floods bytes that never become body (1xx interim
 #   responses, trailer lines) must not keep the worker's event loop to
 #   itself: other requests of the same worker are answered meanwhile.
+# - dispatch_fetch_connections is per worker with no share per script: one
+#   tenant holding slow fetches open (6 per request, a few requests) leaves
+#   every other tenant's fetch() refused. (Open: no per-script share.)
+# - A response body the script never reads is read ahead (up to 256 KiB +
+#   a piece) and kept outside the isolate's memory accounting; a finished
+#   exchange frees its connection slot, so one request may hold
+#   dispatch_subrequest_limit of them: here 2 requests of a 16m-limited
+#   script make the worker hold ~75 MiB. (Open.)
 use strict;
 use warnings;
 use Test::More;
@@ -120,9 +128,13 @@ my $t = Dispatch::Test->new(
     dispatch_fetch_allow 127.0.0.1/32;
     dispatch_cpu_limit 2s;
     dispatch_fetch_read_timeout 20s;
+    dispatch_fetch_connections 16;
+    dispatch_memory_limit 16m;
+    dispatch_subrequest_limit 200;
     server {
         listen 127.0.0.1:$ngx_up;
         keepalive_timeout 60s;
+        location /big/ { root %%PREFIX%%/www; }
         location = /payload { return 200 "GET /smuggled HTTP/1.1\\r\\nHost: victim\\r\\n\\r\\n"; }
     }},
     server => q{
@@ -130,7 +142,16 @@ my $t = Dispatch::Test->new(
     },
 );
 
+mkdir $t->prefix . '/www';
+mkdir $t->prefix . '/www/big';
+chmod 0755, $t->prefix . '/www', $t->prefix . '/www/big';
+Dispatch::Test::_write_file($t->prefix . '/www/big/256k', 'x' x (256 << 10), 0644);
+
+# An upstream that takes the request and answers nothing for 6 s.
+my ($hang) = raw_upstream(sub { my ($c) = @_; read_head($c); sleep 6; });
+
 my $PRELUDE = qq{
+    const HANG = 'http://127.0.0.1:$hang';
     const VICTIM = '$VICTIM';
     const NGX = 'http://127.0.0.1:$ngx_up';
     const FLOOD1XX = 'http://127.0.0.1:$flood1xx';
@@ -197,5 +218,63 @@ for my $case (['an endless 1xx flood', 'flood1xx', 'FLOOD1XX'],
     diag "$what: $fr->{status} " . substr($fr->{content} // "", 0, 200) . sprintf(" after %.1f s", $fr->{elapsed} // -1);
 }
 is $t->get('/t/hello')->{content}, 'hello', 'the worker is alive after the floods';
+
+# ---- one tenant cannot take every outbound connection of the worker ----
+
+script('hog', q{
+    export default {
+      async fetch() {
+        const calls = [];
+        for (let i = 0; i < 6; i++) calls.push(fetch(HANG + '/' + i).catch((e) => e));
+        await Promise.all(calls);
+        return new Response('done');
+      }
+    };
+});
+script('neighbour', q{
+    export default {
+      async fetch() {
+        try {
+          const res = await fetch(VICTIM + '/echo/neighbour');
+          return new Response('status ' + res.status);
+        } catch (e) {
+          return new Response('threw ' + e);
+        }
+      }
+    };
+});
+my @hogs = map { $t->send_request({ method => 'GET', path => "/t/hog?$_" }) } 1 .. 3;
+sleep 1;
+my $n = $t->get('/t/neighbour', timeout => 10);
+is $n->{content}, 'status 200',
+    'another tenant still reaches its upstream while one tenant holds outbound connections open'
+    or diag $n->{content};
+$t->read_responses(\@hogs, timeout => 20);
+
+# ---- response bodies the script has not read are bounded per request ----
+
+script('hoard', q{
+    export default {
+      async fetch(request) {
+        const held = [];
+        for (let i = 0; i < 150; i++) {
+          try { held.push(await fetch(NGX + '/big/256k')); } catch (e) { return new Response('threw ' + e); }
+        }
+        await new Promise((r) => setTimeout(r, 3000));
+        return new Response('held ' + held.length);
+      }
+    };
+});
+my ($worker) = $t->worker_pids;
+my $rss0 = $t->rss_kb($worker);
+my @hoards = map { $t->send_request({ method => 'GET', path => "/t/hoard?$_" }) } 1 .. 2;
+sleep 2.5;
+my $rss1 = $t->rss_kb($worker);
+my @hr = $t->read_responses(\@hoards, timeout => 20);
+diag "hoard: $_->{content}" for @hr;
+my $grew = ($rss1 - $rss0) >> 10;
+cmp_ok $grew, '<', 32,
+    "unread fetch() response bodies of two requests do not make the worker hold 2 x 150 x 256 KiB outside any limit (grew $grew MiB)";
+is $t->get('/t/hello')->{content}, 'hello', 'the worker is alive at the end';
 
 done_testing;
