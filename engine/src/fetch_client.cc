@@ -334,6 +334,14 @@ bool FetchExchange::write_ready() const { return out_.size() - out_pos_ < kSendH
 
 bool FetchExchange::write_body(const char *data, size_t len) {
   if (finished() || body_sent_ || len == 0) return true;
+  // A body of announced length never sends a byte more than it announced:
+  // the rest would reach the upstream as a request of its own.
+  if (req_.body_length >= 0 && len > uint64_t(req_.body_length) - body_written_) {
+    fail("fetch(): the request body is longer than its announced length (" +
+         std::to_string(req_.body_length) + " bytes)");
+    return true;
+  }
+  body_written_ += len;
   if (req_.body_length < 0) {
     char size[24];
     snprintf(size, sizeof(size), "%zx\r\n", len);
@@ -349,6 +357,13 @@ bool FetchExchange::write_body(const char *data, size_t len) {
 
 void FetchExchange::end_body() {
   if (finished() || body_sent_) return;
+  // Shorter than announced: the upstream would take the next request on
+  // this connection for the rest of this body.
+  if (req_.body_length >= 0 && body_written_ != uint64_t(req_.body_length)) {
+    fail("fetch(): the request body is shorter than its announced length (" +
+         std::to_string(req_.body_length) + " bytes)");
+    return;
+  }
   if (req_.body_length < 0) out_ += "0\r\n\r\n";
   body_sent_ = true;
   flush();

@@ -158,6 +158,7 @@ class FetchExchange {
   std::string out_;        // bytes to send
   size_t out_pos_ = 0;
   bool body_sent_ = false;  // the request's last byte is in out_
+  uint64_t body_written_ = 0;  // of a streamed body, by write_body
 
   std::string in_;          // bytes read, not yet parsed
   bool head_done_ = false;
