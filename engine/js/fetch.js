@@ -39,7 +39,10 @@ function fetchHeaderList(headers, dropBodyHeaders, dropAuthorization) {
 // The response's body as it arrives, from the engine's reads of the
 // upstream.
 function fetchBodyStream(id, state) {
+  // null-prototype: the built-ins ask a stream's source for requestId,
+  // length and bytes, and none may come from a tenant's Object.prototype.
   return nativeByteStream({
+    __proto__: null,
     fetchId: id,
     read: () => native.fetchRead(id),
     start(controller) {

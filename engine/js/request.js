@@ -61,7 +61,7 @@ function nativeByteStream(source, stopped = undefined) {
 // its Content-Length or -1). Its source names the request, so a body
 // passed through unchanged (new Response(request.body)) goes out natively.
 function requestBodyStream(id, length) {
-  return nativeByteStream({ requestId: id, length, read: () => native.requestBodyRead(id) });
+  return nativeByteStream({ __proto__: null, requestId: id, length, read: () => native.requestBodyRead(id) });
 }
 
 class Request extends Body {

@@ -97,9 +97,17 @@ bool OutboundPool::close_oldest_idle() {
 
 Connection *OutboundPool::open(const dispatch_addr_t &addr, int port, bool tls,
                                const std::string &sni, uint64_t timeout_ms,
-                               const std::string &key, FetchExchange *user, std::string *why) {
+                               const std::string &key, FetchExchange *user,
+                               const std::string &owner, std::string *why) {
   if (host_.raw().stream_open == nullptr) {
     *why = "fetch() is not available here: the host opens no outbound connections";
+    return nullptr;
+  }
+  auto used = in_use_.find(owner);
+  if (used != in_use_.end() && used->second >= per_owner_max()) {
+    *why = "this script has " + std::to_string(used->second) +
+           " outbound connections open in this worker, the most it may (a quarter of "
+           "dispatch_fetch_connections)";
     return nullptr;
   }
   while (conns_.size() >= max_) {
@@ -114,6 +122,7 @@ Connection *OutboundPool::open(const dispatch_addr_t &addr, int port, bool tls,
   c->pool = this;
   c->key = key;
   c->user = user;
+  c->owner = owner;
   c->stream = host_.raw().stream_open(host_.raw().data, &addr, port, tls ? 1 : 0, sni.data(),
                                       sni.size(), timeout_ms, &Connection::on_event, c);
   if (c->stream == nullptr) {
@@ -121,16 +130,30 @@ Connection *OutboundPool::open(const dispatch_addr_t &addr, int port, bool tls,
     return nullptr;
   }
   conns_.emplace(c, std::move(owned));
+  in_use_[owner]++;
   return c;
 }
 
-Connection *OutboundPool::take(const std::string &key, FetchExchange *user) {
+void OutboundPool::unuse(Connection *c) {
+  if (c->user == nullptr) return;
+  auto it = in_use_.find(c->owner);
+  if (it != in_use_.end() && --it->second == 0) in_use_.erase(it);
+  c->user = nullptr;
+  c->owner.clear();
+}
+
+Connection *OutboundPool::take(const std::string &key, FetchExchange *user,
+                               const std::string &owner) {
+  auto used = in_use_.find(owner);
+  if (used != in_use_.end() && used->second >= per_owner_max()) return nullptr;
   for (auto it = idle_.rbegin(); it != idle_.rend(); ++it) {
     Connection *c = *it;
     if (c->key != key) continue;
     idle_.erase(std::next(it).base());
     c->idle_timer.reset();
     c->user = user;
+    c->owner = owner;
+    in_use_[owner]++;
     return c;
   }
   return nullptr;
@@ -141,7 +164,7 @@ void OutboundPool::put_back(Connection *c, bool reusable) {
     close(c);
     return;
   }
-  c->user = nullptr;
+  unuse(c);
   c->idle_timer = std::make_unique<Timer>(host_, [this, c] { close(c); }, true);
   c->idle_timer->start(kIdleMs);
   idle_.push_back(c);
@@ -150,6 +173,7 @@ void OutboundPool::put_back(Connection *c, bool reusable) {
 }
 
 void OutboundPool::close(Connection *c) {
+  unuse(c);
   auto it = std::find(idle_.begin(), idle_.end(), c);
   if (it != idle_.end()) idle_.erase(it);
   if (c->stream) host_.raw().stream_close(c->stream);
@@ -163,12 +187,14 @@ void OutboundPool::idle_event(Connection *c, int) { close(c); }
 // ---- one exchange ----------------------------------------------------------------
 
 FetchExchange::FetchExchange(OutboundPool &pool, const EgressPolicy &policy,
-                             const FetchLimits &limits, FetchRequestHead request, Events events)
+                             const FetchLimits &limits, FetchRequestHead request, Events events,
+                             std::string owner)
     : pool_(pool),
       policy_(policy),
       limits_(limits),
       req_(std::move(request)),
-      events_(std::move(events)) {}
+      events_(std::move(events)),
+      owner_(std::move(owner)) {}
 
 FetchExchange::~FetchExchange() {
   // Nothing may call back into a gone exchange.
@@ -240,7 +266,7 @@ void FetchExchange::connect(const dispatch_addr_t &addr) {
   if (sni.size() > 2 && sni.front() == '[') sni = sni.substr(1, sni.size() - 2);
   key_ = std::string(req_.tls ? "https " : "http ") + EgressPolicy::format(addr) + " " +
          std::to_string(req_.port) + " " + sni;
-  conn_ = pool_.take(key_, this);
+  conn_ = pool_.take(key_, this, owner_);
   if (conn_ != nullptr) {
     reused_ = true;
     on_stream(DISPATCH_STREAM_CONNECTED);
@@ -248,7 +274,8 @@ void FetchExchange::connect(const dispatch_addr_t &addr) {
   }
   reused_ = false;
   std::string why;
-  conn_ = pool_.open(addr, req_.port, req_.tls, sni, limits_.connect_timeout_ms, key_, this, &why);
+  conn_ = pool_.open(addr, req_.port, req_.tls, sni, limits_.connect_timeout_ms, key_, this,
+                     owner_, &why);
   if (conn_ == nullptr) {
     later_error_ = why;
     later_ = std::make_unique<Timer>(pool_.host(), [this] { fail(later_error_); }, false);
@@ -334,6 +361,14 @@ bool FetchExchange::write_ready() const { return out_.size() - out_pos_ < kSendH
 
 bool FetchExchange::write_body(const char *data, size_t len) {
   if (finished() || body_sent_ || len == 0) return true;
+  // A body of announced length never sends a byte more than it announced:
+  // the rest would reach the upstream as a request of its own.
+  if (req_.body_length >= 0 && len > uint64_t(req_.body_length) - body_written_) {
+    fail("fetch(): the request body is longer than its announced length (" +
+         std::to_string(req_.body_length) + " bytes)");
+    return true;
+  }
+  body_written_ += len;
   if (req_.body_length < 0) {
     char size[24];
     snprintf(size, sizeof(size), "%zx\r\n", len);
@@ -349,6 +384,13 @@ bool FetchExchange::write_body(const char *data, size_t len) {
 
 void FetchExchange::end_body() {
   if (finished() || body_sent_) return;
+  // Shorter than announced: the upstream would take the next request on
+  // this connection for the rest of this body.
+  if (req_.body_length >= 0 && body_written_ != uint64_t(req_.body_length)) {
+    fail("fetch(): the request body is shorter than its announced length (" +
+         std::to_string(req_.body_length) + " bytes)");
+    return;
+  }
   if (req_.body_length < 0) out_ += "0\r\n\r\n";
   body_sent_ = true;
   flush();

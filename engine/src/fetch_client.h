@@ -7,6 +7,7 @@
 // hostile too: its head is bounded and every number it sends is checked.
 #pragma once
 
+#include <algorithm>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -31,6 +32,7 @@ struct Connection {
   dispatch_stream_t *stream = nullptr;
   std::string key;              // tls, address, port and SNI: reused only for the same
   FetchExchange *user = nullptr;
+  std::string owner;            // the script using it, while one does
   std::unique_ptr<Timer> idle_timer;
   static void on_event(void *arg, int events);
 };
@@ -46,11 +48,14 @@ class OutboundPool {
   const Host &host() const { return host_; }
   // A new connection to addr:port for user, or null (with *why) when the
   // worker has as many open as it may (idle ones are closed first).
+  // A script (owner, "NS/NAME") may use at most a quarter of them at once
+  // (at least 6), so that no tenant takes every connection of the worker.
   Connection *open(const dispatch_addr_t &addr, int port, bool tls, const std::string &sni,
                    uint64_t timeout_ms, const std::string &key, FetchExchange *user,
-                   std::string *why);
+                   const std::string &owner, std::string *why);
   // An idle connection for key, now used by user; or null.
-  Connection *take(const std::string &key, FetchExchange *user);
+  Connection *take(const std::string &key, FetchExchange *user, const std::string &owner);
+  size_t per_owner_max() const { return std::max<size_t>(6, max_ / 4); }
   // Done with it: kept for reuse, or closed.
   void put_back(Connection *c, bool reusable);
   void close(Connection *c);
@@ -63,8 +68,11 @@ class OutboundPool {
 
   const Host &host_;
   size_t max_;
+  void unuse(Connection *c);
+
   std::unordered_map<Connection *, std::unique_ptr<Connection>> conns_;
   std::deque<Connection *> idle_;  // oldest first
+  std::unordered_map<std::string, size_t> in_use_;  // by owner
 };
 
 // What the built-ins asked for.
@@ -102,7 +110,7 @@ class FetchExchange {
   };
 
   FetchExchange(OutboundPool &pool, const EgressPolicy &policy, const FetchLimits &limits,
-                FetchRequestHead request, Events events);
+                FetchRequestHead request, Events events, std::string owner);
   ~FetchExchange();
   FetchExchange(const FetchExchange &) = delete;
   FetchExchange &operator=(const FetchExchange &) = delete;
@@ -122,9 +130,15 @@ class FetchExchange {
   // Stops it: the connection is closed, no event comes after.
   void abort();
   bool finished() const { return state_ == State::kDone || state_ == State::kFailed; }
+  // Done with, as far as the request's connection slots go: failed or
+  // aborted, or its body read to the end by the script (as on Workers, a
+  // response whose body is not read holds its slot).
+  bool drained() const {
+    return state_ == State::kFailed || (state_ == State::kDone && body_done_ && body_.empty());
+  }
 
   static constexpr size_t kMaxHead = 64u << 10;
-  static constexpr size_t kBodyHighWater = 256u << 10;
+  static constexpr size_t kBodyHighWater = 64u << 10;
   static constexpr size_t kSendHighWater = 256u << 10;
 
  private:
@@ -149,6 +163,7 @@ class FetchExchange {
   FetchLimits limits_;
   FetchRequestHead req_;
   Events events_;
+  std::string owner_;
   State state_ = State::kIdle;
   dispatch_resolve_t *resolving_ = nullptr;
   Connection *conn_ = nullptr;
@@ -158,6 +173,7 @@ class FetchExchange {
   std::string out_;        // bytes to send
   size_t out_pos_ = 0;
   bool body_sent_ = false;  // the request's last byte is in out_
+  uint64_t body_written_ = 0;  // of a streamed body, by write_body
 
   std::string in_;          // bytes read, not yet parsed
   bool head_done_ = false;

@@ -107,6 +107,7 @@ void settle_read(Engine &engine, uint64_t id) {
       resolver->Reject(context, try_catch.Exception()).Check();
       return;
     }
+    if (c->exchange->drained()) engine.start_fetches_later(s->id);
     resolver->Resolve(context, frozen_list(context, &piece, 1)).Check();
   });
 }
@@ -128,7 +129,7 @@ void start_waiting(Engine &engine, RequestScope &scope) {
   size_t active = 0;
   for (auto &entry : scope.fetches) {
     FetchCall &c = *entry.second;
-    if (c.started && !c.exchange->finished()) active++;
+    if (c.started && !c.exchange->drained()) active++;
   }
   for (auto &entry : scope.fetches) {
     if (active >= kMaxConnectionsPerRequest) return;
@@ -144,7 +145,7 @@ void start_waiting(Engine &engine, RequestScope &scope) {
 void after_event(Engine &engine, uint64_t id) {
   RequestScope *scope = nullptr;
   FetchCall *call = engine.find_fetch(id, &scope);
-  if (call != nullptr && call->exchange->finished()) start_waiting(engine, *scope);
+  if (call != nullptr && call->exchange->drained()) start_waiting(engine, *scope);
 }
 
 std::string string_arg(v8::Isolate *isolate, v8::Local<v8::Value> v) {
@@ -243,7 +244,8 @@ void on_fetch_start(const v8::FunctionCallbackInfo<v8::Value> &info) {
   events.writable = [&engine, id] { settle_write(engine, id); };
   call->exchange = std::make_unique<FetchExchange>(engine.outbound(), engine.egress(),
                                                    engine.fetch_limits(), std::move(head),
-                                                   std::move(events));
+                                                   std::move(events),
+                                                   scope->ns + "/" + scope->script);
   engine.add_fetch(*scope, id, std::move(call));
   start_waiting(engine, *scope);
   info.GetReturnValue().Set(v8::Number::New(isolate, double(id)));
@@ -273,6 +275,10 @@ void on_fetch_read(const v8::FunctionCallbackInfo<v8::Value> &info) {
   v8::Local<v8::Value> piece;
   if (!take_piece(isolate, call).ToLocal(&piece)) return;
   if (!piece->IsUndefined()) {
+    // Its body read to the end: its slot goes to a call that waits.
+    if (call->exchange->drained()) {
+      TenantIsolate::from(isolate)->engine().start_fetches_later(scope->id);
+    }
     info.GetReturnValue().Set(piece);
     return;
   }
