@@ -356,6 +356,27 @@ stream_close(dispatch_stream_t *s)
     free(s);
 }
 
+/* the node's script generation: one process here, a plain counter */
+static uint64_t  generation_now;
+
+static uint64_t
+generation(void *data)
+{
+    return generation_now;
+}
+
+static uint64_t
+generation_bump(void *data)
+{
+    return ++generation_now;
+}
+
+uint64_t
+poll_host_generation(void)
+{
+    return generation_now;
+}
+
 void
 poll_host_init(dispatch_host_t *host)
 {
@@ -377,6 +398,8 @@ poll_host_init(dispatch_host_t *host)
     host->stream_write = stream_write;
     host->stream_error = stream_error;
     host->stream_close = stream_close;
+    host->generation = generation;
+    host->generation_bump = generation_bump;
 }
 
 void

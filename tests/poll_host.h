@@ -7,6 +7,7 @@
 #define POLL_HOST_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "dispatch_engine.h"
 
@@ -28,5 +29,8 @@ int poll_host_wakes(void *request_ctx);
 
 /* The number of fds and timers the engine holds now. */
 int poll_host_open_fds(void);
+
+/* The node's script generation, as the management API bumped it. */
+uint64_t poll_host_generation(void);
 
 #endif

@@ -130,6 +130,30 @@ redis_fixture_cmd(const char *fmt, ...)
 }
 
 int
+redis_fixture_get(char *out, size_t len, const char *fmt, ...)
+{
+    va_list      ap;
+    redisReply  *r;
+
+    va_start(ap, fmt);
+    r = redisvCommand(redis_ctx, fmt, ap);
+    va_end(ap);
+    out[0] = '\0';
+    if (r == NULL) {
+        return -1;
+    }
+    if (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_ERROR) {
+        snprintf(out, len, "%.*s", (int) r->len, r->str);
+    } else if (r->type == REDIS_REPLY_INTEGER) {
+        snprintf(out, len, "%lld", r->integer);
+    } else if (r->type == REDIS_REPLY_NIL) {
+        snprintf(out, len, "(nil)");
+    }
+    freeReplyObject(r);
+    return 0;
+}
+
+int
 redis_fixture_put_script(const char *ns, const char *name, const char *code,
     const char *etag)
 {

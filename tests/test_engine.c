@@ -1710,6 +1710,398 @@ test_fetch_to_loopback_is_refused_unless_opened(void **state)
     dispatch_request_release(c.req);
 }
 
+/* ---- the management API (SPEC 4) ------------------------------------------ */
+
+#define API "/accounts/acc/workers/dispatch/namespaces"
+#define BOUNDARY "----dispatchtest7MA4YWxk"
+#define MULTIPART "multipart/form-data; boundary=" BOUNDARY
+
+typedef struct {
+    int                        woke;
+    dispatch_admin_t          *call;
+    dispatch_admin_response_t  resp;
+    char                       body[65536];
+    char                       content_type[64];  /* copied before release */
+} admin_t;
+
+/* One call of the API; its status, and its body in a->body. */
+static int
+admin(admin_t *a, const char *method, const char *path, const char *query,
+    const char *content_type, const char *body, size_t body_len)
+{
+    dispatch_admin_view_t  view;
+
+    memset(a, 0, sizeof(*a));
+    memset(&view, 0, sizeof(view));
+    view.method = str(method);
+    view.path = str(path);
+    view.query = str(query ? query : "");
+    view.content_type = str(content_type ? content_type : "");
+    view.body.data = body ? body : "";
+    view.body.len = body ? body_len : 0;
+    view.ctx = &a->woke;
+    a->call = dispatch_admin_start(engine, &view);
+    assert_non_null(a->call);
+    assert_true(poll_host_run_until(&a->woke, WAIT_MS));
+    assert_int_equal(dispatch_admin_response(a->call, &a->resp), 1);
+    snprintf(a->body, sizeof(a->body), "%.*s", (int) a->resp.body.len, a->resp.body.data);
+    snprintf(a->content_type, sizeof(a->content_type), "%.*s",
+             (int) a->resp.content_type.len, a->resp.content_type.data);
+    dispatch_admin_release(a->call);
+    return a->resp.status;
+}
+
+static int
+admin_json(admin_t *a, const char *method, const char *path, const char *json)
+{
+    return admin(a, method, path, NULL, "application/json", json, json ? strlen(json) : 0);
+}
+
+/* A multipart upload as wrangler sends it: metadata, then the modules. */
+static size_t
+multipart(char *out, size_t size, const char *metadata, const char *const *parts, size_t n)
+{
+    size_t len = snprintf(out, size,
+        "--" BOUNDARY "\r\nContent-Disposition: form-data; name=\"metadata\"; "
+        "filename=\"blob\"\r\nContent-Type: application/json\r\n\r\n%s\r\n", metadata);
+
+    /* parts: name, content type, content */
+    for (size_t i = 0; i + 2 < n; i += 3) {
+        len += snprintf(out + len, size - len,
+            "--" BOUNDARY "\r\nContent-Disposition: form-data; name=\"%s\"; filename=\"%s\"\r\n"
+            "Content-Type: %s\r\n\r\n%s\r\n", parts[i], parts[i], parts[i + 1], parts[i + 2]);
+    }
+    len += snprintf(out + len, size - len, "--" BOUNDARY "--\r\n");
+    return len;
+}
+
+static int
+upload(admin_t *a, const char *ns, const char *name, const char *metadata, const char *code)
+{
+    static char  body[16384];
+    char         path[256];
+    const char  *parts[] = { "worker.js", "application/javascript+module", code };
+    size_t       len = multipart(body, sizeof(body), metadata, parts, 3);
+
+    snprintf(path, sizeof(path), API "/%s/scripts/%s", ns, name);
+    return admin(a, "PUT", path, NULL, MULTIPART, body, len);
+}
+
+static const char *
+greeting(const char *text)
+{
+    static char code[256];
+
+    snprintf(code, sizeof(code),
+        "export default { fetch(r, env) { return new Response('%s' + (env.WHO ?? '')); } };",
+        text);
+    return code;
+}
+
+static const char main_only[] = "{\"main_module\":\"worker.js\"}";
+
+static void
+test_admin_creates_a_namespace_and_lists_it(void **state)
+{
+    admin_t a;
+
+    assert_int_equal(admin_json(&a, "POST", API, "{\"name\":\"shop\"}"), 200);
+    assert_non_null(strstr(a.body, "\"success\":true,\"errors\":[],\"messages\":[]"));
+    assert_non_null(strstr(a.body, "\"namespace_name\":\"shop\""));
+    assert_non_null(strstr(a.body, "\"namespace_id\":\""));
+    assert_int_equal(admin_json(&a, "GET", API, NULL), 200);
+    assert_non_null(strstr(a.body, "\"namespace_name\":\"shop\""));
+    assert_non_null(strstr(a.body, "\"script_count\":0"));
+    assert_int_equal(admin_json(&a, "POST", API, "{\"name\":\"shop\"}"), 409);
+    assert_non_null(strstr(a.body, "\"success\":false"));
+}
+
+static void
+test_admin_upload_serves_the_new_version_at_once(void **state)
+{
+    admin_t a;
+    char    body[64];
+
+    assert_int_equal(upload(&a, "ns", "up", main_only, greeting("v1")), 200);
+    assert_non_null(strstr(a.body, "\"id\":\"up\""));
+    assert_non_null(strstr(a.body, "\"etag\":\""));
+    assert_int_equal(get("up", body, sizeof(body)), DISPATCH_OUTCOME_OK);
+    assert_string_equal(body, "v1");
+
+    uint64_t before = poll_host_generation();
+    assert_int_equal(upload(&a, "ns", "up", main_only, greeting("v2")), 200);
+    assert_true(poll_host_generation() > before);
+    assert_int_equal(get("up", body, sizeof(body)), DISPATCH_OUTCOME_OK);
+    assert_string_equal(body, "v2");
+}
+
+static void
+test_admin_upload_serves_a_script_just_answered_404_for(void **state)
+{
+    admin_t a;
+    char    body[64];
+
+    assert_int_equal(get("late", body, sizeof(body)), DISPATCH_OUTCOME_NOT_FOUND);
+    assert_int_equal(upload(&a, "ns", "late", main_only, greeting("here")), 200);
+    assert_int_equal(get("late", body, sizeof(body)), DISPATCH_OUTCOME_OK);
+    assert_string_equal(body, "here");
+}
+
+static void
+test_admin_upload_writes_the_spec_layout(void **state)
+{
+    admin_t a;
+    char    out[256];
+
+    assert_int_equal(upload(&a, "ns", "lay", "{\"main_module\":\"worker.js\",\"tags\":[\"t1\"],"
+        "\"unknown_field\":1,\"compatibility_date\":\"2024-01-01\"}", greeting("x")), 200);
+    redis_fixture_get(out, sizeof(out), "HGET dispatch:{ns}:script:lay format");
+    assert_string_equal(out, "module");
+    redis_fixture_get(out, sizeof(out), "HGET dispatch:{ns}:script:lay metadata");
+    assert_non_null(strstr(out, "\"main_module\":\"worker.js\""));
+    assert_non_null(strstr(out, "\"tags\":[\"t1\"]"));
+    assert_null(strstr(out, "unknown_field"));
+    redis_fixture_get(out, sizeof(out), "SISMEMBER dispatch:{ns}:scripts lay");
+    assert_string_equal(out, "1");
+    redis_fixture_get(out, sizeof(out), "SISMEMBER dispatch:namespaces ns");
+    assert_string_equal(out, "1");
+}
+
+static void
+test_admin_upload_with_two_modules_imports_the_second(void **state)
+{
+    static char  body[4096];
+    const char  *parts[] = {
+        "worker.js", "application/javascript+module",
+        "import { who } from './lib/who.js'; export default { fetch() { return new Response(who); } };",
+        "lib/who.js", "application/javascript+module", "export const who = 'lib';",
+        "worker.js.map", "application/source-map", "{}",
+    };
+    size_t       len = multipart(body, sizeof(body), main_only, parts, 9);
+    admin_t      a;
+    char         out[64];
+
+    assert_int_equal(admin(&a, "PUT", API "/ns/scripts/two", NULL, MULTIPART, body, len), 200);
+    assert_int_equal(get("two", out, sizeof(out)), DISPATCH_OUTCOME_OK);
+    assert_string_equal(out, "lib");
+}
+
+static void
+test_admin_script_details_and_content(void **state)
+{
+    admin_t a;
+
+    upload(&a, "ns", "det", "{\"main_module\":\"worker.js\",\"compatibility_date\":\"2024-05-01\"}",
+           greeting("d"));
+    assert_int_equal(admin_json(&a, "GET", API "/ns/scripts/det", NULL), 200);
+    assert_non_null(strstr(a.body, "\"dispatch_namespace\":\"ns\""));
+    assert_non_null(strstr(a.body, "\"compatibility_date\":\"2024-05-01\""));
+    assert_non_null(strstr(a.body, "\"created_on\":\"20"));
+    assert_int_equal(admin_json(&a, "GET", API "/ns/scripts/det/content", NULL), 200);
+    assert_string_equal(a.body, greeting("d"));
+    assert_int_equal(admin_json(&a, "GET", API "/ns/scripts/nope", NULL), 404);
+    assert_non_null(strstr(a.body, "\"code\":10007"));
+}
+
+static void
+test_admin_lists_scripts_by_tags(void **state)
+{
+    admin_t a;
+
+    upload(&a, "ns", "a1", "{\"main_module\":\"worker.js\",\"tags\":[\"free\"]}", greeting("a"));
+    upload(&a, "ns", "a2", "{\"main_module\":\"worker.js\",\"tags\":[\"free\",\"eu\"]}", greeting("b"));
+    upload(&a, "ns", "a3", "{\"main_module\":\"worker.js\",\"tags\":[\"paid\"]}", greeting("c"));
+    assert_int_equal(admin(&a, "GET", API "/ns/scripts", "tags=free:yes,eu:no", NULL, NULL, 0), 200);
+    assert_non_null(strstr(a.body, "\"id\":\"a1\""));
+    assert_null(strstr(a.body, "\"id\":\"a2\""));
+    assert_null(strstr(a.body, "\"id\":\"a3\""));
+
+    assert_int_equal(admin(&a, "GET", API "/ns/scripts", "limit=2", NULL, NULL, 0), 200);
+    assert_non_null(strstr(a.body, "\"cursor\":\"a2\""));
+    assert_int_equal(admin(&a, "GET", API "/ns/scripts", "limit=2&cursor=a2", NULL, NULL, 0), 200);
+    assert_non_null(strstr(a.body, "\"id\":\"a3\""));
+    assert_null(strstr(a.body, "\"id\":\"a1\""));
+}
+
+static void
+test_admin_secrets_reach_the_script_and_no_answer_shows_them(void **state)
+{
+    admin_t a;
+    char    body[64];
+
+    upload(&a, "ns", "sec", main_only, greeting("hi "));
+    assert_int_equal(admin_json(&a, "PUT", API "/ns/scripts/sec/secrets",
+        "{\"name\":\"WHO\",\"text\":\"s3cr3t-value\",\"type\":\"secret_text\"}"), 200);
+    assert_int_equal(get("sec", body, sizeof(body)), DISPATCH_OUTCOME_OK);
+    assert_string_equal(body, "hi s3cr3t-value");
+
+    static const char *reads[] = {
+        API "/ns/scripts/sec/secrets", API "/ns/scripts/sec/secrets/WHO",
+        API "/ns/scripts/sec/settings", API "/ns/scripts/sec/bindings", API "/ns/scripts/sec",
+    };
+    for (size_t i = 0; i < sizeof(reads) / sizeof(reads[0]); i++) {
+        assert_int_equal(admin_json(&a, "GET", reads[i], NULL), 200);
+        assert_null(strstr(a.body, "s3cr3t"));
+    }
+    assert_non_null(strstr(a.body, "\"success\":true"));
+    admin_json(&a, "GET", API "/ns/scripts/sec/secrets", NULL);
+    assert_non_null(strstr(a.body, "{\"name\":\"WHO\",\"type\":\"secret_text\"}"));
+
+    assert_int_equal(admin_json(&a, "DELETE", API "/ns/scripts/sec/secrets/WHO", NULL), 200);
+    assert_int_equal(get("sec", body, sizeof(body)), DISPATCH_OUTCOME_OK);
+    assert_string_equal(body, "hi ");
+}
+
+static void
+test_admin_upload_keeps_secrets_only_with_keep_bindings(void **state)
+{
+    admin_t a;
+    char    body[64];
+
+    upload(&a, "ns", "kb", main_only, greeting("k "));
+    admin_json(&a, "PUT", API "/ns/scripts/kb/secrets", "{\"name\":\"WHO\",\"text\":\"kept\"}");
+    upload(&a, "ns", "kb", "{\"main_module\":\"worker.js\",\"keep_bindings\":[\"secret_text\"]}",
+           greeting("k2 "));
+    get("kb", body, sizeof(body));
+    assert_string_equal(body, "k2 kept");
+    upload(&a, "ns", "kb", main_only, greeting("k3 "));
+    get("kb", body, sizeof(body));
+    assert_string_equal(body, "k3 ");
+}
+
+static void
+test_admin_tags_are_at_most_eight(void **state)
+{
+    admin_t a;
+
+    upload(&a, "ns", "tg", main_only, greeting("t"));
+    assert_int_equal(admin_json(&a, "PUT", API "/ns/scripts/tg/tags",
+        "[\"1\",\"2\",\"3\",\"4\",\"5\",\"6\",\"7\",\"8\"]"), 200);
+    assert_int_equal(admin_json(&a, "PUT", API "/ns/scripts/tg/tags/9", NULL), 400);
+    assert_int_equal(admin_json(&a, "DELETE", API "/ns/scripts/tg/tags/8", NULL), 200);
+    assert_int_equal(admin_json(&a, "PUT", API "/ns/scripts/tg/tags/9", NULL), 200);
+    assert_int_equal(admin_json(&a, "GET", API "/ns/scripts/tg/tags", NULL), 200);
+    assert_non_null(strstr(a.body, "\"result\":[\"1\",\"2\",\"3\",\"4\",\"5\",\"6\",\"7\",\"9\"]"));
+}
+
+static void
+test_admin_delete_removes_every_key_and_the_script_is_gone(void **state)
+{
+    admin_t a;
+    char    out[64];
+
+    upload(&a, "ns", "del", main_only, greeting("d"));
+    assert_int_equal(get("del", out, sizeof(out)), DISPATCH_OUTCOME_OK);
+    assert_int_equal(admin(&a, "DELETE", API "/ns/scripts/del", "force=true", NULL, NULL, 0), 200);
+    redis_fixture_get(out, sizeof(out), "EXISTS dispatch:{ns}:script:del");
+    assert_string_equal(out, "0");
+    redis_fixture_get(out, sizeof(out), "SISMEMBER dispatch:{ns}:scripts del");
+    assert_string_equal(out, "0");
+    assert_int_equal(get("del", out, sizeof(out)), DISPATCH_OUTCOME_NOT_FOUND);
+    assert_int_equal(admin_json(&a, "DELETE", API "/ns/scripts/del", NULL), 404);
+}
+
+static void
+test_admin_bulk_delete_by_tag_answers_what_it_deleted(void **state)
+{
+    admin_t a;
+    char    out[64];
+
+    upload(&a, "ns", "b1", "{\"main_module\":\"worker.js\",\"tags\":[\"old\"]}", greeting("1"));
+    upload(&a, "ns", "b2", "{\"main_module\":\"worker.js\",\"tags\":[\"old\"]}", greeting("2"));
+    upload(&a, "ns", "b3", "{\"main_module\":\"worker.js\",\"tags\":[\"new\"]}", greeting("3"));
+    assert_int_equal(admin(&a, "DELETE", API "/ns/scripts", NULL, NULL, NULL, 0), 400);
+    assert_int_equal(admin(&a, "DELETE", API "/ns/scripts", "tags=old:yes", NULL, NULL, 0), 200);
+    assert_non_null(strstr(a.body, "\"id\":\"b1\""));
+    assert_non_null(strstr(a.body, "\"id\":\"b2\""));
+    assert_null(strstr(a.body, "\"id\":\"b3\""));
+    assert_int_equal(get("b1", out, sizeof(out)), DISPATCH_OUTCOME_NOT_FOUND);
+    assert_int_equal(get("b3", out, sizeof(out)), DISPATCH_OUTCOME_OK);
+}
+
+static void
+test_admin_refused_upload_names_the_line_and_changes_nothing(void **state)
+{
+    admin_t a;
+    char    before[128], after[128], out[64];
+
+    upload(&a, "ns", "keep", main_only, greeting("old"));
+    redis_fixture_get(before, sizeof(before), "HGET dispatch:{ns}:script:keep etag");
+    assert_int_equal(upload(&a, "ns", "keep", main_only,
+        "export default {\n  fetch() {\n    return new Response('x' +);\n  }\n};"), 400);
+    assert_non_null(strstr(a.body, "\"code\":10021"));
+    assert_non_null(strstr(a.body, "worker.js:3"));
+    assert_int_equal(upload(&a, "ns", "keep", main_only,
+        "const x = 1;\nthrow new Error('top level breaks');\nexport default {};"), 400);
+    assert_non_null(strstr(a.body, "top level breaks"));
+    assert_non_null(strstr(a.body, "worker.js:2"));
+    redis_fixture_get(after, sizeof(after), "HGET dispatch:{ns}:script:keep etag");
+    assert_string_equal(before, after);
+    assert_int_equal(get("keep", out, sizeof(out)), DISPATCH_OUTCOME_OK);
+    assert_string_equal(out, "old");
+}
+
+static void
+test_admin_refuses_bad_uploads_with_a_clear_400(void **state)
+{
+    static char  body[4096];
+    const char  *wasm[] = { "worker.js", "application/javascript+module", "export default {};",
+                            "m.wasm", "application/wasm", "\1asm" };
+    const char  *escape[] = { "../worker.js", "application/javascript+module", "export default {};" };
+    admin_t      a;
+    size_t       len;
+
+    len = multipart(body, sizeof(body), main_only, wasm, 6);
+    assert_int_equal(admin(&a, "PUT", API "/ns/scripts/w", NULL, MULTIPART, body, len), 400);
+    assert_non_null(strstr(a.body, "WebAssembly modules are not supported yet"));
+    len = multipart(body, sizeof(body), "{\"main_module\":\"../worker.js\"}", escape, 3);
+    assert_int_equal(admin(&a, "PUT", API "/ns/scripts/w", NULL, MULTIPART, body, len), 400);
+    assert_int_equal(upload(&a, "ns", "w", "{\"main_module\":\"other.js\"}", "export default {};"), 400);
+    assert_non_null(strstr(a.body, "not among the uploaded parts"));
+    assert_int_equal(upload(&a, "ns", "w", "{\"main_module\":\"worker.js\",\"bindings\":"
+        "[{\"type\":\"r2_bucket\",\"name\":\"B\"}]}", "export default {};"), 400);
+    assert_non_null(strstr(a.body, "unknown binding type"));
+    assert_int_equal(upload(&a, "ns", "w", "{not json", "export default {};"), 400);
+    assert_int_equal(admin(&a, "PUT", API "/ns/scripts/w", NULL, "application/json", "{}", 2), 400);
+    assert_int_equal(admin(&a, "PUT", API "/ns/scripts/..%2Fx", NULL, MULTIPART, body, len), 400);
+}
+
+static void
+test_admin_unknown_paths_are_404_and_unknown_methods_405(void **state)
+{
+    admin_t a;
+
+    assert_int_equal(admin_json(&a, "GET", "/accounts/acc/workers/scripts", NULL), 404);
+    assert_non_null(strstr(a.body, "{\"success\":false,\"errors\":[{\"code\":7003,"));
+    assert_string_equal(a.content_type, "application/json");
+    assert_int_equal(admin_json(&a, "GET", API "/ns/scripts/x/nothing", NULL), 404);
+    assert_int_equal(admin_json(&a, "POST", API "/ns/scripts/x", NULL), 405);
+    assert_non_null(strstr(a.body, "\"success\":false"));
+}
+
+static void
+test_admin_rename_moves_scripts_and_keeps_kv_under_the_old_name(void **state)
+{
+    admin_t a;
+    char    out[64];
+
+    admin_json(&a, "POST", API, "{\"name\":\"old-ns\"}");
+    upload(&a, "old-ns", "r", "{\"main_module\":\"worker.js\",\"bindings\":"
+        "[{\"type\":\"kv_namespace\",\"name\":\"KV\",\"namespace_id\":\"k1\"}]}",
+        greeting("r"));
+    assert_int_equal(admin_json(&a, "PUT", API "/old-ns", "{\"name\":\"new-ns\"}"), 200);
+    assert_non_null(strstr(a.body, "\"namespace_name\":\"new-ns\""));
+    assert_non_null(strstr(a.body, "\"kv_namespace\":\"old-ns\""));
+    redis_fixture_get(out, sizeof(out), "HGET dispatch:{new-ns}:script:r kv_namespace");
+    assert_string_equal(out, "old-ns");
+    redis_fixture_get(out, sizeof(out), "EXISTS dispatch:{old-ns}:script:r");
+    assert_string_equal(out, "0");
+    assert_int_equal(admin_json(&a, "GET", API "/old-ns", NULL), 404);
+    assert_int_equal(admin_json(&a, "DELETE", API "/new-ns", NULL), 200);
+    redis_fixture_get(out, sizeof(out), "EXISTS dispatch:{new-ns}:script:r dispatch:{new-ns}:scripts dispatch:{new-ns}:namespace");
+    assert_string_equal(out, "0");
+}
+
 int
 main(void)
 {
@@ -1736,6 +2128,22 @@ main(void)
         cmocka_unit_test(test_egress_valid_entries_are_accepted),
         cmocka_unit_test(test_egress_bad_entries_are_refused_with_their_reason),
         cmocka_unit_test(test_egress_ip_literals_are_read_as_the_url_parser_reads_them),
+        cmocka_unit_test_setup_teardown(test_admin_creates_a_namespace_and_lists_it, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_admin_upload_serves_the_new_version_at_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_admin_upload_serves_a_script_just_answered_404_for, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_admin_upload_writes_the_spec_layout, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_admin_upload_with_two_modules_imports_the_second, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_admin_script_details_and_content, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_admin_lists_scripts_by_tags, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_admin_secrets_reach_the_script_and_no_answer_shows_them, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_admin_upload_keeps_secrets_only_with_keep_bindings, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_admin_tags_are_at_most_eight, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_admin_delete_removes_every_key_and_the_script_is_gone, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_admin_bulk_delete_by_tag_answers_what_it_deleted, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_admin_refused_upload_names_the_line_and_changes_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_admin_refuses_bad_uploads_with_a_clear_400, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_admin_unknown_paths_are_404_and_unknown_methods_405, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_admin_rename_moves_scripts_and_keeps_kv_under_the_old_name, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_script_is_not_found, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_body_larger_than_the_budget_left_is_413_before_the_script_runs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_forged_status_101_never_comes_out, setup, teardown),
@@ -1795,5 +2203,9 @@ main(void)
         cmocka_unit_test_setup_teardown(test_fetch_to_loopback_is_refused_unless_opened, fetch_setup_closed, fetch_teardown),
     };
 
+    /* TEST_FILTER=test_admin_* runs some of them (a glob) */
+    if (getenv("TEST_FILTER") != NULL) {
+        cmocka_set_test_filter(getenv("TEST_FILTER"));
+    }
     return cmocka_run_group_tests_name("engine", tests, group_setup, group_teardown);
 }

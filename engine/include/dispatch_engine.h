@@ -224,6 +224,15 @@ typedef struct {
      */
     uint64_t           (*generation)(void *data);
     uint64_t           (*generation_bump)(void *data);
+
+    /*
+     * Lifts the quarantine of "NS/NAME" (the management API's DELETE
+     * .../scripts/NAME/quarantine): the script is served again at once by
+     * every worker, and its next offence counts as a first one. NULL: the
+     * API answers that the quarantine cannot be lifted here.
+     */
+    void               (*quarantine_lift)(void *data, const char *key,
+                                          size_t len);
 } dispatch_host_t;
 
 

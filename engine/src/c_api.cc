@@ -6,12 +6,19 @@
 #include <new>
 
 #include "dispatch_engine.h"
+#include "admin_api.h"
 #include "body_streams.h"
 #include "egress_policy.h"
 #include "engine.h"
 
 struct dispatch_engine_s {
   std::unique_ptr<dispatch::Engine> engine;
+};
+
+// The host's handle on one management API call; the call itself lives on
+// while a Redis reply it waits for may still come.
+struct dispatch_admin_s {
+  std::shared_ptr<dispatch::AdminCall> call;
 };
 
 namespace {
@@ -144,6 +151,35 @@ long dispatch_response_read(dispatch_request_t *r, char *buf, size_t size) {
     report(&g_engine->host().raw(), "dispatch_response_read", "unknown error");
   }
   return DISPATCH_BODY_ERROR;
+}
+
+dispatch_admin_t *dispatch_admin_start(dispatch_engine_t *engine,
+                                       const dispatch_admin_view_t *view) {
+  try {
+    auto handle = std::make_unique<dispatch_admin_s>();
+    handle->call = engine->engine->admin_start(*view);
+    return handle.release();
+  } catch (const std::exception &ex) {
+    report(&engine->engine->host().raw(), "dispatch_admin_start", ex.what());
+  } catch (...) {
+    report(&engine->engine->host().raw(), "dispatch_admin_start", "unknown error");
+  }
+  return nullptr;
+}
+
+int dispatch_admin_response(dispatch_admin_t *call, dispatch_admin_response_t *out) {
+  if (call == nullptr || !call->call->done()) return 0;
+  const dispatch::AdminCall &c = *call->call;
+  out->status = c.status();
+  out->content_type = {c.content_type().data(), c.content_type().size()};
+  out->body = {c.body().data(), c.body().size()};
+  return 1;
+}
+
+void dispatch_admin_release(dispatch_admin_t *call) {
+  if (call == nullptr) return;
+  call->call->release();
+  delete call;
 }
 
 int dispatch_fetch_allow_valid(const char *s, size_t len, char *err, size_t err_len) {

@@ -2,6 +2,7 @@
 
 #include <malloc.h>
 
+#include "admin_api.h"
 #include "api/fetch.h"
 #include "body_streams.h"
 #include "memory_budget.h"
@@ -96,7 +97,8 @@ Engine::Engine(const dispatch_engine_conf_t &conf, const dispatch_host_t &host)
         ids.clear();
         ids.swap(to_end_);
         for (uint64_t id : ids) end(id);
-      }, false) {
+      }, false),
+      script_max_size_(store_config(conf).max_size) {
   for (size_t i = 0; i < conf.nfetch_allow && conf.fetch_allow != nullptr; i++) {
     if (conf.fetch_allow[i] != nullptr) fetch_allow_.emplace_back(conf.fetch_allow[i]);
   }
@@ -196,6 +198,7 @@ RequestScope *Engine::start(const dispatch_request_view_t &view) {
     return scope;
   }
 
+  follow_generation();
   uint64_t id = scope->id;
   scope->wall_timer = std::make_unique<Timer>(host_, [this, id] {
     RequestScope *s = find(id);
@@ -209,6 +212,24 @@ RequestScope *Engine::start(const dispatch_request_view_t &view) {
   store_.load(scope->ns, scope->script,
               [this, id](const ScriptLoad &load) { on_script_loaded(id, load); });
   return scope;
+}
+
+// A change stored through the management API (by any worker of the node)
+// bumped the generation before it was answered: what this worker cached,
+// found or missing, is checked against Redis before it is served again.
+void Engine::follow_generation() {
+  const dispatch_host_t &raw = host_.raw();
+  if (raw.generation == nullptr) return;
+  uint64_t now = raw.generation(raw.data);
+  if (now == generation_seen_) return;
+  generation_seen_ = now;
+  store_.invalidate_all();
+}
+
+std::shared_ptr<AdminCall> Engine::admin_start(const dispatch_admin_view_t &view) {
+  auto call = std::make_shared<AdminCall>(*this, view);
+  call->start();
+  return call;
 }
 
 void Engine::on_script_loaded(uint64_t id, const ScriptLoad &load) {

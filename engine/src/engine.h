@@ -25,6 +25,7 @@
 namespace dispatch {
 
 struct FetchCall;
+class AdminCall;
 
 struct EngineLimits {
   uint64_t startup_cpu_ms = 1000;      // dispatch_startup_cpu_limit
@@ -82,6 +83,11 @@ class Engine {
   const EngineLimits &limits() const { return limits_; }
   CpuWatchdog &watchdog() { return watchdog_; }
   KvStore &kv() { return kv_; }
+  RedisClient &redis() { return redis_; }
+  size_t script_max_size() const { return script_max_size_; }
+  // The management API (admin_api.h): the call starts at once; the host is
+  // woken when its answer is ready.
+  std::shared_ptr<AdminCall> admin_start(const dispatch_admin_view_t &view);
   LimitEnforcer &enforcer() { return enforcer_; }
 
   // fetch(): where connections may go, the worker's pool of them, and the
@@ -130,6 +136,11 @@ class Engine {
                                  size_t *count);
   size_t held_response_bytes_ = 0;
   void let_go_of_response(RequestScope &scope);
+  size_t script_max_size_;
+  // The node's generation (host->generation) when this worker last looked:
+  // when it moved, every cached script is revalidated before it is served.
+  uint64_t generation_seen_ = 0;
+  void follow_generation();
 };
 
 }  // namespace dispatch

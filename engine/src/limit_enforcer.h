@@ -57,6 +57,10 @@ class LimitEnforcer {
 
   uint64_t quarantine_ms() const { return quarantine_ms_; }
 
+  // An operator lifted the script's quarantine: this worker forgets its
+  // offences too.
+  void forgive(const std::string &key) { records_.erase(key); }
+
  private:
   struct Record {
     double score = 0;       // offences, decayed

@@ -49,6 +49,8 @@ ScriptLoad parse_script(const std::string &ns, const std::string &name, size_t m
       script->etag = std::move(value);
     } else if (field == "metadata") {
       script->metadata = std::move(value);
+    } else if (field == "kv_namespace") {
+      script->kv_namespace = std::move(value);
     } else if (field.compare(0, sizeof(kModulePrefix) - 1, kModulePrefix) == 0) {
       script->modules[field.substr(sizeof(kModulePrefix) - 1)] = std::move(value);
     }
@@ -83,7 +85,8 @@ bool ScriptSource::same_version(const ScriptSource &other) const {
   // A writer that changes code should change etag too (SPEC 3); without an
   // etag, or with a careless writer, the content itself decides.
   return etag == other.etag && format == other.format && code == other.code &&
-         metadata == other.metadata && modules == other.modules;
+         metadata == other.metadata && modules == other.modules &&
+         kv_namespace == other.kv_namespace;
 }
 
 std::string ScriptStore::script_key(const std::string &ns, const std::string &name) {

@@ -31,6 +31,9 @@ struct ScriptSource {
   std::string etag;
   std::string metadata;   // raw JSON, may be empty
   std::map<std::string, std::string> modules;  // further modules by path
+  // The namespace name its KV data lives under: the namespace's name when
+  // it was created (a rename moves scripts, never KV data); empty: ns.
+  std::string kv_namespace;
 
   size_t size() const;
   // What decides whether an isolate built from an older load still fits.

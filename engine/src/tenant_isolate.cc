@@ -907,7 +907,10 @@ bool TenantIsolate::install_bindings(v8::Local<v8::Context> context, json_t *bin
       }
       // The KV namespace is the script's dispatch namespace and this id:
       // the index is all the script's own code ever holds.
-      kv_spaces_.push_back(script_->ns + "/" + id);
+      // A renamed namespace keeps its KV data under the name it had.
+      const std::string &kv_ns = script_->kv_namespace.empty() ? script_->ns
+                                                               : script_->kv_namespace;
+      kv_spaces_.push_back(kv_ns + "/" + id);
       v8::Local<v8::Value> make;
       v8::Local<v8::Value> args[] = {v8::Integer::NewFromUnsigned(
           isolate_, uint32_t(kv_spaces_.size() - 1))};

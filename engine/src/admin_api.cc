@@ -1,0 +1,1288 @@
+#include "admin_api.h"
+
+#include <hiredis/hiredis.h>
+#include <jansson.h>
+#include <openssl/rand.h>
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <cstring>
+#include <ctime>
+#include <set>
+
+#include "engine.h"
+#include "script_store.h"
+#include "tenant_isolate.h"
+#include "upload.h"
+
+namespace dispatch {
+
+namespace {
+
+using JsonPtr = std::unique_ptr<json_t, void (*)(json_t *)>;
+JsonPtr own(json_t *j) { return JsonPtr(j, json_decref); }
+
+// Cloudflare's error codes where it has one for the case; the rest are ours.
+constexpr int kCodeNotFound = 10007;
+constexpr int kCodeValidation = 10021;
+constexpr int kCodeConflict = 10014;
+constexpr int kCodeStore = 10013;
+constexpr int kCodeNoRoute = 7003;
+constexpr int kCodeMethod = 10405;
+constexpr int kCodeUnsupported = 10001;
+
+constexpr size_t kMaxTags = 8;
+constexpr long kDefaultListLimit = 1000;
+
+const char kNamespacesKey[] = "dispatch:namespaces";
+const char kModulePrefix[] = "module:";
+
+std::string scripts_key(const std::string &ns) { return "dispatch:{" + ns + "}:scripts"; }
+std::string record_key(const std::string &ns) { return "dispatch:{" + ns + "}:namespace"; }
+
+std::string now_iso() {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  tm t;
+  gmtime_r(&ts.tv_sec, &t);
+  char buf[64];
+  size_t n = strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &t);
+  snprintf(buf + n, sizeof(buf) - n, ".%06ldZ", ts.tv_nsec / 1000);
+  return buf;
+}
+
+std::string hex(const unsigned char *p, size_t n) {
+  static const char digits[] = "0123456789abcdef";
+  std::string out;
+  for (size_t i = 0; i < n; i++) {
+    out += digits[p[i] >> 4];
+    out += digits[p[i] & 15];
+  }
+  return out;
+}
+
+std::string sha256_hex(const std::vector<std::string> &parts) {
+  std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX *)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1) return "";
+  for (const auto &p : parts) {
+    EVP_DigestUpdate(ctx.get(), p.data(), p.size());
+    EVP_DigestUpdate(ctx.get(), "", 1);  // a separator no part can forge
+  }
+  EVP_DigestFinal_ex(ctx.get(), md, &len);
+  return hex(md, len);
+}
+
+std::string uuid() {
+  unsigned char b[16];
+  if (RAND_bytes(b, sizeof(b)) != 1) {
+    std::string fallback = sha256_hex({now_iso()});
+    memcpy(b, fallback.data(), sizeof(b));
+  }
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  std::string h = hex(b, sizeof(b));
+  return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" +
+         h.substr(16, 4) + "-" + h.substr(20);
+}
+
+std::string percent_decode(const std::string &s, bool plus_is_space) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); i++) {
+    char c = s[i];
+    auto val = [](char h) {
+      return h >= '0' && h <= '9' ? h - '0'
+           : h >= 'a' && h <= 'f' ? h - 'a' + 10
+           : h >= 'A' && h <= 'F' ? h - 'A' + 10 : -1;
+    };
+    if (c == '%' && i + 2 < s.size() + 0 && val(s[i + 1]) >= 0 && val(s[i + 2]) >= 0) {
+      out += char(val(s[i + 1]) * 16 + val(s[i + 2]));
+      i += 2;
+    } else if (c == '+' && plus_is_space) {
+      out += ' ';
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+bool name_valid(const std::string &s) { return dispatch_name_valid(s.data(), s.size()); }
+
+bool secret_name_valid(const std::string &s) {
+  if (s.empty() || s.size() > 256) return false;
+  for (char c : s) {
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+          c == '_' || c == '-' || c == '.')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string dump(const json_t *j) {
+  char *s = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+  std::string out = s ? s : "null";
+  free(s);
+  return out;
+}
+
+JsonPtr parse_metadata(const std::string &text) {
+  if (text.empty()) return own(json_object());
+  JsonPtr meta = own(json_loadb(text.data(), text.size(), 0, nullptr));
+  if (!meta || !json_is_object(meta.get())) return own(json_object());
+  return meta;
+}
+
+json_t *str_or_null(const std::map<std::string, std::string> &m, const char *field) {
+  auto it = m.find(field);
+  return it == m.end() || it->second.empty() ? json_null() : json_string(it->second.c_str());
+}
+
+json_t *copy_or(json_t *meta, const char *field, json_t *fallback) {
+  json_t *v = json_object_get(meta, field);
+  if (v == nullptr) return fallback;
+  json_decref(fallback);
+  return json_deep_copy(v);
+}
+
+// The bindings as the API shows them: a secret's value never.
+json_t *shown_bindings(json_t *meta) {
+  json_t *out = json_array();
+  size_t i;
+  json_t *b;
+  json_array_foreach(json_object_get(meta, "bindings"), i, b) {
+    json_t *copy = json_deep_copy(b);
+    const char *type = json_string_value(json_object_get(b, "type"));
+    if (type && strcmp(type, "secret_text") == 0) json_object_del(copy, "text");
+    json_array_append_new(out, copy);
+  }
+  return out;
+}
+
+std::vector<std::string> tags_of(json_t *meta) {
+  std::vector<std::string> tags;
+  size_t i;
+  json_t *t;
+  json_array_foreach(json_object_get(meta, "tags"), i, t) {
+    if (json_is_string(t)) tags.emplace_back(json_string_value(t));
+  }
+  return tags;
+}
+
+json_t *script_object(const std::string &name, const std::map<std::string, std::string> &f,
+                      json_t *meta) {
+  json_t *o = json_object();
+  json_object_set_new(o, "id", json_string(name.c_str()));
+  json_object_set_new(o, "etag", str_or_null(f, "etag"));
+  json_object_set_new(o, "created_on", str_or_null(f, "created_on"));
+  json_object_set_new(o, "modified_on", str_or_null(f, "modified_on"));
+  json_object_set_new(o, "tags", copy_or(meta, "tags", json_null()));
+  json_object_set_new(o, "compatibility_date", copy_or(meta, "compatibility_date", json_null()));
+  json_object_set_new(o, "compatibility_flags",
+                      copy_or(meta, "compatibility_flags", json_array()));
+  json_object_set_new(o, "handlers", json_pack("[s]", "fetch"));
+  json_object_set_new(o, "usage_model", copy_or(meta, "usage_model", json_string("standard")));
+  json_object_set_new(o, "logpush", json_false());
+  auto format = f.find("format");
+  json_object_set_new(o, "has_modules",
+                      json_boolean(format == f.end() || format->second != "service-worker"));
+  json_object_set_new(o, "has_assets", json_false());
+  return o;
+}
+
+json_t *settings_object(json_t *meta) {
+  json_t *o = json_object();
+  json_object_set_new(o, "bindings", shown_bindings(meta));
+  json_object_set_new(o, "compatibility_date", copy_or(meta, "compatibility_date", json_null()));
+  json_object_set_new(o, "compatibility_flags",
+                      copy_or(meta, "compatibility_flags", json_array()));
+  json_object_set_new(o, "limits", copy_or(meta, "limits", json_object()));
+  json_object_set_new(o, "tags", copy_or(meta, "tags", json_null()));
+  json_object_set_new(o, "usage_model", copy_or(meta, "usage_model", json_string("standard")));
+  json_object_set_new(o, "logpush", json_false());
+  json_object_set_new(o, "placement", json_object());
+  json_object_set_new(o, "tail_consumers", json_array());
+  return o;
+}
+
+// The bindings a new version gets: the given ones ("inherit" takes the old
+// binding of that name), plus the old ones whose type keep_bindings names
+// and whose name the new ones do not use.
+bool merge_bindings(json_t *given, json_t *old_meta, const std::vector<std::string> &keep,
+                    json_t **out, std::string *err) {
+  JsonPtr merged = own(json_array());
+  std::set<std::string> names;
+  json_t *old = json_object_get(old_meta, "bindings");
+  auto old_named = [&](const char *name) -> json_t * {
+    size_t i;
+    json_t *b;
+    json_array_foreach(old, i, b) {
+      const char *n = json_string_value(json_object_get(b, "name"));
+      if (n && strcmp(n, name) == 0) return b;
+    }
+    return nullptr;
+  };
+  size_t i;
+  json_t *b;
+  json_array_foreach(given, i, b) {
+    const char *name = json_string_value(json_object_get(b, "name"));
+    const char *type = json_string_value(json_object_get(b, "type"));
+    if (type && strcmp(type, "inherit") == 0) {
+      json_t *from = old_named(name);
+      if (from == nullptr) {
+        *err = std::string("binding \"") + name + "\" inherits from a version that has none";
+        return false;
+      }
+      json_array_append(merged.get(), from);
+    } else {
+      json_array_append(merged.get(), b);
+    }
+    names.insert(name);
+  }
+  json_array_foreach(old, i, b) {
+    const char *name = json_string_value(json_object_get(b, "name"));
+    const char *type = json_string_value(json_object_get(b, "type"));
+    if (name == nullptr || type == nullptr || names.count(name)) continue;
+    if (std::find(keep.begin(), keep.end(), type) != keep.end()) {
+      json_array_append(merged.get(), b);
+      names.insert(name);
+    }
+  }
+  *out = merged.release();
+  return true;
+}
+
+}  // namespace
+
+// ---- RedisValue ---------------------------------------------------------------
+
+bool RedisValue::is_error() const { return type == REDIS_REPLY_ERROR; }
+
+std::map<std::string, std::string> RedisValue::as_hash() const {
+  std::map<std::string, std::string> out;
+  for (size_t i = 0; i + 1 < elements.size(); i += 2) {
+    out[elements[i].str] = elements[i + 1].str;
+  }
+  return out;
+}
+
+static RedisValue copy_reply(const redisReply *r) {
+  RedisValue v;
+  v.type = r->type;
+  if (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS ||
+      r->type == REDIS_REPLY_ERROR) {
+    v.str.assign(r->str, r->len);
+  } else if (r->type == REDIS_REPLY_INTEGER) {
+    v.integer = r->integer;
+  } else if (r->type == REDIS_REPLY_ARRAY) {
+    v.elements.reserve(r->elements);
+    for (size_t i = 0; i < r->elements; i++) v.elements.push_back(copy_reply(r->element[i]));
+  }
+  return v;
+}
+
+// ---- the call -----------------------------------------------------------------
+
+AdminCall::AdminCall(Engine &engine, const dispatch_admin_view_t &view)
+    : engine_(engine), host_ctx_(view.ctx) {
+  auto s = [](const dispatch_str_t &v) {
+    return v.data && v.len ? std::string(v.data, v.len) : std::string();
+  };
+  method_ = s(view.method);
+  raw_path_ = s(view.path);
+  content_type_in_ = s(view.content_type);
+  request_body_ = s(view.body);
+  std::string query = s(view.query);
+  size_t pos = 0;
+  while (pos < query.size()) {
+    size_t amp = query.find('&', pos);
+    if (amp == std::string::npos) amp = query.size();
+    std::string pair = query.substr(pos, amp - pos);
+    size_t eq = pair.find('=');
+    std::string key = percent_decode(pair.substr(0, eq), true);
+    std::string value = eq == std::string::npos ? "" : percent_decode(pair.substr(eq + 1), true);
+    if (!key.empty()) query_.emplace(key, value);
+    pos = amp + 1;
+  }
+}
+
+std::string AdminCall::query_param(const std::string &name, bool *present) const {
+  auto it = query_.find(name);
+  if (present) *present = it != query_.end();
+  return it == query_.end() ? std::string() : it->second;
+}
+
+void AdminCall::answer_raw(int status, const std::string &content_type, std::string body) {
+  if (done_) return;
+  done_ = true;
+  status_ = status;
+  content_type_ = content_type;
+  body_ = std::move(body);
+  if (host_ctx_) engine_.host().wake(host_ctx_);
+}
+
+void AdminCall::ok(json_t *result, json_t *result_info) {
+  JsonPtr env = own(json_object());
+  json_object_set_new(env.get(), "success", json_true());
+  json_object_set_new(env.get(), "errors", json_array());
+  json_object_set_new(env.get(), "messages", json_array());
+  json_object_set_new(env.get(), "result", result ? result : json_null());
+  if (result_info) json_object_set_new(env.get(), "result_info", result_info);
+  answer_raw(200, "application/json", dump(env.get()));
+}
+
+void AdminCall::fail(int status, int code, const std::string &message) {
+  JsonPtr env = own(json_object());
+  json_object_set_new(env.get(), "success", json_false());
+  json_object_set_new(env.get(), "errors",
+                      json_pack("[{s:i,s:s%}]", "code", code, "message", message.data(),
+                                message.size()));
+  json_object_set_new(env.get(), "messages", json_array());
+  json_object_set_new(env.get(), "result", json_null());
+  answer_raw(status, "application/json", dump(env.get()));
+}
+
+void AdminCall::redis(std::vector<std::vector<std::string>> cmds, Next next) {
+  struct Batch {
+    Replies replies;
+    size_t left;
+    std::string error;
+    Next next;
+  };
+  auto batch = std::make_shared<Batch>();
+  batch->replies.resize(cmds.size());
+  batch->left = cmds.size();
+  batch->next = std::move(next);
+  auto self = shared_from_this();
+  for (size_t i = 0; i < cmds.size(); i++) {
+    engine_.redis().command(cmds[i], [self, batch, i](const redisReply *reply,
+                                                      const std::string &error) {
+      if (reply == nullptr) {
+        if (batch->error.empty()) batch->error = error.empty() ? "no reply" : error;
+      } else {
+        batch->replies[i] = copy_reply(reply);
+      }
+      if (--batch->left > 0) return;
+      if (!batch->error.empty()) {
+        self->fail(503, kCodeStore, "the store is unavailable: " + batch->error);
+        return;
+      }
+      // An error inside a transaction aborts it: EXEC answers an error.
+      for (const RedisValue &v : batch->replies) {
+        if (v.is_error() && v.str.compare(0, 9, "EXECABORT") == 0) {
+          self->fail(503, kCodeStore, "the store refused the change: " + v.str);
+          return;
+        }
+      }
+      batch->next(batch->replies);
+    });
+  }
+}
+
+void AdminCall::changed(const std::vector<std::string> &ns_names, json_t *result) {
+  JsonPtr owned = own(result);
+  // Every worker of this node looks at the generation before its next
+  // request; other nodes hear the PUBLISH.
+  const dispatch_host_t &raw = engine_.host().raw();
+  if (raw.generation_bump) raw.generation_bump(raw.data);
+  if (ns_names.empty()) {
+    ok(owned.release());
+    return;
+  }
+  auto self = shared_from_this();
+  auto left = std::make_shared<size_t>(ns_names.size());
+  auto shared_result = std::make_shared<JsonPtr>(std::move(owned));
+  for (const std::string &ns_name : ns_names) {
+    engine_.redis().command({"PUBLISH", ScriptStore::kEventsChannel, ns_name},
+                            [self, left, shared_result](const redisReply *, const std::string &) {
+      // Stored either way: a lost PUBLISH costs other nodes dispatch_cache_ttl.
+      if (--*left == 0) self->ok(shared_result->release());
+    });
+  }
+}
+
+json_t *AdminCall::body_json(std::string *err) const {
+  json_error_t jerr;
+  json_t *j = json_loadb(request_body_.data(), request_body_.size(), 0, &jerr);
+  if (j == nullptr) *err = std::string("the body is not valid JSON: ") + jerr.text;
+  return j;
+}
+
+void AdminCall::start() {
+  try {
+    route();
+  } catch (const std::exception &e) {
+    fail(500, kCodeUnsupported, std::string("internal error: ") + e.what());
+  }
+}
+
+void AdminCall::route() {
+  // /accounts/ACCOUNT/workers/dispatch/namespaces[/...]
+  std::vector<std::string> parts;
+  size_t pos = 0;
+  while (pos <= raw_path_.size()) {
+    size_t slash = raw_path_.find('/', pos);
+    if (slash == std::string::npos) slash = raw_path_.size();
+    if (slash > pos) parts.push_back(percent_decode(raw_path_.substr(pos, slash - pos), false));
+    pos = slash + 1;
+  }
+  if (parts.size() < 5 || parts[0] != "accounts" || parts[2] != "workers" ||
+      parts[3] != "dispatch" || parts[4] != "namespaces") {
+    fail(404, kCodeNoRoute, "No route for that URI");
+    return;
+  }
+  segments_.assign(parts.begin() + 5, parts.end());
+  const auto &s = segments_;
+  const std::string &m = method_;
+  auto not_allowed = [&] { fail(405, kCodeMethod, "Method not allowed: " + m); };
+
+  if (s.empty()) {
+    if (m == "GET") return namespaces_list();
+    if (m == "POST") return namespace_create();
+    return not_allowed();
+  }
+  ns_ = s[0];
+  if (!name_valid(ns_)) {
+    fail(400, kCodeValidation, "a namespace name is 1-63 characters of a-z 0-9 - _");
+    return;
+  }
+  if (s.size() == 1) {
+    if (m == "GET") return namespace_get();
+    if (m == "PUT" || m == "PATCH") return namespace_rename();
+    if (m == "DELETE") return namespace_delete();
+    return not_allowed();
+  }
+  if (s[1] != "scripts" || s.size() > 5) {
+    fail(404, kCodeNoRoute, "No route for that URI");
+    return;
+  }
+  if (s.size() == 2) {
+    if (m == "GET") return scripts_list(false);
+    if (m == "DELETE") return scripts_list(true);
+    return not_allowed();
+  }
+  name_ = s[2];
+  if (!name_valid(name_)) {
+    fail(400, kCodeValidation, "a script name is 1-63 characters of a-z 0-9 - _");
+    return;
+  }
+  if (s.size() == 3) {
+    if (m == "PUT") return script_upload(false);
+    if (m == "GET") return script_get();
+    if (m == "DELETE") return script_delete();
+    return not_allowed();
+  }
+  const std::string &what = s[3];
+  if (s.size() == 4) {
+    if (what == "content") {
+      if (m == "GET") return script_content();
+      if (m == "PUT") return script_upload(true);
+      return not_allowed();
+    }
+    if (what == "settings") {
+      if (m == "GET") return settings_get(false);
+      if (m == "PATCH") return settings_patch();
+      return not_allowed();
+    }
+    if (what == "bindings") {
+      if (m == "GET") return settings_get(true);
+      return not_allowed();
+    }
+    if (what == "secrets") {
+      if (m == "GET" || m == "PUT") return secrets("");
+      return not_allowed();
+    }
+    if (what == "secrets-bulk") {
+      if (m == "PATCH" || m == "PUT") return secrets_bulk();
+      return not_allowed();
+    }
+    if (what == "tags") {
+      if (m == "GET" || m == "PUT") return tags("");
+      return not_allowed();
+    }
+    if (what == "quarantine") {
+      if (m == "GET" || m == "DELETE") return quarantine();
+      return not_allowed();
+    }
+  } else if (what == "secrets") {
+    if (m == "GET" || m == "DELETE") return secrets(s[4]);
+    return not_allowed();
+  } else if (what == "tags") {
+    if (m == "PUT" || m == "DELETE") return tags(s[4]);
+    return not_allowed();
+  }
+  fail(404, kCodeNoRoute, "No route for that URI");
+}
+
+// ---- namespaces -----------------------------------------------------------------
+
+namespace {
+
+json_t *namespace_object(const std::string &ns, const std::map<std::string, std::string> &rec,
+                         long long script_count) {
+  json_t *o = json_object();
+  auto id = rec.find("namespace_id");
+  // A namespace written straight into Redis has no record: a stable id.
+  std::string nid = id != rec.end() ? id->second : sha256_hex({"namespace", ns}).substr(0, 32);
+  json_object_set_new(o, "namespace_id", json_string(nid.c_str()));
+  json_object_set_new(o, "namespace_name", json_string(ns.c_str()));
+  json_object_set_new(o, "created_on", str_or_null(rec, "created_on"));
+  json_object_set_new(o, "created_by", json_string(""));
+  json_object_set_new(o, "modified_on", str_or_null(rec, "modified_on"));
+  json_object_set_new(o, "modified_by", json_string(""));
+  json_object_set_new(o, "script_count", json_integer(script_count));
+  json_object_set_new(o, "trusted_workers", json_false());
+  auto kv = rec.find("kv_namespace");
+  json_object_set_new(o, "kv_namespace",
+                      json_string(kv != rec.end() && !kv->second.empty() ? kv->second.c_str()
+                                                                         : ns.c_str()));
+  return o;
+}
+
+}  // namespace
+
+void AdminCall::namespaces_list() {
+  auto self = shared_from_this();
+  redis({{"SMEMBERS", kNamespacesKey}}, [self](Replies &r) {
+    std::vector<std::string> names;
+    for (const auto &e : r[0].elements) names.push_back(e.str);
+    std::sort(names.begin(), names.end());
+    std::vector<std::vector<std::string>> cmds;
+    for (const auto &ns : names) {
+      cmds.push_back({"HGETALL", record_key(ns)});
+      cmds.push_back({"SCARD", scripts_key(ns)});
+    }
+    if (cmds.empty()) {
+      self->ok(json_array());
+      return;
+    }
+    self->redis(cmds, [self, names](Replies &r) {
+      json_t *list = json_array();
+      for (size_t i = 0; i < names.size(); i++) {
+        json_array_append_new(list, namespace_object(names[i], r[2 * i].as_hash(),
+                                                     r[2 * i + 1].integer));
+      }
+      self->ok(list);
+    });
+  });
+}
+
+void AdminCall::namespace_create() {
+  std::string err;
+  JsonPtr body = own(body_json(&err));
+  if (!body) return fail(400, kCodeValidation, err);
+  const char *name = json_string_value(json_object_get(body.get(), "name"));
+  if (name == nullptr || !name_valid(name)) {
+    return fail(400, kCodeValidation,
+                "\"name\" must be 1-63 characters of a-z 0-9 - _");
+  }
+  std::string ns = name;
+  std::string now = now_iso();
+  std::string rec = record_key(ns);
+  auto self = shared_from_this();
+  redis({{"SADD", kNamespacesKey, ns},
+         {"MULTI"},
+         {"HSETNX", rec, "namespace_id", uuid()},
+         {"HSETNX", rec, "namespace_name", ns},
+         {"HSETNX", rec, "created_on", now},
+         {"HSETNX", rec, "modified_on", now},
+         {"HSETNX", rec, "kv_namespace", ns},
+         {"SCARD", scripts_key(ns)},
+         {"HGETALL", rec},
+         {"EXEC"}},
+        [self, ns](Replies &r) {
+    const RedisValue &exec = r.back();
+    if (exec.elements.size() != 7) {
+      return self->fail(503, kCodeStore, "the store refused the change");
+    }
+    if (exec.elements[0].integer == 0) {
+      return self->fail(409, kCodeConflict, "the namespace \"" + ns + "\" already exists");
+    }
+    self->changed({}, namespace_object(ns, exec.elements[6].as_hash(),
+                                       exec.elements[5].integer));
+  });
+}
+
+void AdminCall::namespace_get() {
+  auto self = shared_from_this();
+  std::string ns = ns_;
+  redis({{"SISMEMBER", kNamespacesKey, ns}, {"HGETALL", record_key(ns)},
+         {"SCARD", scripts_key(ns)}},
+        [self, ns](Replies &r) {
+    auto rec = r[1].as_hash();
+    if (r[0].integer == 0 && rec.empty() && r[2].integer == 0) {
+      return self->fail(404, kCodeNotFound, "the namespace \"" + ns + "\" does not exist");
+    }
+    self->ok(namespace_object(ns, rec, r[2].integer));
+  });
+}
+
+void AdminCall::namespace_rename() {
+  std::string err;
+  JsonPtr body = own(body_json(&err));
+  if (!body) return fail(400, kCodeValidation, err);
+  const char *name = json_string_value(json_object_get(body.get(), "name"));
+  if (name == nullptr || !name_valid(name)) {
+    return fail(400, kCodeValidation, "\"name\" must be 1-63 characters of a-z 0-9 - _");
+  }
+  std::string from = ns_;
+  std::string to = name;
+  auto self = shared_from_this();
+  if (to == from) return namespace_get();
+  redis({{"SISMEMBER", kNamespacesKey, from}, {"HGETALL", record_key(from)},
+         {"SMEMBERS", scripts_key(from)}, {"SISMEMBER", kNamespacesKey, to},
+         {"EXISTS", record_key(to), scripts_key(to)}},
+        [self, from, to](Replies &r) {
+    auto rec = r[1].as_hash();
+    std::vector<std::string> names;
+    for (const auto &e : r[2].elements) names.push_back(e.str);
+    if (r[0].integer == 0 && rec.empty() && names.empty()) {
+      return self->fail(404, kCodeNotFound, "the namespace \"" + from + "\" does not exist");
+    }
+    if (r[3].integer != 0 || r[4].integer != 0) {
+      return self->fail(409, kCodeConflict, "the namespace \"" + to + "\" already exists");
+    }
+    std::vector<std::vector<std::string>> reads;
+    for (const auto &n : names) reads.push_back({"HGETALL", ScriptStore::script_key(from, n)});
+    reads.push_back({"PING"});
+    self->redis(reads, [self, from, to, rec, names](Replies &scripts) {
+      std::string now = now_iso();
+      auto get = [&](const char *f, const std::string &fallback) {
+        auto it = rec.find(f);
+        return it != rec.end() && !it->second.empty() ? it->second : fallback;
+      };
+      // KV data stays where it was created: the scripts carry its name.
+      std::string kv = get("kv_namespace", from);
+      std::vector<std::vector<std::string>> cmds = {{"SADD", kNamespacesKey, to}, {"MULTI"}};
+      cmds.push_back({"HSET", record_key(to), "namespace_id", get("namespace_id", uuid()),
+                      "namespace_name", to, "created_on", get("created_on", now),
+                      "modified_on", now, "kv_namespace", kv});
+      std::vector<std::string> published;
+      for (size_t i = 0; i < names.size(); i++) {
+        auto fields = scripts[i].as_hash();
+        if (fields.empty()) continue;  // deleted meanwhile
+        fields["kv_namespace"] = kv;
+        std::vector<std::string> hset = {"HSET", ScriptStore::script_key(to, names[i])};
+        for (const auto &f : fields) {
+          hset.push_back(f.first);
+          hset.push_back(f.second);
+        }
+        cmds.push_back(std::move(hset));
+        cmds.push_back({"SADD", scripts_key(to), names[i]});
+        published.push_back(to + "/" + names[i]);
+        published.push_back(from + "/" + names[i]);
+      }
+      cmds.push_back({"EXEC"});
+      // Then the old namespace goes, in a transaction of its own hash tag.
+      cmds.push_back({"MULTI"});
+      cmds.push_back({"DEL", record_key(from), scripts_key(from)});
+      for (const auto &n : names) cmds.push_back({"DEL", ScriptStore::script_key(from, n)});
+      cmds.push_back({"EXEC"});
+      cmds.push_back({"SREM", kNamespacesKey, from});
+      cmds.push_back({"HGETALL", record_key(to)});
+      cmds.push_back({"SCARD", scripts_key(to)});
+      self->redis(cmds, [self, to, published](Replies &w) {
+        size_t n = w.size();
+        self->changed(published, namespace_object(to, w[n - 2].as_hash(), w[n - 1].integer));
+      });
+    });
+  });
+}
+
+void AdminCall::namespace_delete() {
+  auto self = shared_from_this();
+  std::string ns = ns_;
+  redis({{"SISMEMBER", kNamespacesKey, ns}, {"EXISTS", record_key(ns)},
+         {"SMEMBERS", scripts_key(ns)}},
+        [self, ns](Replies &r) {
+    std::vector<std::string> names;
+    for (const auto &e : r[2].elements) names.push_back(e.str);
+    if (r[0].integer == 0 && r[1].integer == 0 && names.empty()) {
+      return self->fail(404, kCodeNotFound, "the namespace \"" + ns + "\" does not exist");
+    }
+    std::vector<std::vector<std::string>> cmds = {{"MULTI"},
+                                                  {"DEL", record_key(ns), scripts_key(ns)}};
+    std::vector<std::string> published;
+    for (const auto &n : names) {
+      cmds.push_back({"DEL", ScriptStore::script_key(ns, n)});
+      published.push_back(ns + "/" + n);
+    }
+    cmds.push_back({"EXEC"});
+    cmds.push_back({"SREM", kNamespacesKey, ns});
+    self->redis(cmds, [self, published](Replies &) { self->changed(published, nullptr); });
+  });
+}
+
+// ---- scripts ----------------------------------------------------------------------
+
+void AdminCall::scripts_list(bool delete_them) {
+  // tags=a:yes,b:no — with a and without b
+  std::vector<std::pair<std::string, bool>> wanted;
+  std::string tags = query_param("tags");
+  size_t pos = 0;
+  while (pos < tags.size()) {
+    size_t comma = tags.find(',', pos);
+    if (comma == std::string::npos) comma = tags.size();
+    std::string item = tags.substr(pos, comma - pos);
+    pos = comma + 1;
+    if (item.empty()) continue;
+    size_t colon = item.rfind(':');
+    bool yes = true;
+    if (colon != std::string::npos) {
+      std::string v = item.substr(colon + 1);
+      if (v != "yes" && v != "no") {
+        return fail(400, kCodeValidation, "tags are filtered as tag:yes or tag:no");
+      }
+      yes = v == "yes";
+      item = item.substr(0, colon);
+    }
+    wanted.emplace_back(item, yes);
+  }
+  if (delete_them && wanted.empty()) {
+    return fail(400, kCodeValidation, "a bulk delete needs ?tags=TAG:yes (or :no)");
+  }
+  long limit = kDefaultListLimit;
+  bool has_limit = false;
+  std::string limit_text = query_param("limit", &has_limit);
+  if (has_limit) {
+    char *end = nullptr;
+    limit = strtol(limit_text.c_str(), &end, 10);
+    if (end == limit_text.c_str() || *end != '\0' || limit < 1 || limit > kDefaultListLimit) {
+      return fail(400, kCodeValidation, "limit must be 1-1000");
+    }
+  }
+  std::string cursor = query_param("cursor");
+
+  auto self = shared_from_this();
+  std::string ns = ns_;
+  redis({{"SISMEMBER", kNamespacesKey, ns}, {"SMEMBERS", scripts_key(ns)}},
+        [self, ns, wanted, limit, cursor, delete_them](Replies &r) {
+    std::vector<std::string> names;
+    for (const auto &e : r[1].elements) names.push_back(e.str);
+    if (r[0].integer == 0 && names.empty()) {
+      return self->fail(404, kCodeNotFound, "the namespace \"" + ns + "\" does not exist");
+    }
+    std::sort(names.begin(), names.end());
+    std::vector<std::vector<std::string>> cmds;
+    for (const auto &n : names) {
+      cmds.push_back({"HMGET", ScriptStore::script_key(ns, n), "etag", "created_on",
+                      "modified_on", "metadata", "format"});
+    }
+    cmds.push_back({"PING"});
+    self->redis(cmds, [self, ns, names, wanted, limit, cursor, delete_them](Replies &r) {
+      static const char *fields[] = {"etag", "created_on", "modified_on", "metadata", "format"};
+      JsonPtr list = own(json_array());
+      std::vector<std::string> chosen;
+      std::string next_cursor;
+      for (size_t i = 0; i < names.size(); i++) {
+        if (!delete_them && !cursor.empty() && names[i] <= cursor) continue;
+        std::map<std::string, std::string> f;
+        for (size_t k = 0; k < 5 && k < r[i].elements.size(); k++) {
+          if (r[i].elements[k].type == REDIS_REPLY_STRING) f[fields[k]] = r[i].elements[k].str;
+        }
+        JsonPtr meta = parse_metadata(f["metadata"]);
+        std::vector<std::string> have = tags_of(meta.get());
+        bool match = true;
+        for (const auto &w : wanted) {
+          bool has = std::find(have.begin(), have.end(), w.first) != have.end();
+          if (has != w.second) match = false;
+        }
+        if (!match) continue;
+        if (!delete_them && long(chosen.size()) == limit) {
+          next_cursor = chosen.back();
+          break;
+        }
+        chosen.push_back(names[i]);
+        json_array_append_new(list.get(), script_object(names[i], f, meta.get()));
+      }
+      if (!delete_them) {
+        json_t *info = json_pack("{s:i,s:s}", "count", int(chosen.size()), "cursor",
+                                 next_cursor.c_str());
+        return self->ok(list.release(), info);
+      }
+      if (chosen.empty()) return self->ok(json_array());
+      std::vector<std::vector<std::string>> del = {{"MULTI"}};
+      std::vector<std::string> published;
+      for (const auto &n : chosen) {
+        del.push_back({"DEL", ScriptStore::script_key(ns, n)});
+        del.push_back({"SREM", scripts_key(ns), n});
+        published.push_back(ns + "/" + n);
+      }
+      del.push_back({"EXEC"});
+      auto deleted = std::make_shared<JsonPtr>(std::move(list));
+      self->redis(del, [self, published, deleted](Replies &) {
+        self->changed(published, deleted->release());
+      });
+    });
+  });
+}
+
+void AdminCall::with_script(ScriptFn fn) {
+  auto self = shared_from_this();
+  std::string key = ScriptStore::script_key(ns_, name_);
+  redis({{"EXISTS", key},
+         {"HMGET", key, "etag", "created_on", "modified_on", "metadata", "format",
+          "kv_namespace"}},
+        [self, fn](Replies &r) {
+    if (r[0].integer == 0) {
+      return self->fail(404, kCodeNotFound, "the script \"" + self->name_ +
+                                                "\" does not exist in namespace \"" +
+                                                self->ns_ + "\"");
+    }
+    static const char *fields[] = {"etag", "created_on", "modified_on", "metadata", "format",
+                                   "kv_namespace"};
+    std::map<std::string, std::string> f;
+    for (size_t k = 0; k < 6 && k < r[1].elements.size(); k++) {
+      if (r[1].elements[k].type == REDIS_REPLY_STRING) f[fields[k]] = r[1].elements[k].str;
+    }
+    JsonPtr meta = parse_metadata(f["metadata"]);
+    fn(f, meta.get());
+  });
+}
+
+void AdminCall::script_get() {
+  auto self = shared_from_this();
+  with_script([self](std::map<std::string, std::string> &f, json_t *meta) {
+    json_t *o = json_object();
+    json_object_set_new(o, "created_on", str_or_null(f, "created_on"));
+    json_object_set_new(o, "modified_on", str_or_null(f, "modified_on"));
+    json_object_set_new(o, "dispatch_namespace", json_string(self->ns_.c_str()));
+    json_object_set_new(o, "script", script_object(self->name_, f, meta));
+    self->ok(o);
+  });
+}
+
+void AdminCall::script_content() {
+  auto self = shared_from_this();
+  std::string key = ScriptStore::script_key(ns_, name_);
+  redis({{"HMGET", key, "code", "format"}}, [self](Replies &r) {
+    if (r[0].elements.size() != 2 || r[0].elements[0].type != REDIS_REPLY_STRING) {
+      return self->fail(404, kCodeNotFound, "the script \"" + self->name_ +
+                                                "\" does not exist in namespace \"" +
+                                                self->ns_ + "\"");
+    }
+    bool sw = r[0].elements[1].str == "service-worker";
+    self->answer_raw(200, sw ? "application/javascript" : "application/javascript+module",
+                     r[0].elements[0].str);
+  });
+}
+
+void AdminCall::script_delete() {
+  auto self = shared_from_this();
+  std::string ns = ns_;
+  std::string name = name_;
+  redis({{"MULTI"},
+         {"DEL", ScriptStore::script_key(ns, name)},
+         {"SREM", scripts_key(ns), name},
+         {"EXEC"}},
+        [self, ns, name](Replies &r) {
+    const RedisValue &exec = r.back();
+    if (exec.elements.empty() || exec.elements[0].integer == 0) {
+      return self->fail(404, kCodeNotFound, "the script \"" + name +
+                                                "\" does not exist in namespace \"" + ns + "\"");
+    }
+    self->changed({ns + "/" + name}, nullptr);
+  });
+}
+
+void AdminCall::script_upload(bool content_only) {
+  auto upload = std::make_shared<Upload>();
+  std::string err;
+  if (!parse_upload(content_type_in_, request_body_, engine_.script_max_size(), upload.get(),
+                    &err)) {
+    return fail(400, kCodeValidation, err);
+  }
+  std::string().swap(request_body_);  // parsed: the copy is no longer needed
+  auto self = shared_from_this();
+  std::string key = ScriptStore::script_key(ns_, name_);
+  redis({{"EXISTS", key},
+         {"HMGET", key, "created_on", "metadata"},
+         {"HGET", record_key(ns_), "kv_namespace"}},
+        [self, upload, content_only, key](Replies &r) {
+    bool exists = r[0].integer != 0;
+    if (content_only && !exists) {
+      return self->fail(404, kCodeNotFound, "the script \"" + self->name_ +
+                                                "\" does not exist in namespace \"" +
+                                                self->ns_ + "\"");
+    }
+    std::string created_on;
+    std::string old_metadata;
+    if (r[1].elements.size() == 2) {
+      created_on = r[1].elements[0].str;
+      old_metadata = r[1].elements[1].str;
+    }
+    std::string kv = r[2].type == REDIS_REPLY_STRING && !r[2].str.empty() ? r[2].str : self->ns_;
+    JsonPtr old_meta = parse_metadata(old_metadata);
+    JsonPtr meta = parse_metadata(upload->metadata);
+    std::string err;
+    if (content_only) {
+      // The code alone changes: everything else stays as it was.
+      JsonPtr merged = own(json_deep_copy(old_meta.get()));
+      json_object_del(merged.get(), "main_module");
+      json_object_del(merged.get(), "body_part");
+      json_object_set_new(merged.get(), upload->format == "module" ? "main_module" : "body_part",
+                          json_string(upload->main.c_str()));
+      meta = std::move(merged);
+    } else {
+      json_t *bindings = nullptr;
+      json_t *given = json_object_get(meta.get(), "bindings");
+      JsonPtr none = own(json_array());
+      if (!merge_bindings(given ? given : none.get(), old_meta.get(), upload->keep_bindings,
+                          &bindings, &err)) {
+        return self->fail(400, kCodeValidation, err);
+      }
+      json_object_set_new(meta.get(), "bindings", bindings);
+    }
+    upload->metadata = dump(meta.get());
+
+    // Compiled and its top level run in a scratch isolate, before anything
+    // is stored: a refused upload changes nothing.
+    auto source = std::make_shared<ScriptSource>();
+    source->ns = self->ns_;
+    source->name = self->name_;
+    source->code = upload->code;
+    source->format = upload->format;
+    source->metadata = upload->metadata;
+    source->modules = upload->modules;
+    source->kv_namespace = kv;
+    dispatch_outcome_e outcome = DISPATCH_OUTCOME_OK;
+    std::shared_ptr<TenantIsolate> scratch =
+        TenantIsolate::create(self->engine_, source, &err, &outcome);
+    if (!scratch) {
+      std::string why = err.substr(0, 2000);
+      if (outcome == DISPATCH_OUTCOME_EXCEEDED_CPU ||
+          outcome == DISPATCH_OUTCOME_EXCEEDED_MEMORY) {
+        why = "module \"" + upload->main + "\": " + why;
+      }
+      return self->fail(400, kCodeValidation, "the script failed validation: " + why);
+    }
+    scratch.reset();
+
+    std::string now = now_iso();
+    std::vector<std::string> etag_parts = {upload->format, upload->code, upload->metadata, kv};
+    for (const auto &m : upload->modules) {
+      etag_parts.push_back(m.first);
+      etag_parts.push_back(m.second);
+    }
+    std::string etag = sha256_hex(etag_parts);
+    std::vector<std::string> hset = {"HSET", key, "code", upload->code, "format", upload->format,
+                                     "metadata", upload->metadata, "etag", etag,
+                                     "created_on", created_on.empty() ? now : created_on,
+                                     "modified_on", now, "kv_namespace", kv};
+    for (const auto &m : upload->modules) {
+      hset.push_back(kModulePrefix + m.first);
+      hset.push_back(m.second);
+    }
+    std::string rec = record_key(self->ns_);
+    std::map<std::string, std::string> fields = {
+        {"etag", etag}, {"created_on", created_on.empty() ? now : created_on},
+        {"modified_on", now}, {"format", upload->format}};
+    self->redis({{"SADD", kNamespacesKey, self->ns_},
+                 {"MULTI"},
+                 {"DEL", key},
+                 hset,
+                 {"SADD", scripts_key(self->ns_), self->name_},
+                 {"HSETNX", rec, "namespace_id", uuid()},
+                 {"HSETNX", rec, "namespace_name", self->ns_},
+                 {"HSETNX", rec, "created_on", now},
+                 {"HSETNX", rec, "kv_namespace", self->ns_},
+                 {"HSET", rec, "modified_on", now},
+                 {"EXEC"}},
+                [self, fields, upload](Replies &) {
+      JsonPtr meta = parse_metadata(upload->metadata);
+      self->changed({self->ns_ + "/" + self->name_},
+                    script_object(self->name_, fields, meta.get()));
+    });
+  });
+}
+
+// ---- read-modify-write of a script's metadata ----------------------------------------
+
+void AdminCall::update_metadata(const std::string &etag, json_t *meta, json_t *result) {
+  JsonPtr owned_result = own(result);
+  std::string metadata = dump(meta);
+  std::string new_etag = sha256_hex({etag, metadata});
+  // Stored only when the script is still the version that was read: a
+  // concurrent change is a 409, never lost.
+  static const char kGuarded[] =
+      "local e = redis.call('HGET', KEYS[1], 'etag')\n"
+      "if e == false then e = '' end\n"
+      "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end\n"
+      "if e ~= ARGV[1] then return -1 end\n"
+      "redis.call('HSET', KEYS[1], 'metadata', ARGV[2], 'etag', ARGV[3], 'modified_on', ARGV[4])\n"
+      "return 1\n";
+  auto self = shared_from_this();
+  auto shared_result = std::make_shared<JsonPtr>(std::move(owned_result));
+  redis({{"EVAL", kGuarded, "1", ScriptStore::script_key(ns_, name_), etag, metadata, new_etag,
+          now_iso()}},
+        [self, shared_result](Replies &r) {
+    if (r[0].is_error()) return self->fail(503, kCodeStore, "the store refused: " + r[0].str);
+    if (r[0].integer == 0) {
+      return self->fail(404, kCodeNotFound, "the script \"" + self->name_ +
+                                                "\" does not exist in namespace \"" +
+                                                self->ns_ + "\"");
+    }
+    if (r[0].integer < 0) {
+      return self->fail(409, kCodeConflict, "the script changed meanwhile: try again");
+    }
+    self->changed({self->ns_ + "/" + self->name_}, shared_result->release());
+  });
+}
+
+void AdminCall::settings_get(bool bindings_only) {
+  auto self = shared_from_this();
+  with_script([self, bindings_only](std::map<std::string, std::string> &, json_t *meta) {
+    self->ok(bindings_only ? shown_bindings(meta) : settings_object(meta));
+  });
+}
+
+void AdminCall::settings_patch() {
+  // multipart with a "settings" part (Cloudflare's SDK), or a JSON body
+  std::string text = request_body_;
+  std::string boundary;
+  std::string err;
+  if (multipart_boundary(content_type_in_, &boundary, &err)) {
+    std::vector<MultipartPart> parts;
+    if (!multipart_parse(request_body_, boundary, MultipartLimits(), &parts, &err)) {
+      return fail(400, kCodeValidation, err);
+    }
+    text.clear();
+    for (const auto &p : parts) {
+      if (p.name == "settings") text = std::string(p.body);
+    }
+  }
+  auto patch = std::make_shared<JsonPtr>(own(json_loadb(text.data(), text.size(), 0, nullptr)));
+  if (!*patch || !json_is_object(patch->get())) {
+    return fail(400, kCodeValidation, "the settings must be a JSON object");
+  }
+  json_t *p = patch->get();
+  if (json_t *b = json_object_get(p, "bindings")) {
+    if (!bindings_valid(b, &err)) return fail(400, kCodeValidation, err);
+  }
+  if (json_t *t = json_object_get(p, "tags")) {
+    if (!json_is_null(t) && !tags_valid(t)) {
+      return fail(400, kCodeValidation, "tags must be an array of at most 8 non-empty strings");
+    }
+  }
+  auto self = shared_from_this();
+  with_script([self, patch](std::map<std::string, std::string> &f, json_t *meta) {
+    json_t *p = patch->get();
+    JsonPtr next = own(json_deep_copy(meta));
+    std::string err;
+    if (json_t *given = json_object_get(p, "bindings")) {
+      std::vector<std::string> keep;
+      size_t i;
+      json_t *k;
+      json_array_foreach(json_object_get(p, "keep_bindings"), i, k) {
+        if (json_is_string(k)) keep.emplace_back(json_string_value(k));
+      }
+      json_t *bindings = nullptr;
+      if (!merge_bindings(given, meta, keep, &bindings, &err)) {
+        return self->fail(400, kCodeValidation, err);
+      }
+      json_object_set_new(next.get(), "bindings", bindings);
+    }
+    for (const char *field : {"compatibility_date", "compatibility_flags", "limits", "tags",
+                              "usage_model"}) {
+      if (json_t *v = json_object_get(p, field)) json_object_set(next.get(), field, v);
+    }
+    json_t *result = settings_object(next.get());
+    self->update_metadata(f["etag"], next.get(), result);
+  });
+}
+
+// ---- secrets: secret_text bindings, whose values no answer shows --------------------
+
+namespace {
+
+json_t *secret_object(const char *name) {
+  return json_pack("{s:s,s:s}", "name", name, "type", "secret_text");
+}
+
+// Sets (text non-null) or removes the binding called name; false when
+// removing one that is not there.
+bool set_secret(json_t *meta, const std::string &name, const char *text) {
+  json_t *bindings = json_object_get(meta, "bindings");
+  if (!json_is_array(bindings)) {
+    bindings = json_array();
+    json_object_set_new(meta, "bindings", bindings);
+  }
+  bool found = false;
+  for (size_t i = 0; i < json_array_size(bindings); i++) {
+    const char *n = json_string_value(json_object_get(json_array_get(bindings, i), "name"));
+    if (n && name == n) {
+      json_array_remove(bindings, i);
+      found = true;
+      break;
+    }
+  }
+  if (text) {
+    json_array_append_new(bindings, json_pack("{s:s,s:s,s:s}", "type", "secret_text", "name",
+                                              name.c_str(), "text", text));
+  }
+  return found || text;
+}
+
+bool is_secret(json_t *b) {
+  const char *type = json_string_value(json_object_get(b, "type"));
+  return type && strcmp(type, "secret_text") == 0;
+}
+
+}  // namespace
+
+void AdminCall::secrets(const std::string &secret) {
+  auto self = shared_from_this();
+  if (method_ == "PUT") {
+    std::string err;
+    JsonPtr body = own(body_json(&err));
+    if (!body) return fail(400, kCodeValidation, err);
+    const char *name = json_string_value(json_object_get(body.get(), "name"));
+    const char *text = json_string_value(json_object_get(body.get(), "text"));
+    const char *type = json_string_value(json_object_get(body.get(), "type"));
+    if (name == nullptr || !secret_name_valid(name) || text == nullptr) {
+      return fail(400, kCodeValidation,
+                  "a secret is {\"name\",\"text\",\"type\":\"secret_text\"}; its name is "
+                  "1-256 characters of A-Z a-z 0-9 _ - .");
+    }
+    if (type && strcmp(type, "secret_text") != 0) {
+      return fail(400, kCodeValidation, std::string("secrets of type \"") + type +
+                                            "\" are not supported (secret_text only)");
+    }
+    std::string n = name;
+    std::string t = text;
+    return with_script([self, n, t](std::map<std::string, std::string> &f, json_t *meta) {
+      JsonPtr next = own(json_deep_copy(meta));
+      set_secret(next.get(), n, t.c_str());
+      self->update_metadata(f["etag"], next.get(), secret_object(n.c_str()));
+    });
+  }
+  with_script([self, secret](std::map<std::string, std::string> &f, json_t *meta) {
+    json_t *bindings = json_object_get(meta, "bindings");
+    if (secret.empty()) {  // GET the list
+      json_t *list = json_array();
+      size_t i;
+      json_t *b;
+      json_array_foreach(bindings, i, b) {
+        if (is_secret(b)) {
+          json_array_append_new(list, secret_object(json_string_value(json_object_get(b, "name"))));
+        }
+      }
+      return self->ok(list);
+    }
+    json_t *found = nullptr;
+    size_t i;
+    json_t *b;
+    json_array_foreach(bindings, i, b) {
+      const char *n = json_string_value(json_object_get(b, "name"));
+      if (is_secret(b) && n && secret == n) found = b;
+    }
+    if (found == nullptr) {
+      return self->fail(404, kCodeNotFound, "the script has no secret \"" + secret + "\"");
+    }
+    if (self->method_ == "GET") return self->ok(secret_object(secret.c_str()));
+    JsonPtr next = own(json_deep_copy(meta));
+    set_secret(next.get(), secret, nullptr);
+    self->update_metadata(f["etag"], next.get(), nullptr);
+  });
+}
+
+void AdminCall::secrets_bulk() {
+  std::string err;
+  auto body = std::make_shared<JsonPtr>(own(body_json(&err)));
+  if (!*body) return fail(400, kCodeValidation, err);
+  json_t *list = json_is_array(body->get()) ? body->get()
+                                            : json_object_get(body->get(), "secrets");
+  if (!json_is_array(list)) {
+    return fail(400, kCodeValidation, "secrets-bulk takes an array of secrets");
+  }
+  size_t i;
+  json_t *s;
+  json_array_foreach(list, i, s) {
+    const char *name = json_string_value(json_object_get(s, "name"));
+    const char *type = json_string_value(json_object_get(s, "type"));
+    if (name == nullptr || !secret_name_valid(name) ||
+        !json_is_string(json_object_get(s, "text")) ||
+        (type && strcmp(type, "secret_text") != 0)) {
+      return fail(400, kCodeValidation, "secret " + std::to_string(i) +
+                                            " is not {\"name\",\"text\",\"type\":\"secret_text\"}");
+    }
+  }
+  auto self = shared_from_this();
+  with_script([self, body](std::map<std::string, std::string> &f, json_t *meta) {
+    json_t *list = json_is_array(body->get()) ? body->get()
+                                              : json_object_get(body->get(), "secrets");
+    JsonPtr next = own(json_deep_copy(meta));
+    json_t *result = json_array();
+    size_t i;
+    json_t *s;
+    json_array_foreach(list, i, s) {
+      const char *name = json_string_value(json_object_get(s, "name"));
+      set_secret(next.get(), name, json_string_value(json_object_get(s, "text")));
+      json_array_append_new(result, secret_object(name));
+    }
+    self->update_metadata(f["etag"], next.get(), result);
+  });
+}
+
+// ---- tags (at most 8) -------------------------------------------------------------------
+
+void AdminCall::tags(const std::string &tag) {
+  auto self = shared_from_this();
+  std::shared_ptr<JsonPtr> replacement;
+  if (method_ == "PUT" && tag.empty()) {
+    std::string err;
+    replacement = std::make_shared<JsonPtr>(own(body_json(&err)));
+    if (!*replacement) return fail(400, kCodeValidation, err);
+    if (!tags_valid(replacement->get())) {
+      return fail(400, kCodeValidation, "tags must be an array of at most 8 non-empty strings");
+    }
+  }
+  if (!tag.empty() && (tag.size() > 256 || tag.find(',') != std::string::npos)) {
+    return fail(400, kCodeValidation, "a tag is 1-256 characters without ','");
+  }
+  with_script([self, tag, replacement](std::map<std::string, std::string> &f, json_t *meta) {
+    if (self->method_ == "GET") return self->ok(copy_or(meta, "tags", json_array()));
+    JsonPtr next = own(json_deep_copy(meta));
+    std::vector<std::string> have = tags_of(meta);
+    if (replacement) {
+      json_object_set(next.get(), "tags", replacement->get());
+    } else {
+      auto it = std::find(have.begin(), have.end(), tag);
+      if (self->method_ == "PUT" && it == have.end()) {
+        if (have.size() >= kMaxTags) {
+          return self->fail(400, kCodeValidation, "a script has at most 8 tags");
+        }
+        have.push_back(tag);
+      } else if (self->method_ == "DELETE" && it != have.end()) {
+        have.erase(it);
+      }
+      json_t *list = json_array();
+      for (const auto &t : have) json_array_append_new(list, json_string(t.c_str()));
+      json_object_set_new(next.get(), "tags", list);
+    }
+    json_t *result = self->method_ == "DELETE" ? nullptr
+                                               : copy_or(next.get(), "tags", json_array());
+    self->update_metadata(f["etag"], next.get(), result);
+  });
+}
+
+// ---- the penalty box (an extension beyond Cloudflare's API) ------------------------------
+
+void AdminCall::quarantine() {
+  const dispatch_host_t &raw = engine_.host().raw();
+  std::string key = ns_ + "/" + name_;
+  if (method_ == "DELETE") {
+    if (raw.quarantine_lift == nullptr) {
+      return fail(501, kCodeUnsupported, "this host cannot lift a quarantine");
+    }
+    raw.quarantine_lift(raw.data, key.data(), key.size());
+    engine_.enforcer().forgive(key);
+  }
+  uint64_t left = raw.quarantined ? raw.quarantined(raw.data, key.data(), key.size()) : 0;
+  ok(json_pack("{s:s,s:b,s:I}", "id", name_.c_str(), "quarantined", left > 0, "remaining_ms",
+               json_int_t(left)));
+}
+
+}  // namespace dispatch

@@ -1,0 +1,124 @@
+// admin_api.h: the management API (SPEC 4), shaped like Cloudflare's API
+// for Workers for Platforms: one AdminCall per HTTP call that nginx let
+// through (dispatch_admin checked the caller and read the body).
+//
+// Redis (SPEC 3, and what this adds):
+//   dispatch:namespaces             set   every namespace (SADD before a
+//                                         write, SREM after a delete)
+//   dispatch:{NS}:namespace         hash  namespace_id, namespace_name,
+//                                         created_on, modified_on,
+//                                         kv_namespace (the name its KV
+//                                         data lives under: a rename moves
+//                                         scripts, never KV data)
+//   dispatch:{NS}:scripts           set   script names
+//   dispatch:{NS}:script:NAME       hash  code, format, metadata, etag,
+//                                         created_on, modified_on,
+//                                         kv_namespace, module:PATH
+// Every write of a namespace's keys is one MULTI/EXEC (or one Lua script
+// for a read-modify-write guarded by the etag it read) on keys of its one
+// hash tag {NS}; then PUBLISH dispatch:events NS/NAME and the host's
+// generation_bump, before the answer: the next request to any worker of
+// the node serves what was written.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "dispatch_engine.h"
+
+struct json_t;
+
+namespace dispatch {
+
+class Engine;
+
+// A Redis reply, copied (hiredis frees its own after the callback).
+struct RedisValue {
+  int type = 0;  // REDIS_REPLY_*
+  std::string str;
+  long long integer = 0;
+  std::vector<RedisValue> elements;
+  bool is_error() const;
+  std::map<std::string, std::string> as_hash() const;
+};
+
+class AdminCall : public std::enable_shared_from_this<AdminCall> {
+ public:
+  AdminCall(Engine &engine, const dispatch_admin_view_t &view);
+
+  void start();
+  // The host let go: never woken again.
+  void release() { host_ctx_ = nullptr; }
+
+  bool done() const { return done_; }
+  int status() const { return status_; }
+  const std::string &content_type() const { return content_type_; }
+  const std::string &body() const { return body_; }
+
+ private:
+  using Replies = std::vector<RedisValue>;
+  using Next = std::function<void(Replies &)>;
+
+  // Sends the commands at once (a MULTI/EXEC among them stays unbroken);
+  // next gets every reply in order, or the call answers 503 when Redis
+  // failed.
+  void redis(std::vector<std::vector<std::string>> cmds, Next next);
+  // After a stored change: PUBLISH each NS/NAME, bump the generation, then
+  // answer 200 with result (owned).
+  void changed(const std::vector<std::string> &ns_names, json_t *result);
+
+  void ok(json_t *result, json_t *result_info = nullptr);
+  void fail(int status, int code, const std::string &message);
+  void answer_raw(int status, const std::string &content_type, std::string body);
+
+  // routes
+  void route();
+  void namespaces_list();
+  void namespace_create();
+  void namespace_get();
+  void namespace_rename();
+  void namespace_delete();
+  void scripts_list(bool delete_them);
+  void script_upload(bool content_only);
+  void script_get();
+  void script_content();
+  void script_delete();
+  void settings_get(bool bindings_only);
+  void settings_patch();
+  void secrets(const std::string &secret);
+  void secrets_bulk();
+  void tags(const std::string &tag);
+  void quarantine();
+
+  // Reads the script (every field but code and modules), then fn with its
+  // fields and parsed metadata; 404 when it does not exist.
+  using ScriptFn = std::function<void(std::map<std::string, std::string> &, json_t *meta)>;
+  void with_script(ScriptFn fn);
+  // Stores new metadata for the script read with etag `etag`: refused with
+  // 409 when it changed meanwhile. Then answers result.
+  void update_metadata(const std::string &etag, json_t *meta, json_t *result);
+
+  std::string query_param(const std::string &name, bool *present = nullptr) const;
+  json_t *body_json(std::string *err) const;
+
+  Engine &engine_;
+  void *host_ctx_;
+  std::string method_;
+  std::vector<std::string> segments_;  // after .../namespaces
+  std::string raw_path_;
+  std::map<std::string, std::string> query_;
+  std::string content_type_in_;
+  std::string request_body_;
+  std::string ns_;
+  std::string name_;
+
+  bool done_ = false;
+  int status_ = 500;
+  std::string content_type_;
+  std::string body_;
+};
+
+}  // namespace dispatch

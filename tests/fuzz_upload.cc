@@ -1,0 +1,51 @@
+// fuzz_upload.cc: libFuzzer target for the upload parsers (engine/src/upload.*):
+// the multipart/form-data reader, the metadata JSON and the module paths.
+//
+// An input is a Content-Type line, "\n", then the body; tests/fuzz/upload
+// holds the seeds (curl's and wrangler's shapes). Built with clang only
+// (tests/CMakeLists.txt); ctest runs it for at most 60 s.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "upload.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  std::string_view input(reinterpret_cast<const char *>(data), size);
+  size_t eol = input.find('\n');
+  std::string_view content_type = input.substr(0, eol);
+  std::string_view body = eol == std::string_view::npos ? std::string_view() : input.substr(eol + 1);
+
+  std::string err;
+  dispatch::Upload upload;
+  if (dispatch::parse_upload(content_type, body, 1 << 20, &upload, &err)) {
+    // What is accepted is safe to store.
+    if (!dispatch::module_path_valid(upload.main)) __builtin_trap();
+    for (const auto &m : upload.modules) {
+      if (!dispatch::module_path_valid(m.first)) __builtin_trap();
+    }
+    if (upload.size() > (1 << 20)) __builtin_trap();
+  } else if (err.empty()) {
+    __builtin_trap();  // a refusal always says why
+  }
+
+  // The parts reader alone, with small bounds, so they are reached.
+  std::string boundary;
+  if (dispatch::multipart_boundary(content_type, &boundary, &err)) {
+    dispatch::MultipartLimits limits;
+    limits.max_parts = 4;
+    limits.max_header_bytes = 64;
+    std::vector<dispatch::MultipartPart> parts;
+    if (dispatch::multipart_parse(body, boundary, limits, &parts, &err)) {
+      for (const auto &p : parts) {
+        if (p.body.data() < body.data() || p.body.data() + p.body.size() > body.data() + body.size()) {
+          __builtin_trap();
+        }
+      }
+      if (parts.size() > limits.max_parts) __builtin_trap();
+    }
+  }
+  return 0;
+}
