@@ -189,6 +189,25 @@ ok !(grep { -f } @temp), 'the client body temp path holds no file';
     ok call_seen($before, 'GET', "$NS/ns/scripts/a%20b"), 'a space stays "%20"';
 }
 
+# ---- a client that goes away ------------------------------------------------------
+# Redis paused: the engine's call waits on it; the client gives up first. The
+# call is released (the engine drops Redis's late reply) and the worker goes
+# on serving.
+
+{
+    my @before = $t->worker_pids;
+    $t->redis('CLIENT', 'PAUSE', '800');
+    my ($out) = $t->curl('-m', '0.3', '-o', '/dev/null', '-w', '%{http_code}',
+                         $t->url("/client/v4$NS"));
+    is $out, '000', 'a client that gives up while the call waits on Redis gets nothing';
+    $t->wait_for(sub { $t->error_log =~ /the client went away before the answer/ }, timeout => 3);
+    like $t->error_log, qr/the client went away before the answer, the call is released/,
+        'the call is released when its client goes away';
+    sleep 1;
+    served($t->get("/client/v4$NS"), 'once Redis is back, the next call');
+    is_deeply [ $t->worker_pids ], \@before, 'the worker process is the same';
+}
+
 $t->stop;
 
 # ---- the start-up rule ------------------------------------------------------------
