@@ -17,7 +17,8 @@
 
 
 typedef struct {
-    ngx_flag_t                 enabled;      /* some location dispatches */
+    ngx_flag_t                 enabled;      /* some location dispatches or
+                                                serves dispatch_admin */
 
     ngx_str_t                  redis_host;   /* IP literal, NUL-terminated */
     ngx_int_t                  redis_port;
@@ -63,6 +64,12 @@ typedef struct {
     ngx_msec_t                 wall_limit;
     ngx_uint_t                 script_concurrency;
     ngx_uint_t                 subrequest_limit;
+
+    /* dispatch_admin: not inherited, as a content handler is not */
+    ngx_flag_t                 admin;
+    ngx_str_t                  admin_token;  /* empty: loopback clients only */
+    ngx_http_core_loc_conf_t  *admin_clcf;   /* its location's, for checks
+                                                once it is merged */
 } ngx_http_dispatch_loc_conf_t;
 
 
@@ -97,6 +104,9 @@ typedef struct {
 
 
 ngx_int_t ngx_http_dispatch_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_dispatch_admin_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_dispatch_send_body(ngx_http_request_t *r, u_char *data,
+    size_t len);
 ngx_int_t ngx_http_dispatch_add_variables(ngx_conf_t *cf);
 void ngx_http_dispatch_host_init(dispatch_host_t *host,
     ngx_shm_zone_t *zone);
@@ -121,6 +131,8 @@ uint64_t ngx_http_dispatch_quarantine(void *data, const char *key, size_t len,
     dispatch_offence_e offence, uint64_t base_ms, uint64_t max_ms);
 uint64_t ngx_http_dispatch_quarantined(void *data, const char *key,
     size_t len);
+uint64_t ngx_http_dispatch_generation(void *data);
+uint64_t ngx_http_dispatch_generation_bump(void *data);
 
 
 extern ngx_module_t        ngx_http_dispatch_module;

@@ -28,8 +28,6 @@ static ngx_int_t ngx_http_dispatch_send_response(ngx_http_request_t *r,
     dispatch_response_t *resp);
 static ngx_int_t ngx_http_dispatch_send_outcome(ngx_http_request_t *r,
     dispatch_outcome_e outcome, ngx_int_t status);
-static ngx_int_t ngx_http_dispatch_send_body(ngx_http_request_t *r,
-    u_char *data, size_t len);
 static ngx_int_t ngx_http_dispatch_status_line(ngx_http_request_t *r,
     dispatch_response_t *resp);
 static ngx_int_t ngx_http_dispatch_header_out(ngx_http_request_t *r,
@@ -1238,7 +1236,9 @@ ngx_http_dispatch_send_outcome(ngx_http_request_t *r,
 }
 
 
-static ngx_int_t
+/* the whole body, its header first; the admin handler's answers too */
+
+ngx_int_t
 ngx_http_dispatch_send_body(ngx_http_request_t *r, u_char *data, size_t len)
 {
     ngx_int_t     rc;

@@ -2,7 +2,8 @@
 /*
  * The host: nginx-backed implementations of what the engine asks of an
  * event loop (watch an fd, run a timer, wake a request, log a line), and
- * the penalty box in the module's shared-memory zone.
+ * the penalty box and the script generation in the module's shared-memory
+ * zone.
  */
 
 
@@ -41,7 +42,7 @@ static void ngx_http_dispatch_log(void *data, void *request_ctx,
     dispatch_log_level_e level, const char *msg, size_t len);
 
 
-/* host->data is the zone, or NULL: only the penalty box reads it */
+/* host->data is the zone, or NULL: the penalty box and the generation */
 
 void
 ngx_http_dispatch_host_init(dispatch_host_t *host, ngx_shm_zone_t *zone)
@@ -60,6 +61,8 @@ ngx_http_dispatch_host_init(dispatch_host_t *host, ngx_shm_zone_t *zone)
     host->log = ngx_http_dispatch_log;
     host->quarantine = zone ? ngx_http_dispatch_quarantine : NULL;
     host->quarantined = zone ? ngx_http_dispatch_quarantined : NULL;
+    host->generation = zone ? ngx_http_dispatch_generation : NULL;
+    host->generation_bump = zone ? ngx_http_dispatch_generation_bump : NULL;
     host->exiting = ngx_http_dispatch_exiting;
 }
 

@@ -13,6 +13,8 @@ static void *ngx_http_dispatch_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_dispatch_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static char *ngx_http_dispatch(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+static char *ngx_http_dispatch_admin(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_http_dispatch_redis(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_dispatch_set_size_slot(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -37,6 +39,13 @@ static ngx_command_t  ngx_http_dispatch_commands[] = {
     { ngx_string("dispatch"),
       NGX_HTTP_LOC_CONF|NGX_CONF_TAKE2,
       ngx_http_dispatch,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("dispatch_admin"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS|NGX_CONF_TAKE1,
+      ngx_http_dispatch_admin,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -350,6 +359,9 @@ ngx_http_dispatch_create_loc_conf(ngx_conf_t *cf)
      *
      *     dlcf->ns = NULL;
      *     dlcf->script = NULL;
+     *     dlcf->admin = 0;
+     *     dlcf->admin_token = { 0, NULL };
+     *     dlcf->admin_clcf = NULL;
      */
 
     dlcf->cpu_limit = NGX_CONF_UNSET_MSEC;
@@ -373,6 +385,20 @@ ngx_http_dispatch_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                               prev->script_concurrency, 64);
     ngx_conf_merge_uint_value(conf->subrequest_limit,
                               prev->subrequest_limit, 50);
+
+    /*
+     * The core module's settings of this location are merged by now: an
+     * admin body is kept in memory, so its size must have a bound.
+     */
+
+    if (conf->admin && conf->admin_clcf->client_max_body_size == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"dispatch_admin\" in location \"%V\" needs "
+                           "a \"client_max_body_size\" other than 0: "
+                           "its request bodies are read into memory",
+                           &conf->admin_clcf->name);
+        return NGX_CONF_ERROR;
+    }
 
     return NGX_CONF_OK;
 }
@@ -451,6 +477,10 @@ ngx_http_dispatch(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return "is duplicate";
     }
 
+    if (dlcf->admin) {
+        return "cannot be combined with \"dispatch_admin\" in one location";
+    }
+
     value = cf->args->elts;
     cv[0] = &dlcf->ns;
     cv[1] = &dlcf->script;
@@ -495,6 +525,97 @@ ngx_http_dispatch(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
     clcf->handler = ngx_http_dispatch_handler;
+
+    dmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_dispatch_module);
+    dmcf->enabled = 1;
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * dispatch_admin [token=TOKEN];
+ *
+ * The management API under this location's prefix, which is stripped from
+ * the path the engine sees: a prefix location only.
+ */
+
+static char *
+ngx_http_dispatch_admin(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_dispatch_loc_conf_t *dlcf = conf;
+
+    u_char                         *p, *last;
+    ngx_str_t                      *value;
+    ngx_http_core_loc_conf_t       *clcf;
+    ngx_http_dispatch_main_conf_t  *dmcf;
+
+    if (dlcf->admin) {
+        return "is duplicate";
+    }
+
+    if (dlcf->ns != NULL) {
+        return "cannot be combined with \"dispatch\" in one location";
+    }
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (clcf->named || clcf->exact_match
+#if (NGX_PCRE)
+        || clcf->regex
+#endif
+       )
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" needs a prefix location "
+                           "(its prefix is taken off the API's paths), "
+                           "not \"%V\"", &cmd->name, &clcf->name);
+        return NGX_CONF_ERROR;
+    }
+
+    value = cf->args->elts;
+
+    if (cf->args->nelts == 2) {
+
+        if (value[1].len <= 6 || ngx_strncmp(value[1].data, "token=", 6) != 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\" in \"%V\": "
+                               "expected token=TOKEN",
+                               &value[1], &cmd->name);
+            return NGX_CONF_ERROR;
+        }
+
+        /* it travels in "Authorization: Bearer TOKEN" */
+
+        last = value[1].data + value[1].len;
+
+        for (p = value[1].data + 6; p < last; p++) {
+            if (*p <= 0x20 || *p >= 0x7f) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid token in \"%V\": "
+                                   "visible ASCII characters only",
+                                   &cmd->name);
+                return NGX_CONF_ERROR;
+            }
+        }
+
+        dlcf->admin_token.data = value[1].data + 6;
+        dlcf->admin_token.len = value[1].len - 6;
+
+        if (dlcf->admin_token.len < 16) {
+            ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                               "a token of fewer than 16 characters in "
+                               "\"%V\" is easy to guess", &cmd->name);
+        }
+    }
+
+    dlcf->admin = 1;
+    dlcf->admin_clcf = clcf;
+
+    clcf->handler = ngx_http_dispatch_admin_handler;
+
+    /* the engine (V8 and Redis) starts in workers with an admin location */
 
     dmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_dispatch_module);
     dmcf->enabled = 1;

@@ -2,7 +2,8 @@
 /*
  * The module's shared-memory zone: state of the node that every worker
  * process shares and that outlives any one of them. Today it holds the
- * penalty box (quarantine); metrics will live beside it.
+ * penalty box (quarantine) and the node's script generation; metrics will
+ * live beside them.
  *
  * Only the slab pool's own mutex guards the zone: nginx's master force-
  * unlocks it when a worker dies holding it. quarantine() may run on a
@@ -60,7 +61,17 @@ typedef struct {
     /* the largest until of any entry: read without the lock, so that a
      * request finds out that nothing is quarantined at the cost of a load */
     ngx_atomic_t                 active_until;
+
+    /* bumped by the management API once a change is stored, read by every
+     * worker on every request: atomics only, never the lock */
+    uint64_t                     generation;
 } ngx_http_dispatch_shctx_t;
+
+
+/* the generation is shared by processes: a lock inside libatomic is not */
+
+_Static_assert(__atomic_always_lock_free(sizeof(uint64_t), 0),
+               "ngx_dispatch needs lock-free 64-bit atomics");
 
 
 static ngx_int_t ngx_http_dispatch_zone_init(ngx_shm_zone_t *shm_zone,
@@ -263,6 +274,7 @@ ngx_http_dispatch_zone_init(ngx_shm_zone_t *shm_zone, void *data)
     ngx_rbtree_init(&sh->rbtree, &sh->sentinel, ngx_str_rbtree_insert_value);
     ngx_queue_init(&sh->lru);
     sh->active_until = 0;
+    sh->generation = 0;
 
     shpool->data = sh;
     shm_zone->data = sh;
@@ -573,4 +585,53 @@ ngx_http_dispatch_quarantine_free(ngx_slab_pool_t *shpool,
     ngx_queue_remove(&qn->queue);
     ngx_rbtree_delete(&sh->rbtree, &qn->sn.node);
     ngx_slab_free_locked(shpool, qn);
+}
+
+
+/*
+ * The node's script generation (dispatch_host_t.generation): one atomic
+ * load, on every request of every worker. It survives a reload with the
+ * zone and a worker's respawn: a respawned worker starts with nothing
+ * cached anyway.
+ */
+
+static uint64_t *
+ngx_http_dispatch_generation_counter(void *data)
+{
+    ngx_shm_zone_t             *shm_zone;
+    ngx_http_dispatch_shctx_t  *sh;
+
+    shm_zone = data;
+
+    if (shm_zone == NULL || shm_zone->data == NULL) {
+        return NULL;
+    }
+
+    sh = shm_zone->data;
+
+    return &sh->generation;
+}
+
+
+uint64_t
+ngx_http_dispatch_generation(void *data)
+{
+    uint64_t  *g;
+
+    g = ngx_http_dispatch_generation_counter(data);
+
+    return g ? __atomic_load_n(g, __ATOMIC_ACQUIRE) : 0;
+}
+
+
+/* after a change is stored, before it is answered: the new generation */
+
+uint64_t
+ngx_http_dispatch_generation_bump(void *data)
+{
+    uint64_t  *g;
+
+    g = ngx_http_dispatch_generation_counter(data);
+
+    return g ? __atomic_add_fetch(g, 1, __ATOMIC_ACQ_REL) : 0;
 }
