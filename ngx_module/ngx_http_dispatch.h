@@ -131,6 +131,8 @@ uint64_t ngx_http_dispatch_quarantine(void *data, const char *key, size_t len,
     dispatch_offence_e offence, uint64_t base_ms, uint64_t max_ms);
 uint64_t ngx_http_dispatch_quarantined(void *data, const char *key,
     size_t len);
+void ngx_http_dispatch_quarantine_lift(void *data, const char *key,
+    size_t len);
 uint64_t ngx_http_dispatch_generation(void *data);
 uint64_t ngx_http_dispatch_generation_bump(void *data);
 

@@ -61,6 +61,7 @@ ngx_http_dispatch_host_init(dispatch_host_t *host, ngx_shm_zone_t *zone)
     host->log = ngx_http_dispatch_log;
     host->quarantine = zone ? ngx_http_dispatch_quarantine : NULL;
     host->quarantined = zone ? ngx_http_dispatch_quarantined : NULL;
+    host->quarantine_lift = zone ? ngx_http_dispatch_quarantine_lift : NULL;
     host->generation = zone ? ngx_http_dispatch_generation : NULL;
     host->generation_bump = zone ? ngx_http_dispatch_generation_bump : NULL;
     host->exiting = ngx_http_dispatch_exiting;

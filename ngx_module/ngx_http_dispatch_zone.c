@@ -452,6 +452,44 @@ ngx_http_dispatch_quarantine(void *data, const char *key, size_t len,
 }
 
 
+/*
+ * The management API lifts a quarantine: the entry goes, so the script is
+ * served on every worker and its next offence counts as a first one.
+ */
+
+void
+ngx_http_dispatch_quarantine_lift(void *data, const char *key, size_t len)
+{
+    uint32_t                              hash;
+    ngx_str_t                             k;
+    ngx_slab_pool_t                      *shpool;
+    ngx_http_dispatch_shctx_t            *sh;
+    ngx_http_dispatch_quarantine_node_t  *qn;
+
+    sh = ngx_http_dispatch_quarantine_state(data, key, len, &shpool);
+
+    if (sh == NULL) {
+        return;
+    }
+
+    k.data = (u_char *) key;
+    k.len = len;
+    hash = ngx_crc32_short(k.data, k.len);
+
+    if (ngx_http_dispatch_zone_trylock(shpool) != NGX_OK) {
+        return;
+    }
+
+    qn = ngx_http_dispatch_quarantine_lookup(sh, &k, hash);
+
+    if (qn != NULL) {
+        ngx_http_dispatch_quarantine_free(shpool, sh, qn);
+    }
+
+    ngx_shmtx_unlock(&shpool->mutex);
+}
+
+
 /* on the event loop, on every request's path */
 
 uint64_t
