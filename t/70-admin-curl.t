@@ -245,7 +245,9 @@ sub served { my ($ns, $name) = @_; return "/t/$ns/$name" }
         my $r = module_upload('shop', $evil, says('evil'));
         ok $r->{status} == 400 || $r->{status} == 404, "the script name '$evil' is refused (400 or 404)"
             or diag "$r->{status} $r->{content}";
-        ok ref $r->{json} eq 'HASH' && !$r->{json}{success}, "'$evil': in Cloudflare's envelope, success false";
+        # nginx itself refuses a URI holding %00 (400, its own page) before any location runs
+        ok +(ref $r->{json} eq 'HASH' && !$r->{json}{success}) || ($evil eq '%00keep' && $r->{status} == 400),
+            "'$evil': in Cloudflare's envelope, success false (or nginx's own 400)";
         $unchanged->("the script name '$evil'");
     }
     my $r = module_upload('sh..op', 'keep', says('x'));

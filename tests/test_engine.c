@@ -1953,7 +1953,7 @@ test_admin_secrets_reach_the_script_and_no_answer_shows_them(void **state)
 }
 
 static void
-test_admin_upload_keeps_secrets_only_with_keep_bindings(void **state)
+test_admin_secrets_outlive_uploads_that_do_not_name_them(void **state)
 {
     admin_t a;
     char    body[64];
@@ -1964,7 +1964,10 @@ test_admin_upload_keeps_secrets_only_with_keep_bindings(void **state)
            greeting("k2 "));
     get("kb", body, sizeof(body));
     assert_string_equal(body, "k2 kept");
-    upload(&a, "ns", "kb", main_only, greeting("k3 "));
+    upload(&a, "ns", "kb", main_only, greeting("k3 "));   /* as on Workers: deploys keep secrets */
+    get("kb", body, sizeof(body));
+    assert_string_equal(body, "k3 kept");
+    assert_int_equal(admin_json(&a, "DELETE", API "/ns/scripts/kb/secrets/WHO", NULL), 200);
     get("kb", body, sizeof(body));
     assert_string_equal(body, "k3 ");
 }
@@ -2136,7 +2139,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_admin_script_details_and_content, setup, teardown),
         cmocka_unit_test_setup_teardown(test_admin_lists_scripts_by_tags, setup, teardown),
         cmocka_unit_test_setup_teardown(test_admin_secrets_reach_the_script_and_no_answer_shows_them, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_admin_upload_keeps_secrets_only_with_keep_bindings, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_admin_secrets_outlive_uploads_that_do_not_name_them, setup, teardown),
         cmocka_unit_test_setup_teardown(test_admin_tags_are_at_most_eight, setup, teardown),
         cmocka_unit_test_setup_teardown(test_admin_delete_removes_every_key_and_the_script_is_gone, setup, teardown),
         cmocka_unit_test_setup_teardown(test_admin_bulk_delete_by_tag_answers_what_it_deleted, setup, teardown),

@@ -208,8 +208,8 @@ json_t *settings_object(json_t *meta) {
 }
 
 // The bindings a new version gets: the given ones ("inherit" takes the old
-// binding of that name), plus the old ones whose type keep_bindings names
-// and whose name the new ones do not use.
+// binding of that name), plus the old secrets and the old ones whose type
+// keep_bindings names, whose names the new ones do not use.
 bool merge_bindings(json_t *given, json_t *old_meta, const std::vector<std::string> &keep,
                     json_t **out, std::string *err) {
   JsonPtr merged = own(json_array());
@@ -245,7 +245,10 @@ bool merge_bindings(json_t *given, json_t *old_meta, const std::vector<std::stri
     const char *name = json_string_value(json_object_get(b, "name"));
     const char *type = json_string_value(json_object_get(b, "type"));
     if (name == nullptr || type == nullptr || names.count(name)) continue;
-    if (std::find(keep.begin(), keep.end(), type) != keep.end()) {
+    // Secrets outlive deployments that do not name them, as on Workers
+    // (set through the secrets endpoint, a deploy never carries them).
+    if (strcmp(type, "secret_text") == 0 ||
+        std::find(keep.begin(), keep.end(), type) != keep.end()) {
       json_array_append(merged.get(), b);
       names.insert(name);
     }
@@ -450,7 +453,7 @@ void AdminCall::route() {
   }
   if (s.size() == 1) {
     if (m == "GET") return namespace_get();
-    if (m == "PUT" || m == "PATCH") return namespace_rename();
+    if (m == "PUT") return namespace_rename();  // as wrangler's `rename` sends it
     if (m == "DELETE") return namespace_delete();
     return not_allowed();
   }

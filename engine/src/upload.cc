@@ -499,7 +499,9 @@ bool parse_upload(std::string_view content_type, std::string_view body, size_t m
       *err = "WebAssembly modules are not supported yet (module \"" + path + "\")";
       return false;
     }
-    bool is_main = path == out->main;
+    // The main module is named by its path, or (body_part, as Cloudflare
+    // defines it) by the name of its part.
+    bool is_main = path == out->main || p.name == out->main;
     if (is_main && found_main) {
       *err = "the module \"" + path + "\" is uploaded twice";
       return false;
