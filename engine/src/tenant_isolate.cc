@@ -673,6 +673,14 @@ v8::MaybeLocal<v8::Module> TenantIsolate::compile_wasm_module(const std::string 
     record.decl = WasmMemoryDecl();
     record.decl.own = true;
   }
+  // V8 compiles a module whose memory could never be made (it refuses
+  // only at instantiation): refused here, where the upload hears of it.
+  if (record.decl.own && (size_t(record.decl.initial) << 16) > budget_->limit()) {
+    budget_->refund(code_bytes);
+    return refuse("its memory of " + std::to_string(record.decl.initial) +
+                  " pages (64 KiB each) is larger than dispatch_memory_limit (" +
+                  std::to_string(budget_->limit()) + " bytes)");
+  }
   wasm_modules_.push_back(std::move(record));
 
   std::vector<v8::Local<v8::String>> names = {v8_str(isolate_, "default")};
