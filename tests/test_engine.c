@@ -2056,7 +2056,7 @@ test_admin_refuses_bad_uploads_with_a_clear_400(void **state)
 
     len = multipart(body, sizeof(body), main_only, wasm, 6);
     assert_int_equal(admin(&a, "PUT", API "/ns/scripts/w", NULL, MULTIPART, body, len), 400);
-    assert_non_null(strstr(a.body, "WebAssembly modules are not supported yet"));
+    assert_non_null(strstr(a.body, "WebAssembly module \\\"m.wasm\\\""));
     len = multipart(body, sizeof(body), "{\"main_module\":\"../worker.js\"}", escape, 3);
     assert_int_equal(admin(&a, "PUT", API "/ns/scripts/w", NULL, MULTIPART, body, len), 400);
     assert_int_equal(upload(&a, "ns", "w", "{\"main_module\":\"other.js\"}", "export default {};"), 400);
@@ -2105,6 +2105,177 @@ test_admin_rename_moves_scripts_and_keeps_kv_under_the_old_name(void **state)
     assert_string_equal(out, "0");
 }
 
+/* ---- WebAssembly modules (uploaded, compiled by the engine) ---------------- */
+
+/* (module (func (export "add") (param i32 i32) (result i32)
+ *   local.get 0 local.get 1 i32.add)), written by hand: 41 bytes. */
+static const unsigned char add_wasm[] = {
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    0x01, 0x07, 0x01, 0x60, 0x02, 0x7f, 0x7f, 0x01, 0x7f,     /* type (i32 i32) -> i32 */
+    0x03, 0x02, 0x01, 0x00,                                   /* one function of it */
+    0x07, 0x07, 0x01, 0x03, 'a', 'd', 'd', 0x00, 0x00,        /* export "add" */
+    0x0a, 0x09, 0x01, 0x07, 0x00, 0x20, 0x00, 0x20, 0x01, 0x6a, 0x0b,
+};
+
+/* (module (memory (export "mem") 300) (func (export "grow") (param i32)
+ *   (result i32) local.get 0 memory.grow)): 300 pages (18.75 MiB) of its own. */
+static const unsigned char grow_wasm[] = {
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    0x01, 0x06, 0x01, 0x60, 0x01, 0x7f, 0x01, 0x7f,
+    0x03, 0x02, 0x01, 0x00,
+    0x05, 0x04, 0x01, 0x00, 0xac, 0x02,                       /* memory: 300 pages */
+    0x07, 0x0e, 0x02, 0x03, 'm', 'e', 'm', 0x02, 0x00, 0x04, 'g', 'r', 'o', 'w', 0x00, 0x00,
+    0x0a, 0x08, 0x01, 0x06, 0x00, 0x20, 0x00, 0x40, 0x00, 0x0b,
+};
+
+/* (module (memory 1)): one page, not exported and no maximum. */
+static const unsigned char hidden_memory_wasm[] = {
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    0x05, 0x03, 0x01, 0x00, 0x01,
+};
+
+/* A multipart upload of worker.js and one binary part. */
+static int
+upload_with_wasm(admin_t *a, const char *name, const char *code, const char *wasm_name,
+    const unsigned char *bytes, size_t n)
+{
+    static char  body[16384];
+    char         path[256];
+    const char  *parts[] = { "worker.js", "application/javascript+module", code };
+    const char   close[] = "--" BOUNDARY "--\r\n";
+    size_t       len = multipart(body, sizeof(body), main_only, parts, 3);
+
+    len -= strlen(close);
+    len += snprintf(body + len, sizeof(body) - len,
+        "--" BOUNDARY "\r\nContent-Disposition: form-data; name=\"%s\"; filename=\"%s\"\r\n"
+        "Content-Type: application/wasm\r\n\r\n", wasm_name, wasm_name);
+    memcpy(body + len, bytes, n);
+    len += n;
+    len += snprintf(body + len, sizeof(body) - len, "\r\n%s", close);
+    snprintf(path, sizeof(path), API "/ns/scripts/%s", name);
+    return admin(a, "PUT", path, NULL, MULTIPART, body, len);
+}
+
+static void
+test_admin_wasm_module_is_compiled_by_the_engine_and_imported(void **state)
+{
+    admin_t a;
+    char    out[128];
+
+    assert_int_equal(upload_with_wasm(&a, "wa",
+        "import mod from './add.wasm';\n"
+        "const first = new WebAssembly.Instance(mod);\n"
+        "export default { async fetch() {\n"
+        "  const second = await WebAssembly.instantiate(mod, {});\n"
+        "  return new Response(first.exports.add(2, 3) + ' ' + second.exports.add(40, 2) + ' '\n"
+        "    + (mod instanceof WebAssembly.Module) + ' '\n"
+        "    + WebAssembly.Module.exports(mod).map((e) => e.name + ':' + e.kind).join());\n"
+        "} };", "add.wasm", add_wasm, sizeof(add_wasm)), 200);
+    assert_int_equal(get("wa", out, sizeof(out)), DISPATCH_OUTCOME_OK);
+    assert_string_equal(out, "5 42 true add:function");
+
+    /* stored as its own binary-safe field kind (SPEC 3) */
+    redis_fixture_get(out, sizeof(out), "HSTRLEN dispatch:{ns}:script:wa wasm:add.wasm");
+    assert_string_equal(out, "41");
+    redis_fixture_get(out, sizeof(out), "HEXISTS dispatch:{ns}:script:wa module:add.wasm");
+    assert_string_equal(out, "0");
+    assert_int_equal(admin_json(&a, "GET", API "/ns/scripts/wa", NULL), 200);
+    assert_non_null(strstr(a.body, "\"has_modules\":true"));
+    assert_int_equal(admin_json(&a, "GET", API "/ns/scripts/wa/settings", NULL), 200);
+
+    /* a worker that loads it from Redis (a fresh engine) compiles it too */
+    restart_engine();
+    assert_int_equal(get("wa", out, sizeof(out)), DISPATCH_OUTCOME_OK);
+    assert_string_equal(out, "5 42 true add:function");
+
+    assert_int_equal(admin_json(&a, "DELETE", API "/ns/scripts/wa", NULL), 200);
+    redis_fixture_get(out, sizeof(out), "EXISTS dispatch:{ns}:script:wa");
+    assert_string_equal(out, "0");
+}
+
+static void
+test_admin_invalid_wasm_is_refused_and_nothing_is_stored(void **state)
+{
+    static const unsigned char bad[] = { 0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0xff };
+    admin_t a;
+    char    out[64];
+
+    assert_int_equal(upload_with_wasm(&a, "bad",
+        "import mod from './bad.wasm'; export default { fetch() { return new Response('x'); } };",
+        "bad.wasm", bad, sizeof(bad)), 400);
+    assert_non_null(strstr(a.body, "\"code\":10021"));
+    assert_non_null(strstr(a.body, "WebAssembly module \\\"bad.wasm\\\""));
+    redis_fixture_get(out, sizeof(out), "EXISTS dispatch:{ns}:script:bad");
+    assert_string_equal(out, "0");
+
+    /* a Wasm part and a JavaScript part of one path; a service worker's Wasm */
+    assert_int_equal(upload_with_wasm(&a, "bad", "export default {};", "worker.js",
+                                      add_wasm, sizeof(add_wasm)), 400);
+    redis_fixture_get(out, sizeof(out), "EXISTS dispatch:{ns}:script:bad");
+    assert_string_equal(out, "0");
+}
+
+static void
+test_a_script_cannot_compile_wasm_from_bytes_at_run_time(void **state)
+{
+    admin_t a;
+    char    out[256];
+
+    /* even with a module the engine compiled for it in the same isolate */
+    assert_int_equal(upload_with_wasm(&a, "jit",
+        "import mod from './add.wasm';\n"
+        "const bytes = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0]);\n"
+        "export default { async fetch() {\n"
+        "  new WebAssembly.Instance(mod);\n"
+        "  const out = [];\n"
+        "  try { new WebAssembly.Module(bytes); out.push('module'); } catch (e) { out.push(e.name); }\n"
+        "  try { await WebAssembly.compile(bytes); out.push('compile'); } catch (e) { out.push(e.name); }\n"
+        "  try { await WebAssembly.instantiate(bytes); out.push('instantiate'); } catch (e) { out.push(e.name); }\n"
+        "  out.push(WebAssembly.validate(bytes));\n"
+        "  return new Response(out.join());\n"
+        "} };", "add.wasm", add_wasm, sizeof(add_wasm)), 200);
+    assert_int_equal(get("jit", out, sizeof(out)), DISPATCH_OUTCOME_OK);
+    assert_string_equal(out, "CompileError,CompileError,CompileError,true");
+}
+
+static void
+test_wasm_memories_and_code_count_against_the_memory_limit(void **state)
+{
+    admin_t a;
+    call_t  c;
+    char    out[256];
+
+    conf_overrides.memory_limit = 32 << 20;
+    restart_engine();
+    /* 300 pages fit once, not twice; growing them from inside Wasm past the
+     * limit stops the script after its run */
+    assert_int_equal(upload_with_wasm(&a, "mem",
+        "import mod from './grow.wasm';\n"
+        "let first;\n"
+        "export default { fetch(request) {\n"
+        "  if (request.url.endsWith('/grow')) { first.exports.grow(400); return new Response('grew'); }\n"
+        "  first = new WebAssembly.Instance(mod);\n"
+        "  let second = 'made';\n"
+        "  try { new WebAssembly.Instance(mod); } catch (e) { second = e.name; }\n"
+        "  return new Response(first.exports.mem.buffer.byteLength + ' ' + second);\n"
+        "} };", "grow.wasm", grow_wasm, sizeof(grow_wasm)), 200);
+    assert_int_equal(get("mem", out, sizeof(out)), DISPATCH_OUTCOME_OK);
+    assert_string_equal(out, "19660800 RangeError");
+    call(&c, "ns", "mem", "GET", "http://example.com/grow", NULL);
+    assert_int_equal(c.resp.outcome, DISPATCH_OUTCOME_EXCEEDED_MEMORY);
+    dispatch_request_release(c.req);
+
+    /* a memory the engine cannot see grow is charged the whole limit */
+    assert_int_equal(upload_with_wasm(&a, "hidden",
+        "import mod from './m.wasm';\n"
+        "export default { fetch() {\n"
+        "  try { new WebAssembly.Instance(mod); return new Response('made'); }\n"
+        "  catch (e) { return new Response(e.name); }\n"
+        "} };", "m.wasm", hidden_memory_wasm, sizeof(hidden_memory_wasm)), 200);
+    assert_int_equal(get("hidden", out, sizeof(out)), DISPATCH_OUTCOME_OK);
+    assert_string_equal(out, "RangeError");
+}
+
 int
 main(void)
 {
@@ -2147,6 +2318,10 @@ main(void)
         cmocka_unit_test_setup_teardown(test_admin_refuses_bad_uploads_with_a_clear_400, setup, teardown),
         cmocka_unit_test_setup_teardown(test_admin_unknown_paths_are_404_and_unknown_methods_405, setup, teardown),
         cmocka_unit_test_setup_teardown(test_admin_rename_moves_scripts_and_keeps_kv_under_the_old_name, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_admin_wasm_module_is_compiled_by_the_engine_and_imported, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_admin_invalid_wasm_is_refused_and_nothing_is_stored, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_script_cannot_compile_wasm_from_bytes_at_run_time, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_wasm_memories_and_code_count_against_the_memory_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_script_is_not_found, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_body_larger_than_the_budget_left_is_413_before_the_script_runs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_forged_status_101_never_comes_out, setup, teardown),

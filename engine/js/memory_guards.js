@@ -31,9 +31,15 @@ function guardConstructor(holder, name, original, construct) {
   guardMethod(holder, name, guarded);
 }
 
-// WebAssembly.Memory: its pages are a backing store the ArrayBuffer
-// allocator never sees. `initial` pages are charged when it is made, and
-// every grow() charges what it adds.
+// WebAssembly memories: their pages are a backing store the ArrayBuffer
+// allocator never sees. A WebAssembly.Memory is charged its initial pages
+// when it is made, and every grow() what it adds before it grows; the
+// engine then follows its size after every run, since a memory.grow inside
+// Wasm calls no JavaScript (native.trackWasmMemory). An instance's memory
+// of its own is charged when the instance is made: its initial pages when
+// the module exports it (and followed from then on), else its declared
+// maximum, or the whole limit when it declares none, since the engine
+// cannot see it grow (native.wasmOwnMemory).
 if (typeof WebAssembly === 'object' && WebAssembly !== null) {
   const WasmMemory = WebAssembly.Memory;
   const wasmGrow = WasmMemory.prototype.grow;
@@ -42,19 +48,47 @@ if (typeof WebAssembly === 'object' && WebAssembly !== null) {
     return n >= 0 && n <= 65536 ? MathTrunc(n) : 65537;  // too many: V8 refuses them anyway
   };
   guardConstructor(WebAssembly, 'Memory', WasmMemory, (args, newTarget) => {
-    const descriptor = args[0];
-    const pages = isObject(descriptor) ? pagesOf(descriptor.initial) : 0;
     const memory = ReflectConstruct(WasmMemory, args, newTarget);
-    native.chargeExternal(memory, pages * WASM_PAGE, false);
+    native.trackWasmMemory(memory, 0);
     return memory;
   });
   guardMethod(WasmMemory.prototype, 'grow', {
     grow(delta) {
-      const pages = pagesOf(delta);
-      native.chargeExternal(this, pages * WASM_PAGE, false);
+      native.trackWasmMemory(this, pagesOf(delta) * WASM_PAGE);
       return ReflectApply(wasmGrow, this, arguments);
     },
   }.grow);
+
+  const WasmInstance = WebAssembly.Instance;
+  const wasmInstantiate = WebAssembly.instantiate;
+  const instanceExports = ReflectGetOwnPropertyDescriptor(WasmInstance.prototype, 'exports').get;
+  const chargeInstance = (instance, module) => {
+    const own = native.wasmOwnMemory(module);
+    if (own === undefined) return;  // no memory of its own
+    if (own[1] !== undefined) {
+      native.trackWasmMemory(ReflectApply(instanceExports, instance, [])[own[1]], 0);
+    } else {
+      native.chargeExternal(instance, own[0], false);
+    }
+  };
+  const newInstance = (args, newTarget) => {
+    const instance = ReflectConstruct(WasmInstance, args, newTarget);
+    chargeInstance(instance, args[0]);
+    return instance;
+  };
+  guardConstructor(WebAssembly, 'Instance', WasmInstance, newInstance);
+  // instantiate(module, imports) instantiates at once, through the guard
+  // above; instantiate(bytes) would compile, which V8 refuses for scripts.
+  guardMethod(WebAssembly, 'instantiate', {
+    instantiate(source, imports) {
+      if (!native.isWasmModule(source)) return ReflectApply(wasmInstantiate, WebAssembly, arguments);
+      try {
+        return PromiseResolve(newInstance([source, imports], WasmInstance));
+      } catch (e) {
+        return PromiseReject(e);
+      }
+    },
+  }.instantiate);
 }
 
 // Intl: ICU allocates outside V8 (a DateTimeFormat holds tens of KiB), in a

@@ -35,7 +35,6 @@ constexpr size_t kMaxTags = 8;
 constexpr long kDefaultListLimit = 1000;
 
 const char kNamespacesKey[] = "dispatch:namespaces";
-const char kModulePrefix[] = "module:";
 
 std::string scripts_key(const std::string &ns) { return "dispatch:{" + ns + "}:scripts"; }
 std::string record_key(const std::string &ns) { return "dispatch:{" + ns + "}:namespace"; }
@@ -949,6 +948,7 @@ void AdminCall::script_upload(bool content_only) {
     source->format = upload->format;
     source->metadata = upload->metadata;
     source->modules = upload->modules;
+    source->wasm_modules = upload->wasm_modules;
     source->kv_namespace = kv;
     dispatch_outcome_e outcome = DISPATCH_OUTCOME_OK;
     std::shared_ptr<TenantIsolate> scratch =
@@ -969,13 +969,21 @@ void AdminCall::script_upload(bool content_only) {
       etag_parts.push_back(m.first);
       etag_parts.push_back(m.second);
     }
+    for (const auto &m : upload->wasm_modules) {
+      etag_parts.push_back(ScriptStore::kWasmPrefix + m.first);
+      etag_parts.push_back(m.second);
+    }
     std::string etag = sha256_hex(etag_parts);
     std::vector<std::string> hset = {"HSET", key, "code", upload->code, "format", upload->format,
                                      "metadata", upload->metadata, "etag", etag,
                                      "created_on", created_on.empty() ? now : created_on,
                                      "modified_on", now, "kv_namespace", kv};
     for (const auto &m : upload->modules) {
-      hset.push_back(kModulePrefix + m.first);
+      hset.push_back(ScriptStore::kModulePrefix + m.first);
+      hset.push_back(m.second);
+    }
+    for (const auto &m : upload->wasm_modules) {
+      hset.push_back(ScriptStore::kWasmPrefix + m.first);
       hset.push_back(m.second);
     }
     std::string rec = record_key(self->ns_);

@@ -91,6 +91,9 @@ class MemoryBudget : public v8::ArrayBuffer::Allocator {
   // what is left; refund when the object is gone.
   bool charge(size_t bytes);
   void refund(size_t bytes) { array_buffers_.fetch_sub(bytes); }
+  // Memory that exists already (a WebAssembly memory grown from inside
+  // Wasm): counted whether or not it fits; check_after_run() judges.
+  void charge_anyway(size_t bytes) { array_buffers_.fetch_add(bytes); }
   // Whether bytes fit what is left, after a full GC if they do not at once
   // (garbage still counts until it is collected: buffers a script dropped,
   // native state whose handle is gone). On the isolate's thread, from a

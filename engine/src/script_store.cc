@@ -2,11 +2,11 @@
 
 #include <hiredis/hiredis.h>
 
+#include <cstring>
+
 namespace dispatch {
 
 namespace {
-
-const char kModulePrefix[] = "module:";
 
 // How long a miss is remembered: short, so a script written straight into
 // Redis without a PUBLISH appears quickly, long enough to absorb a flood.
@@ -51,8 +51,11 @@ ScriptLoad parse_script(const std::string &ns, const std::string &name, size_t m
       script->metadata = std::move(value);
     } else if (field == "kv_namespace") {
       script->kv_namespace = std::move(value);
-    } else if (field.compare(0, sizeof(kModulePrefix) - 1, kModulePrefix) == 0) {
-      script->modules[field.substr(sizeof(kModulePrefix) - 1)] = std::move(value);
+    } else if (field.compare(0, strlen(ScriptStore::kModulePrefix),
+                             ScriptStore::kModulePrefix) == 0) {
+      script->modules[field.substr(strlen(ScriptStore::kModulePrefix))] = std::move(value);
+    } else if (field.compare(0, strlen(ScriptStore::kWasmPrefix), ScriptStore::kWasmPrefix) == 0) {
+      script->wasm_modules[field.substr(strlen(ScriptStore::kWasmPrefix))] = std::move(value);
     }
   }
 
@@ -74,10 +77,13 @@ ScriptLoad parse_script(const std::string &ns, const std::string &name, size_t m
 }  // namespace
 
 const char ScriptStore::kEventsChannel[] = "dispatch:events";
+const char ScriptStore::kModulePrefix[] = "module:";
+const char ScriptStore::kWasmPrefix[] = "wasm:";
 
 size_t ScriptSource::size() const {
   size_t total = code.size();
   for (const auto &m : modules) total += m.second.size();
+  for (const auto &m : wasm_modules) total += m.second.size();
   return total;
 }
 
@@ -86,6 +92,7 @@ bool ScriptSource::same_version(const ScriptSource &other) const {
   // etag, or with a careless writer, the content itself decides.
   return etag == other.etag && format == other.format && code == other.code &&
          metadata == other.metadata && modules == other.modules &&
+         wasm_modules == other.wasm_modules &&
          kv_namespace == other.kv_namespace;
 }
 

@@ -31,6 +31,9 @@ struct ScriptSource {
   std::string etag;
   std::string metadata;   // raw JSON, may be empty
   std::map<std::string, std::string> modules;  // further modules by path
+  // WebAssembly modules by path (wasm:PATH fields), as uploaded: the engine
+  // compiles them when the script imports them.
+  std::map<std::string, std::string> wasm_modules;
   // The namespace name its KV data lives under: the namespace's name when
   // it was created (a rename moves scripts, never KV data); empty: ns.
   std::string kv_namespace;
@@ -72,6 +75,10 @@ class ScriptStore {
 
   static std::string script_key(const std::string &ns, const std::string &name);
   static const char kEventsChannel[];
+  // The field prefixes of a script's further modules (SPEC 3): JavaScript
+  // source, and WebAssembly bytes.
+  static const char kModulePrefix[];
+  static const char kWasmPrefix[];
 
  private:
   struct Entry {

@@ -18,6 +18,7 @@
 #include "api/idna.h"
 #include "api/kv.h"
 #include "api/timers.h"
+#include "api/wasm.h"
 #include "body_streams.h"
 #include "builtins.h"
 #include "cpu_watchdog.h"
@@ -40,8 +41,6 @@ constexpr size_t kMaxWaitUntil = 1000;
 constexpr size_t kMaxTimersPerRequest = 1000;
 constexpr size_t kMaxTimersPerIsolate = 10000;
 const char kDefaultMainModule[] = "worker.js";
-
-bool deny_wasm_codegen(v8::Local<v8::Context>, v8::Local<v8::String>) { return false; }
 
 using JsonPtr = std::unique_ptr<json_t, void (*)(json_t *)>;
 
@@ -93,6 +92,8 @@ TenantIsolate::~TenantIsolate() {
   deferred_.clear();
   for (ExternalCharge *charge : charges_) delete charge;
   charges_.clear();
+  wasm_memories_.clear();
+  wasm_modules_.clear();
   native_states_.clear();
   modules_.clear();
   env_.Reset();
@@ -127,6 +128,8 @@ dispatch_outcome_e TenantIsolate::guarded(double budget_ms, double *cpu_ms, Fn &
   bool within_memory;
   {
     v8::Isolate::Scope isolate_scope(isolate_);
+    v8::HandleScope handle_scope(isolate_);
+    sync_wasm_memories();
     within_memory = budget_->check_after_run();
   }
   // A termination requested as the run ended would land in the next
@@ -157,7 +160,13 @@ void TenantIsolate::turn(RequestScope &scope, Fn &&fn) {
       fn(context, try_catch);
     }
     isolate_->PerformMicrotaskCheckpoint();
-    if (!isolate_->IsExecutionTerminating()) take_settled(context);
+    // A memory grown inside Wasm is judged before any response is taken:
+    // past the limit, the request fails with the isolate.
+    if (!wasm_memories_.empty()) {
+      sync_wasm_memories();
+      budget_->check_after_run();
+    }
+    if (!isolate_->IsExecutionTerminating() && !budget_->condemned()) take_settled(context);
   });
   current_ = nullptr;
   if (stopped != DISPATCH_OUTCOME_OK) condemn(stopped, &scope);
@@ -400,7 +409,9 @@ bool TenantIsolate::start(std::string *err, dispatch_outcome_e *outcome) {
   isolate_->SetData(kTenantSlot, this);
   // Microtasks run when the engine says, so it can account and stop them.
   isolate_->SetMicrotasksPolicy(v8::MicrotasksPolicy::kExplicit);
-  isolate_->SetAllowWasmCodeGenerationCallback(deny_wasm_codegen);
+  // WebAssembly is compiled by the engine only, from uploaded modules:
+  // WebAssembly.compile(bytes) and new WebAssembly.Module(bytes) are refused.
+  isolate_->SetAllowWasmCodeGenerationCallback(wasm_codegen_allowed);
 
   v8::Isolate::Scope isolate_scope(isolate_);
   v8::HandleScope handle_scope(isolate_);
@@ -525,6 +536,7 @@ bool TenantIsolate::install_builtins(v8::Local<v8::Context> context, std::string
   install_fetch_natives(context, native);
   install_compression_natives(context, native);
   install_native_state_natives(context, native);
+  install_wasm_natives(context, native);
   native->Set(context, v8_str(isolate_, "memoryLimit"),
               v8::Number::New(isolate_, double(engine_.limits().memory_limit))).Check();
   native->Set(context, v8_str(isolate_, "chargeExternal"),
@@ -605,6 +617,8 @@ v8::MaybeLocal<v8::Module> TenantIsolate::compile_module(const std::string &path
   } else {
     auto it = script_->modules.find(path);
     if (it != script_->modules.end()) source = &it->second;
+    auto wasm = script_->wasm_modules.find(path);
+    if (wasm != script_->wasm_modules.end()) return compile_wasm_module(path, wasm->second);
   }
   if (source == nullptr) {
     isolate_->ThrowException(v8::Exception::Error(
@@ -624,19 +638,97 @@ v8::MaybeLocal<v8::Module> TenantIsolate::compile_module(const std::string &path
   return module;
 }
 
+v8::MaybeLocal<v8::Module> TenantIsolate::compile_wasm_module(const std::string &path,
+                                                             const std::string &bytes) {
+  auto refuse = [&](const std::string &why) {
+    isolate_->ThrowException(v8::Exception::WasmCompileError(
+        v8_str(isolate_, "WebAssembly module \"" + path + "\": " + why)));
+    return v8::MaybeLocal<v8::Module>();
+  };
+  // Its code is charged first: what V8 makes of the bytes lives outside
+  // the heap, as long as the isolate.
+  size_t code_bytes = bytes.size() * kWasmCodeBytesPerWireByte;
+  if (!budget_->charge_collecting(code_bytes)) {
+    return refuse("its compiled code (" + std::to_string(code_bytes) +
+                  " bytes) does not fit dispatch_memory_limit");
+  }
+  v8::Local<v8::WasmModuleObject> wasm;
+  std::string why;
+  {
+    v8::TryCatch try_catch(isolate_);
+    if (!wasm_compile(isolate_, bytes).ToLocal(&wasm)) {
+      why = try_catch.HasCaught() ? to_log_string(isolate_, try_catch.Exception(), 1000)
+                                  : std::string("V8 refused to compile it");
+    }
+  }
+  if (wasm.IsEmpty()) {
+    budget_->refund(code_bytes);
+    if (isolate_->IsExecutionTerminating()) return {};
+    return refuse(why);
+  }
+  WasmModuleRecord record{path, v8::Global<v8::Object>(isolate_, wasm), WasmMemoryDecl()};
+  if (!wasm_memory_decl(bytes, &record.decl)) {
+    // V8 read it, this reader did not: the module's memory is assumed the
+    // largest there may be.
+    record.decl = WasmMemoryDecl();
+    record.decl.own = true;
+  }
+  // V8 compiles a module whose memory could never be made (it refuses
+  // only at instantiation): refused here, where the upload hears of it.
+  if (record.decl.own && (size_t(record.decl.initial) << 16) > budget_->limit()) {
+    budget_->refund(code_bytes);
+    return refuse("its memory of " + std::to_string(record.decl.initial) +
+                  " pages (64 KiB each) is larger than dispatch_memory_limit (" +
+                  std::to_string(budget_->limit()) + " bytes)");
+  }
+  wasm_modules_.push_back(std::move(record));
+
+  std::vector<v8::Local<v8::String>> names = {v8_str(isolate_, "default")};
+  v8::Local<v8::Module> module =
+      v8::Module::CreateSyntheticModule(isolate_, v8_str(isolate_, path), names,
+                                        wasm_module_steps);
+  modules_.emplace(path, v8::Global<v8::Module>(isolate_, module));
+  module_paths_.emplace(module->GetIdentityHash(), path);
+  return module;
+}
+
+// Evaluating the synthetic module of a .wasm: its default export is the
+// WebAssembly.Module compiled for that path.
+v8::MaybeLocal<v8::Value> TenantIsolate::wasm_module_steps(v8::Local<v8::Context> context,
+                                                          v8::Local<v8::Module> module) {
+  v8::Isolate *isolate = context->GetIsolate();
+  TenantIsolate *self = from(isolate);
+  const std::string *path = self->path_of(module);
+  for (const WasmModuleRecord &record : self->wasm_modules_) {
+    if (path == nullptr || record.path != *path) continue;
+    v8::Local<v8::Promise::Resolver> done;
+    if (module->SetSyntheticModuleExport(isolate, v8_str(isolate, "default"),
+                                         record.module.Get(isolate)).IsNothing() ||
+        !v8::Promise::Resolver::New(context).ToLocal(&done) ||
+        done->Resolve(context, v8::Undefined(isolate)).IsNothing()) {
+      return {};
+    }
+    return done->GetPromise();
+  }
+  isolate->ThrowException(v8::Exception::Error(v8_str(isolate, "no such WebAssembly module")));
+  return {};
+}
+
+const std::string *TenantIsolate::path_of(v8::Local<v8::Module> module) const {
+  auto range = module_paths_.equal_range(module->GetIdentityHash());
+  for (auto it = range.first; it != range.second; ++it) {
+    auto m = modules_.find(it->second);
+    if (m != modules_.end() && m->second.Get(isolate_) == module) return &it->second;
+  }
+  return nullptr;
+}
+
 v8::MaybeLocal<v8::Module> TenantIsolate::resolve_module(
     v8::Local<v8::Context> context, v8::Local<v8::String> specifier,
     v8::Local<v8::FixedArray>, v8::Local<v8::Module> referrer) {
   TenantIsolate *self = from(context->GetIsolate());
-  std::string referrer_path = self->main_path_;
-  auto range = self->module_paths_.equal_range(referrer->GetIdentityHash());
-  for (auto it = range.first; it != range.second; ++it) {
-    auto m = self->modules_.find(it->second);
-    if (m != self->modules_.end() && m->second.Get(self->isolate_) == referrer) {
-      referrer_path = it->second;
-      break;
-    }
-  }
+  const std::string *known = self->path_of(referrer);
+  std::string referrer_path = known ? *known : self->main_path_;
   return self->compile_module(
       resolve_path(referrer_path, to_std_string(self->isolate_, specifier)));
 }
@@ -651,6 +743,11 @@ bool TenantIsolate::evaluate_main_module(v8::Local<v8::Context> context, std::st
     return false;
   };
 
+  // Every uploaded Wasm module is compiled as the isolate starts, imported
+  // or not (as on Workers): bytes V8 refuses fail the upload's validation.
+  for (const auto &wasm : script_->wasm_modules) {
+    if (compile_module(wasm.first).IsEmpty()) return fail("");
+  }
   v8::Local<v8::Module> module;
   if (!compile_module(main_path_).ToLocal(&module)) return fail("");
   if (!module->InstantiateModule(context, resolve_module).FromMaybe(false)) return fail("");
@@ -985,32 +1082,44 @@ void TenantIsolate::on_charge_external(const v8::FunctionCallbackInfo<v8::Value>
     requested = double(self->budget_->limit()) + 1;  // cannot fit
   }
   size_t bytes = size_t(requested);
+  if (self->charge_external(bytes, intl)) {
+    self->add_external(info[0].As<v8::Object>(), bytes, intl);
+  }
+}
+
+bool TenantIsolate::charge_external(size_t bytes, bool intl) {
   // Charges are refunded when their objects are collected: a script that
   // makes many short-lived ones reaches the cap with most of them garbage.
   // A full collection tells what is really kept before it is refused.
-  auto counted = [&] { return !intl || self->intl_objects_ < kMaxIntlObjects; };
-  bool charged = counted() && self->budget_->charge(bytes);
-  if (!charged && bytes <= self->budget_->limit()) {
-    isolate->LowMemoryNotification();
-    charged = counted() && self->budget_->charge(bytes);
+  auto counted = [&] { return !intl || intl_objects_ < kMaxIntlObjects; };
+  bool charged = counted() && budget_->charge(bytes);
+  if (!charged && bytes <= budget_->limit()) {
+    isolate_->LowMemoryNotification();
+    charged = counted() && budget_->charge(bytes);
   }
   if (!counted()) {
-    isolate->ThrowException(v8::Exception::RangeError(v8_str(isolate,
+    isolate_->ThrowException(v8::Exception::RangeError(v8_str(isolate_,
         "at most " + std::to_string(kMaxIntlObjects) + " Intl objects may be kept at once")));
-    return;
+    return false;
   }
   if (!charged) {
-    isolate->ThrowException(v8::Exception::RangeError(v8_str(isolate,
+    isolate_->ThrowException(v8::Exception::RangeError(v8_str(isolate_,
         "Cannot allocate " + std::to_string(bytes) +
         " bytes: they do not fit what is left of the script's memory limit")));
-    return;
+    return false;
   }
-  auto *charge = new ExternalCharge{self, bytes, intl, {}};
-  charge->holder.Reset(isolate, info[0].As<v8::Object>());
+  return true;
+}
+
+TenantIsolate::ExternalCharge *TenantIsolate::add_external(v8::Local<v8::Object> holder,
+                                                           size_t bytes, bool intl) {
+  auto *charge = new ExternalCharge{this, bytes, intl, {}};
+  charge->holder.Reset(isolate_, holder);
   charge->holder.SetWeak(charge, &TenantIsolate::on_external_gone,
                          v8::WeakCallbackType::kParameter);
-  self->charges_.insert(charge);
-  if (intl) self->intl_objects_++;
+  charges_.insert(charge);
+  if (intl) intl_objects_++;
+  return charge;
 }
 
 void TenantIsolate::on_external_gone(const v8::WeakCallbackInfo<ExternalCharge> &info) {
@@ -1019,8 +1128,58 @@ void TenantIsolate::on_external_gone(const v8::WeakCallbackInfo<ExternalCharge> 
   charge->holder.Reset();
   self->budget_->refund(charge->bytes);
   if (charge->intl) self->intl_objects_--;
+  if (charge->wasm_memory) {
+    for (auto it = self->wasm_memories_.begin(); it != self->wasm_memories_.end(); ++it) {
+      if (it->second == charge) {
+        self->wasm_memories_.erase(it);
+        break;
+      }
+    }
+  }
   self->charges_.erase(charge);
   delete charge;
+}
+
+const WasmMemoryDecl *TenantIsolate::wasm_decl(v8::Local<v8::Value> module) const {
+  if (!module->IsWasmModuleObject()) return nullptr;
+  for (const WasmModuleRecord &record : wasm_modules_) {
+    if (record.module.Get(isolate_) == module) return &record.decl;
+  }
+  return nullptr;
+}
+
+bool TenantIsolate::track_wasm_memory(v8::Local<v8::WasmMemoryObject> memory, size_t extra) {
+  size_t now = memory->Buffer()->ByteLength() + extra;
+  int hash = memory->GetIdentityHash();
+  ExternalCharge *followed = nullptr;
+  auto range = wasm_memories_.equal_range(hash);
+  for (auto it = range.first; it != range.second; ++it) {
+    if (it->second->holder.Get(isolate_) == memory) followed = it->second;
+  }
+  size_t charged = followed ? followed->bytes : 0;
+  if (now > charged && !charge_external(now - charged, false)) return false;
+  if (followed == nullptr) {
+    followed = add_external(memory, now, false);
+    followed->wasm_memory = true;
+    wasm_memories_.emplace(hash, followed);
+  } else {
+    // Lower again after the run when the grow() that was charged failed.
+    followed->bytes = std::max(now, charged);
+  }
+  return true;
+}
+
+void TenantIsolate::sync_wasm_memories() {
+  for (auto &entry : wasm_memories_) {
+    ExternalCharge *charge = entry.second;
+    if (charge->holder.IsEmpty()) continue;
+    size_t now = charge->holder.Get(isolate_).As<v8::WasmMemoryObject>()->Buffer()->ByteLength();
+    // Grown inside Wasm: counted now, even past the limit (then the budget
+    // condemns the isolate).
+    if (now > charge->bytes) budget_->charge_anyway(now - charge->bytes);
+    if (now < charge->bytes) budget_->refund(charge->bytes - now);
+    charge->bytes = now;
+  }
 }
 
 // ctx.waitUntil(value) of request id: the engine keeps the promise and

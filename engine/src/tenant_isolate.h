@@ -18,6 +18,8 @@
 
 #include "dispatch_engine.h"
 
+#include "api/wasm.h"
+
 #include "host.h"
 #include "native_state.h"
 #include "script_store.h"
@@ -86,6 +88,15 @@ class TenantIsolate : public std::enable_shared_from_this<TenantIsolate> {
   // Requests on it still waiting for their response.
   size_t in_flight() const;
 
+  // What a WebAssembly.Module the engine compiled for this script declares
+  // of its memory; null for any other value.
+  const WasmMemoryDecl *wasm_decl(v8::Local<v8::Value> module) const;
+  // Charges memory's size plus extra (a grow() about to happen) beyond what
+  // it was charged already, and follows its size after every run from then
+  // on (a memory.grow inside Wasm calls no JavaScript). False with a
+  // RangeError thrown when that does not fit.
+  bool track_wasm_memory(v8::Local<v8::WasmMemoryObject> memory, size_t extra);
+
   // A limit stopped it: it serves nothing more and goes once its requests let go.
   bool dead() const { return dead_; }
   // metadata.limits.cpu_ms, 0 when the script sets none.
@@ -126,6 +137,16 @@ class TenantIsolate : public std::enable_shared_from_this<TenantIsolate> {
   bool evaluate_service_worker(v8::Local<v8::Context> context, std::string *err);
   bool install_bindings(v8::Local<v8::Context> context, json_t *bindings, std::string *err);
   v8::MaybeLocal<v8::Module> compile_module(const std::string &path);
+  // A module whose default export is the WebAssembly.Module the engine
+  // compiled from the uploaded bytes (api/wasm.h).
+  v8::MaybeLocal<v8::Module> compile_wasm_module(const std::string &path,
+                                                 const std::string &bytes);
+  // The path a module of this script was compiled from, or null.
+  const std::string *path_of(v8::Local<v8::Module> module) const;
+  static v8::MaybeLocal<v8::Value> wasm_module_steps(v8::Local<v8::Context> context,
+                                                     v8::Local<v8::Module> module);
+  // After a run: each followed WebAssembly.Memory charged at its size now.
+  void sync_wasm_memories();
 
   // Runs fn, which enters JavaScript, with budget_ms of CPU. Returns OK, or
   // the limit that stopped it; cpu_ms grows by the CPU time spent.
@@ -171,7 +192,13 @@ class TenantIsolate : public std::enable_shared_from_this<TenantIsolate> {
     size_t bytes;
     bool intl;
     v8::Global<v8::Object> holder;
+    bool wasm_memory = false;  // in wasm_memories_ too
   };
+  // bytes charged (after a full collection when they do not fit at once);
+  // false with a RangeError thrown when they still do not.
+  bool charge_external(size_t bytes, bool intl);
+  // Counted until holder is collected.
+  ExternalCharge *add_external(v8::Local<v8::Object> holder, size_t bytes, bool intl);
   static void on_external_gone(const v8::WeakCallbackInfo<ExternalCharge> &info);
   // native.waitUntil(id, value): ctx.waitUntil for request id.
   static void on_wait_until(const v8::FunctionCallbackInfo<v8::Value> &info);
@@ -202,6 +229,14 @@ class TenantIsolate : public std::enable_shared_from_this<TenantIsolate> {
   bool running_ = false;             // inside guarded()
   double run_deadline_cpu_ms_ = 0;   // of the run going on, thread CPU clock
   std::unordered_set<ExternalCharge *> charges_;  // live, refunded on collection
+  // The WebAssembly.Memory objects followed, by identity hash (in charges_).
+  std::unordered_multimap<int, ExternalCharge *> wasm_memories_;
+  struct WasmModuleRecord {
+    std::string path;
+    v8::Global<v8::Object> module;  // the WebAssembly.Module
+    WasmMemoryDecl decl;
+  };
+  std::vector<WasmModuleRecord> wasm_modules_;  // the engine compiled
   NativeStates native_states_;                    // freed before the isolate is disposed
   size_t intl_objects_ = 0;                       // live Intl objects
 

@@ -220,6 +220,7 @@ bool string_array(const json_t *a, size_t max_items, size_t max_len) {
 size_t Upload::size() const {
   size_t total = code.size();
   for (const auto &m : modules) total += m.second.size();
+  for (const auto &m : wasm_modules) total += m.second.size();
   return total;
 }
 
@@ -485,6 +486,7 @@ bool parse_upload(std::string_view content_type, std::string_view body, size_t m
   // The modules, by filename or else part name.
   bool found_main = false;
   out->modules.clear();
+  out->wasm_modules.clear();
   for (const auto &p : parts) {
     if (&p == meta_part) continue;
     std::string path = p.has_filename && !p.filename.empty() ? p.filename : p.name;
@@ -495,10 +497,6 @@ bool parse_upload(std::string_view content_type, std::string_view body, size_t m
              "(relative, no \".\" or \"..\" segments, no control bytes)";
       return false;
     }
-    if (type == "application/wasm") {
-      *err = "WebAssembly modules are not supported yet (module \"" + path + "\")";
-      return false;
-    }
     // The main module is named by its path, or (body_part, as Cloudflare
     // defines it) by the name of its part.
     bool is_main = path == out->main || p.name == out->main;
@@ -506,9 +504,19 @@ bool parse_upload(std::string_view content_type, std::string_view body, size_t m
       *err = "the module \"" + path + "\" is uploaded twice";
       return false;
     }
+    // A Wasm part is kept as bytes: the engine compiles it (never the
+    // script), and only an ES module can import it.
+    bool wasm = type == "application/wasm" && !is_main;
+    if (wasm && out->format != "module") {
+      *err = "the WebAssembly module \"" + path + "\" can only be imported by an ES module "
+             "script (main_module), not a service worker (body_part)";
+      return false;
+    }
     std::string source;
-    if (is_main || js_type(type) || (js_path(path) && (type.empty() ||
-                                                       type == "application/octet-stream"))) {
+    if (wasm) {
+      source = std::string(p.body);
+    } else if (is_main || js_type(type) ||
+               (js_path(path) && (type.empty() || type == "application/octet-stream"))) {
       source = std::string(p.body);
     } else if (type == "text/plain") {
       source = text_module(p.body);
@@ -522,7 +530,10 @@ bool parse_upload(std::string_view content_type, std::string_view body, size_t m
       out->code = std::move(source);
       found_main = true;
     } else if (out->format == "module") {
-      if (!out->modules.emplace(path, std::move(source)).second) {
+      // One path, one module, whatever its kind.
+      auto &mine = wasm ? out->wasm_modules : out->modules;
+      auto &other = wasm ? out->modules : out->wasm_modules;
+      if (other.count(path) || !mine.emplace(path, std::move(source)).second) {
         *err = "the module \"" + path + "\" is uploaded twice";
         return false;
       }

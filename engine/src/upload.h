@@ -50,6 +50,9 @@ struct Upload {
   std::string main;      // the main module's path
   std::string code;      // its source
   std::map<std::string, std::string> modules;  // the others, by path
+  // application/wasm parts, by path: their bytes as uploaded, compiled by
+  // the engine when the script imports them (SPEC 3's wasm:PATH fields).
+  std::map<std::string, std::string> wasm_modules;
   std::string metadata;  // JSON object to store (main_module/body_part set)
   std::vector<std::string> keep_bindings;      // binding types to carry over
   size_t size() const;

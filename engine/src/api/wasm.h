@@ -1,0 +1,56 @@
+// wasm.h: WebAssembly modules a script imports (`import mod from
+// "./add.wasm"`), as on Workers: compiled by the engine from the bytes that
+// were uploaded (SPEC 3's wasm:PATH fields), never by the script, whose
+// WebAssembly.compile(bytes) and new WebAssembly.Module(bytes) stay refused.
+// Their code and their instances' memories count against
+// dispatch_memory_limit (engine/js/memory_guards.js, TenantIsolate).
+#pragma once
+
+#include <v8.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace dispatch {
+
+// The engine charges a compiled module this many times its wire size: the
+// bytes V8 keeps, and the machine code Liftoff and TurboFan make of them
+// (about twice the wire size each on x64).
+constexpr size_t kWasmCodeBytesPerWireByte = 5;
+
+// What a module declares of a memory of its own (not imported).
+struct WasmMemoryDecl {
+  bool own = false;           // it defines a memory
+  uint32_t initial = 0;       // pages of 64 KiB
+  bool has_maximum = false;
+  uint32_t maximum = 0;
+  bool exported = false;      // under export_name
+  std::string export_name;
+};
+
+// Reads the import, memory and export sections of a module V8 compiled
+// already. False when they cannot be read (the caller assumes the worst).
+bool wasm_memory_decl(std::string_view bytes, WasmMemoryDecl *out);
+
+// The isolate's AllowWasmCodeGenerationCallback: true only while the
+// engine itself compiles (wasm_compile), so a script never compiles bytes.
+bool wasm_codegen_allowed(v8::Local<v8::Context> context, v8::Local<v8::String> source);
+
+// The module compiled from bytes, in the isolate's current context; empty
+// with an exception pending when V8 refuses them.
+v8::MaybeLocal<v8::WasmModuleObject> wasm_compile(v8::Isolate *isolate, std::string_view bytes);
+
+// Adds to the built-ins' `native`:
+// - wasmOwnMemory(module) -> undefined when the module has no memory of
+//   its own, else [pages to charge now, exported name or undefined]: the
+//   initial pages of an exported memory (its growth is followed after every
+//   run), the maximum (the whole limit when it declares none) of one the
+//   engine cannot see;
+// - trackWasmMemory(memory, extraBytes): charges a WebAssembly.Memory's
+//   size plus extraBytes (a grow() about to happen) and follows it from
+//   then on; a RangeError when that does not fit;
+// - isWasmModule(value).
+void install_wasm_natives(v8::Local<v8::Context> context, v8::Local<v8::Object> native);
+
+}  // namespace dispatch
