@@ -209,6 +209,34 @@ $t->put_script('platform', 'counter', q{
 $r = $t->get('/t/');
 is $r->{content}, '200 ' . (16384 * 65 * 64 / 2) . ' 2000000', 'a stream written by the caller, and one streamed back';
 
+# Hostile: a router that keeps a tenant's body and Fetcher past their
+# request, and a tenant that answers with a stream it never ends.
+$t->put_script('platform', 'keeper', q{
+  let saved = null, fetcher = null;
+  export default { async fetch(req, env) {
+    if (saved === null) {
+      const r = await env.COUNT.fetch('http://count/', { method: 'PUT', body: 'abc' });
+      saved = r.body; fetcher = env.COUNT;
+      return new Response('kept');
+    }
+    let msg;
+    try { const reader = saved.getReader(); await reader.read(); await reader.read(); msg = 'read'; }
+    catch (e) { msg = e.constructor.name + ': ' + e.message; }
+    const again = await (await fetcher.fetch('http://count/', { method: 'PUT', body: 'b' })).headers.get('x-sum');
+    return new Response(msg + ' / ' + again);
+  } };
+}, metadata => '{"bindings":[{"type":"service","name":"COUNT","service":"counter"}]}');
+my $k = Dispatch::Test->new(
+    server => q{ location / { dispatch platform keeper; } },
+    redis => 0, redis_conf => "dispatch_redis 127.0.0.1:" . $t->redis_port . ";",
+    start => 1,
+);
+is $k->get('/')->{content}, 'kept', 'a router keeps a tenant\'s body past its request';
+like $k->get('/')->{content}, qr/^(TypeError: .*ended\.|read) \/ 98$/,
+    'reading it later fails cleanly (or reads what had arrived); a kept Fetcher makes a new call';
+is scalar($k->error_log_alerts), 0, 'no alerts' or diag join "\n", $k->error_log_alerts;
+undef $k;
+
 # Loops and chains.
 $t->put_script('platform', 'selfish', q{
   export default { async fetch(req, env) {
