@@ -92,9 +92,10 @@ function fetchHeader(list, name) {
   return null;
 }
 
-// Sends a streamed request body as it is produced; the engine's send
-// buffer paces it.
-async function fetchUpload(id, stream, state) {
+// Sends a streamed request body as it is produced: write(chunk) returns
+// undefined, or a promise to wait on (the receiver's pace); end() after the
+// last; fail(error) once, if the stream breaks (unless state.aborted).
+async function nativeUpload(stream, state, write, end, fail) {
   const reader = readableStreamGetReader(stream);
   try {
     for (;;) {
@@ -105,17 +106,22 @@ async function fetchUpload(id, stream, state) {
       if (!isArrayBuffer(chunk) && !ArrayBufferIsView(chunk)) {
         throw new TypeError('This ReadableStream did not return bytes.');
       }
-      const wait = native.fetchWrite(id, chunk);
+      const wait = write(chunk);
       if (wait !== undefined) await wait;
     }
-    native.fetchEnd(id);
+    end();
   } catch (error) {
-    if (!state.aborted) {
-      native.fetchAbort(id);
-      state.uploadError = error;
-      if (state.rejectHead !== null) state.rejectHead(error);
-    }
+    if (!state.aborted) fail(error);
   }
+}
+
+// The engine's send buffer paces it.
+function fetchUpload(id, stream, state) {
+  nativeUpload(stream, state, (chunk) => native.fetchWrite(id, chunk), () => native.fetchEnd(id), (error) => {
+    native.fetchAbort(id);
+    state.uploadError = error;
+    if (state.rejectHead !== null) state.rejectHead(error);
+  });
 }
 
 function fetchUrlParts(url) {

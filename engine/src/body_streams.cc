@@ -28,7 +28,7 @@ void maybe_resume(Engine &engine, RequestScope &scope) {
   RequestScope::RequestBody &b = scope.request_body;
   if (!b.paused || b.queued >= kRequestBodyHighWater) return;
   b.paused = false;
-  if (scope.host_ctx) engine.host().wake(scope.host_ctx);
+  engine.wake(scope);
 }
 
 // Up to kRequestBodyHighWater queued bytes, as one ArrayBuffer in the
@@ -149,6 +149,7 @@ int request_body_write(Engine &engine, RequestScope &scope, const char *data, si
   }
   if (last) b.ended = true;
   deliver(engine, scope);
+  if (b.forward_call) engine.pump_dispatch_later(b.forward_call);
   bool want = !b.ended && b.queued < kRequestBodyHighWater;
   b.paused = !want && !b.ended;
   return want ? 1 : 0;
@@ -160,6 +161,25 @@ void request_body_fail(Engine &engine, RequestScope &scope, int status) {
   b.failed = status;
   b.paused = false;
   deliver(engine, scope);
+  if (b.forward_call) engine.pump_dispatch_later(b.forward_call);
+}
+
+void request_body_forward(Engine &engine, RequestScope &from, RequestScope &to) {
+  RequestScope::RequestBody &b = from.request_body;
+  while (!b.pieces.empty() && request_body_wanted(to)) {
+    std::string piece = std::move(b.pieces.front());
+    b.pieces.pop_front();
+    b.queued -= piece.size();
+    request_body_write(engine, to, piece.data(), piece.size(), false);
+  }
+  if (b.pieces.empty()) {
+    if (b.ended) {
+      request_body_write(engine, to, nullptr, 0, true);
+    } else if (b.failed >= 0) {
+      request_body_fail(engine, to, b.failed);
+    }
+  }
+  maybe_resume(engine, from);
 }
 
 bool request_body_wanted(const RequestScope &scope) {
@@ -281,7 +301,7 @@ long response_body_read(Engine &engine, RequestScope &scope, char *buf, size_t s
     if (asked) {
       // An empty piece: the host asks again from its loop, so a stream of
       // nothing but empty pieces costs its CPU budget, never a hang.
-      if (scope.host_ctx) engine.host().wake(scope.host_ctx);
+      engine.wake(scope);
       return DISPATCH_BODY_AGAIN;
     }
     asked = true;
@@ -340,7 +360,7 @@ void take_response_chunk(TenantIsolate &isolate, v8::Local<v8::Context> context,
       rs.failed = true;
     }
   }
-  if (!rs.reading && scope.host_ctx) isolate.engine().host().wake(scope.host_ctx);
+  if (!rs.reading) isolate.engine().wake(scope);
 }
 
 void response_body_cancel(Engine &engine, RequestScope &scope) {

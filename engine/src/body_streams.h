@@ -33,6 +33,10 @@ int request_body_write(Engine &engine, RequestScope &scope, const char *data, si
                        bool last);
 // dispatch_request_body_fail.
 void request_body_fail(Engine &engine, RequestScope &scope, int status);
+// The body of `from`, passed unread to the request `to` that it dispatched
+// to (api/dispatch.h): what `from` holds moves on as `to` wants it, with no
+// JavaScript, and the host reads on as `to` takes it.
+void request_body_forward(Engine &engine, RequestScope &from, RequestScope &to);
 // dispatch_request_body_wanted.
 bool request_body_wanted(const RequestScope &scope);
 

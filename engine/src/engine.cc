@@ -3,6 +3,7 @@
 #include <malloc.h>
 
 #include "admin_api.h"
+#include "api/dispatch.h"
 #include "api/fetch.h"
 #include "body_streams.h"
 #include "memory_budget.h"
@@ -76,6 +77,11 @@ Engine::Engine(const dispatch_engine_conf_t &conf, const dispatch_host_t &host)
         for (uint64_t id : ids) {
           if (RequestScope *s = find(id)) start_waiting_fetches(*this, *s);
         }
+      }, false),
+      dispatch_timer_(host_, [this] {
+        std::vector<uint64_t> ids;
+        ids.swap(dispatch_pumps_);
+        for (uint64_t id : ids) dispatch_pump(*this, id);
       }, false),
       redis_(host_, redis_config(conf)),
       events_(host_, redis_config(conf)),
@@ -181,12 +187,42 @@ RequestScope *Engine::start(const dispatch_request_view_t &view) {
   scope->wall_limit_ms = or_default(view.wall_limit_ms, scope->wall_limit_ms);
   scope->script_concurrency = or_default(view.script_concurrency, scope->script_concurrency);
   scope->subrequest_limit = or_default(view.subrequest_limit, scope->subrequest_limit);
+  scope->location_cpu_limit_ms = scope->cpu_limit_ms;
+  scope->location_subrequest_limit = scope->subrequest_limit;
   requests_.emplace(scope->id, std::move(owned));
+  begin(*scope);
+  return scope;
+}
 
+RequestScope *Engine::make_dispatched(RequestScope &caller, uint64_t call_id,
+                                      const std::string &ns, const std::string &script) {
+  auto owned = std::make_unique<RequestScope>();
+  RequestScope *scope = owned.get();
+  scope->id = next_id_++;
+  scope->dispatch_call = call_id;
+  scope->ns = ns;
+  scope->script = script;
+  scope->chain = caller.chain;
+  scope->chain.push_back(caller.ns + "/" + caller.script);
+  // Its log lines name the client and request that started the chain.
+  scope->client = caller.client;
+  scope->request_line = caller.request_line;
+  // The location's limits (the caller's metadata does not narrow its
+  // targets'); the call and the target's metadata narrow them further.
+  scope->cpu_limit_ms = scope->location_cpu_limit_ms = caller.location_cpu_limit_ms;
+  scope->subrequest_limit = scope->location_subrequest_limit = caller.location_subrequest_limit;
+  scope->wall_limit_ms = caller.wall_limit_ms;
+  scope->script_concurrency = caller.script_concurrency;
+  requests_.emplace(scope->id, std::move(owned));
+  return scope;
+}
+
+void Engine::begin(RequestScope &request) {
+  RequestScope *scope = &request;
   if (!dispatch_name_valid(scope->ns.data(), scope->ns.size()) ||
       !dispatch_name_valid(scope->script.data(), scope->script.size())) {
     respond(*scope, DISPATCH_OUTCOME_NOT_FOUND);
-    return scope;
+    return;
   }
 
   // Before anything is spent on it: a script in the penalty box, or one
@@ -195,7 +231,7 @@ RequestScope *Engine::start(const dispatch_request_view_t &view) {
   if (!enforcer_.admit(scope->ns + "/" + scope->script, &why)) {
     log(*scope, DISPATCH_LOG_INFO, why);
     respond(*scope, DISPATCH_OUTCOME_QUARANTINED);
-    return scope;
+    return;
   }
 
   follow_generation();
@@ -211,7 +247,6 @@ RequestScope *Engine::start(const dispatch_request_view_t &view) {
 
   store_.load(scope->ns, scope->script,
               [this, id](const ScriptLoad &load) { on_script_loaded(id, load); });
-  return scope;
 }
 
 // A change stored through the management API (by any worker of the node)
@@ -332,7 +367,15 @@ void Engine::respond(RequestScope &scope, dispatch_outcome_e outcome, int status
     scope.header_views.push_back({{h.first.data(), h.first.size()},
                                   {h.second.data(), h.second.size()}});
   }
-  if (scope.host_ctx) host_.wake(scope.host_ctx);
+  wake(scope);
+}
+
+void Engine::wake(RequestScope &scope) {
+  if (scope.host_ctx) {
+    host_.wake(scope.host_ctx);
+  } else if (scope.dispatch_call) {
+    pump_dispatch_later(scope.dispatch_call);
+  }
 }
 
 void Engine::let_go_of_response(RequestScope &scope) {
@@ -392,7 +435,20 @@ void Engine::end(uint64_t id) {
   }
   let_go_of_response(scope);
   for (const auto &f : scope.fetches) fetch_owner_.erase(f.first);
+  // Its dispatches end with it: their targets are let go of (a target
+  // still running is abandoned, as when a client goes away).
+  std::vector<uint64_t> targets;
+  for (const auto &d : scope.dispatches) {
+    dispatch_owner_.erase(d.first);
+    if (d.second->child) targets.push_back(d.second->child);
+  }
   requests_.erase(it);  // ~RequestScope releases what the request started
+  for (uint64_t target : targets) {
+    if (RequestScope *t = find(target)) {
+      t->dispatch_call = 0;
+      release(t);
+    }
+  }
 }
 
 std::vector<uint64_t> Engine::lingering(const TenantIsolate *on) const {
@@ -487,6 +543,27 @@ FetchCall *Engine::find_fetch(uint64_t id, RequestScope **scope) {
   if (it == s->fetches.end()) return nullptr;
   *scope = s;
   return it->second.get();
+}
+
+void Engine::add_dispatch(RequestScope &scope, uint64_t id, std::unique_ptr<DispatchCall> call) {
+  dispatch_owner_[id] = scope.id;
+  scope.dispatches.emplace(id, std::move(call));
+}
+
+DispatchCall *Engine::find_dispatch(uint64_t id, RequestScope **scope) {
+  auto owner = dispatch_owner_.find(id);
+  if (owner == dispatch_owner_.end()) return nullptr;
+  RequestScope *s = find(owner->second);
+  if (s == nullptr) return nullptr;
+  auto it = s->dispatches.find(id);
+  if (it == s->dispatches.end()) return nullptr;
+  *scope = s;
+  return it->second.get();
+}
+
+void Engine::pump_dispatch_later(uint64_t id) {
+  dispatch_pumps_.push_back(id);
+  if (!dispatch_timer_.armed()) dispatch_timer_.start(0);
 }
 
 void Engine::start_fetches_later(uint64_t request_id) {

@@ -25,6 +25,7 @@
 namespace dispatch {
 
 struct FetchCall;
+struct DispatchCall;
 class AdminCall;
 
 struct EngineLimits {
@@ -45,6 +46,12 @@ class Engine {
   bool init(std::string *err);
 
   RequestScope *start(const dispatch_request_view_t &view);
+  // A request of script ns/script that the caller's call dispatches to
+  // (api/dispatch.h): made now, so that the caller can feed it a body;
+  // begun (its script loaded and run) from the loop by begin().
+  RequestScope *make_dispatched(RequestScope &caller, uint64_t call_id, const std::string &ns,
+                                const std::string &script);
+  void begin(RequestScope &scope);
   // The host is done with the request (response sent, or client gone).
   void release(RequestScope *scope);
 
@@ -59,6 +66,9 @@ class Engine {
   // outcome's own), or OK with the script's response already in the scope.
   // Wakes the host; once only.
   void respond(RequestScope &scope, dispatch_outcome_e outcome, int status = 0);
+  // Whoever reads the request's response may look again: the host, or the
+  // call of the script that dispatched to it (from the loop).
+  void wake(RequestScope &scope);
 
   // Ends the request from the loop, never from inside V8: its isolate may
   // go with it.
@@ -101,6 +111,17 @@ class Engine {
   // From the loop: the request's waiting calls start as connections free up.
   void start_fetches_later(uint64_t request_id);
 
+  // Dispatches to other scripts (api/dispatch.h), by call id.
+  uint64_t next_dispatch_id() { return next_dispatch_id_++; }
+  void add_dispatch(RequestScope &scope, uint64_t id, std::unique_ptr<DispatchCall> call);
+  DispatchCall *find_dispatch(uint64_t id, RequestScope **scope);
+  // dispatch_pump(id) from the loop, soon.
+  void pump_dispatch_later(uint64_t id);
+  // The store answered "no such script" moments ago (without asking Redis).
+  bool known_missing(const std::string &ns, const std::string &script) {
+    return store_.known_missing(ns, script);
+  }
+
  private:
   void on_script_loaded(uint64_t id, const ScriptLoad &load);
   void end(uint64_t id);
@@ -114,6 +135,10 @@ class Engine {
   std::unordered_map<uint64_t, uint64_t> fetch_owner_;  // call id -> request id
   std::vector<uint64_t> fetch_starts_;
   Timer fetch_timer_;
+  uint64_t next_dispatch_id_ = 1;
+  std::unordered_map<uint64_t, uint64_t> dispatch_owner_;  // call id -> request id
+  std::vector<uint64_t> dispatch_pumps_;
+  Timer dispatch_timer_;
   std::vector<std::string> fetch_allow_;
   RedisClient redis_;
   RedisClient events_;  // the dispatch:events subscription

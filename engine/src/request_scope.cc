@@ -1,5 +1,6 @@
 #include "request_scope.h"
 
+#include "api/dispatch.h"
 #include "api/fetch.h"
 #include "tenant_isolate.h"
 

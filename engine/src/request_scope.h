@@ -28,6 +28,7 @@ namespace dispatch {
 
 class TenantIsolate;
 struct FetchCall;
+struct DispatchCall;
 
 using HeaderList = std::vector<std::pair<std::string, std::string>>;
 
@@ -67,6 +68,20 @@ class RequestScope {
   uint64_t wall_limit_ms = 30000;
   uint32_t script_concurrency = 64;
   uint32_t subrequest_limit = 50;
+  // The location's own limits, before a script's metadata narrowed them:
+  // what a dispatch from this request starts from (api/dispatch.h).
+  uint64_t location_cpu_limit_ms = 50;
+  uint32_t location_subrequest_limit = 50;
+
+  // A request one script dispatched to another (env.NS.get(name).fetch(),
+  // a service binding): the call of its caller that it answers (0 for a
+  // request from the host), the scripts of the chain above it ("NS/NAME",
+  // the root first), the args that reach it as further env values (JSON),
+  // and what its uncaught exception said (for its caller's Error).
+  uint64_t dispatch_call = 0;
+  std::vector<std::string> chain;
+  std::string args_json;
+  std::string failure;
 
   // What the request started, owned here.
   struct PendingTimer {
@@ -86,6 +101,8 @@ class RequestScope {
   // Its fetch() exchanges (api/fetch.h), by id: their connections and
   // resolver queries end with the request.
   std::unordered_map<uint64_t, std::unique_ptr<FetchCall>> fetches;
+  // Its dispatches to other scripts (api/dispatch.h), by id.
+  std::unordered_map<uint64_t, std::unique_ptr<DispatchCall>> dispatches;
 
   // Counters the limits read.
   double cpu_ms = 0;
@@ -114,6 +131,7 @@ class RequestScope {
     int64_t length = -1;   // Content-Length
     std::deque<std::string> pieces;
     size_t queued = 0;
+    uint64_t forward_call = 0;  // passed unread to a dispatched request by this call
     uint64_t read_op = 0;  // the script's read waiting for a piece (an io
     uint64_t read_request = 0;  // operation of this request, which may be another)
   } request_body;

@@ -112,6 +112,13 @@ bool ScriptStore::fresh(const Entry &entry, uint64_t now) const {
   return now - entry.validated_at < ttl;
 }
 
+bool ScriptStore::known_missing(const std::string &ns, const std::string &name) const {
+  auto it = entries_.find(ns + "/" + name);
+  return it != entries_.end() && !it->second.loading &&
+         it->second.load.status == ScriptLoad::Status::kNotFound &&
+         fresh(it->second, monotonic_ms());
+}
+
 void ScriptStore::touch(Entry &entry) {
   lru_.splice(lru_.begin(), lru_, entry.lru);
 }

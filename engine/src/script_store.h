@@ -67,6 +67,9 @@ class ScriptStore {
   // The callback runs before load() returns when the script is cached.
   void load(const std::string &ns, const std::string &name, Callback cb);
 
+  // A fresh answer "no such script" is cached: no need to ask Redis.
+  bool known_missing(const std::string &ns, const std::string &name) const;
+
   // PUBLISH dispatch:events NS/NAME arrived.
   void invalidate(const std::string &ns_name);
   // Messages may have been missed: revalidate everything before next use.

@@ -14,6 +14,7 @@
 #include "api/console.h"
 #include "api/crypto.h"
 #include "api/encoding.h"
+#include "api/dispatch.h"
 #include "api/fetch.h"
 #include "api/idna.h"
 #include "api/kv.h"
@@ -41,6 +42,10 @@ constexpr size_t kMaxWaitUntil = 1000;
 constexpr size_t kMaxTimersPerRequest = 1000;
 constexpr size_t kMaxTimersPerIsolate = 10000;
 const char kDefaultMainModule[] = "worker.js";
+// Isolates inside guarded() on this thread: a completion that arrives
+// while any JavaScript runs (a dispatch's caller feeding its target a body)
+// is settled from the loop, never with two isolates on the stack.
+int g_running = 0;
 
 using JsonPtr = std::unique_ptr<json_t, void (*)(json_t *)>;
 
@@ -119,7 +124,9 @@ dispatch_outcome_e TenantIsolate::guarded(double budget_ms, double *cpu_ms, Fn &
   watchdog.arm(isolate_, started + budget_ms, budget_.get());
   platform_freeze_clock();
   running_ = true;
+  g_running++;
   fn();
+  g_running--;
   running_ = false;
   platform_thaw_clock();
   bool fired = watchdog.disarm();
@@ -228,6 +235,18 @@ void TenantIsolate::take_response(v8::Local<v8::Context> context, RequestScope &
     log_for(&scope, DISPATCH_LOG_ERR, "uncaught exception: " +
             describe_exception(isolate_, exception,
                                v8::Exception::CreateMessage(isolate_, exception)));
+    // What a script that dispatched to it sees in its Error: the message
+    // only (a string, copied), never the value itself.
+    if (scope.dispatch_call && !isolate_->IsExecutionTerminating()) {
+      v8::Local<v8::Value> message = exception;
+      if (exception->IsNativeError()) {
+        v8::Local<v8::Value> m;
+        if (exception.As<v8::Object>()->Get(context, v8_str(isolate_, "message")).ToLocal(&m)) {
+          message = m;
+        }
+      }
+      if (!isolate_->IsExecutionTerminating()) scope.failure = to_log_string(isolate_, message, 1024);
+    }
     if (!isolate_->IsExecutionTerminating()) {
       engine_.respond(scope, DISPATCH_OUTCOME_EXCEPTION);
     }
@@ -315,7 +334,7 @@ void TenantIsolate::condemn(dispatch_outcome_e outcome, RequestScope *culprit) {
         engine_.detach_later(scope->id);
         // A body it still streams cannot be completed: the host reads
         // that from dispatch_response_read.
-        if (scope->response_stream.on && scope->host_ctx) engine_.host().wake(scope->host_ctx);
+        if (scope->response_stream.on) engine_.wake(*scope);
         break;
       default:
         engine_.respond(*scope, outcome);
@@ -534,6 +553,7 @@ bool TenantIsolate::install_builtins(v8::Local<v8::Context> context, std::string
   install_kv_natives(context, native);
   install_body_natives(context, native);
   install_fetch_natives(context, native);
+  install_dispatch_natives(context, native);
   install_compression_natives(context, native);
   install_native_state_natives(context, native);
   install_wasm_natives(context, native);
@@ -812,9 +832,16 @@ void TenantIsolate::run(RequestScope &scope) {
     // native.requestBodyRead; its Content-Length, when there is one.
     v8::Local<v8::Value> streamed = v8::Number::New(
         isolate_, scope.request_body.more ? double(scope.request_body.length) : -2);
+    v8::Local<v8::Object> env = env_.Get(isolate_);
+    if (!scope.args_json.empty() && !env_with_args(context, scope).ToLocal(&env)) {
+      if (try_catch.HasTerminated()) return;
+      engine_.log(scope, DISPATCH_LOG_ERR, "the dispatch's args cannot be given to the script");
+      engine_.respond(scope, DISPATCH_OUTCOME_EXCEPTION);
+      return;
+    }
     v8::Local<v8::Value> args[] = {
         v8::Number::New(isolate_, double(scope.id)), exports_.Get(isolate_),
-        env_.Get(isolate_), v8_str(isolate_, scope.method), v8_str(isolate_, scope.url),
+        env, v8_str(isolate_, scope.method), v8_str(isolate_, scope.url),
         headers, body, streamed};
     v8::Local<v8::Value> result;
     if (!run_.Get(isolate_)->Call(context, v8::Undefined(isolate_), 8, args).ToLocal(&result) ||
@@ -831,6 +858,35 @@ void TenantIsolate::run(RequestScope &scope) {
     result.As<v8::Promise>()->MarkAsHandled();
     scope.result.Reset(isolate_, result.As<v8::Promise>());
   });
+}
+
+// env for a dispatched request: the script's bindings and, as further
+// values, the args its caller gave (JSON, parsed here in this isolate: no
+// object crosses isolates). Made with CreateDataProperty: no setter a
+// tenant put anywhere runs.
+v8::MaybeLocal<v8::Object> TenantIsolate::env_with_args(v8::Local<v8::Context> context,
+                                                        const RequestScope &scope) {
+  v8::Local<v8::Object> base = env_.Get(isolate_);
+  v8::Local<v8::Object> env = v8::Object::New(isolate_);
+  auto copy = [&](v8::Local<v8::Object> from) -> bool {
+    v8::Local<v8::Array> keys;
+    if (!from->GetOwnPropertyNames(context).ToLocal(&keys)) return false;
+    for (uint32_t i = 0; i < keys->Length(); i++) {
+      v8::Local<v8::Value> key, value;
+      if (!keys->Get(context, i).ToLocal(&key) || !key->IsName() ||
+          !from->Get(context, key).ToLocal(&value) ||
+          env->CreateDataProperty(context, key.As<v8::Name>(), value).IsNothing()) {
+        return false;
+      }
+    }
+    return true;
+  };
+  v8::Local<v8::Value> args;
+  if (!copy(base) || !v8::JSON::Parse(context, v8_str(isolate_, scope.args_json)).ToLocal(&args)) {
+    return {};
+  }
+  if (args->IsObject() && !args->IsArray() && !copy(args.As<v8::Object>())) return {};
+  return env;
 }
 
 uint64_t TenantIsolate::set_timer(v8::Local<v8::Function> callback, uint64_t delay_ms,
@@ -910,7 +966,7 @@ v8::MaybeLocal<v8::Promise> TenantIsolate::begin_async(uint64_t *request_id, uin
 }
 
 void TenantIsolate::complete_async(uint64_t request_id, uint64_t op_id, Settle settle) {
-  if (running_) {
+  if (running_ || g_running > 0) {
     deferred_.push_back({request_id, op_id, std::move(settle)});
     if (!deferred_timer_) {
       deferred_timer_ = std::make_unique<Timer>(engine_.host(), [this] {
@@ -1019,8 +1075,41 @@ bool TenantIsolate::install_bindings(v8::Local<v8::Context> context, json_t *bin
         return false;
       }
 
+    } else if (strcmp(type, "dispatch_namespace") == 0 || strcmp(type, "service") == 0) {
+      // A router's namespace of scripts, or one script of its own
+      // namespace: the object holds the index of the binding only; the
+      // engine decides where a call through it goes (api/dispatch.h).
+      bool service = type[0] == 's';
+      const char *target = json_string_value(json_object_get(b, service ? "service" : "namespace"));
+      if (target == nullptr || !dispatch_name_valid(target, strlen(target))) {
+        *err = what + (service ? " needs a service" : " needs a namespace") +
+               " of 1-63 characters of a-z 0-9 - _";
+        return false;
+      }
+      DispatchTarget t;
+      t.ns = service ? script_->ns : target;
+      t.script = service ? target : "";
+      if (json_object_get(b, "outbound") != nullptr) {
+        t.outbound = true;
+        log(DISPATCH_LOG_WARN, what + ": outbound workers are not supported yet; every "
+            "dispatch through it is refused");
+      }
+      dispatch_targets_.push_back(std::move(t));
+      v8::Local<v8::Value> make;
+      v8::Local<v8::Value> args[] = {v8::Integer::NewFromUnsigned(
+          isolate_, uint32_t(dispatch_targets_.size() - 1))};
+      if (!api_.Get(isolate_)->Get(context, v8_str(isolate_, service ? "makeService"
+                                                                      : "makeDispatchNamespace"))
+               .ToLocal(&make) ||
+          !make->IsFunction() ||
+          !make.As<v8::Function>()->Call(context, v8::Undefined(isolate_), 1, args)
+               .ToLocal(&value)) {
+        *err = what + ": the dispatch built-in failed";
+        return false;
+      }
+
     } else {
-      // Not yet supported here (e.g. dispatch_namespace): the script sees
+      // Not yet supported here: the script sees
       // undefined, as for a binding it did not declare.
       log(DISPATCH_LOG_WARN, what + " is not supported yet; env." + name + " is undefined");
       continue;

@@ -85,6 +85,16 @@ class TenantIsolate : public std::enable_shared_from_this<TenantIsolate> {
   const std::string *kv_space(uint32_t index) const {
     return index < kv_spaces_.size() ? &kv_spaces_[index] : nullptr;
   }
+  // Where its dispatch_namespace and service bindings lead (api/dispatch.h):
+  // a namespace (script empty: the caller names it) or one script.
+  struct DispatchTarget {
+    std::string ns;
+    std::string script;
+    bool outbound = false;  // an outbound worker: not supported yet
+  };
+  const DispatchTarget *dispatch_target(uint32_t index) const {
+    return index < dispatch_targets_.size() ? &dispatch_targets_[index] : nullptr;
+  }
   // Requests on it still waiting for their response.
   size_t in_flight() const;
 
@@ -223,6 +233,9 @@ class TenantIsolate : public std::enable_shared_from_this<TenantIsolate> {
   int64_t subrequest_limit_ = -1;
   uint32_t top_level_log_lines_ = 0;
   std::vector<std::string> kv_spaces_;  // of the kv_namespace bindings
+  std::vector<DispatchTarget> dispatch_targets_;
+  v8::MaybeLocal<v8::Object> env_with_args(v8::Local<v8::Context> context,
+                                           const RequestScope &scope);
   uint64_t next_timer_id_ = 1;
   uint64_t next_async_id_ = 1;
   RequestScope *current_ = nullptr;  // whose JavaScript runs now

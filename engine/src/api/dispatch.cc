@@ -1,0 +1,542 @@
+#include "api/dispatch.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "body_streams.h"
+#include "engine.h"
+#include "memory_budget.h"
+#include "request_scope.h"
+#include "tenant_isolate.h"
+#include "v8_util.h"
+
+namespace dispatch {
+
+namespace {
+
+// The target's response body pulled ahead of the caller's reads, and the
+// most one pull of the target hands over.
+constexpr size_t kAhead = 64u << 10;
+constexpr size_t kPiece = 64u << 10;
+
+void throw_error(v8::Isolate *isolate, const std::string &msg) {
+  isolate->ThrowException(v8::Exception::Error(v8_str(isolate, msg)));
+}
+
+void throw_type_error(v8::Isolate *isolate, const std::string &msg) {
+  isolate->ThrowException(v8::Exception::TypeError(v8_str(isolate, msg)));
+}
+
+std::string not_found(const std::string &ns, const std::string &script) {
+  return "Worker not found: there is no script \"" + script + "\" in namespace \"" + ns + "\"";
+}
+
+// The call with this id, of a request on this isolate; else a TypeError.
+DispatchCall *find_call(const v8::FunctionCallbackInfo<v8::Value> &info, RequestScope **scope,
+                        uint64_t *id) {
+  v8::Isolate *isolate = info.GetIsolate();
+  TenantIsolate *self = TenantIsolate::from(isolate);
+  DispatchCall *call = nullptr;
+  if (info.Length() > 0 && info[0]->IsNumber() && info[0].As<v8::Number>()->Value() >= 1) {
+    *id = uint64_t(info[0].As<v8::Number>()->Value());
+    call = self->engine().find_dispatch(*id, scope);
+  }
+  if (call == nullptr || (*scope)->isolate.get() != self) {
+    throw_type_error(isolate, "This dispatch belongs to a request that has ended.");
+    return nullptr;
+  }
+  return call;
+}
+
+// The target of binding `index` of this isolate, and the script name the
+// call gives; false (an Error thrown) when there is no such script.
+bool resolve_target(v8::Isolate *isolate, const v8::FunctionCallbackInfo<v8::Value> &info,
+                    std::string *ns, std::string *script) {
+  TenantIsolate *self = TenantIsolate::from(isolate);
+  const TenantIsolate::DispatchTarget *target = nullptr;
+  if (info.Length() > 1 && info[0]->IsUint32()) {
+    target = self->dispatch_target(info[0].As<v8::Uint32>()->Value());
+  }
+  if (target == nullptr) {
+    throw_type_error(isolate, "Illegal invocation");
+    return false;
+  }
+  *ns = target->ns;
+  *script = target->script.empty() ? (info[1]->IsString() ? to_std_string(isolate, info[1]) : "")
+                                   : target->script;
+  if (target->outbound) {
+    throw_error(isolate, "This dispatch namespace has an outbound worker, and outbound workers "
+                         "are not supported yet");
+    return false;
+  }
+  if (!dispatch_name_valid(script->data(), script->size())) {
+    throw_error(isolate, "Worker not found: \"" + script->substr(0, 80) +
+                         "\" is not a valid script name");
+    return false;
+  }
+  return true;
+}
+
+// native.dispatchCheck(binding, name): throws when the engine knows at once
+// that there is no such script.
+void on_dispatch_check(const v8::FunctionCallbackInfo<v8::Value> &info) {
+  v8::Isolate *isolate = info.GetIsolate();
+  std::string ns, script;
+  if (!resolve_target(isolate, info, &ns, &script)) return;
+  if (TenantIsolate::from(isolate)->engine().known_missing(ns, script)) {
+    throw_error(isolate, not_found(ns, script));
+  }
+}
+
+bool clean(const std::string &s) {
+  for (unsigned char c : s) {
+    if (c == '\r' || c == '\n' || c == '\0') return false;
+  }
+  return true;
+}
+
+// native.dispatchStart(binding, name, args, cpuMs, subRequests, method,
+// url, headers, body, length) -> id.
+void on_dispatch_start(const v8::FunctionCallbackInfo<v8::Value> &info) {
+  v8::Isolate *isolate = info.GetIsolate();
+  TenantIsolate *self = TenantIsolate::from(isolate);
+  Engine &engine = self->engine();
+  RequestScope *scope = self->current_request();
+  if (scope == nullptr) {
+    throw_type_error(isolate, "fetch() can only be called while a request is being handled, "
+                              "not at the top level");
+    return;
+  }
+  if (info.Length() < 10 || !info[2]->IsString() || !info[3]->IsNumber() ||
+      !info[4]->IsNumber() || !info[5]->IsString() || !info[6]->IsString() ||
+      !info[7]->IsArray()) {
+    throw_type_error(isolate, "fetch(): bad arguments");
+    return;
+  }
+  std::string ns, script;
+  if (!resolve_target(isolate, info, &ns, &script)) return;
+  std::string key = ns + "/" + script;
+  if (key == scope->ns + "/" + scope->script ||
+      std::find(scope->chain.begin(), scope->chain.end(), key) != scope->chain.end()) {
+    throw_error(isolate, "Dispatch loop: \"" + key + "\" is already in this chain of dispatches; "
+                         "a script never dispatches to itself or to a script that called it");
+    return;
+  }
+  if (scope->chain.size() + 2 > kMaxDispatchDepth) {
+    throw_error(isolate, "Too many nested dispatches: a chain of dispatches is at most " +
+                         std::to_string(kMaxDispatchDepth) + " scripts deep");
+    return;
+  }
+  if (scope->subrequests >= scope->subrequest_limit) {
+    throw_error(isolate, "Too many subrequests: this request has made " +
+                         std::to_string(scope->subrequests) + ", the most its limit (" +
+                         std::to_string(scope->subrequest_limit) + ") allows");
+    return;
+  }
+  std::string args = to_std_string(isolate, info[2]);
+  if (args.size() > kMaxDispatchArgs) {
+    throw_type_error(isolate, "get(): args are larger than " +
+                              std::to_string(kMaxDispatchArgs >> 20) + " MiB as JSON");
+    return;
+  }
+  double cpu_ms = info[3].As<v8::Number>()->Value();
+  double subrequests = info[4].As<v8::Number>()->Value();
+  std::string method = to_byte_string(isolate, info[5]);
+  std::string url = to_std_string(isolate, info[6]);
+  HeaderList headers;
+  v8::Local<v8::Context> context = isolate->GetCurrentContext();
+  v8::Local<v8::Array> list = info[7].As<v8::Array>();
+  for (uint32_t i = 0; i + 1 < list->Length(); i += 2) {
+    v8::Local<v8::Value> name, value;
+    if (!list->Get(context, i).ToLocal(&name) || !list->Get(context, i + 1).ToLocal(&value)) return;
+    if (!name->IsString() || !value->IsString()) continue;
+    headers.emplace_back(to_byte_string(isolate, name), to_byte_string(isolate, value));
+  }
+  // The built-ins checked these; nothing that could confuse the target
+  // gets there, whatever they were made to pass.
+  bool ok = !method.empty() && clean(method) && method.find(' ') == std::string::npos &&
+            !url.empty() && clean(url);
+  for (const auto &h : headers) ok = ok && !h.first.empty() && clean(h.first) && clean(h.second);
+  if (!ok) {
+    throw_type_error(isolate, "fetch(): the request cannot be sent");
+    return;
+  }
+
+  // A request body given as a request id goes on natively only when it is
+  // this request's own, unread; any other is written piece by piece.
+  bool forward = false;
+  if (info[8]->IsNumber()) {
+    const RequestScope::RequestBody &from = scope->request_body;
+    forward = info[8].As<v8::Number>()->Value() == double(scope->id) && from.more &&
+              !from.forward_call && !from.read_op;
+  }
+
+  scope->subrequests++;
+  uint64_t id = engine.next_dispatch_id();
+  auto call = std::make_unique<DispatchCall>();
+  call->owner = scope->id;
+  call->ns = ns;
+  call->script = script;
+  DispatchCall *c = call.get();
+  engine.add_dispatch(*scope, id, std::move(call));
+  RequestScope *target = engine.make_dispatched(*scope, id, ns, script);
+  c->child = target->id;
+  target->method = std::move(method);
+  target->url = std::move(url);
+  target->headers = std::move(headers);
+  target->args_json = std::move(args);
+  if (cpu_ms >= 1) target->cpu_limit_ms = std::min<uint64_t>(target->cpu_limit_ms, uint64_t(cpu_ms));
+  if (subrequests >= 0) {
+    target->subrequest_limit = std::min<uint32_t>(target->subrequest_limit, uint32_t(subrequests));
+  }
+  if (info[8]->IsArrayBufferView()) {
+    auto view = info[8].As<v8::ArrayBufferView>();
+    target->body.resize(view->ByteLength());
+    if (!target->body.empty()) view->CopyContents(&target->body[0], target->body.size());
+  } else if (forward) {
+    // The caller's own body, untouched: it moves on without JavaScript.
+    scope->request_body.forward_call = id;
+    c->forward = true;
+    target->request_body.more = true;
+    target->request_body.length = scope->request_body.length;
+  } else if (info[8]->IsTrue() || info[8]->IsNumber()) {
+    RequestScope::RequestBody &b = target->request_body;
+    b.more = true;
+    double n = info[9]->IsNumber() ? info[9].As<v8::Number>()->Value() : -1;
+    b.length = n >= 0 && n <= 9007199254740991.0 ? int64_t(n) : -1;
+  }
+  // The target starts from the loop, never inside this native call.
+  engine.pump_dispatch_later(id);
+  // Negative: the built-ins write the body (dispatchWrite).
+  bool written = target->request_body.more && !forward;
+  info.GetReturnValue().Set(v8::Number::New(isolate, written ? -double(id) : double(id)));
+}
+
+// The caller's waiting promise gets what is there now (from the loop, or
+// deferred there by complete_async).
+void settle_head(Engine &engine, uint64_t id) {
+  RequestScope *caller = nullptr;
+  DispatchCall *call = engine.find_dispatch(id, &caller);
+  if (call == nullptr || call->head_wait.second == 0 || !caller->isolate) return;
+  if (!call->head_ready && call->error.empty()) return;
+  auto wait = call->head_wait;
+  call->head_wait = {0, 0};
+  caller->isolate->complete_async(wait.first, wait.second, [&engine, id](
+      v8::Local<v8::Context> context, v8::Local<v8::Promise::Resolver> resolver) {
+    v8::Isolate *isolate = context->GetIsolate();
+    RequestScope *s = nullptr;
+    DispatchCall *c = engine.find_dispatch(id, &s);
+    if (c == nullptr || !c->head_ready) {
+      std::string why = c == nullptr ? "The dispatch was stopped: its request ended" : c->error;
+      resolver->Reject(context, v8::Exception::Error(v8_str(isolate, why))).Check();
+      return;
+    }
+    std::vector<v8::Local<v8::Value>> flat;
+    flat.reserve(c->headers.size() * 2);
+    for (const auto &h : c->headers) {
+      flat.push_back(v8_byte_str(isolate, h.first));
+      flat.push_back(v8_byte_str(isolate, h.second));
+    }
+    v8::Local<v8::Value> parts[] = {v8::Integer::New(isolate, c->status),
+                                    v8_byte_str(isolate, c->status_text),
+                                    frozen_list(context, flat.data(), flat.size()),
+                                    v8::Boolean::New(isolate, c->has_body)};
+    std::vector<std::pair<std::string, std::string>>().swap(c->headers);
+    resolver->Resolve(context, frozen_list(context, parts, 4)).Check();
+  });
+}
+
+// The next piece of the body as a Uint8Array in the caller's budget, null
+// at its end, undefined when there is none yet; empty with an exception
+// thrown when it broke or does not fit.
+v8::MaybeLocal<v8::Value> take_piece(v8::Isolate *isolate, DispatchCall *call) {
+  if (call->queued) {
+    std::string piece = std::move(call->pieces.front());
+    call->pieces.pop_front();
+    call->queued -= piece.size();
+    v8::Local<v8::ArrayBuffer> buffer;
+    if (!new_array_buffer(isolate, piece.data(), piece.size()).ToLocal(&buffer)) return {};
+    return v8::Uint8Array::New(buffer, 0, piece.size()).As<v8::Value>();
+  }
+  if (!call->body_error.empty()) {
+    throw_type_error(isolate, call->body_error);
+    return {};
+  }
+  if (call->body_ended) return v8::Null(isolate).As<v8::Value>();
+  return v8::Undefined(isolate).As<v8::Value>();
+}
+
+void settle_read(Engine &engine, uint64_t id) {
+  RequestScope *caller = nullptr;
+  DispatchCall *call = engine.find_dispatch(id, &caller);
+  if (call == nullptr || call->read_wait.second == 0 || !caller->isolate) return;
+  if (!call->queued && call->body_error.empty() && !call->body_ended) return;
+  auto wait = call->read_wait;
+  call->read_wait = {0, 0};
+  caller->isolate->complete_async(wait.first, wait.second, [&engine, id](
+      v8::Local<v8::Context> context, v8::Local<v8::Promise::Resolver> resolver) {
+    v8::Isolate *isolate = context->GetIsolate();
+    RequestScope *s = nullptr;
+    DispatchCall *c = engine.find_dispatch(id, &s);
+    if (c == nullptr) {
+      resolver->Reject(context, v8::Exception::TypeError(v8_str(isolate,
+          "Network connection lost."))).Check();
+      return;
+    }
+    v8::TryCatch try_catch(isolate);
+    v8::Local<v8::Value> piece;
+    if (!take_piece(isolate, c).ToLocal(&piece)) {
+      if (try_catch.HasTerminated()) return;
+      resolver->Reject(context, try_catch.Exception()).Check();
+      return;
+    }
+    engine.pump_dispatch_later(id);  // room for more
+    resolver->Resolve(context, frozen_list(context, &piece, 1)).Check();
+  });
+}
+
+void settle_write(Engine &engine, uint64_t id) {
+  RequestScope *caller = nullptr;
+  DispatchCall *call = engine.find_dispatch(id, &caller);
+  if (call == nullptr || call->write_wait.second == 0 || !caller->isolate) return;
+  RequestScope *target = call->child ? engine.find(call->child) : nullptr;
+  // It wants more, or will never want any: the next write finds out which.
+  if (target != nullptr && !request_body_wanted(*target) && !target->request_body.ended &&
+      target->request_body.failed < 0) {
+    return;
+  }
+  auto wait = call->write_wait;
+  call->write_wait = {0, 0};
+  caller->isolate->complete_async(wait.first, wait.second, [](
+      v8::Local<v8::Context> context, v8::Local<v8::Promise::Resolver> resolver) {
+    resolver->Resolve(context, v8::Undefined(context->GetIsolate())).Check();
+  });
+}
+
+// The call is done with its target: the target's request ends (or lingers
+// for its ctx.waitUntil work), from the loop.
+void let_go(Engine &engine, DispatchCall &call) {
+  RequestScope *target = call.child ? engine.find(call.child) : nullptr;
+  call.child = 0;
+  if (target == nullptr) return;
+  target->dispatch_call = 0;
+  engine.release(target);
+}
+
+void on_dispatch_head(const v8::FunctionCallbackInfo<v8::Value> &info) {
+  v8::Isolate *isolate = info.GetIsolate();
+  RequestScope *scope = nullptr;
+  uint64_t id = 0;
+  DispatchCall *call = find_call(info, &scope, &id);
+  if (call == nullptr) return;
+  uint64_t request_id = 0, op = 0;
+  v8::Local<v8::Promise> promise;
+  if (!TenantIsolate::from(isolate)->begin_async(&request_id, &op).ToLocal(&promise)) return;
+  call->head_wait = {request_id, op};
+  settle_head(TenantIsolate::from(isolate)->engine(), id);
+  info.GetReturnValue().Set(promise);
+}
+
+void on_dispatch_read(const v8::FunctionCallbackInfo<v8::Value> &info) {
+  v8::Isolate *isolate = info.GetIsolate();
+  Engine &engine = TenantIsolate::from(isolate)->engine();
+  RequestScope *scope = nullptr;
+  uint64_t id = 0;
+  DispatchCall *call = find_call(info, &scope, &id);
+  if (call == nullptr) return;
+  if (call->read_wait.second != 0) {
+    throw_type_error(isolate, "the response body is already being read");
+    return;
+  }
+  v8::Local<v8::Value> piece;
+  if (!take_piece(isolate, call).ToLocal(&piece)) return;
+  engine.pump_dispatch_later(id);  // room for more, or a read to wait for
+  if (!piece->IsUndefined()) {
+    info.GetReturnValue().Set(piece);
+    return;
+  }
+  uint64_t request_id = 0, op = 0;
+  v8::Local<v8::Promise> promise;
+  if (!TenantIsolate::from(isolate)->begin_async(&request_id, &op).ToLocal(&promise)) return;
+  call->read_wait = {request_id, op};
+  info.GetReturnValue().Set(promise);
+}
+
+void on_dispatch_write(const v8::FunctionCallbackInfo<v8::Value> &info) {
+  v8::Isolate *isolate = info.GetIsolate();
+  Engine &engine = TenantIsolate::from(isolate)->engine();
+  RequestScope *scope = nullptr;
+  uint64_t id = 0;
+  DispatchCall *call = find_call(info, &scope, &id);
+  if (call == nullptr) return;
+  const char *data = nullptr;
+  size_t len = 0;
+  if (info.Length() < 2 || !buffer_source_bytes(info[1], &data, &len)) {
+    throw_type_error(isolate, "fetch(): a request body piece must be bytes");
+    return;
+  }
+  RequestScope *target = call->child ? engine.find(call->child) : nullptr;
+  if (target == nullptr || !target->request_body.more || target->request_body.ended ||
+      target->request_body.failed >= 0) {
+    throw_type_error(isolate, "The dispatched Worker no longer reads the request body.");
+    return;
+  }
+  // Copied into the target's queue; its script takes it into its own budget.
+  if (request_body_write(engine, *target, data, len, false)) return;
+  uint64_t request_id = 0, op = 0;
+  v8::Local<v8::Promise> promise;
+  if (!TenantIsolate::from(isolate)->begin_async(&request_id, &op).ToLocal(&promise)) return;
+  call->write_wait = {request_id, op};
+  info.GetReturnValue().Set(promise);
+}
+
+void on_dispatch_end(const v8::FunctionCallbackInfo<v8::Value> &info) {
+  Engine &engine = TenantIsolate::from(info.GetIsolate())->engine();
+  RequestScope *scope = nullptr;
+  uint64_t id = 0;
+  DispatchCall *call = find_call(info, &scope, &id);
+  if (call == nullptr) return;
+  RequestScope *target = call->child ? engine.find(call->child) : nullptr;
+  if (target == nullptr) return;
+  // dispatchEnd(id, true): the caller's body failed; the target's
+  // request.body errors as when a client goes away.
+  if (info.Length() > 1 && info[1]->IsTrue()) {
+    request_body_fail(engine, *target, 0);
+  } else {
+    request_body_write(engine, *target, nullptr, 0, true);
+  }
+}
+
+void on_dispatch_abort(const v8::FunctionCallbackInfo<v8::Value> &info) {
+  Engine &engine = TenantIsolate::from(info.GetIsolate())->engine();
+  RequestScope *scope = nullptr;
+  uint64_t id = 0;
+  DispatchCall *call = find_call(info, &scope, &id);
+  if (call == nullptr) return;
+  call->aborted = true;
+  engine.pump_dispatch_later(id);  // lets go of the target from the loop
+}
+
+}  // namespace
+
+std::string dispatch_failure_message(const RequestScope &target) {
+  std::string who = "Worker \"" + target.script + "\"";
+  switch (target.outcome) {
+    case DISPATCH_OUTCOME_NOT_FOUND:
+      return not_found(target.ns, target.script);
+    case DISPATCH_OUTCOME_EXCEPTION:
+      return target.failure.empty() ? who + " threw an exception or returned no Response"
+                                    : who + " threw an exception: " + target.failure;
+    case DISPATCH_OUTCOME_EXCEEDED_CPU:
+      return who + " exceeded CPU time limit (" + std::to_string(target.cpu_limit_ms) + "ms).";
+    case DISPATCH_OUTCOME_EXCEEDED_MEMORY:
+      return who + " exceeded memory limit.";
+    case DISPATCH_OUTCOME_EXCEEDED_WALL:
+      return who + " exceeded wall time limit: no Response within " +
+             std::to_string(target.wall_limit_ms) + "ms.";
+    case DISPATCH_OUTCOME_OVERLOADED:
+      return who + " is overloaded (dispatch_script_concurrency or dispatch_worker_memory "
+                   "reached).";
+    case DISPATCH_OUTCOME_QUARANTINED:
+      return who + " is quarantined: it kept hitting its limits.";
+    case DISPATCH_OUTCOME_STORE_UNAVAILABLE:
+      return who + " cannot be loaded: the script store is unavailable.";
+    default:
+      return who + " failed (" + std::string(dispatch_outcome_name(target.outcome)) + ").";
+  }
+}
+
+void dispatch_pump(Engine &engine, uint64_t id) {
+  RequestScope *caller = nullptr;
+  DispatchCall *call = engine.find_dispatch(id, &caller);
+  if (call == nullptr) return;
+  RequestScope *target = call->child ? engine.find(call->child) : nullptr;
+  if (call->aborted) {
+    let_go(engine, *call);
+    if (call->body_error.empty() && !call->body_ended) call->body_error = "The dispatch was aborted.";
+    return;
+  }
+  if (!call->loaded) {
+    call->loaded = true;
+    // Its script is loaded and run now; its answer wakes this call again.
+    if (target != nullptr) engine.begin(*target);
+    target = call->child ? engine.find(call->child) : nullptr;
+  }
+
+  if (!call->head_ready && call->error.empty()) {
+    if (target == nullptr) {
+      call->error = "Worker \"" + call->script + "\" ended before it answered";
+    } else if (target->responded()) {
+      if (target->outcome == DISPATCH_OUTCOME_OK) {
+        call->head_ready = true;
+        call->status = target->status;
+        call->status_text = target->status_text;
+        call->headers = target->response_headers;
+        call->streamed = target->response_stream.on;
+        call->has_body = call->streamed || !target->response_body.empty();
+        if (!call->streamed) {
+          if (!target->response_body.empty()) {
+            call->queued = target->response_body.size();
+            call->pieces.push_back(std::move(target->response_body));
+          }
+          call->body_ended = true;
+        }
+      } else {
+        call->error = dispatch_failure_message(*target);
+      }
+    }
+    settle_head(engine, id);
+  }
+
+  // The target's streamed body, pulled as the caller reads (at most kAhead
+  // ahead of it): a caller that does not read slows the target's pull.
+  if (call->head_ready && call->streamed && !call->body_ended && call->body_error.empty()) {
+    if (target == nullptr) {
+      call->body_error = "Network connection lost.";
+    } else {
+      while (call->queued < kAhead) {
+        std::string buf(kPiece, '\0');
+        long n = response_body_read(engine, *target, &buf[0], buf.size());
+        if (n > 0) {
+          buf.resize(size_t(n));
+          call->queued += buf.size();
+          call->pieces.push_back(std::move(buf));
+        } else if (n == 0) {
+          call->body_ended = true;
+          break;
+        } else if (n == DISPATCH_BODY_AGAIN) {
+          break;
+        } else {
+          call->body_error = "The dispatched Worker's response body failed.";
+          break;
+        }
+      }
+    }
+  }
+  // The caller's own body, as the target takes it.
+  if (call->forward && target != nullptr) request_body_forward(engine, *caller, *target);
+  settle_read(engine, id);
+  settle_write(engine, id);
+
+  // Done with the target once its answer is all here.
+  if (call->child && (!call->error.empty() || call->body_ended || !call->body_error.empty())) {
+    let_go(engine, *call);
+  }
+}
+
+void install_dispatch_natives(v8::Local<v8::Context> context, v8::Local<v8::Object> native) {
+  v8::Isolate *isolate = context->GetIsolate();
+  struct Entry {
+    const char *name;
+    v8::FunctionCallback fn;
+  } entries[] = {{"dispatchCheck", on_dispatch_check}, {"dispatchStart", on_dispatch_start},
+                 {"dispatchHead", on_dispatch_head},   {"dispatchRead", on_dispatch_read},
+                 {"dispatchWrite", on_dispatch_write}, {"dispatchEnd", on_dispatch_end},
+                 {"dispatchAbort", on_dispatch_abort}};
+  for (const Entry &e : entries) {
+    native->Set(context, v8_str(isolate, e.name),
+                v8::Function::New(context, e.fn).ToLocalChecked()).Check();
+  }
+}
+
+}  // namespace dispatch

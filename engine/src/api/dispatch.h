@@ -1,0 +1,83 @@
+// dispatch.h: the native side of dynamic dispatch (engine/js/dispatch_namespace.js):
+// env.NS.get(name, args, options).fetch(request) for a dispatch_namespace
+// binding, and env.SVC.fetch(request) for a service binding.
+//
+// One DispatchCall is one call of a script (the caller) to another (the
+// target). The caller's scope owns it; the target runs as a request of its
+// own (a RequestScope whose dispatch_call names the call), in its own
+// isolate, started from the loop and never inside the caller's native call
+// (the CPU watchdog, termination and microtask checkpoints assume one
+// isolate on the stack). The call is the target's "host": it feeds the
+// target the caller's request body through request_body_write and pulls
+// the target's response body with response_body_read, from the loop, into
+// a queue of pieces that the caller's stream reads; each piece is copied
+// into an ArrayBuffer of the caller's own budget, so no backing store of one
+// isolate ever reaches another.
+#pragma once
+
+#include <v8.h>
+
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace dispatch {
+
+class Engine;
+class RequestScope;
+
+// A chain of dispatches (router -> tenant -> service -> ...) is at most this
+// deep; a script already in the chain is never dispatched to again (a loop).
+constexpr size_t kMaxDispatchDepth = 16;
+// Largest `args` (as JSON) one dispatch may hand its target.
+constexpr size_t kMaxDispatchArgs = 1u << 20;
+
+struct DispatchCall {
+  uint64_t owner = 0;   // the caller's request id
+  uint64_t child = 0;   // the target's request id, once it is made
+  bool loaded = false;  // the target's script was asked for
+  std::string ns;
+  std::string script;
+  // The caller's waiting promises, as io operations (request id, op).
+  std::pair<uint64_t, uint64_t> head_wait{0, 0};
+  std::pair<uint64_t, uint64_t> read_wait{0, 0};
+  std::pair<uint64_t, uint64_t> write_wait{0, 0};
+  // The target's answer.
+  bool head_ready = false;
+  int status = 0;
+  std::string status_text;
+  std::vector<std::pair<std::string, std::string>> headers;
+  bool has_body = false;
+  bool streamed = false;     // pulled from the target as it comes
+  std::string error;         // why it failed (the caller's Error message)
+  // Its body, pulled from the target ahead of the caller's reads.
+  std::deque<std::string> pieces;
+  size_t queued = 0;
+  bool body_ended = false;
+  std::string body_error;
+  bool aborted = false;      // the caller let go of it
+  bool forward = false;      // the caller's own request body, passed on unread
+};
+
+// native.dispatchCheck(binding, name), dispatchStart(binding, name, args,
+// cpuMs, subRequests, method, url, headers, body, length) -> id, where
+// body is bytes, true, or the id of the request whose unread body it is
+// (the caller's own is passed on natively); a negative id: the built-ins
+// write the body with dispatchWrite;
+// dispatchHead(id) -> promise of a frozen [status, statusText, headers,
+// hasBody]; dispatchRead(id) -> Uint8Array, null at the end, or a promise
+// of a frozen [Uint8Array or null]; dispatchWrite(id, bytes) -> undefined,
+// or a promise to wait on; dispatchEnd(id); dispatchAbort(id).
+void install_dispatch_natives(v8::Local<v8::Context> context, v8::Local<v8::Object> native);
+
+// From the loop: the call moves on (its target started, answered, has
+// more body, wants more of the caller's body, or ended).
+void dispatch_pump(Engine &engine, uint64_t call_id);
+
+// The message of the caller's Error when the target's request ended with
+// this outcome (e.g. "Worker \"x\" exceeded CPU time limit.").
+std::string dispatch_failure_message(const RequestScope &target);
+
+}  // namespace dispatch
