@@ -30,7 +30,9 @@ function dispatchUpload(id, stream, state) {
   });
 }
 
-async function dispatchFetch(binding, name, args, cpuMs, subRequests, input, init) {
+// binding -1: the outbound worker of the current request (fetch() of a
+// script dispatched through a binding with one).
+async function dispatchFetch(binding, name, args, cpuMs, subRequests, outbound, input, init) {
   // The Request the call describes: its checks run here, and a Request
   // given as input (the router's own) gives its body up to it.
   const request = new Request(input, init);
@@ -62,7 +64,7 @@ async function dispatchFetch(binding, name, args, cpuMs, subRequests, input, ini
     listPush(list, sorted[i][1]);
   }
   let id = native.dispatchStart(binding, name, args, cpuMs, subRequests, parts.method, parts.url, list,
-    stream === null ? bytes : requestId !== 0 ? requestId : true, length);
+    stream === null ? bytes : requestId !== 0 ? requestId : true, length, outbound);
   const state = { __proto__: null, aborted: false, rejectHead: null };
   if (id < 0) {
     id = -id;
@@ -94,19 +96,22 @@ class Fetcher {
   #args;
   #cpuMs;
   #subRequests;
+  #outbound;
 
-  constructor(token, binding, name, args, cpuMs, subRequests) {
+  constructor(token, binding, name, args, cpuMs, subRequests, outbound) {
     if (token !== INTERNAL) throw new TypeError('Illegal constructor');
     this.#binding = binding;
     this.#name = name;
     this.#args = args;
     this.#cpuMs = cpuMs;
     this.#subRequests = subRequests;
+    this.#outbound = outbound;
   }
 
   fetch(input, init = undefined) {
     requireArgs(arguments.length, 1, 'fetch');
-    return dispatchFetch(this.#binding, this.#name, this.#args, this.#cpuMs, this.#subRequests, input, init);
+    return dispatchFetch(this.#binding, this.#name, this.#args, this.#cpuMs, this.#subRequests, this.#outbound,
+      input, init);
   }
 
   connect() {
@@ -138,12 +143,23 @@ class DispatchNamespace {
     let cpuMs = -1;
     let subRequests = -1;
     const limits = options === undefined || options === null ? undefined : options.limits;
+    // options.outbound: what the binding's outbound worker gets as env (the
+    // names its params list), copied as JSON like args.
+    const outboundArgs = options === undefined || options === null ? undefined : options.outbound;
+    let outbound = '';
+    if (outboundArgs !== undefined && outboundArgs !== null) {
+      if (!isObject(outboundArgs) || ArrayIsArray(outboundArgs)) {
+        throw new TypeError('get(): options.outbound must be an object');
+      }
+      outbound = JSONStringify(outboundArgs);
+      if (typeof outbound !== 'string') outbound = '';
+    }
     if (limits !== undefined && limits !== null) {
       cpuMs = dispatchLimit(limits.cpuMs, 'cpuMs', 1);
       subRequests = dispatchLimit(limits.subRequests, 'subRequests', 0);
     }
     native.dispatchCheck(this.#binding, script);
-    return new Fetcher(INTERNAL, this.#binding, script, json, cpuMs, subRequests);
+    return new Fetcher(INTERNAL, this.#binding, script, json, cpuMs, subRequests, outbound);
   }
 }
 setToStringTag(DispatchNamespace.prototype, 'DispatchNamespace');
@@ -153,5 +169,5 @@ function makeDispatchNamespace(index) {
 }
 
 function makeService(index) {
-  return new Fetcher(INTERNAL, index, '', '', -1, -1);
+  return new Fetcher(INTERNAL, index, '', '', -1, -1, '');
 }

@@ -137,6 +137,10 @@ function fetchUrlParts(url) {
 
 async function fetch(input, init = undefined) {
   requireArgs(arguments.length, 1, 'fetch');
+  // A script dispatched through a binding with an outbound worker: the
+  // request goes to that script instead, which sends it on (or not) with
+  // its own fetch().
+  if (native.dispatchOutbound()) return dispatchFetch(-1, '', '', -1, -1, '', input, init);
   // The Request the call describes: its checks run here, and a Request
   // given as input gives its body up to it.
   const request = new Request(input, init);

@@ -82,6 +82,13 @@ class RequestScope {
   std::vector<std::string> chain;
   std::string args_json;
   std::string failure;
+  // Its outbound worker ("NS" and script; empty for none): every fetch()
+  // it makes is a dispatch to that script instead (api/dispatch.h), with
+  // these args (JSON) as further env values. A request inherits its
+  // caller's unless the binding that dispatched to it names its own.
+  std::string outbound_ns;
+  std::string outbound_script;
+  std::string outbound_args;
 
   // What the request started, owned here.
   struct PendingTimer {

@@ -1089,10 +1089,32 @@ bool TenantIsolate::install_bindings(v8::Local<v8::Context> context, json_t *bin
       DispatchTarget t;
       t.ns = service ? script_->ns : target;
       t.script = service ? target : "";
-      if (json_object_get(b, "outbound") != nullptr) {
-        t.outbound = true;
-        log(DISPATCH_LOG_WARN, what + ": outbound workers are not supported yet; every "
-            "dispatch through it is refused");
+      // "outbound": {"worker": {"service": "NAME"}, "params": [{"name": "p"}]}:
+      // every fetch() of the scripts dispatched through it goes to script
+      // NAME of this script's namespace first.
+      if (json_t *o = json_object_get(b, "outbound")) {
+        const char *worker = json_string_value(json_object_get(json_object_get(o, "worker"),
+                                                               "service"));
+        if (service || worker == nullptr || !dispatch_name_valid(worker, strlen(worker))) {
+          *err = what + (service ? ": a service binding has no outbound worker"
+                                 : ": outbound needs a worker.service of 1-63 characters of "
+                                   "a-z 0-9 - _");
+          return false;
+        }
+        t.outbound = worker;
+        json_t *params = json_object_get(o, "params");
+        if (params != nullptr && !json_is_array(params)) {
+          *err = what + ": outbound.params must be an array of {\"name\": ...}";
+          return false;
+        }
+        for (size_t k = 0; k < json_array_size(params); k++) {
+          const char *p = json_string_value(json_object_get(json_array_get(params, k), "name"));
+          if (p == nullptr || *p == '\0' || strlen(p) > 255) {
+            *err = what + ": outbound.params must be an array of {\"name\": ...}";
+            return false;
+          }
+          t.outbound_params.emplace_back(p);
+        }
       }
       dispatch_targets_.push_back(std::move(t));
       v8::Local<v8::Value> make;

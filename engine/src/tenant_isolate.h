@@ -90,7 +90,10 @@ class TenantIsolate : public std::enable_shared_from_this<TenantIsolate> {
   struct DispatchTarget {
     std::string ns;
     std::string script;
-    bool outbound = false;  // an outbound worker: not supported yet
+    // Its outbound worker (a script of this script's own namespace, empty
+    // for none), and the names of options.outbound that reach it as env.
+    std::string outbound;
+    std::vector<std::string> outbound_params;
   };
   const DispatchTarget *dispatch_target(uint32_t index) const {
     return index < dispatch_targets_.size() ? &dispatch_targets_[index] : nullptr;

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include <jansson.h>
+
 #include "body_streams.h"
 #include "engine.h"
 #include "memory_budget.h"
@@ -48,12 +50,31 @@ DispatchCall *find_call(const v8::FunctionCallbackInfo<v8::Value> &info, Request
   return call;
 }
 
-// The target of binding `index` of this isolate, and the script name the
-// call gives; false (an Error thrown) when there is no such script.
+// The binding number fetch() gives when the request it runs for has an
+// outbound worker: the call goes to that script.
+constexpr int32_t kOutboundBinding = -1;
+
+// The target of binding `index` of this isolate (or, for kOutboundBinding,
+// the current request's outbound worker), and the script name the call
+// gives; false (an Error thrown) when there is no such script. *binding is
+// the binding (null for the outbound worker).
 bool resolve_target(v8::Isolate *isolate, const v8::FunctionCallbackInfo<v8::Value> &info,
-                    std::string *ns, std::string *script) {
+                    std::string *ns, std::string *script,
+                    const TenantIsolate::DispatchTarget **binding = nullptr) {
   TenantIsolate *self = TenantIsolate::from(isolate);
   const TenantIsolate::DispatchTarget *target = nullptr;
+  if (binding != nullptr) *binding = nullptr;
+  if (info.Length() > 1 && info[0]->IsInt32() &&
+      info[0].As<v8::Int32>()->Value() == kOutboundBinding) {
+    RequestScope *scope = self->current_request();
+    if (scope == nullptr || scope->outbound_script.empty()) {
+      throw_type_error(isolate, "Illegal invocation");
+      return false;
+    }
+    *ns = scope->outbound_ns;
+    *script = scope->outbound_script;
+    return true;
+  }
   if (info.Length() > 1 && info[0]->IsUint32()) {
     target = self->dispatch_target(info[0].As<v8::Uint32>()->Value());
   }
@@ -61,20 +82,48 @@ bool resolve_target(v8::Isolate *isolate, const v8::FunctionCallbackInfo<v8::Val
     throw_type_error(isolate, "Illegal invocation");
     return false;
   }
+  if (binding != nullptr) *binding = target;
   *ns = target->ns;
   *script = target->script.empty() ? (info[1]->IsString() ? to_std_string(isolate, info[1]) : "")
                                    : target->script;
-  if (target->outbound) {
-    throw_error(isolate, "This dispatch namespace has an outbound worker, and outbound workers "
-                         "are not supported yet");
-    return false;
-  }
   if (!dispatch_name_valid(script->data(), script->size())) {
     throw_error(isolate, "Worker not found: \"" + script->substr(0, 80) +
                          "\" is not a valid script name");
     return false;
   }
   return true;
+}
+
+// The values of options.outbound (JSON) that the binding's params name, as
+// the JSON of the outbound worker's further env values ("" for none).
+std::string outbound_args(const std::string &given, const std::vector<std::string> &params) {
+  if (given.empty() || params.empty()) return "";
+  json_t *all = json_loads(given.c_str(), 0, nullptr);
+  if (all == nullptr || !json_is_object(all)) {
+    json_decref(all);
+    return "";
+  }
+  json_t *picked = json_object();
+  for (const std::string &p : params) {
+    json_t *v = json_object_get(all, p.c_str());
+    if (v != nullptr) json_object_set(picked, p.c_str(), v);
+  }
+  std::string out;
+  if (json_object_size(picked) != 0) {
+    char *dumped = json_dumps(picked, JSON_COMPACT);
+    if (dumped != nullptr) out = dumped;
+    free(dumped);
+  }
+  json_decref(picked);
+  json_decref(all);
+  return out;
+}
+
+// native.dispatchOutbound() -> whether the current request's fetch() calls
+// go to an outbound worker.
+void on_dispatch_outbound(const v8::FunctionCallbackInfo<v8::Value> &info) {
+  RequestScope *scope = TenantIsolate::from(info.GetIsolate())->current_request();
+  info.GetReturnValue().Set(scope != nullptr && !scope->outbound_script.empty());
 }
 
 // native.dispatchCheck(binding, name): throws when the engine knows at once
@@ -114,7 +163,8 @@ void on_dispatch_start(const v8::FunctionCallbackInfo<v8::Value> &info) {
     return;
   }
   std::string ns, script;
-  if (!resolve_target(isolate, info, &ns, &script)) return;
+  const TenantIsolate::DispatchTarget *binding = nullptr;
+  if (!resolve_target(isolate, info, &ns, &script, &binding)) return;
   std::string key = ns + "/" + script;
   if (key == scope->ns + "/" + scope->script ||
       std::find(scope->chain.begin(), scope->chain.end(), key) != scope->chain.end()) {
@@ -134,11 +184,16 @@ void on_dispatch_start(const v8::FunctionCallbackInfo<v8::Value> &info) {
     return;
   }
   std::string args = to_std_string(isolate, info[2]);
-  if (args.size() > kMaxDispatchArgs) {
+  std::string outbound = info.Length() > 10 && info[10]->IsString()
+                             ? to_std_string(isolate, info[10]) : std::string();
+  if (args.size() > kMaxDispatchArgs || outbound.size() > kMaxDispatchArgs) {
     throw_type_error(isolate, "get(): args are larger than " +
                               std::to_string(kMaxDispatchArgs >> 20) + " MiB as JSON");
     return;
   }
+  // A call to the outbound worker hands it the values of options.outbound
+  // its binding named.
+  if (binding == nullptr) args = scope->outbound_args;
   double cpu_ms = info[3].As<v8::Number>()->Value();
   double subrequests = info[4].As<v8::Number>()->Value();
   std::string method = to_byte_string(isolate, info[5]);
@@ -185,6 +240,18 @@ void on_dispatch_start(const v8::FunctionCallbackInfo<v8::Value> &info) {
   target->url = std::move(url);
   target->headers = std::move(headers);
   target->args_json = std::move(args);
+  // Its fetch() calls go to the outbound worker its binding names, else to
+  // its caller's (a tenant cannot get past it by calling a script of its
+  // own); the outbound worker's own go out.
+  if (binding != nullptr && !binding->outbound.empty()) {
+    target->outbound_ns = scope->ns;
+    target->outbound_script = binding->outbound;
+    target->outbound_args = outbound_args(outbound, binding->outbound_params);
+  } else if (binding != nullptr) {
+    target->outbound_ns = scope->outbound_ns;
+    target->outbound_script = scope->outbound_script;
+    target->outbound_args = scope->outbound_args;
+  }
   if (cpu_ms >= 1) target->cpu_limit_ms = std::min<uint64_t>(target->cpu_limit_ms, uint64_t(cpu_ms));
   if (subrequests >= 0) {
     target->subrequest_limit = std::min<uint32_t>(target->subrequest_limit, uint32_t(subrequests));
@@ -532,7 +599,8 @@ void install_dispatch_natives(v8::Local<v8::Context> context, v8::Local<v8::Obje
   } entries[] = {{"dispatchCheck", on_dispatch_check}, {"dispatchStart", on_dispatch_start},
                  {"dispatchHead", on_dispatch_head},   {"dispatchRead", on_dispatch_read},
                  {"dispatchWrite", on_dispatch_write}, {"dispatchEnd", on_dispatch_end},
-                 {"dispatchAbort", on_dispatch_abort}};
+                 {"dispatchAbort", on_dispatch_abort},
+                 {"dispatchOutbound", on_dispatch_outbound}};
   for (const Entry &e : entries) {
     native->Set(context, v8_str(isolate, e.name),
                 v8::Function::New(context, e.fn).ToLocalChecked()).Check();

@@ -62,14 +62,19 @@ struct DispatchCall {
 };
 
 // native.dispatchCheck(binding, name), dispatchStart(binding, name, args,
-// cpuMs, subRequests, method, url, headers, body, length) -> id, where
-// body is bytes, true, or the id of the request whose unread body it is
-// (the caller's own is passed on natively); a negative id: the built-ins
-// write the body with dispatchWrite;
+// cpuMs, subRequests, method, url, headers, body, length, outbound) -> id,
+// where body is bytes, true, or the id of the request whose unread body it
+// is (the caller's own is passed on natively); a negative id: the built-ins
+// write the body with dispatchWrite; outbound is the JSON of the call's
+// options.outbound, of which the values the binding's outbound params name
+// reach its outbound worker as env; binding -1 is the current request's
+// outbound worker (fetch() of a request that has one);
 // dispatchHead(id) -> promise of a frozen [status, statusText, headers,
 // hasBody]; dispatchRead(id) -> Uint8Array, null at the end, or a promise
 // of a frozen [Uint8Array or null]; dispatchWrite(id, bytes) -> undefined,
-// or a promise to wait on; dispatchEnd(id); dispatchAbort(id).
+// or a promise to wait on; dispatchEnd(id); dispatchAbort(id);
+// dispatchOutbound() -> whether the current request's fetch() calls go to
+// an outbound worker.
 void install_dispatch_natives(v8::Local<v8::Context> context, v8::Local<v8::Object> native);
 
 // From the loop: the call moves on (its target started, answered, has

@@ -162,6 +162,11 @@ void on_fetch_start(const v8::FunctionCallbackInfo<v8::Value> &info) {
                               "not at the top level");
     return;
   }
+  // Its requests go to its outbound worker (dispatch.h): never out directly.
+  if (!scope->outbound_script.empty()) {
+    throw_type_error(isolate, "fetch(): this request's fetch() calls go to its outbound worker");
+    return;
+  }
   if (info.Length() < 8 || !info[0]->IsString() || !info[2]->IsString() ||
       !info[3]->IsInt32() || !info[4]->IsString() || !info[5]->IsArray()) {
     throw_type_error(isolate, "fetch(): bad arguments");
