@@ -146,7 +146,7 @@ is $r->{content}, 'failed,limit,limit', 'options.limits.subRequests bounds the t
 # Bodies both ways, through the router: a few MB streamed up, hashed by the
 # tenant and streamed back.
 my ($out) = $t->curl('-H', 'Host: globex.example.com', '-X', 'POST', '--data-binary',
-    '@' . make_file("$t->{prefix}/up.bin", 3 << 20), '-D', "$t->{prefix}/head.txt", $t->url('/up'));
+    '@' . $t->random_file("up.bin", 3 << 20), '-D', "$t->{prefix}/head.txt", $t->url('/up'));
 my $head = do { local $/; open my $fh, '<', "$t->{prefix}/head.txt"; <$fh> };
 my $want = `sha256sum $t->{prefix}/up.bin`;
 ($want) = $want =~ /^(\w+)/;
@@ -163,7 +163,7 @@ $t->put_script('customer-scripts', 'sink', q{
   } };
 });
 ($out) = $t->curl('-H', 'Host: sink.example.com', '-X', 'POST', '-H', 'Content-Type: application/octet-stream',
-    '--data-binary', '@' . make_file("$t->{prefix}/big.bin", 128 << 20), $t->url('/big'));
+    '--data-binary', '@' . $t->random_file("big.bin", 128 << 20), $t->url('/big'));
 is $out, 128 << 20, 'a 128 MB upload streams through the router into a tenant under a 16m memory limit';
 unlink "$t->{prefix}/big.bin";
 
@@ -278,12 +278,6 @@ is $bad, 0, '200 concurrent requests over 2 workers: every answer correct';
 
 is scalar($t->error_log_alerts), 0, 'no alerts in the error log' or diag join "\n", $t->error_log_alerts;
 done_testing;
-
-sub make_file {
-    my ($path, $size) = @_;
-    system("head -c $size /dev/urandom > $path") == 0 or die "cannot write $path";
-    return $path;
-}
 
 sub sha {
     require Digest::SHA;

@@ -168,7 +168,7 @@ like check('strings'), qr/^200 ok 200 body caught TypeError: /, 'tenant: a body 
 like check('brokenbody'), qr/^200 ok 200 body caught TypeError: /, 'tenant: a body that breaks mid-way';
 
 # A tenant holding the router's request stream past its response.
-my ($out) = $t->curl('-X', 'POST', '--data-binary', '@' . make_file("$t->{prefix}/up.bin", 4 << 20), $t->url('/r/holder'));
+my ($out) = $t->curl('-X', 'POST', '--data-binary', '@' . $t->random_file("up.bin", 4 << 20), $t->url('/r/holder'));
 is $out, 'ok 200 held', 'a tenant answers without reading the router\'s body, and keeps its stream';
 like check('holder'), qr/^200 ok 200 (TypeError: .+|read to the end)$/,
     'reading it in a later request fails cleanly (no hang)';
@@ -206,8 +206,3 @@ is_deeply [$t->worker_pids], \@pids, 'the worker survived every case';
 is scalar($t->error_log_alerts), 0, 'no alerts in the error log' or diag join "\n", $t->error_log_alerts;
 done_testing;
 
-sub make_file {
-    my ($path, $size) = @_;
-    system("head -c $size /dev/urandom > $path") == 0 or die "cannot write $path";
-    return $path;
-}

@@ -1105,6 +1105,14 @@ sub read_prefix_file {
     return _read_file(File::Spec->catfile($self->{prefix}, $name));
 }
 
+# random_file(NAME, SIZE): a file of SIZE random bytes under the prefix; its path
+sub random_file {
+    my ($self, $name, $size) = @_;
+    my $path = File::Spec->catfile($self->{prefix}, $name);
+    system("head -c $size /dev/urandom > $path") == 0 or die "cannot write $path";
+    return $path;
+}
+
 # ---------------------------------------------------------------------------
 # nginx -t
 
