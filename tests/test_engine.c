@@ -974,6 +974,96 @@ test_an_unknown_name_is_remembered_briefly(void **state)
     assert_int_equal(redis_fixture_calls("hgetall"), before);
 }
 
+/* ---- dynamic dispatch --------------------------------------------------------- */
+
+#define NS_BINDING \
+    "{\"bindings\":[{\"type\":\"dispatch_namespace\",\"name\":\"T\",\"namespace\":\"tenants\"}]}"
+
+/* a router in ns "ns" that dispatches to tenants/NAME (the URL's path) with
+   options.limits.cpuMs from ?cpu=, and answers what happened (x-calls:
+   the requests its isolate has served) */
+static void
+put_router(void)
+{
+    assert_int_equal(redis_fixture_cmd("HSET dispatch:{ns}:script:router code %s metadata %s",
+        "let calls = 0;"
+        "export default { async fetch(req, env) {"
+        "  const h = { 'x-calls': String(++calls) };"
+        "  const u = new URL(req.url);"
+        "  const cpu = Number(u.searchParams.get('cpu') || 1000);"
+        "  try {"
+        "    const r = await env.T.get(u.pathname.slice(1), { ARG: 'a' }, { limits: { cpuMs: cpu } })"
+        "      .fetch('http://tenant/x', { method: 'POST', body: 'up', headers: { 'x-r': '1' } });"
+        "    return new Response(`${r.status} ${r.headers.get('x-t')} ${await r.text()}`, { headers: h });"
+        "  } catch (e) { return new Response('caught ' + e.message, { status: 502, headers: h }); }"
+        "} };", NS_BINDING), 0);
+}
+
+static void
+test_dispatch_runs_the_target_in_its_own_isolate_and_returns_its_response(void **state)
+{
+    call_t c;
+
+    put_router();
+    redis_fixture_put_script("tenants", "t1",
+        "globalThis.mark = 'tenant';"
+        "export default { async fetch(req, env) {"
+        "  return new Response(`${req.method} ${req.headers.get('x-r')} ${await req.text()} ${env.ARG} "
+        "${globalThis.mark}`, { status: 201, headers: { 'x-t': 't1' } });"
+        "} };", NULL);
+
+    call(&c, "ns", "router", "GET", "http://example.com/t1", NULL);
+    assert_int_equal(c.resp.outcome, DISPATCH_OUTCOME_OK);
+    assert_int_equal(c.resp.status, 200);
+    assert_body(&c, "201 t1 POST 1 up a tenant");
+    dispatch_request_release(c.req);
+}
+
+static void
+test_dispatch_to_a_missing_script_rejects_with_worker_not_found(void **state)
+{
+    call_t c;
+
+    put_router();
+    call(&c, "ns", "router", "GET", "http://example.com/nobody", NULL);
+    assert_int_equal(c.resp.outcome, DISPATCH_OUTCOME_OK);
+    assert_int_equal(c.resp.status, 502);
+    assert_true(c.resp.body.len > 23);
+    assert_memory_equal(c.resp.body.data, "caught Worker not found", 23);
+    dispatch_request_release(c.req);
+
+    /* now the miss is known: get() throws at once, with the same message */
+    call(&c, "ns", "router", "GET", "http://example.com/nobody", NULL);
+    assert_int_equal(c.resp.status, 502);
+    assert_memory_equal(c.resp.body.data, "caught Worker not found", 23);
+    dispatch_request_release(c.req);
+}
+
+static void
+test_dispatch_cpu_breach_rejects_in_the_router_which_lives_on(void **state)
+{
+    call_t c;
+    char   body[512];
+
+    put_router();
+    redis_fixture_put_script("tenants", "spin", "export default { fetch() { for (;;) {} } };", NULL);
+    redis_fixture_put_script("tenants", "fine", "export default { fetch() { return new Response('ok'); } };", NULL);
+
+    call(&c, "ns", "router", "GET", "http://example.com/spin?cpu=20", NULL);
+    assert_int_equal(c.resp.outcome, DISPATCH_OUTCOME_OK);
+    assert_int_equal(c.resp.status, 502);
+    snprintf(body, sizeof(body), "%.*s", (int) c.resp.body.len, c.resp.body.data);
+    assert_non_null(strstr(body, "Worker \"spin\" exceeded CPU time limit (20ms)."));
+    dispatch_request_release(c.req);
+
+    /* the router's isolate is the same one: it answers the next dispatch */
+    call(&c, "ns", "router", "GET", "http://example.com/fine", NULL);
+    assert_int_equal(c.resp.status, 200);
+    assert_body(&c, "200 null ok");
+    assert_string_equal(header(&c, "x-calls"), "2");
+    dispatch_request_release(c.req);
+}
+
 /* ---- limits ------------------------------------------------------------------- */
 
 static void
@@ -2349,6 +2439,9 @@ main(void)
         cmocka_unit_test_setup_teardown(test_cached_script_is_served_stale_while_redis_is_down, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stale_ttl_zero_never_serves_stale, setup, teardown),
         cmocka_unit_test_setup_teardown(test_an_unknown_name_is_remembered_briefly, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dispatch_runs_the_target_in_its_own_isolate_and_returns_its_response, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dispatch_to_a_missing_script_rejects_with_worker_not_found, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dispatch_cpu_breach_rejects_in_the_router_which_lives_on, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cpu_limit_stops_a_loop_and_the_next_request_runs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cpu_limit_sums_a_request_s_microtask_turns, setup, teardown),
         cmocka_unit_test_setup_teardown(test_startup_cpu_limit_stops_a_looping_top_level, setup, teardown),
