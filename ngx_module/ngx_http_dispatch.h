@@ -83,6 +83,7 @@ typedef struct {
     dispatch_outcome_e         outcome;
     double                     cpu_ms;
     ngx_uint_t                 subrequests;
+    ngx_str_t                  chain_failure;  /* copied into r->pool */
     ngx_chain_t               *free;         /* response buffers to reuse */
     ngx_chain_t               *busy;         /* ... and those nginx holds */
     unsigned                   outcome_set:1;

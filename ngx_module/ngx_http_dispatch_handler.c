@@ -536,6 +536,16 @@ ngx_http_dispatch_continue(ngx_http_request_t *r)
         ctx->outcome_set = 1;
         ctx->cpu_ms = resp.cpu_ms;
         ctx->subrequests = resp.subrequests;
+
+        if (resp.chain_failure.len) {
+            ctx->chain_failure.data = ngx_pnalloc(r->pool,
+                                                  resp.chain_failure.len);
+            if (ctx->chain_failure.data) {
+                ngx_memcpy(ctx->chain_failure.data, resp.chain_failure.data,
+                           resp.chain_failure.len);
+                ctx->chain_failure.len = resp.chain_failure.len;
+            }
+        }
         ctx->responded = 1;
 
         if (resp.outcome == DISPATCH_OUTCOME_OK) {

@@ -1,8 +1,9 @@
 
 /*
  * Variables for log_format: $dispatch_namespace, $dispatch_script,
- * $dispatch_outcome, $dispatch_cpu_ms and $dispatch_subrequests. Empty ("not
- * found") for a request that no dispatch location handled.
+ * $dispatch_outcome, $dispatch_cpu_ms, $dispatch_subrequests and
+ * $dispatch_chain_failure. Empty ("not found") for a request that no
+ * dispatch location handled.
  */
 
 
@@ -18,7 +19,8 @@ enum {
     NGX_HTTP_DISPATCH_VAR_SCRIPT,
     NGX_HTTP_DISPATCH_VAR_OUTCOME,
     NGX_HTTP_DISPATCH_VAR_CPU_MS,
-    NGX_HTTP_DISPATCH_VAR_SUBREQUESTS
+    NGX_HTTP_DISPATCH_VAR_SUBREQUESTS,
+    NGX_HTTP_DISPATCH_VAR_CHAIN_FAILURE
 };
 
 
@@ -38,6 +40,9 @@ static ngx_http_variable_t  ngx_http_dispatch_vars[] = {
 
     { ngx_string("dispatch_subrequests"), NULL, ngx_http_dispatch_variable,
       NGX_HTTP_DISPATCH_VAR_SUBREQUESTS, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("dispatch_chain_failure"), NULL, ngx_http_dispatch_variable,
+      NGX_HTTP_DISPATCH_VAR_CHAIN_FAILURE, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
       ngx_http_null_variable
 };
@@ -98,6 +103,16 @@ ngx_http_dispatch_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
         name = dispatch_outcome_name(ctx->outcome);
         v->data = (u_char *) name;
         v->len = ngx_strlen(name);
+        break;
+
+    case NGX_HTTP_DISPATCH_VAR_CHAIN_FAILURE:
+        if (ctx->chain_failure.len == 0) {
+            v->not_found = 1;
+            return NGX_OK;
+        }
+
+        v->data = ctx->chain_failure.data;
+        v->len = ctx->chain_failure.len;
         break;
 
     case NGX_HTTP_DISPATCH_VAR_SUBREQUESTS:

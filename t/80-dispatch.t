@@ -12,7 +12,9 @@ use Dispatch::Test;
 
 my $t = Dispatch::Test->new(
     workers => 2,
-    http    => q{ dispatch_memory_limit 16m; dispatch_cpu_limit 200ms; },
+    http    => q{ dispatch_memory_limit 16m; dispatch_cpu_limit 200ms;
+                  log_format chain '$uri $dispatch_script [$dispatch_chain_failure]';
+                  access_log %%PREFIX%%/chain.log chain; },
     server  => q{
         client_max_body_size 0;
         location / { dispatch platform router; }
@@ -131,6 +133,8 @@ like $r->{content}, qr/\(20ms\)/, 'the cpuMs of the call applied';
 ok $t->wait_for(sub { $t->error_log =~ /"customer-scripts\/spin": stopped: exceeded_cpu/ }),
     'the error log names the tenant, not the router';
 unlike $t->error_log, qr/"platform\/guarded": stopped/, 'the router\'s isolate is untouched';
+ok $t->wait_for(sub { $t->read_prefix_file('chain.log') =~ m{^/guarded/spin guarded \[customer-scripts/spin exceeded_cpu\]$}m }),
+    '$dispatch_chain_failure names the script of the chain that failed, and how';
 
 $r = $t->get('/guarded/thrower');
 is $r->{status}, 502, 'a tenant\'s exception reaches the router as a rejection';

@@ -353,6 +353,11 @@ typedef struct {
     int64_t                    body_length;
     double                     cpu_ms;       /* CPU time spent in JavaScript */
     uint32_t                   subrequests;  /* fetch() calls so far */
+    /*
+     * The first script of its dispatch chain (router scripts) that failed,
+     * as "NS/NAME outcome" ("customers/acme exceeded_cpu"), or empty.
+     */
+    dispatch_str_t             chain_failure;
 } dispatch_response_t;
 
 /*

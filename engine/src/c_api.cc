@@ -99,6 +99,7 @@ int dispatch_request_response(dispatch_request_t *r, dispatch_response_t *out) {
                                              : int64_t(req->response_body.size());
   out->cpu_ms = req->cpu_ms;
   out->subrequests = req->subrequests;
+  out->chain_failure = {req->chain_failure.data(), req->chain_failure.size()};
   return 1;
 }
 

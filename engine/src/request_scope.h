@@ -80,6 +80,9 @@ class RequestScope {
   // and what its uncaught exception said (for its caller's Error).
   uint64_t dispatch_call = 0;
   std::vector<std::string> chain;
+  // The first script of the chain started by this request that failed,
+  // "NS/NAME outcome" ($dispatch_chain_failure); on the chain's first scope.
+  std::string chain_failure;
   std::string args_json;
   std::string failure;
   // Its outbound worker ("NS" and script; empty for none): every fetch()

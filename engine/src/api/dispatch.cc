@@ -486,6 +486,21 @@ void on_dispatch_abort(const v8::FunctionCallbackInfo<v8::Value> &info) {
 
 }  // namespace
 
+// The request that started the chain hears which script of it failed
+// first ($dispatch_chain_failure, the access log).
+void note_chain_failure(Engine &engine, RequestScope &caller, const RequestScope &target) {
+  RequestScope *root = &caller;
+  for (size_t hops = 0; root->dispatch_call != 0 && hops < 64; hops++) {
+    RequestScope *parent = nullptr;
+    if (engine.find_dispatch(root->dispatch_call, &parent) == nullptr || parent == nullptr) break;
+    root = parent;
+  }
+  if (root->chain_failure.empty()) {
+    root->chain_failure = target.ns + "/" + target.script + " " +
+                          dispatch_outcome_name(target.outcome);
+  }
+}
+
 std::string dispatch_failure_message(const RequestScope &target) {
   std::string who = "Worker \"" + target.script + "\"";
   switch (target.outcome) {
@@ -550,6 +565,7 @@ void dispatch_pump(Engine &engine, uint64_t id) {
         }
       } else {
         call->error = dispatch_failure_message(*target);
+        note_chain_failure(engine, *caller, *target);
       }
     }
     settle_head(engine, id);
