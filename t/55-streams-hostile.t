@@ -377,4 +377,38 @@ $got = run_checks('abort-iterator', q{
 is_deeply $got->{pipeAbortedUnseen}, ['AbortError', 0],
     "aborting a pipe runs its abort algorithm without the tenant's Array.prototype[Symbol.iterator]";
 
+$got = run_checks('decoder-tampered', q{
+    export default { fetch: () => results({
+      decodesUnseen: async () => {
+        const TA = Object.getPrototypeOf(Uint8Array.prototype);
+        const saved = {
+          set: TA.set, subarray: TA.subarray, slice: TA.slice,
+          length: Object.getOwnPropertyDescriptor(TA, 'length'),
+          includes: String.prototype.includes, apply: Function.prototype.apply,
+        };
+        let seen = 0;
+        const bytes = new TextEncoder().encode('h\u00e9\u20ac\u{1F600}!');
+        const pieces = [bytes.slice(0, 2), bytes.slice(2, 5), bytes.slice(5, 8), bytes.slice(8)];
+        TA.set = function (...a) { seen++; return saved.set.apply(this, a); };
+        TA.subarray = function (...a) { seen++; return saved.subarray.apply(this, a); };
+        Object.defineProperty(TA, 'length', { get() { seen++; return saved.length.get.call(this); }, configurable: true });
+        String.prototype.includes = function () { seen++; return false; };
+        try {
+          const decoder = new TextDecoder('utf-8', { fatal: true });
+          let text = '';
+          for (const p of pieces) text += decoder.decode(p, { stream: true });
+          text += decoder.decode();
+          return [text, seen];
+        } finally {
+          TA.set = saved.set;
+          TA.subarray = saved.subarray;
+          Object.defineProperty(TA, 'length', saved.length);
+          String.prototype.includes = saved.includes;
+        }
+      },
+    }) };
+});
+is_deeply $got->{decodesUnseen}, ["h\x{e9}\x{20ac}\x{1F600}!", 0],
+    "TextDecoder (and so TextDecoderStream) decodes without the tenant's %TypedArray%.prototype or String.prototype methods";
+
 done_testing;

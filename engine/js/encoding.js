@@ -6,15 +6,22 @@
 // ---- bytes <-> strings ----
 
 // Turns a list of UTF-16 code units into a string without spreading a huge
-// array onto the stack.
-function codeUnitsToString(units, length = units.length) {
+// array onto the stack. Through captured intrinsics only: the units are
+// the decoder's own (see prelude.js).
+const StringFromCharCode = String.fromCharCode;
+const StringPrototypeIncludes = uncurryThis(String.prototype.includes);
+
+function codeUnitsToString(units, length = TypedArrayPrototypeGetLength(units)) {
   const CHUNK = 8192;
-  if (length <= CHUNK) return String.fromCharCode.apply(null, length === units.length ? units : units.subarray(0, length));
-  const parts = [];
-  for (let i = 0; i < length; i += CHUNK) {
-    parts.push(String.fromCharCode.apply(null, units.subarray(i, Math.min(i + CHUNK, length))));
+  if (length <= CHUNK) {
+    return ReflectApply(StringFromCharCode, null,
+      length === TypedArrayPrototypeGetLength(units) ? units : TypedArrayPrototypeSubarray(units, 0, length));
   }
-  return parts.join('');
+  let text = '';
+  for (let i = 0; i < length; i += CHUNK) {
+    text += ReflectApply(StringFromCharCode, null, TypedArrayPrototypeSubarray(units, i, MathMin(i + CHUNK, length)));
+  }
+  return text;
 }
 
 // Every byte becomes the code point of the same value (ISO-8859-1).
@@ -221,7 +228,7 @@ function utf8ValidPrefix(bytes, start, end) {
 // A lead byte always starts a fresh sequence, so holding back from there
 // gives the same text as decoding everything at once.
 function utf8IncompleteTail(bytes) {
-  const end = bytes.length;
+  const end = TypedArrayPrototypeGetLength(bytes);
   for (let i = end - 1; i >= 0 && i >= end - 3; i--) {
     const b = bytes[i];
     if (b < 0x80) return end;
@@ -261,26 +268,31 @@ class TextDecoder {
     return this.#ignoreBOM;
   }
 
+  // The decoder's own bytes go through captured intrinsics only (see
+  // prelude.js): a tenant's %TypedArray%.prototype getters and methods or
+  // String.prototype methods never see them (TextDecoderStream runs here).
   decode(input = undefined, options = undefined) {
     let bytes;
     if (input === undefined || input === null) bytes = new Uint8Array(0);
-    else if (isArrayBuffer(input) || ArrayBuffer.isView(input)) bytes = viewBytes(input);
+    else if (isArrayBuffer(input) || ArrayBufferIsView(input)) bytes = viewBytes(input);
     else throw new TypeError('TextDecoder.decode: the input must be an ArrayBuffer or an ArrayBufferView');
     const { stream = false } = toDictionary(options, 'TextDecoder.decode');
 
     if (this.#pending !== null) {
-      const joined = new Uint8Array(this.#pending.length + bytes.length);
-      joined.set(this.#pending);
-      joined.set(bytes, this.#pending.length);
+      const held = TypedArrayPrototypeGetLength(this.#pending);
+      const joined = new Uint8Array(held + TypedArrayPrototypeGetLength(bytes));
+      TypedArrayPrototypeSet(joined, this.#pending);
+      TypedArrayPrototypeSet(joined, bytes, held);
       bytes = joined;
       this.#pending = null;
     }
     if (stream) {
+      const length = TypedArrayPrototypeGetLength(bytes);
       const keep = this.#encoding === 'utf-8' ? utf8IncompleteTail(bytes)
-        : this.#encoding === 'utf-16le' ? utf16IncompleteTail(bytes) : bytes.length;
-      if (keep < bytes.length) {
-        this.#pending = bytes.slice(keep);
-        bytes = bytes.subarray(0, keep);
+        : this.#encoding === 'utf-16le' ? utf16IncompleteTail(bytes) : length;
+      if (keep < length) {
+        this.#pending = copyBytes(TypedArrayPrototypeSubarray(bytes, keep));
+        bytes = TypedArrayPrototypeSubarray(bytes, 0, keep);
       }
     }
 
@@ -294,7 +306,9 @@ class TextDecoder {
     }
     if (!this.#bomSeen && text.length > 0) {
       this.#bomSeen = true;
-      if (!this.#ignoreBOM && text.charCodeAt(0) === 0xFEFF && this.#encoding !== 'windows-1252') text = text.slice(1);
+      if (!this.#ignoreBOM && StringPrototypeCharCodeAt(text, 0) === 0xFEFF && this.#encoding !== 'windows-1252') {
+        text = StringPrototypeSlice(text, 1);
+      }
     }
     if (!stream) {
       this.#bomSeen = false;
@@ -303,19 +317,20 @@ class TextDecoder {
   }
 
   #decodeBytes(bytes) {
-    if (bytes.length === 0) return '';
+    const length = TypedArrayPrototypeGetLength(bytes);
+    if (length === 0) return '';
     if (this.#encoding === 'utf-8') {
       const text = utf8Decode(bytes);
       // The native decoder replaces bad sequences with U+FFFD; only a text
       // holding one can have come from invalid input.
-      if (this.#fatal && text.includes('\uFFFD') && utf8ValidPrefix(bytes, 0, bytes.length) !== bytes.length) {
+      if (this.#fatal && StringPrototypeIncludes(text, '\uFFFD') && utf8ValidPrefix(bytes, 0, length) !== length) {
         throw new TypeError('The encoded data was not valid for encoding utf-8');
       }
       return text;
     }
     if (this.#encoding === 'utf-16le') return this.#decodeUtf16(bytes);
-    const units = new Uint16Array(bytes.length);
-    for (let i = 0; i < bytes.length; i++) {
+    const units = new Uint16Array(length);
+    for (let i = 0; i < length; i++) {
       const b = bytes[i];
       units[i] = b >= 0x80 && b < 0xA0 ? WINDOWS_1252_HIGH[b - 0x80] : b;
     }
@@ -323,10 +338,11 @@ class TextDecoder {
   }
 
   #decodeUtf16(bytes) {
-    const count = bytes.length >> 1;
-    const units = new Uint16Array(count + (bytes.length & 1));
+    const length = TypedArrayPrototypeGetLength(bytes);
+    const count = length >> 1;
+    const units = new Uint16Array(count + (length & 1));
     for (let i = 0; i < count; i++) units[i] = bytes[2 * i] | (bytes[2 * i + 1] << 8);
-    let bad = (bytes.length & 1) === 1;
+    let bad = (length & 1) === 1;
     if (bad) units[count] = 0xFFFD;
     for (let i = 0; i < count; i++) {
       const u = units[i];
@@ -345,7 +361,7 @@ class TextDecoder {
 
 // An odd last byte, or a lead surrogate waiting for its trail, is held back.
 function utf16IncompleteTail(bytes) {
-  let keep = bytes.length & ~1;
+  let keep = TypedArrayPrototypeGetLength(bytes) & ~1;
   if (keep >= 2) {
     const last = bytes[keep - 2] | (bytes[keep - 1] << 8);
     if (last >= 0xD800 && last <= 0xDBFF) keep -= 2;
