@@ -99,8 +99,7 @@ function cloneValue(value, memory) {
   } else if (blobIs(value)) {
     clone = blobCreate(blobBytes(value), value.type);
   } else if (cryptoKeyIs(value)) {
-    const { material, hash, length, extractable, usages } = cryptoKeyInternals(value);
-    clone = cryptoKeyCreate(material, hash, length, extractable, usages);
+    clone = cryptoKeyClone(value);
   } else if (domExceptionIs(value)) {
     clone = new DOMException(value.message, value.name);
     cloneStack(value, clone);

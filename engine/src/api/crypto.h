@@ -1,5 +1,6 @@
 // crypto.h: the OpenSSL half of crypto.getRandomValues and crypto.subtle
-// (digest, HMAC); the WebCrypto surface itself is JavaScript (crypto.js).
+// (digest, HMAC, PBKDF2, HKDF, AES-GCM/CBC, ECDSA); the WebCrypto surface
+// itself is JavaScript (crypto.js).
 #pragma once
 
 #include <v8.h>
@@ -11,5 +12,7 @@ namespace dispatch {
 // native.digestUpdate(handle, bytes), native.digestFinish(handle) ->
 // ArrayBuffer (the state is freed; native.freeNative(handle) frees it
 // without a result). Names: SHA-1, SHA-256, SHA-384, SHA-512, MD5.
+// Also pbkdf2, hkdf, aesCbc, aesGcm, ecImport, ecImportJwk, ecdsaSign and
+// ecdsaVerify: see crypto.cc; they return null when the operation fails.
 void install_crypto_natives(v8::Local<v8::Context> context, v8::Local<v8::Object> native);
 }  // namespace dispatch
