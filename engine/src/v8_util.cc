@@ -114,4 +114,17 @@ v8::Local<v8::Array> frozen_list(v8::Local<v8::Context> context, v8::Local<v8::V
   return list;
 }
 
+v8::Local<v8::Array> frozen_header_list(
+    v8::Local<v8::Context> context,
+    const std::vector<std::pair<std::string, std::string>> &headers) {
+  v8::Isolate *isolate = context->GetIsolate();
+  std::vector<v8::Local<v8::Value>> flat;
+  flat.reserve(headers.size() * 2);
+  for (const auto &h : headers) {
+    flat.push_back(v8_byte_str(isolate, h.first));
+    flat.push_back(v8_byte_str(isolate, h.second));
+  }
+  return frozen_list(context, flat.data(), flat.size());
+}
+
 }  // namespace dispatch

@@ -4,6 +4,8 @@
 #include <v8.h>
 
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace dispatch {
 
@@ -33,6 +35,12 @@ void set_function(v8::Local<v8::Context> context, v8::Local<v8::Object> object, 
 // one can change it on the way.
 v8::Local<v8::Array> frozen_list(v8::Local<v8::Context> context, v8::Local<v8::Value> *items,
                                  size_t n);
+
+// HTTP headers as a frozen, prototype-less [name, value, ...] of byte
+// strings (what the built-ins' headersFromClient takes).
+v8::Local<v8::Array> frozen_header_list(
+    v8::Local<v8::Context> context,
+    const std::vector<std::pair<std::string, std::string>> &headers);
 
 // What the error log says about a thrown value: the stack of an Error, or
 // "file:line: message" for a compile error, or the value as a string.

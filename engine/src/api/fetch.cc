@@ -48,15 +48,9 @@ void settle_head(Engine &engine, uint64_t id) {
       resolver->Reject(context, v8::Exception::TypeError(v8_str(isolate, why))).Check();
       return;
     }
-    std::vector<v8::Local<v8::Value>> flat;
-    flat.reserve(c->headers.size() * 2);
-    for (const auto &h : c->headers) {
-      flat.push_back(v8_byte_str(isolate, h.first));
-      flat.push_back(v8_byte_str(isolate, h.second));
-    }
     v8::Local<v8::Value> parts[] = {v8::Integer::New(isolate, c->status),
                                     v8_byte_str(isolate, c->reason),
-                                    frozen_list(context, flat.data(), flat.size())};
+                                    frozen_header_list(context, c->headers)};
     std::vector<std::pair<std::string, std::string>>().swap(c->headers);
     resolver->Resolve(context, frozen_list(context, parts, 3)).Check();
   });
