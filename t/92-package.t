@@ -24,7 +24,7 @@ my $tmp = tempdir('dispatch-package-XXXXXX', TMPDIR => 1, CLEANUP => 1);
 my $arch = `dpkg --print-architecture`; chomp $arch;
 my $version = `dpkg-parsechangelog -l $root/debian/changelog -S Version`; chomp $version;
 
-# --reuse-build packages the module the other tests run against (a clean
+# --reuse-build packages the module the other tests run against, as it is (a clean
 # build of a second copy takes minutes); everything lands in $tmp.
 my $out = `PACKAGE_DIR=$tmp/out $root/scripts/package --reuse-build 2>&1`;
 is $?, 0, 'scripts/package --reuse-build succeeds' or diag $out;
