@@ -1,7 +1,7 @@
 // Request (WHATWG Fetch, as Cloudflare Workers exposes it).
 
-let requestFromClient; // (method, url, flat header list, ArrayBuffer|null, streamed, id) -> Request with immutable headers
-let requestParts; // (request) -> { method, url, headers, redirect, signal } as fetch() reads them (signal may be null)
+let requestFromClient; // (method, url, flat header list, ArrayBuffer|null, streamed, id, cf) -> Request with immutable headers
+let requestParts; // (request) -> { method, url, headers, redirect, signal, cf } as fetch() reads them (signal may be null)
 
 const REQUEST_NORMALIZED_METHODS = ['DELETE', 'GET', 'HEAD', 'OPTIONS', 'POST', 'PUT'];
 const REQUEST_FORBIDDEN_METHODS = ['CONNECT', 'TRACE', 'TRACK'];
@@ -182,9 +182,11 @@ class Request extends Body {
       headers: request.headers,
       redirect: request.#redirect,
       signal: request.#signal,
+      cf: request.#cf,
     });
-    requestFromClient = (method, url, headerList, body, streamed, id) => {
+    requestFromClient = (method, url, headerList, body, streamed, id, cf) => {
       const request = new Request(INTERNAL);
+      request.#cf = cf;
       // Everything here goes through captured intrinsics (prelude.js): the
       // tenant's script has run by now.
       request.#method = String(method); // as the client sent it; nginx has checked it

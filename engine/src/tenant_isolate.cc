@@ -18,6 +18,7 @@
 #include "api/fetch.h"
 #include "api/idna.h"
 #include "api/kv.h"
+#include "api/request_cf.h"
 #include "api/timers.h"
 #include "api/wasm.h"
 #include "body_streams.h"
@@ -839,12 +840,19 @@ void TenantIsolate::run(RequestScope &scope) {
       engine_.respond(scope, DISPATCH_OUTCOME_EXCEPTION);
       return;
     }
+    v8::Local<v8::Value> cf;
+    if (!request_cf_value(context, scope).ToLocal(&cf)) {
+      if (try_catch.HasTerminated()) return;
+      engine_.log(scope, DISPATCH_LOG_ERR, "request.cf cannot be given to the script");
+      engine_.respond(scope, DISPATCH_OUTCOME_EXCEPTION);
+      return;
+    }
     v8::Local<v8::Value> args[] = {
         v8::Number::New(isolate_, double(scope.id)), exports_.Get(isolate_),
         env, v8_str(isolate_, scope.method), v8_str(isolate_, scope.url),
-        headers, body, streamed};
+        headers, body, streamed, cf};
     v8::Local<v8::Value> result;
-    if (!run_.Get(isolate_)->Call(context, v8::Undefined(isolate_), 8, args).ToLocal(&result) ||
+    if (!run_.Get(isolate_)->Call(context, v8::Undefined(isolate_), 9, args).ToLocal(&result) ||
         !result->IsPromise()) {
       if (try_catch.HasTerminated()) return;  // a limit: turn() reports it
       log(DISPATCH_LOG_ERR, "the built-ins failed: " +
