@@ -4,6 +4,8 @@ let abortSignalIs; // (value) -> true for an AbortSignal (brand check)
 let abortSignalAddAlgorithm; // (signal, () => void) -> runs once when the signal aborts, before its event
 let abortSignalCreate; // () -> a new AbortSignal that is not aborted
 let abortSignalAbort; // (signal, reason) -> aborts it (reason undefined: an AbortError DOMException)
+let abortSignalAborted; // (signal) -> whether it aborted, never through a getter a tenant can replace
+let abortSignalReason; // (signal) -> its reason, likewise
 
 class AbortSignal extends EventTarget {
   #aborted = false;
@@ -113,6 +115,8 @@ class AbortSignal extends EventTarget {
     };
     abortSignalCreate = () => new AbortSignal(INTERNAL);
     abortSignalAbort = (signal, reason) => signal.#abort(reason);
+    abortSignalAborted = (signal) => signal.#aborted;
+    abortSignalReason = (signal) => signal.#reason;
     registerInspector('AbortSignal', (value) => {
       if (!(#aborted in value)) return undefined;
       return value.#aborted ? { aborted: true, reason: value.#reason } : { aborted: false };

@@ -133,7 +133,7 @@ class Event {
   #bubbles;
   #cancelable;
   #composed;
-  #timeStamp = Date.now();
+  #timeStamp = DateNow();
   #target = null;
   #currentTarget = null;
   #phase = EVENT_NONE;
