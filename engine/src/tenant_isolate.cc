@@ -24,6 +24,7 @@
 #include "body_streams.h"
 #include "builtins.h"
 #include "cpu_watchdog.h"
+#include "dynamic_import.h"
 #include "limit_enforcer.h"
 #include "memory_budget.h"
 #include "engine.h"
@@ -432,6 +433,8 @@ bool TenantIsolate::start(std::string *err, dispatch_outcome_e *outcome) {
   // WebAssembly is compiled by the engine only, from uploaded modules:
   // WebAssembly.compile(bytes) and new WebAssembly.Module(bytes) are refused.
   isolate_->SetAllowWasmCodeGenerationCallback(wasm_codegen_allowed);
+  // import() of the script's own modules.
+  isolate_->SetHostImportModuleDynamicallyCallback(import_dynamically);
 
   v8::Isolate::Scope isolate_scope(isolate_);
   v8::HandleScope handle_scope(isolate_);
@@ -750,8 +753,22 @@ v8::MaybeLocal<v8::Module> TenantIsolate::resolve_module(
   TenantIsolate *self = from(context->GetIsolate());
   const std::string *known = self->path_of(referrer);
   std::string referrer_path = known ? *known : self->main_path_;
-  return self->compile_module(
-      resolve_path(referrer_path, to_std_string(self->isolate_, specifier)));
+  return self->load_module(referrer_path, to_std_string(self->isolate_, specifier));
+}
+
+// Static imports and import() alike.
+v8::MaybeLocal<v8::Module> TenantIsolate::load_module(const std::string &referrer,
+                                                      const std::string &specifier) {
+  return compile_module(resolve_path(referrer, specifier));
+}
+
+bool TenantIsolate::instantiate(v8::Local<v8::Context> context, v8::Local<v8::Module> module) {
+  return module->InstantiateModule(context, resolve_module).FromMaybe(false);
+}
+
+bool TenantIsolate::has_module(const std::string &referrer, const std::string &specifier) const {
+  std::string path = resolve_path(referrer, specifier);
+  return path == main_path_ || script_->modules.count(path) || script_->wasm_modules.count(path);
 }
 
 bool TenantIsolate::evaluate_main_module(v8::Local<v8::Context> context, std::string *err) {
