@@ -84,6 +84,22 @@ $r = $t->get('/t/bad-start');
 is $r->{status}, 500, 'a top-level import of a module that throws fails the script';
 ok $t->wait_for(sub { $t->error_log =~ /"api\/bad-start".*thrown at evaluation 6620/ }), 'the error log says why';
 
+# A tenant's getter on Promise.prototype.constructor (which then() asks
+# for its species) does not break an import of a module that awaits.
+$t->put_script('api', 'import-hostile', q{
+    export default { fetch: async () => {
+      Object.defineProperty(Promise.prototype, 'constructor', { get() { throw new Error('tenant getter 4471'); }, configurable: true });
+      let got;
+      try { got = await import('./lib/tla.js'); } catch (e) { got = e; }
+      delete Promise.prototype.constructor;
+      Promise.prototype.constructor = Promise;
+      return new Response(got instanceof Error ? got.message : got.ready);
+    } };
+}, 'module:lib/tla.js' => $modules{'module:lib/tla.js'});
+$r = $t->get('/t/import-hostile');
+is $r->{content}, 'tenant getter 4471', 'a getter that throws on Promise.prototype.constructor during an import of a module that awaits: the tenant sees its own error';
+is $t->get('/t/imports')->{status}, 200, 'and the worker neither crashed nor hung';
+
 # A module that never ends its evaluation is stopped by the CPU limit, as
 # any other code of the request, and the worker carries on.
 $t->put_script('api', 'spins', q{

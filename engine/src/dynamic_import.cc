@@ -81,7 +81,11 @@ void load(const v8::FunctionCallbackInfo<v8::Value> &info) {
                                       module->GetModuleNamespace()};
       v8::Local<v8::Array> settle = frozen_list(context, items, 4);
       v8::Local<v8::Function> fulfilled, rejected;
-      if (!v8::Function::New(context, on_evaluated, settle).ToLocal(&fulfilled) ||
+      // then() looks up the promise's constructor (its species): with no
+      // prototype there is none, and no getter a tenant put on
+      // Promise.prototype sees this promise.
+      if (done->SetPrototype(context, v8::Null(isolate)).IsNothing() ||
+          !v8::Function::New(context, on_evaluated, settle).ToLocal(&fulfilled) ||
           !v8::Function::New(context, on_failed, settle).ToLocal(&rejected) ||
           done->Then(context, fulfilled, rejected).IsEmpty()) {
         if (try_catch.HasTerminated()) try_catch.ReThrow();
