@@ -86,6 +86,9 @@ $r = get('/t/x');
 is_deeply [sort keys %{ decode_json($r->{content})->{cf} }], [qw(city clientIp httpProtocol)],
     'a variable that comes out empty (no X-Country) leaves its property out';
 
+$r = get('/t/x', headers => { 'X-Country' => 'N' x 5000 });
+ok !exists decode_json($r->{content})->{cf}{country}, 'a value longer than 4096 bytes leaves its property out';
+
 $r = get('/own/x', headers => { 'X-Country' => 'NL' });
 is_deeply decode_json($r->{content})->{cf}, { colo => 'TST' }, 'a location with its own dispatch_request_cf replaces the server\'s list';
 

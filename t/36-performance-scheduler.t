@@ -157,4 +157,23 @@ is $got->{stamp}, $T, 'performance.now() ignores a replaced Date.now';
 is $got->{fileTime}, $T, 'nor does a File\'s lastModified';
 is_deeply $got->{seen}, [], 'no built-in calls a function the tenant replaced (an abort event\'s timeStamp included)';
 
+# AbortSignal.timeout() (abort.js) ran on globalThis.setTimeout and
+# Number.isFinite as the tenant left them: now on the engine's own.
+$got = run_checks('timeout-hostile', q{
+    const seen = [];
+    export default { fetch: async () => {
+      const realSetTimeout = setTimeout;
+      globalThis.setTimeout = (callback) => { seen.push('setTimeout'); callback(); };
+      Number.isFinite = () => { seen.push('isFinite'); return true; };
+      const signal = AbortSignal.timeout(20);
+      const abortedAtOnce = signal.aborted;
+      globalThis.setTimeout = realSetTimeout;
+      await scheduler.wait(60);
+      return results({ abortedAtOnce: () => abortedAtOnce, reason: () => signal.reason.name, seen: () => seen });
+    } };
+});
+is $got->{abortedAtOnce}, $F, 'AbortSignal.timeout() does not run a tenant\'s setTimeout';
+is $got->{reason}, 'TimeoutError', 'and still aborts with a TimeoutError on time';
+is_deeply $got->{seen}, [], 'no function the tenant replaced was called';
+
 done_testing;

@@ -29,15 +29,15 @@ class AbortSignal extends EventTarget {
   static timeout(milliseconds) {
     requireArgs(arguments.length, 1, 'AbortSignal.timeout');
     const ms = Number(milliseconds);
-    if (!Number.isFinite(ms) || ms < 0 || ms > Number.MAX_SAFE_INTEGER) {
+    if (!NumberIsFinite(ms) || ms < 0 || ms > 9007199254740991) {
       throw new TypeError('AbortSignal.timeout: the delay must be a non-negative integer');
     }
-    const schedule = globalThis.setTimeout;
-    if (typeof schedule !== 'function') throw new TypeError('AbortSignal.timeout: timers are not available');
     const signal = new AbortSignal(INTERNAL);
-    Reflect.apply(schedule, globalThis, [() => {
+    // The engine's timer, not globalThis.setTimeout: a tenant may have
+    // replaced that one, and would be handed the callback that aborts.
+    native.setTimer(() => {
       signal.#abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError'));
-    }, Math.trunc(ms)]);
+    }, timerDelay(ms, 0), false);
     return signal;
   }
 
