@@ -63,6 +63,7 @@ my $t = Dispatch::Test->new(
         location /own/ { dispatch_request_cf colo TST; dispatch api cf-echo; }
         location /checks/ { dispatch api checks; }
         location /r/ { dispatch api router; }
+        location /rsw/ { dispatch api router-sw; }
     },
 );
 
@@ -94,6 +95,14 @@ is_deeply decode_json($r->{content})->{cf}, { colo => 'TST' }, 'a location with 
 
 $r = $t->get('/', host => 'bare.test', headers => { 'X-Country' => 'NL' });
 is_deeply decode_json($r->{content}), { type => 'object', cf => {} }, 'request.cf is an empty object when nothing is configured';
+
+$t->put_script('api', 'cf-sw', q{
+  addEventListener('fetch', (event) => event.respondWith(Response.json(event.request.cf)));
+}, format => 'service-worker');
+$t->put_script('api', 'router-sw', q{ export default { fetch: (req, env) => env.NS.get('cf-sw').fetch(req) } },
+    metadata => '{"bindings":[{"type":"dispatch_namespace","name":"NS","namespace":"api"}]}');
+$r = get('/rsw/', headers => { 'X-Country' => 'BE' });
+is decode_json($r->{content})->{country}, 'BE', 'a service-worker script has request.cf too';
 
 # ---- what a script can do with it ----
 
@@ -157,5 +166,17 @@ $t->put_script('api', 'router', q{
 }, metadata => '{"bindings":[{"type":"dispatch_namespace","name":"NS","namespace":"api"}]}');
 $t->publish('api', 'router');
 ok $t->wait_for(sub { get('/r/')->{content} eq '[true,true,true]' }), 'a dispatched request.cf is frozen all the way down';
+
+# ---- the http level, inherited by a server with none of its own ----
+
+$t->stop;
+my $h = Dispatch::Test->new(
+    http   => q{ dispatch_request_cf colo HTTP1; dispatch_request_cf clientIp $remote_addr; },
+    server => q{ location / { dispatch api cf-echo; } },
+);
+$h->put_script('api', 'cf-echo', q{ export default { fetch: (req) => Response.json(req.cf) } });
+$h->start;
+is_deeply decode_json($h->get('/')->{content}), { colo => 'HTTP1', clientIp => '127.0.0.1' },
+    'properties set at the http level reach a server and location that set none';
 
 done_testing;
