@@ -176,4 +176,23 @@ is $got->{abortedAtOnce}, $F, 'AbortSignal.timeout() does not run a tenant\'s se
 is $got->{reason}, 'TimeoutError', 'and still aborts with a TimeoutError on time';
 is_deeply $got->{seen}, [], 'no function the tenant replaced was called';
 
+# queueMicrotask (navigator.js) on the captured Promise.resolve and then.
+$got = run_checks('microtask-hostile', q{
+    const seen = [];
+    export default { fetch: async () => {
+      const realThen = Promise.prototype.then;
+      const realResolve = Promise.resolve;
+      let ran = false;
+      Promise.prototype.then = function () { seen.push('then'); return realThen.apply(this, arguments); };
+      Promise.resolve = function () { seen.push('resolve'); return realResolve.apply(this, arguments); };
+      queueMicrotask(() => { ran = true; });
+      Promise.prototype.then = realThen;
+      Promise.resolve = realResolve;
+      await scheduler.wait(1);
+      return results({ ran: () => ran, seen: () => seen });
+    } };
+});
+is $got->{ran}, $T, 'queueMicrotask() runs its callback when Promise.resolve and then were replaced';
+is_deeply $got->{seen}, [], 'without calling them';
+
 done_testing;
