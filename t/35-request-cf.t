@@ -64,6 +64,7 @@ my $t = Dispatch::Test->new(
         location /checks/ { dispatch api checks; }
         location /r/ { dispatch api router; }
         location /rsw/ { dispatch api router-sw; }
+        location /big/ { dispatch api router-big; }
     },
 );
 
@@ -166,6 +167,24 @@ $t->put_script('api', 'router', q{
 }, metadata => '{"bindings":[{"type":"dispatch_namespace","name":"NS","namespace":"api"}]}');
 $t->publish('api', 'router');
 ok $t->wait_for(sub { get('/r/')->{content} eq '[true,true,true]' }), 'a dispatched request.cf is frozen all the way down';
+
+# A router's cf is bounded as its args are: 1 MiB as JSON.
+$t->put_script('api', 'router-big', q{
+  export default { async fetch(req, env) {
+    const deep = JSON.parse('['.repeat(1000) + ']'.repeat(1000));
+    const nested = await env.NS.get('cf-frozen-deep').fetch(new Request('https://tenant.test/', { cf: { deep } }));
+    try {
+      await env.NS.get('cf-echo').fetch(new Request('https://tenant.test/', { cf: { big: 'x'.repeat(1100000) } }));
+      return new Response('sent');
+    } catch (e) { return new Response(`${e.name}: ${e.message} / ${await nested.text()}`); }
+  } };
+}, metadata => '{"bindings":[{"type":"dispatch_namespace","name":"NS","namespace":"api"}]}');
+$t->put_script('api', 'cf-frozen-deep', q{
+  export default { fetch: (req) => { let v = req.cf.deep, n = 0; while (Array.isArray(v) && v.length) { if (!Object.isFrozen(v)) return new Response('not frozen at ' + n); v = v[0]; n++; } return new Response('frozen, depth ' + n); } };
+});
+$r = get('/big/');
+like $r->{content}, qr/^TypeError: fetch\(\): request\.cf is larger than 1 MiB as JSON/, 'a cf larger than 1 MiB as JSON makes the dispatch throw';
+like $r->{content}, qr{ / frozen, depth 999$}, 'a deeply nested cf crosses and is frozen all the way down';
 
 # ---- the http level, inherited by a server with none of its own ----
 
