@@ -100,6 +100,14 @@ $r = $t->get('/t/import-hostile');
 is $r->{content}, 'tenant getter 4471', 'a getter that throws on Promise.prototype.constructor during an import of a module that awaits: the tenant sees its own error';
 is $t->get('/t/imports')->{status}, 200, 'and the worker neither crashed nor hung';
 
+# A service-worker script is a classic script: it has no modules.
+$t->put_script('api', 'sw-import', q{
+    addEventListener('fetch', (event) => event.respondWith(
+      import('./worker.js').then(() => new Response('imported'), (e) => new Response(`${e.name}: ${e.message}`))));
+}, format => 'service-worker');
+like $t->get('/t/sw-import')->{content}, qr/^TypeError: import\(\): a service-worker script has no modules/,
+    'import() in a service-worker script rejects with a TypeError';
+
 # A module that never ends its evaluation is stopped by the CPU limit, as
 # any other code of the request, and the worker carries on.
 $t->put_script('api', 'spins', q{

@@ -39,6 +39,13 @@ void load(const v8::FunctionCallbackInfo<v8::Value> &info) {
   std::string specifier = to_std_string(isolate, data->Get(context, kSpecifier).ToLocalChecked());
   std::string referrer = to_std_string(isolate, data->Get(context, kReferrer).ToLocalChecked());
   TenantIsolate *self = TenantIsolate::from(isolate);
+  if (self->script().format == "service-worker") {
+    // A classic script has no modules to import (as on Workers).
+    resolver->Reject(context, v8::Exception::TypeError(v8_str(
+        isolate, "import(): a service-worker script has no modules; import() needs the "
+                 "ES module format"))).IsJust();
+    return;
+  }
 
   v8::TryCatch try_catch(isolate);
   v8::Local<v8::Module> module;
