@@ -30,6 +30,22 @@ void on_failed(const v8::FunctionCallbackInfo<v8::Value> &info) {
   resolver_of(context, info.Data().As<v8::Array>())->Reject(context, info[0]).IsJust();
 }
 
+// compile_module's "No such module" Error, read from its own message
+// property: nothing a tenant put on Error.prototype runs.
+bool not_found(v8::Local<v8::Context> context, v8::Local<v8::Value> reason) {
+  v8::Isolate *isolate = context->GetIsolate();
+  v8::Local<v8::Value> message;
+  if (!reason->IsNativeError() ||
+      !reason.As<v8::Object>()->GetOwnPropertyDescriptor(context, v8_str(isolate, "message"))
+           .ToLocal(&message) ||
+      !message->IsObject() ||
+      !message.As<v8::Object>()->Get(context, v8_str(isolate, "value")).ToLocal(&message) ||
+      !message->IsString()) {
+    return false;
+  }
+  return to_std_string(isolate, message).rfind("No such module", 0) == 0;
+}
+
 // The microtask: load, link and evaluate, then settle the import's promise.
 void load(const v8::FunctionCallbackInfo<v8::Value> &info) {
   v8::Isolate *isolate = info.GetIsolate();
@@ -58,8 +74,9 @@ void load(const v8::FunctionCallbackInfo<v8::Value> &info) {
       return;
     }
     v8::Local<v8::Value> reason = try_catch.Exception();
-    if (module.IsEmpty() && !self->has_module(referrer, specifier)) {
-      // Not one of the script's modules, nor anything the resolver knows.
+    if (module.IsEmpty() && !self->has_module(referrer, specifier) && not_found(context, reason)) {
+      // Not one of the script's modules, nor anything the resolver knows
+      // (whose own refusals, with their reasons, go through as they are).
       reason = v8::Exception::TypeError(v8_str(
           isolate, "import(): no module \"" + specifier + "\" in this script; import() loads "
                    "only the script's own modules, by a relative or absolute path among "
