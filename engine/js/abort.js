@@ -91,10 +91,10 @@ class AbortSignal extends EventTarget {
       // that calls whatever the attribute holds then.
       this.#onabortListener = (event) => {
         const current = this.#onabort;
-        if (typeof current === 'function') return Reflect.apply(current, this, [event]);
+        if (typeof current === 'function') return ReflectApply(current, this, [event]);
         return undefined;
       };
-      this.addEventListener('abort', this.#onabortListener);
+      eventTargetAddListener(this, 'abort', this.#onabortListener);
     }
   }
 
@@ -105,7 +105,7 @@ class AbortSignal extends EventTarget {
     const algorithms = this.#algorithms;
     this.#algorithms = listNew();
     for (let i = 0; i < algorithms.length; i++) algorithms[i]();
-    this.dispatchEvent(new Event('abort'));
+    eventTargetDispatch(this, new Event('abort'));
   }
 
   static {
