@@ -64,6 +64,7 @@ typedef struct {
     ngx_msec_t                 wall_limit;
     ngx_uint_t                 script_concurrency;
     ngx_uint_t                 subrequest_limit;
+    ngx_array_t               *request_cf;   /* of ngx_http_dispatch_cf_t */
 
     /* dispatch_admin: not inherited, as a content handler is not */
     ngx_flag_t                 admin;
@@ -111,6 +112,11 @@ ngx_int_t ngx_http_dispatch_send_body(ngx_http_request_t *r, u_char *data,
 ngx_int_t ngx_http_dispatch_add_variables(ngx_conf_t *cf);
 void ngx_http_dispatch_host_init(dispatch_host_t *host,
     ngx_shm_zone_t *zone);
+
+char *ngx_http_dispatch_request_cf(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_dispatch_cf_values(ngx_http_request_t *r,
+    ngx_http_dispatch_loc_conf_t *dlcf, dispatch_header_t **out, size_t *nout);
 
 char *ngx_http_dispatch_fetch_allow(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);

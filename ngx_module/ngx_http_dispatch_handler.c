@@ -300,6 +300,14 @@ ngx_http_dispatch_body_handler(ngx_http_request_t *r)
     view.script_concurrency = (uint32_t) dlcf->script_concurrency;
     view.subrequest_limit = (uint32_t) dlcf->subrequest_limit;
 
+    if (ngx_http_dispatch_cf_values(r, dlcf, (dispatch_header_t **) &view.cf,
+                                    &view.ncf)
+        != NGX_OK)
+    {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
     ctx->engine_req = dispatch_request_start(ngx_http_dispatch_engine, &view);
 
     if (ctx->engine_req == NULL) {

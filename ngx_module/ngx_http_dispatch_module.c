@@ -206,6 +206,13 @@ static ngx_command_t  ngx_http_dispatch_commands[] = {
       offsetof(ngx_http_dispatch_loc_conf_t, subrequest_limit),
       &ngx_http_dispatch_not_zero_post },
 
+    { ngx_string("dispatch_request_cf"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE2,
+      ngx_http_dispatch_request_cf,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
       ngx_null_command
 };
 
@@ -368,6 +375,7 @@ ngx_http_dispatch_create_loc_conf(ngx_conf_t *cf)
     dlcf->wall_limit = NGX_CONF_UNSET_MSEC;
     dlcf->script_concurrency = NGX_CONF_UNSET_UINT;
     dlcf->subrequest_limit = NGX_CONF_UNSET_UINT;
+    dlcf->request_cf = NGX_CONF_UNSET_PTR;
 
     return dlcf;
 }
@@ -385,6 +393,7 @@ ngx_http_dispatch_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                               prev->script_concurrency, 64);
     ngx_conf_merge_uint_value(conf->subrequest_limit,
                               prev->subrequest_limit, 50);
+    ngx_conf_merge_ptr_value(conf->request_cf, prev->request_cf, NULL);
 
     /*
      * The core module's settings of this location are merged by now: an

@@ -39,6 +39,8 @@ static struct {
     uint64_t  wall_limit_ms;
     uint32_t  script_concurrency;
     uint32_t  subrequest_limit;
+    const dispatch_header_t  *cf;     /* request.cf */
+    size_t                    ncf;
 } limits;
 
 static dispatch_engine_t *
@@ -150,6 +152,8 @@ start(call_t *c, const char *ns, const char *script, const char *method,
     view.wall_limit_ms = limits.wall_limit_ms;
     view.script_concurrency = limits.script_concurrency;
     view.subrequest_limit = limits.subrequest_limit;
+    view.cf = limits.cf;
+    view.ncf = limits.ncf;
 
     c->req = dispatch_request_start(engine, &view);
     assert_non_null(c->req);
@@ -1206,6 +1210,56 @@ test_hop_by_hop_headers_never_leave_the_engine(void **state)
     assert_int_equal(c.resp.nheaders, 2);   /* content-type and x-ok */
     assert_string_equal(header(&c, "x-ok"), "1");
     dispatch_request_release(c.req);
+}
+
+static void
+cf_pair(dispatch_header_t *cf, size_t *n, const char *name, size_t name_len,
+    const char *value, size_t value_len)
+{
+    cf[*n].name.data = name;
+    cf[*n].name.len = name_len;
+    cf[*n].value.data = value;
+    cf[*n].value.len = value_len;
+    (*n)++;
+}
+
+/* request.cf: the engine keeps the header's bounds whatever the host sends */
+static void
+test_request_cf_keeps_the_bounds_of_the_header(void **state)
+{
+    static char         big[DISPATCH_CF_VALUE_MAX + 1];
+    static char         names[DISPATCH_CF_MAX + 8][8];
+    dispatch_header_t   cf[DISPATCH_CF_MAX + 16];
+    size_t              n = 0, i;
+    char                body[128];
+    const char         *long_name =
+        "abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghij12345";
+
+    memset(big, 'x', sizeof(big));
+    cf_pair(cf, &n, "ok", 2, "v", 1);
+    cf_pair(cf, &n, "bad-name", 8, "x", 1);
+    cf_pair(cf, &n, "", 0, "x", 1);
+    cf_pair(cf, &n, long_name, strlen(long_name), "x", 1);
+    cf_pair(cf, &n, "long", 4, big, DISPATCH_CF_VALUE_MAX + 1);
+    cf_pair(cf, &n, "edge", 4, big, DISPATCH_CF_VALUE_MAX);
+    cf_pair(cf, &n, "ok", 2, "vv", 2);
+    for (i = 0; i < DISPATCH_CF_MAX + 6; i++) {
+        snprintf(names[i], sizeof(names[i]), "n%zu", i);
+        cf_pair(cf, &n, names[i], strlen(names[i]), "1", 1);
+    }
+    limits.cf = cf;
+    limits.ncf = n;
+
+    redis_fixture_put_script("ns", "cfbounds",
+        "export default { fetch: (r) => new Response(JSON.stringify([Object.keys(r.cf).length,"
+        " r.cf.ok, r.cf.edge.length, 'long' in r.cf, 'bad-name' in r.cf, '' in r.cf,"
+        " 'n61' in r.cf, 'n62' in r.cf, Object.isFrozen(r.cf)])) };",
+        NULL);
+    assert_int_equal(get("cfbounds", body, sizeof(body)), DISPATCH_OUTCOME_OK);
+    /* ok and edge, then n0..n61: 64 in all; the last "ok" won */
+    assert_string_equal(body, "[64,\"vv\",4096,false,false,false,true,false,true]");
+    limits.cf = NULL;
+    limits.ncf = 0;
 }
 
 static void
@@ -2417,6 +2471,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_a_forged_status_101_never_comes_out, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_forged_header_name_never_comes_out, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hop_by_hop_headers_never_leave_the_engine, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_request_cf_keeps_the_bounds_of_the_header, setup, teardown),
         cmocka_unit_test_setup_teardown(test_promise_then_replaced_steals_no_engine_callback, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_script_that_keeps_hitting_its_cpu_limit_is_throttled, setup, teardown),
         cmocka_unit_test_setup_teardown(test_invalid_name_is_not_found_without_redis, setup, teardown),

@@ -325,7 +325,20 @@ typedef struct {
     uint64_t                   wall_limit_ms;  /* until the Response */
     uint32_t                   script_concurrency; /* in flight per script */
     uint32_t                   subrequest_limit;   /* fetch() calls */
+
+    /*
+     * request.cf: the properties dispatch_request_cf gives, in order (a
+     * name given twice: the last wins). At most DISPATCH_CF_MAX of them,
+     * names of 1-DISPATCH_CF_NAME_MAX bytes, values (UTF-8) of at most
+     * DISPATCH_CF_VALUE_MAX bytes; the engine leaves out what is not.
+     */
+    const dispatch_header_t   *cf;
+    size_t                     ncf;
 } dispatch_request_view_t;
+
+#define DISPATCH_CF_MAX         64
+#define DISPATCH_CF_NAME_MAX    64
+#define DISPATCH_CF_VALUE_MAX   4096
 
 /*
  * Valid until dispatch_request_release. The engine checks what the script

@@ -4,6 +4,8 @@ let abortSignalIs; // (value) -> true for an AbortSignal (brand check)
 let abortSignalAddAlgorithm; // (signal, () => void) -> runs once when the signal aborts, before its event
 let abortSignalCreate; // () -> a new AbortSignal that is not aborted
 let abortSignalAbort; // (signal, reason) -> aborts it (reason undefined: an AbortError DOMException)
+let abortSignalAborted; // (signal) -> whether it aborted, never through a getter a tenant can replace
+let abortSignalReason; // (signal) -> its reason, likewise
 
 class AbortSignal extends EventTarget {
   #aborted = false;
@@ -27,15 +29,15 @@ class AbortSignal extends EventTarget {
   static timeout(milliseconds) {
     requireArgs(arguments.length, 1, 'AbortSignal.timeout');
     const ms = Number(milliseconds);
-    if (!Number.isFinite(ms) || ms < 0 || ms > Number.MAX_SAFE_INTEGER) {
+    if (!NumberIsFinite(ms) || ms < 0 || ms > 9007199254740991) {
       throw new TypeError('AbortSignal.timeout: the delay must be a non-negative integer');
     }
-    const schedule = globalThis.setTimeout;
-    if (typeof schedule !== 'function') throw new TypeError('AbortSignal.timeout: timers are not available');
     const signal = new AbortSignal(INTERNAL);
-    Reflect.apply(schedule, globalThis, [() => {
+    // The engine's timer, not globalThis.setTimeout: a tenant may have
+    // replaced that one, and would be handed the callback that aborts.
+    native.setTimer(() => {
       signal.#abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError'));
-    }, Math.trunc(ms)]);
+    }, timerDelay(ms, 0), false);
     return signal;
   }
 
@@ -89,10 +91,10 @@ class AbortSignal extends EventTarget {
       // that calls whatever the attribute holds then.
       this.#onabortListener = (event) => {
         const current = this.#onabort;
-        if (typeof current === 'function') return Reflect.apply(current, this, [event]);
+        if (typeof current === 'function') return ReflectApply(current, this, [event]);
         return undefined;
       };
-      this.addEventListener('abort', this.#onabortListener);
+      eventTargetAddListener(this, 'abort', this.#onabortListener);
     }
   }
 
@@ -103,7 +105,7 @@ class AbortSignal extends EventTarget {
     const algorithms = this.#algorithms;
     this.#algorithms = listNew();
     for (let i = 0; i < algorithms.length; i++) algorithms[i]();
-    this.dispatchEvent(new Event('abort'));
+    eventTargetDispatch(this, new Event('abort'));
   }
 
   static {
@@ -113,6 +115,8 @@ class AbortSignal extends EventTarget {
     };
     abortSignalCreate = () => new AbortSignal(INTERNAL);
     abortSignalAbort = (signal, reason) => signal.#abort(reason);
+    abortSignalAborted = (signal) => signal.#aborted;
+    abortSignalReason = (signal) => signal.#reason;
     registerInspector('AbortSignal', (value) => {
       if (!(#aborted in value)) return undefined;
       return value.#aborted ? { aborted: true, reason: value.#reason } : { aborted: false };

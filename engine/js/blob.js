@@ -146,7 +146,7 @@ class File extends Blob {
     super(fileBits, options);
     this.#name = toUSVString(fileName);
     const { lastModified = undefined } = toDictionary(options, 'File');
-    this.#lastModified = lastModified === undefined ? Date.now() : Math.trunc(Number(lastModified)) || 0;
+    this.#lastModified = lastModified === undefined ? DateNow() : Math.trunc(Number(lastModified)) || 0;
   }
 
   get name() {

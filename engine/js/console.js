@@ -248,7 +248,7 @@ function consoleStack() {
 }
 
 function consoleElapsed(label) {
-  return `${label}: ${Date.now() - consoleTimers.get(label)}ms`;
+  return `${label}: ${DateNow() - consoleTimers.get(label)}ms`;
 }
 
 // console.table, simplified: a box like Node's, one log line per row, at most
@@ -333,7 +333,7 @@ const consoleNamespace = {
   time(label = undefined) {
     const name = consoleLabel(label);
     if (consoleTimers.has(name)) consoleEmitText('warn', `Timer '${name}' already exists`);
-    else consoleTimers.set(name, Date.now());
+    else consoleTimers.set(name, DateNow());
   },
   timeLog(label = undefined, ...data) {
     const name = consoleLabel(label);

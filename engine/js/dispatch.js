@@ -13,12 +13,12 @@ function describeValue(value) {
 // missing or did not produce a sendable Response. The engine reads what it
 // became (checking every part as hostile): an async function's promise
 // settles without calling anything a tenant can replace.
-async function invoke(exports, env, ctx, method, url, headerList, body, streamed, id) {
+async function invoke(exports, env, ctx, method, url, headerList, body, streamed, id, cf) {
   const handler = isObject(exports) ? exports.fetch : undefined;
   if (typeof handler !== 'function') {
     throw new TypeError('the script has no default export with a fetch() handler');
   }
-  const request = requestFromClient(method, url, headerList, body, streamed, id);
+  const request = requestFromClient(method, url, headerList, body, streamed, id, cf);
   const response = await ReflectApply(handler, exports, [request, env, ctx]);
   if (!responseIs(response)) {
     throw new TypeError(`the fetch handler returned ${describeValue(response)}, not a Response`);
@@ -48,9 +48,10 @@ setToStringTag(ExecutionContext.prototype, 'ExecutionContext');
 
 // What the engine calls for request `id`; it reads the promise returned.
 // streamed is -2 for a body that came whole (body), else the body's
-// Content-Length or -1, and request.body pulls it from the engine.
-function run(id, exports, env, method, url, headerList, body, streamed) {
-  return invoke(exports, env, new ExecutionContext(INTERNAL, id), method, url, headerList, body, streamed, id);
+// Content-Length or -1, and request.body pulls it from the engine. cf is
+// request.cf, frozen by the engine (api/request_cf.h).
+function run(id, exports, env, method, url, headerList, body, streamed, cf) {
+  return invoke(exports, env, new ExecutionContext(INTERNAL, id), method, url, headerList, body, streamed, id, cf);
 }
 
 // A streamed response body, as the engine reads it when the client can

@@ -63,8 +63,14 @@ async function dispatchFetch(binding, name, args, cpuMs, subRequests, outbound, 
     listPush(list, sorted[i][0]);
     listPush(list, sorted[i][1]);
   }
+  // Its cf goes along, as JSON, as a service binding carries it on Workers.
+  let cf = '';
+  if (parts.cf !== undefined) {
+    cf = JSONStringify(parts.cf);
+    if (typeof cf !== 'string') cf = '';
+  }
   let id = native.dispatchStart(binding, name, args, cpuMs, subRequests, parts.method, parts.url, list,
-    stream === null ? bytes : requestId !== 0 ? requestId : true, length, outbound);
+    stream === null ? bytes : requestId !== 0 ? requestId : true, length, outbound, cf);
   const state = { __proto__: null, aborted: false, rejectHead: null };
   if (id < 0) {
     id = -id;

@@ -127,13 +127,15 @@ let eventEndDispatch; // (event) -> void
 let eventSetCurrentTarget; // (event, target or null) -> void
 let eventInPassiveListener; // (event, boolean) -> void
 let eventStoppedImmediately; // (event) -> boolean
+let eventType; // (event) -> its type, never through a getter a tenant can replace
+let eventCanceled; // (event) -> whether its default was prevented, likewise
 
 class Event {
   #type;
   #bubbles;
   #cancelable;
   #composed;
-  #timeStamp = Date.now();
+  #timeStamp = DateNow();
   #target = null;
   #currentTarget = null;
   #phase = EVENT_NONE;
@@ -206,7 +208,7 @@ class Event {
   }
 
   set returnValue(value) {
-    if (!value) this.preventDefault();
+    if (!value && this.#cancelable && !this.#passive) this.#canceled = true;
   }
 
   preventDefault() {
@@ -265,6 +267,8 @@ class Event {
       event.#passive = passive;
     };
     eventStoppedImmediately = (event) => event.#stopImmediate;
+    eventType = (event) => event.#type;
+    eventCanceled = (event) => event.#canceled;
     registerInspector('Event', (value) => {
       if (!(#type in value)) return undefined;
       return { type: value.#type, defaultPrevented: value.#canceled, timeStamp: value.#timeStamp };
@@ -305,25 +309,43 @@ function eventListenerOptions(options, what) {
   return { capture: Boolean(capture), once: Boolean(once), passive: Boolean(passive), signal };
 }
 
+// Its listener lists are the built-ins' own: kept in a Map and lists
+// (listNew) walked by index through captured intrinsics, so a tenant that
+// replaces Map.prototype.get, Array.prototype methods or the iterator is
+// never handed them, and events the runtime fires (an AbortSignal's abort)
+// reach their listeners whatever it replaced.
+const MapPrototypeGet = uncurryThis(Map.prototype.get);
+const MapPrototypeSet = uncurryThis(Map.prototype.set);
+const MapPrototypeDelete = uncurryThis(Map.prototype.delete);
+
+let eventTargetAddListener; // (target, type, callback) -> as addEventListener, with no options
+let eventTargetDispatch; // (target, event) -> as dispatchEvent, never through a method a tenant can replace
+
 class EventTarget {
-  // type -> [{ callback, capture, once, passive, removed }], in the order added
+  // type -> list of { callback, capture, once, passive, removed }, in the order added
   #listeners = new Map();
 
   addEventListener(type, callback, options = undefined) {
     requireArgs(arguments.length, 2, 'EventTarget.addEventListener');
     const name = toDOMString(type);
     const { capture, once, passive, signal } = eventListenerOptions(options, 'addEventListener');
+    this.#add(name, callback, capture, once, passive, signal);
+  }
+
+  #add(name, callback, capture, once, passive, signal) {
     if (callback === null || callback === undefined) return;
     if (!isObject(callback)) throw new TypeError('addEventListener: the listener must be a function or an object');
-    if (signal !== undefined && signal.aborted) return;
-    let list = this.#listeners.get(name);
+    if (signal !== undefined && abortSignalAborted(signal)) return;
+    let list = MapPrototypeGet(this.#listeners, name);
     if (list === undefined) {
-      list = [];
-      this.#listeners.set(name, list);
+      list = listNew();
+      MapPrototypeSet(this.#listeners, name, list);
     }
-    if (list.some((entry) => entry.callback === callback && entry.capture === capture)) return;
-    const entry = { callback, capture, once, passive, removed: false };
-    list.push(entry);
+    for (let i = 0; i < list.length; i++) {
+      if (list[i].callback === callback && list[i].capture === capture) return;
+    }
+    const entry = { __proto__: null, callback, capture, once, passive, removed: false };
+    listPush(list, entry);
     if (signal !== undefined) abortSignalAddAlgorithm(signal, () => this.#remove(name, entry));
   }
 
@@ -331,14 +353,24 @@ class EventTarget {
     requireArgs(arguments.length, 2, 'EventTarget.removeEventListener');
     const name = toDOMString(type);
     const capture = typeof options === 'boolean' || !isObject(options) ? Boolean(options) : Boolean(options.capture);
-    const entry = this.#listeners.get(name)?.find((e) => e.callback === callback && e.capture === capture);
-    if (entry !== undefined) this.#remove(name, entry);
+    const list = MapPrototypeGet(this.#listeners, name);
+    if (list === undefined) return;
+    for (let i = 0; i < list.length; i++) {
+      if (list[i].callback === callback && list[i].capture === capture) {
+        this.#remove(name, list[i]);
+        return;
+      }
+    }
   }
 
   // As in workerd, an exception thrown by a listener stops the dispatch and
   // comes out of dispatchEvent() (the DOM standard reports it and carries on).
   dispatchEvent(event) {
     requireArgs(arguments.length, 1, 'EventTarget.dispatchEvent');
+    return this.#dispatch(event);
+  }
+
+  #dispatch(event) {
     if (!eventIs(event)) {
       throw new TypeError('dispatchEvent: the argument must be an Event');
     }
@@ -346,21 +378,26 @@ class EventTarget {
       throw new DOMException('The event is already being dispatched.', 'InvalidStateError');
     }
     try {
-      const list = this.#listeners.get(event.type);
+      const type = eventType(event);
+      const list = MapPrototypeGet(this.#listeners, type);
       if (list !== undefined) {
-        for (const entry of list.slice()) {
+        // A copy: listeners added while it runs are not called this time.
+        const entries = listNew();
+        for (let i = 0; i < list.length; i++) listPush(entries, list[i]);
+        for (let i = 0; i < entries.length; i++) {
+          const entry = entries[i];
           if (entry.removed) continue;
-          if (entry.once) this.#remove(event.type, entry);
+          if (entry.once) this.#remove(type, entry);
           eventInPassiveListener(event, entry.passive);
-          const { callback } = entry;
+          const callback = entry.callback;
           if (typeof callback === 'function') {
-            Reflect.apply(callback, this, [event]);
+            ReflectApply(callback, this, [event]);
           } else {
             const handleEvent = callback.handleEvent;
             if (typeof handleEvent !== 'function') {
               throw new TypeError('the event listener object has no handleEvent() method');
             }
-            Reflect.apply(handleEvent, callback, [event]);
+            ReflectApply(handleEvent, callback, [event]);
           }
           eventInPassiveListener(event, false);
           if (eventStoppedImmediately(event)) break;
@@ -369,15 +406,29 @@ class EventTarget {
     } finally {
       eventEndDispatch(event);
     }
-    return !event.defaultPrevented;
+    return !eventCanceled(event);
   }
 
   #remove(type, entry) {
     entry.removed = true;
-    const list = this.#listeners.get(type);
-    const index = list === undefined ? -1 : list.indexOf(entry);
-    if (index >= 0) list.splice(index, 1);
-    if (list !== undefined && list.length === 0) this.#listeners.delete(type);
+    const list = MapPrototypeGet(this.#listeners, type);
+    if (list === undefined) return;
+    let at = -1;
+    for (let i = 0; i < list.length; i++) {
+      if (list[i] === entry) {
+        at = i;
+        break;
+      }
+    }
+    if (at < 0) return;
+    for (let i = at; i + 1 < list.length; i++) list[i] = list[i + 1];
+    list.length -= 1;
+    if (list.length === 0) MapPrototypeDelete(this.#listeners, type);
+  }
+
+  static {
+    eventTargetAddListener = (target, type, callback) => target.#add(type, callback, false, false, false, undefined);
+    eventTargetDispatch = (target, event) => target.#dispatch(event);
   }
 }
 

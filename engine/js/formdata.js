@@ -14,7 +14,7 @@ function formDataValue(value, filename, argumentCount, what) {
   if (blobIs(value)) {
     if (filename === undefined && fileIs(value)) return value;
     const name = filename !== undefined ? toUSVString(filename) : fileIs(value) ? value.name : 'blob';
-    return fileCreate(blobBytes(value), name, value.type, fileIs(value) ? value.lastModified : Date.now());
+    return fileCreate(blobBytes(value), name, value.type, fileIs(value) ? value.lastModified : DateNow());
   }
   if (argumentCount > 2) throw new TypeError(`${what}: a file name is only allowed with a Blob value`);
   return toUSVString(value);
@@ -259,7 +259,7 @@ function multipartParse(bytes, boundary) {
     const body = bytes.subarray(bodyStart, bodyEnd);
     if (disposition.has('filename')) {
       list.push([name, fileCreate(body.slice(), multipartUnescape(disposition.get('filename')), blobType(contentType),
-        Date.now())]);
+        DateNow())]);
     } else {
       list.push([name, utf8Decode(body)]);
     }

@@ -25,7 +25,8 @@ defineGlobal('navigator', new Navigator(INTERNAL));
 function queueMicrotask(callback) {
   requireArgs(arguments.length, 1, 'queueMicrotask');
   if (typeof callback !== 'function') throw new TypeError('queueMicrotask: the callback must be a function');
-  Promise.resolve().then(() => {
+  // Captured: a tenant's Promise.resolve or then would be handed the task.
+  NativeStreamPromiseThen(PromiseResolve(), () => {
     try {
       callback();
     } catch (error) {

@@ -1,7 +1,7 @@
 // Request (WHATWG Fetch, as Cloudflare Workers exposes it).
 
-let requestFromClient; // (method, url, flat header list, ArrayBuffer|null, streamed, id) -> Request with immutable headers
-let requestParts; // (request) -> { method, url, headers, redirect, signal } as fetch() reads them (signal may be null)
+let requestFromClient; // (method, url, flat header list, ArrayBuffer|null, streamed, id, cf) -> Request with immutable headers
+let requestParts; // (request) -> { method, url, headers, redirect, signal, cf } as fetch() reads them (signal may be null)
 
 const REQUEST_NORMALIZED_METHODS = ['DELETE', 'GET', 'HEAD', 'OPTIONS', 'POST', 'PUT'];
 const REQUEST_FORBIDDEN_METHODS = ['CONNECT', 'TRACE', 'TRACK'];
@@ -82,7 +82,9 @@ class Request extends Body {
     if (input === INTERNAL) return; // clone() and requestFromClient fill in the fields
     requireArgs(arguments.length, 1, 'Request');
     const source = isObject(input) && #method in input ? input : null;
-    const url = source === null ? toUSVString(input) : source.url;
+    // The source's own URL and headers, never through getters a tenant may
+    // have put on Request.prototype (which would skip the URL checks).
+    const url = source === null ? toUSVString(input) : source.#currentUrl();
     const { body, cf, headers, method, redirect, signal } = toDictionary(init, 'Request');
 
     this.#url = source === null ? requestURL(url) : url;
@@ -103,7 +105,7 @@ class Request extends Body {
     }
     if (signal !== undefined) this.#signal = signal;
     if (cf !== undefined) this.#cf = cf;
-    this.#headers = new Headers(headers !== undefined ? headers : source !== null ? source.headers : undefined);
+    this.#headers = new Headers(headers !== undefined ? headers : source !== null ? source.#currentHeaders() : undefined);
 
     const sourceHasBody = source !== null && bodyHas(source);
     const hasBody = body !== undefined && body !== null;
@@ -125,6 +127,10 @@ class Request extends Body {
   }
 
   get url() {
+    return this.#currentUrl();
+  }
+
+  #currentUrl() {
     if (this.#clientUrl !== null) {
       try {
         this.#url = requestURL(this.#clientUrl);
@@ -137,6 +143,10 @@ class Request extends Body {
   }
 
   get headers() {
+    return this.#currentHeaders();
+  }
+
+  #currentHeaders() {
     if (this.#clientHeaders !== null) {
       this.#headers = headersFromClient(this.#clientHeaders);
       this.#clientHeaders = null;
@@ -166,8 +176,8 @@ class Request extends Body {
     const copy = new Request(INTERNAL);
     bodyClone(copy, this); // a stream is teed: each reads it whole
     copy.#method = this.#method;
-    copy.#url = this.url;
-    copy.#headers = headersCopy(this.headers);
+    copy.#url = this.#currentUrl();
+    copy.#headers = headersCopy(this.#currentHeaders());
     copy.#redirect = this.#redirect;
     copy.#signal = this.#signal;
     copy.#cf = this.#cf;
@@ -178,13 +188,15 @@ class Request extends Body {
     requestParts = (request) => ({
       __proto__: null,
       method: request.#method,
-      url: request.url,
-      headers: request.headers,
+      url: request.#currentUrl(),
+      headers: request.#currentHeaders(),
       redirect: request.#redirect,
       signal: request.#signal,
+      cf: request.#cf,
     });
-    requestFromClient = (method, url, headerList, body, streamed, id) => {
+    requestFromClient = (method, url, headerList, body, streamed, id, cf) => {
       const request = new Request(INTERNAL);
+      request.#cf = cf;
       // Everything here goes through captured intrinsics (prelude.js): the
       // tenant's script has run by now.
       request.#method = String(method); // as the client sent it; nginx has checked it
@@ -201,7 +213,7 @@ class Request extends Body {
     };
     registerInspector('Request', (value) => {
       if (!(#method in value)) return undefined;
-      return { method: value.#method, url: value.url, headers: value.headers, bodyUsed: bodyIsUsed(value) };
+      return { method: value.#method, url: value.#currentUrl(), headers: value.#currentHeaders(), bodyUsed: bodyIsUsed(value) };
     });
   }
 }

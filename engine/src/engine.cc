@@ -5,6 +5,7 @@
 #include "admin_api.h"
 #include "api/dispatch.h"
 #include "api/fetch.h"
+#include "api/request_cf.h"
 #include "body_streams.h"
 #include "memory_budget.h"
 #include "platform.h"
@@ -171,6 +172,7 @@ RequestScope *Engine::start(const dispatch_request_view_t &view) {
     const dispatch_header_t &h = view.headers[i];
     scope->headers.emplace_back(view_str(h.name), view_str(h.value));
   }
+  scope->cf = request_cf_copy(view);
   if (view.body_more) {
     // The rest follows: what came with the headers is its first piece.
     RequestScope::RequestBody &b = scope->request_body;

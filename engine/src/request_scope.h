@@ -60,6 +60,11 @@ class RequestScope {
   std::string method;
   std::string url;
   HeaderList headers;
+  // request.cf (api/request_cf.h): dispatch_request_cf's properties for a
+  // request from the host; for a dispatched one, its caller's Request's cf
+  // as JSON (empty: none).
+  HeaderList cf;
+  std::string cf_json;
   std::string body;          // all of it, when it came whole
   std::string client;        // for log lines once the host let go
   std::string request_line;

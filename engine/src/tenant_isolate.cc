@@ -18,11 +18,13 @@
 #include "api/fetch.h"
 #include "api/idna.h"
 #include "api/kv.h"
+#include "api/request_cf.h"
 #include "api/timers.h"
 #include "api/wasm.h"
 #include "body_streams.h"
 #include "builtins.h"
 #include "cpu_watchdog.h"
+#include "dynamic_import.h"
 #include "limit_enforcer.h"
 #include "memory_budget.h"
 #include "engine.h"
@@ -431,6 +433,8 @@ bool TenantIsolate::start(std::string *err, dispatch_outcome_e *outcome) {
   // WebAssembly is compiled by the engine only, from uploaded modules:
   // WebAssembly.compile(bytes) and new WebAssembly.Module(bytes) are refused.
   isolate_->SetAllowWasmCodeGenerationCallback(wasm_codegen_allowed);
+  // import() of the script's own modules.
+  isolate_->SetHostImportModuleDynamicallyCallback(import_dynamically);
 
   v8::Isolate::Scope isolate_scope(isolate_);
   v8::HandleScope handle_scope(isolate_);
@@ -749,8 +753,22 @@ v8::MaybeLocal<v8::Module> TenantIsolate::resolve_module(
   TenantIsolate *self = from(context->GetIsolate());
   const std::string *known = self->path_of(referrer);
   std::string referrer_path = known ? *known : self->main_path_;
-  return self->compile_module(
-      resolve_path(referrer_path, to_std_string(self->isolate_, specifier)));
+  return self->load_module(referrer_path, to_std_string(self->isolate_, specifier));
+}
+
+// Static imports and import() alike.
+v8::MaybeLocal<v8::Module> TenantIsolate::load_module(const std::string &referrer,
+                                                      const std::string &specifier) {
+  return compile_module(resolve_path(referrer, specifier));
+}
+
+bool TenantIsolate::instantiate(v8::Local<v8::Context> context, v8::Local<v8::Module> module) {
+  return module->InstantiateModule(context, resolve_module).FromMaybe(false);
+}
+
+bool TenantIsolate::has_module(const std::string &referrer, const std::string &specifier) const {
+  std::string path = resolve_path(referrer, specifier);
+  return path == main_path_ || script_->modules.count(path) || script_->wasm_modules.count(path);
 }
 
 bool TenantIsolate::evaluate_main_module(v8::Local<v8::Context> context, std::string *err) {
@@ -839,12 +857,19 @@ void TenantIsolate::run(RequestScope &scope) {
       engine_.respond(scope, DISPATCH_OUTCOME_EXCEPTION);
       return;
     }
+    v8::Local<v8::Value> cf;
+    if (!request_cf_value(context, scope).ToLocal(&cf)) {
+      if (try_catch.HasTerminated()) return;
+      engine_.log(scope, DISPATCH_LOG_ERR, "request.cf cannot be given to the script");
+      engine_.respond(scope, DISPATCH_OUTCOME_EXCEPTION);
+      return;
+    }
     v8::Local<v8::Value> args[] = {
         v8::Number::New(isolate_, double(scope.id)), exports_.Get(isolate_),
         env, v8_str(isolate_, scope.method), v8_str(isolate_, scope.url),
-        headers, body, streamed};
+        headers, body, streamed, cf};
     v8::Local<v8::Value> result;
-    if (!run_.Get(isolate_)->Call(context, v8::Undefined(isolate_), 8, args).ToLocal(&result) ||
+    if (!run_.Get(isolate_)->Call(context, v8::Undefined(isolate_), 9, args).ToLocal(&result) ||
         !result->IsPromise()) {
       if (try_catch.HasTerminated()) return;  // a limit: turn() reports it
       log(DISPATCH_LOG_ERR, "the built-ins failed: " +

@@ -129,6 +129,14 @@ class TenantIsolate : public std::enable_shared_from_this<TenantIsolate> {
 
   static TenantIsolate *from(v8::Isolate *isolate);
 
+  // Modules, for import() (dynamic_import.h): the module specifier names
+  // from referrer, resolved as a static import is; linking one; and
+  // whether specifier names one of the script's own modules.
+  v8::MaybeLocal<v8::Module> load_module(const std::string &referrer,
+                                         const std::string &specifier);
+  bool instantiate(v8::Local<v8::Context> context, v8::Local<v8::Module> module);
+  bool has_module(const std::string &referrer, const std::string &specifier) const;
+
   // Bodies in pieces (body_streams.h): a turn of JavaScript for a request
   // outside its handler, the built-ins' readBody/cancelBody, and a line
   // the script's own doing causes (under dispatch_log_limit).

@@ -145,7 +145,7 @@ bool clean(const std::string &s) {
 }
 
 // native.dispatchStart(binding, name, args, cpuMs, subRequests, method,
-// url, headers, body, length) -> id.
+// url, headers, body, length, outbound, cf) -> id.
 void on_dispatch_start(const v8::FunctionCallbackInfo<v8::Value> &info) {
   v8::Isolate *isolate = info.GetIsolate();
   TenantIsolate *self = TenantIsolate::from(isolate);
@@ -186,6 +186,13 @@ void on_dispatch_start(const v8::FunctionCallbackInfo<v8::Value> &info) {
   std::string args = to_std_string(isolate, info[2]);
   std::string outbound = info.Length() > 10 && info[10]->IsString()
                              ? to_std_string(isolate, info[10]) : std::string();
+  std::string cf = info.Length() > 11 && info[11]->IsString() ? to_std_string(isolate, info[11])
+                                                                : std::string();
+  if (cf.size() > kMaxDispatchArgs) {
+    throw_type_error(isolate, "fetch(): request.cf is larger than " +
+                              std::to_string(kMaxDispatchArgs >> 20) + " MiB as JSON");
+    return;
+  }
   if (args.size() > kMaxDispatchArgs || outbound.size() > kMaxDispatchArgs) {
     throw_type_error(isolate, "get(): args are larger than " +
                               std::to_string(kMaxDispatchArgs >> 20) + " MiB as JSON");
@@ -240,6 +247,7 @@ void on_dispatch_start(const v8::FunctionCallbackInfo<v8::Value> &info) {
   target->url = std::move(url);
   target->headers = std::move(headers);
   target->args_json = std::move(args);
+  target->cf_json = std::move(cf);
   // Its fetch() calls go to the outbound worker its binding names, else to
   // its caller's (a tenant cannot get past it by calling a script of its
   // own); the outbound worker's own go out.
