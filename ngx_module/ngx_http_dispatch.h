@@ -27,6 +27,9 @@ typedef struct {
     ngx_str_t                  redis_password;
     ngx_msec_t                 redis_timeout;
     ngx_flag_t                 redis_set;
+    ngx_uint_t                 redis_mode;   /* DISPATCH_REDIS_* */
+    ngx_array_t               *redis_nodes;  /* of char *: "IP:port" */
+    ngx_str_t                  redis_master; /* NUL-terminated, or empty */
 
     size_t                     script_max_size;
     ngx_msec_t                 cache_ttl;

@@ -633,7 +633,110 @@ ngx_http_dispatch_admin(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
-/* dispatch_redis ADDRESS [db=N] [password=P] [timeout=TIME]; */
+/*
+ * Resolves one "host[:port]" of dispatch_redis, once, into an address the
+ * engine connects to without a blocking resolver call.
+ */
+
+static char *
+ngx_http_dispatch_redis_address(ngx_conf_t *cf, ngx_command_t *cmd,
+    ngx_str_t *text, ngx_url_t *u)
+{
+    ngx_memzero(u, sizeof(ngx_url_t));
+
+    u->url = *text;
+    u->default_port = 6379;
+
+    if (ngx_parse_url(cf->pool, u) != NGX_OK) {
+        if (u->err) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "%s in \"%V\" of \"%V\"",
+                               u->err, &u->url, &cmd->name);
+        }
+
+        return NGX_CONF_ERROR;
+    }
+
+    if (u->naddrs == 0 || u->uri.len) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid address \"%V\" in \"%V\"",
+                           &u->url, &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * cluster=ADDR[,ADDR…] or sentinel=ADDR[,ADDR…]: the seed nodes or the
+ * sentinels, each kept as "IP:port" ("[IPv6]:port").
+ */
+
+static char *
+ngx_http_dispatch_redis_nodes(ngx_conf_t *cf, ngx_command_t *cmd,
+    ngx_http_dispatch_main_conf_t *dmcf, u_char *start, u_char *end)
+{
+    char       *rv, **node;
+    u_char     *comma;
+    ngx_str_t   one;
+    ngx_url_t   u;
+
+    dmcf->redis_nodes = ngx_array_create(cf->pool, 4, sizeof(char *));
+    if (dmcf->redis_nodes == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    while (start < end) {
+        comma = ngx_strlchr(start, end, ',');
+        if (comma == NULL) {
+            comma = end;
+        }
+
+        one.data = start;
+        one.len = comma - start;
+        start = comma + 1;
+
+        if (one.len == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "an empty address in \"%V\"", &cmd->name);
+            return NGX_CONF_ERROR;
+        }
+
+        rv = ngx_http_dispatch_redis_address(cf, cmd, &one, &u);
+        if (rv != NGX_CONF_OK) {
+            return rv;
+        }
+
+        node = ngx_array_push(dmcf->redis_nodes);
+        if (node == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *node = ngx_pnalloc(cf->pool, NGX_SOCKADDR_STRLEN + 1);
+        if (*node == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        (*node)[ngx_sock_ntop(u.addrs[0].sockaddr, u.addrs[0].socklen,
+                              (u_char *) *node, NGX_SOCKADDR_STRLEN, 1)] = '\0';
+    }
+
+    if (dmcf->redis_nodes->nelts == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "no address in \"%V\"", &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * dispatch_redis ADDRESS [db=N] [password=P] [timeout=TIME];
+ * dispatch_redis cluster=ADDR[,ADDR…] [password=P] [timeout=TIME];
+ * dispatch_redis sentinel=ADDR[,ADDR…] master=NAME [password=P] [db=N]
+ *     [timeout=TIME];
+ */
 
 static char *
 ngx_http_dispatch_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
@@ -654,7 +757,29 @@ ngx_http_dispatch_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     dmcf->redis_set = 1;
     value = cf->args->elts;
 
-    if (value[1].len > 5 && ngx_strncmp(value[1].data, "unix:", 5) == 0) {
+    if (value[1].len > 8 && ngx_strncmp(value[1].data, "cluster=", 8) == 0) {
+        dmcf->redis_mode = DISPATCH_REDIS_CLUSTER;
+        if (ngx_http_dispatch_redis_nodes(cf, cmd, dmcf, value[1].data + 8,
+                                          value[1].data + value[1].len)
+            != NGX_CONF_OK)
+        {
+            return NGX_CONF_ERROR;
+        }
+
+    } else if (value[1].len > 9
+               && ngx_strncmp(value[1].data, "sentinel=", 9) == 0)
+    {
+        dmcf->redis_mode = DISPATCH_REDIS_SENTINEL;
+        if (ngx_http_dispatch_redis_nodes(cf, cmd, dmcf, value[1].data + 9,
+                                          value[1].data + value[1].len)
+            != NGX_CONF_OK)
+        {
+            return NGX_CONF_ERROR;
+        }
+
+    } else if (value[1].len > 5
+               && ngx_strncmp(value[1].data, "unix:", 5) == 0)
+    {
         dmcf->redis_unix.len = value[1].len - 5;
         dmcf->redis_unix.data = ngx_pnalloc(cf->pool, dmcf->redis_unix.len + 1);
         if (dmcf->redis_unix.data == NULL) {
@@ -669,25 +794,9 @@ ngx_http_dispatch_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         /* a host name is resolved here, once: hiredis would resolve it
          * with a blocking call in the worker */
 
-        ngx_memzero(&u, sizeof(ngx_url_t));
-
-        u.url = value[1];
-        u.default_port = 6379;
-
-        if (ngx_parse_url(cf->pool, &u) != NGX_OK) {
-            if (u.err) {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "%s in \"%V\" of \"%V\"",
-                                   u.err, &u.url, &cmd->name);
-            }
-
-            return NGX_CONF_ERROR;
-        }
-
-        if (u.naddrs == 0 || u.uri.len) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid address \"%V\" in \"%V\"",
-                               &u.url, &cmd->name);
+        if (ngx_http_dispatch_redis_address(cf, cmd, &value[1], &u)
+            != NGX_CONF_OK)
+        {
             return NGX_CONF_ERROR;
         }
 
@@ -713,6 +822,26 @@ ngx_http_dispatch_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             }
 
             dmcf->redis_db = n;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "master=", 7) == 0
+            && dmcf->redis_mode == DISPATCH_REDIS_SENTINEL)
+        {
+            if (value[i].len == 7) {
+                goto invalid;
+            }
+
+            dmcf->redis_master.len = value[i].len - 7;
+            dmcf->redis_master.data = ngx_pnalloc(cf->pool,
+                                                  dmcf->redis_master.len + 1);
+            if (dmcf->redis_master.data == NULL) {
+                return NGX_CONF_ERROR;
+            }
+
+            p = ngx_cpymem(dmcf->redis_master.data, value[i].data + 7,
+                           dmcf->redis_master.len);
+            *p = '\0';
             continue;
         }
 
@@ -748,6 +877,23 @@ ngx_http_dispatch_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
 
         goto invalid;
+    }
+
+    if (dmcf->redis_mode == DISPATCH_REDIS_CLUSTER && dmcf->redis_db != 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"db=\" cannot be used with \"cluster=\" in "
+                           "\"%V\": Redis Cluster has database 0 only",
+                           &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (dmcf->redis_mode == DISPATCH_REDIS_SENTINEL
+        && dmcf->redis_master.len == 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"sentinel=\" needs \"master=NAME\" in \"%V\"",
+                           &cmd->name);
+        return NGX_CONF_ERROR;
     }
 
     return NGX_CONF_OK;
@@ -800,6 +946,15 @@ ngx_http_dispatch_init_process(ngx_cycle_t *cycle)
     conf.redis_password = dmcf->redis_password.len
                           ? (const char *) dmcf->redis_password.data : NULL;
     conf.redis_timeout_ms = dmcf->redis_timeout;
+    conf.redis_mode = (int) dmcf->redis_mode;
+
+    if (dmcf->redis_nodes) {
+        conf.redis_nodes = dmcf->redis_nodes->elts;
+        conf.nredis_nodes = dmcf->redis_nodes->nelts;
+    }
+
+    conf.redis_master_name = dmcf->redis_master.len
+                             ? (const char *) dmcf->redis_master.data : NULL;
     conf.script_max_size = dmcf->script_max_size;
     conf.cache_ttl_ms = dmcf->cache_ttl;
     conf.stale_ttl_ms = dmcf->stale_ttl;

@@ -410,6 +410,12 @@ ngx_http_dispatch_quarantine(void *data, const char *key, size_t len,
 
     ngx_queue_insert_head(&sh->lru, &qn->queue);
 
+    if (offence == DISPATCH_OFFENCE_FLEET) {
+        /* the node that judged it counted the strike */
+        period = base_ms;
+        goto serve;
+    }
+
     if (now - qn->last > NGX_HTTP_DISPATCH_QUARANTINE_FORGET) {
         qn->strikes = 0;
     }
@@ -432,6 +438,9 @@ ngx_http_dispatch_quarantine(void *data, const char *key, size_t len,
     }
 
     qn->last = now;
+
+serve:
+
     qn->offence = offence;
 
     /* a new strike never shortens a period being served */

@@ -57,6 +57,35 @@ is $code, 0, 'a unix socket with db, password and timeout is accepted' or diag $
                             server     => 'location / { dispatch a b; }');
 is $code, 0, 'a host name is resolved at configuration time' or diag $out;
 
+($code, $out) = config_test(
+    redis_conf => 'dispatch_redis cluster=127.0.0.1:7000,localhost:7001,[::1]:7002 password=p timeout=2s;',
+    server     => 'location / { dispatch a b; }');
+is $code, 0, 'a cluster of seed nodes is accepted' or diag $out;
+
+($code, $out) = config_test(redis_conf => 'dispatch_redis cluster=127.0.0.1:7000 db=1;',
+                            server     => 'location / { dispatch a b; }');
+isnt $code, 0, 'db= is refused with a cluster';
+like $out, qr/"db=" cannot be used with "cluster=" in "dispatch_redis": Redis Cluster has database 0 only/,
+    'the message says why';
+
+($code, $out) = config_test(redis_conf => 'dispatch_redis cluster=127.0.0.1:7000,,127.0.0.1:7001;',
+                            server     => 'location / { dispatch a b; }');
+isnt $code, 0, 'an empty address in the list is refused';
+
+($code, $out) = config_test(
+    redis_conf => 'dispatch_redis sentinel=127.0.0.1:26379,127.0.0.1:26380 master=dispatch db=2 password=p;',
+    server     => 'location / { dispatch a b; }');
+is $code, 0, 'sentinels with a master name, db and password are accepted' or diag $out;
+
+($code, $out) = config_test(redis_conf => 'dispatch_redis sentinel=127.0.0.1:26379;',
+                            server     => 'location / { dispatch a b; }');
+isnt $code, 0, 'sentinel= without master= is refused';
+like $out, qr/"sentinel=" needs "master=NAME" in "dispatch_redis"/, 'the message says what is missing';
+
+($code, $out) = config_test(redis_conf => 'dispatch_redis 127.0.0.1:6379 master=x;',
+                            server     => 'location / { dispatch a b; }');
+isnt $code, 0, 'master= is refused without sentinel=';
+
 ($code, $out) = config_test(server => 'dispatch_redis 127.0.0.1:6379; location / { dispatch a b; }');
 isnt $code, 0, 'dispatch_redis is refused outside http';
 like $out, qr/"dispatch_redis" directive is not allowed here in \S+nginx\.conf:\d+/,

@@ -54,7 +54,10 @@ typedef enum {
 /* Why a script is put in the penalty box. */
 typedef enum {
     DISPATCH_OFFENCE_LIMITS = 0,   /* it kept hitting its CPU or memory limit */
-    DISPATCH_OFFENCE_WORKER_LOST   /* it took a worker process down */
+    DISPATCH_OFFENCE_WORKER_LOST,  /* it took a worker process down */
+    DISPATCH_OFFENCE_FLEET         /* another node of the fleet put it in:
+                                      base_ms is the time it has left there;
+                                      no strike is counted here */
 } dispatch_offence_e;
 
 
@@ -241,6 +244,10 @@ typedef struct {
 typedef struct dispatch_engine_s   dispatch_engine_t;
 typedef struct dispatch_request_s  dispatch_request_t;
 
+#define DISPATCH_REDIS_SINGLE    0
+#define DISPATCH_REDIS_CLUSTER   1
+#define DISPATCH_REDIS_SENTINEL  2
+
 typedef struct {
     /* the store: redis_unix, or else redis_host (an IP literal) and port */
     const char  *redis_host;
@@ -249,6 +256,16 @@ typedef struct {
     int          redis_db;
     const char  *redis_password;       /* NULL: no AUTH */
     uint64_t     redis_timeout_ms;     /* connect and every command */
+
+    /*
+     * dispatch_redis cluster=… or sentinel=… master=NAME: the seed nodes
+     * of a Redis Cluster, or the sentinels that know the master NAME, as
+     * "IP:port" (IP literals); redis_host and redis_unix are then unused.
+     */
+    int          redis_mode;           /* DISPATCH_REDIS_* */
+    const char *const *redis_nodes;
+    size_t       nredis_nodes;
+    const char  *redis_master_name;    /* sentinel: the master's name */
 
     /* the script cache; 0 takes the default, except for stale_ttl_ms */
     size_t       script_max_size;      /* all modules of a script together */

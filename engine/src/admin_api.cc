@@ -1290,6 +1290,7 @@ void AdminCall::quarantine() {
     }
     raw.quarantine_lift(raw.data, key.data(), key.size());
     engine_.enforcer().forgive(key);
+    engine_.fleet_quarantine().lift(key);
   }
   uint64_t left = raw.quarantined ? raw.quarantined(raw.data, key.data(), key.size()) : 0;
   ok(json_pack("{s:s,s:b,s:I}", "id", name_.c_str(), "quarantined", left > 0, "remaining_ms",

@@ -2,6 +2,8 @@
 
 #include <malloc.h>
 
+#include <cstdlib>
+
 #include "admin_api.h"
 #include "api/dispatch.h"
 #include "api/fetch.h"
@@ -27,6 +29,20 @@ RedisConfig redis_config(const dispatch_engine_conf_t &conf) {
   rc.db = conf.redis_db;
   if (conf.redis_password) rc.password = conf.redis_password;
   rc.timeout_ms = conf.redis_timeout_ms ? conf.redis_timeout_ms : 1000;
+  if (conf.redis_mode == DISPATCH_REDIS_CLUSTER || conf.redis_mode == DISPATCH_REDIS_SENTINEL) {
+    rc.mode = conf.redis_mode == DISPATCH_REDIS_CLUSTER ? RedisConfig::Mode::kCluster
+                                                        : RedisConfig::Mode::kSentinel;
+    for (size_t i = 0; i < conf.nredis_nodes && conf.redis_nodes != nullptr; i++) {
+      // "IP:port", the port after the last colon (IPv6 literals have more)
+      std::string entry = conf.redis_nodes[i] ? conf.redis_nodes[i] : "";
+      size_t colon = entry.rfind(':');
+      if (colon == std::string::npos || colon == 0) continue;
+      std::string ip = entry.substr(0, colon);
+      if (ip.size() > 2 && ip.front() == '[' && ip.back() == ']') ip = ip.substr(1, ip.size() - 2);
+      rc.nodes.emplace_back(ip, std::atoi(entry.c_str() + colon + 1));
+    }
+    if (conf.redis_master_name) rc.master_name = conf.redis_master_name;
+  }
   return rc;
 }
 
@@ -84,10 +100,11 @@ Engine::Engine(const dispatch_engine_conf_t &conf, const dispatch_host_t &host)
         ids.swap(dispatch_pumps_);
         for (uint64_t id : ids) dispatch_pump(*this, id);
       }, false),
-      redis_(host_, redis_config(conf)),
-      events_(host_, redis_config(conf)),
-      store_(host_, redis_, store_config(conf)),
-      kv_(redis_, conf.kv_quota ? conf.kv_quota : uint64_t(1) << 30),
+      redis_(RedisLink::create(host_, redis_config(conf))),
+      events_(RedisLink::create(host_, redis_config(conf))),
+      fleet_quarantine_(host_, *redis_),
+      store_(host_, *redis_, store_config(conf)),
+      kv_(*redis_, conf.kv_quota ? conf.kv_quota : uint64_t(1) << 30),
       enforcer_(host_, limits_.quarantine_ms),
       pool_(*this),
       pump_timer_(host_, [this] {
@@ -115,8 +132,8 @@ Engine::~Engine() {
   // Requests first, then the connections: Redis callbacks that fire while
   // they close must find no request, and a store still there.
   requests_.clear();
-  redis_.close();
-  events_.close();
+  redis_->close();
+  events_->close();
 }
 
 bool Engine::init(std::string *err) {
@@ -139,11 +156,18 @@ bool Engine::init(std::string *err) {
     return false;
   }
   pump_timer_.start(kPumpIntervalMs);
-  redis_.connect();
+  redis_->connect();
   // Messages may have been missed while the subscription was down: every
   // cached script is revalidated once it is live again.
-  events_.subscribe(ScriptStore::kEventsChannel,
-                    [this](const std::string &ns_name) { store_.invalidate(ns_name); },
+  events_->subscribe(ScriptStore::kEventsChannel,
+                    [this](const std::string &payload) {
+                      std::string lifted;
+                      if (!fleet_quarantine_.on_event(payload, &lifted)) {
+                        store_.invalidate(payload);
+                      } else if (!lifted.empty()) {
+                        enforcer_.forgive(lifted);
+                      }
+                    },
                     [this] { store_.invalidate_all(); });
   return true;
 }
@@ -230,7 +254,9 @@ void Engine::begin(RequestScope &request) {
   // Before anything is spent on it: a script in the penalty box, or one
   // throttled for hitting its limits, is refused at once.
   std::string why;
-  if (!enforcer_.admit(scope->ns + "/" + scope->script, &why)) {
+  uint64_t left_ms = 0;
+  if (!enforcer_.admit(scope->ns + "/" + scope->script, &why, &left_ms)) {
+    if (left_ms > 0) fleet_quarantine_.share(scope->ns + "/" + scope->script, left_ms);
     log(*scope, DISPATCH_LOG_INFO, why);
     respond(*scope, DISPATCH_OUTCOME_QUARANTINED);
     return;
@@ -287,6 +313,15 @@ void Engine::on_script_loaded(uint64_t id, const ScriptLoad &load) {
       return;
     case ScriptLoad::Status::kFound:
       break;
+  }
+  // Another node of the fleet put it in its penalty box while this one
+  // had it in no cache.
+  if (load.quarantine_until > monotonic_ms()) {
+    fleet_quarantine_.heard(scope->ns + "/" + scope->script,
+                            load.quarantine_until - monotonic_ms());
+    log(*scope, DISPATCH_LOG_INFO, "in the fleet's penalty box: quarantined");
+    respond(*scope, DISPATCH_OUTCOME_QUARANTINED);
+    return;
   }
 
   std::string err;

@@ -18,7 +18,8 @@
 #include "isolate_pool.h"
 #include "kv_store.h"
 #include "limit_enforcer.h"
-#include "redis_client.h"
+#include "fleet_quarantine.h"
+#include "redis_link.h"
 #include "request_scope.h"
 #include "script_store.h"
 
@@ -93,12 +94,13 @@ class Engine {
   const EngineLimits &limits() const { return limits_; }
   CpuWatchdog &watchdog() { return watchdog_; }
   KvStore &kv() { return kv_; }
-  RedisClient &redis() { return redis_; }
+  RedisLink &redis() { return *redis_; }
   size_t script_max_size() const { return script_max_size_; }
   // The management API (admin_api.h): the call starts at once; the host is
   // woken when its answer is ready.
   std::shared_ptr<AdminCall> admin_start(const dispatch_admin_view_t &view);
   LimitEnforcer &enforcer() { return enforcer_; }
+  FleetQuarantine &fleet_quarantine() { return fleet_quarantine_; }
 
   // fetch(): where connections may go, the worker's pool of them, and the
   // calls of every request by id (api/fetch.h).
@@ -140,8 +142,9 @@ class Engine {
   std::vector<uint64_t> dispatch_pumps_;
   Timer dispatch_timer_;
   std::vector<std::string> fetch_allow_;
-  RedisClient redis_;
-  RedisClient events_;  // the dispatch:events subscription
+  std::unique_ptr<RedisLink> redis_;
+  std::unique_ptr<RedisLink> events_;  // the dispatch:events subscription
+  FleetQuarantine fleet_quarantine_;
   ScriptStore store_;
   KvStore kv_;
   CpuWatchdog watchdog_;

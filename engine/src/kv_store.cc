@@ -9,29 +9,38 @@ namespace dispatch {
 
 namespace {
 
-// Shared by every script below: drops up to ARGV[1]-bounded expired keys
-// from the index and refunds their bytes. KEYS: index, expiry, sizes, bytes;
-// the value keys are P .. 'v:' .. key with P from ARGV.
+// Every script below declares every key it touches, as Redis Cluster needs
+// (it checks a slot's migration for declared keys only); all share the KV
+// namespace's hash tag, so one slot:
+//   KEYS[1] P v:KEY  the value (a hash: v, m), with its own PEXPIREAT
+//   KEYS[2] P index  every key (sorted set, score 0: listed by lex order)
+//   KEYS[3] P expiry keys with an expiry, by expire_at_ms
+//   KEYS[4] P sizes  the charge of each key
+//   KEYS[5] P bytes  the charges' sum
+//   KEYS[6] P meta   each key's metadata, for list (which cannot declare
+//                    the value keys it would read)
+// purge() drops up to budget expired keys from the index; their value keys
+// went by their own PEXPIREAT.
 const char kPurge[] = R"lua(
-local function purge(p, now, budget)
-  local gone = redis.call('ZRANGEBYSCORE', p .. 'expiry', '-inf', now, 'LIMIT', 0, budget)
+local function purge(now, budget)
+  local gone = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now, 'LIMIT', 0, budget)
   for _, k in ipairs(gone) do
-    local size = tonumber(redis.call('HGET', p .. 'sizes', k) or '0')
-    redis.call('ZREM', p .. 'index', k)
-    redis.call('ZREM', p .. 'expiry', k)
-    redis.call('HDEL', p .. 'sizes', k)
-    redis.call('DEL', p .. 'v:' .. k)
-    redis.call('DECRBY', p .. 'bytes', size)
+    local size = tonumber(redis.call('HGET', KEYS[4], k) or '0')
+    redis.call('ZREM', KEYS[2], k)
+    redis.call('ZREM', KEYS[3], k)
+    redis.call('HDEL', KEYS[4], k)
+    redis.call('HDEL', KEYS[6], k)
+    redis.call('DECRBY', KEYS[5], size)
   end
 end
 )lua";
 
-// KEYS[1] = P v:KEY (declared for Redis Cluster; the rest share its slot)
 // ARGV: P, key, value, metadata ('' none), expire_at_ms (0 none), quota, now_ms
 //
 // An entry is charged what Redis takes for it, not only its bytes (issue 10:
 // 20,000 tiny keys took 5,987,792 bytes and were charged 58,668):
-//   256 + #P + 4 * #key + #value + #meta, and 160 + #key more with an expiry.
+//   256 + #P + 4 * #key + #value + #meta, and 160 + #key more with an expiry,
+//   and 64 + #key + #meta more with metadata (its copy in P meta).
 // The key is stored 3 times (the name P v:KEY, the index, sizes), 4 with an
 // expiry, each in a jemalloc size class up to 25% above its length: 4 per
 // key byte. Measured on Redis 7.0.15 (jemalloc), used_memory growth per entry
@@ -49,63 +58,68 @@ end
 const char kPut[] = R"lua(
 local p, key, value, meta = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local expire_at, quota, now = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
-purge(p, now, 100)
+purge(now, 100)
 local size = 256 + #p + 4 * #key + #value + #meta
 if expire_at > 0 then size = size + 160 + #key end
-local old = tonumber(redis.call('HGET', p .. 'sizes', key) or '0')
-local total = tonumber(redis.call('GET', p .. 'bytes') or '0')
+if #meta > 0 then size = size + 64 + #key + #meta end
+local old = tonumber(redis.call('HGET', KEYS[4], key) or '0')
+local total = tonumber(redis.call('GET', KEYS[5]) or '0')
 if total - old + size > quota then
   return redis.error_reply('QUOTA the KV namespace is over dispatch_kv_quota')
 end
 redis.call('DEL', KEYS[1])
 if #meta > 0 then
   redis.call('HSET', KEYS[1], 'v', value, 'm', meta)
+  redis.call('HSET', KEYS[6], key, meta)
 else
   redis.call('HSET', KEYS[1], 'v', value)
+  redis.call('HDEL', KEYS[6], key)
 end
 if expire_at > 0 then
   redis.call('PEXPIREAT', KEYS[1], expire_at)
-  redis.call('ZADD', p .. 'expiry', expire_at, key)
+  redis.call('ZADD', KEYS[3], expire_at, key)
 else
-  redis.call('ZREM', p .. 'expiry', key)
+  redis.call('ZREM', KEYS[3], key)
 end
-redis.call('ZADD', p .. 'index', 0, key)
-redis.call('HSET', p .. 'sizes', key, size)
-redis.call('INCRBY', p .. 'bytes', size - old)
+redis.call('ZADD', KEYS[2], 0, key)
+redis.call('HSET', KEYS[4], key, size)
+redis.call('INCRBY', KEYS[5], size - old)
 return 'OK'
 )lua";
 
 // ARGV: P, key, now_ms
 const char kDelete[] = R"lua(
-local p, key, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
-purge(p, now, 100)
-local size = tonumber(redis.call('HGET', p .. 'sizes', key) or '0')
+local key, now = ARGV[2], tonumber(ARGV[3])
+purge(now, 100)
+local size = tonumber(redis.call('HGET', KEYS[4], key) or '0')
 redis.call('DEL', KEYS[1])
-redis.call('ZREM', p .. 'index', key)
-redis.call('ZREM', p .. 'expiry', key)
-redis.call('HDEL', p .. 'sizes', key)
-redis.call('DECRBY', p .. 'bytes', size)
+redis.call('ZREM', KEYS[2], key)
+redis.call('ZREM', KEYS[3], key)
+redis.call('HDEL', KEYS[4], key)
+redis.call('HDEL', KEYS[6], key)
+redis.call('DECRBY', KEYS[5], size)
 return 'OK'
 )lua";
 
-// KEYS[1] = P index. ARGV: P, prefix, limit, cursor ('' from the start), now_ms
-// Returns {complete, k1, expiry_ms1, meta1, k2, ...}
+// ARGV: P, prefix, limit, cursor ('' from the start), now_ms; KEYS[1] is
+// unused (list names no one value). Returns {complete, k1, expiry_ms1,
+// meta1, k2, ...}
 const char kList[] = R"lua(
-local p, prefix, limit, cursor, now = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5])
-purge(p, now, 1000)
+local prefix, limit, cursor, now = ARGV[2], tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5])
+purge(now, 1000)
 local min = '[' .. prefix
 -- a cursor before the prefix (a script may pass any) must not widen the range
 if #cursor > 0 and cursor >= prefix then min = '(' .. cursor end
 -- no key holds the byte 0xff (keys are UTF-8): an upper bound for the prefix
 local max = '+'
 if #prefix > 0 then max = '[' .. prefix .. '\255' end
-local keys = redis.call('ZRANGEBYLEX', KEYS[1], min, max, 'LIMIT', 0, limit + 1)
+local keys = redis.call('ZRANGEBYLEX', KEYS[2], min, max, 'LIMIT', 0, limit + 1)
 local out = {#keys <= limit and 1 or 0}
 for i = 1, math.min(#keys, limit) do
   local k = keys[i]
   out[#out + 1] = k
-  out[#out + 1] = redis.call('ZSCORE', p .. 'expiry', k) or ''
-  out[#out + 1] = redis.call('HGET', p .. 'v:' .. k, 'm') or ''
+  out[#out + 1] = redis.call('ZSCORE', KEYS[3], k) or ''
+  out[#out + 1] = redis.call('HGET', KEYS[6], k) or ''
 end
 return out
 )lua";
@@ -147,7 +161,7 @@ struct KvStore::LuaScript {
 };
 
 void KvStore::run_script(const LuaScript &script, std::vector<std::string> keys_and_args,
-                         RedisClient::Callback cb) {
+                         RedisLink::Callback cb) {
   std::vector<std::string> evalsha = {"EVALSHA", script.sha};
   evalsha.insert(evalsha.end(), keys_and_args.begin(), keys_and_args.end());
   auto args = std::make_shared<std::vector<std::string>>(std::move(keys_and_args));
@@ -183,7 +197,8 @@ void KvStore::put(const std::string &space, const std::string &key, const std::s
                   const std::string &metadata, int64_t expire_at_ms, Callback cb) {
   std::string p = prefix(space);
   static const LuaScript script(kPut);
-  run_script(script, {"1", p + "v:" + key, p, key, value, metadata,
+  run_script(script, {"6", p + "v:" + key, p + "index", p + "expiry", p + "sizes",
+                      p + "bytes", p + "meta", p, key, value, metadata,
                       std::to_string(expire_at_ms), std::to_string(quota_),
                       std::to_string(int64_t(clock_ms(CLOCK_REALTIME)))},
                  [cb = std::move(cb)](const redisReply *reply, const std::string &error) {
@@ -196,7 +211,8 @@ void KvStore::put(const std::string &space, const std::string &key, const std::s
 void KvStore::remove(const std::string &space, const std::string &key, Callback cb) {
   std::string p = prefix(space);
   static const LuaScript script(kDelete);
-  run_script(script, {"1", p + "v:" + key, p, key,
+  run_script(script, {"6", p + "v:" + key, p + "index", p + "expiry", p + "sizes",
+                      p + "bytes", p + "meta", p, key,
                       std::to_string(int64_t(clock_ms(CLOCK_REALTIME)))},
                  [cb = std::move(cb)](const redisReply *reply, const std::string &error) {
     KvResult r;
@@ -209,7 +225,8 @@ void KvStore::list(const std::string &space, const std::string &prefix_filter, s
                    const std::string &cursor, Callback cb) {
   std::string p = prefix(space);
   static const LuaScript script(kList);
-  run_script(script, {"1", p + "index", p, prefix_filter, std::to_string(limit), cursor,
+  run_script(script, {"6", p + "v:", p + "index", p + "expiry", p + "sizes", p + "bytes",
+                      p + "meta", p, prefix_filter, std::to_string(limit), cursor,
                       std::to_string(int64_t(clock_ms(CLOCK_REALTIME)))},
                  [cb = std::move(cb)](const redisReply *reply, const std::string &error) {
     KvResult r;

@@ -21,7 +21,7 @@
 #include <vector>
 
 #include "clock.h"
-#include "redis_client.h"
+#include "redis_link.h"
 
 namespace dispatch {
 
@@ -45,7 +45,7 @@ class KvStore {
  public:
   using Callback = std::function<void(KvResult)>;
 
-  KvStore(RedisClient &redis, uint64_t quota) : redis_(redis), quota_(quota) {}
+  KvStore(RedisLink &redis, uint64_t quota) : redis_(redis), quota_(quota) {}
 
   // `space` is "NS/ID": both validated by the caller.
   void get(const std::string &space, const std::string &key, Callback cb);
@@ -62,9 +62,9 @@ class KvStore {
   // restart or SCRIPT FLUSH): the script crosses the network once.
   struct LuaScript;
   void run_script(const LuaScript &script, std::vector<std::string> keys_and_args,
-                  RedisClient::Callback cb);
+                  RedisLink::Callback cb);
 
-  RedisClient &redis_;
+  RedisLink &redis_;
   uint64_t quota_;
 };
 

@@ -23,10 +23,12 @@ void LimitEnforcer::bring_up_to_date(Record &r, uint64_t now) {
   r.at_ms = now;
 }
 
-bool LimitEnforcer::admit(const std::string &key, std::string *why) {
+bool LimitEnforcer::admit(const std::string &key, std::string *why, uint64_t *left_ms) {
   const dispatch_host_t &raw = host_.raw();
+  if (left_ms) *left_ms = 0;
   if (raw.quarantined != nullptr) {
     uint64_t left = raw.quarantined(raw.data, key.data(), key.size());
+    if (left_ms) *left_ms = left;
     if (left > 0) {
       *why = "in the penalty box for " + std::to_string((left + 999) / 1000) + "s more: quarantined";
       return false;

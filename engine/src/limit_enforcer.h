@@ -44,7 +44,9 @@ class LimitEnforcer {
 
   // Before a request of key ("NS/NAME") runs: true to run it; false, with
   // the reason in *why, when the script is in the penalty box or throttled.
-  bool admit(const std::string &key, std::string *why);
+  // left_ms, when given, is set to the time left in the penalty box (0: the
+  // script is not in it).
+  bool admit(const std::string &key, std::string *why, uint64_t *left_ms = nullptr);
 
   // A CPU or memory limit stopped a request of key. Returns the log line
   // to write when this put the script into the penalty box, else "".

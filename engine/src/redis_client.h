@@ -16,51 +16,31 @@
 
 #include "clock.h"
 #include "host.h"
+#include "redis_link.h"
 
 struct redisAsyncContext;
 struct redisReply;
 
 namespace dispatch {
 
-struct RedisConfig {
-  std::string host;      // an IP literal
-  int port = 6379;
-  std::string unix_path; // preferred when set
-  int db = 0;
-  std::string password;  // empty: no AUTH
-  uint64_t timeout_ms = 1000;
-};
-
-class RedisClient {
+// One connection to one Redis server.
+class RedisClient : public RedisLink {
  public:
-  // reply is null and error set when the command failed or Redis is away;
-  // an error reply from Redis comes as a reply of type REDIS_REPLY_ERROR.
-  using Callback = std::function<void(const redisReply *reply, const std::string &error)>;
-
   RedisClient(const Host &host, RedisConfig config);
-  ~RedisClient();
+  ~RedisClient() override;
   RedisClient(const RedisClient &) = delete;
   RedisClient &operator=(const RedisClient &) = delete;
 
-  // Sends a command (binary-safe arguments). The callback runs exactly once,
-  // possibly before command() returns when Redis is known to be away.
-  void command(const std::vector<std::string> &args, Callback cb);
-
-  // Starts connecting ahead of the first command.
-  void connect();
-
-  // Drops the connection for good: pending commands fail now, while their
-  // requesters still exist. Later commands fail at once.
-  void close();
-
-  // Makes this a subscriber connection (pub/sub needs one of its own): the
-  // channel is subscribed on every (re)connect, each message's payload goes
-  // to on_message, and on_subscribed runs once the subscription is live.
-  using MessageCallback = std::function<void(const std::string &payload)>;
+  void command(const std::vector<std::string> &args, Callback cb) override;
+  void connect() override;
+  void close() override;
   void subscribe(const std::string &channel, MessageCallback on_message,
-                 std::function<void()> on_subscribed);
+                 std::function<void()> on_subscribed) override;
 
-  std::string address() const;
+  std::string address() const override;
+
+  // Connected now (not connecting, backing off or closed).
+  bool connected() const { return state_ == State::kConnected; }
 
  private:
   enum class State { kDisconnected, kConnecting, kConnected, kBackoff, kClosed };

@@ -1,5 +1,7 @@
 #include "script_store.h"
 
+#include "fleet_quarantine.h"
+
 #include <hiredis/hiredis.h>
 
 #include <cstring>
@@ -101,7 +103,7 @@ std::string ScriptStore::script_key(const std::string &ns, const std::string &na
   return "dispatch:{" + ns + "}:script:" + name;
 }
 
-ScriptStore::ScriptStore(const Host &host, RedisClient &redis, ScriptStoreConfig config)
+ScriptStore::ScriptStore(const Host &host, RedisLink &redis, ScriptStoreConfig config)
     : host_(host), redis_(redis), config_(config) {}
 
 bool ScriptStore::fresh(const Entry &entry, uint64_t now) const {
@@ -177,14 +179,23 @@ void ScriptStore::fetch_full(const std::string &key) {
   std::string ns = key.substr(0, slash);
   std::string name = key.substr(slash + 1);
   size_t max_size = config_.max_size;
+  // The fleet's penalty box (fleet_quarantine.h) in the same round trip:
+  // one slot, one connection, answered in order.
+  auto quarantine_ms = std::make_shared<long long>(0);
+  redis_.command({"PTTL", FleetQuarantine::redis_key(ns, name)},
+                 [quarantine_ms](const redisReply *reply, const std::string &) {
+    if (reply != nullptr && reply->type == REDIS_REPLY_INTEGER) *quarantine_ms = reply->integer;
+  });
   redis_.command({"HGETALL", script_key(ns, name)},
-                 [this, key, ns, name, max_size](const redisReply *reply,
-                                                 const std::string &error) {
+                 [this, key, ns, name, max_size, quarantine_ms](const redisReply *reply,
+                                                                const std::string &error) {
     if (reply == nullptr) {
       complete(key, {ScriptLoad::Status::kUnavailable, nullptr, error});
       return;
     }
-    complete(key, parse_script(ns, name, max_size, reply));
+    ScriptLoad load = parse_script(ns, name, max_size, reply);
+    if (*quarantine_ms > 0) load.quarantine_until = monotonic_ms() + uint64_t(*quarantine_ms);
+    complete(key, std::move(load));
   });
 }
 

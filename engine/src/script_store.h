@@ -19,7 +19,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "redis_client.h"
+#include "clock.h"
+#include "redis_link.h"
 
 namespace dispatch {
 
@@ -48,6 +49,9 @@ struct ScriptLoad {
   Status status;
   std::shared_ptr<const ScriptSource> script;
   std::string error;  // for the log, never for the client
+  // When (monotonic ms) the fleet's quarantine of the script ends, as its
+  // key said when the script was read from Redis; 0: none.
+  uint64_t quarantine_until = 0;
 };
 
 struct ScriptStoreConfig {
@@ -62,7 +66,7 @@ class ScriptStore {
  public:
   using Callback = std::function<void(const ScriptLoad &)>;
 
-  ScriptStore(const Host &host, RedisClient &redis, ScriptStoreConfig config);
+  ScriptStore(const Host &host, RedisLink &redis, ScriptStoreConfig config);
 
   // The callback runs before load() returns when the script is cached.
   void load(const std::string &ns, const std::string &name, Callback cb);
@@ -103,7 +107,7 @@ class ScriptStore {
   void evict();
 
   const Host &host_;
-  RedisClient &redis_;
+  RedisLink &redis_;
   ScriptStoreConfig config_;
   std::unordered_map<std::string, Entry> entries_;  // by "ns/name"
   std::list<std::string> lru_;                      // most recent first
