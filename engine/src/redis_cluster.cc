@@ -12,6 +12,9 @@ namespace {
 constexpr unsigned kSlots = 16384;
 constexpr int kMaxAttempts = 6;            // redirects and resends of one command
 constexpr uint64_t kRetryPauseMs = 100;    // TRYAGAIN, CLUSTERDOWN
+// While a master is away every command sent to it asks for a new map: at
+// most one CLUSTER SLOTS round per this, whatever the request rate.
+constexpr uint64_t kRefreshEveryMs = 50;
 constexpr uint64_t kWatchIntervalMs = 1000;
 constexpr uint64_t kSubscriberPatienceMs = 3000;
 
@@ -45,6 +48,7 @@ RedisCluster::RedisCluster(const Host &host, RedisConfig config)
       config_(std::move(config)),
       slots_(kSlots, nullptr),
       retry_timer_(host, [this] { on_retry_timer(); }, true),
+      refresh_timer_(host, [this] { refresh(); }, true),
       watch_timer_(host, [this] { watch_subscriber(); }, true) {}
 
 RedisCluster::~RedisCluster() { close(); }
@@ -83,6 +87,7 @@ void RedisCluster::close() {
   if (closed_) return;
   closed_ = true;
   retry_timer_.stop();
+  refresh_timer_.stop();
   watch_timer_.stop();
   std::deque<OpPtr> failing;
   failing.swap(waiting_);
@@ -237,7 +242,12 @@ void RedisCluster::on_retry_timer() {
 }
 
 void RedisCluster::refresh() {
-  if (refreshing_ || closed_) return;
+  if (refreshing_ || closed_ || refresh_timer_.armed()) return;
+  uint64_t now = monotonic_ms();
+  if (refreshed_at_ != 0 && now - refreshed_at_ < kRefreshEveryMs) {
+    refresh_timer_.start(kRefreshEveryMs - (now - refreshed_at_));
+    return;
+  }
   refreshing_ = true;
   // The masters it knows first (one of them may be the node that answered
   // MOVED), then the seeds.
@@ -265,6 +275,7 @@ void RedisCluster::refresh_from(size_t i,
   if (closed_) return;
   if (i >= order->size()) {
     refreshing_ = false;
+    refreshed_at_ = monotonic_ms();
     fail_waiting("no node of the Redis Cluster (" + address() + ") answered");
     return;
   }
@@ -275,6 +286,7 @@ void RedisCluster::refresh_from(size_t i,
     if (closed_) return;
     if (reply != nullptr && learn_slots(reply, asked)) {
       refreshing_ = false;
+      refreshed_at_ = monotonic_ms();
       flush_waiting();
       return;
     }

@@ -76,6 +76,8 @@ class RedisCluster : public RedisLink {
   std::vector<RedisClient *> slots_;  // 16384 masters; null: not known
   bool have_map_ = false;
   bool refreshing_ = false;
+  uint64_t refreshed_at_ = 0;         // when the last refresh ended
+  Timer refresh_timer_;
   std::deque<OpPtr> waiting_;         // for a slot map
   std::deque<OpPtr> retry_;           // TRYAGAIN, CLUSTERDOWN
   std::vector<OpPtr> group_;          // a MULTI until its EXEC
