@@ -47,8 +47,8 @@ RedisCluster::RedisCluster(const Host &host, RedisConfig config)
     : host_(host),
       config_(std::move(config)),
       slots_(kSlots, nullptr),
-      retry_timer_(host, [this] { on_retry_timer(); }, true),
       refresh_timer_(host, [this] { refresh(); }, true),
+      retry_timer_(host, [this] { on_retry_timer(); }, true),
       watch_timer_(host, [this] { watch_subscriber(); }, true) {}
 
 RedisCluster::~RedisCluster() { close(); }
