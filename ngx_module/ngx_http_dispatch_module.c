@@ -176,6 +176,27 @@ static ngx_command_t  ngx_http_dispatch_commands[] = {
       offsetof(ngx_http_dispatch_main_conf_t, fetch_connections),
       &ngx_http_dispatch_not_zero_post },
 
+    { ngx_string("dispatch_seccomp"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_dispatch_main_conf_t, seccomp),
+      NULL },
+
+    { ngx_string("dispatch_secrets_key"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_dispatch_secrets_key,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("dispatch_namespaces"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_dispatch_namespaces,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("dispatch_cpu_limit"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_msec_slot,
@@ -263,6 +284,8 @@ ngx_http_dispatch_create_main_conf(ngx_conf_t *cf)
      *     dmcf->fetch_allow = NULL;
      *     dmcf->fetch_trusted_certificate = { 0, NULL };
      *     dmcf->fetch_ssl = NULL;
+     *     dmcf->secrets_keys = NULL;
+     *     dmcf->namespaces = NULL;
      */
 
     dmcf->redis_timeout = NGX_CONF_UNSET_MSEC;
@@ -281,6 +304,7 @@ ngx_http_dispatch_create_main_conf(ngx_conf_t *cf)
     dmcf->fetch_send_timeout = NGX_CONF_UNSET_MSEC;
     dmcf->fetch_read_timeout = NGX_CONF_UNSET_MSEC;
     dmcf->fetch_connections = NGX_CONF_UNSET_UINT;
+    dmcf->seccomp = NGX_CONF_UNSET;
 
     return dmcf;
 }
@@ -308,6 +332,7 @@ ngx_http_dispatch_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_size_value(dmcf->kv_quota, (size_t) 1024 * 1024 * 1024);
     ngx_conf_init_uint_value(dmcf->log_limit, 100);
     ngx_conf_init_msec_value(dmcf->hang_timeout, 1000);
+    ngx_conf_init_value(dmcf->seccomp, 1);
 
     /* shorter would end workers whose JavaScript is merely slow to unwind */
 
@@ -331,6 +356,10 @@ ngx_http_dispatch_init_main_conf(ngx_conf_t *cf, void *conf)
                            "\"dispatch_memory_limit\"");
         return NGX_CONF_ERROR;
     }
+
+    /* secrets at rest: a warning without keys */
+
+    ngx_http_dispatch_defence_init_conf(cf, dmcf);
 
     /* fetch(): its timeouts and the TLS client context */
 
@@ -805,6 +834,7 @@ ngx_http_dispatch_init_process(ngx_cycle_t *cycle)
 
     ngx_http_dispatch_host_init(&host, dmcf->zone);
     ngx_http_dispatch_fetch_init_process(cycle, dmcf, &conf, &host);
+    ngx_http_dispatch_defence_init_process(dmcf, &conf);
 
     ngx_http_dispatch_engine = dispatch_engine_create(&conf, &host, err,
                                                       sizeof(err));
@@ -814,6 +844,8 @@ ngx_http_dispatch_init_process(ngx_cycle_t *cycle)
         ngx_log_error(NGX_LOG_ALERT, cycle->log, 0,
                       "dispatch: cannot start the engine: %s", err);
     }
+
+    ngx_http_dispatch_seccomp_init_process(cycle, dmcf);
 
     return NGX_OK;
 }

@@ -108,6 +108,12 @@ Engine::Engine(const dispatch_engine_conf_t &conf, const dispatch_host_t &host)
   for (size_t i = 0; i < conf.nfetch_allow && conf.fetch_allow != nullptr; i++) {
     if (conf.fetch_allow[i] != nullptr) fetch_allow_.emplace_back(conf.fetch_allow[i]);
   }
+  for (size_t i = 0; i < conf.nsecrets_keys && conf.secrets_keys != nullptr; i++) {
+    if (conf.secrets_keys[i] != nullptr) seal_.add_key(conf.secrets_keys[i]);
+  }
+  for (size_t i = 0; i < conf.nnamespaces && conf.namespaces != nullptr; i++) {
+    if (conf.namespaces[i] != nullptr) namespaces_.insert(conf.namespaces[i]);
+  }
 }
 
 Engine::~Engine() {
@@ -221,6 +227,12 @@ void Engine::begin(RequestScope &request) {
   RequestScope *scope = &request;
   if (!dispatch_name_valid(scope->ns.data(), scope->ns.size()) ||
       !dispatch_name_valid(scope->script.data(), scope->script.size())) {
+    respond(*scope, DISPATCH_OUTCOME_NOT_FOUND);
+    return;
+  }
+  // A cordon (dispatch_namespaces): another instance's tenant is not
+  // found here, and Redis is not asked about it.
+  if (!serves(scope->ns)) {
     respond(*scope, DISPATCH_OUTCOME_NOT_FOUND);
     return;
   }
