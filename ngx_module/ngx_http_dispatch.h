@@ -52,6 +52,9 @@ typedef struct {
     ngx_uint_t                 fetch_connections;
 
     ngx_flag_t                 seccomp;      /* dispatch_seccomp */
+    ngx_flag_t                 landlock;     /* dispatch_landlock */
+    ngx_array_t               *landlock_dirs;  /* of ngx_str_t: more
+                                                  writable directories */
     ngx_array_t               *secrets_keys; /* of u_char *: 32 bytes each,
                                                 the first seals */
     ngx_array_t               *namespaces;   /* of u_char *: NUL-terminated */
@@ -129,6 +132,10 @@ void ngx_http_dispatch_fetch_init_process(ngx_cycle_t *cycle,
 
 void ngx_http_dispatch_seccomp_init_process(ngx_cycle_t *cycle,
     ngx_http_dispatch_main_conf_t *dmcf);
+ngx_int_t ngx_http_dispatch_landlock_init_process(ngx_cycle_t *cycle,
+    ngx_http_dispatch_main_conf_t *dmcf);
+char *ngx_http_dispatch_landlock(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 
 char *ngx_http_dispatch_secrets_key(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);

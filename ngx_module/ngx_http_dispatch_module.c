@@ -183,6 +183,13 @@ static ngx_command_t  ngx_http_dispatch_commands[] = {
       offsetof(ngx_http_dispatch_main_conf_t, seccomp),
       NULL },
 
+    { ngx_string("dispatch_landlock"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_dispatch_landlock,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("dispatch_secrets_key"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
       ngx_http_dispatch_secrets_key,
@@ -286,6 +293,7 @@ ngx_http_dispatch_create_main_conf(ngx_conf_t *cf)
      *     dmcf->fetch_ssl = NULL;
      *     dmcf->secrets_keys = NULL;
      *     dmcf->namespaces = NULL;
+     *     dmcf->landlock_dirs = NULL;
      */
 
     dmcf->redis_timeout = NGX_CONF_UNSET_MSEC;
@@ -305,6 +313,7 @@ ngx_http_dispatch_create_main_conf(ngx_conf_t *cf)
     dmcf->fetch_read_timeout = NGX_CONF_UNSET_MSEC;
     dmcf->fetch_connections = NGX_CONF_UNSET_UINT;
     dmcf->seccomp = NGX_CONF_UNSET;
+    dmcf->landlock = NGX_CONF_UNSET;
 
     return dmcf;
 }
@@ -333,6 +342,7 @@ ngx_http_dispatch_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_uint_value(dmcf->log_limit, 100);
     ngx_conf_init_msec_value(dmcf->hang_timeout, 1000);
     ngx_conf_init_value(dmcf->seccomp, 1);
+    ngx_conf_init_value(dmcf->landlock, 0);
 
     /* shorter would end workers whose JavaScript is merely slow to unwind */
 
@@ -803,6 +813,11 @@ ngx_http_dispatch_init_process(ngx_cycle_t *cycle)
     dmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_dispatch_module);
 
     if (dmcf == NULL || !dmcf->enabled) {
+        return NGX_OK;
+    }
+
+    /* before V8 starts its threads: Landlock binds those made after it */
+    if (ngx_http_dispatch_landlock_init_process(cycle, dmcf) != NGX_OK) {
         return NGX_OK;
     }
 

@@ -1,7 +1,8 @@
 /*
  * test_seccomp: the worker's seccomp filter (ngx_module/dispatch_seccomp_
  * filter.c), installed in a forked child: what it refuses, and that what a
- * worker does (files, sockets, threads) still works under it. Each test
+ * worker does (files, sockets, threads) still works under it; and its
+ * Landlock rules (dispatch_landlock.c): writes only where allowed. Each test
  * runs its checks in a child of its own and reads its exit status; the
  * child names the first check that failed on stderr.
  */
@@ -24,6 +25,7 @@
 #include <string.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -33,6 +35,7 @@
 
 #include <cmocka.h>
 
+#include "dispatch_landlock.h"
 #include "dispatch_seccomp_filter.h"
 
 
@@ -276,6 +279,89 @@ static void test_threads_and_fork_work(void **state)
 }
 
 
+/* ---- Landlock ---------------------------------------------------------- */
+
+static char  allowed_dir[] = "/tmp/dispatch-ll-ok-XXXXXX";
+static char  other_dir[] = "/tmp/dispatch-ll-no-XXXXXX";
+static char  other_file[64];
+
+
+static int
+write_file(const char *path, int flags)
+{
+    int  fd = open(path, flags, 0600);
+
+    if (fd < 0) {
+        return -1;
+    }
+    if (write(fd, "x", 1) != 1) {
+        close(fd);
+        return -1;
+    }
+    return close(fd);
+}
+
+
+static int
+check_landlock(void)
+{
+    char         path[128], buf[2];
+    int          fd;
+    const char  *dirs[] = { allowed_dir };
+    const char  *files[] = { "/dev/null" };
+    const char  *what = "";
+
+    if (dispatch_landlock_install(dirs, 1, files, 1, &what) != 0) {
+        fprintf(stderr, "landlock: %s: %s\n", what, strerror(errno));
+        return 1;
+    }
+
+    /* where nginx writes: its logs and temp paths */
+    snprintf(path, sizeof(path), "%s/new.log", allowed_dir);
+    CHECK(write_file(path, O_WRONLY | O_CREAT | O_APPEND) == 0);
+    CHECK(rename(path, path) == 0 && unlink(path) == 0);
+    CHECK(write_file("/dev/null", O_WRONLY) == 0);
+
+    /* anywhere else: no new file, no write, no removal */
+    snprintf(path, sizeof(path), "%s/planted", other_dir);
+    CHECK(write_file(path, O_WRONLY | O_CREAT) == -1 && errno == EACCES);
+    CHECK(write_file(other_file, O_WRONLY | O_APPEND) == -1 && errno == EACCES);
+    CHECK(unlink(other_file) == -1 && errno == EACCES);
+    CHECK(mkdir(path, 0700) == -1 && errno == EACCES);
+
+    /* reading is untouched */
+    fd = open(other_file, O_RDONLY);
+    CHECK(fd >= 0 && read(fd, buf, 1) == 1 && buf[0] == 'x');
+    close(fd);
+    return 0;
+}
+
+static void test_landlock_writes_only_beneath_allowed_dirs(void **state)
+{
+    int    status;
+    pid_t  pid;
+
+    (void) state;
+    assert_non_null(mkdtemp(allowed_dir));
+    assert_non_null(mkdtemp(other_dir));
+    snprintf(other_file, sizeof(other_file), "%s/existing", other_dir);
+    assert_int_equal(write_file(other_file, O_WRONLY | O_CREAT), 0);
+
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        _exit(check_landlock());
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+
+    unlink(other_file);
+    rmdir(other_dir);
+    rmdir(allowed_dir);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+
 int
 main(void)
 {
@@ -288,6 +374,7 @@ main(void)
         cmocka_unit_test(test_file_io_works),
         cmocka_unit_test(test_tcp_udp_and_unix_sockets_work),
         cmocka_unit_test(test_threads_and_fork_work),
+        cmocka_unit_test(test_landlock_writes_only_beneath_allowed_dirs),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
