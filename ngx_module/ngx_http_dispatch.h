@@ -25,6 +25,7 @@ typedef struct {
     ngx_str_t                  redis_unix;   /* NUL-terminated, or empty */
     ngx_int_t                  redis_db;
     ngx_str_t                  redis_password;
+    ngx_str_t                  redis_user;   /* NUL-terminated, or empty */
     ngx_msec_t                 redis_timeout;
     ngx_flag_t                 redis_set;
 

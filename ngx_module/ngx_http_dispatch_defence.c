@@ -1,8 +1,9 @@
 /*
  * ngx_dispatch: what limits the harm of a compromised worker, besides its
  * seccomp filter: dispatch_secrets_key, the keys that seal secret_text
- * values at rest (the engine's secret_seal.cc does the sealing), and
- * dispatch_namespaces, the cordon of an instance.
+ * values at rest (the engine's secret_seal.cc does the sealing),
+ * dispatch_namespaces, the cordon of an instance, and the Redis ACL user of
+ * its tier (dispatch_redis user=).
  *
  * The files are read while the configuration is read, by the master (as
  * root, typically), so they may be readable by root alone: a worker never
@@ -182,6 +183,11 @@ ngx_http_dispatch_defence_init_process(ngx_http_dispatch_main_conf_t *dmcf,
     if (dmcf->namespaces != NULL) {
         conf->namespaces = (const char *const *) dmcf->namespaces->elts;
         conf->nnamespaces = dmcf->namespaces->nelts;
+    }
+
+    /* a tier's own Redis ACL user (dispatch_redis user=) */
+    if (dmcf->redis_user.len) {
+        conf->redis_user = (const char *) dmcf->redis_user.data;
     }
 }
 

@@ -287,6 +287,7 @@ ngx_http_dispatch_create_main_conf(ngx_conf_t *cf)
      *     dmcf->redis_db = 0;
      *     dmcf->redis_unix = { 0, NULL };
      *     dmcf->redis_password = { 0, NULL };
+     *     dmcf->redis_user = { 0, NULL };
      *     dmcf->zone = NULL;
      *     dmcf->fetch_allow = NULL;
      *     dmcf->fetch_trusted_certificate = { 0, NULL };
@@ -663,7 +664,7 @@ ngx_http_dispatch_admin(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
-/* dispatch_redis ADDRESS [db=N] [password=P] [timeout=TIME]; */
+/* dispatch_redis ADDRESS [db=N] [user=U password=P] [timeout=TIME]; */
 
 static char *
 ngx_http_dispatch_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
@@ -764,6 +765,17 @@ ngx_http_dispatch_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             continue;
         }
 
+        if (ngx_strncmp(value[i].data, "user=", 5) == 0) {
+            if (value[i].len == 5) {
+                goto invalid;
+            }
+
+            /* the arguments are NUL-terminated by the parser */
+            dmcf->redis_user.len = value[i].len - 5;
+            dmcf->redis_user.data = value[i].data + 5;
+            continue;
+        }
+
         if (ngx_strncmp(value[i].data, "timeout=", 8) == 0) {
             s.data = value[i].data + 8;
             s.len = value[i].len - 8;
@@ -778,6 +790,13 @@ ngx_http_dispatch_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
 
         goto invalid;
+    }
+
+    if (dmcf->redis_user.len && dmcf->redis_password.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"user=\" in \"%V\" needs \"password=\"",
+                           &cmd->name);
+        return NGX_CONF_ERROR;
     }
 
     return NGX_CONF_OK;

@@ -6,7 +6,9 @@
 # not_found), a router's dispatch into it ("Worker not found"), the
 # management API (404; creating one or renaming into one: 403) — and Redis
 # is not asked: INFO commandstats shows no command while they are answered,
-# though the very same scripts are in Redis.
+# though the very same scripts are in Redis. Behind it, a tier's own Redis
+# ACL user (dispatch_redis user=) keeps Redis itself from handing a worker
+# another tier's keys.
 use strict;
 use warnings;
 use Test::More;
@@ -116,6 +118,34 @@ ok $t->every_worker_says('/t/trial/hello', 200, 'hello from trial'), 'as is the 
                                                          server => 'location / { dispatch free x; }');
     isnt $code, 0, 'a namespace name outside the charset is refused';
     like $out, qr/invalid namespace name "Bad\.Name" in "dispatch_namespaces"/, 'naming it';
+}
+
+# --- a tier's own Redis ACL user (dispatch_redis user=): Redis holds the
+# tier to its keys too, a second wall behind the cordon
+{
+    my $acl = Dispatch::Test->new(
+        start      => 0,
+        redis_conf => 'dispatch_redis 127.0.0.1:%%REDIS_PORT%% user=tier-free password=free-pass-0123;',
+        server     => 'location ~ ^/t/(?<ns>[^/]+)/(?<s>[^/]+) { dispatch $ns $s; }');
+    $acl->start_redis;
+    $acl->redis('ACL', 'SETUSER', 'tier-free', 'on', '>free-pass-0123', '~dispatch:{free}:*',
+                '~dispatch:kv:{free/*', '~dispatch:namespaces', '&dispatch:events', '+@all', '-@dangerous');
+    $acl->put_script($_, 'hello', sprintf($hello, $_)) for qw(free enterprise);
+    $acl->start;
+    is $acl->get('/t/free/hello')->{content}, 'hello from free', 'with user= the worker is served its tier';
+    my @users = $acl->redis('CLIENT', 'LIST') =~ /\buser=(\S+)/g;
+    cmp_ok scalar(grep { $_ eq 'tier-free' } @users), '>=', 2, 
+           'its connections (commands and the subscription) are logged in as the ACL user'
+        or diag $acl->redis('CLIENT', 'LIST');
+    my $r = $acl->get('/t/enterprise/hello');
+    isnt $r->{status}, 200, 'another tier\'s script, even without a cordon, is refused by Redis';
+    unlike $r->{content}, qr/hello from enterprise/, 'and not served';
+    $acl->stop;
+
+    my ($code, $out) = Dispatch::Test->nginx_test_config(
+        redis_conf => 'dispatch_redis 127.0.0.1:6379 user=tier-free;', server => 'location / { dispatch a b; }');
+    isnt $code, 0, 'user= without password= is refused';
+    like $out, qr/"user=" in "dispatch_redis" needs "password="/, 'saying so';
 }
 
 # --- without the directive every namespace is served

@@ -248,6 +248,8 @@ typedef struct {
     const char  *redis_unix;
     int          redis_db;
     const char  *redis_password;       /* NULL: no AUTH */
+    const char  *redis_user;           /* an ACL user for AUTH; NULL: the
+                                          password alone (the default user) */
     uint64_t     redis_timeout_ms;     /* connect and every command */
 
     /* the script cache; 0 takes the default, except for stale_ttl_ms */

@@ -25,6 +25,7 @@ RedisConfig redis_config(const dispatch_engine_conf_t &conf) {
   rc.port = conf.redis_port;
   rc.db = conf.redis_db;
   if (conf.redis_password) rc.password = conf.redis_password;
+  if (conf.redis_user) rc.user = conf.redis_user;
   rc.timeout_ms = conf.redis_timeout_ms ? conf.redis_timeout_ms : 1000;
   return rc;
 }
