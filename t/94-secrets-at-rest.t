@@ -117,7 +117,7 @@ unlike redis_everything(), qr/\Q$PUT_SECRET\E|\Q$UPLOADED\E/, 'and Redis still h
     $meta =~ s/("name":"API_KEY"[^}]*"sealed":"v1:[0-9a-f]{8}:[0-9a-f]{30})([0-9a-f])/$1 . ($2 eq '0' ? '1' : '0')/e
         or $meta =~ s/("sealed":"v1:[0-9a-f]{8}:[0-9a-f]{30})([0-9a-f])([^}]*"name":"API_KEY")/$1 . ($2 eq '0' ? '1' : '0') . $3/e;
     $t->redis('HSET', $key, 'metadata', $meta, 'etag', 'tampered');
-    $t->publish('vault/reader');
+    $t->publish('vault', 'reader');
     $logsize = length $t->error_log;
     my $ok = $t->wait_for(sub { $t->get('/t/vault/reader')->{status} == 500 });
     ok $ok, 'a sealed value changed in Redis fails the script';
