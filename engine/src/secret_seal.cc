@@ -61,6 +61,10 @@ bool is_secret(json_t *b) {
 
 }  // namespace
 
+SecretSeal::~SecretSeal() {
+  for (Entry &e : keys_) OPENSSL_cleanse(e.key.data(), e.key.size());
+}
+
 void SecretSeal::add_key(const uint8_t *key) {
   Entry e;
   memcpy(e.key.data(), key, kKeySize);
@@ -73,6 +77,7 @@ void SecretSeal::add_key(const uint8_t *key) {
   OPENSSL_cleanse(&input[0], input.size());
   e.id = hex(digest, 4);
   keys_.push_back(e);
+  OPENSSL_cleanse(e.key.data(), e.key.size());
 }
 
 std::string SecretSeal::seal(const std::string &name, const std::string &text) const {

@@ -22,6 +22,11 @@ class SecretSeal {
   static constexpr size_t kKeySize = 32;
   using Key = std::array<uint8_t, kKeySize>;
 
+  SecretSeal() = default;
+  SecretSeal(const SecretSeal &) = delete;
+  SecretSeal &operator=(const SecretSeal &) = delete;
+  ~SecretSeal();
+
   void add_key(const uint8_t *key);
   bool enabled() const { return !keys_.empty(); }
 
