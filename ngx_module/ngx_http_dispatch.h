@@ -59,6 +59,8 @@ typedef struct {
     ngx_array_t               *secrets_keys; /* of u_char *: 32 bytes each,
                                                 the first seals */
     ngx_array_t               *namespaces;   /* of u_char *: NUL-terminated */
+    ngx_array_t               *dispatched;   /* of ngx_str_t: the constant
+                                                namespaces of dispatch */
 #if (NGX_SSL)
     ngx_ssl_t                 *fetch_ssl;    /* the TLS client context */
 #endif
@@ -142,6 +144,8 @@ char *ngx_http_dispatch_secrets_key(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_dispatch_namespaces(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+char *ngx_http_dispatch_note_namespace(ngx_conf_t *cf,
+    ngx_http_dispatch_main_conf_t *dmcf, ngx_str_t *ns);
 void ngx_http_dispatch_defence_init_conf(ngx_conf_t *cf,
     ngx_http_dispatch_main_conf_t *dmcf);
 void ngx_http_dispatch_defence_init_process(

@@ -156,16 +156,88 @@ ngx_http_dispatch_secrets_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
-/* without keys, secrets go to Redis as given: said once, by nginx -t too */
+/* a constant namespace of a "dispatch" location, for the check below */
+
+char *
+ngx_http_dispatch_note_namespace(ngx_conf_t *cf,
+    ngx_http_dispatch_main_conf_t *dmcf, ngx_str_t *ns)
+{
+    ngx_str_t  *s;
+
+    if (dmcf->dispatched == NULL) {
+        dmcf->dispatched = ngx_array_create(cf->pool, 4, sizeof(ngx_str_t));
+        if (dmcf->dispatched == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    s = ngx_array_push(dmcf->dispatched);
+    if (s == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *s = *ns;
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_uint_t
+ngx_http_dispatch_serves(ngx_http_dispatch_main_conf_t *dmcf, ngx_str_t *ns)
+{
+    u_char      **name;
+    ngx_uint_t    i;
+
+    if (dmcf->namespaces == NULL) {
+        return 1;
+    }
+
+    name = dmcf->namespaces->elts;
+
+    for (i = 0; i < dmcf->namespaces->nelts; i++) {
+        if (ngx_strlen(name[i]) == ns->len
+            && ngx_strncmp(name[i], ns->data, ns->len) == 0)
+        {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+/*
+ * Said by nginx -t too: without keys, secrets go to Redis as given; a
+ * location that dispatches to a namespace outside the cordon can only
+ * answer 404.
+ */
 
 void
 ngx_http_dispatch_defence_init_conf(ngx_conf_t *cf,
     ngx_http_dispatch_main_conf_t *dmcf)
 {
+    ngx_str_t   *ns;
+    ngx_uint_t   i;
+
     if (dmcf->enabled && dmcf->secrets_keys == NULL) {
         ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
                            "no \"dispatch_secrets_key\": secret_text values "
                            "are stored in Redis in plain text");
+    }
+
+    if (dmcf->dispatched == NULL) {
+        return;
+    }
+
+    ns = dmcf->dispatched->elts;
+
+    for (i = 0; i < dmcf->dispatched->nelts; i++) {
+        if (!ngx_http_dispatch_serves(dmcf, &ns[i])) {
+            ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                               "\"dispatch %V ...\": the namespace is not in "
+                               "\"dispatch_namespaces\", so it answers 404",
+                               &ns[i]);
+        }
     }
 }
 

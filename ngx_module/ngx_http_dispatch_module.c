@@ -294,6 +294,7 @@ ngx_http_dispatch_create_main_conf(ngx_conf_t *cf)
      *     dmcf->fetch_ssl = NULL;
      *     dmcf->secrets_keys = NULL;
      *     dmcf->namespaces = NULL;
+     *     dmcf->dispatched = NULL;
      *     dmcf->landlock_dirs = NULL;
      */
 
@@ -568,6 +569,11 @@ ngx_http_dispatch(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     dmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_dispatch_module);
     dmcf->enabled = 1;
+
+    /* checked against dispatch_namespaces once the http block is read */
+    if (dlcf->ns->lengths == NULL) {
+        return ngx_http_dispatch_note_namespace(cf, dmcf, &value[1]);
+    }
 
     return NGX_CONF_OK;
 }

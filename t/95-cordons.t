@@ -118,6 +118,12 @@ ok $t->every_worker_says('/t/trial/hello', 200, 'hello from trial'), 'as is the 
                                                          server => 'location / { dispatch free x; }');
     isnt $code, 0, 'a namespace name outside the charset is refused';
     like $out, qr/invalid namespace name "Bad\.Name" in "dispatch_namespaces"/, 'naming it';
+    ($code, $out) = Dispatch::Test->nginx_test_config(http => 'dispatch_namespaces free;',
+        server => 'location /a { dispatch free x; } location /b { dispatch gold x; } location /c { dispatch $arg_ns x; }');
+    is $code, 0, 'a location that dispatches to a namespace outside the cordon is valid';
+    like $out, qr/\[warn\].*"dispatch gold \.\.\.": the namespace is not in "dispatch_namespaces", so it answers 404/,
+        'but nginx -t warns that it can only answer 404';
+    unlike $out, qr/"dispatch free \.\.\."/, 'not about a namespace listed';
 }
 
 # --- a tier's own Redis ACL user (dispatch_redis user=): Redis holds the
