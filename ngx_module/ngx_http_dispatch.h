@@ -25,6 +25,7 @@ typedef struct {
     ngx_str_t                  redis_unix;   /* NUL-terminated, or empty */
     ngx_int_t                  redis_db;
     ngx_str_t                  redis_password;
+    ngx_str_t                  redis_user;   /* NUL-terminated, or empty */
     ngx_msec_t                 redis_timeout;
     ngx_flag_t                 redis_set;
     ngx_uint_t                 redis_mode;   /* DISPATCH_REDIS_* */
@@ -53,6 +54,16 @@ typedef struct {
     ngx_msec_t                 fetch_send_timeout;
     ngx_msec_t                 fetch_read_timeout;
     ngx_uint_t                 fetch_connections;
+
+    ngx_flag_t                 seccomp;      /* dispatch_seccomp */
+    ngx_flag_t                 landlock;     /* dispatch_landlock */
+    ngx_array_t               *landlock_dirs;  /* of ngx_str_t: more
+                                                  writable directories */
+    ngx_array_t               *secrets_keys; /* of u_char *: 32 bytes each,
+                                                the first seals */
+    ngx_array_t               *namespaces;   /* of u_char *: NUL-terminated */
+    ngx_array_t               *dispatched;   /* of ngx_str_t: the constant
+                                                namespaces of dispatch */
 #if (NGX_SSL)
     ngx_ssl_t                 *fetch_ssl;    /* the TLS client context */
 #endif
@@ -130,6 +141,24 @@ char *ngx_http_dispatch_fetch_init_conf(ngx_conf_t *cf,
 void ngx_http_dispatch_fetch_init_process(ngx_cycle_t *cycle,
     ngx_http_dispatch_main_conf_t *dmcf, dispatch_engine_conf_t *conf,
     dispatch_host_t *host);
+
+void ngx_http_dispatch_seccomp_init_process(ngx_cycle_t *cycle,
+    ngx_http_dispatch_main_conf_t *dmcf);
+ngx_int_t ngx_http_dispatch_landlock_init_process(ngx_cycle_t *cycle,
+    ngx_http_dispatch_main_conf_t *dmcf);
+char *ngx_http_dispatch_landlock(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+char *ngx_http_dispatch_secrets_key(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_dispatch_namespaces(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_dispatch_note_namespace(ngx_conf_t *cf,
+    ngx_http_dispatch_main_conf_t *dmcf, ngx_str_t *ns);
+void ngx_http_dispatch_defence_init_conf(ngx_conf_t *cf,
+    ngx_http_dispatch_main_conf_t *dmcf);
+void ngx_http_dispatch_defence_init_process(
+    ngx_http_dispatch_main_conf_t *dmcf, dispatch_engine_conf_t *conf);
 
 ngx_shm_zone_t *ngx_http_dispatch_zone_add(ngx_conf_t *cf, ngx_str_t *name,
     size_t size);

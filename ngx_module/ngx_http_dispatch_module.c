@@ -176,6 +176,34 @@ static ngx_command_t  ngx_http_dispatch_commands[] = {
       offsetof(ngx_http_dispatch_main_conf_t, fetch_connections),
       &ngx_http_dispatch_not_zero_post },
 
+    { ngx_string("dispatch_seccomp"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_dispatch_main_conf_t, seccomp),
+      NULL },
+
+    { ngx_string("dispatch_landlock"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_dispatch_landlock,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("dispatch_secrets_key"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_dispatch_secrets_key,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("dispatch_namespaces"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_dispatch_namespaces,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("dispatch_cpu_limit"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_msec_slot,
@@ -266,10 +294,15 @@ ngx_http_dispatch_create_main_conf(ngx_conf_t *cf)
      *     dmcf->redis_db = 0;
      *     dmcf->redis_unix = { 0, NULL };
      *     dmcf->redis_password = { 0, NULL };
+     *     dmcf->redis_user = { 0, NULL };
      *     dmcf->zone = NULL;
      *     dmcf->fetch_allow = NULL;
      *     dmcf->fetch_trusted_certificate = { 0, NULL };
      *     dmcf->fetch_ssl = NULL;
+     *     dmcf->secrets_keys = NULL;
+     *     dmcf->namespaces = NULL;
+     *     dmcf->dispatched = NULL;
+     *     dmcf->landlock_dirs = NULL;
      */
 
     dmcf->redis_timeout = NGX_CONF_UNSET_MSEC;
@@ -288,6 +321,8 @@ ngx_http_dispatch_create_main_conf(ngx_conf_t *cf)
     dmcf->fetch_send_timeout = NGX_CONF_UNSET_MSEC;
     dmcf->fetch_read_timeout = NGX_CONF_UNSET_MSEC;
     dmcf->fetch_connections = NGX_CONF_UNSET_UINT;
+    dmcf->seccomp = NGX_CONF_UNSET;
+    dmcf->landlock = NGX_CONF_UNSET;
 
     return dmcf;
 }
@@ -315,6 +350,8 @@ ngx_http_dispatch_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_size_value(dmcf->kv_quota, (size_t) 1024 * 1024 * 1024);
     ngx_conf_init_uint_value(dmcf->log_limit, 100);
     ngx_conf_init_msec_value(dmcf->hang_timeout, 1000);
+    ngx_conf_init_value(dmcf->seccomp, 1);
+    ngx_conf_init_value(dmcf->landlock, 0);
 
     /* shorter would end workers whose JavaScript is merely slow to unwind */
 
@@ -338,6 +375,10 @@ ngx_http_dispatch_init_main_conf(ngx_conf_t *cf, void *conf)
                            "\"dispatch_memory_limit\"");
         return NGX_CONF_ERROR;
     }
+
+    /* secrets at rest: a warning without keys */
+
+    ngx_http_dispatch_defence_init_conf(cf, dmcf);
 
     /* fetch(): its timeouts and the TLS client context */
 
@@ -538,6 +579,11 @@ ngx_http_dispatch(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     dmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_dispatch_module);
     dmcf->enabled = 1;
 
+    /* checked against dispatch_namespaces once the http block is read */
+    if (dlcf->ns->lengths == NULL) {
+        return ngx_http_dispatch_note_namespace(cf, dmcf, &value[1]);
+    }
+
     return NGX_CONF_OK;
 }
 
@@ -732,10 +778,10 @@ ngx_http_dispatch_redis_nodes(ngx_conf_t *cf, ngx_command_t *cmd,
 
 
 /*
- * dispatch_redis ADDRESS [db=N] [password=P] [timeout=TIME];
- * dispatch_redis cluster=ADDR[,ADDR…] [password=P] [timeout=TIME];
- * dispatch_redis sentinel=ADDR[,ADDR…] master=NAME [password=P] [db=N]
- *     [timeout=TIME];
+ * dispatch_redis ADDRESS [db=N] [user=U password=P] [timeout=TIME];
+ * dispatch_redis cluster=ADDR[,ADDR…] [user=U password=P] [timeout=TIME];
+ * dispatch_redis sentinel=ADDR[,ADDR…] master=NAME [user=U password=P]
+ *     [db=N] [timeout=TIME];
  */
 
 static char *
@@ -863,6 +909,17 @@ ngx_http_dispatch_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             continue;
         }
 
+        if (ngx_strncmp(value[i].data, "user=", 5) == 0) {
+            if (value[i].len == 5) {
+                goto invalid;
+            }
+
+            /* the arguments are NUL-terminated by the parser */
+            dmcf->redis_user.len = value[i].len - 5;
+            dmcf->redis_user.data = value[i].data + 5;
+            continue;
+        }
+
         if (ngx_strncmp(value[i].data, "timeout=", 8) == 0) {
             s.data = value[i].data + 8;
             s.len = value[i].len - 8;
@@ -892,6 +949,13 @@ ngx_http_dispatch_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"sentinel=\" needs \"master=NAME\" in \"%V\"",
+                           &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (dmcf->redis_user.len && dmcf->redis_password.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"user=\" in \"%V\" needs \"password=\"",
                            &cmd->name);
         return NGX_CONF_ERROR;
     }
@@ -932,6 +996,11 @@ ngx_http_dispatch_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
+    /* before V8 starts its threads: Landlock binds those made after it */
+    if (ngx_http_dispatch_landlock_init_process(cycle, dmcf) != NGX_OK) {
+        return NGX_OK;
+    }
+
     ngx_memzero(&conf, sizeof(dispatch_engine_conf_t));
 
     if (dmcf->redis_unix.len) {
@@ -969,6 +1038,7 @@ ngx_http_dispatch_init_process(ngx_cycle_t *cycle)
 
     ngx_http_dispatch_host_init(&host, dmcf->zone);
     ngx_http_dispatch_fetch_init_process(cycle, dmcf, &conf, &host);
+    ngx_http_dispatch_defence_init_process(dmcf, &conf);
 
     ngx_http_dispatch_engine = dispatch_engine_create(&conf, &host, err,
                                                       sizeof(err));
@@ -978,6 +1048,8 @@ ngx_http_dispatch_init_process(ngx_cycle_t *cycle)
         ngx_log_error(NGX_LOG_ALERT, cycle->log, 0,
                       "dispatch: cannot start the engine: %s", err);
     }
+
+    ngx_http_dispatch_seccomp_init_process(cycle, dmcf);
 
     return NGX_OK;
 }

@@ -255,6 +255,8 @@ typedef struct {
     const char  *redis_unix;
     int          redis_db;
     const char  *redis_password;       /* NULL: no AUTH */
+    const char  *redis_user;           /* an ACL user for AUTH; NULL: the
+                                          password alone (the default user) */
     uint64_t     redis_timeout_ms;     /* connect and every command */
 
     /*
@@ -294,6 +296,22 @@ typedef struct {
     uint64_t     fetch_send_timeout_ms;     /* between two writes that progress */
     uint64_t     fetch_read_timeout_ms;     /* between two reads that progress */
     size_t       fetch_max_connections;     /* open outbound, this process */
+
+    /*
+     * dispatch_secrets_key: AES-256 keys of 32 bytes each. The first seals
+     * the secret_text values the management API stores; every one opens
+     * them (rotation). None: secrets are stored as given.
+     */
+    const unsigned char *const *secrets_keys;
+    size_t       nsecrets_keys;
+
+    /*
+     * dispatch_namespaces: the only namespaces served (requests, dispatches
+     * of router scripts, the management API); others are not found, without
+     * a word to Redis. None: every namespace.
+     */
+    const char *const *namespaces;
+    size_t       nnamespaces;
 } dispatch_engine_conf_t;
 
 /*

@@ -154,7 +154,10 @@ json_t *shown_bindings(json_t *meta) {
   json_array_foreach(json_object_get(meta, "bindings"), i, b) {
     json_t *copy = json_deep_copy(b);
     const char *type = json_string_value(json_object_get(b, "type"));
-    if (type && strcmp(type, "secret_text") == 0) json_object_del(copy, "text");
+    if (type && strcmp(type, "secret_text") == 0) {
+      json_object_del(copy, "text");
+      json_object_del(copy, "sealed");
+    }
     json_array_append_new(out, copy);
   }
   return out;
@@ -450,6 +453,12 @@ void AdminCall::route() {
     fail(400, kCodeValidation, "a namespace name is 1-63 characters of a-z 0-9 - _");
     return;
   }
+  // A cordon (dispatch_namespaces): another instance's namespace does not
+  // exist here, whatever Redis holds, and Redis is not asked.
+  if (!engine_.serves(ns_)) {
+    fail(404, kCodeNotFound, "the namespace \"" + ns_ + "\" does not exist");
+    return;
+  }
   if (s.size() == 1) {
     if (m == "GET") return namespace_get();
     if (m == "PUT") return namespace_rename();  // as wrangler's `rename` sends it
@@ -545,11 +554,18 @@ json_t *namespace_object(const std::string &ns, const std::map<std::string, std:
 
 }  // namespace
 
+void AdminCall::refuse_cordoned(const std::string &ns) {
+  fail(403, kCodeValidation, "this instance does not serve the namespace \"" + ns +
+                                 "\" (dispatch_namespaces)");
+}
+
 void AdminCall::namespaces_list() {
   auto self = shared_from_this();
   redis({{"SMEMBERS", kNamespacesKey}}, [self](Replies &r) {
     std::vector<std::string> names;
-    for (const auto &e : r[0].elements) names.push_back(e.str);
+    for (const auto &e : r[0].elements) {
+      if (self->engine_.serves(e.str)) names.push_back(e.str);
+    }
     std::sort(names.begin(), names.end());
     std::vector<std::vector<std::string>> cmds;
     for (const auto &ns : names) {
@@ -581,6 +597,7 @@ void AdminCall::namespace_create() {
                 "\"name\" must be 1-63 characters of a-z 0-9 - _");
   }
   std::string ns = name;
+  if (!engine_.serves(ns)) return refuse_cordoned(ns);
   std::string now = now_iso();
   std::string rec = record_key(ns);
   auto self = shared_from_this();
@@ -631,6 +648,7 @@ void AdminCall::namespace_rename() {
   }
   std::string from = ns_;
   std::string to = name;
+  if (!engine_.serves(to)) return refuse_cordoned(to);
   auto self = shared_from_this();
   if (to == from) return namespace_get();
   redis({{"SISMEMBER", kNamespacesKey, from}, {"HGETALL", record_key(from)},
@@ -937,6 +955,10 @@ void AdminCall::script_upload(bool content_only) {
       }
       json_object_set_new(meta.get(), "bindings", bindings);
     }
+    // Secrets go to Redis sealed (dispatch_secrets_key), never as given.
+    if (!self->engine_.secret_seal().seal_bindings(meta.get(), &err)) {
+      return self->fail(500, kCodeStore, err);
+    }
     upload->metadata = dump(meta.get());
 
     // Compiled and its top level run in a scratch isolate, before anything
@@ -1013,6 +1035,10 @@ void AdminCall::script_upload(bool content_only) {
 
 void AdminCall::update_metadata(const std::string &etag, json_t *meta, json_t *result) {
   JsonPtr owned_result = own(result);
+  // Secrets go to Redis sealed (dispatch_secrets_key), never as given; one
+  // sealed under an older key is sealed again under the first.
+  std::string err;
+  if (!engine_.secret_seal().seal_bindings(meta, &err)) return fail(500, kCodeStore, err);
   std::string metadata = dump(meta);
   std::string new_etag = sha256_hex({etag, metadata});
   // Stored only when the script is still the version that was read: a

@@ -90,6 +90,8 @@ class AdminCall : public std::enable_shared_from_this<AdminCall> {
   void settings_patch();
   void secrets(const std::string &secret);
   void secrets_bulk();
+  // A namespace outside dispatch_namespaces cannot be made here.
+  void refuse_cordoned(const std::string &ns);
   void tags(const std::string &tag);
   void quarantine();
 

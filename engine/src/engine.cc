@@ -28,6 +28,7 @@ RedisConfig redis_config(const dispatch_engine_conf_t &conf) {
   rc.port = conf.redis_port;
   rc.db = conf.redis_db;
   if (conf.redis_password) rc.password = conf.redis_password;
+  if (conf.redis_user) rc.user = conf.redis_user;
   rc.timeout_ms = conf.redis_timeout_ms ? conf.redis_timeout_ms : 1000;
   if (conf.redis_mode == DISPATCH_REDIS_CLUSTER || conf.redis_mode == DISPATCH_REDIS_SENTINEL) {
     rc.mode = conf.redis_mode == DISPATCH_REDIS_CLUSTER ? RedisConfig::Mode::kCluster
@@ -125,6 +126,12 @@ Engine::Engine(const dispatch_engine_conf_t &conf, const dispatch_host_t &host)
       script_max_size_(store_config(conf).max_size) {
   for (size_t i = 0; i < conf.nfetch_allow && conf.fetch_allow != nullptr; i++) {
     if (conf.fetch_allow[i] != nullptr) fetch_allow_.emplace_back(conf.fetch_allow[i]);
+  }
+  for (size_t i = 0; i < conf.nsecrets_keys && conf.secrets_keys != nullptr; i++) {
+    if (conf.secrets_keys[i] != nullptr) seal_.add_key(conf.secrets_keys[i]);
+  }
+  for (size_t i = 0; i < conf.nnamespaces && conf.namespaces != nullptr; i++) {
+    if (conf.namespaces[i] != nullptr) namespaces_.insert(conf.namespaces[i]);
   }
 }
 
@@ -247,6 +254,12 @@ void Engine::begin(RequestScope &request) {
   RequestScope *scope = &request;
   if (!dispatch_name_valid(scope->ns.data(), scope->ns.size()) ||
       !dispatch_name_valid(scope->script.data(), scope->script.size())) {
+    respond(*scope, DISPATCH_OUTCOME_NOT_FOUND);
+    return;
+  }
+  // A cordon (dispatch_namespaces): another instance's tenant is not
+  // found here, and Redis is not asked about it.
+  if (!serves(scope->ns)) {
     respond(*scope, DISPATCH_OUTCOME_NOT_FOUND);
     return;
   }

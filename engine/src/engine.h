@@ -8,6 +8,7 @@
 #pragma once
 
 #include <memory>
+#include <set>
 #include <string>
 #include <unordered_map>
 
@@ -22,6 +23,7 @@
 #include "redis_link.h"
 #include "request_scope.h"
 #include "script_store.h"
+#include "secret_seal.h"
 
 namespace dispatch {
 
@@ -124,6 +126,13 @@ class Engine {
     return store_.known_missing(ns, script);
   }
 
+  // dispatch_secrets_key: seals secrets for Redis, opens them for an env.
+  const SecretSeal &secret_seal() const { return seal_; }
+  // dispatch_namespaces: whether this instance serves ns at all.
+  bool serves(const std::string &ns) const {
+    return namespaces_.empty() || namespaces_.count(ns) != 0;
+  }
+
  private:
   void on_script_loaded(uint64_t id, const ScriptLoad &load);
   void end(uint64_t id);
@@ -142,6 +151,8 @@ class Engine {
   std::vector<uint64_t> dispatch_pumps_;
   Timer dispatch_timer_;
   std::vector<std::string> fetch_allow_;
+  SecretSeal seal_;
+  std::set<std::string> namespaces_;
   std::unique_ptr<RedisLink> redis_;
   std::unique_ptr<RedisLink> events_;  // the dispatch:events subscription
   FleetQuarantine fleet_quarantine_;

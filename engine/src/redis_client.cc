@@ -111,7 +111,11 @@ void RedisClient::connect() {
 
   // hiredis queues commands until the connection is up; the handshake goes
   // first so every later command runs authenticated on the right db.
-  if (!config_.password.empty()) {
+  if (!config_.password.empty() && !config_.user.empty()) {
+    // An ACL user of its own lets Redis hold a tier to its own keys.
+    redisAsyncCommand(ac, on_handshake_reply, this, "AUTH %b %b", config_.user.data(),
+                      config_.user.size(), config_.password.data(), config_.password.size());
+  } else if (!config_.password.empty()) {
     redisAsyncCommand(ac, on_handshake_reply, this, "AUTH %b",
                       config_.password.data(), config_.password.size());
   }

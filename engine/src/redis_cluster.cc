@@ -70,6 +70,7 @@ RedisClient &RedisCluster::node(const std::string &host, int port) {
   c.host = host;
   c.port = port;
   c.password = config_.password;
+  c.user = config_.user;
   c.timeout_ms = config_.timeout_ms;
   auto client = std::make_unique<RedisClient>(host_, c);
   RedisClient &ref = *client;
@@ -370,6 +371,7 @@ void RedisCluster::subscribe_on(size_t seed) {
   c.host = config_.nodes[subscriber_seed_].first;
   c.port = config_.nodes[subscriber_seed_].second;
   c.password = config_.password;
+  c.user = config_.user;
   c.timeout_ms = config_.timeout_ms;
   if (subscriber_) subscriber_->close();
   subscriber_ = std::make_unique<RedisClient>(host_, c);

@@ -25,6 +25,7 @@ struct RedisConfig {
   std::string unix_path; // preferred when set
   int db = 0;
   std::string password;  // empty: no AUTH
+  std::string user;      // an ACL user; empty: AUTH with the password alone
   uint64_t timeout_ms = 1000;
   // kCluster: seed nodes; kSentinel: the sentinels. IP literal and port.
   std::vector<std::pair<std::string, int>> nodes;

@@ -182,6 +182,7 @@ void RedisSentinel::use_master(const std::string &host, int port) {
     c.port = port;
     c.db = config_.db;
     c.password = config_.password;
+    c.user = config_.user;
     c.timeout_ms = config_.timeout_ms;
     master_host_ = host;
     master_port_ = port;

@@ -2,6 +2,7 @@
 
 #include <jansson.h>
 #include <libplatform/libplatform.h>
+#include <openssl/crypto.h>
 
 #include <time.h>
 #include <unistd.h>
@@ -1055,13 +1056,24 @@ bool TenantIsolate::install_bindings(v8::Local<v8::Context> context, json_t *bin
     std::string what = std::string("binding \"") + name + "\" (" + type + ")";
     v8::Local<v8::Value> value;
 
-    if (strcmp(type, "plain_text") == 0 || strcmp(type, "secret_text") == 0) {
+    if (strcmp(type, "plain_text") == 0) {
       const char *text = json_string_value(json_object_get(b, "text"));
       if (text == nullptr) {
         *err = what + " has no text";
         return false;
       }
       value = v8_str(isolate_, text);
+
+    } else if (strcmp(type, "secret_text") == 0) {
+      // Sealed at rest (dispatch_secrets_key): opened here, into this
+      // isolate only, and the copy wiped once V8 has its own.
+      std::string text, why;
+      if (!engine_.secret_seal().open_binding(b, &text, &why)) {
+        *err = what + ": " + why;
+        return false;
+      }
+      value = v8_str(isolate_, text);
+      OPENSSL_cleanse(&text[0], text.size());
 
     } else if (strcmp(type, "json") == 0) {
       json_t *j = json_object_get(b, "json");

@@ -127,12 +127,14 @@ void on_dispatch_outbound(const v8::FunctionCallbackInfo<v8::Value> &info) {
 }
 
 // native.dispatchCheck(binding, name): throws when the engine knows at once
-// that there is no such script.
+// that there is no such script (or that its namespace is cordoned off:
+// dispatch_namespaces).
 void on_dispatch_check(const v8::FunctionCallbackInfo<v8::Value> &info) {
   v8::Isolate *isolate = info.GetIsolate();
   std::string ns, script;
   if (!resolve_target(isolate, info, &ns, &script)) return;
-  if (TenantIsolate::from(isolate)->engine().known_missing(ns, script)) {
+  Engine &engine = TenantIsolate::from(isolate)->engine();
+  if (!engine.serves(ns) || engine.known_missing(ns, script)) {
     throw_error(isolate, not_found(ns, script));
   }
 }
