@@ -599,9 +599,11 @@ function cryptoAes(encrypt, object, name, internals, bytes) {
 // says which the key must allow).
 function cryptoCipher(encrypt, algorithm, key, bytes, usage) {
   const { object, name } = cryptoAlgorithm(algorithm, CRYPTO_ALGORITHMS);
+  if (name === 'AES-KW' && usage !== 'wrapKey' && usage !== 'unwrapKey') {
+    throw cryptoError('AES-KW can only wrap and unwrap keys', 'NotSupportedError');
+  }
   const internals = cryptoKeyFor(name, key, usage);
   if (name === 'AES-KW') {
-    if (usage !== 'wrapKey' && usage !== 'unwrapKey') throw cryptoError('AES-KW can only wrap and unwrap keys', 'NotSupportedError');
     const result = cryptoNative('aesKw')(encrypt, internals.material, bytes);
     if (result === null) throw cryptoError(`AES-KW: the key could not be ${encrypt ? 'wrapped' : 'unwrapped'}`, 'OperationError');
     return result;

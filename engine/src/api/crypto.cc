@@ -834,8 +834,12 @@ void key_import_jwk(const v8::FunctionCallbackInfo<v8::Value> &info) {
   for (uint32_t i = 0; i < count; i++) {
     if (!list->Get(context, i).ToLocal(&values[i])) return;
     if (values[i]->IsUndefined()) continue;
-    if (!bytes_of(values[i], &parts[i]) || parts[i].len > kMaxKeyDer) {
+    if (!bytes_of(values[i], &parts[i])) {
       throw_type_error(isolate, "keyImportJwk: every part must be bytes");
+      return;
+    }
+    if (parts[i].len > kMaxKeyDer) {
+      info.GetReturnValue().SetNull();
       return;
     }
     present[i] = true;
