@@ -410,6 +410,15 @@ $got = $t->run_checks('api', 'hostile-keys', $COMMON . q{
         }
         return [...new Set(out)];
       },
+      gcmLongIvBomb: async () => {
+        // IVs past 128 bytes take the engine's own GCM, bounded to 4 MiB of IV, AAD and data.
+        const key = await crypto.subtle.importKey('raw', new Uint8Array(16), 'AES-GCM', false, ['encrypt', 'decrypt']);
+        const iv = new Uint8Array(200).fill(9);
+        const sealed = await crypto.subtle.encrypt({ name: 'AES-GCM', iv }, key, enc.encode('long iv'));
+        return [new TextDecoder().decode(await crypto.subtle.decrypt({ name: 'AES-GCM', iv }, key, sealed)),
+          await errorName(crypto.subtle.encrypt({ name: 'AES-GCM', iv }, key, new Uint8Array(4 << 20))),
+          await errorName(crypto.subtle.encrypt({ name: 'AES-GCM', iv: new Uint8Array(5 << 20) }, key, new Uint8Array(1)))];
+      },
       stillWorks: async () => {
         const { ec } = await goodKeys();
         const sig = await crypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, ec.privateKey, enc.encode('after'));
@@ -442,6 +451,8 @@ is $got->{rawPrivateUsage}, 'SyntaxError', 'a raw (public) X25519 key for derive
 is_deeply $got->{lengthBombs}, ['OperationError', 'OperationError', 'OperationError', 'InvalidAccessError'],
     'ECDH and HKDF asked for 2^32 bits, an RSA-PSS salt of 2^32 bytes: OperationError; signing with a public key: InvalidAccessError';
 is_deeply $got->{aesKwGarbage}, ['OperationError'], 'AES-KW unwrapping 0, 8, 17 or 65536 bytes of zeros: OperationError';
+is_deeply $got->{gcmLongIvBomb}, ['long iv', 'OperationError', 'OperationError'],
+    'AES-GCM with a 200-byte IV round trips; 4 MiB of data or a 5 MiB IV with it: OperationError';
 is $got->{stillWorks}, JSON::PP::true, 'the isolate still signs and verifies after all that';
 
 # ---- RSA key generation counts against the CPU limit and is stopped by it ----

@@ -340,6 +340,156 @@ struct CipherCtx {
   ~CipherCtx() { EVP_CIPHER_CTX_free(ctx); }
 };
 
+// CTR mode as WebCrypto (and GCM's inc32) count: the counter block's low
+// length_bits bits count up and wrap to zero, the high ones stay. OpenSSL's
+// CTR increments all 128 bits, so the data is done in at most two pieces,
+// the second from the counter with its low bits zero. The caller made sure
+// no counter block comes twice.
+bool ctr_transform(const EVP_CIPHER *cipher, const unsigned char *key, const unsigned char *counter,
+                   unsigned length_bits, const unsigned char *in, size_t len, unsigned char *out) {
+  unsigned __int128 full = 0;
+  for (int i = 0; i < 16; i++) full = (full << 8) | counter[i];
+  unsigned __int128 mask = length_bits >= 128 ? ~(unsigned __int128)0
+                                              : (((unsigned __int128)1 << length_bits) - 1);
+  unsigned __int128 before_wrap = mask - (full & mask) + 1;  // blocks; 0 means 2^128
+  uint64_t blocks = (uint64_t(len) + 15) / 16;
+  size_t first = len;
+  if (before_wrap != 0 && before_wrap < blocks) first = size_t(before_wrap) * 16;
+  unsigned char block[16];
+  memcpy(block, counter, 16);
+  size_t done = 0;
+  for (int piece = 0; piece < 2 && done < len; piece++) {
+    size_t piece_len = piece == 0 ? first : len - first;
+    if (piece == 1) {
+      unsigned __int128 wrapped = full & ~mask;
+      for (int i = 15; i >= 0; i--) {
+        block[i] = static_cast<unsigned char>(wrapped & 0xFF);
+        wrapped >>= 8;
+      }
+    }
+    CipherCtx c;
+    int n = 0;
+    if (c.ctx == nullptr || EVP_EncryptInit_ex(c.ctx, cipher, nullptr, key, block) != 1 ||
+        EVP_EncryptUpdate(c.ctx, out + done, &n, in + done, int(piece_len)) != 1 ||
+        size_t(n) != piece_len) {
+      return false;
+    }
+    done += piece_len;
+  }
+  return true;
+}
+
+// ---- AES-GCM with an IV longer than OpenSSL takes (128 bytes) ----
+//
+// WebCrypto allows any IV length; OpenSSL 3's GCM stops at 128 bytes. For
+// longer ones (rare: Wycheproof has them) this is SP 800-38D by hand: J0 is
+// GHASH of the IV, the data runs through CTR from inc32(J0), and the tag is
+// AES(J0) xor GHASH(A, C). GHASH here is the plain bit-by-bit multiply,
+// without branches on secret bits.
+
+struct GfBlock {
+  uint64_t hi = 0, lo = 0;
+};
+
+GfBlock gf_load(const unsigned char *p) {
+  GfBlock b;
+  for (int i = 0; i < 8; i++) b.hi = (b.hi << 8) | p[i];
+  for (int i = 8; i < 16; i++) b.lo = (b.lo << 8) | p[i];
+  return b;
+}
+
+void gf_store(GfBlock b, unsigned char *p) {
+  for (int i = 7; i >= 0; i--, b.hi >>= 8) p[i] = static_cast<unsigned char>(b.hi);
+  for (int i = 15; i >= 8; i--, b.lo >>= 8) p[i] = static_cast<unsigned char>(b.lo);
+}
+
+// x * y in GF(2^128) as GCM defines it (SP 800-38D, algorithm 1).
+GfBlock gf_mul(GfBlock x, GfBlock y) {
+  GfBlock z, v = y;
+  for (int i = 0; i < 128; i++) {
+    uint64_t bit = i < 64 ? (x.hi >> (63 - i)) & 1 : (x.lo >> (127 - i)) & 1;
+    uint64_t take = 0 - bit;
+    z.hi ^= v.hi & take;
+    z.lo ^= v.lo & take;
+    uint64_t reduce = 0 - (v.lo & 1);
+    v.lo = (v.lo >> 1) | (v.hi << 63);
+    v.hi = (v.hi >> 1) ^ (0xE100000000000000ULL & reduce);
+  }
+  return z;
+}
+
+struct Ghash {
+  GfBlock h, y;
+  // The bytes, zero-padded to whole blocks.
+  void update(const unsigned char *p, size_t len) {
+    for (size_t at = 0; at < len; at += 16) {
+      unsigned char block[16] = {};
+      memcpy(block, p + at, std::min<size_t>(16, len - at));
+      GfBlock x = gf_load(block);
+      y.hi ^= x.hi;
+      y.lo ^= x.lo;
+      y = gf_mul(y, h);
+    }
+  }
+  void lengths(uint64_t a_bytes, uint64_t c_bytes) {
+    unsigned char block[16];
+    GfBlock sizes{a_bytes * 8, c_bytes * 8};
+    gf_store(sizes, block);
+    update(block, 16);
+  }
+};
+
+bool aes_block(const unsigned char *key, size_t key_len, const unsigned char in[16], unsigned char out[16]) {
+  const EVP_CIPHER *ecb = key_len == 16 ? EVP_aes_128_ecb() : key_len == 24 ? EVP_aes_192_ecb()
+                                                                            : EVP_aes_256_ecb();
+  CipherCtx c;
+  int n = 0;
+  return c.ctx != nullptr && EVP_EncryptInit_ex(c.ctx, ecb, nullptr, key, nullptr) == 1 &&
+         EVP_CIPHER_CTX_set_padding(c.ctx, 0) == 1 && EVP_EncryptUpdate(c.ctx, out, &n, in, 16) == 1 &&
+         n == 16;
+}
+
+constexpr size_t kGcmAnyIvMaxBytes = size_t(4) << 20;
+
+// GCM with any IV: out holds text_len bytes (and the tag after them when
+// encrypting); false for a wrong tag or an OpenSSL failure.
+bool gcm_any_iv(bool encrypt, const unsigned char *key, size_t key_len, const unsigned char *iv,
+                size_t iv_len, const unsigned char *aad, size_t aad_len, const unsigned char *in,
+                size_t text_len, size_t tag_len, unsigned char *out) {
+  static const unsigned char zero[16] = {};
+  unsigned char h[16], j0[16], mask[16], tag[16];
+  if (!aes_block(key, key_len, zero, h)) return false;
+  Ghash iv_hash{gf_load(h), {}};
+  iv_hash.update(iv, iv_len);
+  iv_hash.lengths(0, iv_len);
+  gf_store(iv_hash.y, j0);
+  if (!aes_block(key, key_len, j0, mask)) return false;
+  // The ciphertext is what GHASH covers: the input when decrypting.
+  Ghash tag_hash{gf_load(h), {}};
+  tag_hash.update(aad, aad_len);
+  const EVP_CIPHER *ctr = key_len == 16 ? EVP_aes_128_ctr() : key_len == 24 ? EVP_aes_192_ctr()
+                                                                            : EVP_aes_256_ctr();
+  unsigned char counter[16];
+  memcpy(counter, j0, 16);
+  for (int i = 15; i >= 12 && ++counter[i] == 0; i--) {
+  }
+  if (encrypt) {
+    if (!ctr_transform(ctr, key, counter, 32, in, text_len, out)) return false;
+    tag_hash.update(out, text_len);
+  } else {
+    tag_hash.update(in, text_len);
+  }
+  tag_hash.lengths(aad_len, text_len);
+  gf_store(tag_hash.y, tag);
+  for (int i = 0; i < 16; i++) tag[i] ^= mask[i];
+  if (encrypt) {
+    memcpy(out + text_len, tag, tag_len);
+    return true;
+  }
+  if (CRYPTO_memcmp(tag, in + text_len, tag_len) != 0) return false;
+  return ctr_transform(ctr, key, counter, 32, in, text_len, out);
+}
+
 // aesCbc(encrypt, key, iv, data) -> ArrayBuffer, or null (bad padding)
 void aes_cbc(const v8::FunctionCallbackInfo<v8::Value> &info) {
   v8::Isolate *isolate = info.GetIsolate();
@@ -412,6 +562,16 @@ void aes_gcm(const v8::FunctionCallbackInfo<v8::Value> &info) {
   v8::Local<v8::ArrayBuffer> result;
   unsigned char *out;
   if (!budget_buffer(isolate, cap, &result, &out)) return;
+  if (iv.len > 128) {  // past what OpenSSL's GCM takes: by hand
+    // One native call, its GHASH bit by bit (about 40 ms a MiB): bounded so
+    // that it ends well within the watchdog's hang timeout.
+    bool ok = iv.len + aad.len + text_len <= kGcmAnyIvMaxBytes &&
+              gcm_any_iv(encrypt, key.data, key.len, iv.data, iv.len, aad.data, aad.len, data.data,
+                         text_len, tag_len, out);
+    if (!ok && !encrypt && cap) OPENSSL_cleanse(out, cap);
+    set_or_null(info, ok, result);
+    return;
+  }
   CipherCtx c;
   int n = 0, m = 0;
   unsigned char tag[16];
@@ -1241,9 +1401,7 @@ void aes_ctr(const v8::FunctionCallbackInfo<v8::Value> &info) {
     throw_type_error(isolate, "aesCtr expects an AES key, a 16-byte counter, a length of 1-128 bits and data");
     return;
   }
-  // Blocks before the low bits wrap, and in all (2^length_bits).
-  unsigned char block[16];
-  memcpy(block, counter.data, 16);
+  // No counter block may come twice: at most 2^length_bits blocks.
   uint64_t blocks = (uint64_t(data.len) + 15) / 16;
   if (length_bits < 64) {
     uint64_t total = uint64_t(1) << length_bits;
@@ -1252,39 +1410,10 @@ void aes_ctr(const v8::FunctionCallbackInfo<v8::Value> &info) {
       return;
     }
   }
-  // The current low length_bits bits (at most 64 of them matter for a
-  // data size that fits in memory).
-  unsigned __int128 low = 0;
-  for (int i = 0; i < 16; i++) low = (low << 8) | block[i];
-  unsigned __int128 mask = length_bits == 128 ? ~(unsigned __int128)0
-                                              : (((unsigned __int128)1 << length_bits) - 1);
-  unsigned __int128 used = low & mask;
-  unsigned __int128 before_wrap = mask - used + 1;  // 0 means 2^128
   v8::Local<v8::ArrayBuffer> result;
   unsigned char *out = nullptr;
   if (!budget_buffer(isolate, data.len, &result, &out)) return;
-  size_t first = data.len;
-  if (before_wrap != 0 && before_wrap < blocks) first = size_t(before_wrap) * 16;
-  bool ok = true;
-  size_t done = 0;
-  for (int piece = 0; ok && piece < 2 && done < data.len; piece++) {
-    size_t len = piece == 0 ? first : data.len - first;
-    if (piece == 1) {
-      // The low bits wrap to zero, the high ones stay.
-      unsigned __int128 full = 0;
-      for (int i = 0; i < 16; i++) full = (full << 8) | counter.data[i];
-      full &= ~mask;
-      for (int i = 15; i >= 0; i--) {
-        block[i] = static_cast<unsigned char>(full & 0xFF);
-        full >>= 8;
-      }
-    }
-    CipherCtx c;
-    int n = 0;
-    ok = c.ctx != nullptr && EVP_EncryptInit_ex(c.ctx, cipher, nullptr, key.data, block) == 1 &&
-         EVP_EncryptUpdate(c.ctx, out + done, &n, data.data + done, int(len)) == 1 && size_t(n) == len;
-    done += len;
-  }
+  bool ok = ctr_transform(cipher, key.data, counter.data, unsigned(length_bits), data.data, data.len, out);
   set_or_null(info, ok, result);
 }
 
