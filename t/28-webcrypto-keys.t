@@ -300,6 +300,18 @@ $got = $t->run_checks('api', 'wrap', $COMMON . q{
         const sealed = await crypto.subtle.encrypt({ name: 'AES-GCM', iv }, key, enc.encode('[not json'));
         return crypto.subtle.unwrapKey('jwk', sealed, key, { name: 'AES-GCM', iv }, { name: 'HMAC', hash: 'SHA-256' }, true, ['sign']);
       },
+      structuredCloneKeys: async () => {
+        // A clone has the same slots: it signs, verifies and describes itself as the original.
+        const rsa = await crypto.subtle.generateKey(RSA('RSA-PSS', 1024), false, ['sign', 'verify']);
+        const ed = await crypto.subtle.generateKey('Ed25519', true, ['sign', 'verify']);
+        const [rsaPriv, rsaPub, edPriv] = structuredClone([rsa.privateKey, rsa.publicKey, ed.privateKey]);
+        const msg = enc.encode('cloned');
+        const sig = await crypto.subtle.sign({ name: 'RSA-PSS', saltLength: 32 }, rsaPriv, msg);
+        return [rsaPriv instanceof CryptoKey, rsaPriv.extractable, rsaPub.algorithm.modulusLength, rsaPub.algorithm.hash.name,
+          await crypto.subtle.verify({ name: 'RSA-PSS', saltLength: 32 }, rsa.publicKey, sig, msg),
+          hex(await crypto.subtle.sign('Ed25519', edPriv, msg)) === hex(await crypto.subtle.sign('Ed25519', ed.privateKey, msg)),
+          (await crypto.subtle.exportKey('jwk', edPriv)).d === (await crypto.subtle.exportKey('jwk', ed.privateKey)).d];
+      },
       nonExtractableEverywhere: async () => {
         const out = [];
         for (const [alg, usages] of [[{ name: 'ECDSA', namedCurve: 'P-384' }, ['sign', 'verify']], ['Ed25519', ['sign', 'verify']],
@@ -322,6 +334,8 @@ like $got->{unwrapNeedsUsage}, qr/^threw InvalidAccessError/, 'unwrapKey with a 
 like $got->{wrapNotExtractable}, qr/^threw InvalidAccessError/, 'wrapping a key that is not extractable: InvalidAccessError';
 like $got->{unwrapTampered}, qr/^threw OperationError/, 'unwrapping tampered AES-KW data: OperationError';
 like $got->{unwrapNotJson}, qr/^threw DataError/, 'unwrapping a "jwk" that is not JSON: DataError';
+is_deeply $got->{structuredCloneKeys}, [JSON::PP::true, JSON::PP::false, 1024, 'SHA-256', JSON::PP::true, JSON::PP::true, JSON::PP::true],
+    'structuredClone of RSA and Ed25519 keys: the clones keep their algorithm, extractability and key';
 is_deeply $got->{nonExtractableEverywhere}, ['InvalidAccessError'], 'no private key that is not extractable exports, as pkcs8 or jwk';
 
 # ---- hostile key material and parameters: a DOMException, never a crash ----
