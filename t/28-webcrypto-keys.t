@@ -358,6 +358,15 @@ $got = $t->run_checks('api', 'hostile-keys', $COMMON . q{
       rsaJwkMegabyteModulus: () => errorName(crypto.subtle.importKey('jwk', rsaJwk(1 << 20), PSS, false, ['verify'])),
       rsaJwkNotBase64: () => errorName(crypto.subtle.importKey('jwk', { kty: 'RSA', n: 'a+b/c', e: 'AQAB' }, PSS, false, ['verify'])),
       rsaJwkNumberMember: () => errorName(crypto.subtle.importKey('jwk', { kty: 'RSA', n: 12345, e: 'AQAB' }, PSS, false, ['verify'])),
+      rsaJwkMadeUpPrivate: async () => {
+        // Parts that do not agree (p as large as n): refused at import, before a signature could cost a second.
+        const big = (n) => { const a = new Uint8Array(n).fill(0xa5); a[0] |= 0x80; a[n - 1] |= 1; return b64url(a); };
+        const jwk = { kty: 'RSA', n: big(1024), e: 'AQAB', d: big(1024), p: big(1024), q: big(1024), dp: big(1024), dq: big(1024), qi: big(1024) };
+        const real = await crypto.subtle.exportKey('jwk', (await goodKeys()).rsa.privateKey);
+        return [await errorName(crypto.subtle.importKey('jwk', jwk, { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }, false, ['sign'])),
+          await errorName(crypto.subtle.importKey('jwk', { ...real, dp: real.dq }, PSS, false, ['sign'])),
+          await errorName(crypto.subtle.importKey('jwk', { ...real, alg: undefined }, PSS, false, ['sign']))];
+      },
       rsaJwkPrivateMissingPrimes: async () => {
         const jwk = await crypto.subtle.exportKey('jwk', (await goodKeys()).rsa.privateKey);
         delete jwk.p; delete jwk.dq;
@@ -446,6 +455,8 @@ is $got->{rsaJwkHugeModulus}, 'DataError', 'an RSA JWK of 8256 bits (past the 81
 is $got->{rsaJwkMegabyteModulus}, 'DataError', 'an RSA JWK with a megabyte modulus: DataError';
 is $got->{rsaJwkNotBase64}, 'DataError', 'an RSA JWK whose n is not base64url: DataError';
 is $got->{rsaJwkNumberMember}, 'DataError', 'an RSA JWK whose n is a number: DataError';
+is_deeply $got->{rsaJwkMadeUpPrivate}, ['DataError', 'DataError', 'resolved'],
+    'RSA private JWKs whose parts disagree (8192-bit p and q; dp swapped with dq): DataError; the real one imports';
 is $got->{rsaJwkPrivateMissingPrimes}, 'DataError', 'a private RSA JWK without p and dq: DataError';
 is $got->{rsaJwkWrongAlg}, 'DataError', 'an RS256 JWK imported for RSA-PSS: DataError';
 is $got->{ecJwkMissingY}, 'DataError', 'an EC JWK without y: DataError';
