@@ -59,12 +59,20 @@ function base64Table() {
 function base64Encode(bytes, url = false) {
   const alphabet = url ? `${StringPrototypeSlice(BASE64_ALPHABET, 0, 62)}-_` : BASE64_ALPHABET;
   const length = TypedArrayPrototypeGetLength(bytes);
+  // Built in chunks of 8 KiB: one string of millions of small appends keeps
+  // a node per append until it is flattened.
   let out = '';
+  let chunk = '';
   let i = 0;
   for (; i + 2 < length; i += 3) {
     const n = (bytes[i] << 16) | (bytes[i + 1] << 8) | bytes[i + 2];
-    out += alphabet[n >> 18] + alphabet[(n >> 12) & 63] + alphabet[(n >> 6) & 63] + alphabet[n & 63];
+    chunk += alphabet[n >> 18] + alphabet[(n >> 12) & 63] + alphabet[(n >> 6) & 63] + alphabet[n & 63];
+    if (chunk.length >= 8192) {
+      out += chunk;
+      chunk = '';
+    }
   }
+  out += chunk;
   const rest = length - i;
   if (rest > 0) {
     const n = (bytes[i] << 16) | (rest > 1 ? bytes[i + 1] << 8 : 0);
