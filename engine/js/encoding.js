@@ -32,69 +32,102 @@ function latin1Decode(bytes) {
 // The string's code units, each below 256, as bytes.
 function latin1Encode(string) {
   const bytes = new Uint8Array(string.length);
-  for (let i = 0; i < string.length; i++) bytes[i] = string.charCodeAt(i);
+  for (let i = 0; i < string.length; i++) bytes[i] = StringPrototypeCharCodeAt(string, i);
   return bytes;
 }
 
 // ---- base64 ----
 
 const BASE64_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
-let base64Values = null; // char code -> 6-bit value or -1; built on first use
+let base64Values = null; // char code -> 6-bit value, 64 for '-', 65 for '_', or 255; built on first use
 
+// Everything below reads strings through captured intrinsics only (no
+// String.prototype.replace, no RegExp, no array methods): atob() and JWK
+// imports run after tenant code that may have replaced any of them.
 function base64Table() {
   if (base64Values === null) {
-    base64Values = new Int8Array(128).fill(-1);
-    for (let i = 0; i < 64; i++) base64Values[BASE64_ALPHABET.charCodeAt(i)] = i;
+    const table = new Uint8Array(128);
+    for (let i = 0; i < 128; i++) table[i] = 255;
+    for (let i = 0; i < 64; i++) table[StringPrototypeCharCodeAt(BASE64_ALPHABET, i)] = i;
+    table[0x2D] = 64; // '-'
+    table[0x5F] = 65; // '_'
+    base64Values = table;
   }
   return base64Values;
 }
 
 function base64Encode(bytes, url = false) {
-  const alphabet = url ? BASE64_ALPHABET.slice(0, 62) + '-_' : BASE64_ALPHABET;
-  const parts = [];
+  const alphabet = url ? `${StringPrototypeSlice(BASE64_ALPHABET, 0, 62)}-_` : BASE64_ALPHABET;
+  const length = TypedArrayPrototypeGetLength(bytes);
+  // Built in chunks of 8 KiB: one string of millions of small appends keeps
+  // a node per append until it is flattened.
+  let out = '';
   let chunk = '';
   let i = 0;
-  for (; i + 2 < bytes.length; i += 3) {
+  for (; i + 2 < length; i += 3) {
     const n = (bytes[i] << 16) | (bytes[i + 1] << 8) | bytes[i + 2];
     chunk += alphabet[n >> 18] + alphabet[(n >> 12) & 63] + alphabet[(n >> 6) & 63] + alphabet[n & 63];
     if (chunk.length >= 8192) {
-      parts.push(chunk);
+      out += chunk;
       chunk = '';
     }
   }
-  const rest = bytes.length - i;
+  out += chunk;
+  const rest = length - i;
   if (rest > 0) {
     const n = (bytes[i] << 16) | (rest > 1 ? bytes[i + 1] << 8 : 0);
-    chunk += alphabet[n >> 18] + alphabet[(n >> 12) & 63];
-    chunk += rest > 1 ? alphabet[(n >> 6) & 63] : url ? '' : '=';
-    chunk += url ? '' : '=';
+    out += alphabet[n >> 18] + alphabet[(n >> 12) & 63];
+    out += rest > 1 ? alphabet[(n >> 6) & 63] : url ? '' : '=';
+    out += url ? '' : '=';
   }
-  parts.push(chunk);
-  return parts.join('');
+  return out;
+}
+
+function isAsciiWhitespace(c) {
+  return c === 0x09 || c === 0x0A || c === 0x0C || c === 0x0D || c === 0x20;
 }
 
 // HTML's "forgiving-base64 decode": ASCII whitespace is skipped and the
 // padding may be left out. Returns null for input that is not base64. With
-// url, the alphabet is base64url (RFC 4648 section 5), without whitespace.
+// url, the alphabet is base64url (RFC 4648 section 5), without whitespace;
+// trailing '=' padding is tolerated there too.
 function base64Decode(input, url = false) {
-  let text = url ? input : input.replace(/[\t\n\f\r ]+/g, '');
-  if (url) {
-    text = text.replace(/={1,2}$/, '');
-    if (/[+/=]/.test(text)) return null;
-    text = text.replace(/-/g, '+').replace(/_/g, '/');
-  } else if (text.length % 4 === 0) {
-    text = text.replace(/==?$/, '');
-  }
-  if (text.length % 4 === 1) return null;
   const table = base64Table();
-  const bytes = new Uint8Array(Math.floor((text.length * 3) / 4));
+  let end = input.length;
+  // Significant characters, and where the padding starts.
+  let count = 0;
+  for (let i = 0; i < end; i++) {
+    const c = StringPrototypeCharCodeAt(input, i);
+    if (!url && isAsciiWhitespace(c)) continue;
+    count++;
+  }
+  let padding = 0;
+  for (let i = end - 1; i >= 0 && padding < 3; i--) {
+    const c = StringPrototypeCharCodeAt(input, i);
+    if (!url && isAsciiWhitespace(c)) continue;
+    if (c !== 0x3D) break;
+    padding++;
+    end = i;
+  }
+  if (padding > 2) return null;
+  if (!url && padding > 0 && count % 4 !== 0) return null;
+  count -= padding;
+  if (count % 4 === 1) return null;
+  const bytes = new Uint8Array(MathFloor((count * 3) / 4));
   let length = 0;
   let buffer = 0;
   let bits = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    const value = c < 128 ? table[c] : -1;
-    if (value < 0) return null;
+  for (let i = 0; i < end; i++) {
+    const c = StringPrototypeCharCodeAt(input, i);
+    if (!url && isAsciiWhitespace(c)) continue;
+    let value = c < 128 ? table[c] : 255;
+    if (value >= 64) {
+      // '-' and '_' belong to base64url only, '+' and '/' to base64 only.
+      if (!url || value === 255) return null;
+      value = value === 64 ? 62 : 63;
+    } else if (url && value >= 62) {
+      return null;
+    }
     buffer = ((buffer << 6) | value) & 0xFFFFFF;
     bits += 6;
     if (bits >= 8) {
@@ -102,13 +135,13 @@ function base64Decode(input, url = false) {
       bytes[length++] = (buffer >> bits) & 0xFF;
     }
   }
-  return bytes.subarray(0, length);
+  return TypedArrayPrototypeSubarray(bytes, 0, length);
 }
 
 function btoa(data) {
   requireArgs(arguments.length, 1, 'btoa');
   const string = toDOMString(data);
-  if (/[^\0-\xFF]/.test(string)) {
+  if (RegExpPrototypeExec(/[^\0-\xFF]/, string) !== null) {
     throw new DOMException('The string to be encoded contains characters outside of the Latin1 range.',
       'InvalidCharacterError');
   }
