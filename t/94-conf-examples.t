@@ -22,6 +22,11 @@ my %text = map { my $f = $_; (s{.*/}{}r => do { local (@ARGV, $/) = $f; <> }) } 
 for my $name (sort keys %text) {
     my $conf = $text{$name};
     like $conf, qr/\A# ngx_dispatch: /, "$name starts with a comment saying what it shows";
+    if ($name =~ /^two-tier-/) {
+        # they name a deployment's users, certificates and key files
+      SKIP: { skip "$name: t/88 runs it with its users, certificates and paths replaced", 1 }
+        next;
+    }
     my $tmp = tempdir('dispatch-confex-XXXXXX', TMPDIR => 1, CLEANUP => 1);
     $conf =~ s{load_module \S+;}{load_module $module;};
     $conf =~ s{/var/log/nginx/}{$tmp/}g;
