@@ -14,6 +14,7 @@
 #include "cpu_watchdog.h"
 #include "egress_policy.h"
 #include "fetch_client.h"
+#include "cache_store.h"
 #include "host.h"
 #include "isolate_pool.h"
 #include "kv_store.h"
@@ -93,6 +94,7 @@ class Engine {
   const EngineLimits &limits() const { return limits_; }
   CpuWatchdog &watchdog() { return watchdog_; }
   KvStore &kv() { return kv_; }
+  CacheStore &cache() { return cache_; }
   RedisClient &redis() { return redis_; }
   size_t script_max_size() const { return script_max_size_; }
   // The management API (admin_api.h): the call starts at once; the host is
@@ -144,6 +146,7 @@ class Engine {
   RedisClient events_;  // the dispatch:events subscription
   ScriptStore store_;
   KvStore kv_;
+  CacheStore cache_;  // before pool_: it outlives the isolates' open files
   CpuWatchdog watchdog_;
   LimitEnforcer enforcer_;
   IsolatePool pool_;

@@ -17,6 +17,7 @@
 #include "api/dispatch.h"
 #include "api/fetch.h"
 #include "api/idna.h"
+#include "api/cache.h"
 #include "api/kv.h"
 #include "api/timers.h"
 #include "api/wasm.h"
@@ -551,6 +552,7 @@ bool TenantIsolate::install_builtins(v8::Local<v8::Context> context, std::string
   install_crypto_natives(context, native);
   install_timer_natives(context, native);
   install_kv_natives(context, native);
+  install_cache_natives(context, native);
   install_body_natives(context, native);
   install_fetch_natives(context, native);
   install_dispatch_natives(context, native);
