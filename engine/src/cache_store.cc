@@ -125,15 +125,18 @@ void CacheStore::delete_file(const dispatch_cache_entry_t &entry) const {
 }
 
 bool CacheStore::take_slot(const void *owner) {
+  if (open_total_ >= kMaxOpen) return false;
   int &n = open_[owner];
   if (n >= kMaxOpenPerOwner) return false;
   n++;
+  open_total_++;
   return true;
 }
 
 void CacheStore::give_slot(const void *owner) {
   auto it = open_.find(owner);
   if (it == open_.end()) return;
+  open_total_--;
   if (--it->second <= 0) open_.erase(it);
 }
 
@@ -274,29 +277,25 @@ std::unique_ptr<CacheReader> CacheStore::open(const void *owner, const std::stri
   int rc = h.cache_lookup(h.cache_data, digest_bytes, &entry);
   if (rc == 2) delete_file(entry);  // expired: the index let go of it
   if (rc != 1) return nullptr;
-  if (!take_slot(owner)) {
-    *err = "too many cache operations in progress";
-    return nullptr;
-  }
   std::unique_ptr<CacheReader> r(new CacheReader(*this, owner));
-  std::string path = file_path(entry);
-  r->fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (r->fd_ < 0) return nullptr;  // evicted meanwhile by another worker
+  r->path_ = file_path(entry);
+  int fd = ::open(r->path_.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return nullptr;  // evicted meanwhile by another worker
   FileHeader fh{};
-  if (!pread_all(r->fd_, reinterpret_cast<char *>(&fh), sizeof(fh), 0) ||
-      std::memcmp(fh.magic, kMagic, sizeof(kMagic)) != 0 || fh.key_len != key.size() ||
-      uint64_t(sizeof(fh)) + fh.key_len + fh.meta_len + fh.body_len != entry.size) {
-    return nullptr;
-  }
+  bool ok = pread_all(fd, reinterpret_cast<char *>(&fh), sizeof(fh), 0) &&
+            std::memcmp(fh.magic, kMagic, sizeof(kMagic)) == 0 && fh.key_len == key.size() &&
+            uint64_t(sizeof(fh)) + fh.key_len + fh.meta_len + fh.body_len == entry.size;
   // the whole key, not only its digest
-  std::string stored(fh.key_len, '\0');
-  if (!pread_all(r->fd_, stored.data(), stored.size(), sizeof(fh)) || stored != key) {
-    return nullptr;
+  std::string stored(ok ? fh.key_len : 0, '\0');
+  ok = ok && pread_all(fd, stored.data(), stored.size(), sizeof(fh)) && stored == key;
+  if (ok) {
+    r->meta_.resize(fh.meta_len);
+    ok = pread_all(fd, r->meta_.data(), r->meta_.size(), sizeof(fh) + fh.key_len);
   }
-  r->meta_.resize(fh.meta_len);
-  if (!pread_all(r->fd_, r->meta_.data(), r->meta_.size(), sizeof(fh) + fh.key_len)) {
-    return nullptr;
-  }
+  ::close(fd);
+  if (!ok) return nullptr;
+  r->head_.assign(reinterpret_cast<const char *>(&fh), sizeof(fh));
+  r->head_ += stored;
   r->body_offset_ = sizeof(fh) + fh.key_len + fh.meta_len;
   r->body_len_ = fh.body_len;
   r->stored_ms_ = fh.stored_ms;
@@ -305,14 +304,34 @@ std::unique_ptr<CacheReader> CacheStore::open(const void *owner, const std::stri
   return r;
 }
 
-CacheReader::~CacheReader() {
+CacheReader::~CacheReader() { close_file(); }
+
+void CacheReader::close_file() {
   if (fd_ >= 0) ::close(fd_);
-  store_.give_slot(owner_);
+  fd_ = -1;
+  if (slot_) store_.give_slot(owner_);
+  slot_ = false;
+}
+
+// The file of the entry match() found, if it is still there and the same.
+bool CacheReader::reopen() {
+  if (!store_.take_slot(owner_)) return false;
+  slot_ = true;
+  fd_ = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd_ < 0) return false;
+  std::string head(head_.size(), '\0');
+  return pread_all(fd_, head.data(), head.size(), 0) && head == head_;
 }
 
 long CacheReader::read(char *buf, size_t len) {
-  if (fd_ < 0) return -1;
-  if (pos_ >= end_) return 0;
+  if (pos_ >= end_) {
+    close_file();
+    return 0;
+  }
+  if (fd_ < 0 && !reopen()) {
+    close_file();
+    return -1;
+  }
   if (len > end_ - pos_) len = size_t(end_ - pos_);
   ssize_t n;
   do {
@@ -320,6 +339,7 @@ long CacheReader::read(char *buf, size_t len) {
   } while (n < 0 && errno == EINTR);
   if (n <= 0) return -1;  // shorter than its header said: cut short
   pos_ += uint64_t(n);
+  if (pos_ >= end_) close_file();
   return long(n);
 }
 

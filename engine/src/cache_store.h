@@ -57,13 +57,18 @@ class CacheWriter {
   bool failed_ = false;
 };
 
-// A body being read, from start to end (a range of it).
+// A body being read, from start to end (a range of it). The file is open
+// only while its body is being read: match() reads the head and closes it,
+// the first read() opens it again (checking it is still the same entry) and
+// the last one closes it, so that matched responses a script never reads
+// hold no file.
 class CacheReader {
  public:
   ~CacheReader();
   CacheReader(const CacheReader &) = delete;
   CacheReader &operator=(const CacheReader &) = delete;
-  // Up to len bytes of the body into buf: how many, 0 at the end, -1 on error.
+  // Up to len bytes of the body into buf: how many, 0 at the end, -1 when
+  // it cannot be read (gone meanwhile, too many files open).
   long read(char *buf, size_t len);
   void set_range(uint64_t start, uint64_t end) {
     pos_ = start;
@@ -76,9 +81,14 @@ class CacheReader {
  private:
   friend class CacheStore;
   CacheReader(CacheStore &store, const void *owner) : store_(store), owner_(owner) {}
+  bool reopen();
+  void close_file();
   CacheStore &store_;
   const void *owner_;
   int fd_ = -1;
+  bool slot_ = false;
+  std::string path_;
+  std::string head_;  // the file's header and key, as first read
   uint64_t body_offset_ = 0;
   uint64_t body_len_ = 0;
   uint64_t stored_ms_ = 0;
@@ -89,8 +99,11 @@ class CacheReader {
 
 class CacheStore {
  public:
-  // Open files one isolate may hold at once (puts and matches in flight).
-  static constexpr int kMaxOpenPerOwner = 32;
+  // Open files one isolate, and the whole worker, may hold at once (puts
+  // and matched bodies not read to their end): past them a put stores
+  // nothing and a match misses, so no tenant runs the worker out of fds.
+  static constexpr int kMaxOpenPerOwner = 128;
+  static constexpr int kMaxOpen = 512;
 
   CacheStore(const dispatch_engine_conf_t &conf, const Host &host);
 
@@ -128,6 +141,7 @@ class CacheStore {
   std::string path_;
   uint64_t tenant_max_size_;
   std::unordered_map<const void *, int> open_;
+  int open_total_ = 0;
 };
 
 }  // namespace dispatch

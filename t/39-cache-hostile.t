@@ -1,0 +1,213 @@
+#!/usr/bin/perl
+# The Cache API against hostile tenants: byte bounds per tenant and in
+# total with least-recently-used eviction, cache bombs, keys and Vary
+# values crafted to meet another tenant's, huge URLs and header values;
+# and caches without dispatch_cache_path.
+use strict;
+use warnings;
+use Test::More;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Dispatch::Test;
+use JSON::PP;
+use File::Find;
+
+my $t = Dispatch::Test->new(
+    http   => 'dispatch_cache_path %%PREFIX%%/cache keys_zone=dcache:1m max_size=500k tenant_max_size=256k;',
+    server => q{
+        location ~ ^/t/(?<ns>[^/]*)/(?<script>[^/]*) {
+            dispatch_cpu_limit 5s;
+            dispatch $ns $script;
+        }
+    },
+);
+
+my $driver = q{
+function bytes(n, fill) { return new Uint8Array(n).fill(fill.charCodeAt(0)); }
+function stream(size, fill, onPull) {
+  let left = size;
+  return new ReadableStream({
+    pull(c) {
+      if (onPull) onPull();
+      const n = Math.min(left, 65536);
+      if (n === 0) return c.close();
+      c.enqueue(bytes(n, fill));
+      left -= n;
+    },
+  });
+}
+export default {
+  async fetch(request) {
+    const q = new URL(request.url).searchParams;
+    const op = q.get('op');
+    const cache = q.has('cache') ? await caches.open(q.get('cache')) : caches.default;
+    const url = q.has('ulen') ? 'https://cache.test/' + 'u'.repeat(Number(q.get('ulen')))
+                              : q.get('url') ?? ('https://cache.test/' + (q.get('k') ?? 'x'));
+    const rh = {};
+    for (const s of q.getAll('rh')) rh[s.slice(0, s.indexOf(':'))] = s.slice(s.indexOf(':') + 1);
+    try {
+      switch (op) {
+        case 'put': {
+          const headers = { 'cache-control': 'max-age=600' };
+          for (const s of q.getAll('h')) headers[s.slice(0, s.indexOf(':'))] = s.slice(s.indexOf(':') + 1);
+          if (q.has('hbytes')) headers['x-big'] = 'h'.repeat(Number(q.get('hbytes')));
+          let pulls = 0;
+          const size = Number(q.get('size') ?? 0);
+          const body = q.has('size') ? stream(size, q.get('fill') ?? 'a', () => pulls++) : (q.get('body') ?? '');
+          await cache.put(new Request(url, { headers: rh }), new Response(body, { headers }));
+          return Response.json({ ok: true, pulls });
+        }
+        case 'match': {
+          const res = await cache.match(new Request(url, { headers: rh }));
+          if (!res) return Response.json({ hit: false });
+          const body = await res.text();
+          return Response.json({ hit: true, length: body.length, body: body.length <= 64 ? body : body.slice(0, 8) });
+        }
+        case 'bomb': {
+          // many large puts in one request, each on a key of its own
+          const n = Number(q.get('n'));
+          for (let i = 0; i < n; i++) {
+            await cache.put('https://cache.test/bomb' + i,
+                            new Response(stream(Number(q.get('size')), 'b'), { headers: { 'cache-control': 'max-age=600' } }));
+          }
+          let hits = 0;
+          for (let i = 0; i < n; i++) if (await cache.match('https://cache.test/bomb' + i)) hits++;
+          return Response.json({ ok: true, hits });
+        }
+        case 'opens': {
+          // matched bodies never read hold no file
+          const held = [];
+          for (let i = 0; i < Number(q.get('n')); i++) {
+            const res = await cache.match('https://cache.test/' + q.get('k'));
+            if (res) held.push(res);
+          }
+          return Response.json({ hits: held.length });
+        }
+        case 'reading': {
+          // bodies left half read do: bounded, then reading fails
+          const held = [];
+          let errors = 0;
+          for (let i = 0; i < Number(q.get('n')); i++) {
+            const reader = (await cache.match('https://cache.test/' + q.get('k'))).body.getReader();
+            try { await reader.read(); held.push(reader); } catch (e) { if (e instanceof TypeError) errors++; }
+          }
+          return Response.json({ reading: held.length, errors });
+        }
+        default: return new Response('unknown op', { status: 400 });
+      }
+    } catch (e) {
+      return Response.json({ error: e.constructor.name, message: e.message });
+    }
+  }
+};
+};
+for my $who (['tenants', 'alice'], ['tenants', 'bob'], ['tenants', 'carol'],
+             ['tenantsa', 'lice'], ['other', 'alice']) {
+    $t->put_script(@$who, $driver);
+}
+
+sub call {
+    my ($who, $query) = @_;
+    my $r = $t->get("/t/$who?$query", timeout => 30);
+    my $d = eval { decode_json($r->{content}) };
+    return $d // { raw => $r->{content}, status => $r->{status} };
+}
+
+sub cache_bytes {
+    my $sum = 0;
+    find(sub { $sum += -s $_ if -f $_ && $File::Find::dir !~ m{/tmp$} }, $t->prefix . '/cache');
+    return $sum;
+}
+
+my $K = 100 * 1024;
+
+# the tenant's bound: least recently used first out
+for my $i (1 .. 2) { call('tenants/alice', "op=put&k=e$i&size=$K") }
+is call('tenants/alice', 'op=match&k=e1')->{hit}, JSON::PP::true, 'two 100 KiB entries fit a 256 KiB tenant bound';
+call('tenants/alice', "op=put&k=e3&size=$K");    # e1 was used last: e2 goes
+is call('tenants/alice', 'op=match&k=e2')->{hit}, JSON::PP::false, 'a third evicts the least recently used one';
+is call('tenants/alice', 'op=match&k=e1')->{hit}, JSON::PP::true, 'not the one matched since';
+is call('tenants/alice', 'op=match&k=e3')->{length}, $K, 'and the new one is stored';
+
+# a put larger than the tenant's bound stores nothing and stops reading
+my $huge = call('tenants/alice', 'op=put&k=huge&size=' . (2 * 1024 * 1024));
+is $huge->{ok}, JSON::PP::true, 'a put over the tenant bound resolves';
+ok $huge->{pulls} < 10, "having read only what was over the bound ($huge->{pulls} pieces of 2 MiB)";
+is call('tenants/alice', 'op=match&k=huge')->{hit}, JSON::PP::false, 'and stores nothing';
+is call('tenants/alice', 'op=match&k=e3')->{hit}, JSON::PP::true, 'nor evicts for it';
+
+# the node's bound: other tenants fill it, the least recently used goes
+call('tenants/bob', "op=put&k=b1&size=$K");
+call('tenants/bob', "op=put&k=b2&size=$K");
+call('tenants/carol', "op=put&k=c1&size=$K");
+call('tenants/carol', "op=put&k=c2&size=$K");
+ok cache_bytes() <= 500 * 1024, 'the bodies on disk stay within max_size (' . cache_bytes() . ' bytes)';
+my @alive = grep { call(@$_)->{hit} } (['tenants/alice', 'op=match&k=e1'], ['tenants/alice', 'op=match&k=e3'],
+                                       ['tenants/bob', 'op=match&k=b1'], ['tenants/carol', 'op=match&k=c2']);
+ok @alive < 4, 'past max_size the least recently used entries of the node are evicted';
+is call('tenants/carol', 'op=match&k=c2')->{hit}, JSON::PP::true, 'the most recent entry stays';
+
+# a cache bomb: bounded, the worker keeps serving, other tenants keep theirs
+call('tenants/bob', 'op=put&k=keep&body=bobs');
+my $bomb = call('tenants/carol', 'op=bomb&n=40&size=' . (200 * 1024));
+is $bomb->{ok}, JSON::PP::true, 'forty 200 KiB puts in one request complete' or diag explain $bomb;
+is $bomb->{hits}, 1, 'only what fits the tenant bound stays (one)';
+ok cache_bytes() <= 500 * 1024, 'the disk stays within max_size after the bomb (' . cache_bytes() . ' bytes)';
+is call('tenants/bob', 'op=match&k=keep')->{body}, 'bobs', 'another tenant\'s small entry survives the bomb';
+my @tmp = glob($t->prefix . '/cache/tmp/*');
+is scalar(@tmp), 0, 'no temporary file is left behind';
+
+# keys crafted to meet another tenant's: namespace and script boundaries,
+# cache names, URLs
+call('tenants/alice', 'op=put&k=secret&body=alice');
+is call('tenantsa/lice', 'op=match&k=secret')->{hit}, JSON::PP::false, 'tenantsa/lice does not see tenants/alice (same concatenation)';
+is call('other/alice', 'op=match&k=secret')->{hit}, JSON::PP::false, 'nor does a script of the same name in another namespace';
+call('tenants/alice', 'op=put&cache=a&url=https://cache.test/b&body=one');
+is call('tenants/alice', 'op=match&cache=ab&url=https://cache.test/')->{hit}, JSON::PP::false, 'a cache name and URL that concatenate alike do not meet';
+is call('tenants/alice', 'op=match&cache=default&k=secret')->{hit}, JSON::PP::false, 'caches.open("default") is not caches.default';
+my $nul = '%00%00%00%00%00%00%00%07default';
+is call('tenants/alice', "op=match&cache=$nul&k=secret")->{hit}, JSON::PP::false, 'a cache name imitating the key encoding meets nothing';
+
+# Vary values crafted to look like several
+call('tenants/alice', 'op=put&k=vary&body=v&h=vary:x-a,%20x-b&rh=x-a:1&rh=x-b:2');
+is call('tenants/alice', 'op=match&k=vary&rh=x-a:1&rh=x-b:2')->{hit}, JSON::PP::true, 'Vary on two headers hits with both values';
+is call('tenants/alice', 'op=match&k=vary&rh=x-a:1%22,%22x-b%22,%222')->{hit}, JSON::PP::false, 'a value crafted to imitate both misses';
+is call('tenants/bob', 'op=match&k=vary&rh=x-a:1&rh=x-b:2')->{hit}, JSON::PP::false, 'and another tenant misses with the same values';
+
+# huge URLs and header values
+is call('tenants/alice', 'op=put&ulen=20000&body=x')->{error}, 'TypeError', 'a cache key URL over 16 KiB is a TypeError';
+my $ok_long = 'https://cache.test/' . ('u' x 6000);
+call('tenants/alice', "op=put&url=$ok_long&body=long");
+is call('tenants/alice', "op=match&url=$ok_long")->{body}, 'long', 'a 6000-byte URL is a key like any other';
+call('tenants/alice', 'op=put&k=bighdr&body=x&hbytes=100000');
+is call('tenants/alice', 'op=match&k=bighdr')->{hit}, JSON::PP::true, 'a 100 KB header value is stored';
+is call('tenants/alice', 'op=put&k=hugehdr&body=x&hbytes=300000')->{error}, 'TypeError', 'headers over 256 KiB are a TypeError';
+
+# open files: none for a matched body until it is read, and a bound on
+# bodies being read
+call('tenants/alice', 'op=put&k=small&body=s');
+is call('tenants/alice', 'op=opens&k=small&n=300')->{hits}, 300, 'matched bodies left unread hold no file (300 held)';
+call('tenants/alice', "op=put&k=twopieces&size=$K");
+my $reading = call('tenants/alice', 'op=reading&k=twopieces&n=200');
+is $reading->{reading}, 128, 'at most 128 bodies of one isolate are being read at once' or diag explain $reading;
+is $reading->{errors}, 72, 'the others fail to read with a TypeError';
+call('tenants/bob', 'op=put&k=after&body=fine');
+is call('tenants/bob', 'op=match&k=after')->{body}, 'fine', 'another tenant is served meanwhile';
+
+is_deeply [ $t->error_log_alerts ], [], 'no alerts in the error log';
+$t->stop;
+
+# without dispatch_cache_path: match misses, put stores nothing, one warning
+my $n = Dispatch::Test->new(
+    server => q{
+        location ~ ^/t/(?<ns>[^/]*)/(?<script>[^/]*) { dispatch $ns $script; }
+    },
+);
+$n->put_script('tenants', 'alice', $driver);
+my $r = $n->get('/t/tenants/alice?op=put&k=a&body=x');
+like $r->{content}, qr/"ok":true/, 'without dispatch_cache_path put resolves';
+$n->get('/t/tenants/alice?op=put&k=a&body=x');
+like $n->get('/t/tenants/alice?op=match&k=a')->{content}, qr/"hit":false/, 'and match misses';
+my @warn = ($n->error_log =~ /no dispatch_cache_path/g);
+is scalar(@warn), 1, 'one warning says so';
+done_testing;
