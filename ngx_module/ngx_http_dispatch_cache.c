@@ -55,6 +55,7 @@ typedef struct {
 
 typedef struct {
     ngx_shm_zone_t              *zone;
+    ngx_str_t                    path;
     uint64_t                     max_size;
     uint64_t                     tenant_max_size;
 } ngx_http_dispatch_cache_t;
@@ -62,6 +63,8 @@ typedef struct {
 
 static ngx_int_t ngx_http_dispatch_cache_zone_init(ngx_shm_zone_t *shm_zone,
     void *data);
+
+static ngx_uint_t  ngx_http_dispatch_cache_tag;
 static void ngx_http_dispatch_cache_entry_insert(ngx_rbtree_node_t *temp,
     ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
 static void ngx_http_dispatch_cache_tenant_insert(ngx_rbtree_node_t *temp,
@@ -72,6 +75,12 @@ static ngx_http_dispatch_cache_sh_t *ngx_http_dispatch_cache_state(void *data,
     ngx_slab_pool_t **shpool);
 static void ngx_http_dispatch_cache_unlink(ngx_slab_pool_t *shpool,
     ngx_http_dispatch_cache_sh_t *sh, ngx_http_dispatch_cache_node_t *cn);
+static void ngx_http_dispatch_cache_clear_files(ngx_http_dispatch_cache_t *cache,
+    ngx_log_t *log);
+static ngx_int_t ngx_http_dispatch_cache_delete_file(ngx_tree_ctx_t *ctx,
+    ngx_str_t *path);
+static ngx_int_t ngx_http_dispatch_cache_noop(ngx_tree_ctx_t *ctx,
+    ngx_str_t *path);
 
 
 /*
@@ -236,8 +245,9 @@ ngx_http_dispatch_cache_path(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
+    /* a tag of its own: nginx refuses a quarantine zone of the same name */
     cache->zone = ngx_shared_memory_add(cf, &name, size,
-                                        &ngx_http_dispatch_module);
+                                        &ngx_http_dispatch_cache_tag);
     if (cache->zone == NULL) {
         return NGX_CONF_ERROR;
     }
@@ -250,6 +260,7 @@ ngx_http_dispatch_cache_path(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     cache->zone->init = ngx_http_dispatch_cache_zone_init;
     cache->zone->data = cache;
+    cache->path = path->name;
 
     dmcf->cache = cache;
     dmcf->cache_path = path->name;
@@ -323,6 +334,9 @@ ngx_http_dispatch_cache_zone_init(ngx_shm_zone_t *shm_zone, void *data)
     if (sh == NULL) {
         return NGX_ERROR;
     }
+
+    /* a new index knows no body: those of an earlier run are orphans */
+    ngx_http_dispatch_cache_clear_files(shm_zone->data, shm_zone->shm.log);
 
     ngx_rbtree_init(&sh->entries, &sh->entries_sentinel,
                     ngx_http_dispatch_cache_entry_insert);
@@ -720,4 +734,89 @@ ngx_http_dispatch_cache_evict(void *data, const unsigned char *tenant,
     }
 
     return 0;
+}
+
+
+/*
+ * In the master, when the index is new (a start, or a reload that changed
+ * the zone): the body files an earlier run left under the path are deleted.
+ * Only names this module makes are touched (DIGEST-SERIAL in hex, and
+ * SERIAL under tmp/), so a path shared by mistake loses nothing else.
+ */
+
+static void
+ngx_http_dispatch_cache_clear_files(ngx_http_dispatch_cache_t *cache,
+    ngx_log_t *log)
+{
+    ngx_tree_ctx_t  tree;
+
+    if (cache == NULL || cache->path.len == 0) {
+        return;
+    }
+
+    ngx_memzero(&tree, sizeof(ngx_tree_ctx_t));
+
+    tree.init_handler = NULL;
+    tree.file_handler = ngx_http_dispatch_cache_delete_file;
+    tree.pre_tree_handler = ngx_http_dispatch_cache_noop;
+    tree.post_tree_handler = ngx_http_dispatch_cache_noop;
+    tree.spec_handler = ngx_http_dispatch_cache_noop;
+    tree.data = NULL;
+    tree.alloc = 0;
+    tree.log = log;
+
+    /* a path not there yet has nothing to clear */
+    (void) ngx_walk_tree(&tree, &cache->path);
+}
+
+
+static ngx_int_t
+ngx_http_dispatch_cache_delete_file(ngx_tree_ctx_t *ctx, ngx_str_t *path)
+{
+    u_char      *name, *last;
+    size_t       len, i;
+    ngx_uint_t   ok;
+
+    last = path->data + path->len;
+    name = last;
+
+    while (name > path->data && name[-1] != '/') {
+        name--;
+    }
+
+    len = last - name;
+
+    /* DIGEST-SERIAL: 64 + 1 + 16 hex digits; a temporary file: 16 */
+    ok = (len == 64 + 1 + 16 || len == 16);
+
+    for (i = 0; ok && i < len; i++) {
+        if (len != 16 && i == 64) {
+            ok = (name[i] == '-');
+            continue;
+        }
+
+        ok = ((name[i] >= '0' && name[i] <= '9')
+              || (name[i] >= 'a' && name[i] <= 'f'));
+    }
+
+    if (!ok) {
+        return NGX_OK;
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ctx->log, 0,
+                   "dispatch cache: delete orphan \"%s\"", path->data);
+
+    if (ngx_delete_file(path->data) == NGX_FILE_ERROR) {
+        ngx_log_error(NGX_LOG_WARN, ctx->log, ngx_errno,
+                      ngx_delete_file_n " \"%s\" failed", path->data);
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_dispatch_cache_noop(ngx_tree_ctx_t *ctx, ngx_str_t *path)
+{
+    return NGX_OK;
 }

@@ -207,5 +207,20 @@ is scalar(@tmp), 0, 'no temporary file is left behind';
 $t->reload;
 is call('alice', 'op=match&k=workers')->{body}, 'from-one-worker', 'an entry survives a reload';
 
+# a restart starts a new index: the bodies of the last run are deleted,
+# and nothing else under the path
+my $foreign = $t->prefix . '/cache/not-ours.txt';
+open my $fh, '>', $foreign or die $!;
+print {$fh} "keep\n";
+close $fh;
 is_deeply [ $t->error_log_alerts ], [], 'no alerts in the error log';
+$t->stop;
+$t->start;
+$t->put_script('tenants', 'alice', $driver);
+is call('alice', 'op=match&k=workers')->{hit}, JSON::PP::false, 'after a restart the cache starts empty';
+my @left = grep { -f } glob($t->prefix . '/cache/*/*/*');
+is scalar(@left), 0, 'and the body files of the last run are deleted';
+ok -f $foreign, 'a file the module did not make is left alone';
+call('alice', 'op=put&k=again&body=again');
+is call('alice', 'op=match&k=again')->{body}, 'again', 'and it stores entries again';
 done_testing;

@@ -197,6 +197,19 @@ is call('tenants/bob', 'op=match&k=after')->{body}, 'fine', 'another tenant is s
 is_deeply [ $t->error_log_alerts ], [], 'no alerts in the error log';
 $t->stop;
 
+# nginx -t checks the directive
+for my $case (['/tmp/x max_size=1m', qr/must have "keys_zone"/, 'without keys_zone'],
+              ['/tmp/x keys_zone=c:1k', qr/too small/, 'with a zone under 8 pages'],
+              ['/tmp/x keys_zone=c:1m max_size=0', qr/invalid parameter "max_size=0"/, 'with max_size=0'],
+              ['/tmp/x keys_zone=c:1m colour=red', qr/invalid parameter "colour=red"/, 'with an unknown parameter'],
+              ['/tmp/x keys_zone=dispatch:1m', qr/already declared for a different use/, 'with the quarantine zone\'s name']) {
+    my ($code, $out) = Dispatch::Test->nginx_test_config(
+        http => "dispatch_cache_path $case->[0];",
+        server => 'location / { dispatch customers $host; }');
+    isnt $code, 0, "nginx -t refuses dispatch_cache_path $case->[2]";
+    like $out, $case->[1], '... saying why' or diag $out;
+}
+
 # without dispatch_cache_path: match misses, put stores nothing, one warning
 my $n = Dispatch::Test->new(
     server => q{

@@ -99,7 +99,8 @@ function cacheIgnoreMethod(options) {
 }
 
 // Reads the body of a response handed to put() to its end, piece by piece,
-// into the writer (null: it is only drained). The response reads as used.
+// into the writer (null: not to be stored, so a stream is cancelled). The
+// response reads as used either way. True when all of it was written.
 async function cachePutBody(response, handle) {
   const holder = new Response();
   bodyMove(holder, response);
@@ -107,16 +108,20 @@ async function cachePutBody(response, handle) {
   if (bytes !== null) return handle === null || native.cachePutWrite(handle, bytes);
   const stream = bodyStream(holder);
   if (stream === null) return true;
+  if (handle === null) {
+    // Not to be stored: nothing reads the rest of it.
+    await readableStreamCancel(stream, new TypeError('The response is not cached.'));
+    return false;
+  }
   const reader = readableStreamGetReader(stream);
-  let keep = handle !== null;
   for (;;) {
     const result = await readableStreamReaderRead(reader);
-    if (result.done) return keep;
+    if (result.done) return true;
     const chunk = result.value;
     if (!isArrayBuffer(chunk) && !ArrayBufferIsView(chunk)) {
       throw new TypeError('This ReadableStream did not return bytes.');
     }
-    if (keep && !native.cachePutWrite(handle, chunk)) {
+    if (!native.cachePutWrite(handle, chunk)) {
       // Over the tenant's bound: it will not be stored; stop reading.
       await readableStreamCancel(stream, new TypeError('The response is too large to cache.'));
       return false;
