@@ -74,6 +74,19 @@ export default {
           for (let i = 0; i < n; i++) if (await cache.match('https://cache.test/bomb' + i)) hits++;
           return Response.json({ ok: true, hits });
         }
+        case 'many': {
+          // many small entries: more than the index has room for
+          const n = Number(q.get('n'));
+          for (let i = 0; i < n; i++) {
+            await cache.put('https://cache.test/many' + i, new Response('m' + i, { headers: { 'cache-control': 'max-age=600' } }));
+          }
+          const hit = [];
+          for (let i = 0; i < n; i++) {
+            const res = await cache.match('https://cache.test/many' + i);
+            hit.push(res ? (await res.text()) === 'm' + i : false);
+          }
+          return Response.json({ hits: hit.filter(Boolean).length, last: hit[n - 1], first: hit[0] });
+        }
         case 'opens': {
           // matched bodies never read hold no file
           const held = [];
@@ -209,6 +222,23 @@ for my $case (['/tmp/x max_size=1m', qr/must have "keys_zone"/, 'without keys_zo
     isnt $code, 0, "nginx -t refuses dispatch_cache_path $case->[2]";
     like $out, $case->[1], '... saying why' or diag $out;
 }
+
+# an index full of entries: the least recently used make room
+my $tiny = Dispatch::Test->new(
+    http   => 'dispatch_cache_path %%PREFIX%%/cache keys_zone=tiny:64k;',
+    server => q{
+        location ~ ^/t/(?<ns>[^/]*)/(?<script>[^/]*) { dispatch_cpu_limit 5s; dispatch $ns $script; }
+    },
+);
+$tiny->put_script('tenants', 'alice', $driver);
+my $many = eval { decode_json($tiny->get('/t/tenants/alice?op=many&n=2000', timeout => 60)->{content}) } || {};
+is $many->{last}, JSON::PP::true, 'with the index full, a new entry is still stored';
+is $many->{first}, JSON::PP::false, 'the least recently used went to make room';
+ok $many->{hits} > 50 && $many->{hits} < 2000, "a 64k zone holds some ($many->{hits}) of 2000 entries";
+my @files = grep { -f } glob($tiny->prefix . '/cache/*/*/*');
+is scalar(@files), $many->{hits}, 'and the files of the evicted entries are deleted';
+is_deeply [ $tiny->error_log_alerts ], [], 'no alerts in the error log';
+$tiny->stop;
 
 # without dispatch_cache_path: match misses, put stores nothing, one warning
 my $n = Dispatch::Test->new(
