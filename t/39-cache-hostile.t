@@ -196,6 +196,36 @@ call('tenants/alice', 'op=put&k=bighdr&body=x&hbytes=100000');
 is call('tenants/alice', 'op=match&k=bighdr')->{hit}, JSON::PP::true, 'a 100 KB header value is stored';
 is call('tenants/alice', 'op=put&k=hugehdr&body=x&hbytes=300000')->{error}, 'TypeError', 'headers over 256 KiB are a TypeError';
 
+# a script that replaced the intrinsics the built-ins might use gets the
+# same cache: what is stored and matched does not change
+$t->put_script('tenants', 'tamper', q{
+export default {
+  async fetch() {
+    const url = 'https://cache.test/tamper';
+    const fr = { 'accept-language': 'fr' };
+    Object.prototype.toJSON = function () { return { s: 299, t: '', h: ['x-evil', '1'], v: [] }; };
+    Array.prototype.toJSON = function () { return ['x-evil', '1']; };
+    RegExp.prototype.exec = function () { return null; };
+    String.prototype.toLowerCase = function () { return 'evil'; };
+    String.prototype.slice = function () { return 'evil'; };
+    Array.prototype[Symbol.iterator] = function () { throw new Error('iterated'); };
+    JSON.parse = () => ({ s: 299, t: '', h: ['x-evil', '1'], v: [] });
+    JSON.stringify = () => 'evil';
+    Date.parse = () => 0;
+    await caches.default.put(new Request(url, { headers: fr }),
+                             new Response('kept', { headers: { 'cache-control': 'max-age=60', vary: 'Accept-Language' } }));
+    const hit = await caches.default.match(new Request(url, { headers: fr }));
+    const miss = await caches.default.match(new Request(url, { headers: { 'accept-language': 'de' } }));
+    const ranged = await caches.default.match(new Request(url, { headers: { 'accept-language': 'fr', range: 'bytes=1-2' } }));
+    return new Response((hit ? `${hit.status} ${await hit.text()} ${hit.headers.get('x-evil')}` : 'none') + ' / ' +
+                        (miss === undefined ? 'miss' : 'hit') + ' / ' +
+                        (ranged ? `${ranged.status} ${await ranged.text()}` : 'none'));
+  }
+};
+});
+is $t->get('/t/tenants/tamper')->{content}, '200 kept null / miss / 206 ep',
+    'replaced JSON, RegExp, String, Array and Date methods (toJSON, exec, iterators) change nothing the cache stores or matches';
+
 # open files: none for a matched body until it is read, and a bound on
 # bodies being read
 call('tenants/alice', 'op=put&k=small&body=s');

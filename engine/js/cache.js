@@ -161,6 +161,27 @@ function cacheEtagMatches(header, etag) {
   return false;
 }
 
+// What put() wrote at the head of an entry, checked as it was meant to be
+// (a file is never trusted): null when it is not.
+function cacheMetaParse(text) {
+  let meta;
+  try {
+    meta = JSONParse(text);
+  } catch {
+    return null;
+  }
+  if (!isObject(meta) || !NumberIsInteger(meta.s) || meta.s < 200 || meta.s > 599 || typeof meta.t !== 'string' ||
+      !ArrayIsArray(meta.h) || !ArrayIsArray(meta.v)) {
+    return null;
+  }
+  for (let i = 0; i < meta.h.length; i++) if (typeof meta.h[i] !== 'string') return null;
+  for (let i = 0; i < meta.v.length; i++) {
+    const pair = meta.v[i];
+    if (!ArrayIsArray(pair) || typeof pair[0] !== 'string' || (pair[1] !== null && typeof pair[1] !== 'string')) return null;
+  }
+  return meta;
+}
+
 class Cache {
   #name;
 
@@ -175,10 +196,8 @@ class Cache {
     const found = native.cacheOpen(this.#name, req.url);
     if (found === null) return undefined;
     const handle = found[0];
-    let meta;
-    try {
-      meta = JSONParse(found[1]);
-    } catch {
+    const meta = cacheMetaParse(found[1]);
+    if (meta === null) {
       native.freeNative(handle);
       return undefined;
     }
@@ -261,11 +280,17 @@ class Cache {
       listPush(stored, sorted[i][1]);
     }
     const vary = listNew();
-    for (let i = 0; i < varyNames.length; i++) listPush(vary, [varyNames[i], cacheHeader(req.headers, varyNames[i])]);
+    for (let i = 0; i < varyNames.length; i++) {
+      const pair = listNew();
+      listPush(pair, varyNames[i]);
+      listPush(pair, cacheHeader(req.headers, varyNames[i]));
+      listPush(vary, pair);
+    }
 
     let handle = null;
     if (ttl > 0) {
-      const meta = JSONStringify({ s: parts.status, t: parts.statusText, h: listToArray(stored), v: listToArray(vary) });
+      // Prototype-less throughout: no toJSON a tenant put on a prototype runs.
+      const meta = JSONStringify({ __proto__: null, s: parts.status, t: parts.statusText, h: stored, v: vary });
       handle = native.cachePutBegin(this.#name, req.url, meta, ttl);
     }
     if (handle === null && !cacheLoggedDisabled && !native.cacheEnabled()) {
