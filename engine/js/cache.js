@@ -210,8 +210,10 @@ class Cache {
       }
     }
     const length = found[2];
-    const headers = listNew();
+    let headers = listNew();
     for (let i = 0; i < meta.h.length; i++) listPush(headers, meta.h[i]);
+    // the cache's own say on these, not a stored copy's
+    headers = cacheWithout(cacheWithout(headers, 'age'), 'cf-cache-status');
     listPush(headers, 'cf-cache-status');
     listPush(headers, 'HIT');
     listPush(headers, 'age');
