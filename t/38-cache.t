@@ -201,6 +201,18 @@ ok $t->every_worker_says('/t/alice?op=served&k=workers', 200, 'from-one-worker')
     'every worker process serves the entry one of them put'
     or diag $t->worker_answers('/t/alice?op=served&k=workers');
 
+# puts and matches of one key at once, on both workers: every answer is one
+# whole entry, never a mix of two
+my @reqs = map { { path => ($_ % 2 ? "/t/alice?op=put&k=race&size=150000&fill=" . chr(97 + $_ % 26)
+                                     . '&h=cache-control:max-age=60'
+                                   : '/t/alice?op=match&k=race') } } 1 .. 120;
+my @res = $t->parallel(\@reqs, timeout => 60);
+is scalar(grep { $_->{status} == 200 } @res), 120, '120 concurrent puts and matches of one key all answer';
+my @bodies = map { my $d = eval { decode_json($_->{content}) }; $d && $d->{hit} ? $d->{body} : () } @res;
+sub whole_put { my ($b) = @_; return defined $b && length($b) == 150000 && $b eq substr($b, 0, 1) x 150000 }
+is scalar(grep { !whole_put($_) } @bodies), 0, 'every hit among them is one whole put (' . scalar(@bodies) . ' hits)';
+ok whole_put(call('alice', 'op=match&k=race')->{body}), 'and the entry left is one whole put';
+
 # bodies lie under the path, nowhere else
 my @files = grep { -f } glob($t->prefix . '/cache/*/*/*');
 ok @files >= 5, 'bodies are files under dispatch_cache_path (' . scalar(@files) . ')';
