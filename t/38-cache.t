@@ -178,6 +178,16 @@ my $r416 = call('alice', 'op=match&k=r&rh=range:bytes=20-30');
 is $r416->{status}, 416, 'an unsatisfiable range is 416';
 is $r416->{headers}{'content-range'}, 'bytes */10', 'with Content-Range bytes */length';
 
+# conditional requests
+call('alice', 'op=put&k=cond&body=c&h=cache-control:max-age=60&h=etag:%22v1%22&h=last-modified:Wed,%2001%20Jan%202025%2000:00:00%20GMT');
+is call('alice', 'op=match&k=cond&rh=if-none-match:%22v1%22')->{status}, 304, 'If-None-Match with the ETag answers 304';
+is call('alice', 'op=match&k=cond&rh=if-none-match:W/%22v1%22')->{status}, 304, '... compared weakly';
+is call('alice', 'op=match&k=cond&rh=if-none-match:%22v2%22')->{status}, 200, 'another ETag answers the entry';
+is call('alice', 'op=match&k=cond&rh=if-modified-since:Thu,%2001%20Jan%202026%2000:00:00%20GMT')->{status}, 304,
+    'If-Modified-Since after Last-Modified answers 304';
+is call('alice', 'op=match&k=cond&rh=if-modified-since:Mon,%2001%20Jan%202024%2000:00:00%20GMT')->{status}, 200,
+    'If-Modified-Since before it answers the entry';
+
 # a streamed body larger than one piece, in and out
 call('alice', 'op=put&k=big&size=300000&fill=q&h=cache-control:max-age=60');
 my $big = call('alice', 'op=match&k=big');

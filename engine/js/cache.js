@@ -182,6 +182,23 @@ function cacheMetaParse(text) {
   return meta;
 }
 
+// Whether the request's validators say the client has the stored entry:
+// If-None-Match against its ETag, else If-Modified-Since against its
+// Last-Modified (RFC 9110 13.2.2).
+function cacheNotModified(stored, requestHeaders) {
+  const ifNoneMatch = cacheHeader(requestHeaders, 'if-none-match');
+  if (ifNoneMatch !== null) {
+    const etag = cacheFlatHeader(stored, 'etag');
+    return etag !== null && cacheEtagMatches(ifNoneMatch, etag);
+  }
+  const since = cacheHeader(requestHeaders, 'if-modified-since');
+  const modified = cacheFlatHeader(stored, 'last-modified');
+  if (since === null || modified === null) return false;
+  const sinceMs = CacheDateParse(since);
+  const modifiedMs = CacheDateParse(modified);
+  return NumberIsFinite(sinceMs) && NumberIsFinite(modifiedMs) && modifiedMs <= sinceMs;
+}
+
 class Cache {
   #name;
 
@@ -221,9 +238,7 @@ class Cache {
     let status = meta.s;
     let statusText = meta.t;
 
-    const etag = cacheFlatHeader(meta.h, 'etag');
-    const ifNoneMatch = cacheHeader(req.headers, 'if-none-match');
-    if (etag !== null && ifNoneMatch !== null && cacheEtagMatches(ifNoneMatch, etag)) {
+    if (cacheNotModified(meta.h, req.headers)) {
       native.freeNative(handle);
       return responseFromFetch(304, 'Not Modified', cacheWithout(headers, 'content-length'), null, '', false);
     }
