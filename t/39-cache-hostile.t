@@ -181,6 +181,24 @@ is call('tenants/alice', 'op=match&cache=default&k=secret')->{hit}, JSON::PP::fa
 my $nul = '%00%00%00%00%00%00%00%07default';
 is call('tenants/alice', "op=match&cache=$nul&k=secret")->{hit}, JSON::PP::false, 'a cache name imitating the key encoding meets nothing';
 
+# a script deleted and created again (another customer, perhaps) under the
+# same name does not see the entries of the one before; an update does
+$t->put_script('tenants', 'reborn', $driver, created_on => '2026-01-01T00:00:00.000001Z');
+call('tenants/reborn', 'op=put&k=mine&body=first-owner');
+(my $v2 = $driver) =~ s/return Response.json\(\{ hit: true,/return Response.json({ v2: true, hit: true,/;
+$t->put_script('tenants', 'reborn', $v2, created_on => '2026-01-01T00:00:00.000001Z');
+$t->publish('tenants', 'reborn');
+my $updated;
+$t->wait_for(sub { $updated = call('tenants/reborn', 'op=match&k=mine'); $updated->{v2} });
+is $updated->{v2}, JSON::PP::true, 'an update of the script is served';
+is $updated->{body}, 'first-owner', 'and keeps its cache';
+$t->del_script('tenants', 'reborn');
+$t->put_script('tenants', 'reborn', $driver, created_on => '2026-06-01T00:00:00.000002Z');
+$t->publish('tenants', 'reborn');
+my $reborn;
+for (1 .. 20) { $reborn = call('tenants/reborn', 'op=match&k=mine'); last unless $reborn->{hit}; select undef, undef, undef, 0.1 }
+is $reborn->{hit}, JSON::PP::false, 'a script created again under the same name starts with an empty cache';
+
 # Vary values crafted to look like several
 call('tenants/alice', 'op=put&k=vary&body=v&h=vary:x-a,%20x-b&rh=x-a:1&rh=x-b:2');
 is call('tenants/alice', 'op=match&k=vary&rh=x-a:1&rh=x-b:2')->{hit}, JSON::PP::true, 'Vary on two headers hits with both values';

@@ -89,11 +89,17 @@ CacheStore::CacheStore(const dispatch_engine_conf_t &conf, const Host &host)
       tenant_max_size_(conf.cache_tenant_max_size ? conf.cache_tenant_max_size
                                                   : uint64_t(64) << 20) {}
 
-std::string CacheStore::encode_key(const std::string &ns, const std::string &script,
-                                   const std::string &cache_name, const std::string &url) {
+std::string CacheStore::encode_tenant(const ScriptSource &script) {
   std::string out = "dispatch-cache-v1";
-  put_len(&out, ns);
-  put_len(&out, script);
+  put_len(&out, script.ns);
+  put_len(&out, script.name);
+  put_len(&out, script.created_on);
+  return out;
+}
+
+std::string CacheStore::encode_key(const ScriptSource &script, const std::string &cache_name,
+                                   const std::string &url) {
+  std::string out = encode_tenant(script);
   put_len(&out, cache_name);
   put_len(&out, url);
   return out;
@@ -140,8 +146,8 @@ void CacheStore::give_slot(const void *owner) {
   if (--it->second <= 0) open_.erase(it);
 }
 
-std::unique_ptr<CacheWriter> CacheStore::begin_put(const void *owner, const std::string &ns,
-                                                   const std::string &script,
+std::unique_ptr<CacheWriter> CacheStore::begin_put(const void *owner,
+                                                   const ScriptSource &script,
                                                    const std::string &key,
                                                    const std::string &meta, uint64_t ttl_ms,
                                                    std::string *err) {
@@ -159,10 +165,7 @@ std::unique_ptr<CacheWriter> CacheStore::begin_put(const void *owner, const std:
   }
   std::unique_ptr<CacheWriter> w(new CacheWriter(*this, owner));
   digest(key, w->entry_.key);
-  std::string tenant;
-  put_len(&tenant, ns);
-  put_len(&tenant, script);
-  digest(tenant, w->entry_.tenant);
+  digest(encode_tenant(script), w->entry_.tenant);
   if (RAND_bytes(reinterpret_cast<unsigned char *>(&w->entry_.serial),
                  sizeof(w->entry_.serial)) != 1) {
     *err = "no random serial";

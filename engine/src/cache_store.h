@@ -7,8 +7,9 @@
 // worker process of the node sees one cache.
 //
 // A key is the SHA-256 of a length-prefixed encoding of (namespace, script,
-// cache name, URL): no choice of names or URLs makes two tenants' keys
-// meet. The whole encoded key is also written at the head of the body file
+// the script's created_on, cache name, URL): no choice of names or URLs
+// makes two tenants' keys meet, and a script deleted and created again
+// (perhaps for another customer) never sees the entries of the one before. The whole encoded key is also written at the head of the body file
 // and compared when the file is opened, so even a digest collision could
 // not hand one tenant another's entry.
 //
@@ -28,6 +29,7 @@
 
 #include "dispatch_engine.h"
 #include "host.h"
+#include "script_store.h"
 
 namespace dispatch {
 
@@ -110,15 +112,17 @@ class CacheStore {
   bool enabled() const { return enabled_; }
   uint64_t tenant_max_size() const { return tenant_max_size_; }
 
-  // The encoded key and its digest; tenant digest of ns/script.
-  static std::string encode_key(const std::string &ns, const std::string &script,
-                                const std::string &cache_name, const std::string &url);
+  // The encoded key of a script's entry, and of the script itself (whose
+  // digest names it in the index's per-tenant accounting).
+  static std::string encode_tenant(const ScriptSource &script);
+  static std::string encode_key(const ScriptSource &script, const std::string &cache_name,
+                                const std::string &url);
   static void digest(const std::string &bytes, unsigned char out[DISPATCH_CACHE_KEY_LEN]);
 
   // owner: the isolate, for the bound on open files. Null with *err set when
   // the cache cannot take it (disabled, too many open, the disk).
-  std::unique_ptr<CacheWriter> begin_put(const void *owner, const std::string &ns,
-                                         const std::string &script, const std::string &key,
+  std::unique_ptr<CacheWriter> begin_put(const void *owner, const ScriptSource &script,
+                                         const std::string &key,
                                          const std::string &meta, uint64_t ttl_ms,
                                          std::string *err);
   // Renames the file into place, indexes it, evicts down to the bounds.

@@ -61,8 +61,7 @@ bool key_arg(const v8::FunctionCallbackInfo<v8::Value> &info, std::string *key) 
     throw_type_error(isolate, "Cache: the key is too long");
     return false;
   }
-  const ScriptSource &script = TenantIsolate::from(isolate)->script();
-  *key = CacheStore::encode_key(script.ns, script.name, name, url);
+  *key = CacheStore::encode_key(TenantIsolate::from(isolate)->script(), name, url);
   return true;
 }
 
@@ -94,8 +93,8 @@ void cache_put_begin(const v8::FunctionCallbackInfo<v8::Value> &info) {
   std::string meta = to_std_string(isolate, info[2]);
   TenantIsolate *tenant = TenantIsolate::from(isolate);
   std::string err;
-  auto writer = store_of(isolate).begin_put(tenant, tenant->script().ns, tenant->script().name,
-                                            key, meta, uint64_t(ttl), &err);
+  auto writer = store_of(isolate).begin_put(tenant, tenant->script(), key, meta, uint64_t(ttl),
+                                            &err);
   if (!writer) {
     info.GetReturnValue().SetNull();
     return;
