@@ -14,7 +14,7 @@ const CACHE_DEFAULT_TTL = { __proto__: null, 200: 7200, 206: 7200, 301: 7200, 30
 // One Cache-Control directive per match: name, then its value (quoted or not).
 const CACHE_CONTROL_DIRECTIVE = /\s*([^,=\s]+)\s*(?:=\s*(?:"([^"]*)"|([^,\s]*)))?\s*(?:,|$)/y;
 const CACHE_RANGE = /^bytes=(\d*)-(\d*)$/;
-const CACHE_VARY_NAME = /\s*([^,\s]+)\s*(?:,|$)/y;
+const CACHE_LIST_ITEM = /\s*([^,\s]+)\s*(?:,|$)/y;
 
 let cacheLoggedDisabled = false;
 
@@ -34,16 +34,24 @@ function cacheControlParse(value) {
   return directives;
 }
 
-function cacheVaryNames(value) {
-  const names = listNew();
-  if (value === null) return names;
-  CACHE_VARY_NAME.lastIndex = 0;
-  while (CACHE_VARY_NAME.lastIndex < value.length) {
-    const at = CACHE_VARY_NAME.lastIndex;
-    const m = RegExpPrototypeExec(CACHE_VARY_NAME, value);
-    if (m === null || CACHE_VARY_NAME.lastIndex === at) break;
-    listPush(names, StringPrototypeToLowerCase(m[1]));
+// The items of a comma-separated header value, trimmed.
+function cacheListItems(value) {
+  const items = listNew();
+  if (value === null) return items;
+  CACHE_LIST_ITEM.lastIndex = 0;
+  while (CACHE_LIST_ITEM.lastIndex < value.length) {
+    const at = CACHE_LIST_ITEM.lastIndex;
+    const m = RegExpPrototypeExec(CACHE_LIST_ITEM, value);
+    if (m === null || CACHE_LIST_ITEM.lastIndex === at) break;
+    listPush(items, m[1]);
   }
+  return items;
+}
+
+// Header names in a Vary value (or in private="..."), lower-case.
+function cacheVaryNames(value) {
+  const names = cacheListItems(value);
+  for (let i = 0; i < names.length; i++) names[i] = StringPrototypeToLowerCase(names[i]);
   return names;
 }
 
@@ -150,13 +158,15 @@ function cacheRange(value, length) {
   return [206, start, end];
 }
 
+// If-None-Match's weak comparison (RFC 9110 8.8.3.2): W/ aside, the same
+// opaque tag. The header is a comma-separated list (or *).
 function cacheEtagMatches(header, etag) {
   if (header === '*') return true;
   const weak = (tag) => (StringPrototypeSlice(tag, 0, 2) === 'W/' ? StringPrototypeSlice(tag, 2) : tag);
   const want = weak(etag);
-  const tags = cacheVaryNames(header); // comma-separated, as Vary is
+  const tags = cacheListItems(header);
   for (let i = 0; i < tags.length; i++) {
-    if (weak(tags[i]) === want || weak(StringPrototypeToUpperCase(tags[i])) === weak(StringPrototypeToUpperCase(etag))) return true;
+    if (weak(tags[i]) === want) return true;
   }
   return false;
 }
