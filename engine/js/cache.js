@@ -18,33 +18,34 @@ const CACHE_LIST_ITEM = /\s*([^,\s]+)\s*(?:,|$)/y;
 
 let cacheLoggedDisabled = false;
 
+// Each match of a sticky regex, one after the other from the start of
+// value, to each(match); stops at the first place it does not match.
+function cacheScan(regex, value, each) {
+  if (value === null) return;
+  regex.lastIndex = 0;
+  while (regex.lastIndex < value.length) {
+    const at = regex.lastIndex;
+    const m = RegExpPrototypeExec(regex, value);
+    if (m === null || regex.lastIndex === at) return;
+    each(m);
+  }
+}
+
 // Cache-Control as a null-prototype record of lower-case names to values
 // ('' for a bare directive).
 function cacheControlParse(value) {
   const directives = { __proto__: null };
-  if (value === null) return directives;
-  CACHE_CONTROL_DIRECTIVE.lastIndex = 0;
-  while (CACHE_CONTROL_DIRECTIVE.lastIndex < value.length) {
-    const at = CACHE_CONTROL_DIRECTIVE.lastIndex;
-    const m = RegExpPrototypeExec(CACHE_CONTROL_DIRECTIVE, value);
-    if (m === null || CACHE_CONTROL_DIRECTIVE.lastIndex === at) break;
+  cacheScan(CACHE_CONTROL_DIRECTIVE, value, (m) => {
     const name = StringPrototypeToLowerCase(m[1]);
     if (!(name in directives)) directives[name] = m[2] ?? m[3] ?? '';
-  }
+  });
   return directives;
 }
 
 // The items of a comma-separated header value, trimmed.
 function cacheListItems(value) {
   const items = listNew();
-  if (value === null) return items;
-  CACHE_LIST_ITEM.lastIndex = 0;
-  while (CACHE_LIST_ITEM.lastIndex < value.length) {
-    const at = CACHE_LIST_ITEM.lastIndex;
-    const m = RegExpPrototypeExec(CACHE_LIST_ITEM, value);
-    if (m === null || CACHE_LIST_ITEM.lastIndex === at) break;
-    listPush(items, m[1]);
-  }
+  cacheScan(CACHE_LIST_ITEM, value, (m) => listPush(items, m[1]));
   return items;
 }
 
