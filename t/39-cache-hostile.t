@@ -279,7 +279,17 @@ my $tiny = Dispatch::Test->new(
     },
 );
 $tiny->put_script('tenants', 'alice', $driver);
+# temporary files of puts abandoned long ago go at the next put
+my $tmpdir = $tiny->prefix . '/cache/tmp';
+mkdir $tmpdir; chmod 0777, $tmpdir;
+for my $f (['00112233445566aa', time - 3600], ['00112233445566bb', time], ['not-ours', time - 3600]) {
+    open my $fh, '>', "$tmpdir/$f->[0]" or die $!; close $fh;
+    utime $f->[1], $f->[1], "$tmpdir/$f->[0]";
+}
 my $many = eval { decode_json($tiny->get('/t/tenants/alice?op=many&n=2000', timeout => 60)->{content}) } || {};
+ok !-e "$tmpdir/00112233445566aa", 'a temporary file an hour old is deleted by the next put';
+ok -e "$tmpdir/00112233445566bb", 'a recent one is not';
+ok -e "$tmpdir/not-ours", 'nor a file the module did not make';
 is $many->{last}, JSON::PP::true, 'with the index full, a new entry is still stored';
 is $many->{first}, JSON::PP::false, 'the least recently used went to make room';
 ok $many->{hits} > 50 && $many->{hits} < 2000, "a 64k zone holds some ($many->{hits}) of 2000 entries";

@@ -1,5 +1,6 @@
 #include "cache_store.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -77,6 +78,20 @@ bool pread_all(int fd, char *buf, size_t len, uint64_t off) {
 bool make_dir(const std::string &path) {
   return ::mkdir(path.c_str(), 0700) == 0 || errno == EEXIST;
 }
+
+bool is_hex(const char *s, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) return false;
+  }
+  return true;
+}
+
+// A put no request finishes (its stream never ends, its isolate idles and
+// is not collected) leaves its temporary file; no put outlives the wall
+// limit and ctx.waitUntil's 30 s, so one older than this is abandoned. A
+// writer that still held it would only fail to rename it.
+constexpr uint64_t kTmpMaxAgeMs = 10 * 60 * 1000;
+constexpr uint64_t kTmpSweepEveryMs = 60 * 1000;
 
 }  // namespace
 
@@ -176,6 +191,10 @@ std::unique_ptr<CacheWriter> CacheStore::begin_put(const void *owner,
 
   std::string tmp_dir = path_ + "/tmp";
   make_dir(tmp_dir);
+  if (now - last_tmp_sweep_ms_ > kTmpSweepEveryMs) {
+    last_tmp_sweep_ms_ = now;
+    sweep_tmp(tmp_dir, now);
+  }
   w->tmp_path_ = tmp_dir + "/" +
                  hex(reinterpret_cast<const unsigned char *>(&w->entry_.serial),
                      sizeof(w->entry_.serial));
@@ -200,6 +219,20 @@ std::unique_ptr<CacheWriter> CacheStore::begin_put(const void *owner,
   }
   w->header_len_ = sizeof(h) + key.size() + meta.size();
   return w;
+}
+
+void CacheStore::sweep_tmp(const std::string &dir, uint64_t now) const {
+  DIR *d = ::opendir(dir.c_str());
+  if (d == nullptr) return;
+  while (struct dirent *e = ::readdir(d)) {
+    if (std::strlen(e->d_name) != 16 || !is_hex(e->d_name, 16)) continue;
+    std::string path = dir + "/" + e->d_name;
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0) continue;
+    uint64_t mtime = uint64_t(st.st_mtime) * 1000;
+    if (mtime + kTmpMaxAgeMs < now) ::unlink(path.c_str());
+  }
+  ::closedir(d);
 }
 
 CacheWriter::~CacheWriter() {

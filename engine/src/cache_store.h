@@ -136,6 +136,8 @@ class CacheStore {
   friend class CacheReader;
   std::string file_path(const dispatch_cache_entry_t &entry) const;
   void delete_file(const dispatch_cache_entry_t &entry) const;
+  // Deletes temporary files of puts abandoned long ago.
+  void sweep_tmp(const std::string &dir, uint64_t now) const;
   bool take_slot(const void *owner);
   void give_slot(const void *owner);
   void log(dispatch_log_level_e level, const std::string &msg) const;
@@ -146,6 +148,7 @@ class CacheStore {
   uint64_t tenant_max_size_;
   std::unordered_map<const void *, int> open_;
   int open_total_ = 0;
+  uint64_t last_tmp_sweep_ms_ = 0;
 };
 
 }  // namespace dispatch
