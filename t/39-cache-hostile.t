@@ -298,6 +298,46 @@ is scalar(@files), $many->{hits}, 'and the files of the evicted entries are dele
 is_deeply [ $tiny->error_log_alerts ], [], 'no alerts in the error log';
 $tiny->stop;
 
+# bodies stream to and from the disk: 40 MB through a 16m isolate
+my $big = Dispatch::Test->new(
+    http   => q{
+        dispatch_memory_limit 16m;
+        dispatch_cache_path %%PREFIX%%/cache keys_zone=big:1m max_size=100m tenant_max_size=64m;
+    },
+    server => q{
+        location / { dispatch_cpu_limit 10s; dispatch tenants streamer; }
+    },
+);
+$big->put_script('tenants', 'streamer', q{
+export default {
+  async fetch(request) {
+    const key = 'https://cache.test/big';
+    if (new URL(request.url).pathname === '/put') {
+      let left = 40 * 1024 * 1024;
+      const body = new ReadableStream({
+        pull(c) {
+          const n = Math.min(left, 65536);
+          if (n === 0) return c.close();
+          c.enqueue(new Uint8Array(n).fill(122));
+          left -= n;
+        },
+      });
+      await caches.default.put(key, new Response(body, { headers: { 'cache-control': 'max-age=600' } }));
+      return new Response('stored');
+    }
+    return (await caches.default.match(key)) ?? new Response('miss', { status: 404 });
+  }
+};
+});
+my $bp = $big->get('/put', timeout => 60);
+is $bp->{content}, 'stored', 'a 40 MB streamed body is put by a script with 16m of memory';
+my $bm = $big->get('/match', timeout => 60);
+is $bm->{status}, 200, 'and matched back';
+is length($bm->{content}), 40 * 1024 * 1024, 'all 40 MB of it reach the client';
+is scalar(() = $bm->{content} =~ /[^z]/g), 0, 'byte for byte';
+unlike $big->error_log, qr/exceeded_memory/, 'within the memory limit';
+$big->stop;
+
 # without dispatch_cache_path: match misses, put stores nothing, one warning
 my $n = Dispatch::Test->new(
     server => q{
