@@ -462,15 +462,16 @@ ngx_http_dispatch_cache_state(void *data, ngx_slab_pool_t **shpool)
 }
 
 
+/* the wall clock, as the engine writes expiries: shared by every process */
+
 static uint64_t
 ngx_http_dispatch_cache_now_ms(void)
 {
-    ngx_time_t  *tp;
+    struct timeval  tv;
 
-    ngx_time_update();
-    tp = ngx_timeofday();
+    ngx_gettimeofday(&tv);
 
-    return (uint64_t) tp->sec * 1000 + tp->msec;
+    return (uint64_t) tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
 
