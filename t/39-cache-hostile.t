@@ -295,6 +295,11 @@ is $many->{first}, JSON::PP::false, 'the least recently used went to make room';
 ok $many->{hits} > 50 && $many->{hits} < 2000, "a 64k zone holds some ($many->{hits}) of 2000 entries";
 my @files = grep { -f } glob($tiny->prefix . '/cache/*/*/*');
 is scalar(@files), $many->{hits}, 'and the files of the evicted entries are deleted';
+for my $who (qw(bob carol dave)) {
+    $tiny->put_script('tenants', $who, $driver);
+    my $m = eval { decode_json($tiny->get("/t/tenants/$who?op=many&n=300", timeout => 60)->{content}) } || {};
+    is $m->{last}, JSON::PP::true, "a new tenant ($who) stores entries in the full index too";
+}
 is_deeply [ $tiny->error_log_alerts ], [], 'no alerts in the error log';
 $tiny->stop;
 

@@ -285,8 +285,10 @@ bool CacheStore::commit(CacheWriter &w, std::string *err) {
   const dispatch_host_t &h = host_.raw();
   dispatch_cache_entry_t replaced{}, evicted{};
   int rc = -1;
-  // no room in the index: the node's least recently used entries make some
-  for (int tries = 0; tries < 16; tries++) {
+  // No room in the index: the node's least recently used entries make some.
+  // A freed entry frees a page of its slab size only once the page is
+  // empty, so a new tenant's record may take a few evictions.
+  for (int tries = 0; tries < 128; tries++) {
     rc = h.cache_insert(h.cache_data, &w.entry_, &replaced);
     if (rc == 1 || rc == -2) delete_file(replaced);
     if (rc >= 0) break;
