@@ -795,14 +795,30 @@ cache_engine_done(const char *dir)
     assert_int_equal(system(cmd), 0);
 }
 
+/* script ns/cache, with a cache path or not, answers expected */
 static void
-test_cache_put_then_match_streams_the_body_back(void **state)
+cache_script_answers(int with_path, const char *code, const char *expected)
 {
     call_t  c;
     char    dir[64];
 
-    cache_engine(dir);
-    redis_fixture_put_script("ns", "cache",
+    if (with_path) {
+        cache_engine(dir);
+    }
+    redis_fixture_put_script("ns", "cache", code, NULL);
+    call(&c, "ns", "cache", "GET", "http://example.com/", NULL);
+    assert_int_equal(c.resp.outcome, DISPATCH_OUTCOME_OK);
+    assert_body(&c, expected);
+    dispatch_request_release(c.req);
+    if (with_path) {
+        cache_engine_done(dir);
+    }
+}
+
+static void
+test_cache_put_then_match_streams_the_body_back(void **state)
+{
+    cache_script_answers(1,
         "export default { async fetch() {"
         "  const big = 'x'.repeat(200000);"
         "  await caches.default.put('https://c.test/a', new Response(big, { headers: { 'cache-control': 'max-age=60' } }));"
@@ -810,23 +826,13 @@ test_cache_put_then_match_streams_the_body_back(void **state)
         "  const miss = await caches.default.match('https://c.test/b');"
         "  const text = await hit.text();"
         "  return new Response([text === big, hit.headers.get('cf-cache-status'), miss === undefined].join('|'));"
-        "} };", NULL);
-
-    call(&c, "ns", "cache", "GET", "http://example.com/", NULL);
-    assert_int_equal(c.resp.outcome, DISPATCH_OUTCOME_OK);
-    assert_body(&c, "true|HIT|true");
-    dispatch_request_release(c.req);
-    cache_engine_done(dir);
+        "} };", "true|HIT|true");
 }
 
 static void
 test_cache_full_index_evicts_the_least_recently_used(void **state)
 {
-    call_t  c;
-    char    dir[64];
-
-    cache_engine(dir);
-    redis_fixture_put_script("ns", "cache",
+    cache_script_answers(1,
         "export default { async fetch() {"
         "  const put = (i) => caches.default.put('https://c.test/' + i, new Response('v' + i, { headers: { 'cache-control': 'max-age=60' } }));"
         "  for (let i = 0; i < 4; i++) await put(i);"
@@ -835,30 +841,17 @@ test_cache_full_index_evicts_the_least_recently_used(void **state)
         "  const hits = [];"
         "  for (let i = 0; i < 5; i++) hits.push((await caches.default.match('https://c.test/' + i)) ? 1 : 0);"
         "  return new Response(hits.join(''));"
-        "} };", NULL);
-
-    call(&c, "ns", "cache", "GET", "http://example.com/", NULL);
-    assert_int_equal(c.resp.outcome, DISPATCH_OUTCOME_OK);
-    assert_body(&c, "10111");
-    dispatch_request_release(c.req);
-    cache_engine_done(dir);
+        "} };", "10111");
 }
 
 static void
 test_cache_without_a_path_misses_and_stores_nothing(void **state)
 {
-    call_t  c;
-
-    redis_fixture_put_script("ns", "cache",
+    cache_script_answers(0,
         "export default { async fetch() {"
         "  const r = await caches.default.put('https://c.test/a', new Response('x', { headers: { 'cache-control': 'max-age=60' } }));"
         "  return new Response([r, await caches.default.match('https://c.test/a'), await caches.default.delete('https://c.test/a')].join('|'));"
-        "} };", NULL);
-
-    call(&c, "ns", "cache", "GET", "http://example.com/", NULL);
-    assert_int_equal(c.resp.outcome, DISPATCH_OUTCOME_OK);
-    assert_body(&c, "||false");
-    dispatch_request_release(c.req);
+        "} };", "||false");
 }
 
 static void
