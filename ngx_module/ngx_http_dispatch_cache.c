@@ -121,6 +121,7 @@ ngx_http_dispatch_cache_path(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     u_char                     *p;
     off_t                       max;
     ssize_t                     size;
+    uint64_t                   *bound;
     ngx_str_t                  *value, name, s;
     ngx_uint_t                  i;
     ngx_path_t                 *path;
@@ -200,32 +201,25 @@ ngx_http_dispatch_cache_path(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
 
         if (ngx_strncmp(value[i].data, "max_size=", 9) == 0) {
+            bound = &cache->max_size;
             s.data = value[i].data + 9;
-            s.len = value[i].len - 9;
 
-            max = ngx_parse_offset(&s);
-            if (max == NGX_ERROR || max == 0) {
-                goto invalid;
-            }
-
-            cache->max_size = max;
-            continue;
-        }
-
-        if (ngx_strncmp(value[i].data, "tenant_max_size=", 16) == 0) {
+        } else if (ngx_strncmp(value[i].data, "tenant_max_size=", 16) == 0) {
+            bound = &cache->tenant_max_size;
             s.data = value[i].data + 16;
-            s.len = value[i].len - 16;
 
-            max = ngx_parse_offset(&s);
-            if (max == NGX_ERROR || max == 0) {
-                goto invalid;
-            }
-
-            cache->tenant_max_size = max;
-            continue;
+        } else {
+            goto invalid;
         }
 
-        goto invalid;
+        s.len = value[i].data + value[i].len - s.data;
+
+        max = ngx_parse_offset(&s);
+        if (max == NGX_ERROR || max == 0) {
+            goto invalid;
+        }
+
+        *bound = max;
     }
 
     if (name.len == 0) {
