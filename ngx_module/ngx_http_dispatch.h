@@ -46,6 +46,8 @@ typedef struct {
     ngx_msec_t                 hang_timeout;
 
     ngx_shm_zone_t            *zone;         /* the node's shared state */
+    void                      *cache;        /* dispatch_cache_path, or NULL */
+    ngx_str_t                  cache_path;   /* NUL-terminated */
     ngx_msec_t                 quarantine_period;
 
     ngx_array_t               *fetch_allow;  /* of char *: "CIDR[:PORT]" */
@@ -173,6 +175,19 @@ uint64_t ngx_http_dispatch_quarantined(void *data, const char *key,
 void ngx_http_dispatch_quarantine_lift(void *data, const char *key,
     size_t len);
 uint64_t ngx_http_dispatch_generation(void *data);
+
+char *ngx_http_dispatch_cache_path(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+void ngx_http_dispatch_cache_host_init(dispatch_host_t *host,
+    dispatch_engine_conf_t *conf, ngx_http_dispatch_main_conf_t *dmcf);
+int ngx_http_dispatch_cache_lookup(void *data, const unsigned char *key,
+    dispatch_cache_entry_t *out);
+int ngx_http_dispatch_cache_insert(void *data,
+    const dispatch_cache_entry_t *entry, dispatch_cache_entry_t *replaced);
+int ngx_http_dispatch_cache_remove(void *data, const unsigned char *key,
+    dispatch_cache_entry_t *removed);
+int ngx_http_dispatch_cache_evict(void *data, const unsigned char *tenant,
+    dispatch_cache_entry_t *evicted);
 uint64_t ngx_http_dispatch_generation_bump(void *data);
 
 

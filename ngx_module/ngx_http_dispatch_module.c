@@ -134,6 +134,13 @@ static ngx_command_t  ngx_http_dispatch_commands[] = {
       0,
       NULL },
 
+    { ngx_string("dispatch_cache_path"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
+      ngx_http_dispatch_cache_path,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("dispatch_fetch_allow"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
       ngx_http_dispatch_fetch_allow,
@@ -296,6 +303,7 @@ ngx_http_dispatch_create_main_conf(ngx_conf_t *cf)
      *     dmcf->redis_password = { 0, NULL };
      *     dmcf->redis_user = { 0, NULL };
      *     dmcf->zone = NULL;
+ *     dmcf->cache = NULL;
      *     dmcf->fetch_allow = NULL;
      *     dmcf->fetch_trusted_certificate = { 0, NULL };
      *     dmcf->fetch_ssl = NULL;
@@ -1039,6 +1047,7 @@ ngx_http_dispatch_init_process(ngx_cycle_t *cycle)
     ngx_http_dispatch_host_init(&host, dmcf->zone);
     ngx_http_dispatch_fetch_init_process(cycle, dmcf, &conf, &host);
     ngx_http_dispatch_defence_init_process(dmcf, &conf);
+    ngx_http_dispatch_cache_host_init(&host, &conf, dmcf);
 
     ngx_http_dispatch_engine = dispatch_engine_create(&conf, &host, err,
                                                       sizeof(err));

@@ -107,6 +107,7 @@ is $code, 0, 'sizes take a g suffix, as SPEC\'s defaults do' or diag $out;
     $conf =~ s{load_module \S+;}{load_module $module;};
     $conf =~ s{listen 80;}{listen 127.0.0.1:1;};
     $conf =~ s{/var/log/nginx/}{$dir/}g;
+    $conf =~ s{/var/lib/nginx/}{$dir/}g;    # paths nginx -t creates
     open my $out_fh, '>', "$dir/nginx.conf" or die $!;
     print $out_fh "pid $dir/nginx.pid;\nerror_log $dir/error.log;\n", $conf;
     close $out_fh;

@@ -43,6 +43,106 @@ static struct {
     size_t                    ncf;
 } limits;
 
+/*
+ * The Cache API's index as nginx's shared zone keeps it, here in one
+ * process: a table of TEST_CACHE_SLOTS entries, the least recently used by
+ * a counter. No byte bounds: a full table is what makes the engine evict.
+ */
+#define TEST_CACHE_SLOTS  4
+
+static struct {
+    int                     used;
+    uint64_t                last;
+    dispatch_cache_entry_t  e;
+} test_cache[TEST_CACHE_SLOTS];
+static uint64_t  test_cache_clock;
+
+static int
+test_cache_find(const unsigned char *key)
+{
+    for (int i = 0; i < TEST_CACHE_SLOTS; i++) {
+        if (test_cache[i].used
+            && memcmp(test_cache[i].e.key, key, DISPATCH_CACHE_KEY_LEN) == 0)
+        {
+            return i;
+        }
+    }
+    return -1;
+}
+
+static int
+test_cache_lookup(void *data, const unsigned char *key,
+    dispatch_cache_entry_t *out)
+{
+    struct timespec  ts;
+    int              i = test_cache_find(key);
+
+    if (i < 0) {
+        return 0;
+    }
+    *out = test_cache[i].e;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    if (out->expires_ms <= (uint64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000) {
+        test_cache[i].used = 0;
+        return 2;
+    }
+    test_cache[i].last = ++test_cache_clock;
+    return 1;
+}
+
+static int
+test_cache_remove(void *data, const unsigned char *key,
+    dispatch_cache_entry_t *removed)
+{
+    int  i = test_cache_find(key);
+
+    if (i < 0) {
+        return 0;
+    }
+    *removed = test_cache[i].e;
+    test_cache[i].used = 0;
+    return 1;
+}
+
+static int
+test_cache_insert(void *data, const dispatch_cache_entry_t *entry,
+    dispatch_cache_entry_t *replaced)
+{
+    int  rc = test_cache_remove(data, entry->key, replaced);
+
+    for (int i = 0; i < TEST_CACHE_SLOTS; i++) {
+        if (!test_cache[i].used) {
+            test_cache[i].used = 1;
+            test_cache[i].last = ++test_cache_clock;
+            test_cache[i].e = *entry;
+            return rc;
+        }
+    }
+    return rc ? -2 : -1;
+}
+
+static int
+test_cache_evict(void *data, const unsigned char *tenant,
+    dispatch_cache_entry_t *evicted)
+{
+    int  lru = -1;
+
+    if (tenant != NULL) {
+        return 0;  /* no byte bounds here */
+    }
+    for (int i = 0; i < TEST_CACHE_SLOTS; i++) {
+        if (test_cache[i].used && (lru < 0 || test_cache[i].last < test_cache[lru].last)) {
+            lru = i;
+        }
+    }
+    if (lru < 0) {
+        return 0;
+    }
+    *evicted = test_cache[lru].e;
+    test_cache[lru].used = 0;
+    return 1;
+}
+
 static dispatch_engine_t *
 start_engine(int port)
 {
@@ -55,6 +155,13 @@ start_engine(int port)
     conf.redis_timeout_ms = 1000;
     conf.script_max_size = 1 << 20;
     poll_host_init(&host);
+    if (conf.cache_path != NULL) {
+        memset(test_cache, 0, sizeof(test_cache));
+        host.cache_lookup = test_cache_lookup;
+        host.cache_insert = test_cache_insert;
+        host.cache_remove = test_cache_remove;
+        host.cache_evict = test_cache_evict;
+    }
     dispatch_engine_t *e = dispatch_engine_create(&conf, &host, err, sizeof(err));
     if (e == NULL) {
         fprintf(stderr, "engine: %s\n", err);
@@ -671,6 +778,84 @@ test_module_response_comes_back(void **state)
     assert_string_equal(header(&c, "content-type"), "text/plain;charset=UTF-8");
     assert_body(&c, "hi there");
     dispatch_request_release(c.req);
+}
+
+/* a fresh directory for the Cache API's bodies, and an engine using it */
+static void
+cache_engine(char *dir)
+{
+    strcpy(dir, "/tmp/dispatch-cache-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    conf_overrides.cache_path = dir;
+    restart_engine();
+}
+
+static void
+cache_engine_done(const char *dir)
+{
+    char  cmd[128];
+
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* script ns/cache, with a cache path or not, answers expected */
+static void
+cache_script_answers(int with_path, const char *code, const char *expected)
+{
+    call_t  c;
+    char    dir[64];
+
+    if (with_path) {
+        cache_engine(dir);
+    }
+    redis_fixture_put_script("ns", "cache", code, NULL);
+    call(&c, "ns", "cache", "GET", "http://example.com/", NULL);
+    assert_int_equal(c.resp.outcome, DISPATCH_OUTCOME_OK);
+    assert_body(&c, expected);
+    dispatch_request_release(c.req);
+    if (with_path) {
+        cache_engine_done(dir);
+    }
+}
+
+static void
+test_cache_put_then_match_streams_the_body_back(void **state)
+{
+    cache_script_answers(1,
+        "export default { async fetch() {"
+        "  const big = 'x'.repeat(200000);"
+        "  await caches.default.put('https://c.test/a', new Response(big, { headers: { 'cache-control': 'max-age=60' } }));"
+        "  const hit = await caches.default.match('https://c.test/a');"
+        "  const miss = await caches.default.match('https://c.test/b');"
+        "  const text = await hit.text();"
+        "  return new Response([text === big, hit.headers.get('cf-cache-status'), miss === undefined].join('|'));"
+        "} };", "true|HIT|true");
+}
+
+static void
+test_cache_full_index_evicts_the_least_recently_used(void **state)
+{
+    cache_script_answers(1,
+        "export default { async fetch() {"
+        "  const put = (i) => caches.default.put('https://c.test/' + i, new Response('v' + i, { headers: { 'cache-control': 'max-age=60' } }));"
+        "  for (let i = 0; i < 4; i++) await put(i);"
+        "  await caches.default.match('https://c.test/0');"  /* 0 is used: 1 goes next */
+        "  await put(4);"
+        "  const hits = [];"
+        "  for (let i = 0; i < 5; i++) hits.push((await caches.default.match('https://c.test/' + i)) ? 1 : 0);"
+        "  return new Response(hits.join(''));"
+        "} };", "10111");
+}
+
+static void
+test_cache_without_a_path_misses_and_stores_nothing(void **state)
+{
+    cache_script_answers(0,
+        "export default { async fetch() {"
+        "  const r = await caches.default.put('https://c.test/a', new Response('x', { headers: { 'cache-control': 'max-age=60' } }));"
+        "  return new Response([r, await caches.default.match('https://c.test/a'), await caches.default.delete('https://c.test/a')].join('|'));"
+        "} };", "||false");
 }
 
 static void
@@ -2508,6 +2693,9 @@ main(void)
         cmocka_unit_test_setup_teardown(test_script_concurrency_refuses_requests_beyond_it, setup, teardown),
         cmocka_unit_test_setup_teardown(test_isolates_beyond_the_bound_are_retired_least_recently_used_first, setup, teardown),
         cmocka_unit_test_setup_teardown(test_service_worker_format_answers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cache_put_then_match_streams_the_body_back, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cache_full_index_evicts_the_least_recently_used, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cache_without_a_path_misses_and_stores_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_timers_fire_in_order_and_cleared_ones_do_not, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_timer_callback_runs_under_its_request_s_cpu_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_timers_end_with_their_request, setup, teardown),

@@ -99,6 +99,22 @@ typedef void (*dispatch_resolve_handler_pt)(void *arg, int status,
 
 typedef void (*dispatch_stream_handler_pt)(void *arg, int events);
 
+/*
+ * One entry of the Cache API's index: key is the SHA-256 of the whole cache
+ * key (namespace, script, cache name, URL; length-prefixed), tenant the
+ * SHA-256 of namespace and script. serial names the body file: a new put of
+ * the same key writes a new file, so deleting an old one never hits it.
+ */
+#define DISPATCH_CACHE_KEY_LEN  32
+
+typedef struct {
+    unsigned char  key[DISPATCH_CACHE_KEY_LEN];
+    unsigned char  tenant[DISPATCH_CACHE_KEY_LEN];
+    uint64_t       serial;
+    uint64_t       size;          /* bytes on disk, header included */
+    uint64_t       expires_ms;    /* wall clock, ms since the epoch */
+} dispatch_cache_entry_t;
+
 typedef void (*dispatch_io_handler_pt)(void *arg, int readable, int writable);
 typedef void (*dispatch_timer_handler_pt)(void *arg);
 
@@ -236,6 +252,43 @@ typedef struct {
      */
     void               (*quarantine_lift)(void *data, const char *key,
                                           size_t len);
+
+    /*
+     * The Cache API's index (dispatch_cache_path's keys_zone), shared by
+     * every worker process of the node and kept across a reload; the
+     * bodies are files the engine writes under conf->cache_path. Called
+     * with cache_data. The host holds the lock only inside each call, and
+     * bounds what it does there. NULL functions: no cache (match misses,
+     * put stores nothing).
+     *
+     * cache_lookup: 1 with *out filled when key is indexed (and marks it
+     * most recently used), else 0. An entry past its expiry is removed
+     * and returned with 2: the engine deletes its file.
+     * cache_insert: indexes entry (replacing one with the same key, which
+     * is returned in *replaced with 1: the engine deletes its file); 0 on
+     * success; -1 when the index has no room (-2: and *replaced was
+     * removed all the same). The engine then calls cache_evict with tenant
+     * NULL, which removes the node's least recently used entry whatever
+     * the bounds, and tries again.
+     * cache_remove: 1 with *removed filled when key was indexed.
+     * cache_evict: while the tenant of entry->tenant is over its bound, or
+     * the node over the total, removes the least recently used entry (the
+     * tenant's, else the node's) and returns 1 with it: the engine deletes
+     * its file and calls again until 0.
+     */
+    int                (*cache_lookup)(void *cache_data,
+                                       const unsigned char *key,
+                                       dispatch_cache_entry_t *out);
+    int                (*cache_insert)(void *cache_data,
+                                       const dispatch_cache_entry_t *entry,
+                                       dispatch_cache_entry_t *replaced);
+    int                (*cache_remove)(void *cache_data,
+                                       const unsigned char *key,
+                                       dispatch_cache_entry_t *removed);
+    int                (*cache_evict)(void *cache_data,
+                                      const unsigned char *tenant,
+                                      dispatch_cache_entry_t *evicted);
+    void               *cache_data;
 } dispatch_host_t;
 
 
@@ -312,6 +365,11 @@ typedef struct {
      */
     const char *const *namespaces;
     size_t       nnamespaces;
+
+    /* the Cache API (dispatch_cache_path); NULL: caches store nothing */
+    const char  *cache_path;           /* bodies live under it */
+    uint64_t     cache_max_size;       /* all entries of the node */
+    uint64_t     cache_tenant_max_size;  /* all entries of one script */
 } dispatch_engine_conf_t;
 
 /*

@@ -1,6 +1,7 @@
 // Request (WHATWG Fetch, as Cloudflare Workers exposes it).
 
 let requestFromClient; // (method, url, flat header list, ArrayBuffer|null, streamed, id, cf) -> Request with immutable headers
+let requestIs; // (value) -> true for a Request (brand check, not instanceof)
 let requestParts; // (request) -> { method, url, headers, redirect, signal, cf } as fetch() reads them (signal may be null)
 
 const REQUEST_NORMALIZED_METHODS = ['DELETE', 'GET', 'HEAD', 'OPTIONS', 'POST', 'PUT'];
@@ -185,6 +186,7 @@ class Request extends Body {
   }
 
   static {
+    requestIs = (value) => isObject(value) && #method in value;
     requestParts = (request) => ({
       __proto__: null,
       method: request.#method,

@@ -2,6 +2,7 @@
 
 let responseIs; // (value) -> true for a Response (brand check, not instanceof)
 let responseOutput; // (response) -> [status, statusText, flat headers, bytes|null]; TypeError if unsendable
+let responseParts; // (response) -> { status, statusText, headers } read from its fields, not its getters
 let responseFromFetch; // (status, statusText, flat headers, ReadableStream|null, url, redirected) -> Response, immutable headers
 
 const RESPONSE_NULL_BODY_STATUSES = [101, 103, 204, 205, 304];
@@ -124,6 +125,9 @@ class Response extends Body {
       return response;
     };
     responseIs = (value) => isObject(value) && #type in value;
+    responseParts = (response) => ({
+      __proto__: null, status: response.#status, statusText: response.#statusText, headers: response.#headers,
+    });
     // What the engine sends (response_output.h): [status, statusText,
     // headers, bytes or null, the [stream, reader] of a streamed body or
     // null, its fixed length or -1, the id of the request whose untouched

@@ -106,6 +106,7 @@ Engine::Engine(const dispatch_engine_conf_t &conf, const dispatch_host_t &host)
       fleet_quarantine_(host_, *redis_),
       store_(host_, *redis_, store_config(conf)),
       kv_(*redis_, conf.kv_quota ? conf.kv_quota : uint64_t(1) << 30),
+      cache_(conf, host_),
       enforcer_(host_, limits_.quarantine_ms),
       pool_(*this),
       pump_timer_(host_, [this] {

@@ -15,6 +15,7 @@
 #include "cpu_watchdog.h"
 #include "egress_policy.h"
 #include "fetch_client.h"
+#include "cache_store.h"
 #include "host.h"
 #include "isolate_pool.h"
 #include "kv_store.h"
@@ -96,6 +97,7 @@ class Engine {
   const EngineLimits &limits() const { return limits_; }
   CpuWatchdog &watchdog() { return watchdog_; }
   KvStore &kv() { return kv_; }
+  CacheStore &cache() { return cache_; }
   RedisLink &redis() { return *redis_; }
   size_t script_max_size() const { return script_max_size_; }
   // The management API (admin_api.h): the call starts at once; the host is
@@ -158,6 +160,7 @@ class Engine {
   FleetQuarantine fleet_quarantine_;
   ScriptStore store_;
   KvStore kv_;
+  CacheStore cache_;  // before pool_: it outlives the isolates' open files
   CpuWatchdog watchdog_;
   LimitEnforcer enforcer_;
   IsolatePool pool_;

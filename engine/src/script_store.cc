@@ -53,6 +53,8 @@ ScriptLoad parse_script(const std::string &ns, const std::string &name, size_t m
       script->metadata = std::move(value);
     } else if (field == "kv_namespace") {
       script->kv_namespace = std::move(value);
+    } else if (field == "created_on") {
+      script->created_on = std::move(value);
     } else if (field.compare(0, strlen(ScriptStore::kModulePrefix),
                              ScriptStore::kModulePrefix) == 0) {
       script->modules[field.substr(strlen(ScriptStore::kModulePrefix))] = std::move(value);
@@ -95,7 +97,7 @@ bool ScriptSource::same_version(const ScriptSource &other) const {
   return etag == other.etag && format == other.format && code == other.code &&
          metadata == other.metadata && modules == other.modules &&
          wasm_modules == other.wasm_modules &&
-         kv_namespace == other.kv_namespace;
+         kv_namespace == other.kv_namespace && created_on == other.created_on;
 }
 
 std::string ScriptStore::script_key(const std::string &ns, const std::string &name) {

@@ -38,6 +38,11 @@ struct ScriptSource {
   // The namespace name its KV data lives under: the namespace's name when
   // it was created (a rename moves scripts, never KV data); empty: ns.
   std::string kv_namespace;
+  // When the management API first stored it (kept across updates and
+  // renames); a script deleted and uploaded again gets a new one, so the
+  // Cache API gives it a cache of its own. Empty for scripts written to
+  // Redis by hand.
+  std::string created_on;
 
   size_t size() const;
   // What decides whether an isolate built from an older load still fits.

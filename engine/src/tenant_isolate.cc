@@ -18,6 +18,7 @@
 #include "api/dispatch.h"
 #include "api/fetch.h"
 #include "api/idna.h"
+#include "api/cache.h"
 #include "api/kv.h"
 #include "api/request_cf.h"
 #include "api/timers.h"
@@ -556,6 +557,7 @@ bool TenantIsolate::install_builtins(v8::Local<v8::Context> context, std::string
   install_crypto_natives(context, native);
   install_timer_natives(context, native);
   install_kv_natives(context, native);
+  install_cache_natives(context, native);
   install_body_natives(context, native);
   install_fetch_natives(context, native);
   install_dispatch_natives(context, native);
