@@ -154,7 +154,7 @@ class Element {
     const text = toDOMString(value);
     const i = Element.#find(s, key);
     if (i >= 0) s.attrs[i] = ObjectFreeze(listOf(key, text));
-    else listPush(s.attrs, ObjectFreeze(listOf(key, text)));
+    else listPush(s.attrs, ObjectFreeze(listOf(key, text)));  // no raw form: serialised afresh
     s.modified = true;
     return this;
   }
@@ -527,7 +527,11 @@ function htmlRewriteStream(source, selectors, documentHandlers) {
   const element = async (event) => {
     const attrs = listNew();
     const flat = event[3];
-    for (let i = 0; i < flat.length; i += 2) listPush(attrs, ObjectFreeze(listOf(flat[i], flat[i + 1])));
+    for (let i = 0; i < flat.length; i += 3) {
+      const attr = listOf(flat[i], flat[i + 1]);
+      attr[2] = flat[i + 2];  // as written, kept while the attribute is not changed
+      listPush(attrs, ObjectFreeze(attr));
+    }
     const s = {
       __proto__: null,
       valid: true,
@@ -551,7 +555,10 @@ function htmlRewriteStream(source, selectors, documentHandlers) {
     let startTag = null;
     if (s.modified) {
       startTag = `<${s.tagName}`;
-      for (let i = 0; i < s.attrs.length; i++) startTag += ` ${s.attrs[i][0]}="${htmlAttributeValue(s.attrs[i][1])}"`;
+      for (let i = 0; i < s.attrs.length; i++) {
+        const attr = s.attrs[i];
+        startTag += attr.length > 2 ? ` ${attr[2]}` : ` ${attr[0]}="${htmlAttributeValue(attr[1])}"`;
+      }
       startTag += s.selfClosing ? ' />' : '>';
     }
     let endId = 0;

@@ -324,6 +324,7 @@ bool parse_selector(const std::string &text, Selector *out, std::string *error) 
 struct Attr {
   std::string name;
   std::string value;
+  size_t raw_from, raw_to;  // the attribute as written: kept when a handler changes another
 };
 
 struct Tag {
@@ -343,7 +344,10 @@ enum class TagState : uint8_t {
 // bytes). With tag, its name and attributes are collected on the way.
 size_t run_tag_states(const std::string &s, size_t &p, size_t to, TagState &st, Tag *tag) {
   auto new_attr = [&](unsigned char c) {
-    if (tag != nullptr) tag->attrs.push_back(Attr{std::string(1, ascii_lower(c)), std::string()});
+    if (tag != nullptr) tag->attrs.push_back(Attr{std::string(1, ascii_lower(c)), std::string(), p, p + 1});
+  };
+  auto extend = [&] {
+    if (tag != nullptr) tag->attrs.back().raw_to = p + 1;
   };
   for (; p < to; ++p) {
     unsigned char c = s[p];
@@ -372,6 +376,7 @@ size_t run_tag_states(const std::string &s, size_t &p, size_t to, TagState &st, 
           st = TagState::kBeforeAttrValue;
         } else if (tag != nullptr) {
           tag->attrs.back().name.push_back(ascii_lower(c));
+          extend();
         }
         break;
       case TagState::kAfterAttrName:
@@ -386,8 +391,10 @@ size_t run_tag_states(const std::string &s, size_t &p, size_t to, TagState &st, 
         break;
       case TagState::kBeforeAttrValue:
         if (is_ws(c)) break;
-        if (c == '"') st = TagState::kValueDq;
-        else if (c == '\'') st = TagState::kValueSq;
+        if (c == '"' || c == '\'') {
+          st = c == '"' ? TagState::kValueDq : TagState::kValueSq;
+          extend();
+        }
         else if (c == '>') return p;
         else {
           st = TagState::kValueUnq;
@@ -398,11 +405,15 @@ size_t run_tag_states(const std::string &s, size_t &p, size_t to, TagState &st, 
       case TagState::kValueSq:
         if (c == (st == TagState::kValueDq ? '"' : '\'')) st = TagState::kAfterValueQuoted;
         else if (tag != nullptr) tag->attrs.back().value.push_back(char(c));
+        extend();
         break;
       case TagState::kValueUnq:
         if (is_ws(c)) st = TagState::kBeforeAttrName;
         else if (c == '>') return p;
-        else if (tag != nullptr) tag->attrs.back().value.push_back(char(c));
+        else if (tag != nullptr) {
+          tag->attrs.back().value.push_back(char(c));
+          extend();
+        }
         break;
       case TagState::kAfterValueQuoted:
         if (is_ws(c)) st = TagState::kBeforeAttrName;
@@ -601,6 +612,7 @@ class HtmlRewriter : public NativeState {
     return in_.substr(pos_, event_end_ - pos_);
   }
   bool event_last() const { return text_last_; }
+  std::string raw(size_t from, size_t to) const { return in_.substr(from, to - from); }
   bool event_doc() const { return event_doc_; }
   const std::string &doctype_field(int k) const { return doctype_[k]; }
   bool doctype_has(int k) const { return doctype_has_[k]; }
@@ -713,8 +725,9 @@ class HtmlRewriter : public NativeState {
     if (!last) end = utf8_complete_end(in_, pos_, end);
     if (end == pos_ && !(last && text_open_)) return Step::kYield;
     if (visible() && wanted(text_, doc_text_)) {
+      // As lol-html: a node's last chunk is an empty one of its own.
       event_end_ = end;
-      text_last_ = last;
+      text_last_ = last && end == pos_;
       pending_ = Pending::kText;
       return Step::kEvent;
     }
@@ -1468,7 +1481,7 @@ v8::Local<v8::Array> index_list(v8::Local<v8::Context> context, const std::vecto
 }
 
 // htmlNext(handle) -> event | 0 | null. Events:
-//   [0, selectors, tagName, [name, value, ...], selfClosing, canHaveContent, namespaceURI]
+//   [0, selectors, tagName, [name, value, raw, ...], selfClosing, canHaveContent, namespaceURI]
 //   [1, endHandlerId, name]                       an end tag with onEndTag handlers
 //   [2, selectors, text, lastInTextNode, document]  a text chunk
 //   [3, selectors, text, document]                a comment
@@ -1509,6 +1522,7 @@ void html_next(const v8::FunctionCallbackInfo<v8::Value> &info) {
       for (const Attr &a : tag.attrs) {
         attrs.push_back(v8_str(isolate, a.name));
         attrs.push_back(v8_str(isolate, a.value));
+        attrs.push_back(v8_str(isolate, rw->raw(a.raw_from, a.raw_to)));
       }
       items.push_back(frozen_list(context, attrs.data(), attrs.size()));
       items.push_back(v8::Boolean::New(isolate, tag.self_closing));
