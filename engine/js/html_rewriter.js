@@ -12,6 +12,9 @@ const HTML_COMMENT = 3;
 const HTML_DOCTYPE = 4;
 const HTML_END = 5;
 
+// Output is handed to the reader once this much is ready (or input is needed).
+const HTML_PIECE = 16 * 1024;
+
 const HTML_MODE_KEEP = 0;
 const HTML_MODE_REMOVE = 1;
 const HTML_MODE_KEEP_CONTENT = 2;
@@ -129,9 +132,9 @@ class Element {
 
   get attributes() {
     const s = Element.#state(this);
-    const copy = [];
+    const copy = listNew();
     for (let i = 0; i < s.attrs.length; i++) copy[i] = [s.attrs[i][0], s.attrs[i][1]];
-    return ArrayPrototypeValues(copy);
+    return ArrayPrototypeValues(listToArray(copy));
   }
 
   getAttribute(name) {
@@ -478,7 +481,7 @@ class HTMLRewriter {
 
 // The rewritten stream of source's bytes.
 function htmlRewriteStream(source, selectors, documentHandlers) {
-  const list = [];
+  const list = listNew();
   for (let i = 0; i < selectors.length; i++) {
     const entry = selectors[i];
     list[i * 4] = entry[0];
@@ -631,7 +634,8 @@ function htmlRewriteStream(source, selectors, documentHandlers) {
   // Makes output until there is a piece for the reader, or the end.
   const produce = async (controller) => {
     for (;;) {
-      const piece = native.htmlTake(handle);
+      // Output goes to the reader in pieces of some size, not one per event.
+      const piece = native.htmlTake(handle, HTML_PIECE);
       if (piece !== null) {
         readableStreamControllerEnqueue(controller, piece);
         return;
@@ -654,6 +658,12 @@ function htmlRewriteStream(source, selectors, documentHandlers) {
         if (!native.htmlFinished(handle)) throw new TypeError('HTMLRewriter: the document did not end');
         finish();
         readableStreamControllerClose(controller);
+        return;
+      }
+      // Before waiting for input, the reader gets what there is.
+      const some = native.htmlTake(handle, 0);
+      if (some !== null) {
+        readableStreamControllerEnqueue(controller, some);
         return;
       }
       if (reader === null) reader = readableStreamGetReader(source);

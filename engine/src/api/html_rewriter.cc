@@ -1396,6 +1396,13 @@ void html_check_selector(const v8::FunctionCallbackInfo<v8::Value> &info) {
   std::string text = to_std_string(isolate, info[0]);
   if (!parse_selector(text, &selector, &error)) {
     throw_type_error(isolate, "Invalid selector `" + text + "`: " + error);
+    return;
+  }
+  size_t compounds = 0;
+  for (const Complex &complex : selector.alternatives) compounds += complex.size();
+  if (compounds > kHtmlMaxCompounds) {
+    throw_type_error(isolate, "Invalid selector: more than " + std::to_string(kHtmlMaxCompounds) +
+                                  " compound selectors (the rewriter's limit)");
   }
 }
 
@@ -1618,7 +1625,9 @@ void html_take(const v8::FunctionCallbackInfo<v8::Value> &info) {
   HtmlRewriter *rw = rewriter_arg(info);
   if (rw == nullptr) return;
   std::string &out = rw->out();
-  if (out.empty()) {
+  // Small pieces wait until there is more (or the caller wants what there is).
+  double min = info.Length() >= 2 && info[1]->IsNumber() ? info[1].As<v8::Number>()->Value() : 0;
+  if (out.empty() || double(out.size()) < min) {
     info.GetReturnValue().SetNull();
     return;
   }

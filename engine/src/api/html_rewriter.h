@@ -21,7 +21,9 @@
 //                                           null when the input is consumed
 //   native.htmlResolve(handle, edits)       what the handlers did to the
 //                                           event's token (a list, see .cc)
-//   native.htmlTake(handle) -> Uint8Array | null   output made so far
+//   native.htmlTake(handle, min) -> Uint8Array | null
+//                                           the output made so far, when it
+//                                           is at least min bytes
 //   native.htmlFinished(handle) -> bool     the whole document went out
 //
 // Buffers (the unfinished token, output not taken yet, the element stack)
