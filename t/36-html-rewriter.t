@@ -144,6 +144,7 @@ $got = checks('handlers', q{
       doctype: async () => { let seen; const out = await rw('<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Strict//EN" "http://www.w3.org/TR/xhtml1/DTD/xhtml1-strict.dtd"><p>', (r) => r.onDocument({ doctype(d) { seen = [d.name, d.publicId, d.systemId]; } })); return [out, seen]; },
       doctypeBare: async () => { let seen; await rw('<!doctype html>', (r) => r.onDocument({ doctype(d) { seen = [d.name, d.publicId, d.systemId]; } })); return seen; },
       documentText: async () => { const seen = []; await rw('a<p>b</p>c', (r) => r.onDocument({ text(t) { if (t.text) seen.push(t.text); } })); return seen; },
+      twoDocuments: async () => { const seen = []; await rw('<!--c-->', (r) => r.onDocument({ comments() { seen.push(1); } }).onDocument({ comments() { seen.push(2); } })); return seen; },
       documentEnd: () => rw('<p>x</p>', (r) => r.onDocument({ end(end) { end.append('<!-- done -->', { html: true }); end.append('<&>'); } })),
       handlerThis: async () => { const h = { seen: 0, element() { this.seen++; } }; await rw('<p><p>', (r) => r.on('p', h)); return h.seen; },
       order: async () => { const seen = []; await rw('<p class=a>x</p>', (r) => r.on('p', { element() { seen.push('first'); } }).on('.a', { element() { seen.push('second'); } })); return seen; },
@@ -180,6 +181,7 @@ is_deeply $got->{doctype}, ['<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Strict
     ['html', '-//W3C//DTD XHTML 1.0 Strict//EN', 'http://www.w3.org/TR/xhtml1/DTD/xhtml1-strict.dtd']], 'doctype handler: name, publicId, systemId; the doctype passes through';
 is_deeply $got->{doctypeBare}, ['html', undef, undef], 'a doctype without ids has null publicId and systemId';
 is_deeply $got->{documentText}, ['a', 'b', 'c'], 'a document text handler sees all text';
+is_deeply $got->{twoDocuments}, [1, 2], 'handlers of every onDocument() call run, in order';
 is $got->{documentEnd}, '<p>x</p><!-- done -->&lt;&amp;&gt;', 'the end handler appends to the document';
 is $got->{handlerThis}, 2, 'handlers are called as methods of the handlers object';
 is_deeply $got->{order}, ['first', 'second'], 'handlers for one element run in the order on() registered them';
@@ -250,10 +252,24 @@ $got = checks('passthrough', q{
       textSeen: async () => { let all = ''; await rwBytes(input, (r) => r.on('script', { text(t) { all += t.text; } }), 1); return all; },
       titleText: async () => { let all = ''; await rwBytes(input, (r) => r.on('title', { text(t) { all += t.text; } }), 2); return all; },
       afterPlaintext: async () => { const tags = []; await rwBytes(input, (r) => r.on('b', { element(e) { tags.push(e.getAttribute('id')); } }), 5); return tags; },
+      randomPieces: async () => {
+        // Pieces of 1 to 13 bytes, from a fixed seed: every boundary falls somewhere.
+        let seed = 7;
+        const random = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) % 13 + 1;
+        const out = [];
+        for (let round = 0; round < 20; round++) {
+          let i = 0;
+          const stream = new ReadableStream({ pull(c) { if (i >= input.length) { c.close(); return; } const n = random(); c.enqueue(input.slice(i, i + n)); i += n; } });
+          const res = looking(new HTMLRewriter()).transform(new Response(stream));
+          out.push(diff(new Uint8Array(await res.arrayBuffer())));
+        }
+        return out.filter((d) => d !== 'same');
+      },
       edited: async () => new TextDecoder('utf-8', { ignoreBOM: true }).decode(await rwBytes(input, (r) => r.on('div#x', { element(e) { e.setAttribute('id', 'y'); } }), 1)),
     }) };
 });
 is $got->{$_}, 'same', "untouched markup passes through byte for byte ($_)" for qw(none1 none7 whole looking1 looking3 lookingWhole);
+is_deeply $got->{randomPieces}, [], 'and in 20 rounds of random pieces of 1 to 13 bytes';
 is $got->{textSeen}, "if (a < b && c > d) { document.write(\"</div>\"); } // <!-- </scriptx> '</script' ",
     'script contents are one text node that ends only at </script followed by whitespace, / or >';
 is $got->{titleText}, 'a &amp; b < c ', 'title is RCDATA: its text is raw, up to </title';

@@ -141,6 +141,9 @@ $got = each_check('bombs', $DEEP,
     manyOn => q{() => { const r = new HTMLRewriter(); for (let i = 0; i < 2000; i++) r.on('p', { element() {} }); return 'accepted'; }},
     manyHandlers => q{async () => { let n = 0; const r = (x) => { for (let i = 0; i < 1000; i++) x.on('p', { element() { n++; } }); return x; };
         const out = await outcome(r, generated((i) => i === 0 ? repeat('<p>', 2000) : null)); return [out, n]; }},
+    cancelInHandler => q{async () => { const res = new HTMLRewriter().on('p', { element() { reader.cancel('stop'); } }).transform(new Response('<p>a</p>'.repeat(10)));
+        const reader = res.body.getReader(); try { const r = await reader.read(); return r.done ? 'done' : 'value'; } catch (e) { return `${e.name}: ${e.message}`; } }},
+    throwInEndTag => q{() => outcome((r) => r.on('p', { element(e) { e.onEndTag(() => { throw new SyntaxError('end'); }); } }), generated((i) => i === 0 ? utf8('<p>x</p>') : null))},
     manySelectorsTotal => q{() => outcome((r) => { for (let i = 0; i < 1000; i++) r.on('a b c d e', {}); return r; }, generated(() => null))},
 );
 like $got->{nestingBomb}, qr/^TypeError: HTMLRewriter: elements nest more than 1024 deep/, 'a nesting bomb 100,000 deep is refused with a clear error';
@@ -155,6 +158,8 @@ like $got->{selectorBomb}, qr/^threw TypeError: Invalid selector/, 'a selector o
 like $got->{compoundBomb}, qr/^threw TypeError: Invalid selector/, 'a selector list of 4097 compounds is a TypeError';
 like $got->{manyOn}, qr/^threw TypeError: HTMLRewriter.on: more than 1024 selectors/, 'more than 1024 on() calls is a TypeError';
 is_deeply $got->{manyHandlers}, ['ok 6000', 2000 * 1000], '1000 handlers on 2000 elements all run';
+is $got->{cancelInHandler}, 'done', 'a handler that cancels the body it is rewriting ends the stream cleanly';
+is $got->{throwInEndTag}, 'SyntaxError: end', 'an end tag handler that throws errors the stream with its exception';
 like $got->{manySelectorsTotal}, qr/^TypeError: HTMLRewriter: the selectors have more than 4096 compound selectors/, 'selectors over 4096 compounds in all are refused';
 still_serving('the bombs');
 

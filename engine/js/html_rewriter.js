@@ -430,11 +430,11 @@ function htmlIsThenable(value) {
 
 class HTMLRewriter {
   #selectors = listNew();  // [selector, element, text, comments] pairs per on()
-  #document = listNew();   // [doctype, comments, text, end]
+  #document = listNew();   // [doctype, comments, text, end]: lists of [function, this]
   #used = false;
 
   constructor() {
-    this.#document[0] = this.#document[1] = this.#document[2] = this.#document[3] = null;
+    for (let k = 0; k < 4; k++) this.#document[k] = listNew();
   }
 
   on(selector, handlers) {
@@ -458,8 +458,8 @@ class HTMLRewriter {
     const kinds = ['doctype', 'comments', 'text', 'end'];
     const found = listNew();
     for (let k = 0; k < 4; k++) found[k] = htmlHandler(handlers, kinds[k], 'HTMLRewriter.onDocument');
-    // Workers keeps one handler of each kind for the document: the last given.
-    for (let k = 0; k < 4; k++) if (found[k] !== null) this.#document[k] = found[k];
+    // Every onDocument() adds its handlers; they run in the order given.
+    for (let k = 0; k < 4; k++) if (found[k] !== null) listPush(this.#document[k], found[k]);
     return this;
   }
 
@@ -490,7 +490,7 @@ function htmlRewriteStream(source, selectors, documentHandlers) {
     list[i * 4 + 3] = entry[3] !== null;
   }
   let flags = 0;
-  for (let k = 0; k < 4; k++) if (documentHandlers[k] !== null) flags |= 1 << k;
+  for (let k = 0; k < 4; k++) if (documentHandlers[k].length > 0) flags |= 1 << k;
   const handle = native.htmlCreate(list, flags);
   const endHandlers = { __proto__: null };
   let nextEndId = 1;
@@ -596,8 +596,9 @@ function htmlRewriteStream(source, selectors, documentHandlers) {
       removed: false, before: '', after: '', replaceWith: '',
     };
     const calls = forSelectors(event[1], kind);
-    if (event[cls === Text ? 4 : 3] && documentHandlers[documentKind] !== null) {
-      listPush(calls, documentHandlers[documentKind]);
+    if (event[cls === Text ? 4 : 3]) {
+      const more = documentHandlers[documentKind];
+      for (let i = 0; i < more.length; i++) listPush(calls, more[i]);
     }
     await streamInternal(run(calls, new cls(INTERNAL, s), s));
     if (cls === Text) native.htmlResolve(handle, [s.removed, s.before, s.after, s.replaceWith]);
@@ -606,16 +607,14 @@ function htmlRewriteStream(source, selectors, documentHandlers) {
 
   const doctype = async (event) => {
     const s = { __proto__: null, valid: true, name: event[1], publicId: event[2], systemId: event[3] };
-    const calls = listNew();
-    listPush(calls, documentHandlers[0]);
+    const calls = documentHandlers[0];
     await streamInternal(run(calls, new Doctype(INTERNAL, s), s));
     native.htmlResolve(handle, []);
   };
 
   const documentEnd = async () => {
     const s = { __proto__: null, valid: true, append: '' };
-    const calls = listNew();
-    listPush(calls, documentHandlers[3]);
+    const calls = documentHandlers[3];
     await streamInternal(run(calls, new DocumentEnd(INTERNAL, s), s));
     native.htmlResolve(handle, [s.append]);
   };
