@@ -18,7 +18,10 @@ use Time::HiRes qw(time);
 
 my $t = Dispatch::Test->new(
     http => "dispatch_memory_limit 8m;\n    dispatch_cpu_limit 30s;\n    dispatch_wall_limit 60s;",
-    server => q{ location ~ ^/t/(?<script>[^/]*) { dispatch api $script; } },
+    server => q{
+        location ~ ^/t/(?<script>[^/]*) { dispatch api $script; }
+        location ~ ^/cpu/(?<script>[^/]*) { dispatch_cpu_limit 200ms; dispatch api $script; }
+    },
 );
 my ($T, $F) = (JSON::PP::true, JSON::PP::false);
 
@@ -162,6 +165,23 @@ is $got->{cancelInHandler}, 'done', 'a handler that cancels the body it is rewri
 is $got->{throwInEndTag}, 'SyntaxError: end', 'an end tag handler that throws errors the stream with its exception';
 like $got->{manySelectorsTotal}, qr/^TypeError: HTMLRewriter: the selectors have more than 4096 compound selectors/, 'selectors over 4096 compounds in all are refused';
 still_serving('the bombs');
+
+# ---- the tokenizer's work counts against the CPU limit ----
+
+# One 1 MiB piece enqueued again and again: the script itself does almost
+# nothing; the native tokenizer does the work (500 MiB of it).
+$t->put_script('api', 'cpu', $HELPERS . q{
+    const piece = repeat('<p class=a>x', 1024 * 1024 / 12);
+    export default { async fetch() {
+      const body = generated((i) => i < 500 ? piece : null);
+      const out = await outcome((r) => r.on('div', { element() {} }), body);
+      return new Response(out);
+    } };
+});
+$r = $t->request('GET', '/cpu/cpu');
+is $r->{status}, 503, 'a rewrite that tokenizes 500 MiB is stopped by dispatch_cpu_limit 200ms';
+is $r->{content}, "exceeded_cpu\n", 'as exceeded_cpu';
+still_serving('the CPU limit');
 
 # ---- tampered intrinsics ----
 
