@@ -133,6 +133,8 @@ $got = checks('handlers', q{
       voidEdits: () => rw('<br><img src=a>', (r) => r.on('img', { element(e) { e.append('x'); e.prepend('y'); e.after('!'); } })),
       endTag: () => rw('<p>a</p><div>b</DIV >', (r) => r.on('p, div', { element(e) { e.onEndTag((end) => {
         end.before('[before ' + end.name + ']'); end.after('[after]'); if (end.name === 'div') end.name = 'section'; }); } })),
+      endTagQuoted: () => rw("<em title='>'>x</em title=\"</em>\" >y", (r) => r.on('em', { element(e) { e.onEndTag((end) => { end.before('|'); end.after('|'); }); } }), 1),
+      unquotedSlash: async () => { const seen = []; await rw('<a href=x/>y</a><a href=x/ >z</a><a href=x />w</a>', (r) => r.on('a', { element(e) { seen.push(e.getAttribute('href'), e.selfClosing); } })); return seen; },
       endTagRemove: () => rw('<p>a</p>', (r) => r.on('p', { element(e) { e.onEndTag((end) => { end.remove(); }); } })),
       endTagOnVoid: async () => { let out; await rw('<br>', (r) => r.on('br', { element(e) { try { e.onEndTag(() => {}); out = 'accepted'; } catch (x) { out = x.name; } } })); return out; },
       text: async () => { const seen = []; const out = await rw('<p>hello <b>big</b> world</p><i>no</i>', (r) => r.on('p', { text(t) {
@@ -170,6 +172,8 @@ is_deeply $got->{removed}, [$F, $T], 'element.removed tells whether it was remov
 is $got->{innerContent}, '<div>&lt;new&gt;</div><script>fresh()</script>', 'setInnerContent() replaces the content, escaped or as html (raw text elements too)';
 is $got->{voidEdits}, '<br><img src=a>!', 'prepend/append do nothing on a void element; after() goes right after it';
 is $got->{endTag}, '<p>a[before p]</p>[after]<div>b[before div]</section>[after]', 'onEndTag: before, after and renaming the end tag';
+is $got->{endTagQuoted}, "<em title='>'>x|</em title=\"</em>\" >|y", 'a ">" inside a quoted attribute of a start or end tag does not end it';
+is_deeply $got->{unquotedSlash}, ['x/', $F, 'x/', $F, 'x', $T], 'a "/" is part of an unquoted value; after whitespace and right before ">" it makes the tag self-closing';
 is $got->{endTagRemove}, '<p>a', 'onEndTag: remove() drops the end tag only';
 is $got->{endTagOnVoid}, 'TypeError', 'onEndTag on an element without an end tag is a TypeError';
 is_deeply $got->{text}, ['<p>hello <b>&lt;small&gt;</b> world</p><i>no</i>', [['hello ', $F], ['', $T], ['big', $F], ['', $T], [' world', $F], ['', $T]]],
@@ -233,6 +237,7 @@ my $NASTY = join '',
     "<svg viewBox='0 0 1 1'><path d='M0 0'/><![CDATA[ <svg-cdata> ]]><style>svg > rect {}</style><foreignObject><p>html</foreignObject></svg>\n",
     "<textarea>\n<b>not bold</b> </textare </textarea><xmp><i></xmp><iframe><p></iframe><noscript><p>ns</noscript>\n",
     "<select><option>a<option>b<optgroup><option>c</select><img src=x alt='<p>'/><input value=\"&quot;>\">\n",
+    "<em title='>'>x</em title=\"</em>\" ><a href=x/>y</a><a href=x/ >z</a>\n",
     "<a href=\"unterminated>text</a>\n",
     "<plaintext><b>anything</b></plaintext> and <!-- even this\n";
 $got = checks('passthrough', q{
