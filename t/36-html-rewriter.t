@@ -256,6 +256,14 @@ $got = checks('passthrough', q{
       lookingWhole: async () => diff(await rwBytes(input, looking)),
       textSeen: async () => { let all = ''; await rwBytes(input, (r) => r.on('script', { text(t) { all += t.text; } }), 1); return all; },
       titleText: async () => { let all = ''; await rwBytes(input, (r) => r.on('title', { text(t) { all += t.text; } }), 2); return all; },
+      scriptEscapes: async () => { const seen = []; const doc = '<script><!--<script>a</script>--></script><p>1</p><script><!-- x --></script><p>2</p>'
+          + '<script>/* <!-- */ </script><p>3</p><script><!--<script></script --></script><p>4</p><script><!--<SCRIPT>x</SCRIPT>y--></script><p>5</p>';
+        for (const size of [1, 2, 1000]) {
+          const texts = []; let text = '';
+          const out = await rw(doc, (r) => r.on('script', { text(t) { text += t.text; if (t.lastInTextNode) { texts.push(text); text = ''; } } }), size);
+          seen.push([out === doc, texts]);
+        }
+        return seen; },
       afterPlaintext: async () => { const tags = []; await rwBytes(input, (r) => r.on('b', { element(e) { tags.push(e.getAttribute('id')); } }), 5); return tags; },
       randomPieces: async () => {
         // Pieces of 1 to 13 bytes, from a fixed seed: every boundary falls somewhere.
@@ -278,6 +286,9 @@ is_deeply $got->{randomPieces}, [], 'and in 20 rounds of random pieces of 1 to 1
 is $got->{textSeen}, "if (a < b && c > d) { document.write(\"</div>\"); } // <!-- </scriptx> '</script' ",
     'script contents are one text node that ends only at </script followed by whitespace, / or >';
 is $got->{titleText}, 'a &amp; b < c ', 'title is RCDATA: its text is raw, up to </title';
+my @scripts = ('<!--<script>a</script>-->', '<!-- x -->', '/* <!-- */ ', '<!--<script></script -->', '<!--<SCRIPT>x</SCRIPT>y-->');
+is_deeply $got->{scriptEscapes}, [map { [$T, \@scripts] } 1 .. 3],
+    'script data follows the escaped and double-escaped states: "<!--<script>" hides the next "</script>" (in 1-, 2-byte and whole pieces)';
 is_deeply $got->{afterPlaintext}, ['1'], 'nothing after <plaintext> is a tag';
 (my $edited = $NASTY) =~ s/<DIV\tid=x\n>/<div id="y">/;
 is $got->{edited}, decode('UTF-8', $edited), 'an edited tag is re-serialised and everything around it stays byte for byte';

@@ -472,6 +472,10 @@ const char *const kNsUri[] = {"http://www.w3.org/1999/xhtml", "http://www.w3.org
                               "http://www.w3.org/1998/Math/MathML"};
 
 enum class Mode : uint8_t { kData, kRaw, kPlain };
+enum class ScriptState : uint8_t {
+  kData, kEscaped, kEscapedDash, kEscapedDashDash,
+  kDoubleEscaped, kDoubleEscapedDash, kDoubleEscapedDashDash,
+};
 enum class TokenKind : uint8_t { kNone, kStart, kEnd, kComment, kDoctype, kBogus, kCdata, kEmptyEnd };
 enum class Pending : uint8_t { kNone, kElement, kEndTag, kText, kComment, kDoctype, kEnd };
 enum class Step : uint8_t { kEvent, kNeedInput, kYield, kError };
@@ -595,7 +599,7 @@ class HtmlRewriter : public NativeState {
       Step r;
       switch (mode_) {
         case Mode::kData: r = step_data(); break;
-        case Mode::kRaw: r = step_raw(); break;
+        case Mode::kRaw: r = raw_end_ == "script" ? step_script() : step_raw(); break;
         default: r = step_plain(); break;
       }
       if (r != Step::kYield) return r;  // kYield here: go round again
@@ -946,6 +950,108 @@ class HtmlRewriter : public NativeState {
 
   // ---- raw text (script, style, title, ...) and plaintext
 
+  // Whether in_ at i holds "<" + prefix (ASCII case-insensitive) followed by
+  // whitespace, '/' or '>'; *more when the bytes so far cannot tell.
+  bool tag_at(size_t i, const char *prefix, bool *more) {
+    size_t n = strlen(prefix);
+    *more = false;
+    if (i + 1 + n >= in_.size()) {
+      // A prefix of it so far: wait for more, unless the input has ended.
+      for (size_t k = 0; i + 1 + k < in_.size() && k < n; ++k) {
+        if (ascii_lower(in_[i + 1 + k]) != prefix[k]) return false;
+      }
+      *more = !ended_;
+      return false;
+    }
+    for (size_t k = 0; k < n; ++k) {
+      if (ascii_lower(in_[i + 1 + k]) != prefix[k]) return false;
+    }
+    unsigned char c = in_[i + 1 + n];
+    return is_ws(c) || c == '/' || c == '>';
+  }
+
+  // Script data with its escaped and double-escaped states (the HTML
+  // Standard's), which decide which "</script" ends the element:
+  // <script><!--<script></script>--></script> is one script.
+  Step step_script() {
+    size_t k = scan_;
+    for (; k < in_.size(); ++k) {
+      unsigned char c = in_[k];
+      bool more = false;
+      switch (script_state_) {
+        case ScriptState::kData:
+          if (c != '<') break;
+          if (tag_at(k, "/script", &more)) return end_raw_text(k);
+          if (!more && k + 3 < in_.size() && in_.compare(k, 4, "<!--") == 0) {
+            script_state_ = ScriptState::kEscapedDashDash;
+            k += 3;
+          } else if (!more && k + 3 >= in_.size() && !ended_ &&
+                     in_.compare(k, in_.size() - k, "<!--", in_.size() - k) == 0) {
+            more = true;
+          }
+          break;
+        case ScriptState::kEscaped:
+        case ScriptState::kEscapedDash:
+        case ScriptState::kEscapedDashDash:
+          if (c == '-') {
+            script_state_ = script_state_ == ScriptState::kEscaped ? ScriptState::kEscapedDash
+                                                                   : ScriptState::kEscapedDashDash;
+          } else if (c == '>') {
+            script_state_ = script_state_ == ScriptState::kEscapedDashDash ? ScriptState::kData
+                                                                           : ScriptState::kEscaped;
+          } else if (c == '<') {
+            if (tag_at(k, "/script", &more)) return end_raw_text(k);
+            if (!more && tag_at(k, "script", &more)) {
+              script_state_ = ScriptState::kDoubleEscaped;
+              k += 6;
+            } else if (!more) {
+              script_state_ = ScriptState::kEscaped;
+            }
+          } else {
+            script_state_ = ScriptState::kEscaped;
+          }
+          break;
+        default:  // double escaped: only "-->" or "</script" leaves it
+          if (c == '-') {
+            script_state_ = script_state_ == ScriptState::kDoubleEscaped ? ScriptState::kDoubleEscapedDash
+                                                                         : ScriptState::kDoubleEscapedDashDash;
+          } else if (c == '>' && script_state_ == ScriptState::kDoubleEscapedDashDash) {
+            script_state_ = ScriptState::kData;
+          } else if (c == '<' && tag_at(k, "/script", &more)) {
+            script_state_ = ScriptState::kEscaped;
+            k += 7;
+          } else if (!more) {
+            script_state_ = ScriptState::kDoubleEscaped;
+          }
+      }
+      if (more) {  // hold from the '<' on, in the state before it
+        work_ += k - scan_;
+        scan_ = k;  // the states up to k are taken: never again
+        Step r = flush_text(k, false);
+        if (r == Step::kEvent) return r;
+        return Step::kNeedInput;
+      }
+    }
+    work_ += k - scan_;
+    scan_ = in_.size();
+    Step r = flush_text(in_.size(), ended_);
+    if (r == Step::kEvent) return r;
+    if (!ended_) return Step::kNeedInput;
+    mode_ = Mode::kData;
+    return Step::kYield;
+  }
+
+  // Raw text ends at i, where its end tag starts.
+  Step end_raw_text(size_t i) {
+    work_ += i - scan_;
+    scan_ = i;
+    Step r = flush_text(i, true);
+    if (r == Step::kEvent) return r;
+    mode_ = Mode::kData;
+    scan_ = i;
+    return Step::kYield;
+  }
+
   Step step_raw() {
     for (;;) {
       size_t i = in_.find('<', scan_);
@@ -1240,6 +1346,7 @@ class HtmlRewriter : public NativeState {
                              "title", "textarea"})) {
         mode_ = Mode::kRaw;
         raw_end_ = n;
+        script_state_ = ScriptState::kData;
       }
     }
     if (e.content_removed) ++suppress_;
@@ -1330,6 +1437,7 @@ class HtmlRewriter : public NativeState {
 
   Mode mode_ = Mode::kData;
   std::string raw_end_;  // the end tag name that ends raw text
+  ScriptState script_state_ = ScriptState::kData;
   bool text_open_ = false;  // a chunk of the current text node went out without lastInTextNode
 
   TokenKind tok_kind_ = TokenKind::kNone;  // the token at pos_ whose end is being looked for
