@@ -144,6 +144,9 @@ $got = each_check('bombs', $DEEP,
     manyOn => q{() => { const r = new HTMLRewriter(); for (let i = 0; i < 2000; i++) r.on('p', { element() {} }); return 'accepted'; }},
     manyHandlers => q{async () => { let n = 0; const r = (x) => { for (let i = 0; i < 1000; i++) x.on('p', { element() { n++; } }); return x; };
         const out = await outcome(r, generated((i) => i === 0 ? repeat('<p>', 2000) : null)); return [out, n]; }},
+    heldContent => q{async () => { const big = 'x'.repeat(100000); let n = 0;
+        const out = await outcome((r) => r.on('b', { element(e) { n++; e.after(big); e.append(big); } }), deep(1000, '<b>', '</b>')); return [out, n]; }},
+    bigChunk => q{() => outcome((r) => r.on('p', { text() {} }), generated((i) => i === 0 ? repeat('<p>0123456789abcdef', 128 * 1024) : null))},
     cancelInHandler => q{async () => { const res = new HTMLRewriter().on('p', { element() { reader.cancel('stop'); } }).transform(new Response('<p>a</p>'.repeat(10)));
         const reader = res.body.getReader(); try { const r = await reader.read(); return r.done ? 'done' : 'value'; } catch (e) { return `${e.name}: ${e.message}`; } }},
     throwInEndTag => q{() => outcome((r) => r.on('p', { element(e) { e.onEndTag(() => { throw new SyntaxError('end'); }); } }), generated((i) => i === 0 ? utf8('<p>x</p>') : null))},
@@ -161,6 +164,9 @@ like $got->{selectorBomb}, qr/^threw TypeError: Invalid selector/, 'a selector o
 like $got->{compoundBomb}, qr/^threw TypeError: Invalid selector/, 'a selector list of 4097 compounds is a TypeError';
 like $got->{manyOn}, qr/^threw TypeError: HTMLRewriter.on: more than 1024 selectors/, 'more than 1024 on() calls is a TypeError';
 is_deeply $got->{manyHandlers}, ['ok 6000', 2000 * 1000], '1000 handlers on 2000 elements all run';
+like $got->{heldContent}[0], qr/^RangeError: .*memory limit/, 'content held for 1000 open end tags (200 MB) meets the memory limit as a RangeError';
+cmp_ok $got->{heldContent}[1], '<', 100, 'as soon as what is held is past it, not when it goes out';
+is $got->{bigChunk}, 'ok ' . (19 * 128 * 1024), 'a 2.4 MB chunk is rewritten in slices under the 8m limit';
 is $got->{cancelInHandler}, 'done', 'a handler that cancels the body it is rewriting ends the stream cleanly';
 is $got->{throwInEndTag}, 'SyntaxError: end', 'an end tag handler that throws errors the stream with its exception';
 like $got->{manySelectorsTotal}, qr/^TypeError: HTMLRewriter: the selectors have more than 4096 compound selectors/, 'selectors over 4096 compounds in all are refused';

@@ -14,6 +14,8 @@ const HTML_END = 5;
 
 // Output is handed to the reader once this much is ready (or input is needed).
 const HTML_PIECE = 16 * 1024;
+// Input is handed to the native in slices of at most this much.
+const HTML_INPUT_SLICE = 64 * 1024;
 
 const HTML_MODE_KEEP = 0;
 const HTML_MODE_REMOVE = 1;
@@ -495,6 +497,8 @@ function htmlRewriteStream(source, selectors, documentHandlers) {
   const endHandlers = { __proto__: null };
   let nextEndId = 1;
   let reader = null;
+  let input = null;  // the chunk being written, in slices
+  let inputAt = 0;
   let inputEnded = false;
   let done = false;
 
@@ -659,6 +663,17 @@ function htmlRewriteStream(source, selectors, documentHandlers) {
         readableStreamControllerClose(controller);
         return;
       }
+      // The native holds a slice of a chunk at a time, never a whole large chunk.
+      if (input !== null) {
+        const length = TypedArrayPrototypeGetLength(input);
+        if (inputAt < length) {
+          const end = MathMin(length, inputAt + HTML_INPUT_SLICE);
+          native.htmlWrite(handle, TypedArrayPrototypeSubarray(input, inputAt, end));
+          inputAt = end;
+          continue;
+        }
+        input = null;
+      }
       // Before waiting for input, the reader gets what there is.
       const some = native.htmlTake(handle, 0);
       if (some !== null) {
@@ -676,7 +691,8 @@ function htmlRewriteStream(source, selectors, documentHandlers) {
       if (!isArrayBuffer(bytes) && !ArrayBufferIsView(bytes)) {
         throw new TypeError('HTMLRewriter: the body\'s chunks must be ArrayBuffers or ArrayBufferViews');
       }
-      native.htmlWrite(handle, bytes);
+      input = viewBytes(bytes);
+      inputAt = 0;
     }
   };
 

@@ -579,7 +579,7 @@ class HtmlRewriter : public NativeState {
   // Charges what the buffers hold now to the budget; false when it has no room.
   bool account() {
     size_t entry_bytes = sizeof(Entry) + (2 * compound_words_ + selector_words_) * 8 + 64;
-    size_t now = in_.capacity() + out_.capacity() + stack_.capacity() * entry_bytes;
+    size_t now = in_.capacity() + out_.capacity() + stack_.capacity() * entry_bytes + held_;
     if (now > charged_) {
       if (!budget_.charge_collecting(now - charged_)) return false;
     } else {
@@ -631,15 +631,21 @@ class HtmlRewriter : public NativeState {
     e.mode = mode;
     e.after = std::move(after);
     e.append = std::move(append);
+    e.end_name = new_name != nullptr ? *new_name : std::string();
+    // Content waiting for the end tag is held here: it counts.
+    held_ += e.after.size() + e.append.size() + e.end_name.size();
     e.end_handler = end_handler;
-    if (new_name != nullptr) e.end_name = *new_name;
     finish_element(start_tag, before, prepend, inner, replace_with);
   }
 
   void resolve_end_tag(bool removed, const std::string &before, const std::string &after,
                        const std::string *new_name) {
     pending_ = Pending::kNone;
-    if (new_name != nullptr) closing_.end_name = *new_name;
+    if (new_name != nullptr) {
+      held_ -= std::min(held_, closing_.end_name.size());
+      closing_.end_name = *new_name;
+      held_ += closing_.end_name.size();
+    }
     close_entry(closing_, closing_explicit_, removed, before, after);
   }
 
@@ -1336,6 +1342,7 @@ class HtmlRewriter : public NativeState {
     consume_token();
     if (!can_have_content_) {
       emit(e.after);
+      held_ -= std::min(held_, e.after.size() + e.append.size() + e.end_name.size());
       return;
     }
     if (e.ns == kHtml) {
@@ -1401,6 +1408,7 @@ class HtmlRewriter : public NativeState {
       emit(after);
     }
     emit(e.after);
+    held_ -= std::min(held_, e.after.size() + e.append.size() + e.end_name.size());
     if (explicit_end) consume_token();
   }
 
@@ -1419,6 +1427,7 @@ class HtmlRewriter : public NativeState {
 
   MemoryBudget &budget_;
   size_t charged_ = 0;
+  size_t held_ = 0;  // bytes of content entries of the stack hold for their end tags
 
   std::vector<Selector> selectors_;
   std::vector<bool> element_, text_, comments_;
@@ -1693,6 +1702,17 @@ void html_resolve(const v8::FunctionCallbackInfo<v8::Value> &info) {
     return;
   }
   v8::Local<v8::Array> edits = info[1].As<v8::Array>();
+  // The content is copied here: it must fit what is left of the budget first.
+  size_t total = 0;
+  for (uint32_t k = 0; k < 10 && k < edits->Length(); ++k) {
+    v8::Local<v8::Value> v;
+    if (!edits->Get(context, k).ToLocal(&v)) return;
+    if (v->IsString()) total += size_t(v.As<v8::String>()->Length()) * 3;
+  }
+  if (!TenantIsolate::from(isolate)->budget().make_room(total)) {
+    throw_range_error(isolate, "HTMLRewriter: the content a handler inserted does not fit the script's memory limit");
+    return;
+  }
   std::vector<std::string> s(10);
   std::vector<bool> has(10, false);
   double numbers[10] = {0};
