@@ -210,6 +210,11 @@ $got = checks('async', q{
       rejects: async () => { try { await rw('<p>x</p>', (r) => r.on('p', { async element() { await sleep(1); throw new Error('later'); } })); return 'no error'; } catch (x) { return x.message; } },
       notFunction: () => new HTMLRewriter().on('p', { element: 42 }),
       illegal: () => { const E = Object.getPrototypeOf(new HTMLRewriter()); return typeof HTMLRewriter === 'function' && E.constructor === HTMLRewriter; },
+      tags: async () => { const tags = [Object.prototype.toString.call(new HTMLRewriter())];
+        await rw('<p>t<!--c--></p>', (r) => r.on('p', { element(e) { tags.push(String(e)); }, text(t) { tags.push(String(t)); }, comments(c) { tags.push(String(c)); } }));
+        return [...new Set(tags)]; },
+      noConstructing: () => { let element; return rw('<p>', (r) => r.on('p', { element(e) { element = e; } })).then(() => new element.constructor()); },
+      subclass: () => { class Mine extends HTMLRewriter { constructor() { super(); this.on('p', { element(e) { e.setAttribute('x', '1'); } }); } } return new Mine().transform(new Response('<p>')).text(); },
     }) };
 });
 is $got->{asyncElement}, '<a id=1 late="1"></a><a id=2 late="2"></a>', 'an async element handler is waited for before its tag goes out';
@@ -221,6 +226,9 @@ is $got->{throws}, 'RangeError: mine', 'an exception in a handler errors the bod
 is $got->{rejects}, 'later', 'a rejected handler promise errors the body stream with its reason';
 like $got->{notFunction}, qr/^threw TypeError/, 'a handler that is not a function is a TypeError at on()';
 is $got->{illegal}, $T, 'HTMLRewriter is a constructor';
+is_deeply $got->{tags}, ['[object HTMLRewriter]', '[object Element]', '[object Text]', '[object Comment]'], 'the toStringTags of HTMLRewriter, Element, Text and Comment';
+like $got->{noConstructing}, qr/^threw TypeError: Illegal constructor/, 'Element cannot be constructed by a script';
+is $got->{subclass}, '<p x="1">', 'HTMLRewriter can be subclassed';
 
 # ---- byte-exact pass-through ----
 

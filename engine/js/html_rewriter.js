@@ -719,4 +719,5 @@ function htmlRewriteStream(source, selectors, documentHandlers) {
   });
 }
 
+setToStringTag(HTMLRewriter.prototype, 'HTMLRewriter');
 defineGlobal('HTMLRewriter', HTMLRewriter);
