@@ -301,6 +301,60 @@ is_deeply $got->{afterPlaintext}, ['1'], 'nothing after <plaintext> is a tag';
 (my $edited = $NASTY) =~ s/<DIV\tid=x\n>/<div id="y">/;
 is $got->{edited}, decode('UTF-8', $edited), 'an edited tag is re-serialised and everything around it stays byte for byte';
 
+# ---- tag soup: the same tokens whatever the pieces ----
+
+$got = checks('soup', q{
+    const parts = ['<', '>', '</', '<!--', '-->', '--!>', '<!', '<?', '/>', '/', '=', '"', "'", ' ', '\n', '\t', '-', '!', '&amp;',
+      'a', 'div', 'p', 'li', 'b', 'script', 'SCRIPT', 'style', 'title', 'textarea', 'svg', 'math', 'x', 'id', 'class',
+      '<![CDATA[', ']]>', '<!DOCTYPE html>', 'é', '😀', 'text', '<p>', '</p>', '<div class="a b">', '</div>', '<script>', '</script>',
+      '<svg>', '</svg>', '<br/>', '<li>', '<table><tr><td>'];
+    let seed = 12345;
+    const random = (n) => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) % n;
+    const soup = () => { let s = ''; while (s.length < 6000) s += parts[random(parts.length)]; return utf8(s); };
+    // Everything the handlers see, as one string.
+    async function events(bytes, pieces) {
+      const log = [];
+      let text = '';
+      const setup = (r) => r.on('*', {
+        element(e) { log.push(`<${e.tagName} ${[...e.attributes].map(([n, v]) => n + '=' + v).join(',')} ${e.selfClosing}>`);
+          if (e.canHaveContent) e.onEndTag((end) => { log.push(`</${end.name}>`); }); },
+        comments(c) { log.push(`<!${c.text}>`); },
+      }).onDocument({ text(t) { text += t.text; if (t.lastInTextNode) { log.push(`"${text}"`); text = ''; } }, doctype(d) { log.push(`!${d.name}`); } });
+      let i = 0;
+      const stream = new ReadableStream({ pull(c) { if (i >= bytes.length) { c.close(); return; } const n = pieces(); c.enqueue(bytes.slice(i, i + n)); i += n; } });
+      const out = new Uint8Array(await setup(new HTMLRewriter()).transform(new Response(stream)).arrayBuffer());
+      const same = out.length === bytes.length && out.every((x, k) => x === bytes[k]);
+      return [same, log.join('|')];
+    }
+    export default { fetch: () => results({
+      soups: async () => {
+        const failures = [];
+        const seen = { elements: 0, ends: 0, comments: 0, texts: 0, scripts: 0 };
+        for (let round = 0; round < 12; round++) {
+          const bytes = soup();
+          const whole = await events(bytes, () => 1 << 20);
+          for (const event of whole[1].split('|')) {
+            if (event.startsWith('<!')) seen.comments++;
+            else if (event.startsWith('</')) seen.ends++;
+            else if (event.startsWith('<script')) seen.scripts++;
+            else if (event.startsWith('<')) seen.elements++;
+            else if (event.startsWith('"')) seen.texts++;
+          }
+          for (const [name, pieces] of [['1-byte', () => 1], ['random', () => random(17) + 1]]) {
+            const [same, log] = await events(bytes, pieces);
+            if (!whole[0] || !same) failures.push(`round ${round} ${name}: bytes changed`);
+            else if (log !== whole[1]) {
+              let k = 0; while (log[k] === whole[1][k]) k++;
+              failures.push(`round ${round} ${name}: events differ at ${k}: ${whole[1].slice(k - 40, k + 40)} / ${log.slice(k - 40, k + 40)}`);
+            }
+          }
+        }
+        return [failures, Object.values(seen).every((n) => n > 20)];
+      },
+    }) };
+});
+is_deeply $got->{soups}, [[], $T], 'random tag soup: bytes pass through, and handlers see the same tokens in whole, 1-byte and random pieces';
+
 # ---- head injection and Cloudflare's "Rewrite links" example ----
 
 $got = checks('inject', q{
