@@ -130,6 +130,8 @@ $got = checks('handlers', q{
       removed: async () => { const seen = []; await rw('<p>x</p>', (r) => r.on('p', { element(e) { seen.push(e.removed); e.remove(); seen.push(e.removed); } })); return seen; },
       innerContent: () => rw('<div>old <b>stuff</b></div><script>old()</script>', (r) => r.on('div', { element(e) { e.setInnerContent('<new>'); } })
         .on('script', { element(e) { e.setInnerContent('fresh()', { html: true }); } })),
+      selfClosing: () => rw('<br/><img a=1 /><svg><path d=x/></svg>', (r) => r.on('br', { element(e) { e.setAttribute('x', '1'); } })
+        .on('img', { element(e) { e.removeAttribute('a'); } }).on('path', { element(e) { e.setAttribute('d', 'y'); } })),
       voidEdits: () => rw('<br><img src=a>', (r) => r.on('img', { element(e) { e.append('x'); e.prepend('y'); e.after('!'); } })),
       endTag: () => rw('<p>a</p><div>b</DIV >', (r) => r.on('p, div', { element(e) { e.onEndTag((end) => {
         end.before('[before ' + end.name + ']'); end.after('[after]'); if (end.name === 'div') end.name = 'section'; }); } })),
@@ -170,6 +172,7 @@ is $got->{remove}, '123', 'remove() drops the element with its content (and a vo
 is $got->{removeKeep}, '<div>a<b>b</b></div>', 'removeAndKeepContent() drops the tags and keeps the content';
 is_deeply $got->{removed}, [$F, $T], 'element.removed tells whether it was removed';
 is $got->{innerContent}, '<div>&lt;new&gt;</div><script>fresh()</script>', 'setInnerContent() replaces the content, escaped or as html (raw text elements too)';
+is $got->{selfClosing}, '<br x="1" /><img/><svg><path d="y" /></svg>', 'a changed self-closing tag is written as lol-html writes it';
 is $got->{voidEdits}, '<br><img src=a>!', 'prepend/append do nothing on a void element; after() goes right after it';
 is $got->{endTag}, '<p>a[before p]</p>[after]<div>b[before div]</section>[after]', 'onEndTag: before, after and renaming the end tag';
 is $got->{endTagQuoted}, "<em title='>'>x|</em title=\"</em>\" >|y", 'a ">" inside a quoted attribute of a start or end tag does not end it';

@@ -58,7 +58,8 @@ function htmlContent(args, what) {
   return options.html ? text : htmlEscape(text);
 }
 
-const HTML_NAME = /^[^\t\n\f\r />"'=\0]+$/;
+// What lol-html refuses in a name: whitespace, '/', '>', '='.
+const HTML_NAME = /^[^\t\n\f\r />=]+$/;
 
 function htmlName(value, what) {
   const name = StringPrototypeToLowerCase(toDOMString(value));
@@ -566,7 +567,8 @@ function htmlRewriteStream(source, selectors, documentHandlers) {
         const attr = s.attrs[i];
         startTag += attr.length > 2 ? ` ${attr[2]}` : ` ${attr[0]}="${htmlAttributeValue(attr[1])}"`;
       }
-      startTag += s.selfClosing ? ' />' : '>';
+      // As lol-html: a space before "/>" after attributes (an unquoted last value would take the "/").
+      startTag += s.selfClosing ? (s.attrs.length > 0 ? ' />' : '/>') : '>';
     }
     let endId = 0;
     if (s.endHandlers.length > 0) {
