@@ -130,7 +130,7 @@ $got = checks('handlers', q{
       removed: async () => { const seen = []; await rw('<p>x</p>', (r) => r.on('p', { element(e) { seen.push(e.removed); e.remove(); seen.push(e.removed); } })); return seen; },
       innerContent: () => rw('<div>old <b>stuff</b></div><script>old()</script>', (r) => r.on('div', { element(e) { e.setInnerContent('<new>'); } })
         .on('script', { element(e) { e.setInnerContent('fresh()', { html: true }); } })),
-      selfClosing: () => rw('<br/><img a=1 /><svg><path d=x/></svg>', (r) => r.on('br', { element(e) { e.setAttribute('x', '1'); } })
+      selfClosing: () => rw('<br/><img a=1 /><svg><path d=x /></svg>', (r) => r.on('br', { element(e) { e.setAttribute('x', '1'); } })
         .on('img', { element(e) { e.removeAttribute('a'); } }).on('path', { element(e) { e.setAttribute('d', 'y'); } })),
       voidEdits: () => rw('<br><img src=a>', (r) => r.on('img', { element(e) { e.append('x'); e.prepend('y'); e.after('!'); } })),
       endTag: () => rw('<p>a</p><div>b</DIV >', (r) => r.on('p, div', { element(e) { e.onEndTag((end) => {
