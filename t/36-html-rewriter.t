@@ -126,6 +126,8 @@ $got = checks('handlers', q{
       replace: () => rw('<p>a<b>b</b></p><i>i</i>', (r) => r.on('p', { element(e) { e.replace('<x>'); } })),
       replaceHtml: () => rw('<p>a<b>b</b></p><i>i</i>', (r) => r.on('p', { element(e) { e.replace('<hr>', { html: true }); } })),
       remove: () => rw('1<p>a<b>b</b></p>2<img id=x>3', (r) => r.on('p, img', { element(e) { e.remove(); } })),
+      insideRemoved: async () => { const seen = []; const out = await rw('<div class=ad><a href=1>x</a>t</div><a href=2>y</a>', (r) => r.on('div.ad', { element(e) { e.remove(); } })
+        .on('a', { element(e) { seen.push(e.getAttribute('href')); e.setAttribute('seen', ''); }, text(t) { if (t.text) seen.push(t.text); } })); return [out, seen]; },
       removeKeep: () => rw('<div><p>a<b>b</b></p></div>', (r) => r.on('p', { element(e) { e.removeAndKeepContent(); } })),
       removed: async () => { const seen = []; await rw('<p>x</p>', (r) => r.on('p', { element(e) { seen.push(e.removed); e.remove(); seen.push(e.removed); } })); return seen; },
       innerContent: () => rw('<div>old <b>stuff</b></div><script>old()</script>', (r) => r.on('div', { element(e) { e.setInnerContent('<new>'); } })
@@ -169,6 +171,7 @@ is_deeply $got->{svgNamespace}, ['svg http://www.w3.org/2000/svg', 'circle http:
 is $got->{replace}, '&lt;x&gt;<i>i</i>', 'replace() puts escaped text in place of the element and its content';
 is $got->{replaceHtml}, '<hr><i>i</i>', 'replace() with { html: true } inserts markup';
 is $got->{remove}, '123', 'remove() drops the element with its content (and a void element)';
+is_deeply $got->{insideRemoved}, ['<a href=2 seen="">y</a>', ['1', 'x', '2', 'y']], 'handlers still see what a removed element held (as lol-html), and their edits go with it';
 is $got->{removeKeep}, '<div>a<b>b</b></div>', 'removeAndKeepContent() drops the tags and keeps the content';
 is_deeply $got->{removed}, [$F, $T], 'element.removed tells whether it was removed';
 is $got->{innerContent}, '<div>&lt;new&gt;</div><script>fresh()</script>', 'setInnerContent() replaces the content, escaped or as html (raw text elements too)';

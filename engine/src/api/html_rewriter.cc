@@ -690,7 +690,6 @@ class HtmlRewriter : public NativeState {
   }
 
  private:
-  bool visible() const { return suppress_ == 0; }
 
   void emit(const char *data, size_t len) {
     if (suppress_ == 0) out_.append(data, len);
@@ -734,7 +733,8 @@ class HtmlRewriter : public NativeState {
   Step flush_text(size_t end, bool last) {
     if (!last) end = utf8_complete_end(in_, pos_, end);
     if (end == pos_ && !(last && text_open_)) return Step::kYield;
-    if (visible() && wanted(text_, doc_text_)) {
+    // Handlers see removed content too, as on lol-html; what they do to it is dropped with it.
+    if (wanted(text_, doc_text_)) {
       // As lol-html: a node's last chunk is an empty one of its own.
       event_end_ = end;
       text_last_ = last && end == pos_;
@@ -900,13 +900,13 @@ class HtmlRewriter : public NativeState {
       case TokenKind::kStart: return start_tag();
       case TokenKind::kEnd: return end_tag();
       case TokenKind::kComment:
-        if (visible() && wanted(comments_, doc_comments_)) {
+        if (wanted(comments_, doc_comments_)) {
           pending_ = Pending::kComment;
           return Step::kEvent;
         }
         break;
       case TokenKind::kDoctype:
-        if (visible() && doc_doctype_) {
+        if (doc_doctype_) {
           parse_doctype();
           pending_ = Pending::kDoctype;
           return Step::kEvent;
@@ -1311,7 +1311,7 @@ class HtmlRewriter : public NativeState {
     event_selectors_.erase(std::unique(event_selectors_.begin(), event_selectors_.end()), event_selectors_.end());
     can_have_content_ = !(e.ns == kHtml && is_void(tag_.name)) && !(e.ns != kHtml && tag_.self_closing);
     element_entry_ = std::move(e);
-    if (visible() && !event_selectors_.empty()) {
+    if (!event_selectors_.empty()) {
       pending_ = Pending::kElement;
       return Step::kEvent;
     }
