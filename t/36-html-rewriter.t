@@ -150,6 +150,10 @@ $got = checks('handlers', q{
       doctype: async () => { let seen; const out = await rw('<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Strict//EN" "http://www.w3.org/TR/xhtml1/DTD/xhtml1-strict.dtd"><p>', (r) => r.onDocument({ doctype(d) { seen = [d.name, d.publicId, d.systemId]; } })); return [out, seen]; },
       doctypeBare: async () => { let seen; await rw('<!doctype html>', (r) => r.onDocument({ doctype(d) { seen = [d.name, d.publicId, d.systemId]; } })); return seen; },
       documentText: async () => { const seen = []; await rw('a<p>b</p>c', (r) => r.onDocument({ text(t) { if (t.text) seen.push(t.text); } })); return seen; },
+      onDuringTransform: async () => { const seen = []; const r = new HTMLRewriter();
+        r.on('p', { element() { seen.push('p'); r.on('p', { element() { seen.push('late'); } }).onDocument({ comments() { seen.push('late comment'); } }); } })
+          .onDocument({ comments() { seen.push('comment'); } });
+        await r.transform(new Response('<p><!--c--><p>')).text(); return seen; },
       twoDocuments: async () => { const seen = []; await rw('<!--c-->', (r) => r.onDocument({ comments() { seen.push(1); } }).onDocument({ comments() { seen.push(2); } })); return seen; },
       documentEnd: () => rw('<p>x</p>', (r) => r.onDocument({ end(end) { end.append('<!-- done -->', { html: true }); end.append('<&>'); } })),
       handlerThis: async () => { const h = { seen: 0, element() { this.seen++; } }; await rw('<p><p>', (r) => r.on('p', h)); return h.seen; },
@@ -191,6 +195,7 @@ is_deeply $got->{doctype}, ['<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Strict
     ['html', '-//W3C//DTD XHTML 1.0 Strict//EN', 'http://www.w3.org/TR/xhtml1/DTD/xhtml1-strict.dtd']], 'doctype handler: name, publicId, systemId; the doctype passes through';
 is_deeply $got->{doctypeBare}, ['html', undef, undef], 'a doctype without ids has null publicId and systemId';
 is_deeply $got->{documentText}, ['a', 'b', 'c'], 'a document text handler sees all text';
+is_deeply $got->{onDuringTransform}, ['p', 'comment', 'p'], 'on() and onDocument() called during a transform do not change it';
 is_deeply $got->{twoDocuments}, [1, 2], 'handlers of every onDocument() call run, in order';
 is $got->{documentEnd}, '<p>x</p><!-- done -->&lt;&amp;&gt;', 'the end handler appends to the document';
 is $got->{handlerThis}, 2, 'handlers are called as methods of the handlers object';

@@ -478,7 +478,12 @@ class HTMLRewriter {
     };
     const source = BodyGetBody(response);
     if (source === null) return new Response(null, init);
-    return new Response(htmlRewriteStream(source, this.#selectors, this.#document), init);
+    // The handlers as they are now: on() calls made later (from a handler,
+    // say) are for the next transform().
+    const selectors = ArrayPrototypeSlice(this.#selectors);
+    const documentHandlers = listNew();
+    for (let k = 0; k < 4; k++) documentHandlers[k] = ArrayPrototypeSlice(this.#document[k]);
+    return new Response(htmlRewriteStream(source, selectors, documentHandlers), init);
   }
 }
 
