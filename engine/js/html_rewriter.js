@@ -514,7 +514,7 @@ function htmlRewriteStream(source, selectors, documentHandlers) {
     native.freeNative(handle);
   };
 
-  const forSelectors = (indices, kind, object) => {
+  const forSelectors = (indices, kind) => {
     const calls = listNew();
     for (let i = 0; i < indices.length; i++) {
       const pair = selectors[indices[i]][kind];

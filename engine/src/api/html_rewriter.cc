@@ -690,7 +690,6 @@ class HtmlRewriter : public NativeState {
   }
 
  private:
-
   void emit(const char *data, size_t len) {
     if (suppress_ == 0) out_.append(data, len);
   }
