@@ -312,6 +312,34 @@ is_deeply $got->{afterPlaintext}, ['1'], 'nothing after <plaintext> is a tag';
 (my $edited = $NASTY) =~ s/<DIV\tid=x\n>/<div id="y">/;
 is $got->{edited}, decode('UTF-8', $edited), 'an edited tag is re-serialised and everything around it stays byte for byte';
 
+# ---- windows-1252 documents ----
+
+$got = checks('latin1', q{
+    // "<p title='d\xE9j\xE0'>caf\xE9 \x80 5</p>" in windows-1252
+    const bytes = Uint8Array.from([...`<p title='d\xE9j\xE0'>caf\xE9 \x80 5</p><i>`].map((c) => c.charCodeAt(0)));
+    async function run(type) {
+      const seen = [];
+      const res = new HTMLRewriter().on('p', {
+        element(e) { seen.push(e.getAttribute('title')); e.setAttribute('data-x', 'naïve ☃ €'); },
+        text(t) { if (t.text) seen.push(t.text); },
+      }).on('i', { element(e) { e.append('é<'); } }).transform(new Response(bytes, { headers: { 'content-type': type } }));
+      const out = new Uint8Array(await res.arrayBuffer());
+      return [seen, Array.from(out, (b) => b.toString(16).padStart(2, '0')).join('')];
+    }
+    export default { fetch: () => results({
+      latin1: () => run('text/html; charset=ISO-8859-1'),
+      quoted: () => run('text/html;charset="windows-1252"'),
+      utf8: () => run('text/html; charset=utf-8'),
+    }) };
+});
+my $hex = sub { unpack 'H*', $_[0] };
+my $out1252 = $hex->("<p title='d\xE9j\xE0' data-x=\"na\xEFve &#9731; \x80\">caf\xE9 \x80 5</p><i>\xE9&lt;");
+is_deeply $got->{latin1}, [["d\x{e9}j\x{e0}", "caf\x{e9} \x{20ac} 5"], $out1252],
+    'charset=ISO-8859-1: handlers get windows-1252 decoded, and what they insert is encoded to it (a character reference where it has none)';
+is_deeply $got->{quoted}, $got->{latin1}, 'a quoted charset=windows-1252 is the same';
+is $got->{utf8}[1], $hex->("<p title='d\xE9j\xE0' data-x=\"na\xC3\xAFve \xE2\x98\x83 \xE2\x82\xAC\">caf\xE9 \x80 5</p><i>\xC3\xA9&lt;"),
+    'charset=utf-8: what handlers insert is UTF-8, and the other bytes are untouched';
+
 # ---- tag soup: the same tokens whatever the pieces ----
 
 $got = checks('soup', q{

@@ -28,6 +28,16 @@ const ResponseGetHeaders = uncurryThis(ObjectGetOwnPropertyDescriptor(Response.p
 const BodyGetBody = uncurryThis(ObjectGetOwnPropertyDescriptor(Body.prototype, 'body').get);
 const BodyGetBodyUsed = uncurryThis(ObjectGetOwnPropertyDescriptor(Body.prototype, 'bodyUsed').get);
 const HeadersPrototypeDelete = uncurryThis(Headers.prototype.delete);
+const HeadersPrototypeGet = uncurryThis(Headers.prototype.get);
+const HTML_CHARSET = /;[\t ]*charset[\t ]*=[\t ]*"?([^";\t ]+)/;
+
+// Whether the Content-Type names windows-1252 (latin1, iso-8859-1, ascii,
+// ...); any other charset, or none, is taken as UTF-8.
+function htmlIsWindows1252(type) {
+  if (type === null) return false;
+  const match = RegExpPrototypeExec(HTML_CHARSET, StringPrototypeToLowerCase(type));
+  return match !== null && ArrayPrototypeIncludes(WINDOWS_1252_LABELS, match[1]);
+}
 const ArrayPrototypeValues = uncurryThis(Array.prototype.values);
 
 // Text handed to before()/after()/... without { html: true } is escaped.
@@ -471,6 +481,7 @@ class HTMLRewriter {
     if (!responseIs(response)) throw new TypeError('HTMLRewriter.transform: the argument must be a Response');
     if (BodyGetBodyUsed(response)) throw new TypeError(BODY_USED_MESSAGE);
     const headers = new Headers(ResponseGetHeaders(response));
+    const windows1252 = htmlIsWindows1252(HeadersPrototypeGet(headers, 'content-type'));
     // The rewritten body's length is not known.
     HeadersPrototypeDelete(headers, 'content-length');
     const init = {
@@ -483,12 +494,12 @@ class HTMLRewriter {
     const selectors = ArrayPrototypeSlice(this.#selectors);
     const documentHandlers = listNew();
     for (let k = 0; k < 4; k++) documentHandlers[k] = ArrayPrototypeSlice(this.#document[k]);
-    return new Response(htmlRewriteStream(source, selectors, documentHandlers), init);
+    return new Response(htmlRewriteStream(source, selectors, documentHandlers, windows1252), init);
   }
 }
 
 // The rewritten stream of source's bytes.
-function htmlRewriteStream(source, selectors, documentHandlers) {
+function htmlRewriteStream(source, selectors, documentHandlers, windows1252) {
   const list = listNew();
   for (let i = 0; i < selectors.length; i++) {
     const entry = selectors[i];
@@ -499,6 +510,7 @@ function htmlRewriteStream(source, selectors, documentHandlers) {
   }
   let flags = 0;
   for (let k = 0; k < 4; k++) if (documentHandlers[k].length > 0) flags |= 1 << k;
+  if (windows1252) flags |= 16;
   const handle = native.htmlCreate(list, flags);
   const endHandlers = { __proto__: null };
   let nextEndId = 1;
@@ -540,9 +552,9 @@ function htmlRewriteStream(source, selectors, documentHandlers) {
   const element = async (event) => {
     const attrs = listNew();
     const flat = event[3];
-    for (let i = 0; i < flat.length; i += 3) {
+    for (let i = 0; i < flat.length; i += 2) {
       const attr = listOf(flat[i], flat[i + 1]);
-      attr[2] = flat[i + 2];  // as written, kept while the attribute is not changed
+      attr[2] = i / 2;  // its index: the native keeps its bytes for as long as it is not changed
       listPush(attrs, ObjectFreeze(attr));
     }
     const s = {
@@ -565,15 +577,16 @@ function htmlRewriteStream(source, selectors, documentHandlers) {
       endHandlers: listNew(),
     };
     await streamInternal(run(forSelectors(event[1], 1), new Element(INTERNAL, s), s));
+    // A changed tag goes to the native in parts: [name, selfClosing, then per
+    // attribute the index of an untouched one (whose bytes it still has) or
+    // the new one as name="value"].
     let startTag = null;
     if (s.modified) {
-      startTag = `<${s.tagName}`;
+      startTag = [s.tagName, s.selfClosing];
       for (let i = 0; i < s.attrs.length; i++) {
         const attr = s.attrs[i];
-        startTag += attr.length > 2 ? ` ${attr[2]}` : ` ${attr[0]}="${htmlAttributeValue(attr[1])}"`;
+        startTag[i + 2] = attr.length > 2 ? attr[2] : `${attr[0]}="${htmlAttributeValue(attr[1])}"`;
       }
-      // As lol-html: a space before "/>" after attributes (an unquoted last value would take the "/").
-      startTag += s.selfClosing ? (s.attrs.length > 0 ? ' />' : '/>') : '>';
     }
     let endId = 0;
     if (s.endHandlers.length > 0) {

@@ -538,6 +538,7 @@ class HtmlRewriter : public NativeState {
   }
 
   void start(unsigned flags) {
+    latin1_ = flags & 16;
     doc_doctype_ = flags & 1;
     doc_comments_ = flags & 2;
     doc_text_ = flags & 4;
@@ -571,6 +572,7 @@ class HtmlRewriter : public NativeState {
   }
   void end() { ended_ = true; }
   bool ended() const { return ended_; }
+  bool latin1() const { return latin1_; }
   bool finished() const { return finished_ && out_.empty(); }
   Pending pending() const { return pending_; }
   std::string &out() { return out_; }
@@ -616,7 +618,24 @@ class HtmlRewriter : public NativeState {
     return in_.substr(pos_, event_end_ - pos_);
   }
   bool event_last() const { return text_last_; }
-  std::string raw(size_t from, size_t to) const { return in_.substr(from, to - from); }
+  // The start tag of the element event as a handler changed it: the name,
+  // then each attribute, an untouched one as it was written.
+  std::string start_tag(const std::string &name, bool self_closing, const std::vector<int64_t> &raw,
+                        const std::vector<std::string> &fresh) const {
+    std::string tag = "<" + name;
+    for (size_t k = 0; k < raw.size(); ++k) {
+      tag += ' ';
+      if (raw[k] >= 0 && size_t(raw[k]) < tag_.attrs.size()) {
+        const Attr &a = tag_.attrs[size_t(raw[k])];
+        tag.append(in_, a.raw_from, a.raw_to - a.raw_from);
+      } else {
+        tag += fresh[k];
+      }
+    }
+    // As lol-html: a space before "/>" after attributes (an unquoted last value would take the '/').
+    tag += self_closing ? (raw.empty() ? "/>" : " />") : ">";
+    return tag;
+  }
   bool event_doc() const { return event_doc_; }
   const std::string &doctype_field(int k) const { return doctype_[k]; }
   bool doctype_has(int k) const { return doctype_has_[k]; }
@@ -1435,6 +1454,7 @@ class HtmlRewriter : public NativeState {
   size_t compound_words_ = 0, selector_words_ = 0;
   bool needs_types_ = false;
   bool doc_doctype_ = false, doc_comments_ = false, doc_text_ = false, doc_end_ = false;
+  bool latin1_ = false;  // the document is windows-1252, not UTF-8
 
   std::string in_;   // input not consumed yet from pos_ on
   size_t pos_ = 0;   // the first byte not yet passed on
@@ -1472,6 +1492,60 @@ class HtmlRewriter : public NativeState {
 
   std::string error_;
 };
+
+// ---------------------------------------------------------------- text
+
+// A document is UTF-8, or windows-1252 (which its Content-Type may call
+// latin1, iso-8859-1, ascii, ...): both keep ASCII where HTML's syntax is,
+// so only the strings handed to and taken from handlers are converted.
+const uint16_t kWindows1252High[32] = {
+    0x20AC, 0x81,   0x201A, 0x192,  0x201E, 0x2026, 0x2020, 0x2021, 0x2C6,  0x2030, 0x160,
+    0x2039, 0x152,  0x8D,   0x17D,  0x8F,   0x90,   0x2018, 0x2019, 0x201C, 0x201D, 0x2022,
+    0x2013, 0x2014, 0x2DC,  0x2122, 0x161,  0x203A, 0x153,  0x9D,   0x17E,  0x178,
+};
+
+v8::Local<v8::String> text_to_js(v8::Isolate *isolate, const std::string &bytes, bool latin1) {
+  if (!latin1) return v8_str(isolate, bytes);
+  std::u16string units(bytes.size(), u'\0');
+  for (size_t k = 0; k < bytes.size(); ++k) {
+    unsigned char b = bytes[k];
+    units[k] = b >= 0x80 && b < 0xA0 ? char16_t(kWindows1252High[b - 0x80]) : char16_t(b);
+  }
+  return v8::String::NewFromTwoByte(isolate, reinterpret_cast<const uint16_t *>(units.data()),
+                                    v8::NewStringType::kNormal, int(units.size()))
+      .ToLocalChecked();
+}
+
+// A handler's string in the document's encoding; in windows-1252, what it
+// cannot hold becomes a character reference, as lol-html writes it.
+std::string text_from_js(v8::Isolate *isolate, v8::Local<v8::String> value, bool latin1) {
+  if (!latin1) return to_std_string(isolate, value);
+  std::u16string units(size_t(value->Length()), u'\0');
+  value->Write(isolate, reinterpret_cast<uint16_t *>(units.data()), 0, int(units.size()),
+               v8::String::NO_NULL_TERMINATION);
+  std::string out;
+  out.reserve(units.size());
+  for (size_t k = 0; k < units.size(); ++k) {
+    uint32_t cp = units[k];
+    if (cp >= 0xD800 && cp < 0xDC00 && k + 1 < units.size() && units[k + 1] >= 0xDC00 && units[k + 1] < 0xE000) {
+      cp = 0x10000 + ((cp - 0xD800) << 10) + (units[k + 1] - 0xDC00);
+      ++k;
+    } else if (cp >= 0xD800 && cp < 0xE000) {
+      cp = 0xFFFD;  // a lone surrogate
+    }
+    if (cp < 0x80 || (cp >= 0xA0 && cp <= 0xFF)) {
+      out.push_back(char(cp));
+      continue;
+    }
+    int found = -1;
+    for (int b = 0; b < 32 && found < 0; ++b) {
+      if (kWindows1252High[b] == cp) found = b;
+    }
+    if (found >= 0) out.push_back(char(0x80 + found));
+    else out += "&#" + std::to_string(cp) + ";";
+  }
+  return out;
+}
 
 // ---------------------------------------------------------------- natives
 
@@ -1548,9 +1622,9 @@ void html_create(const v8::FunctionCallbackInfo<v8::Value> &info) {
     }
     Selector selector;
     std::string error;
-    std::string text = to_std_string(isolate, items[0]);
+    std::string text = text_from_js(isolate, items[0].As<v8::String>(), info[1].As<v8::Uint32>()->Value() & 16);
     if (!parse_selector(text, &selector, &error)) {
-      throw_type_error(isolate, "Invalid selector `" + text + "`: " + error);
+      throw_type_error(isolate, "Invalid selector `" + to_std_string(isolate, items[0]) + "`: " + error);
       return;
     }
     if (!rw->add_selector(std::move(selector), items[1]->IsTrue(), items[2]->IsTrue(), items[3]->IsTrue(),
@@ -1590,9 +1664,9 @@ void html_end(const v8::FunctionCallbackInfo<v8::Value> &info) {
   if (HtmlRewriter *rw = rewriter_arg(info)) rw->end();
 }
 
-v8::Local<v8::Value> str_or_null(v8::Isolate *isolate, bool has, const std::string &s) {
+v8::Local<v8::Value> str_or_null(v8::Isolate *isolate, bool has, const std::string &s, bool latin1) {
   if (!has) return v8::Null(isolate);
-  return v8_str(isolate, s);
+  return text_to_js(isolate, s, latin1);
 }
 
 v8::Local<v8::Array> index_list(v8::Local<v8::Context> context, const std::vector<uint32_t> &indices) {
@@ -1604,7 +1678,7 @@ v8::Local<v8::Array> index_list(v8::Local<v8::Context> context, const std::vecto
 }
 
 // htmlNext(handle) -> event | 0 | null. Events:
-//   [0, selectors, tagName, [name, value, raw, ...], selfClosing, canHaveContent, namespaceURI]
+//   [0, selectors, tagName, [name, value, ...], selfClosing, canHaveContent, namespaceURI]
 //   [1, endHandlerId, name]                       an end tag with onEndTag handlers
 //   [2, selectors, text, lastInTextNode, document]  a text chunk
 //   [3, selectors, text, document]                a comment
@@ -1634,18 +1708,18 @@ void html_next(const v8::FunctionCallbackInfo<v8::Value> &info) {
     return;
   }
   std::vector<v8::Local<v8::Value>> items;
+  const bool latin1 = rw->latin1();
   auto num = [&](double v) { items.push_back(v8::Number::New(isolate, v)); };
   switch (rw->pending()) {
     case Pending::kElement: {
       const Tag &tag = rw->event_tag();
       num(0);
       items.push_back(index_list(context, rw->event_selectors()));
-      items.push_back(v8_str(isolate, tag.name));
+      items.push_back(text_to_js(isolate, tag.name, latin1));
       std::vector<v8::Local<v8::Value>> attrs;
       for (const Attr &a : tag.attrs) {
-        attrs.push_back(v8_str(isolate, a.name));
-        attrs.push_back(v8_str(isolate, a.value));
-        attrs.push_back(v8_str(isolate, rw->raw(a.raw_from, a.raw_to)));
+        attrs.push_back(text_to_js(isolate, a.name, latin1));
+        attrs.push_back(text_to_js(isolate, a.value, latin1));
       }
       items.push_back(frozen_list(context, attrs.data(), attrs.size()));
       items.push_back(v8::Boolean::New(isolate, tag.self_closing));
@@ -1656,25 +1730,28 @@ void html_next(const v8::FunctionCallbackInfo<v8::Value> &info) {
     case Pending::kEndTag:
       num(1);
       num(rw->event_entry().end_handler);
-      items.push_back(v8_str(isolate, rw->event_entry().end_name.empty() ? rw->event_entry().name
-                                                                         : rw->event_entry().end_name));
+      items.push_back(text_to_js(isolate, rw->event_entry().end_name.empty() ? rw->event_entry().name
+                                                                             : rw->event_entry().end_name,
+                                 latin1));
       break;
     case Pending::kText:
       num(2);
       items.push_back(index_list(context, rw->event_selectors()));
-      items.push_back(v8_str(isolate, rw->event_text()));
+      items.push_back(text_to_js(isolate, rw->event_text(), latin1));
       items.push_back(v8::Boolean::New(isolate, rw->event_last()));
       items.push_back(v8::Boolean::New(isolate, rw->event_doc()));
       break;
     case Pending::kComment:
       num(3);
       items.push_back(index_list(context, rw->event_selectors()));
-      items.push_back(v8_str(isolate, rw->event_text()));
+      items.push_back(text_to_js(isolate, rw->event_text(), latin1));
       items.push_back(v8::Boolean::New(isolate, rw->event_doc()));
       break;
     case Pending::kDoctype:
       num(4);
-      for (int k = 0; k < 3; ++k) items.push_back(str_or_null(isolate, rw->doctype_has(k), rw->doctype_field(k)));
+      for (int k = 0; k < 3; ++k) {
+        items.push_back(str_or_null(isolate, rw->doctype_has(k), rw->doctype_field(k), latin1));
+      }
       break;
     case Pending::kEnd:
       num(5);
@@ -1686,7 +1763,7 @@ void html_next(const v8::FunctionCallbackInfo<v8::Value> &info) {
 }
 
 // htmlResolve(handle, edits), edits by event:
-//   element: [mode, startTag|null, before, after, prepend, append, inner|null, replaceWith, endHandlerId, endName|null]
+//   element: [mode, [name, selfClosing, attr index | 'name="value"', ...]|null, before, after, prepend, append, inner|null, replaceWith, endHandlerId, endName|null]
 //   end tag: [removed, before, after, name|null]
 //   text:    [removed, before, after, replaceWith]
 //   comment: [removed, before, after, replaceWith, text|null]
@@ -1706,7 +1783,17 @@ void html_resolve(const v8::FunctionCallbackInfo<v8::Value> &info) {
   for (uint32_t k = 0; k < 10 && k < edits->Length(); ++k) {
     v8::Local<v8::Value> v;
     if (!edits->Get(context, k).ToLocal(&v)) return;
-    if (v->IsString()) total += size_t(v.As<v8::String>()->Length()) * 3;
+    // UTF-8: 3 bytes a UTF-16 unit at most; windows-1252: "&#65535;" at most
+    size_t per_unit = rw->latin1() ? 8 : 3;
+    if (v->IsString()) total += size_t(v.As<v8::String>()->Length()) * per_unit;
+    if (v->IsArray()) {  // a changed start tag's parts
+      v8::Local<v8::Array> parts = v.As<v8::Array>();
+      for (uint32_t j = 0; j < parts->Length(); ++j) {
+        v8::Local<v8::Value> part;
+        if (!parts->Get(context, j).ToLocal(&part)) return;
+        total += part->IsString() ? size_t(part.As<v8::String>()->Length()) * per_unit + 1 : 16;
+      }
+    }
   }
   if (!TenantIsolate::from(isolate)->budget().make_room(total)) {
     throw_range_error(isolate, "HTMLRewriter: the content a handler inserted does not fit the script's memory limit");
@@ -1720,7 +1807,7 @@ void html_resolve(const v8::FunctionCallbackInfo<v8::Value> &info) {
     v8::Local<v8::Value> v;
     if (!edits->Get(context, k).ToLocal(&v)) return;
     if (v->IsString()) {
-      s[k] = to_std_string(isolate, v);
+      s[k] = text_from_js(isolate, v.As<v8::String>(), rw->latin1());
       has[k] = true;
     } else if (v->IsNumber()) {
       numbers[k] = v.As<v8::Number>()->Value();
@@ -1733,7 +1820,34 @@ void html_resolve(const v8::FunctionCallbackInfo<v8::Value> &info) {
     case Pending::kElement: {
       double mode = numbers[0];
       if (mode < 0 || mode > 3) mode = 0;
-      rw->resolve_element(uint8_t(mode), opt(1), s[2], s[3], s[4], s[5], opt(6), s[7], numbers[8], opt(9));
+      // [name, selfClosing, attribute index | 'name="value"', ...]
+      std::string start_tag;
+      bool changed = false;
+      v8::Local<v8::Value> parts;
+      if (!edits->Get(context, 1).ToLocal(&parts)) return;
+      if (parts->IsArray() && parts.As<v8::Array>()->Length() >= 2) {
+        v8::Local<v8::Array> list = parts.As<v8::Array>();
+        std::vector<int64_t> raw;
+        std::vector<std::string> fresh;
+        std::string name;
+        bool self_closing = false;
+        for (uint32_t k = 0; k < list->Length(); ++k) {
+          v8::Local<v8::Value> v;
+          if (!list->Get(context, k).ToLocal(&v)) return;
+          std::string text = v->IsString() ? text_from_js(isolate, v.As<v8::String>(), rw->latin1()) : std::string();
+          if (k == 0) name = std::move(text);
+          else if (k == 1) self_closing = v->IsTrue();
+          else {
+            double index = v->IsNumber() ? v.As<v8::Number>()->Value() : -1;
+            raw.push_back(index >= 0 && index < 1e9 ? int64_t(index) : -1);
+            fresh.push_back(std::move(text));
+          }
+        }
+        start_tag = rw->start_tag(name, self_closing, raw, fresh);
+        changed = true;
+      }
+      rw->resolve_element(uint8_t(mode), changed ? &start_tag : nullptr, s[2], s[3], s[4], s[5], opt(6), s[7],
+                          numbers[8], opt(9));
       break;
     }
     case Pending::kEndTag: rw->resolve_end_tag(flags[0], s[1], s[2], opt(3)); break;

@@ -9,7 +9,9 @@
 //   native.htmlCreate(selectors, flags)     -> handle; selectors: [selector,
 //                                           element?, text?, comments?]...;
 //                                           flags: doctype|comments|text|end
-//                                           handlers of onDocument (bits 1..8)
+//                                           handlers of onDocument (bits 1..8),
+//                                           16: the document is windows-1252
+//                                           (else UTF-8)
 //   native.htmlWrite(handle, bytes)         the next input (all earlier input
 //                                           must have been consumed)
 //   native.htmlEnd(handle)                  no more input comes
