@@ -219,6 +219,60 @@ is $r->{status}, 503, 'a rewrite that tokenizes 500 MiB is stopped by dispatch_c
 is $r->{content}, "exceeded_cpu\n", 'as exceeded_cpu';
 still_serving('the CPU limit');
 
+# ---- random soup with random edits ----
+
+$got = $t->run_checks('api', 'fuzz', $HELPERS . q{
+    let seed = 4242;
+    const random = (n) => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) % n;
+    const parts = ['<', '>', '</', '<!--', '-->', '--!>', '<!', '<?', '/>', '/', '=', '"', "'", ' ', '\n', '-', '!', '<![CDATA[', ']]>',
+      'a', 'p', 'li', 'script', 'style', 'title', 'textarea', 'plaintext', 'svg', 'math', 'foreignObject', 'td', 'tr', 'table', 'option',
+      'select', 'dd', 'dt', '<script>', '</script>', '<!--<script>', '<p>', '<li>', '<b>', '</b>', '<svg>', '</svg>', '<br>', 'x', 'é'];
+    // Tag soup with random bytes (NUL, 0xFF, broken UTF-8) strewn in.
+    const soup = () => {
+      const out = [];
+      while (out.length < 6000) {
+        if (random(10) === 0) out.push(random(256));
+        else for (const b of utf8(parts[random(parts.length)])) out.push(b);
+      }
+      return Uint8Array.from(out);
+    };
+    async function go(bytes, pieces, edit) {
+      let i = 0;
+      const stream = new ReadableStream({ pull(c) {
+        if (i >= bytes.length) { c.close(); return; }
+        const n = pieces(); c.enqueue(bytes.slice(i, i + n)); i += n;
+      } });
+      const r = new HTMLRewriter().on('*', {
+        element(e) {
+          [...e.attributes];
+          if (edit && random(5) === 0) { e.setAttribute('z', 'q'); e.before('B'); e.after('A'); e.append('P'); }
+          if (e.canHaveContent && random(3) === 0) e.onEndTag((t) => { if (edit) t.before('E'); });
+          if (edit && random(20) === 0) e.remove();
+        },
+        text(t) { t.text; if (edit && random(10) === 0) t.replace('R'); },
+        comments(c) { c.text; },
+      }).on('p > b, li:nth-child(odd), svg *, :not(a) [x]', { element() {} }).onDocument({ doctype() {}, end(e) { e.append('END'); } });
+      return new Uint8Array(await r.transform(new Response(stream)).arrayBuffer());
+    }
+    export default { fetch: () => results({ rounds: async () => {
+      const bad = [];
+      let edited = 0;
+      for (let round = 0; round < 12; round++) {
+        const bytes = soup();
+        try {
+          const out = await go(bytes, () => random(50) + 1, false);
+          if (out.length !== bytes.length + 3 || !bytes.every((x, k) => x === out[k])) bad.push(`round ${round}: bytes changed`);
+          if ((await go(bytes, () => random(5) + 1, true)).length > 0) edited++;
+        } catch (e) {
+          if (!/nest more than/.test(e.message)) bad.push(`round ${round}: ${e.name}: ${e.message}`);
+        }
+      }
+      return [bad, edited > 6];
+    } }) };
+}, timeout => 120);
+is_deeply $got->{rounds}, [[], $T], 'random soup with random bytes passes through unchanged, and random edits on it always end in a document';
+still_serving('random soup');
+
 # ---- tampered intrinsics ----
 
 $got = checks('tampered', q{
