@@ -220,6 +220,16 @@ $got = checks('async', q{
       throws: async () => { try { await rw('<p>x</p>', (r) => r.on('p', { element() { throw new RangeError('mine'); } })); return 'no error'; } catch (x) { return x.name + ': ' + x.message; } },
       rejects: async () => { try { await rw('<p>x</p>', (r) => r.on('p', { async element() { await sleep(1); throw new Error('later'); } })); return 'no error'; } catch (x) { return x.message; } },
       notFunction: () => new HTMLRewriter().on('p', { element: 42 }),
+      impliedEnds: async () => ({
+        aInA: await ids('<a id=a1>1<a id=a2>2</a>', 'a a'),
+        bothA: await ids('<a id=a1>1<a id=a2>2</a>', 'a'),
+        hInH: await ids('<h1 id=h1>x<h2 id=h2>y</h2>', 'h1 h2'),
+        buttonInButton: await ids('<button id=b1><button id=b2>', 'button button'),
+        liInLi: await ids('<ul><li id=l1>a<li id=l2>b<ul><li id=l3>c</ul></ul>', 'li li'),
+        pInP: await ids('<p id=p1>a<p id=p2>b<div><p id=p3></div>', 'p p, p div'),
+        tdInTd: await ids('<table><tr><td id=c1>1<td id=c2>2<tr id=r2><td id=c3>3</table>', 'td td, tr tr, td tr'),
+        aInTd: await ids('<a id=o><table><tr><td><a id=i>x</a></td></tr></table></a>', 'a a'),
+      }),
       illegal: () => { const E = Object.getPrototypeOf(new HTMLRewriter()); return typeof HTMLRewriter === 'function' && E.constructor === HTMLRewriter; },
       tags: async () => { const tags = [Object.prototype.toString.call(new HTMLRewriter())];
         await rw('<p>t<!--c--></p>', (r) => r.on('p', { element(e) { tags.push(String(e)); }, text(t) { tags.push(String(t)); }, comments(c) { tags.push(String(c)); } }));
@@ -237,6 +247,9 @@ is $got->{throws}, 'RangeError: mine', 'an exception in a handler errors the bod
 is $got->{rejects}, 'later', 'a rejected handler promise errors the body stream with its reason';
 like $got->{notFunction}, qr/^threw TypeError/, 'a handler that is not a function is a TypeError at on()';
 is $got->{illegal}, $T, 'HTMLRewriter is a constructor';
+is_deeply $got->{impliedEnds}, { aInA => [], bothA => ['a1', 'a2'], hInH => [], buttonInButton => [], liInLi => ['l3'],
+    pInP => [], tdInTd => [], aInTd => ['i'] },
+    'implied end tags: an a, a heading, a button, an li, a p, a cell or row closes the open one as a browser would (a cell keeps its own link scope)';
 is_deeply $got->{tags}, ['[object HTMLRewriter]', '[object Element]', '[object Text]', '[object Comment]'], 'the toStringTags of HTMLRewriter, Element, Text and Comment';
 like $got->{noConstructing}, qr/^threw TypeError: Illegal constructor/, 'Element cannot be constructed by a script';
 is $got->{subclass}, '<p x="1">', 'HTMLRewriter can be subclassed';

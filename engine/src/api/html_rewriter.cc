@@ -1168,6 +1168,14 @@ class HtmlRewriter : public NativeState {
         if (in_list(stack_[k].name, {"tr", "td", "th", "thead", "tbody", "tfoot"})) return k;
       }
       return 0;
+    } else if (name == "a" || name == "nobr" || name == "button") {
+      // A link does not nest in a link (the adoption agency closes the
+      // first), nor a button in a button.
+      return find({name.c_str()}, {});
+    }
+    if (in_list(name, {"h1", "h2", "h3", "h4", "h5", "h6"}) &&
+        in_list(top.name, {"h1", "h2", "h3", "h4", "h5", "h6"}) && top.ns == kHtml) {
+      return stack_.size() - 1;
     }
     if (in_list(name, {"address", "article", "aside", "blockquote", "center", "details", "dialog",
                        "dir", "div", "dl", "fieldset", "figcaption", "figure", "footer", "form",
