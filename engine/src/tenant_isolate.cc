@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "api/compression.h"
+#include "api/html_rewriter.h"
 #include "api/console.h"
 #include "api/crypto.h"
 #include "api/encoding.h"
@@ -562,6 +563,7 @@ bool TenantIsolate::install_builtins(v8::Local<v8::Context> context, std::string
   install_fetch_natives(context, native);
   install_dispatch_natives(context, native);
   install_compression_natives(context, native);
+  install_html_rewriter_natives(context, native);
   install_native_state_natives(context, native);
   install_wasm_natives(context, native);
   native->Set(context, v8_str(isolate_, "memoryLimit"),
