@@ -31,6 +31,7 @@ typedef struct {
     ngx_uint_t                 redis_mode;   /* DISPATCH_REDIS_* */
     ngx_array_t               *redis_nodes;  /* of char *: "IP:port" */
     ngx_str_t                  redis_master; /* NUL-terminated, or empty */
+    ngx_int_t                  redis_wait;   /* wait=N: replicas, or 0 */
 
     size_t                     script_max_size;
     ngx_msec_t                 cache_ttl;

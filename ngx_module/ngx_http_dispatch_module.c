@@ -786,10 +786,11 @@ ngx_http_dispatch_redis_nodes(ngx_conf_t *cf, ngx_command_t *cmd,
 
 
 /*
- * dispatch_redis ADDRESS [db=N] [user=U password=P] [timeout=TIME];
- * dispatch_redis cluster=ADDR[,ADDR…] [user=U password=P] [timeout=TIME];
+ * dispatch_redis ADDRESS [db=N] [user=U password=P] [timeout=TIME] [wait=N];
+ * dispatch_redis cluster=ADDR[,ADDR…] [user=U password=P] [timeout=TIME]
+ *     [wait=N];
  * dispatch_redis sentinel=ADDR[,ADDR…] master=NAME [user=U password=P]
- *     [db=N] [timeout=TIME];
+ *     [db=N] [timeout=TIME] [wait=N];
  */
 
 static char *
@@ -876,6 +877,16 @@ ngx_http_dispatch_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             }
 
             dmcf->redis_db = n;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "wait=", 5) == 0) {
+            n = ngx_atoi(value[i].data + 5, value[i].len - 5);
+            if (n == NGX_ERROR || n > 16) {
+                goto invalid;
+            }
+
+            dmcf->redis_wait = n;
             continue;
         }
 
@@ -1024,6 +1035,7 @@ ngx_http_dispatch_init_process(ngx_cycle_t *cycle)
                           ? (const char *) dmcf->redis_password.data : NULL;
     conf.redis_timeout_ms = dmcf->redis_timeout;
     conf.redis_mode = (int) dmcf->redis_mode;
+    conf.redis_wait = (int) dmcf->redis_wait;
 
     if (dmcf->redis_nodes) {
         conf.redis_nodes = dmcf->redis_nodes->elts;

@@ -62,6 +62,14 @@ is $code, 0, 'a host name is resolved at configuration time' or diag $out;
     server     => 'location / { dispatch a b; }');
 is $code, 0, 'a cluster of seed nodes is accepted' or diag $out;
 
+($code, $out) = config_test(redis_conf => 'dispatch_redis cluster=127.0.0.1:7000 wait=1;',
+                            server     => 'location / { dispatch a b; }');
+is $code, 0, 'wait=1 is accepted' or diag $out;
+
+($code, $out) = config_test(redis_conf => 'dispatch_redis 127.0.0.1:7000 wait=17;',
+                            server     => 'location / { dispatch a b; }');
+isnt $code, 0, 'wait= above 16 is refused';
+
 ($code, $out) = config_test(redis_conf => 'dispatch_redis cluster=127.0.0.1:7000 db=1;',
                             server     => 'location / { dispatch a b; }');
 isnt $code, 0, 'db= is refused with a cluster';

@@ -13,6 +13,7 @@ use lib "$FindBin::Bin/lib";
 use Dispatch::Test;
 use Dispatch::Admin;
 use Dispatch::RedisFleet;
+use Time::HiRes qw(time);
 
 my $fleet = Dispatch::RedisFleet->cluster(masters => 3, replicas => 1);
 my @masters = grep { ($fleet->cli_at($_, 'ROLE') // '') =~ /^master/ } $fleet->ports;
@@ -20,10 +21,11 @@ is(scalar @masters, 3, 'the cluster has 3 masters');
 
 # Node A knows two seeds, node B one: each learns the rest from the map.
 sub node {
-    my ($seeds) = @_;
+    my ($seeds, $more) = @_;
+    $more //= '';
     return admin_server(
         redis => 0,
-        redis_conf => "dispatch_redis cluster=$seeds timeout=2s;",
+        redis_conf => "dispatch_redis cluster=$seeds timeout=2s $more;",
         http => 'dispatch_cache_ttl 1h; dispatch_cpu_limit 50ms; dispatch_hang_timeout 250ms;
                  dispatch_quarantine_zone penalty:1m period=30s;');
 }
@@ -222,6 +224,45 @@ subtest 'a manual failover loses no write' => sub {
     my @lost = grep { $a->get("/t/$kv_ns/kv-alpha?k=$_")->{content} ne $written{"alpha/$_"} }
                map { /^alpha\/(.*)/ ? $1 : () } keys %written;
     is("@lost", '', 'every acknowledged write of alpha reads back');
+};
+
+subtest 'with wait=1 a write is acknowledged only once a replica has it' => sub {
+    my $delta_master = $fleet->master_of("dispatch:kv:{$kv_ns/delta}:index");
+    my ($id) = grep {
+        my $m = $fleet->master_of("dispatch:kv:{$kv_ns/$_}:index");
+        $m != $delta_master && $fleet->replica_of($m)
+    } @kv_ids;
+    ok($id, 'a KV namespace on a master with a replica') or return;
+    my $master = $fleet->master_of("dispatch:kv:{$kv_ns/$id}:index");
+    my $replica = $fleet->replica_of($master);
+    my $d = node($fleet->seeds($master), 'wait=1');
+
+    is($d->request('PUT', "/t/$kv_ns/kv-$id?k=waited&v=1")->{status}, 200, 'a write with the replica there');
+    # The replica stops (its connection stays open): no confirmation comes.
+    $fleet->signal_node($replica, 'STOP');
+    my $t0 = time;
+    my $r = $d->request('PUT', "/t/$kv_ns/kv-$id?k=unconfirmed&v=1");
+    my $took = time - $t0;
+    is($r->{status}, 500, 'a write no replica confirms rejects (uncaught here: 500)');
+    cmp_ok($took, '<', 10, sprintf('within the WAIT time (%.1f s)', $took));
+    like($d->error_log, qr/not confirmed by Redis replicas: confirmed by 0 of the 1/, 'the log says why');
+    is(kv_put($a, $id, 'unwaited', 1)->{status}, 200, 'without wait= the same write is acknowledged');
+    $fleet->signal_node($replica, 'CONT');
+    ok($fleet->wait_in_sync($replica), 'the replica catches up');
+
+    # Acknowledged with wait=1, then the master goes at once: nothing lost.
+    my %acked;
+    for my $i (1 .. 30) {
+        $acked{"w$i"} = $i if $d->request('PUT', "/t/$kv_ns/kv-$id?k=w$i&v=$i")->{status} == 200;
+    }
+    is(scalar keys %acked, 30, '30 writes acknowledged');
+    is($fleet->cli_at($replica, 'CLUSTER', 'FAILOVER', 'TAKEOVER'), 'OK', 'the replica takes over');
+    $fleet->kill_node($master);
+    ok($fleet->wait_cluster_ok, 'the cluster is whole again');
+    my @lost = grep { ($d->wait_for(sub { $d->get("/t/$kv_ns/kv-$id?k=$_")->{status} == 200 }, timeout => 10)
+                       && $d->get("/t/$kv_ns/kv-$id?k=$_")->{content}) ne $acked{$_} } sort keys %acked;
+    is("@lost", '', 'every acknowledged write reads back from the new master');
+    $d->stop;
 };
 
 subtest 'a master that dies is replaced and the nodes carry on' => sub {

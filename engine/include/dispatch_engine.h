@@ -321,6 +321,9 @@ typedef struct {
     const char *const *redis_nodes;
     size_t       nredis_nodes;
     const char  *redis_master_name;    /* sentinel: the master's name */
+    int          redis_wait;           /* wait=N: KV writes and uploads are
+                                          confirmed by N replicas (WAIT)
+                                          before they resolve; 0: not */
 
     /* the script cache; 0 takes the default, except for stale_ttl_ms */
     size_t       script_max_size;      /* all modules of a script together */

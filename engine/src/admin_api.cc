@@ -355,8 +355,16 @@ void AdminCall::redis(std::vector<std::vector<std::string>> cmds, Next next) {
     size_t left;
     std::string error;
     Next next;
+    std::string written;  // the first key a MULTI writes: WAIT goes there
   };
   auto batch = std::make_shared<Batch>();
+  bool in_multi = false;
+  for (const auto &cmd : cmds) {
+    std::string name = redis_command_name(cmd);
+    if (name == "MULTI") in_multi = true;
+    const std::string *key = redis_routing_key(cmd);
+    if (in_multi && key != nullptr && batch->written.empty()) batch->written = *key;
+  }
   batch->replies.resize(cmds.size());
   batch->left = cmds.size();
   batch->next = std::move(next);
@@ -381,7 +389,18 @@ void AdminCall::redis(std::vector<std::vector<std::string>> cmds, Next next) {
           return;
         }
       }
-      batch->next(batch->replies);
+      if (batch->written.empty()) {
+        batch->next(batch->replies);
+        return;
+      }
+      // dispatch_redis wait=N: the change is answered once N replicas have it.
+      self->engine_.redis().confirm_writes(batch->written, [self, batch](const std::string &why) {
+        if (!why.empty()) {
+          return self->fail(503, kCodeStore, "the change is stored but not confirmed by Redis "
+                                             "replicas: " + why);
+        }
+        batch->next(batch->replies);
+      });
     });
   }
 }

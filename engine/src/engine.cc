@@ -30,6 +30,7 @@ RedisConfig redis_config(const dispatch_engine_conf_t &conf) {
   if (conf.redis_password) rc.password = conf.redis_password;
   if (conf.redis_user) rc.user = conf.redis_user;
   rc.timeout_ms = conf.redis_timeout_ms ? conf.redis_timeout_ms : 1000;
+  rc.wait = conf.redis_wait > 0 ? conf.redis_wait : 0;
   if (conf.redis_mode == DISPATCH_REDIS_CLUSTER || conf.redis_mode == DISPATCH_REDIS_SENTINEL) {
     rc.mode = conf.redis_mode == DISPATCH_REDIS_CLUSTER ? RedisConfig::Mode::kCluster
                                                         : RedisConfig::Mode::kSentinel;

@@ -178,6 +178,25 @@ void KvStore::run_script(const LuaScript &script, std::vector<std::string> keys_
   });
 }
 
+// A write's answer; with dispatch_redis wait=N it resolves once N replicas
+// confirmed it, and rejects (it is stored, but not yet safe) when they did
+// not within the time.
+RedisLink::Callback KvStore::confirmed(const std::string &key, Callback cb) {
+  return [this, key, cb = std::move(cb)](const redisReply *reply, const std::string &error) {
+    KvResult r;
+    r.error = reply_error(reply, error);
+    if (!r.error.empty()) {
+      cb(std::move(r));
+      return;
+    }
+    redis_.confirm_writes(key, [cb](const std::string &why) {
+      KvResult done;
+      if (!why.empty()) done.error = "the write is not confirmed by Redis replicas: " + why;
+      cb(std::move(done));
+    });
+  };
+}
+
 void KvStore::get(const std::string &space, const std::string &key, Callback cb) {
   redis_.command({"HMGET", prefix(space) + "v:" + key, "v", "m"},
                  [cb = std::move(cb)](const redisReply *reply, const std::string &error) {
@@ -201,11 +220,7 @@ void KvStore::put(const std::string &space, const std::string &key, const std::s
                       p + "bytes", p + "meta", p, key, value, metadata,
                       std::to_string(expire_at_ms), std::to_string(quota_),
                       std::to_string(int64_t(clock_ms(CLOCK_REALTIME)))},
-                 [cb = std::move(cb)](const redisReply *reply, const std::string &error) {
-    KvResult r;
-    r.error = reply_error(reply, error);
-    cb(std::move(r));
-  });
+                 confirmed(p + "v:" + key, std::move(cb)));
 }
 
 void KvStore::remove(const std::string &space, const std::string &key, Callback cb) {
@@ -214,11 +229,7 @@ void KvStore::remove(const std::string &space, const std::string &key, Callback 
   run_script(script, {"6", p + "v:" + key, p + "index", p + "expiry", p + "sizes",
                       p + "bytes", p + "meta", p, key,
                       std::to_string(int64_t(clock_ms(CLOCK_REALTIME)))},
-                 [cb = std::move(cb)](const redisReply *reply, const std::string &error) {
-    KvResult r;
-    r.error = reply_error(reply, error);
-    cb(std::move(r));
-  });
+                 confirmed(p + "v:" + key, std::move(cb)));
 }
 
 void KvStore::list(const std::string &space, const std::string &prefix_filter, size_t limit,

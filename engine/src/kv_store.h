@@ -63,6 +63,7 @@ class KvStore {
   struct LuaScript;
   void run_script(const LuaScript &script, std::vector<std::string> keys_and_args,
                   RedisLink::Callback cb);
+  RedisLink::Callback confirmed(const std::string &key, Callback cb);
 
   RedisLink &redis_;
   uint64_t quota_;

@@ -126,11 +126,26 @@ void RedisCluster::command(const std::vector<std::string> &args, Callback cb) {
   send(op);
 }
 
+void RedisCluster::command_for(const std::string &key, const std::vector<std::string> &args,
+                               Callback cb) {
+  auto op = std::make_shared<Op>();
+  op->args = args;
+  op->cb = std::move(cb);
+  op->deadline = monotonic_ms() + config_.timeout_ms;
+  op->route_key = key;
+  if (closed_) {
+    deliver(op, nullptr, "the Redis Cluster client is closed");
+    return;
+  }
+  send(op);
+}
+
 // The master of the first routed key among ops; any known master when none
 // has a key (PUBLISH); null while the map is not known.
 RedisClient *RedisCluster::node_for(const std::vector<OpPtr> &ops) {
   if (!have_map_) return nullptr;
   for (const OpPtr &op : ops) {
+    if (!op->route_key.empty()) return slots_[redis_key_slot(op->route_key)];
     if (const std::string *key = redis_routing_key(op->args)) {
       return slots_[redis_key_slot(*key)];
     }

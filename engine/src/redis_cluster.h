@@ -41,6 +41,8 @@ class RedisCluster : public RedisLink {
   void subscribe(const std::string &channel, MessageCallback on_message,
                  std::function<void()> on_subscribed) override;
   std::string address() const override;
+  void command_for(const std::string &key, const std::vector<std::string> &args,
+                   Callback cb) override;
 
  private:
   struct Op {
@@ -48,6 +50,7 @@ class RedisCluster : public RedisLink {
     Callback cb;
     int attempts = 0;
     uint64_t deadline = 0;
+    std::string route_key;  // command_for(): routed by this, not by args
   };
   using OpPtr = std::shared_ptr<Op>;
 

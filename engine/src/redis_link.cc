@@ -12,15 +12,44 @@
 namespace dispatch {
 
 std::unique_ptr<RedisLink> RedisLink::create(const Host &host, const RedisConfig &config) {
+  std::unique_ptr<RedisLink> link;
   switch (config.mode) {
     case RedisConfig::Mode::kCluster:
-      return std::make_unique<RedisCluster>(host, config);
+      link = std::make_unique<RedisCluster>(host, config);
+      break;
     case RedisConfig::Mode::kSentinel:
-      return std::make_unique<RedisSentinel>(host, config);
+      link = std::make_unique<RedisSentinel>(host, config);
+      break;
     case RedisConfig::Mode::kSingle:
+      link = std::make_unique<RedisClient>(host, config);
       break;
   }
-  return std::make_unique<RedisClient>(host, config);
+  link->wait_replicas_ = config.wait;
+  link->wait_timeout_ms_ = config.timeout_ms / 2 > 0 ? config.timeout_ms / 2 : 1;
+  return link;
+}
+
+void RedisLink::confirm_writes(const std::string &key,
+                               std::function<void(const std::string &)> done) {
+  if (wait_replicas_ <= 0) {
+    done("");
+    return;
+  }
+  int n = wait_replicas_;
+  command_for(key, {"WAIT", std::to_string(n), std::to_string(wait_timeout_ms_)},
+              [n, done = std::move(done)](const redisReply *reply, const std::string &error) {
+    if (reply == nullptr) {
+      done(error.empty() ? "no answer to WAIT" : error);
+    } else if (reply->type != REDIS_REPLY_INTEGER) {
+      done(reply->type == REDIS_REPLY_ERROR ? std::string(reply->str, reply->len)
+                                            : "an odd answer to WAIT");
+    } else if (reply->integer < n) {
+      done("confirmed by " + std::to_string(reply->integer) + " of the " + std::to_string(n) +
+           " replicas wait= asks for");
+    } else {
+      done("");
+    }
+  });
 }
 
 std::string redis_command_name(const std::vector<std::string> &args) {

@@ -30,6 +30,7 @@ struct RedisConfig {
   // kCluster: seed nodes; kSentinel: the sentinels. IP literal and port.
   std::vector<std::pair<std::string, int>> nodes;
   std::string master_name;  // kSentinel
+  int wait = 0;             // replicas that confirm a write (WAIT); 0: none
 };
 
 class RedisLink {
@@ -64,7 +65,26 @@ class RedisLink {
   // For the log: where the store is.
   virtual std::string address() const = 0;
 
+  // A command without a key of its own (WAIT) sent where key's commands
+  // go: for WAIT, the connection that carried the writes to confirm.
+  virtual void command_for(const std::string &key, const std::vector<std::string> &args,
+                           Callback cb) {
+    (void)key;
+    command(args, std::move(cb));
+  }
+
+  // With wait=N: the writes this link sent for key are confirmed by N
+  // replicas (WAIT N, within half the command timeout, so that the
+  // connection's own deadline never fires first); done gets "" or why not.
+  // Without: done("") at once.
+  void confirm_writes(const std::string &key, std::function<void(const std::string &)> done);
+
+
   static std::unique_ptr<RedisLink> create(const Host &host, const RedisConfig &config);
+
+ private:
+  int wait_replicas_ = 0;
+  uint64_t wait_timeout_ms_ = 0;
 };
 
 // The command's name, upper-cased, and the key that routes it (empty when

@@ -266,6 +266,14 @@ sub sentinel_master {
 
 sub alive { my ($self, $port) = @_; return Dispatch::Test::_alive($self->{pids}{$port}) }
 
+# SIGSTOP / SIGCONT a node: it stops answering (and replicating) while its
+# connections stay open.
+sub signal_node {
+    my ($self, $port, $sig) = @_;
+    my $pid = $self->{pids}{$port} or croak "no process on $port";
+    kill $sig, $pid;
+}
+
 sub kill_node {
     my ($self, $port, $sig) = @_;
     my $pid = $self->{pids}{$port} or croak "no process on $port";
