@@ -1,0 +1,115 @@
+#include "api/node_compat.h"
+
+#include <cstring>
+
+#include "api/node_sources.h"
+#include "v8_util.h"
+
+namespace dispatch {
+
+namespace {
+
+// The modules there are (engine/js/node/<name with / as _>.js).
+const char *const kNodeBuiltins[] = {
+    "assert", "assert/strict", "async_hooks", "buffer", "crypto", "diagnostics_channel",
+    "events", "path", "path/posix", "process", "stream", "stream/promises",
+    "string_decoder", "timers", "timers/promises", "url", "util", "util/types",
+};
+
+bool has_flag(json_t *flags, const char *name) {
+  size_t i;
+  json_t *flag;
+  json_array_foreach(flags, i, flag) {
+    if (json_is_string(flag) && strcmp(json_string_value(flag), name) == 0) return true;
+  }
+  return false;
+}
+
+// nodeSource(id): the module's body compiled as a function, in the tenant's
+// context (the tenant may tamper with what it builds, as with its own code).
+void node_source(const v8::FunctionCallbackInfo<v8::Value> &info) {
+  v8::Isolate *isolate = info.GetIsolate();
+  if (info.Length() < 1 || !info[0]->IsString()) return;
+  std::string id = to_std_string(isolate, info[0]);
+  for (size_t i = 0; i < kNodeSourceCount; i++) {
+    if (id != kNodeSources[i].id) continue;
+    v8::Local<v8::Context> context = isolate->GetCurrentContext();
+    v8::ScriptOrigin origin(isolate, v8_str(isolate, "node:internal/" + id));
+    v8::ScriptCompiler::Source source(v8_str(isolate, kNodeSources[i].source), origin);
+    v8::Local<v8::String> params[] = {
+        v8_str(isolate, "exports"),  v8_str(isolate, "require"), v8_str(isolate, "module"),
+        v8_str(isolate, "__filename"), v8_str(isolate, "__dirname"),
+        v8_str(isolate, "process"),  v8_str(isolate, "global"),  v8_str(isolate, "internals"),
+    };
+    v8::Local<v8::Function> fn;
+    if (v8::ScriptCompiler::CompileFunction(context, &source, 8, params).ToLocal(&fn)) {
+      info.GetReturnValue().Set(fn);
+    }
+    return;
+  }
+}
+
+// The context's continuation-preserved data is the engine's first: the id
+// of the request the JavaScript works for (TenantIsolate::request_now). With
+// an AsyncLocalStorage frame it becomes [id, frame], an array made here that
+// no script ever holds, so a script can set its frame but never the id.
+void get_continuation(const v8::FunctionCallbackInfo<v8::Value> &info) {
+  v8::Isolate *isolate = info.GetIsolate();
+  v8::Local<v8::Context> context = isolate->GetCurrentContext();
+  v8::Local<v8::Value> data = context->GetContinuationPreservedEmbedderData();
+  v8::Local<v8::Value> frame;
+  if (data->IsArray() && data.As<v8::Array>()->Get(context, 1).ToLocal(&frame)) {
+    info.GetReturnValue().Set(frame);
+  }
+}
+
+void set_continuation(const v8::FunctionCallbackInfo<v8::Value> &info) {
+  v8::Isolate *isolate = info.GetIsolate();
+  v8::Local<v8::Context> context = isolate->GetCurrentContext();
+  v8::Local<v8::Value> id = continuation_request_id(context);
+  if (info.Length() < 1 || info[0]->IsUndefined()) {
+    context->SetContinuationPreservedEmbedderData(id);
+    return;
+  }
+  v8::Local<v8::Value> pair[] = {id, info[0]};
+  context->SetContinuationPreservedEmbedderData(v8::Array::New(isolate, pair, 2));
+}
+
+}  // namespace
+
+v8::Local<v8::Value> continuation_request_id(v8::Local<v8::Context> context) {
+  v8::Local<v8::Value> data = context->GetContinuationPreservedEmbedderData();
+  v8::Local<v8::Value> id;
+  if (data->IsArray() && data.As<v8::Array>()->Get(context, 0).ToLocal(&id)) return id;
+  return data->IsNumber() ? data : v8::Undefined(context->GetIsolate()).As<v8::Value>();
+}
+
+NodeCompatFlags node_compat_flags(json_t *metadata) {
+  NodeCompatFlags out;
+  json_t *flags = json_object_get(metadata, "compatibility_flags");
+  out.enabled = has_flag(flags, "nodejs_compat") || has_flag(flags, "nodejs_compat_v2");
+  if (!out.enabled) return out;
+  // ISO dates compare as strings.
+  const char *date = json_string_value(json_object_get(metadata, "compatibility_date"));
+  std::string day = date ? date : "";
+  out.globals = has_flag(flags, "nodejs_compat_v2") || day >= "2024-09-23";
+  out.populate_env = (has_flag(flags, "nodejs_compat_populate_process_env") || day >= "2025-04-01") &&
+                     !has_flag(flags, "nodejs_compat_do_not_populate_process_env");
+  return out;
+}
+
+std::string node_builtin_name(const std::string &specifier) {
+  std::string name = specifier.compare(0, 5, "node:") == 0 ? specifier.substr(5) : specifier;
+  for (const char *builtin : kNodeBuiltins) {
+    if (name == builtin) return name;
+  }
+  return "";
+}
+
+void install_node_natives(v8::Local<v8::Context> context, v8::Local<v8::Object> native) {
+  set_function(context, native, "nodeSource", node_source);
+  set_function(context, native, "getContinuation", get_continuation);
+  set_function(context, native, "setContinuation", set_continuation);
+}
+
+}  // namespace dispatch
