@@ -57,5 +57,296 @@ is $got->{sameModule}, $T, 'bare "buffer" is node:buffer, named and default expo
 is $got->{kMaxLength}, 'number', 'kMaxLength exported';
 is_deeply $got->{isUtf8}, [$T, $F], 'isUtf8';
 
+
+# ---- Cloudflare's node:buffer page, verbatim ----
+# developers.cloudflare.com/workers/runtime-apis/nodejs/buffer/
+$t->put_script('api', 'cfbuffer', q{
+import { Buffer } from 'node:buffer';
+const buf = Buffer.from('hello world', 'utf8');
+console.log(buf.toString('hex'));
+// Prints: 68656c6c6f20776f726c64
+console.log(buf.toString('base64'));
+// Prints: aGVsbG8gd29ybGQ=
+export default {
+  fetch() {
+    const response = new Response(Buffer.from("hello world"));
+    return response;
+  }
+};
+}, metadata => $COMPAT);
+my $r = $t->get('/t/cfbuffer');
+is $r->{content}, 'hello world', "Cloudflare's example: a Response of a Buffer";
+ok $t->wait_for(sub { $t->error_log =~ /68656c6c6f20776f726c64/ && $t->error_log =~ /aGVsbG8gd29ybGQ=/ }),
+    "Cloudflare's example: hex and base64 print what the page says";
+
+$got = node_checks('events', q{
+    import EventEmitter, { once } from 'node:events';
+    import * as events from 'events';
+    export default { fetch: () => results({
+      emit: () => { const e = new EventEmitter(); const seen = []; e.on('x', (a, b) => seen.push(a + b)); e.once('x', () => seen.push('once')); e.emit('x', 1, 2); e.emit('x', 3, 4); return [seen, e.listenerCount('x')]; },
+      error: () => { const e = new EventEmitter(); try { e.emit('error', new Error('boom')); return 'no throw'; } catch (err) { return err.message; } },
+      onceAwait: async () => { const e = new EventEmitter(); setTimeout(() => e.emit('ready', 42), 1); const [v] = await once(e, 'ready'); return v; },
+      named: () => events.EventEmitter === EventEmitter && events.default === EventEmitter,
+      subclass: () => { class My extends EventEmitter {} const m = new My(); let got; m.on('a', (v) => { got = v; }); m.emit('a', 'sub'); return got; },
+      remove: () => { const e = new EventEmitter(); const f = () => {}; e.on('x', f); e.off('x', f); return e.listenerCount('x'); },
+    }) };
+});
+is_deeply $got->{emit}, [[3, 'once', 7], 1], 'on, once, emit with arguments, listenerCount';
+is $got->{error}, 'boom', 'an unhandled error event throws';
+is $got->{onceAwait}, 42, 'events.once resolves with the arguments';
+is $got->{named}, $T, 'EventEmitter is the default and a named export, bare "events" the same';
+is $got->{subclass}, 'sub', 'EventEmitter subclasses';
+is $got->{remove}, 0, 'off removes a listener';
+
+$got = node_checks('util', q{
+    import * as util from 'node:util';
+    import { promisify, inspect, types } from 'util';
+    export default { fetch: () => results({
+      format: () => util.format('%s=%d %j %%', 'a', 42, { b: 1 }),
+      formatExtra: () => util.format('x', 1, 'y'),
+      inspect: () => inspect({ a: [1, 'two', { c: null }], m: new Map([[1, 2]]) }),
+      promisify: async () => promisify((x, cb) => setTimeout(() => cb(null, x * 2), 1))(21),
+      promisifyError: async () => { try { await promisify((cb) => cb(new Error('nope')))(); } catch (e) { return e.message; } },
+      types: () => [types.isPromise(Promise.resolve()), types.isDate(new Date()), types.isUint8Array(new Uint8Array(1)), types.isRegExp({})],
+      deep: () => [util.isDeepStrictEqual({ a: [1, { b: 2 }] }, { a: [1, { b: 2 }] }), util.isDeepStrictEqual([1], ['1'])],
+      inherits: () => { function A() {} A.prototype.hi = () => 'hi'; function B() {} util.inherits(B, A); return [new B().hi(), B.super_ === A]; },
+      encoder: () => new util.TextEncoder().encode('é').length,
+    }) };
+});
+is $got->{format}, 'a=42 {"b":1} %', 'util.format %s %d %j %%';
+is $got->{formatExtra}, 'x 1 y', 'util.format appends extra arguments';
+is $got->{inspect}, "{ a: [ 1, 'two', { c: null } ], m: Map(1) { 1 => 2 } }", 'util.inspect renders as Node';
+is $got->{promisify}, 42, 'util.promisify resolves';
+is $got->{promisifyError}, 'nope', 'util.promisify rejects with the callback error';
+is_deeply $got->{types}, [$T, $T, $T, $F], 'util.types';
+is_deeply $got->{deep}, [$T, $F], 'util.isDeepStrictEqual';
+is_deeply $got->{inherits}, ['hi', $T], 'util.inherits';
+is $got->{encoder}, 2, 'util.TextEncoder';
+
+$got = node_checks('assert', q{
+    import assert, { strictEqual, deepStrictEqual, AssertionError } from 'node:assert';
+    import strict from 'node:assert/strict';
+    const thrown = (fn) => { try { fn(); return 'no throw'; } catch (e) { return [e.name, e.code, e instanceof AssertionError]; } };
+    export default { fetch: () => results({
+      passes: () => { assert(true); assert.ok(1); strictEqual(1, 1); deepStrictEqual({ a: [1] }, { a: [1] }); assert.equal(1, '1'); return 'ok'; },
+      strictFails: () => thrown(() => strictEqual(1, '1')),
+      deepFails: () => thrown(() => deepStrictEqual({ a: 1 }, { a: 2 })),
+      okFails: () => thrown(() => assert(false)),
+      message: () => { try { assert.strictEqual(1, 2, 'custom words'); } catch (e) { return e.message; } },
+      throws: () => { assert.throws(() => { throw new TypeError('bad'); }, TypeError); assert.throws(() => { throw new Error('xyz'); }, /xyz/); return 'ok'; },
+      throwsMissing: () => thrown(() => assert.throws(() => {})),
+      rejects: async () => { await assert.rejects(Promise.reject(new Error('r')), { message: 'r' }); return 'ok'; },
+      strictMode: () => thrown(() => strict.equal(1, '1')),
+    }) };
+});
+is $got->{passes}, 'ok', 'assert, ok, strictEqual, deepStrictEqual, equal pass';
+is_deeply $got->{strictFails}, ['AssertionError', 'ERR_ASSERTION', $T], 'strictEqual throws an AssertionError';
+is_deeply $got->{deepFails}, ['AssertionError', 'ERR_ASSERTION', $T], 'deepStrictEqual fails on a difference';
+is_deeply $got->{okFails}, ['AssertionError', 'ERR_ASSERTION', $T], 'assert(false) fails';
+is $got->{message}, 'custom words', 'the message given is the message';
+is $got->{throws}, 'ok', 'assert.throws with a class and a RegExp';
+is_deeply $got->{throwsMissing}, ['AssertionError', 'ERR_ASSERTION', $T], 'assert.throws fails when nothing throws';
+is $got->{rejects}, 'ok', 'assert.rejects';
+is_deeply $got->{strictMode}, ['AssertionError', 'ERR_ASSERTION', $T], 'node:assert/strict equal is strict';
+
+$got = node_checks('pathurl', q{
+    import path from 'node:path';
+    import { join } from 'path';
+    import * as url from 'node:url';
+    import { StringDecoder } from 'node:string_decoder';
+    export default { fetch: () => results({
+      join: () => [path.join('/a/b', '../c', './d.txt'), join('a', 'b')],
+      parts: () => [path.basename('/x/y/file.tar.gz', '.gz'), path.extname('f.txt'), path.dirname('/x/y/z'), path.isAbsolute('/a')],
+      resolve: () => path.resolve('/a/b', 'c'),
+      normalize: () => path.normalize('/a//b/../c/.'),
+      parse: () => path.parse('/home/u/file.txt'),
+      sep: () => [path.sep, path.posix === path],
+      fileURL: () => [url.fileURLToPath('file:///tmp/a%20b'), url.pathToFileURL('/tmp/a b').href],
+      urlClass: () => new url.URL('https://example.com/p?q=1').searchParams.get('q') + (url.URLSearchParams === URLSearchParams),
+      format: () => url.format({ protocol: 'https', hostname: 'example.com', pathname: '/x', query: { a: '1' } }),
+      legacyParse: () => { const u = url.parse('https://user@example.com:8080/p/a?x=1#h', true); return [u.host, u.pathname, u.query.x, u.hash]; },
+      decoder: () => { const d = new StringDecoder('utf8'); const e = new TextEncoder().encode('€'); return [d.write(e.subarray(0, 1)), d.write(e.subarray(1)), d.end()]; },
+    }) };
+});
+is_deeply $got->{join}, ['/a/c/d.txt', 'a/b'], 'path.join';
+is_deeply $got->{parts}, ['file.tar', '.txt', '/x/y', $T], 'basename, extname, dirname, isAbsolute';
+is $got->{resolve}, '/a/b/c', 'path.resolve';
+is $got->{normalize}, '/a/c', 'path.normalize';
+is_deeply $got->{parse}, { root => '/', dir => '/home/u', base => 'file.txt', ext => '.txt', name => 'file' }, 'path.parse';
+is_deeply $got->{sep}, ['/', $T], 'path.sep, path.posix';
+is_deeply $got->{fileURL}, ['/tmp/a b', 'file:///tmp/a%20b'], 'fileURLToPath, pathToFileURL';
+is $got->{urlClass}, '1true', 'node:url URL and URLSearchParams are the globals';
+is $got->{format}, 'https://example.com/x?a=1', 'url.format of an object';
+is_deeply $got->{legacyParse}, ['example.com:8080', '/p/a', '1', '#h'], 'url.parse with the query parsed';
+is_deeply $got->{decoder}, ['', "\x{20ac}", ''], 'StringDecoder holds a split UTF-8 character';
+
+
+$got = node_checks('processtimers', q{
+    import process, { nextTick, env } from 'node:process';
+    import { setImmediate, setTimeout as nodeSetTimeout } from 'node:timers';
+    import { setTimeout as sleep } from 'node:timers/promises';
+    export default { fetch: () => results({
+      order: async () => {
+        const order = [];
+        setTimeout(() => order.push('timeout'), 0);
+        setImmediate(() => order.push('immediate'));
+        nextTick((a) => order.push(`tick ${a}`), 'arg');
+        order.push('sync');
+        await new Promise((resolve) => nodeSetTimeout(resolve, 5));
+        return order;
+      },
+      sleep: async () => sleep(2, 'slept'),
+      fields: () => [typeof process.version, process.platform, typeof process.hrtime.bigint(), typeof env, nextTick === process.nextTick],
+      emitter: () => { let got; process.once('custom', (v) => { got = v; }); process.emit('custom', 'heard'); return got; },
+      builtin: () => [process.getBuiltinModule('node:buffer').Buffer === globalThis.Buffer, process.getBuiltinModule('fs'), process.getBuiltinModule('../x')],
+      exit: () => process.exit(0),
+      globals: () => [typeof Buffer, globalThis.process === process, global === globalThis],
+    }) };
+});
+is_deeply $got->{order}, ['sync', 'tick arg', 'timeout', 'immediate'], 'nextTick before timers; setImmediate after a 0 ms timeout';
+is $got->{sleep}, 'slept', 'timers/promises setTimeout resolves with its value';
+is_deeply $got->{fields}, ['string', 'linux', 'bigint', 'object', $T], 'process fields as Workers has them';
+is $got->{emitter}, 'heard', 'process is an EventEmitter';
+is_deeply $got->{builtin}, [$T, undef, undef], 'process.getBuiltinModule: a module there is, undefined otherwise';
+like $got->{exit}, qr/^threw Error: process.exit\(\) is not supported/, 'process.exit throws, the worker goes on';
+is_deeply $got->{globals}, ['function', $T, $T], 'Buffer, process and global are globals with a 2024-09-23 or later date';
+
+# process.env: the text bindings and secrets, from a 2025-04-01 date on (or
+# nodejs_compat_populate_process_env); empty before.
+my $bindings = q("bindings":[{"type":"plain_text","name":"GREETING","text":"hello"},
+  {"type":"secret_text","name":"TOKEN","text":"s3cr3t"},{"type":"json","name":"CONF","json":{"a":1}}]);
+my $envjs = q{
+    import { env } from 'node:process';
+    export default { fetch: () => results({ env: () => env, global: () => typeof globalThis.Buffer }) };
+};
+$got = node_checks('env', $envjs, metadata => qq({"compatibility_date":"2025-04-01","compatibility_flags":["nodejs_compat"],$bindings}));
+is_deeply $got->{env}, { GREETING => 'hello', TOKEN => 's3cr3t' }, 'process.env holds the text bindings and secrets';
+$got = node_checks('envold', $envjs, metadata => qq({"compatibility_date":"2024-01-01","compatibility_flags":["nodejs_compat"],$bindings}));
+is_deeply $got->{env}, {}, 'before 2025-04-01 process.env is empty';
+is $got->{global}, 'undefined', 'before 2024-09-23 Buffer is no global';
+$got = node_checks('envflag', $envjs, metadata => qq({"compatibility_date":"2024-01-01","compatibility_flags":["nodejs_compat_v2","nodejs_compat_populate_process_env"],$bindings}));
+is_deeply $got->{env}, { GREETING => 'hello', TOKEN => 's3cr3t' }, 'nodejs_compat_populate_process_env fills it at any date';
+is $got->{global}, 'function', 'nodejs_compat_v2 makes Buffer a global';
+
+$got = node_checks('crypto', q{
+    import crypto, { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+    export default { fetch: () => results({
+      sha256: () => createHash('sha256').update('abc').digest('hex'),
+      chunks: () => createHash('sha1').update('a').update(new TextEncoder().encode('bc')).digest('base64'),
+      md5: () => createHash('md5').update('').digest('hex'),
+      sha512buf: () => createHash('sha512').update('abc').digest().length,
+      // RFC 4231 test case 2
+      hmac: () => createHmac('sha256', 'Jefe').update('what do ya want for nothing?').digest('hex'),
+      // RFC 4231 test case 6: a key longer than the block
+      hmacLongKey: () => createHmac('sha512', Buffer.alloc(131, 0xaa)).update('Test Using Larger Than Block-Size Key - Hash Key First').digest('hex').slice(0, 32),
+      random: () => { const a = randomBytes(32); const b = randomBytes(32); return [a.length, a.equals(b), Buffer.isBuffer(a)]; },
+      uuid: () => /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.test(crypto.randomUUID()),
+      safeEqual: () => [timingSafeEqual(Buffer.from('abc'), Buffer.from('abc')), timingSafeEqual(Buffer.from('abc'), Buffer.from('abd'))],
+      safeEqualLength: () => timingSafeEqual(Buffer.from('a'), Buffer.from('ab')),
+      webcrypto: () => [crypto.webcrypto === globalThis.crypto, crypto.subtle === globalThis.crypto.subtle],
+      unknown: () => createHash('whirlpool'),
+      twice: () => { const h = createHash('sha256'); h.digest(); return h.digest(); },
+    }) };
+});
+is $got->{sha256}, 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad', 'createHash sha256 (FIPS 180-2 "abc")';
+is $got->{chunks}, 'qZk+NkcGgWq6PiVxeFDCbJzQ2J0=', 'createHash sha1 over string and bytes chunks, base64';
+is $got->{md5}, 'd41d8cd98f00b204e9800998ecf8427e', 'createHash md5';
+is $got->{sha512buf}, 64, 'digest() without an encoding is a Buffer';
+is $got->{hmac}, '5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843', 'createHmac, RFC 4231 case 2';
+is $got->{hmacLongKey}, '80b24263c7c1a3ebb71493c1dd7be8b4', 'createHmac with a key longer than the block, RFC 4231 case 6';
+is_deeply $got->{random}, [32, $F, $T], 'randomBytes';
+is $got->{uuid}, $T, 'randomUUID is a v4 UUID';
+is_deeply $got->{safeEqual}, [$T, $F], 'timingSafeEqual';
+like $got->{safeEqualLength}, qr/^threw RangeError/, 'timingSafeEqual refuses different lengths';
+is_deeply $got->{webcrypto}, [$T, $T], 'webcrypto and subtle are the global crypto';
+like $got->{unknown}, qr/Digest method not supported/, 'an unknown hash is refused';
+like $got->{twice}, qr/Digest already called/, 'a hash digests once';
+
+$got = node_checks('stream', q{
+    import { Readable, Writable, Transform, PassThrough, Duplex, pipeline, finished } from 'node:stream';
+    import { pipeline as pipelineP } from 'node:stream/promises';
+    const collect = () => { const out = []; return [out, new Writable({ write(chunk, enc, cb) { out.push(String(chunk)); cb(); } })]; };
+    export default { fetch: () => results({
+      fromIter: async () => { const out = []; for await (const c of Readable.from(['a', 'b', 'c'])) out.push(c); return out; },
+      transform: async () => {
+        const [out, sink] = collect();
+        const upper = new Transform({ transform(chunk, enc, cb) { cb(null, String(chunk).toUpperCase()); } });
+        await pipelineP(Readable.from(['x', 'y']), upper, new PassThrough(), sink);
+        return out;
+      },
+      callbackPipeline: () => new Promise((resolve) => {
+        const [out, sink] = collect();
+        pipeline(Readable.from(['p']), sink, (err) => resolve([err === undefined || err === null, out]));
+      }),
+      pushRead: async () => {
+        let n = 0;
+        const r = new Readable({ read() { n++; this.push(n <= 3 ? `n${n}` : null); } });
+        const out = [];
+        r.on('data', (c) => out.push(String(c)));
+        await new Promise((resolve) => finished(r, resolve));
+        return out;
+      },
+      errorPropagates: async () => {
+        const bad = new Transform({ transform(chunk, enc, cb) { cb(new Error('transform failed')); } });
+        try { await pipelineP(Readable.from(['z']), bad, collect()[1]); return 'no error'; } catch (e) { return e.message; }
+      },
+      duplex: () => typeof Duplex === 'function' && new Duplex({ read() {}, write(c, e, cb) { cb(); } }).writable,
+    }) };
+});
+is_deeply $got->{fromIter}, ['a', 'b', 'c'], 'Readable.from and async iteration';
+is_deeply $got->{transform}, ['X', 'Y'], 'stream/promises pipeline through a Transform and a PassThrough';
+is_deeply $got->{callbackPipeline}, [$T, ['p']], 'pipeline with a callback';
+is_deeply $got->{pushRead}, ['n1', 'n2', 'n3'], 'a Readable with read() and push(), finished()';
+is $got->{errorPropagates}, 'transform failed', 'an error in a pipeline rejects it';
+is $got->{duplex}, $T, 'Duplex';
+
+# ---- AsyncLocalStorage ----
+$got = node_checks('als', q{
+    import { AsyncLocalStorage, AsyncResource } from 'node:async_hooks';
+    import { Readable } from 'node:stream';
+    const als = new AsyncLocalStorage();
+    export default { fetch: () => results({
+      sync: () => [als.run('s', () => als.getStore()), als.getStore()],
+      await: () => als.run('await', async () => { await null; await new Promise((r) => setTimeout(r, 1)); return als.getStore(); }),
+      timeout: () => als.run('timer', () => new Promise((resolve) => setTimeout(() => resolve(als.getStore()), 1))),
+      interval: () => als.run('interval', () => new Promise((resolve) => { const id = setInterval(() => { clearInterval(id); resolve(als.getStore()); }, 1); })),
+      microtask: () => als.run('micro', () => new Promise((resolve) => queueMicrotask(() => resolve(als.getStore())))),
+      nested: () => als.run('outer', () => [als.run('inner', () => als.getStore()), als.getStore()]),
+      concurrent: async () => Promise.all(['a', 'b', 'c'].map((v, i) => als.run(v, async () => {
+        await new Promise((r) => setTimeout(r, 3 - i));
+        return als.getStore();
+      }))),
+      webStream: () => als.run('web', async () => {
+        const stores = [];
+        let pulls = 0;
+        const stream = new ReadableStream({ pull(controller) { stores.push(als.getStore()); controller.enqueue('x'); if (++pulls === 2) controller.close(); } });
+        const reader = stream.getReader();
+        while (!(await reader.read()).done) stores.push(`after read: ${als.getStore()}`);
+        return stores;
+      }),
+      nodeStream: () => als.run('node', () => new Promise((resolve) => {
+        const stores = [];
+        const r = Readable.from(['a', 'b']);
+        r.on('data', () => stores.push(als.getStore()));
+        r.on('end', () => resolve(stores));
+      })),
+      resource: () => { const bound = als.run('bound', () => AsyncResource.bind(() => als.getStore())); return [bound(), als.getStore()]; },
+      exit: () => als.run('x', () => als.exit(() => als.getStore())),
+      outside: () => als.getStore(),
+    }) };
+});
+is_deeply $got->{sync}, ['s', undef], 'run gives its store, and none after';
+is $got->{await}, 'await', 'the store survives await';
+is $got->{timeout}, 'timer', 'the store survives setTimeout';
+is $got->{interval}, 'interval', 'the store survives setInterval';
+is $got->{microtask}, 'micro', 'the store survives queueMicrotask';
+is_deeply $got->{nested}, ['inner', 'outer'], 'nested runs';
+is_deeply $got->{concurrent}, ['a', 'b', 'c'], 'concurrent runs keep their own stores';
+is_deeply $got->{webStream}, ['web', 'after read: web', 'web', 'after read: web'], 'the store in a ReadableStream pull and after each read';
+is_deeply $got->{nodeStream}, ['node', 'node'], "the store in a node stream's data events";
+is_deeply $got->{resource}, ['bound', undef], 'AsyncResource.bind keeps the store it was made in';
+is $got->{exit}, undef, 'exit runs without the store';
+is $got->{outside}, undef, 'a later request sees no store';
+
 is scalar($t->error_log_alerts), 0, 'no alerts in the error log' or diag join "\n", $t->error_log_alerts;
 done_testing;
