@@ -348,5 +348,84 @@ is_deeply $got->{resource}, ['bound', undef], 'AsyncResource.bind keeps the stor
 is $got->{exit}, undef, 'exit runs without the store';
 is $got->{outside}, undef, 'a later request sees no store';
 
+
+# ---- without the flag ----
+for my $case (['node:buffer', 'noflag'], ['events', 'noflagbare'], ['node:async_hooks', 'noflagdate']) {
+    my ($module, $name) = @$case;
+    my $meta = $name eq 'noflagdate' ? '{"compatibility_date":"2025-09-01"}' : '{}';
+    $t->put_script('api', $name, qq{ import x from '$module'; export default { fetch() { return new Response('ran'); } }; },
+                   metadata => $meta);
+    my $r = $t->get("/t/$name");
+    is $r->{status}, 500, "without nodejs_compat, importing $module fails the request";
+    ok $t->wait_for(sub { $t->error_log =~ /"api\/$name": the script failed to start: Error: No such module "\Q$module\E": Node.js built-in modules need the nodejs_compat compatibility flag/ }),
+        "and the error log says $module needs nodejs_compat";
+}
+$t->put_script('api', 'noglobals', q{ export default { fetch() { return new Response([typeof Buffer, typeof process, typeof global].join()); } }; },
+               metadata => '{"compatibility_date":"2025-09-01"}');
+is $t->get('/t/noglobals')->{content}, 'undefined,undefined,undefined', 'without the flag, no Buffer, process or global';
+# An uploaded module named like a Node.js module wins over the bare name.
+$t->put_script('api', 'ownmodule', q{ import { x } from 'buffer'; export default { fetch() { return new Response(x); } }; },
+               'module:buffer' => q{export const x = 'mine';}, metadata => $COMPAT);
+is $t->get('/t/ownmodule')->{content}, 'mine', "the script's own module \"buffer\" wins over the bare name";
+
+# ---- hostile ----
+$got = node_checks('tamper', q{
+    // Whatever the modules call through what a tenant can replace is
+    // recorded: nothing of the engine's may show up.
+    const seen = [];
+    const record = (v) => { seen[seen.length] = v; };
+    const apply = Reflect.apply;
+    const spy = (target, key) => {
+      const original = target[key];
+      target[key] = function (...args) {
+        record(this);
+        for (let i = 0; i < args.length; i++) record(args[i]);
+        return apply(original, this, args);
+      };
+    };
+    export default { fetch: async () => {
+      spy(Function.prototype, 'call');
+      spy(Function.prototype, 'apply');
+      spy(Reflect, 'apply');
+      spy(Object, 'assign');
+      spy(Object, 'defineProperty');
+      spy(Map.prototype, 'set');
+      spy(Array.prototype, 'push');
+      const { AsyncLocalStorage } = process.getBuiltinModule('node:async_hooks');
+      const crypto = process.getBuiltinModule('crypto');
+      const als = new AsyncLocalStorage();
+      const store = await als.run('t', async () => { await null; return new Promise((r) => setTimeout(() => r(als.getStore()), 1)); });
+      const hash = crypto.createHmac('sha256', 'k').update('v').digest('hex');
+      const leaked = seen.filter((v) => {
+        if (typeof v === 'function') return /^(nodeSource|getContinuation|setContinuation|digestCreate|digestUpdate|digestFinish|getRandomValues|setTimer)$/.test(v.name);
+        if (v && typeof v === 'object') { try { return 'nodeSource' in v || 'setTimer' in v || 'getFrame' in v; } catch { return false; } }
+        return false;
+      }).length;
+      const recorded = seen.length;
+      return results({ store: () => store, hash: () => hash.length, leaked: () => leaked, recorded: () => recorded > 100 });
+    } };
+});
+is $got->{store}, 't', 'with every prototype method spied on, AsyncLocalStorage still works';
+is $got->{hash}, 64, 'and createHmac';
+is $got->{recorded}, $T, 'the spies saw the calls the modules made';
+is $got->{leaked}, 0, 'and no native nor the internals reached tenant code';
+
+$t->put_script('api', 'hugebuffer', q{
+    import { Buffer } from 'node:buffer';
+    export default { fetch() {
+      const a = Buffer.alloc(100e6);
+      const b = Buffer.allocUnsafe(100e6);
+      return new Response('kept ' + (a.length + b.length));
+    } };
+}, metadata => $COMPAT);
+$r = $t->get('/t/hugebuffer');
+is "$r->{status} $r->{content}", "503 exceeded_memory\n", 'two Buffer.alloc(100e6) kept alive answer 503 exceeded_memory';
+$t->put_script('api', 'toobig', q{
+    import { Buffer } from 'node:buffer';
+    export default { fetch() { try { Buffer.alloc(2 ** 31 - 1); return new Response('allocated'); } catch (e) { return new Response(e.name); } } };
+}, metadata => $COMPAT);
+is $t->get('/t/toobig')->{content}, 'RangeError', 'a Buffer larger than the whole budget is a RangeError the script can catch';
+is $t->get('/t/cfbuffer')->{content}, 'hello world', 'the worker goes on serving';
+
 is scalar($t->error_log_alerts), 0, 'no alerts in the error log' or diag join "\n", $t->error_log_alerts;
 done_testing;
