@@ -290,6 +290,18 @@ $got = node_checks('stream', q{
         const bad = new Transform({ transform(chunk, enc, cb) { cb(new Error('transform failed')); } });
         try { await pipelineP(Readable.from(['z']), bad, collect()[1]); return 'no error'; } catch (e) { return e.message; }
       },
+      generators: async () => {
+        let out = '';
+        await pipelineP(function* () { yield 'g'; yield 'h'; }, async function* (source) { for await (const c of source) yield String(c).toUpperCase(); },
+          new PassThrough(), async function* (source) { for await (const c of source) out += c; });
+        return out;
+      },
+      generatorThrows: async () => {
+        try {
+          await pipelineP(Readable.from(['q']), async function* (source) { for await (const c of source) throw new Error(`bad ${c}`); }, new PassThrough());
+          return 'no error';
+        } catch (e) { return e.message; }
+      },
       duplex: () => typeof Duplex === 'function' && new Duplex({ read() {}, write(c, e, cb) { cb(); } }).writable,
     }) };
 });
@@ -298,6 +310,8 @@ is_deeply $got->{transform}, ['X', 'Y'], 'stream/promises pipeline through a Tra
 is_deeply $got->{callbackPipeline}, [$T, ['p']], 'pipeline with a callback';
 is_deeply $got->{pushRead}, ['n1', 'n2', 'n3'], 'a Readable with read() and push(), finished()';
 is $got->{errorPropagates}, 'transform failed', 'an error in a pipeline rejects it';
+is $got->{generators}, 'GH', 'pipeline stages that are generator functions, first, middle and last';
+is $got->{generatorThrows}, 'bad q', 'an error thrown in a generator stage rejects the pipeline';
 is $got->{duplex}, $T, 'Duplex';
 
 # ---- AsyncLocalStorage ----

@@ -22,9 +22,90 @@ Object.setPrototypeOf(Stream.prototype, EventEmitter.prototype);
 Object.setPrototypeOf(Stream, EventEmitter);
 Stream.prototype.pipe = Readable.prototype.pipe;
 
+const isStream = (s) => s !== null && typeof s === 'object' && typeof s.pipe === 'function' && typeof s.on === 'function';
+
+// Node's pipeline also takes functions (an async generator over the stage
+// before it; the first called with nothing, the last awaited) and
+// iterables, which the packaged streams 3 does not: each function stage
+// starts a new run of streams from what it yields.
+function pipelineStages(streams, callback) {
+  if (streams.length === 1 && Array.isArray(streams[0])) streams = streams[0];
+  if (streams.every(isStream)) return pipeline(...streams, callback);
+  const runs = [];
+  let run = [];
+  let last = null;
+  for (let i = 0; i < streams.length; i++) {
+    let stage = streams[i];
+    if (typeof stage === 'function') {
+      if (i === 0) {
+        stage = stage();
+      } else if (i === streams.length - 1) {
+        last = stage;
+        break;
+      } else {
+        const source = run[run.length - 1];
+        runs.push(run);
+        run = [];
+        stage = stage(source);
+      }
+    }
+    run.push(isStream(stage) ? stage : Readable.from(stage));
+  }
+  runs.push(run);
+  const all = runs.flat();
+  let pending = runs.length + (last ? 1 : 0);
+  let failed = false;
+  let value;
+  const done = (error) => {
+    if (failed) return;
+    if (error) {
+      failed = true;
+      for (const s of all) if (typeof s.destroy === 'function' && !s.destroyed) s.destroy(error);
+      callback(error);
+      return;
+    }
+    if (--pending === 0) callback(undefined, value);
+  };
+  runs.forEach((r, i) => {
+    if (i === runs.length - 1 && !last) {
+      if (r.length > 1) pipeline(...r, (error) => done(error));
+      else finished(r[0], (error) => done(error));
+      return;
+    }
+    // A function stage reads this run's tail to its end (or its error):
+    // pipeline() would destroy the tail as soon as its writable side ends.
+    for (let k = 0; k < r.length - 1; k++) {
+      r[k].on('error', (error) => r[k + 1].destroy(error));
+      r[k].pipe(r[k + 1]);
+    }
+    done();
+  });
+  if (last) {
+    // An async generator's body runs only as it is iterated: drain it.
+    const consume = async () => {
+      const result = last(run[run.length - 1]);
+      if (result === null || typeof result !== 'object' || typeof result[Symbol.asyncIterator] !== 'function') return result;
+      let final;
+      for await (const item of result) final = item;
+      return final;
+    };
+    Promise.resolve().then(consume).then((v) => {
+      value = v;
+      done();
+    }, done);
+  }
+  return run[run.length - 1];
+}
+
+function pipelineCallback(...args) {
+  const callback = args.pop();
+  if (typeof callback !== 'function') throw new TypeError('The "callback" argument must be of type function');
+  return pipelineStages(args, callback);
+}
+
 const promises = {
   pipeline: (...streams) => new Promise((resolve, reject) => {
-    pipeline(...streams, (error, value) => (error ? reject(error) : resolve(value)));
+    pipelineStages(streams, (error, value) => (error ? reject(error) : resolve(value)));
   }),
   finished: (stream, options = {}) => new Promise((resolve, reject) => {
     finished(stream, options, (error) => (error ? reject(error) : resolve()));
@@ -52,7 +133,7 @@ Object.assign(Stream, {
   Transform,
   PassThrough,
   finished,
-  pipeline,
+  pipeline: pipelineCallback,
   promises,
   isReadable,
   isErrored,
