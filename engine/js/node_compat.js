@@ -8,6 +8,7 @@
 // nothing a tenant could not reach otherwise; never `native` itself.
 
 const nodeSource = native.nodeSource;
+const nodeSourceRan = native.nodeSourceRan;
 const nodeGetContinuation = native.getContinuation;
 const nodeSetContinuation = native.setContinuation;
 const nodeDigestCreate = native.digestCreate;
@@ -111,11 +112,14 @@ function nodeRequire(candidates) {
       if (typeof spec !== 'string') throw new TypeError('require() takes a module name');
       return nodeRequire(nodeCandidates(id, spec));
     };
-    const process = id === 'node/process.js' || id === 'node/events.js' || id === 'events/events.js'
-      ? undefined : nodeProcess();
+    // Of the embedded files only these read `process`: the others do not
+    // pay for building it.
+    const process = StringPrototypeSlice(id, 0, 16) === 'readable-stream/' ||
+      StringPrototypeSlice(id, 0, 16) === 'path-browserify/' ? nodeProcess() : undefined;
     ReflectApply(body, module.exports,
       [module.exports, require, module, id, nodeDirname(id), process, globalThis, NODE_INTERNALS]);
     module.loaded = true;
+    nodeSourceRan(id, body);
     return module.exports;
   }
   throw new Error(`Cannot find module '${candidates[0]}'`);

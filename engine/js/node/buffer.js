@@ -65,10 +65,11 @@ Buffer.prototype.fill = function fill(value, offset, end, encoding) {
 };
 
 const kMaxLength = base.kMaxLength;
-const decoder = new TextDecoder('utf-8', { fatal: true });
+let decoder = null;
 
 function isUtf8(input) {
   try {
+    decoder ??= new TextDecoder('utf-8', { fatal: true });
     decoder.decode(input);
     return true;
   } catch {

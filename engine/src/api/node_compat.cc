@@ -1,6 +1,9 @@
 #include "api/node_compat.h"
 
 #include <cstring>
+#include <memory>
+#include <unordered_map>
+#include <vector>
 
 #include "api/node_sources.h"
 #include "v8_util.h"
@@ -25,28 +28,67 @@ bool has_flag(json_t *flags, const char *name) {
   return false;
 }
 
+// V8's code cache of each module, made by the first isolate of the process
+// that ran it (so it holds the functions its top level compiled): later
+// isolates deserialize instead of parsing and compiling again, as the
+// built-ins do. Only this process's own V8 reads it.
+struct NodeCodeCache {
+  std::vector<uint8_t> bytes;
+  bool made = false;
+};
+std::unordered_map<std::string, NodeCodeCache> g_node_code_cache;
+
+const NodeSource *node_source_named(const std::string &id) {
+  for (size_t i = 0; i < kNodeSourceCount; i++) {
+    if (id == kNodeSources[i].id) return &kNodeSources[i];
+  }
+  return nullptr;
+}
+
 // nodeSource(id): the module's body compiled as a function, in the tenant's
 // context (the tenant may tamper with what it builds, as with its own code).
 void node_source(const v8::FunctionCallbackInfo<v8::Value> &info) {
   v8::Isolate *isolate = info.GetIsolate();
   if (info.Length() < 1 || !info[0]->IsString()) return;
   std::string id = to_std_string(isolate, info[0]);
-  for (size_t i = 0; i < kNodeSourceCount; i++) {
-    if (id != kNodeSources[i].id) continue;
-    v8::Local<v8::Context> context = isolate->GetCurrentContext();
-    v8::ScriptOrigin origin(isolate, v8_str(isolate, "node:internal/" + id));
-    v8::ScriptCompiler::Source source(v8_str(isolate, kNodeSources[i].source), origin);
-    v8::Local<v8::String> params[] = {
-        v8_str(isolate, "exports"),  v8_str(isolate, "require"), v8_str(isolate, "module"),
-        v8_str(isolate, "__filename"), v8_str(isolate, "__dirname"),
-        v8_str(isolate, "process"),  v8_str(isolate, "global"),  v8_str(isolate, "internals"),
-    };
-    v8::Local<v8::Function> fn;
-    if (v8::ScriptCompiler::CompileFunction(context, &source, 8, params).ToLocal(&fn)) {
-      info.GetReturnValue().Set(fn);
-    }
-    return;
+  const NodeSource *found = node_source_named(id);
+  if (found == nullptr) return;
+  NodeCodeCache &cache = g_node_code_cache[id];
+  v8::ScriptCompiler::CachedData *cached = nullptr;
+  if (!cache.bytes.empty()) {
+    cached = new v8::ScriptCompiler::CachedData(cache.bytes.data(), int(cache.bytes.size()));
   }
+  v8::Local<v8::Context> context = isolate->GetCurrentContext();
+  v8::ScriptOrigin origin(isolate, v8_str(isolate, "node:internal/" + id));
+  // Source owns cached (and deletes it), never the bytes it points at.
+  v8::ScriptCompiler::Source source(v8_str(isolate, found->source), origin, cached);
+  v8::Local<v8::String> params[] = {
+      v8_str(isolate, "exports"),  v8_str(isolate, "require"), v8_str(isolate, "module"),
+      v8_str(isolate, "__filename"), v8_str(isolate, "__dirname"),
+      v8_str(isolate, "process"),  v8_str(isolate, "global"),  v8_str(isolate, "internals"),
+  };
+  v8::Local<v8::Function> fn;
+  bool compiled = v8::ScriptCompiler::CompileFunction(
+                      context, &source, 8, params, 0, nullptr,
+                      cached ? v8::ScriptCompiler::kConsumeCodeCache
+                             : v8::ScriptCompiler::kNoCompileOptions)
+                      .ToLocal(&fn);
+  if (cached != nullptr && source.GetCachedData()->rejected) cache.bytes.clear();
+  if (compiled) info.GetReturnValue().Set(fn);
+}
+
+// nodeSourceRan(id, fn): fn, nodeSource(id)'s function, ran its top level.
+void node_source_ran(const v8::FunctionCallbackInfo<v8::Value> &info) {
+  v8::Isolate *isolate = info.GetIsolate();
+  if (info.Length() < 2 || !info[0]->IsString() || !info[1]->IsFunction()) return;
+  std::string id = to_std_string(isolate, info[0]);
+  if (node_source_named(id) == nullptr) return;
+  NodeCodeCache &cache = g_node_code_cache[id];
+  if (cache.made) return;
+  cache.made = true;
+  std::unique_ptr<v8::ScriptCompiler::CachedData> data(
+      v8::ScriptCompiler::CreateCodeCacheForFunction(info[1].As<v8::Function>()));
+  if (data && data->length > 0) cache.bytes.assign(data->data, data->data + data->length);
 }
 
 // The context's continuation-preserved data is the engine's first: the id
@@ -108,6 +150,7 @@ std::string node_builtin_name(const std::string &specifier) {
 
 void install_node_natives(v8::Local<v8::Context> context, v8::Local<v8::Object> native) {
   set_function(context, native, "nodeSource", node_source);
+  set_function(context, native, "nodeSourceRan", node_source_ran);
   set_function(context, native, "getContinuation", get_continuation);
   set_function(context, native, "setContinuation", set_continuation);
 }
