@@ -363,6 +363,52 @@ is $got->{exit}, undef, 'exit runs without the store';
 is $got->{outside}, undef, 'a later request sees no store';
 
 
+# The rest of what wrangler's preset leaves to the runtime: small real
+# modules, and those not implemented here, which link and throw when called.
+$got = node_checks('others', q{
+    import { parse, stringify } from 'node:querystring';
+    import os from 'node:os';
+    import { text, json } from 'node:stream/consumers';
+    import { ReadableStream as WebReadable } from 'node:stream/web';
+    import LegacyReadable from '_stream_readable';
+    import { Readable } from 'node:stream';
+    import sys from 'node:sys';
+    import util from 'node:util';
+    import { isIP, connect } from 'node:net';
+    import { gzipSync, createGzip } from 'node:zlib';
+    import { lookup } from 'node:dns';
+    import { createRequire } from 'node:module';
+    import win32 from 'node:path/win32';
+    export default { fetch: () => results({
+      querystring: () => [parse('a=1&b=x%20y&a=2&c'), stringify({ q: 'a b', n: [1, 2] })],
+      os: () => [os.platform(), os.EOL, os.tmpdir()],
+      consumers: async () => [await text(Readable.from(['ab', 'c'])), (await json(new Response('{"k":1}').body)).k],
+      web: () => WebReadable === ReadableStream,
+      legacy: () => LegacyReadable === Readable && sys === util,
+      isIP: () => [isIP('10.0.0.1'), isIP('::1'), isIP('nope')],
+      zlib: () => gzipSync('x'),
+      zlibCode: () => { try { createGzip(); } catch (e) { return e.code; } },
+      connect: () => connect(80),
+      dns: () => lookup('example.com'),
+      require: () => createRequire('/x'),
+      win32: () => win32.join('a', 'b'),
+      notAModule: () => [process.getBuiltinModule('node:unimplemented'), process.getBuiltinModule('node/buffer.js'), typeof process.getBuiltinModule('zlib').gzip],
+    }) };
+});
+is_deeply $got->{querystring}, [{ a => ['1', '2'], b => 'x y', c => '' }, 'q=a%20b&n=1&n=2'], 'querystring parse and stringify';
+is_deeply $got->{os}, ['linux', "\n", '/tmp'], 'node:os answers as Workers';
+is_deeply $got->{consumers}, ['abc', 1], 'stream/consumers text and json, of node and web streams';
+is $got->{web}, $T, 'stream/web is the global streams';
+is $got->{legacy}, $T, '_stream_readable and sys are their modern modules';
+is_deeply $got->{isIP}, [4, 6, 0], 'net.isIP';
+like $got->{zlib}, qr/^threw Error: node:zlib gzipSync\(\) is not implemented in this runtime/, 'node:zlib links, and a function throws when called';
+is $got->{zlibCode}, 'ERR_METHOD_NOT_IMPLEMENTED', 'with the code workerd uses';
+like $got->{connect}, qr/node:net connect\(\) is not implemented/, 'node:net connect throws';
+like $got->{dns}, qr/node:dns lookup\(\) is not implemented/, 'node:dns lookup throws';
+like $got->{require}, qr/node:module createRequire\(\) is not implemented/, 'node:module createRequire throws';
+like $got->{win32}, qr/node:path\/win32 join\(\) is not implemented/, 'path/win32 throws';
+is_deeply $got->{notAModule}, [undef, undef, 'function'], 'getBuiltinModule knows only the modules, not the files behind them';
+
 # ---- without the flag ----
 for my $case (['node:buffer', 'noflag'], ['events', 'noflagbare'], ['node:async_hooks', 'noflagdate']) {
     my ($module, $name) = @$case;

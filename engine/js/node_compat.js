@@ -9,6 +9,7 @@
 
 const nodeSource = native.nodeSource;
 const nodeSourceRan = native.nodeSourceRan;
+const nodeBuiltinName = native.nodeBuiltinName;
 const nodeGetContinuation = native.getContinuation;
 const nodeSetContinuation = native.setContinuation;
 const nodeDigestCreate = native.digestCreate;
@@ -32,7 +33,6 @@ const NODE_ALIASES = {
   'readable-stream/lib/internal/streams/stream.js': 'readable-stream/lib/internal/streams/stream-browser.js',
 };
 // Public names ("stream/promises") are files engine/js/node/stream_promises.js.
-const NODE_NAME = /^[a-z_]+(?:\/[a-z_]+)?$/;
 
 const nodeModules = { __proto__: null };  // id -> { exports, id, loaded }
 let nodeEnv = null;
@@ -132,11 +132,8 @@ function nodeProcess() {
 // process.getBuiltinModule(name): undefined for what there is not.
 function nodeBuiltin(name) {
   if (typeof name !== 'string') return undefined;
-  const bare = StringPrototypeSlice(name, 0, 5) === 'node:' ? StringPrototypeSlice(name, 5) : name;
-  if (RegExpPrototypeExec(NODE_NAME, bare) === null) return undefined;
-  const id = nodeIdOfName(bare);
-  if (nodeModules[id] === undefined && nodeSource(id) === undefined) return undefined;
-  return nodeRequire([id]);
+  const known = nodeBuiltinName(name);
+  return known === '' ? undefined : nodeRequire([nodeIdOfName(known)]);
 }
 
 // For the engine (TenantIsolate::compile_node_module): what import

@@ -12,11 +12,16 @@ namespace dispatch {
 
 namespace {
 
-// The modules there are (engine/js/node/<name with / as _>.js).
+// The modules there are (engine/js/node/<name with / as _>.js): what
+// workerd has, those it does not implement here as modules whose functions
+// throw (node/unimplemented.js), so that bundles that import them start.
 const char *const kNodeBuiltins[] = {
-    "assert", "assert/strict", "async_hooks", "buffer", "crypto", "diagnostics_channel",
-    "events", "path", "path/posix", "process", "stream", "stream/promises",
-    "string_decoder", "timers", "timers/promises", "url", "util", "util/types",
+    "_stream_duplex", "_stream_passthrough", "_stream_readable", "_stream_transform",
+    "_stream_writable", "_tls_common", "_tls_wrap", "assert", "assert/strict", "async_hooks",
+    "buffer", "constants", "crypto", "diagnostics_channel", "dns", "dns/promises", "events",
+    "module", "net", "os", "path", "path/posix", "path/win32", "process", "querystring",
+    "stream", "stream/consumers", "stream/promises", "stream/web", "string_decoder", "sys",
+    "timers", "timers/promises", "tls", "url", "util", "util/types", "zlib",
 };
 
 bool has_flag(json_t *flags, const char *name) {
@@ -95,6 +100,13 @@ void node_source_ran(const v8::FunctionCallbackInfo<v8::Value> &info) {
 // of the request the JavaScript works for (TenantIsolate::request_now). With
 // an AsyncLocalStorage frame it becomes [id, frame], an array made here that
 // no script ever holds, so a script can set its frame but never the id.
+// nodeBuiltinName(specifier) -> "buffer" for "node:buffer", or "".
+void node_builtin_name_native(const v8::FunctionCallbackInfo<v8::Value> &info) {
+  v8::Isolate *isolate = info.GetIsolate();
+  if (info.Length() < 1 || !info[0]->IsString()) return;
+  info.GetReturnValue().Set(v8_str(isolate, node_builtin_name(to_std_string(isolate, info[0]))));
+}
+
 void get_continuation(const v8::FunctionCallbackInfo<v8::Value> &info) {
   v8::Isolate *isolate = info.GetIsolate();
   v8::Local<v8::Context> context = isolate->GetCurrentContext();
@@ -151,6 +163,7 @@ std::string node_builtin_name(const std::string &specifier) {
 void install_node_natives(v8::Local<v8::Context> context, v8::Local<v8::Object> native) {
   set_function(context, native, "nodeSource", node_source);
   set_function(context, native, "nodeSourceRan", node_source_ran);
+  set_function(context, native, "nodeBuiltinName", node_builtin_name_native);
   set_function(context, native, "getContinuation", get_continuation);
   set_function(context, native, "setContinuation", set_continuation);
 }
