@@ -100,22 +100,30 @@ note "the bundle imports: @imported";
 ok scalar(@imported) >= 5, 'the bundle leaves node: imports to the runtime';
 like $bundle, qr/getBuiltinModule\("node:process"\)/, 'and asks globalThis.process for node:process';
 
-my $t = Dispatch::Test->new(
-    server => q{ location ~ ^/t/(?<script>[^/]*) { dispatch api $script; } },
-);
-my $meta = '{"compatibility_date":"2025-09-01","compatibility_flags":["nodejs_compat"],'
-         . '"bindings":[{"type":"plain_text","name":"GREETING","text":"hello"}]}';
+# Uploaded as wrangler would upload it, through the management API (whose
+# validation starts the script in a scratch isolate with its metadata).
+my $t = admin_server();
+envelope_ok(api($t, POST => '', json => { name => 'node' }), 'a namespace for it');
+my %meta = (main_module => 'worker.js', compatibility_date => '2025-09-01',
+            compatibility_flags => ['nodejs_compat'],
+            bindings => [{ type => 'plain_text', name => 'GREETING', text => 'hello' }]);
+sub upload {
+    my ($name, $code, %m) = @_;
+    return curl_upload($t, 'node', $name, metadata => \%m,
+        files => [[ 'worker.js', 'worker.js', 'application/javascript+module', $code ]]);
+}
 
 # every node: module the bundle imports resolves on its own
 for my $module (@imported) {
-    $t->put_script('api', 'one', qq{ import * as m from '$module'; export default { fetch() { return new Response(typeof m.default); } }; },
-                   metadata => $meta);
-    my $r = $t->get('/t/one');
+    (my $name = $module) =~ s/[^a-z]+/-/g;
+    envelope_ok(upload($name, qq{ import * as m from '$module'; export default { fetch() { return new Response(typeof m.default); } }; }, %meta),
+                "a script importing $module uploads");
+    my $r = $t->get("/t/node/$name");
     is $r->{status}, 200, "$module resolves" or diag $r->{content};
 }
 
-$t->put_script('api', 'bundle', $bundle, metadata => $meta);
-my $r = $t->get('/t/bundle');
+envelope_ok(upload('bundle', $bundle, %meta), 'the bundle uploads with nodejs_compat');
+my $r = $t->get('/t/node/bundle');
 is $r->{status}, 200, 'the bundled worker answers' or diag $r->{content}, $t->error_log;
 my $got = eval { decode_json($r->{content}) } || {};
 is $got->{base64}, 'aGk=', 'Buffer';
@@ -129,6 +137,11 @@ is $got->{format}, 'a-1', 'util.format';
 is $got->{path}, 'b', 'path.join';
 is $got->{decoded}, 'ok', 'StringDecoder';
 is $got->{consoleIsObject}, 'function', "the bundle's console polyfill works";
+
+delete $meta{compatibility_flags};
+my $refused = upload('noflag', $bundle, %meta);
+isnt $refused->{status}, 200, 'without nodejs_compat the upload is refused';
+like $refused->{content}, qr/nodejs_compat/, 'and the error says the flag is needed';
 
 is scalar($t->error_log_alerts), 0, 'no alerts in the error log' or diag join "\n", $t->error_log_alerts;
 done_testing;
