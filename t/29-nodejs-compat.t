@@ -302,6 +302,22 @@ $got = node_checks('stream', q{
           return 'no error';
         } catch (e) { return e.message; }
       },
+      toWeb: async () => new Response(Readable.toWeb(Readable.from(['to', 'web']))).text(),
+      fromWeb: async () => { const out = []; for await (const c of Readable.fromWeb(new Response('from web').body)) out.push(c); return [out.every((c) => Buffer.isBuffer(c)), Buffer.concat(out).toString()]; },
+      writableToWeb: async () => {
+        const [out, sink] = collect();
+        const writer = Writable.toWeb(sink).getWriter();
+        await writer.write(new TextEncoder().encode('w1'));
+        await writer.write(new TextEncoder().encode('w2'));
+        await writer.close();
+        return out;
+      },
+      writableFromWeb: async () => {
+        const { readable, writable } = new TransformStream();
+        const text = new Response(readable).text();
+        await pipelineP(Readable.from(['f', 'w']), Writable.fromWeb(writable));
+        return text;
+      },
       duplex: () => typeof Duplex === 'function' && new Duplex({ read() {}, write(c, e, cb) { cb(); } }).writable,
     }) };
 });
@@ -312,6 +328,10 @@ is_deeply $got->{pushRead}, ['n1', 'n2', 'n3'], 'a Readable with read() and push
 is $got->{errorPropagates}, 'transform failed', 'an error in a pipeline rejects it';
 is $got->{generators}, 'GH', 'pipeline stages that are generator functions, first, middle and last';
 is $got->{generatorThrows}, 'bad q', 'an error thrown in a generator stage rejects the pipeline';
+is $got->{toWeb}, 'toweb', 'Readable.toWeb makes a Response body';
+is_deeply $got->{fromWeb}, [$T, 'from web'], 'Readable.fromWeb reads a Response body as Buffers';
+is_deeply $got->{writableToWeb}, ['w1', 'w2'], 'Writable.toWeb';
+is $got->{writableFromWeb}, 'fw', 'Writable.fromWeb into a TransformStream';
 is $got->{duplex}, $T, 'Duplex';
 
 # ---- AsyncLocalStorage ----

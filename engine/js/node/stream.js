@@ -1,6 +1,7 @@
 // node:stream: Debian's node-readable-stream (Node's streams 3 as a
 // package): Readable (with Readable.from), Writable, Duplex, Transform,
-// PassThrough, pipeline and finished, and their promise forms. Their
+// PassThrough, pipeline and finished, and their promise forms; here,
+// Readable/Writable toWeb and fromWeb. Their
 // callbacks run from process.nextTick (microtasks), so they keep the
 // AsyncLocalStorage frame of the code that drove them.
 'use strict';
@@ -13,6 +14,80 @@ const Transform = require(`${lib}_stream_transform.js`);
 const PassThrough = require(`${lib}_stream_passthrough.js`);
 const finished = require(`${lib}internal/streams/end-of-stream.js`);
 const pipeline = require(`${lib}internal/streams/pipeline.js`);
+
+// Between node streams and the WHATWG ones (Response bodies, fetch): the
+// static toWeb/fromWeb of newer Nodes, with backpressure both ways.
+const { Buffer } = require('node:buffer');
+const asBytes = (chunk) => (typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+
+Readable.toWeb = function toWeb(readable) {
+  return new ReadableStream({
+    start(controller) {
+      readable.on('data', (chunk) => {
+        controller.enqueue(asBytes(chunk));
+        if (controller.desiredSize <= 0) readable.pause();
+      });
+      readable.once('end', () => controller.close());
+      readable.once('error', (error) => controller.error(error));
+      readable.pause();
+    },
+    pull() {
+      readable.resume();
+    },
+    cancel(reason) {
+      readable.destroy(reason);
+    },
+  }, { highWaterMark: 1 });
+};
+
+Readable.fromWeb = function fromWeb(stream, options = {}) {
+  const reader = stream.getReader();
+  return new Readable({
+    objectMode: false,
+    ...options,
+    read() {
+      reader.read().then(({ value, done }) => this.push(done ? null : value), (error) => this.destroy(error));
+    },
+    destroy(error, callback) {
+      reader.cancel(error).then(() => callback(error), () => callback(error));
+    },
+  });
+};
+
+Writable.toWeb = function toWeb(writable) {
+  return new WritableStream({
+    write(chunk) {
+      return new Promise((resolve, reject) => {
+        writable.write(chunk, (error) => (error ? reject(error) : resolve()));
+      });
+    },
+    close() {
+      return new Promise((resolve, reject) => {
+        writable.once('error', reject);
+        writable.end(resolve);
+      });
+    },
+    abort(reason) {
+      writable.destroy(reason);
+    },
+  });
+};
+
+Writable.fromWeb = function fromWeb(stream, options = {}) {
+  const writer = stream.getWriter();
+  return new Writable({
+    ...options,
+    write(chunk, encoding, callback) {
+      writer.write(asBytes(chunk)).then(() => callback(), callback);
+    },
+    final(callback) {
+      writer.close().then(() => callback(), callback);
+    },
+    destroy(error, callback) {
+      writer.abort(error).then(() => callback(error), () => callback(error));
+    },
+  });
+};
 
 // The legacy Stream: an EventEmitter, the base class of the others.
 function Stream(options) {
