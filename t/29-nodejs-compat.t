@@ -200,7 +200,7 @@ $got = node_checks('processtimers', q{
       emitter: () => { let got; process.once('custom', (v) => { got = v; }); process.emit('custom', 'heard'); return got; },
       builtin: () => [process.getBuiltinModule('node:buffer').Buffer === globalThis.Buffer, process.getBuiltinModule('fs'), process.getBuiltinModule('../x')],
       exit: () => process.exit(0),
-      globals: () => [typeof Buffer, globalThis.process === process, global === globalThis],
+      globals: () => [typeof Buffer, globalThis.process === process, global === globalThis, typeof setImmediate, typeof clearImmediate],
     }) };
 });
 is_deeply $got->{order}, ['sync', 'tick arg', 'timeout', 'immediate'], 'nextTick before timers; setImmediate after a 0 ms timeout';
@@ -209,7 +209,7 @@ is_deeply $got->{fields}, ['string', 'linux', 'bigint', 'object', $T], 'process 
 is $got->{emitter}, 'heard', 'process is an EventEmitter';
 is_deeply $got->{builtin}, [$T, undef, undef], 'process.getBuiltinModule: a module there is, undefined otherwise';
 like $got->{exit}, qr/^threw Error: process.exit\(\) is not supported/, 'process.exit throws, the worker goes on';
-is_deeply $got->{globals}, ['function', $T, $T], 'Buffer, process and global are globals with a 2024-09-23 or later date';
+is_deeply $got->{globals}, ['function', $T, $T, 'function', 'function'], 'Buffer, process, global, setImmediate and clearImmediate are globals with a 2024-09-23 or later date';
 
 # process.env: the text bindings and secrets, from a 2025-04-01 date on (or
 # nodejs_compat_populate_process_env); empty before.
@@ -440,9 +440,9 @@ for my $case (['node:buffer', 'noflag'], ['events', 'noflagbare'], ['node:async_
     ok $t->wait_for(sub { $t->error_log =~ /"api\/$name": the script failed to start: Error: No such module "\Q$module\E": Node.js built-in modules need the nodejs_compat compatibility flag/ }),
         "and the error log says $module needs nodejs_compat";
 }
-$t->put_script('api', 'noglobals', q{ export default { fetch() { return new Response([typeof Buffer, typeof process, typeof global].join()); } }; },
+$t->put_script('api', 'noglobals', q{ export default { fetch() { return new Response([typeof Buffer, typeof process, typeof global, typeof setImmediate].join()); } }; },
                metadata => '{"compatibility_date":"2025-09-01"}');
-is $t->get('/t/noglobals')->{content}, 'undefined,undefined,undefined', 'without the flag, no Buffer, process or global';
+is $t->get('/t/noglobals')->{content}, 'undefined,undefined,undefined,undefined', 'without the flag, no Buffer, process, global or setImmediate';
 # An uploaded module named like a Node.js module wins over the bare name.
 $t->put_script('api', 'ownmodule', q{ import { x } from 'buffer'; export default { fetch() { return new Response(x); } }; },
                'module:buffer' => q{export const x = 'mine';}, metadata => $COMPAT);

@@ -142,8 +142,9 @@ function nodeModule(name) {
   return nodeRequire([nodeIdOfName(name)]);
 }
 
-// As Workers with nodejs_compat_v2 (or a date from 2024-09-23): Buffer and
-// process are globals, built on first use. Assigning one replaces it.
+// As Workers with nodejs_compat_v2 (or a date from 2024-09-23): Buffer,
+// process, global, setImmediate and clearImmediate are globals, built on
+// first use. Assigning one replaces it.
 function nodeLazyGlobal(name, load) {
   ObjectDefineProperty(globalThis, name, {
     configurable: true,
@@ -166,4 +167,6 @@ function nodeCompat(globals, env) {
   nodeLazyGlobal('Buffer', () => nodeRequire(['node/buffer.js']).Buffer);
   nodeLazyGlobal('process', nodeProcess);
   nodeLazyGlobal('global', () => globalThis);
+  nodeLazyGlobal('setImmediate', () => nodeRequire(['node/timers.js']).setImmediate);
+  nodeLazyGlobal('clearImmediate', () => nodeRequire(['node/timers.js']).clearImmediate);
 }
