@@ -510,5 +510,28 @@ $t->put_script('api', 'toobig', q{
 is $t->get('/t/toobig')->{content}, 'RangeError', 'a Buffer larger than the whole budget is a RangeError the script can catch';
 is $t->get('/t/cfbuffer')->{content}, 'hello world', 'the worker goes on serving';
 
+
+# Loading modules is start-up work: a CPU limit that stops it anywhere (in
+# the loader, a module's top level, the synthetic module's export) fails
+# that script cleanly, never the worker.
+{
+    my $tight = Dispatch::Test->new(
+        server => q{ location ~ ^/t/(?<script>[^/]*) { dispatch api $script; } },
+        http   => 'dispatch_startup_cpu_limit 4ms;',
+    );
+    my @modules = qw(buffer events stream util crypto async_hooks assert url string_decoder path);
+    my %answers;
+    for my $i (1 .. 12) {
+        $tight->put_script('api', "load$i", join('', map { "import * as m$_ from 'node:$_';\n" } @modules)
+            . 'export default { fetch() { return new Response("ok"); } };', metadata => $COMPAT);
+        my $r = $tight->get("/t/load$i");
+        $answers{"$r->{status} $r->{content}"}++;
+    }
+    my @odd = grep { $_ ne '200 ok' && $_ ne "503 exceeded_cpu\n" } keys %answers;
+    is_deeply \@odd, [], 'ten modules under a 4 ms start-up limit: each script answers 200 or 503 exceeded_cpu'
+        or diag explain \%answers;
+    is scalar($tight->error_log_alerts), 0, 'and the worker never crashed' or diag join "\n", $tight->error_log_alerts;
+}
+
 is scalar($t->error_log_alerts), 0, 'no alerts in the error log' or diag join "\n", $t->error_log_alerts;
 done_testing;

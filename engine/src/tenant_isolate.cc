@@ -797,7 +797,11 @@ bool TenantIsolate::start_node_compat(v8::Local<v8::Context> context, json_t *bi
         (strcmp(type, "plain_text") != 0 && strcmp(type, "secret_text") != 0)) {
       continue;
     }
-    env->CreateDataProperty(context, v8_str(isolate_, name), v8_str(isolate_, text)).Check();
+    if (!env->CreateDataProperty(context, v8_str(isolate_, name), v8_str(isolate_, text))
+             .FromMaybe(false)) {
+      *err = "the nodejs_compat built-ins failed to start: process.env";
+      return false;
+    }
   }
   v8::Local<v8::Value> start;
   v8::Local<v8::Value> args[] = {v8::Boolean::New(isolate_, node_compat_.globals), env};
