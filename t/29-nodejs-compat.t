@@ -243,6 +243,12 @@ $got = node_checks('crypto', q{
       uuid: () => /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.test(crypto.randomUUID()),
       safeEqual: () => [timingSafeEqual(Buffer.from('abc'), Buffer.from('abc')), timingSafeEqual(Buffer.from('abc'), Buffer.from('abd'))],
       safeEqualLength: () => timingSafeEqual(Buffer.from('a'), Buffer.from('ab')),
+      // RFC 6070 test case 2; RFC 5869 test case 1
+      pbkdf2: () => crypto.pbkdf2Sync('password', 'salt', 2, 20, 'sha1').toString('hex'),
+      pbkdf2Callback: () => new Promise((resolve) => crypto.pbkdf2('password', 'salt', 2, 20, 'sha1', (err, key) => resolve(key.toString('hex')))),
+      pbkdf2Bomb: () => crypto.pbkdf2Sync('p', 's', 1e7, 32, 'sha256'),
+      hkdf: () => Buffer.from(crypto.hkdfSync('sha256', Buffer.from('0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b', 'hex'),
+        Buffer.from('000102030405060708090a0b0c', 'hex'), Buffer.from('f0f1f2f3f4f5f6f7f8f9', 'hex'), 42)).toString('hex'),
       webcrypto: () => [crypto.webcrypto === globalThis.crypto, crypto.subtle === globalThis.crypto.subtle],
       unknown: () => createHash('whirlpool'),
       twice: () => { const h = createHash('sha256'); h.digest(); return h.digest(); },
@@ -258,6 +264,10 @@ is_deeply $got->{random}, [32, $F, $T], 'randomBytes';
 is $got->{uuid}, $T, 'randomUUID is a v4 UUID';
 is_deeply $got->{safeEqual}, [$T, $F], 'timingSafeEqual';
 like $got->{safeEqualLength}, qr/^threw RangeError/, 'timingSafeEqual refuses different lengths';
+is $got->{pbkdf2}, 'ea6c014dc72d6f8ccd1ed92ace1d41f0d8de8957', 'pbkdf2Sync, RFC 6070 case 2';
+is $got->{pbkdf2Callback}, 'ea6c014dc72d6f8ccd1ed92ace1d41f0d8de8957', 'pbkdf2 with a callback';
+like $got->{pbkdf2Bomb}, qr/^threw RangeError: PBKDF2 takes at most 100,000 iterations/, 'pbkdf2Sync refuses more than 100,000 iterations';
+is $got->{hkdf}, '3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865', 'hkdfSync, RFC 5869 case 1';
 is_deeply $got->{webcrypto}, [$T, $T], 'webcrypto and subtle are the global crypto';
 like $got->{unknown}, qr/Digest method not supported/, 'an unknown hash is refused';
 like $got->{twice}, qr/Digest already called/, 'a hash digests once';

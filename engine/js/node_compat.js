@@ -16,6 +16,8 @@ const nodeDigestCreate = native.digestCreate;
 const nodeDigestUpdate = native.digestUpdate;
 const nodeDigestFinish = native.digestFinish;
 const nodeRandomValues = native.getRandomValues;
+const nodePbkdf2 = native.pbkdf2;
+const nodeHkdf = native.hkdf;
 const StringPrototypeLastIndexOf = uncurryThis(String.prototype.lastIndexOf);
 const StringPrototypeIndexOf = uncurryThis(String.prototype.indexOf);
 const ObjectAssign = Object.assign;
@@ -47,6 +49,9 @@ const NODE_INTERNALS = ObjectFreeze({
   digestUpdate: (handle, bytes) => { nodeDigestUpdate(handle, bytes); },
   digestFinish: (handle) => nodeDigestFinish(handle),
   randomFill: (view) => { nodeRandomValues(view); },
+  // PBKDF2 and HKDF (api/crypto.cc: bounded as Workers bounds them).
+  pbkdf2: (hash, password, salt, iterations, bytes) => nodePbkdf2(hash, password, salt, iterations, bytes),
+  hkdf: (hash, key, salt, info, bytes) => nodeHkdf(hash, key, salt, info, bytes),
   // process.env as the script's text bindings fill it (a fresh copy).
   env: () => ObjectAssign({}, nodeEnv),
   builtin: (name) => nodeBuiltin(name),

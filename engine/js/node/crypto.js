@@ -168,6 +168,37 @@ function timingSafeEqual(a, b) {
   return diff === 0;
 }
 
+function pbkdf2Sync(password, salt, iterations, keylen, digest) {
+  if (!Number.isInteger(iterations) || iterations < 1) throw new RangeError('The "iterations" argument must be a positive integer');
+  if (iterations > 100000) throw new RangeError('PBKDF2 takes at most 100,000 iterations here, as on Workers');
+  if (!Number.isInteger(keylen) || keylen < 0) throw new RangeError('The "keylen" argument must be a non-negative integer');
+  const [name] = hashOf(digest);
+  const out = internals.pbkdf2(name, toBytes(password, undefined, 'password'), toBytes(salt, undefined, 'salt'), iterations, keylen);
+  if (out === null) throw new Error('PBKDF2 failed');
+  return Buffer.from(out);
+}
+
+function hkdfSync(digest, key, salt, info, keylen) {
+  if (!Number.isInteger(keylen) || keylen < 0) throw new RangeError('The "keylen" argument must be a non-negative integer');
+  const [name] = hashOf(digest);
+  const out = internals.hkdf(name, toBytes(key, undefined, 'key'), toBytes(salt, undefined, 'salt'), toBytes(info, undefined, 'info'), keylen);
+  if (out === null) throw new RangeError('The "keylen" argument is too large for this digest');
+  return out;
+}
+
+// The callback forms: the work is done now (as the sync one), the callback later.
+function later(callback, work) {
+  if (typeof callback !== 'function') throw new TypeError('The "callback" argument must be of type function');
+  let result;
+  let error = null;
+  try {
+    result = work();
+  } catch (e) {
+    error = e;
+  }
+  queueMicrotask(() => (error ? callback(error) : callback(null, result)));
+}
+
 const webcrypto = globalThis.crypto;
 
 module.exports = {
@@ -184,6 +215,12 @@ module.exports = {
     queueMicrotask(() => callback(null, buf));
   },
   randomInt,
+  pbkdf2Sync,
+  pbkdf2: (password, salt, iterations, keylen, digest, callback) =>
+    later(callback, () => pbkdf2Sync(password, salt, iterations, keylen, digest)),
+  hkdfSync,
+  hkdf: (digest, key, salt, info, keylen, callback) =>
+    later(callback, () => hkdfSync(digest, key, salt, info, keylen)),
   randomUUID: () => webcrypto.randomUUID(),
   getRandomValues: (view) => webcrypto.getRandomValues(view),
   timingSafeEqual,
