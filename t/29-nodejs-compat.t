@@ -1,10 +1,16 @@
 #!/usr/bin/perl
 # Issue 15, Node.js compatibility: behind the nodejs_compat flag (or
 # nodejs_compat_v2) in the upload metadata, node:buffer, events, util,
-# async_hooks, assert, path, url, string_decoder, process, timers, crypto
-# and stream import (and their bare names); without it, the import fails at
-# start-up as on Cloudflare. Each module's core behaviour is checked by
-# JavaScript next to it.
+# async_hooks, assert, path, url, string_decoder, process, timers, crypto,
+# stream and the rest wrangler's preset leaves to the runtime import (bare
+# names too); Buffer, process, global and setImmediate are globals from a
+# 2024-09-23 date; process.env holds the text bindings from 2025-04-01;
+# AsyncLocalStorage follows await, timers, microtasks and streams. Without
+# the flag the import fails at start-up as on Cloudflare. Hostile cases: the
+# modules hand no native to tampered prototypes, a huge Buffer meets the
+# memory limit, a start-up CPU limit may stop module loading anywhere.
+# Each module's core behaviour is checked by JavaScript next to it;
+# t/29-nodejs-compat-wrangler.t runs a real wrangler bundle.
 use strict;
 use warnings;
 use Test::More;
