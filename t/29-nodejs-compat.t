@@ -112,6 +112,7 @@ $got = node_checks('util', q{
       formatExtra: () => util.format('x', 1, 'y'),
       inspect: () => inspect({ a: [1, 'two', { c: null }], m: new Map([[1, 2]]) }),
       promisify: async () => promisify((x, cb) => setTimeout(() => cb(null, x * 2), 1))(21),
+      promisifyTimer: async () => promisify(setTimeout)(1, 'later'),
       promisifyError: async () => { try { await promisify((cb) => cb(new Error('nope')))(); } catch (e) { return e.message; } },
       types: () => [types.isPromise(Promise.resolve()), types.isDate(new Date()), types.isUint8Array(new Uint8Array(1)), types.isRegExp({})],
       deep: () => [util.isDeepStrictEqual({ a: [1, { b: 2 }] }, { a: [1, { b: 2 }] }), util.isDeepStrictEqual([1], ['1'])],
@@ -123,6 +124,7 @@ is $got->{format}, 'a=42 {"b":1} %', 'util.format %s %d %j %%';
 is $got->{formatExtra}, 'x 1 y', 'util.format appends extra arguments';
 is $got->{inspect}, "{ a: [ 1, 'two', { c: null } ], m: Map(1) { 1 => 2 } }", 'util.inspect renders as Node';
 is $got->{promisify}, 42, 'util.promisify resolves';
+is $got->{promisifyTimer}, 'later', 'util.promisify(setTimeout) resolves with its value after the delay, as Node';
 is $got->{promisifyError}, 'nope', 'util.promisify rejects with the callback error';
 is_deeply $got->{types}, [$T, $T, $T, $F], 'util.types';
 is_deeply $got->{deep}, [$T, $F], 'util.isDeepStrictEqual';

@@ -147,6 +147,13 @@ function inherits(ctor, superCtor) {
 
 function promisify(original) {
   if (typeof original !== 'function') throw new TypeError('The "original" argument must be of type function');
+  // Node's timers carry a promisify.custom: (delay, value) -> promise.
+  if (original === globalThis.setTimeout) {
+    return (ms, value) => new Promise((resolve) => setTimeout(resolve, ms, value));
+  }
+  if (original === globalThis.setImmediate) {
+    return (value) => new Promise((resolve) => setTimeout(resolve, 0, value));
+  }
   if (original[customPromisify]) {
     const fn = original[customPromisify];
     if (typeof fn !== 'function') throw new TypeError('util.promisify.custom must be a function');
