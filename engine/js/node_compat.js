@@ -17,6 +17,11 @@ const nodeDigestUpdate = native.digestUpdate;
 const nodeDigestFinish = native.digestFinish;
 const nodeRandomValues = native.getRandomValues;
 const nodePbkdf2 = native.pbkdf2;
+const nodeZlibCreate = native.zlibCreate;
+const nodeZlibWrite = native.zlibWrite;
+const nodeZlibEnd = native.zlibEnd;
+const nodeZlibRead = native.zlibRead;
+const nodeFreeNative = native.freeNative;
 const nodeHkdf = native.hkdf;
 const StringPrototypeLastIndexOf = uncurryThis(String.prototype.lastIndexOf);
 const StringPrototypeIndexOf = uncurryThis(String.prototype.indexOf);
@@ -52,6 +57,13 @@ const NODE_INTERNALS = ObjectFreeze({
   // PBKDF2 and HKDF (api/crypto.cc: bounded as Workers bounds them).
   pbkdf2: (hash, password, salt, iterations, bytes) => nodePbkdf2(hash, password, salt, iterations, bytes),
   hkdf: (hash, key, salt, info, bytes) => nodeHkdf(hash, key, salt, info, bytes),
+  // zlib for node:zlib (api/compression.cc: memory charged, output in
+  // pieces of at most 64 KiB).
+  zlibCreate: (format, decompress) => nodeZlibCreate(format, decompress),
+  zlibWrite: (handle, bytes) => { nodeZlibWrite(handle, bytes); },
+  zlibEnd: (handle) => { nodeZlibEnd(handle); },
+  zlibRead: (handle) => nodeZlibRead(handle),
+  free: (handle) => { nodeFreeNative(handle); },
   // process.env as the script's text bindings fill it (a fresh copy).
   env: () => ObjectAssign({}, nodeEnv),
   builtin: (name) => nodeBuiltin(name),

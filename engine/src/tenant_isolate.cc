@@ -839,8 +839,9 @@ v8::MaybeLocal<v8::Module> TenantIsolate::compile_node_module(const std::string 
         !load->IsFunction() ||
         !load.As<v8::Function>()->Call(context, v8::Undefined(isolate_), 1, args)
              .ToLocal(&exports)) {
-      if (!try_catch.HasCaught() || !try_catch.CanContinue()) {
-        if (try_catch.HasTerminated()) try_catch.ReThrow();
+      // A termination (a limit) goes on by itself, as compile_wasm_module's.
+      if (!try_catch.HasCaught() || !try_catch.CanContinue() ||
+          isolate_->IsExecutionTerminating()) {
         return {};
       }
       failure = try_catch.Exception();

@@ -89,7 +89,8 @@ void node_source_ran(const v8::FunctionCallbackInfo<v8::Value> &info) {
   std::string id = to_std_string(isolate, info[0]);
   if (node_source_named(id) == nullptr) return;
   NodeCodeCache &cache = g_node_code_cache[id];
-  if (cache.made) return;
+  // Not while a limit stops the isolate: the next isolate makes it.
+  if (cache.made || isolate->IsExecutionTerminating()) return;
   cache.made = true;
   std::unique_ptr<v8::ScriptCompiler::CachedData> data(
       v8::ScriptCompiler::CreateCodeCacheForFunction(info[1].As<v8::Function>()));
