@@ -14,7 +14,7 @@ namespace dispatch {
 
 struct NodeCompatFlags {
   bool enabled = false;       // nodejs_compat or nodejs_compat_v2
-  bool globals = false;       // Buffer and process on globalThis
+  bool globals = false;       // Buffer, process, global, setImmediate on globalThis
   bool populate_env = false;  // process.env from the text bindings
 };
 
@@ -31,8 +31,10 @@ v8::Local<v8::Value> continuation_request_id(v8::Local<v8::Context> context);
 
 // Adds to the built-ins' `native`: nodeSource(id) -> the module's function
 // (exports, require, module, __filename, __dirname, process, global,
-// internals) or undefined; getContinuation() and setContinuation(value), the
-// context's continuation-preserved embedder data (AsyncLocalStorage).
+// internals) or undefined; nodeSourceRan(id, fn), after its first run (the
+// code cache is made then); nodeBuiltinName(specifier), as above;
+// getContinuation() and setContinuation(frame), the AsyncLocalStorage frame
+// riding in the context's continuation-preserved embedder data.
 void install_node_natives(v8::Local<v8::Context> context, v8::Local<v8::Object> native);
 
 }  // namespace dispatch
