@@ -524,6 +524,16 @@ for my $case (['node:buffer', 'noflag'], ['events', 'noflagbare'], ['node:async_
     ok $t->wait_for(sub { $t->error_log =~ /"api\/$name": the script failed to start: Error: No such module "\Q$module\E": Node.js built-in modules need the nodejs_compat compatibility flag/ }),
         "and the error log says $module needs nodejs_compat";
 }
+# From a 2026-08-04 date Workers has it on by default; no_nodejs_compat turns it off.
+$t->put_script('api', 'bydate', q{ import { Buffer } from 'buffer'; export default { fetch() { return new Response(Buffer.from('on').toString('hex') + typeof setImmediate); } }; },
+               metadata => '{"compatibility_date":"2026-08-04"}');
+is $t->get('/t/bydate')->{content}, '6f6efunction', 'a 2026-08-04 date turns nodejs_compat on without the flag, globals too';
+$t->put_script('api', 'optout', q{ import { Buffer } from 'buffer'; export default { fetch() { return new Response('ran'); } }; },
+               metadata => '{"compatibility_date":"2026-08-04","compatibility_flags":["no_nodejs_compat"]}');
+is $t->get('/t/optout')->{status}, 500, 'no_nodejs_compat turns it off again';
+$t->put_script('api', 'nov2', q{ import 'node:buffer'; export default { fetch() { return new Response(typeof Buffer); } }; },
+               metadata => '{"compatibility_date":"2025-09-01","compatibility_flags":["nodejs_compat","no_nodejs_compat_v2"]}');
+is $t->get('/t/nov2')->{content}, 'undefined', 'no_nodejs_compat_v2 keeps Buffer off the globals';
 $t->put_script('api', 'noglobals', q{ export default { fetch() { return new Response([typeof Buffer, typeof process, typeof global, typeof setImmediate].join()); } }; },
                metadata => '{"compatibility_date":"2025-09-01"}');
 is $t->get('/t/noglobals')->{content}, 'undefined,undefined,undefined,undefined', 'without the flag, no Buffer, process, global or setImmediate';

@@ -142,12 +142,15 @@ v8::Local<v8::Value> continuation_request_id(v8::Local<v8::Context> context) {
 NodeCompatFlags node_compat_flags(json_t *metadata) {
   NodeCompatFlags out;
   json_t *flags = json_object_get(metadata, "compatibility_flags");
-  out.enabled = has_flag(flags, "nodejs_compat") || has_flag(flags, "nodejs_compat_v2");
-  if (!out.enabled) return out;
   // ISO dates compare as strings.
   const char *date = json_string_value(json_object_get(metadata, "compatibility_date"));
   std::string day = date ? date : "";
-  out.globals = has_flag(flags, "nodejs_compat_v2") || day >= "2024-09-23";
+  // From 2026-08-04 Workers turns it on by default (no_nodejs_compat: off).
+  out.enabled = has_flag(flags, "nodejs_compat") || has_flag(flags, "nodejs_compat_v2") ||
+                (day >= "2026-08-04" && !has_flag(flags, "no_nodejs_compat"));
+  if (!out.enabled) return out;
+  out.globals = (has_flag(flags, "nodejs_compat_v2") || day >= "2024-09-23") &&
+                !has_flag(flags, "no_nodejs_compat_v2");
   out.populate_env = (has_flag(flags, "nodejs_compat_populate_process_env") || day >= "2025-04-01") &&
                      !has_flag(flags, "nodejs_compat_do_not_populate_process_env");
   return out;
