@@ -206,7 +206,8 @@ $got = node_checks('processtimers', q{
       sleep: async () => sleep(2, 'slept'),
       fields: () => [typeof process.version, process.platform, typeof process.hrtime.bigint(), typeof env, nextTick === process.nextTick],
       emitter: () => { let got; process.once('custom', (v) => { got = v; }); process.emit('custom', 'heard'); return got; },
-      builtin: () => [process.getBuiltinModule('node:buffer').Buffer === globalThis.Buffer, process.getBuiltinModule('fs'), process.getBuiltinModule('../x')],
+      builtin: () => [process.getBuiltinModule('node:buffer').Buffer === globalThis.Buffer, process.getBuiltinModule('fs'), process.getBuiltinModule('../x'),
+        process.getBuiltinModule('node:' + 'b'.repeat(5e7)), process.getBuiltinModule({ toString: () => 'buffer' })],
       exit: () => process.exit(0),
       globals: () => [typeof Buffer, globalThis.process === process, global === globalThis, typeof setImmediate, typeof clearImmediate],
     }) };
@@ -215,7 +216,7 @@ is_deeply $got->{order}, ['sync', 'tick arg', 'timeout', 'immediate'], 'nextTick
 is $got->{sleep}, 'slept', 'timers/promises setTimeout resolves with its value';
 is_deeply $got->{fields}, ['string', 'linux', 'bigint', 'object', $T], 'process fields as Workers has them';
 is $got->{emitter}, 'heard', 'process is an EventEmitter';
-is_deeply $got->{builtin}, [$T, undef, undef], 'process.getBuiltinModule: a module there is, undefined otherwise';
+is_deeply $got->{builtin}, [$T, undef, undef, undef, undef], 'process.getBuiltinModule: a module there is, undefined otherwise (a huge name, a non-string)';
 like $got->{exit}, qr/^threw Error: process.exit\(\) is not supported/, 'process.exit throws, the worker goes on';
 is_deeply $got->{globals}, ['function', $T, $T, 'function', 'function'], 'Buffer, process, global, setImmediate and clearImmediate are globals with a 2024-09-23 or later date';
 

@@ -54,7 +54,9 @@ const NodeSource *node_source_named(const std::string &id) {
 // context (the tenant may tamper with what it builds, as with its own code).
 void node_source(const v8::FunctionCallbackInfo<v8::Value> &info) {
   v8::Isolate *isolate = info.GetIsolate();
-  if (info.Length() < 1 || !info[0]->IsString()) return;
+  if (info.Length() < 1 || !info[0]->IsString() || info[0].As<v8::String>()->Length() > 256) {
+    return;
+  }
   std::string id = to_std_string(isolate, info[0]);
   const NodeSource *found = node_source_named(id);
   if (found == nullptr) return;
@@ -85,7 +87,10 @@ void node_source(const v8::FunctionCallbackInfo<v8::Value> &info) {
 // nodeSourceRan(id, fn): fn, nodeSource(id)'s function, ran its top level.
 void node_source_ran(const v8::FunctionCallbackInfo<v8::Value> &info) {
   v8::Isolate *isolate = info.GetIsolate();
-  if (info.Length() < 2 || !info[0]->IsString() || !info[1]->IsFunction()) return;
+  if (info.Length() < 2 || !info[0]->IsString() || !info[1]->IsFunction() ||
+      info[0].As<v8::String>()->Length() > 256) {
+    return;
+  }
   std::string id = to_std_string(isolate, info[0]);
   if (node_source_named(id) == nullptr) return;
   NodeCodeCache &cache = g_node_code_cache[id];
@@ -104,7 +109,11 @@ void node_source_ran(const v8::FunctionCallbackInfo<v8::Value> &info) {
 // nodeBuiltinName(specifier) -> "buffer" for "node:buffer", or "".
 void node_builtin_name_native(const v8::FunctionCallbackInfo<v8::Value> &info) {
   v8::Isolate *isolate = info.GetIsolate();
-  if (info.Length() < 1 || !info[0]->IsString()) return;
+  // A tenant's string (process.getBuiltinModule): no name is that long.
+  if (info.Length() < 1 || !info[0]->IsString() || info[0].As<v8::String>()->Length() > 64) {
+    info.GetReturnValue().Set(v8_str(isolate, ""));
+    return;
+  }
   info.GetReturnValue().Set(v8_str(isolate, node_builtin_name(to_std_string(isolate, info[0]))));
 }
 
