@@ -5,11 +5,18 @@
 
 const MAX_DELAY = 2 ** 31 - 1;
 
+// The callback runs in the AsyncLocalStorage frame (node:async_hooks) that
+// was current when it was set: V8 carries it into promise reactions only.
 function timerCallback(callback, args, what) {
   if (typeof callback !== 'function') {
     throw new TypeError(`${what}: the callback must be a function (strings are not evaluated)`);
   }
-  return () => ReflectApply(callback, globalThis, args);
+  const frame = native.getContinuation();
+  if (frame === undefined) return () => ReflectApply(callback, globalThis, args);
+  return () => {
+    native.setContinuation(frame);
+    return ReflectApply(callback, globalThis, args);
+  };
 }
 
 function timerDelay(ms, minimum) {

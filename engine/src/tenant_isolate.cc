@@ -21,6 +21,7 @@
 #include "api/idna.h"
 #include "api/cache.h"
 #include "api/kv.h"
+#include "api/node_compat.h"
 #include "api/request_cf.h"
 #include "api/timers.h"
 #include "api/wasm.h"
@@ -105,6 +106,7 @@ TenantIsolate::~TenantIsolate() {
   wasm_memories_.clear();
   wasm_modules_.clear();
   native_states_.clear();
+  node_modules_.clear();
   modules_.clear();
   env_.Reset();
   exports_.Reset();
@@ -201,7 +203,7 @@ RequestScope *TenantIsolate::request_now() {
   if (current_ == nullptr) return nullptr;  // no turn: the top level
   v8::Local<v8::Context> context = isolate_->GetCurrentContext();
   if (!context.IsEmpty()) {
-    v8::Local<v8::Value> data = context->GetContinuationPreservedEmbedderData();
+    v8::Local<v8::Value> data = continuation_request_id(context);
     if (data->IsNumber()) {
       RequestScope *scope = engine_.find(uint64_t(data.As<v8::Number>()->Value()));
       // A request that ended, or went to another isolate, owns nothing here.
@@ -484,8 +486,10 @@ bool TenantIsolate::start(std::string *err, dispatch_outcome_e *outcome) {
     subrequest_limit_ = uint32_t(std::min(json_number_value(subrequests), 1e9));
   }
 
+  node_compat_ = node_compat_flags(metadata.get());
   if (!install_builtins(context, err) ||
-      !install_bindings(context, json_object_get(metadata.get(), "bindings"), err)) {
+      !install_bindings(context, json_object_get(metadata.get(), "bindings"), err) ||
+      !start_node_compat(context, json_object_get(metadata.get(), "bindings"), err)) {
     return false;
   }
 
@@ -566,6 +570,7 @@ bool TenantIsolate::install_builtins(v8::Local<v8::Context> context, std::string
   install_html_rewriter_natives(context, native);
   install_native_state_natives(context, native);
   install_wasm_natives(context, native);
+  install_node_natives(context, native);
   native->Set(context, v8_str(isolate_, "memoryLimit"),
               v8::Number::New(isolate_, double(engine_.limits().memory_limit))).Check();
   native->Set(context, v8_str(isolate_, "chargeExternal"),
@@ -712,14 +717,32 @@ v8::MaybeLocal<v8::Module> TenantIsolate::compile_wasm_module(const std::string 
   }
   wasm_modules_.push_back(std::move(record));
 
-  std::vector<v8::Local<v8::String>> names = {v8_str(isolate_, "default")};
+  return add_synthetic_module(path, {v8_str(isolate_, "default")}, wasm_module_steps);
+}
+
+v8::Local<v8::Module> TenantIsolate::add_synthetic_module(
+    const std::string &path, const std::vector<v8::Local<v8::String>> &names,
+    v8::Module::SyntheticModuleEvaluationSteps steps) {
   v8::Local<v8::Module> module =
-      v8::Module::CreateSyntheticModule(isolate_, v8_str(isolate_, path), names,
-                                        wasm_module_steps);
+      v8::Module::CreateSyntheticModule(isolate_, v8_str(isolate_, path), names, steps);
   modules_.emplace(path, v8::Global<v8::Module>(isolate_, module));
   module_paths_.emplace(module->GetIdentityHash(), path);
   return module;
 }
+
+namespace {
+
+// What a synthetic module's evaluation steps return once its exports are set.
+v8::MaybeLocal<v8::Value> evaluated(v8::Local<v8::Context> context) {
+  v8::Local<v8::Promise::Resolver> done;
+  if (!v8::Promise::Resolver::New(context).ToLocal(&done) ||
+      done->Resolve(context, v8::Undefined(context->GetIsolate())).IsNothing()) {
+    return {};
+  }
+  return done->GetPromise();
+}
+
+}  // namespace
 
 // Evaluating the synthetic module of a .wasm: its default export is the
 // WebAssembly.Module compiled for that path.
@@ -730,14 +753,11 @@ v8::MaybeLocal<v8::Value> TenantIsolate::wasm_module_steps(v8::Local<v8::Context
   const std::string *path = self->path_of(module);
   for (const WasmModuleRecord &record : self->wasm_modules_) {
     if (path == nullptr || record.path != *path) continue;
-    v8::Local<v8::Promise::Resolver> done;
     if (module->SetSyntheticModuleExport(isolate, v8_str(isolate, "default"),
-                                         record.module.Get(isolate)).IsNothing() ||
-        !v8::Promise::Resolver::New(context).ToLocal(&done) ||
-        done->Resolve(context, v8::Undefined(isolate)).IsNothing()) {
+                                         record.module.Get(isolate)).IsNothing()) {
       return {};
     }
-    return done->GetPromise();
+    return evaluated(context);
   }
   isolate->ThrowException(v8::Exception::Error(v8_str(isolate, "no such WebAssembly module")));
   return {};
@@ -761,9 +781,15 @@ v8::MaybeLocal<v8::Module> TenantIsolate::resolve_module(
   return self->load_module(referrer_path, to_std_string(self->isolate_, specifier));
 }
 
-// Static imports and import() alike.
+// Static imports and import() alike: node:buffer, or bare buffer unless the
+// script uploaded a module of that name, is a Node.js built-in.
 v8::MaybeLocal<v8::Module> TenantIsolate::load_module(const std::string &referrer,
                                                       const std::string &specifier) {
+  std::string node = node_builtin_name(specifier);
+  if (!node.empty() && (specifier.compare(0, 5, "node:") == 0 ||
+                        script_->modules.count(specifier) == 0)) {
+    return compile_node_module(node, specifier);
+  }
   return compile_module(resolve_path(referrer, specifier));
 }
 
@@ -771,9 +797,134 @@ bool TenantIsolate::instantiate(v8::Local<v8::Context> context, v8::Local<v8::Mo
   return module->InstantiateModule(context, resolve_module).FromMaybe(false);
 }
 
+// A name the resolver knows: the script's own modules, and the Node.js
+// built-ins (whose refusal without nodejs_compat says so).
 bool TenantIsolate::has_module(const std::string &referrer, const std::string &specifier) const {
+  if (!node_builtin_name(specifier).empty()) return true;
   std::string path = resolve_path(referrer, specifier);
   return path == main_path_ || script_->modules.count(path) || script_->wasm_modules.count(path);
+}
+
+// nodejs_compat: the loader learns what process.env holds and whether
+// Buffer and process are globals (lazily: nothing is compiled until used).
+bool TenantIsolate::start_node_compat(v8::Local<v8::Context> context, json_t *bindings,
+                                      std::string *err) {
+  if (!node_compat_.enabled) return true;
+  v8::TryCatch try_catch(isolate_);
+  v8::Local<v8::Object> env = v8::Object::New(isolate_);
+  size_t i;
+  json_t *b;
+  json_array_foreach(bindings, i, b) {
+    const char *type = json_string_value(json_object_get(b, "type"));
+    const char *name = json_string_value(json_object_get(b, "name"));
+    const char *text = json_string_value(json_object_get(b, "text"));
+    // As Workers fills it: the text bindings and secrets, nothing else.
+    if (!node_compat_.populate_env || type == nullptr || name == nullptr || text == nullptr ||
+        (strcmp(type, "plain_text") != 0 && strcmp(type, "secret_text") != 0)) {
+      continue;
+    }
+    if (!env->CreateDataProperty(context, v8_str(isolate_, name), v8_str(isolate_, text))
+             .FromMaybe(false)) {
+      *err = "the nodejs_compat built-ins failed to start: process.env";
+      return false;
+    }
+  }
+  v8::Local<v8::Value> start;
+  v8::Local<v8::Value> args[] = {v8::Boolean::New(isolate_, node_compat_.globals), env};
+  if (!api_.Get(isolate_)->Get(context, v8_str(isolate_, "nodeCompat")).ToLocal(&start) ||
+      !start->IsFunction() ||
+      start.As<v8::Function>()->Call(context, v8::Undefined(isolate_), 2, args).IsEmpty()) {
+    *err = "the nodejs_compat built-ins failed to start";
+    return false;
+  }
+  return true;
+}
+
+v8::MaybeLocal<v8::Module> TenantIsolate::compile_node_module(const std::string &name,
+                                                              const std::string &specifier) {
+  if (!node_compat_.enabled) {
+    isolate_->ThrowException(v8::Exception::Error(v8_str(isolate_,
+        "No such module \"" + specifier + "\": Node.js built-in modules need the "
+        "nodejs_compat compatibility flag")));
+    return {};
+  }
+  std::string key = "node:" + name;
+  auto cached = modules_.find(key);
+  if (cached != modules_.end()) return cached->second.Get(isolate_);
+
+  v8::Local<v8::Context> context = isolate_->GetCurrentContext();
+  v8::Local<v8::Value> exports;
+  v8::Local<v8::Value> failure;
+  {
+    // What the loader threw is thrown again from here: V8 wants a resolve
+    // callback's exception pending, not one that came back from a call.
+    v8::TryCatch try_catch(isolate_);
+    v8::Local<v8::Value> load;
+    v8::Local<v8::Value> args[] = {v8_str(isolate_, name)};
+    if (!api_.Get(isolate_)->Get(context, v8_str(isolate_, "nodeModule")).ToLocal(&load) ||
+        !load->IsFunction() ||
+        !load.As<v8::Function>()->Call(context, v8::Undefined(isolate_), 1, args)
+             .ToLocal(&exports)) {
+      // A termination (a limit) goes on by itself, as compile_wasm_module's.
+      if (!try_catch.HasCaught() || !try_catch.CanContinue() ||
+          isolate_->IsExecutionTerminating()) {
+        return {};
+      }
+      failure = try_catch.Exception();
+    }
+  }
+  if (!failure.IsEmpty()) {
+    isolate_->ThrowException(failure);
+    return {};
+  }
+  NodeModuleRecord record;
+  std::vector<v8::Local<v8::String>> names = {v8_str(isolate_, "default")};
+  v8::Local<v8::Array> keys;
+  if (exports->IsObject() &&
+      exports.As<v8::Object>()
+          ->GetOwnPropertyNames(context, v8::PropertyFilter(v8::ONLY_ENUMERABLE |
+                                                            v8::SKIP_SYMBOLS),
+                                v8::KeyConversionMode::kConvertToString)
+          .ToLocal(&keys)) {
+    for (uint32_t i = 0; i < keys->Length(); i++) {
+      v8::Local<v8::Value> key_value;
+      if (!keys->Get(context, i).ToLocal(&key_value) || !key_value->IsString()) continue;
+      std::string export_name = to_std_string(isolate_, key_value);
+      if (export_name == "default") continue;
+      record.names.push_back(export_name);
+      names.push_back(key_value.As<v8::String>());
+    }
+  }
+  record.exports.Reset(isolate_, exports);
+  node_modules_.emplace(key, std::move(record));
+  return add_synthetic_module(key, names, node_module_steps);
+}
+
+// Evaluating node:NAME: default is what the loader built, each name its
+// property of that name as it is now.
+v8::MaybeLocal<v8::Value> TenantIsolate::node_module_steps(v8::Local<v8::Context> context,
+                                                          v8::Local<v8::Module> module) {
+  v8::Isolate *isolate = context->GetIsolate();
+  TenantIsolate *self = from(isolate);
+  const std::string *path = self->path_of(module);
+  auto it = path ? self->node_modules_.find(*path) : self->node_modules_.end();
+  if (it == self->node_modules_.end()) {
+    isolate->ThrowException(v8::Exception::Error(v8_str(isolate, "no such Node.js module")));
+    return {};
+  }
+  v8::Local<v8::Value> exports = it->second.exports.Get(isolate);
+  if (module->SetSyntheticModuleExport(isolate, v8_str(isolate, "default"), exports)
+          .IsNothing()) {
+    return {};
+  }
+  for (const std::string &name : it->second.names) {
+    v8::Local<v8::Value> value;
+    if (!exports.As<v8::Object>()->Get(context, v8_str(isolate, name)).ToLocal(&value) ||
+        module->SetSyntheticModuleExport(isolate, v8_str(isolate, name), value).IsNothing()) {
+      return {};
+    }
+  }
+  return evaluated(context);
 }
 
 bool TenantIsolate::evaluate_main_module(v8::Local<v8::Context> context, std::string *err) {

@@ -18,6 +18,7 @@
 
 #include "dispatch_engine.h"
 
+#include "api/node_compat.h"
 #include "api/wasm.h"
 
 #include "host.h"
@@ -158,12 +159,24 @@ class TenantIsolate : public std::enable_shared_from_this<TenantIsolate> {
   bool evaluate_service_worker(v8::Local<v8::Context> context, std::string *err);
   bool install_bindings(v8::Local<v8::Context> context, json_t *bindings, std::string *err);
   v8::MaybeLocal<v8::Module> compile_module(const std::string &path);
+  bool start_node_compat(v8::Local<v8::Context> context, json_t *bindings, std::string *err);
   // A module whose default export is the WebAssembly.Module the engine
   // compiled from the uploaded bytes (api/wasm.h).
   v8::MaybeLocal<v8::Module> compile_wasm_module(const std::string &path,
                                                  const std::string &bytes);
   // The path a module of this script was compiled from, or null.
   const std::string *path_of(v8::Local<v8::Module> module) const;
+  // A synthetic module for path, known to path_of.
+  v8::Local<v8::Module> add_synthetic_module(const std::string &path,
+                                             const std::vector<v8::Local<v8::String>> &names,
+                                             v8::Module::SyntheticModuleEvaluationSteps steps);
+  // node:NAME under nodejs_compat (api/node_compat.h): a synthetic module
+  // whose exports are the names of what the loader built, loaded on first
+  // import only; without the flag, an error that says so.
+  v8::MaybeLocal<v8::Module> compile_node_module(const std::string &name,
+                                                 const std::string &specifier);
+  static v8::MaybeLocal<v8::Value> node_module_steps(v8::Local<v8::Context> context,
+                                                     v8::Local<v8::Module> module);
   static v8::MaybeLocal<v8::Value> wasm_module_steps(v8::Local<v8::Context> context,
                                                      v8::Local<v8::Module> module);
   // After a run: each followed WebAssembly.Memory charged at its size now.
@@ -238,6 +251,12 @@ class TenantIsolate : public std::enable_shared_from_this<TenantIsolate> {
   std::string main_path_;
   std::map<std::string, v8::Global<v8::Module>> modules_;  // by path
   std::unordered_multimap<int, std::string> module_paths_; // identity hash -> path
+  NodeCompatFlags node_compat_;
+  struct NodeModuleRecord {
+    v8::Global<v8::Value> exports;  // what the loader built (module.exports)
+    std::vector<std::string> names; // its named exports, besides default
+  };
+  std::map<std::string, NodeModuleRecord> node_modules_;  // by "node:NAME"
   std::unordered_set<RequestScope *> scopes_;              // requests on it
   bool dead_ = false;
   uint64_t cpu_limit_ms_ = 0;

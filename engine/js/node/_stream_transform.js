@@ -1,0 +1,3 @@
+'use strict';
+// node:_stream_transform (legacy name): node:stream's Transform.
+module.exports = require('node:stream').Transform;

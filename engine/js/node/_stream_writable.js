@@ -1,0 +1,3 @@
+'use strict';
+// node:_stream_writable (legacy name): node:stream's Writable.
+module.exports = require('node:stream').Writable;

@@ -1,0 +1,3 @@
+// node:dns/promises: node:dns's promises (not implemented here).
+'use strict';
+module.exports = require('node:dns').promises;

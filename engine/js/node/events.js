@@ -1,0 +1,78 @@
+// node:events: Debian's node-events (Node's EventEmitter as a package),
+// plus the helpers of Node's module that package has not.
+'use strict';
+const EventEmitter = require('events/events.js');
+
+EventEmitter.errorMonitor = Symbol.for('events.errorMonitor');
+EventEmitter.captureRejectionSymbol = Symbol.for('nodejs.rejection');
+EventEmitter.captureRejections = false;
+
+EventEmitter.getEventListeners = function getEventListeners(emitter, name) {
+  if (typeof emitter.listeners === 'function') return emitter.listeners(name);
+  throw new TypeError('getEventListeners: not an EventEmitter');
+};
+
+EventEmitter.setMaxListeners = function setMaxListeners(n = 10, ...emitters) {
+  if (emitters.length === 0) {
+    EventEmitter.defaultMaxListeners = n;
+    return;
+  }
+  for (const emitter of emitters) {
+    if (typeof emitter.setMaxListeners === 'function') emitter.setMaxListeners(n);
+  }
+};
+
+EventEmitter.listenerCount = function listenerCount(emitter, name) {
+  return emitter.listenerCount(name);
+};
+
+// events.on(emitter, name): an async iterator of the arguments of each event.
+EventEmitter.on = function on(emitter, name) {
+  const queued = [];
+  const waiting = [];
+  let failure = null;
+  let done = false;
+  const onEvent = (...args) => {
+    if (waiting.length > 0) waiting.shift().resolve({ value: args, done: false });
+    else queued.push(args);
+  };
+  const onError = (error) => {
+    done = true;
+    if (waiting.length > 0) waiting.shift().reject(error);
+    else failure = error;
+    stop();
+  };
+  const stop = () => {
+    emitter.removeListener(name, onEvent);
+    if (name !== 'error') emitter.removeListener('error', onError);
+  };
+  emitter.on(name, onEvent);
+  if (name !== 'error') emitter.on('error', onError);
+  return {
+    next() {
+      if (queued.length > 0) return Promise.resolve({ value: queued.shift(), done: false });
+      if (failure !== null) {
+        const error = failure;
+        failure = null;
+        return Promise.reject(error);
+      }
+      if (done) return Promise.resolve({ value: undefined, done: true });
+      return new Promise((resolve, reject) => waiting.push({ resolve, reject }));
+    },
+    return() {
+      done = true;
+      stop();
+      for (const w of waiting.splice(0)) w.resolve({ value: undefined, done: true });
+      return Promise.resolve({ value: undefined, done: true });
+    },
+    throw(error) {
+      onError(error);
+      return Promise.reject(error);
+    },
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
+};
+
+module.exports = EventEmitter;

@@ -1,0 +1,184 @@
+#include "api/node_compat.h"
+
+#include <cstring>
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include "api/node_sources.h"
+#include "v8_util.h"
+
+namespace dispatch {
+
+namespace {
+
+// The modules there are (engine/js/node/<name with / as _>.js): what
+// workerd has, those it does not implement here as modules whose functions
+// throw (node/unimplemented.js), so that bundles that import them start.
+const char *const kNodeBuiltins[] = {
+    "_stream_duplex", "_stream_passthrough", "_stream_readable", "_stream_transform",
+    "_stream_writable", "_tls_common", "_tls_wrap", "assert", "assert/strict", "async_hooks",
+    "buffer", "constants", "crypto", "diagnostics_channel", "dns", "dns/promises", "events",
+    "module", "net", "os", "path", "path/posix", "path/win32", "process", "querystring",
+    "stream", "stream/consumers", "stream/promises", "stream/web", "string_decoder", "sys",
+    "timers", "timers/promises", "tls", "url", "util", "util/types", "zlib",
+};
+
+bool has_flag(json_t *flags, const char *name) {
+  size_t i;
+  json_t *flag;
+  json_array_foreach(flags, i, flag) {
+    if (json_is_string(flag) && strcmp(json_string_value(flag), name) == 0) return true;
+  }
+  return false;
+}
+
+// V8's code cache of each module, made by the first isolate of the process
+// that ran it (so it holds the functions its top level compiled): later
+// isolates deserialize instead of parsing and compiling again, as the
+// built-ins do. Only this process's own V8 reads it.
+struct NodeCodeCache {
+  std::vector<uint8_t> bytes;
+  bool made = false;
+};
+std::unordered_map<std::string, NodeCodeCache> g_node_code_cache;
+
+const NodeSource *node_source_named(const std::string &id) {
+  for (size_t i = 0; i < kNodeSourceCount; i++) {
+    if (id == kNodeSources[i].id) return &kNodeSources[i];
+  }
+  return nullptr;
+}
+
+// nodeSource(id): the module's body compiled as a function, in the tenant's
+// context (the tenant may tamper with what it builds, as with its own code).
+void node_source(const v8::FunctionCallbackInfo<v8::Value> &info) {
+  v8::Isolate *isolate = info.GetIsolate();
+  if (info.Length() < 1 || !info[0]->IsString() || info[0].As<v8::String>()->Length() > 256) {
+    return;
+  }
+  std::string id = to_std_string(isolate, info[0]);
+  const NodeSource *found = node_source_named(id);
+  if (found == nullptr) return;
+  NodeCodeCache &cache = g_node_code_cache[id];
+  v8::ScriptCompiler::CachedData *cached = nullptr;
+  if (!cache.bytes.empty()) {
+    cached = new v8::ScriptCompiler::CachedData(cache.bytes.data(), int(cache.bytes.size()));
+  }
+  v8::Local<v8::Context> context = isolate->GetCurrentContext();
+  v8::ScriptOrigin origin(isolate, v8_str(isolate, "node:internal/" + id));
+  // Source owns cached (and deletes it), never the bytes it points at.
+  v8::ScriptCompiler::Source source(v8_str(isolate, found->source), origin, cached);
+  v8::Local<v8::String> params[] = {
+      v8_str(isolate, "exports"),  v8_str(isolate, "require"), v8_str(isolate, "module"),
+      v8_str(isolate, "__filename"), v8_str(isolate, "__dirname"),
+      v8_str(isolate, "process"),  v8_str(isolate, "global"),  v8_str(isolate, "internals"),
+  };
+  v8::Local<v8::Function> fn;
+  bool compiled = v8::ScriptCompiler::CompileFunction(
+                      context, &source, 8, params, 0, nullptr,
+                      cached ? v8::ScriptCompiler::kConsumeCodeCache
+                             : v8::ScriptCompiler::kNoCompileOptions)
+                      .ToLocal(&fn);
+  if (cached != nullptr && source.GetCachedData()->rejected) cache.bytes.clear();
+  if (compiled) info.GetReturnValue().Set(fn);
+}
+
+// nodeSourceRan(id, fn): fn, nodeSource(id)'s function, ran its top level.
+void node_source_ran(const v8::FunctionCallbackInfo<v8::Value> &info) {
+  v8::Isolate *isolate = info.GetIsolate();
+  if (info.Length() < 2 || !info[0]->IsString() || !info[1]->IsFunction() ||
+      info[0].As<v8::String>()->Length() > 256) {
+    return;
+  }
+  std::string id = to_std_string(isolate, info[0]);
+  if (node_source_named(id) == nullptr) return;
+  NodeCodeCache &cache = g_node_code_cache[id];
+  // Not while a limit stops the isolate: the next isolate makes it.
+  if (cache.made || isolate->IsExecutionTerminating()) return;
+  cache.made = true;
+  std::unique_ptr<v8::ScriptCompiler::CachedData> data(
+      v8::ScriptCompiler::CreateCodeCacheForFunction(info[1].As<v8::Function>()));
+  if (data && data->length > 0) cache.bytes.assign(data->data, data->data + data->length);
+}
+
+// The context's continuation-preserved data is the engine's first: the id
+// of the request the JavaScript works for (TenantIsolate::request_now). With
+// an AsyncLocalStorage frame it becomes [id, frame], an array made here that
+// no script ever holds, so a script can set its frame but never the id.
+// nodeBuiltinName(specifier) -> "buffer" for "node:buffer", or "".
+void node_builtin_name_native(const v8::FunctionCallbackInfo<v8::Value> &info) {
+  v8::Isolate *isolate = info.GetIsolate();
+  // A tenant's string (process.getBuiltinModule): no name is that long.
+  if (info.Length() < 1 || !info[0]->IsString() || info[0].As<v8::String>()->Length() > 64) {
+    info.GetReturnValue().Set(v8_str(isolate, ""));
+    return;
+  }
+  info.GetReturnValue().Set(v8_str(isolate, node_builtin_name(to_std_string(isolate, info[0]))));
+}
+
+void get_continuation(const v8::FunctionCallbackInfo<v8::Value> &info) {
+  v8::Isolate *isolate = info.GetIsolate();
+  v8::Local<v8::Context> context = isolate->GetCurrentContext();
+  v8::Local<v8::Value> data = context->GetContinuationPreservedEmbedderData();
+  v8::Local<v8::Value> frame;
+  if (data->IsArray() && data.As<v8::Array>()->Get(context, 1).ToLocal(&frame)) {
+    info.GetReturnValue().Set(frame);
+  }
+}
+
+void set_continuation(const v8::FunctionCallbackInfo<v8::Value> &info) {
+  v8::Isolate *isolate = info.GetIsolate();
+  v8::Local<v8::Context> context = isolate->GetCurrentContext();
+  v8::Local<v8::Value> id = continuation_request_id(context);
+  if (info.Length() < 1 || info[0]->IsUndefined()) {
+    context->SetContinuationPreservedEmbedderData(id);
+    return;
+  }
+  v8::Local<v8::Value> pair[] = {id, info[0]};
+  context->SetContinuationPreservedEmbedderData(v8::Array::New(isolate, pair, 2));
+}
+
+}  // namespace
+
+v8::Local<v8::Value> continuation_request_id(v8::Local<v8::Context> context) {
+  v8::Local<v8::Value> data = context->GetContinuationPreservedEmbedderData();
+  v8::Local<v8::Value> id;
+  if (data->IsArray() && data.As<v8::Array>()->Get(context, 0).ToLocal(&id)) return id;
+  return data->IsNumber() ? data : v8::Undefined(context->GetIsolate()).As<v8::Value>();
+}
+
+NodeCompatFlags node_compat_flags(json_t *metadata) {
+  NodeCompatFlags out;
+  json_t *flags = json_object_get(metadata, "compatibility_flags");
+  // ISO dates compare as strings.
+  const char *date = json_string_value(json_object_get(metadata, "compatibility_date"));
+  std::string day = date ? date : "";
+  // From 2026-08-04 Workers turns it on by default (no_nodejs_compat: off).
+  out.enabled = has_flag(flags, "nodejs_compat") || has_flag(flags, "nodejs_compat_v2") ||
+                (day >= "2026-08-04" && !has_flag(flags, "no_nodejs_compat"));
+  if (!out.enabled) return out;
+  out.globals = (has_flag(flags, "nodejs_compat_v2") || day >= "2024-09-23") &&
+                !has_flag(flags, "no_nodejs_compat_v2");
+  out.populate_env = (has_flag(flags, "nodejs_compat_populate_process_env") || day >= "2025-04-01") &&
+                     !has_flag(flags, "nodejs_compat_do_not_populate_process_env");
+  return out;
+}
+
+std::string node_builtin_name(const std::string &specifier) {
+  std::string name = specifier.compare(0, 5, "node:") == 0 ? specifier.substr(5) : specifier;
+  for (const char *builtin : kNodeBuiltins) {
+    if (name == builtin) return name;
+  }
+  return "";
+}
+
+void install_node_natives(v8::Local<v8::Context> context, v8::Local<v8::Object> native) {
+  set_function(context, native, "nodeSource", node_source);
+  set_function(context, native, "nodeSourceRan", node_source_ran);
+  set_function(context, native, "nodeBuiltinName", node_builtin_name_native);
+  set_function(context, native, "getContinuation", get_continuation);
+  set_function(context, native, "setContinuation", set_continuation);
+}
+
+}  // namespace dispatch
