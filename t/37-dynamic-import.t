@@ -117,4 +117,16 @@ $r = $t->get('/t/spins');
 is $r->{status}, 503, 'a module imported at request time that spins meets the CPU limit: 503';
 is $t->get('/t/imports')->{status}, 200, 'and the worker serves on';
 
+# Node.js built-ins resolve as static imports do: with nodejs_compat only.
+$t->put_script('api', 'node-flag', q{
+    export default { async fetch() { const { Buffer } = await import('node:buffer');
+                                     return new Response(Buffer.from('hi').toString('hex')); } };
+}, metadata => '{"compatibility_flags":["nodejs_compat"]}');
+is $t->get('/t/node-flag')->{content}, '6869', 'import() of node:buffer works with nodejs_compat';
+$t->put_script('api', 'node-noflag', q{
+    export default { async fetch() {
+      return import('node:buffer').then(() => new Response('loaded'), (e) => new Response(e.message)); } };
+});
+like $t->get('/t/node-noflag')->{content}, qr/nodejs_compat/, 'without it the rejection names the flag';
+
 done_testing;

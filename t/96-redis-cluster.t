@@ -14,6 +14,8 @@ use Dispatch::Test;
 use Dispatch::Admin;
 use Dispatch::RedisFleet;
 use Time::HiRes qw(time);
+use POSIX ();
+use IO::Handle;
 
 my $fleet = Dispatch::RedisFleet->cluster(masters => 3, replicas => 1);
 my @masters = grep { ($fleet->cli_at($_, 'ROLE') // '') =~ /^master/ } $fleet->ports;
@@ -130,9 +132,12 @@ sub move_slot {
     $fleet->cli_at($dst, 'CLUSTER', 'SETSLOT', $slot, 'IMPORTING', $src_id);
     $fleet->cli_at($src, 'CLUSTER', 'SETSLOT', $slot, 'MIGRATING', $dst_id);
     my @keys = split /\n/, $fleet->cli_at($src, 'CLUSTER', 'GETKEYSINSLOT', $slot, 1000);
-    if (@keys) {
-        my $r = $fleet->cli_at($src, 'MIGRATE', '127.0.0.1', $dst, '', 0, 5000, 'KEYS', @keys);
+    # One key at a time, slowly, when a client reads meanwhile: some of its
+    # reads meet ASK.
+    for my $batch ($o{slowly} ? (map { [$_] } @keys) : (@keys ? [@keys] : ())) {
+        my $r = $fleet->cli_at($src, 'MIGRATE', '127.0.0.1', $dst, '', 0, 5000, 'KEYS', @$batch);
         die "MIGRATE: $r" unless $r =~ /OK/;
+        select(undef, undef, undef, 0.05) if $o{slowly};
     }
     return ($src, $dst, $slot, $dst_id) if defined $o{finish} && !$o{finish};
     $fleet->cli_at($_, 'CLUSTER', 'SETSLOT', $slot, 'NODE', $dst_id) for @masters;
@@ -151,7 +156,30 @@ subtest 'a KV read follows ASK while its slot migrates' => sub {
 
 subtest 'the nodes follow a slot moved to another master (MOVED)' => sub {
     my $key = "dispatch:kv:{$kv_ns/gamma}:index";
-    my ($src, $dst) = move_slot($key);
+    # A paced client (50 requests/s) reads the slot's keys all along.
+    my $log = "$fleet->{dir}/paced.log";
+    my $stop = "$fleet->{dir}/paced.stop";
+    my $pid = fork // die "fork: $!";
+    if ($pid == 0) {
+        open my $fh, '>', $log or POSIX::_exit(1);
+        $fh->autoflush(1);
+        until (-e $stop) {
+            my $r = $a->get("/t/$kv_ns/kv-gamma?k=k" . (1 + int rand 10));
+            print $fh "$r->{status} $r->{content}\n";
+            select(undef, undef, undef, 0.02);
+        }
+        POSIX::_exit(0);
+    }
+    select(undef, undef, undef, 0.3);
+    my ($src, $dst) = move_slot($key, slowly => 1);
+    select(undef, undef, undef, 0.3);
+    open my $touch, '>', $stop; close $touch;
+    waitpid $pid, 0;
+    my @answers = do { open my $fh, '<', $log or die $!; <$fh> };
+    chomp @answers;
+    my @wrong = grep { !/^200 \d+$/ } @answers;
+    cmp_ok(scalar @answers, '>=', 10, scalar(@answers) . ' paced reads during the migration');
+    is("@wrong", '', 'every one answered right');
     isnt($src, $dst, "slot moved from $src to $dst");
     is($a->get("/t/$kv_ns/kv-gamma?k=greeting")->{content}, 'hi-gamma', 'read through A');
     is(kv_put($b, 'gamma', 'after-move', 'x')->{status}, 200, 'written through B');
