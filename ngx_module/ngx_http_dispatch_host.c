@@ -258,7 +258,8 @@ ngx_http_dispatch_wake(void *data, void *request_ctx)
 /*
  * A line about a request the host still holds goes to that request's log,
  * whose handler adds the client, server, request line and host as nginx's
- * own lines have them; any other line goes to the cycle's log.
+ * own lines have them (with dispatch_log_format json, the engine's JSON
+ * object carries them instead); any other line goes to the cycle's log.
  */
 
 static void
@@ -269,12 +270,25 @@ ngx_http_dispatch_log(void *data, void *request_ctx,
         NGX_LOG_ERR, NGX_LOG_WARN, NGX_LOG_NOTICE, NGX_LOG_INFO, NGX_LOG_DEBUG
     };
 
-    ngx_log_t                *log;
-    ngx_uint_t                l;
-    ngx_http_dispatch_ctx_t  *ctx;
+    ngx_log_t                       *log, bare;
+    ngx_uint_t                       l;
+    ngx_http_dispatch_ctx_t         *ctx;
+    ngx_http_dispatch_main_conf_t   *dmcf;
 
     ctx = request_ctx;
     log = ctx ? ctx->request->connection->log : ngx_cycle->log;
+
+    dmcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
+                                               ngx_http_dispatch_module);
+
+    if (ctx && dmcf && dmcf->log_format == NGX_HTTP_DISPATCH_LOG_JSON) {
+        /* the line is a JSON object that names the request itself: the
+         * request's log, without its handler's ", client: ..." after it */
+        bare = *log;
+        bare.handler = NULL;
+        bare.data = NULL;
+        log = &bare;
+    }
 
     l = ((ngx_uint_t) level <= DISPATCH_LOG_DEBUG) ? levels[level]
                                                    : NGX_LOG_ERR;

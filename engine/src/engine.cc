@@ -6,6 +6,8 @@
 #include "api/dispatch.h"
 #include "api/fetch.h"
 #include "body_streams.h"
+#include "clock.h"
+#include "log_format.h"
 #include "memory_budget.h"
 #include "platform.h"
 #include "tenant_isolate.h"
@@ -51,6 +53,8 @@ EngineLimits engine_limits(const dispatch_engine_conf_t &conf) {
   l.worker_memory = or_default(conf.worker_memory, l.worker_memory);
   l.max_isolates = or_default(conf.max_isolates, l.max_isolates);
   l.log_limit = or_default(conf.log_limit, l.log_limit);
+  l.log_bytes_limit = or_default(conf.log_bytes_limit, l.log_bytes_limit);
+  l.log_json = conf.log_json != 0;
   l.hang_timeout_ms = std::max<uint64_t>(or_default(conf.hang_timeout_ms, l.hang_timeout_ms), 250);
   l.quarantine_ms = or_default(conf.quarantine_ms, l.quarantine_ms);
   return l;
@@ -166,6 +170,9 @@ RequestScope *Engine::start(const dispatch_request_view_t &view) {
   scope->url = view_str(view.url);
   scope->client = view_str(view.client);
   scope->request_line = view_str(view.request_line);
+  // A request id is 32 hex digits in nginx; nothing longer is kept.
+  scope->request_id = view_str(view.request_id).substr(0, 32);
+  scope->started_ms = clock_ms(CLOCK_MONOTONIC);
   scope->headers.reserve(view.nheaders);
   for (size_t i = 0; i < view.nheaders; i++) {
     const dispatch_header_t &h = view.headers[i];
@@ -207,6 +214,8 @@ RequestScope *Engine::make_dispatched(RequestScope &caller, uint64_t call_id,
   // Its log lines name the client and request that started the chain.
   scope->client = caller.client;
   scope->request_line = caller.request_line;
+  scope->request_id = caller.request_id;
+  scope->started_ms = clock_ms(CLOCK_MONOTONIC);
   // The location's limits (the caller's metadata does not narrow its
   // targets'); the call and the target's metadata narrow them further.
   scope->cpu_limit_ms = scope->location_cpu_limit_ms = caller.location_cpu_limit_ms;
@@ -327,6 +336,7 @@ void Engine::respond(RequestScope &scope, dispatch_outcome_e outcome, int status
   if (scope.responded()) return;
   scope.phase = RequestScope::Phase::kResponded;
   scope.outcome = outcome;
+  scope.responded_ms = clock_ms(CLOCK_MONOTONIC);
   scope.wall_timer.reset();
   // The handler's promise no longer matters: nothing settles it into this
   // response any more.
@@ -361,6 +371,8 @@ void Engine::respond(RequestScope &scope, dispatch_outcome_e outcome, int status
     HeaderList().swap(scope.response_headers);
     std::string().swap(scope.response_body);
   }
+  // A streamed body is counted as the host reads it (c_api.cc).
+  scope.response_bytes += scope.response_body.size();
   scope.header_views.clear();
   scope.header_views.reserve(scope.response_headers.size());
   for (const auto &h : scope.response_headers) {
@@ -429,10 +441,12 @@ void Engine::end(uint64_t id) {
   if (it == requests_.end()) return;
   RequestScope &scope = *it->second;
   if (scope.log_suppressed) {
-    log(scope, DISPATCH_LOG_WARN, std::to_string(scope.log_suppressed) +
-        " line(s) past dispatch_log_limit (" + std::to_string(limits_.log_limit) +
-        ") were not written");
+    log(scope, DISPATCH_LOG_WARN, std::to_string(scope.log_suppressed) + " line(s) (" +
+        std::to_string(scope.log_bytes_dropped) + " bytes) past dispatch_log_limit (" +
+        std::to_string(limits_.log_limit) + " lines, " +
+        std::to_string(limits_.log_bytes_limit) + " bytes) were not written");
   }
+  metrics_.request_ended(scope, clock_ms(CLOCK_MONOTONIC));
   let_go_of_response(scope);
   for (const auto &f : scope.fetches) fetch_owner_.erase(f.first);
   // Its dispatches end with it: their targets are let go of (a target
@@ -517,12 +531,60 @@ void Engine::retire(TenantIsolate *isolate) { pool_.retire(isolate); }
 
 void Engine::log(const RequestScope &scope, dispatch_log_level_e level,
                  const std::string &msg) const {
+  if (limits_.log_json) {
+    LogRecord r;
+    r.level = level;
+    r.ns = &scope.ns;
+    r.script = &scope.script;
+    r.message = &msg;
+    r.request_id = &scope.request_id;
+    r.client = &scope.client;
+    r.request_line = &scope.request_line;
+    // Whole as it is: the host writes it without its own context.
+    host_.log_raw(level, json_log_line(r), scope.host_ctx);
+    return;
+  }
   std::string line = "dispatch \"" + scope.ns + "/" + scope.script + "\": " + msg;
+  if (!scope.request_id.empty()) line += ", request_id: " + scope.request_id;
   if (scope.host_ctx == nullptr && !scope.client.empty()) {
     // nginx adds this itself while it holds the request.
     line += ", client: " + scope.client + ", request: \"" + scope.request_line + "\"";
   }
   host_.log(level, line, scope.host_ctx);
+}
+
+void Engine::log_script(const std::string &ns, const std::string &script,
+                        dispatch_log_level_e level, const std::string &msg) const {
+  if (limits_.log_json) {
+    LogRecord r;
+    r.level = level;
+    r.ns = &ns;
+    r.script = &script;
+    r.message = &msg;
+    host_.log_raw(level, json_log_line(r), nullptr);
+    return;
+  }
+  host_.log_script(level, ns, script, msg);
+}
+
+void Engine::drain_metrics(dispatch_metrics_handler_pt handler, void *ctx,
+                           dispatch_worker_metrics_t *worker) {
+  metrics_.drain(handler, ctx, worker);
+  if (worker == nullptr) return;
+  worker->isolates = pool_.size();
+  worker->isolate_memory = pool_.memory();
+  worker->redis_connected = redis_.connected() ? 1 : 0;
+  // The subscription's connection counts with the commands' one.
+  for (RedisClient *client : {&redis_, &events_}) {
+    RedisClient::Stats stats = client->take_stats();
+    worker->redis_reconnects += stats.reconnects;
+    worker->redis_commands += stats.commands;
+    worker->redis_command_ms += stats.command_ms;
+  }
+  ScriptStore::Stats cache = store_.take_stats();
+  worker->cache_hits += cache.hits;
+  worker->cache_misses += cache.misses;
+  worker->cache_revalidations += cache.revalidations;
 }
 
 }  // namespace dispatch

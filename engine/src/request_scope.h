@@ -63,6 +63,7 @@ class RequestScope {
   std::string body;          // all of it, when it came whole
   std::string client;        // for log lines once the host let go
   std::string request_line;
+  std::string request_id;    // nginx's $request_id, for log lines
 
   uint64_t cpu_limit_ms = 50;
   uint64_t wall_limit_ms = 30000;
@@ -120,6 +121,14 @@ class RequestScope {
   uint32_t kv_ops = 0;
   uint32_t log_lines = 0;       // console lines, written or not
   uint32_t log_suppressed = 0;  // past dispatch_log_limit
+  size_t log_bytes = 0;         // of the console lines written
+  uint64_t log_bytes_dropped = 0;
+  // For dispatch_status (metrics.h): counted as it goes, added to the
+  // script's counters when the request ends.
+  uint64_t kv_bytes = 0;
+  uint64_t response_bytes = 0;
+  double started_ms = 0;        // CLOCK_MONOTONIC
+  double responded_ms = 0;
 
   // The response, once phase is kResponded or later.
   dispatch_outcome_e outcome = DISPATCH_OUTCOME_OK;

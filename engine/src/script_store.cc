@@ -135,11 +135,17 @@ void ScriptStore::load(const std::string &ns, const std::string &name, Callback 
   touch(entry);
 
   if (!entry.loading && fresh(entry, monotonic_ms())) {
+    stats_.hits++;
     cb(entry.load);  // the hot path: no Redis
     return;
   }
   entry.waiters.push_back(std::move(cb));
   if (!entry.loading) {
+    if (entry.cached) {
+      stats_.revalidations++;
+    } else {
+      stats_.misses++;
+    }
     entry.loading = true;
     entry.invalidated = false;
     fetch(key, entry, entry.cached && entry.load.script && !entry.load.script->etag.empty());

@@ -68,6 +68,18 @@ class ScriptStore {
   void load(const std::string &ns, const std::string &name, Callback cb);
 
   // A fresh answer "no such script" is cached: no need to ask Redis.
+  // For dispatch_status: counted since the last take.
+  struct Stats {
+    uint64_t hits = 0;           // served from the cache, no Redis
+    uint64_t misses = 0;         // not cached: loaded from Redis
+    uint64_t revalidations = 0;  // cached, checked against Redis again
+  };
+  Stats take_stats() {
+    Stats s = stats_;
+    stats_ = Stats();
+    return s;
+  }
+
   bool known_missing(const std::string &ns, const std::string &name) const;
 
   // PUBLISH dispatch:events NS/NAME arrived.
@@ -103,6 +115,7 @@ class ScriptStore {
   void evict();
 
   const Host &host_;
+  Stats stats_;
   RedisClient &redis_;
   ScriptStoreConfig config_;
   std::unordered_map<std::string, Entry> entries_;  // by "ns/name"
