@@ -673,12 +673,12 @@ ngx_http_dispatch_log_limit(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     n = ngx_atoi(value[1].data, value[1].len);
 
-    if (n == NGX_ERROR || n == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid number \"%V\" in \"%V\": "
-                           "a number of lines above 0",
-                           &value[1], &cmd->name);
-        return NGX_CONF_ERROR;
+    if (n == NGX_ERROR) {
+        return "invalid number";
+    }
+
+    if (n == 0) {
+        return "must not be zero";
     }
 
     dmcf->log_limit = n;
@@ -699,12 +699,12 @@ ngx_http_dispatch_log_limit(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
         size = ngx_parse_size(&s);
 
-        if (size == NGX_ERROR || size == 0) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid size \"%V\" in \"%V\": "
-                               "a size above 0",
-                               &value[2], &cmd->name);
-            return NGX_CONF_ERROR;
+        if (size == NGX_ERROR) {
+            return "invalid value of bytes=";
+        }
+
+        if (size == 0) {
+            return "must not be zero";
         }
 
         dmcf->log_bytes_limit = size;

@@ -416,8 +416,8 @@ ngx_http_dispatch_status_prometheus(ngx_http_dispatch_status_out_t *o,
 
     ngx_http_dispatch_status_workers("dispatch_worker_script_cache_total",
         "counter",
-        "Script lookups: served from the cache (hit), loaded from Redis "
-        "(miss), checked against Redis again (revalidation).",
+        "Requests served from the script cache (hit) or that waited for "
+        "Redis (miss); loads of a cached script (revalidation).",
         ",result=\"hit\"} %uL\n"
         "dispatch_worker_script_cache_total{worker=\"%ui\",result=\"miss\"}"
         " %uL\n"

@@ -441,10 +441,10 @@ void Engine::end(uint64_t id) {
   if (it == requests_.end()) return;
   RequestScope &scope = *it->second;
   if (scope.log_suppressed) {
-    log(scope, DISPATCH_LOG_WARN, std::to_string(scope.log_suppressed) + " line(s) (" +
-        std::to_string(scope.log_bytes_dropped) + " bytes) past dispatch_log_limit (" +
-        std::to_string(limits_.log_limit) + " lines, " +
-        std::to_string(limits_.log_bytes_limit) + " bytes) were not written");
+    log(scope, DISPATCH_LOG_WARN, std::to_string(scope.log_suppressed) +
+        " line(s) past dispatch_log_limit (" + std::to_string(limits_.log_limit) +
+        ") were not written: " + std::to_string(scope.log_bytes_dropped) +
+        " bytes (at most " + std::to_string(limits_.log_bytes_limit) + " a request)");
   }
   metrics_.request_ended(scope, clock_ms(CLOCK_MONOTONIC));
   let_go_of_response(scope);

@@ -18,7 +18,12 @@ size_t wall_bucket(double ms) {
 }  // namespace
 
 void Metrics::request_ended(const RequestScope &scope, double now_ms) {
-  ScriptMetrics &m = script(scope.ns, scope.script);
+  // A name that cannot be a script's (a client's junk) gets no series of
+  // its own: its request is counted in the host's fold of last resort.
+  static const std::string none;
+  bool named = dispatch_name_valid(scope.ns.data(), scope.ns.size()) &&
+               dispatch_name_valid(scope.script.data(), scope.script.size());
+  ScriptMetrics &m = named ? script(scope.ns, scope.script) : script(none, none);
   unsigned outcome = unsigned(scope.outcome);
   if (outcome < DISPATCH_OUTCOMES) m.requests[outcome]++;
   // Until its Response (or its failure); a request that never got one

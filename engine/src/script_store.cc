@@ -139,13 +139,12 @@ void ScriptStore::load(const std::string &ns, const std::string &name, Callback 
     cb(entry.load);  // the hot path: no Redis
     return;
   }
+  // A request that waits for Redis is a miss, whether it started the
+  // load or joined one in flight.
+  stats_.misses++;
   entry.waiters.push_back(std::move(cb));
   if (!entry.loading) {
-    if (entry.cached) {
-      stats_.revalidations++;
-    } else {
-      stats_.misses++;
-    }
+    if (entry.cached) stats_.revalidations++;
     entry.loading = true;
     entry.invalidated = false;
     fetch(key, entry, entry.cached && entry.load.script && !entry.load.script->etag.empty());

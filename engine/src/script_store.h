@@ -70,9 +70,10 @@ class ScriptStore {
   // A fresh answer "no such script" is cached: no need to ask Redis.
   // For dispatch_status: counted since the last take.
   struct Stats {
-    uint64_t hits = 0;           // served from the cache, no Redis
-    uint64_t misses = 0;         // not cached: loaded from Redis
-    uint64_t revalidations = 0;  // cached, checked against Redis again
+    uint64_t hits = 0;           // requests served from the cache
+    uint64_t misses = 0;         // requests that waited for Redis
+    uint64_t revalidations = 0;  // loads of a cached script (its TTL ran
+                                 // out, or a change was announced)
   };
   Stats take_stats() {
     Stats s = stats_;
