@@ -508,6 +508,10 @@ ngx_http_dispatch(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return "cannot be combined with \"dispatch_admin\" in one location";
     }
 
+    if (dlcf->status) {
+        return "cannot be combined with \"dispatch_status\" in one location";
+    }
+
     value = cf->args->elts;
     cv[0] = &dlcf->ns;
     cv[1] = &dlcf->script;
@@ -583,6 +587,10 @@ ngx_http_dispatch_admin(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     if (dlcf->ns != NULL) {
         return "cannot be combined with \"dispatch\" in one location";
+    }
+
+    if (dlcf->status) {
+        return "cannot be combined with \"dispatch_status\" in one location";
     }
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
