@@ -230,6 +230,25 @@ subtest 'counters survive a reload and never go down' => sub {
        'the gauges are the new workers\' (the old ones cleared theirs)';
 };
 
+subtest 'a worker that is killed loses at most its last second; nothing goes down' => sub {
+    $t->parallel([ map { +{ path => '/t/shop/ok' } } 1 .. 10 ]);
+    sleep 1.5;    # flushed
+    my $p0 = parse_prometheus(status($t));
+    my $ok0 = sum_of($p0, 'dispatch_requests_total', namespace => 'shop', script => 'ok', outcome => 'ok');
+    my ($victim) = $t->worker_pids;
+    kill 'KILL', $victim;
+    ok $t->wait_for(sub { my @w = $t->worker_pids; @w == 2 && !grep { $_ == $victim } @w }),
+       'nginx started another worker';
+    $t->parallel([ map { +{ path => '/t/shop/ok' } } 1 .. 10 ]);
+    ok $t->wait_for(sub {
+        sum_of(parse_prometheus(status($t)), 'dispatch_requests_total',
+               namespace => 'shop', script => 'ok', outcome => 'ok') == $ok0 + 10;
+    }, timeout => 10), 'the counts go on from where they were';
+    my $p = parse_prometheus(status($t));
+    my @down = grep { $_->[0] =~ /_total$/ && sum_of($p, $_->[0], %{ $_->[1] }) < $_->[2] } @{ $p0->{samples} };
+    is scalar(@down), 0, 'no counter went down';
+};
+
 $t->stop;
 
 # --- cardinality: a small zone and 2000 scripts ---------------------------
