@@ -260,16 +260,18 @@ ngx_http_dispatch_metrics_flush(ngx_shm_zone_t *zone)
 
     f.now = ngx_http_dispatch_now_ms();
 
-    ngx_shmtx_lock(&f.shpool->mutex);
+    /* the lock is taken per script, and not while the engine reads its
+     * gauges (V8's heap statistics of every isolate) */
 
     if (dispatch_engine_metrics_drain(ngx_http_dispatch_engine,
                                       ngx_http_dispatch_metrics_add_script,
                                       &f, &wm)
         != 0)
     {
-        ngx_shmtx_unlock(&f.shpool->mutex);
         return;
     }
+
+    ngx_shmtx_lock(&f.shpool->mutex);
 
     if (ngx_worker < NGX_HTTP_DISPATCH_METRICS_WORKERS) {
         w = &f.msh->workers[ngx_worker];
@@ -302,7 +304,7 @@ ngx_http_dispatch_metrics_flush(ngx_shm_zone_t *zone)
 }
 
 
-/* under the lock: one script's deltas */
+/* one script's deltas, under the lock */
 
 static void
 ngx_http_dispatch_metrics_add_script(void *ctx,
@@ -334,10 +336,14 @@ ngx_http_dispatch_metrics_add_script(void *ctx,
     d.log_lines_dropped = m->log_lines_dropped;
     d.log_bytes_dropped = m->log_bytes_dropped;
 
+    ngx_shmtx_lock(&f->shpool->mutex);
+
     s = ngx_http_dispatch_metrics_series(f->shpool, f->msh, &m->ns, &m->script,
                                          f->now);
 
     ngx_http_dispatch_series_add(s, &d);
+
+    ngx_shmtx_unlock(&f->shpool->mutex);
 }
 
 
