@@ -275,6 +275,12 @@ subtest 'a small zone bounds the series and folds the rest into their namespace'
     my $folded = sum_of($p, 'dispatch_requests_total', namespace => 'many', script => '*', outcome => 'ok');
     is $folded + scalar(@own), $N, 'the rest are in the namespace\'s fold, script="*"';
     cmp_ok sum_of($p, 'dispatch_status_folds_total'), '>', 0, 'the folds are counted';
+    # every isolate made is live or was retired; with dispatch_isolates 16, most by LRU
+    is sum_of($p, 'dispatch_worker_isolate_creations_total'),
+       sum_of($p, 'dispatch_worker_isolates') + sum_of($p, 'dispatch_worker_isolate_retirements_total'),
+       'isolates created = live + retired';
+    cmp_ok sum_of($p, 'dispatch_worker_isolate_retirements_total', reason => 'lru'), '>=', $N - 2 * 16,
+       'retired by dispatch_isolates (reason="lru")';
     $t2->stop;
 };
 
