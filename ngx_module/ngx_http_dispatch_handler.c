@@ -234,13 +234,11 @@ ngx_http_dispatch_handler(ngx_http_request_t *r)
 static void
 ngx_http_dispatch_body_handler(ngx_http_request_t *r)
 {
-    ngx_str_t                       url, body;
-    ngx_pool_cleanup_t             *cln;
-    dispatch_request_view_t         view;
-    ngx_http_dispatch_ctx_t        *ctx;
-    ngx_http_variable_value_t      *rid;
-    ngx_http_dispatch_loc_conf_t   *dlcf;
-    ngx_http_dispatch_main_conf_t  *dmcf;
+    ngx_str_t                      url, body;
+    ngx_pool_cleanup_t            *cln;
+    dispatch_request_view_t        view;
+    ngx_http_dispatch_ctx_t       *ctx;
+    ngx_http_dispatch_loc_conf_t  *dlcf;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_dispatch_module);
 
@@ -294,19 +292,6 @@ ngx_http_dispatch_body_handler(ngx_http_request_t *r)
                   ngx_http_dispatch_str(r->connection->addr_text);
     view.request_line = (dispatch_str_t)
                         ngx_http_dispatch_str(r->request_line);
-
-    /* $request_id: every line the script causes carries it */
-
-    dmcf = ngx_http_get_module_main_conf(r, ngx_http_dispatch_module);
-
-    if (dmcf->request_id_index != NGX_ERROR) {
-        rid = ngx_http_get_indexed_variable(r, dmcf->request_id_index);
-
-        if (rid != NULL && !rid->not_found) {
-            view.request_id.data = (const char *) rid->data;
-            view.request_id.len = rid->len;
-        }
-    }
 
     dlcf = ngx_http_get_module_loc_conf(r, ngx_http_dispatch_module);
 

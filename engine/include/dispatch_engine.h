@@ -233,6 +233,18 @@ typedef struct {
      */
     void               (*quarantine_lift)(void *data, const char *key,
                                           size_t len);
+
+    /*
+     * The host's id of the request whose view carried request_ctx (nginx:
+     * its $request_id), copied into buf; its length (at most size), or 0
+     * for none. Asked only when a line about the request is written, or
+     * when it gets its response with ctx.waitUntil() work still to run
+     * (whose lines carry it too): a request that logs nothing never makes
+     * one. Never asked from inside dispatch_request_release. NULL: lines
+     * carry no request id.
+     */
+    size_t             (*request_id)(void *data, void *request_ctx,
+                                     char *buf, size_t size);
 } dispatch_host_t;
 
 
@@ -326,8 +338,6 @@ typedef struct {
     /* for log lines about the request once the host has released it */
     dispatch_str_t             client;       /* the client's address */
     dispatch_str_t             request_line; /* "GET /path HTTP/1.1" */
-    dispatch_str_t             request_id;   /* nginx's $request_id (at most
-                                                32 bytes kept), or empty */
 
     /* the location's limits; 0 takes the default */
     uint64_t                   cpu_limit_ms;   /* JavaScript CPU, all turns */

@@ -170,8 +170,6 @@ RequestScope *Engine::start(const dispatch_request_view_t &view) {
   scope->url = view_str(view.url);
   scope->client = view_str(view.client);
   scope->request_line = view_str(view.request_line);
-  // A request id is 32 hex digits in nginx; nothing longer is kept.
-  scope->request_id = view_str(view.request_id).substr(0, 32);
   scope->started_ms = clock_ms(CLOCK_MONOTONIC);
   scope->headers.reserve(view.nheaders);
   for (size_t i = 0; i < view.nheaders; i++) {
@@ -215,6 +213,8 @@ RequestScope *Engine::make_dispatched(RequestScope &caller, uint64_t call_id,
   scope->client = caller.client;
   scope->request_line = caller.request_line;
   scope->request_id = caller.request_id;
+  scope->request_id_asked = caller.request_id_asked;
+  scope->chain_root = caller.chain_root ? caller.chain_root : caller.id;
   scope->started_ms = clock_ms(CLOCK_MONOTONIC);
   // The location's limits (the caller's metadata does not narrow its
   // targets'); the call and the target's metadata narrow them further.
@@ -337,6 +337,10 @@ void Engine::respond(RequestScope &scope, dispatch_outcome_e outcome, int status
   scope.phase = RequestScope::Phase::kResponded;
   scope.outcome = outcome;
   scope.responded_ms = clock_ms(CLOCK_MONOTONIC);
+  // Lines of ctx.waitUntil() work come after the host let go of the
+  // request (the host releases it from its pool's cleanup, where nothing
+  // may be asked of it): they carry the request id all the same.
+  if (!scope.wait_until.empty()) request_id_of(scope);
   scope.wall_timer.reset();
   // The handler's promise no longer matters: nothing settles it into this
   // response any more.
@@ -537,7 +541,7 @@ void Engine::log(const RequestScope &scope, dispatch_log_level_e level,
     r.ns = &scope.ns;
     r.script = &scope.script;
     r.message = &msg;
-    r.request_id = &scope.request_id;
+    r.request_id = &request_id_of(scope);
     r.client = &scope.client;
     r.request_line = &scope.request_line;
     // Whole as it is: the host writes it without its own context.
@@ -545,12 +549,38 @@ void Engine::log(const RequestScope &scope, dispatch_log_level_e level,
     return;
   }
   std::string line = "dispatch \"" + scope.ns + "/" + scope.script + "\": " + msg;
-  if (!scope.request_id.empty()) line += ", request_id: " + scope.request_id;
+  const std::string &id = request_id_of(scope);
+  if (!id.empty()) line += ", request_id: " + id;
   if (scope.host_ctx == nullptr && !scope.client.empty()) {
     // nginx adds this itself while it holds the request.
     line += ", client: " + scope.client + ", request: \"" + scope.request_line + "\"";
   }
   host_.log(level, line, scope.host_ctx);
+}
+
+// Asked of the host once, and only for a request that logs: making one
+// (nginx: 16 random bytes) costs more than the rest of the bookkeeping of
+// a request.
+const std::string &Engine::request_id_of(const RequestScope &scope) const {
+  RequestScope &s = const_cast<RequestScope &>(scope);
+  if (s.request_id_asked) return s.request_id;
+  const dispatch_host_t &raw = host_.raw();
+  if (s.chain_root != 0) {
+    // a dispatched request: the id of the request that started the chain
+    auto it = requests_.find(s.chain_root);
+    if (it == requests_.end()) return s.request_id;  // gone: none, asked later again
+    s.request_id = request_id_of(*it->second);
+    s.request_id_asked = true;
+    return s.request_id;
+  }
+  if (s.host_ctx == nullptr) return s.request_id;
+  s.request_id_asked = true;
+  if (raw.request_id != nullptr) {
+    char buf[64];
+    size_t n = raw.request_id(raw.data, s.host_ctx, buf, sizeof(buf));
+    s.request_id.assign(buf, std::min(n, sizeof(buf)));
+  }
+  return s.request_id;
 }
 
 void Engine::log_script(const std::string &ns, const std::string &script,

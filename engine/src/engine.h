@@ -92,6 +92,9 @@ class Engine {
   // A line about a request, with its context (client, request line,
   // request id); in dispatch_log_format json, one JSON object.
   void log(const RequestScope &scope, dispatch_log_level_e level, const std::string &msg) const;
+  // The host's id of the request (of the first request of its dispatch
+  // chain), asked for once; empty when there is none.
+  const std::string &request_id_of(const RequestScope &scope) const;
   // A line about a script but no request (its top level, a timer of none).
   void log_script(const std::string &ns, const std::string &script, dispatch_log_level_e level,
                   const std::string &msg) const;

@@ -63,7 +63,12 @@ class RequestScope {
   std::string body;          // all of it, when it came whole
   std::string client;        // for log lines once the host let go
   std::string request_line;
-  std::string request_id;    // nginx's $request_id, for log lines
+  // The host's request id (nginx's $request_id), for log lines: asked
+  // for the first time a line needs it (Engine::request_id_of). A request
+  // a script dispatched to carries the id of the chain's first request.
+  std::string request_id;
+  bool request_id_asked = false;
+  uint64_t chain_root = 0;   // that first request's scope id (0: this one)
 
   uint64_t cpu_limit_ms = 50;
   uint64_t wall_limit_ms = 30000;
