@@ -92,6 +92,7 @@ my $t = Dispatch::Test->new(workers => 2, server => $LOC);
 
 $t->put_script('shop', 'ok', q{export default { fetch() { return new Response('fine') } }});
 $t->put_script('shop', 'thrower', q{export default { fetch() { throw new Error('nope') } }});
+$t->put_script('shop', 'spin', q{export default { fetch() { for (;;) {} } }});
 $t->put_script('blog', 'kv', q{
     export default { async fetch(req, env) {
         await env.STORE.put('k', 'twelve bytes');
@@ -100,7 +101,8 @@ $t->put_script('blog', 'kv', q{
 }, metadata => '{"bindings":[{"type":"kv_namespace","name":"STORE","namespace_id":"store1"}]}');
 
 my %sent = ('shop/ok' => { ok => 30 }, 'shop/thrower' => { exception => 20 },
-            'blog/kv' => { ok => 10 }, 'blog/missing' => { not_found => 7 });
+            'blog/kv' => { ok => 10 }, 'blog/missing' => { not_found => 7 },
+            'shop/spin' => { exceeded_cpu => 1 });
 my @reqs;
 for my $key (sort keys %sent) {
     my ($n) = values %{ $sent{$key} };
@@ -168,7 +170,9 @@ subtest 'the text format parses strictly and holds together' => sub {
     is sum_of($p, 'dispatch_worker_redis_connected'), 2, 'both workers are connected to Redis';
     is sum_of($p, 'dispatch_worker_script_cache_total', result => 'miss')
        + sum_of($p, 'dispatch_worker_script_cache_total', result => 'hit'),
-       67, 'every request was a hit or a miss of the script cache';
+       68, 'every request was a hit or a miss of the script cache';
+    cmp_ok sum_of($p, 'dispatch_worker_isolate_retirements_total', reason => 'limit'), '>=', 1,
+       'the spinning script\'s isolate was retired for its limit';
     cmp_ok sum_of($p, 'dispatch_worker_script_cache_total', result => 'miss'), '>=', 8,
        'each worker missed each script at first (or joined a load)';
     cmp_ok sum_of($p, 'dispatch_worker_redis_commands_total'), '>=', 4, 'Redis commands are counted';
