@@ -90,7 +90,8 @@ static ngx_http_dispatch_status_counter_t  ngx_http_dispatch_status_counters[]
       "Isolates created for the script.",
       offsetof(ngx_http_dispatch_series_t, isolates_created), 0 },
     { "dispatch_isolate_startup_seconds_total",
-      "Wall time spent creating the script's isolates.",
+      "Wall time spent starting isolates for the script, failed starts "
+      "included.",
       offsetof(ngx_http_dispatch_series_t, startup_us), 1 },
     { "dispatch_log_lines_dropped_total",
       "Log lines of the script past dispatch_log_limit, not written.",

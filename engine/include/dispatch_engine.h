@@ -514,7 +514,9 @@ typedef struct {
     uint64_t         kv_bytes;                      /* values written, read */
     uint64_t         response_bytes;                /* body bytes handed out */
     uint64_t         isolates_created;
-    double           startup_ms;                    /* wall time creating them */
+    double           startup_ms;                    /* wall time starting
+                                                       isolates, failed
+                                                       starts included */
     uint64_t         log_lines_dropped;             /* past dispatch_log_limit */
     uint64_t         log_bytes_dropped;
 } dispatch_script_metrics_t;

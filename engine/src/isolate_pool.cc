@@ -67,8 +67,10 @@ std::shared_ptr<TenantIsolate> IsolatePool::acquire(
   }
   double started = clock_ms(CLOCK_MONOTONIC);
   std::shared_ptr<TenantIsolate> isolate = TenantIsolate::create(engine_, script, err, outcome);
-  engine_.metrics().isolate_created(script->ns, script->name,
-                                    clock_ms(CLOCK_MONOTONIC) - started);
+  // A start that failed (a syntax error, a top level past its limit) took
+  // its time all the same.
+  engine_.metrics().isolate_started(script->ns, script->name,
+                                    clock_ms(CLOCK_MONOTONIC) - started, isolate != nullptr);
   if (!isolate) return nullptr;
   lru_.push_front(key);
   slots_[key] = Slot{isolate, lru_.begin()};

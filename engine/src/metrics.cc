@@ -41,11 +41,12 @@ void Metrics::request_ended(const RequestScope &scope, double now_ms) {
   m.log_bytes_dropped += scope.log_bytes_dropped;
 }
 
-void Metrics::isolate_created(const std::string &ns, const std::string &name,
-                              double startup_ms) {
+void Metrics::isolate_started(const std::string &ns, const std::string &name,
+                              double startup_ms, bool created) {
   ScriptMetrics &m = script(ns, name);
-  m.isolates_created++;
   m.startup_ms += startup_ms;
+  if (!created) return;
+  m.isolates_created++;
   worker_.isolates_created++;
 }
 

@@ -49,7 +49,9 @@ class Metrics {
 
   // A request ended: everything it counted goes to its script.
   void request_ended(const RequestScope &scope, double now_ms);
-  void isolate_created(const std::string &ns, const std::string &name, double startup_ms);
+  // An isolate was started for the script, successfully (created) or not.
+  void isolate_started(const std::string &ns, const std::string &name, double startup_ms,
+                       bool created);
 
   WorkerCounters &worker() { return worker_; }
 
