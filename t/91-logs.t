@@ -149,6 +149,39 @@ subtest 'dispatch_log_format json: one valid JSON object per line, whatever the 
     $t->stop;
 };
 
+subtest 'a script a router dispatched to logs with the request id of the client\'s request' => sub {
+    my $t = Dispatch::Test->new(http => "dispatch_log_format json;\n$RID_LOG", server => q{
+        location /r/ { dispatch platform router; }
+        location = /status { dispatch_status; }
+    });
+    $t->put_script('platform', 'router', q{
+        export default { async fetch(req, env) {
+            // the tenant logs first: its id is found through the chain
+            const res = await env.CUSTOMERS.get('acme').fetch(req);
+            console.log('router-line');
+            return res;
+        } }
+    }, metadata => '{"bindings":[{"type":"dispatch_namespace","name":"CUSTOMERS","namespace":"customers"}]}');
+    $t->put_script('customers', 'acme', q{
+        export default { fetch() { console.log('tenant-line'); return new Response('acme') } }
+    });
+    is $t->get('/r/x')->{content}, 'acme', 'the router dispatched';
+    ok $t->wait_for(sub { ($t->read_prefix_file('rid.log') // '') =~ m{/r/x} }), 'access log written';
+    my ($id) = @{ request_ids($t)->{'/r/x'} };
+    my %by = map { my $o = eval { JSON::PP->new->utf8->decode($_->{raw}) } || {};
+                   (($o->{message} // '') =~ /(router|tenant)-line/ ? ($1 => $o) : ()) } json_lines($t);
+    is $by{router}{request_id}, $id, 'the router\'s line has the request id';
+    is $by{tenant}{request_id}, $id, 'the tenant\'s line has the same one';
+    is "$by{tenant}{namespace}/$by{tenant}{script}", 'customers/acme', 'and names the tenant';
+    my $text;
+    ok $t->wait_for(sub {
+        $text = $t->get('/status')->{content} // '';
+        $text =~ /^dispatch_requests_total\{namespace="customers",script="acme",outcome="ok"\} 1$/m
+            && $text =~ /^dispatch_requests_total\{namespace="platform",script="router",outcome="ok"\} 1$/m;
+    }), 'dispatch_status counts the request for the router and for its target' or diag $text;
+    $t->stop;
+};
+
 subtest 'the directives are checked' => sub {
     my ($code, $out) = Dispatch::Test->nginx_test_config(http => 'dispatch_log_limit 10 bytes=0;',
                                                          server => $LOC);
