@@ -19,6 +19,8 @@
 typedef struct {
     ngx_flag_t                 enabled;      /* some location dispatches or
                                                 serves dispatch_admin */
+    ngx_flag_t                 status;       /* some location serves
+                                                dispatch_status */
 
     ngx_str_t                  redis_host;   /* IP literal, NUL-terminated */
     ngx_int_t                  redis_port;
@@ -44,6 +46,9 @@ typedef struct {
 
     size_t                     kv_quota;
     ngx_uint_t                 log_limit;
+    size_t                     log_bytes_limit;
+    ngx_uint_t                 log_format;   /* NGX_HTTP_DISPATCH_LOG_* */
+    ngx_int_t                  request_id_index;  /* $request_id */
     ngx_msec_t                 hang_timeout;
 
     ngx_shm_zone_t            *zone;         /* the node's shared state */
@@ -85,6 +90,7 @@ typedef struct {
 
     /* dispatch_admin: not inherited, as a content handler is not */
     ngx_flag_t                 admin;
+    ngx_flag_t                 status;       /* dispatch_status */
     ngx_str_t                  admin_token;  /* empty: loopback clients only */
     ngx_http_core_loc_conf_t  *admin_clcf;   /* its location's, for checks
                                                 once it is merged */
@@ -122,7 +128,102 @@ typedef struct {
 } ngx_http_dispatch_ctx_t;
 
 
+#define NGX_HTTP_DISPATCH_LOG_TEXT  0
+#define NGX_HTTP_DISPATCH_LOG_JSON  1
+
+
+/* ---- metrics in the shared zone (ngx_http_dispatch_metrics.c) ---------- */
+
+#define NGX_HTTP_DISPATCH_METRICS_WORKERS  64   /* worker numbers counted */
+
+/* one series: integers only, so that adding is exact */
+typedef struct {
+    uint64_t                   requests[DISPATCH_OUTCOMES];
+    uint64_t                   cpu_us;
+    uint64_t                   wall[DISPATCH_WALL_BUCKETS];
+    uint64_t                   wall_us;
+    uint64_t                   subrequests;
+    uint64_t                   kv_ops;
+    uint64_t                   kv_bytes;
+    uint64_t                   response_bytes;
+    uint64_t                   isolates_created;
+    uint64_t                   startup_us;
+    uint64_t                   log_lines_dropped;
+    uint64_t                   log_bytes_dropped;
+} ngx_http_dispatch_series_t;
+
+typedef struct {
+    ngx_pid_t                  pid;          /* whose gauges these are */
+    ngx_uint_t                 used;
+    uint64_t                   isolates;     /* gauges */
+    uint64_t                   isolate_memory;
+    uint64_t                   redis_connected;
+    uint64_t                   isolates_created;
+    uint64_t                   retired[DISPATCH_RETIRE_REASONS];
+    uint64_t                   cache_hits;
+    uint64_t                   cache_misses;
+    uint64_t                   cache_revalidations;
+    uint64_t                   redis_reconnects;
+    uint64_t                   redis_commands;
+    uint64_t                   redis_command_us;
+} ngx_http_dispatch_worker_rec_t;
+
+typedef struct {
+    ngx_rbtree_t               rbtree;       /* scripts' and namespaces' */
+    ngx_rbtree_node_t          sentinel;
+    ngx_queue_t                lru;          /* scripts', most recent first */
+    ngx_uint_t                 scripts;
+    ngx_uint_t                 max_scripts;
+    ngx_uint_t                 namespaces;
+    ngx_uint_t                 max_namespaces;
+    uint64_t                   folded;       /* flushes folded for want of
+                                                a seat */
+    uint64_t                   reclaimed;    /* idle seats given away */
+    ngx_http_dispatch_series_t other;        /* namespace="*" script="*" */
+    ngx_http_dispatch_worker_rec_t  workers[NGX_HTTP_DISPATCH_METRICS_WORKERS];
+} ngx_http_dispatch_metrics_sh_t;
+
+/* the zone's state, at shpool->data (ngx_http_dispatch_zone.c) */
+typedef struct {
+    ngx_rbtree_t               rbtree;       /* the penalty box */
+    ngx_rbtree_node_t          sentinel;
+    ngx_queue_t                lru;
+
+    /* the largest until of any entry: read without the lock, so that a
+     * request finds out that nothing is quarantined at the cost of a load */
+    ngx_atomic_t               active_until;
+
+    /* bumped by the management API once a change is stored, read by every
+     * worker on every request: atomics only, never the lock */
+    uint64_t                   generation;
+
+    ngx_http_dispatch_metrics_sh_t  *metrics;
+} ngx_http_dispatch_shctx_t;
+
+typedef struct {
+    u_char                     key[128];     /* NS "/" NAME, or NS "/" */
+    size_t                     key_len;
+    size_t                     ns_len;
+    ngx_uint_t                 is_ns;
+    ngx_http_dispatch_series_t series;
+} ngx_http_dispatch_metrics_entry_t;
+
+typedef struct {
+    ngx_http_dispatch_metrics_entry_t  *entries;
+    ngx_uint_t                 nentries;
+    ngx_http_dispatch_series_t other;
+    ngx_http_dispatch_worker_rec_t  workers[NGX_HTTP_DISPATCH_METRICS_WORKERS];
+    ngx_uint_t                 scripts;
+    ngx_uint_t                 namespaces;
+    ngx_uint_t                 max_scripts;
+    ngx_uint_t                 max_namespaces;
+    uint64_t                   folded;
+    uint64_t                   reclaimed;
+} ngx_http_dispatch_metrics_snapshot_t;
+
+
 ngx_int_t ngx_http_dispatch_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_dispatch_status_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_dispatch_admin_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_dispatch_send_body(ngx_http_request_t *r, u_char *data,
     size_t len);
@@ -135,6 +236,8 @@ char *ngx_http_dispatch_request_cf(ngx_conf_t *cf, ngx_command_t *cmd,
 ngx_int_t ngx_http_dispatch_cf_values(ngx_http_request_t *r,
     ngx_http_dispatch_loc_conf_t *dlcf, dispatch_header_t **out, size_t *nout);
 
+char *ngx_http_dispatch_status(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 char *ngx_http_dispatch_fetch_allow(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_dispatch_fetch_trusted_certificate(ngx_conf_t *cf,
@@ -189,6 +292,18 @@ int ngx_http_dispatch_cache_remove(void *data, const unsigned char *key,
     dispatch_cache_entry_t *removed);
 int ngx_http_dispatch_cache_evict(void *data, const unsigned char *tenant,
     dispatch_cache_entry_t *evicted);
+uint64_t ngx_http_dispatch_now_ms(void);
+
+ngx_http_dispatch_metrics_sh_t *ngx_http_dispatch_metrics_create(
+    ngx_slab_pool_t *shpool, size_t size);
+ngx_http_dispatch_metrics_sh_t *ngx_http_dispatch_metrics_state(
+    ngx_shm_zone_t *zone, ngx_slab_pool_t **shpool);
+void ngx_http_dispatch_metrics_init_process(ngx_cycle_t *cycle,
+    ngx_shm_zone_t *zone);
+void ngx_http_dispatch_metrics_exit_process(ngx_cycle_t *cycle);
+void ngx_http_dispatch_metrics_flush(ngx_shm_zone_t *zone);
+ngx_int_t ngx_http_dispatch_metrics_snapshot(ngx_pool_t *pool,
+    ngx_shm_zone_t *zone, ngx_http_dispatch_metrics_snapshot_t *snap);
 uint64_t ngx_http_dispatch_generation_bump(void *data);
 
 

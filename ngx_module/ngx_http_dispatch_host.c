@@ -40,6 +40,8 @@ static void ngx_http_dispatch_wake(void *data, void *request_ctx);
 static int ngx_http_dispatch_exiting(void *data);
 static void ngx_http_dispatch_log(void *data, void *request_ctx,
     dispatch_log_level_e level, const char *msg, size_t len);
+static size_t ngx_http_dispatch_request_id(void *data, void *request_ctx,
+    char *buf, size_t size);
 
 
 /* host->data is the zone, or NULL: the penalty box and the generation */
@@ -59,6 +61,7 @@ ngx_http_dispatch_host_init(dispatch_host_t *host, ngx_shm_zone_t *zone)
     host->timer_destroy = ngx_http_dispatch_timer_destroy;
     host->wake = ngx_http_dispatch_wake;
     host->log = ngx_http_dispatch_log;
+    host->request_id = ngx_http_dispatch_request_id;
     host->quarantine = zone ? ngx_http_dispatch_quarantine : NULL;
     host->quarantined = zone ? ngx_http_dispatch_quarantined : NULL;
     host->quarantine_lift = zone ? ngx_http_dispatch_quarantine_lift : NULL;
@@ -258,7 +261,8 @@ ngx_http_dispatch_wake(void *data, void *request_ctx)
 /*
  * A line about a request the host still holds goes to that request's log,
  * whose handler adds the client, server, request line and host as nginx's
- * own lines have them; any other line goes to the cycle's log.
+ * own lines have them (with dispatch_log_format json, the engine's JSON
+ * object carries them instead); any other line goes to the cycle's log.
  */
 
 static void
@@ -269,12 +273,25 @@ ngx_http_dispatch_log(void *data, void *request_ctx,
         NGX_LOG_ERR, NGX_LOG_WARN, NGX_LOG_NOTICE, NGX_LOG_INFO, NGX_LOG_DEBUG
     };
 
-    ngx_log_t                *log;
-    ngx_uint_t                l;
-    ngx_http_dispatch_ctx_t  *ctx;
+    ngx_log_t                       *log, bare;
+    ngx_uint_t                       l;
+    ngx_http_dispatch_ctx_t         *ctx;
+    ngx_http_dispatch_main_conf_t   *dmcf;
 
     ctx = request_ctx;
     log = ctx ? ctx->request->connection->log : ngx_cycle->log;
+
+    dmcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
+                                               ngx_http_dispatch_module);
+
+    if (ctx && dmcf && dmcf->log_format == NGX_HTTP_DISPATCH_LOG_JSON) {
+        /* the line is a JSON object that names the request itself: the
+         * request's log, without its handler's ", client: ..." after it */
+        bare = *log;
+        bare.handler = NULL;
+        bare.data = NULL;
+        log = &bare;
+    }
 
     l = ((ngx_uint_t) level <= DISPATCH_LOG_DEBUG) ? levels[level]
                                                    : NGX_LOG_ERR;
@@ -285,6 +302,48 @@ ngx_http_dispatch_log(void *data, void *request_ctx,
     }
 
     ngx_log_error(l, log, 0, "%*s", len, msg);
+}
+
+
+/*
+ * $request_id of a request a line is about: made by nginx the first time
+ * it is asked for (the access log may ask for it too: the same value).
+ */
+
+static size_t
+ngx_http_dispatch_request_id(void *data, void *request_ctx, char *buf,
+    size_t size)
+{
+    ngx_http_request_t             *r;
+    ngx_http_dispatch_ctx_t        *ctx;
+    ngx_http_variable_value_t      *v;
+    ngx_http_dispatch_main_conf_t  *dmcf;
+
+    ctx = request_ctx;
+
+    if (ctx == NULL || ctx->request == NULL) {
+        return 0;
+    }
+
+    r = ctx->request;
+    dmcf = ngx_http_get_module_main_conf(r, ngx_http_dispatch_module);
+
+    if (dmcf->request_id_index == NGX_ERROR) {
+        return 0;
+    }
+
+    v = ngx_http_get_indexed_variable(r, dmcf->request_id_index);
+
+    if (v == NULL || v->not_found || v->len > size) {
+        return 0;
+    }
+
+    ngx_memcpy(buf, v->data, v->len);
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "dispatch request id: %v", v);
+
+    return v->len;
 }
 
 

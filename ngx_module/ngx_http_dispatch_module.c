@@ -19,6 +19,8 @@ static char *ngx_http_dispatch_redis(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_dispatch_set_size_slot(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_dispatch_log_limit(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_http_dispatch_not_zero(ngx_conf_t *cf, void *post, void *data);
 static ngx_int_t ngx_http_dispatch_preconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_http_dispatch_init_process(ngx_cycle_t *cycle);
@@ -26,6 +28,13 @@ static void ngx_http_dispatch_exit_process(ngx_cycle_t *cycle);
 
 
 dispatch_engine_t  *ngx_http_dispatch_engine;
+
+
+static ngx_conf_enum_t  ngx_http_dispatch_log_formats[] = {
+    { ngx_string("text"), NGX_HTTP_DISPATCH_LOG_TEXT },
+    { ngx_string("json"), NGX_HTTP_DISPATCH_LOG_JSON },
+    { ngx_null_string, 0 }
+};
 
 
 /* a limit of 0 would stop every script: refused, with the directive named */
@@ -114,11 +123,25 @@ static ngx_command_t  ngx_http_dispatch_commands[] = {
       &ngx_http_dispatch_not_zero_post },
 
     { ngx_string("dispatch_log_limit"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      ngx_http_dispatch_log_limit,
       NGX_HTTP_MAIN_CONF_OFFSET,
-      offsetof(ngx_http_dispatch_main_conf_t, log_limit),
-      &ngx_http_dispatch_not_zero_post },
+      0,
+      NULL },
+
+    { ngx_string("dispatch_log_format"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_dispatch_main_conf_t, log_format),
+      &ngx_http_dispatch_log_formats },
+
+    { ngx_string("dispatch_status"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_dispatch_status,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
 
     { ngx_string("dispatch_hang_timeout"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
@@ -323,6 +346,8 @@ ngx_http_dispatch_create_main_conf(ngx_conf_t *cf)
     dmcf->isolates = NGX_CONF_UNSET_UINT;
     dmcf->kv_quota = NGX_CONF_UNSET_SIZE;
     dmcf->log_limit = NGX_CONF_UNSET_UINT;
+    dmcf->log_bytes_limit = NGX_CONF_UNSET_SIZE;
+    dmcf->log_format = NGX_CONF_UNSET_UINT;
     dmcf->hang_timeout = NGX_CONF_UNSET_MSEC;
     dmcf->quarantine_period = NGX_CONF_UNSET_MSEC;
     dmcf->fetch_connect_timeout = NGX_CONF_UNSET_MSEC;
@@ -357,6 +382,8 @@ ngx_http_dispatch_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_uint_value(dmcf->isolates, 256);
     ngx_conf_init_size_value(dmcf->kv_quota, (size_t) 1024 * 1024 * 1024);
     ngx_conf_init_uint_value(dmcf->log_limit, 100);
+    ngx_conf_init_size_value(dmcf->log_bytes_limit, 64 * 1024);
+    ngx_conf_init_uint_value(dmcf->log_format, NGX_HTTP_DISPATCH_LOG_TEXT);
     ngx_conf_init_msec_value(dmcf->hang_timeout, 1000);
     ngx_conf_init_value(dmcf->seccomp, 1);
     ngx_conf_init_value(dmcf->landlock, 0);
@@ -539,6 +566,10 @@ ngx_http_dispatch(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return "cannot be combined with \"dispatch_admin\" in one location";
     }
 
+    if (dlcf->status) {
+        return "cannot be combined with \"dispatch_status\" in one location";
+    }
+
     value = cf->args->elts;
     cv[0] = &dlcf->ns;
     cv[1] = &dlcf->script;
@@ -619,6 +650,10 @@ ngx_http_dispatch_admin(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     if (dlcf->ns != NULL) {
         return "cannot be combined with \"dispatch\" in one location";
+    }
+
+    if (dlcf->status) {
+        return "cannot be combined with \"dispatch_status\" in one location";
     }
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
@@ -779,6 +814,69 @@ ngx_http_dispatch_redis_nodes(ngx_conf_t *cf, ngx_command_t *cmd,
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "no address in \"%V\"", &cmd->name);
         return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * dispatch_log_limit N [bytes=SIZE]; lines a request may write, and their
+ * bytes (default 64k): a line is written while both have room.
+ */
+
+static char *
+ngx_http_dispatch_log_limit(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_dispatch_main_conf_t *dmcf = conf;
+
+    ssize_t     size;
+    ngx_int_t   n;
+    ngx_str_t  *value, s;
+
+    if (dmcf->log_limit != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    n = ngx_atoi(value[1].data, value[1].len);
+
+    if (n == NGX_ERROR) {
+        return "invalid number";
+    }
+
+    if (n == 0) {
+        return "must not be zero";
+    }
+
+    dmcf->log_limit = n;
+
+    if (cf->args->nelts == 3) {
+
+        if (value[2].len <= 6 || ngx_strncmp(value[2].data, "bytes=", 6) != 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\" in \"%V\": "
+                               "expected bytes=SIZE",
+                               &value[2], &cmd->name);
+            return NGX_CONF_ERROR;
+        }
+
+        s.data = value[2].data + 6;
+        s.len = value[2].len - 6;
+
+        size = ngx_parse_size(&s);
+
+        if (size == NGX_ERROR) {
+            return "invalid value of bytes=";
+        }
+
+        if (size == 0) {
+            return "must not be zero";
+        }
+
+        dmcf->log_bytes_limit = size;
     }
 
     return NGX_CONF_OK;
@@ -1053,6 +1151,8 @@ ngx_http_dispatch_init_process(ngx_cycle_t *cycle)
     conf.max_isolates = dmcf->isolates;
     conf.kv_quota = dmcf->kv_quota;
     conf.log_limit = (uint32_t) dmcf->log_limit;
+    conf.log_bytes_limit = dmcf->log_bytes_limit;
+    conf.log_json = (dmcf->log_format == NGX_HTTP_DISPATCH_LOG_JSON);
     conf.hang_timeout_ms = dmcf->hang_timeout;
     conf.quarantine_ms = dmcf->quarantine_period;
 
@@ -1068,8 +1168,10 @@ ngx_http_dispatch_init_process(ngx_cycle_t *cycle)
         /* the worker keeps serving; dispatch locations answer 503 */
         ngx_log_error(NGX_LOG_ALERT, cycle->log, 0,
                       "dispatch: cannot start the engine: %s", err);
+        return NGX_OK;
     }
 
+    ngx_http_dispatch_metrics_init_process(cycle, dmcf->zone);
     ngx_http_dispatch_seccomp_init_process(cycle, dmcf);
 
     return NGX_OK;
@@ -1080,6 +1182,9 @@ static void
 ngx_http_dispatch_exit_process(ngx_cycle_t *cycle)
 {
     if (ngx_http_dispatch_engine) {
+        /* what it counted since the last flush is not lost */
+        ngx_http_dispatch_metrics_exit_process(cycle);
+
         dispatch_engine_destroy(ngx_http_dispatch_engine);
         ngx_http_dispatch_engine = NULL;
     }

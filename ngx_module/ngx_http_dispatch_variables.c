@@ -51,7 +51,16 @@ static ngx_http_variable_t  ngx_http_dispatch_vars[] = {
 ngx_int_t
 ngx_http_dispatch_add_variables(ngx_conf_t *cf)
 {
-    ngx_http_variable_t  *var, *v;
+    ngx_str_t                       name;
+    ngx_http_variable_t            *var, *v;
+    ngx_http_dispatch_main_conf_t  *dmcf;
+
+    /* nginx's own $request_id, for the lines a script causes */
+
+    dmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_dispatch_module);
+
+    ngx_str_set(&name, "request_id");
+    dmcf->request_id_index = ngx_http_get_variable_index(cf, &name);
 
     for (v = ngx_http_dispatch_vars; v->name.len; v++) {
         var = ngx_http_add_variable(cf, &v->name, v->flags);

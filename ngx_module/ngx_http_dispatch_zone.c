@@ -2,8 +2,8 @@
 /*
  * The module's shared-memory zone: state of the node that every worker
  * process shares and that outlives any one of them. Today it holds the
- * penalty box (quarantine) and the node's script generation; metrics will
- * live beside them.
+ * penalty box (quarantine), the node's script generation and the metrics
+ * of dispatch_status (ngx_http_dispatch_metrics.c: at most half the zone).
  *
  * Only the slab pool's own mutex guards the zone: nginx's master force-
  * unlocks it when a worker dies holding it. quarantine() may run on a
@@ -51,23 +51,6 @@ typedef struct {
 } ngx_http_dispatch_quarantine_node_t;
 
 
-/* the zone's state, at shpool->data */
-
-typedef struct {
-    ngx_rbtree_t                 rbtree;
-    ngx_rbtree_node_t            sentinel;
-    ngx_queue_t                  lru;
-
-    /* the largest until of any entry: read without the lock, so that a
-     * request finds out that nothing is quarantined at the cost of a load */
-    ngx_atomic_t                 active_until;
-
-    /* bumped by the management API once a change is stored, read by every
-     * worker on every request: atomics only, never the lock */
-    uint64_t                     generation;
-} ngx_http_dispatch_shctx_t;
-
-
 /* the generation is shared by processes: a lock inside libatomic is not */
 
 _Static_assert(__atomic_always_lock_free(sizeof(uint64_t), 0),
@@ -78,7 +61,6 @@ static ngx_int_t ngx_http_dispatch_zone_init(ngx_shm_zone_t *shm_zone,
     void *data);
 static ngx_http_dispatch_shctx_t *ngx_http_dispatch_quarantine_state(
     void *data, const char *key, size_t len, ngx_slab_pool_t **shpool);
-static uint64_t ngx_http_dispatch_now_ms(void);
 static ngx_int_t ngx_http_dispatch_zone_trylock(ngx_slab_pool_t *shpool);
 static ngx_http_dispatch_quarantine_node_t *ngx_http_dispatch_quarantine_lookup(
     ngx_http_dispatch_shctx_t *sh, ngx_str_t *key, uint32_t hash);
@@ -220,7 +202,7 @@ ngx_http_dispatch_zone_init_conf(ngx_conf_t *cf,
     ngx_conf_init_msec_value(dmcf->quarantine_period,
                              NGX_HTTP_DISPATCH_QUARANTINE_PERIOD);
 
-    if (dmcf->zone != NULL || !dmcf->enabled) {
+    if (dmcf->zone != NULL || (!dmcf->enabled && !dmcf->status)) {
         return NGX_CONF_OK;
     }
 
@@ -276,6 +258,14 @@ ngx_http_dispatch_zone_init(ngx_shm_zone_t *shm_zone, void *data)
     sh->active_until = 0;
     sh->generation = 0;
 
+    sh->metrics = ngx_http_dispatch_metrics_create(shpool, shm_zone->shm.size);
+    if (sh->metrics == NULL) {
+        ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
+                      "dispatch: no memory for the metrics of zone \"%V\"",
+                      &shm_zone->shm.name);
+        return NGX_ERROR;
+    }
+
     shpool->data = sh;
     shm_zone->data = sh;
 
@@ -310,7 +300,7 @@ ngx_http_dispatch_quarantine_state(void *data, const char *key, size_t len,
 
 /* the same clock in every process of the node */
 
-static uint64_t
+uint64_t
 ngx_http_dispatch_now_ms(void)
 {
     struct timespec  ts;

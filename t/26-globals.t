@@ -184,7 +184,7 @@ $t->put_script('api', 'console', q{
 });
 is $t->get('/t/console')->{content}, 'logged', 'console: a tenant using every method answers';
 ok $t->wait_for(sub { $t->error_log =~ /trace-line/ }), 'console: the lines reach the error log';
-my @lines = map { /\[(\w+)\] \d+#\d+: (?:\*\d+ )?dispatch "api\/console": console: (.*?)(?:, client: [^,]+, server: .*)?$/ ? "[$1] $2" : () } split /\n/, $t->error_log;
+my @lines = map { /\[(\w+)\] \d+#\d+: (?:\*\d+ )?dispatch "api\/console": console: (.*?)(?:, request_id: [0-9a-f]{32})?(?:, client: [^,]+, server: .*)?$/ ? "[$1] $2" : () } split /\n/, $t->error_log;
 my %has = map { $_ => 1 } @lines;
 my $line = sub { my ($want, $name) = @_; ok $has{$want}, "console: $name" or diag "wanted: $want\n", join "\n", @lines };
 $line->('[info] log-line n=42 {"nested":[1,"two"]}', 'log at info, with %s/%d substitution and objects rendered');

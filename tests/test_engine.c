@@ -892,6 +892,76 @@ test_thrown_exception_is_500_and_logged_with_tenant(void **state)
     dispatch_request_release(c.req);
 }
 
+/* ---- metrics (dispatch_status) --------------------------------------------- */
+
+typedef struct {
+    int       scripts;
+    uint64_t  ok, exception, wall, response_bytes, created;
+    double    cpu_ms;
+} drained_t;
+
+static void
+drain_one(void *ctx, const dispatch_script_metrics_t *m)
+{
+    drained_t *d = ctx;
+    size_t     i;
+
+    d->scripts++;
+    if (m->script.len != 5 || memcmp(m->script.data, "count", 5) != 0) {
+        return;
+    }
+    d->ok += m->requests[DISPATCH_OUTCOME_OK];
+    d->exception += m->requests[DISPATCH_OUTCOME_EXCEPTION];
+    for (i = 0; i < DISPATCH_WALL_BUCKETS; i++) {
+        d->wall += m->wall[i];
+    }
+    d->response_bytes += m->response_bytes;
+    d->created += m->isolates_created;
+    d->cpu_ms += m->cpu_ms;
+}
+
+static void
+test_metrics_drain_hands_each_scripts_counts_once(void **state)
+{
+    call_t                     c;
+    int                        i;
+    drained_t                  d;
+    dispatch_worker_metrics_t  w;
+
+    redis_fixture_put_script("ns", "count",
+        "export default { fetch(req) {"
+        "  if (req.url.endsWith('/throw')) throw new Error('x');"
+        "  return new Response('12345'); } };", NULL);
+
+    memset(&d, 0, sizeof(d));
+    assert_int_equal(dispatch_engine_metrics_drain(engine, drain_one, &d, &w), 0);
+
+    for (i = 0; i < 3; i++) {
+        call(&c, "ns", "count", "GET", "http://example.com/", NULL);
+        dispatch_request_release(c.req);
+    }
+    call(&c, "ns", "count", "GET", "http://example.com/throw", NULL);
+    dispatch_request_release(c.req);
+
+    memset(&d, 0, sizeof(d));
+    assert_int_equal(dispatch_engine_metrics_drain(engine, drain_one, &d, &w), 0);
+    assert_int_equal(d.ok, 3);
+    assert_int_equal(d.exception, 1);
+    assert_int_equal(d.wall, 4);              /* one histogram entry each */
+    assert_int_equal(d.response_bytes, 15);
+    assert_true(d.created <= 1);
+    assert_true(d.cpu_ms > 0);
+    assert_true(w.cache_hits + w.cache_misses >= 4);
+    assert_true(w.isolates >= 1);
+    assert_int_equal(w.redis_connected, 1);
+
+    /* drained: nothing is handed twice */
+    memset(&d, 0, sizeof(d));
+    assert_int_equal(dispatch_engine_metrics_drain(engine, drain_one, &d, &w), 0);
+    assert_int_equal(d.scripts, 0);
+    assert_int_equal(w.cache_hits + w.cache_misses, 0);
+}
+
 static void
 test_result_that_is_not_a_response_is_500(void **state)
 {
@@ -2664,6 +2734,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_request_reaches_the_script, setup, teardown),
         cmocka_unit_test_setup_teardown(test_thrown_exception_is_500_and_logged_with_tenant, setup, teardown),
         cmocka_unit_test_setup_teardown(test_result_that_is_not_a_response_is_500, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_metrics_drain_hands_each_scripts_counts_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_syntax_error_is_500_and_names_the_line, setup, teardown),
         cmocka_unit_test_setup_teardown(test_isolate_keeps_globals_between_requests_of_one_script, setup, teardown),
         cmocka_unit_test_setup_teardown(test_scripts_do_not_share_globals, setup, teardown),

@@ -289,6 +289,18 @@ typedef struct {
                                       const unsigned char *tenant,
                                       dispatch_cache_entry_t *evicted);
     void               *cache_data;
+
+    /*
+     * The host's id of the request whose view carried request_ctx (nginx:
+     * its $request_id), copied into buf; its length (at most size), or 0
+     * for none. Asked only when a line about the request is written, or
+     * when it gets its response with ctx.waitUntil() work still to run
+     * (whose lines carry it too): a request that logs nothing never makes
+     * one. Never asked from inside dispatch_request_release. NULL: lines
+     * carry no request id.
+     */
+    size_t             (*request_id)(void *data, void *request_ctx,
+                                     char *buf, size_t size);
 } dispatch_host_t;
 
 
@@ -339,6 +351,13 @@ typedef struct {
 
     uint64_t     kv_quota;             /* stored bytes of one KV namespace */
     uint32_t     log_limit;            /* console lines per request */
+    size_t       log_bytes_limit;      /* ... and their bytes (0: 64k) */
+    int          log_json;             /* dispatch_log_format json: a
+                                          script's lines are one JSON
+                                          object each (namespace, script,
+                                          level, message, request_id,
+                                          client, request); the host writes
+                                          them without its own context */
     uint64_t     hang_timeout_ms;      /* CPU time JavaScript may run on after
                                           a limit stopped it; then the worker
                                           exits (at least 250) */
@@ -567,6 +586,77 @@ int dispatch_admin_response(dispatch_admin_t *call,
 
 /* The host is done with the call (answered, or the client went away). */
 void dispatch_admin_release(dispatch_admin_t *call);
+
+
+/* ---- metrics (dispatch_status) -------------------------------------------- */
+
+#define DISPATCH_OUTCOMES         9   /* dispatch_outcome_e values */
+
+/* upper bounds (ms) of the wall-time histogram's buckets; the last is +Inf */
+#define DISPATCH_WALL_BUCKETS     12
+#define DISPATCH_WALL_BUCKETS_MS  { 5, 10, 25, 50, 100, 250, 500, 1000, \
+                                    2500, 5000, 10000, 0 /* +Inf */ }
+
+typedef enum {
+    DISPATCH_RETIRE_LRU = 0,      /* dispatch_isolates: least recently used */
+    DISPATCH_RETIRE_MEMORY,       /* dispatch_worker_memory */
+    DISPATCH_RETIRE_LIMIT,        /* a limit stopped it (CPU, memory, hang) */
+    DISPATCH_RETIRE_VERSION,      /* a new version of its script replaced it */
+    DISPATCH_RETIRE_REASONS
+} dispatch_retire_reason_e;
+
+/*
+ * What one script's requests added since the last drain (all counters are
+ * deltas). Requests are counted when they end; a request a script
+ * dispatched to counts as a request of its target.
+ */
+typedef struct {
+    dispatch_str_t   ns;
+    dispatch_str_t   script;
+    uint64_t         requests[DISPATCH_OUTCOMES];   /* by outcome */
+    double           cpu_ms;
+    uint64_t         wall[DISPATCH_WALL_BUCKETS];   /* per bucket, not
+                                                       cumulative */
+    double           wall_ms;                       /* their sum */
+    uint64_t         subrequests;
+    uint64_t         kv_ops;
+    uint64_t         kv_bytes;                      /* values written, read */
+    uint64_t         response_bytes;                /* body bytes handed out */
+    uint64_t         isolates_created;
+    double           startup_ms;                    /* wall time starting
+                                                       isolates, failed
+                                                       starts included */
+    uint64_t         log_lines_dropped;             /* past dispatch_log_limit */
+    uint64_t         log_bytes_dropped;
+} dispatch_script_metrics_t;
+
+/* The worker's own: counters are deltas since the last drain, gauges now. */
+typedef struct {
+    uint64_t         isolates;                      /* gauge: live */
+    uint64_t         isolate_memory;                /* gauge: bytes */
+    uint64_t         isolates_created;
+    uint64_t         retired[DISPATCH_RETIRE_REASONS];
+    uint64_t         cache_hits;                    /* served from the cache */
+    uint64_t         cache_misses;                  /* loaded from Redis */
+    uint64_t         cache_revalidations;           /* checked against Redis */
+    int              redis_connected;               /* gauge: 1 or 0 */
+    uint64_t         redis_reconnects;
+    uint64_t         redis_commands;
+    double           redis_command_ms;              /* their latency, summed */
+} dispatch_worker_metrics_t;
+
+typedef void (*dispatch_metrics_handler_pt)(void *ctx,
+    const dispatch_script_metrics_t *m);
+
+/*
+ * Hands the host what was counted since the last call, and forgets it: the
+ * handler once per script that did anything (its views valid during the
+ * call only), then *worker. Cheap when nothing happened. 0, or -1 when it
+ * failed (nothing was forgotten then).
+ */
+int dispatch_engine_metrics_drain(dispatch_engine_t *engine,
+    dispatch_metrics_handler_pt handler, void *ctx,
+    dispatch_worker_metrics_t *worker);
 
 
 /* ---- shared helpers ------------------------------------------------------- */

@@ -145,7 +145,9 @@ int dispatch_request_body_wanted(dispatch_request_t *r) {
 long dispatch_response_read(dispatch_request_t *r, char *buf, size_t size) {
   if (r == nullptr || g_engine == nullptr) return DISPATCH_BODY_ERROR;
   try {
-    return dispatch::response_body_read(*g_engine, *to_request(r), buf, size);
+    long n = dispatch::response_body_read(*g_engine, *to_request(r), buf, size);
+    if (n > 0) to_request(r)->response_bytes += uint64_t(n);
+    return n;
   } catch (const std::exception &ex) {
     report(&g_engine->host().raw(), "dispatch_response_read", ex.what());
   } catch (...) {
@@ -181,6 +183,22 @@ void dispatch_admin_release(dispatch_admin_t *call) {
   if (call == nullptr) return;
   call->call->release();
   delete call;
+}
+
+int dispatch_engine_metrics_drain(dispatch_engine_t *engine,
+                                  dispatch_metrics_handler_pt handler, void *ctx,
+                                  dispatch_worker_metrics_t *worker) {
+  if (engine == nullptr) return -1;
+  try {
+    if (worker != nullptr) *worker = dispatch_worker_metrics_t{};
+    engine->engine->drain_metrics(handler, ctx, worker);
+    return 0;
+  } catch (const std::exception &ex) {
+    report(&engine->engine->host().raw(), "dispatch_engine_metrics_drain", ex.what());
+  } catch (...) {
+    report(&engine->engine->host().raw(), "dispatch_engine_metrics_drain", "unknown error");
+  }
+  return -1;
 }
 
 int dispatch_fetch_allow_valid(const char *s, size_t len, char *err, size_t err_len) {

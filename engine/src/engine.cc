@@ -9,6 +9,8 @@
 #include "api/fetch.h"
 #include "api/request_cf.h"
 #include "body_streams.h"
+#include "clock.h"
+#include "log_format.h"
 #include "memory_budget.h"
 #include "platform.h"
 #include "tenant_isolate.h"
@@ -70,6 +72,8 @@ EngineLimits engine_limits(const dispatch_engine_conf_t &conf) {
   l.worker_memory = or_default(conf.worker_memory, l.worker_memory);
   l.max_isolates = or_default(conf.max_isolates, l.max_isolates);
   l.log_limit = or_default(conf.log_limit, l.log_limit);
+  l.log_bytes_limit = or_default(conf.log_bytes_limit, l.log_bytes_limit);
+  l.log_json = conf.log_json != 0;
   l.hang_timeout_ms = std::max<uint64_t>(or_default(conf.hang_timeout_ms, l.hang_timeout_ms), 250);
   l.quarantine_ms = or_default(conf.quarantine_ms, l.quarantine_ms);
   return l;
@@ -200,6 +204,7 @@ RequestScope *Engine::start(const dispatch_request_view_t &view) {
   scope->url = view_str(view.url);
   scope->client = view_str(view.client);
   scope->request_line = view_str(view.request_line);
+  scope->started_ms = clock_ms(CLOCK_MONOTONIC);
   scope->headers.reserve(view.nheaders);
   for (size_t i = 0; i < view.nheaders; i++) {
     const dispatch_header_t &h = view.headers[i];
@@ -242,6 +247,10 @@ RequestScope *Engine::make_dispatched(RequestScope &caller, uint64_t call_id,
   // Its log lines name the client and request that started the chain.
   scope->client = caller.client;
   scope->request_line = caller.request_line;
+  scope->request_id = caller.request_id;
+  scope->request_id_asked = caller.request_id_asked;
+  scope->chain_root = caller.chain_root ? caller.chain_root : caller.id;
+  scope->started_ms = clock_ms(CLOCK_MONOTONIC);
   // The location's limits (the caller's metadata does not narrow its
   // targets'); the call and the target's metadata narrow them further.
   scope->cpu_limit_ms = scope->location_cpu_limit_ms = caller.location_cpu_limit_ms;
@@ -379,6 +388,11 @@ void Engine::respond(RequestScope &scope, dispatch_outcome_e outcome, int status
   if (scope.responded()) return;
   scope.phase = RequestScope::Phase::kResponded;
   scope.outcome = outcome;
+  scope.responded_ms = clock_ms(CLOCK_MONOTONIC);
+  // Lines of ctx.waitUntil() work come after the host let go of the
+  // request (the host releases it from its pool's cleanup, where nothing
+  // may be asked of it): they carry the request id all the same.
+  if (!scope.wait_until.empty()) request_id_of(scope);
   scope.wall_timer.reset();
   // The handler's promise no longer matters: nothing settles it into this
   // response any more.
@@ -413,6 +427,8 @@ void Engine::respond(RequestScope &scope, dispatch_outcome_e outcome, int status
     HeaderList().swap(scope.response_headers);
     std::string().swap(scope.response_body);
   }
+  // A streamed body is counted as the host reads it (c_api.cc).
+  scope.response_bytes += scope.response_body.size();
   scope.header_views.clear();
   scope.header_views.reserve(scope.response_headers.size());
   for (const auto &h : scope.response_headers) {
@@ -483,8 +499,10 @@ void Engine::end(uint64_t id) {
   if (scope.log_suppressed) {
     log(scope, DISPATCH_LOG_WARN, std::to_string(scope.log_suppressed) +
         " line(s) past dispatch_log_limit (" + std::to_string(limits_.log_limit) +
-        ") were not written");
+        ") were not written: " + std::to_string(scope.log_bytes_dropped) +
+        " bytes (at most " + std::to_string(limits_.log_bytes_limit) + " a request)");
   }
+  metrics_.request_ended(scope, clock_ms(CLOCK_MONOTONIC));
   let_go_of_response(scope);
   for (const auto &f : scope.fetches) fetch_owner_.erase(f.first);
   // Its dispatches end with it: their targets are let go of (a target
@@ -569,12 +587,86 @@ void Engine::retire(TenantIsolate *isolate) { pool_.retire(isolate); }
 
 void Engine::log(const RequestScope &scope, dispatch_log_level_e level,
                  const std::string &msg) const {
+  if (limits_.log_json) {
+    LogRecord r;
+    r.level = level;
+    r.ns = &scope.ns;
+    r.script = &scope.script;
+    r.message = &msg;
+    r.request_id = &request_id_of(scope);
+    r.client = &scope.client;
+    r.request_line = &scope.request_line;
+    // Whole as it is: the host writes it without its own context.
+    host_.log_raw(level, json_log_line(r), scope.host_ctx);
+    return;
+  }
   std::string line = "dispatch \"" + scope.ns + "/" + scope.script + "\": " + msg;
+  const std::string &id = request_id_of(scope);
+  if (!id.empty()) line += ", request_id: " + id;
   if (scope.host_ctx == nullptr && !scope.client.empty()) {
     // nginx adds this itself while it holds the request.
     line += ", client: " + scope.client + ", request: \"" + scope.request_line + "\"";
   }
   host_.log(level, line, scope.host_ctx);
+}
+
+// Asked of the host once, and only for a request that logs: making one
+// (nginx: 16 random bytes) costs more than the rest of the bookkeeping of
+// a request.
+const std::string &Engine::request_id_of(const RequestScope &scope) const {
+  RequestScope &s = const_cast<RequestScope &>(scope);
+  if (s.request_id_asked) return s.request_id;
+  const dispatch_host_t &raw = host_.raw();
+  if (s.chain_root != 0) {
+    // a dispatched request: the id of the request that started the chain
+    auto it = requests_.find(s.chain_root);
+    if (it == requests_.end()) return s.request_id;  // gone: none, asked later again
+    s.request_id = request_id_of(*it->second);
+    s.request_id_asked = true;
+    return s.request_id;
+  }
+  if (s.host_ctx == nullptr) return s.request_id;
+  s.request_id_asked = true;
+  if (raw.request_id != nullptr) {
+    char buf[64];
+    size_t n = raw.request_id(raw.data, s.host_ctx, buf, sizeof(buf));
+    s.request_id.assign(buf, std::min(n, sizeof(buf)));
+  }
+  return s.request_id;
+}
+
+void Engine::log_script(const std::string &ns, const std::string &script,
+                        dispatch_log_level_e level, const std::string &msg) const {
+  if (limits_.log_json) {
+    LogRecord r;
+    r.level = level;
+    r.ns = &ns;
+    r.script = &script;
+    r.message = &msg;
+    host_.log_raw(level, json_log_line(r), nullptr);
+    return;
+  }
+  host_.log_script(level, ns, script, msg);
+}
+
+void Engine::drain_metrics(dispatch_metrics_handler_pt handler, void *ctx,
+                           dispatch_worker_metrics_t *worker) {
+  metrics_.drain(handler, ctx, worker);
+  if (worker == nullptr) return;
+  worker->isolates = pool_.size();
+  worker->isolate_memory = pool_.memory();
+  worker->redis_connected = redis_.connected() ? 1 : 0;
+  // The subscription's connection counts with the commands' one.
+  for (RedisClient *client : {&redis_, &events_}) {
+    RedisClient::Stats stats = client->take_stats();
+    worker->redis_reconnects += stats.reconnects;
+    worker->redis_commands += stats.commands;
+    worker->redis_command_ms += stats.command_ms;
+  }
+  ScriptStore::Stats cache = store_.take_stats();
+  worker->cache_hits += cache.hits;
+  worker->cache_misses += cache.misses;
+  worker->cache_revalidations += cache.revalidations;
 }
 
 }  // namespace dispatch

@@ -21,6 +21,7 @@
 #include "kv_store.h"
 #include "limit_enforcer.h"
 #include "fleet_quarantine.h"
+#include "metrics.h"
 #include "redis_link.h"
 #include "request_scope.h"
 #include "script_store.h"
@@ -38,6 +39,8 @@ struct EngineLimits {
   size_t worker_memory = 2048u << 20;  // dispatch_worker_memory
   size_t max_isolates = 256;           // dispatch_isolates
   uint32_t log_limit = 100;            // dispatch_log_limit
+  size_t log_bytes_limit = 64u << 10;  // dispatch_log_limit bytes=
+  bool log_json = false;               // dispatch_log_format json
   uint64_t hang_timeout_ms = 1000;     // dispatch_hang_timeout
   uint64_t quarantine_ms = 10000;      // dispatch_quarantine_zone period=
 };
@@ -90,8 +93,20 @@ class Engine {
   // A limit stopped this isolate: the pool lets it go.
   void retire(TenantIsolate *isolate);
 
-  // A line about a request, with its context (client, request line).
+  // A line about a request, with its context (client, request line,
+  // request id); in dispatch_log_format json, one JSON object.
   void log(const RequestScope &scope, dispatch_log_level_e level, const std::string &msg) const;
+  // The host's id of the request (of the first request of its dispatch
+  // chain), asked for once; empty when there is none.
+  const std::string &request_id_of(const RequestScope &scope) const;
+  // A line about a script but no request (its top level, a timer of none).
+  void log_script(const std::string &ns, const std::string &script, dispatch_log_level_e level,
+                  const std::string &msg) const;
+
+  // dispatch_status: this worker's counters since the host last drained.
+  Metrics &metrics() { return metrics_; }
+  void drain_metrics(dispatch_metrics_handler_pt handler, void *ctx,
+                     dispatch_worker_metrics_t *worker);
 
   const Host &host() const { return host_; }
   const EngineLimits &limits() const { return limits_; }
@@ -141,6 +156,7 @@ class Engine {
 
   Host host_;
   EngineLimits limits_;
+  Metrics metrics_;
   EgressPolicy egress_;
   FetchLimits fetch_limits_;
   OutboundPool outbound_;

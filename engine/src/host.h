@@ -46,6 +46,11 @@ class Host {
     }
     h_.log(h_.data, request_ctx, level, line.data(), line.size());
   }
+  // A line that is safe as it is (a JSON object): passed on untouched.
+  void log_raw(dispatch_log_level_e level, const std::string &line,
+               void *request_ctx = nullptr) const {
+    h_.log(h_.data, request_ctx, level, line.data(), line.size());
+  }
   // Tagged with the tenant, as every line about a script is.
   void log_script(dispatch_log_level_e level, const std::string &ns,
                   const std::string &script, const std::string &msg) const {

@@ -2,6 +2,7 @@
 
 #include <libplatform/libplatform.h>
 
+#include "clock.h"
 #include "engine.h"
 #include "platform.h"
 #include "tenant_isolate.h"
@@ -56,6 +57,7 @@ std::shared_ptr<TenantIsolate> IsolatePool::acquire(
     }
     // A broken new version must not fall back to the old isolate the writer
     // meant to replace.
+    engine_.metrics().worker().retired[DISPATCH_RETIRE_VERSION]++;
     erase(it);
   }
 
@@ -63,7 +65,12 @@ std::shared_ptr<TenantIsolate> IsolatePool::acquire(
     *outcome = DISPATCH_OUTCOME_OVERLOADED;
     return nullptr;
   }
+  double started = clock_ms(CLOCK_MONOTONIC);
   std::shared_ptr<TenantIsolate> isolate = TenantIsolate::create(engine_, script, err, outcome);
+  // A start that failed (a syntax error, a top level past its limit) took
+  // its time all the same.
+  engine_.metrics().isolate_started(script->ns, script->name,
+                                    clock_ms(CLOCK_MONOTONIC) - started, isolate != nullptr);
   if (!isolate) return nullptr;
   lru_.push_front(key);
   slots_[key] = Slot{isolate, lru_.begin()};
@@ -82,6 +89,9 @@ bool IsolatePool::make_room(std::string *err) {
     --victim;
     auto it = slots_.find(*victim);
     if (it->second.isolate->in_flight() > 0) continue;  // never a busy one
+    engine_.metrics().worker().retired[slots_.size() >= limits.max_isolates
+                                           ? DISPATCH_RETIRE_LRU
+                                           : DISPATCH_RETIRE_MEMORY]++;
     total -= it->second.isolate->memory();
     remember_retired(it->second.isolate);
     victim = lru_.erase(victim);
@@ -112,7 +122,10 @@ bool IsolatePool::make_room(std::string *err) {
 
 void IsolatePool::retire(TenantIsolate *isolate) {
   auto it = slots_.find(isolate->script().ns + "/" + isolate->script().name);
-  if (it != slots_.end() && it->second.isolate.get() == isolate) erase(it);
+  if (it != slots_.end() && it->second.isolate.get() == isolate) {
+    engine_.metrics().worker().retired[DISPATCH_RETIRE_LIMIT]++;
+    erase(it);
+  }
 }
 
 void IsolatePool::pump() {

@@ -39,6 +39,7 @@ class IsolatePool {
   void pump();
 
   size_t memory() const;
+  size_t size() const { return slots_.size(); }
 
  private:
   struct Slot {

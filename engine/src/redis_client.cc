@@ -19,6 +19,7 @@ struct RedisClient::Op {
   RedisClient *client;
   Callback cb;
   uint64_t deadline;
+  double sent_ms;
 };
 
 RedisClient::RedisClient(const Host &host, RedisConfig config)
@@ -146,7 +147,8 @@ void RedisClient::command(const std::vector<std::string> &args, Callback cb) {
     argvlen.push_back(a.size());
   }
 
-  auto *op = new Op{this, std::move(cb), monotonic_ms() + config_.timeout_ms};
+  double now = clock_ms(CLOCK_MONOTONIC);
+  auto *op = new Op{this, std::move(cb), uint64_t(now) + config_.timeout_ms, now};
   if (redisAsyncCommandArgv(ac_, on_reply, op, int(argv.size()), argv.data(),
                             argvlen.data()) != REDIS_OK) {
     Callback failed = std::move(op->cb);
@@ -164,6 +166,10 @@ void RedisClient::on_reply(redisAsyncContext *, void *reply, void *privdata) {
   auto it = std::find(self->pending_.begin(), self->pending_.end(), op);
   if (it != self->pending_.end()) self->pending_.erase(it);
   Callback cb = std::move(op->cb);
+  if (reply != nullptr) {
+    self->stats_.commands++;
+    self->stats_.command_ms += clock_ms(CLOCK_MONOTONIC) - op->sent_ms;
+  }
   delete op;
   if (reply == nullptr) {
     cb(nullptr, "lost the connection to Redis at " + self->address());
@@ -195,6 +201,8 @@ void RedisClient::on_connect(const redisAsyncContext *ac, int status) {
   }
   self->state_ = State::kConnected;
   self->backoff_ms_ = 0;
+  if (self->connected_once_) self->stats_.reconnects++;
+  self->connected_once_ = true;
   if (self->reported_down_) {
     self->host_.log(DISPATCH_LOG_NOTICE,
                     "dispatch: reconnected to Redis at " + self->address());

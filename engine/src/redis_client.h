@@ -42,6 +42,19 @@ class RedisClient : public RedisLink {
   // Connected now (not connecting, backing off or closed).
   bool connected() const { return state_ == State::kConnected; }
 
+  // For dispatch_status: counted since the last take.
+  struct Stats {
+    uint64_t reconnects = 0;   // connections made after the first
+    uint64_t commands = 0;     // replies received
+    double command_ms = 0;     // from sending to their reply
+  };
+  Stats take_stats() {
+    Stats s = stats_;
+    stats_ = Stats();
+    return s;
+  }
+  bool connected() const { return state_ == State::kConnected; }
+
  private:
   enum class State { kDisconnected, kConnecting, kConnected, kBackoff, kClosed };
   struct Op;
@@ -79,6 +92,8 @@ class RedisClient : public RedisLink {
   Timer backoff_timer_;       // reconnects while Redis is away
   uint64_t backoff_ms_ = 0;
   bool reported_down_ = false;
+  bool connected_once_ = false;
+  Stats stats_;
   std::string channel_;
   MessageCallback on_message_;
   std::function<void()> on_subscribed_;

@@ -68,6 +68,12 @@ class RequestScope {
   std::string body;          // all of it, when it came whole
   std::string client;        // for log lines once the host let go
   std::string request_line;
+  // The host's request id (nginx's $request_id), for log lines: asked
+  // for the first time a line needs it (Engine::request_id_of). A request
+  // a script dispatched to carries the id of the chain's first request.
+  std::string request_id;
+  bool request_id_asked = false;
+  uint64_t chain_root = 0;   // that first request's scope id (0: this one)
 
   uint64_t cpu_limit_ms = 50;
   uint64_t wall_limit_ms = 30000;
@@ -125,6 +131,14 @@ class RequestScope {
   uint32_t kv_ops = 0;
   uint32_t log_lines = 0;       // console lines, written or not
   uint32_t log_suppressed = 0;  // past dispatch_log_limit
+  size_t log_bytes = 0;         // of the console lines written
+  uint64_t log_bytes_dropped = 0;
+  // For dispatch_status (metrics.h): counted as it goes, added to the
+  // script's counters when the request ends.
+  uint64_t kv_bytes = 0;
+  uint64_t response_bytes = 0;
+  double started_ms = 0;        // CLOCK_MONOTONIC
+  double responded_ms = 0;
 
   // The response, once phase is kResponded or later.
   dispatch_outcome_e outcome = DISPATCH_OUTCOME_OK;

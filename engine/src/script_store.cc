@@ -139,11 +139,16 @@ void ScriptStore::load(const std::string &ns, const std::string &name, Callback 
   touch(entry);
 
   if (!entry.loading && fresh(entry, monotonic_ms())) {
+    stats_.hits++;
     cb(entry.load);  // the hot path: no Redis
     return;
   }
+  // A request that waits for Redis is a miss, whether it started the
+  // load or joined one in flight.
+  stats_.misses++;
   entry.waiters.push_back(std::move(cb));
   if (!entry.loading) {
+    if (entry.cached) stats_.revalidations++;
     entry.loading = true;
     entry.invalidated = false;
     fetch(key, entry, entry.cached && entry.load.script && !entry.load.script->etag.empty());

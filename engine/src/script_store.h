@@ -77,6 +77,19 @@ class ScriptStore {
   void load(const std::string &ns, const std::string &name, Callback cb);
 
   // A fresh answer "no such script" is cached: no need to ask Redis.
+  // For dispatch_status: counted since the last take.
+  struct Stats {
+    uint64_t hits = 0;           // requests served from the cache
+    uint64_t misses = 0;         // requests that waited for Redis
+    uint64_t revalidations = 0;  // loads of a cached script (its TTL ran
+                                 // out, or a change was announced)
+  };
+  Stats take_stats() {
+    Stats s = stats_;
+    stats_ = Stats();
+    return s;
+  }
+
   bool known_missing(const std::string &ns, const std::string &name) const;
 
   // PUBLISH dispatch:events NS/NAME arrived.
@@ -112,6 +125,7 @@ class ScriptStore {
   void evict();
 
   const Host &host_;
+  Stats stats_;
   RedisLink &redis_;
   ScriptStoreConfig config_;
   std::unordered_map<std::string, Entry> entries_;  // by "ns/name"

@@ -415,7 +415,7 @@ void TenantIsolate::log(dispatch_log_level_e level, const std::string &msg) cons
   if (RequestScope *scope = const_cast<TenantIsolate *>(this)->request_now()) {
     engine_.log(*scope, level, msg);
   } else {
-    engine_.host().log_script(level, script_->ns, script_->name, msg);
+    engine_.log_script(script_->ns, script_->name, level, msg);
   }
 }
 
@@ -1107,13 +1107,31 @@ void TenantIsolate::clear_timer(uint64_t id) {
   if (RequestScope *scope = request_now()) scope->timers.erase(id);
 }
 
-bool TenantIsolate::admit_log_line() { return admit_line(request_now()); }
+bool TenantIsolate::admit_log_line(size_t bytes) { return admit_line(request_now(), bytes); }
 
-bool TenantIsolate::admit_line(RequestScope *scope) {
-  uint32_t limit = engine_.limits().log_limit;
-  if (scope == nullptr) return ++top_level_log_lines_ <= limit;
-  if (++scope->log_lines <= limit) return true;
+// A line is written while fewer than dispatch_log_limit lines were and its
+// bytes fit in what is left of the byte cap; the rest are counted (in the
+// request's warning and in dispatch_status).
+bool TenantIsolate::admit_line(RequestScope *scope, size_t bytes) {
+  const EngineLimits &limits = engine_.limits();
+  if (scope == nullptr) {
+    if (++top_level_log_lines_ <= limits.log_limit &&
+        top_level_log_bytes_ + bytes <= limits.log_bytes_limit) {
+      top_level_log_bytes_ += bytes;
+      return true;
+    }
+    ScriptMetrics &m = engine_.metrics().script(script_->ns, script_->name);
+    m.log_lines_dropped++;
+    m.log_bytes_dropped += bytes;
+    return false;
+  }
+  if (++scope->log_lines <= limits.log_limit &&
+      scope->log_bytes + bytes <= limits.log_bytes_limit) {
+    scope->log_bytes += bytes;
+    return true;
+  }
   scope->log_suppressed++;
+  scope->log_bytes_dropped += bytes;
   return false;
 }
 
@@ -1122,7 +1140,7 @@ bool TenantIsolate::admit_line(RequestScope *scope) {
 // interval cannot flood the log either.
 void TenantIsolate::log_for(RequestScope *scope, dispatch_log_level_e level,
                             const std::string &msg) {
-  if (!admit_line(scope)) return;
+  if (!admit_line(scope, msg.size())) return;
   if (scope != nullptr) {
     engine_.log(*scope, level, msg);
   } else {

@@ -119,7 +119,7 @@ class TenantIsolate : public std::enable_shared_from_this<TenantIsolate> {
   int64_t subrequest_limit() const { return subrequest_limit_; }
   // console: whether one more line may be written for the request running
   // now (or the top level), under dispatch_log_limit; counts the rest.
-  bool admit_log_line();
+  bool admit_log_line(size_t bytes);
   size_t memory() const;
 
   void pump_message_loop();
@@ -201,7 +201,7 @@ class TenantIsolate : public std::enable_shared_from_this<TenantIsolate> {
   void take_wait_until(v8::Local<v8::Context> context, RequestScope &scope);
   // A limit stopped this isolate: fail every request on it and retire it.
   void condemn(dispatch_outcome_e outcome, RequestScope *culprit);
-  bool admit_line(RequestScope *scope);
+  bool admit_line(RequestScope *scope, size_t bytes);
   void log_for(RequestScope *scope, dispatch_log_level_e level, const std::string &msg);
   void fire_timer(RequestScope &scope, uint64_t id);
 
@@ -262,6 +262,7 @@ class TenantIsolate : public std::enable_shared_from_this<TenantIsolate> {
   uint64_t cpu_limit_ms_ = 0;
   int64_t subrequest_limit_ = -1;
   uint32_t top_level_log_lines_ = 0;
+  size_t top_level_log_bytes_ = 0;
   std::vector<std::string> kv_spaces_;  // of the kv_namespace bindings
   std::vector<DispatchTarget> dispatch_targets_;
   v8::MaybeLocal<v8::Object> env_with_args(v8::Local<v8::Context> context,

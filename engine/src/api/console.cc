@@ -15,7 +15,6 @@ void native_log(const v8::FunctionCallbackInfo<v8::Value> &info) {
   v8::Isolate *isolate = info.GetIsolate();
   TenantIsolate *tenant = TenantIsolate::from(isolate);
   if (tenant == nullptr || info.Length() < 2) return;
-  if (!tenant->admit_log_line()) return;  // counted, not written
 
   std::string level = to_std_string(isolate, info[0]);
   dispatch_log_level_e l = DISPATCH_LOG_INFO;
@@ -25,6 +24,7 @@ void native_log(const v8::FunctionCallbackInfo<v8::Value> &info) {
 
   // One line of nginx's log holds 2 KiB at most; more is never copied.
   std::string text = info[1]->IsString() ? to_log_string(isolate, info[1], kMaxLineBytes) : "";
+  if (!tenant->admit_log_line(text.size())) return;  // counted, not written
   tenant->log(l, "console: " + text);
 }
 

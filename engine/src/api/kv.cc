@@ -84,6 +84,9 @@ void start(const v8::FunctionCallbackInfo<v8::Value> &info, Run run) {
                                             shape) {
     std::shared_ptr<TenantIsolate> self = weak.lock();
     if (!self) return;  // retired meanwhile: nobody awaits the result
+    if (RequestScope *scope = self->engine().find(request_id)) {
+      scope->kv_bytes += result.value.size();  // read (dispatch_status)
+    }
     // By value: the settling may be deferred past this callback.
     self->complete_async(request_id, op, [result = std::move(result), shape](
                                  v8::Local<v8::Context> context,
@@ -172,6 +175,9 @@ void kv_put(const v8::FunctionCallbackInfo<v8::Value> &info) {
   }
   std::string value(bytes->ByteLength(), '\0');
   bytes->CopyContents(value.data(), value.size());
+  if (RequestScope *req = TenantIsolate::from(isolate)->current_request()) {
+    req->kv_bytes += value.size();  // written (dispatch_status)
+  }
   std::string metadata = info[3]->IsString() ? to_std_string(isolate, info[3]) : "";
   if (metadata.size() > kMaxMetadataBytes) {
     throw_error(isolate, v8::Exception::RangeError,
