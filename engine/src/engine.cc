@@ -655,10 +655,10 @@ void Engine::drain_metrics(dispatch_metrics_handler_pt handler, void *ctx,
   if (worker == nullptr) return;
   worker->isolates = pool_.size();
   worker->isolate_memory = pool_.memory();
-  worker->redis_connected = redis_.connected() ? 1 : 0;
+  worker->redis_connected = redis_->connected() ? 1 : 0;
   // The subscription's connection counts with the commands' one.
-  for (RedisClient *client : {&redis_, &events_}) {
-    RedisClient::Stats stats = client->take_stats();
+  for (RedisLink *link : {redis_.get(), events_.get()}) {
+    RedisLink::Stats stats = link->take_stats();
     worker->redis_reconnects += stats.reconnects;
     worker->redis_commands += stats.commands;
     worker->redis_command_ms += stats.command_ms;

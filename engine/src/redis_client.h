@@ -40,20 +40,13 @@ class RedisClient : public RedisLink {
   std::string address() const override;
 
   // Connected now (not connecting, backing off or closed).
-  bool connected() const { return state_ == State::kConnected; }
+  bool connected() const override { return state_ == State::kConnected; }
 
-  // For dispatch_status: counted since the last take.
-  struct Stats {
-    uint64_t reconnects = 0;   // connections made after the first
-    uint64_t commands = 0;     // replies received
-    double command_ms = 0;     // from sending to their reply
-  };
-  Stats take_stats() {
+  Stats take_stats() override {
     Stats s = stats_;
     stats_ = Stats();
     return s;
   }
-  bool connected() const { return state_ == State::kConnected; }
 
  private:
   enum class State { kDisconnected, kConnecting, kConnected, kBackoff, kClosed };

@@ -62,6 +62,21 @@ std::string RedisCluster::address() const {
   return out;
 }
 
+bool RedisCluster::connected() const {
+  if (!have_map_) return false;
+  for (RedisClient *n : slots_) {
+    if (n == nullptr || !n->connected()) return false;
+  }
+  return true;
+}
+
+RedisLink::Stats RedisCluster::take_stats() {
+  Stats sum;
+  for (auto &n : nodes_) sum.add(n.second->take_stats());
+  if (subscriber_) sum.add(subscriber_->take_stats());
+  return sum;
+}
+
 RedisClient &RedisCluster::node(const std::string &host, int port) {
   std::string key = addr_key(host, port);
   auto it = nodes_.find(key);

@@ -41,6 +41,8 @@ class RedisCluster : public RedisLink {
   void subscribe(const std::string &channel, MessageCallback on_message,
                  std::function<void()> on_subscribed) override;
   std::string address() const override;
+  bool connected() const override;
+  Stats take_stats() override;
   void command_for(const std::string &key, const std::vector<std::string> &args,
                    Callback cb) override;
 

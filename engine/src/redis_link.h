@@ -65,6 +65,25 @@ class RedisLink {
   // For the log: where the store is.
   virtual std::string address() const = 0;
 
+  // For dispatch_status: the link can reach its store now (a cluster: the
+  // map is known and its masters are connected; Sentinel: the master is).
+  virtual bool connected() const = 0;
+
+  // For dispatch_status: counted over the link's connections since the
+  // last take.
+  struct Stats {
+    uint64_t reconnects = 0;   // connections made after the first
+    uint64_t commands = 0;     // replies received
+    double command_ms = 0;     // from sending to their reply
+
+    void add(const Stats &o) {
+      reconnects += o.reconnects;
+      commands += o.commands;
+      command_ms += o.command_ms;
+    }
+  };
+  virtual Stats take_stats() = 0;
+
   // A command without a key of its own (WAIT) sent where key's commands
   // go: for WAIT, the connection that carried the writes to confirm.
   virtual void command_for(const std::string &key, const std::vector<std::string> &args,

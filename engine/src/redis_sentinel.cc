@@ -29,6 +29,20 @@ std::string RedisSentinel::address() const {
   return out;
 }
 
+bool RedisSentinel::connected() const { return master_ && master_->connected(); }
+
+// The sentinels' connections count too: they are the link's.
+RedisLink::Stats RedisSentinel::take_stats() {
+  Stats sum;
+  if (master_) sum.add(master_->take_stats());
+  if (subscriber_) sum.add(subscriber_->take_stats());
+  if (watch_) sum.add(watch_->take_stats());
+  for (auto &s : sentinels_) {
+    if (s) sum.add(s->take_stats());
+  }
+  return sum;
+}
+
 RedisClient &RedisSentinel::sentinel(size_t i) {
   if (!sentinels_[i]) {
     // Sentinels take no AUTH and no db here: the password is the master's.

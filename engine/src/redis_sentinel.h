@@ -32,6 +32,8 @@ class RedisSentinel : public RedisLink {
   void subscribe(const std::string &channel, MessageCallback on_message,
                  std::function<void()> on_subscribed) override;
   std::string address() const override;
+  bool connected() const override;
+  Stats take_stats() override;
 
  private:
   struct Op {
