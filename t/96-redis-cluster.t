@@ -140,7 +140,9 @@ sub move_slot {
         select(undef, undef, undef, 0.05) if $o{slowly};
     }
     return ($src, $dst, $slot, $dst_id) if defined $o{finish} && !$o{finish};
-    $fleet->cli_at($_, 'CLUSTER', 'SETSLOT', $slot, 'NODE', $dst_id) for @masters;
+    # The new owner first, then the old, then the rest, as redis-cli does.
+    $fleet->cli_at($_, 'CLUSTER', 'SETSLOT', $slot, 'NODE', $dst_id)
+        for $dst, $src, grep { $_ != $dst && $_ != $src } @masters;
     return ($src, $dst, $slot, $dst_id);
 }
 

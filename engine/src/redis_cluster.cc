@@ -239,7 +239,13 @@ void RedisCluster::on_reply(const OpPtr &op, bool retry, bool unsent, const redi
         refresh();
       }
       if (may_retry) {
-        if (moved) {
+        if (moved && op->attempts >= 3 && monotonic_ms() + kRetryPauseMs < op->deadline) {
+          // Redirected back and forth: the masters do not agree yet who
+          // owns the slot (a resharding tells them one at a time). Again
+          // after a pause, on the map as it is then.
+          retry_.push_back(op);
+          if (!retry_timer_.armed()) retry_timer_.start(kRetryPauseMs);
+        } else if (moved) {
           send_to(target, op, true);
         } else {
           // ASK: this command alone goes to the importing node, after ASKING
