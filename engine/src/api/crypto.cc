@@ -772,6 +772,20 @@ constexpr int kRsaMinImportBits = 512;
 constexpr int kRsaMaxImportBits = 8192;
 constexpr size_t kMaxKeyDer = 16384;
 
+// OpenSSL's own bound (OPENSSL_RSA_MAX_PUBEXP_BITS), for every modulus: a
+// private operation uses e too (blinding, the check of the CRT result), and
+// e + k (p-1)(q-1) passes every consistency check with any k: a 127000-bit
+// e made one 4096-bit signature hold the worker for over a second.
+constexpr int kRsaMaxExponentBits = 64;
+
+bool rsa_exponent_small(EVP_PKEY *key) {
+  BIGNUM *e = nullptr;
+  bool ok = EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_E, &e) == 1 &&
+            BN_num_bits(e) <= kRsaMaxExponentBits;
+  BN_free(e);
+  return ok;
+}
+
 bool kind_matches(EVP_PKEY *key, const std::string &kind) {
   if (key == nullptr) return false;
   int id = EVP_PKEY_base_id(key);
@@ -779,7 +793,8 @@ bool kind_matches(EVP_PKEY *key, const std::string &kind) {
   if (kind == "X25519") return id == EVP_PKEY_X25519;
   if (kind == "RSA") {
     int bits = EVP_PKEY_get_bits(key);
-    return id == EVP_PKEY_RSA && bits >= kRsaMinImportBits && bits <= kRsaMaxImportBits;
+    return id == EVP_PKEY_RSA && bits >= kRsaMinImportBits && bits <= kRsaMaxImportBits &&
+           rsa_exponent_small(key);
   }
   int nid = curve_nid(kind);
   return nid != NID_undef && pkey_curve(key) == nid;
@@ -1456,7 +1471,12 @@ void aes_ctr(const v8::FunctionCallbackInfo<v8::Value> &info) {
 }
 
 // aesKw(wrap, key, data) -> ArrayBuffer, or null (a wrong integrity check,
-// or data that is not a multiple of 8 bytes of at least 16). RFC 3394.
+// or data that is not a multiple of 8 bytes of at least 16, or past 64 KiB).
+// RFC 3394. AES-KW costs six AES calls per 8 bytes through OpenSSL's generic block
+// path (one native call unwrapping 32 MiB held the worker past the hang
+// timeout). It wraps keys: an 8192-bit RSA key as JWK is under 7 KiB.
+constexpr size_t kAesKwMaxBytes = 64 * 1024;
+
 void aes_kw(const v8::FunctionCallbackInfo<v8::Value> &info) {
   v8::Isolate *isolate = info.GetIsolate();
   Bytes key, data;
@@ -1470,7 +1490,7 @@ void aes_kw(const v8::FunctionCallbackInfo<v8::Value> &info) {
     return;
   }
   bool wrap = info[0]->IsTrue();
-  if (data.len % 8 != 0 || data.len < (wrap ? 16u : 24u) || data.len > kMaxCryptoInput - 8) {
+  if (data.len % 8 != 0 || data.len < (wrap ? 16u : 24u) || data.len > kAesKwMaxBytes) {
     info.GetReturnValue().SetNull();
     return;
   }

@@ -1,0 +1,99 @@
+#!/usr/bin/perl
+# Findings of a fifth attack (branch attack), on what was merged on the
+# day of WebCrypto, request.cf, dynamic import() and the cordons: a hostile
+# tenant who has read README.md and SPEC.md. Each case asserts what the
+# README promises and failed on the commit it was found on, unless it says
+# it pins a defence that held.
+use strict;
+use warnings;
+use Test::More;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Dispatch::Test;
+use Dispatch::Hostile;
+use MIME::Base64 qw(encode_base64);
+
+my $t = hostile_server(budget => 100);
+
+# A real 4096-bit RSA key (PKCS#8 DER, base64), made for this run.
+my $pkcs8 = `openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:4096 2>/dev/null | openssl pkcs8 -topk8 -nocrypt -outform DER`;
+length($pkcs8) > 1000 or BAIL_OUT('openssl genpkey made no RSA key');
+my $pkcs8_b64 = encode_base64($pkcs8, '');
+
+# ---------------------------------------------------------------------------
+# 1. An RSA private key is checked with cheap arithmetic on import, but its
+# public exponent was not bounded: e + k (p-1)(q-1) for a large k passes
+# every check (e d = 1 mod p-1 and q-1 still holds) and OpenSSL uses e in
+# each private operation (blinding, and the check of the CRT result). A
+# 128000-bit e made one 2048-bit signature take 1.2 s of CPU in one native
+# call (8 s at 4096 bits): the watchdog cannot stop it and the worker was
+# killed by dispatch_hang_timeout. Now a DataError, as for any exponent of
+# more than 64 bits (OpenSSL's own bound for moduli past 3072 bits).
+my $huge_e_js = <<'JS';
+const b64 = s => Uint8Array.from(atob(s), c => c.charCodeAt(0));
+const fromB64url = s => b64(s.replace(/-/g, '+').replace(/_/g, '/') + '='.repeat((4 - s.length % 4) % 4));
+const toB64url = bytes => btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+const big = s => BigInt('0x' + Array.from(fromB64url(s), x => x.toString(16).padStart(2, '0')).join(''));
+const bytesOf = n => { let h = n.toString(16); if (h.length % 2) h = '0' + h;
+  return Uint8Array.from(h.match(/../g), x => parseInt(x, 16)); };
+const alg = { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' };
+export default { async fetch() {
+  const key = await crypto.subtle.importKey('pkcs8', b64('PKCS8'), alg, true, ['sign']);
+  const jwk = await crypto.subtle.exportKey('jwk', key);
+  const phi = (big(jwk.p) - 1n) * (big(jwk.q) - 1n);
+  // e' = e + k phi: the same key for every check the import makes
+  const e = big(jwk.e) + ((1n << 127000n) / phi) * phi;
+  let bytes = bytesOf(e);
+  let s = ''; for (let i = 0; i < bytes.length; i += 4096) s += String.fromCharCode(...bytes.subarray(i, i + 4096));
+  jwk.e = btoa(s).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  let forged;
+  try { forged = await crypto.subtle.importKey('jwk', jwk, alg, false, ['sign']); }
+  catch (err) { return new Response('refused ' + err.name); }
+  await crypto.subtle.sign(alg, forged, new Uint8Array(8));
+  return new Response('signed');
+} };
+JS
+$huge_e_js =~ s/PKCS8/$pkcs8_b64/;
+hostile_case($t, 'an RSA private key with a huge public exponent is refused on import',
+    js => $huge_e_js,
+    expect => [[200, 'refused DataError']],
+    timeout => 20);
+
+# ---------------------------------------------------------------------------
+# 2. AES-KW (RFC 3394) costs six AES calls per 8 bytes, each through
+# OpenSSL's generic block path: unwrapping 1 MiB took 1.3 s of CPU in one
+# native call (16 MiB: 12 s) on a loaded test machine, and unwrapKey takes
+# any length a tenant hands it. Now data past 64 KiB (far above any key
+# WebCrypto exports: an 8192-bit RSA key in JWK is under 7 KiB) is an
+# OperationError before OpenSSL is asked.
+hostile_case($t, 'AES-KW unwrapKey of 32 MiB is refused at once',
+    js => q{
+        export default { async fetch() {
+          const kek = await crypto.subtle.importKey('raw', new Uint8Array(16), 'AES-KW', false, ['unwrapKey']);
+          const t0 = Date.now();
+          try {
+            await crypto.subtle.unwrapKey('raw', new Uint8Array(32 << 20), kek, 'AES-KW',
+                                          { name: 'HMAC', hash: 'SHA-256' }, true, ['sign']);
+          } catch (err) { return new Response('refused ' + err.name); }
+          return new Response('unwrapped');
+        } };
+    },
+    expect => [[200, 'refused OperationError']],
+    timeout => 20);
+
+hostile_case($t, 'AES-KW still wraps and unwraps a key',
+    js => q{
+        export default { async fetch() {
+          const kek = await crypto.subtle.generateKey({ name: 'AES-KW', length: 256 }, false, ['wrapKey', 'unwrapKey']);
+          const raw = crypto.getRandomValues(new Uint8Array(64));
+          const key = await crypto.subtle.importKey('raw', raw, { name: 'HMAC', hash: 'SHA-256' }, true, ['sign']);
+          const wrapped = await crypto.subtle.wrapKey('raw', key, kek, 'AES-KW');
+          const back = await crypto.subtle.unwrapKey('raw', wrapped, kek, 'AES-KW',
+                                                     { name: 'HMAC', hash: 'SHA-256' }, true, ['sign']);
+          const again = new Uint8Array(await crypto.subtle.exportKey('raw', back));
+          return new Response(wrapped.byteLength + ' ' + again.every((b, i) => b === raw[i]));
+        } };
+    },
+    expect => [[200, '72 true']]);
+
+done_testing();
