@@ -14,6 +14,7 @@ use Dispatch::Hostile;
 use MIME::Base64 qw(encode_base64);
 
 my $t = hostile_server(budget => 100);
+my $logpos = 0;
 
 # A real 4096-bit RSA key (PKCS#8 DER, base64), made for this run.
 my $pkcs8 = `openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:4096 2>/dev/null | openssl pkcs8 -topk8 -nocrypt -outform DER`;
@@ -95,5 +96,67 @@ hostile_case($t, 'AES-KW still wraps and unwraps a key',
         } };
     },
     expect => [[200, '72 true']]);
+
+# ---------------------------------------------------------------------------
+# 3. A router's args and request.cf cross a dispatch as JSON of up to 1 MiB,
+# and the TARGET parses them (and freezes cf) in its own request, on its own
+# CPU limit: 1 MiB of "[[],[],...]" (340000 arrays, cheap for the router to
+# build once at its top level) stopped the target's isolate with
+# exceeded_cpu, failing every request it had in flight and counting toward
+# its penalty box: one tenant made another hit its limits. Now a JSON of a
+# dispatch holds at most 10000 objects, arrays and strings; past that the
+# caller's fetch() throws a TypeError and the target is never started.
+$t->put_script('victims', 'victim', q{
+    export default { fetch(req, env) {
+      const n = x => Array.isArray(x) ? x.length : typeof x;
+      return new Response('victim ' + n(req.cf) + ' ' + n(env.big));
+    } };
+});
+my $ns_binding = '{"bindings":[{"type":"dispatch_namespace","name":"V","namespace":"victims"}]}';
+my $victim_spared = sub {
+    my ($r, $t) = @_;
+    unlike substr($t->error_log, $logpos), qr/"victims\/victim": stopped/,
+        'the target was not stopped for what its caller sent';
+};
+hostile_case($t, 'a cf of 340000 arrays is refused in the caller, not charged to the target',
+    setup => sub { $logpos = length $_[0]->error_log },
+    js => q{
+        const cf = []; for (let i = 0; i < 340000; i++) cf.push([]);
+        export default { async fetch(req, env) {
+          try { await env.V.get('victim').fetch(new Request('http://x/', { cf })); }
+          catch (err) { return new Response(err.name + ': ' + err.message); }
+          return new Response('sent');
+        } };
+    },
+    fields => { metadata => $ns_binding },
+    expect => [[200, qr/^TypeError: .*more than 10000 objects, arrays and strings/]],
+    check => $victim_spared);
+
+hostile_case($t, 'args of 340000 arrays are refused in the caller, not charged to the target',
+    setup => sub { $logpos = length $_[0]->error_log },
+    js => q{
+        const big = []; for (let i = 0; i < 340000; i++) big.push([]);
+        export default { async fetch(req, env) {
+          try { await env.V.get('victim', { big }).fetch(new Request('http://x/')); }
+          catch (err) { return new Response(err.name + ': ' + err.message); }
+          return new Response('sent');
+        } };
+    },
+    fields => { metadata => $ns_binding },
+    expect => [[200, qr/^TypeError: .*more than 10000 objects, arrays and strings/]],
+    check => $victim_spared);
+
+hostile_case($t, 'args and a cf of 4000 arrays each still cross a dispatch',
+    setup => sub { $logpos = length $_[0]->error_log },
+    js => q{
+        const big = []; for (let i = 0; i < 4000; i++) big.push(['a']);
+        export default { async fetch(req, env) {
+          const r = await env.V.get('victim', { big }).fetch(new Request('http://x/', { cf: big }));
+          return new Response(await r.text());
+        } };
+    },
+    fields => { metadata => $ns_binding },
+    expect => [[200, 'victim 4000 4000']],
+    check => $victim_spared);
 
 done_testing();
