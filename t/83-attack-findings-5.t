@@ -149,4 +149,33 @@ hostile_case($t, 'args and a cf of 4000 arrays each still cross a dispatch',
     expect => [[200, 'victim 4000 4000']],
     check => $victim_spared);
 
+# ---------------------------------------------------------------------------
+# 4. import() took any specifier: a 128M-character one, a rope of eleven
+# doublings that costs the heap almost nothing, was flattened, copied to
+# UTF-8, split into path parts and quoted twice into error messages outside
+# the isolate's budget, all in one turn the watchdog could not stop: the
+# worker ran past dispatch_hang_timeout and exited. Now a specifier of more
+# than 1024 characters is a TypeError before anything reads it.
+hostile_case($t, 'import() of a 128M-character specifier rejects at once',
+    js => q{
+        export default { async fetch() {
+          let s = './' + 'a'.repeat(1 << 16);
+          for (let i = 0; i < 11; i++) s = s + s;
+          try { await import(s); } catch (err) { return new Response(err.name + ': ' + err.message); }
+          return new Response('imported');
+        } };
+    },
+    expect => [[200, 'TypeError: import(): a module specifier is at most 1024 characters']],
+    timeout => 20);
+
+hostile_case($t, 'import() of a 1008-character specifier still loads the module',
+    js => q{
+        export default { async fetch() {
+          const m = await import('./' + 'x/../'.repeat(200) + 'lib.js');
+          return new Response(m.name);
+        } };
+    },
+    fields => { 'module:lib.js' => q{export const name = 'lib';} },
+    expect => [[200, 'lib']]);
+
 done_testing();
