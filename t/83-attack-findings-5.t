@@ -11,6 +11,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Dispatch::Test;
 use Dispatch::Hostile;
+use Dispatch::Admin;
 use MIME::Base64 qw(encode_base64);
 
 my $t = hostile_server(budget => 100);
@@ -177,5 +178,58 @@ hostile_case($t, 'import() of a 1008-character specifier still loads the module'
     },
     fields => { 'module:lib.js' => q{export const name = 'lib';} },
     expect => [[200, 'lib']]);
+
+# ---------------------------------------------------------------------------
+# 5. A renamed namespace keeps its KV data under its old name (README), and
+# a namespace made later under that old name -- explicitly or by an upload
+# into it -- took the old name as its KV name too: its scripts read and
+# wrote the renamed namespace's data (a platform that gives a freed name to
+# another customer hands it the first one's KV). The rename now records who
+# holds the KV name (a delete, whose KV data stays, too), and a namespace
+# made under a held name gets a KV name of its own (under its prefix, as a
+# tier's Redis ACL user allows).
+{
+    my $a = admin_server();
+    my $kv_js = q{
+        export default { async fetch(req, env) {
+          const put = new URL(req.url).searchParams.get('put');
+          if (put) { await env.STORE.put('k', put); return new Response('stored'); }
+          return new Response(String(await env.STORE.get('k')));
+        } };
+    };
+    my $up = sub {
+        my ($ns, $name) = @_;
+        envelope_ok(curl_upload($a, $ns, $name,
+            metadata => { main_module => 'worker.js',
+                          bindings => [{ type => 'kv_namespace', name => 'STORE', namespace_id => 'store' }] },
+            files => [[ 'worker.js', 'worker.js', 'application/javascript+module', $kv_js ]]),
+            "upload $ns/$name");
+    };
+    my $reads = sub { $a->get("/t/$_[0]")->{content} };
+    envelope_ok(api($a, POST => '', json => { name => 'acme' }), 'create acme');
+    $up->('acme', 'app');
+    is $a->get('/t/acme/app?put=acme-private')->{content}, 'stored', 'acme stores a value in its KV';
+    envelope_ok(api($a, PUT => '/acme', json => { name => 'acme-old' }), 'rename acme to acme-old');
+    is $reads->('acme-old/app'), 'acme-private', 'the renamed namespace keeps its KV data';
+
+    envelope_ok(api($a, POST => '', json => { name => 'acme' }), 'create a new acme');
+    $up->('acme', 'spy');
+    is $reads->('acme/spy'), 'null', "a namespace created under a renamed one's old name reads none of its KV";
+
+    envelope_ok(api($a, DELETE => '/acme'), 'delete the new acme');
+    $up->('acme', 'spy2');
+    is $reads->('acme/spy2'), 'null', "nor one an upload makes under that name";
+
+    envelope_ok(api($a, DELETE => '/acme'), 'delete it too');
+    envelope_ok(api($a, PUT => '/acme-old', json => { name => 'acme' }), 'rename acme-old back to acme');
+    $up->('acme', 'again');
+    is $reads->('acme/again'), 'acme-private', 'renamed back, its scripts share its KV data as before';
+
+    # The same after a delete (whose KV data stays, for the platform to delete).
+    envelope_ok(api($a, DELETE => '/acme'), 'delete acme');
+    $up->('acme', 'after-delete');
+    is $reads->('acme/after-delete'), 'null', 'a namespace made under a deleted one\'s name reads none of its KV';
+    $a->stop;
+}
 
 done_testing();
