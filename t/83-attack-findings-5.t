@@ -102,10 +102,10 @@ hostile_case($t, 'AES-KW still wraps and unwraps a key',
 # 3. A router's args and request.cf cross a dispatch as JSON of up to 1 MiB,
 # and the TARGET parses them (and freezes cf) in its own request, on its own
 # CPU limit: 1 MiB of "[[],[],...]" (340000 arrays, cheap for the router to
-# build once at its top level) stopped the target's isolate with
-# exceeded_cpu, failing every request it had in flight and counting toward
-# its penalty box: one tenant made another hit its limits. Now a JSON of a
-# dispatch holds at most 10000 objects, arrays and strings; past that the
+# build once at its top level) or of "[0,0,...]" stopped the target's
+# isolate with exceeded_cpu, failing every request it had in flight and
+# counting toward its penalty box: one tenant made another hit its limits.
+# Now a JSON of a dispatch holds at most 10000 values; past that the
 # caller's fetch() throws a TypeError and the target is never started.
 $t->put_script('victims', 'victim', q{
     export default { fetch(req, env) {
@@ -119,21 +119,23 @@ my $victim_spared = sub {
     unlike substr($t->error_log, $logpos), qr/"victims\/victim": stopped/,
         'the target was not stopped for what its caller sent';
 };
-for my $case (['a cf', q{env.V.get('victim').fetch(new Request('http://x/', { cf: big }))}],
-              ['args', q{env.V.get('victim', { big }).fetch(new Request('http://x/'))}]) {
-    my ($what, $call) = @$case;
-    hostile_case($t, "$what of 340000 arrays refused in the caller, not charged to the target",
+for my $case (['a cf of 340000 arrays', '[]', q{env.V.get('victim').fetch(new Request('http://x/', { cf: big }))}],
+              ['a cf of 520000 numbers', '0', q{env.V.get('victim').fetch(new Request('http://x/', { cf: big }))}],
+              ['args of 340000 arrays', '[]', q{env.V.get('victim', { big }).fetch(new Request('http://x/'))}]) {
+    my ($what, $item, $call) = @$case;
+    my $n = $what =~ /(\d+)/ ? $1 : die;
+    hostile_case($t, "$what refused in the caller, not charged to the target",
         setup => sub { $logpos = length $_[0]->error_log },
         js => q{
-            const big = []; for (let i = 0; i < 340000; i++) big.push([]);
+            const big = []; for (let i = 0; i < COUNT; i++) big.push(ITEM);
             export default { async fetch(req, env) {
               try { await CALL; }
               catch (err) { return new Response(err.name + ': ' + err.message); }
               return new Response('sent');
             } };
-        } =~ s/CALL/$call/r,
+        } =~ s/CALL/$call/r =~ s/COUNT/$n/r =~ s/ITEM/$item/r,
         fields => { metadata => $ns_binding },
-        expect => [[200, qr/^TypeError: .*more than 10000 objects, arrays and strings/]],
+        expect => [[200, qr/^TypeError: .*more than 10000 values as JSON/]],
         check => $victim_spared);
 }
 

@@ -146,8 +146,9 @@ bool clean(const std::string &s) {
   return true;
 }
 
-// How many objects, arrays and strings a JSON text holds: what parsing it
-// allocates one by one (numbers and literals land in their array's store).
+// About how many values a JSON text holds (each object or array, and each
+// element or member after a comma): what parsing it, and freezing a cf,
+// visit one by one. Commas and brackets inside strings do not count.
 size_t json_values(const std::string &json) {
   size_t count = 0;
   bool in_string = false;
@@ -158,8 +159,7 @@ size_t json_values(const std::string &json) {
       else if (c == '"') in_string = false;
     } else if (c == '"') {
       in_string = true;
-      count++;
-    } else if (c == '{' || c == '[') {
+    } else if (c == '{' || c == '[' || c == ',') {
       count++;
     }
   }
@@ -219,14 +219,13 @@ void on_dispatch_start(const v8::FunctionCallbackInfo<v8::Value> &info) {
     throw_type_error(isolate, "get(): args are larger than " +
                               std::to_string(kMaxDispatchArgs >> 20) + " MiB as JSON");
     return;
-  }  if (json_values(cf) > kMaxDispatchJsonValues || json_values(args) > kMaxDispatchJsonValues ||
+  }
+  if (json_values(cf) > kMaxDispatchJsonValues || json_values(args) > kMaxDispatchJsonValues ||
       json_values(outbound) > kMaxDispatchJsonValues) {
     throw_type_error(isolate, "fetch(): args or request.cf hold more than " +
-                              std::to_string(kMaxDispatchJsonValues) +
-                              " objects, arrays and strings as JSON");
+                              std::to_string(kMaxDispatchJsonValues) + " values as JSON");
     return;
   }
-
   // A call to the outbound worker hands it the values of options.outbound
   // its binding named.
   if (binding == nullptr) args = scope->outbound_args;
