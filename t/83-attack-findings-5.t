@@ -4,6 +4,16 @@
 # tenant who has read README.md and SPEC.md. Each case asserts what the
 # README promises and failed on the commit it was found on, unless it says
 # it pins a defence that held.
+#
+# Tried and held (no test kept): a 128M-character rope handed to every other
+# native that takes a string (env.NS.get, KV get/put, fetch, URL, Headers,
+# TextEncoder, Response, console.log, JSON.parse, btoa, JWK import, args,
+# cf, method); AES-GCM with a 129-byte IV over 4 MiB (0.08 s); a digest or
+# an Ed25519/ECDSA signature over 60 MiB (exceeded_cpu, the worker lives);
+# import() of the module itself during its top-level await; KV keys with
+# braces (the hash tag is the namespace's, before the key); admin paths
+# with percent-encoded '/' or '..' (one name, refused by its syntax);
+# CryptoKey forgery (private fields) and prototype tampering (t/39).
 use strict;
 use warnings;
 use Test::More;
