@@ -192,7 +192,30 @@ hostile_case($t, 'import() of a 1008-character specifier still loads the module'
     expect => [[200, 'lib']]);
 
 # ---------------------------------------------------------------------------
-# 5. A renamed namespace keeps its KV data under its old name (README), and
+# 5. PBKDF2 was bounded by iterations x output blocks (32 blocks at 100000
+# iterations), not by what it costs: 32 SHA-512 blocks at 100000
+# iterations (6.4M compression calls), or 200 SHA-256 blocks at one
+# iteration over a 16 MiB salt (hashed once per block), ran in one native
+# call past dispatch_hang_timeout and the worker exited. Now the cost in
+# compression calls, salt included, is bounded (four blocks at the most
+# iterations): a RangeError before OpenSSL runs.
+for my $case (['32 SHA-512 blocks at 100000 iterations', q{{ name: 'PBKDF2', hash: 'SHA-512', salt: new Uint8Array(16), iterations: 100000 }, key, 512 * 32}],
+              ['200 SHA-256 blocks over a 16 MiB salt', q{{ name: 'PBKDF2', hash: 'SHA-256', salt: new Uint8Array(16 << 20), iterations: 1 }, key, 256 * 200}]) {
+    my ($what, $args) = @$case;
+    hostile_case($t, "PBKDF2 of $what is refused before it runs",
+        js => q{
+            export default { async fetch() {
+              const key = await crypto.subtle.importKey('raw', new Uint8Array(8), 'PBKDF2', false, ['deriveBits']);
+              try { await crypto.subtle.deriveBits(ARGS); } catch (err) { return new Response('refused ' + err.name); }
+              return new Response('derived');
+            } };
+        } =~ s/ARGS/$args/r,
+        expect => [[200, 'refused RangeError']],
+        timeout => 20);
+}
+
+# ---------------------------------------------------------------------------
+# 6. A renamed namespace keeps its KV data under its old name (README), and
 # a namespace made later under that old name -- explicitly or by an upload
 # into it -- took the old name as its KV name too: its scripts read and
 # wrote the renamed namespace's data (a platform that gives a freed name to

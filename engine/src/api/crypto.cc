@@ -223,7 +223,13 @@ void digest_finish(const v8::FunctionCallbackInfo<v8::Value> &info) {
 // PBKDF2: at most 100,000 iterations (as Workers), and at most the work of
 // 32 output blocks at that count.
 constexpr uint64_t kPbkdf2MaxIterations = 100000;
-constexpr uint64_t kPbkdf2MaxWork = kPbkdf2MaxIterations * 32;
+// PBKDF2's work in calls of the hash's compression function: per output
+// block, two per iteration (HMAC with its pads precomputed) and the salt's
+// blocks once. One native call the CPU limit cannot interrupt: 32 SHA-512
+// blocks at 100000 iterations (6.4M calls), or 200 SHA-256 blocks over a
+// 16 MiB salt, held the worker past dispatch_hang_timeout. At most four
+// blocks at the most iterations: about 0.15 s on a loaded machine.
+constexpr uint64_t kPbkdf2MaxCompressions = 4 * 2 * kPbkdf2MaxIterations;
 
 bool uint_arg(v8::Local<v8::Value> value, uint64_t max, uint64_t *out) {
   if (!value->IsNumber()) return false;
@@ -269,9 +275,14 @@ void pbkdf2(const v8::FunctionCallbackInfo<v8::Value> &info) {
     return;
   }
   uint64_t blocks = (len + EVP_MD_size(md) - 1) / EVP_MD_size(md);
-  if (blocks * iterations > kPbkdf2MaxWork || password.len > kMaxCryptoInput ||
-      salt.len > kMaxCryptoInput) {
-    throw_range_error(isolate, "PBKDF2: the derived length times the iterations is too large");
+  uint64_t hash_block = uint64_t(EVP_MD_block_size(md));
+  // salt || INT(i) and the hash's padding (at most 17 bytes), per block
+  uint64_t salt_blocks = (uint64_t(salt.len) + 4 + 17 + hash_block - 1) / hash_block;
+  if (password.len > kMaxCryptoInput || salt.len > kMaxCryptoInput ||
+      blocks > kPbkdf2MaxCompressions ||
+      blocks * (2 * iterations + salt_blocks) > kPbkdf2MaxCompressions) {
+    throw_range_error(isolate, "PBKDF2: the derived length times the iterations (and the salt's "
+                               "length) is too large");
     return;
   }
   v8::Local<v8::ArrayBuffer> result;
