@@ -38,6 +38,12 @@ const char kNamespacesKey[] = "dispatch:namespaces";
 
 std::string scripts_key(const std::string &ns) { return "dispatch:{" + ns + "}:scripts"; }
 std::string record_key(const std::string &ns) { return "dispatch:{" + ns + "}:namespace"; }
+// Which namespace holds the KV data made under the name ns (set when a
+// namespace is renamed away from it or deleted: its KV data stays). With
+// the KV data, which outlives the namespace's own keys, and under the
+// pattern a tier's Redis ACL user has for it (dispatch:kv:{NS/*).
+std::string kv_held_key(const std::string &ns) { return "dispatch:kv:{" + ns + "/}:held-by"; }
+
 
 std::string now_iso() {
   timespec ts;
@@ -84,6 +90,15 @@ std::string uuid() {
   std::string h = hex(b, sizeof(b));
   return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" +
          h.substr(16, 4) + "-" + h.substr(20);
+}
+
+// The KV name of a namespace made now under the name ns: ns itself, unless
+// a renamed namespace still holds the KV data made under that name; then a
+// name of its own (under ns's prefix, as a tier's Redis ACL user allows),
+// or the newcomer would read and write the renamed namespace's data.
+std::string fresh_kv_name(const std::string &ns, const RedisValue &held) {
+  if (held.type != REDIS_REPLY_STRING || held.str.empty() || held.str == ns) return ns;
+  return ns + "/" + uuid();
 }
 
 std::string percent_decode(const std::string &s, bool plus_is_space) {
@@ -617,16 +632,17 @@ void AdminCall::namespace_create() {
   }
   std::string ns = name;
   if (!engine_.serves(ns)) return refuse_cordoned(ns);
+  auto self = shared_from_this();
+  redis({{"GET", kv_held_key(ns)}}, [self, ns](Replies &held) {
   std::string now = now_iso();
   std::string rec = record_key(ns);
-  auto self = shared_from_this();
-  redis({{"SADD", kNamespacesKey, ns},
+  self->redis({{"SADD", kNamespacesKey, ns},
          {"MULTI"},
          {"HSETNX", rec, "namespace_id", uuid()},
          {"HSETNX", rec, "namespace_name", ns},
          {"HSETNX", rec, "created_on", now},
          {"HSETNX", rec, "modified_on", now},
-         {"HSETNX", rec, "kv_namespace", ns},
+         {"HSETNX", rec, "kv_namespace", fresh_kv_name(ns, held[0])},
          {"SCARD", scripts_key(ns)},
          {"HGETALL", rec},
          {"EXEC"}},
@@ -640,6 +656,7 @@ void AdminCall::namespace_create() {
     }
     self->changed({}, namespace_object(ns, exec.elements[6].as_hash(),
                                        exec.elements[5].integer));
+  });
   });
 }
 
@@ -714,6 +731,9 @@ void AdminCall::namespace_rename() {
         published.push_back(from + "/" + names[i]);
       }
       cmds.push_back({"EXEC"});
+      // The KV name stays taken: a namespace made later under it gets one
+      // of its own (fresh_kv_name; those, with a uuid, are never made twice).
+      if (kv.find('/') == std::string::npos) cmds.push_back({"SET", kv_held_key(kv), to});
       // Then the old namespace goes, in a transaction of its own hash tag.
       cmds.push_back({"MULTI"});
       cmds.push_back({"DEL", record_key(from), scripts_key(from)});
@@ -734,15 +754,20 @@ void AdminCall::namespace_delete() {
   auto self = shared_from_this();
   std::string ns = ns_;
   redis({{"SISMEMBER", kNamespacesKey, ns}, {"EXISTS", record_key(ns)},
-         {"SMEMBERS", scripts_key(ns)}},
+         {"SMEMBERS", scripts_key(ns)}, {"HGET", record_key(ns), "kv_namespace"}},
         [self, ns](Replies &r) {
     std::vector<std::string> names;
     for (const auto &e : r[2].elements) names.push_back(e.str);
     if (r[0].integer == 0 && r[1].integer == 0 && names.empty()) {
       return self->fail(404, kCodeNotFound, "the namespace \"" + ns + "\" does not exist");
     }
-    std::vector<std::vector<std::string>> cmds = {{"MULTI"},
-                                                  {"DEL", record_key(ns), scripts_key(ns)}};
+    // Its KV data stays (the platform's to delete): a namespace made later
+    // under its name must not find it (fresh_kv_name).
+    std::string kv = r[3].type == REDIS_REPLY_STRING && !r[3].str.empty() ? r[3].str : ns;
+    std::vector<std::vector<std::string>> cmds;
+    if (kv.find('/') == std::string::npos) cmds.push_back({"SET", kv_held_key(kv), "(deleted)"});
+    cmds.push_back({"MULTI"});
+    cmds.push_back({"DEL", record_key(ns), scripts_key(ns)});
     std::vector<std::string> published;
     for (const auto &n : names) {
       cmds.push_back({"DEL", ScriptStore::script_key(ns, n)});
@@ -938,7 +963,8 @@ void AdminCall::script_upload(bool content_only) {
   std::string key = ScriptStore::script_key(ns_, name_);
   redis({{"EXISTS", key},
          {"HMGET", key, "created_on", "metadata"},
-         {"HGET", record_key(ns_), "kv_namespace"}},
+         {"HGET", record_key(ns_), "kv_namespace"},
+         {"GET", kv_held_key(ns_)}},
         [self, upload, content_only, key](Replies &r) {
     bool exists = r[0].integer != 0;
     if (content_only && !exists) {
@@ -952,7 +978,8 @@ void AdminCall::script_upload(bool content_only) {
       created_on = r[1].elements[0].str;
       old_metadata = r[1].elements[1].str;
     }
-    std::string kv = r[2].type == REDIS_REPLY_STRING && !r[2].str.empty() ? r[2].str : self->ns_;
+    std::string kv = r[2].type == REDIS_REPLY_STRING && !r[2].str.empty()
+                         ? r[2].str : fresh_kv_name(self->ns_, r[3]);
     JsonPtr old_meta = parse_metadata(old_metadata);
     JsonPtr meta = parse_metadata(upload->metadata);
     std::string err;
@@ -1039,7 +1066,7 @@ void AdminCall::script_upload(bool content_only) {
                  {"HSETNX", rec, "namespace_id", uuid()},
                  {"HSETNX", rec, "namespace_name", self->ns_},
                  {"HSETNX", rec, "created_on", now},
-                 {"HSETNX", rec, "kv_namespace", self->ns_},
+                 {"HSETNX", rec, "kv_namespace", kv},
                  {"HSET", rec, "modified_on", now},
                  {"EXEC"}},
                 [self, fields, upload](Replies &) {

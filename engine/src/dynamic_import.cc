@@ -129,6 +129,15 @@ v8::MaybeLocal<v8::Promise> import_dynamically(v8::Local<v8::Context> context,
   v8::Isolate *isolate = context->GetIsolate();
   v8::Local<v8::Promise::Resolver> resolver;
   if (!v8::Promise::Resolver::New(context).ToLocal(&resolver)) return {};
+  if (specifier->Length() > kMaxModuleSpecifier) {
+    // Refused before it is flattened or copied: resolving a 128M-character
+    // specifier (a rope of a few doublings) held the worker past the hang
+    // timeout.
+    resolver->Reject(context, v8::Exception::TypeError(v8_str(
+        isolate, "import(): a module specifier is at most " +
+                 std::to_string(kMaxModuleSpecifier) + " characters"))).IsJust();
+    return resolver->GetPromise();
+  }
   // The referrer is the module (or service-worker script) that called
   // import(): its path is the name it was compiled under.
   v8::Local<v8::Value> referrer =

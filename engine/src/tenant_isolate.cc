@@ -776,6 +776,12 @@ v8::MaybeLocal<v8::Module> TenantIsolate::resolve_module(
     v8::Local<v8::Context> context, v8::Local<v8::String> specifier,
     v8::Local<v8::FixedArray>, v8::Local<v8::Module> referrer) {
   TenantIsolate *self = from(context->GetIsolate());
+  if (specifier->Length() > kMaxModuleSpecifier) {
+    self->isolate_->ThrowException(v8::Exception::Error(v8_str(
+        self->isolate_, "a module specifier is at most " + std::to_string(kMaxModuleSpecifier) +
+                        " characters")));
+    return {};
+  }
   const std::string *known = self->path_of(referrer);
   std::string referrer_path = known ? *known : self->main_path_;
   return self->load_module(referrer_path, to_std_string(self->isolate_, specifier));

@@ -37,6 +37,10 @@ struct json_t;
 
 namespace dispatch {
 
+// The longest module specifier an import (static or import()) may give, in
+// characters: resolving copies and splits it outside the isolate's budget.
+constexpr int kMaxModuleSpecifier = 1024;
+
 class TenantIsolate : public std::enable_shared_from_this<TenantIsolate> {
  public:
   // A script that does not start returns null, with the reason in *err and

@@ -223,7 +223,13 @@ void digest_finish(const v8::FunctionCallbackInfo<v8::Value> &info) {
 // PBKDF2: at most 100,000 iterations (as Workers), and at most the work of
 // 32 output blocks at that count.
 constexpr uint64_t kPbkdf2MaxIterations = 100000;
-constexpr uint64_t kPbkdf2MaxWork = kPbkdf2MaxIterations * 32;
+// PBKDF2's work in calls of the hash's compression function: per output
+// block, two per iteration (HMAC with its pads precomputed) and the salt's
+// blocks once. One native call the CPU limit cannot interrupt: 32 SHA-512
+// blocks at 100000 iterations (6.4M calls), or 200 SHA-256 blocks over a
+// 16 MiB salt, held the worker past dispatch_hang_timeout. At most four
+// blocks at the most iterations: about 0.15 s on a loaded machine.
+constexpr uint64_t kPbkdf2MaxCompressions = 4 * 2 * kPbkdf2MaxIterations;
 
 bool uint_arg(v8::Local<v8::Value> value, uint64_t max, uint64_t *out) {
   if (!value->IsNumber()) return false;
@@ -269,9 +275,14 @@ void pbkdf2(const v8::FunctionCallbackInfo<v8::Value> &info) {
     return;
   }
   uint64_t blocks = (len + EVP_MD_size(md) - 1) / EVP_MD_size(md);
-  if (blocks * iterations > kPbkdf2MaxWork || password.len > kMaxCryptoInput ||
-      salt.len > kMaxCryptoInput) {
-    throw_range_error(isolate, "PBKDF2: the derived length times the iterations is too large");
+  uint64_t hash_block = uint64_t(EVP_MD_block_size(md));
+  // salt || INT(i) and the hash's padding (at most 17 bytes), per block
+  uint64_t salt_blocks = (uint64_t(salt.len) + 4 + 17 + hash_block - 1) / hash_block;
+  if (password.len > kMaxCryptoInput || salt.len > kMaxCryptoInput ||
+      blocks > kPbkdf2MaxCompressions ||
+      blocks * (2 * iterations + salt_blocks) > kPbkdf2MaxCompressions) {
+    throw_range_error(isolate, "PBKDF2: the derived length times the iterations (and the salt's "
+                               "length) is too large");
     return;
   }
   v8::Local<v8::ArrayBuffer> result;
@@ -772,6 +783,20 @@ constexpr int kRsaMinImportBits = 512;
 constexpr int kRsaMaxImportBits = 8192;
 constexpr size_t kMaxKeyDer = 16384;
 
+// OpenSSL's own bound (OPENSSL_RSA_MAX_PUBEXP_BITS), for every modulus: a
+// private operation uses e too (blinding, the check of the CRT result), and
+// e + k (p-1)(q-1) passes every consistency check with any k: a 127000-bit
+// e made one 4096-bit signature hold the worker for over a second.
+constexpr int kRsaMaxExponentBits = 64;
+
+bool rsa_exponent_small(EVP_PKEY *key) {
+  BIGNUM *e = nullptr;
+  bool ok = EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_E, &e) == 1 &&
+            BN_num_bits(e) <= kRsaMaxExponentBits;
+  BN_free(e);
+  return ok;
+}
+
 bool kind_matches(EVP_PKEY *key, const std::string &kind) {
   if (key == nullptr) return false;
   int id = EVP_PKEY_base_id(key);
@@ -779,7 +804,8 @@ bool kind_matches(EVP_PKEY *key, const std::string &kind) {
   if (kind == "X25519") return id == EVP_PKEY_X25519;
   if (kind == "RSA") {
     int bits = EVP_PKEY_get_bits(key);
-    return id == EVP_PKEY_RSA && bits >= kRsaMinImportBits && bits <= kRsaMaxImportBits;
+    return id == EVP_PKEY_RSA && bits >= kRsaMinImportBits && bits <= kRsaMaxImportBits &&
+           rsa_exponent_small(key);
   }
   int nid = curve_nid(kind);
   return nid != NID_undef && pkey_curve(key) == nid;
@@ -1456,7 +1482,12 @@ void aes_ctr(const v8::FunctionCallbackInfo<v8::Value> &info) {
 }
 
 // aesKw(wrap, key, data) -> ArrayBuffer, or null (a wrong integrity check,
-// or data that is not a multiple of 8 bytes of at least 16). RFC 3394.
+// or data that is not a multiple of 8 bytes of at least 16, or past 64 KiB).
+// RFC 3394. AES-KW costs six AES calls per 8 bytes through OpenSSL's generic block
+// path (one native call unwrapping 32 MiB held the worker past the hang
+// timeout). It wraps keys: an 8192-bit RSA key as JWK is under 7 KiB.
+constexpr size_t kAesKwMaxBytes = 64 * 1024;
+
 void aes_kw(const v8::FunctionCallbackInfo<v8::Value> &info) {
   v8::Isolate *isolate = info.GetIsolate();
   Bytes key, data;
@@ -1470,7 +1501,7 @@ void aes_kw(const v8::FunctionCallbackInfo<v8::Value> &info) {
     return;
   }
   bool wrap = info[0]->IsTrue();
-  if (data.len % 8 != 0 || data.len < (wrap ? 16u : 24u) || data.len > kMaxCryptoInput - 8) {
+  if (data.len % 8 != 0 || data.len < (wrap ? 16u : 24u) || data.len > kAesKwMaxBytes) {
     info.GetReturnValue().SetNull();
     return;
   }

@@ -146,6 +146,26 @@ bool clean(const std::string &s) {
   return true;
 }
 
+// About how many values a JSON text holds (each object or array, and each
+// element or member after a comma): what parsing it, and freezing a cf,
+// visit one by one. Commas and brackets inside strings do not count.
+size_t json_values(const std::string &json) {
+  size_t count = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < json.size(); i++) {
+    char c = json[i];
+    if (in_string) {
+      if (c == '\\') i++;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[' || c == ',') {
+      count++;
+    }
+  }
+  return count;
+}
+
 // native.dispatchStart(binding, name, args, cpuMs, subRequests, method,
 // url, headers, body, length, outbound, cf) -> id.
 void on_dispatch_start(const v8::FunctionCallbackInfo<v8::Value> &info) {
@@ -198,6 +218,12 @@ void on_dispatch_start(const v8::FunctionCallbackInfo<v8::Value> &info) {
   if (args.size() > kMaxDispatchArgs || outbound.size() > kMaxDispatchArgs) {
     throw_type_error(isolate, "get(): args are larger than " +
                               std::to_string(kMaxDispatchArgs >> 20) + " MiB as JSON");
+    return;
+  }
+  if (json_values(cf) > kMaxDispatchJsonValues || json_values(args) > kMaxDispatchJsonValues ||
+      json_values(outbound) > kMaxDispatchJsonValues) {
+    throw_type_error(isolate, "fetch(): args or request.cf hold more than " +
+                              std::to_string(kMaxDispatchJsonValues) + " values as JSON");
     return;
   }
   // A call to the outbound worker hands it the values of options.outbound

@@ -33,6 +33,11 @@ class RequestScope;
 constexpr size_t kMaxDispatchDepth = 16;
 // Largest `args` (as JSON) one dispatch may hand its target.
 constexpr size_t kMaxDispatchArgs = 1u << 20;
+// Most values one JSON of a dispatch (args, outbound args, request.cf) may
+// hold: the target parses it (and freezes a cf) in its own request, on its
+// own CPU limit, and 1 MiB of "[[],[],...]" or "[0,0,...]" cost it past
+// 50 ms.
+constexpr size_t kMaxDispatchJsonValues = 10000;
 
 struct DispatchCall {
   uint64_t owner = 0;   // the caller's request id
