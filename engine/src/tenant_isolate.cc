@@ -816,7 +816,9 @@ bool TenantIsolate::evaluate_main_module(v8::Local<v8::Context> context, std::st
 void TenantIsolate::run(RequestScope &scope) {
   // Until bodies stream, the whole body is handed over at once: one that
   // cannot fit what the isolate has left is refused before the script runs.
-  if (scope.body.size() > budget_->available()) {
+  // An empty body fits without asking: available() measures the heap
+  // (GetHeapStatistics), a cost every body-less request would pay.
+  if (!scope.body.empty() && scope.body.size() > budget_->available()) {
     engine_.log(scope, DISPATCH_LOG_WARN, "the request body (" + std::to_string(scope.body.size()) +
                 " bytes) does not fit the memory the script has left: 413");
     engine_.respond(scope, DISPATCH_OUTCOME_EXCEEDED_MEMORY, 413);
