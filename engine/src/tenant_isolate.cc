@@ -114,6 +114,7 @@ TenantIsolate::~TenantIsolate() {
   // The platform keeps a task runner per isolate until it is told.
   v8::platform::NotifyIsolateShutdown(platform_get(), isolate_);
   isolate_->Dispose();
+  platform_forget(isolate_);
 }
 
 size_t TenantIsolate::memory() const { return budget_ ? budget_->memory() : 0; }
@@ -1398,6 +1399,7 @@ void TenantIsolate::on_wait_until(const v8::FunctionCallbackInfo<v8::Value> &inf
 }
 
 void TenantIsolate::pump_message_loop() {
+  if (!platform_tasks_pending(isolate_)) return;
   v8::Isolate::Scope isolate_scope(isolate_);
   v8::HandleScope handle_scope(isolate_);
   while (v8::platform::PumpMessageLoop(platform_get(), isolate_)) {
