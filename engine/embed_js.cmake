@@ -8,6 +8,13 @@ foreach(f ${INPUTS})
   string(APPEND body "// ---- ${name}\n${js}\n")
 endforeach()
 string(APPEND body "})\n")
+# ASCII only: the engine hands the source to V8 as an external one-byte
+# string shared by every isolate (tenant_isolate.cc, builtins_source); write
+# other characters as \u escapes.
+string(REGEX MATCH "[^\t\n\r -~]" non_ascii "${body}")
+if(non_ascii)
+  message(FATAL_ERROR "a built-in contains a character outside ASCII: write it as a \\u escape")
+endif()
 string(FIND "${body}" ")js_builtins\"" clash)
 if(NOT clash EQUAL -1)
   message(FATAL_ERROR "a built-in contains the raw-string delimiter")

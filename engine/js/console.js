@@ -19,7 +19,7 @@ function registerInspector(name, summarize) {
 // far }. Rendering stops early once the line is full, so a huge object costs
 // no more than a small one.
 function consoleInspect(value, depth, state) {
-  if (state.length > CONSOLE_MAX_LINE) return '…';
+  if (state.length > CONSOLE_MAX_LINE) return '\u2026';
   let text;
   switch (typeof value) {
     case 'string': text = JSONStringify(value); break;
@@ -218,7 +218,7 @@ function consoleEmitText(level, text) {
     let end = CONSOLE_MAX_LINE - 1;
     const last = StringPrototypeCharCodeAt(line, end - 1);
     if (last >= 0xD800 && last <= 0xDBFF) end--; // do not split a surrogate pair
-    line = `${StringPrototypeSlice(line, 0, end)}…`;
+    line = `${StringPrototypeSlice(line, 0, end)}\u2026`;
   }
   native.log(level, line);
 }
@@ -284,13 +284,13 @@ function consoleTable(data, properties) {
     return line;
   });
   const widths = header.map((title, i) => Math.max(title.length, ...table.map((line) => line[i].length)) + 2);
-  const rule = (left, middle, right) => left + widths.map((w) => '─'.repeat(w)).join(middle) + right;
-  const line = (cells) => `│${cells.map((text, i) => ` ${text.padEnd(widths[i] - 1)}`).join('│')}│`;
-  consoleEmitText('info', rule('┌', '┬', '┐'));
+  const rule = (left, middle, right) => left + widths.map((w) => '\u2500'.repeat(w)).join(middle) + right;
+  const line = (cells) => `\u2502${cells.map((text, i) => ` ${text.padEnd(widths[i] - 1)}`).join('\u2502')}\u2502`;
+  consoleEmitText('info', rule('\u250c', '\u252c', '\u2510'));
   consoleEmitText('info', line(header));
-  consoleEmitText('info', rule('├', '┼', '┤'));
+  consoleEmitText('info', rule('\u251c', '\u253c', '\u2524'));
   for (const cells of table) consoleEmitText('info', line(cells));
-  consoleEmitText('info', rule('└', '┴', '┘'));
+  consoleEmitText('info', rule('\u2514', '\u2534', '\u2518'));
 }
 
 const consoleNamespace = {

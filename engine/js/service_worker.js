@@ -1,4 +1,4 @@
-// The service-worker format: addEventListener('fetch', e => e.respondWith(…)).
+// The service-worker format: addEventListener('fetch', e => e.respondWith(...)).
 // The engine calls installServiceWorker() before running such a script; it
 // returns an object shaped like a module's default export, so invoke()
 // serves both formats the same way.

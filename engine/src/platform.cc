@@ -8,10 +8,68 @@
 #include <algorithm>
 #include <atomic>
 #include <memory>
+#include <mutex>
+#include <unordered_map>
 
 namespace dispatch {
 
 namespace {
+
+// A foreground task that counts itself among its isolate's pending ones
+// from the moment it is posted until it is destroyed (run, or dropped with
+// the isolate).
+class CountedTask final : public v8::Task {
+ public:
+  CountedTask(std::unique_ptr<v8::Task> task, std::shared_ptr<std::atomic<int>> pending)
+      : task_(std::move(task)), pending_(std::move(pending)) {
+    pending_->fetch_add(1, std::memory_order_relaxed);
+  }
+  ~CountedTask() override { pending_->fetch_sub(1, std::memory_order_relaxed); }
+  void Run() override { task_->Run(); }
+
+ private:
+  std::unique_ptr<v8::Task> task_;
+  std::shared_ptr<std::atomic<int>> pending_;
+};
+
+// An isolate's foreground task runner, the default one underneath, that
+// knows whether any task waits: the pool's periodic pump visits only the
+// isolates that have one (with a thousand idle isolates, visiting each one
+// every 100 ms cost 2.6% of a core doing nothing).
+class CountingTaskRunner final : public v8::TaskRunner {
+ public:
+  explicit CountingTaskRunner(std::shared_ptr<v8::TaskRunner> inner) : inner_(std::move(inner)) {}
+
+  bool pending() const { return pending_->load(std::memory_order_relaxed) > 0; }
+
+  void PostTask(std::unique_ptr<v8::Task> task) override { inner_->PostTask(counted(std::move(task))); }
+  void PostNonNestableTask(std::unique_ptr<v8::Task> task) override {
+    inner_->PostNonNestableTask(counted(std::move(task)));
+  }
+  void PostDelayedTask(std::unique_ptr<v8::Task> task, double delay) override {
+    inner_->PostDelayedTask(counted(std::move(task)), delay);
+  }
+  void PostNonNestableDelayedTask(std::unique_ptr<v8::Task> task, double delay) override {
+    inner_->PostNonNestableDelayedTask(counted(std::move(task)), delay);
+  }
+  // Idle tasks are disabled (platform_init); the pump never runs them.
+  void PostIdleTask(std::unique_ptr<v8::IdleTask> task) override {
+    inner_->PostIdleTask(std::move(task));
+  }
+  bool IdleTasksEnabled() override { return inner_->IdleTasksEnabled(); }
+  bool NonNestableTasksEnabled() const override { return inner_->NonNestableTasksEnabled(); }
+  bool NonNestableDelayedTasksEnabled() const override {
+    return inner_->NonNestableDelayedTasksEnabled();
+  }
+
+ private:
+  std::unique_ptr<v8::Task> counted(std::unique_ptr<v8::Task> task) {
+    return std::make_unique<CountedTask>(std::move(task), pending_);
+  }
+
+  std::shared_ptr<v8::TaskRunner> inner_;
+  std::shared_ptr<std::atomic<int>> pending_ = std::make_shared<std::atomic<int>>(0);
+};
 
 // The default platform with the wall clock V8 reads for Date frozen while
 // a script runs: a loop measuring Date.now() learns nothing about timing.
@@ -34,8 +92,24 @@ class FrozenClockPlatform : public v8::Platform {
     return inner_->OnCriticalMemoryPressure(length);
   }
   int NumberOfWorkerThreads() override { return inner_->NumberOfWorkerThreads(); }
+  // V8 asks from its worker threads too.
   std::shared_ptr<v8::TaskRunner> GetForegroundTaskRunner(v8::Isolate *isolate) override {
-    return inner_->GetForegroundTaskRunner(isolate);
+    std::lock_guard<std::mutex> lock(runners_mu_);
+    std::shared_ptr<CountingTaskRunner> &runner = runners_[isolate];
+    if (!runner) runner = std::make_shared<CountingTaskRunner>(inner_->GetForegroundTaskRunner(isolate));
+    return runner;
+  }
+
+  bool tasks_pending(v8::Isolate *isolate) {
+    std::lock_guard<std::mutex> lock(runners_mu_);
+    auto it = runners_.find(isolate);
+    return it != runners_.end() && it->second->pending();
+  }
+
+  // After Dispose: a new isolate at the same address gets a runner of its own.
+  void forget(v8::Isolate *isolate) {
+    std::lock_guard<std::mutex> lock(runners_mu_);
+    runners_.erase(isolate);
   }
   void CallOnWorkerThread(std::unique_ptr<v8::Task> task) override {
     inner_->CallOnWorkerThread(std::move(task));
@@ -62,6 +136,8 @@ class FrozenClockPlatform : public v8::Platform {
  private:
   v8::Platform *inner_;
   std::atomic<double> frozen_ms_{0};
+  std::mutex runners_mu_;
+  std::unordered_map<v8::Isolate *, std::shared_ptr<CountingTaskRunner>> runners_;
 };
 
 std::unique_ptr<v8::Platform> g_platform;
@@ -112,6 +188,9 @@ bool platform_init(size_t memory_limit, std::string *err) {
 }
 
 v8::Platform *platform_get() { return g_platform.get(); }
+
+bool platform_tasks_pending(v8::Isolate *isolate) { return g_frozen->tasks_pending(isolate); }
+void platform_forget(v8::Isolate *isolate) { g_frozen->forget(isolate); }
 
 void platform_freeze_clock() { g_frozen->freeze(); }
 void platform_thaw_clock() { g_frozen->thaw(); }

@@ -5,6 +5,7 @@
 #include <string>
 
 namespace v8 {
+class Isolate;
 class Platform;
 }
 
@@ -16,6 +17,12 @@ bool platform_init(size_t memory_limit, std::string *err);
 // The process's default platform; the engine pumps its foreground tasks
 // (GC finalisation, memory reducer) for each isolate from a periodic timer.
 v8::Platform *platform_get();
+
+// Whether a foreground task of isolate waits (posted, not yet run): only
+// those isolates need pumping.
+bool platform_tasks_pending(v8::Isolate *isolate);
+// Forgets isolate's task runner, once the isolate is disposed.
+void platform_forget(v8::Isolate *isolate);
 
 // Date.now() does not advance while a script computes, only between its
 // turns (SPEC 5): the clock V8 reads is frozen for the length of a run.

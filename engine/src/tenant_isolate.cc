@@ -118,6 +118,7 @@ TenantIsolate::~TenantIsolate() {
   // The platform keeps a task runner per isolate until it is told.
   v8::platform::NotifyIsolateShutdown(platform_get(), isolate_);
   isolate_->Dispose();
+  platform_forget(isolate_);
 }
 
 size_t TenantIsolate::memory() const { return budget_ ? budget_->memory() : 0; }
@@ -518,6 +519,40 @@ namespace {
 std::vector<uint8_t> g_builtins_code_cache;
 bool g_builtins_code_cache_made = false;
 
+// The built-ins' source as an external string over the embedded bytes: one
+// copy in the process, none in any isolate's heap. Made from UTF-8 instead,
+// every isolate decoded it afresh (a third of a cold start's instructions)
+// and held it as a two-byte string (about 800 KB each, counted against
+// dispatch_worker_memory). embed_js.cmake keeps the source ASCII, which is
+// what a one-byte string must hold; the check here is the belt to that.
+class BuiltinsSourceResource final : public v8::String::ExternalOneByteStringResource {
+ public:
+  const char *data() const override { return kBuiltinsSource; }
+  size_t length() const override { return kBuiltinsSourceLength; }
+  // static storage: nothing to free when an isolate lets go of it
+  void Dispose() override {}
+};
+
+bool builtins_source_ascii() {
+  static const bool ascii = [] {
+    for (size_t i = 0; i < kBuiltinsSourceLength; i++) {
+      if (static_cast<unsigned char>(kBuiltinsSource[i]) > 0x7f) return false;
+    }
+    return true;
+  }();
+  return ascii;
+}
+
+v8::Local<v8::String> builtins_source(v8::Isolate *isolate) {
+  static BuiltinsSourceResource resource;
+  v8::Local<v8::String> source;
+  if (builtins_source_ascii() &&
+      v8::String::NewExternalOneByte(isolate, &resource).ToLocal(&source)) {
+    return source;
+  }
+  return v8_str(isolate, kBuiltinsSource, kBuiltinsSourceLength);
+}
+
 v8::MaybeLocal<v8::Script> compile_builtins(v8::Isolate *isolate, v8::Local<v8::Context> context,
                                             const v8::ScriptOrigin &origin) {
   v8::ScriptCompiler::CachedData *cached = nullptr;
@@ -526,8 +561,7 @@ v8::MaybeLocal<v8::Script> compile_builtins(v8::Isolate *isolate, v8::Local<v8::
                                                 int(g_builtins_code_cache.size()));
   }
   // Source owns cached (and deletes it), never the bytes it points at.
-  v8::ScriptCompiler::Source source(v8_str(isolate, kBuiltinsSource, kBuiltinsSourceLength),
-                                    origin, cached);
+  v8::ScriptCompiler::Source source(builtins_source(isolate), origin, cached);
   v8::MaybeLocal<v8::Script> script = v8::ScriptCompiler::Compile(
       context, &source,
       cached ? v8::ScriptCompiler::kConsumeCodeCache : v8::ScriptCompiler::kNoCompileOptions);
@@ -977,7 +1011,9 @@ bool TenantIsolate::evaluate_main_module(v8::Local<v8::Context> context, std::st
 void TenantIsolate::run(RequestScope &scope) {
   // Until bodies stream, the whole body is handed over at once: one that
   // cannot fit what the isolate has left is refused before the script runs.
-  if (scope.body.size() > budget_->available()) {
+  // An empty body fits without asking: available() measures the heap
+  // (GetHeapStatistics), a cost every body-less request would pay.
+  if (!scope.body.empty() && scope.body.size() > budget_->available()) {
     engine_.log(scope, DISPATCH_LOG_WARN, "the request body (" + std::to_string(scope.body.size()) +
                 " bytes) does not fit the memory the script has left: 413");
     engine_.respond(scope, DISPATCH_OUTCOME_EXCEEDED_MEMORY, 413);
@@ -1542,6 +1578,7 @@ void TenantIsolate::on_wait_until(const v8::FunctionCallbackInfo<v8::Value> &inf
 }
 
 void TenantIsolate::pump_message_loop() {
+  if (!platform_tasks_pending(isolate_)) return;
   v8::Isolate::Scope isolate_scope(isolate_);
   v8::HandleScope handle_scope(isolate_);
   while (v8::platform::PumpMessageLoop(platform_get(), isolate_)) {
