@@ -154,6 +154,22 @@ bool CacheStore::take_slot(const void *owner) {
   return true;
 }
 
+bool CacheStore::reserve(CacheWriter &w, uint64_t len) {
+  uint64_t &n = writing_[w.owner_];
+  if (len > tenant_max_size_ - n) return false;  // n never exceeds the bound
+  n += len;
+  w.reserved_ += len;
+  return true;
+}
+
+void CacheStore::release(CacheWriter &w) {
+  auto it = writing_.find(w.owner_);
+  if (it == writing_.end()) return;
+  it->second -= w.reserved_;
+  w.reserved_ = 0;
+  if (it->second == 0) writing_.erase(it);
+}
+
 void CacheStore::give_slot(const void *owner) {
   auto it = open_.find(owner);
   if (it == open_.end()) return;
@@ -198,6 +214,10 @@ std::unique_ptr<CacheWriter> CacheStore::begin_put(const void *owner,
   w->tmp_path_ = tmp_dir + "/" +
                  hex(reinterpret_cast<const unsigned char *>(&w->entry_.serial),
                      sizeof(w->entry_.serial));
+  if (!reserve(*w, key.size() + meta.size() + sizeof(FileHeader))) {
+    *err = "its puts in progress hold what the cache may keep of it";
+    return nullptr;
+  }
   w->fd_ = ::open(w->tmp_path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (w->fd_ < 0) {
     log(DISPATCH_LOG_ERR, "cannot create " + w->tmp_path_ + ": " + std::strerror(errno));
@@ -239,12 +259,15 @@ CacheWriter::~CacheWriter() {
   if (fd_ >= 0) ::close(fd_);
   if (!tmp_path_.empty()) ::unlink(tmp_path_.c_str());
   store_.give_slot(owner_);
+  store_.release(*this);
 }
 
 bool CacheWriter::write(const char *data, size_t len) {
   if (failed_ || fd_ < 0) return false;
-  if (header_len_ + body_len_ + len > store_.tenant_max_size_) {
-    failed_ = true;  // could never be kept: stop writing now
+  // Over the bound alone, or with the script's other puts in progress:
+  // stop writing now (its temporary file goes with the writer).
+  if (!store_.reserve(*this, len)) {
+    failed_ = true;
     return false;
   }
   if (!write_all(fd_, data, len)) {

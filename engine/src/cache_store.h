@@ -56,6 +56,7 @@ class CacheWriter {
   dispatch_cache_entry_t entry_{};
   uint64_t header_len_ = 0;
   uint64_t body_len_ = 0;
+  uint64_t reserved_ = 0;  // of store_.writing_[owner_]
   bool failed_ = false;
 };
 
@@ -140,6 +141,9 @@ class CacheStore {
   void sweep_tmp(const std::string &dir, uint64_t now) const;
   bool take_slot(const void *owner);
   void give_slot(const void *owner);
+  // Adds len to owner's bytes in temporary files; false past the bound.
+  bool reserve(CacheWriter &w, uint64_t len);
+  void release(CacheWriter &w);
   void log(dispatch_log_level_e level, const std::string &msg) const;
 
   const Host &host_;
@@ -148,6 +152,9 @@ class CacheStore {
   uint64_t tenant_max_size_;
   std::unordered_map<const void *, int> open_;
   int open_total_ = 0;
+  // Bytes the puts in progress of each owner have written to temporary
+  // files: together bounded by tenant_max_size, as what they would store.
+  std::unordered_map<const void *, uint64_t> writing_;
   uint64_t last_tmp_sweep_ms_ = 0;
 };
 

@@ -1187,8 +1187,12 @@ class HtmlRewriter : public NativeState {
     return 0;
   }
 
-  bool match_simple(const Simple &s, const Tag &tag, uint32_t index, uint32_t type_index) const {
+  // *cost grows by the attributes looked through and the bytes compared,
+  // so that start_tag can bound what one element costs.
+  bool match_simple(const Simple &s, const Tag &tag, uint32_t index, uint32_t type_index,
+                    size_t *cost) const {
     auto attr = [&](const std::string &name) -> const std::string * {
+      *cost += tag.attrs.size();
       for (const Attr &a : tag.attrs) {
         if (a.name == name) return &a.value;
       }
@@ -1203,22 +1207,25 @@ class HtmlRewriter : public NativeState {
       case SimpleKind::kType: return tag.name == s.name;
       case SimpleKind::kId: {
         const std::string *v = attr("id");
+        if (v != nullptr) *cost += s.name.size();
         return v != nullptr && *v == s.name;
       }
       case SimpleKind::kClass: {
         const std::string *v = attr("class");
+        if (v != nullptr) *cost += v->size() + s.name.size();
         return v != nullptr && has_word(*v, s.name, false);
       }
       case SimpleKind::kAttr: {
         const std::string *v = attr(s.name);
         if (v == nullptr) return false;
+        *cost += v->size() + s.value.size();
         return match_value(*v, s);
       }
       case SimpleKind::kNthChild: return nth(index);
       case SimpleKind::kNthOfType: return nth(type_index);
       case SimpleKind::kNot:
         for (const Simple &inner : s.inner) {
-          if (!match_simple(inner, tag, index, type_index)) return true;
+          if (!match_simple(inner, tag, index, type_index, cost)) return true;
         }
         return false;
     }
@@ -1259,11 +1266,14 @@ class HtmlRewriter : public NativeState {
         return !w.empty() && v.size() >= w.size() &&
                equal(v.data() + v.size() - w.size(), w.data(), w.size(), s.ci);
       case AttrOp::kContains: {
+        // memmem is linear in both lengths (glibc's two-way search): trying
+        // every offset costs their product, 16G steps for a 1 MB attribute.
         if (w.empty() || v.size() < w.size()) return false;
-        for (size_t k = 0; k + w.size() <= v.size(); ++k) {
-          if (equal(v.data() + k, w.data(), w.size(), s.ci)) return true;
-        }
-        return false;
+        if (!s.ci) return memmem(v.data(), v.size(), w.data(), w.size()) != nullptr;
+        std::string lv(v), lw(w);
+        for (char &c : lv) c = ascii_lower(c);
+        for (char &c : lw) c = ascii_lower(c);
+        return memmem(lv.data(), lv.size(), lw.data(), lw.size()) != nullptr;
       }
     }
     return false;
@@ -1313,23 +1323,30 @@ class HtmlRewriter : public NativeState {
     e.self.assign(compound_words_, 0);
     e.content = parent.content;
     event_selectors_.clear();
+    // One element is matched in one call, which the watchdog cannot stop:
+    // what it may cost is bounded (a 1 MB attribute against 16 selectors).
+    size_t cost = 0;
     for (size_t g = 0; g < flat_.size(); ++g) {
       const FlatCompound &f = flat_[g];
       if (!f.first && !bit(f.compound->child ? parent.self : parent.ancestors, g - 1)) continue;
       bool ok = true;
       for (const Simple &s : f.compound->simples) {
-        ++work_;
-        if (!match_simple(s, tag_, index, type_index)) {
+        ++cost;
+        if (!match_simple(s, tag_, index, type_index, &cost)) {
           ok = false;
           break;
         }
+      }
+      if (cost > kHtmlMaxMatchWork) {
+        return fail("HTMLRewriter: matching one element against the selectors costs more than " +
+                    std::to_string(kHtmlMaxMatchWork) + " steps (the rewriter's limit)");
       }
       if (!ok) continue;
       set_bit(e.self, g);
       if (f.last && element_[f.selector]) event_selectors_.push_back(f.selector);
       if (f.last) set_bit(e.content, f.selector);
     }
-    work_ += flat_.size();
+    work_ += flat_.size() + cost;
     e.ancestors = parent.ancestors;
     for (size_t w = 0; w < compound_words_; ++w) e.ancestors[w] |= e.self[w];
     // A selector list may match through more than one of its selectors.

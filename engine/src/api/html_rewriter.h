@@ -31,7 +31,8 @@
 // Buffers (the unfinished token, output not taken yet, the element stack)
 // are charged to the isolate's budget; an unfinished token is capped at
 // kHtmlMaxToken bytes, the stack at kHtmlMaxDepth elements and selectors at
-// kHtmlMaxSelectors / kHtmlMaxCompounds, each with a clear error.
+// kHtmlMaxSelectors / kHtmlMaxCompounds, and matching one element at
+// kHtmlMaxMatchWork, each with a clear error.
 #pragma once
 
 #include <v8.h>
@@ -44,5 +45,7 @@ constexpr size_t kHtmlMaxDepth = 1024;
 constexpr size_t kHtmlMaxSelectors = 1024;
 constexpr size_t kHtmlMaxCompounds = 4096;
 constexpr size_t kHtmlMaxSelectorLength = 16 * 1024;
+// Attributes looked up and bytes compared to match one element.
+constexpr size_t kHtmlMaxMatchWork = 16u << 20;
 void install_html_rewriter_natives(v8::Local<v8::Context> context, v8::Local<v8::Object> native);
 }  // namespace dispatch

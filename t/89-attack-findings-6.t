@@ -1,0 +1,134 @@
+#!/usr/bin/perl
+# Findings of a sixth attack (branch attack2), on the second half of what
+# was merged on the day of nodejs_compat, the Cache API, HTMLRewriter and
+# dispatch_status: a hostile tenant who has read README.md and SPEC.md.
+# Each case asserts what the README promises and failed on the commit it
+# was found on, unless it says it pins a defence that held.
+use strict;
+use warnings;
+use Test::More;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Dispatch::Test;
+use Dispatch::Hostile;
+use File::Find;
+use Time::HiRes qw(sleep);
+
+my $t = hostile_server(budget => 100,
+    http => 'dispatch_cache_path %%PREFIX%%/cache keys_zone=dcache:1m max_size=4m tenant_max_size=1m;');
+
+# ---------------------------------------------------------------------------
+# 1. HTMLRewriter matched [attr*=value] by comparing the value at every
+# offset of the attribute (byte by byte with the 'i' flag), and counted one
+# unit of work per simple selector whatever the lengths: one element whose
+# 1 MB attribute is 'a's, against a 16000-character value of 'a's and a
+# 'b', took 16G byte comparisons in one native call, which the watchdog
+# cannot stop: the worker ran past dispatch_hang_timeout. Now a substring
+# search is linear (memmem, on lowered copies for 'i'), and matching one
+# element against the selectors may cost at most 16M steps (attributes
+# looked up, bytes compared): past that the transform errors.
+my $rewrite_js = q{
+    export default { async fetch() {
+      const html = '<p a="' + 'a'.repeat(ATTRLEN) + '">x</p>';
+      let rw = new HTMLRewriter();
+      for (const sel of SELECTORS) rw = rw.on(sel, { element(e) { e.setAttribute('hit', '1'); } });
+      try {
+        const out = await rw.transform(new Response(html)).text();
+        return new Response('done ' + out.includes('hit="1"'));
+      } catch (err) { return new Response(err.name + ': ' + err.message); }
+    } };
+};
+hostile_case($t, 'HTMLRewriter [a*=v i] of a 16000-character v over a 1 MB attribute is quick',
+    js => $rewrite_js =~ s/SELECTORS/['[a*="' + 'a'.repeat(16000) + 'b" i]']/r =~ s/ATTRLEN/(1 << 20) - 64/r,
+    expect => [[200, 'done false']],
+    within => 5,
+    timeout => 20);
+
+# (70 selectors over 256 KiB: 18M steps; a 1 MB attribute against more
+# than 16 such selectors errors the same way, when the request's CPU limit
+# does not stop it first.)
+hostile_case($t, 'HTMLRewriter with 70 [a*=v] selectors over a 256 KiB attribute errors at the bound',
+    js => $rewrite_js =~ s/SELECTORS/Array.from({ length: 70 }, (_, i) => '[a*="' + 'a'.repeat(200) + i + '"]')/r
+                      =~ s/ATTRLEN/1 << 18/r,
+    expect => [[200, qr/^TypeError: HTMLRewriter: matching one element against the selectors/]],
+    within => 5,
+    timeout => 20);
+
+hostile_case($t, 'HTMLRewriter [a*=v i] still matches within a long attribute',
+    js => $rewrite_js =~ s/SELECTORS/['[a*="AAAB" i]']/r =~ s/'">x<\/p>'/'aaab">x<\/p>'/r =~ s/ATTRLEN/1 << 18/r,
+    expect => [[200, 'done true']]);
+
+# ---------------------------------------------------------------------------
+# 2. A put writes its body to a temporary file as it comes, and each put
+# was bounded by tenant_max_size alone: a script that starts many puts at
+# once (up to 128, its bound on open files) of bodies that never end held
+# 128 times tenant_max_size on the cache's disk, past max_size too, for as
+# long as its waitUntil lived (here 40 puts of 900 KiB: 36 MB under a 1m
+# tenant bound and a 4m node bound). Now the bytes of all of a script's
+# puts in progress together are bounded by tenant_max_size: past it a put
+# stops reading and stores nothing, as one too large does (here all of
+# them: each meets the bound at its next piece).
+sub tmp_bytes {
+    my $sum = 0;
+    my $dir = $t->prefix . '/cache/tmp';
+    find(sub { $sum += -s $_ if -f $_ }, $dir) if -d $dir;
+    return $sum;
+}
+hostile_case($t, 'puts in progress together stay within tenant_max_size on disk',
+    js => q{
+        const chunk = new Uint8Array(64 << 10).fill(97);
+        function endless(stop) {
+          let sent = 0;
+          return new ReadableStream({
+            async pull(c) {
+              if (sent < 14) { sent++; c.enqueue(chunk); return; }
+              await stop;
+              c.error(new Error('given up'));
+            },
+          });
+        }
+        export default { async fetch(req, env, ctx) {
+          const stop = new Promise(resolve => setTimeout(resolve, 2500));
+          const cache = caches.default;
+          const puts = [];
+          for (let i = 0; i < 40; i++) {
+            puts.push(cache.put('https://cache.test/endless' + i,
+                                new Response(endless(stop), { headers: { 'cache-control': 'max-age=600' } })));
+          }
+          ctx.waitUntil(Promise.allSettled(puts));
+          await new Promise(resolve => setTimeout(resolve, 500));
+          return new Response('started');
+        } };
+    },
+    expect => [[200, 'started']],
+    check => sub {
+        my $bytes = tmp_bytes();
+        cmp_ok $bytes, '<=', 1 << 20, 'the temporary files of its puts hold at most tenant_max_size';
+        sleep 3;
+        is tmp_bytes(), 0, 'puts given up leave no temporary file';
+    });
+
+hostile_case($t, 'two puts in progress together within tenant_max_size both store',
+    js => q{
+        function body(n) {
+          let left = n;
+          return new ReadableStream({ async pull(c) {
+            await new Promise(resolve => setTimeout(resolve, 5));
+            if (left === 0) return c.close();
+            left -= 65536; c.enqueue(new Uint8Array(65536).fill(98));
+          } });
+        }
+        export default { async fetch() {
+          const cache = caches.default;
+          const headers = { 'cache-control': 'max-age=600' };
+          await Promise.all([cache.put('https://cache.test/two1', new Response(body(6 << 16), { headers })),
+                             cache.put('https://cache.test/two2', new Response(body(6 << 16), { headers }))]);
+          const a = await cache.match('https://cache.test/two1');
+          const b = await cache.match('https://cache.test/two2');
+          return new Response((a ? (await a.arrayBuffer()).byteLength : 'miss') + ' ' +
+                              (b ? (await b.arrayBuffer()).byteLength : 'miss'));
+        } };
+    },
+    expect => [[200, '393216 393216']]);
+
+done_testing();
