@@ -14,8 +14,12 @@ use Dispatch::Hostile;
 use File::Find;
 use Time::HiRes qw(sleep);
 
+# A CPU limit that lets each case reach what it aims at (a native call
+# past dispatch_hang_timeout, 1s, is what kills a worker), and a memory
+# limit small enough to meet.
 my $t = hostile_server(budget => 100,
-    http => 'dispatch_cache_path %%PREFIX%%/cache keys_zone=dcache:1m max_size=4m tenant_max_size=1m;');
+    http => 'dispatch_cpu_limit 2s; dispatch_memory_limit 16m; '
+          . 'dispatch_cache_path %%PREFIX%%/cache keys_zone=dcache:1m max_size=4m tenant_max_size=1m;');
 
 # ---------------------------------------------------------------------------
 # 1. HTMLRewriter matched [attr*=value] by comparing the value at every
@@ -59,7 +63,32 @@ hostile_case($t, 'HTMLRewriter [a*=v i] still matches within a long attribute',
     expect => [[200, 'done true']]);
 
 # ---------------------------------------------------------------------------
-# 2. A put writes its body to a temporary file as it comes, and each put
+# 2. HTMLRewriter charged each open element a fixed size, but an element
+# keeps its tag name while open, and a name may be as long as a token
+# (1 MiB), 1024 of them open: 64 nested elements of 1 MiB names, one
+# Uint8Array enqueued 64 times, held 64 MB outside a 16m isolate's budget
+# (300 of them: a worker at 348 MB), and the rewrite finished. The names
+# of open elements (and of the types :nth-of-type counts) are now charged.
+hostile_case($t, 'HTMLRewriter: open elements with 1 MiB names count toward the memory limit',
+    js => q{
+        const open = new TextEncoder().encode('<q' + 'a'.repeat((1 << 20) - 100) + '>');
+        export default { async fetch() {
+          let sent = 0;
+          const body = new ReadableStream({ pull(c) { if (sent++ < 64) c.enqueue(open); else c.close(); } });
+          const rw = new HTMLRewriter().on('p', { element() {} });
+          try {
+            const reader = rw.transform(new Response(body)).body.getReader();
+            let length = 0;
+            for (;;) { const r = await reader.read(); if (r.done) break; length += r.value.length; }
+            return new Response('done ' + length);
+          } catch (err) { return new Response(err.name + ': ' + err.message); }
+        } };
+    },
+    expect => [[200, qr/^RangeError: .*memory limit/]],
+    timeout => 20);
+
+# ---------------------------------------------------------------------------
+# 3. A put writes its body to a temporary file as it comes, and each put
 # was bounded by tenant_max_size alone: a script that starts many puts at
 # once (up to 128, its bound on open files) of bodies that never end held
 # 128 times tenant_max_size on the cache's disk, past max_size too, for as

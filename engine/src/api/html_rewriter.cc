@@ -498,6 +498,7 @@ struct Entry {
   std::string after, append;
   uint32_t children = 0;
   std::vector<std::pair<std::string, uint32_t>> types;  // children per type, for :nth-of-type
+  size_t name_bytes = 0;  // its name's and its types' names' bytes, charged while open
   Bits self, ancestors;  // compounds matched here / here or above
   Bits content;          // selectors whose content this is in
 };
@@ -581,7 +582,8 @@ class HtmlRewriter : public NativeState {
   // Charges what the buffers hold now to the budget; false when it has no room.
   bool account() {
     size_t entry_bytes = sizeof(Entry) + (2 * compound_words_ + selector_words_) * 8 + 64;
-    size_t now = in_.capacity() + out_.capacity() + stack_.capacity() * entry_bytes + held_;
+    size_t now = in_.capacity() + out_.capacity() + stack_.capacity() * entry_bytes + held_ +
+                 names_held_;
     if (now > charged_) {
       if (!budget_.charge_collecting(now - charged_)) return false;
     } else {
@@ -1316,6 +1318,9 @@ class HtmlRewriter : public NativeState {
         if (t.first == tag_.name) type_index = ++t.second;
       }
       if (type_index == 0) {
+        size_t bytes = sizeof(parent.types[0]) + tag_.name.size();
+        parent.name_bytes += bytes;
+        names_held_ += bytes;
         parent.types.emplace_back(tag_.name, 1);
         type_index = 1;
       }
@@ -1400,6 +1405,9 @@ class HtmlRewriter : public NativeState {
       }
     }
     if (e.content_removed) ++suppress_;
+    // A tag name may be 1 MiB (a token's bound) and 1024 may be open.
+    e.name_bytes += e.name.size();
+    names_held_ += e.name_bytes;
     stack_.push_back(std::move(e));
   }
 
@@ -1424,6 +1432,7 @@ class HtmlRewriter : public NativeState {
   Step pop_top(bool explicit_end) {
     closing_ = std::move(stack_.back());
     stack_.pop_back();
+    names_held_ -= std::min(names_held_, closing_.name_bytes);
     if (closing_.content_removed) --suppress_;
     closing_explicit_ = explicit_end;
     if (closing_.end_handler != 0) {
@@ -1471,6 +1480,7 @@ class HtmlRewriter : public NativeState {
   MemoryBudget &budget_;
   size_t charged_ = 0;
   size_t held_ = 0;  // bytes of content entries of the stack hold for their end tags
+  size_t names_held_ = 0;  // name_bytes of the open elements
 
   std::vector<Selector> selectors_;
   std::vector<bool> element_, text_, comments_;

@@ -28,7 +28,8 @@
 //                                           is at least min bytes
 //   native.htmlFinished(handle) -> bool     the whole document went out
 //
-// Buffers (the unfinished token, output not taken yet, the element stack)
+// Buffers (the unfinished token, output not taken yet, the element stack
+// and the names its elements hold)
 // are charged to the isolate's budget; an unfinished token is capped at
 // kHtmlMaxToken bytes, the stack at kHtmlMaxDepth elements and selectors at
 // kHtmlMaxSelectors / kHtmlMaxCompounds, and matching one element at
