@@ -12,6 +12,7 @@ use lib "$FindBin::Bin/lib";
 use Dispatch::Test;
 use Dispatch::Hostile;
 use File::Find;
+use Digest::SHA qw(sha256_hex hmac_sha256_hex);
 use Time::HiRes qw(sleep);
 
 # A CPU limit that lets each case reach what it aims at (a native call
@@ -159,5 +160,41 @@ hostile_case($t, 'two puts in progress together within tenant_max_size both stor
         } };
     },
     expect => [[200, '393216 393216']]);
+
+# ---------------------------------------------------------------------------
+# 4. node:crypto's createHash/createHmac (and crypto.DigestStream) handed
+# a whole buffer to one native call: under dispatch_memory_limit 1g (a limit
+# an operator may set), SHA-512 of 900 MB ran 1.5 s where the watchdog
+# cannot stop it, and the worker was killed past dispatch_hang_timeout. Now
+# a call hashes at most 4 MiB and the loop over the pieces is JavaScript:
+# the request stops with exceeded_cpu.
+my $big = hostile_server(http => 'dispatch_memory_limit 1g;');
+my $COMPAT = '{"compatibility_date":"2025-09-01","compatibility_flags":["nodejs_compat"]}';
+hostile_case($big, 'node:crypto createHash over 900 MB stops at the CPU limit',
+    js => q{
+        import crypto from 'node:crypto';
+        export default { async fetch() {
+          const hex = crypto.createHash('sha512').update(new Uint8Array(900 << 20)).digest('hex');
+          return new Response('hashed ' + hex.slice(0, 8));
+        } };
+    },
+    fields => { metadata => $COMPAT },
+    expect => [[503, "exceeded_cpu\n"]],
+    timeout => 20);
+
+my $n = (9 << 20) + 3;
+hostile_case($big, 'node:crypto createHash and createHmac over 9 MiB in pieces give the right digests',
+    js => q{
+        import crypto from 'node:crypto';
+        export default { async fetch() {
+          const data = new Uint8Array(N).fill(7);
+          const view = new DataView(data.buffer, 1, N - 1);
+          return new Response(crypto.createHash('sha256').update(data).digest('hex') + ' ' +
+                              crypto.createHmac('sha256', 'k').update(view).digest('hex'));
+        } };
+    } =~ s/N/$n/gr,
+    fields => { metadata => $COMPAT },
+    expect => [[200, sha256_hex("\x07" x $n) . ' ' . hmac_sha256_hex("\x07" x ($n - 1), 'k')]],
+    timeout => 20);
 
 done_testing();
