@@ -162,7 +162,57 @@ hostile_case($t, 'two puts in progress together within tenant_max_size both stor
     expect => [[200, '393216 393216']]);
 
 # ---------------------------------------------------------------------------
-# 4. node:crypto's createHash/createHmac (and crypto.DigestStream) handed
+# 4. A body being read holds a file, at most 128 per isolate and 512 per
+# worker process; a script that keeps half-read bodies in a global holds its
+# files across requests. Four scripts holding 128 each (a few requests,
+# then nothing) took every file of the worker for good: every other tenant's
+# matched body failed to read (500) and its puts stored nothing. Now, when
+# the worker has no file left, the least recently read body lets go of its
+# own (it opens it again when read next).
+my $holder_js = q{
+    const held = [];
+    export default { async fetch(req) {
+      const q = new URL(req.url).searchParams;
+      if (q.has('put')) {
+        await caches.default.put('https://cache.test/held', new Response('h'.repeat(200000),
+                                 { headers: { 'cache-control': 'max-age=600' } }));
+        return new Response('put');
+      }
+      let errors = 0;
+      for (let i = 0; i < 130; i++) {
+        const reader = (await caches.default.match('https://cache.test/held')).body.getReader();
+        try { await reader.read(); held.push(reader); } catch { errors++; }
+      }
+      return new Response('holding ' + held.length);
+    } };
+};
+hostile_case($t, "another tenant's matched body still reads while four scripts hold 512 half-read bodies",
+    setup => sub {
+        my ($t) = @_;
+        for my $i (1 .. 4) {
+            $t->put_script('tenants', "holder$i", $holder_js);
+            is $t->get("/t/holder$i?put=1")->{content}, 'put', "holder$i stored its entry";
+            is $t->get("/t/holder$i")->{content}, 'holding 128', "holder$i holds 128 half-read bodies";
+        }
+    },
+    js => q{
+        export default { async fetch() {
+          await caches.default.put('https://cache.test/mine', new Response('m'.repeat(100000),
+                                   { headers: { 'cache-control': 'max-age=600' } }));
+          const res = await caches.default.match('https://cache.test/mine');
+          if (!res) return new Response('miss');
+          return new Response('read ' + (await res.text()).length);
+        } };
+    },
+    expect => [[200, 'read 100000']],
+    check => sub {
+        my ($r, $t) = @_;
+        is $t->get('/t/holder1')->{content}, 'holding 129',
+            'a holder still reads a body of its own (within its bound)';
+    });
+
+# ---------------------------------------------------------------------------
+# 5. node:crypto's createHash/createHmac (and crypto.DigestStream) handed
 # a whole buffer to one native call: under dispatch_memory_limit 1g (a limit
 # an operator may set), SHA-512 of 900 MB ran 1.5 s where the watchdog
 # cannot stop it, and the worker was killed past dispatch_hang_timeout. Now

@@ -190,7 +190,7 @@ std::unique_ptr<CacheWriter> CacheStore::begin_put(const void *owner,
     *err = "larger than the cache may hold";
     return nullptr;
   }
-  if (!take_slot(owner)) {
+  if (!take_slot_from_readers(owner)) {
     *err = "too many cache operations in progress";
     return nullptr;
   }
@@ -370,13 +370,32 @@ CacheReader::~CacheReader() { close_file(); }
 void CacheReader::close_file() {
   if (fd_ >= 0) ::close(fd_);
   fd_ = -1;
-  if (slot_) store_.give_slot(owner_);
+  if (slot_) {
+    store_.readers_.erase(lru_);
+    store_.give_slot(owner_);
+  }
   slot_ = false;
+}
+
+bool CacheStore::take_slot_from_readers(const void *owner) {
+  if (take_slot(owner)) return true;
+  // Past the isolate's own bound: refused (t/76). Past the worker's: the
+  // least recently read body of any isolate closes its file.
+  auto own = open_.find(owner);
+  if ((own != open_.end() && own->second >= kMaxOpenPerOwner) || readers_.empty()) return false;
+  readers_.front()->close_file();
+  return take_slot(owner);
+}
+
+bool CacheStore::take_reader_slot(CacheReader &reader) {
+  if (!take_slot_from_readers(reader.owner_)) return false;
+  reader.lru_ = readers_.insert(readers_.end(), &reader);
+  return true;
 }
 
 // The file of the entry match() found, if it is still there and the same.
 bool CacheReader::reopen() {
-  if (!store_.take_slot(owner_)) return false;
+  if (!store_.take_reader_slot(*this)) return false;
   slot_ = true;
   fd_ = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd_ < 0) return false;
@@ -399,6 +418,7 @@ long CacheReader::read(char *buf, size_t len) {
     n = ::pread(fd_, buf, len, off_t(body_offset_ + pos_));
   } while (n < 0 && errno == EINTR);
   if (n <= 0) return -1;  // shorter than its header said: cut short
+  store_.readers_.splice(store_.readers_.end(), store_.readers_, lru_);  // read last
   pos_ += uint64_t(n);
   if (pos_ >= end_) close_file();
   return long(n);

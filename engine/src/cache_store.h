@@ -19,10 +19,12 @@
 // PATH/tmp/SERIAL, renamed to PATH/K/KK/DIGEST-SERIAL once complete and
 // indexed; an entry replaced, expired, deleted or evicted loses its file
 // right after the index let go of it. A reader that has the file open keeps
-// reading it after that (POSIX unlink).
+// reading it after that (POSIX unlink), unless it let go of its file for
+// want of files in the worker (take_slot_from_readers).
 #pragma once
 
 #include <cstdint>
+#include <list>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -90,6 +92,7 @@ class CacheReader {
   const void *owner_;
   int fd_ = -1;
   bool slot_ = false;
+  std::list<CacheReader *>::iterator lru_;  // in store_.readers_ while slot_
   std::string path_;
   std::string head_;  // the file's header and key, as first read
   uint64_t body_offset_ = 0;
@@ -141,6 +144,13 @@ class CacheStore {
   void sweep_tmp(const std::string &dir, uint64_t now) const;
   bool take_slot(const void *owner);
   void give_slot(const void *owner);
+  // A slot (within the isolate's bound); when the worker has none left, the
+  // least recently read body lets go of its file (it opens it again when
+  // next read), so that idle readers some isolates hold do not shut every
+  // other tenant out of the cache.
+  bool take_slot_from_readers(const void *owner);
+  // The same for a body being read, which then counts as read last.
+  bool take_reader_slot(CacheReader &reader);
   // Adds len to owner's bytes in temporary files; false past the bound.
   bool reserve(CacheWriter &w, uint64_t len);
   void release(CacheWriter &w);
@@ -152,6 +162,7 @@ class CacheStore {
   uint64_t tenant_max_size_;
   std::unordered_map<const void *, int> open_;
   int open_total_ = 0;
+  std::list<CacheReader *> readers_;  // holding a slot, least recently read first
   // Bytes the puts in progress of each owner have written to temporary
   // files: together bounded by tenant_max_size, as what they would store.
   std::unordered_map<const void *, uint64_t> writing_;
