@@ -4,6 +4,20 @@
 # dispatch_status: a hostile tenant who has read README.md and SPEC.md.
 # Each case asserts what the README promises and failed on the commit it
 # was found on, unless it says it pins a defence that held.
+#
+# Tried and held (no test kept): Buffer.alloc/allocUnsafe (zero-filled
+# Uint8Arrays; every native that returns bytes fills or copies them all);
+# zlib deflateSync of 480 MB of zeros under a 1g limit, and of 300 MB with
+# dispatch_hang_timeout 250ms (a call makes at most 64 KiB of output, so
+# at most ~66 MB of input: exceeded_cpu, the worker lives); AsyncLocalStorage
+# enterWith in one request, read by a concurrent one of the same isolate
+# at its start, after await, a shared promise and a timer (undefined);
+# HTMLRewriter element, text and end-tag objects used after their handler
+# (TypeError), async handlers, a transform inside a handler; :nth-of-type
+# over 200000 distinct sibling names (quadratic, but one element per native
+# call: exceeded_cpu); process.env (a copy of its own text bindings);
+# getBuiltinModule names (bounded before the native); status label values
+# and JSON log lines (escaped; names are validated before they get there).
 use strict;
 use warnings;
 use Test::More;
