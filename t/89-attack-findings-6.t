@@ -225,6 +225,49 @@ hostile_case($t, "another tenant's matched body still reads while four scripts h
             'a holder still reads a body of its own (within its bound)';
     });
 
+# The same with puts: each held its temporary file open for as long as its
+# body took, out of the same 512, so four scripts starting 128 puts of
+# bodies that never end (kept by waitUntil for 30 s, and again) shut every
+# other tenant out of the cache. Now a put opens its file only within a
+# write; puts in progress stay bounded at 128 per isolate.
+my $putter_js = q{
+    export default { async fetch(req, env, ctx) {
+      const stop = new Promise(resolve => setTimeout(resolve, 3000));
+      const puts = [];
+      for (let i = 0; i < 128; i++) {
+        let sent = false;
+        const body = new ReadableStream({ async pull(c) {
+          if (!sent) { sent = true; c.enqueue(new Uint8Array(16)); return; }
+          await stop;
+          c.error(new Error('given up'));
+        } });
+        puts.push(caches.default.put('https://cache.test/endless' + i,
+                                     new Response(body, { headers: { 'cache-control': 'max-age=600' } })));
+      }
+      ctx.waitUntil(Promise.allSettled(puts));
+      await new Promise(resolve => setTimeout(resolve, 200));
+      return new Response('putting');
+    } };
+};
+hostile_case($t, "another tenant's put and matched body still work while four scripts have 512 puts in progress",
+    setup => sub {
+        my ($t) = @_;
+        for my $i (1 .. 4) {
+            $t->put_script('tenants', "putter$i", $putter_js);
+            is $t->get("/t/putter$i")->{content}, 'putting', "putter$i started 128 puts";
+        }
+    },
+    js => q{
+        export default { async fetch() {
+          await caches.default.put('https://cache.test/mine', new Response('p'.repeat(100000),
+                                   { headers: { 'cache-control': 'max-age=600' } }));
+          const res = await caches.default.match('https://cache.test/mine');
+          if (!res) return new Response('miss');
+          return new Response('read ' + (await res.text()).length);
+        } };
+    },
+    expect => [[200, 'read 100000']]);
+
 # ---------------------------------------------------------------------------
 # 5. node:crypto's createHash/createHmac (and crypto.DigestStream) handed
 # a whole buffer to one native call: under dispatch_memory_limit 1g (a limit

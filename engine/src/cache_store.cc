@@ -190,10 +190,14 @@ std::unique_ptr<CacheWriter> CacheStore::begin_put(const void *owner,
     *err = "larger than the cache may hold";
     return nullptr;
   }
-  if (!take_slot_from_readers(owner)) {
+  // A put holds no file between its writes (a body may take as long as its
+  // stream likes): its count is bounded per isolate, not the worker's files.
+  int &puts = puts_[owner];
+  if (puts >= kMaxOpenPerOwner) {
     *err = "too many cache operations in progress";
     return nullptr;
   }
+  puts++;
   std::unique_ptr<CacheWriter> w(new CacheWriter(*this, owner));
   digest(key, w->entry_.key);
   digest(encode_tenant(script), w->entry_.tenant);
@@ -231,8 +235,12 @@ std::unique_ptr<CacheWriter> CacheStore::begin_put(const void *owner,
   h.meta_len = uint32_t(meta.size());
   h.body_len = 0;  // set by commit
   h.stored_ms = now;
-  if (!write_all(w->fd_, reinterpret_cast<const char *>(&h), sizeof(h)) ||
-      !write_all(w->fd_, key.data(), key.size()) || !write_all(w->fd_, meta.data(), meta.size())) {
+  bool written = write_all(w->fd_, reinterpret_cast<const char *>(&h), sizeof(h)) &&
+                 write_all(w->fd_, key.data(), key.size()) &&
+                 write_all(w->fd_, meta.data(), meta.size());
+  ::close(w->fd_);
+  w->fd_ = -1;
+  if (!written) {
     log(DISPATCH_LOG_ERR, "cannot write " + w->tmp_path_ + ": " + std::strerror(errno));
     *err = "the cache cannot store it now";
     return nullptr;
@@ -258,19 +266,25 @@ void CacheStore::sweep_tmp(const std::string &dir, uint64_t now) const {
 CacheWriter::~CacheWriter() {
   if (fd_ >= 0) ::close(fd_);
   if (!tmp_path_.empty()) ::unlink(tmp_path_.c_str());
-  store_.give_slot(owner_);
+  auto it = store_.puts_.find(owner_);
+  if (it != store_.puts_.end() && --it->second <= 0) store_.puts_.erase(it);
   store_.release(*this);
 }
 
 bool CacheWriter::write(const char *data, size_t len) {
-  if (failed_ || fd_ < 0) return false;
+  if (failed_ || header_len_ == 0) return false;
   // Over the bound alone, or with the script's other puts in progress:
   // stop writing now (its temporary file goes with the writer).
   if (!store_.reserve(*this, len)) {
     failed_ = true;
     return false;
   }
-  if (!write_all(fd_, data, len)) {
+  // Opened for this write only (see begin_put).
+  fd_ = ::open(tmp_path_.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+  bool written = fd_ >= 0 && write_all(fd_, data, len);
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+  if (!written) {
     store_.log(DISPATCH_LOG_ERR, "cannot write " + tmp_path_ + ": " + std::strerror(errno));
     failed_ = true;
     return false;
@@ -280,18 +294,20 @@ bool CacheWriter::write(const char *data, size_t len) {
 }
 
 bool CacheStore::commit(CacheWriter &w, std::string *err) {
-  if (w.failed_ || w.fd_ < 0) {
+  if (w.failed_ || w.header_len_ == 0) {
     *err = "not stored";
     return false;
   }
   uint64_t body_len = w.body_len_;
-  if (::pwrite(w.fd_, &body_len, sizeof(body_len), offsetof(FileHeader, body_len)) !=
-      ssize_t(sizeof(body_len))) {
+  w.fd_ = ::open(w.tmp_path_.c_str(), O_WRONLY | O_CLOEXEC);
+  bool written = w.fd_ >= 0 && ::pwrite(w.fd_, &body_len, sizeof(body_len),
+                                        offsetof(FileHeader, body_len)) == ssize_t(sizeof(body_len));
+  if (w.fd_ >= 0) ::close(w.fd_);
+  w.fd_ = -1;
+  if (!written) {
     *err = "the cache cannot store it now";
     return false;
   }
-  ::close(w.fd_);
-  w.fd_ = -1;
   w.entry_.size = w.header_len_ + w.body_len_;
 
   std::string final_path = file_path(w.entry_);

@@ -53,7 +53,7 @@ class CacheWriter {
   CacheWriter(CacheStore &store, const void *owner) : store_(store), owner_(owner) {}
   CacheStore &store_;
   const void *owner_;
-  int fd_ = -1;
+  int fd_ = -1;  // only within begin_put, write and commit
   std::string tmp_path_;
   dispatch_cache_entry_t entry_{};
   uint64_t header_len_ = 0;
@@ -105,9 +105,10 @@ class CacheReader {
 
 class CacheStore {
  public:
-  // Open files one isolate, and the whole worker, may hold at once (puts
-  // and matched bodies not read to their end): past them a put stores
-  // nothing and a match misses, so no tenant runs the worker out of fds.
+  // Open files one isolate, and the whole worker, may hold at once (matched
+  // bodies not read to their end), so no tenant runs the worker out of fds;
+  // and puts in progress per isolate (each holds a file only within a
+  // write): past them a put stores nothing and a read errors.
   static constexpr int kMaxOpenPerOwner = 128;
   static constexpr int kMaxOpen = 512;
 
@@ -163,6 +164,7 @@ class CacheStore {
   std::unordered_map<const void *, int> open_;
   int open_total_ = 0;
   std::list<CacheReader *> readers_;  // holding a slot, least recently read first
+  std::unordered_map<const void *, int> puts_;  // puts in progress per owner
   // Bytes the puts in progress of each owner have written to temporary
   // files: together bounded by tenant_max_size, as what they would store.
   std::unordered_map<const void *, uint64_t> writing_;
