@@ -242,7 +242,7 @@ class DigestStream {
             throw new TypeError('DigestStream is a byte stream but received an object of '
               + 'non-ArrayBuffer/ArrayBufferView/string type on its writable side.');
           }
-          native.digestUpdate(handle, bytes);
+          for (let at = 0; at !== -1;) at = native.digestUpdate(handle, bytes, at); // a piece per call
         } catch (error) {
           // The stream errors with it, and no abort follows.
           native.freeNative(handle);

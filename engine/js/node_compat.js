@@ -51,7 +51,10 @@ const NODE_INTERNALS = ObjectFreeze({
   setFrame: (frame) => { nodeSetContinuation(frame); },
   // Synchronous digests for node:crypto (api/crypto.cc, budget-charged).
   digestCreate: (name) => nodeDigestCreate(name),
-  digestUpdate: (handle, bytes) => { nodeDigestUpdate(handle, bytes); },
+  digestUpdate: (handle, bytes) => {
+    // A piece per call: the CPU limit can stop this loop, not one long call.
+    for (let at = 0; at !== -1;) at = nodeDigestUpdate(handle, bytes, at);
+  },
   digestFinish: (handle) => nodeDigestFinish(handle),
   randomFill: (view) => { nodeRandomValues(view); },
   // PBKDF2 and HKDF (api/crypto.cc: bounded as Workers bounds them).

@@ -154,6 +154,22 @@ bool CacheStore::take_slot(const void *owner) {
   return true;
 }
 
+bool CacheStore::reserve(CacheWriter &w, uint64_t len) {
+  uint64_t &n = writing_[w.owner_];
+  if (len > tenant_max_size_ - n) return false;  // n never exceeds the bound
+  n += len;
+  w.reserved_ += len;
+  return true;
+}
+
+void CacheStore::release(CacheWriter &w) {
+  auto it = writing_.find(w.owner_);
+  if (it == writing_.end()) return;
+  it->second -= w.reserved_;
+  w.reserved_ = 0;
+  if (it->second == 0) writing_.erase(it);
+}
+
 void CacheStore::give_slot(const void *owner) {
   auto it = open_.find(owner);
   if (it == open_.end()) return;
@@ -174,10 +190,14 @@ std::unique_ptr<CacheWriter> CacheStore::begin_put(const void *owner,
     *err = "larger than the cache may hold";
     return nullptr;
   }
-  if (!take_slot(owner)) {
+  // A put holds no file between its writes (a body may take as long as its
+  // stream likes): its count is bounded per isolate, not the worker's files.
+  int &puts = puts_[owner];
+  if (puts >= kMaxOpenPerOwner) {
     *err = "too many cache operations in progress";
     return nullptr;
   }
+  puts++;
   std::unique_ptr<CacheWriter> w(new CacheWriter(*this, owner));
   digest(key, w->entry_.key);
   digest(encode_tenant(script), w->entry_.tenant);
@@ -198,6 +218,10 @@ std::unique_ptr<CacheWriter> CacheStore::begin_put(const void *owner,
   w->tmp_path_ = tmp_dir + "/" +
                  hex(reinterpret_cast<const unsigned char *>(&w->entry_.serial),
                      sizeof(w->entry_.serial));
+  if (!reserve(*w, key.size() + meta.size() + sizeof(FileHeader))) {
+    *err = "its puts in progress hold what the cache may keep of it";
+    return nullptr;
+  }
   w->fd_ = ::open(w->tmp_path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (w->fd_ < 0) {
     log(DISPATCH_LOG_ERR, "cannot create " + w->tmp_path_ + ": " + std::strerror(errno));
@@ -211,8 +235,12 @@ std::unique_ptr<CacheWriter> CacheStore::begin_put(const void *owner,
   h.meta_len = uint32_t(meta.size());
   h.body_len = 0;  // set by commit
   h.stored_ms = now;
-  if (!write_all(w->fd_, reinterpret_cast<const char *>(&h), sizeof(h)) ||
-      !write_all(w->fd_, key.data(), key.size()) || !write_all(w->fd_, meta.data(), meta.size())) {
+  bool written = write_all(w->fd_, reinterpret_cast<const char *>(&h), sizeof(h)) &&
+                 write_all(w->fd_, key.data(), key.size()) &&
+                 write_all(w->fd_, meta.data(), meta.size());
+  ::close(w->fd_);
+  w->fd_ = -1;
+  if (!written) {
     log(DISPATCH_LOG_ERR, "cannot write " + w->tmp_path_ + ": " + std::strerror(errno));
     *err = "the cache cannot store it now";
     return nullptr;
@@ -238,16 +266,25 @@ void CacheStore::sweep_tmp(const std::string &dir, uint64_t now) const {
 CacheWriter::~CacheWriter() {
   if (fd_ >= 0) ::close(fd_);
   if (!tmp_path_.empty()) ::unlink(tmp_path_.c_str());
-  store_.give_slot(owner_);
+  auto it = store_.puts_.find(owner_);
+  if (it != store_.puts_.end() && --it->second <= 0) store_.puts_.erase(it);
+  store_.release(*this);
 }
 
 bool CacheWriter::write(const char *data, size_t len) {
-  if (failed_ || fd_ < 0) return false;
-  if (header_len_ + body_len_ + len > store_.tenant_max_size_) {
-    failed_ = true;  // could never be kept: stop writing now
+  if (failed_ || header_len_ == 0) return false;
+  // Over the bound alone, or with the script's other puts in progress:
+  // stop writing now (its temporary file goes with the writer).
+  if (!store_.reserve(*this, len)) {
+    failed_ = true;
     return false;
   }
-  if (!write_all(fd_, data, len)) {
+  // Opened for this write only (see begin_put).
+  fd_ = ::open(tmp_path_.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+  bool written = fd_ >= 0 && write_all(fd_, data, len);
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+  if (!written) {
     store_.log(DISPATCH_LOG_ERR, "cannot write " + tmp_path_ + ": " + std::strerror(errno));
     failed_ = true;
     return false;
@@ -257,18 +294,20 @@ bool CacheWriter::write(const char *data, size_t len) {
 }
 
 bool CacheStore::commit(CacheWriter &w, std::string *err) {
-  if (w.failed_ || w.fd_ < 0) {
+  if (w.failed_ || w.header_len_ == 0) {
     *err = "not stored";
     return false;
   }
   uint64_t body_len = w.body_len_;
-  if (::pwrite(w.fd_, &body_len, sizeof(body_len), offsetof(FileHeader, body_len)) !=
-      ssize_t(sizeof(body_len))) {
+  w.fd_ = ::open(w.tmp_path_.c_str(), O_WRONLY | O_CLOEXEC);
+  bool written = w.fd_ >= 0 && ::pwrite(w.fd_, &body_len, sizeof(body_len),
+                                        offsetof(FileHeader, body_len)) == ssize_t(sizeof(body_len));
+  if (w.fd_ >= 0) ::close(w.fd_);
+  w.fd_ = -1;
+  if (!written) {
     *err = "the cache cannot store it now";
     return false;
   }
-  ::close(w.fd_);
-  w.fd_ = -1;
   w.entry_.size = w.header_len_ + w.body_len_;
 
   std::string final_path = file_path(w.entry_);
@@ -347,13 +386,32 @@ CacheReader::~CacheReader() { close_file(); }
 void CacheReader::close_file() {
   if (fd_ >= 0) ::close(fd_);
   fd_ = -1;
-  if (slot_) store_.give_slot(owner_);
+  if (slot_) {
+    store_.readers_.erase(lru_);
+    store_.give_slot(owner_);
+  }
   slot_ = false;
+}
+
+bool CacheStore::take_slot_from_readers(const void *owner) {
+  if (take_slot(owner)) return true;
+  // Past the isolate's own bound: refused (t/76). Past the worker's: the
+  // least recently read body of any isolate closes its file.
+  auto own = open_.find(owner);
+  if ((own != open_.end() && own->second >= kMaxOpenPerOwner) || readers_.empty()) return false;
+  readers_.front()->close_file();
+  return take_slot(owner);
+}
+
+bool CacheStore::take_reader_slot(CacheReader &reader) {
+  if (!take_slot_from_readers(reader.owner_)) return false;
+  reader.lru_ = readers_.insert(readers_.end(), &reader);
+  return true;
 }
 
 // The file of the entry match() found, if it is still there and the same.
 bool CacheReader::reopen() {
-  if (!store_.take_slot(owner_)) return false;
+  if (!store_.take_reader_slot(*this)) return false;
   slot_ = true;
   fd_ = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd_ < 0) return false;
@@ -376,6 +434,7 @@ long CacheReader::read(char *buf, size_t len) {
     n = ::pread(fd_, buf, len, off_t(body_offset_ + pos_));
   } while (n < 0 && errno == EINTR);
   if (n <= 0) return -1;  // shorter than its header said: cut short
+  store_.readers_.splice(store_.readers_.end(), store_.readers_, lru_);  // read last
   pos_ += uint64_t(n);
   if (pos_ >= end_) close_file();
   return long(n);

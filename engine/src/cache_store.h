@@ -19,10 +19,12 @@
 // PATH/tmp/SERIAL, renamed to PATH/K/KK/DIGEST-SERIAL once complete and
 // indexed; an entry replaced, expired, deleted or evicted loses its file
 // right after the index let go of it. A reader that has the file open keeps
-// reading it after that (POSIX unlink).
+// reading it after that (POSIX unlink), unless it let go of its file for
+// want of files in the worker (take_slot_from_readers).
 #pragma once
 
 #include <cstdint>
+#include <list>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -51,11 +53,12 @@ class CacheWriter {
   CacheWriter(CacheStore &store, const void *owner) : store_(store), owner_(owner) {}
   CacheStore &store_;
   const void *owner_;
-  int fd_ = -1;
+  int fd_ = -1;  // only within begin_put, write and commit
   std::string tmp_path_;
   dispatch_cache_entry_t entry_{};
   uint64_t header_len_ = 0;
   uint64_t body_len_ = 0;
+  uint64_t reserved_ = 0;  // of store_.writing_[owner_]
   bool failed_ = false;
 };
 
@@ -89,6 +92,7 @@ class CacheReader {
   const void *owner_;
   int fd_ = -1;
   bool slot_ = false;
+  std::list<CacheReader *>::iterator lru_;  // in store_.readers_ while slot_
   std::string path_;
   std::string head_;  // the file's header and key, as first read
   uint64_t body_offset_ = 0;
@@ -101,9 +105,10 @@ class CacheReader {
 
 class CacheStore {
  public:
-  // Open files one isolate, and the whole worker, may hold at once (puts
-  // and matched bodies not read to their end): past them a put stores
-  // nothing and a match misses, so no tenant runs the worker out of fds.
+  // Open files one isolate, and the whole worker, may hold at once (matched
+  // bodies not read to their end), so no tenant runs the worker out of fds;
+  // and puts in progress per isolate (each holds a file only within a
+  // write): past them a put stores nothing and a read errors.
   static constexpr int kMaxOpenPerOwner = 128;
   static constexpr int kMaxOpen = 512;
 
@@ -140,6 +145,16 @@ class CacheStore {
   void sweep_tmp(const std::string &dir, uint64_t now) const;
   bool take_slot(const void *owner);
   void give_slot(const void *owner);
+  // A slot (within the isolate's bound); when the worker has none left, the
+  // least recently read body lets go of its file (it opens it again when
+  // next read), so that idle readers some isolates hold do not shut every
+  // other tenant out of the cache.
+  bool take_slot_from_readers(const void *owner);
+  // The same for a body being read, which then counts as read last.
+  bool take_reader_slot(CacheReader &reader);
+  // Adds len to owner's bytes in temporary files; false past the bound.
+  bool reserve(CacheWriter &w, uint64_t len);
+  void release(CacheWriter &w);
   void log(dispatch_log_level_e level, const std::string &msg) const;
 
   const Host &host_;
@@ -148,6 +163,11 @@ class CacheStore {
   uint64_t tenant_max_size_;
   std::unordered_map<const void *, int> open_;
   int open_total_ = 0;
+  std::list<CacheReader *> readers_;  // holding a slot, least recently read first
+  std::unordered_map<const void *, int> puts_;  // puts in progress per owner
+  // Bytes the puts in progress of each owner have written to temporary
+  // files: together bounded by tenant_max_size, as what they would store.
+  std::unordered_map<const void *, uint64_t> writing_;
   uint64_t last_tmp_sweep_ms_ = 0;
 };
 

@@ -10,7 +10,8 @@ namespace dispatch {
 // Adds native.getRandomValues(view), native.digest(name, bytes),
 // native.hmac(hashName, key, data) and, for crypto.DigestStream, the
 // incremental digest: native.digestCreate(name) -> handle,
-// native.digestUpdate(handle, bytes), native.digestFinish(handle) ->
+// native.digestUpdate(handle, bytes, at) -> next at or -1 (4 MiB a call),
+// native.digestFinish(handle) ->
 // ArrayBuffer (the state is freed; native.freeNative(handle) frees it
 // without a result). Names: SHA-1, SHA-256, SHA-384, SHA-512, MD5.
 // Also pbkdf2, hkdf, aesCbc, aesGcm, aesCtr, aesKw, ecdsaSign, ecdsaVerify,

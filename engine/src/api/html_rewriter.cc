@@ -498,6 +498,7 @@ struct Entry {
   std::string after, append;
   uint32_t children = 0;
   std::vector<std::pair<std::string, uint32_t>> types;  // children per type, for :nth-of-type
+  size_t name_bytes = 0;  // its name's and its types' names' bytes, charged while open
   Bits self, ancestors;  // compounds matched here / here or above
   Bits content;          // selectors whose content this is in
 };
@@ -581,7 +582,8 @@ class HtmlRewriter : public NativeState {
   // Charges what the buffers hold now to the budget; false when it has no room.
   bool account() {
     size_t entry_bytes = sizeof(Entry) + (2 * compound_words_ + selector_words_) * 8 + 64;
-    size_t now = in_.capacity() + out_.capacity() + stack_.capacity() * entry_bytes + held_;
+    size_t now = in_.capacity() + out_.capacity() + stack_.capacity() * entry_bytes + held_ +
+                 names_held_;
     if (now > charged_) {
       if (!budget_.charge_collecting(now - charged_)) return false;
     } else {
@@ -1187,8 +1189,12 @@ class HtmlRewriter : public NativeState {
     return 0;
   }
 
-  bool match_simple(const Simple &s, const Tag &tag, uint32_t index, uint32_t type_index) const {
+  // *cost grows by the attributes looked through and the bytes compared,
+  // so that start_tag can bound what one element costs.
+  bool match_simple(const Simple &s, const Tag &tag, uint32_t index, uint32_t type_index,
+                    size_t *cost) const {
     auto attr = [&](const std::string &name) -> const std::string * {
+      *cost += tag.attrs.size();
       for (const Attr &a : tag.attrs) {
         if (a.name == name) return &a.value;
       }
@@ -1203,22 +1209,25 @@ class HtmlRewriter : public NativeState {
       case SimpleKind::kType: return tag.name == s.name;
       case SimpleKind::kId: {
         const std::string *v = attr("id");
+        if (v != nullptr) *cost += s.name.size();
         return v != nullptr && *v == s.name;
       }
       case SimpleKind::kClass: {
         const std::string *v = attr("class");
+        if (v != nullptr) *cost += v->size() + s.name.size();
         return v != nullptr && has_word(*v, s.name, false);
       }
       case SimpleKind::kAttr: {
         const std::string *v = attr(s.name);
         if (v == nullptr) return false;
+        *cost += v->size() + s.value.size();
         return match_value(*v, s);
       }
       case SimpleKind::kNthChild: return nth(index);
       case SimpleKind::kNthOfType: return nth(type_index);
       case SimpleKind::kNot:
         for (const Simple &inner : s.inner) {
-          if (!match_simple(inner, tag, index, type_index)) return true;
+          if (!match_simple(inner, tag, index, type_index, cost)) return true;
         }
         return false;
     }
@@ -1259,11 +1268,14 @@ class HtmlRewriter : public NativeState {
         return !w.empty() && v.size() >= w.size() &&
                equal(v.data() + v.size() - w.size(), w.data(), w.size(), s.ci);
       case AttrOp::kContains: {
+        // memmem is linear in both lengths (glibc's two-way search): trying
+        // every offset costs their product, 16G steps for a 1 MB attribute.
         if (w.empty() || v.size() < w.size()) return false;
-        for (size_t k = 0; k + w.size() <= v.size(); ++k) {
-          if (equal(v.data() + k, w.data(), w.size(), s.ci)) return true;
-        }
-        return false;
+        if (!s.ci) return memmem(v.data(), v.size(), w.data(), w.size()) != nullptr;
+        std::string lv(v), lw(w);
+        for (char &c : lv) c = ascii_lower(c);
+        for (char &c : lw) c = ascii_lower(c);
+        return memmem(lv.data(), lv.size(), lw.data(), lw.size()) != nullptr;
       }
     }
     return false;
@@ -1306,6 +1318,9 @@ class HtmlRewriter : public NativeState {
         if (t.first == tag_.name) type_index = ++t.second;
       }
       if (type_index == 0) {
+        size_t bytes = sizeof(parent.types[0]) + tag_.name.size();
+        parent.name_bytes += bytes;
+        names_held_ += bytes;
         parent.types.emplace_back(tag_.name, 1);
         type_index = 1;
       }
@@ -1313,23 +1328,30 @@ class HtmlRewriter : public NativeState {
     e.self.assign(compound_words_, 0);
     e.content = parent.content;
     event_selectors_.clear();
+    // One element is matched in one call, which the watchdog cannot stop:
+    // what it may cost is bounded (a 1 MB attribute against 16 selectors).
+    size_t cost = 0;
     for (size_t g = 0; g < flat_.size(); ++g) {
       const FlatCompound &f = flat_[g];
       if (!f.first && !bit(f.compound->child ? parent.self : parent.ancestors, g - 1)) continue;
       bool ok = true;
       for (const Simple &s : f.compound->simples) {
-        ++work_;
-        if (!match_simple(s, tag_, index, type_index)) {
+        ++cost;
+        if (!match_simple(s, tag_, index, type_index, &cost)) {
           ok = false;
           break;
         }
+      }
+      if (cost > kHtmlMaxMatchWork) {
+        return fail("HTMLRewriter: matching one element against the selectors costs more than " +
+                    std::to_string(kHtmlMaxMatchWork) + " steps (the rewriter's limit)");
       }
       if (!ok) continue;
       set_bit(e.self, g);
       if (f.last && element_[f.selector]) event_selectors_.push_back(f.selector);
       if (f.last) set_bit(e.content, f.selector);
     }
-    work_ += flat_.size();
+    work_ += flat_.size() + cost;
     e.ancestors = parent.ancestors;
     for (size_t w = 0; w < compound_words_; ++w) e.ancestors[w] |= e.self[w];
     // A selector list may match through more than one of its selectors.
@@ -1383,6 +1405,9 @@ class HtmlRewriter : public NativeState {
       }
     }
     if (e.content_removed) ++suppress_;
+    // A tag name may be 1 MiB (a token's bound) and 1024 may be open.
+    e.name_bytes += e.name.size();
+    names_held_ += e.name_bytes;
     stack_.push_back(std::move(e));
   }
 
@@ -1407,6 +1432,7 @@ class HtmlRewriter : public NativeState {
   Step pop_top(bool explicit_end) {
     closing_ = std::move(stack_.back());
     stack_.pop_back();
+    names_held_ -= std::min(names_held_, closing_.name_bytes);
     if (closing_.content_removed) --suppress_;
     closing_explicit_ = explicit_end;
     if (closing_.end_handler != 0) {
@@ -1454,6 +1480,7 @@ class HtmlRewriter : public NativeState {
   MemoryBudget &budget_;
   size_t charged_ = 0;
   size_t held_ = 0;  // bytes of content entries of the stack hold for their end tags
+  size_t names_held_ = 0;  // name_bytes of the open elements
 
   std::vector<Selector> selectors_;
   std::vector<bool> element_, text_, comments_;

@@ -28,10 +28,12 @@
 //                                           is at least min bytes
 //   native.htmlFinished(handle) -> bool     the whole document went out
 //
-// Buffers (the unfinished token, output not taken yet, the element stack)
+// Buffers (the unfinished token, output not taken yet, the element stack
+// and the names its elements hold)
 // are charged to the isolate's budget; an unfinished token is capped at
 // kHtmlMaxToken bytes, the stack at kHtmlMaxDepth elements and selectors at
-// kHtmlMaxSelectors / kHtmlMaxCompounds, each with a clear error.
+// kHtmlMaxSelectors / kHtmlMaxCompounds, and matching one element at
+// kHtmlMaxMatchWork, each with a clear error.
 #pragma once
 
 #include <v8.h>
@@ -44,5 +46,7 @@ constexpr size_t kHtmlMaxDepth = 1024;
 constexpr size_t kHtmlMaxSelectors = 1024;
 constexpr size_t kHtmlMaxCompounds = 4096;
 constexpr size_t kHtmlMaxSelectorLength = 16 * 1024;
+// Attributes looked up and bytes compared to match one element.
+constexpr size_t kHtmlMaxMatchWork = 16u << 20;
 void install_html_rewriter_natives(v8::Local<v8::Context> context, v8::Local<v8::Object> native);
 }  // namespace dispatch
