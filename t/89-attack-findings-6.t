@@ -298,4 +298,30 @@ hostile_case($big, 'node:crypto createHash and createHmac over 9 MiB in pieces g
     expect => [[200, sha256_hex("\x07" x $n) . ' ' . hmac_sha256_hex("\x07" x ($n - 1), 'k')]],
     timeout => 20);
 
+# 6. crypto.subtle.digest copied its input and handed the copy to one
+# native call: 600 MB under a 1g limit needed 1.2 GB (503 exceeded_memory),
+# and a long input ran where the watchdog cannot stop it. Past 4 MiB it now
+# hashes the script's bytes in place, in pieces of at most 4 MiB
+# (digestUpdate), and the CPU limit stops it.
+hostile_case($big, 'crypto.subtle.digest over 600 MB hashes in place and stops at the CPU limit',
+    js => q{
+        export default { async fetch() {
+          const d = await crypto.subtle.digest('SHA-512', new Uint8Array(600 << 20));
+          return new Response('hashed ' + new Uint8Array(d)[0]);
+        } };
+    },
+    expect => [[503, "exceeded_cpu\n"]],
+    timeout => 30);
+
+hostile_case($big, 'crypto.subtle.digest over 9 MiB in pieces gives the right digest',
+    js => q{
+        export default { async fetch() {
+          const data = new Uint8Array(N).fill(7);
+          const d = await crypto.subtle.digest('SHA-256', new DataView(data.buffer, 1, N - 1));
+          return new Response([...new Uint8Array(d)].map((b) => b.toString(16).padStart(2, '0')).join(''));
+        } };
+    } =~ s/N/$n/gr,
+    expect => [[200, sha256_hex("\x07" x ($n - 1))]],
+    timeout => 20);
+
 done_testing();
