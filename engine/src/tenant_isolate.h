@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -76,6 +77,14 @@ class TenantIsolate : public std::enable_shared_from_this<TenantIsolate> {
   // the request's CPU budget; a request that ended by then is not settled.
   using Settle = std::function<void(v8::Local<v8::Context>, v8::Local<v8::Promise::Resolver>)>;
   v8::MaybeLocal<v8::Promise> begin_async(uint64_t *request_id, uint64_t *op_id);
+  // The same, recording {request id, operation id} where the settling code
+  // looks for the wait (fetch() and dispatch calls: head, read, write).
+  v8::MaybeLocal<v8::Promise> begin_async(std::pair<uint64_t, uint64_t> *wait) {
+    uint64_t request_id = 0, op = 0;
+    v8::MaybeLocal<v8::Promise> promise = begin_async(&request_id, &op);
+    if (!promise.IsEmpty()) *wait = {request_id, op};
+    return promise;
+  }
   void complete_async(uint64_t request_id, uint64_t op_id, Settle settle);
 
   // The request whose JavaScript runs now, or null: the one its promise

@@ -426,10 +426,8 @@ void on_dispatch_head(const v8::FunctionCallbackInfo<v8::Value> &info) {
   uint64_t id = 0;
   DispatchCall *call = find_call(info, &scope, &id);
   if (call == nullptr) return;
-  uint64_t request_id = 0, op = 0;
   v8::Local<v8::Promise> promise;
-  if (!TenantIsolate::from(isolate)->begin_async(&request_id, &op).ToLocal(&promise)) return;
-  call->head_wait = {request_id, op};
+  if (!TenantIsolate::from(isolate)->begin_async(&call->head_wait).ToLocal(&promise)) return;
   settle_head(TenantIsolate::from(isolate)->engine(), id);
   info.GetReturnValue().Set(promise);
 }
@@ -452,10 +450,8 @@ void on_dispatch_read(const v8::FunctionCallbackInfo<v8::Value> &info) {
     info.GetReturnValue().Set(piece);
     return;
   }
-  uint64_t request_id = 0, op = 0;
   v8::Local<v8::Promise> promise;
-  if (!TenantIsolate::from(isolate)->begin_async(&request_id, &op).ToLocal(&promise)) return;
-  call->read_wait = {request_id, op};
+  if (!TenantIsolate::from(isolate)->begin_async(&call->read_wait).ToLocal(&promise)) return;
   info.GetReturnValue().Set(promise);
 }
 
@@ -480,10 +476,8 @@ void on_dispatch_write(const v8::FunctionCallbackInfo<v8::Value> &info) {
   }
   // Copied into the target's queue; its script takes it into its own budget.
   if (request_body_write(engine, *target, data, len, false)) return;
-  uint64_t request_id = 0, op = 0;
   v8::Local<v8::Promise> promise;
-  if (!TenantIsolate::from(isolate)->begin_async(&request_id, &op).ToLocal(&promise)) return;
-  call->write_wait = {request_id, op};
+  if (!TenantIsolate::from(isolate)->begin_async(&call->write_wait).ToLocal(&promise)) return;
   info.GetReturnValue().Set(promise);
 }
 

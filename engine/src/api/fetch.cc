@@ -255,10 +255,8 @@ void on_fetch_head(const v8::FunctionCallbackInfo<v8::Value> &info) {
   RequestScope *scope = nullptr;
   FetchCall *call = find_call(info, &scope);
   if (call == nullptr) return;
-  uint64_t request_id = 0, op = 0;
   v8::Local<v8::Promise> promise;
-  if (!TenantIsolate::from(isolate)->begin_async(&request_id, &op).ToLocal(&promise)) return;
-  call->head_wait = {request_id, op};
+  if (!TenantIsolate::from(isolate)->begin_async(&call->head_wait).ToLocal(&promise)) return;
   if (call->head_ready || !call->error.empty()) {
     settle_head(TenantIsolate::from(isolate)->engine(),
                 uint64_t(info[0].As<v8::Number>()->Value()));
@@ -281,10 +279,8 @@ void on_fetch_read(const v8::FunctionCallbackInfo<v8::Value> &info) {
     info.GetReturnValue().Set(piece);
     return;
   }
-  uint64_t request_id = 0, op = 0;
   v8::Local<v8::Promise> promise;
-  if (!TenantIsolate::from(isolate)->begin_async(&request_id, &op).ToLocal(&promise)) return;
-  call->read_wait = {request_id, op};
+  if (!TenantIsolate::from(isolate)->begin_async(&call->read_wait).ToLocal(&promise)) return;
   info.GetReturnValue().Set(promise);
 }
 
@@ -304,10 +300,8 @@ void on_fetch_write(const v8::FunctionCallbackInfo<v8::Value> &info) {
     return;
   }
   if (call->exchange->write_body(data, len)) return;
-  uint64_t request_id = 0, op = 0;
   v8::Local<v8::Promise> promise;
-  if (!TenantIsolate::from(isolate)->begin_async(&request_id, &op).ToLocal(&promise)) return;
-  call->write_wait = {request_id, op};
+  if (!TenantIsolate::from(isolate)->begin_async(&call->write_wait).ToLocal(&promise)) return;
   info.GetReturnValue().Set(promise);
 }
 
