@@ -43,6 +43,7 @@ typedef struct {
     size_t                     memory_limit;
     size_t                     worker_memory;
     ngx_uint_t                 isolates;
+    ngx_flag_t                 startup_snapshot;
 
     size_t                     kv_quota;
     ngx_uint_t                 log_limit;

@@ -74,4 +74,4 @@ async function cancelBody(handle) {
   await readableStreamCancel(handle[0], new TypeError('Network connection lost.'));
 }
 
-return { run, nodeModule, nodeCompat, installServiceWorker, makeKV, makeDispatchNamespace, makeService, readBody, cancelBody };
+return { run, lateStart, nodeModule, nodeCompat, installServiceWorker, makeKV, makeDispatchNamespace, makeService, readBody, cancelBody };

@@ -43,6 +43,7 @@ struct EngineLimits {
   bool log_json = false;               // dispatch_log_format json
   uint64_t hang_timeout_ms = 1000;     // dispatch_hang_timeout
   uint64_t quarantine_ms = 10000;      // dispatch_quarantine_zone period=
+  bool startup_snapshot = true;        // dispatch_startup_snapshot
 };
 
 class Engine {
