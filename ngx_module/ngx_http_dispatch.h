@@ -44,6 +44,7 @@ typedef struct {
     size_t                     worker_memory;
     ngx_uint_t                 isolates;
     ngx_flag_t                 startup_snapshot;
+    ngx_uint_t                 prepared_isolates;
 
     size_t                     kv_quota;
     ngx_uint_t                 log_limit;

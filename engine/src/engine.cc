@@ -78,6 +78,7 @@ EngineLimits engine_limits(const dispatch_engine_conf_t &conf) {
   l.hang_timeout_ms = std::max<uint64_t>(or_default(conf.hang_timeout_ms, l.hang_timeout_ms), 250);
   l.quarantine_ms = or_default(conf.quarantine_ms, l.quarantine_ms);
   l.startup_snapshot = !conf.no_startup_snapshot;
+  l.prepared_isolates = conf.prepared_isolates;
   return l;
 }
 
@@ -185,6 +186,7 @@ bool Engine::init(std::string *err) {
     return false;
   }
   pump_timer_.start(kPumpIntervalMs);
+  pool_.prepare_later();
   redis_->connect();
   // Messages may have been missed while the subscription was down: every
   // cached script is revalidated once it is live again.

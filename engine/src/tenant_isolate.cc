@@ -93,8 +93,26 @@ std::shared_ptr<TenantIsolate> TenantIsolate::create(
     dispatch_outcome_e *outcome) {
   std::shared_ptr<TenantIsolate> self(new TenantIsolate(engine, std::move(script)));
   *outcome = DISPATCH_OUTCOME_EXCEPTION;
-  if (!self->start(err, outcome)) return nullptr;
+  if (!self->make_isolate(err) || !self->start(err, outcome)) return nullptr;
   return self;
+}
+
+std::shared_ptr<TenantIsolate> TenantIsolate::prepare(Engine &engine, std::string *err) {
+  std::shared_ptr<TenantIsolate> self(new TenantIsolate(engine, nullptr));
+  if (!self->make_isolate(err)) return nullptr;
+  return self;
+}
+
+bool TenantIsolate::adopt(std::shared_ptr<const ScriptSource> script, std::string *err,
+                          dispatch_outcome_e *outcome) {
+  // Once only: from here on it is this tenant's, and goes with it.
+  if (script_ != nullptr) {
+    *err = "a prepared isolate serves one tenant only";
+    return false;
+  }
+  script_ = std::move(script);
+  *outcome = DISPATCH_OUTCOME_EXCEPTION;
+  return start(err, outcome);
 }
 
 TenantIsolate::~TenantIsolate() {
@@ -364,6 +382,7 @@ void TenantIsolate::condemn(dispatch_outcome_e outcome, RequestScope *culprit) {
   const TenantIsolate *self = isolate ? from(isolate) : nullptr;
   // Into the node's penalty box first, so that no worker runs it again
   // before its period ends (the host's call is safe on this thread).
+  if (self != nullptr && self->script_ == nullptr) self = nullptr;  // prepared: no tenant yet
   if (self != nullptr) {
     int n = snprintf(key, sizeof(key), "%s/%s", self->script_->ns.c_str(),
                      self->script_->name.c_str());
@@ -416,8 +435,10 @@ TenantIsolate *TenantIsolate::from(v8::Isolate *isolate) {
 void TenantIsolate::log(dispatch_log_level_e level, const std::string &msg) const {
   if (RequestScope *scope = const_cast<TenantIsolate *>(this)->request_now()) {
     engine_.log(*scope, level, msg);
-  } else {
+  } else if (script_ != nullptr) {
     engine_.log_script(script_->ns, script_->name, level, msg);
+  } else {
+    engine_.host().log(level, "dispatch, a prepared isolate: " + msg);
   }
 }
 
@@ -452,7 +473,7 @@ bool TenantIsolate::make_startup_snapshot(size_t memory_limit, std::string *err)
   }, err);
 }
 
-bool TenantIsolate::start(std::string *err, dispatch_outcome_e *outcome) {
+bool TenantIsolate::make_isolate(std::string *err) {
   const EngineLimits &limits = engine_.limits();
   budget_ = std::make_unique<MemoryBudget>(limits.memory_limit);
   v8::Isolate::CreateParams params;
@@ -494,7 +515,15 @@ bool TenantIsolate::start(std::string *err, dispatch_outcome_e *outcome) {
   // WebAssembly, ...) only as it deserializes one.
   lock_down(context);
   from_snapshot_ = blob != nullptr;
+  return install_builtins(context, err);
+}
 
+bool TenantIsolate::start(std::string *err, dispatch_outcome_e *outcome) {
+  const EngineLimits &limits = engine_.limits();
+  v8::Isolate::Scope isolate_scope(isolate_);
+  v8::HandleScope handle_scope(isolate_);
+  v8::Local<v8::Context> context = context_.Get(isolate_);
+  v8::Context::Scope context_scope(context);
   env_.Reset(isolate_, v8::Object::New(isolate_));
 
   // metadata: parsed once, for the main module's path, the script's own
@@ -520,8 +549,7 @@ bool TenantIsolate::start(std::string *err, dispatch_outcome_e *outcome) {
   }
 
   node_compat_ = node_compat_flags(metadata.get());
-  if (!install_builtins(context, err) ||
-      !install_bindings(context, json_object_get(metadata.get(), "bindings"), err) ||
+  if (!install_bindings(context, json_object_get(metadata.get(), "bindings"), err) ||
       !start_node_compat(context, json_object_get(metadata.get(), "bindings"), err)) {
     return false;
   }

@@ -49,6 +49,13 @@ class TenantIsolate : public std::enable_shared_from_this<TenantIsolate> {
   static std::shared_ptr<TenantIsolate> create(Engine &engine,
                                                std::shared_ptr<const ScriptSource> script,
                                                std::string *err, dispatch_outcome_e *outcome);
+  // An isolate made ahead of demand (isolate_pool.h): its context from the
+  // snapshot with the built-ins, nothing of any tenant. Null on failure.
+  static std::shared_ptr<TenantIsolate> prepare(Engine &engine, std::string *err);
+  // A prepared isolate becomes script's, as create() would have made it.
+  // Once only: whatever the outcome, it never serves another tenant.
+  bool adopt(std::shared_ptr<const ScriptSource> script, std::string *err,
+             dispatch_outcome_e *outcome);
   ~TenantIsolate();
   TenantIsolate(const TenantIsolate &) = delete;
 
@@ -171,6 +178,9 @@ class TenantIsolate : public std::enable_shared_from_this<TenantIsolate> {
  private:
   TenantIsolate(Engine &engine, std::shared_ptr<const ScriptSource> script);
 
+  // The isolate and its context with the built-ins: nothing of the tenant.
+  bool make_isolate(std::string *err);
+  // The tenant's part: its metadata, bindings and top level.
   bool start(std::string *err, dispatch_outcome_e *outcome);
   bool install_builtins(v8::Local<v8::Context> context, std::string *err);
   static v8::MaybeLocal<v8::Object> make_api(v8::Local<v8::Context> context, size_t memory_limit,
