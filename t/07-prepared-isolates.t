@@ -3,6 +3,9 @@
 # default 2): made from the startup snapshot in idle time, so that a
 # script's first request finds one ready; one behaves exactly as an isolate
 # made on demand, serves one tenant only, and counts among dispatch_isolates.
+# And code caches (dispatch_code_cache): a script's next isolate compiles
+# its modules from the caches its first start made, with the same answers;
+# a changed module gets none.
 use strict;
 use warnings;
 use Test::More;
@@ -92,5 +95,56 @@ is_deeply $answers{2}, $answers{0}, 'every answer is the same from prepared isol
     like $t->get('/t/c')->{content}, qr/"requests":2/, 'and kept';
     $t->stop;
 }
+
+# ---- code caches ----
+
+my %MODULES = (
+    'module:lib/util.js' => q{ export let loads = 0; loads++; export function shout(s) { return s.toUpperCase() + '!'; } },
+    'module:data.js'     => q{ export default { items: [1, 2, 3] }; },
+);
+my $MAIN = q{
+    import { shout, loads } from './lib/util.js';
+    import data from './data.js';
+    let requests = 0;
+    const started = shout('started');
+    export default {
+      async fetch() {
+        requests++;
+        const again = await import('./lib/util.js');
+        return new Response([started, requests, loads, again.loads, again.shout('x'), data.items.join('+'),
+                             typeof globalThis.fromBefore].join(' '));
+      }
+    };
+    globalThis.fromBefore = 1;
+};
+sub cache_starts {
+    my ($t) = @_;
+    return [ map { m{"tenants/m": started with (\d+) module\(s\) from the code cache} ? $1 : () } split /\n/, $t->error_log ];
+}
+my %cached;
+for my $size ('64m', '0') {
+    # one isolate: each request to the other script evicts m's isolate
+    my $t = Dispatch::Test->new(workers => 1, http => "dispatch_isolates 1;\ndispatch_code_cache $size;", server => $LOC);
+    $t->put_script('tenants', 'm', $MAIN, %MODULES);
+    $t->put_script('tenants', 'other', q{ export default { fetch() { return new Response('other'); } }; });
+    my @seen = map { my $r = $t->get("/t/$_"); "$r->{status} $r->{content}" } qw(m m other m other m);
+    $cached{$size} = \@seen;
+    if ($size) {
+        is $seen[0], '200 STARTED! 1 1 1 X! 1+2+3 number', 'a script with modules: its first start';
+        is_deeply cache_starts($t), [3, 3], 'its two restarts after an eviction compiled its 3 modules from the code cache';
+        # a new version changes one module: the other two keep their caches
+        $t->put_script('tenants', 'm', $MAIN, %MODULES, 'module:lib/util.js' => $MODULES{'module:lib/util.js'} =~ s/'!'/'?'/r);
+        $t->publish('tenants', 'm');
+        is $t->get('/t/m')->{content}, 'STARTED? 1 1 1 X? 1+2+3 number', 'a changed module is compiled from its new source';
+        is cache_starts($t)->[-1], 2, 'and only the two unchanged modules came from the code cache';
+    } else {
+        is_deeply cache_starts($t), [], 'dispatch_code_cache 0: no module comes from a code cache';
+    }
+    is scalar($t->error_log_alerts), 0, "no alerts or crashes (dispatch_code_cache $size)" or diag join "\n", $t->error_log_alerts;
+    $t->stop;
+}
+is_deeply $cached{'64m'}, $cached{0}, 'restarts from the code cache answer as restarts without: module imports, top-level state'
+    or diag explain \%cached;
+is $cached{0}[3], '200 STARTED! 1 1 1 X! 1+2+3 number', 'and each restart starts from a fresh top level';
 
 done_testing;

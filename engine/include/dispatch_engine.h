@@ -351,6 +351,9 @@ typedef struct {
     size_t       prepared_isolates;    /* dispatch_prepared_isolates: made
                                           ahead of demand, counted among
                                           max_isolates; 0: none */
+    size_t       code_cache_size;      /* dispatch_code_cache: bytes of V8
+                                          code caches of tenants' modules
+                                          this process keeps; 0: none */
     int          no_startup_snapshot;  /* dispatch_startup_snapshot off:
                                           every isolate runs the built-ins
                                           instead of starting from the

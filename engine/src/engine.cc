@@ -10,6 +10,7 @@
 #include "api/request_cf.h"
 #include "body_streams.h"
 #include "clock.h"
+#include "code_cache.h"
 #include "log_format.h"
 #include "memory_budget.h"
 #include "platform.h"
@@ -79,6 +80,7 @@ EngineLimits engine_limits(const dispatch_engine_conf_t &conf) {
   l.quarantine_ms = or_default(conf.quarantine_ms, l.quarantine_ms);
   l.startup_snapshot = !conf.no_startup_snapshot;
   l.prepared_isolates = conf.prepared_isolates;
+  l.code_cache_size = conf.code_cache_size;
   return l;
 }
 
@@ -186,6 +188,7 @@ bool Engine::init(std::string *err) {
     return false;
   }
   pump_timer_.start(kPumpIntervalMs);
+  code_cache().set_capacity(limits_.code_cache_size);
   pool_.prepare_later();
   redis_->connect();
   // Messages may have been missed while the subscription was down: every

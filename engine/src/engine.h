@@ -45,6 +45,7 @@ struct EngineLimits {
   uint64_t quarantine_ms = 10000;      // dispatch_quarantine_zone period=
   bool startup_snapshot = true;        // dispatch_startup_snapshot
   size_t prepared_isolates = 0;        // dispatch_prepared_isolates
+  size_t code_cache_size = 0;          // dispatch_code_cache
 };
 
 class Engine {

@@ -37,6 +37,12 @@ v8::StartupData *snapshot_blob() { return g_blob.data != nullptr ? &g_blob : nul
 
 bool snapshot_make(const SnapshotFiller &fill, std::string *err) {
   if (g_blob.data != nullptr) return true;
+  // The blob is this process's own, in its own memory: V8's checksum of it
+  // at every isolate's start (an eighth of a cold start) guards nothing.
+  // The flag also stops V8's checksums of code caches: code_cache.h keeps
+  // its own.
+  static const char kNoChecksum[] = "--no-verify-snapshot-checksum";
+  v8::V8::SetFlagsFromString(kNoChecksum, sizeof(kNoChecksum) - 1);
   v8::StartupData blob{nullptr, 0};
   {
     // The creator's isolate has an ArrayBuffer allocator of V8's own and

@@ -34,6 +34,7 @@
 #include "engine.h"
 #include "platform.h"
 #include "request_scope.h"
+#include "code_cache.h"
 #include "startup_snapshot.h"
 #include "response_output.h"
 #include "v8_util.h"
@@ -567,7 +568,30 @@ bool TenantIsolate::start(std::string *err, dispatch_outcome_e *outcome) {
                : "the top level ran past dispatch_startup_cpu_limit";
     return false;
   }
+  if (started) make_code_caches();
   return started;
+}
+
+// After a first successful start: what its top level compiled goes into
+// the code cache, for the next isolate of the same source.
+void TenantIsolate::make_code_caches() {
+  if (modules_from_cache_ > 0) {
+    log(DISPATCH_LOG_INFO, "started with " + std::to_string(modules_from_cache_) +
+                           " module(s) from the code cache");
+  }
+  CodeCache &cache = code_cache();
+  for (const auto &wanted : caches_wanted_) {
+    auto it = modules_.find(wanted.first);
+    if (it == modules_.end() || cache.has(wanted.second)) continue;
+    v8::Local<v8::Module> module = it->second.Get(isolate_);
+    if (!module->IsSourceTextModule()) continue;
+    std::unique_ptr<v8::ScriptCompiler::CachedData> data(
+        v8::ScriptCompiler::CreateCodeCache(module->GetUnboundModuleScript()));
+    if (data && data->length > 0) cache.store(wanted.second, data->data, size_t(data->length));
+  }
+  // Modules import() compiles later are not cached.
+  caches_wanted_.clear();
+  caches_wanted_.shrink_to_fit();
 }
 
 namespace {
@@ -786,10 +810,34 @@ v8::MaybeLocal<v8::Module> TenantIsolate::compile_module(const std::string &path
 
   v8::ScriptOrigin origin(isolate_, v8_str(isolate_, path), 0, 0, false, -1,
                           v8::Local<v8::Value>(), false, false, true /* module */);
-  v8::ScriptCompiler::Source compiler_source(v8_str(isolate_, *source), origin);
+  // From this process's code cache when a start of the same source made
+  // one (code_cache.h); a cache V8 rejects is dropped and the module compiled.
+  CodeCache &cache = code_cache();
+  std::string cache_key;
+  std::unique_ptr<v8::ScriptCompiler::CachedData> cache_data;
+  if (cache.capacity() > 0) {
+    cache_key = CodeCache::key(path, *source);
+    cache_data = cache.find(cache_key);
+  }
+  bool consuming = cache_data != nullptr;
+  // Source owns the CachedData struct (never the bytes it points at).
+  v8::ScriptCompiler::Source compiler_source(v8_str(isolate_, *source), origin,
+                                             cache_data.release());
   v8::Local<v8::Module> module;
-  if (!v8::ScriptCompiler::CompileModule(isolate_, &compiler_source).ToLocal(&module)) {
+  if (!v8::ScriptCompiler::CompileModule(isolate_, &compiler_source,
+                                         consuming ? v8::ScriptCompiler::kConsumeCodeCache
+                                                   : v8::ScriptCompiler::kNoCompileOptions)
+           .ToLocal(&module)) {
     return {};
+  }
+  if (consuming && compiler_source.GetCachedData()->rejected) {
+    cache.forget(cache_key);
+    consuming = false;
+  }
+  if (consuming) {
+    modules_from_cache_++;
+  } else if (!cache_key.empty()) {
+    caches_wanted_.emplace_back(path, std::move(cache_key));
   }
   modules_.emplace(path, v8::Global<v8::Module>(isolate_, module));
   module_paths_.emplace(module->GetIdentityHash(), path);

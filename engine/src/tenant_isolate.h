@@ -291,6 +291,11 @@ class TenantIsolate : public std::enable_shared_from_this<TenantIsolate> {
   std::unordered_set<RequestScope *> scopes_;              // requests on it
   bool dead_ = false;
   bool from_snapshot_ = false;  // its context came from the startup snapshot
+  // Code caches (code_cache.h): modules compiled from one, and the {path,
+  // key} of those to make one of once the top level succeeded.
+  int modules_from_cache_ = 0;
+  std::vector<std::pair<std::string, std::string>> caches_wanted_;
+  void make_code_caches();
   uint64_t cpu_limit_ms_ = 0;
   int64_t subrequest_limit_ = -1;
   uint32_t top_level_log_lines_ = 0;
