@@ -19,7 +19,9 @@ constexpr uint64_t kPrepareDelayMs = 10;
 }  // namespace
 
 IsolatePool::IsolatePool(Engine &engine)
-    : engine_(engine), prepare_timer_(engine.host(), [this] { prepare_one(); }, true) {}
+    : engine_(engine),
+      prepare_timer_(engine.host(), [this] { prepare_one(); }, true),
+      dispose_timer_(engine.host(), [this] { dispose_now(); }, true) {}
 
 IsolatePool::~IsolatePool() = default;
 
@@ -27,6 +29,7 @@ size_t IsolatePool::memory() const {
   size_t total = 0;
   for (const auto &s : slots_) total += s.second.isolate->memory();
   for (const auto &p : prepared_) total += p->memory();
+  for (const auto &d : disposing_) total += d->memory();
   for (size_t i = 0; i < retired_.size();) {
     if (std::shared_ptr<TenantIsolate> alive = retired_[i].lock()) {
       total += alive->memory();
@@ -43,10 +46,30 @@ void IsolatePool::remember_retired(const std::shared_ptr<TenantIsolate> &isolate
   if (isolate.use_count() > 1) retired_.push_back(isolate);
 }
 
+void IsolatePool::let_go(std::shared_ptr<TenantIsolate> isolate) {
+  if (isolate.use_count() > 1) {
+    remember_retired(isolate);
+    return;
+  }
+  // Disposing an isolate takes a good part of a cold start (its heap
+  // unmapped page by page): done after the response of the request that
+  // evicted it, from a timer that fires in the loop's next turn (a timer
+  // of 0 ms would fire before the response is sent).
+  disposing_.push_back(std::move(isolate));
+  if (!dispose_timer_.armed()) dispose_timer_.start(1);
+}
+
+void IsolatePool::dispose_now() {
+  std::vector<std::shared_ptr<TenantIsolate>> gone;
+  gone.swap(disposing_);
+  gone.clear();  // ~TenantIsolate: Dispose()
+}
+
 void IsolatePool::erase(std::unordered_map<std::string, Slot>::iterator it) {
-  remember_retired(it->second.isolate);
+  std::shared_ptr<TenantIsolate> isolate = std::move(it->second.isolate);
   lru_.erase(it->second.lru);
   slots_.erase(it);
+  let_go(std::move(isolate));
 }
 
 std::shared_ptr<TenantIsolate> IsolatePool::acquire(
@@ -106,10 +129,14 @@ bool IsolatePool::make_room(std::string *err) {
                                            ? DISPATCH_RETIRE_LRU
                                            : DISPATCH_RETIRE_MEMORY]++;
     total -= it->second.isolate->memory();
-    remember_retired(it->second.isolate);
+    std::shared_ptr<TenantIsolate> isolate = std::move(it->second.isolate);
     victim = lru_.erase(victim);
     slots_.erase(it);
+    let_go(std::move(isolate));
   }
+  // Those evicted and not yet disposed hold memory still: when it is
+  // needed, they go now.
+  if (!disposing_.empty() && memory() + kNewIsolateBytes > limits.worker_memory) dispose_now();
   // Isolates out of the pool that only lingering ctx.waitUntil() work keeps
   // (old versions, evicted ones) give way next: that work is best effort,
   // and other tenants must not be refused for it.

@@ -66,6 +66,10 @@ class IsolatePool {
   // with work lingering, a stopped one still sending): it holds memory, so
   // it is counted until it is gone.
   void remember_retired(const std::shared_ptr<TenantIsolate> &isolate);
+  // An isolate out of the pool: remembered while requests hold it, else
+  // disposed from a timer (dispose_now), after the current response.
+  void let_go(std::shared_ptr<TenantIsolate> isolate);
+  void dispose_now();
   // The timer's turn: one isolate prepared, and the timer again if more
   // are wanted.
   void prepare_one();
@@ -78,8 +82,10 @@ class IsolatePool {
   std::unordered_map<std::string, Slot> slots_;  // by "ns/name"
   std::list<std::string> lru_;                   // most recent first
   mutable std::vector<std::weak_ptr<TenantIsolate>> retired_;
-  std::vector<std::shared_ptr<TenantIsolate>> prepared_;  // no tenant's yet
+  std::vector<std::shared_ptr<TenantIsolate>> prepared_;   // no tenant's yet
+  std::vector<std::shared_ptr<TenantIsolate>> disposing_;  // out, not disposed yet
   Timer prepare_timer_;
+  Timer dispose_timer_;
 };
 
 }  // namespace dispatch
