@@ -470,7 +470,32 @@ void lock_down(v8::Local<v8::Context> context) {
 bool TenantIsolate::make_startup_snapshot(size_t memory_limit, std::string *err) {
   return snapshot_make([memory_limit](v8::Local<v8::Context> context, std::string *why) {
     lock_down(context);
-    return make_api(context, memory_limit, why);
+    v8::Local<v8::Object> api;
+    if (!make_api(context, memory_limit, why).ToLocal(&api)) return v8::MaybeLocal<v8::Object>();
+    // A request of the engine's own through the built-ins, so that the
+    // functions it compiles are in the blob (dispatch.js, warmUp). It
+    // fails only if the built-ins are broken: then there is no snapshot.
+    v8::Isolate *isolate = context->GetIsolate();
+    v8::TryCatch try_catch(isolate);
+    v8::Local<v8::Value> warm_up;
+    v8::Local<v8::Value> done;
+    if (!api->Get(context, v8_str(isolate, "warmUp")).ToLocal(&warm_up) ||
+        !warm_up->IsFunction() ||
+        !warm_up.As<v8::Function>()->Call(context, v8::Undefined(isolate), 0, nullptr)
+             .ToLocal(&done) ||
+        !done->IsPromise()) {
+      *why = "the warm-up request failed to start";
+      return v8::MaybeLocal<v8::Object>();
+    }
+    isolate->PerformMicrotaskCheckpoint();
+    if (done.As<v8::Promise>()->State() != v8::Promise::kFulfilled) {
+      *why = "the warm-up request failed: " +
+             (done.As<v8::Promise>()->State() == v8::Promise::kRejected
+                  ? describe_exception(isolate, done.As<v8::Promise>()->Result(), {})
+                  : std::string("it never settled"));
+      return v8::MaybeLocal<v8::Object>();
+    }
+    return v8::MaybeLocal<v8::Object>(api);
   }, err);
 }
 
