@@ -43,6 +43,9 @@ typedef struct {
     size_t                     memory_limit;
     size_t                     worker_memory;
     ngx_uint_t                 isolates;
+    ngx_flag_t                 startup_snapshot;
+    ngx_uint_t                 prepared_isolates;
+    size_t                     code_cache;
 
     size_t                     kv_quota;
     ngx_uint_t                 log_limit;

@@ -115,6 +115,27 @@ static ngx_command_t  ngx_http_dispatch_commands[] = {
       offsetof(ngx_http_dispatch_main_conf_t, isolates),
       &ngx_http_dispatch_not_zero_post },
 
+    { ngx_string("dispatch_startup_snapshot"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_dispatch_main_conf_t, startup_snapshot),
+      NULL },
+
+    { ngx_string("dispatch_prepared_isolates"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_dispatch_main_conf_t, prepared_isolates),
+      NULL },
+
+    { ngx_string("dispatch_code_cache"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_dispatch_main_conf_t, code_cache),
+      NULL },
+
     { ngx_string("dispatch_kv_quota"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_http_dispatch_set_size_slot,
@@ -344,6 +365,9 @@ ngx_http_dispatch_create_main_conf(ngx_conf_t *cf)
     dmcf->memory_limit = NGX_CONF_UNSET_SIZE;
     dmcf->worker_memory = NGX_CONF_UNSET_SIZE;
     dmcf->isolates = NGX_CONF_UNSET_UINT;
+    dmcf->startup_snapshot = NGX_CONF_UNSET;
+    dmcf->prepared_isolates = NGX_CONF_UNSET_UINT;
+    dmcf->code_cache = NGX_CONF_UNSET_SIZE;
     dmcf->kv_quota = NGX_CONF_UNSET_SIZE;
     dmcf->log_limit = NGX_CONF_UNSET_UINT;
     dmcf->log_bytes_limit = NGX_CONF_UNSET_SIZE;
@@ -380,6 +404,9 @@ ngx_http_dispatch_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_size_value(dmcf->worker_memory,
                              (size_t) 2 * 1024 * 1024 * 1024);
     ngx_conf_init_uint_value(dmcf->isolates, 256);
+    ngx_conf_init_value(dmcf->startup_snapshot, 1);
+    ngx_conf_init_uint_value(dmcf->prepared_isolates, 2);
+    ngx_conf_init_size_value(dmcf->code_cache, 64 * 1024 * 1024);
     ngx_conf_init_size_value(dmcf->kv_quota, (size_t) 1024 * 1024 * 1024);
     ngx_conf_init_uint_value(dmcf->log_limit, 100);
     ngx_conf_init_size_value(dmcf->log_bytes_limit, 64 * 1024);
@@ -1149,6 +1176,9 @@ ngx_http_dispatch_init_process(ngx_cycle_t *cycle)
     conf.memory_limit = dmcf->memory_limit;
     conf.worker_memory = dmcf->worker_memory;
     conf.max_isolates = dmcf->isolates;
+    conf.no_startup_snapshot = !dmcf->startup_snapshot;
+    conf.prepared_isolates = dmcf->prepared_isolates;
+    conf.code_cache_size = dmcf->code_cache;
     conf.kv_quota = dmcf->kv_quota;
     conf.log_limit = (uint32_t) dmcf->log_limit;
     conf.log_bytes_limit = dmcf->log_bytes_limit;

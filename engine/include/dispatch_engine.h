@@ -348,6 +348,16 @@ typedef struct {
     size_t       memory_limit;         /* heap + ArrayBuffers of one isolate */
     size_t       worker_memory;        /* all isolates of this process */
     size_t       max_isolates;         /* live isolates of this process */
+    size_t       prepared_isolates;    /* dispatch_prepared_isolates: made
+                                          ahead of demand, counted among
+                                          max_isolates; 0: none */
+    size_t       code_cache_size;      /* dispatch_code_cache: bytes of V8
+                                          code caches of tenants' modules
+                                          this process keeps; 0: none */
+    int          no_startup_snapshot;  /* dispatch_startup_snapshot off:
+                                          every isolate runs the built-ins
+                                          instead of starting from the
+                                          process's startup snapshot */
 
     uint64_t     kv_quota;             /* stored bytes of one KV namespace */
     uint32_t     log_limit;            /* console lines per request */

@@ -40,7 +40,10 @@ function guardConstructor(holder, name, original, construct) {
 // the module exports it (and followed from then on), else its declared
 // maximum, or the whole limit when it declares none, since the engine
 // cannot see it grow (native.wasmOwnMemory).
-if (typeof WebAssembly === 'object' && WebAssembly !== null) {
+// WebAssembly appears in a context made from the snapshot only once V8
+// deserializes it: then lateStart() guards it (prelude.js).
+lateStep(() => {
+  if (typeof WebAssembly !== 'object' || WebAssembly === null) return false;
   const WasmMemory = WebAssembly.Memory;
   const wasmGrow = WasmMemory.prototype.grow;
   const pagesOf = (value) => {
@@ -89,7 +92,8 @@ if (typeof WebAssembly === 'object' && WebAssembly !== null) {
       }
     },
   }.instantiate);
-}
+  return true;
+});
 
 // Intl: ICU allocates outside V8 (a DateTimeFormat holds tens of KiB), in a
 // process-wide allocator no isolate can be charged by. Each object is

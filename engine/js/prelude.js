@@ -47,7 +47,8 @@ const ReflectOwnKeys = Reflect.ownKeys;
 const ReflectGetOwnPropertyDescriptor = Reflect.getOwnPropertyDescriptor;
 const ObjectDefineProperty = Object.defineProperty;
 const ObjectFreeze = Object.freeze;
-const ObjectHasOwn = Object.hasOwn;
+// Late: see lateStep below.
+let ObjectHasOwn = Object.hasOwn;
 const ObjectSetPrototypeOf = Object.setPrototypeOf;
 const ObjectGetOwnPropertyDescriptor = Object.getOwnPropertyDescriptor;
 const ArrayIsArray = Array.isArray;
@@ -116,6 +117,29 @@ function listPush(list, value) {
 function listToArray(list) {
   return ArrayPrototypeSlice(list);
 }
+
+// ---- What V8 adds to a context after the built-ins ran ----
+//
+// Made from the startup snapshot (startup_snapshot.h), a context gets some
+// intrinsics from V8 only as it is deserialized, after the built-ins ran in
+// it: in V8 10.2, Object.hasOwn, the at/findLast/findLastIndex methods of
+// arrays and typed arrays, String.prototype.at, Atomics,
+// Error.stackTraceLimit and WebAssembly. A step that captures or guards one
+// of those is done at once when it is there, else kept and done by
+// lateStart(), which the engine calls in every isolate made from the
+// snapshot before any tenant code runs. step() returns whether it found
+// what it needed.
+const LATE_STEPS = listNew();
+function lateStep(step) {
+  if (!step()) listPush(LATE_STEPS, step);
+}
+function lateStart() {
+  for (let i = 0; i < LATE_STEPS.length; i++) LATE_STEPS[i]();
+}
+lateStep(() => {
+  ObjectHasOwn = Object.hasOwn;
+  return ObjectHasOwn !== undefined;
+});
 
 // Handed by built-in code to constructors whose internal form tenants must not
 // reach (Request's "fields are filled in afterwards" form, KVNamespace, ...).

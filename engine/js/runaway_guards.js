@@ -132,6 +132,11 @@ function guardArgumentList(list, what) {
 // is never handed back: a method that returns its receiver (sort, reverse)
 // returns thisArg.
 function guardWrap(target, name, check) {
+  // One V8 adds after deserializing the snapshot is guarded then (lateStep).
+  if (target[name] === undefined) {
+    lateStep(() => target[name] !== undefined && (guardWrap(target, name, check), true));
+    return;
+  }
   const original = target[name];
   const guarded = {
     [name]() {

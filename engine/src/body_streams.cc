@@ -409,9 +409,9 @@ void on_check_fits(const v8::FunctionCallbackInfo<v8::Value> &info) {
 void install_body_natives(v8::Local<v8::Context> context, v8::Local<v8::Object> native) {
   v8::Isolate *isolate = context->GetIsolate();
   native->Set(context, v8_str(isolate, "checkFits"),
-              v8::Function::New(context, on_check_fits).ToLocalChecked()).Check();
+              native_function(context, on_check_fits)).Check();
   native->Set(context, v8_str(isolate, "requestBodyRead"),
-              v8::Function::New(context, on_request_body_read).ToLocalChecked()).Check();
+              native_function(context, on_request_body_read)).Check();
 }
 
 }  // namespace dispatch

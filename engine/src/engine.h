@@ -43,6 +43,9 @@ struct EngineLimits {
   bool log_json = false;               // dispatch_log_format json
   uint64_t hang_timeout_ms = 1000;     // dispatch_hang_timeout
   uint64_t quarantine_ms = 10000;      // dispatch_quarantine_zone period=
+  bool startup_snapshot = true;        // dispatch_startup_snapshot
+  size_t prepared_isolates = 0;        // dispatch_prepared_isolates
+  size_t code_cache_size = 0;          // dispatch_code_cache
 };
 
 class Engine {

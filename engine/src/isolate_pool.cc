@@ -13,13 +13,23 @@ namespace {
 // What a new isolate is counted as before it has run: an empty isolate,
 // its context and the built-ins.
 constexpr size_t kNewIsolateBytes = 4u << 20;
+// After a prepared isolate was taken, the next is made this much later:
+// after the response that took it is on its way, never in its turn.
+constexpr uint64_t kPrepareDelayMs = 10;
 }  // namespace
+
+IsolatePool::IsolatePool(Engine &engine)
+    : engine_(engine),
+      prepare_timer_(engine.host(), [this] { prepare_one(); }, true),
+      dispose_timer_(engine.host(), [this] { dispose_now(); }, true) {}
 
 IsolatePool::~IsolatePool() = default;
 
 size_t IsolatePool::memory() const {
   size_t total = 0;
   for (const auto &s : slots_) total += s.second.isolate->memory();
+  for (const auto &p : prepared_) total += p->memory();
+  for (const auto &d : disposing_) total += d->memory();
   for (size_t i = 0; i < retired_.size();) {
     if (std::shared_ptr<TenantIsolate> alive = retired_[i].lock()) {
       total += alive->memory();
@@ -36,10 +46,30 @@ void IsolatePool::remember_retired(const std::shared_ptr<TenantIsolate> &isolate
   if (isolate.use_count() > 1) retired_.push_back(isolate);
 }
 
+void IsolatePool::let_go(std::shared_ptr<TenantIsolate> isolate) {
+  if (isolate.use_count() > 1) {
+    remember_retired(isolate);
+    return;
+  }
+  // Disposing an isolate takes a good part of a cold start (its heap
+  // unmapped page by page): done after the response of the request that
+  // evicted it, from a timer that fires in the loop's next turn (a timer
+  // of 0 ms would fire before the response is sent).
+  disposing_.push_back(std::move(isolate));
+  if (!dispose_timer_.armed()) dispose_timer_.start(1);
+}
+
+void IsolatePool::dispose_now() {
+  std::vector<std::shared_ptr<TenantIsolate>> gone;
+  gone.swap(disposing_);
+  gone.clear();  // ~TenantIsolate: Dispose()
+}
+
 void IsolatePool::erase(std::unordered_map<std::string, Slot>::iterator it) {
-  remember_retired(it->second.isolate);
+  std::shared_ptr<TenantIsolate> isolate = std::move(it->second.isolate);
   lru_.erase(it->second.lru);
   slots_.erase(it);
+  let_go(std::move(isolate));
 }
 
 std::shared_ptr<TenantIsolate> IsolatePool::acquire(
@@ -61,12 +91,18 @@ std::shared_ptr<TenantIsolate> IsolatePool::acquire(
     erase(it);
   }
 
-  if (!make_room(err)) {
-    *outcome = DISPATCH_OUTCOME_OVERLOADED;
-    return nullptr;
-  }
   double started = clock_ms(CLOCK_MONOTONIC);
-  std::shared_ptr<TenantIsolate> isolate = TenantIsolate::create(engine_, script, err, outcome);
+  std::shared_ptr<TenantIsolate> isolate;
+  if (!prepared_.empty()) {
+    // Counted already, among the isolates and their memory: no room to make.
+    isolate = take_prepared(script, err, outcome);
+  } else {
+    if (!make_room(err)) {
+      *outcome = DISPATCH_OUTCOME_OVERLOADED;
+      return nullptr;
+    }
+    isolate = TenantIsolate::create(engine_, script, err, outcome);
+  }
   // A start that failed (a syntax error, a top level past its limit) took
   // its time all the same.
   engine_.metrics().isolate_started(script->ns, script->name,
@@ -93,10 +129,14 @@ bool IsolatePool::make_room(std::string *err) {
                                            ? DISPATCH_RETIRE_LRU
                                            : DISPATCH_RETIRE_MEMORY]++;
     total -= it->second.isolate->memory();
-    remember_retired(it->second.isolate);
+    std::shared_ptr<TenantIsolate> isolate = std::move(it->second.isolate);
     victim = lru_.erase(victim);
     slots_.erase(it);
+    let_go(std::move(isolate));
   }
+  // Those evicted and not yet disposed hold memory still: when it is
+  // needed, they go now.
+  if (!disposing_.empty() && memory() + kNewIsolateBytes > limits.worker_memory) dispose_now();
   // Isolates out of the pool that only lingering ctx.waitUntil() work keeps
   // (old versions, evicted ones) give way next: that work is best effort,
   // and other tenants must not be refused for it.
@@ -130,6 +170,51 @@ void IsolatePool::retire(TenantIsolate *isolate) {
 
 void IsolatePool::pump() {
   for (auto &entry : slots_) entry.second.isolate->pump_message_loop();
+  for (auto &isolate : prepared_) isolate->pump_message_loop();
+  prepare_later();  // room may have been made since
+}
+
+std::shared_ptr<TenantIsolate> IsolatePool::take_prepared(
+    const std::shared_ptr<const ScriptSource> &script, std::string *err,
+    dispatch_outcome_e *outcome) {
+  std::shared_ptr<TenantIsolate> isolate = std::move(prepared_.back());
+  prepared_.pop_back();
+  prepare_later();
+  engine_.log_script(script->ns, script->name, DISPATCH_LOG_INFO,
+                     "starts in a prepared isolate");
+  // A top level that fails takes the isolate with it: whatever it ran
+  // there stays there.
+  if (!isolate->adopt(script, err, outcome)) return nullptr;
+  return isolate;
+}
+
+void IsolatePool::prepare_later() {
+  const EngineLimits &limits = engine_.limits();
+  if (limits.prepared_isolates > prepared_.size() && !prepare_timer_.armed() &&
+      slots_.size() + prepared_.size() < limits.max_isolates) {
+    prepare_timer_.start(kPrepareDelayMs);
+  }
+}
+
+void IsolatePool::prepare_one() {
+  const EngineLimits &limits = engine_.limits();
+  const dispatch_host_t &host = engine_.host().raw();
+  if (prepared_.size() >= limits.prepared_isolates) return;
+  if (host.exiting != nullptr && host.exiting(host.data)) return;
+  // Only where there is room: a tenant's isolate never gives way to one.
+  if (slots_.size() + prepared_.size() >= limits.max_isolates ||
+      memory() + kNewIsolateBytes > limits.worker_memory) {
+    return;
+  }
+  std::string err;
+  std::shared_ptr<TenantIsolate> isolate = TenantIsolate::prepare(engine_, &err);
+  if (!isolate) {
+    // Not again from here: the next isolate taken or made tries again.
+    engine_.host().log(DISPATCH_LOG_WARN, "dispatch: cannot prepare an isolate: " + err);
+    return;
+  }
+  prepared_.push_back(std::move(isolate));
+  prepare_later();
 }
 
 }  // namespace dispatch

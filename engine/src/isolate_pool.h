@@ -6,6 +6,12 @@
 // all of them together hold at most worker_memory: the least recently used
 // idle ones are retired first; when only busy ones are left, a new isolate
 // is refused (overloaded).
+//
+// A few isolates are prepared ahead of demand (dispatch_prepared_isolates):
+// made from the startup snapshot in idle time, nothing of any tenant in
+// them, so that a script's first request finds one ready. They count among
+// dispatch_isolates and dispatch_worker_memory, are made only where there is
+// room (never by retiring a tenant's isolate), and each serves one tenant.
 #pragma once
 
 #include <list>
@@ -14,6 +20,7 @@
 #include <unordered_map>
 
 #include "dispatch_engine.h"
+#include "host.h"
 #include "script_store.h"
 
 namespace dispatch {
@@ -23,7 +30,7 @@ class TenantIsolate;
 
 class IsolatePool {
  public:
-  explicit IsolatePool(Engine &engine) : engine_(engine) {}
+  explicit IsolatePool(Engine &engine);
   ~IsolatePool();
 
   // The isolate for this version of the script, created when missing. When
@@ -38,8 +45,14 @@ class IsolatePool {
   // Runs V8's pending foreground tasks for every isolate.
   void pump();
 
+  // Prepares isolates from a timer, one at a time, until there are
+  // dispatch_prepared_isolates of them (or no room).
+  void prepare_later();
+  size_t prepared() const { return prepared_.size(); }
+
   size_t memory() const;
-  size_t size() const { return slots_.size(); }
+  // Live isolates, the prepared ones included.
+  size_t size() const { return slots_.size() + prepared_.size(); }
 
  private:
   struct Slot {
@@ -53,11 +66,26 @@ class IsolatePool {
   // with work lingering, a stopped one still sending): it holds memory, so
   // it is counted until it is gone.
   void remember_retired(const std::shared_ptr<TenantIsolate> &isolate);
+  // An isolate out of the pool: remembered while requests hold it, else
+  // disposed from a timer (dispose_now), after the current response.
+  void let_go(std::shared_ptr<TenantIsolate> isolate);
+  void dispose_now();
+  // The timer's turn: one isolate prepared, and the timer again if more
+  // are wanted.
+  void prepare_one();
+  // A prepared isolate becomes script's; null (with *err and *outcome)
+  // when its top level fails, or when none is ready.
+  std::shared_ptr<TenantIsolate> take_prepared(const std::shared_ptr<const ScriptSource> &script,
+                                               std::string *err, dispatch_outcome_e *outcome);
 
   Engine &engine_;
   std::unordered_map<std::string, Slot> slots_;  // by "ns/name"
   std::list<std::string> lru_;                   // most recent first
   mutable std::vector<std::weak_ptr<TenantIsolate>> retired_;
+  std::vector<std::shared_ptr<TenantIsolate>> prepared_;   // no tenant's yet
+  std::vector<std::shared_ptr<TenantIsolate>> disposing_;  // out, not disposed yet
+  Timer prepare_timer_;
+  Timer dispose_timer_;
 };
 
 }  // namespace dispatch

@@ -34,6 +34,8 @@
 #include "engine.h"
 #include "platform.h"
 #include "request_scope.h"
+#include "code_cache.h"
+#include "startup_snapshot.h"
 #include "response_output.h"
 #include "v8_util.h"
 
@@ -92,8 +94,26 @@ std::shared_ptr<TenantIsolate> TenantIsolate::create(
     dispatch_outcome_e *outcome) {
   std::shared_ptr<TenantIsolate> self(new TenantIsolate(engine, std::move(script)));
   *outcome = DISPATCH_OUTCOME_EXCEPTION;
-  if (!self->start(err, outcome)) return nullptr;
+  if (!self->make_isolate(err) || !self->start(err, outcome)) return nullptr;
   return self;
+}
+
+std::shared_ptr<TenantIsolate> TenantIsolate::prepare(Engine &engine, std::string *err) {
+  std::shared_ptr<TenantIsolate> self(new TenantIsolate(engine, nullptr));
+  if (!self->make_isolate(err)) return nullptr;
+  return self;
+}
+
+bool TenantIsolate::adopt(std::shared_ptr<const ScriptSource> script, std::string *err,
+                          dispatch_outcome_e *outcome) {
+  // Once only: from here on it is this tenant's, and goes with it.
+  if (script_ != nullptr) {
+    *err = "a prepared isolate serves one tenant only";
+    return false;
+  }
+  script_ = std::move(script);
+  *outcome = DISPATCH_OUTCOME_EXCEPTION;
+  return start(err, outcome);
 }
 
 TenantIsolate::~TenantIsolate() {
@@ -363,6 +383,7 @@ void TenantIsolate::condemn(dispatch_outcome_e outcome, RequestScope *culprit) {
   const TenantIsolate *self = isolate ? from(isolate) : nullptr;
   // Into the node's penalty box first, so that no worker runs it again
   // before its period ends (the host's call is safe on this thread).
+  if (self != nullptr && self->script_ == nullptr) self = nullptr;  // prepared: no tenant yet
   if (self != nullptr) {
     int n = snprintf(key, sizeof(key), "%s/%s", self->script_->ns.c_str(),
                      self->script_->name.c_str());
@@ -415,22 +436,89 @@ TenantIsolate *TenantIsolate::from(v8::Isolate *isolate) {
 void TenantIsolate::log(dispatch_log_level_e level, const std::string &msg) const {
   if (RequestScope *scope = const_cast<TenantIsolate *>(this)->request_now()) {
     engine_.log(*scope, level, msg);
-  } else {
+  } else if (script_ != nullptr) {
     engine_.log_script(script_->ns, script_->name, level, msg);
+  } else {
+    engine_.host().log(level, "dispatch, a prepared isolate: " + msg);
   }
 }
 
-bool TenantIsolate::start(std::string *err, dispatch_outcome_e *outcome) {
+namespace {
+
+// As on Workers: no eval or new Function, no shared memory, and no
+// callbacks that would run outside any request (WeakRef finalisers). Done
+// to the snapshot's context before it is serialized, and to every context
+// made without one.
+void lock_down(v8::Local<v8::Context> context) {
+  v8::Isolate *isolate = context->GetIsolate();
+  context->AllowCodeGenerationFromStrings(false);
+  v8::Local<v8::Object> global = context->Global();
+  for (const char *name : {"SharedArrayBuffer", "WeakRef", "FinalizationRegistry"}) {
+    global->Delete(context, v8_str(isolate, name)).Check();
+  }
+  v8::Local<v8::Value> atomics;
+  if (global->Get(context, v8_str(isolate, "Atomics")).ToLocal(&atomics) &&
+      atomics->IsObject()) {
+    for (const char *name : {"wait", "waitAsync"}) {
+      atomics.As<v8::Object>()->Delete(context, v8_str(isolate, name)).Check();
+    }
+  }
+}
+
+}  // namespace
+
+bool TenantIsolate::make_startup_snapshot(size_t memory_limit, std::string *err) {
+  return snapshot_make([memory_limit](v8::Local<v8::Context> context, std::string *why) {
+    lock_down(context);
+    v8::Local<v8::Object> api;
+    if (!make_api(context, memory_limit, why).ToLocal(&api)) return v8::MaybeLocal<v8::Object>();
+    // A request of the engine's own through the built-ins, so that the
+    // functions it compiles are in the blob (dispatch.js, warmUp). It
+    // fails only if the built-ins are broken: then there is no snapshot.
+    v8::Isolate *isolate = context->GetIsolate();
+    v8::TryCatch try_catch(isolate);
+    v8::Local<v8::Value> warm_up;
+    v8::Local<v8::Value> done;
+    if (!api->Get(context, v8_str(isolate, "warmUp")).ToLocal(&warm_up) ||
+        !warm_up->IsFunction() ||
+        !warm_up.As<v8::Function>()->Call(context, v8::Undefined(isolate), 0, nullptr)
+             .ToLocal(&done) ||
+        !done->IsPromise()) {
+      *why = "the warm-up request failed to start";
+      return v8::MaybeLocal<v8::Object>();
+    }
+    isolate->PerformMicrotaskCheckpoint();
+    if (done.As<v8::Promise>()->State() != v8::Promise::kFulfilled) {
+      *why = "the warm-up request failed: " +
+             (done.As<v8::Promise>()->State() == v8::Promise::kRejected
+                  ? describe_exception(isolate, done.As<v8::Promise>()->Result(), {})
+                  : std::string("it never settled"));
+      return v8::MaybeLocal<v8::Object>();
+    }
+    return v8::MaybeLocal<v8::Object>(api);
+  }, err);
+}
+
+bool TenantIsolate::make_isolate(std::string *err) {
   const EngineLimits &limits = engine_.limits();
   budget_ = std::make_unique<MemoryBudget>(limits.memory_limit);
   v8::Isolate::CreateParams params;
   params.array_buffer_allocator = budget_.get();
   MemoryBudget::configure(limits.memory_limit, &params.constraints);
+  // The process's startup snapshot, when it has one: a context with the
+  // built-ins already evaluated (startup_snapshot.h).
+  v8::StartupData *blob = snapshot_blob();
+  if (blob != nullptr) {
+    params.snapshot_blob = blob;
+    params.external_references = snapshot_references();
+  }
   isolate_ = v8::Isolate::New(params);
   if (isolate_ == nullptr) {
     *err = "cannot create an isolate";
     return false;
   }
+  // What the snapshot cannot hold is per isolate and set here, after it is
+  // deserialized: the isolate's own slot, budget and callbacks.
   budget_->attach(isolate_);
   isolate_->SetOOMErrorHandler(on_out_of_memory);
   isolate_->SetData(kTenantSlot, this);
@@ -444,25 +532,24 @@ bool TenantIsolate::start(std::string *err, dispatch_outcome_e *outcome) {
 
   v8::Isolate::Scope isolate_scope(isolate_);
   v8::HandleScope handle_scope(isolate_);
+  // From the snapshot, this is its context, locked down and with the
+  // built-ins; without, a bare one.
   v8::Local<v8::Context> context = v8::Context::New(isolate_);
   context_.Reset(isolate_, context);
   v8::Context::Scope context_scope(context);
+  // Again on a context from the snapshot: V8 adds some globals (Atomics,
+  // WebAssembly, ...) only as it deserializes one.
+  lock_down(context);
+  from_snapshot_ = blob != nullptr;
+  return install_builtins(context, err);
+}
 
-  // As on Workers: no eval or new Function, no shared memory, and no
-  // callbacks that would run outside any request (WeakRef finalisers).
-  context->AllowCodeGenerationFromStrings(false);
-  v8::Local<v8::Object> global = context->Global();
-  for (const char *name : {"SharedArrayBuffer", "WeakRef", "FinalizationRegistry"}) {
-    global->Delete(context, v8_str(isolate_, name)).Check();
-  }
-  v8::Local<v8::Value> atomics;
-  if (global->Get(context, v8_str(isolate_, "Atomics")).ToLocal(&atomics) &&
-      atomics->IsObject()) {
-    for (const char *name : {"wait", "waitAsync"}) {
-      atomics.As<v8::Object>()->Delete(context, v8_str(isolate_, name)).Check();
-    }
-  }
-
+bool TenantIsolate::start(std::string *err, dispatch_outcome_e *outcome) {
+  const EngineLimits &limits = engine_.limits();
+  v8::Isolate::Scope isolate_scope(isolate_);
+  v8::HandleScope handle_scope(isolate_);
+  v8::Local<v8::Context> context = context_.Get(isolate_);
+  v8::Context::Scope context_scope(context);
   env_.Reset(isolate_, v8::Object::New(isolate_));
 
   // metadata: parsed once, for the main module's path, the script's own
@@ -488,8 +575,7 @@ bool TenantIsolate::start(std::string *err, dispatch_outcome_e *outcome) {
   }
 
   node_compat_ = node_compat_flags(metadata.get());
-  if (!install_builtins(context, err) ||
-      !install_bindings(context, json_object_get(metadata.get(), "bindings"), err) ||
+  if (!install_bindings(context, json_object_get(metadata.get(), "bindings"), err) ||
       !start_node_compat(context, json_object_get(metadata.get(), "bindings"), err)) {
     return false;
   }
@@ -507,7 +593,30 @@ bool TenantIsolate::start(std::string *err, dispatch_outcome_e *outcome) {
                : "the top level ran past dispatch_startup_cpu_limit";
     return false;
   }
+  if (started) make_code_caches();
   return started;
+}
+
+// After a first successful start: what its top level compiled goes into
+// the code cache, for the next isolate of the same source.
+void TenantIsolate::make_code_caches() {
+  if (modules_from_cache_ > 0) {
+    log(DISPATCH_LOG_INFO, "started with " + std::to_string(modules_from_cache_) +
+                           " module(s) from the code cache");
+  }
+  CodeCache &cache = code_cache();
+  for (const auto &wanted : caches_wanted_) {
+    auto it = modules_.find(wanted.first);
+    if (it == modules_.end() || cache.has(wanted.second)) continue;
+    v8::Local<v8::Module> module = it->second.Get(isolate_);
+    if (!module->IsSourceTextModule()) continue;
+    std::unique_ptr<v8::ScriptCompiler::CachedData> data(
+        v8::ScriptCompiler::CreateCodeCache(module->GetUnboundModuleScript()));
+    if (data && data->length > 0) cache.store(wanted.second, data->data, size_t(data->length));
+  }
+  // Modules import() compiles later are not cached.
+  caches_wanted_.clear();
+  caches_wanted_.shrink_to_fit();
 }
 
 namespace {
@@ -545,6 +654,8 @@ bool builtins_source_ascii() {
 
 v8::Local<v8::String> builtins_source(v8::Isolate *isolate) {
   static BuiltinsSourceResource resource;
+  // In the startup snapshot it stays external: the blob names the resource.
+  snapshot_reference(reinterpret_cast<intptr_t>(&resource));
   v8::Local<v8::String> source;
   if (builtins_source_ascii() &&
       v8::String::NewExternalOneByte(isolate, &resource).ToLocal(&source)) {
@@ -581,15 +692,23 @@ void make_builtins_code_cache(v8::Local<v8::Script> script) {
 
 }  // namespace
 
-bool TenantIsolate::install_builtins(v8::Local<v8::Context> context, std::string *err) {
-  v8::TryCatch try_catch(isolate_);
-  v8::ScriptOrigin origin(isolate_, v8_str(isolate_, "dispatch:builtins"));
+// native.isProxy(value): what no script can tell, and the guards must.
+void TenantIsolate::on_is_proxy(const v8::FunctionCallbackInfo<v8::Value> &info) {
+  info.GetReturnValue().Set(info.Length() > 0 && info[0]->IsProxy());
+}
+
+// The natives, then the built-ins' factory called with them: what it
+// returns is the api object (run, readBody, ...).
+v8::MaybeLocal<v8::Object> TenantIsolate::make_api(v8::Local<v8::Context> context,
+                                                   size_t memory_limit, std::string *err) {
+  v8::Isolate *isolate = context->GetIsolate();
+  v8::TryCatch try_catch(isolate);
+  v8::ScriptOrigin origin(isolate, v8_str(isolate, "dispatch:builtins"));
   v8::Local<v8::Script> script;
   v8::Local<v8::Value> factory;
   v8::Local<v8::Value> api;
-  v8::Local<v8::Value> run;
 
-  v8::Local<v8::Object> native = v8::Object::New(isolate_);
+  v8::Local<v8::Object> native = v8::Object::New(isolate);
   install_console_natives(context, native);
   install_encoding_natives(context, native);
   install_idna_natives(context, native);
@@ -605,42 +724,62 @@ bool TenantIsolate::install_builtins(v8::Local<v8::Context> context, std::string
   install_native_state_natives(context, native);
   install_wasm_natives(context, native);
   install_node_natives(context, native);
-  native->Set(context, v8_str(isolate_, "memoryLimit"),
-              v8::Number::New(isolate_, double(engine_.limits().memory_limit))).Check();
-  native->Set(context, v8_str(isolate_, "chargeExternal"),
-              v8::Function::New(context, on_charge_external).ToLocalChecked()).Check();
-  // native.isProxy(value): what no script can tell, and the guards must.
-  native->Set(context, v8_str(isolate_, "isProxy"),
-              v8::Function::New(context, [](const v8::FunctionCallbackInfo<v8::Value> &info) {
-                info.GetReturnValue().Set(info.Length() > 0 && info[0]->IsProxy());
-              }).ToLocalChecked()).Check();
-  native->Set(context, v8_str(isolate_, "cpuLeftMs"),
-              v8::Function::New(context, on_cpu_left).ToLocalChecked()).Check();
-  native->Set(context, v8_str(isolate_, "waitUntil"),
-              v8::Function::New(context, on_wait_until).ToLocalChecked()).Check();
+  native->Set(context, v8_str(isolate, "memoryLimit"),
+              v8::Number::New(isolate, double(memory_limit))).Check();
+  set_function(context, native, "chargeExternal", on_charge_external);
+  set_function(context, native, "isProxy", on_is_proxy);
+  set_function(context, native, "cpuLeftMs", on_cpu_left);
+  set_function(context, native, "waitUntil", on_wait_until);
   v8::Local<v8::Value> args[] = {native};
 
-  if (!compile_builtins(isolate_, context, origin).ToLocal(&script) ||
+  if (!compile_builtins(isolate, context, origin).ToLocal(&script) ||
       !script->Run(context).ToLocal(&factory) || !factory->IsFunction() ||
-      !factory.As<v8::Function>()->Call(context, v8::Undefined(isolate_), 1, args)
+      !factory.As<v8::Function>()->Call(context, v8::Undefined(isolate), 1, args)
            .ToLocal(&api) ||
-      !api->IsObject() ||
-      !api.As<v8::Object>()->Get(context, v8_str(isolate_, "run")).ToLocal(&run) ||
-      !run->IsFunction()) {
+      !api->IsObject()) {
     *err = "the built-ins failed to start: " +
            (try_catch.HasCaught()
-                ? describe_exception(isolate_, try_catch.Exception(), try_catch.Message())
-                : std::string("no run()"));
-    return false;
+                ? describe_exception(isolate, try_catch.Exception(), try_catch.Message())
+                : std::string("no api object"));
+    return {};
   }
   make_builtins_code_cache(script);
-  api_.Reset(isolate_, api.As<v8::Object>());
+  return api.As<v8::Object>();
+}
+
+bool TenantIsolate::install_builtins(v8::Local<v8::Context> context, std::string *err) {
+  v8::Local<v8::Object> api;
+  if (from_snapshot_) {
+    // Then what the built-ins capture and guard of what V8 added as it
+    // deserialized the context (prelude.js, lateStart).
+    v8::TryCatch try_catch(isolate_);
+    v8::Local<v8::Value> late_start;
+    if (!context->GetDataFromSnapshotOnce<v8::Object>(kSnapshotApiIndex).ToLocal(&api) ||
+        !api->Get(context, v8_str(isolate_, "lateStart")).ToLocal(&late_start) ||
+        !late_start->IsFunction() ||
+        late_start.As<v8::Function>()->Call(context, v8::Undefined(isolate_), 0, nullptr)
+            .IsEmpty()) {
+      *err = "the built-ins failed to start from the startup snapshot: " +
+             (try_catch.HasCaught()
+                  ? describe_exception(isolate_, try_catch.Exception(), try_catch.Message())
+                  : std::string("no api object"));
+      return false;
+    }
+  } else if (!make_api(context, engine_.limits().memory_limit, err).ToLocal(&api)) {
+    return false;
+  }
+  v8::Local<v8::Value> run;
+  if (!api->Get(context, v8_str(isolate_, "run")).ToLocal(&run) || !run->IsFunction()) {
+    *err = "the built-ins failed to start: no run()";
+    return false;
+  }
+  api_.Reset(isolate_, api);
   run_.Reset(isolate_, run.As<v8::Function>());
   v8::Local<v8::Value> read_body;
   v8::Local<v8::Value> cancel_body;
-  if (!api.As<v8::Object>()->Get(context, v8_str(isolate_, "readBody")).ToLocal(&read_body) ||
+  if (!api->Get(context, v8_str(isolate_, "readBody")).ToLocal(&read_body) ||
       !read_body->IsFunction() ||
-      !api.As<v8::Object>()->Get(context, v8_str(isolate_, "cancelBody")).ToLocal(&cancel_body) ||
+      !api->Get(context, v8_str(isolate_, "cancelBody")).ToLocal(&cancel_body) ||
       !cancel_body->IsFunction()) {
     *err = "the built-ins failed to start: no readBody()";
     return false;
@@ -696,10 +835,34 @@ v8::MaybeLocal<v8::Module> TenantIsolate::compile_module(const std::string &path
 
   v8::ScriptOrigin origin(isolate_, v8_str(isolate_, path), 0, 0, false, -1,
                           v8::Local<v8::Value>(), false, false, true /* module */);
-  v8::ScriptCompiler::Source compiler_source(v8_str(isolate_, *source), origin);
+  // From this process's code cache when a start of the same source made
+  // one (code_cache.h); a cache V8 rejects is dropped and the module compiled.
+  CodeCache &cache = code_cache();
+  std::string cache_key;
+  std::unique_ptr<v8::ScriptCompiler::CachedData> cache_data;
+  if (cache.capacity() > 0) {
+    cache_key = CodeCache::key(path, *source);
+    cache_data = cache.find(cache_key);
+  }
+  bool consuming = cache_data != nullptr;
+  // Source owns the CachedData struct (never the bytes it points at).
+  v8::ScriptCompiler::Source compiler_source(v8_str(isolate_, *source), origin,
+                                             cache_data.release());
   v8::Local<v8::Module> module;
-  if (!v8::ScriptCompiler::CompileModule(isolate_, &compiler_source).ToLocal(&module)) {
+  if (!v8::ScriptCompiler::CompileModule(isolate_, &compiler_source,
+                                         consuming ? v8::ScriptCompiler::kConsumeCodeCache
+                                                   : v8::ScriptCompiler::kNoCompileOptions)
+           .ToLocal(&module)) {
     return {};
+  }
+  if (consuming && compiler_source.GetCachedData()->rejected) {
+    cache.forget(cache_key);
+    consuming = false;
+  }
+  if (consuming) {
+    modules_from_cache_++;
+  } else if (!cache_key.empty()) {
+    caches_wanted_.emplace_back(path, std::move(cache_key));
   }
   modules_.emplace(path, v8::Global<v8::Module>(isolate_, module));
   module_paths_.emplace(module->GetIdentityHash(), path);

@@ -49,8 +49,20 @@ class TenantIsolate : public std::enable_shared_from_this<TenantIsolate> {
   static std::shared_ptr<TenantIsolate> create(Engine &engine,
                                                std::shared_ptr<const ScriptSource> script,
                                                std::string *err, dispatch_outcome_e *outcome);
+  // An isolate made ahead of demand (isolate_pool.h): its context from the
+  // snapshot with the built-ins, nothing of any tenant. Null on failure.
+  static std::shared_ptr<TenantIsolate> prepare(Engine &engine, std::string *err);
+  // A prepared isolate becomes script's, as create() would have made it.
+  // Once only: whatever the outcome, it never serves another tenant.
+  bool adopt(std::shared_ptr<const ScriptSource> script, std::string *err,
+             dispatch_outcome_e *outcome);
   ~TenantIsolate();
   TenantIsolate(const TenantIsolate &) = delete;
+
+  // The process's startup snapshot (startup_snapshot.h), made once at start
+  // with the natives and the built-ins of this memory limit. False with
+  // *err when V8 cannot make it: isolates then start without.
+  static bool make_startup_snapshot(size_t memory_limit, std::string *err);
   TenantIsolate &operator=(const TenantIsolate &) = delete;
 
   const ScriptSource &script() const { return *script_; }
@@ -166,8 +178,14 @@ class TenantIsolate : public std::enable_shared_from_this<TenantIsolate> {
  private:
   TenantIsolate(Engine &engine, std::shared_ptr<const ScriptSource> script);
 
+  // The isolate and its context with the built-ins: nothing of the tenant.
+  bool make_isolate(std::string *err);
+  // The tenant's part: its metadata, bindings and top level.
   bool start(std::string *err, dispatch_outcome_e *outcome);
   bool install_builtins(v8::Local<v8::Context> context, std::string *err);
+  static v8::MaybeLocal<v8::Object> make_api(v8::Local<v8::Context> context, size_t memory_limit,
+                                             std::string *err);
+  static void on_is_proxy(const v8::FunctionCallbackInfo<v8::Value> &info);
   bool evaluate_main_module(v8::Local<v8::Context> context, std::string *err);
   bool evaluate_service_worker(v8::Local<v8::Context> context, std::string *err);
   bool install_bindings(v8::Local<v8::Context> context, json_t *bindings, std::string *err);
@@ -272,6 +290,12 @@ class TenantIsolate : public std::enable_shared_from_this<TenantIsolate> {
   std::map<std::string, NodeModuleRecord> node_modules_;  // by "node:NAME"
   std::unordered_set<RequestScope *> scopes_;              // requests on it
   bool dead_ = false;
+  bool from_snapshot_ = false;  // its context came from the startup snapshot
+  // Code caches (code_cache.h): modules compiled from one, and the {path,
+  // key} of those to make one of once the top level succeeded.
+  int modules_from_cache_ = 0;
+  std::vector<std::pair<std::string, std::string>> caches_wanted_;
+  void make_code_caches();
   uint64_t cpu_limit_ms_ = 0;
   int64_t subrequest_limit_ = -1;
   uint32_t top_level_log_lines_ = 0;

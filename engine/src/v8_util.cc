@@ -1,5 +1,7 @@
 #include "v8_util.h"
 
+#include "startup_snapshot.h"
+
 namespace dispatch {
 
 v8::Local<v8::String> v8_str(v8::Isolate *isolate, const char *s, size_t len) {
@@ -70,10 +72,17 @@ bool buffer_source_bytes(v8::Local<v8::Value> value, const char **data, size_t *
   return false;
 }
 
+v8::Local<v8::Function> native_function(v8::Local<v8::Context> context,
+                                        v8::FunctionCallback callback) {
+  // The startup snapshot refers to the callback by its index in this table.
+  snapshot_reference(reinterpret_cast<intptr_t>(callback));
+  return v8::Function::New(context, callback).ToLocalChecked();
+}
+
 void set_function(v8::Local<v8::Context> context, v8::Local<v8::Object> object, const char *name,
                   v8::FunctionCallback callback) {
-  object->Set(context, v8_str(context->GetIsolate(), name),
-              v8::Function::New(context, callback).ToLocalChecked()).Check();
+  object->Set(context, v8_str(context->GetIsolate(), name), native_function(context, callback))
+      .Check();
 }
 
 std::string describe_exception(v8::Isolate *isolate, v8::Local<v8::Value> exception,

@@ -26,7 +26,12 @@ std::string to_byte_string(v8::Isolate *isolate, v8::Local<v8::Value> value);
 // anything else.
 bool buffer_source_bytes(v8::Local<v8::Value> value, const char **data, size_t *len);
 
-// object[name] = a function that calls callback: how the natives are installed.
+// A function that calls callback, which goes into the startup snapshot's
+// external references: every native the built-ins hold is made by this.
+v8::Local<v8::Function> native_function(v8::Local<v8::Context> context,
+                                        v8::FunctionCallback callback);
+
+// object[name] = native_function(callback): how the natives are installed.
 void set_function(v8::Local<v8::Context> context, v8::Local<v8::Object> object, const char *name,
                   v8::FunctionCallback callback);
 

@@ -33,7 +33,7 @@ void native_log(const v8::FunctionCallbackInfo<v8::Value> &info) {
 void install_console_natives(v8::Local<v8::Context> context, v8::Local<v8::Object> native) {
   v8::Isolate *isolate = context->GetIsolate();
   native->Set(context, v8_str(isolate, "log"),
-              v8::Function::New(context, native_log).ToLocalChecked()).Check();
+              native_function(context, native_log)).Check();
 }
 
 }  // namespace dispatch

@@ -643,7 +643,7 @@ void install_dispatch_natives(v8::Local<v8::Context> context, v8::Local<v8::Obje
                  {"dispatchOutbound", on_dispatch_outbound}};
   for (const Entry &e : entries) {
     native->Set(context, v8_str(isolate, e.name),
-                v8::Function::New(context, e.fn).ToLocalChecked()).Check();
+                native_function(context, e.fn)).Check();
   }
 }
 

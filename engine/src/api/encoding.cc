@@ -46,9 +46,9 @@ void decode_utf8(const v8::FunctionCallbackInfo<v8::Value> &info) {
 void install_encoding_natives(v8::Local<v8::Context> context, v8::Local<v8::Object> native) {
   v8::Isolate *isolate = context->GetIsolate();
   native->Set(context, v8_str(isolate, "encodeUtf8"),
-              v8::Function::New(context, encode_utf8).ToLocalChecked()).Check();
+              native_function(context, encode_utf8)).Check();
   native->Set(context, v8_str(isolate, "decodeUtf8"),
-              v8::Function::New(context, decode_utf8).ToLocalChecked()).Check();
+              native_function(context, decode_utf8)).Check();
 }
 
 }  // namespace dispatch

@@ -336,7 +336,7 @@ void install_fetch_natives(v8::Local<v8::Context> context, v8::Local<v8::Object>
                  {"fetchEnd", on_fetch_end},     {"fetchAbort", on_fetch_abort}};
   for (const Entry &e : entries) {
     native->Set(context, v8_str(isolate, e.name),
-                v8::Function::New(context, e.fn).ToLocalChecked()).Check();
+                native_function(context, e.fn)).Check();
   }
 }
 

@@ -61,7 +61,7 @@ void domain_to_ascii(const v8::FunctionCallbackInfo<v8::Value> &info) {
 void install_idna_natives(v8::Local<v8::Context> context, v8::Local<v8::Object> native) {
   v8::Isolate *isolate = context->GetIsolate();
   native->Set(context, v8_str(isolate, "domainToASCII"),
-              v8::Function::New(context, domain_to_ascii).ToLocalChecked()).Check();
+              native_function(context, domain_to_ascii)).Check();
 }
 
 }  // namespace dispatch

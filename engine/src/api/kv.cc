@@ -232,7 +232,7 @@ void install_kv_natives(v8::Local<v8::Context> context, v8::Local<v8::Object> na
   } fns[] = {{"kvGet", kv_get}, {"kvPut", kv_put}, {"kvDelete", kv_delete}, {"kvList", kv_list}};
   for (const auto &f : fns) {
     native->Set(context, v8_str(isolate, f.name),
-                v8::Function::New(context, f.fn).ToLocalChecked()).Check();
+                native_function(context, f.fn)).Check();
   }
 }
 

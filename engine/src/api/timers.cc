@@ -40,9 +40,9 @@ void clear_timer(const v8::FunctionCallbackInfo<v8::Value> &info) {
 void install_timer_natives(v8::Local<v8::Context> context, v8::Local<v8::Object> native) {
   v8::Isolate *isolate = context->GetIsolate();
   native->Set(context, v8_str(isolate, "setTimer"),
-              v8::Function::New(context, set_timer).ToLocalChecked()).Check();
+              native_function(context, set_timer)).Check();
   native->Set(context, v8_str(isolate, "clearTimer"),
-              v8::Function::New(context, clear_timer).ToLocalChecked()).Check();
+              native_function(context, clear_timer)).Check();
 }
 
 }  // namespace dispatch
