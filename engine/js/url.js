@@ -242,7 +242,7 @@ function isSerializedIPv4(domain) {
   let parts = 0;
   let value = -1; // the current part, -1 before its first digit
   for (let i = 0; i < domain.length; i++) {
-    const c = domain.charCodeAt(i);
+    const c = StringPrototypeCharCodeAt(domain, i);
     if (c === CP_DOT) {
       if (value < 0 || ++parts > 3) return false;
       value = -1;
@@ -617,6 +617,8 @@ const FRAGMENT_STATE = 21;
 // where the standard returns failure (the setters ignore that).
 function basicURLParse(input, base = null, url = null, stateOverride = 0) {
   if (url === null) {
+    const fast = fastURLParse(input, true);
+    if (fast !== null) return fast;
     url = newURLRecord();
     input = trimControlAndSpace(input);
   }
@@ -1061,6 +1063,166 @@ function basicURLParse(input, base = null, url = null, stateOverride = 0) {
   return url;
 }
 
+// ---- the fast path ----
+//
+// Nearly every URL a Worker parses is a client's request URL,
+// "http(s)://host[:port]/path[?query][#fragment]" in lower case with nothing
+// to trim, remove, decode or encode. fastURLParse recognises exactly those
+// in one forward scan and builds the record basicURLParse would build;
+// anything else (upper case, controls, spaces, "\", "@", "[", "%" in the
+// host, non-ASCII, dot segments, a port it cannot copy, a host that ends in
+// a number but is no dotted quad ...) returns null and goes to the state
+// machine, which alone decides whether it is a URL at all. It calls only
+// captured intrinsics (prelude.js): request.url goes through it before the
+// tenant's code could have replaced String.prototype or Array.prototype.
+
+// Per ASCII code, 1: may stand as it is in that part of a fast-path URL.
+// Nothing at or below U+0020, nor U+007F, is in any of them.
+function fastTable(allowed) {
+  const table = new Uint8Array(128);
+  for (let c = 0x21; c < 0x7F; c++) table[c] = allowed(c) ? 1 : 0;
+  return table;
+}
+// A domain as domainToASCII leaves it: lower-case letters, digits, "-", ".", "_".
+const FAST_HOST = fastTable((c) => urlIsASCIIDigit(c) || (c >= 0x61 && c <= 0x7A) || c === CP_MINUS
+  || c === CP_DOT || c === 0x5F);
+// A path segment's code points that PATH_SET keeps; "/", "\", "?" and "#" end it.
+const FAST_SEGMENT = fastTable((c) => PATH_SET[c] === 0 && c !== CP_SLASH && c !== CP_BACKSLASH
+  && c !== CP_QUESTION && c !== CP_HASH);
+const FAST_QUERY = fastTable((c) => SPECIAL_QUERY_SET[c] === 0 && c !== CP_HASH);
+const FAST_FRAGMENT = fastTable((c) => FRAGMENT_SET[c] === 0);
+
+const FAST_PATH_NONE = 0; // buildRecord false: not a fast-path URL
+const FAST_PATH_CHANGED = 1; // a fast-path URL that serialises differently (":80", no "/" after the host, "08080")
+const FAST_PATH_SERIALIZED = 2; // a fast-path URL that is its own serialisation
+
+// The path's segments as fastURLParse finds them, reused: it calls nothing
+// that could re-enter it.
+const fastSegments = listNew();
+
+// An ordinary array of the first count fastSegments, as the state machine's
+// records have (the setters push onto it), made without a [[Set]] a tenant's
+// setter on Array.prototype could see: literals for the usual short paths
+// (slicing a prototype-less list is V8's slow path).
+function fastPathArray(count) {
+  const s = fastSegments;
+  switch (count) {
+    case 1: return [s[0]];
+    case 2: return [s[0], s[1]];
+    case 3: return [s[0], s[1], s[2]];
+    case 4: return [s[0], s[1], s[2], s[3]];
+    default: return ArrayPrototypeSlice(s, 0, count);
+  }
+}
+
+function fastCodeAt(input, i, length) {
+  return i < length ? StringPrototypeCharCodeAt(input, i) : CP_EOF;
+}
+
+// A record (buildRecord) or one of FAST_PATH_* (not buildRecord); null (or
+// FAST_PATH_NONE) for anything the state machine must parse.
+function fastURLParse(input, buildRecord) {
+  if (typeof input !== 'string') return buildRecord ? null : FAST_PATH_NONE;
+  const none = buildRecord ? null : FAST_PATH_NONE;
+  const length = input.length;
+  // "http://" or "https://"
+  if (length < 8 || StringPrototypeCharCodeAt(input, 0) !== 0x68 || StringPrototypeCharCodeAt(input, 1) !== 0x74
+      || StringPrototypeCharCodeAt(input, 2) !== 0x74 || StringPrototypeCharCodeAt(input, 3) !== 0x70) return none;
+  let i = 4;
+  const secure = StringPrototypeCharCodeAt(input, 4) === 0x73; // s
+  if (secure) i++;
+  if (StringPrototypeCharCodeAt(input, i) !== CP_COLON || StringPrototypeCharCodeAt(input, i + 1) !== CP_SLASH
+      || StringPrototypeCharCodeAt(input, i + 2) !== CP_SLASH) return none;
+  i += 3;
+
+  // host
+  const hostStart = i;
+  let c = fastCodeAt(input, i, length);
+  while (c !== CP_EOF && c < 0x80 && FAST_HOST[c] === 1) c = fastCodeAt(input, ++i, length);
+  if (i === hostStart || (c !== CP_EOF && c !== CP_SLASH && c !== CP_QUESTION && c !== CP_HASH && c !== CP_COLON)) {
+    return none;
+  }
+  const host = StringPrototypeSlice(input, hostStart, i);
+  // A host whose last label starts with a digit is an IPv4 address or no
+  // host at all: only one already in dotted-quad form is its own parse.
+  let lastLabelEnd = host.length;
+  if (StringPrototypeCharCodeAt(host, lastLabelEnd - 1) === CP_DOT) lastLabelEnd--;
+  if (lastLabelEnd > 0) {
+    let lastLabelStart = lastLabelEnd;
+    while (lastLabelStart > 0 && StringPrototypeCharCodeAt(host, lastLabelStart - 1) !== CP_DOT) lastLabelStart--;
+    if (lastLabelStart < lastLabelEnd && urlIsASCIIDigit(StringPrototypeCharCodeAt(host, lastLabelStart))
+        && !isSerializedIPv4(host)) return none;
+  }
+
+  // port: 1 to 5 digits, at most 65535; the scheme's default is no port
+  let serialized = true;
+  let port = null;
+  if (c === CP_COLON) {
+    const portStart = ++i;
+    let value = 0;
+    c = fastCodeAt(input, i, length);
+    while (urlIsASCIIDigit(c) && i - portStart < 5) {
+      value = value * 10 + c - 0x30;
+      c = fastCodeAt(input, ++i, length);
+    }
+    if (i === portStart || value > 65535 || (c !== CP_EOF && c !== CP_SLASH && c !== CP_QUESTION && c !== CP_HASH)) {
+      return none;
+    }
+    if (StringPrototypeCharCodeAt(input, portStart) === 0x30 && i - portStart > 1) serialized = false; // "08080"
+    if (value === (secure ? 443 : 80)) serialized = false;
+    else port = value;
+  }
+
+  // path: "/" + segments; without the "/" the path is [""] ("http://h?q")
+  let segments = 0;
+  if (c === CP_SLASH) c = fastCodeAt(input, ++i, length);
+  else serialized = false;
+  for (;;) {
+    const segmentStart = i;
+    let percent = false;
+    while (c !== CP_EOF && c < 0x80 && FAST_SEGMENT[c] === 1) {
+      if (c === CP_PERCENT) percent = true;
+      c = fastCodeAt(input, ++i, length);
+    }
+    if (c !== CP_EOF && c !== CP_SLASH && c !== CP_QUESTION && c !== CP_HASH) return none;
+    // ".", ".." and their "%2e" spellings (at most 6 code units) change the path
+    const segmentLength = i - segmentStart;
+    if (segmentLength <= 6 && (percent || (segmentLength <= 2 && segmentLength > 0
+        && StringPrototypeCharCodeAt(input, segmentStart) === CP_DOT
+        && (segmentLength === 1 || StringPrototypeCharCodeAt(input, segmentStart + 1) === CP_DOT)))) return none;
+    if (buildRecord) fastSegments[segments++] = StringPrototypeSlice(input, segmentStart, i);
+    if (c !== CP_SLASH) break;
+    c = fastCodeAt(input, ++i, length);
+  }
+
+  let query = null;
+  if (c === CP_QUESTION) {
+    const queryStart = i + 1;
+    c = fastCodeAt(input, ++i, length);
+    while (c !== CP_EOF && c < 0x80 && FAST_QUERY[c] === 1) c = fastCodeAt(input, ++i, length);
+    if (c !== CP_EOF && c !== CP_HASH) return none;
+    if (buildRecord) query = StringPrototypeSlice(input, queryStart, i);
+  }
+  let fragment = null;
+  if (c === CP_HASH) {
+    const fragmentStart = i + 1;
+    c = fastCodeAt(input, ++i, length);
+    while (c !== CP_EOF && c < 0x80 && FAST_FRAGMENT[c] === 1) c = fastCodeAt(input, ++i, length);
+    if (c !== CP_EOF) return none;
+    if (buildRecord) fragment = StringPrototypeSlice(input, fragmentStart, i);
+  }
+  if (!buildRecord) return serialized ? FAST_PATH_SERIALIZED : FAST_PATH_CHANGED;
+  return {
+    scheme: secure ? 'https' : 'http', username: '', password: '', host, port, path: fastPathArray(segments), query, fragment,
+  };
+}
+
+// Is input an http(s) URL that is already its own serialisation (the usual
+// request URL)? Then it needs neither parsing nor serialising.
+function urlIsSerializedHTTP(input) {
+  return fastURLParse(input, false) === FAST_PATH_SERIALIZED;
+}
+
 // ---- serialising ----
 
 function urlPathname(url) {
@@ -1111,12 +1273,8 @@ function urlOrigin(url) {
   }
 }
 
-// toUSVString, with a shortcut for the usual string without surrogates.
-const ANY_SURROGATE = /[\uD800-\uDFFF]/;
-
-function urlUSVString(value) {
-  return typeof value === 'string' && !ANY_SURROGATE.test(value) ? value : toUSVString(value);
-}
+// toUSVString (prelude.js), which returns a string without surrogates as it is.
+const urlUSVString = toUSVString;
 
 // The API URL parser: new URL(input, base) without the exception (base: a
 // string or undefined).
@@ -1301,9 +1459,13 @@ class URL {
       return;
     }
     requireArgs(arguments.length, 1, 'URL');
-    const input = urlUSVString(url);
-    const record = urlAPIParse(input, base === undefined ? undefined : urlUSVString(base));
-    if (record === null) throw new TypeError(`Invalid URL: ${input}`);
+    // new URL(request.url): a string the fast path takes needs no conversion
+    let record = base === undefined ? fastURLParse(url, true) : null;
+    if (record === null) {
+      const input = urlUSVString(url);
+      record = urlAPIParse(input, base === undefined ? undefined : urlUSVString(base));
+      if (record === null) throw new TypeError(`Invalid URL: ${input}`);
+    }
     this.#url = record;
     this.#searchParamsSource = record.query;
   }
