@@ -93,16 +93,16 @@ function percentEncode(input, set, spaceAsPlus = false) {
   let start = 0; // input[start, i) is copied as it is
   const length = input.length;
   for (let i = 0; i < length; i++) {
-    const c = input.charCodeAt(i);
+    const c = StringPrototypeCharCodeAt(input, i);
     if (c < 0x80) {
       if (set[c] === 0) continue;
-      out += input.slice(start, i);
+      out += StringPrototypeSlice(input, start, i);
       out += c === CP_SPACE && spaceAsPlus ? '+' : percentByte(c);
     } else {
-      out += input.slice(start, i);
+      out += StringPrototypeSlice(input, start, i);
       let codePoint = c;
       if (c >= 0xD800 && c <= 0xDFFF) {
-        const next = input.charCodeAt(i + 1);
+        const next = StringPrototypeCharCodeAt(input, i + 1);
         if (c <= 0xDBFF && next >= 0xDC00 && next <= 0xDFFF) {
           codePoint = 0x10000 + ((c - 0xD800) << 10) + (next - 0xDC00);
           i++;
@@ -122,7 +122,7 @@ function percentEncode(input, set, spaceAsPlus = false) {
     }
     start = i + 1;
   }
-  return start === 0 ? input : out + input.slice(start);
+  return start === 0 ? input : out + StringPrototypeSlice(input, start);
 }
 
 // "percent-decode" the UTF-8 encoding of input, then "UTF-8 decode without
@@ -131,52 +131,72 @@ function percentEncode(input, set, spaceAsPlus = false) {
 // sequences that start with a lead byte, so decoding the runs on their own
 // gives exactly what decoding all the bytes at once would.
 function percentDecode(input) {
-  let i = input.indexOf('%');
+  let i = StringPrototypeIndexOf(input, '%');
   if (i < 0) return input;
   let out = '';
   let start = 0; // input[start, i) is literal text not yet copied
   const length = input.length;
-  const bytes = [];
   while (i >= 0 && i + 2 < length) {
-    const high = urlHexValue(input.charCodeAt(i + 1));
-    const low = high < 0 ? -1 : urlHexValue(input.charCodeAt(i + 2));
+    const high = urlHexValue(StringPrototypeCharCodeAt(input, i + 1));
+    const low = high < 0 ? -1 : urlHexValue(StringPrototypeCharCodeAt(input, i + 2));
     if (low < 0) {
-      i = input.indexOf('%', i + 1);
+      i = StringPrototypeIndexOf(input, '%', i + 1);
       continue;
     }
-    out += input.slice(start, i);
+    out += StringPrototypeSlice(input, start, i);
     // the run of triplets starting here
-    bytes.length = 0;
+    const bytes = listNew();
     let ascii = true;
-    while (i + 2 < length && input.charCodeAt(i) === CP_PERCENT) {
-      const h = urlHexValue(input.charCodeAt(i + 1));
-      const l = h < 0 ? -1 : urlHexValue(input.charCodeAt(i + 2));
+    while (i + 2 < length && StringPrototypeCharCodeAt(input, i) === CP_PERCENT) {
+      const h = urlHexValue(StringPrototypeCharCodeAt(input, i + 1));
+      const l = h < 0 ? -1 : urlHexValue(StringPrototypeCharCodeAt(input, i + 2));
       if (l < 0) break;
       const byte = h * 16 + l;
       if (byte >= 0x80) ascii = false;
-      bytes.push(byte);
+      listPush(bytes, byte);
       i += 3;
     }
-    out += ascii && bytes.length <= 256 ? String.fromCharCode(...bytes) : utf8Decode(new Uint8Array(bytes));
+    // (a list has no @@iterator: Uint8Array reads it as an array-like)
+    out += ascii && bytes.length <= 256 ? ReflectApply(StringFromCharCode, null, bytes) : utf8Decode(new Uint8Array(bytes));
     start = i;
-    i = input.indexOf('%', i);
+    i = StringPrototypeIndexOf(input, '%', i);
   }
-  return out + input.slice(start);
+  return out + StringPrototypeSlice(input, start);
 }
 
 // ---- application/x-www-form-urlencoded ----
 
-// The urlencoded parser: a list of [name, value].
+// input[start, end) with each "+" a space, then percent-decoded.
+function formDecode(input, start, end) {
+  let out = '';
+  let from = start; // input[from, i) is copied as it is
+  for (let i = start; i < end; i++) {
+    if (StringPrototypeCharCodeAt(input, i) === CP_PLUS) {
+      out += `${StringPrototypeSlice(input, from, i)} `;
+      from = i + 1;
+    }
+  }
+  return percentDecode(from === start ? StringPrototypeSlice(input, start, end) : out + StringPrototypeSlice(input, from, end));
+}
+
+// The urlencoded parser: a list (listNew) of [name, value], in one pass.
 function formParse(input) {
-  const list = [];
-  for (const sequence of input.split('&')) {
-    if (sequence === '') continue;
-    const equals = sequence.indexOf('=');
-    let name = equals < 0 ? sequence : sequence.slice(0, equals);
-    let value = equals < 0 ? '' : sequence.slice(equals + 1);
-    if (name.includes('+')) name = name.replaceAll('+', ' ');
-    if (value.includes('+')) value = value.replaceAll('+', ' ');
-    list.push([percentDecode(name), percentDecode(value)]);
+  const list = listNew();
+  const length = input.length;
+  let start = 0; // of the current sequence
+  let equals = -1; // its first '=', if any
+  for (let i = 0; i <= length; i++) {
+    const c = i < length ? StringPrototypeCharCodeAt(input, i) : CP_EOF;
+    if (c === 0x3D && equals < 0) { // =
+      equals = i;
+    } else if (c === 0x26 || c === CP_EOF) { // & or the end
+      if (i > start) {
+        listPush(list, equals < 0 ? [formDecode(input, start, i), '']
+          : [formDecode(input, start, equals), formDecode(input, equals + 1, i)]);
+      }
+      start = i + 1;
+      equals = -1;
+    }
   }
   return list;
 }
@@ -1312,17 +1332,39 @@ let urlQueryChanged; // (url object, serialised list) -> void
 
 const searchParamsIterator = iteratorFactory('URLSearchParams Iterator');
 
+// The list is a listNew() list of [name, value] array literals, read and
+// changed only through index loops and captured intrinsics (prelude.js): a
+// tenant replacing Array.prototype methods changes nothing here.
+
+// A new list of the entries of list for which keep(name, value) is true.
+function searchParamsFilter(list, keep) {
+  const kept = listNew();
+  for (let i = 0; i < list.length; i++) {
+    if (keep(list[i][0], list[i][1], i)) listPush(kept, list[i]);
+  }
+  return kept;
+}
+
+// The index of the first entry named name, or -1.
+function searchParamsFind(list, name) {
+  for (let i = 0; i < list.length; i++) {
+    if (list[i][0] === name) return i;
+  }
+  return -1;
+}
+
 class URLSearchParams {
-  #list = []; // [name, value]
+  #list; // [name, value]
   #url = null; // the URL object whose query this is, if any
 
   constructor(init = '') {
+    if (init === INTERNAL) return; // searchParamsForURL gives it its list
     if (isObject(init)) {
       // sequence<sequence<USVString>> if iterable, else record<USVString, USVString>
       this.#list = toPairs(init, urlUSVString, 'URLSearchParams');
     } else {
       const query = urlUSVString(init);
-      this.#list = formParse(query.charCodeAt(0) === CP_QUESTION ? query.slice(1) : query);
+      this.#list = formParse(StringPrototypeCharCodeAt(query, 0) === CP_QUESTION ? StringPrototypeSlice(query, 1) : query);
     }
   }
 
@@ -1332,7 +1374,7 @@ class URLSearchParams {
 
   append(name, value) {
     requireArgs(arguments.length, 2, 'URLSearchParams.append');
-    this.#list.push([urlUSVString(name), urlUSVString(value)]);
+    listPush(this.#list, [urlUSVString(name), urlUSVString(value)]);
     this.#update();
   }
 
@@ -1340,33 +1382,42 @@ class URLSearchParams {
     requireArgs(arguments.length, 1, 'URLSearchParams.delete');
     const key = urlUSVString(name);
     if (value === undefined) {
-      this.#list = this.#list.filter(([n]) => n !== key);
+      this.#list = searchParamsFilter(this.#list, (n) => n !== key);
     } else {
       const only = urlUSVString(value);
-      this.#list = this.#list.filter(([n, v]) => n !== key || v !== only);
+      this.#list = searchParamsFilter(this.#list, (n, v) => n !== key || v !== only);
     }
     this.#update();
   }
 
   get(name) {
     requireArgs(arguments.length, 1, 'URLSearchParams.get');
-    const key = urlUSVString(name);
-    const entry = this.#list.find(([n]) => n === key);
-    return entry === undefined ? null : entry[1];
+    const list = this.#list;
+    const first = searchParamsFind(list, urlUSVString(name));
+    return first < 0 ? null : list[first][1];
   }
 
   getAll(name) {
     requireArgs(arguments.length, 1, 'URLSearchParams.getAll');
     const key = urlUSVString(name);
-    return this.#list.filter(([n]) => n === key).map(([, v]) => v);
+    const list = this.#list;
+    const values = listNew();
+    for (let i = 0; i < list.length; i++) {
+      if (list[i][0] === key) listPush(values, list[i][1]);
+    }
+    return listToArray(values);
   }
 
   has(name, value = undefined) {
     requireArgs(arguments.length, 1, 'URLSearchParams.has');
     const key = urlUSVString(name);
-    if (value === undefined) return this.#list.some(([n]) => n === key);
+    if (value === undefined) return searchParamsFind(this.#list, key) >= 0;
     const only = urlUSVString(value);
-    return this.#list.some(([n, v]) => n === key && v === only);
+    const list = this.#list;
+    for (let i = 0; i < list.length; i++) {
+      if (list[i][0] === key && list[i][1] === only) return true;
+    }
+    return false;
   }
 
   // Replaces the first pair named name, removes the others; or appends.
@@ -1374,12 +1425,12 @@ class URLSearchParams {
     requireArgs(arguments.length, 2, 'URLSearchParams.set');
     const key = urlUSVString(name);
     const string = urlUSVString(value);
-    const first = this.#list.findIndex(([n]) => n === key);
+    const first = searchParamsFind(this.#list, key);
     if (first < 0) {
-      this.#list.push([key, string]);
+      listPush(this.#list, [key, string]);
     } else {
       this.#list[first] = [key, string];
-      this.#list = this.#list.filter(([n], i) => i <= first || n !== key);
+      this.#list = searchParamsFilter(this.#list, (n, v, i) => i <= first || n !== key);
     }
     this.#update();
   }
@@ -1387,7 +1438,11 @@ class URLSearchParams {
   sort() {
     // By name in UTF-16 code units (what < compares), keeping the order of
     // equal names: Array.prototype.sort is stable.
-    this.#list.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    ArrayPrototypeSort(this.#list, (x, y) => {
+      const a = x[0];
+      const b = y[0];
+      return a < b ? -1 : a > b ? 1 : 0;
+    });
     this.#update();
   }
 
@@ -1396,8 +1451,8 @@ class URLSearchParams {
     if (typeof callback !== 'function') throw new TypeError('URLSearchParams.forEach: callback is not a function');
     // The list is re-read at every step: the callback may change it.
     for (let i = 0; i < this.#list.length; i++) {
-      const [name, value] = this.#list[i];
-      Reflect.apply(callback, thisArg, [value, name, this]);
+      const pair = this.#list[i];
+      ReflectApply(callback, thisArg, [pair[1], pair[0], this]);
     }
   }
 
@@ -1425,15 +1480,20 @@ class URLSearchParams {
   static {
     searchParamsText = (value) => (isObject(value) && #list in value ? formSerialize(value.#list) : null);
     searchParamsForURL = (url, query) => {
-      const params = new URLSearchParams();
+      const params = new URLSearchParams(INTERNAL);
       params.#url = url;
       searchParamsReplace(params, query);
       return params;
     };
     searchParamsReplace = (params, query) => {
-      params.#list = query === null ? [] : formParse(query);
+      params.#list = query === null ? listNew() : formParse(query);
     };
-    registerInspector('URLSearchParams', (value) => (#list in value ? value.#list.map(([n, v]) => [n, v]) : undefined));
+    registerInspector('URLSearchParams', (value) => {
+      if (!(#list in value)) return undefined;
+      const pairs = listNew();
+      for (let i = 0; i < value.#list.length; i++) listPush(pairs, [value.#list[i][0], value.#list[i][1]]);
+      return listToArray(pairs);
+    });
   }
 }
 
