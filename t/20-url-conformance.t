@@ -430,6 +430,22 @@ function runFastPath(report) {
     sameBothWays(report, input);
     sameBothWays(report, input, 'http://base.example/dir/file?bq#bf');
   }
+  // Random inputs near the fast path's grammar, from a fixed seed.
+  const ALPHABET = ['a', 'Z', '0', '9', '.', '..', '-', '_', ':', ':80', ':443', ':65536', '/', '//', '?', '#', '@',
+    '[', ']', '%', '%2e', '%2E', '%41', '\\', ' ', '\t', '\n', "'", '"', '<', '>', '`', '^', '{', '}', '|', '~',
+    '!', '$', '&', '=', '+', ';', '\u00F1', '\uD83D\uDCA9', '\u0000', '\u007F', '1.2.3.4', '0x7f', 'xn--'];
+  const PREFIXES = ['http://', 'https://', 'http://example.com', 'https://127.0.0.1', 'http://h:8080/', 'http://h/p?'];
+  let seed = 20261129;
+  const next = (n) => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    return seed % n;
+  };
+  for (let i = 0; i < 20000; i++) {
+    let input = PREFIXES[next(PREFIXES.length)];
+    const parts = 1 + next(8);
+    for (let j = 0; j < parts; j++) input += ALPHABET[next(ALPHABET.length)];
+    sameBothWays(report, input);
+  }
 }
 
 export default {
