@@ -57,6 +57,11 @@ function urlHexValue(c) {
 }
 
 const URL_NON_ASCII = /[^\0-\x7F]/;
+const ASCII_DIGITS = /^[0-9]+$/;
+// Captured as prelude.js captures its own (see there): the state machine
+// runs after the tenant's code may have replaced them.
+const ArrayPrototypePop = uncurryThis(Array.prototype.pop);
+const NumberIsNaN = Number.isNaN;
 
 // ---- percent-encoding ----
 
@@ -221,7 +226,7 @@ const FORBIDDEN_DOMAIN = FORBIDDEN_HOST.map((v, c) => (v || c < 0x20 || c === CP
 
 function containsForbidden(string, table) {
   for (let i = 0; i < string.length; i++) {
-    const c = string.charCodeAt(i);
+    const c = StringPrototypeCharCodeAt(string, i);
     if (c < 0x80 && table[c] === 1) return true;
   }
   return false;
@@ -232,15 +237,15 @@ function parseIPv4Number(input) {
   if (input === '') return NaN;
   let radix = 10;
   if (input.length >= 2 && input[0] === '0' && (input[1] === 'x' || input[1] === 'X')) {
-    input = input.slice(2);
+    input = StringPrototypeSlice(input, 2);
     radix = 16;
   } else if (input.length >= 2 && input[0] === '0') {
-    input = input.slice(1);
+    input = StringPrototypeSlice(input, 1);
     radix = 8;
   }
   if (input === '') return 0;
   const digits = radix === 10 ? /^[0-9]+$/ : radix === 16 ? /^[0-9A-Fa-f]+$/ : /^[0-7]+$/;
-  return digits.test(input) ? parseInt(input, radix) : NaN;
+  return RegExpPrototypeExec(digits, input) !== null ? NumberParseInt(input, radix) : NaN;
 }
 
 // "ends in a number": the last label (ignoring one trailing dot) is all digits
@@ -248,12 +253,13 @@ function parseIPv4Number(input) {
 // ASCII digit, which keeps the usual "example.com" to one comparison.
 function endsInANumber(domain) {
   let end = domain.length;
-  if (end > 0 && domain.charCodeAt(end - 1) === CP_DOT) end--;
+  if (end > 0 && StringPrototypeCharCodeAt(domain, end - 1) === CP_DOT) end--;
   if (end === 0) return false;
-  const start = domain.lastIndexOf('.', end - 1) + 1;
-  if (start === end || !urlIsASCIIDigit(domain.charCodeAt(start))) return false;
-  const last = domain.slice(start, end);
-  return /^[0-9]+$/.test(last) || !Number.isNaN(parseIPv4Number(last));
+  let start = end;
+  while (start > 0 && StringPrototypeCharCodeAt(domain, start - 1) !== CP_DOT) start--;
+  if (start === end || !urlIsASCIIDigit(StringPrototypeCharCodeAt(domain, start))) return false;
+  const last = StringPrototypeSlice(domain, start, end);
+  return RegExpPrototypeExec(ASCII_DIGITS, last) !== null || !NumberIsNaN(parseIPv4Number(last));
 }
 
 // Is domain already a serialised IPv4 address ("127.0.0.1": four decimal
@@ -278,14 +284,20 @@ function isSerializedIPv4(domain) {
 
 // The IPv4 parser: the address as a number, or null for failure.
 function parseIPv4(input) {
-  const parts = input.split('.');
-  if (parts[parts.length - 1] === '' && parts.length > 1) parts.pop();
+  // input split at '.', without one empty last part
+  const parts = listNew();
+  let from = 0;
+  for (let dot = StringPrototypeIndexOf(input, '.'); dot >= 0; dot = StringPrototypeIndexOf(input, '.', from)) {
+    listPush(parts, StringPrototypeSlice(input, from, dot));
+    from = dot + 1;
+  }
+  if (from < input.length || parts.length === 0) listPush(parts, StringPrototypeSlice(input, from));
   if (parts.length > 4) return null;
-  const numbers = [];
-  for (const part of parts) {
-    const number = parseIPv4Number(part);
-    if (Number.isNaN(number)) return null;
-    numbers.push(number);
+  const numbers = listNew();
+  for (let i = 0; i < parts.length; i++) {
+    const number = parseIPv4Number(parts[i]);
+    if (NumberIsNaN(number)) return null;
+    listPush(numbers, number);
   }
   const last = numbers.length - 1;
   for (let i = 0; i < last; i++) {
@@ -308,7 +320,7 @@ function parseIPv6(input) {
   let pieceIndex = 0;
   let compress = null;
   let pointer = 0;
-  const at = (i) => (i < length ? input.charCodeAt(i) : CP_EOF);
+  const at = (i) => (i < length ? StringPrototypeCharCodeAt(input, i) : CP_EOF);
   if (at(pointer) === CP_COLON) {
     if (at(pointer + 1) !== CP_COLON) return null;
     pointer += 2;
@@ -368,7 +380,9 @@ function parseIPv6(input) {
     pieceIndex = 7;
     while (pieceIndex !== 0 && swaps > 0) {
       const other = compress + swaps - 1;
-      [address[pieceIndex], address[other]] = [address[other], address[pieceIndex]];
+      const swapped = address[pieceIndex];
+      address[pieceIndex] = address[other];
+      address[other] = swapped;
       pieceIndex--;
       swaps--;
     }
@@ -398,7 +412,7 @@ function serializeIPv6(address) {
       i += longest - 1;
       continue;
     }
-    output += address[i].toString(16);
+    output += NumberPrototypeToString(address[i], 16);
     if (i !== 7) output += ':';
   }
   return output;
@@ -492,7 +506,7 @@ function domainToASCIIWithoutIDNA(domain) {
 // expect "xn--a" and "https://xn--/" to parse as written). Any other goes to
 // UTS #46 ToASCII (ICU, through native.domainToASCII).
 function domainToASCII(domain) {
-  if (!URL_NON_ASCII.test(domain)) return domain.toLowerCase();
+  if (RegExpPrototypeExec(URL_NON_ASCII, domain) === null) return StringPrototypeToLowerCase(domain);
   const result = typeof native.domainToASCII === 'function'
     ? native.domainToASCII(uts46Update(domain), false)
     : domainToASCIIWithoutIDNA(domain);
@@ -502,9 +516,9 @@ function domainToASCII(domain) {
 // The host parser: the serialised host, or null for failure. isOpaque: the
 // URL is not special.
 function parseHost(input, isOpaque) {
-  if (input.charCodeAt(0) === CP_LEFT_BRACKET) {
-    if (input.charCodeAt(input.length - 1) !== CP_RIGHT_BRACKET) return null;
-    const address = parseIPv6(input.slice(1, -1));
+  if (StringPrototypeCharCodeAt(input, 0) === CP_LEFT_BRACKET) {
+    if (StringPrototypeCharCodeAt(input, input.length - 1) !== CP_RIGHT_BRACKET) return null;
+    const address = parseIPv6(StringPrototypeSlice(input, 1, -1));
     return address === null ? null : `[${serializeIPv6(address)}]`;
   }
   if (isOpaque) return parseOpaqueHost(input);
@@ -522,8 +536,6 @@ function parseHost(input, isOpaque) {
 // ---- URL records ----
 
 // The special schemes and their default ports.
-const URL_SPECIAL_SCHEMES = new Map([['ftp', 21], ['file', null], ['http', 80], ['https', 443], ['ws', 80], ['wss', 443]]);
-
 function isSpecialScheme(scheme) {
   switch (scheme) {
     case 'http': case 'https': case 'file': case 'ftp': case 'ws': case 'wss': return true;
@@ -532,12 +544,25 @@ function isSpecialScheme(scheme) {
 }
 
 function urlDefaultPort(scheme) {
-  const port = URL_SPECIAL_SCHEMES.get(scheme);
-  return port === undefined ? null : port;
+  switch (scheme) {
+    case 'ftp': return 21;
+    case 'http': case 'ws': return 80;
+    case 'https': case 'wss': return 443;
+    default: return null;
+  }
 }
 
+// The path is a list (listNew) while the state machine grows it: a push on
+// an ordinary array would run a setter the tenant put on Array.prototype.
 function newURLRecord() {
-  return { scheme: '', username: '', password: '', host: null, port: null, path: [], query: null, fragment: null };
+  return { scheme: '', username: '', password: '', host: null, port: null, path: listNew(), query: null, fragment: null };
+}
+
+// A copy of a record's path that the state machine may grow.
+function urlPathCopy(path) {
+  const copy = listNew();
+  for (let i = 0; i < path.length; i++) listPush(copy, path[i]);
+  return copy;
 }
 
 function hasOpaquePath(url) {
@@ -555,36 +580,36 @@ function cannotHaveUsernamePasswordPort(url) {
 
 // "C:" or "C|"
 function isWindowsDriveLetter(string) {
-  return string.length === 2 && urlIsASCIIAlpha(string.charCodeAt(0))
-    && (string.charCodeAt(1) === CP_COLON || string.charCodeAt(1) === CP_PIPE);
+  return string.length === 2 && urlIsASCIIAlpha(StringPrototypeCharCodeAt(string, 0))
+    && (StringPrototypeCharCodeAt(string, 1) === CP_COLON || StringPrototypeCharCodeAt(string, 1) === CP_PIPE);
 }
 
 function isNormalizedWindowsDriveLetter(string) {
-  return string.length === 2 && urlIsASCIIAlpha(string.charCodeAt(0)) && string.charCodeAt(1) === CP_COLON;
+  return string.length === 2 && urlIsASCIIAlpha(StringPrototypeCharCodeAt(string, 0)) && StringPrototypeCharCodeAt(string, 1) === CP_COLON;
 }
 
 // Does input[pointer..] start with a Windows drive letter followed by the end
 // or one of / \ ? #?
 function startsWithWindowsDriveLetter(input, pointer) {
   const remaining = input.length - pointer;
-  if (remaining < 2 || !isWindowsDriveLetter(input.slice(pointer, pointer + 2))) return false;
+  if (remaining < 2 || !isWindowsDriveLetter(StringPrototypeSlice(input, pointer, pointer + 2))) return false;
   if (remaining === 2) return true;
-  const c = input.charCodeAt(pointer + 2);
+  const c = StringPrototypeCharCodeAt(input, pointer + 2);
   return c === CP_SLASH || c === CP_BACKSLASH || c === CP_QUESTION || c === CP_HASH;
 }
 
 function isSingleDotSegment(segment) {
-  return segment === '.' || (segment.length === 3 && segment.toLowerCase() === '%2e');
+  return segment === '.' || (segment.length === 3 && StringPrototypeToLowerCase(segment) === '%2e');
 }
 
 function isDoubleDotSegment(segment) {
   switch (segment.length) {
     case 2: return segment === '..';
     case 4: {
-      const lower = segment.toLowerCase();
+      const lower = StringPrototypeToLowerCase(segment);
       return lower === '.%2e' || lower === '%2e.';
     }
-    case 6: return segment.toLowerCase() === '%2e%2e';
+    case 6: return StringPrototypeToLowerCase(segment) === '%2e%2e';
     default: return false;
   }
 }
@@ -594,19 +619,32 @@ function isDoubleDotSegment(segment) {
 function shortenPath(url) {
   const { path } = url;
   if (url.scheme === 'file' && path.length === 1 && isNormalizedWindowsDriveLetter(path[0])) return;
-  path.pop();
+  ArrayPrototypePop(path);
 }
 
 // Removes leading and trailing C0 controls and spaces.
 function trimControlAndSpace(input) {
   let start = 0;
   let end = input.length;
-  while (start < end && input.charCodeAt(start) <= CP_SPACE) start++;
-  while (end > start && input.charCodeAt(end - 1) <= CP_SPACE) end--;
-  return start === 0 && end === input.length ? input : input.slice(start, end);
+  while (start < end && StringPrototypeCharCodeAt(input, start) <= CP_SPACE) start++;
+  while (end > start && StringPrototypeCharCodeAt(input, end - 1) <= CP_SPACE) end--;
+  return start === 0 && end === input.length ? input : StringPrototypeSlice(input, start, end);
 }
 
-const TAB_OR_NEWLINE = /[\t\n\r]/g;
+const TAB_OR_NEWLINE = /[\t\n\r]/;
+
+function removeTabAndNewline(input) {
+  let out = '';
+  let from = 0; // input[from, i) is copied as it is
+  for (let i = 0; i < input.length; i++) {
+    const c = StringPrototypeCharCodeAt(input, i);
+    if (c === 0x09 || c === 0x0A || c === 0x0D) {
+      out += StringPrototypeSlice(input, from, i);
+      from = i + 1;
+    }
+  }
+  return out + StringPrototypeSlice(input, from);
+}
 
 // The states of the basic URL parser.
 const SCHEME_START_STATE = 1;
@@ -642,9 +680,7 @@ function basicURLParse(input, base = null, url = null, stateOverride = 0) {
     url = newURLRecord();
     input = trimControlAndSpace(input);
   }
-  if (input.indexOf('\t') >= 0 || input.indexOf('\n') >= 0 || input.indexOf('\r') >= 0) {
-    input = input.replace(TAB_OR_NEWLINE, '');
-  }
+  if (RegExpPrototypeExec(TAB_OR_NEWLINE, input) !== null) input = removeTabAndNewline(input);
 
   const length = input.length;
   let state = stateOverride || SCHEME_START_STATE;
@@ -656,7 +692,7 @@ function basicURLParse(input, base = null, url = null, stateOverride = 0) {
   let pointer = 0;
 
   for (;;) {
-    let c = pointer < length ? input.charCodeAt(pointer) : CP_EOF;
+    let c = pointer < length ? StringPrototypeCharCodeAt(input, pointer) : CP_EOF;
     switch (state) {
       case SCHEME_START_STATE:
         if (urlIsASCIIAlpha(c)) {
@@ -674,7 +710,7 @@ function basicURLParse(input, base = null, url = null, stateOverride = 0) {
         if (urlIsASCIIAlphanumeric(c) || c === CP_PLUS || c === CP_MINUS || c === CP_DOT) {
           // the scheme goes on
         } else if (c === CP_COLON) {
-          const buffer = input.slice(bufferStart, pointer).toLowerCase();
+          const buffer = StringPrototypeToLowerCase(StringPrototypeSlice(input, bufferStart, pointer));
           const bufferIsSpecial = isSpecialScheme(buffer);
           if (stateOverride) {
             // The protocol setter cannot move a URL between special and
@@ -697,7 +733,7 @@ function basicURLParse(input, base = null, url = null, stateOverride = 0) {
             state = SPECIAL_RELATIVE_OR_AUTHORITY_STATE; // "http:foo" against an http: base is relative
           } else if (special) {
             state = SPECIAL_AUTHORITY_SLASHES_STATE;
-          } else if (input.charCodeAt(pointer + 1) === CP_SLASH) {
+          } else if (StringPrototypeCharCodeAt(input, pointer + 1) === CP_SLASH) {
             state = PATH_OR_AUTHORITY_STATE;
             pointer++;
           } else {
@@ -730,7 +766,7 @@ function basicURLParse(input, base = null, url = null, stateOverride = 0) {
         break;
 
       case SPECIAL_RELATIVE_OR_AUTHORITY_STATE:
-        if (c === CP_SLASH && input.charCodeAt(pointer + 1) === CP_SLASH) {
+        if (c === CP_SLASH && StringPrototypeCharCodeAt(input, pointer + 1) === CP_SLASH) {
           state = SPECIAL_AUTHORITY_IGNORE_SLASHES_STATE;
           pointer++;
         } else {
@@ -760,7 +796,7 @@ function basicURLParse(input, base = null, url = null, stateOverride = 0) {
           url.password = base.password;
           url.host = base.host;
           url.port = base.port;
-          url.path = base.path.slice();
+          url.path = urlPathCopy(base.path);
           url.query = base.query;
           if (c === CP_QUESTION) {
             url.query = '';
@@ -798,7 +834,7 @@ function basicURLParse(input, base = null, url = null, stateOverride = 0) {
 
       case SPECIAL_AUTHORITY_SLASHES_STATE:
         state = SPECIAL_AUTHORITY_IGNORE_SLASHES_STATE;
-        if (c === CP_SLASH && input.charCodeAt(pointer + 1) === CP_SLASH) pointer++;
+        if (c === CP_SLASH && StringPrototypeCharCodeAt(input, pointer + 1) === CP_SLASH) pointer++;
         else pointer--;
         break;
 
@@ -814,24 +850,24 @@ function basicURLParse(input, base = null, url = null, stateOverride = 0) {
         // Skip to the next '@' or end of the authority.
         while (c !== CP_EOF && c !== CP_AT && c !== CP_SLASH && c !== CP_QUESTION && c !== CP_HASH
                && !(special && c === CP_BACKSLASH)) {
-          c = ++pointer < length ? input.charCodeAt(pointer) : CP_EOF;
+          c = ++pointer < length ? StringPrototypeCharCodeAt(input, pointer) : CP_EOF;
         }
         if (c === CP_AT) {
           // What came before is userinfo; with several '@' the earlier ones
           // belong to it too ("%40"), and the first ':' ends the username.
-          let buffer = input.slice(bufferStart, pointer);
+          let buffer = StringPrototypeSlice(input, bufferStart, pointer);
           if (atSignSeen) buffer = `%40${buffer}`;
           atSignSeen = true;
           if (passwordTokenSeen) {
             url.password += percentEncode(buffer, USERINFO_SET);
           } else {
-            const colon = buffer.indexOf(':');
+            const colon = StringPrototypeIndexOf(buffer, ':');
             if (colon < 0) {
               url.username += percentEncode(buffer, USERINFO_SET);
             } else {
               passwordTokenSeen = true;
-              url.username += percentEncode(buffer.slice(0, colon), USERINFO_SET);
-              url.password += percentEncode(buffer.slice(colon + 1), USERINFO_SET);
+              url.username += percentEncode(StringPrototypeSlice(buffer, 0, colon), USERINFO_SET);
+              url.password += percentEncode(StringPrototypeSlice(buffer, colon + 1), USERINFO_SET);
             }
           }
           bufferStart = pointer + 1;
@@ -856,18 +892,18 @@ function basicURLParse(input, base = null, url = null, stateOverride = 0) {
                && !(c === CP_COLON && !insideBrackets)) {
           if (c === CP_LEFT_BRACKET) insideBrackets = true;
           else if (c === CP_RIGHT_BRACKET) insideBrackets = false;
-          c = ++pointer < length ? input.charCodeAt(pointer) : CP_EOF;
+          c = ++pointer < length ? StringPrototypeCharCodeAt(input, pointer) : CP_EOF;
         }
         if (c === CP_COLON) {
           if (bufferStart === pointer) return null;
           if (stateOverride === HOSTNAME_STATE) return null; // the hostname setter takes no port
-          const host = parseHost(input.slice(bufferStart, pointer), !special);
+          const host = parseHost(StringPrototypeSlice(input, bufferStart, pointer), !special);
           if (host === null) return null;
           url.host = host;
           state = PORT_STATE;
           bufferStart = pointer + 1;
         } else {
-          const buffer = input.slice(bufferStart, pointer);
+          const buffer = StringPrototypeSlice(input, bufferStart, pointer);
           pointer--;
           if (special && buffer === '') return null;
           if (stateOverride && buffer === '' && (includesCredentials(url) || url.port !== null)) return null;
@@ -885,7 +921,7 @@ function basicURLParse(input, base = null, url = null, stateOverride = 0) {
         } else if (c === CP_EOF || c === CP_SLASH || c === CP_QUESTION || c === CP_HASH || (special && c === CP_BACKSLASH)
                    || stateOverride) {
           if (bufferStart !== pointer) {
-            const port = parseInt(input.slice(bufferStart, pointer), 10);
+            const port = NumberParseInt(StringPrototypeSlice(input, bufferStart, pointer), 10);
             if (port > 65535) return null;
             url.port = port === urlDefaultPort(url.scheme) ? null : port;
             if (stateOverride) return url; // the setters ignore anything after the digits
@@ -906,7 +942,7 @@ function basicURLParse(input, base = null, url = null, stateOverride = 0) {
           state = FILE_SLASH_STATE;
         } else if (base !== null && base.scheme === 'file') {
           url.host = base.host;
-          url.path = base.path.slice();
+          url.path = urlPathCopy(base.path);
           url.query = base.query;
           if (c === CP_QUESTION) {
             url.query = '';
@@ -919,7 +955,7 @@ function basicURLParse(input, base = null, url = null, stateOverride = 0) {
             url.query = null;
             // A drive letter in a relative reference starts a new path ("C:/x" against "file:///D:/y").
             if (!startsWithWindowsDriveLetter(input, pointer)) shortenPath(url);
-            else url.path = [];
+            else url.path = listNew();
             state = PATH_STATE;
             pointer--;
             bufferStart = pointer + 1;
@@ -941,7 +977,7 @@ function basicURLParse(input, base = null, url = null, stateOverride = 0) {
             // "/x" against "file:///C:/y" stays on drive C:.
             if (!startsWithWindowsDriveLetter(input, pointer) && base.path.length > 0
                 && isNormalizedWindowsDriveLetter(base.path[0])) {
-              url.path.push(base.path[0]);
+              listPush(url.path, base.path[0]);
             }
           }
           state = PATH_STATE;
@@ -952,10 +988,10 @@ function basicURLParse(input, base = null, url = null, stateOverride = 0) {
 
       case FILE_HOST_STATE:
         while (c !== CP_EOF && c !== CP_SLASH && c !== CP_BACKSLASH && c !== CP_QUESTION && c !== CP_HASH) {
-          c = ++pointer < length ? input.charCodeAt(pointer) : CP_EOF;
+          c = ++pointer < length ? StringPrototypeCharCodeAt(input, pointer) : CP_EOF;
         }
         {
-          const buffer = input.slice(bufferStart, pointer);
+          const buffer = StringPrototypeSlice(input, bufferStart, pointer);
           pointer--;
           if (!stateOverride && isWindowsDriveLetter(buffer)) {
             // "file://C:/x": the drive letter is no host but the first path
@@ -993,7 +1029,7 @@ function basicURLParse(input, base = null, url = null, stateOverride = 0) {
           if (c !== CP_SLASH) pointer--;
           bufferStart = pointer + 1;
         } else if (stateOverride && url.host === null) {
-          url.path.push('');
+          listPush(url.path, '');
         }
         break;
 
@@ -1003,21 +1039,21 @@ function basicURLParse(input, base = null, url = null, stateOverride = 0) {
         while (c !== CP_EOF && c !== CP_SLASH && !(special && c === CP_BACKSLASH)
                && (stateOverride || (c !== CP_QUESTION && c !== CP_HASH))) {
           if (c >= 0x80 || PATH_SET[c] === 1) encode = true;
-          c = ++pointer < length ? input.charCodeAt(pointer) : CP_EOF;
+          c = ++pointer < length ? StringPrototypeCharCodeAt(input, pointer) : CP_EOF;
         }
         // Dot segments are recognised before percent-encoding, which leaves
         // them (and drive letters) as they are.
-        const buffer = input.slice(bufferStart, pointer);
+        const buffer = StringPrototypeSlice(input, bufferStart, pointer);
         const slash = c === CP_SLASH || (special && c === CP_BACKSLASH);
         if (isDoubleDotSegment(buffer)) {
           shortenPath(url);
-          if (!slash) url.path.push('');
+          if (!slash) listPush(url.path, '');
         } else if (isSingleDotSegment(buffer)) {
-          if (!slash) url.path.push('');
+          if (!slash) listPush(url.path, '');
         } else if (url.scheme === 'file' && url.path.length === 0 && isWindowsDriveLetter(buffer)) {
-          url.path.push(`${buffer[0]}:`); // "C|" -> "C:"
+          listPush(url.path, `${buffer[0]}:`); // "C|" -> "C:"
         } else {
-          url.path.push(encode ? percentEncode(buffer, PATH_SET) : buffer);
+          listPush(url.path, encode ? percentEncode(buffer, PATH_SET) : buffer);
         }
         bufferStart = pointer + 1;
         if (c === CP_QUESTION) {
@@ -1041,24 +1077,24 @@ function basicURLParse(input, base = null, url = null, stateOverride = 0) {
         } else if (c === CP_SPACE) {
           // A space just before the query or fragment is encoded, so that
           // removing those later cannot leave a trailing space.
-          const next = input.charCodeAt(pointer + 1);
+          const next = StringPrototypeCharCodeAt(input, pointer + 1);
           url.path += next === CP_QUESTION || next === CP_HASH ? '%20' : ' ';
         } else if (c !== CP_EOF) {
           let end = pointer + 1;
           for (; end < length; end++) {
-            const d = input.charCodeAt(end);
+            const d = StringPrototypeCharCodeAt(input, end);
             if (d === CP_QUESTION || d === CP_HASH || d === CP_SPACE) break;
           }
-          url.path += percentEncode(input.slice(pointer, end), C0_CONTROL_SET);
+          url.path += percentEncode(StringPrototypeSlice(input, pointer, end), C0_CONTROL_SET);
           pointer = end - 1;
         }
         break;
 
       case QUERY_STATE: {
         // The query runs to the '#' (or, for the search setter, to the end).
-        let end = stateOverride ? -1 : input.indexOf('#', pointer);
+        let end = stateOverride ? -1 : StringPrototypeIndexOf(input, '#', pointer);
         if (end < 0) end = length;
-        url.query += percentEncode(input.slice(bufferStart, end), special ? SPECIAL_QUERY_SET : QUERY_SET);
+        url.query += percentEncode(StringPrototypeSlice(input, bufferStart, end), special ? SPECIAL_QUERY_SET : QUERY_SET);
         pointer = end;
         if (end < length) {
           url.fragment = '';
@@ -1069,7 +1105,7 @@ function basicURLParse(input, base = null, url = null, stateOverride = 0) {
 
       case FRAGMENT_STATE:
         if (c !== CP_EOF) {
-          url.fragment += percentEncode(input.slice(pointer), FRAGMENT_SET);
+          url.fragment += percentEncode(StringPrototypeSlice(input, pointer), FRAGMENT_SET);
           pointer = length;
         }
         break;
@@ -1120,10 +1156,10 @@ const FAST_PATH_SERIALIZED = 2; // a fast-path URL that is its own serialisation
 // that could re-enter it.
 const fastSegments = listNew();
 
-// An ordinary array of the first count fastSegments, as the state machine's
-// records have (the setters push onto it), made without a [[Set]] a tenant's
-// setter on Array.prototype could see: literals for the usual short paths
-// (slicing a prototype-less list is V8's slow path).
+// An array of the first count fastSegments, made without a [[Set]] a
+// tenant's setter on Array.prototype could see: literals for the usual short
+// paths (slicing a prototype-less list is V8's slow path). Ordinary, unlike
+// newURLRecord's: nothing grows it (the pathname setter replaces it).
 function fastPathArray(count) {
   const s = fastSegments;
   switch (count) {
@@ -1618,7 +1654,7 @@ class URL {
 
   set pathname(value) {
     if (hasOpaquePath(this.#url)) return;
-    this.#url.path = [];
+    this.#url.path = listNew();
     basicURLParse(urlUSVString(value), null, this.#url, PATH_START_STATE);
   }
 
@@ -1635,7 +1671,7 @@ class URL {
       this.#queryChanged(null);
       return;
     }
-    const query = input.charCodeAt(0) === CP_QUESTION ? input.slice(1) : input;
+    const query = StringPrototypeCharCodeAt(input, 0) === CP_QUESTION ? StringPrototypeSlice(input, 1) : input;
     url.query = '';
     basicURLParse(query, null, url, QUERY_STATE);
     this.#queryChanged(query);
@@ -1659,7 +1695,7 @@ class URL {
       return;
     }
     url.fragment = '';
-    basicURLParse(input.charCodeAt(0) === CP_HASH ? input.slice(1) : input, null, url, FRAGMENT_STATE);
+    basicURLParse(StringPrototypeCharCodeAt(input, 0) === CP_HASH ? StringPrototypeSlice(input, 1) : input, null, url, FRAGMENT_STATE);
   }
 
   toString() {
