@@ -36,7 +36,7 @@ my $ECHO = q{
       const kv = `${got.value}/${got.metadata.m}/${listed.keys.length}/${listed.keys[0].name}`;
       console.log('tampered\nline %s', 'end');
       const body = `${request.method}|${request.headers.get('x-in')}|${await request.text()}|${kv}`;
-      const seen = globalThis.seen; // before request.url: url.js's state machine is not hardened (its fast path is)
+      const seen = globalThis.seen; // before request.url (url.js's IDNA code for non-ASCII hosts is not hardened)
       return new Response(body, { status: 201, statusText: 'Made Here',
         headers: { 'x-a': '1', 'x-b': 'two', 'x-checks': checks, 'x-seen': seen, 'x-url': request.url } });
     }
