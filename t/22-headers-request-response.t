@@ -113,6 +113,43 @@ like $got->{readAgain}, qr/^threw TypeError: Body has already been used/, 'a sec
 like $got->{cloneAfterRead}, qr/^threw TypeError/, 'clone() of a used body is a TypeError';
 like $got->{moveUsed}, qr/^threw TypeError/, 'new Request(request) with a used body is a TypeError';
 
+# ---- the client's headers, read as sent and as a built list ----
+
+# request.headers.get() and has() read the client's header list as the
+# engine hands it over (names as sent, values untrimmed) until something
+# needs the whole list: each answer must be what the built list gives.
+$t->put_script('api', 'client-headers', q{
+    const NAMES = ['x-dup', 'X-DUP', 'x-pad', 'x-empty', 'x-latin', 'user-agent', 'host', 'x-missing', 'x-du'];
+    const read = (headers) => NAMES.map((name) => [headers.get(name), headers.has(name)]);
+    export default { fetch(request) {
+      const lazy = read(request.headers);
+      const copy = new Headers(request.headers); // shares the client's list until it changes
+      const copied = read(copy);
+      copy.append('x-dup', 'c');
+      const all = [...request.headers]; // builds the list
+      const built = read(request.headers);
+      return Response.json({ lazy, copied, built, all, appended: copy.get('x-dup'), original: request.headers.get('x-dup'),
+        invalid: (() => { try { request.headers.get('bad name'); return 'no'; } catch (e) { return e.name; } })() });
+    } };
+});
+{
+    my $r = $t->read_response($t->send_request({ path => '/t/client-headers', headers => {
+        'X-Dup' => 'a', 'x-DUP' => [' b ', "c\t"], 'X-Pad' => "\t v \t", 'X-Empty' => '',
+        'X-Latin' => "caf\xe9", 'User-Agent' => 'ua/1' } }));
+    is $r->{status}, 200, 'the client-headers script ran' or diag $r->{content};
+    my $got = decode_json($r->{content});
+    is_deeply $got->{lazy}, $got->{built}, 'get() and has() on the client\'s headers give what the built list gives';
+    is_deeply $got->{copied}, $got->{built}, 'and so does a copy made before the list was built';
+    is_deeply [ @{ $got->{lazy} }[0 .. 4] ], [['a, b, c', $T], ['a, b, c', $T], ['v', $T], ['', $T], ["caf\x{e9}", $T]],
+        'repeated names combine in order, values are trimmed, an empty value is there, Latin-1 stays';
+    is_deeply [ @{ $got->{lazy} }[7 .. 8] ], [[undef, $F], [undef, $F]], 'a missing name (or a prefix of one) is null';
+    is_deeply [ grep { $_->[0] =~ /^x-/ } @{ $got->{all} } ],
+        [['x-dup', 'a, b, c'], ['x-empty', ''], ['x-latin', "caf\x{e9}"], ['x-pad', 'v']], 'the built list, sorted';
+    is $got->{appended}, 'a, b, c, c', 'the copy changes on its own';
+    is $got->{original}, 'a, b, c', 'and the request\'s headers stay';
+    is $got->{invalid}, 'TypeError', 'an invalid name is still a TypeError';
+}
+
 # ---- body mixins ----
 
 $got = run_checks('bodies', q{

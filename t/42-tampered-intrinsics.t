@@ -36,7 +36,7 @@ my $ECHO = q{
       const kv = `${got.value}/${got.metadata.m}/${listed.keys.length}/${listed.keys[0].name}`;
       console.log('tampered\nline %s', 'end');
       const body = `${request.method}|${request.headers.get('x-in')}|${await request.text()}|${kv}`;
-      const seen = globalThis.seen; // before the URL parser (url.js) runs: see the note on url_todo
+      const seen = globalThis.seen; // before request.url (url.js's IDNA code for non-ASCII hosts is not hardened)
       return new Response(body, { status: 201, statusText: 'Made Here',
         headers: { 'x-a': '1', 'x-b': 'two', 'x-checks': checks, 'x-seen': seen, 'x-url': request.url } });
     }
@@ -74,13 +74,9 @@ sub response_arrives_intact {
             is $r->{reason}, 'Made Here', 'statusText as built';
             is $r->{content}, $control->{content}, 'method, headers, body and KV reach the script; the body reaches the client';
             (my $url = $control->{headers}{'x-url'}) =~ s{/t/control\?}{/t/$script?};
-            TODO: {
-                # request.url parses the client's URL lazily with url.js, a
-                # tenant-facing parser that is not hardened yet: its breakage
-                # stays in the tenant's own request.url.
-                local $TODO = $opt{url_todo};
-                is $r->{headers}{'x-url'}, $url, 'request.url as the client sent it';
-            }
+            # The client's URL is its own serialisation: url.js's fast path
+            # (captured intrinsics only) checks it, the state machine never runs.
+            is $r->{headers}{'x-url'}, $url, 'request.url as the client sent it';
             is $r->{headers}{'x-a'}, '1', 'x-a as built';
             is $r->{headers}{'x-b'}, 'two', 'x-b as built';
             is $r->{headers}{'content-type'}, 'text/plain;charset=UTF-8', 'the default Content-Type';
@@ -110,7 +106,7 @@ response_arrives_intact('index-setters-on-prototypes', q{
       Object.defineProperty(Object.prototype, i, { set(v) { note(v); }, configurable: true });
       Object.defineProperty(Array.prototype, i, { set(v) { note(v); }, configurable: true });
     }
-}, seen => qr/^$/, url_todo => 'url.js builds its path list with push',
+}, seen => qr/^$/,
     # TenantIsolate::run fills the request's header list with Set(): the
     # client's first headers go to the setter (and a setter that throws
     # aborts the worker on .Check()). A C++ fix: v8::Array::New(isolate, elements, n).
@@ -129,7 +125,7 @@ response_arrives_intact('regexp-methods-replaced', q{
     RegExp.prototype.test = function () { note(this); return true; };
     RegExp.prototype[Symbol.replace] = function () { note(this); return 'x\r\nInjected: 1'; };
     RegExp.prototype[Symbol.match] = function () { note(this); return null; };
-}, seen => qr/^$/, url_todo => 'url.js runs its own regexps through RegExp.prototype');
+}, seen => qr/^$/);
 
 response_arrives_intact('string-methods-replaced', q{
     for (const m of ['replace', 'replaceAll', 'toLowerCase', 'toUpperCase', 'slice', 'substr', 'charCodeAt',
@@ -228,6 +224,86 @@ subtest 'console lines stay single, escaped lines whatever String.prototype says
     $t->wait_for(sub { $log = $t->error_log; $log =~ /marker-tampered/ }, timeout => 5);
     like $log, qr/marker-tampered\\nsecond/, 'the line is formatted and escaped as usual';
     unlike $log, qr/^Injected-line/m, 'no line of the tenant\'s making';
+};
+
+# URL's fast path, URLSearchParams and the client's Headers compute with
+# captured intrinsics: the same answers before and after the tenant replaces
+# the methods they would otherwise call. (url.js's state machine, for URLs
+# off the fast path, is not hardened yet: no such URL here.)
+subtest 'URL, URLSearchParams and request headers compute the same after tampering' => sub {
+    $t->put_script('tenants', 'url-tampered', q{
+        const FREEZE = JSON.stringify;
+        // URLs the state machine parses (ASCII hosts: the IDNA code for
+        // other hosts is not hardened yet)
+        const offFastPath = () => {
+          const v = new URL('http://h/');
+          v.hash = 'x y';
+          v.host = 'EXAMPLE.org:81';
+          v.username = 'u@';
+          return [new URL('HTTP://User:Pw@EXAMPLE.com:0080/a/./b/../c%2E?x y#f g').href, new URL('http://0x7f.1/').href,
+            new URL('http://[::FFFF:1.2.3.4]:8080/').href, new URL('../z?q', 'http://h/a/b/c').href,
+            new URL('http://h/a\tb\nc').href, new URL('file:///C|/x').href, new URL('x', 'file:///C:/y/z').href,
+            new URL('web+demo:/.//not-a-host/').href, new URL('mailto:A B@x?s').href, v.href];
+        };
+        const work = (request) => {
+          const u = new URL(request.url);
+          const p = new URLSearchParams('b=2&a=1+1&a=%C3%A9&c');
+          p.append('z', 'x y');
+          p.set('b', '3');
+          p.delete('c');
+          const sorted = new URLSearchParams(`${p}`);
+          sorted.sort();
+          const r = new Request('https://example.com:8443/a/b/c/d/e?x=1#f');
+          const h = new Headers(request.headers);
+          h.append('x-more', 'm');
+          return FREEZE([u.href, u.pathname, u.search, u.searchParams.get('q'), u.searchParams.getAll('r'),
+            u.searchParams.has('q'), u.searchParams.size, `${u.searchParams}`, p.toString(), sorted.toString(),
+            p.get('a'), p.getAll('a'), r.url, new URL('http://h:80/x/y?').href,
+            request.headers.get('x-in'), request.headers.has('X-IN'), request.headers.get('user-agent'),
+            h.get('x-in'), h.get('x-more'), offFastPath()]);
+        };
+        const tamper = () => {
+          // index loops: the tenant's own for...of would use the iterator it replaces
+          const each = (list, f) => { for (let i = 0; i < list.length; i++) f(list[i]); };
+          each(['pathname', 'search'], (name) => {
+            Object.defineProperty(URL.prototype, name, { get() { return 'forged'; }, configurable: true });
+          });
+          each(['0', '1', '2'], (i) => {
+            Object.defineProperty(Array.prototype, i, { set() { throw new Error('pwned by a setter'); }, configurable: true });
+          });
+          each(['slice', 'indexOf', 'charCodeAt', 'toLowerCase', 'split', 'replace', 'replaceAll', 'includes'], (m) => {
+            String.prototype[m] = function () { return 'x\r\nInjected: 1'; };
+          });
+          RegExp.prototype.exec = function () { return null; };
+          RegExp.prototype.test = function () { return true; };
+          each(['push', 'pop', 'map', 'filter', 'find', 'findIndex', 'some', 'join', 'includes', 'slice', 'sort'], (m) => {
+            Array.prototype[m] = function () { throw new Error(`pwned by ${m}`); };
+          });
+          Array.prototype[Symbol.iterator] = function* () { yield 'x-evil'; };
+        };
+        let before = null;
+        export default {
+          fetch(request) {
+            if (before === null) {
+              before = work(request);
+              tamper();
+              return new Response(before);
+            }
+            let after;
+            try { after = work(request); } catch (e) { after = `threw ${e}`; }
+            return new Response(after);
+          },
+        };
+    });
+    my @want = ('/t/url-tampered?q=1&r=%C3%A9&r=2', { 'X-In' => ' hello ', 'User-Agent' => 'agent/1' });
+    my $before = $t->get($want[0], headers => $want[1]);
+    is $before->{status}, 200, 'the untampered run answers';
+    like $before->{content}, qr{^\["http://[^"]+/t/url-tampered\?q=1&r=%C3%A9&r=2","/t/url-tampered"}, 'and parsed the URL';
+    my $after = $t->get($want[0], headers => $want[1]);
+    # URL.prototype getters are the tenant's own to replace: the expected
+    # answer reads them through the tampered prototype too.
+    (my $expected = $before->{content}) =~ s{^\[("[^"]*"),"[^"]*","[^"]*"}{\[$1,"forged","forged"};
+    is $after->{content}, $expected, 'the same answers after tampering (but the tenant\'s own URL getters)';
 };
 
 is_deeply [ $t->worker_pids ], \@workers, 'the same worker processes serve throughout';

@@ -35,7 +35,11 @@ function isHeaderValue(string) {
   return RegExpPrototypeExec(HEADER_VALUE_FORBIDDEN, string) === null;
 }
 
+// An HTTP token in lower case: the usual name, its own normalised form.
+const LOWER_HTTP_TOKEN = /^[!#$%&'*+\-.^_`|~0-9a-z]+$/;
+
 function headerName(name) {
+  if (typeof name === 'string' && RegExpPrototypeExec(LOWER_HTTP_TOKEN, name) !== null) return name;
   const string = toByteString(name);
   if (!isHttpToken(string)) throw new TypeError(`Invalid header name: "${string}"`);
   return StringPrototypeToLowerCase(string);
@@ -46,6 +50,49 @@ function headerValue(value) {
   if (!isHeaderValue(string)) throw new TypeError('Header values must not contain CR, LF or NUL');
   return string;
 }
+
+// The values of the entries named key combined with ", ", or null.
+function headersCombined(list, key) {
+  let combined = null;
+  for (let i = 0; i < list.length; i++) {
+    if (list[i][0] === key) combined = combined === null ? list[i][1] : `${combined}, ${list[i][1]}`;
+  }
+  return combined;
+}
+
+// The same among the client's headers as the engine hands them (flat
+// [name, value, ...], names as sent, values untrimmed), without building
+// the list: only what headersClientList keeps counts. A name whose lower
+// case is key, a token, is a token itself (no Latin-1 letter lower-cases to
+// ASCII).
+function headersClientCombined(flat, key) {
+  let combined = null;
+  for (let i = 0; i + 1 < flat.length; i += 2) {
+    const name = String(flat[i]);
+    if (name.length !== key.length || (name !== key && StringPrototypeToLowerCase(name) !== key)) continue;
+    const value = httpTrim(String(flat[i + 1]));
+    if (isHeaderValue(value)) combined = combined === null ? value : `${combined}, ${value}`;
+  }
+  return combined;
+}
+
+// The list of the client's headers: each lower-cased, its value trimmed.
+// nginx has already vetted the request; whatever a Headers could not hold is
+// dropped rather than failing the whole request.
+function headersClientList(flat) {
+  const list = listNew();
+  for (let i = 0; i + 1 < flat.length; i += 2) {
+    const name = String(flat[i]);
+    const value = httpTrim(String(flat[i + 1]));
+    if (isHttpToken(name) && isHeaderValue(value)) listPush(list, [StringPrototypeToLowerCase(name), value]);
+  }
+  return list;
+}
+
+// Every Headers without entries shares this list until its first append:
+// a Response or Request that never gets a header allocates none. Frozen, so
+// a push on it by mistake throws instead of reaching every Headers.
+const HEADERS_NO_ENTRIES = ObjectFreeze(listNew());
 
 // The values of the entries named key, in order, as a new list.
 function headersValues(list, key) {
@@ -80,6 +127,11 @@ function headersCopyList(list) {
 
 // Sorted by name; repeated names combined with ", ", except Set-Cookie.
 function headersSortList(list) {
+  // Most responses have one header (Content-Type) or none: the list is
+  // already sorted. A literal is safe here, as the sorted list is only read
+  // (a [[Set]] past its end is what needs listNew's lack of a prototype).
+  if (list.length === 0) return HEADERS_NO_ENTRIES;
+  if (list.length === 1) return [list[0]];
   const names = listNew();
   for (let i = 0; i < list.length; i++) {
     if (!ArrayPrototypeIncludes(names, list[i][0])) listPush(names, list[i][0]);
@@ -104,7 +156,10 @@ function headersSortList(list) {
 }
 
 class Headers {
-  #list = listNew(); // [lower-case name, value], in insertion order
+  #list = HEADERS_NO_ENTRIES; // [lower-case name, value], in insertion order
+  // The client's headers as the engine hands them, until something needs
+  // #list: get() and has() read them as they are (see headersClientCombined).
+  #client = null;
   #immutable = false;
   #sorted = null; // cache of the sorted-and-combined list, dropped on every change
 
@@ -114,7 +169,8 @@ class Headers {
       throw new TypeError('Headers: init must be a Headers, an array of [name, value] pairs or an object');
     }
     if (#list in init) {
-      this.#list = headersCopyList(init.#list);
+      if (init.#client !== null) this.#client = init.#client; // never changes: shared
+      else if (init.#list !== HEADERS_NO_ENTRIES) this.#list = headersCopyList(init.#list);
       return;
     }
     const pairs = toPairs(init, toByteString, 'Headers');
@@ -130,21 +186,18 @@ class Headers {
     requireArgs(arguments.length, 1, 'Headers.delete');
     const key = headerName(name);
     this.#checkMutable();
-    this.#list = headersWithout(this.#list, key, -1);
+    this.#list = headersWithout(this.#entries(), key, -1);
     this.#sorted = null;
   }
 
   get(name) {
     requireArgs(arguments.length, 1, 'Headers.get');
-    const values = headersValues(this.#list, headerName(name));
-    if (values.length === 0) return null;
-    let combined = values[0];
-    for (let i = 1; i < values.length; i++) combined = `${combined}, ${values[i]}`;
-    return combined;
+    const key = headerName(name);
+    return this.#client !== null ? headersClientCombined(this.#client, key) : headersCombined(this.#list, key);
   }
 
   getSetCookie() {
-    return listToArray(headersValues(this.#list, 'set-cookie'));
+    return listToArray(headersValues(this.#entries(), 'set-cookie'));
   }
 
   // A Cloudflare extension older than getSetCookie(), for Set-Cookie only.
@@ -152,12 +205,13 @@ class Headers {
     requireArgs(arguments.length, 1, 'Headers.getAll');
     const key = headerName(name);
     if (key !== 'set-cookie') throw new TypeError('getAll() can only be used with the header name "Set-Cookie".');
-    return listToArray(headersValues(this.#list, key));
+    return listToArray(headersValues(this.#entries(), key));
   }
 
   has(name) {
     requireArgs(arguments.length, 1, 'Headers.has');
-    return headersHas(this.#list, headerName(name));
+    const key = headerName(name);
+    return this.#client !== null ? headersClientCombined(this.#client, key) !== null : headersHas(this.#list, key);
   }
 
   set(name, value) {
@@ -165,7 +219,7 @@ class Headers {
     const key = headerName(name);
     const normalized = headerValue(value);
     this.#checkMutable();
-    const list = this.#list;
+    const list = this.#growableEntries();
     let first = -1;
     for (let i = 0; i < list.length && first < 0; i++) {
       if (list[i][0] === key) first = i;
@@ -205,8 +259,24 @@ class Headers {
     const key = headerName(name);
     const normalized = headerValue(value);
     this.#checkMutable();
-    listPush(this.#list, [key, normalized]);
+    listPush(this.#growableEntries(), [key, normalized]);
     this.#sorted = null;
+  }
+
+  // #list, made from the client's headers first if need be.
+  #entries() {
+    if (this.#client !== null) {
+      this.#list = headersClientList(this.#client);
+      this.#client = null;
+    }
+    return this.#list;
+  }
+
+  // #list, never the shared empty one: for a push.
+  #growableEntries() {
+    const list = this.#entries();
+    if (list === HEADERS_NO_ENTRIES) this.#list = listNew();
+    return this.#list;
   }
 
   #checkMutable() {
@@ -214,7 +284,7 @@ class Headers {
   }
 
   #sortedList() {
-    if (this.#sorted === null) this.#sorted = headersSortList(this.#list);
+    if (this.#sorted === null) this.#sorted = headersSortList(this.#entries());
     return this.#sorted;
   }
 
@@ -231,23 +301,15 @@ class Headers {
     // are made from tenant input: they are checked as append() checks them.
     headersSetDefault = (headers, name, value) => {
       if (!isHeaderValue(value)) throw new TypeError('Header values must not contain CR, LF or NUL');
-      if (!headersHas(headers.#list, name)) {
-        listPush(headers.#list, [name, value]);
+      if (!headersHas(headers.#entries(), name)) {
+        listPush(headers.#growableEntries(), [name, value]);
         headers.#sorted = null;
       }
     };
     headersSorted = (headers) => headers.#sortedList();
     headersFromClient = (flat) => {
       const headers = new Headers();
-      for (let i = 0; i + 1 < flat.length; i += 2) {
-        const name = String(flat[i]);
-        const value = httpTrim(String(flat[i + 1]));
-        // nginx has already vetted the request; whatever a Headers could not
-        // hold is dropped rather than failing the whole request.
-        if (isHttpToken(name) && isHeaderValue(value)) {
-          listPush(headers.#list, [StringPrototypeToLowerCase(name), value]);
-        }
-      }
+      headers.#client = flat; // read as it is, built into #list on demand
       headers.#immutable = true;
       return headers;
     };

@@ -24,7 +24,6 @@ const nodeZlibRead = native.zlibRead;
 const nodeFreeNative = native.freeNative;
 const nodeHkdf = native.hkdf;
 const StringPrototypeLastIndexOf = uncurryThis(String.prototype.lastIndexOf);
-const StringPrototypeIndexOf = uncurryThis(String.prototype.indexOf);
 const ObjectAssign = Object.assign;
 
 // Names the modules use among themselves, as their package.json "browser"

@@ -56,6 +56,7 @@ const ArrayPrototypeIncludes = uncurryThis(Array.prototype.includes);
 const ArrayPrototypeSlice = uncurryThis(Array.prototype.slice);
 const ArrayPrototypeSort = uncurryThis(Array.prototype.sort);
 const StringPrototypeCharCodeAt = uncurryThis(String.prototype.charCodeAt);
+const StringPrototypeIndexOf = uncurryThis(String.prototype.indexOf);
 const StringPrototypePadStart = uncurryThis(String.prototype.padStart);
 const StringPrototypeSlice = uncurryThis(String.prototype.slice);
 const StringPrototypeToLowerCase = uncurryThis(String.prototype.toLowerCase);

@@ -17,6 +17,7 @@ function requestMethod(value) {
 }
 
 function requestURL(input) {
+  if (urlIsSerializedHTTP(input)) return input; // the usual client URL: nothing to parse or rebuild
   const url = urlParseAbsolute(input);
   if (url.username !== '' || url.password !== '') {
     throw new TypeError('A Request URL must not include credentials');

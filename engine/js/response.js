@@ -19,13 +19,14 @@ class Response extends Body {
 
   constructor(body = null, init = undefined) {
     super(); // never super(INTERNAL): see Body
+    if (body === INTERNAL) return; // the fields' defaults; the caller initialises it
     this.#initialize(init, body === null ? null : extractBody(body));
   }
 
   static json(data, init = undefined) {
     const text = JSONStringify(data);
     if (text === undefined) throw new TypeError('Response.json: the value cannot be serialised as JSON');
-    const response = new Response();
+    const response = new Response(INTERNAL);
     response.#initialize(init, { bytes: utf8Encode(text), stream: null, type: 'application/json' });
     return response;
   }

@@ -57,6 +57,11 @@ function urlHexValue(c) {
 }
 
 const URL_NON_ASCII = /[^\0-\x7F]/;
+const ASCII_DIGITS = /^[0-9]+$/;
+// Captured as prelude.js captures its own (see there): the state machine
+// runs after the tenant's code may have replaced them.
+const ArrayPrototypePop = uncurryThis(Array.prototype.pop);
+const NumberIsNaN = Number.isNaN;
 
 // ---- percent-encoding ----
 
@@ -93,16 +98,16 @@ function percentEncode(input, set, spaceAsPlus = false) {
   let start = 0; // input[start, i) is copied as it is
   const length = input.length;
   for (let i = 0; i < length; i++) {
-    const c = input.charCodeAt(i);
+    const c = StringPrototypeCharCodeAt(input, i);
     if (c < 0x80) {
       if (set[c] === 0) continue;
-      out += input.slice(start, i);
+      out += StringPrototypeSlice(input, start, i);
       out += c === CP_SPACE && spaceAsPlus ? '+' : percentByte(c);
     } else {
-      out += input.slice(start, i);
+      out += StringPrototypeSlice(input, start, i);
       let codePoint = c;
       if (c >= 0xD800 && c <= 0xDFFF) {
-        const next = input.charCodeAt(i + 1);
+        const next = StringPrototypeCharCodeAt(input, i + 1);
         if (c <= 0xDBFF && next >= 0xDC00 && next <= 0xDFFF) {
           codePoint = 0x10000 + ((c - 0xD800) << 10) + (next - 0xDC00);
           i++;
@@ -122,7 +127,7 @@ function percentEncode(input, set, spaceAsPlus = false) {
     }
     start = i + 1;
   }
-  return start === 0 ? input : out + input.slice(start);
+  return start === 0 ? input : out + StringPrototypeSlice(input, start);
 }
 
 // "percent-decode" the UTF-8 encoding of input, then "UTF-8 decode without
@@ -131,52 +136,72 @@ function percentEncode(input, set, spaceAsPlus = false) {
 // sequences that start with a lead byte, so decoding the runs on their own
 // gives exactly what decoding all the bytes at once would.
 function percentDecode(input) {
-  let i = input.indexOf('%');
+  let i = StringPrototypeIndexOf(input, '%');
   if (i < 0) return input;
   let out = '';
   let start = 0; // input[start, i) is literal text not yet copied
   const length = input.length;
-  const bytes = [];
   while (i >= 0 && i + 2 < length) {
-    const high = urlHexValue(input.charCodeAt(i + 1));
-    const low = high < 0 ? -1 : urlHexValue(input.charCodeAt(i + 2));
+    const high = urlHexValue(StringPrototypeCharCodeAt(input, i + 1));
+    const low = high < 0 ? -1 : urlHexValue(StringPrototypeCharCodeAt(input, i + 2));
     if (low < 0) {
-      i = input.indexOf('%', i + 1);
+      i = StringPrototypeIndexOf(input, '%', i + 1);
       continue;
     }
-    out += input.slice(start, i);
+    out += StringPrototypeSlice(input, start, i);
     // the run of triplets starting here
-    bytes.length = 0;
+    const bytes = listNew();
     let ascii = true;
-    while (i + 2 < length && input.charCodeAt(i) === CP_PERCENT) {
-      const h = urlHexValue(input.charCodeAt(i + 1));
-      const l = h < 0 ? -1 : urlHexValue(input.charCodeAt(i + 2));
+    while (i + 2 < length && StringPrototypeCharCodeAt(input, i) === CP_PERCENT) {
+      const h = urlHexValue(StringPrototypeCharCodeAt(input, i + 1));
+      const l = h < 0 ? -1 : urlHexValue(StringPrototypeCharCodeAt(input, i + 2));
       if (l < 0) break;
       const byte = h * 16 + l;
       if (byte >= 0x80) ascii = false;
-      bytes.push(byte);
+      listPush(bytes, byte);
       i += 3;
     }
-    out += ascii && bytes.length <= 256 ? String.fromCharCode(...bytes) : utf8Decode(new Uint8Array(bytes));
+    // (a list has no @@iterator: Uint8Array reads it as an array-like)
+    out += ascii && bytes.length <= 256 ? ReflectApply(StringFromCharCode, null, bytes) : utf8Decode(new Uint8Array(bytes));
     start = i;
-    i = input.indexOf('%', i);
+    i = StringPrototypeIndexOf(input, '%', i);
   }
-  return out + input.slice(start);
+  return out + StringPrototypeSlice(input, start);
 }
 
 // ---- application/x-www-form-urlencoded ----
 
-// The urlencoded parser: a list of [name, value].
+// input[start, end) with each "+" a space, then percent-decoded.
+function formDecode(input, start, end) {
+  let out = '';
+  let from = start; // input[from, i) is copied as it is
+  for (let i = start; i < end; i++) {
+    if (StringPrototypeCharCodeAt(input, i) === CP_PLUS) {
+      out += `${StringPrototypeSlice(input, from, i)} `;
+      from = i + 1;
+    }
+  }
+  return percentDecode(from === start ? StringPrototypeSlice(input, start, end) : out + StringPrototypeSlice(input, from, end));
+}
+
+// The urlencoded parser: a list (listNew) of [name, value], in one pass.
 function formParse(input) {
-  const list = [];
-  for (const sequence of input.split('&')) {
-    if (sequence === '') continue;
-    const equals = sequence.indexOf('=');
-    let name = equals < 0 ? sequence : sequence.slice(0, equals);
-    let value = equals < 0 ? '' : sequence.slice(equals + 1);
-    if (name.includes('+')) name = name.replaceAll('+', ' ');
-    if (value.includes('+')) value = value.replaceAll('+', ' ');
-    list.push([percentDecode(name), percentDecode(value)]);
+  const list = listNew();
+  const length = input.length;
+  let start = 0; // of the current sequence
+  let equals = -1; // its first '=', if any
+  for (let i = 0; i <= length; i++) {
+    const c = i < length ? StringPrototypeCharCodeAt(input, i) : CP_EOF;
+    if (c === 0x3D && equals < 0) { // =
+      equals = i;
+    } else if (c === 0x26 || c === CP_EOF) { // & or the end
+      if (i > start) {
+        listPush(list, equals < 0 ? [formDecode(input, start, i), '']
+          : [formDecode(input, start, equals), formDecode(input, equals + 1, i)]);
+      }
+      start = i + 1;
+      equals = -1;
+    }
   }
   return list;
 }
@@ -201,7 +226,7 @@ const FORBIDDEN_DOMAIN = FORBIDDEN_HOST.map((v, c) => (v || c < 0x20 || c === CP
 
 function containsForbidden(string, table) {
   for (let i = 0; i < string.length; i++) {
-    const c = string.charCodeAt(i);
+    const c = StringPrototypeCharCodeAt(string, i);
     if (c < 0x80 && table[c] === 1) return true;
   }
   return false;
@@ -212,15 +237,15 @@ function parseIPv4Number(input) {
   if (input === '') return NaN;
   let radix = 10;
   if (input.length >= 2 && input[0] === '0' && (input[1] === 'x' || input[1] === 'X')) {
-    input = input.slice(2);
+    input = StringPrototypeSlice(input, 2);
     radix = 16;
   } else if (input.length >= 2 && input[0] === '0') {
-    input = input.slice(1);
+    input = StringPrototypeSlice(input, 1);
     radix = 8;
   }
   if (input === '') return 0;
   const digits = radix === 10 ? /^[0-9]+$/ : radix === 16 ? /^[0-9A-Fa-f]+$/ : /^[0-7]+$/;
-  return digits.test(input) ? parseInt(input, radix) : NaN;
+  return RegExpPrototypeExec(digits, input) !== null ? NumberParseInt(input, radix) : NaN;
 }
 
 // "ends in a number": the last label (ignoring one trailing dot) is all digits
@@ -228,12 +253,13 @@ function parseIPv4Number(input) {
 // ASCII digit, which keeps the usual "example.com" to one comparison.
 function endsInANumber(domain) {
   let end = domain.length;
-  if (end > 0 && domain.charCodeAt(end - 1) === CP_DOT) end--;
+  if (end > 0 && StringPrototypeCharCodeAt(domain, end - 1) === CP_DOT) end--;
   if (end === 0) return false;
-  const start = domain.lastIndexOf('.', end - 1) + 1;
-  if (start === end || !urlIsASCIIDigit(domain.charCodeAt(start))) return false;
-  const last = domain.slice(start, end);
-  return /^[0-9]+$/.test(last) || !Number.isNaN(parseIPv4Number(last));
+  let start = end;
+  while (start > 0 && StringPrototypeCharCodeAt(domain, start - 1) !== CP_DOT) start--;
+  if (start === end || !urlIsASCIIDigit(StringPrototypeCharCodeAt(domain, start))) return false;
+  const last = StringPrototypeSlice(domain, start, end);
+  return RegExpPrototypeExec(ASCII_DIGITS, last) !== null || !NumberIsNaN(parseIPv4Number(last));
 }
 
 // Is domain already a serialised IPv4 address ("127.0.0.1": four decimal
@@ -242,7 +268,7 @@ function isSerializedIPv4(domain) {
   let parts = 0;
   let value = -1; // the current part, -1 before its first digit
   for (let i = 0; i < domain.length; i++) {
-    const c = domain.charCodeAt(i);
+    const c = StringPrototypeCharCodeAt(domain, i);
     if (c === CP_DOT) {
       if (value < 0 || ++parts > 3) return false;
       value = -1;
@@ -258,14 +284,20 @@ function isSerializedIPv4(domain) {
 
 // The IPv4 parser: the address as a number, or null for failure.
 function parseIPv4(input) {
-  const parts = input.split('.');
-  if (parts[parts.length - 1] === '' && parts.length > 1) parts.pop();
+  // input split at '.', without one empty last part
+  const parts = listNew();
+  let from = 0;
+  for (let dot = StringPrototypeIndexOf(input, '.'); dot >= 0; dot = StringPrototypeIndexOf(input, '.', from)) {
+    listPush(parts, StringPrototypeSlice(input, from, dot));
+    from = dot + 1;
+  }
+  if (from < input.length || parts.length === 0) listPush(parts, StringPrototypeSlice(input, from));
   if (parts.length > 4) return null;
-  const numbers = [];
-  for (const part of parts) {
-    const number = parseIPv4Number(part);
-    if (Number.isNaN(number)) return null;
-    numbers.push(number);
+  const numbers = listNew();
+  for (let i = 0; i < parts.length; i++) {
+    const number = parseIPv4Number(parts[i]);
+    if (NumberIsNaN(number)) return null;
+    listPush(numbers, number);
   }
   const last = numbers.length - 1;
   for (let i = 0; i < last; i++) {
@@ -288,7 +320,7 @@ function parseIPv6(input) {
   let pieceIndex = 0;
   let compress = null;
   let pointer = 0;
-  const at = (i) => (i < length ? input.charCodeAt(i) : CP_EOF);
+  const at = (i) => (i < length ? StringPrototypeCharCodeAt(input, i) : CP_EOF);
   if (at(pointer) === CP_COLON) {
     if (at(pointer + 1) !== CP_COLON) return null;
     pointer += 2;
@@ -348,7 +380,9 @@ function parseIPv6(input) {
     pieceIndex = 7;
     while (pieceIndex !== 0 && swaps > 0) {
       const other = compress + swaps - 1;
-      [address[pieceIndex], address[other]] = [address[other], address[pieceIndex]];
+      const swapped = address[pieceIndex];
+      address[pieceIndex] = address[other];
+      address[other] = swapped;
       pieceIndex--;
       swaps--;
     }
@@ -378,7 +412,7 @@ function serializeIPv6(address) {
       i += longest - 1;
       continue;
     }
-    output += address[i].toString(16);
+    output += NumberPrototypeToString(address[i], 16);
     if (i !== 7) output += ':';
   }
   return output;
@@ -472,7 +506,7 @@ function domainToASCIIWithoutIDNA(domain) {
 // expect "xn--a" and "https://xn--/" to parse as written). Any other goes to
 // UTS #46 ToASCII (ICU, through native.domainToASCII).
 function domainToASCII(domain) {
-  if (!URL_NON_ASCII.test(domain)) return domain.toLowerCase();
+  if (RegExpPrototypeExec(URL_NON_ASCII, domain) === null) return StringPrototypeToLowerCase(domain);
   const result = typeof native.domainToASCII === 'function'
     ? native.domainToASCII(uts46Update(domain), false)
     : domainToASCIIWithoutIDNA(domain);
@@ -482,9 +516,9 @@ function domainToASCII(domain) {
 // The host parser: the serialised host, or null for failure. isOpaque: the
 // URL is not special.
 function parseHost(input, isOpaque) {
-  if (input.charCodeAt(0) === CP_LEFT_BRACKET) {
-    if (input.charCodeAt(input.length - 1) !== CP_RIGHT_BRACKET) return null;
-    const address = parseIPv6(input.slice(1, -1));
+  if (StringPrototypeCharCodeAt(input, 0) === CP_LEFT_BRACKET) {
+    if (StringPrototypeCharCodeAt(input, input.length - 1) !== CP_RIGHT_BRACKET) return null;
+    const address = parseIPv6(StringPrototypeSlice(input, 1, -1));
     return address === null ? null : `[${serializeIPv6(address)}]`;
   }
   if (isOpaque) return parseOpaqueHost(input);
@@ -502,8 +536,6 @@ function parseHost(input, isOpaque) {
 // ---- URL records ----
 
 // The special schemes and their default ports.
-const URL_SPECIAL_SCHEMES = new Map([['ftp', 21], ['file', null], ['http', 80], ['https', 443], ['ws', 80], ['wss', 443]]);
-
 function isSpecialScheme(scheme) {
   switch (scheme) {
     case 'http': case 'https': case 'file': case 'ftp': case 'ws': case 'wss': return true;
@@ -512,12 +544,25 @@ function isSpecialScheme(scheme) {
 }
 
 function urlDefaultPort(scheme) {
-  const port = URL_SPECIAL_SCHEMES.get(scheme);
-  return port === undefined ? null : port;
+  switch (scheme) {
+    case 'ftp': return 21;
+    case 'http': case 'ws': return 80;
+    case 'https': case 'wss': return 443;
+    default: return null;
+  }
 }
 
+// The path is a list (listNew) while the state machine grows it: a push on
+// an ordinary array would run a setter the tenant put on Array.prototype.
 function newURLRecord() {
-  return { scheme: '', username: '', password: '', host: null, port: null, path: [], query: null, fragment: null };
+  return { scheme: '', username: '', password: '', host: null, port: null, path: listNew(), query: null, fragment: null };
+}
+
+// A copy of a record's path that the state machine may grow.
+function urlPathCopy(path) {
+  const copy = listNew();
+  for (let i = 0; i < path.length; i++) listPush(copy, path[i]);
+  return copy;
 }
 
 function hasOpaquePath(url) {
@@ -535,36 +580,36 @@ function cannotHaveUsernamePasswordPort(url) {
 
 // "C:" or "C|"
 function isWindowsDriveLetter(string) {
-  return string.length === 2 && urlIsASCIIAlpha(string.charCodeAt(0))
-    && (string.charCodeAt(1) === CP_COLON || string.charCodeAt(1) === CP_PIPE);
+  return string.length === 2 && urlIsASCIIAlpha(StringPrototypeCharCodeAt(string, 0))
+    && (StringPrototypeCharCodeAt(string, 1) === CP_COLON || StringPrototypeCharCodeAt(string, 1) === CP_PIPE);
 }
 
 function isNormalizedWindowsDriveLetter(string) {
-  return string.length === 2 && urlIsASCIIAlpha(string.charCodeAt(0)) && string.charCodeAt(1) === CP_COLON;
+  return string.length === 2 && urlIsASCIIAlpha(StringPrototypeCharCodeAt(string, 0)) && StringPrototypeCharCodeAt(string, 1) === CP_COLON;
 }
 
 // Does input[pointer..] start with a Windows drive letter followed by the end
 // or one of / \ ? #?
 function startsWithWindowsDriveLetter(input, pointer) {
   const remaining = input.length - pointer;
-  if (remaining < 2 || !isWindowsDriveLetter(input.slice(pointer, pointer + 2))) return false;
+  if (remaining < 2 || !isWindowsDriveLetter(StringPrototypeSlice(input, pointer, pointer + 2))) return false;
   if (remaining === 2) return true;
-  const c = input.charCodeAt(pointer + 2);
+  const c = StringPrototypeCharCodeAt(input, pointer + 2);
   return c === CP_SLASH || c === CP_BACKSLASH || c === CP_QUESTION || c === CP_HASH;
 }
 
 function isSingleDotSegment(segment) {
-  return segment === '.' || (segment.length === 3 && segment.toLowerCase() === '%2e');
+  return segment === '.' || (segment.length === 3 && StringPrototypeToLowerCase(segment) === '%2e');
 }
 
 function isDoubleDotSegment(segment) {
   switch (segment.length) {
     case 2: return segment === '..';
     case 4: {
-      const lower = segment.toLowerCase();
+      const lower = StringPrototypeToLowerCase(segment);
       return lower === '.%2e' || lower === '%2e.';
     }
-    case 6: return segment.toLowerCase() === '%2e%2e';
+    case 6: return StringPrototypeToLowerCase(segment) === '%2e%2e';
     default: return false;
   }
 }
@@ -574,19 +619,32 @@ function isDoubleDotSegment(segment) {
 function shortenPath(url) {
   const { path } = url;
   if (url.scheme === 'file' && path.length === 1 && isNormalizedWindowsDriveLetter(path[0])) return;
-  path.pop();
+  ArrayPrototypePop(path);
 }
 
 // Removes leading and trailing C0 controls and spaces.
 function trimControlAndSpace(input) {
   let start = 0;
   let end = input.length;
-  while (start < end && input.charCodeAt(start) <= CP_SPACE) start++;
-  while (end > start && input.charCodeAt(end - 1) <= CP_SPACE) end--;
-  return start === 0 && end === input.length ? input : input.slice(start, end);
+  while (start < end && StringPrototypeCharCodeAt(input, start) <= CP_SPACE) start++;
+  while (end > start && StringPrototypeCharCodeAt(input, end - 1) <= CP_SPACE) end--;
+  return start === 0 && end === input.length ? input : StringPrototypeSlice(input, start, end);
 }
 
-const TAB_OR_NEWLINE = /[\t\n\r]/g;
+const TAB_OR_NEWLINE = /[\t\n\r]/;
+
+function removeTabAndNewline(input) {
+  let out = '';
+  let from = 0; // input[from, i) is copied as it is
+  for (let i = 0; i < input.length; i++) {
+    const c = StringPrototypeCharCodeAt(input, i);
+    if (c === 0x09 || c === 0x0A || c === 0x0D) {
+      out += StringPrototypeSlice(input, from, i);
+      from = i + 1;
+    }
+  }
+  return out + StringPrototypeSlice(input, from);
+}
 
 // The states of the basic URL parser.
 const SCHEME_START_STATE = 1;
@@ -617,12 +675,12 @@ const FRAGMENT_STATE = 21;
 // where the standard returns failure (the setters ignore that).
 function basicURLParse(input, base = null, url = null, stateOverride = 0) {
   if (url === null) {
+    const fast = fastURLParse(input, true);
+    if (fast !== null) return fast;
     url = newURLRecord();
     input = trimControlAndSpace(input);
   }
-  if (input.indexOf('\t') >= 0 || input.indexOf('\n') >= 0 || input.indexOf('\r') >= 0) {
-    input = input.replace(TAB_OR_NEWLINE, '');
-  }
+  if (RegExpPrototypeExec(TAB_OR_NEWLINE, input) !== null) input = removeTabAndNewline(input);
 
   const length = input.length;
   let state = stateOverride || SCHEME_START_STATE;
@@ -634,7 +692,7 @@ function basicURLParse(input, base = null, url = null, stateOverride = 0) {
   let pointer = 0;
 
   for (;;) {
-    let c = pointer < length ? input.charCodeAt(pointer) : CP_EOF;
+    let c = pointer < length ? StringPrototypeCharCodeAt(input, pointer) : CP_EOF;
     switch (state) {
       case SCHEME_START_STATE:
         if (urlIsASCIIAlpha(c)) {
@@ -652,7 +710,7 @@ function basicURLParse(input, base = null, url = null, stateOverride = 0) {
         if (urlIsASCIIAlphanumeric(c) || c === CP_PLUS || c === CP_MINUS || c === CP_DOT) {
           // the scheme goes on
         } else if (c === CP_COLON) {
-          const buffer = input.slice(bufferStart, pointer).toLowerCase();
+          const buffer = StringPrototypeToLowerCase(StringPrototypeSlice(input, bufferStart, pointer));
           const bufferIsSpecial = isSpecialScheme(buffer);
           if (stateOverride) {
             // The protocol setter cannot move a URL between special and
@@ -675,7 +733,7 @@ function basicURLParse(input, base = null, url = null, stateOverride = 0) {
             state = SPECIAL_RELATIVE_OR_AUTHORITY_STATE; // "http:foo" against an http: base is relative
           } else if (special) {
             state = SPECIAL_AUTHORITY_SLASHES_STATE;
-          } else if (input.charCodeAt(pointer + 1) === CP_SLASH) {
+          } else if (StringPrototypeCharCodeAt(input, pointer + 1) === CP_SLASH) {
             state = PATH_OR_AUTHORITY_STATE;
             pointer++;
           } else {
@@ -708,7 +766,7 @@ function basicURLParse(input, base = null, url = null, stateOverride = 0) {
         break;
 
       case SPECIAL_RELATIVE_OR_AUTHORITY_STATE:
-        if (c === CP_SLASH && input.charCodeAt(pointer + 1) === CP_SLASH) {
+        if (c === CP_SLASH && StringPrototypeCharCodeAt(input, pointer + 1) === CP_SLASH) {
           state = SPECIAL_AUTHORITY_IGNORE_SLASHES_STATE;
           pointer++;
         } else {
@@ -738,7 +796,7 @@ function basicURLParse(input, base = null, url = null, stateOverride = 0) {
           url.password = base.password;
           url.host = base.host;
           url.port = base.port;
-          url.path = base.path.slice();
+          url.path = urlPathCopy(base.path);
           url.query = base.query;
           if (c === CP_QUESTION) {
             url.query = '';
@@ -776,7 +834,7 @@ function basicURLParse(input, base = null, url = null, stateOverride = 0) {
 
       case SPECIAL_AUTHORITY_SLASHES_STATE:
         state = SPECIAL_AUTHORITY_IGNORE_SLASHES_STATE;
-        if (c === CP_SLASH && input.charCodeAt(pointer + 1) === CP_SLASH) pointer++;
+        if (c === CP_SLASH && StringPrototypeCharCodeAt(input, pointer + 1) === CP_SLASH) pointer++;
         else pointer--;
         break;
 
@@ -792,24 +850,24 @@ function basicURLParse(input, base = null, url = null, stateOverride = 0) {
         // Skip to the next '@' or end of the authority.
         while (c !== CP_EOF && c !== CP_AT && c !== CP_SLASH && c !== CP_QUESTION && c !== CP_HASH
                && !(special && c === CP_BACKSLASH)) {
-          c = ++pointer < length ? input.charCodeAt(pointer) : CP_EOF;
+          c = ++pointer < length ? StringPrototypeCharCodeAt(input, pointer) : CP_EOF;
         }
         if (c === CP_AT) {
           // What came before is userinfo; with several '@' the earlier ones
           // belong to it too ("%40"), and the first ':' ends the username.
-          let buffer = input.slice(bufferStart, pointer);
+          let buffer = StringPrototypeSlice(input, bufferStart, pointer);
           if (atSignSeen) buffer = `%40${buffer}`;
           atSignSeen = true;
           if (passwordTokenSeen) {
             url.password += percentEncode(buffer, USERINFO_SET);
           } else {
-            const colon = buffer.indexOf(':');
+            const colon = StringPrototypeIndexOf(buffer, ':');
             if (colon < 0) {
               url.username += percentEncode(buffer, USERINFO_SET);
             } else {
               passwordTokenSeen = true;
-              url.username += percentEncode(buffer.slice(0, colon), USERINFO_SET);
-              url.password += percentEncode(buffer.slice(colon + 1), USERINFO_SET);
+              url.username += percentEncode(StringPrototypeSlice(buffer, 0, colon), USERINFO_SET);
+              url.password += percentEncode(StringPrototypeSlice(buffer, colon + 1), USERINFO_SET);
             }
           }
           bufferStart = pointer + 1;
@@ -834,18 +892,18 @@ function basicURLParse(input, base = null, url = null, stateOverride = 0) {
                && !(c === CP_COLON && !insideBrackets)) {
           if (c === CP_LEFT_BRACKET) insideBrackets = true;
           else if (c === CP_RIGHT_BRACKET) insideBrackets = false;
-          c = ++pointer < length ? input.charCodeAt(pointer) : CP_EOF;
+          c = ++pointer < length ? StringPrototypeCharCodeAt(input, pointer) : CP_EOF;
         }
         if (c === CP_COLON) {
           if (bufferStart === pointer) return null;
           if (stateOverride === HOSTNAME_STATE) return null; // the hostname setter takes no port
-          const host = parseHost(input.slice(bufferStart, pointer), !special);
+          const host = parseHost(StringPrototypeSlice(input, bufferStart, pointer), !special);
           if (host === null) return null;
           url.host = host;
           state = PORT_STATE;
           bufferStart = pointer + 1;
         } else {
-          const buffer = input.slice(bufferStart, pointer);
+          const buffer = StringPrototypeSlice(input, bufferStart, pointer);
           pointer--;
           if (special && buffer === '') return null;
           if (stateOverride && buffer === '' && (includesCredentials(url) || url.port !== null)) return null;
@@ -863,7 +921,7 @@ function basicURLParse(input, base = null, url = null, stateOverride = 0) {
         } else if (c === CP_EOF || c === CP_SLASH || c === CP_QUESTION || c === CP_HASH || (special && c === CP_BACKSLASH)
                    || stateOverride) {
           if (bufferStart !== pointer) {
-            const port = parseInt(input.slice(bufferStart, pointer), 10);
+            const port = NumberParseInt(StringPrototypeSlice(input, bufferStart, pointer), 10);
             if (port > 65535) return null;
             url.port = port === urlDefaultPort(url.scheme) ? null : port;
             if (stateOverride) return url; // the setters ignore anything after the digits
@@ -884,7 +942,7 @@ function basicURLParse(input, base = null, url = null, stateOverride = 0) {
           state = FILE_SLASH_STATE;
         } else if (base !== null && base.scheme === 'file') {
           url.host = base.host;
-          url.path = base.path.slice();
+          url.path = urlPathCopy(base.path);
           url.query = base.query;
           if (c === CP_QUESTION) {
             url.query = '';
@@ -897,7 +955,7 @@ function basicURLParse(input, base = null, url = null, stateOverride = 0) {
             url.query = null;
             // A drive letter in a relative reference starts a new path ("C:/x" against "file:///D:/y").
             if (!startsWithWindowsDriveLetter(input, pointer)) shortenPath(url);
-            else url.path = [];
+            else url.path = listNew();
             state = PATH_STATE;
             pointer--;
             bufferStart = pointer + 1;
@@ -919,7 +977,7 @@ function basicURLParse(input, base = null, url = null, stateOverride = 0) {
             // "/x" against "file:///C:/y" stays on drive C:.
             if (!startsWithWindowsDriveLetter(input, pointer) && base.path.length > 0
                 && isNormalizedWindowsDriveLetter(base.path[0])) {
-              url.path.push(base.path[0]);
+              listPush(url.path, base.path[0]);
             }
           }
           state = PATH_STATE;
@@ -930,10 +988,10 @@ function basicURLParse(input, base = null, url = null, stateOverride = 0) {
 
       case FILE_HOST_STATE:
         while (c !== CP_EOF && c !== CP_SLASH && c !== CP_BACKSLASH && c !== CP_QUESTION && c !== CP_HASH) {
-          c = ++pointer < length ? input.charCodeAt(pointer) : CP_EOF;
+          c = ++pointer < length ? StringPrototypeCharCodeAt(input, pointer) : CP_EOF;
         }
         {
-          const buffer = input.slice(bufferStart, pointer);
+          const buffer = StringPrototypeSlice(input, bufferStart, pointer);
           pointer--;
           if (!stateOverride && isWindowsDriveLetter(buffer)) {
             // "file://C:/x": the drive letter is no host but the first path
@@ -971,7 +1029,7 @@ function basicURLParse(input, base = null, url = null, stateOverride = 0) {
           if (c !== CP_SLASH) pointer--;
           bufferStart = pointer + 1;
         } else if (stateOverride && url.host === null) {
-          url.path.push('');
+          listPush(url.path, '');
         }
         break;
 
@@ -981,21 +1039,21 @@ function basicURLParse(input, base = null, url = null, stateOverride = 0) {
         while (c !== CP_EOF && c !== CP_SLASH && !(special && c === CP_BACKSLASH)
                && (stateOverride || (c !== CP_QUESTION && c !== CP_HASH))) {
           if (c >= 0x80 || PATH_SET[c] === 1) encode = true;
-          c = ++pointer < length ? input.charCodeAt(pointer) : CP_EOF;
+          c = ++pointer < length ? StringPrototypeCharCodeAt(input, pointer) : CP_EOF;
         }
         // Dot segments are recognised before percent-encoding, which leaves
         // them (and drive letters) as they are.
-        const buffer = input.slice(bufferStart, pointer);
+        const buffer = StringPrototypeSlice(input, bufferStart, pointer);
         const slash = c === CP_SLASH || (special && c === CP_BACKSLASH);
         if (isDoubleDotSegment(buffer)) {
           shortenPath(url);
-          if (!slash) url.path.push('');
+          if (!slash) listPush(url.path, '');
         } else if (isSingleDotSegment(buffer)) {
-          if (!slash) url.path.push('');
+          if (!slash) listPush(url.path, '');
         } else if (url.scheme === 'file' && url.path.length === 0 && isWindowsDriveLetter(buffer)) {
-          url.path.push(`${buffer[0]}:`); // "C|" -> "C:"
+          listPush(url.path, `${buffer[0]}:`); // "C|" -> "C:"
         } else {
-          url.path.push(encode ? percentEncode(buffer, PATH_SET) : buffer);
+          listPush(url.path, encode ? percentEncode(buffer, PATH_SET) : buffer);
         }
         bufferStart = pointer + 1;
         if (c === CP_QUESTION) {
@@ -1019,24 +1077,24 @@ function basicURLParse(input, base = null, url = null, stateOverride = 0) {
         } else if (c === CP_SPACE) {
           // A space just before the query or fragment is encoded, so that
           // removing those later cannot leave a trailing space.
-          const next = input.charCodeAt(pointer + 1);
+          const next = StringPrototypeCharCodeAt(input, pointer + 1);
           url.path += next === CP_QUESTION || next === CP_HASH ? '%20' : ' ';
         } else if (c !== CP_EOF) {
           let end = pointer + 1;
           for (; end < length; end++) {
-            const d = input.charCodeAt(end);
+            const d = StringPrototypeCharCodeAt(input, end);
             if (d === CP_QUESTION || d === CP_HASH || d === CP_SPACE) break;
           }
-          url.path += percentEncode(input.slice(pointer, end), C0_CONTROL_SET);
+          url.path += percentEncode(StringPrototypeSlice(input, pointer, end), C0_CONTROL_SET);
           pointer = end - 1;
         }
         break;
 
       case QUERY_STATE: {
         // The query runs to the '#' (or, for the search setter, to the end).
-        let end = stateOverride ? -1 : input.indexOf('#', pointer);
+        let end = stateOverride ? -1 : StringPrototypeIndexOf(input, '#', pointer);
         if (end < 0) end = length;
-        url.query += percentEncode(input.slice(bufferStart, end), special ? SPECIAL_QUERY_SET : QUERY_SET);
+        url.query += percentEncode(StringPrototypeSlice(input, bufferStart, end), special ? SPECIAL_QUERY_SET : QUERY_SET);
         pointer = end;
         if (end < length) {
           url.fragment = '';
@@ -1047,7 +1105,7 @@ function basicURLParse(input, base = null, url = null, stateOverride = 0) {
 
       case FRAGMENT_STATE:
         if (c !== CP_EOF) {
-          url.fragment += percentEncode(input.slice(pointer), FRAGMENT_SET);
+          url.fragment += percentEncode(StringPrototypeSlice(input, pointer), FRAGMENT_SET);
           pointer = length;
         }
         break;
@@ -1059,6 +1117,166 @@ function basicURLParse(input, base = null, url = null, stateOverride = 0) {
     pointer++;
   }
   return url;
+}
+
+// ---- the fast path ----
+//
+// Nearly every URL a Worker parses is a client's request URL,
+// "http(s)://host[:port]/path[?query][#fragment]" in lower case with nothing
+// to trim, remove, decode or encode. fastURLParse recognises exactly those
+// in one forward scan and builds the record basicURLParse would build;
+// anything else (upper case, controls, spaces, "\", "@", "[", "%" in the
+// host, non-ASCII, dot segments, a port it cannot copy, a host that ends in
+// a number but is no dotted quad ...) returns null and goes to the state
+// machine, which alone decides whether it is a URL at all. It calls only
+// captured intrinsics (prelude.js): request.url goes through it before the
+// tenant's code could have replaced String.prototype or Array.prototype.
+
+// Per ASCII code, 1: may stand as it is in that part of a fast-path URL.
+// Nothing at or below U+0020, nor U+007F, is in any of them.
+function fastTable(allowed) {
+  const table = new Uint8Array(128);
+  for (let c = 0x21; c < 0x7F; c++) table[c] = allowed(c) ? 1 : 0;
+  return table;
+}
+// A domain as domainToASCII leaves it: lower-case letters, digits, "-", ".", "_".
+const FAST_HOST = fastTable((c) => urlIsASCIIDigit(c) || (c >= 0x61 && c <= 0x7A) || c === CP_MINUS
+  || c === CP_DOT || c === 0x5F);
+// A path segment's code points that PATH_SET keeps; "/", "\", "?" and "#" end it.
+const FAST_SEGMENT = fastTable((c) => PATH_SET[c] === 0 && c !== CP_SLASH && c !== CP_BACKSLASH
+  && c !== CP_QUESTION && c !== CP_HASH);
+const FAST_QUERY = fastTable((c) => SPECIAL_QUERY_SET[c] === 0 && c !== CP_HASH);
+const FAST_FRAGMENT = fastTable((c) => FRAGMENT_SET[c] === 0);
+
+const FAST_PATH_NONE = 0; // buildRecord false: not a fast-path URL
+const FAST_PATH_CHANGED = 1; // a fast-path URL that serialises differently (":80", no "/" after the host, "08080")
+const FAST_PATH_SERIALIZED = 2; // a fast-path URL that is its own serialisation
+
+// The path's segments as fastURLParse finds them, reused: it calls nothing
+// that could re-enter it.
+const fastSegments = listNew();
+
+// An array of the first count fastSegments, made without a [[Set]] a
+// tenant's setter on Array.prototype could see: literals for the usual short
+// paths (slicing a prototype-less list is V8's slow path). Ordinary, unlike
+// newURLRecord's: nothing grows it (the pathname setter replaces it).
+function fastPathArray(count) {
+  const s = fastSegments;
+  switch (count) {
+    case 1: return [s[0]];
+    case 2: return [s[0], s[1]];
+    case 3: return [s[0], s[1], s[2]];
+    case 4: return [s[0], s[1], s[2], s[3]];
+    default: return ArrayPrototypeSlice(s, 0, count);
+  }
+}
+
+function fastCodeAt(input, i, length) {
+  return i < length ? StringPrototypeCharCodeAt(input, i) : CP_EOF;
+}
+
+// A record (buildRecord) or one of FAST_PATH_* (not buildRecord); null (or
+// FAST_PATH_NONE) for anything the state machine must parse.
+function fastURLParse(input, buildRecord) {
+  if (typeof input !== 'string') return buildRecord ? null : FAST_PATH_NONE;
+  const none = buildRecord ? null : FAST_PATH_NONE;
+  const length = input.length;
+  // "http://" or "https://"
+  if (length < 8 || StringPrototypeCharCodeAt(input, 0) !== 0x68 || StringPrototypeCharCodeAt(input, 1) !== 0x74
+      || StringPrototypeCharCodeAt(input, 2) !== 0x74 || StringPrototypeCharCodeAt(input, 3) !== 0x70) return none;
+  let i = 4;
+  const secure = StringPrototypeCharCodeAt(input, 4) === 0x73; // s
+  if (secure) i++;
+  if (StringPrototypeCharCodeAt(input, i) !== CP_COLON || StringPrototypeCharCodeAt(input, i + 1) !== CP_SLASH
+      || StringPrototypeCharCodeAt(input, i + 2) !== CP_SLASH) return none;
+  i += 3;
+
+  // host
+  const hostStart = i;
+  let c = fastCodeAt(input, i, length);
+  while (c !== CP_EOF && c < 0x80 && FAST_HOST[c] === 1) c = fastCodeAt(input, ++i, length);
+  if (i === hostStart || (c !== CP_EOF && c !== CP_SLASH && c !== CP_QUESTION && c !== CP_HASH && c !== CP_COLON)) {
+    return none;
+  }
+  const host = StringPrototypeSlice(input, hostStart, i);
+  // A host whose last label starts with a digit is an IPv4 address or no
+  // host at all: only one already in dotted-quad form is its own parse.
+  let lastLabelEnd = host.length;
+  if (StringPrototypeCharCodeAt(host, lastLabelEnd - 1) === CP_DOT) lastLabelEnd--;
+  if (lastLabelEnd > 0) {
+    let lastLabelStart = lastLabelEnd;
+    while (lastLabelStart > 0 && StringPrototypeCharCodeAt(host, lastLabelStart - 1) !== CP_DOT) lastLabelStart--;
+    if (lastLabelStart < lastLabelEnd && urlIsASCIIDigit(StringPrototypeCharCodeAt(host, lastLabelStart))
+        && !isSerializedIPv4(host)) return none;
+  }
+
+  // port: 1 to 5 digits, at most 65535; the scheme's default is no port
+  let serialized = true;
+  let port = null;
+  if (c === CP_COLON) {
+    const portStart = ++i;
+    let value = 0;
+    c = fastCodeAt(input, i, length);
+    while (urlIsASCIIDigit(c) && i - portStart < 5) {
+      value = value * 10 + c - 0x30;
+      c = fastCodeAt(input, ++i, length);
+    }
+    if (i === portStart || value > 65535 || (c !== CP_EOF && c !== CP_SLASH && c !== CP_QUESTION && c !== CP_HASH)) {
+      return none;
+    }
+    if (StringPrototypeCharCodeAt(input, portStart) === 0x30 && i - portStart > 1) serialized = false; // "08080"
+    if (value === (secure ? 443 : 80)) serialized = false;
+    else port = value;
+  }
+
+  // path: "/" + segments; without the "/" the path is [""] ("http://h?q")
+  let segments = 0;
+  if (c === CP_SLASH) c = fastCodeAt(input, ++i, length);
+  else serialized = false;
+  for (;;) {
+    const segmentStart = i;
+    let percent = false;
+    while (c !== CP_EOF && c < 0x80 && FAST_SEGMENT[c] === 1) {
+      if (c === CP_PERCENT) percent = true;
+      c = fastCodeAt(input, ++i, length);
+    }
+    if (c !== CP_EOF && c !== CP_SLASH && c !== CP_QUESTION && c !== CP_HASH) return none;
+    // ".", ".." and their "%2e" spellings (at most 6 code units) change the path
+    const segmentLength = i - segmentStart;
+    if (segmentLength <= 6 && (percent || (segmentLength <= 2 && segmentLength > 0
+        && StringPrototypeCharCodeAt(input, segmentStart) === CP_DOT
+        && (segmentLength === 1 || StringPrototypeCharCodeAt(input, segmentStart + 1) === CP_DOT)))) return none;
+    if (buildRecord) fastSegments[segments++] = StringPrototypeSlice(input, segmentStart, i);
+    if (c !== CP_SLASH) break;
+    c = fastCodeAt(input, ++i, length);
+  }
+
+  let query = null;
+  if (c === CP_QUESTION) {
+    const queryStart = i + 1;
+    c = fastCodeAt(input, ++i, length);
+    while (c !== CP_EOF && c < 0x80 && FAST_QUERY[c] === 1) c = fastCodeAt(input, ++i, length);
+    if (c !== CP_EOF && c !== CP_HASH) return none;
+    if (buildRecord) query = StringPrototypeSlice(input, queryStart, i);
+  }
+  let fragment = null;
+  if (c === CP_HASH) {
+    const fragmentStart = i + 1;
+    c = fastCodeAt(input, ++i, length);
+    while (c !== CP_EOF && c < 0x80 && FAST_FRAGMENT[c] === 1) c = fastCodeAt(input, ++i, length);
+    if (c !== CP_EOF) return none;
+    if (buildRecord) fragment = StringPrototypeSlice(input, fragmentStart, i);
+  }
+  if (!buildRecord) return serialized ? FAST_PATH_SERIALIZED : FAST_PATH_CHANGED;
+  return {
+    scheme: secure ? 'https' : 'http', username: '', password: '', host, port, path: fastPathArray(segments), query, fragment,
+  };
+}
+
+// Is input an http(s) URL that is already its own serialisation (the usual
+// request URL)? Then it needs neither parsing nor serialising.
+function urlIsSerializedHTTP(input) {
+  return fastURLParse(input, false) === FAST_PATH_SERIALIZED;
 }
 
 // ---- serialising ----
@@ -1111,12 +1329,8 @@ function urlOrigin(url) {
   }
 }
 
-// toUSVString, with a shortcut for the usual string without surrogates.
-const ANY_SURROGATE = /[\uD800-\uDFFF]/;
-
-function urlUSVString(value) {
-  return typeof value === 'string' && !ANY_SURROGATE.test(value) ? value : toUSVString(value);
-}
+// toUSVString (prelude.js), which returns a string without surrogates as it is.
+const urlUSVString = toUSVString;
 
 // The API URL parser: new URL(input, base) without the exception (base: a
 // string or undefined).
@@ -1154,17 +1368,39 @@ let urlQueryChanged; // (url object, serialised list) -> void
 
 const searchParamsIterator = iteratorFactory('URLSearchParams Iterator');
 
+// The list is a listNew() list of [name, value] array literals, read and
+// changed only through index loops and captured intrinsics (prelude.js): a
+// tenant replacing Array.prototype methods changes nothing here.
+
+// A new list of the entries of list for which keep(name, value) is true.
+function searchParamsFilter(list, keep) {
+  const kept = listNew();
+  for (let i = 0; i < list.length; i++) {
+    if (keep(list[i][0], list[i][1], i)) listPush(kept, list[i]);
+  }
+  return kept;
+}
+
+// The index of the first entry named name, or -1.
+function searchParamsFind(list, name) {
+  for (let i = 0; i < list.length; i++) {
+    if (list[i][0] === name) return i;
+  }
+  return -1;
+}
+
 class URLSearchParams {
-  #list = []; // [name, value]
+  #list; // [name, value]
   #url = null; // the URL object whose query this is, if any
 
   constructor(init = '') {
+    if (init === INTERNAL) return; // searchParamsForURL gives it its list
     if (isObject(init)) {
       // sequence<sequence<USVString>> if iterable, else record<USVString, USVString>
       this.#list = toPairs(init, urlUSVString, 'URLSearchParams');
     } else {
       const query = urlUSVString(init);
-      this.#list = formParse(query.charCodeAt(0) === CP_QUESTION ? query.slice(1) : query);
+      this.#list = formParse(StringPrototypeCharCodeAt(query, 0) === CP_QUESTION ? StringPrototypeSlice(query, 1) : query);
     }
   }
 
@@ -1174,7 +1410,7 @@ class URLSearchParams {
 
   append(name, value) {
     requireArgs(arguments.length, 2, 'URLSearchParams.append');
-    this.#list.push([urlUSVString(name), urlUSVString(value)]);
+    listPush(this.#list, [urlUSVString(name), urlUSVString(value)]);
     this.#update();
   }
 
@@ -1182,33 +1418,42 @@ class URLSearchParams {
     requireArgs(arguments.length, 1, 'URLSearchParams.delete');
     const key = urlUSVString(name);
     if (value === undefined) {
-      this.#list = this.#list.filter(([n]) => n !== key);
+      this.#list = searchParamsFilter(this.#list, (n) => n !== key);
     } else {
       const only = urlUSVString(value);
-      this.#list = this.#list.filter(([n, v]) => n !== key || v !== only);
+      this.#list = searchParamsFilter(this.#list, (n, v) => n !== key || v !== only);
     }
     this.#update();
   }
 
   get(name) {
     requireArgs(arguments.length, 1, 'URLSearchParams.get');
-    const key = urlUSVString(name);
-    const entry = this.#list.find(([n]) => n === key);
-    return entry === undefined ? null : entry[1];
+    const list = this.#list;
+    const first = searchParamsFind(list, urlUSVString(name));
+    return first < 0 ? null : list[first][1];
   }
 
   getAll(name) {
     requireArgs(arguments.length, 1, 'URLSearchParams.getAll');
     const key = urlUSVString(name);
-    return this.#list.filter(([n]) => n === key).map(([, v]) => v);
+    const list = this.#list;
+    const values = listNew();
+    for (let i = 0; i < list.length; i++) {
+      if (list[i][0] === key) listPush(values, list[i][1]);
+    }
+    return listToArray(values);
   }
 
   has(name, value = undefined) {
     requireArgs(arguments.length, 1, 'URLSearchParams.has');
     const key = urlUSVString(name);
-    if (value === undefined) return this.#list.some(([n]) => n === key);
+    if (value === undefined) return searchParamsFind(this.#list, key) >= 0;
     const only = urlUSVString(value);
-    return this.#list.some(([n, v]) => n === key && v === only);
+    const list = this.#list;
+    for (let i = 0; i < list.length; i++) {
+      if (list[i][0] === key && list[i][1] === only) return true;
+    }
+    return false;
   }
 
   // Replaces the first pair named name, removes the others; or appends.
@@ -1216,12 +1461,12 @@ class URLSearchParams {
     requireArgs(arguments.length, 2, 'URLSearchParams.set');
     const key = urlUSVString(name);
     const string = urlUSVString(value);
-    const first = this.#list.findIndex(([n]) => n === key);
+    const first = searchParamsFind(this.#list, key);
     if (first < 0) {
-      this.#list.push([key, string]);
+      listPush(this.#list, [key, string]);
     } else {
       this.#list[first] = [key, string];
-      this.#list = this.#list.filter(([n], i) => i <= first || n !== key);
+      this.#list = searchParamsFilter(this.#list, (n, v, i) => i <= first || n !== key);
     }
     this.#update();
   }
@@ -1229,7 +1474,11 @@ class URLSearchParams {
   sort() {
     // By name in UTF-16 code units (what < compares), keeping the order of
     // equal names: Array.prototype.sort is stable.
-    this.#list.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    ArrayPrototypeSort(this.#list, (x, y) => {
+      const a = x[0];
+      const b = y[0];
+      return a < b ? -1 : a > b ? 1 : 0;
+    });
     this.#update();
   }
 
@@ -1238,8 +1487,8 @@ class URLSearchParams {
     if (typeof callback !== 'function') throw new TypeError('URLSearchParams.forEach: callback is not a function');
     // The list is re-read at every step: the callback may change it.
     for (let i = 0; i < this.#list.length; i++) {
-      const [name, value] = this.#list[i];
-      Reflect.apply(callback, thisArg, [value, name, this]);
+      const pair = this.#list[i];
+      ReflectApply(callback, thisArg, [pair[1], pair[0], this]);
     }
   }
 
@@ -1267,15 +1516,20 @@ class URLSearchParams {
   static {
     searchParamsText = (value) => (isObject(value) && #list in value ? formSerialize(value.#list) : null);
     searchParamsForURL = (url, query) => {
-      const params = new URLSearchParams();
+      const params = new URLSearchParams(INTERNAL);
       params.#url = url;
       searchParamsReplace(params, query);
       return params;
     };
     searchParamsReplace = (params, query) => {
-      params.#list = query === null ? [] : formParse(query);
+      params.#list = query === null ? listNew() : formParse(query);
     };
-    registerInspector('URLSearchParams', (value) => (#list in value ? value.#list.map(([n, v]) => [n, v]) : undefined));
+    registerInspector('URLSearchParams', (value) => {
+      if (!(#list in value)) return undefined;
+      const pairs = listNew();
+      for (let i = 0; i < value.#list.length; i++) listPush(pairs, [value.#list[i][0], value.#list[i][1]]);
+      return listToArray(pairs);
+    });
   }
 }
 
@@ -1301,9 +1555,13 @@ class URL {
       return;
     }
     requireArgs(arguments.length, 1, 'URL');
-    const input = urlUSVString(url);
-    const record = urlAPIParse(input, base === undefined ? undefined : urlUSVString(base));
-    if (record === null) throw new TypeError(`Invalid URL: ${input}`);
+    // new URL(request.url): a string the fast path takes needs no conversion
+    let record = base === undefined ? fastURLParse(url, true) : null;
+    if (record === null) {
+      const input = urlUSVString(url);
+      record = urlAPIParse(input, base === undefined ? undefined : urlUSVString(base));
+      if (record === null) throw new TypeError(`Invalid URL: ${input}`);
+    }
     this.#url = record;
     this.#searchParamsSource = record.query;
   }
@@ -1396,7 +1654,7 @@ class URL {
 
   set pathname(value) {
     if (hasOpaquePath(this.#url)) return;
-    this.#url.path = [];
+    this.#url.path = listNew();
     basicURLParse(urlUSVString(value), null, this.#url, PATH_START_STATE);
   }
 
@@ -1413,7 +1671,7 @@ class URL {
       this.#queryChanged(null);
       return;
     }
-    const query = input.charCodeAt(0) === CP_QUESTION ? input.slice(1) : input;
+    const query = StringPrototypeCharCodeAt(input, 0) === CP_QUESTION ? StringPrototypeSlice(input, 1) : input;
     url.query = '';
     basicURLParse(query, null, url, QUERY_STATE);
     this.#queryChanged(query);
@@ -1437,7 +1695,7 @@ class URL {
       return;
     }
     url.fragment = '';
-    basicURLParse(input.charCodeAt(0) === CP_HASH ? input.slice(1) : input, null, url, FRAGMENT_STATE);
+    basicURLParse(StringPrototypeCharCodeAt(input, 0) === CP_HASH ? StringPrototypeSlice(input, 1) : input, null, url, FRAGMENT_STATE);
   }
 
   toString() {
