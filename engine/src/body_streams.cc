@@ -5,6 +5,7 @@
 
 #include "engine.h"
 #include "request_scope.h"
+#include "response_output.h"
 #include "tenant_isolate.h"
 #include "memory_budget.h"
 #include "v8_util.h"
@@ -412,6 +413,7 @@ void install_body_natives(v8::Local<v8::Context> context, v8::Local<v8::Object> 
               v8::Function::New(context, on_check_fits).ToLocalChecked()).Check();
   native->Set(context, v8_str(isolate, "requestBodyRead"),
               v8::Function::New(context, on_request_body_read).ToLocalChecked()).Check();
+  install_response_natives(context, native);  // the other end of a body
 }
 
 }  // namespace dispatch

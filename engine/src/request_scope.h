@@ -144,10 +144,26 @@ class RequestScope {
   dispatch_outcome_e outcome = DISPATCH_OUTCOME_OK;
   int status = 0;
   std::string status_text;
-  HeaderList response_headers;
+  // The headers as the built-ins handed them over: NUL-ended names and
+  // values in one block, which the host reads through header_views (no
+  // hop-by-hop ones) and copies once.
+  std::string response_header_block;
+  std::vector<dispatch_header_t> header_views;  // into response_header_block
   std::string response_body;
-  std::vector<dispatch_header_t> header_views;  // into response_headers
   size_t held_bytes = 0;  // of response_body, charged while the host sends it
+
+  // What the built-ins handed over (native.respond, response_output.h),
+  // taken once the turn's microtasks have run (TenantIsolate::turn). The
+  // status, headers and body go straight into the fields above: the host
+  // reads them only once the request has responded, and a failure clears
+  // them.
+  struct Handover {
+    bool ready = false;
+    std::string error;               // it cannot be sent: why
+    v8::Global<v8::Object> stream;   // a streamed body's [stream, reader]
+    int64_t length = -1;
+    uint64_t passthrough = 0;
+  } handover;
 
   // A request body that arrives in pieces (body_streams.h): the host
   // writes them here, the script's request.body reads them, at most

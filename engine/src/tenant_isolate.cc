@@ -222,9 +222,11 @@ void TenantIsolate::take_settled(v8::Local<v8::Context> context) {
   std::vector<RequestScope *> scopes(scopes_.begin(), scopes_.end());
   for (RequestScope *scope : scopes) {
     if (isolate_->IsExecutionTerminating()) return;
-    if (!scope->result.IsEmpty()) {
+    if (scope->handover.ready && !scope->responded()) {
+      take_response(*scope);
+    } else if (!scope->result.IsEmpty()) {
       v8::Local<v8::Promise> result = scope->result.Get(isolate_);
-      if (result->State() != v8::Promise::kPending) take_response(context, *scope, result);
+      if (result->State() != v8::Promise::kPending) take_failure(context, *scope, result);
     }
     if (!scope->response_stream.pending.IsEmpty()) {
       take_response_chunk(*this, context, *scope);
@@ -233,8 +235,9 @@ void TenantIsolate::take_settled(v8::Local<v8::Context> context) {
   }
 }
 
-void TenantIsolate::take_response(v8::Local<v8::Context> context, RequestScope &scope,
-                                  v8::Local<v8::Promise> result) {
+// The handler's promise settled with no response handed over: it threw.
+void TenantIsolate::take_failure(v8::Local<v8::Context> context, RequestScope &scope,
+                                 v8::Local<v8::Promise> result) {
   scope.result.Reset();
   v8::TryCatch try_catch(isolate_);
   if (result->State() == v8::Promise::kRejected) {
@@ -260,27 +263,27 @@ void TenantIsolate::take_response(v8::Local<v8::Context> context, RequestScope &
     }
     return;
   }
-  ResponseOutput output;
-  std::string why;
-  bool ok = read_response_output(context, result->Result(), &output, &why);
-  if (isolate_->IsExecutionTerminating()) return;  // a limit: turn() reports it
-  if (!ok) {
-    engine_.log(scope, DISPATCH_LOG_ERR, "the response cannot be sent: " + why);
+  engine_.log(scope, DISPATCH_LOG_ERR, "the response cannot be sent: the built-ins handed over none");
+  engine_.respond(scope, DISPATCH_OUTCOME_EXCEPTION);
+}
+
+// What native.respond kept (response_output.h) becomes the response.
+void TenantIsolate::take_response(RequestScope &scope) {
+  RequestScope::Handover &h = scope.handover;
+  h.ready = false;
+  if (!h.error.empty()) {
+    engine_.log(scope, DISPATCH_LOG_ERR, "the response cannot be sent: " + h.error);
     engine_.respond(scope, DISPATCH_OUTCOME_EXCEPTION);
     return;
   }
-  scope.status = output.status;
-  scope.status_text = std::move(output.status_text);
-  scope.response_headers = std::move(output.headers);
-  scope.response_body = std::move(output.body);
-  if (!output.stream.IsEmpty()) {
+  if (!h.stream.IsEmpty()) {
     RequestScope::ResponseStream &rs = scope.response_stream;
     rs.on = true;
-    rs.handle.Reset(isolate_, output.stream);
-    rs.length = output.length;
+    rs.handle = std::move(h.stream);
+    rs.length = h.length;
     // Only this request's own body, read by nothing yet, goes through
     // natively; another request's body is read through its stream.
-    if (output.passthrough == scope.id && scope.request_body.more) {
+    if (h.passthrough == scope.id && scope.request_body.more) {
       rs.passthrough = true;
       if (rs.length < 0) rs.length = scope.request_body.length;
     }
@@ -1068,16 +1071,18 @@ void TenantIsolate::run(RequestScope &scope) {
         headers, body, streamed, cf};
     v8::Local<v8::Value> result;
     if (!run_.Get(isolate_)->Call(context, v8::Undefined(isolate_), 9, args).ToLocal(&result) ||
-        !result->IsPromise()) {
+        !(result->IsPromise() || result->IsTrue())) {
       if (try_catch.HasTerminated()) return;  // a limit: turn() reports it
       log(DISPATCH_LOG_ERR, "the built-ins failed: " +
           (try_catch.HasCaught()
                ? describe_exception(isolate_, try_catch.Exception(), try_catch.Message())
-               : std::string("run() returned no promise")));
+               : std::string("run() returned neither true nor a promise")));
       engine_.respond(scope, DISPATCH_OUTCOME_EXCEPTION);
       return;
     }
-    // Read after the microtasks of every turn (take_settled).
+    // true: the response is handed over already (native.respond). Either
+    // is read after the turn's microtasks (take_settled).
+    if (result->IsTrue()) return;
     result.As<v8::Promise>()->MarkAsHandled();
     scope.result.Reset(isolate_, result.As<v8::Promise>());
   });
