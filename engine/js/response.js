@@ -13,19 +13,22 @@ class Response extends Body {
   #type = 'default';
   #status = 200;
   #statusText = '';
-  #headers = new Headers();
+  #headers = null; // a Headers once constructed (each path below makes its own)
   #url = '';
   #redirected = false;
 
   constructor(body = null, init = undefined) {
     super(); // never super(INTERNAL): see Body
+    // The built-ins' own form: the caller fills in the fields, headers
+    // included (one Headers a response, not one made here and replaced).
+    if (body === INTERNAL) return;
     this.#initialize(init, body === null ? null : extractBody(body));
   }
 
   static json(data, init = undefined) {
     const text = JSONStringify(data);
     if (text === undefined) throw new TypeError('Response.json: the value cannot be serialised as JSON');
-    const response = new Response();
+    const response = new Response(INTERNAL);
     response.#initialize(init, { bytes: utf8Encode(text), stream: null, type: 'application/json' });
     return response;
   }
@@ -37,17 +40,19 @@ class Response extends Body {
     if (!ArrayPrototypeIncludes(RESPONSE_REDIRECT_STATUSES, code)) {
       throw new RangeError(`Invalid redirect status ${code}: it must be 301, 302, 303, 307 or 308`);
     }
-    const response = new Response();
+    const response = new Response(INTERNAL);
     response.#status = code;
+    response.#headers = new Headers();
     headersSetDefault(response.#headers, 'location', location);
     headersSetImmutable(response.#headers);
     return response;
   }
 
   static error() {
-    const response = new Response();
+    const response = new Response(INTERNAL);
     response.#type = 'error';
     response.#status = 0;
+    response.#headers = new Headers();
     headersSetImmutable(response.#headers);
     return response;
   }
@@ -81,7 +86,7 @@ class Response extends Body {
   }
 
   clone() {
-    const copy = new Response();
+    const copy = new Response(INTERNAL);
     bodyClone(copy, this); // a stream is teed: each reads it whole
     copy.#type = this.#type;
     copy.#status = this.#status;
@@ -93,12 +98,20 @@ class Response extends Body {
   }
 
   // Fetch's "initialize a response"; extracted is what extractBody made, or null.
+  // No init is WebIDL's empty dictionary: the defaults, with nothing read.
   #initialize(init, extracted) {
-    const { headers, status = 200, statusText = '' } = toDictionary(init, 'Response');
-    const code = toUnsignedShort(status);
-    const text = toByteString(statusText);
-    if (code < 200 || code > 599) throw new RangeError(`Response status ${code} is outside the range 200 to 599`);
-    if (RegExpPrototypeExec(REASON_PHRASE, text) === null) throw new TypeError('Invalid statusText');
+    let code = 200;
+    let text = '';
+    let headers;
+    if (init !== undefined && init !== null) {
+      const dictionary = toDictionary(init, 'Response');
+      const { status = 200, statusText = '' } = dictionary;
+      headers = dictionary.headers;
+      code = toUnsignedShort(status);
+      text = toByteString(statusText);
+      if (code < 200 || code > 599) throw new RangeError(`Response status ${code} is outside the range 200 to 599`);
+      if (RegExpPrototypeExec(REASON_PHRASE, text) === null) throw new TypeError('Invalid statusText');
+    }
     this.#status = code;
     this.#statusText = text;
     this.#headers = new Headers(headers);
@@ -114,7 +127,7 @@ class Response extends Body {
 
   static {
     responseFromFetch = (status, statusText, headerList, stream, url, redirected) => {
-      const response = new Response();
+      const response = new Response(INTERNAL);
       response.#type = 'basic';
       response.#status = status;
       response.#statusText = statusText;
