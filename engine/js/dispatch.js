@@ -68,7 +68,8 @@ setToStringTag(ExecutionContext.prototype, 'ExecutionContext');
 // handed over already, else a promise (see invoke).
 // streamed is -2 for a body that came whole (body), else the body's
 // Content-Length or -1, and request.body pulls it from the engine. cf is
-// request.cf, frozen by the engine (api/request_cf.h).
+// request.cf, frozen by the engine (api/request_cf.h), or null for an empty
+// one, made when the script first reads it.
 function run(id, exports, env, method, url, headerList, body, streamed, cf) {
   return invoke(exports, env, new ExecutionContext(INTERNAL, id), method, url, headerList, body, streamed, id, cf);
 }
