@@ -14,6 +14,7 @@
 
 #include <v8.h>
 
+#include <cstddef>
 #include <deque>
 #include <memory>
 #include <string>
@@ -31,6 +32,35 @@ struct FetchCall;
 struct DispatchCall;
 
 using HeaderList = std::vector<std::pair<std::string, std::string>>;
+
+// A queue of body pieces. Unlike std::deque (libstdc++ allocates a map and
+// a 512-byte node for every empty one), it allocates nothing until a piece
+// comes: most requests have no body.
+class PieceQueue {
+ public:
+  bool empty() const { return head_ == items_.size(); }
+  size_t size() const { return items_.size() - head_; }
+  std::string &front() { return items_[head_]; }
+  template <typename... Args>
+  void emplace_back(Args &&...args) { items_.emplace_back(std::forward<Args>(args)...); }
+  void push_back(std::string piece) { items_.push_back(std::move(piece)); }
+  void pop_front() {
+    std::string().swap(items_[head_]);
+    if (++head_ == items_.size()) {
+      items_.clear();
+      head_ = 0;
+    } else if (head_ >= 16 && head_ * 2 >= items_.size()) {
+      // A body that always has a piece waiting never empties the queue:
+      // the slots already read go, so it stays as long as what waits.
+      items_.erase(items_.begin(), items_.begin() + std::ptrdiff_t(head_));
+      head_ = 0;
+    }
+  }
+
+ private:
+  std::vector<std::string> items_;
+  size_t head_ = 0;
+};
 
 class RequestScope {
  public:
@@ -174,7 +204,7 @@ class RequestScope {
     int failed = -1;       // the host's status once the rest will not come
     bool paused = false;   // the host was told to stop reading
     int64_t length = -1;   // Content-Length
-    std::deque<std::string> pieces;
+    PieceQueue pieces;
     size_t queued = 0;
     uint64_t forward_call = 0;  // passed unread to a dispatched request by this call
     uint64_t read_op = 0;  // the script's read waiting for a piece (an io
