@@ -332,21 +332,6 @@ ngx_http_dispatch_body_handler(ngx_http_request_t *r)
     /* notice a client that goes away while the script runs */
 
     r->read_event_handler = ngx_http_test_reading;
-
-    /*
-     * A script that answered at once (a warm isolate, a handler that
-     * returned a Response) woke us already: its response goes out now,
-     * not after another turn of the event loop
-     */
-
-    if (ctx->wake.posted) {
-        ngx_delete_posted_event(&ctx->wake);
-
-        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                       "dispatch response ready at once");
-
-        ngx_http_dispatch_continue(r);
-    }
 }
 
 
