@@ -7,23 +7,41 @@ function describeValue(value) {
   return `${type === 'object' || type === 'undefined' ? 'an' : 'a'} ${type}`;
 }
 
-// Runs the tenant's fetch handler for one request. Resolves to
-// [status, statusText, [name, value, ...], Uint8Array or null for a null body];
-// rejects with whatever the handler threw, or a TypeError if the handler is
-// missing or did not produce a sendable Response. The engine reads what it
-// became (checking every part as hostile): an async function's promise
-// settles without calling anything a tenant can replace.
-async function invoke(exports, env, ctx, method, url, headerList, body, streamed, id, cf) {
-  const handler = isObject(exports) ? exports.fetch : undefined;
-  if (typeof handler !== 'function') {
-    throw new TypeError('the script has no default export with a fetch() handler');
+// Runs the tenant's fetch handler for request `id` and hands its Response
+// to the engine (responseOutput -> native.respond). A handler that returns
+// a Response, not a promise, is answered at once: no async function, no
+// promise and no microtask stand between it and the engine (which still
+// runs the turn's microtask checkpoint before it takes the response).
+// Otherwise the result is a promise: it settles (without calling anything a
+// tenant can replace) once the response is handed over, or rejects with
+// what the handler threw, or a TypeError if the handler is missing or did
+// not produce a sendable Response. The engine reads what it became.
+function invoke(exports, env, ctx, method, url, headerList, body, streamed, id, cf) {
+  let response;
+  try {
+    const handler = isObject(exports) ? exports.fetch : undefined;
+    if (typeof handler !== 'function') {
+      throw new TypeError('the script has no default export with a fetch() handler');
+    }
+    const request = requestFromClient(method, url, headerList, body, streamed, id, cf);
+    response = ReflectApply(handler, exports, [request, env, ctx]);
+    if (responseIs(response)) {
+      responseOutput(id, response);
+      return true;
+    }
+  } catch (error) {
+    return PromiseReject(error);
   }
-  const request = requestFromClient(method, url, headerList, body, streamed, id, cf);
-  const response = await ReflectApply(handler, exports, [request, env, ctx]);
+  return settle(id, response);
+}
+
+// What an async handler's result becomes: awaited, checked, handed over.
+async function settle(id, pending) {
+  const response = await pending;
   if (!responseIs(response)) {
     throw new TypeError(`the fetch handler returned ${describeValue(response)}, not a Response`);
   }
-  return responseOutput(response);
+  responseOutput(id, response);
 }
 
 // The `ctx` of fetch(request, env, ctx).
@@ -46,10 +64,12 @@ class ExecutionContext {
 }
 setToStringTag(ExecutionContext.prototype, 'ExecutionContext');
 
-// What the engine calls for request `id`; it reads the promise returned.
+// What the engine calls for request `id`: true when the response was
+// handed over already, else a promise (see invoke).
 // streamed is -2 for a body that came whole (body), else the body's
 // Content-Length or -1, and request.body pulls it from the engine. cf is
-// request.cf, frozen by the engine (api/request_cf.h).
+// request.cf, frozen by the engine (api/request_cf.h), or null for an empty
+// one, made when the script first reads it.
 function run(id, exports, env, method, url, headerList, body, streamed, cf) {
   return invoke(exports, env, new ExecutionContext(INTERNAL, id), method, url, headerList, body, streamed, id, cf);
 }
@@ -78,8 +98,8 @@ async function cancelBody(handle) {
 // (startup_snapshot.h): run once there with a request of the engine's own,
 // the request path's built-ins are compiled in every isolate from the
 // start, not lazily in each one's first request (a quarter of a cold
-// start). Nothing on this path may call a native: the snapshot's isolate
-// has no tenant and no budget (so no body).
+// start). Nothing on this path may call a native that needs a tenant: the
+// snapshot's isolate has none, and no budget.
 function warmUp() {
   const headerList = ObjectFreeze(ObjectSetPrototypeOf(['host', 'localhost', 'accept', '*/*'], null));
   const exports = {
@@ -90,7 +110,13 @@ function warmUp() {
       return new Response(null, { status: 204, headers });
     },
   };
-  return run(0, exports, {}, 'GET', 'http://localhost/warm?q=1', headerList, null, -2, ObjectFreeze({}));
+  // Both ways a handler answers: with a Response (run() gives true) and
+  // with a promise of one (run() gives the promise). native.respond is the
+  // one native called: for request 0 it hands nothing to anyone.
+  const answered = run(0, exports, {}, 'GET', 'http://localhost/warm?q=1', headerList, null, -2, ObjectFreeze({}));
+  const later = { async fetch() { return new Response('warm'); } };
+  const settled = run(0, later, {}, 'GET', 'http://localhost/warm', headerList, null, -2, null);
+  return answered === true ? settled : PromiseReject(new TypeError('the warm-up Response was not answered at once'));
 }
 
 return { run, lateStart, warmUp, nodeModule, nodeCompat, installServiceWorker, makeKV, makeDispatchNamespace, makeService, readBody, cancelBody };

@@ -298,7 +298,22 @@ function exactBuffer(bytes) {
   return TypedArrayPrototypeGetBuffer(isWholeBuffer(bytes) ? bytes : copyBytes(bytes));
 }
 
+// A short ASCII string (a body like "hello", a header, a small JSON text)
+// is encoded here, with no call into the engine: V8 keeps a typed array of
+// up to 64 bytes inside its heap, where the memory budget counts it like
+// any object. Anything else goes to the engine, which charges the buffer.
+const UTF8_INLINE_MAX = 64;
 function utf8Encode(string) {
+  if (typeof string === 'string' && string.length <= UTF8_INLINE_MAX) {
+    const n = string.length;
+    const bytes = new Uint8Array(n);
+    for (let i = 0; i < n; i++) {
+      const c = StringPrototypeCharCodeAt(string, i);
+      if (c >= 0x80) return native.encodeUtf8(string);
+      bytes[i] = c;
+    }
+    return bytes;
+  }
   return native.encodeUtf8(string);
 }
 

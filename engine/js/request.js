@@ -77,7 +77,7 @@ class Request extends Body {
   #clientHeaders = null;
   #redirect = 'follow';
   #signal = null; // the AbortSignal from init, as workerd keeps it; made on first read if none
-  #cf = undefined;
+  #cf = undefined; // null: the client's empty request.cf, made when first read
 
   constructor(input, init = undefined) {
     super(); // never super(INTERNAL): see Body
@@ -94,7 +94,7 @@ class Request extends Body {
       this.#method = source.#method;
       this.#redirect = source.#redirect;
       this.#signal = source.#signal;
-      this.#cf = source.#cf;
+      this.#cf = source.#currentCf();
     }
     if (method !== undefined) this.#method = requestMethod(method);
     if (redirect !== undefined) {
@@ -171,6 +171,13 @@ class Request extends Body {
   }
 
   get cf() {
+    return this.#currentCf();
+  }
+
+  // A request from the client with no dispatch_request_cf properties has
+  // an empty, frozen request.cf: made here, once, only if a script looks.
+  #currentCf() {
+    if (this.#cf === null) this.#cf = ObjectFreeze({});
     return this.#cf;
   }
 
@@ -182,7 +189,7 @@ class Request extends Body {
     copy.#headers = headersCopy(this.#currentHeaders());
     copy.#redirect = this.#redirect;
     copy.#signal = this.#signal;
-    copy.#cf = this.#cf;
+    copy.#cf = this.#currentCf();
     return copy;
   }
 
@@ -195,7 +202,7 @@ class Request extends Body {
       headers: request.#currentHeaders(),
       redirect: request.#redirect,
       signal: request.#signal,
-      cf: request.#cf,
+      cf: request.#currentCf(),
     });
     requestFromClient = (method, url, headerList, body, streamed, id, cf) => {
       const request = new Request(INTERNAL);

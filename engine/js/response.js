@@ -1,7 +1,7 @@
 // Response (WHATWG Fetch, as Cloudflare Workers exposes it).
 
 let responseIs; // (value) -> true for a Response (brand check, not instanceof)
-let responseOutput; // (response) -> [status, statusText, flat headers, bytes|null]; TypeError if unsendable
+let responseOutput; // (request id, response) -> hands it to the engine (native.respond); TypeError if unsendable
 let responseParts; // (response) -> { status, statusText, headers } read from its fields, not its getters
 let responseFromFetch; // (status, statusText, flat headers, ReadableStream|null, url, redirected) -> Response, immutable headers
 
@@ -13,13 +13,15 @@ class Response extends Body {
   #type = 'default';
   #status = 200;
   #statusText = '';
-  #headers = new Headers();
+  #headers = null; // a Headers once constructed (each path below makes its own)
   #url = '';
   #redirected = false;
 
   constructor(body = null, init = undefined) {
     super(); // never super(INTERNAL): see Body
-    if (body === INTERNAL) return; // the fields' defaults; the caller initialises it
+    // The built-ins' own form: the caller fills in the fields, headers
+    // included (one Headers a response, not one made here and replaced).
+    if (body === INTERNAL) return;
     this.#initialize(init, body === null ? null : extractBody(body));
   }
 
@@ -38,17 +40,19 @@ class Response extends Body {
     if (!ArrayPrototypeIncludes(RESPONSE_REDIRECT_STATUSES, code)) {
       throw new RangeError(`Invalid redirect status ${code}: it must be 301, 302, 303, 307 or 308`);
     }
-    const response = new Response();
+    const response = new Response(INTERNAL);
     response.#status = code;
+    response.#headers = new Headers();
     headersSetDefault(response.#headers, 'location', location);
     headersSetImmutable(response.#headers);
     return response;
   }
 
   static error() {
-    const response = new Response();
+    const response = new Response(INTERNAL);
     response.#type = 'error';
     response.#status = 0;
+    response.#headers = new Headers();
     headersSetImmutable(response.#headers);
     return response;
   }
@@ -82,7 +86,7 @@ class Response extends Body {
   }
 
   clone() {
-    const copy = new Response();
+    const copy = new Response(INTERNAL);
     bodyClone(copy, this); // a stream is teed: each reads it whole
     copy.#type = this.#type;
     copy.#status = this.#status;
@@ -94,12 +98,20 @@ class Response extends Body {
   }
 
   // Fetch's "initialize a response"; extracted is what extractBody made, or null.
+  // No init is WebIDL's empty dictionary: the defaults, with nothing read.
   #initialize(init, extracted) {
-    const { headers, status = 200, statusText = '' } = toDictionary(init, 'Response');
-    const code = toUnsignedShort(status);
-    const text = toByteString(statusText);
-    if (code < 200 || code > 599) throw new RangeError(`Response status ${code} is outside the range 200 to 599`);
-    if (RegExpPrototypeExec(REASON_PHRASE, text) === null) throw new TypeError('Invalid statusText');
+    let code = 200;
+    let text = '';
+    let headers;
+    if (init !== undefined && init !== null) {
+      const dictionary = toDictionary(init, 'Response');
+      const { status = 200, statusText = '' } = dictionary;
+      headers = dictionary.headers;
+      code = toUnsignedShort(status);
+      text = toByteString(statusText);
+      if (code < 200 || code > 599) throw new RangeError(`Response status ${code} is outside the range 200 to 599`);
+      if (RegExpPrototypeExec(REASON_PHRASE, text) === null) throw new TypeError('Invalid statusText');
+    }
     this.#status = code;
     this.#statusText = text;
     this.#headers = new Headers(headers);
@@ -115,7 +127,7 @@ class Response extends Body {
 
   static {
     responseFromFetch = (status, statusText, headerList, stream, url, redirected) => {
-      const response = new Response();
+      const response = new Response(INTERNAL);
       response.#type = 'basic';
       response.#status = status;
       response.#statusText = statusText;
@@ -129,16 +141,17 @@ class Response extends Body {
     responseParts = (response) => ({
       __proto__: null, status: response.#status, statusText: response.#statusText, headers: response.#headers,
     });
-    // What the engine sends (response_output.h): [status, statusText,
-    // headers, bytes or null, the [stream, reader] of a streamed body or
-    // null, its fixed length or -1, the id of the request whose untouched
-    // body it is or 0]. Built only with captured intrinsics, index loops
-    // and null-prototype lists (prelude.js), so that no method, iterator or
-    // index setter a tenant installed runs here and sees it. The result has
-    // no prototype either: resolving a promise with it looks up `then`, which
-    // would otherwise find a tenant's Object.prototype.then. It is frozen: the
-    // engine gets exactly what was checked here.
-    responseOutput = (response) => {
+    // Hands the response of request `id` to the engine in one native call
+    // (native.respond, response_output.h): status, statusText, the headers
+    // as one string of NUL-ended names and values with their count, the
+    // bytes or null, the [stream, reader] of a streamed body or null, its
+    // fixed length or -1, and the id of the request whose untouched body it
+    // is or 0. The engine reads arguments, never properties, and checks
+    // each as hostile. Built only with captured intrinsics and index loops
+    // (prelude.js), so that no method, iterator or setter a tenant
+    // installed runs here and sees it; the handle has no prototype and is
+    // frozen.
+    responseOutput = (id, response) => {
       if (response.#type === 'error') {
         throw new TypeError('the fetch handler returned Response.error(), which cannot be sent');
       }
@@ -146,19 +159,14 @@ class Response extends Body {
         throw new TypeError('the fetch handler returned a Response whose body has already been read');
       }
       const sorted = headersSorted(response.#headers);
-      const headers = listNew();
+      let headers = '';
       for (let i = 0; i < sorted.length; i++) {
-        headers[2 * i] = sorted[i][0];
-        headers[2 * i + 1] = sorted[i][1];
+        headers += sorted[i][0] + '\0' + sorted[i][1] + '\0';
       }
-      const output = listNew();
-      output[0] = response.#status;
-      output[1] = response.#statusText;
-      output[2] = ObjectFreeze(headers);
-      output[3] = bodyPeek(response);
-      output[4] = null;
-      output[5] = -1;
-      output[6] = 0;
+      let bytes = bodyPeek(response);
+      let handle = null;
+      let length = -1;
+      let passthrough = 0;
       const stream = bodyStream(response);
       if (stream !== null) {
         if (readableStreamIsLocked(stream)) {
@@ -166,19 +174,20 @@ class Response extends Body {
         }
         const source = readableStreamSource(stream);
         if (source !== null && source.bytes !== undefined) {
-          output[3] = source.bytes; // made from bytes and never read: sent as bytes
+          bytes = source.bytes; // made from bytes and never read: sent as bytes
         } else {
           // The engine reads it when the client can take more; locked
           // here, nothing else reads it meanwhile.
-          output[5] = fixedLengthOf(stream); // before the reader locks it
-          const handle = listNew();
+          length = fixedLengthOf(stream); // before the reader locks it
+          handle = listNew();
           handle[1] = readableStreamGetReader(stream);
           handle[0] = stream;
-          output[4] = ObjectFreeze(handle);
-          output[6] = source !== null && source.requestId !== undefined ? source.requestId : 0;
+          ObjectFreeze(handle);
+          passthrough = source !== null && source.requestId !== undefined ? source.requestId : 0;
         }
       }
-      return ObjectFreeze(output);
+      native.respond(id, response.#status, response.#statusText, headers, sorted.length, bytes, handle,
+                     length, passthrough);
     };
     registerInspector('Response', (value) => {
       if (!(#type in value)) return undefined;

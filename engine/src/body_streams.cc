@@ -5,6 +5,7 @@
 
 #include "engine.h"
 #include "request_scope.h"
+#include "response_output.h"
 #include "tenant_isolate.h"
 #include "memory_budget.h"
 #include "v8_util.h"
@@ -412,6 +413,7 @@ void install_body_natives(v8::Local<v8::Context> context, v8::Local<v8::Object> 
               native_function(context, on_check_fits)).Check();
   native->Set(context, v8_str(isolate, "requestBodyRead"),
               native_function(context, on_request_body_read)).Check();
+  install_response_natives(context, native);  // the other end of a body
 }
 
 }  // namespace dispatch

@@ -445,17 +445,13 @@ void Engine::respond(RequestScope &scope, dispatch_outcome_e outcome, int status
   if (outcome != DISPATCH_OUTCOME_OK) {
     scope.status = status ? status : dispatch_outcome_status(outcome);
     scope.status_text.clear();
-    HeaderList().swap(scope.response_headers);
+    scope.header_views.clear();
+    std::string().swap(scope.response_header_block);
     std::string().swap(scope.response_body);
   }
+  scope.handover.stream.Reset();
   // A streamed body is counted as the host reads it (c_api.cc).
   scope.response_bytes += scope.response_body.size();
-  scope.header_views.clear();
-  scope.header_views.reserve(scope.response_headers.size());
-  for (const auto &h : scope.response_headers) {
-    scope.header_views.push_back({{h.first.data(), h.first.size()},
-                                  {h.second.data(), h.second.size()}});
-  }
   wake(scope);
 }
 
@@ -473,8 +469,8 @@ void Engine::let_go_of_response(RequestScope &scope) {
     if (scope.isolate) scope.isolate->budget().unhold(scope.held_bytes);
     scope.held_bytes = 0;
   }
-  scope.header_views.clear();
-  HeaderList().swap(scope.response_headers);
+  std::vector<dispatch_header_t>().swap(scope.header_views);
+  std::string().swap(scope.response_header_block);
   std::string().swap(scope.response_body);
 }
 

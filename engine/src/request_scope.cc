@@ -15,6 +15,7 @@ void RequestScope::leave_isolate() {
   // handles into its heap and the timers, and the isolate last.
   isolate->detach(this);
   result.Reset();
+  handover.stream.Reset();
   response_stream.handle.Reset();
   response_stream.pending.Reset();
   response_stream.chunk.Reset();

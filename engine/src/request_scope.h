@@ -14,6 +14,7 @@
 
 #include <v8.h>
 
+#include <cstddef>
 #include <deque>
 #include <memory>
 #include <string>
@@ -31,6 +32,35 @@ struct FetchCall;
 struct DispatchCall;
 
 using HeaderList = std::vector<std::pair<std::string, std::string>>;
+
+// A queue of body pieces. Unlike std::deque (libstdc++ allocates a map and
+// a 512-byte node for every empty one), it allocates nothing until a piece
+// comes: most requests have no body.
+class PieceQueue {
+ public:
+  bool empty() const { return head_ == items_.size(); }
+  size_t size() const { return items_.size() - head_; }
+  std::string &front() { return items_[head_]; }
+  template <typename... Args>
+  void emplace_back(Args &&...args) { items_.emplace_back(std::forward<Args>(args)...); }
+  void push_back(std::string piece) { items_.push_back(std::move(piece)); }
+  void pop_front() {
+    std::string().swap(items_[head_]);
+    if (++head_ == items_.size()) {
+      items_.clear();
+      head_ = 0;
+    } else if (head_ >= 16 && head_ * 2 >= items_.size()) {
+      // A body that always has a piece waiting never empties the queue:
+      // the slots already read go, so it stays as long as what waits.
+      items_.erase(items_.begin(), items_.begin() + std::ptrdiff_t(head_));
+      head_ = 0;
+    }
+  }
+
+ private:
+  std::vector<std::string> items_;
+  size_t head_ = 0;
+};
 
 class RequestScope {
  public:
@@ -144,10 +174,26 @@ class RequestScope {
   dispatch_outcome_e outcome = DISPATCH_OUTCOME_OK;
   int status = 0;
   std::string status_text;
-  HeaderList response_headers;
+  // The headers as the built-ins handed them over: NUL-ended names and
+  // values in one block, which the host reads through header_views (no
+  // hop-by-hop ones) and copies once.
+  std::string response_header_block;
+  std::vector<dispatch_header_t> header_views;  // into response_header_block
   std::string response_body;
-  std::vector<dispatch_header_t> header_views;  // into response_headers
   size_t held_bytes = 0;  // of response_body, charged while the host sends it
+
+  // What the built-ins handed over (native.respond, response_output.h),
+  // taken once the turn's microtasks have run (TenantIsolate::turn). The
+  // status, headers and body go straight into the fields above: the host
+  // reads them only once the request has responded, and a failure clears
+  // them.
+  struct Handover {
+    bool ready = false;
+    std::string error;               // it cannot be sent: why
+    v8::Global<v8::Object> stream;   // a streamed body's [stream, reader]
+    int64_t length = -1;
+    uint64_t passthrough = 0;
+  } handover;
 
   // A request body that arrives in pieces (body_streams.h): the host
   // writes them here, the script's request.body reads them, at most
@@ -158,7 +204,7 @@ class RequestScope {
     int failed = -1;       // the host's status once the rest will not come
     bool paused = false;   // the host was told to stop reading
     int64_t length = -1;   // Content-Length
-    std::deque<std::string> pieces;
+    PieceQueue pieces;
     size_t queued = 0;
     uint64_t forward_call = 0;  // passed unread to a dispatched request by this call
     uint64_t read_op = 0;  // the script's read waiting for a piece (an io

@@ -2,6 +2,10 @@
 
 #include <strings.h>
 
+#include <cstring>
+
+#include "engine.h"
+#include "tenant_isolate.h"
 #include "v8_util.h"
 
 namespace dispatch {
@@ -17,6 +21,31 @@ bool tchar(unsigned char c) {
     default:
       return false;
   }
+}
+
+bool http_token(const char *s, size_t len) {
+  if (len == 0) return false;
+  for (size_t i = 0; i < len; i++) {
+    if (!tchar((unsigned char) s[i])) return false;
+  }
+  return true;
+}
+
+// A NUL cannot be in a field here: it ends one (see read_headers).
+bool http_field_value(const char *s, size_t len) {
+  for (size_t i = 0; i < len; i++) {
+    if (s[i] == '\r' || s[i] == '\n') return false;
+  }
+  return true;
+}
+
+bool hop_by_hop_header(const char *name, size_t len) {
+  static const char *const kNames[] = {"connection", "keep-alive", "upgrade", "te",
+                                       "trailer", "transfer-encoding", "content-length"};
+  for (const char *n : kNames) {
+    if (len == strlen(n) && strncasecmp(name, n, len) == 0) return true;
+  }
+  return len >= 6 && strncasecmp(name, "proxy-", 6) == 0;
 }
 
 // RFC 9110 reason-phrase: HTAB, SP, VCHAR, obs-text.
@@ -40,114 +69,91 @@ bool byte_string(v8::Isolate *isolate, v8::Local<v8::Value> value, size_t max,
   return true;
 }
 
-}  // namespace
-
-bool http_token(const std::string &s) {
-  if (s.empty()) return false;
-  for (unsigned char c : s) {
-    if (!tchar(c)) return false;
+// The block of `count` NUL-ended names and values, kept whole in
+// scope.response_header_block; the views the host reads point into it and
+// leave out hop-by-hop headers. Exactly 2 * count NULs, the last byte one:
+// a NUL inside a name or value would make the count come out wrong.
+bool read_headers(v8::Isolate *isolate, v8::Local<v8::Value> text, v8::Local<v8::Value> count,
+                  RequestScope &scope, std::string *why) {
+  if (!count->IsUint32() || !text->IsString()) {
+    *why = "the response header list is malformed";
+    return false;
+  }
+  uint32_t n = count.As<v8::Uint32>()->Value();
+  std::string &block = scope.response_header_block;
+  if (size_t(text.As<v8::String>()->Length()) + 2 * size_t(n) > kMaxResponseHeaderBytes) {
+    *why = "the response headers exceed " + std::to_string(kMaxResponseHeaderBytes >> 10) + " KiB";
+    return false;
+  }
+  if (!byte_string(isolate, text, kMaxResponseHeaderBytes, &block)) {
+    *why = "a response header has a value HTTP does not allow";
+    return false;
+  }
+  scope.header_views.clear();
+  scope.header_views.reserve(n);
+  const char *p = block.data();
+  const char *end = p + block.size();
+  for (uint32_t i = 0; i < n; i++) {
+    const char *name_end = static_cast<const char *>(memchr(p, '\0', size_t(end - p)));
+    const char *value = name_end ? name_end + 1 : nullptr;
+    const char *value_end =
+        value ? static_cast<const char *>(memchr(value, '\0', size_t(end - value))) : nullptr;
+    if (value_end == nullptr) {
+      *why = "the response header list is malformed";
+      return false;
+    }
+    size_t name_len = size_t(name_end - p);
+    size_t value_len = size_t(value_end - value);
+    if (!http_token(p, name_len)) {
+      *why = "a response header name is not an HTTP token";
+      return false;
+    }
+    if (!http_field_value(value, value_len)) {
+      *why = "response header \"" + std::string(p, name_len) + "\" has a value HTTP does not allow";
+      return false;
+    }
+    if (!hop_by_hop_header(p, name_len)) {
+      scope.header_views.push_back({{p, name_len}, {value, value_len}});
+    }
+    p = value_end + 1;
+  }
+  if (p != end) {
+    *why = "the response header list is malformed";
+    return false;
   }
   return true;
 }
 
-bool http_field_value(const std::string &s) {
-  for (unsigned char c : s) {
-    if (c == '\r' || c == '\n' || c == '\0') return false;
-  }
-  return true;
-}
-
-bool hop_by_hop_header(const std::string &name) {
-  static const char *const kNames[] = {"connection", "keep-alive", "upgrade", "te",
-                                       "trailer", "transfer-encoding", "content-length"};
-  for (const char *n : kNames) {
-    if (strcasecmp(name.c_str(), n) == 0) return true;
-  }
-  return name.size() >= 6 && strncasecmp(name.c_str(), "proxy-", 6) == 0;
-}
-
-bool read_response_output(v8::Local<v8::Context> context, v8::Local<v8::Value> output,
-                          ResponseOutput *out, std::string *why) {
-  v8::Isolate *isolate = context->GetIsolate();
-  if (!output->IsArray() || output.As<v8::Array>()->Length() != 7) {
-    *why = "the built-ins produced no response";
-    return false;
-  }
-  v8::Local<v8::Array> parts = output.As<v8::Array>();
-  v8::Local<v8::Value> status, status_text, headers, body;
-  if (!parts->Get(context, 0).ToLocal(&status) || !parts->Get(context, 1).ToLocal(&status_text) ||
-      !parts->Get(context, 2).ToLocal(&headers) || !parts->Get(context, 3).ToLocal(&body)) {
-    *why = "reading the response threw";
-    return false;
-  }
-
+bool read_handover(v8::Isolate *isolate, const v8::FunctionCallbackInfo<v8::Value> &info,
+                   RequestScope &scope, std::string *why) {
+  v8::Local<v8::Value> status = info[1];
   if (!status->IsInt32() || status.As<v8::Int32>()->Value() < 200 ||
       status.As<v8::Int32>()->Value() > 599) {
     *why = "the response status is not an integer from 200 to 599";
     return false;
   }
-  out->status = status.As<v8::Int32>()->Value();
-  if (!byte_string(isolate, status_text, 1024, &out->status_text) ||
-      !reason_phrase(out->status_text)) {
-    out->status_text.clear();  // the host sends the status's own phrase
+  scope.status = status.As<v8::Int32>()->Value();
+  if (!byte_string(isolate, info[2], 1024, &scope.status_text) ||
+      !reason_phrase(scope.status_text)) {
+    scope.status_text.clear();  // the host sends the status's own phrase
   }
+  if (!read_headers(isolate, info[3], info[4], scope, why)) return false;
 
-  if (!headers->IsArray()) {
-    *why = "the response headers are not a list";
-    return false;
-  }
-  v8::Local<v8::Array> list = headers.As<v8::Array>();
-  uint32_t n = list->Length();
-  if (n % 2 != 0 || n / 2 > kMaxResponseHeaderBytes / 4) {
-    *why = "the response header list is malformed";
-    return false;
-  }
-  size_t total = 0;
-  out->headers.clear();
-  for (uint32_t i = 0; i < n; i += 2) {
-    v8::Local<v8::Value> name, value;
-    std::string name_bytes, value_bytes;
-    if (!list->Get(context, i).ToLocal(&name) || !list->Get(context, i + 1).ToLocal(&value)) {
-      *why = "reading the response headers threw";
-      return false;
-    }
-    if (!byte_string(isolate, name, kMaxResponseHeaderBytes, &name_bytes) ||
-        !http_token(name_bytes)) {
-      *why = "a response header name is not an HTTP token";
-      return false;
-    }
-    if (!byte_string(isolate, value, kMaxResponseHeaderBytes, &value_bytes) ||
-        !http_field_value(value_bytes)) {
-      *why = "response header \"" + name_bytes + "\" has a value HTTP does not allow";
-      return false;
-    }
-    total += name_bytes.size() + value_bytes.size() + 4;
-    if (total > kMaxResponseHeaderBytes) {
-      *why = "the response headers exceed " + std::to_string(kMaxResponseHeaderBytes >> 10) +
-             " KiB";
-      return false;
-    }
-    if (hop_by_hop_header(name_bytes)) continue;
-    out->headers.emplace_back(std::move(name_bytes), std::move(value_bytes));
-  }
-
-  out->body.clear();
-  v8::Local<v8::Value> stream, length, passthrough;
-  if (!parts->Get(context, 4).ToLocal(&stream) || !parts->Get(context, 5).ToLocal(&length) ||
-      !parts->Get(context, 6).ToLocal(&passthrough)) {
-    *why = "reading the response threw";
-    return false;
-  }
+  v8::Local<v8::Value> body = info[5];
+  v8::Local<v8::Value> stream = info[6];
+  RequestScope::Handover &h = scope.handover;
   if (stream->IsArray()) {
     if (!body->IsNull()) {
       *why = "the response body is both bytes and a stream";
       return false;
     }
-    out->stream = stream.As<v8::Object>();
+    h.stream.Reset(isolate, stream.As<v8::Object>());
+    v8::Local<v8::Value> length = info[7];
+    v8::Local<v8::Value> passthrough = info[8];
     double n = length->IsNumber() ? length.As<v8::Number>()->Value() : -1;
-    out->length = n >= 0 && n <= 9007199254740991.0 ? int64_t(n) : -1;
+    h.length = n >= 0 && n <= 9007199254740991.0 ? int64_t(n) : -1;
     double id = passthrough->IsNumber() ? passthrough.As<v8::Number>()->Value() : 0;
-    out->passthrough = id >= 1 && id <= 9007199254740991.0 ? uint64_t(id) : 0;
+    h.passthrough = id >= 1 && id <= 9007199254740991.0 ? uint64_t(id) : 0;
     return true;
   }
   if (!stream->IsNull()) {
@@ -156,13 +162,44 @@ bool read_response_output(v8::Local<v8::Context> context, v8::Local<v8::Value> o
   }
   if (body->IsArrayBufferView()) {
     auto view = body.As<v8::ArrayBufferView>();
-    out->body.resize(view->ByteLength());
-    if (!out->body.empty()) view->CopyContents(out->body.data(), out->body.size());
+    scope.response_body.resize(view->ByteLength());
+    if (!scope.response_body.empty()) {
+      view->CopyContents(scope.response_body.data(), scope.response_body.size());
+    }
   } else if (!body->IsNull()) {
     *why = "the response body is neither bytes nor null";
     return false;
   }
   return true;
+}
+
+// native.respond(id, status, statusText, headers, count, bytes, handle,
+// length, passthrough): once per request, for a request of this isolate
+// still waiting for its response; anything else is ignored.
+void on_respond(const v8::FunctionCallbackInfo<v8::Value> &info) {
+  v8::Isolate *isolate = info.GetIsolate();
+  TenantIsolate *self = TenantIsolate::from(isolate);
+  if (info.Length() != 9 || !info[0]->IsNumber()) return;
+  double id = info[0].As<v8::Number>()->Value();
+  RequestScope *scope =
+      id >= 1 && id <= 9007199254740991.0 ? self->engine().find(uint64_t(id)) : nullptr;
+  if (scope == nullptr || scope->isolate.get() != self || self->dead() || scope->responded() ||
+      scope->handover.ready) {
+    return;
+  }
+  scope->handover.ready = true;
+  if (!read_handover(isolate, info, *scope, &scope->handover.error)) {
+    scope->handover.stream.Reset();
+    scope->header_views.clear();
+    std::string().swap(scope->response_header_block);
+    std::string().swap(scope->response_body);
+  }
+}
+
+}  // namespace
+
+void install_response_natives(v8::Local<v8::Context> context, v8::Local<v8::Object> native) {
+  set_function(context, native, "respond", on_respond);
 }
 
 }  // namespace dispatch

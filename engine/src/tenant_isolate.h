@@ -223,12 +223,14 @@ class TenantIsolate : public std::enable_shared_from_this<TenantIsolate> {
   // condemns the isolate.
   template <typename Fn>
   void turn(RequestScope &scope, Fn &&fn);
-  // After the microtasks: the requests whose handler promise or waitUntil
+  // After the microtasks: the requests whose response was handed over
+  // (native.respond), whose handler promise failed, or whose waitUntil
   // promises settled. Nothing here is handed to JavaScript: the engine
   // reads promise states, so no callback of its own can be stolen.
   void take_settled(v8::Local<v8::Context> context);
-  void take_response(v8::Local<v8::Context> context, RequestScope &scope,
-                     v8::Local<v8::Promise> result);
+  void take_response(RequestScope &scope);
+  void take_failure(v8::Local<v8::Context> context, RequestScope &scope,
+                    v8::Local<v8::Promise> result);
   void take_wait_until(v8::Local<v8::Context> context, RequestScope &scope);
   // A limit stopped this isolate: fail every request on it and retire it.
   void condemn(dispatch_outcome_e outcome, RequestScope *culprit);

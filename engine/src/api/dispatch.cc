@@ -577,7 +577,11 @@ void dispatch_pump(Engine &engine, uint64_t id) {
         call->head_ready = true;
         call->status = target->status;
         call->status_text = target->status_text;
-        call->headers = target->response_headers;
+        call->headers.clear();
+        for (const dispatch_header_t &h : target->header_views) {
+          call->headers.emplace_back(std::string(h.name.data, h.name.len),
+                                     std::string(h.value.data, h.value.len));
+        }
         call->streamed = target->response_stream.on;
         call->has_body = call->streamed || !target->response_body.empty();
         if (!call->streamed) {

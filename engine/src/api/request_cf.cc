@@ -75,6 +75,10 @@ v8::MaybeLocal<v8::Value> request_cf_value(v8::Local<v8::Context> context,
     if (scope.cf_json.empty()) return v8::Undefined(isolate).As<v8::Value>();
     if (!v8::JSON::Parse(context, v8_str(isolate, scope.cf_json)).ToLocal(&cf)) return {};
     if (!freeze_deeply(context, cf)) return {};
+  } else if (scope.cf.empty()) {
+    // {} made by the built-ins when the script first reads request.cf
+    // (request.js): a request that never looks pays nothing for it.
+    return v8::Null(isolate).As<v8::Value>();
   } else {
     // Defined, never Set(): no setter a tenant put on Object.prototype runs.
     v8::Local<v8::Object> object = v8::Object::New(isolate);

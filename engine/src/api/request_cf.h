@@ -19,8 +19,9 @@ namespace dispatch {
 HeaderList request_cf_copy(const dispatch_request_view_t &view);
 
 // request.cf for the scope's request: an object for a request from the
-// host (empty when nothing is configured), what the caller's JSON gives for
-// a dispatched one (undefined when it gave none). Frozen, deeply.
+// host (null when nothing is configured: the built-ins make the empty
+// object when a script first reads it), what the caller's JSON gives for a
+// dispatched one (undefined when it gave none). Frozen, deeply.
 v8::MaybeLocal<v8::Value> request_cf_value(v8::Local<v8::Context> context,
                                            const RequestScope &scope);
 

@@ -1,0 +1,84 @@
+#!/usr/bin/perl
+# The warm request path (issue 18): what its shortcuts keep and what they
+# change, through a real nginx and Redis. A handler that returns a Response
+# (not a promise) has it handed over as it was when returned, and the
+# microtasks it queued still run in that turn; a Response made with no init
+# reads nothing (a tenant's Object.prototype getters do not reach it); an
+# empty request.cf is made only when read, and is the same frozen, plain
+# object on every read.
+use strict;
+use warnings;
+use Test::More;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Dispatch::Test;
+use JSON::PP qw(decode_json);
+
+my $T = JSON::PP::true;
+
+my $t = Dispatch::Test->new(
+    server => q{ location ~ ^/t/(?<script>[^/]*) { dispatch warm $script; } },
+);
+
+# Returned at once; a microtask queued before the return changes the
+# Response afterwards and counts that it ran.
+$t->put_script('warm', 'late', q{
+  let ran = 0;
+  export default {
+    fetch(request) {
+      if (new URL(request.url).pathname.endsWith('/count')) return new Response(String(ran));
+      const response = new Response('sent as returned');
+      Promise.resolve().then(() => { ran++; response.headers.set('x-late', 'too late'); });
+      return response;
+    },
+  };
+});
+
+$t->put_script('warm', 'planted', q{
+  const planted = (value) => ({ get() { return value; }, configurable: true });
+  Object.defineProperty(Object.prototype, 'status', planted(404));
+  Object.defineProperty(Object.prototype, 'statusText', planted('Planted'));
+  Object.defineProperty(Object.prototype, 'headers', planted({ 'x-planted': 'yes' }));
+  export default { fetch: () => new Response('no init') };
+});
+
+$t->put_script('warm', 'cf', q{
+  export default {
+    fetch(request) {
+      const cf = request.cf;
+      return Response.json({
+        plain: Object.getPrototypeOf(cf) === Object.prototype,
+        empty: Object.keys(cf).length === 0,
+        frozen: Object.isFrozen(cf),
+        same: request.cf === cf,
+        cloned: Object.isFrozen(request.clone().cf) && Object.keys(request.clone().cf).length === 0,
+        copied: Object.isFrozen(new Request(request).cf),
+      });
+    },
+  };
+});
+$t->start;
+
+my $r = $t->get('/t/late/x');
+is $r->{status}, 200, 'a handler that returns a Response is answered' or diag $r->{content};
+is $r->{content}, 'sent as returned', 'with its body';
+ok !exists $r->{headers}{'x-late'}, 'as it was when returned: a header a microtask set afterwards is not sent';
+is $t->get('/t/late/count')->{content}, '1', 'the microtask the handler queued ran all the same';
+
+$r = $t->get('/t/planted/x');
+is $r->{status}, 200, 'a Response with no init has status 200 whatever Object.prototype.status says' or diag $r->{content};
+unlike $r->{reason}, qr/Planted/, 'nor Object.prototype.statusText';
+ok !exists $r->{headers}{'x-planted'}, 'nor Object.prototype.headers';
+is $r->{headers}{'content-type'}, 'text/plain;charset=UTF-8', 'its body\'s own Content-Type is sent';
+
+$r = $t->get('/t/cf/x');
+is $r->{status}, 200, 'a request with no dispatch_request_cf is served' or diag $r->{content};
+my $cf = decode_json($r->{content});
+is $cf->{plain}, $T, 'its request.cf is a plain object';
+is $cf->{empty}, $T, 'with no properties';
+is $cf->{frozen}, $T, 'frozen';
+is $cf->{same}, $T, 'the same object on every read';
+is $cf->{cloned}, $T, 'request.clone() has an empty, frozen request.cf too';
+is $cf->{copied}, $T, 'so does new Request(request)';
+
+done_testing;
