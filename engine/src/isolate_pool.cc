@@ -128,8 +128,6 @@ void IsolatePool::retire(TenantIsolate *isolate) {
   }
 }
 
-void IsolatePool::pump() {
-  for (auto &entry : slots_) entry.second.isolate->pump_message_loop();
-}
+void IsolatePool::pump() { platform_pump(); }
 
 }  // namespace dispatch

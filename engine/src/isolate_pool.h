@@ -35,7 +35,7 @@ class IsolatePool {
   // Takes a stopped isolate out of service.
   void retire(TenantIsolate *isolate);
 
-  // Runs V8's pending foreground tasks for every isolate.
+  // Runs V8's due foreground tasks of every isolate.
   void pump();
 
   size_t memory() const;

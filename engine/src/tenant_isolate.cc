@@ -1577,12 +1577,4 @@ void TenantIsolate::on_wait_until(const v8::FunctionCallbackInfo<v8::Value> &inf
   scope->wait_until.emplace_back(isolate, promise);
 }
 
-void TenantIsolate::pump_message_loop() {
-  if (!platform_tasks_pending(isolate_)) return;
-  v8::Isolate::Scope isolate_scope(isolate_);
-  v8::HandleScope handle_scope(isolate_);
-  while (v8::platform::PumpMessageLoop(platform_get(), isolate_)) {
-  }
-}
-
 }  // namespace dispatch

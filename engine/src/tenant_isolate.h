@@ -135,7 +135,6 @@ class TenantIsolate : public std::enable_shared_from_this<TenantIsolate> {
   bool admit_log_line(size_t bytes);
   size_t memory() const;
 
-  void pump_message_loop();
 
   // A line in the error log about this script, and the request running now
   // if there is one.
