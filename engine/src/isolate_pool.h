@@ -35,7 +35,9 @@ class IsolatePool {
   // Takes a stopped isolate out of service.
   void retire(TenantIsolate *isolate);
 
-  // Runs V8's due foreground tasks of every isolate.
+  // Runs V8's due foreground tasks of every isolate, then gives back the
+  // spare memory of a few isolates idle for a while (reduce_idle()). Called
+  // every pump_interval_ms.
   void pump();
 
   size_t memory() const;
@@ -45,10 +47,17 @@ class IsolatePool {
   struct Slot {
     std::shared_ptr<TenantIsolate> isolate;
     std::list<std::string>::iterator lru;
+    // In unreduced_ (used since its memory was last reduced), and the
+    // pump's tick of its last request.
+    bool unreduced = true;
+    std::list<std::string>::iterator idle;
+    uint64_t used_at = 0;
   };
 
   bool make_room(std::string *err);
   void erase(std::unordered_map<std::string, Slot>::iterator it);
+  void touch(Slot &slot, const std::string &key);
+  void reduce_idle();
   // An isolate out of the pool that requests still hold (an old version
   // with work lingering, a stopped one still sending): it holds memory, so
   // it is counted until it is gone.
@@ -57,6 +66,9 @@ class IsolatePool {
   Engine &engine_;
   std::unordered_map<std::string, Slot> slots_;  // by "ns/name"
   std::list<std::string> lru_;                   // most recent first
+  // Isolates used since their last reduce_memory(), most recent first.
+  std::list<std::string> unreduced_;
+  uint64_t tick_ = 0;  // pump() calls so far
   mutable std::vector<std::weak_ptr<TenantIsolate>> retired_;
 };
 

@@ -1577,4 +1577,12 @@ void TenantIsolate::on_wait_until(const v8::FunctionCallbackInfo<v8::Value> &inf
   scope->wait_until.emplace_back(isolate, promise);
 }
 
+bool TenantIsolate::reduce_memory() {
+  if (dead_ || in_flight() > 0 || !budget_->small_enough_to_reduce()) return false;
+  v8::Isolate::Scope isolate_scope(isolate_);
+  v8::HandleScope handle_scope(isolate_);
+  budget_->reduce();
+  return true;
+}
+
 }  // namespace dispatch
