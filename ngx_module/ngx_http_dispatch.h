@@ -169,6 +169,7 @@ typedef struct {
     uint64_t                   redis_reconnects;
     uint64_t                   redis_commands;
     uint64_t                   redis_command_us;
+    uint64_t                   idle_collections;
 } ngx_http_dispatch_worker_rec_t;
 
 typedef struct {

@@ -289,6 +289,7 @@ ngx_http_dispatch_metrics_flush(ngx_shm_zone_t *zone)
         w->redis_reconnects += wm.redis_reconnects;
         w->redis_commands += wm.redis_commands;
         w->redis_command_us += (uint64_t) (wm.redis_command_ms * 1000);
+        w->idle_collections += wm.idle_collections;
 
         if (w->pid == ngx_pid) {
             w->isolates = wm.isolates;

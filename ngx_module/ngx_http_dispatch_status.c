@@ -395,6 +395,10 @@ ngx_http_dispatch_status_prometheus(ngx_http_dispatch_status_out_t *o,
     ngx_http_dispatch_status_workers("dispatch_worker_isolate_creations_total",
         "counter", "Isolates the worker process created.",
         "} %uL\n", w->isolates_created)
+    ngx_http_dispatch_status_workers(
+        "dispatch_worker_idle_collections_total", "counter",
+        "Idle isolates whose spare heap memory the worker gave back.",
+        "} %uL\n", w->idle_collections)
 
     ngx_http_dispatch_status_family(o,
         "dispatch_worker_isolate_retirements_total", "counter",
@@ -541,13 +545,15 @@ ngx_http_dispatch_status_json(ngx_http_dispatch_status_out_t *o,
 
         ngx_http_dispatch_status_printf(o,
             "%s{\"worker\":%ui,\"isolates\":%uL,\"isolate_memory_bytes\":%uL,"
-            "\"isolate_creations\":%uL,\"isolate_retirements\":"
+            "\"isolate_creations\":%uL,\"idle_collections\":%uL,"
+            "\"isolate_retirements\":"
             "{\"lru\":%uL,\"memory\":%uL,\"limit\":%uL,\"version\":%uL},"
             "\"script_cache\":{\"hit\":%uL,\"miss\":%uL,\"revalidation\":%uL},"
             "\"redis_connected\":%uL,\"redis_reconnects\":%uL,"
             "\"redis_commands\":%uL,\"redis_command_seconds\":%uL.%06uL}",
             first ? "" : ",", i, w->isolates, w->isolate_memory,
-            w->isolates_created, w->retired[DISPATCH_RETIRE_LRU],
+            w->isolates_created, w->idle_collections,
+            w->retired[DISPATCH_RETIRE_LRU],
             w->retired[DISPATCH_RETIRE_MEMORY],
             w->retired[DISPATCH_RETIRE_LIMIT],
             w->retired[DISPATCH_RETIRE_VERSION],

@@ -653,6 +653,9 @@ typedef struct {
     uint64_t         redis_reconnects;
     uint64_t         redis_commands;
     double           redis_command_ms;              /* their latency, summed */
+    uint64_t         idle_collections;              /* idle isolates whose
+                                                       spare memory was
+                                                       given back */
 } dispatch_worker_metrics_t;
 
 typedef void (*dispatch_metrics_handler_pt)(void *ctx,

@@ -42,7 +42,9 @@ class IsolatePool {
   // Takes a stopped isolate out of service.
   void retire(TenantIsolate *isolate);
 
-  // Runs V8's pending foreground tasks for every isolate.
+  // Runs V8's due foreground tasks of every isolate, then gives back the
+  // spare memory of a few isolates idle for a while (reduce_idle()). Called
+  // every pump_interval_ms.
   void pump();
 
   // Prepares isolates from a timer, one at a time, until there are
@@ -58,10 +60,17 @@ class IsolatePool {
   struct Slot {
     std::shared_ptr<TenantIsolate> isolate;
     std::list<std::string>::iterator lru;
+    // In unreduced_ (used since its memory was last reduced), and the
+    // pump's tick of its last request.
+    bool unreduced = true;
+    std::list<std::string>::iterator idle;
+    uint64_t used_at = 0;
   };
 
   bool make_room(std::string *err);
   void erase(std::unordered_map<std::string, Slot>::iterator it);
+  void touch(Slot &slot, const std::string &key);
+  void reduce_idle();
   // An isolate out of the pool that requests still hold (an old version
   // with work lingering, a stopped one still sending): it holds memory, so
   // it is counted until it is gone.
@@ -81,6 +90,9 @@ class IsolatePool {
   Engine &engine_;
   std::unordered_map<std::string, Slot> slots_;  // by "ns/name"
   std::list<std::string> lru_;                   // most recent first
+  // Isolates used since their last reduce_memory(), most recent first.
+  std::list<std::string> unreduced_;
+  uint64_t tick_ = 0;  // pump() calls so far
   mutable std::vector<std::weak_ptr<TenantIsolate>> retired_;
   std::vector<std::shared_ptr<TenantIsolate>> prepared_;   // no tenant's yet
   std::vector<std::shared_ptr<TenantIsolate>> disposing_;  // out, not disposed yet

@@ -98,6 +98,14 @@ bool MemoryBudget::check_after_run() {
   return !condemned();
 }
 
+void MemoryBudget::reduce() {
+  // kCritical collects at once, with V8's reduce-memory flags; the level
+  // goes back to none so its later GCs are ordinary ones. The epilogue
+  // judges the budget as after any full GC.
+  isolate_->MemoryPressureNotification(v8::MemoryPressureLevel::kCritical);
+  isolate_->MemoryPressureNotification(v8::MemoryPressureLevel::kNone);
+}
+
 // Every collection V8 can do, its ArrayBuffer sweeping finished by the
 // next one: what is counted afterwards is live.
 void MemoryBudget::collect() {

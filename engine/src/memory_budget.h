@@ -86,6 +86,16 @@ class MemoryBudget : public v8::ArrayBuffer::Allocator {
   // to look at its heap at its next interrupt check.
   void request_check();
 
+  // An idle isolate's spare memory given back: one full collection that
+  // shrinks the new space and compacts (V8's own memory reducer never
+  // starts for these heaps: their first full GC is far off). On the
+  // isolate's thread, inside its scope, outside a run.
+  void reduce();
+  // Whether its heap is small enough for reduce() to take at most a few
+  // milliseconds of the worker's thread.
+  bool small_enough_to_reduce() const { return heap_.load() <= kReduceHeapsBelow; }
+  static constexpr size_t kReduceHeapsBelow = size_t(16) << 20;
+
   // Memory outside V8's view (a WebAssembly memory, an ICU object) that an
   // object holds: counted as ArrayBuffers are. false when it does not fit
   // what is left; refund when the object is gone.

@@ -85,6 +85,7 @@ void Metrics::drain(dispatch_metrics_handler_pt handler, void *ctx,
     out->redis_reconnects = worker_.redis_reconnects;
     out->redis_commands = worker_.redis_commands;
     out->redis_command_ms = worker_.redis_command_ms;
+    out->idle_collections = worker_.idle_collections;
   }
   worker_ = WorkerCounters();
 }

@@ -36,6 +36,7 @@ struct WorkerCounters {
   uint64_t redis_reconnects = 0;
   uint64_t redis_commands = 0;
   double redis_command_ms = 0;
+  uint64_t idle_collections = 0;
 };
 
 class Metrics {

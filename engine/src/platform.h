@@ -15,12 +15,13 @@ namespace dispatch {
 bool platform_init(size_t memory_limit, std::string *err);
 
 // The process's default platform; the engine pumps its foreground tasks
-// (GC finalisation, memory reducer) for each isolate from a periodic timer.
+// (GC finalisation, memory reducer) from a periodic timer (platform_pump).
 v8::Platform *platform_get();
 
-// Whether a foreground task of isolate waits (posted, not yet run): only
-// those isolates need pumping.
-bool platform_tasks_pending(v8::Isolate *isolate);
+// Runs the foreground tasks that can run now (delayed ones whose time has
+// come included), of the isolates that have one; on the engine's thread,
+// outside any isolate.
+void platform_pump();
 // Forgets isolate's task runner, once the isolate is disposed.
 void platform_forget(v8::Isolate *isolate);
 

@@ -1759,12 +1759,12 @@ void TenantIsolate::on_wait_until(const v8::FunctionCallbackInfo<v8::Value> &inf
   scope->wait_until.emplace_back(isolate, promise);
 }
 
-void TenantIsolate::pump_message_loop() {
-  if (!platform_tasks_pending(isolate_)) return;
+bool TenantIsolate::reduce_memory() {
+  if (dead_ || in_flight() > 0 || !budget_->small_enough_to_reduce()) return false;
   v8::Isolate::Scope isolate_scope(isolate_);
   v8::HandleScope handle_scope(isolate_);
-  while (v8::platform::PumpMessageLoop(platform_get(), isolate_)) {
-  }
+  budget_->reduce();
+  return true;
 }
 
 }  // namespace dispatch

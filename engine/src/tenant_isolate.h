@@ -147,7 +147,10 @@ class TenantIsolate : public std::enable_shared_from_this<TenantIsolate> {
   bool admit_log_line(size_t bytes);
   size_t memory() const;
 
-  void pump_message_loop();
+  // While it is idle: a full collection that also gives back V8's spare
+  // pages (new space shrunk, fragmented pages compacted). False when its
+  // heap is too large to collect without holding up the worker.
+  bool reduce_memory();
 
   // A line in the error log about this script, and the request running now
   // if there is one.
