@@ -108,7 +108,8 @@ class ScriptStore {
   static const char kModulePrefix[];
   static const char kWasmPrefix[];
   // What an entry is counted as beyond its script's bytes: its key, the
-  // entry and the ScriptSource with their allocations (measured ~0.5 KB).
+  // entry and the ScriptSource with their allocations (an estimate on the
+  // generous side; not measured).
   static constexpr size_t kEntryOverhead = 1024;
 
  private:
