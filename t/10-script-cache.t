@@ -139,4 +139,29 @@ sub says { my ($v) = @_; return qq{export default { fetch() { return new Respons
         or diag join "\n", $t->error_log_alerts;
 }
 
+# --- many small tenants stay cached: the pool churns, the script cache does not
+# More tenants than the cache held before (4,096 entries) and far more than
+# the pool of 256: a round over all of them evicts every isolate, and the
+# next round finds every script still cached (no HGETALL), each tenant
+# served its own.
+{
+    my $n = 4200;
+    my $t = Dispatch::Test->new(workers => 1, http => "dispatch_cache_ttl 1h;\ndispatch_isolates 256;",
+                                server => $LOC);
+    $t->put_script('tenants', "m$_", says("m$_"), etag => "e$_") for 1 .. $n;
+    my $round = sub {
+        my @res = $t->parallel([ map { +{ path => "/t/m$_" } } 1 .. $n ], concurrency => 8, timeout => 300);
+        return scalar grep { $res[$_ - 1]{status} == 200 && $res[$_ - 1]{content} eq "m$_" } 1 .. $n;
+    };
+    is $round->(), $n, "$n tenants round-robin over a pool of 256 each answer their own";
+    my $before = $t->redis_command_calls;
+    is $round->(), $n, 'and again, every isolate started anew';
+    my $calls = $t->redis_command_calls;
+    is +($calls->{hgetall} || 0) - ($before->{hgetall} || 0), 0,
+        "the second round reads no script from Redis: all $n stay in the script cache";
+    is scalar($t->error_log_alerts), 0, 'no alerts or crashes in the error log'
+        or diag join "\n", $t->error_log_alerts;
+    $t->stop;
+}
+
 done_testing;

@@ -62,8 +62,9 @@ ScriptStoreConfig store_config(const dispatch_engine_conf_t &conf) {
   sc.max_size = or_default(conf.script_max_size, sc.max_size);
   sc.cache_ttl_ms = or_default(conf.cache_ttl_ms, sc.cache_ttl_ms);
   sc.stale_ttl_ms = conf.stale_ttl_ms;
-  // Room for every live isolate's script and more; bounded all the same.
-  sc.max_entries = std::max(sc.max_entries, 4 * or_default(conf.max_isolates, size_t(256)));
+  // Many times the pool: under churn an evicted tenant's next start finds
+  // its script here, not in Redis. max_bytes bounds it all the same.
+  sc.max_entries = std::max(sc.max_entries, 16 * or_default(conf.max_isolates, size_t(256)));
   return sc;
 }
 

@@ -127,6 +127,12 @@ void ScriptStore::touch(Entry &entry) {
   lru_.splice(lru_.begin(), lru_, entry.lru);
 }
 
+void ScriptStore::charge(const std::string &key, Entry &entry) {
+  bytes_ -= entry.charged;
+  entry.charged = kEntryOverhead + key.size() + (entry.load.script ? entry.load.script->size() : 0);
+  bytes_ += entry.charged;
+}
+
 void ScriptStore::load(const std::string &ns, const std::string &name, Callback cb) {
   std::string key = ns + "/" + name;
   auto it = entries_.find(key);
@@ -134,6 +140,7 @@ void ScriptStore::load(const std::string &ns, const std::string &name, Callback 
     lru_.push_front(key);
     it = entries_.emplace(key, Entry()).first;
     it->second.lru = lru_.begin();
+    charge(key, it->second);
   }
   Entry &entry = it->second;
   touch(entry);
@@ -219,13 +226,12 @@ void ScriptStore::complete(const std::string &key, ScriptLoad result) {
       result = entry.load;  // served stale; revalidated again on next use
     }
   } else {
-    if (entry.load.script) bytes_ -= entry.load.script->size();
     entry.load = result;
     entry.cached = true;
     entry.validated_at = now;
     // A PUBLISH during the load may describe a newer version than we read.
     entry.revalidate = entry.invalidated;
-    if (entry.load.script) bytes_ += entry.load.script->size();
+    charge(key, entry);
   }
 
   entry.loading = false;
@@ -233,6 +239,7 @@ void ScriptStore::complete(const std::string &key, ScriptLoad result) {
   waiters.swap(entry.waiters);
   bool keep = entry.cached;
   if (!keep) {
+    bytes_ -= entry.charged;
     lru_.erase(entry.lru);
     entries_.erase(it);
   }
@@ -261,7 +268,7 @@ void ScriptStore::evict() {
     --victim;
     auto it = entries_.find(*victim);
     if (it->second.loading) continue;  // its waiters still need it
-    if (it->second.load.script) bytes_ -= it->second.load.script->size();
+    bytes_ -= it->second.charged;
     victim = lru_.erase(victim);
     entries_.erase(it);
   }

@@ -8,7 +8,10 @@
 // outage, since messages may have been missed. While Redis is away, a
 // cached script keeps serving up to stale_ttl past its TTL. Misses are
 // remembered briefly, loads of one script are coalesced, and the cache is
-// bounded (least recently used first out).
+// bounded (least recently used first out) by bytes, each entry counted with
+// an overhead so that tiny scripts and remembered misses are bounded too,
+// and by a count far above any pool: a platform's many small tenants stay
+// cached, so an isolate evicted from the pool starts again without Redis.
 #pragma once
 
 #include <functional>
@@ -63,8 +66,8 @@ struct ScriptStoreConfig {
   size_t max_size = 10 << 20;        // dispatch_script_max_size
   uint64_t cache_ttl_ms = 10000;     // dispatch_cache_ttl
   uint64_t stale_ttl_ms = 3600000;   // dispatch_stale_ttl
-  size_t max_entries = 4096;
-  size_t max_bytes = 256 << 20;
+  size_t max_entries = 65536;
+  size_t max_bytes = 256 << 20;      // scripts plus kEntryOverhead each
 };
 
 class ScriptStore {
@@ -104,6 +107,10 @@ class ScriptStore {
   // source, and WebAssembly bytes.
   static const char kModulePrefix[];
   static const char kWasmPrefix[];
+  // What an entry is counted as beyond its script's bytes: its key, the
+  // entry and the ScriptSource with their allocations (an estimate on the
+  // generous side; not measured).
+  static constexpr size_t kEntryOverhead = 1024;
 
  private:
   struct Entry {
@@ -115,6 +122,7 @@ class ScriptStore {
     bool invalidated = false;    // a PUBLISH arrived during the load
     std::vector<Callback> waiters;
     std::list<std::string>::iterator lru;
+    size_t charged = 0;          // what it adds to bytes_
   };
 
   void fetch(const std::string &key, Entry &entry, bool check_etag_first);
@@ -122,6 +130,8 @@ class ScriptStore {
   void complete(const std::string &key, ScriptLoad result);
   bool fresh(const Entry &entry, uint64_t now) const;
   void touch(Entry &entry);
+  // Counts entry at its size now, in bytes_.
+  void charge(const std::string &key, Entry &entry);
   void evict();
 
   const Host &host_;
