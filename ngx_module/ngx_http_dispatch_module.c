@@ -405,7 +405,8 @@ ngx_http_dispatch_init_main_conf(ngx_conf_t *cf, void *conf)
                              (size_t) 2 * 1024 * 1024 * 1024);
     ngx_conf_init_uint_value(dmcf->isolates, 256);
     ngx_conf_init_value(dmcf->startup_snapshot, 1);
-    ngx_conf_init_uint_value(dmcf->prepared_isolates, 2);
+    ngx_conf_init_uint_value(dmcf->prepared_isolates,
+                             ngx_min(2, dmcf->isolates));
     ngx_conf_init_size_value(dmcf->code_cache, 64 * 1024 * 1024);
     ngx_conf_init_size_value(dmcf->kv_quota, (size_t) 1024 * 1024 * 1024);
     ngx_conf_init_uint_value(dmcf->log_limit, 100);
@@ -435,6 +436,16 @@ ngx_http_dispatch_init_main_conf(ngx_conf_t *cf, void *conf)
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"dispatch_worker_memory\" must be at least "
                            "\"dispatch_memory_limit\"");
+        return NGX_CONF_ERROR;
+    }
+
+    /* prepared isolates wait in the pool: more than it holds is a mistake */
+
+    if (dmcf->prepared_isolates > dmcf->isolates) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"dispatch_prepared_isolates\" (%ui) must be at "
+                           "most \"dispatch_isolates\" (%ui)",
+                           dmcf->prepared_isolates, dmcf->isolates);
         return NGX_CONF_ERROR;
     }
 

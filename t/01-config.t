@@ -106,6 +106,36 @@ isnt $code, 0, 'dispatch is refused at server level';
                             server => 'location / { dispatch a b; }');
 is $code, 0, 'sizes take a g suffix, as SPEC\'s defaults do' or diag $out;
 
+($code, $out) = config_test(http => 'dispatch_prepared_isolates abc;',
+                            server => 'location / { dispatch a b; }');
+isnt $code, 0, 'dispatch_prepared_isolates takes a number only';
+like $out, qr/"dispatch_prepared_isolates" directive invalid number in \S+nginx\.conf:\d+/,
+    'the message names the directive and file:line';
+
+($code, $out) = config_test(http => 'dispatch_isolates 16; dispatch_prepared_isolates 17;',
+                            server => 'location / { dispatch a b; }');
+isnt $code, 0, 'more prepared isolates than the pool holds is refused';
+like $out, qr/"dispatch_prepared_isolates" \(17\) must be at most "dispatch_isolates" \(16\)/,
+    'the message says which bound';
+
+($code, $out) = config_test(http => 'dispatch_isolates 1;',
+                            server => 'location / { dispatch a b; }');
+is $code, 0, 'a pool of one takes the default prepared isolates down to one' or diag $out;
+
+($code, $out) = config_test(http => 'dispatch_code_cache 12q;',
+                            server => 'location / { dispatch a b; }');
+isnt $code, 0, 'dispatch_code_cache takes a size only';
+like $out, qr/"dispatch_code_cache" directive invalid value/, 'the message names the directive';
+
+($code, $out) = config_test(http => 'dispatch_startup_snapshot maybe;',
+                            server => 'location / { dispatch a b; }');
+isnt $code, 0, 'dispatch_startup_snapshot takes on or off';
+like $out, qr/it must be "on" or "off"/, 'the message says what it takes';
+
+($code, $out) = config_test(http => 'dispatch_startup_snapshot off; dispatch_prepared_isolates 0; dispatch_code_cache 0;',
+                            server => 'location / { dispatch a b; }');
+is $code, 0, 'each cold-start aid can be turned off' or diag $out;
+
 # the commented example configuration is valid as shipped
 {
     my $module = Dispatch::Test->module_path;
