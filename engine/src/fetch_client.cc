@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "http_syntax.h"
+
 namespace dispatch {
 
 namespace {
@@ -11,19 +13,6 @@ constexpr uint64_t kIdleMs = 30000;        // an idle keep-alive connection is k
 constexpr size_t kMaxLineBytes = 8192;     // a chunk-size or trailer line
 constexpr size_t kMaxHeaders = 256;
 constexpr size_t kReadPiece = 16384;
-
-bool tchar(unsigned char c) {
-  if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return true;
-  return strchr("!#$%&'*+-.^_`|~", c) != nullptr && c != '\0';
-}
-
-bool token(const std::string &s) {
-  if (s.empty()) return false;
-  for (unsigned char c : s) {
-    if (!tchar(c)) return false;
-  }
-  return true;
-}
 
 std::string lower(std::string s) {
   for (char &c : s) c = char(tolower(static_cast<unsigned char>(c)));
@@ -496,7 +485,7 @@ bool FetchExchange::parse_head() {
       pos = next + 2;
       size_t colon = field.find(':');
       std::string name = colon == std::string::npos ? "" : field.substr(0, colon);
-      if (!token(name) || headers.size() >= kMaxHeaders) {
+      if (!http_token(name.data(), name.size()) || headers.size() >= kMaxHeaders) {
         fail("the upstream " + req_.host + " sent a malformed response header");
         return false;
       }

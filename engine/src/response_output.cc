@@ -5,31 +5,13 @@
 #include <cstring>
 
 #include "engine.h"
+#include "http_syntax.h"
 #include "tenant_isolate.h"
 #include "v8_util.h"
 
 namespace dispatch {
 
 namespace {
-
-bool tchar(unsigned char c) {
-  if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return true;
-  switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
-    case '-': case '.': case '^': case '_': case '`': case '|': case '~':
-      return true;
-    default:
-      return false;
-  }
-}
-
-bool http_token(const char *s, size_t len) {
-  if (len == 0) return false;
-  for (size_t i = 0; i < len; i++) {
-    if (!tchar((unsigned char) s[i])) return false;
-  }
-  return true;
-}
 
 // A NUL cannot be in a field here: it ends one (see read_headers).
 bool http_field_value(const char *s, size_t len) {
