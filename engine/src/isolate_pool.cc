@@ -160,13 +160,16 @@ bool IsolatePool::make_room(std::string *err) {
     slots_.erase(it);
     let_go(std::move(isolate));
   }
-  // Those evicted and not yet disposed hold memory still: when it is
-  // needed, they go now.
-  if (!disposing_.empty() && memory() + kNewIsolateBytes > limits.worker_memory) dispose_now();
+  // Those evicted and not yet disposed hold memory still (memory() counts
+  // them, the loop's total did not): when it is needed, they go now.
+  total = memory();
+  if (!disposing_.empty() && total + kNewIsolateBytes > limits.worker_memory) {
+    dispose_now();
+    total = memory();
+  }
   // Isolates out of the pool that only lingering ctx.waitUntil() work keeps
   // (old versions, evicted ones) give way next: that work is best effort,
   // and other tenants must not be refused for it.
-  total = memory();
   std::vector<std::weak_ptr<TenantIsolate>> candidates = retired_;
   for (const auto &weak : candidates) {
     if (total + kNewIsolateBytes <= limits.worker_memory) break;
