@@ -446,9 +446,7 @@ void Engine::respond(RequestScope &scope, dispatch_outcome_e outcome, int status
   if (outcome != DISPATCH_OUTCOME_OK) {
     scope.status = status ? status : dispatch_outcome_status(outcome);
     scope.status_text.clear();
-    scope.header_views.clear();
-    std::string().swap(scope.response_header_block);
-    std::string().swap(scope.response_body);
+    scope.drop_response();
   }
   scope.handover.stream.Reset();
   // A streamed body is counted as the host reads it (c_api.cc).
@@ -470,9 +468,7 @@ void Engine::let_go_of_response(RequestScope &scope) {
     if (scope.isolate) scope.isolate->budget().unhold(scope.held_bytes);
     scope.held_bytes = 0;
   }
-  std::vector<dispatch_header_t>().swap(scope.header_views);
-  std::string().swap(scope.response_header_block);
-  std::string().swap(scope.response_body);
+  scope.drop_response();
 }
 
 void Engine::release(RequestScope *scope) {

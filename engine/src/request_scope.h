@@ -180,6 +180,13 @@ class RequestScope {
   std::string response_header_block;
   std::vector<dispatch_header_t> header_views;  // into response_header_block
   std::string response_body;
+  // Lets go of the response's headers and body, memory included: it failed
+  // and an error goes instead, or the host has sent them.
+  void drop_response() {
+    std::vector<dispatch_header_t>().swap(header_views);
+    std::string().swap(response_header_block);
+    std::string().swap(response_body);
+  }
   size_t held_bytes = 0;  // of response_body, charged while the host sends it
 
   // What the built-ins handed over (native.respond, response_output.h),

@@ -172,9 +172,7 @@ void on_respond(const v8::FunctionCallbackInfo<v8::Value> &info) {
   scope->handover.ready = true;
   if (!read_handover(isolate, info, *scope, &scope->handover.error)) {
     scope->handover.stream.Reset();
-    scope->header_views.clear();
-    std::string().swap(scope->response_header_block);
-    std::string().swap(scope->response_body);
+    scope->drop_response();
   }
 }
 
