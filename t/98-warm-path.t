@@ -57,6 +57,53 @@ $t->put_script('warm', 'cf', q{
     },
   };
 });
+# A Response whose headers nobody read holds only its body's Content-Type
+# (or nothing) and makes its Headers when .headers is first read.
+$t->put_script('warm', 'lazy', q{
+  export default {
+    fetch(request) {
+      const path = new URL(request.url).pathname;
+      if (path.endsWith('/later')) {
+        const response = new Response('read later');
+        response.headers.append('x-later', 'yes');
+        return response;
+      }
+      if (path.endsWith('/clone')) {
+        const response = new Response('cloned');
+        const copy = response.clone();
+        copy.headers.set('content-type', 'text/x-copy');
+        return Response.json({ original: response.headers.get('content-type'), copy: copy.headers.get('content-type') });
+      }
+      if (path.endsWith('/same')) {
+        const response = new Response('x');
+        const headers = response.headers;
+        headers.set('x-a', '1');
+        return Response.json({ same: response.headers === headers, kept: response.headers.get('x-a') });
+      }
+      if (path.endsWith('/json')) return Response.json({ n: 1 });
+      return new Response(null, { status: 200 });
+    },
+  };
+});
+
+# A Request keeps redirect and signal in one record made only when needed.
+$t->put_script('warm', 'options', q{
+  export default {
+    fetch(request) {
+      const manual = new Request(request, { redirect: 'manual' });
+      const signal = manual.signal;
+      const copy = manual.clone();
+      const controller = new AbortController();
+      const given = new Request('https://example.com/', { signal: controller.signal });
+      return Response.json({
+        client: request.redirect, manual: manual.redirect, cloned: copy.redirect, copied: new Request(manual).redirect,
+        plain: new Request('https://example.com/').redirect,
+        sameSignal: manual.signal === signal, cloneSignal: copy.signal === signal,
+        given: given.signal === controller.signal, givenCopied: new Request(given).signal === controller.signal,
+      });
+    },
+  };
+});
 $t->start;
 
 my $r = $t->get('/t/late/x');
@@ -80,5 +127,24 @@ is $cf->{frozen}, $T, 'frozen';
 is $cf->{same}, $T, 'the same object on every read';
 is $cf->{cloned}, $T, 'request.clone() has an empty, frozen request.cf too';
 is $cf->{copied}, $T, 'so does new Request(request)';
+
+$r = $t->get('/t/lazy/later');
+is $r->{headers}{'content-type'}, 'text/plain;charset=UTF-8', 'headers first read after construction hold the body\'s Content-Type' or diag explain $r->{headers};
+is $r->{headers}{'x-later'}, 'yes', 'and what the script added to them is sent';
+my $d = decode_json($t->get('/t/lazy/clone')->{content});
+is_deeply [$d->{original}, $d->{copy}], ['text/plain;charset=UTF-8', 'text/x-copy'], 'a clone made before the headers were read gets headers of its own';
+$d = decode_json($t->get('/t/lazy/same')->{content});
+is_deeply [$d->{same}, $d->{kept}], [$T, '1'], 'the headers made on first read are the same object on every read';
+is $t->get('/t/lazy/json')->{headers}{'content-type'}, 'application/json', 'Response.json sends application/json with its headers never read';
+$r = $t->get('/t/lazy/none');
+is $r->{status}, 200, 'a Response with no body and no headers is sent';
+unlike $r->{headers}{'content-type'} // '', qr/text\/plain|json/, 'with no Content-Type of a body';
+
+$d = decode_json($t->get('/t/options/x')->{content});
+is_deeply [@$d{qw(client manual cloned copied plain)}], [qw(follow manual manual manual follow)],
+    'redirect: "follow" unless init says otherwise, kept by clone() and new Request(request)';
+is $d->{sameSignal}, $T, 'request.signal is the same object on every read';
+is $d->{cloneSignal}, $T, 'a clone made after it was read has the same signal';
+is_deeply [$d->{given}, $d->{givenCopied}], [$T, $T], 'init.signal is the request\'s signal, and its copy\'s';
 
 done_testing;

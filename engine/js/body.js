@@ -5,7 +5,7 @@
 // becomes a ReadableStream only when the script asks for `.body`; a body
 // made from a stream is that stream. Either way it is read once.
 
-// Internal access for Request, Response and invoke.
+// Internal access for Request, Response and the request path (dispatch.js).
 let bodySet; // (object, Uint8Array|null) -> void
 let bodySetStream; // (object, ReadableStream) -> void
 let bodyHas; // (object) -> whether it has a body (read or not)
@@ -14,6 +14,7 @@ let bodyMove; // (target, source) -> the source's body becomes the target's; the
 let bodyClone; // (target, source) -> the target gets a copy (bytes) or a tee branch (stream)
 let bodyPeek; // (object) -> its bytes while it holds bytes and no stream, else null
 let bodyStream; // (object) -> its stream if it has become one, else null
+let bodyUnread; // (object) -> undefined once used, else what bodyPeek gives: one call where a response is sent
 
 const BODY_USED_MESSAGE = 'Body has already been used. It can only be read once.';
 const BODY_LOCKED_MESSAGE = 'The body\'s stream is locked to a reader.';
@@ -86,10 +87,15 @@ function bodyDecode(bytes) {
   return utf8Decode(bom ? TypedArrayPrototypeSubarray(bytes, 3) : bytes);
 }
 
+// What #bytes holds once the body was read through the mixin, or moved to
+// another Request: it is used.
+const BODY_READ = Symbol('body read');
+
 class Body {
-  #bytes = null; // Uint8Array owned by this object while no stream was made of it
-  #stream = null; // ReadableStream, once there is one
-  #used = false; // read through the mixin, or moved to another Request
+  // Two fields, not three: a request into a cold isolate pays for each one
+  // a Request or Response stores (one map transition each).
+  #bytes = null; // Uint8Array owned by this object while no stream was made of it; or BODY_READ
+  #stream = null; // ReadableStream, once there is one (#bytes is null then)
 
   // Only Request and Response construct a Body. They call super() without
   // INTERNAL: a tenant can make super() call a constructor of its own
@@ -99,15 +105,16 @@ class Body {
   }
 
   get body() {
-    if (this.#stream === null && this.#bytes !== null && !this.#used) {
-      this.#stream = readableStreamFromBytes(this.#bytes);
+    const bytes = this.#bytes;
+    if (this.#stream === null && bytes !== null && bytes !== BODY_READ) {
+      this.#stream = readableStreamFromBytes(bytes);
       this.#bytes = null;
     }
     return this.#stream;
   }
 
   get bodyUsed() {
-    return this.#used || (this.#stream !== null && readableStreamIsDisturbed(this.#stream));
+    return this.#bytes === BODY_READ || (this.#stream !== null && readableStreamIsDisturbed(this.#stream));
   }
 
   async arrayBuffer() {
@@ -148,8 +155,7 @@ class Body {
     }
     const bytes = this.#bytes;
     if (bytes === null) return bodyBox(new Uint8Array(0));
-    this.#used = true;
-    this.#bytes = null; // the caller now owns the bytes
+    this.#bytes = BODY_READ; // the caller now owns the bytes
     return bodyBox(bytes);
   }
 
@@ -157,26 +163,29 @@ class Body {
     bodySet = (object, bytes) => {
       object.#bytes = bytes;
       object.#stream = null;
-      object.#used = false;
     };
     bodySetStream = (object, stream) => {
       object.#bytes = null;
       object.#stream = stream;
-      object.#used = false;
     };
-    bodyHas = (object) => object.#bytes !== null || object.#stream !== null || object.#used;
-    bodyIsUsed = (object) => object.#used || (object.#stream !== null && readableStreamIsDisturbed(object.#stream));
-    bodyPeek = (object) => (object.#stream === null ? object.#bytes : null);
+    bodyHas = (object) => object.#bytes !== null || object.#stream !== null;
+    bodyIsUsed = (object) => object.#bytes === BODY_READ
+      || (object.#stream !== null && readableStreamIsDisturbed(object.#stream));
+    bodyPeek = (object) => (object.#stream === null && object.#bytes !== BODY_READ ? object.#bytes : null);
     bodyStream = (object) => object.#stream;
+    bodyUnread = (object) => {
+      const stream = object.#stream;
+      if (stream !== null) return readableStreamIsDisturbed(stream) ? undefined : null;
+      const bytes = object.#bytes;
+      return bytes === BODY_READ ? undefined : bytes;
+    };
     bodyMove = (target, source) => {
       if (bodyIsUsed(source)) throw new TypeError(BODY_USED_MESSAGE);
       if (source.#stream !== null && readableStreamIsLocked(source.#stream)) throw new TypeError(BODY_LOCKED_MESSAGE);
       target.#bytes = source.#bytes;
       target.#stream = source.#stream;
-      target.#used = false;
-      source.#bytes = null;
+      source.#bytes = BODY_READ;
       source.#stream = null;
-      source.#used = true;
     };
     bodyClone = (target, source) => {
       if (bodyIsUsed(source)) throw new TypeError(BODY_USED_MESSAGE);
@@ -188,9 +197,8 @@ class Body {
         target.#bytes = null;
       } else {
         target.#stream = null;
-        target.#bytes = source.#bytes === null ? null : copyBytes(source.#bytes);
+        target.#bytes = source.#bytes === null ? null : copyBytes(source.#bytes); // not BODY_READ: checked above
       }
-      target.#used = false;
     };
   }
 }

@@ -273,7 +273,7 @@ class Cache {
       listPush(out, 'content-length');
       listPush(out, NumberPrototypeToString(range[2] - range[1], 10));
     }
-    if (ArrayPrototypeIncludes(RESPONSE_NULL_BODY_STATUSES, status)) {
+    if (isNullBodyStatus(status)) {
       native.freeNative(handle);
       return responseFromFetch(status, statusText, out, null, '', false);
     }

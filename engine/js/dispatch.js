@@ -1,4 +1,4 @@
-// The entry point the engine calls for each request; see invoke() below.
+// The entry point the engine calls for each request; see run() below.
 
 function describeValue(value) {
   if (value === undefined || value === null) return String(value);
@@ -7,41 +7,12 @@ function describeValue(value) {
   return `${type === 'object' || type === 'undefined' ? 'an' : 'a'} ${type}`;
 }
 
-// Runs the tenant's fetch handler for request `id` and hands its Response
-// to the engine (responseOutput -> native.respond). A handler that returns
-// a Response, not a promise, is answered at once: no async function, no
-// promise and no microtask stand between it and the engine (which still
-// runs the turn's microtask checkpoint before it takes the response).
-// Otherwise the result is a promise: it settles (without calling anything a
-// tenant can replace) once the response is handed over, or rejects with
-// what the handler threw, or a TypeError if the handler is missing or did
-// not produce a sendable Response. The engine reads what it became.
-function invoke(exports, env, ctx, method, url, headerList, body, streamed, id, cf) {
-  let response;
-  try {
-    const handler = isObject(exports) ? exports.fetch : undefined;
-    if (typeof handler !== 'function') {
-      throw new TypeError('the script has no default export with a fetch() handler');
-    }
-    const request = requestFromClient(method, url, headerList, body, streamed, id, cf);
-    response = ReflectApply(handler, exports, [request, env, ctx]);
-    if (responseIs(response)) {
-      responseOutput(id, response);
-      return true;
-    }
-  } catch (error) {
-    return PromiseReject(error);
-  }
-  return settle(id, response);
-}
-
 // What an async handler's result becomes: awaited, checked, handed over.
 async function settle(id, pending) {
   const response = await pending;
-  if (!responseIs(response)) {
+  if (!responseOutput(id, response)) {
     throw new TypeError(`the fetch handler returned ${describeValue(response)}, not a Response`);
   }
-  responseOutput(id, response);
 }
 
 // The `ctx` of fetch(request, env, ctx).
@@ -64,14 +35,36 @@ class ExecutionContext {
 }
 setToStringTag(ExecutionContext.prototype, 'ExecutionContext');
 
-// What the engine calls for request `id`: true when the response was
-// handed over already, else a promise (see invoke).
+// What the engine calls for request `id`: runs the tenant's fetch handler
+// and hands its Response to the engine (responseOutput -> native.respond).
+// Gives true when the response was handed over already: a handler that
+// returns a Response, not a promise, is answered at once, with no async
+// function, promise or microtask between it and the engine (which still
+// runs the turn's microtask checkpoint before it takes the response).
+// Otherwise it gives a promise that settles (without calling anything a
+// tenant can replace) once the response is handed over, or rejects with
+// what the handler threw, or a TypeError if the handler is missing or did
+// not produce a sendable Response. The engine reads what it became.
 // streamed is -2 for a body that came whole (body), else the body's
 // Content-Length or -1, and request.body pulls it from the engine. cf is
 // request.cf, frozen by the engine (api/request_cf.h), or null for an empty
 // one, made when the script first reads it.
+// One function, few calls: in an isolate whose code is cold each call costs.
 function run(id, exports, env, method, url, headerList, body, streamed, cf) {
-  return invoke(exports, env, new ExecutionContext(INTERNAL, id), method, url, headerList, body, streamed, id, cf);
+  let response;
+  try {
+    const handler = (typeof exports === 'object' && exports !== null) || typeof exports === 'function'
+      ? exports.fetch : undefined;
+    if (typeof handler !== 'function') {
+      throw new TypeError('the script has no default export with a fetch() handler');
+    }
+    const request = requestFromClient(method, url, headerList, body, streamed, id, cf);
+    response = ReflectApply(handler, exports, [request, env, new ExecutionContext(INTERNAL, id)]);
+    if (responseOutput(id, response)) return true;
+  } catch (error) {
+    return PromiseReject(error);
+  }
+  return settle(id, response);
 }
 
 // A streamed response body, as the engine reads it when the client can
@@ -111,6 +104,8 @@ function warmUp() {
       return new Response(null, { status: 204, headers });
     },
   };
+  // The commonest handler: a string body, no init, headers never read.
+  const plain = { fetch: () => new Response('warm') };
   // Both ways a handler answers: with a Response (run() gives true) and
   // with a promise of one (run() gives the promise). native.respond is the
   // one native called: for request 0 it hands nothing to anyone.
@@ -118,6 +113,7 @@ function warmUp() {
   // learn) only after it ran a while, and the blob keeps it.
   for (let i = 0; i < WARM_UP_ROUNDS; i++) {
     run(0, exports, {}, 'GET', 'http://localhost/warm?q=1', headerList, null, -2, ObjectFreeze({}));
+    run(0, plain, {}, 'GET', 'http://localhost/', headerList, null, -2, null);
   }
   const answered = run(0, exports, {}, 'GET', 'http://localhost/warm?q=1', headerList, null, -2, ObjectFreeze({}));
   const later = { async fetch() { return new Response('warm'); } };

@@ -16,6 +16,10 @@ function requestMethod(value) {
   return ArrayPrototypeIncludes(REQUEST_NORMALIZED_METHODS, upper) ? upper : method;
 }
 
+function requestOptions(redirect, signal) {
+  return { __proto__: null, redirect, signal };
+}
+
 function requestURL(input) {
   if (urlIsSerializedHTTP(input)) return input; // the usual client URL: nothing to parse or rebuild
   const url = urlParseAbsolute(input);
@@ -67,17 +71,21 @@ function requestBodyStream(id, length) {
 }
 
 class Request extends Body {
+  // Few fields, as a request into a cold isolate pays for each one it
+  // stores (one map transition each).
   #method = 'GET';
   #url = '';
+  // A Headers; for a request from the client, the flat list the engine
+  // handed over until the script first asks (#currentHeaders).
   #headers = null;
-  // A request from the client keeps its URL and headers as nginx handed
-  // them until the script first asks: a handler that never looks pays
-  // nothing for them.
+  // A request from the client keeps its URL as nginx handed it until the
+  // script first asks: a handler that never looks pays nothing for it.
   #clientUrl = null;
-  #clientHeaders = null;
-  #redirect = 'follow';
-  #signal = null; // the AbortSignal from init, as workerd keeps it; made on first read if none
   #cf = undefined; // null: the client's empty request.cf, made when first read
+  // null: redirect "follow" and no signal yet; else a record of the two,
+  // its signal the AbortSignal from init, as workerd keeps it, made on first
+  // read if none.
+  #options = null;
 
   constructor(input, init = undefined) {
     super(); // never super(INTERNAL): see Body
@@ -90,22 +98,26 @@ class Request extends Body {
     const { body, cf, headers, method, redirect, signal } = toDictionary(init, 'Request');
 
     this.#url = source === null ? requestURL(url) : url;
+    let mode = 'follow';
+    let abortSignal = null;
     if (source !== null) {
       this.#method = source.#method;
-      this.#redirect = source.#redirect;
-      this.#signal = source.#signal;
+      if (source.#options !== null) {
+        mode = source.#options.redirect;
+        abortSignal = source.#options.signal;
+      }
       this.#cf = source.#currentCf();
     }
     if (method !== undefined) this.#method = requestMethod(method);
     if (redirect !== undefined) {
-      const mode = toDOMString(redirect);
+      mode = toDOMString(redirect);
       if (!ArrayPrototypeIncludes(REQUEST_REDIRECT_MODES, mode)) throw new TypeError(`Invalid redirect mode: "${mode}"`);
-      this.#redirect = mode;
     }
     if (signal !== undefined && signal !== null && !abortSignalIs(signal)) {
       throw new TypeError('Request: init.signal must be an AbortSignal');
     }
-    if (signal !== undefined) this.#signal = signal;
+    if (signal !== undefined) abortSignal = signal;
+    if (mode !== 'follow' || abortSignal !== null) this.#options = requestOptions(mode, abortSignal);
     if (cf !== undefined) this.#cf = cf;
     this.#headers = new Headers(headers !== undefined ? headers : source !== null ? source.#currentHeaders() : undefined);
 
@@ -149,20 +161,22 @@ class Request extends Body {
   }
 
   #currentHeaders() {
-    if (this.#clientHeaders !== null) {
-      this.#headers = headersFromClient(this.#clientHeaders);
-      this.#clientHeaders = null;
+    const headers = this.#headers;
+    if (ArrayIsArray(headers)) { // the client's, never a Headers
+      this.#headers = headersFromClient(headers);
+      return this.#headers;
     }
-    return this.#headers;
+    return headers;
   }
 
   get redirect() {
-    return this.#redirect;
+    return this.#options === null ? 'follow' : this.#options.redirect;
   }
 
   get signal() {
-    if (this.#signal === null) this.#signal = abortSignalCreate(); // one that never aborts
-    return this.#signal;
+    if (this.#options === null) this.#options = requestOptions('follow', null);
+    if (this.#options.signal === null) this.#options.signal = abortSignalCreate(); // one that never aborts
+    return this.#options.signal;
   }
 
   get integrity() {
@@ -187,8 +201,8 @@ class Request extends Body {
     copy.#method = this.#method;
     copy.#url = this.#currentUrl();
     copy.#headers = headersCopy(this.#currentHeaders());
-    copy.#redirect = this.#redirect;
-    copy.#signal = this.#signal;
+    // Its own record: a signal made later on one is not the other's.
+    copy.#options = this.#options === null ? null : requestOptions(this.#options.redirect, this.#options.signal);
     copy.#cf = this.#currentCf();
     return copy;
   }
@@ -200,8 +214,8 @@ class Request extends Body {
       method: request.#method,
       url: request.#currentUrl(),
       headers: request.#currentHeaders(),
-      redirect: request.#redirect,
-      signal: request.#signal,
+      redirect: request.#options === null ? 'follow' : request.#options.redirect,
+      signal: request.#options === null ? null : request.#options.signal,
       cf: request.#currentCf(),
     });
     requestFromClient = (method, url, headerList, body, streamed, id, cf) => {
@@ -209,16 +223,18 @@ class Request extends Body {
       request.#cf = cf;
       // Everything here goes through captured intrinsics (prelude.js): the
       // tenant's script has run by now.
-      request.#method = String(method); // as the client sent it; nginx has checked it
-      request.#clientUrl = String(url);
-      request.#clientHeaders = headerList;
+      // As the client sent it; nginx has checked it. Strings from the
+      // engine: String() only in case, not a call each.
+      request.#method = typeof method === 'string' ? method : String(method);
+      request.#clientUrl = typeof url === 'string' ? url : String(url);
+      request.#headers = headerList; // the engine's array: see #headers
       if (streamed >= -1) {
         // It arrives in pieces: request.body pulls them from the engine.
         bodySetStream(request, requestBodyStream(id, streamed));
-      } else {
+      } else if (body !== null && body !== undefined) {
         // The engine hands the buffer over, so it is used without a copy.
-        bodySet(request, body === null || body === undefined ? null : viewBytes(body));
-      }
+        bodySet(request, viewBytes(body));
+      } // else no body: as Body starts
       return request;
     };
     registerInspector('Request', (value) => {

@@ -1,35 +1,66 @@
 // Response (WHATWG Fetch, as Cloudflare Workers exposes it).
 
 let responseIs; // (value) -> true for a Response (brand check, not instanceof)
-let responseOutput; // (request id, response) -> hands it to the engine (native.respond); TypeError if unsendable
+let responseOutput; // (request id, value) -> true once a Response is handed to the engine (native.respond), false for anything else; TypeError if unsendable
 let responseParts; // (response) -> { status, statusText, headers } read from its fields, not its getters
 let responseFromFetch; // (status, statusText, flat headers, ReadableStream|null, url, redirected) -> Response, immutable headers
 
-const RESPONSE_NULL_BODY_STATUSES = [101, 103, 204, 205, 304];
 const RESPONSE_REDIRECT_STATUSES = [301, 302, 303, 307, 308];
 const REASON_PHRASE = /^[\t\x20-\x7E\x80-\xFF]*$/;
 
+// The Content-Type a string body gives (Fetch's "extract a body").
+const RESPONSE_TEXT_TYPE = 'text/plain;charset=UTF-8';
+
+// A status that forbids a body (Fetch's "null body status").
+function isNullBodyStatus(code) {
+  return code === 101 || code === 103 || code === 204 || code === 205 || code === 304;
+}
+
 class Response extends Body {
-  #type = 'default';
+  // Few fields, as a request into a cold isolate pays for each one it
+  // stores (one map transition each); what only fetch() and
+  // Response.error() set lives in #origin.
   #status = 200;
   #statusText = '';
-  #headers = null; // a Headers once constructed (each path below makes its own)
-  #url = '';
-  #redirected = false;
+  // A Headers; or, while nobody has asked for them, what they would hold:
+  // null for none, a string for just that Content-Type (a body's default).
+  // `.headers` makes the Headers on first read (#currentHeaders); a
+  // response sent without its headers read never makes one.
+  #headers = null;
+  #origin = null; // null: type "default", no URL, not redirected; else a record of the three
 
   constructor(body = null, init = undefined) {
     super(); // never super(INTERNAL): see Body
     // The built-ins' own form: the caller fills in the fields, headers
     // included (one Headers a response, not one made here and replaced).
     if (body === INTERNAL) return;
-    this.#initialize(init, body === null ? null : extractBody(body));
+    const hasInit = init !== undefined && init !== null;
+    if (typeof body === 'string') {
+      // The commonest shape, new Response('text'): no extractBody record.
+      const bytes = utf8Encode(body);
+      if (!hasInit) {
+        this.#headers = RESPONSE_TEXT_TYPE; // what #setBody does, one call less
+        bodySet(this, bytes);
+        return;
+      }
+      this.#initialize(init, true);
+      this.#setBody(bytes, null, RESPONSE_TEXT_TYPE);
+    } else if (body === null) {
+      if (hasInit) this.#initialize(init, false);
+    } else {
+      const extracted = extractBody(body);
+      if (hasInit) this.#initialize(init, true);
+      this.#setBody(extracted.bytes, extracted.stream, extracted.type);
+    }
   }
 
   static json(data, init = undefined) {
     const text = JSONStringify(data);
     if (text === undefined) throw new TypeError('Response.json: the value cannot be serialised as JSON');
     const response = new Response(INTERNAL);
-    response.#initialize(init, { bytes: utf8Encode(text), stream: null, type: 'application/json' });
+    const bytes = utf8Encode(text);
+    if (init !== undefined && init !== null) response.#initialize(init, true);
+    response.#setBody(bytes, null, 'application/json');
     return response;
   }
 
@@ -50,7 +81,7 @@ class Response extends Body {
 
   static error() {
     const response = new Response(INTERNAL);
-    response.#type = 'error';
+    response.#origin = { __proto__: null, type: 'error', url: '', redirected: false };
     response.#status = 0;
     response.#headers = new Headers();
     headersSetImmutable(response.#headers);
@@ -58,15 +89,15 @@ class Response extends Body {
   }
 
   get type() {
-    return this.#type;
+    return this.#origin === null ? 'default' : this.#origin.type;
   }
 
   get url() {
-    return this.#url; // only fetch() produces responses with a URL
+    return this.#origin === null ? '' : this.#origin.url; // only fetch() produces responses with a URL
   }
 
   get redirected() {
-    return this.#redirected;
+    return this.#origin === null ? false : this.#origin.redirected;
   }
 
   get status() {
@@ -82,64 +113,79 @@ class Response extends Body {
   }
 
   get headers() {
-    return this.#headers;
+    return this.#currentHeaders();
+  }
+
+  #currentHeaders() {
+    const pending = this.#headers;
+    if (pending === null || typeof pending === 'string') {
+      const headers = new Headers();
+      if (pending !== null) headersSetDefault(headers, 'content-type', pending);
+      this.#headers = headers;
+      return headers;
+    }
+    return pending;
   }
 
   clone() {
     const copy = new Response(INTERNAL);
     bodyClone(copy, this); // a stream is teed: each reads it whole
-    copy.#type = this.#type;
+    copy.#origin = this.#origin; // never changed once made: shared
     copy.#status = this.#status;
     copy.#statusText = this.#statusText;
-    copy.#headers = headersCopy(this.#headers);
-    copy.#url = this.#url;
-    copy.#redirected = this.#redirected;
+    const headers = this.#headers;
+    copy.#headers = headers === null || typeof headers === 'string' ? headers : headersCopy(headers);
     return copy;
   }
 
-  // Fetch's "initialize a response"; extracted is what extractBody made, or null.
-  // No init is WebIDL's empty dictionary: the defaults, with nothing read.
-  #initialize(init, extracted) {
-    let code = 200;
-    let text = '';
-    let headers;
-    if (init !== undefined && init !== null) {
-      const dictionary = toDictionary(init, 'Response');
-      const { status = 200, statusText = '' } = dictionary;
-      headers = dictionary.headers;
-      code = toUnsignedShort(status);
-      text = toByteString(statusText);
-      if (code < 200 || code > 599) throw new RangeError(`Response status ${code} is outside the range 200 to 599`);
-      if (RegExpPrototypeExec(REASON_PHRASE, text) === null) throw new TypeError('Invalid statusText');
-    }
+  // Fetch's "initialize a response" for an init that is not undefined or
+  // null (no init is WebIDL's empty dictionary: the defaults, with nothing
+  // read); hasBody: the constructor was given one.
+  #initialize(init, hasBody) {
+    const dictionary = toDictionary(init, 'Response');
+    const { status = 200, statusText = '' } = dictionary;
+    const headers = dictionary.headers;
+    const code = toUnsignedShort(status);
+    const text = toByteString(statusText);
+    if (code < 200 || code > 599) throw new RangeError(`Response status ${code} is outside the range 200 to 599`);
+    if (RegExpPrototypeExec(REASON_PHRASE, text) === null) throw new TypeError('Invalid statusText');
     this.#status = code;
     this.#statusText = text;
-    this.#headers = new Headers(headers);
-    if (extracted !== null) {
-      if (ArrayPrototypeIncludes(RESPONSE_NULL_BODY_STATUSES, code)) {
-        throw new TypeError(`A response with status ${code} cannot have a body`);
+    if (headers !== undefined) this.#headers = new Headers(headers);
+    if (hasBody && isNullBodyStatus(code)) throw new TypeError(`A response with status ${code} cannot have a body`);
+  }
+
+  // The extracted body and its default Content-Type (type, or null). While
+  // no Headers is made the type waits in #headers (see there), checked now
+  // as headersSetDefault would.
+  #setBody(bytes, stream, type) {
+    if (type !== null) {
+      if (this.#headers !== null) {
+        headersSetDefault(this.#headers, 'content-type', type);
+      } else {
+        if (type !== RESPONSE_TEXT_TYPE && !isHeaderValue(type)) {
+          throw new TypeError('Header values must not contain CR, LF or NUL');
+        }
+        this.#headers = type;
       }
-      if (extracted.type !== null) headersSetDefault(this.#headers, 'content-type', extracted.type);
-      if (extracted.stream !== null) bodySetStream(this, extracted.stream);
-      else bodySet(this, extracted.bytes);
     }
+    if (stream !== null) bodySetStream(this, stream);
+    else bodySet(this, bytes);
   }
 
   static {
     responseFromFetch = (status, statusText, headerList, stream, url, redirected) => {
       const response = new Response(INTERNAL);
-      response.#type = 'basic';
+      response.#origin = { __proto__: null, type: 'basic', url, redirected };
       response.#status = status;
       response.#statusText = statusText;
       response.#headers = headersFromClient(headerList);
-      response.#url = url;
-      response.#redirected = redirected;
       if (stream !== null) bodySetStream(response, stream);
       return response;
     };
-    responseIs = (value) => isObject(value) && #type in value;
+    responseIs = (value) => isObject(value) && #status in value;
     responseParts = (response) => ({
-      __proto__: null, status: response.#status, statusText: response.#statusText, headers: response.#headers,
+      __proto__: null, status: response.#status, statusText: response.#statusText, headers: response.#currentHeaders(),
     });
     // Hands the response of request `id` to the engine in one native call
     // (native.respond, response_output.h): status, statusText, the headers
@@ -152,22 +198,33 @@ class Response extends Body {
     // installed runs here and sees it; the handle has no prototype and is
     // frozen.
     responseOutput = (id, response) => {
-      if (response.#type === 'error') {
+      // The brand check here, not a call of responseIs first: run() makes
+      // one call for both.
+      if (!((typeof response === 'object' && response !== null) && #status in response)) return false;
+      if (response.#origin !== null && response.#origin.type === 'error') {
         throw new TypeError('the fetch handler returned Response.error(), which cannot be sent');
       }
-      if (bodyIsUsed(response)) {
+      let bytes = bodyUnread(response);
+      if (bytes === undefined) {
         throw new TypeError('the fetch handler returned a Response whose body has already been read');
       }
-      const sorted = headersSorted(response.#headers);
+      const own = response.#headers;
       let headers = '';
-      for (let i = 0; i < sorted.length; i++) {
-        headers += sorted[i][0] + '\0' + sorted[i][1] + '\0';
+      let count = 0;
+      if (typeof own === 'string') {
+        headers = 'content-type\0' + own + '\0'; // headers never read: just the body's type
+        count = 1;
+      } else if (own !== null) {
+        const sorted = headersSorted(own);
+        for (let i = 0; i < sorted.length; i++) {
+          headers += sorted[i][0] + '\0' + sorted[i][1] + '\0';
+        }
+        count = sorted.length;
       }
-      let bytes = bodyPeek(response);
       let handle = null;
       let length = -1;
       let passthrough = 0;
-      const stream = bodyStream(response);
+      const stream = bytes === null ? bodyStream(response) : null;
       if (stream !== null) {
         if (readableStreamIsLocked(stream)) {
           throw new TypeError('the fetch handler returned a Response whose body is locked to a reader');
@@ -186,13 +243,14 @@ class Response extends Body {
           passthrough = source !== null && source.requestId !== undefined ? source.requestId : 0;
         }
       }
-      native.respond(id, response.#status, response.#statusText, headers, sorted.length, bytes, handle,
+      native.respond(id, response.#status, response.#statusText, headers, count, bytes, handle,
                      length, passthrough);
+      return true;
     };
     registerInspector('Response', (value) => {
-      if (!(#type in value)) return undefined;
+      if (!(#status in value)) return undefined;
       return {
-        status: value.#status, statusText: value.#statusText, headers: value.#headers, bodyUsed: bodyIsUsed(value),
+        status: value.#status, statusText: value.#statusText, headers: value.#currentHeaders(), bodyUsed: bodyIsUsed(value),
       };
     });
   }
