@@ -104,8 +104,10 @@ function warmUp() {
       return new Response(null, { status: 204, headers });
     },
   };
-  // The commonest handler: a string body, no init, headers never read.
+  // The commonest handlers: a string body, no init, headers never read;
+  // a JSON answer with a request header in it.
   const plain = { fetch: () => new Response('warm') };
+  const json = { fetch: (request) => Response.json({ accept: request.headers.get('accept') }) };
   // Both ways a handler answers: with a Response (run() gives true) and
   // with a promise of one (run() gives the promise). native.respond is the
   // one native called: for request 0 it hands nothing to anyone.
@@ -114,6 +116,7 @@ function warmUp() {
   for (let i = 0; i < WARM_UP_ROUNDS; i++) {
     run(0, exports, {}, 'GET', 'http://localhost/warm?q=1', headerList, null, -2, ObjectFreeze({}));
     run(0, plain, {}, 'GET', 'http://localhost/', headerList, null, -2, null);
+    run(0, json, {}, 'GET', 'http://localhost/', headerList, null, -2, null);
   }
   const answered = run(0, exports, {}, 'GET', 'http://localhost/warm?q=1', headerList, null, -2, ObjectFreeze({}));
   const later = { async fetch() { return new Response('warm'); } };

@@ -10,24 +10,33 @@ const REASON_PHRASE = /^[\t\x20-\x7E\x80-\xFF]*$/;
 
 // The Content-Type a string body gives (Fetch's "extract a body").
 const RESPONSE_TEXT_TYPE = 'text/plain;charset=UTF-8';
+// What responseOutput sends for the two types a body gives most, as
+// constants: no string made per request, none for the engine to flatten.
+const RESPONSE_TEXT_HEADER = `content-type\0${RESPONSE_TEXT_TYPE}\0`;
+const RESPONSE_JSON_TYPE = 'application/json';
+const RESPONSE_JSON_HEADER = `content-type\0${RESPONSE_JSON_TYPE}\0`;
 
 // A status that forbids a body (Fetch's "null body status").
 function isNullBodyStatus(code) {
   return code === 101 || code === 103 || code === 204 || code === 205 || code === 304;
 }
 
+// Response's rarely set fields, in one record (see #extra).
+function responseExtra(type, url, redirected, statusText) {
+  return { __proto__: null, type, url, redirected, statusText };
+}
+
 class Response extends Body {
   // Few fields, as a request into a cold isolate pays for each one it
-  // stores (one map transition each); what only fetch() and
-  // Response.error() set lives in #origin.
+  // stores (one map transition each); what only fetch(), Response.error()
+  // and an init with a statusText set lives in #extra.
   #status = 200;
-  #statusText = '';
   // A Headers; or, while nobody has asked for them, what they would hold:
   // null for none, a string for just that Content-Type (a body's default).
   // `.headers` makes the Headers on first read (#currentHeaders); a
   // response sent without its headers read never makes one.
   #headers = null;
-  #origin = null; // null: type "default", no URL, not redirected; else a record of the three
+  #extra = null; // null: type "default", no URL, not redirected, statusText ''; else a record of the four
 
   constructor(body = null, init = undefined) {
     super(); // never super(INTERNAL): see Body
@@ -60,7 +69,7 @@ class Response extends Body {
     const response = new Response(INTERNAL);
     const bytes = utf8Encode(text);
     if (init !== undefined && init !== null) response.#initialize(init, true);
-    response.#setBody(bytes, null, 'application/json');
+    response.#setBody(bytes, null, RESPONSE_JSON_TYPE);
     return response;
   }
 
@@ -81,7 +90,7 @@ class Response extends Body {
 
   static error() {
     const response = new Response(INTERNAL);
-    response.#origin = { __proto__: null, type: 'error', url: '', redirected: false };
+    response.#extra = responseExtra('error', '', false, '');
     response.#status = 0;
     response.#headers = new Headers();
     headersSetImmutable(response.#headers);
@@ -89,15 +98,15 @@ class Response extends Body {
   }
 
   get type() {
-    return this.#origin === null ? 'default' : this.#origin.type;
+    return this.#extra === null ? 'default' : this.#extra.type;
   }
 
   get url() {
-    return this.#origin === null ? '' : this.#origin.url; // only fetch() produces responses with a URL
+    return this.#extra === null ? '' : this.#extra.url; // only fetch() produces responses with a URL
   }
 
   get redirected() {
-    return this.#origin === null ? false : this.#origin.redirected;
+    return this.#extra === null ? false : this.#extra.redirected;
   }
 
   get status() {
@@ -109,7 +118,7 @@ class Response extends Body {
   }
 
   get statusText() {
-    return this.#statusText;
+    return this.#extra === null ? '' : this.#extra.statusText;
   }
 
   get headers() {
@@ -130,9 +139,8 @@ class Response extends Body {
   clone() {
     const copy = new Response(INTERNAL);
     bodyClone(copy, this); // a stream is teed: each reads it whole
-    copy.#origin = this.#origin; // never changed once made: shared
+    copy.#extra = this.#extra; // never changed once made: shared
     copy.#status = this.#status;
-    copy.#statusText = this.#statusText;
     const headers = this.#headers;
     copy.#headers = headers === null || typeof headers === 'string' ? headers : headersCopy(headers);
     return copy;
@@ -143,14 +151,17 @@ class Response extends Body {
   // read); hasBody: the constructor was given one.
   #initialize(init, hasBody) {
     const dictionary = toDictionary(init, 'Response');
-    const { status = 200, statusText = '' } = dictionary;
+    const { status = 200, statusText } = dictionary;
     const headers = dictionary.headers;
     const code = toUnsignedShort(status);
-    const text = toByteString(statusText);
+    // No statusText (the usual init) is '': nothing to convert or match.
+    const text = statusText === undefined ? '' : toByteString(statusText);
     if (code < 200 || code > 599) throw new RangeError(`Response status ${code} is outside the range 200 to 599`);
-    if (RegExpPrototypeExec(REASON_PHRASE, text) === null) throw new TypeError('Invalid statusText');
+    if (statusText !== undefined && RegExpPrototypeExec(REASON_PHRASE, text) === null) {
+      throw new TypeError('Invalid statusText');
+    }
     this.#status = code;
-    this.#statusText = text;
+    if (text !== '') this.#extra = responseExtra('default', '', false, text);
     if (headers !== undefined) this.#headers = new Headers(headers);
     if (hasBody && isNullBodyStatus(code)) throw new TypeError(`A response with status ${code} cannot have a body`);
   }
@@ -176,16 +187,16 @@ class Response extends Body {
   static {
     responseFromFetch = (status, statusText, headerList, stream, url, redirected) => {
       const response = new Response(INTERNAL);
-      response.#origin = { __proto__: null, type: 'basic', url, redirected };
+      response.#extra = responseExtra('basic', url, redirected, statusText);
       response.#status = status;
-      response.#statusText = statusText;
       response.#headers = headersFromClient(headerList);
       if (stream !== null) bodySetStream(response, stream);
       return response;
     };
     responseIs = (value) => isObject(value) && #status in value;
     responseParts = (response) => ({
-      __proto__: null, status: response.#status, statusText: response.#statusText, headers: response.#currentHeaders(),
+      __proto__: null, status: response.#status, statusText: response.#extra === null ? '' : response.#extra.statusText,
+      headers: response.#currentHeaders(),
     });
     // Hands the response of request `id` to the engine in one native call
     // (native.respond, response_output.h): status, statusText, the headers
@@ -201,7 +212,8 @@ class Response extends Body {
       // The brand check here, not a call of responseIs first: run() makes
       // one call for both.
       if (!((typeof response === 'object' && response !== null) && #status in response)) return false;
-      if (response.#origin !== null && response.#origin.type === 'error') {
+      const extra = response.#extra;
+      if (extra !== null && extra.type === 'error') {
         throw new TypeError('the fetch handler returned Response.error(), which cannot be sent');
       }
       let bytes = bodyUnread(response);
@@ -212,7 +224,9 @@ class Response extends Body {
       let headers = '';
       let count = 0;
       if (typeof own === 'string') {
-        headers = 'content-type\0' + own + '\0'; // headers never read: just the body's type
+        // Headers never read: just the body's type.
+        headers = own === RESPONSE_TEXT_TYPE ? RESPONSE_TEXT_HEADER
+          : own === RESPONSE_JSON_TYPE ? RESPONSE_JSON_HEADER : 'content-type\0' + own + '\0';
         count = 1;
       } else if (own !== null) {
         const sorted = headersSorted(own);
@@ -243,14 +257,17 @@ class Response extends Body {
           passthrough = source !== null && source.requestId !== undefined ? source.requestId : 0;
         }
       }
-      native.respond(id, response.#status, response.#statusText, headers, count, bytes, handle,
+      native.respond(id, response.#status, extra === null ? '' : extra.statusText, headers, count, bytes, handle,
                      length, passthrough);
       return true;
     };
     registerInspector('Response', (value) => {
       if (!(#status in value)) return undefined;
       return {
-        status: value.#status, statusText: value.#statusText, headers: value.#currentHeaders(), bodyUsed: bodyIsUsed(value),
+        status: value.#status,
+        statusText: value.#extra === null ? '' : value.#extra.statusText,
+        headers: value.#currentHeaders(),
+        bodyUsed: bodyIsUsed(value),
       };
     });
   }
