@@ -100,6 +100,7 @@ $t->put_script('warm', 'options', q{
         plain: new Request('https://example.com/').redirect,
         sameSignal: manual.signal === signal, cloneSignal: copy.signal === signal,
         given: given.signal === controller.signal, givenCopied: new Request(given).signal === controller.signal,
+        madeCf: new Request('https://example.com/').cf === undefined, method: request.method,
       });
     },
   };
@@ -146,5 +147,8 @@ is_deeply [@$d{qw(client manual cloned copied plain)}], [qw(follow manual manual
 is $d->{sameSignal}, $T, 'request.signal is the same object on every read';
 is $d->{cloneSignal}, $T, 'a clone made after it was read has the same signal';
 is_deeply [$d->{given}, $d->{givenCopied}], [$T, $T], 'init.signal is the request\'s signal, and its copy\'s';
+is $d->{madeCf}, $T, 'a Request a script made has no request.cf';
+is $d->{method}, 'GET', 'a client\'s GET is request.method "GET"';
+is decode_json($t->request('POST', '/t/options/x', content => 'x')->{content})->{method}, 'POST', 'and its POST "POST"';
 
 done_testing;

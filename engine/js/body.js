@@ -162,7 +162,7 @@ class Body {
   static {
     bodySet = (object, bytes) => {
       object.#bytes = bytes;
-      object.#stream = null;
+      if (object.#stream !== null) object.#stream = null; // a new object's is: no store
     };
     bodySetStream = (object, stream) => {
       object.#bytes = null;

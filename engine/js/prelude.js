@@ -43,6 +43,9 @@ const FunctionPrototypeCall = Function.prototype.call;
 const uncurryThis = Function.prototype.bind.bind(FunctionPrototypeCall);
 
 const ReflectApply = Reflect.apply;
+// (fn, thisArg, ...args): fn.call(thisArg, ...args) with the intrinsic call,
+// and no array of the arguments to make (as ReflectApply needs).
+const FunctionPrototypeCallOn = uncurryThis(FunctionPrototypeCall);
 const ReflectOwnKeys = Reflect.ownKeys;
 const ReflectGetOwnPropertyDescriptor = Reflect.getOwnPropertyDescriptor;
 const ObjectDefineProperty = Object.defineProperty;

@@ -81,7 +81,10 @@ class Request extends Body {
   // A request from the client keeps its URL as nginx handed it until the
   // script first asks: a handler that never looks pays nothing for it.
   #clientUrl = null;
-  #cf = undefined; // null: the client's empty request.cf, made when first read
+  // undefined: none (a Request a script made); null: the client's empty
+  // request.cf, made when first read. null by default, as requestFromClient
+  // finds it: one store less per request (the constructor sets undefined).
+  #cf = null;
   // null: redirect "follow" and no signal yet; else a record of the two,
   // its signal the AbortSignal from init, as workerd keeps it, made on first
   // read if none.
@@ -91,6 +94,7 @@ class Request extends Body {
     super(); // never super(INTERNAL): see Body
     if (input === INTERNAL) return; // clone() and requestFromClient fill in the fields
     requireArgs(arguments.length, 1, 'Request');
+    this.#cf = undefined; // see #cf
     const source = isObject(input) && #method in input ? input : null;
     // The source's own URL and headers, never through getters a tenant may
     // have put on Request.prototype (which would skip the URL checks).
@@ -220,12 +224,14 @@ class Request extends Body {
     });
     requestFromClient = (method, url, headerList, body, streamed, id, cf) => {
       const request = new Request(INTERNAL);
-      request.#cf = cf;
+      // Only what differs from the fields' defaults is stored: each store
+      // goes through V8's runtime while an isolate has no feedback yet.
+      if (cf !== null) request.#cf = cf;
       // Everything here goes through captured intrinsics (prelude.js): the
       // tenant's script has run by now.
       // As the client sent it; nginx has checked it. Strings from the
       // engine: String() only in case, not a call each.
-      request.#method = typeof method === 'string' ? method : String(method);
+      if (method !== 'GET') request.#method = typeof method === 'string' ? method : String(method);
       request.#clientUrl = typeof url === 'string' ? url : String(url);
       request.#headers = headerList; // the engine's array: see #headers
       if (streamed >= -1) {
