@@ -68,9 +68,10 @@ function headersCombined(list, key) {
 function headersClientCombined(flat, key) {
   let combined = null;
   for (let i = 0; i + 1 < flat.length; i += 2) {
-    const name = String(flat[i]);
+    // The engine's strings: String() only in case, not a call for each.
+    const name = typeof flat[i] === 'string' ? flat[i] : String(flat[i]);
     if (name.length !== key.length || (name !== key && StringPrototypeToLowerCase(name) !== key)) continue;
-    const value = httpTrim(String(flat[i + 1]));
+    const value = httpTrim(typeof flat[i + 1] === 'string' ? flat[i + 1] : String(flat[i + 1]));
     if (isHeaderValue(value)) combined = combined === null ? value : `${combined}, ${value}`;
   }
   return combined;
