@@ -196,7 +196,7 @@ dispatch_outcome_e TenantIsolate::guarded(double budget_ms, double *cpu_ms, Fn &
   {
     v8::HandleScope handle_scope(isolate_);
     sync_wasm_memories();
-    within_memory = budget_->check_after_run();
+    within_memory = budget_->check_after_turn(wall);
   }
   // A termination requested as the run ended would land in the next
   // script: it is cancelled here, and the run counts as stopped.
