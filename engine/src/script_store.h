@@ -47,6 +47,12 @@ struct ScriptSource {
   // Redis by hand.
   std::string created_on;
 
+  // The isolate pool's slot of the isolate built from this very load, while
+  // there is one (opaque here; IsolatePool sets and clears it): the warm
+  // path finds its isolate without a lookup by name (a cache miss or more
+  // per request among many tenants). Event-loop thread only.
+  mutable void *pool_slot = nullptr;
+
   size_t size() const;
   // What decides whether an isolate built from an older load still fits.
   bool same_version(const ScriptSource &other) const;
