@@ -27,6 +27,8 @@
 
 namespace dispatch {
 
+struct ScriptMetrics;
+
 struct ScriptSource {
   std::string ns;
   std::string name;
@@ -52,6 +54,11 @@ struct ScriptSource {
   // path finds its isolate without a lookup by name (a cache miss or more
   // per request among many tenants). Event-loop thread only.
   mutable void *pool_slot = nullptr;
+  // Its counters in Metrics during the drain numbered metrics_drain
+  // (Metrics keeps both; a drain makes them stale): no lookup by name as a
+  // request ends.
+  mutable ScriptMetrics *metrics = nullptr;
+  mutable uint64_t metrics_drain = 0;
 
   size_t size() const;
   // What decides whether an isolate built from an older load still fits.
