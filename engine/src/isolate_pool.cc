@@ -33,7 +33,17 @@ IsolatePool::IsolatePool(Engine &engine)
       prepare_timer_(engine.host(), [this] { prepare_one(); }, true),
       dispose_timer_(engine.host(), [this] { dispose_now(); }, true) {}
 
-IsolatePool::~IsolatePool() = default;
+IsolatePool::~IsolatePool() {
+  // The ScriptSources may outlive the pool (the script store's cache).
+  for (auto &entry : slots_) unlink(entry);
+}
+
+void IsolatePool::link(SlotEntry &entry) { entry.second.isolate->script_ptr()->pool_slot = &entry; }
+
+void IsolatePool::unlink(SlotEntry &entry) {
+  const ScriptSource *script = entry.second.isolate->script_ptr().get();
+  if (script->pool_slot == &entry) script->pool_slot = nullptr;
+}
 
 size_t IsolatePool::memory() const {
   size_t total = 0;
@@ -76,6 +86,7 @@ void IsolatePool::dispose_now() {
 }
 
 void IsolatePool::erase(std::unordered_map<std::string, Slot>::iterator it) {
+  unlink(*it);
   std::shared_ptr<TenantIsolate> isolate = std::move(it->second.isolate);
   lru_.erase(it->second.lru);
   if (it->second.unreduced) unreduced_.erase(it->second.idle);
@@ -99,6 +110,15 @@ void IsolatePool::touch(Slot &slot, const std::string &key) {
 std::shared_ptr<TenantIsolate> IsolatePool::acquire(
     const std::shared_ptr<const ScriptSource> &script, std::string *err,
     dispatch_outcome_e *outcome) {
+  // The warm path: this load's own isolate, still in the pool (its slot
+  // unlinks itself when it leaves), and not stopped.
+  if (script->pool_slot != nullptr) {
+    SlotEntry &entry = *static_cast<SlotEntry *>(script->pool_slot);
+    if (!entry.second.isolate->dead()) {
+      touch(entry.second, entry.first);
+      return entry.second.isolate;
+    }
+  }
   std::string key = script->ns + "/" + script->name;
   auto it = slots_.find(key);
   if (it != slots_.end()) {
@@ -134,7 +154,13 @@ std::shared_ptr<TenantIsolate> IsolatePool::acquire(
   if (!isolate) return nullptr;
   lru_.push_front(key);
   unreduced_.push_front(key);
-  slots_[key] = Slot{isolate, lru_.begin(), true, unreduced_.begin(), tick_};
+  auto slot = slots_.try_emplace(key).first;
+  if (slot->second.isolate) unlink(*slot);
+  slot->second = Slot{isolate, lru_.begin(), true, unreduced_.begin(), tick_};
+  // Only when the isolate was built from this very load: another load of
+  // the same version keeps to the lookup by name (its pointer is not the
+  // isolate's, which unlink() clears).
+  if (isolate->script_ptr() == script) link(*slot);
   return isolate;
 }
 
@@ -154,6 +180,7 @@ bool IsolatePool::make_room(std::string *err) {
                                            ? DISPATCH_RETIRE_LRU
                                            : DISPATCH_RETIRE_MEMORY]++;
     total -= it->second.isolate->memory();
+    unlink(*it);
     std::shared_ptr<TenantIsolate> isolate = std::move(it->second.isolate);
     if (it->second.unreduced) unreduced_.erase(it->second.idle);
     victim = lru_.erase(victim);

@@ -67,6 +67,11 @@ class IsolatePool {
     uint64_t used_at = 0;
   };
 
+  using SlotEntry = std::pair<const std::string, Slot>;
+  // The slot's isolate's ScriptSource points at it (pool_slot) / no longer.
+  static void link(SlotEntry &entry);
+  static void unlink(SlotEntry &entry);
+
   bool make_room(std::string *err);
   void erase(std::unordered_map<std::string, Slot>::iterator it);
   void touch(Slot &slot, const std::string &key);

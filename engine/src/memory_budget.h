@@ -79,6 +79,17 @@ class MemoryBudget : public v8::ArrayBuffer::Allocator {
   // After a run: measures the heap; false when the budget is spent (the
   // isolate is then condemned).
   bool check_after_run();
+  // After a run of wall_ms (wall time): check_after_run(), skipped when
+  // the heap cannot have grown past the budget since it was last measured.
+  // A heap grows no faster than memory is written (kMaxHeapGrowthPerMs):
+  // runs that add up to at most kUnmeasuredRunsMs unmeasured can have
+  // grown it by kMaxUnseenHeap at most, so the measurement is skipped only
+  // while that much more still fits the budget. What grew meanwhile is
+  // seen at the next measurement, full GC or watchdog look.
+  bool check_after_turn(double wall_ms);
+  static constexpr double kUnmeasuredRunsMs = 0.2;
+  static constexpr size_t kMaxHeapGrowthPerMs = size_t(32) << 20;  // 32 GB/s
+  static constexpr size_t kMaxUnseenHeap = size_t(kUnmeasuredRunsMs * kMaxHeapGrowthPerMs);
   // Collects what can be collected and condemns the isolate only if it is
   // still past the budget. On the isolate's thread, outside a GC.
   void verify();
@@ -143,6 +154,7 @@ class MemoryBudget : public v8::ArrayBuffer::Allocator {
   bool unwind_granted_ = false;
   std::atomic<bool> verify_requested_{false};
   bool collecting_ = false;  // inside collect(): its GCs do not judge
+  double unmeasured_ms_ = 0;  // wall time of the runs since the last measurement
 };
 
 // MemoryBudget::new_buffer of the isolate's own budget.

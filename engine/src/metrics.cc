@@ -1,6 +1,10 @@
 #include "metrics.h"
 
+#include <atomic>
+
 #include "request_scope.h"
+#include "script_store.h"
+#include "tenant_isolate.h"
 
 namespace dispatch {
 
@@ -17,13 +21,37 @@ size_t wall_bucket(double ms) {
 
 }  // namespace
 
-void Metrics::request_ended(const RequestScope &scope, double now_ms) {
+uint64_t Metrics::next_drain_id() {
+  static std::atomic<uint64_t> last{0};
+  return ++last;
+}
+
+ScriptMetrics &Metrics::script_of(const RequestScope &scope) {
+  // Among many tenants the two lookups by name miss the CPU's caches; the
+  // isolate's ScriptSource is at hand (its names checked: the series is
+  // the request's).
+  const ScriptSource *source = scope.isolate ? scope.isolate->script_ptr().get() : nullptr;
+  if (source != nullptr && source->metrics_drain == drain_id_ && source->ns == scope.ns &&
+      source->name == scope.script) {
+    return *source->metrics;
+  }
   // A name that cannot be a script's (a client's junk) gets no series of
   // its own: its request is counted in the host's fold of last resort.
   static const std::string none;
   bool named = dispatch_name_valid(scope.ns.data(), scope.ns.size()) &&
                dispatch_name_valid(scope.script.data(), scope.script.size());
-  ScriptMetrics &m = named ? script(scope.ns, scope.script) : script(none, none);
+  if (!named) return script(none, none);
+  ScriptMetrics &m = script(scope.ns, scope.script);
+  if (source != nullptr && source->ns == scope.ns && source->name == scope.script) {
+    // unordered_map nodes stay put until drain() clears them (and counts).
+    source->metrics = &m;
+    source->metrics_drain = drain_id_;
+  }
+  return m;
+}
+
+void Metrics::request_ended(const RequestScope &scope, double now_ms) {
+  ScriptMetrics &m = script_of(scope);
   unsigned outcome = unsigned(scope.outcome);
   if (outcome < DISPATCH_OUTCOMES) m.requests[outcome]++;
   // Until its Response (or its failure); a request that never got one
@@ -76,6 +104,7 @@ void Metrics::drain(dispatch_metrics_handler_pt handler, void *ctx,
     }
   }
   scripts_.clear();
+  drain_id_ = next_drain_id();  // every ScriptSource's pointer is stale now
   if (out != nullptr) {
     out->isolates_created = worker_.isolates_created;
     for (size_t i = 0; i < DISPATCH_RETIRE_REASONS; i++) out->retired[i] = worker_.retired[i];

@@ -61,8 +61,16 @@ class Metrics {
   void drain(dispatch_metrics_handler_pt handler, void *ctx, dispatch_worker_metrics_t *out);
 
  private:
+  // The counters of the script that ran the request: through the pointer
+  // its ScriptSource keeps when it is from this drain, else by name.
+  ScriptMetrics &script_of(const RequestScope &scope);
+
   std::unordered_map<std::string, std::unordered_map<std::string, ScriptMetrics>> scripts_;
   WorkerCounters worker_;
+  // This instance's drain: numbered across every Metrics of the process,
+  // so a pointer kept for one never passes for another's (0 is none).
+  uint64_t drain_id_ = next_drain_id();
+  static uint64_t next_drain_id();
 };
 
 }  // namespace dispatch

@@ -27,6 +27,8 @@
 
 namespace dispatch {
 
+struct ScriptMetrics;
+
 struct ScriptSource {
   std::string ns;
   std::string name;
@@ -46,6 +48,17 @@ struct ScriptSource {
   // Cache API gives it a cache of its own. Empty for scripts written to
   // Redis by hand.
   std::string created_on;
+
+  // The isolate pool's slot of the isolate built from this very load, while
+  // there is one (opaque here; IsolatePool sets and clears it): the warm
+  // path finds its isolate without a lookup by name (a cache miss or more
+  // per request among many tenants). Event-loop thread only.
+  mutable void *pool_slot = nullptr;
+  // Its counters in Metrics during the drain numbered metrics_drain
+  // (Metrics keeps both; a drain makes them stale): no lookup by name as a
+  // request ends.
+  mutable ScriptMetrics *metrics = nullptr;
+  mutable uint64_t metrics_drain = 0;
 
   size_t size() const;
   // What decides whether an isolate built from an older load still fits.

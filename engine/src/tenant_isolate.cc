@@ -46,6 +46,11 @@ namespace {
 // A run shorter than this (wall time) is charged its wall time, saving the
 // second read of the thread's CPU clock (see guarded()).
 constexpr double kExactCpuAboveMs = 1.0;
+// A turn starting less than this (wall time) after the last read of the
+// thread's CPU clock takes that reading as its start, and at most this
+// share of its budget: see guarded().
+constexpr double kCpuReadReuseMs = 1.0;
+constexpr double kCpuReadReuseShare = 0.05;
 
 constexpr uint32_t kTenantSlot = 0;
 // ctx.waitUntil() promises one request may keep pending.
@@ -58,6 +63,9 @@ const char kDefaultMainModule[] = "worker.js";
 // while any JavaScript runs (a dispatch's caller feeding its target a body)
 // is settled from the loop, never with two isolates on the stack.
 int g_running = 0;
+// The event-loop thread's CPU clock, read about once a millisecond while
+// turns follow each other closely.
+CpuClockFloor g_cpu_clock;
 
 using JsonPtr = std::unique_ptr<json_t, void (*)(json_t *)>;
 
@@ -154,11 +162,15 @@ dispatch_outcome_e TenantIsolate::guarded(double budget_ms, double *cpu_ms, Fn &
   // that is not the thread's current one sets thread-locals (~600 Ir); the
   // scopes the run opens inside are nested, and cheap.
   v8::Isolate::Scope isolate_scope(isolate_);
-  // One read of the thread's CPU clock per run (a system call: ~0.7 us of
-  // CPU here, more under seccomp), for the watchdog's deadline; the wall
-  // clock (vDSO, no system call) times the run.
-  double started = thread_cpu_ms();
+  // The thread's CPU clock is a system call (~0.7 us of CPU here, more
+  // under seccomp); the wall clock (vDSO) is not. A run that starts within
+  // kCpuReadReuseMs (and kCpuReadReuseShare of its budget) of the last read
+  // starts from that reading: a lower bound of the CPU clock now, behind it
+  // by at most that gap, so the watchdog's deadline and a long run's charge
+  // can only be stricter, by at most the gap, never laxer.
   double started_wall = clock_ms(CLOCK_MONOTONIC);
+  double started = g_cpu_clock.at_most_now(
+      started_wall, std::min(kCpuReadReuseMs, budget_ms * kCpuReadReuseShare));
   run_deadline_cpu_ms_ = started + budget_ms;
   watchdog.arm(isolate_, started + budget_ms, budget_.get());
   platform_freeze_clock();
@@ -171,15 +183,20 @@ dispatch_outcome_e TenantIsolate::guarded(double budget_ms, double *cpu_ms, Fn &
   bool fired = watchdog.disarm();
   // A thread spends no more CPU than wall time: a short run is charged its
   // wall time (more than its CPU time only by what a preemption inside it
-  // took, at most kExactCpuAboveMs), a longer one its CPU time exactly.
-  double wall = clock_ms(CLOCK_MONOTONIC) - started_wall;
-  *cpu_ms += wall < kExactCpuAboveMs ? std::max(0.0, wall) : thread_cpu_ms() - started;
+  // took, at most kExactCpuAboveMs), a longer one its CPU time, counted
+  // from a start that may be early by the gap above, and capped by its wall
+  // time (exact when the start was read afresh).
+  double ended_wall = clock_ms(CLOCK_MONOTONIC);
+  double wall = ended_wall - started_wall;
+  *cpu_ms += wall < kExactCpuAboveMs
+                 ? std::max(0.0, wall)
+                 : std::min(wall, g_cpu_clock.read(ended_wall) - started);
 
   bool within_memory;
   {
     v8::HandleScope handle_scope(isolate_);
     sync_wasm_memories();
-    within_memory = budget_->check_after_run();
+    within_memory = budget_->check_after_turn(wall);
   }
   // A termination requested as the run ended would land in the next
   // script: it is cancelled here, and the run counts as stopped.
