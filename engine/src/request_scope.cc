@@ -1,10 +1,47 @@
 #include "request_scope.h"
 
+#include <vector>
+
 #include "api/dispatch.h"
 #include "api/fetch.h"
 #include "tenant_isolate.h"
 
 namespace dispatch {
+
+namespace {
+
+// Freed scopes' blocks, for the next requests: as many as requests a
+// worker usually has in flight at once; past that, back to malloc.
+constexpr size_t kKeptBlocks = 64;
+
+struct KeptBlocks {
+  std::vector<void *> blocks;
+  KeptBlocks() { blocks.reserve(kKeptBlocks); }
+  ~KeptBlocks() {
+    for (void *block : blocks) ::operator delete(block);
+  }
+};
+
+thread_local KeptBlocks t_kept;
+
+}  // namespace
+
+void *RequestScope::operator new(size_t size) {
+  if (size == sizeof(RequestScope) && !t_kept.blocks.empty()) {
+    void *block = t_kept.blocks.back();
+    t_kept.blocks.pop_back();
+    return block;
+  }
+  return ::operator new(size);
+}
+
+void RequestScope::operator delete(void *block, size_t size) {
+  if (size == sizeof(RequestScope) && t_kept.blocks.size() < kKeptBlocks) {
+    t_kept.blocks.push_back(block);
+    return;
+  }
+  ::operator delete(block);
+}
 
 RequestScope::~RequestScope() { leave_isolate(); }
 

@@ -270,8 +270,21 @@ void TenantIsolate::take_settled(v8::Local<v8::Context> context) {
   // A copy: what runs below may end a request's waitUntil work, never a
   // scope (scopes end from the loop), but the set is not ours to walk while
   // tenant getters run.
-  std::vector<RequestScope *> scopes(scopes_.begin(), scopes_.end());
-  for (RequestScope *scope : scopes) {
+  // On the stack while they are few (nearly always one): no heap block
+  // per turn.
+  constexpr size_t kInlineScopes = 8;
+  RequestScope *inline_scopes[kInlineScopes];
+  std::vector<RequestScope *> more;
+  RequestScope **scopes = inline_scopes;
+  if (scopes_.size() > kInlineScopes) {
+    more.assign(scopes_.begin(), scopes_.end());
+    scopes = more.data();
+  } else {
+    std::copy(scopes_.begin(), scopes_.end(), inline_scopes);
+  }
+  size_t count = scopes_.size();
+  for (size_t i = 0; i < count; i++) {
+    RequestScope *scope = scopes[i];
     if (isolate_->IsExecutionTerminating()) return;
     if (scope->handover.ready && !scope->responded()) {
       take_response(*scope);
@@ -1221,14 +1234,23 @@ void TenantIsolate::run(RequestScope &scope) {
   scopes_.insert(&scope);
   turn(scope, [&](v8::Local<v8::Context> context, v8::TryCatch &try_catch) {
     // Made whole, not Set() element by element: a setter a tenant put on
-    // Array.prototype would see (or refuse) the client's headers.
-    std::vector<v8::Local<v8::Value>> flat;
-    flat.reserve(scope.headers.size() * 2);
-    for (const auto &h : scope.headers) {
-      flat.push_back(v8_byte_str(isolate_, h.first));
-      flat.push_back(v8_byte_str(isolate_, h.second));
+    // Array.prototype would see (or refuse) the client's headers. The
+    // usual handful of headers needs no heap block for the list.
+    constexpr size_t kInlineValues = 32;
+    v8::Local<v8::Value> inline_values[kInlineValues];
+    std::vector<v8::Local<v8::Value>> more;
+    size_t count = scope.headers.size() * 2;
+    v8::Local<v8::Value> *flat = inline_values;
+    if (count > kInlineValues) {
+      more.resize(count);
+      flat = more.data();
     }
-    v8::Local<v8::Array> headers = v8::Array::New(isolate_, flat.data(), flat.size());
+    size_t n = 0;
+    for (const auto &h : scope.headers) {
+      flat[n++] = v8_byte_str(isolate_, h.first);
+      flat[n++] = v8_byte_str(isolate_, h.second);
+    }
+    v8::Local<v8::Array> headers = v8::Array::New(isolate_, flat, n);
     v8::Local<v8::Value> body = v8::Null(isolate_);
     if (!scope.body.empty()) {
       v8::Local<v8::ArrayBuffer> ab;
