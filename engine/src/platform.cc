@@ -15,6 +15,8 @@
 #include <unordered_set>
 #include <vector>
 
+#include "page_recycler.h"
+
 namespace dispatch {
 
 namespace {
@@ -61,7 +63,8 @@ class TrackingTaskRunner final : public v8::TaskRunner {
 // a script runs: a loop measuring Date.now() learns nothing about timing.
 class FrozenClockPlatform : public v8::Platform {
  public:
-  explicit FrozenClockPlatform(v8::Platform *inner) : inner_(inner) {}
+  explicit FrozenClockPlatform(v8::Platform *inner)
+      : inner_(inner), pages_(inner->GetPageAllocator()) {}
 
   void freeze() { frozen_ms_.store(inner_->CurrentClockTimeMillis(), std::memory_order_relaxed); }
   void thaw() { frozen_ms_.store(0, std::memory_order_relaxed); }
@@ -71,8 +74,10 @@ class FrozenClockPlatform : public v8::Platform {
     return frozen > 0 ? frozen : inner_->CurrentClockTimeMillis();
   }
 
+  // Heap chunks recycled, scrubbed, across isolates (page_recycler.h).
+  v8::PageAllocator *GetPageAllocator() override { return &pages_; }
+
   // Everything else is the default platform's.
-  v8::PageAllocator *GetPageAllocator() override { return inner_->GetPageAllocator(); }
   void OnCriticalMemoryPressure() override { inner_->OnCriticalMemoryPressure(); }
   bool OnCriticalMemoryPressure(size_t length) override {
     return inner_->OnCriticalMemoryPressure(length);
@@ -174,6 +179,7 @@ class FrozenClockPlatform : public v8::Platform {
 
  private:
   v8::Platform *inner_;
+  PageRecycler pages_;
   std::atomic<double> frozen_ms_{0};
   struct Delayed {
     double due;
