@@ -25,6 +25,10 @@ constexpr uint64_t kPrepareDelayMs = 10;
 // per tenant per minute. One per tick: the event loop is held up ~3 ms at
 // most per 100 ms (a request arriving then waits that long).
 constexpr uint64_t kIdleTicksBeforeReduce = 600;
+// Pump ticks with no isolate made after which the heap chunks the worker
+// keeps for new isolates (page_recycler.h, up to 64 MiB) go back to the
+// kernel: they only pay while isolates come and go.
+constexpr uint64_t kTicksBeforeKeptPagesGo = 100;
 constexpr int kReducePerTick = 1;
 }  // namespace
 
@@ -151,6 +155,7 @@ std::shared_ptr<TenantIsolate> IsolatePool::acquire(
   // its time all the same.
   engine_.metrics().isolate_started(script->ns, script->name,
                                     clock_ms(CLOCK_MONOTONIC) - started, isolate != nullptr);
+  started_at_ = tick_;
   if (!isolate) return nullptr;
   lru_.push_front(key);
   unreduced_.push_front(key);
@@ -165,31 +170,38 @@ std::shared_ptr<TenantIsolate> IsolatePool::acquire(
 }
 
 // Retires idle isolates, least recently used first, until a new one fits
-// under both dispatch_isolates and dispatch_worker_memory.
+// under both dispatch_isolates and dispatch_worker_memory. One walk of the
+// pool's memory per start (under churn every request is one, and the walk
+// visits every isolate: cache misses across 256 of them): the isolates
+// retired here move to disposing_ and count there, so the walk after the
+// count's evictions stays the total until something is disposed.
 bool IsolatePool::make_room(std::string *err) {
   const EngineLimits &limits = engine_.limits();
-  size_t total = memory();
   auto victim = lru_.end();
-  while ((slots_.size() >= limits.max_isolates ||
-          total + kNewIsolateBytes > limits.worker_memory) &&
-         victim != lru_.begin()) {
+  size_t retired_bytes = 0;  // of those retired here, counted still
+  auto retire_next = [&](dispatch_retire_reason_e why) {
     --victim;
     auto it = slots_.find(*victim);
-    if (it->second.isolate->in_flight() > 0) continue;  // never a busy one
-    engine_.metrics().worker().retired[slots_.size() >= limits.max_isolates
-                                           ? DISPATCH_RETIRE_LRU
-                                           : DISPATCH_RETIRE_MEMORY]++;
-    total -= it->second.isolate->memory();
+    if (it->second.isolate->in_flight() > 0) return;  // never a busy one
+    engine_.metrics().worker().retired[why]++;
+    retired_bytes += it->second.isolate->memory();
     unlink(*it);
     std::shared_ptr<TenantIsolate> isolate = std::move(it->second.isolate);
     if (it->second.unreduced) unreduced_.erase(it->second.idle);
     victim = lru_.erase(victim);
     slots_.erase(it);
     let_go(std::move(isolate));
+  };
+  while (slots_.size() >= limits.max_isolates && victim != lru_.begin()) {
+    retire_next(DISPATCH_RETIRE_LRU);
   }
-  // Those evicted and not yet disposed hold memory still (memory() counts
-  // them, the loop's total did not): when it is needed, they go now.
-  total = memory();
+  size_t total = memory();
+  while (total - retired_bytes + kNewIsolateBytes > limits.worker_memory &&
+         victim != lru_.begin()) {
+    retire_next(DISPATCH_RETIRE_MEMORY);
+  }
+  // Those evicted and not yet disposed hold memory still (total counts
+  // them): when it is needed, they go now.
   if (!disposing_.empty() && total + kNewIsolateBytes > limits.worker_memory) {
     dispose_now();
     total = memory();
@@ -227,6 +239,7 @@ void IsolatePool::retire(TenantIsolate *isolate) {
 void IsolatePool::pump() {
   tick_++;
   platform_pump();
+  if (tick_ == started_at_ + kTicksBeforeKeptPagesGo) platform_release_kept_pages();
   reduce_idle();
   prepare_later();  // room may have been made since
 }

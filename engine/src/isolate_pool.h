@@ -98,6 +98,7 @@ class IsolatePool {
   // Isolates used since their last reduce_memory(), most recent first.
   std::list<std::string> unreduced_;
   uint64_t tick_ = 0;  // pump() calls so far
+  uint64_t started_at_ = 0;  // the tick of the last isolate made
   mutable std::vector<std::weak_ptr<TenantIsolate>> retired_;
   std::vector<std::shared_ptr<TenantIsolate>> prepared_;   // no tenant's yet
   std::vector<std::shared_ptr<TenantIsolate>> disposing_;  // out, not disposed yet

@@ -15,6 +15,8 @@
 #include <unordered_set>
 #include <vector>
 
+#include "page_recycler.h"
+
 namespace dispatch {
 
 namespace {
@@ -61,7 +63,8 @@ class TrackingTaskRunner final : public v8::TaskRunner {
 // a script runs: a loop measuring Date.now() learns nothing about timing.
 class FrozenClockPlatform : public v8::Platform {
  public:
-  explicit FrozenClockPlatform(v8::Platform *inner) : inner_(inner) {}
+  explicit FrozenClockPlatform(v8::Platform *inner)
+      : inner_(inner), pages_(inner->GetPageAllocator()) {}
 
   void freeze() { frozen_ms_.store(inner_->CurrentClockTimeMillis(), std::memory_order_relaxed); }
   void thaw() { frozen_ms_.store(0, std::memory_order_relaxed); }
@@ -71,8 +74,11 @@ class FrozenClockPlatform : public v8::Platform {
     return frozen > 0 ? frozen : inner_->CurrentClockTimeMillis();
   }
 
+  // Heap chunks recycled, scrubbed, across isolates (page_recycler.h).
+  v8::PageAllocator *GetPageAllocator() override { return &pages_; }
+  void release_pages() { pages_.release(); }
+
   // Everything else is the default platform's.
-  v8::PageAllocator *GetPageAllocator() override { return inner_->GetPageAllocator(); }
   void OnCriticalMemoryPressure() override { inner_->OnCriticalMemoryPressure(); }
   bool OnCriticalMemoryPressure(size_t length) override {
     return inner_->OnCriticalMemoryPressure(length);
@@ -174,6 +180,7 @@ class FrozenClockPlatform : public v8::Platform {
 
  private:
   v8::Platform *inner_;
+  PageRecycler pages_;
   std::atomic<double> frozen_ms_{0};
   struct Delayed {
     double due;
@@ -268,6 +275,7 @@ bool platform_init(size_t memory_limit, std::string *err) {
 v8::Platform *platform_get() { return g_platform.get(); }
 
 void platform_pump() { g_frozen->pump(); }
+void platform_release_kept_pages() { g_frozen->release_pages(); }
 void platform_forget(v8::Isolate *isolate) { g_frozen->forget(isolate); }
 
 void platform_freeze_clock() { g_frozen->freeze(); }

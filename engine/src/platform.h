@@ -22,6 +22,10 @@ v8::Platform *platform_get();
 // come included), of the isolates that have one; on the engine's thread,
 // outside any isolate.
 void platform_pump();
+
+// The heap chunks kept for the next isolates (page_recycler.h) go back to
+// the kernel.
+void platform_release_kept_pages();
 // Forgets isolate's task runner, once the isolate is disposed.
 void platform_forget(v8::Isolate *isolate);
 

@@ -1,0 +1,82 @@
+#include "page_recycler.h"
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstring>
+
+namespace dispatch {
+
+PageRecycler::PageRecycler(v8::PageAllocator *inner)
+    : inner_(inner), os_page_(size_t(sysconf(_SC_PAGESIZE))) {}
+
+// A chunk is reserved inaccessible and committed by SetPermissions: a kept
+// one is handed out inaccessible too (the hint is only a hint).
+void *PageRecycler::AllocatePages(void *hint, size_t length, size_t alignment,
+                                  Permission permissions) {
+  if (length == kChunk && alignment == kChunk && permissions == kNoAccess) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!kept_.empty()) {
+      void *chunk = kept_.back();
+      kept_.pop_back();
+      return chunk;
+    }
+  }
+  return inner_->AllocatePages(hint, length, alignment, permissions);
+}
+
+// V8 is done with the whole mapping (from any of its threads): a chunk is
+// kept, scrubbed, while there is room; anything else is unmapped.
+bool PageRecycler::FreePages(void *address, size_t length) {
+  if (length == kChunk && reinterpret_cast<uintptr_t>(address) % kChunk == 0 &&
+      kept() < kMaxKept && scrub(static_cast<unsigned char *>(address), length)) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (kept_.size() < kMaxKept) {
+      kept_.push_back(address);
+      return true;
+    }
+  }
+  return inner_->FreePages(address, length);
+}
+
+void PageRecycler::release() {
+  std::vector<void *> kept;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    kept.swap(kept_);
+  }
+  for (void *chunk : kept) inner_->FreePages(chunk, kChunk);
+}
+
+size_t PageRecycler::kept() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return kept_.size();
+}
+
+// Zero again, and inaccessible: the resident pages are cleared in place
+// (that is what saves their faults next time); those not resident are
+// dropped (a swapped-out page would otherwise come back with its data).
+// False when the kernel refuses: the mapping is unmapped instead.
+bool PageRecycler::scrub(unsigned char *base, size_t length) {
+  size_t pages = length / os_page_;
+  std::vector<unsigned char> resident(pages);
+  if (mincore(base, length, resident.data()) != 0 ||
+      mprotect(base, length, PROT_READ | PROT_WRITE) != 0) {
+    return false;
+  }
+  for (size_t i = 0; i < pages;) {
+    size_t end = i;
+    bool in = resident[i] & 1;
+    while (end < pages && bool(resident[end] & 1) == in) end++;
+    if (in) {
+      memset(base + i * os_page_, 0, (end - i) * os_page_);
+    } else if (madvise(base + i * os_page_, (end - i) * os_page_, MADV_DONTNEED) != 0) {
+      return false;
+    }
+    i = end;
+  }
+  return mprotect(base, length, PROT_NONE) == 0;
+}
+
+}  // namespace dispatch
