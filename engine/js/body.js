@@ -6,7 +6,7 @@
 // made from a stream is that stream. Either way it is read once.
 
 // Internal access for Request, Response and the request path (dispatch.js).
-let bodySet; // (object, Uint8Array|null) -> void
+// bodySet and bodyUnread: in prelude.js, with the request path's bindings.
 let bodySetStream; // (object, ReadableStream) -> void
 let bodyHas; // (object) -> whether it has a body (read or not)
 let bodyIsUsed; // (object) -> bodyUsed
@@ -14,7 +14,6 @@ let bodyMove; // (target, source) -> the source's body becomes the target's; the
 let bodyClone; // (target, source) -> the target gets a copy (bytes) or a tee branch (stream)
 let bodyPeek; // (object) -> its bytes while it holds bytes and no stream, else null
 let bodyStream; // (object) -> its stream if it has become one, else null
-let bodyUnread; // (object) -> undefined once used, else what bodyPeek gives: one call where a response is sent
 
 const BODY_USED_MESSAGE = 'Body has already been used. It can only be read once.';
 const BODY_LOCKED_MESSAGE = 'The body\'s stream is locked to a reader.';
@@ -87,9 +86,7 @@ function bodyDecode(bytes) {
   return utf8Decode(bom ? TypedArrayPrototypeSubarray(bytes, 3) : bytes);
 }
 
-// What #bytes holds once the body was read through the mixin, or moved to
-// another Request: it is used.
-const BODY_READ = Symbol('body read');
+// BODY_READ (what #bytes holds once the body is used): in prelude.js.
 
 class Body {
   // Two fields, not three: a request into a cold isolate pays for each one

@@ -1,6 +1,6 @@
 // Request (WHATWG Fetch, as Cloudflare Workers exposes it).
 
-let requestFromClient; // (method, url, flat header list, ArrayBuffer|null, streamed, id, cf) -> Request with immutable headers
+// requestFromClient: in prelude.js, with the request path's bindings.
 let requestIs; // (value) -> true for a Request (brand check, not instanceof)
 let requestParts; // (request) -> { method, url, headers, redirect, signal, cf } as fetch() reads them (signal may be null)
 
