@@ -6,7 +6,7 @@
 // made from a stream is that stream. Either way it is read once.
 
 // Internal access for Request, Response and the request path (dispatch.js).
-let bodySet; // (object, Uint8Array|null) -> void
+// bodySet and bodyUnread: in prelude.js, with the request path's bindings.
 let bodySetStream; // (object, ReadableStream) -> void
 let bodyHas; // (object) -> whether it has a body (read or not)
 let bodyIsUsed; // (object) -> bodyUsed
@@ -14,7 +14,6 @@ let bodyMove; // (target, source) -> the source's body becomes the target's; the
 let bodyClone; // (target, source) -> the target gets a copy (bytes) or a tee branch (stream)
 let bodyPeek; // (object) -> its bytes while it holds bytes and no stream, else null
 let bodyStream; // (object) -> its stream if it has become one, else null
-let bodyUnread; // (object) -> undefined once used, else what bodyPeek gives: one call where a response is sent
 
 const BODY_USED_MESSAGE = 'Body has already been used. It can only be read once.';
 const BODY_LOCKED_MESSAGE = 'The body\'s stream is locked to a reader.';
@@ -87,15 +86,21 @@ function bodyDecode(bytes) {
   return utf8Decode(bom ? TypedArrayPrototypeSubarray(bytes, 3) : bytes);
 }
 
-// What #bytes holds once the body was read through the mixin, or moved to
-// another Request: it is used.
-const BODY_READ = Symbol('body read');
+// BODY_READ (what #body holds once the body is used): in prelude.js.
+
+// Whether what a Body's #body holds is a ReadableStream: anything but none,
+// used, or the object's own bytes (always a Uint8Array; a stream is never
+// an ArrayBuffer view).
+function bodyIsStream(body) {
+  return body !== null && body !== BODY_READ && !ArrayBufferIsView(body);
+}
 
 class Body {
-  // Two fields, not three: a request into a cold isolate pays for each one
-  // a Request or Response stores (one map transition each).
-  #bytes = null; // Uint8Array owned by this object while no stream was made of it; or BODY_READ
-  #stream = null; // ReadableStream, once there is one (#bytes is null then)
+  // One field, not two: a request into a cold isolate pays for each field
+  // a Request or Response defines (one map transition each). null: no body;
+  // a Uint8Array this object owns, while no stream was made of it;
+  // BODY_READ: used; else the ReadableStream it is (bodyIsStream).
+  #body = null;
 
   // Only Request and Response construct a Body. They call super() without
   // INTERNAL: a tenant can make super() call a constructor of its own
@@ -105,16 +110,16 @@ class Body {
   }
 
   get body() {
-    const bytes = this.#bytes;
-    if (this.#stream === null && bytes !== null && bytes !== BODY_READ) {
-      this.#stream = readableStreamFromBytes(bytes);
-      this.#bytes = null;
-    }
-    return this.#stream;
+    const body = this.#body;
+    if (body === null || body === BODY_READ) return null;
+    if (bodyIsStream(body)) return body;
+    const stream = readableStreamFromBytes(body);
+    this.#body = stream;
+    return stream;
   }
 
   get bodyUsed() {
-    return this.#bytes === BODY_READ || (this.#stream !== null && readableStreamIsDisturbed(this.#stream));
+    return bodyIsUsed(this);
   }
 
   async arrayBuffer() {
@@ -148,56 +153,61 @@ class Body {
   // to its end.
   #consume() {
     if (bodyIsUsed(this)) throw new TypeError(BODY_USED_MESSAGE);
-    const stream = this.#stream;
-    if (stream !== null) {
-      if (readableStreamIsLocked(stream)) throw new TypeError(BODY_LOCKED_MESSAGE);
-      return bodyReadStream(stream);
+    const body = this.#body;
+    if (body === null) return bodyBox(new Uint8Array(0));
+    if (bodyIsStream(body)) {
+      if (readableStreamIsLocked(body)) throw new TypeError(BODY_LOCKED_MESSAGE);
+      return bodyReadStream(body);
     }
-    const bytes = this.#bytes;
-    if (bytes === null) return bodyBox(new Uint8Array(0));
-    this.#bytes = BODY_READ; // the caller now owns the bytes
-    return bodyBox(bytes);
+    this.#body = BODY_READ; // the caller now owns the bytes
+    return bodyBox(body);
   }
 
   static {
     bodySet = (object, bytes) => {
-      object.#bytes = bytes;
-      if (object.#stream !== null) object.#stream = null; // a new object's is: no store
+      object.#body = bytes;
     };
     bodySetStream = (object, stream) => {
-      object.#bytes = null;
-      object.#stream = stream;
+      object.#body = stream;
     };
-    bodyHas = (object) => object.#bytes !== null || object.#stream !== null;
-    bodyIsUsed = (object) => object.#bytes === BODY_READ
-      || (object.#stream !== null && readableStreamIsDisturbed(object.#stream));
-    bodyPeek = (object) => (object.#stream === null && object.#bytes !== BODY_READ ? object.#bytes : null);
-    bodyStream = (object) => object.#stream;
+    bodyHas = (object) => object.#body !== null;
+    bodyIsUsed = (object) => {
+      const body = object.#body;
+      return body === BODY_READ || (bodyIsStream(body) && readableStreamIsDisturbed(body));
+    };
+    bodyPeek = (object) => {
+      const body = object.#body;
+      return body !== null && body !== BODY_READ && !bodyIsStream(body) ? body : null;
+    };
+    bodyStream = (object) => {
+      const body = object.#body;
+      return bodyIsStream(body) ? body : null;
+    };
+    // On every response sent: the checks inline, no call for bytes.
     bodyUnread = (object) => {
-      const stream = object.#stream;
-      if (stream !== null) return readableStreamIsDisturbed(stream) ? undefined : null;
-      const bytes = object.#bytes;
-      return bytes === BODY_READ ? undefined : bytes;
+      const body = object.#body;
+      if (body === null) return null;
+      if (body === BODY_READ) return undefined;
+      if (ArrayBufferIsView(body)) return body;
+      return readableStreamIsDisturbed(body) ? undefined : null;
     };
     bodyMove = (target, source) => {
       if (bodyIsUsed(source)) throw new TypeError(BODY_USED_MESSAGE);
-      if (source.#stream !== null && readableStreamIsLocked(source.#stream)) throw new TypeError(BODY_LOCKED_MESSAGE);
-      target.#bytes = source.#bytes;
-      target.#stream = source.#stream;
-      source.#bytes = BODY_READ;
-      source.#stream = null;
+      const body = source.#body;
+      if (bodyIsStream(body) && readableStreamIsLocked(body)) throw new TypeError(BODY_LOCKED_MESSAGE);
+      target.#body = body;
+      source.#body = BODY_READ;
     };
     bodyClone = (target, source) => {
       if (bodyIsUsed(source)) throw new TypeError(BODY_USED_MESSAGE);
-      if (source.#stream !== null) {
-        if (readableStreamIsLocked(source.#stream)) throw new TypeError(BODY_LOCKED_MESSAGE);
-        const branches = readableStreamTee(source.#stream);
-        source.#stream = branches[0];
-        target.#stream = branches[1];
-        target.#bytes = null;
+      const body = source.#body;
+      if (bodyIsStream(body)) {
+        if (readableStreamIsLocked(body)) throw new TypeError(BODY_LOCKED_MESSAGE);
+        const branches = readableStreamTee(body);
+        source.#body = branches[0];
+        target.#body = branches[1];
       } else {
-        target.#stream = null;
-        target.#bytes = source.#bytes === null ? null : copyBytes(source.#bytes); // not BODY_READ: checked above
+        target.#body = body === null ? null : copyBytes(body); // not BODY_READ: checked above
       }
     };
   }

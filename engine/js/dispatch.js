@@ -15,13 +15,13 @@ async function settle(id, pending) {
   }
 }
 
-// The request the next ExecutionContext is made for: its field initializer
-// reads it, so making one stores one field, not two (each store goes
-// through V8's runtime while an isolate has no feedback yet).
-let executionContextId = 0;
+// executionContextId (prelude.js) is the request the next ExecutionContext
+// is made for: its field initializer reads it, so making one stores one
+// field, not two (each store goes through V8's runtime while an isolate has
+// no feedback yet).
 
-// The `ctx` of fetch(request, env, ctx).
-class ExecutionContext {
+// The `ctx` of fetch(request, env, ctx); its binding is in prelude.js.
+ExecutionContext = class ExecutionContext {
   #id = executionContextId;
 
   constructor(token) {
@@ -36,7 +36,7 @@ class ExecutionContext {
   }
 
   passThroughOnException() {}
-}
+};
 setToStringTag(ExecutionContext.prototype, 'ExecutionContext');
 
 // What the engine calls for request `id`: runs the tenant's fetch handler

@@ -1,6 +1,6 @@
 // Request (WHATWG Fetch, as Cloudflare Workers exposes it).
 
-let requestFromClient; // (method, url, flat header list, ArrayBuffer|null, streamed, id, cf) -> Request with immutable headers
+// requestFromClient: in prelude.js, with the request path's bindings.
 let requestIs; // (value) -> true for a Request (brand check, not instanceof)
 let requestParts; // (request) -> { method, url, headers, redirect, signal, cf } as fetch() reads them (signal may be null)
 
@@ -16,8 +16,9 @@ function requestMethod(value) {
   return ArrayPrototypeIncludes(REQUEST_NORMALIZED_METHODS, upper) ? upper : method;
 }
 
-function requestOptions(redirect, signal) {
-  return { __proto__: null, redirect, signal };
+// A Request's #extra record (see there).
+function requestOptions(redirect, signal, cf) {
+  return { __proto__: null, redirect, signal, cf };
 }
 
 function requestURL(input) {
@@ -81,20 +82,23 @@ class Request extends Body {
   // A request from the client keeps its URL as nginx handed it until the
   // script first asks: a handler that never looks pays nothing for it.
   #clientUrl = null;
-  // undefined: none (a Request a script made); null: the client's empty
-  // request.cf, made when first read. null by default, as requestFromClient
-  // finds it: one store less per request (the constructor sets undefined).
-  #cf = null;
-  // null: redirect "follow" and no signal yet; else a record of the two,
-  // its signal the AbortSignal from init, as workerd keeps it, made on first
-  // read if none.
-  #options = null;
+  // What few requests need, in one field, not two: null, as
+  // requestFromClient finds it, is redirect "follow", no signal yet and the
+  // client's empty request.cf, made when first read; else a record
+  // (requestOptions) of redirect, signal (the AbortSignal from init, as
+  // workerd keeps it, made on first read if null) and cf (undefined: none,
+  // for a Request a script made; null: the client's empty one, made when
+  // first read; else the object).
+  #extra = null;
 
   constructor(input, init = undefined) {
     super(); // never super(INTERNAL): see Body
     if (input === INTERNAL) return; // clone() and requestFromClient fill in the fields
-    requireArgs(arguments.length, 1, 'Request');
-    this.#cf = undefined; // see #cf
+    // Not arguments.length: a function that names `arguments` makes the
+    // object on every call, and every request constructs a Request here.
+    // So new Request(undefined) is refused as new Request() is (both a
+    // TypeError, as the URL "undefined" would be).
+    if (input === undefined && init === undefined) requireArgs(0, 1, 'Request');
     const source = isObject(input) && #method in input ? input : null;
     // The source's own URL and headers, never through getters a tenant may
     // have put on Request.prototype (which would skip the URL checks).
@@ -104,13 +108,12 @@ class Request extends Body {
     this.#url = source === null ? requestURL(url) : url;
     let mode = 'follow';
     let abortSignal = null;
+    let requestCf; // undefined: none (see #extra)
     if (source !== null) {
       this.#method = source.#method;
-      if (source.#options !== null) {
-        mode = source.#options.redirect;
-        abortSignal = source.#options.signal;
-      }
-      this.#cf = source.#currentCf();
+      requestCf = source.#currentCf(); // source.#extra is a record from here on
+      mode = source.#extra.redirect;
+      abortSignal = source.#extra.signal;
     }
     if (method !== undefined) this.#method = requestMethod(method);
     if (redirect !== undefined) {
@@ -121,8 +124,8 @@ class Request extends Body {
       throw new TypeError('Request: init.signal must be an AbortSignal');
     }
     if (signal !== undefined) abortSignal = signal;
-    if (mode !== 'follow' || abortSignal !== null) this.#options = requestOptions(mode, abortSignal);
-    if (cf !== undefined) this.#cf = cf;
+    if (cf !== undefined) requestCf = cf;
+    this.#extra = requestOptions(mode, abortSignal, requestCf);
     this.#headers = new Headers(headers !== undefined ? headers : source !== null ? source.#currentHeaders() : undefined);
 
     const sourceHasBody = source !== null && bodyHas(source);
@@ -174,13 +177,13 @@ class Request extends Body {
   }
 
   get redirect() {
-    return this.#options === null ? 'follow' : this.#options.redirect;
+    return this.#extra === null ? 'follow' : this.#extra.redirect;
   }
 
   get signal() {
-    if (this.#options === null) this.#options = requestOptions('follow', null);
-    if (this.#options.signal === null) this.#options.signal = abortSignalCreate(); // one that never aborts
-    return this.#options.signal;
+    if (this.#extra === null) this.#extra = requestOptions('follow', null, null);
+    if (this.#extra.signal === null) this.#extra.signal = abortSignalCreate(); // one that never aborts
+    return this.#extra.signal;
   }
 
   get integrity() {
@@ -195,8 +198,14 @@ class Request extends Body {
   // A request from the client with no dispatch_request_cf properties has
   // an empty, frozen request.cf: made here, once, only if a script looks.
   #currentCf() {
-    if (this.#cf === null) this.#cf = ObjectFreeze({});
-    return this.#cf;
+    const extra = this.#extra;
+    if (extra === null) {
+      const cf = ObjectFreeze({});
+      this.#extra = requestOptions('follow', null, cf);
+      return cf;
+    }
+    if (extra.cf === null) extra.cf = ObjectFreeze({});
+    return extra.cf;
   }
 
   clone() {
@@ -206,8 +215,8 @@ class Request extends Body {
     copy.#url = this.#currentUrl();
     copy.#headers = headersCopy(this.#currentHeaders());
     // Its own record: a signal made later on one is not the other's.
-    copy.#options = this.#options === null ? null : requestOptions(this.#options.redirect, this.#options.signal);
-    copy.#cf = this.#currentCf();
+    const cf = this.#currentCf(); // this.#extra is a record from here on
+    copy.#extra = requestOptions(this.#extra.redirect, this.#extra.signal, cf);
     return copy;
   }
 
@@ -218,15 +227,15 @@ class Request extends Body {
       method: request.#method,
       url: request.#currentUrl(),
       headers: request.#currentHeaders(),
-      redirect: request.#options === null ? 'follow' : request.#options.redirect,
-      signal: request.#options === null ? null : request.#options.signal,
+      redirect: request.#extra === null ? 'follow' : request.#extra.redirect,
+      signal: request.#extra === null ? null : request.#extra.signal,
       cf: request.#currentCf(),
     });
     requestFromClient = (method, url, headerList, body, streamed, id, cf) => {
       const request = new Request(INTERNAL);
       // Only what differs from the fields' defaults is stored: each store
       // goes through V8's runtime while an isolate has no feedback yet.
-      if (cf !== null) request.#cf = cf;
+      if (cf !== null) request.#extra = requestOptions('follow', null, cf);
       // Everything here goes through captured intrinsics (prelude.js): the
       // tenant's script has run by now.
       // As the client sent it; nginx has checked it. Strings from the

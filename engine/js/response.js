@@ -1,20 +1,14 @@
 // Response (WHATWG Fetch, as Cloudflare Workers exposes it).
 
 let responseIs; // (value) -> true for a Response (brand check, not instanceof)
-let responseOutput; // (request id, value) -> true once a Response is handed to the engine (native.respond), false for anything else; TypeError if unsendable
+// responseOutput and the RESPONSE_*_TYPE/HEADER constants: in prelude.js,
+// with the request path's bindings.
 let responseParts; // (response) -> { status, statusText, headers } read from its fields, not its getters
 let responseFromFetch; // (status, statusText, flat headers, ReadableStream|null, url, redirected) -> Response, immutable headers
 
 const RESPONSE_REDIRECT_STATUSES = [301, 302, 303, 307, 308];
 const REASON_PHRASE = /^[\t\x20-\x7E\x80-\xFF]*$/;
 
-// The Content-Type a string body gives (Fetch's "extract a body").
-const RESPONSE_TEXT_TYPE = 'text/plain;charset=UTF-8';
-// What responseOutput sends for the two types a body gives most, as
-// constants: no string made per request, none for the engine to flatten.
-const RESPONSE_TEXT_HEADER = `content-type\0${RESPONSE_TEXT_TYPE}\0`;
-const RESPONSE_JSON_TYPE = 'application/json';
-const RESPONSE_JSON_HEADER = `content-type\0${RESPONSE_JSON_TYPE}\0`;
 
 // A status that forbids a body (Fetch's "null body status").
 function isNullBodyStatus(code) {
