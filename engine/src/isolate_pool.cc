@@ -25,9 +25,10 @@ constexpr uint64_t kPrepareDelayMs = 10;
 // per tenant per minute. One per tick: the event loop is held up ~3 ms at
 // most per 100 ms (a request arriving then waits that long).
 constexpr uint64_t kIdleTicksBeforeReduce = 600;
-// Pump ticks with no isolate made after which the heap chunks the worker
-// keeps for new isolates (page_recycler.h, up to 64 MiB) go back to the
-// kernel: they only pay while isolates come and go.
+// While no isolate was made for this many pump ticks, the heap chunks the
+// worker keeps for new isolates (page_recycler.h, up to 64 MiB) go back to
+// the kernel, at that rate (disposals may free more meanwhile): they only
+// pay while isolates come and go.
 constexpr uint64_t kTicksBeforeKeptPagesGo = 100;
 constexpr int kReducePerTick = 1;
 }  // namespace
@@ -239,7 +240,9 @@ void IsolatePool::retire(TenantIsolate *isolate) {
 void IsolatePool::pump() {
   tick_++;
   platform_pump();
-  if (tick_ == started_at_ + kTicksBeforeKeptPagesGo) platform_release_kept_pages();
+  if (tick_ >= started_at_ + kTicksBeforeKeptPagesGo && tick_ % kTicksBeforeKeptPagesGo == 0) {
+    platform_release_kept_pages();
+  }
   reduce_idle();
   prepare_later();  // room may have been made since
 }

@@ -1,7 +1,5 @@
 #include "request_scope.h"
 
-#include <vector>
-
 #include "api/dispatch.h"
 #include "api/fetch.h"
 #include "tenant_isolate.h"
@@ -14,30 +12,26 @@ namespace {
 // worker usually has in flight at once; past that, back to malloc.
 constexpr size_t kKeptBlocks = 64;
 
+// Trivially destructible, so it outlives every RequestScope however late
+// one is freed at exit (what it holds when the thread ends is the
+// process's to reclaim).
 struct KeptBlocks {
-  std::vector<void *> blocks;
-  KeptBlocks() { blocks.reserve(kKeptBlocks); }
-  ~KeptBlocks() {
-    for (void *block : blocks) ::operator delete(block);
-  }
+  void *blocks[kKeptBlocks];
+  size_t count;
 };
 
-thread_local KeptBlocks t_kept;
+thread_local KeptBlocks t_kept;  // zero-initialised
 
 }  // namespace
 
 void *RequestScope::operator new(size_t size) {
-  if (size == sizeof(RequestScope) && !t_kept.blocks.empty()) {
-    void *block = t_kept.blocks.back();
-    t_kept.blocks.pop_back();
-    return block;
-  }
+  if (size == sizeof(RequestScope) && t_kept.count > 0) return t_kept.blocks[--t_kept.count];
   return ::operator new(size);
 }
 
 void RequestScope::operator delete(void *block, size_t size) {
-  if (size == sizeof(RequestScope) && t_kept.blocks.size() < kKeptBlocks) {
-    t_kept.blocks.push_back(block);
+  if (size == sizeof(RequestScope) && t_kept.count < kKeptBlocks) {
+    t_kept.blocks[t_kept.count++] = block;
     return;
   }
   ::operator delete(block);
