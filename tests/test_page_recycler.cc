@@ -2,7 +2,9 @@
 // over the default platform's page allocator, on real mappings: a chunk V8
 // frees comes back to the next allocation zeroed, whatever it held.
 #include <libplatform/libplatform.h>
+#include <sys/mman.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -32,6 +34,16 @@ bool all_zero(const unsigned char *p, size_t n) {
     if (p[i] != 0) return false;
   }
   return true;
+}
+
+// Whether any page of [p, p + n) is in memory.
+bool resident(const unsigned char *p, size_t n) {
+  std::vector<unsigned char> in(n / 4096);
+  if (mincore(const_cast<unsigned char *>(p), n, in.data()) != 0) return false;
+  for (unsigned char page : in) {
+    if (page & 1) return true;
+  }
+  return false;
 }
 
 }  // namespace
@@ -65,12 +77,34 @@ int main() {
   check(big != nullptr && pages.FreePages(big, 2 * kChunk), "a mapping of another size is freed");
   check(pages.kept() == 1, "and not kept");
 
-  // bounded: past kMaxKept, freed chunks are unmapped
+  // a chunk V8 shrinks (its pages of objects that never move, once a
+  // snapshot is read) is taken back whole when V8 frees what is left of it
+  unsigned char *shrinking = take(pages);
+  check(shrinking == first, "the kept chunk is handed out");
+  std::memset(shrinking, 0xC3, kChunk);
+  check(pages.ReleasePages(shrinking, kChunk, 128 << 10) &&
+            pages.ReleasePages(shrinking, 128 << 10, 64 << 10),
+        "a chunk is shrunk, twice");
+  check(!resident(shrinking + (64 << 10), kChunk - (64 << 10)), "its tail holds no memory");
+  check(pages.FreePages(shrinking, 64 << 10) && pages.kept() == 1,
+        "freeing what is left of it keeps the whole chunk");
+  unsigned char *whole = take(pages);
+  check(whole == shrinking && whole != nullptr && all_zero(whole, kChunk),
+        "and it comes back whole, every byte zero");
+  check(pages.FreePages(whole, kChunk), "freed again");
+
+  // bounded: past kMaxKept, freed chunks are unmapped (a shrunk one whole)
   std::vector<void *> many;
   for (size_t i = 0; i < dispatch::PageRecycler::kMaxKept + 8; i++) many.push_back(take(pages));
   check(pages.kept() == 0, "allocations use the kept chunk up first");
+  void *last = many.back();
+  many.pop_back();
+  pages.ReleasePages(last, kChunk, 64 << 10);
   for (void *p : many) pages.FreePages(p, kChunk);
   check(pages.kept() == dispatch::PageRecycler::kMaxKept, "at most kMaxKept chunks are kept");
+  std::vector<unsigned char> in(kChunk / 4096);
+  check(pages.FreePages(last, 64 << 10) && mincore(last, kChunk, in.data()) != 0 && errno == ENOMEM,
+        "a shrunk chunk past the bound is unmapped whole");
 
   // release(): every kept chunk goes back to the kernel
   pages.release();

@@ -29,7 +29,12 @@ void *PageRecycler::AllocatePages(void *hint, size_t length, size_t alignment,
 // V8 is done with the whole mapping (from any of its threads): a chunk is
 // kept, scrubbed, while there is room; anything else is unmapped.
 bool PageRecycler::FreePages(void *address, size_t length) {
-  if (length == kChunk && reinterpret_cast<uintptr_t>(address) % kChunk == 0 &&
+  if (length < kChunk && chunk_start(address)) {
+    std::lock_guard<std::mutex> lock(mu_);
+    // A chunk V8 shrank: its tail is freed with it.
+    if (shrunk_.erase(address) != 0) length = kChunk;
+  }
+  if (length == kChunk && chunk_start(address) &&
       kept() < kMaxKept && scrub(static_cast<unsigned char *>(address), length)) {
     std::lock_guard<std::mutex> lock(mu_);
     if (kept_.size() < kMaxKept) {
@@ -38,6 +43,27 @@ bool PageRecycler::FreePages(void *address, size_t length) {
     }
   }
   return inner_->FreePages(address, length);
+}
+
+// V8 shrinks a chunk to what it uses: after a snapshot is read, each space's
+// pages of objects that never move (about three chunks an isolate).
+// Unmapped, the tail would cost the chunk its place here when V8 frees the
+// rest, and under churn a fifth of the chunks asked for came fresh from the
+// kernel, every page of them faulted in. The tail is dropped from memory and
+// made inaccessible instead, as good as unmapped, and FreePages takes the
+// chunk back whole.
+bool PageRecycler::ReleasePages(void *address, size_t length, size_t new_length) {
+  auto *base = static_cast<unsigned char *>(address);
+  if (chunk_start(address) && new_length < length && new_length % os_page_ == 0) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if ((length == kChunk || shrunk_.count(address) != 0) &&
+        madvise(base + new_length, length - new_length, MADV_DONTNEED) == 0 &&
+        mprotect(base + new_length, length - new_length, PROT_NONE) == 0) {
+      shrunk_.insert(address);
+      return true;
+    }
+  }
+  return inner_->ReleasePages(address, length, new_length);
 }
 
 void PageRecycler::release() {

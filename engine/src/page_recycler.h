@@ -7,13 +7,14 @@
 // chunk V8 frees is scrubbed here and handed to the next isolate still
 // mapped, its pages resident. Scrubbed means every byte zero again, as in
 // a fresh mapping: the pages held another tenant's heap. Mappings of other
-// sizes (code ranges, large objects, chunks V8 shrank) go to the default
-// allocator as before. The platform (platform.cc) hands it to V8.
+// sizes (code ranges, large objects) go to the default allocator as
+// before. The platform (platform.cc) hands it to V8.
 #pragma once
 
 #include <v8-platform.h>
 
 #include <mutex>
+#include <unordered_set>
 #include <vector>
 
 namespace dispatch {
@@ -36,9 +37,7 @@ class PageRecycler final : public v8::PageAllocator {
   void *AllocatePages(void *hint, size_t length, size_t alignment,
                       Permission permissions) override;
   bool FreePages(void *address, size_t length) override;
-  bool ReleasePages(void *address, size_t length, size_t new_length) override {
-    return inner_->ReleasePages(address, length, new_length);
-  }
+  bool ReleasePages(void *address, size_t length, size_t new_length) override;
   bool SetPermissions(void *address, size_t length, Permission permissions) override {
     return inner_->SetPermissions(address, length, permissions);
   }
@@ -57,11 +56,16 @@ class PageRecycler final : public v8::PageAllocator {
 
  private:
   bool scrub(unsigned char *base, size_t length);
+  bool chunk_start(const void *address) const {
+    return reinterpret_cast<uintptr_t>(address) % kChunk == 0;
+  }
 
   v8::PageAllocator *inner_;
   size_t os_page_;
   mutable std::mutex mu_;
   std::vector<void *> kept_;
+  // Chunks V8 shrank whose tails are still ours (see ReleasePages).
+  std::unordered_set<void *> shrunk_;
 };
 
 }  // namespace dispatch
