@@ -65,6 +65,11 @@ class IsolatePool {
     bool unreduced = true;
     std::list<std::string>::iterator idle;
     uint64_t used_at = 0;
+    // The pool's count of requests at its last one, and when it took its
+    // place in lru_: a request only stamps the slot, and the walks that
+    // need the order (make_room, reduce_idle) move what was used since.
+    uint64_t last_use = 0;
+    uint64_t listed_use = 0;
   };
 
   using SlotEntry = std::pair<const std::string, Slot>;
@@ -94,7 +99,8 @@ class IsolatePool {
 
   Engine &engine_;
   std::unordered_map<std::string, Slot> slots_;  // by "ns/name"
-  std::list<std::string> lru_;                   // most recent first
+  std::list<std::string> lru_;                   // most recently listed first
+  uint64_t uses_ = 0;                            // requests given an isolate
   // Isolates used since their last reduce_memory(), most recent first.
   std::list<std::string> unreduced_;
   uint64_t tick_ = 0;  // pump() calls so far
