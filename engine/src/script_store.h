@@ -135,6 +135,10 @@ class ScriptStore {
     bool invalidated = false;    // a PUBLISH arrived during the load
     std::vector<Callback> waiters;
     std::list<std::string>::iterator lru;
+    // The store's count of loads at its last one, and when it took its
+    // place in lru_ (touch() stamps; evict() moves what was used since).
+    uint64_t last_use = 0;
+    uint64_t listed_use = 0;
     size_t charged = 0;          // what it adds to bytes_
   };
 
@@ -152,7 +156,8 @@ class ScriptStore {
   RedisLink &redis_;
   ScriptStoreConfig config_;
   std::unordered_map<std::string, Entry> entries_;  // by "ns/name"
-  std::list<std::string> lru_;                      // most recent first
+  std::list<std::string> lru_;                      // most recently listed first
+  uint64_t uses_ = 0;                               // loads asked for
   size_t bytes_ = 0;
 };
 
