@@ -310,7 +310,7 @@ void Engine::begin(RequestScope &request) {
 
   follow_generation();
   uint64_t id = scope->id;
-  scope->wall_timer = std::make_unique<Timer>(host_, [this, id] {
+  scope->wall_timer.emplace(host_, [this, id] {
     RequestScope *s = find(id);
     if (s == nullptr) return;
     log(*s, DISPATCH_LOG_WARN, "no Response within dispatch_wall_limit (" +

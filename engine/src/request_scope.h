@@ -17,6 +17,7 @@
 #include <cstddef>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -152,8 +153,9 @@ class RequestScope {
   v8::Global<v8::Promise> result;                // what the handler's promise became
   std::vector<v8::Global<v8::Promise>> wait_until;
   // dispatch_wall_limit; a request in flight keeps a shutting-down worker
-  // alive, so neither timer is cancelable.
-  std::unique_ptr<Timer> wall_timer;
+  // alive, so neither timer is cancelable. The wall timer, which every
+  // request has, lives in the scope: no heap block of its own.
+  std::optional<Timer> wall_timer;
   std::unique_ptr<Timer> linger_timer;
 
   // Its fetch() exchanges (api/fetch.h), by id: their connections and
