@@ -87,6 +87,7 @@ class RequestScope {
   // Declared first so it is released last: every V8 handle below goes
   // before the isolate can.
   std::shared_ptr<TenantIsolate> isolate;
+  size_t isolate_index = 0;  // its place in the isolate's list of requests
 
   uint64_t id = 0;
   void *host_ctx = nullptr;  // null once the host released the request

@@ -243,6 +243,14 @@ void TenantIsolate::run_turn(RequestScope &scope, const TurnFn &fn) {
   turn(scope, fn);
 }
 
+void TenantIsolate::detach(RequestScope *scope) {
+  size_t i = scope->isolate_index;
+  if (i >= scopes_.size() || scopes_[i] != scope) return;  // never joined
+  scopes_[i] = scopes_.back();
+  scopes_[i]->isolate_index = i;
+  scopes_.pop_back();
+}
+
 size_t TenantIsolate::in_flight() const {
   size_t n = 0;
   for (const RequestScope *scope : scopes_) {
@@ -395,7 +403,7 @@ void TenantIsolate::condemn(dispatch_outcome_e outcome, RequestScope *culprit) {
       std::to_string(in_flight()) + " request(s) in flight fail with it");
   std::string penalty = engine_.enforcer().offence(script_->ns + "/" + script_->name);
   if (!penalty.empty()) say(penalty);
-  std::vector<RequestScope *> scopes(scopes_.begin(), scopes_.end());
+  std::vector<RequestScope *> scopes(scopes_);
   for (RequestScope *scope : scopes) {
     switch (scope->phase) {
       case RequestScope::Phase::kLingering:
@@ -1231,7 +1239,8 @@ void TenantIsolate::run(RequestScope &scope) {
   }
   scope.isolate = shared_from_this();
   scope.phase = RequestScope::Phase::kRunning;
-  scopes_.insert(&scope);
+  scope.isolate_index = scopes_.size();
+  scopes_.push_back(&scope);
   turn(scope, [&](v8::Local<v8::Context> context, v8::TryCatch &try_catch) {
     // Made whole, not Set() element by element: a setter a tenant put on
     // Array.prototype would see (or refuse) the client's headers. The

@@ -73,7 +73,7 @@ class TenantIsolate : public std::enable_shared_from_this<TenantIsolate> {
   // the handler's promise settles.
   void run(RequestScope &scope);
   // ~RequestScope: the request leaves this isolate.
-  void detach(RequestScope *scope) { scopes_.erase(scope); }
+  void detach(RequestScope *scope);
 
   // setTimeout/setInterval for the request whose code runs now; returns the
   // timer's id, or 0 with the reason in *err outside any request or past a
@@ -293,7 +293,9 @@ class TenantIsolate : public std::enable_shared_from_this<TenantIsolate> {
     std::vector<std::string> names; // its named exports, besides default
   };
   std::map<std::string, NodeModuleRecord> node_modules_;  // by "node:NAME"
-  std::unordered_set<RequestScope *> scopes_;              // requests on it
+  // Requests on it, in no order; each knows its place (isolate_index), so
+  // joining and leaving need no heap block and no search.
+  std::vector<RequestScope *> scopes_;
   bool dead_ = false;
   bool from_snapshot_ = false;  // its context came from the startup snapshot
   // Code caches (code_cache.h): modules compiled from one, and the {path,
