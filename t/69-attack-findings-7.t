@@ -14,6 +14,7 @@ use Test::More;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Dispatch::Test;
+use Dispatch::Hostile qw(raw_request);
 use Time::HiRes qw(time sleep);
 
 my $t = Dispatch::Test->new(
@@ -28,6 +29,7 @@ my $t = Dispatch::Test->new(
         location ~ ^/t/(?<script>[^/]*) { dispatch tenants $script; }
         # room for a script to reach its memory limit before its CPU limit
         location ~ ^/m/(?<script>[^/]*) { dispatch_cpu_limit 2s; dispatch tenants $script; }
+        location = /status { allow 127.0.0.1; deny all; dispatch_status; }
     },
 );
 $t->put_script('tenants', 'good', q{
@@ -165,6 +167,83 @@ $t->put_script('tenants', 'bursts', q{
     $charged += $_->[1] for @lines;
     cmp_ok $charged, '>=', 0.7 * $spent,
         sprintf('together they are charged most of the CPU the worker spent (%.1f of %.1f ms)', $charged, $spent);
+}
+
+# Work inside native calls (digest, compression, JSON, RegExp), a short
+# turn each: stopped at the limit all the same, and charged at least it.
+$t->put_script('tenants', 'native-turns', q{
+    export default {
+      async fetch() {
+        const data = new Uint8Array(1 << 16).fill(7);
+        const text = JSON.stringify(Array.from({ length: 2000 }, (_, i) => ({ i, s: 'x' + i })));
+        for (let i = 0; i < 100000; i++) {
+          await new Promise((resolve) => setTimeout(resolve, 0));
+          await crypto.subtle.digest('SHA-256', data);
+          JSON.parse(text);
+          /(a+)+b/.test('a'.repeat(14));
+          const z = new Blob([data]).stream().pipeThrough(new CompressionStream('gzip'));
+          await new Response(z).arrayBuffer();
+        }
+        return new Response('never stopped');
+      },
+    };
+});
+{
+    my $before = loop_cpu_ms();
+    my $r = $t->get('/t/native-turns', timeout => 30);
+    my $spent = loop_cpu_ms() - $before;
+    is "$r->{status} $r->{content}", "503 exceeded_cpu\n", 'endless short turns of native work are stopped with exceeded_cpu';
+    cmp_ok $spent, '<=', 100 * 1.5 + 40, sprintf('the worker spent about the 100 ms limit on them (%.1f ms)', $spent);
+    my ($line) = log_lines_of('native-turns', 1);
+    cmp_ok $line->[1], '>=', 100, "\$dispatch_cpu_ms ($line->[1]) is at least the limit";
+    good_answers('native work in short turns');
+}
+
+# A streamed response whose pull() works a little per piece, as the client
+# reads: its pieces' turns add up to the limit, and the body is cut there.
+# Found: $dispatch_outcome said ok and $dispatch_cpu_ms only the CPU until
+# the response's header (a few ms), for a body the CPU limit cut after
+# 100 ms; dispatch_status counted it ok too. The variables are read from the
+# engine until it lets go of the request, and a body a limit cut ends the
+# request with that limit.
+$t->put_script('tenants', 'stream-pulls', q{
+    function spin(n) { let x = 0; for (let i = 0; i < n; i++) x = (x * 31 + i) % 1000003; return x; }
+    export default {
+      fetch() {
+        let n = 0;
+        const body = new ReadableStream({
+          pull(controller) {
+            spin(20000);
+            controller.enqueue(new TextEncoder().encode('piece ' + n++ + '\n'));
+            if (n === 50000) controller.close();
+          },
+        });
+        return new Response(body);
+      },
+    };
+});
+{
+    my $before = loop_cpu_ms();
+    # one try: a client library would retry the cut response
+    my $r = raw_request($t, '/t/stream-pulls', timeout => 30);
+    my $spent = loop_cpu_ms() - $before;
+    my $raw = $r->{raw};
+    like $r->{status_line}, qr/^HTTP\/1\.1 200/, 'its response starts 200';
+    my $pieces = () = $raw =~ /piece \d+/g;
+    cmp_ok $pieces, '<', 50000, "a streamed body of endless pulls is cut ($pieces pieces sent)";
+    ok $t->wait_for(sub { $t->error_log =~ /tenants\/stream-pulls.*exceeded_cpu/ }, timeout => 10),
+        'the error log says exceeded_cpu';
+    cmp_ok $spent, '<=', 100 * 1.5 + 40, sprintf('the worker spent about the 100 ms limit on it (%.1f ms)', $spent);
+    my ($line) = log_lines_of('stream-pulls', 1);
+    is $line->[0], 'exceeded_cpu', '$dispatch_outcome names the limit that cut the body';
+    cmp_ok $line->[1], '>=', 100, "\$dispatch_cpu_ms ($line->[1]) counts the pieces' turns: at least the limit";
+    my $status = '';
+    ok $t->wait_for(sub {
+        $status = $t->get('/status')->{content} // '';
+        $status =~ /^dispatch_requests_total\{[^}]*script="stream-pulls"[^}]*outcome="exceeded_cpu"\} 1$/m;
+    }, timeout => 15), 'dispatch_status counts it as exceeded_cpu'
+        or diag join "\n", grep { /stream-pulls/ } split /\n/, $status;
+    good_answers('streamed body of pulls');
 }
 
 # ---------------------------------------------------------------------------

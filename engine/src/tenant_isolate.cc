@@ -421,8 +421,12 @@ void TenantIsolate::condemn(dispatch_outcome_e outcome, RequestScope *culprit) {
         scope->wait_until.clear();
         engine_.detach_later(scope->id);
         // A body it still streams cannot be completed: the host reads
-        // that from dispatch_response_read.
-        if (scope->response_stream.on) engine_.wake(*scope);
+        // that from dispatch_response_read, and the request ends with the
+        // limit that cut it ($dispatch_outcome, dispatch_status), not ok.
+        if (scope->response_stream.on) {
+          if (!scope->response_stream.ended) scope->outcome = outcome;
+          engine_.wake(*scope);
+        }
         break;
       default:
         engine_.respond(*scope, outcome);
