@@ -370,6 +370,7 @@ $t->put_script('tenants', 'marker-writer', q{
     export default {
       fetch() {
         for (let i = 0; i < 40; i++) new Uint8Array(1 << 18).fill(0x5a); // freed buffers
+        for (let i = 0; i < 8; i++) new Uint8Array(new WebAssembly.Memory({ initial: 4, maximum: 4 }).buffer).fill(0x5a);
         for (;;) keep.push('ZZZZZZZZ'.repeat(1 << 14).split('').join(''), new Array(8192).fill(0x5a5a5a5a));
       },
     };
@@ -390,6 +391,10 @@ $t->put_script('tenants', 'marker-reader', q{
         if (marked(new Uint8Array({ length: n }))) seen.push('array-like');
         if (marked(new Uint8Array(new Uint8Array(n).subarray(7).slice()))) seen.push('typed slice');
         if (marked(new Uint8Array(structuredClone(new Uint8Array(n))))) seen.push('structuredClone');
+        const wasm = new WebAssembly.Memory({ initial: 4, maximum: 8 });
+        if (marked(new Uint8Array(wasm.buffer))) seen.push('wasm memory');
+        wasm.grow(4);
+        if (marked(new Uint8Array(wasm.buffer))) seen.push('wasm memory grown');
         const holes = new Array(n);
         for (let i = 0; i < n; i++) if (holes[i] !== undefined) { seen.push('holes'); break; }
         return new Response(seen.length ? 'stale: ' + seen.join(',') : 'clean');
