@@ -8,6 +8,21 @@
 # chunks passed between isolates (PageRecycler). A hostile tenant and a
 # hostile client who have read README.md and SPEC.md. Each case asserts what
 # the README promises; those that held stay as regression tests.
+#
+# Found and fixed: (1) a request whose turn took its isolate past
+# dispatch_memory_limit was answered 200 before the heap was judged;
+# (2) a streamed body cut by a limit was logged ok, with the CPU only until
+# its header, and counted ok by dispatch_status.
+#
+# Tried and held (read, not kept as tests): CpuClockFloor's reuse of a
+# reading (only ever earlier than the true start: deadlines stricter, long
+# turns charged more); check_after_turn's skip (V8 10.2 allocates at about
+# 2-4 GB/s here, a turn of 0.2 ms cannot add 6.4 MB); RequestScope's kept
+# blocks (every member has an initialiser; request ids are never reused);
+# PageRecycler (chunks of another size or alignment are never kept, kept
+# ones are zeroed or dropped before reuse); the pool's pool_slot and the
+# metrics' pointer (unlinked wherever a slot goes; drain ids are global);
+# Object.setPrototypeOf(Response, F) hybrids (only TypeErrors).
 use strict;
 use warnings;
 use Test::More;
