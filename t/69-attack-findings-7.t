@@ -12,7 +12,10 @@
 # Found and fixed: (1) a request whose turn took its isolate past
 # dispatch_memory_limit was answered 200 before the heap was judged;
 # (2) a streamed body cut by a limit was logged ok, with the CPU only until
-# its header, and counted ok by dispatch_status.
+# its header, and counted ok by dispatch_status; (3) a client dripping a
+# small body a byte at a time ran any script that reads it into
+# exceeded_cpu (a turn per piece), and with a few requests into the
+# penalty box.
 #
 # Tried and held (read, not kept as tests): CpuClockFloor's reuse of a
 # reading (only ever earlier than the true start: deadlines stricter, long
@@ -31,6 +34,8 @@ use lib "$FindBin::Bin/lib";
 use Dispatch::Test;
 use Dispatch::Hostile qw(raw_request);
 use Time::HiRes qw(time sleep);
+use IO::Socket::INET;
+use Socket qw(IPPROTO_TCP TCP_NODELAY);
 
 my $t = Dispatch::Test->new(
     workers => 1,
@@ -259,6 +264,55 @@ $t->put_script('tenants', 'stream-pulls', q{
     }, timeout => 15), 'dispatch_status counts it as exceeded_cpu'
         or diag join "\n", grep { /stream-pulls/ } split /\n/, $status;
     good_answers('streamed body of pulls');
+}
+
+# A hostile client drips a small body, one byte per packet: every piece
+# handed to the script's waiting read was a turn of its own (~60 us of the
+# built-ins' stream code, charged to the script), so a 3000-byte body sent
+# byte by byte ran a plain `await request.text()` into exceeded_cpu (and a
+# few such requests put the tenant in the penalty box). Now small pieces
+# past the first few are held back a little, growing, so that more of
+# them go in one read: the script reads it all, well within its limit.
+$t->put_script('tenants', 'drip-text', q{
+    export default { async fetch(request) { return new Response('got ' + (await request.text()).length); } };
+});
+$t->put_script('tenants', 'drip-reader', q{
+    export default {
+      async fetch(request) {
+        const reader = request.body.getReader();
+        let bytes = 0, reads = 0;
+        for (;;) { const { done, value } = await reader.read(); if (done) break; bytes += value.length; reads++; }
+        return new Response(`got ${bytes} in ${reads}`);
+      },
+    };
+});
+sub drip {
+    my ($path, $n) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $t->port, Proto => 'tcp')
+        or return "connect: $!";
+    setsockopt($s, IPPROTO_TCP, TCP_NODELAY, 1);
+    local $SIG{PIPE} = 'IGNORE';
+    syswrite $s, "POST $path HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
+    for (1 .. $n) { syswrite($s, "1\r\nX\r\n") or last; sleep 0.0002 }
+    syswrite $s, "0\r\n\r\n";
+    my $raw = '';
+    my $end = time + 30;
+    while (time < $end) { my $got = sysread($s, $raw, 65536, length $raw); last unless $got }
+    close $s;
+    my ($status) = $raw =~ /^HTTP\/1\.1 (\d+)/;
+    my ($body) = $raw =~ /\r\n\r\n(.*)\z/s;
+    return ($status // 0) . ' ' . ($body // '');
+}
+{
+    is drip('/t/drip-text', 3000), '200 got 3000', 'a body dripped a byte at a time is read whole by request.text()';
+    my ($text) = log_lines_of('drip-text', 1);
+    cmp_ok $text->[1], '<', 50, "within half its 100 ms CPU limit ($text->[1] ms)";
+    my $r = drip('/t/drip-reader', 3000);
+    like $r, qr/^200 got 3000 in (\d+)$/, 'and by a reader loop';
+    my ($reads) = $r =~ / in (\d+)$/;
+    cmp_ok $reads // 3000, '<', 300, 'in far fewer reads than pieces';
+    my ($loop) = log_lines_of('drip-reader', 1);
+    cmp_ok $loop->[1], '<', 50, "within half its CPU limit too ($loop->[1] ms)";
 }
 
 # ---------------------------------------------------------------------------

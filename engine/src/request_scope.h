@@ -223,6 +223,11 @@ class RequestScope {
     uint64_t forward_call = 0;  // passed unread to a dispatched request by this call
     uint64_t read_op = 0;  // the script's read waiting for a piece (an io
     uint64_t read_request = 0;  // operation of this request, which may be another)
+    // Reads given less than kSmallDelivery bytes so far, and the timer that
+    // holds the next such one back (body_streams.cc: a client that drips
+    // its body must not cost the script a turn per byte).
+    uint32_t small_deliveries = 0;
+    std::unique_ptr<Timer> delivery_timer;
   } request_body;
 
   // A response body the script produces as a stream, read by the host
