@@ -306,13 +306,14 @@ sub drip {
 {
     is drip('/t/drip-text', 3000), '200 got 3000', 'a body dripped a byte at a time is read whole by request.text()';
     my ($text) = log_lines_of('drip-text', 1);
-    cmp_ok $text->[1], '<', 50, "within half its 100 ms CPU limit ($text->[1] ms)";
+    # (turns under 1 ms are charged their wall time: generous for a loaded machine)
+    cmp_ok $text->[1], '<', 80, "within its 100 ms CPU limit ($text->[1] ms)";
     my $r = drip('/t/drip-reader', 3000);
     like $r, qr/^200 got 3000 in (\d+)$/, 'and by a reader loop';
     my ($reads) = $r =~ / in (\d+)$/;
     cmp_ok $reads // 3000, '<', 300, 'in far fewer reads than pieces';
     my ($loop) = log_lines_of('drip-reader', 1);
-    cmp_ok $loop->[1], '<', 50, "within half its CPU limit too ($loop->[1] ms)";
+    cmp_ok $loop->[1], '<', 80, "within its CPU limit too ($loop->[1] ms)";
 }
 
 # ---------------------------------------------------------------------------
