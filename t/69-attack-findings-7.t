@@ -266,6 +266,31 @@ $t->put_script('tenants', 'stream-pulls', q{
     good_answers('streamed body of pulls');
 }
 
+# The same for a body whose pulls grow the heap past the memory limit:
+# cut, and logged exceeded_memory.
+$t->put_script('tenants', 'stream-grows', q{
+    const keep = [];
+    export default {
+      fetch() {
+        let n = 0;
+        const body = new ReadableStream({
+          pull(controller) {
+            keep.push(new Array(65536).fill(n + 0.5));
+            controller.enqueue(new TextEncoder().encode('piece ' + n++ + '\n'));
+          },
+        });
+        return new Response(body);
+      },
+    };
+});
+{
+    my $r = raw_request($t, '/m/stream-grows', timeout => 30);
+    like $r->{status_line}, qr/^HTTP\/1\.1 200/, 'a streamed body whose pulls grow the heap starts 200';
+    my ($line) = log_lines_of('stream-grows', 1);
+    is $line->[0], 'exceeded_memory', 'and, cut at the memory limit, is logged exceeded_memory';
+    good_answers('streamed body growing the heap');
+}
+
 # A hostile client drips a small body, one byte per packet: every piece
 # handed to the script's waiting read was a turn of its own (~60 us of the
 # built-ins' stream code, charged to the script), so a 3000-byte body sent
