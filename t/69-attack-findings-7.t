@@ -15,7 +15,7 @@
 # its header, and counted ok by dispatch_status; (3) a client dripping a
 # small body a byte at a time ran any script that reads it into
 # exceeded_cpu (a turn per piece), and with a few requests into the
-# penalty box.
+# penalty box; an upstream dripping a fetch() response body did the same.
 #
 # Tried and held (read, not kept as tests): CpuClockFloor's reuse of a
 # reading (only ever earlier than the true start: deadlines stricter, long
@@ -36,11 +36,13 @@ use Dispatch::Hostile qw(raw_request);
 use Time::HiRes qw(time sleep);
 use IO::Socket::INET;
 use Socket qw(IPPROTO_TCP TCP_NODELAY);
+use POSIX ();
 
 my $t = Dispatch::Test->new(
     workers => 1,
     http    => q{
         log_format attack7 '$dispatch_script|$dispatch_outcome|$dispatch_cpu_ms';
+        dispatch_fetch_allow 127.0.0.1/32;
         dispatch_memory_limit 16m;
         dispatch_cpu_limit 100ms;
     },
@@ -339,6 +341,49 @@ sub drip {
     cmp_ok $reads // 3000, '<', 300, 'in far fewer reads than pieces';
     my ($loop) = log_lines_of('drip-reader', 1);
     cmp_ok $loop->[1], '<', 80, "within its CPU limit too ($loop->[1] ms)";
+}
+
+# (stopped by its PID however the test ends)
+our $drip_upstream = 0;
+END { if ($drip_upstream) { kill 'TERM', $drip_upstream; waitpid $drip_upstream, 0 } }
+# The same from an upstream: a fetch() whose response body comes a byte
+# per packet (a script that fetches what its clients name can be pointed
+# at one) cost the script a turn per byte; now its small pieces are paced
+# as a request body's are.
+{
+    my $listen = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0, Listen => 5,
+                                       Proto => 'tcp', ReuseAddr => 1) or die "listen: $!";
+    my $port = $listen->sockport;
+    my $pid = $drip_upstream = fork // die "fork: $!";
+    if ($pid == 0) {
+        local $SIG{PIPE} = 'IGNORE';
+        while (my $c = $listen->accept) {
+            setsockopt($c, IPPROTO_TCP, TCP_NODELAY, 1);
+            my $head = '';
+            while ($head !~ /\r\n\r\n/) { sysread($c, $head, 4096, length $head) or last }
+            syswrite $c, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
+            for (1 .. 3000) { syswrite($c, "1\r\nX\r\n") or last; sleep 0.0002 }
+            syswrite $c, "0\r\n\r\n";
+            close $c;
+        }
+        POSIX::_exit(0);
+    }
+    close $listen;
+    $t->put_script('tenants', 'drip-upstream', qq{
+        export default {
+          async fetch() {
+            const upstream = await fetch('http://127.0.0.1:$port/drip');
+            return new Response('got ' + (await upstream.text()).length);
+          },
+        };
+    });
+    my $r = $t->get('/t/drip-upstream', timeout => 30);
+    is "$r->{status} $r->{content}", '200 got 3000', 'a fetch() response dripped a byte at a time is read whole';
+    my ($line) = log_lines_of('drip-upstream', 1);
+    cmp_ok $line->[1], '<', 80, "within the script's 100 ms CPU limit ($line->[1] ms)";
+    kill 'TERM', $pid;
+    waitpid $pid, 0;
+    $drip_upstream = 0;
 }
 
 # ---------------------------------------------------------------------------
