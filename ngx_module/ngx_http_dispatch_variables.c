@@ -12,6 +12,7 @@
 
 static ngx_int_t ngx_http_dispatch_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+static void ngx_http_dispatch_variable_refresh(ngx_http_dispatch_ctx_t *ctx);
 
 
 enum {
@@ -104,6 +105,8 @@ ngx_http_dispatch_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
         break;
 
     case NGX_HTTP_DISPATCH_VAR_OUTCOME:
+        ngx_http_dispatch_variable_refresh(ctx);
+
         if (!ctx->outcome_set) {
             v->not_found = 1;
             return NGX_OK;
@@ -135,6 +138,8 @@ ngx_http_dispatch_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
         break;
 
     default: /* NGX_HTTP_DISPATCH_VAR_CPU_MS */
+        ngx_http_dispatch_variable_refresh(ctx);
+
         p = ngx_pnalloc(r->pool, NGX_INT64_LEN + sizeof(".000") - 1);
         if (p == NULL) {
             return NGX_ERROR;
@@ -150,4 +155,33 @@ ngx_http_dispatch_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
     v->not_found = 0;
 
     return NGX_OK;
+}
+
+
+/*
+ * A streamed body goes on after the header was read: the CPU its pieces
+ * took, and the limit that cut it, are the engine's to tell until the
+ * request is released (from the pool's cleanup, after the log phase).
+ */
+
+static void
+ngx_http_dispatch_variable_refresh(ngx_http_dispatch_ctx_t *ctx)
+{
+    dispatch_response_t  resp;
+
+    if (ctx->engine_req == NULL || !ctx->responded || !ctx->streaming) {
+        return;
+    }
+
+    ngx_memzero(&resp, sizeof(dispatch_response_t));
+
+    if (dispatch_request_response(ctx->engine_req, &resp)) {
+        ctx->outcome = resp.outcome;
+        ctx->cpu_ms = resp.cpu_ms;
+
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ctx->request->connection->log, 0,
+                       "dispatch variables refreshed: outcome \"%s\", "
+                       "cpu %.3f ms", dispatch_outcome_name(resp.outcome),
+                       resp.cpu_ms);
+    }
 }

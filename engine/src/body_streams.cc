@@ -56,12 +56,41 @@ v8::MaybeLocal<v8::Uint8Array> take_pieces(v8::Isolate *isolate, RequestScope &s
   return v8::Uint8Array::New(buffer, 0, len);
 }
 
+// Each piece handed to a waiting read is a turn of the script's, charged
+// to its CPU limit (~50 us of the built-ins' stream code): a client that
+// sends its body a byte at a time (or an upstream its response) could
+// otherwise run any script that reads it into exceeded_cpu in about a
+// second, and into the penalty box with a few more such requests. After
+// kSmallDeliveriesAtOnce reads given less than kSmallDelivery, the next
+// such one waits, 1 ms at first and twice as long every
+// kSmallDeliveriesPerDoubling more, up to kMaxDeliveryDelayMs, while what
+// arrives meanwhile is queued for it; the end of the body, a failure and
+// kSmallDelivery bytes go at once. A drip through the whole 30 s wall
+// limit then makes about 140 reads (~10 ms of CPU), and one read after the
+// Response at most two a second.
+constexpr size_t kSmallDelivery = 16u << 10;
+constexpr uint32_t kSmallDeliveriesAtOnce = 16;
+constexpr uint32_t kSmallDeliveriesPerDoubling = 8;
+constexpr uint64_t kMaxDeliveryDelayMs = 500;
+
 // The script's read that waits for a piece gets one now, from the loop,
-// in a turn of the request that asked (what it awaits runs there).
-void deliver(Engine &engine, RequestScope &scope) {
+// in a turn of the request that asked (what it awaits runs there), or,
+// for a small one past the first few, once its delay is over (held).
+void deliver(Engine &engine, RequestScope &scope, bool held = false) {
   RequestScope::RequestBody &b = scope.request_body;
   if (b.read_op == 0 || !(b.queued || b.ended || b.failed >= 0)) return;
   if (!scope.isolate) return;
+  uint64_t wait = b.pacer.delay_ms(b.queued, b.ended || b.failed >= 0, held);
+  if (wait > 0) {
+    if (b.delivery_timer == nullptr) {
+      // Owned by the scope: it never fires after the scope is gone.
+      b.delivery_timer = std::make_unique<Timer>(
+          engine.host(), [&engine, &scope] { deliver(engine, scope, true); }, false);
+    }
+    if (!b.delivery_timer->armed()) b.delivery_timer->start(wait);
+    return;
+  }
+  if (b.delivery_timer != nullptr) b.delivery_timer->stop();
   uint64_t op = b.read_op;
   uint64_t reader = b.read_request;
   b.read_op = 0;
@@ -139,6 +168,17 @@ void on_request_body_read(const v8::FunctionCallbackInfo<v8::Value> &info) {
 }
 
 }  // namespace
+
+uint64_t ReadPacer::delay_ms(size_t bytes, bool final, bool held) {
+  if (final || bytes >= kSmallDelivery) return 0;
+  if (!held && small_ >= kSmallDeliveriesAtOnce) {
+    uint32_t doublings = (small_ - kSmallDeliveriesAtOnce) / kSmallDeliveriesPerDoubling;
+    return doublings >= 9 ? kMaxDeliveryDelayMs
+                          : std::min<uint64_t>(kMaxDeliveryDelayMs, uint64_t(1) << doublings);
+  }
+  small_++;
+  return 0;
+}
 
 int request_body_write(Engine &engine, RequestScope &scope, const char *data, size_t len,
                        bool last) {

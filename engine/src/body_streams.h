@@ -28,6 +28,21 @@ class RequestScope;
 // Request body bytes held ahead of the script, and the most one read hands it.
 constexpr size_t kRequestBodyHighWater = 128u << 10;
 
+// How often a script's waiting read (of a request body, or of a fetch()
+// response body) is handed a small piece: each is a turn charged to the
+// script's CPU limit, so whoever sends the bytes must not make one per
+// byte (body_streams.cc). One per body.
+class ReadPacer {
+ public:
+  // 0: hand over now the `bytes` that are ready (`final`: the end of the
+  // body or its failure is ready too); else wait that many ms first, then
+  // ask again with held = true.
+  uint64_t delay_ms(size_t bytes, bool final, bool held);
+
+ private:
+  uint32_t small_ = 0;  // reads handed less than kSmallDelivery so far
+};
+
 // dispatch_request_body_write: 1 while more is wanted now.
 int request_body_write(Engine &engine, RequestScope &scope, const char *data, size_t len,
                        bool last);

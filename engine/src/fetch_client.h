@@ -125,6 +125,8 @@ class FetchExchange {
   // What the response body holds now: up to max bytes, moved out.
   std::string body_take(size_t max);
   bool body_queued() const { return !body_.empty(); }
+  size_t body_bytes() const { return body_bytes_; }
+  bool body_complete() const { return body_done_; }  // all of it arrived
   bool body_ended() const { return body_done_ && body_.empty(); }
   const std::string &body_error() const { return body_error_; }
   // Stops it: the connection is closed, no event comes after.

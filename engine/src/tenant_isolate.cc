@@ -172,6 +172,7 @@ dispatch_outcome_e TenantIsolate::guarded(double budget_ms, double *cpu_ms, Fn &
   double started = g_cpu_clock.at_most_now(
       started_wall, std::min(kCpuReadReuseMs, budget_ms * kCpuReadReuseShare));
   run_deadline_cpu_ms_ = started + budget_ms;
+  unjudged_since_ms_ = started_wall;
   watchdog.arm(isolate_, started + budget_ms, budget_.get());
   platform_freeze_clock();
   running_ = true;
@@ -196,7 +197,9 @@ dispatch_outcome_e TenantIsolate::guarded(double budget_ms, double *cpu_ms, Fn &
   {
     v8::HandleScope handle_scope(isolate_);
     sync_wasm_memories();
-    within_memory = budget_->check_after_turn(wall);
+    // What the run did since the turn judged it (responses taken, their
+    // getters) counts too; a startup is judged here only.
+    within_memory = budget_->check_after_turn(ended_wall - unjudged_since_ms_);
   }
   // A termination requested as the run ended would land in the next
   // script: it is cancelled here, and the run counts as stopped.
@@ -226,16 +229,26 @@ void TenantIsolate::turn(RequestScope &scope, Fn &&fn) {
       fn(context, try_catch);
     }
     isolate_->PerformMicrotaskCheckpoint();
-    // A memory grown inside Wasm is judged before any response is taken:
-    // past the limit, the request fails with the isolate.
+    // The memory is judged before any response is taken (a memory grown
+    // inside Wasm measured afresh): past the limit, the request fails with
+    // the isolate, not answered by a heap past it.
     if (!wasm_memories_.empty()) {
       sync_wasm_memories();
       budget_->check_after_run();
+    } else {
+      judge_memory();
     }
     if (!isolate_->IsExecutionTerminating() && !budget_->condemned()) take_settled(context);
   });
   current_ = nullptr;
   if (stopped != DISPATCH_OUTCOME_OK) condemn(stopped, &scope);
+}
+
+bool TenantIsolate::judge_memory() {
+  double now = clock_ms(CLOCK_MONOTONIC);
+  bool within = budget_->check_after_turn(now - unjudged_since_ms_);
+  unjudged_since_ms_ = now;
+  return within;
 }
 
 void TenantIsolate::run_turn(RequestScope &scope, const TurnFn &fn) {
@@ -416,8 +429,12 @@ void TenantIsolate::condemn(dispatch_outcome_e outcome, RequestScope *culprit) {
         scope->wait_until.clear();
         engine_.detach_later(scope->id);
         // A body it still streams cannot be completed: the host reads
-        // that from dispatch_response_read.
-        if (scope->response_stream.on) engine_.wake(*scope);
+        // that from dispatch_response_read, and the request ends with the
+        // limit that cut it ($dispatch_outcome, dispatch_status), not ok.
+        if (scope->response_stream.on) {
+          if (!scope->response_stream.ended) scope->outcome = outcome;
+          engine_.wake(*scope);
+        }
         break;
       default:
         engine_.respond(*scope, outcome);

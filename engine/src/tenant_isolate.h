@@ -220,6 +220,10 @@ class TenantIsolate : public std::enable_shared_from_this<TenantIsolate> {
   // the limit that stopped it; cpu_ms grows by the CPU time spent.
   template <typename Fn>
   dispatch_outcome_e guarded(double budget_ms, double *cpu_ms, Fn &&fn);
+  // Inside a turn, before any response is taken: whether the isolate is
+  // still within its memory limit (MemoryBudget::check_after_turn for the
+  // wall time since the run started or was last judged).
+  bool judge_memory();
   // One turn of JavaScript for a request (its handler, a timer, an I/O
   // result): fn(context, try_catch) under the request's CPU budget, then
   // the microtasks, then whatever settled is taken; a limit that stops it
@@ -316,6 +320,9 @@ class TenantIsolate : public std::enable_shared_from_this<TenantIsolate> {
   RequestScope *current_ = nullptr;  // whose JavaScript runs now
   bool running_ = false;             // inside guarded()
   double run_deadline_cpu_ms_ = 0;   // of the run going on, thread CPU clock
+  // Wall time (monotonic) since which the run going on has not had its
+  // memory judged: its start, or judge_memory() inside it.
+  double unjudged_since_ms_ = 0;
   std::unordered_set<ExternalCharge *> charges_;  // live, refunded on collection
   // The WebAssembly.Memory objects followed, by identity hash (in charges_).
   std::unordered_multimap<int, ExternalCharge *> wasm_memories_;
