@@ -66,12 +66,15 @@ v8::MaybeLocal<v8::Uint8Array> take_pieces(v8::Isolate *isolate, RequestScope &s
 // kSmallDeliveriesPerDoubling more, up to kMaxDeliveryDelayMs, while what
 // arrives meanwhile is queued for it; the end of the body, a failure and
 // kSmallDelivery bytes go at once. A drip through the whole 30 s wall
-// limit then makes about 140 reads (~10 ms of CPU), and one read after the
-// Response at most two a second.
+// limit then makes about 360 reads (~22 ms of CPU, under the 50 ms
+// default), and one read after the Response at most ten a second. No
+// longer than 100 ms: a script that reads a stream of small events
+// itself (server-sent events it rewrites) gets them in batches of at most
+// that, not half a second.
 constexpr size_t kSmallDelivery = 16u << 10;
 constexpr uint32_t kSmallDeliveriesAtOnce = 16;
 constexpr uint32_t kSmallDeliveriesPerDoubling = 8;
-constexpr uint64_t kMaxDeliveryDelayMs = 500;
+constexpr uint64_t kMaxDeliveryDelayMs = 100;
 
 // The script's read that waits for a piece gets one now, from the loop,
 // in a turn of the request that asked (what it awaits runs there), or,
@@ -173,7 +176,7 @@ uint64_t ReadPacer::delay_ms(size_t bytes, bool final, bool held) {
   if (final || bytes >= kSmallDelivery) return 0;
   if (!held && small_ >= kSmallDeliveriesAtOnce) {
     uint32_t doublings = (small_ - kSmallDeliveriesAtOnce) / kSmallDeliveriesPerDoubling;
-    return doublings >= 9 ? kMaxDeliveryDelayMs
+    return doublings >= 7 ? kMaxDeliveryDelayMs
                           : std::min<uint64_t>(kMaxDeliveryDelayMs, uint64_t(1) << doublings);
   }
   small_++;
