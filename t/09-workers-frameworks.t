@@ -1,0 +1,173 @@
+#!/usr/bin/perl
+# Real Workers apps written as their frameworks' documentation writes them,
+# bundled as wrangler bundles them (`wrangler deploy --dry-run --outdir`,
+# ES module format, with and without nodejs_compat), uploaded through the
+# management API as wrangler uploads them, and driven over HTTP through
+# nginx: itty-router v5, hono (JSX pages, streaming, middleware, JWT,
+# @hono/zod-validator), React's streaming SSR (react-dom/server's
+# renderToReadableStream), toucan-js (Sentry) reporting to a loopback
+# server, and @trpc/server's fetch adapter. Every package pinned in
+# t/clients/package.json; scripts/setup-deps installs them.
+use strict;
+use warnings;
+use Test::More;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Dispatch::Test;
+use Dispatch::Admin;
+use Dispatch::TestUpstream;
+use File::Path qw(make_path);
+use File::Temp qw(tempdir);
+use IO::Select;
+use IO::Socket::INET;
+use JSON::PP qw(decode_json encode_json);
+use MIME::Base64 qw(decode_base64);
+use Time::HiRes qw(time sleep);
+
+my $WRANGLER = npm_tool_or_skip('.bin/wrangler');
+npm_tool_or_skip("$_/package.json")
+    for qw(itty-router hono @hono/zod-validator zod react react-dom toucan-js @trpc/server);
+
+my $DATE = '2025-09-01';
+
+sub write_file {
+    my ($path, $content) = @_;
+    (my $dir = $path) =~ s{/[^/]+$}{};
+    make_path($dir);
+    open my $fh, '>', $path or die "$path: $!";
+    print {$fh} $content;
+    close $fh;
+}
+
+# An app's project directory (FILES: path => text; wrangler.toml written
+# from NAME, MAIN and FLAGS), bundled with `wrangler deploy --dry-run
+# --outdir out` (at most 90 s). Returns the bundle's text.
+sub wrangler_bundle {
+    my (%o) = @_;
+    my $dir = tempdir("dispatch-$o{name}-XXXXXX", TMPDIR => 1, CLEANUP => 1);
+    my $flags = @{ $o{flags} || [] } ? 'compatibility_flags = [' . join(', ', map { qq{"$_"} } @{ $o{flags} }) . "]\n" : '';
+    write_file("$dir/wrangler.toml", qq{name = "$o{name}"\nmain = "$o{main}"\ncompatibility_date = "$DATE"\n$flags});
+    write_file("$dir/$_", $o{files}{$_}) for keys %{ $o{files} };
+    symlink(npm_dir() . '/node_modules', "$dir/node_modules") or die "symlink: $!";
+    my ($rc, $out) = wrangler_dry_run($WRANGLER, $dir, 90);
+    is $rc, 0, "wrangler bundles $o{name}" or diag $out;
+    (my $js = $o{main}) =~ s{^.*/}{};
+    $js =~ s/\.[jt]sx?$/.js/;
+    open my $b, '<', "$dir/out/$js" or do { fail("$o{name}: no out/$js"); return '' };
+    local $/;
+    return scalar <$b>;
+}
+
+my $up = Dispatch::TestUpstream->new;    # plays Sentry's ingestion for toucan-js
+
+# The management API as wrangler reaches it, and each app at its own host
+# name (routers see the paths their docs use).
+my $t = Dispatch::Test->new(
+    http   => 'dispatch_fetch_allow 127.0.0.1/32:' . $up->port . ';'
+            . ' map $http_host $app { ~^(?<name>[a-z0-9-]+)\. $name; default none; }',
+    server => qq{
+        location /client/v4/ {
+            client_max_body_size 20m;
+            dispatch_admin token=$TOKEN;
+        }
+        location / {
+            dispatch_cpu_limit 2s;
+            dispatch apps \$app;
+        }
+    },
+);
+envelope_ok(api($t, POST => '', json => { name => 'apps' }), 'a namespace for the apps');
+
+# Uploads BUNDLE as script NAME, as wrangler's upload sends it.
+sub deploy {
+    my ($name, $bundle, %meta) = @_;
+    envelope_ok(curl_upload($t, 'apps', $name,
+        metadata => { main_module => 'index.js', compatibility_date => $DATE, %meta },
+        files => [[ 'index.js', 'index.js', 'application/javascript+module', $bundle ]]),
+        "$name uploads");
+}
+
+sub on {
+    my ($app, $method, $path, %o) = @_;
+    return $t->request($method, $path, timeout => 20, %o, host => "$app.test");
+}
+
+sub json_of { my ($r) = @_; return eval { decode_json($r->{content}) } // { unparsed => $r->{content} } }
+
+# GET PATH on APP over a socket of ours: when each of MARKERS first arrived
+# (seconds since the request was sent) and the whole response.
+sub arrivals {
+    my ($app, $path, @markers) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $t->port, Timeout => 5)
+        or die "connect: $!";
+    my $t0 = time;
+    print {$s} "GET $path HTTP/1.1\r\nHost: $app.test\r\nConnection: close\r\n\r\n";
+    my ($data, %at) = ('');
+    my $sel = IO::Select->new($s);
+    while (time - $t0 < 20 && $sel->can_read(20)) {
+        my $n = sysread($s, $data, 65536, length $data);
+        last unless $n;
+        for my $m (@markers) { $at{$m} //= time - $t0 if index($data, $m) >= 0 }
+    }
+    close $s;
+    return (\%at, $data);
+}
+
+# ---------------------------------------------------------------- itty-router
+
+my $itty = wrangler_bundle(name => 'itty', main => 'src/index.js', files => { 'src/index.js' => <<'JS' });
+import { AutoRouter, Router, cors, error, json, text, withParams } from 'itty-router';
+
+const { preflight, corsify } = cors({ origin: 'https://app.example', allowMethods: ['GET', 'POST'] });
+
+// a nested router of the classic kind: withParams and json() by hand
+const api = Router({ base: '/api' });
+api
+  .all('*', withParams)
+  .get('/items/:id', ({ id, query }) => json({ id, sort: query.sort ?? null }))
+  .all('*', () => error(404, 'no such api route'));
+
+const router = AutoRouter({ before: [preflight], finally: [corsify] });
+router
+  .get('/hello/:name', ({ name }) => `Hello, ${name}!`)
+  .get('/plain', () => text('plain words'))
+  .get('/todos/:id', ({ params }) => ({ id: Number(params.id), title: 'write tests' }))
+  .post('/echo', async (request) => ({ received: await request.json() }))
+  .get('/teapot', () => error(418, 'I am a teapot'))
+  .get('/boom', () => { throw new Error('boom'); })
+  .all('/api/*', api.fetch);
+
+export default router;
+JS
+deploy('itty', $itty);
+
+my $r = on('itty', GET => '/hello/world');
+is $r->{status}, 200, 'itty-router: a route with a param answers' or diag $r->{content};
+is $r->{content}, '"Hello, world!"', 'itty-router: the param reaches the handler (withParams in AutoRouter), formatted by json()';
+like $r->{headers}{'content-type'}, qr{^application/json}, "itty-router: AutoRouter's json format";
+$r = on('itty', GET => '/plain');
+is $r->{content}, 'plain words', 'itty-router: text() answers the text';
+like $r->{headers}{'content-type'}, qr{^text/plain}, 'itty-router: as text/plain';
+$r = on('itty', GET => '/todos/7');
+is_deeply json_of($r), { id => 7, title => 'write tests' }, 'itty-router: an object becomes JSON (params)';
+like $r->{headers}{'content-type'}, qr{^application/json}, 'itty-router: with application/json';
+$r = on('itty', POST => '/echo', content => '{"a":[1,2]}', headers => { 'Content-Type' => 'application/json' });
+is_deeply json_of($r), { received => { a => [1, 2] } }, 'itty-router: request.json() of a POST';
+$r = on('itty', GET => '/teapot');
+is $r->{status}, 418, 'itty-router: error(418)';
+is_deeply json_of($r), { status => 418, error => 'I am a teapot' }, 'itty-router: error() has its JSON body';
+$r = on('itty', GET => '/boom');
+is $r->{status}, 500, 'itty-router: a throwing handler is a 500 from AutoRouter';
+is_deeply json_of($r), { status => 500, error => 'boom' }, "itty-router: with the error's message";
+is on('itty', GET => '/nowhere')->{status}, 404, 'itty-router: an unknown route is 404';
+$r = on('itty', GET => '/api/items/42?sort=desc');
+is_deeply json_of($r), { id => '42', sort => 'desc' }, 'itty-router: a nested Router with base, withParams and query';
+is on('itty', GET => '/api/else')->{status}, 404, "itty-router: the nested router's catch-all";
+$r = on('itty', GET => '/hello/cors', headers => { Origin => 'https://app.example' });
+is $r->{headers}{'access-control-allow-origin'}, 'https://app.example', 'itty-router: cors() corsify adds the allowed origin';
+$r = on('itty', OPTIONS => '/hello/x', headers => { Origin => 'https://app.example',
+    'Access-Control-Request-Method' => 'POST' });
+is $r->{status}, 204, 'itty-router: cors() preflight answers OPTIONS with 204';
+like $r->{headers}{'access-control-allow-methods'} // '', qr/POST/, 'itty-router: with the allowed methods';
+
+done_testing;
