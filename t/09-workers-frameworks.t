@@ -170,4 +170,164 @@ $r = on('itty', OPTIONS => '/hello/x', headers => { Origin => 'https://app.examp
 is $r->{status}, 204, 'itty-router: cors() preflight answers OPTIONS with 204';
 like $r->{headers}{'access-control-allow-methods'} // '', qr/POST/, 'itty-router: with the allowed methods';
 
+# ---------------------------------------------------------------- hono
+
+# hono's Cloudflare Workers template: TSX with hono/jsx as the JSX runtime
+# (tsconfig.json), which wrangler's esbuild follows.
+my %hono_files = (
+    'tsconfig.json' => <<'JSON',
+{
+  "compilerOptions": {
+    "target": "ESNext",
+    "module": "ESNext",
+    "moduleResolution": "Bundler",
+    "strict": true,
+    "skipLibCheck": true,
+    "lib": ["ESNext"],
+    "jsx": "react-jsx",
+    "jsxImportSource": "hono/jsx"
+  }
+}
+JSON
+    'src/index.tsx' => <<'TSX',
+import { Hono } from 'hono';
+import type { FC } from 'hono/jsx';
+import { cors } from 'hono/cors';
+import { etag } from 'hono/etag';
+import { secureHeaders } from 'hono/secure-headers';
+import { streamText, streamSSE } from 'hono/streaming';
+import { jwt, sign } from 'hono/jwt';
+import { HTTPException } from 'hono/http-exception';
+import { zValidator } from '@hono/zod-validator';
+import { z } from 'zod';
+
+type Bindings = { JWT_SECRET: string };
+const app = new Hono<{ Bindings: Bindings }>();
+
+const Layout: FC = (props) => (
+  <html>
+    <head><title>{props.title}</title></head>
+    <body>{props.children}</body>
+  </html>
+);
+const Top: FC<{ messages: string[] }> = ({ messages }) => (
+  <Layout title="Top">
+    <h1>Hello Hono!</h1>
+    <ul>{messages.map((message) => <li>{message}!!</li>)}</ul>
+  </Layout>
+);
+
+app.use('*', secureHeaders());
+app.use('/api/*', cors({ origin: 'https://app.example', allowMethods: ['GET', 'POST'], maxAge: 600 }));
+app.use('/etag/*', etag());
+
+app.get('/', (c) => c.html(<Top messages={['Good Morning', 'Good Evening', '<b>escaped</b>']} />));
+app.get('/etag/doc', (c) => c.text('a document whose ETag is its hash'));
+
+app.get('/stream', (c) =>
+  streamText(c, async (stream) => {
+    await stream.writeln('first line');
+    await stream.sleep(400);
+    await stream.writeln('second line');
+  }));
+app.get('/sse', (c) =>
+  streamSSE(c, async (stream) => {
+    for (let id = 0; id < 3; id++) {
+      await stream.writeSSE({ event: 'tick', id: String(id), data: `tick ${id}` });
+      await stream.sleep(200);
+    }
+  }));
+
+const todo = z.object({ title: z.string().min(1), done: z.boolean() });
+app.post('/api/todos', zValidator('json', todo), (c) => {
+  const { title, done } = c.req.valid('json');
+  return c.json({ created: { title, done } }, 201);
+});
+
+app.post('/login', async (c) => {
+  const { user } = await c.req.json();
+  const token = await sign({ sub: user, role: 'admin', exp: Math.floor(Date.now() / 1000) + 60 }, c.env.JWT_SECRET, 'HS256');
+  return c.json({ token });
+});
+app.use('/auth/*', (c, next) => jwt({ secret: c.env.JWT_SECRET, alg: 'HS256' })(c, next));
+app.get('/auth/me', (c) => {
+  const payload = c.get('jwtPayload');
+  return c.json({ sub: payload.sub, role: payload.role });
+});
+
+app.get('/teapot', () => { throw new HTTPException(418, { message: 'short and stout' }); });
+app.notFound((c) => c.json({ error: 'not found', path: c.req.path }, 404));
+
+export default app;
+TSX
+);
+my $hono_meta = { bindings => [{ type => 'secret_text', name => 'JWT_SECRET', text => 'a-secret-of-32-bytes-or-more-for-hs256' }] };
+deploy('hono', wrangler_bundle(name => 'hono', main => 'src/index.tsx', files => \%hono_files), %$hono_meta);
+# the same app with nodejs_compat: wrangler's unenv preset around it
+deploy('hono-node', wrangler_bundle(name => 'hono-node', main => 'src/index.tsx', files => \%hono_files,
+                                    flags => ['nodejs_compat']),
+       %$hono_meta, compatibility_flags => ['nodejs_compat']);
+
+for my $app ('hono', 'hono-node') {
+    $r = on($app, GET => '/');
+    is $r->{status}, 200, "$app: the JSX page answers" or diag $r->{content};
+    like $r->{headers}{'content-type'}, qr{^text/html; charset=UTF-8}i, "$app: c.html() is text/html";
+    is $r->{content}, '<html><head><title>Top</title></head><body><h1>Hello Hono!</h1><ul><li>Good Morning!!</li><li>Good Evening!!</li><li>&lt;b&gt;escaped&lt;/b&gt;!!</li></ul></body></html>',
+        "$app: rendered by hono/jsx, text escaped";
+    is $r->{headers}{'x-content-type-options'}, 'nosniff', "$app: secureHeaders()";
+    is $r->{headers}{'x-frame-options'}, 'SAMEORIGIN', "$app: secureHeaders() X-Frame-Options";
+
+    $r = on($app, POST => '/api/todos', content => '{"title":"ship it","done":false}',
+            headers => { 'Content-Type' => 'application/json', Origin => 'https://app.example' });
+    is $r->{status}, 201, "$app: zValidator passes a valid body" or diag $r->{content};
+    is_deeply json_of($r), { created => { title => 'ship it', done => JSON::PP::false } }, "$app: c.req.valid('json')";
+    is $r->{headers}{'access-control-allow-origin'}, 'https://app.example', "$app: hono/cors on the answer";
+    $r = on($app, POST => '/api/todos', content => '{"title":"","done":"no"}', headers => { 'Content-Type' => 'application/json' });
+    is $r->{status}, 400, "$app: zValidator refuses an invalid body with 400";
+    my $err = json_of($r);
+    ok !$err->{success} && $r->{content} =~ /title/ && $r->{content} =~ /done/, "$app: naming both bad fields"
+        or diag $r->{content};
+    $r = on($app, POST => '/api/todos', content => '{not json', headers => { 'Content-Type' => 'application/json' });
+    is $r->{status}, 400, "$app: malformed JSON is 400";
+    $r = on($app, OPTIONS => '/api/todos', headers => { Origin => 'https://app.example', 'Access-Control-Request-Method' => 'POST' });
+    is $r->{status}, 204, "$app: hono/cors preflight";
+    is $r->{headers}{'access-control-max-age'}, '600', "$app: with its max age";
+
+    $r = on($app, GET => '/etag/doc');
+    my $etag = $r->{headers}{etag};
+    like $etag // '', qr/^"[0-9a-f]{40}"$/, "$app: hono/etag sets a SHA-1 ETag (crypto.subtle.digest)";
+    $r = on($app, GET => '/etag/doc', headers => { 'If-None-Match' => $etag });
+    is $r->{status}, 304, "$app: If-None-Match with it answers 304";
+    is $r->{content} // '', '', "$app: without a body";
+
+    $r = on($app, POST => '/login', content => '{"user":"ada"}', headers => { 'Content-Type' => 'application/json' });
+    my $token = json_of($r)->{token} // '';
+    like $token, qr/^eyJ[\w-]+\.[\w-]+\.[\w-]+$/, "$app: hono/jwt sign() makes a JWT";
+    $r = on($app, GET => '/auth/me', headers => { Authorization => "Bearer $token" });
+    is_deeply json_of($r), { sub => 'ada', role => 'admin' }, "$app: the jwt middleware verifies it";
+    (my $forged = $token) =~ s/\.([\w-]+)$/'.' . reverse($1)/e;
+    is on($app, GET => '/auth/me', headers => { Authorization => "Bearer $forged" })->{status}, 401,
+        "$app: a token with another signature is 401";
+    is on($app, GET => '/auth/me')->{status}, 401, "$app: no token is 401";
+
+    $r = on($app, GET => '/teapot');
+    is $r->{status}, 418, "$app: HTTPException's status";
+    is $r->{content}, 'short and stout', "$app: and message";
+    $r = on($app, GET => '/missing');
+    is_deeply json_of($r), { error => 'not found', path => '/missing' }, "$app: app.notFound()";
+
+    my ($at, $raw) = arrivals($app, '/stream', 'first line', 'second line');
+    like $raw, qr/first line\n.*second line\n/s, "$app: streamText() sends both lines";
+    ok defined $at->{'first line'} && defined $at->{'second line'}
+        && $at->{'second line'} - $at->{'first line'} >= 0.25,
+        "$app: the first line arrives before the stream's sleep ends (in pieces)"
+        or diag explain $at;
+    ($at, $raw) = arrivals($app, '/sse', 'data: tick 0', 'data: tick 2');
+    like $raw, qr{content-type: text/event-stream}i, "$app: streamSSE() is text/event-stream";
+    like $raw, qr/event: tick\ndata: tick 0\nid: 0\n\n.*data: tick 1.*data: tick 2/s, "$app: with each event";
+    ok defined $at->{'data: tick 0'} && defined $at->{'data: tick 2'}
+        && $at->{'data: tick 2'} - $at->{'data: tick 0'} >= 0.3,
+        "$app: events arrive as they are written" or diag explain $at;
+}
+
 done_testing;
