@@ -330,4 +330,67 @@ for my $app ('hono', 'hono-node') {
         "$app: events arrive as they are written" or diag explain $at;
 }
 
+# ---------------------------------------------------------------- React SSR
+
+# react-dom/server as wrangler resolves it (the "workerd" condition: the
+# edge build), streaming: the shell with the Suspense fallback first, the
+# slow part when its data is there.
+my $react = wrangler_bundle(name => 'react', main => 'src/index.jsx', files => {
+    'tsconfig.json' => '{ "compilerOptions": { "jsx": "react-jsx" } }',
+    'src/index.jsx' => <<'JSX' });
+import { Suspense, use, useState } from 'react';
+import { renderToReadableStream } from 'react-dom/server';
+
+function Comments({ comments }) {
+  const list = use(comments);
+  return <ul>{list.map((c) => <li key={c}>{c}</li>)}</ul>;
+}
+
+function Counter({ start }) {
+  const [count] = useState(start);
+  return <button>clicked {count} times</button>;
+}
+
+function App({ path, comments }) {
+  return (
+    <html lang="en">
+      <head><meta charSet="utf-8" /><title>React on Workers</title></head>
+      <body>
+        <h1>Rendered at {path}</h1>
+        <Counter start={3} />
+        <Suspense fallback={<p>Loading comments...</p>}>
+          <Comments comments={comments} />
+        </Suspense>
+      </body>
+    </html>
+  );
+}
+
+export default {
+  async fetch(request) {
+    const url = new URL(request.url);
+    const comments = new Promise((resolve) => setTimeout(() => resolve(['first comment', 'second & last']), 400));
+    let failed = null;
+    const stream = await renderToReadableStream(<App path={url.pathname} comments={comments} />, {
+      onError(error) { failed = error; console.error(error); },
+    });
+    if (url.searchParams.has('all')) await stream.allReady;
+    return new Response(stream, { status: failed ? 500 : 200, headers: { 'Content-Type': 'text/html; charset=utf-8' } });
+  },
+};
+JSX
+deploy('react', $react);
+{
+    my ($at, $raw) = arrivals('react', '/page', 'Loading comments...', 'second &amp; last');
+    like $raw, qr{^HTTP/1\.1 200 }, 'react: renderToReadableStream answers 200' or diag $raw;
+    like $raw, qr{<!DOCTYPE html><html lang="en"><head><meta charSet="utf-8"/><title>React on Workers</title>}, 'react: the document shell';
+    like $raw, qr{<h1>Rendered at <!-- -->/page</h1><button>clicked <!-- -->3<!-- --> times</button>}, 'react: components with props and state';
+    like $raw, qr{<li>first comment</li><li>second &amp; last</li>}, 'react: the suspended part, escaped, once its promise resolved';
+    ok defined $at->{'Loading comments...'} && defined $at->{'second &amp; last'}
+        && $at->{'second &amp; last'} - $at->{'Loading comments...'} >= 0.25,
+        'react: the shell with the fallback arrives before the suspended part (streamed)' or diag explain $at;
+    my $r = on('react', GET => '/all?all');
+    like $r->{content}, qr{<li>second &amp; last</li>}, 'react: stream.allReady waits for everything';
+}
+
 done_testing;
