@@ -393,4 +393,65 @@ deploy('react', $react);
     like $r->{content}, qr{<li>second &amp; last</li>}, 'react: stream.allReady waits for everything';
 }
 
+# ---------------------------------------------------------------- toucan-js
+
+# Sentry's client for Workers, as its README sets it up; its DSN points at
+# the loopback upstream (opened by dispatch_fetch_allow), which records the
+# envelope toucan sends with fetch() inside ctx.waitUntil().
+my $toucan = wrangler_bundle(name => 'toucan', main => 'src/index.js', files => { 'src/index.js' => <<'JS' });
+import { Toucan } from 'toucan-js';
+
+export default {
+  async fetch(request, env, context) {
+    const sentry = new Toucan({
+      dsn: env.SENTRY_DSN,
+      context,
+      request,
+      environment: 'test',
+      release: 'frameworks@1.0.0',
+      requestDataOptions: { allowedHeaders: ['user-agent'], allowedSearchParams: /(.*)/ },
+    });
+    sentry.setUser({ id: 'user-7' });
+    sentry.setTag('tenant', 'acme');
+    sentry.addBreadcrumb({ category: 'checkout', message: 'about to charge' });
+    try {
+      if (new URL(request.url).pathname === '/ok') return new Response('all fine');
+      throw new TypeError('card declined by the worker');
+    } catch (err) {
+      const id = sentry.captureException(err);
+      return new Response(`Something went wrong (${id})`, { status: 500 });
+    }
+  },
+};
+JS
+deploy('toucan', $toucan, bindings => [{ type => 'plain_text', name => 'SENTRY_DSN',
+    text => 'http://0123456789abcdef@' . $up->host_port . '/42' }]);
+{
+    my $r = on('toucan', GET => '/ok');
+    is $r->{content}, 'all fine', 'toucan-js: a handler that does not throw answers';
+    $r = on('toucan', GET => '/charge?order=9', headers => { 'User-Agent' => 'frameworks-test' });
+    is $r->{status}, 500, 'toucan-js: the handler answers its 500 after capturing';
+    my ($event_id) = $r->{content} =~ /\(([0-9a-f]{32})\)/;
+    ok $event_id, 'toucan-js: captureException() returns an event id' or diag $r->{content};
+    my $sent = $up->wait_event(sub { $_[0]{ev} eq 'request' && $_[0]{target} =~ m{^/api/42/envelope/} }, timeout => 15);
+    ok $sent, "toucan-js: the event reaches the DSN's envelope endpoint (fetch in waitUntil)"
+        or diag explain [ $up->events ];
+    my @lines = split /\n/, decode_base64($sent->{body_b64} // '');
+    my ($head, $item, $event) = map { eval { decode_json($_) } // {} } @lines[0 .. 2];
+    is $head->{event_id}, $event_id, 'toucan-js: the envelope carries that event id';
+    like $head->{dsn} // $sent->{target}, qr/0123456789abcdef/, 'toucan-js: and the public key';
+    is $item->{type}, 'event', 'toucan-js: an event item';
+    my $exc = $event->{exception}{values}[0] // {};
+    is $exc->{type}, 'TypeError', "toucan-js: the exception's type";
+    is $exc->{value}, 'card declined by the worker', "toucan-js: and message";
+    ok @{ $exc->{stacktrace}{frames} // [] } > 0, 'toucan-js: with stack frames parsed from V8\'s stack';
+    is $event->{tags}{tenant}, 'acme', 'toucan-js: setTag';
+    is $event->{user}{id}, 'user-7', 'toucan-js: setUser';
+    is $event->{request}{url}, 'http://toucan.test/charge', 'toucan-js: the request';
+    is $event->{request}{query_string}, 'order=9', 'toucan-js: its allowed search params';
+    is $event->{request}{headers}{'user-agent'}, 'frameworks-test', 'toucan-js: its allowed header';
+    ok((grep { ($_->{message} // '') eq 'about to charge' } @{ $event->{breadcrumbs} // [] }), 'toucan-js: the breadcrumb');
+    is $event->{release}, 'frameworks@1.0.0', 'toucan-js: release';
+}
+
 done_testing;
