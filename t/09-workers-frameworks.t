@@ -454,4 +454,66 @@ deploy('toucan', $toucan, bindings => [{ type => 'plain_text', name => 'SENTRY_D
     is $event->{release}, 'frameworks@1.0.0', 'toucan-js: release';
 }
 
+# ---------------------------------------------------------------- tRPC
+
+# @trpc/server v11 with its fetch adapter, as tRPC's Cloudflare Workers
+# example writes it; zod validates the input.
+my $trpc = wrangler_bundle(name => 'trpc', main => 'src/index.ts', files => { 'src/index.ts' => <<'TS' });
+import { initTRPC, TRPCError } from '@trpc/server';
+import { fetchRequestHandler } from '@trpc/server/adapters/fetch';
+import { z } from 'zod';
+
+type Context = { user: string | null };
+const t = initTRPC.context<Context>().create();
+
+const appRouter = t.router({
+  greet: t.procedure
+    .input(z.object({ name: z.string().min(1) }))
+    .query(({ input }) => ({ greeting: `Hello, ${input.name}!` })),
+  add: t.procedure
+    .input(z.object({ a: z.number(), b: z.number() }))
+    .mutation(({ input }) => input.a + input.b),
+  whoami: t.procedure.query(({ ctx }) => {
+    if (!ctx.user) throw new TRPCError({ code: 'UNAUTHORIZED', message: 'who are you?' });
+    return ctx.user;
+  }),
+});
+export type AppRouter = typeof appRouter;
+
+export default {
+  async fetch(request: Request): Promise<Response> {
+    return fetchRequestHandler({
+      endpoint: '/trpc',
+      req: request,
+      router: appRouter,
+      createContext: ({ req }) => ({ user: req.headers.get('x-user') }),
+    });
+  },
+};
+TS
+deploy('trpc', $trpc);
+{
+    my $input = sub { my $s = encode_json($_[0]); $s =~ s/([^A-Za-z0-9_.~-])/sprintf('%%%02X', ord $1)/ge; $s };
+    my $r = on('trpc', GET => '/trpc/greet?input=' . $input->({ name => 'Ada' }));
+    is $r->{status}, 200, 'trpc: a query answers' or diag $r->{content};
+    is_deeply json_of($r), { result => { data => { greeting => 'Hello, Ada!' } } }, 'trpc: with its result';
+    $r = on('trpc', POST => '/trpc/add', content => '{"a":2,"b":40}', headers => { 'Content-Type' => 'application/json' });
+    is_deeply json_of($r), { result => { data => 42 } }, 'trpc: a mutation by POST';
+    $r = on('trpc', GET => '/trpc/greet?input=' . $input->({ name => '' }));
+    is $r->{status}, 400, 'trpc: input zod refuses is 400';
+    is json_of($r)->{error}{data}{code}, 'BAD_REQUEST', 'trpc: BAD_REQUEST';
+    $r = on('trpc', GET => '/trpc/whoami');
+    is $r->{status}, 401, "trpc: a TRPCError's code sets the status";
+    is json_of($r)->{error}{message}, 'who are you?', 'trpc: and its message';
+    $r = on('trpc', GET => '/trpc/greet,whoami?batch=1&input=' . $input->({ 0 => { name => 'Bob' } }), headers => { 'X-User' => 'bob' });
+    is_deeply json_of($r), [{ result => { data => { greeting => 'Hello, Bob!' } } }, { result => { data => 'bob' } }],
+        'trpc: a batch of two, the context from a header';
+    $r = on('trpc', GET => '/trpc/greet,whoami?batch=1&input=' . $input->({ 0 => { name => 'Cy' } }),
+            headers => { 'trpc-accept' => 'application/jsonl', 'X-User' => 'cy' });
+    is $r->{status}, 200, 'trpc: a streamed batch (httpBatchStreamLink) answers';
+    like $r->{headers}{'content-type'} // '', qr{^application/json}, 'trpc: as JSON lines';
+    like $r->{content}, qr/Hello, Cy!/, 'trpc: the streamed batch has the first result';
+    like $r->{content}, qr/"cy"/, 'trpc: and the second';
+}
+
 done_testing;
