@@ -6,7 +6,7 @@
 # nginx: itty-router v5, hono (JSX pages, streaming, middleware, JWT,
 # @hono/zod-validator), React's streaming SSR (react-dom/server's
 # renderToReadableStream), toucan-js (Sentry) reporting to a loopback
-# server, and @trpc/server's fetch adapter. Every package pinned in
+# server, @trpc/server's fetch adapter and graphql-yoga. Every package pinned in
 # t/clients/package.json; scripts/setup-deps installs them.
 use strict;
 use warnings;
@@ -26,7 +26,7 @@ use Time::HiRes qw(time sleep);
 
 my $WRANGLER = npm_tool_or_skip('.bin/wrangler');
 npm_tool_or_skip("$_/package.json")
-    for qw(itty-router hono @hono/zod-validator zod react react-dom toucan-js @trpc/server);
+    for qw(itty-router hono @hono/zod-validator zod react react-dom toucan-js @trpc/server graphql-yoga graphql);
 
 my $DATE = '2025-09-01';
 
@@ -94,23 +94,38 @@ sub on {
 
 sub json_of { my ($r) = @_; return eval { decode_json($r->{content}) } // { unparsed => $r->{content} } }
 
-# GET PATH on APP over a socket of ours: when each of MARKERS first arrived
-# (seconds since the request was sent) and the whole response.
+# A request to APP over a socket of ours (GET PATH, or method, headers and
+# content from %o): when each of MARKERS first arrived (seconds since the
+# request was sent), the response's head and its body (chunked decoded).
 sub arrivals {
-    my ($app, $path, @markers) = @_;
+    my ($app, $path, $markers, %o) = @_;
     my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $t->port, Timeout => 5)
         or die "connect: $!";
     my $t0 = time;
-    print {$s} "GET $path HTTP/1.1\r\nHost: $app.test\r\nConnection: close\r\n\r\n";
+    my %h = (%{ $o{headers} || {} }, defined $o{content} ? ('Content-Length' => length $o{content}) : ());
+    print {$s} join '', ($o{method} // 'GET') . " $path HTTP/1.1\r\nHost: $app.test\r\nConnection: close\r\n",
+        (map { "$_: $h{$_}\r\n" } sort keys %h), "\r\n", $o{content} // '';
     my ($data, %at) = ('');
     my $sel = IO::Select->new($s);
     while (time - $t0 < 20 && $sel->can_read(20)) {
         my $n = sysread($s, $data, 65536, length $data);
         last unless $n;
-        for my $m (@markers) { $at{$m} //= time - $t0 if index($data, $m) >= 0 }
+        for my $m (@$markers) { $at{$m} //= time - $t0 if index($data, $m) >= 0 }
     }
     close $s;
-    return (\%at, $data);
+    my ($head, $body) = split /\r\n\r\n/, $data, 2;
+    $body //= '';
+    if ($head =~ /^transfer-encoding:\s*chunked/mi) {
+        my $plain = '';
+        while ($body =~ s/^([0-9a-fA-F]+)\r\n//) {
+            my $len = hex $1;
+            last if !$len;
+            $plain .= substr($body, 0, $len, '');
+            $body =~ s/^\r\n//;
+        }
+        $body = $plain;
+    }
+    return (\%at, $head, $body);
 }
 
 # ---------------------------------------------------------------- itty-router
@@ -316,15 +331,15 @@ for my $app ('hono', 'hono-node') {
     $r = on($app, GET => '/missing');
     is_deeply json_of($r), { error => 'not found', path => '/missing' }, "$app: app.notFound()";
 
-    my ($at, $raw) = arrivals($app, '/stream', 'first line', 'second line');
-    like $raw, qr/first line\n.*second line\n/s, "$app: streamText() sends both lines";
+    my ($at, $head, $body) = arrivals($app, '/stream', ['first line', 'second line']);
+    is $body,   "first line\nsecond line\n", "$app: streamText() sends both lines";
     ok defined $at->{'first line'} && defined $at->{'second line'}
         && $at->{'second line'} - $at->{'first line'} >= 0.25,
         "$app: the first line arrives before the stream's sleep ends (in pieces)"
         or diag explain $at;
-    ($at, $raw) = arrivals($app, '/sse', 'data: tick 0', 'data: tick 2');
-    like $raw, qr{content-type: text/event-stream}i, "$app: streamSSE() is text/event-stream";
-    like $raw, qr/event: tick\ndata: tick 0\nid: 0\n\n.*data: tick 1.*data: tick 2/s, "$app: with each event";
+    ($at, $head, $body) = arrivals($app, '/sse', ['data: tick 0', 'data: tick 2']);
+    like $head, qr{^content-type: text/event-stream}mi, "$app: streamSSE() is text/event-stream";
+    is $body, join('', map { "event: tick\ndata: tick $_\nid: $_\n\n" } 0 .. 2), "$app: with each event";
     ok defined $at->{'data: tick 0'} && defined $at->{'data: tick 2'}
         && $at->{'data: tick 2'} - $at->{'data: tick 0'} >= 0.3,
         "$app: events arrive as they are written" or diag explain $at;
@@ -381,8 +396,8 @@ export default {
 JSX
 deploy('react', $react);
 {
-    my ($at, $raw) = arrivals('react', '/page', 'Loading comments...', 'second &amp; last');
-    like $raw, qr{^HTTP/1\.1 200 }, 'react: renderToReadableStream answers 200' or diag $raw;
+    my ($at, $head, $raw) = arrivals('react', '/page', ['Loading comments...', 'second &amp; last']);
+    like $head, qr{^HTTP/1\.1 200 }, 'react: renderToReadableStream answers 200' or diag $head, $raw;
     like $raw, qr{<!DOCTYPE html><html lang="en"><head><meta charSet="utf-8"/><title>React on Workers</title>}, 'react: the document shell';
     like $raw, qr{<h1>Rendered at <!-- -->/page</h1><button>clicked <!-- -->3<!-- --> times</button>}, 'react: components with props and state';
     like $raw, qr{<li>first comment</li><li>second &amp; last</li>}, 'react: the suspended part, escaped, once its promise resolved';
@@ -514,6 +529,76 @@ deploy('trpc', $trpc);
     like $r->{headers}{'content-type'} // '', qr{^application/json}, 'trpc: as JSON lines';
     like $r->{content}, qr/Hello, Cy!/, 'trpc: the streamed batch has the first result';
     like $r->{content}, qr/"cy"/, 'trpc: and the second';
+}
+
+# ---------------------------------------------------------------- graphql-yoga
+
+# GraphQL Yoga's Cloudflare Workers example: env reaches the resolvers as
+# the server context; a subscription streams as server-sent events.
+my $yoga = wrangler_bundle(name => 'yoga', main => 'src/index.ts', files => { 'src/index.ts' => <<'TS' });
+import { createSchema, createYoga } from 'graphql-yoga';
+
+interface Env { GREETING: string }
+
+const yoga = createYoga<Env>({
+  graphqlEndpoint: '/graphql',
+  landingPage: false,
+  schema: createSchema({
+    typeDefs: /* GraphQL */ `
+      type Query { hello(name: String!): String!, books: [Book!]! }
+      type Book { title: String!, year: Int! }
+      type Mutation { double(n: Int!): Int! }
+      type Subscription { countdown(from: Int!): Int! }
+    `,
+    resolvers: {
+      Query: {
+        hello: (_, { name }, ctx) => `${ctx.GREETING}, ${name}!`,
+        books: () => [{ title: 'Dune', year: 1965 }, { title: 'Neuromancer', year: 1984 }],
+      },
+      Mutation: { double: (_, { n }) => n * 2 },
+      Subscription: {
+        countdown: {
+          subscribe: async function* (_, { from }) {
+            for (let i = from; i >= 0; i--) {
+              await new Promise((resolve) => setTimeout(resolve, 150));
+              yield { countdown: i };
+            }
+          },
+        },
+      },
+    },
+  }),
+});
+
+export default { fetch: yoga.fetch };
+TS
+deploy('yoga', $yoga, bindings => [{ type => 'plain_text', name => 'GREETING', text => 'Howdy' }]);
+{
+    my $gql = sub {
+        my ($query, %o) = @_;
+        return on('yoga', POST => '/graphql', content => encode_json({ query => $query, %o }),
+                  headers => { 'Content-Type' => 'application/json', Accept => 'application/graphql-response+json' });
+    };
+    my $r = $gql->('query Hi($n: String!) { hello(name: $n) books { title year } }', variables => { n => 'Ada' });
+    is $r->{status}, 200, 'graphql-yoga: a query answers' or diag $r->{content};
+    is_deeply json_of($r), { data => { hello => 'Howdy, Ada!', books => [{ title => 'Dune', year => 1965 }, { title => 'Neuromancer', year => 1984 }] } },
+        'graphql-yoga: resolvers with variables, env as the context';
+    is_deeply json_of($gql->('mutation { double(n: 21) }')), { data => { double => 42 } }, 'graphql-yoga: a mutation';
+    $r = $gql->('{ nope }');
+    is $r->{status}, 400, 'graphql-yoga: a query the schema refuses is 400 (graphql-response+json)';
+    like json_of($r)->{errors}[0]{message} // '', qr/Cannot query field "nope"/, 'graphql-yoga: with the validation error';
+    $r = on('yoga', GET => '/graphql?query=%7Bhello(name%3A%22get%22)%7D', headers => { Accept => 'application/json' });
+    is_deeply json_of($r), { data => { hello => 'Howdy, get!' } }, 'graphql-yoga: a query by GET';
+
+    my ($at, $head, $body) = arrivals('yoga', '/graphql', ['"countdown":2', '"countdown":0'], method => 'POST',
+        headers => { 'Content-Type' => 'application/json', Accept => 'text/event-stream' },
+        content => encode_json({ query => 'subscription { countdown(from: 2) }' }));
+    like $head, qr{^content-type: text/event-stream}mi, 'graphql-yoga: a subscription answers server-sent events';
+    $body =~ s/^:\n\n//mg;    # keep-alive comments
+    is $body, join('', map { qq{event: next\ndata: {"data":{"countdown":$_}}\n\n} } 2, 1, 0) . "event: complete\ndata:\n\n",
+        'graphql-yoga: each value as it is yielded, then complete';
+    ok defined $at->{'"countdown":2'} && defined $at->{'"countdown":0'} && $at->{'"countdown":0'} - $at->{'"countdown":2'} >= 0.2,
+        'graphql-yoga: the values arrive as they are yielded' or diag explain $at;
 }
 
 done_testing;
