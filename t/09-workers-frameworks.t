@@ -87,6 +87,17 @@ sub deploy {
         "$name uploads");
 }
 
+# NAME bundled by wrangler from MAIN and FILES twice, without and with
+# nodejs_compat (wrangler's unenv preset around it), and deployed as NAME
+# and NAME-node with METADATA. Returns the two names.
+sub deploy_app {
+    my ($name, $main, $files, %meta) = @_;
+    deploy($name, wrangler_bundle(name => $name, main => $main, files => $files), %meta);
+    deploy("$name-node", wrangler_bundle(name => "$name-node", main => $main, files => $files, flags => ['nodejs_compat']),
+           %meta, compatibility_flags => ['nodejs_compat']);
+    return ($name, "$name-node");
+}
+
 sub on {
     my ($app, $method, $path, %o) = @_;
     return $t->request($method, $path, timeout => 20, %o, host => "$app.test");
@@ -130,7 +141,7 @@ sub arrivals {
 
 # ---------------------------------------------------------------- itty-router
 
-my $itty = wrangler_bundle(name => 'itty', main => 'src/index.js', files => { 'src/index.js' => <<'JS' });
+my @itty = deploy_app('itty', 'src/index.js', { 'src/index.js' => <<'JS' });
 import { AutoRouter, Router, cors, error, json, text, withParams } from 'itty-router';
 
 const { preflight, corsify } = cors({ origin: 'https://app.example', allowMethods: ['GET', 'POST'] });
@@ -154,36 +165,37 @@ router
 
 export default router;
 JS
-deploy('itty', $itty);
-
-my $r = on('itty', GET => '/hello/world');
-is $r->{status}, 200, 'itty-router: a route with a param answers' or diag $r->{content};
-is $r->{content}, '"Hello, world!"', 'itty-router: the param reaches the handler (withParams in AutoRouter), formatted by json()';
-like $r->{headers}{'content-type'}, qr{^application/json}, "itty-router: AutoRouter's json format";
-$r = on('itty', GET => '/plain');
-is $r->{content}, 'plain words', 'itty-router: text() answers the text';
-like $r->{headers}{'content-type'}, qr{^text/plain}, 'itty-router: as text/plain';
-$r = on('itty', GET => '/todos/7');
-is_deeply json_of($r), { id => 7, title => 'write tests' }, 'itty-router: an object becomes JSON (params)';
-like $r->{headers}{'content-type'}, qr{^application/json}, 'itty-router: with application/json';
-$r = on('itty', POST => '/echo', content => '{"a":[1,2]}', headers => { 'Content-Type' => 'application/json' });
-is_deeply json_of($r), { received => { a => [1, 2] } }, 'itty-router: request.json() of a POST';
-$r = on('itty', GET => '/teapot');
-is $r->{status}, 418, 'itty-router: error(418)';
-is_deeply json_of($r), { status => 418, error => 'I am a teapot' }, 'itty-router: error() has its JSON body';
-$r = on('itty', GET => '/boom');
-is $r->{status}, 500, 'itty-router: a throwing handler is a 500 from AutoRouter';
-is_deeply json_of($r), { status => 500, error => 'boom' }, "itty-router: with the error's message";
-is on('itty', GET => '/nowhere')->{status}, 404, 'itty-router: an unknown route is 404';
-$r = on('itty', GET => '/api/items/42?sort=desc');
-is_deeply json_of($r), { id => '42', sort => 'desc' }, 'itty-router: a nested Router with base, withParams and query';
-is on('itty', GET => '/api/else')->{status}, 404, "itty-router: the nested router's catch-all";
-$r = on('itty', GET => '/hello/cors', headers => { Origin => 'https://app.example' });
-is $r->{headers}{'access-control-allow-origin'}, 'https://app.example', 'itty-router: cors() corsify adds the allowed origin';
-$r = on('itty', OPTIONS => '/hello/x', headers => { Origin => 'https://app.example',
-    'Access-Control-Request-Method' => 'POST' });
-is $r->{status}, 204, 'itty-router: cors() preflight answers OPTIONS with 204';
-like $r->{headers}{'access-control-allow-methods'} // '', qr/POST/, 'itty-router: with the allowed methods';
+my $r;
+for my $app (@itty) {
+    $r = on($app, GET => '/hello/world');
+    is $r->{status}, 200, "$app: a route with a param answers" or diag $r->{content};
+    is $r->{content}, '"Hello, world!"', "$app: the param reaches the handler (withParams in AutoRouter), formatted by json()";
+    like $r->{headers}{'content-type'}, qr{^application/json}, "$app: AutoRouter's json format";
+    $r = on($app, GET => '/plain');
+    is $r->{content}, 'plain words', "$app: text() answers the text";
+    like $r->{headers}{'content-type'}, qr{^text/plain}, "$app: as text/plain";
+    $r = on($app, GET => '/todos/7');
+    is_deeply json_of($r), { id => 7, title => 'write tests' }, "$app: an object becomes JSON (params)";
+    like $r->{headers}{'content-type'}, qr{^application/json}, "$app: with application/json";
+    $r = on($app, POST => '/echo', content => '{"a":[1,2]}', headers => { 'Content-Type' => 'application/json' });
+    is_deeply json_of($r), { received => { a => [1, 2] } }, "$app: request.json() of a POST";
+    $r = on($app, GET => '/teapot');
+    is $r->{status}, 418, "$app: error(418)";
+    is_deeply json_of($r), { status => 418, error => 'I am a teapot' }, "$app: error() has its JSON body";
+    $r = on($app, GET => '/boom');
+    is $r->{status}, 500, "$app: a throwing handler is a 500 from AutoRouter";
+    is_deeply json_of($r), { status => 500, error => 'boom' }, "$app: with the error's message";
+    is on($app, GET => '/nowhere')->{status}, 404, "$app: an unknown route is 404";
+    $r = on($app, GET => '/api/items/42?sort=desc');
+    is_deeply json_of($r), { id => '42', sort => 'desc' }, "$app: a nested Router with base, withParams and query";
+    is on($app, GET => '/api/else')->{status}, 404, "$app: the nested router's catch-all";
+    $r = on($app, GET => '/hello/cors', headers => { Origin => 'https://app.example' });
+    is $r->{headers}{'access-control-allow-origin'}, 'https://app.example', "$app: cors() corsify adds the allowed origin";
+    $r = on($app, OPTIONS => '/hello/x', headers => { Origin => 'https://app.example',
+        'Access-Control-Request-Method' => 'POST' });
+    is $r->{status}, 204, "$app: cors() preflight answers OPTIONS with 204";
+    like $r->{headers}{'access-control-allow-methods'} // '', qr/POST/, "$app: with the allowed methods";
+}
 
 # ---------------------------------------------------------------- hono
 
@@ -277,13 +289,9 @@ export default app;
 TSX
 );
 my $hono_meta = { bindings => [{ type => 'secret_text', name => 'JWT_SECRET', text => 'a-secret-of-32-bytes-or-more-for-hs256' }] };
-deploy('hono', wrangler_bundle(name => 'hono', main => 'src/index.tsx', files => \%hono_files), %$hono_meta);
-# the same app with nodejs_compat: wrangler's unenv preset around it
-deploy('hono-node', wrangler_bundle(name => 'hono-node', main => 'src/index.tsx', files => \%hono_files,
-                                    flags => ['nodejs_compat']),
-       %$hono_meta, compatibility_flags => ['nodejs_compat']);
+my @hono = deploy_app('hono', 'src/index.tsx', \%hono_files, %$hono_meta);
 
-for my $app ('hono', 'hono-node') {
+for my $app (@hono) {
     $r = on($app, GET => '/');
     is $r->{status}, 200, "$app: the JSX page answers" or diag $r->{content};
     like $r->{headers}{'content-type'}, qr{^text/html; charset=UTF-8}i, "$app: c.html() is text/html";
@@ -350,7 +358,7 @@ for my $app ('hono', 'hono-node') {
 # react-dom/server as wrangler resolves it (the "workerd" condition: the
 # edge build), streaming: the shell with the Suspense fallback first, the
 # slow part when its data is there.
-my $react = wrangler_bundle(name => 'react', main => 'src/index.jsx', files => {
+my @react = deploy_app('react', 'src/index.jsx', {
     'tsconfig.json' => '{ "compilerOptions": { "jsx": "react-jsx" } }',
     'src/index.jsx' => <<'JSX' });
 import { Suspense, use, useState } from 'react';
@@ -394,18 +402,17 @@ export default {
   },
 };
 JSX
-deploy('react', $react);
-{
-    my ($at, $head, $raw) = arrivals('react', '/page', ['Loading comments...', 'second &amp; last']);
-    like $head, qr{^HTTP/1\.1 200 }, 'react: renderToReadableStream answers 200' or diag $head, $raw;
-    like $raw, qr{<!DOCTYPE html><html lang="en"><head><meta charSet="utf-8"/><title>React on Workers</title>}, 'react: the document shell';
-    like $raw, qr{<h1>Rendered at <!-- -->/page</h1><button>clicked <!-- -->3<!-- --> times</button>}, 'react: components with props and state';
-    like $raw, qr{<li>first comment</li><li>second &amp; last</li>}, 'react: the suspended part, escaped, once its promise resolved';
+for my $app (@react) {
+    my ($at, $head, $raw) = arrivals($app, '/page', ['Loading comments...', 'second &amp; last']);
+    like $head, qr{^HTTP/1\.1 200 }, "$app: renderToReadableStream answers 200" or diag $head, $raw;
+    like $raw, qr{<!DOCTYPE html><html lang="en"><head><meta charSet="utf-8"/><title>React on Workers</title>}, "$app: the document shell";
+    like $raw, qr{<h1>Rendered at <!-- -->/page</h1><button>clicked <!-- -->3<!-- --> times</button>}, "$app: components with props and state";
+    like $raw, qr{<li>first comment</li><li>second &amp; last</li>}, "$app: the suspended part, escaped, once its promise resolved";
     ok defined $at->{'Loading comments...'} && defined $at->{'second &amp; last'}
         && $at->{'second &amp; last'} - $at->{'Loading comments...'} >= 0.25,
-        'react: the shell with the fallback arrives before the suspended part (streamed)' or diag explain $at;
-    my $r = on('react', GET => '/all?all');
-    like $r->{content}, qr{<li>second &amp; last</li>}, 'react: stream.allReady waits for everything';
+        "$app: the shell with the fallback arrives before the suspended part (streamed)" or diag explain $at;
+    my $r = on($app, GET => '/all?all');
+    like $r->{content}, qr{<li>second &amp; last</li>}, "$app: stream.allReady waits for everything";
 }
 
 # ---------------------------------------------------------------- toucan-js
@@ -413,7 +420,9 @@ deploy('react', $react);
 # Sentry's client for Workers, as its README sets it up; its DSN points at
 # the loopback upstream (opened by dispatch_fetch_allow), which records the
 # envelope toucan sends with fetch() inside ctx.waitUntil().
-my $toucan = wrangler_bundle(name => 'toucan', main => 'src/index.js', files => { 'src/index.js' => <<'JS' });
+my %toucan_meta = (bindings => [{ type => 'plain_text', name => 'SENTRY_DSN',
+    text => 'http://0123456789abcdef@' . $up->host_port . '/42' }]);
+my @toucan = deploy_app('toucan', 'src/index.js', { 'src/index.js' => <<'JS' }, %toucan_meta);
 import { Toucan } from 'toucan-js';
 
 export default {
@@ -439,41 +448,40 @@ export default {
   },
 };
 JS
-deploy('toucan', $toucan, bindings => [{ type => 'plain_text', name => 'SENTRY_DSN',
-    text => 'http://0123456789abcdef@' . $up->host_port . '/42' }]);
-{
-    my $r = on('toucan', GET => '/ok');
-    is $r->{content}, 'all fine', 'toucan-js: a handler that does not throw answers';
-    $r = on('toucan', GET => '/charge?order=9', headers => { 'User-Agent' => 'frameworks-test' });
-    is $r->{status}, 500, 'toucan-js: the handler answers its 500 after capturing';
+for my $app (@toucan) {
+    my $r = on($app, GET => '/ok');
+    is $r->{content}, 'all fine', "$app: a handler that does not throw answers";
+    $r = on($app, GET => '/charge?order=9', headers => { 'User-Agent' => 'frameworks-test' });
+    is $r->{status}, 500, "$app: the handler answers its 500 after capturing";
     my ($event_id) = $r->{content} =~ /\(([0-9a-f]{32})\)/;
-    ok $event_id, 'toucan-js: captureException() returns an event id' or diag $r->{content};
-    my $sent = $up->wait_event(sub { $_[0]{ev} eq 'request' && $_[0]{target} =~ m{^/api/42/envelope/} }, timeout => 15);
-    ok $sent, "toucan-js: the event reaches the DSN's envelope endpoint (fetch in waitUntil)"
+    ok $event_id, "$app: captureException() returns an event id" or diag $r->{content};
+    my $sent = $up->wait_event(sub { $_[0]{ev} eq 'request' && $_[0]{target} =~ m{^/api/42/envelope/}
+                                     && index(decode_base64($_[0]{body_b64} // ''), $event_id // 'none') >= 0 }, timeout => 15);
+    ok $sent, "$app: the event reaches the DSN's envelope endpoint (fetch in waitUntil)"
         or diag explain [ $up->events ];
     my @lines = split /\n/, decode_base64($sent->{body_b64} // '');
     my ($head, $item, $event) = map { eval { decode_json($_) } // {} } @lines[0 .. 2];
-    is $head->{event_id}, $event_id, 'toucan-js: the envelope carries that event id';
-    like $head->{dsn} // $sent->{target}, qr/0123456789abcdef/, 'toucan-js: and the public key';
-    is $item->{type}, 'event', 'toucan-js: an event item';
+    is $head->{event_id}, $event_id, "$app: the envelope carries that event id";
+    like $head->{dsn} // $sent->{target}, qr/0123456789abcdef/, "$app: and the public key";
+    is $item->{type}, 'event', "$app: an event item";
     my $exc = $event->{exception}{values}[0] // {};
-    is $exc->{type}, 'TypeError', "toucan-js: the exception's type";
-    is $exc->{value}, 'card declined by the worker', "toucan-js: and message";
-    ok @{ $exc->{stacktrace}{frames} // [] } > 0, 'toucan-js: with stack frames parsed from V8\'s stack';
-    is $event->{tags}{tenant}, 'acme', 'toucan-js: setTag';
-    is $event->{user}{id}, 'user-7', 'toucan-js: setUser';
-    is $event->{request}{url}, 'http://toucan.test/charge', 'toucan-js: the request';
-    is $event->{request}{query_string}, 'order=9', 'toucan-js: its allowed search params';
-    is $event->{request}{headers}{'user-agent'}, 'frameworks-test', 'toucan-js: its allowed header';
-    ok((grep { ($_->{message} // '') eq 'about to charge' } @{ $event->{breadcrumbs} // [] }), 'toucan-js: the breadcrumb');
-    is $event->{release}, 'frameworks@1.0.0', 'toucan-js: release';
+    is $exc->{type}, 'TypeError', "$app: the exception's type";
+    is $exc->{value}, 'card declined by the worker', "$app: and message";
+    ok @{ $exc->{stacktrace}{frames} // [] } > 0, "$app: with stack frames parsed from V8's stack";
+    is $event->{tags}{tenant}, 'acme', "$app: setTag";
+    is $event->{user}{id}, 'user-7', "$app: setUser";
+    is $event->{request}{url}, "http://$app.test/charge", "$app: the request";
+    is $event->{request}{query_string}, 'order=9', "$app: its allowed search params";
+    is $event->{request}{headers}{'user-agent'}, 'frameworks-test', "$app: its allowed header";
+    ok((grep { ($_->{message} // '') eq 'about to charge' } @{ $event->{breadcrumbs} // [] }), "$app: the breadcrumb");
+    is $event->{release}, 'frameworks@1.0.0', "$app: release";
 }
 
 # ---------------------------------------------------------------- tRPC
 
 # @trpc/server v11 with its fetch adapter, as tRPC's Cloudflare Workers
 # example writes it; zod validates the input.
-my $trpc = wrangler_bundle(name => 'trpc', main => 'src/index.ts', files => { 'src/index.ts' => <<'TS' });
+my @trpc = deploy_app('trpc', 'src/index.ts', { 'src/index.ts' => <<'TS' });
 import { initTRPC, TRPCError } from '@trpc/server';
 import { fetchRequestHandler } from '@trpc/server/adapters/fetch';
 import { z } from 'zod';
@@ -506,36 +514,36 @@ export default {
   },
 };
 TS
-deploy('trpc', $trpc);
-{
+for my $app (@trpc) {
     my $input = sub { my $s = encode_json($_[0]); $s =~ s/([^A-Za-z0-9_.~-])/sprintf('%%%02X', ord $1)/ge; $s };
-    my $r = on('trpc', GET => '/trpc/greet?input=' . $input->({ name => 'Ada' }));
-    is $r->{status}, 200, 'trpc: a query answers' or diag $r->{content};
-    is_deeply json_of($r), { result => { data => { greeting => 'Hello, Ada!' } } }, 'trpc: with its result';
-    $r = on('trpc', POST => '/trpc/add', content => '{"a":2,"b":40}', headers => { 'Content-Type' => 'application/json' });
-    is_deeply json_of($r), { result => { data => 42 } }, 'trpc: a mutation by POST';
-    $r = on('trpc', GET => '/trpc/greet?input=' . $input->({ name => '' }));
-    is $r->{status}, 400, 'trpc: input zod refuses is 400';
-    is json_of($r)->{error}{data}{code}, 'BAD_REQUEST', 'trpc: BAD_REQUEST';
-    $r = on('trpc', GET => '/trpc/whoami');
-    is $r->{status}, 401, "trpc: a TRPCError's code sets the status";
-    is json_of($r)->{error}{message}, 'who are you?', 'trpc: and its message';
-    $r = on('trpc', GET => '/trpc/greet,whoami?batch=1&input=' . $input->({ 0 => { name => 'Bob' } }), headers => { 'X-User' => 'bob' });
+    my $r = on($app, GET => '/trpc/greet?input=' . $input->({ name => 'Ada' }));
+    is $r->{status}, 200, "$app: a query answers" or diag $r->{content};
+    is_deeply json_of($r), { result => { data => { greeting => 'Hello, Ada!' } } }, "$app: with its result";
+    $r = on($app, POST => '/trpc/add', content => '{"a":2,"b":40}', headers => { 'Content-Type' => 'application/json' });
+    is_deeply json_of($r), { result => { data => 42 } }, "$app: a mutation by POST";
+    $r = on($app, GET => '/trpc/greet?input=' . $input->({ name => '' }));
+    is $r->{status}, 400, "$app: input zod refuses is 400";
+    is json_of($r)->{error}{data}{code}, 'BAD_REQUEST', "$app: BAD_REQUEST";
+    $r = on($app, GET => '/trpc/whoami');
+    is $r->{status}, 401, "$app: a TRPCError's code sets the status";
+    is json_of($r)->{error}{message}, 'who are you?', "$app: and its message";
+    $r = on($app, GET => '/trpc/greet,whoami?batch=1&input=' . $input->({ 0 => { name => 'Bob' } }), headers => { 'X-User' => 'bob' });
     is_deeply json_of($r), [{ result => { data => { greeting => 'Hello, Bob!' } } }, { result => { data => 'bob' } }],
-        'trpc: a batch of two, the context from a header';
-    $r = on('trpc', GET => '/trpc/greet,whoami?batch=1&input=' . $input->({ 0 => { name => 'Cy' } }),
+        "$app: a batch of two, the context from a header";
+    $r = on($app, GET => '/trpc/greet,whoami?batch=1&input=' . $input->({ 0 => { name => 'Cy' } }),
             headers => { 'trpc-accept' => 'application/jsonl', 'X-User' => 'cy' });
-    is $r->{status}, 200, 'trpc: a streamed batch (httpBatchStreamLink) answers';
-    like $r->{headers}{'content-type'} // '', qr{^application/json}, 'trpc: as JSON lines';
-    like $r->{content}, qr/Hello, Cy!/, 'trpc: the streamed batch has the first result';
-    like $r->{content}, qr/"cy"/, 'trpc: and the second';
+    is $r->{status}, 200, "$app: a streamed batch (httpBatchStreamLink) answers";
+    like $r->{headers}{'content-type'} // '', qr{^application/json}, "$app: as JSON lines";
+    like $r->{content}, qr/Hello, Cy!/, "$app: the streamed batch has the first result";
+    like $r->{content}, qr/"cy"/, "$app: and the second";
 }
 
 # ---------------------------------------------------------------- graphql-yoga
 
 # GraphQL Yoga's Cloudflare Workers example: env reaches the resolvers as
 # the server context; a subscription streams as server-sent events.
-my $yoga = wrangler_bundle(name => 'yoga', main => 'src/index.ts', files => { 'src/index.ts' => <<'TS' });
+my %yoga_meta = (bindings => [{ type => 'plain_text', name => 'GREETING', text => 'Howdy' }]);
+my @yoga = deploy_app('yoga', 'src/index.ts', { 'src/index.ts' => <<'TS' }, %yoga_meta);
 import { createSchema, createYoga } from 'graphql-yoga';
 
 interface Env { GREETING: string }
@@ -572,33 +580,32 @@ const yoga = createYoga<Env>({
 
 export default { fetch: yoga.fetch };
 TS
-deploy('yoga', $yoga, bindings => [{ type => 'plain_text', name => 'GREETING', text => 'Howdy' }]);
-{
+for my $app (@yoga) {
     my $gql = sub {
         my ($query, %o) = @_;
-        return on('yoga', POST => '/graphql', content => encode_json({ query => $query, %o }),
+        return on($app, POST => '/graphql', content => encode_json({ query => $query, %o }),
                   headers => { 'Content-Type' => 'application/json', Accept => 'application/graphql-response+json' });
     };
     my $r = $gql->('query Hi($n: String!) { hello(name: $n) books { title year } }', variables => { n => 'Ada' });
-    is $r->{status}, 200, 'graphql-yoga: a query answers' or diag $r->{content};
+    is $r->{status}, 200, "$app: a query answers" or diag $r->{content};
     is_deeply json_of($r), { data => { hello => 'Howdy, Ada!', books => [{ title => 'Dune', year => 1965 }, { title => 'Neuromancer', year => 1984 }] } },
-        'graphql-yoga: resolvers with variables, env as the context';
-    is_deeply json_of($gql->('mutation { double(n: 21) }')), { data => { double => 42 } }, 'graphql-yoga: a mutation';
+        "$app: resolvers with variables, env as the context";
+    is_deeply json_of($gql->('mutation { double(n: 21) }')), { data => { double => 42 } }, "$app: a mutation";
     $r = $gql->('{ nope }');
-    is $r->{status}, 400, 'graphql-yoga: a query the schema refuses is 400 (graphql-response+json)';
-    like json_of($r)->{errors}[0]{message} // '', qr/Cannot query field "nope"/, 'graphql-yoga: with the validation error';
-    $r = on('yoga', GET => '/graphql?query=%7Bhello(name%3A%22get%22)%7D', headers => { Accept => 'application/json' });
-    is_deeply json_of($r), { data => { hello => 'Howdy, get!' } }, 'graphql-yoga: a query by GET';
+    is $r->{status}, 400, "$app: a query the schema refuses is 400 (graphql-response+json)";
+    like json_of($r)->{errors}[0]{message} // '', qr/Cannot query field "nope"/, "$app: with the validation error";
+    $r = on($app, GET => '/graphql?query=%7Bhello(name%3A%22get%22)%7D', headers => { Accept => 'application/json' });
+    is_deeply json_of($r), { data => { hello => 'Howdy, get!' } }, "$app: a query by GET";
 
-    my ($at, $head, $body) = arrivals('yoga', '/graphql', ['"countdown":2', '"countdown":0'], method => 'POST',
+    my ($at, $head, $body) = arrivals($app, '/graphql', ['"countdown":2', '"countdown":0'], method => 'POST',
         headers => { 'Content-Type' => 'application/json', Accept => 'text/event-stream' },
         content => encode_json({ query => 'subscription { countdown(from: 2) }' }));
-    like $head, qr{^content-type: text/event-stream}mi, 'graphql-yoga: a subscription answers server-sent events';
+    like $head, qr{^content-type: text/event-stream}mi, "$app: a subscription answers server-sent events";
     $body =~ s/^:\n\n//mg;    # keep-alive comments
     is $body, join('', map { qq{event: next\ndata: {"data":{"countdown":$_}}\n\n} } 2, 1, 0) . "event: complete\ndata:\n\n",
-        'graphql-yoga: each value as it is yielded, then complete';
+        "$app: each value as it is yielded, then complete";
     ok defined $at->{'"countdown":2'} && defined $at->{'"countdown":0'} && $at->{'"countdown":0'} - $at->{'"countdown":2'} >= 0.2,
-        'graphql-yoga: the values arrive as they are yielded' or diag explain $at;
+        "$app: the values arrive as they are yielded" or diag explain $at;
 }
 
 done_testing;
