@@ -225,6 +225,13 @@ import { secureHeaders } from 'hono/secure-headers';
 import { streamText, streamSSE } from 'hono/streaming';
 import { jwt, sign } from 'hono/jwt';
 import { HTTPException } from 'hono/http-exception';
+import { basicAuth } from 'hono/basic-auth';
+import { getSignedCookie, setSignedCookie } from 'hono/cookie';
+import { compress } from 'hono/compress';
+import { ipRestriction } from 'hono/ip-restriction';
+import { getConnInfo } from 'hono/cloudflare-workers';
+import { jsxRenderer } from 'hono/jsx-renderer';
+import { Suspense } from 'hono/jsx';
 import { zValidator } from '@hono/zod-validator';
 import { z } from 'zod';
 
@@ -283,6 +290,29 @@ app.get('/auth/me', (c) => {
 });
 
 app.get('/teapot', () => { throw new HTTPException(418, { message: 'short and stout' }); });
+
+app.get('/ip', (c) => c.text(getConnInfo(c).remote.address ?? 'unknown'));
+app.get('/local-only', ipRestriction(getConnInfo, { allowList: ['127.0.0.1', '::1'] }), (c) => c.text('welcome, neighbour'));
+app.get('/admin/*', basicAuth({ username: 'admin', password: 'sesame' }), (c) => c.text('admin area'));
+app.get('/session/start', async (c) => {
+  await setSignedCookie(c, 'session', 'user-42', c.env.JWT_SECRET, { path: '/', httpOnly: true });
+  return c.text('started');
+});
+app.get('/session', async (c) => c.json({ session: await getSignedCookie(c, c.env.JWT_SECRET, 'session') }));
+app.use('/big/*', compress());
+app.get('/big/text', (c) => c.text('all work and no play '.repeat(500)));
+
+async function Weather() {
+  const forecast = await new Promise((resolve) => setTimeout(() => resolve('sunny'), 300));
+  return <p>forecast: {forecast}</p>;
+}
+app.use('/streamed/*', jsxRenderer(({ children }) => <html><body>{children}</body></html>, { stream: true }));
+app.get('/streamed/page', (c) => c.render(
+  <>
+    <h1>Today</h1>
+    <Suspense fallback={<p>asking the sky...</p>}><Weather /></Suspense>
+  </>
+));
 app.notFound((c) => c.json({ error: 'not found', path: c.req.path }, 404));
 
 export default app;
@@ -339,7 +369,40 @@ for my $app (@hono) {
     $r = on($app, GET => '/missing');
     is_deeply json_of($r), { error => 'not found', path => '/missing' }, "$app: app.notFound()";
 
-    my ($at, $head, $body) = arrivals($app, '/stream', ['first line', 'second line']);
+    is on($app, GET => '/ip')->{content}, '127.0.0.1', "$app: getConnInfo() from hono/cloudflare-workers (CF-Connecting-IP)";
+    is on($app, GET => '/local-only', headers => { 'CF-Connecting-IP' => '203.0.113.9' })->{content}, 'welcome, neighbour',
+        "$app: ipRestriction() allows loopback, whatever the client claims";
+    $r = on($app, GET => '/admin/panel');
+    is $r->{status}, 401, "$app: basicAuth() without credentials is 401";
+    like $r->{headers}{'www-authenticate'} // '', qr/^Basic realm=/, "$app: with its challenge";
+    is on($app, GET => '/admin/panel', headers => { Authorization => 'Basic YWRtaW46c2VzYW1l' })->{content}, 'admin area',
+        "$app: basicAuth() lets the right password in";
+    is on($app, GET => '/admin/panel', headers => { Authorization => 'Basic YWRtaW46b3Blbg==' })->{status}, 401,
+        "$app: and not a wrong one";
+    $r = on($app, GET => '/session/start');
+    my ($cookie) = ($r->{headers}{'set-cookie'} // '') =~ /^(session=[^;]+)/;
+    like $cookie // '', qr/^session=user-42\.[A-Za-z0-9%]+$/, "$app: setSignedCookie() signs with HMAC";
+    is_deeply json_of(on($app, GET => '/session', headers => { Cookie => $cookie })), { session => 'user-42' },
+        "$app: getSignedCookie() verifies it";
+    is_deeply json_of(on($app, GET => '/session', headers => { Cookie => 'session=user-1.' . ($cookie =~ s/^[^.]*\.//r) })),
+        { session => JSON::PP::false }, "$app: and refuses another value under that signature";
+    my ($code) = $t->curl('-s', '-o', '/dev/null', '-w', '%{http_code} %{size_download} %header{content-encoding}',
+        '-H', "Host: $app.test", '-H', 'Accept-Encoding: gzip', $t->url('/big/text'));
+    like $code, qr/^200 \d+ gzip$/, "$app: compress() gzips (CompressionStream)";
+    my ($plain) = $t->curl('-s', '--compressed', '-H', "Host: $app.test", $t->url('/big/text'));
+    is $plain, 'all work and no play ' x 500, "$app: and the gzip inflates to the text";
+    ($code) = $code =~ /^200 (\d+)/;
+    ok $code && $code < 500, "$app: much smaller ($code bytes)";
+
+    my ($at, $head, $body) = arrivals($app, '/streamed/page', ['asking the sky...', 'forecast: sunny']);
+    like $body, qr{^<!DOCTYPE html><html><body><h1>Today</h1><template id="H:\d+"></template><p>asking the sky...</p><!--/\$--></body></html>},
+        "$app: jsxRenderer streams the page with the Suspense fallback";
+    like $body, qr{<template data-hono-target="H:\d+"><p>forecast: sunny</p></template><script>}, "$app: then the async component";
+    ok defined $at->{'asking the sky...'} && defined $at->{'forecast: sunny'}
+        && $at->{'forecast: sunny'} - $at->{'asking the sky...'} >= 0.15,
+        "$app: in two pieces" or diag explain $at;
+
+    ($at, $head, $body) = arrivals($app, '/stream', ['first line', 'second line']);
     is $body,   "first line\nsecond line\n", "$app: streamText() sends both lines";
     ok defined $at->{'first line'} && defined $at->{'second line'}
         && $at->{'second line'} - $at->{'first line'} >= 0.25,
