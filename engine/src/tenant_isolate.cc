@@ -1092,10 +1092,13 @@ bool TenantIsolate::start_node_compat(v8::Local<v8::Context> context, json_t *bi
 
 v8::MaybeLocal<v8::Module> TenantIsolate::compile_node_module(const std::string &name,
                                                               const std::string &specifier) {
-  if (!node_compat_.enabled) {
+  bool als = node_compat_.als_only && name == "async_hooks" &&
+             specifier.compare(0, 5, "node:") == 0;
+  if (!node_compat_.enabled && !als) {
     isolate_->ThrowException(v8::Exception::Error(v8_str(isolate_,
         "No such module \"" + specifier + "\": Node.js built-in modules need the "
-        "nodejs_compat compatibility flag")));
+        "nodejs_compat compatibility flag" +
+        (name == "async_hooks" ? " (or nodejs_als, for node:async_hooks alone)" : ""))));
     return {};
   }
   std::string key = "node:" + name;

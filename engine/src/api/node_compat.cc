@@ -157,6 +157,9 @@ NodeCompatFlags node_compat_flags(json_t *metadata) {
   // From 2026-08-04 Workers turns it on by default (no_nodejs_compat: off).
   out.enabled = has_flag(flags, "nodejs_compat") || has_flag(flags, "nodejs_compat_v2") ||
                 (day >= "2026-08-04" && !has_flag(flags, "no_nodejs_compat"));
+  // Workers' nodejs_als: AsyncLocalStorage without the rest (what Sentry's
+  // and OpenTelemetry's Workers SDKs document), as node:async_hooks only.
+  out.als_only = !out.enabled && has_flag(flags, "nodejs_als");
   if (!out.enabled) return out;
   out.globals = (has_flag(flags, "nodejs_compat_v2") || day >= "2024-09-23") &&
                 !has_flag(flags, "no_nodejs_compat_v2");

@@ -14,6 +14,7 @@ namespace dispatch {
 
 struct NodeCompatFlags {
   bool enabled = false;       // nodejs_compat or nodejs_compat_v2
+  bool als_only = false;      // nodejs_als alone: node:async_hooks and nothing else
   bool globals = false;       // Buffer, process, global, setImmediate on globalThis
   bool populate_env = false;  // process.env from the text bindings
 };
