@@ -4,9 +4,10 @@
 # ES module format, with and without nodejs_compat), uploaded through the
 # management API as wrangler uploads them, and driven over HTTP through
 # nginx: itty-router v5, hono (JSX pages, streaming, middleware, JWT,
-# @hono/zod-validator), React's streaming SSR (react-dom/server's
-# renderToReadableStream), toucan-js (Sentry) reporting to a loopback
-# server, @trpc/server's fetch adapter and graphql-yoga. Every package pinned in
+# @hono/zod-validator), OpenAPI APIs (@hono/zod-openapi, chanfana), h3,
+# React's streaming SSR (react-dom/server's renderToReadableStream),
+# toucan-js and @sentry/cloudflare reporting to a loopback Sentry stand-in,
+# @trpc/server's fetch adapter and graphql-yoga. Every package pinned in
 # t/clients/package.json; scripts/setup-deps installs them.
 use strict;
 use warnings;
@@ -26,7 +27,8 @@ use Time::HiRes qw(time sleep);
 
 my $WRANGLER = npm_tool_or_skip('.bin/wrangler');
 npm_tool_or_skip("$_/package.json")
-    for qw(itty-router hono @hono/zod-validator zod react react-dom toucan-js @trpc/server graphql-yoga graphql);
+    for qw(itty-router hono @hono/zod-validator @hono/zod-openapi zod chanfana h3 react react-dom
+          toucan-js @sentry/cloudflare @trpc/server graphql-yoga graphql);
 
 my $DATE = '2025-09-01';
 
@@ -87,15 +89,21 @@ sub deploy {
         "$name uploads");
 }
 
-# NAME bundled by wrangler from MAIN and FILES twice, without and with
-# nodejs_compat (wrangler's unenv preset around it), and deployed as NAME
-# and NAME-node with METADATA. Returns the two names.
+# NAME bundled by wrangler from MAIN and FILES once for each set of
+# compatibility flags in `variants` (default: none, and nodejs_compat, with
+# wrangler's unenv preset around it), deployed with METADATA as NAME,
+# NAME-node (nodejs_compat) or NAME-als (nodejs_als). Returns the names.
+my %SUFFIX = (nodejs_compat => '-node', nodejs_als => '-als');
 sub deploy_app {
     my ($name, $main, $files, %meta) = @_;
-    deploy($name, wrangler_bundle(name => $name, main => $main, files => $files), %meta);
-    deploy("$name-node", wrangler_bundle(name => "$name-node", main => $main, files => $files, flags => ['nodejs_compat']),
-           %meta, compatibility_flags => ['nodejs_compat']);
-    return ($name, "$name-node");
+    my @names;
+    for my $flags (@{ delete $meta{variants} || [[], ['nodejs_compat']] }) {
+        my $app = $name . join '', map { $SUFFIX{$_} } @$flags;
+        deploy($app, wrangler_bundle(name => $app, main => $main, files => $files, flags => $flags),
+               %meta, (@$flags ? (compatibility_flags => $flags) : ()));
+        push @names, $app;
+    }
+    return @names;
 }
 
 sub on {
@@ -416,6 +424,95 @@ for my $app (@hono) {
         "$app: events arrive as they are written" or diag explain $at;
 }
 
+# ---------------------------------------------------------------- OpenAPI
+
+# @hono/zod-openapi's OpenAPIHono, and chanfana (Cloudflare's OpenAPI
+# template) on hono: routes validated by their zod schemas, the document
+# generated from them.
+my @openapi = deploy_app('openapi', 'src/index.ts', { 'src/index.ts' => <<'TS' });
+import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import { Hono } from 'hono';
+import { fromHono, OpenAPIRoute } from 'chanfana';
+
+const app = new OpenAPIHono();
+const User = z.object({ id: z.string().openapi({ example: '123' }), name: z.string() }).openapi('User');
+const getUser = createRoute({
+  method: 'get',
+  path: '/users/{id}',
+  request: { params: z.object({ id: z.string().min(3).openapi({ param: { name: 'id', in: 'path' }, example: '1212121' }) }) },
+  responses: { 200: { content: { 'application/json': { schema: User } }, description: 'Retrieve the user' } },
+});
+app.openapi(getUser, (c) => {
+  const { id } = c.req.valid('param');
+  return c.json({ id, name: 'Ultra-man' }, 200);
+});
+app.doc('/doc', { openapi: '3.0.0', info: { version: '1.0.0', title: 'Users API' } });
+
+class TaskCreate extends OpenAPIRoute {
+  schema = {
+    tags: ['Tasks'],
+    request: {
+      body: { content: { 'application/json': { schema: z.object({ name: z.string(), slug: z.string(), due: z.iso.date() }) } } },
+    },
+    responses: { '200': { description: 'Created', content: { 'application/json': { schema: z.object({ success: z.boolean() }) } } } },
+  };
+  async handle(c) {
+    const data = await this.getValidatedData<typeof this.schema>();
+    return { success: true, task: data.body };
+  }
+}
+const tasks = fromHono(new Hono(), { docs_url: '/tasks-docs', openapi_url: '/tasks-openapi.json' });
+tasks.post('/tasks', TaskCreate);
+app.route('/', tasks);
+
+export default app;
+TS
+for my $app (@openapi) {
+    $r = on($app, GET => '/users/1234');
+    is_deeply json_of($r), { id => '1234', name => 'Ultra-man' }, "$app: an OpenAPIHono route with a valid param";
+    $r = on($app, GET => '/users/12');
+    is $r->{status}, 400, "$app: a param its schema refuses is 400";
+    like $r->{content}, qr/ZodError/, "$app: with zod's error";
+    my $doc = json_of(on($app, GET => '/doc'));
+    is $doc->{info}{title}, 'Users API', "$app: app.doc() serves the OpenAPI document";
+    is $doc->{paths}{'/users/{id}'}{get}{parameters}[0]{schema}{minLength}, 3, "$app: generated from the route's schema";
+    is $doc->{components}{schemas}{User}{properties}{id}{example}, '123', "$app: with the named schema";
+    $r = on($app, POST => '/tasks', content => '{"name":"ship","slug":"ship-it","due":"2026-12-01"}',
+            headers => { 'Content-Type' => 'application/json' });
+    is_deeply json_of($r), { success => JSON::PP::true, task => { name => 'ship', slug => 'ship-it', due => '2026-12-01' } },
+        "$app: a chanfana OpenAPIRoute with a valid body";
+    $r = on($app, POST => '/tasks', content => '{"name":7,"due":"tomorrow"}', headers => { 'Content-Type' => 'application/json' });
+    is $r->{status}, 400, "$app: chanfana refuses an invalid body with 400";
+    is_deeply [ sort map { join '.', @{ $_->{path} } } @{ json_of($r)->{errors} || [] } ], ['body.due', 'body.name', 'body.slug'],
+        "$app: naming each bad field";
+    is json_of(on($app, GET => '/tasks-openapi.json'))->{paths}{'/tasks'}{post}{tags}[0], 'Tasks', "$app: chanfana's document";
+    like on($app, GET => '/tasks-docs')->{content}, qr/swagger/i, "$app: and its Swagger UI page";
+}
+
+# ---------------------------------------------------------------- h3
+
+my @h3 = deploy_app('h3', 'src/index.js', { 'src/index.js' => <<'JS' });
+import { H3, HTTPError, getQuery, getRouterParam, readBody } from 'h3';
+
+const app = new H3()
+  .get('/', () => 'Hello from h3')
+  .get('/hello/:name', (event) => ({ hello: getRouterParam(event, 'name'), query: getQuery(event) }))
+  .post('/echo', async (event) => ({ received: await readBody(event) }))
+  .get('/refuse', () => { throw new HTTPError({ status: 422, message: 'not processable' }); });
+
+export default { fetch: (request) => app.fetch(request) };
+JS
+for my $app (@h3) {
+    is on($app, GET => '/')->{content}, 'Hello from h3', "$app: a text route";
+    is_deeply json_of(on($app, GET => '/hello/ada?x=1')), { hello => 'ada', query => { x => '1' } }, "$app: router params and query";
+    is_deeply json_of(on($app, POST => '/echo', content => '{"n":1}', headers => { 'Content-Type' => 'application/json' })),
+        { received => { n => 1 } }, "$app: readBody()";
+    $r = on($app, GET => '/refuse');
+    is $r->{status}, 422, "$app: HTTPError's status";
+    is json_of($r)->{message}, 'not processable', "$app: and message";
+    is on($app, GET => '/nowhere')->{status}, 404, "$app: an unknown route is 404";
+}
+
 # ---------------------------------------------------------------- React SSR
 
 # react-dom/server as wrangler resolves it (the "workerd" condition: the
@@ -538,6 +635,53 @@ for my $app (@toucan) {
     is $event->{request}{headers}{'user-agent'}, 'frameworks-test', "$app: its allowed header";
     ok((grep { ($_->{message} // '') eq 'about to charge' } @{ $event->{breadcrumbs} // [] }), "$app: the breadcrumb");
     is $event->{release}, 'frameworks@1.0.0', "$app: release";
+}
+
+# ---------------------------------------------------------------- @sentry/cloudflare
+
+# Sentry's own SDK for Workers, as its docs set it up: withSentry() around
+# the handler, with nodejs_als (AsyncLocalStorage alone) or nodejs_compat.
+# An uncaught exception is reported and still fails the request.
+my %sentry_meta = (bindings => [{ type => 'plain_text', name => 'SENTRY_DSN',
+    text => 'http://fedcba9876543210@' . $up->host_port . '/43' }], variants => [['nodejs_als'], ['nodejs_compat']]);
+my @sentry = deploy_app('sentry', 'src/index.js', { 'src/index.js' => <<'JS' }, %sentry_meta);
+import * as Sentry from '@sentry/cloudflare';
+
+export default Sentry.withSentry(
+  (env) => ({ dsn: env.SENTRY_DSN, release: 'frameworks@2.0.0', tracesSampleRate: 0 }),
+  {
+    async fetch(request, env, ctx) {
+      const { pathname } = new URL(request.url);
+      Sentry.setTag('path', pathname);
+      if (pathname === '/unhandled') throw new RangeError('unhandled in the worker');
+      if (pathname === '/handled') {
+        const id = Sentry.captureException(new TypeError('handled in the worker'));
+        return new Response(`captured ${id}`);
+      }
+      return new Response('fine');
+    },
+  },
+);
+JS
+for my $app (@sentry) {
+    is on($app, GET => '/')->{content}, 'fine', "$app: withSentry() passes the answer through";
+    my $r = on($app, GET => '/handled');
+    my ($id) = $r->{content} =~ /^captured ([0-9a-f]{32})$/;
+    ok $id, "$app: captureException() returns an event id" or diag $r->{content};
+    my $sent = $up->wait_event(sub { $_[0]{ev} eq 'request' && $_[0]{target} =~ m{^/api/43/envelope/}
+                                     && index(decode_base64($_[0]{body_b64} // ''), $id // 'none') >= 0 }, timeout => 15);
+    my (undef, undef, $event) = map { eval { decode_json($_) } // {} } split /\n/, decode_base64($sent->{body_b64} // '');
+    is $event->{exception}{values}[0]{value}, 'handled in the worker', "$app: the captured exception reaches the DSN";
+    is $event->{tags}{path}, '/handled', "$app: with the tag set in the handler's scope (AsyncLocalStorage)";
+    $r = on($app, GET => '/unhandled');
+    is $r->{status}, 500, "$app: an uncaught exception still fails the request";
+    $sent = $up->wait_event(sub { $_[0]{ev} eq 'request' && $_[0]{target} =~ m{^/api/43/envelope/}
+                                  && decode_base64($_[0]{body_b64} // '') =~ /unhandled in the worker.*"url":"http:\/\/\Q$app\E\.test\/unhandled"/s },
+                               timeout => 15);
+    (undef, undef, $event) = map { eval { decode_json($_) } // {} } split /\n/, decode_base64($sent->{body_b64} // '');
+    is $event->{exception}{values}[0]{type}, 'RangeError', "$app: and is reported";
+    is $event->{tags}{path}, '/unhandled', "$app: in its own request's scope";
+    is $event->{release}, 'frameworks@2.0.0', "$app: with the release";
 }
 
 # ---------------------------------------------------------------- tRPC
