@@ -221,5 +221,51 @@ ok((grep { /^\[info\] Trace: trace-line; at traced \(worker\.js:\d+:\d+\); at Ob
     'console: trace() logs the message and the tenant\'s stack on one line') or diag join "\n", grep { /Trace/ } @lines;
 $line->('[info] control\nchars	tab', 'control characters are escaped: one call, one line');
 
+# ---- eval during startup (Workers' allow_eval_during_startup) ----
+
+# From a 2025-06-01 compatibility date (or with allow_eval_during_startup;
+# not with disallow_eval_during_startup) eval and new Function work while
+# the top level runs, as on Workers; in a request they are an EvalError.
+my $EVAL_AT_TOP = q{
+    const double = new Function('a', 'return a * 2');
+    const sum = eval('40 + 2');
+    const evalLater = () => eval('1');
+    const refused = (f) => { try { f(); return 'ran'; } catch (e) { return `${e.name}: ${e.message}`; } };
+    export default { fetch: () => Response.json({
+      double: double(21), sum,
+      evalInRequest: refused(() => eval('1')),
+      functionInRequest: refused(() => new Function('return 1')),
+      madeAtStartupEvalsLater: refused(evalLater),
+    }) };
+};
+$t->put_script('api', 'evalstartup', $EVAL_AT_TOP, metadata => '{"compatibility_date":"2025-06-01"}');
+{
+    my $r = $t->get('/t/evalstartup');
+    is $r->{status}, 200, 'a 2025-06-01 date: eval and new Function at the top level' or diag $r->{content};
+    my $got = eval { decode_json($r->{content}) } || {};
+    is_deeply [ @$got{qw(double sum)} ], [42, 42], 'compile and run there';
+    like $got->{evalInRequest}, qr/^EvalError: Code generation from strings disallowed/, 'eval in a request is an EvalError';
+    like $got->{functionInRequest}, qr/^EvalError/, 'new Function in a request too';
+    like $got->{madeAtStartupEvalsLater}, qr/^EvalError/, 'and a function made at startup that evals in a request';
+}
+for my $case (['evalolddate', '{"compatibility_date":"2025-05-31"}', 'an earlier date'],
+              ['evaloptout', '{"compatibility_date":"2025-09-01","compatibility_flags":["disallow_eval_during_startup"]}',
+               'disallow_eval_during_startup']) {
+    my ($name, $meta, $why) = @$case;
+    $t->put_script('api', $name, $EVAL_AT_TOP, metadata => $meta);
+    is $t->get("/t/$name")->{status}, 500, "$why: eval at the top level fails the start";
+    ok $t->wait_for(sub { $t->error_log =~ /"api\/$name": the script failed to start: EvalError: Code generation from strings disallowed/ }),
+        "$why: with an EvalError in the error log";
+}
+$t->put_script('api', 'evalflag', $EVAL_AT_TOP, metadata => '{"compatibility_date":"2024-01-01","compatibility_flags":["allow_eval_during_startup"]}');
+is decode_json($t->get('/t/evalflag')->{content})->{sum}, 42, 'allow_eval_during_startup with an earlier date';
+$t->put_script('api', 'evalspin', q{
+    const spin = new Function('for (;;) {}');
+    spin();
+    export default { fetch: () => new Response('never') };
+}, metadata => '{"compatibility_date":"2025-09-01"}');
+my $spin = $t->get('/t/evalspin');
+is $spin->{status}, 503, 'code made from a string at startup is under dispatch_startup_cpu_limit';
+
 is scalar($t->error_log_alerts), 0, 'no alerts in the error log' or diag join "\n", $t->error_log_alerts;
 done_testing;

@@ -629,10 +629,16 @@ bool TenantIsolate::start(std::string *err, dispatch_outcome_e *outcome) {
 
   bool started = false;
   double cpu_ms = 0;
+  // Code from strings (Elysia's compile(), ajv and TypeBox compile theirs at
+  // the top level) runs under the same startup limits as the rest of it;
+  // lock_down's refusal is back before any request runs.
+  bool eval_at_startup = eval_during_startup(metadata.get());
+  if (eval_at_startup) context->AllowCodeGenerationFromStrings(true);
   dispatch_outcome_e stopped = guarded(double(limits.startup_cpu_ms), &cpu_ms, [&] {
     started = script_->format == "service-worker" ? evaluate_service_worker(context, err)
                                                   : evaluate_main_module(context, err);
   });
+  if (eval_at_startup) context->AllowCodeGenerationFromStrings(false);
   if (stopped != DISPATCH_OUTCOME_OK) {
     *outcome = stopped;
     *err = stopped == DISPATCH_OUTCOME_EXCEEDED_MEMORY

@@ -168,6 +168,14 @@ NodeCompatFlags node_compat_flags(json_t *metadata) {
   return out;
 }
 
+bool eval_during_startup(json_t *metadata) {
+  json_t *flags = json_object_get(metadata, "compatibility_flags");
+  const char *date = json_string_value(json_object_get(metadata, "compatibility_date"));
+  std::string day = date ? date : "";
+  return (has_flag(flags, "allow_eval_during_startup") || day >= "2025-06-01") &&
+         !has_flag(flags, "disallow_eval_during_startup");
+}
+
 std::string node_builtin_name(const std::string &specifier) {
   std::string name = specifier.compare(0, 5, "node:") == 0 ? specifier.substr(5) : specifier;
   for (const char *builtin : kNodeBuiltins) {
