@@ -5,6 +5,7 @@
 # management API as wrangler uploads them, and driven over HTTP through
 # nginx: itty-router v5, hono (JSX pages, streaming, middleware, JWT,
 # @hono/zod-validator), OpenAPI APIs (@hono/zod-openapi, chanfana), h3,
+# Elysia (compiled at startup, where Workers allows code from strings),
 # React's streaming SSR (react-dom/server's renderToReadableStream),
 # toucan-js and @sentry/cloudflare reporting to a loopback Sentry stand-in,
 # @trpc/server's fetch adapter and graphql-yoga. Every package pinned in
@@ -27,7 +28,7 @@ use Time::HiRes qw(time sleep);
 
 my $WRANGLER = npm_tool_or_skip('.bin/wrangler');
 npm_tool_or_skip("$_/package.json")
-    for qw(itty-router hono @hono/zod-validator @hono/zod-openapi zod chanfana h3 react react-dom
+    for qw(itty-router hono @hono/zod-validator @hono/zod-openapi zod chanfana h3 elysia react react-dom
           toucan-js @sentry/cloudflare @trpc/server graphql-yoga graphql);
 
 my $DATE = '2025-09-01';
@@ -511,6 +512,38 @@ for my $app (@h3) {
     is $r->{status}, 422, "$app: HTTPError's status";
     is json_of($r)->{message}, 'not processable', "$app: and message";
     is on($app, GET => '/nowhere')->{status}, 404, "$app: an unknown route is 404";
+}
+
+# ---------------------------------------------------------------- Elysia
+
+# Elysia's Cloudflare Worker adapter, as its docs write it: .compile() at
+# the top level builds its handlers with new Function, which Workers allows
+# during startup from a 2025-06-01 compatibility date.
+my @elysia = deploy_app('elysia', 'src/index.ts', { 'src/index.ts' => <<'TS' });
+import { Elysia, t } from 'elysia';
+import { CloudflareAdapter } from 'elysia/adapter/cloudflare-worker';
+
+export default new Elysia({ adapter: CloudflareAdapter })
+  .get('/', () => 'Hello Elysia')
+  .get('/users/:id', ({ params: { id } }) => ({ id, name: `user ${id}` }))
+  .post('/users', ({ body, set }) => { set.status = 201; return { created: body }; }, {
+    body: t.Object({ name: t.String({ minLength: 1 }), age: t.Number() }),
+  })
+  .get('/header', ({ headers }) => ({ ua: headers['user-agent'] }))
+  .compile();
+TS
+for my $app (@elysia) {
+    $r = on($app, GET => '/');
+    is $r->{status}, 200, "$app: the compiled app answers" or diag $r->{content};
+    is $r->{content}, 'Hello Elysia', "$app: a text route";
+    is_deeply json_of(on($app, GET => '/users/7')), { id => '7', name => 'user 7' }, "$app: params";
+    $r = on($app, POST => '/users', content => '{"name":"Ada","age":36}', headers => { 'Content-Type' => 'application/json' });
+    is $r->{status}, 201, "$app: a body its TypeBox schema accepts";
+    is_deeply json_of($r), { created => { name => 'Ada', age => 36 } }, "$app: with set.status";
+    $r = on($app, POST => '/users', content => '{"name":"","age":"old"}', headers => { 'Content-Type' => 'application/json' });
+    is $r->{status}, 422, "$app: a body it refuses is 422";
+    is json_of($r)->{type}, 'validation', "$app: a validation error";
+    is_deeply json_of(on($app, GET => '/header', headers => { 'User-Agent' => 'elysia-test' })), { ua => 'elysia-test' }, "$app: headers";
 }
 
 # ---------------------------------------------------------------- React SSR
