@@ -42,23 +42,30 @@ sub write_file {
     close $fh;
 }
 
-# An app's project directory (FILES: path => text; wrangler.toml written
-# from NAME, MAIN and FLAGS), bundled with `wrangler deploy --dry-run
-# --outdir out` (at most 90 s). Returns the bundle's text.
-sub wrangler_bundle {
-    my (%o) = @_;
-    my $dir = tempdir("dispatch-$o{name}-XXXXXX", TMPDIR => 1, CLEANUP => 1);
-    my $flags = @{ $o{flags} || [] } ? 'compatibility_flags = [' . join(', ', map { qq{"$_"} } @{ $o{flags} }) . "]\n" : '';
-    write_file("$dir/wrangler.toml", qq{name = "$o{name}"\nmain = "$o{main}"\ncompatibility_date = "$DATE"\n$flags});
-    write_file("$dir/$_", $o{files}{$_}) for keys %{ $o{files} };
-    symlink(npm_dir() . '/node_modules', "$dir/node_modules") or die "symlink: $!";
-    my ($rc, $out) = wrangler_dry_run($WRANGLER, $dir, 90);
-    is $rc, 0, "wrangler bundles $o{name}" or diag $out;
-    (my $js = $o{main}) =~ s{^.*/}{};
-    $js =~ s/\.[jt]sx?$/.js/;
-    open my $b, '<', "$dir/out/$js" or do { fail("$o{name}: no out/$js"); return '' };
-    local $/;
-    return scalar <$b>;
+# Each BUILD (name, main, files: path => text, flags) as a project
+# directory with its wrangler.toml, bundled with `wrangler deploy --dry-run
+# --outdir out` (all at once, each at most 90 s). Returns the bundles' text.
+sub wrangler_bundles {
+    my (@builds) = @_;
+    my @dirs;
+    for my $o (@builds) {
+        my $dir = tempdir("dispatch-$o->{name}-XXXXXX", TMPDIR => 1, CLEANUP => 1);
+        my $flags = @{ $o->{flags} } ? 'compatibility_flags = [' . join(', ', map { qq{"$_"} } @{ $o->{flags} }) . "]\n" : '';
+        write_file("$dir/wrangler.toml", qq{name = "$o->{name}"\nmain = "$o->{main}"\ncompatibility_date = "$DATE"\n$flags});
+        write_file("$dir/$_", $o->{files}{$_}) for keys %{ $o->{files} };
+        symlink(npm_dir() . '/node_modules', "$dir/node_modules") or die "symlink: $!";
+        push @dirs, $dir;
+    }
+    my @results = wrangler_dry_runs($WRANGLER, \@dirs, 90);
+    return map {
+        my ($o, $dir, $rc, $out) = ($builds[$_], $dirs[$_], @{ $results[$_] });
+        is $rc, 0, "wrangler bundles $o->{name}" or diag $out;
+        (my $js = $o->{main}) =~ s{^.*/}{};
+        $js =~ s/\.[jt]sx?$/.js/;
+        open my $b, '<', "$dir/out/$js" or do { fail("$o->{name}: no out/$js"); '' };
+        local $/;
+        $b ? scalar <$b> : '';
+    } 0 .. $#builds;
 }
 
 my $up = Dispatch::TestUpstream->new;    # plays Sentry's ingestion for toucan-js
@@ -97,14 +104,14 @@ sub deploy {
 my %SUFFIX = (nodejs_compat => '-node', nodejs_als => '-als');
 sub deploy_app {
     my ($name, $main, $files, %meta) = @_;
-    my @names;
-    for my $flags (@{ delete $meta{variants} || [[], ['nodejs_compat']] }) {
-        my $app = $name . join '', map { $SUFFIX{$_} } @$flags;
-        deploy($app, wrangler_bundle(name => $app, main => $main, files => $files, flags => $flags),
-               %meta, (@$flags ? (compatibility_flags => $flags) : ()));
-        push @names, $app;
+    my @builds = map { { name => $name . join('', map { $SUFFIX{$_} } @$_), main => $main, files => $files, flags => $_ } }
+        @{ delete $meta{variants} || [[], ['nodejs_compat']] };
+    my @bundles = wrangler_bundles(@builds);
+    for my $i (0 .. $#builds) {
+        my $flags = $builds[$i]{flags};
+        deploy($builds[$i]{name}, $bundles[$i], %meta, (@$flags ? (compatibility_flags => $flags) : ()));
     }
-    return @names;
+    return map { $_->{name} } @builds;
 }
 
 sub on {
