@@ -59,6 +59,9 @@ constexpr size_t kMaxWaitUntil = 1000;
 constexpr size_t kMaxTimersPerRequest = 1000;
 constexpr size_t kMaxTimersPerIsolate = 10000;
 const char kDefaultMainModule[] = "worker.js";
+// The platform's module (engine/js/cloudflare_workers.js); other cloudflare:*
+// names are not there.
+const char kPlatformModule[] = "cloudflare:workers";
 // Isolates inside guarded() on this thread: a completion that arrives
 // while any JavaScript runs (a dispatch's caller feeding its target a body)
 // is settled from the loop, never with two isolates on the stack.
@@ -1041,6 +1044,7 @@ v8::MaybeLocal<v8::Module> TenantIsolate::resolve_module(
 // script uploaded a module of that name, is a Node.js built-in.
 v8::MaybeLocal<v8::Module> TenantIsolate::load_module(const std::string &referrer,
                                                       const std::string &specifier) {
+  if (specifier == kPlatformModule) return platform_module();
   std::string node = node_builtin_name(specifier);
   if (!node.empty() && (specifier.compare(0, 5, "node:") == 0 ||
                         script_->modules.count(specifier) == 0)) {
@@ -1056,7 +1060,7 @@ bool TenantIsolate::instantiate(v8::Local<v8::Context> context, v8::Local<v8::Mo
 // A name the resolver knows: the script's own modules, and the Node.js
 // built-ins (whose refusal without nodejs_compat says so).
 bool TenantIsolate::has_module(const std::string &referrer, const std::string &specifier) const {
-  if (!node_builtin_name(specifier).empty()) return true;
+  if (specifier == kPlatformModule || !node_builtin_name(specifier).empty()) return true;
   std::string path = resolve_path(referrer, specifier);
   return path == main_path_ || script_->modules.count(path) || script_->wasm_modules.count(path);
 }
@@ -1107,7 +1111,16 @@ v8::MaybeLocal<v8::Module> TenantIsolate::compile_node_module(const std::string 
         (name == "async_hooks" ? " (or nodejs_als, for node:async_hooks alone)" : ""))));
     return {};
   }
-  std::string key = "node:" + name;
+  return builtin_module("node:" + name, "nodeModule", v8_str(isolate_, name));
+}
+
+v8::MaybeLocal<v8::Module> TenantIsolate::platform_module() {
+  return builtin_module(kPlatformModule, "cloudflareWorkers", env_.Get(isolate_));
+}
+
+v8::MaybeLocal<v8::Module> TenantIsolate::builtin_module(const std::string &key,
+                                                         const char *loader,
+                                                         v8::Local<v8::Value> arg) {
   auto cached = modules_.find(key);
   if (cached != modules_.end()) return cached->second.Get(isolate_);
 
@@ -1119,8 +1132,8 @@ v8::MaybeLocal<v8::Module> TenantIsolate::compile_node_module(const std::string 
     // callback's exception pending, not one that came back from a call.
     v8::TryCatch try_catch(isolate_);
     v8::Local<v8::Value> load;
-    v8::Local<v8::Value> args[] = {v8_str(isolate_, name)};
-    if (!api_.Get(isolate_)->Get(context, v8_str(isolate_, "nodeModule")).ToLocal(&load) ||
+    v8::Local<v8::Value> args[] = {arg};
+    if (!api_.Get(isolate_)->Get(context, v8_str(isolate_, loader)).ToLocal(&load) ||
         !load->IsFunction() ||
         !load.As<v8::Function>()->Call(context, v8::Undefined(isolate_), 1, args)
              .ToLocal(&exports)) {
