@@ -5,7 +5,8 @@
 # management API as wrangler uploads them, and driven over HTTP through
 # nginx: itty-router v5, hono (JSX pages, streaming, middleware, JWT,
 # @hono/zod-validator), OpenAPI APIs (@hono/zod-openapi, chanfana), h3,
-# Elysia (compiled at startup, where Workers allows code from strings),
+# Elysia (compiled at startup, where Workers allows code from strings), a
+# WorkerEntrypoint class from cloudflare:workers,
 # React's streaming SSR (react-dom/server's renderToReadableStream),
 # toucan-js and @sentry/cloudflare reporting to a loopback Sentry stand-in,
 # @trpc/server's fetch adapter and graphql-yoga. Every package pinned in
@@ -551,6 +552,32 @@ for my $app (@elysia) {
     is $r->{status}, 422, "$app: a body it refuses is 422";
     is json_of($r)->{type}, 'validation', "$app: a validation error";
     is_deeply json_of(on($app, GET => '/header', headers => { 'User-Agent' => 'elysia-test' })), { ua => 'elysia-test' }, "$app: headers";
+}
+
+# ---------------------------------------------------------------- WorkerEntrypoint
+
+# The class form of Cloudflare's current templates: a default export
+# extending WorkerEntrypoint from cloudflare:workers, hono inside it, env
+# imported at the top level.
+my @entry = deploy_app('entry', 'src/index.ts', { 'src/index.ts' => <<'TS' }, bindings => [{ type => 'plain_text', name => 'SITE', text => 'frameworks' }]);
+import { WorkerEntrypoint, env } from 'cloudflare:workers';
+import { Hono } from 'hono';
+
+const site = env.SITE;
+const app = new Hono<{ Bindings: { SITE: string } }>();
+app.get('/about', (c) => c.json({ site, fromContext: c.env.SITE, waitUntil: typeof c.executionCtx.waitUntil }));
+
+export default class extends WorkerEntrypoint<{ SITE: string }> {
+  async fetch(request: Request) {
+    return app.fetch(request, this.env, this.ctx);
+  }
+}
+TS
+for my $app (@entry) {
+    $r = on($app, GET => '/about');
+    is $r->{status}, 200, "$app: a WorkerEntrypoint class answers" or diag $r->{content};
+    is_deeply json_of($r), { site => 'frameworks', fromContext => 'frameworks', waitUntil => 'function' },
+        "$app: env imported at the top level, this.env and this.ctx handed to hono";
 }
 
 # ---------------------------------------------------------------- React SSR
