@@ -278,14 +278,14 @@ app.get('/etag/doc', (c) => c.text('a document whose ETag is its hash'));
 app.get('/stream', (c) =>
   streamText(c, async (stream) => {
     await stream.writeln('first line');
-    await stream.sleep(400);
+    await stream.sleep(600);
     await stream.writeln('second line');
   }));
 app.get('/sse', (c) =>
   streamSSE(c, async (stream) => {
     for (let id = 0; id < 3; id++) {
       await stream.writeSSE({ event: 'tick', id: String(id), data: `tick ${id}` });
-      await stream.sleep(200);
+      await stream.sleep(300);
     }
   }));
 
@@ -320,7 +320,7 @@ app.use('/big/*', compress());
 app.get('/big/text', (c) => c.text('all work and no play '.repeat(500)));
 
 async function Weather() {
-  const forecast = await new Promise((resolve) => setTimeout(() => resolve('sunny'), 300));
+  const forecast = await new Promise((resolve) => setTimeout(() => resolve('sunny'), 500));
   return <p>forecast: {forecast}</p>;
 }
 app.use('/streamed/*', jsxRenderer(({ children }) => <html><body>{children}</body></html>, { stream: true }));
@@ -416,13 +416,13 @@ for my $app (@hono) {
         "$app: jsxRenderer streams the page with the Suspense fallback";
     like $body, qr{<template data-hono-target="H:\d+"><p>forecast: sunny</p></template><script>}, "$app: then the async component";
     ok defined $at->{'asking the sky...'} && defined $at->{'forecast: sunny'}
-        && $at->{'forecast: sunny'} - $at->{'asking the sky...'} >= 0.15,
+        && $at->{'forecast: sunny'} - $at->{'asking the sky...'} >= 0.25,
         "$app: in two pieces" or diag explain $at;
 
     ($at, $head, $body) = arrivals($app, '/stream', ['first line', 'second line']);
     is $body,   "first line\nsecond line\n", "$app: streamText() sends both lines";
     ok defined $at->{'first line'} && defined $at->{'second line'}
-        && $at->{'second line'} - $at->{'first line'} >= 0.25,
+        && $at->{'second line'} - $at->{'first line'} >= 0.3,
         "$app: the first line arrives before the stream's sleep ends (in pieces)"
         or diag explain $at;
     ($at, $head, $body) = arrivals($app, '/sse', ['data: tick 0', 'data: tick 2']);
@@ -619,7 +619,7 @@ function App({ path, comments }) {
 export default {
   async fetch(request) {
     const url = new URL(request.url);
-    const comments = new Promise((resolve) => setTimeout(() => resolve(['first comment', 'second & last']), 400));
+    const comments = new Promise((resolve) => setTimeout(() => resolve(['first comment', 'second & last']), 600));
     let failed = null;
     const stream = await renderToReadableStream(<App path={url.pathname} comments={comments} />, {
       onError(error) { failed = error; console.error(error); },
@@ -636,7 +636,7 @@ for my $app (@react) {
     like $raw, qr{<h1>Rendered at <!-- -->/page</h1><button>clicked <!-- -->3<!-- --> times</button>}, "$app: components with props and state";
     like $raw, qr{<li>first comment</li><li>second &amp; last</li>}, "$app: the suspended part, escaped, once its promise resolved";
     ok defined $at->{'Loading comments...'} && defined $at->{'second &amp; last'}
-        && $at->{'second &amp; last'} - $at->{'Loading comments...'} >= 0.25,
+        && $at->{'second &amp; last'} - $at->{'Loading comments...'} >= 0.3,
         "$app: the shell with the fallback arrives before the suspended part (streamed)" or diag explain $at;
     my $r = on($app, GET => '/all?all');
     like $r->{content}, qr{<li>second &amp; last</li>}, "$app: stream.allReady waits for everything";
@@ -842,7 +842,7 @@ const yoga = createYoga<Env>({
         countdown: {
           subscribe: async function* (_, { from }) {
             for (let i = from; i >= 0; i--) {
-              await new Promise((resolve) => setTimeout(resolve, 150));
+              await new Promise((resolve) => setTimeout(resolve, 250));
               yield { countdown: i };
             }
           },
@@ -878,7 +878,7 @@ for my $app (@yoga) {
     $body =~ s/^:\n\n//mg;    # keep-alive comments
     is $body, join('', map { qq{event: next\ndata: {"data":{"countdown":$_}}\n\n} } 2, 1, 0) . "event: complete\ndata:\n\n",
         "$app: each value as it is yielded, then complete";
-    ok defined $at->{'"countdown":2'} && defined $at->{'"countdown":0'} && $at->{'"countdown":0'} - $at->{'"countdown":2'} >= 0.2,
+    ok defined $at->{'"countdown":2'} && defined $at->{'"countdown":0'} && $at->{'"countdown":0'} - $at->{'"countdown":2'} >= 0.25,
         "$app: the values arrive as they are yielded" or diag explain $at;
 }
 
