@@ -6,9 +6,9 @@
 # nginx: itty-router v5, hono (JSX pages, streaming, middleware, JWT,
 # @hono/zod-validator), OpenAPI APIs (@hono/zod-openapi, chanfana), h3,
 # Elysia (compiled at startup, where Workers allows code from strings), a
-# WorkerEntrypoint class from cloudflare:workers,
-# React's streaming SSR (react-dom/server's renderToReadableStream),
-# toucan-js and @sentry/cloudflare reporting to a loopback Sentry stand-in,
+# WorkerEntrypoint class from cloudflare:workers, React's streaming SSR
+# (react-dom/server's renderToReadableStream), toucan-js and
+# @sentry/cloudflare reporting to a loopback Sentry stand-in,
 # @trpc/server's fetch adapter and graphql-yoga. Every package pinned in
 # t/clients/package.json; scripts/setup-deps installs them.
 use strict;
@@ -25,7 +25,7 @@ use IO::Select;
 use IO::Socket::INET;
 use JSON::PP qw(decode_json encode_json);
 use MIME::Base64 qw(decode_base64);
-use Time::HiRes qw(time sleep);
+use Time::HiRes qw(time);
 
 my $WRANGLER = npm_tool_or_skip('.bin/wrangler');
 npm_tool_or_skip("$_/package.json")
@@ -882,4 +882,5 @@ for my $app (@yoga) {
         "$app: the values arrive as they are yielded" or diag explain $at;
 }
 
+is_deeply [ $t->error_log_alerts ], [], 'no alerts in the error log';
 done_testing;
