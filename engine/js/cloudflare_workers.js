@@ -3,10 +3,12 @@
 // request, with ctx and env, and its fetch(request) called), the base
 // classes scripts extend (DurableObject, WorkflowEntrypoint, RpcTarget: here
 // bases only, since there are no Durable Objects, Workflows or RPC
-// bindings) and `env`, the script's bindings, readable at the top level.
+// bindings), `env`, the script's bindings, readable at the top level, and
+// waitUntil(promise), ctx.waitUntil() of the request the caller works for.
 
 // (ReflectConstruct: memory_guards.js)
 const ObjectPrototypeIsPrototypeOf = Object.prototype.isPrototypeOf;
+const nativeWaitUntilNow = native.waitUntilNow;
 
 class WorkerEntrypoint {
   constructor(ctx, env) {
@@ -38,7 +40,11 @@ setToStringTag(RpcTarget.prototype, 'RpcTarget');
 // For the engine (TenantIsolate::platform_module): what
 // import 'cloudflare:workers' gives, env being the script's.
 function cloudflareWorkers(env) {
-  return { WorkerEntrypoint, DurableObject, WorkflowEntrypoint, RpcTarget, env };
+  return { WorkerEntrypoint, DurableObject, WorkflowEntrypoint, RpcTarget, env, waitUntil };
+}
+
+function waitUntil(promise) {
+  nativeWaitUntilNow(promise);
 }
 
 // run()'s way to a default export that is a class extending

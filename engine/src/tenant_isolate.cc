@@ -786,6 +786,7 @@ v8::MaybeLocal<v8::Object> TenantIsolate::make_api(v8::Local<v8::Context> contex
   set_function(context, native, "isProxy", on_is_proxy);
   set_function(context, native, "cpuLeftMs", on_cpu_left);
   set_function(context, native, "waitUntil", on_wait_until);
+  set_function(context, native, "waitUntilNow", on_wait_until_now);
   v8::Local<v8::Value> args[] = {native};
 
   if (!compile_builtins(isolate, context, origin).ToLocal(&script) ||
@@ -1792,10 +1793,27 @@ void TenantIsolate::sync_wasm_memories() {
 // reads its state after every turn; nothing is chained onto it in
 // JavaScript, where a tenant's Promise.prototype.then would see it.
 void TenantIsolate::on_wait_until(const v8::FunctionCallbackInfo<v8::Value> &info) {
-  v8::Isolate *isolate = info.GetIsolate();
-  TenantIsolate *self = from(isolate);
   if (info.Length() < 2 || !info[0]->IsNumber()) return;
-  double id = info[0].As<v8::Number>()->Value();
+  add_wait_until(info.GetIsolate(), info[0].As<v8::Number>()->Value(), info[1]);
+}
+
+// import { waitUntil } from 'cloudflare:workers': ctx.waitUntil() of the
+// request the calling code works for (its id rides in the continuation
+// data, turn() above); outside any request, an Error.
+void TenantIsolate::on_wait_until_now(const v8::FunctionCallbackInfo<v8::Value> &info) {
+  v8::Isolate *isolate = info.GetIsolate();
+  v8::Local<v8::Value> id = continuation_request_id(isolate->GetCurrentContext());
+  if (!id->IsNumber()) {
+    isolate->ThrowException(v8::Exception::Error(v8_str(isolate,
+        "waitUntil() can only be called while a request is being handled")));
+    return;
+  }
+  add_wait_until(isolate, id.As<v8::Number>()->Value(),
+                 info.Length() > 0 ? info[0] : v8::Undefined(isolate).As<v8::Value>());
+}
+
+void TenantIsolate::add_wait_until(v8::Isolate *isolate, double id, v8::Local<v8::Value> value) {
+  TenantIsolate *self = from(isolate);
   RequestScope *scope = id >= 1 ? self->engine_.find(uint64_t(id)) : nullptr;
   // Only a request of this isolate, and only while its work may still run.
   if (scope == nullptr || scope->isolate.get() != self || self->dead_) return;
@@ -1806,12 +1824,12 @@ void TenantIsolate::on_wait_until(const v8::FunctionCallbackInfo<v8::Value> &inf
   }
   v8::Local<v8::Context> context = isolate->GetCurrentContext();
   v8::Local<v8::Promise> promise;
-  if (info[1]->IsPromise()) {
-    promise = info[1].As<v8::Promise>();
+  if (value->IsPromise()) {
+    promise = value.As<v8::Promise>();
   } else {
     v8::Local<v8::Promise::Resolver> resolver;
     if (!v8::Promise::Resolver::New(context).ToLocal(&resolver) ||
-        resolver->Resolve(context, info[1]).IsNothing()) {
+        resolver->Resolve(context, value).IsNothing()) {
       return;
     }
     promise = resolver->GetPromise();

@@ -280,6 +280,8 @@ class TenantIsolate : public std::enable_shared_from_this<TenantIsolate> {
   static void on_external_gone(const v8::WeakCallbackInfo<ExternalCharge> &info);
   // native.waitUntil(id, value): ctx.waitUntil for request id.
   static void on_wait_until(const v8::FunctionCallbackInfo<v8::Value> &info);
+  static void on_wait_until_now(const v8::FunctionCallbackInfo<v8::Value> &info);
+  static void add_wait_until(v8::Isolate *isolate, double id, v8::Local<v8::Value> value);
 
   Engine &engine_;
   std::shared_ptr<const ScriptSource> script_;
