@@ -866,23 +866,32 @@ ngx_http_dispatch_url(ngx_http_request_t *r, ngx_str_t *url)
 }
 
 
+/*
+ * The client's headers, as sent, and CF-Connecting-IP: Cloudflare's edge
+ * sets it to the client's address on every request a Worker receives,
+ * replacing any the client sent, and scripts trust it (hono's getConnInfo
+ * and ipRestriction, rate limiters keyed by it).  Here it is the address
+ * nginx took the request from, after the realip module if it is set up.
+ */
 static ngx_int_t
 ngx_http_dispatch_headers_in(ngx_http_request_t *r, dispatch_header_t **headers,
     size_t *nheaders)
 {
-    size_t            n;
-    ngx_uint_t        i;
-    ngx_list_part_t  *part;
-    ngx_table_elt_t  *h;
+    size_t              n;
+    ngx_uint_t          i;
+    ngx_list_part_t    *part;
+    ngx_table_elt_t    *h;
     dispatch_header_t  *out;
 
-    n = 0;
+    static ngx_str_t  connecting_ip = ngx_string("CF-Connecting-IP");
+
+    n = 1;
 
     for (part = &r->headers_in.headers.part; part; part = part->next) {
         n += part->nelts;
     }
 
-    out = ngx_palloc(r->pool, (n ? n : 1) * sizeof(dispatch_header_t));
+    out = ngx_palloc(r->pool, n * sizeof(dispatch_header_t));
     if (out == NULL) {
         return NGX_ERROR;
     }
@@ -893,11 +902,30 @@ ngx_http_dispatch_headers_in(ngx_http_request_t *r, dispatch_header_t **headers,
         h = part->elts;
 
         for (i = 0; i < part->nelts; i++) {
+            if (h[i].key.len == connecting_ip.len
+                && ngx_strncasecmp(h[i].key.data, connecting_ip.data,
+                                   connecting_ip.len) == 0)
+            {
+                ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                               "dispatch: the client's CF-Connecting-IP "
+                               "\"%V\" replaced", &h[i].value);
+                continue;
+            }
+
             out[n].name = (dispatch_str_t) ngx_http_dispatch_str(h[i].key);
             out[n].value = (dispatch_str_t) ngx_http_dispatch_str(h[i].value);
             n++;
         }
     }
+
+    out[n].name = (dispatch_str_t) ngx_http_dispatch_str(connecting_ip);
+    out[n].value = (dispatch_str_t)
+                   ngx_http_dispatch_str(r->connection->addr_text);
+    n++;
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "dispatch: CF-Connecting-IP \"%V\"",
+                   &r->connection->addr_text);
 
     *headers = out;
     *nheaders = n;

@@ -13,7 +13,15 @@ use Dispatch::Test;
 use JSON::PP qw(decode_json encode_json);
 
 my $t = Dispatch::Test->new(
-    server => q{ location ~ ^/t/(?<script>[^/]*) { dispatch api $script; } },
+    server => q{
+        location ~ ^/t/(?<script>[^/]*) { dispatch api $script; }
+        # behind a proxy on loopback that names the client in X-Forwarded-For
+        location /behind-proxy/ {
+            set_real_ip_from 127.0.0.1;
+            real_ip_header X-Forwarded-For;
+            dispatch api connecting-ip;
+        }
+    },
 );
 
 sub run_checks {
@@ -418,6 +426,25 @@ is $r->{status}, 400, 'multipart: a body without its boundary is rejected';
 like $r->{content}, qr/^TypeError/, 'multipart: with a TypeError';
 $r = $t->request('POST', '/t/form', headers => { 'Content-Type' => 'text/plain' }, content => 'a=b');
 like $r->{content}, qr/^TypeError/, 'formData() of a text/plain body is a TypeError';
+
+# ---- CF-Connecting-IP: the client's address, as Cloudflare's edge sets it ----
+
+$t->put_script('api', 'connecting-ip', q{
+    export default { fetch: (request) => Response.json({
+      ip: request.headers.get('CF-Connecting-IP'),
+      named: [...request.headers].filter(([name]) => name === 'cf-connecting-ip'),
+    }) };
+});
+{
+    my $got = decode_json($t->get('/t/connecting-ip')->{content});
+    is_deeply $got, { ip => '127.0.0.1', named => [['cf-connecting-ip', '127.0.0.1']] },
+        'CF-Connecting-IP holds the client\'s address';
+    $got = decode_json($t->get('/t/connecting-ip', headers => { 'CF-Connecting-IP' => '203.0.113.9' })->{content});
+    is_deeply $got, { ip => '127.0.0.1', named => [['cf-connecting-ip', '127.0.0.1']] },
+        'one the client sends is replaced, not trusted';
+    $got = decode_json($t->get('/behind-proxy/', headers => { 'X-Forwarded-For' => '198.51.100.7' })->{content});
+    is $got->{ip}, '198.51.100.7', 'behind a trusted proxy, the address the realip module found';
+}
 
 is scalar($t->error_log_alerts), 0, 'no alerts in the error log' or diag join "\n", $t->error_log_alerts;
 done_testing;

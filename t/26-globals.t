@@ -221,5 +221,108 @@ ok((grep { /^\[info\] Trace: trace-line; at traced \(worker\.js:\d+:\d+\); at Ob
     'console: trace() logs the message and the tenant\'s stack on one line') or diag join "\n", grep { /Trace/ } @lines;
 $line->('[info] control\nchars	tab', 'control characters are escaped: one call, one line');
 
+# ---- the language's newer library: what Workers' V8 has and 10.2 lacks ----
+
+$got = run_checks('language', q{
+    const descriptor = (target, name) => { const d = Object.getOwnPropertyDescriptor(target, name); return d && [typeof d.value, d.enumerable, d.value.length]; };
+    const sorted = (set) => [...set].sort();
+    export default { fetch: () => results({
+      shapes: () => [descriptor(Array.prototype, 'toSorted'), descriptor(Array.prototype, 'toSpliced'), descriptor(Array.prototype, 'with'),
+                     descriptor(Object, 'groupBy'), descriptor(Promise, 'withResolvers'), descriptor(Array, 'fromAsync'), descriptor(Set.prototype, 'union')],
+      toSorted: () => { const a = [3, 1, undefined, 2]; const b = a.toSorted(); return [b, a, [3, 1, 2].toSorted((x, y) => y - x)]; },
+      toSortedBadComparator: () => [1].toSorted('no'),
+      toSortedHoles: () => Array.prototype.toSorted.call({ length: 3, 0: 'b', 2: 'a' }),
+      toReversed: () => { const a = [1, 2, 3]; return [a.toReversed(), a]; },
+      toSpliced: () => { const a = [1, 2, 3, 4]; return [a.toSpliced(1, 2, 'x'), a.toSpliced(-1), a.toSpliced(), a.toSpliced(2), a]; },
+      with: () => { const a = [1, 2, 3]; return [a.with(0, 9), a.with(-1, 8), a]; },
+      withOutOfRange: () => [1].with(1, 0),
+      typed: () => { const t = new Int16Array([3, -1, 2]); return [Array.from(t.toSorted()), Array.from(t.toReversed()), Array.from(t.with(1, 7)), Array.from(t), t.toSorted() instanceof Int16Array]; },
+      bigTyped: () => String(new BigInt64Array([1n, 2n]).with(0, 5n)[0]),
+      groupBy: () => { const g = Object.groupBy([1, 2, 3, 4], (n) => (n % 2 ? 'odd' : 'even')); return [Object.getPrototypeOf(g), g.odd, g.even]; },
+      mapGroupBy: () => { const g = Map.groupBy([1, 2, 3], (n) => (n > 1 ? -0 : 'small')); return [g.get(0), g.get('small'), [...g.keys()].map((k) => Object.is(k, -0))]; },
+      withResolvers: async () => { const { promise, resolve } = Promise.withResolvers(); setTimeout(() => resolve('later'), 1); return [await promise, promise instanceof Promise]; },
+      fromAsync: async () => {
+        async function* gen() { yield 1; yield 2; }
+        return [await Array.fromAsync(gen()), await Array.fromAsync([Promise.resolve('a'), 'b']), await Array.fromAsync({ length: 2, 0: 'x', 1: 'y' }),
+                await Array.fromAsync([1, 2], (n) => n * 10)];
+      },
+      wellFormed: () => ['ab'.isWellFormed(), 'a\uD800'.isWellFormed(), '\uD83D\uDE00'.isWellFormed(), 'a\uDC00b'.toWellFormed()],
+      setMethods: () => {
+        const a = new Set([1, 2, 3]);
+        const b = new Set([3, 4]);
+        return [sorted(a.union(b)), sorted(a.intersection(b)), sorted(a.difference(b)), sorted(a.symmetricDifference(b)),
+                new Set([1]).isSubsetOf(a), a.isSupersetOf(new Set([1, 2])), a.isDisjointFrom(new Set([9])), a.isDisjointFrom(b), sorted(a)];
+      },
+      setLike: () => sorted(new Set([1, 2]).union({ size: 1, has: () => false, keys: () => [5][Symbol.iterator]() })),
+      setLikeBad: () => new Set().union({ size: NaN, has() {}, keys() {} }),
+      setOnNonSet: () => Set.prototype.union.call({}, new Set()),
+    }) };
+});
+is_deeply $got->{shapes}, [map { ['function', $F, $_] } 1, 2, 2, 2, 0, 1, 1], 'the methods are non-enumerable functions of the standard lengths';
+is_deeply $got->{toSorted}, [[1, 2, 3, undef], [3, 1, undef, 2], [3, 2, 1]], 'toSorted copies and sorts (undefined last), the original stays';
+like $got->{toSortedBadComparator}, qr/^threw TypeError/, 'toSorted with a comparator that is not a function is a TypeError';
+is_deeply $got->{toSortedHoles}, ['a', 'b', undef], 'toSorted on an array-like reads holes as undefined';
+is_deeply $got->{toReversed}, [[3, 2, 1], [1, 2, 3]], 'toReversed';
+is_deeply $got->{toSpliced}, [[1, 'x', 4], [1, 2, 3], [1, 2, 3, 4], [1, 2], [1, 2, 3, 4]], 'toSpliced, as splice would on a copy';
+is_deeply $got->{with}, [[9, 2, 3], [1, 2, 8], [1, 2, 3]], 'with, negative indices too';
+like $got->{withOutOfRange}, qr/^threw RangeError/, 'with past the end is a RangeError';
+is_deeply $got->{typed}, [[-1, 2, 3], [2, -1, 3], [3, 7, 2], [3, -1, 2], $T], 'typed arrays: toSorted, toReversed, with, of the same kind';
+is $got->{bigTyped}, '5', 'with on a BigInt64Array';
+is_deeply $got->{groupBy}, [undef, [1, 3], [2, 4]], 'Object.groupBy: a null-prototype object of arrays';
+is_deeply $got->{mapGroupBy}, [[2, 3], [1], [$F, $F]], 'Map.groupBy: -0 is +0 as a key';
+is_deeply $got->{withResolvers}, ['later', $T], 'Promise.withResolvers';
+is_deeply $got->{fromAsync}, [[1, 2], ['a', 'b'], ['x', 'y'], [10, 20]], 'Array.fromAsync: async iterables, promises, array-likes, a map function';
+is_deeply $got->{wellFormed}, [$T, $F, $T, "a\x{FFFD}b"], 'isWellFormed and toWellFormed';
+is_deeply $got->{setMethods}, [[1, 2, 3, 4], [3], [1, 2], [1, 2, 4], $T, $T, $T, $F, [1, 2, 3]], 'the Set methods';
+is_deeply $got->{setLike}, [1, 2, 5], 'a set-like argument (size, has, keys)';
+like $got->{setLikeBad}, qr/^threw TypeError/, 'a set-like whose size is NaN is a TypeError';
+like $got->{setOnNonSet}, qr/^threw TypeError/, 'a Set method on something that is not a Set is a TypeError';
+
+# ---- eval during startup (Workers' allow_eval_during_startup) ----
+
+# From a 2025-06-01 compatibility date (or with allow_eval_during_startup;
+# not with disallow_eval_during_startup) eval and new Function work while
+# the top level runs, as on Workers; in a request they are an EvalError.
+my $EVAL_AT_TOP = q{
+    const double = new Function('a', 'return a * 2');
+    const sum = eval('40 + 2');
+    const evalLater = () => eval('1');
+    const refused = (f) => { try { f(); return 'ran'; } catch (e) { return `${e.name}: ${e.message}`; } };
+    export default { fetch: () => Response.json({
+      double: double(21), sum,
+      evalInRequest: refused(() => eval('1')),
+      functionInRequest: refused(() => new Function('return 1')),
+      madeAtStartupEvalsLater: refused(evalLater),
+    }) };
+};
+$t->put_script('api', 'evalstartup', $EVAL_AT_TOP, metadata => '{"compatibility_date":"2025-06-01"}');
+{
+    my $r = $t->get('/t/evalstartup');
+    is $r->{status}, 200, 'a 2025-06-01 date: eval and new Function at the top level' or diag $r->{content};
+    my $got = eval { decode_json($r->{content}) } || {};
+    is_deeply [ @$got{qw(double sum)} ], [42, 42], 'compile and run there';
+    like $got->{evalInRequest}, qr/^EvalError: Code generation from strings disallowed/, 'eval in a request is an EvalError';
+    like $got->{functionInRequest}, qr/^EvalError/, 'new Function in a request too';
+    like $got->{madeAtStartupEvalsLater}, qr/^EvalError/, 'and a function made at startup that evals in a request';
+}
+for my $case (['evalolddate', '{"compatibility_date":"2025-05-31"}', 'an earlier date'],
+              ['evaloptout', '{"compatibility_date":"2025-09-01","compatibility_flags":["disallow_eval_during_startup"]}',
+               'disallow_eval_during_startup']) {
+    my ($name, $meta, $why) = @$case;
+    $t->put_script('api', $name, $EVAL_AT_TOP, metadata => $meta);
+    is $t->get("/t/$name")->{status}, 500, "$why: eval at the top level fails the start";
+    ok $t->wait_for(sub { $t->error_log =~ /"api\/$name": the script failed to start: EvalError: Code generation from strings disallowed/ }),
+        "$why: with an EvalError in the error log";
+}
+$t->put_script('api', 'evalflag', $EVAL_AT_TOP, metadata => '{"compatibility_date":"2024-01-01","compatibility_flags":["allow_eval_during_startup"]}');
+is decode_json($t->get('/t/evalflag')->{content})->{sum}, 42, 'allow_eval_during_startup with an earlier date';
+$t->put_script('api', 'evalspin', q{
+    const spin = new Function('for (;;) {}');
+    spin();
+    export default { fetch: () => new Response('never') };
+}, metadata => '{"compatibility_date":"2025-09-01"}');
+my $spin = $t->get('/t/evalspin');
+is $spin->{status}, 503, 'code made from a string at startup is under dispatch_startup_cpu_limit';
+
 is scalar($t->error_log_alerts), 0, 'no alerts in the error log' or diag join "\n", $t->error_log_alerts;
 done_testing;

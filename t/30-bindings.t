@@ -1,12 +1,14 @@
 #!/usr/bin/perl
 # SPEC 3: env carries the bindings declared in the script's metadata, in
-# Cloudflare's shapes; in the service-worker format they are globals.
+# Cloudflare's shapes; in the service-worker format they are globals;
+# cloudflare:workers exports env and WorkerEntrypoint.
 use strict;
 use warnings;
 use Test::More;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Dispatch::Test;
+use JSON::PP qw(decode_json);
 
 my $t = Dispatch::Test->new(
     server => q{ location ~ ^/t/(?<script>[^/]*) { dispatch tenants $script; } },
@@ -60,6 +62,44 @@ ok $t->wait_for(sub { $t->error_log =~ /"tenants\/badmeta": .*namespace_id of 1-
 $t->put_script('tenants', 'notjson', q{ export default { fetch() { return new Response('x'); } }; },
                metadata => '{not json');
 is $t->get('/t/notjson')->{status}, 500, 'metadata that is not JSON fails the script';
+
+# ---- cloudflare:workers: env importable, WorkerEntrypoint ----
+
+$t->put_script('tenants', 'entrypoint', q{
+    import { WorkerEntrypoint, DurableObject, WorkflowEntrypoint, RpcTarget, env } from 'cloudflare:workers';
+    const atTop = env.GREETING;
+    let made = 0;
+    export class Counter extends DurableObject {}
+    export default class extends WorkerEntrypoint {
+      constructor(ctx, env) { super(ctx, env); made++; }
+      async fetch(request) {
+        this.ctx.waitUntil(Promise.resolve());
+        return Response.json({
+          atTop, made, path: new URL(request.url).pathname, args: arguments.length,
+          fromThis: this.env.GREETING, sameEnv: this.env === env,
+          ctx: Object.prototype.toString.call(this.ctx),
+          bases: [typeof DurableObject, typeof WorkflowEntrypoint, typeof RpcTarget],
+        });
+      }
+    }
+}, metadata => $bindings);
+{
+    my $got = decode_json($t->get('/t/entrypoint/a')->{content});
+    is $got->{atTop}, 'hello', "import { env } from 'cloudflare:workers' holds the bindings at the top level";
+    is_deeply [ @$got{qw(fromThis sameEnv ctx args path)} ], ['hello', JSON::PP::true, '[object ExecutionContext]', 1, '/t/entrypoint/a'],
+        'a default class extending WorkerEntrypoint: this.env (the same env), this.ctx, fetch(request)';
+    is_deeply $got->{bases}, ['function', 'function', 'function'], 'DurableObject, WorkflowEntrypoint and RpcTarget are there to extend';
+    is decode_json($t->get('/t/entrypoint/b')->{content})->{made}, 2, 'one instance for each request';
+}
+$t->put_script('tenants', 'plainclass', q{
+    export default class { async fetch() { return new Response('never'); } }
+});
+is $t->get('/t/plainclass')->{status}, 500, 'a default class that does not extend WorkerEntrypoint is not a handler';
+$t->put_script('tenants', 'otherplatform', q{
+    import { connect } from 'cloudflare:sockets';
+    export default { fetch() { return new Response('never'); } };
+});
+is $t->get('/t/otherplatform')->{status}, 500, 'cloudflare:sockets is not there';
 
 is scalar($t->error_log_alerts), 0, 'no alerts in the error log' or diag join "\n", $t->error_log_alerts;
 done_testing;

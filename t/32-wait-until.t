@@ -67,5 +67,33 @@ cmp_ok time - $t1, '<', 5, sprintf('at once, not after 30 s (%.1f s)', time - $t
 like $t->error_log, qr/the worker is shutting down: ctx\.waitUntil\(\) work of 1 request\(s\) is stopped/,
     'the error log says the lingering work was stopped';
 
+# import { waitUntil } from 'cloudflare:workers': the same, from code that
+# has no ctx, for the request it works for.
+$t->put_script('tenants', 'imported', q{
+    import { waitUntil } from 'cloudflare:workers';
+    function track(env, value) {
+      waitUntil(new Promise((r) => setTimeout(r, 200)).then(() => env.KV.put('imported', value)));
+    }
+    export default {
+      async fetch(request, env) {
+        if (new URL(request.url).pathname.endsWith('/read')) return new Response((await env.KV.get('imported')) ?? 'not yet');
+        await null;
+        track(env, 'tracked after the response');
+        return new Response('sent');
+      }
+    };
+}, metadata => '{"bindings":[{"type":"kv_namespace","name":"KV","namespace_id":"bg"}]}');
+is $t->get('/t/imported')->{content}, 'sent', "waitUntil imported from cloudflare:workers: the response is sent";
+ok $t->wait_for(sub { $t->get('/t/imported/read')->{content} eq 'tracked after the response' }, timeout => 5),
+    'and the work it was given completes after it';
+$t->put_script('tenants', 'importedtop', q{
+    import { waitUntil } from 'cloudflare:workers';
+    waitUntil(Promise.resolve());
+    export default { fetch: () => new Response('never') };
+});
+is $t->get('/t/importedtop')->{status}, 500, 'waitUntil at the top level throws: there is no request';
+ok $t->wait_for(sub { $t->error_log =~ /"tenants\/importedtop": the script failed to start: Error: waitUntil\(\) can only be called while a request is being handled/ }),
+    'and the error log says so';
+
 is scalar($t->error_log_alerts), 0, 'no alerts in the error log' or diag join "\n", $t->error_log_alerts;
 done_testing;

@@ -525,6 +525,26 @@ for my $case (['node:buffer', 'noflag'], ['events', 'noflagbare'], ['node:async_
     ok $t->wait_for(sub { $t->error_log =~ /"api\/$name": the script failed to start: Error: No such module "\Q$module\E": Node.js built-in modules need the nodejs_compat compatibility flag/ }),
         "and the error log says $module needs nodejs_compat";
 }
+# nodejs_als alone (what Sentry's Workers SDK documents): node:async_hooks,
+# and no other module, no globals.
+$t->put_script('api', 'alsonly', q{
+    import { AsyncLocalStorage } from 'node:async_hooks';
+    const als = new AsyncLocalStorage();
+    export default { fetch() {
+      return als.run('kept', async () => {
+        await new Promise((resolve) => setTimeout(resolve, 1));
+        return new Response([als.getStore(), typeof Buffer, typeof process].join());
+      });
+    } };
+}, metadata => '{"compatibility_date":"2025-09-01","compatibility_flags":["nodejs_als"]}');
+is $t->get('/t/alsonly')->{content}, 'kept,undefined,undefined', 'nodejs_als: AsyncLocalStorage across a timer, without the globals';
+$t->put_script('api', 'alsbuffer', q{ import 'node:buffer'; export default { fetch() { return new Response('ran'); } }; },
+               metadata => '{"compatibility_date":"2025-09-01","compatibility_flags":["nodejs_als"]}');
+is $t->get('/t/alsbuffer')->{status}, 500, 'nodejs_als: node:buffer is still refused';
+ok $t->wait_for(sub { $t->error_log =~ /"api\/alsbuffer": the script failed to start: Error: No such module "node:buffer": Node.js built-in modules need the nodejs_compat compatibility flag/ }),
+    'and the error log says it needs nodejs_compat';
+like $t->error_log, qr/"api\/noflagdate": .*need the nodejs_compat compatibility flag \(or nodejs_als, for node:async_hooks alone\)/,
+    'without either flag, node:async_hooks names both';
 # From a 2026-08-04 date Workers has it on by default; no_nodejs_compat turns it off.
 $t->put_script('api', 'bydate', q{ import { Buffer } from 'buffer'; export default { fetch() { return new Response(Buffer.from('on').toString('hex') + typeof setImmediate); } }; },
                metadata => '{"compatibility_date":"2026-08-04"}');

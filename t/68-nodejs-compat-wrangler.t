@@ -16,7 +16,6 @@ use Dispatch::Test;
 use Dispatch::Admin;
 use File::Temp qw(tempdir);
 use JSON::PP qw(decode_json);
-use POSIX ();
 
 my $WRANGLER = npm_tool_or_skip('.bin/wrangler');
 my $dir = tempdir('dispatch-node-bundle-XXXXXX', TMPDIR => 1, CLEANUP => 1);
@@ -78,20 +77,8 @@ export default {
 };
 JS
 
-# wrangler deploy --dry-run --outdir out, at most 60 s
-my $pid = open(my $fh, '-|') // die "fork: $!";
-if (!$pid) {
-    chdir $dir or die "$dir: $!";
-    open STDERR, '>&', \*STDOUT;
-    %ENV = (PATH => $ENV{PATH}, HOME => $dir, XDG_CONFIG_HOME => "$dir/config",
-            WRANGLER_SEND_METRICS => 'false', WRANGLER_LOG_PATH => "$dir/logs",
-            NO_COLOR => '1', CI => 'true');
-    { no warnings 'exec'; exec 'timeout', '60', $WRANGLER, 'deploy', '--dry-run', '--outdir', 'out' }
-    POSIX::_exit(127);
-}
-my $out = do { local $/; <$fh> } // '';
-close $fh;
-is $? >> 8, 0, 'wrangler bundles the worker' or diag $out;
+my ($rc, $out) = wrangler_dry_run($WRANGLER, $dir);
+is $rc, 0, 'wrangler bundles the worker' or diag $out;
 
 my $bundle = do { local $/; open my $b, '<', "$dir/out/worker.js" or die "bundle: $!"; <$b> };
 my %imports = map { $_ => 1 } $bundle =~ /\bfrom\s+"(node:[^"]+)"/g;

@@ -59,12 +59,30 @@ function run(id, exports, env, method, url, headerList, body, streamed, cf) {
   try {
     const handler = (typeof exports === 'object' && exports !== null) || typeof exports === 'function'
       ? exports.fetch : undefined;
+    if (typeof handler !== 'function') return runEntrypoint(id, exports, env, method, url, headerList, body, streamed, cf);
+    const request = requestFromClient(method, url, headerList, body, streamed, id, cf);
+    executionContextId = id;
+    response = FunctionPrototypeCallOn(handler, exports, request, env, new ExecutionContext(INTERNAL));
+    if (responseOutput(id, response)) return true;
+  } catch (error) {
+    return PromiseReject(error);
+  }
+  return settle(id, response);
+}
+
+// run() for a default export with no fetch of its own: a class extending
+// WorkerEntrypoint (cloudflare_workers.js), made for this request, whose
+// fetch(request) answers; anything else is the TypeError it always was.
+function runEntrypoint(id, exports, env, method, url, headerList, body, streamed, cf) {
+  let response;
+  try {
+    const entrypoint = entrypointFor(id, exports, env);
+    const handler = entrypoint === null ? undefined : entrypoint.fetch;
     if (typeof handler !== 'function') {
       throw new TypeError('the script has no default export with a fetch() handler');
     }
     const request = requestFromClient(method, url, headerList, body, streamed, id, cf);
-    executionContextId = id;
-    response = FunctionPrototypeCallOn(handler, exports, request, env, new ExecutionContext(INTERNAL));
+    response = FunctionPrototypeCallOn(handler, entrypoint, request);
     if (responseOutput(id, response)) return true;
   } catch (error) {
     return PromiseReject(error);
@@ -129,4 +147,4 @@ function warmUp() {
   return answered === true ? settled : PromiseReject(new TypeError('the warm-up Response was not answered at once'));
 }
 
-return { run, lateStart, warmUp, nodeModule, nodeCompat, installServiceWorker, makeKV, makeDispatchNamespace, makeService, readBody, cancelBody };
+return { run, lateStart, warmUp, nodeModule, nodeCompat, cloudflareWorkers, installServiceWorker, makeKV, makeDispatchNamespace, makeService, readBody, cancelBody };

@@ -59,6 +59,9 @@ constexpr size_t kMaxWaitUntil = 1000;
 constexpr size_t kMaxTimersPerRequest = 1000;
 constexpr size_t kMaxTimersPerIsolate = 10000;
 const char kDefaultMainModule[] = "worker.js";
+// The platform's module (engine/js/cloudflare_workers.js); other cloudflare:*
+// names are not there.
+const char kPlatformModule[] = "cloudflare:workers";
 // Isolates inside guarded() on this thread: a completion that arrives
 // while any JavaScript runs (a dispatch's caller feeding its target a body)
 // is settled from the loop, never with two isolates on the stack.
@@ -654,10 +657,16 @@ bool TenantIsolate::start(std::string *err, dispatch_outcome_e *outcome) {
 
   bool started = false;
   double cpu_ms = 0;
+  // Code from strings (Elysia's compile(), ajv and TypeBox compile theirs at
+  // the top level) runs under the same startup limits as the rest of it;
+  // lock_down's refusal is back before any request runs.
+  bool eval_at_startup = eval_during_startup(metadata.get());
+  if (eval_at_startup) context->AllowCodeGenerationFromStrings(true);
   dispatch_outcome_e stopped = guarded(double(limits.startup_cpu_ms), &cpu_ms, [&] {
     started = script_->format == "service-worker" ? evaluate_service_worker(context, err)
                                                   : evaluate_main_module(context, err);
   });
+  if (eval_at_startup) context->AllowCodeGenerationFromStrings(false);
   if (stopped != DISPATCH_OUTCOME_OK) {
     *outcome = stopped;
     *err = stopped == DISPATCH_OUTCOME_EXCEEDED_MEMORY
@@ -802,6 +811,7 @@ v8::MaybeLocal<v8::Object> TenantIsolate::make_api(v8::Local<v8::Context> contex
   set_function(context, native, "isProxy", on_is_proxy);
   set_function(context, native, "cpuLeftMs", on_cpu_left);
   set_function(context, native, "waitUntil", on_wait_until);
+  set_function(context, native, "waitUntilNow", on_wait_until_now);
   v8::Local<v8::Value> args[] = {native};
 
   if (!compile_builtins(isolate, context, origin).ToLocal(&script) ||
@@ -1060,6 +1070,7 @@ v8::MaybeLocal<v8::Module> TenantIsolate::resolve_module(
 // script uploaded a module of that name, is a Node.js built-in.
 v8::MaybeLocal<v8::Module> TenantIsolate::load_module(const std::string &referrer,
                                                       const std::string &specifier) {
+  if (specifier == kPlatformModule) return platform_module();
   std::string node = node_builtin_name(specifier);
   if (!node.empty() && (specifier.compare(0, 5, "node:") == 0 ||
                         script_->modules.count(specifier) == 0)) {
@@ -1075,7 +1086,7 @@ bool TenantIsolate::instantiate(v8::Local<v8::Context> context, v8::Local<v8::Mo
 // A name the resolver knows: the script's own modules, and the Node.js
 // built-ins (whose refusal without nodejs_compat says so).
 bool TenantIsolate::has_module(const std::string &referrer, const std::string &specifier) const {
-  if (!node_builtin_name(specifier).empty()) return true;
+  if (specifier == kPlatformModule || !node_builtin_name(specifier).empty()) return true;
   std::string path = resolve_path(referrer, specifier);
   return path == main_path_ || script_->modules.count(path) || script_->wasm_modules.count(path);
 }
@@ -1117,13 +1128,25 @@ bool TenantIsolate::start_node_compat(v8::Local<v8::Context> context, json_t *bi
 
 v8::MaybeLocal<v8::Module> TenantIsolate::compile_node_module(const std::string &name,
                                                               const std::string &specifier) {
-  if (!node_compat_.enabled) {
+  bool als = node_compat_.als_only && name == "async_hooks" &&
+             specifier.compare(0, 5, "node:") == 0;
+  if (!node_compat_.enabled && !als) {
     isolate_->ThrowException(v8::Exception::Error(v8_str(isolate_,
         "No such module \"" + specifier + "\": Node.js built-in modules need the "
-        "nodejs_compat compatibility flag")));
+        "nodejs_compat compatibility flag" +
+        (name == "async_hooks" ? " (or nodejs_als, for node:async_hooks alone)" : ""))));
     return {};
   }
-  std::string key = "node:" + name;
+  return builtin_module("node:" + name, "nodeModule", v8_str(isolate_, name));
+}
+
+v8::MaybeLocal<v8::Module> TenantIsolate::platform_module() {
+  return builtin_module(kPlatformModule, "cloudflareWorkers", env_.Get(isolate_));
+}
+
+v8::MaybeLocal<v8::Module> TenantIsolate::builtin_module(const std::string &key,
+                                                         const char *loader,
+                                                         v8::Local<v8::Value> arg) {
   auto cached = modules_.find(key);
   if (cached != modules_.end()) return cached->second.Get(isolate_);
 
@@ -1135,8 +1158,8 @@ v8::MaybeLocal<v8::Module> TenantIsolate::compile_node_module(const std::string 
     // callback's exception pending, not one that came back from a call.
     v8::TryCatch try_catch(isolate_);
     v8::Local<v8::Value> load;
-    v8::Local<v8::Value> args[] = {v8_str(isolate_, name)};
-    if (!api_.Get(isolate_)->Get(context, v8_str(isolate_, "nodeModule")).ToLocal(&load) ||
+    v8::Local<v8::Value> args[] = {arg};
+    if (!api_.Get(isolate_)->Get(context, v8_str(isolate_, loader)).ToLocal(&load) ||
         !load->IsFunction() ||
         !load.As<v8::Function>()->Call(context, v8::Undefined(isolate_), 1, args)
              .ToLocal(&exports)) {
@@ -1796,10 +1819,27 @@ void TenantIsolate::sync_wasm_memories() {
 // reads its state after every turn; nothing is chained onto it in
 // JavaScript, where a tenant's Promise.prototype.then would see it.
 void TenantIsolate::on_wait_until(const v8::FunctionCallbackInfo<v8::Value> &info) {
-  v8::Isolate *isolate = info.GetIsolate();
-  TenantIsolate *self = from(isolate);
   if (info.Length() < 2 || !info[0]->IsNumber()) return;
-  double id = info[0].As<v8::Number>()->Value();
+  add_wait_until(info.GetIsolate(), info[0].As<v8::Number>()->Value(), info[1]);
+}
+
+// import { waitUntil } from 'cloudflare:workers': ctx.waitUntil() of the
+// request the calling code works for (its id rides in the continuation
+// data, turn() above); outside any request, an Error.
+void TenantIsolate::on_wait_until_now(const v8::FunctionCallbackInfo<v8::Value> &info) {
+  v8::Isolate *isolate = info.GetIsolate();
+  v8::Local<v8::Value> id = continuation_request_id(isolate->GetCurrentContext());
+  if (!id->IsNumber()) {
+    isolate->ThrowException(v8::Exception::Error(v8_str(isolate,
+        "waitUntil() can only be called while a request is being handled")));
+    return;
+  }
+  add_wait_until(isolate, id.As<v8::Number>()->Value(),
+                 info.Length() > 0 ? info[0] : v8::Undefined(isolate).As<v8::Value>());
+}
+
+void TenantIsolate::add_wait_until(v8::Isolate *isolate, double id, v8::Local<v8::Value> value) {
+  TenantIsolate *self = from(isolate);
   RequestScope *scope = id >= 1 ? self->engine_.find(uint64_t(id)) : nullptr;
   // Only a request of this isolate, and only while its work may still run.
   if (scope == nullptr || scope->isolate.get() != self || self->dead_) return;
@@ -1810,12 +1850,12 @@ void TenantIsolate::on_wait_until(const v8::FunctionCallbackInfo<v8::Value> &inf
   }
   v8::Local<v8::Context> context = isolate->GetCurrentContext();
   v8::Local<v8::Promise> promise;
-  if (info[1]->IsPromise()) {
-    promise = info[1].As<v8::Promise>();
+  if (value->IsPromise()) {
+    promise = value.As<v8::Promise>();
   } else {
     v8::Local<v8::Promise::Resolver> resolver;
     if (!v8::Promise::Resolver::New(context).ToLocal(&resolver) ||
-        resolver->Resolve(context, info[1]).IsNothing()) {
+        resolver->Resolve(context, value).IsNothing()) {
       return;
     }
     promise = resolver->GetPromise();

@@ -209,6 +209,14 @@ class TenantIsolate : public std::enable_shared_from_this<TenantIsolate> {
   // import only; without the flag, an error that says so.
   v8::MaybeLocal<v8::Module> compile_node_module(const std::string &name,
                                                  const std::string &specifier);
+  // cloudflare:workers (engine/js/cloudflare_workers.js), with the
+  // script's env.
+  v8::MaybeLocal<v8::Module> platform_module();
+  // A module the built-ins' loader `loader` builds from arg, under key
+  // (once): its enumerable own names are the named exports, default the
+  // whole of it.
+  v8::MaybeLocal<v8::Module> builtin_module(const std::string &key, const char *loader,
+                                            v8::Local<v8::Value> arg);
   static v8::MaybeLocal<v8::Value> node_module_steps(v8::Local<v8::Context> context,
                                                      v8::Local<v8::Module> module);
   static v8::MaybeLocal<v8::Value> wasm_module_steps(v8::Local<v8::Context> context,
@@ -276,6 +284,8 @@ class TenantIsolate : public std::enable_shared_from_this<TenantIsolate> {
   static void on_external_gone(const v8::WeakCallbackInfo<ExternalCharge> &info);
   // native.waitUntil(id, value): ctx.waitUntil for request id.
   static void on_wait_until(const v8::FunctionCallbackInfo<v8::Value> &info);
+  static void on_wait_until_now(const v8::FunctionCallbackInfo<v8::Value> &info);
+  static void add_wait_until(v8::Isolate *isolate, double id, v8::Local<v8::Value> value);
 
   Engine &engine_;
   std::shared_ptr<const ScriptSource> script_;
@@ -296,7 +306,7 @@ class TenantIsolate : public std::enable_shared_from_this<TenantIsolate> {
     v8::Global<v8::Value> exports;  // what the loader built (module.exports)
     std::vector<std::string> names; // its named exports, besides default
   };
-  std::map<std::string, NodeModuleRecord> node_modules_;  // by "node:NAME"
+  std::map<std::string, NodeModuleRecord> node_modules_;  // by "node:NAME", "cloudflare:workers"
   // Requests on it, in no order; each knows its place (isolate_index), so
   // joining and leaving need no heap block and no search.
   std::vector<RequestScope *> scopes_;

@@ -157,12 +157,23 @@ NodeCompatFlags node_compat_flags(json_t *metadata) {
   // From 2026-08-04 Workers turns it on by default (no_nodejs_compat: off).
   out.enabled = has_flag(flags, "nodejs_compat") || has_flag(flags, "nodejs_compat_v2") ||
                 (day >= "2026-08-04" && !has_flag(flags, "no_nodejs_compat"));
+  // Workers' nodejs_als: AsyncLocalStorage without the rest (what Sentry's
+  // and OpenTelemetry's Workers SDKs document), as node:async_hooks only.
+  out.als_only = !out.enabled && has_flag(flags, "nodejs_als");
   if (!out.enabled) return out;
   out.globals = (has_flag(flags, "nodejs_compat_v2") || day >= "2024-09-23") &&
                 !has_flag(flags, "no_nodejs_compat_v2");
   out.populate_env = (has_flag(flags, "nodejs_compat_populate_process_env") || day >= "2025-04-01") &&
                      !has_flag(flags, "nodejs_compat_do_not_populate_process_env");
   return out;
+}
+
+bool eval_during_startup(json_t *metadata) {
+  json_t *flags = json_object_get(metadata, "compatibility_flags");
+  const char *date = json_string_value(json_object_get(metadata, "compatibility_date"));
+  std::string day = date ? date : "";
+  return (has_flag(flags, "allow_eval_during_startup") || day >= "2025-06-01") &&
+         !has_flag(flags, "disallow_eval_during_startup");
 }
 
 std::string node_builtin_name(const std::string &specifier) {

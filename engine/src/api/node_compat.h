@@ -14,12 +14,20 @@ namespace dispatch {
 
 struct NodeCompatFlags {
   bool enabled = false;       // nodejs_compat or nodejs_compat_v2
+  bool als_only = false;      // nodejs_als alone: node:async_hooks and nothing else
   bool globals = false;       // Buffer, process, global, setImmediate on globalThis
   bool populate_env = false;  // process.env from the text bindings
 };
 
 // From the upload metadata's compatibility_flags and compatibility_date.
 NodeCompatFlags node_compat_flags(json_t *metadata);
+
+// Workers' allow_eval_during_startup (on from a 2025-06-01 date, or with
+// the flag; disallow_eval_during_startup turns it off): eval and
+// new Function(text) work while the script's top level runs, never in a
+// request. Beside nodejs_compat's flags: both are read from the same
+// compatibility_date and compatibility_flags.
+bool eval_during_startup(json_t *metadata);
 
 // "buffer" for "node:buffer" or "buffer" (the bare names Workers allows),
 // "stream/promises" for "node:stream/promises"; empty for anything else.

@@ -13,11 +13,13 @@ use Exporter 'import';
 use File::Spec;
 use File::Temp qw(tempdir);
 use JSON::PP ();
+use POSIX ();
 use Test::More ();
 use Dispatch::Test;
 
 our @EXPORT = qw(admin_server api api_path curl_upload envelope_ok envelope_error
-                 script_of redis_state npm_dir npm_tool_or_skip $TOKEN $ACCOUNT);
+                 script_of redis_state npm_dir npm_tool_or_skip wrangler_dry_run wrangler_dry_runs
+                 $TOKEN $ACCOUNT);
 
 our $TOKEN   = 'test-token-0123456789';
 our $ACCOUNT = 'acc0123';
@@ -182,6 +184,40 @@ sub npm_tool_or_skip {
     Test::More::plan(skip_all => "$path is not installed: scripts/setup-deps installs the pinned "
         . "npm clients (t/clients/package-lock.json) into " . npm_dir()
         . " (Node.js 20.3 or later and the npm registry needed)");
+}
+
+# `wrangler deploy --dry-run --outdir out` in DIR, where wrangler.toml is:
+# wrangler bundles the worker as it would for an upload, into DIR/out. HOME
+# is DIR (no login, no metrics); at most TIMEOUT s (default 60). Returns
+# wrangler's exit status and its output.
+sub wrangler_dry_run {
+    my ($wrangler, $dir, $timeout) = @_;
+    return @{ (wrangler_dry_runs($wrangler, [$dir], $timeout))[0] };
+}
+
+# The same in each of DIRS at once; returns [status, output] for each.
+sub wrangler_dry_runs {
+    my ($wrangler, $dirs, $timeout) = @_;
+    my @running;
+    for my $dir (@$dirs) {
+        my $pid = open(my $fh, '-|') // die "fork: $!";
+        if (!$pid) {
+            chdir $dir or die "$dir: $!";
+            open STDERR, '>&', \*STDOUT;
+            %ENV = (PATH => $ENV{PATH}, HOME => $dir, XDG_CONFIG_HOME => "$dir/config",
+                    WRANGLER_SEND_METRICS => 'false', WRANGLER_LOG_PATH => "$dir/logs",
+                    NO_COLOR => '1', CI => 'true');
+            { no warnings 'exec'; exec 'timeout', $timeout // 60, $wrangler, 'deploy', '--dry-run', '--outdir', 'out' }
+            POSIX::_exit(127);
+        }
+        push @running, $fh;
+    }
+    return map {
+        my $fh = $_;
+        my $out = do { local $/; <$fh> } // '';
+        close $fh;
+        [$? >> 8, $out];
+    } @running;
 }
 
 1;
