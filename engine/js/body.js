@@ -102,14 +102,26 @@ function bodyIsStream(body) {
 let requestBodyState; // (value) -> a Request's record, else undefined
 let responseBodyState; // (value) -> a Response's record, else undefined
 
-// The record of a Request or Response; else the TypeError a private field
-// read gave when Body had one.
+// The TypeError V8 gives a member of class `owner` that reads private field
+// `member` ('#body'), or with member null calls a private method, on a value
+// without it: Request's, Response's and Body's members each had a field or
+// method of their own, and throw as they did now that one record holds all.
+function privateBrandError(value, owner, member) {
+  if (value === undefined || value === null) {
+    return new TypeError(`Cannot read properties of ${value} (reading '${member === null ? owner : member}')`);
+  }
+  return new TypeError(member === null ? `Receiver must be an instance of class ${owner}`
+    : `Cannot read private member ${member} from an object whose class did not declare it`);
+}
+
+// The record of a Request or Response; else the TypeError reading Body's
+// own field gave when it had one.
 function bodyState(object) {
   const state = requestBodyState(object);
   if (state !== undefined) return state;
   const other = responseBodyState(object);
   if (other !== undefined) return other;
-  throw new TypeError('Cannot read private member #body from an object whose class did not declare it');
+  throw privateBrandError(object, 'Body', '#body');
 }
 
 function bodyIsUsedIn(state) {
@@ -121,7 +133,7 @@ function bodyIsUsedIn(state) {
 // its end.
 function bodyConsume(object) {
   const state = requestBodyState(object) ?? responseBodyState(object);
-  if (state === undefined) throw new TypeError('Receiver must be an instance of class Body');
+  if (state === undefined) throw privateBrandError(object, 'Body', null); // was a private method's
   if (bodyIsUsedIn(state)) throw new TypeError(BODY_USED_MESSAGE);
   const body = state.body;
   if (body === null) return bodyBox(new Uint8Array(0));

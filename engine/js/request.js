@@ -122,6 +122,8 @@ function requestCf(state) {
   return extra.cf;
 }
 
+let requestStateOf; // (value, member) -> a Request's record, else privateBrandError
+
 class Request extends Body {
   #state; // see requestState
 
@@ -183,40 +185,40 @@ class Request extends Body {
   }
 
   get method() {
-    return this.#state.method;
+    return requestStateOf(this, '#method').method;
   }
 
   get url() {
-    return requestUrl(this.#state);
+    return requestUrl(requestStateOf(this, null));
   }
 
   get headers() {
-    return requestHeaders(this.#state);
+    return requestHeaders(requestStateOf(this, null));
   }
 
   get redirect() {
-    const extra = this.#state.extra;
+    const extra = requestStateOf(this, '#extra').extra;
     return extra === null ? 'follow' : extra.redirect;
   }
 
   get signal() {
-    const state = this.#state;
+    const state = requestStateOf(this, '#extra');
     if (state.extra === null) state.extra = requestOptions('follow', null, null);
     if (state.extra.signal === null) state.extra.signal = abortSignalCreate(); // one that never aborts
     return state.extra.signal;
   }
 
   get integrity() {
-    void this.#state; // brand check
+    requestStateOf(this, '#method'); // brand check
     return '';
   }
 
   get cf() {
-    return requestCf(this.#state);
+    return requestCf(requestStateOf(this, null));
   }
 
   clone() {
-    const state = this.#state;
+    const state = requestStateOf(this, '#body');
     // Its own record: a signal made later on one is not the other's.
     const cf = requestCf(state); // state.extra is a record from here on
     const copy = new Request(INTERNAL, requestState(null, state.method, requestUrl(state),
@@ -226,6 +228,12 @@ class Request extends Body {
   }
 
   static {
+    // The record, else the TypeError this getter threw when it read its
+    // own field `member` (or called a private method, member null).
+    requestStateOf = (value, member) => {
+      if (isObject(value) && #state in value) return value.#state;
+      throw privateBrandError(value, 'Request', member);
+    };
     requestBodyState = (value) => (isObject(value) && #state in value ? value.#state : undefined);
     requestIs = (value) => isObject(value) && #state in value;
     requestParts = (request) => {
@@ -253,15 +261,18 @@ class Request extends Body {
         // The engine hands the buffer over, so it is used without a copy.
         bytes = viewBytes(body);
       } // else no body
-      // requestState's literal written out: one call less a request.
-      return new Request(INTERNAL, {
+      // requestState's literal written out: one call less a request; its
+      // constants cost no store.
+      const state = {
         body: bytes,
         method: typeof method === 'string' ? method : String(method),
         url: '',
         headers: headerList,
         clientUrl: typeof url === 'string' ? url : String(url),
-        extra: cf === null ? null : requestOptions('follow', null, cf),
-      });
+        extra: null,
+      };
+      if (cf !== null) state.extra = requestOptions('follow', null, cf);
+      return new Request(INTERNAL, state);
     };
     registerInspector('Request', (value) => {
       if (!(#state in value)) return undefined;

@@ -82,6 +82,8 @@ function responseSetBody(state, body, type) {
   state.body = body;
 }
 
+let responseStateOf; // (value, member) -> a Response's record, else privateBrandError
+
 class Response extends Body {
   #state; // see responseState
 
@@ -153,40 +155,40 @@ class Response extends Body {
   }
 
   get type() {
-    const extra = this.#state.extra;
+    const extra = responseStateOf(this, '#extra').extra;
     return extra === null ? 'default' : extra.type;
   }
 
   get url() {
-    const extra = this.#state.extra;
+    const extra = responseStateOf(this, '#extra').extra;
     return extra === null ? '' : extra.url; // only fetch() produces responses with a URL
   }
 
   get redirected() {
-    const extra = this.#state.extra;
+    const extra = responseStateOf(this, '#extra').extra;
     return extra === null ? false : extra.redirected;
   }
 
   get status() {
-    return this.#state.status;
+    return responseStateOf(this, '#status').status;
   }
 
   get ok() {
-    const status = this.#state.status;
+    const status = responseStateOf(this, '#status').status;
     return status >= 200 && status <= 299;
   }
 
   get statusText() {
-    const extra = this.#state.extra;
+    const extra = responseStateOf(this, '#extra').extra;
     return extra === null ? '' : extra.statusText;
   }
 
   get headers() {
-    return responseHeaders(this.#state);
+    return responseHeaders(responseStateOf(this, null));
   }
 
   clone() {
-    const state = this.#state;
+    const state = responseStateOf(this, '#body');
     const headers = state.headers;
     // extra is never changed once made: shared.
     const copy = new Response(INTERNAL, responseState(null, state.status,
@@ -196,6 +198,12 @@ class Response extends Body {
   }
 
   static {
+    // The record, else the TypeError this getter threw when it read its
+    // own field `member` (or called a private method, member null).
+    responseStateOf = (value, member) => {
+      if (isObject(value) && #state in value) return value.#state;
+      throw privateBrandError(value, 'Response', member);
+    };
     responseFromFetch = (status, statusText, headerList, stream, url, redirected) => new Response(INTERNAL,
       responseState(stream, status, headersFromClient(headerList), responseExtra('basic', url, redirected, statusText)));
     responseBodyState = (value) => (isObject(value) && #state in value ? value.#state : undefined);
