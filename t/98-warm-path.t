@@ -105,6 +105,63 @@ $t->put_script('warm', 'options', q{
     },
   };
 });
+# Request and Response keep their state in one private record each, the
+# body in it; Body, their base, has no field: its members find the record,
+# and refuse anything else as a private field read did.
+$t->put_script('warm', 'brand', q{
+  const getter = (name) => Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Request.prototype), name).get;
+  const thrown = (f) => { try { f(); return 'none'; } catch (e) { return `${e.constructor.name}: ${e.message}`; } };
+  const rejected = async (f) => { try { await f(); return 'none'; } catch (e) { return `${e.constructor.name}: ${e.message}`; } };
+  export default {
+    async fetch(request) {
+      const text = Response.prototype.text;
+      class Mine extends Response {}
+      const mine = new Mine('subclassed');
+      return Response.json({
+        body: thrown(() => getter('body').call({})),
+        bodyUsed: thrown(() => getter('bodyUsed').call(new Headers())),
+        primitive: thrown(() => getter('bodyUsed').call(1)),
+        text: await rejected(() => text.call({})),
+        json: await rejected(() => Request.prototype.json.call(Object.create(Request.prototype))),
+        status: thrown(() => Object.getOwnPropertyDescriptor(Response.prototype, 'status').get.call(request)),
+        method: thrown(() => Object.getOwnPropertyDescriptor(Request.prototype, 'method').get.call(new Response('x'))),
+        url: thrown(() => Object.getOwnPropertyDescriptor(Request.prototype, 'url').get.call(new Response('x'))),
+        nothing: thrown(() => Object.getOwnPropertyDescriptor(Response.prototype, 'headers').get.call(undefined)),
+        crossed: await text.call(request),
+        mine: await mine.text(),
+        mineUsed: mine.bodyUsed,
+        instance: mine instanceof Response && mine instanceof Object.getPrototypeOf(Response),
+      });
+    },
+  };
+});
+
+# The records are plain objects with every property their own: what a
+# tenant puts on Object.prototype under the same names is never read, and
+# its setters never run.
+$t->put_script('warm', 'shadowed', q{
+  const calls = [];
+  for (const name of ['body', 'method', 'url', 'headers', 'clientUrl', 'extra', 'status', 'type', 'redirect', 'signal', 'cf']) {
+    Object.defineProperty(Object.prototype, name, {
+      get() { calls.push(`get ${name}`); return 'planted'; },
+      set(value) { calls.push(`set ${name}`); },
+      configurable: true,
+    });
+  }
+  export default {
+    async fetch(request) {
+      const url = request.url;
+      const method = request.method;
+      const text = await request.text();
+      const used = request.bodyUsed;
+      const made = new Response('made');
+      const json = Response.json({ n: 1 });
+      const result = { url, method, text, used, made: await made.text(), json: await json.text(),
+        status: made.status, cf: Object.keys(request.cf).length };
+      return Response.json({ result, calls });
+    },
+  };
+});
 $t->start;
 
 my $r = $t->get('/t/late/x');
@@ -150,5 +207,28 @@ is_deeply [$d->{given}, $d->{givenCopied}], [$T, $T], 'init.signal is the reques
 is $d->{madeCf}, $T, 'a Request a script made has no request.cf';
 is $d->{method}, 'GET', 'a client\'s GET is request.method "GET"';
 is decode_json($t->request('POST', '/t/options/x', content => 'x')->{content})->{method}, 'POST', 'and its POST "POST"';
+
+$d = decode_json($t->get('/t/brand/x')->{content});
+my $read = 'TypeError: Cannot read private member #body from an object whose class did not declare it';
+is_deeply [@$d{qw(body bodyUsed primitive)}], [$read, $read, $read],
+    'Body\'s getters on what is neither a Request nor a Response throw the TypeError of a private field read';
+is_deeply [@$d{qw(text json)}], ['TypeError: Receiver must be an instance of class Body', 'TypeError: Receiver must be an instance of class Body'],
+    'and its reading methods reject with the TypeError of a private method\'s brand check';
+is $d->{status}, 'TypeError: Cannot read private member #status from an object whose class did not declare it',
+    'a Response getter on a Request throws the TypeError of reading the field it had of its own';
+is $d->{method}, 'TypeError: Cannot read private member #method from an object whose class did not declare it',
+    'so does a Request getter on a Response';
+is $d->{url}, 'TypeError: Receiver must be an instance of class Request', 'and one that called a private method, that method\'s';
+is $d->{nothing}, 'TypeError: Cannot read properties of undefined (reading \'Response\')', 'on undefined too';
+is $d->{crossed}, '', 'Body\'s methods read a Request\'s body whichever subclass\'s prototype they were taken from';
+is_deeply [@$d{qw(mine mineUsed instance)}], ['subclassed', $T, $T], 'a tenant\'s subclass of Response has a body it reads, and is a Response and a Body';
+
+$r = $t->request('POST', '/t/shadowed/x?q=1', content => 'posted');
+is $r->{status}, 200, 'a script that plants getters and setters on Object.prototype under the records\' names is served' or diag $r->{content};
+$d = decode_json($r->{content});
+like $d->{result}{url}, qr{^http://[^/]+/t/shadowed/x\?q=1$}, 'its request.url is the client\'s';
+is_deeply [@{$d->{result}}{qw(method text used made json status cf)}], ['POST', 'posted', $T, 'made', '{"n":1}', 200, 0],
+    'its request and its Responses read as without them';
+is_deeply $d->{calls}, [], 'and none of them is ever called';
 
 done_testing;

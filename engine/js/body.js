@@ -6,9 +6,6 @@
 // made from a stream is that stream. Either way it is read once.
 
 // Internal access for Request, Response and the request path (dispatch.js).
-// bodySet and bodyUnread: in prelude.js, with the request path's bindings.
-let bodySetStream; // (object, ReadableStream) -> void
-let bodyHas; // (object) -> whether it has a body (read or not)
 let bodyIsUsed; // (object) -> bodyUsed
 let bodyMove; // (target, source) -> the source's body becomes the target's; the source reads as used
 let bodyClone; // (target, source) -> the target gets a copy (bytes) or a tee branch (stream)
@@ -86,22 +83,69 @@ function bodyDecode(bytes) {
   return utf8Decode(bom ? TypedArrayPrototypeSubarray(bytes, 3) : bytes);
 }
 
-// BODY_READ (what #body holds once the body is used): in prelude.js.
+// BODY_READ (what the body is once used): in prelude.js.
 
-// Whether what a Body's #body holds is a ReadableStream: anything but none,
+// Whether a body is a ReadableStream: anything but none,
 // used, or the object's own bytes (always a Uint8Array; a stream is never
 // an ArrayBuffer view).
 function bodyIsStream(body) {
   return body !== null && body !== BODY_READ && !ArrayBufferIsView(body);
 }
 
-class Body {
-  // One field, not two: a request into a cold isolate pays for each field
-  // a Request or Response defines (one map transition each). null: no body;
-  // a Uint8Array this object owns, while no stream was made of it;
-  // BODY_READ: used; else the ReadableStream it is (bodyIsStream).
-  #body = null;
+// Request and Response each keep their whole state in one record (their one
+// private field, #state), its `body` the body: a request into a cold isolate
+// pays for each private field an object defines and for each class's field
+// initializer, so Body defines none. null: no body; a Uint8Array this object
+// owns, while no stream was made of it; BODY_READ: used; else the
+// ReadableStream it is (bodyIsStream). Body's methods find the record
+// through these (set in request.js and response.js).
+let requestBodyState; // (value) -> a Request's record, else undefined
+let responseBodyState; // (value) -> a Response's record, else undefined
 
+// The TypeError V8 gives a member of class `owner` that reads private field
+// `member` ('#body'), or with member null calls a private method, on a value
+// without it: Request's, Response's and Body's members each had a field or
+// method of their own, and throw as they did now that one record holds all.
+function privateBrandError(value, owner, member) {
+  if (value === undefined || value === null) {
+    return new TypeError(`Cannot read properties of ${value} (reading '${member === null ? owner : member}')`);
+  }
+  return new TypeError(member === null ? `Receiver must be an instance of class ${owner}`
+    : `Cannot read private member ${member} from an object whose class did not declare it`);
+}
+
+// The record of a Request or Response; else the TypeError reading Body's
+// own field gave when it had one.
+function bodyState(object) {
+  const state = requestBodyState(object);
+  if (state !== undefined) return state;
+  const other = responseBodyState(object);
+  if (other !== undefined) return other;
+  throw privateBrandError(object, 'Body', '#body');
+}
+
+function bodyIsUsedIn(state) {
+  const body = state.body;
+  return body === BODY_READ || (bodyIsStream(body) && readableStreamIsDisturbed(body));
+}
+
+// The whole body, boxed (bodyBox), or a promise of it: a stream is read to
+// its end.
+function bodyConsume(object) {
+  const state = requestBodyState(object) ?? responseBodyState(object);
+  if (state === undefined) throw privateBrandError(object, 'Body', null); // was a private method's
+  if (bodyIsUsedIn(state)) throw new TypeError(BODY_USED_MESSAGE);
+  const body = state.body;
+  if (body === null) return bodyBox(new Uint8Array(0));
+  if (bodyIsStream(body)) {
+    if (readableStreamIsLocked(body)) throw new TypeError(BODY_LOCKED_MESSAGE);
+    return bodyReadStream(body);
+  }
+  state.body = BODY_READ; // the caller now owns the bytes
+  return bodyBox(body);
+}
+
+class Body {
   // Only Request and Response construct a Body. They call super() without
   // INTERNAL: a tenant can make super() call a constructor of its own
   // (Object.setPrototypeOf(Request, F)), and F would receive it.
@@ -110,105 +154,84 @@ class Body {
   }
 
   get body() {
-    const body = this.#body;
+    const state = bodyState(this);
+    const body = state.body;
     if (body === null || body === BODY_READ) return null;
     if (bodyIsStream(body)) return body;
     const stream = readableStreamFromBytes(body);
-    this.#body = stream;
+    state.body = stream;
     return stream;
   }
 
   get bodyUsed() {
-    return bodyIsUsed(this);
+    return bodyIsUsedIn(bodyState(this));
   }
 
   async arrayBuffer() {
-    return exactBuffer(bodyUnbox(await this.#consume()));
+    return exactBuffer(bodyUnbox(await bodyConsume(this)));
   }
 
   async text() {
-    return bodyDecode(bodyUnbox(await this.#consume()));
+    return bodyDecode(bodyUnbox(await bodyConsume(this)));
   }
 
   async json() {
-    return JSONParse(bodyDecode(bodyUnbox(await this.#consume())));
+    return JSONParse(bodyDecode(bodyUnbox(await bodyConsume(this))));
   }
 
   async bytes() {
-    const bytes = bodyUnbox(await this.#consume());
+    const bytes = bodyUnbox(await bodyConsume(this));
     return isWholeBuffer(bytes) ? bytes : copyBytes(bytes);
   }
 
   async blob() {
     const type = this.headers.get('content-type');
-    return blobCreate(bodyUnbox(await this.#consume()), type === null ? '' : blobType(type));
+    return blobCreate(bodyUnbox(await bodyConsume(this)), type === null ? '' : blobType(type));
   }
 
   async formData() {
     const type = this.headers.get('content-type');
-    return formDataFromBody(bodyUnbox(await this.#consume()), type);
+    return formDataFromBody(bodyUnbox(await bodyConsume(this)), type);
   }
+}
 
-  // The whole body, boxed (bodyBox), or a promise of it: a stream is read
-  // to its end.
-  #consume() {
-    if (bodyIsUsed(this)) throw new TypeError(BODY_USED_MESSAGE);
-    const body = this.#body;
-    if (body === null) return bodyBox(new Uint8Array(0));
-    if (bodyIsStream(body)) {
-      if (readableStreamIsLocked(body)) throw new TypeError(BODY_LOCKED_MESSAGE);
-      return bodyReadStream(body);
-    }
-    this.#body = BODY_READ; // the caller now owns the bytes
-    return bodyBox(body);
+bodyIsUsed = (object) => bodyIsUsedIn(bodyState(object));
+bodyPeek = (object) => {
+  const body = bodyState(object).body;
+  return body !== null && body !== BODY_READ && !bodyIsStream(body) ? body : null;
+};
+bodyStream = (object) => {
+  const body = bodyState(object).body;
+  return bodyIsStream(body) ? body : null;
+};
+bodyMove = (target, source) => {
+  const from = bodyState(source);
+  if (bodyIsUsedIn(from)) throw new TypeError(BODY_USED_MESSAGE);
+  const body = from.body;
+  if (bodyIsStream(body) && readableStreamIsLocked(body)) throw new TypeError(BODY_LOCKED_MESSAGE);
+  bodyState(target).body = body;
+  from.body = BODY_READ;
+};
+bodyClone = (target, source) => {
+  const from = bodyState(source);
+  if (bodyIsUsedIn(from)) throw new TypeError(BODY_USED_MESSAGE);
+  const body = from.body;
+  if (bodyIsStream(body)) {
+    if (readableStreamIsLocked(body)) throw new TypeError(BODY_LOCKED_MESSAGE);
+    const branches = readableStreamTee(body);
+    from.body = branches[0];
+    bodyState(target).body = branches[1];
+  } else {
+    bodyState(target).body = body === null ? null : copyBytes(body); // not BODY_READ: checked above
   }
+};
 
-  static {
-    bodySet = (object, bytes) => {
-      object.#body = bytes;
-    };
-    bodySetStream = (object, stream) => {
-      object.#body = stream;
-    };
-    bodyHas = (object) => object.#body !== null;
-    bodyIsUsed = (object) => {
-      const body = object.#body;
-      return body === BODY_READ || (bodyIsStream(body) && readableStreamIsDisturbed(body));
-    };
-    bodyPeek = (object) => {
-      const body = object.#body;
-      return body !== null && body !== BODY_READ && !bodyIsStream(body) ? body : null;
-    };
-    bodyStream = (object) => {
-      const body = object.#body;
-      return bodyIsStream(body) ? body : null;
-    };
-    // On every response sent: the checks inline, no call for bytes.
-    bodyUnread = (object) => {
-      const body = object.#body;
-      if (body === null) return null;
-      if (body === BODY_READ) return undefined;
-      if (ArrayBufferIsView(body)) return body;
-      return readableStreamIsDisturbed(body) ? undefined : null;
-    };
-    bodyMove = (target, source) => {
-      if (bodyIsUsed(source)) throw new TypeError(BODY_USED_MESSAGE);
-      const body = source.#body;
-      if (bodyIsStream(body) && readableStreamIsLocked(body)) throw new TypeError(BODY_LOCKED_MESSAGE);
-      target.#body = body;
-      source.#body = BODY_READ;
-    };
-    bodyClone = (target, source) => {
-      if (bodyIsUsed(source)) throw new TypeError(BODY_USED_MESSAGE);
-      const body = source.#body;
-      if (bodyIsStream(body)) {
-        if (readableStreamIsLocked(body)) throw new TypeError(BODY_LOCKED_MESSAGE);
-        const branches = readableStreamTee(body);
-        source.#body = branches[0];
-        target.#body = branches[1];
-      } else {
-        target.#body = body === null ? null : copyBytes(body); // not BODY_READ: checked above
-      }
-    };
-  }
+// On every response sent: undefined once used, null for no body or a
+// stream not yet read, else the bytes.
+function bodyUnreadIn(state) {
+  const body = state.body;
+  if (body === null) return null;
+  if (body === BODY_READ) return undefined;
+  if (ArrayBufferIsView(body)) return body;
+  return readableStreamIsDisturbed(body) ? undefined : null;
 }

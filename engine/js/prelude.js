@@ -65,10 +65,8 @@ let requestFromClient; // request.js: (method, url, flat header list, ArrayBuffe
 let executionContextId = 0; // dispatch.js: the request the next ExecutionContext is made for
 let ExecutionContext; // dispatch.js: the class of fetch()'s ctx
 let responseOutput; // response.js: (request id, value) -> true once a Response is handed to the engine (native.respond), false for anything else; TypeError if unsendable
-let bodySet; // body.js: (object, Uint8Array|null) -> void
-let bodyUnread; // body.js: (object) -> undefined once used, else what bodyPeek gives: one call where a response is sent
-// What a Body's #bytes holds once the body was read through the mixin, or
-// moved to another Request: it is used (body.js).
+// What a Request's or Response's body is once it was read through the
+// mixin, or moved to another Request: it is used (body.js).
 const BODY_READ = Symbol('body read');
 // The Content-Type a string body gives (Fetch's "extract a body").
 const RESPONSE_TEXT_TYPE = 'text/plain;charset=UTF-8';

@@ -16,7 +16,7 @@ function requestMethod(value) {
   return ArrayPrototypeIncludes(REQUEST_NORMALIZED_METHODS, upper) ? upper : method;
 }
 
-// A Request's #extra record (see there).
+// A Request's extra record (see requestState).
 function requestOptions(redirect, signal, cf) {
   return { __proto__: null, redirect, signal, cf };
 }
@@ -71,51 +71,93 @@ function requestBodyStream(id, length) {
   return nativeByteStream({ __proto__: null, requestId: id, length, read: () => native.requestBodyRead(id) });
 }
 
+// A Request's state, in one record (#state): one private field defined per
+// request, not six. body: as in Body (body.js); method; url; headers: a
+// Headers, or for a request from the client the flat list the engine handed
+// over until the script first asks (requestHeaders); clientUrl: a request
+// from the client keeps its URL as nginx handed it until the script first
+// asks (requestUrl), a handler that never looks pays nothing for it; extra:
+// what few requests need, null as requestFromClient finds it (redirect
+// "follow", no signal yet and the client's empty request.cf, made when first
+// read), else a record (requestOptions) of redirect, signal (the
+// AbortSignal from init, as workerd keeps it, made on first read if null)
+// and cf (undefined: none, for a Request a script made; null: the client's
+// empty one, made when first read; else the object). A plain literal with
+// every property present: its reads never reach a prototype.
+function requestState(body, method, url, headers, clientUrl, extra) {
+  return { body, method, url, headers, clientUrl, extra };
+}
+
+function requestUrl(state) {
+  if (state.clientUrl !== null) {
+    try {
+      state.url = requestURL(state.clientUrl);
+    } catch {
+      state.url = state.clientUrl; // nginx accepted it: pass it on as sent
+    }
+    state.clientUrl = null;
+  }
+  return state.url;
+}
+
+function requestHeaders(state) {
+  const headers = state.headers;
+  if (ArrayIsArray(headers)) { // the client's, never a Headers
+    state.headers = headersFromClient(headers);
+    return state.headers;
+  }
+  return headers;
+}
+
+// A request from the client with no dispatch_request_cf properties has an
+// empty, frozen request.cf: made here, once, only if a script looks.
+function requestCf(state) {
+  const extra = state.extra;
+  if (extra === null) {
+    const cf = ObjectFreeze({});
+    state.extra = requestOptions('follow', null, cf);
+    return cf;
+  }
+  if (extra.cf === null) extra.cf = ObjectFreeze({});
+  return extra.cf;
+}
+
+let requestStateOf; // (value, member) -> a Request's record, else privateBrandError
+
 class Request extends Body {
-  // Few fields, as a request into a cold isolate pays for each one it
-  // stores (one map transition each).
-  #method = 'GET';
-  #url = '';
-  // A Headers; for a request from the client, the flat list the engine
-  // handed over until the script first asks (#currentHeaders).
-  #headers = null;
-  // A request from the client keeps its URL as nginx handed it until the
-  // script first asks: a handler that never looks pays nothing for it.
-  #clientUrl = null;
-  // What few requests need, in one field, not two: null, as
-  // requestFromClient finds it, is redirect "follow", no signal yet and the
-  // client's empty request.cf, made when first read; else a record
-  // (requestOptions) of redirect, signal (the AbortSignal from init, as
-  // workerd keeps it, made on first read if null) and cf (undefined: none,
-  // for a Request a script made; null: the client's empty one, made when
-  // first read; else the object).
-  #extra = null;
+  #state; // see requestState
 
   constructor(input, init = undefined) {
     super(); // never super(INTERNAL): see Body
-    if (input === INTERNAL) return; // clone() and requestFromClient fill in the fields
+    // clone() and requestFromClient hand over the record.
+    if (input === INTERNAL) {
+      this.#state = init;
+      return;
+    }
+    const state = requestState(null, 'GET', '', null, null, null);
+    this.#state = state;
     // Not arguments.length: a function that names `arguments` makes the
     // object on every call, and every request constructs a Request here.
     // So new Request(undefined) is refused as new Request() is (both a
     // TypeError, as the URL "undefined" would be).
     if (input === undefined && init === undefined) requireArgs(0, 1, 'Request');
-    const source = isObject(input) && #method in input ? input : null;
+    const source = isObject(input) && #state in input ? input.#state : null;
     // The source's own URL and headers, never through getters a tenant may
     // have put on Request.prototype (which would skip the URL checks).
-    const url = source === null ? toUSVString(input) : source.#currentUrl();
+    const url = source === null ? toUSVString(input) : requestUrl(source);
     const { body, cf, headers, method, redirect, signal } = toDictionary(init, 'Request');
 
-    this.#url = source === null ? requestURL(url) : url;
+    state.url = source === null ? requestURL(url) : url;
     let mode = 'follow';
     let abortSignal = null;
-    let requestCf; // undefined: none (see #extra)
+    let cfObject; // undefined: none (see requestState)
     if (source !== null) {
-      this.#method = source.#method;
-      requestCf = source.#currentCf(); // source.#extra is a record from here on
-      mode = source.#extra.redirect;
-      abortSignal = source.#extra.signal;
+      state.method = source.method;
+      cfObject = requestCf(source); // source.extra is a record from here on
+      mode = source.extra.redirect;
+      abortSignal = source.extra.signal;
     }
-    if (method !== undefined) this.#method = requestMethod(method);
+    if (method !== undefined) state.method = requestMethod(method);
     if (redirect !== undefined) {
       mode = toDOMString(redirect);
       if (!ArrayPrototypeIncludes(REQUEST_REDIRECT_MODES, mode)) throw new TypeError(`Invalid redirect mode: "${mode}"`);
@@ -124,137 +166,118 @@ class Request extends Body {
       throw new TypeError('Request: init.signal must be an AbortSignal');
     }
     if (signal !== undefined) abortSignal = signal;
-    if (cf !== undefined) requestCf = cf;
-    this.#extra = requestOptions(mode, abortSignal, requestCf);
-    this.#headers = new Headers(headers !== undefined ? headers : source !== null ? source.#currentHeaders() : undefined);
+    if (cf !== undefined) cfObject = cf;
+    state.extra = requestOptions(mode, abortSignal, cfObject);
+    state.headers = new Headers(headers !== undefined ? headers : source !== null ? requestHeaders(source) : undefined);
 
-    const sourceHasBody = source !== null && bodyHas(source);
+    const sourceHasBody = source !== null && source.body !== null;
     const hasBody = body !== undefined && body !== null;
-    if ((hasBody || sourceHasBody) && (this.#method === 'GET' || this.#method === 'HEAD')) {
+    if ((hasBody || sourceHasBody) && (state.method === 'GET' || state.method === 'HEAD')) {
       throw new TypeError('A GET or HEAD request cannot have a body');
     }
     if (hasBody) {
       const extracted = extractBody(body);
-      if (extracted.type !== null) headersSetDefault(this.#headers, 'content-type', extracted.type);
-      if (extracted.stream !== null) bodySetStream(this, extracted.stream);
-      else bodySet(this, extracted.bytes);
+      if (extracted.type !== null) headersSetDefault(state.headers, 'content-type', extracted.type);
+      state.body = extracted.stream !== null ? extracted.stream : extracted.bytes;
     } else if (sourceHasBody) {
-      bodyMove(this, source); // the source reads as used
+      bodyMove(this, input); // the source reads as used
     }
   }
 
   get method() {
-    return this.#method;
+    return requestStateOf(this, '#method').method;
   }
 
   get url() {
-    return this.#currentUrl();
-  }
-
-  #currentUrl() {
-    if (this.#clientUrl !== null) {
-      try {
-        this.#url = requestURL(this.#clientUrl);
-      } catch {
-        this.#url = this.#clientUrl;  // nginx accepted it: pass it on as sent
-      }
-      this.#clientUrl = null;
-    }
-    return this.#url;
+    return requestUrl(requestStateOf(this, null));
   }
 
   get headers() {
-    return this.#currentHeaders();
-  }
-
-  #currentHeaders() {
-    const headers = this.#headers;
-    if (ArrayIsArray(headers)) { // the client's, never a Headers
-      this.#headers = headersFromClient(headers);
-      return this.#headers;
-    }
-    return headers;
+    return requestHeaders(requestStateOf(this, null));
   }
 
   get redirect() {
-    return this.#extra === null ? 'follow' : this.#extra.redirect;
+    const extra = requestStateOf(this, '#extra').extra;
+    return extra === null ? 'follow' : extra.redirect;
   }
 
   get signal() {
-    if (this.#extra === null) this.#extra = requestOptions('follow', null, null);
-    if (this.#extra.signal === null) this.#extra.signal = abortSignalCreate(); // one that never aborts
-    return this.#extra.signal;
+    const state = requestStateOf(this, '#extra');
+    if (state.extra === null) state.extra = requestOptions('follow', null, null);
+    if (state.extra.signal === null) state.extra.signal = abortSignalCreate(); // one that never aborts
+    return state.extra.signal;
   }
 
   get integrity() {
-    void this.#method; // brand check
+    requestStateOf(this, '#method'); // brand check
     return '';
   }
 
   get cf() {
-    return this.#currentCf();
-  }
-
-  // A request from the client with no dispatch_request_cf properties has
-  // an empty, frozen request.cf: made here, once, only if a script looks.
-  #currentCf() {
-    const extra = this.#extra;
-    if (extra === null) {
-      const cf = ObjectFreeze({});
-      this.#extra = requestOptions('follow', null, cf);
-      return cf;
-    }
-    if (extra.cf === null) extra.cf = ObjectFreeze({});
-    return extra.cf;
+    return requestCf(requestStateOf(this, null));
   }
 
   clone() {
-    const copy = new Request(INTERNAL);
-    bodyClone(copy, this); // a stream is teed: each reads it whole
-    copy.#method = this.#method;
-    copy.#url = this.#currentUrl();
-    copy.#headers = headersCopy(this.#currentHeaders());
+    const state = requestStateOf(this, '#body');
     // Its own record: a signal made later on one is not the other's.
-    const cf = this.#currentCf(); // this.#extra is a record from here on
-    copy.#extra = requestOptions(this.#extra.redirect, this.#extra.signal, cf);
+    const cf = requestCf(state); // state.extra is a record from here on
+    const copy = new Request(INTERNAL, requestState(null, state.method, requestUrl(state),
+      headersCopy(requestHeaders(state)), null, requestOptions(state.extra.redirect, state.extra.signal, cf)));
+    bodyClone(copy, this); // a stream is teed: each reads it whole
     return copy;
   }
 
   static {
-    requestIs = (value) => isObject(value) && #method in value;
-    requestParts = (request) => ({
-      __proto__: null,
-      method: request.#method,
-      url: request.#currentUrl(),
-      headers: request.#currentHeaders(),
-      redirect: request.#extra === null ? 'follow' : request.#extra.redirect,
-      signal: request.#extra === null ? null : request.#extra.signal,
-      cf: request.#currentCf(),
-    });
+    // The record, else the TypeError this getter threw when it read its
+    // own field `member` (or called a private method, member null).
+    requestStateOf = (value, member) => {
+      if (isObject(value) && #state in value) return value.#state;
+      throw privateBrandError(value, 'Request', member);
+    };
+    requestBodyState = (value) => (isObject(value) && #state in value ? value.#state : undefined);
+    requestIs = (value) => isObject(value) && #state in value;
+    requestParts = (request) => {
+      const state = request.#state;
+      return {
+        __proto__: null,
+        method: state.method,
+        url: requestUrl(state),
+        headers: requestHeaders(state),
+        redirect: state.extra === null ? 'follow' : state.extra.redirect,
+        signal: state.extra === null ? null : state.extra.signal,
+        cf: requestCf(state),
+      };
+    };
     requestFromClient = (method, url, headerList, body, streamed, id, cf) => {
-      const request = new Request(INTERNAL);
-      // Only what differs from the fields' defaults is stored: each store
-      // goes through V8's runtime while an isolate has no feedback yet.
-      if (cf !== null) request.#extra = requestOptions('follow', null, cf);
       // Everything here goes through captured intrinsics (prelude.js): the
-      // tenant's script has run by now.
-      // As the client sent it; nginx has checked it. Strings from the
-      // engine: String() only in case, not a call each.
-      if (method !== 'GET') request.#method = typeof method === 'string' ? method : String(method);
-      request.#clientUrl = typeof url === 'string' ? url : String(url);
-      request.#headers = headerList; // the engine's array: see #headers
+      // tenant's script has run by now. As the client sent it; nginx has
+      // checked it. Strings from the engine: String() only in case, not a
+      // call each. The engine's header array: see requestState.
+      let bytes = null;
       if (streamed >= -1) {
         // It arrives in pieces: request.body pulls them from the engine.
-        bodySetStream(request, requestBodyStream(id, streamed));
+        bytes = requestBodyStream(id, streamed);
       } else if (body !== null && body !== undefined) {
         // The engine hands the buffer over, so it is used without a copy.
-        bodySet(request, viewBytes(body));
-      } // else no body: as Body starts
-      return request;
+        bytes = viewBytes(body);
+      } // else no body
+      // requestState's literal written out: one call less a request; its
+      // constants cost no store.
+      const state = {
+        body: bytes,
+        method: typeof method === 'string' ? method : String(method),
+        url: '',
+        headers: headerList,
+        clientUrl: typeof url === 'string' ? url : String(url),
+        extra: null,
+      };
+      if (cf !== null) state.extra = requestOptions('follow', null, cf);
+      return new Request(INTERNAL, state);
     };
     registerInspector('Request', (value) => {
-      if (!(#method in value)) return undefined;
-      return { method: value.#method, url: value.#currentUrl(), headers: value.#currentHeaders(), bodyUsed: bodyIsUsed(value) };
+      if (!(#state in value)) return undefined;
+      const state = value.#state;
+      return { method: state.method, url: requestUrl(state), headers: requestHeaders(state), bodyUsed: bodyIsUsed(value) };
     });
   }
 }

@@ -15,55 +15,123 @@ function isNullBodyStatus(code) {
   return code === 101 || code === 103 || code === 204 || code === 205 || code === 304;
 }
 
-// Response's rarely set fields, in one record (see #extra).
+// Response's rarely set fields, in one record (see responseState).
 function responseExtra(type, url, redirected, statusText) {
   return { __proto__: null, type, url, redirected, statusText };
 }
 
+// A Response's state, in one record (#state): one private field defined per
+// response, not four. body: as in Body (body.js); status; headers: a
+// Headers, or while nobody has asked for them what they would hold, null
+// for none or a string for just that Content-Type (a body's default);
+// `.headers` makes the Headers on first read (responseHeaders), and a
+// response sent without its headers read never makes one; extra: null for
+// type "default", no URL, not redirected, statusText '', else a record
+// (responseExtra) of the four: only fetch(), Response.error() and an init
+// with a statusText set make one. A plain literal with every property
+// present: its reads never reach a prototype.
+function responseState(body, status, headers, extra) {
+  return { body, status, headers, extra };
+}
+
+function responseHeaders(state) {
+  const pending = state.headers;
+  if (pending === null || typeof pending === 'string') {
+    const headers = new Headers();
+    if (pending !== null) headersSetDefault(headers, 'content-type', pending);
+    state.headers = headers;
+    return headers;
+  }
+  return pending;
+}
+
+// Fetch's "initialize a response" for an init that is not undefined or null
+// (no init is WebIDL's empty dictionary: the defaults, with nothing read);
+// hasBody: the constructor was given one.
+function responseInitialize(state, init, hasBody) {
+  const dictionary = toDictionary(init, 'Response');
+  const { status = 200, statusText } = dictionary;
+  const headers = dictionary.headers;
+  const code = toUnsignedShort(status);
+  // No statusText (the usual init) is '': nothing to convert or match.
+  const text = statusText === undefined ? '' : toByteString(statusText);
+  if (code < 200 || code > 599) throw new RangeError(`Response status ${code} is outside the range 200 to 599`);
+  if (statusText !== undefined && RegExpPrototypeExec(REASON_PHRASE, text) === null) {
+    throw new TypeError('Invalid statusText');
+  }
+  state.status = code;
+  if (text !== '') state.extra = responseExtra('default', '', false, text);
+  if (headers !== undefined) state.headers = new Headers(headers);
+  if (hasBody && isNullBodyStatus(code)) throw new TypeError(`A response with status ${code} cannot have a body`);
+}
+
+// The extracted body (bytes, or a stream) and its default Content-Type
+// (type, or null). While no Headers is made the type waits in
+// state.headers (see responseState), checked now as headersSetDefault would.
+function responseSetBody(state, body, type) {
+  if (type !== null) {
+    if (state.headers !== null) {
+      headersSetDefault(state.headers, 'content-type', type);
+    } else {
+      if (type !== RESPONSE_TEXT_TYPE && !isHeaderValue(type)) {
+        throw new TypeError('Header values must not contain CR, LF or NUL');
+      }
+      state.headers = type;
+    }
+  }
+  state.body = body;
+}
+
+let responseStateOf; // (value, member) -> a Response's record, else privateBrandError
+
 class Response extends Body {
-  // Few fields, as a request into a cold isolate pays for each one it
-  // stores (one map transition each); what only fetch(), Response.error()
-  // and an init with a statusText set lives in #extra.
-  #status = 200;
-  // A Headers; or, while nobody has asked for them, what they would hold:
-  // null for none, a string for just that Content-Type (a body's default).
-  // `.headers` makes the Headers on first read (#currentHeaders); a
-  // response sent without its headers read never makes one.
-  #headers = null;
-  #extra = null; // null: type "default", no URL, not redirected, statusText ''; else a record of the four
+  #state; // see responseState
 
   constructor(body = null, init = undefined) {
     super(); // never super(INTERNAL): see Body
-    // The built-ins' own form: the caller fills in the fields, headers
-    // included (one Headers a response, not one made here and replaced).
-    if (body === INTERNAL) return;
+    // The built-ins' own form: they hand over the record, headers included
+    // (one Headers a response, not one made here and replaced).
+    if (body === INTERNAL) {
+      this.#state = init;
+      return;
+    }
     const hasInit = init !== undefined && init !== null;
     if (typeof body === 'string') {
-      // The commonest shape, new Response('text'): no extractBody record.
+      // The commonest shape, new Response('text'): no extractBody record,
+      // and the record made whole (responseState's literal written out).
       const bytes = utf8Encode(body);
       if (!hasInit) {
-        this.#headers = RESPONSE_TEXT_TYPE; // what #setBody does, one call less
-        bodySet(this, bytes);
+        this.#state = { body: bytes, status: 200, headers: RESPONSE_TEXT_TYPE, extra: null };
         return;
       }
-      this.#initialize(init, true);
-      this.#setBody(bytes, null, RESPONSE_TEXT_TYPE);
-    } else if (body === null) {
-      if (hasInit) this.#initialize(init, false);
+      const state = responseState(null, 200, null, null);
+      this.#state = state;
+      responseInitialize(state, init, true);
+      responseSetBody(state, bytes, RESPONSE_TEXT_TYPE);
+      return;
+    }
+    const state = responseState(null, 200, null, null);
+    this.#state = state;
+    if (body === null) {
+      if (hasInit) responseInitialize(state, init, false);
     } else {
       const extracted = extractBody(body);
-      if (hasInit) this.#initialize(init, true);
-      this.#setBody(extracted.bytes, extracted.stream, extracted.type);
+      if (hasInit) responseInitialize(state, init, true);
+      responseSetBody(state, extracted.stream !== null ? extracted.stream : extracted.bytes, extracted.type);
     }
   }
 
   static json(data, init = undefined) {
     const text = JSONStringify(data);
     if (text === undefined) throw new TypeError('Response.json: the value cannot be serialised as JSON');
-    const response = new Response(INTERNAL);
     const bytes = utf8Encode(text);
-    if (init !== undefined && init !== null) response.#initialize(init, true);
-    response.#setBody(bytes, null, RESPONSE_JSON_TYPE);
+    if (init === undefined || init === null) {
+      return new Response(INTERNAL, { body: bytes, status: 200, headers: RESPONSE_JSON_TYPE, extra: null });
+    }
+    const state = responseState(null, 200, null, null);
+    const response = new Response(INTERNAL, state);
+    responseInitialize(state, init, true);
+    responseSetBody(state, bytes, RESPONSE_JSON_TYPE);
     return response;
   }
 
@@ -74,124 +142,79 @@ class Response extends Body {
     if (!ArrayPrototypeIncludes(RESPONSE_REDIRECT_STATUSES, code)) {
       throw new RangeError(`Invalid redirect status ${code}: it must be 301, 302, 303, 307 or 308`);
     }
-    const response = new Response(INTERNAL);
-    response.#status = code;
-    response.#headers = new Headers();
-    headersSetDefault(response.#headers, 'location', location);
-    headersSetImmutable(response.#headers);
-    return response;
+    const headers = new Headers();
+    headersSetDefault(headers, 'location', location);
+    headersSetImmutable(headers);
+    return new Response(INTERNAL, responseState(null, code, headers, null));
   }
 
   static error() {
-    const response = new Response(INTERNAL);
-    response.#extra = responseExtra('error', '', false, '');
-    response.#status = 0;
-    response.#headers = new Headers();
-    headersSetImmutable(response.#headers);
-    return response;
+    const headers = new Headers();
+    headersSetImmutable(headers);
+    return new Response(INTERNAL, responseState(null, 0, headers, responseExtra('error', '', false, '')));
   }
 
   get type() {
-    return this.#extra === null ? 'default' : this.#extra.type;
+    const extra = responseStateOf(this, '#extra').extra;
+    return extra === null ? 'default' : extra.type;
   }
 
   get url() {
-    return this.#extra === null ? '' : this.#extra.url; // only fetch() produces responses with a URL
+    const extra = responseStateOf(this, '#extra').extra;
+    return extra === null ? '' : extra.url; // only fetch() produces responses with a URL
   }
 
   get redirected() {
-    return this.#extra === null ? false : this.#extra.redirected;
+    const extra = responseStateOf(this, '#extra').extra;
+    return extra === null ? false : extra.redirected;
   }
 
   get status() {
-    return this.#status;
+    return responseStateOf(this, '#status').status;
   }
 
   get ok() {
-    return this.#status >= 200 && this.#status <= 299;
+    const status = responseStateOf(this, '#status').status;
+    return status >= 200 && status <= 299;
   }
 
   get statusText() {
-    return this.#extra === null ? '' : this.#extra.statusText;
+    const extra = responseStateOf(this, '#extra').extra;
+    return extra === null ? '' : extra.statusText;
   }
 
   get headers() {
-    return this.#currentHeaders();
-  }
-
-  #currentHeaders() {
-    const pending = this.#headers;
-    if (pending === null || typeof pending === 'string') {
-      const headers = new Headers();
-      if (pending !== null) headersSetDefault(headers, 'content-type', pending);
-      this.#headers = headers;
-      return headers;
-    }
-    return pending;
+    return responseHeaders(responseStateOf(this, null));
   }
 
   clone() {
-    const copy = new Response(INTERNAL);
+    const state = responseStateOf(this, '#body');
+    const headers = state.headers;
+    // extra is never changed once made: shared.
+    const copy = new Response(INTERNAL, responseState(null, state.status,
+      headers === null || typeof headers === 'string' ? headers : headersCopy(headers), state.extra));
     bodyClone(copy, this); // a stream is teed: each reads it whole
-    copy.#extra = this.#extra; // never changed once made: shared
-    copy.#status = this.#status;
-    const headers = this.#headers;
-    copy.#headers = headers === null || typeof headers === 'string' ? headers : headersCopy(headers);
     return copy;
   }
 
-  // Fetch's "initialize a response" for an init that is not undefined or
-  // null (no init is WebIDL's empty dictionary: the defaults, with nothing
-  // read); hasBody: the constructor was given one.
-  #initialize(init, hasBody) {
-    const dictionary = toDictionary(init, 'Response');
-    const { status = 200, statusText } = dictionary;
-    const headers = dictionary.headers;
-    const code = toUnsignedShort(status);
-    // No statusText (the usual init) is '': nothing to convert or match.
-    const text = statusText === undefined ? '' : toByteString(statusText);
-    if (code < 200 || code > 599) throw new RangeError(`Response status ${code} is outside the range 200 to 599`);
-    if (statusText !== undefined && RegExpPrototypeExec(REASON_PHRASE, text) === null) {
-      throw new TypeError('Invalid statusText');
-    }
-    this.#status = code;
-    if (text !== '') this.#extra = responseExtra('default', '', false, text);
-    if (headers !== undefined) this.#headers = new Headers(headers);
-    if (hasBody && isNullBodyStatus(code)) throw new TypeError(`A response with status ${code} cannot have a body`);
-  }
-
-  // The extracted body and its default Content-Type (type, or null). While
-  // no Headers is made the type waits in #headers (see there), checked now
-  // as headersSetDefault would.
-  #setBody(bytes, stream, type) {
-    if (type !== null) {
-      if (this.#headers !== null) {
-        headersSetDefault(this.#headers, 'content-type', type);
-      } else {
-        if (type !== RESPONSE_TEXT_TYPE && !isHeaderValue(type)) {
-          throw new TypeError('Header values must not contain CR, LF or NUL');
-        }
-        this.#headers = type;
-      }
-    }
-    if (stream !== null) bodySetStream(this, stream);
-    else bodySet(this, bytes);
-  }
-
   static {
-    responseFromFetch = (status, statusText, headerList, stream, url, redirected) => {
-      const response = new Response(INTERNAL);
-      response.#extra = responseExtra('basic', url, redirected, statusText);
-      response.#status = status;
-      response.#headers = headersFromClient(headerList);
-      if (stream !== null) bodySetStream(response, stream);
-      return response;
+    // The record, else the TypeError this getter threw when it read its
+    // own field `member` (or called a private method, member null).
+    responseStateOf = (value, member) => {
+      if (isObject(value) && #state in value) return value.#state;
+      throw privateBrandError(value, 'Response', member);
     };
-    responseIs = (value) => isObject(value) && #status in value;
-    responseParts = (response) => ({
-      __proto__: null, status: response.#status, statusText: response.#extra === null ? '' : response.#extra.statusText,
-      headers: response.#currentHeaders(),
-    });
+    responseFromFetch = (status, statusText, headerList, stream, url, redirected) => new Response(INTERNAL,
+      responseState(stream, status, headersFromClient(headerList), responseExtra('basic', url, redirected, statusText)));
+    responseBodyState = (value) => (isObject(value) && #state in value ? value.#state : undefined);
+    responseIs = (value) => isObject(value) && #state in value;
+    responseParts = (response) => {
+      const state = response.#state;
+      return {
+        __proto__: null, status: state.status, statusText: state.extra === null ? '' : state.extra.statusText,
+        headers: responseHeaders(state),
+      };
+    };
     // Hands the response of request `id` to the engine in one native call
     // (native.respond, response_output.h): status, statusText, the headers
     // as one string of NUL-ended names and values with their count, the
@@ -205,16 +228,19 @@ class Response extends Body {
     responseOutput = (id, response) => {
       // The brand check here, not a call of responseIs first: run() makes
       // one call for both.
-      if (!((typeof response === 'object' && response !== null) && #status in response)) return false;
-      const extra = response.#extra;
+      if (!((typeof response === 'object' && response !== null) && #state in response)) return false;
+      const state = response.#state;
+      const extra = state.extra;
       if (extra !== null && extra.type === 'error') {
         throw new TypeError('the fetch handler returned Response.error(), which cannot be sent');
       }
-      let bytes = bodyUnread(response);
+      // bodyUnreadIn, inline for bytes (the commonest body).
+      let bytes = state.body;
+      if (bytes !== null && !ArrayBufferIsView(bytes)) bytes = bodyUnreadIn(state);
       if (bytes === undefined) {
         throw new TypeError('the fetch handler returned a Response whose body has already been read');
       }
-      const own = response.#headers;
+      const own = state.headers;
       let headers = '';
       let count = 0;
       if (typeof own === 'string') {
@@ -232,7 +258,7 @@ class Response extends Body {
       let handle = null;
       let length = -1;
       let passthrough = 0;
-      const stream = bytes === null ? bodyStream(response) : null;
+      const stream = bytes === null && bodyIsStream(state.body) ? state.body : null;
       if (stream !== null) {
         if (readableStreamIsLocked(stream)) {
           throw new TypeError('the fetch handler returned a Response whose body is locked to a reader');
@@ -251,16 +277,17 @@ class Response extends Body {
           passthrough = source !== null && source.requestId !== undefined ? source.requestId : 0;
         }
       }
-      native.respond(id, response.#status, extra === null ? '' : extra.statusText, headers, count, bytes, handle,
+      native.respond(id, state.status, extra === null ? '' : extra.statusText, headers, count, bytes, handle,
                      length, passthrough);
       return true;
     };
     registerInspector('Response', (value) => {
-      if (!(#status in value)) return undefined;
+      if (!(#state in value)) return undefined;
+      const state = value.#state;
       return {
-        status: value.#status,
-        statusText: value.#extra === null ? '' : value.#extra.statusText,
-        headers: value.#currentHeaders(),
+        status: state.status,
+        statusText: state.extra === null ? '' : state.extra.statusText,
+        headers: responseHeaders(state),
         bodyUsed: bodyIsUsed(value),
       };
     });
