@@ -19,7 +19,6 @@ use lib "$FindBin::Bin/lib";
 use Dispatch::Test;
 use Dispatch::Admin;
 use Dispatch::TestUpstream;
-use File::Path qw(make_path);
 use File::Temp qw(tempdir);
 use IO::Select;
 use IO::Socket::INET;
@@ -34,14 +33,6 @@ npm_tool_or_skip("$_/package.json")
 
 my $DATE = '2025-09-01';
 
-sub write_file {
-    my ($path, $content) = @_;
-    (my $dir = $path) =~ s{/[^/]+$}{};
-    make_path($dir);
-    open my $fh, '>', $path or die "$path: $!";
-    print {$fh} $content;
-    close $fh;
-}
 
 # Each BUILD (name, main, files: path => text, flags) as a project
 # directory with its wrangler.toml, bundled with `wrangler deploy --dry-run

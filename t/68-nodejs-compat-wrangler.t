@@ -20,12 +20,6 @@ use JSON::PP qw(decode_json);
 my $WRANGLER = npm_tool_or_skip('.bin/wrangler');
 my $dir = tempdir('dispatch-node-bundle-XXXXXX', TMPDIR => 1, CLEANUP => 1);
 
-sub write_file {
-    my ($path, $content) = @_;
-    open my $fh, '>', $path or die "$path: $!";
-    print {$fh} $content;
-    close $fh;
-}
 
 write_file("$dir/wrangler.toml", <<'TOML');
 name = "node-bundle"

@@ -15,7 +15,6 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Dispatch::Test;
 use Dispatch::Admin;
-use File::Path qw(make_path);
 use File::Temp qw(tempdir);
 use POSIX ();
 
@@ -25,14 +24,6 @@ my $t = admin_server();
 my $dir = tempdir('dispatch-wrangler-XXXXXX', TMPDIR => 1, CLEANUP => 1);
 my $project = "$dir/project";
 
-sub write_file {
-    my ($path, $content) = @_;
-    (my $d = $path) =~ s{/[^/]+$}{};
-    make_path($d);
-    open my $fh, '>', $path or die "$path: $!";
-    print {$fh} $content;
-    close $fh;
-}
 
 # wrangler ARGS... in the project, at most 60 s; returns (output, exit status)
 sub wrangler {

@@ -10,6 +10,7 @@ use strict;
 use warnings;
 
 use Exporter 'import';
+use File::Path qw(make_path);
 use File::Spec;
 use File::Temp qw(tempdir);
 use JSON::PP ();
@@ -19,6 +20,7 @@ use Dispatch::Test;
 
 our @EXPORT = qw(admin_server api api_path curl_upload envelope_ok envelope_error
                  script_of redis_state npm_dir npm_tool_or_skip wrangler_dry_run wrangler_dry_runs
+                 write_file
                  $TOKEN $ACCOUNT);
 
 our $TOKEN   = 'test-token-0123456789';
@@ -130,7 +132,7 @@ sub curl_upload {
     push @args, '-H', "Authorization: Bearer $token" if defined $token;
     if (defined $meta) {
         if ($o{metadata_as_file}) {
-            _write("$dir/metadata.json", $meta);
+            write_file("$dir/metadata.json", $meta);
             push @args, '-F', "metadata=\@$dir/metadata.json;type=application/json";
         } else {
             push @args, '-F', "metadata=$meta;type=application/json";
@@ -140,7 +142,7 @@ sub curl_upload {
     for my $f (@{ $o{files} || [] }) {
         my ($part, $filename, $type, $content) = @$f;
         my $file = "$dir/f" . $i++;
-        _write($file, $content);
+        write_file($file, $content);
         push @args, '-F', "$part=\@$file;filename=$filename;type=$type";
     }
     my ($code, $rc) = $t->curl(@args, $t->url(api_path("/$ns/scripts/$name")));
@@ -150,8 +152,11 @@ sub curl_upload {
     return $r;
 }
 
-sub _write {
+# CONTENT into FILE, its directories made as needed.
+sub write_file {
     my ($file, $content) = @_;
+    (my $dir = $file) =~ s{/[^/]+$}{};
+    make_path($dir) if $dir ne $file && !-d $dir;
     open my $fh, '>', $file or die "Dispatch::Admin: $file: $!";
     binmode $fh;
     print {$fh} $content;
