@@ -83,17 +83,10 @@ void deliver(Engine &engine, RequestScope &scope, bool held = false) {
   RequestScope::RequestBody &b = scope.request_body;
   if (b.read_op == 0 || !(b.queued || b.ended || b.failed >= 0)) return;
   if (!scope.isolate) return;
-  uint64_t wait = b.pacer.delay_ms(b.queued, b.ended || b.failed >= 0, held);
-  if (wait > 0) {
-    if (b.delivery_timer == nullptr) {
-      // Owned by the scope: it never fires after the scope is gone.
-      b.delivery_timer = std::make_unique<Timer>(
-          engine.host(), [&engine, &scope] { deliver(engine, scope, true); }, false);
-    }
-    if (!b.delivery_timer->armed()) b.delivery_timer->start(wait);
+  if (b.pacer.hold(engine.host(), b.queued, b.ended || b.failed >= 0, held,
+                   [&engine, &scope] { deliver(engine, scope, true); })) {
     return;
   }
-  if (b.delivery_timer != nullptr) b.delivery_timer->stop();
   uint64_t op = b.read_op;
   uint64_t reader = b.read_request;
   b.read_op = 0;

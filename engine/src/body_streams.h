@@ -16,8 +16,12 @@
 #include <v8.h>
 
 #include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <utility>
 
 #include "dispatch_engine.h"
+#include "host.h"
 
 namespace dispatch {
 
@@ -34,13 +38,30 @@ constexpr size_t kRequestBodyHighWater = 128u << 10;
 // byte (body_streams.cc). One per body.
 class ReadPacer {
  public:
-  // 0: hand over now the `bytes` that are ready (`final`: the end of the
-  // body or its failure is ready too); else wait that many ms first, then
-  // ask again with held = true.
-  uint64_t delay_ms(size_t bytes, bool final, bool held);
+  // False: hand over now the `bytes` that are ready (`final`: the end of
+  // the body or its failure is ready too). True: not yet; again_held runs
+  // from the loop once the delay is over, and asks again with held = true.
+  // The timer is the pacer's: it never fires after its owner is gone.
+  template <typename Fn>
+  bool hold(const Host &host, size_t bytes, bool final, bool held, Fn &&again_held) {
+    uint64_t wait = delay_ms(bytes, final, held);
+    if (wait == 0) {
+      if (timer_ != nullptr) timer_->stop();
+      return false;
+    }
+    if (timer_ == nullptr) {
+      timer_ = std::make_unique<Timer>(host, std::forward<Fn>(again_held), false);
+    }
+    if (!timer_->armed()) timer_->start(wait);
+    return true;
+  }
 
  private:
+  // 0, or the ms to wait before handing them over.
+  uint64_t delay_ms(size_t bytes, bool final, bool held);
+
   uint32_t small_ = 0;  // reads handed less than kSmallDelivery so far
+  std::unique_ptr<Timer> timer_;
 };
 
 // dispatch_request_body_write: 1 while more is wanted now.

@@ -227,11 +227,9 @@ class RequestScope {
     uint64_t forward_call = 0;  // passed unread to a dispatched request by this call
     uint64_t read_op = 0;  // the script's read waiting for a piece (an io
     uint64_t read_request = 0;  // operation of this request, which may be another)
-    // How often a waiting read gets a small piece, and the timer that
-    // holds the next such one back (a client that drips its body must not
-    // cost the script a turn per byte).
+    // How often a waiting read gets a small piece (a client that drips its
+    // body must not cost the script a turn per byte).
     ReadPacer pacer;
-    std::unique_ptr<Timer> delivery_timer;
   } request_body;
 
   // A response body the script produces as a stream, read by the host

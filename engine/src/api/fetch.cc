@@ -82,18 +82,11 @@ void settle_read(Engine &engine, uint64_t id, bool held = false) {
   // script made meanwhile): the read keeps waiting.
   const FetchExchange &x = *call->exchange;
   if (!x.body_queued() && x.body_error().empty() && !x.body_ended()) return;
-  uint64_t delay = call->pacer.delay_ms(x.body_bytes(),
-                                        x.body_complete() || !x.body_error().empty(), held);
-  if (delay > 0) {
-    if (call->read_timer == nullptr) {
-      // Owned by the call: it never fires after the call is gone.
-      call->read_timer = std::make_unique<Timer>(
-          engine.host(), [&engine, id] { settle_read(engine, id, true); }, false);
-    }
-    if (!call->read_timer->armed()) call->read_timer->start(delay);
+  if (call->pacer.hold(engine.host(), x.body_bytes(),
+                       x.body_complete() || !x.body_error().empty(), held,
+                       [&engine, id] { settle_read(engine, id, true); })) {
     return;
   }
-  if (call->read_timer != nullptr) call->read_timer->stop();
   auto wait = call->read_wait;
   call->read_wait = {0, 0};
   scope->isolate->complete_async(wait.first, wait.second, [&engine, id](

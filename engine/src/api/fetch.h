@@ -26,11 +26,9 @@ struct FetchCall {
   std::pair<uint64_t, uint64_t> head_wait{0, 0};
   std::pair<uint64_t, uint64_t> read_wait{0, 0};
   std::pair<uint64_t, uint64_t> write_wait{0, 0};
-  // How often the waiting read gets a small piece of the response body, and
-  // the timer that holds the next such one back (an upstream that drips
-  // its body must not cost the script a turn per byte).
+  // How often the waiting read gets a small piece of the response body (an
+  // upstream that drips its body must not cost the script a turn per byte).
   ReadPacer pacer;
-  std::unique_ptr<Timer> read_timer;
   bool head_ready = false;
   int status = 0;
   std::string reason;
