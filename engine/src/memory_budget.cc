@@ -17,6 +17,7 @@ void MemoryBudget::configure(size_t limit, v8::ResourceConstraints *constraints)
   // Young generation and the GC's pacing as for a heap of the budget's
   // size; only the hard limit is raised.
   constraints->ConfigureDefaultsFromHeapSize(0, limit);
+  constraints->set_initial_young_generation_size_in_bytes(kInitialYoungGeneration);
   constraints->set_initial_old_generation_size_in_bytes(
       constraints->max_old_generation_size_in_bytes());
   constraints->set_max_old_generation_size_in_bytes(

@@ -40,6 +40,13 @@ class MemoryBudget : public v8::ArrayBuffer::Allocator {
   // single object V8 10.2 allocates (a FixedArray or a two-byte string of
   // the maximum length: 1 GiB).
   static constexpr size_t kHeapHeadroom = size_t(1280) << 20;
+  // The young generation an isolate starts with: semi-spaces of one 256 KiB
+  // page each (V8 counts three semi-spaces' worth, the third for young large
+  // objects). V8's own start for a heap this size is 1 MiB each, touched
+  // page by page as a script allocates and, in a worker with many tenants,
+  // never used up: each isolate ends up holding 2 MiB of new space. V8
+  // grows it again for a script whose young objects survive.
+  static constexpr size_t kInitialYoungGeneration = size_t(3 * 256) << 10;
   // What a stopped script gets, once, past that to unwind.
   static constexpr size_t kUnwindRoom = size_t(256) << 20;
 
