@@ -4,6 +4,8 @@
 #include <libplatform/libplatform.h>
 #include <sys/mman.h>
 
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -44,6 +46,17 @@ bool resident(const unsigned char *p, size_t n) {
     if (page & 1) return true;
   }
   return false;
+}
+
+// Whether the process may read p: write(2) of it into a pipe fails with
+// EFAULT on an inaccessible page, where a read would crash the test.
+bool readable(const unsigned char *p) {
+  int fds[2];
+  if (pipe(fds) != 0) return true;
+  bool ok = write(fds[1], p, 1) == 1;
+  close(fds[0]);
+  close(fds[1]);
+  return ok;
 }
 
 }  // namespace
@@ -105,6 +118,53 @@ int main() {
   std::vector<unsigned char> in(kChunk / 4096);
   check(pages.FreePages(last, 64 << 10) && mincore(last, kChunk, in.data()) != 0 && errno == ENOMEM,
         "a shrunk chunk past the bound is unmapped whole");
+
+  // a chunk V8 uncommits (the half of a new space a scavenge emptied) is
+  // parked: inaccessible, its pages resident; committed again, it is zero
+  pages.release();
+  unsigned char *semi = take(pages);
+  std::memset(semi, 0x77, kChunk);
+  check(pages.SetPermissions(semi, kChunk, Perm::kNoAccess), "a chunk is uncommitted");
+  check(pages.parked_bytes() == kChunk, "it is parked");
+  check(resident(semi, kChunk), "its pages stay in memory");
+  check(!readable(semi), "and are inaccessible");
+  check(pages.SetPermissions(semi, kChunk, Perm::kReadWrite), "and committed again");
+  check(pages.parked_bytes() == 0 && resident(semi, kChunk), "no longer parked, still in memory");
+  check(all_zero(semi, kChunk), "every byte of it zero, as a discarded chunk would be");
+  check(pages.SetPermissions(semi, kChunk, Perm::kNoAccess) && pages.FreePages(semi, kChunk),
+        "a parked chunk is freed");
+  check(pages.parked_bytes() == 0 && pages.kept() == 1, "and kept, no longer parked");
+  unsigned char *reused = take(pages);
+  check(reused == semi && all_zero(reused, kChunk), "it comes back zero to the next isolate");
+
+  // a chunk-sized piece of a larger mapping (a code range's page, handed
+  // out by V8's own sub-allocator) is discarded as V8 asks, not parked
+  void *range = pages.AllocatePages(nullptr, 2 * kChunk, kChunk, Perm::kNoAccess);
+  auto *piece = static_cast<unsigned char *>(range);
+  check(range != nullptr && pages.SetPermissions(piece, kChunk, Perm::kReadWrite), "a piece of a range is committed");
+  std::memset(piece, 0x99, kChunk);
+  check(pages.SetPermissions(piece, kChunk, Perm::kNoAccess) && pages.parked_bytes() == 0,
+        "uncommitted, it is not parked");
+  check(!resident(piece, kChunk), "its pages are discarded");
+  check(pages.FreePages(range, 2 * kChunk), "the range is freed");
+
+  // bounded: past kMaxParked, the longest parked is discarded
+  std::vector<unsigned char *> halves;
+  for (size_t i = 0; i <= dispatch::PageRecycler::kMaxParked; i++) {
+    unsigned char *c = take(pages);
+    if (c == nullptr) break;
+    c[0] = 1;
+    halves.push_back(c);
+  }
+  for (unsigned char *c : halves) pages.SetPermissions(c, kChunk, Perm::kNoAccess);
+  check(pages.parked_bytes() == dispatch::PageRecycler::kMaxParked * kChunk,
+        "at most kMaxParked chunks are parked");
+  check(!resident(halves.front(), kChunk) && resident(halves.back(), kChunk),
+        "the first parked was discarded, the last is in memory");
+  check(pages.SetPermissions(halves.front(), kChunk, Perm::kReadWrite) && all_zero(halves.front(), kChunk),
+        "the discarded one commits again, zero");
+  for (unsigned char *c : halves) pages.FreePages(c, kChunk);
+  check(pages.parked_bytes() == 0, "freed, none is parked");
 
   // release(): every kept chunk goes back to the kernel
   pages.release();
