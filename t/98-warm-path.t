@@ -139,6 +139,35 @@ $t->put_script('warm', 'brand', q{
 # The records are plain objects with every property their own: what a
 # tenant puts on Object.prototype under the same names is never read, and
 # its setters never run.
+# Request and Response inherit from Body (as in Workers) without calling
+# its constructor: each is made in one call, and no constructor a tenant
+# puts in Body's place is called.
+$t->put_script('warm', 'lineage', q{
+  export default {
+    fetch() {
+      const Body = Object.getPrototypeOf(Request);
+      const saved = Object.getPrototypeOf(Response);
+      let called = 0;
+      Object.setPrototypeOf(Response, function F() { called++; });
+      const swapped = new Response('swapped');
+      Object.setPrototypeOf(Response, saved);
+      let made;
+      try { new Body(); made = 'made'; } catch (e) { made = String(e); }
+      class Mine extends Request {}
+      return Response.json({
+        shared: Body === Object.getPrototypeOf(Response)
+          && Object.getPrototypeOf(Request.prototype) === Body.prototype
+          && Object.getPrototypeOf(Response.prototype) === Body.prototype,
+        instances: new Request('http://x/') instanceof Body && new Response('x') instanceof Body,
+        made,
+        called,
+        swapped: swapped instanceof Response ? swapped.status : 'not a Response',
+        mine: new Mine('http://x/y') instanceof Request ? new Mine('http://x/y').url : 'not a Request',
+      });
+    },
+  };
+});
+
 $t->put_script('warm', 'shadowed', q{
   const calls = [];
   for (const name of ['body', 'method', 'url', 'headers', 'clientUrl', 'extra', 'status', 'type', 'redirect', 'signal', 'cf']) {
@@ -222,6 +251,12 @@ is $d->{url}, 'TypeError: Receiver must be an instance of class Request', 'and o
 is $d->{nothing}, 'TypeError: Cannot read properties of undefined (reading \'Response\')', 'on undefined too';
 is $d->{crossed}, '', 'Body\'s methods read a Request\'s body whichever subclass\'s prototype they were taken from';
 is_deeply [@$d{qw(mine mineUsed instance)}], ['subclassed', $T, $T], 'a tenant\'s subclass of Response has a body it reads, and is a Response and a Body';
+
+$d = decode_json($t->get('/t/lineage/x')->{content});
+is_deeply [@$d{qw(shared instances)}], [$T, $T], 'Request and Response share Body\'s prototype, and their instances are Bodies';
+is $d->{made}, 'TypeError: Illegal constructor', 'Body itself cannot be constructed';
+is_deeply [@$d{qw(called swapped)}], [0, 200], 'a constructor put in place of Body is never called: new Response works the same';
+is $d->{mine}, 'http://x/y', 'a tenant\'s subclass of Request is a Request with its URL';
 
 $r = $t->request('POST', '/t/shadowed/x?q=1', content => 'posted');
 is $r->{status}, 200, 'a script that plants getters and setters on Object.prototype under the records\' names is served' or diag $r->{content};

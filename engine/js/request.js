@@ -124,11 +124,10 @@ function requestCf(state) {
 
 let requestStateOf; // (value, member) -> a Request's record, else privateBrandError
 
-class Request extends Body {
+class Request { // Body's, by inheritBody below
   #state; // see requestState
 
   constructor(input, init = undefined) {
-    super(); // never super(INTERNAL): see Body
     // clone() and requestFromClient hand over the record.
     if (input === INTERNAL) {
       this.#state = init;
@@ -282,5 +281,6 @@ class Request extends Body {
   }
 }
 
+inheritBody(Request);
 setToStringTag(Request.prototype, 'Request');
 defineGlobal('Request', Request);

@@ -84,11 +84,10 @@ function responseSetBody(state, body, type) {
 
 let responseStateOf; // (value, member) -> a Response's record, else privateBrandError
 
-class Response extends Body {
+class Response { // Body's, by inheritBody below
   #state; // see responseState
 
   constructor(body = null, init = undefined) {
-    super(); // never super(INTERNAL): see Body
     // The built-ins' own form: they hand over the record, headers included
     // (one Headers a response, not one made here and replaced).
     if (body === INTERNAL) {
@@ -294,5 +293,6 @@ class Response extends Body {
   }
 }
 
+inheritBody(Response);
 setToStringTag(Response.prototype, 'Response');
 defineGlobal('Response', Response);
