@@ -61,7 +61,6 @@ const StringPrototypeCharCodeAt = uncurryThis(String.prototype.charCodeAt);
 // Never pass it to super(): a tenant can change a class's [[Prototype]], and
 // with it the constructor super() calls.
 const INTERNAL = Symbol('internal');
-let requestFromClient; // request.js: (method, url, flat header list, ArrayBuffer|null, streamed, id, cf) -> Request with immutable headers
 let executionContextId = 0; // dispatch.js: the request the next ExecutionContext is made for
 let ExecutionContext; // dispatch.js: the class of fetch()'s ctx
 let responseOutput; // response.js: (request id, value) -> true once a Response is handed to the engine (native.respond), false for anything else; TypeError if unsendable

@@ -1,6 +1,5 @@
 // Request (WHATWG Fetch, as Cloudflare Workers exposes it).
 
-// requestFromClient: in prelude.js, with the request path's bindings.
 let requestIs; // (value) -> true for a Request (brand check, not instanceof)
 let requestParts; // (request) -> { method, url, headers, redirect, signal, cf } as fetch() reads them (signal may be null)
 
@@ -77,7 +76,7 @@ function requestBodyStream(id, length) {
 // over until the script first asks (requestHeaders); clientUrl: a request
 // from the client keeps its URL as nginx handed it until the script first
 // asks (requestUrl), a handler that never looks pays nothing for it; extra:
-// what few requests need, null as requestFromClient finds it (redirect
+// what few requests need, null as the client's request has it (dispatch.js run()) (redirect
 // "follow", no signal yet and the client's empty request.cf, made when first
 // read), else a record (requestOptions) of redirect, signal (the
 // AbortSignal from init, as workerd keeps it, made on first read if null)
@@ -128,7 +127,7 @@ class Request { // Body's, by inheritBody below
   #state; // see requestState
 
   constructor(input, init = undefined) {
-    // clone() and requestFromClient hand over the record.
+    // clone() and run() (dispatch.js, the client's request) hand over the record.
     if (input === INTERNAL) {
       this.#state = init;
       return;
@@ -246,32 +245,6 @@ class Request { // Body's, by inheritBody below
         signal: state.extra === null ? null : state.extra.signal,
         cf: requestCf(state),
       };
-    };
-    requestFromClient = (method, url, headerList, body, streamed, id, cf) => {
-      // Everything here goes through captured intrinsics (prelude.js): the
-      // tenant's script has run by now. As the client sent it; nginx has
-      // checked it. Strings from the engine: String() only in case, not a
-      // call each. The engine's header array: see requestState.
-      let bytes = null;
-      if (streamed >= -1) {
-        // It arrives in pieces: request.body pulls them from the engine.
-        bytes = requestBodyStream(id, streamed);
-      } else if (body !== null && body !== undefined) {
-        // The engine hands the buffer over, so it is used without a copy.
-        bytes = viewBytes(body);
-      } // else no body
-      // requestState's literal written out: one call less a request; its
-      // constants cost no store.
-      const state = {
-        body: bytes,
-        method: typeof method === 'string' ? method : String(method),
-        url: '',
-        headers: headerList,
-        clientUrl: typeof url === 'string' ? url : String(url),
-        extra: null,
-      };
-      if (cf !== null) state.extra = requestOptions('follow', null, cf);
-      return new Request(INTERNAL, state);
     };
     registerInspector('Request', (value) => {
       if (!(#state in value)) return undefined;
