@@ -137,6 +137,16 @@ int main() {
   unsigned char *reused = take(pages);
   check(reused == semi && all_zero(reused, kChunk), "it comes back zero to the next isolate");
 
+  // part of a parked chunk used otherwise: unparked, its pages discarded
+  unsigned char *odd = take(pages);
+  std::memset(odd, 0x42, kChunk);
+  check(pages.SetPermissions(odd, kChunk, Perm::kNoAccess) && pages.parked_bytes() == kChunk, "parked again");
+  check(pages.SetPermissions(odd + 4096, 4096, Perm::kReadWrite), "one page of it is made accessible");
+  check(pages.parked_bytes() == 0 && !resident(odd, kChunk), "the chunk is unparked, its pages discarded");
+  check(all_zero(odd + 4096, 4096), "that page reads zero");
+  check(pages.FreePages(odd, kChunk), "and the chunk is freed");
+  check(take(pages) == odd, "kept, it is handed out again");
+
   // a chunk-sized piece of a larger mapping (a code range's page, handed
   // out by V8's own sub-allocator) is discarded as V8 asks, not parked
   void *range = pages.AllocatePages(nullptr, 2 * kChunk, kChunk, Perm::kNoAccess);

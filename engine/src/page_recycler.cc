@@ -47,10 +47,22 @@ void *PageRecycler::AllocatePages(void *hint, size_t length, size_t alignment,
 // chunk again, as a discarded chunk would come back. Only whole chunks
 // V8 took from here are parked, at most kMaxParked of them.
 bool PageRecycler::SetPermissions(void *address, size_t length, Permission permissions) {
+  std::lock_guard<std::mutex> lock(mu_);
   if (length != kChunk || !chunk_start(address)) {
+    // Part of a parked chunk: V8 uses it otherwise than to commit it again
+    // (not seen in V8 10.2); it gets the discarded pages it counts on, and
+    // is never discarded under it later.
+    if (!parked_.empty()) {
+      uintptr_t first = reinterpret_cast<uintptr_t>(address) / kChunk * kChunk;
+      for (uintptr_t c = first; c < reinterpret_cast<uintptr_t>(address) + length; c += kChunk) {
+        auto at = parked_at_.find(reinterpret_cast<void *>(c));
+        if (at == parked_at_.end()) continue;
+        madvise(at->first, kChunk, MADV_DONTNEED);
+        unpark(at);
+      }
+    }
     return inner_->SetPermissions(address, length, permissions);
   }
-  std::lock_guard<std::mutex> lock(mu_);
   auto it = parked_at_.find(address);
   if (permissions == kNoAccess) {
     if (it != parked_at_.end()) return true;
