@@ -56,9 +56,7 @@ bool PageRecycler::SetPermissions(void *address, size_t length, Permission permi
       uintptr_t first = reinterpret_cast<uintptr_t>(address) / kChunk * kChunk;
       for (uintptr_t c = first; c < reinterpret_cast<uintptr_t>(address) + length; c += kChunk) {
         auto at = parked_at_.find(reinterpret_cast<void *>(c));
-        if (at == parked_at_.end()) continue;
-        madvise(at->first, kChunk, MADV_DONTNEED);
-        unpark(at);
+        if (at != parked_at_.end()) unpark(at, true);
       }
     }
     return inner_->SetPermissions(address, length, permissions);
@@ -71,23 +69,23 @@ bool PageRecycler::SetPermissions(void *address, size_t length, Permission permi
     }
     parked_.push_front(address);
     parked_at_.emplace(address, parked_.begin());
-    if (parked_.size() > kMaxParked) {
-      // The longest parked is discarded, as V8 asked.
-      madvise(parked_.back(), kChunk, MADV_DONTNEED);
-      unpark(parked_at_.find(parked_.back()));
-    }
+    // Past the bound, the longest parked is discarded, as V8 asked.
+    if (parked_.size() > kMaxParked) unpark(parked_at_.find(parked_.back()), true);
     return true;
   }
   if (it == parked_at_.end()) return inner_->SetPermissions(address, length, permissions);
-  unpark(it);
   bool writable = permissions == kReadWrite || permissions == kReadWriteExecute;
-  if (!writable) madvise(address, length, MADV_DONTNEED);
+  unpark(it, !writable);
   if (!inner_->SetPermissions(address, length, permissions)) return false;
   if (writable) memset(address, 0, length);
   return true;
 }
 
-void PageRecycler::unpark(std::unordered_map<void *, std::list<void *>::iterator>::iterator it) {
+// discard: its pages dropped as V8 asked when it parked the chunk (what
+// is not zeroed here must come back zero from the kernel).
+void PageRecycler::unpark(std::unordered_map<void *, std::list<void *>::iterator>::iterator it,
+                          bool discard) {
+  if (discard) madvise(it->first, kChunk, MADV_DONTNEED);
   parked_.erase(it->second);
   parked_at_.erase(it);
 }
@@ -104,7 +102,7 @@ bool PageRecycler::FreePages(void *address, size_t length) {
     std::lock_guard<std::mutex> lock(mu_);
     handed_.erase(address);
     auto it = parked_at_.find(address);
-    if (it != parked_at_.end()) unpark(it);  // scrub() zeroes its resident pages
+    if (it != parked_at_.end()) unpark(it, false);  // scrub() zeroes its resident pages
     // A chunk V8 shrank: its tail is freed with it.
     if (length < kChunk && shrunk_.erase(address) != 0) length = kChunk;
   }

@@ -67,7 +67,7 @@ class PageRecycler final : public v8::PageAllocator {
 
  private:
   bool scrub(unsigned char *base, size_t length);
-  void unpark(std::unordered_map<void *, std::list<void *>::iterator>::iterator it);
+  void unpark(std::unordered_map<void *, std::list<void *>::iterator>::iterator it, bool discard);
   bool chunk_start(const void *address) const {
     return reinterpret_cast<uintptr_t>(address) % kChunk == 0;
   }
