@@ -132,7 +132,7 @@ class MemoryBudget : public v8::ArrayBuffer::Allocator {
 
   // An ArrayBuffer of len bytes the engine fills, checked against what is
   // left of the budget; on refusal a RangeError is thrown and the result is
-  // empty. With data, its bytes are copied in.
+  // empty. With data, its bytes are copied in; without, it starts zeroed.
   v8::MaybeLocal<v8::ArrayBuffer> new_buffer(size_t len, const void *data = nullptr);
 
  private:
