@@ -157,9 +157,13 @@ subtest 'a good tenant keeps answering through a storm of limit-hitting scripts'
     # throttle knows them (3 each, in each worker)
     my @lat = sort { $a <=> $b } map { $_->[1] } grep { $_->[0] >= 2 } @good;
     my $p99 = $lat[int(0.99 * $#lat)];
-    my $bound = 10 * $idle_p99 + 2 * $cpu_ms / 1000;
+    # What it may wait for is one admitted hostile turn (the CPU limit) on
+    # top of its own: bounded at five times that, so a loaded machine does
+    # not fail it, while a storm nothing throttles (each worker running a
+    # dozen 50 ms turns ahead of it, ~600 ms) still does.
+    my $bound = 5 * ($idle_p99 + $cpu_ms / 1000);
     cmp_ok $p99, '<=', $bound,
-        sprintf('after 2s its p99 (%.1f ms) is within 10x its idle p99 (%.1f ms) plus twice the CPU limit',
+        sprintf('after 2s its p99 (%.1f ms) is within 5x its idle p99 (%.1f ms) plus the CPU limit',
                 $p99 * 1000, $idle_p99 * 1000);
 
     for my $s (@hostile) {
