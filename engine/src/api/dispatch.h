@@ -23,6 +23,8 @@
 #include <utility>
 #include <vector>
 
+#include "body_streams.h"
+
 namespace dispatch {
 
 class Engine;
@@ -62,6 +64,10 @@ struct DispatchCall {
   size_t queued = 0;
   bool body_ended = false;
   std::string body_error;
+  // How often the caller's waiting read is handed a small piece: each is a
+  // turn charged to the caller, and a target must not spend its caller's
+  // CPU limit by answering a byte at a time.
+  ReadPacer pacer;
   bool aborted = false;      // the caller let go of it
   bool forward = false;      // the caller's own request body, passed on unread
 };
