@@ -13,6 +13,7 @@ use Test::More;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Dispatch::Test;
+use POSIX ();
 
 my $t = Dispatch::Test->new(
     http   => q{ dispatch_cpu_limit 200ms; dispatch_wall_limit 5s; },
@@ -251,5 +252,45 @@ cmp_ok $relay_cpu->('/chunks'), '<', 25, 'relaying them costs the router under h
 unlike $small->error_log, qr/"platform\/relay": stopped/, 'the router is never stopped for it';
 is $small->get('/hello')->{content}, 'hello', 'and it keeps serving other tenants: never throttled or quarantined';
 $small->stop;
+
+# dispatch_script_concurrency: a router's request waiting on the script it
+# dispatched to counts against that script's slots, not the router's.
+# Before, a tenant that never answers, asked by as many clients as the
+# router has slots, had every other tenant answered 503 overloaded.
+my $busy = Dispatch::Test->new(
+    http   => q{ dispatch_script_concurrency 8; dispatch_wall_limit 3s; },
+    server => q{ location / { dispatch platform relay; } },
+);
+$busy->put_script('platform', 'relay', q{
+  export default { fetch(req, env) {
+    const name = new URL(req.url).pathname.slice(1);
+    // the router's own work that never ends still holds the router's slots
+    if (name === 'self') return new Promise(() => {});
+    return env.T.get(name).fetch(req);
+  } };
+}, metadata => $ns);
+$busy->put_script('tenants', 'never', q{ export default { fetch() { return new Promise(() => {}); } }; });
+$busy->put_script('tenants', 'hello', q{ export default { fetch() { return new Response('hello'); } }; });
+$busy->start;
+my $hold = sub {    # N requests to PATH held open in a child, for about 3 s
+    my ($path, $n) = @_;
+    my $pid = fork // die "fork: $!";
+    if ($pid == 0) { $busy->parallel([ map { +{ path => $path } } 1 .. $n ], concurrency => $n, timeout => 6); POSIX::_exit(0) }
+    return $pid;
+};
+my $kid = $hold->('/never', 12);
+ok $busy->wait_for(sub { $busy->error_log =~ /dispatch_script_concurrency \(8\) reached/ }),
+    'twelve clients wait on a tenant that never answers: 8 slots fill, the rest are refused';
+my $r = $busy->get('/hello');
+is "$r->{status} $r->{content}", '200 hello', 'meanwhile the router answers for every other tenant';
+like $busy->error_log, qr/"tenants\/never": dispatch_script_concurrency \(8\) reached/,
+    'the slots that filled are the tenant\'s own';
+unlike $busy->error_log, qr/"platform\/relay": dispatch_script_concurrency/, 'the router never ran out of slots';
+waitpid $kid, 0;
+$kid = $hold->('/self', 8);
+ok $busy->wait_for(sub { $busy->get('/hello')->{status} == 503 }, timeout => 5),
+    'requests the router itself keeps waiting still fill its 8 slots: 503 overloaded';
+waitpid $kid, 0;
+$busy->stop;
 done_testing;
 

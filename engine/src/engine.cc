@@ -384,7 +384,7 @@ void Engine::on_script_loaded(uint64_t id, const ScriptLoad &load) {
     respond(*scope, outcome);
     return;
   }
-  if (isolate->in_flight() >= scope->script_concurrency) {
+  if (isolate->in_flight_here() >= scope->script_concurrency) {
     log(*scope, DISPATCH_LOG_WARN, "dispatch_script_concurrency (" +
         std::to_string(scope->script_concurrency) + ") reached: overloaded");
     respond(*scope, DISPATCH_OUTCOME_OVERLOADED);

@@ -39,6 +39,13 @@ void RequestScope::operator delete(void *block, size_t size) {
 
 RequestScope::~RequestScope() { leave_isolate(); }
 
+bool RequestScope::waiting_on_dispatch() const {
+  for (const auto &entry : dispatches) {
+    if (entry.second->child != 0) return true;
+  }
+  return false;
+}
+
 void RequestScope::leave_isolate() {
   if (!isolate) return;
   // Off the isolate's list before anything else goes: an isolate that is

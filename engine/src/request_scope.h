@@ -249,6 +249,8 @@ class RequestScope {
   } response_stream;
 
   bool responded() const { return phase == Phase::kResponded || phase == Phase::kLingering; }
+  // A script it dispatched to is still running for it (api/dispatch.h).
+  bool waiting_on_dispatch() const;
 
   // Lets go of the isolate and of everything the request holds in it (its
   // handles and timers); the isolate is disposed here if this was its last

@@ -275,6 +275,14 @@ size_t TenantIsolate::in_flight() const {
   return n;
 }
 
+size_t TenantIsolate::in_flight_here() const {
+  size_t n = 0;
+  for (const RequestScope *scope : scopes_) {
+    if (!scope->responded() && !scope->waiting_on_dispatch()) n++;
+  }
+  return n;
+}
+
 RequestScope *TenantIsolate::request_now() {
   if (current_ == nullptr) return nullptr;  // no turn: the top level
   v8::Local<v8::Context> context = isolate_->GetCurrentContext();

@@ -126,6 +126,11 @@ class TenantIsolate : public std::enable_shared_from_this<TenantIsolate> {
   }
   // Requests on it still waiting for their response.
   size_t in_flight() const;
+  // Those of them that count against dispatch_script_concurrency: not a
+  // request waiting on a script it dispatched to, which counts against
+  // that script's (a router is not filled up by one tenant that never
+  // answers).
+  size_t in_flight_here() const;
 
   // What a WebAssembly.Module the engine compiled for this script declares
   // of its memory; null for any other value.
