@@ -160,7 +160,7 @@ function guardWrap(target, name, check) {
 const GUARD_LENGTH_WALKERS = [
   'copyWithin', 'every', 'filter', 'find', 'findIndex', 'findLast', 'findLastIndex', 'flat',
   'flatMap', 'forEach', 'includes', 'indexOf', 'join', 'lastIndexOf', 'map', 'reduce',
-  'reduceRight', 'reverse', 'shift', 'some', 'sort', 'splice', 'toLocaleString', 'unshift',
+  'reduceRight', 'reverse', 'shift', 'some', 'sort', 'splice', 'unshift',
 ];
 for (let i = 0; i < GUARD_LENGTH_WALKERS.length; i++) {
   const what = `Array.prototype.${GUARD_LENGTH_WALKERS[i]}`;
@@ -316,6 +316,33 @@ guardWrap(TypedArrayPrototype, 'sort', (self, args) => {
   const length = guardLengthOf(self);
   if (length > 1e5 && length * MathLog2(length) * GUARD_SORT_NS / 1e6 > guardCpuBudgetMs()) {
     throw new RangeError(`TypedArray.prototype.sort: ${length} elements cannot be sorted in the CPU time this request has left`);
+  }
+});
+
+// toLocaleString of an array or a typed array formats every element in one
+// Torque loop, and a number's, BigInt's or Date's toLocaleString is ICU in
+// C++: no JavaScript runs, so no stop request is seen (a Uint8Array(1e7)
+// or an Array of 4e6 numbers: past dispatch_hang_timeout, the worker
+// exits). Each element takes about 0.5-2 us with the default locale, and
+// 25-75 us with locales or options (a formatter made per element). At most
+// 5 us, or 200 us with either argument, per element.
+const GUARD_LOCALE_NS = 5000;
+const GUARD_LOCALE_OPTIONS_NS = 200000;
+function guardLocaleWork(length, args, what) {
+  const ns = args[0] === undefined && args[1] === undefined ? GUARD_LOCALE_NS : GUARD_LOCALE_OPTIONS_NS;
+  const ms = length * ns / 1e6;
+  if (ms > GUARD_GRACE_MS && ms > guardCpuBudgetMs()) {
+    throw new RangeError(`${what}: ${length} elements cannot be formatted in the CPU time this request has left`);
+  }
+}
+guardWrap(Array.prototype, 'toLocaleString', (self, args) => {
+  const view = guardReceiver(self, 'Array.prototype.toLocaleString');
+  guardLocaleWork(guardLengthOf(view), args, 'Array.prototype.toLocaleString');
+  return view;
+});
+guardWrap(TypedArrayPrototype, 'toLocaleString', (self, args) => {
+  if (guardIsTypedArray(self)) {
+    guardLocaleWork(TypedArrayPrototypeGetLength(self), args, 'TypedArray.prototype.toLocaleString');
   }
 });
 
