@@ -278,6 +278,198 @@ is_deeply $got->{setLike}, [1, 2, 5], 'a set-like argument (size, has, keys)';
 like $got->{setLikeBad}, qr/^threw TypeError/, 'a set-like whose size is NaN is a TypeError';
 like $got->{setOnNonSet}, qr/^threw TypeError/, 'a Set method on something that is not a Set is a TypeError';
 
+# ---- iterator helpers (ES2025) ----
+
+$got = run_checks('iterators', q{
+    // An iterator over 1, 2, 3, ... (up to `end`) that records the calls of its return().
+    class Counting extends Iterator {
+      constructor(end = Infinity) { super(); this.n = 0; this.end = end; this.closed = 0; }
+      next() { return this.n < this.end ? { value: ++this.n, done: false } : { value: undefined, done: true }; }
+      return() { this.closed++; return {}; }
+    }
+    const caught = (f) => { try { f(); return 'no error'; } catch (e) { return e.name; } };
+    export default { fetch: () => results({
+      shapes: () => {
+        const d = Object.getOwnPropertyDescriptor(globalThis, 'Iterator');
+        const p = Object.getOwnPropertyDescriptor(Iterator, 'prototype');
+        return [typeof Iterator, Iterator.length, d.enumerable, d.writable, p.writable, p.configurable,
+                ['map', 'filter', 'take', 'drop', 'flatMap', 'reduce', 'toArray', 'forEach', 'some', 'every', 'find'].map((n) => [Iterator.prototype[n].length, Object.getOwnPropertyDescriptor(Iterator.prototype, n).enumerable]),
+                Iterator.from.length];
+      },
+      prototypeIsIteratorPrototype: () => Iterator.prototype === Object.getPrototypeOf(Object.getPrototypeOf([][Symbol.iterator]())),
+      notConstructible: () => [caught(() => new Iterator()), caught(() => Iterator()), caught(() => new Iterator.prototype.map(() => 1))],
+      subclass: () => { const c = new Counting(); return [c instanceof Iterator, c.take(3).toArray()]; },
+      arrayChain: () => [1, 2, 3].values().map((x) => x * 2).toArray(),
+      builtinIterators: () => {
+        function* gen() { yield 'g1'; yield 'g2'; }
+        return [new Map([['a', 1], ['b', 2]]).keys().toArray(), new Set([1, 2, 3]).values().filter((x) => x !== 2).toArray(),
+                'a\u{1F600}b'[Symbol.iterator]().toArray().length, gen().map((s) => s.toUpperCase()).toArray()];
+      },
+      mapFilterIndices: () => [['a', 'b', 'c'].values().map((v, i) => `${v}${i}`).toArray(), [5, 6, 7, 8].values().filter((v, i) => i % 2).toArray()],
+      takeDrop: () => [new Counting().drop(2).take(3).toArray(), new Counting(5).drop(Infinity).toArray(), new Counting(3).take(Infinity).toArray(), new Counting().take(0).toArray()],
+      flatMap: () => [1, 2, 3].values().flatMap((x) => (x === 2 ? [] : [x, x * 10].values())).toArray(),
+      flatMapIterables: () => ['ab', 'c'].values().flatMap((s) => new Set([s, s])).toArray(),
+      reduce: () => [[1, 2, 3].values().reduce((a, b) => a + b), [1, 2, 3].values().reduce((a, b, i) => a + b * i, 100), [].values().reduce((a) => a, 'init')],
+      reduceEmpty: () => caught(() => [].values().reduce((a, b) => a + b)),
+      forEach: () => { const seen = []; const r = ['x', 'y'].values().forEach((v, i) => seen.push(`${v}${i}`)); return [seen, r]; },
+      someEveryFind: () => [[1, 2].values().some((x) => x > 1), [1, 2].values().some((x) => x > 2), [1, 2].values().every((x) => x > 0),
+                            [1, 2].values().every((x) => x > 1), [1, 2, 3].values().find((x) => x > 1), [1].values().find((x) => x > 1)],
+      toStringTag: () => {
+        const d = Object.getOwnPropertyDescriptor(Iterator.prototype, Symbol.toStringTag);
+        return [typeof d.get, typeof d.set, d.enumerable, Iterator.prototype[Symbol.toStringTag], Object.prototype.toString.call(new Counting()),
+                Object.prototype.toString.call([].values().map((x) => x)), Object.prototype.toString.call([].values())];
+      },
+      constructorAccessor: () => {
+        const d = Object.getOwnPropertyDescriptor(Iterator.prototype, 'constructor');
+        return [typeof d.get, d.enumerable, Iterator.prototype.constructor === Iterator, [].values().constructor === Iterator];
+      },
+      setterWritesOwn: () => {
+        const o = Object.create(Iterator.prototype);
+        o.constructor = 'mine';
+        o[Symbol.toStringTag] = 'Mine';
+        return [o.constructor, Object.prototype.toString.call(o), Iterator.prototype.constructor === Iterator, caught(() => { Iterator.prototype.constructor = 1; })];
+      },
+      helperPrototype: () => {
+        const h = [].values().map((x) => x);
+        const p = Object.getPrototypeOf(h);
+        return [Object.getPrototypeOf(p) === Iterator.prototype, Object.getOwnPropertyNames(p).sort(), p === Object.getPrototypeOf([].values().filter(Boolean)),
+                h.constructor === Iterator, caught(() => p.next.call({})), caught(() => p.return.call([].values()))];
+      },
+      badCallbackCloses: () => ['map', 'filter', 'flatMap', 'reduce', 'forEach', 'some', 'every', 'find'].map((m) => { const c = new Counting(); return [caught(() => c[m]('no')), c.closed, c.n]; }),
+      badLimitCloses: () => [-1, NaN, -Infinity, { valueOf() { throw new SyntaxError('limit'); } }].flatMap((limit) => ['take', 'drop'].map((m) => { const c = new Counting(); return [caught(() => c[m](limit)), c.closed]; })),
+      limitConversion: () => [new Counting().take('2').toArray(), new Counting(4).drop(1.9).toArray(), new Counting().take(-0.5).toArray()],
+      takeClosesAtLimit: () => { const c = new Counting(); const got = c.take(2).toArray(); return [got, c.closed, c.n]; },
+      takeZeroClosesOnNext: () => { const c = new Counting(); const h = c.take(0); const before = c.closed; h.next(); return [before, c.closed, c.n]; },
+      earlyExitCloses: () => {
+        const closedAfter = (f) => { const c = new Counting(); const r = f(c); return [r, c.closed]; };
+        return [closedAfter((c) => c.some((x) => x === 2)), closedAfter((c) => c.every((x) => x < 3)), closedAfter((c) => c.find((x) => x === 4))];
+      },
+      exhaustedNotClosed: () => { const c = new Counting(3); return [c.some((x) => x > 5), c.every((x) => x > 0), c.closed]; },
+      callbackThrowCloses: () => {
+        const c = new Counting();
+        const h = c.map((x) => { if (x === 2) throw new SyntaxError('mapper'); return x; });
+        return [h.next().value, caught(() => h.next()), c.closed, h.next().done, c.closed];
+      },
+      returnErrorLosesToCallbackError: () => {
+        const c = new Counting();
+        c.return = () => { throw new RangeError('from return'); };
+        return caught(() => c.forEach(() => { throw new SyntaxError('from callback'); }));
+      },
+      nextThrowDoesNotClose: () => {
+        const c = new Counting();
+        c.next = () => { throw new SyntaxError('next'); };
+        const h = c.map((x) => x);
+        return [caught(() => h.next()), c.closed, h.next().done];
+      },
+      helperReturn: () => {
+        const a = new Counting(); const ha = a.map((x) => x); const ra = ha.return();
+        const b = new Counting(); const hb = b.filter(() => true); hb.next(); hb.return(); hb.return();
+        const c = new Counting(1); const hc = c.map((x) => x); hc.next(); hc.next(); hc.return();
+        return [ra, ha.next(), a.closed, a.n, b.closed, c.closed];
+      },
+      returnResultMustBeObject: () => { const c = new Counting(); c.return = () => 1; return [caught(() => c.take(1).toArray()), caught(() => c.some(() => true))]; },
+      flatMapReturnClosesInner: () => {
+        const outer = new Counting(); const inner = new Counting();
+        const h = outer.flatMap(() => inner);
+        h.next(); h.return();
+        return [inner.closed, outer.closed];
+      },
+      flatMapRejectsStrings: () => { const c = new Counting(); const h = c.flatMap((x) => `${x}`); return [caught(() => h.next()), c.closed]; },
+      reentrantNext: () => { let h; h = [1, 2].values().map(() => h.next()); return [caught(() => h.next()), h.next().done]; },
+      fromWraps: () => {
+        let closed = 0;
+        const plain = { i: 0, next() { return { value: this.i++, done: this.i > 3 }; }, return() { closed++; return {}; } };
+        const w = Iterator.from(plain);
+        const p = Object.getPrototypeOf(w);
+        return [w instanceof Iterator, w !== plain, Object.getPrototypeOf(p) === Iterator.prototype, Object.getOwnPropertyNames(p).sort(), w.take(1).toArray(), closed];
+      },
+      fromSameIterator: () => { const it = [1].values(); const c = new Counting(); return [Iterator.from(it) === it, Iterator.from(c) === c, Iterator.from(new Set([7])).toArray()]; },
+      fromIterableAndString: () => [Iterator.from([1, 2]).map((x) => x + 1).toArray(), Iterator.from('h\u{1F600}').toArray().length],
+      fromRejects: () => [caught(() => Iterator.from(5)), caught(() => Iterator.from(null)), caught(() => Iterator.from({ [Symbol.iterator]: () => 1 }))],
+      thisNotObject: () => [caught(() => Iterator.prototype.map.call(1, (x) => x)), caught(() => Iterator.prototype.toArray.call(undefined))],
+      lazy: () => { const c = new Counting(); const h = c.map((x) => x * 2); const before = c.n; const first = h.next(); return [before, first, c.n]; },
+    }) };
+});
+is_deeply $got->{shapes}, ['function', 0, $F, $T, $F, $F, [map { [$_, $F] } 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, 1], 1],
+    'Iterator: a non-enumerable global; Iterator.prototype fixed; the methods non-enumerable, of the standard lengths';
+is $got->{prototypeIsIteratorPrototype}, $T, 'Iterator.prototype is %IteratorPrototype%, which array iterators inherit';
+is_deeply $got->{notConstructible}, ['TypeError', 'TypeError', 'TypeError'], 'new Iterator() and Iterator() are TypeErrors; the methods are not constructors';
+is_deeply $got->{subclass}, [$T, [1, 2, 3]], 'a class extending Iterator constructs and has the helpers';
+is_deeply $got->{arrayChain}, [2, 4, 6], '[1, 2, 3].values().map(...).toArray()';
+is_deeply $got->{builtinIterators}, [['a', 'b'], [1, 3], 3, ['G1', 'G2']], 'Map, Set, string and generator iterators have the helpers';
+is_deeply $got->{mapFilterIndices}, [['a0', 'b1', 'c2'], [6, 8]], 'map and filter pass the value and a counter';
+is_deeply $got->{takeDrop}, [[3, 4, 5], [], [1, 2, 3], []], 'take and drop, with Infinity and 0';
+is_deeply $got->{flatMap}, [1, 10, 3, 30], 'flatMap flattens the iterators the mapper returns';
+is_deeply $got->{flatMapIterables}, ['ab', 'c'], 'flatMap iterates iterables the mapper returns (here Sets)';
+is_deeply $got->{reduce}, [6, 108, 'init'], 'reduce with and without an initial value, with the counter';
+is $got->{reduceEmpty}, 'TypeError', 'reduce of an empty iterator without an initial value is a TypeError';
+is_deeply $got->{forEach}, [['x0', 'y1'], undef], 'forEach calls with value and counter and returns undefined';
+is_deeply $got->{someEveryFind}, [$T, $F, $T, $F, 2, undef], 'some, every, find';
+is_deeply $got->{toStringTag}, ['function', 'function', $F, 'Iterator', '[object Iterator]', '[object Iterator Helper]', '[object Array Iterator]'],
+    'Symbol.toStringTag: an accessor giving "Iterator"; helpers are "Iterator Helper"';
+is_deeply $got->{constructorAccessor}, ['function', $F, $T, $T], 'Iterator.prototype.constructor: an accessor giving Iterator';
+is_deeply $got->{setterWritesOwn}, ['mine', '[object Mine]', $T, 'TypeError'],
+    'assigning constructor or Symbol.toStringTag on an iterator makes its own property; on Iterator.prototype it is a TypeError';
+is_deeply $got->{helperPrototype}, [$T, ['next', 'return'], $T, $T, 'TypeError', 'TypeError'],
+    '%IteratorHelperPrototype%: next and return, shared by the helpers, refusing other objects';
+is_deeply $got->{badCallbackCloses}, [map { ['TypeError', 1, 0] } 1 .. 8], 'a callback that is not a function: TypeError, the iterator closed and never stepped';
+is_deeply $got->{badLimitCloses}, [(['RangeError', 1]) x 6, (['SyntaxError', 1]) x 2],
+    'take/drop with a negative or NaN limit: RangeError; a limit that throws: its error; the iterator closed';
+is_deeply $got->{limitConversion}, [[1, 2], [2, 3, 4], []], 'the limit is converted to a number and truncated';
+is_deeply $got->{takeClosesAtLimit}, [[1, 2], 1, 2], 'take closes the iterator when the limit is reached, without stepping further';
+is_deeply $got->{takeZeroClosesOnNext}, [0, 1, 0], 'take(0) closes the iterator on the first next(), not before';
+is_deeply $got->{earlyExitCloses}, [[$T, 1], [$F, 1], [4, 1]], 'some, every and find close the iterator when they stop early';
+is_deeply $got->{exhaustedNotClosed}, [$F, $T, 0], 'an iterator run to its end is not closed';
+is_deeply $got->{callbackThrowCloses}, [1, 'SyntaxError', 1, $T, 1], "the mapper's exception closes the iterator, is rethrown, and ends the helper";
+is $got->{returnErrorLosesToCallbackError}, 'SyntaxError', "when closing after the callback's exception, return()'s own error is dropped";
+is_deeply $got->{nextThrowDoesNotClose}, ['SyntaxError', 0, $T], "an exception of the iterator's next() does not close it and ends the helper";
+is_deeply $got->{helperReturn}, [{ done => $T }, { done => $T }, 1, 0, 1, 0],
+    'helper.return() closes the iterator once (before the start too), not after it is done';
+is_deeply $got->{returnResultMustBeObject}, ['TypeError', 'TypeError'], 'closing on an early stop: a return() result that is not an object is a TypeError';
+is_deeply $got->{flatMapReturnClosesInner}, [1, 1], 'return() of a flatMap helper closes the inner iterator, then the outer';
+is_deeply $got->{flatMapRejectsStrings}, ['TypeError', 1], 'flatMap refuses a string from the mapper (TypeError) and closes the iterator';
+is_deeply $got->{reentrantNext}, ['TypeError', $T], 'next() of a running helper is a TypeError';
+is_deeply $got->{fromWraps}, [$T, $T, $T, ['next', 'return'], [0], 1],
+    'Iterator.from wraps an iterator that does not inherit from Iterator.prototype, forwarding next and return';
+is_deeply $got->{fromSameIterator}, [$T, $T, [7]], 'Iterator.from returns an iterator that inherits from Iterator.prototype itself, iterates iterables';
+is_deeply $got->{fromIterableAndString}, [[2, 3], 2], 'Iterator.from of an array and of a string (by code points)';
+is_deeply $got->{fromRejects}, ['TypeError', 'TypeError', 'TypeError'], 'Iterator.from of a number, null, or an iterable giving a primitive: TypeError';
+is_deeply $got->{thisNotObject}, ['TypeError', 'TypeError'], 'the methods on a non-object this: TypeError';
+is_deeply $got->{lazy}, [0, { value => 2, done => $F }, 1], 'helpers are lazy: nothing is stepped before next()';
+
+# The helpers keep working when the tenant replaced what they could have used.
+$got = run_checks('iteratorstampered', q{
+    // Replaces what a careless helper would call, runs f, puts it all back.
+    const tampered = (f) => {
+      const saved = [Array.prototype.push, Array.prototype.slice, Array.prototype[Symbol.iterator], Function.prototype.call, Iterator.prototype.map];
+      let log = '';
+      Object.defineProperty(Array.prototype, '0', { set() { log += 'array setter;'; }, configurable: true });
+      Object.defineProperty(Object.prototype, 'value', { get() { log += 'value getter;'; }, configurable: true });
+      Array.prototype.push = () => { throw new Error('push'); };
+      Array.prototype.slice = () => 'tampered slice';
+      Array.prototype[Symbol.iterator] = function* () { yield 'tampered'; };
+      Function.prototype.call = () => 'tampered call';
+      Iterator.prototype.map = () => 'tampered map';
+      let out;
+      try { out = f(); } catch (e) { out = `threw ${e}`; }
+      delete Array.prototype[0];
+      delete Object.prototype.value;
+      Array.prototype.push = saved[0]; Array.prototype.slice = saved[1]; Array.prototype[Symbol.iterator] = saved[2];
+      Function.prototype.call = saved[3]; Iterator.prototype.map = saved[4];
+      return [out, log];
+    };
+    const values = (array) => Reflect.apply(Array.prototype.values, array, []);
+    const describe = (array) => Object.getOwnPropertyNames(array).map((k) => Reflect.getOwnPropertyDescriptor(array, k).value);
+    export default { fetch: () => results({
+      toArray: () => tampered(() => describe(values([1, 2]).toArray())),
+      filterThenToArray: () => tampered(() => describe(values([4, 5, 6]).filter((x) => x > 4).take(1).toArray())),
+      fromArray: () => tampered(() => describe(Iterator.from({ next: () => ({ done: true }) }).toArray())),
+    }) };
+});
+is_deeply $got->{toArray}, [[1, 2, 2], ''], 'toArray with push, slice, the array iterator, call, an index setter and a value getter replaced: no tenant code runs';
+is_deeply $got->{filterThenToArray}, [[5, 1], ''], 'filter and take do not go through a replaced Iterator.prototype.map or call';
+is_deeply $got->{fromArray}, [[0], ''], 'Iterator.from wraps and steps a plain iterator with call replaced';
+
 # ---- eval during startup (Workers' allow_eval_during_startup) ----
 
 # From a 2025-06-01 compatibility date (or with allow_eval_during_startup;

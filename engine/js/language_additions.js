@@ -361,3 +361,366 @@ defineMissing(Set.prototype, {
     return !someKeyOf(record, (value) => SetPrototypeHas(this, value));
   },
 });
+
+// ---- Iterator helpers (ES2025) ----
+//
+// The global Iterator, Iterator.from, and map, filter, take, drop, flatMap,
+// reduce, toArray, forEach, some, every, find on %IteratorPrototype%, which
+// every iterator of the language (arrays, Maps, Sets, strings, generators)
+// inherits. The iterator is the tenant's own object: its next and return are
+// called as the standard says, through the captured call; argument checks
+// that fail, an early stop and an exception of the callback close it
+// (call its return), as the standard says. The helper objects are a state
+// machine of their own (no generator): %IteratorHelperPrototype%'s next and
+// return drive a step and a close function each helper makes.
+
+const ObjectPrototypeIsPrototypeOf = Object.prototype.isPrototypeOf;
+const ReflectSet = Reflect.set;
+// What a step returns when the iterator is done: no tenant value is this object.
+const ITERATION_DONE = {};
+
+function iteratorThis(self, method) {
+  if (!isObject(self)) throw new TypeError(`Iterator.prototype.${method} called on a non-object`);
+  return self;
+}
+
+// IteratorClose with a normal or return completion: return()'s errors go to the caller.
+function closeIterator(iterator) {
+  const close = iterator.return;
+  if (close === undefined || close === null) return;
+  if (!isObject(FunctionPrototypeCallOn(close, iterator))) throw new TypeError('The iterator result must be an object');
+}
+
+// IteratorClose with a throw completion: `error` wins over anything return() does.
+function closeAndThrow(iterator, error) {
+  try {
+    const close = iterator.return;
+    if (close !== undefined && close !== null) FunctionPrototypeCallOn(close, iterator);
+  } catch {
+    // the first error is the one thrown
+  }
+  throw error;
+}
+
+function callableOrClose(iterator, fn) {
+  if (typeof fn !== 'function') closeAndThrow(iterator, new TypeError(`${typeof fn} is not a function`));
+}
+
+// IteratorStep: the result object, or ITERATION_DONE.
+function iteratorStep(iterator, next) {
+  const result = FunctionPrototypeCallOn(next, iterator);
+  if (!isObject(result)) throw new TypeError('The iterator result must be an object');
+  return result.done ? ITERATION_DONE : result;
+}
+
+function iteratorStepValue(iterator, next) {
+  const result = iteratorStep(iterator, next);
+  return result === ITERATION_DONE ? result : result.value;
+}
+
+// GetIteratorFlattenable (without reading next): strings are iterated only for Iterator.from.
+function iteratorFlattenable(value, strings) {
+  if (!isObject(value) && !(strings && typeof value === 'string')) throw new TypeError(`${typeof value} is not an iterator or iterable`);
+  const method = value[SymbolIterator];
+  const iterator = method === undefined || method === null ? value : FunctionPrototypeCallOn(method, value);
+  if (!isObject(iterator)) throw new TypeError('The iterator must be an object');
+  return iterator;
+}
+
+// The take and drop limit, as the standard converts it: the iterator is
+// closed if that throws or gives NaN or a negative number.
+function iteratorLimitOrClose(iterator, limit) {
+  let number;
+  try {
+    number = +limit;
+  } catch (error) {
+    closeAndThrow(iterator, error);
+  }
+  const integer = toIntegerOrInfinity(number);
+  if (number !== number || integer < 0) closeAndThrow(iterator, new RangeError('The limit must be a non-negative number'));
+  return integer;
+}
+
+// Calls fn(value, counter) for each value until stop(what fn returned):
+// then closes the iterator and returns that value; ITERATION_DONE at the end.
+function iterateUntil(self, method, fn, stop) {
+  const iterator = iteratorThis(self, method);
+  callableOrClose(iterator, fn);
+  const next = iterator.next;
+  for (let counter = 0; ; counter++) {
+    const value = iteratorStepValue(iterator, next);
+    if (value === ITERATION_DONE) return value;
+    let result;
+    try {
+      result = fn(value, counter);
+    } catch (error) {
+      closeAndThrow(iterator, error);
+    }
+    if (stop(result)) {
+      closeIterator(iterator);
+      return value;
+    }
+  }
+}
+
+function Iterator() {
+  if (new.target === undefined || new.target === Iterator) throw new TypeError('Abstract class Iterator not directly constructable');
+}
+
+const HELPER_START = 0;
+const HELPER_SUSPENDED = 1;
+const HELPER_RUNNING = 2;
+const HELPER_DONE = 3;
+
+// %IteratorHelperPrototype%: step() gives the next value or ITERATION_DONE,
+// close() closes what the helper iterates (return() while not done).
+class IteratorHelper {
+  #state = HELPER_START;
+  #step;
+  #close;
+
+  constructor(step, close) {
+    this.#step = step;
+    this.#close = close;
+  }
+
+  next() {
+    if (!isObject(this) || !(#state in this)) throw new TypeError('next called on an object that is not an Iterator Helper');
+    if (this.#state === HELPER_RUNNING) throw new TypeError('Iterator Helper is already running');
+    if (this.#state === HELPER_DONE) return { value: undefined, done: true };
+    this.#state = HELPER_RUNNING;
+    let value = ITERATION_DONE;
+    try {
+      value = this.#step();
+    } finally {
+      this.#state = value === ITERATION_DONE ? HELPER_DONE : HELPER_SUSPENDED;
+    }
+    return value === ITERATION_DONE ? { value: undefined, done: true } : { value, done: false };
+  }
+
+  return() {
+    if (!isObject(this) || !(#state in this)) throw new TypeError('return called on an object that is not an Iterator Helper');
+    const state = this.#state;
+    if (state === HELPER_RUNNING) throw new TypeError('Iterator Helper is already running');
+    if (state !== HELPER_DONE) {
+      this.#state = state === HELPER_START ? HELPER_DONE : HELPER_RUNNING;
+      try {
+        this.#close();
+      } finally {
+        this.#state = HELPER_DONE;
+      }
+    }
+    return { value: undefined, done: true };
+  }
+}
+
+// %WrapForValidIteratorPrototype%: what Iterator.from gives for an iterator
+// that does not inherit from Iterator.prototype.
+class WrappedIterator {
+  #iterator;
+  #next;
+
+  constructor(iterator, next) {
+    this.#iterator = iterator;
+    this.#next = next;
+  }
+
+  next() {
+    return FunctionPrototypeCallOn(this.#next, this.#iterator);
+  }
+
+  return() {
+    const iterator = this.#iterator;
+    const close = iterator.return;
+    if (close === undefined || close === null) return { value: undefined, done: true };
+    return FunctionPrototypeCallOn(close, iterator);
+  }
+}
+
+// A helper over the iterator `self`: step(iterator, next) as the helper's
+// step, closing the iterator when it returns early.
+function iteratorHelper(iterator, step) {
+  const next = iterator.next;
+  return new IteratorHelper(() => step(iterator, next), () => closeIterator(iterator));
+}
+
+// The helper of map and filter: each value `each` maps (or ITERATION_DONE to skip it).
+function mappingHelper(self, method, fn, each) {
+  const iterator = iteratorThis(self, method);
+  callableOrClose(iterator, fn);
+  let counter = 0;
+  return iteratorHelper(iterator, (_, next) => {
+    for (;;) {
+      const value = iteratorStepValue(iterator, next);
+      if (value === ITERATION_DONE) return value;
+      let mapped;
+      try {
+        mapped = each(value, fn(value, counter++));
+      } catch (error) {
+        closeAndThrow(iterator, error);
+      }
+      if (mapped !== ITERATION_DONE) return mapped;
+    }
+  });
+}
+
+if (!('Iterator' in globalThis)) {
+  for (const cls of [IteratorHelper, WrappedIterator]) {
+    ObjectSetPrototypeOf(cls.prototype, IteratorPrototype);
+    delete cls.prototype.constructor;
+  }
+  setToStringTag(IteratorHelper.prototype, 'Iterator Helper');
+  ObjectDefineProperty(Iterator, 'prototype', { value: IteratorPrototype, writable: false });
+  defineGlobal('Iterator', Iterator);
+  defineMethods(Iterator, {
+    from(value) {
+      const iterator = iteratorFlattenable(value, true);
+      const next = iterator.next;
+      if (FunctionPrototypeCallOn(ObjectPrototypeIsPrototypeOf, IteratorPrototype, iterator)) return iterator;
+      return new WrappedIterator(iterator, next);
+    },
+  });
+  // constructor and @@toStringTag are accessors, as ES2025 has them: a
+  // setter that writes an own property of the object it is called on
+  // (SetterThatIgnoresPrototypeProperties), never of Iterator.prototype.
+  const ignoringPrototype = (self, key, value) => {
+    if (!isObject(self)) throw new TypeError('Cannot set a property of a non-object');
+    if (self === IteratorPrototype) throw new TypeError('Cannot assign to this property of Iterator.prototype');
+    if (ObjectGetOwnPropertyDescriptor(self, key) === undefined) {
+      ObjectDefineProperty(self, key, { value, writable: true, enumerable: true, configurable: true });
+    } else if (!ReflectSet(self, key, value)) {
+      throw new TypeError('Cannot assign to a read only property');
+    }
+  };
+  const accessors = {
+    get constructor() { return Iterator; },
+    set constructor(value) { ignoringPrototype(this, 'constructor', value); },
+    get [SymbolToStringTag]() { return 'Iterator'; },
+    set [SymbolToStringTag](value) { ignoringPrototype(this, SymbolToStringTag, value); },
+  };
+  for (const key of ['constructor', SymbolToStringTag]) {
+    const { get, set } = ObjectGetOwnPropertyDescriptor(accessors, key);
+    ObjectDefineProperty(IteratorPrototype, key, { get, set, enumerable: false, configurable: true });
+  }
+}
+
+defineMissing(IteratorPrototype, {
+  map(mapper) {
+    return mappingHelper(this, 'map', mapper, (value, mapped) => mapped);
+  },
+  filter(predicate) {
+    return mappingHelper(this, 'filter', predicate, (value, selected) => (selected ? value : ITERATION_DONE));
+  },
+  take(limit) {
+    const iterator = iteratorThis(this, 'take');
+    let remaining = iteratorLimitOrClose(iterator, limit);
+    return iteratorHelper(iterator, (_, next) => {
+      if (remaining === 0) {
+        closeIterator(iterator);
+        return ITERATION_DONE;
+      }
+      if (remaining !== Infinity) remaining--;
+      return iteratorStepValue(iterator, next);
+    });
+  },
+  drop(limit) {
+    const iterator = iteratorThis(this, 'drop');
+    let remaining = iteratorLimitOrClose(iterator, limit);
+    return iteratorHelper(iterator, (_, next) => {
+      while (remaining > 0) {
+        if (remaining !== Infinity) remaining--;
+        if (iteratorStep(iterator, next) === ITERATION_DONE) return ITERATION_DONE;
+      }
+      return iteratorStepValue(iterator, next);
+    });
+  },
+  flatMap(mapper) {
+    const iterator = iteratorThis(this, 'flatMap');
+    callableOrClose(iterator, mapper);
+    const next = iterator.next;
+    let counter = 0;
+    let inner;
+    let innerNext;
+    const step = () => {
+      for (;;) {
+        if (inner === undefined) {
+          const value = iteratorStepValue(iterator, next);
+          if (value === ITERATION_DONE) return value;
+          try {
+            inner = iteratorFlattenable(mapper(value, counter++), false);
+            innerNext = inner.next;
+          } catch (error) {
+            inner = undefined;
+            closeAndThrow(iterator, error);
+          }
+        }
+        let value;
+        try {
+          value = iteratorStepValue(inner, innerNext);
+        } catch (error) {
+          inner = undefined;
+          closeAndThrow(iterator, error);
+        }
+        if (value !== ITERATION_DONE) return value;
+        inner = undefined;
+      }
+    };
+    const close = () => {
+      const current = inner;
+      inner = undefined;
+      if (current !== undefined) {
+        try {
+          closeIterator(current);
+        } catch (error) {
+          closeAndThrow(iterator, error);
+        }
+      }
+      closeIterator(iterator);
+    };
+    return new IteratorHelper(step, close);
+  },
+  reduce(reducer) {
+    const iterator = iteratorThis(this, 'reduce');
+    callableOrClose(iterator, reducer);
+    const next = iterator.next;
+    let accumulator = arguments[1];
+    let counter = 0;
+    if (arguments.length < 2) {
+      accumulator = iteratorStepValue(iterator, next);
+      if (accumulator === ITERATION_DONE) throw new TypeError('Reduce of empty iterator with no initial value');
+      counter = 1;
+    }
+    for (;;) {
+      const value = iteratorStepValue(iterator, next);
+      if (value === ITERATION_DONE) return accumulator;
+      try {
+        accumulator = reducer(accumulator, value, counter++);
+      } catch (error) {
+        closeAndThrow(iterator, error);
+      }
+    }
+  },
+  toArray() {
+    const iterator = iteratorThis(this, 'toArray');
+    const next = iterator.next;
+    const items = listNew();
+    for (;;) {
+      const value = iteratorStepValue(iterator, next);
+      if (value === ITERATION_DONE) return listToArray(items);
+      listPush(items, value);
+    }
+  },
+  forEach(fn) {
+    iterateUntil(this, 'forEach', fn, () => false);
+  },
+  some(predicate) {
+    return iterateUntil(this, 'some', predicate, (result) => !!result) !== ITERATION_DONE;
+  },
+  every(predicate) {
+    return iterateUntil(this, 'every', predicate, (result) => !result) === ITERATION_DONE;
+  },
+  find(predicate) {
+    const found = iterateUntil(this, 'find', predicate, (result) => !!result);
+    return found === ITERATION_DONE ? undefined : found;
+  },
+});
