@@ -470,6 +470,34 @@ is_deeply $got->{toArray}, [[1, 2, 2], ''], 'toArray with push, slice, the array
 is_deeply $got->{filterThenToArray}, [[5, 1], ''], 'filter and take do not go through a replaced Iterator.prototype.map or call';
 is_deeply $got->{fromArray}, [[0], ''], 'Iterator.from wraps and steps a plain iterator with call replaced';
 
+# ---- Promise.try (ES2025) ----
+
+$got = run_checks('promisetry', q{
+    const settled = (p) => p.then((v) => ['fulfilled', v], (e) => ['rejected', e instanceof Error ? e.message : e]);
+    export default { fetch: () => results({
+      shape: () => { const d = Object.getOwnPropertyDescriptor(Promise, 'try'); return [typeof d.value, d.enumerable, d.writable, d.value.length, d.value.name]; },
+      value: () => settled(Promise.try(() => 'now')),
+      arguments: () => settled(Promise.try((a, b) => a + b, 40, 2)),
+      calledAtOnce: () => { let called = false; Promise.try(() => { called = true; }); return called; },
+      throwRejects: () => { let p; const sync = (() => { try { p = Promise.try(() => { throw new Error('boom'); }); return 'no throw'; } catch { return 'threw'; } })(); return settled(p).then((r) => [sync, r]); },
+      asyncCallback: () => settled(Promise.try(async () => { await null; return 'later'; })),
+      notCallableRejects: () => Promise.try(5).then(() => 'fulfilled', (e) => ['rejected', e.name]),
+      subclass: () => { class P extends Promise {} const p = P.try(() => 1); return [p instanceof P, p.constructor === P]; },
+      thisNotObject: () => Promise.try.call(1, () => 1),
+      thisNotConstructor: () => Promise.try.call({}, () => 1),
+    }) };
+});
+is_deeply $got->{shape}, ['function', $F, $T, 1, 'try'], 'Promise.try: a non-enumerable method of length 1';
+is_deeply $got->{value}, ['fulfilled', 'now'], "Promise.try: a promise of the callback's value";
+is_deeply $got->{arguments}, ['fulfilled', 42], 'Promise.try passes the further arguments to the callback';
+is $got->{calledAtOnce}, $T, 'Promise.try calls the callback at once, not in a later task';
+is_deeply $got->{throwRejects}, ['no throw', ['rejected', 'boom']], "the callback's exception rejects the promise instead of being thrown";
+is_deeply $got->{asyncCallback}, ['fulfilled', 'later'], 'a promise the callback returns is followed';
+is_deeply $got->{notCallableRejects}, ['rejected', 'TypeError'], 'a callback that is not a function: a promise rejected with a TypeError';
+is_deeply $got->{subclass}, [$T, $T], 'Promise.try on a subclass makes a promise of that subclass';
+like $got->{thisNotObject}, qr/^threw TypeError/, 'Promise.try on a non-object this is a TypeError';
+like $got->{thisNotConstructor}, qr/^threw TypeError/, 'Promise.try on a this that is not a constructor is a TypeError';
+
 # ---- eval during startup (Workers' allow_eval_during_startup) ----
 
 # From a 2025-06-01 compatibility date (or with allow_eval_during_startup;

@@ -2,9 +2,10 @@
 // library (ES2023-2025): libraries bundled for Workers call these without
 // polyfills (esbuild lowers syntax, never library calls). Array and typed
 // array copies (toSorted, toReversed, toSpliced, with), Object.groupBy and
-// Map.groupBy, Promise.withResolvers, Array.fromAsync,
+// Map.groupBy, Promise.withResolvers, Promise.try, Array.fromAsync,
 // String.prototype.isWellFormed/toWellFormed and the Set methods (union,
-// intersection, ...). Each is a non-enumerable method as V8 defines them.
+// intersection, ...), the iterator helpers (Iterator, Iterator.from, map, ...).
+// Each is a non-enumerable method as V8 defines them.
 // They work on the tenant's own values only: no engine state is reachable
 // from them, so where the standard calls a method of its argument they do
 // too, as the standard says.
@@ -249,12 +250,36 @@ defineMissing(Map, {
   },
 });
 
+// The standard's NewPromiseCapability(C): a fresh { promise, resolve, reject }.
+function newPromiseCapability(C) {
+  let resolve;
+  let reject;
+  const promise = new C((res, rej) => {
+    if (resolve !== undefined || reject !== undefined) throw new TypeError('Promise executor has already been invoked with non-undefined arguments');
+    resolve = res;
+    reject = rej;
+  });
+  if (typeof resolve !== 'function' || typeof reject !== 'function') throw new TypeError('Promise resolve or reject function is not callable');
+  return { promise, resolve, reject };
+}
+
 defineMissing(Promise, {
   withResolvers() {
-    let resolve;
-    let reject;
-    const promise = new this((res, rej) => { resolve = res; reject = rej; });
-    return { promise, resolve, reject };
+    return newPromiseCapability(this);
+  },
+  // ES2025: callbackfn(...args) now, its result or exception as a promise of `this`.
+  try(callbackfn, ...args) {
+    if (!isObject(this)) throw new TypeError('Promise.try called on a non-object');
+    const { promise, resolve, reject } = newPromiseCapability(this);
+    let value;
+    try {
+      value = ReflectApply(callbackfn, undefined, args);
+    } catch (error) {
+      reject(error);
+      return promise;
+    }
+    resolve(value);
+    return promise;
   },
 });
 
