@@ -498,6 +498,123 @@ is_deeply $got->{subclass}, [$T, $T], 'Promise.try on a subclass makes a promise
 like $got->{thisNotObject}, qr/^threw TypeError/, 'Promise.try on a non-object this is a TypeError';
 like $got->{thisNotConstructor}, qr/^threw TypeError/, 'Promise.try on a this that is not a constructor is a TypeError';
 
+# ---- explicit resource management: Symbol.dispose, DisposableStack, ... ----
+
+$got = run_checks('disposal', q{
+    // `using` as esbuild 0.27 lowers it (--target=es2022): Symbol.dispose is looked up first.
+    var __knownSymbol=(name,symbol)=>(symbol=Symbol[name])?symbol:Symbol.for("Symbol."+name);var __typeError=msg=>{throw TypeError(msg)};var __using=(stack,value,async)=>{if(value!=null){if(typeof value!=="object"&&typeof value!=="function")__typeError("Object expected");var dispose,inner;if(async)dispose=value[__knownSymbol("asyncDispose")];if(dispose===void 0){dispose=value[__knownSymbol("dispose")];if(async)inner=dispose}if(typeof dispose!=="function")__typeError("Object not disposable");if(inner)dispose=function(){try{inner.call(this)}catch(e){return Promise.reject(e)}};stack.push([async,dispose,value])}else if(async){stack.push([async])}return value};var __callDispose=(stack,error,hasError)=>{var E=typeof SuppressedError==="function"?SuppressedError:function(e,s,m,_){return _=Error(m),_.name="SuppressedError",_.error=e,_.suppressed=s,_};var fail=e=>error=hasError?new E(e,error,"An error was suppressed during disposal"):(hasError=true,e);var next=it=>{while(it=stack.pop()){try{var result=it[1]&&it[1].call(it[2]);if(it[0])return Promise.resolve(result).then(next,e=>(fail(e),next()))}catch(e){fail(e)}}if(hasError)throw error};return next()};function lowered(log){{var _stack=[];try{const a=__using(_stack,{[Symbol.dispose](){log.push("a")}});const b=__using(_stack,{[Symbol.dispose](){log.push("b")}});log.push("body")}catch(_){var _error=_,_hasError=true}finally{__callDispose(_stack,_error,_hasError)}}return log}
+    const caught = (f) => { try { f(); return 'no error'; } catch (e) { return e.name; } };
+    const disposable = (log, name) => ({ [Symbol.dispose]() { log.push(name); } });
+    export default { fetch: () => results({
+      symbols: () => ['dispose', 'asyncDispose'].map((n) => { const d = Object.getOwnPropertyDescriptor(Symbol, n);
+        return [typeof d.value, d.value.description, d.writable, d.enumerable, d.configurable, Symbol.for(`Symbol.${n}`) !== d.value]; }),
+      usingLowered: () => lowered([]),
+      suppressedError: () => {
+        const e = new SuppressedError('inner', 'outer', 'msg');
+        const plain = SuppressedError(1, 2);
+        return [e instanceof Error, e.name, e.message, e.error, e.suppressed, Object.keys(e), Object.prototype.hasOwnProperty.call(plain, 'message'),
+                plain instanceof SuppressedError, SuppressedError.length, Object.getPrototypeOf(SuppressedError) === Error, typeof e.stack];
+      },
+      shapes: () => [DisposableStack.length, AsyncDisposableStack.length, ['use', 'adopt', 'defer', 'move', 'dispose'].map((n) => DisposableStack.prototype[n].length),
+                     DisposableStack.prototype[Symbol.dispose] === DisposableStack.prototype.dispose, AsyncDisposableStack.prototype[Symbol.asyncDispose] === AsyncDisposableStack.prototype.disposeAsync,
+                     'dispose' in AsyncDisposableStack.prototype, 'disposeAsync' in DisposableStack.prototype,
+                     Object.prototype.toString.call(new DisposableStack()), Object.prototype.toString.call(new AsyncDisposableStack()),
+                     Object.keys(globalThis).filter((k) => /Dispos|Suppressed/.test(k))],
+      needsNew: () => [caught(() => DisposableStack()), caught(() => AsyncDisposableStack())],
+      disposeOrder: () => {
+        const log = [];
+        const stack = new DisposableStack();
+        const r = stack.use(disposable(log, 'use'));
+        stack.use(null);
+        stack.adopt('v', (v) => log.push(`adopt ${v}`));
+        stack.defer(function () { log.push(`defer this=${this}`); });
+        const before = stack.disposed;
+        stack.dispose();
+        stack.dispose();
+        return [log, before, stack.disposed, typeof r[Symbol.dispose]];
+      },
+      afterDisposed: () => { const s = new DisposableStack(); s.dispose(); return ['use', 'adopt', 'defer', 'move'].map((m) => caught(() => s[m](() => {}, () => {}))); },
+      badArguments: () => { const s = new DisposableStack(); return [caught(() => s.use(1)), caught(() => s.use({})), caught(() => s.use({ [Symbol.dispose]: 1 })), caught(() => s.adopt(1, 'no')), caught(() => s.defer('no')), s.disposed]; },
+      errorsSuppressed: () => {
+        const s = new DisposableStack();
+        s.defer(() => { throw new Error('first added'); });
+        s.defer(() => { throw new Error('second added'); });
+        try { s.dispose(); return 'no error'; } catch (e) { return [e.name, e.error.message, e.suppressed.message]; }
+      },
+      oneError: () => { const s = new DisposableStack(); const log = []; s.defer(() => log.push('ran')); s.defer(() => { throw new RangeError('only'); }); return [caught(() => s.dispose()), log]; },
+      move: () => {
+        const log = [];
+        const s = new DisposableStack();
+        s.use(disposable(log, 'x'));
+        const moved = s.move();
+        s.dispose();
+        const before = [...log];
+        moved.dispose();
+        class Sub extends DisposableStack {}
+        const sub = new Sub();
+        return [before, log, s.disposed, moved instanceof DisposableStack, sub instanceof Sub, Object.getPrototypeOf(sub.move()) === DisposableStack.prototype];
+      },
+      brandChecks: () => [caught(() => DisposableStack.prototype.dispose.call({})), caught(() => Object.getOwnPropertyDescriptor(DisposableStack.prototype, 'disposed').get.call({}))],
+      asyncStack: async () => {
+        const log = [];
+        const s = new AsyncDisposableStack();
+        s.use({ async [Symbol.asyncDispose]() { await null; log.push('async'); } });
+        s.use({ [Symbol.dispose]() { log.push('sync'); return new Promise(() => {}); } });
+        s.use(undefined);
+        s.defer(async () => { log.push('defer'); });
+        const p = s.disposeAsync();
+        const sync = [...log];
+        const r = await p;
+        return [p instanceof Promise, sync, log, r, s.disposed];
+      },
+      asyncErrors: async () => {
+        const s = new AsyncDisposableStack();
+        s.defer(async () => { throw new Error('a'); });
+        s.use({ [Symbol.dispose]() { throw new Error('b'); } });
+        try { await s.disposeAsync(); return 'no error'; } catch (e) { return [e.name, e.error.message, e.suppressed.message]; }
+      },
+      asyncBrandRejects: async () => { const p = AsyncDisposableStack.prototype.disposeAsync.call({}); try { await p; return 'resolved'; } catch (e) { return [p instanceof Promise, e.name]; } },
+      iteratorDispose: () => {
+        let closed = 0;
+        const it = { __proto__: Iterator.prototype, next: () => ({ done: true }), return() { closed++; return {}; } };
+        it[Symbol.dispose]();
+        [1].values()[Symbol.dispose]();
+        return closed;
+      },
+      asyncIteratorDispose: async () => {
+        let closed = 0;
+        async function* gen() { try { yield 1; yield 2; } finally { closed++; } }
+        const g = gen();
+        await g.next();
+        const r = await g[Symbol.asyncDispose]();
+        return [closed, r, (await g.next()).done];
+      },
+    }) };
+});
+is_deeply $got->{symbols}, [['symbol', 'Symbol.dispose', $F, $F, $F, $T], ['symbol', 'Symbol.asyncDispose', $F, $F, $F, $T]],
+    'Symbol.dispose and Symbol.asyncDispose: well-known symbols, fixed properties of Symbol';
+is_deeply $got->{usingLowered}, ['body', 'b', 'a'], "esbuild's lowering of `using` disposes with Symbol.dispose, last first";
+is_deeply $got->{suppressedError}, [$T, 'SuppressedError', 'msg', 'inner', 'outer', [], $F, $T, 3, $T, 'string'],
+    'SuppressedError: an Error with non-enumerable error and suppressed, callable without new';
+is_deeply $got->{shapes}, [0, 0, [1, 2, 1, 0, 0], $T, $T, $F, $F, '[object DisposableStack]', '[object AsyncDisposableStack]', []],
+    'DisposableStack and AsyncDisposableStack: the methods, the dispose aliases, the tags, non-enumerable globals';
+is_deeply $got->{needsNew}, ['TypeError', 'TypeError'], 'the stacks are constructors only';
+is_deeply $got->{disposeOrder}, [['defer this=undefined', 'adopt v', 'use'], $F, $T, 'function'],
+    'dispose() runs defer, adopt and use last first, once; use() returns its value; null is skipped';
+is_deeply $got->{afterDisposed}, [('ReferenceError') x 4], 'use, adopt, defer and move on a disposed stack: ReferenceError';
+is_deeply $got->{badArguments}, ['TypeError', 'TypeError', 'TypeError', 'TypeError', 'TypeError', $F],
+    'use() of a primitive or an object without a dispose method, adopt() and defer() without a function: TypeError';
+is_deeply $got->{errorsSuppressed}, ['SuppressedError', 'first added', 'second added'], 'a later error suppresses an earlier one (SuppressedError)';
+is_deeply $got->{oneError}, ['RangeError', ['ran']], 'one error is thrown as it is, after every disposer ran';
+is_deeply $got->{move}, [[], ['x'], $T, $T, $T, $T], 'move() hands the resources to a new DisposableStack and disposes the old one empty';
+is_deeply $got->{brandChecks}, ['TypeError', 'TypeError'], 'the methods and the disposed getter refuse other objects';
+is_deeply $got->{asyncStack}, [$T, ['defer'], ['defer', 'sync', 'async'], undef, $T],
+    'disposeAsync: last first, each awaited before the next (Symbol.dispose\'s own result is not awaited)';
+is_deeply $got->{asyncErrors}, ['SuppressedError', 'a', 'b'], 'disposeAsync rejects with a SuppressedError for a later error';
+is_deeply $got->{asyncBrandRejects}, [$T, 'TypeError'], 'disposeAsync on another object: a rejected promise';
+is $got->{iteratorDispose}, 1, "Iterator.prototype[Symbol.dispose] calls the iterator's return()";
+is_deeply $got->{asyncIteratorDispose}, [1, undef, $T], "an async generator's Symbol.asyncDispose closes it";
+
 # ---- eval during startup (Workers' allow_eval_during_startup) ----
 
 # From a 2025-06-01 compatibility date (or with allow_eval_during_startup;

@@ -4,7 +4,8 @@
 // array copies (toSorted, toReversed, toSpliced, with), Object.groupBy and
 // Map.groupBy, Promise.withResolvers, Promise.try, Array.fromAsync,
 // String.prototype.isWellFormed/toWellFormed and the Set methods (union,
-// intersection, ...), the iterator helpers (Iterator, Iterator.from, map, ...).
+// intersection, ...), the iterator helpers (Iterator, Iterator.from, map, ...),
+// and explicit resource management (Symbol.dispose, DisposableStack, ...).
 // Each is a non-enumerable method as V8 defines them.
 // They work on the tenant's own values only: no engine state is reachable
 // from them, so where the standard calls a method of its argument they do
@@ -747,5 +748,192 @@ defineMissing(IteratorPrototype, {
   find(predicate) {
     const found = iterateUntil(this, 'find', predicate, (result) => !!result);
     return found === ITERATION_DONE ? undefined : found;
+  },
+});
+
+// ---- Explicit resource management (TC39, ES2026) ----
+//
+// Symbol.dispose and Symbol.asyncDispose (esbuild's lowering of `using`
+// looks them up first), SuppressedError, DisposableStack and
+// AsyncDisposableStack, and %IteratorPrototype%[Symbol.dispose] and
+// %AsyncIteratorPrototype%[Symbol.asyncDispose]. A stack keeps its
+// resources in a list of its own and disposes them last first; the methods
+// it calls are the tenant's, with the tenant's values, as the proposal says.
+
+const SymbolDispose = Symbol.dispose || Symbol('Symbol.dispose');
+const SymbolAsyncDispose = Symbol.asyncDispose || Symbol('Symbol.asyncDispose');
+const ReferenceErrorIntrinsic = ReferenceError;
+// (AsyncIteratorPrototype: streams.js)
+
+function defineValue(target, key, value) {
+  ObjectDefineProperty(target, key, { value, writable: true, enumerable: false, configurable: true });
+}
+
+function SuppressedError(error, suppressed, message) {
+  const object = ReflectConstruct(Error, [], new.target === undefined ? SuppressedError : new.target);
+  if (message !== undefined) defineValue(object, 'message', `${message}`);
+  defineValue(object, 'error', error);
+  defineValue(object, 'suppressed', suppressed);
+  return object;
+}
+
+// GetMethod: undefined for undefined or null, else a function or a TypeError.
+function getMethod(value, key) {
+  const method = value[key];
+  if (method === undefined || method === null) return undefined;
+  if (typeof method !== 'function') throw new TypeError(`${typeof key === 'symbol' ? 'The dispose method' : key} is not a function`);
+  return method;
+}
+
+function requireDisposer(onDispose) {
+  if (typeof onDispose !== 'function') throw new TypeError('onDispose must be a function');
+  return onDispose;
+}
+
+// The resource `value` is (CreateDisposableResource): { value, method }.
+// An async stack disposes with Symbol.asyncDispose, else Symbol.dispose
+// (whose result is not awaited).
+function disposableResource(value, async) {
+  if (value === undefined || value === null) return { value: undefined, method: undefined };
+  if (!isObject(value)) throw new TypeError('The value to dispose must be an object');
+  let method = async ? getMethod(value, SymbolAsyncDispose) : undefined;
+  if (method === undefined) {
+    const dispose = getMethod(value, SymbolDispose);
+    method = async && dispose !== undefined ? async () => { FunctionPrototypeCallOn(dispose, value); } : dispose;
+  }
+  if (method === undefined) throw new TypeError(`The value has no ${async ? 'Symbol.asyncDispose or ' : ''}Symbol.dispose method`);
+  return { value, method };
+}
+
+// DisposeResources: the last added first; an error after an earlier one
+// becomes a SuppressedError of the two.
+function disposeResources(resources) {
+  let failed = false;
+  let error;
+  for (let i = resources.length - 1; i >= 0; i--) {
+    try {
+      FunctionPrototypeCallOn(resources[i].method, resources[i].value);
+    } catch (thrown) {
+      error = failed ? new SuppressedError(thrown, error) : thrown;
+      failed = true;
+    }
+  }
+  if (failed) throw error;
+}
+
+async function disposeResourcesAsync(resources) {
+  let failed = false;
+  let error;
+  let needsAwait = false;
+  let hasAwaited = false;
+  for (let i = resources.length - 1; i >= 0; i--) {
+    const { value, method } = resources[i];
+    if (method === undefined) {
+      needsAwait = true;    // `await using x = null`: one turn of the loop
+      continue;
+    }
+    try {
+      const result = FunctionPrototypeCallOn(method, value);
+      hasAwaited = true;
+      await result;
+    } catch (thrown) {
+      error = failed ? new SuppressedError(thrown, error) : thrown;
+      failed = true;
+    }
+  }
+  if (needsAwait && !hasAwaited) await undefined;
+  if (failed) throw error;
+}
+
+// DisposableStack (async false) and AsyncDisposableStack (async true).
+function disposableStackClass(name, async) {
+  const stackClass = class {
+    #disposed = false;
+    #resources = listNew();
+
+    get disposed() {
+      return this.#disposed;
+    }
+
+    use(value) {
+      this.#live();
+      if (async || (value !== undefined && value !== null)) listPush(this.#resources, disposableResource(value, async));
+      return value;
+    }
+
+    adopt(value, onDispose) {
+      this.#live();
+      requireDisposer(onDispose);
+      listPush(this.#resources, { value: undefined, method: () => onDispose(value) });
+      return value;
+    }
+
+    defer(onDispose) {
+      this.#live();
+      listPush(this.#resources, { value: undefined, method: requireDisposer(onDispose) });
+    }
+
+    move() {
+      this.#live();
+      const moved = new stackClass();
+      moved.#resources = this.#resources;
+      this.#resources = listNew();
+      this.#disposed = true;
+      return moved;
+    }
+
+    dispose() {
+      const resources = this.#take();
+      if (resources !== undefined) disposeResources(resources);
+    }
+
+    async disposeAsync() {
+      const resources = this.#take();
+      if (resources !== undefined) await disposeResourcesAsync(resources);
+    }
+
+    #live() {
+      if (this.#disposed) throw new ReferenceErrorIntrinsic(`${name} already disposed`);
+    }
+
+    // The resources to dispose, once: undefined if the stack is disposed already.
+    #take() {
+      if (this.#disposed) return undefined;
+      const resources = this.#resources;
+      this.#disposed = true;
+      this.#resources = listNew();
+      return resources;
+    }
+  };
+  const prototype = stackClass.prototype;
+  ObjectDefineProperty(stackClass, 'name', { value: name });
+  ReflectDeleteProperty(prototype, async ? 'dispose' : 'disposeAsync');
+  defineValue(prototype, async ? SymbolAsyncDispose : SymbolDispose, prototype[async ? 'disposeAsync' : 'dispose']);
+  setToStringTag(prototype, name);
+  return stackClass;
+}
+
+if (!('SuppressedError' in globalThis)) {
+  ObjectSetPrototypeOf(SuppressedError, Error);
+  ObjectSetPrototypeOf(SuppressedError.prototype, Error.prototype);
+  ObjectDefineProperty(SuppressedError, 'prototype', { writable: false });
+  defineValue(SuppressedError.prototype, 'name', 'SuppressedError');
+  defineValue(SuppressedError.prototype, 'message', '');
+  defineGlobal('SuppressedError', SuppressedError);
+}
+if (!('dispose' in Symbol)) ObjectDefineProperty(Symbol, 'dispose', { value: SymbolDispose });
+if (!('asyncDispose' in Symbol)) ObjectDefineProperty(Symbol, 'asyncDispose', { value: SymbolAsyncDispose });
+if (!('DisposableStack' in globalThis)) defineGlobal('DisposableStack', disposableStackClass('DisposableStack', false));
+if (!('AsyncDisposableStack' in globalThis)) defineGlobal('AsyncDisposableStack', disposableStackClass('AsyncDisposableStack', true));
+defineMissing(IteratorPrototype, {
+  [SymbolDispose]() {
+    const close = getMethod(this, 'return');
+    if (close !== undefined) FunctionPrototypeCallOn(close, this);
+  },
+});
+defineMissing(AsyncIteratorPrototype, {
+  async [SymbolAsyncDispose]() {
+    const close = getMethod(this, 'return');
+    if (close !== undefined) await FunctionPrototypeCallOn(close, this, undefined);
   },
 });
