@@ -278,6 +278,343 @@ is_deeply $got->{setLike}, [1, 2, 5], 'a set-like argument (size, has, keys)';
 like $got->{setLikeBad}, qr/^threw TypeError/, 'a set-like whose size is NaN is a TypeError';
 like $got->{setOnNonSet}, qr/^threw TypeError/, 'a Set method on something that is not a Set is a TypeError';
 
+# ---- iterator helpers (ES2025) ----
+
+$got = run_checks('iterators', q{
+    // An iterator over 1, 2, 3, ... (up to `end`) that records the calls of its return().
+    class Counting extends Iterator {
+      constructor(end = Infinity) { super(); this.n = 0; this.end = end; this.closed = 0; }
+      next() { return this.n < this.end ? { value: ++this.n, done: false } : { value: undefined, done: true }; }
+      return() { this.closed++; return {}; }
+    }
+    const caught = (f) => { try { f(); return 'no error'; } catch (e) { return e.name; } };
+    export default { fetch: () => results({
+      shapes: () => {
+        const d = Object.getOwnPropertyDescriptor(globalThis, 'Iterator');
+        const p = Object.getOwnPropertyDescriptor(Iterator, 'prototype');
+        return [typeof Iterator, Iterator.length, d.enumerable, d.writable, p.writable, p.configurable,
+                ['map', 'filter', 'take', 'drop', 'flatMap', 'reduce', 'toArray', 'forEach', 'some', 'every', 'find'].map((n) => [Iterator.prototype[n].length, Object.getOwnPropertyDescriptor(Iterator.prototype, n).enumerable]),
+                Iterator.from.length];
+      },
+      prototypeIsIteratorPrototype: () => Iterator.prototype === Object.getPrototypeOf(Object.getPrototypeOf([][Symbol.iterator]())),
+      notConstructible: () => [caught(() => new Iterator()), caught(() => Iterator()), caught(() => new Iterator.prototype.map(() => 1))],
+      subclass: () => { const c = new Counting(); return [c instanceof Iterator, c.take(3).toArray()]; },
+      arrayChain: () => [1, 2, 3].values().map((x) => x * 2).toArray(),
+      builtinIterators: () => {
+        function* gen() { yield 'g1'; yield 'g2'; }
+        return [new Map([['a', 1], ['b', 2]]).keys().toArray(), new Set([1, 2, 3]).values().filter((x) => x !== 2).toArray(),
+                'a\u{1F600}b'[Symbol.iterator]().toArray().length, gen().map((s) => s.toUpperCase()).toArray()];
+      },
+      mapFilterIndices: () => [['a', 'b', 'c'].values().map((v, i) => `${v}${i}`).toArray(), [5, 6, 7, 8].values().filter((v, i) => i % 2).toArray()],
+      takeDrop: () => [new Counting().drop(2).take(3).toArray(), new Counting(5).drop(Infinity).toArray(), new Counting(3).take(Infinity).toArray(), new Counting().take(0).toArray()],
+      flatMap: () => [1, 2, 3].values().flatMap((x) => (x === 2 ? [] : [x, x * 10].values())).toArray(),
+      flatMapIterables: () => ['ab', 'c'].values().flatMap((s) => new Set([s, s])).toArray(),
+      reduce: () => [[1, 2, 3].values().reduce((a, b) => a + b), [1, 2, 3].values().reduce((a, b, i) => a + b * i, 100), [].values().reduce((a) => a, 'init')],
+      reduceEmpty: () => caught(() => [].values().reduce((a, b) => a + b)),
+      forEach: () => { const seen = []; const r = ['x', 'y'].values().forEach((v, i) => seen.push(`${v}${i}`)); return [seen, r]; },
+      someEveryFind: () => [[1, 2].values().some((x) => x > 1), [1, 2].values().some((x) => x > 2), [1, 2].values().every((x) => x > 0),
+                            [1, 2].values().every((x) => x > 1), [1, 2, 3].values().find((x) => x > 1), [1].values().find((x) => x > 1)],
+      toStringTag: () => {
+        const d = Object.getOwnPropertyDescriptor(Iterator.prototype, Symbol.toStringTag);
+        return [typeof d.get, typeof d.set, d.enumerable, Iterator.prototype[Symbol.toStringTag], Object.prototype.toString.call(new Counting()),
+                Object.prototype.toString.call([].values().map((x) => x)), Object.prototype.toString.call([].values())];
+      },
+      constructorAccessor: () => {
+        const d = Object.getOwnPropertyDescriptor(Iterator.prototype, 'constructor');
+        return [typeof d.get, d.enumerable, Iterator.prototype.constructor === Iterator, [].values().constructor === Iterator];
+      },
+      setterWritesOwn: () => {
+        const o = Object.create(Iterator.prototype);
+        o.constructor = 'mine';
+        o[Symbol.toStringTag] = 'Mine';
+        return [o.constructor, Object.prototype.toString.call(o), Iterator.prototype.constructor === Iterator, caught(() => { Iterator.prototype.constructor = 1; })];
+      },
+      helperPrototype: () => {
+        const h = [].values().map((x) => x);
+        const p = Object.getPrototypeOf(h);
+        return [Object.getPrototypeOf(p) === Iterator.prototype, Object.getOwnPropertyNames(p).sort(), p === Object.getPrototypeOf([].values().filter(Boolean)),
+                h.constructor === Iterator, caught(() => p.next.call({})), caught(() => p.return.call([].values()))];
+      },
+      badCallbackCloses: () => ['map', 'filter', 'flatMap', 'reduce', 'forEach', 'some', 'every', 'find'].map((m) => { const c = new Counting(); return [caught(() => c[m]('no')), c.closed, c.n]; }),
+      badLimitCloses: () => [-1, NaN, -Infinity, { valueOf() { throw new SyntaxError('limit'); } }].flatMap((limit) => ['take', 'drop'].map((m) => { const c = new Counting(); return [caught(() => c[m](limit)), c.closed]; })),
+      limitConversion: () => [new Counting().take('2').toArray(), new Counting(4).drop(1.9).toArray(), new Counting().take(-0.5).toArray()],
+      takeClosesAtLimit: () => { const c = new Counting(); const got = c.take(2).toArray(); return [got, c.closed, c.n]; },
+      takeZeroClosesOnNext: () => { const c = new Counting(); const h = c.take(0); const before = c.closed; h.next(); return [before, c.closed, c.n]; },
+      earlyExitCloses: () => {
+        const closedAfter = (f) => { const c = new Counting(); const r = f(c); return [r, c.closed]; };
+        return [closedAfter((c) => c.some((x) => x === 2)), closedAfter((c) => c.every((x) => x < 3)), closedAfter((c) => c.find((x) => x === 4))];
+      },
+      exhaustedNotClosed: () => { const c = new Counting(3); return [c.some((x) => x > 5), c.every((x) => x > 0), c.closed]; },
+      callbackThrowCloses: () => {
+        const c = new Counting();
+        const h = c.map((x) => { if (x === 2) throw new SyntaxError('mapper'); return x; });
+        return [h.next().value, caught(() => h.next()), c.closed, h.next().done, c.closed];
+      },
+      returnErrorLosesToCallbackError: () => {
+        const c = new Counting();
+        c.return = () => { throw new RangeError('from return'); };
+        return caught(() => c.forEach(() => { throw new SyntaxError('from callback'); }));
+      },
+      nextThrowDoesNotClose: () => {
+        const c = new Counting();
+        c.next = () => { throw new SyntaxError('next'); };
+        const h = c.map((x) => x);
+        return [caught(() => h.next()), c.closed, h.next().done];
+      },
+      helperReturn: () => {
+        const a = new Counting(); const ha = a.map((x) => x); const ra = ha.return();
+        const b = new Counting(); const hb = b.filter(() => true); hb.next(); hb.return(); hb.return();
+        const c = new Counting(1); const hc = c.map((x) => x); hc.next(); hc.next(); hc.return();
+        return [ra, ha.next(), a.closed, a.n, b.closed, c.closed];
+      },
+      returnResultMustBeObject: () => { const c = new Counting(); c.return = () => 1; return [caught(() => c.take(1).toArray()), caught(() => c.some(() => true))]; },
+      flatMapReturnClosesInner: () => {
+        const outer = new Counting(); const inner = new Counting();
+        const h = outer.flatMap(() => inner);
+        h.next(); h.return();
+        return [inner.closed, outer.closed];
+      },
+      flatMapRejectsStrings: () => { const c = new Counting(); const h = c.flatMap((x) => `${x}`); return [caught(() => h.next()), c.closed]; },
+      reentrantNext: () => { let h; h = [1, 2].values().map(() => h.next()); return [caught(() => h.next()), h.next().done]; },
+      fromWraps: () => {
+        let closed = 0;
+        const plain = { i: 0, next() { return { value: this.i++, done: this.i > 3 }; }, return() { closed++; return {}; } };
+        const w = Iterator.from(plain);
+        const p = Object.getPrototypeOf(w);
+        return [w instanceof Iterator, w !== plain, Object.getPrototypeOf(p) === Iterator.prototype, Object.getOwnPropertyNames(p).sort(), w.take(1).toArray(), closed];
+      },
+      fromSameIterator: () => { const it = [1].values(); const c = new Counting(); return [Iterator.from(it) === it, Iterator.from(c) === c, Iterator.from(new Set([7])).toArray()]; },
+      fromIterableAndString: () => [Iterator.from([1, 2]).map((x) => x + 1).toArray(), Iterator.from('h\u{1F600}').toArray().length],
+      fromRejects: () => [caught(() => Iterator.from(5)), caught(() => Iterator.from(null)), caught(() => Iterator.from({ [Symbol.iterator]: () => 1 }))],
+      thisNotObject: () => [caught(() => Iterator.prototype.map.call(1, (x) => x)), caught(() => Iterator.prototype.toArray.call(undefined))],
+      lazy: () => { const c = new Counting(); const h = c.map((x) => x * 2); const before = c.n; const first = h.next(); return [before, first, c.n]; },
+    }) };
+});
+is_deeply $got->{shapes}, ['function', 0, $F, $T, $F, $F, [map { [$_, $F] } 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, 1], 1],
+    'Iterator: a non-enumerable global; Iterator.prototype fixed; the methods non-enumerable, of the standard lengths';
+is $got->{prototypeIsIteratorPrototype}, $T, 'Iterator.prototype is %IteratorPrototype%, which array iterators inherit';
+is_deeply $got->{notConstructible}, ['TypeError', 'TypeError', 'TypeError'], 'new Iterator() and Iterator() are TypeErrors; the methods are not constructors';
+is_deeply $got->{subclass}, [$T, [1, 2, 3]], 'a class extending Iterator constructs and has the helpers';
+is_deeply $got->{arrayChain}, [2, 4, 6], '[1, 2, 3].values().map(...).toArray()';
+is_deeply $got->{builtinIterators}, [['a', 'b'], [1, 3], 3, ['G1', 'G2']], 'Map, Set, string and generator iterators have the helpers';
+is_deeply $got->{mapFilterIndices}, [['a0', 'b1', 'c2'], [6, 8]], 'map and filter pass the value and a counter';
+is_deeply $got->{takeDrop}, [[3, 4, 5], [], [1, 2, 3], []], 'take and drop, with Infinity and 0';
+is_deeply $got->{flatMap}, [1, 10, 3, 30], 'flatMap flattens the iterators the mapper returns';
+is_deeply $got->{flatMapIterables}, ['ab', 'c'], 'flatMap iterates iterables the mapper returns (here Sets)';
+is_deeply $got->{reduce}, [6, 108, 'init'], 'reduce with and without an initial value, with the counter';
+is $got->{reduceEmpty}, 'TypeError', 'reduce of an empty iterator without an initial value is a TypeError';
+is_deeply $got->{forEach}, [['x0', 'y1'], undef], 'forEach calls with value and counter and returns undefined';
+is_deeply $got->{someEveryFind}, [$T, $F, $T, $F, 2, undef], 'some, every, find';
+is_deeply $got->{toStringTag}, ['function', 'function', $F, 'Iterator', '[object Iterator]', '[object Iterator Helper]', '[object Array Iterator]'],
+    'Symbol.toStringTag: an accessor giving "Iterator"; helpers are "Iterator Helper"';
+is_deeply $got->{constructorAccessor}, ['function', $F, $T, $T], 'Iterator.prototype.constructor: an accessor giving Iterator';
+is_deeply $got->{setterWritesOwn}, ['mine', '[object Mine]', $T, 'TypeError'],
+    'assigning constructor or Symbol.toStringTag on an iterator makes its own property; on Iterator.prototype it is a TypeError';
+is_deeply $got->{helperPrototype}, [$T, ['next', 'return'], $T, $T, 'TypeError', 'TypeError'],
+    '%IteratorHelperPrototype%: next and return, shared by the helpers, refusing other objects';
+is_deeply $got->{badCallbackCloses}, [map { ['TypeError', 1, 0] } 1 .. 8], 'a callback that is not a function: TypeError, the iterator closed and never stepped';
+is_deeply $got->{badLimitCloses}, [(['RangeError', 1]) x 6, (['SyntaxError', 1]) x 2],
+    'take/drop with a negative or NaN limit: RangeError; a limit that throws: its error; the iterator closed';
+is_deeply $got->{limitConversion}, [[1, 2], [2, 3, 4], []], 'the limit is converted to a number and truncated';
+is_deeply $got->{takeClosesAtLimit}, [[1, 2], 1, 2], 'take closes the iterator when the limit is reached, without stepping further';
+is_deeply $got->{takeZeroClosesOnNext}, [0, 1, 0], 'take(0) closes the iterator on the first next(), not before';
+is_deeply $got->{earlyExitCloses}, [[$T, 1], [$F, 1], [4, 1]], 'some, every and find close the iterator when they stop early';
+is_deeply $got->{exhaustedNotClosed}, [$F, $T, 0], 'an iterator run to its end is not closed';
+is_deeply $got->{callbackThrowCloses}, [1, 'SyntaxError', 1, $T, 1], "the mapper's exception closes the iterator, is rethrown, and ends the helper";
+is $got->{returnErrorLosesToCallbackError}, 'SyntaxError', "when closing after the callback's exception, return()'s own error is dropped";
+is_deeply $got->{nextThrowDoesNotClose}, ['SyntaxError', 0, $T], "an exception of the iterator's next() does not close it and ends the helper";
+is_deeply $got->{helperReturn}, [{ done => $T }, { done => $T }, 1, 0, 1, 0],
+    'helper.return() closes the iterator once (before the start too), not after it is done';
+is_deeply $got->{returnResultMustBeObject}, ['TypeError', 'TypeError'], 'closing on an early stop: a return() result that is not an object is a TypeError';
+is_deeply $got->{flatMapReturnClosesInner}, [1, 1], 'return() of a flatMap helper closes the inner iterator, then the outer';
+is_deeply $got->{flatMapRejectsStrings}, ['TypeError', 1], 'flatMap refuses a string from the mapper (TypeError) and closes the iterator';
+is_deeply $got->{reentrantNext}, ['TypeError', $T], 'next() of a running helper is a TypeError';
+is_deeply $got->{fromWraps}, [$T, $T, $T, ['next', 'return'], [0], 1],
+    'Iterator.from wraps an iterator that does not inherit from Iterator.prototype, forwarding next and return';
+is_deeply $got->{fromSameIterator}, [$T, $T, [7]], 'Iterator.from returns an iterator that inherits from Iterator.prototype itself, iterates iterables';
+is_deeply $got->{fromIterableAndString}, [[2, 3], 2], 'Iterator.from of an array and of a string (by code points)';
+is_deeply $got->{fromRejects}, ['TypeError', 'TypeError', 'TypeError'], 'Iterator.from of a number, null, or an iterable giving a primitive: TypeError';
+is_deeply $got->{thisNotObject}, ['TypeError', 'TypeError'], 'the methods on a non-object this: TypeError';
+is_deeply $got->{lazy}, [0, { value => 2, done => $F }, 1], 'helpers are lazy: nothing is stepped before next()';
+
+# The helpers keep working when the tenant replaced what they could have used.
+$got = run_checks('iteratorstampered', q{
+    // Replaces what a careless helper would call, runs f, puts it all back.
+    const tampered = (f) => {
+      const saved = [Array.prototype.push, Array.prototype.slice, Array.prototype[Symbol.iterator], Function.prototype.call, Iterator.prototype.map];
+      let log = '';
+      Object.defineProperty(Array.prototype, '0', { set() { log += 'array setter;'; }, configurable: true });
+      Object.defineProperty(Object.prototype, 'value', { get() { log += 'value getter;'; }, configurable: true });
+      Array.prototype.push = () => { throw new Error('push'); };
+      Array.prototype.slice = () => 'tampered slice';
+      Array.prototype[Symbol.iterator] = function* () { yield 'tampered'; };
+      Function.prototype.call = () => 'tampered call';
+      Iterator.prototype.map = () => 'tampered map';
+      let out;
+      try { out = f(); } catch (e) { out = `threw ${e}`; }
+      delete Array.prototype[0];
+      delete Object.prototype.value;
+      Array.prototype.push = saved[0]; Array.prototype.slice = saved[1]; Array.prototype[Symbol.iterator] = saved[2];
+      Function.prototype.call = saved[3]; Iterator.prototype.map = saved[4];
+      return [out, log];
+    };
+    const values = (array) => Reflect.apply(Array.prototype.values, array, []);
+    const describe = (array) => Object.getOwnPropertyNames(array).map((k) => Reflect.getOwnPropertyDescriptor(array, k).value);
+    export default { fetch: () => results({
+      toArray: () => tampered(() => describe(values([1, 2]).toArray())),
+      filterThenToArray: () => tampered(() => describe(values([4, 5, 6]).filter((x) => x > 4).take(1).toArray())),
+      fromArray: () => tampered(() => describe(Iterator.from({ next: () => ({ done: true }) }).toArray())),
+    }) };
+});
+is_deeply $got->{toArray}, [[1, 2, 2], ''], 'toArray with push, slice, the array iterator, call, an index setter and a value getter replaced: no tenant code runs';
+is_deeply $got->{filterThenToArray}, [[5, 1], ''], 'filter and take do not go through a replaced Iterator.prototype.map or call';
+is_deeply $got->{fromArray}, [[0], ''], 'Iterator.from wraps and steps a plain iterator with call replaced';
+
+# ---- Promise.try (ES2025) ----
+
+$got = run_checks('promisetry', q{
+    const settled = (p) => p.then((v) => ['fulfilled', v], (e) => ['rejected', e instanceof Error ? e.message : e]);
+    export default { fetch: () => results({
+      shape: () => { const d = Object.getOwnPropertyDescriptor(Promise, 'try'); return [typeof d.value, d.enumerable, d.writable, d.value.length, d.value.name]; },
+      value: () => settled(Promise.try(() => 'now')),
+      arguments: () => settled(Promise.try((a, b) => a + b, 40, 2)),
+      calledAtOnce: () => { let called = false; Promise.try(() => { called = true; }); return called; },
+      throwRejects: () => { let p; const sync = (() => { try { p = Promise.try(() => { throw new Error('boom'); }); return 'no throw'; } catch { return 'threw'; } })(); return settled(p).then((r) => [sync, r]); },
+      asyncCallback: () => settled(Promise.try(async () => { await null; return 'later'; })),
+      notCallableRejects: () => Promise.try(5).then(() => 'fulfilled', (e) => ['rejected', e.name]),
+      subclass: () => { class P extends Promise {} const p = P.try(() => 1); return [p instanceof P, p.constructor === P]; },
+      thisNotObject: () => Promise.try.call(1, () => 1),
+      thisNotConstructor: () => Promise.try.call({}, () => 1),
+    }) };
+});
+is_deeply $got->{shape}, ['function', $F, $T, 1, 'try'], 'Promise.try: a non-enumerable method of length 1';
+is_deeply $got->{value}, ['fulfilled', 'now'], "Promise.try: a promise of the callback's value";
+is_deeply $got->{arguments}, ['fulfilled', 42], 'Promise.try passes the further arguments to the callback';
+is $got->{calledAtOnce}, $T, 'Promise.try calls the callback at once, not in a later task';
+is_deeply $got->{throwRejects}, ['no throw', ['rejected', 'boom']], "the callback's exception rejects the promise instead of being thrown";
+is_deeply $got->{asyncCallback}, ['fulfilled', 'later'], 'a promise the callback returns is followed';
+is_deeply $got->{notCallableRejects}, ['rejected', 'TypeError'], 'a callback that is not a function: a promise rejected with a TypeError';
+is_deeply $got->{subclass}, [$T, $T], 'Promise.try on a subclass makes a promise of that subclass';
+like $got->{thisNotObject}, qr/^threw TypeError/, 'Promise.try on a non-object this is a TypeError';
+like $got->{thisNotConstructor}, qr/^threw TypeError/, 'Promise.try on a this that is not a constructor is a TypeError';
+
+# ---- explicit resource management: Symbol.dispose, DisposableStack, ... ----
+
+$got = run_checks('disposal', q{
+    // `using` as esbuild 0.27 lowers it (--target=es2022): Symbol.dispose is looked up first.
+    var __knownSymbol=(name,symbol)=>(symbol=Symbol[name])?symbol:Symbol.for("Symbol."+name);var __typeError=msg=>{throw TypeError(msg)};var __using=(stack,value,async)=>{if(value!=null){if(typeof value!=="object"&&typeof value!=="function")__typeError("Object expected");var dispose,inner;if(async)dispose=value[__knownSymbol("asyncDispose")];if(dispose===void 0){dispose=value[__knownSymbol("dispose")];if(async)inner=dispose}if(typeof dispose!=="function")__typeError("Object not disposable");if(inner)dispose=function(){try{inner.call(this)}catch(e){return Promise.reject(e)}};stack.push([async,dispose,value])}else if(async){stack.push([async])}return value};var __callDispose=(stack,error,hasError)=>{var E=typeof SuppressedError==="function"?SuppressedError:function(e,s,m,_){return _=Error(m),_.name="SuppressedError",_.error=e,_.suppressed=s,_};var fail=e=>error=hasError?new E(e,error,"An error was suppressed during disposal"):(hasError=true,e);var next=it=>{while(it=stack.pop()){try{var result=it[1]&&it[1].call(it[2]);if(it[0])return Promise.resolve(result).then(next,e=>(fail(e),next()))}catch(e){fail(e)}}if(hasError)throw error};return next()};function lowered(log){{var _stack=[];try{const a=__using(_stack,{[Symbol.dispose](){log.push("a")}});const b=__using(_stack,{[Symbol.dispose](){log.push("b")}});log.push("body")}catch(_){var _error=_,_hasError=true}finally{__callDispose(_stack,_error,_hasError)}}return log}
+    const caught = (f) => { try { f(); return 'no error'; } catch (e) { return e.name; } };
+    const disposable = (log, name) => ({ [Symbol.dispose]() { log.push(name); } });
+    export default { fetch: () => results({
+      symbols: () => ['dispose', 'asyncDispose'].map((n) => { const d = Object.getOwnPropertyDescriptor(Symbol, n);
+        return [typeof d.value, d.value.description, d.writable, d.enumerable, d.configurable, Symbol.for(`Symbol.${n}`) !== d.value]; }),
+      usingLowered: () => lowered([]),
+      suppressedError: () => {
+        const e = new SuppressedError('inner', 'outer', 'msg');
+        const plain = SuppressedError(1, 2);
+        return [e instanceof Error, e.name, e.message, e.error, e.suppressed, Object.keys(e), Object.prototype.hasOwnProperty.call(plain, 'message'),
+                plain instanceof SuppressedError, SuppressedError.length, Object.getPrototypeOf(SuppressedError) === Error, typeof e.stack];
+      },
+      shapes: () => [DisposableStack.length, AsyncDisposableStack.length, ['use', 'adopt', 'defer', 'move', 'dispose'].map((n) => DisposableStack.prototype[n].length),
+                     DisposableStack.prototype[Symbol.dispose] === DisposableStack.prototype.dispose, AsyncDisposableStack.prototype[Symbol.asyncDispose] === AsyncDisposableStack.prototype.disposeAsync,
+                     'dispose' in AsyncDisposableStack.prototype, 'disposeAsync' in DisposableStack.prototype,
+                     Object.prototype.toString.call(new DisposableStack()), Object.prototype.toString.call(new AsyncDisposableStack()),
+                     Object.keys(globalThis).filter((k) => /Dispos|Suppressed/.test(k))],
+      needsNew: () => [caught(() => DisposableStack()), caught(() => AsyncDisposableStack())],
+      disposeOrder: () => {
+        const log = [];
+        const stack = new DisposableStack();
+        const r = stack.use(disposable(log, 'use'));
+        stack.use(null);
+        stack.adopt('v', (v) => log.push(`adopt ${v}`));
+        stack.defer(function () { log.push(`defer this=${this}`); });
+        const before = stack.disposed;
+        stack.dispose();
+        stack.dispose();
+        return [log, before, stack.disposed, typeof r[Symbol.dispose]];
+      },
+      afterDisposed: () => { const s = new DisposableStack(); s.dispose(); return ['use', 'adopt', 'defer', 'move'].map((m) => caught(() => s[m](() => {}, () => {}))); },
+      badArguments: () => { const s = new DisposableStack(); return [caught(() => s.use(1)), caught(() => s.use({})), caught(() => s.use({ [Symbol.dispose]: 1 })), caught(() => s.adopt(1, 'no')), caught(() => s.defer('no')), s.disposed]; },
+      errorsSuppressed: () => {
+        const s = new DisposableStack();
+        s.defer(() => { throw new Error('first added'); });
+        s.defer(() => { throw new Error('second added'); });
+        try { s.dispose(); return 'no error'; } catch (e) { return [e.name, e.error.message, e.suppressed.message]; }
+      },
+      oneError: () => { const s = new DisposableStack(); const log = []; s.defer(() => log.push('ran')); s.defer(() => { throw new RangeError('only'); }); return [caught(() => s.dispose()), log]; },
+      move: () => {
+        const log = [];
+        const s = new DisposableStack();
+        s.use(disposable(log, 'x'));
+        const moved = s.move();
+        s.dispose();
+        const before = [...log];
+        moved.dispose();
+        class Sub extends DisposableStack {}
+        const sub = new Sub();
+        return [before, log, s.disposed, moved instanceof DisposableStack, sub instanceof Sub, Object.getPrototypeOf(sub.move()) === DisposableStack.prototype];
+      },
+      brandChecks: () => [caught(() => DisposableStack.prototype.dispose.call({})), caught(() => Object.getOwnPropertyDescriptor(DisposableStack.prototype, 'disposed').get.call({}))],
+      asyncStack: async () => {
+        const log = [];
+        const s = new AsyncDisposableStack();
+        s.use({ async [Symbol.asyncDispose]() { await null; log.push('async'); } });
+        s.use({ [Symbol.dispose]() { log.push('sync'); return new Promise(() => {}); } });
+        s.use(undefined);
+        s.defer(async () => { log.push('defer'); });
+        const p = s.disposeAsync();
+        const sync = [...log];
+        const r = await p;
+        return [p instanceof Promise, sync, log, r, s.disposed];
+      },
+      asyncErrors: async () => {
+        const s = new AsyncDisposableStack();
+        s.defer(async () => { throw new Error('a'); });
+        s.use({ [Symbol.dispose]() { throw new Error('b'); } });
+        try { await s.disposeAsync(); return 'no error'; } catch (e) { return [e.name, e.error.message, e.suppressed.message]; }
+      },
+      asyncBrandRejects: async () => { const p = AsyncDisposableStack.prototype.disposeAsync.call({}); try { await p; return 'resolved'; } catch (e) { return [p instanceof Promise, e.name]; } },
+      iteratorDispose: () => {
+        let closed = 0;
+        const it = { __proto__: Iterator.prototype, next: () => ({ done: true }), return() { closed++; return {}; } };
+        it[Symbol.dispose]();
+        [1].values()[Symbol.dispose]();
+        return closed;
+      },
+      asyncIteratorDispose: async () => {
+        let closed = 0;
+        async function* gen() { try { yield 1; yield 2; } finally { closed++; } }
+        const g = gen();
+        await g.next();
+        const r = await g[Symbol.asyncDispose]();
+        return [closed, r, (await g.next()).done];
+      },
+    }) };
+});
+is_deeply $got->{symbols}, [['symbol', 'Symbol.dispose', $F, $F, $F, $T], ['symbol', 'Symbol.asyncDispose', $F, $F, $F, $T]],
+    'Symbol.dispose and Symbol.asyncDispose: well-known symbols, fixed properties of Symbol';
+is_deeply $got->{usingLowered}, ['body', 'b', 'a'], "esbuild's lowering of `using` disposes with Symbol.dispose, last first";
+is_deeply $got->{suppressedError}, [$T, 'SuppressedError', 'msg', 'inner', 'outer', [], $F, $T, 3, $T, 'string'],
+    'SuppressedError: an Error with non-enumerable error and suppressed, callable without new';
+is_deeply $got->{shapes}, [0, 0, [1, 2, 1, 0, 0], $T, $T, $F, $F, '[object DisposableStack]', '[object AsyncDisposableStack]', []],
+    'DisposableStack and AsyncDisposableStack: the methods, the dispose aliases, the tags, non-enumerable globals';
+is_deeply $got->{needsNew}, ['TypeError', 'TypeError'], 'the stacks are constructors only';
+is_deeply $got->{disposeOrder}, [['defer this=undefined', 'adopt v', 'use'], $F, $T, 'function'],
+    'dispose() runs defer, adopt and use last first, once; use() returns its value; null is skipped';
+is_deeply $got->{afterDisposed}, [('ReferenceError') x 4], 'use, adopt, defer and move on a disposed stack: ReferenceError';
+is_deeply $got->{badArguments}, ['TypeError', 'TypeError', 'TypeError', 'TypeError', 'TypeError', $F],
+    'use() of a primitive or an object without a dispose method, adopt() and defer() without a function: TypeError';
+is_deeply $got->{errorsSuppressed}, ['SuppressedError', 'first added', 'second added'], 'a later error suppresses an earlier one (SuppressedError)';
+is_deeply $got->{oneError}, ['RangeError', ['ran']], 'one error is thrown as it is, after every disposer ran';
+is_deeply $got->{move}, [[], ['x'], $T, $T, $T, $T], 'move() hands the resources to a new DisposableStack and disposes the old one empty';
+is_deeply $got->{brandChecks}, ['TypeError', 'TypeError'], 'the methods and the disposed getter refuse other objects';
+is_deeply $got->{asyncStack}, [$T, ['defer'], ['defer', 'sync', 'async'], undef, $T],
+    'disposeAsync: last first, each awaited before the next (Symbol.dispose\'s own result is not awaited)';
+is_deeply $got->{asyncErrors}, ['SuppressedError', 'a', 'b'], 'disposeAsync rejects with a SuppressedError for a later error';
+is_deeply $got->{asyncBrandRejects}, [$T, 'TypeError'], 'disposeAsync on another object: a rejected promise';
+is $got->{iteratorDispose}, 1, "Iterator.prototype[Symbol.dispose] calls the iterator's return()";
+is_deeply $got->{asyncIteratorDispose}, [1, undef, $T], "an async generator's Symbol.asyncDispose closes it";
+
 # ---- eval during startup (Workers' allow_eval_during_startup) ----
 
 # From a 2025-06-01 compatibility date (or with allow_eval_during_startup;

@@ -6,8 +6,7 @@
 // bindings), `env`, the script's bindings, readable at the top level, and
 // waitUntil(promise), ctx.waitUntil() of the request the caller works for.
 
-// (ReflectConstruct: memory_guards.js)
-const ObjectPrototypeIsPrototypeOf = Object.prototype.isPrototypeOf;
+// (ReflectConstruct: memory_guards.js; ObjectPrototypeIsPrototypeOf: language_additions.js)
 const nativeWaitUntilNow = native.waitUntilNow;
 
 class WorkerEntrypoint {

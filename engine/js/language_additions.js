@@ -2,9 +2,11 @@
 // library (ES2023-2025): libraries bundled for Workers call these without
 // polyfills (esbuild lowers syntax, never library calls). Array and typed
 // array copies (toSorted, toReversed, toSpliced, with), Object.groupBy and
-// Map.groupBy, Promise.withResolvers, Array.fromAsync,
+// Map.groupBy, Promise.withResolvers, Promise.try, Array.fromAsync,
 // String.prototype.isWellFormed/toWellFormed and the Set methods (union,
-// intersection, ...). Each is a non-enumerable method as V8 defines them.
+// intersection, ...), the iterator helpers (Iterator, Iterator.from, map, ...),
+// and explicit resource management (Symbol.dispose, DisposableStack, ...).
+// Each is a non-enumerable method as V8 defines them.
 // They work on the tenant's own values only: no engine state is reachable
 // from them, so where the standard calls a method of its argument they do
 // too, as the standard says.
@@ -249,12 +251,36 @@ defineMissing(Map, {
   },
 });
 
+// The standard's NewPromiseCapability(C): a fresh { promise, resolve, reject }.
+function newPromiseCapability(C) {
+  let resolve;
+  let reject;
+  const promise = new C((res, rej) => {
+    if (resolve !== undefined || reject !== undefined) throw new TypeError('Promise executor has already been invoked with non-undefined arguments');
+    resolve = res;
+    reject = rej;
+  });
+  if (typeof resolve !== 'function' || typeof reject !== 'function') throw new TypeError('Promise resolve or reject function is not callable');
+  return { promise, resolve, reject };
+}
+
 defineMissing(Promise, {
   withResolvers() {
-    let resolve;
-    let reject;
-    const promise = new this((res, rej) => { resolve = res; reject = rej; });
-    return { promise, resolve, reject };
+    return newPromiseCapability(this);
+  },
+  // ES2025: callbackfn(...args) now, its result or exception as a promise of `this`.
+  try(callbackfn, ...args) {
+    if (!isObject(this)) throw new TypeError('Promise.try called on a non-object');
+    const { promise, resolve, reject } = newPromiseCapability(this);
+    let value;
+    try {
+      value = ReflectApply(callbackfn, undefined, args);
+    } catch (error) {
+      reject(error);
+      return promise;
+    }
+    resolve(value);
+    return promise;
   },
 });
 
@@ -359,5 +385,555 @@ defineMissing(Set.prototype, {
     const record = setRecord(other);
     if (size <= record.size) return !someElementOf(this, (value) => setRecordHas(record, value));
     return !someKeyOf(record, (value) => SetPrototypeHas(this, value));
+  },
+});
+
+// ---- Iterator helpers (ES2025) ----
+//
+// The global Iterator, Iterator.from, and map, filter, take, drop, flatMap,
+// reduce, toArray, forEach, some, every, find on %IteratorPrototype%, which
+// every iterator of the language (arrays, Maps, Sets, strings, generators)
+// inherits. The iterator is the tenant's own object: its next and return are
+// called as the standard says, through the captured call; argument checks
+// that fail, an early stop and an exception of the callback close it
+// (call its return), as the standard says. The helper objects are a state
+// machine of their own (no generator): %IteratorHelperPrototype%'s next and
+// return drive a step and a close function each helper makes.
+
+const ObjectPrototypeIsPrototypeOf = Object.prototype.isPrototypeOf;
+const ReflectSet = Reflect.set;
+// What a step returns when the iterator is done: no tenant value is this object.
+const ITERATION_DONE = {};
+
+function iteratorThis(self, method) {
+  if (!isObject(self)) throw new TypeError(`Iterator.prototype.${method} called on a non-object`);
+  return self;
+}
+
+// IteratorClose with a normal or return completion: return()'s errors go to the caller.
+function closeIterator(iterator) {
+  const close = iterator.return;
+  if (close === undefined || close === null) return;
+  if (!isObject(FunctionPrototypeCallOn(close, iterator))) throw new TypeError('The iterator result must be an object');
+}
+
+// IteratorClose with a throw completion: `error` wins over anything return() does.
+function closeAndThrow(iterator, error) {
+  try {
+    const close = iterator.return;
+    if (close !== undefined && close !== null) FunctionPrototypeCallOn(close, iterator);
+  } catch {
+    // the first error is the one thrown
+  }
+  throw error;
+}
+
+function callableOrClose(iterator, fn) {
+  if (typeof fn !== 'function') closeAndThrow(iterator, new TypeError(`${typeof fn} is not a function`));
+}
+
+// IteratorStep: the result object, or ITERATION_DONE.
+function iteratorStep(iterator, next) {
+  const result = FunctionPrototypeCallOn(next, iterator);
+  if (!isObject(result)) throw new TypeError('The iterator result must be an object');
+  return result.done ? ITERATION_DONE : result;
+}
+
+function iteratorStepValue(iterator, next) {
+  const result = iteratorStep(iterator, next);
+  return result === ITERATION_DONE ? result : result.value;
+}
+
+// GetIteratorFlattenable (without reading next): strings are iterated only for Iterator.from.
+function iteratorFlattenable(value, strings) {
+  if (!isObject(value) && !(strings && typeof value === 'string')) throw new TypeError(`${typeof value} is not an iterator or iterable`);
+  const method = value[SymbolIterator];
+  const iterator = method === undefined || method === null ? value : FunctionPrototypeCallOn(method, value);
+  if (!isObject(iterator)) throw new TypeError('The iterator must be an object');
+  return iterator;
+}
+
+// The take and drop limit, as the standard converts it: the iterator is
+// closed if that throws or gives NaN or a negative number.
+function iteratorLimitOrClose(iterator, limit) {
+  let number;
+  try {
+    number = +limit;
+  } catch (error) {
+    closeAndThrow(iterator, error);
+  }
+  const integer = toIntegerOrInfinity(number);
+  if (number !== number || integer < 0) closeAndThrow(iterator, new RangeError('The limit must be a non-negative number'));
+  return integer;
+}
+
+// Calls fn(value, counter) for each value until stop(what fn returned):
+// then closes the iterator and returns that value; ITERATION_DONE at the end.
+function iterateUntil(self, method, fn, stop) {
+  const iterator = iteratorThis(self, method);
+  callableOrClose(iterator, fn);
+  const next = iterator.next;
+  for (let counter = 0; ; counter++) {
+    const value = iteratorStepValue(iterator, next);
+    if (value === ITERATION_DONE) return value;
+    let result;
+    try {
+      result = fn(value, counter);
+    } catch (error) {
+      closeAndThrow(iterator, error);
+    }
+    if (stop(result)) {
+      closeIterator(iterator);
+      return value;
+    }
+  }
+}
+
+function Iterator() {
+  if (new.target === undefined || new.target === Iterator) throw new TypeError('Abstract class Iterator not directly constructable');
+}
+
+const HELPER_START = 0;
+const HELPER_SUSPENDED = 1;
+const HELPER_RUNNING = 2;
+const HELPER_DONE = 3;
+
+// %IteratorHelperPrototype%: step() gives the next value or ITERATION_DONE,
+// close() closes what the helper iterates (return() while not done).
+class IteratorHelper {
+  #state = HELPER_START;
+  #step;
+  #close;
+
+  constructor(step, close) {
+    this.#step = step;
+    this.#close = close;
+  }
+
+  next() {
+    if (!isObject(this) || !(#state in this)) throw new TypeError('next called on an object that is not an Iterator Helper');
+    if (this.#state === HELPER_RUNNING) throw new TypeError('Iterator Helper is already running');
+    if (this.#state === HELPER_DONE) return { value: undefined, done: true };
+    this.#state = HELPER_RUNNING;
+    let value = ITERATION_DONE;
+    try {
+      value = this.#step();
+    } finally {
+      this.#state = value === ITERATION_DONE ? HELPER_DONE : HELPER_SUSPENDED;
+    }
+    return value === ITERATION_DONE ? { value: undefined, done: true } : { value, done: false };
+  }
+
+  return() {
+    if (!isObject(this) || !(#state in this)) throw new TypeError('return called on an object that is not an Iterator Helper');
+    const state = this.#state;
+    if (state === HELPER_RUNNING) throw new TypeError('Iterator Helper is already running');
+    if (state !== HELPER_DONE) {
+      this.#state = state === HELPER_START ? HELPER_DONE : HELPER_RUNNING;
+      try {
+        this.#close();
+      } finally {
+        this.#state = HELPER_DONE;
+      }
+    }
+    return { value: undefined, done: true };
+  }
+}
+
+// %WrapForValidIteratorPrototype%: what Iterator.from gives for an iterator
+// that does not inherit from Iterator.prototype.
+class WrappedIterator {
+  #iterator;
+  #next;
+
+  constructor(iterator, next) {
+    this.#iterator = iterator;
+    this.#next = next;
+  }
+
+  next() {
+    return FunctionPrototypeCallOn(this.#next, this.#iterator);
+  }
+
+  return() {
+    const iterator = this.#iterator;
+    const close = iterator.return;
+    if (close === undefined || close === null) return { value: undefined, done: true };
+    return FunctionPrototypeCallOn(close, iterator);
+  }
+}
+
+// A helper over the iterator `self`: step(iterator, next) as the helper's
+// step, closing the iterator when it returns early.
+function iteratorHelper(iterator, step) {
+  const next = iterator.next;
+  return new IteratorHelper(() => step(iterator, next), () => closeIterator(iterator));
+}
+
+// The helper of map and filter: each value `each` maps (or ITERATION_DONE to skip it).
+function mappingHelper(self, method, fn, each) {
+  const iterator = iteratorThis(self, method);
+  callableOrClose(iterator, fn);
+  let counter = 0;
+  return iteratorHelper(iterator, (_, next) => {
+    for (;;) {
+      const value = iteratorStepValue(iterator, next);
+      if (value === ITERATION_DONE) return value;
+      let mapped;
+      try {
+        mapped = each(value, fn(value, counter++));
+      } catch (error) {
+        closeAndThrow(iterator, error);
+      }
+      if (mapped !== ITERATION_DONE) return mapped;
+    }
+  });
+}
+
+if (!('Iterator' in globalThis)) {
+  for (const cls of [IteratorHelper, WrappedIterator]) {
+    ObjectSetPrototypeOf(cls.prototype, IteratorPrototype);
+    delete cls.prototype.constructor;
+  }
+  setToStringTag(IteratorHelper.prototype, 'Iterator Helper');
+  ObjectDefineProperty(Iterator, 'prototype', { value: IteratorPrototype, writable: false });
+  defineGlobal('Iterator', Iterator);
+  defineMethods(Iterator, {
+    from(value) {
+      const iterator = iteratorFlattenable(value, true);
+      const next = iterator.next;
+      if (FunctionPrototypeCallOn(ObjectPrototypeIsPrototypeOf, IteratorPrototype, iterator)) return iterator;
+      return new WrappedIterator(iterator, next);
+    },
+  });
+  // constructor and @@toStringTag are accessors, as ES2025 has them: a
+  // setter that writes an own property of the object it is called on
+  // (SetterThatIgnoresPrototypeProperties), never of Iterator.prototype.
+  const ignoringPrototype = (self, key, value) => {
+    if (!isObject(self)) throw new TypeError('Cannot set a property of a non-object');
+    if (self === IteratorPrototype) throw new TypeError('Cannot assign to this property of Iterator.prototype');
+    if (ObjectGetOwnPropertyDescriptor(self, key) === undefined) {
+      ObjectDefineProperty(self, key, { value, writable: true, enumerable: true, configurable: true });
+    } else if (!ReflectSet(self, key, value)) {
+      throw new TypeError('Cannot assign to a read only property');
+    }
+  };
+  const accessors = {
+    get constructor() { return Iterator; },
+    set constructor(value) { ignoringPrototype(this, 'constructor', value); },
+    get [SymbolToStringTag]() { return 'Iterator'; },
+    set [SymbolToStringTag](value) { ignoringPrototype(this, SymbolToStringTag, value); },
+  };
+  for (const key of ['constructor', SymbolToStringTag]) {
+    const { get, set } = ObjectGetOwnPropertyDescriptor(accessors, key);
+    ObjectDefineProperty(IteratorPrototype, key, { get, set, enumerable: false, configurable: true });
+  }
+}
+
+defineMissing(IteratorPrototype, {
+  map(mapper) {
+    return mappingHelper(this, 'map', mapper, (value, mapped) => mapped);
+  },
+  filter(predicate) {
+    return mappingHelper(this, 'filter', predicate, (value, selected) => (selected ? value : ITERATION_DONE));
+  },
+  take(limit) {
+    const iterator = iteratorThis(this, 'take');
+    let remaining = iteratorLimitOrClose(iterator, limit);
+    return iteratorHelper(iterator, (_, next) => {
+      if (remaining === 0) {
+        closeIterator(iterator);
+        return ITERATION_DONE;
+      }
+      if (remaining !== Infinity) remaining--;
+      return iteratorStepValue(iterator, next);
+    });
+  },
+  drop(limit) {
+    const iterator = iteratorThis(this, 'drop');
+    let remaining = iteratorLimitOrClose(iterator, limit);
+    return iteratorHelper(iterator, (_, next) => {
+      while (remaining > 0) {
+        if (remaining !== Infinity) remaining--;
+        if (iteratorStep(iterator, next) === ITERATION_DONE) return ITERATION_DONE;
+      }
+      return iteratorStepValue(iterator, next);
+    });
+  },
+  flatMap(mapper) {
+    const iterator = iteratorThis(this, 'flatMap');
+    callableOrClose(iterator, mapper);
+    const next = iterator.next;
+    let counter = 0;
+    let inner;
+    let innerNext;
+    const step = () => {
+      for (;;) {
+        if (inner === undefined) {
+          const value = iteratorStepValue(iterator, next);
+          if (value === ITERATION_DONE) return value;
+          try {
+            inner = iteratorFlattenable(mapper(value, counter++), false);
+            innerNext = inner.next;
+          } catch (error) {
+            inner = undefined;
+            closeAndThrow(iterator, error);
+          }
+        }
+        let value;
+        try {
+          value = iteratorStepValue(inner, innerNext);
+        } catch (error) {
+          inner = undefined;
+          closeAndThrow(iterator, error);
+        }
+        if (value !== ITERATION_DONE) return value;
+        inner = undefined;
+      }
+    };
+    const close = () => {
+      const current = inner;
+      inner = undefined;
+      if (current !== undefined) {
+        try {
+          closeIterator(current);
+        } catch (error) {
+          closeAndThrow(iterator, error);
+        }
+      }
+      closeIterator(iterator);
+    };
+    return new IteratorHelper(step, close);
+  },
+  reduce(reducer) {
+    const iterator = iteratorThis(this, 'reduce');
+    callableOrClose(iterator, reducer);
+    const next = iterator.next;
+    let accumulator = arguments[1];
+    let counter = 0;
+    if (arguments.length < 2) {
+      accumulator = iteratorStepValue(iterator, next);
+      if (accumulator === ITERATION_DONE) throw new TypeError('Reduce of empty iterator with no initial value');
+      counter = 1;
+    }
+    for (;;) {
+      const value = iteratorStepValue(iterator, next);
+      if (value === ITERATION_DONE) return accumulator;
+      try {
+        accumulator = reducer(accumulator, value, counter++);
+      } catch (error) {
+        closeAndThrow(iterator, error);
+      }
+    }
+  },
+  toArray() {
+    const iterator = iteratorThis(this, 'toArray');
+    const next = iterator.next;
+    const items = listNew();
+    for (;;) {
+      const value = iteratorStepValue(iterator, next);
+      if (value === ITERATION_DONE) return listToArray(items);
+      listPush(items, value);
+    }
+  },
+  forEach(fn) {
+    iterateUntil(this, 'forEach', fn, () => false);
+  },
+  some(predicate) {
+    return iterateUntil(this, 'some', predicate, (result) => !!result) !== ITERATION_DONE;
+  },
+  every(predicate) {
+    return iterateUntil(this, 'every', predicate, (result) => !result) === ITERATION_DONE;
+  },
+  find(predicate) {
+    const found = iterateUntil(this, 'find', predicate, (result) => !!result);
+    return found === ITERATION_DONE ? undefined : found;
+  },
+});
+
+// ---- Explicit resource management (TC39, ES2026) ----
+//
+// Symbol.dispose and Symbol.asyncDispose (esbuild's lowering of `using`
+// looks them up first), SuppressedError, DisposableStack and
+// AsyncDisposableStack, and %IteratorPrototype%[Symbol.dispose] and
+// %AsyncIteratorPrototype%[Symbol.asyncDispose]. A stack keeps its
+// resources in a list of its own and disposes them last first; the methods
+// it calls are the tenant's, with the tenant's values, as the proposal says.
+
+const SymbolDispose = Symbol.dispose || Symbol('Symbol.dispose');
+const SymbolAsyncDispose = Symbol.asyncDispose || Symbol('Symbol.asyncDispose');
+const ReferenceErrorIntrinsic = ReferenceError;
+// (AsyncIteratorPrototype: streams.js)
+
+function defineValue(target, key, value) {
+  ObjectDefineProperty(target, key, { value, writable: true, enumerable: false, configurable: true });
+}
+
+function SuppressedError(error, suppressed, message) {
+  const object = ReflectConstruct(Error, [], new.target === undefined ? SuppressedError : new.target);
+  if (message !== undefined) defineValue(object, 'message', `${message}`);
+  defineValue(object, 'error', error);
+  defineValue(object, 'suppressed', suppressed);
+  return object;
+}
+
+// GetMethod: undefined for undefined or null, else a function or a TypeError.
+function getMethod(value, key) {
+  const method = value[key];
+  if (method === undefined || method === null) return undefined;
+  if (typeof method !== 'function') throw new TypeError(`${typeof key === 'symbol' ? 'The dispose method' : key} is not a function`);
+  return method;
+}
+
+function requireDisposer(onDispose) {
+  if (typeof onDispose !== 'function') throw new TypeError('onDispose must be a function');
+  return onDispose;
+}
+
+// The resource `value` is (CreateDisposableResource): { value, method }.
+// An async stack disposes with Symbol.asyncDispose, else Symbol.dispose
+// (whose result is not awaited).
+function disposableResource(value, async) {
+  if (value === undefined || value === null) return { value: undefined, method: undefined };
+  if (!isObject(value)) throw new TypeError('The value to dispose must be an object');
+  let method = async ? getMethod(value, SymbolAsyncDispose) : undefined;
+  if (method === undefined) {
+    const dispose = getMethod(value, SymbolDispose);
+    method = async && dispose !== undefined ? async () => { FunctionPrototypeCallOn(dispose, value); } : dispose;
+  }
+  if (method === undefined) throw new TypeError(`The value has no ${async ? 'Symbol.asyncDispose or ' : ''}Symbol.dispose method`);
+  return { value, method };
+}
+
+// DisposeResources: the last added first; an error after an earlier one
+// becomes a SuppressedError of the two.
+function disposeResources(resources) {
+  let failed = false;
+  let error;
+  for (let i = resources.length - 1; i >= 0; i--) {
+    try {
+      FunctionPrototypeCallOn(resources[i].method, resources[i].value);
+    } catch (thrown) {
+      error = failed ? new SuppressedError(thrown, error) : thrown;
+      failed = true;
+    }
+  }
+  if (failed) throw error;
+}
+
+async function disposeResourcesAsync(resources) {
+  let failed = false;
+  let error;
+  let needsAwait = false;
+  let hasAwaited = false;
+  for (let i = resources.length - 1; i >= 0; i--) {
+    const { value, method } = resources[i];
+    if (method === undefined) {
+      needsAwait = true;    // `await using x = null`: one turn of the loop
+      continue;
+    }
+    try {
+      const result = FunctionPrototypeCallOn(method, value);
+      hasAwaited = true;
+      await result;
+    } catch (thrown) {
+      error = failed ? new SuppressedError(thrown, error) : thrown;
+      failed = true;
+    }
+  }
+  if (needsAwait && !hasAwaited) await undefined;
+  if (failed) throw error;
+}
+
+// DisposableStack (async false) and AsyncDisposableStack (async true).
+function disposableStackClass(name, async) {
+  const stackClass = class {
+    #disposed = false;
+    #resources = listNew();
+
+    get disposed() {
+      return this.#disposed;
+    }
+
+    use(value) {
+      this.#live();
+      if (async || (value !== undefined && value !== null)) listPush(this.#resources, disposableResource(value, async));
+      return value;
+    }
+
+    adopt(value, onDispose) {
+      this.#live();
+      requireDisposer(onDispose);
+      listPush(this.#resources, { value: undefined, method: () => onDispose(value) });
+      return value;
+    }
+
+    defer(onDispose) {
+      this.#live();
+      listPush(this.#resources, { value: undefined, method: requireDisposer(onDispose) });
+    }
+
+    move() {
+      this.#live();
+      const moved = new stackClass();
+      moved.#resources = this.#resources;
+      this.#resources = listNew();
+      this.#disposed = true;
+      return moved;
+    }
+
+    dispose() {
+      const resources = this.#take();
+      if (resources !== undefined) disposeResources(resources);
+    }
+
+    async disposeAsync() {
+      const resources = this.#take();
+      if (resources !== undefined) await disposeResourcesAsync(resources);
+    }
+
+    #live() {
+      if (this.#disposed) throw new ReferenceErrorIntrinsic(`${name} already disposed`);
+    }
+
+    // The resources to dispose, once: undefined if the stack is disposed already.
+    #take() {
+      if (this.#disposed) return undefined;
+      const resources = this.#resources;
+      this.#disposed = true;
+      this.#resources = listNew();
+      return resources;
+    }
+  };
+  const prototype = stackClass.prototype;
+  ObjectDefineProperty(stackClass, 'name', { value: name });
+  ReflectDeleteProperty(prototype, async ? 'dispose' : 'disposeAsync');
+  defineValue(prototype, async ? SymbolAsyncDispose : SymbolDispose, prototype[async ? 'disposeAsync' : 'dispose']);
+  setToStringTag(prototype, name);
+  return stackClass;
+}
+
+if (!('SuppressedError' in globalThis)) {
+  ObjectSetPrototypeOf(SuppressedError, Error);
+  ObjectSetPrototypeOf(SuppressedError.prototype, Error.prototype);
+  ObjectDefineProperty(SuppressedError, 'prototype', { writable: false });
+  defineValue(SuppressedError.prototype, 'name', 'SuppressedError');
+  defineValue(SuppressedError.prototype, 'message', '');
+  defineGlobal('SuppressedError', SuppressedError);
+}
+if (!('dispose' in Symbol)) ObjectDefineProperty(Symbol, 'dispose', { value: SymbolDispose });
+if (!('asyncDispose' in Symbol)) ObjectDefineProperty(Symbol, 'asyncDispose', { value: SymbolAsyncDispose });
+if (!('DisposableStack' in globalThis)) defineGlobal('DisposableStack', disposableStackClass('DisposableStack', false));
+if (!('AsyncDisposableStack' in globalThis)) defineGlobal('AsyncDisposableStack', disposableStackClass('AsyncDisposableStack', true));
+defineMissing(IteratorPrototype, {
+  [SymbolDispose]() {
+    const close = getMethod(this, 'return');
+    if (close !== undefined) FunctionPrototypeCallOn(close, this);
+  },
+});
+defineMissing(AsyncIteratorPrototype, {
+  async [SymbolAsyncDispose]() {
+    const close = getMethod(this, 'return');
+    if (close !== undefined) await FunctionPrototypeCallOn(close, this, undefined);
   },
 });
