@@ -78,6 +78,11 @@ bool CpuWatchdog::disarm() {
   return fired_;
 }
 
+bool CpuWatchdog::fired() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return fired_;
+}
+
 void CpuWatchdog::loop() {
   std::unique_lock<std::mutex> lock(mu_);
   auto tick = std::chrono::microseconds(int64_t(kTickMs * 1000));

@@ -47,6 +47,8 @@ class CpuWatchdog {
   // It left JavaScript; true when the watchdog terminated the run (the
   // caller must CancelTerminateExecution and fail the run).
   bool disarm();
+  // While armed: whether the watchdog has told the run to stop already.
+  bool fired();
 
  private:
   void loop();

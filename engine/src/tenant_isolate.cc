@@ -231,7 +231,15 @@ void TenantIsolate::turn(RequestScope &scope, Fn &&fn) {
       v8::TryCatch try_catch(isolate_);
       fn(context, try_catch);
     }
-    isolate_->PerformMicrotaskCheckpoint();
+    // A run a limit has stopped runs none of the jobs it queued: a job of
+    // builtins only (a Promise.all's element resolver) never looks at the
+    // stop request, and a million of them, near the memory limit, ran for
+    // seconds past it until the last resort ended the worker. The isolate
+    // is condemned after this turn; its queue goes with it.
+    if (!isolate_->IsExecutionTerminating() && !engine_.watchdog().fired() &&
+        !budget_->condemned()) {
+      isolate_->PerformMicrotaskCheckpoint();
+    }
     // The memory is judged before any response is taken (a memory grown
     // inside Wasm measured afresh): past the limit, the request fails with
     // the isolate, not answered by a heap past it.
