@@ -78,10 +78,7 @@ bool CpuWatchdog::disarm() {
   return fired_;
 }
 
-bool CpuWatchdog::fired() {
-  std::lock_guard<std::mutex> lock(mu_);
-  return fired_;
-}
+bool CpuWatchdog::fired() { return fired_.load(); }
 
 void CpuWatchdog::loop() {
   std::unique_lock<std::mutex> lock(mu_);

@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <time.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <mutex>
 #include <string>
@@ -63,7 +64,8 @@ class CpuWatchdog {
   double stop_requested_ms_ = 0;     // when it was told to stop, or 0
   double hang_timeout_ms_ = 1000;
   HangHandler on_hang_ = nullptr;
-  bool fired_ = false;
+  // Written under mu_; fired() reads it without the lock (once a turn).
+  std::atomic<bool> fired_{false};
   bool stopping_ = false;
   bool parked_ = false;              // asleep until the next arm()
   clockid_t clock_{};
