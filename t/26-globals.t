@@ -661,5 +661,36 @@ $t->put_script('api', 'evalspin', q{
 my $spin = $t->get('/t/evalspin');
 is $spin->{status}, 503, 'code made from a string at startup is under dispatch_startup_cpu_limit';
 
+# ---- WebSocket: the interface, no transport ----
+# supabase-js's createClient() looks for the global WebSocket (as on Workers)
+# and throws without one, though no socket is opened until a subscription.
+$got = run_checks('websocket', q{
+    export default { fetch: () => results({
+      supabaseDetect: () => typeof WebSocket !== 'undefined' ? 'native' : 'Unknown JavaScript runtime without WebSocket support',
+      fails: () => new Promise((resolve) => {
+        const seen = [];
+        const ws = new WebSocket('wss://realtime.example/socket?vsn=2.0.0');
+        ws.onopen = () => seen.push('open');
+        ws.onerror = (e) => seen.push(`error ${e.type} ${ws.readyState}`);
+        ws.addEventListener('close', (e) => {
+          seen.push(`close ${e.code} ${e.wasClean} ${e instanceof CloseEvent}`);
+          resolve(seen);
+        });
+        seen.push(`made ${ws.readyState} ${ws.url}`);
+      }),
+      sendWhileConnecting: () => { try { new WebSocket('ws://a.example').send('x'); return 'sent'; } catch (e) { return e.name; } },
+      badUrls: () => ['ftp://a.example/', 'wss://a.example/#f', 'not a url', 'ws://a.example'].map((u, i) => {
+        try { return new WebSocket(u, i === 3 ? ['chat', 'CHAT'] : undefined).url; } catch (e) { return e.name; }
+      }),
+      httpIsWs: () => new WebSocket('https://a.example/x').url,
+    }) };
+});
+is $got->{supabaseDetect}, 'native', 'WebSocket is a global, as on Workers (supabase-js looks for it in createClient)';
+is_deeply $got->{fails}, ['made 0 wss://realtime.example/socket?vsn=2.0.0', 'error error 3', 'close 1006 false true'],
+    'a WebSocket never connects: in a later turn it is CLOSED, then error, then close 1006 (not clean)';
+is $got->{sendWhileConnecting}, 'InvalidStateError', 'send() while connecting is an InvalidStateError';
+is_deeply $got->{badUrls}, [('SyntaxError') x 4], 'a scheme other than ws(s)/http(s), a fragment, no URL, or a duplicate protocol: SyntaxError';
+is $got->{httpIsWs}, 'wss://a.example/x', 'an https: URL becomes wss:';
+
 is scalar($t->error_log_alerts), 0, 'no alerts in the error log' or diag join "\n", $t->error_log_alerts;
 done_testing;
