@@ -228,6 +228,17 @@ $got = run_checks('requests', q{
       badRedirect: () => new Request('https://x.test', { redirect: 'sometimes' }),
       signal: () => { const c = new AbortController(); const r = new Request('https://x.test', { signal: c.signal }); c.abort(); return [r.signal === c.signal, r.signal.aborted]; },
       badSignal: () => new Request('https://x.test', { signal: 'no' }),
+      // ky's check for request streams (onUploadProgress needs it): the
+      // init's duplex member is read, and a stream body gets no Content-Type.
+      duplexRead: () => {
+        let duplexAccessed = false;
+        const hasContentType = new Request('https://empty.invalid', {
+          body: new ReadableStream(), method: 'POST', get duplex() { duplexAccessed = true; return 'half'; },
+        }).headers.has('Content-Type');
+        return [duplexAccessed, hasContentType];
+      },
+      duplexValues: () => [new Request('https://x.test', { duplex: 'half' }).duplex,
+        (() => { try { new Request('https://x.test', { duplex: 'full' }); return 'accepted'; } catch (e) { return e.name; } })()],
       cloneKeeps: async () => {
         const a = new Request('https://x.test/', { method: 'POST', body: 'x', headers: { h: '1' } });
         const b = a.clone();
@@ -252,6 +263,8 @@ like $got->{fromRequestNewMethod}, qr/^threw TypeError/, 'turning a request with
 like $got->{badRedirect}, qr/^threw TypeError/, 'an unknown redirect mode is a TypeError';
 is_deeply $got->{signal}, [$T, $T], 'init.signal is the request\'s signal (as on Workers)';
 like $got->{badSignal}, qr/^threw TypeError/, 'a signal that is not an AbortSignal is a TypeError';
+is_deeply $got->{duplexRead}, [$T, $F], "init.duplex is read (ky's feature test for request streams), a stream body has no Content-Type";
+is_deeply $got->{duplexValues}, ['half', 'TypeError'], "request.duplex is 'half'; any other init.duplex is a TypeError";
 is_deeply $got->{cloneKeeps}, ['POST', 'x', '1', $F], 'clone() copies method, headers and body';
 is $got->{tag}, '[object Request]', 'Object.prototype.toString says Request';
 

@@ -143,7 +143,14 @@ class Request { // Body's, by inheritBody below
     // The source's own URL and headers, never through getters a tenant may
     // have put on Request.prototype (which would skip the URL checks).
     const url = source === null ? toUSVString(input) : requestUrl(source);
-    const { body, cf, headers, method, redirect, signal } = toDictionary(init, 'Request');
+    // The members a script may give, read in the dictionary's (lexicographic)
+    // order. duplex is read even though it changes nothing: libraries (ky)
+    // test for request streams by whether it is read.
+    const { body, cf, duplex, headers, method, redirect, signal } = toDictionary(init, 'Request');
+    if (duplex !== undefined) {
+      const mode = toDOMString(duplex);
+      if (mode !== 'half') throw new TypeError(`Invalid duplex mode: "${mode}" (only "half")`);
+    }
 
     state.url = source === null ? requestURL(url) : url;
     let mode = 'follow';
@@ -192,6 +199,12 @@ class Request { // Body's, by inheritBody below
 
   get headers() {
     return requestHeaders(requestStateOf(this, null));
+  }
+
+  // Fetch: always "half" (a request's body is sent before its response is read).
+  get duplex() {
+    requestStateOf(this, null);
+    return 'half';
   }
 
   get redirect() {
