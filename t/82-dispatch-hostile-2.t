@@ -15,6 +15,21 @@
 #   Now a request the gate runs for a tenant's fetch() counts against that
 #   tenant's slots and connections (RequestScope::fetch_for): the tenant
 #   fills its own and is refused, the others go on.
+#
+# What held:
+# - A router that never reads the body of a tenant that drips it (a byte
+#   a millisecond): the pull ahead of the router's reads runs in the
+#   tenant's turns, the router spends under a millisecond in 3 s.
+#
+# Found, not fixed (reported): the outbound worker pays for relaying what
+# a tenant's upstream drips. A gate that returns fetch(req) reads its
+# upstream's body in turns of its own (paced to ~10 a second), with no
+# wall limit once it answered; a tenant that holds the Response (its
+# request kept alive by waitUntil or a quiet stream) and fetch()es its own
+# server dripping a byte every 20 ms had the gate stopped exceeded_cpu
+# after ~27 s under a 15 ms limit (~100 s at the default 50 ms): an
+# offence of the gate's, and its isolate condemned with every other
+# tenant's fetch() in flight on it.
 use strict;
 use warnings;
 use Test::More;
@@ -101,6 +116,38 @@ is Dispatch::Test::_read_file($out), '200 6 answered, 4 refused',
     'the hog got its own share of connections, and was refused the rest';
 is scalar($t->error_log_alerts), 0, 'no alerts in the error log';
 $t->stop;
+
+# ---- a router that never reads a dripping tenant's body ---------------------
+my $r2 = Dispatch::Test->new(
+    http   => q{ dispatch_cpu_limit 1s;
+                 log_format relay '$uri $dispatch_script $dispatch_outcome $dispatch_cpu_ms';
+                 access_log %%PREFIX%%/relay.log relay; },
+    server => q{ location / { dispatch platform holder; } },
+);
+$r2->put_script('platform', 'holder', q{
+  export default { async fetch(req, env) {
+    const r = await env.T.get('drip').fetch(req);
+    await new Promise(ok => setTimeout(ok, 3000));   // never reads r.body
+    return new Response('held ' + r.status);
+  } };
+}, metadata => '{"bindings":[{"type":"dispatch_namespace","name":"T","namespace":"tenants"}]}');
+$r2->put_script('tenants', 'drip', q{
+  export default { fetch() {
+    return new Response(new ReadableStream({ pull(c) {
+      return new Promise(ok => setTimeout(() => { c.enqueue(new Uint8Array([1])); ok(); }, 1));
+    } }));
+  } };
+});
+$r2->start;
+is $r2->get('/', timeout => 15)->{content}, 'held 200', 'a router holds a dripping tenant\'s body unread for 3 s';
+my $cpu;
+ok $r2->wait_for(sub {
+    my ($line) = grep { / holder / } split /\n/, Dispatch::Test::_read_file($r2->prefix . '/relay.log');
+    $cpu = (split ' ', $line // '')[3];
+    defined $cpu;
+}), 'its request is logged';
+cmp_ok $cpu, '<', 10, 'the pull ahead of its reads is the tenant\'s work: the router spends almost nothing';
+$r2->stop;
 
 $up->stop;
 done_testing;
