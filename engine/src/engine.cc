@@ -384,9 +384,13 @@ void Engine::on_script_loaded(uint64_t id, const ScriptLoad &load) {
     respond(*scope, outcome);
     return;
   }
-  if (isolate->in_flight_here() >= scope->script_concurrency) {
+  if ((scope->fetch_for.empty() ? isolate->in_flight_here()
+                                 : isolate->in_flight_for(scope->fetch_for)) >=
+      scope->script_concurrency) {
     log(*scope, DISPATCH_LOG_WARN, "dispatch_script_concurrency (" +
-        std::to_string(scope->script_concurrency) + ") reached: overloaded");
+        std::to_string(scope->script_concurrency) + ") reached" +
+        (scope->fetch_for.empty() ? "" : " for the fetch() calls of \"" + scope->fetch_for + "\"") +
+        ": overloaded");
     respond(*scope, DISPATCH_OUTCOME_OVERLOADED);
     return;
   }

@@ -94,7 +94,7 @@ Connection *OutboundPool::open(const dispatch_addr_t &addr, int port, bool tls,
   }
   auto used = in_use_.find(owner);
   if (used != in_use_.end() && used->second >= per_owner_max()) {
-    *why = "this script has " + std::to_string(used->second) +
+    *why = "script \"" + owner + "\" has " + std::to_string(used->second) +
            " outbound connections open in this worker, the most it may (a quarter of "
            "dispatch_fetch_connections)";
     return nullptr;

@@ -143,6 +143,12 @@ class RequestScope {
   std::string outbound_ns;
   std::string outbound_script;
   std::string outbound_args;
+  // A request of an outbound worker made for a fetch() of script "NS/NAME"
+  // (empty for any other): it counts against that script's
+  // dispatch_script_concurrency and outbound connections, not the outbound
+  // worker's, which every tenant behind it shares (one tenant's slow
+  // fetch() calls took all of them, and every tenant's fetch() failed).
+  std::string fetch_for;
 
   // What the request started, owned here.
   struct PendingTimer {

@@ -286,7 +286,15 @@ size_t TenantIsolate::in_flight() const {
 size_t TenantIsolate::in_flight_here() const {
   size_t n = 0;
   for (const RequestScope *scope : scopes_) {
-    if (!scope->responded() && !scope->waiting_on_dispatch()) n++;
+    if (!scope->responded() && !scope->waiting_on_dispatch() && scope->fetch_for.empty()) n++;
+  }
+  return n;
+}
+
+size_t TenantIsolate::in_flight_for(const std::string &key) const {
+  size_t n = 0;
+  for (const RequestScope *scope : scopes_) {
+    if (!scope->responded() && !scope->waiting_on_dispatch() && scope->fetch_for == key) n++;
   }
   return n;
 }

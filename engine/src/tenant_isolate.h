@@ -131,6 +131,10 @@ class TenantIsolate : public std::enable_shared_from_this<TenantIsolate> {
   // that script's (a router is not filled up by one tenant that never
   // answers).
   size_t in_flight_here() const;
+  // Those of them an outbound worker runs for a fetch() of script `key`
+  // (RequestScope::fetch_for): that script's slots, here; in_flight_here
+  // leaves them out.
+  size_t in_flight_for(const std::string &key) const;
 
   // What a WebAssembly.Module the engine compiled for this script declares
   // of its memory; null for any other value.

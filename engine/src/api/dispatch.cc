@@ -283,10 +283,16 @@ void on_dispatch_start(const v8::FunctionCallbackInfo<v8::Value> &info) {
     target->outbound_ns = scope->ns;
     target->outbound_script = binding->outbound;
     target->outbound_args = outbound_args(outbound, binding->outbound_params);
-  } else if (binding != nullptr) {
+  } else if (binding == nullptr) {
+    // The outbound worker runs this for the caller's fetch(): the caller's
+    // slots and connections, not the worker's that every tenant shares.
+    target->fetch_for = scope->ns + "/" + scope->script;
+  } else {
     target->outbound_ns = scope->outbound_ns;
     target->outbound_script = scope->outbound_script;
     target->outbound_args = scope->outbound_args;
+    // What the outbound worker calls for that fetch() counts for it too.
+    target->fetch_for = scope->fetch_for;
   }
   if (cpu_ms >= 1) target->cpu_limit_ms = std::min<uint64_t>(target->cpu_limit_ms, uint64_t(cpu_ms));
   if (subrequests >= 0) {

@@ -249,7 +249,9 @@ void on_fetch_start(const v8::FunctionCallbackInfo<v8::Value> &info) {
   call->exchange = std::make_unique<FetchExchange>(engine.outbound(), engine.egress(),
                                                    engine.fetch_limits(), std::move(head),
                                                    std::move(events),
-                                                   scope->ns + "/" + scope->script);
+                                                   scope->fetch_for.empty()
+                                                       ? scope->ns + "/" + scope->script
+                                                       : scope->fetch_for);
   engine.add_fetch(*scope, id, std::move(call));
   start_waiting(engine, *scope);
   info.GetReturnValue().Set(v8::Number::New(isolate, double(id)));
