@@ -2,37 +2,9 @@
 
 #include "startup_snapshot.h"
 
-#include <cstdint>
-#include <cstring>
-
 namespace dispatch {
 
-namespace {
-
-// Whether every byte is below 0x80, eight at a time.
-bool all_ascii(const char *s, size_t len) {
-  uint64_t high = 0;
-  size_t i = 0;
-  for (; i + 8 <= len; i += 8) {
-    uint64_t word;
-    std::memcpy(&word, s + i, 8);
-    high |= word;
-  }
-  for (; i < len; i++) high |= uint8_t(s[i]);
-  return (high & 0x8080808080808080ull) == 0;
-}
-
-}  // namespace
-
 v8::Local<v8::String> v8_str(v8::Isolate *isolate, const char *s, size_t len) {
-  // ASCII is the same string read as Latin-1, which V8 copies as it is;
-  // its UTF-8 decoder validates and counts first (a request's URL and
-  // method: ~600 instructions against ~250).
-  if (all_ascii(s, len)) {
-    return v8::String::NewFromOneByte(isolate, reinterpret_cast<const uint8_t *>(s),
-                                      v8::NewStringType::kNormal, int(len))
-        .FromMaybe(v8::String::Empty(isolate));
-  }
   return v8::String::NewFromUtf8(isolate, s, v8::NewStringType::kNormal, int(len))
       .FromMaybe(v8::String::Empty(isolate));
 }
