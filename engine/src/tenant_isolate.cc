@@ -236,8 +236,8 @@ void TenantIsolate::turn(RequestScope &scope, Fn &&fn) {
     // stop request, and a million of them, near the memory limit, ran for
     // seconds past it until the last resort ended the worker. The isolate
     // is condemned after this turn; its queue goes with it.
-    if (!isolate_->IsExecutionTerminating() && !engine_.watchdog().fired() &&
-        !budget_->condemned()) {
+    if (!engine_.watchdog().fired() && !budget_->condemned() &&
+        !isolate_->IsExecutionTerminating()) {
       isolate_->PerformMicrotaskCheckpoint();
     }
     // The memory is judged before any response is taken (a memory grown
