@@ -29,7 +29,11 @@
 # server dripping a byte every 20 ms had the gate stopped exceeded_cpu
 # after ~27 s under a 15 ms limit (~100 s at the default 50 ms): an
 # offence of the gate's, and its isolate condemned with every other
-# tenant's fetch() in flight on it.
+# tenant's fetch() in flight on it. Since (main, after the merge): a
+# request the gate runs for a tenant's fetch() that a limit stops is the
+# tenant's offence, so repeated it throttles and boxes the tenant, never
+# the gate (tested below with a URL the gate spins on); the gate's isolate
+# still goes each time, and the relaying itself is still the gate's CPU.
 use strict;
 use warnings;
 use Test::More;
@@ -148,6 +152,52 @@ ok $r2->wait_for(sub {
 }), 'its request is logged';
 cmp_ok $cpu, '<', 10, 'the pull ahead of its reads is the tenant\'s work: the router spends almost nothing';
 $r2->stop;
+
+# ---- the outbound worker stopped on a tenant's fetch() ----------------------
+# A request the outbound worker runs for a tenant's fetch() that a limit
+# stops is the tenant's offence, not the outbound worker's: before, a
+# tenant whose fetch() calls kept the gate past its CPU limit (here a URL
+# the gate spins on; in the wild an upstream dripping a body the tenant
+# holds) put the GATE in the penalty box, and every tenant's fetch() was
+# refused 'quarantined'.
+my $g = Dispatch::Test->new(
+    http   => 'dispatch_cpu_limit 20ms; dispatch_quarantine_zone penalty:1m period=30s;',
+    server => q{ location / { dispatch platform router; } },
+);
+$g->put_script('platform', 'router', q{
+export default { fetch(req, env) { return env.T.get(new URL(req.url).pathname.slice(1)).fetch(req); } };
+}, metadata => '{"bindings":[{"type":"dispatch_namespace","name":"T","namespace":"tenants",'
+             . '"outbound":{"worker":{"service":"gate"}}}]}');
+$g->put_script('platform', 'gate', q{
+  export default { fetch(req) {
+    if (new URL(req.url).pathname === '/spin') for (;;) {}
+    return new Response('gate ok');
+  } };
+});
+$g->put_script('tenants', 'spinner', q{
+  export default { async fetch() {
+    try { await fetch('http://upstream.example/spin'); return new Response('fetched'); }
+    catch (e) { return new Response('refused'); }
+  } };
+});
+$g->put_script('tenants', 'good', q{
+  export default { async fetch() {
+    try { return new Response('good: ' + await (await fetch('http://upstream.example/')).text()); }
+    catch (e) { return new Response('good failed: ' + e.message); }
+  } };
+});
+$g->start;
+is $g->get('/good')->{content}, 'good: gate ok', 'a tenant fetch()es through the outbound worker';
+for (1 .. 12) {
+    $g->get('/spinner');
+    last if $g->error_log =~ /"tenants\/spinner": it keeps hitting its limits/;
+}
+like $g->error_log, qr/"tenants\/spinner": it keeps hitting its limits and is throttled/,
+    'the fetch() calls that keep stopping the outbound worker throttle the tenant that made them';
+unlike $g->error_log, qr/"platform\/gate": (?:the fetch\(\) calls of "(?!tenants\/spinner)|it keeps hitting|.*throttled)/,
+    'the outbound worker itself is never throttled nor put in the penalty box for them';
+is $g->get('/good')->{content}, 'good: gate ok', 'and every other tenant\'s fetch() still goes through the outbound worker';
+$g->stop;
 
 $up->stop;
 done_testing;

@@ -441,8 +441,15 @@ void TenantIsolate::condemn(dispatch_outcome_e outcome, RequestScope *culprit) {
   };
   say(std::string("stopped: ") + dispatch_outcome_name(outcome) + "; " +
       std::to_string(in_flight()) + " request(s) in flight fail with it");
-  std::string penalty = engine_.enforcer().offence(script_->ns + "/" + script_->name);
-  if (!penalty.empty()) say(penalty);
+  // A request an outbound worker runs for a tenant's fetch() is that
+  // tenant's offence: it stopped on what the tenant chose (an upstream
+  // that drips a body the tenant holds, a URL that costs the worker), and
+  // the outbound worker's own penalty box would refuse every tenant's
+  // fetch(). The isolate still goes: what ran in it was stopped midway.
+  bool for_tenant = culprit != nullptr && !culprit->fetch_for.empty();
+  std::string offender = for_tenant ? culprit->fetch_for : script_->ns + "/" + script_->name;
+  std::string penalty = engine_.enforcer().offence(offender);
+  if (!penalty.empty()) say(for_tenant ? "the fetch() calls of \"" + offender + "\": " + penalty : penalty);
   std::vector<RequestScope *> scopes(scopes_);
   for (RequestScope *scope : scopes) {
     switch (scope->phase) {
