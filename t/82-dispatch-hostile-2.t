@@ -199,5 +199,44 @@ unlike $g->error_log, qr/"platform\/gate": (?:the fetch\(\) calls of "(?!tenants
 is $g->get('/good')->{content}, 'good: gate ok', 'and every other tenant\'s fetch() still goes through the outbound worker';
 $g->stop;
 
+# The same for the last resort: a tenant's fetch() that keeps the outbound
+# worker running past dispatch_hang_timeout (here a URL the gate loops on
+# inside one builtin) ends the worker, and the TENANT goes into the node's
+# penalty box, not the gate every tenant's fetch() goes through.
+my $h = Dispatch::Test->new(
+    http   => "dispatch_cpu_limit 50ms;\n    dispatch_hang_timeout 250ms;\n"
+            . '    dispatch_quarantine_zone penalty:1m period=30s;',
+    server => q{ location / { dispatch platform router; } },
+);
+$h->put_script('platform', 'router', q{
+export default { fetch(req, env) { return env.T.get(new URL(req.url).pathname.slice(1)).fetch(req); } };
+}, metadata => '{"bindings":[{"type":"dispatch_namespace","name":"T","namespace":"tenants",'
+             . '"outbound":{"worker":{"service":"gate"}}}]}');
+$h->put_script('platform', 'gate', q{
+  export default { fetch(req) {
+    // for-in over a huge typed array: one C++ call no stop request reaches
+    if (new URL(req.url).pathname === '/hang') for (const key in new Uint8Array(1.2e8)) break;
+    return new Response('gate ok');
+  } };
+});
+$h->put_script('tenants', 'hanger', q{
+  export default { async fetch() { await fetch('http://upstream.example/hang'); return new Response('fetched'); } };
+});
+$h->put_script('tenants', 'good', q{
+  export default { async fetch() {
+    try { return new Response('good: ' + await (await fetch('http://upstream.example/')).text()); }
+    catch (e) { return new Response('good failed: ' + e.message); }
+  } };
+});
+$h->start;
+my @before = $h->worker_pids;
+$h->get('/hanger', timeout => 30);
+ok $h->wait_for(sub { my @w = $h->worker_pids; @w == 1 && "@w" ne "@before" }),
+    'a tenant\'s fetch() that hangs the outbound worker ends the worker (the last resort)';
+like $h->error_log, qr/\[alert\].*dispatch "platform\/gate":.*the fetch\(\) calls of "tenants\/hanger" quarantined on every worker for 30s/,
+    'the alert puts the tenant whose fetch() it was in the penalty box';
+is $h->get('/good')->{content}, 'good: gate ok', 'every other tenant\'s fetch() still goes through the outbound worker';
+$h->stop;
+
 $up->stop;
 done_testing;

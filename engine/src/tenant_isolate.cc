@@ -485,20 +485,28 @@ void TenantIsolate::condemn(dispatch_outcome_e outcome, RequestScope *culprit) {
 [[noreturn]] void TenantIsolate::last_resort(v8::Isolate *isolate, const char *what) {
   char line[768];
   char key[160];
-  char penalty[96] = "";
+  char penalty[256] = "";
   const TenantIsolate *self = isolate ? from(isolate) : nullptr;
   // Into the node's penalty box first, so that no worker runs it again
   // before its period ends (the host's call is safe on this thread).
   if (self != nullptr && self->script_ == nullptr) self = nullptr;  // prepared: no tenant yet
   if (self != nullptr) {
-    int n = snprintf(key, sizeof(key), "%s/%s", self->script_->ns.c_str(),
-                     self->script_->name.c_str());
+    // A turn an outbound worker runs for a tenant's fetch() is the
+    // tenant's (condemn() says why): the tenant goes into the box, not the
+    // outbound worker every tenant's fetch() goes through. The turn's
+    // scope is stuck on the thread this may not be, and is only read.
+    const RequestScope *turn = self->current_;
+    bool for_tenant = turn != nullptr && !turn->fetch_for.empty();
+    int n = for_tenant ? snprintf(key, sizeof(key), "%s", turn->fetch_for.c_str())
+                       : snprintf(key, sizeof(key), "%s/%s", self->script_->ns.c_str(),
+                                  self->script_->name.c_str());
     uint64_t period = 0;
     if (n > 0 && size_t(n) < sizeof(key) &&
         LimitEnforcer::quarantine_now(self->engine_.host().raw(), key, size_t(n),
                                       self->engine_.limits().quarantine_ms, &period)) {
-      snprintf(penalty, sizeof(penalty), "; quarantined on every worker for %llus",
-               (unsigned long long) (period / 1000));
+      snprintf(penalty, sizeof(penalty), "; %s%s%squarantined on every worker for %llus",
+               for_tenant ? "the fetch() calls of \"" : "", for_tenant ? key : "",
+               for_tenant ? "\" " : "", (unsigned long long) (period / 1000));
     }
   }
   time_t now = time(nullptr);
