@@ -10,7 +10,12 @@
 #   over and over. Now a script that holds a quarter or more of the index's
 #   entries makes room from its own entries.
 #
-# Held (no test kept beyond the ones here): see the report of attack10.
+# Found, not fixed: a tenant's KV gets of a 20 MiB value (two at a time,
+# in a loop) share the worker's Redis connection with every tenant: another
+# tenant's KV get of a missing key took 45-120 ms meanwhile instead of 1 ms
+# (head-of-line, bounded by the hog's memory limit, no stall beyond it).
+# Not looked at for want of time: the penalty-box and metrics zones, the
+# isolate pool, disk blocks of tiny cache entries (charged by their bytes).
 use strict;
 use warnings;
 use Test::More;
