@@ -26,6 +26,7 @@ typedef struct {
     ngx_rbtree_node_t            node;        /* key: first bytes of tenant */
     ngx_queue_t                  entries;     /* most recently used first */
     uint64_t                     bytes;
+    ngx_uint_t                   count;       /* entries */
     u_char                       tenant[DISPATCH_CACHE_KEY_LEN];
 } ngx_http_dispatch_cache_tenant_t;
 
@@ -48,6 +49,7 @@ typedef struct {
     ngx_rbtree_node_t            tenants_sentinel;
     ngx_queue_t                  lru;
     uint64_t                     bytes;
+    ngx_uint_t                   count;       /* entries */
 } ngx_http_dispatch_cache_sh_t;
 
 
@@ -338,6 +340,7 @@ ngx_http_dispatch_cache_zone_init(ngx_shm_zone_t *shm_zone, void *data)
                     ngx_http_dispatch_cache_tenant_insert);
     ngx_queue_init(&sh->lru);
     sh->bytes = 0;
+    sh->count = 0;
 
     shpool->data = sh;
 
@@ -485,6 +488,8 @@ ngx_http_dispatch_cache_unlink(ngx_slab_pool_t *shpool,
 
     sh->bytes -= cn->entry.size;
     tn->bytes -= cn->entry.size;
+    sh->count--;
+    tn->count--;
 
     if (ngx_queue_empty(&tn->entries)) {
         ngx_rbtree_delete(&sh->tenants, &tn->node);
@@ -576,6 +581,7 @@ ngx_http_dispatch_cache_insert(void *data, const dispatch_cache_entry_t *entry,
     dispatch_cache_entry_t *replaced)
 {
     int                                rc;
+    ngx_queue_t                       *q;
     ngx_slab_pool_t                   *shpool;
     ngx_rbtree_node_t                 *node;
     ngx_http_dispatch_cache_sh_t      *sh;
@@ -619,6 +625,7 @@ ngx_http_dispatch_cache_insert(void *data, const dispatch_cache_entry_t *entry,
         tn->node.key = ngx_http_dispatch_cache_rbkey(tn->tenant);
         ngx_queue_init(&tn->entries);
         tn->bytes = 0;
+        tn->count = 0;
 
         ngx_rbtree_insert(&sh->tenants, &tn->node);
 
@@ -627,6 +634,27 @@ ngx_http_dispatch_cache_insert(void *data, const dispatch_cache_entry_t *entry,
     }
 
     cn = ngx_slab_alloc_locked(shpool, sizeof(ngx_http_dispatch_cache_node_t));
+
+    /*
+     * No room, and the tenant holds a quarter or more of the index's
+     * entries: its own least recently used entry makes room, not the
+     * node's. Else one script putting thousands of tiny entries (far
+     * under tenant_max_size) pushed every other script's entries out.
+     * A node of the same size is freed, so the allocation then succeeds.
+     */
+
+    if (cn == NULL && rc == 0 && tn->count >= 2
+        && tn->count * 4 >= sh->count)
+    {
+        q = ngx_queue_last(&tn->entries);
+        cn = ngx_queue_data(q, ngx_http_dispatch_cache_node_t, tenant_lru);
+        *replaced = cn->entry;
+        ngx_http_dispatch_cache_unlink(shpool, sh, cn);
+        rc = 1;
+
+        cn = ngx_slab_alloc_locked(shpool,
+                                   sizeof(ngx_http_dispatch_cache_node_t));
+    }
 
     if (cn == NULL) {
         if (ngx_queue_empty(&tn->entries)) {
@@ -648,6 +676,8 @@ ngx_http_dispatch_cache_insert(void *data, const dispatch_cache_entry_t *entry,
 
     sh->bytes += entry->size;
     tn->bytes += entry->size;
+    sh->count++;
+    tn->count++;
 
     ngx_shmtx_unlock(&shpool->mutex);
 

@@ -265,7 +265,9 @@ typedef struct {
      * most recently used), else 0. An entry past its expiry is removed
      * and returned with 2: the engine deletes its file.
      * cache_insert: indexes entry (replacing one with the same key, which
-     * is returned in *replaced with 1: the engine deletes its file); 0 on
+     * is returned in *replaced with 1: the engine deletes its file; so is
+     * the tenant's own least recently used entry when the index is full
+     * and the tenant holds a quarter or more of its entries); 0 on
      * success; -1 when the index has no room (-2: and *replaced was
      * removed all the same). The engine then calls cache_evict with tenant
      * NULL, which removes the node's least recently used entry whatever
