@@ -384,9 +384,7 @@ void Engine::on_script_loaded(uint64_t id, const ScriptLoad &load) {
     respond(*scope, outcome);
     return;
   }
-  if ((scope->fetch_for.empty() ? isolate->in_flight_here()
-                                 : isolate->in_flight_for(scope->fetch_for)) >=
-      scope->script_concurrency) {
+  if (isolate->in_flight_for(scope->fetch_for) >= scope->script_concurrency) {
     log(*scope, DISPATCH_LOG_WARN, "dispatch_script_concurrency (" +
         std::to_string(scope->script_concurrency) + ") reached" +
         (scope->fetch_for.empty() ? "" : " for the fetch() calls of \"" + scope->fetch_for + "\"") +

@@ -283,14 +283,6 @@ size_t TenantIsolate::in_flight() const {
   return n;
 }
 
-size_t TenantIsolate::in_flight_here() const {
-  size_t n = 0;
-  for (const RequestScope *scope : scopes_) {
-    if (!scope->responded() && !scope->waiting_on_dispatch() && scope->fetch_for.empty()) n++;
-  }
-  return n;
-}
-
 size_t TenantIsolate::in_flight_for(const std::string &key) const {
   size_t n = 0;
   for (const RequestScope *scope : scopes_) {

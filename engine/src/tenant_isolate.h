@@ -126,14 +126,12 @@ class TenantIsolate : public std::enable_shared_from_this<TenantIsolate> {
   }
   // Requests on it still waiting for their response.
   size_t in_flight() const;
-  // Those of them that count against dispatch_script_concurrency: not a
-  // request waiting on a script it dispatched to, which counts against
-  // that script's (a router is not filled up by one tenant that never
-  // answers).
-  size_t in_flight_here() const;
-  // Those of them an outbound worker runs for a fetch() of script `key`
-  // (RequestScope::fetch_for): that script's slots, here; in_flight_here
-  // leaves them out.
+  // Those of them that count against the dispatch_script_concurrency of
+  // `key`: with an empty key this script's own, with "NS/NAME" those an
+  // outbound worker runs for a fetch() of that script
+  // (RequestScope::fetch_for); never a request waiting on a script it
+  // dispatched to, which counts against that script's (a router is not
+  // filled up by one tenant that never answers).
   size_t in_flight_for(const std::string &key) const;
 
   // What a WebAssembly.Module the engine compiled for this script declares
