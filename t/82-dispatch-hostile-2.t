@@ -160,14 +160,24 @@ $r2->stop;
 # the gate spins on; in the wild an upstream dripping a body the tenant
 # holds) put the GATE in the penalty box, and every tenant's fetch() was
 # refused 'quarantined'.
-my $g = Dispatch::Test->new(
-    http   => 'dispatch_cpu_limit 20ms; dispatch_quarantine_zone penalty:1m period=30s;',
-    server => q{ location / { dispatch platform router; } },
-);
-$g->put_script('platform', 'router', q{
+# A node whose router sends every tenant's fetch() through `gate`, with a
+# tenant `good` that fetch()es through it.
+sub gated_node {
+    my ($http) = @_;
+    my $n = Dispatch::Test->new(http => $http, server => q{ location / { dispatch platform router; } });
+    $n->put_script('platform', 'router', q{
 export default { fetch(req, env) { return env.T.get(new URL(req.url).pathname.slice(1)).fetch(req); } };
 }, metadata => '{"bindings":[{"type":"dispatch_namespace","name":"T","namespace":"tenants",'
              . '"outbound":{"worker":{"service":"gate"}}}]}');
+    $n->put_script('tenants', 'good', q{
+  export default { async fetch() {
+    try { return new Response('good: ' + await (await fetch('http://upstream.example/')).text()); }
+    catch (e) { return new Response('good failed: ' + e.message); }
+  } };
+});
+    return $n;
+}
+my $g = gated_node('dispatch_cpu_limit 20ms; dispatch_quarantine_zone penalty:1m period=30s;');
 $g->put_script('platform', 'gate', q{
   export default { fetch(req) {
     if (new URL(req.url).pathname === '/spin') for (;;) {}
@@ -178,12 +188,6 @@ $g->put_script('tenants', 'spinner', q{
   export default { async fetch() {
     try { await fetch('http://upstream.example/spin'); return new Response('fetched'); }
     catch (e) { return new Response('refused'); }
-  } };
-});
-$g->put_script('tenants', 'good', q{
-  export default { async fetch() {
-    try { return new Response('good: ' + await (await fetch('http://upstream.example/')).text()); }
-    catch (e) { return new Response('good failed: ' + e.message); }
   } };
 });
 $g->start;
@@ -203,15 +207,8 @@ $g->stop;
 # worker running past dispatch_hang_timeout (here a URL the gate loops on
 # inside one builtin) ends the worker, and the TENANT goes into the node's
 # penalty box, not the gate every tenant's fetch() goes through.
-my $h = Dispatch::Test->new(
-    http   => "dispatch_cpu_limit 50ms;\n    dispatch_hang_timeout 250ms;\n"
-            . '    dispatch_quarantine_zone penalty:1m period=30s;',
-    server => q{ location / { dispatch platform router; } },
-);
-$h->put_script('platform', 'router', q{
-export default { fetch(req, env) { return env.T.get(new URL(req.url).pathname.slice(1)).fetch(req); } };
-}, metadata => '{"bindings":[{"type":"dispatch_namespace","name":"T","namespace":"tenants",'
-             . '"outbound":{"worker":{"service":"gate"}}}]}');
+my $h = gated_node("dispatch_cpu_limit 50ms;\n    dispatch_hang_timeout 250ms;\n"
+                 . '    dispatch_quarantine_zone penalty:1m period=30s;');
 $h->put_script('platform', 'gate', q{
   export default { fetch(req) {
     // for-in over a huge typed array: one C++ call no stop request reaches
@@ -221,12 +218,6 @@ $h->put_script('platform', 'gate', q{
 });
 $h->put_script('tenants', 'hanger', q{
   export default { async fetch() { await fetch('http://upstream.example/hang'); return new Response('fetched'); } };
-});
-$h->put_script('tenants', 'good', q{
-  export default { async fetch() {
-    try { return new Response('good: ' + await (await fetch('http://upstream.example/')).text()); }
-    catch (e) { return new Response('good failed: ' + e.message); }
-  } };
 });
 $h->start;
 my @before = $h->worker_pids;
