@@ -178,7 +178,7 @@ class Body {
   }
 
   async json() {
-    return JSONParse(bodyDecode(bodyUnbox(await bodyConsume(this))));
+    return parseTenantJson(bodyDecode(bodyUnbox(await bodyConsume(this))));
   }
 
   async bytes() {

@@ -698,7 +698,7 @@ function cryptoJwkToBytes(jwk, pad) {
 
 function cryptoJwkFromBytes(bytes) {
   try {
-    const jwk = JSONParse(utf8Decode(new Uint8Array(bytes)));
+    const jwk = parseTenantJson(utf8Decode(new Uint8Array(bytes)));
     if (isObject(jwk)) return jwk;
   } catch {
     // not JSON: below

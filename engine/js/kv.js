@@ -22,7 +22,7 @@ function kvDecode(bytes, type) {
   // hands it over in one piece.
   if (type === 'stream') return readableStreamFromBytes(viewBytes(bytes));
   const text = native.decodeUtf8(bytes);
-  return type === 'json' ? JSONParse(text) : text;
+  return type === 'json' ? parseTenantJson(text) : text;
 }
 
 // A copy the engine owns, made with captured intrinsics: the tenant's
@@ -71,7 +71,7 @@ class KVNamespace {
     const type = kvType(options, 'KV getWithMetadata()');
     const found = await native.kvGet(this.#binding, kvKey(key, 'KV getWithMetadata()'));
     if (found === null) return { value: null, metadata: null };
-    return { value: kvDecode(found[0], type), metadata: found[1] === null ? null : JSONParse(found[1]) };
+    return { value: kvDecode(found[0], type), metadata: found[1] === null ? null : parseTenantJson(found[1]) };
   }
 
   async put(key, value, options = {}) {
@@ -101,7 +101,7 @@ class KVNamespace {
     for (let i = 2; i + 2 < flat.length; i += 3) {
       const entry = { name: flat[i] };
       if (flat[i + 1] > 0) entry.expiration = flat[i + 1];
-      if (flat[i + 2] !== null) entry.metadata = JSONParse(flat[i + 2]);
+      if (flat[i + 2] !== null) entry.metadata = parseTenantJson(flat[i + 2]);
       listPush(keys, entry);
     }
     const result = { keys: listToArray(keys), list_complete: flat[0] };

@@ -159,13 +159,226 @@ function guardWrap(target, name, check) {
 // be dense, so past that length they refuse up front.
 const GUARD_LENGTH_WALKERS = [
   'copyWithin', 'every', 'filter', 'find', 'findIndex', 'findLast', 'findLastIndex', 'flat',
-  'flatMap', 'forEach', 'includes', 'indexOf', 'join', 'lastIndexOf', 'map', 'reduce',
-  'reduceRight', 'reverse', 'shift', 'some', 'sort', 'splice', 'unshift',
+  'flatMap', 'forEach', 'map', 'reduce', 'reduceRight', 'reverse', 'shift', 'some', 'splice',
+  'unshift',
 ];
 for (let i = 0; i < GUARD_LENGTH_WALKERS.length; i++) {
   const what = `Array.prototype.${GUARD_LENGTH_WALKERS[i]}`;
   guardWrap(Array.prototype, GUARD_LENGTH_WALKERS[i], (self) => guardReceiver(self, what));
 }
+
+// join, sort, includes, indexOf and lastIndexOf are length walkers too,
+// and one element can cost them far more than its 8 bytes: join turns each
+// element into a string, and sort without a comparator two per comparison,
+// where a BigInt's, an Error's, a Date's or a plain object's toString is
+// builtins only (join of 4e6 200-bit BigInts or of 1e7 Errors: seconds); a
+// default sort compares, and includes, indexOf and lastIndexOf test each
+// element against the needle, in C++, and two distinct strings of a
+// million equal characters, or two BigInts of a million bits, compare
+// whole (1e5 elements: seconds). No stop request is seen in between. So
+// past what is cheap for certain, the work is done in pieces with
+// JavaScript between them, which a stop reaches: join in slices sized by
+// the CPU time each takes, sort with a comparator that orders as the
+// default one does, the searches in a loop here.
+const guardedJoin = Array.prototype.join;
+const guardedSort = Array.prototype.sort;
+const guardedIncludes = Array.prototype.includes;
+const guardedIndexOf = Array.prototype.indexOf;
+const guardedLastIndexOf = Array.prototype.lastIndexOf;
+const guardSame = Object.is;
+const guardedTypedArrayJoin = TypedArrayPrototype.join;
+const ArrayPrototypeJoinOf = uncurryThis(guardedJoin);
+
+// An element whose string is cheap to make: a primitive other than a
+// BigInt, or a genuine array (its toString calls join, which is this
+// guard again: JavaScript). Strings are only copied.
+function guardCheapToString(value) {
+  const type = typeof value;
+  return type === 'string' || type === 'number' || type === 'boolean' || value == null ||
+    (type === 'object' && guardIsGenuineArray(value));
+}
+
+// Slices for a join: each about a millisecond of CPU, never more than
+// GUARD_JOIN_SLICE_MAX elements (65,536 numbers: ~6 ms), starting small
+// because one element can cost milliseconds.
+const GUARD_JOIN_DIRECT = 65536;
+const GUARD_JOIN_SLICE_FIRST = 8;
+const GUARD_JOIN_SLICE_MAX = 65536;
+const GUARD_JOIN_SLICE_MS = 1;
+// The arrays being joined in slices: V8 answers '' for an array that
+// contains itself by finding it on its own stack, which holds the slices.
+const guardJoining = listNew();
+
+function guardJoinInSlices(array, length, separator) {
+  for (let i = 0; i < guardJoining.length; i++) if (guardJoining[i] === array) return '';
+  listPush(guardJoining, array);
+  try {
+    const parts = listNew();
+    let size = GUARD_JOIN_SLICE_FIRST;
+    let left = native.cpuLeftMs();
+    for (let start = 0; start < length;) {
+      const end = MathMin(length, start + size);
+      // Copied here, not by slice: slice would make the copy with the
+      // array's species constructor, which the tenant chooses.
+      const piece = listNew();
+      for (let k = start; k < end; k++) piece[k - start] = array[k];
+      listPush(parts, ArrayPrototypeJoinOf(piece, separator));
+      start = end;
+      const now = native.cpuLeftMs();
+      const took = left - now;
+      left = now;
+      if (took < GUARD_JOIN_SLICE_MS / 4) size = MathMin(size * 2, GUARD_JOIN_SLICE_MAX);
+      else if (took > GUARD_JOIN_SLICE_MS) size = MathMax(size >>> 1, 1);
+    }
+    return ArrayPrototypeJoinOf(parts, separator);
+  } finally {
+    guardJoining.length--;
+  }
+}
+
+// Whether join may run whole in V8: short, and every element cheap.
+function guardJoinIsCheap(array, length) {
+  if (length > GUARD_JOIN_DIRECT) return false;
+  for (let i = 0; i < length; i++) if (!guardCheapToString(array[i])) return false;
+  return true;
+}
+
+guardMethod(Array.prototype, 'join', {
+  join(separator) {
+    const view = guardReceiver(this, 'Array.prototype.join');
+    // An array-like is read through a view whose every read is a trap.
+    if (!guardIsGenuineArray(view) || view.length <= GUARD_JOIN_SLICE_FIRST) {
+      return ReflectApply(guardedJoin, view, arguments);
+    }
+    const length = view.length;
+    const sep = separator === undefined ? ',' : `${separator}`;
+    if (guardJoinIsCheap(view, length)) return ReflectApply(guardedJoin, view, [sep]);
+    return guardJoinInSlices(view, length, sep);
+  },
+}.join);
+
+// A typed array's elements are numbers or BigInts: cheap, but 1e7 of them
+// take a second (BigInt64Array: 3.5 s).
+guardMethod(TypedArrayPrototype, 'join', {
+  join(separator) {
+    if (!guardIsTypedArray(this) || TypedArrayPrototypeGetLength(this) <= GUARD_JOIN_DIRECT) {
+      return ReflectApply(guardedTypedArrayJoin, this, arguments);
+    }
+    const sep = separator === undefined ? ',' : `${separator}`;
+    return guardJoinInSlices(this, TypedArrayPrototypeGetLength(this), sep);
+  },
+}.join);
+
+// Default sort order (SortCompare without a comparator): by ToString, in
+// code units; undefined and holes never reach it.
+function guardDefaultOrder(x, y) {
+  const a = `${x}`;
+  const b = `${y}`;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+// Strings this long or shorter compare in a few cache lines.
+const GUARD_SHORT_STRING = 256;
+
+function guardCheapToCompare(value) {
+  const type = typeof value;
+  return type === 'number' || type === 'boolean' || value == null ||
+    (type === 'string' && value.length <= GUARD_SHORT_STRING);
+}
+
+guardMethod(Array.prototype, 'sort', {
+  sort(comparefn) {
+    const view = guardReceiver(this, 'Array.prototype.sort');
+    let args = arguments;
+    if (comparefn === undefined && guardIsGenuineArray(view)) {
+      const length = view.length;
+      for (let i = 0; i < length; i++) {
+        if (!guardCheapToCompare(view[i])) { args = [guardDefaultOrder]; break; }
+      }
+    }
+    const result = ReflectApply(guardedSort, view, args);
+    return result === view ? this : result;
+  },
+}.sort);
+
+// includes, indexOf and lastIndexOf with a needle that compares in O(1)
+// run in V8; a long string or a BigInt is looked for here, each comparison
+// a call: V8 10.2 looks at a stop request in a loop only every ~135 KB of
+// bytecode run, or in a call, and a comparison of two long strings with
+// === is neither (t/69-attack-findings-9.t). For a string or a BigInt,
+// Object.is is === and SameValueZero.
+function guardCostlyNeedle(needle) {
+  return typeof needle === 'bigint' || (typeof needle === 'string' && needle.length > GUARD_SHORT_STRING);
+}
+
+// Where a search starts, as includes and indexOf read fromIndex.
+function guardSearchStart(length, fromIndex) {
+  const n = guardToIntegerOrInfinity(fromIndex);
+  return n >= 0 ? n : MathMax(length + n, 0);
+}
+
+// search(array, length, needle, fromIndex, fromIndexGiven) for a genuine
+// array and a costly needle; the builtin for everything else.
+function guardSearchMethod(name, original, search) {
+  const what = `Array.prototype.${name}`;
+  guardMethod(Array.prototype, name, {
+    [name](searchElement, fromIndex = undefined) {
+      const view = guardReceiver(this, what);
+      if (!guardCostlyNeedle(searchElement) || !guardIsGenuineArray(view)) {
+        return ReflectApply(original, view, arguments);
+      }
+      return search(view, view.length, searchElement, fromIndex, arguments.length > 1);
+    },
+  }[name]);
+}
+
+guardSearchMethod('includes', guardedIncludes, (array, length, needle, fromIndex) => {
+  if (length === 0) return false;
+  for (let k = guardSearchStart(length, fromIndex); k < length; k++) {
+    if (guardSame(array[k], needle)) return true;
+  }
+  return false;
+});
+
+guardSearchMethod('indexOf', guardedIndexOf, (array, length, needle, fromIndex) => {
+  if (length === 0) return -1;
+  for (let k = guardSearchStart(length, fromIndex); k < length; k++) {
+    if (k in array && guardSame(array[k], needle)) return k;
+  }
+  return -1;
+});
+
+guardSearchMethod('lastIndexOf', guardedLastIndexOf, (array, length, needle, fromIndex, given) => {
+  if (length === 0) return -1;
+  const n = given ? guardToIntegerOrInfinity(fromIndex) : length - 1;
+  for (let k = n >= 0 ? MathMin(n, length - 1) : length + n; k >= 0; k--) {
+    if (k in array && guardSame(array[k], needle)) return k;
+  }
+  return -1;
+});
+
+// Object.fromEntries inserts every key in one Torque loop, and V8 hashes a
+// string of over 16,383 characters by its length alone: a thousand
+// distinct 100,000-character keys collide, and each insertion compares
+// the new key whole with every one before it (seconds, no stop request
+// seen). Here each insertion is its own call, as a script's own loop
+// would make it.
+const guardedFromEntries = Object.fromEntries;
+guardMethod(Object, 'fromEntries', {
+  fromEntries(iterable) {
+    if (iterable === undefined || iterable === null) return ReflectApply(guardedFromEntries, this, arguments);
+    const object = {};
+    for (const entry of iterable) {
+      if (typeof entry !== 'object' && typeof entry !== 'function' || entry === null) {
+        throw new TypeError(`Iterator value ${typeof entry === 'symbol' ? 'Symbol()' : entry} is not an entry object`);
+      }
+      const key = entry[0];
+      const value = entry[1];
+      ObjectDefineProperty(object, key, { value, writable: true, enumerable: true, configurable: true });
+    }
+    return object;
+  },
+}.fromEntries);
 
 // slice copies only its range, so the range is what is bounded.
 // slice copies, and fill writes, only their range [start, end): arguments
@@ -296,14 +509,77 @@ function guardCpuBudgetMs() {
 // runs at 50 MB/s or faster; only texts over 1 MB are measured.
 const GUARD_PARSE_BYTES_PER_MS = 50000;
 const guardedParse = JSON.parse;
+
+// V8 hashes a string of over 16,383 characters by its length alone, and
+// JSON.parse looks each key up in the string table comparing it character
+// by character (about 1.3 ns each) with every earlier key of its length:
+// 700 distinct 16,400-character keys (11 MB) took 5 s in that one call.
+// So the long keys of a text over 1 MB are counted first. Each aligned
+// 8,192-character block without a quote lies inside a token at least that
+// long, and a token whose closing quote a colon follows is a key (escaped
+// backslashes and quotes are masked first, keeping every length).
+const GUARD_HASHED_CHARS = 16383;
+const GUARD_KEY_BLOCK = 8192;
+const GUARD_KEY_COMPARE_NS = 2;
+const guardReplaceAll = uncurryThis(String.prototype.replaceAll);
+const guardLastIndexOf = uncurryThis(String.prototype.lastIndexOf);
+
+function guardIsJsonSpace(code) {
+  return code === 0x20 || code === 0x09 || code === 0x0a || code === 0x0d;
+}
+
+// The long keys of a JSON text, and a bound on the milliseconds JSON.parse
+// would spend comparing them: each with every other, whatever their lengths.
+function guardLongKeys(source) {
+  let text = source;
+  if (StringPrototypeIndexOf(text, '\\') !== -1) {
+    text = guardReplaceAll(guardReplaceAll(text, '\\\\', '__'), '\\"', '__');
+  }
+  const length = text.length;
+  let keys = 0;
+  let chars = 0;
+  for (let block = 0; block + GUARD_KEY_BLOCK <= length;) {
+    const close = StringPrototypeIndexOf(text, '"', block);
+    if (close === -1) break;
+    if (close >= block + GUARD_KEY_BLOCK) {
+      let next = close + 1;
+      while (next < length && guardIsJsonSpace(StringPrototypeCharCodeAt(text, next))) next++;
+      const size = close - guardLastIndexOf(text, '"', block) - 1;
+      if (next < length && StringPrototypeCharCodeAt(text, next) === 0x3a && size > GUARD_HASHED_CHARS) {
+        keys++;
+        chars += size;
+      }
+    }
+    block = (MathFloor(close / GUARD_KEY_BLOCK) + 1) * GUARD_KEY_BLOCK;
+  }
+  return { __proto__: null, keys, ms: keys * chars / 2 * GUARD_KEY_COMPARE_NS / 1e6 };
+}
+
+// Throws the RangeError for a text JSON.parse could not finish in time.
+function guardJsonText(source) {
+  if (source.length <= 1e6) return;
+  if (source.length > guardCpuBudgetMs() * GUARD_PARSE_BYTES_PER_MS) {
+    throw new RangeError(`JSON.parse: ${source.length} characters cannot be parsed in the CPU time this request has left`);
+  }
+  const long = guardLongKeys(source);
+  if (long.ms > guardCpuBudgetMs()) {
+    throw new RangeError(`JSON.parse: ${long.keys} keys of over ${GUARD_HASHED_CHARS} characters cannot be parsed in the CPU time this request has left`);
+  }
+}
+
+// JSON.parse for the built-ins' own callers of what a tenant or the
+// network hands them (body.json(), KV's 'json', a JWK).
+function parseTenantJson(source) {
+  guardJsonText(source);
+  return JSONParse(source);
+}
+
 guardMethod(JSON, 'parse', {
   parse(text, reviver = undefined) {
     // Converted once, here: a toString that answers the guard a short text
     // and V8 a huge one cannot get past it.
     const source = typeof text === 'string' ? text : `${text}`;
-    if (source.length > 1e6 && source.length > guardCpuBudgetMs() * GUARD_PARSE_BYTES_PER_MS) {
-      throw new RangeError(`JSON.parse: ${source.length} characters cannot be parsed in the CPU time this request has left`);
-    }
+    guardJsonText(source);
     return ReflectApply(guardedParse, this, arguments.length > 1 ? [source, reviver] : [source]);
   },
 }.parse);

@@ -1,0 +1,159 @@
+#!/usr/bin/perl
+# The guards that do a builtin's work in pieces (engine/js/runaway_guards.js:
+# join in slices, a default sort through a comparator that orders as the
+# default one, includes/indexOf/lastIndexOf of a BigInt or a long string in
+# a loop, Object.fromEntries one key at a time, JSON.parse's count of long
+# keys) answer exactly what the builtins answer: each check is a script's
+# expression and the value the language defines for it, side by side.
+# t/69-attack-findings-9.t has the inputs that made them necessary.
+use strict;
+use warnings;
+use Test::More;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Dispatch::Test;
+use JSON::PP;
+
+# The checks build texts of megabytes: more CPU than the default.
+my $t = Dispatch::Test->new(
+    http   => 'dispatch_cpu_limit 5s;',
+    server => q{ location ~ ^/t/(?<script>[^/]*) { dispatch api $script; } },
+);
+my ($T, $F) = (JSON::PP::true, JSON::PP::false);
+
+# [name, JavaScript (a function body returning JSON), expected]
+my @checks = (
+    # ---- join ----
+    ['join of primitives', q{ return [1, 'a', null, undefined, true, -0].join(); }, '1,a,,,true,0'],
+    ['join of objects past the first slice, in order',
+        q{ const seen = []; const a = Array.from({ length: 40 }, (_, i) => ({ toString() { seen.push(i); return `o${i}`; } }));
+           const s = a.join('-'); return [s === a.map((_, i) => `o${i}`).join('-'), seen.join() === a.map((_, i) => i).join()]; },
+        [$T, $T]],
+    ['join converts its separator once',
+        q{ let n = 0; const sep = { toString() { n++; return '|'; } };
+           return [Array.from({ length: 20 }, () => 1n).join(sep), n]; },
+        [join('|', ('1') x 20), 1]],
+    ['join of 70,000 numbers is every number',
+        q{ const a = Array.from({ length: 70000 }, (_, i) => i / 4); const s = a.join(';');
+           let expected = ''; for (let i = 0; i < a.length; i++) expected += (i ? ';' : '') + String(i / 4);
+           return [s === expected, s.length]; },
+        [$T, 515559]],
+    ['join of an array that contains itself answers empty for it',
+        q{ const a = Array.from({ length: 12 }, () => ({})); a.push(a); const b = [a, 'x']; a.push(b);
+           return a.join(); },
+        join(',', ('[object Object]') x 12) . ',,,x'],
+    ['join reads a hole through the prototype',
+        q{ const a = new Array(12).fill({}); delete a[5]; Array.prototype[5] = 'proto';
+           try { return a.join().split(',')[5]; } finally { delete Array.prototype[5]; } },
+        'proto'],
+    ['join passes a throwing toString on, and works again after',
+        q{ let fail = true; const a = Array.from({ length: 30 }, (_, i) => ({ toString() { if (fail && i === 20) throw new TypeError('no 20'); return 'e'; } }));
+           let first; try { a.join(); } catch (e) { first = `${e.name}: ${e.message}`; }
+           fail = false; return [first, a.join('').length]; },
+        ['TypeError: no 20', 30]],
+    ['join of an array-like through call',
+        q{ return Array.prototype.join.call({ length: 3, 0: 'a', 2: 2n }, '+'); }, 'a++2'],
+    ['join of a BigInt64Array of 70,000 elements',
+        q{ const s = new BigInt64Array(70000).fill(-5n).join(); return s === Array(70000).fill('-5').join(); }, $T],
+    ['String() of a Float64Array of 70,000 elements',
+        q{ const a = new Float64Array(70000).map((_, i) => i + 0.5); return String(a) === Array.from(a).join(','); }, $T],
+    ['a typed array join takes its separator',
+        q{ return new Uint8Array([1, 2, 3]).join(' / '); }, '1 / 2 / 3'],
+
+    # ---- sort without a comparator ----
+    ['a default sort orders BigInts, objects and strings by their strings',
+        q{ const o = { toString() { return 'a'; } };
+           return [3, 1n, 'b', o, undefined, 2, 10n].sort().map((v) => v === o ? 'o' : v === undefined ? 'u' : `${typeof v}:${v}`); },
+        ['bigint:1', 'bigint:10', 'number:2', 'number:3', 'o', 'string:b', 'u']],
+    ['a default sort puts holes last and keeps the count',
+        q{ const o = { toString() { return 'a'; } }; const a = [, 'b', o, , 5n]; const r = a.sort();
+           return [r === a, a.length, a[0] === 5n, a[1] === o, a[2], 3 in a, 4 in a]; },
+        [$T, 5, $T, $T, 'b', $F, $F]],
+    ['a default sort is stable',
+        q{ const mk = (s, id) => ({ toString: () => s, id }); const a = [mk('b', 1), mk('a', 2), mk('b', 3), mk('a', 4)];
+           return a.sort().map((o) => o.id); },
+        [2, 4, 1, 3]],
+    ['a default sort compares long strings by code units',
+        q{ const s = 'x'.repeat(300); return [s + 'b', s + 'a', s + 'B', 1n].sort().map((v) => String(v).slice(300)); },
+        ['', 'B', 'a', 'b']],
+    ['a default sort of a Symbol among objects throws as ever',
+        q{ try { [{}, Symbol('s'), {}].sort(); return 'sorted'; } catch (e) { return e.name; } }, 'TypeError'],
+    ['sort with a comparator is the builtin',
+        q{ return [1n, 30n, 2n].sort((a, b) => (a < b ? 1 : -1)).map(String); }, ['30', '2', '1']],
+    ['sort rejects a comparator that is not a function',
+        q{ try { [{}].sort(5); return 'sorted'; } catch (e) { return e.name; } }, 'TypeError'],
+    ['toSorted sorts a copy the same way',
+        q{ const a = [2n, { toString: () => '1' }, 'z']; const b = a.toSorted(); return [a[0] === 2n, b.map(String)]; },
+        [$T, ['1', '2', 'z']]],
+
+    # ---- includes, indexOf, lastIndexOf of a BigInt or a long string ----
+    ['includes of a BigInt', q{ const a = [1n, 2n, 3n]; return [a.includes(2n), a.includes(4n), a.includes(1n, 1), a.includes(3n, -1), a.includes(1n, -Infinity), a.includes(1n, Infinity)]; },
+        [$T, $F, $F, $T, $T, $F]],
+    ['indexOf of a BigInt', q{ const a = [1n, 2n, 3n, 2n]; return [a.indexOf(2n), a.indexOf(2n, 2), a.indexOf(2n, -1), a.indexOf(9n), [].indexOf(1n)]; },
+        [1, 3, 3, -1, -1]],
+    ['lastIndexOf of a BigInt', q{ const a = [1n, 2n, 3n, 2n]; return [a.lastIndexOf(2n), a.lastIndexOf(2n, 2), a.lastIndexOf(2n, -2), a.lastIndexOf(2n, -5), a.lastIndexOf(1n, undefined), a.lastIndexOf(2n, Infinity)]; },
+        [3, 1, 1, -1, 0, 3]],
+    ['searches for a long string', q{ const s = 'y'.repeat(500); const a = [s + 1, s + 2, s + 1];
+           return [a.indexOf(s + 1), a.lastIndexOf(s + 1), a.includes(s + 3), a.indexOf(s + 2, -1)]; },
+        [0, 2, $F, -1]],
+    ['includes reads a hole as undefined through the prototype; indexOf finds it there',
+        q{ const a = [, 2n]; Array.prototype[0] = 7n;
+           try { return [a.includes(7n), a.indexOf(7n), a.lastIndexOf(7n), a.includes(7n, 1)]; } finally { delete Array.prototype[0]; } },
+        [$T, 0, 0, $F]],
+    ['a fromIndex that cannot be a number throws as ever',
+        q{ try { [1n].indexOf(1n, 1n); return 'found'; } catch (e) { return e.name; } }, 'TypeError'],
+    ['the guarded methods keep their names and lengths',
+        q{ return ['join', 'sort', 'includes', 'indexOf', 'lastIndexOf'].map((n) => `${Array.prototype[n].name}/${Array.prototype[n].length}`)
+             .concat(`${Object.fromEntries.name}/${Object.fromEntries.length}`, `${Uint8Array.prototype.join.name}/${Uint8Array.prototype.join.length}`); },
+        ['join/1', 'sort/1', 'includes/1', 'indexOf/1', 'lastIndexOf/1', 'fromEntries/1', 'join/1']],
+
+    # ---- Object.fromEntries ----
+    ['fromEntries of an array, a Map and a generator',
+        q{ function* g() { yield ['x', 1]; yield ['y', 2]; }
+           return [Object.fromEntries([['a', 1], ['b', 2], ['a', 3]]), Object.fromEntries(new Map([['m', true]])), Object.fromEntries(g())]; },
+        [{ a => 3, b => 2 }, { m => $T }, { x => 1, y => 2 }]],
+    ['fromEntries converts keys, and takes Symbols',
+        q{ const sym = Symbol('k'); const o = Object.fromEntries([[{ toString: () => 'obj' }, 1], [sym, 2], [7, 3]]);
+           return [o.obj, o[sym], o[7], Object.keys(o)]; },
+        [1, 2, 3, ['7', 'obj']]],
+    ['fromEntries defines its properties, setters never run',
+        q{ let set = false; Object.defineProperty(Object.prototype, 'trap', { set() { set = true; }, configurable: true });
+           try { const o = Object.fromEntries([['trap', 1]]); return [set, Object.getOwnPropertyDescriptor(o, 'trap')]; }
+           finally { delete Object.prototype.trap; } },
+        [$F, { value => 1, writable => $T, enumerable => $T, configurable => $T }]],
+    ['fromEntries refuses an entry that is not an object, and closes the iterator',
+        q{ let closed = 0; const it = { [Symbol.iterator]() { let i = 0; return { next: () => ({ done: false, value: i++ ? 5 : ['a', 1] }), return() { closed++; return {}; } }; } };
+           try { Object.fromEntries(it); return 'made'; } catch (e) { return [e.name, closed]; } },
+        ['TypeError', 1]],
+    ['fromEntries of null throws a TypeError',
+        q{ try { Object.fromEntries(null); return 'made'; } catch (e) { return e.name; } }, 'TypeError'],
+
+    # ---- JSON.parse ----
+    ['JSON.parse of a 2 MB text with a few long keys and long values',
+        q{ const k = (c) => c.repeat(20000); const text = JSON.stringify({ [k('a')]: 'v'.repeat(1e6), [k('b')]: 1, [k('c')]: [k('d')] });
+           const o = JSON.parse(text); return [text.length > 1e6, Object.keys(o).map((key) => key.length), o[k('b')]]; },
+        [$T, [20000, 20000, 20000], 1]],
+    ['JSON.parse of a 2 MB text with escapes',
+        q{ const o = Array.from({ length: 20000 }, (_, i) => ({ [`k"\\\\${i}`]: `v\\\\"${'z'.repeat(80)}` })); const text = JSON.stringify(o);
+           return [text.length > 1e6 && text.includes('\\\\\\"'), JSON.stringify(JSON.parse(text)) === text]; },
+        [$T, $T]],
+    ['JSON.parse still takes a reviver',
+        q{ return JSON.parse('{"a":1,"b":[2]}', (k, v) => (typeof v === 'number' ? v * 10 : v)); }, { a => 10, b => [20] }],
+    ['Response.json() parses a body',
+        q{ return new Response('{"ok":[1,2]}').json(); }, { ok => [1, 2] }],
+);
+
+my $js = "export default { fetch: () => results({\n";
+for my $i (0 .. $#checks) {
+    $js .= "  c$i: async () => { $checks[$i][1] },\n";
+}
+$js .= "}) };\n";
+my $got = $t->run_checks('api', 'guards', $js);
+for my $i (0 .. $#checks) {
+    my ($name, undef, $want) = @{ $checks[$i] };
+    is_deeply $got->{"c$i"}, $want, $name;
+}
+
+is scalar($t->error_log_alerts), 0, 'no alerts in the error log' or diag join "\n", $t->error_log_alerts;
+
+done_testing;

@@ -1,0 +1,138 @@
+#!/usr/bin/perl
+# Findings of a ninth look at the runaway builtins (README "Runaway
+# builtins"): the length walkers were bounded by how many elements they
+# walk, not by what one element costs them. Each case below ended the
+# worker (JavaScript past dispatch_hang_timeout, the last resort) on the
+# commit before the fix, and is now stopped by the CPU limit or refused
+# with a RangeError the script catches, the worker alive.
+#
+# - join makes each element a string in one Torque loop; a BigInt's, an
+#   Error's, a Date's or a plain object's toString there is builtins only
+#   (1e6 1000-bit BigInts: seconds). A BigInt64Array's join likewise.
+# - a default sort makes two strings per comparison the same way, and
+#   compares them whole: two distinct strings of a million equal
+#   characters, or an Error's long message.
+# - includes, indexOf and lastIndexOf compare every element with the needle
+#   in C++: a million-bit BigInt, or a million-character string.
+# - V8 hashes a string of over 16,383 characters by its length alone:
+#   Object.fromEntries and JSON.parse (and so Response.json()) of many
+#   such keys compare each with every other (700 keys: 5 s).
+use strict;
+use warnings;
+use Test::More;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Dispatch::Test;
+use Dispatch::Hostile;
+
+# 400 ms: what each case builds fits well inside it on a slow machine, and
+# what it then asks of a builtin takes seconds without the guards.
+my $t = hostile_server(budget => 100, http => q{
+    dispatch_memory_limit 128m;
+    dispatch_cpu_limit 400ms;
+});
+$t->start;
+
+my $stopped = [[503, qr/exceeded_(?:cpu|memory)/]];
+sub caught_js {
+    my ($body) = @_;
+    return qq{
+        export default { fetch() {
+          try { $body }
+          catch (e) { return new Response(`\${e.name}: \${e.message}`); }
+        } };
+    };
+}
+
+# A thousand long strings of one length, each different in its last
+# characters only, made flat (the comparisons read them whole).
+my $long_keys = q{
+    const L = 100000;
+    const base = 'a'.repeat(L - 8);
+    const key = (i) => { const s = base + String(i).padStart(8, '0'); s.indexOf('q'); return s; };
+};
+
+hostile_case($t, 'join of 1e6 1000-bit BigInts is stopped, not fatal',
+    js => caught_js(q{ return new Response(new Array(1e6).fill(2n ** 1000n).join().length); }),
+    expect => $stopped);
+
+hostile_case($t, 'join of a BigInt64Array(1e7) is stopped, not fatal',
+    js => caught_js(q{ return new Response(new BigInt64Array(1e7).fill(-(2n ** 62n)).join('').length); }),
+    expect => $stopped);
+
+hostile_case($t, 'a default sort of Errors with a 1 MB message is stopped, not fatal',
+    js => caught_js(q{
+        const message = 'a'.repeat(1e6);
+        const errors = [new Error(message), new Error(message)];
+        const a = [];
+        for (let i = 0; i < 2000; i++) a.push(errors[i % 2]);
+        return new Response(a.sort().length);
+    }),
+    expect => $stopped);
+
+hostile_case($t, 'a default sort of two distinct equal 1 MB strings is stopped, not fatal',
+    js => caught_js(q{
+        const s = 'a'.repeat(1e6) + 'x', u = 'a'.repeat(1e6) + 'x';
+        s.indexOf('q'); u.indexOf('q');
+        const a = [];
+        for (let i = 0; i < 1e5; i++) a.push(i % 2 ? s : u);
+        return new Response(a.sort().length);
+    }),
+    expect => $stopped);
+
+hostile_case($t, 'includes of a million-bit BigInt is stopped, not fatal',
+    js => caught_js(q{
+        const x = 2n ** 1000000n;
+        return new Response(new Array(1e6).fill(x).includes(x + 2n ** 999999n));
+    }),
+    expect => $stopped);
+
+hostile_case($t, 'lastIndexOf of a million-character string is stopped, not fatal',
+    js => caught_js(q{
+        const s = 'a'.repeat(1e6) + 'y';
+        s.indexOf('q');
+        return new Response(new Array(1e5).fill(s).lastIndexOf('a'.repeat(1e6) + 'z'));
+    }),
+    expect => $stopped);
+
+hostile_case($t, 'Object.fromEntries of a thousand 100,000-character keys is stopped, not fatal',
+    js => caught_js($long_keys . q{
+        const entries = [];
+        for (let i = 0; i < 1000; i++) entries.push([key(i), i]);
+        return new Response(Object.keys(Object.fromEntries(entries)).length);
+    }),
+    expect => $stopped);
+
+my $refused_keys = [[200, qr/^RangeError: JSON\.parse: \d+ keys of over 16383 characters cannot be parsed/]];
+
+hostile_case($t, 'JSON.parse of 700 distinct 16,400-character keys is refused, not fatal',
+    js => caught_js(q{
+        const base = 'a'.repeat(16392);
+        const parts = [];
+        for (let i = 0; i < 700; i++) parts.push(`"${base}${String(i).padStart(8, '0')}":${i}`);
+        return new Response(Object.keys(JSON.parse(`{${parts.join(',')}}`)).length);
+    }),
+    expect => $refused_keys);
+
+hostile_case($t, 'JSON.parse sees long keys through escaped quotes and backslashes',
+    js => caught_js(q{
+        const base = ('a'.repeat(100) + '\\\\"' + 'b'.repeat(100) + '\\\\\\\\').repeat(82);
+        const parts = [];
+        for (let i = 0; i < 700; i++) parts.push(`"${base}${String(i).padStart(8, '0')}":${i}`);
+        return new Response(Object.keys(JSON.parse(`[{${parts.join('},{')}}]`)).length);
+    }),
+    expect => $refused_keys);
+
+hostile_case($t, 'Response.json() of 120 distinct 100,000-character keys is refused, not fatal',
+    js => q{
+        export default { async fetch() {
+          const base = 'a'.repeat(99992);
+          const parts = [];
+          for (let i = 0; i < 120; i++) parts.push(`"${base}${String(i).padStart(8, '0')}":${i}`);
+          try { return new Response(Object.keys(await new Response(`{${parts.join(',')}}`).json()).length); }
+          catch (e) { return new Response(`${e.name}: ${e.message}`); }
+        } };
+    },
+    expect => $refused_keys);
+
+done_testing;
