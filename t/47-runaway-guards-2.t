@@ -107,6 +107,27 @@ my @checks = (
              .concat(`${Object.fromEntries.name}/${Object.fromEntries.length}`, `${Uint8Array.prototype.join.name}/${Uint8Array.prototype.join.length}`); },
         ['join/1', 'sort/1', 'includes/1', 'indexOf/1', 'lastIndexOf/1', 'fromEntries/1', 'join/1']],
 
+    # ---- C++ builtins called through a function of ours ----
+    ['the interruptible stand-ins answer as the builtins',
+        q{ return ['\u00e9a'.toUpperCase(), '\u0130'.toLowerCase(), 'i'.toLocaleUpperCase('tr'), 'I'.toLocaleLowerCase('tr'),
+             'a'.localeCompare('b'), '\u0065\u0301'.normalize(), encodeURIComponent('a b&'), encodeURI('/a b?'),
+             decodeURIComponent('%C3%A9'), decodeURI('%2F%20'), escape('\u00e9 '), unescape('%u00E9'),
+             String(BigInt.asUintN(8, 257n)), String(BigInt.asIntN(8, 255n))]; },
+        ["\x{c9}A", "i\x{307}", "\x{130}", "\x{131}", -1, "\x{e9}", 'a%20b%26', '/a%20b?', "\x{e9}", '%2F ', '%E9%20', "\x{e9}", '1', '-1']],
+    ['the interruptible stand-ins throw as the builtins',
+        q{ const r = []; for (const f of [() => encodeURIComponent('\ud800'), () => decodeURIComponent('%'), () => String.prototype.toUpperCase.call(null),
+             () => BigInt.asUintN(-1, 1n), () => 'a'.normalize('NFX')]) { try { f(); r.push('none'); } catch (e) { r.push(e.name); } } return r; },
+        ['URIError', 'URIError', 'TypeError', 'RangeError', 'RangeError']],
+    ['the interruptible stand-ins keep names and lengths',
+        q{ return [String.prototype.localeCompare, String.prototype.normalize, String.prototype.toUpperCase, encodeURIComponent, BigInt.asUintN]
+             .map((f) => `${f.name}/${f.length}/${String(f).includes('[native code]')}`); },
+        ['localeCompare/1/true', 'normalize/0/true', 'toUpperCase/0/true', 'encodeURIComponent/1/true', 'asUintN/2/true']],
+    ["a Collator's compare is one function, as a compare",
+        q{ const c = new Intl.Collator('de', { numeric: true }); const f = c.compare;
+           let foreign; try { Object.getOwnPropertyDescriptor(Intl.Collator.prototype, 'compare').get.call({}); } catch (e) { foreign = e.name; }
+           return [f === c.compare, f === new Intl.Collator('de').compare, f.name, f.length, ['a10', 'a9', 'A1'].sort(f), foreign]; },
+        [$T, $F, '', 2, ['A1', 'a9', 'a10'], 'TypeError']],
+
     # ---- Object.fromEntries ----
     ['fromEntries of an array, a Map and a generator',
         q{ function* g() { yield ['x', 1]; yield ['y', 2]; }

@@ -17,6 +17,14 @@
 # - V8 hashes a string of over 16,383 characters by its length alone:
 #   Object.fromEntries and JSON.parse (and so Response.json()) of many
 #   such keys compare each with every other (700 keys: 5 s).
+# - V8 10.2 looks at a stop request in a loop only every ~135 KB of
+#   bytecode run, or when a JavaScript function is entered; a call of a C++
+#   builtin is neither. A loop calling toUpperCase on a two-byte string of
+#   megabytes, localeCompare, BigInt.asUintN of a huge BigInt, or a sort
+#   handed a Collator's compare (a common idiom: a million strings) or a
+#   filter handed encodeURIComponent, ran on for seconds.
+#   (An operator is not a call either: `===` or `<` of two strings of
+#   megabytes in a loop still reaches the last resort; README says so.)
 use strict;
 use warnings;
 use Test::More;
@@ -134,5 +142,38 @@ hostile_case($t, 'Response.json() of 120 distinct 100,000-character keys is refu
         } };
     },
     expect => $refused_keys);
+
+# Each turn of these loops is one call of a C++ builtin on megabytes.
+my $megabytes = q{
+    const s = 'a'.repeat(2e6) + '\u00e9', u = 'a'.repeat(2e6) + '\u00e8';
+    s.indexOf('q'); u.indexOf('q');
+    let x;
+};
+hostile_case($t, 'a loop of toUpperCase on a two-byte string of megabytes is stopped, not fatal',
+    js => caught_js($megabytes . q{ for (;;) x = u.toUpperCase(); }), expect => $stopped);
+
+hostile_case($t, 'a loop of localeCompare on strings of megabytes is stopped, not fatal',
+    js => caught_js(q{
+        const s = 'a'.repeat(1e6) + '1', u = 'a'.repeat(1e6) + '2';
+        let x;
+        for (;;) x = s.localeCompare(u);
+    }),
+    expect => $stopped);
+
+hostile_case($t, 'a loop of BigInt.asUintN on a 50-million-bit BigInt is stopped, not fatal',
+    js => caught_js(q{ const b = 2n ** 50000000n - 1n; let x; for (;;) x = BigInt.asUintN(49999999, b); }),
+    expect => $stopped);
+
+hostile_case($t, "a sort of a million strings by a Collator's compare is stopped, not fatal",
+    js => caught_js(q{
+        const a = [];
+        for (let i = 0; i < 1e6; i++) a.push(`k${(i * 7919) % 1000003}`);
+        return new Response(a.sort(new Intl.Collator('de', { numeric: true }).compare).length);
+    }),
+    expect => $stopped);
+
+hostile_case($t, 'a filter by encodeURIComponent of strings of megabytes is stopped, not fatal',
+    js => caught_js(q{ const a = new Array(400).fill('\u00e9'.repeat(2e6)); return new Response(a.filter(encodeURIComponent).length); }),
+    expect => $stopped);
 
 done_testing;

@@ -622,6 +622,55 @@ guardWrap(TypedArrayPrototype, 'toLocaleString', (self, args) => {
   }
 });
 
+// V8 10.2 looks at a stop request when a JavaScript function is entered,
+// and inside a loop only every ~135 KB of bytecode run; a call of a C++
+// builtin is neither. A loop calling one of these on megabytes each time
+// (toUpperCase of a two-byte string, localeCompare, normalize, a
+// Collator's compare, BigInt.asUintN of a huge BigInt) ran for seconds
+// past a stop, and so did sort or filter handed one of them as the
+// callback. Called through a function of ours, each call is a point where
+// a stop lands (t/69-attack-findings-9.t).
+function guardInterruptible(target, name) {
+  const original = target[name];
+  const interruptible = {
+    [name]() { return ReflectApply(original, this, arguments); },
+  }[name];
+  ObjectDefineProperty(interruptible, 'length', { value: original.length, configurable: true });
+  guardMethod(target, name, interruptible);
+}
+for (const name of ['localeCompare', 'normalize', 'toUpperCase', 'toLowerCase', 'toLocaleUpperCase',
+  'toLocaleLowerCase']) {
+  guardInterruptible(String.prototype, name);
+}
+for (const name of ['encodeURI', 'encodeURIComponent', 'decodeURI', 'decodeURIComponent', 'escape', 'unescape']) {
+  guardInterruptible(globalThis, name);
+}
+guardInterruptible(BigInt, 'asUintN');
+guardInterruptible(BigInt, 'asIntN');
+
+// A Collator's compare is a bound C++ builtin, the same function each time
+// it is read: its stand-in is too.
+const guardCollatorCompare = ObjectGetOwnPropertyDescriptor(Intl.Collator.prototype, 'compare').get;
+const GUARD_COMPARES = new WeakMap();
+ObjectDefineProperty(Intl.Collator.prototype, 'compare', {
+  get: ObjectGetOwnPropertyDescriptor({
+    get compare() {
+      const bound = ReflectApply(guardCollatorCompare, this, []);
+      let compare = WeakMapPrototypeGet(GUARD_COMPARES, this);
+      if (compare === undefined) {
+        compare = (x, y) => bound(x, y);
+        ObjectDefineProperty(compare, 'name', { value: '', configurable: true });
+        WeakMapPrototypeSet(GUARD_COMPARES, this, compare);
+      }
+      return compare;
+    },
+  }, 'compare').get,
+  set: undefined,
+  enumerable: false,
+  configurable: true,
+});
+guardRemember(ObjectGetOwnPropertyDescriptor(Intl.Collator.prototype, 'compare').get, guardCollatorCompare);
+
 // String.prototype.repeat, padStart and padEnd make a string that is cheap
 // to build and flattened later in one C++ call that no termination reaches;
 // one longer than the memory limit could hold is refused up front.
