@@ -23,6 +23,10 @@
 #   megabytes, localeCompare, BigInt.asUintN of a huge BigInt, or a sort
 #   handed a Collator's compare (a common idiom: a million strings) or a
 #   filter handed encodeURIComponent, ran on for seconds.
+#   Intl's methods that convert what they are handed in C++ (a
+#   NumberFormat's format or a PluralRules' select of a million-digit
+#   string) likewise; and a locale list is canonicalized in one C++ loop
+#   (Intl.getCanonicalLocales of 2e6 tags: past the hang timeout).
 #   (An operator is not a call either: `===` or `<` of two strings of
 #   megabytes in a loop still reaches the last resort; README says so.)
 use strict;
@@ -175,5 +179,21 @@ hostile_case($t, "a sort of a million strings by a Collator's compare is stopped
 hostile_case($t, 'a filter by encodeURIComponent of strings of megabytes is stopped, not fatal',
     js => caught_js(q{ const a = new Array(400).fill('\u00e9'.repeat(2e6)); return new Response(a.filter(encodeURIComponent).length); }),
     expect => $stopped);
+
+hostile_case($t, "a loop of a NumberFormat's format on a million-digit string is stopped, not fatal",
+    js => caught_js(q{ const f = new Intl.NumberFormat('en').format; const s = '9'.repeat(1e6); let x; for (;;) x = f(s); }),
+    expect => $stopped);
+
+hostile_case($t, "a loop of a PluralRules' select on a million-digit string is stopped, not fatal",
+    js => caught_js(q{ const p = new Intl.PluralRules('en'); const s = '1'.repeat(1e6); let x; for (;;) x = p.select(s); }),
+    expect => $stopped);
+
+hostile_case($t, 'Intl.getCanonicalLocales of 4e6 tags is refused, not fatal',
+    js => caught_js(q{ return new Response(Intl.getCanonicalLocales(new Array(4e6).fill('en-US')).length); }),
+    expect => [[200, qr/^RangeError: Intl: 4000000 locales are too many \(at most 256\)/]]);
+
+hostile_case($t, 'a locale list of 4e6 tags handed to a constructor is refused, not fatal',
+    js => caught_js(q{ return new Response(new Intl.DateTimeFormat(new Array(4e6).fill('en')).format(0)); }),
+    expect => [[200, qr/^RangeError: Intl: 4000000 locales are too many/]]);
 
 done_testing;

@@ -119,6 +119,8 @@ if (typeof Intl === 'object' && Intl !== null) {
     if (typeof original !== 'function') continue;
     const bytes = INTL_ESTIMATES[name];
     guardConstructor(Intl, name, original, (args, newTarget) => {
+      // A locale list is read in one C++ loop (runaway_guards.js).
+      if (args.length > 0 && name !== 'Locale') args[0] = guardLocaleList(args[0]);
       const object = ReflectConstruct(original, args, newTarget);
       native.chargeExternal(object, bytes, true);
       return object;

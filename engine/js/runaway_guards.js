@@ -198,11 +198,18 @@ function guardCheapToString(value) {
     (type === 'object' && guardIsGenuineArray(value));
 }
 
-// Slices for a join: each about a millisecond of CPU, never more than
+// A join runs whole in V8 over at most GUARD_JOIN_DIRECT cheap elements
+// (a million doubles: ~90 ms), or GUARD_JOIN_DIRECT_BIGINTS of a BigInt64
+// array (~23 ms). Past that, or with an element that is not cheap, it runs
+// in slices: each about a millisecond of CPU, never more than
 // GUARD_JOIN_SLICE_MAX elements (65,536 numbers: ~6 ms), starting small
 // because one element can cost milliseconds.
-const GUARD_JOIN_DIRECT = 65536;
+const GUARD_JOIN_DIRECT = 1 << 20;
+const GUARD_JOIN_DIRECT_BIGINTS = 65536;
 const GUARD_JOIN_SLICE_FIRST = 8;
+// So few elements are joined in V8 without a look at them: each costs at
+// most a few milliseconds (a BigInt's string before V8 looks at a stop).
+const GUARD_JOIN_UNSEEN = 16;
 const GUARD_JOIN_SLICE_MAX = 65536;
 const GUARD_JOIN_SLICE_MS = 1;
 // The arrays being joined in slices: V8 answers '' for an array that
@@ -247,7 +254,7 @@ guardMethod(Array.prototype, 'join', {
   join(separator) {
     const view = guardReceiver(this, 'Array.prototype.join');
     // An array-like is read through a view whose every read is a trap.
-    if (!guardIsGenuineArray(view) || view.length <= GUARD_JOIN_SLICE_FIRST) {
+    if (!guardIsGenuineArray(view) || view.length <= GUARD_JOIN_UNSEEN) {
       return ReflectApply(guardedJoin, view, arguments);
     }
     const length = view.length;
@@ -261,7 +268,9 @@ guardMethod(Array.prototype, 'join', {
 // take a second (BigInt64Array: 3.5 s).
 guardMethod(TypedArrayPrototype, 'join', {
   join(separator) {
-    if (!guardIsTypedArray(this) || TypedArrayPrototypeGetLength(this) <= GUARD_JOIN_DIRECT) {
+    const tag = TypedArrayPrototypeGetSymbolToStringTag(this);
+    const direct = tag === 'BigInt64Array' || tag === 'BigUint64Array' ? GUARD_JOIN_DIRECT_BIGINTS : GUARD_JOIN_DIRECT;
+    if (tag === undefined || TypedArrayPrototypeGetLength(this) <= direct) {
       return ReflectApply(guardedTypedArrayJoin, this, arguments);
     }
     const sep = separator === undefined ? ',' : `${separator}`;
@@ -612,11 +621,13 @@ function guardLocaleWork(length, args, what) {
   }
 }
 guardWrap(Array.prototype, 'toLocaleString', (self, args) => {
+  if (args.length > 0) args[0] = guardLocaleList(args[0]);
   const view = guardReceiver(self, 'Array.prototype.toLocaleString');
   guardLocaleWork(guardLengthOf(view), args, 'Array.prototype.toLocaleString');
   return view;
 });
 guardWrap(TypedArrayPrototype, 'toLocaleString', (self, args) => {
+  if (args.length > 0) args[0] = guardLocaleList(args[0]);
   if (guardIsTypedArray(self)) {
     guardLocaleWork(TypedArrayPrototypeGetLength(self), args, 'TypedArray.prototype.toLocaleString');
   }
@@ -630,46 +641,138 @@ guardWrap(TypedArrayPrototype, 'toLocaleString', (self, args) => {
 // past a stop, and so did sort or filter handed one of them as the
 // callback. Called through a function of ours, each call is a point where
 // a stop lands (t/69-attack-findings-9.t).
-function guardInterruptible(target, name) {
+//
+// A locale list is canonicalized in one C++ loop too (2e6 locales: over a
+// second): one is a few tags, at most GUARD_MAX_LOCALES here, copied once
+// (a getter cannot answer the guard one length and V8 another).
+const GUARD_MAX_LOCALES = 256;
+function guardLocaleList(locales) {
+  if (locales === undefined || typeof locales === 'string' || locales === null) return locales;
+  if (typeof locales !== 'object' && typeof locales !== 'function') return locales;
+  if (!ArrayIsArray(locales) && guardIsLocale(locales)) return locales;
+  const length = guardLengthOf(locales);
+  if (length > GUARD_MAX_LOCALES) {
+    throw new RangeError(`Intl: ${length} locales are too many (at most ${GUARD_MAX_LOCALES})`);
+  }
+  const copy = [];
+  for (let k = 0; k < length; k++) if (k in locales) copy[k] = locales[k];
+  copy.length = length;
+  return copy;
+}
+
+// An Intl.Locale stands for one locale (V8 reads its tag, not a list).
+const guardLocaleToString = uncurryThis(Intl.Locale.prototype.toString);
+function guardIsLocale(value) {
+  try {
+    guardLocaleToString(value);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// target[name] through a function of ours; the argument at localesAt, if
+// given, is a locale list.
+function guardInterruptible(target, name, localesAt = -1) {
   const original = target[name];
-  const interruptible = {
+  if (typeof original !== 'function') return;
+  const interruptible = localesAt < 0 ? {
     [name]() { return ReflectApply(original, this, arguments); },
+  }[name] : {
+    [name]() {
+      if (arguments.length <= localesAt) return ReflectApply(original, this, arguments);
+      const args = [];
+      for (let i = 0; i < arguments.length; i++) args[i] = arguments[i];
+      args[localesAt] = guardLocaleList(args[localesAt]);
+      return ReflectApply(original, this, args);
+    },
   }[name];
   ObjectDefineProperty(interruptible, 'length', { value: original.length, configurable: true });
   guardMethod(target, name, interruptible);
 }
-for (const name of ['localeCompare', 'normalize', 'toUpperCase', 'toLowerCase', 'toLocaleUpperCase',
-  'toLocaleLowerCase']) {
-  guardInterruptible(String.prototype, name);
-}
+guardInterruptible(String.prototype, 'localeCompare', 1);
+guardInterruptible(String.prototype, 'toLocaleUpperCase', 0);
+guardInterruptible(String.prototype, 'toLocaleLowerCase', 0);
+for (const name of ['normalize', 'toUpperCase', 'toLowerCase']) guardInterruptible(String.prototype, name);
 for (const name of ['encodeURI', 'encodeURIComponent', 'decodeURI', 'decodeURIComponent', 'escape', 'unescape']) {
   guardInterruptible(globalThis, name);
 }
 guardInterruptible(BigInt, 'asUintN');
 guardInterruptible(BigInt, 'asIntN');
+guardInterruptible(Number.prototype, 'toLocaleString', 0);
+guardInterruptible(BigInt.prototype, 'toLocaleString', 0);
+for (const name of ['toLocaleString', 'toLocaleDateString', 'toLocaleTimeString']) {
+  guardInterruptible(Date.prototype, name, 0);
+}
+guardInterruptible(Intl, 'getCanonicalLocales', 0);
 
-// A Collator's compare is a bound C++ builtin, the same function each time
-// it is read: its stand-in is too.
-const guardCollatorCompare = ObjectGetOwnPropertyDescriptor(Intl.Collator.prototype, 'compare').get;
-const GUARD_COMPARES = new WeakMap();
-ObjectDefineProperty(Intl.Collator.prototype, 'compare', {
-  get: ObjectGetOwnPropertyDescriptor({
-    get compare() {
-      const bound = ReflectApply(guardCollatorCompare, this, []);
-      let compare = WeakMapPrototypeGet(GUARD_COMPARES, this);
-      if (compare === undefined) {
-        compare = (x, y) => bound(x, y);
-        ObjectDefineProperty(compare, 'name', { value: '', configurable: true });
-        WeakMapPrototypeSet(GUARD_COMPARES, this, compare);
+// Each Intl service: supportedLocalesOf takes a locale list (the
+// constructors are guarded in memory_guards.js), and its methods convert
+// what they are handed (a number of a million digits) in C++.
+const GUARD_INTL_METHODS = {
+  Collator: [],
+  DateTimeFormat: ['formatToParts', 'formatRange', 'formatRangeToParts'],
+  DisplayNames: ['of'],
+  ListFormat: [],
+  NumberFormat: ['formatToParts', 'formatRange', 'formatRangeToParts'],
+  PluralRules: ['select', 'selectRange'],
+  RelativeTimeFormat: ['format', 'formatToParts'],
+  Segmenter: [],
+};
+const GUARD_INTL_SERVICES = ReflectOwnKeys(GUARD_INTL_METHODS);
+for (let i = 0; i < GUARD_INTL_SERVICES.length; i++) {
+  const service = Intl[GUARD_INTL_SERVICES[i]];
+  if (typeof service !== 'function') continue;
+  guardInterruptible(service, 'supportedLocalesOf', 0);
+  const methods = GUARD_INTL_METHODS[GUARD_INTL_SERVICES[i]];
+  for (let j = 0; j < methods.length; j++) guardInterruptible(service.prototype, methods[j]);
+}
+
+// A ListFormat formats its whole list in one ICU call (2e6 items: over half
+// a second): the list is read here, in JavaScript, and sized by the CPU
+// time left at 1 us an item.
+const GUARD_LIST_ITEM_NS = 1000;
+for (const name of ['format', 'formatToParts']) {
+  const original = Intl.ListFormat.prototype[name];
+  guardMethod(Intl.ListFormat.prototype, name, {
+    [name](list) {
+      if (list === undefined) return ReflectApply(original, this, arguments);
+      const items = listNew();
+      for (const item of list) listPush(items, item);
+      const ms = items.length * GUARD_LIST_ITEM_NS / 1e6;
+      if (ms > GUARD_GRACE_MS && ms > guardCpuBudgetMs()) {
+        throw new RangeError(`Intl.ListFormat.prototype.${name}: ${items.length} items cannot be formatted in the CPU time this request has left`);
       }
-      return compare;
+      return ReflectApply(original, this, [listToArray(items)]);
     },
-  }, 'compare').get,
-  set: undefined,
-  enumerable: false,
-  configurable: true,
-});
-guardRemember(ObjectGetOwnPropertyDescriptor(Intl.Collator.prototype, 'compare').get, guardCollatorCompare);
+  }[name]);
+}
+
+// A Collator's compare, a NumberFormat's and a DateTimeFormat's format are
+// bound C++ builtins, the same function each time one is read: so is each
+// one's stand-in.
+const GUARD_BOUND_STAND_INS = new WeakMap();
+function guardBoundGetter(prototype, name) {
+  const getter = ObjectGetOwnPropertyDescriptor(prototype, name).get;
+  const guarded = ObjectGetOwnPropertyDescriptor({
+    get [name]() {
+      const bound = ReflectApply(getter, this, []);
+      let standIn = WeakMapPrototypeGet(GUARD_BOUND_STAND_INS, bound);
+      if (standIn === undefined) {
+        standIn = (...args) => ReflectApply(bound, undefined, args);
+        ObjectDefineProperty(standIn, 'name', { value: '', configurable: true });
+        ObjectDefineProperty(standIn, 'length', { value: bound.length, configurable: true });
+        WeakMapPrototypeSet(GUARD_BOUND_STAND_INS, bound, standIn);
+      }
+      return standIn;
+    },
+  }, name).get;
+  ObjectDefineProperty(prototype, name, { get: guarded, set: undefined, enumerable: false, configurable: true });
+  guardRemember(guarded, getter);
+}
+guardBoundGetter(Intl.Collator.prototype, 'compare');
+guardBoundGetter(Intl.NumberFormat.prototype, 'format');
+guardBoundGetter(Intl.DateTimeFormat.prototype, 'format');
 
 // String.prototype.repeat, padStart and padEnd make a string that is cheap
 // to build and flattened later in one C++ call that no termination reaches;
