@@ -152,6 +152,52 @@ my @checks = (
              new Intl.DisplayNames(['en'], { type: 'region' }).of('DE'), new Intl.NumberFormat('en').formatToParts(1.5).length]; },
         ['one', 'two', '1 day ago', 'Germany', 3]],
 
+    ['more interruptible stand-ins answer as the builtins',
+        q{ const f = Object.freeze({ a: 1 }), s = Object.seal({ b: 2 }), p = Object.preventExtensions({}); const sym = Symbol('y');
+           const d = Object.defineProperties({}, { x: { value: 1, enumerable: true } }); const c = Object.create({ up: 1 }, { own: { value: 2 } });
+           const u = new Uint8Array([1, 2, 3, 2]); const e = { message: 'm' }; Error.captureStackTrace(e);
+           return [Object.isFrozen(f), Object.isSealed(s), Object.isExtensible(p), Object.isFrozen({}), Object.getOwnPropertySymbols({ [sym]: 1, k: 2 }).length,
+             JSON.stringify(d), c.up + c.own, Object.keys(c), u.indexOf(2), u.lastIndexOf(2), u.includes(3), Array.from(u.slice().fill(7, 1, 2)),
+             Array.from(u.slice().copyWithin(0, 2)), Array.from(u.slice().reverse()), u.fill(9) === u, (255n).toString(2), (-(2n ** 70n)).toString(36),
+             Intl.supportedValuesOf('unit').includes('meter'), Date.parse('2001-02-03T04:05:06Z'), typeof e.stack, e.stack.startsWith('Error: m')]; },
+        [$T, $T, $F, $F, 1, '{"x":1}', 3, [], 1, 3, $T, [1, 7, 3, 2], [3, 2, 3, 2], [2, 3, 2, 1], $T, '11111111', '-6x5kxtvuwilukg', $T, 981173106000, 'string', $T]],
+    ['more interruptible stand-ins throw as the builtins',
+        q{ const r = []; for (const f of [() => Object.defineProperties({}, { x: 5 }), () => Object.create(5), () => Uint8Array.prototype.fill.call([], 1),
+             () => (5n).toString(1), () => Intl.supportedValuesOf('nope'), () => Error.captureStackTrace(5)]) { try { f(); r.push('none'); } catch (e) { r.push(e.name); } } return r; },
+        ['TypeError', 'TypeError', 'TypeError', 'RangeError', 'RangeError', 'TypeError']],
+    ['more interruptible stand-ins keep names, lengths and native source',
+        q{ return [Object.freeze, Object.isFrozen, Object.getOwnPropertySymbols, Object.defineProperties, Object.create, Uint8Array.prototype.indexOf,
+             Uint8Array.prototype.copyWithin, BigInt.prototype.toString, Intl.supportedValuesOf, Date.parse, Error.captureStackTrace, String.raw]
+             .map((f) => `${f.name}/${f.length}/${String(f).includes('[native code]')}`); },
+        ['freeze/1/true', 'isFrozen/1/true', 'getOwnPropertySymbols/1/true', 'defineProperties/2/true', 'create/2/true', 'indexOf/1/true',
+         'copyWithin/2/true', 'toString/0/true', 'supportedValuesOf/1/true', 'parse/1/true', 'captureStackTrace/2/true', 'raw/1/true']],
+    ['Date called and constructed as ever',
+        q{ class D extends Date { year() { return this.getUTCFullYear(); } }
+           return [typeof Date(), typeof Date(0), new Date(0).getTime(), new Date('1970-01-02T00:00:00Z').getTime(), new Date(2020, 0, 1, 12).getHours(),
+             new D(0).year(), new D(0) instanceof Date, Date.prototype.constructor === Date, Object.getPrototypeOf(new Date(0)) === Date.prototype,
+             Date.name, Date.length, String(Date).includes('[native code]'), Date.UTC(2000, 1), typeof Date.now(), isNaN(new Date('nonsense')),
+             Reflect.construct(Date, [5], Object).constructor === Object]; },
+        ['string', 'string', 0, 86400000, 12, 1970, $T, $T, $T, 'Date', 7, $T, 949363200000, 'number', $T, $T]],
+    ['String.raw reads its template as ever',
+        q{ const sym = Symbol('s'); const r = [String.raw`a\n${1}b${2}`, String.raw({ raw: ['x', 'y', 'z'] }, 1), String.raw({ raw: 'abc' }, '-', '+', '!'),
+             String.raw({ raw: { length: 0 } }, 1), String.raw({ raw: { length: '2', 0: 'p', 1: 'q' } }, { toString: () => 'o' }), String.raw({ raw: [] })];
+           for (const f of [() => String.raw(), () => String.raw({}), () => String.raw({ raw: [sym] }), () => String.raw({ raw: { length: 1n } })]) {
+             try { f(); r.push('none'); } catch (e) { r.push(e.name); } } return r; },
+        ['a\\n1b2', 'x1yz', 'a-b+c', '', 'poq', '', 'TypeError', 'TypeError', 'TypeError', 'TypeError']],
+    ['getOwnPropertyDescriptors, entries and values of 5000 properties answer as of a few',
+        q{ const sym = Symbol('s'); const mk = (n) => { const o = { 7: 'seven' }; for (let i = 0; i < n; i++) o['k' + i] = i;
+             o[sym] = 's'; Object.defineProperty(o, 'hidden', { value: 'h', enumerable: false }); Object.defineProperty(o, 'got', { get() { return 'g'; }, enumerable: true }); return o; };
+           const sum = (o) => { const d = Object.getOwnPropertyDescriptors(o); const e = Object.entries(o); const v = Object.values(o);
+             return [Object.keys(d).length, d.hidden.enumerable, d[sym].value, typeof d.got.get, JSON.stringify(e[0]), JSON.stringify(e[e.length - 1]), e.length, v.length, v[1],
+               Array.isArray(e), Array.isArray(v)]; };
+           const few = sum(mk(3)), many = sum(mk(5000));
+           return [few, [many[0] - 4997, ...many.slice(1, 6), many[6] - 4997, many[7] - 4997, many[8], many[9], many[10]]]; },
+        [[6, $F, 's', 'function', '["7","seven"]', '["got","g"]', 5, 5, 0, $T, $T], [6, $F, 's', 'function', '["7","seven"]', '["got","g"]', 5, 5, 0, $T, $T]]],
+    ["a Segments object's containing and iterator answer as ever",
+        q{ const g = new Intl.Segmenter('en', { granularity: 'word' }).segment('hi there'); const proto = Object.getPrototypeOf(g);
+           return [g.containing(4).segment, g.containing(99), [...g].map((s) => s.segment), proto.containing.name, proto[Symbol.iterator].name]; },
+        ['there', undef, ['hi', ' ', 'there'], 'containing', '[Symbol.iterator]']],
+
     # ---- Object.fromEntries ----
     ['fromEntries of an array, a Map and a generator',
         q{ function* g() { yield ['x', 1]; yield ['y', 2]; }

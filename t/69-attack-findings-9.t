@@ -27,6 +27,12 @@
 #   NumberFormat's format or a PluralRules' select of a million-digit
 #   string) likewise; and a locale list is canonicalized in one C++ loop
 #   (Intl.getCanonicalLocales of 2e6 tags: past the hang timeout).
+#   The same for Object.isFrozen/freeze/getOwnPropertySymbols of an
+#   object of 3e5 properties, a typed array's fill/indexOf/copyWithin/
+#   reverse on 6e7 elements, new Date or Date.parse of a string of
+#   megabytes, Error.captureStackTrace 8000 frames deep with a huge
+#   Error.stackTraceLimit, and the Segments of a long sentence; String.raw
+#   read a raw array-like of length 1e8 in one C++ call.
 #   (An operator is not a call either: `===` or `<` of two strings of
 #   megabytes in a loop still reaches the last resort; README says so.)
 use strict;
@@ -195,5 +201,55 @@ hostile_case($t, 'Intl.getCanonicalLocales of 4e6 tags is refused, not fatal',
 hostile_case($t, 'a locale list of 4e6 tags handed to a constructor is refused, not fatal',
     js => caught_js(q{ return new Response(new Intl.DateTimeFormat(new Array(4e6).fill('en')).format(0)); }),
     expect => [[200, qr/^RangeError: Intl: 4000000 locales are too many/]]);
+
+# More C++ builtins whose one call walks all of a large input, in a loop
+# (each turn a call, none a point where a stop lands), or in one call.
+hostile_case($t, 'a loop of Object.isFrozen on a frozen object of 3e5 properties is stopped, not fatal',
+    js => caught_js(q{
+        const o = {};
+        for (let i = 0; i < 3e5; i++) o['k' + i] = i;
+        Object.freeze(o);
+        let x;
+        for (;;) x = Object.isFrozen(o);
+    }),
+    expect => $stopped);
+
+hostile_case($t, 'a loop of fill on a Uint8Array(6e7) is stopped, not fatal',
+    js => caught_js(q{ const a = new Uint8Array(6e7); let x; for (;;) x = a.fill(1); }),
+    expect => $stopped);
+
+hostile_case($t, 'a loop of new Date of a string with a megabyte comment is stopped, not fatal',
+    js => caught_js(q{ const s = `Jan 1 2020 (${'a'.repeat(2e6)})`; let x; for (;;) x = new Date(s); }),
+    expect => $stopped);
+
+hostile_case($t, 'String.raw of a raw array-like of length 1e8 is stopped, not fatal',
+    js => caught_js(q{ return new Response(String.raw({ raw: { length: 1e8 } }).length); }),
+    expect => $stopped);
+
+hostile_case($t, 'a loop of Error.captureStackTrace 8000 frames deep is stopped, not fatal',
+    js => caught_js(q{
+        Error.stackTraceLimit = 1e9;
+        const o = {};
+        function down(n) { if (n) return down(n - 1); for (;;) Error.captureStackTrace(o); }
+        down(8000);
+    }),
+    expect => $stopped);
+
+hostile_case($t, 'a loop of Object.getOwnPropertySymbols of 3e5 properties is stopped, not fatal',
+    js => caught_js(q{
+        const o = {};
+        for (let i = 0; i < 3e5; i++) o['k' + i] = i;
+        let x;
+        for (;;) x = Object.getOwnPropertySymbols(o);
+    }),
+    expect => $stopped);
+
+hostile_case($t, 'a loop over the Segments of a 2e7-character sentence is stopped, not fatal',
+    js => caught_js(q{
+        const g = new Intl.Segmenter('en', { granularity: 'sentence' }).segment('a'.repeat(2e7));
+        let x;
+        for (;;) for (x of g);
+    }),
+    expect => $stopped);
 
 done_testing;

@@ -11,9 +11,11 @@ const WASM_PAGE = 65536;
 
 // Copies the static members and the prototype link of a replaced
 // constructor, so that instanceof, prototype and statics behave as before.
-function guardConstructor(holder, name, original, construct) {
+// call(args), if given, answers a call without new.
+function guardConstructor(holder, name, original, construct, call = undefined) {
   // A function expression, not a method: it must be a constructor.
   const guarded = function (...args) {
+    if (new.target === undefined && call !== undefined) return call(args);
     return construct(args, new.target === undefined ? original : new.target);
   };
   ObjectDefineProperty(guarded, 'name', { value: name, configurable: true });
@@ -142,6 +144,7 @@ if (typeof Intl === 'object' && Intl !== null) {
         const text = `${input}`;
         const segments = ReflectApply(segment, this, [text]);
         native.chargeExternal(segments, text.length * 2 + (16 << 10), true);
+        guardSegments(segments);
         return segments;
       },
     }.segment);

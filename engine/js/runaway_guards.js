@@ -450,6 +450,66 @@ for (const name of ['keys', 'values', 'entries', 'getOwnPropertyNames', 'getOwnP
   guardWrap(Object, name, (self, args) => guardTypedArrayKeys(args[0], `Object.${name}`));
 }
 guardWrap(Reflect, 'ownKeys', (self, args) => guardTypedArrayKeys(args[0], 'Reflect.ownKeys'));
+
+// getOwnPropertyDescriptors, entries and values of an object whose
+// properties are a dictionary make their answer in one C++ loop that looks
+// every key up again (3e5 properties: 0.8 s and 0.6 s in one call, and a
+// script's global state may hold millions). Past GUARD_OWN_KEYS_DIRECT own
+// keys the answer is made here, a key a turn, as the language defines it.
+// (A Proxy's every step is a trap already: JavaScript.)
+const GUARD_OWN_KEYS_DIRECT = 4096;
+const GuardObject = Object;
+
+// The object's own keys when they are too many for one C++ call, else
+// undefined (and the builtin runs).
+function guardManyOwnKeys(object, what) {
+  if (object === undefined || object === null) return undefined;
+  guardTypedArrayKeys(object, what);
+  const target = GuardObject(object);
+  if (native.isProxy(target)) return undefined;
+  const keys = ReflectOwnKeys(target);
+  return keys.length > GUARD_OWN_KEYS_DIRECT ? keys : undefined;
+}
+
+function guardDefineElement(array, index, value) {
+  ObjectDefineProperty(array, index, { value, writable: true, enumerable: true, configurable: true });
+}
+
+const guardedDescriptors = Object.getOwnPropertyDescriptors;
+guardMethod(Object, 'getOwnPropertyDescriptors', {
+  getOwnPropertyDescriptors(object) {
+    const keys = guardManyOwnKeys(object, 'Object.getOwnPropertyDescriptors');
+    if (keys === undefined) return ReflectApply(guardedDescriptors, this, arguments);
+    const target = GuardObject(object);
+    const descriptors = {};
+    for (let i = 0; i < keys.length; i++) {
+      const descriptor = ReflectGetOwnPropertyDescriptor(target, keys[i]);
+      if (descriptor !== undefined) guardDefineElement(descriptors, keys[i], descriptor);
+    }
+    return descriptors;
+  },
+}.getOwnPropertyDescriptors);
+
+for (const name of ['entries', 'values']) {
+  const original = Object[name];
+  guardMethod(Object, name, {
+    [name](object) {
+      const keys = guardManyOwnKeys(object, `Object.${name}`);
+      if (keys === undefined) return ReflectApply(original, this, arguments);
+      const target = GuardObject(object);
+      const answer = [];
+      for (let i = 0; i < keys.length; i++) {
+        const key = keys[i];
+        if (typeof key !== 'string') continue;
+        const descriptor = ReflectGetOwnPropertyDescriptor(target, key);
+        if (descriptor === undefined || !descriptor.enumerable) continue;
+        const value = target[key];
+        guardDefineElement(answer, answer.length, name === 'entries' ? [key, value] : value);
+      }
+      return answer;
+    },
+  }[name]);
+}
 guardWrap(Object, 'assign', (self, args) => {
   for (let i = 1; i < args.length; i++) guardTypedArrayKeys(args[i], 'Object.assign');
 });
@@ -705,6 +765,65 @@ for (const name of ['toLocaleString', 'toLocaleDateString', 'toLocaleTimeString'
   guardInterruptible(Date.prototype, name, 0);
 }
 guardInterruptible(Intl, 'getCanonicalLocales', 0);
+
+// Each call of these walks all of its input in C++, milliseconds on what a
+// script can build in a fraction of its CPU limit, and a loop of them (or
+// a filter or map handed one) ran on past the stop: a frozen object of
+// 3e5 properties each time asked isFrozen, frozen again, or asked its
+// symbols (dictionary properties are walked, not cached); a typed array of
+// 6e7 elements searched, filled, reversed or copied within; a BigInt of
+// millions of bits made a string; the time zones of Intl.supportedValuesOf;
+// Date.parse of a string of megabytes (t/69-attack-findings-9.t).
+for (const name of ['freeze', 'seal', 'preventExtensions', 'isFrozen', 'isSealed', 'getOwnPropertySymbols',
+  'defineProperties', 'create']) {
+  guardInterruptible(Object, name);
+}
+for (const name of ['indexOf', 'lastIndexOf', 'includes', 'fill', 'copyWithin', 'reverse']) {
+  guardInterruptible(TypedArrayPrototype, name);
+}
+guardInterruptible(BigInt.prototype, 'toString');
+guardInterruptible(Intl, 'supportedValuesOf');
+guardInterruptible(Date, 'parse');
+guardInterruptible(Error, 'captureStackTrace');
+
+// A Segments object's containing(i) and each step of its iterator look for
+// the next break in C++, through the whole text when there is none (a
+// sentence of 1e7 characters: 80 ms a call). Its prototype is only reached
+// through a Segments object: it is guarded when segment() makes the first.
+let guardSegmentsDone = false;
+function guardSegments(segments) {
+  if (guardSegmentsDone) return;
+  guardSegmentsDone = true;
+  const prototype = ObjectGetPrototypeOf(segments);
+  guardInterruptible(prototype, 'containing');
+  guardInterruptible(prototype, GUARD_ITERATOR);
+}
+
+// new Date(string) parses in C++ to the end of what it is handed (a comment
+// of megabytes): the constructor is a function of ours too. Called without
+// new, Date ignores its arguments and answers a string.
+const GuardedDate = Date;
+guardConstructor(globalThis, 'Date', GuardedDate, (args, newTarget) => ReflectConstruct(GuardedDate, args, newTarget),
+  () => ReflectApply(GuardedDate, undefined, []));
+
+// String.raw reads raw.length segments in one C++ loop (a raw array-like
+// of length 1e8, or a Uint8Array(5e7): seconds in one call): it is done
+// here, as the language defines it, each segment a turn of a loop of ours.
+const guardedRaw = String.raw;
+guardMethod(String, 'raw', {
+  raw(template, ...substitutions) {
+    if (template === undefined || template === null) return ReflectApply(guardedRaw, String, [template]);
+    const literals = template.raw;
+    if (literals === undefined || literals === null) return ReflectApply(guardedRaw, String, [{ raw: literals }]);
+    const length = MathMin(MathMax(guardToIntegerOrInfinity(literals.length), 0), 2 ** 53 - 1);
+    let result = '';
+    for (let i = 0; i < length; i++) {
+      result += `${literals[i]}`;
+      if (i + 1 < length && i < substitutions.length) result += `${substitutions[i]}`;
+    }
+    return result;
+  },
+}.raw);
 
 // Each Intl service: supportedLocalesOf takes a locale list (the
 // constructors are guarded in memory_guards.js), and its methods convert
