@@ -198,6 +198,16 @@ my @checks = (
            return [g.containing(4).segment, g.containing(99), [...g].map((s) => s.segment), proto.containing.name, proto[Symbol.iterator].name]; },
         ['there', undef, ['hi', ' ', 'there'], 'containing', '[Symbol.iterator]']],
 
+    ["an Intl.Locale's lists, __lookupGetter__ and WebAssembly.validate answer as ever",
+        q{ const l = new Intl.Locale('en-US'); const d = Object.getOwnPropertyDescriptor(Intl.Locale.prototype, 'timeZones');
+           const o = { get a() { return 1; }, set b(v) {} }; let foreign; try { d.get.call({}); } catch (e) { foreign = e.name; }
+           return [l.timeZones.includes('America/New_York'), l.hourCycles, l.weekInfo.firstDay, l.textInfo.direction, new Intl.Locale('de').calendars.includes('gregory'),
+             `${d.get.name}/${d.get.length}/${d.enumerable}/${d.configurable}/${String(d.get).includes('[native code]')}`, foreign,
+             Object.create(o).__lookupGetter__('a') === Object.getOwnPropertyDescriptor(o, 'a').get, typeof o.__lookupSetter__('b'), o.__lookupGetter__('absent'),
+             Object.prototype.__lookupSetter__.name, WebAssembly.validate(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0])), WebAssembly.validate(new Uint8Array(3)),
+             `${WebAssembly.validate.name}/${WebAssembly.validate.length}`]; },
+        [$T, ['h12'], 7, 'ltr', $T, 'get timeZones/0/false/true/true', 'TypeError', $T, 'function', undef, '__lookupSetter__', $T, $F, 'validate/1']],
+
     # ---- Object.fromEntries ----
     ['fromEntries of an array, a Map and a generator',
         q{ function* g() { yield ['x', 1]; yield ['y', 2]; }

@@ -31,7 +31,9 @@
 #   object of 3e5 properties, a typed array's fill/indexOf/copyWithin/
 #   reverse on 6e7 elements, new Date or Date.parse of a string of
 #   megabytes, Error.captureStackTrace 8000 frames deep with a huge
-#   Error.stackTraceLimit, and the Segments of a long sentence; String.raw
+#   Error.stackTraceLimit, the Segments of a long sentence, an
+#   Intl.Locale's timeZones, __lookupGetter__ through a long prototype
+#   chain; String.raw
 #   read a raw array-like of length 1e8 in one C++ call.
 #   (An operator is not a call either: `===` or `<` of two strings of
 #   megabytes in a loop still reaches the last resort; README says so.)
@@ -249,6 +251,19 @@ hostile_case($t, 'a loop over the Segments of a 2e7-character sentence is stoppe
         const g = new Intl.Segmenter('en', { granularity: 'sentence' }).segment('a'.repeat(2e7));
         let x;
         for (;;) for (x of g);
+    }),
+    expect => $stopped);
+
+hostile_case($t, "a loop of an Intl.Locale's timeZones is stopped, not fatal",
+    js => caught_js(q{ const l = new Intl.Locale('en-US'); let x; for (;;) x = l.timeZones; }),
+    expect => $stopped);
+
+hostile_case($t, 'a loop of __lookupGetter__ through a chain of 1e5 prototypes is stopped, not fatal',
+    js => caught_js(q{
+        let p = {};
+        for (let i = 0; i < 1e5; i++) p = Object.create(p);
+        let x;
+        for (;;) x = p.__lookupGetter__('absent');
     }),
     expect => $stopped);
 

@@ -786,6 +786,36 @@ guardInterruptible(Intl, 'supportedValuesOf');
 guardInterruptible(Date, 'parse');
 guardInterruptible(Error, 'captureStackTrace');
 
+// An Intl.Locale's lists are made by ICU on every read (timeZones: a loop
+// of reads ran 5 s past a stop), and __lookupGetter__/__lookupSetter__ walk
+// the whole prototype chain in C++ (one of 1e5 objects: a millisecond a
+// call): each read or call is a function of ours.
+function guardInterruptibleGetter(prototype, name) {
+  const descriptor = ObjectGetOwnPropertyDescriptor(prototype, name);
+  if (descriptor === undefined || typeof descriptor.get !== 'function') return;
+  const getter = descriptor.get;
+  const guarded = ObjectGetOwnPropertyDescriptor({
+    get [name]() { return ReflectApply(getter, this, []); },
+  }, name).get;
+  ObjectDefineProperty(prototype, name, {
+    get: guarded, set: descriptor.set, enumerable: descriptor.enumerable, configurable: true,
+  });
+  guardRemember(guarded, getter);
+}
+for (const name of ['calendars', 'collations', 'hourCycles', 'numberingSystems', 'textInfo', 'timeZones', 'weekInfo']) {
+  guardInterruptibleGetter(Intl.Locale.prototype, name);
+}
+guardInterruptible(Object.prototype, '__lookupGetter__');
+guardInterruptible(Object.prototype, '__lookupSetter__');
+
+// WebAssembly.validate decodes the whole module in C++ (2e7 bytes of
+// code: tens of milliseconds a call). WebAssembly appears late (prelude.js).
+lateStep(() => {
+  if (typeof WebAssembly !== 'object' || WebAssembly === null) return false;
+  guardInterruptible(WebAssembly, 'validate');
+  return true;
+});
+
 // A Segments object's containing(i) and each step of its iterator look for
 // the next break in C++, through the whole text when there is none (a
 // sentence of 1e7 characters: 80 ms a call). Its prototype is only reached
