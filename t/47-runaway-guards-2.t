@@ -208,6 +208,20 @@ my @checks = (
              `${WebAssembly.validate.name}/${WebAssembly.validate.length}`]; },
         [$T, ['h12'], 7, 'ltr', $T, 'get timeZones/0/false/true/true', 'TypeError', $T, 'function', undef, '__lookupSetter__', $T, $F, 'validate/1']],
 
+    ['typed arrays are made, made from and set as ever',
+        q{ const T = Object.getPrototypeOf(Int8Array); const u = new Uint8Array(4); u.set({ length: 2, 0: 3, 1: 4 }, 1); u.set([9]);
+           const s = new Uint8Array(300); s.set('7'.repeat(300));
+           class B extends Uint8Array { size() { return this.length; } } const r = [];
+           for (const f of [() => Uint8Array(2), () => new Uint8Array(-1), () => new BigInt64Array([1]), () => new Uint8Array(2).set({ length: 3 })]) {
+             try { f(); r.push('none'); } catch (e) { r.push(e.name); } }
+           return [Object.getPrototypeOf(Uint8Array) === T, `${Uint8Array.name}/${Uint8Array.length}/${Uint8Array.BYTES_PER_ELEMENT}/${String(Uint8Array).includes('[native code]')}`,
+             new Uint8Array(2).constructor === Uint8Array, new Float32Array(1) instanceof T, Array.from(new Uint8Array({ length: 3, 0: 1, 2: 300 })),
+             Array.from(new Uint8Array(new Set([5, 6]))), new Uint8Array(new ArrayBuffer(8), 2, 3).length, Array.from(new Int16Array(new Uint8Array([7, 8]))),
+             Array.from(Uint8Array.from({ length: 2, 0: 9 })), Array.from(Uint8Array.from([1, 2], (x) => x * 2)), `${T.from.name}/${T.from.length}`,
+             Array.from(u), s[299], new Uint8Array([3, 1]).map((x) => x * 2).constructor === Uint8Array, new B(3).size(), new B(3).subarray(1) instanceof B, r]; },
+        [$T, 'Uint8Array/3/1/true', $T, $T, [1, 0, 44], [5, 6], 3, [7, 8], [9, 0], [2, 4], 'from/1', [9, 3, 4, 0], 7, $T, 3, $T,
+         ['TypeError', 'RangeError', 'TypeError', 'RangeError']]],
+
     # ---- Object.fromEntries ----
     ['fromEntries of an array, a Map and a generator',
         q{ function* g() { yield ['x', 1]; yield ['y', 2]; }
