@@ -222,6 +222,24 @@ my @checks = (
         [$T, 'Uint8Array/3/1/true', $T, $T, [1, 0, 44], [5, 6], 3, [7, 8], [9, 0], [2, 4], 'from/1', [9, 3, 4, 0], 7, $T, 3, $T,
          ['TypeError', 'RangeError', 'TypeError', 'RangeError']]],
 
+    ['assign, defineProperties and create of 5000 properties answer as of a few',
+        q{ const run = (n) => { const r = []; const sym = Symbol('s'); const src = {}; for (let i = 0; i < n; i++) src['k' + i] = i;
+             src[sym] = 'S'; Object.defineProperty(src, 'hid', { value: 1, enumerable: false }); Object.defineProperty(src, 'g', { get() { return 'G'; }, enumerable: true });
+             const t = Object.assign({ pre: 1 }, null, src, 'xy'); r.push(Object.keys(t).length - n, t[sym], t.g, t[0], 'hid' in t);
+             let sets = 0; Object.assign({ set k1(v) { sets++; } }, src); r.push(sets);
+             const descs = {}; for (let i = 0; i < n; i++) descs['k' + i] = { value: i, enumerable: i % 2 === 0 };
+             descs.acc = { get() { return 'A'; }, configurable: true }; Object.defineProperty(descs, 'skip', { value: { value: 1 }, enumerable: false }); descs[sym] = { value: 'v' };
+             const d = Object.defineProperties({}, descs); r.push(Object.keys(d).length - Math.ceil(n / 2), d.acc, 'skip' in d, d[sym], JSON.stringify(Object.getOwnPropertyDescriptor(d, 'k1')));
+             const c = Object.create({ up: 1 }, descs); r.push(c.up, c.acc, Object.getPrototypeOf(Object.create(null, descs)));
+             const target = {}; try { Object.defineProperties(target, { ...descs, zz: 5 }); r.push('none'); } catch (e) { r.push(e.name, Object.keys(target).length); }
+             for (const f of [() => Object.defineProperties({}, { ...descs, zz: { get: 5 } }), () => Object.defineProperties({}, { ...descs, zz: { get() {}, value: 1 } }),
+               () => Object.create(5, descs), () => Object.defineProperties(Object.freeze({ k0: 0 }), descs), () => Object.assign(Object.freeze({ k0: 1 }), src)]) {
+               try { f(); r.push('none'); } catch (e) { r.push(e.name); } }
+             return r; };
+           return [run(3), run(5000), `${Object.assign.length}/${Object.defineProperties.length}/${Object.create.length}/${Object.create.name}`]; },
+        [([4, 'S', 'G', 'x', $F, 1, 0, 'A', $F, 'v', '{"value":1,"writable":false,"enumerable":false,"configurable":false}', 1, 'A', undef,
+           'TypeError', 0, 'TypeError', 'TypeError', 'TypeError', 'TypeError', 'TypeError']) x 2, '2/2/2/create']],
+
     # ---- Object.fromEntries ----
     ['fromEntries of an array, a Map and a generator',
         q{ function* g() { yield ['x', 1]; yield ['y', 2]; }

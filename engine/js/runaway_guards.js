@@ -510,9 +510,91 @@ for (const name of ['entries', 'values']) {
     },
   }[name]);
 }
-guardWrap(Object, 'assign', (self, args) => {
-  for (let i = 1; i < args.length; i++) guardTypedArrayKeys(args[i], 'Object.assign');
-});
+
+// Object.assign, defineProperties and create likewise (8e5 properties
+// assigned: 0.75 s in one call; 4e5 descriptors defined: 1.25 s).
+const guardedAssign = Object.assign;
+guardMethod(Object, 'assign', {
+  assign(target, source) {
+    if (target === undefined || target === null) return ReflectApply(guardedAssign, this, arguments);
+    const to = GuardObject(target);
+    for (let i = 1; i < arguments.length; i++) {
+      const from = arguments[i];
+      const keys = guardManyOwnKeys(from, 'Object.assign');
+      if (keys === undefined) {
+        ReflectApply(guardedAssign, this, [to, from]);
+        continue;
+      }
+      const object = GuardObject(from);
+      for (let k = 0; k < keys.length; k++) {
+        const descriptor = ReflectGetOwnPropertyDescriptor(object, keys[k]);
+        if (descriptor !== undefined && descriptor.enumerable) to[keys[k]] = object[keys[k]];
+      }
+    }
+    return to;
+  },
+}.assign);
+
+function guardIsObject(value) {
+  return (typeof value === 'object' && value !== null) || typeof value === 'function';
+}
+
+function guardReadAccessor(object, descriptor, key, what) {
+  if (!(key in object)) return;
+  const fn = object[key];
+  if (fn !== undefined && typeof fn !== 'function') throw new TypeError(`${what} must be a function`);
+  descriptor[key] = fn;
+}
+
+// ToPropertyDescriptor: what defineProperty would read of it, read now.
+function guardToPropertyDescriptor(object) {
+  if (!guardIsObject(object)) throw new TypeError(`Property description must be an object: ${typeof object === 'symbol' ? 'Symbol()' : object}`);
+  const descriptor = { __proto__: null };
+  if ('enumerable' in object) descriptor.enumerable = !!object.enumerable;
+  if ('configurable' in object) descriptor.configurable = !!object.configurable;
+  if ('value' in object) descriptor.value = object.value;
+  if ('writable' in object) descriptor.writable = !!object.writable;
+  guardReadAccessor(object, descriptor, 'get', 'Getter');
+  guardReadAccessor(object, descriptor, 'set', 'Setter');
+  if (('get' in descriptor || 'set' in descriptor) && ('value' in descriptor || 'writable' in descriptor)) {
+    throw new TypeError('Invalid property descriptor. Cannot both specify accessors and a value or writable attribute');
+  }
+  return descriptor;
+}
+
+// ObjectDefineProperties with the keys read: every descriptor is read
+// before any property is defined.
+function guardDefineAll(object, properties, keys) {
+  const props = GuardObject(properties);
+  const pending = listNew();
+  for (let i = 0; i < keys.length; i++) {
+    const own = ReflectGetOwnPropertyDescriptor(props, keys[i]);
+    if (own === undefined || !own.enumerable) continue;
+    listPush(pending, keys[i]);
+    listPush(pending, guardToPropertyDescriptor(props[keys[i]]));
+  }
+  for (let i = 0; i < pending.length; i += 2) ObjectDefineProperty(object, pending[i], pending[i + 1]);
+  return object;
+}
+
+const guardedDefineProperties = Object.defineProperties;
+guardMethod(Object, 'defineProperties', {
+  defineProperties(object, properties) {
+    const keys = guardIsObject(object) ? guardManyOwnKeys(properties, 'Object.defineProperties') : undefined;
+    if (keys === undefined) return ReflectApply(guardedDefineProperties, this, arguments);
+    return guardDefineAll(object, properties, keys);
+  },
+}.defineProperties);
+
+const guardedCreate = Object.create;
+guardMethod(Object, 'create', {
+  create(prototype, properties) {
+    const keys = properties !== undefined && (prototype === null || guardIsObject(prototype))
+      ? guardManyOwnKeys(properties, 'Object.create') : undefined;
+    if (keys === undefined) return ReflectApply(guardedCreate, this, arguments);
+    return guardDefineAll(ReflectApply(guardedCreate, this, [prototype]), properties, keys);
+  },
+}.create);
 // JSON.stringify of a typed array writes one key per element in C++.
 guardWrap(JSON, 'stringify', (self, args) => guardTypedArrayKeys(args[0], 'JSON.stringify'));
 
@@ -824,8 +906,7 @@ guardInterruptible(Intl, 'getCanonicalLocales', 0);
 // 6e7 elements searched, filled, reversed or copied within; a BigInt of
 // millions of bits made a string; the time zones of Intl.supportedValuesOf;
 // Date.parse of a string of megabytes (t/69-attack-findings-9.t).
-for (const name of ['freeze', 'seal', 'preventExtensions', 'isFrozen', 'isSealed', 'getOwnPropertySymbols',
-  'defineProperties', 'create']) {
+for (const name of ['freeze', 'seal', 'preventExtensions', 'isFrozen', 'isSealed', 'getOwnPropertySymbols']) {
   guardInterruptible(Object, name);
 }
 for (const name of ['indexOf', 'lastIndexOf', 'includes', 'fill', 'copyWithin', 'reverse']) {
