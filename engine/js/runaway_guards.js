@@ -621,8 +621,7 @@ guardMethod(Reflect, 'construct', {
 // one) inserts element by element in C++, allocating without end.
 guardWrap(Array.prototype, 'fill', guardRange('Array.prototype.fill', 1));
 
-// Array.from, a typed array's constructor and from of an array-like (no
-// iterator) copy `length` elements in one loop before any JavaScript runs
+// Array.from and a typed array's from of an array-like (no iterator) copy `length` elements in one loop before any JavaScript runs
 // again (a typed array made of {length: 5e7}: 3.9 s in one call).
 // What they read (whether there is an iterator, the length) is what V8
 // sees: an array-like goes through a pinned view, whose every element read
@@ -676,24 +675,10 @@ guardWrap(TypedArrayPrototype, 'set', (self, args) => {
   }
 });
 
-// The typed array constructors: a buffer, a typed array or a length is
-// theirs at once; anything else is a source. The built-ins keep the
-// originals (prelude.js).
-const GUARD_TYPED_ARRAYS = [
-  'Int8Array', 'Uint8Array', 'Uint8ClampedArray', 'Int16Array', 'Uint16Array', 'Int32Array', 'Uint32Array',
-  'Float32Array', 'Float64Array', 'BigInt64Array', 'BigUint64Array',
-];
-for (let i = 0; i < GUARD_TYPED_ARRAYS.length; i++) {
-  const name = GUARD_TYPED_ARRAYS[i];
-  const original = globalThis[name];
-  guardConstructor(globalThis, name, original, (args, newTarget) => {
-    if (args.length > 0 && !isArrayBuffer(args[0]) && !guardIsTypedArray(args[0])) {
-      args[0] = guardArrayLikeSource(args[0], name);
-    }
-    return ReflectConstruct(original, args, newTarget);
-  }, () => ReflectApply(original, undefined, []));
-  ObjectSetPrototypeOf(globalThis[name], GuardTypedArray);
-}
+// (The typed array constructors read an array-like the same way, but
+// stay V8's: replacing them would slow every new Uint8Array(n), and change
+// a prototype's constructor, which sends every subarray and slice down
+// V8's slow species path. README says so.)
 
 // The next guards bound CPU, not memory: what a builtin may do is sized by
 // the CPU time the run has left, plus a grace well inside
@@ -964,7 +949,7 @@ function guardSegments(segments) {
 // of megabytes): the constructor is a function of ours too. Called without
 // new, Date ignores its arguments and answers a string.
 const GuardedDate = Date;
-guardConstructor(globalThis, 'Date', GuardedDate, (args, newTarget) => ReflectConstruct(GuardedDate, args, newTarget),
+guardConstructor(globalThis, 'Date', GuardedDate, (args, newTarget) => guardedReflectConstruct(GuardedDate, args, newTarget),
   () => ReflectApply(GuardedDate, undefined, []));
 
 // String.raw reads raw.length segments in one C++ loop (a raw array-like
