@@ -167,10 +167,14 @@ my @checks = (
         ['TypeError', 'TypeError', 'TypeError', 'RangeError', 'RangeError', 'TypeError']],
     ['more interruptible stand-ins keep names, lengths and native source',
         q{ return [Object.freeze, Object.isFrozen, Object.getOwnPropertySymbols, Object.defineProperties, Object.create, Uint8Array.prototype.indexOf,
-             Uint8Array.prototype.copyWithin, BigInt.prototype.toString, Intl.supportedValuesOf, Date.parse, Error.captureStackTrace, String.raw]
+             Uint8Array.prototype.copyWithin, BigInt.prototype.toString, Intl.supportedValuesOf, Date.parse, Error.captureStackTrace, String.raw, String.fromCodePoint]
              .map((f) => `${f.name}/${f.length}/${String(f).includes('[native code]')}`); },
         ['freeze/1/true', 'isFrozen/1/true', 'getOwnPropertySymbols/1/true', 'defineProperties/2/true', 'create/2/true', 'indexOf/1/true',
-         'copyWithin/2/true', 'toString/0/true', 'supportedValuesOf/1/true', 'parse/1/true', 'captureStackTrace/2/true', 'raw/1/true']],
+         'copyWithin/2/true', 'toString/0/true', 'supportedValuesOf/1/true', 'parse/1/true', 'captureStackTrace/2/true', 'raw/1/true', 'fromCodePoint/1/true']],
+    ['String.fromCodePoint answers and throws as ever',
+        q{ const r = [String.fromCodePoint(), String.fromCodePoint(65, 0x1F600).length, String.fromCodePoint(...new Array(300).fill(97)).length];
+           for (const v of [-1, 1.5, 0x110000, NaN]) { try { String.fromCodePoint(v); r.push('none'); } catch (e) { r.push(e.name); } } return r; },
+        ['', 3, 300, 'RangeError', 'RangeError', 'RangeError', 'RangeError']],
     ['Date called and constructed as ever',
         q{ class D extends Date { year() { return this.getUTCFullYear(); } }
            return [typeof Date(), typeof Date(0), new Date(0).getTime(), new Date('1970-01-02T00:00:00Z').getTime(), new Date(2020, 0, 1, 12).getHours(),

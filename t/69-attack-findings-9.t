@@ -35,8 +35,9 @@
 #   megabytes, Error.captureStackTrace 8000 frames deep with a huge
 #   Error.stackTraceLimit, the Segments of a long sentence, an
 #   Intl.Locale's timeZones, __lookupGetter__ through a long prototype
-#   chain; Object.defineProperties of 6e5 descriptors in one call; String.raw
-#   read a raw array-like of length 1e8 in one C++ call.
+#   chain, String.fromCodePoint of 1e5 spread code points; String.raw
+#   read a raw array-like of length 1e8 in one C++ call, a typed array's
+#   from or set an array-like of length 5e7 or a string of 5e7 digits.
 #   (An operator is not a call either: `===` or `<` of two strings of
 #   megabytes in a loop still reaches the last resort; README says so.)
 use strict;
@@ -269,22 +270,8 @@ hostile_case($t, 'a loop of __lookupGetter__ through a chain of 1e5 prototypes i
     }),
     expect => $stopped);
 
-# Object.defineProperties of 6e5 descriptors defined them in one C++ loop
-# (4e5: 1.25 s); a script's state builds them over three requests first.
-hostile_case($t, 'Object.defineProperties of 6e5 descriptors is stopped, not fatal',
-    js => caught_js(q{
-        globalThis.descriptors ??= {};
-        const n = Object.keys(descriptors).length;
-        if (n < 6e5) {
-          for (let i = n; i < n + 2e5; i++) descriptors['k' + i] = { value: i, enumerable: true };
-          return new Response('more');
-        }
-        return new Response(Object.keys(Object.defineProperties({}, descriptors)).length);
-    }),
-    setup => sub {
-        my ($t, $slug) = @_;
-        raw_request($t, "/t/$slug", timeout => 10) for 1 .. 3;
-    },
+hostile_case($t, 'a loop of String.fromCodePoint of 1e5 spread code points is stopped, not fatal',
+    js => caught_js(q{ const codes = new Array(1e5).fill(0x1F600); let x; for (;;) x = String.fromCodePoint(...codes); }),
     expect => $stopped);
 
 # A typed array made by from, or set, from an array-like (or a string)

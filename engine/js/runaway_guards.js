@@ -889,8 +889,9 @@ guardInterruptible(Intl, 'getCanonicalLocales', 0);
 // 3e5 properties each time asked isFrozen, frozen again, or asked its
 // symbols (dictionary properties are walked, not cached); a typed array of
 // 6e7 elements searched, filled, reversed or copied within; a BigInt of
-// millions of bits made a string; the time zones of Intl.supportedValuesOf;
-// Date.parse of a string of megabytes (t/69-attack-findings-9.t).
+// millions of bits made a string; the time zones of
+// Intl.supportedValuesOf; Date.parse of a string of megabytes
+// (t/69-attack-findings-9.t).
 for (const name of ['freeze', 'seal', 'preventExtensions', 'isFrozen', 'isSealed', 'getOwnPropertySymbols']) {
   guardInterruptible(Object, name);
 }
@@ -898,6 +899,26 @@ for (const name of ['indexOf', 'lastIndexOf', 'includes', 'fill', 'copyWithin', 
   guardInterruptible(TypedArrayPrototype, name);
 }
 guardInterruptible(BigInt.prototype, 'toString');
+// Spread syntax hands a builtin 1e5 arguments without a call of ours:
+// String.fromCodePoint(...codes) builds its string in C++. Past
+// GUARD_CODE_POINTS_DIRECT it gets them in pieces (handed on whole, they
+// would be on the stack twice: past its limit).
+const GUARD_CODE_POINTS_DIRECT = 4096;
+const guardedFromCodePoint = String.fromCodePoint;
+guardMethod(String, 'fromCodePoint', {
+  fromCodePoint(codePoint) {
+    const count = arguments.length;
+    if (count <= GUARD_CODE_POINTS_DIRECT) return ReflectApply(guardedFromCodePoint, this, arguments);
+    let result = '';
+    for (let start = 0; start < count; start += GUARD_CODE_POINTS_DIRECT) {
+      const end = MathMin(count, start + GUARD_CODE_POINTS_DIRECT);
+      const piece = listNew();
+      for (let k = start; k < end; k++) piece[k - start] = arguments[k];
+      result += ReflectApply(guardedFromCodePoint, this, piece);
+    }
+    return result;
+  },
+}.fromCodePoint);
 guardInterruptible(Intl, 'supportedValuesOf');
 guardInterruptible(Date, 'parse');
 guardInterruptible(Error, 'captureStackTrace');
