@@ -455,7 +455,7 @@ guardWrap(Reflect, 'ownKeys', (self, args) => guardTypedArrayKeys(args[0], 'Refl
 // getOwnPropertyDescriptors, entries and values of an object whose
 // properties are a dictionary make their answer in one C++ loop that looks
 // every key up again (3e5 properties: 0.8 s and 0.6 s in one call, and a
-// script's global state may hold millions). Past GUARD_OWN_KEYS_DIRECT
+// run given a CPU limit of seconds builds millions). Past GUARD_OWN_KEYS_DIRECT
 // enumerable own keys the answer is made here, a key a turn, as the
 // language defines it.
 // (A Proxy's every step is a trap already: JavaScript.)
@@ -551,7 +551,9 @@ function guardReadAccessor(object, descriptor, key, what) {
 
 // ToPropertyDescriptor: what defineProperty would read of it, read now.
 function guardToPropertyDescriptor(object) {
-  if (!guardIsObject(object)) throw new TypeError(`Property description must be an object: ${typeof object === 'symbol' ? 'Symbol()' : object}`);
+  if (!guardIsObject(object)) {
+    throw new TypeError(`Property description must be an object: ${typeof object === 'symbol' ? 'Symbol()' : object}`);
+  }
   const descriptor = { __proto__: null };
   if ('enumerable' in object) descriptor.enumerable = !!object.enumerable;
   if ('configurable' in object) descriptor.configurable = !!object.configurable;
@@ -973,7 +975,8 @@ function guardSegments(segments) {
 // of megabytes): the constructor is a function of ours too. Called without
 // new, Date ignores its arguments and answers a string.
 const GuardedDate = Date;
-guardConstructor(globalThis, 'Date', GuardedDate, (args, newTarget) => guardedReflectConstruct(GuardedDate, args, newTarget),
+guardConstructor(globalThis, 'Date', GuardedDate,
+  (args, newTarget) => guardedReflectConstruct(GuardedDate, args, newTarget),
   () => ReflectApply(GuardedDate, undefined, []));
 
 // String.raw reads raw.length segments in one C++ loop (a raw array-like
