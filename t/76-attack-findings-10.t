@@ -1,0 +1,112 @@
+#!/usr/bin/perl
+# Attack round 12: the node-wide state a tenant can fill (the penalty box,
+# the metrics, the isolate pool), by a tenant with many scripts.
+#
+# Found and fixed:
+# - The penalty box could be flushed. When dispatch_quarantine_zone was
+#   full of scripts still serving their period, a newcomer that had only
+#   hit its limits evicted the least recently struck one: a namespace of
+#   a few dozen scripts (about 2000 on the default 1m zone), each spinning
+#   until boxed, let every script boxed before them run again long before
+#   their period was over (and forgot their strikes, so the next period
+#   was short again). Now only a script that took a worker down may take
+#   the place of one still serving (one that only hit its limits first);
+#   one that only hit its limits is then left throttled in each worker,
+#   and the error log says the box is full.
+#
+# What held:
+# - A script that takes a worker down is still boxed when the box is full
+#   of limit-hitters serving their periods: it takes the place of one.
+use strict;
+use warnings;
+use Test::More;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Dispatch::Test;
+use Time::HiRes qw(time sleep);
+
+my $LOC = q{ location ~ ^/t/(?<ns>[^/]*)/(?<script>[^/]*) { dispatch $ns $script; } };
+
+# spins on ?spin, answers its name otherwise
+my $SPIN = q{
+export default { fetch(req) {
+  if (new URL(req.url).searchParams.has('spin')) for (;;) {}
+  return new Response('ran');
+} };
+};
+
+# Round-robin over @names (NS/NAME) with ?spin until the error log says each
+# went into the penalty box or was left throttled; at most $secs seconds.
+sub box_all {
+    my ($t, $secs, @names) = @_;
+    my %left = map { $_ => 1 } @names;
+    my $start = time;
+    while (%left && time - $start < $secs) {
+        $t->parallel([map { { path => "/t/$_?spin" } } sort keys %left], concurrency => 4);
+        my $log = $t->error_log;
+        for my $n (keys %left) {
+            delete $left{$n} if $log =~ /dispatch "\Q$n\E": it keeps hitting its limits(?:: quarantined on every worker|; the penalty box is full)/;
+        }
+    }
+    return scalar keys %left;
+}
+
+# One node for the penalty box: a 32k zone (8 pages) has room for 16
+# scripts in the box beside the metrics' half; periods far longer than the
+# file, and no revalidation against Redis to put an evicted one back.
+my $box = Dispatch::Test->new(
+    workers => 1,
+    http    => "dispatch_cpu_limit 5ms; dispatch_cache_ttl 600s; dispatch_hang_timeout 250ms;\n"
+             . "    dispatch_quarantine_zone penalty:32k period=300s;",
+    server  => $LOC,
+);
+$box->put_script('victims', 'spin', $SPIN);
+my @flood = map { "flood/s$_" } 1 .. 40;
+$box->put_script(split(m{/}, $_), $SPIN) for @flood;
+
+subtest 'a namespace of many limit-hitting scripts does not flush another tenant out of the full penalty box' => sub {
+    my $t = $box;
+    is box_all($t, 30, 'victims/spin'), 0, 'the victim tenant\'s script goes into the penalty box';
+    like $t->get('/t/victims/spin')->{content}, qr/^quarantined/, 'and is refused, even without ?spin';
+
+    is box_all($t, 60, @flood), 0, 'each of 40 flood scripts went into the box or was left throttled';
+    my $log = $t->error_log;
+    my $boxed = () = $log =~ /dispatch "flood\/s\d+": it keeps hitting its limits: quarantined on every worker/g;
+    cmp_ok $boxed, '<', 40, "the box filled up ($boxed of 40 flood scripts fit)";
+    like $log, qr/dispatch "flood\/s\d+": it keeps hitting its limits; the penalty box is full: throttled in this worker/,
+        'the error log says a newcomer found the box full';
+    my ($left) = (grep { $log !~ /dispatch "\Q$_\E": it keeps hitting its limits: quarantined/ } @flood), "none";
+    # it has at most one admission in hand: 2 of 3 back to back are refused
+    my $refused = grep { $t->get("/t/$left?spin")->{content} =~ /^quarantined/ } 1 .. 3;
+    cmp_ok $refused, '>=', 2, "one left out ($left) is still throttled in the worker";
+
+    like $t->get('/t/victims/spin')->{content}, qr/^quarantined/,
+        'the victim tenant\'s script is still in the box, its period (300 s) far from over';
+};
+
+# for-in over a huge typed array runs for seconds in one C++ call that no
+# stop request reaches (t/45): the last resort ends the worker.
+subtest 'a script that takes a worker down is boxed even when the box is full of limit-hitters' => sub {
+    my $t = $box;
+    $t->put_script('victims', 'hang', q{
+export default { fetch() {
+  for (const key in new Uint8Array(1.2e8)) break;
+  return new Response('never');
+} };
+});
+    my @before = $t->worker_pids;
+    my $r = $t->get('/t/victims/hang', timeout => 30);
+    isnt $r->{status}, 200, 'the hanging request gets no answer from the script';
+    ok $t->wait_for(sub { my @w = $t->worker_pids; @w == 1 && "@w" ne "@before" }), 'the worker is replaced';
+    like $t->error_log, qr/\[alert\].*dispatch "victims\/hang".*exits \(1\).*quarantined on every worker for 300s/,
+        'the alert names the script and its quarantine';
+    my @after = $t->worker_pids;
+    like $t->get('/t/victims/hang')->{content}, qr/^quarantined/, 'its next request is refused';
+    is_deeply [ $t->worker_pids ], \@after, 'and no worker is lost to it again';
+    like $t->get('/t/victims/spin')->{content}, qr/^quarantined/,
+        'it took the place of a flood script, not of the victim boxed first';
+};
+
+$box->stop;
+
+done_testing;
