@@ -13,6 +13,13 @@
 #   the place of one still serving (one that only hit its limits first);
 #   one that only hit its limits is then left throttled in each worker,
 #   and the error log says the box is full.
+# - The metrics' seats could be taken by a client. A request for a name
+#   that could be a script's but is none (404 not_found) got a series of
+#   its own; seats are given up only after 10 minutes idle and namespace
+#   folds never, so 4 x the seats of requests for junkN/sN (dispatch $ns
+#   $script) folded every tenant's script that came after into "*": its
+#   figures hidden until a restart. Now not_found requests are counted in
+#   namespace="*",script="*".
 #
 # What held:
 # - A script that takes a worker down is still boxed when the box is full
@@ -108,5 +115,35 @@ export default { fetch() {
 };
 
 $box->stop;
+
+# ---- the metrics' seats ------------------------------------------------------
+# A 32k zone holds a handful of script series and fewer namespace folds;
+# the seats are given up only after 10 minutes idle, namespace folds never.
+subtest 'a client asking for scripts that do not exist takes no metrics seat from a tenant' => sub {
+    my $t = Dispatch::Test->new(
+        workers => 1,
+        http    => 'dispatch_quarantine_zone small:32k;',
+        server  => $LOC . q{ location = /status { allow 127.0.0.1; deny all; dispatch_status; } },
+    );
+    my $series = sub {
+        my ($ns, $script) = @_;
+        my $text = $t->get('/status')->{content};
+        return $text =~ /^dispatch_requests_total\{namespace="\Q$ns\E",script="\Q$script\E",outcome="ok"\} (\d+)$/m ? $1 : 0;
+    };
+    my $max = $t->get('/status')->{content} =~ /^dispatch_status_script_series_max (\d+)$/m ? $1 : 0;
+    cmp_ok $max, '>', 0, "the zone has $max script seats";
+    # names that can be scripts' but are not, over as many namespaces
+    my $n = 4 * $max;
+    my @r = $t->parallel([map { { path => "/t/junk$_/s$_" } } 1 .. $n], concurrency => 8);
+    is scalar(grep { $_->{status} == 404 } @r), $n, "$n requests for scripts that do not exist answer 404";
+    ok $t->wait_for(sub { $t->get('/status')->{content} =~ /^dispatch_requests_total\{namespace="\*",script="\*",outcome="not_found"\} $n$/m }, timeout => 5),
+        'they are counted, in namespace="*",script="*"';
+    $t->put_script('good', 'hello', q{ export default { fetch() { return new Response('hello'); } }; });
+    is $t->get('/t/good/hello')->{content}, 'hello', 'a tenant\'s script answers' for 1 .. 3;
+    ok $t->wait_for(sub { $series->('good', 'hello') == 3 }, timeout => 5),
+        'and its requests have a series of their own'
+        or diag $t->get('/status')->{content} =~ /^(dispatch_requests_total.*)$/mg;
+    $t->stop;
+};
 
 done_testing;
