@@ -33,6 +33,14 @@
 #   body file takes: 200 one-byte puts under tenant_max_size=64k took
 #   800 KiB of disk (12.5 x the share; ~20 x with the default 64m and a
 #   keys_zone large enough). Now an entry is charged at least 4 KiB.
+# - KV put() with an expiration past ~1e14 ms (expirationTtl or expiration
+#   Number.MAX_SAFE_INTEGER) failed in Redis after the value was written,
+#   before it was indexed or charged: an Error to the script, the value
+#   stored for ever and uncharged, so a tenant could fill Redis past
+#   dispatch_kv_quota for everyone; 1e20 (cast to int64 out of range) was
+#   stored without expiry. Now an expiration from the year 4000 on is a
+#   TypeError (kv.js and the native), and the Lua script hands Redis the
+#   milliseconds as sent.
 #
 # What held:
 # - A script that takes a worker down is still boxed when the box is full
@@ -194,6 +202,43 @@ export default { async fetch(request) {
     }
     cmp_ok $disk, '<=', 64 * 1024, "its files take $disk bytes of disk: within tenant_max_size (64k)";
     cmp_ok $held, '>=', 8, 'and it still holds some of them (at least 8)';
+    $t->stop;
+};
+
+# ---- KV ------------------------------------------------------------------------
+subtest 'a KV put with an expiration too far ahead is refused whole, never stored uncharged' => sub {
+    my $t = Dispatch::Test->new(
+        workers => 1,
+        http    => 'dispatch_kv_quota 64k;',
+        server  => $LOC,
+    );
+    # Each put is refused, and nothing of it is stored: not a value the
+    # quota never charged, not one that never expires.
+    $t->put_script('tenants', 'far', q{
+export default { async fetch(req, env) {
+  const value = 'x'.repeat(60000);
+  const out = [];
+  for (const [name, o] of [['ttl', { expirationTtl: Number.MAX_SAFE_INTEGER }],
+                           ['at', { expiration: Number.MAX_SAFE_INTEGER }],
+                           ['huge', { expiration: 1e20 }]]) {
+    for (let i = 0; i < 4; i++) {
+      try { await env.KV.put(name + i, value, o); out.push(name + i + ' stored'); }
+      catch (e) { out.push(name + i + ' ' + e.name); }
+    }
+  }
+  for (let i = 0; i < 4; i++) out.push('read ' + ((await env.KV.get('ttl' + i)) === null ? 'null' : 'value'));
+  try { await env.KV.put('near', 'v', { expirationTtl: 2 ** 32 }); out.push('a far but sane expiry stored'); }
+  catch (e) { out.push('near ' + e.name + ' ' + e.message); }
+  return new Response(out.join('\n'));
+} };
+}, metadata => '{"bindings":[{"type":"kv_namespace","name":"KV","namespace_id":"far"}]}');
+    my @lines = split /\n/, $t->get('/t/tenants/far')->{content};
+    is_deeply [ @lines[0 .. 11] ], [ map { my $n = $_; map { "$n$_ TypeError" } 0 .. 3 } qw(ttl at huge) ],
+        'each of 12 puts of 60,000 bytes (past the 64k quota together) is a TypeError';
+    is_deeply [ @lines[12 .. 15] ], [ ('read null') x 4 ], 'and get finds none of them';
+    is $lines[16], 'a far but sane expiry stored', 'an expirationTtl of 2^32 s is stored';
+    my @stored = grep { /:v:(?:ttl|at|huge)\d$/ } @{ $t->redis('KEYS', 'dispatch:kv:*') };
+    is_deeply \@stored, [], 'Redis holds no value of theirs';
     $t->stop;
 };
 
