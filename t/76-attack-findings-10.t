@@ -56,6 +56,12 @@ use POSIX ();
 
 my $LOC = q{ location ~ ^/t/(?<ns>[^/]*)/(?<script>[^/]*) { dispatch $ns $script; } };
 
+# one worker, $LOC (and $more), the http-level directives given
+sub node {
+    my ($http, $more) = @_;
+    return Dispatch::Test->new(workers => 1, http => $http, server => $LOC . ($more // ''));
+}
+
 # spins on ?spin, answers its name otherwise
 my $SPIN = q{
 export default { fetch(req) {
@@ -83,12 +89,8 @@ sub box_all {
 # One node for the penalty box: a 32k zone (8 pages) has room for 16
 # scripts in the box beside the metrics' half; periods far longer than the
 # file, and no revalidation against Redis to put an evicted one back.
-my $box = Dispatch::Test->new(
-    workers => 1,
-    http    => "dispatch_cpu_limit 5ms; dispatch_cache_ttl 600s; dispatch_hang_timeout 250ms;\n"
-             . "    dispatch_quarantine_zone penalty:32k period=300s;",
-    server  => $LOC,
-);
+my $box = node("dispatch_cpu_limit 5ms; dispatch_cache_ttl 600s; dispatch_hang_timeout 250ms;\n"
+             . "    dispatch_quarantine_zone penalty:32k period=300s;");
 $box->put_script('victims', 'spin', $SPIN);
 my @flood = map { "flood/s$_" } 1 .. 40;
 $box->put_script(split(m{/}, $_), $SPIN) for @flood;
@@ -142,11 +144,8 @@ $box->stop;
 # A 32k zone holds a handful of script series and fewer namespace folds;
 # the seats are given up only after 10 minutes idle, namespace folds never.
 subtest 'a client asking for scripts that do not exist takes no metrics seat from a tenant' => sub {
-    my $t = Dispatch::Test->new(
-        workers => 1,
-        http    => 'dispatch_quarantine_zone small:32k;',
-        server  => $LOC . q{ location = /status { allow 127.0.0.1; deny all; dispatch_status; } },
-    );
+    my $t = node('dispatch_quarantine_zone small:32k;',
+                 q{ location = /status { allow 127.0.0.1; deny all; dispatch_status; } });
     my $series = sub {
         my ($ns, $script) = @_;
         my $text = $t->get('/status')->{content};
@@ -170,11 +169,7 @@ subtest 'a client asking for scripts that do not exist takes no metrics seat fro
 
 # ---- the Cache API on disk --------------------------------------------------
 subtest 'tiny cache entries are charged the disk blocks they take, not their bytes' => sub {
-    my $t = Dispatch::Test->new(
-        workers => 1,
-        http    => 'dispatch_cache_path %%PREFIX%%/cache keys_zone=blocks:1m tenant_max_size=64k; dispatch_cpu_limit 5s;',
-        server  => $LOC,
-    );
+    my $t = node('dispatch_cache_path %%PREFIX%%/cache keys_zone=blocks:1m tenant_max_size=64k; dispatch_cpu_limit 5s;');
     $t->put_script('tenants', 'tiny', q{
 export default { async fetch(request) {
   const n = Number(new URL(request.url).searchParams.get('n'));
@@ -207,11 +202,7 @@ export default { async fetch(request) {
 
 # ---- KV ------------------------------------------------------------------------
 subtest 'a KV put with an expiration too far ahead is refused whole, never stored uncharged' => sub {
-    my $t = Dispatch::Test->new(
-        workers => 1,
-        http    => 'dispatch_kv_quota 64k;',
-        server  => $LOC,
-    );
+    my $t = node('dispatch_kv_quota 64k;');
     # Each put is refused, and nothing of it is stored: not a value the
     # quota never charged, not one that never expires.
     $t->put_script('tenants', 'far', q{
@@ -247,11 +238,7 @@ export default { async fetch(req, env) {
 # at a time, through a pool of 16, while another namespace's tenant is
 # asked every 200 ms.
 subtest 'a client churning the isolate pool with one namespace\'s scripts leaves another namespace\'s isolate warm' => sub {
-    my $t = Dispatch::Test->new(
-        workers => 1,
-        http    => 'dispatch_isolates 16;',
-        server  => $LOC,
-    );
+    my $t = node('dispatch_isolates 16;');
     # its isolate's birth time tells a cold start from a warm one
     $t->put_script('good', 'hello', q{
 const born = Date.now() + ':' + Math.random();
