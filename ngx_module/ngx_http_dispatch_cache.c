@@ -19,6 +19,17 @@
 
 #define NGX_HTTP_DISPATCH_CACHE_MIN_PAGES  8
 
+/*
+ * What a body file takes on disk at the least: a file system block. An
+ * entry is charged no less against max_size and tenant_max_size, or a
+ * script's one-byte entries took 4 KiB each, ~20 times what they were
+ * charged: far past its share of the disk.
+ */
+#define NGX_HTTP_DISPATCH_CACHE_BLOCK      4096
+
+#define ngx_http_dispatch_cache_charge(size)                                \
+    ngx_max((uint64_t) (size), (uint64_t) NGX_HTTP_DISPATCH_CACHE_BLOCK)
+
 
 /* the bytes and entries of one tenant script */
 
@@ -486,8 +497,8 @@ ngx_http_dispatch_cache_unlink(ngx_slab_pool_t *shpool,
     ngx_queue_remove(&cn->tenant_lru);
     ngx_rbtree_delete(&sh->entries, &cn->node);
 
-    sh->bytes -= cn->entry.size;
-    tn->bytes -= cn->entry.size;
+    sh->bytes -= ngx_http_dispatch_cache_charge(cn->entry.size);
+    tn->bytes -= ngx_http_dispatch_cache_charge(cn->entry.size);
     sh->count--;
     tn->count--;
 
@@ -674,8 +685,8 @@ ngx_http_dispatch_cache_insert(void *data, const dispatch_cache_entry_t *entry,
     ngx_queue_insert_head(&sh->lru, &cn->lru);
     ngx_queue_insert_head(&tn->entries, &cn->tenant_lru);
 
-    sh->bytes += entry->size;
-    tn->bytes += entry->size;
+    sh->bytes += ngx_http_dispatch_cache_charge(entry->size);
+    tn->bytes += ngx_http_dispatch_cache_charge(entry->size);
     sh->count++;
     tn->count++;
 

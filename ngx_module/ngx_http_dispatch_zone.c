@@ -65,9 +65,10 @@ static ngx_int_t ngx_http_dispatch_zone_trylock(ngx_slab_pool_t *shpool);
 static ngx_http_dispatch_quarantine_node_t *ngx_http_dispatch_quarantine_lookup(
     ngx_http_dispatch_shctx_t *sh, ngx_str_t *key, uint32_t hash);
 static ngx_http_dispatch_quarantine_node_t *ngx_http_dispatch_quarantine_alloc(
-    ngx_slab_pool_t *shpool, ngx_http_dispatch_shctx_t *sh, uint64_t now);
-static void ngx_http_dispatch_quarantine_evict(ngx_slab_pool_t *shpool,
-    ngx_http_dispatch_shctx_t *sh, uint64_t now);
+    ngx_slab_pool_t *shpool, ngx_http_dispatch_shctx_t *sh, uint64_t now,
+    dispatch_offence_e offence);
+static ngx_int_t ngx_http_dispatch_quarantine_evict(ngx_slab_pool_t *shpool,
+    ngx_http_dispatch_shctx_t *sh, uint64_t now, dispatch_offence_e offence);
 static void ngx_http_dispatch_quarantine_free(ngx_slab_pool_t *shpool,
     ngx_http_dispatch_shctx_t *sh, ngx_http_dispatch_quarantine_node_t *qn);
 
@@ -376,7 +377,7 @@ ngx_http_dispatch_quarantine(void *data, const char *key, size_t len,
     qn = ngx_http_dispatch_quarantine_lookup(sh, &k, hash);
 
     if (qn == NULL) {
-        qn = ngx_http_dispatch_quarantine_alloc(shpool, sh, now);
+        qn = ngx_http_dispatch_quarantine_alloc(shpool, sh, now, offence);
 
         if (qn == NULL) {
             ngx_shmtx_unlock(&shpool->mutex);
@@ -552,7 +553,7 @@ ngx_http_dispatch_quarantine_lookup(ngx_http_dispatch_shctx_t *sh,
 
 static ngx_http_dispatch_quarantine_node_t *
 ngx_http_dispatch_quarantine_alloc(ngx_slab_pool_t *shpool,
-    ngx_http_dispatch_shctx_t *sh, uint64_t now)
+    ngx_http_dispatch_shctx_t *sh, uint64_t now, dispatch_offence_e offence)
 {
     ngx_http_dispatch_quarantine_node_t  *qn;
 
@@ -562,7 +563,11 @@ ngx_http_dispatch_quarantine_alloc(ngx_slab_pool_t *shpool,
         return qn;
     }
 
-    ngx_http_dispatch_quarantine_evict(shpool, sh, now);
+    if (ngx_http_dispatch_quarantine_evict(shpool, sh, now, offence)
+        != NGX_OK)
+    {
+        return NULL;
+    }
 
     return ngx_slab_alloc_locked(shpool,
                                  sizeof(ngx_http_dispatch_quarantine_node_t));
@@ -570,21 +575,27 @@ ngx_http_dispatch_quarantine_alloc(ngx_slab_pool_t *shpool,
 
 
 /*
- * Frees a few of the least recently struck entries whose period is over;
- * if there are none among them, the least recently struck entry of all.
- * The scan is bounded: this runs under the lock.
+ * Frees a few of the least recently struck entries whose period is over.
+ * If there are none among them, only a script that took a worker down
+ * takes the place of one still serving its period (the least recently
+ * struck of those that only hit their limits, else of all): were a mere
+ * limit-hitter to do so, a namespace of many scripts spinning until boxed
+ * would let out every script boxed before them, and forget their strikes.
+ * NGX_DECLINED: nothing freed. The scan is bounded: this runs under the
+ * lock.
  */
 
-static void
+static ngx_int_t
 ngx_http_dispatch_quarantine_evict(ngx_slab_pool_t *shpool,
-    ngx_http_dispatch_shctx_t *sh, uint64_t now)
+    ngx_http_dispatch_shctx_t *sh, uint64_t now, dispatch_offence_e offence)
 {
     ngx_uint_t                            scanned, freed;
     ngx_queue_t                          *q, *prev;
-    ngx_http_dispatch_quarantine_node_t  *qn;
+    ngx_http_dispatch_quarantine_node_t  *qn, *limits;
 
     scanned = 0;
     freed = 0;
+    limits = NULL;
 
     q = ngx_queue_last(&sh->lru);
 
@@ -598,20 +609,37 @@ ngx_http_dispatch_quarantine_evict(ngx_slab_pool_t *shpool,
         if (qn->until <= now) {
             ngx_http_dispatch_quarantine_free(shpool, sh, qn);
             freed++;
+
+        } else if (limits == NULL
+                   && qn->offence != DISPATCH_OFFENCE_WORKER_LOST)
+        {
+            limits = qn;
         }
 
         scanned++;
         q = prev;
     }
 
-    if (freed || ngx_queue_empty(&sh->lru)) {
-        return;
+    if (freed) {
+        return NGX_OK;
     }
 
-    q = ngx_queue_last(&sh->lru);
-    qn = ngx_queue_data(q, ngx_http_dispatch_quarantine_node_t, queue);
+    if (offence != DISPATCH_OFFENCE_WORKER_LOST
+        || ngx_queue_empty(&sh->lru))
+    {
+        return NGX_DECLINED;
+    }
+
+    qn = limits;
+
+    if (qn == NULL) {
+        q = ngx_queue_last(&sh->lru);
+        qn = ngx_queue_data(q, ngx_http_dispatch_quarantine_node_t, queue);
+    }
 
     ngx_http_dispatch_quarantine_free(shpool, sh, qn);
+
+    return NGX_OK;
 }
 
 

@@ -172,7 +172,9 @@ typedef struct {
      *
      * quarantine() puts the script in for a period that doubles with each
      * time it was put in before (base_ms, at most max_ms) and returns the
-     * period, or 0 when it could not be recorded. It is thread-safe and
+     * period, or 0 when it could not be recorded (among those, when the
+     * box is full of scripts serving their periods: only an offence
+     * DISPATCH_OFFENCE_WORKER_LOST takes the place of one). It is thread-safe and
      * never blocks for long: the CPU watchdog calls it from its own thread,
      * as its last resort, while the event-loop thread is stuck.
      *

@@ -4,6 +4,10 @@
 
 const KV_TYPES = ['text', 'json', 'arrayBuffer', 'stream'];
 const KV_MIN_TTL = 60;
+// 4000-01-01T00:00:00Z in seconds. Beyond it Redis was handed a number it
+// does not take as an integer (Lua prints it 1e+14 and on) after the value
+// was written but before it was charged to the quota (t/76-attack-findings-10).
+const KV_MAX_EXPIRATION = 64060588800;
 
 function kvKey(key, what) {
   if (key === undefined) throw new TypeError(`${what}: a key is required`);
@@ -49,6 +53,9 @@ function kvExpiry(options) {
       throw new TypeError(`KV put(): expirationTtl must be at least ${KV_MIN_TTL} seconds`);
     }
     at = nowSeconds + ttl;
+  }
+  if (at > KV_MAX_EXPIRATION) {
+    throw new TypeError('KV put(): expiration must be before the year 4000');
   }
   return MathFloor(at * 1000);
 }

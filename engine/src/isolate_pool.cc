@@ -150,7 +150,7 @@ std::shared_ptr<TenantIsolate> IsolatePool::acquire(
     // Counted already, among the isolates and their memory: no room to make.
     isolate = take_prepared(script, err, outcome);
   } else {
-    if (!make_room(err)) {
+    if (!make_room(script->ns, err)) {
       *outcome = DISPATCH_OUTCOME_OVERLOADED;
       return nullptr;
     }
@@ -175,14 +175,49 @@ std::shared_ptr<TenantIsolate> IsolatePool::acquire(
   return isolate;
 }
 
+// An idle isolate out of the pool; the entry of lru_ after its own.
+std::list<std::string>::iterator IsolatePool::retire_idle(
+    std::unordered_map<std::string, Slot>::iterator it, dispatch_retire_reason_e why) {
+  engine_.metrics().worker().retired[why]++;
+  unlink(*it);
+  std::shared_ptr<TenantIsolate> isolate = std::move(it->second.isolate);
+  if (it->second.unreduced) unreduced_.erase(it->second.idle);
+  auto next = lru_.erase(it->second.lru);
+  slots_.erase(it);
+  let_go(std::move(isolate));
+  return next;
+}
+
+// A full pool where ns holds half the isolates or more: its own least
+// recently used idle one makes room. Otherwise one namespace's many
+// scripts in turn (a router, or a client naming thousands of scripts
+// through `dispatch NS $arg_s`) retired every other namespace's isolates,
+// all cold starts. One walk of the pool, as make_room's of its memory.
+void IsolatePool::retire_own(const std::string &ns, size_t max_isolates) {
+  size_t own = 0;
+  auto oldest = slots_.end();
+  for (auto it = slots_.begin(); it != slots_.end(); ++it) {
+    const std::string &key = it->first;
+    if (key.size() <= ns.size() || key[ns.size()] != '/' || key.compare(0, ns.size(), ns) != 0) {
+      continue;
+    }
+    own++;
+    if (it->second.isolate->in_flight() > 0) continue;
+    if (oldest == slots_.end() || it->second.last_use < oldest->second.last_use) oldest = it;
+  }
+  if (own * 2 < max_isolates || oldest == slots_.end()) return;
+  retire_idle(oldest, DISPATCH_RETIRE_LRU);
+}
+
 // Retires idle isolates, least recently used first, until a new one fits
 // under both dispatch_isolates and dispatch_worker_memory. One walk of the
 // pool's memory per start (under churn every request is one, and the walk
 // visits every isolate: cache misses across 256 of them): the isolates
 // retired here move to disposing_ and count there, so the walk after the
 // count's evictions stays the total until something is disposed.
-bool IsolatePool::make_room(std::string *err) {
+bool IsolatePool::make_room(const std::string &ns, std::string *err) {
   const EngineLimits &limits = engine_.limits();
+  if (slots_.size() >= limits.max_isolates) retire_own(ns, limits.max_isolates);
   auto victim = lru_.end();
   size_t retired_bytes = 0;  // of those retired here, counted still
   auto retire_next = [&](dispatch_retire_reason_e why) {
@@ -199,14 +234,8 @@ bool IsolatePool::make_room(std::string *err) {
       return;
     }
     if (slot.isolate->in_flight() > 0) return;  // never a busy one
-    engine_.metrics().worker().retired[why]++;
     retired_bytes += it->second.isolate->memory();
-    unlink(*it);
-    std::shared_ptr<TenantIsolate> isolate = std::move(it->second.isolate);
-    if (it->second.unreduced) unreduced_.erase(it->second.idle);
-    victim = lru_.erase(victim);
-    slots_.erase(it);
-    let_go(std::move(isolate));
+    victim = retire_idle(it, why);
   };
   while (slots_.size() >= limits.max_isolates && victim != lru_.begin()) {
     retire_next(DISPATCH_RETIRE_LRU);

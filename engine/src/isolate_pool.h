@@ -77,7 +77,10 @@ class IsolatePool {
   static void link(SlotEntry &entry);
   static void unlink(SlotEntry &entry);
 
-  bool make_room(std::string *err);
+  bool make_room(const std::string &ns, std::string *err);
+  void retire_own(const std::string &ns, size_t max_isolates);
+  std::list<std::string>::iterator retire_idle(std::unordered_map<std::string, Slot>::iterator it,
+                                               dispatch_retire_reason_e why);
   void erase(std::unordered_map<std::string, Slot>::iterator it);
   void touch(Slot &slot, const std::string &key);
   void reduce_idle();

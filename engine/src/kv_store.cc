@@ -76,8 +76,9 @@ else
   redis.call('HDEL', KEYS[6], key)
 end
 if expire_at > 0 then
-  redis.call('PEXPIREAT', KEYS[1], expire_at)
-  redis.call('ZADD', KEYS[3], expire_at, key)
+  -- as sent: a Lua number past 1e14 would be printed 1e+14
+  redis.call('PEXPIREAT', KEYS[1], ARGV[5])
+  redis.call('ZADD', KEYS[3], ARGV[5], key)
 else
   redis.call('ZREM', KEYS[3], key)
 end

@@ -56,12 +56,14 @@ std::string LimitEnforcer::offence(const std::string &key) {
   if (r.score >= kThrottleFrom) r.strikes += 1;
   r.score += 1;
   if (r.strikes < kQuarantineAfter) return "";
-  records_.erase(key);  // the penalty box takes over
   const dispatch_host_t &raw = host_.raw();
   if (raw.quarantine == nullptr) return "";
   uint64_t period = raw.quarantine(raw.data, key.data(), key.size(), DISPATCH_OFFENCE_LIMITS,
                                    quarantine_ms_, std::max(quarantine_ms_, kMaxQuarantineMs));
-  if (period == 0) return "";
+  // Not recorded (the box is full of scripts serving their periods, or its
+  // lock is held): it stays throttled here, and its next offence tries again.
+  if (period == 0) return "it keeps hitting its limits; the penalty box is full: throttled in this worker";
+  records_.erase(key);  // the penalty box takes over
   return "it keeps hitting its limits: quarantined on every worker for " +
          std::to_string(period / 1000) + "s";
 }

@@ -35,12 +35,16 @@ ScriptMetrics &Metrics::script_of(const RequestScope &scope) {
       source->name == scope.script) {
     return *source->metrics;
   }
-  // A name that cannot be a script's (a client's junk) gets no series of
-  // its own: its request is counted in the host's fold of last resort.
+  // A name that cannot be a script's (a client's junk), or that is no
+  // script's (not_found), gets no series of its own: its request is
+  // counted in the host's fold of last resort. Seats are given up only
+  // after 10 minutes idle and namespace folds never, so a client asking
+  // for a few hundred names that do not exist would otherwise fold every
+  // tenant's script that came after into its namespace, or into "*".
   static const std::string none;
   bool named = dispatch_name_valid(scope.ns.data(), scope.ns.size()) &&
                dispatch_name_valid(scope.script.data(), scope.script.size());
-  if (!named) return script(none, none);
+  if (!named || scope.outcome == DISPATCH_OUTCOME_NOT_FOUND) return script(none, none);
   ScriptMetrics &m = script(scope.ns, scope.script);
   if (source != nullptr && source->ns == scope.ns && source->name == scope.script) {
     // unordered_map nodes stay put until drain() clears them (and counts).

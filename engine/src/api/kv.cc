@@ -15,6 +15,8 @@ namespace {
 constexpr size_t kMaxKeyBytes = 512;
 constexpr size_t kMaxValueBytes = 25u << 20;
 constexpr size_t kMaxMetadataBytes = 1024;
+// kv.js refuses expirations from the year 4000 (KV_MAX_EXPIRATION).
+constexpr double kMaxExpireAtMs = 64060588800.0 * 1000;
 constexpr uint32_t kMaxOpsPerRequest = 1000;
 constexpr uint32_t kMaxListLimit = 1000;
 
@@ -185,7 +187,12 @@ void kv_put(const v8::FunctionCallbackInfo<v8::Value> &info) {
                 std::to_string(metadata.size()));
     return;
   }
-  int64_t expire_at = int64_t(info[4].As<v8::Number>()->Value());
+  double at = info[4].As<v8::Number>()->Value();
+  if (!(at >= 0 && at <= kMaxExpireAtMs)) {  // NaN too: no cast out of range
+    throw_error(isolate, v8::Exception::TypeError, "KV put(): expiration must be before the year 4000");
+    return;
+  }
+  int64_t expire_at = int64_t(at);
   std::string s = *space;
   start(info, [&](KvStore &kv, Done done) {
     kv.put(s, key, value, metadata, expire_at,
