@@ -18,6 +18,13 @@ function guardConstructor(holder, name, original, construct, call = undefined) {
     if (new.target === undefined && call !== undefined) return call(args);
     return construct(args, new.target === undefined ? original : new.target);
   };
+  guardConstructorAs(holder, name, original, guarded);
+}
+
+// holder[name] becomes guarded, a constructor standing in for original:
+// the same prototype (whose constructor it becomes), name, length and
+// statics.
+function guardConstructorAs(holder, name, original, guarded) {
   ObjectDefineProperty(guarded, 'name', { value: name, configurable: true });
   ObjectDefineProperty(guarded, 'length', { value: original.length, configurable: true });
   ObjectDefineProperty(guarded, 'prototype', { value: original.prototype, writable: false });

@@ -973,11 +973,19 @@ function guardSegments(segments) {
 
 // new Date(string) parses in C++ to the end of what it is handed (a comment
 // of megabytes): the constructor is a function of ours too. Called without
-// new, Date ignores its arguments and answers a string.
+// new, Date ignores its arguments and answers a string. new Date() and
+// new Date(x) construct directly: through Reflect.construct every Date
+// cost 290 ns instead of 60.
 const GuardedDate = Date;
-guardConstructor(globalThis, 'Date', GuardedDate,
-  (args, newTarget) => guardedReflectConstruct(GuardedDate, args, newTarget),
-  () => ReflectApply(GuardedDate, undefined, []));
+const DateStandIn = function (value) {
+  if (new.target === undefined) return ReflectApply(GuardedDate, undefined, []);
+  if (new.target === DateStandIn) {
+    if (arguments.length === 0) return new GuardedDate();
+    if (arguments.length === 1) return new GuardedDate(value);
+  }
+  return guardedReflectConstruct(GuardedDate, arguments, new.target);
+};
+guardConstructorAs(globalThis, 'Date', GuardedDate, DateStandIn);
 
 // String.raw reads raw.length segments in one C++ loop (a raw array-like
 // of length 1e8, or a Uint8Array(5e7): seconds in one call): it is done
