@@ -192,6 +192,17 @@ my $after = $t->redis_command_calls;
 is +($after->{evalsha} // 0) - ($before->{evalsha} // 0), 5, 'five writes are five EVALSHA';
 is +($after->{eval} // 0) - ($before->{eval} // 0), 0, 'and send no script text';
 
+# What Redis itself answers (here to a value key an operator overwrote
+# with a string: WRONGTYPE) is for the operator to read: the script's Error
+# says the store refused, the error log says why.
+kv('alice', 'op=put&k=clobbered&v=1');
+$t->redis('DEL', 'dispatch:kv:{tenants/store}:v:clobbered');
+$t->redis('SET', 'dispatch:kv:{tenants/store}:v:clobbered', 'not a hash');
+my $clobbered = kv('alice', 'op=get&k=clobbered');
+like $clobbered, qr/"message":"KV: the store refused the operation/, "what Redis answered reaches the script as the store's refusal";
+unlike $clobbered, qr/WRONGTYPE|script|\@user|ERR /i, "without Redis's wording or its Lua script's name";
+like $t->error_log, qr/KV: Redis answered: .*WRONGTYPE/, 'the error log has what Redis answered';
+
 # Redis away: a catchable error within the timeout
 $t->stop_redis;
 $t0 = time;

@@ -125,9 +125,15 @@ end
 return out
 )lua";
 
+// A Redis error reply other than the quota's own is marked kKvStoreError:
+// its text (a Lua script's SHA and line, Redis's wording) is for the
+// operator's log, not for the tenant (api/kv.cc).
 std::string reply_error(const redisReply *reply, const std::string &error) {
   if (reply == nullptr) return error.empty() ? "KV is unavailable" : error;
-  if (reply->type == REDIS_REPLY_ERROR) return std::string(reply->str, reply->len);
+  if (reply->type == REDIS_REPLY_ERROR) {
+    std::string text(reply->str, reply->len);
+    return text.compare(0, 6, "QUOTA ") == 0 ? text : kKvStoreError + text;
+  }
   return std::string();
 }
 

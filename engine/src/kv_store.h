@@ -31,6 +31,9 @@ struct KvEntry {
   std::string metadata;    // JSON, empty: none
 };
 
+// KvResult::error's prefix for an error Redis itself answered.
+inline const std::string kKvStoreError = "STORE ";
+
 struct KvResult {
   std::string error;        // set on failure (Redis away, quota)
   bool found = false;       // get

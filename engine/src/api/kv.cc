@@ -64,9 +64,18 @@ bool prologue(const v8::FunctionCallbackInfo<v8::Value> &info, bool has_key,
   return true;
 }
 
+// The script's Error for a failed operation. What Redis itself answered
+// (a Lua script's SHA and line, its wording) goes to the error log, for the
+// operator; the script reads only that the store refused it.
 v8::Local<v8::Value> error_value(v8::Isolate *isolate, const std::string &error) {
   std::string msg = error;
-  if (msg.compare(0, 6, "QUOTA ") == 0) msg = msg.substr(6);
+  if (msg.compare(0, 6, "QUOTA ") == 0) {
+    msg = msg.substr(6);
+  } else if (msg.compare(0, kKvStoreError.size(), kKvStoreError) == 0) {
+    TenantIsolate::from(isolate)->log(DISPATCH_LOG_ERR,
+                                      "KV: Redis answered: " + msg.substr(kKvStoreError.size()));
+    msg = "the store refused the operation (the error log has why)";
+  }
   return v8::Exception::Error(v8_str(isolate, "KV: " + msg));
 }
 
