@@ -106,7 +106,7 @@ subtest 'a namespace of many limit-hitting scripts does not flush another tenant
     cmp_ok $boxed, '<', 40, "the box filled up ($boxed of 40 flood scripts fit)";
     like $log, qr/dispatch "flood\/s\d+": it keeps hitting its limits; the penalty box is full: throttled in this worker/,
         'the error log says a newcomer found the box full';
-    my ($left) = (grep { $log !~ /dispatch "\Q$_\E": it keeps hitting its limits: quarantined/ } @flood), "none";
+    my ($left) = ((grep { $log !~ /dispatch "\Q$_\E": it keeps hitting its limits: quarantined/ } @flood), 'none');
     # it has at most one admission in hand: 2 of 3 back to back are refused
     my $refused = grep { $t->get("/t/$left?spin")->{content} =~ /^quarantined/ } 1 .. 3;
     cmp_ok $refused, '>=', 2, "one left out ($left) is still throttled in the worker";
