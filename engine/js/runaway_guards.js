@@ -856,22 +856,12 @@ function guardIsLocale(value) {
 // target[name] through a function of ours; the argument at localesAt, if
 // given, is a locale list.
 function guardInterruptible(target, name, localesAt = -1) {
-  const original = target[name];
-  if (typeof original !== 'function') return;
-  const interruptible = localesAt < 0 ? {
-    [name]() { return ReflectApply(original, this, arguments); },
-  }[name] : {
-    [name]() {
-      if (arguments.length <= localesAt) return ReflectApply(original, this, arguments);
-      const args = [];
-      for (let i = 0; i < arguments.length; i++) args[i] = arguments[i];
-      args[localesAt] = guardLocaleList(args[localesAt]);
-      return ReflectApply(original, this, args);
-    },
-  }[name];
-  ObjectDefineProperty(interruptible, 'length', { value: original.length, configurable: true });
-  guardMethod(target, name, interruptible);
+  if (typeof target[name] !== 'function') return;
+  guardWrap(target, name, localesAt < 0 ? guardNothing : (self, args) => {
+    if (args.length > localesAt) args[localesAt] = guardLocaleList(args[localesAt]);
+  });
 }
+function guardNothing() {}
 guardInterruptible(String.prototype, 'localeCompare', 1);
 guardInterruptible(String.prototype, 'toLocaleUpperCase', 0);
 guardInterruptible(String.prototype, 'toLocaleLowerCase', 0);
