@@ -114,7 +114,17 @@ my $got = $t->run_checks('tenants', 'urlpattern', <<'JS', path => '/t/urlpattern
         throwsTypeError(() => new URLPattern('(caf\u00e9)://foo')),
         throwsTypeError(() => new URLPattern({ pathname: '/foo', baseURL: '' })),
         throwsTypeError(() => new URLPattern({ pathname: '/foo' }, 'https://example.com')),
-      ], ['ok', 'ok', 'ok', 'ok', 'ok', 'ok', 'ok', 'ok']),
+        throwsTypeError(() => new URLPattern({ hostname: 'bad#hostname' })),
+        throwsTypeError(() => new URLPattern({ hostname: 'bad\thostname' })),
+        throwsTypeError(() => new URLPattern({ protocol: 'http', port: '80 ' })),
+        throwsTypeError(() => new URLPattern('https://{sub.}?example{.com/}foo')),
+      ], ['ok', 'ok', 'ok', 'ok', 'ok', 'ok', 'ok', 'ok', 'ok', 'ok', 'ok', 'ok']),
+      ipv6_hostnames: () => {
+        const p = new URLPattern('http://[\\:\\:AB\\::num]/');
+        return check([p.hostname, p.exec('http://[::ab:1]/').hostname.groups, p.test({ hostname: '[::AB:1]', protocol: 'http', pathname: '/' }),
+          new URLPattern({ hostname: '[*\\:1]' }).exec({ hostname: '[::ab:1]' }).hostname.groups],
+        ['[\\:\\:ab\\::num]', { num: '1' }, true, { 0: '::ab' }]);
+      },
       opaque_paths: () => {
         const p = new URLPattern({ protocol: 'data', pathname: ':number([0-9]+)' });
         return check([groups(p, 'data:8675309'), new URLPattern({ protocol: 'javascript', pathname: 'var x = 1;' }).pathname],
@@ -148,7 +158,7 @@ JS
 for my $name (sort keys %$got) {
     is $got->{$name}, 'ok', $name;
 }
-is scalar(keys %$got), 19, 'every URLPattern check ran';
+is scalar(keys %$got), 20, 'every URLPattern check ran';
 
 # A tenant's regular expression group that backtracks for ever is stopped by
 # the CPU limit like any other script; the worker and other tenants go on.

@@ -437,8 +437,18 @@ function upDummyURL() {
   return url;
 }
 
+// What a hostname pattern may not hold, even where the URL parser would
+// stop at it ("bad#hostname") or take it out (tabs and newlines): an
+// error, as in browsers.
+const UP_FORBIDDEN_HOSTNAME = /[\t\n\r #%/:<>?@[\]^\\|]/;
+
 function upCanonicalizeHostname(value) {
   if (value === '') return value;
+  // An IPv6 address ("[::1]", a URL's hostname) goes to the URL parser whole.
+  if (StringPrototypeCharCodeAt(value, 0) !== CP_LEFT_BRACKET
+      && RegExpPrototypeExec(UP_FORBIDDEN_HOSTNAME, value) !== null) {
+    throw upError(`invalid hostname '${value}'`);
+  }
   const url = upDummyURL();
   if (basicURLParse(value, null, url, HOSTNAME_STATE) === null) throw upError(`invalid hostname '${value}'`);
   return url.host ?? '';
@@ -456,8 +466,11 @@ function upCanonicalizeIPv6Hostname(value) {
   return result;
 }
 
+const UP_PORT = /^[0-9]+$/;
+
 function upCanonicalizePort(value, protocol = undefined) {
   if (value === '') return value;
+  if (RegExpPrototypeExec(UP_PORT, value) === null) throw upError(`invalid port '${value}'`);
   const url = upDummyURL();
   url.scheme = protocol === undefined ? '' : protocol;
   if (basicURLParse(value, null, url, PORT_STATE) === null) throw upError(`invalid port '${value}'`);
