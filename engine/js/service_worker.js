@@ -42,18 +42,28 @@ class FetchEvent {
   }
 }
 setToStringTag(FetchEvent.prototype, 'FetchEvent');
+defineGlobal('FetchEvent', FetchEvent);
 
 function installServiceWorker() {
   const listeners = [];
 
-  defineGlobal('FetchEvent', FetchEvent);
+  // 'fetch' listeners are the script's handler; other types go to the
+  // global scope's target (global_scope.js).
   defineGlobal('addEventListener', function addEventListener(type, listener) {
-    if (toDOMString(type) !== 'fetch' || listener == null) return;
+    if (toDOMString(type) !== 'fetch') {
+      return ReflectApply(EventTargetPrototypeAddEventListener, globalEventTarget, arguments);
+    }
+    if (listener == null) return undefined;
     if (!listeners.includes(listener)) listeners.push(listener);
+    return undefined;
   });
   defineGlobal('removeEventListener', function removeEventListener(type, listener) {
+    if (toDOMString(type) !== 'fetch') {
+      return ReflectApply(EventTargetPrototypeRemoveEventListener, globalEventTarget, arguments);
+    }
     const i = listeners.indexOf(listener);
-    if (toDOMString(type) === 'fetch' && i >= 0) listeners.splice(i, 1);
+    if (i >= 0) listeners.splice(i, 1);
+    return undefined;
   });
 
   return {

@@ -1450,6 +1450,11 @@ void TenantIsolate::clear_timer(uint64_t id) {
   if (RequestScope *scope = request_now()) scope->timers.erase(id);
 }
 
+bool TenantIsolate::timer_pending(uint64_t id) {
+  RequestScope *scope = request_now();
+  return scope != nullptr && scope->timers.count(id) != 0;
+}
+
 bool TenantIsolate::admit_log_line(size_t bytes) { return admit_line(request_now(), bytes); }
 
 // A line is written while fewer than dispatch_log_limit lines were and its

@@ -81,6 +81,8 @@ class TenantIsolate : public std::enable_shared_from_this<TenantIsolate> {
   uint64_t set_timer(v8::Local<v8::Function> callback, uint64_t delay_ms, bool repeat,
                      std::string *err);
   void clear_timer(uint64_t id);
+  // Whether timer id is still to fire in the request now being served.
+  bool timer_pending(uint64_t id);
 
   // An asynchronous operation (KV, later fetch) of the request running now:
   // returns the promise the script awaits, with the request's and the

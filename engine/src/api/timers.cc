@@ -35,6 +35,15 @@ void clear_timer(const v8::FunctionCallbackInfo<v8::Value> &info) {
       ->clear_timer(uint64_t(info[0].As<v8::Number>()->Value()));
 }
 
+// timerPending(id): whether the current request's timer id is still to
+// fire (a timer of a request that ended never will).
+void timer_pending(const v8::FunctionCallbackInfo<v8::Value> &info) {
+  bool pending = info.Length() >= 1 && info[0]->IsNumber() &&
+                 TenantIsolate::from(info.GetIsolate())
+                     ->timer_pending(uint64_t(info[0].As<v8::Number>()->Value()));
+  info.GetReturnValue().Set(pending);
+}
+
 }  // namespace
 
 void install_timer_natives(v8::Local<v8::Context> context, v8::Local<v8::Object> native) {
@@ -43,6 +52,8 @@ void install_timer_natives(v8::Local<v8::Context> context, v8::Local<v8::Object>
               native_function(context, set_timer)).Check();
   native->Set(context, v8_str(isolate, "clearTimer"),
               native_function(context, clear_timer)).Check();
+  native->Set(context, v8_str(isolate, "timerPending"),
+              native_function(context, timer_pending)).Check();
 }
 
 }  // namespace dispatch

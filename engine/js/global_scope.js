@@ -1,0 +1,64 @@
+// The global scope as Workers has it: globalThis is a
+// ServiceWorkerGlobalScope, which is a WorkerGlobalScope, which is an
+// EventTarget. Libraries find their runtime by it (`self instanceof
+// WorkerGlobalScope`), and module Workers listen on it too
+// (addEventListener('error', ...)). reportError() fires an ErrorEvent at
+// it and, unless a listener cancels that, logs the error as uncaught.
+//
+// The global object has no private field of EventTarget's, so the three
+// methods are its own properties, working on a target of the runtime's. In
+// the service-worker format, service_worker.js keeps 'fetch' listeners to
+// itself and hands the rest here.
+
+class WorkerGlobalScope extends EventTarget {
+  constructor() {
+    throw new TypeError('Illegal constructor');
+  }
+}
+setToStringTag(WorkerGlobalScope.prototype, 'WorkerGlobalScope');
+
+class ServiceWorkerGlobalScope extends WorkerGlobalScope {
+  constructor() {
+    throw new TypeError('Illegal constructor');
+  }
+}
+setToStringTag(ServiceWorkerGlobalScope.prototype, 'ServiceWorkerGlobalScope');
+
+ObjectSetPrototypeOf(globalThis, ServiceWorkerGlobalScope.prototype);
+defineGlobal('WorkerGlobalScope', WorkerGlobalScope);
+defineGlobal('ServiceWorkerGlobalScope', ServiceWorkerGlobalScope);
+
+const globalEventTarget = new EventTarget();
+const EventTargetPrototypeAddEventListener = EventTarget.prototype.addEventListener;
+const EventTargetPrototypeRemoveEventListener = EventTarget.prototype.removeEventListener;
+const EventTargetPrototypeDispatchEvent = EventTarget.prototype.dispatchEvent;
+
+defineGlobal('addEventListener', function addEventListener(type, listener) {
+  return ReflectApply(EventTargetPrototypeAddEventListener, globalEventTarget, arguments);
+});
+defineGlobal('removeEventListener', function removeEventListener(type, listener) {
+  return ReflectApply(EventTargetPrototypeRemoveEventListener, globalEventTarget, arguments);
+});
+defineGlobal('dispatchEvent', function dispatchEvent(event) {
+  return ReflectApply(EventTargetPrototypeDispatchEvent, globalEventTarget, arguments);
+});
+
+// An error nothing caught: an 'error' event at the global scope, then (not
+// cancelled) a line in the error log, as an uncaught exception makes one.
+// A listener that throws is itself reported in the log, not thrown here.
+function reportUncaught(error) {
+  const message = isObject(error) && error instanceof Error ? consoleErrorText(error) : consoleRender(error);
+  const event = new ErrorEvent('error', { message, error, cancelable: true });
+  let cancelled = false;
+  try {
+    cancelled = !eventTargetDispatch(globalEventTarget, event);
+  } catch (thrown) {
+    consoleEmit('error', ['Uncaught (in an error event listener)', thrown]);
+  }
+  if (!cancelled) consoleEmit('error', ['Uncaught', error]);
+}
+
+defineGlobal('reportError', function reportError(error) {
+  requireArgs(arguments.length, 1, 'reportError');
+  reportUncaught(error);
+});
