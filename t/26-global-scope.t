@@ -13,6 +13,7 @@ use lib "$FindBin::Bin/lib";
 use Dispatch::Test;
 
 my $t = Dispatch::Test->new(
+    http   => 'dispatch_log_limit 1000;',
     server => q{ location ~ ^/t/(?<script>[^/]*) { dispatch api $script; } },
 );
 
@@ -160,6 +161,35 @@ $t->put_script('api', 'channel', <<'JS');
 JS
 is $t->get('/t/channel?n=first')->{content}, 'posted', 'a message posted as a request ends';
 is $t->get('/t/channel?n=second')->{content}, 'first,second', 'is delivered with the next request\'s message';
+
+# Promises rejected with no handler: an 'unhandledrejection' event at the
+# global scope, else a line in the error log, as on Workers.
+$t->put_script('api', 'rejections', <<'JS');
+    const seen = [];
+    addEventListener('unhandledrejection', (e) => {
+      seen.push([e instanceof PromiseRejectionEvent, e.reason && e.reason.message, e.promise instanceof Promise]);
+      if (e.reason && e.reason.message === 'cancelled 3318') e.preventDefault();
+    });
+    export default { async fetch() {
+      Promise.reject(new Error('nobody handles 6620'));
+      Promise.reject(new Error('cancelled 3318'));
+      const late = Promise.reject(new Error('handled a microtask later 1207'));
+      await null;
+      late.catch(() => {});
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      for (let i = 0; i < 300; i++) Promise.reject(i);
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      return Response.json(seen.slice(0, 2));
+    } };
+JS
+is $t->get('/t/rejections')->{content}, '[[true,"nobody handles 6620",true],[true,"cancelled 3318",true]]',
+    'an unhandled rejection fires unhandledrejection at the global scope, once, after the turn\'s microtasks';
+like $t->error_log, qr/Uncaught \(in promise\) Error: nobody handles 6620/, 'an unhandled rejection nobody cancels is logged as uncaught';
+unlike $t->error_log, qr/cancelled 3318/, 'a listener that cancels it keeps it out of the log';
+unlike $t->error_log, qr/handled a microtask later 1207/, 'a rejection handled before the turn ends is not reported';
+like $t->error_log, qr/200 more promises were rejected with no handler in this turn/,
+    'past 100 in a turn, the rest are counted in one line';
+unlike $t->error_log, qr/Uncaught \(in promise\) 100,/, 'and not each logged';
 
 # The service-worker format: 'fetch' listeners answer, other types reach the global target.
 $t->put_script('api', 'sw', <<'JS', format => 'service-worker');

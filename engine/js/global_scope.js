@@ -62,3 +62,23 @@ defineGlobal('reportError', function reportError(error) {
   requireArgs(arguments.length, 1, 'reportError');
   reportUncaught(error);
 });
+
+// A promise rejected with no handler by the end of a turn's microtasks
+// (the engine hands each over): an 'unhandledrejection' event at the
+// global scope and, unless a listener cancels it, a line in the error log,
+// as Workers writes one. With no promise: how many more the engine only
+// counted in that turn.
+function reportRejection(promise, reason, dropped) {
+  if (promise === undefined) {
+    consoleEmit('error', [`${dropped} more promises were rejected with no handler in this turn`]);
+    return;
+  }
+  const event = new PromiseRejectionEvent('unhandledrejection', { promise, reason, cancelable: true });
+  let cancelled = false;
+  try {
+    cancelled = !eventTargetDispatch(globalEventTarget, event);
+  } catch (thrown) {
+    consoleEmit('error', ['Uncaught (in an unhandledrejection listener)', thrown]);
+  }
+  if (!cancelled) consoleEmit('error', ['Uncaught (in promise)', reason]);
+}

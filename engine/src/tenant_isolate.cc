@@ -58,6 +58,11 @@ constexpr size_t kMaxWaitUntil = 1000;
 // Pending setTimeout/setInterval timers (about 0.5 KiB each).
 constexpr size_t kMaxTimersPerRequest = 1000;
 constexpr size_t kMaxTimersPerIsolate = 10000;
+// Unhandled rejections reported after one turn; the rest are counted.
+constexpr size_t kMaxUnhandledRejections = 100;
+// Rounds of reporting in one turn: a listener's own unhandled rejections
+// are reported in the next round, up to this many, then in the next turn.
+constexpr int kRejectionReportRounds = 4;
 const char kDefaultMainModule[] = "worker.js";
 // The platform's module (engine/js/cloudflare_workers.js); other cloudflare:*
 // names are not there.
@@ -136,6 +141,7 @@ TenantIsolate::~TenantIsolate() {
   // Every handle into the heap goes before the heap does.
   deferred_timer_.reset();
   deferred_.clear();
+  unhandled_rejections_.clear();
   for (ExternalCharge *charge : charges_) delete charge;
   charges_.clear();
   wasm_memories_.clear();
@@ -239,6 +245,7 @@ void TenantIsolate::turn(RequestScope &scope, Fn &&fn) {
     if (!engine_.watchdog().fired() && !budget_->condemned() &&
         !isolate_->IsExecutionTerminating()) {
       isolate_->PerformMicrotaskCheckpoint();
+      if (!unhandled_rejections_.empty()) report_unhandled_rejections(context);
     }
     // The memory is judged before any response is taken (a memory grown
     // inside Wasm measured afresh): past the limit, the request fails with
@@ -253,6 +260,78 @@ void TenantIsolate::turn(RequestScope &scope, Fn &&fn) {
   });
   current_ = nullptr;
   if (stopped != DISPATCH_OUTCOME_OK) condemn(stopped, &scope);
+}
+
+// Called by V8 as a promise is rejected with no handler, and as one is
+// added to a rejected promise. It may not run JavaScript: it only keeps
+// the list that the turn reports.
+void TenantIsolate::on_promise_reject(v8::PromiseRejectMessage message) {
+  v8::Local<v8::Promise> promise = message.GetPromise();
+  v8::Isolate *isolate = promise->GetIsolate();
+  TenantIsolate *self = TenantIsolate::from(isolate);
+  if (self == nullptr) return;
+  std::vector<UnhandledRejection> &list = self->unhandled_rejections_;
+  switch (message.GetEvent()) {
+    case v8::kPromiseRejectWithNoHandler:
+      if (list.size() < kMaxUnhandledRejections) {
+        list.push_back({v8::Global<v8::Promise>(isolate, promise),
+                        v8::Global<v8::Value>(isolate, message.GetValue())});
+      } else {
+        self->unhandled_rejections_dropped_++;
+      }
+      break;
+    case v8::kPromiseHandlerAddedAfterReject:
+      for (auto it = list.begin(); it != list.end(); ++it) {
+        if (it->promise == promise) {
+          list.erase(it);
+          break;
+        }
+      }
+      break;
+    default:
+      break;
+  }
+}
+
+// Inside a turn, after its microtasks: each promise still unhandled goes to
+// reportRejection(promise, reason), and a count of those only counted to
+// reportRejection(undefined, undefined, count), under the turn's limits.
+void TenantIsolate::report_unhandled_rejections(v8::Local<v8::Context> context) {
+  v8::Local<v8::Value> report;
+  if (!api_.Get(isolate_)->Get(context, v8_str(isolate_, "reportRejection")).ToLocal(&report) ||
+      !report->IsFunction()) {
+    unhandled_rejections_.clear();
+    return;
+  }
+  auto stopped = [this] {
+    return engine_.watchdog().fired() || budget_->condemned() || isolate_->IsExecutionTerminating();
+  };
+  auto call = [&](v8::Local<v8::Value> promise, v8::Local<v8::Value> reason, double dropped) {
+    v8::TryCatch try_catch(isolate_);
+    v8::Local<v8::Value> args[] = {promise, reason, v8::Number::New(isolate_, dropped)};
+    (void)report.As<v8::Function>()->Call(context, v8::Undefined(isolate_), 3, args);
+  };
+  for (int round = 0; round < kRejectionReportRounds && !unhandled_rejections_.empty(); round++) {
+    std::vector<UnhandledRejection> list;
+    list.swap(unhandled_rejections_);
+    for (UnhandledRejection &rejection : list) {
+      if (stopped()) return;
+      v8::HandleScope handle_scope(isolate_);
+      v8::Local<v8::Promise> promise = rejection.promise.Get(isolate_);
+      // The engine reads some promises itself (run()'s answer, a body's
+      // read, ctx.waitUntil) and marks them handled, which V8 does not
+      // report as a handler added.
+      if (promise->HasHandler()) continue;
+      call(promise, rejection.reason.Get(isolate_), 0);
+    }
+    if (unhandled_rejections_dropped_ > 0 && !stopped()) {
+      v8::HandleScope handle_scope(isolate_);
+      call(v8::Undefined(isolate_), v8::Undefined(isolate_), double(unhandled_rejections_dropped_));
+    }
+    unhandled_rejections_dropped_ = 0;
+    if (stopped()) return;
+    isolate_->PerformMicrotaskCheckpoint();
+  }
 }
 
 bool TenantIsolate::judge_memory() {
@@ -635,6 +714,7 @@ bool TenantIsolate::make_isolate(std::string *err) {
   isolate_->SetAllowWasmCodeGenerationCallback(wasm_codegen_allowed);
   // import() of the script's own modules.
   isolate_->SetHostImportModuleDynamicallyCallback(import_dynamically);
+  isolate_->SetPromiseRejectCallback(on_promise_reject);
 
   v8::Isolate::Scope isolate_scope(isolate_);
   v8::HandleScope handle_scope(isolate_);

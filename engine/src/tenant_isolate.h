@@ -296,6 +296,20 @@ class TenantIsolate : public std::enable_shared_from_this<TenantIsolate> {
   static void on_wait_until_now(const v8::FunctionCallbackInfo<v8::Value> &info);
   static void add_wait_until(v8::Isolate *isolate, double id, v8::Local<v8::Value> value);
 
+  // Promises rejected with no handler that none was added to by the end
+  // of a turn's microtasks (V8's PromiseRejectCallback keeps this list);
+  // each turn hands them to the built-ins' reportRejection (an
+  // 'unhandledrejection' event, else an error-log line, as on Workers).
+  // Bounded: past kMaxUnhandledRejections a turn only counts them.
+  struct UnhandledRejection {
+    v8::Global<v8::Promise> promise;
+    v8::Global<v8::Value> reason;
+  };
+  std::vector<UnhandledRejection> unhandled_rejections_;
+  size_t unhandled_rejections_dropped_ = 0;
+  static void on_promise_reject(v8::PromiseRejectMessage message);
+  void report_unhandled_rejections(v8::Local<v8::Context> context);
+
   Engine &engine_;
   std::shared_ptr<const ScriptSource> script_;
   std::unique_ptr<MemoryBudget> budget_;
