@@ -43,19 +43,24 @@ defineGlobal('dispatchEvent', function dispatchEvent(event) {
   return ReflectApply(EventTargetPrototypeDispatchEvent, globalEventTarget, arguments);
 });
 
+// Fires event at the global scope: true when a listener cancelled it. A
+// listener that throws is logged, not thrown.
+function cancelledAtGlobalScope(event) {
+  try {
+    return !eventTargetDispatch(globalEventTarget, event);
+  } catch (thrown) {
+    consoleEmit('error', [`Uncaught (in a listener for '${eventType(event)}')`, thrown]);
+    return false;
+  }
+}
+
 // An error nothing caught: an 'error' event at the global scope, then (not
 // cancelled) a line in the error log, as an uncaught exception makes one.
 // A listener that throws is itself reported in the log, not thrown here.
 function reportUncaught(error) {
   const message = isObject(error) && error instanceof Error ? consoleErrorText(error) : consoleRender(error);
   const event = new ErrorEvent('error', { message, error, cancelable: true });
-  let cancelled = false;
-  try {
-    cancelled = !eventTargetDispatch(globalEventTarget, event);
-  } catch (thrown) {
-    consoleEmit('error', ['Uncaught (in an error event listener)', thrown]);
-  }
-  if (!cancelled) consoleEmit('error', ['Uncaught', error]);
+  if (!cancelledAtGlobalScope(event)) consoleEmit('error', ['Uncaught', error]);
 }
 
 defineGlobal('reportError', function reportError(error) {
@@ -74,11 +79,5 @@ function reportRejection(promise, reason, dropped) {
     return;
   }
   const event = new PromiseRejectionEvent('unhandledrejection', { promise, reason, cancelable: true });
-  let cancelled = false;
-  try {
-    cancelled = !eventTargetDispatch(globalEventTarget, event);
-  } catch (thrown) {
-    consoleEmit('error', ['Uncaught (in an unhandledrejection listener)', thrown]);
-  }
-  if (!cancelled) consoleEmit('error', ['Uncaught (in promise)', reason]);
+  if (!cancelledAtGlobalScope(event)) consoleEmit('error', ['Uncaught (in promise)', reason]);
 }
