@@ -25,6 +25,22 @@ constexpr uint64_t kPumpIntervalMs = 100;
 // How long ctx.waitUntil work may run after the response (as on Workers).
 constexpr uint64_t kWaitUntilMs = 30000;
 
+// KV's links per worker: enough that one tenant's large values leave
+// another link free, few enough to stay a handful of connections.
+constexpr size_t kKvLinks = 2;
+
+std::vector<std::unique_ptr<RedisLink>> kv_links(const Host &host, const RedisConfig &config) {
+  std::vector<std::unique_ptr<RedisLink>> links;
+  for (size_t i = 0; i < kKvLinks; i++) links.push_back(RedisLink::create(host, config));
+  return links;
+}
+
+std::vector<RedisLink *> link_pointers(const std::vector<std::unique_ptr<RedisLink>> &links) {
+  std::vector<RedisLink *> out;
+  for (const auto &link : links) out.push_back(link.get());
+  return out;
+}
+
 RedisConfig redis_config(const dispatch_engine_conf_t &conf) {
   RedisConfig rc;
   if (conf.redis_unix) rc.unix_path = conf.redis_unix;
@@ -114,9 +130,10 @@ Engine::Engine(const dispatch_engine_conf_t &conf, const dispatch_host_t &host)
       }, false),
       redis_(RedisLink::create(host_, redis_config(conf))),
       events_(RedisLink::create(host_, redis_config(conf))),
+      kv_links_(kv_links(host_, redis_config(conf))),
       fleet_quarantine_(host_, *redis_),
       store_(host_, *redis_, store_config(conf)),
-      kv_(*redis_, conf.kv_quota ? conf.kv_quota : uint64_t(1) << 30),
+      kv_(link_pointers(kv_links_), conf.kv_quota ? conf.kv_quota : uint64_t(1) << 30),
       cache_(conf, host_),
       enforcer_(host_, limits_.quarantine_ms),
       pool_(*this),
@@ -153,6 +170,7 @@ Engine::~Engine() {
   requests_.clear();
   redis_->close();
   events_->close();
+  for (auto &link : kv_links_) link->close();
 }
 
 bool Engine::init(std::string *err) {
@@ -192,6 +210,7 @@ bool Engine::init(std::string *err) {
   code_cache().set_capacity(limits_.code_cache_size);
   pool_.prepare_later();
   redis_->connect();
+  for (auto &link : kv_links_) link->connect();
   // Messages may have been missed while the subscription was down: every
   // cached script is revalidated once it is live again.
   events_->subscribe(ScriptStore::kEventsChannel,
@@ -672,8 +691,11 @@ void Engine::drain_metrics(dispatch_metrics_handler_pt handler, void *ctx,
   worker->isolates = pool_.size();
   worker->isolate_memory = pool_.memory();
   worker->redis_connected = redis_->connected() ? 1 : 0;
-  // The subscription's connection counts with the commands' one.
-  for (RedisLink *link : {redis_.get(), events_.get()}) {
+  // The subscription's and KV's connections count with the commands' one.
+  std::vector<RedisLink *> links = link_pointers(kv_links_);
+  links.push_back(redis_.get());
+  links.push_back(events_.get());
+  for (RedisLink *link : links) {
     RedisLink::Stats stats = link->take_stats();
     worker->redis_reconnects += stats.reconnects;
     worker->redis_commands += stats.commands;

@@ -176,6 +176,9 @@ class Engine {
   std::set<std::string> namespaces_;
   std::unique_ptr<RedisLink> redis_;
   std::unique_ptr<RedisLink> events_;  // the dispatch:events subscription
+  // KV's own links (kKvLinks): a tenant's large values never hold up script
+  // loads, and hold up one KV link of the worker, not all (kv_store.h).
+  std::vector<std::unique_ptr<RedisLink>> kv_links_;
   FleetQuarantine fleet_quarantine_;
   ScriptStore store_;
   KvStore kv_;

@@ -167,36 +167,44 @@ struct KvStore::LuaScript {
   const std::string sha;
 };
 
-void KvStore::run_script(const LuaScript &script, std::vector<std::string> keys_and_args,
-                         RedisLink::Callback cb) {
+RedisLink &KvStore::pick() const {
+  RedisLink *best = links_.front();
+  for (RedisLink *link : links_) {
+    if (link->in_flight() < best->in_flight()) best = link;
+  }
+  return *best;
+}
+
+void KvStore::run_script(RedisLink &link, const LuaScript &script,
+                         std::vector<std::string> keys_and_args, RedisLink::Callback cb) {
   std::vector<std::string> evalsha = {"EVALSHA", script.sha};
   evalsha.insert(evalsha.end(), keys_and_args.begin(), keys_and_args.end());
   auto args = std::make_shared<std::vector<std::string>>(std::move(keys_and_args));
   const LuaScript *lua = &script;  // static: outlives every reply
-  redis_.command(evalsha, [this, lua, args, cb = std::move(cb)](const redisReply *reply,
-                                                                 const std::string &error) {
+  link.command(evalsha, [&link, lua, args, cb = std::move(cb)](const redisReply *reply,
+                                                                const std::string &error) {
     if (!is_noscript(reply)) {
       cb(reply, error);
       return;
     }
     std::vector<std::string> eval = {"EVAL", lua->text};
     eval.insert(eval.end(), args->begin(), args->end());
-    redis_.command(eval, cb);
+    link.command(eval, cb);
   });
 }
 
 // A write's answer; with dispatch_redis wait=N it resolves once N replicas
 // confirmed it, and rejects (it is stored, but not yet safe) when they did
 // not within the time.
-RedisLink::Callback KvStore::confirmed(const std::string &key, Callback cb) {
-  return [this, key, cb = std::move(cb)](const redisReply *reply, const std::string &error) {
+RedisLink::Callback KvStore::confirmed(RedisLink &link, const std::string &key, Callback cb) {
+  return [&link, key, cb = std::move(cb)](const redisReply *reply, const std::string &error) {
     KvResult r;
     r.error = reply_error(reply, error);
     if (!r.error.empty()) {
       cb(std::move(r));
       return;
     }
-    redis_.confirm_writes(key, [cb](const std::string &why) {
+    link.confirm_writes(key, [cb](const std::string &why) {
       KvResult done;
       if (!why.empty()) done.error = "the write is not confirmed by Redis replicas: " + why;
       cb(std::move(done));
@@ -205,7 +213,7 @@ RedisLink::Callback KvStore::confirmed(const std::string &key, Callback cb) {
 }
 
 void KvStore::get(const std::string &space, const std::string &key, Callback cb) {
-  redis_.command({"HMGET", prefix(space) + "v:" + key, "v", "m"},
+  pick().command({"HMGET", prefix(space) + "v:" + key, "v", "m"},
                  [cb = std::move(cb)](const redisReply *reply, const std::string &error) {
     KvResult r;
     r.error = reply_error(reply, error);
@@ -223,27 +231,29 @@ void KvStore::put(const std::string &space, const std::string &key, const std::s
                   const std::string &metadata, int64_t expire_at_ms, Callback cb) {
   std::string p = prefix(space);
   static const LuaScript script(kPut);
-  run_script(script, {"6", p + "v:" + key, p + "index", p + "expiry", p + "sizes",
+  RedisLink &link = pick();
+  run_script(link, script, {"6", p + "v:" + key, p + "index", p + "expiry", p + "sizes",
                       p + "bytes", p + "meta", p, key, value, metadata,
                       std::to_string(expire_at_ms), std::to_string(quota_),
                       std::to_string(int64_t(clock_ms(CLOCK_REALTIME)))},
-                 confirmed(p + "v:" + key, std::move(cb)));
+                 confirmed(link, p + "v:" + key, std::move(cb)));
 }
 
 void KvStore::remove(const std::string &space, const std::string &key, Callback cb) {
   std::string p = prefix(space);
   static const LuaScript script(kDelete);
-  run_script(script, {"6", p + "v:" + key, p + "index", p + "expiry", p + "sizes",
+  RedisLink &link = pick();
+  run_script(link, script, {"6", p + "v:" + key, p + "index", p + "expiry", p + "sizes",
                       p + "bytes", p + "meta", p, key,
                       std::to_string(int64_t(clock_ms(CLOCK_REALTIME)))},
-                 confirmed(p + "v:" + key, std::move(cb)));
+                 confirmed(link, p + "v:" + key, std::move(cb)));
 }
 
 void KvStore::list(const std::string &space, const std::string &prefix_filter, size_t limit,
                    const std::string &cursor, Callback cb) {
   std::string p = prefix(space);
   static const LuaScript script(kList);
-  run_script(script, {"6", p + "v:", p + "index", p + "expiry", p + "sizes", p + "bytes",
+  run_script(pick(), script, {"6", p + "v:", p + "index", p + "expiry", p + "sizes", p + "bytes",
                       p + "meta", p, prefix_filter, std::to_string(limit), cursor,
                       std::to_string(int64_t(clock_ms(CLOCK_REALTIME)))},
                  [cb = std::move(cb)](const redisReply *reply, const std::string &error) {

@@ -48,7 +48,11 @@ class KvStore {
  public:
   using Callback = std::function<void(KvResult)>;
 
-  KvStore(RedisLink &redis, uint64_t quota) : redis_(redis), quota_(quota) {}
+  // links: the connections KV commands may take (at least one). Each
+  // operation goes whole over the one with the fewest commands in flight:
+  // a tenant reading a 20 MiB value holds up one link, not every KV
+  // operation of the worker behind it.
+  KvStore(std::vector<RedisLink *> links, uint64_t quota) : links_(std::move(links)), quota_(quota) {}
 
   // `space` is "NS/ID": both validated by the caller.
   void get(const std::string &space, const std::string &key, Callback cb);
@@ -64,11 +68,13 @@ class KvStore {
   // EVALSHA, and EVAL only when Redis does not know the script yet (after a
   // restart or SCRIPT FLUSH): the script crosses the network once.
   struct LuaScript;
-  void run_script(const LuaScript &script, std::vector<std::string> keys_and_args,
-                  RedisLink::Callback cb);
-  RedisLink::Callback confirmed(const std::string &key, Callback cb);
+  void run_script(RedisLink &link, const LuaScript &script,
+                  std::vector<std::string> keys_and_args, RedisLink::Callback cb);
+  // WAIT goes over the link that carried the write.
+  RedisLink::Callback confirmed(RedisLink &link, const std::string &key, Callback cb);
+  RedisLink &pick() const;
 
-  RedisLink &redis_;
+  std::vector<RedisLink *> links_;
   uint64_t quota_;
 };
 

@@ -39,6 +39,8 @@ class RedisClient : public RedisLink {
 
   std::string address() const override;
 
+  size_t in_flight() const override { return pending_.size(); }
+
   // Connected now (not connecting, backing off or closed).
   bool connected() const override { return state_ == State::kConnected; }
 

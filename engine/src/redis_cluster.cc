@@ -62,6 +62,12 @@ std::string RedisCluster::address() const {
   return out;
 }
 
+size_t RedisCluster::in_flight() const {
+  size_t n = waiting_.size() + retry_.size();
+  for (const auto &node : nodes_) n += node.second->in_flight();
+  return n;
+}
+
 bool RedisCluster::connected() const {
   if (!have_map_) return false;
   for (RedisClient *n : slots_) {

@@ -42,6 +42,7 @@ class RedisCluster : public RedisLink {
                  std::function<void()> on_subscribed) override;
   std::string address() const override;
   bool connected() const override;
+  size_t in_flight() const override;
   Stats take_stats() override;
   void command_for(const std::string &key, const std::vector<std::string> &args,
                    Callback cb) override;

@@ -84,6 +84,10 @@ class RedisLink {
   };
   virtual Stats take_stats() = 0;
 
+  // Commands sent or waiting to be, not yet answered: where a KV operation
+  // goes when it has a choice of links (KvStore).
+  virtual size_t in_flight() const = 0;
+
   // A command without a key of its own (WAIT) sent where key's commands
   // go: for WAIT, the connection that carried the writes to confirm.
   virtual void command_for(const std::string &key, const std::vector<std::string> &args,

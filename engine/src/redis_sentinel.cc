@@ -29,6 +29,10 @@ std::string RedisSentinel::address() const {
   return out;
 }
 
+size_t RedisSentinel::in_flight() const {
+  return waiting_.size() + (master_ ? master_->in_flight() : 0);
+}
+
 bool RedisSentinel::connected() const { return master_ && master_->connected(); }
 
 // The sentinels' connections count too: they are the link's.

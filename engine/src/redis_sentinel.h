@@ -33,6 +33,7 @@ class RedisSentinel : public RedisLink {
                  std::function<void()> on_subscribed) override;
   std::string address() const override;
   bool connected() const override;
+  size_t in_flight() const override;
   Stats take_stats() override;
 
  private:
