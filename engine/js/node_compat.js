@@ -164,28 +164,13 @@ function nodeModule(name) {
 // As Workers with nodejs_compat_v2 (or a date from 2024-09-23): Buffer,
 // process, global, setImmediate and clearImmediate are globals, built on
 // first use. Assigning one replaces it.
-function nodeLazyGlobal(name, load) {
-  ObjectDefineProperty(globalThis, name, {
-    configurable: true,
-    enumerable: false,
-    get() {
-      const value = load();
-      defineGlobal(name, value);
-      return value;
-    },
-    set(value) {
-      defineGlobal(name, value);
-    },
-  });
-}
-
 // The engine calls it once, before the script runs, for a script with the flag.
 function nodeCompat(globals, env) {
   nodeEnv = env;
   if (!globals) return;
-  nodeLazyGlobal('Buffer', () => nodeRequire(['node/buffer.js']).Buffer);
-  nodeLazyGlobal('process', nodeProcess);
-  nodeLazyGlobal('global', () => globalThis);
-  nodeLazyGlobal('setImmediate', () => nodeRequire(['node/timers.js']).setImmediate);
-  nodeLazyGlobal('clearImmediate', () => nodeRequire(['node/timers.js']).clearImmediate);
+  lazyGlobal('Buffer', () => nodeRequire(['node/buffer.js']).Buffer);
+  lazyGlobal('process', nodeProcess);
+  lazyGlobal('global', () => globalThis);
+  lazyGlobal('setImmediate', () => nodeRequire(['node/timers.js']).setImmediate);
+  lazyGlobal('clearImmediate', () => nodeRequire(['node/timers.js']).clearImmediate);
 }

@@ -200,6 +200,23 @@ function defineGlobal(name, value) {
   });
 }
 
+// A global made on first use (read or assigned): until then an accessor,
+// then a data property as defineGlobal makes it.
+function lazyGlobal(name, load) {
+  ObjectDefineProperty(globalThis, name, {
+    configurable: true,
+    enumerable: false,
+    get() {
+      const value = load();
+      defineGlobal(name, value);
+      return value;
+    },
+    set(value) {
+      defineGlobal(name, value);
+    },
+  });
+}
+
 function setToStringTag(target, tag) {
   ObjectDefineProperty(target, SymbolToStringTag, { value: tag, configurable: true });
 }
