@@ -297,143 +297,152 @@ setToStringTag(CustomEvent.prototype, 'CustomEvent');
 defineGlobal('CustomEvent', CustomEvent);
 
 // The other event interfaces Workers has as globals. Libraries construct and
-// dispatch them on their own targets, or test for them.
-
-// WebIDL unsigned long: modulo 2^32, NaN and the infinities 0.
-function toUnsignedLong(value) {
-  return Number(value) >>> 0;
-}
-
-class ExtendableEvent extends Event {
-  constructor(type, init = undefined) {
-    requireArgs(arguments.length, 1, 'ExtendableEvent');
-    super(type, init);
+// dispatch them on their own targets, or test for them; the runtime fires
+// ErrorEvent, PromiseRejectionEvent and MessageEvent (global_scope.js,
+// message_channel.js). Made on first use in an isolate (lazyGlobal, or
+// moreEvents() inside the built-ins): classes an isolate never uses cost
+// its cold start nothing.
+let moreEventClasses = null;
+function moreEvents() {
+  if (moreEventClasses !== null) return moreEventClasses;
+  // WebIDL unsigned long: modulo 2^32, NaN and the infinities 0.
+  function toUnsignedLong(value) {
+    return Number(value) >>> 0;
   }
 
-  // Only an event the runtime dispatches can be extended, and the runtime
-  // dispatches none of this class (fetch events go through ctx.waitUntil).
-  waitUntil(promise) {
-    if (!eventIs(this)) throw new TypeError('Illegal invocation');
-    throw new DOMException('waitUntil() can only be called on an event the runtime dispatched',
-      'InvalidStateError');
-  }
-}
-setToStringTag(ExtendableEvent.prototype, 'ExtendableEvent');
-defineGlobal('ExtendableEvent', ExtendableEvent);
-
-class ErrorEvent extends Event {
-  #message;
-  #filename;
-  #lineno;
-  #colno;
-  #error;
-
-  constructor(type, init = undefined) {
-    requireArgs(arguments.length, 1, 'ErrorEvent');
-    super(type, init);
-    const { message = '', filename = '', lineno = 0, colno = 0, error = undefined } = toDictionary(init, 'ErrorEvent');
-    this.#message = toDOMString(message);
-    this.#filename = toUSVString(filename);
-    this.#lineno = toUnsignedLong(lineno);
-    this.#colno = toUnsignedLong(colno);
-    this.#error = error;
-  }
-
-  get message() {
-    return this.#message;
-  }
-
-  get filename() {
-    return this.#filename;
-  }
-
-  get lineno() {
-    return this.#lineno;
-  }
-
-  get colno() {
-    return this.#colno;
-  }
-
-  get error() {
-    return this.#error;
-  }
-}
-setToStringTag(ErrorEvent.prototype, 'ErrorEvent');
-defineGlobal('ErrorEvent', ErrorEvent);
-
-class MessageEvent extends Event {
-  #data;
-  #origin;
-  #lastEventId;
-  #source;
-  #ports;
-
-  constructor(type, init = undefined) {
-    requireArgs(arguments.length, 1, 'MessageEvent');
-    super(type, init);
-    const { data = null, origin = '', lastEventId = '', source = null, ports = undefined } = toDictionary(init, 'MessageEvent');
-    this.#data = data;
-    this.#origin = toUSVString(origin);
-    this.#lastEventId = toDOMString(lastEventId);
-    if (source !== null && !isObject(source)) throw new TypeError('MessageEvent: source must be an object or null');
-    this.#source = source;
-    const list = listNew();
-    if (ports !== undefined) {
-      if (!isObject(ports) || typeof ports[SymbolIterator] !== 'function') {
-        throw new TypeError('MessageEvent: ports must be a sequence');
-      }
-      for (const port of ports) listPush(list, port);
+  class ExtendableEvent extends Event {
+    constructor(type, init = undefined) {
+      requireArgs(arguments.length, 1, 'ExtendableEvent');
+      super(type, init);
     }
-    this.#ports = ObjectFreeze(listToArray(list));
+
+    // Only an event the runtime dispatches can be extended, and the runtime
+    // dispatches none of this class (fetch events go through ctx.waitUntil).
+    waitUntil(promise) {
+      if (!eventIs(this)) throw new TypeError('Illegal invocation');
+      throw new DOMException('waitUntil() can only be called on an event the runtime dispatched',
+        'InvalidStateError');
+    }
   }
 
-  get data() {
-    return this.#data;
+  class ErrorEvent extends Event {
+    #message;
+    #filename;
+    #lineno;
+    #colno;
+    #error;
+
+    constructor(type, init = undefined) {
+      requireArgs(arguments.length, 1, 'ErrorEvent');
+      super(type, init);
+      const { message = '', filename = '', lineno = 0, colno = 0, error = undefined } = toDictionary(init, 'ErrorEvent');
+      this.#message = toDOMString(message);
+      this.#filename = toUSVString(filename);
+      this.#lineno = toUnsignedLong(lineno);
+      this.#colno = toUnsignedLong(colno);
+      this.#error = error;
+    }
+
+    get message() {
+      return this.#message;
+    }
+
+    get filename() {
+      return this.#filename;
+    }
+
+    get lineno() {
+      return this.#lineno;
+    }
+
+    get colno() {
+      return this.#colno;
+    }
+
+    get error() {
+      return this.#error;
+    }
   }
 
-  get origin() {
-    return this.#origin;
+  class MessageEvent extends Event {
+    #data;
+    #origin;
+    #lastEventId;
+    #source;
+    #ports;
+
+    constructor(type, init = undefined) {
+      requireArgs(arguments.length, 1, 'MessageEvent');
+      super(type, init);
+      const { data = null, origin = '', lastEventId = '', source = null, ports = undefined } = toDictionary(init, 'MessageEvent');
+      this.#data = data;
+      this.#origin = toUSVString(origin);
+      this.#lastEventId = toDOMString(lastEventId);
+      if (source !== null && !isObject(source)) throw new TypeError('MessageEvent: source must be an object or null');
+      this.#source = source;
+      const list = listNew();
+      if (ports !== undefined) {
+        if (!isObject(ports) || typeof ports[SymbolIterator] !== 'function') {
+          throw new TypeError('MessageEvent: ports must be a sequence');
+        }
+        for (const port of ports) listPush(list, port);
+      }
+      this.#ports = ObjectFreeze(listToArray(list));
+    }
+
+    get data() {
+      return this.#data;
+    }
+
+    get origin() {
+      return this.#origin;
+    }
+
+    get lastEventId() {
+      return this.#lastEventId;
+    }
+
+    get source() {
+      return this.#source;
+    }
+
+    get ports() {
+      return this.#ports;
+    }
   }
 
-  get lastEventId() {
-    return this.#lastEventId;
-  }
+  class PromiseRejectionEvent extends Event {
+    #promise;
+    #reason;
 
-  get source() {
-    return this.#source;
-  }
+    constructor(type, init) {
+      requireArgs(arguments.length, 2, 'PromiseRejectionEvent');
+      super(type, init);
+      const { promise, reason = undefined } = toDictionary(init, 'PromiseRejectionEvent');
+      if (!isObject(promise)) throw new TypeError('PromiseRejectionEvent: init.promise must be an object');
+      this.#promise = promise;
+      this.#reason = reason;
+    }
 
-  get ports() {
-    return this.#ports;
+    get promise() {
+      return this.#promise;
+    }
+
+    get reason() {
+      return this.#reason;
+    }
   }
+  setToStringTag(ExtendableEvent.prototype, 'ExtendableEvent');
+  setToStringTag(ErrorEvent.prototype, 'ErrorEvent');
+  setToStringTag(MessageEvent.prototype, 'MessageEvent');
+  setToStringTag(PromiseRejectionEvent.prototype, 'PromiseRejectionEvent');
+  moreEventClasses = { __proto__: null, ExtendableEvent, ErrorEvent, MessageEvent, PromiseRejectionEvent };
+  return moreEventClasses;
 }
-setToStringTag(MessageEvent.prototype, 'MessageEvent');
-defineGlobal('MessageEvent', MessageEvent);
-
-class PromiseRejectionEvent extends Event {
-  #promise;
-  #reason;
-
-  constructor(type, init) {
-    requireArgs(arguments.length, 2, 'PromiseRejectionEvent');
-    super(type, init);
-    const { promise, reason = undefined } = toDictionary(init, 'PromiseRejectionEvent');
-    if (!isObject(promise)) throw new TypeError('PromiseRejectionEvent: init.promise must be an object');
-    this.#promise = promise;
-    this.#reason = reason;
-  }
-
-  get promise() {
-    return this.#promise;
-  }
-
-  get reason() {
-    return this.#reason;
-  }
-}
-setToStringTag(PromiseRejectionEvent.prototype, 'PromiseRejectionEvent');
-defineGlobal('PromiseRejectionEvent', PromiseRejectionEvent);
+lazyGlobal('ExtendableEvent', () => moreEvents().ExtendableEvent);
+lazyGlobal('ErrorEvent', () => moreEvents().ErrorEvent);
+lazyGlobal('MessageEvent', () => moreEvents().MessageEvent);
+lazyGlobal('PromiseRejectionEvent', () => moreEvents().PromiseRejectionEvent);
 
 // ---- EventTarget ----
 

@@ -4,143 +4,151 @@
 // request that posted it) once the receiving port has started: by start(),
 // or by setting onmessage. Nothing is transferred (a transfer list is a
 // DataCloneError, as in structuredClone); ports cannot be sent.
+//
+// Made on first use in an isolate (lazyGlobal), as most never use them.
 
-let messagePortEntangle; // (port, port) -> void
+let messageClasses = null;
+function messageChannelClasses() {
+  if (messageClasses !== null) return messageClasses;
+  let messagePortEntangle; // (port, port) -> void
 
-class MessagePort extends EventTarget {
-  #other = null; // the entangled port, null once either side closed
-  #started = false;
-  #queue = listNew(); // messages not yet delivered, from #next on
-  #next = 0;
-  #timer = 0; // the delivery timer, 0 for none
-  #onmessage = null;
-  #handlerAdded = false;
-  #onmessageerror = null;
+  class MessagePort extends EventTarget {
+    #other = null; // the entangled port, null once either side closed
+    #started = false;
+    #queue = listNew(); // messages not yet delivered, from #next on
+    #next = 0;
+    #timer = 0; // the delivery timer, 0 for none
+    #onmessage = null;
+    #handlerAdded = false;
+    #onmessageerror = null;
 
-  constructor(token = undefined) {
-    if (token !== INTERNAL) throw new TypeError('Illegal constructor');
-    super();
-  }
-
-  postMessage(message, options = undefined) {
-    requireArgs(arguments.length, 1, 'MessagePort.postMessage');
-    if (ArrayIsArray(options) ? options.length > 0 : isObject(options) && options.transfer !== undefined) {
-      throw new DOMException('MessagePort.postMessage: transferring objects is not supported', 'DataCloneError');
+    constructor(token = undefined) {
+      if (token !== INTERNAL) throw new TypeError('Illegal constructor');
+      super();
     }
-    const data = cloneValue(message, new Map());
-    const target = this.#other;
-    if (target !== null) target.#enqueue(data);
-  }
 
-  start() {
-    void this.#other; // brand check
-    if (this.#started) return;
-    this.#started = true;
-    this.#schedule();
-  }
-
-  close() {
-    const other = this.#other;
-    if (other !== null) other.#other = null;
-    this.#other = null;
-  }
-
-  get onmessage() {
-    return this.#onmessage;
-  }
-
-  // Setting it starts the port, as HTML says.
-  set onmessage(handler) {
-    void this.#other; // brand check
-    // As an event handler: one listener, added the first time, calls
-    // whatever handler is set when a message comes.
-    if (!this.#handlerAdded) {
-      this.#handlerAdded = true;
-      eventTargetAddListener(this, 'message', (event) => {
-        const current = this.#onmessage;
-        if (typeof current === 'function') ReflectApply(current, this, [event]);
-      });
-    }
-    this.#onmessage = typeof handler === 'function' || isObject(handler) ? handler : null;
-    this.start();
-  }
-
-  get onmessageerror() {
-    return this.#onmessageerror;
-  }
-
-  set onmessageerror(handler) {
-    void this.#other; // brand check
-    this.#onmessageerror = typeof handler === 'function' || isObject(handler) ? handler : null;
-  }
-
-  #enqueue(data) {
-    listPush(this.#queue, data);
-    this.#schedule();
-  }
-
-  // One timer per port at a time delivers everything queued by then. A
-  // timer belongs to a request and ends with it, so one that request can no
-  // longer fire is replaced. At the top level (no request, so no timer) the
-  // messages wait for the next post or start() inside a request.
-  #schedule() {
-    if (!this.#started || this.#next >= this.#queue.length) return;
-    if (this.#timer !== 0 && native.timerPending(this.#timer)) return;
-    try {
-      this.#timer = native.setTimer(() => this.#deliver(), 0, false);
-    } catch {
-      this.#timer = 0;
-    }
-  }
-
-  #deliver() {
-    this.#timer = 0;
-    const end = this.#queue.length;
-    while (this.#next < end) {
-      const data = this.#queue[this.#next];
-      this.#queue[this.#next] = undefined;
-      this.#next++;
-      try {
-        eventTargetDispatch(this, new MessageEvent('message', { data }));
-      } catch (error) {
-        reportUncaught(error);
+    postMessage(message, options = undefined) {
+      requireArgs(arguments.length, 1, 'MessagePort.postMessage');
+      if (ArrayIsArray(options) ? options.length > 0 : isObject(options) && options.transfer !== undefined) {
+        throw new DOMException('MessagePort.postMessage: transferring objects is not supported', 'DataCloneError');
       }
+      const data = cloneValue(message, new Map());
+      const target = this.#other;
+      if (target !== null) target.#enqueue(data);
     }
-    if (this.#next === this.#queue.length) {
-      this.#queue = listNew();
-      this.#next = 0;
-    } else {
+
+    start() {
+      void this.#other; // brand check
+      if (this.#started) return;
+      this.#started = true;
       this.#schedule();
     }
-  }
 
-  static {
-    messagePortEntangle = (a, b) => {
-      a.#other = b;
-      b.#other = a;
-    };
+    close() {
+      const other = this.#other;
+      if (other !== null) other.#other = null;
+      this.#other = null;
+    }
+
+    get onmessage() {
+      return this.#onmessage;
+    }
+
+    // Setting it starts the port, as HTML says.
+    set onmessage(handler) {
+      void this.#other; // brand check
+      // As an event handler: one listener, added the first time, calls
+      // whatever handler is set when a message comes.
+      if (!this.#handlerAdded) {
+        this.#handlerAdded = true;
+        eventTargetAddListener(this, 'message', (event) => {
+          const current = this.#onmessage;
+          if (typeof current === 'function') ReflectApply(current, this, [event]);
+        });
+      }
+      this.#onmessage = typeof handler === 'function' || isObject(handler) ? handler : null;
+      this.start();
+    }
+
+    get onmessageerror() {
+      return this.#onmessageerror;
+    }
+
+    set onmessageerror(handler) {
+      void this.#other; // brand check
+      this.#onmessageerror = typeof handler === 'function' || isObject(handler) ? handler : null;
+    }
+
+    #enqueue(data) {
+      listPush(this.#queue, data);
+      this.#schedule();
+    }
+
+    // One timer per port at a time delivers everything queued by then. A
+    // timer belongs to a request and ends with it, so one that request can no
+    // longer fire is replaced. At the top level (no request, so no timer) the
+    // messages wait for the next post or start() inside a request.
+    #schedule() {
+      if (!this.#started || this.#next >= this.#queue.length) return;
+      if (this.#timer !== 0 && native.timerPending(this.#timer)) return;
+      try {
+        this.#timer = native.setTimer(() => this.#deliver(), 0, false);
+      } catch {
+        this.#timer = 0;
+      }
+    }
+
+    #deliver() {
+      this.#timer = 0;
+      const end = this.#queue.length;
+      while (this.#next < end) {
+        const data = this.#queue[this.#next];
+        this.#queue[this.#next] = undefined;
+        this.#next++;
+        try {
+          eventTargetDispatch(this, new (moreEvents().MessageEvent)('message', { data }));
+        } catch (error) {
+          reportUncaught(error);
+        }
+      }
+      if (this.#next === this.#queue.length) {
+        this.#queue = listNew();
+        this.#next = 0;
+      } else {
+        this.#schedule();
+      }
+    }
+
+    static {
+      messagePortEntangle = (a, b) => {
+        a.#other = b;
+        b.#other = a;
+      };
+    }
   }
+  setToStringTag(MessagePort.prototype, 'MessagePort');
+
+  class MessageChannel {
+    #port1;
+    #port2;
+
+    constructor() {
+      this.#port1 = new MessagePort(INTERNAL);
+      this.#port2 = new MessagePort(INTERNAL);
+      messagePortEntangle(this.#port1, this.#port2);
+    }
+
+    get port1() {
+      return this.#port1;
+    }
+
+    get port2() {
+      return this.#port2;
+    }
+  }
+  setToStringTag(MessageChannel.prototype, 'MessageChannel');
+  messageClasses = { __proto__: null, MessageChannel, MessagePort };
+  return messageClasses;
 }
-setToStringTag(MessagePort.prototype, 'MessagePort');
-defineGlobal('MessagePort', MessagePort);
-
-class MessageChannel {
-  #port1;
-  #port2;
-
-  constructor() {
-    this.#port1 = new MessagePort(INTERNAL);
-    this.#port2 = new MessagePort(INTERNAL);
-    messagePortEntangle(this.#port1, this.#port2);
-  }
-
-  get port1() {
-    return this.#port1;
-  }
-
-  get port2() {
-    return this.#port2;
-  }
-}
-setToStringTag(MessageChannel.prototype, 'MessageChannel');
-defineGlobal('MessageChannel', MessageChannel);
+lazyGlobal('MessageChannel', () => messageChannelClasses().MessageChannel);
+lazyGlobal('MessagePort', () => messageChannelClasses().MessagePort);
