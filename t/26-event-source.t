@@ -2,7 +2,8 @@
 # EventSource, as Workers has it: server-sent events read over fetch() from
 # a real upstream (Dispatch::TestUpstream plays the server), reconnection
 # with Last-Event-ID after `retry` ms, a response that is not an event
-# stream failing it for good, and EventSource.from(stream).
+# stream failing it for good, and EventSource.from(stream); and
+# navigator.sendBeacon, the other global that reaches out by itself.
 use strict;
 use warnings;
 use Test::More;
@@ -99,6 +100,17 @@ $t->put_script('api', 'from', $WAIT . q{
     } };
 });
 is $t->get('/t/from')->{content}, '[1,"open","a","x:b","error 2"]', 'EventSource.from reads one stream and closes at its end';
+
+$t->put_script('api', 'beacon', qq{
+    export default { fetch() {
+      return new Response(String(navigator.sendBeacon('$UP/echo/beacon', 'beacon body 5150')));
+    } };
+});
+is $t->get('/t/beacon')->{content}, 'true', 'navigator.sendBeacon answers true at once';
+ok $up->wait_event(sub { $_[0]{ev} eq 'request' && $_[0]{path} eq '/echo/beacon' }, timeout => 5),
+    'and its POST reaches the upstream after the response';
+my ($beacon) = grep { $_->{path} eq '/echo/beacon' } $up->requests;
+is $beacon->{method}, 'POST', 'as a POST';
 
 my $got = $t->run_checks('api', 'esapi', q{
     const name = (f) => { try { f(); return 'no exception'; } catch (e) { return e.name; } };

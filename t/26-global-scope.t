@@ -29,6 +29,8 @@ JS
 
 my $got = $t->run_checks('api', 'scope', $CHECK . <<'JS');
     export default { fetch: () => results({
+      response_web_socket_is_null: () => check([new Response('x').webSocket, Response.json({}).webSocket,
+        errorName(() => Object.getOwnPropertyDescriptor(Response.prototype, 'webSocket').get.call({}))], [null, null, 'TypeError']),
       global_is_a_service_worker_global_scope: () => check([
         globalThis instanceof ServiceWorkerGlobalScope, self instanceof WorkerGlobalScope, globalThis instanceof EventTarget,
         Object.prototype.toString.call(globalThis), errorName(() => new WorkerGlobalScope()),
@@ -140,7 +142,7 @@ JS
 for my $name (sort keys %$got) {
     is $got->{$name}, 'ok', $name;
 }
-is scalar(keys %$got), 10, 'every global scope check ran';
+is scalar(keys %$got), 11, 'every global scope check ran';
 like $t->error_log, qr/Uncaught Error: uncaught report 9182/, 'reportError with no listener writes the error to the log as uncaught';
 unlike $t->error_log, qr/reported 4471/, 'a listener that cancels the error event keeps it out of the log';
 like $t->error_log, qr/Uncaught Error: onmessage threw 5521/, 'an exception from onmessage is reported as uncaught';

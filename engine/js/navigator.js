@@ -13,6 +13,18 @@ class Navigator {
   get hardwareConcurrency() {
     return 1;
   }
+
+  // A POST of data to url that nobody waits for (as workerd's): an outbound
+  // fetch() of the request, counted like any, kept going after the response
+  // as ctx.waitUntil() keeps work. true once it is started.
+  sendBeacon(url, data = undefined) {
+    requireArgs(arguments.length, 1, 'navigator.sendBeacon');
+    const init = data === undefined || data === null ? { method: 'POST' } : { method: 'POST', body: data };
+    const sent = streamInternal(fetch(toUSVString(url), init));
+    streamMarkHandled(sent);
+    native.waitUntilNow(sent);
+    return true;
+  }
 }
 
 setToStringTag(Navigator.prototype, 'Navigator');

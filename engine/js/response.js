@@ -172,6 +172,13 @@ class Response { // Body's, by inheritBody below
     return responseStateOf(this, '#status').status;
   }
 
+  // Workers' Response carries the client end of an accepted WebSocket;
+  // there is no WebSocketPair here, so it is always null.
+  get webSocket() {
+    responseStateOf(this, '#webSocket');
+    return null;
+  }
+
   get ok() {
     const status = responseStateOf(this, '#status').status;
     return status >= 200 && status <= 299;
