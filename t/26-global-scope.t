@@ -127,6 +127,27 @@ my $got = $t->run_checks('api', 'scope', $CHECK . <<'JS');
         errorName(() => new MessagePort()),
         errorName(() => MessagePort.prototype.start.call({})),
       ], ['DataCloneError', 'DataCloneError', 'DataCloneError', 'TypeError', 'TypeError']),
+      dictionary_getters_on_object_prototype_are_not_read: async () => {
+        let reads = 0;
+        const names = ['bubbles', 'cancelable', 'composed', 'ports', 'source', 'filename', 'lineno', 'detail', 'status', 'headers'];
+        for (const name of names) Object.defineProperty(Object.prototype, name, { get() { reads++; return undefined; }, configurable: true });
+        try {
+          new Event('x');
+          new CustomEvent('y');
+          new Response('body');
+          const { port1, port2 } = new MessageChannel();
+          port2.onmessage = () => {};
+          port1.postMessage(1);
+          const quiet = (e) => e.preventDefault();
+          addEventListener('error', quiet);
+          reportError(new Error('quiet'));
+          removeEventListener('error', quiet);
+          await tick();
+        } finally {
+          for (const name of names) delete Object.prototype[name];
+        }
+        return check(reads, 0);
+      },
       a_throwing_onmessage_does_not_stop_the_next: async () => {
         const { port1, port2 } = new MessageChannel();
         const got = [];
@@ -142,7 +163,7 @@ JS
 for my $name (sort keys %$got) {
     is $got->{$name}, 'ok', $name;
 }
-is scalar(keys %$got), 11, 'every global scope check ran';
+is scalar(keys %$got), 12, 'every global scope check ran';
 like $t->error_log, qr/Uncaught Error: uncaught report 9182/, 'reportError with no listener writes the error to the log as uncaught';
 unlike $t->error_log, qr/reported 4471/, 'a listener that cancels the error event keeps it out of the log';
 like $t->error_log, qr/Uncaught Error: onmessage threw 5521/, 'an exception from onmessage is reported as uncaught';

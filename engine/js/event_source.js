@@ -122,8 +122,9 @@ function makeEventSource() {
     }
 
     async #connect() {
-      const headers = [['accept', 'text/event-stream'], ['cache-control', 'no-store']];
-      if (this.#lastEventId !== '') headers[2] = ['last-event-id', this.#lastEventId];
+      const headers = this.#lastEventId === ''
+        ? [['accept', 'text/event-stream'], ['cache-control', 'no-store']]
+        : [['accept', 'text/event-stream'], ['cache-control', 'no-store'], ['last-event-id', this.#lastEventId]];
       let response;
       try {
         const init = { headers, credentials: this.#withCredentials ? 'include' : 'same-origin' };
@@ -203,6 +204,7 @@ function makeEventSource() {
         if (text === '') {
           if (data !== '') {
             const event = new (moreEvents().MessageEvent)(type === '' ? 'message' : type, {
+              __proto__: null,
               data: StringPrototypeSlice(data, 0, -1), origin: this.#origin, lastEventId: this.#lastEventId,
             });
             this.#fire(event);

@@ -59,7 +59,7 @@ function cancelledAtGlobalScope(event) {
 // A listener that throws is itself reported in the log, not thrown here.
 function reportUncaught(error) {
   const message = isObject(error) && error instanceof Error ? consoleErrorText(error) : consoleRender(error);
-  const event = new (moreEvents().ErrorEvent)('error', { message, error, cancelable: true });
+  const event = new (moreEvents().ErrorEvent)('error', { __proto__: null, message, error, cancelable: true });
   if (!cancelledAtGlobalScope(event)) consoleEmit('error', ['Uncaught', error]);
 }
 
@@ -78,6 +78,8 @@ function reportRejection(promise, reason, dropped) {
     consoleEmit('error', [`${dropped} more promises were rejected with no handler in this turn`]);
     return;
   }
-  const event = new (moreEvents().PromiseRejectionEvent)('unhandledrejection', { promise, reason, cancelable: true });
+  const event = new (moreEvents().PromiseRejectionEvent)('unhandledrejection', {
+    __proto__: null, promise, reason, cancelable: true,
+  });
   if (!cancelledAtGlobalScope(event)) consoleEmit('error', ['Uncaught (in promise)', reason]);
 }

@@ -106,7 +106,7 @@ function messageChannelClasses() {
         this.#queue[this.#next] = undefined;
         this.#next++;
         try {
-          eventTargetDispatch(this, new (moreEvents().MessageEvent)('message', { data }));
+          eventTargetDispatch(this, new (moreEvents().MessageEvent)('message', { __proto__: null, data }));
         } catch (error) {
           reportUncaught(error);
         }

@@ -280,8 +280,11 @@ function toUnsignedShort(value) {
 }
 
 // Dictionaries: undefined and null mean "empty", other primitives are errors.
+// The empty one has no prototype: reading its members with their defaults
+// finds no getter a tenant put on Object.prototype, as WebIDL reads none.
+const EMPTY_DICTIONARY = ObjectFreeze({ __proto__: null });
 function toDictionary(value, what) {
-  if (value === undefined || value === null) return {};
+  if (value === undefined || value === null) return EMPTY_DICTIONARY;
   if (!isObject(value)) throw new TypeError(`${what}: the init argument must be an object`);
   return value;
 }
