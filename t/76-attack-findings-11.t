@@ -1,0 +1,88 @@
+#!/usr/bin/perl
+# Attack round 13: a battery written from README.md alone, by a hostile
+# tenant, a hostile uploader (the management API reached through a
+# platform's proxy) and a hostile HTTP client. Each case asserts what the
+# README promises and failed on the commit it was found on (94edb28).
+#
+# Found and fixed:
+# - An upload ended a worker as often as it was sent. The management API
+#   runs an upload's top level in a scratch isolate; a top level that keeps
+#   running past a stop (`for (const k in new Uint8Array(1e8))`, README
+#   "The last resort") ends the worker and boxes the script, but the next
+#   upload of the same script ran it again: every upload a worker (the
+#   README: "once per quarantine period"). Now an upload of a script in the
+#   penalty box answers 409 without running it.
+#
+# Tried and held (no test kept): multipart with duplicate main or metadata
+# parts, 50000 parts, an unterminated part, boundaries of 5000 or 0
+# characters; module paths "/abs.js", "a//b.js", "dir/", ".", "..",
+# "a/./b.js", 5000 characters, DEL; metadata 100000 deep, not an object,
+# with \u0000; bindings of 10000 entries, a json binding of 200000 arrays,
+# "__proto__" as a name, duplicate names, unknown types, bad namespace
+# ids; limits negative, 1e300, 0.5, strings; 100 tags, tags with ',';
+# list cursors and limits of junk; 20000 secrets in one secrets-bulk, a
+# 15 MiB secret; a namespace renamed onto itself or onto another. Clients:
+# a body read by ctx.waitUntil after the response (the read errors, the
+# connection closes), half a body then a pipelined request, chunked
+# trailers and extensions, Expect: 100-continue unread and read, HTTP/1.0,
+# Content-Length with Transfer-Encoding (nginx's 400).
+use strict;
+use warnings;
+use Test::More;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Dispatch::Test;
+use Dispatch::Admin;
+use Dispatch::Hostile qw(raw_request);
+use JSON::PP;
+
+# ---- an upload whose top level hangs past dispatch_hang_timeout -------------
+{
+    my $t = admin_server(workers => 1);
+    api($t, POST => '', json => { name => 'up' });
+    my $multipart = sub {
+        my ($code) = @_;
+        my $b = 'AttackBoundary13';
+        return ("--$b\r\nContent-Disposition: form-data; name=\"metadata\"\r\n"
+                . "Content-Type: application/json\r\n\r\n{\"main_module\":\"worker.js\"}\r\n"
+                . "--$b\r\nContent-Disposition: form-data; name=\"worker.js\"; filename=\"worker.js\"\r\n"
+                . "Content-Type: application/javascript+module\r\n\r\n$code\r\n--$b--\r\n",
+                "multipart/form-data; boundary=$b");
+    };
+    # one raw request (no client retry), as a hostile uploader sends it
+    my $upload = sub {
+        my ($code) = @_;
+        my ($body, $type) = $multipart->($code);
+        return raw_request($t, { method => 'PUT', path => api_path('/up/scripts/hang'),
+                                 headers => { Authorization => "Bearer $Dispatch::Admin::TOKEN",
+                                              'Content-Type' => $type },
+                                 content => $body }, timeout => 20);
+    };
+    my $hang = 'for (const k in new Uint8Array(1e8)) {}
+export default { fetch() { return new Response("never") } };';
+    my $alerts = sub { scalar grep { /\[alert\].*"up\/hang".*dispatch_hang_timeout/ } split /\n/, $t->error_log };
+
+    # The first one ends the worker: the documented last resort.
+    my @first = $t->worker_pids;
+    $upload->($hang);
+    $t->wait_for(sub { $alerts->() >= 1 && ($t->worker_pids)[0] && ($t->worker_pids)[0] != $first[0] },
+                 timeout => 15);
+    is $alerts->(), 1, 'a hanging top level in an upload ends the worker once (the last resort)';
+    $t->wait_for(sub { api($t, GET => '')->{status} == 200 }, timeout => 10);
+    my @pids = $t->worker_pids;
+
+    my $again = $upload->($hang);
+    is $again->{status}, 409, 'uploaded again while the script is in the penalty box: 409, not run'
+        or diag "got $again->{status} " . substr($again->{content} // '', 0, 300);
+    like $again->{content}, qr/penalty box/, 'the answer says the script is in the penalty box';
+    is $alerts->(), 1, 'no worker more was ended';
+    is_deeply [ $t->worker_pids ], \@pids, 'the worker process is the same';
+
+    envelope_ok(api($t, DELETE => '/up/scripts/hang/quarantine'), 'the operator lifts the quarantine');
+    my $fixed = $upload->('export default { fetch() { return new Response("fixed") } };');
+    is $fixed->{status}, 200, 'then a fixed version uploads'
+        or diag "got $fixed->{status} " . substr($fixed->{content} // '', 0, 300);
+    is $t->get('/t/up/hang')->{content}, 'fixed', 'and serves';
+}
+
+done_testing();
