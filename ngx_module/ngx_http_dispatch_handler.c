@@ -11,6 +11,8 @@
 static void ngx_http_dispatch_body_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_dispatch_read_body(ngx_http_request_t *r,
     ngx_str_t *body);
+static ngx_int_t ngx_http_dispatch_authority(ngx_http_request_t *r,
+    ngx_str_t *authority);
 static ngx_int_t ngx_http_dispatch_url(ngx_http_request_t *r, ngx_str_t *url);
 static ngx_int_t ngx_http_dispatch_headers_in(ngx_http_request_t *r,
     dispatch_header_t **headers, size_t *nheaders);
@@ -156,6 +158,7 @@ ngx_int_t
 ngx_http_dispatch_handler(ngx_http_request_t *r)
 {
     ngx_int_t                      rc;
+    ngx_str_t                      authority;
     ngx_http_dispatch_ctx_t       *ctx;
     ngx_http_dispatch_loc_conf_t  *dlcf;
 
@@ -201,6 +204,20 @@ ngx_http_dispatch_handler(ngx_http_request_t *r)
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "dispatch \"%V/%V\"", &ctx->ns, &ctx->script);
+
+    /* a host that would move request.url's path or query: the client's 400 */
+
+    if (ngx_http_dispatch_authority(r, &authority) != NGX_OK) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "dispatch: the host \"%V\" cannot be a URL's host",
+                      ngx_http_dispatch_escaped(r->pool, &authority));
+
+        if (ngx_http_discard_request_body(r) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return NGX_HTTP_BAD_REQUEST;
+    }
 
     if (ngx_http_dispatch_engine == NULL) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
@@ -818,15 +835,62 @@ ngx_http_dispatch_read_body(ngx_http_request_t *r, ngx_str_t *body)
 }
 
 
+/*
+ * request.url's host[:port], as the client asked: the request line's when it
+ * is in absolute form (nginx routes by it too: $host), else the Host header.
+ * NGX_DECLINED when the client's holds a byte that ends or splits a URL's
+ * authority (nginx's own check lets a backslash, "?", "#" and "@" through):
+ * "Host: h\admin" made request.url "http://h/admin/x" for a request nginx
+ * routed as "/x", past a location that guarded "/admin/".
+ */
+
+static ngx_int_t
+ngx_http_dispatch_authority(ngx_http_request_t *r, ngx_str_t *authority)
+{
+    u_char                    *p, *end;
+    ngx_http_core_srv_conf_t  *cscf;
+
+    if (r->host_start && r->host_end) {
+        p = r->host_end;
+        end = r->request_line.data + r->request_line.len;
+
+        if (p < end && *p == ':') {
+            for (p++; p < end && *p >= '0' && *p <= '9'; p++) { /* void */ }
+        }
+
+        authority->data = r->host_start;
+        authority->len = p - r->host_start;
+
+    } else if (r->headers_in.host) {
+        *authority = r->headers_in.host->value;
+
+    } else {
+        cscf = ngx_http_get_module_srv_conf(r, ngx_http_core_module);
+        *authority = cscf->server_name.len ? cscf->server_name
+                                           : r->headers_in.server;
+        return NGX_OK;
+    }
+
+    for (p = authority->data; p < authority->data + authority->len; p++) {
+        if (*p <= 0x20 || *p == 0x7f || *p == '\\' || *p == '/' || *p == '?'
+            || *p == '#' || *p == '@')
+        {
+            return NGX_DECLINED;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
 /* request.url: scheme://host[:port]/path?query, as the client asked */
 
 static ngx_int_t
 ngx_http_dispatch_url(ngx_http_request_t *r, ngx_str_t *url)
 {
-    size_t                     len;
-    u_char                    *p;
-    ngx_str_t                  scheme, host;
-    ngx_http_core_srv_conf_t  *cscf;
+    size_t      len;
+    u_char     *p;
+    ngx_str_t   scheme, host;
 
     ngx_str_set(&scheme, "http");
 
@@ -836,12 +900,8 @@ ngx_http_dispatch_url(ngx_http_request_t *r, ngx_str_t *url)
     }
 #endif
 
-    if (r->headers_in.host) {
-        host = r->headers_in.host->value;
-
-    } else {
-        cscf = ngx_http_get_module_srv_conf(r, ngx_http_core_module);
-        host = cscf->server_name.len ? cscf->server_name : r->headers_in.server;
+    if (ngx_http_dispatch_authority(r, &host) != NGX_OK) {
+        return NGX_ERROR;
     }
 
     if (host.len == 0) {

@@ -18,6 +18,16 @@
 #   the runtime has them, but the management API refused the upload (and a
 #   settings PATCH) with 400 'unknown binding type "service"': only a
 #   script written into Redis by hand could have one.
+# - request.url took the Host header as it came, and nginx's own check of
+#   it lets a backslash, "?", "#" and "@" through: `Host: h\admin` on a
+#   request for /x made request.url http://h\admin/x, which the URL
+#   Standard (and every router on it) reads as path /admin/x: a client got
+#   past a `location /admin/ { deny all; }` to the script's /admin routes;
+#   "?" and "#" hid the path in a query or a fragment. And for a request
+#   line in absolute form (GET http://a.example/x) nginx routes by its host
+#   ($host) while request.url took the Host header's. Now such a host is
+#   answered 400 before the script runs, and request.url takes the request
+#   line's host when there is one (SPEC: the URL the client asked for).
 #
 # Tried and held (no test kept): multipart with duplicate main or metadata
 # parts, 50000 parts, an unterminated part, boundaries of 5000 or 0
@@ -117,6 +127,33 @@ export default { fetch() { return new Response("never") } };';
     is $fixed->{status}, 200, 'then a fixed version uploads'
         or diag "got $fixed->{status} " . substr($fixed->{content} // '', 0, 300);
     is $t->get('/t/up/hang')->{content}, 'fixed', 'and serves';
+}
+
+# ---- request.url's host: nothing the client sends moves its path -------------------
+{
+    my $u = Dispatch::Test->new(workers => 1, server => q{
+        location /admin/ { deny all; dispatch tenants app; }
+        location / { dispatch tenants app; }
+    });
+    # a tenant's router, as frameworks route: by new URL(request.url).pathname
+    $u->put_script('tenants', 'app', q{export default { fetch(req) {
+  const url = new URL(req.url);
+  if (url.pathname.startsWith('/admin')) return new Response('admin area');
+  return new Response(url.host + ' ' + url.pathname);
+} };});
+    my $get = sub { my ($path, $host) = @_; return raw_request($u, { path => $path, host => $host }, timeout => 10) };
+
+    is $get->('/admin/x', 'h')->{status}, 403, 'nginx guards /admin/';
+    is $get->('/x', 'h')->{content}, 'h /x', 'a plain request: the host and path nginx routed';
+    is $get->('/x', 'Example.COM:8080')->{content}, 'example.com:8080 /x', 'a host with a port, in capitals';
+    for my $host ('h\admin', 'h\admin:80', 'h?', 'h#', 'admin@h') {
+        my $r = $get->('/x', $host);
+        is "$r->{status}", '400', "Host: $host cannot move request.url's path: 400";
+        isnt $r->{content}, 'admin area', "Host: $host does not reach the script's /admin routes";
+    }
+    is $get->('http://a.example/x', 'b.example')->{content}, 'a.example /x',
+        'an absolute request line: request.url has its host, as nginx routed ($host)';
+    is $get->('http://a.example:81/x', 'b.example')->{content}, 'a.example:81 /x', 'and its port';
 }
 
 done_testing();
