@@ -883,13 +883,18 @@ ngx_http_dispatch_authority(ngx_http_request_t *r, ngx_str_t *authority)
 }
 
 
-/* request.url: scheme://host[:port]/path?query, as the client asked */
+/*
+ * request.url: scheme://host[:port]/path?query, as the client asked. A
+ * backslash in the path is "%5C" there: nginx (on Unix) routes it as any
+ * byte, the URL Standard reads it as "/", so "/x\..\admin/" routed by
+ * "location /" was "/admin/" to the script.
+ */
 
 static ngx_int_t
 ngx_http_dispatch_url(ngx_http_request_t *r, ngx_str_t *url)
 {
-    size_t      len;
-    u_char     *p;
+    size_t      len, i, backslashes, path;
+    u_char     *p, c;
     ngx_str_t   scheme, host;
 
     ngx_str_set(&scheme, "http");
@@ -908,7 +913,20 @@ ngx_http_dispatch_url(ngx_http_request_t *r, ngx_str_t *url)
         ngx_str_set(&host, "localhost");
     }
 
-    len = scheme.len + sizeof("://") - 1 + host.len + r->unparsed_uri.len;
+    backslashes = 0;
+
+    for (path = 0; path < r->unparsed_uri.len; path++) {
+        c = r->unparsed_uri.data[path];
+
+        if (c == '?' || c == '#') {
+            break;
+        }
+
+        backslashes += (c == '\\');
+    }
+
+    len = scheme.len + sizeof("://") - 1 + host.len + r->unparsed_uri.len
+          + 2 * backslashes;
 
     p = ngx_pnalloc(r->pool, len);
     if (p == NULL) {
@@ -919,7 +937,18 @@ ngx_http_dispatch_url(ngx_http_request_t *r, ngx_str_t *url)
     p = ngx_cpymem(p, scheme.data, scheme.len);
     p = ngx_cpymem(p, "://", sizeof("://") - 1);
     p = ngx_cpymem(p, host.data, host.len);
-    p = ngx_cpymem(p, r->unparsed_uri.data, r->unparsed_uri.len);
+
+    for (i = 0; i < r->unparsed_uri.len; i++) {
+        c = r->unparsed_uri.data[i];
+
+        if (i < path && c == '\\') {
+            p = ngx_cpymem(p, "%5C", 3);
+
+        } else {
+            *p++ = c;
+        }
+    }
+
     url->len = p - url->data;
 
     return NGX_OK;

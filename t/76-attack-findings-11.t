@@ -28,6 +28,10 @@
 #   ($host) while request.url took the Host header's. Now such a host is
 #   answered 400 before the script runs, and request.url takes the request
 #   line's host when there is one (SPEC: the URL the client asked for).
+#   The same through the path: nginx on Unix routes a backslash as any
+#   byte, the URL Standard reads it as "/": GET /x\..\admin/y, routed by
+#   `location /`, was /admin/y to the script. A backslash in the path is
+#   now "%5C" in request.url: one segment, as nginx routed it.
 #
 # Tried and held (no test kept): multipart with duplicate main or metadata
 # parts, 50000 parts, an unterminated part, boundaries of 5000 or 0
@@ -151,6 +155,12 @@ export default { fetch() { return new Response("never") } };';
         is "$r->{status}", '400', "Host: $host cannot move request.url's path: 400";
         isnt $r->{content}, 'admin area', "Host: $host does not reach the script's /admin routes";
     }
+    # a backslash in the path: nginx (on Unix) routes it as any byte, the URL
+    # Standard reads it as "/"
+    is $get->('/x\\..\\admin/y', 'h')->{content}, 'h /x%5C..%5Cadmin/y',
+        'GET /x\\..\\admin/y, routed by "location /": the script sees the one segment nginx saw';
+    is $get->('/x/..\\admin/y?q=\\', 'h')->{content}, 'h /x/..%5Cadmin/y',
+        'GET /x/..\\admin/y?q=\\: likewise';
     is $get->('http://a.example/x', 'b.example')->{content}, 'a.example /x',
         'an absolute request line: request.url has its host, as nginx routed ($host)';
     is $get->('http://a.example:81/x', 'b.example')->{content}, 'a.example:81 /x', 'and its port';
