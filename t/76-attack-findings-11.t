@@ -32,6 +32,14 @@
 #   byte, the URL Standard reads it as "/": GET /x\..\admin/y, routed by
 #   `location /`, was /admin/y to the script. A backslash in the path is
 #   now "%5C" in request.url: one segment, as nginx routed it.
+# - fetch() hung until dispatch_wall_limit when an upstream's body broke in
+#   the same read that brought its head: a malformed chunk size ("zz", a
+#   size past 12 hex digits, a chunk line over 8 KiB) or, when the close
+#   came in that read, a body cut short. The exchange failed with the head
+#   parsed but not yet given to the script, so the error went to a body
+#   read no Response could make and the fetch() promise never settled
+#   (dispatch_fetch_read_timeout does not apply: nothing is awaited from
+#   the upstream). Now such a fetch() rejects with the TypeError.
 #
 # Tried and held (no test kept): multipart with duplicate main or metadata
 # parts, 50000 parts, an unterminated part, boundaries of 5000 or 0
@@ -55,6 +63,9 @@ use Dispatch::Test;
 use Dispatch::Admin;
 use Dispatch::Hostile qw(raw_request);
 use JSON::PP;
+use IO::Socket::INET;
+use Time::HiRes qw(time);
+use POSIX ();
 
 my $t = admin_server(workers => 1);
 
@@ -164,6 +175,60 @@ export default { fetch() { return new Response("never") } };';
     is $get->('http://a.example/x', 'b.example')->{content}, 'a.example /x',
         'an absolute request line: request.url has its host, as nginx routed ($host)';
     is $get->('http://a.example:81/x', 'b.example')->{content}, 'a.example:81 /x', 'and its port';
+}
+
+# ---- an upstream whose body breaks in the read that brings its head ----------------
+{
+    my $port = Dispatch::Test::free_port();
+    my $ls = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $port, Listen => 20,
+                                   ReuseAddr => 1) or die "listen: $!";
+    # each answer in one write, the connection then left open (or closed)
+    my %answer = (
+        badsize => "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n",
+        hugesize => "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10000000000000005\r\nhello\r\n0\r\n\r\n",
+        longline => "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;" . ('x' x 20000) . "\r\nhello\r\n0\r\n\r\n",
+        short => "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello",
+    );
+    my $pid = fork() // die "fork: $!";
+    if (!$pid) {
+        alarm 60;
+        $SIG{CHLD} = 'IGNORE';
+        # prove waits for whoever holds the test's output (Test::More keeps
+        # copies of it): not the upstream
+        POSIX::close($_) for grep { $_ != fileno($ls) } 0 .. 63;
+        while (my $c = $ls->accept) {
+            if (fork()) { close $c; next }
+            my $head = '';
+            while ($head !~ /\r\n\r\n/) { sysread($c, $head, 4096, length $head) or exit 0 }
+            my ($path) = $head =~ m{^GET /(\w+)};
+            syswrite($c, $answer{$path} // "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
+            shutdown($c, 2) if ($path // '') eq 'short';
+            1 while sysread($c, my $rest, 4096);    # until the engine lets go
+            exit 0;
+        }
+        exit 0;
+    }
+    close $ls;
+    my $f = Dispatch::Test->new(workers => 1,
+        http => 'dispatch_fetch_allow 127.0.0.1/32; dispatch_wall_limit 8s; dispatch_fetch_read_timeout 3s;',
+        server => q{ location ~ ^/t/(?<script>[^/]*) { dispatch tenants $script; } });
+    $f->put_script('tenants', 'proxy', qq{export default { async fetch(req) {
+  const what = new URL(req.url).searchParams.get('u');
+  try { const r = await fetch('http://127.0.0.1:$port/' + what); return new Response('read ' + (await r.text())); }
+  catch (e) { return new Response(e.constructor.name + ': ' + e.message); }
+} };});
+    for my $case (['badsize', qr/^TypeError: .*malformed chunked body/], ['hugesize', qr/^TypeError: .*malformed chunked body/],
+                  ['longline', qr/^TypeError: .*malformed chunked body/],
+                  ['short', qr/^TypeError: .*closed the connection before the end of the body/]) {
+        my ($what, $want) = @$case;
+        my $t0 = time;
+        my $r = $f->get("/t/proxy?u=$what", timeout => 15);
+        like "$r->{status} $r->{content}", qr/^200 /, "fetch() of an upstream answering '$what' settles (no 504 exceeded_wall)";
+        like $r->{content}, $want, "  with the TypeError the script catches";
+        cmp_ok time - $t0, '<', 4, '  within a moment';
+    }
+    kill 'TERM', $pid;
+    waitpid $pid, 0;
 }
 
 done_testing();
