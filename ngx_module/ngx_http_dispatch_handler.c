@@ -13,6 +13,7 @@ static ngx_int_t ngx_http_dispatch_read_body(ngx_http_request_t *r,
     ngx_str_t *body);
 static ngx_int_t ngx_http_dispatch_authority(ngx_http_request_t *r,
     ngx_str_t *authority);
+static ngx_uint_t ngx_http_dispatch_authority_unsafe(ngx_str_t *authority);
 static ngx_int_t ngx_http_dispatch_url(ngx_http_request_t *r, ngx_str_t *url);
 static ngx_int_t ngx_http_dispatch_headers_in(ngx_http_request_t *r,
     dispatch_header_t **headers, size_t *nheaders);
@@ -865,21 +866,37 @@ ngx_http_dispatch_authority(ngx_http_request_t *r, ngx_str_t *authority)
         *authority = r->headers_in.host->value;
 
     } else {
+        /* no host from the client (HTTP/1.0): the server's first name */
+
         cscf = ngx_http_get_module_srv_conf(r, ngx_http_core_module);
-        *authority = cscf->server_name.len ? cscf->server_name
-                                           : r->headers_in.server;
+        *authority = cscf->server_name;
+
+        if (ngx_http_dispatch_authority_unsafe(authority)) {
+            ngx_str_null(authority);    /* a regex name: "localhost" */
+        }
+
         return NGX_OK;
     }
+
+    return ngx_http_dispatch_authority_unsafe(authority) ? NGX_DECLINED
+                                                         : NGX_OK;
+}
+
+
+static ngx_uint_t
+ngx_http_dispatch_authority_unsafe(ngx_str_t *authority)
+{
+    u_char  *p;
 
     for (p = authority->data; p < authority->data + authority->len; p++) {
         if (*p <= 0x20 || *p == 0x7f || *p == '\\' || *p == '/' || *p == '?'
             || *p == '#' || *p == '@')
         {
-            return NGX_DECLINED;
+            return 1;
         }
     }
 
-    return NGX_OK;
+    return 0;
 }
 
 

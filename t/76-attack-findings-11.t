@@ -146,10 +146,16 @@ export default { fetch() { return new Response("never") } };';
 
 # ---- request.url's host: nothing the client sends moves its path -------------------
 {
+    my $regex_port = Dispatch::Test::free_port();
     my $u = Dispatch::Test->new(workers => 1, server => q{
         location /admin/ { deny all; dispatch tenants app; }
         location / { dispatch tenants app; }
-    });
+    }, http => qq{
+    server {
+        listen 127.0.0.1:$regex_port;
+        server_name ~^(?<sub>\\w+)\\.example\$ other.example;
+        location / { dispatch tenants app; }
+    }});
     # a tenant's router, as frameworks route: by new URL(request.url).pathname
     $u->put_script('tenants', 'app', q{export default { fetch(req) {
   const url = new URL(req.url);
@@ -172,6 +178,13 @@ export default { fetch() { return new Response("never") } };';
         'GET /x\\..\\admin/y, routed by "location /": the script sees the one segment nginx saw';
     is $get->('/x/..\\admin/y?q=\\', 'h')->{content}, 'h /x/..%5Cadmin/y',
         'GET /x/..\\admin/y?q=\\: likewise';
+    # HTTP/1.0 without a Host: the server's first name, unless it is a regex
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $regex_port, Timeout => 5)
+        or die "connect: $!";
+    print $s "GET /x HTTP/1.0\r\n\r\n";
+    my $plain = do { local $/; <$s> };
+    like $plain, qr/\r\n\r\nlocalhost \/x\z/,
+        'HTTP/1.0 without Host to a server named by a regex first: localhost, not the regex';
     is $get->('http://a.example/x', 'b.example')->{content}, 'a.example /x',
         'an absolute request line: request.url has its host, as nginx routed ($host)';
     is $get->('http://a.example:81/x', 'b.example')->{content}, 'a.example:81 /x', 'and its port';
