@@ -31,7 +31,9 @@
 #   The same through the path: nginx on Unix routes a backslash as any
 #   byte, the URL Standard reads it as "/": GET /x\..\admin/y, routed by
 #   `location /`, was /admin/y to the script. A backslash in the path is
-#   now "%5C" in request.url: one segment, as nginx routed it.
+#   now "%5C" in request.url: one segment, as nginx routed it. And an HTTP/1.0
+#   request without a Host to a server whose first server_name is a regex
+#   had that regex as request.url's host: a 500 for every such request.
 # - fetch() hung until dispatch_wall_limit when an upstream's body broke in
 #   the same read that brought its head: a malformed chunk size ("zz", a
 #   size past 12 hex digits, a chunk line over 8 KiB) or, when the close
