@@ -986,6 +986,7 @@ ngx_http_dispatch_headers_in(ngx_http_request_t *r, dispatch_header_t **headers,
     size_t              n;
     ngx_uint_t          i;
     ngx_list_part_t    *part;
+    ngx_str_t           authority;
     ngx_table_elt_t    *h;
     dispatch_header_t  *out;
 
@@ -1020,6 +1021,20 @@ ngx_http_dispatch_headers_in(ngx_http_request_t *r, dispatch_header_t **headers,
 
             out[n].name = (dispatch_str_t) ngx_http_dispatch_str(h[i].key);
             out[n].value = (dispatch_str_t) ngx_http_dispatch_str(h[i].value);
+
+            /*
+             * A request line in absolute form names the host (RFC 9112
+             * 3.2.2: the Host header is then ignored), as request.url and
+             * nginx's $host do: the script's Host header says the same.
+             */
+
+            if (&h[i] == r->headers_in.host && r->host_start && r->host_end
+                && ngx_http_dispatch_authority(r, &authority) == NGX_OK)
+            {
+                out[n].value = (dispatch_str_t)
+                               ngx_http_dispatch_str(authority);
+            }
+
             n++;
         }
     }

@@ -27,7 +27,8 @@
 #   line in absolute form (GET http://a.example/x) nginx routes by its host
 #   ($host) while request.url took the Host header's. Now such a host is
 #   answered 400 before the script runs, and request.url takes the request
-#   line's host when there is one (SPEC: the URL the client asked for).
+#   line's host when there is one (SPEC: the URL the client asked for),
+#   and so does the Host header the script reads (RFC 9112 3.2.2).
 #   The same through the path: nginx on Unix routes a backslash as any
 #   byte, the URL Standard reads it as "/": GET /x\..\admin/y, routed by
 #   `location /`, was /admin/y to the script. A backslash in the path is
@@ -187,6 +188,7 @@ export default { fetch() { return new Response("never") } };';
     my $u = Dispatch::Test->new(workers => 1, server => q{
         location /admin/ { deny all; dispatch tenants app; }
         location / { dispatch tenants app; }
+        location = /t/hosthdr { dispatch tenants hosthdr; }
     }, http => qq{
     server {
         listen 127.0.0.1:$regex_port;
@@ -225,6 +227,9 @@ export default { fetch() { return new Response("never") } };';
     is $get->('http://a.example/x', 'b.example')->{content}, 'a.example /x',
         'an absolute request line: request.url has its host, as nginx routed ($host)';
     is $get->('http://a.example:81/x', 'b.example')->{content}, 'a.example:81 /x', 'and its port';
+    $u->put_script('tenants', 'hosthdr', q{export default { fetch(req) { return new Response(req.headers.get('host')); } };});
+    is raw_request($u, { path => 'http://a.example:81/t/hosthdr', host => 'b.example' }, timeout => 10)->{content},
+        'a.example:81', "and the script's Host header says the same (not the client's b.example)";
 }
 
 # ---- an upstream whose body breaks in the read that brings its head ----------------
