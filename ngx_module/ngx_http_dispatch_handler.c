@@ -11,6 +11,9 @@
 static void ngx_http_dispatch_body_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_dispatch_read_body(ngx_http_request_t *r,
     ngx_str_t *body);
+static ngx_int_t ngx_http_dispatch_authority(ngx_http_request_t *r,
+    ngx_str_t *authority);
+static ngx_uint_t ngx_http_dispatch_authority_unsafe(ngx_str_t *authority);
 static ngx_int_t ngx_http_dispatch_url(ngx_http_request_t *r, ngx_str_t *url);
 static ngx_int_t ngx_http_dispatch_headers_in(ngx_http_request_t *r,
     dispatch_header_t **headers, size_t *nheaders);
@@ -156,6 +159,7 @@ ngx_int_t
 ngx_http_dispatch_handler(ngx_http_request_t *r)
 {
     ngx_int_t                      rc;
+    ngx_str_t                      authority;
     ngx_http_dispatch_ctx_t       *ctx;
     ngx_http_dispatch_loc_conf_t  *dlcf;
 
@@ -201,6 +205,20 @@ ngx_http_dispatch_handler(ngx_http_request_t *r)
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "dispatch \"%V/%V\"", &ctx->ns, &ctx->script);
+
+    /* a host that would move request.url's path or query: the client's 400 */
+
+    if (ngx_http_dispatch_authority(r, &authority) != NGX_OK) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "dispatch: the host \"%V\" cannot be a URL's host",
+                      ngx_http_dispatch_escaped(r->pool, &authority));
+
+        if (ngx_http_discard_request_body(r) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return NGX_HTTP_BAD_REQUEST;
+    }
 
     if (ngx_http_dispatch_engine == NULL) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
@@ -818,15 +836,83 @@ ngx_http_dispatch_read_body(ngx_http_request_t *r, ngx_str_t *body)
 }
 
 
-/* request.url: scheme://host[:port]/path?query, as the client asked */
+/*
+ * request.url's host[:port], as the client asked: the request line's when it
+ * is in absolute form (nginx routes by it too: $host), else the Host header.
+ * NGX_DECLINED when the client's holds a byte that ends or splits a URL's
+ * authority (nginx's own check lets a backslash, "?", "#" and "@" through):
+ * "Host: h\admin" made request.url "http://h/admin/x" for a request nginx
+ * routed as "/x", past a location that guarded "/admin/".
+ */
+
+static ngx_int_t
+ngx_http_dispatch_authority(ngx_http_request_t *r, ngx_str_t *authority)
+{
+    u_char                    *p, *end;
+    ngx_http_core_srv_conf_t  *cscf;
+
+    if (r->host_start && r->host_end) {
+        p = r->host_end;
+        end = r->request_line.data + r->request_line.len;
+
+        if (p < end && *p == ':') {
+            for (p++; p < end && *p >= '0' && *p <= '9'; p++) { /* void */ }
+        }
+
+        authority->data = r->host_start;
+        authority->len = p - r->host_start;
+
+    } else if (r->headers_in.host) {
+        *authority = r->headers_in.host->value;
+
+    } else {
+        /* no host from the client (HTTP/1.0): the server's first name */
+
+        cscf = ngx_http_get_module_srv_conf(r, ngx_http_core_module);
+        *authority = cscf->server_name;
+
+        if (ngx_http_dispatch_authority_unsafe(authority)) {
+            ngx_str_null(authority);    /* a regex name: "localhost" */
+        }
+
+        return NGX_OK;
+    }
+
+    return ngx_http_dispatch_authority_unsafe(authority) ? NGX_DECLINED
+                                                         : NGX_OK;
+}
+
+
+static ngx_uint_t
+ngx_http_dispatch_authority_unsafe(ngx_str_t *authority)
+{
+    u_char  *p;
+
+    for (p = authority->data; p < authority->data + authority->len; p++) {
+        if (*p <= 0x20 || *p == 0x7f || *p == '\\' || *p == '/' || *p == '?'
+            || *p == '#' || *p == '@')
+        {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+/*
+ * request.url: scheme://host[:port]/path?query, as the client asked. A
+ * backslash in the path is "%5C" there: nginx (on Unix) routes it as any
+ * byte, the URL Standard reads it as "/", so "/x\..\admin/" routed by
+ * "location /" was "/admin/" to the script.
+ */
 
 static ngx_int_t
 ngx_http_dispatch_url(ngx_http_request_t *r, ngx_str_t *url)
 {
-    size_t                     len;
-    u_char                    *p;
-    ngx_str_t                  scheme, host;
-    ngx_http_core_srv_conf_t  *cscf;
+    size_t      len, i, backslashes, path;
+    u_char     *p, c;
+    ngx_str_t   scheme, host;
 
     ngx_str_set(&scheme, "http");
 
@@ -836,19 +922,28 @@ ngx_http_dispatch_url(ngx_http_request_t *r, ngx_str_t *url)
     }
 #endif
 
-    if (r->headers_in.host) {
-        host = r->headers_in.host->value;
-
-    } else {
-        cscf = ngx_http_get_module_srv_conf(r, ngx_http_core_module);
-        host = cscf->server_name.len ? cscf->server_name : r->headers_in.server;
+    if (ngx_http_dispatch_authority(r, &host) != NGX_OK) {
+        return NGX_ERROR;
     }
 
     if (host.len == 0) {
         ngx_str_set(&host, "localhost");
     }
 
-    len = scheme.len + sizeof("://") - 1 + host.len + r->unparsed_uri.len;
+    backslashes = 0;
+
+    for (path = 0; path < r->unparsed_uri.len; path++) {
+        c = r->unparsed_uri.data[path];
+
+        if (c == '?' || c == '#') {
+            break;
+        }
+
+        backslashes += (c == '\\');
+    }
+
+    len = scheme.len + sizeof("://") - 1 + host.len + r->unparsed_uri.len
+          + 2 * backslashes;
 
     p = ngx_pnalloc(r->pool, len);
     if (p == NULL) {
@@ -859,7 +954,18 @@ ngx_http_dispatch_url(ngx_http_request_t *r, ngx_str_t *url)
     p = ngx_cpymem(p, scheme.data, scheme.len);
     p = ngx_cpymem(p, "://", sizeof("://") - 1);
     p = ngx_cpymem(p, host.data, host.len);
-    p = ngx_cpymem(p, r->unparsed_uri.data, r->unparsed_uri.len);
+
+    for (i = 0; i < r->unparsed_uri.len; i++) {
+        c = r->unparsed_uri.data[i];
+
+        if (i < path && c == '\\') {
+            p = ngx_cpymem(p, "%5C", 3);
+
+        } else {
+            *p++ = c;
+        }
+    }
+
     url->len = p - url->data;
 
     return NGX_OK;
@@ -880,6 +986,7 @@ ngx_http_dispatch_headers_in(ngx_http_request_t *r, dispatch_header_t **headers,
     size_t              n;
     ngx_uint_t          i;
     ngx_list_part_t    *part;
+    ngx_str_t           authority;
     ngx_table_elt_t    *h;
     dispatch_header_t  *out;
 
@@ -914,6 +1021,20 @@ ngx_http_dispatch_headers_in(ngx_http_request_t *r, dispatch_header_t **headers,
 
             out[n].name = (dispatch_str_t) ngx_http_dispatch_str(h[i].key);
             out[n].value = (dispatch_str_t) ngx_http_dispatch_str(h[i].value);
+
+            /*
+             * A request line in absolute form names the host (RFC 9112
+             * 3.2.2: the Host header is then ignored), as request.url and
+             * nginx's $host do: the script's Host header says the same.
+             */
+
+            if (&h[i] == r->headers_in.host && r->host_start && r->host_end
+                && ngx_http_dispatch_authority(r, &authority) == NGX_OK)
+            {
+                out[n].value = (dispatch_str_t)
+                               ngx_http_dispatch_str(authority);
+            }
+
             n++;
         }
     }

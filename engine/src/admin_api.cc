@@ -952,6 +952,20 @@ void AdminCall::script_delete() {
 }
 
 void AdminCall::script_upload(bool content_only) {
+  // An upload runs the script's top level here. One in the penalty box (it
+  // took a worker down, perhaps in this very validation, or kept hitting its
+  // limits) is not run again until its period is over or it is lifted: its
+  // top level hanging past dispatch_hang_timeout ended a worker per upload.
+  const dispatch_host_t &raw = engine_.host().raw();
+  std::string boxed_key = ns_ + "/" + name_;
+  uint64_t boxed_ms = raw.quarantined ? raw.quarantined(raw.data, boxed_key.data(),
+                                                        boxed_key.size()) : 0;
+  if (boxed_ms > 0) {
+    return fail(409, kCodeConflict, "the script \"" + name_ + "\" is in the penalty box for " +
+                                        std::to_string((boxed_ms + 999) / 1000) +
+                                        "s more: no upload of it is run until then (DELETE "
+                                        ".../scripts/" + name_ + "/quarantine lifts it)");
+  }
   auto upload = std::make_shared<Upload>();
   std::string err;
   if (!parse_upload(content_type_in_, request_body_, engine_.script_max_size(), upload.get(),

@@ -440,6 +440,7 @@ void FetchExchange::pump_read() {
   bool body_now = body_bytes_ != body_was || body_done_ != done_was;
   finish_if_done();
   if (head_now && events_.head) {
+    head_told_ = true;
     events_.head(status_, reason_, headers_);
     std::vector<std::pair<std::string, std::string>>().swap(headers_);
   }
@@ -674,7 +675,7 @@ void FetchExchange::fail(const std::string &why) {
   conn_ = nullptr;
   if (read_timer_) read_timer_->stop();
   if (send_timer_) send_timer_->stop();
-  if (!head_done_) {
+  if (!head_told_) {
     if (events_.failed) events_.failed(why);
   } else {
     body_error_ = why;

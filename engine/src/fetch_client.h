@@ -179,6 +179,10 @@ class FetchExchange {
 
   std::string in_;          // bytes read, not yet parsed
   bool head_done_ = false;
+  // events_.head was called: the script has a Response to read a body error
+  // from. A body that breaks in the read that brought the head (a malformed
+  // chunk, the connection closed short) fails the fetch() itself.
+  bool head_told_ = false;
   int status_ = 0;
   std::string reason_;
   std::vector<std::pair<std::string, std::string>> headers_;

@@ -371,6 +371,13 @@ bool bindings_valid(const json_t *bindings, std::string *err) {
         *err = what + " (dispatch_namespace) needs a namespace";
         return false;
       }
+    } else if (strcmp(type, "service") == 0) {
+      // Another script of the uploader's own namespace (README Bindings);
+      // its name's syntax is checked where the scratch isolate starts.
+      if (!json_is_string(json_object_get(b, "service"))) {
+        *err = what + " (service) needs a service";
+        return false;
+      }
     } else if (strcmp(type, "inherit") == 0) {
       // resolved against the version it replaces
     } else {
