@@ -309,7 +309,8 @@ void TenantIsolate::report_unhandled_rejections(v8::Local<v8::Context> context) 
   auto call = [&](v8::Local<v8::Value> promise, v8::Local<v8::Value> reason, double dropped) {
     v8::TryCatch try_catch(isolate_);
     v8::Local<v8::Value> args[] = {promise, reason, v8::Number::New(isolate_, dropped)};
-    (void)report.As<v8::Function>()->Call(context, v8::Undefined(isolate_), 3, args);
+    // What the listener threw was logged by the built-ins; nothing to read.
+    if (report.As<v8::Function>()->Call(context, v8::Undefined(isolate_), 3, args).IsEmpty()) return;
   };
   for (int round = 0; round < kRejectionReportRounds && !unhandled_rejections_.empty(); round++) {
     std::vector<UnhandledRejection> list;
