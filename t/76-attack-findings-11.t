@@ -107,6 +107,35 @@ use POSIX ();
 
 my $t = admin_server(workers => 1);
 
+# ---- metadata past 1 MiB: every isolate start parsed it outside any limit -------
+# An 8 MB json binding (metadata is outside dispatch_script_max_size) held
+# the worker about a second at each start of the script's isolates.
+{
+    api($t, POST => '', json => { name => 'meta' });
+    my $code = 'export default { fetch(req, env) { return new Response(String(Object.keys(env.BIG ?? {}).length)) } };';
+    my $big = { map { ("k$_" => 'v' x 100) } 1 .. 12000 };    # ~1.4 MB of JSON
+    my $up = sub {
+        my ($name, %meta) = @_;
+        return curl_upload($t, 'meta', $name, metadata => { main_module => 'worker.js', %meta }, metadata_as_file => 1,
+                           files => [[ 'worker.js', 'worker.js', 'application/javascript+module', $code ]]);
+    };
+    envelope_error($up->('huge', bindings => [{ type => 'json', name => 'BIG', json => $big }]), 400,
+                   'an upload whose metadata is over 1 MiB', qr/metadata would be \d+ bytes, more than 1048576/);
+    is $t->redis('EXISTS', 'dispatch:{meta}:script:huge'), 0, 'and nothing is stored';
+    envelope_ok($up->('small', bindings => [{ type => 'json', name => 'BIG', json => { a => 1 } }]), 'a small json binding uploads');
+    envelope_error(api($t, PATCH => '/meta/scripts/small/settings',
+                       json => { bindings => [{ type => 'json', name => 'BIG', json => $big }] }), 400,
+                   'a settings PATCH that would take the metadata over 1 MiB', qr/more than 1048576/);
+    is $t->get('/t/meta/small')->{content}, '1', 'the script keeps its bindings as they were';
+    # Written straight into Redis: refused as it loads, at once.
+    $t->put_script('meta', 'direct', $code, metadata => JSON::PP->new->encode({ bindings => [{ type => 'json', name => 'BIG', json => $big }] }));
+    my $t0 = time;
+    my $r = $t->get('/t/meta/direct');
+    isnt $r->{status}, 200, 'a script whose stored metadata is over 1 MiB is not run';
+    cmp_ok time - $t0, '<', 5, 'and the answer comes at once';
+    like $t->error_log, qr/metadata is \d+ bytes, more than 1048576/, 'the error log says why';
+}
+
 # ---- a service binding, uploaded as the README writes it --------------------------
 {
     api($t, POST => '', json => { name => 'svc' });

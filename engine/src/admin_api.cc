@@ -565,6 +565,12 @@ void AdminCall::route() {
 
 namespace {
 
+std::string metadata_too_large(size_t bytes) {
+  return "the script's metadata would be " + std::to_string(bytes) + " bytes, more than " +
+         std::to_string(ScriptStore::kMaxMetadataBytes) +
+         " (bindings, tags and limits together; a json or text binding is its value's size)";
+}
+
 json_t *namespace_object(const std::string &ns, const std::map<std::string, std::string> &rec,
                          long long script_count) {
   json_t *o = json_object();
@@ -1020,6 +1026,9 @@ void AdminCall::script_upload(bool content_only) {
       return self->fail(500, kCodeStore, err);
     }
     upload->metadata = dump(meta.get());
+    if (upload->metadata.size() > ScriptStore::kMaxMetadataBytes) {
+      return self->fail(400, kCodeValidation, metadata_too_large(upload->metadata.size()));
+    }
 
     // Compiled and its top level run in a scratch isolate, before anything
     // is stored: a refused upload changes nothing.
@@ -1100,6 +1109,9 @@ void AdminCall::update_metadata(const std::string &etag, json_t *meta, json_t *r
   std::string err;
   if (!engine_.secret_seal().seal_bindings(meta, &err)) return fail(500, kCodeStore, err);
   std::string metadata = dump(meta);
+  if (metadata.size() > ScriptStore::kMaxMetadataBytes) {
+    return fail(400, kCodeValidation, metadata_too_large(metadata.size()));
+  }
   std::string new_etag = sha256_hex({etag, metadata});
   // Stored only when the script is still the version that was read: a
   // concurrent change is a 409, never lost.

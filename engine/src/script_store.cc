@@ -67,6 +67,10 @@ ScriptLoad parse_script(const std::string &ns, const std::string &name, size_t m
     result.error = "the script has no \"code\" field";
   } else if (script->format != "module" && script->format != "service-worker") {
     result.error = "unknown format \"" + script->format + "\"";
+  } else if (script->metadata.size() > ScriptStore::kMaxMetadataBytes) {
+    result.error = "the script's metadata is " + std::to_string(script->metadata.size()) +
+                   " bytes, more than " + std::to_string(ScriptStore::kMaxMetadataBytes) +
+                   " (bindings, tags and limits together)";
   } else if (script->size() > max_size) {
     result.error = "the script is " + std::to_string(script->size()) +
                    " bytes, more than dispatch_script_max_size (" +

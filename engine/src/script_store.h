@@ -120,6 +120,11 @@ class ScriptStore {
   // source, and WebAssembly bytes.
   static const char kModulePrefix[];
   static const char kWasmPrefix[];
+  // The largest metadata (bindings, tags, flags, limits as JSON) stored or
+  // loaded: every isolate of the script parses it as it starts, outside
+  // any CPU limit (an 8 MB json binding held the worker ~1 s per start).
+  // Cloudflare holds a variable to 5 KB.
+  static constexpr size_t kMaxMetadataBytes = 1 << 20;
   // What an entry is counted as beyond its script's bytes: its key, the
   // entry and the ScriptSource with their allocations (an estimate on the
   // generous side; not measured).
