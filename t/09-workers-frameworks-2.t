@@ -1,0 +1,812 @@
+#!/usr/bin/perl
+# More real Workers apps, written as their libraries' documentation writes
+# them for Cloudflare Workers, bundled as wrangler bundles them (`wrangler
+# deploy --dry-run --outdir`, all at once), uploaded through the management
+# API as wrangler uploads them and driven over HTTP through nginx: an MCP
+# server (@modelcontextprotocol/sdk's web-standard Streamable HTTP transport,
+# stateless) driven by the SDK's own client; openai and stripe pointed at
+# loopback stand-ins (stripe's webhook signatures with its SubtleCrypto
+# provider); server-side rendering with vue (renderToWebStream) and preact;
+# text formats (marked, yaml, fast-xml-parser, superjson, valibot, dayjs);
+# bytes (fflate, @noble/hashes, @noble/curves, nanoid, uuid, ulid); effect;
+# @aws-sdk/client-s3 with presigned URLs (nodejs_compat); linkedom and
+# cheerio; @cloudflare/workers-oauth-provider over KV. Expected values are
+# computed independently: by Node.js running the same code on the same
+# library, by Perl, or known constants. Every package pinned in
+# t/clients/package.json; scripts/setup-deps installs them.
+use strict;
+use warnings;
+use Test::More;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Dispatch::Test;
+use Dispatch::Admin;
+use Dispatch::TestUpstream;
+use Digest::SHA qw(sha256_hex hmac_sha256_hex);
+use File::Temp qw(tempdir);
+use IO::Compress::Gzip qw(gzip $GzipError);
+use IO::Uncompress::Gunzip qw(gunzip $GunzipError);
+use JSON::PP qw(decode_json encode_json);
+use MIME::Base64 qw(encode_base64 decode_base64);
+
+my $WRANGLER = npm_tool_or_skip('.bin/wrangler');
+npm_tool_or_skip("$_/package.json")
+    for qw(@modelcontextprotocol/sdk zod openai stripe vue preact preact-render-to-string marked yaml
+          fast-xml-parser superjson valibot dayjs fflate @noble/hashes @noble/curves nanoid uuid ulid
+          effect @aws-sdk/client-s3 @aws-sdk/s3-request-presigner linkedom cheerio
+          @cloudflare/workers-oauth-provider);
+my $NODE = 'node';
+
+my $DATE = '2025-09-01';
+my $up = Dispatch::TestUpstream->new;    # /echo: what a client sent
+my $STANDIN = Dispatch::Test::free_port;              # nginx itself answering as OpenAI, Stripe and S3 would
+
+my %APPS;    # name => [main, files, flags, metadata]
+sub app { my ($name, $main, $files, %o) = @_; $APPS{$name} = { main => $main, files => $files, %o } }
+
+# ------------------------------------------------------------- the apps
+
+# --- @modelcontextprotocol/sdk: the stateless Streamable HTTP server of its
+# documentation for Workers (a server and a transport per request).
+app('mcp', 'src/index.ts', { 'src/index.ts' => <<'TS' });
+import { McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
+import { z } from 'zod';
+
+function createServer(env: { GREETING: string }) {
+  const server = new McpServer({ name: 'dispatch-mcp', version: '1.0.0' });
+  server.registerTool('add', {
+    title: 'Addition', description: 'Adds two numbers',
+    inputSchema: { a: z.number(), b: z.number() },
+  }, async ({ a, b }) => ({ content: [{ type: 'text', text: String(a + b) }] }));
+  server.registerTool('sha256', {
+    description: 'The SHA-256 of a text, in hex',
+    inputSchema: { text: z.string() },
+    outputSchema: { hex: z.string() },
+  }, async ({ text }) => {
+    const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text));
+    const hex = [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
+    return { content: [{ type: 'text', text: hex }], structuredContent: { hex } };
+  });
+  server.registerTool('countdown', {
+    description: 'Counts down, reporting progress as it goes',
+    inputSchema: { from: z.number().int().min(1).max(5) },
+  }, async ({ from }, extra) => {
+    const token = extra._meta?.progressToken;
+    for (let i = 1; i <= from; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      if (token !== undefined)
+        await extra.sendNotification({ method: 'notifications/progress', params: { progressToken: token, progress: i, total: from } });
+    }
+    return { content: [{ type: 'text', text: 'liftoff' }] };
+  });
+  server.registerResource('greeting', new ResourceTemplate('greeting://{name}', { list: undefined }),
+    { title: 'Greeting', description: 'A greeting for a name' },
+    async (uri, { name }) => ({ contents: [{ uri: uri.href, text: `${env.GREETING}, ${name}!` }] }));
+  server.registerPrompt('review', {
+    description: 'Review some code', argsSchema: { code: z.string() },
+  }, ({ code }) => ({ messages: [{ role: 'user', content: { type: 'text', text: `Please review this code:\n\n${code}` } }] }));
+  return server;
+}
+
+export default {
+  async fetch(request: Request, env: { GREETING: string }): Promise<Response> {
+    if (new URL(request.url).pathname !== '/mcp') return new Response('Not found', { status: 404 });
+    // stateless: no standalone stream to GET, no session to DELETE
+    if (request.method !== 'POST')
+      return Response.json({ jsonrpc: '2.0', error: { code: -32000, message: 'Method not allowed.' }, id: null }, { status: 405 });
+    const server = createServer(env);
+    const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined });
+    await server.connect(transport);
+    return transport.handleRequest(request);
+  },
+};
+TS
+$APPS{mcp}{meta} = { bindings => [{ type => 'plain_text', name => 'GREETING', text => 'Howdy' }] };
+
+# --- openai: the SDK at a baseURL (the echo shows what it sent; nginx plays
+# the API for a completion and a streamed completion).
+app('openai', 'src/index.ts', { 'src/index.ts' => <<'TS' });
+import OpenAI from 'openai';
+
+type Env = { OPENAI_API_KEY: string; ECHO_URL: string; API_URL: string; STREAM_URL: string };
+
+export default {
+  async fetch(request: Request, env: Env): Promise<Response> {
+    const { pathname } = new URL(request.url);
+    if (pathname === '/sent') {
+      const openai = new OpenAI({ apiKey: env.OPENAI_API_KEY, baseURL: env.ECHO_URL, maxRetries: 0 });
+      const echo = await openai.chat.completions.create({
+        model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'What is 2 + 2?' }], temperature: 0,
+      });
+      return Response.json(echo);
+    }
+    const openai = new OpenAI({ apiKey: env.OPENAI_API_KEY, baseURL: env.API_URL, maxRetries: 0 });
+    if (pathname === '/chat') {
+      const completion = await openai.chat.completions.create({
+        model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Say hello' }],
+      });
+      return Response.json({ content: completion.choices[0].message.content, usage: completion.usage });
+    }
+    if (pathname === '/stream') {
+      const streaming = new OpenAI({ apiKey: env.OPENAI_API_KEY, baseURL: env.STREAM_URL, maxRetries: 0 });
+      const stream = await streaming.chat.completions.create({
+        model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Count' }], stream: true,
+      });
+      const { readable, writable } = new TransformStream();
+      const writer = writable.getWriter();
+      const encoder = new TextEncoder();
+      (async () => {
+        for await (const chunk of stream) await writer.write(encoder.encode(chunk.choices[0]?.delta?.content ?? ''));
+        await writer.close();
+      })();
+      return new Response(readable, { headers: { 'content-type': 'text/plain; charset=utf-8' } });
+    }
+    if (pathname === '/missing') {
+      try {
+        await openai.models.retrieve('no-such-model');
+        return new Response('no error');
+      } catch (err) {
+        return Response.json({ name: err.constructor.name, status: err.status, message: err.message,
+                                isNotFound: err instanceof OpenAI.NotFoundError });
+      }
+    }
+    return new Response('Not found', { status: 404 });
+  },
+};
+TS
+my $openai_meta = { bindings => [
+    { type => 'secret_text', name => 'OPENAI_API_KEY', text => 'sk-test-0123456789' },
+    { type => 'plain_text', name => 'ECHO_URL', text => $up->url('/echo/v1') },
+    { type => 'plain_text', name => 'API_URL', text => "http://127.0.0.1:$STANDIN/v1" },
+    { type => 'plain_text', name => 'STREAM_URL', text => "http://127.0.0.1:$STANDIN/stream/v1" } ] };
+$APPS{openai}{meta} = $openai_meta;
+
+# --- stripe: webhook signatures checked with its SubtleCrypto provider, as
+# its Workers example does; an API call through its fetch HTTP client.
+app('stripe', 'src/index.ts', { 'src/index.ts' => <<'TS' });
+import Stripe from 'stripe';
+
+const cryptoProvider = Stripe.createSubtleCryptoProvider();
+type Env = { STRIPE_API_KEY: string; STRIPE_WEBHOOK_SECRET: string; STANDIN_PORT: string };
+
+export default {
+  async fetch(request: Request, env: Env): Promise<Response> {
+    const stripe = new Stripe(env.STRIPE_API_KEY, {
+      httpClient: Stripe.createFetchHttpClient(),
+      host: '127.0.0.1', port: Number(env.STANDIN_PORT), protocol: 'http', maxNetworkRetries: 0,
+    });
+    const { pathname } = new URL(request.url);
+    if (pathname === '/webhook') {
+      const signature = request.headers.get('Stripe-Signature') ?? '';
+      const body = await request.text();
+      try {
+        const event = await stripe.webhooks.constructEventAsync(body, signature, env.STRIPE_WEBHOOK_SECRET, undefined, cryptoProvider);
+        return Response.json({ received: event.type, object: event.data.object.id });
+      } catch (err) {
+        return new Response(`Webhook Error: ${err.message}`, { status: 400 });
+      }
+    }
+    if (pathname === '/test-header') {
+      const payload = await request.text();
+      const header = await stripe.webhooks.generateTestHeaderStringAsync({
+        payload, secret: env.STRIPE_WEBHOOK_SECRET, timestamp: 1700000000, cryptoProvider });
+      return new Response(header);
+    }
+    if (pathname === '/customer') {
+      const customer = await stripe.customers.create({ email: 'ada@example.com', metadata: { plan: 'pro' } });
+      return Response.json({ id: customer.id, email: customer.email, object: customer.object });
+    }
+    return new Response('Not found', { status: 404 });
+  },
+};
+TS
+$APPS{stripe}{meta} = { bindings => [
+    { type => 'secret_text', name => 'STRIPE_API_KEY', text => 'sk_test_0123456789' },
+    { type => 'secret_text', name => 'STRIPE_WEBHOOK_SECRET', text => 'whsec_test_secret' },
+    { type => 'plain_text', name => 'STANDIN_PORT', text => "$STANDIN" } ] };
+
+# --- server-side rendering: vue's renderToString and renderToWebStream (an
+# async setup() under <Suspense>) and preact-render-to-string. src/views.js
+# is what Node.js renders too, for the expected HTML.
+my $ssr_views = <<'JS';
+import { createSSRApp, defineComponent, h, ref, Suspense } from 'vue';
+import { h as ph } from 'preact';
+
+const Item = defineComponent({ props: ['label'], setup: (props) => () => h('li', { class: 'item' }, props.label) });
+const Slow = defineComponent({
+  async setup() {
+    const forecast = await new Promise((resolve) => setTimeout(() => resolve('sunny'), 300));
+    return () => h('p', { id: 'forecast' }, `forecast: ${forecast}`);
+  },
+});
+export function vueApp(items) {
+  return createSSRApp({
+    setup() {
+      const count = ref(items.length);
+      return () => h('main', [
+        h('h1', `${count.value} items <escaped>`),
+        h('ul', items.map((label) => h(Item, { label }))),
+        h(Suspense, null, { default: () => h(Slow), fallback: () => h('p', 'loading') }),
+      ]);
+    },
+  });
+}
+function Card({ title, tags }) {
+  return ph('article', { class: 'card', 'data-n': tags.length },
+    ph('h2', null, title), ph('ul', null, tags.map((t) => ph('li', { key: t }, t))),
+    ph('input', { type: 'checkbox', checked: true, disabled: false }));
+}
+export const preactPage = (title, tags) => ph(Card, { title, tags });
+JS
+app('ssr', 'src/index.js', { 'src/views.js' => $ssr_views, 'src/index.js' => <<'JS' });
+import { renderToString, renderToWebStream } from 'vue/server-renderer';
+import { renderToString as preactRender } from 'preact-render-to-string';
+import { vueApp, preactPage } from './views.js';
+
+export default {
+  async fetch(request) {
+    const url = new URL(request.url);
+    const items = url.searchParams.getAll('item');
+    if (url.pathname === '/vue') return new Response(await renderToString(vueApp(items)), { headers: { 'content-type': 'text/html' } });
+    if (url.pathname === '/vue-stream')
+      return new Response(renderToWebStream(vueApp(items)), { headers: { 'content-type': 'text/html' } });
+    if (url.pathname === '/preact')
+      return new Response(preactRender(preactPage(url.searchParams.get('title'), items)), { headers: { 'content-type': 'text/html' } });
+    return new Response('Not found', { status: 404 });
+  },
+};
+JS
+
+# --- text formats: pure functions of src/formats.js, which Node.js runs too.
+my $formats = <<'JS';
+import { marked } from 'marked';
+import YAML from 'yaml';
+import { XMLParser, XMLBuilder } from 'fast-xml-parser';
+import superjson from 'superjson';
+import * as v from 'valibot';
+import dayjs from 'dayjs';
+import utc from 'dayjs/plugin/utc.js';
+import timezone from 'dayjs/plugin/timezone.js';
+import relativeTime from 'dayjs/plugin/relativeTime.js';
+dayjs.extend(utc);
+dayjs.extend(timezone);
+dayjs.extend(relativeTime);
+
+const Signup = v.object({
+  email: v.pipe(v.string(), v.email()),
+  age: v.pipe(v.number(), v.integer(), v.minValue(18)),
+  tags: v.optional(v.array(v.string()), []),
+});
+
+export const formats = {
+  markdown: (text) => marked.parse(text, { gfm: true }),
+  yaml: (text) => { const doc = YAML.parse(text); return { doc, back: YAML.stringify(doc) }; },
+  xml: (text) => {
+    const doc = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '@' }).parse(text);
+    return { doc, back: new XMLBuilder({ ignoreAttributes: false, attributeNamePrefix: '@', format: true }).build(doc) };
+  },
+  superjson: (text) => {
+    const value = superjson.parse(text);
+    return superjson.stringify({ got: value, when: new Date(Date.UTC(2024, 1, 29)), big: 2n ** 70n,
+      set: new Set(['a', 'b']), map: new Map([[1, { re: /x+/gi }]]), undef: undefined });
+  },
+  valibot: (text) => {
+    const r = v.safeParse(Signup, JSON.parse(text));
+    return r.success ? { ok: true, output: r.output } : { ok: false, issues: r.issues.map((i) => [v.getDotPath(i), i.message]) };
+  },
+  dayjs: (text) => {
+    const d = dayjs.utc(text);
+    return { iso: d.add(1, 'year').toISOString(), fmt: d.format('dddd D MMMM YYYY HH:mm'),
+             tokyo: d.tz('Asia/Tokyo').format('YYYY-MM-DD HH:mm Z'), from: d.from(d.add(3, 'day')),
+             startOfWeek: d.startOf('week').format('YYYY-MM-DD'), valid: dayjs('nonsense').isValid() };
+  },
+};
+JS
+app('formats', 'src/index.js', { 'src/formats.js' => $formats, 'src/index.js' => <<'JS' });
+import { formats } from './formats.js';
+
+export default {
+  async fetch(request) {
+    const name = new URL(request.url).pathname.slice(1);
+    if (!Object.hasOwn(formats, name)) return new Response('Not found', { status: 404 });
+    const out = formats[name](await request.text());
+    return typeof out === 'string' ? new Response(out) : Response.json(out);
+  },
+};
+JS
+
+# --- bytes: fflate, @noble/hashes, @noble/curves, nanoid, uuid, ulid.
+app('bytes', 'src/index.js', { 'src/index.js' => <<'JS' });
+import { gzipSync, gunzipSync, zipSync, strToU8, strFromU8 } from 'fflate';
+import { sha256, sha512 } from '@noble/hashes/sha2.js';
+import { sha3_256 } from '@noble/hashes/sha3.js';
+import { blake3 } from '@noble/hashes/blake3.js';
+import { hmac } from '@noble/hashes/hmac.js';
+import { pbkdf2 } from '@noble/hashes/pbkdf2.js';
+import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
+import { ed25519 } from '@noble/curves/ed25519.js';
+import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { nanoid, customAlphabet } from 'nanoid';
+import { v4 as uuidv4, v5 as uuidv5, v7 as uuidv7, validate, version } from 'uuid';
+import { ulid, monotonicFactory, decodeTime } from 'ulid';
+
+const bytes = async (request) => new Uint8Array(await request.arrayBuffer());
+
+export default {
+  async fetch(request) {
+    const url = new URL(request.url);
+    switch (url.pathname) {
+      case '/gzip': return new Response(gzipSync(await bytes(request), { level: 9 }));
+      case '/gunzip': return new Response(strFromU8(gunzipSync(await bytes(request))));
+      case '/zip':
+        return new Response(zipSync({ 'hello.txt': strToU8('Hello, zip!'), 'dir/data.json': strToU8(JSON.stringify({ n: 42 })) }));
+      case '/hashes': {
+        const data = await bytes(request);
+        return Response.json({
+          sha256: bytesToHex(sha256(data)), sha512: bytesToHex(sha512(data)), sha3_256: bytesToHex(sha3_256(data)),
+          blake3: bytesToHex(blake3(data)), hmac: bytesToHex(hmac(sha256, strToU8('key'), data)),
+          pbkdf2: bytesToHex(pbkdf2(sha256, data, strToU8('salt'), { c: 1000, dkLen: 32 })),
+        });
+      }
+      case '/curves': {
+        const message = await bytes(request);
+        const edSecret = hexToBytes(url.searchParams.get('ed'));
+        const signature = ed25519.sign(message, edSecret);
+        const edPublic = ed25519.getPublicKey(edSecret);
+        const k1Secret = hexToBytes(url.searchParams.get('k1'));
+        const k1Sig = secp256k1.sign(message, k1Secret);
+        return Response.json({
+          edPublic: bytesToHex(edPublic), edSignature: bytesToHex(signature),
+          edVerifies: ed25519.verify(signature, message, edPublic),
+          edRejectsOther: ed25519.verify(signature, strToU8('other'), edPublic),
+          k1Public: bytesToHex(secp256k1.getPublicKey(k1Secret, false)),
+          k1Verifies: secp256k1.verify(k1Sig, message, secp256k1.getPublicKey(k1Secret)),
+          randomKeyVerifies: (() => { const k = ed25519.utils.randomSecretKey(); return ed25519.verify(ed25519.sign(message, k), message, ed25519.getPublicKey(k)); })(),
+        });
+      }
+      case '/ids': {
+        const monotonic = monotonicFactory();
+        const ulids = Array.from({ length: 5 }, () => monotonic());
+        const v7s = Array.from({ length: 5 }, () => uuidv7());
+        return Response.json({
+          nanoid: nanoid(), short: customAlphabet('0123456789abcdef', 10)(), nanoids: Array.from({ length: 100 }, () => nanoid()),
+          uuid4: uuidv4(), uuid4Version: version(uuidv4()), uuid5: uuidv5('example.com', uuidv5.DNS),
+          uuid7s: v7s, valid: validate(v7s[0]), ulid: ulid(), ulids, ulidTime: decodeTime(ulids[0]), now: Date.now(),
+        });
+      }
+    }
+    return new Response('Not found', { status: 404 });
+  },
+};
+JS
+
+# --- effect: a program of effects (Schema decoding, concurrency, retries on
+# a schedule, a timeout) run per request.
+app('effect', 'src/index.ts', { 'src/index.ts' => <<'TS' });
+import { Duration, Effect, Schedule, Schema } from 'effect';
+
+const Order = Schema.Struct({ id: Schema.Number, items: Schema.Array(Schema.String), rush: Schema.optional(Schema.Boolean) });
+
+const lookup = (item: string) => Effect.sleep(Duration.millis(100)).pipe(Effect.as({ item, price: item.length * 10 }));
+
+const program = (body: unknown) => Effect.gen(function* () {
+  const order = yield* Schema.decodeUnknownEffect(Order)(body);
+  const started = Date.now();
+  const priced = yield* Effect.all(order.items.map(lookup), { concurrency: 'unbounded' });
+  const elapsed = Date.now() - started;
+  let attempts = 0;
+  const flaky = Effect.suspend(() => ++attempts < 3 ? Effect.fail('not yet') : Effect.succeed(`ok after ${attempts}`));
+  const retried = yield* flaky.pipe(Effect.retry(Schedule.spaced(Duration.millis(20))));
+  const timedOut = yield* Effect.sleep(Duration.seconds(5)).pipe(Effect.timeout(Duration.millis(50)), Effect.as('finished'),
+    Effect.catch(() => Effect.succeed('timed out')));
+  return { id: order.id, total: priced.reduce((n, p) => n + p.price, 0), concurrent: elapsed < 250, retried, timedOut };
+});
+
+export default {
+  async fetch(request: Request): Promise<Response> {
+    const body = await request.json();
+    return Effect.runPromise(program(body).pipe(
+      Effect.map((result) => Response.json(result)),
+      Effect.catch((error) => Effect.succeed(Response.json({ error: String(error) }, { status: 400 }))),
+    ));
+  },
+};
+TS
+
+# --- @aws-sdk/client-s3 (nodejs_compat, as its Workers guides deploy it):
+# presigned URLs at a fixed signing date (Node.js signs the same), and a
+# PutObject that nginx answers as S3 would.
+my $s3_presign = <<'JS';
+import { S3Client, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+
+export const s3 = (endpoint) => new S3Client({
+  region: 'auto', endpoint, forcePathStyle: true,
+  credentials: { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY' },
+});
+export const presign = (client, key) => Promise.all([
+  getSignedUrl(client, new GetObjectCommand({ Bucket: 'photos', Key: key }), { expiresIn: 3600, signingDate: new Date('2024-05-01T12:00:00Z') }),
+  getSignedUrl(client, new PutObjectCommand({ Bucket: 'photos', Key: key, ContentType: 'image/png' }), { expiresIn: 600, signingDate: new Date('2024-05-01T12:00:00Z') }),
+]);
+JS
+app('s3', 'src/index.js', { 'src/presign.js' => $s3_presign, 'src/index.js' => <<'JS' }, flags => ['nodejs_compat']);
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { s3, presign } from './presign.js';
+
+export default {
+  async fetch(request, env) {
+    const url = new URL(request.url);
+    const client = s3(env.S3_ENDPOINT);
+    if (url.pathname === '/presign') {
+      const [get, put] = await presign(client, url.searchParams.get('key'));
+      return Response.json({ get, put });
+    }
+    if (url.pathname === '/put') {
+      const out = await client.send(new PutObjectCommand({ Bucket: 'photos', Key: 'notes/a.txt', Body: await request.text(), ContentType: 'text/plain' }));
+      return Response.json({ etag: out.ETag, status: out.$metadata.httpStatusCode });
+    }
+    return new Response('Not found', { status: 404 });
+  },
+};
+JS
+$APPS{s3}{meta} = { bindings => [{ type => 'plain_text', name => 'S3_ENDPOINT', text => "http://127.0.0.1:$STANDIN" }] };
+
+# --- HTML without a browser: linkedom's DOM and cheerio (nodejs_compat).
+my $dom_page = '<html><head><title>Shop</title></head><body><ul id="list"><li class="p" data-price="3">Tea</li>'
+    . '<li class="p" data-price="12">Cake</li><li class="x">Note</li></ul><a href="/a?x=1&amp;y=2">next</a></body></html>';
+app('dom', 'src/index.js', { 'src/index.js' => <<'JS' }, flags => ['nodejs_compat']);
+import { parseHTML } from 'linkedom';
+import * as cheerio from 'cheerio';
+
+export default {
+  async fetch(request) {
+    const url = new URL(request.url);
+    const html = await request.text();
+    if (url.pathname === '/linkedom') {
+      const { document } = parseHTML(html);
+      const items = [...document.querySelectorAll('li.p')].map((li) => ({ name: li.textContent, price: Number(li.dataset.price) }));
+      const li = document.createElement('li');
+      li.className = 'p';
+      li.textContent = 'Scone & jam';
+      document.getElementById('list').append(li);
+      document.querySelector('li.x').remove();
+      return Response.json({ title: document.title, items, href: document.querySelector('a').getAttribute('href'),
+                             list: document.getElementById('list').outerHTML });
+    }
+    if (url.pathname === '/cheerio') {
+      const $ = cheerio.load(html);
+      const items = $('li.p').map((_, el) => ({ name: $(el).text(), price: Number($(el).attr('data-price')) })).get();
+      $('li.x').remove();
+      $('#list').append('<li class="p">Scone &amp; jam</li>');
+      return Response.json({ title: $('title').text(), items, href: $('a').attr('href'), list: $.html('#list'),
+                             extracted: $.extract({ names: ['li.p'] }) });
+    }
+    return new Response('Not found', { status: 404 });
+  },
+};
+JS
+
+# ------------------------------------------------------------- bundle, serve, deploy
+
+# Each app as a project directory with its wrangler.toml, all bundled at
+# once with `wrangler deploy --dry-run --outdir out` (at most 100 s).
+my (%BUNDLE, %DIR);
+{
+    my @names = sort keys %APPS;
+    for my $name (@names) {
+        my $o = $APPS{$name};
+        my $dir = $DIR{$name} = tempdir("dispatch-$name-XXXXXX", TMPDIR => 1, CLEANUP => 1);
+        my $flags = $o->{flags} ? 'compatibility_flags = [' . join(', ', map { qq{"$_"} } @{ $o->{flags} }) . "]\n" : '';
+        write_file("$dir/wrangler.toml", qq{name = "$name"\nmain = "$o->{main}"\ncompatibility_date = "$DATE"\n$flags});
+        write_file("$dir/$_", $o->{files}{$_}) for keys %{ $o->{files} };
+        symlink(npm_dir() . '/node_modules', "$dir/node_modules") or die "symlink: $!";
+    }
+    my @results = wrangler_dry_runs($WRANGLER, [ map { $DIR{$_} } @names ], 100);
+    for my $i (0 .. $#names) {
+        my ($name, $rc, $out) = ($names[$i], @{ $results[$i] });
+        is $rc, 0, "wrangler bundles $name" or diag $out;
+        (my $js = $APPS{$name}{main}) =~ s{^.*/}{};
+        $js =~ s/\.[jt]sx?$/.js/;
+        $BUNDLE{$name} = do { local $/; open my $b, '<', "$DIR{$name}/out/$js" or die "$name: no out/$js"; <$b> };
+    }
+}
+
+# What Node.js answers running CODE (an ES module) in APP's project directory
+# (its own src/ files and the same node_modules), as JSON.
+sub node_json {
+    my ($app, $code) = @_;
+    my $file = "$DIR{$app}/expected.mjs";
+    write_file($file, $code);
+    my $out = `cd $DIR{$app} && $NODE --no-warnings expected.mjs 2>expected.err`;
+    is $?, 0, "node computes the expected answers for $app" or diag $out, `cat $DIR{$app}/expected.err`;
+    return eval { decode_json($out) } // { unparsed => $out };
+}
+
+# Stand-ins on a port of their own, answered by nginx: OpenAI's chat
+# completions (plain and as server-sent events), Stripe's customers, S3's
+# PutObject.
+my $completion = encode_json({ id => 'chatcmpl-1', object => 'chat.completion', created => 1700000000, model => 'gpt-4o-mini',
+    choices => [{ index => 0, message => { role => 'assistant', content => 'Hello from the stand-in!' }, finish_reason => 'stop' }],
+    usage => { prompt_tokens => 9, completion_tokens => 5, total_tokens => 14 } });
+my @deltas = ('One', ', two', ', three.');
+my $sse = join '', (map { 'data: ' . encode_json({ id => 'chatcmpl-2', object => 'chat.completion.chunk', created => 1700000000,
+    model => 'gpt-4o-mini', choices => [{ index => 0, delta => { content => $_ }, finish_reason => undef }] }) . "\\n\\n" } @deltas),
+    "data: [DONE]\\n\\n";
+my $customer = encode_json({ id => 'cus_TEST123', object => 'customer', email => 'ada@example.com', metadata => { plan => 'pro' } });
+my $t = apps_server(
+    http   => "dispatch_fetch_allow 127.0.0.1/32:$STANDIN 127.0.0.1/32:" . $up->port . ';'
+            . " server { listen 127.0.0.1:$STANDIN;"
+            . "   location = /v1/chat/completions { if (\$http_authorization != 'Bearer sk-test-0123456789') { return 401; }"
+            . "     default_type application/json; return 200 '$completion'; }"
+            . "   location = /stream/v1/chat/completions { default_type text/event-stream; return 200 '$sse'; }"
+            . "   location = /v1/models/no-such-model { default_type application/json;"
+            . "     return 404 '{\"error\":{\"message\":\"The model does not exist\",\"type\":\"invalid_request_error\",\"code\":\"model_not_found\"}}'; }"
+            . "   location = /v1/customers { default_type application/json; return 200 '$customer'; }"
+            . "   location /photos/ { add_header ETag '\"5d41402abc4b2a76b9719d911017c592\"' always; return 200 ''; }"
+            . " }",
+);
+envelope_ok(api($t, POST => '', json => { name => 'apps' }), 'a namespace for the apps');
+for my $name (sort keys %APPS) {
+    my $o = $APPS{$name};
+    envelope_ok(curl_upload($t, 'apps', $name,
+        metadata => { main_module => 'index.js', compatibility_date => $DATE, %{ $o->{meta} || {} },
+                      ($o->{flags} ? (compatibility_flags => $o->{flags}) : ()) },
+        files => [[ 'index.js', 'index.js', 'application/javascript+module', $BUNDLE{$name} ]]),
+        "$name uploads");
+}
+
+sub on {
+    my ($app, $method, $path, %o) = @_;
+    return $t->request($method, $path, timeout => 20, %o, host => "$app.test");
+}
+sub uri_escape { my ($s) = @_; $s =~ s/([^A-Za-z0-9_.~-])/sprintf '%%%02X', ord $1/ge; return $s }
+sub json_of { my ($r) = @_; return eval { decode_json($r->{content}) } // { unparsed => $r->{content} } }
+
+# ------------------------------------------------------------- MCP
+
+# The SDK's own client (Node.js, StreamableHTTPClientTransport) against the
+# worker: initialize, list, call (with progress notifications streamed as
+# server-sent events before the result), read a resource, get a prompt.
+{
+    my $got = node_json('mcp', sprintf(<<'JS', $t->port));
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+const client = new Client({ name: 'dispatch-test', version: '1.0.0' });
+await client.connect(new StreamableHTTPClientTransport(new URL('http://127.0.0.1:%d/mcp?app=mcp')));
+const out = { server: client.getServerVersion() };
+out.tools = (await client.listTools()).tools.map((t) => t.name).sort();
+out.add = await client.callTool({ name: 'add', arguments: { a: 19, b: 23 } });
+out.sha256 = await client.callTool({ name: 'sha256', arguments: { text: 'hello, mcp' } });
+out.invalid = await client.callTool({ name: 'add', arguments: { a: 'x', b: 1 } });
+out.progress = [];
+out.countdown = await client.callTool({ name: 'countdown', arguments: { from: 3 } }, undefined,
+  { onprogress: (p) => out.progress.push([p.progress, p.total]) });
+out.resource = await client.readResource({ uri: 'greeting://Ada' });
+out.prompt = await client.getPrompt({ name: 'review', arguments: { code: 'let x = 1;' } });
+await client.close();
+console.log(JSON.stringify(out));
+JS
+    is_deeply $got->{server}, { name => 'dispatch-mcp', version => '1.0.0' }, 'mcp: the client initializes against the worker';
+    is_deeply $got->{tools}, [qw(add countdown sha256)], 'mcp: tools/list';
+    is_deeply $got->{add}{content}, [{ type => 'text', text => '42' }], 'mcp: tools/call add';
+    is $got->{sha256}{structuredContent}{hex}, sha256_hex('hello, mcp'), 'mcp: a tool using crypto.subtle, with structured content';
+    ok $got->{invalid}{isError} && ($got->{invalid}{content}[0]{text} // '') =~ /validation|Invalid/i,
+        'mcp: arguments the input schema refuses are a tool error' or diag explain $got->{invalid};
+    is_deeply $got->{progress}, [[1, 3], [2, 3], [3, 3]], 'mcp: progress notifications reach the client on the call\'s event stream';
+    is_deeply $got->{countdown}{content}, [{ type => 'text', text => 'liftoff' }], 'mcp: then the result';
+    is_deeply $got->{resource}{contents}, [{ uri => 'greeting://Ada', text => 'Howdy, Ada!' }], 'mcp: a resource template, env in reach';
+    is $got->{prompt}{messages}[0]{content}{text}, "Please review this code:\n\nlet x = 1;", 'mcp: prompts/get';
+
+    my $r = on('mcp', GET => '/mcp', headers => { Accept => 'text/event-stream' });
+    is $r->{status}, 405, 'mcp: the stateless server answers GET (a standalone stream) with 405';
+    $r = on('mcp', POST => '/mcp', content => '{"jsonrpc":"2.0","id":1,"method":"tools/list"}',
+            headers => { 'Content-Type' => 'application/json', Accept => 'application/json' });
+    is $r->{status}, 406, 'mcp: a POST that does not accept text/event-stream is refused (406)';
+}
+
+# ------------------------------------------------------------- openai
+
+{
+    my $sent = json_of(on('openai', GET => '/sent'));
+    is $sent->{method}, 'POST', 'openai: chat.completions.create POSTs';
+    is $sent->{path}, '/echo/v1/chat/completions', 'openai: to baseURL + /chat/completions';
+    is $sent->{header}{authorization}, 'Bearer sk-test-0123456789', 'openai: with the key from env as a bearer token';
+    is_deeply eval { decode_json(decode_base64($sent->{body_b64} // '')) },
+        { model => 'gpt-4o-mini', messages => [{ role => 'user', content => 'What is 2 + 2?' }], temperature => 0 },
+        'openai: the request body as JSON';
+    is_deeply json_of(on('openai', GET => '/chat')),
+        { content => 'Hello from the stand-in!', usage => { prompt_tokens => 9, completion_tokens => 5, total_tokens => 14 } },
+        'openai: the completion parsed';
+    my $r = on('openai', GET => '/stream');
+    is $r->{content}, join('', @deltas), 'openai: a streamed completion (server-sent events) iterated chunk by chunk';
+    is_deeply json_of(on('openai', GET => '/missing')),
+        { name => 'NotFoundError', status => 404, message => '404 The model does not exist', isNotFound => JSON::PP::true },
+        'openai: an API error becomes OpenAI.NotFoundError';
+}
+
+# ------------------------------------------------------------- stripe
+
+{
+    my $secret = 'whsec_test_secret';
+    my $payload = encode_json({ id => 'evt_1', object => 'event', type => 'payment_intent.succeeded',
+                                data => { object => { id => 'pi_123', object => 'payment_intent', amount => 2000 } } });
+    my $r = on('stripe', POST => '/test-header', content => $payload);
+    is $r->{content}, 't=1700000000,v1=' . hmac_sha256_hex("1700000000.$payload", $secret),
+        'stripe: generateTestHeaderStringAsync signs with HMAC-SHA256 (SubtleCrypto provider)';
+    my $now = time;
+    my $signed = sub { my ($body, $ts) = @_; "t=$ts,v1=" . hmac_sha256_hex("$ts.$body", $secret) };
+    $r = on('stripe', POST => '/webhook', content => $payload, headers => { 'Stripe-Signature' => $signed->($payload, $now) });
+    is_deeply json_of($r), { received => 'payment_intent.succeeded', object => 'pi_123' },
+        'stripe: constructEventAsync accepts a webhook signed as Stripe signs it' or diag $r->{content};
+    (my $tampered = $payload) =~ s/2000/1/;
+    $r = on('stripe', POST => '/webhook', content => $tampered, headers => { 'Stripe-Signature' => $signed->($payload, $now) });
+    is $r->{status}, 400, 'stripe: a tampered payload is refused';
+    like $r->{content}, qr/No signatures found matching the expected signature/, 'stripe: with its reason';
+    $r = on('stripe', POST => '/webhook', content => $payload, headers => { 'Stripe-Signature' => $signed->($payload, $now - 3600) });
+    like $r->{content}, qr/Timestamp outside the tolerance zone/, 'stripe: an old signature is refused (tolerance, Date.now)';
+    is_deeply json_of(on('stripe', GET => '/customer')), { id => 'cus_TEST123', email => 'ada@example.com', object => 'customer' },
+        'stripe: customers.create through createFetchHttpClient';
+}
+
+# ------------------------------------------------------------- SSR
+
+{
+    my @items = ('tea', '<cake> & "jam"');
+    my $q = join '&', map { 'item=' . uri_escape($_) } @items;
+    my $want = node_json('ssr', <<'JS');
+import { renderToString } from 'vue/server-renderer';
+import { renderToString as preactRender } from 'preact-render-to-string';
+import { vueApp, preactPage } from './src/views.js';
+const items = ['tea', '<cake> & "jam"'];
+console.log(JSON.stringify({ vue: await renderToString(vueApp(items)), preact: preactRender(preactPage('Menu & more', items)) }));
+JS
+    like $want->{vue}, qr{<p id="forecast">forecast: sunny</p>}, 'ssr: node renders the async component';
+    my $r = on('ssr', GET => "/vue?$q");
+    is $r->{content}, $want->{vue}, 'ssr: vue renderToString renders what node renders (async setup under Suspense)';
+    $r = on('ssr', GET => "/vue-stream?$q");
+    is $r->{content}, $want->{vue}, 'ssr: vue renderToWebStream streams the same HTML';
+    $r = on('ssr', GET => "/preact?title=Menu%20%26%20more&$q");
+    is $r->{content}, $want->{preact}, 'ssr: preact-render-to-string renders what node renders';
+}
+
+# ------------------------------------------------------------- text formats
+
+{
+    my %inputs = (
+        markdown => "# Title\n\nSome *emphasis*, `code` and a [link](https://example.com \"t\").\n\n"
+                  . "| a | b |\n|---|---|\n| 1 | 2 |\n\n- [x] done\n- [ ] todo\n\n```js\nlet x = 1 < 2;\n```\n",
+        yaml      => "name: dispatch\nversion: 1.2\nlist:\n  - a\n  - { b: true, c: null }\nwhen: 2024-02-29\nmulti: |\n  line one\n  line two\n",
+        xml       => '<?xml version="1.0"?><catalog><book id="b1" lang="en"><title>Dune</title><year>1965</year></book>'
+                  . '<book id="b2"><title>Neuromancer &amp; more</title><year>1984</year></book></catalog>',
+        superjson => '{"json":{"d":"2020-01-01T00:00:00.000Z","n":"12345678901234567890"},"meta":{"values":{"d":["Date"],"n":["bigint"]}}}',
+        valibot   => '{"email":"ada@example.com","age":36}',
+        'valibot-bad' => '{"email":"not-an-email","age":17.5,"tags":[1]}',
+        dayjs     => '2024-02-29T12:34:56Z',
+    );
+    my $want = node_json('formats', sprintf(<<'JS', encode_json(\%inputs)));
+import { formats } from './src/formats.js';
+const inputs = %s;
+const out = {};
+for (const [k, text] of Object.entries(inputs)) out[k] = formats[k.replace(/-bad$/, '')](text);
+console.log(JSON.stringify(out));
+JS
+    like $want->{markdown} // '', qr{<table>}, 'formats: node renders the markdown';
+    for my $k (sort keys %inputs) {
+        (my $route = $k) =~ s/-bad$//;
+        my $r = on('formats', POST => "/$route", content => $inputs{$k});
+        if (ref $want->{$k}) {
+            is_deeply json_of($r), $want->{$k}, "formats: $k answers what node answers";
+        } else {
+            is $r->{content}, $want->{$k}, "formats: $k answers what node answers";
+        }
+    }
+}
+
+# ------------------------------------------------------------- bytes
+
+{
+    my $text = "The quick brown fox jumps over the lazy dog\n" x 200;
+    my $r = on('bytes', POST => '/gzip', content => $text);
+    my $plain;
+    gunzip(\$r->{content} => \$plain) or diag $GunzipError;
+    ok length($r->{content}) < length($text) / 10, 'bytes: fflate gzipSync compresses';
+    is $plain, $text, 'bytes: into gzip that zlib (Perl) inflates';
+    my $gz;
+    gzip(\$text => \$gz) or die $GzipError;
+    is on('bytes', POST => '/gunzip', content => $gz)->{content}, $text, 'bytes: fflate gunzipSync inflates what zlib deflated';
+    $r = on('bytes', GET => '/zip');
+    my %zip;
+    {
+        require IO::Uncompress::Unzip;
+        my $u = IO::Uncompress::Unzip->new(\$r->{content}) or die 'unzip';
+        for (my $status = 1; $status > 0; $status = $u->nextStream) {
+            my $name = $u->getHeaderInfo->{Name};
+            local $/;
+            $zip{$name} = <$u>;
+        }
+    }
+    is_deeply \%zip, { 'hello.txt' => 'Hello, zip!', 'dir/data.json' => '{"n":42}' }, 'bytes: fflate zipSync writes a zip Perl reads';
+
+    my $want = node_json('bytes', <<'JS');
+import { createHash, createHmac, pbkdf2Sync, createPrivateKey, createECDH, sign } from 'node:crypto';
+const data = Buffer.from('abc');
+const ed = createPrivateKey({ key: Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), Buffer.alloc(32, 0x11)]), format: 'der', type: 'pkcs8' });
+const k1 = createECDH('secp256k1');
+k1.setPrivateKey(Buffer.alloc(32, 0x22));
+console.log(JSON.stringify({
+  sha256: createHash('sha256').update(data).digest('hex'), sha512: createHash('sha512').update(data).digest('hex'),
+  sha3_256: createHash('sha3-256').update(data).digest('hex'), hmac: createHmac('sha256', 'key').update(data).digest('hex'),
+  pbkdf2: pbkdf2Sync(data, 'salt', 1000, 32, 'sha256').toString('hex'),
+  edSignature: sign(null, Buffer.from('signed message'), ed).toString('hex'), k1Public: k1.getPublicKey('hex', 'uncompressed'),
+}));
+JS
+    my $h = json_of(on('bytes', POST => '/hashes', content => 'abc'));
+    is $h->{$_}, $want->{$_}, "bytes: \@noble/hashes $_ is node's" for qw(sha256 sha512 sha3_256 hmac pbkdf2);
+    is $h->{blake3}, '6437b3ac38465133ffb63b75273a8db548c558465d79db03fd359c6cd5bd9d85', 'bytes: blake3 of "abc" (its test vector)';
+    my $c = json_of(on('bytes', POST => '/curves?ed=' . ('11' x 32) . '&k1=' . ('22' x 32), content => 'signed message'));
+    is $c->{edSignature}, $want->{edSignature}, "bytes: \@noble/curves ed25519 signs as node's Ed25519 does";
+    ok $c->{edVerifies} && !$c->{edRejectsOther} && $c->{randomKeyVerifies}, 'bytes: and verifies (a random key too)' or diag explain $c;
+    is $c->{k1Public}, $want->{k1Public}, 'bytes: secp256k1 public key is node\'s';
+    ok $c->{k1Verifies}, 'bytes: a secp256k1 signature verifies';
+
+    my $ids = json_of(on('bytes', GET => '/ids'));
+    like $ids->{nanoid}, qr/^[A-Za-z0-9_-]{21}$/, 'bytes: nanoid()';
+    my %seen = map { $_ => 1 } @{ $ids->{nanoids} || [] };
+    is scalar(keys %seen), 100, 'bytes: 100 nanoids, all different (crypto.getRandomValues)';
+    like $ids->{short}, qr/^[0-9a-f]{10}$/, 'bytes: customAlphabet';
+    like $ids->{uuid4}, qr/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/, 'bytes: uuid v4';
+    is $ids->{uuid4Version}, 4, 'bytes: uuid version()';
+    is $ids->{uuid5}, 'cfbff0d1-9375-5685-968c-48ce8b15ae17', 'bytes: uuid v5 of example.com in the DNS namespace (a known value)';
+    my @v7 = @{ $ids->{uuid7s} || [] };
+    ok @v7 == 5 && (join(',', @v7) eq join(',', sort @v7)) && $v7[0] =~ /^[0-9a-f]{8}-[0-9a-f]{4}-7/, 'bytes: uuid v7s in time order';
+    my $v7ms = do { no warnings 'portable'; hex(substr($v7[0] // '', 0, 8) . substr($v7[0] // '', 9, 4)) };
+    ok abs($v7ms - $ids->{now}) < 5000, 'bytes: carrying the clock\'s time';
+    my @u = @{ $ids->{ulids} || [] };
+    ok @u == 5 && join(',', @u) eq join(',', sort @u) && $u[0] =~ /^[0-9A-HJKMNP-TV-Z]{26}$/, 'bytes: monotonic ULIDs, sorted';
+    ok abs($ids->{ulidTime} - $ids->{now}) < 5000, 'bytes: decodeTime gives the clock\'s time';
+}
+
+# ------------------------------------------------------------- effect
+
+{
+    my $r = on('effect', POST => '/', content => '{"id":7,"items":["tea","cake","scone"]}');
+    is_deeply json_of($r), { id => 7, total => 120, concurrent => JSON::PP::true, retried => 'ok after 3', timedOut => 'timed out' },
+        'effect: Schema decoding, concurrent sleeps, retry on a schedule, timeout' or diag $r->{content};
+    $r = on('effect', POST => '/', content => '{"id":"seven","items":[]}');
+    is $r->{status}, 400, 'effect: input the schema refuses fails the program';
+    like json_of($r)->{error} // '', qr/Expected number\s+at \["id"\]/, 'effect: with the schema\'s message';
+}
+
+# ------------------------------------------------------------- S3
+
+{
+    my $want = node_json('s3', sprintf(<<'JS', $STANDIN));
+import { s3, presign } from './src/presign.js';
+const [get, put] = await presign(s3('http://127.0.0.1:%d'), 'albums/2024/cat & dog.png');
+console.log(JSON.stringify({ get, put }));
+JS
+    my $key = uri_escape('albums/2024/cat & dog.png');
+    my $r = json_of(on('s3', GET => "/presign?key=$key"));
+    ok +($want->{get} // '') =~ /X-Amz-Signature=[0-9a-f]{64}/, 'S3: node presigns the URLs';
+    is $r->{get}, $want->{get}, 'S3: a presigned GetObject URL (SigV4) is the one node signs';
+    is $r->{put}, $want->{put}, 'S3: a presigned PutObject URL too';
+    is_deeply json_of(on('s3', POST => '/put', content => 'a note')),
+        { etag => '"5d41402abc4b2a76b9719d911017c592"', status => 200 }, 'S3: PutObject sends and reads the answer';
+}
+
+# ------------------------------------------------------------- DOM
+
+{
+    my $list = '<ul id="list"><li class="p" data-price="3">Tea</li><li class="p" data-price="12">Cake</li>'
+             . '<li class="p">Scone &amp; jam</li></ul>';
+    my $items = [{ name => 'Tea', price => 3 }, { name => 'Cake', price => 12 }];
+    is_deeply json_of(on('dom', POST => '/linkedom', content => $dom_page)),
+        { title => 'Shop', items => $items, href => '/a?x=1&y=2', list => $list }, 'dom: linkedom parses, queries, edits and serializes';
+    is_deeply json_of(on('dom', POST => '/cheerio', content => $dom_page)),
+        { title => 'Shop', items => $items, href => '/a?x=1&y=2', list => $list, extracted => { names => ['Tea', 'Cake', 'Scone & jam'] } },
+        'dom: cheerio too';
+}
+
+is_deeply [ $t->error_log_alerts ], [], 'no alerts in the error log';
+done_testing;
