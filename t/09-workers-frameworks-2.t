@@ -10,7 +10,7 @@
 # text formats (marked, yaml, fast-xml-parser, superjson, valibot, dayjs);
 # bytes (fflate, @noble/hashes, @noble/curves, nanoid, uuid, ulid); effect;
 # @aws-sdk/client-s3 with presigned URLs (nodejs_compat); linkedom and
-# cheerio; @cloudflare/workers-oauth-provider over KV. Expected values are
+# cheerio; jsonwebtoken (nodejs_compat). Expected values are
 # computed independently: by Node.js running the same code on the same
 # library, by Perl, or known constants. Every package pinned in
 # t/clients/package.json; scripts/setup-deps installs them.
@@ -34,7 +34,7 @@ npm_tool_or_skip("$_/package.json")
     for qw(@modelcontextprotocol/sdk zod openai stripe vue preact preact-render-to-string marked yaml
           fast-xml-parser superjson valibot dayjs fflate @noble/hashes @noble/curves nanoid uuid ulid
           effect @aws-sdk/client-s3 @aws-sdk/s3-request-presigner linkedom cheerio
-          @cloudflare/workers-oauth-provider);
+          jsonwebtoken);
 my $NODE = 'node';
 
 my $DATE = '2025-09-01';
@@ -487,6 +487,34 @@ export default {
 };
 JS
 
+# --- jsonwebtoken (nodejs_compat, node:crypto's createSecretKey/KeyObject
+# and createHmac), as Workers guides use it for HS256 sessions.
+app('jwt', 'src/index.js', { 'src/index.js' => <<'JS' }, flags => ['nodejs_compat']);
+import jwt from 'jsonwebtoken';
+
+export default {
+  async fetch(request, env) {
+    const url = new URL(request.url);
+    if (url.pathname === '/login') {
+      const { user } = await request.json();
+      const token = jwt.sign({ sub: user, role: 'editor' }, env.JWT_SECRET, { algorithm: 'HS256', expiresIn: '1h', issuer: 'dispatch' });
+      return Response.json({ token });
+    }
+    if (url.pathname === '/me') {
+      const token = (request.headers.get('Authorization') ?? '').replace(/^Bearer /, '');
+      try {
+        const claims = jwt.verify(token, env.JWT_SECRET, { algorithms: ['HS256'], issuer: 'dispatch' });
+        return Response.json({ sub: claims.sub, role: claims.role });
+      } catch (err) {
+        return Response.json({ error: err.name, message: err.message }, { status: 401 });
+      }
+    }
+    return new Response('Not found', { status: 404 });
+  },
+};
+JS
+$APPS{jwt}{meta} = { bindings => [{ type => 'secret_text', name => 'JWT_SECRET', text => 'a-long-random-secret-for-hs256' }] };
+
 # ------------------------------------------------------------- bundle, serve, deploy
 
 # Each app as a project directory with its wrangler.toml, all bundled at
@@ -612,7 +640,7 @@ JS
     is $sent->{method}, 'POST', 'openai: chat.completions.create POSTs';
     is $sent->{path}, '/echo/v1/chat/completions', 'openai: to baseURL + /chat/completions';
     is $sent->{header}{authorization}, 'Bearer sk-test-0123456789', 'openai: with the key from env as a bearer token';
-    is_deeply eval { decode_json(decode_base64($sent->{body_b64} // '')) },
+    is_deeply scalar(eval { decode_json(decode_base64($sent->{body_b64} // '')) }),
         { model => 'gpt-4o-mini', messages => [{ role => 'user', content => 'What is 2 + 2?' }], temperature => 0 },
         'openai: the request body as JSON';
     is_deeply json_of(on('openai', GET => '/chat')),
@@ -806,6 +834,32 @@ JS
     is_deeply json_of(on('dom', POST => '/cheerio', content => $dom_page)),
         { title => 'Shop', items => $items, href => '/a?x=1&y=2', list => $list, extracted => { names => ['Tea', 'Cake', 'Scone & jam'] } },
         'dom: cheerio too';
+}
+
+# ------------------------------------------------------------- jsonwebtoken
+
+{
+    my $secret = 'a-long-random-secret-for-hs256';
+    my $b64url = sub { my $s = encode_base64($_[0], ''); $s =~ tr{+/}{-_}; $s =~ s/=+$//; $s };
+    my $unb64url = sub { my $s = $_[0]; $s =~ tr{-_}{+/}; decode_base64($s) };
+    my $r = on('jwt', POST => '/login', content => '{"user":"ada"}');
+    my $token = json_of($r)->{token} // '';
+    my ($h, $p, $sig) = split /\./, $token;
+    is_deeply scalar(eval { decode_json($unb64url->($h // '')) }), { alg => 'HS256', typ => 'JWT' }, 'jwt: jsonwebtoken signs HS256 (createSecretKey, createHmac)'
+        or diag $r->{content};
+    my $claims = eval { decode_json($unb64url->($p // '')) } // {};
+    ok $claims->{sub} eq 'ada' && $claims->{iss} eq 'dispatch' && $claims->{exp} - $claims->{iat} == 3600, 'jwt: with its claims';
+    is $sig, $b64url->(Digest::SHA::hmac_sha256("$h.$p", $secret)), 'jwt: the signature is HMAC-SHA256 of the secret';
+    is_deeply json_of(on('jwt', GET => '/me', headers => { Authorization => "Bearer $token" })), { sub => 'ada', role => 'editor' },
+        'jwt: jwt.verify accepts it';
+    my $sign = sub { my ($claims, $key) = @_; my $hp = $b64url->('{"alg":"HS256","typ":"JWT"}') . '.' . $b64url->(encode_json($claims));
+                     "$hp." . $b64url->(Digest::SHA::hmac_sha256($hp, $key)) };
+    is_deeply json_of(on('jwt', GET => '/me', headers => { Authorization => 'Bearer ' . $sign->({ sub => 'perl', role => 'r', iss => 'dispatch' }, $secret) })),
+        { sub => 'perl', role => 'r' }, 'jwt: and a token Perl signed';
+    $r = on('jwt', GET => '/me', headers => { Authorization => 'Bearer ' . $sign->({ sub => 'eve', iss => 'dispatch' }, 'another secret') });
+    is_deeply json_of($r), { error => 'JsonWebTokenError', message => 'invalid signature' }, 'jwt: another secret is refused';
+    $r = on('jwt', GET => '/me', headers => { Authorization => 'Bearer ' . $sign->({ sub => 'old', iss => 'dispatch', exp => time - 60 }, $secret) });
+    is json_of($r)->{error}, 'TokenExpiredError', 'jwt: an expired token is refused';
 }
 
 is_deeply [ $t->error_log_alerts ], [], 'no alerts in the error log';

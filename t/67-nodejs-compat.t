@@ -281,6 +281,23 @@ is_deeply $got->{webcrypto}, [$T, $T], 'webcrypto and subtle are the global cryp
 like $got->{unknown}, qr/Digest method not supported/, 'an unknown hash is refused';
 like $got->{twice}, qr/Digest already called/, 'a hash digests once';
 
+$got = node_checks('crypto-keys', q{
+    import crypto from 'node:crypto';
+    export default { fetch: () => results({
+      // a secret KeyObject (what jsonwebtoken makes of an HS256 secret), and createHmac taking one
+      secretKey: () => { const k = crypto.createSecretKey(Buffer.from('Jefe')); return [k.type, k.symmetricKeySize, k instanceof crypto.KeyObject,
+        k.export().toString(), k.export({ format: 'jwk' }), k.equals(crypto.createSecretKey('Jefe', 'utf8')), k.equals(crypto.createSecretKey('Jeff', 'utf8'))]; },
+      secretKeyCopies: () => { const b = Buffer.from('Jefe'); const k = crypto.createSecretKey(b); b.fill(0); return k.export().toString(); },
+      hmacKeyObject: () => crypto.createHmac('sha256', crypto.createSecretKey(Buffer.from('Jefe'))).update('what do ya want for nothing?').digest('hex'),
+      asymmetric: () => crypto.createPrivateKey('-----BEGIN PRIVATE KEY-----'),
+    }) };
+});
+is_deeply $got->{secretKey}, ['secret', 4, $T, 'Jefe', { kty => 'oct', k => 'SmVmZQ' }, $T, $F],
+    'createSecretKey: a KeyObject of type secret, its size, export() as bytes and as a JWK, equals()';
+is $got->{secretKeyCopies}, 'Jefe', 'createSecretKey copies the bytes it is given';
+is $got->{hmacKeyObject}, '5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843', 'createHmac with a secret KeyObject, RFC 4231 case 2';
+like $got->{asymmetric}, qr/^threw Error: node:crypto createPrivateKey\(\) is not implemented/, 'asymmetric keys are not implemented: createPrivateKey throws';
+
 $got = node_checks('stream', q{
     import { Readable, Writable, Transform, PassThrough, Duplex, pipeline, finished } from 'node:stream';
     import { pipeline as pipelineP } from 'node:stream/promises';

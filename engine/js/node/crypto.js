@@ -1,10 +1,14 @@
 // node:crypto, the part Workers scripts use most: createHash and createHmac
 // (MD5, SHA-1, SHA-256, SHA-384, SHA-512, synchronous, on the engine's
-// OpenSSL digests), randomBytes/randomFillSync/randomInt/randomUUID,
+// OpenSSL digests), secret KeyObjects (createSecretKey, as jsonwebtoken
+// makes of an HS256 secret), randomBytes/randomFillSync/randomInt/randomUUID,
 // timingSafeEqual, getRandomValues, and webcrypto/subtle (the global crypto).
 // HMAC is built here on the digests (RFC 2104), so it is synchronous too.
+// Asymmetric keys, signatures and ciphers are not implemented: their names
+// are there (a bundle that imports them links) and throw when called.
 'use strict';
 const { Buffer } = require('node:buffer');
+const unimplemented = require('node/unimplemented.js');
 
 const HASHES = {
   __proto__: null,
@@ -56,6 +60,78 @@ class Hash {
   }
 }
 
+// A KeyObject holds a copy of its bytes; only a secret one can be made here
+// (createSecretKey). `secretBytes` reads them for createHmac.
+let secretBytes;
+
+class KeyObject {
+  #type;
+  #bytes;
+
+  constructor(type, bytes) {
+    if (type !== 'secret' || !(bytes instanceof Uint8Array)) {
+      const error = new TypeError('The "type" argument must be "secret" here: asymmetric keys are not implemented');
+      error.code = 'ERR_INVALID_ARG_VALUE';
+      throw error;
+    }
+    this.#type = type;
+    this.#bytes = Uint8Array.from(bytes);
+  }
+
+  get type() { return this.#type; }
+  get symmetricKeySize() { return this.#bytes.length; }
+  get asymmetricKeyType() { return undefined; }
+  get asymmetricKeyDetails() { return undefined; }
+
+  export(options) {
+    const format = options === undefined || options === null ? 'buffer' : options.format;
+    if (format === 'jwk') return { kty: 'oct', k: Buffer.from(this.#bytes).toString('base64url') };
+    if (format !== undefined && format !== 'buffer') {
+      const error = new TypeError(`The property 'options.format' must be one of: undefined, 'buffer', 'jwk'. Received '${format}'`);
+      error.code = 'ERR_INVALID_ARG_VALUE';
+      throw error;
+    }
+    return Buffer.from(this.#bytes);
+  }
+
+  equals(otherKeyObject) {
+    if (!(otherKeyObject instanceof KeyObject)) {
+      throw new TypeError('The "otherKeyObject" argument must be an instance of KeyObject');
+    }
+    const other = otherKeyObject.#bytes;
+    return otherKeyObject.#type === this.#type && other.length === this.#bytes.length && timingSafeEqual(other, this.#bytes);
+  }
+
+  get [Symbol.toStringTag]() { return 'KeyObject'; }
+
+  static {
+    secretBytes = (key) => key.#bytes;
+  }
+}
+
+class SecretKeyObject extends KeyObject {}
+
+function createSecretKey(key, encoding) {
+  if (key instanceof KeyObject) {
+    const error = new TypeError('The "key" argument must be of type string or an instance of ArrayBuffer, Buffer, TypedArray or DataView');
+    error.code = 'ERR_INVALID_ARG_TYPE';
+    throw error;
+  }
+  const bytes = toBytes(key, encoding, 'key');
+  return new SecretKeyObject('secret', new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+}
+
+// createHmac's key: a secret KeyObject's bytes, or the bytes of a string or buffer.
+function hmacKeyBytes(key) {
+  if (!(key instanceof KeyObject)) return toBytes(key, undefined, 'key');
+  if (key.type !== 'secret') {
+    const error = new TypeError(`Invalid key object type ${key.type}, expected secret.`);
+    error.code = 'ERR_CRYPTO_INVALID_KEY_OBJECT_TYPE';
+    throw error;
+  }
+  return secretBytes(key);
+}
+
 class Hmac {
   #inner;
   #outerKey;
@@ -64,7 +140,7 @@ class Hmac {
 
   constructor(algorithm, key) {
     const [name, blockSize] = hashOf(algorithm);
-    let material = toBytes(key, undefined, 'key');
+    let material = hmacKeyBytes(key);
     if (material.byteLength > blockSize) {
       const h = internals.digestCreate(name);
       internals.digestUpdate(h, material);
@@ -224,7 +300,13 @@ module.exports = {
   randomUUID: () => webcrypto.randomUUID(),
   getRandomValues: (view) => webcrypto.getRandomValues(view),
   timingSafeEqual,
+  KeyObject,
+  createSecretKey,
   webcrypto,
   subtle: webcrypto.subtle,
   constants: {},
+  ...unimplemented('crypto', ['createPublicKey', 'createPrivateKey', 'createSign', 'createVerify', 'sign', 'verify',
+    'generateKeyPair', 'generateKeyPairSync', 'generateKey', 'generateKeySync', 'createCipheriv', 'createDecipheriv',
+    'publicEncrypt', 'privateDecrypt', 'privateEncrypt', 'publicDecrypt', 'scrypt', 'scryptSync', 'createECDH',
+    'createDiffieHellman', 'getDiffieHellman', 'diffieHellman']),
 };
