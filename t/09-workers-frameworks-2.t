@@ -509,11 +509,40 @@ export default {
         return Response.json({ error: err.name, message: err.message }, { status: 401 });
       }
     }
+    // RS256, PS256 and ES256 with PEM keys (PKCS#1 and SEC1 private keys
+    // as openssl writes them, SPKI public ones), and back
+    const keys = { RS256: [env.RSA_PRIVATE, env.RSA_PUBLIC], PS256: [env.RSA_PRIVATE, env.RSA_PUBLIC], ES256: [env.EC_PRIVATE, env.EC_PUBLIC] };
+    if (url.pathname === '/sign-asym') {
+      const { alg, claims } = await request.json();
+      return Response.json({ token: jwt.sign(claims, keys[alg][0], { algorithm: alg, noTimestamp: true }) });
+    }
+    if (url.pathname === '/verify-asym') {
+      const { alg, token } = await request.json();
+      try {
+        return Response.json({ claims: jwt.verify(token, keys[alg][1], { algorithms: [alg] }) });
+      } catch (err) {
+        return Response.json({ error: err.name, message: err.message });
+      }
+    }
     return new Response('Not found', { status: 404 });
   },
 };
 JS
-$APPS{jwt}{meta} = { bindings => [{ type => 'secret_text', name => 'JWT_SECRET', text => 'a-long-random-secret-for-hs256' }] };
+sub openssl_key {
+    my (@args) = @_;
+    my $key = `openssl @args 2>/dev/null`;
+    BAIL_OUT("openssl @args failed") if $? || !$key;
+    return $key;
+}
+my %PEM = (rsa => openssl_key('genrsa -traditional 2048'), ec => openssl_key('ecparam -name prime256v1 -genkey -noout'));
+for my $k (qw(rsa ec)) {
+    my $dir = tempdir('dispatch-key-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+    write_file("$dir/key.pem", $PEM{$k});
+    $PEM{"$k-public"} = openssl_key("pkey -in $dir/key.pem -pubout");
+}
+$APPS{jwt}{meta} = { bindings => [{ type => 'secret_text', name => 'JWT_SECRET', text => 'a-long-random-secret-for-hs256' },
+    { type => 'secret_text', name => 'RSA_PRIVATE', text => $PEM{rsa} }, { type => 'plain_text', name => 'RSA_PUBLIC', text => $PEM{'rsa-public'} },
+    { type => 'secret_text', name => 'EC_PRIVATE', text => $PEM{ec} }, { type => 'plain_text', name => 'EC_PUBLIC', text => $PEM{'ec-public'} }] };
 
 # ------------------------------------------------------------- bundle, serve, deploy
 
@@ -860,6 +889,34 @@ JS
     is_deeply json_of($r), { error => 'JsonWebTokenError', message => 'invalid signature' }, 'jwt: another secret is refused';
     $r = on('jwt', GET => '/me', headers => { Authorization => 'Bearer ' . $sign->({ sub => 'old', iss => 'dispatch', exp => time - 60 }, $secret) });
     is json_of($r)->{error}, 'TokenExpiredError', 'jwt: an expired token is refused';
+
+    # Asymmetric algorithms (node:crypto's createPrivateKey/createPublicKey,
+    # createSign/createVerify): what the worker signs, Node's jsonwebtoken
+    # verifies, and what Node signs, the worker verifies.
+    my %signed;
+    for my $alg (qw(RS256 PS256 ES256)) {
+        $r = on('jwt', POST => '/sign-asym', content => encode_json({ alg => $alg, claims => { sub => "asym-$alg", n => 1 } }));
+        $signed{$alg} = json_of($r)->{token} // diag "$alg: $r->{content}";
+    }
+    my $node = node_json('jwt', sprintf(<<'JS', encode_json(\%signed), encode_json(\%PEM)));
+import jwt from 'jsonwebtoken';
+const signed = %s, pem = %s;
+const keys = { RS256: ['rsa', 'rsa-public'], PS256: ['rsa', 'rsa-public'], ES256: ['ec', 'ec-public'] };
+const out = { verified: {}, tokens: {} };
+for (const [alg, [priv, pub]] of Object.entries(keys)) {
+  try { out.verified[alg] = jwt.verify(signed[alg] ?? '', pem[pub], { algorithms: [alg] }); } catch (e) { out.verified[alg] = e.message; }
+  out.tokens[alg] = jwt.sign({ sub: `node-${alg}` }, pem[priv], { algorithm: alg, noTimestamp: true });
+}
+console.log(JSON.stringify(out));
+JS
+    for my $alg (qw(RS256 PS256 ES256)) {
+        is_deeply $node->{verified}{$alg}, { sub => "asym-$alg", n => 1 }, "jwt: a $alg token the worker signed verifies in Node";
+        $r = on('jwt', POST => '/verify-asym', content => encode_json({ alg => $alg, token => $node->{tokens}{$alg} }));
+        is_deeply json_of($r), { claims => { sub => "node-$alg" } }, "jwt: a $alg token Node signed verifies in the worker";
+        (my $forged = $node->{tokens}{$alg} // '') =~ s/\.([^.]*)\./'.' . $b64url->('{"sub":"mallory"}') . '.'/e;
+        $r = on('jwt', POST => '/verify-asym', content => encode_json({ alg => $alg, token => $forged }));
+        is_deeply json_of($r), { error => 'JsonWebTokenError', message => 'invalid signature' }, "jwt: $alg with another payload is refused";
+    }
 }
 
 is_deeply [ $t->error_log_alerts ], [], 'no alerts in the error log';

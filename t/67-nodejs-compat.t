@@ -18,6 +18,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Dispatch::Test;
 use JSON::PP qw(decode_json);
+use File::Temp ();
 
 my $t = Dispatch::Test->new(
     server => q{ location ~ ^/t/(?<script>[^/]*) { dispatch api $script; } },
@@ -289,14 +290,99 @@ $got = node_checks('crypto-keys', q{
         k.export().toString(), k.export({ format: 'jwk' }), k.equals(crypto.createSecretKey('Jefe', 'utf8')), k.equals(crypto.createSecretKey('Jeff', 'utf8'))]; },
       secretKeyCopies: () => { const b = Buffer.from('Jefe'); const k = crypto.createSecretKey(b); b.fill(0); return k.export().toString(); },
       hmacKeyObject: () => crypto.createHmac('sha256', crypto.createSecretKey(Buffer.from('Jefe'))).update('what do ya want for nothing?').digest('hex'),
-      asymmetric: () => crypto.createPrivateKey('-----BEGIN PRIVATE KEY-----'),
+      notImplemented: () => crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' }),
     }) };
 });
 is_deeply $got->{secretKey}, ['secret', 4, $T, 'Jefe', { kty => 'oct', k => 'SmVmZQ' }, $T, $F],
     'createSecretKey: a KeyObject of type secret, its size, export() as bytes and as a JWK, equals()';
 is $got->{secretKeyCopies}, 'Jefe', 'createSecretKey copies the bytes it is given';
 is $got->{hmacKeyObject}, '5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843', 'createHmac with a secret KeyObject, RFC 4231 case 2';
-like $got->{asymmetric}, qr/^threw Error: node:crypto createPrivateKey\(\) is not implemented/, 'asymmetric keys are not implemented: createPrivateKey throws';
+like $got->{notImplemented}, qr/^threw Error: node:crypto generateKeyPairSync\(\) is not implemented/, 'key generation is not implemented: generateKeyPairSync throws';
+
+# Asymmetric KeyObjects and signatures, against keys and signatures openssl
+# makes: PKCS#1 v1.5 and Ed25519 signatures are deterministic (the same
+# bytes as openssl's), ECDSA and PSS ones are checked with openssl.
+{
+    my $dir = File::Temp::tempdir('dispatch-keys-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+    my $openssl = sub { my $out = `openssl @_ 2>&1`; die "openssl @_: $out" if $?; $out };
+    $openssl->("genrsa -traditional -out $dir/rsa1.pem 2048");
+    $openssl->("pkcs8 -topk8 -nocrypt -in $dir/rsa1.pem -out $dir/rsa8.pem");
+    $openssl->("ecparam -name prime256v1 -genkey -noout -out $dir/ec.pem");
+    $openssl->("genpkey -algorithm ed25519 -out $dir/ed.pem");
+    $openssl->("pkey -in $dir/$_.pem -pubout -out $dir/$_.pub") for qw(rsa1 ec ed);
+    my %pem = map { my $f = $_; $f =~ tr/./_/; ($f => do { local $/; open my $fh, '<', "$dir/$_" or die; <$fh> }) }
+        qw(rsa1.pem rsa8.pem ec.pem ed.pem rsa1.pub ec.pub ed.pub);
+    open my $fh, '>', "$dir/msg" or die;
+    print {$fh} 'signed message';
+    close $fh;
+    my $hex = sub { unpack 'H*', $_[0] };
+    my $want_rsa = $hex->($openssl->("dgst -sha256 -sign $dir/rsa1.pem $dir/msg"));
+    my $want_ed = $hex->($openssl->("pkeyutl -sign -rawin -inkey $dir/ed.pem -in $dir/msg"));
+    $got = node_checks('crypto-rsa', 'const PEM = ' . JSON::PP->new->canonical->encode(\%pem) . q{;
+    import crypto from 'node:crypto';
+    const msg = Buffer.from('signed message');
+    export default { fetch: () => results({
+      rsaKey: () => { const k = crypto.createPrivateKey(PEM.rsa1_pem); const d = k.asymmetricKeyDetails;
+        return [k.type, k.asymmetricKeyType, d.modulusLength, String(d.publicExponent), k instanceof crypto.KeyObject]; },
+      pkcs1IsPkcs8: () => crypto.createPrivateKey(PEM.rsa1_pem).equals(crypto.createPrivateKey(PEM.rsa8_pem)),
+      pemRoundTrip: () => [crypto.createPrivateKey(PEM.rsa8_pem).export({ type: 'pkcs8', format: 'pem' }) === PEM.rsa8_pem,
+        crypto.createPublicKey(PEM.rsa1_pub).export({ type: 'spki', format: 'pem' }) === PEM.rsa1_pub,
+        crypto.createPrivateKey(PEM.rsa8_pem).export({ type: 'pkcs1', format: 'pem' }) === PEM.rsa1_pem],
+      rsaSign: () => crypto.createSign('RSA-SHA256').update('signed ').update('message').sign(PEM.rsa1_pem, 'hex'),
+      rsaVerify: () => [crypto.createVerify('sha256').update(msg).verify(PEM.rsa1_pub, crypto.sign('sha256', msg, PEM.rsa8_pem)),
+        crypto.verify('sha256', Buffer.from('another message'), PEM.rsa1_pub, crypto.sign('sha256', msg, PEM.rsa8_pem))],
+      pss: () => crypto.sign('sha256', msg, { key: PEM.rsa8_pem, padding: crypto.constants.RSA_PKCS1_PSS_PADDING,
+        saltLength: crypto.constants.RSA_PSS_SALTLEN_DIGEST }).toString('hex'),
+    }) };
+});
+    my $rsa = $got;
+    $got = node_checks('crypto-ec-ed25519', 'const PEM = ' . JSON::PP->new->canonical->encode(\%pem) . q{;
+    import crypto from 'node:crypto';
+    const msg = Buffer.from('signed message');
+    export default { fetch: () => results({
+      publicOfPrivate: () => [crypto.createPublicKey(PEM.ec_pem).equals(crypto.createPublicKey(PEM.ec_pub)),
+        crypto.createPublicKey(crypto.createPrivateKey(PEM.ed_pem)).equals(crypto.createPublicKey(PEM.ed_pub))],
+      ecKey: () => { const k = crypto.createPrivateKey(PEM.ec_pem); return [k.asymmetricKeyType, k.asymmetricKeyDetails.namedCurve]; },
+      jwk: () => { const jwk = crypto.createPublicKey(PEM.ec_pub).export({ format: 'jwk' });
+        return [jwk.kty, jwk.crv, crypto.createPublicKey({ key: jwk, format: 'jwk' }).equals(crypto.createPublicKey(PEM.ec_pub))]; },
+      ecdsa: () => crypto.sign('sha256', msg, PEM.ec_pem).toString('hex'),
+      ecdsaP1363: () => { const sig = crypto.sign('sha256', msg, { key: PEM.ec_pem, dsaEncoding: 'ieee-p1363' });
+        return [sig.length, crypto.verify('sha256', msg, { key: PEM.ec_pub, dsaEncoding: 'ieee-p1363' }, sig),
+                crypto.verify('sha256', msg, PEM.ec_pub, sig)]; },
+      ed25519: () => crypto.sign(null, msg, crypto.createPrivateKey(PEM.ed_pem)).toString('hex'),
+      ed25519Verify: () => crypto.verify(null, msg, PEM.ed_pub, crypto.sign(null, msg, PEM.ed_pem)),
+      notAKey: () => crypto.createPrivateKey('just a secret'),
+      publicForPrivate: () => crypto.createSign('sha256').update(msg).sign(crypto.createPublicKey(PEM.ec_pub)),
+      hmacWithPrivate: () => crypto.createHmac('sha256', crypto.createPrivateKey(PEM.ec_pem)),
+    }) };
+});
+    $got = { %$got, %$rsa };
+    is_deeply $got->{rsaKey}, ['private', 'rsa', 2048, '65537', $T], 'createPrivateKey: a PKCS#1 PEM, its type and details';
+    is $got->{pkcs1IsPkcs8}, $T, 'the same key from PKCS#1 and PKCS#8 PEM';
+    is_deeply $got->{pemRoundTrip}, [$T, $T, $T], 'export() as PKCS#8, SPKI and PKCS#1 PEM gives openssl\'s text';
+    is_deeply $got->{publicOfPrivate}, [$T, $T], 'createPublicKey derives the public key of a private one (SEC1 PEM, Ed25519 KeyObject)';
+    is_deeply $got->{ecKey}, ['ec', 'prime256v1'], 'an EC key\'s type and curve';
+    is_deeply $got->{jwk}, ['EC', 'P-256', $T], 'a public key to a JWK and back';
+    is $got->{rsaSign}, $want_rsa, 'createSign RSA-SHA256 over two updates: the signature openssl makes';
+    is_deeply $got->{rsaVerify}, [$T, $F], 'createVerify and verify: true for the message, false for another';
+    my $check = sub {
+        my ($sig_hex, @opts) = @_;
+        open my $s, '>', "$dir/sig" or die;
+        print {$s} pack 'H*', $sig_hex // '';
+        close $s;
+        my $out = `openssl dgst -sha256 @opts -signature $dir/sig $dir/msg 2>&1`;
+        return $out =~ /Verified OK/ ? 1 : diag $out;
+    };
+    ok $check->($got->{pss}, "-verify $dir/rsa1.pub -sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:32"),
+        'an RSA-PSS signature openssl verifies' or diag $got->{pss};
+    ok $check->($got->{ecdsa}, "-verify $dir/ec.pub"), 'an ECDSA signature (DER) openssl verifies' or diag $got->{ecdsa};
+    is_deeply $got->{ecdsaP1363}, [64, $T, $F], 'dsaEncoding ieee-p1363: r || s, verified only as such';
+    is $got->{ed25519}, $want_ed, 'an Ed25519 signature: the one openssl makes';
+    is $got->{ed25519Verify}, $T, 'and it verifies';
+    like $got->{notAKey}, qr/^threw Error: .*DECODER routines::unsupported/, 'text that is not PEM is not a private key';
+    like $got->{publicForPrivate}, qr/^threw TypeError: Invalid key object type public, expected private/, 'a public KeyObject does not sign';
+    like $got->{hmacWithPrivate}, qr/^threw TypeError: Invalid key object type private, expected secret/, 'createHmac refuses a private KeyObject';
+}
 
 $got = node_checks('stream', q{
     import { Readable, Writable, Transform, PassThrough, Duplex, pipeline, finished } from 'node:stream';
