@@ -10,7 +10,8 @@
 # text formats (marked, yaml, fast-xml-parser, superjson, valibot, dayjs);
 # bytes (fflate, @noble/hashes, @noble/curves, nanoid, uuid, ulid); effect;
 # @aws-sdk/client-s3 with presigned URLs (nodejs_compat); linkedom and
-# cheerio; jsonwebtoken (nodejs_compat). Expected values are
+# cheerio; jsonwebtoken (nodejs_compat); @cloudflare/workers-oauth-provider
+# over KV. Expected values are
 # computed independently: by Node.js running the same code on the same
 # library, by Perl, or known constants. Every package pinned in
 # t/clients/package.json; scripts/setup-deps installs them.
@@ -34,7 +35,7 @@ npm_tool_or_skip("$_/package.json")
     for qw(@modelcontextprotocol/sdk zod openai stripe vue preact preact-render-to-string marked yaml
           fast-xml-parser superjson valibot dayjs fflate @noble/hashes @noble/curves nanoid uuid ulid
           effect @aws-sdk/client-s3 @aws-sdk/s3-request-presigner linkedom cheerio
-          jsonwebtoken);
+          jsonwebtoken @cloudflare/workers-oauth-provider);
 my $NODE = 'node';
 
 my $DATE = '2025-09-01';
@@ -544,6 +545,57 @@ $APPS{jwt}{meta} = { bindings => [{ type => 'secret_text', name => 'JWT_SECRET',
     { type => 'secret_text', name => 'RSA_PRIVATE', text => $PEM{rsa} }, { type => 'plain_text', name => 'RSA_PUBLIC', text => $PEM{'rsa-public'} },
     { type => 'secret_text', name => 'EC_PRIVATE', text => $PEM{ec} }, { type => 'plain_text', name => 'EC_PUBLIC', text => $PEM{'ec-public'} }] };
 
+# --- @cloudflare/workers-oauth-provider: one Worker as OAuth 2.1
+# authorization server (dynamic client registration, PKCE, its KV) and the
+# API it protects, as its README's OAuthProvider shape.
+app('oauth', 'src/index.ts', { 'src/index.ts' => <<'TS' });
+import { OAuthProvider, type OAuthHelpers } from '@cloudflare/workers-oauth-provider';
+
+type Env = { OAUTH_KV: KVNamespace; OAUTH_PROVIDER: OAuthHelpers };
+
+const apiHandler = {
+  async fetch(request: Request, env: Env, ctx: any) {
+    return Response.json({ user: ctx.props.user, scope: ctx.auth?.scope, path: new URL(request.url).pathname });
+  },
+};
+
+const defaultHandler = {
+  async fetch(request: Request, env: Env) {
+    const url = new URL(request.url);
+    if (url.pathname === '/authorize') {
+      // a real app signs the user in and asks for consent here
+      const oauthRequest = await env.OAUTH_PROVIDER.parseAuthRequest(request);
+      const client = await env.OAUTH_PROVIDER.lookupClient(oauthRequest.clientId);
+      const { redirectTo } = await env.OAUTH_PROVIDER.completeAuthorization({
+        request: oauthRequest, userId: 'ada', metadata: { client: client?.clientName },
+        scope: oauthRequest.scope, props: { user: 'ada' },
+      });
+      return Response.redirect(redirectTo, 302);
+    }
+    return new Response('Home of the OAuth demo');
+  },
+};
+
+// made on the first request: the resource's URL is the origin in env
+let provider: OAuthProvider | undefined;
+export default {
+  fetch(request: Request, env: Env & { ORIGIN: string }, ctx: ExecutionContext) {
+    provider ??= new OAuthProvider({
+      apiRoute: '/api/',
+      apiHandler,
+      defaultHandler,
+      authorizeEndpoint: '/authorize',
+      tokenEndpoint: '/oauth/token',
+      clientRegistrationEndpoint: '/oauth/register',
+      scopesSupported: ['notes:read', 'notes:write'],
+      resourceMetadata: { resource: `${env.ORIGIN}/api/`, authorization_servers: [env.ORIGIN] },
+    });
+    return provider.fetch(request, env, ctx);
+  },
+};
+TS
+# (its ORIGIN, http on a loopback address as the library allows, once nginx has its port)
+
 # ------------------------------------------------------------- bundle, serve, deploy
 
 # Each app as a project directory with its wrangler.toml, all bundled at
@@ -603,6 +655,8 @@ my $t = apps_server(
             . "   location /photos/ { add_header ETag '\"5d41402abc4b2a76b9719d911017c592\"' always; return 200 ''; }"
             . " }",
 );
+$APPS{oauth}{meta} = { bindings => [{ type => 'kv_namespace', name => 'OAUTH_KV', namespace_id => 'oauth-demo' },
+    { type => 'plain_text', name => 'ORIGIN', text => 'http://127.0.0.1:' . $t->port }] };
 envelope_ok(api($t, POST => '', json => { name => 'apps' }), 'a namespace for the apps');
 for my $name (sort keys %APPS) {
     my $o = $APPS{$name};
@@ -917,6 +971,53 @@ JS
         $r = on('jwt', POST => '/verify-asym', content => encode_json({ alg => $alg, token => $forged }));
         is_deeply json_of($r), { error => 'JsonWebTokenError', message => 'invalid signature' }, "jwt: $alg with another payload is refused";
     }
+}
+
+# ------------------------------------------------------------- OAuth provider
+
+{
+    # at the origin the worker was given: 127.0.0.1:PORT, the app named by ?app=
+    my $oauth = sub { my ($method, $path, %o) = @_;
+                      $t->request($method, $path . ($path =~ /\?/ ? '&' : '?') . 'app=oauth', timeout => 20, %o) };
+    my $origin = 'http://127.0.0.1:' . $t->port;
+    my $b64url = sub { my $s = encode_base64($_[0], ''); $s =~ tr{+/}{-_}; $s =~ s/=+$//; $s };
+    my $r = $oauth->(GET => '/.well-known/oauth-authorization-server');
+    my $meta = json_of($r);
+    is $meta->{token_endpoint}, "$origin/oauth/token", 'oauth: authorization server metadata (RFC 8414)' or diag $r->{content};
+    $r = $oauth->(POST => '/oauth/register', headers => { 'Content-Type' => 'application/json' },
+            content => encode_json({ client_name => 'Test client', redirect_uris => ['https://client.example/cb'],
+                                     token_endpoint_auth_method => 'none' }));
+    my $client = json_of($r);
+    ok $r->{status} == 201 && $client->{client_id}, 'oauth: dynamic client registration (RFC 7591)' or diag $r->{content};
+    my $verifier = 'a-code-verifier-of-enough-length-0123456789-abcdefghijklmnop';
+    my $challenge = $b64url->(Digest::SHA::sha256($verifier));
+    my $redirect = 'https://client.example/cb';
+    my $q = join '&', 'response_type=code', "client_id=$client->{client_id}", 'redirect_uri=' . uri_escape($redirect),
+        'scope=notes%3Aread', 'state=xyz', "code_challenge=$challenge", 'code_challenge_method=S256';
+    $r = $oauth->(GET => "/authorize?$q");
+    my $location = $r->{headers}{location} // '';
+    like $location, qr{^\Qhttps://client.example/cb?\E.*\bcode=[^&]+.*\bstate=xyz}, 'oauth: authorize redirects back with a code and the state'
+        or diag "$r->{status} $r->{content}";
+    my ($code) = $location =~ /\bcode=([^&]+)/;
+    my $token_request = sub { $oauth->(POST => '/oauth/token', content => join('&', @_),
+                                 headers => { 'Content-Type' => 'application/x-www-form-urlencoded' }) };
+    $r = $token_request->('grant_type=authorization_code', "code=$code", 'redirect_uri=' . uri_escape($redirect),
+                          "client_id=$client->{client_id}", 'code_verifier=not-the-verifier-0123456789-0123456789-0123456789');
+    is json_of($r)->{error}, 'invalid_grant', 'oauth: a wrong PKCE verifier is refused';
+    $r = $token_request->('grant_type=authorization_code', "code=$code", 'redirect_uri=' . uri_escape($redirect),
+                          "client_id=$client->{client_id}", "code_verifier=$verifier");
+    my $tokens = json_of($r);
+    ok $tokens->{access_token} && $tokens->{refresh_token} && lc($tokens->{token_type} // '') eq 'bearer',
+        'oauth: the code and verifier give an access and a refresh token' or diag $r->{content};
+    is_deeply json_of($oauth->(GET => '/api/notes', headers => { Authorization => "Bearer $tokens->{access_token}" })),
+        { user => 'ada', scope => ['notes:read'], path => '/api/notes' }, 'oauth: the API sees the grant\'s props and scope';
+    $r = $oauth->(GET => '/api/notes');
+    is $r->{status}, 401, 'oauth: the API refuses a request without a token';
+    like $r->{headers}{'www-authenticate'} // '', qr/^Bearer/, 'oauth: with a Bearer challenge';
+    $r = $token_request->('grant_type=refresh_token', "refresh_token=$tokens->{refresh_token}", "client_id=$client->{client_id}");
+    my $refreshed = json_of($r)->{access_token} // '';
+    is json_of($oauth->(GET => '/api/notes', headers => { Authorization => "Bearer $refreshed" }))->{user}, 'ada',
+        'oauth: a refreshed access token works' or diag $r->{content};
 }
 
 is_deeply [ $t->error_log_alerts ], [], 'no alerts in the error log';
