@@ -6,7 +6,8 @@
 # server (@modelcontextprotocol/sdk's web-standard Streamable HTTP transport,
 # stateless) driven by the SDK's own client; openai and stripe pointed at
 # loopback stand-ins (stripe's webhook signatures with its SubtleCrypto
-# provider); server-side rendering with vue (renderToWebStream) and preact;
+# provider); server-side rendering with vue (renderToWebStream), preact and
+# svelte/server (a Svelte 5 component compiled as its Vite plugin would);
 # text formats (marked, yaml, fast-xml-parser, superjson, valibot, dayjs);
 # bytes (fflate, @noble/hashes, @noble/curves, nanoid, uuid, ulid); effect;
 # @aws-sdk/client-s3 with presigned URLs (nodejs_compat); linkedom and
@@ -27,12 +28,15 @@ use Digest::SHA qw(sha256_hex hmac_sha256_hex);
 use File::Temp qw(tempdir);
 use IO::Compress::Gzip qw(gzip $GzipError);
 use IO::Uncompress::Gunzip qw(gunzip $GunzipError);
+use IO::Uncompress::Unzip ();
+use IO::Compress::Zip ();
 use JSON::PP qw(decode_json encode_json);
 use MIME::Base64 qw(encode_base64 decode_base64);
 
 my $WRANGLER = npm_tool_or_skip('.bin/wrangler');
 npm_tool_or_skip("$_/package.json")
-    for qw(@modelcontextprotocol/sdk zod openai stripe vue preact preact-render-to-string marked yaml
+    for qw(@modelcontextprotocol/sdk zod openai ai @ai-sdk/openai axios stripe svelte sanitize-html handlebars date-fns
+          date-fns-tz papaparse jszip pdf-lib xlsx qrcode bcryptjs vue preact preact-render-to-string marked yaml
           fast-xml-parser superjson valibot dayjs fflate @noble/hashes @noble/curves nanoid uuid ulid
           effect @aws-sdk/client-s3 @aws-sdk/s3-request-presigner linkedom cheerio
           jsonwebtoken @cloudflare/workers-oauth-provider);
@@ -109,6 +113,8 @@ $APPS{mcp}{meta} = { bindings => [{ type => 'plain_text', name => 'GREETING', te
 # the API for a completion and a streamed completion).
 app('openai', 'src/index.ts', { 'src/index.ts' => <<'TS' });
 import OpenAI from 'openai';
+import { streamText } from 'ai';
+import { createOpenAI } from '@ai-sdk/openai';
 
 type Env = { OPENAI_API_KEY: string; ECHO_URL: string; API_URL: string; STREAM_URL: string };
 
@@ -142,6 +148,12 @@ export default {
         await writer.close();
       })();
       return new Response(readable, { headers: { 'content-type': 'text/plain; charset=utf-8' } });
+    }
+    if (pathname === '/ai-text' || pathname === '/ai-ui') {
+      // the AI SDK (ai, @ai-sdk/openai) streaming the same completion
+      const provider = createOpenAI({ apiKey: env.OPENAI_API_KEY, baseURL: env.STREAM_URL });
+      const result = streamText({ model: provider.chat('gpt-4o-mini'), prompt: 'Count' });
+      return pathname === '/ai-text' ? result.toTextStreamResponse() : result.toUIMessageStreamResponse();
     }
     if (pathname === '/missing') {
       try {
@@ -240,7 +252,20 @@ function Card({ title, tags }) {
 }
 export const preactPage = (title, tags) => ph(Card, { title, tags });
 JS
-app('ssr', 'src/index.js', { 'src/views.js' => $ssr_views, 'src/index.js' => <<'JS' });
+my $svelte_app = <<'SVELTE';
+<script>
+  let { name, items } = $props();
+  let count = $state(items.length);
+  const doubled = $derived(count * 2);
+</script>
+<h1>Hello {name}!</h1>
+<p>{count} items, doubled {doubled}</p>
+<ul>{#each items as item, i}<li data-i={i}>{item}</li>{/each}</ul>
+{#if count > 1}<p class="many">many</p>{:else}<p>few</p>{/if}
+SVELTE
+app('ssr', 'src/index.js', { 'src/views.js' => $ssr_views, 'src/App.svelte' => $svelte_app, 'src/index.js' => <<'JS' });
+import { render } from 'svelte/server';
+import App from './App.svelte.js';
 import { renderToString, renderToWebStream } from 'vue/server-renderer';
 import { renderToString as preactRender } from 'preact-render-to-string';
 import { vueApp, preactPage } from './views.js';
@@ -252,12 +277,17 @@ export default {
     if (url.pathname === '/vue') return new Response(await renderToString(vueApp(items)), { headers: { 'content-type': 'text/html' } });
     if (url.pathname === '/vue-stream')
       return new Response(renderToWebStream(vueApp(items)), { headers: { 'content-type': 'text/html' } });
+    if (url.pathname === '/svelte')
+      return new Response(render(App, { props: { name: url.searchParams.get('name'), items } }).body, { headers: { 'content-type': 'text/html' } });
     if (url.pathname === '/preact')
       return new Response(preactRender(preactPage(url.searchParams.get('title'), items)), { headers: { 'content-type': 'text/html' } });
     return new Response('Not found', { status: 404 });
   },
 };
 JS
+# what the Svelte plugin does in a build: the component compiled for the server
+$APPS{ssr}{prepare} = q{node -e 'const { compile } = require("svelte/compiler"); const fs = require("fs");
+  fs.writeFileSync("src/App.svelte.js", compile(fs.readFileSync("src/App.svelte", "utf8"), { generate: "server", filename: "App.svelte" }).js.code)'};
 
 # --- text formats: pure functions of src/formats.js, which Node.js runs too.
 my $formats = <<'JS';
@@ -267,6 +297,11 @@ import { XMLParser, XMLBuilder } from 'fast-xml-parser';
 import superjson from 'superjson';
 import * as v from 'valibot';
 import dayjs from 'dayjs';
+import { format as formatDate, addDays, formatDistanceStrict } from 'date-fns';
+import { de } from 'date-fns/locale';
+import { formatInTimeZone } from 'date-fns-tz';
+import Papa from 'papaparse';
+import Handlebars from 'handlebars';
 import utc from 'dayjs/plugin/utc.js';
 import timezone from 'dayjs/plugin/timezone.js';
 import relativeTime from 'dayjs/plugin/relativeTime.js';
@@ -279,6 +314,11 @@ const Signup = v.object({
   age: v.pipe(v.number(), v.integer(), v.minValue(18)),
   tags: v.optional(v.array(v.string()), []),
 });
+
+// compiled while the top level runs (code from strings is allowed there,
+// not later, as on Workers): Handlebars compiles on first use, so use it once
+const invoice = Handlebars.compile('<h1>{{title}}</h1>{{#each lines}}<p>{{@index}}: {{name}} x{{qty}}</p>{{/each}}{{{footer}}}');
+invoice({});
 
 export const formats = {
   markdown: (text) => marked.parse(text, { gfm: true }),
@@ -302,14 +342,30 @@ export const formats = {
              tokyo: d.tz('Asia/Tokyo').format('YYYY-MM-DD HH:mm Z'), from: d.from(d.add(3, 'day')),
              startOfWeek: d.startOf('week').format('YYYY-MM-DD'), valid: dayjs('nonsense').isValid() };
   },
+  datefns: (text) => {
+    const d = new Date(text);
+    return { newYork: formatInTimeZone(d, 'America/New_York', 'yyyy-MM-dd HH:mm zzz'),
+             kolkata: formatInTimeZone(d, 'Asia/Kolkata', "EEEE, d MMMM yyyy 'at' HH:mm xxx"),
+             german: formatDate(addDays(d, 1), 'PPPP', { locale: de }), distance: formatDistanceStrict(d, addDays(d, 45)) };
+  },
+  csv: (text) => {
+    const parsed = Papa.parse(text, { header: true, dynamicTyping: true, skipEmptyLines: true });
+    return { rows: parsed.data, fields: parsed.meta.fields, back: Papa.unparse(parsed.data) };
+  },
+  handlebars: (text) => invoice(JSON.parse(text)),
 };
 JS
 app('formats', 'src/index.js', { 'src/formats.js' => $formats, 'src/index.js' => <<'JS' });
+import Handlebars from 'handlebars';
 import { formats } from './formats.js';
 
 export default {
   async fetch(request) {
     const name = new URL(request.url).pathname.slice(1);
+    if (name === 'compile-now') {
+      // while a request is handled, as on Workers: no code from strings
+      try { return new Response(Handlebars.compile('{{x}}')({ x: 1 })); } catch (err) { return new Response(`${err.name}: ${err.message}`, { status: 500 }); }
+    }
     if (!Object.hasOwn(formats, name)) return new Response('Not found', { status: 404 });
     const out = formats[name](await request.text());
     return typeof out === 'string' ? new Response(out) : Response.json(out);
@@ -459,6 +515,7 @@ my $dom_page = '<html><head><title>Shop</title></head><body><ul id="list"><li cl
 app('dom', 'src/index.js', { 'src/index.js' => <<'JS' }, flags => ['nodejs_compat']);
 import { parseHTML } from 'linkedom';
 import * as cheerio from 'cheerio';
+import sanitizeHtml from 'sanitize-html';
 
 export default {
   async fetch(request) {
@@ -475,6 +532,8 @@ export default {
       return Response.json({ title: document.title, items, href: document.querySelector('a').getAttribute('href'),
                              list: document.getElementById('list').outerHTML });
     }
+    if (url.pathname === '/sanitize')
+      return new Response(sanitizeHtml(html, { allowedTags: ['b', 'i', 'a', 'p'], allowedAttributes: { a: ['href'] } }));
     if (url.pathname === '/cheerio') {
       const $ = cheerio.load(html);
       const items = $('li.p').map((_, el) => ({ name: $(el).text(), price: Number($(el).attr('data-price')) })).get();
@@ -596,6 +655,76 @@ export default {
 TS
 # (its ORIGIN, http on a loopback address as the library allows, once nginx has its port)
 
+# --- axios (its fetch adapter, as it picks on Workers) against the echo.
+app('axios', 'src/index.js', { 'src/index.js' => <<'JS' });
+import axios from 'axios';
+
+export default {
+  async fetch(request, env) {
+    const api = axios.create({ baseURL: env.ECHO_URL, headers: { 'X-Client': 'dispatch' }, timeout: 5000 });
+    const sent = await api.post('/orders?rush=1', { item: 'tea', qty: 2 }, { params: { v: 3 } });
+    let failure;
+    try {
+      await axios.get(env.MISSING_URL);
+    } catch (err) {
+      failure = { isAxiosError: axios.isAxiosError(err), status: err.response?.status, body: err.response?.data };
+    }
+    return Response.json({ status: sent.status, echo: sent.data, failure });
+  },
+};
+JS
+$APPS{axios}{meta} = { bindings => [{ type => 'plain_text', name => 'ECHO_URL', text => $up->url('/echo/api') },
+    { type => 'plain_text', name => 'MISSING_URL', text => $up->url('/status/404') }] };
+
+# --- documents and files: jszip, pdf-lib, xlsx (SheetJS), qrcode, bcryptjs.
+app('docs', 'src/index.js', { 'src/index.js' => <<'JS' });
+import JSZip from 'jszip';
+import { PDFDocument, StandardFonts, rgb } from 'pdf-lib';
+import * as XLSX from 'xlsx';
+import QRCode from 'qrcode';
+import bcrypt from 'bcryptjs';
+
+export default {
+  async fetch(request) {
+    const url = new URL(request.url);
+    switch (url.pathname) {
+      case '/zip': {
+        const zip = new JSZip();
+        zip.file('readme.txt', 'made by jszip in a worker');
+        zip.folder('data').file('n.json', JSON.stringify({ n: 7 }));
+        return new Response(await zip.generateAsync({ type: 'uint8array', compression: 'DEFLATE' }), { headers: { 'content-type': 'application/zip' } });
+      }
+      case '/unzip': {
+        const zip = await JSZip.loadAsync(await request.arrayBuffer());
+        const files = {};
+        for (const name of Object.keys(zip.files).sort()) if (!zip.files[name].dir) files[name] = await zip.file(name).async('string');
+        return Response.json(files);
+      }
+      case '/pdf': {
+        const doc = await PDFDocument.create();
+        const font = await doc.embedFont(StandardFonts.Helvetica);
+        for (const text of ['Page one', 'Page two']) doc.addPage([300, 200]).drawText(text, { x: 20, y: 100, size: 18, font, color: rgb(0, 0, 0.6) });
+        doc.setTitle('Made in a worker');
+        doc.setCreationDate(new Date('2024-01-01T00:00:00Z'));
+        return new Response(await doc.save(), { headers: { 'content-type': 'application/pdf' } });
+      }
+      case '/xlsx': {
+        const sheet = XLSX.utils.json_to_sheet([{ item: 'Tea', qty: 2, price: 3.5 }, { item: 'Cake', qty: 1, price: 12 }]);
+        const book = XLSX.utils.book_new();
+        XLSX.utils.book_append_sheet(book, sheet, 'Orders');
+        return new Response(XLSX.write(book, { type: 'array', bookType: 'xlsx' }));
+      }
+      case '/qr': return new Response(await QRCode.toString(url.searchParams.get('text'), { type: 'svg', errorCorrectionLevel: 'M' }));
+      case '/bcrypt': {
+        const { password, hash } = await request.json();
+        return Response.json({ hash: await bcrypt.hash(password, 6), matches: await bcrypt.compare(password, hash) });
+      }
+    }
+    return new Response('Not found', { status: 404 });
+  },
+};
+JS
+
 # ------------------------------------------------------------- bundle, serve, deploy
 
 # Each app as a project directory with its wrangler.toml, all bundled at
@@ -610,6 +739,10 @@ my (%BUNDLE, %DIR);
         write_file("$dir/wrangler.toml", qq{name = "$name"\nmain = "$o->{main}"\ncompatibility_date = "$DATE"\n$flags});
         write_file("$dir/$_", $o->{files}{$_}) for keys %{ $o->{files} };
         symlink(npm_dir() . '/node_modules', "$dir/node_modules") or die "symlink: $!";
+        if ($o->{prepare}) {
+            my $out = `cd $dir && $o->{prepare} 2>&1`;
+            is $?, 0, "$name: its build step" or diag $out;
+        }
     }
     my @results = wrangler_dry_runs($WRANGLER, [ map { $DIR{$_} } @names ], 100);
     for my $i (0 .. $#names) {
@@ -639,9 +772,9 @@ my $completion = encode_json({ id => 'chatcmpl-1', object => 'chat.completion', 
     choices => [{ index => 0, message => { role => 'assistant', content => 'Hello from the stand-in!' }, finish_reason => 'stop' }],
     usage => { prompt_tokens => 9, completion_tokens => 5, total_tokens => 14 } });
 my @deltas = ('One', ', two', ', three.');
-my $sse = join '', (map { 'data: ' . encode_json({ id => 'chatcmpl-2', object => 'chat.completion.chunk', created => 1700000000,
-    model => 'gpt-4o-mini', choices => [{ index => 0, delta => { content => $_ }, finish_reason => undef }] }) . "\\n\\n" } @deltas),
-    "data: [DONE]\\n\\n";
+my $chunk = sub { 'data: ' . encode_json({ id => 'chatcmpl-2', object => 'chat.completion.chunk', created => 1700000000,
+    model => 'gpt-4o-mini', choices => [{ index => 0, delta => $_[0], finish_reason => $_[1] }] }) . "\\n\\n" };
+my $sse = join '', (map { $chunk->({ content => $_ }, undef) } @deltas), $chunk->({}, 'stop'), "data: [DONE]\\n\\n";
 my $customer = encode_json({ id => 'cus_TEST123', object => 'customer', email => 'ada@example.com', metadata => { plan => 'pro' } });
 my $t = apps_server(
     http   => "dispatch_fetch_allow 127.0.0.1/32:$STANDIN 127.0.0.1/32:" . $up->port . ';'
@@ -731,6 +864,13 @@ JS
         'openai: the completion parsed';
     my $r = on('openai', GET => '/stream');
     is $r->{content}, join('', @deltas), 'openai: a streamed completion (server-sent events) iterated chunk by chunk';
+    $r = on('openai', GET => '/ai-text');
+    is $r->{content}, join('', @deltas), 'openai: the AI SDK\'s streamText over @ai-sdk/openai, as a text stream';
+    $r = on('openai', GET => '/ai-ui');
+    like $r->{headers}{'content-type'}, qr{^text/event-stream}, 'openai: its UI message stream is server-sent events';
+    my @events = map { my $e = eval { decode_json($_) }; $e ? $e : () } $r->{content} =~ /^data: (\{.*\})$/mg;
+    is_deeply [ map { $_->{delta} } grep { $_->{type} eq 'text-delta' } @events ], \@deltas, 'openai: with a text-delta per chunk';
+    is $events[-1]{type}, 'finish', 'openai: then finish';
     is_deeply json_of(on('openai', GET => '/missing')),
         { name => 'NotFoundError', status => 404, message => '404 The model does not exist', isNotFound => JSON::PP::true },
         'openai: an API error becomes OpenAI.NotFoundError';
@@ -768,9 +908,12 @@ JS
     my $want = node_json('ssr', <<'JS');
 import { renderToString } from 'vue/server-renderer';
 import { renderToString as preactRender } from 'preact-render-to-string';
+import { render } from 'svelte/server';
+import App from './src/App.svelte.js';
 import { vueApp, preactPage } from './src/views.js';
 const items = ['tea', '<cake> & "jam"'];
-console.log(JSON.stringify({ vue: await renderToString(vueApp(items)), preact: preactRender(preactPage('Menu & more', items)) }));
+console.log(JSON.stringify({ vue: await renderToString(vueApp(items)), preact: preactRender(preactPage('Menu & more', items)),
+                             svelte: render(App, { props: { name: 'Svelte & co', items } }).body }));
 JS
     like $want->{vue}, qr{<p id="forecast">forecast: sunny</p>}, 'ssr: node renders the async component';
     my $r = on('ssr', GET => "/vue?$q");
@@ -779,6 +922,9 @@ JS
     is $r->{content}, $want->{vue}, 'ssr: vue renderToWebStream streams the same HTML';
     $r = on('ssr', GET => "/preact?title=Menu%20%26%20more&$q");
     is $r->{content}, $want->{preact}, 'ssr: preact-render-to-string renders what node renders';
+    like $want->{svelte} // '', qr{<h1>Hello Svelte &amp; co!</h1>}, 'ssr: node renders the Svelte component';
+    $r = on('ssr', GET => "/svelte?name=Svelte%20%26%20co&$q");
+    is $r->{content}, $want->{svelte}, 'ssr: svelte/server renders what node renders (a Svelte 5 component with runes)';
 }
 
 # ------------------------------------------------------------- text formats
@@ -794,6 +940,9 @@ JS
         valibot   => '{"email":"ada@example.com","age":36}',
         'valibot-bad' => '{"email":"not-an-email","age":17.5,"tags":[1]}',
         dayjs     => '2024-02-29T12:34:56Z',
+        datefns   => '2024-03-10T06:30:00Z',
+        csv       => "name,qty,price\nTea,2,3.5\n\"Cake, lemon\",1,12\nScone,,2\n",
+        handlebars => '{"title":"Invoice <7>","lines":[{"name":"Tea","qty":2},{"name":"Cake & jam","qty":1}],"footer":"<hr>"}',
     );
     my $want = node_json('formats', sprintf(<<'JS', encode_json(\%inputs)));
 import { formats } from './src/formats.js';
@@ -803,6 +952,7 @@ for (const [k, text] of Object.entries(inputs)) out[k] = formats[k.replace(/-bad
 console.log(JSON.stringify(out));
 JS
     like $want->{markdown} // '', qr{<table>}, 'formats: node renders the markdown';
+    like $want->{handlebars} // '', qr{<h1>Invoice &lt;7&gt;</h1>}, 'formats: node renders the template';
     for my $k (sort keys %inputs) {
         (my $route = $k) =~ s/-bad$//;
         my $r = on('formats', POST => "/$route", content => $inputs{$k});
@@ -812,6 +962,9 @@ JS
             is $r->{content}, $want->{$k}, "formats: $k answers what node answers";
         }
     }
+    my $r = on('formats', GET => '/compile-now');
+    is $r->{content}, 'EvalError: Code generation from strings disallowed for this context',
+        'formats: Handlebars.compile while a request is handled is refused, as on Workers (its top level compiled)';
 }
 
 # ------------------------------------------------------------- bytes
@@ -829,7 +982,6 @@ JS
     $r = on('bytes', GET => '/zip');
     my %zip;
     {
-        require IO::Uncompress::Unzip;
         my $u = IO::Uncompress::Unzip->new(\$r->{content}) or die 'unzip';
         for (my $status = 1; $status > 0; $status = $u->nextStream) {
             my $name = $u->getHeaderInfo->{Name};
@@ -917,6 +1069,9 @@ JS
     is_deeply json_of(on('dom', POST => '/cheerio', content => $dom_page)),
         { title => 'Shop', items => $items, href => '/a?x=1&y=2', list => $list, extracted => { names => ['Tea', 'Cake', 'Scone & jam'] } },
         'dom: cheerio too';
+    is on('dom', POST => '/sanitize', content => '<p onclick="steal()">Hi <script>alert(1)</script><a href="javascript:alert(1)">x</a>'
+            . '<a href="https://example.com" target="_blank">ok</a><b>bold</b><img src=x onerror=y></p>')->{content},
+        '<p>Hi <a>x</a><a href="https://example.com">ok</a><b>bold</b></p>', 'dom: sanitize-html strips scripts, handlers and javascript: links';
 }
 
 # ------------------------------------------------------------- jsonwebtoken
@@ -1018,6 +1173,69 @@ JS
     my $refreshed = json_of($r)->{access_token} // '';
     is json_of($oauth->(GET => '/api/notes', headers => { Authorization => "Bearer $refreshed" }))->{user}, 'ada',
         'oauth: a refreshed access token works' or diag $r->{content};
+}
+
+# ------------------------------------------------------------- axios
+
+{
+    my $got = json_of(on('axios', GET => '/'));
+    is $got->{status}, 200, 'axios: a POST through its fetch adapter';
+    my $echo = $got->{echo} || {};
+    is $echo->{target}, '/echo/api/orders?rush=1&v=3', 'axios: to baseURL + path, params added';
+    is $echo->{header}{'x-client'}, 'dispatch', 'axios: with the instance\'s headers';
+    like $echo->{header}{'content-type'} // '', qr{^application/json}, 'axios: the body as JSON';
+    is decode_base64($echo->{body_b64} // ''), '{"item":"tea","qty":2}', 'axios: the body';
+    is_deeply $got->{failure}, { isAxiosError => JSON::PP::true, status => 404, body => 'status body' }, 'axios: a 404 rejects with the response';
+}
+
+# ------------------------------------------------------------- documents and files
+
+{
+    my $r = on('docs', GET => '/zip');
+    my %zip;
+    {
+        my $u = IO::Uncompress::Unzip->new(\$r->{content}) or die 'unzip';
+        for (my $status = 1; $status > 0; $status = $u->nextStream) {
+            my $name = $u->getHeaderInfo->{Name};
+            local $/;
+            my $data = <$u>;
+            $zip{$name} = $data if $name !~ m{/$};
+        }
+    }
+    is_deeply \%zip, { 'readme.txt' => 'made by jszip in a worker', 'data/n.json' => '{"n":7}' }, 'docs: jszip writes a zip Perl reads';
+    my $zipped;
+    IO::Compress::Zip::zip(\'from perl' => \$zipped, Name => 'p/perl.txt', Method => 8) or die 'zip';
+    is_deeply json_of(on('docs', POST => '/unzip', content => $zipped)), { 'p/perl.txt' => 'from perl' }, 'docs: and reads a deflated zip Perl wrote';
+
+    my %out = map { $_ => encode_base64(on('docs', GET => "/$_")->{content}, '') } qw(pdf xlsx);
+    my $want = node_json('docs', sprintf(<<'JS', encode_json(\%out)));
+import { PDFDocument } from 'pdf-lib';
+import * as XLSX from 'xlsx';
+import QRCode from 'qrcode';
+import bcrypt from 'bcryptjs';
+const out = %s;
+const pdf = await PDFDocument.load(Buffer.from(out.pdf, 'base64'));
+const book = XLSX.read(Buffer.from(out.xlsx, 'base64'), { type: 'buffer' });
+console.log(JSON.stringify({
+  pdf: [pdf.getPageCount(), pdf.getTitle(), pdf.getPage(1).getSize()],
+  xlsx: [book.SheetNames, XLSX.utils.sheet_to_json(book.Sheets.Orders)],
+  qr: await QRCode.toString('https://example.com/?a=1&b=2', { type: 'svg', errorCorrectionLevel: 'M' }),
+  hash: bcrypt.hashSync('correct horse', 6),
+}));
+JS
+    like decode_base64($out{pdf}), qr/^%PDF-1\.\d/, 'docs: pdf-lib writes a PDF';
+    is_deeply $want->{pdf}, [2, 'Made in a worker', { width => 300, height => 200 }], 'docs: which pdf-lib in Node reads back';
+    is_deeply $want->{xlsx}, [['Orders'], [{ item => 'Tea', qty => 2, price => 3.5 }, { item => 'Cake', qty => 1, price => 12 }]],
+        'docs: SheetJS writes an xlsx workbook that SheetJS in Node reads back';
+    $r = on('docs', GET => '/qr?text=' . uri_escape('https://example.com/?a=1&b=2'));
+    is $r->{content}, $want->{qr}, 'docs: qrcode renders the SVG Node renders';
+    $r = json_of(on('docs', POST => '/bcrypt', content => encode_json({ password => 'correct horse', hash => $want->{hash} })));
+    is $r->{matches}, JSON::PP::true, 'docs: bcryptjs accepts the hash Node made';
+    my $check = node_json('docs', sprintf(<<'JS', encode_json($r->{hash} // '')));
+import bcrypt from 'bcryptjs';
+console.log(JSON.stringify({ ok: bcrypt.compareSync('correct horse', %s), prefix: %1$s.slice(0, 7) }));
+JS
+    is_deeply $check, { ok => JSON::PP::true, prefix => '$2b$06$' }, 'docs: and Node accepts the hash it made';
 }
 
 is_deeply [ $t->error_log_alerts ], [], 'no alerts in the error log';
