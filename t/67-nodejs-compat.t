@@ -290,14 +290,14 @@ $got = node_checks('crypto-keys', q{
         k.export().toString(), k.export({ format: 'jwk' }), k.equals(crypto.createSecretKey('Jefe', 'utf8')), k.equals(crypto.createSecretKey('Jeff', 'utf8'))]; },
       secretKeyCopies: () => { const b = Buffer.from('Jefe'); const k = crypto.createSecretKey(b); b.fill(0); return k.export().toString(); },
       hmacKeyObject: () => crypto.createHmac('sha256', crypto.createSecretKey(Buffer.from('Jefe'))).update('what do ya want for nothing?').digest('hex'),
-      notImplemented: () => crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' }),
+      notImplemented: () => crypto.scryptSync('password', 'salt', 32),
     }) };
 });
 is_deeply $got->{secretKey}, ['secret', 4, $T, 'Jefe', { kty => 'oct', k => 'SmVmZQ' }, $T, $F],
     'createSecretKey: a KeyObject of type secret, its size, export() as bytes and as a JWK, equals()';
 is $got->{secretKeyCopies}, 'Jefe', 'createSecretKey copies the bytes it is given';
 is $got->{hmacKeyObject}, '5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843', 'createHmac with a secret KeyObject, RFC 4231 case 2';
-like $got->{notImplemented}, qr/^threw Error: node:crypto generateKeyPairSync\(\) is not implemented/, 'key generation is not implemented: generateKeyPairSync throws';
+like $got->{notImplemented}, qr/^threw Error: node:crypto scryptSync\(\) is not implemented/, 'scrypt is not implemented: scryptSync throws';
 
 # Asymmetric KeyObjects and signatures, against keys and signatures openssl
 # makes: PKCS#1 v1.5 and Ed25519 signatures are deterministic (the same
@@ -382,6 +382,64 @@ like $got->{notImplemented}, qr/^threw Error: node:crypto generateKeyPairSync\(\
     like $got->{notAKey}, qr/^threw Error: .*DECODER routines::unsupported/, 'text that is not PEM is not a private key';
     like $got->{publicForPrivate}, qr/^threw TypeError: Invalid key object type public, expected private/, 'a public KeyObject does not sign';
     like $got->{hmacWithPrivate}, qr/^threw TypeError: Invalid key object type private, expected secret/, 'createHmac refuses a private KeyObject';
+}
+
+# AES ciphers: GCM against the GCM specification's test case 14, CBC and
+# CTR against openssl enc; generated key pairs sign and verify.
+{
+    my $dir = File::Temp::tempdir('dispatch-ciphers-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+    open my $fh, '>', "$dir/msg" or die;
+    print {$fh} 'attack at dawn, bring snacks';
+    close $fh;
+    my %want = map {
+        my ($mode, $bits) = @$_;
+        ("$mode$bits" => unpack 'H*', scalar `openssl enc -aes-$bits-$mode -K ${\ ('2b' x ($bits / 8))} -iv ${\ ('0f' x 16)} -in $dir/msg`)
+    } ['cbc', 128], ['cbc', 256], ['ctr', 256];
+    $got = node_checks('crypto-ciphers', q{
+    import crypto from 'node:crypto';
+    const key = (bits) => Buffer.alloc(bits / 8, 0x2b);
+    const iv = Buffer.alloc(16, 0x0f);
+    const msg = 'attack at dawn, bring snacks';
+    const enc = (alg, bits) => { const c = crypto.createCipheriv(alg, key(bits), iv); return c.update(msg, 'utf8', 'hex') + c.final('hex'); };
+    const dec = (alg, bits, hex) => { const d = crypto.createDecipheriv(alg, key(bits), iv); return d.update(hex, 'hex', 'utf8') + d.final('utf8'); };
+    export default { fetch: () => results({
+      gcmCase14: () => { const c = crypto.createCipheriv('aes-256-gcm', Buffer.alloc(32), Buffer.alloc(12));
+        const out = Buffer.concat([c.update(Buffer.alloc(16)), c.final()]); return [out.toString('hex'), c.getAuthTag().toString('hex')]; },
+      gcmRoundTrip: () => { const k = crypto.randomBytes(32), n = crypto.randomBytes(12);
+        const c = crypto.createCipheriv('aes-256-gcm', k, n).setAAD(Buffer.from('header'));
+        const sealed = Buffer.concat([c.update('sealed words', 'utf8'), c.final()]); const tag = c.getAuthTag();
+        const open = (aad, t) => { const d = crypto.createDecipheriv('aes-256-gcm', k, n); d.setAAD(Buffer.from(aad)); d.setAuthTag(t);
+          return d.update(sealed, undefined, 'utf8') + d.final('utf8'); };
+        let wrong; try { open('header', Buffer.alloc(16)); } catch (e) { wrong = e.message; }
+        let otherAad; try { open('other', tag); } catch (e) { otherAad = e.message; }
+        return [open('header', tag), wrong, otherAad]; },
+      cbc128: () => enc('aes-128-cbc', 128),
+      cbc256: () => enc('AES-256-CBC', 256),
+      ctr256: () => enc('aes-256-ctr', 256),
+      decrypts: () => [dec('aes-128-cbc', 128, enc('aes-128-cbc', 128)), dec('aes-256-ctr', 256, enc('aes-256-ctr', 256))],
+      badKeyLength: () => crypto.createCipheriv('aes-256-cbc', Buffer.alloc(16), iv),
+      unknownCipher: () => crypto.createCipheriv('des-ede3-cbc', Buffer.alloc(24), Buffer.alloc(8)),
+      secretKeyObject: () => { const c = crypto.createCipheriv('aes-128-cbc', crypto.createSecretKey(key(128)), iv); return c.update(msg, 'utf8', 'hex') + c.final('hex'); },
+      ecPair: () => { const { publicKey, privateKey } = crypto.generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+        return [publicKey.type, privateKey.asymmetricKeyDetails.namedCurve, crypto.verify('sha256', Buffer.from(msg), publicKey, crypto.sign('sha256', Buffer.from(msg), privateKey))]; },
+      edPem: () => { const { publicKey, privateKey } = crypto.generateKeyPairSync('ed25519', {
+          publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } });
+        return [publicKey.split('\n')[0], privateKey.split('\n')[0], crypto.verify(null, Buffer.from(msg), publicKey, crypto.sign(null, Buffer.from(msg), privateKey))]; },
+      callback: () => new Promise((resolve) => crypto.generateKeyPair('x25519', {}, (err, pub, priv) => resolve([err, pub.asymmetricKeyType, priv.type]))),
+    }) };
+});
+    is_deeply $got->{gcmCase14}, ['cea7403d4d606b6e074ec5d3baf39d18', 'd0d1c8a799996bf0265b98b5d48ab919'],
+        'createCipheriv aes-256-gcm: the GCM specification\'s test case 14, with getAuthTag';
+    is_deeply $got->{gcmRoundTrip}, ['sealed words', 'Unsupported state or unable to authenticate data', 'Unsupported state or unable to authenticate data'],
+        'createDecipheriv aes-256-gcm opens with the tag and AAD, refuses a wrong tag or AAD';
+    is $got->{$_}, $want{$_}, "createCipheriv $_: what openssl enc makes" for qw(cbc128 cbc256 ctr256);
+    is_deeply $got->{decrypts}, ['attack at dawn, bring snacks', 'attack at dawn, bring snacks'], 'createDecipheriv CBC and CTR';
+    like $got->{badKeyLength}, qr/^threw RangeError: Invalid key length/, 'a key of the wrong length is refused';
+    like $got->{unknownCipher}, qr/^threw TypeError: Unknown cipher: des-ede3-cbc/, 'a cipher that is not here is refused';
+    is $got->{secretKeyObject}, $want{cbc128}, 'a secret KeyObject as the cipher key';
+    is_deeply $got->{ecPair}, ['public', 'prime256v1', $T], 'generateKeyPairSync ec: a pair that signs and verifies';
+    is_deeply $got->{edPem}, ['-----BEGIN PUBLIC KEY-----', '-----BEGIN PRIVATE KEY-----', $T], 'generateKeyPairSync ed25519 with PEM encodings';
+    is_deeply $got->{callback}, [undef, 'x25519', 'private'], 'generateKeyPair with a callback';
 }
 
 $got = node_checks('stream', q{

@@ -30,6 +30,11 @@ const nodePkeySign = native.pkeySign;
 const nodePkeyVerify = native.pkeyVerify;
 const nodeEcdsaSign = native.ecdsaSign;
 const nodeEcdsaVerify = native.ecdsaVerify;
+const nodeKeyGenerate = native.keyGenerate;
+const nodeCpuLeftMs = native.cpuLeftMs;
+const nodeAesGcm = native.aesGcm;
+const nodeAesCbc = native.aesCbc;
+const nodeAesCtr = native.aesCtr;
 const StringPrototypeLastIndexOf = uncurryThis(String.prototype.lastIndexOf);
 const ObjectAssign = Object.assign;
 
@@ -75,6 +80,12 @@ const NODE_INTERNALS = ObjectFreeze({
   pkeyVerify: (alg, hash, spki, signature, data, salt) => nodePkeyVerify(alg, hash, spki, signature, data, salt),
   ecdsaSign: (hash, pkcs8, data) => nodeEcdsaSign(hash, pkcs8, data),
   ecdsaVerify: (hash, spki, signature, data) => nodeEcdsaVerify(hash, spki, signature, data),
+  // Key pairs (stopped when the request's CPU time runs out) and AES, for
+  // generateKeyPair and createCipheriv/createDecipheriv.
+  keyGenerate: (kind, bits, exponent) => nodeKeyGenerate(kind, bits, exponent, nodeCpuLeftMs()),
+  aesGcm: (encrypt, key, iv, aad, data, tagBytes) => nodeAesGcm(encrypt, key, iv, aad, data, tagBytes),
+  aesCbc: (encrypt, key, iv, data) => nodeAesCbc(encrypt, key, iv, data),
+  aesCtr: (key, counter, data) => nodeAesCtr(key, counter, 128, data),
   // zlib for node:zlib (api/compression.cc: memory charged, output in
   // pieces of at most 64 KiB).
   zlibCreate: (format, decompress) => nodeZlibCreate(format, decompress),

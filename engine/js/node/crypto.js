@@ -6,9 +6,11 @@
 // randomBytes/randomFillSync/randomInt/randomUUID, timingSafeEqual,
 // getRandomValues, and webcrypto/subtle (the global crypto). HMAC is built
 // here on the digests (RFC 2104), so it is synchronous too; signatures are
-// crypto.subtle's primitives, called synchronously. Key generation, ciphers,
-// scrypt and Diffie-Hellman are not implemented: their names are there (a
-// bundle that imports them links) and throw when called.
+// crypto.subtle's primitives, called synchronously, as are generateKeyPair
+// and createCipheriv/createDecipheriv (AES in GCM, CBC and CTR modes).
+// Secret key generation, other ciphers, public-key encryption, scrypt and
+// Diffie-Hellman are not implemented: their names are there (a bundle that
+// imports them links) and throw when called.
 'use strict';
 const { Buffer } = require('node:buffer');
 const unimplemented = require('node/unimplemented.js');
@@ -572,6 +574,157 @@ function verify(algorithm, data, key, signature, callback) {
   return later(callback, work);
 }
 
+// --- Key pairs: generateKeyPairSync / generateKeyPair (RSA, EC, Ed25519, X25519).
+const CURVE_NAMES = {
+  __proto__: null, 'P-256': 'P-256', prime256v1: 'P-256', secp256r1: 'P-256', 'P-384': 'P-384', secp384r1: 'P-384',
+  'P-521': 'P-521', secp521r1: 'P-521',
+};
+
+function generateKeyPairSync(type, options = {}) {
+  let kind;
+  let bits = 0;
+  let exponent = 0;
+  if (type === 'rsa') {
+    kind = 'RSA';
+    bits = options.modulusLength;
+    exponent = options.publicExponent ?? 65537;
+    if (!Number.isInteger(bits) || bits < 1024 || bits > 8192 || bits % 8 !== 0) {
+      throw codedError(RangeError, 'The "options.modulusLength" must be a multiple of 8 from 1024 to 8192 here', 'ERR_OUT_OF_RANGE');
+    }
+    if (exponent !== 3 && exponent !== 65537) throw codedError(RangeError, 'The "options.publicExponent" must be 3 or 65537 here', 'ERR_OUT_OF_RANGE');
+  } else if (type === 'ec') {
+    kind = CURVE_NAMES[options.namedCurve];
+    if (kind === undefined) throw codedError(TypeError, `Invalid EC curve name ${options.namedCurve}: P-256, P-384 or P-521`, 'ERR_CRYPTO_INVALID_CURVE');
+  } else if (type === 'ed25519' || type === 'x25519') {
+    kind = type === 'ed25519' ? 'Ed25519' : 'X25519';
+  } else {
+    throw codedError(TypeError, `The argument 'type' must be a supported key type: rsa, ec, ed25519 or x25519. Received '${type}'`, 'ERR_INVALID_ARG_VALUE');
+  }
+  const pair = internals.keyGenerate(kind, bits, exponent);
+  if (pair === null) throw codedError(Error, 'Key generation failed', 'ERR_OSSL_KEYGEN_FAILED');
+  const publicKey = new PublicKeyObject('public', new Uint8Array(pair[1]), kind);
+  const privateKey = new PrivateKeyObject('private', new Uint8Array(pair[0]), kind);
+  return {
+    publicKey: options.publicKeyEncoding ? publicKey.export(options.publicKeyEncoding) : publicKey,
+    privateKey: options.privateKeyEncoding ? privateKey.export(options.privateKeyEncoding) : privateKey,
+  };
+}
+
+// The callback gets (error, publicKey, privateKey), as Node's.
+function generateKeyPair(type, options, callback) {
+  if (typeof options === 'function') [options, callback] = [undefined, options];
+  if (typeof callback !== 'function') throw codedError(TypeError, 'The "callback" argument must be of type function', 'ERR_INVALID_ARG_TYPE');
+  later((error, pair) => (error ? callback(error) : callback(null, pair.publicKey, pair.privateKey)), () => generateKeyPairSync(type, options));
+}
+
+// --- Ciphers: createCipheriv/createDecipheriv for AES in GCM, CBC (PKCS#7
+// padding) and CTR, on crypto.subtle's AES. The data is enciphered at
+// final(): update() keeps it and answers an empty piece, so update()s and
+// final() together give what Node's give.
+const CIPHERS = { __proto__: null };
+for (const bits of [128, 192, 256]) {
+  for (const mode of ['gcm', 'cbc', 'ctr']) CIPHERS[`aes-${bits}-${mode}`] = { keyBytes: bits / 8, mode };
+}
+
+class Cipheriv {
+  #encrypt;
+  #mode;
+  #key;
+  #iv;
+  #chunks = [];
+  #aad = new Uint8Array(0);
+  #tagBytes;
+  #tag;
+  #done = false;
+
+  constructor(encrypt, algorithm, key, iv, options) {
+    const spec = CIPHERS[String(algorithm).toLowerCase()];
+    if (spec === undefined) throw codedError(TypeError, `Unknown cipher: ${algorithm} (AES in GCM, CBC or CTR mode here)`, 'ERR_CRYPTO_UNKNOWN_CIPHER');
+    const keyBytes = key instanceof KeyObject ? hmacKeyBytes(key) : toBytes(key, undefined, 'key');
+    if (keyBytes.byteLength !== spec.keyBytes) throw codedError(RangeError, 'Invalid key length', 'ERR_CRYPTO_INVALID_KEYLEN');
+    const ivBytes = toBytes(iv, undefined, 'iv');
+    if (spec.mode === 'gcm' ? ivBytes.byteLength === 0 : ivBytes.byteLength !== 16) {
+      throw codedError(TypeError, 'Invalid initialization vector', 'ERR_CRYPTO_INVALID_IV');
+    }
+    this.#tagBytes = options?.authTagLength ?? 16;
+    if (spec.mode === 'gcm' && ![4, 8, 12, 13, 14, 15, 16].includes(this.#tagBytes)) {
+      throw codedError(TypeError, `Invalid authentication tag length: ${this.#tagBytes}`, 'ERR_CRYPTO_INVALID_AUTH_TAG');
+    }
+    this.#encrypt = encrypt;
+    this.#mode = spec.mode;
+    this.#key = Uint8Array.from(new Uint8Array(keyBytes.buffer, keyBytes.byteOffset, keyBytes.byteLength));
+    this.#iv = Uint8Array.from(new Uint8Array(ivBytes.buffer, ivBytes.byteOffset, ivBytes.byteLength));
+  }
+
+  update(data, inputEncoding, outputEncoding) {
+    if (this.#done) throw codedError(Error, 'Unsupported state', 'ERR_CRYPTO_INVALID_STATE');
+    this.#chunks.push(Buffer.from(toBytes(data, inputEncoding, 'data')));
+    return encoded(new Uint8Array(0), outputEncoding);
+  }
+
+  final(outputEncoding) {
+    if (this.#done) throw codedError(Error, 'Unsupported state', 'ERR_CRYPTO_INVALID_STATE');
+    this.#done = true;
+    const data = Buffer.concat(this.#chunks);
+    this.#chunks = [];
+    let out;
+    if (this.#mode === 'ctr') {
+      out = internals.aesCtr(this.#key, this.#iv, data);
+    } else if (this.#mode === 'cbc') {
+      out = internals.aesCbc(this.#encrypt, this.#key, this.#iv, data);
+      if (out === null) throw codedError(Error, 'error:1C800064:Provider routines::bad decrypt', 'ERR_OSSL_BAD_DECRYPT');
+    } else if (this.#encrypt) {
+      const sealed = new Uint8Array(internals.aesGcm(true, this.#key, this.#iv, this.#aad, data, this.#tagBytes));
+      this.#tag = Buffer.from(sealed.subarray(sealed.length - this.#tagBytes));
+      out = sealed.subarray(0, sealed.length - this.#tagBytes);
+    } else {
+      if (this.#tag === undefined) throw codedError(Error, 'Unsupported state or unable to authenticate data', 'ERR_CRYPTO_INVALID_STATE');
+      out = internals.aesGcm(false, this.#key, this.#iv, this.#aad, Buffer.concat([data, this.#tag]), this.#tag.length);
+      if (out === null) throw codedError(Error, 'Unsupported state or unable to authenticate data', 'ERR_CRYPTO_INVALID_STATE');
+    }
+    if (out === null) throw codedError(Error, 'The data could not be enciphered', 'ERR_CRYPTO_INVALID_STATE');
+    return encoded(new Uint8Array(out), outputEncoding);
+  }
+
+  setAAD(buffer) {
+    if (this.#mode !== 'gcm' || this.#chunks.length > 0 || this.#done) throw codedError(Error, 'Unsupported state', 'ERR_CRYPTO_INVALID_STATE');
+    this.#aad = Uint8Array.from(toBytes(buffer, undefined, 'buffer'));
+    return this;
+  }
+
+  getAuthTag() {
+    if (this.#mode !== 'gcm' || !this.#encrypt || this.#tag === undefined) {
+      throw codedError(Error, 'Invalid state for operation getAuthTag', 'ERR_CRYPTO_INVALID_STATE');
+    }
+    return Buffer.from(this.#tag);
+  }
+
+  setAuthTag(tag) {
+    const bytes = toBytes(tag, undefined, 'buffer');
+    if (this.#mode !== 'gcm' || this.#encrypt || this.#done) throw codedError(Error, 'Invalid state for operation setAuthTag', 'ERR_CRYPTO_INVALID_STATE');
+    if (![4, 8, 12, 13, 14, 15, 16].includes(bytes.byteLength)) {
+      throw codedError(TypeError, `Invalid authentication tag length: ${bytes.byteLength}`, 'ERR_CRYPTO_INVALID_AUTH_TAG');
+    }
+    this.#tag = Buffer.from(bytes);
+    return this;
+  }
+
+  setAutoPadding(autoPadding = true) {
+    if (!autoPadding) throw codedError(Error, 'Ciphers without padding are not supported here', 'ERR_METHOD_NOT_IMPLEMENTED');
+    return this;
+  }
+}
+
+class Decipheriv extends Cipheriv {}
+
+function createCipheriv(algorithm, key, iv, options) {
+  return new Cipheriv(true, algorithm, key, iv, options);
+}
+
+function createDecipheriv(algorithm, key, iv, options) {
+  return new Decipheriv(false, algorithm, key, iv, options);
+}
+
 function createSecretKey(key, encoding) {
   if (key instanceof KeyObject) {
     throw codedError(TypeError, 'The "key" argument must be of type string or an instance of ArrayBuffer, Buffer, TypedArray or DataView', 'ERR_INVALID_ARG_TYPE');
@@ -771,8 +924,15 @@ module.exports = {
   webcrypto,
   subtle: webcrypto.subtle,
   constants: { RSA_PKCS1_PADDING: 1, RSA_PKCS1_PSS_PADDING, RSA_PSS_SALTLEN_DIGEST, RSA_PSS_SALTLEN_MAX_SIGN, RSA_PSS_SALTLEN_AUTO },
+  generateKeyPair,
+  generateKeyPairSync,
+  createCipheriv,
+  createDecipheriv,
+  Cipheriv,
+  Decipheriv,
+  getCiphers: () => Object.keys(CIPHERS),
   ...unimplemented('crypto', [
-    'generateKeyPair', 'generateKeyPairSync', 'generateKey', 'generateKeySync', 'createCipheriv', 'createDecipheriv',
+    'generateKey', 'generateKeySync',
     'publicEncrypt', 'privateDecrypt', 'privateEncrypt', 'publicDecrypt', 'scrypt', 'scryptSync', 'createECDH',
     'createDiffieHellman', 'getDiffieHellman', 'diffieHellman']),
 };
