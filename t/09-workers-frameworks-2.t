@@ -12,7 +12,8 @@
 # bytes (fflate, @noble/hashes, @noble/curves, nanoid, uuid, ulid); effect;
 # @aws-sdk/client-s3 with presigned URLs (nodejs_compat); linkedom and
 # cheerio; jsonwebtoken (nodejs_compat); @cloudflare/workers-oauth-provider
-# over KV. Expected values are
+# over KV; Discord, GitHub and Telegram webhooks (discord-interactions,
+# @octokit/webhooks, grammy). Expected values are
 # computed independently: by Node.js running the same code on the same
 # library, by Perl, or known constants. Every package pinned in
 # t/clients/package.json; scripts/setup-deps installs them.
@@ -39,7 +40,7 @@ npm_tool_or_skip("$_/package.json")
           date-fns-tz papaparse jszip pdf-lib xlsx qrcode bcryptjs vue preact preact-render-to-string marked yaml
           fast-xml-parser superjson valibot dayjs fflate @noble/hashes @noble/curves nanoid uuid ulid
           effect @aws-sdk/client-s3 @aws-sdk/s3-request-presigner linkedom cheerio
-          jsonwebtoken @cloudflare/workers-oauth-provider);
+          jsonwebtoken @cloudflare/workers-oauth-provider discord-interactions @octokit/webhooks grammy);
 my $NODE = 'node';
 
 my $DATE = '2025-09-01';
@@ -725,6 +726,73 @@ export default {
 };
 JS
 
+# --- bots and webhooks: a Discord interactions endpoint (discord-interactions'
+# verifyKey, Ed25519), a GitHub App's webhook (@octokit/webhooks, HMAC) and a
+# Telegram bot (grammy's webhookCallback for Workers, answering in the
+# webhook's reply).
+app('bots', 'src/index.ts', { 'src/index.ts' => <<'TS' });
+import { verifyKey, InteractionType, InteractionResponseType } from 'discord-interactions';
+import { Webhooks } from '@octokit/webhooks';
+import { Bot, webhookCallback } from 'grammy';
+
+type Env = { DISCORD_PUBLIC_KEY: string; GITHUB_WEBHOOK_SECRET: string; TELEGRAM_TOKEN: string };
+
+async function discord(request: Request, env: Env) {
+  const body = await request.text();
+  const ok = await verifyKey(body, request.headers.get('X-Signature-Ed25519') ?? '', request.headers.get('X-Signature-Timestamp') ?? '',
+                             env.DISCORD_PUBLIC_KEY);
+  if (!ok) return new Response('Bad request signature.', { status: 401 });
+  const interaction = JSON.parse(body);
+  if (interaction.type === InteractionType.PING) return Response.json({ type: InteractionResponseType.PONG });
+  return Response.json({ type: InteractionResponseType.CHANNEL_MESSAGE_WITH_SOURCE,
+                         data: { content: `Hello, ${interaction.member.user.username}! You ran /${interaction.data.name}.` } });
+}
+
+async function github(request: Request, env: Env) {
+  const webhooks = new Webhooks({ secret: env.GITHUB_WEBHOOK_SECRET });
+  let reply = { handled: false };
+  webhooks.on('issues.opened', ({ payload }) => { reply = { handled: true, issue: payload.issue.number, title: payload.issue.title }; });
+  try {
+    await webhooks.verifyAndReceive({ id: request.headers.get('X-GitHub-Delivery') ?? '', name: request.headers.get('X-GitHub-Event') as any,
+                                      signature: request.headers.get('X-Hub-Signature-256') ?? '', payload: await request.text() });
+  } catch (err) {
+    return new Response(`rejected: ${err.message}`, { status: 401 });
+  }
+  return Response.json(reply);
+}
+
+function telegram(request: Request, env: Env) {
+  const bot = new Bot(env.TELEGRAM_TOKEN, {
+    botInfo: { id: 42, is_bot: true, first_name: 'Dispatch', username: 'dispatch_bot', can_join_groups: true,
+               can_read_all_group_messages: false, supports_inline_queries: false, can_connect_to_business: false, has_main_web_app: false },
+    client: { canUseWebhookReply: (method) => method === 'sendMessage' },
+  });
+  bot.command('start', (ctx) => ctx.reply(`Welcome, ${ctx.from?.first_name}!`));
+  bot.on('message:text', (ctx) => ctx.reply(ctx.message.text.split('').reverse().join('')));
+  return webhookCallback(bot, 'cloudflare-mod')(request);
+}
+
+export default {
+  fetch(request: Request, env: Env) {
+    const { pathname } = new URL(request.url);
+    if (pathname === '/discord') return discord(request, env);
+    if (pathname === '/github') return github(request, env);
+    if (pathname === '/telegram') return telegram(request, env);
+    return new Response('Not found', { status: 404 });
+  },
+};
+TS
+my %ED = (key => openssl_key('genpkey -algorithm ed25519'));
+{
+    my $dir = tempdir('dispatch-ed-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+    write_file("$dir/key.pem", $ED{key});
+    $ED{dir} = $dir;
+    $ED{public} = unpack 'H*', substr(openssl_key("pkey -in $dir/key.pem -pubout -outform DER"), -32);
+}
+$APPS{bots}{meta} = { bindings => [{ type => 'plain_text', name => 'DISCORD_PUBLIC_KEY', text => $ED{public} },
+    { type => 'secret_text', name => 'GITHUB_WEBHOOK_SECRET', text => 'gh-webhook-secret' },
+    { type => 'secret_text', name => 'TELEGRAM_TOKEN', text => '123456:telegram-test-token' }] };
+
 # ------------------------------------------------------------- bundle, serve, deploy
 
 # Each app as a project directory with its wrangler.toml, all bundled at
@@ -1236,6 +1304,41 @@ import bcrypt from 'bcryptjs';
 console.log(JSON.stringify({ ok: bcrypt.compareSync('correct horse', %s), prefix: %1$s.slice(0, 7) }));
 JS
     is_deeply $check, { ok => JSON::PP::true, prefix => '$2b$06$' }, 'docs: and Node accepts the hash it made';
+}
+
+# ------------------------------------------------------------- bots and webhooks
+
+{
+    # Discord signs timestamp + body with Ed25519 (here openssl, with the key whose public half the worker holds)
+    my $discord = sub {
+        my ($body, %o) = @_;
+        my $ts = time;
+        write_file("$ED{dir}/msg", $ts . $body);
+        my $sig = unpack 'H*', openssl_key("pkeyutl -sign -rawin -inkey $ED{dir}/key.pem -in $ED{dir}/msg");
+        $sig =~ s/^(..)/sprintf '%02x', hex($1) ^ 1/e if $o{tamper};
+        return on('bots', POST => '/discord', content => $body,
+                  headers => { 'Content-Type' => 'application/json', 'X-Signature-Ed25519' => $sig, 'X-Signature-Timestamp' => $ts });
+    };
+    is_deeply json_of($discord->('{"type":1}')), { type => 1 }, 'bots: a Discord PING, its Ed25519 signature verified, is answered PONG';
+    my $r = $discord->(encode_json({ type => 2, data => { name => 'hello' }, member => { user => { username => 'ada' } } }));
+    is_deeply json_of($r), { type => 4, data => { content => 'Hello, ada! You ran /hello.' } }, 'bots: a slash command is answered';
+    $r = $discord->('{"type":1}', tamper => 1);
+    is $r->{status}, 401, 'bots: a Discord request with a bad signature is refused';
+
+    my $payload = encode_json({ action => 'opened', issue => { number => 7, title => 'It works' }, repository => { full_name => 'o/r' } });
+    my $github = sub { on('bots', POST => '/github', content => $payload, headers => { 'Content-Type' => 'application/json',
+        'X-GitHub-Event' => 'issues', 'X-GitHub-Delivery' => 'd-1', 'X-Hub-Signature-256' => 'sha256=' . hmac_sha256_hex($payload, $_[0]) }) };
+    is_deeply json_of($github->('gh-webhook-secret')), { handled => JSON::PP::true, issue => 7, title => 'It works' },
+        'bots: @octokit/webhooks verifies a GitHub delivery (HMAC-SHA256) and runs its handler';
+    is $github->('another-secret')->{status}, 401, 'bots: a delivery signed with another secret is refused';
+
+    my $telegram = sub { json_of(on('bots', POST => '/telegram', headers => { 'Content-Type' => 'application/json' },
+        content => encode_json({ update_id => 1, message => { message_id => 1, date => 1700000000, chat => { id => 99, type => 'private' },
+            from => { id => 99, is_bot => JSON::PP::false, first_name => 'Ada' }, text => $_[0],
+            ($_[0] =~ m{^/} ? (entities => [{ type => 'bot_command', offset => 0, length => length $_[0] }]) : ()) } }))) };
+    is_deeply $telegram->('/start'), { method => 'sendMessage', chat_id => 99, text => 'Welcome, Ada!' },
+        'bots: grammy handles a Telegram command, replying in the webhook\'s answer';
+    is $telegram->('stressed')->{text}, 'desserts', 'bots: and a text message';
 }
 
 is_deeply [ $t->error_log_alerts ], [], 'no alerts in the error log';
