@@ -442,6 +442,54 @@ like $got->{notImplemented}, qr/^threw Error: node:crypto scryptSync\(\) is not 
     is_deeply $got->{callback}, [undef, 'x25519', 'private'], 'generateKeyPair with a callback';
 }
 
+# Names of Node's modules that bundles import (a missing one fails the link):
+# the small helpers, as Node's behave.
+$got = node_checks('node-helpers', q{
+    import { addAbortSignal, isDestroyed, isWritable, getDefaultHighWaterMark, PassThrough, compose } from 'node:stream';
+    import { EventEmitter, addAbortListener, getMaxListeners } from 'node:events';
+    import { styleText, aborted, types } from 'node:util';
+    import { hash, getCurves, getCipherInfo } from 'node:crypto';
+    import { codes } from 'node:zlib';
+    import { NOTFOUND } from 'node:dns';
+    import { toNamespacedPath } from 'node:path';
+    export default { fetch: () => results({
+      abortSignal: () => { const c = new AbortController(); const s = addAbortSignal(c.signal, new PassThrough());
+        const before = [isDestroyed(s), isWritable(s)]; c.abort(); return [...before, isDestroyed(s), isWritable(s)]; },
+      abortError: () => new Promise((resolve) => { const c = new AbortController(); const s = addAbortSignal(c.signal, new PassThrough());
+        s.on('error', (e) => resolve([e.name, e.code])); c.abort(); }),
+      highWaterMark: () => [getDefaultHighWaterMark(false), getDefaultHighWaterMark(true)],
+      compose: () => compose(),
+      abortListener: () => { const c = new AbortController(); let calls = 0; const d = addAbortListener(c.signal, () => calls++);
+        const c2 = new AbortController(); let calls2 = 0; addAbortListener(c2.signal, () => calls2++)[Symbol.dispose]();
+        c.abort(); c2.abort(); return [calls, calls2, getMaxListeners(new EventEmitter())]; },
+      styleText: () => [styleText('red', 'x'), styleText(['bold', 'underline'], 'x')],
+      badStyle: () => styleText('sparkly', 'x'),
+      aborted: async () => { const c = new AbortController(); const p = aborted(c.signal, {}); c.abort(); await p; return 'resolved'; },
+      types: () => [types.isArgumentsObject((function () { return arguments; })()), types.isArgumentsObject([]), types.isBigIntObject(Object(1n)), types.isBigIntObject(1n)],
+      hash: () => hash('sha256', 'abc'),
+      curves: () => getCurves().includes('prime256v1'),
+      cipherInfo: () => { const i = getCipherInfo('aes-256-gcm'); return [i.keyLength, i.ivLength, i.mode]; },
+      zlibCodes: () => [codes.Z_DATA_ERROR, codes[-3]],
+      dns: () => NOTFOUND,
+      namespaced: () => toNamespacedPath('/a/b'),
+    }) };
+});
+is_deeply $got->{abortSignal}, [$F, $T, $T, $F], 'stream.addAbortSignal destroys the stream on abort; isDestroyed, isWritable';
+is_deeply $got->{abortError}, ['AbortError', 'ABORT_ERR'], 'with an AbortError';
+is_deeply $got->{highWaterMark}, [16384, 16], 'stream.getDefaultHighWaterMark (Node 20\'s)';
+like $got->{compose}, qr/^threw Error: node:stream compose\(\) is not implemented/, 'stream.compose is not implemented';
+is_deeply $got->{abortListener}, [1, 0, 10], 'events.addAbortListener (its dispose removes it), getMaxListeners';
+is_deeply $got->{styleText}, ["\e[31mx\e[39m", "\e[1m\e[4mx\e[24m\e[22m"], 'util.styleText: the SGR codes of inspect.colors';
+like $got->{badStyle}, qr/^threw TypeError: The argument 'format' must be one of/, 'util.styleText refuses an unknown style';
+is $got->{aborted}, 'resolved', 'util.aborted resolves on abort';
+is_deeply $got->{types}, [$T, $F, $T, $F], 'util.types.isArgumentsObject, isBigIntObject';
+is $got->{hash}, 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad', 'crypto.hash';
+is $got->{curves}, $T, 'crypto.getCurves';
+is_deeply $got->{cipherInfo}, [32, 12, 'gcm'], 'crypto.getCipherInfo';
+is_deeply $got->{zlibCodes}, [-3, 'Z_DATA_ERROR'], 'zlib.codes both ways';
+is $got->{dns}, 'ENOTFOUND', 'dns error codes';
+is $got->{namespaced}, '/a/b', 'path.toNamespacedPath';
+
 $got = node_checks('stream', q{
     import { Readable, Writable, Transform, PassThrough, Duplex, pipeline, finished } from 'node:stream';
     import { pipeline as pipelineP } from 'node:stream/promises';

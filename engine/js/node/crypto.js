@@ -931,8 +931,18 @@ module.exports = {
   Cipheriv,
   Decipheriv,
   getCiphers: () => Object.keys(CIPHERS),
+  getCipherInfo: (name) => {
+    const spec = CIPHERS[String(name).toLowerCase()];
+    return spec === undefined ? undefined : { name: String(name).toLowerCase(), blockSize: spec.mode === 'cbc' ? 16 : 1,
+      ivLength: spec.mode === 'gcm' ? 12 : 16, keyLength: spec.keyBytes, mode: spec.mode };
+  },
+  getCurves: () => ['prime256v1', 'secp384r1', 'secp521r1'],
+  getFips: () => 0,
+  hash: (algorithm, data, outputEncoding = 'hex') => new Hash(algorithm).update(data).digest(outputEncoding),
   ...unimplemented('crypto', [
     'generateKey', 'generateKeySync',
     'publicEncrypt', 'privateDecrypt', 'privateEncrypt', 'publicDecrypt', 'scrypt', 'scryptSync', 'createECDH',
-    'createDiffieHellman', 'getDiffieHellman', 'diffieHellman']),
+    'createDiffieHellman', 'getDiffieHellman', 'diffieHellman', 'createDiffieHellmanGroup', 'DiffieHellman',
+    'DiffieHellmanGroup', 'ECDH', 'X509Certificate', 'Certificate', 'checkPrime', 'checkPrimeSync', 'generatePrime',
+    'generatePrimeSync', 'setFips', 'setEngine', 'secureHeapUsed']),
 };

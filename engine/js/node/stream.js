@@ -200,6 +200,26 @@ function isDisturbed(stream) {
   return !!(stream && stream._readableState && (stream._readableState.dataEmitted || stream._readableState.endEmitted));
 }
 
+// A stream destroyed with an AbortError when signal aborts.
+function addAbortSignal(signal, stream) {
+  if (signal === undefined || typeof signal.addEventListener !== 'function') {
+    throw new TypeError('The "signal" argument must be an instance of AbortSignal');
+  }
+  const onAbort = () => {
+    const error = new Error('The operation was aborted');
+    error.name = 'AbortError';
+    error.code = 'ABORT_ERR';
+    error.cause = signal.reason;
+    stream.destroy(error);
+  };
+  if (signal.aborted) onAbort();
+  else signal.addEventListener('abort', onAbort, { once: true });
+  return stream;
+}
+
+let defaultHighWaterMark = 16 * 1024;
+let defaultObjectHighWaterMark = 16;
+
 Object.assign(Stream, {
   Stream,
   Readable,
@@ -213,5 +233,16 @@ Object.assign(Stream, {
   isReadable,
   isErrored,
   isDisturbed,
+  isDestroyed: (stream) => !!(stream && stream.destroyed),
+  isWritable: (stream) => !!(stream && stream.writable && !stream.destroyed && !stream.writableEnded),
+  destroy: (stream, error) => { stream.destroy(error); },
+  addAbortSignal,
+  getDefaultHighWaterMark: (objectMode) => (objectMode ? defaultObjectHighWaterMark : defaultHighWaterMark),
+  setDefaultHighWaterMark: (objectMode, value) => {
+    if (!Number.isInteger(value) || value < 0) throw new RangeError('The "value" argument must be a non-negative integer');
+    if (objectMode) defaultObjectHighWaterMark = value;
+    else defaultHighWaterMark = value;
+  },
+  ...require('node/unimplemented.js')('stream', ['compose', 'duplexPair']),
 });
 module.exports = Stream;
