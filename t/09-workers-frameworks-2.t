@@ -13,7 +13,8 @@
 # @aws-sdk/client-s3 with presigned URLs (nodejs_compat); linkedom and
 # cheerio; jsonwebtoken (nodejs_compat); @cloudflare/workers-oauth-provider
 # over KV; Discord, GitHub and Telegram webhooks (discord-interactions,
-# @octokit/webhooks, grammy). Expected values are
+# @octokit/webhooks, grammy); busboy, csv-parse and iconv-lite over the
+# request body as a Node stream (nodejs_compat). Expected values are
 # computed independently: by Node.js running the same code on the same
 # library, by Perl, or known constants. Every package pinned in
 # t/clients/package.json; scripts/setup-deps installs them.
@@ -40,7 +41,8 @@ npm_tool_or_skip("$_/package.json")
           date-fns-tz papaparse jszip pdf-lib xlsx qrcode bcryptjs vue preact preact-render-to-string marked yaml
           fast-xml-parser superjson valibot dayjs fflate @noble/hashes @noble/curves nanoid uuid ulid
           effect @aws-sdk/client-s3 @aws-sdk/s3-request-presigner linkedom cheerio
-          jsonwebtoken @cloudflare/workers-oauth-provider discord-interactions @octokit/webhooks grammy);
+          jsonwebtoken @cloudflare/workers-oauth-provider discord-interactions @octokit/webhooks grammy busboy
+          csv-parse iconv-lite);
 my $NODE = 'node';
 
 my $DATE = '2025-09-01';
@@ -793,6 +795,55 @@ $APPS{bots}{meta} = { bindings => [{ type => 'plain_text', name => 'DISCORD_PUBL
     { type => 'secret_text', name => 'GITHUB_WEBHOOK_SECRET', text => 'gh-webhook-secret' },
     { type => 'secret_text', name => 'TELEGRAM_TOKEN', text => '123456:telegram-test-token' }] };
 
+# --- Node streams over the request body (nodejs_compat): a multipart upload
+# parsed by busboy, CSV by csv-parse, legacy charsets by iconv-lite.
+app('nodestreams', 'src/index.js', { 'src/index.js' => <<'JS' }, flags => ['nodejs_compat']);
+import busboy from 'busboy';
+import { parse } from 'csv-parse';
+import iconv from 'iconv-lite';
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+
+function upload(request) {
+  const bb = busboy({ headers: Object.fromEntries(request.headers) });
+  const result = { fields: {}, files: [] };
+  const done = new Promise((resolve, reject) => {
+    bb.on('field', (name, value) => { result.fields[name] = value; });
+    bb.on('file', (name, stream, info) => {
+      const hash = createHash('sha256');
+      let bytes = 0;
+      stream.on('data', (chunk) => { hash.update(chunk); bytes += chunk.length; });
+      stream.on('end', () => result.files.push({ name, filename: info.filename, mimeType: info.mimeType, bytes, sha256: hash.digest('hex') }));
+    });
+    bb.on('close', resolve);
+    bb.on('error', reject);
+  });
+  Readable.fromWeb(request.body).pipe(bb);
+  return done.then(() => Response.json(result));
+}
+
+async function csv(request) {
+  const totals = {};
+  let rows = 0;
+  for await (const row of Readable.fromWeb(request.body).pipe(parse({ columns: true, cast: true }))) {
+    totals[row.region] = (totals[row.region] ?? 0) + row.amount;
+    rows++;
+  }
+  return Response.json({ rows, totals });
+}
+
+export default {
+  async fetch(request) {
+    const url = new URL(request.url);
+    if (url.pathname === '/upload') return upload(request);
+    if (url.pathname === '/csv') return csv(request);
+    if (url.pathname === '/decode') return new Response(iconv.decode(Buffer.from(await request.arrayBuffer()), url.searchParams.get('charset')));
+    if (url.pathname === '/encode') return new Response(iconv.encode(await request.text(), url.searchParams.get('charset')));
+    return new Response('Not found', { status: 404 });
+  },
+};
+JS
+
 # ------------------------------------------------------------- bundle, serve, deploy
 
 # Each app as a project directory with its wrangler.toml, all bundled at
@@ -1339,6 +1390,37 @@ JS
     is_deeply $telegram->('/start'), { method => 'sendMessage', chat_id => 99, text => 'Welcome, Ada!' },
         'bots: grammy handles a Telegram command, replying in the webhook\'s answer';
     is $telegram->('stressed')->{text}, 'desserts', 'bots: and a text message';
+}
+
+# ------------------------------------------------------------- Node streams
+
+{
+    my $dir = tempdir('dispatch-upload-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+    my $blob = join '', map { chr(($_ * 7 + ($_ >> 8)) % 256) } 0 .. 300_000;
+    write_file("$dir/photo.bin", $blob);
+    write_file("$dir/notes.txt", "first line\nsecond line\n");
+    my ($out) = $t->curl('-s', '-H', 'Host: nodestreams.test', '-F', 'title=Holiday', '-F', 'tags=sea,sun',
+        '-F', "photo=\@$dir/photo.bin;type=application/octet-stream", '-F', "notes=\@$dir/notes.txt;type=text/plain",
+        $t->url('/upload'));
+    my $got = eval { decode_json($out) } // { unparsed => $out };
+    is_deeply $got->{fields}, { title => 'Holiday', tags => 'sea,sun' }, 'nodestreams: busboy parses the fields of a curl -F upload';
+    is_deeply [ sort { $a->{name} cmp $b->{name} } @{ $got->{files} || [] } ],
+        [ { name => 'notes', filename => 'notes.txt', mimeType => 'text/plain', bytes => 23, sha256 => sha256_hex("first line\nsecond line\n") },
+          { name => 'photo', filename => 'photo.bin', mimeType => 'application/octet-stream', bytes => length $blob, sha256 => sha256_hex($blob) } ],
+        'nodestreams: and its files, streamed from the request body (Buffer latin1Slice)';
+
+    my $csv = "region,amount\n" . join('', map { ('north', 'south', 'east')[$_ % 3] . ",$_\n" } 1 .. 3000);
+    my %totals;
+    $totals{ ('north', 'south', 'east')[$_ % 3] } += $_ for 1 .. 3000;
+    is_deeply json_of(on('nodestreams', POST => '/csv', content => $csv)), { rows => 3000, totals => \%totals },
+        'nodestreams: csv-parse over the body as a Node stream, row by row';
+
+    require Encode;
+    my $text = "\x{65e5}\x{672c}\x{8a9e}\x{306e}\x{30c6}\x{30ad}\x{30b9}\x{30c8}";
+    my $r = on('nodestreams', POST => '/decode?charset=Shift_JIS', content => Encode::encode('shiftjis', $text));
+    is Encode::decode('UTF-8', $r->{content}), $text, 'nodestreams: iconv-lite decodes Shift_JIS';
+    $r = on('nodestreams', POST => '/encode?charset=windows-1251', content => Encode::encode('UTF-8', "\x{41f}\x{440}\x{438}\x{432}\x{435}\x{442}"));
+    is $r->{content}, Encode::encode('cp1251', "\x{41f}\x{440}\x{438}\x{432}\x{435}\x{442}"), 'nodestreams: and encodes windows-1251';
 }
 
 is_deeply [ $t->error_log_alerts ], [], 'no alerts in the error log';

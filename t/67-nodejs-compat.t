@@ -50,12 +50,17 @@ my $got = node_checks('buffer', q{
       sameModule: () => bufferModule.Buffer === Buffer && bufferModule.default.Buffer === Buffer,
       kMaxLength: () => typeof bufferModule.kMaxLength,
       isUtf8: () => [bufferModule.isUtf8(Buffer.from('é')), bufferModule.isUtf8(new Uint8Array([0xff]))],
+      // Node's per-encoding methods, which libraries (busboy) call directly
+      slices: () => { const b = Buffer.from([0x68, 0xe9, 0x21]); return [b.latin1Slice(0, 2), b.hexSlice(1), b.base64Slice(), b.asciiSlice(0, 1), b.utf8Slice(0, 1)]; },
+      writes: () => { const b = Buffer.alloc(6); const n = [b.latin1Write('\u00e9a', 0), b.hexWrite('ff00', 2), b.utf8Write('Z', 4, 1)]; return [n, b.toString('hex')]; },
     }) };
 });
 is $got->{utf8hex}, '68c3a96c6c6f', 'Buffer.from(string) is UTF-8, toString("hex")';
 is $got->{base64}, 'hi', 'base64 decodes';
 is_deeply $got->{base64url}, ['-_8', 'fbff'], 'base64url both ways';
 is_deeply $got->{concat}, ['abc', 3, $T, $T], 'Buffer.concat, isBuffer, a Uint8Array';
+is_deeply $got->{slices}, ["h\x{e9}", 'e921', 'aOkh', 'h', 'h'], 'Buffer latin1Slice, hexSlice, base64Slice, asciiSlice, utf8Slice';
+is_deeply $got->{writes}, [[2, 2, 1], 'e961ff005a00'], 'Buffer latin1Write, hexWrite, utf8Write';
 is_deeply $got->{ints}, [0xdeadbeef, -2, 'deadbeeffeff0000'], 'integer reads and writes, both byte orders';
 is $got->{sliceShares}, 'aBc', 'subarray shares the bytes';
 is_deeply $got->{compare}, [-1, $T], 'compare and equals';

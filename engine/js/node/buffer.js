@@ -64,6 +64,21 @@ Buffer.prototype.fill = function fill(value, offset, end, encoding) {
   return originalFill.apply(this, arguments);
 };
 
+// Node's per-encoding methods, which libraries call directly (busboy's
+// chunk.latin1Slice): xSlice(start, end) is toString(x, start, end) and
+// xWrite(string, offset, length) is write(string, offset, length, x).
+for (const [name, encoding] of [['ascii', 'ascii'], ['base64', 'base64'], ['base64url', 'base64url'], ['latin1', 'latin1'],
+  ['hex', 'hex'], ['ucs2', 'ucs2'], ['utf8', 'utf8']]) {
+  Object.defineProperty(Buffer.prototype, `${name}Slice`, {
+    value: { [`${name}Slice`](start = 0, end = this.length) { return this.toString(encoding, start, end); } }[`${name}Slice`],
+    writable: true, configurable: true,
+  });
+  Object.defineProperty(Buffer.prototype, `${name}Write`, {
+    value: { [`${name}Write`](string, offset = 0, length = this.length - offset) { return this.write(string, offset, length, encoding); } }[`${name}Write`],
+    writable: true, configurable: true,
+  });
+}
+
 const kMaxLength = base.kMaxLength;
 let decoder = null;
 
