@@ -495,6 +495,29 @@ is_deeply $got->{zlibCodes}, [-3, 'Z_DATA_ERROR'], 'zlib.codes both ways';
 is $got->{dns}, 'ENOTFOUND', 'dns error codes';
 is $got->{namespaced}, '/a/b', 'path.toNamespacedPath';
 
+# The stream state getters of newer Nodes (streams 3 has not), and Buffer's
+# newer names.
+$got = node_checks('stream-state', q{
+    import { PassThrough, Writable, Readable } from 'node:stream';
+    import { Buffer } from 'node:buffer';
+    const seen = (s) => [s.readableEnded, s.writableEnded, s.writableFinished];
+    export default { fetch: () => results({
+      ends: async () => { const p = new PassThrough(); const states = [seen(p)]; p.end('x'); states.push(seen(p)); p.resume();
+        await new Promise((resolve) => p.on('end', resolve)); await new Promise((resolve) => setTimeout(resolve, 1)); states.push(seen(p)); return states; },
+      modes: () => { const w = new Writable({ objectMode: true, write(c, e, cb) { cb(); } }); w.cork();
+        const r = new Readable({ read() {}, encoding: 'utf8' });
+        return [w.writableObjectMode, w.writableCorked, w.writableNeedDrain, r.readableObjectMode, r.readableEncoding, new PassThrough({ readableObjectMode: true }).readableObjectMode]; },
+      aborted: () => { const r = new Readable({ read() {} }); const before = r.readableAborted; r.destroy(); return [before, r.readableAborted]; },
+      copyBytesFrom: () => [...Buffer.copyBytesFrom(new Uint16Array([1, 2, 3]), 1, 1)],
+      bigUint: () => { const b = Buffer.alloc(8); b.writeBigUint64BE(258n); return [String(b.readBigUint64BE()), String(b.readBigUint64LE(0) > 0n)]; },
+    }) };
+});
+is_deeply $got->{ends}, [[$F, $F, $F], [$F, $T, $F], [$T, $T, $T]], 'readableEnded, writableEnded, writableFinished follow the stream';
+is_deeply $got->{modes}, [$T, 1, $F, $F, 'utf8', $T], 'writableObjectMode, writableCorked, writableNeedDrain, readableObjectMode, readableEncoding';
+is_deeply $got->{aborted}, [$F, $T], 'readableAborted after destroy()';
+is_deeply $got->{copyBytesFrom}, [2, 0], 'Buffer.copyBytesFrom copies the elements\' bytes';
+is_deeply $got->{bigUint}, ['258', 'true'], 'Buffer readBigUint64BE/writeBigUint64BE, the lower-case spellings';
+
 $got = node_checks('stream', q{
     import { Readable, Writable, Transform, PassThrough, Duplex, pipeline, finished } from 'node:stream';
     import { pipeline as pipelineP } from 'node:stream/promises';

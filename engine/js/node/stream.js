@@ -15,6 +15,39 @@ const PassThrough = require(`${lib}_stream_passthrough.js`);
 const finished = require(`${lib}internal/streams/end-of-stream.js`);
 const pipeline = require(`${lib}internal/streams/pipeline.js`);
 
+// The state getters newer Nodes have and streams 3 has not (libraries read
+// stream.writableEnded, readableEnded, ...), from the same state fields.
+const readableGetters = {
+  readableEnded: (state) => state.endEmitted,
+  readableObjectMode: (state) => state.objectMode,
+  readableEncoding: (state) => state.encoding || null,
+  readableAborted: (state) => !!(state.destroyed || state.errorEmitted) && !state.endEmitted,
+};
+const writableGetters = {
+  writableEnded: (state) => state.ending,
+  writableFinished: (state) => state.finished,
+  writableObjectMode: (state) => state.objectMode,
+  writableCorked: (state) => state.corked,
+  writableNeedDrain: (state) => !state.destroyed && !state.ending && state.needDrain,
+};
+function defineStateGetters(proto, getters, stateName, whenAbsent) {
+  for (const [name, get] of Object.entries(getters)) {
+    if (Object.prototype.hasOwnProperty.call(proto, name)) continue;
+    Object.defineProperty(proto, name, {
+      get() {
+        const state = this[stateName];
+        return state ? get(state) : whenAbsent[name];
+      },
+      enumerable: false,
+      configurable: true,
+    });
+  }
+}
+const absent = { readableEncoding: null, writableCorked: 0 };
+defineStateGetters(Readable.prototype, readableGetters, '_readableState', absent);
+defineStateGetters(Writable.prototype, writableGetters, '_writableState', absent);
+defineStateGetters(Duplex.prototype, writableGetters, '_writableState', absent);
+
 // Between node streams and the WHATWG ones (Response bodies, fetch): the
 // static toWeb/fromWeb of newer Nodes, with backpressure both ways.
 const { Buffer } = require('node:buffer');
