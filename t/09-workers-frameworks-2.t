@@ -4,14 +4,16 @@
 # deploy --dry-run --outdir`, all at once), uploaded through the management
 # API as wrangler uploads them and driven over HTTP through nginx: an MCP
 # server (@modelcontextprotocol/sdk's web-standard Streamable HTTP transport,
-# stateless) driven by the SDK's own client; openai and stripe pointed at
-# loopback stand-ins (stripe's webhook signatures with its SubtleCrypto
-# provider); server-side rendering with vue (renderToWebStream), preact and
-# svelte/server (a Svelte 5 component compiled as its Vite plugin would);
-# text formats (marked, yaml, fast-xml-parser, superjson, valibot, dayjs);
-# bytes (fflate, @noble/hashes, @noble/curves, nanoid, uuid, ulid); effect;
+# stateless) driven by the SDK's own client; openai, the AI SDK and stripe
+# pointed at loopback stand-ins (stripe's webhook signatures with its
+# SubtleCrypto provider); axios; server-side rendering with vue
+# (renderToWebStream), preact and svelte/server (a Svelte 5 component
+# compiled as its Vite plugin would); text formats (marked, yaml,
+# fast-xml-parser, superjson, valibot, dayjs, date-fns, papaparse,
+# handlebars); bytes (fflate, @noble/hashes, @noble/curves, nanoid, uuid,
+# ulid); documents (jszip, pdf-lib, SheetJS, qrcode, bcryptjs); effect;
 # @aws-sdk/client-s3 with presigned URLs (nodejs_compat); linkedom and
-# cheerio; jsonwebtoken (nodejs_compat); @cloudflare/workers-oauth-provider
+# cheerio, sanitize-html; jsonwebtoken (nodejs_compat); @cloudflare/workers-oauth-provider
 # over KV; Discord, GitHub and Telegram webhooks (discord-interactions,
 # @octokit/webhooks, grammy); busboy, csv-parse and iconv-lite over the
 # request body as a Node stream (nodejs_compat). Expected values are
