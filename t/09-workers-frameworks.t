@@ -64,20 +64,7 @@ my $up = Dispatch::TestUpstream->new;    # plays Sentry's ingestion for toucan-j
 
 # The management API as wrangler reaches it, and each app at its own host
 # name (routers see the paths their docs use).
-my $t = Dispatch::Test->new(
-    http   => 'dispatch_fetch_allow 127.0.0.1/32:' . $up->port . ';'
-            . ' map $http_host $app { ~^(?<name>[a-z0-9-]+)\. $name; default none; }',
-    server => qq{
-        location /client/v4/ {
-            client_max_body_size 20m;
-            dispatch_admin token=$TOKEN;
-        }
-        location / {
-            dispatch_cpu_limit 2s;
-            dispatch apps \$app;
-        }
-    },
-);
+my $t = apps_server(http => 'dispatch_fetch_allow 127.0.0.1/32:' . $up->port . ';');
 envelope_ok(api($t, POST => '', json => { name => 'apps' }), 'a namespace for the apps');
 
 # Uploads BUNDLE as script NAME, as wrangler's upload sends it.

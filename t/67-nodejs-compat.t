@@ -18,6 +18,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Dispatch::Test;
 use JSON::PP qw(decode_json);
+use File::Temp ();
 
 my $t = Dispatch::Test->new(
     server => q{ location ~ ^/t/(?<script>[^/]*) { dispatch api $script; } },
@@ -49,12 +50,17 @@ my $got = node_checks('buffer', q{
       sameModule: () => bufferModule.Buffer === Buffer && bufferModule.default.Buffer === Buffer,
       kMaxLength: () => typeof bufferModule.kMaxLength,
       isUtf8: () => [bufferModule.isUtf8(Buffer.from('é')), bufferModule.isUtf8(new Uint8Array([0xff]))],
+      // Node's per-encoding methods, which libraries (busboy) call directly
+      slices: () => { const b = Buffer.from([0x68, 0xe9, 0x21]); return [b.latin1Slice(0, 2), b.hexSlice(1), b.base64Slice(), b.asciiSlice(0, 1), b.utf8Slice(0, 1)]; },
+      writes: () => { const b = Buffer.alloc(6); const n = [b.latin1Write('\u00e9a', 0), b.hexWrite('ff00', 2), b.utf8Write('Z', 4, 1)]; return [n, b.toString('hex')]; },
     }) };
 });
 is $got->{utf8hex}, '68c3a96c6c6f', 'Buffer.from(string) is UTF-8, toString("hex")';
 is $got->{base64}, 'hi', 'base64 decodes';
 is_deeply $got->{base64url}, ['-_8', 'fbff'], 'base64url both ways';
 is_deeply $got->{concat}, ['abc', 3, $T, $T], 'Buffer.concat, isBuffer, a Uint8Array';
+is_deeply $got->{slices}, ["h\x{e9}", 'e921', 'aOkh', 'h', 'h'], 'Buffer latin1Slice, hexSlice, base64Slice, asciiSlice, utf8Slice';
+is_deeply $got->{writes}, [[2, 2, 1], 'e961ff005a00'], 'Buffer latin1Write, hexWrite, utf8Write';
 is_deeply $got->{ints}, [0xdeadbeef, -2, 'deadbeeffeff0000'], 'integer reads and writes, both byte orders';
 is $got->{sliceShares}, 'aBc', 'subarray shares the bytes';
 is_deeply $got->{compare}, [-1, $T], 'compare and equals';
@@ -280,6 +286,237 @@ is $got->{hkdf}, '3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5
 is_deeply $got->{webcrypto}, [$T, $T], 'webcrypto and subtle are the global crypto';
 like $got->{unknown}, qr/Digest method not supported/, 'an unknown hash is refused';
 like $got->{twice}, qr/Digest already called/, 'a hash digests once';
+
+$got = node_checks('crypto-keys', q{
+    import crypto from 'node:crypto';
+    export default { fetch: () => results({
+      // a secret KeyObject (what jsonwebtoken makes of an HS256 secret), and createHmac taking one
+      secretKey: () => { const k = crypto.createSecretKey(Buffer.from('Jefe')); return [k.type, k.symmetricKeySize, k instanceof crypto.KeyObject,
+        k.export().toString(), k.export({ format: 'jwk' }), k.equals(crypto.createSecretKey('Jefe', 'utf8')), k.equals(crypto.createSecretKey('Jeff', 'utf8'))]; },
+      secretKeyCopies: () => { const b = Buffer.from('Jefe'); const k = crypto.createSecretKey(b); b.fill(0); return k.export().toString(); },
+      hmacKeyObject: () => crypto.createHmac('sha256', crypto.createSecretKey(Buffer.from('Jefe'))).update('what do ya want for nothing?').digest('hex'),
+      notImplemented: () => crypto.scryptSync('password', 'salt', 32),
+    }) };
+});
+is_deeply $got->{secretKey}, ['secret', 4, $T, 'Jefe', { kty => 'oct', k => 'SmVmZQ' }, $T, $F],
+    'createSecretKey: a KeyObject of type secret, its size, export() as bytes and as a JWK, equals()';
+is $got->{secretKeyCopies}, 'Jefe', 'createSecretKey copies the bytes it is given';
+is $got->{hmacKeyObject}, '5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843', 'createHmac with a secret KeyObject, RFC 4231 case 2';
+like $got->{notImplemented}, qr/^threw Error: node:crypto scryptSync\(\) is not implemented/, 'scrypt is not implemented: scryptSync throws';
+
+# Asymmetric KeyObjects and signatures, against keys and signatures openssl
+# makes: PKCS#1 v1.5 and Ed25519 signatures are deterministic (the same
+# bytes as openssl's), ECDSA and PSS ones are checked with openssl.
+{
+    my $dir = File::Temp::tempdir('dispatch-keys-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+    my $openssl = sub { my $out = `openssl @_ 2>&1`; die "openssl @_: $out" if $?; $out };
+    $openssl->("genrsa -traditional -out $dir/rsa1.pem 2048");
+    $openssl->("pkcs8 -topk8 -nocrypt -in $dir/rsa1.pem -out $dir/rsa8.pem");
+    $openssl->("ecparam -name prime256v1 -genkey -noout -out $dir/ec.pem");
+    $openssl->("genpkey -algorithm ed25519 -out $dir/ed.pem");
+    $openssl->("pkey -in $dir/$_.pem -pubout -out $dir/$_.pub") for qw(rsa1 ec ed);
+    my %pem = map { my $f = $_; $f =~ tr/./_/; ($f => do { local $/; open my $fh, '<', "$dir/$_" or die; <$fh> }) }
+        qw(rsa1.pem rsa8.pem ec.pem ed.pem rsa1.pub ec.pub ed.pub);
+    open my $fh, '>', "$dir/msg" or die;
+    print {$fh} 'signed message';
+    close $fh;
+    my $hex = sub { unpack 'H*', $_[0] };
+    my $want_rsa = $hex->($openssl->("dgst -sha256 -sign $dir/rsa1.pem $dir/msg"));
+    my $want_ed = $hex->($openssl->("pkeyutl -sign -rawin -inkey $dir/ed.pem -in $dir/msg"));
+    $got = node_checks('crypto-rsa', 'const PEM = ' . JSON::PP->new->canonical->encode(\%pem) . q{;
+    import crypto from 'node:crypto';
+    const msg = Buffer.from('signed message');
+    export default { fetch: () => results({
+      rsaKey: () => { const k = crypto.createPrivateKey(PEM.rsa1_pem); const d = k.asymmetricKeyDetails;
+        return [k.type, k.asymmetricKeyType, d.modulusLength, String(d.publicExponent), k instanceof crypto.KeyObject]; },
+      pkcs1IsPkcs8: () => crypto.createPrivateKey(PEM.rsa1_pem).equals(crypto.createPrivateKey(PEM.rsa8_pem)),
+      pemRoundTrip: () => [crypto.createPrivateKey(PEM.rsa8_pem).export({ type: 'pkcs8', format: 'pem' }) === PEM.rsa8_pem,
+        crypto.createPublicKey(PEM.rsa1_pub).export({ type: 'spki', format: 'pem' }) === PEM.rsa1_pub,
+        crypto.createPrivateKey(PEM.rsa8_pem).export({ type: 'pkcs1', format: 'pem' }) === PEM.rsa1_pem],
+      rsaSign: () => crypto.createSign('RSA-SHA256').update('signed ').update('message').sign(PEM.rsa1_pem, 'hex'),
+      rsaVerify: () => [crypto.createVerify('sha256').update(msg).verify(PEM.rsa1_pub, crypto.sign('sha256', msg, PEM.rsa8_pem)),
+        crypto.verify('sha256', Buffer.from('another message'), PEM.rsa1_pub, crypto.sign('sha256', msg, PEM.rsa8_pem))],
+      pss: () => crypto.sign('sha256', msg, { key: PEM.rsa8_pem, padding: crypto.constants.RSA_PKCS1_PSS_PADDING,
+        saltLength: crypto.constants.RSA_PSS_SALTLEN_DIGEST }).toString('hex'),
+    }) };
+});
+    my $rsa = $got;
+    $got = node_checks('crypto-ec-ed25519', 'const PEM = ' . JSON::PP->new->canonical->encode(\%pem) . q{;
+    import crypto from 'node:crypto';
+    const msg = Buffer.from('signed message');
+    export default { fetch: () => results({
+      publicOfPrivate: () => [crypto.createPublicKey(PEM.ec_pem).equals(crypto.createPublicKey(PEM.ec_pub)),
+        crypto.createPublicKey(crypto.createPrivateKey(PEM.ed_pem)).equals(crypto.createPublicKey(PEM.ed_pub))],
+      ecKey: () => { const k = crypto.createPrivateKey(PEM.ec_pem); return [k.asymmetricKeyType, k.asymmetricKeyDetails.namedCurve]; },
+      jwk: () => { const jwk = crypto.createPublicKey(PEM.ec_pub).export({ format: 'jwk' });
+        return [jwk.kty, jwk.crv, crypto.createPublicKey({ key: jwk, format: 'jwk' }).equals(crypto.createPublicKey(PEM.ec_pub))]; },
+      ecdsa: () => crypto.sign('sha256', msg, PEM.ec_pem).toString('hex'),
+      ecdsaP1363: () => { const sig = crypto.sign('sha256', msg, { key: PEM.ec_pem, dsaEncoding: 'ieee-p1363' });
+        return [sig.length, crypto.verify('sha256', msg, { key: PEM.ec_pub, dsaEncoding: 'ieee-p1363' }, sig),
+                crypto.verify('sha256', msg, PEM.ec_pub, sig)]; },
+      ed25519: () => crypto.sign(null, msg, crypto.createPrivateKey(PEM.ed_pem)).toString('hex'),
+      ed25519Verify: () => crypto.verify(null, msg, PEM.ed_pub, crypto.sign(null, msg, PEM.ed_pem)),
+      notAKey: () => crypto.createPrivateKey('just a secret'),
+      publicForPrivate: () => crypto.createSign('sha256').update(msg).sign(crypto.createPublicKey(PEM.ec_pub)),
+      hmacWithPrivate: () => crypto.createHmac('sha256', crypto.createPrivateKey(PEM.ec_pem)),
+    }) };
+});
+    $got = { %$got, %$rsa };
+    is_deeply $got->{rsaKey}, ['private', 'rsa', 2048, '65537', $T], 'createPrivateKey: a PKCS#1 PEM, its type and details';
+    is $got->{pkcs1IsPkcs8}, $T, 'the same key from PKCS#1 and PKCS#8 PEM';
+    is_deeply $got->{pemRoundTrip}, [$T, $T, $T], 'export() as PKCS#8, SPKI and PKCS#1 PEM gives openssl\'s text';
+    is_deeply $got->{publicOfPrivate}, [$T, $T], 'createPublicKey derives the public key of a private one (SEC1 PEM, Ed25519 KeyObject)';
+    is_deeply $got->{ecKey}, ['ec', 'prime256v1'], 'an EC key\'s type and curve';
+    is_deeply $got->{jwk}, ['EC', 'P-256', $T], 'a public key to a JWK and back';
+    is $got->{rsaSign}, $want_rsa, 'createSign RSA-SHA256 over two updates: the signature openssl makes';
+    is_deeply $got->{rsaVerify}, [$T, $F], 'createVerify and verify: true for the message, false for another';
+    my $check = sub {
+        my ($sig_hex, @opts) = @_;
+        open my $s, '>', "$dir/sig" or die;
+        print {$s} pack 'H*', $sig_hex // '';
+        close $s;
+        my $out = `openssl dgst -sha256 @opts -signature $dir/sig $dir/msg 2>&1`;
+        return $out =~ /Verified OK/ ? 1 : diag $out;
+    };
+    ok $check->($got->{pss}, "-verify $dir/rsa1.pub -sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:32"),
+        'an RSA-PSS signature openssl verifies' or diag $got->{pss};
+    ok $check->($got->{ecdsa}, "-verify $dir/ec.pub"), 'an ECDSA signature (DER) openssl verifies' or diag $got->{ecdsa};
+    is_deeply $got->{ecdsaP1363}, [64, $T, $F], 'dsaEncoding ieee-p1363: r || s, verified only as such';
+    is $got->{ed25519}, $want_ed, 'an Ed25519 signature: the one openssl makes';
+    is $got->{ed25519Verify}, $T, 'and it verifies';
+    like $got->{notAKey}, qr/^threw Error: .*DECODER routines::unsupported/, 'text that is not PEM is not a private key';
+    like $got->{publicForPrivate}, qr/^threw TypeError: Invalid key object type public, expected private/, 'a public KeyObject does not sign';
+    like $got->{hmacWithPrivate}, qr/^threw TypeError: Invalid key object type private, expected secret/, 'createHmac refuses a private KeyObject';
+}
+
+# AES ciphers: GCM against the GCM specification's test case 14, CBC and
+# CTR against openssl enc; generated key pairs sign and verify.
+{
+    my $dir = File::Temp::tempdir('dispatch-ciphers-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+    open my $fh, '>', "$dir/msg" or die;
+    print {$fh} 'attack at dawn, bring snacks';
+    close $fh;
+    my %want = map {
+        my ($mode, $bits) = @$_;
+        ("$mode$bits" => unpack 'H*', scalar `openssl enc -aes-$bits-$mode -K ${\ ('2b' x ($bits / 8))} -iv ${\ ('0f' x 16)} -in $dir/msg`)
+    } ['cbc', 128], ['cbc', 256], ['ctr', 256];
+    $got = node_checks('crypto-ciphers', q{
+    import crypto from 'node:crypto';
+    const key = (bits) => Buffer.alloc(bits / 8, 0x2b);
+    const iv = Buffer.alloc(16, 0x0f);
+    const msg = 'attack at dawn, bring snacks';
+    const enc = (alg, bits) => { const c = crypto.createCipheriv(alg, key(bits), iv); return c.update(msg, 'utf8', 'hex') + c.final('hex'); };
+    const dec = (alg, bits, hex) => { const d = crypto.createDecipheriv(alg, key(bits), iv); return d.update(hex, 'hex', 'utf8') + d.final('utf8'); };
+    export default { fetch: () => results({
+      gcmCase14: () => { const c = crypto.createCipheriv('aes-256-gcm', Buffer.alloc(32), Buffer.alloc(12));
+        const out = Buffer.concat([c.update(Buffer.alloc(16)), c.final()]); return [out.toString('hex'), c.getAuthTag().toString('hex')]; },
+      gcmRoundTrip: () => { const k = crypto.randomBytes(32), n = crypto.randomBytes(12);
+        const c = crypto.createCipheriv('aes-256-gcm', k, n).setAAD(Buffer.from('header'));
+        const sealed = Buffer.concat([c.update('sealed words', 'utf8'), c.final()]); const tag = c.getAuthTag();
+        const open = (aad, t) => { const d = crypto.createDecipheriv('aes-256-gcm', k, n); d.setAAD(Buffer.from(aad)); d.setAuthTag(t);
+          return d.update(sealed, undefined, 'utf8') + d.final('utf8'); };
+        let wrong; try { open('header', Buffer.alloc(16)); } catch (e) { wrong = e.message; }
+        let otherAad; try { open('other', tag); } catch (e) { otherAad = e.message; }
+        return [open('header', tag), wrong, otherAad]; },
+      cbc128: () => enc('aes-128-cbc', 128),
+      cbc256: () => enc('AES-256-CBC', 256),
+      ctr256: () => enc('aes-256-ctr', 256),
+      decrypts: () => [dec('aes-128-cbc', 128, enc('aes-128-cbc', 128)), dec('aes-256-ctr', 256, enc('aes-256-ctr', 256))],
+      badKeyLength: () => crypto.createCipheriv('aes-256-cbc', Buffer.alloc(16), iv),
+      unknownCipher: () => crypto.createCipheriv('des-ede3-cbc', Buffer.alloc(24), Buffer.alloc(8)),
+      secretKeyObject: () => { const c = crypto.createCipheriv('aes-128-cbc', crypto.createSecretKey(key(128)), iv); return c.update(msg, 'utf8', 'hex') + c.final('hex'); },
+      ecPair: () => { const { publicKey, privateKey } = crypto.generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+        return [publicKey.type, privateKey.asymmetricKeyDetails.namedCurve, crypto.verify('sha256', Buffer.from(msg), publicKey, crypto.sign('sha256', Buffer.from(msg), privateKey))]; },
+      edPem: () => { const { publicKey, privateKey } = crypto.generateKeyPairSync('ed25519', {
+          publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } });
+        return [publicKey.split('\n')[0], privateKey.split('\n')[0], crypto.verify(null, Buffer.from(msg), publicKey, crypto.sign(null, Buffer.from(msg), privateKey))]; },
+      callback: () => new Promise((resolve) => crypto.generateKeyPair('x25519', {}, (err, pub, priv) => resolve([err, pub.asymmetricKeyType, priv.type]))),
+    }) };
+});
+    is_deeply $got->{gcmCase14}, ['cea7403d4d606b6e074ec5d3baf39d18', 'd0d1c8a799996bf0265b98b5d48ab919'],
+        'createCipheriv aes-256-gcm: the GCM specification\'s test case 14, with getAuthTag';
+    is_deeply $got->{gcmRoundTrip}, ['sealed words', 'Unsupported state or unable to authenticate data', 'Unsupported state or unable to authenticate data'],
+        'createDecipheriv aes-256-gcm opens with the tag and AAD, refuses a wrong tag or AAD';
+    is $got->{$_}, $want{$_}, "createCipheriv $_: what openssl enc makes" for qw(cbc128 cbc256 ctr256);
+    is_deeply $got->{decrypts}, ['attack at dawn, bring snacks', 'attack at dawn, bring snacks'], 'createDecipheriv CBC and CTR';
+    like $got->{badKeyLength}, qr/^threw RangeError: Invalid key length/, 'a key of the wrong length is refused';
+    like $got->{unknownCipher}, qr/^threw TypeError: Unknown cipher: des-ede3-cbc/, 'a cipher that is not here is refused';
+    is $got->{secretKeyObject}, $want{cbc128}, 'a secret KeyObject as the cipher key';
+    is_deeply $got->{ecPair}, ['public', 'prime256v1', $T], 'generateKeyPairSync ec: a pair that signs and verifies';
+    is_deeply $got->{edPem}, ['-----BEGIN PUBLIC KEY-----', '-----BEGIN PRIVATE KEY-----', $T], 'generateKeyPairSync ed25519 with PEM encodings';
+    is_deeply $got->{callback}, [undef, 'x25519', 'private'], 'generateKeyPair with a callback';
+}
+
+# Names of Node's modules that bundles import (a missing one fails the link):
+# the small helpers, as Node's behave.
+$got = node_checks('node-helpers', q{
+    import { addAbortSignal, isDestroyed, isWritable, getDefaultHighWaterMark, PassThrough, compose } from 'node:stream';
+    import { EventEmitter, addAbortListener, getMaxListeners } from 'node:events';
+    import { styleText, aborted, types } from 'node:util';
+    import { hash, getCurves, getCipherInfo } from 'node:crypto';
+    import { codes } from 'node:zlib';
+    import { NOTFOUND } from 'node:dns';
+    import { toNamespacedPath } from 'node:path';
+    export default { fetch: () => results({
+      abortSignal: () => { const c = new AbortController(); const s = addAbortSignal(c.signal, new PassThrough());
+        const before = [isDestroyed(s), isWritable(s)]; c.abort(); return [...before, isDestroyed(s), isWritable(s)]; },
+      abortError: () => new Promise((resolve) => { const c = new AbortController(); const s = addAbortSignal(c.signal, new PassThrough());
+        s.on('error', (e) => resolve([e.name, e.code])); c.abort(); }),
+      highWaterMark: () => [getDefaultHighWaterMark(false), getDefaultHighWaterMark(true)],
+      compose: () => compose(),
+      abortListener: () => { const c = new AbortController(); let calls = 0; const d = addAbortListener(c.signal, () => calls++);
+        const c2 = new AbortController(); let calls2 = 0; addAbortListener(c2.signal, () => calls2++)[Symbol.dispose]();
+        c.abort(); c2.abort(); return [calls, calls2, getMaxListeners(new EventEmitter())]; },
+      styleText: () => [styleText('red', 'x'), styleText(['bold', 'underline'], 'x')],
+      badStyle: () => styleText('sparkly', 'x'),
+      aborted: async () => { const c = new AbortController(); const p = aborted(c.signal, {}); c.abort(); await p; return 'resolved'; },
+      types: () => [types.isArgumentsObject((function () { return arguments; })()), types.isArgumentsObject([]), types.isBigIntObject(Object(1n)), types.isBigIntObject(1n)],
+      hash: () => hash('sha256', 'abc'),
+      curves: () => getCurves().includes('prime256v1'),
+      cipherInfo: () => { const i = getCipherInfo('aes-256-gcm'); return [i.keyLength, i.ivLength, i.mode]; },
+      zlibCodes: () => [codes.Z_DATA_ERROR, codes[-3]],
+      dns: () => NOTFOUND,
+      namespaced: () => toNamespacedPath('/a/b'),
+    }) };
+});
+is_deeply $got->{abortSignal}, [$F, $T, $T, $F], 'stream.addAbortSignal destroys the stream on abort; isDestroyed, isWritable';
+is_deeply $got->{abortError}, ['AbortError', 'ABORT_ERR'], 'with an AbortError';
+is_deeply $got->{highWaterMark}, [16384, 16], 'stream.getDefaultHighWaterMark (Node 20\'s)';
+like $got->{compose}, qr/^threw Error: node:stream compose\(\) is not implemented/, 'stream.compose is not implemented';
+is_deeply $got->{abortListener}, [1, 0, 10], 'events.addAbortListener (its dispose removes it), getMaxListeners';
+is_deeply $got->{styleText}, ["\e[31mx\e[39m", "\e[1m\e[4mx\e[24m\e[22m"], 'util.styleText: the SGR codes of inspect.colors';
+like $got->{badStyle}, qr/^threw TypeError: The argument 'format' must be one of/, 'util.styleText refuses an unknown style';
+is $got->{aborted}, 'resolved', 'util.aborted resolves on abort';
+is_deeply $got->{types}, [$T, $F, $T, $F], 'util.types.isArgumentsObject, isBigIntObject';
+is $got->{hash}, 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad', 'crypto.hash';
+is $got->{curves}, $T, 'crypto.getCurves';
+is_deeply $got->{cipherInfo}, [32, 12, 'gcm'], 'crypto.getCipherInfo';
+is_deeply $got->{zlibCodes}, [-3, 'Z_DATA_ERROR'], 'zlib.codes both ways';
+is $got->{dns}, 'ENOTFOUND', 'dns error codes';
+is $got->{namespaced}, '/a/b', 'path.toNamespacedPath';
+
+# The stream state getters of newer Nodes (streams 3 has not), and Buffer's
+# newer names.
+$got = node_checks('stream-state', q{
+    import { PassThrough, Writable, Readable } from 'node:stream';
+    import { Buffer } from 'node:buffer';
+    const seen = (s) => [s.readableEnded, s.writableEnded, s.writableFinished];
+    export default { fetch: () => results({
+      ends: async () => { const p = new PassThrough(); const states = [seen(p)]; p.end('x'); states.push(seen(p)); p.resume();
+        await new Promise((resolve) => p.on('end', resolve)); await new Promise((resolve) => setTimeout(resolve, 1)); states.push(seen(p)); return states; },
+      modes: () => { const w = new Writable({ objectMode: true, write(c, e, cb) { cb(); } }); w.cork();
+        const r = new Readable({ read() {}, encoding: 'utf8' });
+        return [w.writableObjectMode, w.writableCorked, w.writableNeedDrain, r.readableObjectMode, r.readableEncoding, new PassThrough({ readableObjectMode: true }).readableObjectMode]; },
+      aborted: () => { const r = new Readable({ read() {} }); const before = r.readableAborted; r.destroy(); return [before, r.readableAborted]; },
+      copyBytesFrom: () => [...Buffer.copyBytesFrom(new Uint16Array([1, 2, 3]), 1, 1)],
+      bigUint: () => { const b = Buffer.alloc(8); b.writeBigUint64BE(258n); return [String(b.readBigUint64BE()), String(b.readBigUint64LE(0) > 0n)]; },
+    }) };
+});
+is_deeply $got->{ends}, [[$F, $F, $F], [$F, $T, $F], [$T, $T, $T]], 'readableEnded, writableEnded, writableFinished follow the stream';
+is_deeply $got->{modes}, [$T, 1, $F, $F, 'utf8', $T], 'writableObjectMode, writableCorked, writableNeedDrain, readableObjectMode, readableEncoding';
+is_deeply $got->{aborted}, [$F, $T], 'readableAborted after destroy()';
+is_deeply $got->{copyBytesFrom}, [2, 0], 'Buffer.copyBytesFrom copies the elements\' bytes';
+is_deeply $got->{bigUint}, ['258', 'true'], 'Buffer readBigUint64BE/writeBigUint64BE, the lower-case spellings';
 
 $got = node_checks('stream', q{
     import { Readable, Writable, Transform, PassThrough, Duplex, pipeline, finished } from 'node:stream';

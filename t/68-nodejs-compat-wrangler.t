@@ -6,7 +6,8 @@
 # (`wrangler deploy --dry-run --outdir`). Its unenv preset leaves the
 # node:* modules workerd has to the runtime and polyfills the rest around
 # globalThis.process and process.getBuiltinModule: every import it leaves
-# must resolve here, and the bundle must run as it would on Workers.
+# must resolve here, and the bundle must run as it would on Workers. From
+# 2025-08-15 it leaves node:http, node:https and node:http2 too.
 use strict;
 use warnings;
 use Test::More;
@@ -18,17 +19,17 @@ use File::Temp qw(tempdir);
 use JSON::PP qw(decode_json);
 
 my $WRANGLER = npm_tool_or_skip('.bin/wrangler');
-my $dir = tempdir('dispatch-node-bundle-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+# A wrangler project NAME whose worker.js is JS, with nodejs_compat: its directory.
+sub project {
+    my ($name, $js) = @_;
+    my $dir = tempdir("dispatch-$name-XXXXXX", TMPDIR => 1, CLEANUP => 1);
+    write_file("$dir/wrangler.toml", qq{name = "$name"\nmain = "worker.js"\ncompatibility_date = "2025-09-01"\n}
+        . qq{compatibility_flags = ["nodejs_compat"]\n});
+    write_file("$dir/worker.js", $js);
+    return $dir;
+}
 
-
-write_file("$dir/wrangler.toml", <<'TOML');
-name = "node-bundle"
-main = "worker.js"
-compatibility_date = "2025-09-01"
-compatibility_flags = ["nodejs_compat"]
-TOML
-
-write_file("$dir/worker.js", <<'JS');
+my $dir = project('node-bundle', <<'JS');
 import { Buffer } from 'node:buffer';
 import { EventEmitter } from 'node:events';
 import { Readable, Transform } from 'node:stream';
@@ -71,8 +72,45 @@ export default {
 };
 JS
 
-my ($rc, $out) = wrangler_dry_run($WRANGLER, $dir);
+# From a compatibility date of 2025-08-15 wrangler leaves node:http,
+# node:https and node:http2 to the runtime too: a worker that imports them,
+# and extends https.Agent at its top level as agent-base and agentkeepalive
+# (dependencies of many SDKs' Node builds) do.
+my $http_dir = project('node-http', <<'JS');
+import http from 'node:http';
+import https from 'node:https';
+import { constants as h2 } from 'node:http2';
+
+class KeepAliveAgent extends https.Agent {
+  constructor(options) {
+    super({ keepAlive: true, ...options });
+    this.freeSocketTimeout = options.freeSocketTimeout ?? 4000;
+  }
+}
+
+const attempt = (f) => { try { return f(); } catch (e) { return `${e.code}: ${e.message}`; } };
+export default {
+  fetch() {
+    const agent = new KeepAliveAgent({ maxSockets: 8, freeSocketTimeout: 3000 });
+    return Response.json({
+      teapot: http.STATUS_CODES[418], patch: http.METHODS.includes('PATCH'), maxHeaderSize: http.maxHeaderSize,
+      agent: [agent instanceof https.Agent, agent instanceof http.Agent, agent.defaultPort, agent.protocol, agent.keepAlive,
+              agent.maxSockets, agent.options.freeSocketTimeout, agent.freeSocketTimeout],
+      globalAgent: [https.globalAgent.defaultPort, http.globalAgent.defaultPort],
+      badName: attempt(() => http.validateHeaderName('bad header')),
+      badValue: attempt(() => http.validateHeaderValue('x-a', 'line\nbreak')),
+      goodHeader: attempt(() => { http.validateHeaderName('x-ok'); http.validateHeaderValue('x-ok', 'fine'); return 'ok'; }),
+      request: attempt(() => https.request('https://example.com/')),
+      h2: [h2.HTTP2_HEADER_STATUS, h2.HTTP2_HEADER_CONTENT_TYPE, h2.HTTP2_METHOD_GET],
+    });
+  },
+};
+JS
+
+my @bundled = wrangler_dry_runs($WRANGLER, [$dir, $http_dir], 90);
+my ($rc, $out) = @{ $bundled[0] };
 is $rc, 0, 'wrangler bundles the worker' or diag $out;
+is $bundled[1][0], 0, 'wrangler bundles the worker with node:http' or diag $bundled[1][1];
 
 my $bundle = do { local $/; open my $b, '<', "$dir/out/worker.js" or die "bundle: $!"; <$b> };
 my %imports = map { $_ => 1 } $bundle =~ /\bfrom\s+"(node:[^"]+)"/g;
@@ -118,6 +156,25 @@ is $got->{format}, 'a-1', 'util.format';
 is $got->{path}, 'b', 'path.join';
 is $got->{decoded}, 'ok', 'StringDecoder';
 is $got->{consoleIsObject}, 'function', "the bundle's console polyfill works";
+
+my $http_bundle = do { local $/; open my $b, '<', "$http_dir/out/worker.js" or die "bundle: $!"; <$b> };
+my %http_imports = map { $_ => 1 } $http_bundle =~ /\bfrom\s+"(node:[^"]+)"/g;
+ok $http_imports{'node:http'} && $http_imports{'node:https'} && $http_imports{'node:http2'},
+    'wrangler leaves node:http, node:https and node:http2 to the runtime' or diag explain \%http_imports;
+envelope_ok(upload('http', $http_bundle, %meta), 'the bundle importing node:http uploads (it starts)');
+$r = $t->get('/t/node/http');
+$got = eval { decode_json($r->{content}) } || do { diag $r->{content}; {} };
+is $got->{teapot}, "I'm a Teapot", 'http.STATUS_CODES';
+is $got->{patch}, JSON::PP::true, 'http.METHODS';
+is $got->{maxHeaderSize}, 16384, 'http.maxHeaderSize';
+is_deeply $got->{agent}, [JSON::PP::true, JSON::PP::true, 443, 'https:', JSON::PP::true, 8, 3000, 3000],
+    'a class extending https.Agent (and so http.Agent), with its options';
+is_deeply $got->{globalAgent}, [443, 80], 'the global agents';
+like $got->{badName}, qr/^ERR_INVALID_HTTP_TOKEN: Header name must be a valid HTTP token/, 'validateHeaderName refuses a space';
+like $got->{badValue}, qr/^ERR_INVALID_CHAR: Invalid character in header content/, 'validateHeaderValue refuses a line break';
+is $got->{goodHeader}, 'ok', 'and both accept a good header';
+like $got->{request}, qr/^ERR_METHOD_NOT_IMPLEMENTED: node:https request\(\) is not implemented/, 'a request throws: not implemented';
+is_deeply $got->{h2}, [':status', 'content-type', 'GET'], "node:http2's header and method constants";
 
 delete $meta{compatibility_flags};
 my $refused = upload('noflag', $bundle, %meta);

@@ -23,6 +23,18 @@ const nodeZlibEnd = native.zlibEnd;
 const nodeZlibRead = native.zlibRead;
 const nodeFreeNative = native.freeNative;
 const nodeHkdf = native.hkdf;
+const nodeKeyImport = native.keyImport;
+const nodeKeyImportJwk = native.keyImportJwk;
+const nodeKeyExport = native.keyExport;
+const nodePkeySign = native.pkeySign;
+const nodePkeyVerify = native.pkeyVerify;
+const nodeEcdsaSign = native.ecdsaSign;
+const nodeEcdsaVerify = native.ecdsaVerify;
+const nodeKeyGenerate = native.keyGenerate;
+const nodeCpuLeftMs = native.cpuLeftMs;
+const nodeAesGcm = native.aesGcm;
+const nodeAesCbc = native.aesCbc;
+const nodeAesCtr = native.aesCtr;
 const StringPrototypeLastIndexOf = uncurryThis(String.prototype.lastIndexOf);
 const ObjectAssign = Object.assign;
 
@@ -59,6 +71,21 @@ const NODE_INTERNALS = ObjectFreeze({
   // PBKDF2 and HKDF (api/crypto.cc: bounded as Workers bounds them).
   pbkdf2: (hash, password, salt, iterations, bytes) => nodePbkdf2(hash, password, salt, iterations, bytes),
   hkdf: (hash, key, salt, info, bytes) => nodeHkdf(hash, key, salt, info, bytes),
+  // Asymmetric keys as DER (spki, pkcs8) and signatures for node:crypto's
+  // KeyObject, Sign and Verify: crypto.subtle's primitives (api/crypto.cc).
+  keyImport: (format, kind, bytes) => nodeKeyImport(format, kind, bytes),
+  keyImportJwk: (kind, parts) => nodeKeyImportJwk(kind, parts),
+  keyExport: (format, der, isPrivate) => nodeKeyExport(format, der, isPrivate),
+  pkeySign: (alg, hash, pkcs8, data, salt) => nodePkeySign(alg, hash, pkcs8, data, salt),
+  pkeyVerify: (alg, hash, spki, signature, data, salt) => nodePkeyVerify(alg, hash, spki, signature, data, salt),
+  ecdsaSign: (hash, pkcs8, data) => nodeEcdsaSign(hash, pkcs8, data),
+  ecdsaVerify: (hash, spki, signature, data) => nodeEcdsaVerify(hash, spki, signature, data),
+  // Key pairs (stopped when the request's CPU time runs out) and AES, for
+  // generateKeyPair and createCipheriv/createDecipheriv.
+  keyGenerate: (kind, bits, exponent) => nodeKeyGenerate(kind, bits, exponent, nodeCpuLeftMs()),
+  aesGcm: (encrypt, key, iv, aad, data, tagBytes) => nodeAesGcm(encrypt, key, iv, aad, data, tagBytes),
+  aesCbc: (encrypt, key, iv, data) => nodeAesCbc(encrypt, key, iv, data),
+  aesCtr: (key, counter, data) => nodeAesCtr(key, counter, 128, data),
   // zlib for node:zlib (api/compression.cc: memory charged, output in
   // pieces of at most 64 KiB).
   zlibCreate: (format, decompress) => nodeZlibCreate(format, decompress),

@@ -64,6 +64,40 @@ Buffer.prototype.fill = function fill(value, offset, end, encoding) {
   return originalFill.apply(this, arguments);
 };
 
+// Node's per-encoding methods, which libraries call directly (busboy's
+// chunk.latin1Slice): xSlice(start, end) is toString(x, start, end) and
+// xWrite(string, offset, length) is write(string, offset, length, x).
+for (const [name, encoding] of [['ascii', 'ascii'], ['base64', 'base64'], ['base64url', 'base64url'], ['latin1', 'latin1'],
+  ['hex', 'hex'], ['ucs2', 'ucs2'], ['utf8', 'utf8']]) {
+  Object.defineProperty(Buffer.prototype, `${name}Slice`, {
+    value: { [`${name}Slice`](start = 0, end = this.length) { return this.toString(encoding, start, end); } }[`${name}Slice`],
+    writable: true, configurable: true,
+  });
+  Object.defineProperty(Buffer.prototype, `${name}Write`, {
+    value: { [`${name}Write`](string, offset = 0, length = this.length - offset) { return this.write(string, offset, length, encoding); } }[`${name}Write`],
+    writable: true, configurable: true,
+  });
+}
+
+// The lower-case "Uint" spellings Node added beside readBigUInt64BE & co.
+for (const name of ['readBigUInt64BE', 'readBigUInt64LE', 'writeBigUInt64BE', 'writeBigUInt64LE']) {
+  const alias = name.replace('UInt', 'Uint');
+  if (!(alias in Buffer.prototype) && typeof Buffer.prototype[name] === 'function') {
+    Object.defineProperty(Buffer.prototype, alias, { value: Buffer.prototype[name], writable: true, configurable: true });
+  }
+}
+
+// Buffer.copyBytesFrom(view, offset, length): a copy of the view's elements as bytes.
+Buffer.copyBytesFrom = function copyBytesFrom(view, offset = 0, length) {
+  if (!ArrayBuffer.isView(view) || view instanceof DataView) {
+    throw new TypeError('The "view" argument must be an instance of TypedArray');
+  }
+  const size = view.BYTES_PER_ELEMENT;
+  const end = length === undefined ? view.length : Math.min(view.length, offset + length);
+  const start = Math.min(offset, view.length);
+  return Buffer.from(new Uint8Array(view.buffer, view.byteOffset + start * size, Math.max(0, end - start) * size));
+};
+
 const kMaxLength = base.kMaxLength;
 let decoder = null;
 

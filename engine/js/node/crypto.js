@@ -1,10 +1,19 @@
 // node:crypto, the part Workers scripts use most: createHash and createHmac
 // (MD5, SHA-1, SHA-256, SHA-384, SHA-512, synchronous, on the engine's
-// OpenSSL digests), randomBytes/randomFillSync/randomInt/randomUUID,
-// timingSafeEqual, getRandomValues, and webcrypto/subtle (the global crypto).
-// HMAC is built here on the digests (RFC 2104), so it is synchronous too.
+// OpenSSL digests), KeyObjects (secret ones from createSecretKey, as
+// jsonwebtoken makes of an HS256 secret; RSA, EC, Ed25519 and X25519 public
+// and private ones from PEM, DER or JWK), Sign/Verify and sign/verify,
+// randomBytes/randomFillSync/randomInt/randomUUID, timingSafeEqual,
+// getRandomValues, and webcrypto/subtle (the global crypto). HMAC is built
+// here on the digests (RFC 2104), so it is synchronous too; signatures are
+// crypto.subtle's primitives, called synchronously, as are generateKeyPair
+// and createCipheriv/createDecipheriv (AES in GCM, CBC and CTR modes).
+// Secret key generation, other ciphers, public-key encryption, scrypt and
+// Diffie-Hellman are not implemented: their names are there (a bundle that
+// imports them links) and throw when called.
 'use strict';
 const { Buffer } = require('node:buffer');
+const unimplemented = require('node/unimplemented.js');
 
 const HASHES = {
   __proto__: null,
@@ -56,6 +65,97 @@ class Hash {
   }
 }
 
+// --- KeyObject: secret keys (createSecretKey, as jsonwebtoken makes of an
+// HS256 secret) and asymmetric ones (createPrivateKey, createPublicKey:
+// RSA, EC on P-256/P-384/P-521, Ed25519, X25519), held as DER (pkcs8 or
+// spki) the engine's OpenSSL checked. `keyState` reads what one holds.
+let keyState;
+
+function codedError(Type, message, code) {
+  const error = new Type(message);
+  error.code = code;
+  return error;
+}
+
+class KeyObject {
+  #type;
+  #bytes;
+  #kind;
+
+  constructor(type, bytes, kind) {
+    if ((type !== 'secret' && type !== 'public' && type !== 'private') || !(bytes instanceof Uint8Array)) {
+      throw codedError(TypeError, `The argument 'type' is invalid. Received '${type}'`, 'ERR_INVALID_ARG_VALUE');
+    }
+    this.#type = type;
+    this.#bytes = Uint8Array.from(bytes);
+    this.#kind = type === 'secret' ? undefined : kind;
+  }
+
+  get type() { return this.#type; }
+  get symmetricKeySize() { return this.#type === 'secret' ? this.#bytes.length : undefined; }
+  get asymmetricKeyType() { return this.#kind === undefined ? undefined : keys().KEY_KINDS[this.#kind].type; }
+  get asymmetricKeyDetails() { return this.#kind === undefined ? undefined : keys().details(this.#type, this.#kind, this.#bytes); }
+
+  export(options) {
+    const format = options === undefined || options === null ? undefined : options.format;
+    if (this.#type === 'secret') {
+      if (format === 'jwk') return { kty: 'oct', k: Buffer.from(this.#bytes).toString('base64url') };
+      if (format !== undefined && format !== 'buffer') {
+        throw codedError(TypeError, `The property 'options.format' must be one of: undefined, 'buffer', 'jwk'. Received '${format}'`, 'ERR_INVALID_ARG_VALUE');
+      }
+      return Buffer.from(this.#bytes);
+    }
+    return keys().exportAsymmetric(this.#type, this.#kind, this.#bytes, options);
+  }
+
+  equals(otherKeyObject) {
+    if (!(otherKeyObject instanceof KeyObject)) {
+      throw codedError(TypeError, 'The "otherKeyObject" argument must be an instance of KeyObject', 'ERR_INVALID_ARG_TYPE');
+    }
+    const other = otherKeyObject.#bytes;
+    return otherKeyObject.#type === this.#type && other.length === this.#bytes.length && timingSafeEqual(other, this.#bytes);
+  }
+
+  get [Symbol.toStringTag]() { return 'KeyObject'; }
+
+  static {
+    keyState = (key) => (#bytes in key ? { type: key.#type, bytes: key.#bytes, kind: key.#kind } : undefined);
+  }
+}
+
+class SecretKeyObject extends KeyObject {}
+class PublicKeyObject extends KeyObject {}
+class PrivateKeyObject extends KeyObject {}
+
+// Asymmetric keys, signatures, key pairs and ciphers (node/crypto_keys.js),
+// loaded when first used: most scripts that import node:crypto hash, and the
+// import of a module its size costs every cold start.
+let keysModule;
+function keys() {
+  keysModule ??= require('node/crypto_keys.js')({
+    Buffer, KeyObject, PublicKeyObject, PrivateKeyObject, keyState, codedError, hashOf, toBytes, encoded, later, hmacKeyBytes,
+  });
+  return keysModule;
+}
+
+function createSecretKey(key, encoding) {
+  if (key instanceof KeyObject) {
+    throw codedError(TypeError, 'The "key" argument must be of type string or an instance of ArrayBuffer, Buffer, TypedArray or DataView', 'ERR_INVALID_ARG_TYPE');
+  }
+  const bytes = toBytes(key, encoding, 'key');
+  return new SecretKeyObject('secret', new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+}
+
+// createHmac's key: a secret KeyObject's bytes, or the bytes of a string or buffer.
+function hmacKeyBytes(key) {
+  if (!(key instanceof KeyObject)) return toBytes(key, undefined, 'key');
+  const state = keyState(key);
+  if (state === undefined || state.type !== 'secret') {
+    throw codedError(TypeError, `Invalid key object type ${key.type}, expected secret.`, 'ERR_CRYPTO_INVALID_KEY_OBJECT_TYPE');
+  }
+  return state.bytes;
+}
+
 class Hmac {
   #inner;
   #outerKey;
@@ -64,7 +164,7 @@ class Hmac {
 
   constructor(algorithm, key) {
     const [name, blockSize] = hashOf(algorithm);
-    let material = toBytes(key, undefined, 'key');
+    let material = hmacKeyBytes(key);
     if (material.byteLength > blockSize) {
       const h = internals.digestCreate(name);
       internals.digestUpdate(h, material);
@@ -224,7 +324,35 @@ module.exports = {
   randomUUID: () => webcrypto.randomUUID(),
   getRandomValues: (view) => webcrypto.getRandomValues(view),
   timingSafeEqual,
+  KeyObject,
+  createSecretKey,
+  createPrivateKey: (key) => keys().createPrivateKey(key),
+  createPublicKey: (key) => keys().createPublicKey(key),
+  createSign: (algorithm) => keys().createSign(algorithm),
+  createVerify: (algorithm) => keys().createVerify(algorithm),
+  // new Sign(...) and the like make the real object (their class is node/crypto_keys.js's)
+  Sign: function Sign(algorithm) { return keys().createSign(algorithm); },
+  Verify: function Verify(algorithm) { return keys().createVerify(algorithm); },
+  sign: (...args) => keys().sign(...args),
+  verify: (...args) => keys().verify(...args),
   webcrypto,
   subtle: webcrypto.subtle,
-  constants: {},
+  constants: { RSA_PKCS1_PADDING: 1, RSA_PKCS1_PSS_PADDING: 6, RSA_PSS_SALTLEN_DIGEST: -1, RSA_PSS_SALTLEN_MAX_SIGN: -2, RSA_PSS_SALTLEN_AUTO: -2 },
+  generateKeyPair: (...args) => keys().generateKeyPair(...args),
+  generateKeyPairSync: (type, options) => keys().generateKeyPairSync(type, options),
+  createCipheriv: (algorithm, key, iv, options) => keys().createCipheriv(algorithm, key, iv, options),
+  createDecipheriv: (algorithm, key, iv, options) => keys().createDecipheriv(algorithm, key, iv, options),
+  Cipheriv: function Cipheriv(algorithm, key, iv, options) { return keys().createCipheriv(algorithm, key, iv, options); },
+  Decipheriv: function Decipheriv(algorithm, key, iv, options) { return keys().createDecipheriv(algorithm, key, iv, options); },
+  getCiphers: () => keys().getCiphers(),
+  getCipherInfo: (name) => keys().getCipherInfo(name),
+  getCurves: () => ['prime256v1', 'secp384r1', 'secp521r1'],
+  getFips: () => 0,
+  hash: (algorithm, data, outputEncoding = 'hex') => new Hash(algorithm).update(data).digest(outputEncoding),
+  ...unimplemented('crypto', [
+    'generateKey', 'generateKeySync',
+    'publicEncrypt', 'privateDecrypt', 'privateEncrypt', 'publicDecrypt', 'scrypt', 'scryptSync', 'createECDH',
+    'createDiffieHellman', 'getDiffieHellman', 'diffieHellman', 'createDiffieHellmanGroup', 'DiffieHellman',
+    'DiffieHellmanGroup', 'ECDH', 'X509Certificate', 'Certificate', 'checkPrime', 'checkPrimeSync', 'generatePrime',
+    'generatePrimeSync', 'setFips', 'setEngine', 'secureHeapUsed']),
 };

@@ -75,4 +75,22 @@ EventEmitter.on = function on(emitter, name) {
   };
 };
 
+EventEmitter.getMaxListeners = function getMaxListeners(emitterOrTarget) {
+  if (typeof emitterOrTarget.getMaxListeners === 'function') return emitterOrTarget.getMaxListeners();
+  return EventEmitter.defaultMaxListeners;
+};
+
+// Calls listener once when signal aborts (at once if it has); the answer's
+// Symbol.dispose removes it.
+EventEmitter.addAbortListener = function addAbortListener(signal, listener) {
+  if (signal === undefined || typeof signal.addEventListener !== 'function') {
+    throw new TypeError('The "signal" argument must be an instance of AbortSignal');
+  }
+  if (typeof listener !== 'function') throw new TypeError('The "listener" argument must be of type function');
+  const remove = () => signal.removeEventListener('abort', listener);
+  if (signal.aborted) queueMicrotask(() => listener());
+  else signal.addEventListener('abort', listener, { once: true });
+  return { __proto__: null, [Symbol.dispose]: remove };
+};
+
 module.exports = EventEmitter;

@@ -15,6 +15,39 @@ const PassThrough = require(`${lib}_stream_passthrough.js`);
 const finished = require(`${lib}internal/streams/end-of-stream.js`);
 const pipeline = require(`${lib}internal/streams/pipeline.js`);
 
+// The state getters newer Nodes have and streams 3 has not (libraries read
+// stream.writableEnded, readableEnded, ...), from the same state fields.
+const readableGetters = {
+  readableEnded: (state) => state.endEmitted,
+  readableObjectMode: (state) => state.objectMode,
+  readableEncoding: (state) => state.encoding || null,
+  readableAborted: (state) => !!(state.destroyed || state.errorEmitted) && !state.endEmitted,
+};
+const writableGetters = {
+  writableEnded: (state) => state.ending,
+  writableFinished: (state) => state.finished,
+  writableObjectMode: (state) => state.objectMode,
+  writableCorked: (state) => state.corked,
+  writableNeedDrain: (state) => !state.destroyed && !state.ending && state.needDrain,
+};
+function defineStateGetters(proto, getters, stateName, whenAbsent) {
+  for (const [name, get] of Object.entries(getters)) {
+    if (Object.prototype.hasOwnProperty.call(proto, name)) continue;
+    Object.defineProperty(proto, name, {
+      get() {
+        const state = this[stateName];
+        return state ? get(state) : whenAbsent[name];
+      },
+      enumerable: false,
+      configurable: true,
+    });
+  }
+}
+const absent = { readableEncoding: null, writableCorked: 0 };
+defineStateGetters(Readable.prototype, readableGetters, '_readableState', absent);
+defineStateGetters(Writable.prototype, writableGetters, '_writableState', absent);
+defineStateGetters(Duplex.prototype, writableGetters, '_writableState', absent);
+
 // Between node streams and the WHATWG ones (Response bodies, fetch): the
 // static toWeb/fromWeb of newer Nodes, with backpressure both ways.
 const { Buffer } = require('node:buffer');
@@ -200,6 +233,26 @@ function isDisturbed(stream) {
   return !!(stream && stream._readableState && (stream._readableState.dataEmitted || stream._readableState.endEmitted));
 }
 
+// A stream destroyed with an AbortError when signal aborts.
+function addAbortSignal(signal, stream) {
+  if (signal === undefined || typeof signal.addEventListener !== 'function') {
+    throw new TypeError('The "signal" argument must be an instance of AbortSignal');
+  }
+  const onAbort = () => {
+    const error = new Error('The operation was aborted');
+    error.name = 'AbortError';
+    error.code = 'ABORT_ERR';
+    error.cause = signal.reason;
+    stream.destroy(error);
+  };
+  if (signal.aborted) onAbort();
+  else signal.addEventListener('abort', onAbort, { once: true });
+  return stream;
+}
+
+let defaultHighWaterMark = 16 * 1024;
+let defaultObjectHighWaterMark = 16;
+
 Object.assign(Stream, {
   Stream,
   Readable,
@@ -213,5 +266,16 @@ Object.assign(Stream, {
   isReadable,
   isErrored,
   isDisturbed,
+  isDestroyed: (stream) => !!(stream && stream.destroyed),
+  isWritable: (stream) => !!(stream && stream.writable && !stream.destroyed && !stream.writableEnded),
+  destroy: (stream, error) => { stream.destroy(error); },
+  addAbortSignal,
+  getDefaultHighWaterMark: (objectMode) => (objectMode ? defaultObjectHighWaterMark : defaultHighWaterMark),
+  setDefaultHighWaterMark: (objectMode, value) => {
+    if (!Number.isInteger(value) || value < 0) throw new RangeError('The "value" argument must be a non-negative integer');
+    if (objectMode) defaultObjectHighWaterMark = value;
+    else defaultHighWaterMark = value;
+  },
+  ...require('node/unimplemented.js')('stream', ['compose', 'duplexPair']),
 });
 module.exports = Stream;

@@ -271,7 +271,57 @@ function toUSVString(str) {
     : String(str).replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd');
 }
 
+// styleText's names (Node's inspect.colors): [open, close] SGR codes.
+const STYLES = {
+  __proto__: null,
+  reset: [0, 0], bold: [1, 22], dim: [2, 22], italic: [3, 23], underline: [4, 24], blink: [5, 25], inverse: [7, 27],
+  hidden: [8, 28], strikethrough: [9, 29], doubleunderline: [21, 24], framed: [51, 54], overlined: [53, 55],
+  black: [30, 39], red: [31, 39], green: [32, 39], yellow: [33, 39], blue: [34, 39], magenta: [35, 39], cyan: [36, 39],
+  white: [37, 39], gray: [90, 39], redBright: [91, 39], greenBright: [92, 39], yellowBright: [93, 39], blueBright: [94, 39],
+  magentaBright: [95, 39], cyanBright: [96, 39], whiteBright: [97, 39], bgBlack: [40, 49], bgRed: [41, 49], bgGreen: [42, 49],
+  bgYellow: [43, 49], bgBlue: [44, 49], bgMagenta: [45, 49], bgCyan: [46, 49], bgWhite: [47, 49], bgGray: [100, 49],
+  bgRedBright: [101, 49], bgGreenBright: [102, 49], bgYellowBright: [103, 49], bgBlueBright: [104, 49],
+  bgMagentaBright: [105, 49], bgCyanBright: [106, 49], bgWhiteBright: [107, 49],
+};
+STYLES.grey = STYLES.gray;
+STYLES.blackBright = STYLES.gray;
+STYLES.bgGrey = STYLES.bgGray;
+STYLES.bgBlackBright = STYLES.bgGray;
+
+function styleText(format, text) {
+  if (typeof text !== 'string') throw new TypeError('The "text" argument must be of type string');
+  let left = '';
+  let right = '';
+  for (const name of Array.isArray(format) ? format : [format]) {
+    const codes = STYLES[name];
+    if (codes === undefined) {
+      const error = new TypeError(`The argument 'format' must be one of: ${Object.keys(STYLES).join(', ')}. Received ${format}`);
+      error.code = 'ERR_INVALID_ARG_VALUE';
+      throw error;
+    }
+    left += `\u001b[${codes[0]}m`;
+    right = `\u001b[${codes[1]}m${right}`;
+  }
+  return `${left}${text}${right}`;
+}
+
+// Resolves when signal aborts.
+function aborted(signal) {
+  if (signal === undefined || typeof signal.addEventListener !== 'function') {
+    return Promise.reject(new TypeError('The "signal" argument must be an instance of AbortSignal'));
+  }
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+}
+
 module.exports = {
+  styleText,
+  aborted,
+  isBuffer: (v) => (globalThis.Buffer ? globalThis.Buffer.isBuffer(v) : require('node:buffer').Buffer.isBuffer(v)),
+  transferableAbortController: () => new AbortController(),
+  transferableAbortSignal: (signal) => signal,
+  ...require('node/unimplemented.js')('util', ['parseArgs', 'parseEnv', 'MIMEType', 'MIMEParams', 'getSystemErrorName',
+    'getSystemErrorMap']),
   format,
   formatWithOptions,
   inspect,

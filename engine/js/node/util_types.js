@@ -6,6 +6,8 @@ const typedArrayTag = Object.getOwnPropertyDescriptor(TypedArrayProto, Symbol.to
 const typed = (name) => (value) => typedArrayTag.call(value) === name;
 
 module.exports = {
+  isArgumentsObject: (v) => typeof v === 'object' && v !== null && tag(v) === 'Arguments',
+  isBigIntObject: (v) => typeof v === 'object' && v !== null && tag(v) === 'BigInt',
   isAnyArrayBuffer: (v) => tag(v) === 'ArrayBuffer' || tag(v) === 'SharedArrayBuffer',
   isArrayBuffer: (v) => tag(v) === 'ArrayBuffer',
   isArrayBufferView: (v) => ArrayBuffer.isView(v),

@@ -153,4 +153,11 @@ zlib.constants = {
   Z_NO_COMPRESSION: 0, Z_BEST_SPEED: 1, Z_BEST_COMPRESSION: 9, Z_DEFAULT_COMPRESSION: -1,
 };
 
+// zlib.codes: the return codes by name and by number, as Node's
+zlib.codes = {
+  Z_OK: 0, Z_STREAM_END: 1, Z_NEED_DICT: 2, Z_ERRNO: -1, Z_STREAM_ERROR: -2, Z_DATA_ERROR: -3, Z_MEM_ERROR: -4,
+  Z_BUF_ERROR: -5, Z_VERSION_ERROR: -6,
+};
+for (const [name, code] of Object.entries(zlib.codes)) zlib.codes[code] = name;
+
 module.exports = zlib;

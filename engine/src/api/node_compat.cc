@@ -19,7 +19,7 @@ const char *const kNodeBuiltins[] = {
     "_stream_duplex", "_stream_passthrough", "_stream_readable", "_stream_transform",
     "_stream_writable", "_tls_common", "_tls_wrap", "assert", "assert/strict", "async_hooks",
     "buffer", "constants", "crypto", "diagnostics_channel", "dns", "dns/promises", "events",
-    "module", "net", "os", "path", "path/posix", "path/win32", "process", "querystring",
+    "http", "http2", "https", "module", "net", "os", "path", "path/posix", "path/win32", "process", "querystring",
     "stream", "stream/consumers", "stream/promises", "stream/web", "string_decoder", "sys",
     "timers", "timers/promises", "tls", "url", "util", "util/types", "zlib",
 };

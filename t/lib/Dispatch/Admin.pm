@@ -18,7 +18,7 @@ use POSIX ();
 use Test::More ();
 use Dispatch::Test;
 
-our @EXPORT = qw(admin_server api api_path curl_upload envelope_ok envelope_error
+our @EXPORT = qw(admin_server apps_server api api_path curl_upload envelope_ok envelope_error
                  script_of redis_state npm_dir npm_tool_or_skip wrangler_dry_run wrangler_dry_runs
                  write_file
                  $TOKEN $ACCOUNT);
@@ -44,6 +44,27 @@ sub admin_server {
                 dispatch \$ns \$script;
             }
             $extra
+        },
+        %args);
+}
+
+# The API at /client/v4/ and each script of namespace `apps` at its own
+# host name, APP.test (or at any host with ?app=APP), so that routers see
+# the paths their docs use; `http` adds to the http block.
+sub apps_server {
+    my (%args) = @_;
+    my $http = delete $args{http} // '';
+    return Dispatch::Test->new(
+        http   => ' map $http_host $app { ~^(?<name>[a-z0-9-]+)\.test(:|$) $name; default $arg_app; } ' . $http,
+        server => qq{
+            location /client/v4/ {
+                client_max_body_size 20m;
+                dispatch_admin token=$TOKEN;
+            }
+            location / {
+                dispatch_cpu_limit 2s;
+                dispatch apps \$app;
+            }
         },
         %args);
 }
