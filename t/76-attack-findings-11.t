@@ -272,6 +272,8 @@ export default { fetch() { return new Response("never") } };';
         hugesize => "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10000000000000005\r\nhello\r\n0\r\n\r\n",
         longline => "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;" . ('x' x 20000) . "\r\nhello\r\n0\r\n\r\n",
         short => "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello",
+        barelf => "HTTP/1.1 200 OK\nX-Smuggled: yes\r\nContent-Length: 5\r\n\r\nhello",
+        nul => "HTTP/1.1 200 O\0K\r\nContent-Length: 5\r\n\r\nhello",
     );
     my $pid = fork() // die "fork: $!";
     if (!$pid) {
@@ -310,6 +312,13 @@ export default { fetch() { return new Response("never") } };';
         like "$r->{status} $r->{content}", qr/^200 /, "fetch() of an upstream answering '$what' settles (no 504 exceeded_wall)";
         like $r->{content}, $want, "  with the TypeError the script catches";
         cmp_ok time - $t0, '<', 4, '  within a moment';
+    }
+    # A status line's reason phrase is tabs, spaces and visible bytes (RFC
+    # 9112): a bare LF or a NUL there reached the script's statusText.
+    for my $what (qw(barelf nul)) {
+        like $f->get("/t/proxy?u=$what", timeout => 15)->{content},
+            qr/^TypeError: .*control character in its status line/,
+            "fetch() of an upstream whose status line holds a control character ($what) rejects";
     }
     kill 'TERM', $pid;
     waitpid $pid, 0;

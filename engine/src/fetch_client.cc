@@ -473,6 +473,14 @@ bool FetchExchange::parse_head() {
     int status = (line[9] - '0') * 100 + (line[10] - '0') * 10 + (line[11] - '0');
     bool http10 = line[7] == '0';
     std::string reason = line.size() > 13 ? line.substr(13) : "";
+    // RFC 9112's reason-phrase: tabs, spaces and visible bytes. A bare LF
+    // or NUL there would reach the script's statusText.
+    for (unsigned char c : reason) {
+      if ((c < 0x20 && c != '\t') || c == 0x7f) {
+        fail("the upstream " + req_.host + " sent a control character in its status line");
+        return false;
+      }
+    }
     std::vector<std::pair<std::string, std::string>> headers;
     size_t pos = eol == std::string::npos ? head.size() : eol + 2;
     bool chunked = false;
