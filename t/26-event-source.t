@@ -73,6 +73,30 @@ is scalar(@sse), 2, 'the upstream saw two connections';
 my %first = map { lc $_->[0] => $_->[1] } @{ $sse[0]{headers} };
 is $first{accept}, 'text/event-stream', 'asking for an event stream';
 
+# Replaced intrinsics change only the tenant's own code: the runtime's
+# request for the stream calls no iterator and no getter of the tenant's.
+$t->put_script('api', 'tampered', $WAIT . qq{
+    export default { async fetch() {
+      const calls = [];
+      const names = ['headers', 'method', 'body', 'credentials', 'signal'];
+      for (let i = 0; i < names.length; i++) {
+        Object.defineProperty(Object.prototype, names[i], { get() { calls.push(names[i]); return undefined; }, configurable: true });
+      }
+      const iterator = Array.prototype[Symbol.iterator];
+      Array.prototype[Symbol.iterator] = function () { calls.push('iterator'); return iterator.call(this); };
+      const es = new EventSource('$UP/sse');
+      let got = null;
+      es.onmessage = (e) => { got = e.data; es.close(); };
+      await until(() => got !== null || es.readyState === EventSource.CLOSED);
+      navigator.sendBeacon('$UP/echo/tampered-beacon', 'x');
+      Array.prototype[Symbol.iterator] = iterator;
+      for (let i = 0; i < names.length; i++) delete Object.prototype[names[i]];
+      return Response.json({ got, calls });
+    } };
+});
+is_deeply decode_json($t->get('/t/tampered')->{content}), { got => 'last=none', calls => [] },
+    'a tenant\'s iterator and Object.prototype getters are not called by EventSource or sendBeacon';
+
 $t->put_script('api', 'notsse', $WAIT . qq{
     export default { async fetch() {
       const es = new EventSource('$UP/not-sse');

@@ -206,18 +206,28 @@ const WINDOWS_1252_LABELS = ['ansi_x3.4-1968', 'ascii', 'cp1252', 'cp819', 'csis
 // label -> encoding name; built on first use, not when an isolate starts.
 let encodingLabels = null;
 
+// Built and read with captured intrinsics and index loops only: a tenant's
+// Array iterator, Map methods or String.prototype.replace never see a
+// label (the built-ins make TextDecoders of their own: EventSource,
+// TextDecoderStream).
 function encodingForLabel(label) {
   if (encodingLabels === null) {
-    encodingLabels = new Map();
-    for (const [name, labels] of [
-      ['utf-8', ['unicode-1-1-utf-8', 'unicode11utf8', 'unicode20utf8', 'utf-8', 'utf8', 'x-unicode20utf8']],
-      ['utf-16le', ['csunicode', 'iso-10646-ucs-2', 'ucs-2', 'unicode', 'unicodefeff', 'utf-16', 'utf-16le']],
-      ['windows-1252', WINDOWS_1252_LABELS],
-    ]) {
-      for (const entry of labels) encodingLabels.set(entry, name);
-    }
+    const labels = new Map();
+    const add = (name, list) => {
+      for (let i = 0; i < list.length; i++) MapPrototypeSet(labels, list[i], name);
+    };
+    add('utf-8', ['unicode-1-1-utf-8', 'unicode11utf8', 'unicode20utf8', 'utf-8', 'utf8', 'x-unicode20utf8']);
+    add('utf-16le', ['csunicode', 'iso-10646-ucs-2', 'ucs-2', 'unicode', 'unicodefeff', 'utf-16', 'utf-16le']);
+    add('windows-1252', WINDOWS_1252_LABELS);
+    encodingLabels = labels;
   }
-  return encodingLabels.get(label.replace(/^[\t\n\f\r ]+|[\t\n\f\r ]+$/g, '').toLowerCase());
+  // ASCII whitespace trimmed: tab, LF, FF, CR, space.
+  const isSpace = (c) => c === 0x09 || c === 0x0A || c === 0x0C || c === 0x0D || c === 0x20;
+  let start = 0;
+  let end = label.length;
+  while (start < end && isSpace(StringPrototypeCharCodeAt(label, start))) start++;
+  while (end > start && isSpace(StringPrototypeCharCodeAt(label, end - 1))) end--;
+  return MapPrototypeGet(encodingLabels, StringPrototypeToLowerCase(StringPrototypeSlice(label, start, end)));
 }
 
 // windows-1252 bytes 0x80 to 0x9F; the other bytes are their own code point.

@@ -122,12 +122,14 @@ function makeEventSource() {
     }
 
     async #connect() {
+      // A record without a prototype: no iterator or getter of a tenant's
+      // is called on the way into fetch().
       const headers = this.#lastEventId === ''
-        ? [['accept', 'text/event-stream'], ['cache-control', 'no-store']]
-        : [['accept', 'text/event-stream'], ['cache-control', 'no-store'], ['last-event-id', this.#lastEventId]];
+        ? { __proto__: null, accept: 'text/event-stream', 'cache-control': 'no-store' }
+        : { __proto__: null, accept: 'text/event-stream', 'cache-control': 'no-store', 'last-event-id': this.#lastEventId };
       let response;
       try {
-        const init = { headers, credentials: this.#withCredentials ? 'include' : 'same-origin' };
+        const init = { __proto__: null, headers, credentials: this.#withCredentials ? 'include' : 'same-origin' };
         response = this.#fetcher !== null ? await this.#fetcher.fetch(this.#url, init)
           : await streamInternal(fetch(this.#url, init));
       } catch {

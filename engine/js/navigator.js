@@ -19,7 +19,8 @@ class Navigator {
   // as ctx.waitUntil() keeps work. true once it is started.
   sendBeacon(url, data = undefined) {
     requireArgs(arguments.length, 1, 'navigator.sendBeacon');
-    const init = data === undefined || data === null ? { method: 'POST' } : { method: 'POST', body: data };
+    const init = data === undefined || data === null ? { __proto__: null, method: 'POST' }
+      : { __proto__: null, method: 'POST', body: data };
     const sent = streamInternal(fetch(toUSVString(url), init));
     streamMarkHandled(sent);
     native.waitUntilNow(sent);
