@@ -26,7 +26,7 @@ function makeEventSource() {
     #lastEventId = '';
     #retry = ES_DEFAULT_RETRY_MS;
     #stream = null; // the stream being read
-    #handlers = { __proto__: null }; // 'open' | 'message' | 'error' -> the on<type> value
+    #handlers = eventHandlerAttributes(this); // its on<type> attributes
     #reconnects = true;
 
     constructor(url, init = undefined) {
@@ -82,12 +82,12 @@ function makeEventSource() {
       if (stream !== null) streamMarkHandled(readableStreamCancel(stream));
     }
 
-    get onopen() { return this.#handler('open'); }
-    set onopen(value) { this.#setHandler('open', value); }
-    get onmessage() { return this.#handler('message'); }
-    set onmessage(value) { this.#setHandler('message', value); }
-    get onerror() { return this.#handler('error'); }
-    set onerror(value) { this.#setHandler('error', value); }
+    get onopen() { return this.#handlers.get('open'); }
+    set onopen(value) { this.#handlers.set('open', value); }
+    get onmessage() { return this.#handlers.get('message'); }
+    set onmessage(value) { this.#handlers.set('message', value); }
+    get onerror() { return this.#handlers.get('error'); }
+    set onerror(value) { this.#handlers.set('error', value); }
 
     static get CONNECTING() { return ES_CONNECTING; }
     get CONNECTING() { return ES_CONNECTING; }
@@ -95,23 +95,6 @@ function makeEventSource() {
     get OPEN() { return ES_OPEN; }
     static get CLOSED() { return ES_CLOSED; }
     get CLOSED() { return ES_CLOSED; }
-
-    #handler(type) {
-      const value = this.#handlers[type];
-      return value === undefined ? null : value;
-    }
-
-    // An event handler: one listener, added the first time, calls whatever
-    // handler is set when the event comes.
-    #setHandler(type, value) {
-      if (!(type in this.#handlers)) {
-        eventTargetAddListener(this, type, (event) => {
-          const current = this.#handlers[type];
-          if (typeof current === 'function') ReflectApply(current, this, [event]);
-        });
-      }
-      this.#handlers[type] = typeof value === 'function' || isObject(value) ? value : null;
-    }
 
     #fire(event) {
       try {

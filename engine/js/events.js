@@ -581,4 +581,27 @@ class EventTarget {
 }
 
 setToStringTag(EventTarget.prototype, 'EventTarget');
+
+// The event handler attributes (HTML's onopen, onmessage, ...) of target:
+// get(type) is the attribute, null when unset; set(type, value) makes it a
+// handler (an object) or null. One listener per type, added when the
+// attribute is first given a handler, calls whatever it holds then.
+function eventHandlerAttributes(target) {
+  const values = { __proto__: null };
+  const added = { __proto__: null };
+  return {
+    __proto__: null,
+    get: (type) => values[type] ?? null,
+    set: (type, value) => {
+      const handler = isObject(value) ? value : null;
+      values[type] = handler;
+      if (handler === null || added[type] === true) return;
+      added[type] = true;
+      eventTargetAddListener(target, type, (event) => {
+        const current = values[type];
+        if (typeof current === 'function') ReflectApply(current, target, [event]);
+      });
+    },
+  };
+}
 defineGlobal('EventTarget', EventTarget);

@@ -18,9 +18,7 @@ function messageChannelClasses() {
     #queue = listNew(); // messages not yet delivered, from #next on
     #next = 0;
     #timer = 0; // the delivery timer, 0 for none
-    #onmessage = null;
-    #handlerAdded = false;
-    #onmessageerror = null;
+    #handlers = eventHandlerAttributes(this); // onmessage, onmessageerror
 
     constructor(token = undefined) {
       if (token !== INTERNAL) throw new TypeError('Illegal constructor');
@@ -51,32 +49,21 @@ function messageChannelClasses() {
     }
 
     get onmessage() {
-      return this.#onmessage;
+      return this.#handlers.get('message');
     }
 
     // Setting it starts the port, as HTML says.
     set onmessage(handler) {
-      void this.#other; // brand check
-      // As an event handler: one listener, added the first time, calls
-      // whatever handler is set when a message comes.
-      if (!this.#handlerAdded) {
-        this.#handlerAdded = true;
-        eventTargetAddListener(this, 'message', (event) => {
-          const current = this.#onmessage;
-          if (typeof current === 'function') ReflectApply(current, this, [event]);
-        });
-      }
-      this.#onmessage = typeof handler === 'function' || isObject(handler) ? handler : null;
+      this.#handlers.set('message', handler);
       this.start();
     }
 
     get onmessageerror() {
-      return this.#onmessageerror;
+      return this.#handlers.get('messageerror');
     }
 
     set onmessageerror(handler) {
-      void this.#other; // brand check
-      this.#onmessageerror = typeof handler === 'function' || isObject(handler) ? handler : null;
+      this.#handlers.set('messageerror', handler);
     }
 
     #enqueue(data) {

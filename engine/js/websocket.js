@@ -50,8 +50,7 @@ class WebSocket extends EventTarget {
   #protocols;
   #readyState = WS_CONNECTING;
   #binaryType = 'blob';
-  #handlers = { __proto__: null }; // event type -> the value of its on<type> attribute
-  #listeners = { __proto__: null }; // event type -> the one listener that calls it
+  #handlers = eventHandlerAttributes(this); // its on<type> attributes
 
   constructor(url, protocols = undefined) {
     requireArgs(arguments.length, 1, 'WebSocket');
@@ -154,32 +153,14 @@ class WebSocket extends EventTarget {
     this.#readyState = WS_CLOSING; // the connection fails as it would have
   }
 
-  #getHandler(type) {
-    return this.#handlers[type] ?? null;
-  }
-
-  // An event handler attribute: one listener, added when first set, that
-  // calls whatever the attribute holds then.
-  #setHandler(type, handler) {
-    this.#handlers[type] = isObject(handler) ? handler : null;
-    if (this.#handlers[type] !== null && this.#listeners[type] === undefined) {
-      this.#listeners[type] = (event) => {
-        const current = this.#handlers[type];
-        if (typeof current === 'function') return ReflectApply(current, this, [event]);
-        return undefined;
-      };
-      eventTargetAddListener(this, type, this.#listeners[type]);
-    }
-  }
-
-  get onopen() { return this.#getHandler('open'); }
-  set onopen(handler) { this.#setHandler('open', handler); }
-  get onmessage() { return this.#getHandler('message'); }
-  set onmessage(handler) { this.#setHandler('message', handler); }
-  get onerror() { return this.#getHandler('error'); }
-  set onerror(handler) { this.#setHandler('error', handler); }
-  get onclose() { return this.#getHandler('close'); }
-  set onclose(handler) { this.#setHandler('close', handler); }
+  get onopen() { return this.#handlers.get('open'); }
+  set onopen(handler) { this.#handlers.set('open', handler); }
+  get onmessage() { return this.#handlers.get('message'); }
+  set onmessage(handler) { this.#handlers.set('message', handler); }
+  get onerror() { return this.#handlers.get('error'); }
+  set onerror(handler) { this.#handlers.set('error', handler); }
+  get onclose() { return this.#handlers.get('close'); }
+  set onclose(handler) { this.#handlers.set('close', handler); }
 }
 function webSocketConstant(name, value) {
   ObjectDefineProperty(WebSocket, name, { value, enumerable: true });
