@@ -107,6 +107,9 @@ typedef struct {
 
     ngx_str_t                  ns;
     ngx_str_t                  script;
+    ngx_str_t                  authority;    /* request.url's host[:port],
+                                                checked once, by the
+                                                handler; empty: none */
     dispatch_outcome_e         outcome;
     double                     cpu_ms;
     ngx_uint_t                 subrequests;

@@ -159,7 +159,6 @@ ngx_int_t
 ngx_http_dispatch_handler(ngx_http_request_t *r)
 {
     ngx_int_t                      rc;
-    ngx_str_t                      authority;
     ngx_http_dispatch_ctx_t       *ctx;
     ngx_http_dispatch_loc_conf_t  *dlcf;
 
@@ -208,10 +207,10 @@ ngx_http_dispatch_handler(ngx_http_request_t *r)
 
     /* a host that would move request.url's path or query: the client's 400 */
 
-    if (ngx_http_dispatch_authority(r, &authority) != NGX_OK) {
+    if (ngx_http_dispatch_authority(r, &ctx->authority) != NGX_OK) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "dispatch: the host \"%V\" cannot be a URL's host",
-                      ngx_http_dispatch_escaped(r->pool, &authority));
+                      ngx_http_dispatch_escaped(r->pool, &ctx->authority));
 
         if (ngx_http_discard_request_body(r) != NGX_OK) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -910,9 +909,10 @@ ngx_http_dispatch_authority_unsafe(ngx_str_t *authority)
 static ngx_int_t
 ngx_http_dispatch_url(ngx_http_request_t *r, ngx_str_t *url)
 {
-    size_t      len, i, backslashes, path;
-    u_char     *p, c;
-    ngx_str_t   scheme, host;
+    size_t                    len, i, backslashes, path;
+    u_char                   *p, c;
+    ngx_str_t                 scheme, host;
+    ngx_http_dispatch_ctx_t  *ctx;
 
     ngx_str_set(&scheme, "http");
 
@@ -922,9 +922,8 @@ ngx_http_dispatch_url(ngx_http_request_t *r, ngx_str_t *url)
     }
 #endif
 
-    if (ngx_http_dispatch_authority(r, &host) != NGX_OK) {
-        return NGX_ERROR;
-    }
+    ctx = ngx_http_get_module_ctx(r, ngx_http_dispatch_module);
+    host = ctx->authority;      /* checked by the handler */
 
     if (host.len == 0) {
         ngx_str_set(&host, "localhost");
@@ -983,12 +982,12 @@ static ngx_int_t
 ngx_http_dispatch_headers_in(ngx_http_request_t *r, dispatch_header_t **headers,
     size_t *nheaders)
 {
-    size_t              n;
-    ngx_uint_t          i;
-    ngx_list_part_t    *part;
-    ngx_str_t           authority;
-    ngx_table_elt_t    *h;
-    dispatch_header_t  *out;
+    size_t                    n;
+    ngx_uint_t                i;
+    ngx_list_part_t          *part;
+    ngx_table_elt_t          *h;
+    dispatch_header_t        *out;
+    ngx_http_dispatch_ctx_t  *ctx;
 
     static ngx_str_t  connecting_ip = ngx_string("CF-Connecting-IP");
 
@@ -1028,11 +1027,10 @@ ngx_http_dispatch_headers_in(ngx_http_request_t *r, dispatch_header_t **headers,
              * nginx's $host do: the script's Host header says the same.
              */
 
-            if (&h[i] == r->headers_in.host && r->host_start && r->host_end
-                && ngx_http_dispatch_authority(r, &authority) == NGX_OK)
-            {
+            if (&h[i] == r->headers_in.host && r->host_start && r->host_end) {
+                ctx = ngx_http_get_module_ctx(r, ngx_http_dispatch_module);
                 out[n].value = (dispatch_str_t)
-                               ngx_http_dispatch_str(authority);
+                               ngx_http_dispatch_str(ctx->authority);
             }
 
             n++;
