@@ -25,6 +25,10 @@ static ngx_int_t ngx_http_dispatch_pump_body(ngx_http_request_t *r,
     ngx_http_dispatch_ctx_t *ctx);
 static ngx_uint_t ngx_http_dispatch_pass_body(ngx_http_request_t *r,
     ngx_http_dispatch_ctx_t *ctx);
+static void ngx_http_dispatch_finalize(ngx_http_request_t *r,
+    ngx_http_dispatch_ctx_t *ctx, ngx_int_t rc);
+static void ngx_http_dispatch_drop_body(ngx_http_request_t *r,
+    ngx_http_dispatch_ctx_t *ctx);
 static ngx_int_t ngx_http_dispatch_send_stream(ngx_http_request_t *r,
     ngx_http_dispatch_ctx_t *ctx);
 static ngx_int_t ngx_http_dispatch_send_response(ngx_http_request_t *r,
@@ -589,8 +593,7 @@ ngx_http_dispatch_continue(ngx_http_request_t *r)
         if (!ctx->streaming || rc == NGX_ERROR || rc > NGX_OK
             || r->header_only)
         {
-            ctx->stream_over = 1;
-            ngx_http_finalize_request(r, rc);
+            ngx_http_dispatch_finalize(r, ctx, rc);
             return;
         }
 
@@ -607,8 +610,101 @@ ngx_http_dispatch_continue(ngx_http_request_t *r)
         return;
     }
 
+    ngx_http_dispatch_finalize(r, ctx, rc);
+}
+
+
+/* the response is out, or cannot be */
+
+static void
+ngx_http_dispatch_finalize(ngx_http_request_t *r, ngx_http_dispatch_ctx_t *ctx,
+    ngx_int_t rc)
+{
     ctx->stream_over = 1;
+
+    if (ctx->reading_body && (rc == NGX_OK || rc == NGX_AGAIN)) {
+        ngx_http_dispatch_drop_body(r, ctx);
+    }
+
     ngx_http_finalize_request(r, rc);
+}
+
+
+/*
+ * The response went out before the client sent all of its body: the
+ * script's reads past what it was given reject (as Workers', "Can't read
+ * from request stream after response has been sent"), and nginx reads the
+ * rest and drops it, as it drops a body nobody reads (within lingering_time
+ * and lingering_timeout), so the connection serves the client's next
+ * request. Without this nginx 1.22 closes a connection whose unbuffered
+ * body it began reading, and a pipelined request is never answered.
+ */
+
+static void
+ngx_http_dispatch_drop_body(ngx_http_request_t *r, ngx_http_dispatch_ctx_t *ctx)
+{
+    ngx_event_t               *rev;
+    ngx_http_request_body_t   *rb;
+    ngx_http_core_srv_conf_t  *cscf;
+
+    ctx->reading_body = 0;
+
+    if (r->connection->error) {
+        return;                 /* the engine's "Network connection lost." */
+    }
+
+    dispatch_request_body_fail(ctx->engine_req, DISPATCH_BODY_AFTER_RESPONSE);
+
+    rb = r->request_body;
+    rev = r->connection->read;
+
+    if (r != r->main || rb == NULL || !r->reading_body
+#if (NGX_HTTP_V2)
+        || r->stream
+#endif
+        )
+    {
+        return;
+    }
+
+    /* what is left, for nginx's discarding reader */
+
+    if (r->headers_in.chunked) {
+        if (rb->chunked == NULL) {
+            return;
+        }
+
+        cscf = ngx_http_get_module_srv_conf(r, ngx_http_core_module);
+
+        r->headers_in.content_length_n =
+            ngx_max(rb->chunked->length,
+                    (off_t) cscf->large_client_header_buffers.size);
+
+    } else {
+        r->headers_in.content_length_n = rb->rest;
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "dispatch: the response is out, the rest of the request "
+                   "body is dropped (%O)", r->headers_in.content_length_n);
+
+    r->reading_body = 0;
+    r->discard_body = 1;
+    r->count++;
+    r->read_event_handler = ngx_http_discarded_request_body_handler;
+
+    if (rev->timer_set) {
+        ngx_del_timer(rev);
+    }
+
+    /* bytes the script was too slow to want may wait in the socket */
+
+    if (rev->ready) {
+        ngx_post_event(rev, &ngx_posted_events);
+
+    } else if (ngx_handle_read_event(rev, 0) != NGX_OK) {
+        r->connection->error = 1;
+    }
 }
 
 

@@ -537,10 +537,13 @@ int dispatch_request_body_write(dispatch_request_t *req, const char *data,
 
 /*
  * The rest of a streamed request body will not come: status 413 (over
- * client_max_body_size), 400 (malformed), 408 (client_body_timeout), or 0
- * (the client went away). request.body errors in the script.
+ * client_max_body_size), 400 (malformed), 408 (client_body_timeout), 0
+ * (the client went away) or DISPATCH_BODY_AFTER_RESPONSE (the response went
+ * out first: the host drops the rest). request.body errors in the script.
  */
 void dispatch_request_body_fail(dispatch_request_t *req, int status);
+
+#define DISPATCH_BODY_AFTER_RESPONSE  1
 
 /* 1 while the engine wants more of a streamed request body now. */
 int dispatch_request_body_wanted(dispatch_request_t *req);

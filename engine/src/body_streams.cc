@@ -19,6 +19,8 @@ std::string failure_reason(int status) {
     case 413: return "The request body is larger than the server accepts (client_max_body_size).";
     case 408: return "The client stopped sending the request body (client_body_timeout).";
     case 400: return "The request body is malformed.";
+    case DISPATCH_BODY_AFTER_RESPONSE:
+      return "Can't read from request stream after response has been sent.";
     default: return "Network connection lost.";
   }
 }
