@@ -937,25 +937,30 @@ ngx_http_dispatch_read_body(ngx_http_request_t *r, ngx_str_t *body)
  * NGX_DECLINED when the client's holds a byte that ends or splits a URL's
  * authority (nginx's own check lets a backslash, "?", "#" and "@" through):
  * "Host: h\admin" made request.url "http://h/admin/x" for a request nginx
- * routed as "/x", past a location that guarded "/admin/".
+ * routed as "/x", past a location that guarded "/admin/". A subrequest
+ * (auth_request, mirror, SSI) has the client's request line and headers but
+ * not where the line's host is: the main request's.
  */
 
 static ngx_int_t
 ngx_http_dispatch_authority(ngx_http_request_t *r, ngx_str_t *authority)
 {
     u_char                    *p, *end;
+    ngx_http_request_t        *m;
     ngx_http_core_srv_conf_t  *cscf;
 
-    if (r->host_start && r->host_end) {
-        p = r->host_end;
-        end = r->request_line.data + r->request_line.len;
+    m = r->main;
+
+    if (m->host_start && m->host_end) {
+        p = m->host_end;
+        end = m->request_line.data + m->request_line.len;
 
         if (p < end && *p == ':') {
             for (p++; p < end && *p >= '0' && *p <= '9'; p++) { /* void */ }
         }
 
-        authority->data = r->host_start;
-        authority->len = p - r->host_start;
+        authority->data = m->host_start;
+        authority->len = p - m->host_start;
 
     } else if (r->headers_in.host) {
         *authority = r->headers_in.host->value;
@@ -1123,7 +1128,9 @@ ngx_http_dispatch_headers_in(ngx_http_request_t *r, dispatch_header_t **headers,
              * nginx's $host do: the script's Host header says the same.
              */
 
-            if (&h[i] == r->headers_in.host && r->host_start && r->host_end) {
+            if (&h[i] == r->headers_in.host
+                && r->main->host_start && r->main->host_end)
+            {
                 ctx = ngx_http_get_module_ctx(r, ngx_http_dispatch_module);
                 out[n].value = (dispatch_str_t)
                                ngx_http_dispatch_str(ctx->authority);
@@ -1434,13 +1441,21 @@ ngx_http_dispatch_header_out(ngx_http_request_t *r, dispatch_header_t *h)
     out->value.len = h->value.len;
     out->lowcase_key = name;
 
-    /* the script's own Server and Date replace nginx's */
+    /*
+     * the script's own Server and Date replace nginx's; auth_request passes
+     * a subrequest's WWW-Authenticate on with its 401
+     */
 
     if (ngx_http_dispatch_is("server")) {
         r->headers_out.server = out;
 
     } else if (ngx_http_dispatch_is("date")) {
         r->headers_out.date = out;
+
+    } else if (ngx_http_dispatch_is("www-authenticate")
+               && r->headers_out.www_authenticate == NULL)
+    {
+        r->headers_out.www_authenticate = out;
     }
 
 #undef ngx_http_dispatch_is
