@@ -178,6 +178,51 @@ json_t *shown_bindings(json_t *meta) {
   return out;
 }
 
+// text with the value of each of meta's secrets replaced by [secret NAME],
+// the longest that matches at each place first: what a script's top level
+// threw may hold its secrets, and no answer shows a secret's value. Values
+// under kMinRedacted bytes stay (they would mark every such run of
+// letters); so does a value the script encoded first: the script reads its
+// secrets anyway, and a version it deploys can answer them.
+constexpr size_t kMinRedacted = 4;
+
+std::string redact_secrets(const SecretSeal &seal, json_t *meta, const std::string &text) {
+  std::vector<std::pair<std::string, std::string>> secrets;  // value, mark
+  size_t i;
+  json_t *b;
+  json_array_foreach(json_object_get(meta, "bindings"), i, b) {
+    const char *type = json_string_value(json_object_get(b, "type"));
+    const char *name = json_string_value(json_object_get(b, "name"));
+    std::string value, err;
+    if (!type || strcmp(type, "secret_text") != 0 || !name ||
+        !seal.open_binding(b, &value, &err) || value.size() < kMinRedacted) {
+      continue;
+    }
+    secrets.emplace_back(std::move(value), std::string("[secret ") + name + "]");
+  }
+  if (secrets.empty()) return text;
+  std::sort(secrets.begin(), secrets.end(),
+            [](const auto &a, const auto &b) { return a.first.size() > b.first.size(); });
+  std::string out;
+  out.reserve(text.size());
+  for (size_t at = 0; at < text.size();) {
+    const std::pair<std::string, std::string> *found = nullptr;
+    for (const auto &s : secrets) {
+      if (text.compare(at, s.first.size(), s.first) == 0) {
+        found = &s;
+        break;
+      }
+    }
+    if (found) {
+      out += found->second;
+      at += found->first.size();
+    } else {
+      out += text[at++];
+    }
+  }
+  return out;
+}
+
 std::vector<std::string> tags_of(json_t *meta) {
   std::vector<std::string> tags;
   size_t i;
@@ -1045,7 +1090,8 @@ void AdminCall::script_upload(bool content_only) {
     std::shared_ptr<TenantIsolate> scratch =
         TenantIsolate::create(self->engine_, source, &err, &outcome);
     if (!scratch) {
-      std::string why = err.substr(0, 2000);
+      std::string why =
+          redact_secrets(self->engine_.secret_seal(), meta.get(), err).substr(0, 2000);
       if (outcome == DISPATCH_OUTCOME_EXCEEDED_CPU ||
           outcome == DISPATCH_OUTCOME_EXCEEDED_MEMORY) {
         why = "module \"" + upload->main + "\": " + why;
