@@ -43,6 +43,16 @@ $t->put_script('tenants', 'text', q{
       }
     };
 }, metadata => $kv);
+$t->put_script('tenants', 'later', q{
+    export default {
+      fetch(req, env, ctx) {
+        ctx.waitUntil(new Promise((r) => setTimeout(r, 200)).then(() => req.arrayBuffer()).then(
+          (b) => env.KV.put(new URL(req.url).search, `got ${b.byteLength}`),
+          (e) => env.KV.put(new URL(req.url).search, `${e.constructor.name}: ${e.message}`)));
+        return new Response('first');
+      }
+    };
+}, metadata => $kv);
 $t->put_script('tenants', 'reader', q{
     export default {
       fetch(req, env, ctx) {
@@ -149,6 +159,14 @@ my ($bodies, $took) = exchange(
 is_deeply $bodies, ['first', 'POST /t/next abc', 'GET /t/next '],
     'a body that ends after the response: the pipelined requests after it are answered';
 is kv('c1'), "TypeError: $AFTER", 'and text() in waitUntil rejects with the TypeError';
+
+# arrayBuffer() 0.2 s after the response, the rest of the body sent meanwhile
+($bodies) = exchange(
+    "POST /t/later?c9 HTTP/1.1\r\nHost: localhost\r\nContent-Length: 10\r\n\r\nhello", 0.1,
+    "world$NEXT");
+is_deeply $bodies, ['first', 'POST /t/next abc', 'GET /t/next '],
+    'a body that ends after the response, read later: the pipelined requests are answered';
+is kv('c9'), "TypeError: $AFTER", 'and arrayBuffer() in waitUntil rejects with the TypeError';
 
 # the same, chunked, cut in a chunk's data and in a chunk's size
 ($bodies) = exchange(
