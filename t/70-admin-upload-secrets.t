@@ -11,6 +11,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Dispatch::Test;
 use Dispatch::Admin;
+use Time::HiRes qw(time);
 
 my $t = admin_server(http => 'dispatch_secrets_key %%PREFIX%%/secrets.key;', start => 0);
 Dispatch::Test::_write_file($t->prefix . '/secrets.key', ('c3' x 32) . "\n", 0600);
@@ -64,6 +65,33 @@ import { env } from 'cloudflare:workers';
 throw new Error(`new=${env.NEW_KEY}`);
 JS
 like $msg, qr/new=\[secret NEW_KEY\]/, 'a secret the upload binds itself is replaced too';
+
+# the answer shows the message's first 2000 bytes, and the engine cuts a
+# message at 4 KiB ("..."): a value that starts before the first cut is
+# replaced whole, or as far as the engine kept it; none of it is shown
+my $pem = join '', map { chr(65 + ($_ * 7) % 26) } 1 .. 3000;
+envelope_ok(api($t, PUT => '/acme/scripts/app/secrets', json => { name => 'KEY_PEM', text => $pem, type => 'secret_text' }),
+            'a 3000-byte secret');
+envelope_ok(api($t, PUT => '/acme/scripts/app/secrets', json => { name => 'KEY_500', text => substr($pem, 7, 500), type => 'secret_text' }),
+            'a 500-byte one');
+$msg = upload_error('module', <<'JS');
+import { env } from 'cloudflare:workers';
+throw new Error('x'.repeat(1900) + env.KEY_500);
+JS
+like $msg, qr/x{1900}\[secret KEY_500\]$/, 'a value across the 2000-byte cut is replaced whole';
+$msg = upload_error('module', <<'JS');
+import { env } from 'cloudflare:workers';
+throw new Error('x'.repeat(1500) + env.KEY_PEM);
+JS
+like $msg, qr/x{1500}\[secret KEY_PEM\]$/, 'a value the engine cut at 4 KiB is replaced as far as it was kept';
+unlike $msg, qr/${\ substr($pem, 0, 8)}|${\ substr($pem, 7, 8)}/, 'no byte of either is shown';
+
+# matching stays quick whatever the uploader picks for the values and the text
+envelope_ok(api($t, PUT => '/acme/scripts/app/secrets', json => { name => 'SLOW', text => ('a' x 50_000) . 'b', type => 'secret_text' }),
+            'a secret that is all but one byte a run of one letter');
+my $t0 = time;
+$msg = upload_error('module', "throw new Error('a'.repeat(1_000_000));\n");
+cmp_ok time - $t0, '<', 3, sprintf('its upload is answered at once (%.2f s)', time - $t0);
 
 # the rest of the message is what the script threw
 $msg = upload_error('module', "throw new TypeError('missing config: REGION');\n");

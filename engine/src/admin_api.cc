@@ -178,44 +178,63 @@ json_t *shown_bindings(json_t *meta) {
   return out;
 }
 
-// text with the value of each of meta's secrets replaced by [secret NAME],
-// the longest that matches at each place first: what a script's top level
-// threw may hold its secrets, and no answer shows a secret's value. Values
-// under kMinRedacted bytes stay (they would mark every such run of
-// letters); so does a value the script encoded first: the script reads its
-// secrets anyway, and a version it deploys can answer them.
+// The first `shown` bytes of text, with the value of each of meta's secrets
+// replaced by [secret NAME] (the longest where several start at one byte;
+// one that starts there is replaced whole, even where it runs on past
+// `shown`): what a script's top level threw may hold its secrets, and no
+// answer shows a secret's value. Values under kMinRedacted bytes stay
+// (they would mark every such run of letters); so does a value the script
+// encoded first: the script reads its secrets anyway, and a version it
+// deploys can answer them. A value's start that ends the text, or runs
+// into the "..." where the engine cut a long message, is replaced too.
+// Found by KMP, linear in the text and the values whatever either holds
+// (the uploader chooses both).
 constexpr size_t kMinRedacted = 4;
 
-std::string redact_secrets(const SecretSeal &seal, json_t *meta, const std::string &text) {
-  std::vector<std::pair<std::string, std::string>> secrets;  // value, mark
+std::string redact_secrets(const SecretSeal &seal, json_t *meta, const std::string &text,
+                           size_t shown) {
+  size_t end = std::min(text.size(), shown);
+  std::vector<std::string> marks;
+  std::vector<std::pair<size_t, size_t>> best(end, {0, 0});  // length, mark + 1
   size_t i;
   json_t *b;
   json_array_foreach(json_object_get(meta, "bindings"), i, b) {
     const char *type = json_string_value(json_object_get(b, "type"));
     const char *name = json_string_value(json_object_get(b, "name"));
-    std::string value, err;
-    if (!type || strcmp(type, "secret_text") != 0 || !name ||
-        !seal.open_binding(b, &value, &err) || value.size() < kMinRedacted) {
+    std::string v, err;
+    if (!type || strcmp(type, "secret_text") != 0 || !name || !seal.open_binding(b, &v, &err) ||
+        v.size() < kMinRedacted) {
       continue;
     }
-    secrets.emplace_back(std::move(value), std::string("[secret ") + name + "]");
-  }
-  if (secrets.empty()) return text;
-  std::sort(secrets.begin(), secrets.end(),
-            [](const auto &a, const auto &b) { return a.first.size() > b.first.size(); });
-  std::string out;
-  out.reserve(text.size());
-  for (size_t at = 0; at < text.size();) {
-    const std::pair<std::string, std::string> *found = nullptr;
-    for (const auto &s : secrets) {
-      if (text.compare(at, s.first.size(), s.first) == 0) {
-        found = &s;
-        break;
+    marks.push_back(std::string("[secret ") + name + "]");
+    std::vector<size_t> fail(v.size(), 0);
+    for (size_t q = 1, k = 0; q < v.size(); q++) {
+      while (k && v[q] != v[k]) k = fail[k - 1];
+      if (v[q] == v[k]) k++;
+      fail[q] = k;
+    }
+    auto found = [&](size_t at, size_t len) {
+      if (at < end && len > best[at].first) best[at] = {len, marks.size()};
+    };
+    size_t last = std::min(text.size(), end + v.size() - 1);
+    size_t k = 0;
+    for (size_t p = 0; p < last; p++) {
+      // the engine cut the text there ("..." follows): a value's start too
+      if (k >= kMinRedacted && text.compare(p, 3, "...") == 0) found(p - k, k);
+      while (k && text[p] != v[k]) k = fail[k - 1];
+      if (text[p] == v[k]) k++;
+      if (k == v.size()) {
+        found(p + 1 - k, k);
+        k = fail[k - 1];
       }
     }
-    if (found) {
-      out += found->second;
-      at += found->first.size();
+    if (last == text.size() && k >= kMinRedacted) found(last - k, k);
+  }
+  std::string out;
+  for (size_t at = 0; at < end;) {
+    if (best[at].first) {
+      out += marks[best[at].second - 1];
+      at += best[at].first;
     } else {
       out += text[at++];
     }
@@ -1090,8 +1109,7 @@ void AdminCall::script_upload(bool content_only) {
     std::shared_ptr<TenantIsolate> scratch =
         TenantIsolate::create(self->engine_, source, &err, &outcome);
     if (!scratch) {
-      std::string why =
-          redact_secrets(self->engine_.secret_seal(), meta.get(), err).substr(0, 2000);
+      std::string why = redact_secrets(self->engine_.secret_seal(), meta.get(), err, 2000);
       if (outcome == DISPATCH_OUTCOME_EXCEEDED_CPU ||
           outcome == DISPATCH_OUTCOME_EXCEEDED_MEMORY) {
         why = "module \"" + upload->main + "\": " + why;
