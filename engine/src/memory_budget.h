@@ -105,9 +105,9 @@ class MemoryBudget : public v8::ArrayBuffer::Allocator {
   void request_check();
 
   // An idle isolate's spare memory given back: one full collection that
-  // shrinks the new space and compacts (V8's own memory reducer never
-  // starts for these heaps: their first full GC is far off). On the
-  // isolate's thread, inside its scope, outside a run.
+  // shrinks the new space and compacts (V8's own memory reducer waits for a
+  // full GC that a small heap may never reach). On the isolate's thread,
+  // inside its scope, outside a run.
   void reduce();
   // Whether its heap is small enough for reduce() to take at most a few
   // milliseconds of the worker's thread.
