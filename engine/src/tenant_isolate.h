@@ -309,6 +309,9 @@ class TenantIsolate : public std::enable_shared_from_this<TenantIsolate> {
   size_t unhandled_rejections_dropped_ = 0;
   static void on_promise_reject(v8::PromiseRejectMessage message);
   void report_unhandled_rejections(v8::Local<v8::Context> context);
+  // A limit stopped the run going on (the watchdog fired, the memory
+  // budget condemned it, or V8 is unwinding a termination).
+  bool run_stopped() const;
 
   Engine &engine_;
   std::shared_ptr<const ScriptSource> script_;
