@@ -13,6 +13,14 @@
 #   until dispatch_hang_timeout ended the worker. Now the next
 #   module fails once a limit stopped the run, the instantiation unwinds,
 #   and the request answers 503 exceeded_cpu.
+# - WebAssembly was recompiled where no limit sees it. V8 tiers a hot Wasm
+#   function up to TurboFan on the platform's background thread: a request
+#   that called an uploaded 6 MB function (2M additions) once answered in
+#   milliseconds, then that thread spent about 7 s of CPU on it and the
+#   worker's RSS rose to 800 MB (300 MB kept), under a 128m memory limit
+#   that had charged the module 30 MB; each distinct module again. Now
+#   Wasm stays on Liftoff, compiled as the module is made, on the
+#   isolate's thread, under its limits.
 use strict;
 use warnings;
 use Test::More;
@@ -20,6 +28,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Dispatch::Test;
 use Dispatch::Hostile;
+use POSIX ();
 
 my $t = hostile_server(budget => 100);
 
@@ -37,6 +46,45 @@ my $t = hostile_server(budget => 100);
                            $imports . 'export default { fetch() { return new Response("started") } };', @modules);
         },
         expect => [[503, qr/^exceeded_cpu\b/]], within => 10);
+}
+
+# ---- a hot WebAssembly function of 6 MB --------------------------------------
+{
+    my $leb = sub { my ($n) = @_; my $o = ''; do { my $b = $n & 0x7f; $n >>= 7; $o .= chr($n ? $b | 0x80 : $b) } while $n; $o };
+    my $section = sub { my ($id, $payload) = @_; chr($id) . $leb->(length $payload) . $payload };
+    # (func (export "f") (param i32) (result i32) local.get 0 (i32.const 1 i32.add) x 2M)
+    my $body = "\0\x20\0" . ("\x41\x01\x6a" x 2_000_000) . "\x0b";
+    my $wasm = "\0asm\x01\0\0\0"
+        . $section->(1, "\x01\x60\x01\x7f\x01\x7f") . $section->(3, "\x01\x00")
+        . $section->(7, "\x01\x01f\x00\x00") . $section->(10, "\x01" . $leb->(length $body) . $body);
+    my $stat = sub {    # (CPU seconds, peak RSS in kB) of the one worker
+        my ($pid) = $t->worker_pids;
+        open my $s, '<', "/proc/$pid/stat" or return (0, 0);
+        my @f = split ' ', scalar <$s>;
+        open my $st, '<', "/proc/$pid/status" or return (0, 0);
+        my ($hwm) = map { /^VmHWM:\s+(\d+)/ ? $1 : () } <$st>;
+        return (($f[13] + $f[14]) / POSIX::sysconf(POSIX::_SC_CLK_TCK()), $hwm);
+    };
+    hostile_case($t, 'a hot 6 MB WebAssembly function costs the worker nothing after its request',
+        script => 'hot-wasm', fields => { 'wasm:big.wasm' => $wasm },
+        js => q{import mod from './big.wasm';
+export default { fetch() {
+  const { exports } = new WebAssembly.Instance(mod, {});
+  let s = 0;
+  for (let i = 0; i < 3; i++) s += exports.f(i);
+  return new Response(String(s));
+} };},
+        expect => [[200, '6000003']],
+        check => sub {
+            my ($r, $t, $slug) = @_;
+            # a few more requests: V8 counts a function hot by the code it ran
+            raw_request($t, "/t/$slug", timeout => 10) for 1 .. 5;
+            my ($cpu0) = $stat->();
+            sleep 3;
+            my ($cpu, $hwm) = $stat->();
+            cmp_ok $cpu - $cpu0, '<', 0.5, 'the worker spends no CPU on the module once it answered (V8 tiered it up in the background)';
+            cmp_ok $hwm, '<', 256 * 1024, 'and its peak RSS stays under 256 MB (the module is charged 30 MB)';
+        });
 }
 
 done_testing();
