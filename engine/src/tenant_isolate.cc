@@ -1083,8 +1083,18 @@ v8::MaybeLocal<v8::Module> TenantIsolate::compile_wasm_module(const std::string 
     return v8::MaybeLocal<v8::Module>();
   };
   // Its code is charged first: what V8 makes of the bytes lives outside
-  // the heap, as long as the isolate.
-  size_t code_bytes = bytes.size() * kWasmCodeBytesPerWireByte;
+  // the heap, as long as the isolate. Bytes this reader cannot read (V8 may
+  // still take them) are charged as the most functions they could hold,
+  // and their memory as the largest there may be.
+  WasmMemoryDecl decl;
+  bool read = wasm_memory_decl(bytes, &decl);
+  if (!read) {
+    decl = WasmMemoryDecl();
+    decl.own = true;
+    decl.functions = bytes.size() / 4;  // a function takes at least 4 bytes
+  }
+  size_t code_bytes = bytes.size() * kWasmCodeBytesPerWireByte +
+                      size_t(std::min<uint64_t>(decl.functions, bytes.size())) * kWasmCodeBytesPerFunction;
   if (!budget_->charge_collecting(code_bytes)) {
     return refuse("its compiled code (" + std::to_string(code_bytes) +
                   " bytes) does not fit dispatch_memory_limit");
@@ -1103,13 +1113,7 @@ v8::MaybeLocal<v8::Module> TenantIsolate::compile_wasm_module(const std::string 
     if (isolate_->IsExecutionTerminating()) return {};
     return refuse(why);
   }
-  WasmModuleRecord record{path, v8::Global<v8::Object>(isolate_, wasm), WasmMemoryDecl()};
-  if (!wasm_memory_decl(bytes, &record.decl)) {
-    // V8 read it, this reader did not: the module's memory is assumed the
-    // largest there may be.
-    record.decl = WasmMemoryDecl();
-    record.decl.own = true;
-  }
+  WasmModuleRecord record{path, v8::Global<v8::Object>(isolate_, wasm), std::move(decl)};
   // V8 compiles a module whose memory could never be made (it refuses
   // only at instantiation): refused here, where the upload hears of it.
   if (record.decl.own && (size_t(record.decl.initial) << 16) > budget_->limit()) {
