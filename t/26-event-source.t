@@ -125,6 +125,22 @@ $t->put_script('api', 'from', $WAIT . q{
 });
 is $t->get('/t/from')->{content}, '[1,"open","a","x:b","error 2"]', 'EventSource.from reads one stream and closes at its end';
 
+# A fetcher of the script's own whose Response holds a string: its body is
+# bytes until asked for, and EventSource failed it as having none.
+$t->put_script('api', 'fetcher', $WAIT . q{
+    export default { async fetch() {
+      const fetcher = { fetch: () => new Response('data: from a string\n\n', { headers: { 'content-type': 'text/event-stream' } }) };
+      const es = new EventSource('http://events.example/', { fetcher });
+      const seen = [];
+      es.onopen = () => seen.push('open');
+      es.onmessage = (e) => { seen.push(e.data); es.close(); };
+      es.onerror = () => seen.push('error ' + es.readyState);
+      await until(() => es.readyState === EventSource.CLOSED);
+      return Response.json(seen);
+    } };
+});
+is $t->get('/t/fetcher')->{content}, '["open","from a string"]', 'a fetcher\'s Response made from a string is read as an event stream';
+
 $t->put_script('api', 'beacon', qq{
     export default { fetch() {
       return new Response(String(navigator.sendBeacon('$UP/echo/beacon', 'beacon body 5150')));

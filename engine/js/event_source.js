@@ -8,6 +8,7 @@
 // reconnects. Made on first use in an isolate (lazyGlobal).
 
 let eventSourceClass = null;
+const BodyPrototypeGetBody = ObjectGetOwnPropertyDescriptor(Body.prototype, 'body').get;
 function makeEventSource() {
   if (eventSourceClass !== null) return eventSourceClass;
   const ES_CONNECTING = 0;
@@ -123,7 +124,9 @@ function makeEventSource() {
         this.#fail();
         return;
       }
-      const stream = bodyStream(response);
+      // What the body getter gives: a fetcher's Response made from a string
+      // holds bytes until asked, and has a stream then.
+      const stream = ReflectApply(BodyPrototypeGetBody, response, []);
       if (this.#readyState === ES_CLOSED) {
         if (stream !== null) streamMarkHandled(readableStreamCancel(stream));
         return;
