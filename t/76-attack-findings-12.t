@@ -28,6 +28,16 @@
 #   dispatch_memory_limit, charged 5 MB, and each isolate of such a module
 #   (a script each, or a namespace's worth) as much again, unseen by
 #   dispatch_worker_memory. Now each function is charged 512 bytes more.
+# - structuredClone and MessagePort.postMessage called what a tenant can
+#   replace (README: replaced intrinsics change only the script's own
+#   code): Map.prototype.set/get/has, the Map and Set iterators' next,
+#   Object.keys and hasOwn, Array.prototype.some, ArrayBuffer.prototype.slice,
+#   the typed-array and RegExp getters, a Symbol.hasInstance put on Headers,
+#   and a setter on Object.prototype (a clone's properties were assigned,
+#   so an own "__proto__" key set the clone's prototype instead). The
+#   service-worker format's fetch listeners were an ordinary array (slice,
+#   includes, push, Reflect.apply looked up at call time). Now both walk
+#   with intrinsics captured as the built-ins load, and define properties.
 use strict;
 use warnings;
 use Test::More;
@@ -95,6 +105,51 @@ export default { fetch() {
             cmp_ok $hwm, '<', 256 * 1024, 'and its peak RSS stays under 256 MB (the module is charged 30 MB)';
         });
 }
+
+# ---- structured clones with the intrinsics replaced --------------------------
+hostile_case($t, 'structuredClone and postMessage call nothing a tenant replaced',
+    script => 'clone-tampered',
+    js => q{export default { async fetch() {
+  const value = { a: new Map([[1, { b: 2 }]]), s: new Set(['x']), buf: new Uint8Array([1, 2, 3]), d: new DataView(new ArrayBuffer(4)),
+    re: /x/gi, err: new TypeError('boom'), list: [1, , 3], file: new File(['hi'], 'f.txt') };
+  Object.defineProperty(value, '__proto__', { value: { own: true }, enumerable: true, configurable: true, writable: true });
+  const calls = [];
+  const define = Object.defineProperty, getDescriptor = Object.getOwnPropertyDescriptor;
+  const spy = (object, key) => {
+    const d = getDescriptor(object, key);
+    if (d.get) define(object, key, { get() { calls.push(key); return d.get.call(this); }, configurable: true });
+    else object[key] = function (...args) { calls.push(key); return d.value.apply(this, args); };
+  };
+  const mapIterator = Object.getPrototypeOf(new Map().entries()), setIterator = Object.getPrototypeOf(new Set().values());
+  const typedArray = Object.getPrototypeOf(Uint8Array.prototype);
+  for (const [object, key] of [[Map.prototype, 'set'], [Map.prototype, 'get'], [Map.prototype, 'has'], [Set.prototype, 'add'],
+    [mapIterator, 'next'], [setIterator, 'next'], [Object, 'keys'], [Object, 'hasOwn'], [Object, 'defineProperty'],
+    [ArrayBuffer.prototype, 'slice'], [Array.prototype, 'some'], [RegExp.prototype, 'flags'], [typedArray, 'buffer'],
+    [typedArray, 'length'], [DataView.prototype, 'byteLength'], [File.prototype, 'name']]) spy(object, key);
+  define(Object.prototype, 'b', { set(v) { calls.push('setter b'); }, configurable: true });
+  define(Headers, Symbol.hasInstance, { value() { calls.push('hasInstance'); return false; } });
+  const c = structuredClone(value);
+  new MessageChannel().port1.postMessage(value);
+  const seen = calls.slice();
+  delete Object.prototype.b;
+  return Response.json({ seen, clone: [c.a.get(1).b, c.s.has('x'), c.buf[2], c.re.flags, c.err.message, c.list.length, 1 in c.list,
+    c.file.name, Object.getPrototypeOf(c) === Object.prototype, getDescriptor(c, '__proto__').value.own] });
+} };},
+    expect => [[200, '{"seen":[],"clone":[2,true,3,"gi","boom",3,false,"f.txt",true,true]}']]);
+
+$t->put_script('tenants', 'sw-tampered', q{
+  let log = '';
+  for (const key of ['slice', 'includes', 'push', 'indexOf', 'splice']) {
+    const original = Array.prototype[key];
+    Array.prototype[key] = function (...args) { log += key + ' '; return Reflect.apply(original, this, args); };
+  }
+  const apply = Reflect.apply;
+  Reflect.apply = function (...args) { log += 'Reflect.apply '; return apply(...args); };
+  addEventListener('fetch', (event) => event.respondWith(new Response('called: ' + log)));
+  removeEventListener('fetch', () => {});
+}, format => 'service-worker');
+hostile_case($t, 'a service worker\'s fetch listeners are kept and called without its replaced Array methods',
+    script => 'sw-tampered', expect => [[200, 'called: ']]);
 
 # ---- a WebAssembly module of 250,000 empty functions -------------------------
 {
