@@ -22,6 +22,7 @@ const CloneBigIntValueOf = BigInt.prototype.valueOf;
 const CloneSymbolValueOf = Symbol.prototype.valueOf;
 const CloneDateGetTime = Date.prototype.getTime;
 const CloneRegExp = RegExp;
+const CloneRegExpPrototype = RegExp.prototype;
 const CloneRegExpSource = ObjectGetOwnPropertyDescriptor(RegExp.prototype, 'source').get;
 const CloneRegExpFlags = cloneGetter(RegExp.prototype, 'flags');
 const CloneMapSize = ObjectGetOwnPropertyDescriptor(Map.prototype, 'size').get;
@@ -109,7 +110,7 @@ function cloneValue(value, memory) {
   else if (cloneHasSlot(CloneBigIntValueOf, value)) clone = Object(ReflectApply(CloneBigIntValueOf, value, []));
   else if (cloneHasSlot(CloneSymbolValueOf, value)) throw cloneFailure('A Symbol object');
   else if (cloneHasSlot(CloneDateGetTime, value)) clone = new Date(ReflectApply(CloneDateGetTime, value, []));
-  else if (value !== RegExp.prototype && cloneHasSlot(CloneRegExpSource, value)) {
+  else if (value !== CloneRegExpPrototype && cloneHasSlot(CloneRegExpSource, value)) {
     clone = new CloneRegExp(ReflectApply(CloneRegExpSource, value, []), CloneRegExpFlags(value));
   } else if (isArrayBuffer(value)) clone = ArrayBufferPrototypeSlice(value, 0);
   else if (ArrayBufferIsView(value)) {
