@@ -141,6 +141,27 @@ $t->put_script('api', 'fetcher', $WAIT . q{
 });
 is $t->get('/t/fetcher')->{content}, '["open","from a string"]', 'a fetcher\'s Response made from a string is read as an event stream';
 
+# A line of 4 MB in 4 KiB pieces: each piece scanned once (it was scanned
+# again from the line's start at every piece: seconds past the CPU limit).
+$t->put_script('api', 'longline', $WAIT . q{
+    export default { async fetch() {
+      const piece = new TextEncoder().encode('x'.repeat(4096));
+      let sent = 0;
+      const source = new ReadableStream({ pull(c) {
+        if (sent === 0) c.enqueue(new TextEncoder().encode('data: '));
+        if (sent++ < 1024) c.enqueue(piece);
+        else { c.enqueue(new TextEncoder().encode('\n\n')); c.close(); }
+      } });
+      const es = EventSource.from(source);
+      let length = -1;
+      es.onmessage = (e) => { length = e.data.length; };
+      await until(() => es.readyState === EventSource.CLOSED);
+      return new Response(String(length));
+    } };
+});
+my $long = $t->get('/t/longline');
+is "$long->{status} $long->{content}", '200 4194304', 'an event of one 4 MB line in 1024 pieces arrives within the CPU limit';
+
 $t->put_script('api', 'beacon', qq{
     export default { fetch() {
       return new Response(String(navigator.sendBeacon('$UP/echo/beacon', 'beacon body 5150')));

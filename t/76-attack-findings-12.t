@@ -47,6 +47,9 @@
 #   (and are not sent once their request is over).
 # - (t/26-event-source.t) EventSource failed for good on a fetcher of the
 #   script's own whose Response was made from a string (bytes until asked).
+#   And it scanned a line's text again from its start at every piece: an
+#   upstream sending a 4 MB line in 4 KiB pieces cost the reader seconds of
+#   CPU (503 exceeded_cpu, an offence of the tenant's).
 #
 # Tried and held (no test kept): structuredClone and postMessage of proxies
 # with 3e6 keys, cycles, 1e6-deep nesting (RangeError, or the CPU limit),
@@ -78,9 +81,6 @@
 #   1M globals (5 MB, charged 25 MB) took 35-40 MB.
 # - Each script can still have 8 x 25 MiB of KV answers pending in Redis;
 #   a tenant with many scripts multiplies it (README: client-output-buffer-limit).
-# - EventSource scans the whole pending line again for every chunk: a line
-#   that never ends, sent in small pieces, costs the reading tenant
-#   quadratic CPU (its CPU limit stops it; an offence for the tenant).
 # - A Host header nginx accepts with a port that is not one ("h:99999",
 #   "h:x") makes request.url a URL that new URL() refuses: the tenant's own
 #   routers throw (500 exception) for that client.
