@@ -162,6 +162,25 @@ $t->put_script('api', 'longline', $WAIT . q{
 my $long = $t->get('/t/longline');
 is "$long->{status} $long->{content}", '200 4194304', 'an event of one 4 MB line in 1024 pieces arrives within the CPU limit';
 
+# An upstream's `retry` of 1e20 ms: a reconnection that never comes while
+# the request lives (it was a timer that fired at once, in a loop).
+$t->put_script('api', 'hugeretry', $WAIT . q{
+    export default { async fetch() {
+      let connections = 0;
+      const fetcher = { fetch() {
+        connections++;
+        const body = new Response('retry: 99999999999999999999\ndata: x\n\n').body;
+        return new Response(body, { headers: { 'content-type': 'text/event-stream' } });
+      } };
+      const es = new EventSource('http://events.example/', { fetcher });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      es.close();
+      return new Response(String(connections));
+    } };
+});
+my $retry = $t->get('/t/hugeretry');
+is "$retry->{status} $retry->{content}", '200 1', 'a retry of 1e20 ms does not reconnect at once';
+
 $t->put_script('api', 'beacon', qq{
     export default { fetch() {
       return new Response(String(navigator.sendBeacon('$UP/echo/beacon', 'beacon body 5150')));

@@ -50,6 +50,9 @@
 #   And it scanned a line's text again from its start at every piece: an
 #   upstream sending a 4 MB line in 4 KiB pieces cost the reader seconds of
 #   CPU (503 exceeded_cpu, an offence of the tenant's).
+#   And an upstream's `retry: 99999999999999999999` became a timer that
+#   fired at once (the native cast 1e20 ms to an integer): a reconnection
+#   loop until the CPU limit. Timers are capped at 2^31 - 1 ms natively.
 # - request.url could be a URL that new URL() refuses. nginx lets through a
 #   Host whose port is none ("h:99999", "h:8x") and bytes the URL Standard
 #   refuses in a host ("<", ">", "^", "|", a stray "]"): every router that
