@@ -197,7 +197,6 @@ v8::Local<v8::Value> shape_list(v8::Isolate *isolate, const KvResult &r) {
   return v8::Array::New(isolate, items.data(), items.size());
 }
 
-
 void kv_get(const v8::FunctionCallbackInfo<v8::Value> &info) {
   const std::string *space;
   std::string key;
