@@ -983,15 +983,74 @@ ngx_http_dispatch_authority(ngx_http_request_t *r, ngx_str_t *authority)
 }
 
 
+/*
+ * Also what the URL Standard refuses in a host ("<", ">", "^", "|", a "[" or
+ * "]" that is not an IPv6 literal's) or a port (anything but digits, above
+ * 65535), all of which nginx lets through: request.url would be a URL that
+ * new URL() refuses, and every router built on it would throw for that
+ * client ("Host: h:99999").
+ */
+
 static ngx_uint_t
 ngx_http_dispatch_authority_unsafe(ngx_str_t *authority)
 {
-    u_char  *p;
+    u_char      *p, *end, *host_end;
+    ngx_uint_t   port, literal;
 
-    for (p = authority->data; p < authority->data + authority->len; p++) {
+    p = authority->data;
+    end = p + authority->len;
+    literal = (p < end && *p == '[');
+
+    if (literal) {
+        host_end = ngx_strlchr(p, end, ']');
+
+        if (host_end == NULL) {
+            return 1;
+        }
+
+        host_end++;
+
+    } else {
+        host_end = ngx_strlchr(p, end, ':');
+
+        if (host_end == NULL) {
+            host_end = end;
+        }
+    }
+
+    for ( /* void */ ; p < end; p++) {
         if (*p <= 0x20 || *p == 0x7f || *p == '\\' || *p == '/' || *p == '?'
-            || *p == '#' || *p == '@')
+            || *p == '#' || *p == '@' || *p == '<' || *p == '>' || *p == '^'
+            || *p == '|')
         {
+            return 1;
+        }
+
+        if ((*p == '[' || *p == ']')
+            && !(literal && (p == authority->data || p == host_end - 1)))
+        {
+            return 1;
+        }
+    }
+
+    if (host_end == end) {
+        return 0;
+    }
+
+    if (*host_end != ':') {
+        return 1;
+    }
+
+    port = 0;
+
+    for (p = host_end + 1; p < end; p++) {
+        if (*p < '0' || *p > '9') {
+            return 1;
+        }
+
+        port = port * 10 + (*p - '0');
+
+        if (port > 65535) {
             return 1;
         }
     }

@@ -125,6 +125,62 @@ $t->put_script('api', 'from', $WAIT . q{
 });
 is $t->get('/t/from')->{content}, '[1,"open","a","x:b","error 2"]', 'EventSource.from reads one stream and closes at its end';
 
+# A fetcher of the script's own whose Response holds a string: its body is
+# bytes until asked for, and EventSource failed it as having none.
+$t->put_script('api', 'fetcher', $WAIT . q{
+    export default { async fetch() {
+      const fetcher = { fetch: () => new Response('data: from a string\n\n', { headers: { 'content-type': 'text/event-stream' } }) };
+      const es = new EventSource('http://events.example/', { fetcher });
+      const seen = [];
+      es.onopen = () => seen.push('open');
+      es.onmessage = (e) => { seen.push(e.data); es.close(); };
+      es.onerror = () => seen.push('error ' + es.readyState);
+      await until(() => es.readyState === EventSource.CLOSED);
+      return Response.json(seen);
+    } };
+});
+is $t->get('/t/fetcher')->{content}, '["open","from a string"]', 'a fetcher\'s Response made from a string is read as an event stream';
+
+# A line of 4 MB in 4 KiB pieces: each piece scanned once (it was scanned
+# again from the line's start at every piece: seconds past the CPU limit).
+$t->put_script('api', 'longline', $WAIT . q{
+    export default { async fetch() {
+      const piece = new TextEncoder().encode('x'.repeat(4096));
+      let sent = 0;
+      const source = new ReadableStream({ pull(c) {
+        if (sent === 0) c.enqueue(new TextEncoder().encode('data: '));
+        if (sent++ < 1024) c.enqueue(piece);
+        else { c.enqueue(new TextEncoder().encode('\n\n')); c.close(); }
+      } });
+      const es = EventSource.from(source);
+      let length = -1;
+      es.onmessage = (e) => { length = e.data.length; };
+      await until(() => es.readyState === EventSource.CLOSED);
+      return new Response(String(length));
+    } };
+});
+my $long = $t->get('/t/longline');
+is "$long->{status} $long->{content}", '200 4194304', 'an event of one 4 MB line in 1024 pieces arrives within the CPU limit';
+
+# An upstream's `retry` of 1e20 ms: a reconnection that never comes while
+# the request lives (it was a timer that fired at once, in a loop).
+$t->put_script('api', 'hugeretry', $WAIT . q{
+    export default { async fetch() {
+      let connections = 0;
+      const fetcher = { fetch() {
+        connections++;
+        const body = new Response('retry: 99999999999999999999\ndata: x\n\n').body;
+        return new Response(body, { headers: { 'content-type': 'text/event-stream' } });
+      } };
+      const es = new EventSource('http://events.example/', { fetcher });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      es.close();
+      return new Response(String(connections));
+    } };
+});
+my $retry = $t->get('/t/hugeretry');
+is "$retry->{status} $retry->{content}", '200 1', 'a retry of 1e20 ms does not reconnect at once';
+
 $t->put_script('api', 'beacon', qq{
     export default { fetch() {
       return new Response(String(navigator.sendBeacon('$UP/echo/beacon', 'beacon body 5150')));

@@ -8,6 +8,8 @@
 // reconnects. Made on first use in an isolate (lazyGlobal).
 
 let eventSourceClass = null;
+const BodyPrototypeGetBody = ObjectGetOwnPropertyDescriptor(Body.prototype, 'body').get;
+const EventSourceJoin = uncurryThis(Array.prototype.join);
 function makeEventSource() {
   if (eventSourceClass !== null) return eventSourceClass;
   const ES_CONNECTING = 0;
@@ -123,7 +125,9 @@ function makeEventSource() {
         this.#fail();
         return;
       }
-      const stream = bodyStream(response);
+      // What the body getter gives: a fetcher's Response made from a string
+      // holds bytes until asked, and has a stream then.
+      const stream = ReflectApply(BodyPrototypeGetBody, response, []);
       if (this.#readyState === ES_CLOSED) {
         if (stream !== null) streamMarkHandled(readableStreamCancel(stream));
         return;
@@ -181,7 +185,10 @@ function makeEventSource() {
       this.#stream = stream;
       if (fromStream) queueMicrotask(() => this.#fire(new Event('open')));
       const decoder = new TextDecoder();
-      let pending = ''; // text after the last line end
+      // The text after the last line end, in the pieces it came in: each
+      // chunk is scanned once (a line that went on for megabytes in small
+      // pieces was scanned again from its start at every one).
+      let pending = listNew();
       let skipLF = false; // the previous chunk ended with CR
       let data = '';
       let type = '';
@@ -216,14 +223,20 @@ function makeEventSource() {
           const { value, done } = await readableStreamReaderRead(reader);
           if (this.#readyState === ES_CLOSED) return;
           if (done) break;
-          let text = pending + ReflectApply(TextDecoderPrototypeDecode, decoder, [value, TEXT_DECODE_STREAM]);
+          const text = ReflectApply(TextDecoderPrototypeDecode, decoder, [value, TEXT_DECODE_STREAM]);
           let start = 0;
           if (skipLF && text !== '' && StringPrototypeCharCodeAt(text, 0) === 0x0A) start = 1;
           skipLF = false;
           for (let i = start; i < text.length; i++) {
             const c = StringPrototypeCharCodeAt(text, i);
             if (c !== 0x0A && c !== 0x0D) continue;
-            line(StringPrototypeSlice(text, start, i));
+            let ended = StringPrototypeSlice(text, start, i);
+            if (pending.length > 0) {
+              listPush(pending, ended);
+              ended = EventSourceJoin(pending, '');
+              pending = listNew();
+            }
+            line(ended);
             if (this.#readyState === ES_CLOSED) return;
             if (c === 0x0D) {
               if (i + 1 === text.length) skipLF = true;
@@ -231,8 +244,7 @@ function makeEventSource() {
             }
             start = i + 1;
           }
-          pending = StringPrototypeSlice(text, start);
-          text = '';
+          if (start < text.length) listPush(pending, StringPrototypeSlice(text, start));
         }
       } catch {
         // a network error while reading: as the end of the stream

@@ -45,7 +45,9 @@ setToStringTag(FetchEvent.prototype, 'FetchEvent');
 defineGlobal('FetchEvent', FetchEvent);
 
 function installServiceWorker() {
-  const listeners = [];
+  // The script's 'fetch' listeners: a list of the runtime's, walked by
+  // index, so no Array.prototype method a tenant replaced is called on it.
+  let listeners = listNew();
 
   // 'fetch' listeners are the script's handler; other types go to the
   // global scope's target (global_scope.js).
@@ -54,15 +56,16 @@ function installServiceWorker() {
       return ReflectApply(EventTargetPrototypeAddEventListener, globalEventTarget, arguments);
     }
     if (listener == null) return undefined;
-    if (!listeners.includes(listener)) listeners.push(listener);
+    if (!ArrayPrototypeIncludes(listeners, listener)) listPush(listeners, listener);
     return undefined;
   });
   defineGlobal('removeEventListener', function removeEventListener(type, listener) {
     if (toDOMString(type) !== 'fetch') {
       return ReflectApply(EventTargetPrototypeRemoveEventListener, globalEventTarget, arguments);
     }
-    const i = listeners.indexOf(listener);
-    if (i >= 0) listeners.splice(i, 1);
+    const kept = listNew();
+    for (let i = 0; i < listeners.length; i++) if (listeners[i] !== listener) listPush(kept, listeners[i]);
+    listeners = kept;
     return undefined;
   });
 
@@ -72,9 +75,11 @@ function installServiceWorker() {
         throw new TypeError('the script added no "fetch" event listener');
       }
       const event = new FetchEvent(INTERNAL, request, ctx);
-      for (const listener of listeners.slice()) {
+      const called = listToArray(listeners);
+      for (let i = 0; i < called.length; i++) {
+        const listener = called[i];
         if (typeof listener === 'function') {
-          Reflect.apply(listener, globalThis, [event]);
+          ReflectApply(listener, globalThis, [event]);
         } else {
           listener.handleEvent(event);
         }

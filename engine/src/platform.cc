@@ -252,7 +252,14 @@ bool platform_init(size_t memory_limit, std::string *err) {
   // No shared memory between isolates, by any route (SharedArrayBuffer,
   // shared WebAssembly memories), and no WebAssembly memory larger than an
   // isolate's whole budget (64 KiB pages): these flags are process-wide.
+  // WebAssembly stays on Liftoff, V8's baseline compiler, which compiles a
+  // module as it is made, on the isolate's thread, under its CPU limit. Tier
+  // up would recompile hot functions with TurboFan on the platform's
+  // background thread, where no limit and no budget sees it: one call of a
+  // 6 MB function (2M additions) cost that thread 7 s of CPU and the worker
+  // 800 MB of RSS, then kept 300 MB.
   std::string flags = "--no-harmony-sharedarraybuffer --no-experimental-wasm-threads"
+                      " --no-wasm-tier-up --no-wasm-dynamic-tiering"
                       " --wasm-max-mem-pages=" +
                       std::to_string(std::max<size_t>(1, memory_limit >> 16));
   v8::V8::SetFlagsFromString(flags.data(), flags.size());

@@ -242,8 +242,7 @@ void TenantIsolate::turn(RequestScope &scope, Fn &&fn) {
     // stop request, and a million of them, near the memory limit, ran for
     // seconds past it until the last resort ended the worker. The isolate
     // is condemned after this turn; its queue goes with it.
-    if (!engine_.watchdog().fired() && !budget_->condemned() &&
-        !isolate_->IsExecutionTerminating()) {
+    if (!run_stopped()) {
       isolate_->PerformMicrotaskCheckpoint();
       if (!unhandled_rejections_.empty()) report_unhandled_rejections(context);
     }
@@ -303,9 +302,7 @@ void TenantIsolate::report_unhandled_rejections(v8::Local<v8::Context> context) 
     unhandled_rejections_.clear();
     return;
   }
-  auto stopped = [this] {
-    return engine_.watchdog().fired() || budget_->condemned() || isolate_->IsExecutionTerminating();
-  };
+  auto stopped = [this] { return run_stopped(); };
   auto call = [&](v8::Local<v8::Value> promise, v8::Local<v8::Value> reason, double dropped) {
     v8::TryCatch try_catch(isolate_);
     v8::Local<v8::Value> args[] = {promise, reason, v8::Number::New(isolate_, dropped)};
@@ -333,6 +330,10 @@ void TenantIsolate::report_unhandled_rejections(v8::Local<v8::Context> context) 
     if (stopped()) return;
     isolate_->PerformMicrotaskCheckpoint();
   }
+}
+
+bool TenantIsolate::run_stopped() const {
+  return engine_.watchdog().fired() || budget_->condemned() || isolate_->IsExecutionTerminating();
 }
 
 bool TenantIsolate::judge_memory() {
@@ -1012,6 +1013,17 @@ v8::MaybeLocal<v8::Module> TenantIsolate::compile_module(const std::string &path
   auto cached = modules_.find(path);
   if (cached != modules_.end()) return cached->second.Get(isolate_);
 
+  // V8 instantiates a module graph in one call that never looks at a stop
+  // request, compiling each module it reaches through this callback: a
+  // script of 100,000 tiny modules imported statically ran seconds past
+  // its limit until the last resort ended the worker. Once a limit stopped
+  // the run, the next module fails, and the instantiation with it.
+  if (run_stopped()) {
+    isolate_->ThrowException(v8::Exception::Error(
+        v8_str(isolate_, "module \"" + path + "\" not compiled: a limit stopped the script")));
+    return {};
+  }
+
   const std::string *source = nullptr;
   if (path == main_path_) {
     source = &script_->code;
@@ -1071,8 +1083,18 @@ v8::MaybeLocal<v8::Module> TenantIsolate::compile_wasm_module(const std::string 
     return v8::MaybeLocal<v8::Module>();
   };
   // Its code is charged first: what V8 makes of the bytes lives outside
-  // the heap, as long as the isolate.
-  size_t code_bytes = bytes.size() * kWasmCodeBytesPerWireByte;
+  // the heap, as long as the isolate. Bytes this reader cannot read (V8 may
+  // still take them) are charged as the most functions they could hold,
+  // and their memory as the largest there may be.
+  WasmMemoryDecl decl;
+  bool read = wasm_memory_decl(bytes, &decl);
+  if (!read) {
+    decl = WasmMemoryDecl();
+    decl.own = true;
+    decl.functions = bytes.size() / 4;  // a function takes at least 4 bytes
+  }
+  size_t code_bytes = bytes.size() * kWasmCodeBytesPerWireByte +
+                      size_t(std::min<uint64_t>(decl.functions, bytes.size())) * kWasmCodeBytesPerFunction;
   if (!budget_->charge_collecting(code_bytes)) {
     return refuse("its compiled code (" + std::to_string(code_bytes) +
                   " bytes) does not fit dispatch_memory_limit");
@@ -1091,13 +1113,7 @@ v8::MaybeLocal<v8::Module> TenantIsolate::compile_wasm_module(const std::string 
     if (isolate_->IsExecutionTerminating()) return {};
     return refuse(why);
   }
-  WasmModuleRecord record{path, v8::Global<v8::Object>(isolate_, wasm), WasmMemoryDecl()};
-  if (!wasm_memory_decl(bytes, &record.decl)) {
-    // V8 read it, this reader did not: the module's memory is assumed the
-    // largest there may be.
-    record.decl = WasmMemoryDecl();
-    record.decl.own = true;
-  }
+  WasmModuleRecord record{path, v8::Global<v8::Object>(isolate_, wasm), std::move(decl)};
   // V8 compiles a module whose memory could never be made (it refuses
   // only at instantiation): refused here, where the upload hears of it.
   if (record.decl.own && (size_t(record.decl.initial) << 16) > budget_->limit()) {

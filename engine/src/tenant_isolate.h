@@ -8,6 +8,7 @@
 
 #include <v8.h>
 
+#include <deque>
 #include <map>
 #include <memory>
 #include <string>
@@ -110,6 +111,15 @@ class TenantIsolate : public std::enable_shared_from_this<TenantIsolate> {
   // The zlib streams, digests in progress, ... the built-ins hold handles to.
   NativeStates &native_states() { return native_states_; }
   // "NS/ID" of the script's kv_namespace binding number `index`, or null.
+  // KV operations of this isolate sent to Redis and not yet answered, and
+  // those waiting for one of them to end (api/kv.cc).
+  struct KvQueue {
+    size_t in_flight = 0;
+    bool draining = false;
+    std::deque<std::function<void()>> waiting;
+  };
+  KvQueue &kv_queue() { return kv_queue_; }
+
   const std::string *kv_space(uint32_t index) const {
     return index < kv_spaces_.size() ? &kv_spaces_[index] : nullptr;
   }
@@ -309,6 +319,9 @@ class TenantIsolate : public std::enable_shared_from_this<TenantIsolate> {
   size_t unhandled_rejections_dropped_ = 0;
   static void on_promise_reject(v8::PromiseRejectMessage message);
   void report_unhandled_rejections(v8::Local<v8::Context> context);
+  // A limit stopped the run going on (the watchdog fired, the memory
+  // budget condemned it, or V8 is unwinding a termination).
+  bool run_stopped() const;
 
   Engine &engine_;
   std::shared_ptr<const ScriptSource> script_;
@@ -345,6 +358,7 @@ class TenantIsolate : public std::enable_shared_from_this<TenantIsolate> {
   uint32_t top_level_log_lines_ = 0;
   size_t top_level_log_bytes_ = 0;
   std::vector<std::string> kv_spaces_;  // of the kv_namespace bindings
+  KvQueue kv_queue_;
   std::vector<DispatchTarget> dispatch_targets_;
   v8::MaybeLocal<v8::Object> env_with_args(v8::Local<v8::Context> context,
                                            const RequestScope &scope);

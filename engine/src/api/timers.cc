@@ -17,8 +17,14 @@ void set_timer(const v8::FunctionCallbackInfo<v8::Value> &info) {
         v8_str(isolate, "setTimer(callback, delay, repeat)")));
     return;
   }
+  // At most setTimeout's 2^31 - 1 ms, whoever asks (an EventSource's
+  // `retry`, sent by an upstream): 1e20 ms cast to an integer is undefined,
+  // and here it came out as a timer that fired at once, so a `retry` of
+  // 99999999999999999999 reconnected in a loop until the CPU limit.
+  constexpr double kMaxDelayMs = 2147483647.0;
   double delay = info[1].As<v8::Number>()->Value();
   if (!std::isfinite(delay) || delay < 0) delay = 0;
+  if (delay > kMaxDelayMs) delay = kMaxDelayMs;
   std::string err;
   uint64_t id = tenant->set_timer(info[0].As<v8::Function>(), uint64_t(delay),
                                   info[2]->BooleanValue(isolate), &err);

@@ -129,8 +129,12 @@ bool wasm_memory_decl(std::string_view bytes, WasmMemoryDecl *out) {
                   : kind == 4 ? s.byte(&b) && s.u32(&index)       // tag
                               : false;
         if (!ok) return false;
+        if (kind == 0) out->functions++;
         if (kind == 2) imported_memories++;
       }
+    } else if (id == 3) {  // functions of its own
+      if (!s.u32(&count)) return false;
+      out->functions += count;
     } else if (id == 5) {  // memories of its own
       if (!s.u32(&count)) return false;
       if (count > 0) {
