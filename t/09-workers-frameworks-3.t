@@ -35,7 +35,8 @@ my $WRANGLER = npm_tool_or_skip('.bin/wrangler');
 npm_tool_or_skip("$_/package.json")
     for qw(@tsndr/cloudflare-worker-jwt jose @simplewebauthn/server unified remark-parse remark-gfm remark-rehype
           rehype-sanitize rehype-stringify luxon liquidjs xstate immer ky ofetch arktype @block65/webcrypto-web-push
-          drizzle-orm @msgpack/msgpack @bufbuild/protobuf @resvg/resvg-wasm postal-mime);
+          drizzle-orm @msgpack/msgpack @bufbuild/protobuf @resvg/resvg-wasm postal-mime better-auth aws4fetch
+          @cfworker/json-schema mimetext);
 my $NODE = 'node';
 
 my $DATE = '2025-09-01';
@@ -537,6 +538,128 @@ export default {
 };
 TS
 
+# --- better-auth: email and password sign-up, sign-in and sessions (scrypt
+# hashing), its handler mounted at /api/auth as its Workers guide does
+# (with nodejs_compat). No database given: its in-memory one (a static
+# import of better-auth/adapters/memory is not initialized in the bundle
+# esbuild makes of it, on Workers too).
+app('auth', 'src/index.ts', { 'src/index.ts' => <<'TS' }, flags => ['nodejs_compat']);
+import { betterAuth } from 'better-auth';
+
+type Env = { BETTER_AUTH_SECRET: string; BASE_URL: string };
+let auth: ReturnType<typeof betterAuth> | undefined;
+
+export default {
+  async fetch(request: Request, env: Env): Promise<Response> {
+    auth ??= betterAuth({
+      baseURL: env.BASE_URL, secret: env.BETTER_AUTH_SECRET,
+      emailAndPassword: { enabled: true }, telemetry: { enabled: false },
+    });
+    const url = new URL(request.url);
+    if (url.pathname.startsWith('/api/auth/')) return auth.handler(request);
+    if (url.pathname === '/me') {
+      const session = await auth.api.getSession({ headers: request.headers });
+      if (!session) return new Response('Unauthorized', { status: 401 });
+      return Response.json({ email: session.user.email, name: session.user.name });
+    }
+    return new Response('Not found', { status: 404 });
+  },
+};
+TS
+$APPS{auth}{meta} = { bindings => [
+    { type => 'secret_text', name => 'BETTER_AUTH_SECRET', text => 'better-auth-secret-0123456789abcdef' },
+    { type => 'plain_text', name => 'BASE_URL', text => 'http://auth.test' } ] };
+
+# --- aws4fetch: S3/R2 requests signed with AWS Signature V4, an upload and
+# a presigned URL (the echo stands in for the bucket).
+app('s3sign', 'src/index.ts', { 'src/index.ts' => <<'TS' });
+import { AwsClient } from 'aws4fetch';
+
+type Env = { AWS_ACCESS_KEY_ID: string; AWS_SECRET_ACCESS_KEY: string; ENDPOINT: string };
+
+export default {
+  async fetch(request: Request, env: Env): Promise<Response> {
+    const aws = new AwsClient({ accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY,
+                                service: 's3', region: 'auto' });
+    const { pathname } = new URL(request.url);
+    if (pathname === '/put') {
+      const res = await aws.fetch(`${env.ENDPOINT}/uploads/notes/hello world.txt?x-id=PutObject`, {
+        method: 'PUT', body: await request.text(), headers: { 'content-type': 'text/plain' } });
+      return new Response(res.body, { status: res.status, headers: { 'content-type': 'application/json' } });
+    }
+    if (pathname === '/presign') {
+      const signed = await aws.sign(new Request(`${env.ENDPOINT}/uploads/report.pdf?X-Amz-Expires=600`),
+        { aws: { signQuery: true, datetime: '20240102T030405Z' } });
+      return new Response(signed.url);
+    }
+    return new Response('Not found', { status: 404 });
+  },
+};
+TS
+$APPS{s3sign}{meta} = { bindings => [
+    { type => 'plain_text', name => 'AWS_ACCESS_KEY_ID', text => 'AKIDEXAMPLE' },
+    { type => 'secret_text', name => 'AWS_SECRET_ACCESS_KEY', text => 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY' },
+    { type => 'plain_text', name => 'ENDPOINT', text => $up->url('/echo/r2') } ] };
+
+# --- @cfworker/json-schema: JSON Schema 2020-12 validation without code
+# generation (src/schema.js is what Node.js runs too).
+app('jsonschema', 'src/index.ts', {
+    'src/schema.js' => <<'JS',
+import { Validator } from '@cfworker/json-schema';
+
+const validator = new Validator({
+  $schema: 'https://json-schema.org/draft/2020-12/schema',
+  type: 'object', required: ['id', 'email', 'items'], additionalProperties: false,
+  properties: {
+    id: { type: 'string', format: 'uuid' },
+    email: { type: 'string', format: 'email' },
+    placed: { type: 'string', format: 'date-time' },
+    items: { type: 'array', minItems: 1, items: { $ref: '#/$defs/item' } },
+    coupon: { type: 'string', pattern: '^[A-Z]{4}-\\d{2}$' },
+  },
+  $defs: { item: { type: 'object', required: ['sku', 'qty'], properties: {
+    sku: { type: 'string', minLength: 2 }, qty: { type: 'integer', minimum: 1, maximum: 99 } } } },
+}, '2020-12', false);
+export const check = (order) => validator.validate(order);
+JS
+    'src/index.ts' => <<'TS' });
+import { check } from './schema.js';
+
+export default {
+  async fetch(request: Request): Promise<Response> {
+    const result = check(await request.json());
+    return Response.json(result, { status: result.valid ? 200 : 400 });
+  },
+};
+TS
+
+# --- mimetext (nodejs_compat, as Cloudflare's send_email example uses it):
+# a message composed for an Email Worker's reply, read back by postal-mime.
+app('compose', 'src/index.ts', { 'src/index.ts' => <<'TS' }, flags => ['nodejs_compat']);
+import { createMimeMessage } from 'mimetext';
+import PostalMime from 'postal-mime';
+
+export default {
+  async fetch(request: Request): Promise<Response> {
+    const { to, subject, text } = await request.json<{ to: string; subject: string; text: string }>();
+    const msg = createMimeMessage();
+    msg.setSender({ name: 'Dispatch Bot', addr: 'bot@dispatch.example' });
+    msg.setRecipient(to);
+    msg.setSubject(subject);
+    msg.addMessage({ contentType: 'text/plain', data: text });
+    msg.addMessage({ contentType: 'text/html', data: `<p>${text}</p>` });
+    msg.addAttachment({ filename: 'hello.txt', contentType: 'text/plain', data: btoa('attached bytes') });
+    const raw = msg.asRaw();
+    const email = await PostalMime.parse(raw);
+    return Response.json({
+      headers: raw.split(/\r?\n\r?\n/)[0].split(/\r?\n/).map((l) => l.split(':')[0]),
+      from: email.from, to: email.to, subject: email.subject, text: email.text, html: email.html,
+      attachments: email.attachments.map((a) => ({ filename: a.filename, text: new TextDecoder().decode(a.content) })),
+    });
+  },
+};
+TS
+
 # ------------------------------------------------------------- bundle, serve, deploy
 
 # Each app as a project directory with its wrangler.toml, all bundled at
@@ -548,7 +671,8 @@ my (%BUNDLE, %WASM, %DIR);
     for my $name (@names) {
         my $o = $APPS{$name};
         my $dir = $DIR{$name} = tempdir("dispatch-$name-XXXXXX", TMPDIR => 1, CLEANUP => 1);
-        write_file("$dir/wrangler.toml", qq{name = "$name"\nmain = "$o->{main}"\ncompatibility_date = "$DATE"\n});
+        my $flags = $o->{flags} ? 'compatibility_flags = [' . join(', ', map { qq{"$_"} } @{ $o->{flags} }) . "]\n" : '';
+        write_file("$dir/wrangler.toml", qq{name = "$name"\nmain = "$o->{main}"\ncompatibility_date = "$DATE"\n$flags});
         write_file("$dir/$_", $o->{files}{$_}) for keys %{ $o->{files} };
         symlink(npm_dir() . '/node_modules', "$dir/node_modules") or die "symlink: $!";
     }
@@ -565,12 +689,15 @@ my (%BUNDLE, %WASM, %DIR);
 
 sub node_json { my ($app, $code) = @_; return node_json_in($DIR{$app}, $app, $code) }
 
-my $t = apps_server(http => 'dispatch_fetch_allow 127.0.0.1/32:' . $up->port . ';');
+# better-auth hashes passwords with scrypt: more CPU than the 50 ms default,
+# as a paid plan's limit allows on Workers.
+my $t = apps_server(http => 'dispatch_fetch_allow 127.0.0.1/32:' . $up->port . '; dispatch_cpu_limit 5s;');
 envelope_ok(api($t, POST => '', json => { name => 'apps' }), 'a namespace for the apps');
 for my $name (sort keys %APPS) {
     my $o = $APPS{$name};
     envelope_ok(curl_upload($t, 'apps', $name,
-        metadata => { main_module => 'index.js', compatibility_date => $DATE, %{ $o->{meta} || {} } },
+        metadata => { main_module => 'index.js', compatibility_date => $DATE, %{ $o->{meta} || {} },
+                      ($o->{flags} ? (compatibility_flags => $o->{flags}) : ()) },
         files => [[ 'index.js', 'index.js', 'application/javascript+module', $BUNDLE{$name} ],
                   map { [ $_, $_, 'application/wasm', $WASM{$name}{$_} ] } sort keys %{ $WASM{$name} || {} }]),
         "$name uploads");
@@ -978,6 +1105,117 @@ JS
         my $r = on('mail', POST => "/decode?charset=$label", content => Encode::encode($perl, $string));
         is Encode::decode('UTF-8', $r->{content}), $string, "mail: TextDecoder('$label') decodes what Perl encodes";
     }
+}
+
+# ------------------------------------------------------------- better-auth
+
+{
+    my %json = (headers => { 'Content-Type' => 'application/json', Origin => 'http://auth.test' });
+    my $cookie = sub { my ($r) = @_; my $c = $r->{headers}{'set-cookie'} // ''; $c = join ', ', @$c if ref $c;
+                       my ($token) = $c =~ /(better-auth\.session_token=[^;]+)/; $token };
+    my $r = on('auth', POST => '/api/auth/sign-up/email', %json,
+        content => encode_json({ email => 'ada@example.com', password => 'correct horse battery', name => 'Ada' }));
+    is $r->{status}, 200, 'auth: better-auth signs up with email and password' or diag $r->{content};
+    is json_of($r)->{user}{email}, 'ada@example.com', 'auth: the user it made';
+    my $session = $cookie->($r);
+    ok $session, 'auth: a session cookie';
+    is_deeply json_of(on('auth', GET => '/me', headers => { Cookie => $session // '' })),
+        { email => 'ada@example.com', name => 'Ada' }, 'auth: getSession reads the signed cookie';
+    is on('auth', GET => '/me')->{status}, 401, 'auth: no cookie, no session';
+
+    $r = on('auth', POST => '/api/auth/sign-in/email', %json,
+        content => encode_json({ email => 'ada@example.com', password => 'wrong password' }));
+    is $r->{status}, 401, 'auth: a wrong password is refused (scrypt verified)' or diag $r->{content};
+    $r = on('auth', POST => '/api/auth/sign-in/email', %json,
+        content => encode_json({ email => 'ada@example.com', password => 'correct horse battery' }));
+    is $r->{status}, 200, 'auth: the right one signs in' or diag $r->{content};
+    my $second = $cookie->($r);
+    isnt $second, $session, 'auth: with a new session';
+    is json_of(on('auth', GET => '/api/auth/get-session', headers => { Cookie => $second // '' }))->{user}{name}, 'Ada',
+        'auth: its own get-session endpoint';
+    $r = on('auth', POST => '/api/auth/sign-out', headers => { %{ $json{headers} }, Cookie => $second // '' }, content => '{}');
+    is $r->{status}, 200, 'auth: sign-out';
+    is on('auth', GET => '/me', headers => { Cookie => $second // '' })->{status}, 401, 'auth: the session is gone';
+}
+
+# ------------------------------------------------------------- aws4fetch
+
+# Perl checks the Signature V4 the worker computed over what the bucket
+# (the echo) received.
+{
+    my $secret = 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY';
+    my $signing_key = sub {
+        my ($date, $region, $service) = @_;
+        my $k = hmac_sha256($date, "AWS4$secret");
+        $k = hmac_sha256($_, $k) for $region, $service, 'aws4_request';
+        return $k;
+    };
+    my $canonical_query = sub {
+        join '&', sort map { my ($k, $v) = split /=/, $_, 2; "$k=" . ($v // '') } grep { length } split /&/, $_[0] // '';
+    };
+    my $echo = json_of(on('s3sign', POST => '/put', content => 'hello r2'));
+    is "$echo->{method} $echo->{path}", 'PUT /echo/r2/uploads/notes/hello%20world.txt', 'aws4fetch: a PUT to the object';
+    my ($cred, $signed, $sig) = ($echo->{header}{authorization} // '')
+        =~ m{^AWS4-HMAC-SHA256 Credential=([^,]+), ?SignedHeaders=([^,]+), ?Signature=([0-9a-f]{64})$};
+    my ($akid, $date, $region, $service) = split m{/}, $cred // '';
+    is_deeply [$akid, $region, $service], ['AKIDEXAMPLE', 'auto', 's3'], 'aws4fetch: its credential scope';
+    is $echo->{header}{'x-amz-content-sha256'}, 'UNSIGNED-PAYLOAD', 'aws4fetch: an unsigned payload, as it signs for S3';
+    is decode_base64($echo->{body_b64}), 'hello r2', 'aws4fetch: the body';
+    my ($query) = $echo->{target} =~ /\?(.*)/;
+    my $canonical = join "\n", 'PUT', $echo->{path}, $canonical_query->($query),
+        (join '', map { "$_:$echo->{header}{$_}\n" } split /;/, $signed // ''), $signed, $echo->{header}{'x-amz-content-sha256'};
+    my $sts = join "\n", 'AWS4-HMAC-SHA256', $echo->{header}{'x-amz-date'}, "$date/$region/$service/aws4_request",
+        Digest::SHA::sha256_hex($canonical);
+    is $sig, Digest::SHA::hmac_sha256_hex($sts, $signing_key->($date, $region, $service)), 'aws4fetch: the signature Perl computes';
+
+    my $url = on('s3sign', GET => '/presign')->{content};
+    my ($path, $q) = $url =~ m{^http://127\.0\.0\.1:\d+(/[^?]+)\?(.*)$};
+    my %q = map { split /=/, $_, 2 } split /&/, $q // '';
+    is_deeply [ @q{qw(X-Amz-Algorithm X-Amz-Date X-Amz-Expires X-Amz-SignedHeaders)} ],
+        ['AWS4-HMAC-SHA256', '20240102T030405Z', '600', 'host'], 'aws4fetch: a presigned URL';
+    my $unsigned = join '&', grep { !/^X-Amz-Signature=/ } split /&/, $q;
+    my $host = '127.0.0.1:' . $up->port;
+    $canonical = join "\n", 'GET', $path, $canonical_query->($unsigned), "host:$host\n", 'host', 'UNSIGNED-PAYLOAD';
+    $sts = join "\n", 'AWS4-HMAC-SHA256', '20240102T030405Z', '20240102/auto/s3/aws4_request', Digest::SHA::sha256_hex($canonical);
+    is $q{'X-Amz-Signature'}, Digest::SHA::hmac_sha256_hex($sts, $signing_key->('20240102', 'auto', 's3')),
+        'aws4fetch: its signature is the one Perl computes';
+}
+
+# ------------------------------------------------------------- JSON Schema
+
+{
+    my @orders = (
+        { id => '3f2504e0-4f89-41d3-9a0c-0305e82c3301', email => 'ada@example.com', placed => '2024-01-02T03:04:05Z',
+          items => [{ sku => 'tea', qty => 2 }], coupon => 'SAVE-10' },
+        { id => 'not-a-uuid', email => 'nope', items => [], coupon => 'save10', extra => 1 },
+        { id => '3f2504e0-4f89-41d3-9a0c-0305e82c3301', email => 'ada@example.com', items => [{ sku => 't', qty => 100 }] },
+    );
+    my $want = node_json('jsonschema', sprintf(<<'JS', encode_json(\@orders)));
+import { check } from './src/schema.js';
+console.log(JSON.stringify(%s.map(check)));
+JS
+    for my $i (0 .. $#orders) {
+        my $r = on('jsonschema', POST => '/', content => encode_json($orders[$i]));
+        is_deeply json_of($r), $want->[$i], "jsonschema: order $i is judged as in Node.js";
+        is $r->{status}, $i ? 400 : 200, "jsonschema: order $i answers " . ($i ? 400 : 200);
+    }
+    ok @{ $want->[1]{errors} || [] } >= 5, 'jsonschema: every error of order 1 is listed';
+}
+
+# ------------------------------------------------------------- mimetext
+
+{
+    my $subject = "Your receipt \x{2014} \x{65e5}\x{672c}";
+    my $got = json_of(on('compose', POST => '/', content => encode_json({ to => 'Ada <ada@example.com>', subject => $subject,
+        text => "Thanks for your order \x{2713}" })));
+    is_deeply [ sort @{ $got->{headers} || [] } ], [ sort qw(Date From To Message-ID Subject MIME-Version Content-Type) ],
+        'compose: mimetext writes the headers of a message' or diag explain $got->{headers};
+    is_deeply [ $got->{from}, $got->{to}, $got->{subject} ],
+        [ { name => 'Dispatch Bot', address => 'bot@dispatch.example' }, [{ name => 'Ada', address => 'ada@example.com' }], $subject ],
+        'compose: postal-mime reads back its sender, recipient and encoded subject';
+    like $got->{text} // '', qr{^Thanks for your order \x{2713}\s*$}, 'compose: the text part';
+    like $got->{html} // '', qr{<p>Thanks for your order \x{2713}</p>}, 'compose: the HTML part';
+    is_deeply $got->{attachments}, [{ filename => 'hello.txt', text => 'attached bytes' }], 'compose: the attachment';
 }
 
 is_deeply [ $t->error_log_alerts ], [], 'no alerts in the error log';
