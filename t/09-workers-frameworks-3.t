@@ -9,11 +9,15 @@
 # made of node:crypto); a unified/remark/rehype markdown pipeline; luxon and
 # Intl (time zones, currencies, plural rules, segmenter); liquidjs
 # templates; an xstate checkout machine with an immer cart persisted in KV;
-# ky and ofetch against a loopback upstream (retries, JSON, errors); arktype
-# validation; Web Push with @block65/webcrypto-web-push (RFC 8291 aes128gcm,
+# ky and ofetch against a loopback upstream (retries, timeouts, download
+# progress, JSON, errors); arktype validation; Web Push with
+# @block65/webcrypto-web-push (RFC 8291 aes128gcm,
 # VAPID), decrypted by Node.js; drizzle-orm's query builders (SQL only);
 # @msgpack/msgpack and @bufbuild/protobuf; @resvg/resvg-wasm rendering SVG
-# to PNG from the .wasm module wrangler uploads beside the bundle. Expected
+# to PNG from the .wasm module wrangler uploads beside the bundle;
+# postal-mime reading mail in legacy charsets, and mimetext's messages;
+# better-auth (scrypt, sessions); aws4fetch's Signature V4;
+# @cfworker/json-schema; otpauth's TOTP (RFC 6238); xml2js. Expected
 # values are computed independently: by Node.js running the same code on
 # the same library, by Perl, or known constants. Every package pinned in
 # t/clients/package.json; scripts/setup-deps installs them.
@@ -36,7 +40,7 @@ npm_tool_or_skip("$_/package.json")
     for qw(@tsndr/cloudflare-worker-jwt jose @simplewebauthn/server unified remark-parse remark-gfm remark-rehype
           rehype-sanitize rehype-stringify luxon liquidjs xstate immer ky ofetch arktype @block65/webcrypto-web-push
           drizzle-orm @msgpack/msgpack @bufbuild/protobuf @resvg/resvg-wasm postal-mime better-auth aws4fetch
-          @cfworker/json-schema mimetext);
+          @cfworker/json-schema mimetext otpauth xml2js);
 my $NODE = 'node';
 
 my $DATE = '2025-09-01';
@@ -317,7 +321,7 @@ $APPS{cart}{meta} = { bindings => [{ type => 'kv_namespace', name => 'CARTS', na
 # --- ky and ofetch: JSON in and out, query strings, hooks, retries of a 503,
 # errors with the upstream's status.
 app('fetchers', 'src/index.ts', { 'src/index.ts' => <<'TS' });
-import ky, { HTTPError } from 'ky';
+import ky, { HTTPError, TimeoutError } from 'ky';
 import { ofetch, FetchError } from 'ofetch';
 
 type Env = { UPSTREAM: string };
@@ -339,6 +343,30 @@ export default {
         return Response.json({ http: err instanceof HTTPError, status: (err as HTTPError).response.status,
                                data: (err as HTTPError).data });
       }
+    }
+    if (pathname === '/ky-timeout') {
+      const started = Date.now();
+      try {
+        await api.get('slow?ms=3000', { timeout: 300, retry: 0 });
+        return new Response('no error');
+      } catch (err) {
+        return Response.json({ name: (err as Error).name, timedOut: err instanceof TimeoutError, waited: Date.now() - started });
+      }
+    }
+    if (pathname === '/ky-post-retry') {
+      // a POST retried (its body sent again each time), then the JSON of the last answer
+      try {
+        await api.post('status/503', { json: { n: 1 }, retry: { limit: 1, methods: ['post'], delay: () => 10 } });
+        return new Response('no error');
+      } catch (err) {
+        return Response.json({ status: (err as HTTPError).response.status });
+      }
+    }
+    if (pathname === '/ky-progress') {
+      const seen: number[] = [];
+      const text = await api.get('gzip', { onDownloadProgress: (p) => { seen.push(p.transferredBytes); } }).text();
+      return Response.json({ length: text.length, first: text.slice(0, 20), last: seen[seen.length - 1],
+                             increasing: seen.every((v, i) => i === 0 || v >= seen[i - 1]) });
     }
     const api2 = ofetch.create({ baseURL: env.UPSTREAM, headers: { 'x-client': 'ofetch' } });
     if (pathname === '/ofetch') {
@@ -656,6 +684,60 @@ export default {
       from: email.from, to: email.to, subject: email.subject, text: email.text, html: email.html,
       attachments: email.attachments.map((a) => ({ filename: a.filename, text: new TextDecoder().decode(a.content) })),
     });
+  },
+};
+TS
+
+# --- otpauth: TOTP codes (RFC 6238) for a 2FA check.
+app('totp', 'src/index.ts', { 'src/index.ts' => <<'TS' });
+import * as OTPAuth from 'otpauth';
+
+const seeds: Record<string, string> = {
+  SHA1: '12345678901234567890', SHA256: '12345678901234567890123456789012',
+  SHA512: '1234567890123456789012345678901234567890123456789012345678901234',
+};
+
+export default {
+  async fetch(request: Request): Promise<Response> {
+    const url = new URL(request.url);
+    const algorithm = url.searchParams.get('algorithm') ?? 'SHA1';
+    const totp = new OTPAuth.TOTP({ issuer: 'Dispatch', label: 'ada@example.com', algorithm, digits: 8, period: 30,
+      secret: OTPAuth.Secret.fromLatin1(seeds[algorithm]) });
+    const timestamp = Number(url.searchParams.get('t')) * 1000;
+    if (url.pathname === '/code') return new Response(totp.generate({ timestamp }));
+    if (url.pathname === '/check')
+      return Response.json({ delta: totp.validate({ token: url.searchParams.get('token') ?? '', timestamp, window: 1 }) });
+    if (url.pathname === '/uri') return new Response(totp.toString());
+    return new Response('Not found', { status: 404 });
+  },
+};
+TS
+
+# --- xml2js (nodejs_compat: sax on node:events, node:timers and
+# string_decoder): an XML feed parsed and built (src/xml.js is what Node.js
+# runs too).
+app('xml', 'src/index.ts', {
+    'src/xml.js' => <<'JS',
+import { parseStringPromise, Builder } from 'xml2js';
+
+export async function roundTrip(xml) {
+  const parsed = await parseStringPromise(xml, { explicitArray: false, mergeAttrs: true });
+  const items = [].concat(parsed.rss.channel.item);
+  const built = new Builder({ rootName: 'summary', headless: true, renderOpts: { pretty: false } })
+    .buildObject({ title: parsed.rss.channel.title, count: items.length, item: items.map((i) => ({ $: { id: i.guid._ ?? i.guid }, _: i.title })) });
+  return { parsed, built };
+}
+JS
+    'src/index.ts' => <<'TS' }, flags => ['nodejs_compat']);
+import { roundTrip } from './xml.js';
+
+export default {
+  async fetch(request: Request): Promise<Response> {
+    try {
+      return Response.json(await roundTrip(await request.text()));
+    } catch (err) {
+      return Response.json({ error: (err as Error).message }, { status: 400 });
+    }
   },
 };
 TS
@@ -1216,6 +1298,56 @@ JS
     like $got->{text} // '', qr{^Thanks for your order \x{2713}\s*$}, 'compose: the text part';
     like $got->{html} // '', qr{<p>Thanks for your order \x{2713}</p>}, 'compose: the HTML part';
     is_deeply $got->{attachments}, [{ filename => 'hello.txt', text => 'attached bytes' }], 'compose: the attachment';
+}
+
+# ------------------------------------------------------------- ky again
+
+{
+    is_deeply [ @{ json_of(on('fetchers', GET => '/ky-timeout')) }{qw(name timedOut)} ], ['TimeoutError', JSON::PP::true],
+        'ky: a request past its timeout is a TimeoutError';
+    my $before = () = grep { $_->{path} eq '/status/503' && $_->{method} eq 'POST' } $up->requests;
+    is_deeply json_of(on('fetchers', GET => '/ky-post-retry')), { status => 503 }, 'ky: a POST retried when its methods allow';
+    my @posts = grep { $_->{path} eq '/status/503' && $_->{method} eq 'POST' } $up->requests;
+    is @posts - $before, 2, 'ky: the POST went twice';
+    my $got = json_of(on('fetchers', GET => '/ky-progress'));
+    is_deeply [ @$got{qw(length first last increasing)} ], [ length $Dispatch::TestUpstream::TEXT, 'line 1: the quick br',
+        length $Dispatch::TestUpstream::TEXT, JSON::PP::true ], 'ky: onDownloadProgress counts a gzip body (decoded) as it arrives';
+}
+
+# ------------------------------------------------------------- TOTP
+
+# RFC 6238 appendix B.
+{
+    my %want = (SHA1 => { 59 => '94287082', 1111111109 => '07081804', 2000000000 => '69279037' },
+                SHA256 => { 59 => '46119246', 1234567890 => '91819424' }, SHA512 => { 59 => '90693936', 20000000000 => '47863826' });
+    for my $alg (sort keys %want) {
+        for my $t (sort keys %{ $want{$alg} }) {
+            is on('totp', GET => "/code?algorithm=$alg&t=$t")->{content}, $want{$alg}{$t}, "totp: RFC 6238 $alg at $t";
+        }
+    }
+    is_deeply json_of(on('totp', GET => '/check?t=89&token=94287082')), { delta => -1 }, 'totp: the last period\'s code in the window';
+    is_deeply json_of(on('totp', GET => '/check?t=59&token=12345678')), { delta => undef }, 'totp: a wrong code is not';
+    is on('totp', GET => '/uri')->{content},
+        'otpauth://totp/Dispatch:ada%40example.com?issuer=Dispatch&secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&algorithm=SHA1&digits=8&period=30',
+        'totp: the otpauth URI an authenticator app scans';
+}
+
+# ------------------------------------------------------------- xml2js
+
+{
+    my $feed = '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>Dispatch &amp; news</title>'
+        . '<item><title>First</title><guid isPermaLink="false">a1</guid></item>'
+        . '<item><title><![CDATA[Second <b>bold</b>]]></title><guid>b2</guid></item></channel></rss>';
+    my $want = node_json('xml', sprintf(<<'JS', encode_json($feed)));
+import { roundTrip } from './src/xml.js';
+console.log(JSON.stringify(await roundTrip(%s)));
+JS
+    my $got = json_of(on('xml', POST => '/', content => $feed));
+    is_deeply $got, $want, 'xml: xml2js parses and builds as in Node.js';
+    is $got->{built}, '<summary><title>Dispatch &amp; news</title><count>2</count><item id="a1">First</item>'
+        . '<item id="b2">Second &lt;b&gt;bold&lt;/b&gt;</item></summary>', 'xml: the summary it built';
+    my $r = on('xml', POST => '/', content => '<rss><channel>');
+    is $r->{status}, 400, 'xml: unclosed XML is an error';
 }
 
 is_deeply [ $t->error_log_alerts ], [], 'no alerts in the error log';
