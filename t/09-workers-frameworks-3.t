@@ -17,7 +17,8 @@
 # to PNG from the .wasm module wrangler uploads beside the bundle;
 # postal-mime reading mail in legacy charsets, and mimetext's messages;
 # better-auth (scrypt, sessions); aws4fetch's Signature V4;
-# @cfworker/json-schema; otpauth's TOTP (RFC 6238); xml2js. Expected
+# @cfworker/json-schema; otpauth's TOTP (RFC 6238); xml2js;
+# @supabase/supabase-js and @neondatabase/serverless's SQL over HTTP. Expected
 # values are computed independently: by Node.js running the same code on
 # the same library, by Perl, or known constants. Every package pinned in
 # t/clients/package.json; scripts/setup-deps installs them.
@@ -40,7 +41,8 @@ npm_tool_or_skip("$_/package.json")
     for qw(@tsndr/cloudflare-worker-jwt jose @simplewebauthn/server unified remark-parse remark-gfm remark-rehype
           rehype-sanitize rehype-stringify luxon liquidjs xstate immer ky ofetch arktype @block65/webcrypto-web-push
           drizzle-orm @msgpack/msgpack @bufbuild/protobuf @resvg/resvg-wasm postal-mime better-auth aws4fetch
-          @cfworker/json-schema mimetext otpauth xml2js);
+          @cfworker/json-schema mimetext otpauth xml2js @supabase/supabase-js
+          @neondatabase/serverless);
 my $NODE = 'node';
 
 my $DATE = '2025-09-01';
@@ -742,6 +744,62 @@ export default {
 };
 TS
 
+# --- @supabase/supabase-js: PostgREST queries, an insert and an Edge
+# Function call (the echo stands in for the project's API).
+app('supabase', 'src/index.ts', { 'src/index.ts' => <<'TS' });
+import { createClient } from '@supabase/supabase-js';
+
+type Env = { SUPABASE_URL: string; SUPABASE_KEY: string };
+
+export default {
+  async fetch(request: Request, env: Env): Promise<Response> {
+    const supabase = createClient(env.SUPABASE_URL, env.SUPABASE_KEY, { auth: { persistSession: false, autoRefreshToken: false } });
+    const { pathname } = new URL(request.url);
+    if (pathname === '/select') {
+      const { data, error } = await supabase.from('todos').select('id, title').eq('done', false).in('owner', ['ada', 'grace'])
+        .order('id', { ascending: false }).limit(5);
+      return Response.json(error ?? data);
+    }
+    if (pathname === '/insert') {
+      const { data, error } = await supabase.from('todos').insert({ title: 'Write tests', done: false }).select().single();
+      return Response.json(error ?? data);
+    }
+    if (pathname === '/invoke') {
+      const { data, error } = await supabase.functions.invoke('hello', { body: { name: 'Ada' } });
+      return Response.json(error ? { error: error.message } : data);
+    }
+    if (pathname === '/public-url') return new Response(supabase.storage.from('avatars').getPublicUrl('ada/me.png').data.publicUrl);
+    return new Response('Not found', { status: 404 });
+  },
+};
+TS
+$APPS{supabase}{meta} = { bindings => [
+    { type => 'plain_text', name => 'SUPABASE_URL', text => $up->url('/echo/sb') },
+    { type => 'secret_text', name => 'SUPABASE_KEY', text => 'sb-anon-key-0123' } ] };
+
+# --- @neondatabase/serverless: SQL over HTTP with its tagged template (a
+# stand-in answers as Neon's endpoint does: text values typed by their OIDs).
+app('neon', 'src/index.ts', { 'src/index.ts' => <<'TS' });
+import { neon, neonConfig } from '@neondatabase/serverless';
+
+type Env = { DATABASE_URL: string; NEON_ENDPOINT: string };
+
+export default {
+  async fetch(request: Request, env: Env): Promise<Response> {
+    const sent: unknown[] = [];
+    neonConfig.fetchEndpoint = () => env.NEON_ENDPOINT;
+    neonConfig.fetchFunction = (url: string, init: RequestInit) => {
+      sent.push({ url, headers: Object.fromEntries(new Headers(init.headers)), body: JSON.parse(String(init.body)) });
+      return fetch(url, init);
+    };
+    const sql = neon(env.DATABASE_URL);
+    const name = new URL(request.url).searchParams.get('name') ?? 'Ada';
+    const rows = await sql`SELECT id, name, created, tags, meta, score FROM users WHERE name = ${name} AND id > ${0}`;
+    return Response.json({ sent, rows: rows.map((r) => ({ ...r, created: r.created.toISOString(), isDate: r.created instanceof Date })) });
+  },
+};
+TS
+
 # ------------------------------------------------------------- bundle, serve, deploy
 
 # Each app as a project directory with its wrangler.toml, all bundled at
@@ -773,7 +831,17 @@ sub node_json { my ($app, $code) = @_; return node_json_in($DIR{$app}, $app, $co
 
 # better-auth hashes passwords with scrypt: more CPU than the 50 ms default,
 # as a paid plan's limit allows on Workers.
-my $t = apps_server(http => 'dispatch_fetch_allow 127.0.0.1/32:' . $up->port . '; dispatch_cpu_limit 5s;');
+my $STANDIN = Dispatch::Test::free_port;    # nginx answering as Neon's SQL-over-HTTP endpoint does
+my $neon = encode_json({ command => 'SELECT', rowCount => 1, rowAsArray => JSON::PP::true,
+    fields => [ map { { name => $_->[0], dataTypeID => $_->[1] } } [id => 23], [name => 25], [created => 1184], [tags => 1009],
+                [meta => 3802], [score => 1700] ],
+    rows => [[ '7', 'Ada', '2024-01-02 03:04:05.678+00', '{math,"first programmer"}', '{"k": [1, 2]}', '3.14' ]] });
+$neon =~ s/\\/\\\\/g;    # nginx reads backslash escapes in a quoted string
+$APPS{neon}{meta} = { bindings => [
+    { type => 'secret_text', name => 'DATABASE_URL', text => 'postgresql://ada:pw@ep-test-123.us-east-2.aws.neon.tech/neondb' },
+    { type => 'plain_text', name => 'NEON_ENDPOINT', text => "http://127.0.0.1:$STANDIN/sql" } ] };
+my $t = apps_server(http => "dispatch_fetch_allow 127.0.0.1/32:$STANDIN 127.0.0.1/32:" . $up->port . '; dispatch_cpu_limit 5s;'
+    . " server { listen 127.0.0.1:$STANDIN; location = /sql { default_type application/json; return 200 '$neon'; } }");
 envelope_ok(api($t, POST => '', json => { name => 'apps' }), 'a namespace for the apps');
 for my $name (sort keys %APPS) {
     my $o = $APPS{$name};
@@ -1348,6 +1416,34 @@ JS
         . '<item id="b2">Second &lt;b&gt;bold&lt;/b&gt;</item></summary>', 'xml: the summary it built';
     my $r = on('xml', POST => '/', content => '<rss><channel>');
     is $r->{status}, 400, 'xml: unclosed XML is an error';
+}
+
+# ------------------------------------------------------------- supabase, neon
+
+{
+    my $echo = json_of(on('supabase', GET => '/select'));
+    is $echo->{method}, 'GET', 'supabase: a select is a GET';
+    is $echo->{target}, '/echo/sb/rest/v1/todos?select=id%2Ctitle&done=eq.false&owner=in.%28ada%2Cgrace%29&order=id.desc&limit=5',
+        'supabase: to PostgREST with its filters';
+    is_deeply [ @{ $echo->{header} }{qw(apikey authorization)} ], ['sb-anon-key-0123', 'Bearer sb-anon-key-0123'], 'supabase: with the key';
+    $echo = json_of(on('supabase', GET => '/insert'));
+    is "$echo->{method} $echo->{target}", 'POST /echo/sb/rest/v1/todos?select=*', 'supabase: an insert is a POST';
+    like $echo->{header}{prefer} // '', qr/return=representation/, 'supabase: asking for the row back';
+    is_deeply decode_json(decode_base64($echo->{body_b64})), { title => 'Write tests', done => JSON::PP::false }, 'supabase: the row';
+    $echo = json_of(on('supabase', GET => '/invoke'));
+    is "$echo->{method} $echo->{path}", 'POST /echo/sb/functions/v1/hello', 'supabase: functions.invoke';
+    is_deeply decode_json(decode_base64($echo->{body_b64})), { name => 'Ada' }, 'supabase: its JSON body';
+    like on('supabase', GET => '/public-url')->{content}, qr{^http://127\.0\.0\.1:\d+/echo/sb/storage/v1/object/public/avatars/ada/me\.png$},
+        'supabase: a storage public URL';
+
+    my $got = json_of(on('neon', GET => "/?name=Ada"));
+    is_deeply $got->{sent}[0]{body}, { query => 'SELECT id, name, created, tags, meta, score FROM users WHERE name = $1 AND id > $2',
+        params => ['Ada', '0'] }, 'neon: the tagged template as a query with parameters';
+    like $got->{sent}[0]{headers}{'neon-connection-string'} // '', qr{^postgresql://ada:pw\@ep-test-123\.us-east-2\.aws\.neon\.tech/neondb\?application_name=},
+        'neon: the connection string in its header (with the driver as application_name)';
+    is_deeply $got->{rows}, [{ id => 7, name => 'Ada', created => '2024-01-02T03:04:05.678Z', isDate => JSON::PP::true,
+        tags => ['math', 'first programmer'], meta => { k => [1, 2] }, score => '3.14' }],
+        'neon: text values typed by their OIDs (int4, text, timestamptz, text[], jsonb, numeric)';
 }
 
 is_deeply [ $t->error_log_alerts ], [], 'no alerts in the error log';
