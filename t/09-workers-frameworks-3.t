@@ -18,7 +18,8 @@
 # postal-mime reading mail in legacy charsets, and mimetext's messages;
 # better-auth (scrypt, sessions); aws4fetch's Signature V4;
 # @cfworker/json-schema; otpauth's TOTP (RFC 6238); xml2js;
-# @supabase/supabase-js and @neondatabase/serverless's SQL over HTTP. Expected
+# @supabase/supabase-js and @neondatabase/serverless's SQL over HTTP; an
+# Open Graph image (@cf-wasm/satori, a WOFF font as a Data module, resvg). Expected
 # values are computed independently: by Node.js running the same code on
 # the same library, by Perl, or known constants. Every package pinned in
 # t/clients/package.json; scripts/setup-deps installs them.
@@ -42,7 +43,7 @@ npm_tool_or_skip("$_/package.json")
           rehype-sanitize rehype-stringify luxon liquidjs xstate immer ky ofetch arktype @block65/webcrypto-web-push
           drizzle-orm @msgpack/msgpack @bufbuild/protobuf @resvg/resvg-wasm postal-mime better-auth aws4fetch
           @cfworker/json-schema mimetext otpauth xml2js @supabase/supabase-js
-          @neondatabase/serverless);
+          @neondatabase/serverless @cf-wasm/satori @fontsource/inter);
 my $NODE = 'node';
 
 my $DATE = '2025-09-01';
@@ -800,19 +801,58 @@ export default {
 };
 TS
 
+# --- an Open Graph image as Workers apps make them: satori lays out an
+# element tree (@cf-wasm/satori's workerd build: yoga.wasm imported as a
+# module; satori's own standalone build reads self.location, which no
+# Worker has) in Inter (@fontsource/inter's WOFF, a Data module by a
+# wrangler rule), and resvg renders the SVG to PNG. src/card.js is what
+# Node.js renders too, with @cf-wasm/satori/node.
+app('og', 'src/index.ts', {
+    'src/card.js' => <<'JS',
+export const card = (title) => ({ type: 'div', props: {
+  style: { display: 'flex', flexDirection: 'column', width: '100%', height: '100%', padding: 40,
+           background: 'linear-gradient(90deg, #f38020, #faae40)', color: 'white', justifyContent: 'space-between' },
+  children: [
+    { type: 'div', props: { style: { fontSize: 52 }, children: title } },
+    { type: 'div', props: { style: { display: 'flex', fontSize: 24, opacity: 0.8 }, children: 'dispatch.example' } },
+  ] } });
+export const OPTIONS = { width: 600, height: 315 };
+JS
+    'src/index.ts' => <<'TS' }, toml => qq{[[rules]]\ntype = "Data"\nglobs = ["**/*.woff"]\n});
+import { satori } from '@cf-wasm/satori/workerd';
+import { initWasm, Resvg } from '@resvg/resvg-wasm';
+import resvgWasm from '@resvg/resvg-wasm/index_bg.wasm';
+import inter from '@fontsource/inter/files/inter-latin-400-normal.woff';
+import { card, OPTIONS } from './card.js';
+
+let ready: Promise<unknown> | undefined;
+
+export default {
+  async fetch(request: Request): Promise<Response> {
+    ready ??= initWasm(resvgWasm);
+    await ready;
+    const url = new URL(request.url);
+    const svg = await satori(card(url.searchParams.get('title') ?? 'Hello'),
+      { ...OPTIONS, fonts: [{ name: 'Inter', data: inter, weight: 400, style: 'normal' }] });
+    if (url.pathname === '/og.svg') return new Response(svg, { headers: { 'content-type': 'image/svg+xml' } });
+    return new Response(new Resvg(svg).render().asPng(), { headers: { 'content-type': 'image/png', 'cache-control': 'public, max-age=86400' } });
+  },
+};
+TS
+
 # ------------------------------------------------------------- bundle, serve, deploy
 
 # Each app as a project directory with its wrangler.toml, all bundled at
 # once with `wrangler deploy --dry-run --outdir out` (at most 100 s); the
-# .wasm modules wrangler writes beside a bundle are uploaded with it.
-my (%BUNDLE, %WASM, %DIR);
+# modules wrangler writes beside a bundle (.wasm, data) are uploaded with it.
+my (%BUNDLE, %MODULES, %DIR);
 {
     my @names = sort keys %APPS;
     for my $name (@names) {
         my $o = $APPS{$name};
         my $dir = $DIR{$name} = tempdir("dispatch-$name-XXXXXX", TMPDIR => 1, CLEANUP => 1);
         my $flags = $o->{flags} ? 'compatibility_flags = [' . join(', ', map { qq{"$_"} } @{ $o->{flags} }) . "]\n" : '';
-        write_file("$dir/wrangler.toml", qq{name = "$name"\nmain = "$o->{main}"\ncompatibility_date = "$DATE"\n$flags});
+        write_file("$dir/wrangler.toml", qq{name = "$name"\nmain = "$o->{main}"\ncompatibility_date = "$DATE"\n$flags} . ($o->{toml} // ''));
         write_file("$dir/$_", $o->{files}{$_}) for keys %{ $o->{files} };
         symlink(npm_dir() . '/node_modules', "$dir/node_modules") or die "symlink: $!";
     }
@@ -823,7 +863,7 @@ my (%BUNDLE, %WASM, %DIR);
         my $read = sub { local $/; open my $b, '<', "$DIR{$name}/out/$_[0]" or die "$name: no out/$_[0]"; binmode $b; <$b> };
         $BUNDLE{$name} = $read->('index.js');
         opendir my $d, "$DIR{$name}/out" or die;
-        $WASM{$name}{$_} = $read->($_) for grep { /\.wasm$/ } readdir $d;
+        $MODULES{$name}{$_} = $read->($_) for grep { $_ ne 'index.js' && !/^\.|\.map$|^README/ } readdir $d;
     }
 }
 
@@ -849,7 +889,8 @@ for my $name (sort keys %APPS) {
         metadata => { main_module => 'index.js', compatibility_date => $DATE, %{ $o->{meta} || {} },
                       ($o->{flags} ? (compatibility_flags => $o->{flags}) : ()) },
         files => [[ 'index.js', 'index.js', 'application/javascript+module', $BUNDLE{$name} ],
-                  map { [ $_, $_, 'application/wasm', $WASM{$name}{$_} ] } sort keys %{ $WASM{$name} || {} }]),
+                  map { [ $_, $_, /\.wasm$/ ? 'application/wasm' : 'application/octet-stream', $MODULES{$name}{$_} ] }
+                      sort keys %{ $MODULES{$name} || {} }]),
         "$name uploads");
 }
 
@@ -1191,7 +1232,7 @@ JS
 # ------------------------------------------------------------- resvg
 
 {
-    ok scalar(keys %{ $WASM{resvg} || {} }), 'resvg: wrangler wrote the .wasm module beside the bundle';
+    ok scalar(grep { /\.wasm$/ } keys %{ $MODULES{resvg} || {} }), 'resvg: wrangler wrote the .wasm module beside the bundle';
     my $want = node_json('resvg', <<'JS');
 import fs from 'node:fs';
 import { initWasm, Resvg } from '@resvg/resvg-wasm';
@@ -1444,6 +1485,28 @@ JS
     is_deeply $got->{rows}, [{ id => 7, name => 'Ada', created => '2024-01-02T03:04:05.678Z', isDate => JSON::PP::true,
         tags => ['math', 'first programmer'], meta => { k => [1, 2] }, score => '3.14' }],
         'neon: text values typed by their OIDs (int4, text, timestamptz, text[], jsonb, numeric)';
+}
+
+# ------------------------------------------------------------- OG image
+
+{
+    is_deeply [ sort map { /\.(\w+)$/ } keys %{ $MODULES{og} || {} } ], [qw(wasm wasm woff)], 'og: two .wasm modules and the font beside the bundle';
+    my $want = node_json('og', <<'JS');
+import fs from 'node:fs';
+import { satori } from '@cf-wasm/satori/node';
+import { initWasm, Resvg } from '@resvg/resvg-wasm';
+import { card, OPTIONS } from './src/card.js';
+await initWasm(fs.readFileSync('node_modules/@resvg/resvg-wasm/index_bg.wasm'));
+const font = fs.readFileSync('node_modules/@fontsource/inter/files/inter-latin-400-normal.woff');
+const svg = await satori(card('Deploys, at the edge'), { ...OPTIONS, fonts: [{ name: 'Inter', data: font, weight: 400, style: 'normal' }] });
+console.log(JSON.stringify({ svg, png: Buffer.from(new Resvg(svg).render().asPng()).toString('base64') }));
+JS
+    my $svg = on('og', GET => '/og.svg?title=Deploys%2C%20at%20the%20edge');
+    is $svg->{content}, $want->{svg}, 'og: satori lays out the card, the text as glyph paths, as in Node.js';
+    like $svg->{content}, qr{^<svg width="600" height="315"}, 'og: 600 by 315';
+    my $png = on('og', GET => '/og.png?title=Deploys%2C%20at%20the%20edge');
+    is $png->{headers}{'content-type'}, 'image/png', 'og: a PNG';
+    is encode_base64($png->{content}, ''), $want->{png}, 'og: resvg renders the PNG Node.js renders';
 }
 
 is_deeply [ $t->error_log_alerts ], [], 'no alerts in the error log';
