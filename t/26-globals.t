@@ -719,6 +719,26 @@ is_deeply $got->{setFromHex}, [{ read => 4, written => 2 }, [202, 254], 'SyntaxE
 is_deeply $got->{notUint8}, ['TypeError', 'TypeError'], 'base64: only on a Uint8Array';
 is_deeply $got->{roundTrip}, [3001, $T, $T, $T], 'base64: random bytes round trip, and encode as btoa does';
 
+# ---- RegExp.escape (ES2025, in Workers' V8) ----
+
+$got = run_checks('regexpescape', q{
+    export default { fetch: () => results({
+      shape: () => { const d = Object.getOwnPropertyDescriptor(RegExp, 'escape'); return [typeof d.value, d.enumerable, d.value.length]; },
+      escaped: () => ['Buy it. use it.', 'foo', '_x', '(*.*)', '[a]{1}|^$/\\\\', 'a\tb\nc\u000bd\u000ce\rf', ',-=<>#&!%:;@~\'`"',
+        '\u00a0\u2028\ufeff\u3000', 'x\ud800y\udc00', 'é😀'].map((s) => RegExp.escape(s)),
+      matches: () => [new RegExp(RegExp.escape('1+1=2 (ok?)')).test('so 1+1=2 (ok?)'), new RegExp(`^${RegExp.escape('a.b')}$`).test('axb'),
+        new RegExp(RegExp.escape('[x]'), 'u').test('[x]')],
+      notString: () => RegExp.escape(5),
+    }) };
+});
+is_deeply $got->{shape}, ['function', $F, 1], 'RegExp.escape: a non-enumerable method of length 1';
+is_deeply $got->{escaped}, ['\x42uy\x20it\.\x20use\x20it\.', '\x66oo', '_x', '\(\*\.\*\)', '\[a\]\{1\}\|\^\$\/\\\\',
+    '\x61\tb\nc\vd\fe\rf', '\x2c\x2d\x3d\x3c\x3e\x23\x26\x21\x25\x3a\x3b\x40\x7e\x27\x60\x22', '\xa0\u2028\ufeff\u3000',
+    '\x78\ud800y\udc00', "\x{e9}\x{1f600}"],
+    'RegExp.escape: a leading letter or digit as \xHH, syntax characters and the solidus with a backslash, controls, punctuators, spaces and lone surrogates as escapes';
+is_deeply $got->{matches}, [$T, $F, $T], 'RegExp.escape: the escaped text matches itself only';
+like $got->{notString}, qr/^threw TypeError/, 'RegExp.escape: a string only';
+
 # ---- WebSocket: the interface, no transport ----
 # supabase-js's createClient() looks for the global WebSocket (as on Workers)
 # and throws without one, though no socket is opened until a subscription.

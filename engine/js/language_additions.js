@@ -7,7 +7,8 @@
 // intersection, ...), the iterator helpers (Iterator, Iterator.from, map, ...),
 // explicit resource management (Symbol.dispose, DisposableStack, ...) and
 // Uint8Array to and from base64 and hex (toBase64, fromBase64, setFromBase64,
-// toHex, fromHex, setFromHex). Each is a non-enumerable method as V8 defines them.
+// toHex, fromHex, setFromHex) and RegExp.escape. Each is a non-enumerable
+// method as V8 defines them.
 // They work on the tenant's own values only: no engine state is reachable
 // from them, so where the standard calls a method of its argument they do
 // too, as the standard says.
@@ -1133,3 +1134,45 @@ defineMissing(Uint8Array.prototype, {
     return setFrom(this, fromHex(string, TypedArrayPrototypeGetLength(this)), 'hex');
   },
 });
+
+// ---- RegExp.escape (ES2025) ----
+
+// Characters RegExp.escape writes as \xHH or \uHHHH: the punctuators a
+// pattern may give meaning to, white space and line terminators.
+const REGEXP_ESCAPE_OTHER = ',-=<>#&!%:;@~\'`"\u0020\u00A0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007' +
+  '\u2008\u2009\u200A\u202F\u205F\u3000\uFEFF\u2028\u2029';
+const REGEXP_SYNTAX = '^$\\.*+?()[]{}|/';
+const REGEXP_CONTROL = { __proto__: null, 9: 't', 10: 'n', 11: 'v', 12: 'f', 13: 'r' };
+
+function hexEscape(unit, width) {
+  return (width === 2 ? '\\x' : '\\u') + StringPrototypePadStart(NumberPrototypeToString(unit, 16), width, '0');
+}
+
+if (!('escape' in RegExp)) {
+  defineMethods(RegExp, {
+    escape(string) {
+      if (typeof string !== 'string') throw new TypeError('RegExp.escape takes a string');
+      let out = '';
+      for (let i = 0; i < string.length; i++) {
+        const c = StringPrototypeCharCodeAt(string, i);
+        const isLead = c >= 0xD800 && c <= 0xDBFF;
+        const next = i + 1 < string.length ? StringPrototypeCharCodeAt(string, i + 1) : 0;
+        if (isLead && next >= 0xDC00 && next <= 0xDFFF) {
+          out += string[i] + string[i + 1]; // a whole astral code point is itself
+          i++;
+        } else if (i === 0 && ((c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A))) {
+          out += hexEscape(c, 2);
+        } else if (StringPrototypeIncludes(REGEXP_SYNTAX, string[i])) {
+          out += `\\${string[i]}`;
+        } else if (REGEXP_CONTROL[c] !== undefined) {
+          out += `\\${REGEXP_CONTROL[c]}`;
+        } else if (StringPrototypeIncludes(REGEXP_ESCAPE_OTHER, string[i]) || (c >= 0xD800 && c <= 0xDFFF)) {
+          out += hexEscape(c, c <= 0xFF ? 2 : 4);
+        } else {
+          out += string[i];
+        }
+      }
+      return out;
+    },
+  });
+}
