@@ -19,7 +19,8 @@
 # better-auth (scrypt, sessions); aws4fetch's Signature V4;
 # @cfworker/json-schema; otpauth's TOTP (RFC 6238); xml2js;
 # @supabase/supabase-js and @neondatabase/serverless's SQL over HTTP; an
-# Open Graph image (@cf-wasm/satori, a WOFF font as a Data module, resvg). Expected
+# Open Graph image (@cf-wasm/satori, a WOFF font as a Data module, resvg);
+# temporal-polyfill. Expected
 # values are computed independently: by Node.js running the same code on
 # the same library, by Perl, or known constants. Every package pinned in
 # t/clients/package.json; scripts/setup-deps installs them.
@@ -43,7 +44,7 @@ npm_tool_or_skip("$_/package.json")
           rehype-sanitize rehype-stringify luxon liquidjs xstate immer ky ofetch arktype @block65/webcrypto-web-push
           drizzle-orm @msgpack/msgpack @bufbuild/protobuf @resvg/resvg-wasm postal-mime better-auth aws4fetch
           @cfworker/json-schema mimetext otpauth xml2js @supabase/supabase-js
-          @neondatabase/serverless @cf-wasm/satori @fontsource/inter);
+          @neondatabase/serverless @cf-wasm/satori @fontsource/inter temporal-polyfill);
 my $NODE = 'node';
 
 my $DATE = '2025-09-01';
@@ -840,6 +841,42 @@ export default {
 };
 TS
 
+# --- temporal-polyfill (its full build): Temporal on Intl (time zones from
+# Intl.DateTimeFormat, calendars, DST arithmetic, durations, formatting);
+# src/plan.js is what Node.js runs too.
+app('temporal', 'src/index.ts', {
+    'src/plan.js' => <<'JS',
+import { Temporal } from 'temporal-polyfill/full';
+
+export function plan(zone) {
+  const start = Temporal.ZonedDateTime.from({ timeZone: 'America/New_York', year: 2024, month: 3, day: 9, hour: 9 });
+  const next = start.add({ days: 1 });
+  const there = next.withTimeZone(zone);
+  const meeting = Temporal.PlainDateTime.from('2024-10-27T01:30').toZonedDateTime('Europe/London', { disambiguation: 'later' });
+  const until = Temporal.PlainDate.from('2024-01-31').until('2025-03-01', { largestUnit: 'months' });
+  return {
+    start: start.toString(), next: next.toString(), hours: start.until(next).total('hours'),
+    there: there.toString(), thereOffset: there.offset, weekOfYear: there.weekOfYear,
+    london: meeting.toString(), instant: meeting.toInstant().toString(),
+    until: until.toString(), rounded: Temporal.Duration.from({ minutes: 135 }).round({ largestUnit: 'hours' }).toString(),
+    plusMonth: Temporal.PlainDate.from('2024-01-31').add({ months: 1 }).toString(),
+    hebrew: Temporal.PlainDate.from('2024-10-03').withCalendar('hebrew').toString(),
+    japanese: Temporal.PlainDate.from('2019-05-01').withCalendar('japanese').era,
+    formatted: there.toLocaleString('en-GB', { dateStyle: 'full', timeStyle: 'short' }),
+    compare: Temporal.Instant.compare(Temporal.Instant.from('2024-01-01T00:00Z'), Temporal.Instant.from('2023-12-31T23:59:59.999999999-00:01')),
+  };
+}
+JS
+    'src/index.ts' => <<'TS' });
+import { plan } from './plan.js';
+
+export default {
+  fetch(request: Request): Response {
+    return Response.json(plan(new URL(request.url).searchParams.get('zone') ?? 'UTC'));
+  },
+};
+TS
+
 # ------------------------------------------------------------- bundle, serve, deploy
 
 # Each app as a project directory with its wrangler.toml, all bundled at
@@ -1507,6 +1544,24 @@ JS
     my $png = on('og', GET => '/og.png?title=Deploys%2C%20at%20the%20edge');
     is $png->{headers}{'content-type'}, 'image/png', 'og: a PNG';
     is encode_base64($png->{content}, ''), $want->{png}, 'og: resvg renders the PNG Node.js renders';
+}
+
+# ------------------------------------------------------------- Temporal
+
+{
+    my @zones = qw(Asia/Kolkata Australia/Lord_Howe America/St_Johns Pacific/Chatham);
+    my $want = node_json('temporal', sprintf(<<'JS', encode_json(\@zones)));
+import { plan } from './src/plan.js';
+console.log(JSON.stringify(%s.map(plan)));
+JS
+    for my $i (0 .. $#zones) {
+        is_deeply json_of(on('temporal', GET => "/?zone=$zones[$i]")), $want->[$i], "temporal: in $zones[$i], as in Node.js";
+    }
+    my $got = json_of(on('temporal', GET => '/?zone=UTC'));
+    is_deeply [ @$got{qw(start next hours)} ], ['2024-03-09T09:00:00-05:00[America/New_York]', '2024-03-10T09:00:00-04:00[America/New_York]', 23],
+        'temporal: a day across the DST change is 23 hours';
+    is_deeply [ @$got{qw(london until plusMonth rounded)} ], ['2024-10-27T01:30:00+00:00[Europe/London]', 'P13M1D', '2024-02-29', 'PT2H15M'],
+        'temporal: disambiguation, calendar arithmetic, rounding';
 }
 
 is_deeply [ $t->error_log_alerts ], [], 'no alerts in the error log';
