@@ -45,7 +45,6 @@ npm_tool_or_skip("$_/package.json")
           effect @aws-sdk/client-s3 @aws-sdk/s3-request-presigner linkedom cheerio
           jsonwebtoken @cloudflare/workers-oauth-provider discord-interactions @octokit/webhooks grammy busboy
           csv-parse iconv-lite);
-my $NODE = 'node';
 
 my $DATE = '2025-09-01';
 my $up = Dispatch::TestUpstream->new;    # /echo: what a client sent
@@ -875,16 +874,7 @@ my (%BUNDLE, %DIR);
     }
 }
 
-# What Node.js answers running CODE (an ES module) in APP's project directory
-# (its own src/ files and the same node_modules), as JSON.
-sub node_json {
-    my ($app, $code) = @_;
-    my $file = "$DIR{$app}/expected.mjs";
-    write_file($file, $code);
-    my $out = `cd $DIR{$app} && $NODE --no-warnings expected.mjs 2>expected.err`;
-    is $?, 0, "node computes the expected answers for $app" or diag $out, `cat $DIR{$app}/expected.err`;
-    return eval { decode_json($out) } // { unparsed => $out };
-}
+sub node_json { my ($app, $code) = @_; return node_json_in($DIR{$app}, $app, $code) }
 
 # Stand-ins on a port of their own, answered by nginx: OpenAI's chat
 # completions (plain and as server-sent events), Stripe's customers, S3's

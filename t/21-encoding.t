@@ -1,6 +1,6 @@
 #!/usr/bin/perl
-# SPEC 5 (issue 4): TextEncoder, TextDecoder (utf-8, utf-16le, windows-1252;
-# fatal, ignoreBOM, streaming), atob/btoa and DOMException behave as the
+# SPEC 5 (issue 4): TextEncoder, TextDecoder (utf-8, utf-16le/be, windows-1252
+# and the other single-byte encodings; fatal, ignoreBOM, streaming), atob/btoa and DOMException behave as the
 # WHATWG Encoding, HTML and WebIDL standards say, as on Cloudflare Workers.
 # Each tenant runs a list of checks and answers {check: result}; a check
 # that throws answers "threw <name>: <message>".
@@ -206,6 +206,54 @@ is $got->{domUnknownName}, 0, 'a name without a legacy code has code 0';
 is_deeply $got->{domConstants}, [1, 20, 25, 23], 'the legacy constants are on the constructor and the prototype';
 is_deeply $got->{domShape}, [JSON::PP::true, 'string', '[object DOMException]', 'DataError: m'],
     'a DOMException inherits from Error and carries a stack';
+
+# ---- the other encodings of the Encoding Standard ----
+
+# The legacy single-byte encodings decode by the standard's indexes (the
+# code points below are theirs), UTF-16BE and x-user-defined too; what
+# postal-mime reads mail with (t/09-workers-frameworks-3.t).
+$got = run_checks('legacy', q{
+    const u8 = (...b) => new Uint8Array(b);
+    export default { fetch: () => results({
+      labels: () => ['latin2', 'cp1251', 'koi8', 'KOI8-U', 'l9', 'mac', 'tis-620', 'logical', 'ibm866', 'iso-8859-16',
+        'unicodefffe', 'x-user-defined'].map((l) => new TextDecoder(l).encoding),
+      indexes: () => [['koi8-r', 0xc1, 0xe1, 0xa3], ['koi8-u', 0xae], ['iso-8859-2', 0xb3], ['windows-1251', 0xc0],
+        ['iso-8859-15', 0xa4], ['ibm866', 0x80], ['windows-874', 0xa1], ['macintosh', 0x80], ['iso-8859-16', 0xa4],
+        ['iso-8859-8', 0xe0]].map(([label, ...b]) => codes(new TextDecoder(label).decode(u8(0x41, ...b)))),
+      unmapped: () => codes(new TextDecoder('windows-874').decode(u8(0xdb, 0x7a))),
+      unmappedFatal: () => new TextDecoder('iso-8859-3', { fatal: true }).decode(u8(0x41, 0xa5)),
+      noBom: () => codes(new TextDecoder('windows-1251').decode(u8(0xef, 0xbb, 0xbf))),
+      utf16be: () => new TextDecoder('utf-16be').decode(u8(0xfe, 0xff, 0x00, 0x68, 0xd8, 0x3d, 0xde, 0x00)),
+      utf16beStream: () => {
+        const d = new TextDecoder('utf-16be');
+        return [d.decode(u8(0xd8), { stream: true }), d.decode(u8(0x3d, 0xde), { stream: true }), d.decode(u8(0x00))];
+      },
+      utf16beFatal: () => new TextDecoder('utf-16be', { fatal: true }).decode(u8(0xdc, 0x00)),
+      userDefined: () => codes(new TextDecoder('x-user-defined').decode(u8(0x41, 0x80, 0xff))),
+      stream: async () => {
+        const out = new Blob([u8(0xf0, 0xd2, 0xc9, 0xd7, 0xc5, 0xd4)]).stream().pipeThrough(new TextDecoderStream('koi8-r'));
+        const reader = out.getReader();
+        let text = '';
+        for (let r = await reader.read(); !r.done; r = await reader.read()) text += r.value;
+        return text;
+      },
+      stillUnsupported: () => new TextDecoder('shift_jis'),
+    }) };
+});
+is_deeply $got->{labels}, ['iso-8859-2', 'windows-1251', 'koi8-r', 'koi8-u', 'iso-8859-15', 'macintosh', 'windows-874',
+    'iso-8859-8-i', 'ibm866', 'iso-8859-16', 'utf-16be', 'x-user-defined'], 'legacy: their labels name them';
+is_deeply $got->{indexes}, [['41', '430', '410', '451'], ['41', '45e'], ['41', '142'], ['41', '410'], ['41', '20ac'],
+    ['41', '410'], ['41', 'e01'], ['41', 'c4'], ['41', '20ac'], ['41', '5d0']],
+    'legacy: single-byte encodings decode by the standard\'s indexes, ASCII as itself';
+is_deeply $got->{unmapped}, ['fffd', '7a'], 'legacy: a byte the index leaves out is U+FFFD';
+like $got->{unmappedFatal}, qr/^threw TypeError/, 'legacy: fatal throws for it';
+is_deeply $got->{noBom}, ['43f', 'bb', '457'], 'legacy: no BOM is sniffed in a single-byte encoding';
+is $got->{utf16be}, "h\x{1f600}", 'utf-16be: BOM dropped, surrogate pairs joined';
+is_deeply $got->{utf16beStream}, ['', '', "\x{1f600}"], 'utf-16be: stream holds split code units and pairs';
+like $got->{utf16beFatal}, qr/^threw TypeError/, 'utf-16be: fatal throws for a lone surrogate';
+is_deeply $got->{userDefined}, ['41', 'f780', 'f7ff'], 'x-user-defined: high bytes to U+F780..U+F7FF';
+is $got->{stream}, "\x{41f}\x{440}\x{438}\x{432}\x{435}\x{442}", 'TextDecoderStream decodes KOI8-R';
+like $got->{stillUnsupported}, qr/^threw RangeError/, 'the CJK encodings are still a RangeError';
 
 is scalar($t->error_log_alerts), 0, 'no alerts in the error log' or diag join "\n", $t->error_log_alerts;
 done_testing;

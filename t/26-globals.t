@@ -661,6 +661,84 @@ $t->put_script('api', 'evalspin', q{
 my $spin = $t->get('/t/evalspin');
 is $spin->{status}, 503, 'code made from a string at startup is under dispatch_startup_cpu_limit';
 
+# ---- Uint8Array to and from base64 and hex (ES2026, in Workers' V8) ----
+
+$got = run_checks('base64', q{
+    const descriptor = (target, name) => { const d = Object.getOwnPropertyDescriptor(target, name); return d && [typeof d.value, d.enumerable, d.value.length]; };
+    const u8 = (...b) => new Uint8Array(b);
+    const name = (f) => { try { f(); return 'no error'; } catch (e) { return e.name; } };
+    export default { fetch: () => results({
+      shapes: () => [descriptor(Uint8Array.prototype, 'toBase64'), descriptor(Uint8Array.prototype, 'toHex'),
+        descriptor(Uint8Array.prototype, 'setFromBase64'), descriptor(Uint8Array.prototype, 'setFromHex'),
+        descriptor(Uint8Array, 'fromBase64'), descriptor(Uint8Array, 'fromHex')],
+      toBase64: () => [u8(72, 101, 108, 108, 111).toBase64(), u8(72, 101, 108, 108, 111).toBase64({ omitPadding: true }),
+        u8(251, 255).toBase64(), u8(251, 255).toBase64({ alphabet: 'base64url' }),
+        u8(251, 255).toBase64({ alphabet: 'base64url', omitPadding: true }), u8().toBase64()],
+      toHex: () => [u8(202, 254, 208, 13).toHex(), u8(0, 15, 16, 255).toHex(), u8().toHex()],
+      fromBase64: () => [Array.from(Uint8Array.fromBase64(' SGVs\nbG8= ')), Array.from(Uint8Array.fromBase64('-_8', { alphabet: 'base64url' })),
+        Array.from(Uint8Array.fromBase64('SGVsbG8')), Array.from(Uint8Array.fromBase64('SGVsbG8', { lastChunkHandling: 'stop-before-partial' })),
+        Array.from(Uint8Array.fromBase64('SGVsbG9=')), Array.from(Uint8Array.fromBase64('SGV'))],
+      fromBase64Errors: () => [name(() => Uint8Array.fromBase64('+/8=', { alphabet: 'base64url' })),
+        name(() => Uint8Array.fromBase64('SGVsbG8', { lastChunkHandling: 'strict' })),
+        name(() => Uint8Array.fromBase64('SGVsbG9=', { lastChunkHandling: 'strict' })), name(() => Uint8Array.fromBase64('S')),
+        name(() => Uint8Array.fromBase64('SGVsbG8=x')), name(() => Uint8Array.fromBase64('SG=s')), name(() => Uint8Array.fromBase64(5)),
+        name(() => Uint8Array.fromBase64('', { alphabet: 'hex' })), name(() => Uint8Array.fromBase64('', { lastChunkHandling: 'lax' }))],
+      fromHex: () => [Array.from(Uint8Array.fromHex('cafeD00D')), name(() => Uint8Array.fromHex('abc')), name(() => Uint8Array.fromHex('zz'))],
+      setFromBase64: () => {
+        const small = new Uint8Array(4);
+        const big = new Uint8Array(8);
+        return [small.setFromBase64('Zm9vYmFy'), Array.from(small), big.setFromBase64('Zm9vYmFy'), Array.from(big)];
+      },
+      setFromHex: () => {
+        const two = new Uint8Array(2);
+        const four = new Uint8Array(4);
+        return [two.setFromHex('cafed00d'), Array.from(two), name(() => four.setFromHex('cafexx')), Array.from(four)];
+      },
+      notUint8: () => [name(() => Uint8Array.prototype.toBase64.call(new Uint16Array(2))), name(() => Uint8Array.prototype.toHex.call([1]))],
+      roundTrip: () => {
+        const bytes = crypto.getRandomValues(new Uint8Array(3001));
+        const again = Uint8Array.fromBase64(bytes.toBase64({ alphabet: 'base64url' }), { alphabet: 'base64url' });
+        return [again.length, again.every((b, i) => b === bytes[i]), Uint8Array.fromHex(bytes.toHex()).every((b, i) => b === bytes[i]),
+          bytes.toBase64() === btoa(String.fromCharCode(...bytes))];
+      },
+    }) };
+});
+is_deeply $got->{shapes}, [['function', $F, 0], ['function', $F, 0], ['function', $F, 1], ['function', $F, 1], ['function', $F, 1], ['function', $F, 1]],
+    'base64: the methods, non-enumerable, with their lengths';
+is_deeply $got->{toBase64}, ['SGVsbG8=', 'SGVsbG8', '+/8=', '-_8=', '-_8', ''], 'base64: toBase64 in both alphabets, padded unless omitPadding';
+is_deeply $got->{toHex}, ['cafed00d', '000f10ff', ''], 'base64: toHex';
+is_deeply $got->{fromBase64}, [[72, 101, 108, 108, 111], [251, 255], [72, 101, 108, 108, 111], [72, 101, 108], [72, 101, 108, 108, 111], [72, 101]],
+    'base64: fromBase64 skips whitespace; loose takes a last partial chunk, stop-before-partial leaves it';
+is_deeply $got->{fromBase64Errors}, [('SyntaxError') x 6, ('TypeError') x 3],
+    'base64: the other alphabet, strict padding and extra bits, a lone character, data after padding are SyntaxErrors; bad arguments TypeErrors';
+is_deeply $got->{fromHex}, [[202, 254, 208, 13], 'SyntaxError', 'SyntaxError'], 'base64: fromHex, either case; odd length or a non-digit is a SyntaxError';
+is_deeply $got->{setFromBase64}, [{ read => 4, written => 3 }, [102, 111, 111, 0], { read => 8, written => 6 }, [102, 111, 111, 98, 97, 114, 0, 0]],
+    'base64: setFromBase64 stops at whole chunks that fit';
+is_deeply $got->{setFromHex}, [{ read => 4, written => 2 }, [202, 254], 'SyntaxError', [202, 254, 0, 0]],
+    'base64: setFromHex fills what fits, and keeps what it wrote before bad input';
+is_deeply $got->{notUint8}, ['TypeError', 'TypeError'], 'base64: only on a Uint8Array';
+is_deeply $got->{roundTrip}, [3001, $T, $T, $T], 'base64: random bytes round trip, and encode as btoa does';
+
+# ---- RegExp.escape (ES2025, in Workers' V8) ----
+
+$got = run_checks('regexpescape', q{
+    export default { fetch: () => results({
+      shape: () => { const d = Object.getOwnPropertyDescriptor(RegExp, 'escape'); return [typeof d.value, d.enumerable, d.value.length]; },
+      escaped: () => ['Buy it. use it.', 'foo', '_x', '(*.*)', '[a]{1}|^$/\\\\', 'a\tb\nc\u000bd\u000ce\rf', ',-=<>#&!%:;@~\'`"',
+        '\u00a0\u2028\ufeff\u3000', 'x\ud800y\udc00', 'é😀'].map((s) => RegExp.escape(s)),
+      matches: () => [new RegExp(RegExp.escape('1+1=2 (ok?)')).test('so 1+1=2 (ok?)'), new RegExp(`^${RegExp.escape('a.b')}$`).test('axb'),
+        new RegExp(RegExp.escape('[x]'), 'u').test('[x]')],
+      notString: () => RegExp.escape(5),
+    }) };
+});
+is_deeply $got->{shape}, ['function', $F, 1], 'RegExp.escape: a non-enumerable method of length 1';
+is_deeply $got->{escaped}, ['\x42uy\x20it\.\x20use\x20it\.', '\x66oo', '_x', '\(\*\.\*\)', '\[a\]\{1\}\|\^\$\/\\\\',
+    '\x61\tb\nc\vd\fe\rf', '\x2c\x2d\x3d\x3c\x3e\x23\x26\x21\x25\x3a\x3b\x40\x7e\x27\x60\x22', '\xa0\u2028\ufeff\u3000',
+    '\x78\ud800y\udc00', "\x{e9}\x{1f600}"],
+    'RegExp.escape: a leading letter or digit as \xHH, syntax characters and the solidus with a backslash, controls, punctuators, spaces and lone surrogates as escapes';
+is_deeply $got->{matches}, [$T, $F, $T], 'RegExp.escape: the escaped text matches itself only';
+like $got->{notString}, qr/^threw TypeError/, 'RegExp.escape: a string only';
+
 # ---- WebSocket: the interface, no transport ----
 # supabase-js's createClient() looks for the global WebSocket (as on Workers)
 # and throws without one, though no socket is opened until a subscription.

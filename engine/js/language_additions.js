@@ -5,8 +5,10 @@
 // Map.groupBy, Promise.withResolvers, Promise.try, Array.fromAsync,
 // String.prototype.isWellFormed/toWellFormed and the Set methods (union,
 // intersection, ...), the iterator helpers (Iterator, Iterator.from, map, ...),
-// and explicit resource management (Symbol.dispose, DisposableStack, ...).
-// Each is a non-enumerable method as V8 defines them.
+// explicit resource management (Symbol.dispose, DisposableStack, ...) and
+// Uint8Array to and from base64 and hex (toBase64, fromBase64, setFromBase64,
+// toHex, fromHex, setFromHex) and RegExp.escape. Each is a non-enumerable
+// method as V8 defines them.
 // They work on the tenant's own values only: no engine state is reachable
 // from them, so where the standard calls a method of its argument they do
 // too, as the standard says.
@@ -937,3 +939,240 @@ defineMissing(AsyncIteratorPrototype, {
     if (close !== undefined) await FunctionPrototypeCallOn(close, this, undefined);
   },
 });
+
+// ---- Uint8Array to and from base64 and hex (ES2026) ----
+
+// The Uint8Array `this` or an argument is (the standard's ValidateUint8Array).
+function validateUint8Array(value) {
+  if (TypedArrayPrototypeGetSymbolToStringTag(value) !== 'Uint8Array') throw new TypeError('not a Uint8Array');
+  return value;
+}
+
+// The alphabet and lastChunkHandling of an options object, read in the
+// standard's order (its getters run, as the standard says).
+function base64Options(options, withLastChunk) {
+  if (options !== undefined && !isObject(options)) throw new TypeError('The options must be an object');
+  const alphabet = options === undefined ? undefined : options.alphabet;
+  if (alphabet !== undefined && alphabet !== 'base64' && alphabet !== 'base64url') {
+    throw new TypeError('alphabet must be "base64" or "base64url"');
+  }
+  if (!withLastChunk) return { url: alphabet === 'base64url', omitPadding: options !== undefined && !!options.omitPadding };
+  const last = options === undefined ? undefined : options.lastChunkHandling;
+  if (last !== undefined && last !== 'loose' && last !== 'strict' && last !== 'stop-before-partial') {
+    throw new TypeError('lastChunkHandling must be "loose", "strict" or "stop-before-partial"');
+  }
+  return { url: alphabet === 'base64url', last: last ?? 'loose' };
+}
+
+// The standard's FromBase64: at most maxLength bytes of string, how much of
+// it was read, and whether it stopped at bad input.
+function fromBase64(string, url, last, maxLength) {
+  const table = base64Table();
+  const length = string.length;
+  const bytes = new Uint8Array(MathMin(maxLength, MathFloor((length * 3) / 4) + 3));
+  let written = 0;
+  let read = 0;
+  let chunk = 0;
+  let chunkLength = 0;
+  const result = (error) => ({ read, bytes: TypedArrayPrototypeSubarray(bytes, 0, written), error });
+  // The last 2 or 3 characters: 1 or 2 bytes, the bits left over zero when strict.
+  const finalChunk = (strict) => {
+    if (chunkLength === 2) {
+      if (strict && (chunk & 0xF) !== 0) return false;
+      bytes[written++] = chunk >> 4;
+    } else {
+      if (strict && (chunk & 0x3) !== 0) return false;
+      bytes[written++] = chunk >> 10;
+      bytes[written++] = (chunk >> 2) & 0xFF;
+    }
+    return true;
+  };
+  const skipSpace = (i) => {
+    while (i < length && isAsciiWhitespace(StringPrototypeCharCodeAt(string, i))) i++;
+    return i;
+  };
+  if (maxLength === 0) return result(false);
+  let index = 0;
+  for (;;) {
+    index = skipSpace(index);
+    if (index === length) {
+      if (chunkLength > 0) {
+        if (last === 'stop-before-partial') return result(false);
+        if (last === 'strict' || chunkLength === 1) return result(true);
+        finalChunk(false);
+      }
+      read = length;
+      return result(false);
+    }
+    const c = StringPrototypeCharCodeAt(string, index++);
+    if (c === 0x3D) { // '='
+      if (chunkLength < 2) return result(true);
+      index = skipSpace(index);
+      if (chunkLength === 2) {
+        if (index === length) return result(last !== 'stop-before-partial');
+        if (StringPrototypeCharCodeAt(string, index) === 0x3D) index = skipSpace(index + 1);
+      }
+      if (index < length || !finalChunk(last === 'strict')) return result(true);
+      read = length;
+      return result(false);
+    }
+    let value = c < 128 ? table[c] : 255;
+    if (url ? value === 62 || value === 63 : value >= 64) return result(true);
+    if (value === 255) return result(true);
+    if (value >= 64) value -= 2; // '-' and '_' of base64url
+    const remaining = maxLength - written;
+    if ((remaining === 1 && chunkLength === 2) || (remaining === 2 && chunkLength === 3)) return result(false);
+    chunk = (chunk << 6) | value;
+    if (++chunkLength === 4) {
+      bytes[written++] = chunk >> 16;
+      bytes[written++] = (chunk >> 8) & 0xFF;
+      bytes[written++] = chunk & 0xFF;
+      chunk = 0;
+      chunkLength = 0;
+      read = index;
+      if (written === maxLength) return result(false);
+    }
+  }
+}
+
+// The standard's FromHex: pairs of hex digits, at most maxLength bytes.
+function fromHex(string, maxLength) {
+  const length = string.length;
+  const bytes = new Uint8Array(MathMin(maxLength, length >> 1));
+  let read = 0;
+  let written = 0;
+  const digit = (c) => (c >= 0x30 && c <= 0x39 ? c - 0x30 : c >= 0x41 && c <= 0x46 ? c - 0x37
+    : c >= 0x61 && c <= 0x66 ? c - 0x57 : -1);
+  let error = length % 2 !== 0;
+  while (!error && read < length && written < maxLength) {
+    const high = digit(StringPrototypeCharCodeAt(string, read));
+    const low = digit(StringPrototypeCharCodeAt(string, read + 1));
+    if (high < 0 || low < 0) {
+      error = true;
+      break;
+    }
+    read += 2;
+    bytes[written++] = (high << 4) | low;
+  }
+  return { read, bytes: TypedArrayPrototypeSubarray(bytes, 0, written), error };
+}
+
+function stringArgument(value) {
+  if (typeof value !== 'string') throw new TypeError('The input must be a string');
+  return value;
+}
+
+// Into the Uint8Array target: what was decoded before any error is kept.
+function setFrom(target, decoded, what) {
+  const bytes = decoded.bytes;
+  for (let i = 0; i < TypedArrayPrototypeGetLength(bytes); i++) target[i] = bytes[i];
+  if (decoded.error) throw new SyntaxError(`The input is not valid ${what}`);
+  return { read: decoded.read, written: TypedArrayPrototypeGetLength(bytes) };
+}
+
+const LOWER_HEX_DIGITS = '0123456789abcdef';
+let hexPairs = null; // byte -> its two digits; built on first use
+
+defineMissing(Uint8Array, {
+  fromBase64(string) {
+    stringArgument(string);
+    const { url, last } = base64Options(arguments[1], true);
+    const decoded = fromBase64(string, url, last, MAX_SAFE_LENGTH);
+    if (decoded.error) throw new SyntaxError('The input is not valid base64');
+    return new Uint8Array(decoded.bytes);
+  },
+  fromHex(string) {
+    const decoded = fromHex(stringArgument(string), MAX_SAFE_LENGTH);
+    if (decoded.error) throw new SyntaxError('The input is not valid hex');
+    return new Uint8Array(decoded.bytes);
+  },
+});
+
+defineMissing(Uint8Array.prototype, {
+  toBase64() {
+    validateUint8Array(this);
+    const { url, omitPadding } = base64Options(arguments[0], false);
+    // base64Encode pads base64 and never base64url; the standard pads both
+    // unless omitPadding.
+    let out = base64Encode(this, url);
+    if (omitPadding) {
+      let end = out.length;
+      while (end > 0 && StringPrototypeCharCodeAt(out, end - 1) === 0x3D) end--;
+      return StringPrototypeSlice(out, 0, end);
+    }
+    while (out.length % 4 !== 0) out += '=';
+    return out;
+  },
+  toHex() {
+    validateUint8Array(this);
+    if (hexPairs === null) {
+      hexPairs = [];
+      for (let i = 0; i < 256; i++) hexPairs[i] = LOWER_HEX_DIGITS[i >> 4] + LOWER_HEX_DIGITS[i & 15];
+    }
+    // In chunks of 8 KiB, as base64Encode builds its string.
+    const length = TypedArrayPrototypeGetLength(this);
+    let out = '';
+    let chunk = '';
+    for (let i = 0; i < length; i++) {
+      chunk += hexPairs[this[i]];
+      if (chunk.length >= 8192) {
+        out += chunk;
+        chunk = '';
+      }
+    }
+    return out + chunk;
+  },
+  setFromBase64(string) {
+    validateUint8Array(this);
+    stringArgument(string);
+    const { url, last } = base64Options(arguments[1], true);
+    return setFrom(this, fromBase64(string, url, last, TypedArrayPrototypeGetLength(this)), 'base64');
+  },
+  setFromHex(string) {
+    validateUint8Array(this);
+    stringArgument(string);
+    return setFrom(this, fromHex(string, TypedArrayPrototypeGetLength(this)), 'hex');
+  },
+});
+
+// ---- RegExp.escape (ES2025) ----
+
+// Characters RegExp.escape writes as \xHH or \uHHHH: the punctuators a
+// pattern may give meaning to, white space and line terminators.
+const REGEXP_ESCAPE_OTHER = ',-=<>#&!%:;@~\'`"\u0020\u00A0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007' +
+  '\u2008\u2009\u200A\u202F\u205F\u3000\uFEFF\u2028\u2029';
+const REGEXP_SYNTAX = '^$\\.*+?()[]{}|/';
+const REGEXP_CONTROL = { __proto__: null, 9: 't', 10: 'n', 11: 'v', 12: 'f', 13: 'r' };
+
+function hexEscape(unit, width) {
+  return (width === 2 ? '\\x' : '\\u') + StringPrototypePadStart(NumberPrototypeToString(unit, 16), width, '0');
+}
+
+if (!('escape' in RegExp)) {
+  defineMethods(RegExp, {
+    escape(string) {
+      if (typeof string !== 'string') throw new TypeError('RegExp.escape takes a string');
+      let out = '';
+      for (let i = 0; i < string.length; i++) {
+        const c = StringPrototypeCharCodeAt(string, i);
+        const isLead = c >= 0xD800 && c <= 0xDBFF;
+        const next = i + 1 < string.length ? StringPrototypeCharCodeAt(string, i + 1) : 0;
+        if (isLead && next >= 0xDC00 && next <= 0xDFFF) {
+          out += string[i] + string[i + 1]; // a whole astral code point is itself
+          i++;
+        } else if (i === 0 && ((c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A))) {
+          out += hexEscape(c, 2);
+        } else if (StringPrototypeIncludes(REGEXP_SYNTAX, string[i])) {
+          out += `\\${string[i]}`;
+        } else if (REGEXP_CONTROL[c] !== undefined) {
+          out += `\\${REGEXP_CONTROL[c]}`;
+        } else if (StringPrototypeIncludes(REGEXP_ESCAPE_OTHER, string[i]) || (c >= 0xD800 && c <= 0xDFFF)) {
+          out += hexEscape(c, c <= 0xFF ? 2 : 4);
+        } else {
+          out += string[i];
+        }
+      }
+      return out;
+    },
+  });
+}

@@ -4,11 +4,11 @@
 // jsonwebtoken makes of an HS256 secret; RSA, EC, Ed25519 and X25519 public
 // and private ones from PEM, DER or JWK), Sign/Verify and sign/verify,
 // randomBytes/randomFillSync/randomInt/randomUUID, timingSafeEqual,
-// getRandomValues, and webcrypto/subtle (the global crypto). HMAC is built
+// getRandomValues, pbkdf2, hkdf and scrypt, and webcrypto/subtle (the global crypto). HMAC is built
 // here on the digests (RFC 2104), so it is synchronous too; signatures are
 // crypto.subtle's primitives, called synchronously, as are generateKeyPair
 // and createCipheriv/createDecipheriv (AES in GCM, CBC and CTR modes).
-// Secret key generation, other ciphers, public-key encryption, scrypt and
+// Secret key generation, other ciphers, public-key encryption and
 // Diffie-Hellman are not implemented: their names are there (a bundle that
 // imports them links) and throw when called.
 'use strict';
@@ -286,6 +286,110 @@ function hkdfSync(digest, key, salt, info, keylen) {
   return out;
 }
 
+// scrypt (RFC 7914) on pbkdf2Sync (HMAC-SHA-256, one iteration): Salsa20/8
+// over 32-bit words, the N blocks of ROMix in one Uint32Array (128 * N * r
+// bytes; maxmem bounds them with B as OpenSSL counts, 32 MiB by default, as
+// in Node.js).
+function scryptParams(options) {
+  const pick = (a, b, fallback) => {
+    if (options[a] !== undefined && options[b] !== undefined) {
+      throw codedError(TypeError, `The "${a}" and "${b}" options are mutually exclusive`, 'ERR_INCOMPATIBLE_OPTION_PAIR');
+    }
+    return options[a] ?? options[b] ?? fallback;
+  };
+  const N = pick('N', 'cost', 16384);
+  const r = pick('r', 'blockSize', 8);
+  const p = pick('p', 'parallelization', 1);
+  const maxmem = options.maxmem ?? 32 << 20;
+  const invalid = (why) => codedError(RangeError, `Invalid scrypt params: ${why}`, 'ERR_CRYPTO_INVALID_SCRYPT_PARAMS');
+  if (!Number.isInteger(N) || N < 2 || (N & (N - 1)) !== 0) throw invalid('N must be a power of 2 greater than 1');
+  if (!Number.isInteger(r) || r < 1 || !Number.isInteger(p) || p < 1 || r * p >= 2 ** 30) throw invalid('r and p must be positive, r * p < 2^30');
+  if (128 * r * (N + 2 + p) > maxmem) throw invalid('memory limit exceeded');
+  return { N, r, p };
+}
+
+// out[o..o+16) = Salsa20/8(a[ai..ai+16) ^ b[bi..bi+16)), in locals, the
+// rotations written out (RFC 7914 3).
+function xorSalsa8(a, ai, b, bi, out, o) {
+  const y0 = a[ai] ^ b[bi], y1 = a[ai + 1] ^ b[bi + 1], y2 = a[ai + 2] ^ b[bi + 2], y3 = a[ai + 3] ^ b[bi + 3];
+  const y4 = a[ai + 4] ^ b[bi + 4], y5 = a[ai + 5] ^ b[bi + 5], y6 = a[ai + 6] ^ b[bi + 6], y7 = a[ai + 7] ^ b[bi + 7];
+  const y8 = a[ai + 8] ^ b[bi + 8], y9 = a[ai + 9] ^ b[bi + 9], y10 = a[ai + 10] ^ b[bi + 10], y11 = a[ai + 11] ^ b[bi + 11];
+  const y12 = a[ai + 12] ^ b[bi + 12], y13 = a[ai + 13] ^ b[bi + 13], y14 = a[ai + 14] ^ b[bi + 14], y15 = a[ai + 15] ^ b[bi + 15];
+  let x0 = y0, x1 = y1, x2 = y2, x3 = y3, x4 = y4, x5 = y5, x6 = y6, x7 = y7;
+  let x8 = y8, x9 = y9, x10 = y10, x11 = y11, x12 = y12, x13 = y13, x14 = y14, x15 = y15;
+  let t;
+  for (let i = 0; i < 8; i += 2) {
+    x4 ^= (t = (x0 + x12) | 0, (t << 7) | (t >>> 25)); x8 ^= (t = (x4 + x0) | 0, (t << 9) | (t >>> 23));
+    x12 ^= (t = (x8 + x4) | 0, (t << 13) | (t >>> 19)); x0 ^= (t = (x12 + x8) | 0, (t << 18) | (t >>> 14));
+    x9 ^= (t = (x5 + x1) | 0, (t << 7) | (t >>> 25)); x13 ^= (t = (x9 + x5) | 0, (t << 9) | (t >>> 23));
+    x1 ^= (t = (x13 + x9) | 0, (t << 13) | (t >>> 19)); x5 ^= (t = (x1 + x13) | 0, (t << 18) | (t >>> 14));
+    x14 ^= (t = (x10 + x6) | 0, (t << 7) | (t >>> 25)); x2 ^= (t = (x14 + x10) | 0, (t << 9) | (t >>> 23));
+    x6 ^= (t = (x2 + x14) | 0, (t << 13) | (t >>> 19)); x10 ^= (t = (x6 + x2) | 0, (t << 18) | (t >>> 14));
+    x3 ^= (t = (x15 + x11) | 0, (t << 7) | (t >>> 25)); x7 ^= (t = (x3 + x15) | 0, (t << 9) | (t >>> 23));
+    x11 ^= (t = (x7 + x3) | 0, (t << 13) | (t >>> 19)); x15 ^= (t = (x11 + x7) | 0, (t << 18) | (t >>> 14));
+    x1 ^= (t = (x0 + x3) | 0, (t << 7) | (t >>> 25)); x2 ^= (t = (x1 + x0) | 0, (t << 9) | (t >>> 23));
+    x3 ^= (t = (x2 + x1) | 0, (t << 13) | (t >>> 19)); x0 ^= (t = (x3 + x2) | 0, (t << 18) | (t >>> 14));
+    x6 ^= (t = (x5 + x4) | 0, (t << 7) | (t >>> 25)); x7 ^= (t = (x6 + x5) | 0, (t << 9) | (t >>> 23));
+    x4 ^= (t = (x7 + x6) | 0, (t << 13) | (t >>> 19)); x5 ^= (t = (x4 + x7) | 0, (t << 18) | (t >>> 14));
+    x11 ^= (t = (x10 + x9) | 0, (t << 7) | (t >>> 25)); x8 ^= (t = (x11 + x10) | 0, (t << 9) | (t >>> 23));
+    x9 ^= (t = (x8 + x11) | 0, (t << 13) | (t >>> 19)); x10 ^= (t = (x9 + x8) | 0, (t << 18) | (t >>> 14));
+    x12 ^= (t = (x15 + x14) | 0, (t << 7) | (t >>> 25)); x13 ^= (t = (x12 + x15) | 0, (t << 9) | (t >>> 23));
+    x14 ^= (t = (x13 + x12) | 0, (t << 13) | (t >>> 19)); x15 ^= (t = (x14 + x13) | 0, (t << 18) | (t >>> 14));
+  }
+  out[o] = y0 + x0; out[o + 1] = y1 + x1; out[o + 2] = y2 + x2; out[o + 3] = y3 + x3;
+  out[o + 4] = y4 + x4; out[o + 5] = y5 + x5; out[o + 6] = y6 + x6; out[o + 7] = y7 + x7;
+  out[o + 8] = y8 + x8; out[o + 9] = y9 + x9; out[o + 10] = y10 + x10; out[o + 11] = y11 + x11;
+  out[o + 12] = y12 + x12; out[o + 13] = y13 + x13; out[o + 14] = y14 + x14; out[o + 15] = y15 + x15;
+}
+
+// BlockMix (RFC 7914 4) of the 2r blocks of X into out: Y_i = H(Y_i-1 ^ X_i)
+// from Y_-1 = X_2r-1, the even ones to the first half, the odd to the second.
+function blockMix(X, out, r) {
+  let prev = X;
+  let p = (2 * r - 1) * 16;
+  for (let i = 0; i < 2 * r; i++) {
+    const o = ((i & 1) === 0 ? i >> 1 : r + (i >> 1)) * 16;
+    xorSalsa8(prev, p, X, i * 16, out, o);
+    prev = out;
+    p = o;
+  }
+}
+
+// ROMix (RFC 7914 5) of the 128 * r bytes at `at`, in place; index loops
+// only (no typed array method a script may have replaced).
+function roMix(bytes, at, N, r) {
+  const words = 32 * r;
+  let X = new Uint32Array(words);
+  let Y = new Uint32Array(words);
+  for (let i = 0, b = at; i < words; i++, b += 4) {
+    X[i] = bytes[b] | (bytes[b + 1] << 8) | (bytes[b + 2] << 16) | (bytes[b + 3] << 24);
+  }
+  const V = new Uint32Array(words * N);
+  for (let i = 0; i < N; i++) {
+    for (let k = 0, v = i * words; k < words; k++) V[v + k] = X[k];
+    blockMix(X, Y, r);
+    [X, Y] = [Y, X];
+  }
+  for (let i = 0; i < N; i++) {
+    const j = (X[(2 * r - 1) * 16] & (N - 1)) * words;
+    for (let k = 0; k < words; k++) X[k] ^= V[j + k];
+    blockMix(X, Y, r);
+    [X, Y] = [Y, X];
+  }
+  for (let i = 0, b = at; i < words; i++, b += 4) {
+    bytes[b] = X[i]; bytes[b + 1] = X[i] >>> 8; bytes[b + 2] = X[i] >>> 16; bytes[b + 3] = X[i] >>> 24;
+  }
+}
+
+function scryptSync(password, salt, keylen, options = {}) {
+  if (!Number.isInteger(keylen) || keylen < 0) throw new RangeError('The "keylen" argument must be a non-negative integer');
+  const { N, r, p } = scryptParams(options ?? {});
+  const secret = toBytes(password, undefined, 'password');
+  const B = pbkdf2Sync(secret, toBytes(salt, undefined, 'salt'), 1, 128 * r * p, 'sha256');
+  for (let i = 0; i < p; i++) roMix(B, 128 * r * i, N, r);
+  return pbkdf2Sync(secret, B, 1, keylen, 'sha256');
+}
+
 // The callback forms: the work is done now (as the sync one), the callback later.
 function later(callback, work) {
   if (typeof callback !== 'function') throw new TypeError('The "callback" argument must be of type function');
@@ -318,6 +422,10 @@ module.exports = {
   pbkdf2Sync,
   pbkdf2: (password, salt, iterations, keylen, digest, callback) =>
     later(callback, () => pbkdf2Sync(password, salt, iterations, keylen, digest)),
+  scryptSync,
+  scrypt: (password, salt, keylen, options, callback) => (typeof options === 'function'
+    ? later(options, () => scryptSync(password, salt, keylen))
+    : later(callback, () => scryptSync(password, salt, keylen, options))),
   hkdfSync,
   hkdf: (digest, key, salt, info, keylen, callback) =>
     later(callback, () => hkdfSync(digest, key, salt, info, keylen)),
@@ -351,7 +459,7 @@ module.exports = {
   hash: (algorithm, data, outputEncoding = 'hex') => new Hash(algorithm).update(data).digest(outputEncoding),
   ...unimplemented('crypto', [
     'generateKey', 'generateKeySync',
-    'publicEncrypt', 'privateDecrypt', 'privateEncrypt', 'publicDecrypt', 'scrypt', 'scryptSync', 'createECDH',
+    'publicEncrypt', 'privateDecrypt', 'privateEncrypt', 'publicDecrypt', 'createECDH',
     'createDiffieHellman', 'getDiffieHellman', 'diffieHellman', 'createDiffieHellmanGroup', 'DiffieHellman',
     'DiffieHellmanGroup', 'ECDH', 'X509Certificate', 'Certificate', 'checkPrime', 'checkPrimeSync', 'generatePrime',
     'generatePrimeSync', 'setFips', 'setEngine', 'secureHeapUsed']),

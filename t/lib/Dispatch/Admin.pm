@@ -19,7 +19,7 @@ use Test::More ();
 use Dispatch::Test;
 
 our @EXPORT = qw(admin_server apps_server api api_path curl_upload envelope_ok envelope_error
-                 script_of redis_state npm_dir npm_tool_or_skip wrangler_dry_run wrangler_dry_runs
+                 script_of redis_state npm_dir npm_tool_or_skip wrangler_dry_run wrangler_dry_runs node_json_in
                  write_file
                  $TOKEN $ACCOUNT);
 
@@ -244,6 +244,19 @@ sub wrangler_dry_runs {
         close $fh;
         [$? >> 8, $out];
     } @running;
+}
+
+# What Node.js answers running CODE (an ES module) in DIR (an app's project
+# directory: its own src/ files and the same node_modules), as JSON; a test
+# names APP when node fails.
+sub node_json_in {
+    my ($dir, $app, $code) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    write_file("$dir/expected.mjs", $code);
+    my $out = `cd $dir && node --no-warnings expected.mjs 2>expected.err`;
+    Test::More::is($?, 0, "node computes the expected answers for $app")
+        or Test::More::diag($out, `cat $dir/expected.err`);
+    return eval { $JSON->decode($out) } // { unparsed => $out };
 }
 
 1;
