@@ -1,8 +1,9 @@
 // TextEncoder and TextDecoder (WHATWG Encoding), atob and btoa (HTML), and
 // the base64 helpers the other built-ins share. TextDecoder knows UTF-8,
 // UTF-16LE/BE, windows-1252 (which the Encoding standard also calls latin1,
-// ascii and iso-8859-1) and the standard's other single-byte encodings
-// (ISO-8859-x, KOI8, windows-125x, ...), as workerd does; not its CJK ones.
+// ascii and iso-8859-1), the standard's other single-byte encodings
+// (ISO-8859-x, KOI8, windows-125x, ...) and its CJK ones (Shift_JIS, EUC-JP,
+// ISO-2022-JP, GBK, gb18030, Big5, EUC-KR; through ICU), as workerd does.
 
 // ---- bytes <-> strings ----
 
@@ -470,6 +471,15 @@ function encodingForLabel(label) {
     const single = singleByteEncodings();
     for (let i = 0; i < single.length; i++) add(single[i][0], single[i][1]);
     add('x-user-defined', ['x-user-defined']);
+    add('gbk', ['chinese', 'csgb2312', 'csiso58gb231280', 'gb2312', 'gb_2312', 'gb_2312-80', 'gbk', 'iso-ir-58',
+      'x-gbk']);
+    add('gb18030', ['gb18030']);
+    add('big5', ['big5', 'big5-hkscs', 'cn-big5', 'csbig5', 'x-x-big5']);
+    add('euc-jp', ['cseucpkdfmtjapanese', 'euc-jp', 'x-euc-jp']);
+    add('iso-2022-jp', ['csiso2022jp', 'iso-2022-jp']);
+    add('shift_jis', ['csshiftjis', 'ms932', 'ms_kanji', 'shift-jis', 'shift_jis', 'sjis', 'windows-31j', 'x-sjis']);
+    add('euc-kr', ['cseuckr', 'csksc56011987', 'euc-kr', 'iso-ir-149', 'korean', 'ks_c_5601-1987', 'ks_c_5601-1989',
+      'ksc5601', 'ksc_5601', 'windows-949']);
     encodingLabels = labels;
   }
   // ASCII whitespace trimmed: tab, LF, FF, CR, space.
@@ -537,12 +547,43 @@ function utf8IncompleteTail(bytes) {
   return end;
 }
 
+// The CJK encodings, decoded natively (ICU): native.decodeLegacy.
+function isMultiByteLegacy(name) {
+  return name === 'shift_jis' || name === 'euc-jp' || name === 'iso-2022-jp' || name === 'gbk'
+    || name === 'gb18030' || name === 'big5' || name === 'euc-kr';
+}
+
+// ISO-2022-JP's escape sequences (ESC ( B, ESC ( J, ESC ( I, ESC $ @,
+// ESC $ B) switch the mode the bytes after them are read in: the last one
+// before end, which a streaming call gives again before the next call's
+// bytes (null: none, ASCII).
+function lastIso2022JpEscape(bytes, end) {
+  for (let i = end - 3; i >= 0; i--) {
+    if (bytes[i] !== 0x1B) continue;
+    const a = bytes[i + 1];
+    const b = bytes[i + 2];
+    if ((a === 0x28 && (b === 0x42 || b === 0x4A || b === 0x49)) || (a === 0x24 && (b === 0x40 || b === 0x42))) {
+      return copyBytes(TypedArrayPrototypeSubarray(bytes, i, i + 3));
+    }
+  }
+  return null;
+}
+
+function joinBytes(first, second) {
+  const held = TypedArrayPrototypeGetLength(first);
+  const joined = new Uint8Array(held + TypedArrayPrototypeGetLength(second));
+  TypedArrayPrototypeSet(joined, first);
+  TypedArrayPrototypeSet(joined, second, held);
+  return joined;
+}
+
 class TextDecoder {
   #encoding;
   #fatal;
   #ignoreBOM;
   #pending = null; // bytes held back from the previous streaming call
   #bomSeen = false;
+  #escape = null; // ISO-2022-JP: the mode a streaming call ended in
 
   constructor(label = 'utf-8', options = undefined) {
     const name = encodingForLabel(toDOMString(label));
@@ -574,6 +615,7 @@ class TextDecoder {
     else if (isArrayBuffer(input) || ArrayBufferIsView(input)) bytes = viewBytes(input);
     else throw new TypeError('TextDecoder.decode: the input must be an ArrayBuffer or an ArrayBufferView');
     const { stream = false } = toDictionary(options, 'TextDecoder.decode');
+    if (isMultiByteLegacy(this.#encoding)) return this.#decodeMultiByte(bytes, Boolean(stream));
 
     if (this.#pending !== null) {
       const held = TypedArrayPrototypeGetLength(this.#pending);
@@ -613,6 +655,30 @@ class TextDecoder {
       this.#bomSeen = false;
     }
     return text;
+  }
+
+  // A streaming call keeps the bytes of an unfinished sequence (and, for
+  // ISO-2022-JP, the mode its last escape set) for the next one.
+  #decodeMultiByte(bytes, stream) {
+    const startsWithEscape = TypedArrayPrototypeGetLength(bytes) > 0 && bytes[0] === 0x1B;
+    let given = bytes;
+    if (this.#pending !== null) given = joinBytes(this.#pending, bytes);
+    else if (this.#escape !== null && !startsWithEscape) given = joinBytes(this.#escape, bytes);
+    this.#pending = null;
+    this.#escape = null;
+    // a TypeError for invalid bytes when fatal, named as the other decoders do
+    const result = native.decodeLegacy(this.#encoding, given, stream, this.#fatal);
+    if (!stream) return result[0];
+    const decoded = TypedArrayPrototypeGetLength(given) - result[1];
+    const mode = this.#encoding === 'iso-2022-jp' ? lastIso2022JpEscape(given, decoded) : null;
+    if (result[1] > 0) {
+      const rest = copyBytes(TypedArrayPrototypeSubarray(given, decoded));
+      // an unfinished escape sets a mode of its own
+      this.#pending = mode !== null && rest[0] !== 0x1B ? joinBytes(mode, rest) : rest;
+    } else {
+      this.#escape = mode;
+    }
+    return result[0];
   }
 
   #decodeBytes(bytes) {
