@@ -16,8 +16,8 @@ use Encode qw(encode decode);
 # 4 MB of Shift_JIS costs ~20 ms to decode, beside ~10 ms to read it: the
 # large check decodes it twice
 my $t = Dispatch::Test->new(
-    http   => 'dispatch_cpu_limit 2s;',
-    server => q{ client_max_body_size 8m; location ~ ^/t/(?<script>[^/]*) { dispatch api $script; } },
+    http   => "dispatch_cpu_limit 2s;\n    log_format cpu '\$request_uri \$dispatch_outcome \$dispatch_cpu_ms';",
+    server => q{ client_max_body_size 8m; access_log %%PREFIX%%/cpu.log cpu; location ~ ^/t/(?<script>[^/]*) { dispatch api $script; } },
 );
 
 # POST the bytes: ?enc=LABEL&split=N (stream pieces of N bytes)&fatal
@@ -107,6 +107,20 @@ JS
 my $large = encode('cp932', '日本語' x ((4 << 20) / 6));
 my $r = $t->request('POST', '/t/large', content => $large);
 is decode('UTF-8', $r->{content}), length($large) / 2 . ' true 日本語', '4 MB decoded whole and through a TextDecoderStream';
+
+# one decode of 48 MB (~200 ms) under a script's 10 ms limit: it stops
+# between pieces, not at the end
+$t->put_script('api', 'huge', <<'JS', metadata => '{"limits":{"cpu_ms":10}}');
+const bytes = new Uint8Array(48 << 20);
+new Uint16Array(bytes.buffer).fill(0xA082);    // 82 A0, Hiragana A, 24 M times
+export default { fetch: () => new Response(String(new TextDecoder('shift_jis').decode(bytes).length)) };
+JS
+$r = $t->get('/t/huge');
+is "$r->{status} $r->{content}", "503 exceeded_cpu\n", 'a decode past the CPU limit answers exceeded_cpu';
+my $line;
+$t->wait_for(sub { ($line) = $t->read_prefix_file('cpu.log') =~ m{^/t/huge (.*)$}m; $line }, timeout => 5);
+my ($outcome, $cpu_ms) = split / /, $line // '';
+ok $outcome eq 'exceeded_cpu' && $cpu_ms < 100, "it stopped at the limit: ${\($cpu_ms // '?')} ms of CPU (the whole decode ~200)";
 
 is scalar($t->error_log_alerts), 0, 'no alerts in the error log' or diag join "\n", $t->error_log_alerts;
 done_testing;

@@ -176,6 +176,10 @@ class TenantIsolate : public std::enable_shared_from_this<TenantIsolate> {
   void log(dispatch_log_level_e level, const std::string &msg) const;
 
   static TenantIsolate *from(v8::Isolate *isolate);
+  // A limit stopped the run going on (the watchdog fired, the memory
+  // budget condemned it, or V8 is unwinding a termination): natives that
+  // loop over a tenant's input look at it between pieces.
+  bool run_stopped() const;
 
   // Modules, for import() (dynamic_import.h): the module specifier names
   // from referrer, resolved as a static import is; linking one; and
@@ -319,9 +323,6 @@ class TenantIsolate : public std::enable_shared_from_this<TenantIsolate> {
   size_t unhandled_rejections_dropped_ = 0;
   static void on_promise_reject(v8::PromiseRejectMessage message);
   void report_unhandled_rejections(v8::Local<v8::Context> context);
-  // A limit stopped the run going on (the watchdog fired, the memory
-  // budget condemned it, or V8 is unwinding a termination).
-  bool run_stopped() const;
 
   Engine &engine_;
   std::shared_ptr<const ScriptSource> script_;

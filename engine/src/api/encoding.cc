@@ -8,6 +8,7 @@
 #include <string>
 
 #include "memory_budget.h"
+#include "tenant_isolate.h"
 #include "v8_util.h"
 
 namespace dispatch {
@@ -121,8 +122,14 @@ void decode_legacy(const v8::FunctionCallbackInfo<v8::Value> &info) {
   v8::Local<v8::String> text = v8::String::Empty(isolate);
   const char *source = data ? data : "";
   const char *source_end = source + len;
+  TenantIsolate *tenant = TenantIsolate::from(isolate);
   for (;;) {
-    if (isolate->IsExecutionTerminating()) return;
+    // V8 looks at a stop request only when JavaScript runs again
+    if (tenant != nullptr && tenant->run_stopped()) {
+      isolate->ThrowException(v8::Exception::Error(
+          v8_str(isolate, "TextDecoder: a limit stopped the script")));
+      return;
+    }
     UChar *target = out;
     status = U_ZERO_ERROR;
     ucnv_toUnicode(cnv.get(), &target, out + kPiece, &source, source_end, nullptr,
