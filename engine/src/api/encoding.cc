@@ -117,8 +117,12 @@ void decode_legacy(const v8::FunctionCallbackInfo<v8::Value> &info) {
     ucnv_setToUCallBack(cnv.get(), replace_invalid, nullptr, nullptr, nullptr, &status);
   }
 
+  // Each byte gives at most one UTF-16 unit in these encodings (a flush
+  // adds at most one U+FFFD): a short input needs a short buffer.
   constexpr size_t kPiece = 32 * 1024;  // UTF-16 units a piece
-  UChar out[kPiece];
+  const size_t piece = len < kPiece ? len + 8 : kPiece;
+  std::unique_ptr<UChar[]> buffer(new UChar[piece]);
+  UChar *out = buffer.get();
   v8::Local<v8::String> text = v8::String::Empty(isolate);
   const char *source = data ? data : "";
   const char *source_end = source + len;
@@ -132,7 +136,7 @@ void decode_legacy(const v8::FunctionCallbackInfo<v8::Value> &info) {
     }
     UChar *target = out;
     status = U_ZERO_ERROR;
-    ucnv_toUnicode(cnv.get(), &target, out + kPiece, &source, source_end, nullptr,
+    ucnv_toUnicode(cnv.get(), &target, out + piece, &source, source_end, nullptr,
                    stream ? 0 : 1, &status);
     if (status != U_BUFFER_OVERFLOW_ERROR && U_FAILURE(status)) {
       isolate->ThrowException(v8::Exception::TypeError(
