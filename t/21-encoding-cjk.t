@@ -91,6 +91,32 @@ like decoded('enc=shift_jis&fatal', "\x82\xA0\xFF"), qr/^400 TypeError: The enco
     'fatal: a TypeError naming the encoding';
 like decoded('enc=big5&fatal&split=1', "\xA4"), qr/^400 TypeError/, 'fatal: an unfinished sequence at the end of a stream';
 
+# ISO-2022-JP's escapes cut anywhere: its mode and its "two escapes in a
+# row" error carry across streaming calls (an invalid escape goes back to
+# the mode before it)
+$t->put_script('api', 'cuts', <<'JS');
+export default {
+  fetch() {
+    const differ = [];
+    for (const hex of ['1b 24 42 30 21 1b 28 42 41', '1b 24 42 1b 28 42 41 42', '41 1b 24 42 1b 24 42 30 21',
+                       '1b 24 40 40 00 00 00 1b 28 40 40 00 40 40', '1b 28 49 31 1b 28 4a 5c 7e']) {
+      const bytes = new Uint8Array(hex.split(' ').map((h) => parseInt(h, 16)));
+      const whole = new TextDecoder('iso-2022-jp').decode(bytes);
+      for (let cut = 1; cut < bytes.length; cut++) {
+        for (let second = cut; second <= bytes.length; second++) {
+          const d = new TextDecoder('iso-2022-jp');
+          const text = d.decode(bytes.subarray(0, cut), { stream: true }) +
+            d.decode(bytes.subarray(cut, second), { stream: true }) + d.decode(bytes.subarray(second));
+          if (text !== whole) differ.push(`${hex} cut at ${cut}, ${second}: ${escape(text)} for ${escape(whole)}`);
+        }
+      }
+    }
+    return new Response(differ.join('\n') || 'same');
+  }
+};
+JS
+is $t->get('/t/cuts')->{content}, 'same', 'ISO-2022-JP cut in three anywhere decodes as whole';
+
 # a TextDecoderStream and a large body: 4 MB of Shift_JIS in one decode and through a stream
 $t->put_script('api', 'large', <<'JS');
 export default {

@@ -583,7 +583,8 @@ class TextDecoder {
   #ignoreBOM;
   #pending = null; // bytes held back from the previous streaming call
   #bomSeen = false;
-  #escape = null; // ISO-2022-JP: the mode a streaming call ended in
+  #escape = null; // ISO-2022-JP: the escape of the mode a streaming call ended in
+  #escapeLast = false; // and whether that call's bytes ended with it
 
   constructor(label = 'utf-8', options = undefined) {
     const name = encodingForLabel(toDOMString(label));
@@ -658,25 +659,32 @@ class TextDecoder {
   }
 
   // A streaming call keeps the bytes of an unfinished sequence (and, for
-  // ISO-2022-JP, the mode its last escape set) for the next one.
+  // ISO-2022-JP, the escape of the mode it ended in) for the next one.
   #decodeMultiByte(bytes, stream) {
-    const startsWithEscape = TypedArrayPrototypeGetLength(bytes) > 0 && bytes[0] === 0x1B;
-    let given = bytes;
-    if (this.#pending !== null) given = joinBytes(this.#pending, bytes);
-    else if (this.#escape !== null && !startsWithEscape) given = joinBytes(this.#escape, bytes);
+    let given = this.#pending !== null ? joinBytes(this.#pending, bytes) : bytes;
+    // The mode is given first unless the bytes start with an escape of
+    // their own (after an invalid one the decoder goes back to the mode;
+    // two escapes in a row are an error, so it is given when the last call
+    // ended with its escape).
+    const escapeLast = this.#escapeLast;
+    let prefixed = 0;
+    if (this.#escape !== null && (escapeLast || lastIso2022JpEscape(given, 3) === null)) {
+      given = joinBytes(this.#escape, given);
+      prefixed = 3;
+    }
     this.#pending = null;
     this.#escape = null;
+    this.#escapeLast = false;
     // a TypeError for invalid bytes when fatal, named as the other decoders do
     const result = native.decodeLegacy(this.#encoding, given, stream, this.#fatal);
     if (!stream) return result[0];
     const decoded = TypedArrayPrototypeGetLength(given) - result[1];
-    const mode = this.#encoding === 'iso-2022-jp' ? lastIso2022JpEscape(given, decoded) : null;
-    if (result[1] > 0) {
-      const rest = copyBytes(TypedArrayPrototypeSubarray(given, decoded));
-      // an unfinished escape sets a mode of its own
-      this.#pending = mode !== null && rest[0] !== 0x1B ? joinBytes(mode, rest) : rest;
-    } else {
-      this.#escape = mode;
+    if (result[1] > 0) this.#pending = copyBytes(TypedArrayPrototypeSubarray(given, decoded));
+    if (this.#encoding === 'iso-2022-jp') {
+      this.#escape = lastIso2022JpEscape(given, decoded);
+      // (the escape given first was not the stream's: the state before it stands)
+      this.#escapeLast = decoded === prefixed ? escapeLast
+        : decoded >= 3 && lastIso2022JpEscape(TypedArrayPrototypeSubarray(given, decoded - 3), 3) !== null;
     }
     return result[0];
   }
