@@ -902,14 +902,7 @@ my $t = apps_server(
 $APPS{oauth}{meta} = { bindings => [{ type => 'kv_namespace', name => 'OAUTH_KV', namespace_id => 'oauth-demo' },
     { type => 'plain_text', name => 'ORIGIN', text => 'http://127.0.0.1:' . $t->port }] };
 envelope_ok(api($t, POST => '', json => { name => 'apps' }), 'a namespace for the apps');
-for my $name (sort keys %APPS) {
-    my $o = $APPS{$name};
-    envelope_ok(curl_upload($t, 'apps', $name,
-        metadata => { main_module => 'index.js', compatibility_date => $DATE, %{ $o->{meta} || {} },
-                      ($o->{flags} ? (compatibility_flags => $o->{flags}) : ()) },
-        files => [[ 'index.js', 'index.js', 'application/javascript+module', $BUNDLE{$name} ]]),
-        "$name uploads");
-}
+upload_apps($t, 'apps', $DATE, \%APPS, \%BUNDLE);
 
 sub on {
     my ($app, $method, $path, %o) = @_;

@@ -920,16 +920,7 @@ $APPS{neon}{meta} = { bindings => [
 my $t = apps_server(http => "dispatch_fetch_allow 127.0.0.1/32:$STANDIN 127.0.0.1/32:" . $up->port . '; dispatch_cpu_limit 5s;'
     . " server { listen 127.0.0.1:$STANDIN; location = /sql { default_type application/json; return 200 '$neon'; } }");
 envelope_ok(api($t, POST => '', json => { name => 'apps' }), 'a namespace for the apps');
-for my $name (sort keys %APPS) {
-    my $o = $APPS{$name};
-    envelope_ok(curl_upload($t, 'apps', $name,
-        metadata => { main_module => 'index.js', compatibility_date => $DATE, %{ $o->{meta} || {} },
-                      ($o->{flags} ? (compatibility_flags => $o->{flags}) : ()) },
-        files => [[ 'index.js', 'index.js', 'application/javascript+module', $BUNDLE{$name} ],
-                  map { [ $_, $_, /\.wasm$/ ? 'application/wasm' : 'application/octet-stream', $MODULES{$name}{$_} ] }
-                      sort keys %{ $MODULES{$name} || {} }]),
-        "$name uploads");
-}
+upload_apps($t, 'apps', $DATE, \%APPS, \%BUNDLE, \%MODULES);
 
 sub on {
     my ($app, $method, $path, %o) = @_;

@@ -20,7 +20,7 @@ use Dispatch::Test;
 
 our @EXPORT = qw(admin_server apps_server api api_path curl_upload envelope_ok envelope_error
                  script_of redis_state npm_dir npm_tool_or_skip wrangler_dry_run wrangler_dry_runs node_json_in
-                 write_file
+                 upload_apps write_file
                  $TOKEN $ACCOUNT);
 
 our $TOKEN   = 'test-token-0123456789';
@@ -257,6 +257,26 @@ sub node_json_in {
     Test::More::is($?, 0, "node computes the expected answers for $app")
         or Test::More::diag($out, `cat $dir/expected.err`);
     return eval { $JSON->decode($out) } // { unparsed => $out };
+}
+
+# Uploads each app of APPS (name => {meta, flags}) into namespace NS as
+# wrangler would: BUNDLES->{name} as index.js, beside it the modules wrangler
+# wrote (MODULES->{name}{path}: .wasm as application/wasm, others as data);
+# one envelope_ok each.
+sub upload_apps {
+    my ($t, $ns, $date, $apps, $bundles, $modules) = @_;
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    for my $name (sort keys %$apps) {
+        my $o = $apps->{$name};
+        my $extra = ($modules || {})->{$name} || {};
+        envelope_ok(curl_upload($t, $ns, $name,
+            metadata => { main_module => 'index.js', compatibility_date => $date, %{ $o->{meta} || {} },
+                          ($o->{flags} ? (compatibility_flags => $o->{flags}) : ()) },
+            files => [[ 'index.js', 'index.js', 'application/javascript+module', $bundles->{$name} ],
+                      map { [ $_, $_, /\.wasm$/ ? 'application/wasm' : 'application/octet-stream', $extra->{$_} ] }
+                          sort keys %$extra]),
+            "$name uploads");
+    }
 }
 
 1;
