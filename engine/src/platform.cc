@@ -6,12 +6,11 @@
 #include <sys/resource.h>
 #include <v8.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
-
-#include <algorithm>
-#include <atomic>
 #include <limits>
 #include <memory>
 #include <mutex>
