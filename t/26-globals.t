@@ -34,6 +34,7 @@ my $got = run_checks('globals', q{
       self: () => self === globalThis,
       userAgent: () => navigator.userAgent,
       hardwareConcurrency: () => navigator.hardwareConcurrency,
+      language: () => navigator.language,
       navigatorTag: () => Object.prototype.toString.call(navigator),
       notEnumerable: () => Object.keys(globalThis).filter((k) => ['crypto', 'Blob', 'structuredClone', 'navigator'].includes(k)),
       microtaskOrder: async () => {
@@ -58,6 +59,7 @@ is_deeply $got->{types}, { (map { $_ => 'function' } @functions), crypto => 'obj
 is $got->{self}, $T, 'self is globalThis';
 is $got->{userAgent}, 'Cloudflare-Workers', 'navigator.userAgent is "Cloudflare-Workers", as on Workers';
 is $got->{hardwareConcurrency}, 1, 'navigator.hardwareConcurrency is 1, as on Workers';
+is $got->{language}, 'en', 'navigator.language is "en", as on Workers';
 is $got->{navigatorTag}, '[object Navigator]', 'navigator is a Navigator';
 is_deeply $got->{notEnumerable}, [], 'the built-in globals are not enumerable';
 is_deeply $got->{microtaskOrder}, ['sync', 'promise', 'microtask', 'timer'], 'queueMicrotask() runs after the current code, before timers';
@@ -738,6 +740,26 @@ is_deeply $got->{escaped}, ['\x42uy\x20it\.\x20use\x20it\.', '\x66oo', '_x', '\(
     'RegExp.escape: a leading letter or digit as \xHH, syntax characters and the solidus with a backslash, controls, punctuators, spaces and lone surrogates as escapes';
 is_deeply $got->{matches}, [$T, $F, $T], 'RegExp.escape: the escaped text matches itself only';
 like $got->{notString}, qr/^threw TypeError/, 'RegExp.escape: a string only';
+
+# ---- Error.isError (ES2026, in Workers' V8) ----
+
+$got = run_checks('iserror', q{
+    export default { fetch: () => results({
+      shape: () => { const d = Object.getOwnPropertyDescriptor(Error, 'isError'); return [typeof d.value, d.enumerable, d.value.length]; },
+      errors: () => [new Error('x'), new TypeError('x'), new (class extends RangeError {})(), new DOMException('x', 'AbortError'),
+        new AggregateError([]), new SuppressedError(1, 2), new URIError()].map((e) => Error.isError(e)),
+      lookalikes: () => [Object.create(Error.prototype), { name: 'Error', message: 'x', stack: '' },
+        { [Symbol.toStringTag]: 'Error' }, new Proxy(new Error('x'), {}), null, 'Error', Error].map((e) => Error.isError(e)),
+      prototypeSwapped: () => { const e = new Error('x'); Object.setPrototypeOf(e, null); return Error.isError(e); },
+      noArgument: () => Error.isError(),
+    }) };
+});
+is_deeply $got->{shape}, ['function', $F, 1], 'Error.isError: a non-enumerable method of length 1';
+is_deeply $got->{errors}, [($T) x 7], 'Error.isError: true for what Error constructors made, subclasses and DOMException included';
+is_deeply $got->{lookalikes}, [($F) x 7],
+    'Error.isError: false for objects that only look like errors (prototype, properties, toStringTag, a Proxy of an error)';
+is $got->{prototypeSwapped}, $T, 'Error.isError: an error whose prototype was replaced is still one';
+is $got->{noArgument}, $F, 'Error.isError: false without an argument';
 
 # ---- WebSocket: the interface, no transport ----
 # supabase-js's createClient() looks for the global WebSocket (as on Workers)

@@ -7,7 +7,7 @@
 // intersection, ...), the iterator helpers (Iterator, Iterator.from, map, ...),
 // explicit resource management (Symbol.dispose, DisposableStack, ...) and
 // Uint8Array to and from base64 and hex (toBase64, fromBase64, setFromBase64,
-// toHex, fromHex, setFromHex) and RegExp.escape. Each is a non-enumerable
+// toHex, fromHex, setFromHex), RegExp.escape and Error.isError. Each is a non-enumerable
 // method as V8 defines them.
 // They work on the tenant's own values only: no engine state is reachable
 // from them, so where the standard calls a method of its argument they do
@@ -1134,6 +1134,18 @@ defineMissing(Uint8Array.prototype, {
     return setFrom(this, fromHex(string, TypedArrayPrototypeGetLength(this)), 'hex');
   },
 });
+
+// ---- Error.isError (ES2026) ----
+
+// Whether a value is an error by its internal slot (native.isError), not by
+// its prototype chain or Symbol.toStringTag, which any object can borrow.
+if (!('isError' in Error)) {
+  defineMethods(Error, {
+    isError(value) {
+      return native.isError(value);
+    },
+  });
+}
 
 // ---- RegExp.escape (ES2025) ----
 

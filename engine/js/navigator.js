@@ -9,6 +9,12 @@ class Navigator {
     return 'Cloudflare-Workers';
   }
 
+  // As workerd's (enable_navigator_language, on by default since 2025):
+  // the runtime's language, not a client's (Accept-Language is the request's).
+  get language() {
+    return 'en';
+  }
+
   // workerd answers 1: a script must not size thread pools from the host.
   get hardwareConcurrency() {
     return 1;

@@ -891,6 +891,13 @@ void TenantIsolate::on_is_proxy(const v8::FunctionCallbackInfo<v8::Value> &info)
   info.GetReturnValue().Set(info.Length() > 0 && info[0]->IsProxy());
 }
 
+// Error.isError: whether the value has [[ErrorData]] (made by an Error
+// constructor, subclasses and DOMException included), which no property a
+// tenant can set or replace decides; a Proxy of an error has none.
+void TenantIsolate::on_is_error(const v8::FunctionCallbackInfo<v8::Value> &info) {
+  info.GetReturnValue().Set(info.Length() > 0 && info[0]->IsNativeError());
+}
+
 // The natives, then the built-ins' factory called with them: what it
 // returns is the api object (run, readBody, ...).
 v8::MaybeLocal<v8::Object> TenantIsolate::make_api(v8::Local<v8::Context> context,
@@ -922,6 +929,7 @@ v8::MaybeLocal<v8::Object> TenantIsolate::make_api(v8::Local<v8::Context> contex
               v8::Number::New(isolate, double(memory_limit))).Check();
   set_function(context, native, "chargeExternal", on_charge_external);
   set_function(context, native, "isProxy", on_is_proxy);
+  set_function(context, native, "isError", on_is_error);
   set_function(context, native, "cpuLeftMs", on_cpu_left);
   set_function(context, native, "waitUntil", on_wait_until);
   set_function(context, native, "waitUntilNow", on_wait_until_now);

@@ -212,6 +212,7 @@ class TenantIsolate : public std::enable_shared_from_this<TenantIsolate> {
   static v8::MaybeLocal<v8::Object> make_api(v8::Local<v8::Context> context, size_t memory_limit,
                                              std::string *err);
   static void on_is_proxy(const v8::FunctionCallbackInfo<v8::Value> &info);
+  static void on_is_error(const v8::FunctionCallbackInfo<v8::Value> &info);
   bool evaluate_main_module(v8::Local<v8::Context> context, std::string *err);
   bool evaluate_service_worker(v8::Local<v8::Context> context, std::string *err);
   bool install_bindings(v8::Local<v8::Context> context, json_t *bindings, std::string *err);
