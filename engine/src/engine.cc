@@ -241,16 +241,8 @@ RequestScope *Engine::start(const dispatch_request_view_t &view) {
   scope->host_ctx = view.ctx;
   scope->ns = view_str(view.ns);
   scope->script = view_str(view.script);
-  scope->method = view_str(view.method);
-  scope->url = view_str(view.url);
-  scope->client = view_str(view.client);
-  scope->request_line = view_str(view.request_line);
+  scope->head.assign(view);
   scope->started_ms = clock_ms(CLOCK_MONOTONIC);
-  scope->headers.reserve(view.nheaders);
-  for (size_t i = 0; i < view.nheaders; i++) {
-    const dispatch_header_t &h = view.headers[i];
-    scope->headers.emplace_back(view_str(h.name), view_str(h.value));
-  }
   scope->cf = request_cf_copy(view);
   if (view.body_more) {
     // The rest follows: what came with the headers is its first piece.
@@ -285,9 +277,8 @@ RequestScope *Engine::make_dispatched(RequestScope &caller, uint64_t call_id,
   scope->script = script;
   scope->chain = caller.chain;
   scope->chain.push_back(caller.ns + "/" + caller.script);
-  // Its log lines name the client and request that started the chain.
-  scope->client = caller.client;
-  scope->request_line = caller.request_line;
+  // Its log lines name the client and request that started the chain
+  // (its head, with them, is set by the dispatch that makes it).
   scope->request_id = caller.request_id;
   scope->request_id_asked = caller.request_id_asked;
   scope->chain_root = caller.chain_root ? caller.chain_root : caller.id;
@@ -629,8 +620,8 @@ void Engine::log(const RequestScope &scope, dispatch_log_level_e level,
     r.script = &scope.script;
     r.message = &msg;
     r.request_id = &request_id_of(scope);
-    r.client = &scope.client;
-    r.request_line = &scope.request_line;
+    r.client = scope.head.client();
+    r.request_line = scope.head.request_line();
     // Whole as it is: the host writes it without its own context.
     host_.log_raw(level, json_log_line(r), scope.host_ctx);
     return;
@@ -638,9 +629,13 @@ void Engine::log(const RequestScope &scope, dispatch_log_level_e level,
   std::string line = "dispatch \"" + scope.ns + "/" + scope.script + "\": " + msg;
   const std::string &id = request_id_of(scope);
   if (!id.empty()) line += ", request_id: " + id;
-  if (scope.host_ctx == nullptr && !scope.client.empty()) {
+  if (scope.host_ctx == nullptr && !scope.head.client().empty()) {
     // nginx adds this itself while it holds the request.
-    line += ", client: " + scope.client + ", request: \"" + scope.request_line + "\"";
+    line += ", client: ";
+    line += scope.head.client();
+    line += ", request: \"";
+    line += scope.head.request_line();
+    line += '"';
   }
   host_.log(level, line, scope.host_ctx);
 }

@@ -6,7 +6,7 @@ namespace {
 
 // Length of the valid UTF-8 sequence at s[i], or 0 when it is not one
 // (overlong forms, surrogates and code points past U+10FFFF are not).
-size_t utf8_sequence(const std::string &s, size_t i) {
+size_t utf8_sequence(std::string_view s, size_t i) {
   auto byte = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
   unsigned char c = byte(i);
   size_t n;
@@ -28,17 +28,21 @@ size_t utf8_sequence(const std::string &s, size_t i) {
   return n;
 }
 
-void append_field(std::string *out, const char *name, const std::string *value, size_t budget) {
+void append_field(std::string *out, const char *name, std::string_view value, size_t budget) {
   *out += ",\"";
   *out += name;
   *out += "\":\"";
-  if (value != nullptr) json_escape_append(out, *value, budget);
+  json_escape_append(out, value, budget);
   *out += '"';
+}
+
+std::string_view or_empty(const std::string *value) {
+  return value != nullptr ? std::string_view(*value) : std::string_view();
 }
 
 }  // namespace
 
-bool json_escape_append(std::string *out, const std::string &s, size_t budget) {
+bool json_escape_append(std::string *out, std::string_view s, size_t budget) {
   static const char hex[] = "0123456789abcdef";
   size_t start = out->size();
   for (size_t i = 0; i < s.size();) {
@@ -104,9 +108,9 @@ std::string json_log_line(const LogRecord &r) {
   out += '"';
   // Names are short (1-63 of a-z 0-9 - _); the client and the request line
   // are bounded so that the message keeps most of the line.
-  append_field(&out, "namespace", r.ns, 64);
-  append_field(&out, "script", r.script, 64);
-  append_field(&out, "request_id", r.request_id, 64);
+  append_field(&out, "namespace", or_empty(r.ns), 64);
+  append_field(&out, "script", or_empty(r.script), 64);
+  append_field(&out, "request_id", or_empty(r.request_id), 64);
   append_field(&out, "client", r.client, 64);
   append_field(&out, "request", r.request_line, 256);
   size_t used = out.size() + 32;  // ,"message":"" ,"truncated":true}

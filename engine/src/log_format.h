@@ -6,6 +6,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "dispatch_engine.h"
 
@@ -17,8 +18,8 @@ struct LogRecord {
   const std::string *script = nullptr;
   const std::string *message = nullptr;
   const std::string *request_id = nullptr;  // may be null or empty
-  const std::string *client = nullptr;
-  const std::string *request_line = nullptr;
+  std::string_view client;
+  std::string_view request_line;
 };
 
 // nginx writes at most 2048 bytes a line, its own prefix included: the
@@ -30,7 +31,7 @@ std::string json_log_line(const LogRecord &record);
 // Appends s as the body of a JSON string (no quotes): ", \ and control
 // characters escaped, invalid UTF-8 replaced by U+FFFD; stops before
 // `budget` bytes would be exceeded (returns false then).
-bool json_escape_append(std::string *out, const std::string &s, size_t budget);
+bool json_escape_append(std::string *out, std::string_view s, size_t budget);
 
 const char *log_level_name(dispatch_log_level_e level);
 

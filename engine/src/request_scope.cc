@@ -1,5 +1,8 @@
 #include "request_scope.h"
 
+#include <cstring>
+#include <new>
+
 #include "api/dispatch.h"
 #include "api/fetch.h"
 #include "tenant_isolate.h"
@@ -38,6 +41,58 @@ void RequestScope::operator delete(void *block, size_t size) {
 }
 
 RequestScope::~RequestScope() { leave_isolate(); }
+
+void RequestHead::reserve(size_t count, size_t bytes) {
+  size_t fields = count * sizeof(Field);
+  block_.reset(fields + bytes ? new char[fields + bytes] : nullptr);
+  // operator new[]'s block is aligned for any fundamental type: the fields
+  // go first, the text after them.
+  fields_ = count ? reinterpret_cast<Field *>(block_.get()) : nullptr;
+  for (size_t i = 0; i < count; i++) new (&fields_[i]) Field();
+  count_ = count;
+  next_ = block_.get() + fields;
+}
+
+std::string_view RequestHead::put(const char *data, size_t len) {
+  if (len == 0 || data == nullptr) return {};
+  memcpy(next_, data, len);
+  std::string_view copied(next_, len);
+  next_ += len;
+  return copied;
+}
+
+void RequestHead::assign(const dispatch_request_view_t &view) {
+  auto len = [](const dispatch_str_t &s) { return s.data ? s.len : 0; };
+  size_t bytes = len(view.method) + len(view.url) + len(view.client) + len(view.request_line);
+  for (size_t i = 0; i < view.nheaders; i++) {
+    bytes += len(view.headers[i].name) + len(view.headers[i].value);
+  }
+  reserve(view.nheaders, bytes);
+  method_ = put(view.method.data, view.method.len);
+  url_ = put(view.url.data, view.url.len);
+  client_ = put(view.client.data, view.client.len);
+  request_line_ = put(view.request_line.data, view.request_line.len);
+  for (size_t i = 0; i < view.nheaders; i++) {
+    const dispatch_header_t &h = view.headers[i];
+    fields_[i].name = put(h.name.data, h.name.len);
+    fields_[i].value = put(h.value.data, h.value.len);
+  }
+}
+
+void RequestHead::assign(std::string_view method, std::string_view url, const HeaderList &headers,
+                         std::string_view client, std::string_view request_line) {
+  size_t bytes = method.size() + url.size() + client.size() + request_line.size();
+  for (const auto &h : headers) bytes += h.first.size() + h.second.size();
+  reserve(headers.size(), bytes);
+  method_ = put(method.data(), method.size());
+  url_ = put(url.data(), url.size());
+  client_ = put(client.data(), client.size());
+  request_line_ = put(request_line.data(), request_line.size());
+  for (size_t i = 0; i < headers.size(); i++) {
+    fields_[i].name = put(headers[i].first.data(), headers[i].first.size());
+    fields_[i].value = put(headers[i].second.data(), headers[i].second.size());
+  }
+}
 
 bool RequestScope::waiting_on_dispatch() const {
   for (const auto &entry : dispatches) {

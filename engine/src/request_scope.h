@@ -19,6 +19,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -34,6 +35,45 @@ struct FetchCall;
 struct DispatchCall;
 
 using HeaderList = std::vector<std::pair<std::string, std::string>>;
+
+// What the client's request said (method, URL, header names and values)
+// and, for log lines once the host has let go, who sent it (address,
+// request line): copied from the host's view into one block, one heap
+// allocation a request instead of one for every string past the short-
+// string buffer and one for the list (a browser's request has a dozen).
+// Set once, then read-only.
+class RequestHead {
+ public:
+  struct Field {
+    std::string_view name;
+    std::string_view value;
+  };
+
+  // A request from the host.
+  void assign(const dispatch_request_view_t &view);
+  // A request a script dispatched: its caller's client and request line.
+  void assign(std::string_view method, std::string_view url, const HeaderList &headers,
+              std::string_view client, std::string_view request_line);
+
+  std::string_view method() const { return method_; }
+  std::string_view url() const { return url_; }
+  std::string_view client() const { return client_; }
+  std::string_view request_line() const { return request_line_; }
+  size_t header_count() const { return count_; }
+  const Field &header(size_t i) const { return fields_[i]; }
+
+ private:
+  // Makes the block for `count` fields and `bytes` of text; the text goes
+  // in through put(), fields_ are filled by the caller.
+  void reserve(size_t count, size_t bytes);
+  std::string_view put(const char *data, size_t len);
+
+  std::unique_ptr<char[]> block_;
+  Field *fields_ = nullptr;
+  size_t count_ = 0;
+  char *next_ = nullptr;  // where put() writes
+  std::string_view method_, url_, client_, request_line_;
+};
 
 // A queue of body pieces. Unlike std::deque (libstdc++ allocates a map and
 // a 512-byte node for every empty one), it allocates nothing until a piece
@@ -97,17 +137,13 @@ class RequestScope {
   // What the host's view held, copied.
   std::string ns;
   std::string script;
-  std::string method;
-  std::string url;
-  HeaderList headers;
+  RequestHead head;
   // request.cf (api/request_cf.h): dispatch_request_cf's properties for a
   // request from the host; for a dispatched one, its caller's Request's cf
   // as JSON (empty: none).
   HeaderList cf;
   std::string cf_json;
   std::string body;          // all of it, when it came whole
-  std::string client;        // for log lines once the host let go
-  std::string request_line;
   // The host's request id (nginx's $request_id), for log lines: asked
   // for the first time a line needs it (Engine::request_id_of). A request
   // a script dispatched to carries the id of the chain's first request.

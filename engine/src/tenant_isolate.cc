@@ -1424,16 +1424,19 @@ void TenantIsolate::run(RequestScope &scope) {
     constexpr size_t kInlineValues = 32;
     v8::Local<v8::Value> inline_values[kInlineValues];
     std::vector<v8::Local<v8::Value>> more;
-    size_t count = scope.headers.size() * 2;
+    const RequestHead &head = scope.head;
+    size_t count = head.header_count() * 2;
     v8::Local<v8::Value> *flat = inline_values;
     if (count > kInlineValues) {
       more.resize(count);
       flat = more.data();
     }
     size_t n = 0;
-    for (const auto &h : scope.headers) {
-      flat[n++] = v8_byte_str(isolate_, h.first);
-      flat[n++] = v8_byte_str(isolate_, h.second);
+    for (size_t i = 0; i < head.header_count(); i++) {
+      const RequestHead::Field &h = head.header(i);
+      v8::Local<v8::String> name = common_strings_.find(isolate_, h.name);
+      flat[n++] = name.IsEmpty() ? v8_byte_str(isolate_, h.name) : name;
+      flat[n++] = v8_byte_str(isolate_, h.value);
     }
     v8::Local<v8::Array> headers = v8::Array::New(isolate_, flat, n);
     v8::Local<v8::Value> body = v8::Null(isolate_);
@@ -1466,9 +1469,11 @@ void TenantIsolate::run(RequestScope &scope) {
       engine_.respond(scope, DISPATCH_OUTCOME_EXCEPTION);
       return;
     }
+    v8::Local<v8::String> method = common_strings_.find(isolate_, head.method());
+    if (method.IsEmpty()) method = v8_utf8_str(isolate_, head.method());
     v8::Local<v8::Value> args[] = {
         v8::Number::New(isolate_, double(scope.id)), exports_.Get(isolate_),
-        env, v8_str(isolate_, scope.method), v8_str(isolate_, scope.url),
+        env, method, v8_utf8_str(isolate_, head.url()),
         headers, body, streamed, cf};
     v8::Local<v8::Value> result;
     if (!run_.Get(isolate_)->Call(context, v8::Undefined(isolate_), 9, args).ToLocal(&result) ||

@@ -38,9 +38,20 @@ std::string to_log_string(v8::Isolate *isolate, v8::Local<v8::Value> value,
 }
 
 v8::Local<v8::String> v8_byte_str(v8::Isolate *isolate, const std::string &s) {
+  return v8_byte_str(isolate, std::string_view(s));
+}
+
+v8::Local<v8::String> v8_byte_str(v8::Isolate *isolate, std::string_view s) {
   return v8::String::NewFromOneByte(isolate, reinterpret_cast<const uint8_t *>(s.data()),
                                     v8::NewStringType::kNormal, int(s.size()))
       .FromMaybe(v8::String::Empty(isolate));
+}
+
+v8::Local<v8::String> v8_utf8_str(v8::Isolate *isolate, std::string_view s) {
+  for (unsigned char c : s) {
+    if (c >= 0x80) return v8_str(isolate, s.data(), s.size());
+  }
+  return v8_byte_str(isolate, s);
 }
 
 std::string to_byte_string(v8::Isolate *isolate, v8::Local<v8::Value> value) {

@@ -4,6 +4,7 @@
 #include <v8.h>
 
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -20,6 +21,10 @@ std::string to_log_string(v8::Isolate *isolate, v8::Local<v8::Value> value,
 // HTTP header values and status texts are byte strings: one character per
 // byte (Latin-1) both ways, as Workers treats them.
 v8::Local<v8::String> v8_byte_str(v8::Isolate *isolate, const std::string &s);
+v8::Local<v8::String> v8_byte_str(v8::Isolate *isolate, std::string_view s);
+// Text that is UTF-8 (invalid sequences as U+FFFD), as v8_str; one that is
+// all ASCII, as most URLs are, without V8's UTF-8 decoder.
+v8::Local<v8::String> v8_utf8_str(v8::Isolate *isolate, std::string_view s);
 std::string to_byte_string(v8::Isolate *isolate, v8::Local<v8::Value> value);
 
 // The bytes an ArrayBuffer or any ArrayBufferView covers; false for

@@ -271,9 +271,7 @@ void on_dispatch_start(const v8::FunctionCallbackInfo<v8::Value> &info) {
   engine.add_dispatch(*scope, id, std::move(call));
   RequestScope *target = engine.make_dispatched(*scope, id, ns, script);
   c->child = target->id;
-  target->method = std::move(method);
-  target->url = std::move(url);
-  target->headers = std::move(headers);
+  target->head.assign(method, url, headers, scope->head.client(), scope->head.request_line());
   target->args_json = std::move(args);
   target->cf_json = std::move(cf);
   // Its fetch() calls go to the outbound worker its binding names, else to
