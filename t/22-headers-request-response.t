@@ -127,7 +127,7 @@ like $got->{moveUsed}, qr/^threw TypeError/, 'new Request(request) with a used b
 # engine hands it over (names as sent, values untrimmed) until something
 # needs the whole list: each answer must be what the built list gives.
 $t->put_script('api', 'client-headers', q{
-    const NAMES = ['x-dup', 'X-DUP', 'x-pad', 'x-empty', 'x-latin', 'user-agent', 'host', 'x-missing', 'x-du'];
+    const NAMES = ['x-dup', 'X-DUP', 'x-pad', 'x-empty', 'x-latin', 'user-agent', 'host', 'x-missing', 'x-du', 'x-note'];
     const read = (headers) => NAMES.map((name) => [headers.get(name), headers.has(name)]);
     export default { fetch(request) {
       const lazy = read(request.headers);
@@ -143,7 +143,7 @@ $t->put_script('api', 'client-headers', q{
 {
     my $r = $t->read_response($t->send_request({ path => '/t/client-headers', headers => {
         'X-Dup' => 'a', 'x-DUP' => [' b ', "c\t"], 'X-Pad' => "\t v \t", 'X-Empty' => '',
-        'X-Latin' => "caf\xe9", 'User-Agent' => 'ua/1' } }));
+        'X-Latin' => "caf\xe9", 'User-Agent' => 'ua/1', 'X-Note' => 'user-agent: fake; x-pad:no' } }));
     is $r->{status}, 200, 'the client-headers script ran' or diag $r->{content};
     my $got = decode_json($r->{content});
     is_deeply $got->{lazy}, $got->{built}, 'get() and has() on the client\'s headers give what the built list gives';
@@ -151,8 +151,11 @@ $t->put_script('api', 'client-headers', q{
     is_deeply [ @{ $got->{lazy} }[0 .. 4] ], [['a, b, c', $T], ['a, b, c', $T], ['v', $T], ['', $T], ["caf\x{e9}", $T]],
         'repeated names combine in order, values are trimmed, an empty value is there, Latin-1 stays';
     is_deeply [ @{ $got->{lazy} }[7 .. 8] ], [[undef, $F], [undef, $F]], 'a missing name (or a prefix of one) is null';
+    is_deeply [ @{ $got->{lazy} }[5, 9] ], [['ua/1', $T], ['user-agent: fake; x-pad:no', $T]],
+        'a value that reads like other fields is one value, and names no header';
     is_deeply [ grep { $_->[0] =~ /^x-/ } @{ $got->{all} } ],
-        [['x-dup', 'a, b, c'], ['x-empty', ''], ['x-latin', "caf\x{e9}"], ['x-pad', 'v']], 'the built list, sorted';
+        [['x-dup', 'a, b, c'], ['x-empty', ''], ['x-latin', "caf\x{e9}"], ['x-note', 'user-agent: fake; x-pad:no'], ['x-pad', 'v']],
+        'the built list, sorted';
     is $got->{appended}, 'a, b, c, c', 'the copy changes on its own';
     is $got->{original}, 'a, b, c', 'and the request\'s headers stay';
     is $got->{invalid}, 'TypeError', 'an invalid name is still a TypeError';

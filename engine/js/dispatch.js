@@ -54,14 +54,14 @@ setToStringTag(ExecutionContext.prototype, 'ExecutionContext');
 // request.cf, frozen by the engine (api/request_cf.h), or null for an empty
 // one, made when the script first reads it.
 // One function, few calls: in an isolate whose code is cold each call costs.
-function run(id, exports, env, method, url, headerList, body, streamed, cf) {
+function run(id, exports, env, method, url, headerBlock, body, streamed, cf) {
   let response;
   try {
     // The client's Request, made here rather than in a function of its own
     // (one call less a request). Everything here goes through captured
     // intrinsics (prelude.js): the tenant's script has run by now. Strings
     // from the engine: String() only in case, not a call each. The
-    // engine's header array and URL wait in the record until the script
+    // engine's header block and URL wait in the record until the script
     // asks (see requestState in request.js).
     let bytes = null;
     if (streamed >= -1) {
@@ -75,7 +75,7 @@ function run(id, exports, env, method, url, headerList, body, streamed, cf) {
       body: bytes,
       method: typeof method === 'string' ? method : String(method),
       url: '',
-      headers: headerList,
+      headers: typeof headerBlock === 'string' ? headerBlock : '',
       clientUrl: typeof url === 'string' ? url : String(url),
       extra: null,
     };
@@ -141,7 +141,7 @@ async function cancelBody(handle) {
 // snapshot's isolate has none, and no budget.
 const WARM_UP_ROUNDS = 50;
 function warmUp() {
-  const headerList = ObjectFreeze(ObjectSetPrototypeOf(['host', 'localhost', 'accept', '*/*'], null));
+  const headerList = '\u0000host:localhost\u0000accept:*/*'; // as RequestHead makes it
   const exports = {
     fetch(request) {
       const url = new URL(request.url);

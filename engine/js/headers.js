@@ -7,7 +7,7 @@ let headersSetImmutable; // (headers) -> void
 let headersCopy; // (headers) -> a new Headers with the same entries and mutability
 let headersSetDefault; // (headers, name, value) -> appends unless name is present, ignoring mutability
 let headersSorted; // (headers) -> the internal [name, value] list; do not hand it to tenants
-let headersFromClient; // (flat [name, value, ...] from the engine) -> immutable Headers
+let headersFromClient; // (the engine's header block or flat [name, value, ...]) -> immutable Headers
 
 // Every list below is a listNew() list of [name, value] array literals, which
 // are never changed once made; none is ever handed to tenant code or reached
@@ -60,12 +60,59 @@ function headersCombined(list, key) {
   return combined;
 }
 
-// The same among the client's headers as the engine hands them (flat
-// [name, value, ...], names as sent, values untrimmed), without building
-// the list: only what headersClientList keeps counts. A name whose lower
-// case is key, a token, is a token itself (no Latin-1 letter lower-cases to
-// ASCII).
-function headersClientCombined(flat, key) {
+// The client's headers as the engine hands them over: one string of
+// "\u0000name:value" fields (engine/src/request_scope.h, RequestHead), names
+// in lower case, values as sent (no NUL in either, no ':' in a name). The
+// Cache API and fetch() and dispatch responses hand a flat [name, value,
+// ...] list instead, names as sent. Both are read as they are until
+// something needs the whole list; only what headersClientList keeps counts.
+const FIELD_START = '\u0000';
+
+function headersClientCombined(client, key) {
+  return typeof client === 'string' ? headersBlockCombined(client, key) : headersFlatCombined(client, key);
+}
+
+function headersClientList(client) {
+  return typeof client === 'string' ? headersBlockList(client) : headersFlatList(client);
+}
+
+// key is a lower-case token (headerName): no NUL or ':' in it, so a match
+// is a field's whole name.
+function headersBlockCombined(block, key) {
+  const field = `${FIELD_START}${key}:`;
+  let combined = null;
+  let at = StringPrototypeIndexOf(block, field);
+  while (at !== -1) {
+    const start = at + field.length;
+    let end = StringPrototypeIndexOf(block, FIELD_START, start);
+    if (end === -1) end = block.length;
+    const value = httpTrim(StringPrototypeSlice(block, start, end));
+    if (isHeaderValue(value)) combined = combined === null ? value : `${combined}, ${value}`;
+    at = end === block.length ? -1 : StringPrototypeIndexOf(block, field, end);
+  }
+  return combined;
+}
+
+function headersBlockList(block) {
+  const list = listNew();
+  let at = StringPrototypeIndexOf(block, FIELD_START);
+  while (at !== -1) {
+    let end = StringPrototypeIndexOf(block, FIELD_START, at + 1);
+    if (end === -1) end = block.length;
+    const colon = StringPrototypeIndexOf(block, ':', at + 1);
+    if (colon !== -1 && colon < end) {
+      const name = StringPrototypeToLowerCase(StringPrototypeSlice(block, at + 1, colon));
+      const value = httpTrim(StringPrototypeSlice(block, colon + 1, end));
+      if (isHttpToken(name) && isHeaderValue(value)) listPush(list, [name, value]);
+    }
+    at = end === block.length ? -1 : end;
+  }
+  return list;
+}
+
+// A name whose lower case is key, a token, is a token itself (no Latin-1
+// letter lower-cases to ASCII).
+function headersFlatCombined(flat, key) {
   let combined = null;
   for (let i = 0; i + 1 < flat.length; i += 2) {
     // The engine's strings: String() only in case, not a call for each.
@@ -77,10 +124,10 @@ function headersClientCombined(flat, key) {
   return combined;
 }
 
-// The list of the client's headers: each lower-cased, its value trimmed.
-// nginx has already vetted the request; whatever a Headers could not hold is
-// dropped rather than failing the whole request.
-function headersClientList(flat) {
+// Each lower-cased, its value trimmed. nginx has already vetted the
+// request; whatever a Headers could not hold is dropped rather than failing
+// the whole request.
+function headersFlatList(flat) {
   const list = listNew();
   for (let i = 0; i + 1 < flat.length; i += 2) {
     const name = String(flat[i]);
@@ -308,9 +355,9 @@ class Headers {
       }
     };
     headersSorted = (headers) => headers.#sortedList();
-    headersFromClient = (flat) => {
+    headersFromClient = (client) => {
       const headers = new Headers();
-      headers.#client = flat; // read as it is, built into #list on demand
+      headers.#client = client; // read as it is, built into #list on demand
       headers.#immutable = true;
       return headers;
     };

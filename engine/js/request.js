@@ -72,8 +72,8 @@ function requestBodyStream(id, length) {
 
 // A Request's state, in one record (#state): one private field defined per
 // request, not six. body: as in Body (body.js); method; url; headers: a
-// Headers, or for a request from the client the flat list the engine handed
-// over until the script first asks (requestHeaders); clientUrl: a request
+// Headers, or for a request from the client the header block the engine
+// handed over until the script first asks (requestHeaders); clientUrl: a request
 // from the client keeps its URL as nginx handed it until the script first
 // asks (requestUrl), a handler that never looks pays nothing for it; extra:
 // what few requests need, null as the client's request has it (dispatch.js run()) (redirect
@@ -101,7 +101,7 @@ function requestUrl(state) {
 
 function requestHeaders(state) {
   const headers = state.headers;
-  if (ArrayIsArray(headers)) { // the client's, never a Headers
+  if (typeof headers === 'string') { // the client's (the engine's header block), never a Headers
     state.headers = headersFromClient(headers);
     return state.headers;
   }

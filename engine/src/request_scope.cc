@@ -1,7 +1,6 @@
 #include "request_scope.h"
 
 #include <cstring>
-#include <new>
 
 #include "api/dispatch.h"
 #include "api/fetch.h"
@@ -42,15 +41,9 @@ void RequestScope::operator delete(void *block, size_t size) {
 
 RequestScope::~RequestScope() { leave_isolate(); }
 
-void RequestHead::reserve(size_t count, size_t bytes) {
-  size_t fields = count * sizeof(Field);
-  block_.reset(fields + bytes ? new char[fields + bytes] : nullptr);
-  // operator new[]'s block is aligned for any fundamental type: the fields
-  // go first, the text after them.
-  fields_ = count ? reinterpret_cast<Field *>(block_.get()) : nullptr;
-  for (size_t i = 0; i < count; i++) new (&fields_[i]) Field();
-  count_ = count;
-  next_ = block_.get() + fields;
+void RequestHead::reserve(size_t bytes) {
+  block_.reset(bytes ? new char[bytes] : nullptr);
+  next_ = block_.get();
 }
 
 std::string_view RequestHead::put(const char *data, size_t len) {
@@ -61,37 +54,54 @@ std::string_view RequestHead::put(const char *data, size_t len) {
   return copied;
 }
 
+void RequestHead::put_field(const char *name, size_t name_len, const char *value,
+                            size_t value_len) {
+  if (name == nullptr || name_len == 0 || memchr(name, ':', name_len) != nullptr ||
+      memchr(name, '\0', name_len) != nullptr ||
+      (value_len != 0 && (value == nullptr || memchr(value, '\0', value_len) != nullptr))) {
+    return;
+  }
+  *next_++ = '\0';
+  for (size_t i = 0; i < name_len; i++) {
+    char c = name[i];
+    *next_++ = c >= 'A' && c <= 'Z' ? char(c - 'A' + 'a') : c;
+  }
+  *next_++ = ':';
+  if (value_len != 0) memcpy(next_, value, value_len);
+  next_ += value_len;
+}
+
 void RequestHead::assign(const dispatch_request_view_t &view) {
   auto len = [](const dispatch_str_t &s) { return s.data ? s.len : 0; };
   size_t bytes = len(view.method) + len(view.url) + len(view.client) + len(view.request_line);
   for (size_t i = 0; i < view.nheaders; i++) {
-    bytes += len(view.headers[i].name) + len(view.headers[i].value);
+    bytes += 2 + len(view.headers[i].name) + len(view.headers[i].value);
   }
-  reserve(view.nheaders, bytes);
+  reserve(bytes);
   method_ = put(view.method.data, view.method.len);
   url_ = put(view.url.data, view.url.len);
   client_ = put(view.client.data, view.client.len);
   request_line_ = put(view.request_line.data, view.request_line.len);
+  const char *headers = next_;
   for (size_t i = 0; i < view.nheaders; i++) {
     const dispatch_header_t &h = view.headers[i];
-    fields_[i].name = put(h.name.data, h.name.len);
-    fields_[i].value = put(h.value.data, h.value.len);
+    put_field(h.name.data, h.name.len, h.value.data, h.value.len);
   }
+  header_block_ = std::string_view(headers, size_t(next_ - headers));
 }
 
 void RequestHead::assign(std::string_view method, std::string_view url, const HeaderList &headers,
                          std::string_view client, std::string_view request_line) {
   size_t bytes = method.size() + url.size() + client.size() + request_line.size();
-  for (const auto &h : headers) bytes += h.first.size() + h.second.size();
-  reserve(headers.size(), bytes);
+  for (const auto &h : headers) bytes += 2 + h.first.size() + h.second.size();
+  reserve(bytes);
   method_ = put(method.data(), method.size());
   url_ = put(url.data(), url.size());
   client_ = put(client.data(), client.size());
   request_line_ = put(request_line.data(), request_line.size());
-  for (size_t i = 0; i < headers.size(); i++) {
-    fields_[i].name = put(headers[i].first.data(), headers[i].first.size());
-    fields_[i].value = put(headers[i].second.data(), headers[i].second.size());
-  }
+  const char *start = next_;
+  for (const auto &h : headers) put_field(h.first.data(), h.first.size(), h.second.data(), h.second.size());
+  header_block_ = std::string_view(start, size_t(next_ - start));
 }
 
 bool RequestScope::waiting_on_dispatch() const {

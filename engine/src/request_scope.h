@@ -36,19 +36,16 @@ struct DispatchCall;
 
 using HeaderList = std::vector<std::pair<std::string, std::string>>;
 
-// What the client's request said (method, URL, header names and values)
-// and, for log lines once the host has let go, who sent it (address,
-// request line): copied from the host's view into one block, one heap
-// allocation a request instead of one for every string past the short-
-// string buffer and one for the list (a browser's request has a dozen).
-// Set once, then read-only.
+// What the client's request said (method, URL, headers) and, for log lines
+// once the host has let go, who sent it (address, request line): copied
+// from the host's view into one block, one heap allocation a request
+// instead of one for every string past the short-string buffer and one for
+// the list (a browser's request has a dozen headers). The headers are kept
+// as the built-ins read them (headers.js): "\0name:value" for each, the
+// name in lower case, the value as sent, so they reach the script as one
+// string, not two for each header. Set once, then read-only.
 class RequestHead {
  public:
-  struct Field {
-    std::string_view name;
-    std::string_view value;
-  };
-
   // A request from the host.
   void assign(const dispatch_request_view_t &view);
   // A request a script dispatched: its caller's client and request line.
@@ -59,20 +56,20 @@ class RequestHead {
   std::string_view url() const { return url_; }
   std::string_view client() const { return client_; }
   std::string_view request_line() const { return request_line_; }
-  size_t header_count() const { return count_; }
-  const Field &header(size_t i) const { return fields_[i]; }
+  std::string_view header_block() const { return header_block_; }
 
  private:
-  // Makes the block for `count` fields and `bytes` of text; the text goes
-  // in through put(), fields_ are filled by the caller.
-  void reserve(size_t count, size_t bytes);
+  void reserve(size_t bytes);
   std::string_view put(const char *data, size_t len);
+  // Appends "\0name:value" to the header block; a field the block's format
+  // cannot hold (an empty name, a name with ':' or NUL, a value with NUL)
+  // is left out: nginx lets none through, but the format must hold
+  // whatever the host hands over.
+  void put_field(const char *name, size_t name_len, const char *value, size_t value_len);
 
   std::unique_ptr<char[]> block_;
-  Field *fields_ = nullptr;
-  size_t count_ = 0;
   char *next_ = nullptr;  // where put() writes
-  std::string_view method_, url_, client_, request_line_;
+  std::string_view method_, url_, client_, request_line_, header_block_;
 };
 
 // A queue of body pieces. Unlike std::deque (libstdc++ allocates a map and

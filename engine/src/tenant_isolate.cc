@@ -1418,27 +1418,11 @@ void TenantIsolate::run(RequestScope &scope) {
   scope.isolate_index = scopes_.size();
   scopes_.push_back(&scope);
   turn(scope, [&](v8::Local<v8::Context> context, v8::TryCatch &try_catch) {
-    // Made whole, not Set() element by element: a setter a tenant put on
-    // Array.prototype would see (or refuse) the client's headers. The
-    // usual handful of headers needs no heap block for the list.
-    constexpr size_t kInlineValues = 32;
-    v8::Local<v8::Value> inline_values[kInlineValues];
-    std::vector<v8::Local<v8::Value>> more;
+    // The headers as one string the built-ins split when the script reads
+    // them (RequestHead): no string per header, no array a setter on
+    // Array.prototype could see.
     const RequestHead &head = scope.head;
-    size_t count = head.header_count() * 2;
-    v8::Local<v8::Value> *flat = inline_values;
-    if (count > kInlineValues) {
-      more.resize(count);
-      flat = more.data();
-    }
-    size_t n = 0;
-    for (size_t i = 0; i < head.header_count(); i++) {
-      const RequestHead::Field &h = head.header(i);
-      v8::Local<v8::String> name = common_strings_.find(isolate_, h.name);
-      flat[n++] = name.IsEmpty() ? v8_byte_str(isolate_, h.name) : name;
-      flat[n++] = v8_byte_str(isolate_, h.value);
-    }
-    v8::Local<v8::Array> headers = v8::Array::New(isolate_, flat, n);
+    v8::Local<v8::String> headers = v8_byte_str(isolate_, head.header_block());
     v8::Local<v8::Value> body = v8::Null(isolate_);
     if (!scope.body.empty()) {
       v8::Local<v8::ArrayBuffer> ab;
@@ -1469,7 +1453,7 @@ void TenantIsolate::run(RequestScope &scope) {
       engine_.respond(scope, DISPATCH_OUTCOME_EXCEPTION);
       return;
     }
-    v8::Local<v8::String> method = common_strings_.find(isolate_, head.method());
+    v8::Local<v8::String> method = method_strings_.find(isolate_, head.method());
     if (method.IsEmpty()) method = v8_utf8_str(isolate_, head.method());
     v8::Local<v8::Value> args[] = {
         v8::Number::New(isolate_, double(scope.id)), exports_.Get(isolate_),

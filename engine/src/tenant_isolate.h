@@ -23,8 +23,8 @@
 #include "api/node_compat.h"
 #include "api/wasm.h"
 
-#include "common_strings.h"
 #include "host.h"
+#include "method_strings.h"
 #include "native_state.h"
 #include "script_store.h"
 
@@ -333,7 +333,7 @@ class TenantIsolate : public std::enable_shared_from_this<TenantIsolate> {
   v8::Global<v8::Context> context_;
   v8::Global<v8::Object> api_;       // what the built-ins returned
   v8::Global<v8::Function> run_;     // the built-ins' run(id, ...)
-  CommonStrings common_strings_;     // header names and methods, once
+  MethodStrings method_strings_;     // the usual methods, made once
   v8::Global<v8::Function> read_body_;    // readBody([stream, reader])
   v8::Global<v8::Function> cancel_body_;  // cancelBody([stream, reader])
   v8::Global<v8::Value> exports_;
