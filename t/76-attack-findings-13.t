@@ -1,0 +1,92 @@
+#!/usr/bin/perl
+# Attack round 15: a battery written from README.md alone, by a hostile
+# tenant, a hostile uploader and a hostile HTTP client. Each case asserts
+# what the README promises and failed on the commit it was found on
+# (4b81e37).
+#
+# Found and fixed:
+# - HTMLRewriter handed the INTERNAL token to tenant code. Text and Comment
+#   had no constructor of their own, so V8 gave them
+#   `constructor(...args) { super(...args); }`: `new Text(INTERNAL, state)`
+#   spread its arguments through the tenant's
+#   Array.prototype[Symbol.iterator], which got [INTERNAL, state] (the
+#   token every internal constructor form checks, and the chunk's record),
+#   and super() called whatever the tenant made Text's [[Prototype]]. Now
+#   both have constructors that pass nothing to super().
+# - TextEncoder.encodeInto called the tenant's Uint8Array instanceof, length
+#   getter and set(): the encoded bytes went through them, and a length
+#   getter decided how much was written. Now captured intrinsics only.
+use strict;
+use warnings;
+use Test::More;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Dispatch::Test;
+use Dispatch::Hostile;
+
+my $t = hostile_server(budget => 60);
+
+# ---- HTMLRewriter's text and comment chunks ----------------------------------
+hostile_case($t, 'HTMLRewriter never hands its chunks\' constructor arguments to a replaced Array iterator',
+    js => q{
+let seen = '';
+const iterator = Array.prototype[Symbol.iterator];
+Object.defineProperty(Array.prototype, Symbol.iterator, { configurable: true, get() {
+  for (let i = 0; i < 4; i++) if (typeof this[i] === 'symbol') seen += `${String(this[i])} `;
+  return iterator;
+} });
+export default { async fetch() {
+  const out = await new HTMLRewriter()
+    .on('p', { text(t) { if (t.text) t.after('!'); }, comments(c) { c.text = 'c'; } })
+    .transform(new Response('<p>hi<!--x--></p>')).text();
+  return new Response(`${out} ${seen || 'nothing seen'}`);
+} };},
+    expect => [[200, '<p>hi!<!--c--></p> nothing seen']]);
+
+hostile_case($t, 'HTMLRewriter\'s Text and Comment call no [[Prototype]] a tenant gave them',
+    js => q{
+let seen = '';
+function Evil(...args) { for (const a of args) seen += `${typeof a} `; return {}; }
+export default { async fetch() {
+  const classes = [];
+  await new HTMLRewriter().on('p', {
+    text(t) { classes.push(t.constructor); }, comments(c) { classes.push(c.constructor); },
+  }).transform(new Response('<p>a<!--b--></p>')).text();
+  for (const C of classes) Object.setPrototypeOf(C, Evil);
+  let out;
+  try {
+    out = await new HTMLRewriter().on('p', { text(t) { t.replace('T'); } })
+      .transform(new Response('<p>a<!--b--></p>')).text();
+  } catch (e) { out = `${e.name}`; }
+  return new Response(`${out} ${seen || 'nothing seen'}`);
+} };},
+    expect => [[200, 'TypeError nothing seen'], [500, 'exception']],
+    check => sub {
+        my ($r) = @_;
+        unlike $r->{content}, qr/symbol|object/, 'Evil was handed no INTERNAL token and no chunk record';
+    });
+
+# ---- TextEncoder.encodeInto ----------------------------------------------------
+hostile_case($t, 'TextEncoder.encodeInto calls no length getter, set() or instanceof of the tenant\'s',
+    js => q{
+let seen = '';
+const TA = Object.getPrototypeOf(Uint8Array.prototype);
+const length = Object.getOwnPropertyDescriptor(TA, 'length').get;
+Object.defineProperty(Uint8Array.prototype, 'length', { configurable: true, get() { seen += 'length '; return 3; } });
+const set = TA.set;
+TA.set = function (...args) { seen += 'set '; return set.apply(this, args); };
+Object.defineProperty(Uint8Array, Symbol.hasInstance, { value() { seen += 'instanceof '; return true; } });
+export default { fetch() {
+  const into = new Uint8Array(10);
+  let r, small;
+  try {
+    r = new TextEncoder().encodeInto('h\u00e9llo\ud800x', into);
+    small = new TextEncoder().encodeInto('\u00e9\u00e9\u00e9', new Uint8Array(5));
+  } catch (e) { return new Response(`${e} ${seen}`); }
+  let bytes = '';
+  for (let i = 0; i < 10; i++) bytes += into[i].toString(16) + ' ';
+  return new Response(`${r.read}/${r.written} ${small.read}/${small.written} ${bytes}${seen || 'nothing seen'}`);
+} };},
+    expect => [[200, '7/10 2/4 68 c3 a9 6c 6c 6f ef bf bd 78 nothing seen']]);
+
+done_testing;
