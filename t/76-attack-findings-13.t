@@ -16,6 +16,15 @@
 # - TextEncoder.encodeInto called the tenant's Uint8Array instanceof, length
 #   getter and set(): the encoded bytes went through them, and a length
 #   getter decided how much was written. Now captured intrinsics only.
+# - One client could stall Redis for every tenant without hitting a limit.
+#   KV list() sent its prefix (and cursor) to Redis whatever their length:
+#   a script that listed with a 5 MB prefix once a request (within 50 ms of
+#   CPU) made Redis read and copy it in the thread every tenant's KV, every
+#   script load and the management API wait on; while one client asked in
+#   a loop, a PING to Redis took 0.13 s at the median and up to 0.85 s. A
+#   prefix longer than a key (512 bytes) matches no key: the list is empty
+#   and Redis is not asked; a longer cursor was never given out (a
+#   TypeError, as another invalid one).
 use strict;
 use warnings;
 use Test::More;
@@ -88,5 +97,35 @@ export default { fetch() {
   return new Response(`${r.read}/${r.written} ${small.read}/${small.written} ${bytes}${seen || 'nothing seen'}`);
 } };},
     expect => [[200, '7/10 2/4 68 c3 a9 6c 6c 6f ef bf bd 78 nothing seen']]);
+
+# ---- KV list() with a prefix or cursor longer than any key -----------------------
+{
+    my $net_in = sub {
+        my $info = $t->redis('INFO', 'stats');
+        return $info =~ /total_net_input_bytes:(\d+)/ ? $1 : die "no total_net_input_bytes in INFO";
+    };
+    my $before;
+    hostile_case($t, 'KV list() sends Redis no prefix or cursor longer than a key',
+        fields => { metadata => '{"bindings":[{"type":"kv_namespace","name":"KV","namespace_id":"long-prefix"}]}' },
+        setup => sub { $before = $net_in->() },
+        js => q{
+export default { async fetch(request, env) {
+  const key = 'k'.repeat(512);
+  await env.KV.put(key, 'v');
+  const exact = await env.KV.list({ prefix: key });
+  const prefix = 'k'.repeat(1 << 20);
+  let out = `${exact.keys.length}`;
+  for (let i = 0; i < 3; i++) out += ` ${JSON.stringify(await env.KV.list({ prefix }))}`;
+  try { await env.KV.list({ cursor: '6b'.repeat(600) }); out += ' cursor taken'; }
+  catch (e) { out += ` ${e.name}: ${e.message}`; }
+  return new Response(out);
+} };},
+        expect => [[200, '1' . ' {"keys":[],"list_complete":true}' x 3 . ' TypeError: KV list(): invalid cursor']],
+        check => sub {
+            my $read = $net_in->() - $before;
+            cmp_ok($read, '<', 256 << 10, 'Redis read less than 256 KB for it (three 1 MB prefixes)')
+                or diag("Redis read $read bytes");
+        });
+}
 
 done_testing;
