@@ -25,6 +25,13 @@
 #   prefix longer than a key (512 bytes) matches no key: the list is empty
 #   and Redis is not asked; a longer cursor was never given out (a
 #   TypeError, as another invalid one).
+# - WebAssembly.Module.customSections ended the worker. It decodes every
+#   custom section's name and copies each match into an ArrayBuffer in one
+#   C++ call, more than linearly: on an uploaded module of 600,000 empty
+#   custom sections (2.4 MB) one call ran past dispatch_hang_timeout. Now
+#   the engine counts a module's custom sections as it compiles it, and
+#   the call is refused up front (a RangeError) when they cannot be read
+#   within the CPU time the request has left, as the other runaway guards.
 use strict;
 use warnings;
 use Test::More;
@@ -97,6 +104,28 @@ export default { fetch() {
   return new Response(`${r.read}/${r.written} ${small.read}/${small.written} ${bytes}${seen || 'nothing seen'}`);
 } };},
     expect => [[200, '7/10 2/4 68 c3 a9 6c 6c 6f ef bf bd 78 nothing seen']]);
+
+# ---- WebAssembly.Module.customSections of 600,000 sections ---------------------
+{
+    my $leb = sub { my ($n) = @_; my $o = ''; do { my $b = $n & 0x7f; $n >>= 7; $o .= chr($n ? $b | 0x80 : $b) } while $n; $o };
+    my $custom = sub { my ($name, $content) = @_; my $p = $leb->(length $name) . $name . $content; "\0" . $leb->(length $p) . $p };
+    my $module = sub { "\0asm\x01\0\0\0" . join('', @_) };
+    hostile_case($t, 'WebAssembly.Module.customSections of a module of 600000 sections is refused up front',
+        fields => { 'wasm:many.wasm' => $module->(map { $custom->('x', '') } 1 .. 600_000),
+                    'wasm:few.wasm' => $module->($custom->('x', 'ab'), $custom->('y', 'c'), $custom->('x', '')) },
+        js => q{import many from './many.wasm';
+import few from './few.wasm';
+export default { fetch() {
+  const found = WebAssembly.Module.customSections(few, 'x').map((b) => new Uint8Array(b).length);
+  let out = `${found} ${WebAssembly.Module.customSections(few, 'z').length}`;
+  try { out += ` ${WebAssembly.Module.customSections(many, 'x').length}`; }
+  catch (e) { out += ` ${e.name}: ${e.message}`; }
+  return new Response(out);
+} };},
+        expect => [[200, '2,0 0 RangeError: WebAssembly.Module.customSections: a module of 600000 custom sections '
+                       . 'cannot be read within the CPU time this request has left']],
+        within => 5);
+}
 
 # ---- KV list() with a prefix or cursor longer than any key -----------------------
 {

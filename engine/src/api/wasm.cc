@@ -92,6 +92,14 @@ void own_memory(const v8::FunctionCallbackInfo<v8::Value> &info) {
   info.GetReturnValue().Set(frozen_list(isolate->GetCurrentContext(), items, 2));
 }
 
+// wasmCustomSections(module): how many custom sections the module has (0
+// for anything else), for the guard of WebAssembly.Module.customSections.
+void custom_sections(const v8::FunctionCallbackInfo<v8::Value> &info) {
+  const WasmMemoryDecl *decl =
+      info.Length() > 0 ? TenantIsolate::from(info.GetIsolate())->wasm_decl(info[0]) : nullptr;
+  info.GetReturnValue().Set(double(decl != nullptr ? decl->custom_sections : 0));
+}
+
 void track_memory(const v8::FunctionCallbackInfo<v8::Value> &info) {
   if (info.Length() < 2 || !info[0]->IsWasmMemoryObject() || !info[1]->IsNumber()) return;
   double extra = info[1].As<v8::Number>()->Value();
@@ -116,7 +124,9 @@ bool wasm_memory_decl(std::string_view bytes, WasmMemoryDecl *out) {
     Reader s{r.p, r.p + size};
     r.p += size;
     uint32_t count;
-    if (id == 2) {  // imports: count the memories, which come first in the index space
+    if (id == 0) {  // custom (WebAssembly.Module.customSections reads them all)
+      out->custom_sections++;
+    } else if (id == 2) {  // imports: count the memories, which come first in the index space
       if (!s.u32(&count)) return false;
       for (uint32_t i = 0; i < count; i++) {
         uint8_t kind, b;
@@ -181,6 +191,7 @@ void install_wasm_natives(v8::Local<v8::Context> context, v8::Local<v8::Object> 
   set_function(context, native, "isWasmModule", is_wasm_module);
   set_function(context, native, "wasmOwnMemory", own_memory);
   set_function(context, native, "trackWasmMemory", track_memory);
+  set_function(context, native, "wasmCustomSections", custom_sections);
 }
 
 }  // namespace dispatch

@@ -35,11 +35,12 @@ struct WasmMemoryDecl {
   bool exported = false;      // under export_name
   std::string export_name;
   uint64_t functions = 0;     // defined and imported
+  uint64_t custom_sections = 0;
 };
 
-// Reads the import, function, memory and export sections of a module
-// (bounds-checked: any bytes). False when they cannot be read (the caller
-// assumes the worst).
+// Reads the import, function, memory and export sections of a module, and
+// counts its custom sections (bounds-checked: any bytes). False when they
+// cannot be read (the caller assumes the worst).
 bool wasm_memory_decl(std::string_view bytes, WasmMemoryDecl *out);
 
 // The isolate's AllowWasmCodeGenerationCallback: true only while the
