@@ -32,6 +32,14 @@
 #   the engine counts a module's custom sections as it compiles it, and
 #   the call is refused up front (a RangeError) when they cannot be read
 #   within the CPU time the request has left, as the other runaway guards.
+# - new WebAssembly.Instance ended the worker. V8 makes a module's own
+#   tables whole as it instantiates it, in one call no stop request
+#   reaches: a module of 100 bytes declaring 20 funcref tables of 10M
+#   entries ran past dispatch_hang_timeout. The engine reads the tables'
+#   sizes as it compiles the module (32 bytes a funcref entry, 8 an
+#   externref one: what V8 took, measured), and an instance whose tables
+#   do not fit what is left of dispatch_memory_limit is a RangeError, as
+#   one whose memory does not.
 use strict;
 use warnings;
 use Test::More;
@@ -41,6 +49,9 @@ use Dispatch::Test;
 use Dispatch::Hostile;
 
 my $t = hostile_server(budget => 60);
+
+# WebAssembly's binary format: an unsigned LEB128 integer
+my $leb = sub { my ($n) = @_; my $o = ''; do { my $b = $n & 0x7f; $n >>= 7; $o .= chr($n ? $b | 0x80 : $b) } while $n; $o };
 
 # ---- HTMLRewriter's text and comment chunks ----------------------------------
 hostile_case($t, 'HTMLRewriter never hands its chunks\' constructor arguments to a replaced Array iterator',
@@ -107,7 +118,6 @@ export default { fetch() {
 
 # ---- WebAssembly.Module.customSections of 600,000 sections ---------------------
 {
-    my $leb = sub { my ($n) = @_; my $o = ''; do { my $b = $n & 0x7f; $n >>= 7; $o .= chr($n ? $b | 0x80 : $b) } while $n; $o };
     my $custom = sub { my ($name, $content) = @_; my $p = $leb->(length $name) . $name . $content; "\0" . $leb->(length $p) . $p };
     my $module = sub { "\0asm\x01\0\0\0" . join('', @_) };
     hostile_case($t, 'WebAssembly.Module.customSections of a module of 600000 sections is refused up front',
@@ -125,6 +135,26 @@ export default { fetch() {
         expect => [[200, '2,0 0 RangeError: WebAssembly.Module.customSections: a module of 600000 custom sections '
                        . 'cannot be read within the CPU time this request has left']],
         within => 5);
+}
+
+# ---- WebAssembly tables made whole at instantiation ------------------------------
+{
+    my $tables = sub {    # a module of nothing but its own funcref tables
+        my ($count, $entries) = @_;
+        my $payload = $leb->($count) . join('', map { "\x70\x00" . $leb->($entries) } 1 .. $count);
+        "\0asm\x01\0\0\0\x04" . $leb->(length $payload) . $payload;
+    };
+    hostile_case($t, 'new WebAssembly.Instance of 20 tables of 10M entries is a RangeError',
+        fields => { 'wasm:huge.wasm' => $tables->(20, 10_000_000), 'wasm:small.wasm' => $tables->(2, 1000) },
+        js => q{import huge from './huge.wasm';
+import small from './small.wasm';
+export default { async fetch() {
+  let out = new WebAssembly.Instance(small, {}) instanceof WebAssembly.Instance ? 'small made' : 'no';
+  try { new WebAssembly.Instance(huge, {}); out += ' huge made'; } catch (e) { out += ` ${e.name}`; }
+  try { await WebAssembly.instantiate(huge, {}); out += ' huge made'; } catch (e) { out += ` ${e.name}`; }
+  return new Response(out);
+} };},
+        expect => [[200, 'small made RangeError RangeError']], within => 5);
 }
 
 # ---- KV list() with a prefix or cursor longer than any key -----------------------
