@@ -16,6 +16,14 @@
 # - TextEncoder.encodeInto called the tenant's Uint8Array instanceof, length
 #   getter and set(): the encoded bytes went through them, and a length
 #   getter decided how much was written. Now captured intrinsics only.
+# - Blob, File and FormData, and formData() on a body (multipart and
+#   urlencoded), went through what a tenant can replace: the FormData's
+#   own list was handed to Array.prototype.push, filter, find and some (and
+#   destructured through the Array iterator), a Blob's shared bytes to
+#   push, set and subarray, a body's bytes to indexOf and subarray, and its
+#   part headers to String.prototype.replace, split, trim and a Map's get
+#   and set. Now captured intrinsics and null-prototype lists only (the
+#   parts given to a constructor are still iterated as WebIDL says).
 # - One client could stall Redis for every tenant without hitting a limit.
 #   KV list() sent its prefix (and cursor) to Redis whatever their length:
 #   a script that listed with a 5 MB prefix once a request (within 50 ms of
@@ -92,6 +100,64 @@ export default { async fetch() {
         my ($r) = @_;
         unlike $r->{content}, qr/symbol|object/, 'Evil was handed no INTERNAL token and no chunk record';
     });
+
+# ---- Blob, File, FormData and formData() ------------------------------------------
+hostile_case($t, 'Blob, File, FormData and formData() call nothing a tenant replaced',
+    js => q{
+let seen = '';
+let watching = false;
+const watch = (object, names) => {
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i];
+    const d = Object.getOwnPropertyDescriptor(object, name);
+    if (d.get) {
+      Object.defineProperty(object, name, { configurable: true, get() { if (watching) seen += `${String(name)} `; return d.get.call(this); } });
+    } else {
+      const f = d.value;
+      object[name] = function (...args) { if (watching) seen += `${String(name)} `; return Reflect.apply(f, this, args); };
+    }
+  }
+};
+const TA = Object.getPrototypeOf(Uint8Array.prototype);
+watch(Array.prototype, ['push', 'filter', 'find', 'findIndex', 'some', 'map', Symbol.iterator]);
+watch(String.prototype, ['replace', 'split', 'trim', 'indexOf', 'slice', 'toLowerCase', 'startsWith']);
+watch(RegExp.prototype, ['exec', 'test']);
+watch(Map.prototype, ['get', 'set', 'has']);
+watch(TA, ['set', 'subarray', 'indexOf', 'slice', 'length', 'buffer']);
+watch(File.prototype, ['name', 'lastModified']);
+watch(Blob.prototype, ['type', 'size']);
+watch(Math, ['max', 'min', 'trunc']);
+export default { async fetch() {
+  const bytes = new Uint8Array(3);
+  bytes[0] = 0x61; bytes[1] = 0x62; bytes[2] = 0x63;
+  // (the parts as Sets, made before: a constructor iterates its sequence
+  // as WebIDL says)
+  const inner = new Set(['z']);
+  const outer = new Set(['x\r\ny', bytes]);
+  const fileParts = new Set([bytes]);
+  watching = true;
+  const blob = new Blob(outer.add(new Blob(inner)), { type: 'Text/Plain', endings: 'native' });
+  const part = blob.slice(1, -1);
+  const fd = new FormData();
+  fd.append('a', 'one');
+  fd.append('f', new File(fileParts, 'n"a\nme.txt', { type: 'text/plain', lastModified: 5 }));
+  fd.append('b', blob, 'b.bin');
+  fd.set('a', 'two');
+  fd.delete('b');
+  const has = fd.has('f');
+  const all = fd.getAll('a');
+  const parsed = await new Response(fd).formData();
+  const form = await new Response('%3Fq=1&r=%20s', { headers: { 'content-type': 'application/x-www-form-urlencoded' } }).formData();
+  const text = await part.text();
+  const buffer = await blob.arrayBuffer();
+  watching = false;
+  const size = blob.size;
+  const file = parsed.get('f');
+  return new Response(`${size} ${buffer.byteLength} ${JSON.stringify(text)} ${has} ${all.length} `
+    + `${parsed.get('a')} ${file.name} ${await file.text()} ${file.type} ${form.get('?q')} [${form.get('r')}] `
+    + `${seen || 'nothing seen'}`);
+} };},
+    expect => [[200, '7 7 "\nyabc" true 1 two n"a' . "\n" . 'me.txt abc text/plain 1 [ s] nothing seen']]);
 
 # ---- TextEncoder.encodeInto ----------------------------------------------------
 hostile_case($t, 'TextEncoder.encodeInto calls no length getter, set() or instanceof of the tenant\'s',
