@@ -48,6 +48,18 @@
 #   externref one: what V8 took, measured), and an instance whose tables
 #   do not fit what is left of dispatch_memory_limit is a RangeError, as
 #   one whose memory does not.
+# - One client's request could keep a worker from serving anyone else for
+#   seconds, no limit hit. A script that dispatches to 50 others, each of
+#   which dispatches to 50 more (each run well inside its CPU limit), made
+#   one pass of the engine's dispatch pumps run 2,500 scripts back to back:
+#   for ~6 s nginx did not look at its sockets (a static location waited
+#   as long as every tenant). And a 0 ms timer started by a handler of
+#   nginx's pass over its timers ran in that same pass (ngx_current_msec
+#   does not move within it), so breaking the batch alone changed nothing.
+#   Now a pass of the pumps stops after 4 ms of wall time and the rest go
+#   first in the next, and a 0 ms timer started while one of the engine's
+#   timers fires runs after nginx's next look at its sockets
+#   (ngx_posted_next_events). The tree still runs to its end, interleaved.
 use strict;
 use warnings;
 use Test::More;
@@ -55,6 +67,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Dispatch::Test;
 use Dispatch::Hostile;
+use POSIX ();
 
 my $t = hostile_server(budget => 60);
 
@@ -222,6 +235,51 @@ export default { async fetch() {
 } };},
         expect => [[200, 'small made RangeError RangeError']], within => 5);
 }
+
+# ---- a tree of dispatches --------------------------------------------------------
+subtest 'a tree of 2,500 dispatches of one request leaves the worker serving others' => sub {
+    my $meta = '{"bindings":[{"type":"dispatch_namespace","name":"NS","namespace":"tenants"}]}';
+    for my $level (1, 2) {
+        my $next = 'tree' . ($level + 1);
+        $t->put_script('tenants', "tree$level", qq{export default { async fetch(request, env) {
+  const calls = [];
+  for (let i = 0; i < 50; i++) calls.push(env.NS.get('$next').fetch('http://x/').then((r) => r.text()));
+  return new Response(String((await Promise.all(calls)).length));
+} };}, metadata => $meta);
+    }
+    # a leaf: a millisecond or two of CPU, well inside the limit
+    $t->put_script('tenants', 'tree3', q{export default { fetch() {
+  let x = 0;
+  for (let i = 0; i < 2e6; i++) x += i;
+  return new Response(String(x));
+} };});
+    my @before = $t->worker_pids;
+    my $logpos = length $t->error_log;
+    is raw_request($t, '/t/tree3')->{status}, 200, 'a leaf answers';
+    pipe(my $from_root, my $to_parent) or die "pipe: $!";
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        close $from_root;
+        my $r = raw_request($t, '/t/tree1', timeout => 60);
+        print $to_parent "$r->{status} $r->{content}\n";
+        exit 0;
+    }
+    close $to_parent;
+    my @waits;
+    while (waitpid($pid, POSIX::WNOHANG()) == 0) {
+        my $g = raw_request($t, '/t/good', timeout => 30);
+        push @waits, $g->{elapsed} if $g->{status} == 200;
+        select undef, undef, undef, 0.05;
+    }
+    my $root = <$from_root> // '';
+    chomp $root;
+    is $root, '200 50', 'the root request answers, every dispatch of the tree done';
+    cmp_ok scalar(@waits), '>=', 3, 'another tenant was asked while the tree ran';
+    my ($longest) = sort { $b <=> $a } @waits;
+    cmp_ok $longest // 99, '<', 0.5, 'and answered each time within 0.5 s'
+        or diag('waits: ' . join(' ', map { sprintf '%.2f', $_ } @waits));
+    survived($t, \@before, $logpos, 'the tree');
+};
 
 # ---- KV list() with a prefix or cursor longer than any key -----------------------
 {
