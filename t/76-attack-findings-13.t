@@ -40,6 +40,10 @@
 #   the engine counts a module's custom sections as it compiles it, and
 #   the call is refused up front (a RangeError) when they cannot be read
 #   within the CPU time the request has left, as the other runaway guards.
+#   And WebAssembly.Module.exports and imports (an object for each of up to
+#   100,000 entries, ~20 ms a call) in a loop ran past the stop until the
+#   worker ended: they are called through a function of the runtime's now,
+#   where a stop lands, as WebAssembly.validate is.
 # - new WebAssembly.Instance ended the worker. V8 makes a module's own
 #   tables whole as it instantiates it, in one call no stop request
 #   reaches: a module of 100 bytes declaring 20 funcref tables of 10M
@@ -214,6 +218,28 @@ export default { fetch() {
         expect => [[200, '2,0 0 RangeError: WebAssembly.Module.customSections: a module of 600000 custom sections '
                        . 'cannot be read within the CPU time this request has left']],
         within => 5);
+}
+
+# ---- WebAssembly.Module.exports and imports in a loop -----------------------------
+{
+    my $section = sub { my ($id, $payload) = @_; chr($id) . $leb->(length $payload) . $payload };
+    my $N = 100_000;    # V8's most exports, and imports, of a module
+    my @names = map { sprintf '%090x', $_ } 1 .. $N;    # 9 MB: ~50 ms a call
+    my $type = $section->(1, "\x01\x60\x00\x00");    # () -> ()
+    my %modules = (
+        exports => "\0asm\x01\0\0\0" . $type . $section->(3, "\x01\x00")
+            . $section->(7, $leb->($N) . join('', map { $leb->(length $_) . $_ . "\x00\x00" } @names))
+            . $section->(10, "\x01\x02\x00\x0b"),
+        imports => "\0asm\x01\0\0\0" . $type
+            . $section->(2, $leb->($N) . join('', map { "\x01a" . $leb->(length $_) . $_ . "\x00\x00" } @names)),
+    );
+    for my $what (sort keys %modules) {
+        hostile_case($t, "a loop of WebAssembly.Module.$what of $N entries is stopped by the CPU limit",
+            fields => { 'wasm:m.wasm' => $modules{$what} },
+            js => "import mod from './m.wasm';\n"
+                . "export default { fetch() { for (;;) WebAssembly.Module.$what(mod); } };",
+            expect => [[503, qr/^exceeded_cpu\b/]], within => 5);
+    }
 }
 
 # ---- WebAssembly tables made whole at instantiation ------------------------------

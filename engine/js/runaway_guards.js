@@ -942,6 +942,9 @@ guardInterruptible(Object.prototype, '__lookupSetter__');
 
 // WebAssembly.validate decodes the whole module in C++ (2e7 bytes of
 // code: tens of milliseconds a call). WebAssembly appears late (prelude.js).
+// WebAssembly.Module.exports and imports make an object for each of up to
+// 100,000 entries in one C++ call (~20 ms), and a loop of them ran past
+// the stop until the worker ended.
 // WebAssembly.Module.customSections decodes every custom section's name and
 // copies each match into an ArrayBuffer in one C++ call, more than linearly
 // (the ArrayBuffers' bookkeeping): 600,000 empty sections (a 2.4 MB module)
@@ -951,6 +954,8 @@ const GUARD_CUSTOM_SECTIONS_PER_MS = 200;
 lateStep(() => {
   if (typeof WebAssembly !== 'object' || WebAssembly === null) return false;
   guardInterruptible(WebAssembly, 'validate');
+  guardInterruptible(WebAssembly.Module, 'exports');
+  guardInterruptible(WebAssembly.Module, 'imports');
   guardWrap(WebAssembly.Module, 'customSections', (self, args) => {
     const count = native.wasmCustomSections(args[0]);
     if (count > guardCpuBudgetMs() * GUARD_CUSTOM_SECTIONS_PER_MS) {
