@@ -36,6 +36,10 @@ static void ngx_http_dispatch_timer_start(dispatch_timer_t *t, uint64_t msec);
 static void ngx_http_dispatch_timer_stop(dispatch_timer_t *t);
 static void ngx_http_dispatch_timer_destroy(dispatch_timer_t *t);
 static void ngx_http_dispatch_timer_handler(ngx_event_t *ev);
+
+/* how many of the engine's timer handlers are running (nested: one may
+ * start another's work) */
+static ngx_uint_t  ngx_http_dispatch_timers_firing;
 static void ngx_http_dispatch_wake(void *data, void *request_ctx);
 static int ngx_http_dispatch_exiting(void *data);
 static void ngx_http_dispatch_log(void *data, void *request_ctx,
@@ -203,8 +207,23 @@ ngx_http_dispatch_timer_start(dispatch_timer_t *t, uint64_t msec)
     /* ngx_add_timer keeps an armed timer when the new time is close to the
      * old one; deadlines here must be exact */
 
-    if (t->event.timer_set) {
-        ngx_del_timer(&t->event);
+    ngx_http_dispatch_timer_stop(t);
+
+    /*
+     * "At once", asked while one of these timers fires, runs after the next
+     * look at the sockets: nginx runs every timer that is due in one pass,
+     * and ngx_current_msec does not move within it, so a 0 ms timer added
+     * by a handler of the pass ran in the same pass; dispatches that start
+     * dispatches (a tree of one client's request, no limit hit) chained
+     * that way and kept the worker from serving any connection for
+     * seconds. ngx_posted_next_events waits for one epoll_wait(0); the
+     * 1 ms timer beside it keeps a worker that is shutting down alive
+     * until then, and whichever comes first cancels the other.
+     */
+
+    if (msec == 0 && ngx_http_dispatch_timers_firing) {
+        ngx_post_event(&t->event, &ngx_posted_next_events);
+        msec = 1;
     }
 
     ngx_add_timer(&t->event, (ngx_msec_t) msec);
@@ -217,6 +236,10 @@ ngx_http_dispatch_timer_stop(dispatch_timer_t *t)
     if (t->event.timer_set) {
         ngx_del_timer(&t->event);
     }
+
+    if (t->event.posted) {
+        ngx_delete_posted_event(&t->event);
+    }
 }
 
 
@@ -224,11 +247,6 @@ static void
 ngx_http_dispatch_timer_destroy(dispatch_timer_t *t)
 {
     ngx_http_dispatch_timer_stop(t);
-
-    if (t->event.posted) {
-        ngx_delete_posted_event(&t->event);
-    }
-
     ngx_free(t);
 }
 
@@ -239,7 +257,14 @@ ngx_http_dispatch_timer_handler(ngx_event_t *ev)
     dispatch_timer_t  *t;
 
     t = ev->data;
-    t->handler(t->arg);
+
+    /* posted and timed both (see timer_start): the first to come runs */
+
+    ngx_http_dispatch_timer_stop(t);
+
+    ngx_http_dispatch_timers_firing++;
+    t->handler(t->arg);  /* may destroy t */
+    ngx_http_dispatch_timers_firing--;
 }
 
 

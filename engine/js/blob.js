@@ -21,28 +21,44 @@ function blobPartsBytes(parts, endings, what) {
   if (!isObject(parts) || typeof parts[Symbol.iterator] !== 'function') {
     throw new TypeError(`${what}: the parts must be a sequence`);
   }
-  const chunks = [];
+  // The parts are the tenant's sequence, iterated as WebIDL says; the list
+  // made of them, and the Blobs' shared bytes in it, go through nothing a
+  // tenant can replace (prelude.js).
+  const chunks = listNew();
   let total = 0;
   for (const part of parts) {
     let bytes;
     if (blobIs(part)) bytes = blobBytes(part);
-    else if (isArrayBuffer(part) || ArrayBuffer.isView(part)) bytes = copyBytes(part);
+    else if (isArrayBuffer(part) || ArrayBufferIsView(part)) bytes = copyBytes(part);
     else {
       let text = toUSVString(part);
-      if (endings === 'native') text = text.replace(/\r\n?/g, '\n');
+      if (endings === 'native') text = blobNativeEndings(text);
       bytes = utf8Encode(text);
     }
-    chunks.push(bytes);
-    total += bytes.length;
+    listPush(chunks, bytes);
+    total += TypedArrayPrototypeGetLength(bytes);
   }
   if (chunks.length === 1) return chunks[0]; // a Blob's bytes may be shared: they never change
   const out = new Uint8Array(total);
   let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.length;
+  for (let i = 0; i < chunks.length; i++) {
+    TypedArrayPrototypeSet(out, chunks[i], offset);
+    offset += TypedArrayPrototypeGetLength(chunks[i]);
   }
   return out;
+}
+
+// CRLF and CR as LF (endings: "native", as on Linux).
+function blobNativeEndings(text) {
+  let out = '';
+  let start = 0;
+  for (let i = 0; i < text.length; i++) {
+    if (StringPrototypeCharCodeAt(text, i) !== 0x0D) continue;
+    out += `${StringPrototypeSlice(text, start, i)}\n`;
+    if (StringPrototypeCharCodeAt(text, i + 1) === 0x0A) i++;
+    start = i + 1;
+  }
+  return start === 0 ? text : out + StringPrototypeSlice(text, start);
 }
 
 function blobOptions(options, what) {
@@ -57,8 +73,8 @@ function blobOptions(options, what) {
 // Relative index as slice() takes it: negative counts from the end.
 function blobIndex(value, size, fallback) {
   if (value === undefined) return fallback;
-  const n = Math.trunc(Number(value)) || 0;
-  return n < 0 ? Math.max(size + n, 0) : Math.min(n, size);
+  const n = MathTrunc(Number(value)) || 0;
+  return n < 0 ? MathMax(size + n, 0) : MathMin(n, size);
 }
 
 class Blob {
@@ -77,7 +93,7 @@ class Blob {
   }
 
   get size() {
-    return this.#bytes.length;
+    return TypedArrayPrototypeGetLength(this.#bytes);
   }
 
   get type() {
@@ -85,10 +101,10 @@ class Blob {
   }
 
   slice(start = undefined, end = undefined, contentType = undefined) {
-    const size = this.#bytes.length;
+    const size = TypedArrayPrototypeGetLength(this.#bytes);
     const from = blobIndex(start, size, 0);
     const to = blobIndex(end, size, size);
-    return blobCreate(this.#bytes.subarray(from, Math.max(from, to)),
+    return blobCreate(TypedArrayPrototypeSubarray(this.#bytes, from, MathMax(from, to)),
       contentType === undefined ? '' : blobType(contentType));
   }
 
@@ -97,7 +113,7 @@ class Blob {
   }
 
   async arrayBuffer() {
-    return copyBytes(this.#bytes).buffer;
+    return TypedArrayPrototypeGetBuffer(copyBytes(this.#bytes));
   }
 
   async bytes() {
@@ -146,7 +162,7 @@ class File extends Blob {
     super(fileBits, options);
     this.#name = toUSVString(fileName);
     const { lastModified = undefined } = toDictionary(options, 'File');
-    this.#lastModified = lastModified === undefined ? DateNow() : Math.trunc(Number(lastModified)) || 0;
+    this.#lastModified = lastModified === undefined ? DateNow() : MathTrunc(Number(lastModified)) || 0;
   }
 
   get name() {

@@ -174,23 +174,30 @@ class TextEncoder {
   // Writes as many whole characters as fit; read counts UTF-16 code units.
   encodeInto(source, destination) {
     requireArgs(arguments.length, 2, 'TextEncoder.encodeInto');
-    if (!(destination instanceof Uint8Array)) throw new TypeError('encodeInto: the destination must be a Uint8Array');
+    // Captured intrinsics only (prelude.js): the tenant's instanceof, length
+    // getter or set() would be handed the encoded bytes, and decide how many
+    // are written.
+    if (TypedArrayPrototypeGetSymbolToStringTag(destination) !== 'Uint8Array') {
+      throw new TypeError('encodeInto: the destination must be a Uint8Array');
+    }
     const string = toDOMString(source);
     const bytes = utf8Encode(string);
-    if (bytes.length <= destination.length) {
-      destination.set(bytes);
-      return { read: string.length, written: bytes.length };
+    const length = TypedArrayPrototypeGetLength(bytes);
+    const room = TypedArrayPrototypeGetLength(destination);
+    if (length <= room) {
+      TypedArrayPrototypeSet(destination, bytes);
+      return { read: string.length, written: length };
     }
     let read = 0;
     let written = 0;
-    while (written < bytes.length) {
+    while (written < length) {
       const lead = bytes[written];
       const size = lead < 0x80 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4;
-      if (written + size > destination.length) break;
+      if (written + size > room) break;
       written += size;
       read += size === 4 ? 2 : 1;
     }
-    destination.set(bytes.subarray(0, written));
+    TypedArrayPrototypeSet(destination, TypedArrayPrototypeSubarray(bytes, 0, written));
     return { read, written };
   }
 }

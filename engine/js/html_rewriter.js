@@ -302,12 +302,21 @@ class EndTag {
 }
 
 // Text chunks and comments: the same edits around a piece of the document.
+// Text and Comment have constructors of their own: a class without one gets
+// V8's default `constructor(...args) { super(...args); }`, whose spread ran
+// the tenant's Array.prototype[Symbol.iterator] on [INTERNAL, state]; and
+// super() calls whatever the tenant made the class's [[Prototype]], so
+// nothing goes through it (the state is set after, by htmlChunkInit, which
+// throws for an object HtmlChunk's constructor did not make; a binding, not
+// a static a tenant could replace).
+let htmlChunkInit;
 class HtmlChunk {
   #s;
 
-  constructor(key, state) {
-    if (key !== INTERNAL) throw new TypeError('Illegal constructor');
-    this.#s = state;
+  static {
+    htmlChunkInit = (chunk, state) => {
+      chunk.#s = state;
+    };
   }
 
   static state(chunk, what) {
@@ -360,6 +369,12 @@ function chunkMethods(cls, what) {
 }
 
 class Text extends HtmlChunk {
+  constructor(key, state) {
+    if (key !== INTERNAL) throw new TypeError('Illegal constructor');
+    super();
+    htmlChunkInit(this, state);
+  }
+
   get text() {
     return HtmlChunk.state(this, 'Text').text;
   }
@@ -371,6 +386,12 @@ class Text extends HtmlChunk {
 chunkMethods(Text, 'Text');
 
 class Comment extends HtmlChunk {
+  constructor(key, state) {
+    if (key !== INTERNAL) throw new TypeError('Illegal constructor');
+    super();
+    htmlChunkInit(this, state);
+  }
+
   get text() {
     return HtmlChunk.state(this, 'Comment').text;
   }

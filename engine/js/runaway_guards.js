@@ -942,9 +942,27 @@ guardInterruptible(Object.prototype, '__lookupSetter__');
 
 // WebAssembly.validate decodes the whole module in C++ (2e7 bytes of
 // code: tens of milliseconds a call). WebAssembly appears late (prelude.js).
+// WebAssembly.Module.exports and imports make an object for each of up to
+// 100,000 entries in one C++ call (~20 ms), and a loop of them ran past
+// the stop until the worker ended.
+// WebAssembly.Module.customSections decodes every custom section's name and
+// copies each match into an ArrayBuffer in one C++ call, more than linearly
+// (the ArrayBuffers' bookkeeping): 600,000 empty sections (a 2.4 MB module)
+// took over a second, past dispatch_hang_timeout. A module's sections
+// (counted as the engine compiled it) are sized by the CPU time left.
+const GUARD_CUSTOM_SECTIONS_PER_MS = 200;
 lateStep(() => {
   if (typeof WebAssembly !== 'object' || WebAssembly === null) return false;
   guardInterruptible(WebAssembly, 'validate');
+  guardInterruptible(WebAssembly.Module, 'exports');
+  guardInterruptible(WebAssembly.Module, 'imports');
+  guardWrap(WebAssembly.Module, 'customSections', (self, args) => {
+    const count = native.wasmCustomSections(args[0]);
+    if (count > guardCpuBudgetMs() * GUARD_CUSTOM_SECTIONS_PER_MS) {
+      throw new RangeError(`WebAssembly.Module.customSections: a module of ${count} custom sections `
+        + 'cannot be read within the CPU time this request has left');
+    }
+  });
   return true;
 });
 

@@ -1100,6 +1100,7 @@ v8::MaybeLocal<v8::Module> TenantIsolate::compile_wasm_module(const std::string 
     decl = WasmMemoryDecl();
     decl.own = true;
     decl.functions = bytes.size() / 4;  // a function takes at least 4 bytes
+    decl.custom_sections = bytes.size() / 3;  // and a custom section 3
   }
   size_t code_bytes = bytes.size() * kWasmCodeBytesPerWireByte +
                       size_t(std::min<uint64_t>(decl.functions, bytes.size())) * kWasmCodeBytesPerFunction;

@@ -263,7 +263,23 @@ void kv_list(const v8::FunctionCallbackInfo<v8::Value> &info) {
   const std::string *space;
   std::string unused;
   if (!prologue(info, false, &space, &unused)) return;
-  std::string prefix = info.Length() > 1 && info[1]->IsString() ? to_std_string(isolate, info[1]) : "";
+  // A prefix or a cursor is a key's worth at most: Redis reads each
+  // operation's arguments whole, in the one thread every tenant's KV, every
+  // script load and the management API wait on (a list() of a 5 MB prefix
+  // held it ~0.3 s, every 50 ms request of one client, no limit hit). A
+  // longer prefix matches no key; a longer cursor was never given out.
+  auto too_long = [&](int i) {
+    return info.Length() > i && info[i]->IsString() &&
+           size_t(info[i].As<v8::String>()->Length()) > kMaxKeyBytes;  // each unit a byte at least
+  };
+  bool no_match = too_long(1);
+  if (too_long(3)) {
+    throw_error(isolate, v8::Exception::TypeError, "KV list(): invalid cursor");
+    return;
+  }
+  std::string prefix = info.Length() > 1 && info[1]->IsString() && !no_match
+                           ? to_std_string(isolate, info[1]) : "";
+  if (prefix.size() > kMaxKeyBytes) no_match = true;
   uint32_t limit = info.Length() > 2 && info[2]->IsUint32() ? info[2].As<v8::Uint32>()->Value()
                                                             : kMaxListLimit;
   if (limit < 1 || limit > kMaxListLimit) {
@@ -271,6 +287,18 @@ void kv_list(const v8::FunctionCallbackInfo<v8::Value> &info) {
     return;
   }
   std::string cursor = info.Length() > 3 && info[3]->IsString() ? to_std_string(isolate, info[3]) : "";
+  if (cursor.size() > kMaxKeyBytes) {
+    throw_error(isolate, v8::Exception::TypeError, "KV list(): invalid cursor");
+    return;
+  }
+  if (no_match) {
+    start(info, [](KvStore &, Done done) {
+      KvResult none;
+      none.list_complete = true;
+      done(std::move(none), shape_list);
+    });
+    return;
+  }
   std::string s = *space;
   start(info, [s, prefix, limit, cursor](KvStore &kv, Done done) {
     kv.list(s, prefix, limit, cursor, [done](KvResult r) { done(std::move(r), shape_list); });

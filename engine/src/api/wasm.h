@@ -35,11 +35,13 @@ struct WasmMemoryDecl {
   bool exported = false;      // under export_name
   std::string export_name;
   uint64_t functions = 0;     // defined and imported
+  uint64_t custom_sections = 0;
+  uint64_t table_bytes = 0;   // what its own tables take when instantiated
 };
 
-// Reads the import, function, memory and export sections of a module
-// (bounds-checked: any bytes). False when they cannot be read (the caller
-// assumes the worst).
+// Reads the import, function, table, memory and export sections of a
+// module, and counts its custom sections (bounds-checked: any bytes). False
+// when they cannot be read (the caller assumes the worst).
 bool wasm_memory_decl(std::string_view bytes, WasmMemoryDecl *out);
 
 // The isolate's AllowWasmCodeGenerationCallback: true only while the
