@@ -4,6 +4,7 @@
 
 #include "api/dispatch.h"
 #include "api/fetch.h"
+#include "memory_budget.h"
 #include "tenant_isolate.h"
 
 namespace dispatch {
@@ -40,6 +41,10 @@ void RequestScope::operator delete(void *block, size_t size) {
 }
 
 RequestScope::~RequestScope() { leave_isolate(); }
+
+RequestScope::PendingTimer::~PendingTimer() {
+  if (charged != nullptr) charged->refund(kBytes);
+}
 
 void RequestHead::reserve(size_t bytes) {
   block_.reset(bytes ? new char[bytes] : nullptr);

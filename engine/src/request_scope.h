@@ -30,6 +30,7 @@
 
 namespace dispatch {
 
+class MemoryBudget;
 class TenantIsolate;
 struct FetchCall;
 struct DispatchCall;
@@ -185,9 +186,18 @@ class RequestScope {
 
   // What the request started, owned here.
   struct PendingTimer {
+    PendingTimer() = default;
+    PendingTimer(const PendingTimer &) = delete;
+    PendingTimer &operator=(const PendingTimer &) = delete;
+    ~PendingTimer();
     v8::Global<v8::Function> callback;
     std::unique_ptr<Timer> timer;
     uint64_t interval_ms = 0;  // 0: fires once
+    // The isolate's budget, charged kBytes while the timer is pending: its
+    // host timer, this map's node and the callback's handle are memory
+    // outside V8's heap (10,000 pending timers, an isolate's most, ~5 MB).
+    MemoryBudget *charged = nullptr;
+    static constexpr size_t kBytes = 512;
   };
   std::unordered_map<uint64_t, PendingTimer> timers;                   // by timer id
   std::unordered_map<uint64_t, v8::Global<v8::Promise::Resolver>> io;  // by operation id

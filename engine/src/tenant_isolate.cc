@@ -1531,6 +1531,11 @@ uint64_t TenantIsolate::set_timer(v8::Local<v8::Function> callback, uint64_t del
   }
   uint64_t id = next_timer_id_++;
   RequestScope::PendingTimer &t = scope->timers[id];
+  // Counted as it is made, judged after the turn as any memory the script
+  // holds: a check of what is left on every setTimeout would measure the
+  // heap each time.
+  budget_->charge_anyway(RequestScope::PendingTimer::kBytes);
+  t.charged = budget_.get();
   t.callback.Reset(isolate_, callback);
   t.interval_ms = repeat ? std::max<uint64_t>(delay_ms, 1) : 0;
   // The Timer lives in the scope, so the scope outlives every firing.
