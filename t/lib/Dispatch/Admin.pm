@@ -261,8 +261,8 @@ sub node_json_in {
 
 # Uploads each app of APPS (name => {meta, flags}) into namespace NS as
 # wrangler would: BUNDLES->{name} as index.js, beside it the modules wrangler
-# wrote (MODULES->{name}{path}: .wasm as application/wasm, others as data);
-# one envelope_ok each.
+# wrote (MODULES->{name}{path}: .wasm as application/wasm, .js and .mjs as
+# ES modules, others as data); one envelope_ok each.
 sub upload_apps {
     my ($t, $ns, $date, $apps, $bundles, $modules) = @_;
     local $Test::Builder::Level = $Test::Builder::Level + 1;
@@ -273,7 +273,8 @@ sub upload_apps {
             metadata => { main_module => 'index.js', compatibility_date => $date, %{ $o->{meta} || {} },
                           ($o->{flags} ? (compatibility_flags => $o->{flags}) : ()) },
             files => [[ 'index.js', 'index.js', 'application/javascript+module', $bundles->{$name} ],
-                      map { [ $_, $_, /\.wasm$/ ? 'application/wasm' : 'application/octet-stream', $extra->{$_} ] }
+                      map { [ $_, $_, /\.wasm$/ ? 'application/wasm' : /\.m?js$/ ? 'application/javascript+module'
+                                  : 'application/octet-stream', $extra->{$_} ] }
                           sort keys %$extra]),
             "$name uploads");
     }

@@ -1,0 +1,162 @@
+#!/usr/bin/perl
+# Full-stack frameworks whose own build emits the worker: each app's
+# sources (t/data/frameworks4/APP) are built in a temp dir with the
+# framework's CLI, the way its Cloudflare template builds them, then
+# deployed as wrangler deploys that output (`wrangler deploy --dry-run
+# --outdir` over the framework's wrangler config: the entry and the modules
+# beside it), uploaded through the management API and driven over HTTP
+# through nginx. Pages are rendered by the worker (env.ASSETS is not
+# supported; no static asset is requested). Every package pinned in
+# t/clients/package.json; scripts/setup-deps installs them.
+use strict;
+use warnings;
+use Test::More;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Dispatch::Test;
+use Dispatch::Admin;
+use File::Find ();
+use File::Temp qw(tempdir);
+use JSON::PP qw(decode_json encode_json);
+use IO::Socket::INET;
+use POSIX ();
+use Time::HiRes ();
+
+my $WRANGLER = npm_tool_or_skip('.bin/wrangler');
+npm_tool_or_skip("$_/package.json")
+    for qw(vite @cloudflare/vite-plugin react-router @react-router/dev isbot react react-dom);
+my $DATA = "$FindBin::Bin/data/frameworks4";
+
+# name => { build: the framework's build command, meta: what wrangler's
+# config gives the upload (bindings, compatibility date and flags) }
+my %APPS = (
+    'react-router' => { build => [qw(node_modules/.bin/react-router build)],
+                        meta => { compatibility_date => '2025-04-04',
+                                  bindings => [{ type => 'plain_text', name => 'GREETING', text => 'Hello from Cloudflare' }] } },
+);
+
+# ------------------------------------------------------------- build, deploy
+
+# Each app copied into a temp dir beside the pinned node_modules, all built
+# at once (at most 90 s each), then bundled by wrangler at once.
+my (%DIR, %BUNDLE, %MODULES);
+{
+    my @names = sort keys %APPS;
+    my %pid;
+    for my $name (@names) {
+        my $dir = $DIR{$name} = tempdir("dispatch-fw4-$name-XXXXXX", TMPDIR => 1, CLEANUP => 1);
+        system('cp', '-R', "$DATA/$name/.", $dir) == 0 or die "cp $name";
+        symlink(npm_dir() . '/node_modules', "$dir/node_modules") or die "symlink: $!";
+        my $pid = fork // die "fork: $!";
+        if (!$pid) {
+            chdir $dir or die "$dir: $!";
+            open STDOUT, '>', "$dir/build.log" or die;
+            open STDERR, '>&', \*STDOUT;
+            %ENV = (PATH => $ENV{PATH}, HOME => $dir, XDG_CONFIG_HOME => "$dir/config", NO_COLOR => '1', CI => 'true',
+                    WRANGLER_SEND_METRICS => 'false', ASTRO_TELEMETRY_DISABLED => '1', NODE_ENV => 'production');
+            { no warnings 'exec'; exec 'timeout', 90, @{ $APPS{$name}{build} } }
+            POSIX::_exit(127);
+        }
+        $pid{$pid} = $name;
+    }
+    my %built;
+    while ((my $pid = waitpid(-1, 0)) > 0) {
+        my $name = delete $pid{$pid} // next;
+        $built{$name} = $? == 0;
+        ok $built{$name}, "$name builds" or diag `tail -n 30 $DIR{$name}/build.log`;
+    }
+    my @results = wrangler_dry_runs($WRANGLER, [ map { $DIR{$_} } @names ], 100);
+    for my $i (0 .. $#names) {
+        my ($name, $rc, $out) = ($names[$i], @{ $results[$i] });
+        is $rc, 0, "wrangler deploys $name" or diag $out;
+        my $outdir = "$DIR{$name}/out";
+        my $read = sub { local $/; open my $b, '<', "$outdir/$_[0]" or die "$name: no out/$_[0]"; binmode $b; <$b> };
+        $BUNDLE{$name} = $read->('index.js');
+        File::Find::find({ no_chdir => 1, wanted => sub {
+            return unless -f;
+            (my $rel = $File::Find::name) =~ s{^\Q$outdir\E/}{};
+            $MODULES{$name}{$rel} = $read->($rel) unless $rel eq 'index.js' || $rel =~ m{(^|/)\.|\.map$|^README};
+        } }, $outdir) if -d $outdir;
+    }
+}
+
+my $t = apps_server();
+envelope_ok(api($t, POST => '', json => { name => 'apps' }), 'a namespace for the apps');
+upload_apps($t, 'apps', '2025-04-04', \%APPS, \%BUNDLE, \%MODULES);
+
+sub on {
+    my ($app, $method, $path, %o) = @_;
+    return $t->request($method, $path, timeout => 20, %o, host => "$app.test");
+}
+sub json_of { my ($r) = @_; return eval { decode_json($r->{content}) } // { unparsed => $r->{content} } }
+sub header_of { my ($r, $name) = @_; my $h = $r->{headers}{$name} // ''; return ref $h ? join(', ', @$h) : $h }
+
+# ------------------------------------------------------------- React Router
+
+# Seconds from sending REQUEST (raw HTTP) to the first time the response so
+# far matches each of PATTERNS, and the whole response.
+sub arrival_times {
+    my ($request, @patterns) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $t->port, Timeout => 10) or die "connect: $!";
+    my $t0 = Time::HiRes::time();
+    print {$s} $request;
+    my ($got, @at) = ('');
+    while (sysread($s, my $buf, 65536)) {
+        $got .= $buf;
+        for my $i (0 .. $#patterns) { $at[$i] //= Time::HiRes::time() - $t0 if $got =~ $patterns[$i] }
+    }
+    return (\@at, $got);
+}
+
+{
+    my $r = on('react-router', GET => '/?name=Ada', headers => { 'User-Agent' => 'Mozilla/5.0 test' });
+    is $r->{status}, 200, 'react-router: the home page renders';
+    like $r->{content}, qr{<h1>Hello from Cloudflare<!-- -->, <!-- -->Ada<!-- -->!</h1>}, 'react-router: with the loader\'s env var and query';
+    like $r->{content}, qr{<p id="ua">Mozilla/5.0 test</p>}, 'react-router: and a request header';
+    like $r->{content}, qr{<title>RR on Workers</title>}, 'react-router: meta() in the head';
+    like $r->{content}, qr{window.__reactRouterContext = }, 'react-router: the hydration context is streamed';
+    is header_of($r, 'content-type'), 'text/html', 'react-router: Content-Type from entry.server';
+
+    $r = on('react-router', GET => '/api/time', headers => { 'User-Agent' => 'curl' });
+    is_deeply json_of($r), { method => 'GET', path => '/api/time', ok => JSON::PP::true }, 'react-router: a resource route answers JSON';
+    is header_of($r, 'cache-control'), 'no-store', 'react-router: with its headers';
+
+    $r = on('react-router', GET => '/no/such/page');
+    is $r->{status}, 404, 'react-router: an unknown path is a 404';
+    like $r->{content}, qr{<h1>404</h1>}, 'react-router: rendered by the root ErrorBoundary';
+
+    $r = on('react-router', POST => '/guestbook', content => 'name=Grace+Hopper',
+            headers => { 'Content-Type' => 'application/x-www-form-urlencoded' });
+    is $r->{status}, 302, 'react-router: the form action redirects';
+    is header_of($r, 'location'), '/guestbook?signed=Grace%20Hopper', 'react-router: where the action says';
+    like header_of($r, 'set-cookie'), qr{^signed=Grace%20Hopper; Path=/; HttpOnly$}, 'react-router: with the action\'s cookie';
+    $r = on('react-router', GET => '/guestbook?signed=Grace%20Hopper');
+    like $r->{content}, qr{<li>Grace Hopper</li>}, 'react-router: the next render shows what the action stored';
+
+    $r = on('react-router', POST => '/guestbook', content => 'name=',
+            headers => { 'Content-Type' => 'application/x-www-form-urlencoded' });
+    is $r->{status}, 400, 'react-router: an invalid form is the action\'s 400';
+    like $r->{content}, qr{<p class="error">name is required</p>}, 'react-router: rendered with the action data';
+
+    $r = on('react-router', GET => '/guestbook.data');
+    is $r->{status}, 200, 'react-router: a client navigation\'s single-fetch .data request';
+    like $r->{content}, qr{Grace Hopper}, 'react-router: carries the loader data (turbo-stream)';
+
+    # isbot() takes a bare "Mozilla/5.0" for a bot: a browser's whole string
+    my $BROWSER = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36';
+    my ($at, $whole) = arrival_times("GET /slow HTTP/1.1\r\nHost: react-router.test\r\nUser-Agent: $BROWSER\r\nConnection: close\r\n\r\n",
+                                     qr{loading\.\.\.}, qr{late data arrived});
+    like $whole, qr{<p>early data</p>.*loading\.\.\..*<p id="late">late data arrived</p>}s,
+        'react-router: streaming SSR sends the Suspense fallback, then the deferred data'
+        or diag $whole;
+    ok defined $at->[0] && defined $at->[1] && $at->[1] - $at->[0] > 0.4,
+        'react-router: the shell arrives before the 600 ms loader promise resolves'
+        or diag explain $at;
+
+    $r = on('react-router', GET => '/slow', headers => { 'User-Agent' => 'Googlebot/2.1' });
+    unlike $r->{content}, qr{loading\.\.\.}, 'react-router: a bot waits for allReady: no fallback';
+    like $r->{content}, qr{<p id="late">late data arrived</p>}, 'react-router: the deferred data inline';
+}
+
+is_deeply [ $t->error_log_alerts ], [], 'no alerts in the error log';
+done_testing;
