@@ -24,7 +24,7 @@ use Time::HiRes ();
 
 my $WRANGLER = npm_tool_or_skip('.bin/wrangler');
 npm_tool_or_skip("$_/package.json")
-    for qw(vite @cloudflare/vite-plugin react-router @react-router/dev isbot react react-dom);
+    for qw(vite @cloudflare/vite-plugin react-router @react-router/dev isbot react react-dom astro @astrojs/cloudflare);
 my $DATA = "$FindBin::Bin/data/frameworks4";
 
 # name => { build: the framework's build command, meta: what wrangler's
@@ -33,6 +33,13 @@ my %APPS = (
     'react-router' => { build => [qw(node_modules/.bin/react-router build)],
                         meta => { compatibility_date => '2025-04-04',
                                   bindings => [{ type => 'plain_text', name => 'GREETING', text => 'Hello from Cloudflare' }] } },
+    # Astro's worker asks env.ASSETS for every path no route matches; the
+    # service binding to 'no-assets' stands in for an empty asset directory.
+    astro => { build => [qw(node_modules/.bin/astro build)],
+               flags => [qw(nodejs_compat global_fetch_strictly_public)],
+               meta => { compatibility_date => '2025-05-21',
+                         bindings => [{ type => 'plain_text', name => 'SITE_NAME', text => 'Astro on Workers' },
+                                      { type => 'service', name => 'ASSETS', service => 'no-assets' }] } },
 );
 
 # ------------------------------------------------------------- build, deploy
@@ -83,6 +90,10 @@ my (%DIR, %BUNDLE, %MODULES);
 my $t = apps_server();
 envelope_ok(api($t, POST => '', json => { name => 'apps' }), 'a namespace for the apps');
 upload_apps($t, 'apps', '2025-04-04', \%APPS, \%BUNDLE, \%MODULES);
+envelope_ok(curl_upload($t, 'apps', 'no-assets', metadata => { main_module => 'index.js', compatibility_date => '2025-04-04' },
+    files => [[ 'index.js', 'index.js', 'application/javascript+module',
+                'export default { fetch: () => new Response("Not Found", { status: 404 }) };' ]]),
+    'no-assets uploads');
 
 sub on {
     my ($app, $method, $path, %o) = @_;
@@ -156,6 +167,45 @@ sub arrival_times {
     $r = on('react-router', GET => '/slow', headers => { 'User-Agent' => 'Googlebot/2.1' });
     unlike $r->{content}, qr{loading\.\.\.}, 'react-router: a bot waits for allReady: no fallback';
     like $r->{content}, qr{<p id="late">late data arrived</p>}, 'react-router: the deferred data inline';
+}
+
+# ------------------------------------------------------------- Astro
+
+{
+    my $r = on('astro', GET => '/?name=Ada', headers => { 'X-Request-Id' => 'req-42' });
+    is $r->{status}, 200, 'astro: the SSR page renders';
+    like $r->{content}, qr{<h1>Hello, Ada!</h1>}, 'astro: with the query';
+    like $r->{content}, qr{<title>Astro on Workers</title>.*<p id="site">Astro on Workers</p>}s, 'astro: Astro.locals.runtime.env';
+    like $r->{content}, qr{<p id="request-id">req-42</p>}, 'astro: middleware locals';
+    like $r->{content}, qr{<li>alpha</li><li>beta</li><li>gamma</li>}, 'astro: an expression\'s list';
+    is header_of($r, 'x-powered-by-middleware'), 'astro', 'astro: middleware sets a response header';
+    like header_of($r, 'set-cookie'), qr{^visits=1; Path=/; HttpOnly$}, 'astro: Astro.cookies.set';
+    like on('astro', GET => '/', headers => { Cookie => 'visits=4' })->{content}, qr{<p id="visits">visit 5</p>},
+        'astro: Astro.cookies.get';
+
+    $r = on('astro', GET => '/posts/second');
+    like $r->{content}, qr{<h1>The second post</h1><p>slug: second</p>}, 'astro: a dynamic route\'s params';
+    $r = on('astro', GET => '/posts/third');
+    is $r->{status}, 404, 'astro: a page answering 404';
+    like $r->{content}, qr{<h1>Page not found</h1>}, 'astro: renders the 404 page';
+    $r = on('astro', GET => '/no/such/page');
+    is $r->{status}, 404, 'astro: an unknown path (env.ASSETS 404) is a 404';
+    like $r->{content}, qr{<p id="path">/no/such/page</p>}, 'astro: rendered by the SSR 404 page';
+
+    $r = on('astro', GET => '/api/hello.json?who=grace');
+    is_deeply json_of($r), { hello => 'grace', site => 'Astro on Workers' }, 'astro: the API endpoint\'s GET';
+    $r = on('astro', POST => '/api/hello.json', content => '{"a":[1,2,3]}', headers => { 'Content-Type' => 'application/json' });
+    is $r->{status}, 201, 'astro: the API endpoint\'s POST status';
+    is_deeply json_of($r), { received => { a => [1, 2, 3] }, length => 13 }, 'astro: and its JSON';
+
+    $r = on('astro', POST => '/contact', content => 'email=ada%40example.com',
+            headers => { 'Content-Type' => 'application/x-www-form-urlencoded', Origin => 'http://astro.test' });
+    is $r->{status}, 303, 'astro: a form POST redirects';
+    is header_of($r, 'location'), '/thanks?email=ada%40example.com', 'astro: to Astro.redirect\'s location';
+    $r = on('astro', POST => '/contact', content => 'email=nope',
+            headers => { 'Content-Type' => 'application/x-www-form-urlencoded', Origin => 'http://astro.test' });
+    is $r->{status}, 422, 'astro: an invalid form sets Astro.response.status';
+    like $r->{content}, qr{<p class="error">invalid email</p>}, 'astro: and renders the error';
 }
 
 is_deeply [ $t->error_log_alerts ], [], 'no alerts in the error log';
