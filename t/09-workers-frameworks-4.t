@@ -24,7 +24,8 @@ use Time::HiRes ();
 
 my $WRANGLER = npm_tool_or_skip('.bin/wrangler');
 npm_tool_or_skip("$_/package.json")
-    for qw(vite @cloudflare/vite-plugin react-router @react-router/dev isbot react react-dom astro @astrojs/cloudflare);
+    for qw(vite @cloudflare/vite-plugin react-router @react-router/dev isbot react react-dom astro @astrojs/cloudflare
+        @sveltejs/kit @sveltejs/adapter-cloudflare @sveltejs/vite-plugin-svelte svelte);
 my $DATA = "$FindBin::Bin/data/frameworks4";
 
 # name => { build: the framework's build command, meta: what wrangler's
@@ -40,6 +41,12 @@ my %APPS = (
                meta => { compatibility_date => '2025-05-21',
                          bindings => [{ type => 'plain_text', name => 'SITE_NAME', text => 'Astro on Workers' },
                                       { type => 'service', name => 'ASSETS', service => 'no-assets' }] } },
+    # SvelteKit's adapter writes the worker as _worker.js; getRequestEvent
+    # uses AsyncLocalStorage where nodejs_als gives it (as its docs say).
+    sveltekit => { build => [qw(node_modules/.bin/vite build)], main => '_worker.js', flags => ['nodejs_als'],
+                   meta => { compatibility_date => '2025-05-21',
+                             bindings => [{ type => 'plain_text', name => 'GREETING', text => 'Hello from SvelteKit' },
+                                          { type => 'service', name => 'ASSETS', service => 'no-assets' }] } },
 );
 
 # ------------------------------------------------------------- build, deploy
@@ -78,11 +85,12 @@ my (%DIR, %BUNDLE, %MODULES);
         is $rc, 0, "wrangler deploys $name" or diag $out;
         my $outdir = "$DIR{$name}/out";
         my $read = sub { local $/; open my $b, '<', "$outdir/$_[0]" or die "$name: no out/$_[0]"; binmode $b; <$b> };
-        $BUNDLE{$name} = $read->('index.js');
+        my $main = $APPS{$name}{main} // 'index.js';    # uploaded as index.js
+        $BUNDLE{$name} = $read->($main);
         File::Find::find({ no_chdir => 1, wanted => sub {
             return unless -f;
             (my $rel = $File::Find::name) =~ s{^\Q$outdir\E/}{};
-            $MODULES{$name}{$rel} = $read->($rel) unless $rel eq 'index.js' || $rel =~ m{(^|/)\.|\.map$|^README};
+            $MODULES{$name}{$rel} = $read->($rel) unless $rel eq $main || $rel =~ m{(^|/)\.|\.map$|^README};
         } }, $outdir) if -d $outdir;
     }
 }
@@ -206,6 +214,54 @@ sub arrival_times {
             headers => { 'Content-Type' => 'application/x-www-form-urlencoded', Origin => 'http://astro.test' });
     is $r->{status}, 422, 'astro: an invalid form sets Astro.response.status';
     like $r->{content}, qr{<p class="error">invalid email</p>}, 'astro: and renders the error';
+}
+
+# ------------------------------------------------------------- SvelteKit
+
+{
+    my $r = on('sveltekit', GET => '/?name=Ada', headers => { 'CF-IPCountry' => 'NZ' });
+    is $r->{status}, 200, 'sveltekit: the page renders';
+    like $r->{content}, qr{<h1>Hello from SvelteKit, Ada!</h1>}, 'sveltekit: with +page.server load\'s platform.env and query';
+    like $r->{content}, qr{<title>Hello from SvelteKit</title>}, 'sveltekit: svelte:head';
+    like $r->{content}, qr{<p id="wait-until">waitUntil: true</p>}, 'sveltekit: platform.context.waitUntil';
+    like $r->{content}, qr{<html lang="en" data-hook="yes">}, 'sveltekit: the handle hook\'s transformPageChunk';
+    like $r->{content}, qr{"country":"NZ"|country:"NZ"}, 'sveltekit: the load data serialized for hydration';
+    is header_of($r, 'x-hook'), 'sveltekit', 'sveltekit: the handle hook\'s header';
+    is header_of($r, 'cache-control'), 'max-age=60', 'sveltekit: setHeaders';
+
+    $r = on('sveltekit', GET => '/api/items?limit=2');
+    is_deeply json_of($r), { items => [{ id => 1 }, { id => 2 }] }, 'sveltekit: a +server.js GET';
+    $r = on('sveltekit', GET => '/api/items?limit=-1');
+    is $r->{status}, 400, 'sveltekit: error(400) in an endpoint';
+    $r = on('sveltekit', POST => '/api/items', content => '{"name":"widget"}', headers => { 'Content-Type' => 'application/json' });
+    is_deeply [ $r->{status}, json_of($r), header_of($r, 'location') ], [201, { created => 'widget' }, '/api/items/widget'],
+        'sveltekit: a +server.js POST with status and headers';
+
+    # a browser's form POST: Accept text/html (without it SvelteKit answers JSON, as to use:enhance)
+    my %form = ('Content-Type' => 'application/x-www-form-urlencoded', Origin => 'http://sveltekit.test', Accept => 'text/html');
+    $r = on('sveltekit', POST => '/todos?/add', content => 'text=write+tests', headers => \%form);
+    is $r->{status}, 200, 'sveltekit: a form action';
+    like $r->{content}, qr{<li>write tests</li>}, 'sveltekit: the page rendered again after it';
+    like $r->{content}, qr{<p class="added">added write tests</p>}, 'sveltekit: with the action\'s result as form';
+    like header_of($r, 'set-cookie'), qr{^user=todo-writer; Path=/}, 'sveltekit: cookies.set in the action';
+    like on('sveltekit', GET => '/', headers => { Cookie => 'user=todo-writer' })->{content}, qr{<p id="user">user: todo-writer</p>},
+        'sveltekit: the hook reads the cookie into locals';
+    $r = on('sveltekit', POST => '/todos?/add', content => 'text=', headers => \%form);
+    is $r->{status}, 400, 'sveltekit: fail(400) from an action';
+    like $r->{content}, qr{<p class="error">text is required</p>}, 'sveltekit: renders the failure';
+    $r = on('sveltekit', POST => '/todos?/add', content => 'text=x', headers => { %form, Origin => 'http://evil.test' });
+    is $r->{status}, 403, 'sveltekit: a cross-site form POST is refused (CSRF check)';
+    $r = on('sveltekit', POST => '/todos?/clear', content => '', headers => \%form);
+    is_deeply [ $r->{status}, header_of($r, 'location') ], [303, '/todos?cleared=1'], 'sveltekit: redirect() from an action';
+    $r = on('sveltekit', POST => '/todos?/add', content => 'text=via+fetch',
+            headers => { %form, Accept => 'application/json', 'x-sveltekit-action' => 'true' });
+    like $r->{content}, qr{"type":"success","status":200}, 'sveltekit: use:enhance\'s fetch gets the action result as JSON';
+    $r = on('sveltekit', GET => '/todos/__data.json');
+    like $r->{content}, qr{via fetch}, 'sveltekit: a client navigation\'s __data.json';
+
+    $r = on('sveltekit', GET => '/no/such/page');
+    is $r->{status}, 404, 'sveltekit: an unknown path is a 404';
+    like $r->{content}, qr{<h1 id="error">404: Not Found</h1>}, 'sveltekit: rendered by +error.svelte';
 }
 
 is_deeply [ $t->error_log_alerts ], [], 'no alerts in the error log';
