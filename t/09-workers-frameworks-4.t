@@ -25,7 +25,7 @@ use Time::HiRes ();
 my $WRANGLER = npm_tool_or_skip('.bin/wrangler');
 npm_tool_or_skip("$_/package.json")
     for qw(vite @cloudflare/vite-plugin react-router @react-router/dev isbot react react-dom astro @astrojs/cloudflare
-        @sveltejs/kit @sveltejs/adapter-cloudflare @sveltejs/vite-plugin-svelte svelte);
+        @sveltejs/kit @sveltejs/adapter-cloudflare @sveltejs/vite-plugin-svelte svelte nitropack);
 my $DATA = "$FindBin::Bin/data/frameworks4";
 
 # name => { build: the framework's build command, meta: what wrangler's
@@ -47,6 +47,9 @@ my %APPS = (
                    meta => { compatibility_date => '2025-05-21',
                              bindings => [{ type => 'plain_text', name => 'GREETING', text => 'Hello from SvelteKit' },
                                           { type => 'service', name => 'ASSETS', service => 'no-assets' }] } },
+    nitro => { build => [qw(node_modules/.bin/nitropack build)], flags => ['nodejs_compat'],
+               meta => { compatibility_date => '2025-05-21',
+                         bindings => [{ type => 'plain_text', name => 'NITRO_GREETING', text => 'Hello from nitro' }] } },
 );
 
 # ------------------------------------------------------------- build, deploy
@@ -262,6 +265,40 @@ sub arrival_times {
     $r = on('sveltekit', GET => '/no/such/page');
     is $r->{status}, 404, 'sveltekit: an unknown path is a 404';
     like $r->{content}, qr{<h1 id="error">404: Not Found</h1>}, 'sveltekit: rendered by +error.svelte';
+}
+
+# ------------------------------------------------------------- nitro
+
+{
+    my $r = on('nitro', GET => '/?name=Ada', headers => { 'User-Agent' => 'perl-test' });
+    is $r->{status}, 200, 'nitro: the rendered route';
+    like $r->{content}, qr{<h1>Hello from nitro, Ada!</h1>}, 'nitro: event.context.cloudflare.env and getQuery';
+    like $r->{content}, qr{<p id="seen">first visit</p><p id="ua">perl-test</p>}, 'nitro: getCookie and getRequestHeader';
+    like header_of($r, 'content-type'), qr{^text/html}, 'nitro: an HTML string is text/html';
+    like header_of($r, 'set-cookie'), qr{^seen=yes; Path=/; HttpOnly$}, 'nitro: setCookie';
+    is header_of($r, 'x-middleware'), 'nitro', 'nitro: server middleware';
+
+    $r = on('nitro', GET => '/api/users/21');
+    is_deeply json_of($r), { id => '21', doubled => 42, method => 'GET' }, 'nitro: a dynamic API route';
+    is header_of($r, 'x-api'), 'nitro', 'nitro: routeRules headers';
+    is header_of($r, 'access-control-allow-origin'), '*', 'nitro: routeRules cors';
+
+    $r = on('nitro', POST => '/api/todos', content => '{"text":"ship it"}', headers => { 'Content-Type' => 'application/json' });
+    is_deeply [ $r->{status}, json_of($r) ], [201, { added => 'ship it', count => 1 }], 'nitro: readBody and setResponseStatus';
+    is_deeply json_of(on('nitro', GET => '/api/todos')), { todos => ['ship it'], count => 1 }, 'nitro: useStorage keeps it in the isolate';
+    $r = on('nitro', POST => '/api/todos', content => '{}', headers => { 'Content-Type' => 'application/json', Accept => 'application/json' });
+    is $r->{status}, 422, 'nitro: createError\'s status';
+    like $r->{content}, qr{"statusMessage":\s*"text is required"|"message":\s*"text is required"}, 'nitro: and its JSON error';
+
+    is json_of(on('nitro', GET => '/api/cached'))->{calls}, 1, 'nitro: a cached handler runs once';
+    is json_of(on('nitro', GET => '/api/cached'))->{calls}, 1, 'nitro: then answers from its cache';
+
+    $r = on('nitro', GET => '/old');
+    is_deeply [ $r->{status}, header_of($r, 'location') ], [301, '/new'], 'nitro: routeRules redirect';
+    $r = on('nitro', POST => '/form', content => 'name=Grace', headers => { 'Content-Type' => 'application/x-www-form-urlencoded' });
+    is_deeply [ $r->{status}, header_of($r, 'location') ], [303, '/?name=Grace'], 'nitro: readFormData and sendRedirect';
+    $r = on('nitro', GET => '/no/such/page', headers => { Accept => 'application/json' });
+    is $r->{status}, 404, 'nitro: an unknown path is a 404';
 }
 
 is_deeply [ $t->error_log_alerts ], [], 'no alerts in the error log';
