@@ -21,6 +21,7 @@ use JSON::PP qw(decode_json encode_json);
 use IO::Socket::INET;
 use POSIX ();
 use Time::HiRes ();
+use Digest::SHA ();
 
 my $WRANGLER = npm_tool_or_skip('.bin/wrangler');
 npm_tool_or_skip("$_/package.json")
@@ -40,6 +41,7 @@ my %APPS = (
                flags => [qw(nodejs_compat global_fetch_strictly_public)],
                meta => { compatibility_date => '2025-05-21',
                          bindings => [{ type => 'plain_text', name => 'SITE_NAME', text => 'Astro on Workers' },
+                                      { type => 'kv_namespace', name => 'SESSION', namespace_id => 'astro-sessions' },
                                       { type => 'service', name => 'ASSETS', service => 'no-assets' }] } },
     # SvelteKit's adapter writes the worker as _worker.js; getRequestEvent
     # uses AsyncLocalStorage where nodejs_als gives it (as its docs say).
@@ -49,7 +51,8 @@ my %APPS = (
                                           { type => 'service', name => 'ASSETS', service => 'no-assets' }] } },
     nitro => { build => [qw(node_modules/.bin/nitropack build)], flags => ['nodejs_compat'],
                meta => { compatibility_date => '2025-05-21',
-                         bindings => [{ type => 'plain_text', name => 'NITRO_GREETING', text => 'Hello from nitro' }] } },
+                         bindings => [{ type => 'plain_text', name => 'NITRO_GREETING', text => 'Hello from nitro' },
+                                      { type => 'kv_namespace', name => 'KV', namespace_id => 'nitro-kv' }] } },
 );
 
 # ------------------------------------------------------------- build, deploy
@@ -110,6 +113,7 @@ sub on {
     my ($app, $method, $path, %o) = @_;
     return $t->request($method, $path, timeout => 20, %o, host => "$app.test");
 }
+sub unescape { my ($s) = @_; $s =~ s/%([0-9A-Fa-f]{2})/chr hex $1/ge; return $s }
 sub json_of { my ($r) = @_; return eval { decode_json($r->{content}) } // { unparsed => $r->{content} } }
 sub header_of { my ($r, $name) = @_; my $h = $r->{headers}{$name} // ''; return ref $h ? join(', ', @$h) : $h }
 
@@ -164,6 +168,21 @@ sub arrival_times {
     is $r->{status}, 200, 'react-router: a client navigation\'s single-fetch .data request';
     like $r->{content}, qr{Grace Hopper}, 'react-router: carries the loader data (turbo-stream)';
 
+    $r = on('react-router', POST => '/login', content => 'user=ada',
+            headers => { 'Content-Type' => 'application/x-www-form-urlencoded' });
+    is $r->{status}, 302, 'react-router: signing in redirects';
+    my ($session) = header_of($r, 'set-cookie') =~ /^__session=([^;]+);/;
+    like header_of($r, 'set-cookie'), qr{^__session=[^;]+; Max-Age=3600; Path=/; HttpOnly; SameSite=Lax$},
+        'react-router: createCookieSessionStorage\'s cookie';
+    my ($value, $sig) = (unescape($session // '') =~ /^(.*)\.([^.]*)$/);
+    is $sig, Digest::SHA::hmac_sha256_base64($value // '', 's3cret-one'), 'react-router: signed with HMAC-SHA256 of the secret';
+    $r = on('react-router', GET => '/login', headers => { Cookie => "__session=$session" });
+    like $r->{content}, qr{<p id="user">signed in as ada</p>}, 'react-router: the loader reads the session';
+    like $r->{content}, qr{<p id="notice">welcome back</p>}, 'react-router: and its flash';
+    (my $forged = $session) =~ s/^(.)/$1 eq 'e' ? 'f' : 'e'/e;
+    like on('react-router', GET => '/login', headers => { Cookie => "__session=$forged" })->{content},
+        qr{<p id="user">signed out</p>}, 'react-router: a tampered session cookie is not read';
+
     # isbot() takes a bare "Mozilla/5.0" for a bot: a browser's whole string
     my $BROWSER = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36';
     my ($at, $whole) = arrival_times("GET /slow HTTP/1.1\r\nHost: react-router.test\r\nUser-Agent: $BROWSER\r\nConnection: close\r\n\r\n",
@@ -217,6 +236,25 @@ sub arrival_times {
             headers => { 'Content-Type' => 'application/x-www-form-urlencoded', Origin => 'http://astro.test' });
     is $r->{status}, 422, 'astro: an invalid form sets Astro.response.status';
     like $r->{content}, qr{<p class="error">invalid email</p>}, 'astro: and renders the error';
+
+    $r = on('astro', POST => '/_actions/shout', content => '{"text":"hi"}',
+            headers => { 'Content-Type' => 'application/json', Origin => 'http://astro.test' });
+    is_deeply [ $r->{status}, json_of($r) ], [200, [{ loud => 1 }, 'HI']], 'astro: an action called as RPC (its devalue JSON)';
+    $r = on('astro', POST => '/_actions/shout', content => '{"text":"forbidden"}',
+            headers => { 'Content-Type' => 'application/json', Origin => 'http://astro.test' });
+    is $r->{status}, 403, 'astro: an ActionError\'s status';
+    $r = on('astro', POST => '/cart?_action=addToCart', content => 'item=tea&qty=2',
+            headers => { 'Content-Type' => 'application/x-www-form-urlencoded', Origin => 'http://astro.test' });
+    my ($sid) = header_of($r, 'set-cookie') =~ /astro-session=([^;]+)/;
+    ok $sid, 'astro: a form action starts a session (cookie)' or diag explain $r;
+    my $cookie = "astro-session=" . ($sid // '');
+    $r = on('astro', POST => '/cart?_action=addToCart', content => 'item=scones&qty=3',
+            headers => { 'Content-Type' => 'application/x-www-form-urlencoded', Origin => 'http://astro.test', Cookie => $cookie });
+    like $r->{content}, qr{<p id="added">added scones, 2 in cart</p>}, 'astro: Astro.getActionResult renders the form action\'s result';
+    $r = on('astro', GET => '/cart', headers => { Cookie => $cookie });
+    like $r->{content}, qr{<li>2 x tea</li><li>3 x scones</li>}, 'astro: Astro.session kept the cart in KV';
+    my $kv = $t->redis('KEYS', 'dispatch:kv:*astro-sessions*') || [];
+    ok scalar(@$kv), 'astro: the session store is the SESSION KV namespace' or diag explain $t->redis('KEYS', 'dispatch:kv*');
 }
 
 # ------------------------------------------------------------- SvelteKit
@@ -262,6 +300,12 @@ sub arrival_times {
     $r = on('sveltekit', GET => '/todos/__data.json');
     like $r->{content}, qr{via fetch}, 'sveltekit: a client navigation\'s __data.json';
 
+    my ($at, $whole) = arrival_times("GET /stream HTTP/1.1\r\nHost: sveltekit.test\r\nConnection: close\r\n\r\n",
+                                     qr{waiting for slow}, qr{slow value});
+    like $whole, qr{<p id="fast">fast value</p>.*waiting for slow.*slow value}s, 'sveltekit: a load promise is streamed after the page';
+    ok defined $at->[0] && defined $at->[1] && $at->[1] - $at->[0] > 0.4, 'sveltekit: the page arrives before the 600 ms promise resolves'
+        or diag explain $at;
+
     $r = on('sveltekit', GET => '/no/such/page');
     is $r->{status}, 404, 'sveltekit: an unknown path is a 404';
     like $r->{content}, qr{<h1 id="error">404: Not Found</h1>}, 'sveltekit: rendered by +error.svelte';
@@ -297,6 +341,10 @@ sub arrival_times {
     is_deeply [ $r->{status}, header_of($r, 'location') ], [301, '/new'], 'nitro: routeRules redirect';
     $r = on('nitro', POST => '/form', content => 'name=Grace', headers => { 'Content-Type' => 'application/x-www-form-urlencoded' });
     is_deeply [ $r->{status}, header_of($r, 'location') ], [303, '/?name=Grace'], 'nitro: readFormData and sendRedirect';
+    $r = on('nitro', PUT => '/api/kv/greeting', content => '{"hello":"kv"}', headers => { 'Content-Type' => 'application/json' });
+    is_deeply json_of($r), { stored => 'greeting' }, 'nitro: useStorage over the KV binding stores';
+    is_deeply json_of(on('nitro', GET => '/api/kv/greeting')), { key => 'greeting', value => { hello => 'kv' }, keys => ['greeting'] },
+        'nitro: and reads and lists it back';
     $r = on('nitro', GET => '/no/such/page', headers => { Accept => 'application/json' });
     is $r->{status}, 404, 'nitro: an unknown path is a 404';
 }

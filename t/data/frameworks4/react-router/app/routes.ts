@@ -4,5 +4,6 @@ export default [
   index("routes/home.tsx"),
   route("guestbook", "routes/guestbook.tsx"),
   route("slow", "routes/slow.tsx"),
+  route("login", "routes/login.tsx"),
   route("api/time", "routes/api.time.ts"),
 ] satisfies RouteConfig;
