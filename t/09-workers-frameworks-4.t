@@ -26,7 +26,8 @@ use Digest::SHA ();
 my $WRANGLER = npm_tool_or_skip('.bin/wrangler');
 npm_tool_or_skip("$_/package.json")
     for qw(vite @cloudflare/vite-plugin react-router @react-router/dev isbot react react-dom astro @astrojs/cloudflare
-        @sveltejs/kit @sveltejs/adapter-cloudflare @sveltejs/vite-plugin-svelte svelte nitropack);
+        @sveltejs/kit @sveltejs/adapter-cloudflare @sveltejs/vite-plugin-svelte svelte nitropack
+        honox @hono/vite-build hono);
 my $DATA = "$FindBin::Bin/data/frameworks4";
 
 # name => { build: the framework's build command, meta: what wrangler's
@@ -53,6 +54,9 @@ my %APPS = (
                meta => { compatibility_date => '2025-05-21',
                          bindings => [{ type => 'plain_text', name => 'NITRO_GREETING', text => 'Hello from nitro' },
                                       { type => 'kv_namespace', name => 'KV', namespace_id => 'nitro-kv' }] } },
+    honox => { build => [qw(node_modules/.bin/vite build)], flags => ['nodejs_compat'],
+               meta => { compatibility_date => '2025-05-21',
+                         bindings => [{ type => 'plain_text', name => 'TITLE_SUFFIX', text => ' | HonoX' }] } },
 );
 
 # ------------------------------------------------------------- build, deploy
@@ -347,6 +351,37 @@ sub arrival_times {
         'nitro: and reads and lists it back';
     $r = on('nitro', GET => '/no/such/page', headers => { Accept => 'application/json' });
     is $r->{status}, 404, 'nitro: an unknown path is a 404';
+}
+
+# ------------------------------------------------------------- HonoX
+
+{
+    my $r = on('honox', GET => '/?name=Ada');
+    is $r->{status}, 200, 'honox: the file-based route renders';
+    like $r->{content}, qr{<title>Ada \| HonoX</title>}, 'honox: through _renderer with c.env';
+    like $r->{content}, qr{<h1>Hello, Ada!</h1><p id="visits">visit 1</p>}, 'honox: the route\'s JSX';
+    like header_of($r, 'set-cookie'), qr{^visits=1; Path=/; HttpOnly$}, 'honox: setCookie';
+    is header_of($r, 'x-honox'), 'middleware', 'honox: _middleware';
+    is header_of($r, 'x-content-type-options'), 'nosniff', 'honox: secureHeaders in _middleware';
+    is_deeply json_of(on('honox', GET => '/api/posts/7')), { id => 7, title => 'Post 7' }, 'honox: a JSON route with a param';
+    is on('honox', GET => '/api/posts/x')->{status}, 400, 'honox: and its 400';
+
+    $r = on('honox', POST => '/guestbook', content => 'name=Grace', headers => { 'Content-Type' => 'application/x-www-form-urlencoded' });
+    is_deeply [ $r->{status}, header_of($r, 'location') ], [303, '/guestbook'], 'honox: a POST export redirects';
+    like on('honox', GET => '/guestbook')->{content}, qr{<li>Grace</li>}, 'honox: the page shows what it stored';
+
+    my ($at, $whole) = arrival_times("GET /suspense HTTP/1.1\r\nHost: honox.test\r\nConnection: close\r\n\r\n",
+                                     qr{suspended\.\.\.}, qr{late component});
+    like $whole, qr{<p>early</p>.*suspended\.\.\..*<p id="late">late component</p>}s, 'honox: hono/jsx Suspense streams';
+    ok defined $at->[0] && defined $at->[1] && $at->[1] - $at->[0] > 0.4, 'honox: the fallback before the 600 ms component'
+        or diag explain $at;
+
+    $r = on('honox', GET => '/no/such/page');
+    is $r->{status}, 404, 'honox: an unknown path is a 404';
+    like $r->{content}, qr{<h1>No page at /no/such/page</h1>}, 'honox: rendered by _404';
+    $r = on('honox', GET => '/boom');
+    is $r->{status}, 500, 'honox: a throwing route is a 500';
+    like $r->{content}, qr{<h1>Error: kaboom</h1>}, 'honox: rendered by _error';
 }
 
 is_deeply [ $t->error_log_alerts ], [], 'no alerts in the error log';
