@@ -27,7 +27,8 @@ my $WRANGLER = npm_tool_or_skip('.bin/wrangler');
 npm_tool_or_skip("$_/package.json")
     for qw(vite @cloudflare/vite-plugin react-router @react-router/dev isbot react react-dom astro @astrojs/cloudflare
         @sveltejs/kit @sveltejs/adapter-cloudflare @sveltejs/vite-plugin-svelte svelte nitropack
-        honox @hono/vite-build hono);
+        honox @hono/vite-build hono
+        @solidjs/start vinxi solid-js @solidjs/router @solidjs/meta);
 my $DATA = "$FindBin::Bin/data/frameworks4";
 
 # name => { build: the framework's build command, meta: what wrangler's
@@ -57,6 +58,10 @@ my %APPS = (
     honox => { build => [qw(node_modules/.bin/vite build)], flags => ['nodejs_compat'],
                meta => { compatibility_date => '2025-05-21',
                          bindings => [{ type => 'plain_text', name => 'TITLE_SUFFIX', text => ' | HonoX' }] } },
+    solidstart => { build => [qw(node_modules/.bin/vinxi build)], flags => ['nodejs_compat'],
+                    meta => { compatibility_date => '2025-05-21',
+                              bindings => [{ type => 'plain_text', name => 'GREETING', text => 'Hello from SolidStart' },
+                                           { type => 'kv_namespace', name => 'NOTES', namespace_id => 'solid-notes' }] } },
 );
 
 # ------------------------------------------------------------- build, deploy
@@ -382,6 +387,34 @@ sub arrival_times {
     $r = on('honox', GET => '/boom');
     is $r->{status}, 500, 'honox: a throwing route is a 500';
     like $r->{content}, qr{<h1>Error: kaboom</h1>}, 'honox: rendered by _error';
+}
+
+# ------------------------------------------------------------- SolidStart
+
+{
+    my $r = on('solidstart', GET => '/?name=Ada');
+    is $r->{status}, 200, 'solidstart: the page renders';
+    like $r->{content}, qr{<h1><!--\$-->Hello from SolidStart<!--/-->, <!--\$-->Ada<!--/-->!</h1>},
+        'solidstart: a "use server" query reads the cloudflare env and the request (getRequestEvent)';
+    like $r->{content}, qr{<title[^>]*>SolidStart on Workers</title>}, 'solidstart: @solidjs/meta Title';
+    like $r->{content}, qr{\$R\[\d+\]=\{greeting:"Hello from SolidStart",name:"Ada"\}}, 'solidstart: the query\'s data serialized for hydration (seroval)';
+
+    is_deeply json_of(on('solidstart', GET => '/api/hello?who=grace')), { hello => 'grace', method => 'GET' }, 'solidstart: an API route GET';
+    $r = on('solidstart', POST => '/api/hello', content => '{"n":1}', headers => { 'Content-Type' => 'application/json' });
+    is_deeply [ $r->{status}, json_of($r) ], [201, { echoed => { n => 1 } }], 'solidstart: an API route POST';
+
+    $r = on('solidstart', GET => '/notes');
+    my ($action) = $r->{content} =~ m{<form action="([^"]+)" method="post">};
+    like $action // '', qr{^/_server\?id=}, 'solidstart: the form posts to the action\'s server function';
+    $action =~ s/&amp;/&/g if defined $action;
+    $r = on('solidstart', POST => $action // '/_server', content => 'text=first+note',
+            headers => { 'Content-Type' => 'application/x-www-form-urlencoded' });
+    is_deeply [ $r->{status}, header_of($r, 'location') ], [302, '/notes'], 'solidstart: the action\'s redirect (no JavaScript)';
+    like on('solidstart', GET => '/notes')->{content}, qr{<li[^>]*>first note</li>}, 'solidstart: the page shows what the action stored in KV';
+
+    $r = on('solidstart', GET => '/no/such/page');
+    is $r->{status}, 404, 'solidstart: the catch-all route sets 404 (HttpStatusCode)';
+    like $r->{content}, qr{<h1>Page Not Found</h1>}, 'solidstart: and renders';
 }
 
 is_deeply [ $t->error_log_alerts ], [], 'no alerts in the error log';
