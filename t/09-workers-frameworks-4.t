@@ -28,7 +28,7 @@ npm_tool_or_skip("$_/package.json")
     for qw(vite @cloudflare/vite-plugin react-router @react-router/dev isbot react react-dom astro @astrojs/cloudflare
         @sveltejs/kit @sveltejs/adapter-cloudflare @sveltejs/vite-plugin-svelte svelte nitropack
         honox @hono/vite-build hono
-        @solidjs/start vinxi solid-js @solidjs/router @solidjs/meta);
+        @solidjs/start vinxi solid-js @solidjs/router @solidjs/meta @builder.io/qwik @builder.io/qwik-city);
 my $DATA = "$FindBin::Bin/data/frameworks4";
 
 # name => { build: the framework's build command, meta: what wrangler's
@@ -62,6 +62,12 @@ my %APPS = (
                     meta => { compatibility_date => '2025-05-21',
                               bindings => [{ type => 'plain_text', name => 'GREETING', text => 'Hello from SolidStart' },
                                            { type => 'kv_namespace', name => 'NOTES', namespace_id => 'solid-notes' }] } },
+    # `qwik build`: the client build (its manifest), then the adapter's SSR build
+    qwik => { build => ['sh', '-c', 'node_modules/.bin/vite build && node_modules/.bin/vite build -c adapters/cloudflare-pages/vite.config.ts'],
+              main => '_worker.js', flags => ['nodejs_als'],
+              meta => { compatibility_date => '2025-05-21',
+                        bindings => [{ type => 'plain_text', name => 'GREETING', text => 'Hello from Qwik' },
+                                     { type => 'service', name => 'ASSETS', service => 'no-assets' }] } },
 );
 
 # ------------------------------------------------------------- build, deploy
@@ -415,6 +421,42 @@ sub arrival_times {
     $r = on('solidstart', GET => '/no/such/page');
     is $r->{status}, 404, 'solidstart: the catch-all route sets 404 (HttpStatusCode)';
     like $r->{content}, qr{<h1>Page Not Found</h1>}, 'solidstart: and renders';
+}
+
+# ------------------------------------------------------------- Qwik City
+
+{
+    my $r = on('qwik', GET => '/?name=Ada');
+    is $r->{status}, 200, 'qwik: the page renders (resumable SSR)';
+    like $r->{content}, qr{<h1><!--t=\w+-->Hello from Qwik<!---->, <!--t=\w+-->Ada<!---->!</h1>}, 'qwik: routeLoader$ with platform.env and the query';
+    like $r->{content}, qr{<title[^>]*>Qwik: Ada</title>}, 'qwik: the head from the loader\'s value';
+    like $r->{content}, qr{<p id="visits">visit <!--t=\w+-->1<!---->}, 'qwik: a cookie read';
+    like header_of($r, 'set-cookie'), qr{^visits=1; HttpOnly; Path=/$}, 'qwik: and set';
+    is header_of($r, 'x-qwik-layout'), 'yes', 'qwik: the layout\'s onRequest';
+    like $r->{content}, qr{<script type="qwik/json">}, 'qwik: the paused state for resuming';
+
+    $r = on('qwik', GET => '/api/greet?who=grace');
+    is_deeply [ json_of($r), header_of($r, 'cache-control') ], [{ greet => 'grace' }, 'no-store'], 'qwik: an onGet endpoint';
+    $r = on('qwik', POST => '/api/greet', content => '{"x":[1]}', headers => { 'Content-Type' => 'application/json', Origin => 'http://qwik.test' });
+    is_deeply [ $r->{status}, json_of($r) ], [201, { received => { x => [1] } }], 'qwik: an onPost endpoint with parseBody';
+
+    $r = on('qwik', GET => '/todos/');
+    my ($action) = $r->{content} =~ m{<form action="([^"]*qaction=[^"]+)"};
+    ok $action, 'qwik: the Form posts to its routeAction$' or diag $r->{content};
+    $action =~ s/&amp;/&/g if $action;
+    my %form = ('Content-Type' => 'application/x-www-form-urlencoded', Origin => 'http://qwik.test');
+    $r = on('qwik', POST => "/todos/$action", content => 'text=buy+milk', headers => \%form);
+    is $r->{status}, 200, 'qwik: the action runs (no JavaScript)';
+    like $r->{content}, qr{<li[^>]*>buy milk</li>}, 'qwik: the page rendered after it has the item';
+    like $r->{content}, qr{<p class="added"[^>]*>added <!--t=\w+-->buy milk<!---->}, 'qwik: and the action\'s value';
+    $r = on('qwik', POST => "/todos/$action", content => 'text=', headers => \%form);
+    like $r->{content}, qr{<p class="error"[^>]*>text is invalid</p>}, 'qwik: zod$ validation fails the action';
+    $r = on('qwik', POST => "/todos/$action", content => 'text=x', headers => { %form, Origin => 'http://evil.test' });
+    is $r->{status}, 403, 'qwik: a cross-site form POST is refused (CSRF check)';
+
+    $r = on('qwik', GET => '/no/such/page');
+    is $r->{status}, 404, 'qwik: an unknown path is a 404';
+    is header_of($r, 'x-not-found'), '/no/such/page', 'qwik: from Qwik City\'s not-found handler';
 }
 
 is_deeply [ $t->error_log_alerts ], [], 'no alerts in the error log';
