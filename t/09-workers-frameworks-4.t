@@ -275,6 +275,16 @@ sub arrival_times {
     like $r->{content}, qr{<p id="added">added scones, 2 in cart</p>}, 'astro: Astro.getActionResult renders the form action\'s result';
     $r = on('astro', GET => '/cart', headers => { Cookie => $cookie });
     like $r->{content}, qr{<li>2 x tea</li><li>3 x scones</li>}, 'astro: Astro.session kept the cart in KV';
+    # server islands: the props and slots travel AES-GCM encrypted in the URL
+    $r = on('astro', GET => '/islands');
+    my ($island) = $r->{content} =~ m{fetch\('(/_server-islands/Island\?[^']+)'};
+    ok $island, 'astro: a server:defer island leaves a fetch of its endpoint' or diag $r->{content};
+    $r = on('astro', GET => $island // '/', headers => { Referer => 'http://astro.test/islands' });
+    like $r->{content}, qr{<p id="island">island for Ada Lovelace: 42 \(from http://astro.test/islands\)</p>\s*<em>slotted</em>},
+        'astro: the island endpoint renders with its decrypted props and slot';
+    (my $tampered = $island // '') =~ s/&p=(.)/'&p=' . ($1 eq 'A' ? 'B' : 'A')/e;
+    unlike on('astro', GET => $tampered)->{content}, qr{Ada Lovelace}, 'astro: tampered props are not rendered';
+
     my $kv = $t->redis('KEYS', 'dispatch:kv:*astro-sessions*') || [];
     ok scalar(@$kv), 'astro: the session store is the SESSION KV namespace' or diag explain $t->redis('KEYS', 'dispatch:kv*');
 }
