@@ -59,7 +59,9 @@ my %APPS = (
     nitro => { build => [qw(node_modules/.bin/nitropack build)], flags => ['nodejs_compat'],
                meta => { compatibility_date => '2025-05-21',
                          bindings => [{ type => 'plain_text', name => 'NITRO_GREETING', text => 'Hello from nitro' },
-                                      { type => 'kv_namespace', name => 'KV', namespace_id => 'nitro-kv' }] } },
+                                      { type => 'kv_namespace', name => 'KV', namespace_id => 'nitro-kv' },
+                                      { type => 'secret_text', name => 'NITRO_API_SECRET', text => 'from-a-secret' },
+                                      { type => 'plain_text', name => 'NITRO_PUBLIC_SITE_NAME', text => 'Nitro Site' }] } },
     honox => { build => [qw(node_modules/.bin/vite build)], flags => ['nodejs_compat'],
                meta => { compatibility_date => '2025-05-21',
                          bindings => [{ type => 'plain_text', name => 'TITLE_SUFFIX', text => ' | HonoX' }] } },
@@ -377,6 +379,8 @@ sub arrival_times {
     is_deeply json_of($r), { stored => 'greeting' }, 'nitro: useStorage over the KV binding stores';
     is_deeply json_of(on('nitro', GET => '/api/kv/greeting')), { key => 'greeting', value => { hello => 'kv' }, keys => ['greeting'] },
         'nitro: and reads and lists it back';
+    is_deeply json_of(on('nitro', GET => '/api/config')), { secretLength => 13, siteName => 'Nitro Site', processEnv => 'Nitro Site' },
+        'nitro: useRuntimeConfig takes NITRO_* bindings over the build\'s defaults (and process.env has them)';
     $r = on('nitro', GET => '/no/such/page', headers => { Accept => 'application/json' });
     is $r->{status}, 404, 'nitro: an unknown path is a 404';
 }
