@@ -480,5 +480,22 @@ sub arrival_times {
     is header_of($r, 'x-not-found'), '/no/such/page', 'qwik: from Qwik City\'s not-found handler';
 }
 
+# ------------------------------------------------------------- wrangler deploy
+
+# wrangler itself deploys the apps whose configuration has no static assets
+# (`wrangler deploy --dispatch-namespace` through the management API: the
+# others stop at assets-upload-session, README), each as APP-wrangler; the
+# script it uploads answers as the one uploaded from its dry run.
+{
+    my %ask = (honox => '/?name=Ada', nitro => '/api/users/21', solidstart => '/?name=Ada');
+    for my $name (grep { $BUNDLE{$_} } sort keys %ask) {
+        my ($rc, $out) = wrangler_against($WRANGLER, $t, $DIR{$name}, qw(deploy --dispatch-namespace apps --name), "$name-wrangler");
+        is $rc, 0, "$name: wrangler deploy --dispatch-namespace uploads it" or diag $out;
+        my ($dry, $real) = map { on($_, GET => $ask{$name}) } $name, "$name-wrangler";
+        (my $got = $real->{content}) =~ s/\b$name-wrangler\.test\b/$name.test/g;
+        is_deeply [ $real->{status}, $got ], [ $dry->{status}, $dry->{content} ], "$name: and answers $ask{$name} as its dry run's upload does";
+    }
+}
+
 is_deeply [ $t->error_log_alerts ], [], 'no alerts in the error log';
 done_testing;
