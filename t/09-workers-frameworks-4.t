@@ -30,7 +30,7 @@ use Digest::SHA ();
 
 my $WRANGLER = npm_tool_or_skip('.bin/wrangler');
 npm_tool_or_skip("$_/package.json")
-    for qw(vite @cloudflare/vite-plugin react-router @react-router/dev isbot react react-dom astro @astrojs/cloudflare
+    for qw(vite @cloudflare/vite-plugin react-router @react-router/dev isbot react react-dom astro @astrojs/cloudflare @astrojs/react
         @sveltejs/kit @sveltejs/adapter-cloudflare @sveltejs/vite-plugin-svelte svelte nitropack
         honox @hono/vite-build hono
         @solidjs/start vinxi solid-js @solidjs/router @solidjs/meta @builder.io/qwik @builder.io/qwik-city);
@@ -277,6 +277,13 @@ sub arrival_times {
     like $r->{content}, qr{<p id="added">added scones, 2 in cart</p>}, 'astro: Astro.getActionResult renders the form action\'s result';
     $r = on('astro', GET => '/cart', headers => { Cookie => $cookie });
     like $r->{content}, qr{<li>2 x tea</li><li>3 x scones</li>}, 'astro: Astro.session kept the cart in KV';
+    # React components through @astrojs/react (react-dom/server on the worker)
+    $r = on('astro', GET => '/react?start=5');
+    like $r->{content}, qr{<astro-island [^>]*component-export="Counter"[^>]*props="\{&quot;start&quot;:\[0,5\],&quot;label&quot;:\[0,&quot;clicks&quot;\]\}"[^>]*client="load"},
+        'astro: a client:load React component becomes an island with its props';
+    like $r->{content}, qr{<button id="counter">clicks<!-- -->: <!-- -->5</button>}, 'astro: rendered on the worker by React';
+    like $r->{content}, qr{<!--\$--><blockquote>REACT ON WORKERS</blockquote><!--/\$-->}, 'astro: a server-only component\'s Suspense and use() resolved';
+
     # server islands: the props and slots travel AES-GCM encrypted in the URL
     $r = on('astro', GET => '/islands');
     my ($island) = $r->{content} =~ m{fetch\('(/_server-islands/Island\?[^']+)'};
