@@ -19,7 +19,7 @@ use Test::More ();
 use Dispatch::Test;
 
 our @EXPORT = qw(admin_server apps_server api api_path curl_upload envelope_ok envelope_error
-                 script_of redis_state npm_dir npm_tool_or_skip wrangler_dry_run wrangler_dry_runs node_json_in
+                 script_of redis_state npm_dir npm_tool_or_skip wrangler_dry_run wrangler_dry_runs wrangler_against node_json_in
                  upload_apps write_file
                  $TOKEN $ACCOUNT);
 
@@ -246,6 +246,26 @@ sub wrangler_dry_runs {
     } @running;
 }
 
+# `wrangler ARGS...` in DIR against T's management API (t/71's settings:
+# CLOUDFLARE_API_BASE_URL, the account and token), at most 60 s; returns
+# wrangler's exit status and its output.
+sub wrangler_against {
+    my ($wrangler, $t, $dir, @args) = @_;
+    my $pid = open(my $fh, '-|') // die "fork: $!";
+    if (!$pid) {
+        chdir $dir or die "$dir: $!";
+        open STDERR, '>&', \*STDOUT;
+        %ENV = (PATH => $ENV{PATH}, HOME => $dir, XDG_CONFIG_HOME => "$dir/config", CI => 'true', NO_COLOR => '1',
+                CLOUDFLARE_API_BASE_URL => $t->url('/client/v4'), CLOUDFLARE_ACCOUNT_ID => $ACCOUNT,
+                CLOUDFLARE_API_TOKEN => $TOKEN, WRANGLER_SEND_METRICS => 'false', WRANGLER_LOG_PATH => "$dir/logs");
+        { no warnings 'exec'; exec 'timeout', 60, $wrangler, @args }
+        POSIX::_exit(127);
+    }
+    my $out = do { local $/; <$fh> } // '';
+    close $fh;
+    return ($? >> 8, $out);
+}
+
 # What Node.js answers running CODE (an ES module) in DIR (an app's project
 # directory: its own src/ files and the same node_modules), as JSON; a test
 # names APP when node fails.
@@ -261,8 +281,8 @@ sub node_json_in {
 
 # Uploads each app of APPS (name => {meta, flags}) into namespace NS as
 # wrangler would: BUNDLES->{name} as index.js, beside it the modules wrangler
-# wrote (MODULES->{name}{path}: .wasm as application/wasm, others as data);
-# one envelope_ok each.
+# wrote (MODULES->{name}{path}: .wasm as application/wasm, .js and .mjs as
+# ES modules, others as data); one envelope_ok each.
 sub upload_apps {
     my ($t, $ns, $date, $apps, $bundles, $modules) = @_;
     local $Test::Builder::Level = $Test::Builder::Level + 1;
@@ -273,7 +293,8 @@ sub upload_apps {
             metadata => { main_module => 'index.js', compatibility_date => $date, %{ $o->{meta} || {} },
                           ($o->{flags} ? (compatibility_flags => $o->{flags}) : ()) },
             files => [[ 'index.js', 'index.js', 'application/javascript+module', $bundles->{$name} ],
-                      map { [ $_, $_, /\.wasm$/ ? 'application/wasm' : 'application/octet-stream', $extra->{$_} ] }
+                      map { [ $_, $_, /\.wasm$/ ? 'application/wasm' : /\.m?js$/ ? 'application/javascript+module'
+                                  : 'application/octet-stream', $extra->{$_} ] }
                           sort keys %$extra]),
             "$name uploads");
     }

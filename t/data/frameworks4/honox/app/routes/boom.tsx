@@ -1,0 +1,3 @@
+import { createRoute } from 'honox/factory';
+
+export default createRoute(() => { throw new Error('kaboom'); });

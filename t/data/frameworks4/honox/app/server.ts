@@ -1,0 +1,5 @@
+import { createApp } from 'honox/server';
+
+const app = createApp();
+
+export default app;

@@ -1,0 +1,4 @@
+export default defineEventHandler((event) => {
+  event.context.startedAt = Date.now();
+  setResponseHeader(event, 'X-Middleware', 'nitro');
+});
