@@ -272,6 +272,10 @@ $got = node_checks('crypto', q{
         (err, key) => resolve(key.toString('hex')))),
       scryptMaxmem: () => crypto.scryptSync('p', 's', 16, { N: 16384, r: 16 }),
       scryptNotPow2: () => crypto.scryptSync('p', 's', 16, { N: 1000 }),
+      keylenTooLong: () => [() => crypto.pbkdf2Sync('p', 's', 1, 2 ** 31, 'sha256'), () => crypto.scryptSync('p', 's', 2 ** 31),
+        () => crypto.scryptSync('p', 's', 16, { N: 2, r: 2 ** 15, p: 2 ** 14, maxmem: 2 ** 53 })].map((f) => {
+        try { f(); return 'derived'; } catch (e) { return `${e.name} ${e.code}`; }
+      }),
       hkdf: () => Buffer.from(crypto.hkdfSync('sha256', Buffer.from('0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b', 'hex'),
         Buffer.from('000102030405060708090a0b0c', 'hex'), Buffer.from('f0f1f2f3f4f5f6f7f8f9', 'hex'), 42)).toString('hex'),
       webcrypto: () => [crypto.webcrypto === globalThis.crypto, crypto.subtle === globalThis.crypto.subtle],
@@ -299,6 +303,8 @@ is $got->{scryptCallback}, 'bd499e2b93befa5d36aa904036764479', 'scrypt with opti
 like $got->{scryptMaxmem}, qr/^threw RangeError: Invalid scrypt params: memory limit exceeded/,
     'scrypt past maxmem (32 MiB by default) is refused, as in Node.js';
 like $got->{scryptNotPow2}, qr/^threw RangeError: Invalid scrypt params: N must be a power of 2/, 'scrypt wants N a power of 2';
+is_deeply $got->{keylenTooLong}, ['RangeError ERR_OUT_OF_RANGE', 'RangeError ERR_OUT_OF_RANGE', 'RangeError ERR_CRYPTO_INVALID_SCRYPT_PARAMS'],
+    'a key longer than 2^31 - 1 bytes (or scrypt blocks that long) is a RangeError, as in Node.js, not a TypeError of the native';
 is $got->{hkdf}, '3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865', 'hkdfSync, RFC 5869 case 1';
 is_deeply $got->{webcrypto}, [$T, $T], 'webcrypto and subtle are the global crypto';
 like $got->{unknown}, qr/Digest method not supported/, 'an unknown hash is refused';

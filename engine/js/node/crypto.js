@@ -268,10 +268,21 @@ function timingSafeEqual(a, b) {
   return diff === 0;
 }
 
+// Node.js's bound on a derived key's length (an int), as its RangeError.
+const MAX_KEYLEN = 2147483647;
+
+function checkKeylen(keylen) {
+  if (!Number.isInteger(keylen) || keylen < 0) throw new RangeError('The "keylen" argument must be a non-negative integer');
+  if (keylen > MAX_KEYLEN) {
+    throw codedError(RangeError, `The value of "keylen" is out of range. It must be >= 0 && <= ${MAX_KEYLEN}. Received ${keylen}`,
+      'ERR_OUT_OF_RANGE');
+  }
+}
+
 function pbkdf2Sync(password, salt, iterations, keylen, digest) {
   if (!Number.isInteger(iterations) || iterations < 1) throw new RangeError('The "iterations" argument must be a positive integer');
   if (iterations > 100000) throw new RangeError('PBKDF2 takes at most 100,000 iterations here, as on Workers');
-  if (!Number.isInteger(keylen) || keylen < 0) throw new RangeError('The "keylen" argument must be a non-negative integer');
+  checkKeylen(keylen);
   const [name] = hashOf(digest);
   const out = internals.pbkdf2(name, toBytes(password, undefined, 'password'), toBytes(salt, undefined, 'salt'), iterations, keylen);
   if (out === null) throw new Error('PBKDF2 failed');
@@ -304,6 +315,8 @@ function scryptParams(options) {
   const invalid = (why) => codedError(RangeError, `Invalid scrypt params: ${why}`, 'ERR_CRYPTO_INVALID_SCRYPT_PARAMS');
   if (!Number.isInteger(N) || N < 2 || (N & (N - 1)) !== 0) throw invalid('N must be a power of 2 greater than 1');
   if (!Number.isInteger(r) || r < 1 || !Number.isInteger(p) || p < 1 || r * p >= 2 ** 30) throw invalid('r and p must be positive, r * p < 2^30');
+  // the first PBKDF2 derives 128 * r * p bytes: a key length Node.js bounds too
+  if (128 * r * p > MAX_KEYLEN) throw invalid('128 * r * p must be at most 2^31 - 1');
   if (128 * r * (N + 2 + p) > maxmem) throw invalid('memory limit exceeded');
   return { N, r, p };
 }
@@ -382,7 +395,7 @@ function roMix(bytes, at, N, r) {
 }
 
 function scryptSync(password, salt, keylen, options = {}) {
-  if (!Number.isInteger(keylen) || keylen < 0) throw new RangeError('The "keylen" argument must be a non-negative integer');
+  checkKeylen(keylen);
   const { N, r, p } = scryptParams(options ?? {});
   const secret = toBytes(password, undefined, 'password');
   const B = pbkdf2Sync(secret, toBytes(salt, undefined, 'salt'), 1, 128 * r * p, 'sha256');
