@@ -54,7 +54,7 @@ sub wrangler_bundles {
         is $rc, 0, "wrangler bundles $o->{name}" or diag $out;
         (my $js = $o->{main}) =~ s{^.*/}{};
         $js =~ s/\.[jt]sx?$/.js/;
-        open my $b, '<', "$dir/out/$js" or do { fail("$o->{name}: no out/$js"); '' };
+        open my $b, '<', "$dir/out/$js" or fail("$o->{name}: no out/$js");
         local $/;
         $b ? scalar <$b> : '';
     } 0 .. $#builds;
