@@ -48,6 +48,7 @@ typedef struct {
     size_t                     code_cache;
 
     size_t                     kv_quota;
+    size_t                     asset_cache;
     ngx_uint_t                 log_limit;
     size_t                     log_bytes_limit;
     ngx_uint_t                 log_format;   /* NGX_HTTP_DISPATCH_LOG_* */

@@ -150,6 +150,13 @@ static ngx_command_t  ngx_http_dispatch_commands[] = {
       0,
       NULL },
 
+    { ngx_string("dispatch_asset_cache"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_dispatch_set_size_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_dispatch_main_conf_t, asset_cache),
+      &ngx_http_dispatch_not_zero_post },
+
     { ngx_string("dispatch_log_format"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_enum_slot,
@@ -369,6 +376,7 @@ ngx_http_dispatch_create_main_conf(ngx_conf_t *cf)
     dmcf->prepared_isolates = NGX_CONF_UNSET_UINT;
     dmcf->code_cache = NGX_CONF_UNSET_SIZE;
     dmcf->kv_quota = NGX_CONF_UNSET_SIZE;
+    dmcf->asset_cache = NGX_CONF_UNSET_SIZE;
     dmcf->log_limit = NGX_CONF_UNSET_UINT;
     dmcf->log_bytes_limit = NGX_CONF_UNSET_SIZE;
     dmcf->log_format = NGX_CONF_UNSET_UINT;
@@ -409,6 +417,7 @@ ngx_http_dispatch_init_main_conf(ngx_conf_t *cf, void *conf)
                              ngx_min(2, dmcf->isolates));
     ngx_conf_init_size_value(dmcf->code_cache, 64 * 1024 * 1024);
     ngx_conf_init_size_value(dmcf->kv_quota, (size_t) 1024 * 1024 * 1024);
+    ngx_conf_init_size_value(dmcf->asset_cache, (size_t) 32 * 1024 * 1024);
     ngx_conf_init_uint_value(dmcf->log_limit, 100);
     ngx_conf_init_size_value(dmcf->log_bytes_limit, 64 * 1024);
     ngx_conf_init_uint_value(dmcf->log_format, NGX_HTTP_DISPATCH_LOG_TEXT);
@@ -1191,6 +1200,7 @@ ngx_http_dispatch_init_process(ngx_cycle_t *cycle)
     conf.prepared_isolates = dmcf->prepared_isolates;
     conf.code_cache_size = dmcf->code_cache;
     conf.kv_quota = dmcf->kv_quota;
+    conf.asset_cache_size = dmcf->asset_cache;
     conf.log_limit = (uint32_t) dmcf->log_limit;
     conf.log_bytes_limit = dmcf->log_bytes_limit;
     conf.log_json = (dmcf->log_format == NGX_HTTP_DISPATCH_LOG_JSON);

@@ -364,6 +364,9 @@ typedef struct {
                                           process's startup snapshot */
 
     uint64_t     kv_quota;             /* stored bytes of one KV namespace */
+    size_t       asset_cache_size;     /* dispatch_asset_cache: bytes of
+                                          static assets' contents this
+                                          process keeps; 0: the default */
     uint32_t     log_limit;            /* console lines per request */
     size_t       log_bytes_limit;      /* ... and their bytes (0: 64k) */
     int          log_json;             /* dispatch_log_format json: a

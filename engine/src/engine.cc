@@ -5,6 +5,7 @@
 #include <cstdlib>
 
 #include "admin_api.h"
+#include "asset_server.h"
 #include "api/dispatch.h"
 #include "api/fetch.h"
 #include "api/request_cf.h"
@@ -151,6 +152,8 @@ Engine::Engine(const dispatch_engine_conf_t &conf, const dispatch_host_t &host)
       fleet_quarantine_(host_, *redis_),
       store_(host_, *redis_, store_config(conf)),
       kv_(link_pointers(kv_links_), conf.kv_quota ? conf.kv_quota : uint64_t(1) << 30),
+      assets_(link_pointers(kv_links_), conf.asset_cache_size ? conf.asset_cache_size
+                                                              : size_t(32) << 20),
       cache_(conf, host_),
       enforcer_(host_, limits_.quarantine_ms),
       pool_(*this),
@@ -394,6 +397,14 @@ void Engine::on_script_loaded(uint64_t id, const ScriptLoad &load) {
                             load.quarantine_until - monotonic_ms());
     log(*scope, DISPATCH_LOG_INFO, "in the fleet's penalty box: quarantined");
     respond(*scope, DISPATCH_OUTCOME_QUARANTINED);
+    return;
+  }
+
+  // Static assets answer without an isolate; env.ASSETS of a script
+  // without any answers 404.
+  if ((load.script->assets || scope->assets_only) &&
+      (scope->assets_only || assets_first(*scope, *load.script))) {
+    serve_assets(*this, *scope, load.script);
     return;
   }
 

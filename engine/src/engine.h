@@ -12,6 +12,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "asset_store.h"
 #include "cpu_watchdog.h"
 #include "egress_policy.h"
 #include "fetch_client.h"
@@ -115,6 +116,7 @@ class Engine {
   const EngineLimits &limits() const { return limits_; }
   CpuWatchdog &watchdog() { return watchdog_; }
   KvStore &kv() { return kv_; }
+  AssetStore &assets() { return assets_; }
   CacheStore &cache() { return cache_; }
   RedisLink &redis() { return *redis_; }
   size_t script_max_size() const { return script_max_size_; }
@@ -182,6 +184,7 @@ class Engine {
   FleetQuarantine fleet_quarantine_;
   ScriptStore store_;
   KvStore kv_;
+  AssetStore assets_;
   CacheStore cache_;  // before pool_: it outlives the isolates' open files
   CpuWatchdog watchdog_;
   LimitEnforcer enforcer_;

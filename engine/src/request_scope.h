@@ -183,6 +183,9 @@ class RequestScope {
   // worker's, which every tenant behind it shares (one tenant's slow
   // fetch() calls took all of them, and every tenant's fetch() failed).
   std::string fetch_for;
+  // A request of env.ASSETS: answered from its script's static assets,
+  // never by its worker.
+  bool assets_only = false;
 
   // What the request started, owned here.
   struct PendingTimer {

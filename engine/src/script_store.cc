@@ -1,5 +1,6 @@
 #include "script_store.h"
 
+#include "asset_manifest.h"
 #include "fleet_quarantine.h"
 
 #include <hiredis/hiredis.h>
@@ -55,6 +56,8 @@ ScriptLoad parse_script(const std::string &ns, const std::string &name, size_t m
       script->kv_namespace = std::move(value);
     } else if (field == "created_on") {
       script->created_on = std::move(value);
+    } else if (field == "assets") {
+      script->assets_json = std::move(value);
     } else if (field.compare(0, strlen(ScriptStore::kModulePrefix),
                              ScriptStore::kModulePrefix) == 0) {
       script->modules[field.substr(strlen(ScriptStore::kModulePrefix))] = std::move(value);
@@ -75,6 +78,10 @@ ScriptLoad parse_script(const std::string &ns, const std::string &name, size_t m
     result.error = "the script is " + std::to_string(script->size()) +
                    " bytes, more than dispatch_script_max_size (" +
                    std::to_string(max_size) + ")";
+  } else if (!script->assets_json.empty() &&
+             !(script->assets = AssetManifest::parse(script->assets_json, script->metadata,
+                                                     &result.error))) {
+    result.error = "its static assets: " + result.error;
   } else {
     result.status = ScriptLoad::Status::kFound;
     result.script = std::move(script);
@@ -101,7 +108,8 @@ bool ScriptSource::same_version(const ScriptSource &other) const {
   return etag == other.etag && format == other.format && code == other.code &&
          metadata == other.metadata && modules == other.modules &&
          wasm_modules == other.wasm_modules &&
-         kv_namespace == other.kv_namespace && created_on == other.created_on;
+         kv_namespace == other.kv_namespace && created_on == other.created_on &&
+         assets_json == other.assets_json;
 }
 
 std::string ScriptStore::script_key(const std::string &ns, const std::string &name) {
@@ -136,7 +144,9 @@ void ScriptStore::touch(Entry &entry) {
 
 void ScriptStore::charge(const std::string &key, Entry &entry) {
   bytes_ -= entry.charged;
-  entry.charged = kEntryOverhead + key.size() + (entry.load.script ? entry.load.script->size() : 0);
+  const ScriptSource *script = entry.load.script.get();
+  entry.charged = kEntryOverhead + key.size() +
+                  (script ? script->size() + (script->assets ? script->assets->bytes() : 0) : 0);
   bytes_ += entry.charged;
 }
 

@@ -28,6 +28,7 @@
 namespace dispatch {
 
 struct ScriptMetrics;
+class AssetManifest;
 
 struct ScriptSource {
   std::string ns;
@@ -48,6 +49,10 @@ struct ScriptSource {
   // Cache API gives it a cache of its own. Empty for scripts written to
   // Redis by hand.
   std::string created_on;
+  // Its static assets (the `assets` field, asset_manifest.h), parsed once
+  // per load; null: none.
+  std::string assets_json;
+  std::shared_ptr<const AssetManifest> assets;
 
   // The isolate pool's slot of the isolate built from this very load, while
   // there is one (opaque here; IsolatePool sets and clears it): the warm

@@ -1665,6 +1665,15 @@ bool TenantIsolate::install_bindings(v8::Local<v8::Context> context, json_t *bin
   }
 
   v8::TryCatch try_catch(isolate_);
+  // The built-ins' maker of a binding's object (makeKV, makeService, …),
+  // given the binding's index among the engine's own list of them.
+  auto make = [&](const char *maker, size_t index, v8::Local<v8::Value> *value) {
+    v8::Local<v8::Value> fn;
+    v8::Local<v8::Value> args[] = {v8::Integer::NewFromUnsigned(isolate_, uint32_t(index))};
+    return api_.Get(isolate_)->Get(context, v8_str(isolate_, maker)).ToLocal(&fn) &&
+           fn->IsFunction() &&
+           fn.As<v8::Function>()->Call(context, v8::Undefined(isolate_), 1, args).ToLocal(value);
+  };
   size_t i;
   json_t *b;
   json_array_foreach(bindings, i, b) {
@@ -1722,14 +1731,21 @@ bool TenantIsolate::install_bindings(v8::Local<v8::Context> context, json_t *bin
       const std::string &kv_ns = script_->kv_namespace.empty() ? script_->ns
                                                                : script_->kv_namespace;
       kv_spaces_.push_back(kv_ns + "/" + id);
-      v8::Local<v8::Value> make;
-      v8::Local<v8::Value> args[] = {v8::Integer::NewFromUnsigned(
-          isolate_, uint32_t(kv_spaces_.size() - 1))};
-      if (!api_.Get(isolate_)->Get(context, v8_str(isolate_, "makeKV")).ToLocal(&make) ||
-          !make->IsFunction() ||
-          !make.As<v8::Function>()->Call(context, v8::Undefined(isolate_), 1, args)
-               .ToLocal(&value)) {
+      if (!make("makeKV", kv_spaces_.size() - 1, &value)) {
         *err = what + ": the KV built-in failed";
+        return false;
+      }
+
+    } else if (strcmp(type, "assets") == 0) {
+      // The script's own static assets: a service binding whose requests
+      // the engine answers from them, never running this worker.
+      DispatchTarget t;
+      t.ns = script_->ns;
+      t.script = script_->name;
+      t.assets = true;
+      dispatch_targets_.push_back(std::move(t));
+      if (!make("makeService", dispatch_targets_.size() - 1, &value)) {
+        *err = what + ": the assets built-in failed";
         return false;
       }
 
@@ -1775,15 +1791,8 @@ bool TenantIsolate::install_bindings(v8::Local<v8::Context> context, json_t *bin
         }
       }
       dispatch_targets_.push_back(std::move(t));
-      v8::Local<v8::Value> make;
-      v8::Local<v8::Value> args[] = {v8::Integer::NewFromUnsigned(
-          isolate_, uint32_t(dispatch_targets_.size() - 1))};
-      if (!api_.Get(isolate_)->Get(context, v8_str(isolate_, service ? "makeService"
-                                                                      : "makeDispatchNamespace"))
-               .ToLocal(&make) ||
-          !make->IsFunction() ||
-          !make.As<v8::Function>()->Call(context, v8::Undefined(isolate_), 1, args)
-               .ToLocal(&value)) {
+      if (!make(service ? "makeService" : "makeDispatchNamespace", dispatch_targets_.size() - 1,
+                &value)) {
         *err = what + ": the dispatch built-in failed";
         return false;
       }

@@ -133,6 +133,8 @@ class TenantIsolate : public std::enable_shared_from_this<TenantIsolate> {
     // for none), and the names of options.outbound that reach it as env.
     std::string outbound;
     std::vector<std::string> outbound_params;
+    // env.ASSETS: this very script's static assets (asset_server.h).
+    bool assets = false;
   };
   const DispatchTarget *dispatch_target(uint32_t index) const {
     return index < dispatch_targets_.size() ? &dispatch_targets_[index] : nullptr;

@@ -188,8 +188,10 @@ void on_dispatch_start(const v8::FunctionCallbackInfo<v8::Value> &info) {
   const TenantIsolate::DispatchTarget *binding = nullptr;
   if (!resolve_target(isolate, info, &ns, &script, &binding)) return;
   std::string key = ns + "/" + script;
-  if (key == scope->ns + "/" + scope->script ||
-      std::find(scope->chain.begin(), scope->chain.end(), key) != scope->chain.end()) {
+  // env.ASSETS names the script itself, but no worker runs for it.
+  bool assets = binding != nullptr && binding->assets;
+  if (!assets && (key == scope->ns + "/" + scope->script ||
+                  std::find(scope->chain.begin(), scope->chain.end(), key) != scope->chain.end())) {
     throw_error(isolate, "Dispatch loop: \"" + key + "\" is already in this chain of dispatches; "
                          "a script never dispatches to itself or to a script that called it");
     return;
@@ -271,6 +273,7 @@ void on_dispatch_start(const v8::FunctionCallbackInfo<v8::Value> &info) {
   engine.add_dispatch(*scope, id, std::move(call));
   RequestScope *target = engine.make_dispatched(*scope, id, ns, script);
   c->child = target->id;
+  target->assets_only = assets;
   target->head.assign(method, url, headers, scope->head.client(), scope->head.request_line());
   target->args_json = std::move(args);
   target->cf_json = std::move(cf);
