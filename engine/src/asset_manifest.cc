@@ -185,6 +185,9 @@ bool double_dot(std::string_view seg) {
 }  // namespace
 
 std::string asset_decode_path(std::string_view path) {
+  if (path.find('%') == std::string_view::npos && path.find("//") == std::string_view::npos) {
+    return std::string(path);  // nothing to decode: most requests
+  }
   std::string joined, segment;
   size_t start = 0;
   while (true) {
@@ -242,6 +245,11 @@ void asset_split_url(std::string_view url, std::string *path, std::string *searc
   // "." and ".." segments as the URL parser resolves them ('\' is '/' in
   // an http(s) URL): a request's path is what new URL(req.url).pathname
   // would say.
+  if (!raw.empty() && raw[0] == '/' && raw.find('\\') == std::string_view::npos &&
+      raw.find("/.") == std::string_view::npos && raw.find("%2") == std::string_view::npos) {
+    path->assign(raw.data(), raw.size());  // no dot segment: most requests
+    return;
+  }
   std::vector<std::string_view> segments;
   std::string slashed(raw);
   for (char &c : slashed) {
@@ -408,8 +416,8 @@ std::shared_ptr<const AssetManifest> AssetManifest::parse(std::string_view json,
   return m;
 }
 
-const AssetManifest::Entry *AssetManifest::find(std::string_view path) const {
-  auto it = entries_.find(std::string(path));
+const AssetManifest::Entry *AssetManifest::find(const std::string &path) const {
+  auto it = entries_.find(path);
   return it == entries_.end() ? nullptr : &it->second;
 }
 

@@ -52,7 +52,7 @@ class AssetManifest {
                                                     std::string_view metadata,
                                                     std::string *err);
 
-  const Entry *find(std::string_view path) const;
+  const Entry *find(const std::string &path) const;
   // Cloudflare's html_handling and not_found_handling for a decoded path.
   Intent resolve(const std::string &path, bool with_not_found = true) const;
 

@@ -1,5 +1,7 @@
 #include "asset_server.h"
 
+#include <cstring>
+
 #include "asset_manifest.h"
 #include "asset_store.h"
 #include "engine.h"
@@ -13,152 +15,173 @@ namespace {
 // Cloudflare's: a browser revalidates every time, with the ETag.
 constexpr char kCacheControl[] = "public, max-age=0, must-revalidate";
 
+using Intent = AssetManifest::Intent;
+using Field = std::pair<std::string_view, std::string_view>;
+
 // The first value of a header (name in lower case) in the request's block
-// of "\0name:value" fields; false when there is none.
+// of "\0name:value" fields; false when there is none. No allocation: this
+// runs for every request to a script with assets.
 bool request_header(const RequestScope &scope, std::string_view name, std::string_view *value) {
   std::string_view block = scope.head.header_block();
-  std::string needle;
-  needle.reserve(name.size() + 2);
-  needle.push_back('\0');
-  needle.append(name.data(), name.size());
-  needle.push_back(':');
-  size_t at = block.find(needle);
-  if (at == std::string_view::npos) return false;
-  size_t start = at + needle.size();
-  size_t end = block.find('\0', start);
-  *value = block.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
-  return true;
+  size_t from = 0;
+  while (true) {
+    size_t at = block.find(name, from);
+    if (at == std::string_view::npos) return false;
+    size_t after = at + name.size();
+    if (at > 0 && block[at - 1] == '\0' && after < block.size() && block[after] == ':') {
+      size_t end = block.find('\0', after + 1);
+      *value = block.substr(after + 1, end == std::string_view::npos ? std::string_view::npos
+                                                                    : end - after - 1);
+      return true;
+    }
+    from = at + 1;
+  }
 }
 
-bool is_get_or_head(std::string_view method) { return method == "GET" || method == "HEAD"; }
-
 // The response's status and headers, in the block the host reads.
-void set_head(RequestScope &scope, int status,
-              const std::vector<std::pair<std::string, std::string>> &headers) {
+void set_head(RequestScope &scope, int status, std::initializer_list<Field> headers) {
   scope.status = status;
   scope.status_text.clear();
   std::string &block = scope.response_header_block;
+  size_t bytes = 0;
+  for (const Field &h : headers) bytes += h.first.size() + h.second.size() + 2;
   block.clear();
-  for (const auto &h : headers) {
-    block += h.first;
-    block.push_back('\0');
-    block += h.second;
-    block.push_back('\0');
+  block.reserve(bytes);
+  for (const Field &h : headers) {
+    if (h.first.empty()) continue;  // left out
+    block.append(h.first.data(), h.first.size()).push_back('\0');
+    block.append(h.second.data(), h.second.size()).push_back('\0');
   }
   scope.header_views.clear();
   const char *p = block.data();
-  for (const auto &h : headers) {
+  for (const Field &h : headers) {
+    if (h.first.empty()) continue;
     const char *value = p + h.first.size() + 1;
     scope.header_views.push_back({{p, h.first.size()}, {value, h.second.size()}});
     p = value + h.second.size() + 1;
   }
 }
 
-void answer(Engine &engine, RequestScope &scope, int status,
-            const std::vector<std::pair<std::string, std::string>> &headers = {}) {
+void answer(Engine &engine, RequestScope &scope, int status, std::initializer_list<Field> headers = {}) {
   set_head(scope, status, headers);
   scope.response_body.clear();
   engine.respond(scope, DISPATCH_OUTCOME_OK);
 }
 
-}  // namespace
-
-bool assets_first(const RequestScope &scope, const ScriptSource &script) {
-  if (scope.assets_only || script.code.empty()) return true;
-  const AssetManifest &m = *script.assets;
-  std::string path, search;
-  asset_split_url(scope.head.url(), &path, &search);
-  // run_worker_first as rules: "!/…" ones first, as Cloudflare's router.
-  if (m.has_static_routing()) {
-    if (m.matches_asset_rule(path)) return true;
-    if (m.matches_worker_rule(path)) return false;
-  }
-  if (m.run_worker_first()) return false;
-  // Without rules, not_found_handling does not keep a miss from the
-  // worker, except for a browser's navigation when the script's
-  // compatibility says so.
-  std::string_view mode;
-  bool with_not_found = m.has_static_routing() ||
-                        (m.navigation_prefers_assets() &&
-                         request_header(scope, "sec-fetch-mode", &mode) && mode == "navigate");
-  return m.resolve(asset_decode_path(path), with_not_found).kind !=
-         AssetManifest::Intent::Kind::kNone;
-}
-
-void serve_assets(Engine &engine, RequestScope &scope, std::shared_ptr<const ScriptSource> script) {
-  if (!script->assets) {  // env.ASSETS of a script with none
-    answer(engine, scope, 404);
+// The answer for an asset whose content is at hand.
+void answer_content(Engine &engine, RequestScope &scope, const std::string &hash, int status,
+                    const std::string &path, const AssetContent &content) {
+  char etag[40];
+  size_t etag_len = size_t(snprintf(etag, sizeof etag, "\"%s\"", hash.c_str()));
+  std::string_view tag(etag, etag_len);
+  std::string_view type = content.type.empty() ? std::string_view(asset_type_by_extension(path))
+                                               : std::string_view(content.type);
+  std::string_view ignored;
+  bool cacheable = !request_header(scope, "authorization", &ignored) &&
+                   !request_header(scope, "range", &ignored);
+  Field cache_control = cacheable ? Field("cache-control", kCacheControl) : Field();
+  std::string_view if_none_match;
+  if (request_header(scope, "if-none-match", &if_none_match) &&
+      (if_none_match == tag ||
+       (if_none_match.size() == tag.size() + 2 && if_none_match.compare(0, 2, "W/") == 0 &&
+        if_none_match.substr(2) == tag))) {
+    answer(engine, scope, 304, {{"etag", tag}, {"content-type", type}, cache_control});
     return;
   }
-  const AssetManifest &m = *script->assets;
+  set_head(scope, status, {{"etag", tag}, {"content-type", type}, cache_control});
+  // A HEAD from the host: nginx sends the head only, with the length of
+  // this body; a dispatched one reaches its caller without a body.
+  if (scope.head.method() != "HEAD" || scope.host_ctx != nullptr) {
+    scope.response_body.assign(content.body);
+  } else {
+    scope.response_body.clear();
+  }
+  engine.respond(scope, DISPATCH_OUTCOME_OK);
+}
+
+}  // namespace
+
+bool serve_assets(Engine &engine, RequestScope &scope, const std::shared_ptr<const ScriptSource> &script) {
+  const AssetManifest *m = script->assets.get();
+  bool worker = !script->code.empty() && !scope.assets_only;
+  if (m == nullptr) {
+    if (worker) return false;
+    if (!scope.assets_only) return false;  // no assets and an empty worker: it fails as one
+    answer(engine, scope, 404);            // env.ASSETS of a script with none
+    return true;
+  }
   std::string path, search;
   asset_split_url(scope.head.url(), &path, &search);
   std::string decoded = asset_decode_path(path);
-  AssetManifest::Intent intent = m.resolve(decoded);
-  using Kind = AssetManifest::Intent::Kind;
-  if (intent.kind == Kind::kNone) {
+  Intent intent;
+  if (worker) {
+    // run_worker_first as rules: "!/…" ones first, as Cloudflare's router.
+    bool rules = m->has_static_routing();
+    if (rules && m->matches_asset_rule(path)) {
+      intent = m->resolve(decoded);
+    } else if ((rules && m->matches_worker_rule(path)) || m->run_worker_first()) {
+      return false;
+    } else {
+      // Without rules, not_found_handling does not keep a miss from the
+      // worker, except for a browser's navigation when the script's
+      // compatibility says so.
+      std::string_view mode;
+      bool with_not_found = rules || (m->navigation_prefers_assets() &&
+                                      request_header(scope, "sec-fetch-mode", &mode) &&
+                                      mode == "navigate");
+      intent = m->resolve(decoded, with_not_found);
+      if (intent.kind == Intent::Kind::kNone) return false;
+    }
+  } else {
+    intent = m->resolve(decoded);
+  }
+
+  if (intent.kind == Intent::Kind::kNone) {
     answer(engine, scope, 404);
-    return;
+    return true;
   }
   std::string_view method = scope.head.method();
-  if (!is_get_or_head(method)) {
+  if (method != "GET" && method != "HEAD") {
     answer(engine, scope, 405);
-    return;
+    return true;
   }
-  std::string encoded = asset_encode_path(intent.kind == Kind::kRedirect ? intent.location : decoded);
-  if (intent.kind == Kind::kRedirect || encoded != path) {
+  if (intent.kind == Intent::Kind::kRedirect) {
+    answer(engine, scope, 307, {{"location", asset_encode_path(intent.location) + search}});
+    return true;
+  }
+  std::string encoded = asset_encode_path(decoded);
+  if (encoded != path) {
     answer(engine, scope, 307, {{"location", encoded + search}});
-    return;
+    return true;
   }
 
   const AssetManifest::Entry *entry = intent.asset;
-  uint64_t id = scope.id;
   int status = intent.status;
-  std::string hash = entry->hash;
-  const std::string *asset_path = entry->path;
-  // script is held by the callback: entry and asset_path stay valid.
-  engine.assets().get(script->ns, script->name, script->created_on, hash,
-                      [&engine, id, status, hash, asset_path, script](
-                          std::shared_ptr<const AssetContent> content, const std::string &error) {
-    RequestScope *s = engine.find(id);
+  if (auto content = engine.assets().cached(script->ns, script->name, script->created_on,
+                                            entry->hash)) {
+    answer_content(engine, scope, entry->hash, status, *entry->path, *content);
+    return true;
+  }
+  uint64_t id = scope.id;
+  Engine *e = &engine;
+  // script is held by the callback: entry stays valid.
+  engine.assets().get(script->ns, script->name, script->created_on, entry->hash,
+                      [e, id, status, entry, script](std::shared_ptr<const AssetContent> content,
+                                                     const std::string &error) {
+    RequestScope *s = e->find(id);
     if (s == nullptr || s->responded()) return;
-    if (!content) {
-      if (!error.empty()) {
-        engine.log(*s, DISPATCH_LOG_ERR, "cannot read asset " + *asset_path + ": " + error);
-        engine.respond(*s, DISPATCH_OUTCOME_STORE_UNAVAILABLE);
-      } else {
-        engine.log(*s, DISPATCH_LOG_ERR, "asset " + *asset_path + " (" + hash +
-                   ") is in the script's manifest but not in Redis");
-        engine.respond(*s, DISPATCH_OUTCOME_EXCEPTION);
-      }
-      return;
-    }
-    std::string etag = "\"" + hash + "\"";
-    std::vector<std::pair<std::string, std::string>> headers = {
-        {"etag", etag},
-        {"content-type", content->type.empty() ? asset_type_by_extension(*asset_path)
-                                               : content->type}};
-    std::string_view ignored;
-    if (!request_header(*s, "authorization", &ignored) && !request_header(*s, "range", &ignored)) {
-      headers.emplace_back("cache-control", kCacheControl);
-    }
-    std::string_view if_none_match;
-    if (request_header(*s, "if-none-match", &if_none_match) &&
-        (if_none_match == etag || if_none_match == "W/" + etag)) {
-      answer(engine, *s, 304, headers);
-      return;
-    }
-    set_head(*s, status, headers);
-    // A HEAD from the host: nginx sends the head only, with the length of
-    // this body; a dispatched one reaches its caller without a body.
-    bool body = s->head.method() != "HEAD" || s->host_ctx != nullptr;
-    if (body) {
-      s->response_body = content->body;
+    if (content) {
+      answer_content(*e, *s, entry->hash, status, *entry->path, *content);
+    } else if (!error.empty()) {
+      e->log(*s, DISPATCH_LOG_ERR, "cannot read asset " + *entry->path + ": " + error);
+      e->respond(*s, DISPATCH_OUTCOME_STORE_UNAVAILABLE);
     } else {
-      s->response_body.clear();
+      e->log(*s, DISPATCH_LOG_ERR, "asset " + *entry->path + " (" + entry->hash +
+             ") is in the script's manifest but not in Redis");
+      e->respond(*s, DISPATCH_OUTCOME_EXCEPTION);
     }
-    engine.respond(*s, DISPATCH_OUTCOME_OK);
   });
+  return true;
 }
 
 }  // namespace dispatch

@@ -13,13 +13,11 @@ class Engine;
 class RequestScope;
 struct ScriptSource;
 
-// Whether the request goes to the script's assets rather than its worker:
-// always for a script with no worker (empty code) and for env.ASSETS;
-// otherwise by run_worker_first and whether an asset answers the path.
-bool assets_first(const RequestScope &scope, const ScriptSource &script);
-
-// Answers the request from the script's assets: responds now, or once the
-// asset's content is read from Redis.
-void serve_assets(Engine &engine, RequestScope &scope, std::shared_ptr<const ScriptSource> script);
+// Answers the request from the script's assets when they are where it goes
+// (always for a script with no worker and for env.ASSETS; otherwise by
+// run_worker_first and whether an asset answers the path): responds now,
+// or once the asset's content is read from Redis, and returns true. False:
+// the worker answers it.
+bool serve_assets(Engine &engine, RequestScope &scope, const std::shared_ptr<const ScriptSource> &script);
 
 }  // namespace dispatch

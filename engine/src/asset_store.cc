@@ -2,12 +2,14 @@
 
 #include <hiredis/hiredis.h>
 
+#include <cstring>
+
 namespace dispatch {
 
 namespace {
 
-// What an entry costs beyond its bytes: the key, the node, the content
-// object (generous, not measured).
+// What an entry costs beyond its bytes: the key, the slot, the list node,
+// the content object (generous, not measured).
 constexpr size_t kEntryOverhead = 256;
 // The longest content type kept (the management API stores at most 255
 // bytes; a hand-written one may be anything).
@@ -21,7 +23,37 @@ bool clean_type(const std::string &t) {
   return true;
 }
 
+// owner == ns + '\0' + script + '\0' + version, without building it.
+bool owned_by(const std::string &owner, const std::string &ns, const std::string &script,
+              const std::string &version) {
+  if (owner.size() != ns.size() + script.size() + version.size() + 2) return false;
+  const char *p = owner.data();
+  if (memcmp(p, ns.data(), ns.size()) != 0 || p[ns.size()] != '\0') return false;
+  p += ns.size() + 1;
+  if (memcmp(p, script.data(), script.size()) != 0 || p[script.size()] != '\0') return false;
+  p += script.size() + 1;
+  return memcmp(p, version.data(), version.size()) == 0;
+}
+
+size_t cost(const std::string &owner, const AssetContent &c) {
+  return c.body.size() + c.type.size() + owner.size() + kEntryOverhead;
+}
+
 }  // namespace
+
+bool AssetStore::parse_key(const std::string &hash, Key *key) {
+  if (hash.size() != 32) return false;
+  uint64_t half[2] = {0, 0};
+  for (size_t i = 0; i < 32; i++) {
+    char c = hash[i];
+    int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+    if (v < 0) return false;
+    half[i / 16] = half[i / 16] << 4 | uint64_t(v);
+  }
+  key->hi = half[0];
+  key->lo = half[1];
+  return true;
+}
 
 RedisLink &AssetStore::pick() const {
   RedisLink *best = links_.front();
@@ -31,34 +63,61 @@ RedisLink &AssetStore::pick() const {
   return *best;
 }
 
+AssetStore::Slot *AssetStore::find(const Key &key, const std::string &ns, const std::string &script,
+                                   const std::string &version) {
+  auto it = entries_.find(key);
+  if (it == entries_.end()) return nullptr;
+  for (Slot &slot : it->second) {
+    if (owned_by(slot.owner, ns, script, version)) return &slot;
+  }
+  return nullptr;
+}
+
+std::shared_ptr<const AssetContent> AssetStore::cached(const std::string &ns,
+                                                       const std::string &script,
+                                                       const std::string &version,
+                                                       const std::string &hash) {
+  Key key;
+  if (!parse_key(hash, &key)) return nullptr;
+  Slot *slot = find(key, ns, script, version);
+  if (slot == nullptr || !slot->content) return nullptr;
+  stats_.hits++;
+  if (slot->listed) lru_.splice(lru_.begin(), lru_, slot->lru);
+  return slot->content;
+}
+
 void AssetStore::get(const std::string &ns, const std::string &script, const std::string &version,
                      const std::string &hash, Callback cb) {
-  std::string id = ns + '\0' + script + '\0' + version + '\0' + hash;
-  auto it = entries_.find(id);
-  if (it != entries_.end() && it->second.content) {
-    stats_.hits++;
-    Entry &e = it->second;
-    if (e.listed) lru_.splice(lru_.begin(), lru_, e.lru);
-    std::shared_ptr<const AssetContent> content = e.content;
-    cb(content, std::string());
+  Key key;
+  if (!parse_key(hash, &key)) {
+    cb(nullptr, std::string());  // no such content: the manifest checked its hashes
+    return;
+  }
+  if (Slot *slot = find(key, ns, script, version)) {
+    if (slot->content) {
+      std::shared_ptr<const AssetContent> content = slot->content;
+      cb(content, std::string());
+    } else {
+      slot->waiters.push_back(std::move(cb));  // a read is under way: wait for it
+    }
     return;
   }
   stats_.misses++;
-  if (it != entries_.end()) {  // a load is under way: wait for it
-    it->second.waiters.push_back(std::move(cb));
-    return;
-  }
-  entries_[id].waiters.push_back(std::move(cb));
-  std::string key = AssetStore::key(ns, script, hash);
-  pick().command_for(key, {"HMGET", key, "body", "type"},
-                     [this, id](const redisReply *reply, const std::string &error) {
+  std::string owner = ns + '\0' + script + '\0' + version;
+  Slot slot;
+  slot.owner = owner;
+  slot.waiters.push_back(std::move(cb));
+  entries_[key].push_back(std::move(slot));
+  std::string redis_key = AssetStore::key(ns, script, hash);
+  pick().command_for(redis_key, {"HMGET", redis_key, "body", "type"},
+                     [this, key, owner](const redisReply *reply, const std::string &error) {
     if (reply == nullptr || reply->type == REDIS_REPLY_ERROR) {
-      complete(id, nullptr, reply ? std::string(reply->str, reply->len) : error);
+      complete(key, owner, nullptr, reply ? std::string(reply->str, reply->len) : error);
       return;
     }
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
         reply->element[0]->type != REDIS_REPLY_STRING) {
-      complete(id, nullptr, std::string());  // not there
+      complete(key, owner, nullptr, std::string());  // not there
       return;
     }
     auto content = std::make_shared<AssetContent>();
@@ -67,35 +126,49 @@ void AssetStore::get(const std::string &ns, const std::string &script, const std
       content->type.assign(reply->element[1]->str, reply->element[1]->len);
       if (!clean_type(content->type)) content->type.clear();
     }
-    complete(id, std::move(content), std::string());
+    complete(key, owner, std::move(content), std::string());
   });
 }
 
-void AssetStore::complete(const std::string &id, std::shared_ptr<const AssetContent> content,
-                          const std::string &error) {
-  auto it = entries_.find(id);
+void AssetStore::erase(const Key &key, const std::string &owner) {
+  auto it = entries_.find(key);
   if (it == entries_.end()) return;
+  std::list<Slot> &slots = it->second;
+  for (auto s = slots.begin(); s != slots.end(); ++s) {
+    if (s->owner != owner) continue;
+    if (s->listed) {
+      bytes_ -= cost(s->owner, *s->content);
+      lru_.erase(s->lru);
+    }
+    slots.erase(s);
+    break;
+  }
+  if (slots.empty()) entries_.erase(it);
+}
+
+void AssetStore::complete(Key key, const std::string &owner,
+                          std::shared_ptr<const AssetContent> content, const std::string &error) {
+  auto it = entries_.find(key);
+  if (it == entries_.end()) return;
+  Slot *slot = nullptr;
+  for (Slot &s : it->second) {
+    if (s.owner == owner) slot = &s;
+  }
+  if (slot == nullptr) return;
   std::vector<Callback> waiters;
-  waiters.swap(it->second.waiters);
-  size_t cost = content ? content->body.size() + content->type.size() + id.size() + kEntryOverhead
-                        : 0;
-  if (content && cost <= max_bytes_ / 4) {
-    Entry &e = it->second;
-    e.content = content;
-    lru_.push_front(id);
-    e.lru = lru_.begin();
-    e.listed = true;
-    bytes_ += cost;
+  waiters.swap(slot->waiters);
+  if (content && cost(owner, *content) <= max_bytes_ / 4) {
+    slot->content = content;
+    lru_.emplace_front(key, owner);
+    slot->lru = lru_.begin();
+    slot->listed = true;
+    bytes_ += cost(owner, *content);
     while (bytes_ > max_bytes_ && !lru_.empty()) {
-      auto victim = entries_.find(lru_.back());
-      lru_.pop_back();
-      if (victim == entries_.end()) continue;
-      const AssetContent &c = *victim->second.content;
-      bytes_ -= c.body.size() + c.type.size() + victim->first.size() + kEntryOverhead;
-      entries_.erase(victim);
+      std::pair<Key, std::string> victim = lru_.back();
+      erase(victim.first, victim.second);
     }
   } else {
-    entries_.erase(it);  // served to its waiters, not kept
+    erase(key, owner);  // served to its waiters, not kept
   }
   for (Callback &cb : waiters) cb(content, error);
 }

@@ -39,7 +39,12 @@ class AssetStore {
 
   // `version` tells apart two scripts of one name (deleted and uploaded
   // again: created_on), whose hashes need not mean the same bytes.
-  // The callback may run before get() returns (cached).
+  // The content when it is cached (no allocation, no callback: the path of
+  // almost every request for an asset), else null.
+  std::shared_ptr<const AssetContent> cached(const std::string &ns, const std::string &script,
+                                             const std::string &version, const std::string &hash);
+  // Reads it from Redis (or joins a read under way); the callback runs
+  // later, or before get() returns when Redis is known to be away.
   void get(const std::string &ns, const std::string &script, const std::string &version,
            const std::string &hash, Callback cb);
 
@@ -55,22 +60,38 @@ class AssetStore {
   size_t bytes() const { return bytes_; }
 
  private:
-  struct Entry {
+  // Entries by the 16 bytes the hash's hex spells; the script they belong
+  // to (ns, name, version) is in the slot's owner: the lookup of a cached
+  // asset builds no string.
+  struct Key {
+    uint64_t hi = 0, lo = 0;
+    bool operator==(const Key &o) const { return hi == o.hi && lo == o.lo; }
+  };
+  struct KeyHash {
+    size_t operator()(const Key &k) const { return size_t(k.hi ^ (k.lo * 0x9e3779b97f4a7c15ull)); }
+  };
+  using LruList = std::list<std::pair<Key, std::string>>;  // (key, owner), most recent first
+  struct Slot {
+    std::string owner;  // "ns\0name\0version"
     std::shared_ptr<const AssetContent> content;  // null while loading
     std::vector<Callback> waiters;
-    std::list<std::string>::iterator lru;
+    LruList::iterator lru;
     bool listed = false;
   };
-  void complete(const std::string &id, std::shared_ptr<const AssetContent> content,
+  static bool parse_key(const std::string &hash, Key *key);
+  Slot *find(const Key &key, const std::string &ns, const std::string &script,
+             const std::string &version);
+  void complete(Key key, const std::string &owner, std::shared_ptr<const AssetContent> content,
                 const std::string &error);
+  void erase(const Key &key, const std::string &owner);
   RedisLink &pick() const;
 
   std::vector<RedisLink *> links_;
   size_t max_bytes_;
   size_t bytes_ = 0;
   Stats stats_;
-  std::unordered_map<std::string, Entry> entries_;
-  std::list<std::string> lru_;  // most recently used first
+  std::unordered_map<Key, std::list<Slot>, KeyHash> entries_;
+  LruList lru_;
 };
 
 }  // namespace dispatch

@@ -402,9 +402,7 @@ void Engine::on_script_loaded(uint64_t id, const ScriptLoad &load) {
 
   // Static assets answer without an isolate; env.ASSETS of a script
   // without any answers 404.
-  if ((load.script->assets || scope->assets_only) &&
-      (scope->assets_only || assets_first(*scope, *load.script))) {
-    serve_assets(*this, *scope, load.script);
+  if ((load.script->assets || scope->assets_only) && serve_assets(*this, *scope, load.script)) {
     return;
   }
 
