@@ -347,6 +347,10 @@ std::shared_ptr<const AssetManifest> AssetManifest::parse(std::string_view json,
     }
     Entry e;
     e.hash = hash;
+    for (size_t k = 0; k < 32; k++) {
+      uint64_t &half = k < 16 ? e.key_hi : e.key_lo;
+      half = half << 4 | uint64_t(hex_value(hash[k]));
+    }
     e.size = json_is_integer(size) && json_integer_value(size) > 0
                  ? uint64_t(json_integer_value(size)) : 0;
     m->bytes_ += strlen(path) + sizeof(Entry) + 64;

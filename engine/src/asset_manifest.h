@@ -28,6 +28,7 @@ class AssetManifest {
     std::string hash;  // 32 lowercase hex digits: the content's key and ETag
     uint64_t size = 0;
     const std::string *path = nullptr;  // its key in the manifest
+    uint64_t key_hi = 0, key_lo = 0;    // the 16 bytes the hash spells
   };
 
   // Where a request goes: an asset (its hash; 200, or 404 for a 404 page),

@@ -158,7 +158,7 @@ bool serve_assets(Engine &engine, RequestScope &scope, const std::shared_ptr<con
   const AssetManifest::Entry *entry = intent.asset;
   int status = intent.status;
   if (auto content = engine.assets().cached(script->ns, script->name, script->created_on,
-                                            entry->hash)) {
+                                            entry->key_hi, entry->key_lo)) {
     answer_content(engine, scope, entry->hash, status, *entry->path, *content);
     return true;
   }

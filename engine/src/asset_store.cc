@@ -76,9 +76,10 @@ AssetStore::Slot *AssetStore::find(const Key &key, const std::string &ns, const 
 std::shared_ptr<const AssetContent> AssetStore::cached(const std::string &ns,
                                                        const std::string &script,
                                                        const std::string &version,
-                                                       const std::string &hash) {
+                                                       uint64_t hash_hi, uint64_t hash_lo) {
   Key key;
-  if (!parse_key(hash, &key)) return nullptr;
+  key.hi = hash_hi;
+  key.lo = hash_lo;
   Slot *slot = find(key, ns, script, version);
   if (slot == nullptr || !slot->content) return nullptr;
   stats_.hits++;

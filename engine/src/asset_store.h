@@ -41,8 +41,10 @@ class AssetStore {
   // again: created_on), whose hashes need not mean the same bytes.
   // The content when it is cached (no allocation, no callback: the path of
   // almost every request for an asset), else null.
+  // hash_hi and hash_lo are the 16 bytes the hash's hex spells.
   std::shared_ptr<const AssetContent> cached(const std::string &ns, const std::string &script,
-                                             const std::string &version, const std::string &hash);
+                                             const std::string &version, uint64_t hash_hi,
+                                             uint64_t hash_lo);
   // Reads it from Redis (or joins a read under way); the callback runs
   // later, or before get() returns when Redis is known to be away.
   void get(const std::string &ns, const std::string &script, const std::string &version,
