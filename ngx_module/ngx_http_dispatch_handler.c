@@ -113,6 +113,31 @@ static uint32_t  ngx_http_dispatch_tchar[] = {
  * never CR, LF, NUL or another control character
  */
 
+/*
+ * What an authority may hold: no byte up to SP, no DEL, none of
+ * \\ / ? # @ < > ^ | (the URL Standard's forbidden host code points), and no
+ * [ or ] (an IPv6 literal's brackets are judged by their place).
+ */
+
+static uint32_t  ngx_http_dispatch_host_char[] = {
+    0x00000000, /* 0000 0000 0000 0000  0000 0000 0000 0000 */
+
+                /* ?>=< ;:98 7654 3210  /.-, +*)( '&%$ #"!  */
+    0x2fff7ff6, /* 0010 1111 1111 1111  0111 1111 1111 0110 */
+
+                /* _^]\ [ZYX WVUT SRQP  ONML KJIH GFED CBA@ */
+    0x87fffffe, /* 1000 0111 1111 1111  1111 1111 1111 1110 */
+
+                /*  ~}| {zyx wvut srqp  onml kjih gfed cba` */
+    0x6fffffff, /* 0110 1111 1111 1111  1111 1111 1111 1111 */
+
+    0xffffffff, /* 1000 0000 - 1111 1111 */
+    0xffffffff,
+    0xffffffff,
+    0xffffffff
+};
+
+
 static uint32_t  ngx_http_dispatch_text[] = {
     0x00000200, /* 0000 0000 0000 0000  0000 0010 0000 0000 */
 
@@ -1020,18 +1045,17 @@ ngx_http_dispatch_authority_unsafe(ngx_str_t *authority)
     }
 
     for ( /* void */ ; p < end; p++) {
-        if (*p <= 0x20 || *p == 0x7f || *p == '\\' || *p == '/' || *p == '?'
-            || *p == '#' || *p == '@' || *p == '<' || *p == '>' || *p == '^'
-            || *p == '|')
-        {
-            return 1;
+        if (ngx_http_dispatch_host_char[*p >> 5] & (1U << (*p & 0x1f))) {
+            continue;
         }
 
         if ((*p == '[' || *p == ']')
-            && !(literal && (p == authority->data || p == host_end - 1)))
+            && literal && (p == authority->data || p == host_end - 1))
         {
-            return 1;
+            continue;
         }
+
+        return 1;
     }
 
     if (host_end == end) {

@@ -504,5 +504,38 @@ sub arrival_times {
     }
 }
 
+# wrangler deploys the apps whose configuration has static assets, files
+# and all, each as APP-wrangler: a page answers as the dry run's upload
+# does, and a JavaScript file of the client build is answered from the
+# assets (its bytes, a JavaScript type, the ETag of its hash), not by the
+# worker.
+{
+    my %ask = ('react-router' => ['build/client', '/?name=Ada'], astro => ['dist', '/?name=Ada'],
+               sveltekit => ['.svelte-kit/cloudflare', '/api/items?limit=2'], qwik => ['dist', '/no/such/page']);
+    for my $name (grep { $BUNDLE{$_} } sort keys %ask) {
+        my ($dir, $page) = @{ $ask{$name} };
+        my ($rc, $out) = wrangler_against($WRANGLER, $t, $DIR{$name}, qw(deploy --dispatch-namespace apps --name), "$name-wrangler");
+        is $rc, 0, "$name: wrangler deploy --dispatch-namespace uploads it with its static assets" or diag $out;
+        my ($dry, $real) = map { on($_, GET => $page) } $name, "$name-wrangler";
+        (my $got = $real->{content} // '') =~ s/\b$name-wrangler\.test\b/$name.test/g;
+        is_deeply [ $real->{status}, $got ], [ $dry->{status}, $dry->{content} ], "$name: and answers $page as its dry run's upload does";
+        my @js;
+        File::Find::find({ no_chdir => 1, wanted => sub {
+            push @js, $File::Find::name if -f && /\.js$/ && !m{_worker\.js|/\.};
+        } }, "$DIR{$name}/$dir");
+        my ($file) = sort @js;
+        ok $file, "$name: its client build has a JavaScript file" or next;
+        (my $url = $file) =~ s{^\Q$DIR{$name}/$dir\E}{};
+        my $bytes = do { local $/; open my $f, '<', $file or die "$file: $!"; binmode $f; <$f> };
+        my $r = on("$name-wrangler", GET => $url);
+        is_deeply [ $r->{status}, length($r->{content} // ''), ($r->{content} // '') eq $bytes ], [ 200, length $bytes, 1 ],
+            "$name: $url is answered from its assets, byte for byte";
+        like header_of($r, 'content-type'), qr{javascript}, "$name: with a JavaScript type";
+        like header_of($r, 'etag'), qr{^"[0-9a-f]{32}"$}, "$name: and the ETag of its hash";
+        is on("$name-wrangler", GET => $url, headers => { 'If-None-Match' => header_of($r, 'etag') })->{status}, 304,
+            "$name: which a browser revalidates (304)";
+    }
+}
+
 is_deeply [ $t->error_log_alerts ], [], 'no alerts in the error log';
 done_testing;
