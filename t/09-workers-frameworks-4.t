@@ -8,10 +8,11 @@
 # through nginx: React Router 7 (framework mode, @cloudflare/vite-plugin),
 # Astro 5 (@astrojs/cloudflare), SvelteKit 2 (adapter-cloudflare), nitro 2
 # (cloudflare-module), HonoX, SolidStart 1 (vinxi) and Qwik City 1. Pages
-# are rendered by the worker (static assets are not supported: no asset is
-# requested, and the apps that ask env.ASSETS about unrouted paths get a
-# script answering 404 for it). Builds run in parallel, then wrangler for
-# all at once. Every package pinned in t/clients/package.json;
+# are rendered by the worker (in these uploads the apps that ask env.ASSETS
+# about unrouted paths get a script answering 404 for it); at the end
+# wrangler itself deploys each app, those with static assets files and all,
+# and a file of each client build is served from the assets. Builds run in
+# parallel, then wrangler for all at once. Every package pinned in t/clients/package.json;
 # scripts/setup-deps installs them.
 use strict;
 use warnings;
@@ -80,7 +81,8 @@ my %APPS = (
 # ------------------------------------------------------------- build, deploy
 
 # Each app copied into a temp dir beside the pinned node_modules, all built
-# at once (at most 90 s each), then bundled by wrangler at once.
+# at once (at most 240 s each: seven builds share the cores), then bundled
+# by wrangler at once.
 my (%DIR, %BUNDLE, %MODULES);
 {
     my @names = sort keys %APPS;
@@ -96,7 +98,7 @@ my (%DIR, %BUNDLE, %MODULES);
             open STDERR, '>&', \*STDOUT;
             %ENV = (PATH => $ENV{PATH}, HOME => $dir, XDG_CONFIG_HOME => "$dir/config", NO_COLOR => '1', CI => 'true',
                     WRANGLER_SEND_METRICS => 'false', ASTRO_TELEMETRY_DISABLED => '1', NODE_ENV => 'production');
-            { no warnings 'exec'; exec 'timeout', 90, @{ $APPS{$name}{build} } }
+            { no warnings 'exec'; exec 'timeout', 240, @{ $APPS{$name}{build} } }
             POSIX::_exit(127);
         }
         $pid{$pid} = $name;
@@ -490,9 +492,9 @@ sub arrival_times {
 # ------------------------------------------------------------- wrangler deploy
 
 # wrangler itself deploys the apps whose configuration has no static assets
-# (`wrangler deploy --dispatch-namespace` through the management API: the
-# others stop at assets-upload-session, README), each as APP-wrangler; the
-# script it uploads answers as the one uploaded from its dry run.
+# (`wrangler deploy --dispatch-namespace` through the management API), each
+# as APP-wrangler; the script it uploads answers as the one uploaded from
+# its dry run.
 {
     my %ask = (honox => '/?name=Ada', nitro => '/api/users/21', solidstart => '/?name=Ada');
     for my $name (grep { $BUNDLE{$_} } sort keys %ask) {
@@ -521,11 +523,12 @@ sub arrival_times {
         is_deeply [ $real->{status}, $got ], [ $dry->{status}, $dry->{content} ], "$name: and answers $page as its dry run's upload does";
         my @js;
         File::Find::find({ no_chdir => 1, wanted => sub {
-            push @js, $File::Find::name if -f && /\.js$/ && !m{_worker\.js|/\.};
+            (my $rel = $File::Find::name) =~ s{^\Q$DIR{$name}/$dir\E}{};
+            push @js, $rel if -f && $rel =~ /\.js$/ && $rel !~ m{_worker\.js|/\.};
         } }, "$DIR{$name}/$dir");
-        my ($file) = sort @js;
-        ok $file, "$name: its client build has a JavaScript file" or next;
-        (my $url = $file) =~ s{^\Q$DIR{$name}/$dir\E}{};
+        my ($url) = sort @js;
+        ok $url, "$name: its client build has a JavaScript file" or next;
+        my $file = "$DIR{$name}/$dir$url";
         my $bytes = do { local $/; open my $f, '<', $file or die "$file: $!"; binmode $f; <$f> };
         my $r = on("$name-wrangler", GET => $url);
         is_deeply [ $r->{status}, length($r->{content} // ''), ($r->{content} // '') eq $bytes ], [ 200, length $bytes, 1 ],
