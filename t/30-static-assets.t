@@ -118,6 +118,22 @@ subtest 'a cached asset is answered without Redis' => sub {
     is $t->redis_command_calls->{hmget} || 0, $before, 'no HMGET for five more requests';
 };
 
+subtest 'large files: served whole, cached or not (dispatch_asset_cache 1m keeps at most 256k)' => sub {
+    my $small = join '', map { chr(($_ * 7) % 256) } 1 .. 200_000;
+    my $big = join '', map { chr(($_ * 13) % 256) } 1 .. 3_000_000;
+    put_site('large', files => { '/small.bin' => [$small, 'application/octet-stream'],
+                                 '/big.bin' => [$big, 'application/octet-stream'] });
+    for my $round (1, 2) {
+        my $r = site_get('large', '/small.bin');
+        ok $r->{status} == 200 && $r->{content} eq $small, "200 KB, round $round: byte for byte";
+        $r = site_get('large', '/big.bin');
+        ok $r->{status} == 200 && $r->{content} eq $big, "3 MB (not kept), round $round: byte for byte";
+    }
+    my $par = $t->parallel([ map { { path => '/big.bin', headers => { 'X-Site' => 'large' } } } 1 .. 8 ]);
+    is scalar(grep { $_->{status} == 200 && ($_->{content} // '') eq $big } @$par), 8,
+        'eight clients at once get it whole';
+};
+
 # ---- with a worker ----
 
 my $worker = q{

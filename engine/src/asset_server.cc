@@ -70,7 +70,8 @@ void answer(Engine &engine, RequestScope &scope, int status, std::initializer_li
 
 // The answer for an asset whose content is at hand.
 void answer_content(Engine &engine, RequestScope &scope, const std::string &hash, int status,
-                    const std::string &path, const AssetContent &content) {
+                    const std::string &path, const std::shared_ptr<const AssetContent> &held) {
+  const AssetContent &content = *held;
   char etag[40];
   size_t etag_len = size_t(snprintf(etag, sizeof etag, "\"%s\"", hash.c_str()));
   std::string_view tag(etag, etag_len);
@@ -91,10 +92,9 @@ void answer_content(Engine &engine, RequestScope &scope, const std::string &hash
   set_head(scope, status, {{"etag", tag}, {"content-type", type}, cache_control});
   // A HEAD from the host: nginx sends the head only, with the length of
   // this body; a dispatched one reaches its caller without a body.
+  scope.response_body.clear();
   if (scope.head.method() != "HEAD" || scope.host_ctx != nullptr) {
-    scope.response_body.assign(content.body);
-  } else {
-    scope.response_body.clear();
+    scope.shared_body = std::shared_ptr<const std::string>(held, &content.body);
   }
   engine.respond(scope, DISPATCH_OUTCOME_OK);
 }
@@ -159,7 +159,7 @@ bool serve_assets(Engine &engine, RequestScope &scope, const std::shared_ptr<con
   int status = intent.status;
   if (auto content = engine.assets().cached(script->ns, script->name, script->created_on,
                                             entry->key_hi, entry->key_lo)) {
-    answer_content(engine, scope, entry->hash, status, *entry->path, *content);
+    answer_content(engine, scope, entry->hash, status, *entry->path, content);
     return true;
   }
   uint64_t id = scope.id;
@@ -171,7 +171,7 @@ bool serve_assets(Engine &engine, RequestScope &scope, const std::shared_ptr<con
     RequestScope *s = e->find(id);
     if (s == nullptr || s->responded()) return;
     if (content) {
-      answer_content(*e, *s, entry->hash, status, *entry->path, *content);
+      answer_content(*e, *s, entry->hash, status, *entry->path, content);
     } else if (!error.empty()) {
       e->log(*s, DISPATCH_LOG_ERR, "cannot read asset " + *entry->path + ": " + error);
       e->respond(*s, DISPATCH_OUTCOME_STORE_UNAVAILABLE);

@@ -93,10 +93,11 @@ int dispatch_request_response(dispatch_request_t *r, dispatch_response_t *out) {
   out->status_text = {req->status_text.data(), req->status_text.size()};
   out->headers = req->header_views.data();
   out->nheaders = req->header_views.size();
-  out->body = {req->response_body.data(), req->response_body.size()};
+  std::string_view body = req->response_view();
+  out->body = {body.data(), body.size()};
   out->body_streamed = req->response_stream.on ? 1 : 0;
   out->body_length = req->response_stream.on ? req->response_stream.length
-                                             : int64_t(req->response_body.size());
+                                             : int64_t(body.size());
   out->cpu_ms = req->cpu_ms;
   out->subrequests = req->subrequests;
   out->chain_failure = {req->chain_failure.data(), req->chain_failure.size()};

@@ -466,7 +466,7 @@ void Engine::respond(RequestScope &scope, dispatch_outcome_e outcome, int status
     // A script may have half its memory limit waiting for slow clients.
     // Refusing past that is no offence of the script's: it is not counted
     // against it (the clients may be anyone's).
-    size_t bytes = scope.response_body.size();
+    size_t bytes = scope.response_view().size();
     size_t bound = std::max(limits_.worker_memory / 4, limits_.memory_limit);
     bool held = held_response_bytes_ + bytes <= bound &&
                 (!scope.isolate || scope.isolate->budget().hold(bytes));
@@ -488,7 +488,7 @@ void Engine::respond(RequestScope &scope, dispatch_outcome_e outcome, int status
   }
   scope.handover.stream.Reset();
   // A streamed body is counted as the host reads it (c_api.cc).
-  scope.response_bytes += scope.response_body.size();
+  scope.response_bytes += scope.response_view().size();
   wake(scope);
 }
 

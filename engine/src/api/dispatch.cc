@@ -604,9 +604,12 @@ void dispatch_pump(Engine &engine, uint64_t id) {
                                      std::string(h.value.data, h.value.len));
         }
         call->streamed = target->response_stream.on;
-        call->has_body = call->streamed || !target->response_body.empty();
+        call->has_body = call->streamed || !target->response_view().empty();
         if (!call->streamed) {
-          if (!target->response_body.empty()) {
+          if (target->shared_body && !target->shared_body->empty()) {
+            call->queued = target->shared_body->size();
+            call->pieces.emplace_back(*target->shared_body);
+          } else if (!target->response_body.empty()) {
             call->queued = target->response_body.size();
             call->pieces.push_back(std::move(target->response_body));
           }
