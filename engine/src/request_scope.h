@@ -148,6 +148,8 @@ class RequestScope {
   std::string request_id;
   bool request_id_asked = false;
   uint64_t chain_root = 0;   // that first request's scope id (0: this one)
+  // On that first request: dispatches its tree has made (api/dispatch.h).
+  uint32_t tree_dispatches = 0;
 
   uint64_t cpu_limit_ms = 50;
   uint64_t wall_limit_ms = 30000;

@@ -201,6 +201,17 @@ void on_dispatch_start(const v8::FunctionCallbackInfo<v8::Value> &info) {
                          std::to_string(kMaxDispatchDepth) + " scripts deep");
     return;
   }
+  // Calls through bindings count for the tree (a fetch() that an outbound
+  // worker runs does not: its own fetch() calls go out, not to scripts).
+  // The count lives on the tree's first request; a tree whose first
+  // request is over makes no more.
+  bool counted = binding != nullptr && !assets;
+  RequestScope *root = !counted ? nullptr : scope->chain_root ? engine.find(scope->chain_root) : scope;
+  if (counted && (root == nullptr || root->tree_dispatches >= kMaxTreeDispatches)) {
+    throw_error(isolate, "Too many dispatches: a request and the scripts it reaches may dispatch " +
+                         std::to_string(kMaxTreeDispatches) + " times in all");
+    return;
+  }
   if (scope->subrequests >= scope->subrequest_limit) {
     throw_error(isolate, "Too many subrequests: this request has made " +
                          std::to_string(scope->subrequests) + ", the most its limit (" +
@@ -264,6 +275,7 @@ void on_dispatch_start(const v8::FunctionCallbackInfo<v8::Value> &info) {
   }
 
   scope->subrequests++;
+  if (root != nullptr) root->tree_dispatches++;
   uint64_t id = engine.next_dispatch_id();
   auto call = std::make_unique<DispatchCall>();
   call->owner = scope->id;

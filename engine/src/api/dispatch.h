@@ -33,6 +33,12 @@ class RequestScope;
 // A chain of dispatches (router -> tenant -> service -> ...) is at most this
 // deep; a script already in the chain is never dispatched to again (a loop).
 constexpr size_t kMaxDispatchDepth = 16;
+// Dispatches one request's whole tree may make (its own and those of every
+// script they reach, through dispatch_namespace and service bindings;
+// env.ASSETS and outbound workers' calls not counted): each script of a tree
+// has limits of its own, so without a bound on the tree a request of 50
+// dispatches each making 50 more was 2,500 scripts' work (~6 s of a worker).
+constexpr uint32_t kMaxTreeDispatches = 64;
 // Largest `args` (as JSON) one dispatch may hand its target.
 constexpr size_t kMaxDispatchArgs = 1u << 20;
 // Most values one JSON of a dispatch (args, outbound args, request.cf) may
