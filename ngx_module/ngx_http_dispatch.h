@@ -170,6 +170,9 @@ typedef struct {
     uint64_t                   cache_hits;
     uint64_t                   cache_misses;
     uint64_t                   cache_revalidations;
+    uint64_t                   asset_hits;
+    uint64_t                   asset_misses;
+    uint64_t                   asset_cache_bytes;
     uint64_t                   redis_reconnects;
     uint64_t                   redis_commands;
     uint64_t                   redis_command_us;

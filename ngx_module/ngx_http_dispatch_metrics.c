@@ -286,6 +286,8 @@ ngx_http_dispatch_metrics_flush(ngx_shm_zone_t *zone)
         w->cache_hits += wm.cache_hits;
         w->cache_misses += wm.cache_misses;
         w->cache_revalidations += wm.cache_revalidations;
+        w->asset_hits += wm.asset_hits;
+        w->asset_misses += wm.asset_misses;
         w->redis_reconnects += wm.redis_reconnects;
         w->redis_commands += wm.redis_commands;
         w->redis_command_us += (uint64_t) (wm.redis_command_ms * 1000);
@@ -295,6 +297,7 @@ ngx_http_dispatch_metrics_flush(ngx_shm_zone_t *zone)
             w->isolates = wm.isolates;
             w->isolate_memory = wm.isolate_memory;
             w->redis_connected = wm.redis_connected;
+            w->asset_cache_bytes = wm.asset_cache_bytes;
         }
     }
 

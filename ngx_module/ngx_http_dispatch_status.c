@@ -429,6 +429,18 @@ ngx_http_dispatch_status_prometheus(ngx_http_dispatch_status_out_t *o,
         "dispatch_worker_script_cache_total{worker=\"%ui\","
         "result=\"revalidation\"} %uL\n",
         w->cache_hits, i, w->cache_misses, i, w->cache_revalidations)
+    ngx_http_dispatch_status_workers("dispatch_worker_asset_cache_total",
+        "counter",
+        "Static assets' contents served from the worker's asset cache (hit) "
+        "or read from Redis (miss).",
+        ",result=\"hit\"} %uL\n"
+        "dispatch_worker_asset_cache_total{worker=\"%ui\",result=\"miss\"}"
+        " %uL\n",
+        w->asset_hits, i, w->asset_misses)
+    ngx_http_dispatch_status_workers("dispatch_worker_asset_cache_bytes",
+        "gauge", "Bytes of static assets' contents the worker keeps "
+        "(dispatch_asset_cache bounds them).",
+        "} %uL\n", w->asset_cache_bytes)
     ngx_http_dispatch_status_workers("dispatch_worker_redis_connected",
         "gauge", "1 while the worker's Redis connection is up.",
         "} %uL\n", w->redis_connected)
@@ -549,6 +561,7 @@ ngx_http_dispatch_status_json(ngx_http_dispatch_status_out_t *o,
             "\"isolate_retirements\":"
             "{\"lru\":%uL,\"memory\":%uL,\"limit\":%uL,\"version\":%uL},"
             "\"script_cache\":{\"hit\":%uL,\"miss\":%uL,\"revalidation\":%uL},"
+            "\"asset_cache\":{\"hit\":%uL,\"miss\":%uL,\"bytes\":%uL},"
             "\"redis_connected\":%uL,\"redis_reconnects\":%uL,"
             "\"redis_commands\":%uL,\"redis_command_seconds\":%uL.%06uL}",
             first ? "" : ",", i, w->isolates, w->isolate_memory,
@@ -558,6 +571,7 @@ ngx_http_dispatch_status_json(ngx_http_dispatch_status_out_t *o,
             w->retired[DISPATCH_RETIRE_LIMIT],
             w->retired[DISPATCH_RETIRE_VERSION],
             w->cache_hits, w->cache_misses, w->cache_revalidations,
+            w->asset_hits, w->asset_misses, w->asset_cache_bytes,
             w->redis_connected, w->redis_reconnects, w->redis_commands,
             w->redis_command_us / 1000000, w->redis_command_us % 1000000);
 

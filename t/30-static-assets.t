@@ -19,6 +19,7 @@ my $t = Dispatch::Test->new(
     http   => q{ dispatch_asset_cache 1m; },
     server => q{
         location / { dispatch sites $http_x_site; }
+        location = /status { dispatch_status; }
     },
 );
 
@@ -132,6 +133,22 @@ subtest 'large files: served whole, cached or not (dispatch_asset_cache 1m keeps
     my $par = $t->parallel([ map { { path => '/big.bin', headers => { 'X-Site' => 'large' } } } 1 .. 8 ]);
     is scalar(grep { $_->{status} == 200 && ($_->{content} // '') eq $big } @$par), 8,
         'eight clients at once get it whole';
+};
+
+subtest 'dispatch_status counts the asset cache' => sub {
+    site_get('static', '/style.css') for 1 .. 3;
+    my ($hits, $misses, $bytes);
+    ok $t->wait_for(sub {
+        my $text = $t->get('/status')->{content} // '';
+        ($hits) = $text =~ /^dispatch_worker_asset_cache_total\{worker="0",result="hit"\} (\d+)$/m;
+        ($misses) = $text =~ /^dispatch_worker_asset_cache_total\{worker="0",result="miss"\} (\d+)$/m;
+        ($bytes) = $text =~ /^dispatch_worker_asset_cache_bytes\{worker="0"\} (\d+)$/m;
+        defined $bytes && $hits >= 3 && $misses >= 1 && $bytes > 0;
+    }, timeout => 10), 'hits, misses and the bytes kept'
+        or diag "hits $hits misses $misses bytes $bytes";
+    cmp_ok $bytes, '<=', 1 << 20, 'within dispatch_asset_cache 1m';
+    my $json = JSON::PP::decode_json($t->get('/status?format=json')->{content});
+    ok exists $json->{workers}[0]{asset_cache}{hit}, 'and in the JSON form';
 };
 
 # ---- with a worker ----

@@ -659,6 +659,10 @@ typedef struct {
     uint64_t         cache_hits;                    /* served from the cache */
     uint64_t         cache_misses;                  /* loaded from Redis */
     uint64_t         cache_revalidations;           /* checked against Redis */
+    uint64_t         asset_hits;                    /* static assets served
+                                                       from the asset cache */
+    uint64_t         asset_misses;                  /* ... read from Redis */
+    uint64_t         asset_cache_bytes;             /* gauge: what it holds */
     int              redis_connected;               /* gauge: 1 or 0 */
     uint64_t         redis_reconnects;
     uint64_t         redis_commands;

@@ -58,7 +58,12 @@ class AssetStore {
     uint64_t hits = 0;
     uint64_t misses = 0;
   };
-  const Stats &stats() const { return stats_; }
+  // Counted since the last take (dispatch_status).
+  Stats take_stats() {
+    Stats s = stats_;
+    stats_ = Stats();
+    return s;
+  }
   size_t bytes() const { return bytes_; }
 
  private:

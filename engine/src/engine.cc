@@ -726,6 +726,10 @@ void Engine::drain_metrics(dispatch_metrics_handler_pt handler, void *ctx,
   worker->cache_hits += cache.hits;
   worker->cache_misses += cache.misses;
   worker->cache_revalidations += cache.revalidations;
+  AssetStore::Stats assets = assets_.take_stats();
+  worker->asset_hits += assets.hits;
+  worker->asset_misses += assets.misses;
+  worker->asset_cache_bytes = assets_.bytes();
 }
 
 }  // namespace dispatch
