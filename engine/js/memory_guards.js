@@ -85,9 +85,13 @@ lateStep(() => {
   };
   const newInstance = (args, newTarget) => {
     // Its own tables are made whole as it is made: 20 of 10M entries (a
-    // module of 100 bytes) ran past dispatch_hang_timeout.
-    native.wasmTableRoom(args[0]);
+    // module of 100 bytes) ran past dispatch_hang_timeout. The funcref
+    // tables it imports grow its own arrays with them, in the one call
+    // (Table.grow, Wasm's table.grow) that grows the table for every
+    // instance importing it: charged at their largest, as long as it lives.
+    const imported = native.wasmTableRoom(args[0]);
     const instance = ReflectConstruct(WasmInstance, args, newTarget);
+    if (imported > 0) native.chargeExternal(instance, imported, false);
     chargeInstance(instance, args[0]);
     return instance;
   };

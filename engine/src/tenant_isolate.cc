@@ -1101,6 +1101,8 @@ v8::MaybeLocal<v8::Module> TenantIsolate::compile_wasm_module(const std::string 
     decl.own = true;
     decl.functions = bytes.size() / 4;  // a function takes at least 4 bytes
     decl.custom_sections = bytes.size() / 3;  // and a custom section 3
+    // and a table import 6, each perhaps of V8's largest
+    decl.imported_table_entries = uint64_t(bytes.size() / 6) * kWasmMaxTableEntries;
   }
   size_t code_bytes = bytes.size() * kWasmCodeBytesPerWireByte +
                       size_t(std::min<uint64_t>(decl.functions, bytes.size())) * kWasmCodeBytesPerFunction;

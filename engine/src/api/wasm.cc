@@ -109,19 +109,32 @@ void custom_sections(const v8::FunctionCallbackInfo<v8::Value> &info) {
   info.GetReturnValue().Set(double(decl != nullptr ? decl->custom_sections : 0));
 }
 
-// wasmTableRoom(module): a RangeError when the tables the module defines
-// (V8 makes them whole as it instantiates, in one call no stop request
-// reaches) do not fit what is left of the script's memory.
+// wasmTableRoom(module) -> the bytes to charge the instance for as long as
+// it lives (its imported funcref tables at their largest: see
+// kWasmImportedTableBytesPerEntry), or a RangeError when those and the
+// tables the module defines (V8 makes them whole as it instantiates, in
+// one call no stop request reaches) do not fit what is left of the
+// script's memory.
 void table_room(const v8::FunctionCallbackInfo<v8::Value> &info) {
   v8::Isolate *isolate = info.GetIsolate();
   TenantIsolate *tenant = TenantIsolate::from(isolate);
   const WasmMemoryDecl *decl = info.Length() > 0 ? tenant->wasm_decl(info[0]) : nullptr;
-  if (decl == nullptr || decl->table_bytes == 0) return;
-  if (decl->table_bytes > SIZE_MAX || !tenant->budget().make_room(size_t(decl->table_bytes))) {
-    isolate->ThrowException(v8::Exception::RangeError(v8_str(
-        isolate, "WebAssembly.Instance: the module's tables (" + std::to_string(decl->table_bytes) +
-                     " bytes) do not fit what is left of the script's memory limit")));
+  info.GetReturnValue().Set(0.0);
+  if (decl == nullptr) return;
+  uint64_t imported = decl->imported_table_entries * kWasmImportedTableBytesPerEntry;
+  uint64_t bytes = decl->table_bytes + imported;
+  if (bytes == 0) return;
+  if (bytes > SIZE_MAX || !tenant->budget().make_room(size_t(bytes))) {
+    std::string what = decl->table_bytes == 0 ? "the tables it imports, at their declared maximum"
+                       : imported == 0        ? "the module's tables"
+                                              : "the module's tables and those it imports, at their "
+                                                "declared maximum";
+    isolate->ThrowException(v8::Exception::RangeError(
+        v8_str(isolate, "WebAssembly.Instance: " + what + " (" + std::to_string(bytes) +
+                            " bytes) do not fit what is left of the script's memory limit")));
+    return;
   }
+  info.GetReturnValue().Set(double(imported));
 }
 
 void track_memory(const v8::FunctionCallbackInfo<v8::Value> &info) {
@@ -153,11 +166,12 @@ bool wasm_memory_decl(std::string_view bytes, WasmMemoryDecl *out) {
     } else if (id == 2) {  // imports: count the memories, which come first in the index space
       if (!s.u32(&count)) return false;
       for (uint32_t i = 0; i < count; i++) {
-        uint8_t kind, b;
+        uint8_t kind, b = 0;
         uint32_t index;
+        WasmMemoryDecl table;
         if (!s.name(nullptr) || !s.name(nullptr) || !s.byte(&kind)) return false;
         bool ok = kind == 0   ? s.u32(&index)                     // function: type
-                  : kind == 1 ? s.byte(&b) && s.limits(nullptr)   // table
+                  : kind == 1 ? s.byte(&b) && s.limits(&table)    // table
                   : kind == 2 ? s.limits(nullptr)                 // memory
                   : kind == 3 ? s.byte(&b) && s.byte(&b)          // global
                   : kind == 4 ? s.byte(&b) && s.u32(&index)       // tag
@@ -165,6 +179,13 @@ bool wasm_memory_decl(std::string_view bytes, WasmMemoryDecl *out) {
         if (!ok) return false;
         if (kind == 0) out->functions++;
         if (kind == 2) imported_memories++;
+        // A table of anything but externref: what V8 10.2 keeps an
+        // indirect-call array of in each instance that has it.
+        if (kind == 1 && b != 0x6f) {
+          out->imported_table_entries +=
+              table.has_maximum ? std::min<uint64_t>(table.maximum, kWasmMaxTableEntries)
+                                : kWasmMaxTableEntries;
+        }
       }
     } else if (id == 4) {  // tables of its own: V8 makes each whole at instantiation
       if (!s.u32(&count)) return false;

@@ -37,7 +37,21 @@ struct WasmMemoryDecl {
   uint64_t functions = 0;     // defined and imported
   uint64_t custom_sections = 0;
   uint64_t table_bytes = 0;   // what its own tables take when instantiated
+  // The most entries the funcref tables it imports can ever reach, summed:
+  // each one's declared maximum, or V8's largest table when it declares
+  // none (see kWasmImportedTableBytesPerEntry).
+  uint64_t imported_table_entries = 0;
 };
+
+// V8's largest table (10.2's --wasm-max-table-size, not changed here).
+constexpr uint64_t kWasmMaxTableEntries = 10000000;
+// What an instance holds for each entry of a funcref table it imports: V8
+// keeps an indirect-call array per instance and table (a signature id, a
+// call target and a reference), grown with the table by Table.grow() or
+// Wasm's table.grow, in the one call that grows it: 100 instances
+// importing one table, grown by 10M entries, ran past
+// dispatch_hang_timeout (20 GB at ~20 bytes an entry).
+constexpr uint64_t kWasmImportedTableBytesPerEntry = 24;
 
 // Reads the import, function, table, memory and export sections of a
 // module, and counts its custom sections (bounds-checked: any bytes). False

@@ -1,0 +1,91 @@
+#!/usr/bin/perl
+# Attack round 16: a battery written from README.md alone, by a hostile
+# tenant and a hostile HTTP client. Each case asserts what the README
+# promises and failed on the commit it was found on (fa36aa8).
+#
+# Found and fixed:
+# - WebAssembly.Table.prototype.grow (and Wasm's table.grow) ended the
+#   worker. V8 10.2 keeps, in every instance that imports a funcref table,
+#   an indirect-call array as long as the table (~20 bytes an entry,
+#   outside the heap), and grows each one with the table, in the one call
+#   that grows it: 100 instances of a 25-byte module importing one table,
+#   then table.grow(1e6), ran past dispatch_hang_timeout (100M entries,
+#   ~2 GB). Now an instance is charged for each funcref table it imports at
+#   the most that table can reach (its declared maximum, else V8's largest,
+#   10M entries), 24 bytes an entry, for as long as it lives: past what is
+#   left, new WebAssembly.Instance throws a RangeError.
+use strict;
+use warnings;
+use Test::More;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Dispatch::Test;
+use Dispatch::Hostile;
+
+# A CPU limit that lets a table grow by a million entries in one request
+my $t = hostile_server(budget => 60, http => 'dispatch_cpu_limit 300ms;');
+
+# WebAssembly's binary format: an unsigned LEB128 integer, a section
+my $leb = sub { my ($n) = @_; my $o = ''; do { my $b = $n & 0x7f; $n >>= 7; $o .= chr($n ? $b | 0x80 : $b) } while $n; $o };
+my $section = sub { my ($id, $payload) = @_; chr($id) . $leb->(length $payload) . $payload };
+
+# ---- funcref tables imported by many instances, then grown ---------------------
+{
+    # a module of one import: m.t, a funcref table of 0 entries (at most $max)
+    my $importer = sub {
+        my ($max) = @_;
+        my $limits = defined $max ? "\x01\x00" . $leb->($max) : "\x00\x00";
+        "\0asm\x01\0\0\0" . $section->(2, "\x01\x01m\x01t\x01\x70" . $limits);
+    };
+    my $grow_js = q{import mod from './m.wasm';
+export default { fetch() {
+  const table = new WebAssembly.Table({ element: 'anyfunc', initial: 0, MAXIMUM });
+  const kept = [];
+  let out = '';
+  try { for (let i = 0; i < 100; i++) kept.push(new WebAssembly.Instance(mod, { m: { t: table } })); }
+  catch (e) { out = ` ${e.name}: ${e.message}`; }
+  table.grow(GROW);
+  return new Response(`${kept.length} made${out}; grown to ${table.length}`);
+} };};
+    (my $no_max = $grow_js) =~ s/GROW/1e6/;
+    $no_max =~ s/, MAXIMUM//;
+    hostile_case($t, 'Table.grow of a table 100 instances import (no maximum) cannot end the worker',
+        fields => { 'wasm:m.wasm' => $importer->(undef) },
+        js => $no_max,
+        expect => [[200, '0 made RangeError: WebAssembly.Instance: the tables it imports, at their declared '
+                       . 'maximum (240000000 bytes) do not fit what is left of the script\'s memory limit; '
+                       . 'grown to 1000000']],
+        within => 5);
+    (my $max = $grow_js) =~ s/GROW/2e5/;
+    $max =~ s/MAXIMUM/maximum: 1e6/;
+    hostile_case($t, 'instances importing a table of at most 1M entries are made while they fit, and it grows',
+        fields => { 'wasm:m.wasm' => $importer->(1_000_000) },
+        js => $max,
+        expect => [[200, qr/^[1-5] made RangeError: WebAssembly\.Instance: the tables it imports, at their declared maximum \(24000000 bytes\) do not fit what is left of the script's memory limit; grown to 200000\z/]],
+        within => 5);
+
+    # Wasm's own table.grow: module a defines a funcref table (no maximum)
+    # and exports it and grow(n) (ref.null func, n, table.grow 0); the
+    # importers take a's table
+    my $owner = "\0asm\x01\0\0\0" . $section->(1, "\x01\x60\x01\x7f\x01\x7f")
+        . $section->(3, "\x01\x00") . $section->(4, "\x01\x70\x00\x00")
+        . $section->(7, "\x02\x01t\x01\x00\x04grow\x00\x00")
+        . $section->(10, "\x01\x09\x00\xd0\x70\x20\x00\xfc\x0f\x00\x0b");
+    hostile_case($t, 'Wasm\'s table.grow of a table 100 instances import cannot end the worker',
+        fields => { 'wasm:m.wasm' => $importer->(undef), 'wasm:owner.wasm' => $owner },
+        js => q{import mod from './m.wasm';
+import owner from './owner.wasm';
+export default { fetch() {
+  const a = new WebAssembly.Instance(owner, {});
+  const kept = [];
+  let out = '';
+  try { for (let i = 0; i < 100; i++) kept.push(new WebAssembly.Instance(mod, { m: { t: a.exports.t } })); }
+  catch (e) { out = ` ${e.name}`; }
+  const before = a.exports.grow(1e6);
+  return new Response(`${kept.length} made${out}; grown from ${before} to ${a.exports.t.length}`);
+} };},
+        expect => [[200, '0 made RangeError; grown from 0 to 1000000']],
+        within => 5);
+}
+
+done_testing;
