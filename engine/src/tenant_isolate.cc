@@ -1899,6 +1899,7 @@ void TenantIsolate::on_external_gone(const v8::WeakCallbackInfo<ExternalCharge> 
   charge->holder.Reset();
   self->budget_->refund(charge->bytes);
   if (charge->intl) self->intl_objects_--;
+  self->imported_table_entries_ -= charge->table_entries;
   if (charge->wasm_memory) {
     for (auto it = self->wasm_memories_.begin(); it != self->wasm_memories_.end(); ++it) {
       if (it->second == charge) {
@@ -1917,6 +1918,30 @@ const WasmMemoryDecl *TenantIsolate::wasm_decl(v8::Local<v8::Value> module) cons
     if (record.module.Get(isolate_) == module) return &record.decl;
   }
   return nullptr;
+}
+
+bool TenantIsolate::imported_tables_fit(uint64_t entries) {
+  auto fit = [&] {
+    return entries <= kWasmMaxImportedTableEntries &&
+           imported_table_entries_ <= kWasmMaxImportedTableEntries - entries;
+  };
+  if (!fit() && entries <= kWasmMaxImportedTableEntries) isolate_->LowMemoryNotification();
+  if (fit()) return true;
+  isolate_->ThrowException(v8::Exception::RangeError(v8_str(
+      isolate_, "WebAssembly.Instance: the funcref tables it imports may grow to " +
+                    std::to_string(entries) + " entries (their declared maximum, or " +
+                    std::to_string(kWasmMaxTableEntries) + " without one); with the " +
+                    std::to_string(imported_table_entries_) + " of the live instances' that is more than " +
+                    std::to_string(kWasmMaxImportedTableEntries))));
+  return false;
+}
+
+bool TenantIsolate::charge_wasm_imports(v8::Local<v8::Object> instance, uint64_t entries,
+                                        size_t bytes) {
+  if (!charge_external(bytes, false)) return false;
+  add_external(instance, bytes, false)->table_entries = entries;
+  imported_table_entries_ += entries;
+  return true;
 }
 
 bool TenantIsolate::track_wasm_memory(v8::Local<v8::WasmMemoryObject> memory, size_t extra) {

@@ -109,18 +109,20 @@ void custom_sections(const v8::FunctionCallbackInfo<v8::Value> &info) {
   info.GetReturnValue().Set(double(decl != nullptr ? decl->custom_sections : 0));
 }
 
-// wasmTableRoom(module) -> the bytes to charge the instance for as long as
-// it lives (its imported funcref tables at their largest: see
-// kWasmImportedTableBytesPerEntry), or a RangeError when those and the
-// tables the module defines (V8 makes them whole as it instantiates, in
-// one call no stop request reaches) do not fit what is left of the
-// script's memory.
+// wasmTableRoom(module): a RangeError when the tables the module defines
+// (V8 makes them whole as it instantiates, in one call no stop request
+// reaches), or the funcref tables it imports at their largest (see
+// kWasmImportedTableBytesPerEntry), do not fit what is left of the
+// script's memory, or the latter kWasmMaxImportedTableEntries with those
+// of the live instances.
 void table_room(const v8::FunctionCallbackInfo<v8::Value> &info) {
   v8::Isolate *isolate = info.GetIsolate();
   TenantIsolate *tenant = TenantIsolate::from(isolate);
   const WasmMemoryDecl *decl = info.Length() > 0 ? tenant->wasm_decl(info[0]) : nullptr;
-  info.GetReturnValue().Set(0.0);
   if (decl == nullptr) return;
+  if (decl->imported_table_entries != 0 && !tenant->imported_tables_fit(decl->imported_table_entries)) {
+    return;
+  }
   uint64_t imported = decl->imported_table_entries * kWasmImportedTableBytesPerEntry;
   uint64_t bytes = decl->table_bytes + imported;
   if (bytes == 0) return;
@@ -132,9 +134,17 @@ void table_room(const v8::FunctionCallbackInfo<v8::Value> &info) {
     isolate->ThrowException(v8::Exception::RangeError(
         v8_str(isolate, "WebAssembly.Instance: " + what + " (" + std::to_string(bytes) +
                             " bytes) do not fit what is left of the script's memory limit")));
-    return;
   }
-  info.GetReturnValue().Set(double(imported));
+}
+
+// wasmImportsMade(instance, module): the instance is charged for the
+// funcref tables its module imports, at their largest, as long as it lives.
+void imports_made(const v8::FunctionCallbackInfo<v8::Value> &info) {
+  TenantIsolate *tenant = TenantIsolate::from(info.GetIsolate());
+  const WasmMemoryDecl *decl = info.Length() > 1 ? tenant->wasm_decl(info[1]) : nullptr;
+  if (decl == nullptr || decl->imported_table_entries == 0 || !info[0]->IsObject()) return;
+  tenant->charge_wasm_imports(info[0].As<v8::Object>(), decl->imported_table_entries,
+                              size_t(decl->imported_table_entries * kWasmImportedTableBytesPerEntry));
 }
 
 void track_memory(const v8::FunctionCallbackInfo<v8::Value> &info) {
@@ -247,6 +257,7 @@ void install_wasm_natives(v8::Local<v8::Context> context, v8::Local<v8::Object> 
   set_function(context, native, "trackWasmMemory", track_memory);
   set_function(context, native, "wasmCustomSections", custom_sections);
   set_function(context, native, "wasmTableRoom", table_room);
+  set_function(context, native, "wasmImportsMade", imports_made);
 }
 
 }  // namespace dispatch

@@ -52,6 +52,12 @@ constexpr uint64_t kWasmMaxTableEntries = 10000000;
 // importing one table, grown by 10M entries, ran past
 // dispatch_hang_timeout (20 GB at ~20 bytes an entry).
 constexpr uint64_t kWasmImportedTableBytesPerEntry = 24;
+// And the time that call takes: ~80 ns an entry of each importer (44
+// instances importing one table, grown by 1M entries with a function as
+// the value, took 3.7 s under a 1g limit). The funcref tables the live
+// instances of one isolate import, at their largest, add up to at most
+// this many entries: a grow of them all ~0.2 s.
+constexpr uint64_t kWasmMaxImportedTableEntries = 2000000;
 
 // Reads the import, function, table, memory and export sections of a
 // module, and counts its custom sections (bounds-checked: any bytes). False
@@ -75,6 +81,11 @@ v8::MaybeLocal<v8::WasmModuleObject> wasm_compile(v8::Isolate *isolate, std::str
 // - trackWasmMemory(memory, extraBytes): charges a WebAssembly.Memory's
 //   size plus extraBytes (a grow() about to happen) and follows it from
 //   then on; a RangeError when that does not fit;
+// - wasmTableRoom(module) -> a RangeError when the tables the module
+//   defines, or those it imports at their largest, do not fit (memory,
+//   kWasmMaxImportedTableEntries);
+// - wasmImportsMade(instance, module): charges the instance for the tables
+//   it imports, as long as it lives;
 // - isWasmModule(value).
 void install_wasm_natives(v8::Local<v8::Context> context, v8::Local<v8::Object> native);
 
