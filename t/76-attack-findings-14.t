@@ -22,6 +22,13 @@
 #   dispatch_hang_timeout of 300ms, near the default 1s). V8's
 #   --wasm-max-table-size is 1M now: a larger grow or table is a
 #   RangeError (Wasm's table.grow answers -1), ~0.1 s at most.
+# - WebAssembly memories grown inside Wasm were judged only after the run:
+#   the check every 10 ms of CPU measured the heap alone. A 16m script
+#   under a 2 s CPU limit made 60 instances of a module exporting its
+#   memory (charged 0 pages) and had each grow and write 16 MB in the same
+#   run: the worker's peak RSS went from 28 MB to 990 MB before the run
+#   ended. Now that check brings the memories up to date first, and one
+#   that grew past the limit condemns the isolate there (~60 MB).
 use strict;
 use warnings;
 use Test::More;
@@ -115,5 +122,43 @@ export default { fetch() {
         expect => [[200, 'RangeError RangeError -1 0 1000000']],
         within => 5);
 }
+
+# ---- WebAssembly memories grown inside Wasm, within one run ---------------------
+subtest 'memories grown inside Wasm are judged every 10 ms of CPU, not only after the run' => sub {
+    # a module exporting its memory (0 pages, no maximum) and f(pages):
+    # memory.grow(pages), then memory.fill(0, 1, pages * 64 KiB)
+    my $body = "\x00\x20\x00\x40\x00\x1a\x41\x00\x41\x01\x20\x00\x41\x10\x74\xfc\x0b\x00\x0b";
+    my $mod = "\0asm\x01\0\0\0" . $section->(1, "\x01\x60\x01\x7f\x00") . $section->(3, "\x01\x00")
+        . $section->(5, "\x01\x00\x00") . $section->(7, "\x02\x01m\x02\x00\x01f\x00\x00")
+        . $section->(10, "\x01" . $leb->(length $body) . $body);
+    # a worker of its own, whose peak RSS is this case's
+    my $w = Dispatch::Test->new(workers => 1, server => $Dispatch::Hostile::LOC,
+                                http => 'dispatch_memory_limit 16m; dispatch_cpu_limit 2s;');
+    $w->put_script('tenants', 'good', $Dispatch::Hostile::GOOD_JS);
+    $w->put_script('tenants', 'grow', q{import mod from './m.wasm';
+export default { fetch() {
+  const kept = [];
+  // 60 memories of 16 MB each, written: 60 times the limit
+  for (let i = 0; i < 60; i++) { const x = new WebAssembly.Instance(mod, {}); x.exports.f(256); kept.push(x); }
+  return new Response(`${kept.length} grown`);
+} };}, 'wasm:m.wasm' => $mod);
+    my $peak = sub {
+        my ($pid) = $w->worker_pids;
+        open my $f, '<', "/proc/$pid/status" or return 0;
+        local $/;
+        return (<$f> =~ /VmHWM:\s+(\d+)/)[0] / 1024;
+    };
+    my @before = $w->worker_pids;
+    my $logpos = length $w->error_log;
+    is raw_request($w, '/t/good')->{status}, 200, 'a good tenant answers first';
+    my $start = $peak->();
+    my $r = raw_request($w, '/t/grow');
+    answer_in($r, [[503, qr/^exceeded_memory\b/]], 'the script growing 60 memories');
+    my $grew = $peak->() - $start;
+    cmp_ok $grew, '<', 300, 'the worker\'s peak RSS grew by less than 300 MB (the run was stopped within it)'
+        or diag(sprintf 'peak RSS grew by %.0f MB', $grew);
+    survived($w, \@before, $logpos, 'memories grown inside Wasm');
+    $w->stop;
+};
 
 done_testing;

@@ -707,6 +707,14 @@ bool TenantIsolate::make_isolate(std::string *err) {
   // What the snapshot cannot hold is per isolate and set here, after it is
   // deserialized: the isolate's own slot, budget and callbacks.
   budget_->attach(isolate_);
+  budget_->set_before_check(
+      [](void *data) {
+        auto *self = static_cast<TenantIsolate *>(data);
+        if (self->wasm_memories_.empty()) return false;
+        v8::HandleScope handle_scope(self->isolate_);
+        return self->sync_wasm_memories();
+      },
+      this);
   isolate_->SetOOMErrorHandler(on_out_of_memory);
   isolate_->SetData(kTenantSlot, this);
   // Microtasks run when the engine says, so it can account and stop them.
@@ -1965,17 +1973,22 @@ bool TenantIsolate::track_wasm_memory(v8::Local<v8::WasmMemoryObject> memory, si
   return true;
 }
 
-void TenantIsolate::sync_wasm_memories() {
+bool TenantIsolate::sync_wasm_memories() {
+  bool grew = false;
   for (auto &entry : wasm_memories_) {
     ExternalCharge *charge = entry.second;
     if (charge->holder.IsEmpty()) continue;
     size_t now = charge->holder.Get(isolate_).As<v8::WasmMemoryObject>()->Buffer()->ByteLength();
     // Grown inside Wasm: counted now, even past the limit (then the budget
     // condemns the isolate).
-    if (now > charge->bytes) budget_->charge_anyway(now - charge->bytes);
+    if (now > charge->bytes) {
+      budget_->charge_anyway(now - charge->bytes);
+      grew = true;
+    }
     if (now < charge->bytes) budget_->refund(charge->bytes - now);
     charge->bytes = now;
   }
+  return grew;
 }
 
 // ctx.waitUntil(value) of request id: the engine keeps the promise and

@@ -256,8 +256,10 @@ class TenantIsolate : public std::enable_shared_from_this<TenantIsolate> {
                                                      v8::Local<v8::Module> module);
   static v8::MaybeLocal<v8::Value> wasm_module_steps(v8::Local<v8::Context> context,
                                                      v8::Local<v8::Module> module);
-  // After a run: each followed WebAssembly.Memory charged at its size now.
-  void sync_wasm_memories();
+  // After a run, and every 10 ms of CPU in one (MemoryBudget's
+  // before_check): each followed WebAssembly.Memory charged at its size
+  // now. Whether one grew.
+  bool sync_wasm_memories();
 
   // Runs fn, which enters JavaScript, with budget_ms of CPU. Returns OK, or
   // the limit that stopped it; cpu_ms grows by the CPU time spent.
