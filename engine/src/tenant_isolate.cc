@@ -1120,9 +1120,10 @@ v8::MaybeLocal<v8::Module> TenantIsolate::compile_wasm_module(const std::string 
   }
   v8::Local<v8::WasmModuleObject> wasm;
   std::string why;
+  size_t resident_growth = 0;
   {
     v8::TryCatch try_catch(isolate_);
-    if (!wasm_compile(isolate_, bytes).ToLocal(&wasm)) {
+    if (!wasm_compile(isolate_, bytes, &resident_growth).ToLocal(&wasm)) {
       why = try_catch.HasCaught() ? to_log_string(isolate_, try_catch.Exception(), 1000)
                                   : std::string("V8 refused to compile it");
     }
@@ -1131,6 +1132,18 @@ v8::MaybeLocal<v8::Module> TenantIsolate::compile_wasm_module(const std::string 
     budget_->refund(code_bytes);
     if (isolate_->IsExecutionTerminating()) return {};
     return refuse(why);
+  }
+  // Code that took more than it was charged (instructions Liftoff makes
+  // tens of bytes of) is charged what it took. Dropped with the module
+  // when it does not fit.
+  if (resident_growth > code_bytes) {
+    size_t more = resident_growth - code_bytes;
+    if (!budget_->charge_collecting(more)) {
+      budget_->refund(code_bytes);
+      return refuse("its compiled code (" + std::to_string(resident_growth) +
+                    " bytes, as compiled) does not fit dispatch_memory_limit");
+    }
+    code_bytes += more;
   }
   WasmModuleRecord record{path, v8::Global<v8::Object>(isolate_, wasm), std::move(decl)};
   // V8 compiles a module whose memory could never be made (it refuses

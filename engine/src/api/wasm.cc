@@ -1,6 +1,9 @@
 #include "api/wasm.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdio>
 #include <cstdint>
 #include <string>
 
@@ -242,12 +245,33 @@ bool wasm_codegen_allowed(v8::Local<v8::Context>, v8::Local<v8::String>) {
   return g_engine_compiles;
 }
 
-v8::MaybeLocal<v8::WasmModuleObject> wasm_compile(v8::Isolate *isolate, std::string_view bytes) {
+namespace {
+
+// The worker's resident memory, in bytes (/proc/self/statm); 0 when it
+// cannot be read.
+size_t resident_bytes() {
+  FILE *f = fopen("/proc/self/statm", "re");
+  if (f == nullptr) return 0;
+  unsigned long size = 0, resident = 0;
+  int read = fscanf(f, "%lu %lu", &size, &resident);
+  fclose(f);
+  return read == 2 ? size_t(resident) * size_t(sysconf(_SC_PAGESIZE)) : 0;
+}
+
+}  // namespace
+
+v8::MaybeLocal<v8::WasmModuleObject> wasm_compile(v8::Isolate *isolate, std::string_view bytes,
+                                                  size_t *resident_growth) {
+  size_t before = resident_growth != nullptr ? resident_bytes() : 0;
   g_engine_compiles = true;
   v8::MaybeLocal<v8::WasmModuleObject> module = v8::WasmModuleObject::Compile(
       isolate, v8::MemorySpan<const uint8_t>(reinterpret_cast<const uint8_t *>(bytes.data()),
                                              bytes.size()));
   g_engine_compiles = false;
+  if (resident_growth != nullptr) {
+    size_t after = before != 0 ? resident_bytes() : 0;
+    *resident_growth = after > before ? after - before : 0;
+  }
   return module;
 }
 

@@ -17,7 +17,10 @@ namespace dispatch {
 // The engine charges a compiled module this many times its wire size: the
 // bytes V8 keeps, and the machine code Liftoff makes of them (about twice
 // the wire size on x64; TurboFan, which made as much again, is off:
-// platform.cc).
+// platform.cc). Some instructions make far more (`i32.const 0;
+// call_indirect`, 5 bytes, about 100 bytes of code: a 9.5 MB module took
+// 186 MB, charged 48 MB): what the worker's resident memory grew by as the
+// module compiled is charged when it is more (compile_wasm_module).
 constexpr size_t kWasmCodeBytesPerWireByte = 5;
 // And this much more per function it defines or imports: V8 keeps a code
 // object, a jump-table slot and metadata for each, whatever its size (1 MB
@@ -74,8 +77,11 @@ bool wasm_memory_decl(std::string_view bytes, WasmMemoryDecl *out);
 bool wasm_codegen_allowed(v8::Local<v8::Context> context, v8::Local<v8::String> source);
 
 // The module compiled from bytes, in the isolate's current context; empty
-// with an exception pending when V8 refuses them.
-v8::MaybeLocal<v8::WasmModuleObject> wasm_compile(v8::Isolate *isolate, std::string_view bytes);
+// with an exception pending when V8 refuses them. *resident_growth: how
+// much the worker's resident memory grew meanwhile (the machine code
+// Liftoff wrote, on the isolate's thread: platform.cc).
+v8::MaybeLocal<v8::WasmModuleObject> wasm_compile(v8::Isolate *isolate, std::string_view bytes,
+                                                  size_t *resident_growth = nullptr);
 
 // Adds to the built-ins' `native`:
 // - wasmOwnMemory(module) -> undefined when the module has no memory of
