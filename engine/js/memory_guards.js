@@ -85,9 +85,14 @@ lateStep(() => {
   };
   const newInstance = (args, newTarget) => {
     // Its own tables are made whole as it is made: 20 of 10M entries (a
-    // module of 100 bytes) ran past dispatch_hang_timeout.
+    // module of 100 bytes) ran past dispatch_hang_timeout. The funcref
+    // tables it imports grow its own arrays with them, in the one call
+    // (Table.grow, Wasm's table.grow) that grows the table for every
+    // instance importing it: charged at their largest, as long as it lives,
+    // and bounded in entries across the live instances.
     native.wasmTableRoom(args[0]);
     const instance = ReflectConstruct(WasmInstance, args, newTarget);
+    native.wasmImportsMade(instance, args[0]);
     chargeInstance(instance, args[0]);
     return instance;
   };

@@ -103,6 +103,14 @@ class MemoryBudget : public v8::ArrayBuffer::Allocator {
   // From the CPU watchdog's thread while JavaScript runs: asks the isolate
   // to look at its heap at its next interrupt check.
   void request_check();
+  // What that look first brings up to date: memory outside the heap that
+  // grew with no call to the engine (a WebAssembly memory grown inside
+  // Wasm); fn answers whether it charged more. Past the budget then, the
+  // isolate is judged at once (verify()), as after a run.
+  void set_before_check(bool (*fn)(void *), void *arg) {
+    before_check_ = fn;
+    before_check_arg_ = arg;
+  }
 
   // An idle isolate's spare memory given back: one full collection that
   // shrinks the new space and compacts (V8's own memory reducer waits for a
@@ -162,6 +170,8 @@ class MemoryBudget : public v8::ArrayBuffer::Allocator {
   std::atomic<bool> verify_requested_{false};
   bool collecting_ = false;  // inside collect(): its GCs do not judge
   double unmeasured_ms_ = 0;  // wall time of the runs since the last measurement
+  bool (*before_check_)(void *) = nullptr;
+  void *before_check_arg_ = nullptr;
 };
 
 // MemoryBudget::new_buffer of the isolate's own budget.

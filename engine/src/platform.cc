@@ -19,6 +19,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "api/wasm.h"
 #include "page_recycler.h"
 
 namespace dispatch {
@@ -294,17 +295,23 @@ bool platform_init(size_t memory_limit, std::string *err) {
 
   // No shared memory between isolates, by any route (SharedArrayBuffer,
   // shared WebAssembly memories), and no WebAssembly memory larger than an
-  // isolate's whole budget (64 KiB pages): these flags are process-wide.
+  // isolate's whole budget (64 KiB pages), no table of more than
+  // kWasmMaxTableEntries: these flags are process-wide.
   // WebAssembly stays on Liftoff, V8's baseline compiler, which compiles a
   // module as it is made, on the isolate's thread, under its CPU limit. Tier
   // up would recompile hot functions with TurboFan on the platform's
   // background thread, where no limit and no budget sees it: one call of a
   // 6 MB function (2M additions) cost that thread 7 s of CPU and the worker
-  // 800 MB of RSS, then kept 300 MB.
+  // 800 MB of RSS, then kept 300 MB. Nor does a module's first compile go to
+  // that thread (--wasm-num-compilation-tasks=0): while it compiled there,
+  // the isolate's thread waited with its CPU clock still, and a function
+  // Liftoff takes seconds over (50,000 locals, 30,000 loops) held the
+  // worker 12 s with no limit or last resort seeing it.
   std::string flags = "--no-harmony-sharedarraybuffer --no-experimental-wasm-threads"
-                      " --no-wasm-tier-up --no-wasm-dynamic-tiering"
+                      " --no-wasm-tier-up --no-wasm-dynamic-tiering --wasm-num-compilation-tasks=0"
                       " --wasm-max-mem-pages=" +
-                      std::to_string(std::max<size_t>(1, memory_limit >> 16));
+                      std::to_string(std::max<size_t>(1, memory_limit >> 16)) +
+                      " --wasm-max-table-size=" + std::to_string(kWasmMaxTableEntries);
   v8::V8::SetFlagsFromString(flags.data(), flags.size());
 
   {

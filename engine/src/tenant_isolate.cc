@@ -707,6 +707,14 @@ bool TenantIsolate::make_isolate(std::string *err) {
   // What the snapshot cannot hold is per isolate and set here, after it is
   // deserialized: the isolate's own slot, budget and callbacks.
   budget_->attach(isolate_);
+  budget_->set_before_check(
+      [](void *data) {
+        auto *self = static_cast<TenantIsolate *>(data);
+        if (self->wasm_memories_.empty()) return false;
+        v8::HandleScope handle_scope(self->isolate_);
+        return self->sync_wasm_memories();
+      },
+      this);
   isolate_->SetOOMErrorHandler(on_out_of_memory);
   isolate_->SetData(kTenantSlot, this);
   // Microtasks run when the engine says, so it can account and stop them.
@@ -1101,6 +1109,8 @@ v8::MaybeLocal<v8::Module> TenantIsolate::compile_wasm_module(const std::string 
     decl.own = true;
     decl.functions = bytes.size() / 4;  // a function takes at least 4 bytes
     decl.custom_sections = bytes.size() / 3;  // and a custom section 3
+    // and a table import 6, each perhaps of V8's largest
+    decl.imported_table_entries = uint64_t(bytes.size() / 6) * kWasmMaxTableEntries;
   }
   size_t code_bytes = bytes.size() * kWasmCodeBytesPerWireByte +
                       size_t(std::min<uint64_t>(decl.functions, bytes.size())) * kWasmCodeBytesPerFunction;
@@ -1110,9 +1120,10 @@ v8::MaybeLocal<v8::Module> TenantIsolate::compile_wasm_module(const std::string 
   }
   v8::Local<v8::WasmModuleObject> wasm;
   std::string why;
+  size_t resident_growth = 0;
   {
     v8::TryCatch try_catch(isolate_);
-    if (!wasm_compile(isolate_, bytes).ToLocal(&wasm)) {
+    if (!wasm_compile(isolate_, bytes, &resident_growth).ToLocal(&wasm)) {
       why = try_catch.HasCaught() ? to_log_string(isolate_, try_catch.Exception(), 1000)
                                   : std::string("V8 refused to compile it");
     }
@@ -1121,6 +1132,18 @@ v8::MaybeLocal<v8::Module> TenantIsolate::compile_wasm_module(const std::string 
     budget_->refund(code_bytes);
     if (isolate_->IsExecutionTerminating()) return {};
     return refuse(why);
+  }
+  // Code that took more than it was charged (instructions Liftoff makes
+  // tens of bytes of) is charged what it took. Dropped with the module
+  // when it does not fit.
+  if (resident_growth > code_bytes) {
+    size_t more = resident_growth - code_bytes;
+    if (!budget_->charge_collecting(more)) {
+      budget_->refund(code_bytes);
+      return refuse("its compiled code (" + std::to_string(resident_growth) +
+                    " bytes, as compiled) does not fit dispatch_memory_limit");
+    }
+    code_bytes += more;
   }
   WasmModuleRecord record{path, v8::Global<v8::Object>(isolate_, wasm), std::move(decl)};
   // V8 compiles a module whose memory could never be made (it refuses
@@ -1906,6 +1929,7 @@ void TenantIsolate::on_external_gone(const v8::WeakCallbackInfo<ExternalCharge> 
   charge->holder.Reset();
   self->budget_->refund(charge->bytes);
   if (charge->intl) self->intl_objects_--;
+  self->imported_table_entries_ -= charge->table_entries;
   if (charge->wasm_memory) {
     for (auto it = self->wasm_memories_.begin(); it != self->wasm_memories_.end(); ++it) {
       if (it->second == charge) {
@@ -1924,6 +1948,30 @@ const WasmMemoryDecl *TenantIsolate::wasm_decl(v8::Local<v8::Value> module) cons
     if (record.module.Get(isolate_) == module) return &record.decl;
   }
   return nullptr;
+}
+
+bool TenantIsolate::imported_tables_fit(uint64_t entries) {
+  auto fit = [&] {
+    return entries <= kWasmMaxImportedTableEntries &&
+           imported_table_entries_ <= kWasmMaxImportedTableEntries - entries;
+  };
+  if (!fit() && entries <= kWasmMaxImportedTableEntries) isolate_->LowMemoryNotification();
+  if (fit()) return true;
+  isolate_->ThrowException(v8::Exception::RangeError(v8_str(
+      isolate_, "WebAssembly.Instance: the funcref tables it imports may grow to " +
+                    std::to_string(entries) + " entries (their declared maximum, or " +
+                    std::to_string(kWasmMaxTableEntries) + " without one); with the " +
+                    std::to_string(imported_table_entries_) + " of the live instances' that is more than " +
+                    std::to_string(kWasmMaxImportedTableEntries))));
+  return false;
+}
+
+bool TenantIsolate::charge_wasm_imports(v8::Local<v8::Object> instance, uint64_t entries,
+                                        size_t bytes) {
+  if (!charge_external(bytes, false)) return false;
+  add_external(instance, bytes, false)->table_entries = entries;
+  imported_table_entries_ += entries;
+  return true;
 }
 
 bool TenantIsolate::track_wasm_memory(v8::Local<v8::WasmMemoryObject> memory, size_t extra) {
@@ -1947,17 +1995,22 @@ bool TenantIsolate::track_wasm_memory(v8::Local<v8::WasmMemoryObject> memory, si
   return true;
 }
 
-void TenantIsolate::sync_wasm_memories() {
+bool TenantIsolate::sync_wasm_memories() {
+  bool grew = false;
   for (auto &entry : wasm_memories_) {
     ExternalCharge *charge = entry.second;
     if (charge->holder.IsEmpty()) continue;
     size_t now = charge->holder.Get(isolate_).As<v8::WasmMemoryObject>()->Buffer()->ByteLength();
     // Grown inside Wasm: counted now, even past the limit (then the budget
     // condemns the isolate).
-    if (now > charge->bytes) budget_->charge_anyway(now - charge->bytes);
+    if (now > charge->bytes) {
+      budget_->charge_anyway(now - charge->bytes);
+      grew = true;
+    }
     if (now < charge->bytes) budget_->refund(charge->bytes - now);
     charge->bytes = now;
   }
+  return grew;
 }
 
 // ctx.waitUntil(value) of request id: the engine keeps the promise and

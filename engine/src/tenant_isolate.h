@@ -157,6 +157,16 @@ class TenantIsolate : public std::enable_shared_from_this<TenantIsolate> {
   // on (a memory.grow inside Wasm calls no JavaScript). False with a
   // RangeError thrown when that does not fit.
   bool track_wasm_memory(v8::Local<v8::WasmMemoryObject> memory, size_t extra);
+  // Whether an instance importing funcref tables of `entries` at their
+  // largest (WasmMemoryDecl::imported_table_entries) may be made: the live
+  // instances' together stay within kWasmMaxImportedTableEntries, after a
+  // full collection when they do not at once. False with a RangeError
+  // thrown.
+  bool imported_tables_fit(uint64_t entries);
+  // Charges `bytes` for them to instance and counts its entries, both for
+  // as long as it lives; false with a RangeError thrown when the bytes do
+  // not fit.
+  bool charge_wasm_imports(v8::Local<v8::Object> instance, uint64_t entries, size_t bytes);
 
   // A limit stopped it: it serves nothing more and goes once its requests let go.
   bool dead() const { return dead_; }
@@ -248,8 +258,10 @@ class TenantIsolate : public std::enable_shared_from_this<TenantIsolate> {
                                                      v8::Local<v8::Module> module);
   static v8::MaybeLocal<v8::Value> wasm_module_steps(v8::Local<v8::Context> context,
                                                      v8::Local<v8::Module> module);
-  // After a run: each followed WebAssembly.Memory charged at its size now.
-  void sync_wasm_memories();
+  // After a run, and every 10 ms of CPU in one (MemoryBudget's
+  // before_check): each followed WebAssembly.Memory charged at its size
+  // now. Whether one grew.
+  bool sync_wasm_memories();
 
   // Runs fn, which enters JavaScript, with budget_ms of CPU. Returns OK, or
   // the limit that stopped it; cpu_ms grows by the CPU time spent.
@@ -302,6 +314,7 @@ class TenantIsolate : public std::enable_shared_from_this<TenantIsolate> {
     bool intl;
     v8::Global<v8::Object> holder;
     bool wasm_memory = false;  // in wasm_memories_ too
+    uint64_t table_entries = 0;  // in imported_table_entries_ too
   };
   // bytes charged (after a full collection when they do not fit at once);
   // false with a RangeError thrown when they still do not.
@@ -387,6 +400,7 @@ class TenantIsolate : public std::enable_shared_from_this<TenantIsolate> {
   std::vector<WasmModuleRecord> wasm_modules_;  // the engine compiled
   NativeStates native_states_;                    // freed before the isolate is disposed
   size_t intl_objects_ = 0;                       // live Intl objects
+  uint64_t imported_table_entries_ = 0;  // of live instances (imported_tables_fit)
 
   // Completions that arrived while JavaScript ran (a store that failed at
   // once): settled from the loop, never from inside a native call.

@@ -1,6 +1,9 @@
 #include "api/wasm.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdio>
 #include <cstdint>
 #include <string>
 
@@ -111,17 +114,40 @@ void custom_sections(const v8::FunctionCallbackInfo<v8::Value> &info) {
 
 // wasmTableRoom(module): a RangeError when the tables the module defines
 // (V8 makes them whole as it instantiates, in one call no stop request
-// reaches) do not fit what is left of the script's memory.
+// reaches), or the funcref tables it imports at their largest (see
+// kWasmImportedTableBytesPerEntry), do not fit what is left of the
+// script's memory, or the latter kWasmMaxImportedTableEntries with those
+// of the live instances.
 void table_room(const v8::FunctionCallbackInfo<v8::Value> &info) {
   v8::Isolate *isolate = info.GetIsolate();
   TenantIsolate *tenant = TenantIsolate::from(isolate);
   const WasmMemoryDecl *decl = info.Length() > 0 ? tenant->wasm_decl(info[0]) : nullptr;
-  if (decl == nullptr || decl->table_bytes == 0) return;
-  if (decl->table_bytes > SIZE_MAX || !tenant->budget().make_room(size_t(decl->table_bytes))) {
-    isolate->ThrowException(v8::Exception::RangeError(v8_str(
-        isolate, "WebAssembly.Instance: the module's tables (" + std::to_string(decl->table_bytes) +
-                     " bytes) do not fit what is left of the script's memory limit")));
+  if (decl == nullptr) return;
+  if (decl->imported_table_entries != 0 && !tenant->imported_tables_fit(decl->imported_table_entries)) {
+    return;
   }
+  uint64_t imported = decl->imported_table_entries * kWasmImportedTableBytesPerEntry;
+  uint64_t bytes = decl->table_bytes + imported;
+  if (bytes == 0) return;
+  if (bytes > SIZE_MAX || !tenant->budget().make_room(size_t(bytes))) {
+    std::string what = decl->table_bytes == 0 ? "the tables it imports, at their declared maximum"
+                       : imported == 0        ? "the module's tables"
+                                              : "the module's tables and those it imports, at their "
+                                                "declared maximum";
+    isolate->ThrowException(v8::Exception::RangeError(
+        v8_str(isolate, "WebAssembly.Instance: " + what + " (" + std::to_string(bytes) +
+                            " bytes) do not fit what is left of the script's memory limit")));
+  }
+}
+
+// wasmImportsMade(instance, module): the instance is charged for the
+// funcref tables its module imports, at their largest, as long as it lives.
+void imports_made(const v8::FunctionCallbackInfo<v8::Value> &info) {
+  TenantIsolate *tenant = TenantIsolate::from(info.GetIsolate());
+  const WasmMemoryDecl *decl = info.Length() > 1 ? tenant->wasm_decl(info[1]) : nullptr;
+  if (decl == nullptr || decl->imported_table_entries == 0 || !info[0]->IsObject()) return;
+  tenant->charge_wasm_imports(info[0].As<v8::Object>(), decl->imported_table_entries,
+                              size_t(decl->imported_table_entries * kWasmImportedTableBytesPerEntry));
 }
 
 void track_memory(const v8::FunctionCallbackInfo<v8::Value> &info) {
@@ -153,11 +179,12 @@ bool wasm_memory_decl(std::string_view bytes, WasmMemoryDecl *out) {
     } else if (id == 2) {  // imports: count the memories, which come first in the index space
       if (!s.u32(&count)) return false;
       for (uint32_t i = 0; i < count; i++) {
-        uint8_t kind, b;
+        uint8_t kind, b = 0;
         uint32_t index;
+        WasmMemoryDecl table;
         if (!s.name(nullptr) || !s.name(nullptr) || !s.byte(&kind)) return false;
         bool ok = kind == 0   ? s.u32(&index)                     // function: type
-                  : kind == 1 ? s.byte(&b) && s.limits(nullptr)   // table
+                  : kind == 1 ? s.byte(&b) && s.limits(&table)    // table
                   : kind == 2 ? s.limits(nullptr)                 // memory
                   : kind == 3 ? s.byte(&b) && s.byte(&b)          // global
                   : kind == 4 ? s.byte(&b) && s.u32(&index)       // tag
@@ -165,6 +192,13 @@ bool wasm_memory_decl(std::string_view bytes, WasmMemoryDecl *out) {
         if (!ok) return false;
         if (kind == 0) out->functions++;
         if (kind == 2) imported_memories++;
+        // A table of anything but externref: what V8 10.2 keeps an
+        // indirect-call array of in each instance that has it.
+        if (kind == 1 && b != 0x6f) {
+          out->imported_table_entries +=
+              table.has_maximum ? std::min<uint64_t>(table.maximum, kWasmMaxTableEntries)
+                                : kWasmMaxTableEntries;
+        }
       }
     } else if (id == 4) {  // tables of its own: V8 makes each whole at instantiation
       if (!s.u32(&count)) return false;
@@ -211,12 +245,33 @@ bool wasm_codegen_allowed(v8::Local<v8::Context>, v8::Local<v8::String>) {
   return g_engine_compiles;
 }
 
-v8::MaybeLocal<v8::WasmModuleObject> wasm_compile(v8::Isolate *isolate, std::string_view bytes) {
+namespace {
+
+// The worker's resident memory, in bytes (/proc/self/statm); 0 when it
+// cannot be read.
+size_t resident_bytes() {
+  FILE *f = fopen("/proc/self/statm", "re");
+  if (f == nullptr) return 0;
+  unsigned long size = 0, resident = 0;
+  int read = fscanf(f, "%lu %lu", &size, &resident);
+  fclose(f);
+  return read == 2 ? size_t(resident) * size_t(sysconf(_SC_PAGESIZE)) : 0;
+}
+
+}  // namespace
+
+v8::MaybeLocal<v8::WasmModuleObject> wasm_compile(v8::Isolate *isolate, std::string_view bytes,
+                                                  size_t *resident_growth) {
+  size_t before = resident_growth != nullptr ? resident_bytes() : 0;
   g_engine_compiles = true;
   v8::MaybeLocal<v8::WasmModuleObject> module = v8::WasmModuleObject::Compile(
       isolate, v8::MemorySpan<const uint8_t>(reinterpret_cast<const uint8_t *>(bytes.data()),
                                              bytes.size()));
   g_engine_compiles = false;
+  if (resident_growth != nullptr) {
+    size_t after = before != 0 ? resident_bytes() : 0;
+    *resident_growth = after > before ? after - before : 0;
+  }
   return module;
 }
 
@@ -226,6 +281,7 @@ void install_wasm_natives(v8::Local<v8::Context> context, v8::Local<v8::Object> 
   set_function(context, native, "trackWasmMemory", track_memory);
   set_function(context, native, "wasmCustomSections", custom_sections);
   set_function(context, native, "wasmTableRoom", table_room);
+  set_function(context, native, "wasmImportsMade", imports_made);
 }
 
 }  // namespace dispatch
