@@ -580,6 +580,13 @@ typedef struct {
     dispatch_str_t   content_type;  /* the request's, or empty */
     dispatch_str_t   body;          /* the whole request body */
     void            *ctx;           /* handed back to host->wake */
+    dispatch_str_t   bearer;        /* the Authorization bearer token, or
+                                       empty */
+    int              upload_only;   /* the bearer is not the admin token:
+                                       nginx let the call through as an
+                                       asset bucket upload only, which
+                                       the engine serves only when the
+                                       bearer is a live upload session's */
 } dispatch_admin_view_t;
 
 /* Valid until dispatch_admin_release. */
