@@ -143,6 +143,13 @@ my ($upload_jwt, $completion_jwt);
     envelope_error(bucket($TOKEN, [ [ $site{'/index.html'}{hash}, $site{'/index.html'}{bytes} ] ]), 401,
                    'the admin token is no upload session');
     envelope_error(api($t, GET => '', token => $upload_jwt), 403, 'the upload token calls nothing else of the API');
+    my $up = "/client/v4/accounts/$ACCOUNT/workers/assets/upload";
+    envelope_error(api($t, GET => undef, raw_path => $up, token => 'not-the-admin-token'), 403,
+                   'a non-admin bearer is let through for POST only');
+    envelope_error(api($t, POST => undef, raw_path => "$up/../../dispatch/namespaces", token => $upload_jwt, json => { name => 'x' }), 403,
+                   'and for that path spelled exactly (not with more segments)');
+    envelope_error(api($t, POST => undef, raw_path => "/client/v4/accounts/$ACCOUNT/workers/dispatch/namespaces", token => $upload_jwt,
+                       json => { name => 'x' }), 403, 'nor a POST elsewhere');
     envelope_error(api($t, POST => '/shop/scripts/site/assets-upload-session', token => $upload_jwt, json => { manifest => {} }), 403,
                    'nor opens a session');
     # another namespace's session: its token names shop, the upload names other
@@ -178,6 +185,33 @@ my ($upload_jwt, $completion_jwt);
     is_deeply $s && $s->{buckets}, [], 'has no bucket';
     is payload($s->{jwt})->{use}, 'completion', 'and its token is the completion token';
     envelope_ok(deploy('shop', 'site', assets => { jwt => $s->{jwt}, config => {} }), 'which uploads the script');
+}
+
+# --- an expired session's token uploads nothing
+{
+    my %one = ('/late.txt' => { %{ file("late") }, type => 'text/plain' });
+    my $s = envelope_ok(session('shop', 'late', manifest_of(%one)), 'a session');
+    my $sid = payload($s->{jwt})->{sid};
+    is $t->redis('TTL', "dispatch:{shop}:assets-session:$sid") > 3500 ? 1 : 0, 1, 'its key expires in an hour';
+    $t->redis('PEXPIRE', "dispatch:{shop}:assets-session:$sid", 1);
+    select undef, undef, undef, 0.05;
+    envelope_error(bucket($s->{jwt}, [ [ $one{'/late.txt'}{hash}, 'late', 'text/plain' ] ]), 401, 'a bucket once Redis expired the session');
+    is_deeply asset_keys('shop', 'late'), [], 'stores nothing';
+}
+
+# --- PUT .../content keeps the assets; a bulk delete by tag deletes them
+{
+    my %one = ('/c.txt' => { %{ file("content") }, type => 'text/plain' });
+    full_deploy('shop', 'tagged', \%one, meta => { tags => ['bulk'] });
+    my ($body, $ct) = multipart([ 'metadata', '{"main_module":"worker.js"}', 'application/json' ],
+                                [ 'worker.js', $WORKER, 'application/javascript+module' ]);
+    envelope_ok(api($t, PUT => '/shop/scripts/tagged/content', content => $body, headers => { 'Content-Type' => $ct }),
+                'PUT .../scripts/tagged/content');
+    is_deeply assets_field('shop', 'tagged') && assets_field('shop', 'tagged')->{manifest}, manifest_of(%one),
+        'new code keeps the assets field';
+    is scalar @{ asset_keys('shop', 'tagged') }, 1, 'and the file';
+    envelope_ok(api($t, DELETE => '/shop/scripts?tags=bulk:yes'), 'DELETE .../scripts?tags=bulk:yes');
+    is_deeply [ grep { /tagged/ } @{ $t->redis('KEYS', 'dispatch:{shop}:*') } ], [], 'deletes its assets and index too';
 }
 
 # --- a bucket that does not match its session stores nothing

@@ -76,5 +76,19 @@ sub asset_keys { return [ sort @{ $t->redis('KEYS', 'dispatch:{sites}:asset:site
     is scalar @{ asset_keys() }, 5, 'five asset keys, one per file';
 }
 
+# --- 250 files: three buckets, which wrangler uploads three at a time
+{
+    my $many = "$dir/many";
+    write_file("$many/wrangler.toml", qq{name = "many"\nmain = "src/index.js"\ncompatibility_date = "2025-01-01"\n}
+                                      . qq{assets = { directory = "./public", binding = "ASSETS" }\n});
+    write_file("$many/src/index.js", "export default { fetch() { return new Response('many'); } };\n");
+    write_file(sprintf("$many/public/f%03d.txt", $_), "file $_\n") for 1 .. 250;
+    my ($rc, $out) = wrangler_against($WRANGLER, $t, $many, 'deploy', '--dispatch-namespace', 'sites');
+    is $rc, 0, 'a deploy of 250 assets (three buckets, uploaded concurrently) succeeds' or diag $out;
+    like $out, qr/Uploaded 250 files/, 'wrangler uploaded all 250' or diag $out;
+    is scalar @{ $t->redis('KEYS', 'dispatch:{sites}:asset:many:*') || [] }, 250, 'and Redis holds 250 files';
+    is $t->redis('SCARD', 'dispatch:{sites}:asset-index:many'), 250, 'each in the script\'s index';
+}
+
 $t->stop;
 done_testing;
