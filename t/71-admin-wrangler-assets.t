@@ -6,7 +6,8 @@
 # upload token, not the admin token) and the upload succeed; Redis holds the
 # manifest in the script's hash and each file's bytes under its hash; a
 # second deploy with one file changed uploads that file only and removes the
-# key of the one it replaced.
+# key of the one it replaced; 250 files go as three concurrent buckets; a
+# project without `main` deploys its assets alone.
 use strict;
 use warnings;
 use Test::More;
@@ -88,6 +89,22 @@ sub asset_keys { return [ sort @{ $t->redis('KEYS', 'dispatch:{sites}:asset:site
     like $out, qr/Uploaded 250 files/, 'wrangler uploaded all 250' or diag $out;
     is scalar @{ $t->redis('KEYS', 'dispatch:{sites}:asset:many:*') || [] }, 250, 'and Redis holds 250 files';
     is $t->redis('SCARD', 'dispatch:{sites}:asset-index:many'), 250, 'each in the script\'s index';
+}
+
+# --- a project without `main`: assets only (wrangler uploads metadata alone)
+{
+    my $static = "$dir/static";
+    write_file("$static/wrangler.toml", qq{name = "static"\ncompatibility_date = "2025-01-01"\n}
+                                        . qq{assets = { directory = "./public", not_found_handling = "404-page" }\n});
+    write_file("$static/public/index.html", "<p>static</p>\n");
+    write_file("$static/public/404.html", "<p>not here</p>\n");
+    my ($rc, $out) = wrangler_against($WRANGLER, $t, $static, 'deploy', '--dispatch-namespace', 'sites');
+    is $rc, 0, 'wrangler deploy of an assets-only project succeeds' or diag $out;
+    my $v = $t->redis('HGET', 'dispatch:{sites}:script:static', 'assets');
+    my $a = defined $v ? eval { JSON::PP->new->decode($v) } : undef;
+    is_deeply [ sort keys %{ $a && $a->{manifest} || {} } ], ['/404.html', '/index.html'], 'its manifest is stored';
+    is $a && $a->{config}{not_found_handling}, '404-page', 'with the config wrangler sent';
+    is $t->redis('HGET', 'dispatch:{sites}:script:static', 'code'), '', 'and no code';
 }
 
 $t->stop;
