@@ -59,6 +59,12 @@ std::string session_key(const std::string &ns, const std::string &sid) {
 std::string pending_key(const std::string &ns, const std::string &sid) {
   return session_key(ns, sid) + ":pending";
 }
+std::string session_hashes_key(const std::string &ns, const std::string &sid) {
+  return session_key(ns, sid) + ":hashes";
+}
+std::string asset_live_key(const std::string &ns, const std::string &name) {
+  return "dispatch:{" + ns + "}:asset-live:" + name;
+}
 std::string script_sessions_key(const std::string &ns, const std::string &name) {
   return "dispatch:{" + ns + "}:assets-sessions:" + name;
 }
@@ -1278,10 +1284,16 @@ void AdminCall::script_upload_checked(bool content_only, std::shared_ptr<Upload>
                                                   {"HSETNX", rec, "created_on", now},
                                                   {"HSETNX", rec, "kv_namespace", kv},
                                                   {"HSET", rec, "modified_on", now}};
+    std::string live = asset_live_key(self->ns_, self->name_);
     if (!sid.empty()) {
-      // the session is used up: its tokens answer nothing any more
-      cmds.push_back({"DEL", session_key(self->ns_, sid), pending_key(self->ns_, sid)});
+      // the manifest's hashes become the live set (what the cleanup keeps)
+      // and the session is used up: its tokens answer nothing any more
+      std::string hashes = session_hashes_key(self->ns_, sid);
+      cmds.push_back({"SUNIONSTORE", live, hashes});
+      cmds.push_back({"DEL", session_key(self->ns_, sid), pending_key(self->ns_, sid), hashes});
       cmds.push_back({"SREM", script_sessions_key(self->ns_, self->name_), sid});
+    } else if (assets.empty()) {
+      cmds.push_back({"DEL", live});
     }
     cmds.push_back({"EXEC"});
     self->redis(cmds, [self, fields, upload](Replies &) {
@@ -1594,39 +1606,28 @@ void AdminCall::quarantine() {
 
 namespace {
 
-// Deletes a script's asset keys that neither its stored manifest nor an
-// open session of it names (KEYS: the script, its index, its sessions;
-// ARGV: the session key and asset key prefixes). A manifest that does not
-// parse deletes nothing.
+// Deletes a script's asset keys that neither its stored manifest (the
+// live set) nor an open session of it (its hashes set) names: one SDIFF,
+// in Redis's C, whatever the manifest's size (KEYS: the index, the live
+// set, the script's sessions; ARGV: the session key and asset key
+// prefixes). Past 1000 open sessions it deletes nothing (the next upload
+// tries again).
 const char kAssetsCleanup[] =
-    "local keep = {}\n"
-    "local a = redis.call('HGET', KEYS[1], 'assets')\n"
-    "if a then\n"
-    "  local ok, v = pcall(cjson.decode, a)\n"
-    "  if not ok or type(v) ~= 'table' or type(v.manifest) ~= 'table' then return -1 end\n"
-    "  for _, e in pairs(v.manifest) do\n"
-    "    if type(e) == 'table' and type(e.hash) == 'string' then keep[e.hash] = true end\n"
-    "  end\n"
-    "end\n"
+    "local sets = {KEYS[1], KEYS[2]}\n"
     "for _, sid in ipairs(redis.call('SMEMBERS', KEYS[3])) do\n"
-    "  local s = redis.call('HGET', ARGV[1] .. sid, 'sizes')\n"
-    "  if s then\n"
-    "    local ok, v = pcall(cjson.decode, s)\n"
-    "    if not ok or type(v) ~= 'table' then return -1 end\n"
-    "    for h, _ in pairs(v) do keep[h] = true end\n"
+    "  if redis.call('EXISTS', ARGV[1] .. sid) == 1 then\n"
+    "    sets[#sets + 1] = ARGV[1] .. sid .. ':hashes'\n"
     "  else\n"
     "    redis.call('SREM', KEYS[3], sid)\n"
     "  end\n"
     "end\n"
-    "local n = 0\n"
-    "for _, h in ipairs(redis.call('SMEMBERS', KEYS[2])) do\n"
-    "  if not keep[h] then\n"
-    "    redis.call('DEL', ARGV[2] .. h)\n"
-    "    redis.call('SREM', KEYS[2], h)\n"
-    "    n = n + 1\n"
-    "  end\n"
+    "if #sets > 1002 then return -1 end\n"
+    "local stale = redis.call('SDIFF', unpack(sets))\n"
+    "for _, h in ipairs(stale) do\n"
+    "  redis.call('DEL', ARGV[2] .. h)\n"
+    "  redis.call('SREM', KEYS[1], h)\n"
     "end\n"
-    "return n\n";
+    "return #stale\n";
 
 constexpr size_t kMaxBucketParts = 1000;
 constexpr size_t kDelsPerCommand = 512;
@@ -1662,15 +1663,22 @@ void AdminCall::assets_session() {
   // The session first: from then on a cleanup keeps its hashes, so what
   // the index says is stored stays stored until the session is used.
   auto self = shared_from_this();
-  redis({{"MULTI"},
-         {"HSET", skey, "script", name_, "manifest", asset_manifest_json(*manifest), "sizes",
-          dump(sizes.get()), "upload_hash", asset_secret_hash(upload.secret), "completion_hash",
-          asset_secret_hash(completion.secret)},
-         {"EXPIRE", skey, ttl},
-         {"SADD", per_script, sid},
-         {"EXPIRE", per_script, ttl},
-         {"EXEC"}},
-        [self, manifest, hashes, sid, upload, completion, expires, ttl](Replies &) {
+  std::vector<std::vector<std::string>> cmds = {
+      {"MULTI"},
+      {"HSET", skey, "script", name_, "manifest", asset_manifest_json(*manifest), "sizes",
+       dump(sizes.get()), "upload_hash", asset_secret_hash(upload.secret), "completion_hash",
+       asset_secret_hash(completion.secret)},
+      {"EXPIRE", skey, ttl},
+      {"SADD", per_script, sid},
+      {"EXPIRE", per_script, ttl}};
+  if (!hashes.empty()) {
+    std::vector<std::string> add = {"SADD", session_hashes_key(ns_, sid)};
+    add.insert(add.end(), hashes.begin(), hashes.end());
+    cmds.push_back(std::move(add));
+    cmds.push_back({"EXPIRE", session_hashes_key(ns_, sid), ttl});
+  }
+  cmds.push_back({"EXEC"});
+  redis(cmds, [self, manifest, hashes, sid, upload, completion, expires, ttl](Replies &) {
     auto answer = [self, manifest, upload, completion, expires](
                       const std::vector<std::string> &missing) {
       json_t *buckets = json_array();
@@ -1794,8 +1802,8 @@ void AdminCall::assets_upload() {
 
 void AdminCall::assets_cleanup(const std::string &name, std::function<void()> next) {
   auto self = shared_from_this();
-  redis({{"EVAL", kAssetsCleanup, "3", ScriptStore::script_key(ns_, name),
-          asset_index_key(ns_, name), script_sessions_key(ns_, name),
+  redis({{"EVAL", kAssetsCleanup, "3", asset_index_key(ns_, name), asset_live_key(ns_, name),
+          script_sessions_key(ns_, name),
           session_key(ns_, ""), asset_key(ns_, name, "")}},
         [next](Replies &) { next(); });
 }
@@ -1812,7 +1820,8 @@ void AdminCall::assets_deletes(const std::string &ns, const std::vector<std::str
     std::vector<std::vector<std::string>> cmds;
     for (size_t i = 0; i < names.size(); i++) {
       const std::string &n = names[i];
-      std::vector<std::string> del = {"DEL", asset_index_key(ns, n), script_sessions_key(ns, n)};
+      std::vector<std::string> del = {"DEL", asset_index_key(ns, n), asset_live_key(ns, n),
+                                      script_sessions_key(ns, n)};
       for (const auto &h : r[2 * i].elements) {
         if (del.size() >= kDelsPerCommand) {
           cmds.push_back(std::move(del));
@@ -1823,6 +1832,7 @@ void AdminCall::assets_deletes(const std::string &ns, const std::vector<std::str
       for (const auto &sid : r[2 * i + 1].elements) {
         del.push_back(session_key(ns, sid.str));
         del.push_back(pending_key(ns, sid.str));
+        del.push_back(session_hashes_key(ns, sid.str));
       }
       cmds.push_back(std::move(del));
     }
@@ -1834,21 +1844,31 @@ void AdminCall::assets_copy(const std::string &from, const std::string &to,
                             const std::vector<std::string> &names, std::function<void()> next) {
   std::vector<std::vector<std::string>> reads;
   for (const auto &n : names) reads.push_back({"SMEMBERS", asset_index_key(from, n)});
+  for (const auto &n : names) reads.push_back({"SMEMBERS", asset_live_key(from, n)});
   reads.push_back({"PING"});
   auto self = shared_from_this();
   redis(reads, [self, from, to, names, next](Replies &r) {
+    // the live sets first, then the files
+    std::vector<std::vector<std::string>> lives;
+    for (size_t i = 0; i < names.size(); i++) {
+      if (r[names.size() + i].elements.empty()) continue;
+      std::vector<std::string> add = {"SADD", asset_live_key(to, names[i])};
+      for (const auto &h : r[names.size() + i].elements) add.push_back(h.str);
+      lives.push_back(std::move(add));
+    }
     // every (script, hash), then their sizes: batches of at most
     // kCopyBatchBytes (a larger file alone) are read and written in turn
     auto keys = std::make_shared<std::vector<std::pair<std::string, std::string>>>();
     for (size_t i = 0; i < names.size(); i++) {
       for (const auto &h : r[i].elements) keys->emplace_back(names[i], h.str);
     }
-    if (keys->empty()) return next();
-    std::vector<std::vector<std::string>> lens;
+    if (keys->empty() && lives.empty()) return next();
+    size_t skip = lives.size();
+    std::vector<std::vector<std::string>> lens = std::move(lives);
     for (const auto &k : *keys) lens.push_back({"HSTRLEN", asset_key(from, k.first, k.second), "body"});
-    self->redis(lens, [self, from, to, keys, next](Replies &l) {
+    self->redis(lens, [self, from, to, keys, next, skip](Replies &l) {
       auto sizes = std::make_shared<std::vector<long long>>();
-      for (const auto &v : l) sizes->push_back(v.integer);
+      for (size_t i = skip; i < l.size(); i++) sizes->push_back(l[i].integer);
       // The step holds itself only weakly; each Redis callback holds it
       // while its batch is in flight.
       auto step = std::make_shared<std::function<void(size_t)>>();

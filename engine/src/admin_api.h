@@ -20,12 +20,17 @@
 //   dispatch:{NS}:asset:NAME:HASH   hash  body, type: one file's bytes
 //   dispatch:{NS}:asset-index:NAME  set   every HASH stored for NAME (what
 //                                         a cleanup deletes from)
+//   dispatch:{NS}:asset-live:NAME   set   the hashes of NAME's stored
+//                                         manifest (what a cleanup keeps)
 //   dispatch:{NS}:assets-session:SID
 //                                   hash  script, manifest, sizes (JSON
 //                                         {hash: size}), upload_hash,
 //                                         completion_hash; EX 3600
 //   dispatch:{NS}:assets-session:SID:pending
 //                                   set   hashes not uploaded yet; EX 3600
+//   dispatch:{NS}:assets-session:SID:hashes
+//                                   set   every hash of its manifest (what
+//                                         a cleanup keeps); EX 3600
 //   dispatch:{NS}:assets-sessions:NAME
 //                                   set   SIDs of NAME's open sessions,
 //                                         whose hashes a cleanup keeps
@@ -113,9 +118,9 @@ class AdminCall : public std::enable_shared_from_this<AdminCall> {
   // static assets (wrangler's assets flow)
   void assets_session();
   void assets_upload();
-  // Deletes NAME's asset keys no longer in its stored manifest nor in an
-  // open session of it (one Lua script: atomic against an upload), then
-  // next.
+  // Deletes NAME's asset keys no longer in its stored manifest (its live
+  // set) nor in an open session of it (one Lua script around one SDIFF:
+  // atomic against an upload), then next.
   void assets_cleanup(const std::string &name, std::function<void()> next);
   // The commands that delete every asset key and session of each of names
   // (read first: the index and session sets), then next with them.
