@@ -334,6 +334,8 @@ my ($upload_jwt, $completion_jwt);
     is $t->redis('HGET', "dispatch:{after}:asset:app:$one{'/r.txt'}{hash}", 'body'), 'renamed', 'the asset is under the new name';
     is_deeply assets_field('after', 'app')->{manifest}, manifest_of(%one), 'with the manifest';
     is_deeply $t->redis('KEYS', 'dispatch:{before}:*'), [], 'nothing is left under the old name';
+    envelope_ok(deploy('after', 'app', keep_assets => JSON::PP::true), 'an upload with keep_assets after the rename');
+    is $t->redis('HGET', "dispatch:{after}:asset:app:$one{'/r.txt'}{hash}", 'body'), 'renamed', 'keeps the moved file';
     envelope_ok(api($t, DELETE => '/after'), 'delete namespace after');
     is_deeply $t->redis('KEYS', 'dispatch:{after}:*'), [], 'its assets went with it';
 }
