@@ -104,6 +104,16 @@ envelope_ok(api($t, POST => '', json => { name => 'other' }), 'namespace other')
         'the buckets hold every hash of a script with no assets yet';
 }
 
+# --- buckets hold at most 100 files and 8 MiB (a larger file alone)
+{
+    my $s = envelope_ok(session('shop', 'buckets', { map { ("/f$_" => { hash => md5_hex("f$_"), size => 10 }) } 1 .. 150 }),
+                        'a session of 150 small files');
+    is_deeply [ map { scalar @$_ } @{ $s->{buckets} } ], [100, 50], 'has buckets of 100 and 50';
+    $s = envelope_ok(session('shop', 'buckets', { map { ("/m$_" => { hash => md5_hex("m$_"), size => 5 << 20 }) } 1 .. 3 }),
+                     'a session of three 5 MiB files');
+    is_deeply [ map { scalar @$_ } @{ $s->{buckets} } ], [1, 1, 1], 'has a bucket for each (two would pass 8 MiB)';
+}
+
 # --- a bucket carries the upload token, not the admin token; the last answers the completion token
 my ($upload_jwt, $completion_jwt);
 {
@@ -346,7 +356,7 @@ $t->stop;
 {
     my $t2 = Dispatch::Test->new(server => q{
         location /client/v4/ {
-            client_max_body_size 20m;
+            client_max_body_size 40m;
             dispatch_admin;
         }
     });
@@ -359,6 +369,16 @@ $t->stop;
         metadata => { main_module => 'worker.js', assets => { jwt => $r->{jwt} } },
         files    => [[ 'worker.js', 'worker.js', 'application/javascript+module', $WORKER ]]), 'the upload completes');
     is $t->redis('HGET', "dispatch:{lo}:asset:app:$one{'/l.txt'}{hash}", 'body'), 'loopback', 'the file is stored';
+
+    # the largest file, 25 MiB, alone in its bucket: under client_max_body_size 40m (README)
+    my $big = join '', map { chr(($_ * 31) % 251) } 0 .. 65535;
+    $big = substr($big x 400, 0, 26214400);
+    my $h = md5_hex($big);
+    my $sb = envelope_ok(session('lo', 'big', { '/big.bin' => { hash => $h, size => length $big } }, token => undef),
+                         'a session of a 25 MiB file');
+    is_deeply $sb->{buckets}, [[ $h ]], 'which goes alone in its bucket';
+    my $rb = envelope_ok(bucket($sb->{jwt}, [ [ $h, $big, 'application/octet-stream' ] ]), 'its bucket (34 MiB of base64) under 40m');
+    is $t->redis('HSTRLEN', "dispatch:{lo}:asset:app:$h" =~ s/app/big/r, 'body'), 26214400, 'stores all 26,214,400 bytes';
     $t->stop;
 }
 
