@@ -58,7 +58,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   // an assets config; what is accepted holds only valid paths, hashes,
   // sizes.
   if (json_t *j = json_loadb(body.data(), body.size(), 0, nullptr)) {
-    dispatch::AssetManifest manifest;
+    dispatch::AssetUploadManifest manifest;
     if (dispatch::parse_asset_manifest(j, &manifest, &err)) {
       if (manifest.size() > dispatch::kMaxAssetEntries) __builtin_trap();
       for (const auto &e : manifest) {

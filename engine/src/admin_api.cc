@@ -1136,7 +1136,7 @@ void AdminCall::script_upload(bool content_only) {
       return self->fail(400, kCodeValidation, std::to_string(r[1].integer) + " assets of the "
                                               "session are not uploaded yet");
     }
-    AssetManifest manifest;
+    AssetUploadManifest manifest;
     std::string err;
     JsonPtr j = own(json_loadb(f[1].str.data(), f[1].str.size(), 0, nullptr));
     if (!parse_asset_manifest(j.get(), &manifest, &err)) return self->fail(500, kCodeStore, err);
@@ -1639,7 +1639,7 @@ void AdminCall::assets_session() {
   std::string err;
   JsonPtr body = own(body_json(&err));
   if (!body) return fail(400, kCodeValidation, err);
-  auto manifest = std::make_shared<AssetManifest>();
+  auto manifest = std::make_shared<AssetUploadManifest>();
   if (!parse_asset_manifest(json_object_get(body.get(), "manifest"), manifest.get(), &err)) {
     return fail(400, kCodeValidation, err);
   }

@@ -127,7 +127,7 @@ bool asset_type_valid(std::string_view type) {
   return type.size() <= kMaxAssetType && control_free(type);
 }
 
-bool parse_asset_manifest(const json_t *manifest, AssetManifest *out, std::string *err) {
+bool parse_asset_manifest(const json_t *manifest, AssetUploadManifest *out, std::string *err) {
   out->clear();
   if (!json_is_object(manifest)) {
     *err = "the body must be {\"manifest\": {\"/path\": {\"hash\", \"size\"}, ...}}";
@@ -160,7 +160,7 @@ bool parse_asset_manifest(const json_t *manifest, AssetManifest *out, std::strin
       *err = shown + " needs a size of 0 to " + std::to_string(kMaxAssetSize) + " bytes";
       return false;
     }
-    AssetEntry e;
+    AssetUploadEntry e;
     e.hash = json_string_value(hash);
     e.size = size_t(json_integer_value(size));
     out->emplace(std::move(p), std::move(e));
@@ -177,7 +177,7 @@ bool parse_asset_manifest(const json_t *manifest, AssetManifest *out, std::strin
   return true;
 }
 
-std::string asset_manifest_json(const AssetManifest &m) {
+std::string asset_manifest_json(const AssetUploadManifest &m) {
   JsonPtr o(json_object(), json_decref);
   for (const auto &e : m) {
     json_object_setn_new_nocheck(o.get(), e.first.data(), e.first.size(),
@@ -190,13 +190,13 @@ std::string asset_manifest_json(const AssetManifest &m) {
   return out;
 }
 
-std::vector<std::string> asset_hashes(const AssetManifest &m) {
+std::vector<std::string> asset_hashes(const AssetUploadManifest &m) {
   std::set<std::string> seen;
   for (const auto &e : m) seen.insert(e.second.hash);
   return std::vector<std::string>(seen.begin(), seen.end());
 }
 
-std::vector<std::vector<std::string>> asset_buckets(const AssetManifest &m,
+std::vector<std::vector<std::string>> asset_buckets(const AssetUploadManifest &m,
                                                     const std::vector<std::string> &missing) {
   std::map<std::string, size_t> size_of;
   for (const auto &e : m) size_of[e.second.hash] = e.second.size;

@@ -35,13 +35,13 @@ constexpr long kAssetSessionSeconds = 3600;
 constexpr size_t kMaxBucketFiles = 100;
 constexpr size_t kMaxBucketBytes = 8 * 1024 * 1024;
 
-struct AssetEntry {
+struct AssetUploadEntry {
   std::string hash;  // 32 lowercase hex
   size_t size = 0;
 };
 
 // path -> entry, as wrangler sends it ({"/a/b c.js": {"hash","size"}}).
-using AssetManifest = std::map<std::string, AssetEntry>;
+using AssetUploadManifest = std::map<std::string, AssetUploadEntry>;
 
 // A manifest path: starts with '/', '/'-separated, no empty, "." or ".."
 // segment, no control byte (nor DEL), at most 1024 bytes.
@@ -51,14 +51,14 @@ bool asset_hash_valid(std::string_view hash);
 bool asset_type_valid(std::string_view type);
 
 // Reads {"manifest": {...}} (the session's body). False with *err.
-bool parse_asset_manifest(const json_t *manifest, AssetManifest *out, std::string *err);
+bool parse_asset_manifest(const json_t *manifest, AssetUploadManifest *out, std::string *err);
 // The manifest as the contract stores it (compact JSON object).
-std::string asset_manifest_json(const AssetManifest &m);
+std::string asset_manifest_json(const AssetUploadManifest &m);
 // The distinct hashes of a manifest, sorted.
-std::vector<std::string> asset_hashes(const AssetManifest &m);
+std::vector<std::string> asset_hashes(const AssetUploadManifest &m);
 // The hashes to upload, in buckets (each within kMaxBucketFiles and
 // kMaxBucketBytes, a larger file alone).
-std::vector<std::vector<std::string>> asset_buckets(const AssetManifest &m,
+std::vector<std::vector<std::string>> asset_buckets(const AssetUploadManifest &m,
                                                     const std::vector<std::string> &missing);
 
 // metadata.assets.config, normalized: html_handling, not_found_handling,
