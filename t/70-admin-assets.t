@@ -187,6 +187,8 @@ my ($upload_jwt, $completion_jwt);
     is $t->request(GET => '/t/shop/site')->{status}, 200, 'the script with an assets binding runs';
     envelope_error(deploy('shop', 'site', assets => { jwt => $completion_jwt, config => {} }), 400,
                    'the completion token replayed after its upload');
+    envelope_error(bucket($upload_jwt, [ [ $site{'/index.html'}{hash}, $site{'/index.html'}{bytes}, 'text/html' ] ]), 401,
+                   'nor does its upload token upload any more');
 }
 
 # --- a second session for the same files: nothing to upload, the token completes
