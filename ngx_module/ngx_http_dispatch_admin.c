@@ -35,6 +35,8 @@ typedef struct {
     unsigned                   reading_body:1;
     unsigned                   answered:1;
     unsigned                   upload_only:1;
+    unsigned                   verifying:1;
+    unsigned                   cleanup_added:1;
 } ngx_http_dispatch_admin_ctx_t;
 
 
@@ -126,6 +128,22 @@ ngx_http_dispatch_admin_handler(ngx_http_request_t *r)
     actx->base.request = r;
     actx->upload_only = upload_only ? 1 : 0;
     ngx_http_set_ctx(r, actx, ngx_http_dispatch_module);
+
+    if (actx->upload_only) {
+
+        /*
+         * a bearer that is not the admin token: the engine checks that it
+         * is a live upload session's before a byte of the body is read
+         * (the wake handler reads it then, or answers the refusal)
+         */
+
+        actx->verifying = 1;
+        r->main->count++;
+
+        ngx_http_dispatch_admin_start(r, actx);
+
+        return NGX_DONE;
+    }
 
     /* never to a temporary file: the pieces are copied as they come */
 
@@ -586,14 +604,17 @@ ngx_http_dispatch_admin_start(ngx_http_request_t *r,
         return;
     }
 
-    cln = ngx_pool_cleanup_add(r->pool, 0);
-    if (cln == NULL) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
+    if (!actx->cleanup_added) {
+        cln = ngx_pool_cleanup_add(r->pool, 0);
+        if (cln == NULL) {
+            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
 
-    cln->handler = ngx_http_dispatch_admin_cleanup;
-    cln->data = actx;
+        cln->handler = ngx_http_dispatch_admin_cleanup;
+        cln->data = actx;
+        actx->cleanup_added = 1;
+    }
 
     /* the engine may wake us before dispatch_admin_start returns */
 
@@ -629,6 +650,7 @@ ngx_http_dispatch_admin_start(ngx_http_request_t *r,
     }
 
     view.upload_only = actx->upload_only;
+    view.verify_only = actx->verifying;
 
     ngx_log_debug5(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "dispatch admin call: %V \"%V\" query \"%V\", "
@@ -770,6 +792,36 @@ ngx_http_dispatch_admin_wake_handler(ngx_event_t *ev)
 
     if (!dispatch_admin_response(actx->call, &resp)) {
         return;
+    }
+
+    if (actx->verifying) {
+        actx->verifying = 0;
+
+        if (resp.status == NGX_HTTP_OK) {
+
+            /* a live upload session's bearer: now the body, then the call */
+
+            dispatch_admin_release(actx->call);
+            actx->call = NULL;
+
+            r->request_body_no_buffering = 1;
+
+            rc = ngx_http_read_client_request_body(r,
+                                         ngx_http_dispatch_admin_body_handler);
+
+            /* what the content phase does with the handler's return */
+
+            ngx_http_finalize_request(r, rc >= NGX_HTTP_SPECIAL_RESPONSE
+                                         ? rc : NGX_DONE);
+            ngx_http_run_posted_requests(c);
+            return;
+        }
+
+        /* refused: its body is never read */
+
+        if (ngx_http_discard_request_body(r) != NGX_OK) {
+            r->keepalive = 0;
+        }
     }
 
     actx->answered = 1;

@@ -22,6 +22,7 @@ use Dispatch::Admin;
 use Digest::MD5 qw(md5_hex);
 use MIME::Base64 qw(encode_base64 decode_base64);
 use JSON::PP ();
+use IO::Socket::INET;
 
 my $JSONC = JSON::PP->new->canonical->utf8;
 our $t = admin_server();
@@ -167,6 +168,23 @@ my ($upload_jwt, $completion_jwt);
                    'a completion token of another namespace');
     envelope_error(deploy('shop', 'blog', assets => { jwt => $completion_jwt, config => {} }), 400,
                    'a completion token of another script');
+}
+
+# --- with a token configured, a bucket's bearer is checked before nginx reads a byte of its body
+{
+    my $s = envelope_ok(session('shop', 'early', { '/e.txt' => { hash => md5_hex('e'), size => 1 } }), 'a session');
+    my ($h, $p) = split /\./, $s->{jwt};
+    for my $case ([ 'a forged bearer', "$h.$p." . ('A' x 43) ], [ 'a bearer that is no token', 'guess' ]) {
+        my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $t->port, Timeout => 5) or die "connect: $!";
+        print {$sock} "POST /client/v4/accounts/$ACCOUNT/workers/assets/upload?base64=true HTTP/1.1\r\nHost: x\r\n"
+                    . "Authorization: Bearer $case->[1]\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+                    . "Content-Length: 15000000\r\n\r\n";
+        my $got = '';
+        my $t0 = time;
+        while ($got !~ /\r\n\r\n/ && time - $t0 < 5) { sysread($sock, my $buf, 4096) or last; $got .= $buf }
+        like $got, qr{^HTTP/1\.1 401 }, "$case->[0] with 15 MB announced and none sent: 401 at once";
+        close $sock;
+    }
 }
 
 # --- the upload with the completion token stores the manifest and the normalized config

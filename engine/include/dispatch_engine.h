@@ -587,6 +587,10 @@ typedef struct {
                                        asset bucket upload only, which
                                        the engine serves only when the
                                        bearer is a live upload session's */
+    int              verify_only;   /* with upload_only, before nginx reads
+                                       the body: the engine answers 200
+                                       when the bearer is a live upload
+                                       session's, else the refusal */
 } dispatch_admin_view_t;
 
 /* Valid until dispatch_admin_release. */

@@ -156,6 +156,7 @@ class AdminCall : public std::enable_shared_from_this<AdminCall> {
   std::string name_;
   std::string bearer_;
   bool upload_only_ = false;
+  bool verify_only_ = false;
 
   bool done_ = false;
   int status_ = 500;
