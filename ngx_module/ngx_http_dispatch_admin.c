@@ -3,7 +3,10 @@
  * dispatch_admin: the management API's content handler (SPEC 4). nginx
  * checks who may call (the token, or a loopback client), reads the whole
  * body into memory and strips the location's prefix; the engine does the
- * rest and is woken back through a posted event, as a dispatch is.
+ * rest and is woken back through a posted event, as a dispatch is. The one
+ * call a bearer other than the token reaches, wrangler's asset bucket
+ * upload, is a call of its own first (verify_only): the engine checks that
+ * the bearer is a live upload session's before the body is read.
  *
  * The body is read unbuffered (r->request_body_no_buffering) and copied
  * into one buffer of this module: nginx never writes it to a temporary
