@@ -3,7 +3,10 @@
  * dispatch_admin: the management API's content handler (SPEC 4). nginx
  * checks who may call (the token, or a loopback client), reads the whole
  * body into memory and strips the location's prefix; the engine does the
- * rest and is woken back through a posted event, as a dispatch is.
+ * rest and is woken back through a posted event, as a dispatch is. The one
+ * call a bearer other than the token reaches, wrangler's asset bucket
+ * upload, is a call of its own first (verify_only): the engine checks that
+ * the bearer is a live upload session's before the body is read.
  *
  * The body is read unbuffered (r->request_body_no_buffering) and copied
  * into one buffer of this module: nginx never writes it to a temporary
@@ -34,11 +37,18 @@ typedef struct {
     size_t                     size;
     unsigned                   reading_body:1;
     unsigned                   answered:1;
+    unsigned                   upload_only:1;
+    unsigned                   verifying:1;
+    unsigned                   cleanup_added:1;
 } ngx_http_dispatch_admin_ctx_t;
 
 
 static ngx_int_t ngx_http_dispatch_admin_access(ngx_http_request_t *r,
-    ngx_http_dispatch_loc_conf_t *dlcf);
+    ngx_http_dispatch_loc_conf_t *dlcf, ngx_uint_t *upload_only);
+static ngx_int_t ngx_http_dispatch_admin_bearer(ngx_http_request_t *r,
+    ngx_str_t *given);
+static ngx_uint_t ngx_http_dispatch_admin_is_asset_upload(
+    ngx_http_request_t *r);
 static ngx_uint_t ngx_http_dispatch_admin_loopback(struct sockaddr *sa);
 static ngx_uint_t ngx_http_dispatch_admin_token_equal(ngx_str_t *given,
     ngx_str_t *token);
@@ -73,6 +83,7 @@ ngx_int_t
 ngx_http_dispatch_admin_handler(ngx_http_request_t *r)
 {
     ngx_int_t                       rc;
+    ngx_uint_t                      upload_only;
     ngx_http_dispatch_loc_conf_t   *dlcf;
     ngx_http_dispatch_admin_ctx_t  *actx;
 
@@ -83,7 +94,9 @@ ngx_http_dispatch_admin_handler(ngx_http_request_t *r)
 
     /* who may call is decided before a byte of the body is read */
 
-    rc = ngx_http_dispatch_admin_access(r, dlcf);
+    upload_only = 0;
+
+    rc = ngx_http_dispatch_admin_access(r, dlcf, &upload_only);
 
     if (rc != NGX_OK) {
         if (ngx_http_discard_request_body(r) != NGX_OK) {
@@ -116,7 +129,24 @@ ngx_http_dispatch_admin_handler(ngx_http_request_t *r)
     }
 
     actx->base.request = r;
+    actx->upload_only = upload_only ? 1 : 0;
     ngx_http_set_ctx(r, actx, ngx_http_dispatch_module);
+
+    if (actx->upload_only) {
+
+        /*
+         * a bearer that is not the admin token: the engine checks that it
+         * is a live upload session's before a byte of the body is read
+         * (the wake handler reads it then, or answers the refusal)
+         */
+
+        actx->verifying = 1;
+        r->main->count++;
+
+        ngx_http_dispatch_admin_start(r, actx);
+
+        return NGX_DONE;
+    }
 
     /* never to a temporary file: the pieces are copied as they come */
 
@@ -133,15 +163,20 @@ ngx_http_dispatch_admin_handler(ngx_http_request_t *r)
 }
 
 
-/* NGX_OK, or the status that refuses the call */
+/*
+ * NGX_OK, or the status that refuses the call. With a token configured, a
+ * bearer that is not it is let through for one call only: POST
+ * .../accounts/A/workers/assets/upload, wrangler's asset bucket upload,
+ * which carries the upload session's token instead (*upload_only set: the
+ * engine serves that call only, and only for a live upload session).
+ */
 
 static ngx_int_t
 ngx_http_dispatch_admin_access(ngx_http_request_t *r,
-    ngx_http_dispatch_loc_conf_t *dlcf)
+    ngx_http_dispatch_loc_conf_t *dlcf, ngx_uint_t *upload_only)
 {
-    u_char           *p, *last;
-    ngx_str_t         given;
-    ngx_table_elt_t  *h;
+    ngx_int_t  rc;
+    ngx_str_t  given;
 
     if (dlcf->admin_token.len == 0) {
 
@@ -158,6 +193,36 @@ ngx_http_dispatch_admin_access(ngx_http_request_t *r,
         return NGX_HTTP_FORBIDDEN;
     }
 
+    rc = ngx_http_dispatch_admin_bearer(r, &given);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (!ngx_http_dispatch_admin_token_equal(&given, &dlcf->admin_token)) {
+
+        if (ngx_http_dispatch_admin_is_asset_upload(r)) {
+            *upload_only = 1;
+            return NGX_OK;
+        }
+
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "dispatch admin: a wrong bearer token");
+        return NGX_HTTP_FORBIDDEN;
+    }
+
+    return NGX_OK;
+}
+
+
+/* "Bearer" 1*SP token (RFC 6750); the scheme is case-insensitive */
+
+static ngx_int_t
+ngx_http_dispatch_admin_bearer(ngx_http_request_t *r, ngx_str_t *given)
+{
+    u_char           *p, *last;
+    ngx_table_elt_t  *h;
+
     h = r->headers_in.authorization;
 
     if (h == NULL) {
@@ -165,8 +230,6 @@ ngx_http_dispatch_admin_access(ngx_http_request_t *r,
                       "dispatch admin: no Authorization header");
         return NGX_HTTP_UNAUTHORIZED;
     }
-
-    /* "Bearer" 1*SP token (RFC 6750); the scheme is case-insensitive */
 
     p = h->value.data;
     last = p + h->value.len;
@@ -185,22 +248,63 @@ ngx_http_dispatch_admin_access(ngx_http_request_t *r,
         /* void */
     }
 
-    given.data = p;
-    given.len = last - p;
+    given->data = p;
+    given->len = last - p;
 
-    if (given.len == 0) {
+    if (given->len == 0) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "dispatch admin: an empty bearer token");
         return NGX_HTTP_UNAUTHORIZED;
     }
 
-    if (!ngx_http_dispatch_admin_token_equal(&given, &dlcf->admin_token)) {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "dispatch admin: a wrong bearer token");
-        return NGX_HTTP_FORBIDDEN;
+    return NGX_OK;
+}
+
+
+/*
+ * POST PREFIX/accounts/ACCOUNT/workers/assets/upload, spelled exactly so
+ * (the engine routes the same path; any other spelling is refused here)
+ */
+
+static ngx_uint_t
+ngx_http_dispatch_admin_is_asset_upload(ngx_http_request_t *r)
+{
+    u_char     *p, *last;
+    ngx_str_t   path, query;
+
+    static u_char  tail[] = "/workers/assets/upload";
+
+    if (r->method != NGX_HTTP_POST) {
+        return 0;
     }
 
-    return NGX_OK;
+    if (ngx_http_dispatch_admin_path(r, &path, &query) != NGX_OK) {
+        return 0;
+    }
+
+    p = path.data;
+    last = path.data + path.len;
+
+    if (path.len < sizeof("/accounts/") - 1
+        || ngx_strncmp(p, "/accounts/", sizeof("/accounts/") - 1) != 0)
+    {
+        return 0;
+    }
+
+    /* one non-empty account segment */
+
+    p += sizeof("/accounts/") - 1;
+
+    if (p == last || *p == '/') {
+        return 0;
+    }
+
+    while (p < last && *p != '/') {
+        p++;
+    }
+
+    return (size_t) (last - p) == sizeof(tail) - 1
+           && ngx_strncmp(p, tail, sizeof(tail) - 1) == 0;
 }
 
 
@@ -494,7 +598,7 @@ static void
 ngx_http_dispatch_admin_start(ngx_http_request_t *r,
     ngx_http_dispatch_admin_ctx_t *actx)
 {
-    ngx_str_t               path, query, type;
+    ngx_str_t               path, query, type, bearer;
     ngx_pool_cleanup_t     *cln;
     dispatch_admin_view_t   view;
 
@@ -503,14 +607,17 @@ ngx_http_dispatch_admin_start(ngx_http_request_t *r,
         return;
     }
 
-    cln = ngx_pool_cleanup_add(r->pool, 0);
-    if (cln == NULL) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
+    if (!actx->cleanup_added) {
+        cln = ngx_pool_cleanup_add(r->pool, 0);
+        if (cln == NULL) {
+            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
 
-    cln->handler = ngx_http_dispatch_admin_cleanup;
-    cln->data = actx;
+        cln->handler = ngx_http_dispatch_admin_cleanup;
+        cln->data = actx;
+        actx->cleanup_added = 1;
+    }
 
     /* the engine may wake us before dispatch_admin_start returns */
 
@@ -536,6 +643,17 @@ ngx_http_dispatch_admin_start(ngx_http_request_t *r,
     view.body.data = (const char *) actx->body;
     view.body.len = actx->len;
     view.ctx = &actx->base;
+
+    /* the bucket upload's session token; checked by the engine */
+
+    if (r->headers_in.authorization
+        && ngx_http_dispatch_admin_bearer(r, &bearer) == NGX_OK)
+    {
+        view.bearer = (dispatch_str_t) ngx_http_dispatch_admin_str(bearer);
+    }
+
+    view.upload_only = actx->upload_only;
+    view.verify_only = actx->verifying;
 
     ngx_log_debug5(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "dispatch admin call: %V \"%V\" query \"%V\", "
@@ -677,6 +795,36 @@ ngx_http_dispatch_admin_wake_handler(ngx_event_t *ev)
 
     if (!dispatch_admin_response(actx->call, &resp)) {
         return;
+    }
+
+    if (actx->verifying) {
+        actx->verifying = 0;
+
+        if (resp.status == NGX_HTTP_OK) {
+
+            /* a live upload session's bearer: now the body, then the call */
+
+            dispatch_admin_release(actx->call);
+            actx->call = NULL;
+
+            r->request_body_no_buffering = 1;
+
+            rc = ngx_http_read_client_request_body(r,
+                                         ngx_http_dispatch_admin_body_handler);
+
+            /* what the content phase does with the handler's return */
+
+            ngx_http_finalize_request(r, rc >= NGX_HTTP_SPECIAL_RESPONSE
+                                         ? rc : NGX_DONE);
+            ngx_http_run_posted_requests(c);
+            return;
+        }
+
+        /* refused: its body is never read */
+
+        if (ngx_http_discard_request_body(r) != NGX_OK) {
+            r->keepalive = 0;
+        }
     }
 
     actx->answered = 1;

@@ -4,7 +4,9 @@
 # tenants; each command goes to the master of its key's slot; a change made
 # through one node is served by the other at once; KV written through one is
 # read through the other; the nodes follow a resharded slot (MOVED, ASK) and
-# a failover, and no acknowledged write is lost.
+# a failover, and no acknowledged write is lost. Static assets (a session,
+# a bucket, an upload, the next version's Lua cleanup) stay in their
+# namespace's one slot.
 use strict;
 use warnings;
 use Test::More;
@@ -16,6 +18,8 @@ use Dispatch::RedisFleet;
 use Time::HiRes qw(time);
 use POSIX ();
 use IO::Handle;
+use Digest::MD5 ();
+use MIME::Base64 ();
 
 my $fleet = Dispatch::RedisFleet->cluster(masters => 3, replicas => 1);
 my @masters = grep { ($fleet->cli_at($_, 'ROLE') // '') =~ /^master/ } $fleet->ports;
@@ -80,6 +84,33 @@ subtest 'a script uploaded through one node is served by the other at once' => s
     ok($b->wait_for(sub { $b->get("/t/$ns/hello")->{content} eq 'version 2' }, timeout => 5),
        'B serves version 2');
     is($a->get("/t/$ns/hello")->{content}, 'version 2', 'and A too');
+};
+
+subtest 'static assets on a cluster: session, bucket, upload, cleanup in one slot' => sub {
+    my $ns = $ns_of_master{$masters[2]};
+    my $m = $fleet->master_of("dispatch:{$ns}:script:x");
+    my $api = sub { my ($method, $rest, %o) = @_; return api($a, $method, $rest, %o) };
+    my %f = (old => "old file", new => "new file");
+    my %h = map { $_ => Digest::MD5::md5_hex($f{$_}) } keys %f;
+    my $deploy = sub {
+        my ($name) = @_;
+        my $s = $api->(POST => "/$ns/scripts/site/assets-upload-session",
+                       json => { manifest => { "/$name.txt" => { hash => $h{$name}, size => length $f{$name} } } })->{json}{result};
+        my $b = 'b0und';
+        my $body = "--$b\r\nContent-Disposition: form-data; name=\"$h{$name}\"; filename=\"$h{$name}\"\r\n"
+                 . "Content-Type: text/plain\r\n\r\n" . MIME::Base64::encode_base64($f{$name}, '') . "\r\n--$b--\r\n";
+        my $r = api($a, POST => undef, raw_path => "/client/v4/accounts/$ACCOUNT/workers/assets/upload?base64=true",
+                    token => $s->{jwt}, content => $body, headers => { 'Content-Type' => "multipart/form-data; boundary=$b" });
+        is($r->{status}, 201, "the bucket of $name.txt through A") or diag($r->{content});
+        my $u = curl_upload($a, $ns, 'site', metadata => { main_module => 'w.js', assets => { jwt => $r->{json}{result}{jwt} } },
+            files => [['w.js', 'w.js', 'application/javascript+module', 'export default { fetch() { return new Response("s"); } };']]);
+        is($u->{status}, 200, "the upload with $name.txt") or diag($u->{content});
+    };
+    $deploy->('old');
+    is($fleet->cli_at($m, 'HGET', "dispatch:{$ns}:asset:site:$h{old}", 'body'), "old file", 'the file is on its namespace\'s master');
+    $deploy->('new');
+    is($fleet->cli_at($m, 'EXISTS', "dispatch:{$ns}:asset:site:$h{old}"), 0, 'the next version\'s cleanup (Lua) removed the old file');
+    is($fleet->cli_at($m, 'HGET', "dispatch:{$ns}:asset:site:$h{new}", 'body'), "new file", 'and kept the new one');
 };
 
 # KV namespaces spread over the cluster by their own hash tag.

@@ -1,5 +1,7 @@
 // fuzz_upload.cc: libFuzzer target for the upload parsers (engine/src/upload.*):
-// the multipart/form-data reader, the metadata JSON and the module paths.
+// the multipart/form-data reader, the metadata JSON and the module paths;
+// and the static assets' readers (engine/src/asset_upload.*): the body as
+// a manifest and an assets config, as an upload token, as base64.
 //
 // An input is a Content-Type line, "\n", then the body; tests/fuzz/upload
 // holds the seeds (curl's and wrangler's shapes). Built with clang only
@@ -10,6 +12,9 @@
 #include <string_view>
 #include <vector>
 
+#include <jansson.h>
+
+#include "asset_upload.h"
 #include "upload.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -21,8 +26,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   std::string err;
   dispatch::Upload upload;
   if (dispatch::parse_upload(content_type, body, 1 << 20, &upload, &err)) {
-    // What is accepted is safe to store.
-    if (!dispatch::module_path_valid(upload.main)) __builtin_trap();
+    // What is accepted is safe to store (an assets-only upload has no main).
+    bool assets_only = upload.has_assets && upload.main.empty() && upload.code.empty();
+    if (!assets_only && !dispatch::module_path_valid(upload.main)) __builtin_trap();
     for (const auto &m : upload.modules) {
       if (!dispatch::module_path_valid(m.first)) __builtin_trap();
     }
@@ -46,6 +52,42 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       }
       if (parts.size() > limits.max_parts) __builtin_trap();
     }
+  }
+
+  // Static assets: the body as a manifest ({"/path": {hash, size}}) and as
+  // an assets config; what is accepted holds only valid paths, hashes,
+  // sizes.
+  if (json_t *j = json_loadb(body.data(), body.size(), 0, nullptr)) {
+    dispatch::AssetUploadManifest manifest;
+    if (dispatch::parse_asset_manifest(j, &manifest, &err)) {
+      if (manifest.size() > dispatch::kMaxAssetEntries) __builtin_trap();
+      for (const auto &e : manifest) {
+        if (!dispatch::asset_path_valid(e.first) || !dispatch::asset_hash_valid(e.second.hash) ||
+            e.second.size > dispatch::kMaxAssetSize) {
+          __builtin_trap();
+        }
+      }
+      for (const auto &b : dispatch::asset_buckets(manifest, dispatch::asset_hashes(manifest))) {
+        if (b.empty() || b.size() > dispatch::kMaxBucketFiles) __builtin_trap();
+      }
+    } else if (err.empty()) {
+      __builtin_trap();
+    }
+    std::string config;
+    dispatch::normalize_asset_config(j, &config, &err);
+    json_decref(j);
+  }
+  // as a token: one that parses names a session id of 32 hex digits and a
+  // 256-bit secret
+  dispatch::AssetToken token;
+  if (dispatch::asset_token_parse(body, &token)) {
+    if (!dispatch::asset_hash_valid(token.sid) || token.secret.size() != 32) __builtin_trap();
+  }
+  // as base64: strict decoding accepts one spelling per byte string
+  std::string bytes;
+  if (dispatch::base64_decode_strict(body, &bytes) &&
+      dispatch::base64_encode(bytes, false) != body) {
+    __builtin_trap();
   }
   return 0;
 }

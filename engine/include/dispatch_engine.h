@@ -583,6 +583,17 @@ typedef struct {
     dispatch_str_t   content_type;  /* the request's, or empty */
     dispatch_str_t   body;          /* the whole request body */
     void            *ctx;           /* handed back to host->wake */
+    dispatch_str_t   bearer;        /* the Authorization bearer token, or
+                                       empty */
+    int              upload_only;   /* the bearer is not the admin token:
+                                       nginx let the call through as an
+                                       asset bucket upload only, which
+                                       the engine serves only when the
+                                       bearer is a live upload session's */
+    int              verify_only;   /* with upload_only, before nginx reads
+                                       the body: the engine answers 200
+                                       when the bearer is a live upload
+                                       session's, else the refusal */
 } dispatch_admin_view_t;
 
 /* Valid until dispatch_admin_release. */

@@ -10,6 +10,7 @@
 #include <ctime>
 #include <set>
 
+#include "asset_upload.h"
 #include "engine.h"
 #include "script_store.h"
 #include "tenant_isolate.h"
@@ -30,6 +31,7 @@ constexpr int kCodeStore = 10013;
 constexpr int kCodeNoRoute = 7003;
 constexpr int kCodeMethod = 10405;
 constexpr int kCodeUnsupported = 10001;
+constexpr int kCodeAuth = 10000;
 
 constexpr size_t kMaxTags = 8;
 constexpr long kDefaultListLimit = 1000;
@@ -44,6 +46,29 @@ std::string record_key(const std::string &ns) { return "dispatch:{" + ns + "}:na
 // pattern a tier's Redis ACL user has for it (dispatch:kv:{NS/*).
 std::string kv_held_key(const std::string &ns) { return "dispatch:kv:{" + ns + "/}:held-by"; }
 
+// Static assets (admin_api.h lists them)
+std::string asset_key(const std::string &ns, const std::string &name, const std::string &hash) {
+  return "dispatch:{" + ns + "}:asset:" + name + ":" + hash;
+}
+std::string asset_index_key(const std::string &ns, const std::string &name) {
+  return "dispatch:{" + ns + "}:asset-index:" + name;
+}
+std::string session_key(const std::string &ns, const std::string &sid) {
+  return "dispatch:{" + ns + "}:assets-session:" + sid;
+}
+std::string pending_key(const std::string &ns, const std::string &sid) {
+  return session_key(ns, sid) + ":pending";
+}
+std::string session_hashes_key(const std::string &ns, const std::string &sid) {
+  return session_key(ns, sid) + ":hashes";
+}
+std::string asset_live_key(const std::string &ns, const std::string &name) {
+  return "dispatch:{" + ns + "}:asset-live:" + name;
+}
+std::string script_sessions_key(const std::string &ns, const std::string &name) {
+  return "dispatch:{" + ns + "}:assets-sessions:" + name;
+}
+
 
 std::string now_iso() {
   timespec ts;
@@ -56,15 +81,7 @@ std::string now_iso() {
   return buf;
 }
 
-std::string hex(const unsigned char *p, size_t n) {
-  static const char digits[] = "0123456789abcdef";
-  std::string out;
-  for (size_t i = 0; i < n; i++) {
-    out += digits[p[i] >> 4];
-    out += digits[p[i] & 15];
-  }
-  return out;
-}
+std::string hex(const unsigned char *p, size_t n) { return hex_encode(p, n); }
 
 std::string sha256_hex(const std::vector<std::string> &parts) {
   std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX *)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
@@ -269,7 +286,7 @@ json_t *script_object(const std::string &name, const std::map<std::string, std::
   auto format = f.find("format");
   json_object_set_new(o, "has_modules",
                       json_boolean(format == f.end() || format->second != "service-worker"));
-  json_object_set_new(o, "has_assets", json_false());
+  json_object_set_new(o, "has_assets", json_boolean(f.count("has_assets") != 0));
   return o;
 }
 
@@ -378,6 +395,9 @@ AdminCall::AdminCall(Engine &engine, const dispatch_admin_view_t &view)
   raw_path_ = s(view.path);
   content_type_in_ = s(view.content_type);
   request_body_ = s(view.body);
+  bearer_ = s(view.bearer);
+  upload_only_ = view.upload_only != 0;
+  verify_only_ = upload_only_ && view.verify_only != 0;
   std::string query = s(view.query);
   size_t pos = 0;
   while (pos < query.size()) {
@@ -407,14 +427,14 @@ void AdminCall::answer_raw(int status, const std::string &content_type, std::str
   if (host_ctx_) engine_.host().wake(host_ctx_);
 }
 
-void AdminCall::ok(json_t *result, json_t *result_info) {
+void AdminCall::ok(json_t *result, json_t *result_info, int status) {
   JsonPtr env = own(json_object());
   json_object_set_new(env.get(), "success", json_true());
   json_object_set_new(env.get(), "errors", json_array());
   json_object_set_new(env.get(), "messages", json_array());
   json_object_set_new(env.get(), "result", result ? result : json_null());
   if (result_info) json_object_set_new(env.get(), "result_info", result_info);
-  answer_raw(200, "application/json", dump(env.get()));
+  answer_raw(status, "application/json", dump(env.get()));
 }
 
 void AdminCall::fail(int status, int code, const std::string &message) {
@@ -531,6 +551,18 @@ void AdminCall::route() {
     if (slash > pos) parts.push_back(percent_decode(raw_path_.substr(pos, slash - pos), false));
     pos = slash + 1;
   }
+  // wrangler's asset bucket upload: its path names no namespace (the
+  // upload token does). The only call a bearer other than the admin token
+  // reaches (upload_only_, nginx's check).
+  if (parts.size() == 5 && parts[0] == "accounts" && parts[2] == "workers" &&
+      parts[3] == "assets" && parts[4] == "upload") {
+    if (method_ == "POST") return assets_upload();
+    return fail(405, kCodeMethod, "Method not allowed: " + method_);
+  }
+  if (upload_only_) {
+    fail(403, kCodeAuth, "Authentication error");
+    return;
+  }
   if (parts.size() < 5 || parts[0] != "accounts" || parts[2] != "workers" ||
       parts[3] != "dispatch" || parts[4] != "namespaces") {
     fail(404, kCodeNoRoute, "No route for that URI");
@@ -613,6 +645,10 @@ void AdminCall::route() {
     }
     if (what == "quarantine") {
       if (m == "GET" || m == "DELETE") return quarantine();
+      return not_allowed();
+    }
+    if (what == "assets-upload-session") {
+      if (m == "POST") return assets_session();
       return not_allowed();
     }
   } else if (what == "secrets") {
@@ -770,10 +806,15 @@ void AdminCall::namespace_rename() {
     if (r[3].integer != 0 || r[4].integer != 0) {
       return self->fail(409, kCodeConflict, "the namespace \"" + to + "\" already exists");
     }
+    // The assets first (the scripts that name them move after), then the
+    // old namespace's asset keys and sessions go with it.
+    self->assets_copy(from, to, names, [self, from, to, rec, names] {
+    self->assets_deletes(from, names, [self, from, to, rec, names](
+                                          std::vector<std::vector<std::string>> &old_assets) {
     std::vector<std::vector<std::string>> reads;
     for (const auto &n : names) reads.push_back({"HGETALL", ScriptStore::script_key(from, n)});
     reads.push_back({"PING"});
-    self->redis(reads, [self, from, to, rec, names](Replies &scripts) {
+    self->redis(reads, [self, from, to, rec, names, old_assets](Replies &scripts) {
       std::string now = now_iso();
       auto get = [&](const char *f, const std::string &fallback) {
         auto it = rec.find(f);
@@ -808,6 +849,7 @@ void AdminCall::namespace_rename() {
       cmds.push_back({"MULTI"});
       cmds.push_back({"DEL", record_key(from), scripts_key(from)});
       for (const auto &n : names) cmds.push_back({"DEL", ScriptStore::script_key(from, n)});
+      cmds.insert(cmds.end(), old_assets.begin(), old_assets.end());
       cmds.push_back({"EXEC"});
       cmds.push_back({"SREM", kNamespacesKey, from});
       cmds.push_back({"HGETALL", record_key(to)});
@@ -816,6 +858,8 @@ void AdminCall::namespace_rename() {
         size_t n = w.size();
         self->changed(published, namespace_object(to, w[n - 2].as_hash(), w[n - 1].integer));
       });
+    });
+    });
     });
   });
 }
@@ -834,18 +878,24 @@ void AdminCall::namespace_delete() {
     // Its KV data stays (the platform's to delete): a namespace made later
     // under its name must not find it (fresh_kv_name).
     std::string kv = r[3].type == REDIS_REPLY_STRING && !r[3].str.empty() ? r[3].str : ns;
-    std::vector<std::vector<std::string>> cmds;
-    if (kv.find('/') == std::string::npos) cmds.push_back({"SET", kv_held_key(kv), "(deleted)"});
-    cmds.push_back({"MULTI"});
-    cmds.push_back({"DEL", record_key(ns), scripts_key(ns)});
-    std::vector<std::string> published;
-    for (const auto &n : names) {
-      cmds.push_back({"DEL", ScriptStore::script_key(ns, n)});
-      published.push_back(ns + "/" + n);
-    }
-    cmds.push_back({"EXEC"});
-    cmds.push_back({"SREM", kNamespacesKey, ns});
-    self->redis(cmds, [self, published](Replies &) { self->changed(published, nullptr); });
+    self->assets_deletes(ns, names, [self, ns, names, kv](
+                                        std::vector<std::vector<std::string>> &assets) {
+      std::vector<std::vector<std::string>> cmds;
+      if (kv.find('/') == std::string::npos) {
+        cmds.push_back({"SET", kv_held_key(kv), "(deleted)"});
+      }
+      cmds.push_back({"MULTI"});
+      cmds.push_back({"DEL", record_key(ns), scripts_key(ns)});
+      std::vector<std::string> published;
+      for (const auto &n : names) {
+        cmds.push_back({"DEL", ScriptStore::script_key(ns, n)});
+        published.push_back(ns + "/" + n);
+      }
+      cmds.insert(cmds.end(), assets.begin(), assets.end());
+      cmds.push_back({"EXEC"});
+      cmds.push_back({"SREM", kNamespacesKey, ns});
+      self->redis(cmds, [self, published](Replies &) { self->changed(published, nullptr); });
+    });
   });
 }
 
@@ -903,6 +953,7 @@ void AdminCall::scripts_list(bool delete_them) {
     for (const auto &n : names) {
       cmds.push_back({"HMGET", ScriptStore::script_key(ns, n), "etag", "created_on",
                       "modified_on", "metadata", "format"});
+      cmds.push_back({"HSTRLEN", ScriptStore::script_key(ns, n), "assets"});
     }
     cmds.push_back({"PING"});
     self->redis(cmds, [self, ns, names, wanted, limit, cursor, delete_them](Replies &r) {
@@ -913,9 +964,11 @@ void AdminCall::scripts_list(bool delete_them) {
       for (size_t i = 0; i < names.size(); i++) {
         if (!delete_them && !cursor.empty() && names[i] <= cursor) continue;
         std::map<std::string, std::string> f;
-        for (size_t k = 0; k < 5 && k < r[i].elements.size(); k++) {
-          if (r[i].elements[k].type == REDIS_REPLY_STRING) f[fields[k]] = r[i].elements[k].str;
+        const RedisValue &got = r[2 * i];
+        for (size_t k = 0; k < 5 && k < got.elements.size(); k++) {
+          if (got.elements[k].type == REDIS_REPLY_STRING) f[fields[k]] = got.elements[k].str;
         }
+        if (r[2 * i + 1].integer > 0) f["has_assets"] = "1";
         JsonPtr meta = parse_metadata(f["metadata"]);
         std::vector<std::string> have = tags_of(meta.get());
         bool match = true;
@@ -937,17 +990,21 @@ void AdminCall::scripts_list(bool delete_them) {
         return self->ok(list.release(), info);
       }
       if (chosen.empty()) return self->ok(json_array());
-      std::vector<std::vector<std::string>> del = {{"MULTI"}};
-      std::vector<std::string> published;
-      for (const auto &n : chosen) {
-        del.push_back({"DEL", ScriptStore::script_key(ns, n)});
-        del.push_back({"SREM", scripts_key(ns), n});
-        published.push_back(ns + "/" + n);
-      }
-      del.push_back({"EXEC"});
       auto deleted = std::make_shared<JsonPtr>(std::move(list));
-      self->redis(del, [self, published, deleted](Replies &) {
-        self->changed(published, deleted->release());
+      self->assets_deletes(ns, chosen, [self, ns, chosen, deleted](
+                                           std::vector<std::vector<std::string>> &assets) {
+        std::vector<std::vector<std::string>> del = {{"MULTI"}};
+        std::vector<std::string> published;
+        for (const auto &n : chosen) {
+          del.push_back({"DEL", ScriptStore::script_key(ns, n)});
+          del.push_back({"SREM", scripts_key(ns), n});
+          published.push_back(ns + "/" + n);
+        }
+        del.insert(del.end(), assets.begin(), assets.end());
+        del.push_back({"EXEC"});
+        self->redis(del, [self, published, deleted](Replies &) {
+          self->changed(published, deleted->release());
+        });
       });
     });
   });
@@ -958,7 +1015,8 @@ void AdminCall::with_script(ScriptFn fn) {
   std::string key = ScriptStore::script_key(ns_, name_);
   redis({{"EXISTS", key},
          {"HMGET", key, "etag", "created_on", "modified_on", "metadata", "format",
-          "kv_namespace"}},
+          "kv_namespace"},
+         {"HSTRLEN", key, "assets"}},
         [self, fn](Replies &r) {
     if (r[0].integer == 0) {
       return self->fail(404, kCodeNotFound, "the script \"" + self->name_ +
@@ -971,6 +1029,7 @@ void AdminCall::with_script(ScriptFn fn) {
     for (size_t k = 0; k < 6 && k < r[1].elements.size(); k++) {
       if (r[1].elements[k].type == REDIS_REPLY_STRING) f[fields[k]] = r[1].elements[k].str;
     }
+    if (r[2].integer > 0) f["has_assets"] = "1";
     JsonPtr meta = parse_metadata(f["metadata"]);
     fn(f, meta.get());
   });
@@ -1007,17 +1066,22 @@ void AdminCall::script_delete() {
   auto self = shared_from_this();
   std::string ns = ns_;
   std::string name = name_;
-  redis({{"MULTI"},
-         {"DEL", ScriptStore::script_key(ns, name)},
-         {"SREM", scripts_key(ns), name},
-         {"EXEC"}},
-        [self, ns, name](Replies &r) {
-    const RedisValue &exec = r.back();
-    if (exec.elements.empty() || exec.elements[0].integer == 0) {
-      return self->fail(404, kCodeNotFound, "the script \"" + name +
-                                                "\" does not exist in namespace \"" + ns + "\"");
-    }
-    self->changed({ns + "/" + name}, nullptr);
+  // with it, its assets and upload sessions
+  assets_deletes(ns, {name}, [self, ns, name](std::vector<std::vector<std::string>> &assets) {
+    std::vector<std::vector<std::string>> cmds = {{"MULTI"},
+                                                  {"DEL", ScriptStore::script_key(ns, name)},
+                                                  {"SREM", scripts_key(ns), name}};
+    cmds.insert(cmds.end(), assets.begin(), assets.end());
+    cmds.push_back({"EXEC"});
+    self->redis(cmds, [self, ns, name](Replies &r) {
+      const RedisValue &exec = r.back();
+      if (exec.elements.empty() || exec.elements[0].integer == 0) {
+        return self->fail(404, kCodeNotFound, "the script \"" + name +
+                                                  "\" does not exist in namespace \"" + ns +
+                                                  "\"");
+      }
+      self->changed({ns + "/" + name}, nullptr);
+    });
   });
 }
 
@@ -1043,13 +1107,67 @@ void AdminCall::script_upload(bool content_only) {
     return fail(400, kCodeValidation, err);
   }
   std::string().swap(request_body_);  // parsed: the copy is no longer needed
+  if (!upload->has_assets || content_only) {
+    return script_upload_checked(content_only, upload, "", "");
+  }
+  // metadata.assets.jwt: the completion token of a session of this script
+  // whose every file is stored.
+  AssetToken token;
+  if (!asset_token_parse(upload->assets_jwt, &token) || token.use != AssetTokenUse::kCompletion ||
+      token.ns != ns_) {
+    return fail(400, kCodeValidation, "metadata.assets.jwt is not the completion token of an "
+                                      "assets upload session of this namespace");
+  }
+  auto self = shared_from_this();
+  std::string sid = token.sid;
+  std::string given = asset_secret_hash(token.secret);
+  redis({{"HMGET", session_key(ns_, sid), "script", "manifest", "completion_hash"},
+         {"SCARD", pending_key(ns_, sid)}},
+        [self, upload, sid, given](Replies &r) {
+    const auto &f = r[0].elements;
+    if (f.size() != 3 || f[0].type != REDIS_REPLY_STRING) {
+      return self->fail(400, kCodeValidation, "the assets upload session has expired or was "
+                                              "used already: start a new one");
+    }
+    if (f[0].str != self->name_ || !asset_hash_equal(given, f[2].str)) {
+      return self->fail(400, kCodeValidation, "metadata.assets.jwt is not the completion token "
+                                              "of an assets upload session of this script");
+    }
+    if (r[1].integer != 0) {
+      return self->fail(400, kCodeValidation, std::to_string(r[1].integer) + " assets of the "
+                                              "session are not uploaded yet");
+    }
+    AssetUploadManifest manifest;
+    std::string err;
+    JsonPtr j = own(json_loadb(f[1].str.data(), f[1].str.size(), 0, nullptr));
+    if (!parse_asset_manifest(j.get(), &manifest, &err)) return self->fail(500, kCodeStore, err);
+    std::string field = "{\"manifest\":" + f[1].str + ",\"config\":" + upload->assets_config + "}";
+    std::vector<std::string> hashes = asset_hashes(manifest);
+    if (hashes.empty()) return self->script_upload_checked(false, upload, field, sid);
+    std::vector<std::string> check = {"SMISMEMBER", asset_index_key(self->ns_, self->name_)};
+    check.insert(check.end(), hashes.begin(), hashes.end());
+    self->redis({check}, [self, upload, field, sid, hashes](Replies &m) {
+      for (size_t i = 0; i < hashes.size(); i++) {
+        if (i >= m[0].elements.size() || m[0].elements[i].integer != 1) {
+          return self->fail(400, kCodeValidation, "the asset " + hashes[i] + " of the session "
+                                                  "is not stored (deleted meanwhile): start a "
+                                                  "new session");
+        }
+      }
+      self->script_upload_checked(false, upload, field, sid);
+    });
+  });
+}
+
+void AdminCall::script_upload_checked(bool content_only, std::shared_ptr<Upload> upload,
+                                      std::string assets_field, std::string sid) {
   auto self = shared_from_this();
   std::string key = ScriptStore::script_key(ns_, name_);
   redis({{"EXISTS", key},
-         {"HMGET", key, "created_on", "metadata"},
+         {"HMGET", key, "created_on", "metadata", "assets"},
          {"HGET", record_key(ns_), "kv_namespace"},
          {"GET", kv_held_key(ns_)}},
-        [self, upload, content_only, key](Replies &r) {
+        [self, upload, content_only, key, assets_field, sid](Replies &r) {
     bool exists = r[0].integer != 0;
     if (content_only && !exists) {
       return self->fail(404, kCodeNotFound, "the script \"" + self->name_ +
@@ -1058,9 +1176,14 @@ void AdminCall::script_upload(bool content_only) {
     }
     std::string created_on;
     std::string old_metadata;
-    if (r[1].elements.size() == 2) {
+    std::string assets = assets_field;
+    if (r[1].elements.size() == 3) {
       created_on = r[1].elements[0].str;
       old_metadata = r[1].elements[1].str;
+      // PUT .../content changes the code alone; keep_assets keeps them too
+      if (content_only || (!upload->has_assets && upload->keep_assets)) {
+        assets = r[1].elements[2].str;
+      }
     }
     std::string kv = r[2].type == REDIS_REPLY_STRING && !r[2].str.empty()
                          ? r[2].str : fresh_kv_name(self->ns_, r[3]);
@@ -1106,9 +1229,10 @@ void AdminCall::script_upload(bool content_only) {
     source->wasm_modules = upload->wasm_modules;
     source->kv_namespace = kv;
     dispatch_outcome_e outcome = DISPATCH_OUTCOME_OK;
+    // An assets-only upload (no main module) has no code to run.
     std::shared_ptr<TenantIsolate> scratch =
-        TenantIsolate::create(self->engine_, source, &err, &outcome);
-    if (!scratch) {
+        upload->main.empty() ? nullptr : TenantIsolate::create(self->engine_, source, &err, &outcome);
+    if (!scratch && !upload->main.empty()) {
       std::string why = redact_secrets(self->engine_.secret_seal(), meta.get(), err, 2000);
       if (outcome == DISPATCH_OUTCOME_EXCEEDED_CPU ||
           outcome == DISPATCH_OUTCOME_EXCEEDED_MEMORY) {
@@ -1119,7 +1243,8 @@ void AdminCall::script_upload(bool content_only) {
     scratch.reset();
 
     std::string now = now_iso();
-    std::vector<std::string> etag_parts = {upload->format, upload->code, upload->metadata, kv};
+    std::vector<std::string> etag_parts = {upload->format, upload->code, upload->metadata, kv,
+                                           assets};
     for (const auto &m : upload->modules) {
       etag_parts.push_back(m.first);
       etag_parts.push_back(m.second);
@@ -1141,25 +1266,44 @@ void AdminCall::script_upload(bool content_only) {
       hset.push_back(ScriptStore::kWasmPrefix + m.first);
       hset.push_back(m.second);
     }
+    if (!assets.empty()) {
+      hset.push_back("assets");
+      hset.push_back(assets);
+    }
     std::string rec = record_key(self->ns_);
     std::map<std::string, std::string> fields = {
         {"etag", etag}, {"created_on", created_on.empty() ? now : created_on},
         {"modified_on", now}, {"format", upload->format}};
-    self->redis({{"SADD", kNamespacesKey, self->ns_},
-                 {"MULTI"},
-                 {"DEL", key},
-                 hset,
-                 {"SADD", scripts_key(self->ns_), self->name_},
-                 {"HSETNX", rec, "namespace_id", uuid()},
-                 {"HSETNX", rec, "namespace_name", self->ns_},
-                 {"HSETNX", rec, "created_on", now},
-                 {"HSETNX", rec, "kv_namespace", kv},
-                 {"HSET", rec, "modified_on", now},
-                 {"EXEC"}},
-                [self, fields, upload](Replies &) {
-      JsonPtr meta = parse_metadata(upload->metadata);
-      self->changed({self->ns_ + "/" + self->name_},
-                    script_object(self->name_, fields, meta.get()));
+    if (!assets.empty()) fields["has_assets"] = "1";
+    std::vector<std::vector<std::string>> cmds = {{"SADD", kNamespacesKey, self->ns_},
+                                                  {"MULTI"},
+                                                  {"DEL", key},
+                                                  hset,
+                                                  {"SADD", scripts_key(self->ns_), self->name_},
+                                                  {"HSETNX", rec, "namespace_id", uuid()},
+                                                  {"HSETNX", rec, "namespace_name", self->ns_},
+                                                  {"HSETNX", rec, "created_on", now},
+                                                  {"HSETNX", rec, "kv_namespace", kv},
+                                                  {"HSET", rec, "modified_on", now}};
+    std::string live = asset_live_key(self->ns_, self->name_);
+    if (!sid.empty()) {
+      // the manifest's hashes become the live set (what the cleanup keeps)
+      // and the session is used up: its tokens answer nothing any more
+      std::string hashes = session_hashes_key(self->ns_, sid);
+      cmds.push_back({"SUNIONSTORE", live, hashes});
+      cmds.push_back({"DEL", session_key(self->ns_, sid), pending_key(self->ns_, sid), hashes});
+      cmds.push_back({"SREM", script_sessions_key(self->ns_, self->name_), sid});
+    } else if (assets.empty()) {
+      cmds.push_back({"DEL", live});
+    }
+    cmds.push_back({"EXEC"});
+    self->redis(cmds, [self, fields, upload](Replies &) {
+      // then the assets no version uses any more go
+      self->assets_cleanup(self->name_, [self, fields, upload] {
+        JsonPtr meta = parse_metadata(upload->metadata);
+        self->changed({self->ns_ + "/" + self->name_},
+                      script_object(self->name_, fields, meta.get()));
+      });
     });
   });
 }
@@ -1457,6 +1601,311 @@ void AdminCall::quarantine() {
   uint64_t left = raw.quarantined ? raw.quarantined(raw.data, key.data(), key.size()) : 0;
   ok(json_pack("{s:s,s:b,s:I}", "id", name_.c_str(), "quarantined", left > 0, "remaining_ms",
                json_int_t(left)));
+}
+
+// ---- static assets: wrangler's upload session, its buckets, the cleanup ------------------
+
+namespace {
+
+// Deletes a script's asset keys that neither its stored manifest (the
+// live set) nor an open session of it (its hashes set) names: one SDIFF,
+// in Redis's C, whatever the manifest's size (KEYS: the index, the live
+// set, the script's sessions; ARGV: the session key and asset key
+// prefixes). Past 1000 open sessions it deletes nothing (the next upload
+// tries again).
+const char kAssetsCleanup[] =
+    "local sets = {KEYS[1], KEYS[2]}\n"
+    "for _, sid in ipairs(redis.call('SMEMBERS', KEYS[3])) do\n"
+    "  if redis.call('EXISTS', ARGV[1] .. sid) == 1 then\n"
+    "    sets[#sets + 1] = ARGV[1] .. sid .. ':hashes'\n"
+    "  else\n"
+    "    redis.call('SREM', KEYS[3], sid)\n"
+    "  end\n"
+    "end\n"
+    "if #sets > 1002 then return -1 end\n"
+    "local stale = redis.call('SDIFF', unpack(sets))\n"
+    "for _, h in ipairs(stale) do\n"
+    "  redis.call('DEL', ARGV[2] .. h)\n"
+    "  redis.call('SREM', KEYS[1], h)\n"
+    "end\n"
+    "return #stale\n";
+
+constexpr size_t kMaxBucketParts = 1000;
+constexpr size_t kDelsPerCommand = 512;
+constexpr size_t kCopyBatchBytes = 16 * 1024 * 1024;
+
+}  // namespace
+
+void AdminCall::assets_session() {
+  std::string err;
+  JsonPtr body = own(body_json(&err));
+  if (!body) return fail(400, kCodeValidation, err);
+  auto manifest = std::make_shared<AssetUploadManifest>();
+  if (!parse_asset_manifest(json_object_get(body.get(), "manifest"), manifest.get(), &err)) {
+    return fail(400, kCodeValidation, err);
+  }
+  std::string sid_bytes, secret;
+  if (!asset_random(&sid_bytes, 16) || !asset_random(&secret, 32)) {
+    return fail(500, kCodeStore, "no random bytes for the session");
+  }
+  std::string sid = hex(reinterpret_cast<const unsigned char *>(sid_bytes.data()),
+                        sid_bytes.size());
+  std::vector<std::string> hashes = asset_hashes(*manifest);
+  JsonPtr sizes = own(json_object());
+  for (const auto &e : *manifest) {
+    json_object_set_new(sizes.get(), e.second.hash.c_str(), json_integer(json_int_t(e.second.size)));
+  }
+  std::string skey = session_key(ns_, sid);
+  std::string per_script = script_sessions_key(ns_, name_);
+  std::string ttl = std::to_string(kAssetSessionSeconds);
+  long long expires = static_cast<long long>(time(nullptr)) + kAssetSessionSeconds;
+  AssetToken upload{ns_, sid, AssetTokenUse::kUpload, secret};
+  AssetToken completion{ns_, sid, AssetTokenUse::kCompletion, asset_completion_secret(secret)};
+  // The session first: from then on a cleanup keeps its hashes, so what
+  // the index says is stored stays stored until the session is used.
+  auto self = shared_from_this();
+  std::vector<std::vector<std::string>> cmds = {
+      {"MULTI"},
+      {"HSET", skey, "script", name_, "manifest", asset_manifest_json(*manifest), "sizes",
+       dump(sizes.get()), "upload_hash", asset_secret_hash(upload.secret), "completion_hash",
+       asset_secret_hash(completion.secret)},
+      {"EXPIRE", skey, ttl},
+      {"SADD", per_script, sid},
+      {"EXPIRE", per_script, ttl}};
+  if (!hashes.empty()) {
+    std::vector<std::string> add = {"SADD", session_hashes_key(ns_, sid)};
+    add.insert(add.end(), hashes.begin(), hashes.end());
+    cmds.push_back(std::move(add));
+    cmds.push_back({"EXPIRE", session_hashes_key(ns_, sid), ttl});
+  }
+  cmds.push_back({"EXEC"});
+  redis(cmds, [self, manifest, hashes, sid, upload, completion, expires, ttl](Replies &) {
+    auto answer = [self, manifest, upload, completion, expires](
+                      const std::vector<std::string> &missing) {
+      json_t *buckets = json_array();
+      for (const auto &bucket : asset_buckets(*manifest, missing)) {
+        json_t *b = json_array();
+        for (const auto &h : bucket) json_array_append_new(b, json_string(h.c_str()));
+        json_array_append_new(buckets, b);
+      }
+      // nothing to upload: the token is already the completion token
+      std::string jwt = asset_token_make(missing.empty() ? completion : upload, expires);
+      self->ok(json_pack("{s:s,s:o}", "jwt", jwt.c_str(), "buckets", buckets));
+    };
+    if (hashes.empty()) return answer({});
+    std::vector<std::string> check = {"SMISMEMBER", asset_index_key(self->ns_, self->name_)};
+    check.insert(check.end(), hashes.begin(), hashes.end());
+    self->redis({check}, [self, hashes, sid, ttl, answer](Replies &r) {
+      std::vector<std::string> missing;
+      for (size_t i = 0; i < hashes.size(); i++) {
+        if (i >= r[0].elements.size() || r[0].elements[i].integer != 1) {
+          missing.push_back(hashes[i]);
+        }
+      }
+      if (missing.empty()) return answer(missing);
+      std::string pkey = pending_key(self->ns_, sid);
+      std::vector<std::string> add = {"SADD", pkey};
+      add.insert(add.end(), missing.begin(), missing.end());
+      self->redis({{"MULTI"}, add, {"EXPIRE", pkey, ttl}, {"EXEC"}},
+                  [answer, missing](Replies &) { answer(missing); });
+    });
+  });
+}
+
+void AdminCall::assets_upload() {
+  AssetToken token;
+  if (bearer_.empty() || !asset_token_parse(bearer_, &token) ||
+      token.use != AssetTokenUse::kUpload || !name_valid(token.ns) || !engine_.serves(token.ns)) {
+    return fail(401, kCodeAuth, "the bearer token is not an assets upload token");
+  }
+  ns_ = token.ns;
+  std::string sid = token.sid;
+  std::string given = asset_secret_hash(token.secret);
+  AssetToken completion{token.ns, sid, AssetTokenUse::kCompletion,
+                        asset_completion_secret(token.secret)};
+  auto self = shared_from_this();
+  redis({{"HMGET", session_key(ns_, sid), "script", "sizes", "upload_hash"},
+         {"TTL", session_key(ns_, sid)}},
+        [self, sid, given, completion](Replies &r) {
+    const auto &f = r[0].elements;
+    if (f.size() != 3 || f[0].type != REDIS_REPLY_STRING || !asset_hash_equal(given, f[2].str)) {
+      return self->fail(401, kCodeAuth, "the assets upload session has expired, was used "
+                                        "already, or is not this token's");
+    }
+    // asked before nginx reads the body: the bearer is a live session's
+    if (self->verify_only_) return self->ok(nullptr);
+    self->name_ = f[0].str;
+    JsonPtr sizes = own(json_loadb(f[1].str.data(), f[1].str.size(), 0, nullptr));
+    std::string boundary, err;
+    std::vector<MultipartPart> parts;
+    MultipartLimits limits;
+    limits.max_parts = kMaxBucketParts;
+    if (!multipart_boundary(self->content_type_in_, &boundary, &err) ||
+        !multipart_parse(self->request_body_, boundary, limits, &parts, &err)) {
+      return self->fail(400, kCodeValidation, err);
+    }
+    bool base64 = self->query_param("base64") == "true";
+    std::string ns = self->ns_;
+    std::string name = self->name_;
+    std::vector<std::vector<std::string>> cmds = {{"MULTI"}};
+    std::vector<std::string> pending = {"SREM", pending_key(ns, sid)};
+    std::vector<std::string> index = {"SADD", asset_index_key(ns, name)};
+    std::set<std::string> seen;
+    for (const auto &p : parts) {
+      const std::string &hash = p.name;
+      json_t *want = json_object_get(sizes.get(), hash.c_str());
+      std::string shown = "the part \"" + hash.substr(0, 64) + "\"";
+      if (!asset_hash_valid(hash) || !json_is_integer(want)) {
+        return self->fail(400, kCodeValidation, shown + " names no file of the session");
+      }
+      std::string bytes;
+      if (!base64) {
+        bytes = std::string(p.body);
+      } else if (!base64_decode_strict(p.body, &bytes)) {
+        return self->fail(400, kCodeValidation, shown + " is not valid base64");
+      }
+      if (json_int_t(bytes.size()) != json_integer_value(want)) {
+        return self->fail(400, kCodeValidation, shown + " is " + std::to_string(bytes.size()) +
+                                                    " bytes, the manifest says " +
+                                                    std::to_string(json_integer_value(want)));
+      }
+      // application/null: wrangler's way of saying none
+      std::string type = p.content_type == "application/null" ? "" : p.content_type_header;
+      if (!asset_type_valid(type)) {
+        return self->fail(400, kCodeValidation, shown + " has a Content-Type longer than 255 "
+                                                    "bytes or with control bytes");
+      }
+      if (!seen.insert(hash).second) continue;
+      std::string key = asset_key(ns, name, hash);
+      cmds.push_back({"DEL", key});
+      cmds.push_back({"HSET", key, "body", std::move(bytes), "type", type});
+      pending.push_back(hash);
+      index.push_back(hash);
+    }
+    if (seen.empty()) return self->fail(400, kCodeValidation, "the upload has no file");
+    std::string().swap(self->request_body_);
+    cmds.push_back(index);
+    cmds.push_back(pending);
+    cmds.push_back({"SCARD", pending_key(ns, sid)});
+    cmds.push_back({"EXEC"});
+    long long expires = static_cast<long long>(time(nullptr)) + std::max(0LL, r[1].integer);
+    std::string jwt = asset_token_make(completion, expires);
+    self->redis(cmds, [self, jwt](Replies &w) {
+      const RedisValue &exec = w.back();
+      if (exec.elements.empty()) return self->fail(503, kCodeStore, "the store refused");
+      // Cloudflare's answers: 202 while buckets are missing, 201 with the
+      // completion token once every one is in
+      if (exec.elements.back().integer != 0) {
+        return self->ok(json_pack("{s:n}", "jwt"), nullptr, 202);
+      }
+      self->ok(json_pack("{s:s}", "jwt", jwt.c_str()), nullptr, 201);
+    });
+  });
+}
+
+void AdminCall::assets_cleanup(const std::string &name, std::function<void()> next) {
+  auto self = shared_from_this();
+  redis({{"EVAL", kAssetsCleanup, "3", asset_index_key(ns_, name), asset_live_key(ns_, name),
+          script_sessions_key(ns_, name),
+          session_key(ns_, ""), asset_key(ns_, name, "")}},
+        [next](Replies &) { next(); });
+}
+
+void AdminCall::assets_deletes(const std::string &ns, const std::vector<std::string> &names,
+                               CmdsFn next) {
+  std::vector<std::vector<std::string>> reads;
+  for (const auto &n : names) {
+    reads.push_back({"SMEMBERS", asset_index_key(ns, n)});
+    reads.push_back({"SMEMBERS", script_sessions_key(ns, n)});
+  }
+  reads.push_back({"PING"});
+  redis(reads, [ns, names, next](Replies &r) {
+    std::vector<std::vector<std::string>> cmds;
+    for (size_t i = 0; i < names.size(); i++) {
+      const std::string &n = names[i];
+      std::vector<std::string> del = {"DEL", asset_index_key(ns, n), asset_live_key(ns, n),
+                                      script_sessions_key(ns, n)};
+      for (const auto &h : r[2 * i].elements) {
+        if (del.size() >= kDelsPerCommand) {
+          cmds.push_back(std::move(del));
+          del = {"DEL"};
+        }
+        del.push_back(asset_key(ns, n, h.str));
+      }
+      for (const auto &sid : r[2 * i + 1].elements) {
+        del.push_back(session_key(ns, sid.str));
+        del.push_back(pending_key(ns, sid.str));
+        del.push_back(session_hashes_key(ns, sid.str));
+      }
+      cmds.push_back(std::move(del));
+    }
+    next(cmds);
+  });
+}
+
+void AdminCall::assets_copy(const std::string &from, const std::string &to,
+                            const std::vector<std::string> &names, std::function<void()> next) {
+  std::vector<std::vector<std::string>> reads;
+  for (const auto &n : names) reads.push_back({"SMEMBERS", asset_index_key(from, n)});
+  for (const auto &n : names) reads.push_back({"SMEMBERS", asset_live_key(from, n)});
+  reads.push_back({"PING"});
+  auto self = shared_from_this();
+  redis(reads, [self, from, to, names, next](Replies &r) {
+    // the live sets first, then the files
+    std::vector<std::vector<std::string>> lives;
+    for (size_t i = 0; i < names.size(); i++) {
+      if (r[names.size() + i].elements.empty()) continue;
+      std::vector<std::string> add = {"SADD", asset_live_key(to, names[i])};
+      for (const auto &h : r[names.size() + i].elements) add.push_back(h.str);
+      lives.push_back(std::move(add));
+    }
+    // every (script, hash), then their sizes: batches of at most
+    // kCopyBatchBytes (a larger file alone) are read and written in turn
+    auto keys = std::make_shared<std::vector<std::pair<std::string, std::string>>>();
+    for (size_t i = 0; i < names.size(); i++) {
+      for (const auto &h : r[i].elements) keys->emplace_back(names[i], h.str);
+    }
+    if (keys->empty() && lives.empty()) return next();
+    size_t skip = lives.size();
+    std::vector<std::vector<std::string>> lens = std::move(lives);
+    for (const auto &k : *keys) lens.push_back({"HSTRLEN", asset_key(from, k.first, k.second), "body"});
+    self->redis(lens, [self, from, to, keys, next, skip](Replies &l) {
+      auto sizes = std::make_shared<std::vector<long long>>();
+      for (size_t i = skip; i < l.size(); i++) sizes->push_back(l[i].integer);
+      // The step holds itself only weakly; each Redis callback holds it
+      // while its batch is in flight.
+      auto step = std::make_shared<std::function<void(size_t)>>();
+      std::weak_ptr<std::function<void(size_t)>> weak = step;
+      *step = [self, from, to, keys, sizes, next, weak](size_t at) {
+        if (at >= keys->size()) return next();
+        auto step = weak.lock();
+        size_t end = at;
+        long long bytes = 0;
+        while (end < keys->size() && (end == at || bytes + (*sizes)[end] <= long(kCopyBatchBytes))) {
+          bytes += (*sizes)[end++];
+        }
+        std::vector<std::vector<std::string>> gets;
+        for (size_t i = at; i < end; i++) {
+          gets.push_back({"HGETALL", asset_key(from, (*keys)[i].first, (*keys)[i].second)});
+        }
+        self->redis(gets, [self, from, to, keys, at, end, step](Replies &g) {
+          std::vector<std::vector<std::string>> puts;
+          for (size_t i = at; i < end; i++) {
+            const auto &k = (*keys)[i];
+            auto f = g[i - at].as_hash();
+            if (f.empty()) continue;  // deleted meanwhile
+            std::string key = asset_key(to, k.first, k.second);
+            puts.push_back({"DEL", key});
+            puts.push_back({"HSET", key, "body", f["body"], "type", f["type"]});
+            puts.push_back({"SADD", asset_index_key(to, k.first), k.second});
+          }
+          if (puts.empty()) return (*step)(end);
+          self->redis(puts, [step, end](Replies &) { (*step)(end); });
+        });
+      };
+      (*step)(0);
+    });
+  });
 }
 
 }  // namespace dispatch

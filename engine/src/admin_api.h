@@ -13,7 +13,27 @@
 //   dispatch:{NS}:scripts           set   script names
 //   dispatch:{NS}:script:NAME       hash  code, format, metadata, etag,
 //                                         created_on, modified_on,
-//                                         kv_namespace, module:PATH
+//                                         kv_namespace, module:PATH,
+//                                         assets (static assets: the
+//                                         manifest and config, JSON)
+// Static assets (asset_upload.h; README "Static assets"):
+//   dispatch:{NS}:asset:NAME:HASH   hash  body, type: one file's bytes
+//   dispatch:{NS}:asset-index:NAME  set   every HASH stored for NAME (what
+//                                         a cleanup deletes from)
+//   dispatch:{NS}:asset-live:NAME   set   the hashes of NAME's stored
+//                                         manifest (what a cleanup keeps)
+//   dispatch:{NS}:assets-session:SID
+//                                   hash  script, manifest, sizes (JSON
+//                                         {hash: size}), upload_hash,
+//                                         completion_hash; EX 3600
+//   dispatch:{NS}:assets-session:SID:pending
+//                                   set   hashes not uploaded yet; EX 3600
+//   dispatch:{NS}:assets-session:SID:hashes
+//                                   set   every hash of its manifest (what
+//                                         a cleanup keeps); EX 3600
+//   dispatch:{NS}:assets-sessions:NAME
+//                                   set   SIDs of NAME's open sessions,
+//                                         whose hashes a cleanup keeps
 // Every write of a namespace's keys is one MULTI/EXEC (or one Lua script
 // for a read-modify-write guarded by the etag it read) on keys of its one
 // hash tag {NS}; then PUBLISH dispatch:events NS/NAME and the host's
@@ -34,6 +54,7 @@ struct json_t;
 namespace dispatch {
 
 class Engine;
+struct Upload;
 
 // A Redis reply, copied (hiredis frees its own after the callback).
 struct RedisValue {
@@ -70,7 +91,7 @@ class AdminCall : public std::enable_shared_from_this<AdminCall> {
   // answer 200 with result (owned).
   void changed(const std::vector<std::string> &ns_names, json_t *result);
 
-  void ok(json_t *result, json_t *result_info = nullptr);
+  void ok(json_t *result, json_t *result_info = nullptr, int status = 200);
   void fail(int status, int code, const std::string &message);
   void answer_raw(int status, const std::string &content_type, std::string body);
 
@@ -94,6 +115,23 @@ class AdminCall : public std::enable_shared_from_this<AdminCall> {
   void refuse_cordoned(const std::string &ns);
   void tags(const std::string &tag);
   void quarantine();
+  // static assets (wrangler's assets flow)
+  void assets_session();
+  void assets_upload();
+  // Deletes NAME's asset keys no longer in its stored manifest (its live
+  // set) nor in an open session of it (one Lua script around one SDIFF:
+  // atomic against an upload), then next.
+  void assets_cleanup(const std::string &name, std::function<void()> next);
+  // The commands that delete every asset key and session of each of names
+  // (read first: the index and session sets), then next with them.
+  using CmdsFn = std::function<void(std::vector<std::vector<std::string>> &)>;
+  void assets_deletes(const std::string &ns, const std::vector<std::string> &names, CmdsFn next);
+  // Copies every asset key of names from namespace from to namespace to
+  // (in bounded batches), then next.
+  void assets_copy(const std::string &from, const std::string &to,
+                   const std::vector<std::string> &names, std::function<void()> next);
+  void script_upload_checked(bool content_only, std::shared_ptr<Upload> upload,
+                             std::string assets_field, std::string sid);
 
   // Reads the script (every field but code and modules), then fn with its
   // fields and parsed metadata; 404 when it does not exist.
@@ -116,6 +154,9 @@ class AdminCall : public std::enable_shared_from_this<AdminCall> {
   std::string request_body_;
   std::string ns_;
   std::string name_;
+  std::string bearer_;
+  bool upload_only_ = false;
+  bool verify_only_ = false;
 
   bool done_ = false;
   int status_ = 500;

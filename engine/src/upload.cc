@@ -2,6 +2,8 @@
 
 #include <jansson.h>
 
+#include "asset_upload.h"
+
 #include <cstring>
 #include <memory>
 #include <set>
@@ -126,6 +128,7 @@ bool read_part_headers(std::string_view block, MultipartPart *part, std::string 
       disposition = true;
     } else if (iequals(name, "content-type")) {
       part->content_type = lowercase(media_type(value));
+      part->content_type_header = std::string(value);
     }
   }
   if (!disposition) {
@@ -139,31 +142,6 @@ bool ends_with(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
 }
 
-std::string base64(std::string_view in) {
-  static const char table[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  out.reserve((in.size() + 2) / 3 * 4);
-  size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    uint32_t n = uint32_t(uint8_t(in[i])) << 16 | uint32_t(uint8_t(in[i + 1])) << 8 |
-                 uint8_t(in[i + 2]);
-    out += table[n >> 18];
-    out += table[(n >> 12) & 63];
-    out += table[(n >> 6) & 63];
-    out += table[n & 63];
-  }
-  if (i < in.size()) {
-    uint32_t n = uint32_t(uint8_t(in[i])) << 16;
-    if (i + 1 < in.size()) n |= uint32_t(uint8_t(in[i + 1])) << 8;
-    out += table[n >> 18];
-    out += table[(n >> 12) & 63];
-    out += i + 1 < in.size() ? table[(n >> 6) & 63] : '=';
-    out += '=';
-  }
-  return out;
-}
-
 // A text module (text/plain) or a data module (application/octet-stream that
 // is not JavaScript) becomes the ES module Workers makes of it.
 std::string text_module(std::string_view text) {
@@ -175,7 +153,7 @@ std::string text_module(std::string_view text) {
 }
 
 std::string data_module(std::string_view bytes) {
-  return "const b = atob(\"" + base64(bytes) +
+  return "const b = atob(\"" + base64_encode(bytes, false) +
          "\");\nconst a = new Uint8Array(b.length);\n"
          "for (let i = 0; i < b.length; i++) a[i] = b.charCodeAt(i);\n"
          "export default a.buffer;\n";
@@ -313,6 +291,15 @@ bool multipart_parse(std::string_view body, std::string_view boundary,
 
 bool module_path_valid(std::string_view path) {
   if (path.empty() || path.size() > kMaxModulePath || path.front() == '/') return false;
+  if (!relative_segments_valid(path)) return false;
+  for (char c : path) {
+    unsigned char u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f || c == '\\') return false;
+  }
+  return true;
+}
+
+bool relative_segments_valid(std::string_view path) {
   size_t start = 0;
   while (start <= path.size()) {
     size_t slash = path.find('/', start);
@@ -320,10 +307,6 @@ bool module_path_valid(std::string_view path) {
     std::string_view segment = path.substr(start, slash - start);
     if (segment.empty() || segment == "." || segment == "..") return false;
     start = slash + 1;
-  }
-  for (char c : path) {
-    unsigned char u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u == 0x7f || c == '\\') return false;
   }
   return true;
 }
@@ -334,6 +317,7 @@ bool bindings_valid(const json_t *bindings, std::string *err) {
     return false;
   }
   std::set<std::string> names;
+  int assets_bindings = 0;
   size_t i;
   json_t *b;
   json_array_foreach(bindings, i, b) {
@@ -380,6 +364,12 @@ bool bindings_valid(const json_t *bindings, std::string *err) {
       }
     } else if (strcmp(type, "inherit") == 0) {
       // resolved against the version it replaces
+    } else if (strcmp(type, "assets") == 0) {
+      // the script's static assets (env.NAME, a Fetcher): one at most
+      if (assets_bindings++ > 0) {
+        *err = what + " is a second assets binding (a script has one at most)";
+        return false;
+      }
     } else {
       *err = what + " has the unknown binding type \"" + type + "\"";
       return false;
@@ -423,24 +413,52 @@ bool parse_upload(std::string_view content_type, std::string_view body, size_t m
     return false;
   }
 
+  // Static assets: the completion token of an upload session, or
+  // keep_assets (the previous version's).
+  out->has_assets = false;
+  out->keep_assets = false;
+  if (json_t *k = json_object_get(meta.get(), "keep_assets")) {
+    if (!json_is_boolean(k)) {
+      *err = "metadata.keep_assets must be a boolean";
+      return false;
+    }
+    out->keep_assets = json_is_true(k);
+  }
+  if (json_t *a = json_object_get(meta.get(), "assets")) {
+    const char *jwt = json_string_value(json_object_get(a, "jwt"));
+    if (!json_is_object(a) || jwt == nullptr || *jwt == '\0') {
+      *err = "metadata.assets must be {\"jwt\": COMPLETION_TOKEN, \"config\": {...}}";
+      return false;
+    }
+    if (!normalize_asset_config(json_object_get(a, "config"), &out->assets_config, err)) {
+      return false;
+    }
+    out->has_assets = true;
+    out->assets_jwt = jwt;
+  }
+
   const char *main_module = json_string_value(json_object_get(meta.get(), "main_module"));
   const char *body_part = json_string_value(json_object_get(meta.get(), "body_part"));
-  if ((main_module == nullptr) == (body_part == nullptr)) {
+  bool assets_only = out->has_assets && main_module == nullptr && body_part == nullptr &&
+                     parts.size() == 1;
+  if (!assets_only && (main_module == nullptr) == (body_part == nullptr)) {
     *err = "metadata needs main_module (ES modules) or body_part (service worker), "
            "one of them";
     return false;
   }
-  out->format = main_module ? "module" : "service-worker";
-  out->main = main_module ? main_module : body_part;
-  if (!module_path_valid(out->main)) {
+  out->format = main_module || assets_only ? "module" : "service-worker";
+  out->main = main_module ? main_module : body_part ? body_part : "";
+  if (!assets_only && !module_path_valid(out->main)) {
     *err = "the main module's name \"" + out->main + "\" is not a safe module path";
     return false;
   }
 
   // What is stored: the fields this platform knows, checked.
   JsonPtr stored(json_object(), json_decref);
-  json_object_set_new(stored.get(), main_module ? "main_module" : "body_part",
-                      json_string(out->main.c_str()));
+  if (!assets_only) {
+    json_object_set_new(stored.get(), main_module ? "main_module" : "body_part",
+                        json_string(out->main.c_str()));
+  }
   if (json_t *b = json_object_get(meta.get(), "bindings")) {
     if (!bindings_valid(b, err)) return false;
     json_object_set(stored.get(), "bindings", b);
@@ -551,7 +569,7 @@ bool parse_upload(std::string_view content_type, std::string_view body, size_t m
       return false;
     }
   }
-  if (!found_main) {
+  if (!found_main && !assets_only) {
     *err = "the main module \"" + out->main + "\" is not among the uploaded parts";
     return false;
   }

@@ -22,6 +22,7 @@ struct MultipartPart {
   std::string filename;      // Content-Disposition filename=, may be empty
   bool has_filename = false;
   std::string content_type;  // lower case, without parameters
+  std::string content_type_header;  // the Content-Type as given (trimmed)
   std::string_view body;     // into the request body
 };
 
@@ -43,6 +44,8 @@ bool multipart_parse(std::string_view body, std::string_view boundary,
 // A module path a script may have: 1-256 bytes, relative, no "." or ".."
 // segment, no empty segment, no NUL, backslash or control byte.
 bool module_path_valid(std::string_view path);
+// Every '/'-separated segment of path is non-empty, not "." nor "..".
+bool relative_segments_valid(std::string_view path);
 
 // What SPEC 3 stores for one script, from an upload.
 struct Upload {
@@ -55,6 +58,14 @@ struct Upload {
   std::map<std::string, std::string> wasm_modules;
   std::string metadata;  // JSON object to store (main_module/body_part set)
   std::vector<std::string> keep_bindings;      // binding types to carry over
+  // metadata.assets (static assets, asset_upload.h): the completion token
+  // of an upload session and the normalized config; keep_assets keeps the
+  // previous version's. An assets-only upload has no main module: format
+  // "module", main and code empty.
+  bool has_assets = false;
+  std::string assets_jwt;
+  std::string assets_config;  // normalized JSON
+  bool keep_assets = false;
   size_t size() const;
 };
 
