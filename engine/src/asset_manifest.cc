@@ -1,5 +1,7 @@
 #include "asset_manifest.h"
 
+#include "asset_upload.h"
+
 #include <jansson.h>
 
 #include <cstring>
@@ -18,14 +20,6 @@ bool ends_with(const std::string &s, const char *suffix) {
 
 // s without its last n bytes (the callers checked it ends with them).
 std::string cut(const std::string &s, size_t n) { return s.substr(0, s.size() > n ? s.size() - n : 0); }
-
-bool valid_hash(const char *h) {
-  if (strlen(h) != 32) return false;
-  for (const char *p = h; *p; p++) {
-    if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f'))) return false;
-  }
-  return true;
-}
 
 // A glob of run_worker_first: '*' matches any run of bytes, the rest is
 // literal. Matched greedily, each literal piece found with a KMP table
@@ -340,7 +334,7 @@ std::shared_ptr<const AssetManifest> AssetManifest::parse(std::string_view json,
   json_object_foreach(manifest, path, entry) {
     const char *hash = json_string_value(json_object_get(entry, "hash"));
     json_t *size = json_object_get(entry, "size");
-    if (path[0] != '/' || hash == nullptr || !valid_hash(hash)) {
+    if (path[0] != '/' || hash == nullptr || !asset_hash_valid(hash)) {
       *err = std::string("assets.manifest entry \"") + path +
              "\" needs a path starting with / and a hash of 32 lowercase hex digits";
       return nullptr;

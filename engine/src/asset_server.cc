@@ -105,9 +105,10 @@ bool serve_assets(Engine &engine, RequestScope &scope, const std::shared_ptr<con
   const AssetManifest *m = script->assets.get();
   bool worker = !script->code.empty() && !scope.assets_only;
   if (m == nullptr) {
-    if (worker) return false;
-    if (!scope.assets_only) return false;  // no assets and an empty worker: it fails as one
-    answer(engine, scope, 404);            // env.ASSETS of a script with none
+    // A worker, or an empty one, answers (or fails) as ever; env.ASSETS of
+    // a script with no files is 404.
+    if (!scope.assets_only) return false;
+    answer(engine, scope, 404);
     return true;
   }
   std::string path, search;
@@ -165,8 +166,8 @@ bool serve_assets(Engine &engine, RequestScope &scope, const std::shared_ptr<con
   uint64_t id = scope.id;
   Engine *e = &engine;
   // script is held by the callback: entry stays valid.
-  engine.assets().get(script->ns, script->name, script->created_on, entry->hash,
-                      [e, id, status, entry, script](std::shared_ptr<const AssetContent> content,
+  engine.assets().get(script->ns, script->name, script->created_on, entry->hash, entry->key_hi,
+                      entry->key_lo, [e, id, status, entry, script](std::shared_ptr<const AssetContent> content,
                                                      const std::string &error) {
     RequestScope *s = e->find(id);
     if (s == nullptr || s->responded()) return;

@@ -41,20 +41,6 @@ size_t cost(const std::string &owner, const AssetContent &c) {
 
 }  // namespace
 
-bool AssetStore::parse_key(const std::string &hash, Key *key) {
-  if (hash.size() != 32) return false;
-  uint64_t half[2] = {0, 0};
-  for (size_t i = 0; i < 32; i++) {
-    char c = hash[i];
-    int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-    if (v < 0) return false;
-    half[i / 16] = half[i / 16] << 4 | uint64_t(v);
-  }
-  key->hi = half[0];
-  key->lo = half[1];
-  return true;
-}
-
 RedisLink &AssetStore::pick() const {
   RedisLink *best = links_.front();
   for (RedisLink *link : links_) {
@@ -88,12 +74,10 @@ std::shared_ptr<const AssetContent> AssetStore::cached(const std::string &ns,
 }
 
 void AssetStore::get(const std::string &ns, const std::string &script, const std::string &version,
-                     const std::string &hash, Callback cb) {
+                     const std::string &hash, uint64_t hash_hi, uint64_t hash_lo, Callback cb) {
   Key key;
-  if (!parse_key(hash, &key)) {
-    cb(nullptr, std::string());  // no such content: the manifest checked its hashes
-    return;
-  }
+  key.hi = hash_hi;
+  key.lo = hash_lo;
   if (Slot *slot = find(key, ns, script, version)) {
     if (slot->content) {
       std::shared_ptr<const AssetContent> content = slot->content;

@@ -46,9 +46,10 @@ class AssetStore {
                                              const std::string &version, uint64_t hash_hi,
                                              uint64_t hash_lo);
   // Reads it from Redis (or joins a read under way); the callback runs
-  // later, or before get() returns when Redis is known to be away.
+  // later, or before get() returns when Redis is known to be away. hash is
+  // the hex of hash_hi and hash_lo (the manifest parsed it once).
   void get(const std::string &ns, const std::string &script, const std::string &version,
-           const std::string &hash, Callback cb);
+           const std::string &hash, uint64_t hash_hi, uint64_t hash_lo, Callback cb);
 
   static std::string key(const std::string &ns, const std::string &script, const std::string &hash) {
     return "dispatch:{" + ns + "}:asset:" + script + ":" + hash;
@@ -85,7 +86,6 @@ class AssetStore {
     LruList::iterator lru;
     bool listed = false;
   };
-  static bool parse_key(const std::string &hash, Key *key);
   Slot *find(const Key &key, const std::string &ns, const std::string &script,
              const std::string &version);
   void complete(Key key, const std::string &owner, std::shared_ptr<const AssetContent> content,
