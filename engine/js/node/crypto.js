@@ -123,9 +123,18 @@ class KeyObject {
   }
 }
 
-class SecretKeyObject extends KeyObject {}
-class PublicKeyObject extends KeyObject {}
-class PrivateKeyObject extends KeyObject {}
+// Explicit constructors: V8 10.2's default derived constructor passes its
+// arguments on through Array.prototype[Symbol.iterator], which the tenant
+// may have replaced.
+class SecretKeyObject extends KeyObject {
+  constructor(type, bytes, kind) { super(type, bytes, kind); }
+}
+class PublicKeyObject extends KeyObject {
+  constructor(type, bytes, kind) { super(type, bytes, kind); }
+}
+class PrivateKeyObject extends KeyObject {
+  constructor(type, bytes, kind) { super(type, bytes, kind); }
+}
 
 // Asymmetric keys, signatures, key pairs and ciphers (node/crypto_keys.js),
 // loaded when first used: most scripts that import node:crypto hash, and the

@@ -588,7 +588,10 @@ module.exports = function cryptoKeys(shared) {
     }
   }
 
-  class Decipheriv extends Cipheriv {}
+  // Not the default derived constructor: see SecretKeyObject (crypto.js).
+  class Decipheriv extends Cipheriv {
+    constructor(encrypt, algorithm, key, iv, options) { super(encrypt, algorithm, key, iv, options); }
+  }
 
   function createCipheriv(algorithm, key, iv, options) {
     return new Cipheriv(true, algorithm, key, iv, options);
