@@ -1,0 +1,99 @@
+#!/usr/bin/perl
+# Attack round 17: a battery written from README.md alone, against what
+# landed since round 16 (static assets served in C++, the management API's
+# assets side, the 64-dispatch tree). Each case asserts what the README
+# promises and failed on the commit it was found on (ee728eb).
+#
+# Found and fixed:
+# - not_found_handling "404-page" looked for the nearest 404.html by
+#   building and hashing every ancestor of the path: n segments cost n
+#   lookups of keys up to the path's length, in C++ outside any limit.
+#   env.ASSETS takes a URL of any length: one fetch of "/a/a/…" (120,000
+#   segments) held the worker, every tenant with it, 35 s. Only ancestors
+#   that fit in the manifest's longest path are looked up now.
+# - A dispatch's whole (not streamed) answer was moved, or for a static
+#   asset copied, into the caller's queue at once, where no limit counted
+#   it: 45 unread 10 MB answers of a service were 450 MB of the worker, 45
+#   env.ASSETS answers of one 20 MB file 900 MB (one copy each), under a
+#   128m limit. The answer stays the target's now, held and counted there
+#   as for a client, and is pulled 64 KiB ahead of the caller's reads.
+# - Static assets waiting for slow clients were counted once per response
+#   against the worker's quarter of dispatch_worker_memory, and against no
+#   script: 25 clients that did not read one cached 20 MB file (20 MB of
+#   memory) counted 500 MB, and every tenant's response that did not fit
+#   in the rest was refused 503. A content now counts once however many
+#   responses send it (a file too large for the cache is shared while one
+#   does), and a script's files together at most half its
+#   dispatch_memory_limit, as a script's own responses (README
+#   "Containment").
+# - A bucket upload rewrote any file its session's manifest named, also one
+#   the script already had and served: an upload token (handed to a
+#   deployer's CI, not the admin token) changed a live file's bytes and
+#   type without a deploy, and workers that had it cached kept the old one.
+#   Only the files the session still waits for, and the script does not
+#   have, are written now.
+use strict;
+use warnings;
+use Test::More;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Dispatch::Test;
+use Dispatch::Hostile;
+use Dispatch::Admin;
+use Digest::MD5 qw(md5_hex);
+use JSON::PP qw(encode_json);
+use MIME::Base64 qw(encode_base64);
+use IO::Socket::INET;
+use Socket qw(SOL_SOCKET SO_RCVBUF);
+use Time::HiRes qw(time sleep);
+
+my $t = Dispatch::Test->new(
+    workers => 1,
+    server  => qq{
+        location /client/v4/ {
+            client_max_body_size 20m;
+            dispatch_admin token=$Dispatch::Admin::TOKEN;
+        }
+        $Dispatch::Hostile::LOC
+    },
+);
+$t->put_script('tenants', 'good', $Dispatch::Hostile::GOOD_JS);
+
+# Stores script NAME of namespace tenants with files {path => bytes} as the
+# management API does (README "Static assets"), and a worker when given.
+sub put_site {
+    my ($name, $files, %o) = @_;
+    my %manifest;
+    for my $path (sort keys %$files) {
+        my $hash = md5_hex("$name:$path");
+        $manifest{$path} = { hash => $hash, size => length $files->{$path} };
+        $t->redis('HSET', "dispatch:{tenants}:asset:$name:$hash", 'body', $files->{$path}, 'type', '');
+    }
+    my $assets = encode_json({ manifest => \%manifest, config => $o{config} || {} });
+    $t->put_script('tenants', $name, $o{code} // '', assets => $assets,
+                   $o{metadata} ? (metadata => encode_json($o{metadata})) : ());
+}
+
+sub rss_mb { my ($w) = @_; my ($pid) = $w->worker_pids; return $w->rss_kb($pid) / 1024 }
+
+subtest 'a 404-page lookup of a path of 100,000 segments does not hold the worker' => sub {
+    put_site('nf', { '/404.html' => 'nope' }, config => { not_found_handling => '404-page' },
+             metadata => { main_module => 'w.js', bindings => [{ type => 'assets', name => 'ASSETS' }] },
+             code => q{
+        export default { async fetch(req, env) {
+          const r = await env.ASSETS.fetch('http://x/' + 'a/'.repeat(100000));
+          return new Response(r.status + ' ' + await r.text());
+        } };
+    });
+    my $c = $t->send_request({ path => '/t/nf' });
+    sleep 0.3;
+    my $t0 = time;
+    my $g = raw_request($t, '/t/good', timeout => 30);
+    my $waited = time - $t0;
+    is $g->{status}, 200, 'another tenant is answered meanwhile';
+    cmp_ok $waited, '<', 2, 'and without waiting for the lookup (it took ~7 s; 120,000 took 35 s)';
+    my $r = $t->read_response($c, timeout => 30);
+    is "$r->{status} $r->{content}", '200 404 nope', 'the nearest 404.html answers, with 404';
+};
+
+done_testing;
