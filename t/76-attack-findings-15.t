@@ -96,4 +96,31 @@ subtest 'a 404-page lookup of a path of 100,000 segments does not hold the worke
     is "$r->{status} $r->{content}", '200 404 nope', 'the nearest 404.html answers, with 404';
 };
 
+subtest 'unread whole answers of a service are held by the service, counted in its limit' => sub {
+    $t->put_script('tenants', 'big', q{
+        const body = new Uint8Array(10 << 20);
+        export default { fetch() { return new Response(body); } };
+    });
+    $t->put_script('tenants', 'hoard', q{
+        export default { async fetch(req, env) {
+          const kept = [];
+          let why = '';
+          for (let i = 0; i < 45 && !why; i++) {
+            try { kept.push(await env.BIG.fetch('http://x/')); } catch (e) { why = e.message; }
+          }
+          await new Promise(r => setTimeout(r, 1500));
+          return new Response(kept.length + ' ' + why);
+        } };
+    }, metadata => encode_json({ main_module => 'w.js',
+                                 bindings => [{ type => 'service', name => 'BIG', service => 'big' }] }));
+    my $before = rss_mb($t);
+    my $c = $t->send_request({ path => '/t/hoard' });
+    sleep 1.2;
+    my $grew = rss_mb($t) - $before;
+    my $r = $t->read_response($c, timeout => 30);
+    like $r->{content}, qr/^[1-9] Worker "big" is overloaded/,
+        'past half of its dispatch_memory_limit the service is refused (all 45 were taken)';
+    cmp_ok $grew, '<', 150, "the worker holds about that much, not 450 MB (grew ${grew} MB)";
+};
+
 done_testing;

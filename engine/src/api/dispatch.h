@@ -64,6 +64,7 @@ struct DispatchCall {
   std::vector<std::pair<std::string, std::string>> headers;
   bool has_body = false;
   bool streamed = false;     // pulled from the target as it comes
+  size_t pulled = 0;         // a whole body's bytes pulled from the target so far
   std::string error;         // why it failed (the caller's Error message)
   // Its body, pulled from the target ahead of the caller's reads.
   std::deque<std::string> pieces;
