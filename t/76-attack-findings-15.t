@@ -123,4 +123,59 @@ subtest 'unread whole answers of a service are held by the service, counted in i
     cmp_ok $grew, '<', 150, "the worker holds about that much, not 450 MB (grew ${grew} MB)";
 };
 
+subtest '45 unread env.ASSETS answers of one 20 MB file are one copy of it' => sub {
+    my $size = 20 << 20;
+    put_site('vid', { '/v.bin' => 'v' x $size }, config => { run_worker_first => JSON::PP::true },
+             metadata => { main_module => 'w.js', bindings => [{ type => 'assets', name => 'ASSETS' }] },
+             code => q{
+        export default { async fetch(req, env) {
+          const kept = [];
+          for (let i = 0; i < 45; i++) kept.push(await env.ASSETS.fetch('http://x/v.bin'));
+          await new Promise(r => setTimeout(r, 1500));
+          return new Response(kept.length + ' ' + kept[44].status);
+        } };
+    });
+    my $before = rss_mb($t);
+    my $c = $t->send_request({ path => '/t/vid' });
+    sleep 1.2;
+    my $grew = rss_mb($t) - $before;
+    my $r = $t->read_response($c, timeout => 30);
+    is $r->{content}, '45 200', 'every one is answered';
+    cmp_ok $grew, '<', 150, "the worker holds one copy, not 45 (grew ${grew} MB; it was 900)";
+};
+
+subtest 'clients that do not read a static file count it once, and a site at most half its limit' => sub {
+    # a quarter of dispatch_worker_memory is 64m here; a script half of 16m
+    my $w = Dispatch::Test->new(workers => 1, server => $Dispatch::Hostile::LOC,
+                                http => 'dispatch_worker_memory 256m; dispatch_memory_limit 16m; '
+                                      . 'dispatch_asset_cache 64m;');
+    my $size = 6 << 20;
+    my (%manifest);
+    for my $i (1 .. 11) {
+        my $hash = md5_hex("file$i");
+        $manifest{"/t/site/f$i.bin"} = { hash => $hash, size => $size };
+        $w->redis('HSET', "dispatch:{tenants}:asset:site:$hash", 'body', chr(64 + $i) x $size, 'type', '');
+    }
+    $w->put_script('tenants', 'site', '', assets => encode_json({ manifest => \%manifest }));
+    $w->put_script('tenants', 'other', q{
+        const body = new Uint8Array(6 << 20);
+        export default { fetch() { return new Response(body); } };
+    });
+    my @slow;
+    for my $path ((map { "/t/site/f1.bin" } 1 .. 8), (map { "/t/site/f$_.bin" } 2 .. 11)) {
+        my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $w->port, Proto => 'tcp')
+            or die "connect: $!";
+        setsockopt($s, SOL_SOCKET, SO_RCVBUF, 4096);
+        print $s "GET $path HTTP/1.1\r\nHost: x\r\n\r\n";
+        push @slow, $s;
+        sleep 0.05;
+    }
+    sleep 0.5;
+    my $r = raw_request($w, '/t/other', timeout => 10);
+    is $r->{status}, 200, "another tenant's 6 MB answer is sent while 18 clients do not read the site's files";
+    like $w->error_log, qr/"tenants\/site": the responses waiting for slow clients hold/,
+        'the site itself is refused past half its limit';
+    close $_ for @slow;
+};
+
 done_testing;

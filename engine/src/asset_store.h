@@ -6,8 +6,9 @@
 // their key (a hash names one content; an upload never rewrites one), so
 // the cache needs no revalidation: a script's new version names new hashes.
 // The cache is bounded by bytes (dispatch_asset_cache), least recently used
-// out first; an asset larger than a quarter of it is served but not kept.
-// Loads of one asset are coalesced. Reads go over the KV links, so a large
+// out first; an asset larger than a quarter of it is served but not kept,
+// though shared by every response that sends it while any does. Loads of
+// one asset are coalesced. Reads go over the KV links, so a large
 // asset never holds up a script load.
 #pragma once
 
@@ -82,6 +83,11 @@ class AssetStore {
   struct Slot {
     std::string owner;  // "ns\0name\0version"
     std::shared_ptr<const AssetContent> content;  // null while loading
+    // Too large to keep: shared while responses hold it (a copy a request
+    // made 25 slow clients of one 20 MB file 500 MB of this worker).
+    std::weak_ptr<const AssetContent> loose;
+    bool is_loose = false;
+    bool loading = false;
     std::vector<Callback> waiters;
     LruList::iterator lru;
     bool listed = false;
@@ -91,6 +97,10 @@ class AssetStore {
   void complete(Key key, const std::string &owner, std::shared_ptr<const AssetContent> content,
                 const std::string &error);
   void erase(const Key &key, const std::string &owner);
+  void load(const Key &key, const std::string &ns, const std::string &script,
+            const std::string &hash, const std::string &owner);
+  // Forgets loose slots whose content no response holds any more.
+  void sweep();
   RedisLink &pick() const;
 
   std::vector<RedisLink *> links_;
@@ -99,6 +109,8 @@ class AssetStore {
   Stats stats_;
   std::unordered_map<Key, std::list<Slot>, KeyHash> entries_;
   LruList lru_;
+  size_t loose_ = 0;  // loose slots, live or not
+  size_t sweep_at_ = 1024;
 };
 
 }  // namespace dispatch
