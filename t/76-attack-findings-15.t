@@ -178,4 +178,41 @@ subtest 'clients that do not read a static file count it once, and a site at mos
     close $_ for @slow;
 };
 
+subtest "an upload token does not rewrite a file the script already has" => sub {
+    my $ok = api($t, POST => '', json => { name => 'shop' });
+    is $ok->{status}, 200, 'namespace shop';
+    my $live = "live bytes\n";
+    my $h = md5_hex($live);
+    my $session = sub {
+        my (%m) = @_;
+        return api($t, POST => '/shop/scripts/site/assets-upload-session',
+                   json => { manifest => { map { $_ => { hash => md5_hex($m{$_}), size => length $m{$_} } } keys %m } })->{json}{result};
+    };
+    my $bucket = sub {
+        my ($jwt, $hash, $bytes, $type) = @_;
+        my $b = 'b0undary';
+        my $body = "--$b\r\nContent-Disposition: form-data; name=\"$hash\"; filename=\"$hash\"\r\n"
+                 . "Content-Type: $type\r\n\r\n" . encode_base64($bytes, '') . "\r\n--$b--\r\n";
+        return api($t, POST => undef, raw_path => "/client/v4/accounts/$ACCOUNT/workers/assets/upload?base64=true",
+                   content => $body, token => $jwt, headers => { 'Content-Type' => "multipart/form-data; boundary=$b" });
+    };
+    my $s = $session->('/t/shop/a.txt' => $live);
+    my $done = $bucket->($s->{jwt}, $h, $live, 'text/plain')->{json}{result}{jwt};
+    my $up = curl_upload($t, 'shop', 'site', metadata => { main_module => 'w.js', assets => { jwt => $done } },
+                         files => [['w.js', 'w.js', 'application/javascript+module', $Dispatch::Hostile::GOOD_JS]]);
+    is $up->{status}, 200, 'deployed with /t/shop/a.txt';
+
+    # A new session that names the live file and a new one hands out an
+    # upload token; with it, a part for the live file's hash.
+    my $s2 = $session->('/t/shop/a.txt' => $live, '/t/shop/n.txt' => "new\n");
+    is_deeply $s2->{buckets}, [[md5_hex("new\n")]], 'the session asks for the new file only';
+    my $evil = "EVIL bytes\n";
+    $bucket->($s2->{jwt}, $h, $evil, 'text/html');
+    is_deeply [$t->redis('HGET', "dispatch:{shop}:asset:site:$h", 'body'),
+               $t->redis('HGET', "dispatch:{shop}:asset:site:$h", 'type')], [$live, 'text/plain'],
+        'the live file keeps its bytes and type';
+    my $r = $bucket->($s2->{jwt}, md5_hex("new\n"), "new\n", 'text/plain');
+    is $r->{status}, 201, 'the file it asked for completes the session';
+};
+
 done_testing;
