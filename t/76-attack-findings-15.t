@@ -8,9 +8,10 @@
 # - not_found_handling "404-page" looked for the nearest 404.html by
 #   building and hashing every ancestor of the path: n segments cost n
 #   lookups of keys up to the path's length, in C++ outside any limit.
-#   env.ASSETS takes a URL of any length: one fetch of "/a/a/…" (120,000
-#   segments) held the worker, every tenant with it, 35 s. Only ancestors
-#   that fit in the manifest's longest path are looked up now.
+#   env.ASSETS took a URL of any length: one fetch of "/a/a/…" (120,000
+#   segments) held the worker, every tenant with it, 35 s (and one of 32,000,
+#   within the 64 KiB a dispatch's URL may have now, ~0.3 s). Only
+#   ancestors that fit in the manifest's longest path are looked up now.
 # - A dispatch's whole (not streamed) answer was moved, or for a static
 #   asset copied, into the caller's queue at once, where no limit counted
 #   it: 45 unread 10 MB answers of a service were 450 MB of the worker, 45
@@ -32,6 +33,11 @@
 #   type without a deploy, and workers that had it cached kept the old one.
 #   Only the files the session still waits for, and the script does not
 #   have, are written now.
+# - A dispatch's URL had no bound, and a target's static assets are routed
+#   by it in C++, outside any limit: through a service binding, 100
+#   run_worker_first rules over a 1 MB URL cost ~85 ms of the worker a
+#   dispatch, for ~1 ms of the caller's CPU. A dispatch's URL is at most
+#   64 KiB now (Cloudflare's is 16 KB).
 use strict;
 use warnings;
 use Test::More;
@@ -76,22 +82,28 @@ sub put_site {
 
 sub rss_mb { my ($w) = @_; my ($pid) = $w->worker_pids; return $w->rss_kb($pid) / 1024 }
 
-subtest 'a 404-page lookup of a path of 100,000 segments does not hold the worker' => sub {
+subtest 'a 404-page lookup of a path of 32,000 segments does not hold the worker' => sub {
     put_site('nf', { '/404.html' => 'nope' }, config => { not_found_handling => '404-page' },
              metadata => { main_module => 'w.js', bindings => [{ type => 'assets', name => 'ASSETS' }] },
              code => q{
         export default { async fetch(req, env) {
-          const r = await env.ASSETS.fetch('http://x/' + 'a/'.repeat(100000));
+          const deep = new Request('http://x/' + 'a/'.repeat(32000));
+          let r;
+          for (let i = 0; i < 10; i++) r = await env.ASSETS.fetch(deep);
           return new Response(r.status + ' ' + await r.text());
         } };
     });
+    raw_request($t, '/t/good');    # its isolate is up
     my $c = $t->send_request({ path => '/t/nf' });
-    sleep 0.3;
-    my $t0 = time;
-    my $g = raw_request($t, '/t/good', timeout => 30);
-    my $waited = time - $t0;
-    is $g->{status}, 200, 'another tenant is answered meanwhile';
-    cmp_ok $waited, '<', 2, 'and without waiting for the lookup (it took ~7 s; 120,000 took 35 s)';
+    my ($worst, $served) = (0, 0);
+    for (1 .. 20) {
+        my $t0 = time;
+        $served++ if raw_request($t, '/t/good', timeout => 30)->{status} == 200;
+        my $took = time - $t0;
+        $worst = $took if $took > $worst;
+    }
+    is $served, 20, 'another tenant is answered meanwhile';
+    cmp_ok $worst, '<', 0.15, "never held up for a lookup (worst ${worst}s; on main each took ~0.3 s, one of 120,000 segments 35 s)";
     my $r = $t->read_response($c, timeout => 30);
     is "$r->{status} $r->{content}", '200 404 nope', 'the nearest 404.html answers, with 404';
 };
@@ -213,6 +225,31 @@ subtest "an upload token does not rewrite a file the script already has" => sub 
         'the live file keeps its bytes and type';
     my $r = $bucket->($s2->{jwt}, md5_hex("new\n"), "new\n", 'text/plain');
     is $r->{status}, 201, 'the file it asked for completes the session';
+};
+
+subtest 'a dispatch carries a URL of at most 64 KiB: routing a 1 MB one by 100 rules held the worker' => sub {
+    put_site('ruled', { '/x.txt' => 'x' }, config => { run_worker_first => [ map { "/*b$_*" } 1 .. 100 ] },
+             code => q{ export default { fetch() { return new Response('worker'); } }; },
+             metadata => { main_module => 'w.js' });
+    $t->put_script('tenants', 'longurl', q{
+        export default { async fetch(req, env) {
+          const r = new Request('http://x/' + 'a'.repeat(1 << 20));
+          let n = 0, why = '';
+          for (let i = 0; i < 10 && !why; i++) {
+            try { await env.RULED.fetch(r); n++; } catch (e) { why = e.message; }
+          }
+          return new Response(n + ' ' + why);
+        } };
+    }, metadata => encode_json({ main_module => 'w.js',
+                                 bindings => [{ type => 'service', name => 'RULED', service => 'ruled' }] }));
+    my @c = map { $t->send_request({ path => '/t/longurl' }) } 1 .. 3;
+    sleep 0.2;
+    my $t0 = time;
+    my $g = raw_request($t, '/t/good', timeout => 30);
+    my $waited = time - $t0;
+    cmp_ok $waited, '<', 0.5, 'another tenant is answered without waiting (it waited ~2 s)';
+    my ($r) = map { $t->read_response($_, timeout => 30) } @c;
+    like $r->{content}, qr/^0 fetch\(\): the URL is longer than 64 KiB/, 'the dispatch throws a TypeError';
 };
 
 done_testing;

@@ -244,6 +244,11 @@ void on_dispatch_start(const v8::FunctionCallbackInfo<v8::Value> &info) {
   if (binding == nullptr) args = scope->outbound_args;
   double cpu_ms = info[3].As<v8::Number>()->Value();
   double subrequests = info[4].As<v8::Number>()->Value();
+  if (info[6].As<v8::String>()->Length() > int(kMaxDispatchUrl)) {
+    throw_type_error(isolate, "fetch(): the URL is longer than " +
+                              std::to_string(kMaxDispatchUrl >> 10) + " KiB");
+    return;
+  }
   std::string method = to_byte_string(isolate, info[5]);
   std::string url = to_std_string(isolate, info[6]);
   HeaderList headers;
