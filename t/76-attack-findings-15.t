@@ -38,6 +38,11 @@
 #   run_worker_first rules over a 1 MB URL cost ~85 ms of the worker a
 #   dispatch, for ~1 ms of the caller's CPU. A dispatch's URL is at most
 #   64 KiB now (Cloudflare's is 16 KB).
+# - The asset cache (dispatch_asset_cache) was one LRU for every tenant:
+#   a site whose 12 files of 6 MB passed through it pushed every other
+#   site's files out, and their next requests all went to Redis. A script
+#   holding a quarter of the cache or more now makes room with its own
+#   least recently used file, as the Cache API's index does.
 # - The README says a Host that new URL() would refuse is answered 400
 #   before the script runs; nginx let "%", bytes above 0x7f, invalid IPv4
 #   forms ("1.2.3.999", "a.1", "x.0": a last label that is a number makes
@@ -272,6 +277,19 @@ subtest 'a Host that new URL() refuses is answered 400 before the script runs' =
         (my $shown = $host) =~ s/([^\x21-\x7e])/sprintf('\\x%02x', ord $1)/ge;
         is $got, $want{$host}, "Host: $shown: " . ($want{$host} eq '400' ? 'answered 400 (the script threw)' : 'request.url has it');
     }
+};
+
+subtest "one site's many large files do not push another site's files out of the asset cache" => sub {
+    put_site('small', { map { ("/t/small/s$_.txt" => "s$_" x 1000) } 1 .. 10 });
+    put_site('flood', { map { ("/t/flood/f$_.bin" => chr(64 + $_) x (6 << 20)) } 1 .. 12 });
+    raw_request($t, "/t/small/s$_.txt") for 1 .. 10;
+    is scalar(grep { raw_request($t, "/t/flood/f$_.bin", timeout => 10)->{status} == 200 } 1 .. 12), 12,
+        '72 MB of one site pass through the 32m cache';
+    my $before = $t->redis_command_calls;
+    is scalar(grep { raw_request($t, "/t/small/s$_.txt")->{content} eq "s$_" x 1000 } 1 .. 10), 10,
+        "the other site's 10 files are answered";
+    is +($t->redis_command_calls->{hmget} // 0) - ($before->{hmget} // 0), 0,
+        'from the worker\'s cache, without Redis (all 10 were read again)';
 };
 
 done_testing;

@@ -76,7 +76,10 @@ std::shared_ptr<const AssetContent> AssetStore::cached(const std::string &ns,
     return loose;
   }
   stats_.hits++;
-  if (slot->listed) lru_.splice(lru_.begin(), lru_, slot->lru);
+  if (slot->listed) {
+    lru_.splice(lru_.begin(), lru_, slot->lru);
+    slot->tenant->lru.splice(slot->tenant->lru.begin(), slot->tenant->lru, slot->tenant_lru);
+  }
   return slot->content;
 }
 
@@ -141,8 +144,12 @@ void AssetStore::erase(const Key &key, const std::string &owner) {
   for (auto s = slots.begin(); s != slots.end(); ++s) {
     if (s->owner != owner) continue;
     if (s->listed) {
-      bytes_ -= cost(s->owner, *s->content);
+      size_t c = cost(s->owner, *s->content);
+      bytes_ -= c;
       lru_.erase(s->lru);
+      s->tenant->bytes -= c;
+      s->tenant->lru.erase(s->tenant_lru);
+      if (s->tenant->lru.empty()) tenants_.erase(s->owner.substr(0, s->owner.rfind('\0')));
     }
     if (s->is_loose) loose_--;
     slots.erase(s);
@@ -170,12 +177,20 @@ void AssetStore::complete(Key key, const std::string &owner,
       loose_--;
     }
     slot->content = content;
+    Tenant &tenant = tenants_[owner.substr(0, owner.rfind('\0'))];
     lru_.emplace_front(key, owner);
     slot->lru = lru_.begin();
+    tenant.lru.emplace_front(key, owner);
+    slot->tenant = &tenant;
+    slot->tenant_lru = tenant.lru.begin();
     slot->listed = true;
     bytes_ += cost(owner, *content);
+    tenant.bytes += cost(owner, *content);
+    // A script holding a quarter or more makes room with its own least
+    // recently used file; else the worker's least recently used goes.
     while (bytes_ > max_bytes_ && !lru_.empty()) {
-      std::pair<Key, std::string> victim = lru_.back();
+      bool own = tenant.bytes >= max_bytes_ / 4 && tenant.lru.size() >= 2;
+      std::pair<Key, std::string> victim = own ? tenant.lru.back() : lru_.back();
       erase(victim.first, victim.second);
     }
   } else if (content) {
