@@ -14,6 +14,8 @@ static ngx_int_t ngx_http_dispatch_read_body(ngx_http_request_t *r,
 static ngx_int_t ngx_http_dispatch_authority(ngx_http_request_t *r,
     ngx_str_t *authority);
 static ngx_uint_t ngx_http_dispatch_authority_unsafe(ngx_str_t *authority);
+static ngx_uint_t ngx_http_dispatch_bad_ipv4(u_char *host, u_char *end);
+static int64_t ngx_http_dispatch_ipv4_number(u_char *p, u_char *end);
 static ngx_int_t ngx_http_dispatch_url(ngx_http_request_t *r, ngx_str_t *url);
 static ngx_int_t ngx_http_dispatch_headers_in(ngx_http_request_t *r,
     dispatch_header_t **headers, size_t *nheaders);
@@ -115,15 +117,17 @@ static uint32_t  ngx_http_dispatch_tchar[] = {
 
 /*
  * What an authority may hold: no byte up to SP, no DEL, none of
- * \\ / ? # @ < > ^ | (the URL Standard's forbidden host code points), and no
- * [ or ] (an IPv6 literal's brackets are judged by their place).
+ * \\ / ? # @ < > ^ | % (the URL Standard's forbidden domain code points), no
+ * [ or ] (an IPv6 literal's brackets are judged by their place), and no byte
+ * above 0x7f (a name is sent in its ASCII form; new URL() refuses one that is
+ * not valid UTF-8 or IDNA: "\xff", a zero-width space).
  */
 
 static uint32_t  ngx_http_dispatch_host_char[] = {
     0x00000000, /* 0000 0000 0000 0000  0000 0000 0000 0000 */
 
                 /* ?>=< ;:98 7654 3210  /.-, +*)( '&%$ #"!  */
-    0x2fff7ff6, /* 0010 1111 1111 1111  0111 1111 1111 0110 */
+    0x2fff7fd6, /* 0010 1111 1111 1111  0111 1111 1101 0110 */
 
                 /* _^]\ [ZYX WVUT SRQP  ONML KJIH GFED CBA@ */
     0x87fffffe, /* 1000 0111 1111 1111  1111 1111 1111 1110 */
@@ -131,10 +135,10 @@ static uint32_t  ngx_http_dispatch_host_char[] = {
                 /*  ~}| {zyx wvut srqp  onml kjih gfed cba` */
     0x6fffffff, /* 0110 1111 1111 1111  1111 1111 1111 1111 */
 
-    0xffffffff, /* 1000 0000 - 1111 1111 */
-    0xffffffff,
-    0xffffffff,
-    0xffffffff
+    0x00000000, /* 1000 0000 - 1111 1111 */
+    0x00000000,
+    0x00000000,
+    0x00000000
 };
 
 
@@ -1058,6 +1062,26 @@ ngx_http_dispatch_authority_unsafe(ngx_str_t *authority)
         return 1;
     }
 
+    /* what the URL Standard reads as an address must be a valid one */
+
+    if (literal) {
+#if (NGX_HAVE_INET6)
+        u_char  addr[16];
+
+        if (ngx_inet6_addr(authority->data + 1, host_end - authority->data - 2,
+                           addr)
+            != NGX_OK)
+        {
+            return 1;
+        }
+#else
+        return 1;
+#endif
+
+    } else if (ngx_http_dispatch_bad_ipv4(authority->data, host_end)) {
+        return 1;
+    }
+
     if (host_end == end) {
         return 0;
     }
@@ -1081,6 +1105,105 @@ ngx_http_dispatch_authority_unsafe(ngx_str_t *authority)
     }
 
     return 0;
+}
+
+
+/*
+ * A host whose last label is a number is an IPv4 address to the URL
+ * Standard, and new URL() refuses it unless it is a valid one: 1 for
+ * "1.2.3.999", "a.1", "x.0", "256.1", "1.2.3.4.5" ("1.2.3" and "0x7f.1" are
+ * valid ones).
+ */
+
+static ngx_uint_t
+ngx_http_dispatch_bad_ipv4(u_char *host, u_char *end)
+{
+    u_char      *p, *part;
+    int64_t      n;
+    ngx_uint_t   parts, i, digits;
+
+    digits = 1;
+
+    if (end > host && end[-1] == '.') {
+        end--;
+    }
+
+    for (p = end; p > host && p[-1] != '.'; p--) {
+        digits = digits && p[-1] >= '0' && p[-1] <= '9';
+    }
+
+    if (!(digits && p < end) && ngx_http_dispatch_ipv4_number(p, end) < 0) {
+        return 0;       /* a domain */
+    }
+
+    parts = 1;
+
+    for (p = host; p < end; p++) {
+        parts += (*p == '.');
+    }
+
+    if (parts > 4) {
+        return 1;
+    }
+
+    for (i = 1, part = host; i <= parts; i++, part = p + 1) {
+        for (p = part; p < end && *p != '.'; p++) { /* void */ }
+
+        n = ngx_http_dispatch_ipv4_number(part, p);
+
+        if (n < 0 || (i < parts && n > 255)
+            || (i == parts && n >= (int64_t) 1 << (8 * (5 - parts))))
+        {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+/* the URL Standard's IPv4 number: 0x hex, 0 octal, else decimal; -1: none */
+
+static int64_t
+ngx_http_dispatch_ipv4_number(u_char *p, u_char *end)
+{
+    int64_t  n, radix, d;
+
+    if (p == end) {
+        return -1;
+    }
+
+    radix = 10;
+
+    if (end - p >= 2 && p[0] == '0' && (p[1] | 0x20) == 'x') {
+        radix = 16;
+        p += 2;
+
+    } else if (end - p >= 2 && p[0] == '0') {
+        radix = 8;
+        p++;
+    }
+
+    for (n = 0; p < end; p++) {
+        if (*p >= '0' && *p <= '9') {
+            d = *p - '0';
+
+        } else if ((*p | 0x20) >= 'a' && (*p | 0x20) <= 'f') {
+            d = (*p | 0x20) - 'a' + 10;
+
+        } else {
+            return -1;
+        }
+
+        if (d >= radix) {
+            return -1;
+        }
+
+        /* past 2^32 it is refused whatever follows: it stays there */
+        n = ngx_min(n * radix + d, (int64_t) 1 << 32);
+    }
+
+    return n;
 }
 
 

@@ -6,6 +6,7 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <ctime>
 #include <set>
@@ -1747,9 +1748,8 @@ void AdminCall::assets_upload() {
     bool base64 = self->query_param("base64") == "true";
     std::string ns = self->ns_;
     std::string name = self->name_;
-    std::vector<std::vector<std::string>> cmds = {{"MULTI"}};
-    std::vector<std::string> pending = {"SREM", pending_key(ns, sid)};
-    std::vector<std::string> index = {"SADD", asset_index_key(ns, name)};
+    // (hash, bytes, type) of each file, checked; stored below
+    auto files = std::make_shared<std::vector<std::array<std::string, 3>>>();
     std::set<std::string> seen;
     for (const auto &p : parts) {
       const std::string &hash = p.name;
@@ -1776,29 +1776,52 @@ void AdminCall::assets_upload() {
                                                     "bytes or with control bytes");
       }
       if (!seen.insert(hash).second) continue;
-      std::string key = asset_key(ns, name, hash);
-      cmds.push_back({"DEL", key});
-      cmds.push_back({"HSET", key, "body", std::move(bytes), "type", type});
-      pending.push_back(hash);
-      index.push_back(hash);
+      files->push_back({hash, std::move(bytes), type});
     }
     if (seen.empty()) return self->fail(400, kCodeValidation, "the upload has no file");
     std::string().swap(self->request_body_);
-    cmds.push_back(index);
-    cmds.push_back(pending);
-    cmds.push_back({"SCARD", pending_key(ns, sid)});
-    cmds.push_back({"EXEC"});
     long long expires = static_cast<long long>(time(nullptr)) + std::max(0LL, r[1].integer);
     std::string jwt = asset_token_make(completion, expires);
-    self->redis(cmds, [self, jwt](Replies &w) {
-      const RedisValue &exec = w.back();
-      if (exec.elements.empty()) return self->fail(503, kCodeStore, "the store refused");
-      // Cloudflare's answers: 202 while buckets are missing, 201 with the
-      // completion token once every one is in
-      if (exec.elements.back().integer != 0) {
-        return self->ok(json_pack("{s:n}", "jwt"), nullptr, 202);
+    // Only a file the session still waits for, and that the script does
+    // not have, is written: the contents under a hash never change (the
+    // workers' caches never look again), and an upload token is no way to
+    // rewrite a file a deployed version serves (its session named it too,
+    // as one it did not have to upload).
+    std::vector<std::string> waited = {"SMISMEMBER", pending_key(ns, sid)};
+    std::vector<std::string> stored = {"SMISMEMBER", asset_index_key(ns, name)};
+    for (const auto &f : *files) {
+      waited.push_back(f[0]);
+      stored.push_back(f[0]);
+    }
+    self->redis({waited, stored}, [self, files, ns, name, sid, jwt](Replies &m) {
+      std::vector<std::vector<std::string>> cmds = {{"MULTI"}};
+      std::vector<std::string> pending = {"SREM", pending_key(ns, sid)};
+      std::vector<std::string> index = {"SADD", asset_index_key(ns, name)};
+      for (size_t i = 0; i < files->size(); i++) {
+        auto &f = (*files)[i];
+        pending.push_back(f[0]);
+        bool wanted = i < m[0].elements.size() && m[0].elements[i].integer == 1 &&
+                      i < m[1].elements.size() && m[1].elements[i].integer == 0;
+        if (!wanted) continue;
+        std::string key = asset_key(ns, name, f[0]);
+        cmds.push_back({"DEL", key});
+        cmds.push_back({"HSET", key, "body", std::move(f[1]), "type", f[2]});
+        index.push_back(f[0]);
       }
-      self->ok(json_pack("{s:s}", "jwt", jwt.c_str()), nullptr, 201);
+      if (index.size() > 2) cmds.push_back(index);
+      cmds.push_back(pending);
+      cmds.push_back({"SCARD", pending_key(ns, sid)});
+      cmds.push_back({"EXEC"});
+      self->redis(cmds, [self, jwt](Replies &w) {
+        const RedisValue &exec = w.back();
+        if (exec.elements.empty()) return self->fail(503, kCodeStore, "the store refused");
+        // Cloudflare's answers: 202 while buckets are missing, 201 with the
+        // completion token once every one is in
+        if (exec.elements.back().integer != 0) {
+          return self->ok(json_pack("{s:n}", "jwt"), nullptr, 202);
+        }
+        self->ok(json_pack("{s:s}", "jwt", jwt.c_str()), nullptr, 201);
+      });
     });
   });
 }

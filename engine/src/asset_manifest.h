@@ -87,6 +87,7 @@ class AssetManifest {
   std::vector<std::string> asset_rules_;  // without the '!'
   std::vector<std::string> user_rules_;
   bool navigation_prefers_assets_ = false;
+  size_t longest_ = 0;  // the longest path in the manifest
   size_t bytes_ = 0;  // what it holds, roughly (the script cache counts it)
 };
 

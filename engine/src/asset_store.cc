@@ -2,7 +2,9 @@
 
 #include <hiredis/hiredis.h>
 
+#include <algorithm>
 #include <cstring>
+#include <iterator>
 
 namespace dispatch {
 
@@ -67,9 +69,17 @@ std::shared_ptr<const AssetContent> AssetStore::cached(const std::string &ns,
   key.hi = hash_hi;
   key.lo = hash_lo;
   Slot *slot = find(key, ns, script, version);
-  if (slot == nullptr || !slot->content) return nullptr;
+  if (slot == nullptr) return nullptr;
+  if (!slot->content) {
+    std::shared_ptr<const AssetContent> loose = slot->loose.lock();
+    if (loose) stats_.hits++;
+    return loose;
+  }
   stats_.hits++;
-  if (slot->listed) lru_.splice(lru_.begin(), lru_, slot->lru);
+  if (slot->listed) {
+    lru_.splice(lru_.begin(), lru_, slot->lru);
+    slot->tenant->lru.splice(slot->tenant->lru.begin(), slot->tenant->lru, slot->tenant_lru);
+  }
   return slot->content;
 }
 
@@ -79,20 +89,32 @@ void AssetStore::get(const std::string &ns, const std::string &script, const std
   key.hi = hash_hi;
   key.lo = hash_lo;
   if (Slot *slot = find(key, ns, script, version)) {
-    if (slot->content) {
-      std::shared_ptr<const AssetContent> content = slot->content;
+    std::shared_ptr<const AssetContent> content =
+        slot->content ? slot->content : slot->loose.lock();
+    if (content) {
       cb(content, std::string());
-    } else {
-      slot->waiters.push_back(std::move(cb));  // a read is under way: wait for it
+      return;
     }
+    slot->waiters.push_back(std::move(cb));
+    if (slot->loading) return;  // a read is under way: wait for it
+    // a loose content no response holds any more: read it again
+    stats_.misses++;
+    slot->loading = true;
+    load(key, ns, script, hash, slot->owner);
     return;
   }
   stats_.misses++;
   std::string owner = ns + '\0' + script + '\0' + version;
   Slot slot;
   slot.owner = owner;
+  slot.loading = true;
   slot.waiters.push_back(std::move(cb));
   entries_[key].push_back(std::move(slot));
+  load(key, ns, script, hash, owner);
+}
+
+void AssetStore::load(const Key &key, const std::string &ns, const std::string &script,
+                      const std::string &hash, const std::string &owner) {
   std::string redis_key = AssetStore::key(ns, script, hash);
   pick().command_for(redis_key, {"HMGET", redis_key, "body", "type"},
                      [this, key, owner](const redisReply *reply, const std::string &error) {
@@ -122,9 +144,14 @@ void AssetStore::erase(const Key &key, const std::string &owner) {
   for (auto s = slots.begin(); s != slots.end(); ++s) {
     if (s->owner != owner) continue;
     if (s->listed) {
-      bytes_ -= cost(s->owner, *s->content);
+      size_t c = cost(s->owner, *s->content);
+      bytes_ -= c;
       lru_.erase(s->lru);
+      s->tenant->bytes -= c;
+      s->tenant->lru.erase(s->tenant_lru);
+      if (s->tenant->lru.empty()) tenants_.erase(s->owner.substr(0, s->owner.rfind('\0')));
     }
+    if (s->is_loose) loose_--;
     slots.erase(s);
     break;
   }
@@ -142,20 +169,57 @@ void AssetStore::complete(Key key, const std::string &owner,
   if (slot == nullptr) return;
   std::vector<Callback> waiters;
   waiters.swap(slot->waiters);
+  slot->loading = false;
   if (content && cost(owner, *content) <= max_bytes_ / 4) {
+    if (slot->is_loose) {
+      slot->is_loose = false;
+      slot->loose.reset();
+      loose_--;
+    }
     slot->content = content;
+    Tenant &tenant = tenants_[owner.substr(0, owner.rfind('\0'))];
     lru_.emplace_front(key, owner);
     slot->lru = lru_.begin();
+    tenant.lru.emplace_front(key, owner);
+    slot->tenant = &tenant;
+    slot->tenant_lru = tenant.lru.begin();
     slot->listed = true;
     bytes_ += cost(owner, *content);
+    tenant.bytes += cost(owner, *content);
+    // A script holding a quarter or more makes room with its own least
+    // recently used file; else the worker's least recently used goes.
     while (bytes_ > max_bytes_ && !lru_.empty()) {
-      std::pair<Key, std::string> victim = lru_.back();
+      bool own = tenant.bytes >= max_bytes_ / 4 && tenant.lru.size() >= 2;
+      std::pair<Key, std::string> victim = own ? tenant.lru.back() : lru_.back();
       erase(victim.first, victim.second);
     }
+  } else if (content) {
+    // served to its waiters, and to whoever asks while one holds it; not kept
+    slot->loose = content;
+    if (!slot->is_loose) {
+      slot->is_loose = true;
+      if (++loose_ >= sweep_at_) sweep();
+    }
   } else {
-    erase(key, owner);  // served to its waiters, not kept
+    erase(key, owner);
   }
   for (Callback &cb : waiters) cb(content, error);
+}
+
+void AssetStore::sweep() {
+  for (auto it = entries_.begin(); it != entries_.end();) {
+    std::list<Slot> &slots = it->second;
+    for (auto s = slots.begin(); s != slots.end();) {
+      if (s->is_loose && !s->loading && s->loose.expired()) {
+        s = slots.erase(s);
+        loose_--;
+      } else {
+        ++s;
+      }
+    }
+    it = slots.empty() ? entries_.erase(it) : std::next(it);
+  }
+  sweep_at_ = std::max<size_t>(1024, 2 * loose_);
 }
 
 }  // namespace dispatch

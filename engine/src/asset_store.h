@@ -6,8 +6,11 @@
 // their key (a hash names one content; an upload never rewrites one), so
 // the cache needs no revalidation: a script's new version names new hashes.
 // The cache is bounded by bytes (dispatch_asset_cache), least recently used
-// out first; an asset larger than a quarter of it is served but not kept.
-// Loads of one asset are coalesced. Reads go over the KV links, so a large
+// out first, but a script holding a quarter of it or more makes room with
+// its own files (one tenant's many files do not push every other tenant's
+// out); an asset larger than a quarter of it is served but not kept,
+// though shared by every response that sends it while any does. Loads of
+// one asset are coalesced. Reads go over the KV links, so a large
 // asset never holds up a script load.
 #pragma once
 
@@ -79,11 +82,23 @@ class AssetStore {
     size_t operator()(const Key &k) const { return size_t(k.hi ^ (k.lo * 0x9e3779b97f4a7c15ull)); }
   };
   using LruList = std::list<std::pair<Key, std::string>>;  // (key, owner), most recent first
+  // A script's cached files (every version of it), most recent first.
+  struct Tenant {
+    size_t bytes = 0;
+    LruList lru;
+  };
   struct Slot {
     std::string owner;  // "ns\0name\0version"
     std::shared_ptr<const AssetContent> content;  // null while loading
+    // Too large to keep: shared while responses hold it (a copy a request
+    // made 25 slow clients of one 20 MB file 500 MB of this worker).
+    std::weak_ptr<const AssetContent> loose;
+    bool is_loose = false;
+    bool loading = false;
     std::vector<Callback> waiters;
     LruList::iterator lru;
+    Tenant *tenant = nullptr;  // listed: its script's, and
+    LruList::iterator tenant_lru;  // its place there
     bool listed = false;
   };
   Slot *find(const Key &key, const std::string &ns, const std::string &script,
@@ -91,6 +106,10 @@ class AssetStore {
   void complete(Key key, const std::string &owner, std::shared_ptr<const AssetContent> content,
                 const std::string &error);
   void erase(const Key &key, const std::string &owner);
+  void load(const Key &key, const std::string &ns, const std::string &script,
+            const std::string &hash, const std::string &owner);
+  // Forgets loose slots whose content no response holds any more.
+  void sweep();
   RedisLink &pick() const;
 
   std::vector<RedisLink *> links_;
@@ -99,6 +118,9 @@ class AssetStore {
   Stats stats_;
   std::unordered_map<Key, std::list<Slot>, KeyHash> entries_;
   LruList lru_;
+  std::unordered_map<std::string, Tenant> tenants_;  // by "ns\0name"
+  size_t loose_ = 0;  // loose slots, live or not
+  size_t sweep_at_ = 1024;
 };
 
 }  // namespace dispatch

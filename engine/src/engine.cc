@@ -468,15 +468,16 @@ void Engine::respond(RequestScope &scope, dispatch_outcome_e outcome, int status
     // against it (the clients may be anyone's).
     size_t bytes = scope.response_view().size();
     size_t bound = std::max(limits_.worker_memory / 4, limits_.memory_limit);
-    bool held = held_response_bytes_ + bytes <= bound &&
-                (!scope.isolate || scope.isolate->budget().hold(bytes));
+    bool held = scope.shared_body ? hold_asset(scope, bound)
+                                  : held_response_bytes_ + bytes <= bound &&
+                                        (!scope.isolate || scope.isolate->budget().hold(bytes));
     if (!held) {
       log(scope, DISPATCH_LOG_WARN, "the responses waiting for slow clients hold " +
           std::to_string(held_response_bytes_ >> 20) + "m (at most " + std::to_string(bound >> 20) +
           "m a worker, half dispatch_memory_limit a script): this one is refused: overloaded");
       outcome = DISPATCH_OUTCOME_OVERLOADED;
       scope.outcome = outcome;
-    } else {
+    } else if (!scope.shared_body) {
       held_response_bytes_ += bytes;
       scope.held_bytes = bytes;
     }
@@ -500,7 +501,43 @@ void Engine::wake(RequestScope &scope) {
   }
 }
 
+bool Engine::hold_asset(RequestScope &scope, size_t bound) {
+  auto it = held_assets_.find(scope.shared_body.get());
+  if (it != held_assets_.end()) {
+    it->second.responses++;
+    scope.held_asset = true;
+    return true;
+  }
+  size_t bytes = scope.shared_body->size();
+  std::string script = scope.ns + "/" + scope.script;
+  auto mine = held_asset_bytes_.find(script);
+  size_t before = mine == held_asset_bytes_.end() ? 0 : mine->second;
+  // (a file larger than half the limit still goes when it is the only one)
+  if (held_response_bytes_ + bytes > bound ||
+      (before > 0 && before + bytes > limits_.memory_limit / 2)) {
+    return false;
+  }
+  held_response_bytes_ += bytes;
+  held_asset_bytes_[script] = before + bytes;
+  held_assets_.emplace(scope.shared_body.get(), HeldAsset{bytes, 1, std::move(script)});
+  scope.held_asset = true;
+  return true;
+}
+
+void Engine::unhold_asset(RequestScope &scope) {
+  scope.held_asset = false;
+  auto it = held_assets_.find(scope.shared_body.get());
+  if (it == held_assets_.end() || --it->second.responses > 0) return;
+  held_response_bytes_ -= it->second.bytes;
+  auto mine = held_asset_bytes_.find(it->second.script);
+  if (mine != held_asset_bytes_.end() && (mine->second -= it->second.bytes) == 0) {
+    held_asset_bytes_.erase(mine);
+  }
+  held_assets_.erase(it);
+}
+
 void Engine::let_go_of_response(RequestScope &scope) {
+  if (scope.held_asset) unhold_asset(scope);
   if (scope.held_bytes) {
     held_response_bytes_ -= scope.held_bytes;
     if (scope.isolate) scope.isolate->budget().unhold(scope.held_bytes);

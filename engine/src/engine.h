@@ -202,6 +202,19 @@ class Engine {
   RequestScope *oldest_lingering(const std::string &ns, const std::string &script,
                                  size_t *count);
   size_t held_response_bytes_ = 0;
+  // Static assets' bodies waiting for clients (no isolate counts them):
+  // one content counts once however many responses send it (they share
+  // it), and one script's together at most half dispatch_memory_limit, as a
+  // script's own responses.
+  struct HeldAsset {
+    size_t bytes = 0;
+    size_t responses = 0;
+    std::string script;  // "ns/name"
+  };
+  std::unordered_map<const std::string *, HeldAsset> held_assets_;
+  std::unordered_map<std::string, size_t> held_asset_bytes_;  // by script
+  bool hold_asset(RequestScope &scope, size_t bound);
+  void unhold_asset(RequestScope &scope);
   void let_go_of_response(RequestScope &scope);
   size_t script_max_size_;
   // The node's generation (host->generation) when this worker last looked:

@@ -261,6 +261,7 @@ class RequestScope {
     shared_body.reset();
   }
   size_t held_bytes = 0;  // of response_body, charged while the host sends it
+  bool held_asset = false;  // shared_body, counted in Engine::held_assets_
 
   // What the built-ins handed over (native.respond, response_output.h),
   // taken once the turn's microtasks have run (TenantIsolate::turn). The

@@ -41,6 +41,10 @@ constexpr size_t kMaxDispatchDepth = 16;
 constexpr uint32_t kMaxTreeDispatches = 64;
 // Largest `args` (as JSON) one dispatch may hand its target.
 constexpr size_t kMaxDispatchArgs = 1u << 20;
+// Longest URL a dispatch hands its target (Cloudflare's is 16 KB): the
+// target's static assets are routed by it in C++, outside any limit, and
+// 100 run_worker_first rules over a 1 MB URL cost ~85 ms a dispatch.
+constexpr size_t kMaxDispatchUrl = 64u << 10;
 // Most values one JSON of a dispatch (args, outbound args, request.cf) may
 // hold: the target parses it (and freezes a cf) in its own request, on its
 // own CPU limit, and 1 MiB of "[[],[],...]" or "[0,0,...]" cost it past
@@ -64,6 +68,7 @@ struct DispatchCall {
   std::vector<std::pair<std::string, std::string>> headers;
   bool has_body = false;
   bool streamed = false;     // pulled from the target as it comes
+  size_t pulled = 0;         // a whole body's bytes pulled from the target so far
   std::string error;         // why it failed (the caller's Error message)
   // Its body, pulled from the target ahead of the caller's reads.
   std::deque<std::string> pieces;
