@@ -431,7 +431,11 @@ void AdminCall::ok(json_t *result, json_t *result_info, int status) {
   JsonPtr env = own(json_object());
   json_object_set_new(env.get(), "success", json_true());
   json_object_set_new(env.get(), "errors", json_array());
-  json_object_set_new(env.get(), "messages", json_array());
+  json_t *messages = json_array();
+  for (const std::string &m : messages_) {
+    json_array_append_new(messages, json_pack("{s:i,s:s%}", "code", 10000, "message", m.data(), m.size()));
+  }
+  json_object_set_new(env.get(), "messages", messages);
   json_object_set_new(env.get(), "result", result ? result : json_null());
   if (result_info) json_object_set_new(env.get(), "result_info", result_info);
   answer_raw(status, "application/json", dump(env.get()));
@@ -1107,6 +1111,7 @@ void AdminCall::script_upload(bool content_only) {
     return fail(400, kCodeValidation, err);
   }
   std::string().swap(request_body_);  // parsed: the copy is no longer needed
+  messages_ = upload->assets_warnings;
   if (!upload->has_assets || content_only) {
     return script_upload_checked(content_only, upload, "", "");
   }

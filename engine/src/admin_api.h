@@ -152,6 +152,7 @@ class AdminCall : public std::enable_shared_from_this<AdminCall> {
   std::map<std::string, std::string> query_;
   std::string content_type_in_;
   std::string request_body_;
+  std::vector<std::string> messages_;  // a success's "messages" (lines of _redirects skipped)
   std::string ns_;
   std::string name_;
   std::string bearer_;
