@@ -231,10 +231,19 @@ bool RulePattern::build(std::string_view text, char sep, Region *r, std::string 
     cur.clear();
     last_was_capture = false;
   };
-  auto add_name = [&](std::string name) {
+  auto add_name = [&](std::string name, bool placeholder) {
     if (std::find(names_.begin(), names_.end(), name) != names_.end()) {
       *why = "\":" + name + "\" appears twice in the pattern (it never matches)";
       return false;
+    }
+    // Cloudflare replaces ":x" everywhere, in ":xy" too: two groups x
+    for (size_t k = 0; placeholder && k < names_.size(); k++) {
+      if (k == splat_name_) continue;
+      const std::string &o = names_[k];
+      if (o.compare(0, name.size(), name) == 0 || name.compare(0, o.size(), o) == 0) {
+        *why = "\":" + o + "\" and \":" + name + "\" in one pattern (it never matches)";
+        return false;
+      }
     }
     if (names_.size() >= kMaxNames) {
       *why = "more than " + std::to_string(kMaxNames) + " placeholders in the pattern";
@@ -257,7 +266,8 @@ bool RulePattern::build(std::string_view text, char sep, Region *r, std::string 
         return false;
       }
       flush_literal();
-      if (!add_name("splat")) return false;
+      if (!add_name("splat", false)) return false;
+      splat_name_ = names_.size() - 1;
       r->splat = true;
       r->splat_capture = names_.size() - 1;
       r->tail = std::move(cur);
@@ -272,7 +282,7 @@ bool RulePattern::build(std::string_view text, char sep, Region *r, std::string 
         return false;
       }
       flush_literal();
-      if (!add_name(std::string(text.substr(i + 1, end - i - 1)))) return false;
+      if (!add_name(std::string(text.substr(i + 1, end - i - 1)), true)) return false;
       Token t;
       t.placeholder = true;
       t.capture = names_.size() - 1;

@@ -18,6 +18,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -77,6 +78,7 @@ class RulePattern {
   bool cross_host_ = false;
   Region host_, path_;
   std::vector<std::string> names_;
+  size_t splat_name_ = SIZE_MAX;  // the splat's index in names_
 };
 
 // ":name" (and ":splat") of each capture replaced, in the pattern's order,
