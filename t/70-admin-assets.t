@@ -299,6 +299,36 @@ my ($upload_jwt, $completion_jwt);
         'stored as given, defaults filled in';
 }
 
+# --- _redirects and _headers (wrangler sends their text in the config): kept as
+# given, lines that are not rules told in messages, headers that are not HTTP refused
+{
+    my %one = ('/i.html' => { %{ file("<p>") }, type => 'text/html' });
+    my $s = envelope_ok(session('shop', 'rules', manifest_of(%one)), 'a session');
+    my $r = envelope_ok(bucket($s->{jwt}, [ [ $one{'/i.html'}{hash}, '<p>', 'text/html' ] ]), 'its bucket');
+    my $jwt = $r->{jwt};
+    envelope_error(deploy('shop', 'rules', assets => { jwt => $jwt, config => { _headers => "/*\n  X(Y): 1\n" } }), 400,
+                   'a _headers name that is not an HTTP token', qr/_headers line 2/);
+    envelope_error(deploy('shop', 'rules', assets => { jwt => $jwt, config => { _headers => "/*\n  X-Y: a\x01b\n" } }), 400,
+                   'a _headers value with a control character');
+    envelope_error(deploy('shop', 'rules', assets => { jwt => $jwt, config => { _redirects => ['/a /b'] } }), 400,
+                   '_redirects that is not a string');
+    is $t->redis('EXISTS', 'dispatch:{shop}:script:rules'), 0, 'none of them stored a script';
+    my $redirects = "/t/shop/rules/old /new 301\n/bad\n/x /y 399\n";
+    my $headers = "/t/*\n  X-Rule: yes\n  Content-Length: 1\n";
+    my $up = deploy('shop', 'rules', assets => { jwt => $jwt, config => { _redirects => $redirects, _headers => $headers } });
+    envelope_ok($up, 'an upload with both files');
+    is_deeply [ map { $_->{message} } @{ $up->{json}{messages} || [] } ],
+        [ '_redirects line 2: expected 2 or 3 whitespace-separated tokens, got 1 (skipped)',
+          '_redirects line 3: valid statuses are 200, 301, 302 (the default), 303, 307 and 308 (skipped)',
+          '_headers line 3: content-length is set by the server: ignored (skipped)' ],
+        'its messages tell each line skipped';
+    my $config = assets_field('shop', 'rules')->{config};
+    is_deeply [ $config->{_redirects}, $config->{_headers} ], [ $redirects, $headers ], 'the texts are stored as given';
+    my $g = $t->request(GET => '/t/shop/rules/old?q=1');
+    is join(' ', $g->{status}, $g->{headers}{location} // '-', $g->{headers}{'x-rule'} // '-'), '301 /new?q=1 yes',
+        'and served: the redirect, with the header block';
+}
+
 # --- keep_assets keeps them; an upload without assets drops them
 {
     my %one = ('/k.txt' => { %{ file("keep me") }, type => 'text/plain' });
