@@ -22,6 +22,8 @@ use Dispatch::Admin;
 use Digest::MD5 qw(md5_hex);
 use MIME::Base64 qw(encode_base64 decode_base64);
 use JSON::PP ();
+use POSIX ();
+use Time::HiRes qw(time);
 use IO::Socket::INET;
 
 my $JSONC = JSON::PP->new->canonical->utf8;
@@ -429,6 +431,47 @@ $t->stop;
     is_deeply $sb->{buckets}, [[ $h ]], 'which goes alone in its bucket';
     my $rb = envelope_ok(bucket($sb->{jwt}, [ [ $h, $big, 'application/octet-stream' ] ]), 'its bucket (34 MiB of base64) under 40m');
     is $t->redis('HSTRLEN', "dispatch:{lo}:asset:app:$h" =~ s/app/big/r, 'body'), 26214400, 'stores all 26,214,400 bytes';
+    $t->stop;
+}
+
+# --- a deploy with keep_assets racing one with new assets: the second's
+# cleanup deletes the files only the first version named; the keep_assets
+# deploy, which read the `assets` field before it, must not write that old
+# manifest back (it would name deleted files). Its top level runs ~1.5 s
+# (the scratch isolate), the other deploy goes through the other worker
+# meanwhile.
+{
+    local $t = admin_server(http => q{ dispatch_startup_cpu_limit 30s; });
+    envelope_ok(api($t, POST => '', json => { name => 'race' }), 'namespace race');
+    my %v1 = ('/one.txt' => { %{ file("one\n") }, type => 'text/plain' });
+    my %v2 = ('/two.txt' => { %{ file("two\n") }, type => 'text/plain' });
+    full_deploy('race', 'app', \%v1);
+    my $s = envelope_ok(session('race', 'app', manifest_of(%v2)), 'a session for the next version');
+    my $b = envelope_ok(bucket($s->{jwt}, [ [ $v2{'/two.txt'}{hash}, "two\n", 'text/plain' ] ]), 'its bucket');
+    my $slow = "let x = 0; for (let i = 0; i < 1.5e9; i++) x = (x + i) | 0;\n"
+             . "export default { fetch() { return new Response(String(x)); } };\n";
+    my $report = $t->prefix . "/keep-deploy";
+    my $t0 = time;
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        my $r = curl_upload($t, 'race', 'app',
+            metadata => { main_module => 'worker.js', keep_assets => JSON::PP::true,
+                          bindings => [{ type => 'assets', name => 'ASSETS' }] },
+            files    => [[ 'worker.js', 'worker.js', 'application/javascript+module', $slow ]]);
+        write_file($report, sprintf("%d %.3f", $r->{status}, time - $t0));
+        POSIX::_exit(0);
+    }
+    Time::HiRes::sleep(0.5);
+    envelope_ok(deploy('race', 'app', assets => { jwt => $b->{jwt}, config => {} }), 'a deploy with new assets meanwhile');
+    my $new_done = time - $t0;
+    waitpid $pid, 0;
+    my ($status, $keep_done) = split ' ', (eval { local (@ARGV, $/) = ($report); <> } // '0 0');
+    is $status, 200, 'the keep_assets deploy succeeds';
+    cmp_ok $keep_done, '>', $new_done, 'and ends after the other (they raced)';
+    my $m = assets_field('race', 'app')->{manifest};
+    is_deeply [ sort keys %$m ], ['/two.txt'], 'the manifest stored is the newer version\'s';
+    is_deeply [ grep { !$t->redis('EXISTS', "dispatch:{race}:asset:app:$m->{$_}{hash}") } sort keys %$m ], [],
+        'and names no deleted file';
     $t->stop;
 }
 

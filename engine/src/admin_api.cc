@@ -96,6 +96,13 @@ std::string sha256_hex(const std::vector<std::string> &parts) {
   return hex(md, len);
 }
 
+std::string sha1_hex(const std::string &s) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (EVP_Digest(s.data(), s.size(), md, &len, EVP_sha1(), nullptr) != 1) return "";
+  return hex(md, len);
+}
+
 std::string uuid() {
   unsigned char b[16];
   if (RAND_bytes(b, sizeof(b)) != 1) {
@@ -1164,15 +1171,28 @@ void AdminCall::script_upload(bool content_only) {
   });
 }
 
+// The script's hash written anew, with the `assets` it had kept: only when
+// that field is still what the upload read (ARGV[1], its SHA-1), else 0
+// and nothing written. A deploy that read the old field before a
+// concurrent one replaced it (and that one's cleanup deleted the files
+// only the old manifest named) never writes the old manifest back.
+static const char kKeptAssets[] =
+    "local a = redis.call('HGET', KEYS[1], 'assets')\n"
+    "if a == false then a = '' end\n"
+    "if redis.sha1hex(a) ~= ARGV[1] then return 0 end\n"
+    "redis.call('DEL', KEYS[1])\n"
+    "for i = 2, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end\n"
+    "return 1\n";
+
 void AdminCall::script_upload_checked(bool content_only, std::shared_ptr<Upload> upload,
-                                      std::string assets_field, std::string sid) {
+                                      std::string assets_field, std::string sid, int attempt) {
   auto self = shared_from_this();
   std::string key = ScriptStore::script_key(ns_, name_);
   redis({{"EXISTS", key},
          {"HMGET", key, "created_on", "metadata", "assets"},
          {"HGET", record_key(ns_), "kv_namespace"},
          {"GET", kv_held_key(ns_)}},
-        [self, upload, content_only, key, assets_field, sid](Replies &r) {
+        [self, upload, content_only, key, assets_field, sid, attempt](Replies &r) {
     bool exists = r[0].integer != 0;
     if (content_only && !exists) {
       return self->fail(404, kCodeNotFound, "the script \"" + self->name_ +
@@ -1182,14 +1202,14 @@ void AdminCall::script_upload_checked(bool content_only, std::shared_ptr<Upload>
     std::string created_on;
     std::string old_metadata;
     std::string assets = assets_field;
+    // PUT .../content changes the code alone; keep_assets keeps them too
+    bool kept = content_only || (!upload->has_assets && upload->keep_assets);
     if (r[1].elements.size() == 3) {
       created_on = r[1].elements[0].str;
       old_metadata = r[1].elements[1].str;
-      // PUT .../content changes the code alone; keep_assets keeps them too
-      if (content_only || (!upload->has_assets && upload->keep_assets)) {
-        assets = r[1].elements[2].str;
-      }
+      if (kept) assets = r[1].elements[2].str;
     }
+    std::string given_metadata = upload->metadata;  // as uploaded, for another attempt
     std::string kv = r[2].type == REDIS_REPLY_STRING && !r[2].str.empty()
                          ? r[2].str : fresh_kv_name(self->ns_, r[3]);
     JsonPtr old_meta = parse_metadata(old_metadata);
@@ -1280,16 +1300,22 @@ void AdminCall::script_upload_checked(bool content_only, std::shared_ptr<Upload>
         {"etag", etag}, {"created_on", created_on.empty() ? now : created_on},
         {"modified_on", now}, {"format", upload->format}};
     if (!assets.empty()) fields["has_assets"] = "1";
-    std::vector<std::vector<std::string>> cmds = {{"SADD", kNamespacesKey, self->ns_},
-                                                  {"MULTI"},
-                                                  {"DEL", key},
-                                                  hset,
-                                                  {"SADD", scripts_key(self->ns_), self->name_},
+    std::vector<std::vector<std::string>> cmds = {{"SADD", kNamespacesKey, self->ns_}, {"MULTI"}};
+    if (kept) {
+      std::vector<std::string> guarded = {"EVAL", kKeptAssets, "1", key, sha1_hex(assets)};
+      guarded.insert(guarded.end(), hset.begin() + 2, hset.end());
+      cmds.push_back(std::move(guarded));
+    } else {
+      cmds.push_back({"DEL", key});
+      cmds.push_back(hset);
+    }
+    std::vector<std::vector<std::string>> rest = {{"SADD", scripts_key(self->ns_), self->name_},
                                                   {"HSETNX", rec, "namespace_id", uuid()},
                                                   {"HSETNX", rec, "namespace_name", self->ns_},
                                                   {"HSETNX", rec, "created_on", now},
                                                   {"HSETNX", rec, "kv_namespace", kv},
                                                   {"HSET", rec, "modified_on", now}};
+    cmds.insert(cmds.end(), rest.begin(), rest.end());
     std::string live = asset_live_key(self->ns_, self->name_);
     if (!sid.empty()) {
       // the manifest's hashes become the live set (what the cleanup keeps)
@@ -1298,11 +1324,25 @@ void AdminCall::script_upload_checked(bool content_only, std::shared_ptr<Upload>
       cmds.push_back({"SUNIONSTORE", live, hashes});
       cmds.push_back({"DEL", session_key(self->ns_, sid), pending_key(self->ns_, sid), hashes});
       cmds.push_back({"SREM", script_sessions_key(self->ns_, self->name_), sid});
-    } else if (assets.empty()) {
-      cmds.push_back({"DEL", live});
+    } else if (assets.empty() && !kept) {
+      cmds.push_back({"DEL", live});  // (kept: no assets had no live set either)
     }
     cmds.push_back({"EXEC"});
-    self->redis(cmds, [self, fields, upload](Replies &) {
+    self->redis(cmds, [self, fields, upload, kept, content_only, assets_field, sid, attempt,
+                       given_metadata](Replies &w) {
+      const RedisValue &exec = w.back();
+      if (kept && !exec.elements.empty() && exec.elements[0].is_error()) {
+        return self->fail(503, kCodeStore, "the store refused: " + exec.elements[0].str);
+      }
+      if (kept && !exec.elements.empty() && exec.elements[0].integer == 0) {
+        // a concurrent deploy changed the assets meanwhile: keep those
+        if (attempt >= 3) {
+          return self->fail(409, kCodeValidation, "the script's assets changed during the upload "
+                                                  "(concurrent deploys): try again");
+        }
+        upload->metadata = given_metadata;
+        return self->script_upload_checked(content_only, upload, assets_field, sid, attempt + 1);
+      }
       // then the assets no version uses any more go
       self->assets_cleanup(self->name_, [self, fields, upload] {
         JsonPtr meta = parse_metadata(upload->metadata);

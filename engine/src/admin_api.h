@@ -130,8 +130,10 @@ class AdminCall : public std::enable_shared_from_this<AdminCall> {
   // (in bounded batches), then next.
   void assets_copy(const std::string &from, const std::string &to,
                    const std::vector<std::string> &names, std::function<void()> next);
+  // attempt: how many times a concurrent deploy changed the assets this
+  // one keeps between its read and its write (it reads them again).
   void script_upload_checked(bool content_only, std::shared_ptr<Upload> upload,
-                             std::string assets_field, std::string sid);
+                             std::string assets_field, std::string sid, int attempt = 0);
 
   // Reads the script (every field but code and modules), then fn with its
   // fields and parsed metadata; 404 when it does not exist.
