@@ -134,6 +134,8 @@ my $hostile = site(redirects => <<"EOF");
 /c/*      /c2/:splat
 /d        /\\evil.example/x
 /ctl      /x\x01y
+/m/*/*/*  /many
+/n/:a/:a  /same
 EOF
 is redirect_of($hostile, '/a'), '302 /evil.example/x', 'a destination //host is a path on this origin';
 is redirect_of($hostile, '/b//evil.example'), '302 /evil.example', 'a splat that starts with / makes no //host';
@@ -145,6 +147,8 @@ is redirect_of($hostile, '/d'), '302 /evil.example/x', 'nor does a backslash';
     ok !exists $r->{headers}{'set-cookie'}, 'and adds no header';
 }
 is redirect_of($hostile, '/ctl'), '404 -', 'a rule with a control byte is skipped';
+is redirect_of($hostile, '/m/a/b/c'), '404 -', 'a pattern of several splats never matches (as on Cloudflare)';
+is redirect_of($hostile, '/n/a/a'), '404 -', 'nor one with a placeholder name twice';
 
 # ---- limits ----------------------------------------------------------------------
 
@@ -161,17 +165,23 @@ is redirect_of($hostile, '/ctl'), '404 -', 'a rule with a control byte is skippe
 {
     # 10,000 lines, lines of 100 KB, patterns that a backtracking matcher
     # takes exponential time over: loaded once, each request linear
-    my $many = join('', map { "/p$_/:a-:b-:c-:d-:e-:f-:g-:h/x /y\n" } 1 .. 100);
+    my $many = join('', map { "/p$_/:a-:b-:c-:d-:e-:f-:g-:h.q/x /y\n" } 1 .. 100);
     my $text = ('/' . ('a' x 100_000) . " /b\n") x 20 . $many . ("# filler\n" x 10_000);
-    my $slow = site(redirects => $text, headers => join('', map { "/:a-:b-:c-:d-:e-:f-:g-:h$_/*\n  X-N: :a\n" } 1 .. 100));
+    my $slow = site(redirects => $text, headers => "/*\n  X-Long: " . ('v' x 100_000) . "\n  X-Short: s\n"
+                                              . join('', map { "/:a-:b-:c-:d-:e-:f-:g-:h.q/n$_\n  X-N: :a\n" } 1 .. 99));
     my $t0 = time;
     for (1 .. 5) {
-        get($slow, '/p100/' . ('-' x 3000) . 'z/x');  # every redirect rule's placeholders
-        get($slow, '/' . ('-' x 3000) . 'z/x');       # every header rule's
+        # no match, after every way of splitting 3,000 dashes among 8
+        # placeholders for a backtracking RegExp
+        get($slow, '/p100/' . ('-' x 3000) . '/x');
+        get($slow, '/' . ('-' x 3000) . '/n1');
     }
     my $took = time - $t0;
     ok $took < 2, sprintf('ten requests against 100 hostile rules of each kind take %.2f s', $took);
-    is redirect_of($slow, '/p100/1-2-3-4-5-6-7-8/x'), '302 /y', 'and such a rule still matches what it should';
+    is redirect_of($slow, '/p100/1-2-3-4-5-6-7-8.q/x'), '302 /y', 'and such a rule still matches what it should';
+    my $r = get($slow, '/9-8-7-6-5-4-3-2-1.q/n9');
+    is join(' ', $r->{headers}{'x-n'} // '-', $r->{headers}{'x-short'} // '-', $r->{headers}{'x-long'} // '-'), '9-8 s -',
+        'a header rule too (a greedy placeholder); a _headers line of 100 KB is skipped, its block kept';
 }
 
 # ---- _headers ---------------------------------------------------------------------
