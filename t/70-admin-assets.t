@@ -387,6 +387,29 @@ my ($upload_jwt, $completion_jwt);
     is_deeply [ grep { /doomed/ } @{ $t->redis('KEYS', 'dispatch:{shop}:*') } ], [], 'no key of it is left (assets, index, sessions)';
 }
 
+# --- a rename that fails midway (Redis reaches maxmemory while copying the
+# assets): it answers an error, the old namespace stays whole, nothing of the
+# copy stays under the new name
+{
+    envelope_ok(api($t, POST => '', json => { name => 'full' }), 'namespace full');
+    my %two = ('/1.bin' => { %{ file('1' x (3 << 20)) }, type => 'application/octet-stream' },
+               '/2.bin' => { %{ file('2' x (3 << 20)) }, type => 'application/octet-stream' });
+    full_deploy('full', 'app', \%two);
+    # what Redis holds once the buckets' query buffers are given back
+    # (it shrinks an idle client's buffer after 2 s)
+    Time::HiRes::sleep(3);
+    my ($used) = ($t->redis('INFO', 'memory') // '') =~ /used_memory:(\d+)/;
+    $t->redis('CONFIG', 'SET', 'maxmemory', $used + (1 << 20));
+    my $r = api($t, PUT => '/full', json => { name => 'moved' });
+    $t->redis('CONFIG', 'SET', 'maxmemory', 0);
+    envelope_error($r, 503, 'the rename fails');
+    is_deeply [ map { $t->redis('HSTRLEN', "dispatch:{full}:asset:app:$two{$_}{hash}", 'body') } sort keys %two ],
+        [ 3 << 20, 3 << 20 ], 'the old namespace keeps its files';
+    is $t->redis('EXISTS', 'dispatch:{full}:script:app'), 1, 'and its script';
+    is_deeply [ sort @{ $t->redis('KEYS', 'dispatch:{moved}:*') || [] } ], [], 'nothing is left under the new name';
+    is $t->redis('SISMEMBER', 'dispatch:namespaces', 'moved'), 0, 'which is not listed';
+}
+
 # --- a rename moves the assets; a namespace delete deletes them
 {
     my %one = ('/r.txt' => { %{ file("renamed") }, type => 'text/plain' });

@@ -495,7 +495,7 @@ void AdminCall::redis(std::vector<std::vector<std::string>> cmds, Next next) {
       // An error inside a transaction aborts it: EXEC answers an error.
       for (const RedisValue &v : batch->replies) {
         if (v.is_error() && v.str.compare(0, 9, "EXECABORT") == 0) {
-          self->fail(503, kCodeStore, "the store refused the change: " + v.str);
+          self->refused(v.str);
           return;
         }
       }
@@ -511,6 +511,21 @@ void AdminCall::redis(std::vector<std::vector<std::string>> cmds, Next next) {
         }
         batch->next(batch->replies);
       });
+    });
+  }
+}
+
+void AdminCall::refused(const std::string &why) {
+  std::string message = "the store refused the change: " + why;
+  if (undo_.empty()) return fail(503, kCodeStore, message);
+  // answered once the undo is done (or failed: it was worth a try)
+  auto left = std::make_shared<size_t>(undo_.size());
+  auto self = shared_from_this();
+  std::vector<std::vector<std::string>> undo;
+  undo.swap(undo_);
+  for (const auto &cmd : undo) {
+    engine_.redis().command(cmd, [self, left, message](const redisReply *, const std::string &) {
+      if (--*left == 0) self->fail(503, kCodeStore, message);
     });
   }
 }
@@ -818,7 +833,9 @@ void AdminCall::namespace_rename() {
       return self->fail(409, kCodeConflict, "the namespace \"" + to + "\" already exists");
     }
     // The assets first (the scripts that name them move after), then the
-    // old namespace's asset keys and sessions go with it.
+    // old namespace's asset keys and sessions go with it. Refused before
+    // the new namespace is stored, what was copied goes again.
+    self->undo_ = {{"SREM", kNamespacesKey, to}};
     self->assets_copy(from, to, names, [self, from, to, rec, names] {
     self->assets_deletes(from, names, [self, from, to, rec, names](
                                           std::vector<std::vector<std::string>> &old_assets) {
@@ -856,18 +873,22 @@ void AdminCall::namespace_rename() {
       // The KV name stays taken: a namespace made later under it gets one
       // of its own (fresh_kv_name; those, with a uuid, are never made twice).
       if (kv.find('/') == std::string::npos) cmds.push_back({"SET", kv_held_key(kv), to});
-      // Then the old namespace goes, in a transaction of its own hash tag.
-      cmds.push_back({"MULTI"});
-      cmds.push_back({"DEL", record_key(from), scripts_key(from)});
-      for (const auto &n : names) cmds.push_back({"DEL", ScriptStore::script_key(from, n)});
-      cmds.insert(cmds.end(), old_assets.begin(), old_assets.end());
-      cmds.push_back({"EXEC"});
-      cmds.push_back({"SREM", kNamespacesKey, from});
-      cmds.push_back({"HGETALL", record_key(to)});
-      cmds.push_back({"SCARD", scripts_key(to)});
-      self->redis(cmds, [self, to, published](Replies &w) {
-        size_t n = w.size();
-        self->changed(published, namespace_object(to, w[n - 2].as_hash(), w[n - 1].integer));
+      // Then, once the new one is stored (what was copied stays), the old
+      // namespace goes, in a transaction of its own hash tag.
+      std::vector<std::vector<std::string>> old = {{"MULTI"},
+                                                   {"DEL", record_key(from), scripts_key(from)}};
+      for (const auto &n : names) old.push_back({"DEL", ScriptStore::script_key(from, n)});
+      old.insert(old.end(), old_assets.begin(), old_assets.end());
+      old.push_back({"EXEC"});
+      old.push_back({"SREM", kNamespacesKey, from});
+      old.push_back({"HGETALL", record_key(to)});
+      old.push_back({"SCARD", scripts_key(to)});
+      self->redis(cmds, [self, to, published, old](Replies &) {
+        self->undo_.clear();
+        self->redis(old, [self, to, published](Replies &w) {
+          size_t n = w.size();
+          self->changed(published, namespace_object(to, w[n - 2].as_hash(), w[n - 1].integer));
+        });
       });
     });
     });
@@ -1911,6 +1932,10 @@ void AdminCall::assets_copy(const std::string &from, const std::string &to,
       for (const auto &h : r[i].elements) keys->emplace_back(names[i], h.str);
     }
     if (keys->empty() && lives.empty()) return next();
+    for (size_t i = 0; i < names.size(); i++) {
+      self->undo_.push_back({"DEL", asset_live_key(to, names[i]), asset_index_key(to, names[i])});
+    }
+    for (const auto &k : *keys) self->undo_.push_back({"DEL", asset_key(to, k.first, k.second)});
     size_t skip = lives.size();
     std::vector<std::vector<std::string>> lens = std::move(lives);
     for (const auto &k : *keys) lens.push_back({"HSTRLEN", asset_key(from, k.first, k.second), "body"});
@@ -1945,7 +1970,12 @@ void AdminCall::assets_copy(const std::string &from, const std::string &to,
             puts.push_back({"SADD", asset_index_key(to, k.first), k.second});
           }
           if (puts.empty()) return (*step)(end);
-          self->redis(puts, [step, end](Replies &) { (*step)(end); });
+          self->redis(puts, [self, step, end](Replies &p) {
+            for (const RedisValue &v : p) {
+              if (v.is_error()) return self->refused(v.str);  // (out of memory)
+            }
+            (*step)(end);
+          });
         });
       };
       (*step)(0);
