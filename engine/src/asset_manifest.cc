@@ -384,6 +384,7 @@ std::shared_ptr<const AssetManifest> AssetManifest::parse(std::string_view json,
     m->rules_.parse_headers({json_string_value(headers), json_string_length(headers)}, false,
                             &problems, &refusal);
   }
+  m->bytes_ += m->rules_.bytes();
 
   // Whether a browser's navigation that matches nothing gets
   // not_found_handling rather than the worker: by compatibility date, or

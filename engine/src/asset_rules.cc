@@ -14,12 +14,12 @@ constexpr size_t npos = std::string_view::npos;
 constexpr size_t kMaxNames = 64;         // placeholders (and the splat) of one pattern
 constexpr size_t kMaxAddedBytes = 65536;  // what _headers adds to one response
 
-std::vector<size_t> fail_table(std::string_view p) {
-  std::vector<size_t> fail(p.size(), 0);
+std::vector<uint32_t> fail_table(std::string_view p) {
+  std::vector<uint32_t> fail(p.size(), 0);
   for (size_t i = 1, k = 0; i < p.size(); i++) {
     while (k > 0 && p[i] != p[k]) k = fail[k - 1];
     if (p[i] == p[k]) k++;
-    fail[i] = k;
+    fail[i] = uint32_t(k);
   }
   return fail;
 }
@@ -456,7 +456,6 @@ bool AssetRules::parse_redirects(std::string_view text, bool html_none,
     problems->push_back({0, "_redirects is more than " + std::to_string(kMaxFileBytes >> 20) + " MiB"});
     return false;
   }
-  bytes_ += text.size();
   auto problem = [&](size_t line, std::string message) {
     problems->push_back({line, std::move(message)});
     return true;  // on to the next line
@@ -541,15 +540,17 @@ bool AssetRules::parse_redirects(std::string_view text, bool html_none,
       return problem(lineno, "a 200 (rewrite) serves a path of this script, not an https:// URL");
     }
     RedirectRule rule;
-    std::string why;
-    if (!rule.from.compile(from, &why)) return problem(lineno, why);
     rule.to = std::move(to);
     rule.status = status;
-    if (dynamic) {
-      dynamic_.push_back(std::move(rule));
-    } else {
-      static_.emplace(from, std::move(rule));
+    bytes_ += from.size() + rule.to.size() + sizeof rule;
+    if (!dynamic) {
+      static_.emplace(from, std::move(rule));  // looked up as it is
+      return true;
     }
+    std::string why;
+    if (!rule.from.compile(from, &why)) return problem(lineno, why);
+    bytes_ += 10 * from.size();  // its pieces' KMP tables
+    dynamic_.push_back(std::move(rule));
     return true;
   });
   return true;
@@ -643,6 +644,7 @@ bool AssetRules::parse_headers(std::string_view text, bool strict, std::vector<P
       problem(cur.line, why);
       return;
     }
+    bytes_ += 10 * cur.path.size() + sizeof rule;
     rule.set = std::move(cur.set);
     rule.unset = std::move(cur.unset);
     auto at = index.find(cur.path);

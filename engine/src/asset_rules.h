@@ -32,7 +32,7 @@ namespace dispatch {
 // pieces with.
 struct KmpPiece {
   std::string text;
-  std::vector<size_t> fail, rfail;
+  std::vector<uint32_t> fail, rfail;
 };
 KmpPiece kmp_piece(std::string_view text);
 // The first occurrence of piece in text at or after from (npos: none).
@@ -128,6 +128,7 @@ class AssetRules {
   // Every matching block's "! Name" and "Name: value" applied to headers.
   void apply_headers(std::string_view host, std::string_view path, HeaderList *headers) const;
 
+  // What the parsed rules hold, roughly (the script cache counts it).
   size_t bytes() const { return bytes_; }
 
  private:
