@@ -102,11 +102,15 @@ my $order = site(redirects => <<'EOF');
 /s/x      /second
 /p/:a     /by-placeholder/:a
 /p/*      /by-splat/:splat
+/adj/:a:b /to/:a/:b
+/sp/:a*   /sp2/:a/:splat
 /static   /static-target
 EOF
 is redirect_of($order, '/s/x'), '302 /first', 'after a dynamic rule, a rule without splat or placeholder is matched in order: the first match wins';
 is redirect_of($order, '/p/one'), '302 /by-placeholder/one', 'the first dynamic rule that matches wins';
 is redirect_of($order, '/p/one/two'), '302 /by-splat/one/two', 'the next one when it does not';
+is redirect_of($order, '/adj/xyz'), '302 /to/xy/z', 'placeholders one after the other: the first takes all it can (as a greedy RegExp)';
+is redirect_of($order, '/sp/ab/c'), '302 /sp2/ab/c', 'a placeholder before the splat too';
 is redirect_of($order, '/static'), '302 /static-target', 'a rule after dynamic ones still matches';
 
 my $rewrite = site(redirects => <<'EOF', code => $WORKER);

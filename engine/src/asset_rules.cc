@@ -209,14 +209,12 @@ bool RulePattern::build(std::string_view text, char sep, Region *r, std::string 
   enum { kBefore, kHead, kAfter } phase = kBefore;
   Seg cur;
   std::string literal;
-  bool last_was_capture = false;  // the token just before is a placeholder or the splat
   auto flush_literal = [&]() {
     if (literal.empty()) return;
     Token t;
     t.piece = kmp_piece(literal);
     cur.push_back(std::move(t));
     literal.clear();
-    last_was_capture = false;
   };
   auto end_segment = [&]() {
     flush_literal();
@@ -229,19 +227,18 @@ bool RulePattern::build(std::string_view text, char sep, Region *r, std::string 
       r->after.push_back(std::move(cur));
     }
     cur.clear();
-    last_was_capture = false;
   };
   auto add_name = [&](std::string name, bool placeholder) {
     if (std::find(names_.begin(), names_.end(), name) != names_.end()) {
       *why = "\":" + name + "\" appears twice in the pattern (it never matches)";
       return false;
     }
-    // Cloudflare replaces ":x" everywhere, in ":xy" too: two groups x
+    // Cloudflare replaces ":x" everywhere, in a later ":xy" too: two
+    // groups x
     for (size_t k = 0; placeholder && k < names_.size(); k++) {
-      if (k == splat_name_) continue;
       const std::string &o = names_[k];
-      if (o.compare(0, name.size(), name) == 0 || name.compare(0, o.size(), o) == 0) {
-        *why = "\":" + o + "\" and \":" + name + "\" in one pattern (it never matches)";
+      if (k != splat_name_ && name.compare(0, o.size(), o) == 0) {
+        *why = "\":" + o + "\" before \":" + name + "\" in one pattern (it never matches)";
         return false;
       }
     }
@@ -257,10 +254,6 @@ bool RulePattern::build(std::string_view text, char sep, Region *r, std::string 
     if (c == sep) {
       end_segment();
     } else if (c == '*') {
-      if (last_was_capture && literal.empty()) {
-        *why = "a splat right after a placeholder";
-        return false;
-      }
       if (r->splat || std::find(names_.begin(), names_.end(), "splat") != names_.end()) {
         *why = "more than one splat in the pattern (it never matches)";
         return false;
@@ -273,36 +266,29 @@ bool RulePattern::build(std::string_view text, char sep, Region *r, std::string 
       r->tail = std::move(cur);
       cur.clear();
       phase = kHead;
-      last_was_capture = true;
     } else if (c == ':' && i + 1 < text.size() && name_start(text[i + 1])) {
       size_t end = i + 1;
       while (end < text.size() && name_char(text[end])) end++;
-      if (last_was_capture && literal.empty()) {
-        *why = "a placeholder right after a placeholder or the splat";
+      // In a host, Cloudflare's placeholder is one label only when what
+      // follows is a character its RegExp escapes ('.', '-', ...).
+      if (sep == '.' && end < text.size() && strchr("-\\^$+?.()|[]{}", text[end]) == nullptr) {
+        *why = "a placeholder in the host followed by '" + std::string(1, text[end]) + "'";
         return false;
       }
       flush_literal();
       if (!add_name(std::string(text.substr(i + 1, end - i - 1)), true)) return false;
-      Token t;
-      t.placeholder = true;
-      t.capture = names_.size() - 1;
-      cur.push_back(std::move(t));
-      last_was_capture = true;
+      if (cur.empty() || !cur.back().placeholder) {
+        Token t;
+        t.placeholder = true;
+        cur.push_back(std::move(t));
+      }
+      cur.back().captures.push_back(names_.size() - 1);
       i = end - 1;
     } else {
       literal.push_back(c);
     }
   }
   end_segment();
-  if (r->splat) {
-    // what touches the splat must be text: a placeholder there has no
-    // one place
-    if ((!r->tail.empty() && r->tail.back().placeholder) ||
-        (!r->head.empty() && r->head.front().placeholder)) {
-      *why = "a placeholder right next to the splat";
-      return false;
-    }
-  }
   return true;
 }
 
@@ -321,9 +307,23 @@ bool RulePattern::compile(std::string_view source, std::string *why) {
 
 namespace {
 
+// A group of placeholders takes text[from, to): the first all but a byte
+// for each of the others.
+template <typename Token>
+void take(const Token &group, std::string_view text, size_t from, size_t to,
+          std::vector<std::string> *captures) {
+  size_t others = group.captures.size() - 1;
+  (*captures)[group.captures[0]] = std::string(text.substr(from, to - from - others));
+  for (size_t k = 1; k <= others; k++) {
+    (*captures)[group.captures[k]] = std::string(text.substr(to - others + k - 1, 1));
+  }
+}
+
 // Places a segment's tokens in text[lo, hi), from the right, each literal
 // as far right as it goes: the captures a greedy regular expression gives.
-// left / right: anchored at lo / hi. *start, *end: where they went.
+// left / right: anchored at lo / hi (not left: a group of placeholders
+// first takes a byte each, the splat before it the rest). *start, *end:
+// where they went.
 template <typename Token>
 bool place(const std::vector<Token> &seg, std::string_view text, size_t lo, size_t hi, bool left,
            bool right, std::vector<std::string> *captures, size_t *start, size_t *end) {
@@ -332,7 +332,7 @@ bool place(const std::vector<Token> &seg, std::string_view text, size_t lo, size
     return !(left && right) || lo == hi;
   }
   size_t pos = hi;
-  const Token *pending = nullptr;  // a placeholder that ends at pos
+  const Token *pending = nullptr;  // placeholders that end at pos
   *end = hi;
   for (size_t k = seg.size(); k-- > 0;) {
     const Token &t = seg[k];
@@ -341,8 +341,9 @@ bool place(const std::vector<Token> &seg, std::string_view text, size_t lo, size
       continue;
     }
     size_t m = t.piece.text.size();
-    if (pending && pos <= lo) return false;
-    size_t limit = pending ? pos - 1 : pos;  // a placeholder takes a byte at least
+    size_t need = pending ? pending->captures.size() : 0;  // a byte each at least
+    if (pos < lo + need) return false;
+    size_t limit = pos - need;
     size_t s;
     if (k + 1 == seg.size() && right) {
       if (hi - lo < m) return false;
@@ -358,15 +359,17 @@ bool place(const std::vector<Token> &seg, std::string_view text, size_t lo, size
     if (k == 0 && left && s != lo) return false;
     if (k + 1 == seg.size()) *end = s + m;
     if (pending) {
-      (*captures)[pending->capture] = std::string(text.substr(s + m, pos - s - m));
+      take(*pending, text, s + m, pos, captures);
       pending = nullptr;
     }
     pos = s;
   }
   if (pending) {
-    if (!left || pos <= lo) return false;
-    (*captures)[pending->capture] = std::string(text.substr(lo, pos - lo));
-    pos = lo;
+    size_t need = pending->captures.size();
+    if (pos < lo + need) return false;
+    size_t from = left ? lo : pos - need;
+    take(*pending, text, from, pos, captures);
+    pos = from;
   }
   *start = pos;
   return true;
@@ -407,7 +410,9 @@ bool RulePattern::match_region(const Region &r, std::string_view text, char sep,
     return false;
   }
   size_t limit = first == last ? head_start : segs[first].second;
-  if (!place(r.tail, text, segs[first].first, limit, true, false, captures, &s, &tail_end)) {
+  // placeholders right before the splat take all they can
+  bool tail_right = !r.tail.empty() && r.tail.back().placeholder;
+  if (!place(r.tail, text, segs[first].first, limit, true, tail_right, captures, &s, &tail_end)) {
     return false;
   }
   (*captures)[r.splat_capture] = std::string(text.substr(tail_end, head_start - tail_end));

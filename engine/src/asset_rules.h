@@ -43,10 +43,9 @@ size_t kmp_rfind(std::string_view text, size_t lo, size_t hi, const KmpPiece &pi
 
 class RulePattern {
  public:
-  // false with *why set for a pattern this cannot match as Cloudflare
-  // does: more than one splat, a placeholder name used twice (Cloudflare's
-  // rule never compiles, so never matches), a placeholder right next to a
-  // splat or another placeholder.
+  // false with *why set for a pattern that never matches on Cloudflare
+  // (its RegExp does not compile): more than one splat, a placeholder name
+  // used twice or one that starts another (":a" and ":ab").
   bool compile(std::string_view source, std::string *why);
   // host: the request's host name (lower case, no port); path: its path as
   // the URL parser gives it (still percent-encoded). captures: one value
@@ -58,7 +57,9 @@ class RulePattern {
  private:
   struct Token {
     bool placeholder = false;  // else a literal
-    size_t capture = 0;
+    // placeholders one after the other: the first takes all but a byte
+    // for each of the others, as a greedy RegExp gives it
+    std::vector<size_t> captures;
     KmpPiece piece;
   };
   using Seg = std::vector<Token>;
