@@ -322,7 +322,7 @@ my ($upload_jwt, $completion_jwt);
     is_deeply [ map { $_->{message} } @{ $up->{json}{messages} || [] } ],
         [ '_redirects line 2: expected 2 or 3 whitespace-separated tokens, got 1 (skipped)',
           '_redirects line 3: valid statuses are 200, 301, 302 (the default), 303, 307 and 308 (skipped)',
-          '_headers line 3: content-length is set by the server: ignored (skipped)' ],
+          '_headers line 3: content-length is set by the server (skipped)' ],
         'its messages tell each line skipped';
     my $config = assets_field('shop', 'rules')->{config};
     is_deeply [ $config->{_redirects}, $config->{_headers} ], [ $redirects, $headers ], 'the texts are stored as given';

@@ -132,7 +132,7 @@ void each_line(std::string_view text, size_t max, std::vector<AssetRules::Proble
     lineno++;
     if (line.empty() || line[0] == '#') continue;
     if (line.size() > max) {
-      problems->push_back({lineno, "longer than " + std::to_string(max) + " bytes: ignored"});
+      problems->push_back({lineno, "longer than " + std::to_string(max) + " bytes"});
       continue;
     }
     if (!f(lineno, line)) return;
@@ -494,7 +494,7 @@ bool AssetRules::parse_redirects(std::string_view text, bool html_none,
     std::string from = url_path(tokens[0], false);
     bool dynamic = !can_static || from.find('*') != npos || has_placeholder(from);
     if (!dynamic && ++statics > kMaxStaticRedirects) {
-      return problem(lineno, "more than " + std::to_string(kMaxStaticRedirects) + " static rules: ignored");
+      return problem(lineno, "more than " + std::to_string(kMaxStaticRedirects) + " static rules");
     }
     if (dynamic) {
       can_static = false;
@@ -538,9 +538,9 @@ bool AssetRules::parse_redirects(std::string_view text, bool html_none,
     bool root_to_index = n >= 1 && from[n - 1] == '/' && ends_index(to);
     if (!absolute && (wildcard_to_index || (root_to_index && !html_none))) {
       return problem(lineno, "a rule that loops (the asset server's redirect strips .html or "
-                             "/index and meets it again): ignored");
+                             "/index and meets it again)");
     }
-    if (!seen.insert(from).second) return problem(lineno, "a second rule for " + from + ": ignored");
+    if (!seen.insert(from).second) return problem(lineno, "a second rule for " + from + "");
     if (status == 200 && absolute) {
       return problem(lineno, "a 200 (rewrite) serves a path of this script, not an https:// URL");
     }
@@ -685,7 +685,7 @@ bool AssetRules::parse_headers(std::string_view text, bool strict, std::vector<P
         size_t colon = host.rfind(':');
         if (colon != npos && colon + 1 < host.size() &&
             std::all_of(host.begin() + colon + 1, host.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-          return problem(lineno, "a port in a URL pattern: ignored");
+          return problem(lineno, "a port in a URL pattern");
         }
         path = "https://" + encode_unsafe(host) + url_path(rest, false);
       } else if (line[0] == '/') {
@@ -705,7 +705,7 @@ bool AssetRules::parse_headers(std::string_view text, bool strict, std::vector<P
       if (line.compare(0, 2, "! ") != 0) return problem(lineno, "expected \"Name: value\" or \"! Name\"");
       std::string name = lower(trim(line.substr(2)));
       if (!http_token(name)) return bad_http(lineno, "\"" + name.substr(0, 100) + "\" is not a header name");
-      if (framing_header(name)) return problem(lineno, name + " is set by the server: ignored");
+      if (framing_header(name)) return problem(lineno, name + " is set by the server");
       cur.unset.push_back(std::move(name));
       return true;
     }
@@ -717,7 +717,7 @@ bool AssetRules::parse_headers(std::string_view text, bool strict, std::vector<P
     if (!open) return problem(lineno, "a header before any path");
     if (!http_token(name)) return bad_http(lineno, "\"" + name.substr(0, 100) + "\" is not a header name");
     if (has_control(value, true)) return bad_http(lineno, "the value of " + name + " has a control character");
-    if (framing_header(name)) return problem(lineno, name + " is set by the server: ignored");
+    if (framing_header(name)) return problem(lineno, name + " is set by the server");
     auto same = std::find_if(cur.set.begin(), cur.set.end(),
                              [&](const std::pair<std::string, std::string> &h) { return h.first == name; });
     if (same != cur.set.end()) {
