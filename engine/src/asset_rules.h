@@ -44,15 +44,16 @@ size_t kmp_rfind(std::string_view text, size_t lo, size_t hi, const KmpPiece &pi
 class RulePattern {
  public:
   // false with *why set for a pattern that never matches on Cloudflare
-  // (its RegExp does not compile): more than one splat, a placeholder name
-  // used twice or one that starts another (":a" and ":ab").
+  // (its RegExp does not compile: more than one splat, a placeholder name
+  // used twice or one before another it starts, ":a" then ":ab"), one
+  // whose host placeholder Cloudflare would let span labels, one of more
+  // than 64 placeholders.
   bool compile(std::string_view source, std::string *why);
   // host: the request's host name (lower case, no port); path: its path as
   // the URL parser gives it (still percent-encoded). captures: one value
   // per name(), in order.
   bool match(std::string_view host, std::string_view path, std::vector<std::string> *captures) const;
   const std::vector<std::string> &names() const { return names_; }
-  bool dynamic() const { return !names_.empty(); }
 
  private:
   struct Token {
