@@ -22,6 +22,8 @@ use Dispatch::Admin;
 use Digest::MD5 qw(md5_hex);
 use MIME::Base64 qw(encode_base64 decode_base64);
 use JSON::PP ();
+use POSIX ();
+use Time::HiRes qw(time);
 use IO::Socket::INET;
 
 my $JSONC = JSON::PP->new->canonical->utf8;
@@ -299,6 +301,36 @@ my ($upload_jwt, $completion_jwt);
         'stored as given, defaults filled in';
 }
 
+# --- _redirects and _headers (wrangler sends their text in the config): kept as
+# given, lines that are not rules told in messages, headers that are not HTTP refused
+{
+    my %one = ('/i.html' => { %{ file("<p>") }, type => 'text/html' });
+    my $s = envelope_ok(session('shop', 'rules', manifest_of(%one)), 'a session');
+    my $r = envelope_ok(bucket($s->{jwt}, [ [ $one{'/i.html'}{hash}, '<p>', 'text/html' ] ]), 'its bucket');
+    my $jwt = $r->{jwt};
+    envelope_error(deploy('shop', 'rules', assets => { jwt => $jwt, config => { _headers => "/*\n  X(Y): 1\n" } }), 400,
+                   'a _headers name that is not an HTTP token', qr/_headers line 2/);
+    envelope_error(deploy('shop', 'rules', assets => { jwt => $jwt, config => { _headers => "/*\n  X-Y: a\x01b\n" } }), 400,
+                   'a _headers value with a control character');
+    envelope_error(deploy('shop', 'rules', assets => { jwt => $jwt, config => { _redirects => ['/a /b'] } }), 400,
+                   '_redirects that is not a string');
+    is $t->redis('EXISTS', 'dispatch:{shop}:script:rules'), 0, 'none of them stored a script';
+    my $redirects = "/t/shop/rules/old /new 301\n/bad\n/x /y 399\n";
+    my $headers = "/t/*\n  X-Rule: yes\n  Content-Length: 1\n";
+    my $up = deploy('shop', 'rules', assets => { jwt => $jwt, config => { _redirects => $redirects, _headers => $headers } });
+    envelope_ok($up, 'an upload with both files');
+    is_deeply [ map { $_->{message} } @{ $up->{json}{messages} || [] } ],
+        [ '_redirects line 2: expected 2 or 3 whitespace-separated tokens, got 1 (skipped)',
+          '_redirects line 3: valid statuses are 200, 301, 302 (the default), 303, 307 and 308 (skipped)',
+          '_headers line 3: content-length is set by the server (skipped)' ],
+        'its messages tell each line skipped';
+    my $config = assets_field('shop', 'rules')->{config};
+    is_deeply [ $config->{_redirects}, $config->{_headers} ], [ $redirects, $headers ], 'the texts are stored as given';
+    my $g = $t->request(GET => '/t/shop/rules/old?q=1');
+    is join(' ', $g->{status}, $g->{headers}{location} // '-', $g->{headers}{'x-rule'} // '-'), '301 /new?q=1 yes',
+        'and served: the redirect, with the header block';
+}
+
 # --- keep_assets keeps them; an upload without assets drops them
 {
     my %one = ('/k.txt' => { %{ file("keep me") }, type => 'text/plain' });
@@ -355,6 +387,29 @@ my ($upload_jwt, $completion_jwt);
     is_deeply [ grep { /doomed/ } @{ $t->redis('KEYS', 'dispatch:{shop}:*') } ], [], 'no key of it is left (assets, index, sessions)';
 }
 
+# --- a rename that fails midway (Redis reaches maxmemory while copying the
+# assets): it answers an error, the old namespace stays whole, nothing of the
+# copy stays under the new name
+{
+    envelope_ok(api($t, POST => '', json => { name => 'full' }), 'namespace full');
+    my %two = ('/1.bin' => { %{ file('1' x (3 << 20)) }, type => 'application/octet-stream' },
+               '/2.bin' => { %{ file('2' x (3 << 20)) }, type => 'application/octet-stream' });
+    full_deploy('full', 'app', \%two);
+    # what Redis holds once the buckets' query buffers are given back
+    # (it shrinks an idle client's buffer after 2 s)
+    Time::HiRes::sleep(3);
+    my ($used) = ($t->redis('INFO', 'memory') // '') =~ /used_memory:(\d+)/;
+    $t->redis('CONFIG', 'SET', 'maxmemory', $used + (1 << 20));
+    my $r = api($t, PUT => '/full', json => { name => 'moved' });
+    $t->redis('CONFIG', 'SET', 'maxmemory', 0);
+    envelope_error($r, 503, 'the rename fails');
+    is_deeply [ map { $t->redis('HSTRLEN', "dispatch:{full}:asset:app:$two{$_}{hash}", 'body') } sort keys %two ],
+        [ 3 << 20, 3 << 20 ], 'the old namespace keeps its files';
+    is $t->redis('EXISTS', 'dispatch:{full}:script:app'), 1, 'and its script';
+    is_deeply [ sort @{ $t->redis('KEYS', 'dispatch:{moved}:*') || [] } ], [], 'nothing is left under the new name';
+    is $t->redis('SISMEMBER', 'dispatch:namespaces', 'moved'), 0, 'which is not listed';
+}
+
 # --- a rename moves the assets; a namespace delete deletes them
 {
     my %one = ('/r.txt' => { %{ file("renamed") }, type => 'text/plain' });
@@ -399,6 +454,47 @@ $t->stop;
     is_deeply $sb->{buckets}, [[ $h ]], 'which goes alone in its bucket';
     my $rb = envelope_ok(bucket($sb->{jwt}, [ [ $h, $big, 'application/octet-stream' ] ]), 'its bucket (34 MiB of base64) under 40m');
     is $t->redis('HSTRLEN', "dispatch:{lo}:asset:app:$h" =~ s/app/big/r, 'body'), 26214400, 'stores all 26,214,400 bytes';
+    $t->stop;
+}
+
+# --- a deploy with keep_assets racing one with new assets: the second's
+# cleanup deletes the files only the first version named; the keep_assets
+# deploy, which read the `assets` field before it, must not write that old
+# manifest back (it would name deleted files). Its top level runs ~1.5 s
+# (the scratch isolate), the other deploy goes through the other worker
+# meanwhile.
+{
+    local $t = admin_server(http => q{ dispatch_startup_cpu_limit 30s; });
+    envelope_ok(api($t, POST => '', json => { name => 'race' }), 'namespace race');
+    my %v1 = ('/one.txt' => { %{ file("one\n") }, type => 'text/plain' });
+    my %v2 = ('/two.txt' => { %{ file("two\n") }, type => 'text/plain' });
+    full_deploy('race', 'app', \%v1);
+    my $s = envelope_ok(session('race', 'app', manifest_of(%v2)), 'a session for the next version');
+    my $b = envelope_ok(bucket($s->{jwt}, [ [ $v2{'/two.txt'}{hash}, "two\n", 'text/plain' ] ]), 'its bucket');
+    my $slow = "let x = 0; for (let i = 0; i < 1.5e9; i++) x = (x + i) | 0;\n"
+             . "export default { fetch() { return new Response(String(x)); } };\n";
+    my $report = $t->prefix . "/keep-deploy";
+    my $t0 = time;
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        my $r = curl_upload($t, 'race', 'app',
+            metadata => { main_module => 'worker.js', keep_assets => JSON::PP::true,
+                          bindings => [{ type => 'assets', name => 'ASSETS' }] },
+            files    => [[ 'worker.js', 'worker.js', 'application/javascript+module', $slow ]]);
+        write_file($report, sprintf("%d %.3f", $r->{status}, time - $t0));
+        POSIX::_exit(0);
+    }
+    Time::HiRes::sleep(0.5);
+    envelope_ok(deploy('race', 'app', assets => { jwt => $b->{jwt}, config => {} }), 'a deploy with new assets meanwhile');
+    my $new_done = time - $t0;
+    waitpid $pid, 0;
+    my ($status, $keep_done) = split ' ', (eval { local (@ARGV, $/) = ($report); <> } // '0 0');
+    is $status, 200, 'the keep_assets deploy succeeds';
+    cmp_ok $keep_done, '>', $new_done, 'and ends after the other (they raced)';
+    my $m = assets_field('race', 'app')->{manifest};
+    is_deeply [ sort keys %$m ], ['/two.txt'], 'the manifest stored is the newer version\'s';
+    is_deeply [ grep { !$t->redis('EXISTS', "dispatch:{race}:asset:app:$m->{$_}{hash}") } sort keys %$m ], [],
+        'and names no deleted file';
     $t->stop;
 }
 

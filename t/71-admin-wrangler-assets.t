@@ -7,7 +7,8 @@
 # manifest in the script's hash and each file's bytes under its hash; a
 # second deploy with one file changed uploads that file only and removes the
 # key of the one it replaced; 250 files go as three concurrent buckets; a
-# project without `main` deploys its assets alone.
+# project without `main` deploys its assets alone; a `_redirects` and a
+# `_headers` in the assets directory are honoured.
 use strict;
 use warnings;
 use Test::More;
@@ -105,6 +106,31 @@ sub asset_keys { return [ sort @{ $t->redis('KEYS', 'dispatch:{sites}:asset:site
     is_deeply [ sort keys %{ $a && $a->{manifest} || {} } ], ['/404.html', '/index.html'], 'its manifest is stored';
     is $a && $a->{config}{not_found_handling}, '404-page', 'with the config wrangler sent';
     is $t->redis('HGET', 'dispatch:{sites}:script:static', 'code'), '', 'and no code';
+}
+
+# --- _redirects and _headers in the assets directory: wrangler sends their
+# text in the config (not as files), and they are honoured (paths under
+# /t/sites/rules/, where this server dispatches the script)
+{
+    my $rules = "$dir/rules";
+    write_file("$rules/wrangler.toml", qq{name = "rules"\ncompatibility_date = "2025-01-01"\n}
+                                       . qq{assets = { directory = "./public" }\n});
+    write_file("$rules/public/t/sites/rules/page.html", "<p>page</p>\n");
+    write_file("$rules/public/_redirects", "/t/sites/rules/old  /t/sites/rules/page  301\n/t/sites/rules/go/*  https://example.com/:splat\n");
+    write_file("$rules/public/_headers", "/t/sites/rules/*\n  X-Rules: on\n  ! Cache-Control\n");
+    my ($rc, $out) = wrangler_against($WRANGLER, $t, $rules, 'deploy', '--dispatch-namespace', 'sites');
+    is $rc, 0, 'wrangler deploy of a project with _redirects and _headers succeeds' or diag $out;
+    my $v = $t->redis('HGET', 'dispatch:{sites}:script:rules', 'assets');
+    my $a = defined $v ? eval { JSON::PP->new->decode($v) } : undef;
+    is_deeply [ sort keys %{ $a && $a->{manifest} || {} } ], ['/t/sites/rules/page.html'], 'they are not uploaded as files';
+    my $r = $t->request(GET => '/t/sites/rules/old');
+    is join(' ', $r->{status}, $r->{headers}{location} // '-'), '301 /t/sites/rules/page', 'a _redirects rule redirects';
+    $r = $t->request(GET => '/t/sites/rules/go/a/b?x=1');
+    is $r->{headers}{location}, 'https://example.com/a/b?x=1', 'a splat rule to another host';
+    $r = $t->request(GET => '/t/sites/rules/page');
+    is join(' ', $r->{status}, $r->{content}), "200 <p>page</p>\n", 'the page is served';
+    is join(' ', $r->{headers}{'x-rules'} // '-', $r->{headers}{'cache-control'} // '-'), 'on -',
+        'with what _headers sets and without what it detaches';
 }
 
 $t->stop;

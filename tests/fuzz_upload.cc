@@ -14,6 +14,7 @@
 
 #include <jansson.h>
 
+#include "asset_rules.h"
 #include "asset_upload.h"
 #include "upload.h"
 
@@ -76,6 +77,35 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     std::string config;
     dispatch::normalize_asset_config(j, &config, &err);
     json_decref(j);
+  }
+  // as _redirects and _headers: whatever they hold, a Location and a
+  // header value carry no control byte, a header name is a token
+  {
+    dispatch::AssetRules rules;
+    std::vector<dispatch::AssetRules::Problem> problems;
+    std::string refusal;
+    rules.parse_redirects(body, false, &problems);
+    rules.parse_headers(body, false, &problems, &refusal);
+    std::string first(body.substr(0, std::min(body.find('\n'), size_t(300))));
+    auto control = [](const std::string &s, bool tab_ok) {
+      for (char c : s) {
+        unsigned char u = static_cast<unsigned char>(c);
+        if ((u < 0x20 && !(tab_ok && u == '\t')) || u == 0x7f) return true;
+      }
+      return false;
+    };
+    for (const std::string &path : {"/" + first, first, std::string("/a/b.c")}) {
+      dispatch::AssetRules::Redirect r = rules.redirect("https://h.example", "h.example", path, "?q");
+      if (control(r.location, false) || control(r.rewrite, false)) __builtin_trap();
+      dispatch::AssetRules::HeaderList list = {{"etag", "\"x\""}};
+      rules.apply_headers("h.example", path, &list);
+      for (const auto &h : list) {
+        if (h.first.empty() || control(h.first, false) || h.first.find(':') != std::string::npos ||
+            control(h.second, true)) {
+          __builtin_trap();
+        }
+      }
+    }
   }
   // as a token: one that parses names a session id of 32 hex digits and a
   // 256-bit secret

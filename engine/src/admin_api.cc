@@ -97,6 +97,13 @@ std::string sha256_hex(const std::vector<std::string> &parts) {
   return hex(md, len);
 }
 
+std::string sha1_hex(const std::string &s) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (EVP_Digest(s.data(), s.size(), md, &len, EVP_sha1(), nullptr) != 1) return "";
+  return hex(md, len);
+}
+
 std::string uuid() {
   unsigned char b[16];
   if (RAND_bytes(b, sizeof(b)) != 1) {
@@ -432,7 +439,11 @@ void AdminCall::ok(json_t *result, json_t *result_info, int status) {
   JsonPtr env = own(json_object());
   json_object_set_new(env.get(), "success", json_true());
   json_object_set_new(env.get(), "errors", json_array());
-  json_object_set_new(env.get(), "messages", json_array());
+  json_t *messages = json_array();
+  for (const std::string &m : messages_) {
+    json_array_append_new(messages, json_pack("{s:i,s:s%}", "code", 10000, "message", m.data(), m.size()));
+  }
+  json_object_set_new(env.get(), "messages", messages);
   json_object_set_new(env.get(), "result", result ? result : json_null());
   if (result_info) json_object_set_new(env.get(), "result_info", result_info);
   answer_raw(status, "application/json", dump(env.get()));
@@ -485,7 +496,7 @@ void AdminCall::redis(std::vector<std::vector<std::string>> cmds, Next next) {
       // An error inside a transaction aborts it: EXEC answers an error.
       for (const RedisValue &v : batch->replies) {
         if (v.is_error() && v.str.compare(0, 9, "EXECABORT") == 0) {
-          self->fail(503, kCodeStore, "the store refused the change: " + v.str);
+          self->refused(v.str);
           return;
         }
       }
@@ -501,6 +512,21 @@ void AdminCall::redis(std::vector<std::vector<std::string>> cmds, Next next) {
         }
         batch->next(batch->replies);
       });
+    });
+  }
+}
+
+void AdminCall::refused(const std::string &why) {
+  std::string message = "the store refused the change: " + why;
+  if (undo_.empty()) return fail(503, kCodeStore, message);
+  // answered once the undo is done (or failed: it was worth a try)
+  auto left = std::make_shared<size_t>(undo_.size());
+  auto self = shared_from_this();
+  std::vector<std::vector<std::string>> undo;
+  undo.swap(undo_);
+  for (const auto &cmd : undo) {
+    engine_.redis().command(cmd, [self, left, message](const redisReply *, const std::string &) {
+      if (--*left == 0) self->fail(503, kCodeStore, message);
     });
   }
 }
@@ -808,7 +834,9 @@ void AdminCall::namespace_rename() {
       return self->fail(409, kCodeConflict, "the namespace \"" + to + "\" already exists");
     }
     // The assets first (the scripts that name them move after), then the
-    // old namespace's asset keys and sessions go with it.
+    // old namespace's asset keys and sessions go with it. Refused before
+    // the new namespace is stored, what was copied goes again.
+    self->undo_ = {{"SREM", kNamespacesKey, to}};
     self->assets_copy(from, to, names, [self, from, to, rec, names] {
     self->assets_deletes(from, names, [self, from, to, rec, names](
                                           std::vector<std::vector<std::string>> &old_assets) {
@@ -846,18 +874,22 @@ void AdminCall::namespace_rename() {
       // The KV name stays taken: a namespace made later under it gets one
       // of its own (fresh_kv_name; those, with a uuid, are never made twice).
       if (kv.find('/') == std::string::npos) cmds.push_back({"SET", kv_held_key(kv), to});
-      // Then the old namespace goes, in a transaction of its own hash tag.
-      cmds.push_back({"MULTI"});
-      cmds.push_back({"DEL", record_key(from), scripts_key(from)});
-      for (const auto &n : names) cmds.push_back({"DEL", ScriptStore::script_key(from, n)});
-      cmds.insert(cmds.end(), old_assets.begin(), old_assets.end());
-      cmds.push_back({"EXEC"});
-      cmds.push_back({"SREM", kNamespacesKey, from});
-      cmds.push_back({"HGETALL", record_key(to)});
-      cmds.push_back({"SCARD", scripts_key(to)});
-      self->redis(cmds, [self, to, published](Replies &w) {
-        size_t n = w.size();
-        self->changed(published, namespace_object(to, w[n - 2].as_hash(), w[n - 1].integer));
+      // Then, once the new one is stored (what was copied stays), the old
+      // namespace goes, in a transaction of its own hash tag.
+      std::vector<std::vector<std::string>> old = {{"MULTI"},
+                                                   {"DEL", record_key(from), scripts_key(from)}};
+      for (const auto &n : names) old.push_back({"DEL", ScriptStore::script_key(from, n)});
+      old.insert(old.end(), old_assets.begin(), old_assets.end());
+      old.push_back({"EXEC"});
+      old.push_back({"SREM", kNamespacesKey, from});
+      old.push_back({"HGETALL", record_key(to)});
+      old.push_back({"SCARD", scripts_key(to)});
+      self->redis(cmds, [self, to, published, old](Replies &) {
+        self->undo_.clear();
+        self->redis(old, [self, to, published](Replies &w) {
+          size_t n = w.size();
+          self->changed(published, namespace_object(to, w[n - 2].as_hash(), w[n - 1].integer));
+        });
       });
     });
     });
@@ -1108,6 +1140,7 @@ void AdminCall::script_upload(bool content_only) {
     return fail(400, kCodeValidation, err);
   }
   std::string().swap(request_body_);  // parsed: the copy is no longer needed
+  messages_ = upload->assets_warnings;
   if (!upload->has_assets || content_only) {
     return script_upload_checked(content_only, upload, "", "");
   }
@@ -1160,15 +1193,28 @@ void AdminCall::script_upload(bool content_only) {
   });
 }
 
+// The script's hash written anew, with the `assets` it had kept: only when
+// that field is still what the upload read (ARGV[1], its SHA-1), else 0
+// and nothing written. A deploy that read the old field before a
+// concurrent one replaced it (and that one's cleanup deleted the files
+// only the old manifest named) never writes the old manifest back.
+static const char kKeptAssets[] =
+    "local a = redis.call('HGET', KEYS[1], 'assets')\n"
+    "if a == false then a = '' end\n"
+    "if redis.sha1hex(a) ~= ARGV[1] then return 0 end\n"
+    "redis.call('DEL', KEYS[1])\n"
+    "for i = 2, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end\n"
+    "return 1\n";
+
 void AdminCall::script_upload_checked(bool content_only, std::shared_ptr<Upload> upload,
-                                      std::string assets_field, std::string sid) {
+                                      std::string assets_field, std::string sid, int attempt) {
   auto self = shared_from_this();
   std::string key = ScriptStore::script_key(ns_, name_);
   redis({{"EXISTS", key},
          {"HMGET", key, "created_on", "metadata", "assets"},
          {"HGET", record_key(ns_), "kv_namespace"},
          {"GET", kv_held_key(ns_)}},
-        [self, upload, content_only, key, assets_field, sid](Replies &r) {
+        [self, upload, content_only, key, assets_field, sid, attempt](Replies &r) {
     bool exists = r[0].integer != 0;
     if (content_only && !exists) {
       return self->fail(404, kCodeNotFound, "the script \"" + self->name_ +
@@ -1178,14 +1224,14 @@ void AdminCall::script_upload_checked(bool content_only, std::shared_ptr<Upload>
     std::string created_on;
     std::string old_metadata;
     std::string assets = assets_field;
+    // PUT .../content changes the code alone; keep_assets keeps them too
+    bool kept = content_only || (!upload->has_assets && upload->keep_assets);
     if (r[1].elements.size() == 3) {
       created_on = r[1].elements[0].str;
       old_metadata = r[1].elements[1].str;
-      // PUT .../content changes the code alone; keep_assets keeps them too
-      if (content_only || (!upload->has_assets && upload->keep_assets)) {
-        assets = r[1].elements[2].str;
-      }
+      if (kept) assets = r[1].elements[2].str;
     }
+    std::string given_metadata = upload->metadata;  // as uploaded, for another attempt
     std::string kv = r[2].type == REDIS_REPLY_STRING && !r[2].str.empty()
                          ? r[2].str : fresh_kv_name(self->ns_, r[3]);
     JsonPtr old_meta = parse_metadata(old_metadata);
@@ -1276,16 +1322,22 @@ void AdminCall::script_upload_checked(bool content_only, std::shared_ptr<Upload>
         {"etag", etag}, {"created_on", created_on.empty() ? now : created_on},
         {"modified_on", now}, {"format", upload->format}};
     if (!assets.empty()) fields["has_assets"] = "1";
-    std::vector<std::vector<std::string>> cmds = {{"SADD", kNamespacesKey, self->ns_},
-                                                  {"MULTI"},
-                                                  {"DEL", key},
-                                                  hset,
-                                                  {"SADD", scripts_key(self->ns_), self->name_},
+    std::vector<std::vector<std::string>> cmds = {{"SADD", kNamespacesKey, self->ns_}, {"MULTI"}};
+    if (kept) {
+      std::vector<std::string> guarded = {"EVAL", kKeptAssets, "1", key, sha1_hex(assets)};
+      guarded.insert(guarded.end(), hset.begin() + 2, hset.end());
+      cmds.push_back(std::move(guarded));
+    } else {
+      cmds.push_back({"DEL", key});
+      cmds.push_back(hset);
+    }
+    std::vector<std::vector<std::string>> rest = {{"SADD", scripts_key(self->ns_), self->name_},
                                                   {"HSETNX", rec, "namespace_id", uuid()},
                                                   {"HSETNX", rec, "namespace_name", self->ns_},
                                                   {"HSETNX", rec, "created_on", now},
                                                   {"HSETNX", rec, "kv_namespace", kv},
                                                   {"HSET", rec, "modified_on", now}};
+    cmds.insert(cmds.end(), rest.begin(), rest.end());
     std::string live = asset_live_key(self->ns_, self->name_);
     if (!sid.empty()) {
       // the manifest's hashes become the live set (what the cleanup keeps)
@@ -1294,11 +1346,25 @@ void AdminCall::script_upload_checked(bool content_only, std::shared_ptr<Upload>
       cmds.push_back({"SUNIONSTORE", live, hashes});
       cmds.push_back({"DEL", session_key(self->ns_, sid), pending_key(self->ns_, sid), hashes});
       cmds.push_back({"SREM", script_sessions_key(self->ns_, self->name_), sid});
-    } else if (assets.empty()) {
-      cmds.push_back({"DEL", live});
+    } else if (assets.empty() && !kept) {
+      cmds.push_back({"DEL", live});  // (kept: no assets had no live set either)
     }
     cmds.push_back({"EXEC"});
-    self->redis(cmds, [self, fields, upload](Replies &) {
+    self->redis(cmds, [self, fields, upload, kept, content_only, assets_field, sid, attempt,
+                       given_metadata](Replies &w) {
+      const RedisValue &exec = w.back();
+      if (kept && !exec.elements.empty() && exec.elements[0].is_error()) {
+        return self->fail(503, kCodeStore, "the store refused: " + exec.elements[0].str);
+      }
+      if (kept && !exec.elements.empty() && exec.elements[0].integer == 0) {
+        // a concurrent deploy changed the assets meanwhile: keep those
+        if (attempt >= 3) {
+          return self->fail(409, kCodeValidation, "the script's assets changed during the upload "
+                                                  "(concurrent deploys): try again");
+        }
+        upload->metadata = given_metadata;
+        return self->script_upload_checked(content_only, upload, assets_field, sid, attempt + 1);
+      }
       // then the assets no version uses any more go
       self->assets_cleanup(self->name_, [self, fields, upload] {
         JsonPtr meta = parse_metadata(upload->metadata);
@@ -1889,6 +1955,10 @@ void AdminCall::assets_copy(const std::string &from, const std::string &to,
       for (const auto &h : r[i].elements) keys->emplace_back(names[i], h.str);
     }
     if (keys->empty() && lives.empty()) return next();
+    for (size_t i = 0; i < names.size(); i++) {
+      self->undo_.push_back({"DEL", asset_live_key(to, names[i]), asset_index_key(to, names[i])});
+    }
+    for (const auto &k : *keys) self->undo_.push_back({"DEL", asset_key(to, k.first, k.second)});
     size_t skip = lives.size();
     std::vector<std::vector<std::string>> lens = std::move(lives);
     for (const auto &k : *keys) lens.push_back({"HSTRLEN", asset_key(from, k.first, k.second), "body"});
@@ -1923,7 +1993,12 @@ void AdminCall::assets_copy(const std::string &from, const std::string &to,
             puts.push_back({"SADD", asset_index_key(to, k.first), k.second});
           }
           if (puts.empty()) return (*step)(end);
-          self->redis(puts, [step, end](Replies &) { (*step)(end); });
+          self->redis(puts, [self, step, end](Replies &p) {
+            for (const RedisValue &v : p) {
+              if (v.is_error()) return self->refused(v.str);  // (out of memory)
+            }
+            (*step)(end);
+          });
         });
       };
       (*step)(0);

@@ -87,6 +87,8 @@ class AdminCall : public std::enable_shared_from_this<AdminCall> {
   // next gets every reply in order, or the call answers 503 when Redis
   // failed.
   void redis(std::vector<std::vector<std::string>> cmds, Next next);
+  // 503 for a change Redis refused (nothing of it made): undo_ goes first.
+  void refused(const std::string &why);
   // After a stored change: PUBLISH each NS/NAME, bump the generation, then
   // answer 200 with result (owned).
   void changed(const std::vector<std::string> &ns_names, json_t *result);
@@ -130,8 +132,10 @@ class AdminCall : public std::enable_shared_from_this<AdminCall> {
   // (in bounded batches), then next.
   void assets_copy(const std::string &from, const std::string &to,
                    const std::vector<std::string> &names, std::function<void()> next);
+  // attempt: how many times a concurrent deploy changed the assets this
+  // one keeps between its read and its write (it reads them again).
   void script_upload_checked(bool content_only, std::shared_ptr<Upload> upload,
-                             std::string assets_field, std::string sid);
+                             std::string assets_field, std::string sid, int attempt = 0);
 
   // Reads the script (every field but code and modules), then fn with its
   // fields and parsed metadata; 404 when it does not exist.
@@ -152,6 +156,10 @@ class AdminCall : public std::enable_shared_from_this<AdminCall> {
   std::map<std::string, std::string> query_;
   std::string content_type_in_;
   std::string request_body_;
+  std::vector<std::string> messages_;  // a success's "messages" (lines of _redirects skipped)
+  // Sent (best effort) when Redis refuses a change before it is made: what
+  // a rename copied ahead of its transaction.
+  std::vector<std::vector<std::string>> undo_;
   std::string ns_;
   std::string name_;
   std::string bearer_;

@@ -1,5 +1,6 @@
 #include "asset_manifest.h"
 
+#include "asset_rules.h"
 #include "asset_upload.h"
 
 #include <jansson.h>
@@ -26,44 +27,15 @@ std::string cut(const std::string &s, size_t n) { return s.substr(0, s.size() > 
 // literal. Matched greedily, each literal piece found with a KMP table
 // built once: a rule costs time linear in the path, whatever the tenant
 // wrote (a naive search of "*a*a*a…b" over a long path of a's is quadratic).
-struct GlobPiece {
-  std::string text;
-  std::vector<size_t> fail;
-};
-
-std::vector<size_t> kmp_table(const std::string &p) {
-  std::vector<size_t> fail(p.size(), 0);
-  for (size_t i = 1, k = 0; i < p.size(); i++) {
-    while (k > 0 && p[i] != p[k]) k = fail[k - 1];
-    if (p[i] == p[k]) k++;
-    fail[i] = k;
-  }
-  return fail;
-}
-
-size_t kmp_find(std::string_view text, size_t from, const GlobPiece &piece) {
-  const std::string &p = piece.text;
-  if (p.empty()) return from;
-  for (size_t i = from, k = 0; i < text.size(); i++) {
-    while (k > 0 && text[i] != p[k]) k = piece.fail[k - 1];
-    if (text[i] == p[k]) k++;
-    if (k == p.size()) return i + 1 - k;
-  }
-  return std::string_view::npos;
-}
-
 bool glob_match(std::string_view rule, std::string_view path) {
   // Split once per call: rules are at most 100 bytes and there are at most
   // 100; only requests of scripts with rules get here.
-  std::vector<GlobPiece> pieces;
+  std::vector<KmpPiece> pieces;
   size_t start = 0;
   while (true) {
     size_t star = rule.find('*', start);
-    GlobPiece piece;
-    piece.text = std::string(rule.substr(start, star == std::string_view::npos ? std::string_view::npos
-                                                                                : star - start));
-    piece.fail = kmp_table(piece.text);
-    pieces.push_back(std::move(piece));
+    pieces.push_back(kmp_piece(rule.substr(start, star == std::string_view::npos ? std::string_view::npos
+                                                                                 : star - start)));
     if (star == std::string_view::npos) break;
     start = star + 1;
   }
@@ -207,16 +179,14 @@ std::string asset_decode_path(std::string_view path) {
   return out;
 }
 
-std::string asset_encode_path(std::string_view path) {
+std::string asset_percent_encode(std::string_view s, bool (*keep)(unsigned char)) {
   static const char hex[] = "0123456789ABCDEF";
   std::string out;
-  out.reserve(path.size());
-  for (char ch : path) {
+  out.reserve(s.size());
+  for (char ch : s) {
     unsigned char c = static_cast<unsigned char>(ch);
-    bool keep = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                strchr("-_.!~*'()/", c) != nullptr;
-    if (keep && c != 0) {
-      out.push_back(char(c));
+    if (keep(c)) {
+      out.push_back(ch);
     } else {
       out.push_back('%');
       out.push_back(hex[c >> 4]);
@@ -224,6 +194,13 @@ std::string asset_encode_path(std::string_view path) {
     }
   }
   return out;
+}
+
+std::string asset_encode_path(std::string_view path) {
+  return asset_percent_encode(path, [](unsigned char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+           (c != 0 && strchr("-_.!~*'()/", c) != nullptr);
+  });
 }
 
 void asset_split_url(std::string_view url, std::string *path, std::string *search) {
@@ -394,6 +371,22 @@ std::shared_ptr<const AssetManifest> AssetManifest::parse(std::string_view json,
     *err = "assets run_worker_first is a boolean or an array of rules";
     return nullptr;
   }
+
+  // _redirects and _headers as the management API took them: a line that
+  // is not a rule was told then and is skipped now.
+  std::vector<AssetRules::Problem> problems;
+  std::string refusal;
+  json_t *redirects = json_object_get(config, "_redirects");
+  json_t *headers = json_object_get(config, "_headers");
+  if (json_is_string(redirects)) {
+    m->rules_.parse_redirects({json_string_value(redirects), json_string_length(redirects)},
+                              m->html_ == HtmlHandling::kNone, &problems);
+  }
+  if (json_is_string(headers)) {
+    m->rules_.parse_headers({json_string_value(headers), json_string_length(headers)}, false,
+                            &problems, &refusal);
+  }
+  m->bytes_ += m->rules_.bytes();
 
   // Whether a browser's navigation that matches nothing gets
   // not_found_handling rather than the worker: by compatibility date, or

@@ -17,6 +17,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "asset_rules.h"
+
 namespace dispatch {
 
 class AssetManifest {
@@ -69,6 +71,8 @@ class AssetManifest {
   // asset still gets not_found_handling, not the worker (compatibility
   // date 2025-04-01 on, or assets_navigation_prefers_asset_serving).
   bool navigation_prefers_assets() const { return navigation_prefers_assets_; }
+  // _redirects and _headers (README "Static assets").
+  const AssetRules &rules() const { return rules_; }
   size_t bytes() const { return bytes_; }
 
  private:
@@ -88,6 +92,7 @@ class AssetManifest {
   std::vector<std::string> user_rules_;
   bool navigation_prefers_assets_ = false;
   size_t longest_ = 0;  // the longest path in the manifest
+  AssetRules rules_;
   size_t bytes_ = 0;  // what it holds, roughly (the script cache counts it)
 };
 
@@ -95,6 +100,8 @@ class AssetManifest {
 // segment that is not valid UTF-8 once decoded stays as it was), then makes
 // runs of '/' one: the path a manifest is searched with.
 std::string asset_decode_path(std::string_view path);
+// s with each byte keep refuses as %XX.
+std::string asset_percent_encode(std::string_view s, bool (*keep)(unsigned char));
 // encodeURIComponent of each segment: the form a redirect's Location takes
 // and a request's path is compared with.
 std::string asset_encode_path(std::string_view path);

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "asset_manifest.h"
+#include "asset_rules.h"
 #include "asset_store.h"
 #include "engine.h"
 #include "request_scope.h"
@@ -38,8 +39,15 @@ bool request_header(const RequestScope &scope, std::string_view name, std::strin
   }
 }
 
+// _headers of the request: its rules and what they match.
+struct Custom {
+  const AssetRules *rules = nullptr;
+  std::string host, path;
+};
+
 // The response's status and headers, in the block the host reads.
-void set_head(RequestScope &scope, int status, std::initializer_list<Field> headers) {
+template <typename Fields>
+void write_head(RequestScope &scope, int status, const Fields &headers) {
   scope.status = status;
   scope.status_text.clear();
   std::string &block = scope.response_header_block;
@@ -62,15 +70,48 @@ void set_head(RequestScope &scope, int status, std::initializer_list<Field> head
   }
 }
 
-void answer(Engine &engine, RequestScope &scope, int status, std::initializer_list<Field> headers = {}) {
-  set_head(scope, status, headers);
+// The head, with what the script's _headers says for the request.
+void set_head(RequestScope &scope, int status, std::initializer_list<Field> headers,
+              const Custom &custom) {
+  if (custom.rules == nullptr || !custom.rules->has_headers()) {
+    write_head(scope, status, headers);
+    return;
+  }
+  AssetRules::HeaderList list;
+  for (const Field &h : headers) {
+    if (!h.first.empty()) list.emplace_back(std::string(h.first), std::string(h.second));
+  }
+  custom.rules->apply_headers(custom.host, custom.path, &list);
+  std::vector<Field> fields(list.begin(), list.end());
+  write_head(scope, status, fields);
+}
+
+void answer(Engine &engine, RequestScope &scope, const Custom &custom, int status,
+            std::initializer_list<Field> headers = {}) {
+  set_head(scope, status, headers, custom);
   scope.response_body.clear();
   engine.respond(scope, DISPATCH_OUTCOME_OK);
 }
 
+// The origin ("scheme://host[:port]", lower case) and host name (no port)
+// of a request's URL.
+void url_origin(std::string_view url, std::string *origin, std::string *host) {
+  size_t scheme = url.find("://");
+  if (scheme == std::string_view::npos) return;
+  size_t end = url.find_first_of("/?#", scheme + 3);
+  origin->assign(url.substr(0, end));
+  for (char &c : *origin) {
+    if (c >= 'A' && c <= 'Z') c = char(c + 32);
+  }
+  host->assign(*origin, scheme + 3, std::string::npos);
+  size_t colon = host->rfind(':');
+  if (colon != std::string::npos && host->find(']', colon) == std::string::npos) host->resize(colon);
+}
+
 // The answer for an asset whose content is at hand.
-void answer_content(Engine &engine, RequestScope &scope, const std::string &hash, int status,
-                    const std::string &path, const std::shared_ptr<const AssetContent> &held) {
+void answer_content(Engine &engine, RequestScope &scope, const Custom &custom, const std::string &hash,
+                    int status, const std::string &path,
+                    const std::shared_ptr<const AssetContent> &held) {
   const AssetContent &content = *held;
   char etag[40];
   size_t etag_len = size_t(snprintf(etag, sizeof etag, "\"%s\"", hash.c_str()));
@@ -86,10 +127,10 @@ void answer_content(Engine &engine, RequestScope &scope, const std::string &hash
       (if_none_match == tag ||
        (if_none_match.size() == tag.size() + 2 && if_none_match.compare(0, 2, "W/") == 0 &&
         if_none_match.substr(2) == tag))) {
-    answer(engine, scope, 304, {{"etag", tag}, {"content-type", type}, cache_control});
+    answer(engine, scope, custom, 304, {{"etag", tag}, {"content-type", type}, cache_control});
     return;
   }
-  set_head(scope, status, {{"etag", tag}, {"content-type", type}, cache_control});
+  set_head(scope, status, {{"etag", tag}, {"content-type", type}, cache_control}, custom);
   // A HEAD from the host: nginx sends the head only, with the length of
   // this body; a dispatched one reaches its caller without a body.
   scope.response_body.clear();
@@ -108,51 +149,79 @@ bool serve_assets(Engine &engine, RequestScope &scope, const std::shared_ptr<con
     // A worker, or an empty one, answers (or fails) as ever; env.ASSETS of
     // a script with no files is 404.
     if (!scope.assets_only) return false;
-    answer(engine, scope, 404);
+    answer(engine, scope, Custom(), 404);
     return true;
   }
   std::string path, search;
   asset_split_url(scope.head.url(), &path, &search);
-  std::string decoded = asset_decode_path(path);
+  const AssetRules &rules = m->rules();
+  Custom custom;
+  std::string origin;
+  if (rules.has_headers() || rules.has_redirects()) {
+    custom.rules = &rules;
+    custom.path = path;
+    url_origin(scope.head.url(), &origin, &custom.host);
+  }
+  // _redirects, before the asset lookup wherever the asset server gets
+  // the request: true when it answered; a 200 rule rewrites the path the
+  // asset is looked up with.
+  std::string served = path;
+  bool rewritten = false;
+  auto redirected = [&]() {
+    if (!rules.has_redirects()) return false;
+    AssetRules::Redirect r = rules.redirect(origin, custom.host, path, search);
+    if (r.status == 200) {
+      served = r.rewrite;
+      rewritten = true;
+    } else if (r.status != 0) {
+      answer(engine, scope, custom, r.status, {{"location", r.location}});
+      return true;
+    }
+    return false;
+  };
   Intent intent;
   if (worker) {
     // run_worker_first as rules: "!/…" ones first, as Cloudflare's router.
-    bool rules = m->has_static_routing();
-    if (rules && m->matches_asset_rule(path)) {
-      intent = m->resolve(decoded);
-    } else if ((rules && m->matches_worker_rule(path)) || m->run_worker_first()) {
+    bool static_routing = m->has_static_routing();
+    if (static_routing && m->matches_asset_rule(path)) {
+      if (redirected()) return true;
+      intent = m->resolve(asset_decode_path(served));
+    } else if ((static_routing && m->matches_worker_rule(path)) || m->run_worker_first()) {
       return false;
     } else {
+      if (redirected()) return true;
       // Without rules, not_found_handling does not keep a miss from the
       // worker, except for a browser's navigation when the script's
-      // compatibility says so.
+      // compatibility says so. A path a 200 rule rewrote is the assets'
+      // (404 when it names none).
       std::string_view mode;
-      bool with_not_found = rules || (m->navigation_prefers_assets() &&
-                                      request_header(scope, "sec-fetch-mode", &mode) &&
-                                      mode == "navigate");
-      intent = m->resolve(decoded, with_not_found);
-      if (intent.kind == Intent::Kind::kNone) return false;
+      bool with_not_found = static_routing || (m->navigation_prefers_assets() &&
+                                               request_header(scope, "sec-fetch-mode", &mode) &&
+                                               mode == "navigate");
+      intent = m->resolve(asset_decode_path(served), with_not_found);
+      if (intent.kind == Intent::Kind::kNone && !rewritten) return false;
     }
   } else {
-    intent = m->resolve(decoded);
+    if (redirected()) return true;
+    intent = m->resolve(asset_decode_path(served));
   }
 
   if (intent.kind == Intent::Kind::kNone) {
-    answer(engine, scope, 404);
+    answer(engine, scope, custom, 404);
     return true;
   }
   std::string_view method = scope.head.method();
   if (method != "GET" && method != "HEAD") {
-    answer(engine, scope, 405);
+    answer(engine, scope, custom, 405);
     return true;
   }
   if (intent.kind == Intent::Kind::kRedirect) {
-    answer(engine, scope, 307, {{"location", asset_encode_path(intent.location) + search}});
+    answer(engine, scope, custom, 307, {{"location", asset_encode_path(intent.location) + search}});
     return true;
   }
-  std::string encoded = asset_encode_path(decoded);
-  if (encoded != path) {
-    answer(engine, scope, 307, {{"location", encoded + search}});
+  std::string encoded = asset_encode_path(asset_decode_path(served));
+  if (encoded != served) {
+    answer(engine, scope, custom, 307, {{"location", encoded + search}});
     return true;
   }
 
@@ -160,19 +229,19 @@ bool serve_assets(Engine &engine, RequestScope &scope, const std::shared_ptr<con
   int status = intent.status;
   if (auto content = engine.assets().cached(script->ns, script->name, script->created_on,
                                             entry->key_hi, entry->key_lo)) {
-    answer_content(engine, scope, entry->hash, status, *entry->path, content);
+    answer_content(engine, scope, custom, entry->hash, status, *entry->path, content);
     return true;
   }
   uint64_t id = scope.id;
   Engine *e = &engine;
   // script is held by the callback: entry stays valid.
   engine.assets().get(script->ns, script->name, script->created_on, entry->hash, entry->key_hi,
-                      entry->key_lo, [e, id, status, entry, script](std::shared_ptr<const AssetContent> content,
+                      entry->key_lo, [e, id, status, entry, script, custom](std::shared_ptr<const AssetContent> content,
                                                      const std::string &error) {
     RequestScope *s = e->find(id);
     if (s == nullptr || s->responded()) return;
     if (content) {
-      answer_content(*e, *s, entry->hash, status, *entry->path, content);
+      answer_content(*e, *s, custom, entry->hash, status, *entry->path, content);
     } else if (!error.empty()) {
       e->log(*s, DISPATCH_LOG_ERR, "cannot read asset " + *entry->path + ": " + error);
       e->respond(*s, DISPATCH_OUTCOME_STORE_UNAVAILABLE);

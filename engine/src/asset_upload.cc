@@ -1,5 +1,6 @@
 #include "asset_upload.h"
 
+#include "asset_rules.h"
 #include "upload.h"
 
 #include <jansson.h>
@@ -21,6 +22,7 @@ using JsonPtr = std::unique_ptr<json_t, void (*)(json_t *)>;
 
 constexpr size_t kMaxRunWorkerFirstRules = 100;  // wrangler's MAX_ROUTES_RULES
 constexpr size_t kMaxRunWorkerFirstRule = 100;   // and MAX_ROUTES_RULE_LENGTH
+constexpr size_t kMaxAssetWarnings = 20;         // lines of _redirects/_headers told
 const char kCompletionLabel[] = "dispatch assets completion";
 
 bool control_free(std::string_view s) {
@@ -217,7 +219,8 @@ std::vector<std::vector<std::string>> asset_buckets(const AssetUploadManifest &m
   return buckets;
 }
 
-bool normalize_asset_config(const json_t *config, std::string *out, std::string *err) {
+bool normalize_asset_config(const json_t *config, std::string *out, std::string *err,
+                            std::vector<std::string> *warnings) {
   if (config != nullptr && !json_is_null(config) && !json_is_object(config)) {
     *err = "metadata.assets.config must be an object";
     return false;
@@ -274,6 +277,31 @@ bool normalize_asset_config(const json_t *config, std::string *out, std::string 
     *err = "metadata.assets.config.run_worker_first must be a boolean or an array of 1-100 "
            "rules";
     return false;
+  }
+  for (const char *field : {"_redirects", "_headers"}) {
+    json_t *v = config ? json_object_get(config, field) : nullptr;
+    if (v == nullptr || json_is_null(v)) continue;
+    std::string name = std::string("metadata.assets.config.") + field;
+    if (!json_is_string(v)) {
+      *err = name + " must be a string (the file's text)";
+      return false;
+    }
+    std::string_view text(json_string_value(v), json_string_length(v));
+    AssetRules rules;
+    std::vector<AssetRules::Problem> problems;
+    std::string refusal;
+    bool redirects = field[1] == 'r';
+    if (!(redirects ? rules.parse_redirects(text, html == "none", &problems)
+                    : rules.parse_headers(text, true, &problems, &refusal))) {
+      *err = name + ": " + (refusal.empty() && !problems.empty() ? problems.back().message : refusal);
+      return false;
+    }
+    for (const AssetRules::Problem &p : problems) {
+      if (warnings == nullptr || warnings->size() >= kMaxAssetWarnings) break;
+      warnings->push_back(std::string(field) + (p.line ? " line " + std::to_string(p.line) : "") +
+                          ": " + p.message + " (skipped)");
+    }
+    if (!text.empty()) json_object_set(o.get(), field, v);
   }
   char *s = json_dumps(o.get(), JSON_COMPACT);
   if (s == nullptr) {

@@ -62,9 +62,12 @@ std::vector<std::vector<std::string>> asset_buckets(const AssetUploadManifest &m
                                                     const std::vector<std::string> &missing);
 
 // metadata.assets.config, normalized: html_handling, not_found_handling,
-// run_worker_first with their defaults (null or absent: the defaults).
-// Keys this platform does not serve (_redirects, _headers) are dropped.
-bool normalize_asset_config(const json_t *config, std::string *out, std::string *err);
+// run_worker_first with their defaults (null or absent: the defaults), and
+// the text of _redirects and _headers (kept as given when not empty; a
+// header that is not valid HTTP refuses them, a line that is not a rule is
+// told in *warnings and skipped when the script loads).
+bool normalize_asset_config(const json_t *config, std::string *out, std::string *err,
+                            std::vector<std::string> *warnings = nullptr);
 
 enum class AssetTokenUse { kUpload, kCompletion };
 

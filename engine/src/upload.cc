@@ -430,7 +430,8 @@ bool parse_upload(std::string_view content_type, std::string_view body, size_t m
       *err = "metadata.assets must be {\"jwt\": COMPLETION_TOKEN, \"config\": {...}}";
       return false;
     }
-    if (!normalize_asset_config(json_object_get(a, "config"), &out->assets_config, err)) {
+    if (!normalize_asset_config(json_object_get(a, "config"), &out->assets_config, err,
+                                &out->assets_warnings)) {
       return false;
     }
     out->has_assets = true;

@@ -65,6 +65,8 @@ struct Upload {
   bool has_assets = false;
   std::string assets_jwt;
   std::string assets_config;  // normalized JSON
+  // lines of its _redirects / _headers that are not rules (skipped)
+  std::vector<std::string> assets_warnings;
   bool keep_assets = false;
   size_t size() const;
 };
