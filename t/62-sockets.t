@@ -15,6 +15,7 @@ use Test::More;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Dispatch::Test;
+use JSON::PP;
 use Time::HiRes qw(time sleep);
 no strict 'refs';
 
@@ -198,5 +199,200 @@ like $c->{'startTls needs secureTransport starttls'}, qr/^threw TypeError: The `
     'startTls() without secureTransport starttls is a TypeError';
 is $c->{'secureTransport defaults to off'}, 'off', 'secureTransport: off by default';
 like $c->{'Socket cannot be constructed'}, qr/^threw TypeError: Illegal constructor/, 'new Socket() is a TypeError';
+
+# ---- refusals: where, what, when ----
+
+$c = checks('refusals', q{
+    let topLevel = 'connected';
+    try { connect(REDIS); } catch (e) { topLevel = `threw ${e.name}: ${e.message}`; }
+    const failure = (p) => p.then(() => 'settled', (e) => `rejected ${e.name}: ${e.message}`);
+    export default { fetch() { return results({
+      'connect() at the top level': () => topLevel,
+      'an address dispatch_fetch_allow does not open': () => failure(connect({ hostname: '127.0.0.2', port: REDIS.port }).opened),
+      'its closed rejects too': () => failure(connect({ hostname: '127.0.0.2', port: REDIS.port }).closed),
+      'port 25': () => failure(connect({ hostname: '127.0.0.1', port: 25 }).opened),
+      'an empty hostname': () => connect({ hostname: '', port: 80 }),
+      'a hostname with a space': () => connect('a b:80'),
+      'a hostname of 300 characters': () => connect({ hostname: 'a'.repeat(300), port: 80 }),
+      'a hostname of 16 MiB': () => connect({ hostname: 'a'.repeat(1 << 24), port: 80 }),
+      'port 0': () => connect({ hostname: '127.0.0.1', port: 0 }),
+      'a port that is not a number': () => connect('127.0.0.1:http'),
+      'an unknown secureTransport': () => connect(REDIS, { secureTransport: 'maybe' }),
+      'options that are not an object': () => connect(REDIS, 5),
+      'no arguments': () => connect(),
+      'a getter that throws': () => connect({ get hostname() { throw new RangeError('mine'); }, port: 1 }),
+      'replaced prototypes do not reach the socket': async () => {
+        Object.defineProperty(Object.prototype, 'secureTransport', { get() { throw new Error('read'); }, configurable: true });
+        Promise.prototype.then = function () { throw new Error('then'); };
+        ReadableStream.prototype.getReader = function () { throw new Error('getReader'); };
+        const socket = connect(REDIS);
+        return socket.secureTransport;
+      },
+    }); } };
+});
+is $c->{'connect() at the top level'},
+    'threw Error: Disallowed operation called within global scope. Asynchronous I/O (ex: fetch() or connect()), setting a timeout, and generating random values are not allowed within global scope. To fix this error, perform this operation within a handler.',
+    'connect() at the top level is an Error, as on Workers';
+like $c->{'an address dispatch_fetch_allow does not open'}, qr/^rejected Error: connect\(\): 127\.0\.0\.2 is a loopback address/,
+    'an address the egress policy refuses: opened rejects, naming it';
+like $c->{'its closed rejects too'}, qr/^rejected Error: connect\(\): 127\.0\.0\.2/, 'and closed rejects';
+like $c->{'port 25'}, qr/^rejected Error: connect\(\): port 25 is not allowed/, 'port 25 is refused';
+for my $bad ('an empty hostname', 'a hostname with a space', 'a hostname of 300 characters', 'a hostname of 16 MiB') {
+    is $c->{$bad}, 'threw TypeError: Specified address is empty string, contains unsupported characters or is too long.',
+        "$bad: TypeError";
+}
+like $c->{'port 0'}, qr/^threw TypeError: /, 'port 0: TypeError';
+is $c->{'a port that is not a number'}, 'threw TypeError: Specified address could not be parsed.', 'a port that is not a number: TypeError';
+is $c->{'an unknown secureTransport'}, 'threw TypeError: Unsupported value in secureTransport socket option: maybe',
+    'an unknown secureTransport: TypeError';
+like $c->{'options that are not an object'}, qr/^threw TypeError: /, 'options that are not an object: TypeError';
+like $c->{'no arguments'}, qr/^threw TypeError: /, 'connect() without arguments: TypeError';
+is $c->{'a getter that throws'}, 'threw RangeError: mine', "the address's getter's exception goes through";
+is $c->{'replaced prototypes do not reach the socket'}, 'off', 'a tenant replacing prototypes does not reach connect()';
+
+# ---- the request's connections and subrequests ----
+
+$c = checks('slots', q{
+    const later = (ms, v) => new Promise((r) => setTimeout(() => r(v), ms));
+    export default { fetch() { return results({
+      'the seventh socket waits for a free one': async () => {
+        const sockets = [];
+        for (let i = 0; i < 7; i++) sockets.push(connect(REDIS));
+        await Promise.all(sockets.slice(0, 6).map((s) => s.opened));
+        const before = await Promise.race([sockets[6].opened.then(() => 'opened'), later(300, 'waiting')]);
+        sockets[0].close();
+        const after = await Promise.race([sockets[6].opened.then(() => 'opened'), later(3000, 'still waiting')]);
+        for (const s of sockets) s.close();
+        return [before, after];
+      },
+      'a socket and fetch() share the six': async () => {
+        const sockets = [];
+        for (let i = 0; i < 6; i++) sockets.push(connect(REDIS));
+        await Promise.all(sockets.map((s) => s.opened));
+        const response = fetch(`http://127.0.0.1:${REDIS.port}/`).then(() => 'answered', () => 'failed');
+        const before = await Promise.race([response, later(300, 'waiting')]);
+        for (const s of sockets) s.close();
+        return before;
+      },
+    }); } };
+});
+is_deeply $c->{'the seventh socket waits for a free one'}, ['waiting', 'opened'],
+    'six sockets at once: the seventh opens when one closes';
+is $c->{'a socket and fetch() share the six'}, 'waiting', 'six sockets: a fetch() waits too';
+
+$c = checks('limit', q{
+    export default { fetch() { return results({
+      'the fourth connect() is over dispatch_subrequest_limit 3': () => {
+        const made = [];
+        try {
+          for (let i = 0; i < 4; i++) made.push(connect(REDIS));
+        } finally {
+          for (const s of made) s.close();
+        }
+      },
+    }); } };
+}, path => '/limit3/limit');
+like $c->{'the fourth connect() is over dispatch_subrequest_limit 3'}, qr/^threw Error: Too many subrequests: this request has made 3/,
+    'each connect() is a subrequest';
+
+$c = checks('loop', q{
+    export default { fetch() { return results({
+      'connect() in a loop stops at the subrequest limit': () => {
+        let n = 0;
+        try {
+          for (;;) { connect(REDIS); n++; }
+        } catch (e) {
+          return [n, e.message.slice(0, 20)];
+        }
+      },
+    }); } };
+});
+is_deeply $c->{'connect() in a loop stops at the subrequest limit'}, [100, 'Too many subrequests'],
+    'connect() in a loop: 100, then an Error';
+
+# ---- a socket's life ends with its request's ----
+
+# The Redis clients by name, as the harness's Redis lists them.
+sub client_named {
+    my ($name) = @_;
+    my $list = $t->redis('CLIENT', 'LIST');
+    return scalar grep { /\bname=\Q$name\E\b/ } split /\n/, $list;
+}
+sub gone_within {
+    my ($name, $seconds) = @_;
+    my $until = time + $seconds;
+    while (time < $until) {
+        return 1 unless client_named($name);
+        sleep 0.05;
+    }
+    return 0;
+}
+# A socket that names itself and then blocks (BLPOP a key nobody fills).
+my $HOLD = q{
+    async function held(name) {
+      const socket = connect(REDIS);
+      const writer = socket.writable.getWriter();
+      const reader = socket.readable.getReader();
+      await writer.write(command('CLIENT', 'SETNAME', name));
+      await readBytes(reader, 5);
+      await writer.write(command('BLPOP', 'sockets:never', '0'));
+      return { socket, reader };
+    }
+};
+
+script('ends', $HOLD . q{
+    export default { async fetch() {
+      await held('sockets-ends');
+      return new Response('held');
+    } };
+});
+is $t->get('/t/ends')->{content}, 'held', 'a script leaves a socket open when it answers';
+ok gone_within('sockets-ends', 5), 'the socket closes when its request ends';
+
+script('waits', $HOLD . q{
+    export default { async fetch(request, env, ctx) {
+      const { socket } = await held('sockets-waits');
+      ctx.waitUntil(new Promise((r) => setTimeout(r, 1500)).then(() => socket.close()));
+      return new Response('held');
+    } };
+});
+is $t->get('/t/waits')->{content}, 'held', 'a socket in ctx.waitUntil()';
+sleep 0.5;
+is client_named('sockets-waits'), 1, 'it stays open while the waitUntil work goes on';
+ok gone_within('sockets-waits', 5), 'and closes with it';
+
+script('abort', $HOLD . q{
+    export default { async fetch() {
+      const { reader } = await held('sockets-abort');
+      await reader.read();  // never: BLPOP 0 blocks
+      return new Response('never');
+    } };
+});
+my $r = $t->request('GET', '/t/abort', timeout => 1);
+is $r->{status}, 599, 'the client gives up on a request that waits on its socket';
+ok gone_within('sockets-abort', 5), 'the client going away closes the socket';
+
+# ---- a peer that floods, a script that never reads ----
+
+$t->redis('SET', 'sockets:flood', 'z' x (48 << 20));
+script('flood', q{
+    export default { async fetch() {
+      const socket = connect(REDIS);
+      const writer = socket.writable.getWriter();
+      await writer.write(command('GET', 'sockets:flood'));
+      await new Promise((r) => setTimeout(r, 1500));  // not reading
+      const { value } = await socket.readable.getReader().read();
+      socket.close();
+      return new Response(String(value.length > 0));
+    } };
+});
+my ($worker) = $t->worker_pids;
+my $before = $t->rss_kb($worker);
+is $t->get('/t/flood')->{content}, 'true', 'a script that does not read a 48 MiB reply for 1.5 s';
+my $grew = $t->rss_kb($worker) - $before;
+cmp_ok $grew, '<', 16 << 10, "the worker did not read it ahead (RSS grew $grew KiB)";
+$t->redis('DEL', 'sockets:flood');
+
+is scalar($t->error_log_alerts), 0, 'no alerts in the error log' or diag join "\n", $t->error_log_alerts;
 
 done_testing;

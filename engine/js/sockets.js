@@ -308,12 +308,10 @@ function connect(address, options = undefined) {
     id = native.socketConnect(target.host, target.port, secureTransport === 'on');
   }
   const state = socketState(id, target.host, target.port, secureTransport, allowHalfOpen);
+  state.failure = failure;
   socketStreams(state);
   state.opened = socketOpened(state, undefined);
-  if (failure !== null) {
-    state.failure = failure;
-    socketFinish(state, failure);
-  }
+  if (failure !== null) socketFinish(state, failure);
   return new Socket(INTERNAL, state);
 }
 
