@@ -101,8 +101,8 @@ function socketState(id, host, port, secureTransport, allowHalfOpen) {
 }
 
 // The socket ends: the engine's connection goes, the streams stop, closed
-// settles (rejected with error, if any).
-function socketFinish(state, error) {
+// settles (rejected with error, if any) unless the caller settles it later.
+function socketFinish(state, error, settleLater = false) {
   if (state.done) return;
   state.done = true;
   if (state.id !== 0 && !state.detached) native.socketClose(state.id);
@@ -119,6 +119,7 @@ function socketFinish(state, error) {
       else streamMarkHandled(rsCancel(readable, undefined));
     }
   }
+  if (settleLater) return;
   if (error !== undefined) state.closed.reject(error);
   else state.closed.resolve(undefined);
 }
@@ -283,9 +284,14 @@ class Socket {
     // its queue before the handshake); the plain socket then ends.
     native.socketStartTls(state.id, sni);
     state.detached = true;
-    socketFinish(state, undefined);
+    socketFinish(state, undefined, true);
     socketStreams(next);
     next.opened = socketOpened(next, state.opened);
+    // The plain socket's closed resolves once the TLS one is up (or could
+    // not be): as on workerd, after the upgraded socket's writer is ready
+    // (postgres.js waits for that order).
+    const plainClosed = () => state.closed.resolve(undefined);
+    streamMarkHandled(SocketPromiseThen(next.opened, plainClosed, plainClosed));
     return new Socket(INTERNAL, next);
   }
 
