@@ -393,6 +393,34 @@ my $grew = $t->rss_kb($worker) - $before;
 cmp_ok $grew, '<', 16 << 10, "the worker did not read it ahead (RSS grew $grew KiB)";
 $t->redis('DEL', 'sockets:flood');
 
+# ---- a socket's buffers count against the isolate's memory ----
+
+my $small = Dispatch::Test->new(
+    http => q{
+    dispatch_fetch_allow 127.0.0.1/32;
+    dispatch_memory_limit 16m;
+    dispatch_subrequest_limit 1000;},
+    server => q{ location ~ ^/t/(?<script>[^/]*) { dispatch tenants $script; } },
+);
+$small->put_script('tenants', 'budget', $PRELUDE . q{
+    export default { fetch() {
+      const sockets = [];
+      try {
+        for (;;) sockets.push(connect(REDIS));
+      } catch (e) {
+        return Response.json([sockets.length, e.name, e.message.slice(0, 40)]);
+      } finally {
+        for (const s of sockets) s.close();
+      }
+    } };
+});
+for my $round (1, 2) {
+    my $got = eval { JSON::PP::decode_json($small->get('/t/budget')->{content}) } || [];
+    ok $got->[0] > 10 && $got->[0] < 80, "dispatch_memory_limit 16m bounds the sockets of a request (round $round: $got->[0])";
+    is_deeply [ @$got[1, 2] ], ['RangeError', "connect(): a socket's buffers (208 KiB) "], '... with a RangeError';
+}
+$small->stop;
+
 is scalar($t->error_log_alerts), 0, 'no alerts in the error log' or diag join "\n", $t->error_log_alerts;
 
 done_testing;

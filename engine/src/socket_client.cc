@@ -6,10 +6,6 @@
 
 namespace dispatch {
 
-namespace {
-constexpr size_t kReadPiece = 16384;
-}  // namespace
-
 SocketStream::SocketStream(OutboundPool &pool, const EgressPolicy &policy,
                            const FetchLimits &limits, std::string host, int port, bool tls,
                            Events events, std::string owner)

@@ -62,6 +62,7 @@ class SocketStream : public ConnectionUser {
   bool drained() const { return state_ == State::kFailed || state_ == State::kClosed; }
 
   static constexpr size_t kReadHighWater = 64u << 10;
+  static constexpr size_t kReadPiece = 16u << 10;  // one read from the peer
   static constexpr size_t kSendHighWater = 64u << 10;
 
  private:

@@ -15,6 +15,7 @@
 #include "body_streams.h"
 #include "fetch_client.h"
 #include "host.h"
+#include "memory_budget.h"
 #include "socket_client.h"
 
 namespace dispatch {
@@ -26,6 +27,17 @@ struct FetchCall {
   uint64_t owner = 0;  // the request's id
   std::unique_ptr<FetchExchange> exchange;
   std::unique_ptr<SocketStream> socket;  // instead of exchange
+  // What a socket's buffers may hold, charged to its isolate's budget
+  // while it exists (the isolate outlives its request's calls).
+  MemoryBudget *budget = nullptr;
+  size_t charged = 0;
+  FetchCall() = default;
+  FetchCall(const FetchCall &) = delete;
+  FetchCall &operator=(const FetchCall &) = delete;
+  ~FetchCall() {
+    socket.reset();
+    if (budget != nullptr) budget->refund(charged);
+  }
   bool started = false;
   // The script's promises waiting on it, as io operations (request id, op).
   std::pair<uint64_t, uint64_t> head_wait{0, 0};

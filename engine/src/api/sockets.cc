@@ -14,6 +14,10 @@ namespace {
 constexpr size_t kMaxPiece = 256u << 10;   // one read hands the script at most this
 constexpr size_t kMaxWrite = 64u << 10;    // one write (sockets.js cuts bigger chunks)
 constexpr size_t kMaxHostname = 255;
+// The most a socket's native buffers hold: what is read ahead (and the
+// piece that went past the mark), what waits to be sent and one write.
+constexpr size_t kSocketCharge = SocketStream::kReadHighWater + SocketStream::kReadPiece +
+                                 SocketStream::kSendHighWater + kMaxWrite;
 
 void throw_type_error(v8::Isolate *isolate, const std::string &msg) {
   isolate->ThrowException(v8::Exception::TypeError(v8_str(isolate, msg)));
@@ -170,9 +174,17 @@ void on_socket_connect(const v8::FunctionCallbackInfo<v8::Value> &info) {
     return;
   }
   if (!subrequest_allowed(isolate, *scope)) return;
+  if (!self->budget().charge_collecting(kSocketCharge)) {
+    isolate->ThrowException(v8::Exception::RangeError(v8_str(isolate,
+        "connect(): a socket's buffers (" + std::to_string(kSocketCharge >> 10) +
+        " KiB) do not fit in what is left of dispatch_memory_limit")));
+    return;
+  }
   scope->subrequests++;
   uint64_t id = engine.next_fetch_id();
   auto call = std::make_unique<FetchCall>();
+  call->budget = &self->budget();
+  call->charged = kSocketCharge;
   call->owner = scope->id;
   SocketStream::Events events;
   events.opened = [&engine, id] {
