@@ -216,6 +216,10 @@ $c = checks('refusals', q{
       'a hostname of 300 characters': () => connect({ hostname: 'a'.repeat(300), port: 80 }),
       'a hostname of 16 MiB': () => connect({ hostname: 'a'.repeat(1 << 24), port: 80 }),
       'port 0': () => connect({ hostname: '127.0.0.1', port: 0 }),
+      'port 65536': () => connect({ hostname: '127.0.0.1', port: 65536 }),
+      'port -1': () => connect({ hostname: '127.0.0.1', port: -1 }),
+      'port 1.5': () => connect({ hostname: '127.0.0.1', port: 1.5 }),
+      'port 99999 in a string': () => connect('127.0.0.1:99999'),
       'a port that is not a number': () => connect('127.0.0.1:http'),
       'an unknown secureTransport': () => connect(REDIS, { secureTransport: 'maybe' }),
       'options that are not an object': () => connect(REDIS, 5),
@@ -242,6 +246,10 @@ for my $bad ('an empty hostname', 'a hostname with a space', 'a hostname of 300 
         "$bad: TypeError";
 }
 like $c->{'port 0'}, qr/^threw TypeError: /, 'port 0: TypeError';
+for my $bad ('port 65536', 'port -1', 'port 1.5') {
+    is $c->{$bad}, 'threw TypeError: connect(): the port must be an integer from 1 to 65535', "$bad: TypeError";
+}
+is $c->{'port 99999 in a string'}, 'threw TypeError: Specified address could not be parsed.', 'a port past 65535 in a string: TypeError';
 is $c->{'a port that is not a number'}, 'threw TypeError: Specified address could not be parsed.', 'a port that is not a number: TypeError';
 is $c->{'an unknown secureTransport'}, 'threw TypeError: Unsupported value in secureTransport socket option: maybe',
     'an unknown secureTransport: TypeError';

@@ -25,7 +25,11 @@ function socketAddress(address) {
   let port;
   if (isObject(address)) {
     host = toDOMString(address.hostname);
-    port = toUnsignedShort(address.port);
+    const number = +address.port;
+    if (!NumberIsInteger(number) || number < 0 || number > 65535) {
+      throw new TypeError('connect(): the port must be an integer from 1 to 65535');
+    }
+    port = number;
     if (StringPrototypeIndexOf(host, ':') !== -1 && StringPrototypeSlice(host, 0, 1) !== '[') host = `[${host}]`;
   } else {
     const text = toDOMString(address);
