@@ -16,12 +16,14 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Dispatch::Test;
 use JSON::PP;
+use IO::Socket::INET;
 use Time::HiRes qw(time sleep);
 no strict 'refs';
 
 my $t = Dispatch::Test->new(
     http => q{
     dispatch_fetch_allow 127.0.0.1/32;
+    dispatch_fetch_send_timeout 1s;
     dispatch_subrequest_limit 100;},
     server => q{
         location ~ ^/t/(?<script>[^/]*) { dispatch tenants $script; }
@@ -400,6 +402,43 @@ is $t->get('/t/flood')->{content}, 'true', 'a script that does not read a 48 MiB
 my $grew = $t->rss_kb($worker) - $before;
 cmp_ok $grew, '<', 16 << 10, "the worker did not read it ahead (RSS grew $grew KiB)";
 $t->redis('DEL', 'sockets:flood');
+
+# ---- a peer that never reads: the writes wait, then the socket fails ----
+
+my $deaf = IO::Socket::INET->new(Listen => 5, LocalAddr => '127.0.0.1', LocalPort => 0, ReuseAddr => 1)
+    or die "listen: $!";    # never accepted: the kernel's queue takes what it can, then nothing
+my $DEAF = $deaf->sockport;
+$c = checks('deaf', qq{ const DEAF = $DEAF; } . q{
+    export default { fetch() { return results({
+      'writes wait for the peer, then the send timeout fails the socket': async () => {
+        const socket = connect({ hostname: '127.0.0.1', port: DEAF });
+        const writer = socket.writable.getWriter();
+        const chunk = new Uint8Array(1 << 20);
+        let written = 0;
+        let error;
+        const started = Date.now();
+        try {
+          for (;;) {
+            await writer.write(chunk);
+            written += chunk.length;
+            if (written > (256 << 20)) break;
+          }
+        } catch (e) {
+          error = `${e.name}: ${e.message}`;
+        }
+        const closed = await socket.closed.then(() => 'resolved', (e) => 'rejected');
+        return { bounded: written < (64 << 20), error, closed, waited: Date.now() - started >= 1000 };
+      },
+    }); } };
+});
+my $deafness = $c->{'writes wait for the peer, then the send timeout fails the socket'};
+is ref $deafness, 'HASH', 'a socket to a peer that never reads' or diag explain $c;
+ok $deafness->{bounded}, 'the writes wait: what the script got to write is what the kernel took, not all of it';
+like $deafness->{error}, qr/^Error: the peer did not take what the socket wrote within dispatch_fetch_send_timeout/,
+    'a write then rejects after dispatch_fetch_send_timeout (1s)';
+is $deafness->{closed}, 'rejected', 'and closed rejects';
+ok $deafness->{waited}, 'not before a second went by';
+close $deaf;
 
 # ---- a socket's buffers count against the isolate's memory ----
 
