@@ -213,6 +213,8 @@ $c = checks('refusals', q{
       'an address dispatch_fetch_allow does not open': () => failure(connect({ hostname: '127.0.0.2', port: REDIS.port }).opened),
       'its closed rejects too': () => failure(connect({ hostname: '127.0.0.2', port: REDIS.port }).closed),
       'port 25': () => failure(connect({ hostname: '127.0.0.1', port: 25 }).opened),
+      'an IPv6 address in brackets': () => failure(connect(`[::1]:${REDIS.port}`).opened),
+      'an IPv6 address as hostname': () => failure(connect({ hostname: '::1', port: REDIS.port }).opened),
       'an empty hostname': () => connect({ hostname: '', port: 80 }),
       'a hostname with a space': () => connect('a b:80'),
       'a hostname of 300 characters': () => connect({ hostname: 'a'.repeat(300), port: 80 }),
@@ -243,6 +245,8 @@ like $c->{'an address dispatch_fetch_allow does not open'}, qr/^rejected Error: 
     'an address the egress policy refuses: opened rejects, naming it';
 like $c->{'its closed rejects too'}, qr/^rejected Error: connect\(\): 127\.0\.0\.2/, 'and closed rejects';
 like $c->{'port 25'}, qr/^rejected Error: connect\(\): port 25 is not allowed/, 'port 25 is refused';
+like $c->{'an IPv6 address in brackets'}, qr/^rejected Error: connect\(\): ::1 is a loopback address/, '"[::1]:port": judged as ::1';
+like $c->{'an IPv6 address as hostname'}, qr/^rejected Error: connect\(\): ::1 is a loopback address/, '{ hostname: "::1" }: judged as ::1';
 for my $bad ('an empty hostname', 'a hostname with a space', 'a hostname of 300 characters', 'a hostname of 16 MiB') {
     is $c->{$bad}, 'threw TypeError: Specified address is empty string, contains unsupported characters or is too long.',
         "$bad: TypeError";
@@ -402,6 +406,28 @@ is $t->get('/t/flood')->{content}, 'true', 'a script that does not read a 48 MiB
 my $grew = $t->rss_kb($worker) - $before;
 cmp_ok $grew, '<', 16 << 10, "the worker did not read it ahead (RSS grew $grew KiB)";
 $t->redis('DEL', 'sockets:flood');
+
+# ---- a socket kept past its request ----
+
+script('kept', q{
+    let kept = null;
+    export default { async fetch() {
+      if (kept === null) {
+        kept = connect(REDIS);
+        await kept.opened;
+        return new Response('kept');
+      }
+      try {
+        await kept.writable.getWriter().write(command('PING'));
+        return new Response('written');
+      } catch (e) {
+        return new Response(`${e.name}: ${e.message}`);
+      }
+    } };
+});
+is $t->get('/t/kept')->{content}, 'kept', 'a script keeps a socket in a global';
+is $t->get('/t/kept')->{content}, 'TypeError: This socket belongs to a request that has ended.',
+    'the next request cannot use it: its request ended, and the socket with it';
 
 # ---- a peer that never reads: the writes wait, then the socket fails ----
 
