@@ -129,10 +129,17 @@ function socketFinish(state, error, settleLater = false) {
 }
 
 // The peer's end of data: without allowHalfOpen the socket closes with it
-// (as workerd's), else once its writable side has closed too.
+// (as workerd's: its writable side closes once what it holds is sent),
+// else once its writable side has closed too.
 function socketReadEnded(state) {
   state.readEnded = true;
-  if (!state.allowHalfOpen || state.writeEnded) socketFinish(state, undefined);
+  if (state.allowHalfOpen && !state.writeEnded) return;
+  const writable = writableRecordOf(state.writable);
+  if (!state.writeEnded && writable.state === 'writable' && !wsCloseQueuedOrInFlight(writable)) {
+    streamReact(wsClose(writable, true), () => socketFinish(state, undefined), (error) => socketFinish(state, error));
+    return;
+  }
+  socketFinish(state, undefined);
 }
 
 function socketRead(state) {
