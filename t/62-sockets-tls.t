@@ -32,16 +32,29 @@ Dispatch::Test::_write_file("$P/starttls.js", <<'JS');
 const net = require('net');
 const tls = require('tls');
 const fs = require('fs');
+const { Duplex } = require('stream');
 const [port, cert, key] = process.argv.slice(2);
 const server = net.createServer((plain) => {
-  let text = '';
+  let got = Buffer.alloc(0);
   const onData = (data) => {
-    text += data.toString('latin1');
-    if (!text.endsWith('\r\n')) return;
-    if (text !== 'STARTTLS\r\n') { plain.end(`NO ${text}`); return; }
+    got = Buffer.concat([got, data]);
+    const eol = got.indexOf('\r\n');
+    if (eol < 0) return;
+    const line = got.subarray(0, eol).toString('latin1');
+    if (line !== 'STARTTLS' && line !== 'STARTTLS QUIET') { plain.end(`NO ${line}\r\n`); return; }
     plain.removeListener('data', onData);
-    plain.write('GO\r\n');
-    const secure = new tls.TLSSocket(plain, { isServer: true, cert: fs.readFileSync(cert), key: fs.readFileSync(key) });
+    if (line === 'STARTTLS') plain.write('GO\r\n');
+    // TLS over what follows the line (a client that did not wait sent its hello with it)
+    // (fed once the TLS socket reads it: what is pushed before is not seen)
+    const pipe = new Duplex({ read() {}, write(chunk, encoding, done) { plain.write(chunk, done); } });
+    const secure = new tls.TLSSocket(pipe, { isServer: true, cert: fs.readFileSync(cert), key: fs.readFileSync(key) });
+    plain.pause();
+    setImmediate(() => {
+      pipe.push(got.subarray(eol + 2));
+      plain.on('data', (d) => pipe.push(d));
+      plain.on('end', () => pipe.push(null));
+      plain.resume();
+    });
     secure.on('data', (d) => secure.write(`ECHO:${d.toString('latin1')}`));
     secure.on('error', () => plain.destroy());
   };
@@ -142,6 +155,18 @@ my $c = $t->run_checks('tenants', 'tls', $PRELUDE . q{
         secure.close();
         return out;
       },
+      'starttls: a write still queued in the plain stream goes first': async () => {
+        const socket = connect({ hostname: '127.0.0.1', port: STARTTLS }, { secureTransport: 'starttls' });
+        const writer = socket.writable.getWriter();
+        const written = writer.write(enc.encode('STARTTLS QUIET\r\n'));  // not awaited
+        writer.releaseLock();
+        const secure = socket.startTls({ expectedServerHostname: 'tls.test' });
+        await written;
+        await secure.writable.getWriter().write(enc.encode('quiet'));
+        const { value } = await secure.readable.getReader().read();
+        secure.close();
+        return dec.decode(value);
+      },
       'starttls: startTls twice': async () => {
         const { socket, secure } = await upgrade({ expectedServerHostname: 'tls.test' });
         try {
@@ -180,6 +205,8 @@ like $c->{'on: a plain peer'}, qr/^rejected Error: /, 'TLS to a plain peer: open
 is $c->{'startTls on a TLS socket'}, 'threw TypeError: Cannot startTls on a TLS socket.', 'startTls() on a TLS socket: TypeError';
 is_deeply $c->{'starttls: the upgraded socket echoes over TLS'}, ["GO\r\n", 'ECHO:hello', JSON::PP::false(), JSON::PP::true(), 'on'],
     "secureTransport 'starttls': the plain exchange, startTls(), then TLS over the same connection; the old socket closes";
+is $c->{'starttls: a write still queued in the plain stream goes first'}, 'ECHO:quiet',
+    'startTls() flushes the plain socket\'s writable side first (as workerd), and what the TLS socket is given before its handshake waits for it (it went out in the clear)';
 is $c->{'starttls: startTls twice'}, 'threw TypeError: startTls can only be called once.', 'startTls() twice: TypeError';
 like $c->{'starttls: the old socket is not written to'}, qr/^threw TypeError: /, 'the plain socket takes no more writes';
 like $c->{'starttls: a name the certificate does not carry'}, qr/^rejected Error: startTls\(\): .*certificate/,

@@ -98,6 +98,8 @@ function socketState(id, host, port, secureTransport, allowHalfOpen) {
     readEnded: false,
     writeEnded: false,
     detached: false,    // startTls() took its connection
+    upgrading: false,   // startTls() was called: the writable side flushes, no FIN
+    gate: null,         // an upgraded socket's: writes wait until the engine upgrades
     tlsStarted: false,
     upgraded: false,
     failure: null,      // the error the engine reported, or the refusal
@@ -175,6 +177,14 @@ async function socketWrite(state, chunk) {
   if (bytes === null) throw new TypeError('This WritableStream only supports writing byte types.');
   if (state.failure !== null) throw state.failure;
   if (state.detached) throw new TypeError('The socket was upgraded by startTls(): write to the new one.');
+  if (state.gate !== null) {
+    try {
+      await state.gate;
+    } catch (error) {
+      socketFinish(state, error);
+      throw error;
+    }
+  }
   const length = TypedArrayPrototypeGetByteLength(bytes);
   for (let offset = 0; offset < length; offset += SOCKET_MAX_WRITE) {
     const piece = length <= SOCKET_MAX_WRITE ? bytes
@@ -205,7 +215,7 @@ function socketStreams(state) {
     write: (chunk) => socketWrite(state, chunk),
     close() {
       if (state.failure !== null) throw state.failure;
-      if (!state.done && !state.detached) native.socketEnd(state.id);
+      if (!state.done && !state.detached && !state.upgrading) native.socketEnd(state.id);
       state.writeEnded = true;
       if (state.readEnded) socketFinish(state, undefined);
     },
@@ -291,13 +301,34 @@ class Socket {
     state.tlsStarted = true;
     const next = socketState(state.id, state.host, state.port, 'on', state.allowHalfOpen);
     next.upgraded = true;
-    // What was written before goes out in the clear first (the engine sends
-    // its queue before the handshake); the plain socket then ends.
-    native.socketStartTls(state.id, sni);
-    state.detached = true;
-    socketFinish(state, undefined, true);
+    // What was written before goes out in the clear first: the plain
+    // socket's writable side is flushed (closed, without a FIN), then the
+    // engine sends its queue and starts the handshake. The upgraded
+    // socket's writes wait for that.
+    state.upgrading = true;
+    const writable = writableRecordOf(state.writable);
+    const flushed = writable.state === 'writable' && !wsCloseQueuedOrInFlight(writable)
+      ? wsClose(writable, true) : streamResolved(true);
+    const gate = socketDeferred();
+    next.gate = gate.promise;
+    const begin = () => {
+      if (state.done) {
+        gate.reject(new TypeError('startTls(): the socket was closed before it could be upgraded'));
+        return;
+      }
+      try {
+        native.socketStartTls(state.id, sni);
+      } catch (error) {
+        gate.reject(error);
+        return;
+      }
+      state.detached = true;
+      socketFinish(state, undefined, true);
+      gate.resolve(undefined);
+    };
+    streamReact(flushed, begin, begin);
     socketStreams(next);
-    next.opened = socketOpened(next, state.opened);
+    next.opened = socketOpened(next, SocketPromiseThen(state.opened, () => gate.promise));
     // The plain socket's closed resolves once the TLS one is up (or could
     // not be): as on workerd, after the upgraded socket's writer is ready
     // (postgres.js waits for that order).

@@ -107,6 +107,7 @@ void SocketStream::on_stream(int events) {
     return;
   }
   if (events & DISPATCH_STREAM_CONNECTED) {
+    if (state_ == State::kUpgrading) out_.swap(tls_out_);  // out_ was sent before the handshake
     state_ = State::kOpen;
     if (events_.opened) events_.opened();
     if (drained()) return;
@@ -174,6 +175,11 @@ void SocketStream::after_flush() {
 
 bool SocketStream::write(const char *data, size_t len) {
   if (drained()) return true;
+  if (!tls_sni_.empty() || state_ == State::kUpgrading) {
+    // For the TLS socket startTls() returned: never in the clear.
+    tls_out_.append(data, len);
+    return write_ready();
+  }
   out_.append(data, len);
   flush();
   return write_ready();
@@ -242,6 +248,7 @@ void SocketStream::close() {
   in_.clear();
   in_bytes_ = 0;
   std::string().swap(out_);
+  std::string().swap(tls_out_);
   out_pos_ = 0;
   if (later_) later_->stop();  // stopped, not destroyed: this may run inside it
 }
@@ -253,6 +260,7 @@ void SocketStream::fail(const std::string &why) {
   state_ = State::kFailed;
   error_ = why;
   std::string().swap(out_);
+  std::string().swap(tls_out_);
   out_pos_ = 0;
   // Whoever waits hears of it: the opening, a read, a write.
   if (!was_open && events_.opened) events_.opened();

@@ -39,7 +39,7 @@ class SocketStream : public ConnectionUser {
   void start();
   // Queues bytes; false: wait for Events::writable before the next.
   bool write(const char *data, size_t len);
-  bool write_ready() const { return out_.size() - out_pos_ < kSendHighWater; }
+  bool write_ready() const { return out_.size() - out_pos_ + tls_out_.size() < kSendHighWater; }
   // The writable side closed: FIN once what is queued is sent.
   void end();
   // STARTTLS once what is queued is sent; Events::opened when it is up.
@@ -99,6 +99,7 @@ class SocketStream : public ConnectionUser {
   bool ending_ = false;   // end() asked: shut down once out_ is sent
   bool ended_ = false;
   std::string tls_sni_;   // start_tls() asked: upgrade once out_ is sent
+  std::string tls_out_;   // written after start_tls(): sent once TLS is up
 
   std::deque<std::string> in_;
   size_t in_bytes_ = 0;
