@@ -167,6 +167,19 @@ my $c = $t->run_checks('tenants', 'tls', $PRELUDE . q{
         secure.close();
         return dec.decode(value);
       },
+      'starttls: allowHalfOpen: writable.close() sends close_notify, the reply still comes': async () => {
+        const socket = connect({ hostname: '127.0.0.1', port: STARTTLS }, { secureTransport: 'starttls', allowHalfOpen: true });
+        const writer = socket.writable.getWriter();
+        await writer.write(enc.encode('STARTTLS QUIET\r\n'));
+        writer.releaseLock();
+        const secure = socket.startTls({ expectedServerHostname: 'tls.test' });
+        const w = secure.writable.getWriter();
+        await w.write(enc.encode('last words'));
+        await w.close();
+        const all = await readAll(secure.readable);
+        await secure.closed;
+        return all;
+      },
       'starttls: startTls twice': async () => {
         const { socket, secure } = await upgrade({ expectedServerHostname: 'tls.test' });
         try {
@@ -207,6 +220,8 @@ is_deeply $c->{'starttls: the upgraded socket echoes over TLS'}, ["GO\r\n", 'ECH
     "secureTransport 'starttls': the plain exchange, startTls(), then TLS over the same connection; the old socket closes";
 is $c->{'starttls: a write still queued in the plain stream goes first'}, 'ECHO:quiet',
     'startTls() flushes the plain socket\'s writable side first (as workerd), and what the TLS socket is given before its handshake waits for it (it went out in the clear)';
+is $c->{'starttls: allowHalfOpen: writable.close() sends close_notify, the reply still comes'}, 'ECHO:last words',
+    'TLS half-close: the writable side ends, the peer\'s reply is read to its end, closed resolves';
 is $c->{'starttls: startTls twice'}, 'threw TypeError: startTls can only be called once.', 'startTls() twice: TypeError';
 like $c->{'starttls: the old socket is not written to'}, qr/^threw TypeError: /, 'the plain socket takes no more writes';
 like $c->{'starttls: a name the certificate does not carry'}, qr/^rejected Error: startTls\(\): .*certificate/,

@@ -151,24 +151,25 @@ void SocketStream::flush() {
 // Everything written is sent: what waited on that happens now.
 void SocketStream::after_flush() {
   const dispatch_host_t &h = pool_.host().raw();
-  if (ending_ && !ended_) {
-    ended_ = true;
-    if (h.stream_shutdown != nullptr && h.stream_shutdown(conn_->stream) != 0) {
-      fail("connect(): closing the writable side failed: " +
-           std::string(h.stream_error(conn_->stream)));
-      return;
-    }
-  }
   if (!tls_sni_.empty()) {
     std::string sni;
     sni.swap(tls_sni_);
     // Bytes the peer sent before the upgrade belong to the plain socket,
-    // which has ended: the TLS one starts with nothing read.
+    // which has ended: the TLS one starts with nothing read. An end() the
+    // TLS socket asked for waits for it to be up.
     in_.clear();
     in_bytes_ = 0;
     state_ = State::kUpgrading;
     if (h.stream_starttls(conn_->stream, sni.data(), sni.size(), limits_.connect_timeout_ms) != 0) {
       fail_later("startTls(): TLS cannot be started on this connection");
+    }
+    return;
+  }
+  if (ending_ && !ended_) {
+    ended_ = true;
+    if (h.stream_shutdown != nullptr && h.stream_shutdown(conn_->stream) != 0) {
+      fail("connect(): closing the writable side failed: " +
+           std::string(h.stream_error(conn_->stream)));
     }
   }
 }
