@@ -24,6 +24,7 @@ my $t = Dispatch::Test->new(
     http => q{
     dispatch_fetch_allow 127.0.0.1/32;
     dispatch_fetch_send_timeout 1s;
+    dispatch_cpu_limit 2s;    # MiBs encoded and decoded in JavaScript, on a busy machine
     dispatch_subrequest_limit 100;},
     server => q{
         location ~ ^/t/(?<script>[^/]*) { dispatch tenants $script; }
@@ -473,6 +474,7 @@ my $small = Dispatch::Test->new(
     http => q{
     dispatch_fetch_allow 127.0.0.1/32;
     dispatch_memory_limit 16m;
+    dispatch_fetch_connections 16;
     dispatch_subrequest_limit 1000;},
     server => q{ location ~ ^/t/(?<script>[^/]*) { dispatch tenants $script; } },
 );
@@ -493,6 +495,42 @@ for my $round (1, 2) {
     ok $got->[0] > 10 && $got->[0] < 80, "dispatch_memory_limit 16m bounds the sockets of a request (round $round: $got->[0])";
     is_deeply [ @$got[1, 2] ], ['RangeError', "connect(): a socket's buffers (208 KiB) "], '... with a RangeError';
 }
+
+# A script's share of the worker's connections (a quarter of 16, at least
+# 6): one request holds six sockets for a second; the same script's next
+# request is refused one, another script is not.
+my $ONE = q{
+    async function one() {
+      const socket = connect(REDIS);
+      try {
+        await socket.opened;
+        return new Response('opened');
+      } catch (e) {
+        return new Response(`${e.name}: ${e.message}`);
+      } finally {
+        socket.close();
+      }
+    }
+};
+$small->put_script('tenants', 'hog', $PRELUDE . $ONE . q{
+    export default { async fetch(request, env, ctx) {
+      if (new URL(request.url).search === '?one') return one();
+      const sockets = [];
+      for (let i = 0; i < 6; i++) sockets.push(connect(REDIS));
+      await Promise.all(sockets.map((s) => s.opened));
+      ctx.waitUntil(new Promise((r) => setTimeout(r, 1500)).then(() => sockets.forEach((s) => s.close())));
+      return new Response('holding 6');
+    } };
+});
+$small->put_script('tenants', 'other', $PRELUDE . $ONE . q{
+    export default { fetch() { return one(); } };
+});
+is $small->get('/t/hog')->{content}, 'holding 6', 'a request holds six sockets past its response';
+like $small->get('/t/hog?one')->{content}, qr/^Error: connect\(\): script "tenants\/hog" has 6 outbound connections open in this worker/,
+    "the same script's next socket is refused: a script has at most its share of the worker's connections";
+is $small->get('/t/other')->{content}, 'opened', 'another script still connects';
+sleep 2;
+is $small->get('/t/hog?one')->{content}, 'opened', 'once the six closed, the script connects again';
 $small->stop;
 
 is scalar($t->error_log_alerts), 0, 'no alerts in the error log' or diag join "\n", $t->error_log_alerts;
