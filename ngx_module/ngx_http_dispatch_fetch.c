@@ -94,6 +94,12 @@ static long ngx_http_dispatch_stream_io_failed(dispatch_stream_t *s,
     ngx_err_t err, const char *what);
 static const char *ngx_http_dispatch_stream_error(dispatch_stream_t *s);
 static void ngx_http_dispatch_stream_close(dispatch_stream_t *s);
+static int ngx_http_dispatch_stream_shutdown(dispatch_stream_t *s);
+static int ngx_http_dispatch_stream_starttls(dispatch_stream_t *s,
+    const char *sni, size_t sni_len, uint64_t timeout_ms);
+#if (NGX_SSL)
+static void ngx_http_dispatch_stream_starttls_handler(ngx_event_t *ev);
+#endif
 static void ngx_http_dispatch_stream_close_connection(dispatch_stream_t *s);
 static void ngx_http_dispatch_stream_close_finally(ngx_connection_t *c);
 
@@ -406,6 +412,8 @@ ngx_http_dispatch_fetch_init_process(ngx_cycle_t *cycle,
     host->stream_write = ngx_http_dispatch_stream_write;
     host->stream_error = ngx_http_dispatch_stream_error;
     host->stream_close = ngx_http_dispatch_stream_close;
+    host->stream_shutdown = ngx_http_dispatch_stream_shutdown;
+    host->stream_starttls = ngx_http_dispatch_stream_starttls;
 
     ngx_log_debug4(NGX_LOG_DEBUG_HTTP, cycle->log, 0,
                    "dispatch fetch: resolver %p, %uz allowances, "
@@ -1235,6 +1243,120 @@ ngx_http_dispatch_stream_close(dispatch_stream_t *s)
         ngx_free(s);
     }
 }
+
+
+/* a socket's writable side closed: the peer reads its end, we read on */
+
+static int
+ngx_http_dispatch_stream_shutdown(dispatch_stream_t *s)
+{
+    ngx_connection_t  *c;
+
+    if (!s->connected || s->failed || s->closed) {
+        (void) ngx_http_dispatch_stream_io_failed(s, 0, "shutting down");
+        return -1;
+    }
+
+    c = s->peer.connection;
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                   "dispatch stream shutdown %V", &s->name);
+
+#if (NGX_SSL)
+    if (c->ssl) {
+        /* close_notify; SSL_read goes on until the peer's own */
+
+        ERR_clear_error();
+
+        if (SSL_shutdown(c->ssl->connection) < 0) {
+            /* not sent yet: no FIN after it, the final close sends it */
+            ERR_clear_error();
+            return 0;
+        }
+    }
+#endif
+
+    if (ngx_shutdown_socket(c->fd, NGX_WRITE_SHUTDOWN) == -1) {
+        (void) ngx_http_dispatch_stream_io_failed(s, ngx_socket_errno,
+                                                  "shutting down");
+        return -1;
+    }
+
+    return 0;
+}
+
+
+/*
+ * STARTTLS: the plain stream becomes TLS, from the event loop (the handler
+ * is never called from inside a stream_* call); the handshake's own timer
+ * is the connect timer, as for a stream opened with TLS.
+ */
+
+static int
+ngx_http_dispatch_stream_starttls(dispatch_stream_t *s, const char *sni,
+    size_t sni_len, uint64_t timeout_ms)
+{
+#if (NGX_SSL)
+    ngx_connection_t  *c;
+
+    if (!s->connected || s->failed || s->closed || s->tls || sni_len == 0
+        || sni_len > NGX_HTTP_DISPATCH_NAME_MAX)
+    {
+        return -1;
+    }
+
+    c = s->peer.connection;
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                   "dispatch stream starttls %V sni:\"%*s\"",
+                   &s->name, sni_len, sni);
+
+    ngx_memcpy(s->sni, sni, sni_len);
+    s->sni_len = sni_len;
+    s->tls = 1;
+    s->connected = 0;
+
+    c->read->handler = ngx_http_dispatch_stream_starttls_handler;
+    c->write->handler = ngx_http_dispatch_stream_starttls_handler;
+
+    ngx_add_timer(c->write, timeout_ms ? (ngx_msec_t) timeout_ms : 10000);
+    ngx_post_event(c->write, &ngx_posted_events);
+
+    return 0;
+#else
+    return -1;
+#endif
+}
+
+
+#if (NGX_SSL)
+
+static void
+ngx_http_dispatch_stream_starttls_handler(ngx_event_t *ev)
+{
+    u_char             *p;
+    ngx_connection_t   *c;
+    dispatch_stream_t  *s;
+
+    c = ev->data;
+    s = c->data;
+
+    if (c->ssl) {
+        return;    /* started: OpenSSL's handlers go on */
+    }
+
+    if (ev->timedout) {
+        p = ngx_snprintf(s->error, sizeof(s->error) - 1,
+                         "TLS handshake with %V timed out", &s->name);
+        *p = '\0';
+        ngx_http_dispatch_stream_fail(s);
+        return;
+    }
+
+    ngx_http_dispatch_stream_ssl_start(s);
+}
+
+#endif
 
 
 /*

@@ -96,10 +96,10 @@ $t->put_script('tenants', 'plainclass', q{
 });
 is $t->get('/t/plainclass')->{status}, 500, 'a default class that does not extend WorkerEntrypoint is not a handler';
 $t->put_script('tenants', 'otherplatform', q{
-    import { connect } from 'cloudflare:sockets';
+    import { EmailMessage } from 'cloudflare:email';
     export default { fetch() { return new Response('never'); } };
 });
-is $t->get('/t/otherplatform')->{status}, 500, 'cloudflare:sockets is not there';
+is $t->get('/t/otherplatform')->{status}, 500, 'cloudflare:email is not there (of the cloudflare:* modules, only workers and sockets are)';
 
 is scalar($t->error_log_alerts), 0, 'no alerts in the error log' or diag join "\n", $t->error_log_alerts;
 done_testing;

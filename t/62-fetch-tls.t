@@ -15,35 +15,16 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Dispatch::Test;
 use Dispatch::TestDNS;
-use File::Temp qw(tempdir);
+use Dispatch::TestPKI;
 no strict 'refs';    # a check that threw is a string: looking into it gives undef
 
 # ---- TLS material ----
 
-my $pki = tempdir('dispatch-pki-XXXXXX', TMPDIR => 1, CLEANUP => 1);
-chmod 0755, $pki;    # nginx's workers (nobody) read the keys at start as root, the engine the CA
-sub openssl {
-    my (@args) = @_;
-    my $out = `openssl @args 2>&1`;
-    die "openssl @args failed:\n$out" if $?;
-    return $out;
-}
-sub make_ca {
-    my ($name, $cn) = @_;
-    openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-            '-keyout', "$pki/$name.key", '-out', "$pki/$name.pem", '-days', '2', '-subj', "'/CN=$cn'",
-            '-addext', "'basicConstraints=critical,CA:TRUE'", '-addext', "'keyUsage=critical,keyCertSign,cRLSign'");
-}
-sub make_cert {
-    my ($name, $ca, $cn, @san) = @_;
-    openssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-            '-keyout', "$pki/$name.key", '-out', "$pki/$name.csr", '-subj', "'/CN=$cn'");
-    Dispatch::Test::_write_file("$pki/$name.ext", "subjectAltName=" . join(',', @san) . "\n"
-        . "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n");
-    openssl('x509', '-req', '-in', "$pki/$name.csr", '-CA', "$pki/$ca.pem", '-CAkey', "$pki/$ca.key",
-            '-CAcreateserial', '-days', '2', '-out', "$pki/$name.pem", '-extfile', "$pki/$name.ext");
-    chmod 0644, "$pki/$name.key", "$pki/$name.pem";
-}
+my $p = Dispatch::TestPKI->new;
+my $pki = $p->dir;
+sub openssl { $p->openssl(@_) }
+sub make_ca { $p->make_ca(@_) }
+sub make_cert { $p->make_cert(@_) }
 make_ca('ca', 'dispatch test CA');
 make_ca('rogue-ca', 'some other CA');
 make_cert('tls', 'ca', 'tls.test', 'DNS:tls.test', 'IP:127.0.0.1');

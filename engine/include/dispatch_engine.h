@@ -236,6 +236,20 @@ typedef struct {
     void               (*stream_close)(dispatch_stream_t *s);
 
     /*
+     * What a socket (cloudflare:sockets connect()) needs besides. Both are
+     * called on a connected stream only, with nothing left to write.
+     * stream_shutdown ends the write direction (TLS: close_notify, then
+     * TCP's FIN); reading goes on: 0, or -1 (stream_error says why).
+     * stream_starttls turns a plain stream into TLS, sni verified as
+     * stream_open verifies it, within timeout_ms: the handler gets
+     * CONNECTED again once it is up, or FAILED; nothing is read or written
+     * meanwhile. 0, or -1 when it cannot start. NULL: sockets have neither.
+     */
+    int                (*stream_shutdown)(dispatch_stream_t *s);
+    int                (*stream_starttls)(dispatch_stream_t *s, const char *sni,
+                                          size_t sni_len, uint64_t timeout_ms);
+
+    /*
      * The node's script generation, in shared memory (every worker process
      * of the node sees it): the management API bumps it once a change is
      * stored and before it answers; every worker reads it on each request

@@ -93,6 +93,8 @@ const NODE_INTERNALS = ObjectFreeze({
   zlibEnd: (handle) => { nodeZlibEnd(handle); },
   zlibRead: (handle) => nodeZlibRead(handle),
   free: (handle) => { nodeFreeNative(handle); },
+  // cloudflare:sockets connect() for node:net's Socket (sockets.js).
+  socketConnect: (address, options) => connect(address, options),
   // process.env as the script's text bindings fill it (a fresh copy).
   env: () => ObjectAssign({}, nodeEnv),
   builtin: (name) => nodeBuiltin(name),

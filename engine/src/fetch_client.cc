@@ -86,7 +86,7 @@ bool OutboundPool::close_oldest_idle() {
 
 Connection *OutboundPool::open(const dispatch_addr_t &addr, int port, bool tls,
                                const std::string &sni, uint64_t timeout_ms,
-                               const std::string &key, FetchExchange *user,
+                               const std::string &key, ConnectionUser *user,
                                const std::string &owner, std::string *why) {
   if (host_.raw().stream_open == nullptr) {
     *why = "fetch() is not available here: the host opens no outbound connections";
@@ -131,7 +131,7 @@ void OutboundPool::unuse(Connection *c) {
   c->owner.clear();
 }
 
-Connection *OutboundPool::take(const std::string &key, FetchExchange *user,
+Connection *OutboundPool::take(const std::string &key, ConnectionUser *user,
                                const std::string &owner) {
   auto used = in_use_.find(owner);
   if (used != in_use_.end() && used->second >= per_owner_max()) return nullptr;
@@ -312,37 +312,49 @@ void FetchExchange::on_stream(int events) {
   if (events & (DISPATCH_STREAM_CONNECTED | DISPATCH_STREAM_READABLE)) pump_read();
 }
 
+WriteResult write_queued(const dispatch_host_t &host, dispatch_stream_t *stream, std::string &out,
+                         size_t *pos, bool *progressed) {
+  *progressed = false;
+  while (*pos < out.size()) {
+    long n = host.stream_write(stream, out.data() + *pos, out.size() - *pos);
+    if (n > 0) {
+      *pos += size_t(n);
+      *progressed = true;
+      continue;
+    }
+    if (n != DISPATCH_STREAM_AGAIN) return WriteResult::kFailed;
+    if (*pos > (64u << 10) && *pos * 2 > out.size()) {
+      out.erase(0, *pos);
+      *pos = 0;
+    }
+    return WriteResult::kAgain;
+  }
+  out.clear();
+  *pos = 0;
+  return WriteResult::kSent;
+}
+
 void FetchExchange::flush() {
   if (state_ != State::kExchanging || conn_ == nullptr) return;
   const dispatch_host_t &h = pool_.host().raw();
-  while (out_pos_ < out_.size()) {
-    long n = h.stream_write(conn_->stream, out_.data() + out_pos_, out_.size() - out_pos_);
-    if (n > 0) {
-      out_pos_ += size_t(n);
+  bool progressed;
+  switch (write_queued(h, conn_->stream, out_, &out_pos_, &progressed)) {
+    case WriteResult::kSent:
       if (send_timer_) send_timer_->stop();
-      continue;
-    }
-    if (n == DISPATCH_STREAM_AGAIN) {
+      finish_if_done();
+      return;
+    case WriteResult::kAgain:
       if (!send_timer_) {
         send_timer_ = std::make_unique<Timer>(pool_.host(), [this] {
           fail("the upstream did not take the request within dispatch_fetch_send_timeout");
         }, false);
       }
-      if (!send_timer_->armed()) send_timer_->start(limits_.send_timeout_ms);
-      break;
-    }
-    fail("fetch() lost its connection to " + req_.host + " while sending: " +
-         h.stream_error(conn_->stream));
-    return;
-  }
-  if (out_pos_ == out_.size()) {
-    out_.clear();
-    out_pos_ = 0;
-    if (send_timer_) send_timer_->stop();
-    finish_if_done();
-  } else if (out_pos_ > (64u << 10) && out_pos_ * 2 > out_.size()) {
-    out_.erase(0, out_pos_);
-    out_pos_ = 0;
+      if (progressed || !send_timer_->armed()) send_timer_->start(limits_.send_timeout_ms);
+      return;
+    case WriteResult::kFailed:
+      fail("fetch() lost its connection to " + req_.host + " while sending: " +
+           h.stream_error(conn_->stream));
+      return;
   }
 }
 
@@ -636,10 +648,10 @@ void FetchExchange::finish_if_done() {
   state_ = State::kDone;
 }
 
-std::string FetchExchange::body_take(size_t max) {
+std::string take_queued(std::deque<std::string> &queue, size_t *bytes, size_t max) {
   std::string out;
-  while (!body_.empty() && out.size() < max) {
-    std::string &piece = body_.front();
+  while (!queue.empty() && out.size() < max) {
+    std::string &piece = queue.front();
     size_t n = std::min(piece.size(), max - out.size());
     if (out.empty() && n == piece.size()) {
       out = std::move(piece);
@@ -647,12 +659,17 @@ std::string FetchExchange::body_take(size_t max) {
       out.append(piece, 0, n);
     }
     if (n == piece.size()) {
-      body_.pop_front();
+      queue.pop_front();
     } else {
       piece.erase(0, n);
     }
   }
-  body_bytes_ -= out.size();
+  *bytes -= out.size();
+  return out;
+}
+
+std::string FetchExchange::body_take(size_t max) {
+  std::string out = take_queued(body_, &body_bytes_, max);
   // The script caught up: the upstream may send more (from the loop).
   if (state_ == State::kExchanging && !body_done_ && body_bytes_ < kBodyHighWater) {
     if (!later_) later_ = std::make_unique<Timer>(pool_.host(), [this] { pump_read(); }, false);

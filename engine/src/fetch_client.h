@@ -22,16 +22,23 @@
 
 namespace dispatch {
 
-class FetchExchange;
 class OutboundPool;
 
+// Whoever uses a connection: a fetch() exchange, or a socket (socket_client.h).
+class ConnectionUser {
+ public:
+  virtual ~ConnectionUser() = default;
+  virtual void on_stream(int events) = 0;
+};
+
 // One outbound connection. The host's stream calls back into it for its
-// whole life, whoever uses it: an exchange, or the pool while it is idle.
+// whole life, whoever uses it: an exchange or a socket, or the pool while
+// it is idle.
 struct Connection {
   OutboundPool *pool = nullptr;
   dispatch_stream_t *stream = nullptr;
   std::string key;              // tls, address, port and SNI: reused only for the same
-  FetchExchange *user = nullptr;
+  ConnectionUser *user = nullptr;
   std::string owner;            // the script using it, while one does
   std::unique_ptr<Timer> idle_timer;
   static void on_event(void *arg, int events);
@@ -51,10 +58,10 @@ class OutboundPool {
   // A script (owner, "NS/NAME") may use at most a quarter of them at once
   // (at least 6), so that no tenant takes every connection of the worker.
   Connection *open(const dispatch_addr_t &addr, int port, bool tls, const std::string &sni,
-                   uint64_t timeout_ms, const std::string &key, FetchExchange *user,
+                   uint64_t timeout_ms, const std::string &key, ConnectionUser *user,
                    const std::string &owner, std::string *why);
   // An idle connection for key, now used by user; or null.
-  Connection *take(const std::string &key, FetchExchange *user, const std::string &owner);
+  Connection *take(const std::string &key, ConnectionUser *user, const std::string &owner);
   size_t per_owner_max() const { return std::max<size_t>(6, max_ / 4); }
   // Done with it: kept for reuse, or closed.
   void put_back(Connection *c, bool reusable);
@@ -74,6 +81,17 @@ class OutboundPool {
   std::deque<Connection *> idle_;  // oldest first
   std::unordered_map<std::string, size_t> in_use_;  // by owner
 };
+
+// Up to max bytes from the front of queue (pieces as they were read),
+// moved out; *bytes, the count queue holds, goes down by as many.
+std::string take_queued(std::deque<std::string> &queue, size_t *bytes, size_t max);
+
+// Writes out[*pos..] to the stream until it is all sent (kSent: out is
+// emptied), the stream takes no more now (kAgain) or fails (kFailed);
+// *progressed: some of it went.
+enum class WriteResult { kSent, kAgain, kFailed };
+WriteResult write_queued(const dispatch_host_t &host, dispatch_stream_t *stream, std::string &out,
+                         size_t *pos, bool *progressed);
 
 // What the built-ins asked for.
 struct FetchRequestHead {
@@ -96,7 +114,7 @@ struct FetchLimits {
 
 // One request and its response. Events come back through the callbacks,
 // always from the host's loop (never from inside a call into it).
-class FetchExchange {
+class FetchExchange : public ConnectionUser {
  public:
   struct Events {
     // The response's head, or a failure before it (TypeError message).
@@ -111,7 +129,7 @@ class FetchExchange {
 
   FetchExchange(OutboundPool &pool, const EgressPolicy &policy, const FetchLimits &limits,
                 FetchRequestHead request, Events events, std::string owner);
-  ~FetchExchange();
+  ~FetchExchange() override;
   FetchExchange(const FetchExchange &) = delete;
   FetchExchange &operator=(const FetchExchange &) = delete;
 
@@ -149,7 +167,7 @@ class FetchExchange {
   friend struct Connection;
   void on_resolved(int status, const char *error, const dispatch_addr_t *addrs, size_t n);
   void connect(const dispatch_addr_t &addr);
-  void on_stream(int events);
+  void on_stream(int events) override;
   void fail(const std::string &why);
   void flush();
   void pump_read();

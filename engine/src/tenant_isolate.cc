@@ -18,6 +18,7 @@
 #include "api/encoding.h"
 #include "api/dispatch.h"
 #include "api/fetch.h"
+#include "api/sockets.h"
 #include "api/idna.h"
 #include "api/cache.h"
 #include "api/kv.h"
@@ -64,9 +65,10 @@ constexpr size_t kMaxUnhandledRejections = 100;
 // are reported in the next round, up to this many, then in the next turn.
 constexpr int kRejectionReportRounds = 4;
 const char kDefaultMainModule[] = "worker.js";
-// The platform's module (engine/js/cloudflare_workers.js); other cloudflare:*
-// names are not there.
+// The platform's modules (engine/js/cloudflare_workers.js, sockets.js);
+// other cloudflare:* names are not there.
 const char kPlatformModule[] = "cloudflare:workers";
+const char kSocketsModule[] = "cloudflare:sockets";
 // Isolates inside guarded() on this thread: a completion that arrives
 // while any JavaScript runs (a dispatch's caller feeding its target a body)
 // is settled from the loop, never with two isolates on the stack.
@@ -927,6 +929,7 @@ v8::MaybeLocal<v8::Object> TenantIsolate::make_api(v8::Local<v8::Context> contex
   install_cache_natives(context, native);
   install_body_natives(context, native);
   install_fetch_natives(context, native);
+  install_socket_natives(context, native);
   install_dispatch_natives(context, native);
   install_compression_natives(context, native);
   install_html_rewriter_natives(context, native);
@@ -1231,6 +1234,9 @@ v8::MaybeLocal<v8::Module> TenantIsolate::resolve_module(
 v8::MaybeLocal<v8::Module> TenantIsolate::load_module(const std::string &referrer,
                                                       const std::string &specifier) {
   if (specifier == kPlatformModule) return platform_module();
+  if (specifier == kSocketsModule) {
+    return builtin_module(kSocketsModule, "cloudflareSockets", v8::Undefined(isolate_));
+  }
   std::string node = node_builtin_name(specifier);
   if (!node.empty() && (specifier.compare(0, 5, "node:") == 0 ||
                         script_->modules.count(specifier) == 0)) {
@@ -1246,7 +1252,10 @@ bool TenantIsolate::instantiate(v8::Local<v8::Context> context, v8::Local<v8::Mo
 // A name the resolver knows: the script's own modules, and the Node.js
 // built-ins (whose refusal without nodejs_compat says so).
 bool TenantIsolate::has_module(const std::string &referrer, const std::string &specifier) const {
-  if (specifier == kPlatformModule || !node_builtin_name(specifier).empty()) return true;
+  if (specifier == kPlatformModule || specifier == kSocketsModule ||
+      !node_builtin_name(specifier).empty()) {
+    return true;
+  }
   std::string path = resolve_path(referrer, specifier);
   return path == main_path_ || script_->modules.count(path) || script_->wasm_modules.count(path);
 }

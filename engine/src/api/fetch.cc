@@ -16,19 +16,8 @@ void throw_type_error(v8::Isolate *isolate, const std::string &msg) {
   isolate->ThrowException(v8::Exception::TypeError(v8_str(isolate, msg)));
 }
 
-// The call with this id, of a request on this isolate; else a TypeError.
 FetchCall *find_call(const v8::FunctionCallbackInfo<v8::Value> &info, RequestScope **scope) {
-  v8::Isolate *isolate = info.GetIsolate();
-  TenantIsolate *self = TenantIsolate::from(isolate);
-  FetchCall *call = nullptr;
-  if (info.Length() > 0 && info[0]->IsNumber() && info[0].As<v8::Number>()->Value() >= 1) {
-    call = self->engine().find_fetch(uint64_t(info[0].As<v8::Number>()->Value()), scope);
-  }
-  if (call == nullptr || (*scope)->isolate.get() != self) {
-    throw_type_error(isolate, "This fetch() belongs to a request that has ended.");
-    return nullptr;
-  }
-  return call;
+  return find_outbound_call(info, scope, false);
 }
 
 // The script's waiting promise gets what is there now, from the loop.
@@ -128,7 +117,7 @@ void start_waiting(Engine &engine, RequestScope &scope) {
   size_t active = 0;
   for (auto &entry : scope.fetches) {
     FetchCall &c = *entry.second;
-    if (c.started && !c.exchange->drained()) active++;
+    if (c.started && !c.drained()) active++;
   }
   for (auto &entry : scope.fetches) {
     if (active >= kMaxConnectionsPerRequest) return;
@@ -136,7 +125,7 @@ void start_waiting(Engine &engine, RequestScope &scope) {
     if (c.started) continue;
     c.started = true;
     active++;
-    c.exchange->start();
+    c.start();
   }
   (void) engine;
 }
@@ -144,7 +133,7 @@ void start_waiting(Engine &engine, RequestScope &scope) {
 void after_event(Engine &engine, uint64_t id) {
   RequestScope *scope = nullptr;
   FetchCall *call = engine.find_fetch(id, &scope);
-  if (call != nullptr && call->exchange->drained()) start_waiting(engine, *scope);
+  if (call != nullptr && call->drained()) start_waiting(engine, *scope);
 }
 
 std::string string_arg(v8::Isolate *isolate, v8::Local<v8::Value> v) {
@@ -171,13 +160,7 @@ void on_fetch_start(const v8::FunctionCallbackInfo<v8::Value> &info) {
     throw_type_error(isolate, "fetch(): bad arguments");
     return;
   }
-  if (scope->subrequests >= scope->subrequest_limit) {
-    isolate->ThrowException(v8::Exception::Error(v8_str(isolate,
-        "Too many subrequests: this request has made " + std::to_string(scope->subrequests) +
-        ", the most dispatch_subrequest_limit (" + std::to_string(scope->subrequest_limit) +
-        ") allows")));
-    return;
-  }
+  if (!subrequest_allowed(isolate, *scope)) return;
   v8::Local<v8::Context> context = isolate->GetCurrentContext();
   FetchRequestHead head;
   head.method = string_arg(isolate, info[0]);
@@ -278,17 +261,11 @@ void on_fetch_read(const v8::FunctionCallbackInfo<v8::Value> &info) {
   if (call == nullptr) return;
   v8::Local<v8::Value> piece;
   if (!take_piece(isolate, call).ToLocal(&piece)) return;
-  if (!piece->IsUndefined()) {
-    // Its body read to the end: its slot goes to a call that waits.
-    if (call->exchange->drained()) {
-      TenantIsolate::from(isolate)->engine().start_fetches_later(scope->id);
-    }
-    info.GetReturnValue().Set(piece);
-    return;
+  // Its body read to the end: its slot goes to a call that waits.
+  if (!piece->IsUndefined() && call->exchange->drained()) {
+    TenantIsolate::from(isolate)->engine().start_fetches_later(scope->id);
   }
-  v8::Local<v8::Promise> promise;
-  if (!TenantIsolate::from(isolate)->begin_async(&call->read_wait).ToLocal(&promise)) return;
-  info.GetReturnValue().Set(promise);
+  piece_or_wait(info, piece, &call->read_wait);
 }
 
 void on_fetch_write(const v8::FunctionCallbackInfo<v8::Value> &info) {
@@ -332,6 +309,43 @@ void on_fetch_abort(const v8::FunctionCallbackInfo<v8::Value> &info) {
 }  // namespace
 
 void start_waiting_fetches(Engine &engine, RequestScope &scope) { start_waiting(engine, scope); }
+
+FetchCall *find_outbound_call(const v8::FunctionCallbackInfo<v8::Value> &info,
+                              RequestScope **scope, bool socket) {
+  v8::Isolate *isolate = info.GetIsolate();
+  TenantIsolate *self = TenantIsolate::from(isolate);
+  FetchCall *call = nullptr;
+  if (info.Length() > 0 && info[0]->IsNumber() && info[0].As<v8::Number>()->Value() >= 1) {
+    call = self->engine().find_fetch(uint64_t(info[0].As<v8::Number>()->Value()), scope);
+  }
+  if (call == nullptr || (socket ? !call->socket : !call->exchange) ||
+      (*scope)->isolate.get() != self) {
+    throw_type_error(isolate, socket ? "This socket belongs to a request that has ended."
+                                     : "This fetch() belongs to a request that has ended.");
+    return nullptr;
+  }
+  return call;
+}
+
+void piece_or_wait(const v8::FunctionCallbackInfo<v8::Value> &info, v8::Local<v8::Value> piece,
+                   std::pair<uint64_t, uint64_t> *wait) {
+  if (!piece->IsUndefined()) {
+    info.GetReturnValue().Set(piece);
+    return;
+  }
+  v8::Local<v8::Promise> promise;
+  if (!TenantIsolate::from(info.GetIsolate())->begin_async(wait).ToLocal(&promise)) return;
+  info.GetReturnValue().Set(promise);
+}
+
+bool subrequest_allowed(v8::Isolate *isolate, const RequestScope &scope) {
+  if (scope.subrequests < scope.subrequest_limit) return true;
+  isolate->ThrowException(v8::Exception::Error(v8_str(isolate,
+      "Too many subrequests: this request has made " + std::to_string(scope.subrequests) +
+      ", the most dispatch_subrequest_limit (" + std::to_string(scope.subrequest_limit) +
+      ") allows")));
+  return false;
+}
 
 void install_fetch_natives(v8::Local<v8::Context> context, v8::Local<v8::Object> native) {
   v8::Isolate *isolate = context->GetIsolate();
