@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "api/compression.h"
+#include "api/websocket.h"
 #include "api/html_rewriter.h"
 #include "api/console.h"
 #include "api/crypto.h"
@@ -154,6 +155,7 @@ TenantIsolate::~TenantIsolate() {
   run_.Reset();
   read_body_.Reset();
   cancel_body_.Reset();
+  ws_deliver_.Reset();
   api_.Reset();
   context_.Reset();
   // The platform keeps a task runner per isolate until it is told.
@@ -461,6 +463,14 @@ void TenantIsolate::take_response(RequestScope &scope) {
     engine_.respond(scope, DISPATCH_OUTCOME_EXCEPTION);
     return;
   }
+  // A 101 goes out only with a WebSocket, for a request that asked for one.
+  std::string why;
+  if (scope.status == 101 && !websocket_handshake(scope, &why)) {
+    engine_.log(scope, DISPATCH_LOG_ERR, "the response cannot be sent: " + why);
+    scope.drop_response();
+    engine_.respond(scope, DISPATCH_OUTCOME_EXCEPTION);
+    return;
+  }
   if (!h.stream.IsEmpty()) {
     RequestScope::ResponseStream &rs = scope.response_stream;
     rs.on = true;
@@ -542,6 +552,9 @@ void TenantIsolate::condemn(dispatch_outcome_e outcome, RequestScope *culprit) {
           if (!scope->response_stream.ended) scope->outcome = outcome;
           engine_.wake(*scope);
         }
+        // A WebSocket it serves: the client gets a Close (1011), no event
+        // runs any more.
+        if (scope->ws) websocket_stop(engine_, *scope, 1011, dispatch_outcome_name(outcome));
         break;
       default:
         engine_.respond(*scope, outcome);
@@ -933,6 +946,7 @@ v8::MaybeLocal<v8::Object> TenantIsolate::make_api(v8::Local<v8::Context> contex
   install_native_state_natives(context, native);
   install_wasm_natives(context, native);
   install_node_natives(context, native);
+  install_websocket_natives(context, native);
   native->Set(context, v8_str(isolate, "memoryLimit"),
               v8::Number::New(isolate, double(memory_limit))).Check();
   set_function(context, native, "chargeExternal", on_charge_external);
@@ -997,6 +1011,13 @@ bool TenantIsolate::install_builtins(v8::Local<v8::Context> context, std::string
   }
   read_body_.Reset(isolate_, read_body.As<v8::Function>());
   cancel_body_.Reset(isolate_, cancel_body.As<v8::Function>());
+  v8::Local<v8::Value> ws_deliver;
+  if (!api->Get(context, v8_str(isolate_, "wsDeliver")).ToLocal(&ws_deliver) ||
+      !ws_deliver->IsFunction()) {
+    *err = "the built-ins failed to start: no wsDeliver()";
+    return false;
+  }
+  ws_deliver_.Reset(isolate_, ws_deliver.As<v8::Function>());
   return true;
 }
 

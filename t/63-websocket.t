@@ -1,0 +1,342 @@
+#!/usr/bin/perl
+# A Worker accepts a WebSocket (WebSocketPair, a 101 Response), as on
+# Cloudflare: real frames over a real socket, written by the small client
+# below (RFC 6455, masked as a client must).
+use strict;
+use warnings;
+use Test::More;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Dispatch::Test;
+use IO::Socket::INET;
+use IO::Select;
+use Digest::SHA qw(sha1_base64);
+use MIME::Base64 qw(encode_base64);
+use Time::HiRes qw(sleep time);
+
+my $t = Dispatch::Test->new(
+    server => q{ location ~ ^/t/(?<script>[^/]*) { dispatch tenants $script; } },
+);
+
+# The example of Cloudflare's documentation, with a few more messages.
+$t->put_script('tenants', 'echo', q{
+    export default { fetch(request) {
+      if (request.headers.get('Upgrade') !== 'websocket') return new Response('expected websocket', { status: 426 });
+      const [client, server] = Object.values(new WebSocketPair());
+      server.accept();
+      server.addEventListener('message', (event) => {
+        if (typeof event.data !== 'string') {
+          const bytes = new Uint8Array(event.data);
+          server.send(new Uint8Array([event.data instanceof ArrayBuffer ? 1 : 0, ...bytes]));
+          return;
+        }
+        if (event.data === 'close-me') return server.close(4000, 'asked');
+        if (event.data === 'state') return server.send(`readyState ${server.readyState}`);
+        if (event.data === 'spin') { for (;;) {} }
+        if (event.data === 'flood') {
+          const chunk = new Uint8Array(64 * 1024);
+          let n = 0;
+          try { for (;;) { server.send(chunk); n++; } }
+          catch (e) { console.log(`flood stopped after ${n}: ${e.constructor.name}: ${e.message}`); }
+          return;
+        }
+        server.send(`echo ${event.data}`);
+      });
+      server.addEventListener('close', (event) => {
+        console.log(`close event ${event.code} ${event.reason} ${event.wasClean}`);
+        server.close(event.code === 1005 || event.code === 1006 ? 1000 : event.code, 'bye');
+      });
+      return new Response(null, { status: 101, webSocket: client });
+    } };
+});
+$t->put_script('tenants', 'ok', q{
+    export default { fetch() { return new Response('fine'); } };
+});
+
+
+# ---- a small WebSocket client ---------------------------------------------
+
+sub ws_open {
+    my ($path, %o) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $t->port, Proto => 'tcp')
+        or die "connect: $!";
+    my $key = encode_base64(join('', map { chr int rand 256 } 1 .. 16), '');
+    my $head = "GET $path HTTP/1.1\r\nHost: localhost\r\n";
+    $head .= "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: $key\r\n"
+           . "Sec-WebSocket-Version: 13\r\n" unless $o{plain};
+    syswrite $s, "$head\r\n" . ($o{after} // '');
+    my $c = { s => $s, buf => '', key => $key };
+    my $deadline = time + 5;
+    while ($c->{buf} !~ /\r\n\r\n/) {
+        last unless _fill($c, $deadline);
+    }
+    my $i = index($c->{buf}, "\r\n\r\n");
+    $c->{head} = $i >= 0 ? substr($c->{buf}, 0, $i + 4, '') : $c->{buf};
+    ($c->{status}) = $c->{head} =~ m{^HTTP/1\.1 (\d+)};
+    $c->{status} //= 0;
+    return $c;
+}
+
+sub _fill {
+    my ($c, $deadline) = @_;
+    my $left = $deadline - time;
+    return 0 if $left <= 0;
+    return 0 unless IO::Select->new($c->{s})->can_read($left);
+    my $n = sysread $c->{s}, my $more, 65536;
+    return 0 unless $n;
+    $c->{buf} .= $more;
+    return 1;
+}
+
+sub frame {
+    my ($op, $payload, %o) = @_;
+    my $fin = $o{fin} // 1;
+    my $masked = $o{masked} // 1;
+    my $len = length $payload;
+    my $f = chr(($fin ? 0x80 : 0) | $op);
+    my $m = $masked ? 0x80 : 0;
+    $f .= $len < 126 ? chr($m | $len)
+        : $len < 65536 ? chr($m | 126) . pack('n', $len)
+        : chr($m | 127) . pack('Q>', $len);
+    return $f . $payload unless $masked;
+    my $mask = join '', map { chr int rand 256 } 1 .. 4;
+    return $f . $mask . ($payload ^ substr($mask x (int($len / 4) + 1), 0, $len));
+}
+
+sub ws_send { my ($c, @f) = @_; syswrite $c->{s}, frame(@f) }
+
+# The next frame as [opcode, payload, fin, masked], or [] at EOF or after 3 s.
+sub ws_recv {
+    my ($c, $timeout) = @_;
+    my $deadline = time + ($timeout // 3);
+    for (;;) {
+        my $b = $c->{buf};
+        if (length $b >= 2) {
+            my ($b0, $b1) = unpack 'CC', $b;
+            my $len = $b1 & 0x7f;
+            my $at = 2;
+            if ($len == 126) { $len = length $b >= 4 ? unpack('n', substr $b, 2, 2) : undef; $at = 4 }
+            elsif ($len == 127) { $len = length $b >= 10 ? unpack('Q>', substr $b, 2, 8) : undef; $at = 10 }
+            if (defined $len && length $b >= $at + $len) {
+                substr($c->{buf}, 0, $at + $len, '');
+                return [$b0 & 0x0f, substr($b, $at, $len), $b0 & 0x80, $b1 & 0x80];
+            }
+        }
+        return [] unless _fill($c, $deadline);
+    }
+}
+
+sub close_code { my ($f) = @_; return length $f->[1] >= 2 ? unpack('n', $f->[1]) : undef }
+
+# Whether the server closed the connection (EOF) within a few seconds.
+sub ws_eof {
+    my ($c) = @_;
+    my $deadline = time + 5;
+    while (time < $deadline) {
+        return 0 unless IO::Select->new($c->{s})->can_read($deadline - time);
+        my $n = sysread $c->{s}, my $more, 65536;
+        return 1 if !$n;
+    }
+    return 0;
+}
+
+my @workers = $t->worker_pids;
+
+# ---- the handshake and messages ---------------------------------------------
+
+subtest 'the 101 carries the handshake the client asked for' => sub {
+    my $c = ws_open('/t/echo');
+    is $c->{status}, 101, '101 Switching Protocols';
+    like $c->{head}, qr/^Upgrade: websocket\r$/mi, 'Upgrade: websocket';
+    like $c->{head}, qr/^Connection: upgrade\r$/mi, 'Connection: upgrade';
+    my $accept = sha1_base64($c->{key} . '258EAFA5-E914-47DA-95CA-C5AB0DC85B11') . '=';
+    like $c->{head}, qr/^Sec-WebSocket-Accept: \Q$accept\E\r$/mi, 'Sec-WebSocket-Accept is the key\'s';
+    unlike $c->{head}, qr/^(Content-Length|Transfer-Encoding):/mi, 'no body framing';
+};
+
+subtest 'a text message is echoed' => sub {
+    my $c = ws_open('/t/echo');
+    ws_send($c, 1, 'hello');
+    is_deeply ws_recv($c), [1, 'echo hello', 0x80, 0], 'a text frame, unmasked, with the echo';
+    ws_send($c, 1, "caf\xc3\xa9 \xe2\x82\xac");
+    is ws_recv($c)->[1], "echo caf\xc3\xa9 \xe2\x82\xac", 'UTF-8 survives both ways';
+    ws_send($c, 1, 'state');
+    is ws_recv($c)->[1], 'readyState 1', 'the server end is OPEN';
+};
+
+subtest 'a binary message is an ArrayBuffer, and bytes go back binary' => sub {
+    my $c = ws_open('/t/echo');
+    ws_send($c, 2, "\x00\xff\x10");
+    is_deeply ws_recv($c), [2, "\x01\x00\xff\x10", 0x80, 0], 'binary frame; the data was an ArrayBuffer';
+    my $big = join '', map { chr($_ % 251) } 1 .. 70000;
+    ws_send($c, 2, $big);
+    my $f = ws_recv($c);
+    is length($f->[1]), 70001, 'a message past 64 KiB both ways';
+    is substr($f->[1], 1), $big, 'with its bytes';
+};
+
+subtest 'a fragmented message is one event; a ping between its fragments is answered' => sub {
+    my $c = ws_open('/t/echo');
+    ws_send($c, 1, 'frag', fin => 0);
+    ws_send($c, 0, 'men', fin => 0);
+    ws_send($c, 9, 'are you there');
+    is_deeply ws_recv($c), [10, 'are you there', 0x80, 0], 'a pong with the ping\'s payload';
+    ws_send($c, 0, 'ted', fin => 1);
+    is ws_recv($c)->[1], 'echo fragmented', 'the fragments make one message';
+};
+
+subtest 'the client closes: the script\'s close event, then its Close' => sub {
+    my $c = ws_open('/t/echo');
+    ws_send($c, 8, pack('n', 1000) . 'done');
+    my $f = ws_recv($c);
+    is $f->[0], 8, 'a Close frame comes back';
+    is close_code($f), 1000, 'with the script\'s code';
+    is substr($f->[1], 2), 'bye', 'and reason';
+    ok ws_eof($c), 'then the server closes the connection';
+    ok $t->wait_for(sub { $t->error_log =~ /console: close event 1000 done true/ }),
+        'the script saw code, reason and wasClean';
+};
+
+subtest 'the script closes: the client gets its code and reason' => sub {
+    my $c = ws_open('/t/echo');
+    ws_send($c, 1, 'close-me');
+    my $f = ws_recv($c);
+    is $f->[0], 8, 'a Close frame';
+    is close_code($f), 4000, 'code 4000';
+    is substr($f->[1], 2), 'asked', 'reason';
+    ws_send($c, 8, pack('n', 4000));
+    ok ws_eof($c), 'after the client\'s Close the connection ends';
+};
+
+subtest 'a client that goes away: the script gets close 1006' => sub {
+    my $c = ws_open('/t/echo');
+    ws_send($c, 1, 'hi');
+    ws_recv($c);
+    close $c->{s};
+    ok $t->wait_for(sub { $t->error_log =~ /console: close event 1006 WebSocket disconnected without sending Close frame\. false/ }),
+        'close event 1006, not clean';
+    is $t->get('/t/ok')->{content}, 'fine', 'the worker serves on';
+};
+
+# ---- protocol errors ------------------------------------------------------
+
+subtest 'an unmasked client frame closes with 1002' => sub {
+    my $c = ws_open('/t/echo');
+    ws_send($c, 1, 'naked', masked => 0);
+    my $f = ws_recv($c);
+    is $f->[0], 8, 'a Close frame';
+    is close_code($f), 1002, 'protocol error';
+    ok ws_eof($c), 'and the end';
+};
+
+subtest 'a text message that is not UTF-8 closes with 1007' => sub {
+    my $c = ws_open('/t/echo');
+    ws_send($c, 1, "ok \xc3\x28 not");
+    my $f = ws_recv($c);
+    is $f->[0], 8, 'a Close frame';
+    is close_code($f), 1007, 'invalid frame payload data';
+};
+
+subtest 'a message of 2 MiB closes with 1009 before it is read' => sub {
+    my $c = ws_open('/t/echo');
+    my $head = substr(frame(2, 'x' x (2 << 20)), 0, 14);
+    syswrite $c->{s}, $head . ('y' x 1000);
+    my $f = ws_recv($c);
+    is $f->[0], 8, 'a Close frame';
+    is close_code($f), 1009, 'message too big';
+    ok $t->wait_for(sub { $t->error_log =~ /WebSocket closed with 1009: a message larger than 1 MiB/ }),
+        'the error log says why';
+};
+
+# ---- limits ---------------------------------------------------------------
+
+subtest 'a message handler that loops: its CPU limit closes the socket, the worker serves on' => sub {
+    my $c = ws_open('/t/echo');
+    ws_send($c, 1, 'spin');
+    my $f = ws_recv($c, 10);
+    is $f && $f->[0], 8, 'a Close frame';
+    is close_code($f), 1011, '1011';
+    like substr($f->[1], 2), qr/exceeded_cpu/, 'its reason names the limit';
+    ok ws_eof($c), 'then the end';
+    is $t->get('/t/ok')->{content}, 'fine', 'another tenant is served';
+    my $d = ws_open('/t/echo');
+    ws_send($d, 1, 'again');
+    is ws_recv($d)->[1], 'echo again', 'and the script, on a new isolate';
+};
+
+subtest 'sending to a client that does not read is bounded: send() throws' => sub {
+    my $c = ws_open('/t/echo');
+    setsockopt($c->{s}, Socket::SOL_SOCKET(), Socket::SO_RCVBUF(), 4096);
+    ws_send($c, 1, 'flood');
+    ok $t->wait_for(sub { $t->error_log =~ /console: flood stopped after (\d+): TypeError: WebSocket send\(\): \d+ bytes already wait/ }),
+        'send() throws once the buffer is full';
+    my ($n) = $t->error_log =~ /flood stopped after (\d+)/;
+    cmp_ok $n, '<=', 64, "at most 4 MiB were queued ($n messages of 64 KiB)";
+    is $t->get('/t/ok')->{content}, 'fine', 'the worker serves on';
+    close $c->{s};
+};
+
+subtest '200 idle sockets at once, then each still echoes' => sub {
+    my @c = map { ws_open('/t/echo') } 1 .. 200;
+    is scalar(grep { $_->{status} == 101 } @c), 200, 'all 200 upgraded' or return;
+    is $t->get('/t/ok')->{content}, 'fine', 'requests are served meanwhile';
+    ws_send($_, 1, 'x') for @c;
+    is scalar(grep { my $f = ws_recv($_); $f && $f->[1] eq 'echo x' } @c), 200, 'each one answers';
+    close $_->{s} for @c;
+};
+
+# ---- what is not a WebSocket ----------------------------------------------
+
+subtest 'a request without Upgrade is a plain request to the script' => sub {
+    my $r = $t->get('/t/echo');
+    is $r->{status}, 426, 'the script\'s 426';
+    is $r->{content}, 'expected websocket', 'and body';
+};
+
+$t->put_script('tenants', 'misuse', q{
+    let topLevel;
+    try { new WebSocketPair(); } catch (e) { topLevel = `${e.constructor.name}: ${e.message}`; }
+    export default { fetch(request) {
+      const path = new URL(request.url).pathname;
+      if (path.endsWith('/top')) return new Response(topLevel);
+      if (path.endsWith('/no-socket')) return new Response(null, { status: 101 });
+      const [client, server] = Object.values(new WebSocketPair());
+      if (path.endsWith('/rules')) {
+        const out = [];
+        const t = (f) => { try { f(); out.push('ok'); } catch (e) { out.push(`${e.constructor.name}: ${e.message}`); } };
+        t(() => server.send('early'));
+        server.accept();
+        t(() => server.close(1006));
+        t(() => server.close(undefined, 'why'));
+        t(() => new Response(null, { status: 200, webSocket: client }));
+        const r = new Response(null, { status: 101, webSocket: client });
+        out.push(String(r.webSocket === client), String(r.status));
+        return new Response(out.join('\n'));
+      }
+      server.accept();
+      return new Response(null, { status: 101, webSocket: client });
+    } };
+});
+
+subtest 'WebSocketPair and a 101 outside their rules' => sub {
+    is $t->get('/t/misuse/top')->{content},
+        'TypeError: WebSocketPair can only be used while handling a request', 'not at the top level';
+    my $r = $t->get('/t/misuse/no-socket');
+    is $r->{status}, 500, 'a 101 without webSocket is a 500';
+    like $t->error_log, qr/"tenants\/misuse".*RangeError: Response status 101 is outside the range 200 to 599/,
+        'with the error logged';
+    $r = $t->get('/t/misuse/plain');
+    is $r->{status}, 500, 'a 101 for a request that did not ask for a WebSocket is a 500';
+    like $t->error_log, qr/the response cannot be sent: the request did not ask for a WebSocket/, 'logged';
+    is $t->get('/t/misuse/rules')->{content}, join("\n",
+        'TypeError: You must call accept() on this WebSocket before sending messages.',
+        'TypeError: Invalid WebSocket close code: 1006.',
+        'TypeError: If you specify a WebSocket close reason, you must also specify a code.',
+        'TypeError: Responses with a WebSocket must have status code 101.',
+        'true', '101'), 'send, close and Response check their arguments as Workers does';
+};
+
+is_deeply [$t->worker_pids], \@workers, 'the worker process is the same';
+is scalar($t->error_log_alerts), 0, 'no alerts or crashes in the error log'
+    or diag join "\n", $t->error_log_alerts;
+done_testing;
