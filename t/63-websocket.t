@@ -336,7 +336,54 @@ subtest 'WebSocketPair and a 101 outside their rules' => sub {
         'true', '101'), 'send, close and Response check their arguments as Workers does';
 };
 
+$t->put_script('tenants', 'router', q{
+    export default { fetch(request, env) { return env.NS.get('echo').fetch(request); } };
+}, metadata => '{"bindings":[{"type":"dispatch_namespace","name":"NS","namespace":"tenants"}]}');
+
+subtest 'a 101 through a dispatch namespace is refused with a TypeError' => sub {
+    my $c = ws_open('/t/router');
+    is $c->{status}, 500, 'the router answers 500';
+    like $t->error_log, qr/TypeError: a WebSocket can only be returned to a client's own request, not through a dispatch namespace/,
+        'the error log says why';
+};
+
 is_deeply [$t->worker_pids], \@workers, 'the worker process is the same';
+
+subtest 'a new version of the script closes the old version\'s sockets with 1012' => sub {
+    my $c = ws_open('/t/echo');
+    ws_send($c, 1, 'v1');
+    is ws_recv($c)->[1], 'echo v1', 'open on the old version';
+    $t->put_script('tenants', 'echo', q{
+        export default { fetch() { return new Response('v2'); } };
+    });
+    $t->publish('tenants', 'echo');
+    ok $t->wait_for(sub { $t->get('/t/echo')->{content} eq 'v2' }, timeout => 5), 'the new version serves';
+    my $f = ws_recv($c);
+    is $f->[0], 8, 'the old socket gets a Close frame';
+    is close_code($f), 1012, 'service restart';
+};
+
+subtest 'a reload: the old worker closes its sockets (1001) and exits' => sub {
+    $t->put_script('tenants', 'echo2', q{
+        export default { fetch() {
+          const [client, server] = Object.values(new WebSocketPair());
+          server.accept();
+          server.addEventListener('message', (event) => server.send(`echo ${event.data}`));
+          setInterval(() => {}, 1000);
+          return new Response(null, { status: 101, webSocket: client });
+        } };
+    });
+    my $c = ws_open('/t/echo2');
+    ws_send($c, 1, 'before');
+    is ws_recv($c)->[1], 'echo before', 'open';
+    my %old = map { $_ => 1 } $t->worker_pids;
+    ok eval { $t->reload; 1 }, 'the old worker exits within the reload\'s 15 s' or diag $@;
+    my $f = ws_recv($c);
+    is $f->[0], 8, 'the socket got a Close frame';
+    is close_code($f), 1001, 'going away';
+    ok !grep({ $old{$_} } $t->worker_pids), 'no old worker is left';
+};
+
 is scalar($t->error_log_alerts), 0, 'no alerts or crashes in the error log'
     or diag join "\n", $t->error_log_alerts;
 done_testing;

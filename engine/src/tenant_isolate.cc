@@ -350,6 +350,13 @@ void TenantIsolate::run_turn(RequestScope &scope, const TurnFn &fn) {
   turn(scope, fn);
 }
 
+void TenantIsolate::stop_websockets(uint16_t code, const char *reason) {
+  std::vector<RequestScope *> scopes(scopes_);
+  for (RequestScope *scope : scopes) {
+    if (scope->ws) websocket_stop(engine_, *scope, code, reason);
+  }
+}
+
 void TenantIsolate::detach(RequestScope *scope) {
   size_t i = scope->isolate_index;
   if (i >= scopes_.size() || scopes_[i] != scope) return;  // never joined
@@ -554,7 +561,10 @@ void TenantIsolate::condemn(dispatch_outcome_e outcome, RequestScope *culprit) {
         }
         // A WebSocket it serves: the client gets a Close (1011), no event
         // runs any more.
-        if (scope->ws) websocket_stop(engine_, *scope, 1011, dispatch_outcome_name(outcome));
+        if (scope->ws) {
+          scope->outcome = outcome;
+          websocket_stop(engine_, *scope, 1011, dispatch_outcome_name(outcome));
+        }
         break;
       default:
         engine_.respond(*scope, outcome);

@@ -168,6 +168,9 @@ class TenantIsolate : public std::enable_shared_from_this<TenantIsolate> {
   // not fit.
   bool charge_wasm_imports(v8::Local<v8::Object> instance, uint64_t entries, size_t bytes);
 
+  // It leaves the pool (a new version, room for others): its WebSockets
+  // are closed with code (api/websocket.h). No JavaScript runs.
+  void stop_websockets(uint16_t code, const char *reason);
   // A limit stopped it: it serves nothing more and goes once its requests let go.
   bool dead() const { return dead_; }
   // metadata.limits.cpu_ms, 0 when the script sets none.

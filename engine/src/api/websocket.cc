@@ -398,7 +398,14 @@ void on_ws_attach(const v8::FunctionCallbackInfo<v8::Value> &info) {
   RequestScope *scope =
       id >= 1 && id <= 9007199254740991.0 ? self->engine().find(uint64_t(id)) : nullptr;
   if (scope == nullptr || scope->isolate.get() != self || self->dead() || scope->responded() ||
-      scope->ws || scope->host_ctx == nullptr) {
+      scope->ws) {
+    return;
+  }
+  if (scope->host_ctx == nullptr) {
+    // A request another script dispatched to (env.NS.get(name).fetch()):
+    // its Response goes to that script, not to a client's connection.
+    throw_type_error(isolate, "a WebSocket can only be returned to a client's own request, not "
+                              "through a dispatch namespace or service binding");
     return;
   }
   scope->ws = std::make_unique<WebSocketSession>();
