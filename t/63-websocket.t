@@ -1,18 +1,16 @@
 #!/usr/bin/perl
 # A Worker accepts a WebSocket (WebSocketPair, a 101 Response), as on
 # Cloudflare: real frames over a real socket, written by the small client
-# below (RFC 6455, masked as a client must).
+# of t/lib/Dispatch/WebSocket.pm (RFC 6455, masked as a client must).
 use strict;
 use warnings;
 use Test::More;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Dispatch::Test;
-use IO::Socket::INET;
-use IO::Select;
+use Dispatch::WebSocket qw(ws_send ws_recv ws_eof frame close_code);
 use Digest::SHA qw(sha1_base64);
-use MIME::Base64 qw(encode_base64);
-use Time::HiRes qw(sleep time);
+use Socket ();
 
 my $t = Dispatch::Test->new(
     server => q{ location ~ ^/t/(?<script>[^/]*) { dispatch tenants $script; } },
@@ -54,91 +52,7 @@ $t->put_script('tenants', 'ok', q{
 });
 
 
-# ---- a small WebSocket client ---------------------------------------------
-
-sub ws_open {
-    my ($path, %o) = @_;
-    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $t->port, Proto => 'tcp')
-        or die "connect: $!";
-    my $key = encode_base64(join('', map { chr int rand 256 } 1 .. 16), '');
-    my $head = "GET $path HTTP/1.1\r\nHost: localhost\r\n";
-    $head .= "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: $key\r\n"
-           . "Sec-WebSocket-Version: 13\r\n" unless $o{plain};
-    syswrite $s, "$head\r\n" . ($o{after} // '');
-    my $c = { s => $s, buf => '', key => $key };
-    my $deadline = time + 5;
-    while ($c->{buf} !~ /\r\n\r\n/) {
-        last unless _fill($c, $deadline);
-    }
-    my $i = index($c->{buf}, "\r\n\r\n");
-    $c->{head} = $i >= 0 ? substr($c->{buf}, 0, $i + 4, '') : $c->{buf};
-    ($c->{status}) = $c->{head} =~ m{^HTTP/1\.1 (\d+)};
-    $c->{status} //= 0;
-    return $c;
-}
-
-sub _fill {
-    my ($c, $deadline) = @_;
-    my $left = $deadline - time;
-    return 0 if $left <= 0;
-    return 0 unless IO::Select->new($c->{s})->can_read($left);
-    my $n = sysread $c->{s}, my $more, 65536;
-    return 0 unless $n;
-    $c->{buf} .= $more;
-    return 1;
-}
-
-sub frame {
-    my ($op, $payload, %o) = @_;
-    my $fin = $o{fin} // 1;
-    my $masked = $o{masked} // 1;
-    my $len = length $payload;
-    my $f = chr(($fin ? 0x80 : 0) | $op);
-    my $m = $masked ? 0x80 : 0;
-    $f .= $len < 126 ? chr($m | $len)
-        : $len < 65536 ? chr($m | 126) . pack('n', $len)
-        : chr($m | 127) . pack('Q>', $len);
-    return $f . $payload unless $masked;
-    my $mask = join '', map { chr int rand 256 } 1 .. 4;
-    return $f . $mask . ($payload ^ substr($mask x (int($len / 4) + 1), 0, $len));
-}
-
-sub ws_send { my ($c, @f) = @_; syswrite $c->{s}, frame(@f) }
-
-# The next frame as [opcode, payload, fin, masked], or [] at EOF or after 3 s.
-sub ws_recv {
-    my ($c, $timeout) = @_;
-    my $deadline = time + ($timeout // 3);
-    for (;;) {
-        my $b = $c->{buf};
-        if (length $b >= 2) {
-            my ($b0, $b1) = unpack 'CC', $b;
-            my $len = $b1 & 0x7f;
-            my $at = 2;
-            if ($len == 126) { $len = length $b >= 4 ? unpack('n', substr $b, 2, 2) : undef; $at = 4 }
-            elsif ($len == 127) { $len = length $b >= 10 ? unpack('Q>', substr $b, 2, 8) : undef; $at = 10 }
-            if (defined $len && length $b >= $at + $len) {
-                substr($c->{buf}, 0, $at + $len, '');
-                return [$b0 & 0x0f, substr($b, $at, $len), $b0 & 0x80, $b1 & 0x80];
-            }
-        }
-        return [] unless _fill($c, $deadline);
-    }
-}
-
-sub close_code { my ($f) = @_; return length $f->[1] >= 2 ? unpack('n', $f->[1]) : undef }
-
-# Whether the server closed the connection (EOF) within a few seconds.
-sub ws_eof {
-    my ($c) = @_;
-    my $deadline = time + 5;
-    while (time < $deadline) {
-        return 0 unless IO::Select->new($c->{s})->can_read($deadline - time);
-        my $n = sysread $c->{s}, my $more, 65536;
-        return 1 if !$n;
-    }
-    return 0;
-}
+sub ws_open { Dispatch::WebSocket::ws_open($t->port, @_) }
 
 my @workers = $t->worker_pids;
 
