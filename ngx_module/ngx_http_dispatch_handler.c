@@ -1714,6 +1714,10 @@ ngx_http_dispatch_cleanup(void *data)
         ngx_log_debug0(NGX_LOG_DEBUG_HTTP, ctx->request->connection->log, 0,
                        "dispatch request released: the response is out");
 
+    } else if (ctx->websocket) {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, ctx->request->connection->log, 0,
+                       "dispatch request released: the WebSocket is closed");
+
     } else if (ctx->responded) {
         ngx_log_error(NGX_LOG_INFO, ctx->request->connection->log, 0,
                       "dispatch \"%V/%V\": the response body was not sent "
