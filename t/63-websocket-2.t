@@ -12,6 +12,7 @@ use Dispatch::WebSocket qw(ws_send ws_recv ws_eof frame close_code);
 use Time::HiRes qw(sleep);
 
 my $t = Dispatch::Test->new(
+    http   => q{ dispatch_memory_limit 16m; },
     server => q{
         location ~ ^/t/(?<script>[^/]*) { dispatch tenants $script; }
         location ~ ^/short/(?<script>[^/]*) {
@@ -139,6 +140,20 @@ for my $case (
         ok ws_eof($c), 'then the end';
     };
 }
+
+subtest 'messages in progress are held against the script\'s memory: past it, 1009' => sub {
+    # 16m: half of it may wait for clients; 12 x 900 KiB do not fit.
+    my @c = map { ws_open('/t/echo') } 1 .. 12;
+    syswrite $_->{s}, frame(2, 'a' x 900000, fin => 0) for @c;
+    my @codes = map { close_code(ws_recv($_, 0.5)) // 0 } @c;
+    cmp_ok scalar(grep { $_ == 1009 } @codes), '>=', 1, 'some are closed with 1009';
+    cmp_ok scalar(grep { $_ == 0 } @codes), '>=', 4, 'the first few still wait for their last fragment';
+    like $t->error_log, qr/WebSocket closed with 1009: no memory is left for the message/, 'the error log says why';
+    close $_->{s} for @c;
+    my $d = ws_open('/t/echo');
+    ws_send($d, 1, 'after');
+    is ws_recv($d)->[1], 'echo after', 'once they are gone, a new socket is served';
+};
 
 subtest 'a UTF-8 character split across fragments is fine' => sub {
     my $c = ws_open('/t/echo');

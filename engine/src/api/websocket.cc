@@ -198,6 +198,15 @@ void deliver(Engine &engine, RequestScope &scope, int kind, const std::string &d
   (void) engine;
 }
 
+// A message in progress is held against the script's budget while it
+// waits for its last fragment: many clients each sending most of a 1 MiB
+// message must not grow the worker outside every bound.
+void release_message(RequestScope &scope) {
+  WebSocketSession &ws = *scope.ws;
+  if (ws.message_held && scope.isolate) scope.isolate->budget().unhold(ws.message_held);
+  ws.message_held = 0;
+}
+
 // A protocol error of the client's: our Close with code, the script's
 // error and close events, and no more input.
 void fail(Engine &engine, RequestScope &scope, int code, const char *why) {
@@ -206,6 +215,8 @@ void fail(Engine &engine, RequestScope &scope, int code, const char *why) {
              std::to_string(code) + ": " + why);
   ws.close_received = true;
   ws.pending.clear();
+  std::string().swap(ws.message);
+  release_message(scope);
   queue_close(scope, code, why);
   deliver(engine, scope, kEvError, why, 0, "", false);
   deliver(engine, scope, kEvClose, "", code, why, false);
@@ -262,6 +273,7 @@ bool frame_done(Engine &engine, RequestScope &scope, int *events) {
   ws.message_op = 0;
   std::string message;
   message.swap(ws.message);
+  release_message(scope);
   if (op == kOpText &&
       !valid_utf8(reinterpret_cast<const unsigned char *>(message.data()), message.size())) {
     fail(engine, scope, 1007, "a text message that is not UTF-8");
@@ -364,6 +376,13 @@ void parse(Engine &engine, RequestScope &scope, const char *p, const char *end) 
       ws.in_payload = true;
     }
     size_t k = size_t(std::min<uint64_t>(ws.remaining, uint64_t(end - p)));
+    if (ws.op < 8 && k) {
+      if (!scope.isolate || !scope.isolate->budget().hold(k)) {
+        fail(engine, scope, 1009, "no memory is left for the message in the script's budget");
+        return;
+      }
+      ws.message_held += k;
+    }
     std::string &to = ws.op >= 8 ? ws.control : ws.message;
     size_t at = to.size();
     to.append(p, k);
@@ -584,6 +603,7 @@ void websocket_leave(RequestScope &scope) {
   ws.resume.reset();
   if (ws.held && scope.isolate) scope.isolate->budget().unhold(ws.held);
   ws.held = 0;
+  release_message(scope);
   ws.stopped = true;
 }
 

@@ -50,6 +50,7 @@ struct WebSocketSession {
   bool fin = false;
   std::string control;            // a control frame's payload (<= 125)
   std::string message;            // the data message being assembled
+  size_t message_held = 0;        // ... charged to the budget as it grows
   int message_op = 0;             // 1 text, 2 binary, 0 none
   std::string pending;            // input not yet parsed (a slice ended)
 
