@@ -653,6 +653,18 @@ ngx_http_dispatch_continue(ngx_http_request_t *r)
     rc = ngx_http_dispatch_send_stream(r, ctx);
 
     if (rc == NGX_DONE) {
+
+        /*
+         * What was sent made room: bytes that came while the engine did
+         * not want them wait in the socket, and no new event says so
+         */
+
+        if (ctx->websocket && r->connection->read->ready
+            && dispatch_websocket_wanted(ctx->engine_req))
+        {
+            ngx_post_event(r->connection->read, &ngx_posted_events);
+        }
+
         return;
     }
 
@@ -1708,6 +1720,13 @@ ngx_http_dispatch_cleanup(void *data)
 
     if (ctx->engine_req == NULL) {
         return;
+    }
+
+    /* a WebSocket ended by nginx (send_timeout, an error): the script's
+     * close event (1006), unless the engine heard of the end already */
+
+    if (ctx->websocket) {
+        (void) dispatch_websocket_input(ctx->engine_req, NULL, 0, 1);
     }
 
     if (ctx->responded && (ctx->body_done || !ctx->streaming)) {

@@ -11,6 +11,8 @@ use Dispatch::Test;
 use Dispatch::WebSocket qw(ws_send ws_recv ws_eof frame close_code);
 use Digest::SHA qw(sha1_base64);
 use Socket ();
+use POSIX ();
+use Time::HiRes qw(sleep);
 
 my $t = Dispatch::Test->new(
     server => q{ location ~ ^/t/(?<script>[^/]*) { dispatch tenants $script; } },
@@ -188,6 +190,29 @@ subtest 'sending to a client that does not read is bounded: send() throws' => su
     cmp_ok $n, '<=', 64, "at most 4 MiB were queued ($n messages of 64 KiB)";
     is $t->get('/t/ok')->{content}, 'fine', 'the worker serves on';
     close $c->{s};
+};
+
+subtest 'a client that writes 6 MiB before it reads: reads pause, then resume; nothing is lost' => sub {
+    my $c = ws_open('/t/echo');
+    my $logged = length $t->error_log;
+    my $n = 400;
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        # The writer: blocks while the server does not read (TCP backpressure).
+        syswrite $c->{s}, frame(2, sprintf('%06d', $_) . ('z' x 16378)) for 1 .. $n;
+        POSIX::_exit(0);
+    }
+    sleep 1;    # the server's queue for us fills, and it stops reading
+    my @got;
+    for (1 .. $n) {
+        my $f = ws_recv($c, 5);
+        last unless defined $f->[1];
+        push @got, substr($f->[1], 1, 6);
+    }
+    waitpid $pid, 0;
+    is scalar(@got), $n, "all $n echoes came";
+    is_deeply \@got, [map { sprintf '%06d', $_ } 1 .. $n], 'in order';
+    unlike substr($t->error_log, $logged), qr/send buffer is full/, 'the script\'s send() never found the buffer full';
 };
 
 subtest '200 idle sockets at once, then each still echoes' => sub {

@@ -559,7 +559,7 @@ int websocket_input(Engine &engine, RequestScope &scope, const char *data, size_
 bool websocket_wanted(const RequestScope &scope) {
   const WebSocketSession *ws = scope.ws.get();
   return ws != nullptr && ws->accepted && !ws->close_received && !ws->stopped && !ws->eof &&
-         ws->pending.empty() && ws->out.size() - ws->out_off < kWsMaxQueued;
+         ws->pending.empty() && ws->out.size() - ws->out_off < kWsMaxQueued / 2;
 }
 
 long websocket_read(Engine &engine, RequestScope &scope, char *buf, size_t size) {

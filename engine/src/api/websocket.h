@@ -29,7 +29,8 @@ class Engine;
 class RequestScope;
 
 constexpr size_t kWsMaxMessage = size_t(1) << 20;       // per message, either way
-constexpr size_t kWsMaxQueued = size_t(4) << 20;        // unsent, per socket
+constexpr size_t kWsMaxQueued = size_t(4) << 20;        // unsent, per socket; reads
+                                                        // pause at half of it
 constexpr int kWsEventsPerSlice = 16;                   // then the loop runs others
 
 struct WebSocketSession {
