@@ -1714,19 +1714,23 @@ ngx_http_dispatch_cleanup(void *data)
 {
     ngx_http_dispatch_ctx_t  *ctx = data;
 
+    /*
+     * A WebSocket ended by nginx (send_timeout, an error): the script's
+     * close event (1006), unless the engine heard of the end already.
+     * First: the engine may wake the request while it runs the event, and
+     * that wake must not outlive the pool.
+     */
+
+    if (ctx->websocket && ctx->engine_req) {
+        (void) dispatch_websocket_input(ctx->engine_req, NULL, 0, 1);
+    }
+
     if (ctx->wake.posted) {
         ngx_delete_posted_event(&ctx->wake);
     }
 
     if (ctx->engine_req == NULL) {
         return;
-    }
-
-    /* a WebSocket ended by nginx (send_timeout, an error): the script's
-     * close event (1006), unless the engine heard of the end already */
-
-    if (ctx->websocket) {
-        (void) dispatch_websocket_input(ctx->engine_req, NULL, 0, 1);
     }
 
     if (ctx->responded && (ctx->body_done || !ctx->streaming)) {
