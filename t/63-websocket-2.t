@@ -9,7 +9,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Dispatch::Test;
 use Dispatch::WebSocket qw(ws_send ws_recv ws_eof frame close_code);
-use Time::HiRes qw(sleep);
+use Time::HiRes qw(sleep time);
 
 my $t = Dispatch::Test->new(
     http   => q{ dispatch_memory_limit 16m; },
@@ -34,6 +34,7 @@ $t->put_script('tenants', 'echo', q{
       server.addEventListener('message', async (event) => {
         const data = event.data;
         if (data instanceof Blob) return server.send(`blob ${data.size} ${await data.text()}`);
+        if (data === 'close-me') return server.close(4000, 'asked');
         server.send(typeof data === 'string' ? `echo ${data}` : data);
       });
       server.addEventListener('error', (event) => console.log(`error event: ${event.message}`));
@@ -188,6 +189,18 @@ subtest 'a script that never accepts: nothing is read, the idle timeout ends it'
     ws_send($c, 1, 'hello?');
     ok ws_eof($c, 4), 'closed after the idle timeout';
     unlike $t->error_log, qr/never-accepts got a message/, 'no event ran';
+};
+
+subtest 'the script closes and the client never answers: the end comes 5 s later, with close 1006' => sub {
+    my $c = ws_open('/t/echo');
+    ws_send($c, 1, 'close-me');
+    my $f = ws_recv($c);
+    is close_code($f), 4000, 'the script\'s Close';
+    my $t0 = time;
+    ok ws_eof($c, 10), 'the connection ends without the client\'s Close';
+    cmp_ok time - $t0, '>=', 4, 'after the wait for it';
+    ok $t->wait_for(sub { $t->error_log =~ /WebSocket closed: the client did not answer the Close.*\n.*console: close event 1006 false/ }),
+        'the error log says so, and the script gets close 1006';
 };
 
 subtest 'HTTP/1.0 cannot upgrade' => sub {

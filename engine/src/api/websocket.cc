@@ -149,6 +149,27 @@ bool queue_frame(RequestScope &scope, int op, const char *data, size_t len, bool
   return true;
 }
 
+void deliver(Engine &engine, RequestScope &scope, int kind, const std::string &data, int code,
+             const std::string &reason, bool clean);
+
+// Ours went first: a client that does not answer it within
+// kWsCloseWaitMs is not waited for (the script gets close 1006).
+void await_close(Engine &engine, RequestScope &scope) {
+  WebSocketSession &ws = *scope.ws;
+  if (ws.close_received || ws.closing) return;
+  uint64_t id = scope.id;
+  ws.closing = std::make_unique<Timer>(engine.host(), [&engine, id] {
+    RequestScope *s = engine.find(id);
+    if (s == nullptr || !s->ws || s->ws->close_received) return;
+    s->ws->close_received = true;
+    s->ws->pending.clear();
+    engine.log(*s, DISPATCH_LOG_INFO, "WebSocket closed: the client did not answer the Close");
+    deliver(engine, *s, kEvClose, "", 1006, "the client did not answer the Close frame", false);
+    engine.wake(*s);
+  }, false);
+  ws.closing->start(kWsCloseWaitMs);
+}
+
 void queue_close(RequestScope &scope, int code, std::string_view reason) {
   WebSocketSession &ws = *scope.ws;
   if (ws.close_sent) return;
@@ -497,6 +518,7 @@ void on_ws_close(const v8::FunctionCallbackInfo<v8::Value> &info) {
   std::string reason = info[2]->IsString() ? to_std_string(isolate, info[2]) : std::string();
   if (reason.size() > 123) reason.resize(123);
   queue_close(*scope, code, reason);
+  await_close(scope->isolate->engine(), *scope);
   if (scope->responded()) scope->isolate->engine().wake(*scope);
 }
 
@@ -601,6 +623,7 @@ void websocket_leave(RequestScope &scope) {
   WebSocketSession &ws = *scope.ws;
   ws.server.Reset();
   ws.resume.reset();
+  ws.closing.reset();
   if (ws.held && scope.isolate) scope.isolate->budget().unhold(ws.held);
   ws.held = 0;
   release_message(scope);

@@ -32,6 +32,7 @@ constexpr size_t kWsMaxMessage = size_t(1) << 20;       // per message, either w
 constexpr size_t kWsMaxQueued = size_t(4) << 20;        // unsent, per socket; reads
                                                         // pause at half of it
 constexpr int kWsEventsPerSlice = 16;                   // then the loop runs others
+constexpr uint64_t kWsCloseWaitMs = 5000;               // for the client's Close
 
 struct WebSocketSession {
   v8::Global<v8::Object> server;  // the end the script holds
@@ -65,6 +66,7 @@ struct WebSocketSession {
   bool stopped = false;           // no more JavaScript (a limit, a shutdown)
   bool delivering = false;
   std::unique_ptr<Timer> resume;  // the next slice of pending input
+  std::unique_ptr<Timer> closing; // the client's Close is overdue
 };
 
 // native.wsRequest, wsAttach, wsAccept, wsSend, wsClose.
