@@ -1783,6 +1783,18 @@ ngx_http_dispatch_ws_head(ngx_http_request_t *r, ngx_http_dispatch_ctx_t *ctx,
         return NGX_DECLINED;
     }
 
+    /* the connection's next bytes are frames: no request body before them */
+
+    if (ctx->reading_body || r->headers_in.content_length_n > 0
+        || r->headers_in.chunked)
+    {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "dispatch \"%V/%V\": the script answered with a "
+                      "WebSocket (101) a request that has a body",
+                      &ctx->ns, &ctx->script);
+        return NGX_DECLINED;
+    }
+
     h = ngx_list_push(&r->headers_out.headers);
     if (h == NULL) {
         return NGX_ERROR;

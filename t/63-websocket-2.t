@@ -203,6 +203,12 @@ subtest 'the script closes and the client never answers: the end comes 5 s later
         'the error log says so, and the script gets close 1006';
 };
 
+subtest 'a request with a body cannot upgrade' => sub {
+    my $c = Dispatch::WebSocket::ws_open($t->port, '/t/echo', headers => "Content-Length: 3\r\n", after => 'abc');
+    is $c->{status}, 500, 'a 500';
+    like $t->error_log, qr/the script answered with a WebSocket \(101\) a request that has a body/, 'logged';
+};
+
 subtest 'HTTP/1.0 cannot upgrade' => sub {
     my $c = Dispatch::WebSocket::ws_open($t->port, '/t/echo', version => '1.0');
     is $c->{status}, 500, 'a 500';

@@ -16,8 +16,8 @@ use Time::HiRes qw(time);
 our @EXPORT = qw(ws_open ws_send ws_recv ws_eof frame close_code);
 
 # Connects to 127.0.0.1:PORT and sends the handshake for PATH (without the
-# upgrade headers with plain => 1; `after`: bytes sent in the same write,
-# `version`: the HTTP version). Returns { s, head, status, key, buf }.
+# upgrade headers with plain => 1; `headers`: more header lines; `after`:
+# bytes sent in the same write; `version`: the HTTP version). Returns { s, head, status, key, buf }.
 sub ws_open {
     my ($port, $path, %o) = @_;
     my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port, Proto => 'tcp')
@@ -26,6 +26,7 @@ sub ws_open {
     my $head = "GET $path HTTP/" . ($o{version} // '1.1') . "\r\nHost: localhost\r\n";
     $head .= "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: $key\r\n"
            . "Sec-WebSocket-Version: 13\r\n" unless $o{plain};
+    $head .= $o{headers} // '';
     syswrite $s, "$head\r\n" . ($o{after} // '');
     my $c = { s => $s, buf => '', key => $key };
     my $deadline = time + 5;
