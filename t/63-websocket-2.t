@@ -11,8 +11,10 @@ use Dispatch::Test;
 use Dispatch::WebSocket qw(ws_send ws_recv ws_eof frame close_code);
 use Time::HiRes qw(sleep time);
 
+my $h2 = Dispatch::Test::free_port;
 my $t = Dispatch::Test->new(
-    http   => q{ dispatch_memory_limit 16m; },
+    http   => qq{ dispatch_memory_limit 16m;
+                 server { listen 127.0.0.1:$h2 http2; location /t/ { dispatch tenants echo; } } },
     server => q{
         location ~ ^/t/(?<script>[^/]*) { dispatch tenants $script; }
         location ~ ^/short/(?<script>[^/]*) {
@@ -207,6 +209,14 @@ subtest 'a request with a body cannot upgrade' => sub {
     my $c = Dispatch::WebSocket::ws_open($t->port, '/t/echo', headers => "Content-Length: 3\r\n", after => 'abc');
     is $c->{status}, 500, 'a 500';
     like $t->error_log, qr/the script answered with a WebSocket \(101\) a request that has a body/, 'logged';
+};
+
+subtest 'HTTP/2 cannot upgrade: the script\'s 101 is a 500' => sub {
+    my $key = 'dGhlIHNhbXBsZSBub25jZQ==';
+    my $out = `curl -s --http2-prior-knowledge -o /dev/null -w '%{http_code} %{http_version}' -H 'Upgrade: websocket' -H 'Connection: Upgrade' -H 'Sec-WebSocket-Key: $key' -H 'Sec-WebSocket-Version: 13' http://127.0.0.1:$h2/t/echo`;
+    is $out, '500 2', 'a 500 over HTTP/2';
+    like $t->error_log, qr/the request did not ask for a WebSocket.*request: "GET \/t\/echo HTTP\/2\.0"/,
+        'HTTP/2 carries no Connection: upgrade, so the script\'s 101 cannot go out';
 };
 
 subtest 'HTTP/1.0 cannot upgrade' => sub {

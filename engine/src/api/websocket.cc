@@ -200,7 +200,13 @@ void deliver(Engine &engine, RequestScope &scope, int kind, const std::string &d
     v8::Local<v8::Value> payload;
     if (kind == kEvBinary) {
       v8::Local<v8::ArrayBuffer> buffer;
-      if (!new_array_buffer(v8i, data.data(), data.size()).ToLocal(&buffer)) return;
+      if (!new_array_buffer(v8i, data.data(), data.size()).ToLocal(&buffer)) {
+        if (!try_catch.HasTerminated()) {
+          isolate->log_uncaught(&scope, DISPATCH_LOG_ERR, "a WebSocket message was dropped: " +
+                                describe_exception(v8i, try_catch.Exception(), try_catch.Message()));
+        }
+        return;
+      }
       payload = buffer;
     } else if (kind == kEvClose) {
       payload = v8::Boolean::New(v8i, clean);
