@@ -88,6 +88,7 @@ typedef struct {
 
     ngx_msec_t                 cpu_limit;
     ngx_msec_t                 wall_limit;
+    ngx_msec_t                 websocket_idle_timeout;
     ngx_uint_t                 script_concurrency;
     ngx_uint_t                 subrequest_limit;
     ngx_array_t               *request_cf;   /* of ngx_http_dispatch_cf_t */
@@ -132,6 +133,11 @@ typedef struct {
     unsigned                   stalled:1;    /* waiting for the script to
                                                 produce more: send_timeout
                                                 bounds the wait */
+    unsigned                   websocket:1;  /* a 101: raw bytes both ways,
+                                                the engine frames them */
+    u_char                    *ws_buf;       /* what is read from the
+                                                client, before the engine
+                                                copies it */
 } ngx_http_dispatch_ctx_t;
 
 

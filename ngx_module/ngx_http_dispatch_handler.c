@@ -49,6 +49,13 @@ static ngx_uint_t ngx_http_dispatch_chars_in(uint32_t *map, const char *p,
     size_t len);
 static ngx_uint_t ngx_http_dispatch_text_in(const char *p, size_t len);
 static void ngx_http_dispatch_cleanup(void *data);
+static ngx_int_t ngx_http_dispatch_ws_head(ngx_http_request_t *r,
+    ngx_http_dispatch_ctx_t *ctx, dispatch_response_t *resp);
+static ngx_int_t ngx_http_dispatch_ws_start(ngx_http_request_t *r,
+    ngx_http_dispatch_ctx_t *ctx);
+static ngx_int_t ngx_http_dispatch_ws_pump(ngx_http_request_t *r,
+    ngx_http_dispatch_ctx_t *ctx);
+static void ngx_http_dispatch_ws_read_handler(ngx_http_request_t *r);
 
 
 static ngx_str_t  ngx_http_dispatch_unprintable = ngx_string("(unprintable)");
@@ -64,6 +71,7 @@ static ngx_str_t  ngx_http_dispatch_unprintable = ngx_string("(unprintable)");
 
 #define NGX_HTTP_DISPATCH_STATUS_TEXT_MAX  128
 #define NGX_HTTP_DISPATCH_STREAM_BUF       32768
+#define NGX_HTTP_DISPATCH_WS_BUF           4096
 #define NGX_HTTP_DISPATCH_NAME_LOG_MAX     32
 #define NGX_HTTP_DISPATCH_DROPPED_LOG_MAX  8
 
@@ -628,6 +636,18 @@ ngx_http_dispatch_continue(ngx_http_request_t *r)
         }
 
         r->write_event_handler = ngx_http_dispatch_write_handler;
+
+        if (ctx->websocket && ngx_http_dispatch_ws_start(r, ctx) != NGX_OK) {
+            ngx_http_dispatch_finalize(r, ctx, NGX_ERROR);
+            return;
+        }
+    }
+
+    if (ctx->websocket && !ctx->stream_over
+        && ngx_http_dispatch_ws_pump(r, ctx) == NGX_ERROR)
+    {
+        ngx_http_dispatch_finalize(r, ctx, NGX_ERROR);
+        return;
     }
 
     if (!ctx->streaming || ctx->stream_over) {
@@ -637,6 +657,18 @@ ngx_http_dispatch_continue(ngx_http_request_t *r)
     rc = ngx_http_dispatch_send_stream(r, ctx);
 
     if (rc == NGX_DONE) {
+
+        /*
+         * What was sent made room: bytes that came while the engine did
+         * not want them wait in the socket, and no new event says so
+         */
+
+        if (ctx->websocket && r->connection->read->ready
+            && dispatch_websocket_wanted(ctx->engine_req))
+        {
+            ngx_post_event(r->connection->read, &ngx_posted_events);
+        }
+
         return;
     }
 
@@ -833,7 +865,9 @@ ngx_http_dispatch_send_stream(ngx_http_request_t *r,
              * takes nothing. Wakes that bring nothing do not restart it.
              */
 
-            if (!ctx->stalled) {
+            /* a WebSocket's silence is its idle timeout's business */
+
+            if (!ctx->stalled && !ctx->websocket) {
                 clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
 
                 if (wev->timer_set) {
@@ -1395,7 +1429,13 @@ ngx_http_dispatch_send_response(ngx_http_request_t *r,
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_dispatch_module);
 
-    if (resp->status < 200 || resp->status > 599) {
+    if (resp->status == 101) {
+        if (ngx_http_dispatch_ws_head(r, ctx, resp) != NGX_OK) {
+            return ngx_http_dispatch_send_outcome(r,
+                                                DISPATCH_OUTCOME_EXCEPTION, 0);
+        }
+
+    } else if (resp->status < 200 || resp->status > 599) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "dispatch \"%V/%V\": the script's status %i "
                       "is not 200-599", &ctx->ns, &ctx->script,
@@ -1407,7 +1447,7 @@ ngx_http_dispatch_send_response(ngx_http_request_t *r,
 
     r->headers_out.status = resp->status;
 
-    if (ngx_http_dispatch_status_line(r, resp) != NGX_OK) {
+    if (!ctx->websocket && ngx_http_dispatch_status_line(r, resp) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -1797,6 +1837,17 @@ ngx_http_dispatch_cleanup(void *data)
 {
     ngx_http_dispatch_ctx_t  *ctx = data;
 
+    /*
+     * A WebSocket ended by nginx (send_timeout, an error): the script's
+     * close event (1006), unless the engine heard of the end already.
+     * First: the engine may wake the request while it runs the event, and
+     * that wake must not outlive the pool.
+     */
+
+    if (ctx->websocket && ctx->engine_req) {
+        (void) dispatch_websocket_input(ctx->engine_req, NULL, 0, 1);
+    }
+
     if (ctx->wake.posted) {
         ngx_delete_posted_event(&ctx->wake);
     }
@@ -1808,6 +1859,10 @@ ngx_http_dispatch_cleanup(void *data)
     if (ctx->responded && (ctx->body_done || !ctx->streaming)) {
         ngx_log_debug0(NGX_LOG_DEBUG_HTTP, ctx->request->connection->log, 0,
                        "dispatch request released: the response is out");
+
+    } else if (ctx->websocket) {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, ctx->request->connection->log, 0,
+                       "dispatch request released: the WebSocket is closed");
 
     } else if (ctx->responded) {
         ngx_log_error(NGX_LOG_INFO, ctx->request->connection->log, 0,
@@ -1823,4 +1878,191 @@ ngx_http_dispatch_cleanup(void *data)
 
     dispatch_request_release(ctx->engine_req);
     ctx->engine_req = NULL;
+}
+
+
+/*
+ * A 101: the script accepted a WebSocket (the engine checked that the
+ * request asked for one and computed Sec-WebSocket-Accept). Only on an
+ * HTTP/1.1 connection of its own: HTTP/2 and HTTP/3 have no 101.
+ */
+
+static ngx_int_t
+ngx_http_dispatch_ws_head(ngx_http_request_t *r, ngx_http_dispatch_ctx_t *ctx,
+    dispatch_response_t *resp)
+{
+    ngx_table_elt_t  *h;
+
+    if (r != r->main || r->http_version != NGX_HTTP_VERSION_11
+#if (NGX_HTTP_V2)
+        || r->stream
+#endif
+        || !resp->body_streamed)
+    {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "dispatch \"%V/%V\": the script answered with a "
+                      "WebSocket (101), which needs an HTTP/1.1 request of "
+                      "its own", &ctx->ns, &ctx->script);
+        return NGX_DECLINED;
+    }
+
+    /* the connection's next bytes are frames: no request body before them */
+
+    if (ctx->reading_body || r->headers_in.content_length_n > 0
+        || r->headers_in.chunked)
+    {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "dispatch \"%V/%V\": the script answered with a "
+                      "WebSocket (101) a request that has a body",
+                      &ctx->ns, &ctx->script);
+        return NGX_DECLINED;
+    }
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    ngx_str_set(&h->key, "Upgrade");
+    ngx_str_set(&h->value, "websocket");
+
+    /* nginx's header filter adds "Connection: upgrade" to a 101 */
+
+    ngx_str_set(&r->headers_out.status_line, "101 Switching Protocols");
+    ctx->websocket = 1;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The 101 is out: from now on the connection carries frames, which the
+ * engine parses and produces. Bytes the client sent after its request's
+ * head come first.
+ */
+
+static ngx_int_t
+ngx_http_dispatch_ws_start(ngx_http_request_t *r, ngx_http_dispatch_ctx_t *ctx)
+{
+    size_t                         n;
+    ngx_connection_t              *c;
+    ngx_http_dispatch_loc_conf_t  *dlcf;
+
+    c = r->connection;
+
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, c->log, 0,
+                   "dispatch websocket: the connection is upgraded");
+
+    r->keepalive = 0;
+    c->log->action = "serving a WebSocket";
+
+    ctx->ws_buf = ngx_palloc(r->pool, NGX_HTTP_DISPATCH_WS_BUF);
+    if (ctx->ws_buf == NULL) {
+        return NGX_ERROR;
+    }
+
+    r->read_event_handler = ngx_http_dispatch_ws_read_handler;
+
+    n = r->header_in->last - r->header_in->pos;
+
+    if (n) {
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, c->log, 0,
+                       "dispatch websocket: %uz bytes came with the head", n);
+
+        (void) dispatch_websocket_input(ctx->engine_req,
+                                        (const char *) r->header_in->pos, n,
+                                        0);
+        r->header_in->pos = r->header_in->last;
+    }
+
+    dlcf = ngx_http_get_module_loc_conf(r, ngx_http_dispatch_module);
+
+    if (c->read->timer_set) {
+        ngx_del_timer(c->read);
+    }
+
+    ngx_add_timer(c->read, dlcf->websocket_idle_timeout);
+
+    return NGX_OK;
+}
+
+
+/*
+ * Reads what the client sent while the engine wants it: a script that is
+ * behind, or a client that does not take what it is sent, stops the reads
+ * (TCP then slows the client down). The client's end, or its silence for
+ * dispatch_websocket_idle_timeout, is the script's close event (1006);
+ * NGX_ERROR then ends the request.
+ */
+
+static ngx_int_t
+ngx_http_dispatch_ws_pump(ngx_http_request_t *r, ngx_http_dispatch_ctx_t *ctx)
+{
+    ssize_t                        n;
+    ngx_event_t                   *rev;
+    ngx_connection_t              *c;
+    ngx_http_dispatch_loc_conf_t  *dlcf;
+
+    c = r->connection;
+    rev = c->read;
+
+    if (ctx->ws_buf == NULL) {
+        return NGX_OK;          /* not upgraded (yet) */
+    }
+
+    if (rev->timedout) {
+        rev->timedout = 0;
+
+        ngx_log_error(NGX_LOG_INFO, c->log, NGX_ETIMEDOUT,
+                      "dispatch \"%V/%V\": the WebSocket client sent nothing "
+                      "for dispatch_websocket_idle_timeout", &ctx->ns,
+                      &ctx->script);
+
+        (void) dispatch_websocket_input(ctx->engine_req, NULL, 0, 1);
+        return NGX_ERROR;
+    }
+
+    dlcf = ngx_http_get_module_loc_conf(r, ngx_http_dispatch_module);
+
+    while (dispatch_websocket_wanted(ctx->engine_req)) {
+
+        n = c->recv(c, ctx->ws_buf, NGX_HTTP_DISPATCH_WS_BUF);
+
+        if (n == NGX_AGAIN) {
+            if (ngx_handle_read_event(rev, 0) != NGX_OK) {
+                return NGX_ERROR;
+            }
+
+            return NGX_OK;
+        }
+
+        if (n == 0 || n == NGX_ERROR) {
+            ngx_log_debug0(NGX_LOG_DEBUG_HTTP, c->log, 0,
+                           "dispatch websocket: the client is gone");
+
+            (void) dispatch_websocket_input(ctx->engine_req, NULL, 0, 1);
+            return NGX_ERROR;
+        }
+
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, c->log, 0,
+                       "dispatch websocket: %z bytes from the client", n);
+
+        (void) dispatch_websocket_input(ctx->engine_req,
+                                        (const char *) ctx->ws_buf, n, 0);
+
+        ngx_add_timer(rev, dlcf->websocket_idle_timeout);
+    }
+
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, c->log, 0,
+                   "dispatch websocket: reads paused");
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_dispatch_ws_read_handler(ngx_http_request_t *r)
+{
+    ngx_http_dispatch_continue(r);
 }

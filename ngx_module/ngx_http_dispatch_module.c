@@ -276,6 +276,13 @@ static ngx_command_t  ngx_http_dispatch_commands[] = {
       offsetof(ngx_http_dispatch_loc_conf_t, wall_limit),
       &ngx_http_dispatch_not_zero_post },
 
+    { ngx_string("dispatch_websocket_idle_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_dispatch_loc_conf_t, websocket_idle_timeout),
+      &ngx_http_dispatch_not_zero_post },
+
     { ngx_string("dispatch_script_concurrency"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_num_slot,
@@ -496,6 +503,7 @@ ngx_http_dispatch_create_loc_conf(ngx_conf_t *cf)
 
     dlcf->cpu_limit = NGX_CONF_UNSET_MSEC;
     dlcf->wall_limit = NGX_CONF_UNSET_MSEC;
+    dlcf->websocket_idle_timeout = NGX_CONF_UNSET_MSEC;
     dlcf->script_concurrency = NGX_CONF_UNSET_UINT;
     dlcf->subrequest_limit = NGX_CONF_UNSET_UINT;
     dlcf->request_cf = NGX_CONF_UNSET_PTR;
@@ -512,6 +520,8 @@ ngx_http_dispatch_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     ngx_conf_merge_msec_value(conf->cpu_limit, prev->cpu_limit, 50);
     ngx_conf_merge_msec_value(conf->wall_limit, prev->wall_limit, 30000);
+    ngx_conf_merge_msec_value(conf->websocket_idle_timeout,
+                              prev->websocket_idle_timeout, 100000);
     ngx_conf_merge_uint_value(conf->script_concurrency,
                               prev->script_concurrency, 64);
     ngx_conf_merge_uint_value(conf->subrequest_limit,

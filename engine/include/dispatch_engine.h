@@ -580,6 +580,25 @@ int dispatch_request_body_wanted(dispatch_request_t *req);
 long dispatch_response_read(dispatch_request_t *req, char *buf, size_t size);
 
 
+/* ---- WebSockets ----------------------------------------------------------- */
+
+/*
+ * A response with status 101 (outcome OK, body_streamed 1) is a WebSocket
+ * the script accepted: after its head the connection carries raw bytes
+ * both ways. What the client sends goes in here, copied (eof 1 once the
+ * client closed its side or the connection failed); what the engine
+ * produces comes out of dispatch_response_read, and its 0 means the
+ * engine is done: the host closes the connection. Returns 1 while the
+ * engine wants more now, 0 when the host should stop reading from the
+ * client until a wake finds dispatch_websocket_wanted true (the script is
+ * behind, or the client does not take what it is sent).
+ */
+int dispatch_websocket_input(dispatch_request_t *req, const char *data,
+    size_t len, int eof);
+
+int dispatch_websocket_wanted(dispatch_request_t *req);
+
+
 /* ---- the management API (dispatch_admin) ---------------------------------- */
 
 typedef struct dispatch_admin_s  dispatch_admin_t;

@@ -170,4 +170,4 @@ function warmUp() {
   return answered === true ? settled : PromiseReject(new TypeError('the warm-up Response was not answered at once'));
 }
 
-return { run, lateStart, warmUp, nodeModule, nodeCompat, cloudflareWorkers, cloudflareSockets, installServiceWorker, makeKV, makeDispatchNamespace, makeService, readBody, cancelBody, reportRejection };
+return { run, lateStart, warmUp, nodeModule, nodeCompat, cloudflareWorkers, cloudflareSockets, installServiceWorker, makeKV, makeDispatchNamespace, makeService, readBody, cancelBody, reportRejection, wsDeliver };

@@ -16,8 +16,9 @@ function isNullBodyStatus(code) {
 }
 
 // Response's rarely set fields, in one record (see responseState).
-function responseExtra(type, url, redirected, statusText) {
-  return { __proto__: null, type, url, redirected, statusText };
+// webSocket: the client end of a WebSocketPair (a 101), else null.
+function responseExtra(type, url, redirected, statusText, webSocket = null) {
+  return { __proto__: null, type, url, redirected, statusText, webSocket };
 }
 
 // A Response's state, in one record (#state): one private field defined per
@@ -55,12 +56,21 @@ function responseInitialize(state, init, hasBody) {
   const code = toUnsignedShort(status);
   // No statusText (the usual init) is '': nothing to convert or match.
   const text = statusText === undefined ? '' : toByteString(statusText);
-  if (code < 200 || code > 599) throw new RangeError(`Response status ${code} is outside the range 200 to 599`);
+  // Workers' extension: the client end of a WebSocketPair, with a 101.
+  const given = dictionary.webSocket;
+  const webSocket = given === undefined || given === null ? null : given;
+  if (webSocket !== null && !webSocketIsPairEnd(webSocket)) {
+    throw new TypeError('Response: webSocket must be a WebSocket of a WebSocketPair');
+  }
+  if ((code < 200 || code > 599) && !(code === 101 && webSocket !== null)) {
+    throw new RangeError(`Response status ${code} is outside the range 200 to 599`);
+  }
+  if (webSocket !== null && code !== 101) throw new TypeError('Responses with a WebSocket must have status code 101.');
   if (statusText !== undefined && RegExpPrototypeExec(REASON_PHRASE, text) === null) {
     throw new TypeError('Invalid statusText');
   }
   state.status = code;
-  if (text !== '') state.extra = responseExtra('default', '', false, text);
+  if (text !== '' || webSocket !== null) state.extra = responseExtra('default', '', false, text, webSocket);
   if (headers !== undefined) state.headers = new Headers(headers);
   if (hasBody && isNullBodyStatus(code)) throw new TypeError(`A response with status ${code} cannot have a body`);
 }
@@ -172,11 +182,10 @@ class Response { // Body's, by inheritBody below
     return responseStateOf(this, '#status').status;
   }
 
-  // Workers' Response carries the client end of an accepted WebSocket;
-  // there is no WebSocketPair here, so it is always null.
+  // Workers' Response carries the client end of a WebSocketPair (a 101).
   get webSocket() {
-    responseStateOf(this, '#webSocket');
-    return null;
+    const extra = responseStateOf(this, '#webSocket').extra;
+    return extra === null ? null : extra.webSocket;
   }
 
   get ok() {
@@ -195,6 +204,9 @@ class Response { // Body's, by inheritBody below
 
   clone() {
     const state = responseStateOf(this, '#body');
+    if (state.extra !== null && state.extra.webSocket !== null) {
+      throw new TypeError('Cannot clone a response to a WebSocket handshake.');
+    }
     const headers = state.headers;
     // extra is never changed once made: shared.
     const copy = new Response(INTERNAL, responseState(null, state.status,
@@ -283,6 +295,8 @@ class Response { // Body's, by inheritBody below
           passthrough = source !== null && source.requestId !== undefined ? source.requestId : 0;
         }
       }
+      // A 101: the WebSocket's server end serves this request from now on.
+      if (extra !== null && extra.webSocket !== null) webSocketHandOver(id, extra.webSocket);
       native.respond(id, state.status, extra === null ? '' : extra.statusText, headers, count, bytes, handle,
                      length, passthrough);
       return true;

@@ -1,5 +1,5 @@
-// WebSocket and CloseEvent (WHATWG WebSockets), the interface without a
-// transport: no connection is ever made (there is no WebSocketPair either).
+// WebSocket and CloseEvent (WHATWG WebSockets), and Workers' WebSocketPair.
+// `new WebSocket(url)` has no transport: no connection is ever made.
 // Workers has the global, and libraries look for it when they are built:
 // supabase-js's createClient() throws "Unknown JavaScript runtime without
 // WebSocket support" without one, though its queries are plain fetch()es
@@ -15,6 +15,23 @@ const WS_CLOSING = 2;
 const WS_CLOSED = 3;
 // A protocol is a token (RFC 9110): visible ASCII but the separators.
 const WS_TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+// What may wait in a pair end before its 101 went out (then the engine
+// bounds it: api/websocket.h).
+const WS_EARLY_MAX = 4 * 1024 * 1024;
+
+let webSocketIsPairEnd; // (value) -> true for an end of a WebSocketPair
+let webSocketHandOver; // (request id, client end): its server end serves the request's 101
+let wsDeliver; // (server end, kind, data, code, reason): an event the engine delivers
+
+// An end of a WebSocketPair: the other end, whether accept() was called,
+// whether it went out in a Response, the request whose 101 it serves once
+// that is out (0 before), what was sent before, and which way it closed.
+function wsPairState(requestId) {
+  return {
+    __proto__: null, peer: null, requestId, accepted: false, used: false, bound: 0,
+    early: listNew(), earlyBytes: 0, closedOutgoing: false, closedIncoming: false,
+  };
+}
 
 class CloseEvent extends Event {
   #wasClean;
@@ -51,10 +68,17 @@ class WebSocket extends EventTarget {
   #readyState = WS_CONNECTING;
   #binaryType = 'blob';
   #handlers = eventHandlerAttributes(this); // its on<type> attributes
+  #pair = null; // an end of a WebSocketPair: wsPairState
 
   constructor(url, protocols = undefined) {
     requireArgs(arguments.length, 1, 'WebSocket');
     super();
+    if (url === INTERNAL) {
+      this.#pair = protocols;
+      this.#readyState = WS_OPEN;
+      this.#binaryType = 'arraybuffer';
+      return;
+    }
     const input = toUSVString(url);
     const record = urlParse(input);
     if (record === null) throw new DOMException(`WebSocket: invalid URL: ${input}`, 'SyntaxError');
@@ -107,7 +131,20 @@ class WebSocket extends EventTarget {
   }
 
   get readyState() {
-    return this.#readyState;
+    const pair = this.#pair;
+    if (pair === null) return this.#readyState;
+    if (pair.closedIncoming && pair.closedOutgoing) return WS_CLOSED;
+    return pair.closedIncoming || pair.closedOutgoing ? WS_CLOSING : WS_OPEN;
+  }
+
+  // Workers: an end of a WebSocketPair takes its events once accepted.
+  accept() {
+    const pair = this.#pair;
+    if (pair === null) throw new TypeError("Websockets obtained from the 'new WebSocket()' constructor cannot call accept");
+    if (pair.used) throw new TypeError("Can't accept() WebSocket that was already used in a response.");
+    if (pair.accepted) return;
+    pair.accepted = true;
+    if (pair.bound !== 0) native.wsAccept(pair.bound);
   }
 
   get bufferedAmount() {
@@ -133,6 +170,24 @@ class WebSocket extends EventTarget {
 
   send(data) {
     requireArgs(arguments.length, 1, 'WebSocket.send');
+    const pair = this.#pair;
+    if (pair !== null) {
+      if (pair.closedOutgoing) throw new TypeError("Can't call WebSocket send() after close().");
+      if (!pair.accepted) throw new TypeError('You must call accept() on this WebSocket before sending messages.');
+      const message = isArrayBuffer(data) || ArrayBufferIsView(data) ? data : toUSVString(data);
+      if (pair.bound !== 0) {
+        native.wsSend(pair.bound, message);
+        return;
+      }
+      const early = typeof message === 'string' ? message : copyBytes(message);
+      const size = typeof early === 'string' ? early.length : TypedArrayPrototypeGetLength(early);
+      if (pair.earlyBytes + size > WS_EARLY_MAX) {
+        throw new TypeError('WebSocket send(): the send buffer is full');
+      }
+      pair.earlyBytes += size;
+      listPush(pair.early, early);
+      return;
+    }
     if (this.#readyState === WS_CONNECTING) {
       throw new DOMException('WebSocket.send: the socket is still connecting', 'InvalidStateError');
     }
@@ -140,6 +195,29 @@ class WebSocket extends EventTarget {
   }
 
   close(code = undefined, reason = undefined) {
+    const pair = this.#pair;
+    if (pair !== null) {
+      if (pair.closedOutgoing) return;
+      if (!pair.accepted) throw new TypeError('You must call accept() on this WebSocket before sending messages.');
+      let n = -1; // none: an empty Close (1005 to the peer)
+      if (code !== undefined) {
+        n = toUnsignedShort(code);
+        if (n < 1000 || n >= 5000 || n === 1004 || n === 1005 || n === 1006 || n === 1015) {
+          throw new TypeError(`Invalid WebSocket close code: ${n}.`);
+        }
+      }
+      const text = reason === undefined ? '' : toUSVString(reason);
+      if (reason !== undefined && code === undefined) {
+        throw new TypeError('If you specify a WebSocket close reason, you must also specify a code.');
+      }
+      if (TypedArrayPrototypeGetLength(utf8Encode(text)) > 123) {
+        throw new TypeError('WebSocket close(): the reason is longer than 123 bytes');
+      }
+      pair.closedOutgoing = true;
+      if (pair.bound !== 0) native.wsClose(pair.bound, n, text);
+      else listPush(pair.early, ObjectFreeze({ __proto__: null, code: n, reason: text }));
+      return;
+    }
     if (code !== undefined) {
       const n = Number(code) & 0xffff;
       if (n !== 1000 && (n < 3000 || n > 4999)) {
@@ -161,6 +239,45 @@ class WebSocket extends EventTarget {
   set onerror(handler) { this.#handlers.set('error', handler); }
   get onclose() { return this.#handlers.get('close'); }
   set onclose(handler) { this.#handlers.set('close', handler); }
+
+  static {
+    webSocketIsPairEnd = (value) => isObject(value) && #pair in value && value.#pair !== null;
+    webSocketHandOver = (id, client) => {
+      const pair = client.#pair;
+      if (pair.used) throw new TypeError("Can't return WebSocket that was already used in a response.");
+      if (pair.accepted) throw new TypeError("Can't return WebSocket in a Response after calling accept().");
+      const server = pair.peer;
+      const own = server.#pair;
+      if (own.bound !== 0 || !native.wsAttach(id, server)) {
+        throw new TypeError('this WebSocket cannot answer this request');
+      }
+      pair.used = true;
+      own.bound = id;
+      if (own.accepted) native.wsAccept(id);
+      const early = own.early;
+      own.early = listNew();
+      own.earlyBytes = 0;
+      for (let i = 0; i < early.length; i++) {
+        const item = early[i];
+        if (typeof item === 'string' || ArrayBufferIsView(item)) native.wsSend(id, item);
+        else native.wsClose(id, item.code, item.reason);
+      }
+    };
+    wsDeliver = (server, kind, data, code, reason) => {
+      const pair = server.#pair;
+      if (kind === 0 || kind === 1) {
+        const value = kind === 1 && server.#binaryType === 'blob' ? blobCreate(new Uint8Array(data), '') : data;
+        eventTargetDispatch(server, new (moreEvents().MessageEvent)('message', { __proto__: null, data: value }));
+      } else if (kind === 2) {
+        pair.closedIncoming = true;
+        eventTargetDispatch(server, new CloseEvent('close', { __proto__: null, wasClean: data, code, reason }));
+        // The engine answers a Close the script did not.
+        pair.closedOutgoing = true;
+      } else {
+        eventTargetDispatch(server, new (moreEvents().ErrorEvent)('error', { __proto__: null, message: data }));
+      }
+    };
+  }
 }
 function webSocketConstant(name, value) {
   ObjectDefineProperty(WebSocket, name, { value, enumerable: true });
@@ -172,3 +289,22 @@ webSocketConstant('CLOSING', WS_CLOSING);
 webSocketConstant('CLOSED', WS_CLOSED);
 setToStringTag(WebSocket.prototype, 'WebSocket');
 defineGlobal('WebSocket', WebSocket);
+
+// Workers' WebSocketPair: two connected ends, 0 (the client's, for the
+// Response) and 1 (the server's, which the script accepts). Only while a
+// request is handled (native.wsRequest throws a TypeError elsewhere).
+class WebSocketPair {
+  constructor() {
+    const requestId = native.wsRequest();
+    const clientState = wsPairState(requestId);
+    const serverState = wsPairState(requestId);
+    const client = new WebSocket(INTERNAL, clientState);
+    const server = new WebSocket(INTERNAL, serverState);
+    clientState.peer = server;
+    serverState.peer = client;
+    ObjectDefineProperty(this, '0', { value: client, enumerable: true, writable: true, configurable: true });
+    ObjectDefineProperty(this, '1', { value: server, enumerable: true, writable: true, configurable: true });
+  }
+}
+setToStringTag(WebSocketPair.prototype, 'WebSocketPair');
+defineGlobal('WebSocketPair', WebSocketPair);

@@ -10,6 +10,7 @@
 #include "body_streams.h"
 #include "egress_policy.h"
 #include "engine.h"
+#include "api/websocket.h"
 
 struct dispatch_engine_s {
   std::unique_ptr<dispatch::Engine> engine;
@@ -95,8 +96,11 @@ int dispatch_request_response(dispatch_request_t *r, dispatch_response_t *out) {
   out->nheaders = req->header_views.size();
   std::string_view body = req->response_view();
   out->body = {body.data(), body.size()};
-  out->body_streamed = req->response_stream.on ? 1 : 0;
+  // A WebSocket's bytes come as a body of no length (api/websocket.h).
+  bool ws = req->ws && req->status == 101 && req->outcome == DISPATCH_OUTCOME_OK;
+  out->body_streamed = req->response_stream.on || ws ? 1 : 0;
   out->body_length = req->response_stream.on ? req->response_stream.length
+                     : ws                    ? -1
                                              : int64_t(body.size());
   out->cpu_ms = req->cpu_ms;
   out->subrequests = req->subrequests;
@@ -146,7 +150,10 @@ int dispatch_request_body_wanted(dispatch_request_t *r) {
 long dispatch_response_read(dispatch_request_t *r, char *buf, size_t size) {
   if (r == nullptr || g_engine == nullptr) return DISPATCH_BODY_ERROR;
   try {
-    long n = dispatch::response_body_read(*g_engine, *to_request(r), buf, size);
+    dispatch::RequestScope *req = to_request(r);
+    long n = req->ws && req->status == 101
+                 ? dispatch::websocket_read(*g_engine, *req, buf, size)
+                 : dispatch::response_body_read(*g_engine, *req, buf, size);
     if (n > 0) to_request(r)->response_bytes += uint64_t(n);
     return n;
   } catch (const std::exception &ex) {
@@ -155,6 +162,22 @@ long dispatch_response_read(dispatch_request_t *r, char *buf, size_t size) {
     report(&g_engine->host().raw(), "dispatch_response_read", "unknown error");
   }
   return DISPATCH_BODY_ERROR;
+}
+
+int dispatch_websocket_input(dispatch_request_t *r, const char *data, size_t len, int eof) {
+  if (r == nullptr || g_engine == nullptr) return 0;
+  try {
+    return dispatch::websocket_input(*g_engine, *to_request(r), data, len, eof != 0);
+  } catch (const std::exception &ex) {
+    report(&g_engine->host().raw(), "dispatch_websocket_input", ex.what());
+  } catch (...) {
+    report(&g_engine->host().raw(), "dispatch_websocket_input", "unknown error");
+  }
+  return 0;
+}
+
+int dispatch_websocket_wanted(dispatch_request_t *r) {
+  return r != nullptr && dispatch::websocket_wanted(*to_request(r)) ? 1 : 0;
 }
 
 dispatch_admin_t *dispatch_admin_start(dispatch_engine_t *engine,

@@ -9,6 +9,7 @@
 #include "api/dispatch.h"
 #include "api/fetch.h"
 #include "api/request_cf.h"
+#include "api/websocket.h"
 #include "body_streams.h"
 #include "clock.h"
 #include "code_cache.h"
@@ -161,6 +162,10 @@ Engine::Engine(const dispatch_engine_conf_t &conf, const dispatch_host_t &host)
         pool_.pump();
         if (host_.raw().exiting != nullptr && host_.raw().exiting(host_.raw().data)) {
           stop_lingering();
+          // A worker that shuts down closes its WebSockets (1001).
+          for (auto &entry : requests_) {
+            if (entry.second->ws) websocket_stop(*this, *entry.second, 1001, "going away");
+          }
         }
         pump_timer_.start(kPumpIntervalMs);
       }, true),

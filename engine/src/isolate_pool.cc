@@ -141,6 +141,7 @@ std::shared_ptr<TenantIsolate> IsolatePool::acquire(
     // A broken new version must not fall back to the old isolate the writer
     // meant to replace.
     engine_.metrics().worker().retired[DISPATCH_RETIRE_VERSION]++;
+    live->stop_websockets(1012, "a new version of the script");
     erase(it);
   }
 
@@ -181,6 +182,7 @@ std::list<std::string>::iterator IsolatePool::retire_idle(
   engine_.metrics().worker().retired[why]++;
   unlink(*it);
   std::shared_ptr<TenantIsolate> isolate = std::move(it->second.isolate);
+  isolate->stop_websockets(1001, "the isolate made room for others");
   if (it->second.unreduced) unreduced_.erase(it->second.idle);
   auto next = lru_.erase(it->second.lru);
   slots_.erase(it);

@@ -4,6 +4,7 @@
 
 #include "api/dispatch.h"
 #include "api/fetch.h"
+#include "api/websocket.h"
 #include "memory_budget.h"
 #include "tenant_isolate.h"
 
@@ -122,6 +123,7 @@ void RequestScope::leave_isolate() {
   // settling promises never sees a scope halfway torn down. Then the
   // handles into its heap and the timers, and the isolate last.
   isolate->detach(this);
+  websocket_leave(*this);
   result.Reset();
   handover.stream.Reset();
   response_stream.handle.Reset();

@@ -34,6 +34,7 @@ class MemoryBudget;
 class TenantIsolate;
 struct FetchCall;
 struct DispatchCall;
+struct WebSocketSession;
 
 using HeaderList = std::vector<std::pair<std::string, std::string>>;
 
@@ -310,6 +311,9 @@ class RequestScope {
     size_t offset = 0;
     bool reading = false;      // the host's read is starting one: no wake
   } response_stream;
+
+  // A WebSocket the script accepted and answered with a 101 (api/websocket.h).
+  std::unique_ptr<WebSocketSession> ws;
 
   bool responded() const { return phase == Phase::kResponded || phase == Phase::kLingering; }
   // A script it dispatched to is still running for it (api/dispatch.h).

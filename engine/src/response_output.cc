@@ -109,8 +109,10 @@ bool read_headers(v8::Isolate *isolate, v8::Local<v8::Value> text, v8::Local<v8:
 bool read_handover(v8::Isolate *isolate, const v8::FunctionCallbackInfo<v8::Value> &info,
                    RequestScope &scope, std::string *why) {
   v8::Local<v8::Value> status = info[1];
-  if (!status->IsInt32() || status.As<v8::Int32>()->Value() < 200 ||
-      status.As<v8::Int32>()->Value() > 599) {
+  // 101: a WebSocket's (native.wsAttach made its session first).
+  if (!status->IsInt32() || ((status.As<v8::Int32>()->Value() < 200 ||
+                              status.As<v8::Int32>()->Value() > 599) &&
+                             !(status.As<v8::Int32>()->Value() == 101 && scope.ws))) {
     *why = "the response status is not an integer from 200 to 599";
     return false;
   }

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "api/compression.h"
+#include "api/websocket.h"
 #include "api/html_rewriter.h"
 #include "api/console.h"
 #include "api/crypto.h"
@@ -156,6 +157,7 @@ TenantIsolate::~TenantIsolate() {
   run_.Reset();
   read_body_.Reset();
   cancel_body_.Reset();
+  ws_deliver_.Reset();
   api_.Reset();
   context_.Reset();
   // The platform keeps a task runner per isolate until it is told.
@@ -350,6 +352,13 @@ void TenantIsolate::run_turn(RequestScope &scope, const TurnFn &fn) {
   turn(scope, fn);
 }
 
+void TenantIsolate::stop_websockets(uint16_t code, const char *reason) {
+  std::vector<RequestScope *> scopes(scopes_);
+  for (RequestScope *scope : scopes) {
+    if (scope->ws) websocket_stop(engine_, *scope, code, reason);
+  }
+}
+
 void TenantIsolate::detach(RequestScope *scope) {
   size_t i = scope->isolate_index;
   if (i >= scopes_.size() || scopes_[i] != scope) return;  // never joined
@@ -463,6 +472,14 @@ void TenantIsolate::take_response(RequestScope &scope) {
     engine_.respond(scope, DISPATCH_OUTCOME_EXCEPTION);
     return;
   }
+  // A 101 goes out only with a WebSocket, for a request that asked for one.
+  std::string why;
+  if (scope.status == 101 && !websocket_handshake(scope, &why)) {
+    engine_.log(scope, DISPATCH_LOG_ERR, "the response cannot be sent: " + why);
+    scope.drop_response();
+    engine_.respond(scope, DISPATCH_OUTCOME_EXCEPTION);
+    return;
+  }
   if (!h.stream.IsEmpty()) {
     RequestScope::ResponseStream &rs = scope.response_stream;
     rs.on = true;
@@ -543,6 +560,12 @@ void TenantIsolate::condemn(dispatch_outcome_e outcome, RequestScope *culprit) {
         if (scope->response_stream.on) {
           if (!scope->response_stream.ended) scope->outcome = outcome;
           engine_.wake(*scope);
+        }
+        // A WebSocket it serves: the client gets a Close (1011), no event
+        // runs any more.
+        if (scope->ws) {
+          scope->outcome = outcome;
+          websocket_stop(engine_, *scope, 1011, dispatch_outcome_name(outcome));
         }
         break;
       default:
@@ -936,6 +959,7 @@ v8::MaybeLocal<v8::Object> TenantIsolate::make_api(v8::Local<v8::Context> contex
   install_native_state_natives(context, native);
   install_wasm_natives(context, native);
   install_node_natives(context, native);
+  install_websocket_natives(context, native);
   native->Set(context, v8_str(isolate, "memoryLimit"),
               v8::Number::New(isolate, double(memory_limit))).Check();
   set_function(context, native, "chargeExternal", on_charge_external);
@@ -1000,6 +1024,13 @@ bool TenantIsolate::install_builtins(v8::Local<v8::Context> context, std::string
   }
   read_body_.Reset(isolate_, read_body.As<v8::Function>());
   cancel_body_.Reset(isolate_, cancel_body.As<v8::Function>());
+  v8::Local<v8::Value> ws_deliver;
+  if (!api->Get(context, v8_str(isolate_, "wsDeliver")).ToLocal(&ws_deliver) ||
+      !ws_deliver->IsFunction()) {
+    *err = "the built-ins failed to start: no wsDeliver()";
+    return false;
+  }
+  ws_deliver_.Reset(isolate_, ws_deliver.As<v8::Function>());
   return true;
 }
 

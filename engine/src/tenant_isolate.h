@@ -168,6 +168,9 @@ class TenantIsolate : public std::enable_shared_from_this<TenantIsolate> {
   // not fit.
   bool charge_wasm_imports(v8::Local<v8::Object> instance, uint64_t entries, size_t bytes);
 
+  // It leaves the pool (a new version, room for others): its WebSockets
+  // are closed with code (api/websocket.h). No JavaScript runs.
+  void stop_websockets(uint16_t code, const char *reason);
   // A limit stopped it: it serves nothing more and goes once its requests let go.
   bool dead() const { return dead_; }
   // metadata.limits.cpu_ms, 0 when the script sets none.
@@ -210,6 +213,9 @@ class TenantIsolate : public std::enable_shared_from_this<TenantIsolate> {
   void run_turn(RequestScope &scope, const TurnFn &fn);
   v8::Local<v8::Function> body_reader() const { return read_body_.Get(isolate_); }
   v8::Local<v8::Function> body_canceller() const { return cancel_body_.Get(isolate_); }
+  // The built-ins' wsDeliver(server, kind, data, code, reason): an event
+  // of a WebSocket's server end (api/websocket.h).
+  v8::Local<v8::Function> ws_deliver() const { return ws_deliver_.Get(isolate_); }
   void log_uncaught(RequestScope *scope, dispatch_log_level_e level, const std::string &msg) {
     log_for(scope, level, msg);
   }
@@ -351,6 +357,7 @@ class TenantIsolate : public std::enable_shared_from_this<TenantIsolate> {
   MethodStrings method_strings_;     // the usual methods, made once
   v8::Global<v8::Function> read_body_;    // readBody([stream, reader])
   v8::Global<v8::Function> cancel_body_;  // cancelBody([stream, reader])
+  v8::Global<v8::Function> ws_deliver_;   // wsDeliver(server, kind, ...)
   v8::Global<v8::Value> exports_;
   v8::Global<v8::Object> env_;
   std::string main_path_;

@@ -1,0 +1,639 @@
+#include "api/websocket.h"
+
+#include <openssl/sha.h>
+#include <strings.h>
+
+#include <cstring>
+
+#include "asset_upload.h"
+#include "engine.h"
+#include "memory_budget.h"
+#include "request_scope.h"
+#include "tenant_isolate.h"
+#include "v8_util.h"
+
+namespace dispatch {
+
+namespace {
+
+enum : int { kOpCont = 0, kOpText = 1, kOpBinary = 2, kOpClose = 8, kOpPing = 9, kOpPong = 10 };
+// What the built-ins' wsDeliver is told.
+enum : int { kEvText = 0, kEvBinary = 1, kEvClose = 2, kEvError = 3 };
+
+// RFC 3629 UTF-8: no overlong forms, no surrogates, nothing past U+10FFFF.
+bool valid_utf8(const unsigned char *s, size_t n) {
+  size_t i = 0;
+  while (i < n) {
+    unsigned char c = s[i];
+    if (c < 0x80) {
+      i++;
+      continue;
+    }
+    size_t len;
+    uint32_t cp;
+    if ((c & 0xe0) == 0xc0) {
+      len = 2;
+      cp = c & 0x1f;
+    } else if ((c & 0xf0) == 0xe0) {
+      len = 3;
+      cp = c & 0x0f;
+    } else if ((c & 0xf8) == 0xf0) {
+      len = 4;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (n - i < len) return false;
+    for (size_t k = 1; k < len; k++) {
+      if ((s[i + k] & 0xc0) != 0x80) return false;
+      cp = (cp << 6) | (s[i + k] & 0x3f);
+    }
+    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+        cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
+      return false;
+    }
+    i += len;
+  }
+  return true;
+}
+
+// A close code a peer may send (RFC 6455 7.4): 1000-1014 but the reserved
+// 1004-1006, or 3000-4999.
+bool valid_close_code(uint32_t code) {
+  if (code >= 3000 && code <= 4999) return true;
+  return code >= 1000 && code <= 1014 && code != 1004 && code != 1005 && code != 1006;
+}
+
+// The header "\0name:value" of the request, or null.
+bool request_header(const RequestScope &scope, const char *name, std::string_view *value) {
+  std::string_view block = scope.head.header_block();
+  size_t name_len = strlen(name);
+  size_t pos = 0;
+  while (pos < block.size()) {
+    size_t end = block.find('\0', pos + 1);
+    if (end == std::string_view::npos) end = block.size();
+    std::string_view field = block.substr(pos + 1, end - pos - 1);
+    if (field.size() > name_len && field[name_len] == ':' && field.compare(0, name_len, name) == 0) {
+      *value = field.substr(name_len + 1);
+      return true;
+    }
+    pos = end;
+  }
+  return false;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// Whether the comma-separated list holds token (case-insensitive).
+bool list_has(std::string_view list, const char *token) {
+  size_t len = strlen(token);
+  while (!list.empty()) {
+    size_t comma = list.find(',');
+    std::string_view item = trim(list.substr(0, comma));
+    if (item.size() == len && strncasecmp(item.data(), token, len) == 0) return true;
+    if (comma == std::string_view::npos) break;
+    list.remove_prefix(comma + 1);
+  }
+  return false;
+}
+
+WebSocketSession *session_of(TenantIsolate *self, v8::Local<v8::Value> id_value,
+                             RequestScope **out = nullptr) {
+  if (!id_value->IsNumber()) return nullptr;
+  double id = id_value.As<v8::Number>()->Value();
+  if (!(id >= 1 && id <= 9007199254740991.0)) return nullptr;
+  RequestScope *scope = self->engine().find(uint64_t(id));
+  if (scope == nullptr || scope->isolate.get() != self || !scope->ws) return nullptr;
+  if (out) *out = scope;
+  return scope->ws.get();
+}
+
+void throw_type_error(v8::Isolate *isolate, const std::string &msg) {
+  isolate->ThrowException(v8::Exception::TypeError(v8_str(isolate, msg)));
+}
+
+// Queues one unmasked frame for the client, charged to the script's budget
+// while it waits; false when that would pass the bounds.
+bool queue_frame(RequestScope &scope, int op, const char *data, size_t len, bool force) {
+  WebSocketSession &ws = *scope.ws;
+  size_t frame = len + (len < 126 ? 2 : len < 65536 ? 4 : 10);
+  size_t waiting = ws.out.size() - ws.out_off;
+  if (!force) {
+    if (waiting + frame > kWsMaxQueued) return false;
+    if (!scope.isolate || !scope.isolate->budget().hold(frame)) return false;
+    ws.held += frame;
+  }
+  if (ws.out_off > 0 && ws.out_off == ws.out.size()) {
+    ws.out.clear();
+    ws.out_off = 0;
+  }
+  char head[10];
+  size_t n = 0;
+  head[n++] = char(0x80 | op);
+  if (len < 126) {
+    head[n++] = char(len);
+  } else if (len < 65536) {
+    head[n++] = char(126);
+    head[n++] = char(len >> 8);
+    head[n++] = char(len);
+  } else {
+    head[n++] = char(127);
+    for (int i = 7; i >= 0; i--) head[n++] = char(uint64_t(len) >> (8 * i));
+  }
+  ws.out.append(head, n);
+  ws.out.append(data, len);
+  return true;
+}
+
+void deliver(Engine &engine, RequestScope &scope, int kind, const std::string &data, int code,
+             const std::string &reason, bool clean);
+
+// Ours went first: a client that does not answer it within
+// kWsCloseWaitMs is not waited for (the script gets close 1006).
+void await_close(Engine &engine, RequestScope &scope) {
+  WebSocketSession &ws = *scope.ws;
+  if (ws.close_received || ws.closing) return;
+  uint64_t id = scope.id;
+  ws.closing = std::make_unique<Timer>(engine.host(), [&engine, id] {
+    RequestScope *s = engine.find(id);
+    if (s == nullptr || !s->ws || s->ws->close_received) return;
+    s->ws->close_received = true;
+    s->ws->pending.clear();
+    engine.log(*s, DISPATCH_LOG_INFO, "WebSocket closed: the client did not answer the Close");
+    deliver(engine, *s, kEvClose, "", 1006, "the client did not answer the Close frame", false);
+    engine.wake(*s);
+  }, false);
+  ws.closing->start(kWsCloseWaitMs);
+}
+
+void queue_close(RequestScope &scope, int code, std::string_view reason) {
+  WebSocketSession &ws = *scope.ws;
+  if (ws.close_sent) return;
+  ws.close_sent = true;
+  char payload[125];
+  size_t n = 0;
+  if (code >= 0) {
+    payload[n++] = char(code >> 8);
+    payload[n++] = char(code);
+    size_t r = std::min(reason.size(), sizeof(payload) - 2);
+    memcpy(payload + n, reason.data(), r);
+    n += r;
+  }
+  queue_frame(scope, kOpClose, payload, n, true);
+}
+
+// One event of the server end, a turn of JavaScript with the CPU of one
+// event.
+void deliver(Engine &engine, RequestScope &scope, int kind, const std::string &data, int code,
+             const std::string &reason, bool clean) {
+  WebSocketSession &ws = *scope.ws;
+  TenantIsolate *isolate = scope.isolate.get();
+  if (ws.stopped || isolate == nullptr || isolate->dead() || ws.server.IsEmpty()) return;
+  scope.cpu_limit_ms = uint64_t(scope.cpu_ms) + ws.event_cpu_ms;
+  ws.delivering = true;
+  isolate->run_turn(scope, [&](v8::Local<v8::Context> context, v8::TryCatch &try_catch) {
+    v8::Isolate *v8i = context->GetIsolate();
+    v8::Local<v8::Value> payload;
+    if (kind == kEvBinary) {
+      v8::Local<v8::ArrayBuffer> buffer;
+      if (!new_array_buffer(v8i, data.data(), data.size()).ToLocal(&buffer)) {
+        if (!try_catch.HasTerminated()) {
+          isolate->log_uncaught(&scope, DISPATCH_LOG_ERR, "a WebSocket message was dropped: " +
+                                describe_exception(v8i, try_catch.Exception(), try_catch.Message()));
+        }
+        return;
+      }
+      payload = buffer;
+    } else if (kind == kEvClose) {
+      payload = v8::Boolean::New(v8i, clean);
+    } else {
+      payload = v8_utf8_str(v8i, data);
+    }
+    v8::Local<v8::Value> args[] = {ws.server.Get(v8i), v8::Integer::New(v8i, kind), payload,
+                                   v8::Integer::New(v8i, code), v8_utf8_str(v8i, reason)};
+    if (isolate->ws_deliver()->Call(context, v8::Undefined(v8i), 5, args).IsEmpty() &&
+        !try_catch.HasTerminated() && try_catch.HasCaught()) {
+      isolate->log_uncaught(&scope, DISPATCH_LOG_ERR, "uncaught exception in a WebSocket event: " +
+                            describe_exception(v8i, try_catch.Exception(), try_catch.Message()));
+    }
+  });
+  ws.delivering = false;
+  (void) engine;
+}
+
+// A message in progress is held against the script's budget while it
+// waits for its last fragment: many clients each sending most of a 1 MiB
+// message must not grow the worker outside every bound.
+void release_message(RequestScope &scope) {
+  WebSocketSession &ws = *scope.ws;
+  if (ws.message_held && scope.isolate) scope.isolate->budget().unhold(ws.message_held);
+  ws.message_held = 0;
+}
+
+// A protocol error of the client's: our Close with code, the script's
+// error and close events, and no more input.
+void fail(Engine &engine, RequestScope &scope, int code, const char *why) {
+  WebSocketSession &ws = *scope.ws;
+  engine.log(scope, DISPATCH_LOG_INFO, std::string("WebSocket closed with ") +
+             std::to_string(code) + ": " + why);
+  ws.close_received = true;
+  ws.pending.clear();
+  std::string().swap(ws.message);
+  release_message(scope);
+  queue_close(scope, code, why);
+  deliver(engine, scope, kEvError, why, 0, "", false);
+  deliver(engine, scope, kEvClose, "", code, why, false);
+  engine.wake(scope);
+}
+
+// A whole frame is in: what it means. False once no more input is read.
+bool frame_done(Engine &engine, RequestScope &scope, int *events) {
+  WebSocketSession &ws = *scope.ws;
+  ws.in_payload = false;
+  ws.hdr_len = 0;
+  switch (ws.op) {
+    case kOpPing:
+      if (!ws.close_sent) queue_frame(scope, kOpPong, ws.control.data(), ws.control.size(), true);
+      engine.wake(scope);
+      return true;
+    case kOpPong:
+      return true;
+    case kOpClose: {
+      const std::string &c = ws.control;
+      if (c.size() == 1) {
+        fail(engine, scope, 1002, "a Close frame of one byte");
+        return false;
+      }
+      int code = 1005;
+      std::string reason;
+      if (c.size() >= 2) {
+        code = (uint8_t(c[0]) << 8) | uint8_t(c[1]);
+        if (!valid_close_code(uint32_t(code))) {
+          fail(engine, scope, 1002, "a Close frame with an invalid code");
+          return false;
+        }
+        reason.assign(c, 2, std::string::npos);
+        if (!valid_utf8(reinterpret_cast<const unsigned char *>(reason.data()), reason.size())) {
+          fail(engine, scope, 1007, "a Close frame whose reason is not UTF-8");
+          return false;
+        }
+      }
+      ws.close_received = true;
+      ws.pending.clear();
+      deliver(engine, scope, kEvClose, "", code, reason, true);
+      // The script did not answer it in its close event: the runtime does,
+      // with the client's code, so that the handshake ends.
+      if (scope.ws && !ws.close_sent) queue_close(scope, code == 1005 ? -1 : code, "");
+      engine.wake(scope);
+      (*events)++;
+      return false;
+    }
+    default:
+      break;
+  }
+  if (!ws.fin) return true;
+  int op = ws.message_op;
+  ws.message_op = 0;
+  std::string message;
+  message.swap(ws.message);
+  release_message(scope);
+  if (op == kOpText &&
+      !valid_utf8(reinterpret_cast<const unsigned char *>(message.data()), message.size())) {
+    fail(engine, scope, 1007, "a text message that is not UTF-8");
+    return false;
+  }
+  deliver(engine, scope, op == kOpText ? kEvText : kEvBinary, message, 0, "", false);
+  (*events)++;
+  return true;
+}
+
+// A frame's header is in: whether it may be, and where its payload goes.
+bool header_done(Engine &engine, RequestScope &scope) {
+  WebSocketSession &ws = *scope.ws;
+  const uint8_t *h = ws.hdr;
+  ws.fin = (h[0] & 0x80) != 0;
+  ws.op = h[0] & 0x0f;
+  size_t at = 2;
+  uint64_t len = h[1] & 0x7f;
+  if (len == 126) {
+    len = (uint64_t(h[2]) << 8) | h[3];
+    at = 4;
+  } else if (len == 127) {
+    len = 0;
+    for (int i = 0; i < 8; i++) len = (len << 8) | h[2 + i];
+    at = 10;
+  }
+  memcpy(ws.mask, h + at, 4);
+  ws.mask_pos = 0;
+  ws.remaining = len;
+  if ((h[0] & 0x70) != 0) {
+    fail(engine, scope, 1002, "a frame with reserved bits set (no extension was agreed)");
+    return false;
+  }
+  if (ws.op >= 8) {
+    if (ws.op != kOpClose && ws.op != kOpPing && ws.op != kOpPong) {
+      fail(engine, scope, 1002, "a frame with an unknown opcode");
+      return false;
+    }
+    if (!ws.fin || len > 125) {
+      fail(engine, scope, 1002, "a control frame that is fragmented or longer than 125 bytes");
+      return false;
+    }
+    ws.control.clear();
+  } else {
+    if (ws.op != kOpCont && ws.op != kOpText && ws.op != kOpBinary) {
+      fail(engine, scope, 1002, "a frame with an unknown opcode");
+      return false;
+    }
+    if (ws.op == kOpCont ? ws.message_op == 0 : ws.message_op != 0) {
+      fail(engine, scope, 1002, "a fragment out of sequence");
+      return false;
+    }
+    if (len > kWsMaxMessage || ws.message.size() + len > kWsMaxMessage) {
+      fail(engine, scope, 1009, "a message larger than 1 MiB");
+      return false;
+    }
+    if (ws.op != kOpCont) ws.message_op = ws.op;
+  }
+  return true;
+}
+
+// Parses what the client sent, delivering events; stops after a slice of
+// them with the rest kept in ws.pending, and at a Close. False once no
+// more input is read.
+void parse(Engine &engine, RequestScope &scope, const char *p, const char *end) {
+  int events = 0;
+  while (p < end && scope.ws && !scope.ws->close_received && !scope.ws->stopped) {
+    WebSocketSession &ws = *scope.ws;
+    if (events >= kWsEventsPerSlice) {
+      ws.pending.assign(p, size_t(end - p));
+      if (!ws.resume) {
+        uint64_t id = scope.id;
+        ws.resume = std::make_unique<Timer>(engine.host(), [&engine, id] {
+          RequestScope *s = engine.find(id);
+          if (s == nullptr || !s->ws) return;
+          std::string rest;
+          rest.swap(s->ws->pending);
+          parse(engine, *s, rest.data(), rest.data() + rest.size());
+          if (s->ws && s->ws->pending.empty()) engine.wake(*s);
+        }, false);
+      }
+      ws.resume->start(0);
+      return;
+    }
+    if (!ws.in_payload) {
+      // 2 bytes, then what they say is left of the header (the mask too).
+      size_t need = 2;
+      if (ws.hdr_len >= 2) {
+        if ((ws.hdr[1] & 0x80) == 0) {
+          fail(engine, scope, 1002, "an unmasked frame from the client");
+          return;
+        }
+        uint8_t l = ws.hdr[1] & 0x7f;
+        need = 2 + (l == 126 ? 2 : l == 127 ? 8 : 0) + 4;
+      }
+      while (ws.hdr_len < need && p < end) ws.hdr[ws.hdr_len++] = uint8_t(*p++);
+      if (ws.hdr_len < need) return;
+      if (need == 2) continue;  // now the rest of the header
+      if (!header_done(engine, scope)) return;
+      ws.in_payload = true;
+    }
+    size_t k = size_t(std::min<uint64_t>(ws.remaining, uint64_t(end - p)));
+    if (ws.op < 8 && k) {
+      if (!scope.isolate || !scope.isolate->budget().hold(k)) {
+        fail(engine, scope, 1009, "no memory is left for the message in the script's budget");
+        return;
+      }
+      ws.message_held += k;
+    }
+    std::string &to = ws.op >= 8 ? ws.control : ws.message;
+    size_t at = to.size();
+    to.append(p, k);
+    for (size_t i = 0; i < k; i++) to[at + i] = char(to[at + i] ^ ws.mask[(ws.mask_pos + i) & 3]);
+    ws.mask_pos = (ws.mask_pos + k) & 3;
+    ws.remaining -= k;
+    p += k;
+    if (ws.remaining == 0 && !frame_done(engine, scope, &events)) return;
+  }
+}
+
+// native.wsRequest(): the request whose code runs now (a WebSocketPair
+// belongs to it); a TypeError outside any request.
+void on_ws_request(const v8::FunctionCallbackInfo<v8::Value> &info) {
+  v8::Isolate *isolate = info.GetIsolate();
+  RequestScope *scope = TenantIsolate::from(isolate)->current_request();
+  if (scope == nullptr) {
+    throw_type_error(isolate, "WebSocketPair can only be used while handling a request");
+    return;
+  }
+  info.GetReturnValue().Set(v8::Number::New(isolate, double(scope->id)));
+}
+
+// native.wsAttach(id, server): request id answers with a 101 whose
+// WebSocket's other end is server. False when it cannot (answered, gone).
+void on_ws_attach(const v8::FunctionCallbackInfo<v8::Value> &info) {
+  v8::Isolate *isolate = info.GetIsolate();
+  TenantIsolate *self = TenantIsolate::from(isolate);
+  info.GetReturnValue().Set(false);
+  if (info.Length() != 2 || !info[0]->IsNumber() || !info[1]->IsObject()) return;
+  double id = info[0].As<v8::Number>()->Value();
+  RequestScope *scope =
+      id >= 1 && id <= 9007199254740991.0 ? self->engine().find(uint64_t(id)) : nullptr;
+  if (scope == nullptr || scope->isolate.get() != self || self->dead() || scope->responded() ||
+      scope->ws) {
+    return;
+  }
+  if (scope->host_ctx == nullptr) {
+    // A request another script dispatched to (env.NS.get(name).fetch()):
+    // its Response goes to that script, not to a client's connection.
+    throw_type_error(isolate, "a WebSocket can only be returned to a client's own request, not "
+                              "through a dispatch namespace or service binding");
+    return;
+  }
+  scope->ws = std::make_unique<WebSocketSession>();
+  scope->ws->server.Reset(isolate, info[1].As<v8::Object>());
+  scope->ws->event_cpu_ms = scope->cpu_limit_ms;
+  info.GetReturnValue().Set(true);
+}
+
+// native.wsAccept(id): the script called accept(); input may flow.
+void on_ws_accept(const v8::FunctionCallbackInfo<v8::Value> &info) {
+  RequestScope *scope = nullptr;
+  if (info.Length() != 1) return;
+  WebSocketSession *ws = session_of(TenantIsolate::from(info.GetIsolate()), info[0], &scope);
+  if (ws == nullptr || ws->accepted) return;
+  ws->accepted = true;
+  if (scope->responded()) scope->isolate->engine().wake(*scope);
+}
+
+// native.wsSend(id, data): a string (text) or bytes (binary) for the
+// client. Dropped once the client is gone; a TypeError past the bounds.
+void on_ws_send(const v8::FunctionCallbackInfo<v8::Value> &info) {
+  v8::Isolate *isolate = info.GetIsolate();
+  RequestScope *scope = nullptr;
+  if (info.Length() != 2) return;
+  WebSocketSession *ws = session_of(TenantIsolate::from(isolate), info[0], &scope);
+  if (ws == nullptr || ws->eof || ws->stopped || ws->close_sent) return;
+  std::string text;
+  const char *data = nullptr;
+  size_t len = 0;
+  int op;
+  if (info[1]->IsString()) {
+    v8::Local<v8::String> s = info[1].As<v8::String>();
+    if (size_t(s->Length()) > kWsMaxMessage || size_t(s->Utf8Length(isolate)) > kWsMaxMessage) {
+      throw_type_error(isolate, "WebSocket send(): a message may be at most 1 MiB");
+      return;
+    }
+    text.resize(size_t(s->Utf8Length(isolate)));
+    s->WriteUtf8(isolate, text.data(), int(text.size()), nullptr,
+                 v8::String::NO_NULL_TERMINATION | v8::String::REPLACE_INVALID_UTF8);
+    data = text.data();
+    len = text.size();
+    op = kOpText;
+  } else if (buffer_source_bytes(info[1], &data, &len)) {
+    op = kOpBinary;
+    if (len > kWsMaxMessage) {
+      throw_type_error(isolate, "WebSocket send(): a message may be at most 1 MiB");
+      return;
+    }
+  } else {
+    throw_type_error(isolate, "WebSocket send(): the message must be a string or bytes");
+    return;
+  }
+  if (!queue_frame(*scope, op, data, len, false)) {
+    throw_type_error(isolate, "WebSocket send(): " + std::to_string(ws->out.size() - ws->out_off) +
+                     " bytes already wait for the client: the send buffer is full");
+    return;
+  }
+  if (scope->responded()) scope->isolate->engine().wake(*scope);
+}
+
+// native.wsClose(id, code, reason): code -1 for none (an empty Close).
+void on_ws_close(const v8::FunctionCallbackInfo<v8::Value> &info) {
+  v8::Isolate *isolate = info.GetIsolate();
+  RequestScope *scope = nullptr;
+  if (info.Length() != 3 || !info[1]->IsInt32()) return;
+  WebSocketSession *ws = session_of(TenantIsolate::from(isolate), info[0], &scope);
+  if (ws == nullptr || ws->eof || ws->stopped || ws->close_sent) return;
+  int code = info[1].As<v8::Int32>()->Value();
+  if (code != -1 && (code < 1000 || code > 4999)) return;
+  std::string reason = info[2]->IsString() ? to_std_string(isolate, info[2]) : std::string();
+  if (reason.size() > 123) reason.resize(123);
+  queue_close(*scope, code, reason);
+  await_close(scope->isolate->engine(), *scope);
+  if (scope->responded()) scope->isolate->engine().wake(*scope);
+}
+
+}  // namespace
+
+void install_websocket_natives(v8::Local<v8::Context> context, v8::Local<v8::Object> native) {
+  set_function(context, native, "wsRequest", on_ws_request);
+  set_function(context, native, "wsAttach", on_ws_attach);
+  set_function(context, native, "wsAccept", on_ws_accept);
+  set_function(context, native, "wsSend", on_ws_send);
+  set_function(context, native, "wsClose", on_ws_close);
+}
+
+bool websocket_handshake(RequestScope &scope, std::string *why) {
+  if (!scope.ws) {
+    *why = "a 101 response needs a webSocket";
+    return false;
+  }
+  std::string_view upgrade, connection, version, key;
+  if (scope.head.method() != "GET" || !request_header(scope, "upgrade", &upgrade) ||
+      !list_has(upgrade, "websocket") || !request_header(scope, "connection", &connection) ||
+      !list_has(connection, "upgrade") || !request_header(scope, "sec-websocket-version", &version) ||
+      trim(version) != "13" || !request_header(scope, "sec-websocket-key", &key) ||
+      trim(key).size() != 24) {
+    *why = "the request did not ask for a WebSocket (a GET with Upgrade: websocket, Connection: "
+           "upgrade, Sec-WebSocket-Version: 13 and a Sec-WebSocket-Key)";
+    return false;
+  }
+  std::string text(trim(key));
+  text += "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+  unsigned char digest[SHA_DIGEST_LENGTH];
+  SHA1(reinterpret_cast<const unsigned char *>(text.data()), text.size(), digest);
+  WebSocketSession &ws = *scope.ws;
+  ws.accept_key = base64_encode(std::string_view(reinterpret_cast<char *>(digest), sizeof(digest)),
+                                false);
+  static const char kName[] = "sec-websocket-accept";
+  ws.accept_header = {{kName, sizeof(kName) - 1}, {ws.accept_key.data(), ws.accept_key.size()}};
+  scope.header_views.push_back(ws.accept_header);
+  return true;
+}
+
+int websocket_input(Engine &engine, RequestScope &scope, const char *data, size_t len, bool eof) {
+  if (!scope.ws) return 0;
+  WebSocketSession &ws = *scope.ws;
+  if (!ws.close_received && !ws.stopped && len) parse(engine, scope, data, data + len);
+  if (eof && scope.ws && !scope.ws->eof) {
+    WebSocketSession &w = *scope.ws;
+    w.eof = true;
+    if (!w.close_received) {
+      w.close_received = true;
+      w.pending.clear();
+      deliver(engine, scope, kEvClose, "", 1006, "WebSocket disconnected without sending Close frame.",
+              false);
+    }
+    engine.wake(scope);
+  }
+  return websocket_wanted(scope) ? 1 : 0;
+}
+
+bool websocket_wanted(const RequestScope &scope) {
+  const WebSocketSession *ws = scope.ws.get();
+  return ws != nullptr && ws->accepted && !ws->close_received && !ws->stopped && !ws->eof &&
+         ws->pending.empty() && ws->out.size() - ws->out_off < kWsMaxQueued / 2;
+}
+
+long websocket_read(Engine &engine, RequestScope &scope, char *buf, size_t size) {
+  WebSocketSession &ws = *scope.ws;
+  size_t waiting = ws.out.size() - ws.out_off;
+  if (ws.eof) return 0;
+  if (waiting == 0) {
+    // Done once both Close frames went (or ours after a failure).
+    return ws.close_sent && ws.close_received ? 0 : DISPATCH_BODY_AGAIN;
+  }
+  size_t n = std::min(size, waiting);
+  memcpy(buf, ws.out.data() + ws.out_off, n);
+  ws.out_off += n;
+  size_t refund = std::min(ws.held, n);
+  if (refund) {
+    ws.held -= refund;
+    if (scope.isolate) scope.isolate->budget().unhold(refund);
+  }
+  if (ws.out_off == ws.out.size()) {
+    std::string().swap(ws.out);
+    ws.out_off = 0;
+  }
+  (void) engine;
+  return long(n);
+}
+
+void websocket_stop(Engine &engine, RequestScope &scope, uint16_t code, const char *reason) {
+  if (!scope.ws || scope.ws->stopped) return;
+  WebSocketSession &ws = *scope.ws;
+  ws.stopped = true;
+  ws.close_received = true;  // no more input is read
+  ws.pending.clear();
+  queue_close(scope, code, reason);
+  engine.wake(scope);
+}
+
+void websocket_leave(RequestScope &scope) {
+  if (!scope.ws) return;
+  WebSocketSession &ws = *scope.ws;
+  ws.server.Reset();
+  ws.resume.reset();
+  ws.closing.reset();
+  if (ws.held && scope.isolate) scope.isolate->budget().unhold(ws.held);
+  ws.held = 0;
+  release_message(scope);
+  ws.stopped = true;
+}
+
+}  // namespace dispatch

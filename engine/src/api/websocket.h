@@ -1,0 +1,93 @@
+// websocket.h: a WebSocket a script accepted (WebSocketPair, a 101
+// Response), carried over the client's own connection.
+//
+// After the 101 the host hands the client's bytes to the engine
+// (dispatch_websocket_input) and sends what dispatch_response_read gives.
+// The engine parses RFC 6455 frames as hostile input (masked client frames,
+// bounded control frames, fragments, UTF-8 of text), answers pings, runs
+// the close handshake and turns each message into an event of the server
+// end, one turn of JavaScript under the request's CPU limit per event (as
+// Workers limits CPU per event). Bounds: a message is at most 1 MiB (1009
+// past it); bytes queued for a client that does not read are charged to
+// the script's memory budget and bounded (send() throws past it); the host
+// reads from the client only while the script keeps up.
+#pragma once
+
+#include <v8.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "dispatch_engine.h"
+#include "host.h"
+
+namespace dispatch {
+
+class Engine;
+class RequestScope;
+
+constexpr size_t kWsMaxMessage = size_t(1) << 20;       // per message, either way
+constexpr size_t kWsMaxQueued = size_t(4) << 20;        // unsent, per socket; reads
+                                                        // pause at half of it
+constexpr int kWsEventsPerSlice = 16;                   // then the loop runs others
+constexpr uint64_t kWsCloseWaitMs = 5000;               // for the client's Close
+
+struct WebSocketSession {
+  v8::Global<v8::Object> server;  // the end the script holds
+  bool accepted = false;
+  uint64_t event_cpu_ms = 50;     // the CPU each event gets
+  std::string accept_key;         // Sec-WebSocket-Accept
+  dispatch_header_t accept_header{};
+
+  // The frame being read.
+  uint8_t hdr[14] = {};
+  size_t hdr_len = 0;
+  bool in_payload = false;
+  uint64_t remaining = 0;
+  uint8_t mask[4] = {};
+  size_t mask_pos = 0;
+  int op = 0;
+  bool fin = false;
+  std::string control;            // a control frame's payload (<= 125)
+  std::string message;            // the data message being assembled
+  size_t message_held = 0;        // ... charged to the budget as it grows
+  int message_op = 0;             // 1 text, 2 binary, 0 none
+  std::string pending;            // input not yet parsed (a slice ended)
+
+  std::string out;                // bytes for the client
+  size_t out_off = 0;
+  size_t held = 0;                // charged to the budget for out
+
+  bool close_received = false;    // a Close frame came (or the input ended)
+  bool close_sent = false;        // ours is queued
+  bool eof = false;               // the client is gone
+  bool stopped = false;           // no more JavaScript (a limit, a shutdown)
+  bool delivering = false;
+  std::unique_ptr<Timer> resume;  // the next slice of pending input
+  std::unique_ptr<Timer> closing; // the client's Close is overdue
+};
+
+// native.wsRequest, wsAttach, wsAccept, wsSend, wsClose.
+void install_websocket_natives(v8::Local<v8::Context> context, v8::Local<v8::Object> native);
+
+// For a 101 the script handed over with a WebSocket: whether the client's
+// request asked for one (Upgrade: websocket, Connection: upgrade,
+// Sec-WebSocket-Version: 13, a Sec-WebSocket-Key), with the accept header
+// added to the response; false with the reason.
+bool websocket_handshake(RequestScope &scope, std::string *why);
+
+// The host's side (c_api.cc).
+int websocket_input(Engine &engine, RequestScope &scope, const char *data, size_t len, bool eof);
+bool websocket_wanted(const RequestScope &scope);
+long websocket_read(Engine &engine, RequestScope &scope, char *buf, size_t size);
+
+// No more JavaScript for it: the isolate was stopped (code 1011) or the
+// worker shuts down (1001). The client gets a Close frame, then the end.
+void websocket_stop(Engine &engine, RequestScope &scope, uint16_t code, const char *reason);
+
+// Lets go of its handles into the isolate and of its budget charge.
+void websocket_leave(RequestScope &scope);
+
+}  // namespace dispatch
