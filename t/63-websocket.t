@@ -171,7 +171,7 @@ subtest 'a message handler that loops: its CPU limit closes the socket, the work
     ws_send($c, 1, 'spin');
     my $f = ws_recv($c, 10);
     is $f && $f->[0], 8, 'a Close frame';
-    is close_code($f), 1011, '1011';
+    is close_code($f), 1011, 'code 1011 (an internal error: the limit)';
     like substr($f->[1], 2), qr/exceeded_cpu/, 'its reason names the limit';
     ok ws_eof($c), 'then the end';
     is $t->get('/t/ok')->{content}, 'fine', 'another tenant is served';
