@@ -94,7 +94,7 @@ const NODE_INTERNALS = ObjectFreeze({
   zlibRead: (handle) => nodeZlibRead(handle),
   free: (handle) => { nodeFreeNative(handle); },
   // cloudflare:sockets connect() for node:net's Socket (sockets.js).
-  socketConnect: (address, options) => connect(address, options),
+  socketConnect: (address, options) => socketsConnect()(address, options),
   // process.env as the script's text bindings fill it (a fresh copy).
   env: () => ObjectAssign({}, nodeEnv),
   builtin: (name) => nodeBuiltin(name),
