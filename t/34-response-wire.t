@@ -121,4 +121,23 @@ unlike $log, qr/[\x00\x07\x1b]/, 'no NUL, BEL or ESC byte reaches the error log'
 like $log, qr/again\\x07/, 'control bytes are written as \\xNN';
 same_workers_no_alerts('log injection');
 
+# A header value with a control byte the Fetch Standard allows (0x01, DEL)
+# is not HTTP: that header is left out (and logged), the rest go; a tab is
+# text.
+$t->put_script('wire', 'ctlvalue', q{
+    export default {
+      fetch() {
+        return new Response('ok', { headers: { 'x-soh': 'a\x01b', 'x-del': 'a\x7fb', 'x-tab': 'a\tb', 'x-plain': 'fine' } });
+      }
+    };
+});
+($head, $body) = raw_get('/t/ctlvalue');
+like $head, qr{\AHTTP/1\.1 200 }, 'a control byte in a header value does not fail the response';
+unlike $head, qr{^X-(Soh|Del):}mi, 'the headers holding 0x01 and DEL are left out';
+like $head, qr{^X-Tab: a\tb\r?$}mi, 'a tab goes as it is';
+like $head, qr{^X-Plain: fine\r?$}mi, 'the other headers go';
+ok $t->wait_for(sub { $t->error_log =~ /response header "x-del" dropped: a control character in the value/ }),
+    'the error log says which header was left out and why';
+same_workers_no_alerts('control bytes in header values');
+
 done_testing;
