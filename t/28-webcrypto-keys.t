@@ -506,5 +506,23 @@ for my $bits (4096, 8192) {
     is $t->get('/t/hello')->{content}, 'hello', "RSA-$bits: and serves the next request";
 }
 
+# Key generation that runs out of the request's CPU time stops the run as
+# the CPU limit does: nothing the script can catch (a RangeError it could
+# catch before raced the watchdog, and answered in its place).
+$t->put_script('api', 'keygen-catch', q{
+    export default { async fetch() {
+      const alg = { name: 'RSASSA-PKCS1-v1_5', modulusLength: 4096, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' };
+      for (;;) {
+        try { await crypto.subtle.generateKey(alg, false, ['sign']); }
+        catch (e) { return new Response(`caught ${e.name}: ${e.message}`); }
+      }
+    } };
+});
+for my $round (1 .. 3) {
+    my $r = $t->get('/tight/keygen-catch', timeout => 60);
+    is "$r->{status} $r->{content}", "503 exceeded_cpu\n",
+        "round $round: key generation past the CPU limit is not an error the script catches: 503 exceeded_cpu";
+}
+
 is scalar($t->error_log_alerts), 0, 'no alerts in the error log' or diag join "\n", $t->error_log_alerts;
 done_testing;
