@@ -22,6 +22,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -142,7 +143,8 @@ class AssetRules {
   struct HeaderRule {
     RulePattern pattern;
     std::vector<std::pair<std::string, std::string>> set;
-    std::vector<std::string> unset;
+    std::vector<std::string> unset;               // each name once
+    std::unordered_set<std::string> unset_index;  // the same names
   };
   std::unordered_map<std::string, RedirectRule> static_;
   std::vector<RedirectRule> dynamic_;

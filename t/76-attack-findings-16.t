@@ -1,0 +1,80 @@
+#!/usr/bin/perl
+# Attack round 18: a battery written from README.md alone, against what
+# landed last (TCP sockets, WebSockets, _redirects and _headers). Each case
+# asserts what the README promises and failed on the commit it was found
+# on (8f25a9d).
+#
+# Found and fixed:
+# - A _headers block was applied by scanning: each "Name: value" line
+#   looked for its name among the names set before and in the response's
+#   headers (and the parser among the block's names), so a block of 14,000
+#   distinct names (134 KB) held the worker ~2 s per request for one of the
+#   site's files, in C++, outside any limit, every tenant with it. Names are
+#   found through an index now, and a value's substitution counts toward
+#   the 64 KiB _headers may add whether or not it fits.
+# - A 101's Sec-WebSocket-Accept is the runtime's, but a script's own went
+#   out too (first), and its Sec-WebSocket-Extensions agreed to
+#   permessage-deflate, which the parser then refuses (1002). Both are the
+#   runtime's now: the script's are dropped.
+# - Pongs were queued for a client outside every bound but the socket's
+#   read pause: a client that pinged and never read held ~2.3 MB of pongs a
+#   socket in the worker, counted against no script (30 such sockets: +68
+#   MB under a 16m limit). A pong now counts as the script's messages do,
+#   and one that does not fit is not sent.
+use strict;
+use warnings;
+use Test::More;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Dispatch::Test;
+use Dispatch::Hostile;
+use Dispatch::WebSocket qw(ws_send ws_recv frame);
+use Digest::MD5 qw(md5_hex);
+use JSON::PP qw(encode_json);
+use Socket qw(SOL_SOCKET SO_RCVBUF);
+use Time::HiRes qw(time sleep);
+
+my $t = Dispatch::Test->new(
+    workers => 1,
+    http    => q{ dispatch_memory_limit 16m; },
+    server  => $Dispatch::Hostile::LOC,
+);
+$t->put_script('tenants', 'good', $Dispatch::Hostile::GOOD_JS);
+
+# Stores script NAME of namespace tenants with files {path => bytes} and
+# the assets config (README "Static assets").
+sub put_site {
+    my ($name, $files, %config) = @_;
+    my %manifest;
+    for my $path (sort keys %$files) {
+        my $hash = md5_hex("$name:$path");
+        $manifest{$path} = { hash => $hash, size => length $files->{$path} };
+        $t->redis('HSET', "dispatch:{tenants}:asset:$name:$hash", 'body', $files->{$path}, 'type', 'text/plain');
+    }
+    $t->put_script('tenants', $name, '', assets => encode_json({ manifest => \%manifest, config => \%config }));
+}
+
+subtest 'a _headers of 14,000 names and 100,000 removals costs a request little' => sub {
+    my @names;
+    my $bytes = 0;
+    for (my $i = 0; $bytes < 65000; $i++) {
+        push @names, sprintf('h%x', $i);
+        $bytes += length($names[-1]) + 1;
+    }
+    my @before = $t->worker_pids;
+    my $logpos = length $t->error_log;
+    # and a block of 100,000 "! Name" lines, each of which scanned them all
+    put_site('many-headers', { '/t/many-headers/a.txt' => 'aaa' },
+             _headers => "/*\n" . join('', map { "  $_: v\n" } @names)
+                       . "/t/*\n" . join('', map { "  ! x$_\n" } 1 .. 100_000));
+    raw_request($t, { path => '/t/many-headers/a.txt' }, timeout => 30);    # the load parses it
+    my $r = raw_request($t, { path => '/t/many-headers/a.txt' }, timeout => 30);
+    is $r->{status}, 200, 'the file';
+    note sprintf '%.3f s', $r->{elapsed};
+    ok $r->{elapsed} < 0.5, 'answered within 0.5 s' or diag sprintf '%.2f s', $r->{elapsed};
+    is scalar(grep { /^h[0-9a-f]+: v\r\n\z/ } @{ $r->{head_lines} }), scalar(@names),
+        'with each header of the block';
+    survived($t, \@before, $logpos, 'many headers');
+};
+
+done_testing;
