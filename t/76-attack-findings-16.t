@@ -77,4 +77,32 @@ subtest 'a _headers of 14,000 names and 100,000 removals costs a request little'
     survived($t, \@before, $logpos, 'many headers');
 };
 
+subtest "a 101's Sec-WebSocket-Accept and Sec-WebSocket-Extensions are the runtime's" => sub {
+    $t->put_script('tenants', 'forged-accept', q{
+      export default { fetch() {
+        const [client, server] = Object.values(new WebSocketPair());
+        server.accept();
+        server.addEventListener('message', (event) => server.send(`echo ${event.data}`));
+        return new Response(null, { status: 101, webSocket: client, headers: {
+          'Sec-WebSocket-Accept': 'forged', 'Sec-WebSocket-Extensions': 'permessage-deflate',
+          'Sec-WebSocket-Protocol': 'chat' } });
+      } };
+    });
+    my $c = Dispatch::WebSocket::ws_open($t->port, '/t/forged-accept');
+    is $c->{status}, 101, 'upgraded';
+    my @accept = $c->{head} =~ /^sec-websocket-accept: *([^\r\n]*)\r$/mig;
+    is_deeply \@accept, [accept_of($c->{key})], 'one Sec-WebSocket-Accept, the one the key gives';
+    unlike $c->{head}, qr/^sec-websocket-extensions:/mi, 'no extension is agreed';
+    like $c->{head}, qr/^sec-websocket-protocol: chat\r$/mi, "the script's Sec-WebSocket-Protocol goes out";
+    ws_send($c, 1, 'hi');
+    is ws_recv($c)->[1], 'echo hi', 'and the socket works';
+};
+
+sub accept_of {
+    my ($key) = @_;
+    require Digest::SHA;
+    require MIME::Base64;
+    return MIME::Base64::encode_base64(Digest::SHA::sha1($key . '258EAFA5-E914-47DA-95CA-C5AB0DC85B11'), '');
+}
+
 done_testing;
