@@ -105,4 +105,45 @@ sub accept_of {
     return MIME::Base64::encode_base64(Digest::SHA::sha1($key . '258EAFA5-E914-47DA-95CA-C5AB0DC85B11'), '');
 }
 
+subtest 'pongs for a client that never reads count against the script' => sub {
+    $t->put_script('tenants', 'pinged', q{
+      export default { fetch() {
+        const [client, server] = Object.values(new WebSocketPair());
+        server.accept();
+        return new Response(null, { status: 101, webSocket: client });
+      } };
+    });
+    my ($pid) = $t->worker_pids;
+    my @c;
+    for (1 .. 24) {
+        my $c = Dispatch::WebSocket::ws_open($t->port, '/t/pinged');
+        setsockopt($c->{s}, SOL_SOCKET, SO_RCVBUF, 4096);
+        $c->{s}->blocking(0);
+        push @c, $c;
+    }
+    is scalar(grep { $_->{status} == 101 } @c), 24, '24 sockets';
+    my $before = $t->rss_kb($pid);
+    # pings of 125 bytes, as fast as they are taken, for 4 s; nothing read
+    my $pings = frame(9, 'p' x 125) x 512;
+    my $end = time + 4;
+    while (time < $end) {
+        my $wrote = 0;
+        for my $c (@c) {
+            $c->{left} = $pings if !length($c->{left} // '');
+            my $n = syswrite $c->{s}, $c->{left};
+            next unless $n;
+            substr($c->{left}, 0, $n, '');
+            $wrote = 1;
+        }
+        sleep 0.01 unless $wrote;
+    }
+    sleep 0.5;
+    my $grew = ($t->rss_kb($pid) - $before) / 1024;
+    # 16m: at most 8 MiB of what waits for clients (README "WebSockets");
+    # before, ~2.3 MB of pongs a socket
+    note sprintf '%.1f MB', $grew;
+    ok $grew < 24, 'the worker grew by less than 24 MB' or diag sprintf '%.1f MB', $grew;
+    close $_->{s} for @c;
+};
+
 done_testing;

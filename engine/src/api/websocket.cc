@@ -258,7 +258,10 @@ bool frame_done(Engine &engine, RequestScope &scope, int *events) {
   ws.hdr_len = 0;
   switch (ws.op) {
     case kOpPing:
-      if (!ws.close_sent) queue_frame(scope, kOpPong, ws.control.data(), ws.control.size(), true);
+      // A pong waits for the client as the script's messages do: counted
+      // against its budget and the socket's bound. One that does not fit
+      // (a client that pings and never reads what waits) is dropped.
+      if (!ws.close_sent) queue_frame(scope, kOpPong, ws.control.data(), ws.control.size(), false);
       engine.wake(scope);
       return true;
     case kOpPong:
