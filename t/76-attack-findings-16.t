@@ -21,6 +21,12 @@
 #   socket in the worker, counted against no script (30 such sockets: +68
 #   MB under a 16m limit). A pong now counts as the script's messages do,
 #   and one that does not fit is not sent.
+# - A peer that answers fetch()'s or connect()'s TLS handshake with junk
+#   (a record header saying 65,535 bytes) put an [crit] line in the error
+#   log ("SSL_do_handshake() failed ... packet length too long"): nginx logs
+#   OpenSSL's errors it does not list at crit whatever the connection's
+#   log_error says. A tenant chooses the peer: the lines of those
+#   connections that nginx makes crit go at info now.
 use strict;
 use warnings;
 use Test::More;
@@ -31,12 +37,13 @@ use Dispatch::Hostile;
 use Dispatch::WebSocket qw(ws_send ws_recv frame);
 use Digest::MD5 qw(md5_hex);
 use JSON::PP qw(encode_json);
+use IO::Socket::INET;
 use Socket qw(SOL_SOCKET SO_RCVBUF);
 use Time::HiRes qw(time sleep);
 
 my $t = Dispatch::Test->new(
     workers => 1,
-    http    => q{ dispatch_memory_limit 16m; },
+    http    => q{ dispatch_memory_limit 16m; dispatch_fetch_allow 127.0.0.1/32; },
     server  => $Dispatch::Hostile::LOC,
 );
 $t->put_script('tenants', 'good', $Dispatch::Hostile::GOOD_JS);
@@ -144,6 +151,41 @@ subtest 'pongs for a client that never reads count against the script' => sub {
     note sprintf '%.1f MB', $grew;
     ok $grew < 24, 'the worker grew by less than 24 MB' or diag sprintf '%.1f MB', $grew;
     close $_->{s} for @c;
+};
+
+
+subtest 'a TLS peer that answers with junk puts no crit line in the error log' => sub {
+    my $junk = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0, Listen => 8, ReuseAddr => 1)
+        or die "listen: $!";
+    my $port = $junk->sockport;
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        while (my $c = $junk->accept) {
+            syswrite $c, "\x16\x03\x03\xff\xff" . ("\xaa" x 4096);
+            sleep 1;
+            close $c;
+        }
+        exit 0;
+    }
+    close $junk;
+    my @before = $t->worker_pids;
+    my $logpos = length $t->error_log;
+    $t->put_script('tenants', 'tls-junk', qq{ const PORT = $port; } . q{
+      import { connect } from 'cloudflare:sockets';
+      export default { async fetch() {
+        const socket = connect({ hostname: '127.0.0.1', port: PORT }, { secureTransport: 'on' });
+        const opened = await socket.opened.then(() => 'opened', (e) => `${e.message}`);
+        const fetched = await fetch(`https://127.0.0.1:${PORT}/`).then(() => 'fetched', (e) => `${e.message}`);
+        return Response.json([opened, fetched]);
+      } };
+    });
+    my $r = raw_request($t, '/t/tls-junk', timeout => 20);
+    like $r->{content}, qr/^\["connect\(\): could not connect to 127\.0\.0\.1:$port: the TLS handshake with .* failed","fetch\(\) could not connect to 127\.0\.0\.1:$port: the TLS handshake with .* failed"\]$/,
+        'the socket and the fetch() fail, saying why';
+    like substr($t->error_log, $logpos), qr/\[info\] .*SSL_do_handshake\(\) failed/, "OpenSSL's reason is logged, at info";
+    survived($t, \@before, $logpos, 'TLS junk');
+    kill 'TERM', $pid;
+    waitpid $pid, 0;
 };
 
 done_testing;
