@@ -28,6 +28,10 @@
 #   socket in the worker, counted against no script (30 such sockets: +68
 #   MB under a 16m limit). A pong now counts as the script's messages do,
 #   and one that does not fit is not sent.
+# - send() before the 101 took a message of any size (a string counted by
+#   its UTF-16 units): one over 1 MiB threw only as the 101 went out, and
+#   the client got a 500 the script never saw coming. It throws at send()
+#   now, as after the 101, and what waits is counted as the engine counts it.
 # - A peer that answers fetch()'s or connect()'s TLS handshake with junk
 #   (a record header saying 65,535 bytes) put an [crit] line in the error
 #   log ("SSL_do_handshake() failed ... packet length too long"): nginx logs
@@ -191,6 +195,27 @@ sub accept_of {
     require MIME::Base64;
     return MIME::Base64::encode_base64(Digest::SHA::sha1($key . '258EAFA5-E914-47DA-95CA-C5AB0DC85B11'), '');
 }
+
+subtest 'send() before the 101 refuses a message over 1 MiB' => sub {
+    $t->put_script('tenants', 'early-big', q{
+      export default { fetch() {
+        const [client, server] = Object.values(new WebSocketPair());
+        server.accept();
+        const tries = [];
+        // 1.2 MB of UTF-8 in 400,000 UTF-16 units; 1.5 MiB of bytes
+        for (const big of ['\u0800'.repeat(400000), new Uint8Array(1.5 * 1024 * 1024)]) {
+          try { server.send(big); tries.push('sent'); } catch (e) { tries.push(`${e.name}: ${e.message}`); }
+        }
+        server.send(tries.join(' | '));
+        return new Response(null, { status: 101, webSocket: client });
+      } };
+    });
+    my $c = Dispatch::WebSocket::ws_open($t->port, '/t/early-big');
+    is $c->{status}, 101, 'upgraded';
+    is ws_recv($c)->[1], 'TypeError: WebSocket send(): a message may be at most 1 MiB | '
+                       . 'TypeError: WebSocket send(): a message may be at most 1 MiB',
+        'each send() threw, as it does after the 101';
+};
 
 subtest 'a TLS peer that answers with junk puts no crit line in the error log' => sub {
     my $junk = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0, Listen => 8, ReuseAddr => 1)
