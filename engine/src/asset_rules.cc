@@ -639,7 +639,6 @@ bool AssetRules::parse_headers(std::string_view text, bool strict, std::vector<P
     std::vector<std::pair<std::string, std::string>> set;
     std::unordered_map<std::string, size_t> set_index;  // a name's place in set
     std::vector<std::string> unset;
-    std::unordered_set<std::string> unset_index;
   };
   std::unordered_map<std::string, size_t> index;  // a path's rule (a later block replaces it)
   size_t rules = 0;
@@ -659,10 +658,13 @@ bool AssetRules::parse_headers(std::string_view text, bool strict, std::vector<P
       problem(cur.line, why);
       return;
     }
-    bytes_ += 10 * cur.path.size() + sizeof rule;
+    // each name once, sorted: apply_headers() looks names up in it
+    std::sort(cur.unset.begin(), cur.unset.end());
+    cur.unset.erase(std::unique(cur.unset.begin(), cur.unset.end()), cur.unset.end());
+    bytes_ += 10 * cur.path.size() + sizeof rule +
+              (2 * cur.set.size() + cur.unset.size()) * sizeof(std::string);
     rule.set = std::move(cur.set);
     rule.unset = std::move(cur.unset);
-    rule.unset_index = std::move(cur.unset_index);
     auto at = index.find(cur.path);
     if (at != index.end()) {
       headers_[at->second] = std::move(rule);
@@ -717,7 +719,7 @@ bool AssetRules::parse_headers(std::string_view text, bool strict, std::vector<P
       std::string name = lower(trim(line.substr(2)));
       if (!http_token(name)) return bad_http(lineno, "\"" + name.substr(0, 100) + "\" is not a header name");
       if (framing_header(name)) return problem(lineno, name + " is set by the server");
-      if (cur.unset_index.insert(name).second) cur.unset.push_back(std::move(name));
+      cur.unset.push_back(std::move(name));
       return true;
     }
     std::string name = lower(trim(line.substr(0, colon)));
@@ -772,7 +774,7 @@ void AssetRules::apply_headers(std::string_view host, std::string_view path, Hea
       for (const std::string &name : rule.unset) erase(name);
     } else {
       for (auto it = where.begin(); it != where.end();) {
-        if (rule.unset_index.count(it->first) == 0) {
+        if (!std::binary_search(rule.unset.begin(), rule.unset.end(), it->first)) {
           ++it;
           continue;
         }

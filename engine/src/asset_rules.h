@@ -22,7 +22,6 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
-#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -145,8 +144,7 @@ class AssetRules {
   struct HeaderRule {
     RulePattern pattern;
     std::vector<std::pair<std::string, std::string>> set;
-    std::vector<std::string> unset;               // each name once
-    std::unordered_set<std::string> unset_index;  // the same names
+    std::vector<std::string> unset;  // each name once, sorted
   };
   std::unordered_map<std::string, RedirectRule> static_;
   std::vector<RedirectRule> dynamic_;
