@@ -116,6 +116,66 @@ static ngx_ssl_t *ngx_http_dispatch_fetch_ssl(ngx_conf_t *cf,
 static ngx_http_dispatch_fetch_t  ngx_http_dispatch_fetch;
 
 
+/*
+ * The log of the connections fetch() and connect() open: the error log,
+ * but what nginx says there at crit goes at info. The peer is a tenant's
+ * choice, and OpenSSL's complaints about what it sends (a handshake of
+ * junk: "packet length too long") are crit in ngx_ssl_connection_error()
+ * whatever c->log_error says; the script is told why it failed. Static: a
+ * TLS shutdown may outlive the stream.
+ */
+
+static ngx_log_t  ngx_http_dispatch_stream_log_object;
+
+
+static void
+ngx_http_dispatch_stream_log_writer(ngx_log_t *log, ngx_uint_t level,
+    u_char *buf, size_t len)
+{
+    u_char  *p, *last;
+
+    /* "TIME [LEVEL] PID#TID: MESSAGE" LF, as ngx_log_error_core() made it */
+
+    last = buf + len;
+
+    while (last > buf && (last[-1] == LF || last[-1] == CR)) {
+        last--;
+    }
+
+    p = ngx_strlchr(buf, last, ']');
+
+    if (p != NULL) {
+        p = ngx_strlchr(p, last, ':');
+    }
+
+    p = (p != NULL && last - p >= 2) ? p + 2 : buf;
+
+    if (level == NGX_LOG_CRIT) {
+        level = NGX_LOG_INFO;
+    }
+
+    ngx_log_error(level, ngx_cycle->log, 0, "%*s", (size_t) (last - p), p);
+}
+
+
+static ngx_log_t *
+ngx_http_dispatch_stream_log(void)
+{
+    ngx_log_t  *log;
+
+    log = &ngx_http_dispatch_stream_log_object;
+
+    *log = *ngx_cycle->log;
+    log->writer = ngx_http_dispatch_stream_log_writer;
+    log->wdata = NULL;
+    log->handler = NULL;
+    log->data = NULL;
+    log->next = NULL;
+
+    return log;
+}
+
+
 /* ---- configuration ---------------------------------------------------------- */
 
 
@@ -699,7 +759,7 @@ ngx_http_dispatch_stream_open(void *data, const dispatch_addr_t *addr,
     s->peer.socklen = socklen;
     s->peer.name = &s->name;
     s->peer.get = ngx_event_get_peer;
-    s->peer.log = ngx_cycle->log;
+    s->peer.log = ngx_http_dispatch_stream_log();
     s->peer.log_error = NGX_ERROR_INFO;   /* a tenant's upstream resetting
                                              is no alert */
 

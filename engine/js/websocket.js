@@ -15,9 +15,12 @@ const WS_CLOSING = 2;
 const WS_CLOSED = 3;
 // A protocol is a token (RFC 9110): visible ASCII but the separators.
 const WS_TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-// What may wait in a pair end before its 101 went out (then the engine
-// bounds it: api/websocket.h).
+// What may wait in a pair end before its 101 went out, frames counted as
+// the engine counts them once it is out (api/websocket.h: kWsMaxQueued),
+// and a message's most (kWsMaxMessage): what send() accepts early then
+// fits, and the 101 does not fail at the hand-over.
 const WS_EARLY_MAX = 4 * 1024 * 1024;
+const WS_MESSAGE_MAX = 1024 * 1024;
 
 let webSocketIsPairEnd; // (value) -> true for an end of a WebSocketPair
 let webSocketHandOver; // (request id, client end): its server end serves the request's 101
@@ -180,11 +183,15 @@ class WebSocket extends EventTarget {
         return;
       }
       const early = typeof message === 'string' ? message : copyBytes(message);
-      const size = typeof early === 'string' ? early.length : TypedArrayPrototypeGetLength(early);
-      if (pair.earlyBytes + size > WS_EARLY_MAX) {
+      // a string's UTF-8 bytes (no fewer than its UTF-16 units)
+      const size = typeof early !== 'string' ? TypedArrayPrototypeGetLength(early)
+        : early.length > WS_MESSAGE_MAX ? early.length : TypedArrayPrototypeGetLength(utf8Encode(early));
+      if (size > WS_MESSAGE_MAX) throw new TypeError('WebSocket send(): a message may be at most 1 MiB');
+      const frame = size + (size < 126 ? 2 : size < 65536 ? 4 : 10);
+      if (pair.earlyBytes + frame > WS_EARLY_MAX) {
         throw new TypeError('WebSocket send(): the send buffer is full');
       }
-      pair.earlyBytes += size;
+      pair.earlyBytes += frame;
       listPush(pair.early, early);
       return;
     }

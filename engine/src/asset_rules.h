@@ -98,13 +98,15 @@ class AssetRules {
   static constexpr size_t kMaxHeaderLine = 2000;
   static constexpr size_t kMaxFileBytes = 4u << 20;  // each file's text
   static constexpr size_t kMaxResult = 8192;          // a substituted Location or value
+  static constexpr size_t kMaxProblems = 100;         // lines not rules, told (the first)
 
   struct Problem {
     size_t line = 0;  // 1-based; 0: the file
     std::string message;
   };
 
-  // Lines that are not rules are skipped and told in *problems. strict
+  // Lines that are not rules are skipped and told in *problems (the first
+  // kMaxProblems of them). strict
   // (the management API): a header name that is not an HTTP token or a
   // value with a control byte refuses the file (false, *refusal); not
   // strict (a load): that line is skipped too. html_none: the script's
@@ -142,7 +144,7 @@ class AssetRules {
   struct HeaderRule {
     RulePattern pattern;
     std::vector<std::pair<std::string, std::string>> set;
-    std::vector<std::string> unset;
+    std::vector<std::string> unset;  // each name once, sorted
   };
   std::unordered_map<std::string, RedirectRule> static_;
   std::vector<RedirectRule> dynamic_;

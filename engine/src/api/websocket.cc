@@ -3,6 +3,7 @@
 #include <openssl/sha.h>
 #include <strings.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "asset_upload.h"
@@ -257,7 +258,10 @@ bool frame_done(Engine &engine, RequestScope &scope, int *events) {
   ws.hdr_len = 0;
   switch (ws.op) {
     case kOpPing:
-      if (!ws.close_sent) queue_frame(scope, kOpPong, ws.control.data(), ws.control.size(), true);
+      // A pong waits for the client as the script's messages do: counted
+      // against its budget and the socket's bound. One that does not fit
+      // (a client that pings and never reads what waits) is dropped.
+      if (!ws.close_sent) queue_frame(scope, kOpPong, ws.control.data(), ws.control.size(), false);
       engine.wake(scope);
       return true;
     case kOpPong:
@@ -561,6 +565,17 @@ bool websocket_handshake(RequestScope &scope, std::string *why) {
   ws.accept_key = base64_encode(std::string_view(reinterpret_cast<char *>(digest), sizeof(digest)),
                                 false);
   static const char kName[] = "sec-websocket-accept";
+  // The handshake's answer is the runtime's: a script's own
+  // Sec-WebSocket-Accept would go out next to it, and its
+  // Sec-WebSocket-Extensions would agree to an extension (permessage-deflate)
+  // this parser refuses (reserved bits close with 1002).
+  auto &views = scope.header_views;
+  views.erase(std::remove_if(views.begin(), views.end(), [](const dispatch_header_t &h) {
+    auto is = [&h](const char *name) {
+      return h.name.len == strlen(name) && strncasecmp(h.name.data, name, h.name.len) == 0;
+    };
+    return is(kName) || is("sec-websocket-extensions");
+  }), views.end());
   ws.accept_header = {{kName, sizeof(kName) - 1}, {ws.accept_key.data(), ws.accept_key.size()}};
   scope.header_views.push_back(ws.accept_header);
   return true;
