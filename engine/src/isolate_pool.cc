@@ -39,7 +39,8 @@ constexpr int kIdleSeenPerTick = 32;
 IsolatePool::IsolatePool(Engine &engine)
     : engine_(engine),
       prepare_timer_(engine.host(), [this] { prepare_one(); }, true),
-      dispose_timer_(engine.host(), [this] { dispose_now(); }, true) {}
+      dispose_timer_(engine.host(), [this] { dispose_now(); }, true),
+      code_cache_timer_(engine.host(), [this] { make_code_caches(); }, true) {}
 
 IsolatePool::~IsolatePool() {
   // The ScriptSources may outlive the pool (the script store's cache).
@@ -163,6 +164,12 @@ std::shared_ptr<TenantIsolate> IsolatePool::acquire(
                                     clock_ms(CLOCK_MONOTONIC) - started, isolate != nullptr);
   started_at_ = tick_;
   if (!isolate) return nullptr;
+  if (isolate->wants_code_caches()) {
+    code_caches_wanted_.push_back(isolate);
+    // Not 0 ms: nginx runs due timers before the posted events that write
+    // the first answer out.
+    if (!code_cache_timer_.armed()) code_cache_timer_.start(1);
+  }
   lru_.push_front(key);
   unreduced_.push_front(key);
   auto slot = slots_.try_emplace(key).first;
@@ -174,6 +181,14 @@ std::shared_ptr<TenantIsolate> IsolatePool::acquire(
   // isolate's, which unlink() clears).
   if (isolate->script_ptr() == script) link(*slot);
   return isolate;
+}
+
+void IsolatePool::make_code_caches() {
+  if (code_caches_wanted_.empty()) return;
+  std::shared_ptr<TenantIsolate> isolate = code_caches_wanted_.front().lock();
+  code_caches_wanted_.pop_front();
+  if (isolate && !isolate->dead()) isolate->make_code_caches();
+  if (!code_caches_wanted_.empty()) code_cache_timer_.start(1);
 }
 
 // An idle isolate out of the pool; the entry of lru_ after its own.

@@ -14,6 +14,7 @@
 // room (never by retiring a tenant's isolate), and each serves one tenant.
 #pragma once
 
+#include <deque>
 #include <list>
 #include <memory>
 #include <string>
@@ -111,8 +112,13 @@ class IsolatePool {
   mutable std::vector<std::weak_ptr<TenantIsolate>> retired_;
   std::vector<std::shared_ptr<TenantIsolate>> prepared_;   // no tenant's yet
   std::vector<std::shared_ptr<TenantIsolate>> disposing_;  // out, not disposed yet
+  // Started isolates whose code caches are still to make, and the timer's
+  // turn that makes them (one isolate a turn: a big bundle's takes a few ms).
+  std::deque<std::weak_ptr<TenantIsolate>> code_caches_wanted_;
+  void make_code_caches();
   Timer prepare_timer_;
   Timer dispose_timer_;
+  Timer code_cache_timer_;
 };
 
 }  // namespace dispatch

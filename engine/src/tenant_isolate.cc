@@ -820,17 +820,19 @@ bool TenantIsolate::start(std::string *err, dispatch_outcome_e *outcome) {
                : "the top level ran past dispatch_startup_cpu_limit";
     return false;
   }
-  if (started) make_code_caches();
-  return started;
-}
-
-// After a first successful start: what its top level compiled goes into
-// the code cache, for the next isolate of the same source.
-void TenantIsolate::make_code_caches() {
-  if (modules_from_cache_ > 0) {
+  if (started && modules_from_cache_ > 0) {
     log(DISPATCH_LOG_INFO, "started with " + std::to_string(modules_from_cache_) +
                            " module(s) from the code cache");
   }
+  if (!started) caches_wanted_.clear();
+  return started;
+}
+
+// After a successful start: what its top level (and its first requests)
+// compiled goes into the code cache, for the next isolate of the same source.
+void TenantIsolate::make_code_caches() {
+  v8::Isolate::Scope isolate_scope(isolate_);
+  v8::HandleScope handle_scope(isolate_);
   CodeCache &cache = code_cache();
   for (const auto &wanted : caches_wanted_) {
     auto it = modules_.find(wanted.first);
@@ -841,7 +843,7 @@ void TenantIsolate::make_code_caches() {
         v8::ScriptCompiler::CreateCodeCache(module->GetUnboundModuleScript()));
     if (data && data->length > 0) cache.store(wanted.second, data->data, size_t(data->length));
   }
-  // Modules import() compiles later are not cached.
+  // Modules import() compiles after this are not cached.
   caches_wanted_.clear();
   caches_wanted_.shrink_to_fit();
 }

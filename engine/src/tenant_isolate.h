@@ -173,6 +173,13 @@ class TenantIsolate : public std::enable_shared_from_this<TenantIsolate> {
   void stop_websockets(uint16_t code, const char *reason);
   // A limit stopped it: it serves nothing more and goes once its requests let go.
   bool dead() const { return dead_; }
+  // Modules it compiled from source since its start, whose code caches
+  // (code_cache.h) the next isolate of the same source would start from.
+  bool wants_code_caches() const { return !caches_wanted_.empty(); }
+  // Makes them. The pool calls it once the turn that started the isolate
+  // is over (isolate_pool.h): not on the first request's path, which
+  // answers sooner, and with what that turn compiled in them too.
+  void make_code_caches();
   // metadata.limits.cpu_ms, 0 when the script sets none.
   uint64_t cpu_limit_ms() const { return cpu_limit_ms_; }
   // metadata.limits.subrequests, or -1 when the script sets none.
@@ -378,7 +385,6 @@ class TenantIsolate : public std::enable_shared_from_this<TenantIsolate> {
   // key} of those to make one of once the top level succeeded.
   int modules_from_cache_ = 0;
   std::vector<std::pair<std::string, std::string>> caches_wanted_;
-  void make_code_caches();
   uint64_t cpu_limit_ms_ = 0;
   int64_t subrequest_limit_ = -1;
   uint32_t top_level_log_lines_ = 0;
