@@ -283,10 +283,7 @@ void on_fetch_write(const v8::FunctionCallbackInfo<v8::Value> &info) {
     throw_type_error(isolate, call->error.empty() ? "fetch() failed" : call->error);
     return;
   }
-  if (call->exchange->write_body(data, len)) return;
-  v8::Local<v8::Promise> promise;
-  if (!TenantIsolate::from(isolate)->begin_async(&call->write_wait).ToLocal(&promise)) return;
-  info.GetReturnValue().Set(promise);
+  write_or_wait(info, call->exchange->write_body(data, len), &call->write_wait);
 }
 
 void on_fetch_end(const v8::FunctionCallbackInfo<v8::Value> &info) {
@@ -327,15 +324,30 @@ FetchCall *find_outbound_call(const v8::FunctionCallbackInfo<v8::Value> &info,
   return call;
 }
 
-void piece_or_wait(const v8::FunctionCallbackInfo<v8::Value> &info, v8::Local<v8::Value> piece,
-                   std::pair<uint64_t, uint64_t> *wait) {
-  if (!piece->IsUndefined()) {
-    info.GetReturnValue().Set(piece);
-    return;
-  }
+namespace {
+
+// A promise that *wait settles, as the native's answer.
+void answer_with_promise(const v8::FunctionCallbackInfo<v8::Value> &info,
+                         std::pair<uint64_t, uint64_t> *wait) {
   v8::Local<v8::Promise> promise;
   if (!TenantIsolate::from(info.GetIsolate())->begin_async(wait).ToLocal(&promise)) return;
   info.GetReturnValue().Set(promise);
+}
+
+}  // namespace
+
+void write_or_wait(const v8::FunctionCallbackInfo<v8::Value> &info, bool wrote,
+                   std::pair<uint64_t, uint64_t> *wait) {
+  if (!wrote) answer_with_promise(info, wait);
+}
+
+void piece_or_wait(const v8::FunctionCallbackInfo<v8::Value> &info, v8::Local<v8::Value> piece,
+                   std::pair<uint64_t, uint64_t> *wait) {
+  if (piece->IsUndefined()) {
+    answer_with_promise(info, wait);
+  } else {
+    info.GetReturnValue().Set(piece);
+  }
 }
 
 bool subrequest_allowed(v8::Isolate *isolate, const RequestScope &scope) {

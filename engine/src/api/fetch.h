@@ -82,6 +82,10 @@ FetchCall *find_outbound_call(const v8::FunctionCallbackInfo<v8::Value> &info,
 // that *wait settles.
 void piece_or_wait(const v8::FunctionCallbackInfo<v8::Value> &info, v8::Local<v8::Value> piece,
                    std::pair<uint64_t, uint64_t> *wait);
+// A write's answer: nothing when it was taken at once (wrote), else a
+// promise that *wait settles once there is room.
+void write_or_wait(const v8::FunctionCallbackInfo<v8::Value> &info, bool wrote,
+                   std::pair<uint64_t, uint64_t> *wait);
 // Whether the request may make one more subrequest (fetch(), connect());
 // false with an Error thrown when dispatch_subrequest_limit is reached.
 bool subrequest_allowed(v8::Isolate *isolate, const RequestScope &scope);

@@ -255,10 +255,7 @@ void on_socket_write(const v8::FunctionCallbackInfo<v8::Value> &info) {
     throw_type_error(isolate, "connect(): the socket is written to already");
     return;
   }
-  if (s.write(data, len)) return;
-  v8::Local<v8::Promise> promise;
-  if (!TenantIsolate::from(isolate)->begin_async(&call->write_wait).ToLocal(&promise)) return;
-  info.GetReturnValue().Set(promise);
+  write_or_wait(info, s.write(data, len), &call->write_wait);
 }
 
 void on_socket_end(const v8::FunctionCallbackInfo<v8::Value> &info) {
