@@ -12,6 +12,7 @@ use Test::More;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Dispatch::Test;
+use Dispatch::Admin;
 use Time::HiRes qw(sleep);
 
 my $LOC = q{ location ~ ^/t/(?<script>[^/]*) { dispatch tenants $script; } };
@@ -151,5 +152,20 @@ for my $size ('64m', '0') {
 is_deeply $cached{'64m'}, $cached{0}, 'restarts from the code cache answer as restarts without: module imports, top-level state'
     or diag explain \%cached;
 is $cached{0}[3], '200 STARTED! 1 1 1 X! 1+2+3 number', 'and each restart starts from a fresh top level';
+
+# An upload through the management API runs the script's top level in a
+# scratch isolate: its code cache is made there, so the worker's first
+# isolate of that version compiles nothing.
+{
+    my $t = admin_server(workers => 1);
+    envelope_ok(api($t, POST => '', json => { name => 'up' }), 'a namespace for the upload');
+    envelope_ok(curl_upload($t, 'up', 'c', metadata => { main_module => 'worker.js' },
+        files => [[ 'worker.js', 'worker.js', 'application/javascript+module',
+                    q{export default { fetch() { return new Response('uploaded'); } };} ]]), 'the upload');
+    is $t->get('/t/up/c')->{content}, 'uploaded', 'the uploaded script serves';
+    like $t->error_log, qr{"up/c": started with 1 module\(s\) from the code cache},
+        "its first isolate started from the code cache the upload's validation made";
+    $t->stop;
+}
 
 done_testing;
