@@ -4,7 +4,7 @@
 # conf-examples/two-tier-tenants.conf (one tier: cordon, secrets key,
 # seccomp, Landlock, a Redis ACL user made by the rule its comment gives)
 # are started as they are, with only paths, ports and users replaced: a
-# client's TLS request reaches the tenant through the front, a secret put
+# client's TLS request (and a WebSocket) reaches the tenant through the front, a secret put
 # through the tier's API is sealed in Redis and served, the front's workers
 # carry no tenant code and no filter while the tier's carry the filter, and
 # a host of the other tier gets 404 from this one.
@@ -14,6 +14,9 @@ use Test::More;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Dispatch::Test;
+use Dispatch::WebSocket qw(frame);
+use IO::Select;
+use IPC::Open2 ();
 use Time::HiRes qw(sleep time);
 use POSIX qw(WNOHANG);
 
@@ -104,6 +107,39 @@ is $out, 'acme over TLS, s3cret-over-the-tiers', 'a client reaches the tenant ov
 is $out, '404', "another tier's host is not found in this tier";
 ($out) = $t->curl('-o', '/dev/null', '-w', '%{http_code} %{redirect_url}', '-H', 'Host: acme.example.com', "http://127.0.0.1:$http/");
 like $out, qr{^301 https://acme\.example\.com/}, 'plain HTTP is sent to HTTPS';
+
+# A WebSocket through the front (its Upgrade passed on), over TLS: openssl
+# s_client carries the handshake and one masked frame each way.
+{
+    my $ws = 'export default { fetch(request) {'
+        . ' const [client, server] = Object.values(new WebSocketPair()); server.accept();'
+        . ' server.addEventListener("message", (e) => server.send("echo " + e.data));'
+        . ' return new Response(null, { status: 101, webSocket: client }); } };';
+    open my $wf, '>', "$dir/chat.js" or die; print $wf $ws; close $wf;
+    ($out) = $t->curl(@auth, '-X', 'PUT', "$api/free/scripts/chat",
+                      '-F', 'metadata={"main_module":"chat.js"};type=application/json',
+                      '-F', "chat.js=\@$dir/chat.js;type=application/javascript+module");
+    like $out, qr/"success":true/, 'a WebSocket echo script is uploaded';
+    my $pid = IPC::Open2::open2(my $from, my $to, 'openssl', 's_client', '-quiet', '-no_ign_eof',
+                                '-connect', "127.0.0.1:$https", '-servername', 'chat.example.com');
+    binmode $_ for $from, $to;
+    $to->autoflush(1);
+    print $to "GET / HTTP/1.1\r\nHost: chat.example.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            . "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            . frame(1, 'hi');
+    my ($got, $deadline) = ('', time + 10);
+    while ($got !~ /\r\n\r\n\x81\x07echo hi/ && time < $deadline) {
+        last unless IO::Select->new($from)->can_read($deadline - time);
+        sysread($from, my $more, 4096) or last;
+        $got .= $more;
+    }
+    like $got, qr{^HTTP/1\.1 101 }, 'the front passes the upgrade on: 101 Switching Protocols over TLS';
+    like $got, qr{\r\nsec-websocket-accept: s3pPLMBiTxaQ9kYGzzhZRbK\+xOo=\r\n}i, "with the tier's accept key";
+    like $got, qr/\r\n\r\n\x81\x07echo hi/, "and the tenant's echo of a frame comes back through the front";
+    close $to;
+    kill 'TERM', $pid;
+    waitpid $pid, 0;
+}
 
 my $meta = $t->redis('HGET', 'dispatch:{free}:script:acme', 'metadata') // '';
 like $meta, qr/"sealed":"v1:/, 'the secret is sealed in Redis';
