@@ -15,6 +15,7 @@ static ngx_int_t ngx_http_dispatch_authority(ngx_http_request_t *r,
     ngx_str_t *authority);
 static ngx_uint_t ngx_http_dispatch_authority_unsafe(ngx_str_t *authority);
 static ngx_uint_t ngx_http_dispatch_bad_ipv4(u_char *host, u_char *end);
+static ngx_uint_t ngx_http_dispatch_bad_ipv6(u_char *p, u_char *end);
 static int64_t ngx_http_dispatch_ipv4_number(u_char *p, u_char *end);
 static ngx_int_t ngx_http_dispatch_url(ngx_http_request_t *r, ngx_str_t *url);
 static ngx_int_t ngx_http_dispatch_headers_in(ngx_http_request_t *r,
@@ -1099,18 +1100,9 @@ ngx_http_dispatch_authority_unsafe(ngx_str_t *authority)
     /* what the URL Standard reads as an address must be a valid one */
 
     if (literal) {
-#if (NGX_HAVE_INET6)
-        u_char  addr[16];
-
-        if (ngx_inet6_addr(authority->data + 1, host_end - authority->data - 2,
-                           addr)
-            != NGX_OK)
-        {
+        if (ngx_http_dispatch_bad_ipv6(authority->data + 1, host_end - 1)) {
             return 1;
         }
-#else
-        return 1;
-#endif
 
     } else if (ngx_http_dispatch_bad_ipv4(authority->data, host_end)) {
         return 1;
@@ -1193,6 +1185,116 @@ ngx_http_dispatch_bad_ipv4(u_char *host, u_char *end)
     }
 
     return 0;
+}
+
+
+/*
+ * The URL Standard's IPv6 parser, as a check: 1 for what it refuses. nginx's
+ * own parser differs at the edges ("1:2:3:4:5:6:7::" refused, "::1:" and
+ * "::1.2.3." taken), and the script's new URL(request.url) is what has to
+ * take it.
+ */
+
+static ngx_uint_t
+ngx_http_dispatch_bad_ipv6(u_char *p, u_char *end)
+{
+    ngx_int_t   piece, compress, length, seen, octet;
+    ngx_uint_t  c;
+
+    piece = 0;
+    compress = -1;
+
+    if (p < end && *p == ':') {
+        if (end - p < 2 || p[1] != ':') {
+            return 1;
+        }
+
+        p += 2;
+        compress = ++piece;
+    }
+
+    while (p < end) {
+        if (piece == 8) {
+            return 1;
+        }
+
+        if (*p == ':') {
+            if (compress >= 0) {
+                return 1;
+            }
+
+            p++;
+            compress = ++piece;
+            continue;
+        }
+
+        for (length = 0; length < 4 && p < end; length++, p++) {
+            c = *p | 0x20;
+
+            if (!((*p >= '0' && *p <= '9') || (c >= 'a' && c <= 'f'))) {
+                break;
+            }
+        }
+
+        if (p < end && *p == '.') {
+
+            /* an IPv4 address in the last two groups */
+
+            if (length == 0 || piece > 6) {
+                return 1;
+            }
+
+            p -= length;
+
+            for (seen = 0; p < end; seen++) {
+                if (seen > 0) {
+                    if (*p != '.' || seen == 4) {
+                        return 1;
+                    }
+
+                    p++;
+                }
+
+                if (p == end || *p < '0' || *p > '9') {
+                    return 1;
+                }
+
+                for (octet = -1; p < end && *p >= '0' && *p <= '9'; p++) {
+                    if (octet == 0) {
+                        return 1;       /* a leading zero */
+                    }
+
+                    octet = (octet < 0 ? 0 : octet * 10) + (*p - '0');
+
+                    if (octet > 255) {
+                        return 1;
+                    }
+                }
+            }
+
+            if (seen != 4) {
+                return 1;
+            }
+
+            piece += 2;
+            break;
+        }
+
+        if (p < end && *p == ':') {
+            p++;
+
+            if (p == end) {
+                return 1;
+            }
+
+        } else if (p < end) {
+            return 1;
+        }
+
+        piece++;
+    }
+
+    return compress < 0 && piece != 8;
 }
 
 
