@@ -495,6 +495,27 @@ for my $round (1, 2) {
     ok $got->[0] > 10 && $got->[0] < 80, "dispatch_memory_limit 16m bounds the sockets of a request (round $round: $got->[0])";
     is_deeply [ @$got[1, 2] ], ['RangeError', "connect(): a socket's buffers (208 KiB) "], '... with a RangeError';
 }
+# A closed socket gives its charge back at close(), not at the request's
+# end: one request opening and closing 150 sockets in turn (31 MB of
+# charges in all, twice the limit) is never refused.
+$small->put_script('tenants', 'one-after-another', $PRELUDE . q{
+    export default { async fetch() {
+      let opened = 0;
+      try {
+        for (let i = 0; i < 150; i++) {
+          const socket = connect(REDIS);
+          await socket.opened;
+          opened++;
+          socket.close();
+        }
+        return Response.json([opened]);
+      } catch (e) {
+        return Response.json([opened, e.name, e.message.slice(0, 40)]);
+      }
+    } };
+});
+is $small->get('/t/one-after-another')->{content}, '[150]',
+    'a request that closes each socket before the next opens 150 of them under 16m';
 
 # A script's share of the worker's connections (a quarter of 16, at least
 # 6): one request holds six sockets for a second; the same script's next

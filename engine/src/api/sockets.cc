@@ -285,6 +285,10 @@ void on_socket_close(const v8::FunctionCallbackInfo<v8::Value> &info) {
   if (call == nullptr) return;
   call->socket->close();
   call->started = true;  // a socket that waited for a slot never starts
+  // Its buffers are gone with it: their charge too, not at the request's
+  // end (a long request that opens and closes sockets one after another).
+  if (call->budget != nullptr) call->budget->refund(call->charged);
+  call->charged = 0;
   Engine &engine = TenantIsolate::from(info.GetIsolate())->engine();
   uint64_t id = id_of(info);
   // Whatever waits on it hears now (from the loop).
