@@ -1287,9 +1287,8 @@ void AdminCall::script_upload_checked(bool content_only, std::shared_ptr<Upload>
       }
       return self->fail(400, kCodeValidation, "the script failed validation: " + why);
     }
-    // Its code caches, as a pool's isolate makes them: this worker's first
-    // isolate of the new version starts from them.
-    if (scratch && scratch->wants_code_caches()) scratch->make_code_caches();
+    // It makes its code caches as it goes (tenant_isolate.h): this
+    // worker's first isolate of the new version starts from them.
     scratch.reset();
 
     std::string now = now_iso();

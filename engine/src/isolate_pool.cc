@@ -187,7 +187,7 @@ void IsolatePool::make_code_caches() {
   if (code_caches_wanted_.empty()) return;
   std::shared_ptr<TenantIsolate> isolate = code_caches_wanted_.front().lock();
   code_caches_wanted_.pop_front();
-  if (isolate && !isolate->dead()) isolate->make_code_caches();
+  if (isolate && isolate->wants_code_caches()) isolate->make_code_caches();
   if (!code_caches_wanted_.empty()) code_cache_timer_.start(1);
 }
 

@@ -141,6 +141,7 @@ bool TenantIsolate::adopt(std::shared_ptr<const ScriptSource> script, std::strin
 
 TenantIsolate::~TenantIsolate() {
   if (isolate_ == nullptr) return;
+  if (wants_code_caches()) make_code_caches();
   // Every handle into the heap goes before the heap does.
   deferred_timer_.reset();
   deferred_.clear();
@@ -522,6 +523,7 @@ void TenantIsolate::take_wait_until(v8::Local<v8::Context> context, RequestScope
 // of the isolate, so no request in flight on it can finish any more.
 void TenantIsolate::condemn(dispatch_outcome_e outcome, RequestScope *culprit) {
   dead_ = true;
+  death_ = outcome;
   // Named with the request whose turn was stopped, as every line about a
   // request is.
   auto say = [&](const std::string &msg) {

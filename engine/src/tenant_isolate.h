@@ -175,10 +175,16 @@ class TenantIsolate : public std::enable_shared_from_this<TenantIsolate> {
   bool dead() const { return dead_; }
   // Modules it compiled from source since its start, whose code caches
   // (code_cache.h) the next isolate of the same source would start from.
-  bool wants_code_caches() const { return !caches_wanted_.empty(); }
+  // Not once a memory limit stopped it: making them allocates, on a heap
+  // that is at its limit.
+  bool wants_code_caches() const {
+    return !caches_wanted_.empty() && !(dead_ && death_ == DISPATCH_OUTCOME_EXCEEDED_MEMORY);
+  }
   // Makes them. The pool calls it once the turn that started the isolate
   // is over (isolate_pool.h): not on the first request's path, which
-  // answers sooner, and with what that turn compiled in them too.
+  // answers sooner, and with what that turn compiled in them too. An
+  // isolate that goes before that (its first request hit a limit: a storm
+  // of restarts) makes them as it goes, so its next start compiles nothing.
   void make_code_caches();
   // metadata.limits.cpu_ms, 0 when the script sets none.
   uint64_t cpu_limit_ms() const { return cpu_limit_ms_; }
@@ -380,6 +386,7 @@ class TenantIsolate : public std::enable_shared_from_this<TenantIsolate> {
   // joining and leaving need no heap block and no search.
   std::vector<RequestScope *> scopes_;
   bool dead_ = false;
+  dispatch_outcome_e death_ = DISPATCH_OUTCOME_OK;  // what stopped it, once dead_
   bool from_snapshot_ = false;  // its context came from the startup snapshot
   // Code caches (code_cache.h): modules compiled from one, and the {path,
   // key} of those to make one of once the top level succeeded.
