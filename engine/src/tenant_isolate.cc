@@ -1891,6 +1891,7 @@ void TenantIsolate::fire_timer(RequestScope &scope, uint64_t id) {
   } else {
     scope.timers.erase(it);  // destroys the Timer that called us: nothing of it is used below
   }
+  websocket_event_budget(scope);  // a timer of an open WebSocket: an event's CPU
 
   turn(scope, [&](v8::Local<v8::Context> context, v8::TryCatch &try_catch) {
     if (callback->Call(context, v8::Undefined(isolate_), 0, nullptr).IsEmpty() &&

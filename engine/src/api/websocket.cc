@@ -624,6 +624,12 @@ void websocket_stop(Engine &engine, RequestScope &scope, uint16_t code, const ch
   engine.wake(scope);
 }
 
+void websocket_event_budget(RequestScope &scope) {
+  const WebSocketSession *ws = scope.ws.get();
+  if (ws == nullptr || !scope.responded() || ws->stopped || ws->eof) return;
+  scope.cpu_limit_ms = uint64_t(scope.cpu_ms) + ws->event_cpu_ms;
+}
+
 void websocket_leave(RequestScope &scope) {
   if (!scope.ws) return;
   WebSocketSession &ws = *scope.ws;

@@ -90,4 +90,9 @@ void websocket_stop(Engine &engine, RequestScope &scope, uint16_t code, const ch
 // Lets go of its handles into the isolate and of its budget charge.
 void websocket_leave(RequestScope &scope);
 
+// A timer of a request whose WebSocket is open fires as an event of its
+// own: it gets the CPU of one event, as Workers bills each invocation (a
+// heartbeat of a silent client ran out of the last message's budget).
+void websocket_event_budget(RequestScope &scope);
+
 }  // namespace dispatch
