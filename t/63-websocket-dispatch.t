@@ -12,6 +12,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Dispatch::Test;
 use Dispatch::WebSocket qw(ws_send ws_recv ws_eof frame close_code ws_past_cpu);
+use Digest::SHA qw(sha1_base64);
 
 my $t = Dispatch::Test->new(
     server => q{
@@ -21,7 +22,224 @@ my $t = Dispatch::Test->new(
     },
 );
 
+# The customer: a module-level name and counter show whose isolate answers.
+my $echo = q{
+    let served = 0;
+    export default { fetch(request) {
+      if (request.headers.get('Upgrade') !== 'websocket') return new Response('expected websocket', { status: 426 });
+      const [client, server] = Object.values(new WebSocketPair());
+      server.accept();
+      server.addEventListener('message', (event) => {
+        if (event.data === 'spin') { for (;;) {} }
+        server.send(`echo ${event.data} from VERSION #${++served}`);
+      });
+      server.addEventListener('close', (event) => {
+        console.log(`customer close event ${event.code}`);
+        server.close(1000, 'bye');
+      });
+      return new Response(null, { status: 101, webSocket: client, headers: { 'Sec-WebSocket-Protocol': 'chat' } });
+    } };
+};
+(my $v1 = $echo) =~ s/VERSION/customer/;
+$t->put_script('tenants', 'echo', $v1);
+(my $ev1 = $echo) =~ s/VERSION/v1/;
+$t->put_script('tenants', 'echo-v', $ev1);
+
+# The router: /t/router/NAME?mode=... dispatches to customer NAME.
+$t->put_script('tenants', 'router', q{
+    let count = 0;
+    export default { async fetch(request, env, ctx) {
+      const url = new URL(request.url);
+      const name = url.pathname.split('/')[3];
+      const mode = url.searchParams.get('mode');
+      if (name === 'plain') return new Response(`router fine ${++count}`);
+      const resp = await env.NS.get(name).fetch(request);
+      if (mode === 'wrap') {
+        return new Response(null, { status: 101, webSocket: resp.webSocket, headers: { 'X-Router': 'wrapped' } });
+      }
+      if (mode === 'accept') {
+        try { resp.webSocket.accept(); return new Response('accepted'); }
+        catch (e) { return new Response('refused', { headers: { 'X-Error': `${e.constructor.name}: ${e.message}` } }); }
+      }
+      if (mode === 'late') await new Promise((resolve) => setTimeout(resolve, 400));
+      if (mode === 'work') {
+        // Its own work: what waitUntil holds finishes, nothing else goes on.
+        setInterval(() => console.log('router tick'), 20);
+        ctx.waitUntil(new Promise((resolve) => setTimeout(resolve, 100)).then(() => console.log('router waitUntil done')));
+      }
+      return resp;
+    } };
+}, metadata => '{"bindings":[{"type":"dispatch_namespace","name":"NS","namespace":"tenants"}]}');
+
+# A service binding to the customer.
+$t->put_script('tenants', 'front', q{
+    export default { fetch(request, env) { return env.CUSTOMER.fetch(request); } };
+}, metadata => '{"bindings":[{"type":"service","name":"CUSTOMER","service":"echo"}]}');
+
 sub ws_open { Dispatch::WebSocket::ws_open($t->port, @_) }
+
+# dispatch_requests_total of tenants/NAME, all outcomes: a request is
+# counted when it ends.
+sub ended {
+    my ($name) = @_;
+    my $n = 0;
+    for ($t->get('/status')->{content} =~ /^dispatch_requests_total\{[^}]*script="\Q$name\E"[^}]*\} (\d+)/mg) {
+        $n += $_;
+    }
+    return $n;
+}
+
+# ---- through a router ------------------------------------------------------
+
+subtest 'through a dispatch namespace: the customer\'s 101 reaches the client, its frames the customer' => sub {
+    my $c = ws_open('/t/router/echo');
+    is $c->{status}, 101, '101 Switching Protocols';
+    my $accept = sha1_base64($c->{key} . '258EAFA5-E914-47DA-95CA-C5AB0DC85B11') . '=';
+    like $c->{head}, qr/^Sec-WebSocket-Accept: \Q$accept\E\r$/mi, 'Sec-WebSocket-Accept is the client\'s key\'s';
+    is scalar(() = $c->{head} =~ /^Sec-WebSocket-Accept:/mig), 1, 'once';
+    like $c->{head}, qr/^Sec-WebSocket-Protocol: chat\r$/mi, 'the customer\'s own header';
+    ws_send($c, 1, 'hello');
+    like ws_recv($c)->[1], qr/^echo hello from customer #\d+$/, 'the customer\'s isolate answers';
+    ws_send($c, 1, 'again');
+    like ws_recv($c)->[1], qr/^echo again from customer #\d+$/, 'and again';
+    ws_send($c, 8, pack('n', 1000));
+    my $f = ws_recv($c);
+    is_deeply [$f->[0], close_code($f), substr($f->[1] // '', 2)], [8, 1000, 'bye'], 'the customer\'s Close';
+    ok ws_eof($c), 'then the end';
+    ok $t->wait_for(sub { $t->error_log =~ /customer close event 1000/ }), 'the customer saw the close event';
+};
+
+for my $case (['/t/front', 'a service binding'], ['/t/router/front', 'a router, then a service binding']) {
+    my ($path, $how) = @$case;
+    subtest "through $how" => sub {
+        my $c = ws_open($path);
+        is $c->{status}, 101, 'upgraded';
+        ws_send($c, 1, $how);
+        like ws_recv($c)->[1], qr/^echo \Q$how\E from customer #\d+$/, 'the bound script answers';
+        close $c->{s};
+    };
+}
+
+subtest 'the customer\'s webSocket in a new Response of the router\'s' => sub {
+    my $c = ws_open('/t/router/echo?mode=wrap');
+    is $c->{status}, 101, 'upgraded';
+    like $c->{head}, qr/^X-Router: wrapped\r$/mi, 'with the router\'s headers';
+    unlike $c->{head}, qr/^Sec-WebSocket-Protocol:/mi, 'and not the customer\'s';
+    ws_send($c, 1, 'wrapped');
+    like ws_recv($c)->[1], qr/^echo wrapped from customer #\d+$/, 'the customer answers';
+    close $c->{s};
+};
+
+subtest 'a router that accept()s the customer\'s webSocket itself gets a TypeError' => sub {
+    my $c = ws_open('/t/router/echo?mode=accept');
+    is $c->{status}, 200, 'the router\'s own answer';
+    like $c->{head}, qr/^X-Error: TypeError: accept\(\) is not supported on the WebSocket of a dispatched Worker's Response/mi,
+        'the TypeError says what to do instead';
+};
+
+subtest 'the socket ends with the client: the customer\'s request ends, nothing of it stays' => sub {
+    my $before = ended('echo');
+    my $c = ws_open('/t/router/echo');
+    ws_send($c, 1, 'x');
+    ws_recv($c);
+    close $c->{s};
+    ok $t->wait_for(sub { $t->error_log =~ /customer close event 1006/ }), 'the customer got close 1006';
+    ok $t->wait_for(sub { ended('echo') > $before }), 'and its request ended';
+};
+
+subtest 'the router\'s request lets go of its isolate once the 101 is out: its waitUntil work ends, nothing else runs' => sub {
+    my $c = ws_open('/t/router/echo?mode=work');
+    is $c->{status}, 101, 'upgraded';
+    ok $t->wait_for(sub { $t->error_log =~ /router waitUntil done/ }), 'the router\'s waitUntil work finished';
+    my $ticks = () = $t->error_log =~ /router tick/g;
+    ws_send($c, 1, 'later');
+    like ws_recv($c)->[1], qr/^echo later from customer/, 'the socket is open';
+    select undef, undef, undef, 0.3;
+    is scalar(() = $t->error_log =~ /router tick/g), $ticks, 'the router\'s timer runs no more';
+    ws_send($c, 1, 'still');
+    like ws_recv($c)->[1], qr/^echo still from customer/, 'and the socket still is';
+    close $c->{s};
+};
+
+# ---- limits stay the customer's ----------------------------------------------
+
+subtest 'the customer\'s CPU limit closes the socket with 1011; the router is unaffected' => sub {
+    like $t->get('/t/router/plain')->{content}, qr/^router fine (\d+)$/, 'the router answers';
+    my ($n) = $t->get('/t/router/plain')->{content} =~ /(\d+)$/;
+    my $c = ws_open('/t/router/echo');
+    ws_send($c, 1, 'spin');
+    my $f = ws_recv($c, 10);
+    is $f->[0], 8, 'a Close frame';
+    is close_code($f), 1011, 'code 1011';
+    like substr($f->[1] // '', 2), qr/exceeded_cpu/, 'the reason names the limit';
+    ok ws_eof($c), 'then the end';
+    like $t->error_log, qr/dispatch "tenants\/echo": stopped: exceeded_cpu/, 'the customer\'s isolate was stopped';
+    unlike $t->error_log, qr/dispatch "tenants\/router": stopped/, 'not the router\'s';
+    is $t->get('/t/router/plain')->{content}, 'router fine ' . ($n + 1), 'the router\'s isolate serves on';
+    my $d = ws_open('/t/router/echo');
+    ws_send($d, 1, 'after');
+    like ws_recv($d)->[1], qr/^echo after from customer #1$/, 'the customer, on a new isolate';
+    close $d->{s};
+};
+
+subtest 'a new version of the customer closes its sockets through the router with 1012' => sub {
+    my $c = ws_open('/t/router/echo-v');
+    ws_send($c, 1, 'old');
+    like ws_recv($c)->[1], qr/^echo old from v1/, 'open on the old version';
+    (my $v2 = $echo) =~ s/VERSION/v2/;
+    $t->put_script('tenants', 'echo-v', $v2);
+    $t->publish('tenants', 'echo-v');
+    ok $t->wait_for(sub {
+        my $d = ws_open('/t/router/echo-v');
+        ws_send($d, 1, 'probe');
+        my $r = ws_recv($d)->[1] // '';
+        close $d->{s};
+        $r =~ /from v2/;
+    }, timeout => 5), 'the new version serves';
+    my $f = ws_recv($c);
+    is $f->[0], 8, 'the old socket gets a Close frame';
+    is close_code($f), 1012, 'service restart';
+};
+
+# ---- a dispatched 101 that cannot be returned ------------------------------------
+
+$t->put_script('tenants', 'thrower', q{
+    export default { fetch() {
+      const [client, server] = Object.values(new WebSocketPair());
+      server.accept();
+      throw new Error('no socket for you');
+    } };
+});
+$t->put_script('tenants', 'spinner', q{
+    export default { fetch() {
+      const [client, server] = Object.values(new WebSocketPair());
+      for (;;) {}
+    } };
+});
+$t->put_script('tenants', 'dies-later', q{
+    export default { fetch() {
+      const [client, server] = Object.values(new WebSocketPair());
+      server.accept();
+      setTimeout(() => { for (;;) {} }, 50);
+      return new Response(null, { status: 101, webSocket: client });
+    } };
+});
+
+subtest 'a customer that throws, spins, or is stopped before the router returns its socket: a 500' => sub {
+    for my $case (['thrower', qr/Worker "thrower" threw an exception: no socket for you/],
+                  ['spinner', qr/Worker "spinner" exceeded CPU time limit/],
+                  ['dies-later?mode=late', qr/TypeError: The WebSocket's Worker \("dies-later"\) stopped before the WebSocket was returned/]) {
+        my ($path, $why) = @$case;
+        my $c = ws_open("/t/router/$path");
+        is $c->{status}, 500, "$path: 500";
+        ok $t->wait_for(sub { $t->error_log =~ $why }), "$path: the error log says why";
+    }
+    ok $t->wait_for(sub { ended('dies-later') >= 1 }), 'the stopped customer\'s request ended';
+    my $c = ws_open('/t/router/echo');
+    ws_send($c, 1, 'still');
+    like ws_recv($c)->[1], qr/^echo still from customer/, 'a socket through the router still works';
+    close $c->{s};
+};
 
 # ---- timers of an open socket ------------------------------------------------------
 

@@ -21,15 +21,19 @@ const WS_EARLY_MAX = 4 * 1024 * 1024;
 
 let webSocketIsPairEnd; // (value) -> true for an end of a WebSocketPair
 let webSocketHandOver; // (request id, client end): its server end serves the request's 101
+let webSocketDispatched; // (dispatch call id) -> the webSocket of a dispatched Worker's 101
 let wsDeliver; // (server end, kind, data, code, reason): an event the engine delivers
 
 // An end of a WebSocketPair: the other end, whether accept() was called,
 // whether it went out in a Response, the request whose 101 it serves once
 // that is out (0 before), what was sent before, and which way it closed.
-function wsPairState(requestId) {
+// remote: for the webSocket of a 101 a dispatched Worker answered with
+// (env.NS.get(name).fetch(), a service binding), the dispatch call whose
+// target holds the socket (api/websocket.h); 0 for a pair's own end.
+function wsPairState(requestId, remote = 0) {
   return {
     __proto__: null, peer: null, requestId, accepted: false, used: false, bound: 0,
-    early: listNew(), earlyBytes: 0, closedOutgoing: false, closedIncoming: false,
+    early: listNew(), earlyBytes: 0, closedOutgoing: false, closedIncoming: false, remote,
   };
 }
 
@@ -142,6 +146,10 @@ class WebSocket extends EventTarget {
     const pair = this.#pair;
     if (pair === null) throw new TypeError("Websockets obtained from the 'new WebSocket()' constructor cannot call accept");
     if (pair.used) throw new TypeError("Can't accept() WebSocket that was already used in a response.");
+    if (pair.remote !== 0) {
+      throw new TypeError('accept() is not supported on the WebSocket of a dispatched Worker\'s Response: '
+        + 'return it in a Response (status 101), and the client talks to that Worker');
+    }
     if (pair.accepted) return;
     pair.accepted = true;
     if (pair.bound !== 0) native.wsAccept(pair.bound);
@@ -246,6 +254,12 @@ class WebSocket extends EventTarget {
       const pair = client.#pair;
       if (pair.used) throw new TypeError("Can't return WebSocket that was already used in a response.");
       if (pair.accepted) throw new TypeError("Can't return WebSocket in a Response after calling accept().");
+      if (pair.remote !== 0) {
+        // A dispatched Worker's: the engine carries it to this request's client.
+        if (!native.wsAdopt(id, pair.remote)) throw new TypeError('this WebSocket cannot answer this request');
+        pair.used = true;
+        return;
+      }
       const server = pair.peer;
       const own = server.#pair;
       if (own.bound !== 0 || !native.wsAttach(id, server)) {
@@ -263,6 +277,7 @@ class WebSocket extends EventTarget {
         else native.wsClose(id, item.code, item.reason);
       }
     };
+    webSocketDispatched = (call) => new WebSocket(INTERNAL, wsPairState(0, call));
     wsDeliver = (server, kind, data, code, reason) => {
       const pair = server.#pair;
       if (kind === 0 || kind === 1) {

@@ -112,7 +112,8 @@ void RequestHead::assign(std::string_view method, std::string_view url, const He
 
 bool RequestScope::waiting_on_dispatch() const {
   for (const auto &entry : dispatches) {
-    if (entry.second->child != 0) return true;
+    // (a target kept for the WebSocket it answered with has answered)
+    if (entry.second->child != 0 && !entry.second->web_socket) return true;
   }
   return false;
 }

@@ -493,6 +493,7 @@ void TenantIsolate::take_response(RequestScope &scope) {
     }
   }
   engine_.respond(scope, DISPATCH_OUTCOME_OK);
+  websocket_handed_over(engine_, scope);  // a dispatched script's WebSocket: ours is let go of
 }
 
 void TenantIsolate::take_wait_until(v8::Local<v8::Context> context, RequestScope &scope) {
@@ -515,6 +516,8 @@ void TenantIsolate::take_wait_until(v8::Local<v8::Context> context, RequestScope
   }
   if (list.empty() && scope.phase == RequestScope::Phase::kLingering) {
     engine_.end_later(scope.id);
+  } else if (list.empty() && scope.ws_via) {
+    engine_.detach_later(scope.id);  // websocket_handed_over
   }
 }
 

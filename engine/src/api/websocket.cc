@@ -5,6 +5,7 @@
 
 #include <cstring>
 
+#include "api/dispatch.h"
 #include "asset_upload.h"
 #include "engine.h"
 #include "memory_budget.h"
@@ -110,6 +111,18 @@ WebSocketSession *session_of(TenantIsolate *self, v8::Local<v8::Value> id_value,
   if (scope == nullptr || scope->isolate.get() != self || !scope->ws) return nullptr;
   if (out) *out = scope;
   return scope->ws.get();
+}
+
+// The request that holds the socket a request answers with: itself, or
+// the one its ws_via leads to (through a chain of dispatches, each of which
+// holds the next); null once that one is gone.
+RequestScope *holder_of(Engine &engine, RequestScope &scope) {
+  RequestScope *s = &scope;
+  for (size_t hops = 0; s != nullptr && !s->ws && s->ws_via != 0; hops++) {
+    if (hops > kMaxDispatchDepth) return nullptr;
+    s = engine.find(s->ws_via);
+  }
+  return s != nullptr && s->ws ? s : nullptr;
 }
 
 void throw_type_error(v8::Isolate *isolate, const std::string &msg) {
@@ -421,6 +434,13 @@ void parse(Engine &engine, RequestScope &scope, const char *p, const char *end) 
   }
 }
 
+// Whether the host may read more of the client's input for the socket.
+bool wanted(const RequestScope &scope) {
+  const WebSocketSession *ws = scope.ws.get();
+  return ws != nullptr && ws->accepted && !ws->close_received && !ws->stopped && !ws->eof &&
+         ws->pending.empty() && ws->out.size() - ws->out_off < kWsMaxQueued / 2;
+}
+
 // native.wsRequest(): the request whose code runs now (a WebSocketPair
 // belongs to it); a TypeError outside any request.
 void on_ws_request(const v8::FunctionCallbackInfo<v8::Value> &info) {
@@ -443,20 +463,52 @@ void on_ws_attach(const v8::FunctionCallbackInfo<v8::Value> &info) {
   double id = info[0].As<v8::Number>()->Value();
   RequestScope *scope =
       id >= 1 && id <= 9007199254740991.0 ? self->engine().find(uint64_t(id)) : nullptr;
+  // (A request another script dispatched to answers that script, which
+  // may return the socket to its client: on_ws_adopt.)
   if (scope == nullptr || scope->isolate.get() != self || self->dead() || scope->responded() ||
-      scope->ws) {
-    return;
-  }
-  if (scope->host_ctx == nullptr) {
-    // A request another script dispatched to (env.NS.get(name).fetch()):
-    // its Response goes to that script, not to a client's connection.
-    throw_type_error(isolate, "a WebSocket can only be returned to a client's own request, not "
-                              "through a dispatch namespace or service binding");
+      websocket_answer(*scope) || (scope->host_ctx == nullptr && scope->dispatch_call == 0)) {
     return;
   }
   scope->ws = std::make_unique<WebSocketSession>();
   scope->ws->server.Reset(isolate, info[1].As<v8::Object>());
   scope->ws->event_cpu_ms = scope->cpu_limit_ms;
+  info.GetReturnValue().Set(true);
+}
+
+// native.wsAdopt(id, call): request id answers with a 101 whose WebSocket
+// is the one the target of its dispatch `call` answered with. False when
+// it cannot (not this request's call, answered, gone); a TypeError when
+// the target's socket was stopped (its isolate hit a limit, was replaced
+// or retired) before it was returned.
+void on_ws_adopt(const v8::FunctionCallbackInfo<v8::Value> &info) {
+  v8::Isolate *isolate = info.GetIsolate();
+  TenantIsolate *self = TenantIsolate::from(isolate);
+  Engine &engine = self->engine();
+  info.GetReturnValue().Set(false);
+  if (info.Length() != 2 || !info[0]->IsNumber() || !info[1]->IsNumber()) return;
+  double id = info[0].As<v8::Number>()->Value();
+  double call_id = info[1].As<v8::Number>()->Value();
+  if (!(id >= 1 && id <= 9007199254740991.0) || !(call_id >= 1 && call_id <= 9007199254740991.0)) {
+    return;
+  }
+  RequestScope *scope = engine.find(uint64_t(id));
+  RequestScope *owner = nullptr;
+  DispatchCall *call = engine.find_dispatch(uint64_t(call_id), &owner);
+  if (scope == nullptr || scope->isolate.get() != self || self->dead() || scope->responded() ||
+      websocket_answer(*scope) || (scope->host_ctx == nullptr && scope->dispatch_call == 0) ||
+      call == nullptr || owner != scope || !call->web_socket) {
+    return;
+  }
+  RequestScope *target = call->child ? engine.find(call->child) : nullptr;
+  if (target == nullptr || target->ws_for != 0 || !websocket_answer(*target)) return;
+  RequestScope *holder = holder_of(engine, *target);
+  if (holder == nullptr || holder->ws->stopped || !holder->isolate || holder->isolate->dead()) {
+    throw_type_error(isolate, "The WebSocket's Worker (\"" + call->script + "\") stopped before the "
+                              "WebSocket was returned: it cannot be sent");
+    return;
+  }
+  scope->ws_via = target->id;
+  target->ws_for = scope->id;
   info.GetReturnValue().Set(true);
 }
 
@@ -533,17 +585,29 @@ void on_ws_close(const v8::FunctionCallbackInfo<v8::Value> &info) {
 void install_websocket_natives(v8::Local<v8::Context> context, v8::Local<v8::Object> native) {
   set_function(context, native, "wsRequest", on_ws_request);
   set_function(context, native, "wsAttach", on_ws_attach);
+  set_function(context, native, "wsAdopt", on_ws_adopt);
   set_function(context, native, "wsAccept", on_ws_accept);
   set_function(context, native, "wsSend", on_ws_send);
   set_function(context, native, "wsClose", on_ws_close);
 }
 
+bool websocket_answer(const RequestScope &scope) { return scope.ws || scope.ws_via; }
+
 bool websocket_handshake(RequestScope &scope, std::string *why) {
-  if (!scope.ws) {
+  if (!websocket_answer(scope)) {
     *why = "a 101 response needs a webSocket";
     return false;
   }
   std::string_view upgrade, connection, version, key;
+  if (scope.dispatch_call != 0) {
+    // Its caller's request is the client's (or leads to it): that one
+    // checks the client's handshake and answers it.
+    if (!request_header(scope, "upgrade", &upgrade) || !list_has(upgrade, "websocket")) {
+      *why = "the request did not ask for a WebSocket (Upgrade: websocket)";
+      return false;
+    }
+    return true;
+  }
   if (scope.head.method() != "GET" || !request_header(scope, "upgrade", &upgrade) ||
       !list_has(upgrade, "websocket") || !request_header(scope, "connection", &connection) ||
       !list_has(connection, "upgrade") || !request_header(scope, "sec-websocket-version", &version) ||
@@ -557,17 +621,37 @@ bool websocket_handshake(RequestScope &scope, std::string *why) {
   text += "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
   unsigned char digest[SHA_DIGEST_LENGTH];
   SHA1(reinterpret_cast<const unsigned char *>(text.data()), text.size(), digest);
-  WebSocketSession &ws = *scope.ws;
-  ws.accept_key = base64_encode(std::string_view(reinterpret_cast<char *>(digest), sizeof(digest)),
-                                false);
+  std::string &accept = scope.ws ? scope.ws->accept_key : scope.ws_accept;
+  accept = base64_encode(std::string_view(reinterpret_cast<char *>(digest), sizeof(digest)), false);
   static const char kName[] = "sec-websocket-accept";
-  ws.accept_header = {{kName, sizeof(kName) - 1}, {ws.accept_key.data(), ws.accept_key.size()}};
-  scope.header_views.push_back(ws.accept_header);
+  scope.header_views.push_back({{kName, sizeof(kName) - 1}, {accept.data(), accept.size()}});
   return true;
 }
 
-int websocket_input(Engine &engine, RequestScope &scope, const char *data, size_t len, bool eof) {
-  if (!scope.ws) return 0;
+void websocket_handed_over(Engine &engine, RequestScope &scope) {
+  if (!scope.ws_via || scope.status != 101 || scope.outcome != DISPATCH_OUTCOME_OK || !scope.isolate) {
+    return;
+  }
+  if (scope.wait_until.empty()) {
+    engine.detach_later(scope.id);
+    return;
+  }
+  uint64_t id = scope.id;
+  scope.linger_timer = std::make_unique<Timer>(engine.host(), [&engine, id] {
+    RequestScope *s = engine.find(id);
+    if (s == nullptr || !s->isolate || s->wait_until.empty()) return;
+    engine.log(*s, DISPATCH_LOG_WARN, "ctx.waitUntil() work still running 30s after the 101 "
+               "went out with a dispatched Worker's WebSocket is stopped");
+    s->wait_until.clear();
+    engine.detach_later(id);
+  }, false);
+  scope.linger_timer->start(kWsHandOverWaitUntilMs);
+}
+
+int websocket_input(Engine &engine, RequestScope &client, const char *data, size_t len, bool eof) {
+  RequestScope *holder = holder_of(engine, client);
+  if (holder == nullptr) return 0;
+  RequestScope &scope = *holder;
   WebSocketSession &ws = *scope.ws;
   if (!ws.close_received && !ws.stopped && len) parse(engine, scope, data, data + len);
   if (eof && scope.ws && !scope.ws->eof) {
@@ -581,16 +665,18 @@ int websocket_input(Engine &engine, RequestScope &scope, const char *data, size_
     }
     engine.wake(scope);
   }
-  return websocket_wanted(scope) ? 1 : 0;
+  return wanted(scope) ? 1 : 0;
 }
 
-bool websocket_wanted(const RequestScope &scope) {
-  const WebSocketSession *ws = scope.ws.get();
-  return ws != nullptr && ws->accepted && !ws->close_received && !ws->stopped && !ws->eof &&
-         ws->pending.empty() && ws->out.size() - ws->out_off < kWsMaxQueued / 2;
+bool websocket_wanted(Engine &engine, RequestScope &client) {
+  RequestScope *holder = holder_of(engine, client);
+  return holder != nullptr && wanted(*holder);
 }
 
-long websocket_read(Engine &engine, RequestScope &scope, char *buf, size_t size) {
+long websocket_read(Engine &engine, RequestScope &client, char *buf, size_t size) {
+  RequestScope *holder = holder_of(engine, client);
+  if (holder == nullptr) return 0;  // gone: the connection ends
+  RequestScope &scope = *holder;
   WebSocketSession &ws = *scope.ws;
   size_t waiting = ws.out.size() - ws.out_off;
   if (ws.eof) return 0;
@@ -610,7 +696,6 @@ long websocket_read(Engine &engine, RequestScope &scope, char *buf, size_t size)
     std::string().swap(ws.out);
     ws.out_off = 0;
   }
-  (void) engine;
   return long(n);
 }
 

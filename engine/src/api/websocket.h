@@ -33,13 +33,13 @@ constexpr size_t kWsMaxQueued = size_t(4) << 20;        // unsent, per socket; r
                                                         // pause at half of it
 constexpr int kWsEventsPerSlice = 16;                   // then the loop runs others
 constexpr uint64_t kWsCloseWaitMs = 5000;               // for the client's Close
+constexpr uint64_t kWsHandOverWaitUntilMs = 30000;      // a caller's waitUntil after its 101
 
 struct WebSocketSession {
   v8::Global<v8::Object> server;  // the end the script holds
   bool accepted = false;
   uint64_t event_cpu_ms = 50;     // the CPU each event gets
   std::string accept_key;         // Sec-WebSocket-Accept
-  dispatch_header_t accept_header{};
 
   // The frame being read.
   uint8_t hdr[14] = {};
@@ -69,18 +69,36 @@ struct WebSocketSession {
   std::unique_ptr<Timer> closing; // the client's Close is overdue
 };
 
-// native.wsRequest, wsAttach, wsAccept, wsSend, wsClose.
+// native.wsRequest, wsAttach, wsAdopt, wsAccept, wsSend, wsClose.
 void install_websocket_natives(v8::Local<v8::Context> context, v8::Local<v8::Object> native);
+
+// A WebSocket through a dispatch namespace or a service binding: the
+// target's script answers its request with a 101 and holds the socket (its
+// events run in its isolate, under its limits). The caller gets a Response
+// whose webSocket stands for it; returning that (as it is, or in a new
+// Response) with a 101 makes the caller's request carry the target's
+// socket (native.wsAdopt: ws_via, ws_for): the host's calls on the
+// caller's request reach the target's session, its wake-ups the caller's
+// host, and the caller's isolate is let go of (websocket_handed_over).
+// Whether the request answers with a WebSocket, its own or one it carries.
+bool websocket_answer(const RequestScope &scope);
 
 // For a 101 the script handed over with a WebSocket: whether the client's
 // request asked for one (Upgrade: websocket, Connection: upgrade,
 // Sec-WebSocket-Version: 13, a Sec-WebSocket-Key), with the accept header
-// added to the response; false with the reason.
+// added to the response; false with the reason. A dispatched request only
+// needs Upgrade: websocket (as on Workers), and gets no accept header: the
+// request of the client's connection computes its own.
 bool websocket_handshake(RequestScope &scope, std::string *why);
 
-// The host's side (c_api.cc).
+// The caller's 101 with a target's WebSocket is out: its isolate is let go
+// of (from the loop) once no ctx.waitUntil() work of it is left, at most
+// after kWaitUntil's 30 s, so that a long-lived socket pins nothing of it.
+void websocket_handed_over(Engine &engine, RequestScope &scope);
+
+// The host's side (c_api.cc), on the request of the client's connection.
 int websocket_input(Engine &engine, RequestScope &scope, const char *data, size_t len, bool eof);
-bool websocket_wanted(const RequestScope &scope);
+bool websocket_wanted(Engine &engine, RequestScope &scope);
 long websocket_read(Engine &engine, RequestScope &scope, char *buf, size_t size);
 
 // No more JavaScript for it: the isolate was stopped (code 1011) or the
