@@ -61,6 +61,11 @@ $t->put_script('tenants', 'router', q{
         try { resp.webSocket.accept(); return new Response('accepted'); }
         catch (e) { return new Response('refused', { headers: { 'X-Error': `${e.constructor.name}: ${e.message}` } }); }
       }
+      if (mode === 'keep') {
+        globalThis.kept = resp;
+        return new Response('kept');
+      }
+      if (mode === 'stale') return globalThis.kept;
       if (mode === 'late') await new Promise((resolve) => setTimeout(resolve, 400));
       if (mode === 'work') {
         // Its own work: what waitUntil holds finishes, nothing else goes on.
@@ -159,6 +164,17 @@ subtest 'the router\'s request lets go of its isolate once the 101 is out: its w
     ws_send($c, 1, 'still');
     like ws_recv($c)->[1], qr/^echo still from customer/, 'and the socket still is';
     close $c->{s};
+};
+
+subtest 'a customer\'s socket the router does not return ends with the router\'s request, and answers no other' => sub {
+    my $before = ended('echo');
+    my $c = ws_open('/t/router/echo?mode=keep');
+    is $c->{status}, 200, 'the router\'s own answer';
+    close $c->{s};
+    ok $t->wait_for(sub { ended('echo') > $before }), 'the customer\'s request ended with the router\'s';
+    $c = ws_open('/t/router/echo?mode=stale');
+    is $c->{status}, 500, 'returned in another request: 500';
+    ok $t->wait_for(sub { $t->error_log =~ /TypeError: this WebSocket cannot answer this request/ }), 'a TypeError';
 };
 
 # ---- limits stay the customer's ----------------------------------------------
