@@ -156,9 +156,9 @@ subtest 'the router\'s request lets go of its isolate once the 101 is out: its w
     my $c = ws_open('/t/router/echo?mode=work');
     is $c->{status}, 101, 'upgraded';
     ok $t->wait_for(sub { $t->error_log =~ /router waitUntil done/ }), 'the router\'s waitUntil work finished';
-    my $ticks = () = $t->error_log =~ /router tick/g;
     ws_send($c, 1, 'later');
     like ws_recv($c)->[1], qr/^echo later from customer/, 'the socket is open';
+    my $ticks = () = $t->error_log =~ /router tick/g;
     select undef, undef, undef, 0.3;
     is scalar(() = $t->error_log =~ /router tick/g), $ticks, 'the router\'s timer runs no more';
     ws_send($c, 1, 'still');
