@@ -311,6 +311,17 @@ subtest 'a heartbeat of a silent client: each tick has the CPU of an event' => s
     is_deeply [$f->[0], close_code($f)], [8, 1000], 'then the script\'s own Close';
 };
 
+subtest 'a reload: the old worker closes the sockets it serves through the router (1001) and exits' => sub {
+    my $c = ws_open('/t/router/echo');
+    ws_send($c, 1, 'before');
+    like ws_recv($c)->[1], qr/^echo before from customer/, 'open';
+    my %old = map { $_ => 1 } $t->worker_pids;
+    ok eval { $t->reload; 1 }, 'the old worker exits within the reload\'s 15 s' or diag $@;
+    my $f = ws_recv($c);
+    is_deeply [$f->[0], close_code($f)], [8, 1001], 'a Close frame, going away';
+    ok !grep({ $old{$_} } $t->worker_pids), 'no old worker is left';
+};
+
 is scalar($t->error_log_alerts), 0, 'no alerts or crashes in the error log'
     or diag join "\n", $t->error_log_alerts;
 done_testing;
