@@ -66,6 +66,10 @@ $t->put_script('tenants', 'router', q{
         return new Response('kept');
       }
       if (mode === 'stale') return globalThis.kept;
+      if (mode === 'hold') {
+        // Keeps the customer's Response (and its request) for 3 s, unreturned.
+        return new Response(new ReadableStream({ start(c) { setTimeout(() => { resp.status; c.close(); }, 3000); } }));
+      }
       if (mode === 'late') await new Promise((resolve) => setTimeout(resolve, 400));
       if (mode === 'work') {
         // Its own work: what waitUntil holds finishes, nothing else goes on.
@@ -293,22 +297,53 @@ $t->put_script('tenants', 'heartbeat', q{
     } };
 });
 
+my $n;
 subtest 'a heartbeat of a silent client: each tick has the CPU of an event' => sub {
-    # n iterations, doubled until 6n in one event is past the 50 ms limit:
-    # then one tick of n is more than 8 ms, twenty of them more than 160.
-    my ($n, $found) = ws_past_cpu(sub { ws_open('/beat/burner') }, sub { "$_[0]" });
+    # n iterations, doubled until 6n in one event is past the 50 ms limit
+    # (3n was not): a tick of 2n fits in an event, and twenty are far past
+    # one (ticks of optimized code cost less than a first call: ~5 ms for
+    # n here, where main's shared budget stopped the heartbeat after 9).
+    ($n, my $found) = ws_past_cpu(sub { ws_open('/beat/burner') }, sub { "$_[0]" });
     is $found, 1011, "6 x $n iterations are past one event's CPU";
     my $c = ws_open('/beat/heartbeat');
-    ws_send($c, 1, "$n");
+    ws_send($c, 1, 2 * $n . '');
     my @pings;
     for (1 .. 20) {
         my $f = ws_recv($c, 5);
         last unless ($f->[0] // -1) == 1;
         push @pings, $f->[1];
     }
-    is_deeply \@pings, [map { "ping $_" } 1 .. 20], "20 ticks of $n iterations each, 50 ms apart";
+    is_deeply \@pings, [map { "ping $_" } 1 .. 20], "20 ticks of 2 x $n iterations each, 50 ms apart";
     my $f = ws_recv($c, 5);
     is_deeply [$f->[0], close_code($f)], [8, 1000], 'then the script\'s own Close';
+};
+
+$t->put_script('tenants', 'ticker', q{
+    export default { fetch(request) {
+      const n = Number(new URL(request.url).searchParams.get('n'));
+      const [client, server] = Object.values(new WebSocketPair());
+      server.accept();
+      let tick = 0;
+      setInterval(() => {
+        let x = 0;
+        for (let i = n; i > 0; i--) x = (x * 31 + i) | 0;
+        console.log(`ticker tick ${++tick}${x === 0.5 ? '!' : ''}`);
+      }, 50);
+      return new Response(null, { status: 101, webSocket: client });
+    } };
+});
+
+subtest 'a customer\'s socket no router returned: its timers share one budget' => sub {
+    # The router holds the Response (and its request lives on, streaming)
+    # without returning the socket: no client is on it, so no tick is an
+    # event of its own, and the ticks together are stopped at the limit.
+    my $c = ws_open('/t/router/ticker?mode=hold&n=' . 2 * $n);
+    is $c->{status}, 200, 'the router\'s own answer';
+    ok $t->wait_for(sub { $t->error_log =~ /dispatch "tenants\/ticker": stopped: exceeded_cpu/ }, timeout => 5),
+        'the customer is stopped at its CPU limit';
+    my ($ticks) = $t->error_log =~ /.*ticker tick (\d+)/s;
+    cmp_ok $ticks, '<', 10, "after $ticks ticks of 2 x $n iterations";
+    close $c->{s};
 };
 
 subtest 'a reload: the old worker closes the sockets it serves through the router (1001) and exits' => sub {

@@ -712,6 +712,9 @@ void websocket_stop(Engine &engine, RequestScope &scope, uint16_t code, const ch
 void websocket_event_budget(RequestScope &scope) {
   const WebSocketSession *ws = scope.ws.get();
   if (ws == nullptr || !scope.responded() || ws->stopped || ws->eof) return;
+  // Only with a client on the other end: a dispatched script's socket that
+  // no caller has returned (yet) gets no budget of its own.
+  if (scope.host_ctx == nullptr && scope.ws_for == 0) return;
   scope.cpu_limit_ms = uint64_t(scope.cpu_ms) + ws->event_cpu_ms;
 }
 

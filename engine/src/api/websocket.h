@@ -111,6 +111,7 @@ void websocket_leave(RequestScope &scope);
 // A timer of a request whose WebSocket is open fires as an event of its
 // own: it gets the CPU of one event, as Workers bills each invocation (a
 // heartbeat of a silent client ran out of the last message's budget).
+// Only while a client is connected to it (directly or through a router).
 void websocket_event_budget(RequestScope &scope);
 
 }  // namespace dispatch
