@@ -615,6 +615,7 @@ void Engine::end(uint64_t id) {
   for (uint64_t target : targets) {
     if (RequestScope *t = find(target)) {
       t->dispatch_call = 0;
+      t->ws_for = 0;  // no client is on its WebSocket any more
       release(t);
     }
   }

@@ -711,7 +711,7 @@ void websocket_stop(Engine &engine, RequestScope &scope, uint16_t code, const ch
 
 void websocket_event_budget(RequestScope &scope) {
   const WebSocketSession *ws = scope.ws.get();
-  if (ws == nullptr || !scope.responded() || ws->stopped || ws->eof) return;
+  if (ws == nullptr || !scope.responded() || ws->stopped || ws->eof || ws->close_received) return;
   // Only with a client on the other end: a dispatched script's socket that
   // no caller has returned (yet) gets no budget of its own.
   if (scope.host_ctx == nullptr && scope.ws_for == 0) return;

@@ -93,7 +93,8 @@ bool websocket_handshake(RequestScope &scope, std::string *why);
 
 // The caller's 101 with a target's WebSocket is out: its isolate is let go
 // of (from the loop) once no ctx.waitUntil() work of it is left, at most
-// after kWaitUntil's 30 s, so that a long-lived socket pins nothing of it.
+// kWsHandOverWaitUntilMs later, so that a long-lived socket pins nothing
+// of it.
 void websocket_handed_over(Engine &engine, RequestScope &scope);
 
 // The host's side (c_api.cc), on the request of the client's connection.
@@ -111,7 +112,8 @@ void websocket_leave(RequestScope &scope);
 // A timer of a request whose WebSocket is open fires as an event of its
 // own: it gets the CPU of one event, as Workers bills each invocation (a
 // heartbeat of a silent client ran out of the last message's budget).
-// Only while a client is connected to it (directly or through a router).
+// Only while a client is connected to it (directly or through a router)
+// and has not closed it.
 void websocket_event_budget(RequestScope &scope);
 
 }  // namespace dispatch
