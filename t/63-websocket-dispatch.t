@@ -19,6 +19,7 @@ my $t = Dispatch::Test->new(
         location ~ ^/t/(?<script>[^/]*) { dispatch tenants $script; }
         location ~ ^/beat/(?<script>[^/]*) { dispatch tenants $script; dispatch_cpu_limit 50ms; }
         location = /status { dispatch_status; }
+        location /short/ { dispatch tenants router; dispatch_websocket_idle_timeout 1s; }
     },
 );
 
@@ -200,6 +201,16 @@ subtest 'the customer\'s CPU limit closes the socket with 1011; the router is un
     ws_send($d, 1, 'after');
     like ws_recv($d)->[1], qr/^echo after from customer #1$/, 'the customer, on a new isolate';
     close $d->{s};
+};
+
+subtest 'the idle timeout of the client\'s location ends a socket through the router' => sub {
+    my $logged = length $t->error_log;
+    my $d = ws_open('/short/router/echo');
+    ws_send($d, 1, 'then silence');
+    like ws_recv($d)->[1], qr/^echo then silence/, 'open';
+    ok $t->wait_for(sub { substr($t->error_log, $logged) =~ /the WebSocket client sent nothing for dispatch_websocket_idle_timeout/ }, timeout => 4),
+        'the idle timeout ends it';
+    ok $t->wait_for(sub { substr($t->error_log, $logged) =~ /customer close event 1006/ }), 'the customer gets close 1006';
 };
 
 subtest 'a new version of the customer closes its sockets through the router with 1012' => sub {
