@@ -58,9 +58,28 @@ $t->put_script('tenants', 'router', q{
       if (mode === 'wrap') {
         return new Response(null, { status: 101, webSocket: resp.webSocket, headers: { 'X-Router': 'wrapped' } });
       }
-      if (mode === 'accept') {
-        try { resp.webSocket.accept(); return new Response('accepted'); }
-        catch (e) { return new Response('refused', { headers: { 'X-Error': `${e.constructor.name}: ${e.message}` } }); }
+      if (mode === 'flood') {
+        const upstream = resp.webSocket;
+        upstream.accept();
+        const chunk = new Uint8Array(64 * 1024);
+        let n = 0;
+        try { for (;;) { upstream.send(chunk); n++; } }
+        catch (e) { return new Response(`flood stopped after ${n}: ${e.constructor.name}: ${e.message}`); }
+      }
+      if (mode === 'proxy') {
+        // The router's own socket to the client, relaying to the customer's.
+        const upstream = resp.webSocket;
+        upstream.accept();
+        const [client, server] = Object.values(new WebSocketPair());
+        server.accept();
+        server.addEventListener('message', (event) => upstream.send(event.data));
+        server.addEventListener('close', (event) => upstream.close(1000, `client left ${event.code}`));
+        upstream.addEventListener('message', (event) => server.send(`routed ${event.data}`));
+        upstream.addEventListener('close', (event) => {
+          console.log(`router: upstream closed ${event.code} ${event.reason}`);
+          server.close(event.code === 1005 || event.code === 1006 ? 1000 : event.code, 'upstream closed');
+        });
+        return new Response(null, { status: 101, webSocket: client });
       }
       if (mode === 'keep') {
         globalThis.kept = resp;
@@ -140,11 +159,27 @@ subtest 'the customer\'s webSocket in a new Response of the router\'s' => sub {
     close $c->{s};
 };
 
-subtest 'a router that accept()s the customer\'s webSocket itself gets a TypeError' => sub {
-    my $c = ws_open('/t/router/echo?mode=accept');
-    is $c->{status}, 200, 'the router\'s own answer';
-    like $c->{head}, qr/^X-Error: TypeError: accept\(\) is not supported on the WebSocket of a dispatched Worker's Response/mi,
-        'the TypeError says what to do instead';
+subtest 'a router that accept()s the customer\'s webSocket and relays it with its own' => sub {
+    my $c = ws_open('/t/router/echo?mode=proxy');
+    is $c->{status}, 101, 'upgraded';
+    ws_send($c, 1, 'relayed');
+    like ws_recv($c)->[1], qr/^routed echo relayed from customer #\d+$/, 'the customer answers through the router';
+    ws_send($c, 2, "\x00\x01");
+    like ws_recv($c)->[1], qr/^routed echo \[object ArrayBuffer\] from customer/, 'bytes cross as an ArrayBuffer';
+    ws_send($c, 8, pack('n', 1000));
+    my $f = ws_recv($c);
+    is $f->[0], 8, 'the router\'s Close';
+    ok $t->wait_for(sub { $t->error_log =~ /customer close event 1000/ }), 'the customer got the router\'s Close';
+    my $d = ws_open('/t/router/echo?mode=proxy');
+    ws_send($d, 1, 'spin');
+    $f = ws_recv($d, 10);
+    is_deeply [$f->[0], close_code($f)], [8, 1011], 'the customer past its CPU limit: the router closes with its 1011';
+    like $t->error_log, qr/router: upstream closed 1011 exceeded_cpu/, 'the router saw why';
+    my $r = $t->get('/t/router/echo?mode=flood', headers => { Upgrade => 'websocket' });
+    like $r->{content}, qr/^flood stopped after (\d+): TypeError: WebSocket send\(\): \d+ bytes already wait/,
+        'what waits for the customer is bounded: send() throws';
+    my ($n) = $r->{content} =~ /after (\d+)/;
+    cmp_ok $n, '<=', 64, "at most 4 MiB ($n messages of 64 KiB)";
 };
 
 subtest 'the socket ends with the client: the customer\'s request ends, nothing of it stays' => sub {

@@ -146,11 +146,14 @@ class WebSocket extends EventTarget {
     const pair = this.#pair;
     if (pair === null) throw new TypeError("Websockets obtained from the 'new WebSocket()' constructor cannot call accept");
     if (pair.used) throw new TypeError("Can't accept() WebSocket that was already used in a response.");
-    if (pair.remote !== 0) {
-      throw new TypeError('accept() is not supported on the WebSocket of a dispatched Worker\'s Response: '
-        + 'return it in a Response (status 101), and the client talks to that Worker');
-    }
     if (pair.accepted) return;
+    if (pair.remote !== 0) {
+      // A dispatched Worker's: this end takes the other's messages, and its
+      // own go there (the engine carries them from the loop).
+      if (!native.wsBridge(pair.remote, this)) throw new TypeError('this WebSocket cannot be accepted here');
+      pair.accepted = true;
+      return;
+    }
     pair.accepted = true;
     if (pair.bound !== 0) native.wsAccept(pair.bound);
   }
@@ -183,6 +186,10 @@ class WebSocket extends EventTarget {
       if (pair.closedOutgoing) throw new TypeError("Can't call WebSocket send() after close().");
       if (!pair.accepted) throw new TypeError('You must call accept() on this WebSocket before sending messages.');
       const message = isArrayBuffer(data) || ArrayBufferIsView(data) ? data : toUSVString(data);
+      if (pair.remote !== 0) {
+        native.wsPeerSend(pair.remote, message);
+        return;
+      }
       if (pair.bound !== 0) {
         native.wsSend(pair.bound, message);
         return;
@@ -222,7 +229,8 @@ class WebSocket extends EventTarget {
         throw new TypeError('WebSocket close(): the reason is longer than 123 bytes');
       }
       pair.closedOutgoing = true;
-      if (pair.bound !== 0) native.wsClose(pair.bound, n, text);
+      if (pair.remote !== 0) native.wsPeerClose(pair.remote, n, text);
+      else if (pair.bound !== 0) native.wsClose(pair.bound, n, text);
       else listPush(pair.early, ObjectFreeze({ __proto__: null, code: n, reason: text }));
       return;
     }

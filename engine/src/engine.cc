@@ -616,6 +616,7 @@ void Engine::end(uint64_t id) {
     if (RequestScope *t = find(target)) {
       t->dispatch_call = 0;
       t->ws_for = 0;  // no client is on its WebSocket any more
+      if (websocket_peer_gone(*this, *t, id)) continue;  // released once told
       release(t);
     }
   }

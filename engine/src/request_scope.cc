@@ -125,6 +125,7 @@ void RequestScope::leave_isolate() {
   // handles into its heap and the timers, and the isolate last.
   isolate->detach(this);
   websocket_leave(*this);
+  for (auto &d : dispatches) d.second->peer_end.Reset();
   result.Reset();
   handover.stream.Reset();
   response_stream.handle.Reset();

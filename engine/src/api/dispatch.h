@@ -82,6 +82,9 @@ struct DispatchCall {
   // A 101 with a WebSocket (api/websocket.h): the target is kept until the
   // caller ends, for the caller's own 101 to carry it to its client.
   bool web_socket = false;
+  // Its caller's end of that WebSocket, once the caller accept()ed it
+  // (api/websocket.h: bridged); released with the caller's isolate.
+  v8::Global<v8::Object> peer_end;
   bool aborted = false;      // the caller let go of it
   bool forward = false;      // the caller's own request body, passed on unread
 };

@@ -17,6 +17,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <string>
 
@@ -67,9 +68,33 @@ struct WebSocketSession {
   bool delivering = false;
   std::unique_ptr<Timer> resume;  // the next slice of pending input
   std::unique_ptr<Timer> closing; // the client's Close is overdue
+
+  // Bridged: no client, but the script that dispatched to this request
+  // accept()ed the webSocket of its 101 (request `peer`, its dispatch call
+  // `peer_call`, which holds that end). Messages and Closes go both ways
+  // as events, from the loop, never inside the other isolate's turn; what
+  // waits either way is charged to this script's budget and bounded as a
+  // client's queue is.
+  struct PeerItem {
+    int kind = 0;                 // as wsDeliver's (text, binary, close)
+    std::string data;
+    int code = 0;
+    std::string reason;
+    bool clean = true;            // a Close's wasClean
+    size_t charged = 0;
+  };
+  uint64_t peer = 0;
+  uint64_t peer_call = 0;
+  bool peer_closed = false;       // the caller's end's Close was queued
+  bool peer_release = false;      // the caller ended: released once delivered
+  std::deque<PeerItem> to_peer;   // for the caller's end
+  std::deque<PeerItem> from_peer; // for the server end
+  size_t peer_held = 0;
+  std::unique_ptr<Timer> peer_timer;
 };
 
-// native.wsRequest, wsAttach, wsAdopt, wsAccept, wsSend, wsClose.
+// native.wsRequest, wsAttach, wsAdopt, wsBridge, wsPeerSend, wsPeerClose, wsAccept,
+// wsSend, wsClose.
 void install_websocket_natives(v8::Local<v8::Context> context, v8::Local<v8::Object> native);
 
 // A WebSocket through a dispatch namespace or a service binding: the
@@ -80,6 +105,10 @@ void install_websocket_natives(v8::Local<v8::Context> context, v8::Local<v8::Obj
 // socket (native.wsAdopt: ws_via, ws_for): the host's calls on the
 // caller's request reach the target's session, its wake-ups the caller's
 // host, and the caller's isolate is let go of (websocket_handed_over).
+// Or the caller's script accept()s that webSocket (native.wsBridge): the
+// target's session is bridged to it (WebSocketSession::peer), messages
+// and Closes go both ways as events from the loop, until the caller ends
+// (websocket_peer_gone).
 // Whether the request answers with a WebSocket, its own or one it carries.
 bool websocket_answer(const RequestScope &scope);
 
@@ -108,6 +137,12 @@ void websocket_stop(Engine &engine, RequestScope &scope, uint16_t code, const ch
 
 // Lets go of its handles into the isolate and of its budget charge.
 void websocket_leave(RequestScope &scope);
+
+// Request `caller`, whose script accept()ed scope's socket (bridged), ends:
+// what it sent is delivered and the server end gets close 1006 if it had
+// no Close, then scope is released, from the loop. False when scope is
+// not bridged to it (the caller releases it at once).
+bool websocket_peer_gone(Engine &engine, RequestScope &scope, uint64_t caller);
 
 // A timer of a request whose WebSocket is open fires as an event of its
 // own: it gets the CPU of one event, as Workers bills each invocation (a
