@@ -93,7 +93,10 @@ async function dispatchFetch(binding, name, args, cpuMs, subRequests, outbound, 
       },
     });
   }
-  return responseFromFetch(head[0], head[1], head[2], body, parts.url, false);
+  // A 101 with a WebSocket: returned in this request's 101, it carries the
+  // target's socket to the client (api/websocket.h).
+  const webSocket = head[4] ? webSocketDispatched(id) : null;
+  return responseFromFetch(head[0], head[1], head[2], body, parts.url, false, webSocket);
 }
 
 class Fetcher {

@@ -4,7 +4,7 @@ let responseIs; // (value) -> true for a Response (brand check, not instanceof)
 // responseOutput and the RESPONSE_*_TYPE/HEADER constants: in prelude.js,
 // with the request path's bindings.
 let responseParts; // (response) -> { status, statusText, headers } read from its fields, not its getters
-let responseFromFetch; // (status, statusText, flat headers, ReadableStream|null, url, redirected) -> Response, immutable headers
+let responseFromFetch; // (status, statusText, flat headers, ReadableStream|null, url, redirected, webSocket?) -> Response, immutable headers
 
 const RESPONSE_REDIRECT_STATUSES = [301, 302, 303, 307, 308];
 const REASON_PHRASE = /^[\t\x20-\x7E\x80-\xFF]*$/;
@@ -222,8 +222,9 @@ class Response { // Body's, by inheritBody below
       if (isObject(value) && #state in value) return value.#state;
       throw privateBrandError(value, 'Response', member);
     };
-    responseFromFetch = (status, statusText, headerList, stream, url, redirected) => new Response(INTERNAL,
-      responseState(stream, status, headersFromClient(headerList), responseExtra('basic', url, redirected, statusText)));
+    responseFromFetch = (status, statusText, headerList, stream, url, redirected, webSocket = null) => new Response(INTERNAL,
+      responseState(stream, status, headersFromClient(headerList),
+        responseExtra('basic', url, redirected, statusText, webSocket)));
     responseBodyState = (value) => (isObject(value) && #state in value ? value.#state : undefined);
     responseIs = (value) => isObject(value) && #state in value;
     responseParts = (response) => {

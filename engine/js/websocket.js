@@ -24,15 +24,19 @@ const WS_MESSAGE_MAX = 1024 * 1024;
 
 let webSocketIsPairEnd; // (value) -> true for an end of a WebSocketPair
 let webSocketHandOver; // (request id, client end): its server end serves the request's 101
+let webSocketDispatched; // (dispatch call id) -> the webSocket of a dispatched Worker's 101
 let wsDeliver; // (server end, kind, data, code, reason): an event the engine delivers
 
 // An end of a WebSocketPair: the other end, whether accept() was called,
 // whether it went out in a Response, the request whose 101 it serves once
 // that is out (0 before), what was sent before, and which way it closed.
-function wsPairState(requestId) {
+// remote: for the webSocket of a 101 a dispatched Worker answered with
+// (env.NS.get(name).fetch(), a service binding), the dispatch call whose
+// target holds the socket (api/websocket.h); 0 for a pair's own end.
+function wsPairState(requestId, remote = 0) {
   return {
     __proto__: null, peer: null, requestId, accepted: false, used: false, bound: 0,
-    early: listNew(), earlyBytes: 0, closedOutgoing: false, closedIncoming: false,
+    early: listNew(), earlyBytes: 0, closedOutgoing: false, closedIncoming: false, remote,
   };
 }
 
@@ -146,6 +150,13 @@ class WebSocket extends EventTarget {
     if (pair === null) throw new TypeError("Websockets obtained from the 'new WebSocket()' constructor cannot call accept");
     if (pair.used) throw new TypeError("Can't accept() WebSocket that was already used in a response.");
     if (pair.accepted) return;
+    if (pair.remote !== 0) {
+      // A dispatched Worker's: this end takes the other's messages, and its
+      // own go there (the engine carries them from the loop).
+      if (!native.wsBridge(pair.remote, this)) throw new TypeError('this WebSocket cannot be accepted here');
+      pair.accepted = true;
+      return;
+    }
     pair.accepted = true;
     if (pair.bound !== 0) native.wsAccept(pair.bound);
   }
@@ -178,6 +189,10 @@ class WebSocket extends EventTarget {
       if (pair.closedOutgoing) throw new TypeError("Can't call WebSocket send() after close().");
       if (!pair.accepted) throw new TypeError('You must call accept() on this WebSocket before sending messages.');
       const message = isArrayBuffer(data) || ArrayBufferIsView(data) ? data : toUSVString(data);
+      if (pair.remote !== 0) {
+        native.wsPeerSend(pair.remote, message);
+        return;
+      }
       if (pair.bound !== 0) {
         native.wsSend(pair.bound, message);
         return;
@@ -221,7 +236,8 @@ class WebSocket extends EventTarget {
         throw new TypeError('WebSocket close(): the reason is longer than 123 bytes');
       }
       pair.closedOutgoing = true;
-      if (pair.bound !== 0) native.wsClose(pair.bound, n, text);
+      if (pair.remote !== 0) native.wsPeerClose(pair.remote, n, text);
+      else if (pair.bound !== 0) native.wsClose(pair.bound, n, text);
       else listPush(pair.early, ObjectFreeze({ __proto__: null, code: n, reason: text }));
       return;
     }
@@ -253,6 +269,12 @@ class WebSocket extends EventTarget {
       const pair = client.#pair;
       if (pair.used) throw new TypeError("Can't return WebSocket that was already used in a response.");
       if (pair.accepted) throw new TypeError("Can't return WebSocket in a Response after calling accept().");
+      if (pair.remote !== 0) {
+        // A dispatched Worker's: the engine carries it to this request's client.
+        if (!native.wsAdopt(id, pair.remote)) throw new TypeError('this WebSocket cannot answer this request');
+        pair.used = true;
+        return;
+      }
       const server = pair.peer;
       const own = server.#pair;
       if (own.bound !== 0 || !native.wsAttach(id, server)) {
@@ -270,6 +292,7 @@ class WebSocket extends EventTarget {
         else native.wsClose(id, item.code, item.reason);
       }
     };
+    webSocketDispatched = (call) => new WebSocket(INTERNAL, wsPairState(0, call));
     wsDeliver = (server, kind, data, code, reason) => {
       const pair = server.#pair;
       if (kind === 0 || kind === 1) {

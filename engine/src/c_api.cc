@@ -97,7 +97,8 @@ int dispatch_request_response(dispatch_request_t *r, dispatch_response_t *out) {
   std::string_view body = req->response_view();
   out->body = {body.data(), body.size()};
   // A WebSocket's bytes come as a body of no length (api/websocket.h).
-  bool ws = req->ws && req->status == 101 && req->outcome == DISPATCH_OUTCOME_OK;
+  bool ws = dispatch::websocket_answer(*req) && req->status == 101 &&
+            req->outcome == DISPATCH_OUTCOME_OK;
   out->body_streamed = req->response_stream.on || ws ? 1 : 0;
   out->body_length = req->response_stream.on ? req->response_stream.length
                      : ws                    ? -1
@@ -151,7 +152,7 @@ long dispatch_response_read(dispatch_request_t *r, char *buf, size_t size) {
   if (r == nullptr || g_engine == nullptr) return DISPATCH_BODY_ERROR;
   try {
     dispatch::RequestScope *req = to_request(r);
-    long n = req->ws && req->status == 101
+    long n = dispatch::websocket_answer(*req) && req->status == 101
                  ? dispatch::websocket_read(*g_engine, *req, buf, size)
                  : dispatch::response_body_read(*g_engine, *req, buf, size);
     if (n > 0) to_request(r)->response_bytes += uint64_t(n);
@@ -177,7 +178,8 @@ int dispatch_websocket_input(dispatch_request_t *r, const char *data, size_t len
 }
 
 int dispatch_websocket_wanted(dispatch_request_t *r) {
-  return r != nullptr && dispatch::websocket_wanted(*to_request(r)) ? 1 : 0;
+  return r != nullptr && g_engine != nullptr &&
+         dispatch::websocket_wanted(*g_engine, *to_request(r)) ? 1 : 0;
 }
 
 dispatch_admin_t *dispatch_admin_start(dispatch_engine_t *engine,

@@ -499,7 +499,12 @@ void Engine::respond(RequestScope &scope, dispatch_outcome_e outcome, int status
 }
 
 void Engine::wake(RequestScope &scope) {
-  if (scope.host_ctx) {
+  // A WebSocket another request carries to its client (api/websocket.h):
+  // that request's reader.
+  RequestScope *carrier = scope.ws_for ? find(scope.ws_for) : nullptr;
+  if (carrier != nullptr && carrier->ws_via == scope.id) {
+    wake(*carrier);
+  } else if (scope.host_ctx) {
     host_.wake(scope.host_ctx);
   } else if (scope.dispatch_call) {
     pump_dispatch_later(scope.dispatch_call);
@@ -610,6 +615,8 @@ void Engine::end(uint64_t id) {
   for (uint64_t target : targets) {
     if (RequestScope *t = find(target)) {
       t->dispatch_call = 0;
+      t->ws_for = 0;  // no client is on its WebSocket any more
+      if (websocket_peer_gone(*this, *t, id)) continue;  // released once told
       release(t);
     }
   }
@@ -667,7 +674,12 @@ void Engine::detach_later(uint64_t id) {
 
 void Engine::detach(uint64_t id) {
   RequestScope *scope = find(id);
-  if (scope == nullptr || !scope->isolate || !scope->isolate->dead()) return;
+  if (scope == nullptr || !scope->isolate) return;
+  // Its isolate was stopped; or its 101 carries a dispatched script's
+  // WebSocket and nothing of it is left to run (websocket_handed_over).
+  bool handed_over = scope->ws_via != 0 && scope->responded() && scope->status == 101 &&
+                     scope->outcome == DISPATCH_OUTCOME_OK && scope->wait_until.empty();
+  if (!scope->isolate->dead() && !handed_over) return;
   if (scope->held_bytes) scope->isolate->budget().unhold(scope->held_bytes);
   scope->leave_isolate();
 }

@@ -87,7 +87,9 @@ class Engine {
 
   // The isolate of a request that has its response was stopped: the request
   // lets go of it (and of its V8 state) from the loop, so that a slow client
-  // does not keep a dead isolate's memory alive.
+  // does not keep a dead isolate's memory alive. So does one whose 101
+  // carries another request's WebSocket (api/websocket.h), once none of
+  // its ctx.waitUntil() work is left: a long-lived socket pins nothing.
   void detach_later(uint64_t id);
 
   // Ends the ctx.waitUntil() work lingering on isolate, now (the pool needs

@@ -112,7 +112,8 @@ void RequestHead::assign(std::string_view method, std::string_view url, const He
 
 bool RequestScope::waiting_on_dispatch() const {
   for (const auto &entry : dispatches) {
-    if (entry.second->child != 0) return true;
+    // (a target kept for the WebSocket it answered with has answered)
+    if (entry.second->child != 0 && !entry.second->web_socket) return true;
   }
   return false;
 }
@@ -124,6 +125,7 @@ void RequestScope::leave_isolate() {
   // handles into its heap and the timers, and the isolate last.
   isolate->detach(this);
   websocket_leave(*this);
+  for (auto &d : dispatches) d.second->peer_end.Reset();
   result.Reset();
   handover.stream.Reset();
   response_stream.handle.Reset();

@@ -314,6 +314,13 @@ class RequestScope {
 
   // A WebSocket the script accepted and answered with a 101 (api/websocket.h).
   std::unique_ptr<WebSocketSession> ws;
+  // Or a 101 whose WebSocket a script this one dispatched to answered
+  // with, returned as it is: that request's id (it holds the socket and
+  // runs its events; this one's call keeps it until this one ends), and
+  // this client's Sec-WebSocket-Accept. On that request, ws_for is this one.
+  uint64_t ws_via = 0;
+  uint64_t ws_for = 0;
+  std::string ws_accept;
 
   bool responded() const { return phase == Phase::kResponded || phase == Phase::kLingering; }
   // A script it dispatched to is still running for it (api/dispatch.h).

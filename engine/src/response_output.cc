@@ -109,10 +109,12 @@ bool read_headers(v8::Isolate *isolate, v8::Local<v8::Value> text, v8::Local<v8:
 bool read_handover(v8::Isolate *isolate, const v8::FunctionCallbackInfo<v8::Value> &info,
                    RequestScope &scope, std::string *why) {
   v8::Local<v8::Value> status = info[1];
-  // 101: a WebSocket's (native.wsAttach made its session first).
+  // 101: a WebSocket's (native.wsAttach made its session first, or
+  // native.wsAdopt linked a dispatched script's).
   if (!status->IsInt32() || ((status.As<v8::Int32>()->Value() < 200 ||
                               status.As<v8::Int32>()->Value() > 599) &&
-                             !(status.As<v8::Int32>()->Value() == 101 && scope.ws))) {
+                             !(status.As<v8::Int32>()->Value() == 101 &&
+                               (scope.ws || scope.ws_via)))) {
     *why = "the response status is not an integer from 200 to 599";
     return false;
   }

@@ -494,6 +494,7 @@ void TenantIsolate::take_response(RequestScope &scope) {
     }
   }
   engine_.respond(scope, DISPATCH_OUTCOME_OK);
+  websocket_handed_over(engine_, scope);  // a dispatched script's WebSocket: ours is let go of
 }
 
 void TenantIsolate::take_wait_until(v8::Local<v8::Context> context, RequestScope &scope) {
@@ -516,6 +517,8 @@ void TenantIsolate::take_wait_until(v8::Local<v8::Context> context, RequestScope
   }
   if (list.empty() && scope.phase == RequestScope::Phase::kLingering) {
     engine_.end_later(scope.id);
+  } else if (list.empty() && scope.ws_via) {
+    engine_.detach_later(scope.id);  // websocket_handed_over
   }
 }
 
@@ -1895,6 +1898,7 @@ void TenantIsolate::fire_timer(RequestScope &scope, uint64_t id) {
   } else {
     scope.timers.erase(it);  // destroys the Timer that called us: nothing of it is used below
   }
+  websocket_event_budget(scope);  // a timer of an open WebSocket: an event's CPU
 
   turn(scope, [&](v8::Local<v8::Context> context, v8::TryCatch &try_catch) {
     if (callback->Call(context, v8::Undefined(isolate_), 0, nullptr).IsEmpty() &&

@@ -5,6 +5,7 @@
 
 #include <jansson.h>
 
+#include "api/websocket.h"
 #include "body_streams.h"
 #include "engine.h"
 #include "memory_budget.h"
@@ -361,9 +362,10 @@ void settle_head(Engine &engine, uint64_t id) {
     v8::Local<v8::Value> parts[] = {v8::Integer::New(isolate, c->status),
                                     v8_byte_str(isolate, c->status_text),
                                     frozen_header_list(context, c->headers),
-                                    v8::Boolean::New(isolate, c->has_body)};
+                                    v8::Boolean::New(isolate, c->has_body),
+                                    v8::Boolean::New(isolate, c->web_socket)};
     std::vector<std::pair<std::string, std::string>>().swap(c->headers);
-    resolver->Resolve(context, frozen_list(context, parts, 4)).Check();
+    resolver->Resolve(context, frozen_list(context, parts, 5)).Check();
   });
 }
 
@@ -620,6 +622,7 @@ void dispatch_pump(Engine &engine, uint64_t id) {
           call->headers.emplace_back(std::string(h.name.data, h.name.len),
                                      std::string(h.value.data, h.value.len));
         }
+        call->web_socket = target->status == 101 && websocket_answer(*target);
         call->streamed = target->response_stream.on;
         call->has_body = call->streamed || !target->response_view().empty();
         // A whole body stays the target's, held and counted there as it is
@@ -675,8 +678,10 @@ void dispatch_pump(Engine &engine, uint64_t id) {
   settle_read(engine, id);
   settle_write(engine, id);
 
-  // Done with the target once its answer is all here.
-  if (call->child && (!call->error.empty() || call->body_ended || !call->body_error.empty())) {
+  // Done with the target once its answer is all here; one that answered
+  // with a WebSocket holds it for the caller's 101 until the caller ends.
+  if (call->child && !call->web_socket &&
+      (!call->error.empty() || call->body_ended || !call->body_error.empty())) {
     let_go(engine, *call);
   }
 }

@@ -79,6 +79,12 @@ struct DispatchCall {
   // turn charged to the caller, and a target must not spend its caller's
   // CPU limit by answering a byte at a time.
   ReadPacer pacer;
+  // A 101 with a WebSocket (api/websocket.h): the target is kept until the
+  // caller ends, for the caller's own 101 to carry it to its client.
+  bool web_socket = false;
+  // Its caller's end of that WebSocket, once the caller accept()ed it
+  // (api/websocket.h: bridged); released with the caller's isolate.
+  v8::Global<v8::Object> peer_end;
   bool aborted = false;      // the caller let go of it
   bool forward = false;      // the caller's own request body, passed on unread
 };
@@ -92,7 +98,7 @@ struct DispatchCall {
 // reach its outbound worker as env; binding -1 is the current request's
 // outbound worker (fetch() of a request that has one);
 // dispatchHead(id) -> promise of a frozen [status, statusText, headers,
-// hasBody]; dispatchRead(id) -> Uint8Array, null at the end, or a promise
+// hasBody, webSocket]; dispatchRead(id) -> Uint8Array, null at the end, or a promise
 // of a frozen [Uint8Array or null]; dispatchWrite(id, bytes) -> undefined,
 // or a promise to wait on; dispatchEnd(id); dispatchAbort(id);
 // dispatchOutbound() -> whether the current request's fetch() calls go to

@@ -13,7 +13,7 @@ use IO::Socket::INET;
 use MIME::Base64 qw(encode_base64);
 use Time::HiRes qw(time);
 
-our @EXPORT = qw(ws_open ws_send ws_recv ws_eof frame close_code);
+our @EXPORT = qw(ws_open ws_send ws_recv ws_eof frame close_code ws_past_cpu);
 
 # Connects to 127.0.0.1:PORT and sends the handshake for PATH (without the
 # upgrade headers with plain => 1; `headers`: more header lines; `after`:
@@ -106,6 +106,25 @@ sub ws_eof {
         return 1 if !$n;
     }
     return 0;
+}
+
+# CPU per event: n iterations, doubled from 100000, until 6n in one
+# message is past the CPU an event may have (the socket closes). OPEN gives
+# a new connection to a script that loops as many times as MESSAGE(count)
+# says. Returns n and the close code (undef: never closed).
+sub ws_past_cpu {
+    my ($open, $message) = @_;
+    my $n = 100000;
+    while ($n < 1e10) {
+        my $c = $open->();
+        last if $c->{status} != 101;
+        ws_send($c, 1, $message->(6 * $n));
+        my $f = ws_recv($c, 10);
+        return ($n, close_code($f)) if ($f->[0] // -1) == 8;
+        close $c->{s};
+        $n *= 2;
+    }
+    return ($n, undef);
 }
 
 1;
