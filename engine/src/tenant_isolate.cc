@@ -186,7 +186,7 @@ dispatch_outcome_e TenantIsolate::guarded(double budget_ms, double *cpu_ms, Fn &
       started_wall, std::min(kCpuReadReuseMs, budget_ms * kCpuReadReuseShare));
   run_deadline_cpu_ms_ = started + budget_ms;
   unjudged_since_ms_ = started_wall;
-  watchdog.arm(isolate_, started + budget_ms, budget_.get());
+  watchdog.arm(isolate_, started, budget_ms, budget_.get(), g_cpu_clock.read_at());
   platform_freeze_clock();
   running_ = true;
   g_running++;
