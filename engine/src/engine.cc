@@ -397,7 +397,7 @@ void Engine::on_script_loaded(uint64_t id, const ScriptLoad &load) {
   }
   // Another node of the fleet put it in its penalty box while this one
   // had it in no cache.
-  if (load.quarantine_until > monotonic_ms()) {
+  if (load.quarantine_until != 0 && load.quarantine_until > monotonic_ms()) {
     fleet_quarantine_.heard(scope->ns + "/" + scope->script,
                             load.quarantine_until - monotonic_ms());
     log(*scope, DISPATCH_LOG_INFO, "in the fleet's penalty box: quarantined");
