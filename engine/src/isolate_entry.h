@@ -6,8 +6,10 @@
 // turn. So a turn leaves its isolate entered (the thread's kept isolate),
 // and the next turn on the same isolate enters nothing. Every other entry
 // goes through IsolateEntry, which first leaves a kept isolate of another
-// tenant: the kept isolate is only ever alone on the thread's entry stack,
-// so it can always be left, and it is left before it is disposed
+// tenant, unless a turn runs on it now (then the new entry nests above it,
+// as v8::Isolate::Scope would, and is left again): the kept isolate is only
+// ever alone on the thread's entry stack once no turn runs, so it can
+// always be left, and it is left before it is disposed
 // (IsolateEntry::release). Event-loop thread only.
 #pragma once
 
@@ -24,7 +26,10 @@ class IsolateEntry {
   // isolate, unless another one was entered when the turn began.
   static IsolateEntry for_turn(v8::Isolate *isolate) { return IsolateEntry(isolate, true); }
   ~IsolateEntry();
-  IsolateEntry(IsolateEntry &&other) noexcept : isolate_(other.isolate_) { other.isolate_ = nullptr; }
+  IsolateEntry(IsolateEntry &&other) noexcept : isolate_(other.isolate_), turn_(other.turn_) {
+    other.isolate_ = nullptr;
+    other.turn_ = false;
+  }
   IsolateEntry(const IsolateEntry &) = delete;
   IsolateEntry &operator=(const IsolateEntry &) = delete;
   IsolateEntry &operator=(IsolateEntry &&) = delete;
@@ -35,6 +40,7 @@ class IsolateEntry {
  private:
   IsolateEntry(v8::Isolate *isolate, bool keep);
   v8::Isolate *isolate_ = nullptr;  // to leave on destruction, or null
+  bool turn_ = false;               // counted in the turns running
 };
 
 }  // namespace dispatch
