@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "engine.h"
+#include "isolate_entry.h"
 #include "request_scope.h"
 #include "response_output.h"
 #include "tenant_isolate.h"
@@ -286,7 +287,7 @@ long read_passthrough(Engine &engine, RequestScope &scope, char *buf, size_t siz
 size_t copy_chunk(TenantIsolate &isolate, RequestScope::ResponseStream &rs, char *buf,
                   size_t size) {
   v8::Isolate *v8i = isolate.v8_isolate();
-  v8::Isolate::Scope isolate_scope(v8i);
+  IsolateEntry isolate_scope(v8i);
   v8::HandleScope handle_scope(v8i);
   v8::Local<v8::ArrayBufferView> view = rs.chunk.Get(v8i);
   size_t len = view->ByteLength();

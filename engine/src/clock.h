@@ -32,6 +32,9 @@ class CpuClockFloor {
     if (wall_now - wall_ms_ < max_age_ms && wall_now >= wall_ms_) return cpu_ms_;
     return read(wall_now);
   }
+  // The monotonic clock's value when the reading at_most_now gives was
+  // taken: the CPU clock has grown by no more than the wall time since.
+  double read_at() const { return wall_ms_; }
   // The exact value, kept for the calls after it.
   double read(double wall_now) {
     // wall_now was read before the CPU clock: the age is overstated, never

@@ -40,11 +40,14 @@ class CpuWatchdog {
   // Watches the calling thread from now on.
   bool start(std::string *err, double hang_timeout_ms, HangHandler on_hang);
 
-  // The calling (watched) thread enters JavaScript on isolate, to be
-  // stopped when its CPU clock (thread_cpu_ms) reaches deadline_ms. While it
-  // runs, the isolate's budget is asked to look at its heap every few
-  // milliseconds of CPU (growth inside one long run is seen).
-  void arm(v8::Isolate *isolate, double deadline_ms, MemoryBudget *budget);
+  // The calling (watched) thread enters JavaScript on isolate, its CPU
+  // clock at started_ms (or a lower bound of it), to be stopped when that
+  // clock reaches started_ms + budget_ms. While it runs, the isolate's
+  // budget is asked to look at its heap every few milliseconds of CPU
+  // (growth inside one long run is seen). read_at_ms: CLOCK_MONOTONIC when
+  // started_ms was read (no later than now).
+  void arm(v8::Isolate *isolate, double started_ms, double budget_ms, MemoryBudget *budget,
+           double read_at_ms);
   // It left JavaScript; true when the watchdog terminated the run (the
   // caller must CancelTerminateExecution and fail the run).
   bool disarm();
@@ -68,6 +71,8 @@ class CpuWatchdog {
   std::atomic<bool> fired_{false};
   bool stopping_ = false;
   bool parked_ = false;              // asleep until the next arm()
+  // When the thread looks next (CLOCK_MONOTONIC ms; infinity while parked).
+  double next_look_wall_ms_ = 0;
   clockid_t clock_{};
   std::thread thread_;
 };

@@ -163,9 +163,9 @@ Engine::Engine(const dispatch_engine_conf_t &conf, const dispatch_host_t &host)
         if (host_.raw().exiting != nullptr && host_.raw().exiting(host_.raw().data)) {
           stop_lingering();
           // A worker that shuts down closes its WebSockets (1001).
-          for (auto &entry : requests_) {
-            if (entry.second->ws) websocket_stop(*this, *entry.second, 1001, "going away");
-          }
+          requests_.each([this](RequestScope &s) {
+            if (s.ws) websocket_stop(*this, s, 1001, "going away");
+          });
         }
         pump_timer_.start(kPumpIntervalMs);
       }, true),
@@ -287,7 +287,7 @@ RequestScope *Engine::start(const dispatch_request_view_t &view) {
   scope->subrequest_limit = or_default(view.subrequest_limit, scope->subrequest_limit);
   scope->location_cpu_limit_ms = scope->cpu_limit_ms;
   scope->location_subrequest_limit = scope->subrequest_limit;
-  requests_.emplace(scope->id, std::move(owned));
+  requests_.insert(std::move(owned));
   begin(*scope);
   return scope;
 }
@@ -314,7 +314,7 @@ RequestScope *Engine::make_dispatched(RequestScope &caller, uint64_t call_id,
   scope->subrequest_limit = scope->location_subrequest_limit = caller.location_subrequest_limit;
   scope->wall_limit_ms = caller.wall_limit_ms;
   scope->script_concurrency = caller.script_concurrency;
-  requests_.emplace(scope->id, std::move(owned));
+  requests_.insert(std::move(owned));
   return scope;
 }
 
@@ -397,7 +397,7 @@ void Engine::on_script_loaded(uint64_t id, const ScriptLoad &load) {
   }
   // Another node of the fleet put it in its penalty box while this one
   // had it in no cache.
-  if (load.quarantine_until > monotonic_ms()) {
+  if (load.quarantine_until != 0 && load.quarantine_until > monotonic_ms()) {
     fleet_quarantine_.heard(scope->ns + "/" + scope->script,
                             load.quarantine_until - monotonic_ms());
     log(*scope, DISPATCH_LOG_INFO, "in the fleet's penalty box: quarantined");
@@ -445,8 +445,7 @@ void Engine::on_script_loaded(uint64_t id, const ScriptLoad &load) {
 }
 
 RequestScope *Engine::find(uint64_t id) {
-  auto it = requests_.find(id);
-  return it == requests_.end() ? nullptr : it->second.get();
+  return requests_.find(id);
 }
 
 void Engine::respond(RequestScope &scope, dispatch_outcome_e outcome, int status) {
@@ -592,9 +591,9 @@ void Engine::release(RequestScope *scope) {
 }
 
 void Engine::end(uint64_t id) {
-  auto it = requests_.find(id);
-  if (it == requests_.end()) return;
-  RequestScope &scope = *it->second;
+  RequestScope *found = requests_.find(id);
+  if (found == nullptr) return;
+  RequestScope &scope = *found;
   if (scope.log_suppressed) {
     log(scope, DISPATCH_LOG_WARN, std::to_string(scope.log_suppressed) +
         " line(s) past dispatch_log_limit (" + std::to_string(limits_.log_limit) +
@@ -611,7 +610,7 @@ void Engine::end(uint64_t id) {
     dispatch_owner_.erase(d.first);
     if (d.second->child) targets.push_back(d.second->child);
   }
-  requests_.erase(it);  // ~RequestScope releases what the request started
+  requests_.take(id).reset();  // ~RequestScope releases what the request started
   for (uint64_t target : targets) {
     if (RequestScope *t = find(target)) {
       t->dispatch_call = 0;
@@ -624,12 +623,11 @@ void Engine::end(uint64_t id) {
 
 std::vector<uint64_t> Engine::lingering(const TenantIsolate *on) const {
   std::vector<uint64_t> ids;
-  for (const auto &entry : requests_) {
-    const RequestScope &s = *entry.second;
+  requests_.each([&](const RequestScope &s) {
     if (s.phase == RequestScope::Phase::kLingering && (on == nullptr || s.isolate.get() == on)) {
-      ids.push_back(entry.first);
+      ids.push_back(s.id);
     }
-  }
+  });
   return ids;
 }
 
@@ -648,12 +646,11 @@ RequestScope *Engine::oldest_lingering(const std::string &ns, const std::string 
                                        size_t *count) {
   RequestScope *oldest = nullptr;
   *count = 0;
-  for (const auto &entry : requests_) {
-    RequestScope *s = entry.second.get();
-    if (s->phase != RequestScope::Phase::kLingering || s->script != script || s->ns != ns) continue;
+  requests_.each([&](RequestScope &s) {
+    if (s.phase != RequestScope::Phase::kLingering || s.script != script || s.ns != ns) return;
     (*count)++;
-    if (oldest == nullptr || s->id < oldest->id) oldest = s;
-  }
+    if (oldest == nullptr || s.id < oldest->id) oldest = &s;
+  });
   return oldest;
 }
 
@@ -729,9 +726,9 @@ const std::string &Engine::request_id_of(const RequestScope &scope) const {
   const dispatch_host_t &raw = host_.raw();
   if (s.chain_root != 0) {
     // a dispatched request: the id of the request that started the chain
-    auto it = requests_.find(s.chain_root);
-    if (it == requests_.end()) return s.request_id;  // gone: none, asked later again
-    s.request_id = request_id_of(*it->second);
+    const RequestScope *root = requests_.find(s.chain_root);
+    if (root == nullptr) return s.request_id;  // gone: none, asked later again
+    s.request_id = request_id_of(*root);
     s.request_id_asked = true;
     return s.request_id;
   }

@@ -25,6 +25,7 @@
 #include "metrics.h"
 #include "redis_link.h"
 #include "request_scope.h"
+#include "request_table.h"
 #include "script_store.h"
 #include "secret_seal.h"
 
@@ -191,7 +192,7 @@ class Engine {
   CpuWatchdog watchdog_;
   LimitEnforcer enforcer_;
   IsolatePool pool_;
-  std::unordered_map<uint64_t, std::unique_ptr<RequestScope>> requests_;
+  RequestTable requests_;
   uint64_t next_id_ = 1;
   Timer pump_timer_;
   Timer end_timer_;

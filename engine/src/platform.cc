@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "api/wasm.h"
+#include "isolate_entry.h"
 #include "page_recycler.h"
 
 namespace dispatch {
@@ -138,7 +139,7 @@ class FrozenClockPlatform : public v8::Platform {
     }
     for (v8::Isolate *isolate : ready) {
       if (!find(isolate)) continue;  // disposed meanwhile
-      v8::Isolate::Scope isolate_scope(isolate);
+      IsolateEntry isolate_scope(isolate);
       v8::HandleScope handle_scope(isolate);
       while (v8::platform::PumpMessageLoop(inner_, isolate)) {
       }

@@ -3,6 +3,7 @@
 #include <strings.h>
 
 #include <cstring>
+#include <string_view>
 
 #include "engine.h"
 #include "http_syntax.h"
@@ -51,6 +52,37 @@ bool byte_string(v8::Isolate *isolate, v8::Local<v8::Value> value, size_t max,
   return true;
 }
 
+// The lists the built-ins send when a Response's headers were never read
+// or set, only its body's type (prelude.js: RESPONSE_TEXT_HEADER and
+// RESPONSE_JSON_HEADER): recognised by their bytes and viewed in place, in
+// static storage, with no copy of the block and no parse per response.
+struct KnownList {
+  std::string_view text;  // as handed over: name NUL value NUL
+  dispatch_header_t view;
+};
+constexpr char kTextList[] = "content-type\0text/plain;charset=UTF-8\0";
+constexpr char kJsonList[] = "content-type\0application/json\0";
+const KnownList kKnownLists[] = {
+    {{kTextList, sizeof(kTextList) - 1}, {{kTextList, 12}, {kTextList + 13, sizeof(kTextList) - 15}}},
+    {{kJsonList, sizeof(kJsonList) - 1}, {{kJsonList, 12}, {kJsonList + 13, sizeof(kJsonList) - 15}}},
+};
+
+// One of kKnownLists, or null. A string of one-byte representation only:
+// WriteOneByte would keep just the low byte of a wider character.
+const KnownList *known_list(v8::Isolate *isolate, v8::Local<v8::String> text, uint32_t count) {
+  if (count != 1 || !text->IsOneByte()) return nullptr;
+  size_t len = size_t(text->Length());
+  for (const KnownList &known : kKnownLists) {
+    if (len != known.text.size()) continue;
+    char buf[64];
+    static_assert(sizeof(kTextList) <= sizeof(buf) && sizeof(kJsonList) <= sizeof(buf));
+    text->WriteOneByte(isolate, reinterpret_cast<uint8_t *>(buf), 0, int(len),
+                       v8::String::NO_NULL_TERMINATION);
+    if (memcmp(buf, known.text.data(), len) == 0) return &known;
+  }
+  return nullptr;
+}
+
 // The block of `count` NUL-ended names and values, kept whole in
 // scope.response_header_block; the views the host reads point into it and
 // leave out hop-by-hop headers. Exactly 2 * count NULs, the last byte one:
@@ -63,6 +95,11 @@ bool read_headers(v8::Isolate *isolate, v8::Local<v8::Value> text, v8::Local<v8:
   }
   uint32_t n = count.As<v8::Uint32>()->Value();
   std::string &block = scope.response_header_block;
+  if (const KnownList *known = known_list(isolate, text.As<v8::String>(), n)) {
+    block.clear();
+    scope.header_views.assign(1, known->view);
+    return true;
+  }
   if (size_t(text.As<v8::String>()->Length()) + 2 * size_t(n) > kMaxResponseHeaderBytes) {
     *why = "the response headers exceed " + std::to_string(kMaxResponseHeaderBytes >> 10) + " KiB";
     return false;

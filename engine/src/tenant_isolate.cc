@@ -30,6 +30,7 @@
 #include "body_streams.h"
 #include "builtins.h"
 #include "cpu_watchdog.h"
+#include "isolate_entry.h"
 #include "dynamic_import.h"
 #include "limit_enforcer.h"
 #include "memory_budget.h"
@@ -163,6 +164,8 @@ TenantIsolate::~TenantIsolate() {
   context_.Reset();
   // The platform keeps a task runner per isolate until it is told.
   v8::platform::NotifyIsolateShutdown(platform_get(), isolate_);
+  // A turn may have left it entered (isolate_entry.h).
+  IsolateEntry::release(isolate_);
   isolate_->Dispose();
   platform_forget(isolate_);
 }
@@ -172,10 +175,10 @@ size_t TenantIsolate::memory() const { return budget_ ? budget_->memory() : 0; }
 template <typename Fn>
 dispatch_outcome_e TenantIsolate::guarded(double budget_ms, double *cpu_ms, Fn &&fn) {
   CpuWatchdog &watchdog = engine_.watchdog();
-  // Entered once for the run and the checks after it: entering an isolate
-  // that is not the thread's current one sets thread-locals (~600 Ir); the
-  // scopes the run opens inside are nested, and cheap.
-  v8::Isolate::Scope isolate_scope(isolate_);
+  // Entered once for the run and the checks after it, and left entered
+  // after it (isolate_entry.h): the next turn on this isolate enters
+  // nothing; the scopes the run opens inside are nested, and cheap.
+  IsolateEntry isolate_scope = IsolateEntry::for_turn(isolate_);
   // The thread's CPU clock is a system call (~0.7 us of CPU here, more
   // under seccomp); the wall clock (vDSO) is not. A run that starts within
   // kCpuReadReuseMs (and kCpuReadReuseShare of its budget) of the last read
@@ -187,7 +190,7 @@ dispatch_outcome_e TenantIsolate::guarded(double budget_ms, double *cpu_ms, Fn &
       started_wall, std::min(kCpuReadReuseMs, budget_ms * kCpuReadReuseShare));
   run_deadline_cpu_ms_ = started + budget_ms;
   unjudged_since_ms_ = started_wall;
-  watchdog.arm(isolate_, started + budget_ms, budget_.get());
+  watchdog.arm(isolate_, started, budget_ms, budget_.get(), g_cpu_clock.read_at());
   platform_freeze_clock();
   running_ = true;
   g_running++;
@@ -230,7 +233,7 @@ void TenantIsolate::turn(RequestScope &scope, Fn &&fn) {
   double budget = double(scope.cpu_limit_ms) - scope.cpu_ms;
   dispatch_outcome_e stopped = guarded(budget, &scope.cpu_ms, [&] {
     current_ = &scope;
-    v8::Isolate::Scope isolate_scope(isolate_);
+    IsolateEntry isolate_scope(isolate_);
     v8::HandleScope handle_scope(isolate_);
     v8::Local<v8::Context> context = context_.Get(isolate_);
     v8::Context::Scope context_scope(context);
@@ -756,7 +759,7 @@ bool TenantIsolate::make_isolate(std::string *err) {
   isolate_->SetHostImportModuleDynamicallyCallback(import_dynamically);
   isolate_->SetPromiseRejectCallback(on_promise_reject);
 
-  v8::Isolate::Scope isolate_scope(isolate_);
+  IsolateEntry isolate_scope(isolate_);
   v8::HandleScope handle_scope(isolate_);
   // From the snapshot, this is its context, locked down and with the
   // built-ins; without, a bare one.
@@ -772,7 +775,7 @@ bool TenantIsolate::make_isolate(std::string *err) {
 
 bool TenantIsolate::start(std::string *err, dispatch_outcome_e *outcome) {
   const EngineLimits &limits = engine_.limits();
-  v8::Isolate::Scope isolate_scope(isolate_);
+  IsolateEntry isolate_scope(isolate_);
   v8::HandleScope handle_scope(isolate_);
   v8::Local<v8::Context> context = context_.Get(isolate_);
   v8::Context::Scope context_scope(context);
@@ -1699,7 +1702,7 @@ void TenantIsolate::complete_async(uint64_t request_id, uint64_t op_id, Settle s
   if (scope == nullptr || scope->isolate.get() != this) return;  // ended meanwhile
   auto it = scope->io.find(op_id);
   if (it == scope->io.end()) return;
-  v8::Isolate::Scope isolate_scope(isolate_);
+  IsolateEntry isolate_scope(isolate_);
   v8::HandleScope handle_scope(isolate_);
   v8::Local<v8::Promise::Resolver> resolver = it->second.Get(isolate_);
   scope->io.erase(it);
@@ -1890,7 +1893,7 @@ void TenantIsolate::fire_timer(RequestScope &scope, uint64_t id) {
   }
   // Keep the callback alive through the call, even if the callback clears
   // its own interval.
-  v8::Isolate::Scope isolate_scope(isolate_);
+  IsolateEntry isolate_scope(isolate_);
   v8::HandleScope handle_scope(isolate_);
   v8::Local<v8::Function> callback = it->second.callback.Get(isolate_);
   if (it->second.interval_ms) {
@@ -2112,7 +2115,7 @@ void TenantIsolate::add_wait_until(v8::Isolate *isolate, double id, v8::Local<v8
 
 bool TenantIsolate::reduce_memory() {
   if (dead_ || in_flight() > 0 || !budget_->small_enough_to_reduce()) return false;
-  v8::Isolate::Scope isolate_scope(isolate_);
+  IsolateEntry isolate_scope(isolate_);
   v8::HandleScope handle_scope(isolate_);
   budget_->reduce();
   return true;
