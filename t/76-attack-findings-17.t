@@ -11,6 +11,15 @@
 #   held the worker 2.6 s under the 50 ms CPU limit and took its peak RSS
 #   from 28 MB to 1 GB under a 16m memory limit. Proxies get a handler of
 #   the runtime's that refuses such an answer with a RangeError.
+# - [a].flat() of a sparse a of length 2 ** 32 - 1 ([1].flatMap(() => a),
+#   [[[a]]].flat(Infinity)) looped in Torque over a's holes: the guard of
+#   flat saw only the receiver's length. The last resort ended the worker.
+#   flat and flatMap flatten in JavaScript now, refusing an array to
+#   flatten longer than the memory limit could hold.
+# - JSON.stringify(value, replacer) with such a sparse replacer read its
+#   elements in a C++ loop: the last resort ended the worker. A replacer
+#   array over 1024 elements is made V8's property list in JavaScript, one
+#   longer than the memory limit could hold is refused.
 use strict;
 use warnings;
 use Test::More;
@@ -40,6 +49,76 @@ hostile_case($t, "a Proxy's ownKeys trap answering a length of 1.3e8 is refused 
     # before: 503 exceeded_cpu after 2.6 s, the worker's peak RSS 1 GB
     expect => [[200, 'RangeError RangeError RangeError RangeError RangeError']],
     within => 1);
+
+hostile_case($t, 'flattening a sparse array of length 2 ** 32 - 1 is refused at once',
+    js => q{
+        export default { fetch() {
+          const a = [];
+          a.length = 2 ** 32 - 1;
+          const out = [];
+          for (const f of [() => [a].flat(), () => [1].flatMap(() => a), () => [[[a]]].flat(Infinity)]) {
+            try { f(); out.push('flattened'); } catch (e) { out.push(e.name); }
+          }
+          return new Response(out.join(' '));
+        } };
+    },
+    # before: the worker ended by the last resort
+    expect => [[200, 'RangeError RangeError RangeError']],
+    within => 1);
+
+hostile_case($t, 'JSON.stringify with a sparse replacer of length 2 ** 32 - 1 is refused at once',
+    js => q{
+        export default { fetch() {
+          const replacer = [];
+          replacer.length = 2 ** 32 - 1;
+          try { return new Response(JSON.stringify({ a: 1 }, replacer)); } catch (e) { return new Response(e.name); }
+        } };
+    },
+    # before: the worker ended by the last resort
+    expect => [[200, 'RangeError']],
+    within => 1);
+
+subtest 'flat, flatMap and a long replacer answer as V8 does' => sub {
+    $t->put_script('tenants', 'flatten', q{
+      export default { fetch() {
+        const out = {};
+        const t = (n, f) => { try { out[n] = f(); } catch (e) { out[n] = e.name + ': ' + e.message; } };
+        t('depths', () => [[1, [2, [3, [4]]]].flat(), [1, [2, [3]]].flat(Infinity), [1, [2]].flat(0), [1, [2]].flat('1')]);
+        t('holes', () => JSON.stringify([1, , [2, , 3]].flat()));
+        t('arrayLike', () => Array.prototype.flat.call({ length: 2, 0: [1], 1: 2 }));
+        t('null', () => Array.prototype.flat.call(null));
+        t('species', () => { class A extends Array {} const r = A.from([[1], 2]).flat(); return [r instanceof A, r.length]; });
+        t('badSpecies', () => { const a = [[1]]; a.constructor = { [Symbol.species]: () => 0 }; return a.flat(); });
+        t('flatMap', () => [1, 2].flatMap(function (x, i, all) { return [x, i, all.length, this.v]; }, { v: 7 }));
+        t('notCallable', () => [1].flatMap(5));
+        t('getter', () => { const a = [0]; Object.defineProperty(a, 0, { get() { return [9]; } }); return a.flat(); });
+        t('shape', () => [[].flat.length, [].flatMap.length, [].flat.name, String([].flatMap)]);
+        t('replacer', () => {
+          const r = [];
+          r.length = 5000;
+          Object.assign(r, { 0: 'b', 10: 1, 20: new String('a'), 30: 'b', 40: {}, 4999: new Number(1) });
+          return JSON.stringify({ a: 1, b: 2, 1: 3, c: 4 }, r);
+        });
+        return Response.json(out);
+      } };
+    });
+    my $r = $t->get('/t/flatten');
+    is $r->{status}, 200, 'answers' or diag $r->{content};
+    my $got = eval { decode_json($r->{content}) } || {};
+    is_deeply $got, {
+        depths => [[1, 2, [3, [4]]], [1, 2, 3], [1, [2]], [1, 2]],
+        holes => '[1,2,3]',
+        arrayLike => [1, 2],
+        null => 'TypeError: Cannot convert undefined or null to object',
+        species => [JSON::PP::true, 2],
+        badSpecies => 'TypeError: object.constructor[Symbol.species] is not a constructor',
+        flatMap => [1, 0, 2, 7, 2, 1, 2, 7],
+        notCallable => 'TypeError: flatMap mapper function is not callable',
+        getter => [9],
+        shape => [0, 1, 'flat', 'function flatMap() { [native code] }'],
+        replacer => '{"b":2,"1":3,"a":1}',
+    }, 'the same answers as V8 gives' or diag $r->{content};
+};
 
 # What a Proxy does is V8's still: traps are looked up when used, called
 # with the script's handler as `this`, their answers checked by V8.

@@ -160,13 +160,105 @@ function guardWrap(target, name, check) {
 // process. No array whose length exceeds what the memory limit holds can
 // be dense, so past that length they refuse up front.
 const GUARD_LENGTH_WALKERS = [
-  'copyWithin', 'every', 'filter', 'find', 'findIndex', 'findLast', 'findLastIndex', 'flat',
-  'flatMap', 'forEach', 'map', 'reduce', 'reduceRight', 'reverse', 'shift', 'some', 'splice',
+  'copyWithin', 'every', 'filter', 'find', 'findIndex', 'findLast', 'findLastIndex',
+  'forEach', 'map', 'reduce', 'reduceRight', 'reverse', 'shift', 'some', 'splice',
   'unshift',
 ];
 for (let i = 0; i < GUARD_LENGTH_WALKERS.length; i++) {
   const what = `Array.prototype.${GUARD_LENGTH_WALKERS[i]}`;
   guardWrap(Array.prototype, GUARD_LENGTH_WALKERS[i], (self) => guardReceiver(self, what));
+}
+
+// flat and flatMap walk every array they flatten, whose length a guard of
+// the receiver never sees: [a].flat() of a sparse a of length 2 ** 32 - 1
+// (or [1].flatMap(() => a)) looped in Torque until the last resort ended
+// the worker. They flatten here, as the language defines it, in a loop a
+// stop request reaches, and an array to flatten longer than the memory
+// limit could hold is refused up front, as the receiver is.
+const GuardReflectHas = Reflect.has;
+const GuardReflectConstruct = Reflect.construct;
+const GuardSymbolSpecies = Symbol.species;
+const GUARD_MAX_INDEX = 2 ** 53 - 1;
+
+// ArraySpeciesCreate(original, 0), in one realm.
+function guardArraySpeciesCreate(original) {
+  if (!ArrayIsArray(original)) return [];
+  let C = original.constructor;
+  if (C !== null && (typeof C === 'object' || typeof C === 'function')) {
+    C = C[GuardSymbolSpecies];
+    if (C === null) C = undefined;
+  }
+  if (C === undefined) return [];
+  if (!guardIsConstructor(C)) throw new TypeError('object.constructor[Symbol.species] is not a constructor');
+  return GuardReflectConstruct(C, [0]);
+}
+
+// A Proxy of value can be constructed only if value can; its trap touches
+// nothing of value's.
+const GUARD_CONSTRUCT_NOTHING = { __proto__: null, construct: () => GUARD_CONSTRUCT_NOTHING };
+function guardIsConstructor(value) {
+  if (typeof value !== 'function') return false;
+  try {
+    GuardReflectConstruct(new GuardProxy(value, GUARD_CONSTRUCT_NOTHING), []);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// FlattenIntoArray: the next index of target.
+function guardFlattenInto(target, source, sourceLength, start, depth, mapper, thisArg, what) {
+  let targetIndex = start;
+  for (let sourceIndex = 0; sourceIndex < sourceLength; sourceIndex++) {
+    if (!GuardReflectHas(source, sourceIndex)) continue;
+    let element = source[sourceIndex];
+    if (mapper !== undefined) element = ReflectApply(mapper, thisArg, [element, sourceIndex, source]);
+    if (depth > 0 && ArrayIsArray(element)) {
+      const length = guardLengthOf(element);
+      if (length > GUARD_MAX_ELEMENTS) guardRefuse(what, length);
+      targetIndex = guardFlattenInto(target, element, length, targetIndex, depth - 1, undefined, undefined, what);
+    } else {
+      if (targetIndex >= GUARD_MAX_INDEX) throw new TypeError(`${what}: the result is too long`);
+      guardDefineElement(target, targetIndex, element);
+      targetIndex++;
+    }
+  }
+  return targetIndex;
+}
+
+function guardFlatSource(self, what) {
+  if (self === undefined || self === null) throw new TypeError('Cannot convert undefined or null to object');
+  const source = GuardObject(self);
+  const length = guardLengthOf(source);
+  if (length > GUARD_MAX_ELEMENTS) guardRefuse(what, length);
+  return { source, length };
+}
+
+{
+  const originals = { flat: Array.prototype.flat, flatMap: Array.prototype.flatMap };
+  const methods = {
+    flat() {
+      const depthArg = arguments.length > 0 ? arguments[0] : undefined;
+      const { source, length } = guardFlatSource(this, 'Array.prototype.flat');
+      let depth = depthArg === undefined ? 1 : guardToIntegerOrInfinity(depthArg);
+      if (depth < 0) depth = 0;
+      const target = guardArraySpeciesCreate(source);
+      guardFlattenInto(target, source, length, 0, depth, undefined, undefined, 'Array.prototype.flat');
+      return target;
+    },
+    flatMap(mapper) {
+      const thisArg = arguments.length > 1 ? arguments[1] : undefined;
+      const { source, length } = guardFlatSource(this, 'Array.prototype.flatMap');
+      if (typeof mapper !== 'function') throw new TypeError('flatMap mapper function is not callable');
+      const target = guardArraySpeciesCreate(source);
+      guardFlattenInto(target, source, length, 0, 1, mapper, thisArg, 'Array.prototype.flatMap');
+      return target;
+    },
+  };
+  guardRemember(methods.flat, originals.flat);
+  guardRemember(methods.flatMap, originals.flatMap);
+  ObjectDefineProperty(Array.prototype, 'flat', { value: methods.flat, writable: true, enumerable: false, configurable: true });
+  ObjectDefineProperty(Array.prototype, 'flatMap', { value: methods.flatMap, writable: true, enumerable: false, configurable: true });
 }
 
 // join, sort, includes, indexOf and lastIndexOf are length walkers too,
@@ -658,8 +750,54 @@ guardMethod(Object, 'create', {
     return guardDefineAll(ReflectApply(guardedCreate, this, [prototype]), properties, keys);
   },
 }.create);
-// JSON.stringify of a typed array writes one key per element in C++.
-guardWrap(JSON, 'stringify', (self, args) => guardTypedArrayKeys(args[0], 'JSON.stringify'));
+// JSON.stringify of a typed array writes one key per element in C++. A
+// replacer array's elements are read in a C++ loop too: a sparse one of
+// length 2 ** 32 - 1 held the worker until the last resort ended it. One
+// longer than the memory limit could hold is refused; a genuine array
+// longer than GUARD_REPLACER_DIRECT is made the list V8
+// would make of it here (its strings, numbers and String and Number
+// objects as strings, each once, in order), in a loop a stop request
+// reaches, and V8 is given that.
+const GUARD_REPLACER_DIRECT = 1024;
+const GuardStringValueOf = uncurryThis(String.prototype.valueOf);
+const GuardNumberValueOf = uncurryThis(Number.prototype.valueOf);
+
+function guardHasSlot(valueOf, value) {
+  try {
+    valueOf(value);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function guardPropertyList(replacer) {
+  const length = replacer.length;  // a genuine array's: it cannot lie
+  const list = [];
+  const seen = { __proto__: null };
+  for (let k = 0; k < length; k++) {
+    const v = replacer[k];
+    let item;
+    if (typeof v === 'string') item = v;
+    else if (typeof v === 'number') item = `${v}`;
+    else if (typeof v === 'object' && v !== null &&
+             (guardHasSlot(GuardStringValueOf, v) || guardHasSlot(GuardNumberValueOf, v))) item = `${v}`;
+    if (item !== undefined && seen[item] !== true) {
+      seen[item] = true;
+      guardDefineElement(list, list.length, item);
+    }
+  }
+  return list;
+}
+
+guardWrap(JSON, 'stringify', (self, args) => {
+  guardTypedArrayKeys(args[0], 'JSON.stringify');
+  const replacer = args[1];
+  if (guardIsGenuineArray(replacer) && replacer.length > GUARD_REPLACER_DIRECT) {
+    if (replacer.length > GUARD_MAX_ELEMENTS) guardRefuse('JSON.stringify: the replacer', replacer.length);
+    args[1] = guardPropertyList(replacer);  // what the original is called with
+  }
+});
 
 const guardedApply = Function.prototype.apply;
 guardMethod(Function.prototype, 'apply', {
