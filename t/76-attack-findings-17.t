@@ -20,6 +20,14 @@
 #   elements in a C++ loop: the last resort ended the worker. A replacer
 #   array over 1024 elements is made V8's property list in JavaScript, one
 #   longer than the memory limit could hold is refused.
+# - The guard of String.prototype.replace, split, match, matchAll and
+#   replaceAll (a text over 1M characters is sized by the CPU time left)
+#   measured only a receiver that was a string: on a String object, or an
+#   object whose toString gave 8e6 characters, the walk ran in one C++ call
+#   to the last resort; and RegExp.prototype[Symbol.replace] (split, match,
+#   matchAll), which those call, had no guard: /a/g[Symbol.replace](text,
+#   'b') did the same. The text is made a string once, measured, and is
+#   what V8 walks; the four RegExp methods are guarded too.
 use strict;
 use warnings;
 use Test::More;
@@ -77,6 +85,53 @@ hostile_case($t, 'JSON.stringify with a sparse replacer of length 2 ** 32 - 1 is
     # before: the worker ended by the last resort
     expect => [[200, 'RangeError']],
     within => 1);
+
+hostile_case($t, 'a regexp walk of 8e6 characters reached past the guards is refused at once',
+    js => q{
+        export default { fetch() {
+          const text = 'a'.repeat(8e6);
+          const out = [];
+          for (const f of [() => /a/g[Symbol.replace](text, 'b'),
+                           () => RegExp.prototype[Symbol.split].call(/a/, text),
+                           () => String.prototype.replace.call(new String(text), /a/g, 'b'),
+                           () => String.prototype.replace.call({ toString: () => text }, /a/g, 'b')]) {
+            try { f(); out.push('walked'); } catch (e) { out.push(e.name); }
+          }
+          return new Response(out.join(' '));
+        } };
+    },
+    # before: the worker ended by the last resort
+    expect => [[200, 'RangeError RangeError RangeError RangeError']],
+    within => 1);
+
+subtest 'regexp methods answer as V8 does' => sub {
+    $t->put_script('tenants', 'regexps', q{
+      export default { fetch() {
+        const out = {};
+        const t = (n, f) => { try { out[n] = f(); } catch (e) { out[n] = e.name + ': ' + e.message; } };
+        t('names', () => [Symbol.replace, Symbol.split, Symbol.match, Symbol.matchAll].map((s) => [RegExp.prototype[s].name, RegExp.prototype[s].length]));
+        t('through', () => ['a-b-c'.replace(/-/g, '+'), 'abc'.replace(/b/, (m, i) => m + i), 'a1b2c'.split(/\d/), 'a1b22'.match(/\d+/g), [...'a1b2'.matchAll(/\d/g)].map((m) => m[0] + m.index)]);
+        t('direct', () => [/a/g[Symbol.replace]('banana', 'o'), /a/[Symbol.split]('banana'), /n/y[Symbol.replace]('nan', 'x')]);
+        t('toStringOnce', () => { let n = 0; const o = { toString() { n++; return 'aba'; } }; return [String.prototype.replace.call(o, /b/, 'c'), /b/[Symbol.replace](o, 'd'), n]; });
+        t('null', () => String.prototype.replace.call(null, /a/, 'b'));
+        t('symbol', () => /a/[Symbol.replace](Symbol(), 'b'));
+        t('customExec', () => { const re = /x/; re.exec = () => null; return 'axb'.replace(re, 'y'); });
+        return Response.json(out);
+      } };
+    });
+    my $r = $t->get('/t/regexps');
+    is $r->{status}, 200, 'answers' or diag $r->{content};
+    my $got = eval { decode_json($r->{content}) } || {};
+    is_deeply $got, {
+        names => [['[Symbol.replace]', 2], ['[Symbol.split]', 2], ['[Symbol.match]', 1], ['[Symbol.matchAll]', 1]],
+        through => ['a+b+c', 'ab1c', ['a', 'b', 'c'], ['1', '22'], ['11', '23']],
+        direct => ['bonono', ['b', 'n', 'n', ''], 'xan'],
+        toStringOnce => ['aca', 'ada', 2],
+        null => 'TypeError: String.prototype.replace called on null or undefined',
+        symbol => 'TypeError: Cannot convert a Symbol value to a string',
+        customExec => 'axb',
+    }, 'the same answers as V8 gives' or diag $r->{content};
+};
 
 subtest 'flat, flatMap and a long replacer answer as V8 does' => sub {
     $t->put_script('tenants', 'flatten', q{

@@ -1300,13 +1300,31 @@ for (const name of ['padStart', 'padEnd']) {
 // one C++ call (a global regexp over 1e8 characters: seconds). Texts over
 // 1M characters are sized by the CPU time the request has left, at 20
 // characters a microsecond.
+// A receiver that is not a string (a String object, an object whose
+// toString gives megabytes) is made one here, once, and that string is what
+// V8 walks: it went past the guard unmeasured, to the last resort. So do
+// RegExp.prototype's [Symbol.replace], [Symbol.split], [Symbol.match] and
+// [Symbol.matchAll], which these call and a script may call itself
+// (/a/g[Symbol.replace](text, 'b') over 8e6 characters: the last resort).
 const GUARD_TEXT_CHARS_PER_MS = 20000;
+function guardText(value, what) {
+  const text = typeof value === 'string' ? value : `${value}`;
+  if (text.length > 1e6 && text.length > guardCpuBudgetMs() * GUARD_TEXT_CHARS_PER_MS) {
+    throw new RangeError(`${what}: ${text.length} characters cannot be walked in the CPU time this request has left`);
+  }
+  return text;
+}
 for (const name of ['split', 'replace', 'replaceAll', 'match', 'matchAll']) {
   guardWrap(String.prototype, name, (self) => {
-    if (typeof self === 'string' && self.length > 1e6 &&
-        self.length > guardCpuBudgetMs() * GUARD_TEXT_CHARS_PER_MS) {
-      throw new RangeError(`String.prototype.${name}: ${self.length} characters cannot be walked in the CPU time this request has left`);
-    }
+    if (self === undefined || self === null) return undefined;  // the builtin throws its TypeError
+    return guardText(self, `String.prototype.${name}`);
+  });
+}
+for (const symbol of [Symbol.split, Symbol.replace, Symbol.match, Symbol.matchAll]) {
+  const what = `RegExp.prototype[${symbol.description}]`;
+  guardWrap(RegExp.prototype, symbol, (self, args) => {
+    if (self === null || (typeof self !== 'object' && typeof self !== 'function')) return;  // the builtin's TypeError
+    args[0] = guardText(args[0], what);  // what the original is called with
   });
 }
 
