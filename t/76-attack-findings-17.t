@@ -28,6 +28,11 @@
 #   matchAll), which those call, had no guard: /a/g[Symbol.replace](text,
 #   'b') did the same. The text is made a string once, measured, and is
 #   what V8 walks; the four RegExp methods are guarded too.
+# - The guard of String.prototype.lastIndexOf (a naive backward search:
+#   text length times pattern length) measured only string arguments: a
+#   String object as the text, or an object whose toString gave the
+#   pattern, searched 2e5 x 1e5 characters for 6 s to the last resort.
+#   Both are made strings once and measured; so is repeat's receiver.
 use strict;
 use warnings;
 use Test::More;
@@ -104,7 +109,23 @@ hostile_case($t, 'a regexp walk of 8e6 characters reached past the guards is ref
     expect => [[200, 'RangeError RangeError RangeError RangeError']],
     within => 1);
 
-subtest 'regexp methods answer as V8 does' => sub {
+hostile_case($t, 'a lastIndexOf of 1e5 characters in 2e5 reached past the guard is refused at once',
+    js => q{
+        export default { fetch() {
+          const text = 'a'.repeat(2e5), pattern = 'a'.repeat(1e5) + 'b';
+          const out = [];
+          for (const f of [() => String.prototype.lastIndexOf.call(new String(text), pattern),
+                           () => text.lastIndexOf({ toString: () => pattern })]) {
+            try { f(); out.push('searched'); } catch (e) { out.push(e.name); }
+          }
+          return new Response(out.join(' '));
+        } };
+    },
+    # before: the worker ended by the last resort after 6 s
+    expect => [[200, 'RangeError RangeError']],
+    within => 1);
+
+subtest 'regexp and string methods answer as V8 does' => sub {
     $t->put_script('tenants', 'regexps', q{
       export default { fetch() {
         const out = {};
@@ -116,6 +137,10 @@ subtest 'regexp methods answer as V8 does' => sub {
         t('null', () => String.prototype.replace.call(null, /a/, 'b'));
         t('symbol', () => /a/[Symbol.replace](Symbol(), 'b'));
         t('customExec', () => { const re = /x/; re.exec = () => null; return 'axb'.replace(re, 'y'); });
+        t('lastIndexOf', () => ['abcabc'.lastIndexOf('c', 3), 'undefinedx'.lastIndexOf(), String.prototype.lastIndexOf.call(123, 2)]);
+        t('order', () => { const log = []; const o = (n, v) => ({ toString() { log.push(n); return v; }, valueOf() { log.push(n); return v; } });
+                           String.prototype.lastIndexOf.call(o('this', 'ab'), o('pattern', 'b'), o('position', 5));
+                           String.prototype.repeat.call(o('this', 'ab'), o('count', 2)); return log; });
         return Response.json(out);
       } };
     });
@@ -130,6 +155,8 @@ subtest 'regexp methods answer as V8 does' => sub {
         null => 'TypeError: String.prototype.replace called on null or undefined',
         symbol => 'TypeError: Cannot convert a Symbol value to a string',
         customExec => 'axb',
+        lastIndexOf => [2, 0, 1],
+        order => ['this', 'pattern', 'position', 'this', 'count'],
     }, 'the same answers as V8 gives' or diag $r->{content};
 };
 

@@ -1280,13 +1280,17 @@ guardBoundGetter(Intl.DateTimeFormat.prototype, 'format');
 
 // String.prototype.repeat, padStart and padEnd make a string that is cheap
 // to build and flattened later in one C++ call that no termination reaches;
-// one longer than the memory limit could hold is refused up front.
+// one longer than the memory limit could hold is refused up front. (A
+// receiver that is not a string is made one first, and that is repeated.)
 guardWrap(String.prototype, 'repeat', (self, args) => {
+  if (self === undefined || self === null) return undefined;  // the builtin's TypeError
+  const text = typeof self === 'string' ? self : `${self}`;
   const count = guardToIntegerOrInfinity(args[0]);
-  const length = typeof self === 'string' ? self.length : 0;
-  if (length * count > native.memoryLimit) {
-    throw new RangeError(`String.prototype.repeat: ${length * count} characters cannot fit this script's memory limit`);
+  args[0] = count;  // what the original is called with: read once
+  if (text.length * count > native.memoryLimit) {
+    throw new RangeError(`String.prototype.repeat: ${text.length * count} characters cannot fit this script's memory limit`);
   }
+  return text;
 });
 for (const name of ['padStart', 'padEnd']) {
   guardWrap(String.prototype, name, (self, args) => {
@@ -1331,12 +1335,19 @@ for (const symbol of [Symbol.split, Symbol.replace, Symbol.match, Symbol.matchAl
 // String.prototype.lastIndexOf searches backwards naively: a pattern that
 // matches all but its last character everywhere costs the text's length
 // times the pattern's (2e5 x 1e5 characters: seconds) in one C++ call. At
-// a million character comparisons a millisecond.
+// a million character comparisons a millisecond. The receiver and the
+// pattern are made strings here, once, and those are searched: a String
+// object or an object whose toString gave the text went past the guard
+// unmeasured (6 s, the last resort).
 const GUARD_COMPARES_PER_MS = 1e6;
 guardWrap(String.prototype, 'lastIndexOf', (self, args) => {
-  if (typeof self !== 'string' || typeof args[0] !== 'string') return;
-  const work = self.length * args[0].length;
-  if (args[0].length > 1000 && work > guardCpuBudgetMs() * GUARD_COMPARES_PER_MS) {
-    throw new RangeError(`String.prototype.lastIndexOf: a ${args[0].length}-character pattern in ${self.length} characters cannot be searched in the CPU time this request has left`);
+  if (self === undefined || self === null) return undefined;  // the builtin's TypeError
+  const text = typeof self === 'string' ? self : `${self}`;
+  const pattern = typeof args[0] === 'string' ? args[0] : `${args[0]}`;
+  args[0] = pattern;  // what the original is called with
+  const work = text.length * pattern.length;
+  if (pattern.length > 1000 && work > guardCpuBudgetMs() * GUARD_COMPARES_PER_MS) {
+    throw new RangeError(`String.prototype.lastIndexOf: a ${pattern.length}-character pattern in ${text.length} characters cannot be searched in the CPU time this request has left`);
   }
+  return text;
 });
