@@ -33,6 +33,10 @@
 #   String object as the text, or an object whose toString gave the
 #   pattern, searched 2e5 x 1e5 characters for 6 s to the last resort.
 #   Both are made strings once and measured; so is repeat's receiver.
+# - The guard of a typed array's sort without a comparator read the
+#   array's `length` property: an own `length` of 1 let 2e7 elements be
+#   sorted in one C++ call (under the default 128m memory limit), to the
+#   last resort. It reads the array's own count now.
 use strict;
 use warnings;
 use Test::More;
@@ -124,6 +128,22 @@ hostile_case($t, 'a lastIndexOf of 1e5 characters in 2e5 reached past the guard 
     # before: the worker ended by the last resort after 6 s
     expect => [[200, 'RangeError RangeError']],
     within => 1);
+
+# The default memory limit (128m) and a CPU limit a paid plan may give.
+my $big = hostile_server(http => q{ dispatch_cpu_limit 500ms; });
+
+hostile_case($big, 'a typed array sort past the guard by an own length property is refused',
+    js => q{
+        export default { fetch() {
+          const a = new Uint32Array(2e7);
+          for (let i = 0; i < a.length; i += 16384) crypto.getRandomValues(a.subarray(i, i + 16384));
+          Object.defineProperty(a, 'length', { value: 1 });
+          try { a.sort(); return new Response('sorted'); } catch (e) { return new Response(e.name); }
+        } };
+    },
+    # before: the worker ended by the last resort
+    expect => [[200, 'RangeError']],
+    within => 2);
 
 subtest 'regexp and string methods answer as V8 does' => sub {
     $t->put_script('tenants', 'regexps', q{

@@ -973,10 +973,12 @@ guardMethod(JSON, 'parse', {
 
 // %TypedArray%.prototype.sort without a comparator sorts in C++ (4e6
 // elements: about a second). At most 10 ns per element and comparison.
+// Its own count, not its `length` property: an own `length` of 1 made the
+// guard pass 2e7 elements to V8 (the last resort).
 const GUARD_SORT_NS = 10;
 guardWrap(TypedArrayPrototype, 'sort', (self, args) => {
-  if (args[0] !== undefined) return;  // a comparator calls JavaScript: interruptible
-  const length = guardLengthOf(self);
+  if (args[0] !== undefined || !guardIsTypedArray(self)) return;  // a comparator calls JavaScript; V8 refuses what is not a typed array
+  const length = TypedArrayPrototypeGetLength(self);
   if (length > 1e5 && length * MathLog2(length) * GUARD_SORT_NS / 1e6 > guardCpuBudgetMs()) {
     throw new RangeError(`TypedArray.prototype.sort: ${length} elements cannot be sorted in the CPU time this request has left`);
   }
