@@ -32,11 +32,16 @@
 #   text length times pattern length) measured only string arguments: a
 #   String object as the text, or an object whose toString gave the
 #   pattern, searched 2e5 x 1e5 characters for 6 s to the last resort.
-#   Both are made strings once and measured; so is repeat's receiver.
+#   Both are made strings once and measured; so are the receivers of
+#   repeat, padStart and padEnd.
 # - The guard of a typed array's sort without a comparator read the
 #   array's `length` property: an own `length` of 1 let 2e7 elements be
 #   sorted in one C++ call (under the default 128m memory limit), to the
 #   last resort. It reads the array's own count now.
+# - padStart and padEnd read their length twice (the guard, then V8): a
+#   valueOf answering 3 then 2 ** 29 made a 536M-character string that
+#   the next search flattened in one call (0.8 s, past the memory limit).
+#   The length is read once and handed on.
 use strict;
 use warnings;
 use Test::More;
@@ -129,6 +134,19 @@ hostile_case($t, 'a lastIndexOf of 1e5 characters in 2e5 reached past the guard 
     expect => [[200, 'RangeError RangeError']],
     within => 1);
 
+hostile_case($t, 'a padStart length read twice cannot get past the guard',
+    js => q{
+        export default { fetch() {
+          let reads = 0;
+          const length = { valueOf: () => (reads++ ? 2 ** 29 - 100 : 3) };
+          const s = 'a'.padStart(length, 'xy');
+          return new Response(`${s.length} ${s.indexOf('z')} ${reads}`);
+        } };
+    },
+    # before: 503 exceeded_memory after 0.8 s in one call
+    expect => [[200, '3 -1 1']],
+    within => 1);
+
 # The default memory limit (128m) and a CPU limit a paid plan may give.
 my $big = hostile_server(http => q{ dispatch_cpu_limit 500ms; });
 
@@ -160,7 +178,9 @@ subtest 'regexp and string methods answer as V8 does' => sub {
         t('lastIndexOf', () => ['abcabc'.lastIndexOf('c', 3), 'undefinedx'.lastIndexOf(), String.prototype.lastIndexOf.call(123, 2)]);
         t('order', () => { const log = []; const o = (n, v) => ({ toString() { log.push(n); return v; }, valueOf() { log.push(n); return v; } });
                            String.prototype.lastIndexOf.call(o('this', 'ab'), o('pattern', 'b'), o('position', 5));
-                           String.prototype.repeat.call(o('this', 'ab'), o('count', 2)); return log; });
+                           String.prototype.repeat.call(o('this', 'ab'), o('count', 2));
+                           String.prototype.padEnd.call(o('this', 'ab'), o('length', 4), o('filler', '-')); return log; });
+        t('pad', () => ['a'.padStart(3), 'a'.padEnd(4, 'xy'), 'abc'.padStart(2), String.prototype.padEnd.call(5, 3, '-'), 'a'.padStart(NaN)]);
         return Response.json(out);
       } };
     });
@@ -176,7 +196,8 @@ subtest 'regexp and string methods answer as V8 does' => sub {
         symbol => 'TypeError: Cannot convert a Symbol value to a string',
         customExec => 'axb',
         lastIndexOf => [2, 0, 1],
-        order => ['this', 'pattern', 'position', 'this', 'count'],
+        order => ['this', 'pattern', 'position', 'this', 'count', 'this', 'length', 'filler'],
+        pad => ['  a', 'axyx', 'abc', '5--', 'a'],
     }, 'the same answers as V8 gives' or diag $r->{content};
 };
 
