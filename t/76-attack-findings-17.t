@@ -42,6 +42,11 @@
 #   valueOf answering 3 then 2 ** 29 made a 536M-character string that
 #   the next search flattened in one call (0.8 s, past the memory limit).
 #   The length is read once and handed on.
+# - slice and fill of an array longer than the memory limit could hold
+#   (a sparse one of length 2 ** 32 - 1) are bounded by their range, which
+#   the guard read, and V8 read again: a start whose valueOf answered the
+#   guard 2 ** 32 - 3 and V8 0 had them walk it all, to the last resort.
+#   Start and end are read once and handed on.
 use strict;
 use warnings;
 use Test::More;
@@ -145,6 +150,22 @@ hostile_case($t, 'a padStart length read twice cannot get past the guard',
     },
     # before: 503 exceeded_memory after 0.8 s in one call
     expect => [[200, '3 -1 1']],
+    within => 1);
+
+hostile_case($t, 'a slice or fill range read twice cannot get past the guard',
+    js => q{
+        export default { fetch() {
+          const a = [];
+          a.length = 2 ** 32 - 1;
+          const lie = (first, then) => { let n = 0; return { valueOf: () => (n++ ? then : first) }; };
+          const b = a.slice(lie(2 ** 32 - 3, 0));
+          a.fill(1, lie(2 ** 32 - 3, 0));
+          a.fill(2, 0, lie(2, 2 ** 32 - 1));
+          return new Response(`${b.length} ${a[0]} ${a[2 ** 32 - 2]}`);
+        } };
+    },
+    # before: the worker ended by the last resort
+    expect => [[200, '2 2 1']],
     within => 1);
 
 # The default memory limit (128m) and a CPU limit a paid plan may give.

@@ -485,11 +485,16 @@ guardMethod(Object, 'fromEntries', {
 
 // slice copies only its range, so the range is what is bounded.
 // slice copies, and fill writes, only their range [start, end): arguments
-// `first` and `first + 1`.
+// `first` and `first + 1`, read once here and handed on as numbers (a
+// valueOf answering the guard 2 ** 32 - 3 and V8 0 had slice or fill walk
+// a sparse array of length 2 ** 32 - 1 to the last resort).
 function guardRange(what, first) {
   return (self, args) => {
     const length = guardLengthOf(self);
     if (length > GUARD_MAX_ELEMENTS) {
+      for (let i = first; i < first + 2 && i < args.length; i++) {
+        if (args[i] !== undefined) args[i] = guardToIntegerOrInfinity(args[i]);
+      }
       const count = guardRangeCount(length, args[first], args[first + 1]);
       if (count > GUARD_MAX_ELEMENTS) guardRefuse(what, count);
     }
