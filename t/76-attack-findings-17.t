@@ -47,6 +47,16 @@
 #   the guard read, and V8 read again: a start whose valueOf answered the
 #   guard 2 ** 32 - 3 and V8 0 had them walk it all, to the last resort.
 #   Start and end are read once and handed on.
+# - JSON.stringify of a typed array was bounded by memory only (32 bytes
+#   an element): under the default 128m limit a Uint8Array(3e6) passed and
+#   took V8 past the last resort (about a microsecond an element). It is
+#   sized by the CPU time left too.
+#
+# Found and not fixed: JSON.stringify of a value holding such a typed
+# array below its top level ([new Uint8Array(1e7)], from a toJSON or a
+# replacer; Response.json too): the guard sees only the value it is
+# handed, and V8 lists and writes the elements in one call (20 s, then the
+# last resort). README lists it under "The last resort".
 use strict;
 use warnings;
 use Test::More;
@@ -182,6 +192,17 @@ hostile_case($big, 'a typed array sort past the guard by an own length property 
     },
     # before: the worker ended by the last resort
     expect => [[200, 'RangeError']],
+    within => 2);
+
+hostile_case($big, 'JSON.stringify of a Uint8Array(3e6) is sized by the CPU time left',
+    js => q{
+        export default { fetch() {
+          const small = JSON.stringify(new Uint8Array([1, 2]));
+          try { JSON.stringify(new Uint8Array(3e6)); return new Response('written'); } catch (e) { return new Response(`${small} ${e.name}`); }
+        } };
+    },
+    # before: the worker ended by the last resort
+    expect => [[200, '{"0":1,"1":2} RangeError']],
     within => 2);
 
 subtest 'regexp and string methods answer as V8 does' => sub {
