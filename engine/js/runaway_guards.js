@@ -539,10 +539,17 @@ guardMethod(Array.prototype, 'concat', {
 // array in a single C++ call: 8 bytes of buffer become tens of heap bytes.
 const GUARD_KEY_BYTES = 32;
 // (Its own count, not its `length` property, which a script may redefine.)
+// And about half a microsecond a key, so they are sized by the CPU time
+// left too: under the default 128m memory limit, keys of a Uint8Array(3e6)
+// (3 MB) fit the memory bound and took each of these past the last resort.
+const GUARD_KEY_NS = 500;
 function guardTypedArrayKeys(value, what) {
   if (guardIsTypedArray(value)) {
     const length = TypedArrayPrototypeGetLength(value);
     if (length * GUARD_KEY_BYTES > native.memoryLimit) guardRefuse(what, length);
+    if (length > 1e5 && length * GUARD_KEY_NS / 1e6 > guardCpuBudgetMs()) {
+      throw new RangeError(`${what}: the keys of ${length} elements cannot be listed in the CPU time this request has left`);
+    }
   }
 }
 for (const name of ['keys', 'values', 'entries', 'getOwnPropertyNames', 'getOwnPropertyDescriptors']) {
