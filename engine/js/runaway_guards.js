@@ -542,20 +542,39 @@ const GUARD_KEY_BYTES = 32;
 // And about half a microsecond a key, so they are sized by the CPU time
 // left too: under the default 128m memory limit, keys of a Uint8Array(3e6)
 // (3 MB) fit the memory bound and took each of these past the last resort.
+// A string (or a String object) has a key per character as well, which
+// these list alike: Object.keys('a'.repeat(3e6)) went past the last resort
+// too. `strings`: 'all' counts strings and String objects, 'objects' String
+// objects only (Reflect.ownKeys refuses a primitive), else neither.
 const GUARD_KEY_NS = 500;
-function guardTypedArrayKeys(value, what) {
-  if (guardIsTypedArray(value)) {
-    const length = TypedArrayPrototypeGetLength(value);
-    if (length * GUARD_KEY_BYTES > native.memoryLimit) guardRefuse(what, length);
-    if (length > 1e5 && length * GUARD_KEY_NS / 1e6 > guardCpuBudgetMs()) {
-      throw new RangeError(`${what}: the keys of ${length} elements cannot be listed in the CPU time this request has left`);
-    }
+function guardTypedArrayKeys(value, what, strings = undefined) {
+  let length;
+  if (guardIsTypedArray(value)) length = TypedArrayPrototypeGetLength(value);
+  else if (strings === 'all' && typeof value === 'string') length = value.length;
+  else if (strings !== undefined) length = guardStringObjectLength(value);
+  else return;
+  if (length * GUARD_KEY_BYTES > native.memoryLimit) guardRefuse(what, length);
+  if (length > 1e5 && length * GUARD_KEY_NS / 1e6 > guardCpuBudgetMs()) {
+    throw new RangeError(`${what}: the keys of ${length} elements cannot be listed in the CPU time this request has left`);
   }
 }
-for (const name of ['keys', 'values', 'entries', 'getOwnPropertyNames', 'getOwnPropertyDescriptors']) {
-  guardWrap(Object, name, (self, args) => guardTypedArrayKeys(args[0], `Object.${name}`));
+
+// The length of a String object over 1e5 characters, else 0. Its own
+// `length` can be neither changed nor faked smaller, so only an object
+// with a long one is asked whether it holds a string.
+function guardStringObjectLength(value) {
+  if (typeof value !== 'object' || value === null || native.isProxy(value) || ArrayIsArray(value) ||
+      !ObjectHasOwn(value, 'length')) {
+    return 0;
+  }
+  const d = ReflectGetOwnPropertyDescriptor(value, 'length');
+  if (typeof d.value !== 'number' || d.value <= 1e5 || d.writable || d.configurable) return 0;
+  return guardHasSlot(GuardStringValueOf, value) ? d.value : 0;
 }
-guardWrap(Reflect, 'ownKeys', (self, args) => guardTypedArrayKeys(args[0], 'Reflect.ownKeys'));
+for (const name of ['keys', 'values', 'entries', 'getOwnPropertyNames', 'getOwnPropertyDescriptors']) {
+  guardWrap(Object, name, (self, args) => guardTypedArrayKeys(args[0], `Object.${name}`, 'all'));
+}
+guardWrap(Reflect, 'ownKeys', (self, args) => guardTypedArrayKeys(args[0], 'Reflect.ownKeys', 'objects'));
 
 // A Proxy's ownKeys trap answers V8 an array-like that V8 copies whole
 // (CreateListFromArrayLike, in C++) before it looks at one element: a trap
@@ -630,7 +649,7 @@ const GuardObject = Object;
 // takes 500 ns) before they are listed.
 function guardManyOwnKeys(object, what) {
   if (object === undefined || object === null) return undefined;
-  guardTypedArrayKeys(object, what);
+  guardTypedArrayKeys(object, what, 'all');
   const target = GuardObject(object);
   if (native.isProxy(target) || GuardObjectKeys(target).length <= GUARD_OWN_KEYS_DIRECT) return undefined;
   return ReflectOwnKeys(target);
