@@ -103,10 +103,19 @@ function guardReceiver(self, what) {
   return guardView(self, length);
 }
 
-// self, or a view of it whose length is the one the guard read.
+// self, or a view of it whose length is the one the guard read. A string
+// V8 could not walk in the CPU time left is read through a view too: V8
+// walks a string receiver in C++ at up to ~100 ns a character
+// (Array.prototype.join.call('a'.repeat(1.6e7)) or slice: past the last
+// resort under the default memory limit), and through the view every
+// character read is a trap (slower, but JavaScript a stop request reaches).
+const GUARD_STRING_CHAR_NS = 100;
 function guardView(self, length) {
   if (self === undefined || self === null) return self;  // the builtin throws its TypeError
   const type = typeof self;
+  if (type === 'string' && length > 1e5 && length * GUARD_STRING_CHAR_NS / 1e6 > guardCpuBudgetMs()) {
+    return guardPin(GuardObject(self), { __proto__: null, length });
+  }
   if ((type !== 'object' && type !== 'function') || guardIsGenuineArray(self)) return self;
   return guardPin(self, { __proto__: null, length });
 }
