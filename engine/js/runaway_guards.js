@@ -15,6 +15,7 @@ const ObjectGetPrototypeOf = Object.getPrototypeOf;
 const MathLog2 = Math.log2;
 const ReflectGet = Reflect.get;
 const GuardObjectKeys = Object.keys;
+const GuardProxy = Proxy;
 
 function guardToIntegerOrInfinity(value) {
   const number = +value;
@@ -69,7 +70,7 @@ function guardIsGenuineArray(value) {
 // another cannot get past it, and every element V8 reads through the view
 // is a call into JavaScript, which a stop request reaches.
 function guardPin(object, pinned) {
-  return new Proxy(object, {
+  return new GuardProxy(object, {
     get(target, key) {
       return ObjectHasOwn(pinned, key) ? pinned[key] : ReflectGet(target, key);
     },
@@ -102,10 +103,19 @@ function guardReceiver(self, what) {
   return guardView(self, length);
 }
 
-// self, or a view of it whose length is the one the guard read.
+// self, or a view of it whose length is the one the guard read. A string
+// V8 could not walk in the CPU time left is read through a view too: V8
+// walks a string receiver in C++ at up to ~100 ns a character
+// (Array.prototype.join.call('a'.repeat(1.6e7)) or slice: past the last
+// resort under the default memory limit), and through the view every
+// character read is a trap (slower, but JavaScript a stop request reaches).
+const GUARD_STRING_CHAR_NS = 100;
 function guardView(self, length) {
   if (self === undefined || self === null) return self;  // the builtin throws its TypeError
   const type = typeof self;
+  if (type === 'string' && length > 1e5 && length * GUARD_STRING_CHAR_NS / 1e6 > guardCpuBudgetMs()) {
+    return guardPin(GuardObject(self), { __proto__: null, length });
+  }
   if ((type !== 'object' && type !== 'function') || guardIsGenuineArray(self)) return self;
   return guardPin(self, { __proto__: null, length });
 }
@@ -159,13 +169,105 @@ function guardWrap(target, name, check) {
 // process. No array whose length exceeds what the memory limit holds can
 // be dense, so past that length they refuse up front.
 const GUARD_LENGTH_WALKERS = [
-  'copyWithin', 'every', 'filter', 'find', 'findIndex', 'findLast', 'findLastIndex', 'flat',
-  'flatMap', 'forEach', 'map', 'reduce', 'reduceRight', 'reverse', 'shift', 'some', 'splice',
+  'copyWithin', 'every', 'filter', 'find', 'findIndex', 'findLast', 'findLastIndex',
+  'forEach', 'map', 'reduce', 'reduceRight', 'reverse', 'shift', 'some', 'splice',
   'unshift',
 ];
 for (let i = 0; i < GUARD_LENGTH_WALKERS.length; i++) {
   const what = `Array.prototype.${GUARD_LENGTH_WALKERS[i]}`;
   guardWrap(Array.prototype, GUARD_LENGTH_WALKERS[i], (self) => guardReceiver(self, what));
+}
+
+// flat and flatMap walk every array they flatten, whose length a guard of
+// the receiver never sees: [a].flat() of a sparse a of length 2 ** 32 - 1
+// (or [1].flatMap(() => a)) looped in Torque until the last resort ended
+// the worker. They flatten here, as the language defines it, in a loop a
+// stop request reaches, and an array to flatten longer than the memory
+// limit could hold is refused up front, as the receiver is.
+const GuardReflectHas = Reflect.has;
+const GuardReflectConstruct = Reflect.construct;
+const GuardSymbolSpecies = Symbol.species;
+const GUARD_MAX_INDEX = 2 ** 53 - 1;
+
+// ArraySpeciesCreate(original, 0), in one realm.
+function guardArraySpeciesCreate(original) {
+  if (!ArrayIsArray(original)) return [];
+  let C = original.constructor;
+  if (C !== null && (typeof C === 'object' || typeof C === 'function')) {
+    C = C[GuardSymbolSpecies];
+    if (C === null) C = undefined;
+  }
+  if (C === undefined) return [];
+  if (!guardIsConstructor(C)) throw new TypeError('object.constructor[Symbol.species] is not a constructor');
+  return GuardReflectConstruct(C, [0]);
+}
+
+// A Proxy of value can be constructed only if value can; its trap touches
+// nothing of value's.
+const GUARD_CONSTRUCT_NOTHING = { __proto__: null, construct: () => GUARD_CONSTRUCT_NOTHING };
+function guardIsConstructor(value) {
+  if (typeof value !== 'function') return false;
+  try {
+    GuardReflectConstruct(new GuardProxy(value, GUARD_CONSTRUCT_NOTHING), []);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// FlattenIntoArray: the next index of target.
+function guardFlattenInto(target, source, sourceLength, start, depth, mapper, thisArg, what) {
+  let targetIndex = start;
+  for (let sourceIndex = 0; sourceIndex < sourceLength; sourceIndex++) {
+    if (!GuardReflectHas(source, sourceIndex)) continue;
+    let element = source[sourceIndex];
+    if (mapper !== undefined) element = ReflectApply(mapper, thisArg, [element, sourceIndex, source]);
+    if (depth > 0 && ArrayIsArray(element)) {
+      const length = guardLengthOf(element);
+      if (length > GUARD_MAX_ELEMENTS) guardRefuse(what, length);
+      targetIndex = guardFlattenInto(target, element, length, targetIndex, depth - 1, undefined, undefined, what);
+    } else {
+      if (targetIndex >= GUARD_MAX_INDEX) throw new TypeError(`${what}: the result is too long`);
+      guardDefineElement(target, targetIndex, element);
+      targetIndex++;
+    }
+  }
+  return targetIndex;
+}
+
+function guardFlatSource(self, what) {
+  if (self === undefined || self === null) throw new TypeError('Cannot convert undefined or null to object');
+  const source = GuardObject(self);
+  const length = guardLengthOf(source);
+  if (length > GUARD_MAX_ELEMENTS) guardRefuse(what, length);
+  return { source, length };
+}
+
+{
+  const originals = { flat: Array.prototype.flat, flatMap: Array.prototype.flatMap };
+  const methods = {
+    flat() {
+      const depthArg = arguments.length > 0 ? arguments[0] : undefined;
+      const { source, length } = guardFlatSource(this, 'Array.prototype.flat');
+      let depth = depthArg === undefined ? 1 : guardToIntegerOrInfinity(depthArg);
+      if (depth < 0) depth = 0;
+      const target = guardArraySpeciesCreate(source);
+      guardFlattenInto(target, source, length, 0, depth, undefined, undefined, 'Array.prototype.flat');
+      return target;
+    },
+    flatMap(mapper) {
+      const thisArg = arguments.length > 1 ? arguments[1] : undefined;
+      const { source, length } = guardFlatSource(this, 'Array.prototype.flatMap');
+      if (typeof mapper !== 'function') throw new TypeError('flatMap mapper function is not callable');
+      const target = guardArraySpeciesCreate(source);
+      guardFlattenInto(target, source, length, 0, 1, mapper, thisArg, 'Array.prototype.flatMap');
+      return target;
+    },
+  };
+  guardRemember(methods.flat, originals.flat);
+  guardRemember(methods.flatMap, originals.flatMap);
+  ObjectDefineProperty(Array.prototype, 'flat', { value: methods.flat, writable: true, enumerable: false, configurable: true });
+  ObjectDefineProperty(Array.prototype, 'flatMap', { value: methods.flatMap, writable: true, enumerable: false, configurable: true });
 }
 
 // join, sort, includes, indexOf and lastIndexOf are length walkers too,
@@ -392,11 +494,16 @@ guardMethod(Object, 'fromEntries', {
 
 // slice copies only its range, so the range is what is bounded.
 // slice copies, and fill writes, only their range [start, end): arguments
-// `first` and `first + 1`.
+// `first` and `first + 1`, read once here and handed on as numbers (a
+// valueOf answering the guard 2 ** 32 - 3 and V8 0 had slice or fill walk
+// a sparse array of length 2 ** 32 - 1 to the last resort).
 function guardRange(what, first) {
   return (self, args) => {
     const length = guardLengthOf(self);
     if (length > GUARD_MAX_ELEMENTS) {
+      for (let i = first; i < first + 2 && i < args.length; i++) {
+        if (args[i] !== undefined) args[i] = guardToIntegerOrInfinity(args[i]);
+      }
       const count = guardRangeCount(length, args[first], args[first + 1]);
       if (count > GUARD_MAX_ELEMENTS) guardRefuse(what, count);
     }
@@ -441,16 +548,99 @@ guardMethod(Array.prototype, 'concat', {
 // array in a single C++ call: 8 bytes of buffer become tens of heap bytes.
 const GUARD_KEY_BYTES = 32;
 // (Its own count, not its `length` property, which a script may redefine.)
-function guardTypedArrayKeys(value, what) {
-  if (guardIsTypedArray(value)) {
-    const length = TypedArrayPrototypeGetLength(value);
-    if (length * GUARD_KEY_BYTES > native.memoryLimit) guardRefuse(what, length);
+// And about half a microsecond a key, so they are sized by the CPU time
+// left too: under the default 128m memory limit, keys of a Uint8Array(3e6)
+// (3 MB) fit the memory bound and took each of these past the last resort.
+// A string (or a String object) has a key per character as well, which
+// these list alike: Object.keys('a'.repeat(3e6)) went past the last resort
+// too. `strings`: 'all' counts strings and String objects, 'objects' String
+// objects only (Reflect.ownKeys refuses a primitive), else neither.
+const GUARD_KEY_NS = 500;
+function guardTypedArrayKeys(value, what, strings = undefined) {
+  let length;
+  if (guardIsTypedArray(value)) length = TypedArrayPrototypeGetLength(value);
+  else if (strings === 'all' && typeof value === 'string') length = value.length;
+  else if (strings !== undefined) length = guardStringObjectLength(value);
+  else return;
+  if (length * GUARD_KEY_BYTES > native.memoryLimit) guardRefuse(what, length);
+  if (length > 1e5 && length * GUARD_KEY_NS / 1e6 > guardCpuBudgetMs()) {
+    throw new RangeError(`${what}: the keys of ${length} elements cannot be listed in the CPU time this request has left`);
   }
 }
-for (const name of ['keys', 'values', 'entries', 'getOwnPropertyNames', 'getOwnPropertyDescriptors']) {
-  guardWrap(Object, name, (self, args) => guardTypedArrayKeys(args[0], `Object.${name}`));
+
+// The length of a String object over 1e5 characters, else 0. Its own
+// `length` can be neither changed nor faked smaller, so only an object
+// with a long one is asked whether it holds a string.
+function guardStringObjectLength(value) {
+  if (typeof value !== 'object' || value === null || native.isProxy(value) || ArrayIsArray(value) ||
+      !ObjectHasOwn(value, 'length')) {
+    return 0;
+  }
+  const d = ReflectGetOwnPropertyDescriptor(value, 'length');
+  if (typeof d.value !== 'number' || d.value <= 1e5 || d.writable || d.configurable) return 0;
+  return guardHasSlot(GuardStringValueOf, value) ? d.value : 0;
 }
-guardWrap(Reflect, 'ownKeys', (self, args) => guardTypedArrayKeys(args[0], 'Reflect.ownKeys'));
+for (const name of ['keys', 'values', 'entries', 'getOwnPropertyNames', 'getOwnPropertyDescriptors']) {
+  guardWrap(Object, name, (self, args) => guardTypedArrayKeys(args[0], `Object.${name}`, 'all'));
+}
+guardWrap(Reflect, 'ownKeys', (self, args) => guardTypedArrayKeys(args[0], 'Reflect.ownKeys', 'objects'));
+
+// A Proxy's ownKeys trap answers V8 an array-like that V8 copies whole
+// (CreateListFromArrayLike, in C++) before it looks at one element: a trap
+// answering {length: 1.3e8}, or a sparse array that long, had V8 allocate
+// and fill a 1 GB list in one call no stop request reaches, whatever took
+// the keys (Object.keys, for-in, spread, JSON.stringify, structuredClone):
+// 2.6 s of a worker under a 50 ms CPU limit, its peak RSS from 28 MB to
+// 1 GB under a 16m memory limit. So a Proxy is made with a handler of the
+// runtime's standing in for the script's: when V8 asks it for a trap it
+// looks the trap up in the script's handler then (a handler changed later
+// is obeyed) and gives a function calling it with the script's handler as
+// `this`, as V8 would; an ownKeys trap's answer longer than the memory
+// limit's element count is a RangeError, and one that is not a genuine
+// array is copied into one, its length read once.
+function guardKeyList(list) {
+  if (list === null || (typeof list !== 'object' && typeof list !== 'function')) return list;  // V8's TypeError
+  const length = guardLengthOf(list);
+  if (length > GUARD_MAX_ELEMENTS) guardRefuse("A Proxy's ownKeys trap", length);
+  if (guardIsGenuineArray(list)) return list;
+  const copy = [];
+  for (let i = 0; i < length; i++) guardDefineElement(copy, i, list[i]);
+  return copy;
+}
+
+function guardProxyHandler(handler) {
+  if (handler === null || (typeof handler !== 'object' && typeof handler !== 'function')) return handler;  // V8's TypeError
+  const calls = { __proto__: null };  // trap name -> { trap, call }
+  return new GuardProxy(handler, {
+    get(script, name) {
+      const trap = ReflectGet(script, name);
+      if (typeof trap !== 'function') return trap;  // V8 throws for what is not undefined or null
+      const known = calls[name];
+      if (known !== undefined && known.trap === trap) return known.call;
+      const call = name === 'ownKeys'
+        ? function () { return guardKeyList(ReflectApply(trap, script, arguments)); }
+        : function () { return ReflectApply(trap, script, arguments); };
+      calls[name] = { __proto__: null, trap, call };
+      return call;
+    },
+  });
+}
+
+{
+  const revocable = GuardProxy.revocable;
+  // Bound: a constructor without a prototype property, as Proxy is.
+  const guarded = FunctionPrototypeCallOn(Function.prototype.bind, function (target, handler) {
+    if (new.target === undefined) throw new TypeError("Constructor Proxy requires 'new'");
+    return new GuardProxy(target, guardProxyHandler(handler));
+  }, undefined);
+  ObjectDefineProperty(guarded, 'name', { value: 'Proxy', configurable: true });
+  const statics = {
+    revocable(target, handler) { return revocable(target, guardProxyHandler(handler)); },
+  };
+  guardRemember(statics.revocable, revocable);
+  ObjectDefineProperty(guarded, 'revocable', { value: statics.revocable, writable: true, enumerable: false, configurable: true });
+  guardMethod(globalThis, 'Proxy', guarded);
+}
 
 // getOwnPropertyDescriptors, entries and values of an object whose
 // properties are a dictionary make their answer in one C++ loop that looks
@@ -468,7 +658,7 @@ const GuardObject = Object;
 // takes 500 ns) before they are listed.
 function guardManyOwnKeys(object, what) {
   if (object === undefined || object === null) return undefined;
-  guardTypedArrayKeys(object, what);
+  guardTypedArrayKeys(object, what, 'all');
   const target = GuardObject(object);
   if (native.isProxy(target) || GuardObjectKeys(target).length <= GUARD_OWN_KEYS_DIRECT) return undefined;
   return ReflectOwnKeys(target);
@@ -600,8 +790,65 @@ guardMethod(Object, 'create', {
     return guardDefineAll(ReflectApply(guardedCreate, this, [prototype]), properties, keys);
   },
 }.create);
-// JSON.stringify of a typed array writes one key per element in C++.
-guardWrap(JSON, 'stringify', (self, args) => guardTypedArrayKeys(args[0], 'JSON.stringify'));
+// JSON.stringify of a typed array writes one key per element in C++. A
+// replacer array's elements are read in a C++ loop too: a sparse one of
+// length 2 ** 32 - 1 held the worker until the last resort ended it. One
+// longer than the memory limit could hold is refused; a genuine array
+// longer than GUARD_REPLACER_DIRECT is made the list V8
+// would make of it here (its strings, numbers and String and Number
+// objects as strings, each once, in order), in a loop a stop request
+// reaches, and V8 is given that.
+const GUARD_REPLACER_DIRECT = 1024;
+const GuardStringValueOf = uncurryThis(String.prototype.valueOf);
+const GuardNumberValueOf = uncurryThis(Number.prototype.valueOf);
+
+function guardHasSlot(valueOf, value) {
+  try {
+    valueOf(value);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function guardPropertyList(replacer) {
+  const length = replacer.length;  // a genuine array's: it cannot lie
+  const list = [];
+  const seen = { __proto__: null };
+  for (let k = 0; k < length; k++) {
+    const v = replacer[k];
+    let item;
+    if (typeof v === 'string') item = v;
+    else if (typeof v === 'number') item = `${v}`;
+    else if (typeof v === 'object' && v !== null &&
+             (guardHasSlot(GuardStringValueOf, v) || guardHasSlot(GuardNumberValueOf, v))) item = `${v}`;
+    if (item !== undefined && seen[item] !== true) {
+      seen[item] = true;
+      guardDefineElement(list, list.length, item);
+    }
+  }
+  return list;
+}
+
+// And a typed array it is handed takes about a microsecond an element
+// (3e6 under the default 128m memory limit: past the last resort), so it
+// is sized by the CPU time left too. (One nested in the value is not seen:
+// README, "The last resort".)
+const GUARD_JSON_ELEMENT_NS = 1000;
+guardWrap(JSON, 'stringify', (self, args) => {
+  guardTypedArrayKeys(args[0], 'JSON.stringify');
+  if (guardIsTypedArray(args[0])) {
+    const length = TypedArrayPrototypeGetLength(args[0]);
+    if (length * GUARD_JSON_ELEMENT_NS / 1e6 > guardCpuBudgetMs()) {
+      throw new RangeError(`JSON.stringify: ${length} elements cannot be written in the CPU time this request has left`);
+    }
+  }
+  const replacer = args[1];
+  if (guardIsGenuineArray(replacer) && replacer.length > GUARD_REPLACER_DIRECT) {
+    if (replacer.length > GUARD_MAX_ELEMENTS) guardRefuse('JSON.stringify: the replacer', replacer.length);
+    args[1] = guardPropertyList(replacer);  // what the original is called with
+  }
+});
 
 const guardedApply = Function.prototype.apply;
 guardMethod(Function.prototype, 'apply', {
@@ -777,10 +1024,12 @@ guardMethod(JSON, 'parse', {
 
 // %TypedArray%.prototype.sort without a comparator sorts in C++ (4e6
 // elements: about a second). At most 10 ns per element and comparison.
+// Its own count, not its `length` property: an own `length` of 1 made the
+// guard pass 2e7 elements to V8 (the last resort).
 const GUARD_SORT_NS = 10;
 guardWrap(TypedArrayPrototype, 'sort', (self, args) => {
-  if (args[0] !== undefined) return;  // a comparator calls JavaScript: interruptible
-  const length = guardLengthOf(self);
+  if (args[0] !== undefined || !guardIsTypedArray(self)) return;  // a comparator calls JavaScript; V8 refuses what is not a typed array
+  const length = TypedArrayPrototypeGetLength(self);
   if (length > 1e5 && length * MathLog2(length) * GUARD_SORT_NS / 1e6 > guardCpuBudgetMs()) {
     throw new RangeError(`TypedArray.prototype.sort: ${length} elements cannot be sorted in the CPU time this request has left`);
   }
@@ -1084,19 +1333,30 @@ guardBoundGetter(Intl.DateTimeFormat.prototype, 'format');
 
 // String.prototype.repeat, padStart and padEnd make a string that is cheap
 // to build and flattened later in one C++ call that no termination reaches;
-// one longer than the memory limit could hold is refused up front.
+// one longer than the memory limit could hold is refused up front. (A
+// receiver that is not a string is made one first, and that is repeated.)
 guardWrap(String.prototype, 'repeat', (self, args) => {
+  if (self === undefined || self === null) return undefined;  // the builtin's TypeError
+  const text = typeof self === 'string' ? self : `${self}`;
   const count = guardToIntegerOrInfinity(args[0]);
-  const length = typeof self === 'string' ? self.length : 0;
-  if (length * count > native.memoryLimit) {
-    throw new RangeError(`String.prototype.repeat: ${length * count} characters cannot fit this script's memory limit`);
+  args[0] = count;  // what the original is called with: read once
+  if (text.length * count > native.memoryLimit) {
+    throw new RangeError(`String.prototype.repeat: ${text.length * count} characters cannot fit this script's memory limit`);
   }
+  return text;
 });
+// (The length is read once, here, and handed on: a valueOf answering the
+// guard 1 and V8 2 ** 29 made a 536M-character string, 0.8 s of one call.)
 for (const name of ['padStart', 'padEnd']) {
   guardWrap(String.prototype, name, (self, args) => {
-    if (guardToIntegerOrInfinity(args[0]) > native.memoryLimit) {
+    if (self === undefined || self === null) return undefined;  // the builtin's TypeError
+    const text = typeof self === 'string' ? self : `${self}`;
+    const length = guardToIntegerOrInfinity(args[0]);
+    args[0] = length;  // what the original is called with
+    if (length > native.memoryLimit) {
       throw new RangeError(`String.prototype.${name}: the result cannot fit this script's memory limit`);
     }
+    return text;
   });
 }
 
@@ -1104,25 +1364,50 @@ for (const name of ['padStart', 'padEnd']) {
 // one C++ call (a global regexp over 1e8 characters: seconds). Texts over
 // 1M characters are sized by the CPU time the request has left, at 20
 // characters a microsecond.
+// A receiver that is not a string (a String object, an object whose
+// toString gives megabytes) is made one here, once, and that string is what
+// V8 walks: it went past the guard unmeasured, to the last resort. So do
+// RegExp.prototype's [Symbol.replace], [Symbol.split], [Symbol.match] and
+// [Symbol.matchAll], which these call and a script may call itself
+// (/a/g[Symbol.replace](text, 'b') over 8e6 characters: the last resort).
 const GUARD_TEXT_CHARS_PER_MS = 20000;
+function guardText(value, what) {
+  const text = typeof value === 'string' ? value : `${value}`;
+  if (text.length > 1e6 && text.length > guardCpuBudgetMs() * GUARD_TEXT_CHARS_PER_MS) {
+    throw new RangeError(`${what}: ${text.length} characters cannot be walked in the CPU time this request has left`);
+  }
+  return text;
+}
 for (const name of ['split', 'replace', 'replaceAll', 'match', 'matchAll']) {
   guardWrap(String.prototype, name, (self) => {
-    if (typeof self === 'string' && self.length > 1e6 &&
-        self.length > guardCpuBudgetMs() * GUARD_TEXT_CHARS_PER_MS) {
-      throw new RangeError(`String.prototype.${name}: ${self.length} characters cannot be walked in the CPU time this request has left`);
-    }
+    if (self === undefined || self === null) return undefined;  // the builtin throws its TypeError
+    return guardText(self, `String.prototype.${name}`);
+  });
+}
+for (const symbol of [Symbol.split, Symbol.replace, Symbol.match, Symbol.matchAll]) {
+  const what = `RegExp.prototype[${symbol.description}]`;
+  guardWrap(RegExp.prototype, symbol, (self, args) => {
+    if (self === null || (typeof self !== 'object' && typeof self !== 'function')) return;  // the builtin's TypeError
+    args[0] = guardText(args[0], what);  // what the original is called with
   });
 }
 
 // String.prototype.lastIndexOf searches backwards naively: a pattern that
 // matches all but its last character everywhere costs the text's length
 // times the pattern's (2e5 x 1e5 characters: seconds) in one C++ call. At
-// a million character comparisons a millisecond.
+// a million character comparisons a millisecond. The receiver and the
+// pattern are made strings here, once, and those are searched: a String
+// object or an object whose toString gave the text went past the guard
+// unmeasured (6 s, the last resort).
 const GUARD_COMPARES_PER_MS = 1e6;
 guardWrap(String.prototype, 'lastIndexOf', (self, args) => {
-  if (typeof self !== 'string' || typeof args[0] !== 'string') return;
-  const work = self.length * args[0].length;
-  if (args[0].length > 1000 && work > guardCpuBudgetMs() * GUARD_COMPARES_PER_MS) {
-    throw new RangeError(`String.prototype.lastIndexOf: a ${args[0].length}-character pattern in ${self.length} characters cannot be searched in the CPU time this request has left`);
+  if (self === undefined || self === null) return undefined;  // the builtin's TypeError
+  const text = typeof self === 'string' ? self : `${self}`;
+  const pattern = typeof args[0] === 'string' ? args[0] : `${args[0]}`;
+  args[0] = pattern;  // what the original is called with
+  const work = text.length * pattern.length;
+  if (pattern.length > 1000 && work > guardCpuBudgetMs() * GUARD_COMPARES_PER_MS) {
+    throw new RangeError(`String.prototype.lastIndexOf: a ${pattern.length}-character pattern in ${text.length} characters cannot be searched in the CPU time this request has left`);
   }
+  return text;
 });
