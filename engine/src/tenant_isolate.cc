@@ -839,7 +839,7 @@ bool TenantIsolate::start(std::string *err, dispatch_outcome_e *outcome) {
 // After a successful start: what its top level (and its first requests)
 // compiled goes into the code cache, for the next isolate of the same source.
 void TenantIsolate::make_code_caches() {
-  v8::Isolate::Scope isolate_scope(isolate_);
+  IsolateEntry isolate_scope(isolate_);
   v8::HandleScope handle_scope(isolate_);
   CodeCache &cache = code_cache();
   for (const auto &wanted : caches_wanted_) {
