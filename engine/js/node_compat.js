@@ -35,6 +35,8 @@ const nodeCpuLeftMs = native.cpuLeftMs;
 const nodeAesGcm = native.aesGcm;
 const nodeAesCbc = native.aesCbc;
 const nodeAesCtr = native.aesCtr;
+const nodeBundleNames = native.bundleNames;
+const nodeBundleFile = native.bundleFile;
 const StringPrototypeLastIndexOf = uncurryThis(String.prototype.lastIndexOf);
 const ObjectAssign = Object.assign;
 
@@ -98,6 +100,9 @@ const NODE_INTERNALS = ObjectFreeze({
   // process.env as the script's text bindings fill it (a fresh copy).
   env: () => ObjectAssign({}, nodeEnv),
   builtin: (name) => nodeBuiltin(name),
+  // node:fs's /bundle: the script's module names, a copy of one's bytes.
+  bundleNames: () => nodeBundleNames(),
+  bundleFile: (name) => nodeBundleFile(name),
 });
 
 function nodeDirname(id) {
