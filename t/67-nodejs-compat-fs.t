@@ -180,6 +180,20 @@ $got = node_checks('manyfiles', q{
 });
 is_deeply $got->{entries}, ['ENOSPC', 10000], '/tmp holds 10000 entries, then ENOSPC (and room again after removing)';
 
+# Each request has its own /tmp, as on Workers: a request does not see the
+# files of one before it, and an ended request's files are let go (30 MB a
+# request, eight requests, under the 64m limit).
+$t->put_script('api', 'perrequest', q{
+    import { writeFileSync, readdirSync } from 'node:fs';
+    export default { fetch(request) {
+      const before = readdirSync('/tmp');
+      writeFileSync('/tmp/mine', new Uint8Array(30 * 1024 * 1024));
+      return new Response(JSON.stringify(before));
+    } };
+}, metadata => $COMPAT);
+my @seen = map { my $r = $t->get('/t/perrequest'); "$r->{status} $r->{content}" } 1 .. 8;
+is_deeply \@seen, [('200 []') x 8], "a request's /tmp starts empty, and 30 MB in each of eight requests fits a 64m limit";
+
 # One tenant's /tmp is not another's.
 $t->put_script('api', 'writer', q{
     import { writeFileSync } from 'node:fs';

@@ -37,6 +37,8 @@ const nodeAesCbc = native.aesCbc;
 const nodeAesCtr = native.aesCtr;
 const nodeBundleNames = native.bundleNames;
 const nodeBundleFile = native.bundleFile;
+const nodeRequestNow = native.requestNow;
+const nodeRequestLive = native.requestLive;
 const StringPrototypeLastIndexOf = uncurryThis(String.prototype.lastIndexOf);
 const ObjectAssign = Object.assign;
 
@@ -103,6 +105,10 @@ const NODE_INTERNALS = ObjectFreeze({
   // node:fs's /bundle: the script's module names, a copy of one's bytes.
   bundleNames: () => nodeBundleNames(),
   bundleFile: (name) => nodeBundleFile(name),
+  // node:fs's /tmp per request: the request now (0: the top level), and
+  // whether one is still going.
+  requestNow: () => nodeRequestNow(),
+  requestLive: (id) => nodeRequestLive(id),
 });
 
 function nodeDirname(id) {

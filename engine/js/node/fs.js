@@ -4,9 +4,9 @@
 // full and random. Nothing reaches the host's file system: the only native
 // is internals.bundleFile, which knows this script's modules and no other.
 // Limits (hostile input): a file's bytes are Uint8Arrays in the isolate's
-// heap (dispatch_memory_limit counts them), paths are at most 4096 bytes,
-// /tmp holds at most 10000 entries, 1024 descriptors may be open. Unlike
-// Workers (a /tmp per request), /tmp lives as long as the isolate.
+// heap (dispatch_memory_limit counts them), paths are at most 4096
+// characters (a name 255), a /tmp holds at most 10000 entries, 1024
+// descriptors may be open. Each request has its own /tmp, as on Workers.
 // Symbolic links, watching and glob are not implemented: they throw.
 'use strict';
 const { Buffer } = require('node:buffer');
@@ -62,21 +62,37 @@ function invalidArg(name, message) {
 }
 
 // The tree. A node: { kind: 'dir'|'file'|'dev', mode, ino, times, readOnly,
-// entries (dir: Map), data + size (file), dev (dev: its name) }.
+// entries (dir: Map), data + size (file), dev (dev: its name), home (in a
+// /tmp: that /tmp, which counts its entries) }.
 let nextIno = 1;
-let tmpEntries = 0;
 function newNode(kind, mode, readOnly) {
   const now = Date.now();
   return { kind, mode, ino: nextIno++, atimeMs: now, mtimeMs: now, ctimeMs: now, birthtimeMs: now,
     readOnly, nlink: 1, entries: kind === 'dir' ? new Map() : undefined, data: undefined, size: 0,
-    dev: undefined, bundleName: undefined };
+    dev: undefined, bundleName: undefined, home: undefined, count: 0 };
 }
 const root = newNode('dir', 0o40555, true);
-const tmp = newNode('dir', 0o41777, false);
 const dev = newNode('dir', 0o40555, true);
 let bundle;  // built on first use
-root.entries.set('tmp', tmp);
 root.entries.set('dev', dev);
+
+// /tmp: the request's own, as on Workers (the top level has one too, kept
+// while the isolate lives). A request's is dropped at the first /tmp made
+// after it ended.
+const tmps = new Map();  // request id -> its /tmp
+function currentTmp() {
+  const id = internals.requestNow();
+  let tmp = tmps.get(id);
+  if (tmp === undefined) {
+    for (const other of [...tmps.keys()]) {
+      if (other !== 0 && !internals.requestLive(other)) tmps.delete(other);
+    }
+    tmp = newNode('dir', 0o41777, false);
+    tmp.home = tmp;
+    tmps.set(id, tmp);
+  }
+  return tmp;
+}
 for (const name of ['null', 'zero', 'full', 'random']) {
   const node = newNode('dev', 0o20666, false);
   node.dev = name;
@@ -154,6 +170,7 @@ function partsOf(path, syscall) {
 
 function childOf(dir, name) {
   if (dir === root && name === 'bundle') return bundleDir();
+  if (dir === root && name === 'tmp') return currentTmp();
   return dir.entries.get(name);
 }
 
@@ -184,8 +201,10 @@ function writableDir(parent, path, syscall) {
 }
 
 function addEntry(parent, name, node, path, syscall) {
-  if (tmpEntries >= MAX_ENTRIES) throw fsError('ENOSPC', syscall, path);
-  tmpEntries++;
+  const home = parent.home;
+  if (home.count >= MAX_ENTRIES) throw fsError('ENOSPC', syscall, path);
+  home.count++;
+  node.home = home;
   parent.entries.set(name, node);
   parent.mtimeMs = parent.ctimeMs = Date.now();
 }
@@ -193,7 +212,7 @@ function addEntry(parent, name, node, path, syscall) {
 function dropEntry(parent, name) {
   const node = parent.entries.get(name);
   parent.entries.delete(name);
-  tmpEntries--;
+  parent.home.count--;
   node.nlink--;
   parent.mtimeMs = parent.ctimeMs = Date.now();
 }
@@ -551,7 +570,7 @@ function readdirSync(path, options) {
   const encoding = encodingOf(options);
   const out = [];
   const walk = (dir, dirPath, prefix) => {
-    const names = [...(dir === root ? ['bundle', ...dir.entries.keys()] : dir.entries.keys())].sort();
+    const names = [...(dir === root ? ['bundle', 'tmp', ...dir.entries.keys()] : dir.entries.keys())].sort();
     for (const name of names) {
       const child = childOf(dir, name);
       if (withFileTypes) out.push(new Dirent(name, child, dirPath));
@@ -656,7 +675,7 @@ function rmSync(path, options) {
     throw error;
   }
   writableDir(found.parent, path, 'rm');
-  if (found.node.kind === 'dir') tmpEntries -= countEntries(found.node);
+  if (found.node.kind === 'dir') found.parent.home.count -= countEntries(found.node);
   dropEntry(found.parent, found.name);
 }
 

@@ -6,7 +6,9 @@
 #include <vector>
 
 #include "api/node_sources.h"
+#include "engine.h"
 #include "memory_budget.h"
+#include "request_scope.h"
 #include "tenant_isolate.h"
 #include "v8_util.h"
 
@@ -184,6 +186,27 @@ void bundle_file(const v8::FunctionCallbackInfo<v8::Value> &info) {
   info.GetReturnValue().Set(v8::Uint8Array::New(buffer, 0, bytes->size()));
 }
 
+// node:fs's /tmp is the request's own, as on Workers: requestNow() -> the
+// id of the request the JavaScript works for (0 at the top level), and
+// requestLive(id) -> whether that request of this isolate is still going
+// (fs drops an ended request's /tmp).
+void request_now_native(const v8::FunctionCallbackInfo<v8::Value> &info) {
+  RequestScope *scope = TenantIsolate::from(info.GetIsolate())->request_now();
+  info.GetReturnValue().Set(double(scope == nullptr ? 0 : scope->id));
+}
+
+void request_live(const v8::FunctionCallbackInfo<v8::Value> &info) {
+  v8::Isolate *isolate = info.GetIsolate();
+  TenantIsolate *tenant = TenantIsolate::from(isolate);
+  bool live = false;
+  if (info.Length() >= 1 && info[0]->IsNumber()) {
+    double id = info[0].As<v8::Number>()->Value();
+    RequestScope *scope = id >= 1 && id < 9007199254740992.0 ? tenant->engine().find(uint64_t(id)) : nullptr;
+    live = scope != nullptr && scope->isolate.get() == tenant;
+  }
+  info.GetReturnValue().Set(live);
+}
+
 }  // namespace
 
 v8::Local<v8::Value> continuation_request_id(v8::Local<v8::Context> context) {
@@ -235,6 +258,8 @@ void install_node_natives(v8::Local<v8::Context> context, v8::Local<v8::Object> 
   set_function(context, native, "nodeBuiltinName", node_builtin_name_native);
   set_function(context, native, "bundleNames", bundle_names);
   set_function(context, native, "bundleFile", bundle_file);
+  set_function(context, native, "requestNow", request_now_native);
+  set_function(context, native, "requestLive", request_live);
   set_function(context, native, "getContinuation", get_continuation);
   set_function(context, native, "setContinuation", set_continuation);
 }
