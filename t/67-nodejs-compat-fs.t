@@ -194,6 +194,38 @@ $t->put_script('api', 'perrequest', q{
 my @seen = map { my $r = $t->get('/t/perrequest'); "$r->{status} $r->{content}" } 1 .. 8;
 is_deeply \@seen, [('200 []') x 8], "a request's /tmp starts empty, and 30 MB in each of eight requests fits a 64m limit";
 
+# Hostile: with the methods node:fs calls through replaced by spies, no
+# native and none of the loader's internals reach tenant code.
+$got = node_checks('fstamper', q{
+    import fs from 'node:fs';
+    const seen = [];
+    const originals = [];
+    const apply = Reflect.apply;
+    const spy = (target, key) => {
+      const original = target[key];
+      originals.push([target, key, original]);
+      target[key] = function (...args) { seen[seen.length] = this; for (const a of args) seen[seen.length] = a; return apply(original, this, args); };
+    };
+    const nativeCode = (v) => v.name === '' && /\[native code\]/.test(apply(Function.prototype.toString, v, []));
+    const engineOwned = (v) => (typeof v === 'function' && (/^(bundleNames|bundleFile|requestSlot)$/.test(v.name) || nativeCode(v))) ||
+      (v !== null && typeof v === 'object' && ('bundleFile' in v || 'nodeSource' in v));
+    export default { fetch: async () => {
+      for (const [target, key] of [[Map.prototype, 'set'], [Map.prototype, 'get'], [Array.prototype, 'push'], [Array.prototype, 'sort'],
+        [String.prototype, 'split'], [Uint8Array.prototype, 'set'], [Uint8Array.prototype, 'subarray'], [Object, 'assign'],
+        [Function.prototype, 'call'], [Function.prototype, 'apply'], [Array.prototype, 'filter'], [Array.prototype, 'map']]) spy(target, key);
+      fs.writeFileSync('/tmp/t', 'x'); fs.appendFileSync('/tmp/t', 'y'); fs.readdirSync('/bundle', { recursive: true });
+      fs.readFileSync('/bundle/worker.js'); fs.mkdirSync('/tmp/d/e', { recursive: true }); fs.renameSync('/tmp/t', '/tmp/d/t');
+      await fs.promises.readFile('/tmp/d/t'); fs.rmSync('/tmp/d', { recursive: true });
+      try { fs.readFileSync('/tmp/none'); } catch {}
+      for (const [target, key, original] of originals) target[key] = original;
+      return results({ recorded: () => seen.length > 10, leaked: () => seen.filter(engineOwned).length,
+        detector: () => [engineOwned(function bundleFile() {}), engineOwned(() => {})] });
+    } };
+});
+is_deeply $got->{detector}, [$T, $F], "the check tells the loader's functions from the tenant's";
+is $got->{recorded}, $T, 'the spies saw the calls node:fs made';
+is $got->{leaked}, 0, 'and no native nor the internals reached tenant code';
+
 # One tenant's /tmp is not another's.
 $t->put_script('api', 'writer', q{
     import { writeFileSync } from 'node:fs';

@@ -105,11 +105,28 @@ const NODE_INTERNALS = ObjectFreeze({
   // node:fs's /bundle: the script's module names, a copy of one's bytes.
   bundleNames: () => nodeBundleNames(),
   bundleFile: (name) => nodeBundleFile(name),
-  // node:fs's /tmp per request: the request now (0: the top level), and
-  // whether one is still going.
-  requestNow: () => nodeRequestNow(),
-  requestLive: (id) => nodeRequestLive(id),
+  // node:fs's /tmp per request: an object of the request now.
+  requestSlot: () => nodeRequestSlot(),
 });
+
+// An object of the request the JavaScript works for (the top level's is
+// the isolate's), for node:fs to keep that request's /tmp in; the request's
+// id never leaves here. Those of ended requests are dropped when a new one
+// is made.
+const nodeRequestSlots = { __proto__: null };
+function nodeRequestSlot() {
+  const key = `${nodeRequestNow()}`;
+  let slot = nodeRequestSlots[key];
+  if (slot === undefined) {
+    const keys = ReflectOwnKeys(nodeRequestSlots);
+    for (let i = 0; i < keys.length; i++) {
+      if (keys[i] !== '0' && !nodeRequestLive(NumberParseInt(keys[i], 10))) delete nodeRequestSlots[keys[i]];
+    }
+    slot = { __proto__: null };
+    nodeRequestSlots[key] = slot;
+  }
+  return slot;
+}
 
 function nodeDirname(id) {
   const slash = StringPrototypeLastIndexOf(id, '/');

@@ -77,21 +77,15 @@ let bundle;  // built on first use
 root.entries.set('dev', dev);
 
 // /tmp: the request's own, as on Workers (the top level has one too, kept
-// while the isolate lives). A request's is dropped at the first /tmp made
-// after it ended.
-const tmps = new Map();  // request id -> its /tmp
+// while the isolate lives), kept in the loader's object of that request,
+// which goes once the request has ended.
 function currentTmp() {
-  const id = internals.requestNow();
-  let tmp = tmps.get(id);
-  if (tmp === undefined) {
-    for (const other of [...tmps.keys()]) {
-      if (other !== 0 && !internals.requestLive(other)) tmps.delete(other);
-    }
-    tmp = newNode('dir', 0o41777, false);
-    tmp.home = tmp;
-    tmps.set(id, tmp);
+  const slot = internals.requestSlot();
+  if (slot.tmp === undefined) {
+    slot.tmp = newNode('dir', 0o41777, false);
+    slot.tmp.home = slot.tmp;
   }
-  return tmp;
+  return slot.tmp;
 }
 for (const name of ['null', 'zero', 'full', 'random']) {
   const node = newNode('dev', 0o20666, false);
