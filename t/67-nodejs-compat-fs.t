@@ -100,6 +100,7 @@ $got = node_checks('bundle', q{
     export default { fetch: () => results({
       list: () => readdirSync('/bundle', { recursive: true }),
       own: () => readFileSync('/bundle/lib/greet.js', 'utf8'),
+      relative: () => [readFileSync('lib/greet.js', 'utf8') === readFileSync('/bundle/lib/greet.js', 'utf8'), process.cwd()],
       main: () => readFileSync('/bundle/worker.js', 'utf8').includes('readdirSync'),
       size: () => statSync('/bundle/lib/greet.js').size,
       imported: () => greeting,
@@ -111,6 +112,7 @@ $got = node_checks('bundle', q{
 is_deeply $got->{list}, ['lib', 'lib/greet.js', 'worker.js'], '/bundle lists the modules, by their names';
 is $got->{own}, q{export const greeting = 'hi';}, 'a module reads as its source';
 is $got->{main}, $T, 'the main module too';
+is_deeply $got->{relative}, [$T, '/bundle'], 'a relative path is from process.cwd(), /bundle';
 is $got->{size}, 29, 'its size';
 is $got->{imported}, 'hi', 'the module still imports';
 is_deeply $got->{write}, ['EPERM', 'open'], 'writing a /bundle file is EPERM';

@@ -149,10 +149,11 @@ function pathString(path, name = 'path') {
   return path;
 }
 
-// The path's parts from the root ("a/../b" as "b"; relative to "/").
+// The path's parts from the root ("a/../b" as "b"); a relative path is
+// from process.cwd(), /bundle, as on Workers.
 function partsOf(path, syscall) {
   if (path.length > MAX_PATH) throw fsError('ENAMETOOLONG', syscall, path);
-  const parts = [];
+  const parts = path[0] === '/' ? [] : ['bundle'];
   for (const part of path.split('/')) {
     if (part === '' || part === '.') continue;
     if (part.length > MAX_NAME) throw fsError('ENAMETOOLONG', syscall, path);
