@@ -196,6 +196,22 @@ $t->put_script('api', 'perrequest', q{
 my @seen = map { my $r = $t->get('/t/perrequest'); "$r->{status} $r->{content}" } 1 .. 8;
 is_deeply \@seen, [('200 []') x 8], "a request's /tmp starts empty, and 30 MB in each of eight requests fits a 64m limit";
 
+# An ended request's /tmp is let go when the next request starts, whether
+# or not that one uses node:fs: 24 MB left in /tmp (a 32 MB buffer) does
+# not make the next request's 40 MB exceed the 64m limit.
+$t->put_script('api', 'leftover', q{
+    import { appendFileSync } from 'node:fs';
+    export default { fetch(request) {
+      if (new URL(request.url).search !== '?write') return new Response(`${new Uint8Array(40 * 1024 * 1024).fill(2).length}`);
+      const piece = new Uint8Array(1024 * 1024).fill(1);
+      for (let i = 0; i < 24; i++) appendFileSync('/tmp/big', piece);
+      return new Response('wrote');
+    } };
+}, metadata => $COMPAT);
+my @leftover = map { my $r = $t->get($_); "$r->{status} $r->{content}" } '/t/leftover?write', '/t/leftover', '/t/leftover?write', '/t/leftover';
+is_deeply \@leftover, ['200 wrote', '200 41943040', '200 wrote', '200 41943040'],
+    "a request after one that left 24 MB in its /tmp has the memory";
+
 # Hostile: with the methods node:fs calls through replaced by spies, no
 # native and none of the loader's internals reach tenant code.
 $got = node_checks('fstamper', q{

@@ -111,21 +111,31 @@ const NODE_INTERNALS = ObjectFreeze({
 
 // An object of the request the JavaScript works for (the top level's is
 // the isolate's), for node:fs to keep that request's /tmp in; the request's
-// id never leaves here. Those of ended requests are dropped when a new one
-// is made.
+// id never leaves here. Those of ended requests are dropped when the next
+// request starts (run() in dispatch.js), so what an ended request left in
+// its /tmp never counts against the next one's memory.
 const nodeRequestSlots = { __proto__: null };
+let nodeRequestSlotCount = 0;  // of requests (not the top level's)
 function nodeRequestSlot() {
-  const key = `${nodeRequestNow()}`;
+  const id = nodeRequestNow();
+  const key = `${id}`;
   let slot = nodeRequestSlots[key];
   if (slot === undefined) {
-    const keys = ReflectOwnKeys(nodeRequestSlots);
-    for (let i = 0; i < keys.length; i++) {
-      if (keys[i] !== '0' && !nodeRequestLive(NumberParseInt(keys[i], 10))) delete nodeRequestSlots[keys[i]];
-    }
     slot = { __proto__: null };
     nodeRequestSlots[key] = slot;
+    if (id !== 0) nodeRequestSlotCount++;
   }
   return slot;
+}
+
+function nodeDropEndedSlots() {
+  const keys = ReflectOwnKeys(nodeRequestSlots);
+  for (let i = 0; i < keys.length; i++) {
+    if (keys[i] !== '0' && !nodeRequestLive(NumberParseInt(keys[i], 10))) {
+      delete nodeRequestSlots[keys[i]];
+      nodeRequestSlotCount--;
+    }
+  }
 }
 
 function nodeDirname(id) {
