@@ -196,6 +196,27 @@ $t->put_script('api', 'perrequest', q{
 my @seen = map { my $r = $t->get('/t/perrequest'); "$r->{status} $r->{content}" } 1 .. 8;
 is_deeply \@seen, [('200 []') x 8], "a request's /tmp starts empty, and 30 MB in each of eight requests fits a 64m limit";
 
+# File descriptors are the request's own too, at most 1024 open.
+$t->put_script('api', 'fdsper', q{
+    import { openSync, closeSync, fstatSync, cpSync, mkdirSync } from 'node:fs';
+    const code = (f) => { try { f(); return 'no error'; } catch (e) { return e.code; } };
+    export default { fetch(request) {
+      const fd = Number(new URL(request.url).searchParams.get('fd'));
+      const other = code(() => fstatSync(fd));
+      const mine = openSync('/dev/null');
+      const fds = [];
+      const limit = code(() => { for (;;) fds.push(openSync('/dev/null')); });
+      const opened = fds.length + 1;
+      for (const each of fds) closeSync(each);
+      mkdirSync('/tmp/d/e', { recursive: true });
+      return Response.json([mine, other, limit, opened, code(() => cpSync('/tmp/d', '/tmp/d/e/f', { recursive: true }))]);
+    } };
+}, metadata => $COMPAT);
+my $first = eval { decode_json($t->get('/t/fdsper?fd=-1')->{content}) } || [];
+my $second = eval { decode_json($t->get("/t/fdsper?fd=$first->[0]")->{content}) } || [];
+is_deeply [@$second[1 .. 4]], ['EBADF', 'EMFILE', 1024, 'ERR_FS_CP_EINVAL'],
+    "another request's fd is EBADF; 1024 open fds, then EMFILE; cp into its own subdirectory is refused";
+
 # An ended request's /tmp is let go when the next request starts, whether
 # or not that one uses node:fs: 24 MB left in /tmp (a 32 MB buffer) does
 # not make the next request's 40 MB exceed the 64m limit.

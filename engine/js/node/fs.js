@@ -378,15 +378,26 @@ function openNode(path, bits, mode, syscall = 'open') {
 }
 
 // File descriptors.
-const fds = new Map();
-let nextFd = 3;
+// File descriptors: the request's own, as its /tmp (an fd of another
+// request is EBADF; they go with the request).
+function fdTable() {
+  const slot = internals.requestSlot();
+  if (slot.fds === undefined) {
+    slot.fds = new Map();
+    slot.nextFd = 3;
+  }
+  return slot;
+}
+const isOpen = (fd) => fdTable().fds.has(fd);
 function openSync(path, flags, mode) {
   path = pathString(path);
   const bits = flagsOf(flags, 'r');
+  const table = fdTable();
+  const fds = table.fds;
   if (fds.size >= MAX_FDS) throw fsError('EMFILE', 'open', path);
   const node = openNode(path, bits, mode);
-  while (fds.has(nextFd)) nextFd = nextFd >= 0x3fffffff ? 3 : nextFd + 1;
-  const fd = nextFd++;
+  while (fds.has(table.nextFd)) table.nextFd = table.nextFd >= 0x3fffffff ? 3 : table.nextFd + 1;
+  const fd = table.nextFd++;
   const access = bits & 3;
   fds.set(fd, { node, path, position: 0, append: (bits & constants.O_APPEND) !== 0,
     readable: access !== constants.O_WRONLY, writable: access !== constants.O_RDONLY });
@@ -395,14 +406,14 @@ function openSync(path, flags, mode) {
 
 function descriptor(fd, syscall) {
   if (typeof fd !== 'number' || !Number.isInteger(fd)) throw invalidArg('fd', `must be of type number. Received ${typeof fd}`);
-  const open = fds.get(fd);
+  const open = fdTable().fds.get(fd);
   if (open === undefined) throw fsError('EBADF', syscall);
   return open;
 }
 
 function closeSync(fd) {
   descriptor(fd, 'close');
-  fds.delete(fd);
+  fdTable().fds.delete(fd);
 }
 
 // A position, offset or length as Node takes it: a safe integer (or bigint).
@@ -460,6 +471,11 @@ function writeSync(fd, data, offsetOrPosition, lengthOrEncoding, position) {
     if (offset !== null && typeof offset === 'object') ({ offset, length, position } = offset);
     offset = integer(offset ?? 0, 'offset');
     length = integer(length ?? bytes.length - offset, 'length');
+    if (offset < 0 || length < 0 || offset + length > bytes.length) {
+      const error = new RangeError('The value of "length" is out of range.');
+      error.code = 'ERR_OUT_OF_RANGE';
+      throw error;
+    }
     bytes = bytes.subarray(offset, offset + length);
   }
   if (!open.writable) throw fsError('EBADF', 'write');
@@ -732,6 +748,12 @@ function cpSync(from, to, options) {
     error.code = 'ERR_FS_EISDIR';
     throw error;
   }
+  const src = `/${partsOf(from, 'cp').join('/')}/`;
+  if (`/${partsOf(to, 'cp').join('/')}/`.startsWith(src)) {
+    const error = new Error(`Invalid src or dest: cp returned EINVAL (cannot copy ${from} to a subdirectory of self ${to}) ${to}`);
+    error.code = 'ERR_FS_CP_EINVAL';
+    throw error;
+  }
   mkdirSync(to, { recursive: true });
   for (const name of readdirSync(from)) cpSync(`${from}/${name}`, `${to}/${name}`, options);
 }
@@ -917,7 +939,7 @@ class FileHandle {
   createWriteStream(options) { return createWriteStream(null, { ...options, fd: this.fd }); }
 }
 if (typeof Symbol.asyncDispose === 'symbol') {
-  FileHandle.prototype[Symbol.asyncDispose] = async function dispose() { if (fds.has(this.fd)) closeSync(this.fd); };
+  FileHandle.prototype[Symbol.asyncDispose] = async function dispose() { if (isOpen(this.fd)) closeSync(this.fd); };
 }
 
 const promises = {};
@@ -988,7 +1010,7 @@ function createReadStream(path, options) {
       }
     },
     destroy(error, callback) {
-      if (options.autoClose !== false && fds.has(fd)) closeSync(fd);
+      if (options.autoClose !== false && isOpen(fd)) closeSync(fd);
       callback(error);
     },
   });
@@ -1015,11 +1037,11 @@ function createWriteStream(path, options) {
       }
     },
     final(callback) {
-      if (options.autoClose !== false && options.flush !== false && fds.has(fd)) closeSync(fd);
+      if (options.autoClose !== false && options.flush !== false && isOpen(fd)) closeSync(fd);
       callback();
     },
     destroy(error, callback) {
-      if (options.autoClose !== false && fds.has(fd)) closeSync(fd);
+      if (options.autoClose !== false && isOpen(fd)) closeSync(fd);
       callback(error);
     },
   });
