@@ -140,6 +140,11 @@ $got = node_checks('devices', q{
         await h.close(); return [bytesRead, buffer.toString()]; },
       streams: () => new Promise((resolve, reject) => { const w = fs.createWriteStream('/tmp/s'); w.write('ab'); w.end('cd', () => {
         let out = ''; fs.createReadStream('/tmp/s', { encoding: 'utf8' }).on('data', (c) => { out += c; }).on('end', () => resolve(out)).on('error', reject); }); }),
+      opendir: async () => { fs.mkdirSync('/tmp/od'); fs.writeFileSync('/tmp/od/a', ''); fs.mkdirSync('/tmp/od/b');
+        const names = []; for await (const d of await fsp.opendir('/tmp/od')) names.push([d.name, d.isDirectory()]);
+        const dir = fs.opendirSync('/tmp/od'); const first = dir.readSync().name; dir.closeSync();
+        let closed; try { dir.readSync(); } catch (e) { closed = e.code; } return [names, first, closed]; },
+      openAsBlob: async () => { fs.writeFileSync('/tmp/blob', 'blob text'); const b = await fs.openAsBlob('/tmp/blob', { type: 'text/plain' }); return [await b.text(), b.type]; },
       notImplemented: () => { try { fs.watch('/tmp'); } catch (e) { return [e.code, typeof fs.globSync, typeof fsp.glob]; } },
     }) };
 });
@@ -154,6 +159,8 @@ is_deeply $got->{promises}, [1, ['f.json'], 7, $F, $T], 'node:fs/promises mkdir,
 is $got->{promiseError}, 'ENOENT', 'a promise rejects with the error';
 is_deeply $got->{handle}, [5, 'hello'], 'a FileHandle writes and reads';
 is $got->{streams}, 'abcd', 'createWriteStream and createReadStream';
+is_deeply $got->{opendir}, [[['a', $F], ['b', $T]], 'a', 'ERR_DIR_CLOSED'], 'opendir: a Dir, async iteration, readSync, closeSync';
+is_deeply $got->{openAsBlob}, ['blob text', 'text/plain'], 'openAsBlob';
 is_deeply $got->{notImplemented}, ['ERR_METHOD_NOT_IMPLEMENTED', 'function', 'function'], 'watch and glob are there and throw';
 
 # /tmp's bytes count toward dispatch_memory_limit: 200 MB under a 64m limit

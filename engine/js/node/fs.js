@@ -841,6 +841,52 @@ function writevSync(fd, buffers, position) {
   return total;
 }
 
+// opendir's Dir: the directory's entries as they were when it was opened.
+class Dir {
+  constructor(path, entries) {
+    this.path = path;
+    this._entries = entries;
+    this._closed = false;
+  }
+  readSync() {
+    if (this._closed) {
+      const error = new Error('Directory handle was closed');
+      error.code = 'ERR_DIR_CLOSED';
+      throw error;
+    }
+    return this._entries.length > 0 ? this._entries.shift() : null;
+  }
+  read(callback) {
+    const result = new Promise((resolve) => { resolve(this.readSync()); });
+    if (typeof callback !== 'function') return result;
+    result.then((entry) => callback(null, entry), callback);
+    return undefined;
+  }
+  closeSync() {
+    this.readSync();
+    this._closed = true;
+  }
+  close(callback) {
+    const result = new Promise((resolve) => { resolve(this.closeSync()); });
+    if (typeof callback !== 'function') return result;
+    result.then(() => callback(null), callback);
+    return undefined;
+  }
+  async* entries() {
+    try {
+      for (let entry = this.readSync(); entry !== null; entry = this.readSync()) yield entry;
+    } finally {
+      if (!this._closed) this.closeSync();
+    }
+  }
+  [Symbol.asyncIterator]() { return this.entries(); }
+}
+
+function opendirSync(path) {
+  path = pathString(path);
+  return new Dir(path, readdirSync(path, { withFileTypes: true }));
+}
+
 const noop = (fd) => { descriptor(fd, 'fsync'); };
 
 const sync = {
@@ -850,7 +896,7 @@ const sync = {
   fdatasyncSync: noop, fstatSync, fsyncSync: noop, ftruncateSync,
   futimesSync: (fd, atime, mtime) => utimesSync(descriptor(fd, 'futime').path, atime, mtime),
   lchmodSync: chmodSync, lchownSync: chownSync, linkSync, lstatSync, lutimesSync: utimesSync, mkdirSync,
-  mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, readvSync, realpathSync,
+  mkdtempSync, opendirSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, readvSync, realpathSync,
   renameSync, rmdirSync, rmSync, statSync, truncateSync, unlinkSync, utimesSync, writeFileSync,
   writeSync, writevSync,
 };
@@ -949,6 +995,10 @@ for (const name of Object.keys(sync)) {
       base === 'read' || base === 'write' || base === 'readv' || base === 'writev' || base === 'open') continue;
   promises[base] = async (...args) => sync[name](...args);
   Object.defineProperty(promises[base], 'name', { value: base });
+}
+// openAsBlob(path): a Blob of the file's bytes as they are now.
+async function openAsBlob(path, options) {
+  return new Blob([readFileSync(path)], { type: options && options.type !== undefined ? String(options.type) : '' });
 }
 promises.open = async (path, flags, mode) => new FileHandle(openSync(path, flags, mode));
 promises.readFile = async (path, options) => (path instanceof FileHandle ? path.readFile(options) : readFileSync(path, options));
@@ -1049,14 +1099,14 @@ function createWriteStream(path, options) {
   return opened(stream, path, fd, (callback) => { stream.end(); if (callback) stream.once('close', callback); });
 }
 
-const missing = unimplemented('fs', ['watch', 'watchFile', 'unwatchFile', 'glob', 'globSync', 'openAsBlob',
-  'statfs', 'statfsSync', 'symlink', 'symlinkSync', 'opendir', 'opendirSync']);
-const missingPromises = unimplemented('fs/promises', ['watch', 'glob', 'statfs', 'symlink', 'opendir']);
+const missing = unimplemented('fs', ['watch', 'watchFile', 'unwatchFile', 'glob', 'globSync',
+  'statfs', 'statfsSync', 'symlink', 'symlinkSync']);
+const missingPromises = unimplemented('fs/promises', ['watch', 'glob', 'statfs', 'symlink']);
 Object.assign(promises, missingPromises);
 
 module.exports = {
-  ...missing, ...sync, ...callbacks, exists, createReadStream, createWriteStream,
-  Stats, Dirent, FileHandle, ReadStream: unimplemented('fs', ['ReadStream']).ReadStream,
-  WriteStream: unimplemented('fs', ['WriteStream']).WriteStream, Dir: unimplemented('fs', ['Dir']).Dir,
+  ...missing, ...sync, ...callbacks, exists, createReadStream, createWriteStream, openAsBlob,
+  Stats, Dirent, Dir, FileHandle, ReadStream: unimplemented('fs', ['ReadStream']).ReadStream,
+  WriteStream: unimplemented('fs', ['WriteStream']).WriteStream,
   constants, F_OK: 0, R_OK: 4, W_OK: 2, X_OK: 1, promises,
 };
