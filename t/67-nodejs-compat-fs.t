@@ -144,6 +144,15 @@ $got = node_checks('devices', q{
         const names = []; for await (const d of await fsp.opendir('/tmp/od')) names.push([d.name, d.isDirectory()]);
         const dir = fs.opendirSync('/tmp/od'); const first = dir.readSync().name; dir.closeSync();
         let closed; try { dir.readSync(); } catch (e) { closed = e.code; } return [names, first, closed]; },
+      symlinks: async () => { fs.mkdirSync('/tmp/L'); fs.writeFileSync('/tmp/L/f', 'via link'); fs.symlinkSync('L', '/tmp/ln');
+        await fsp.symlink('/tmp/ln/f', '/tmp/lf'); fs.symlinkSync('loop2', '/tmp/loop1'); fs.symlinkSync('loop1', '/tmp/loop2');
+        fs.symlinkSync('/bundle/worker.js', '/tmp/bw');
+        const out = [fs.readFileSync('/tmp/ln/f', 'utf8'), fs.readFileSync('/tmp/lf', 'utf8'), fs.readlinkSync('/tmp/ln'),
+          fs.lstatSync('/tmp/ln').isSymbolicLink(), fs.statSync('/tmp/ln').isDirectory(), fs.realpathSync('/tmp/lf')];
+        for (const f of [() => fs.readFileSync('/tmp/loop1'), () => fs.readlinkSync('/tmp/L'), () => fs.writeFileSync('/tmp/bw', 'x')]) {
+          try { f(); out.push('no error'); } catch (e) { out.push(e.code); } }
+        fs.unlinkSync('/tmp/ln'); out.push(fs.existsSync('/tmp/L/f'), fs.existsSync('/tmp/lf'));
+        return out; },
       openAsBlob: async () => { fs.writeFileSync('/tmp/blob', 'blob text'); const b = await fs.openAsBlob('/tmp/blob', { type: 'text/plain' }); return [await b.text(), b.type]; },
       notImplemented: () => { try { fs.watch('/tmp'); } catch (e) { return [e.code, typeof fs.globSync, typeof fsp.glob]; } },
     }) };
@@ -160,6 +169,8 @@ is $got->{promiseError}, 'ENOENT', 'a promise rejects with the error';
 is_deeply $got->{handle}, [5, 'hello'], 'a FileHandle writes and reads';
 is $got->{streams}, 'abcd', 'createWriteStream and createReadStream';
 is_deeply $got->{opendir}, [[['a', $F], ['b', $T]], 'a', 'ERR_DIR_CLOSED'], 'opendir: a Dir, async iteration, readSync, closeSync';
+is_deeply $got->{symlinks}, ['via link', 'via link', 'L', $T, $T, '/tmp/L/f', 'ELOOP', 'EINVAL', 'EPERM', $T, $F],
+    'symbolic links: followed, readlink, lstat, realpath; a loop is ELOOP; one into /bundle is read-only; unlink removes the link';
 is_deeply $got->{openAsBlob}, ['blob text', 'text/plain'], 'openAsBlob';
 is_deeply $got->{notImplemented}, ['ERR_METHOD_NOT_IMPLEMENTED', 'function', 'function'], 'watch and glob are there and throw';
 

@@ -7,13 +7,14 @@
 // heap (dispatch_memory_limit counts them), paths are at most 4096
 // characters (a name 255), a /tmp holds at most 10000 entries, 1024
 // descriptors may be open. Each request has its own /tmp, as on Workers.
-// Symbolic links, watching and glob are not implemented: they throw.
+// Watching, glob and statfs are not implemented: they throw.
 'use strict';
 const { Buffer } = require('node:buffer');
 const unimplemented = require('node/unimplemented.js');
 
 const MAX_PATH = 4096;
 const MAX_NAME = 255;
+const MAX_LINKS = 40;
 const MAX_ENTRIES = 10000;
 const MAX_FDS = 1024;
 
@@ -39,6 +40,7 @@ const ERRNO = {
   EISDIR: [-21, 'illegal operation on a directory'], EINVAL: [-22, 'invalid argument'],
   EMFILE: [-24, 'too many open files'], ENOSPC: [-28, 'no space left on device'],
   ENAMETOOLONG: [-36, 'name too long'], ENOTEMPTY: [-39, 'directory not empty'],
+  ELOOP: [-40, 'too many symbolic links encountered'],
 };
 
 function fsError(code, syscall, path, dest) {
@@ -62,14 +64,15 @@ function invalidArg(name, message) {
 }
 
 // The tree. A node: { kind: 'dir'|'file'|'dev', mode, ino, times, readOnly,
-// entries (dir: Map), data + size (file), dev (dev: its name), home (in a
+// entries (dir: Map), data + size (file), dev (dev: its name), target
+// (kind 'link': the symbolic link's), home (in a
 // /tmp: that /tmp, which counts its entries) }.
 let nextIno = 1;
 function newNode(kind, mode, readOnly) {
   const now = Date.now();
   return { kind, mode, ino: nextIno++, atimeMs: now, mtimeMs: now, ctimeMs: now, birthtimeMs: now,
     readOnly, nlink: 1, entries: kind === 'dir' ? new Map() : undefined, data: undefined, size: 0,
-    dev: undefined, bundleName: undefined, home: undefined, count: 0 };
+    dev: undefined, bundleName: undefined, home: undefined, count: 0, target: undefined };
 }
 const root = newNode('dir', 0o40555, true);
 const dev = newNode('dir', 0o40555, true);
@@ -169,24 +172,38 @@ function childOf(dir, name) {
   return dir.entries.get(name);
 }
 
-// { node, parent, name }: node undefined when the last part does not exist
-// (its parent does).
-function lookup(path, syscall) {
-  const parts = partsOf(path, syscall);
-  let dir = root;
-  for (let i = 0; i < parts.length - 1; i++) {
-    const next = childOf(dir, parts[i]);
-    if (next === undefined) throw fsError('ENOENT', syscall, path);
-    if (next.kind !== 'dir') throw fsError('ENOTDIR', syscall, path);
-    dir = next;
+// { node, parent, name, parts }: node undefined when the last part does
+// not exist (its parent does); parts, the path resolved. Symbolic links on
+// the way are followed, the last one too unless follow is false; at most
+// MAX_LINKS of them (ELOOP).
+function lookup(path, syscall, follow = true) {
+  let parts = partsOf(path, syscall);
+  for (let links = 0; ; links++) {
+    if (links > MAX_LINKS) throw fsError('ELOOP', syscall, path);
+    let dir = root;
+    let i = 0;
+    for (; i < parts.length; i++) {
+      const last = i === parts.length - 1;
+      const next = childOf(dir, parts[i]);
+      if (next === undefined) {
+        if (last) return { node: undefined, parent: dir, name: parts[i], parts };
+        throw fsError('ENOENT', syscall, path);
+      }
+      if (next.kind === 'link' && (follow || !last)) break;
+      if (last) return { node: next, parent: dir, name: parts[i], parts };
+      if (next.kind !== 'dir') throw fsError('ENOTDIR', syscall, path);
+      dir = next;
+    }
+    if (parts.length === 0) return { node: root, parent: undefined, name: '', parts };
+    // parts[i] is a link: its target (from the link's directory) and the rest.
+    const target = childOf(dir, parts[i]).target;
+    const from = target[0] === '/' ? target : `/${parts.slice(0, i).join('/')}/${target}`;
+    parts = partsOf(`${from}/${parts.slice(i + 1).join('/')}`, syscall);
   }
-  if (parts.length === 0) return { node: root, parent: undefined, name: '' };
-  const name = parts[parts.length - 1];
-  return { node: childOf(dir, name), parent: dir, name };
 }
 
-function existing(path, syscall) {
-  const found = lookup(path, syscall);
+function existing(path, syscall, follow = true) {
+  const found = lookup(path, syscall, follow);
   if (found.node === undefined) throw fsError('ENOENT', syscall, path);
   return found.node;
 }
@@ -238,7 +255,7 @@ class Stats {
   isFile() { return (this.mode & constants.S_IFMT) === constants.S_IFREG; }
   isDirectory() { return (this.mode & constants.S_IFMT) === constants.S_IFDIR; }
   isCharacterDevice() { return (this.mode & constants.S_IFMT) === constants.S_IFCHR; }
-  isSymbolicLink() { return false; }
+  isSymbolicLink() { return (this.mode & constants.S_IFMT) === constants.S_IFLNK; }
   isBlockDevice() { return false; }
   isFIFO() { return false; }
   isSocket() { return false; }
@@ -254,7 +271,7 @@ class Dirent {
   isFile() { return this._kind === 'file'; }
   isDirectory() { return this._kind === 'dir'; }
   isCharacterDevice() { return this._kind === 'dev'; }
-  isSymbolicLink() { return false; }
+  isSymbolicLink() { return this._kind === 'link'; }
   isBlockDevice() { return false; }
   isFIFO() { return false; }
   isSocket() { return false; }
@@ -551,26 +568,18 @@ function accessSync(path, mode = constants.F_OK) {
   if ((mode & constants.X_OK) && node.kind !== 'dir') throw fsError('EACCES', 'access', path);
 }
 
-function statSync(path, options) {
+function statOf(path, options, syscall) {
   let node;
   try {
-    node = existing(pathString(path), 'stat');
+    node = existing(pathString(path), syscall, syscall === 'stat');
   } catch (error) {
     if (options && options.throwIfNoEntry === false && (error.code === 'ENOENT' || error.code === 'ENOTDIR')) return undefined;
     throw error;
   }
   return new Stats(node);
 }
-
-function lstatSync(path, options) {
-  try {
-    return statSync(path, options);
-  } catch (error) {
-    if (error.syscall === 'stat') error.syscall = 'lstat';
-    error.message = error.message.replace(', stat ', ', lstat ');
-    throw error;
-  }
-}
+const statSync = (path, options) => statOf(path, options, 'stat');
+const lstatSync = (path, options) => statOf(path, options, 'lstat');
 
 function readdirSync(path, options) {
   path = pathString(path);
@@ -601,7 +610,7 @@ function mkdirSync(path, options) {
   const mode = typeof options === 'number' ? options : options && options.mode;
   const permissions = constants.S_IFDIR | ((mode ?? 0o777) & 0o7777);
   if (!recursive) {
-    const found = lookup(path, 'mkdir');
+    const found = lookup(path, 'mkdir', false);
     if (found.node !== undefined) throw fsError('EEXIST', 'mkdir', path);
     writableDir(found.parent, path, 'mkdir');
     addEntry(found.parent, found.name, newNode('dir', permissions, false), path, 'mkdir');
@@ -643,7 +652,7 @@ function mkdtempSync(prefix) {
 
 function unlinkSync(path) {
   path = pathString(path);
-  const found = lookup(path, 'unlink');
+  const found = lookup(path, 'unlink', false);
   if (found.node === undefined) throw fsError('ENOENT', 'unlink', path);
   if (found.node.kind === 'dir') throw fsError('EISDIR', 'unlink', path);
   writableDir(found.parent, path, 'unlink');
@@ -656,7 +665,7 @@ function rmdirSync(path, options) {
     rmSync(path, { recursive: true });
     return;
   }
-  const found = lookup(path, 'rmdir');
+  const found = lookup(path, 'rmdir', false);
   if (found.node === undefined) throw fsError('ENOENT', 'rmdir', path);
   if (found.node.kind !== 'dir') throw fsError('ENOTDIR', 'rmdir', path);
   if (found.node.entries.size > 0) throw fsError('ENOTEMPTY', 'rmdir', path);
@@ -672,7 +681,7 @@ function countEntries(dir) {
 
 function rmSync(path, options) {
   path = pathString(path);
-  const found = lookup(path, 'rm');
+  const found = lookup(path, 'rm', false);
   if (found.node === undefined) {
     if (options && options.force) return;
     throw fsError('ENOENT', 'rm', path);
@@ -700,9 +709,9 @@ function isInside(node, dir) {
 function renameSync(from, to) {
   from = pathString(from, 'oldPath');
   to = pathString(to, 'newPath');
-  const source = lookup(from, 'rename');
+  const source = lookup(from, 'rename', false);
   if (source.node === undefined) throw fsError('ENOENT', 'rename', from, to);
-  const target = lookup(to, 'rename');
+  const target = lookup(to, 'rename', false);
   if (source.node === target.node) return;
   if (source.parent === undefined || source.parent.readOnly || target.parent === undefined || target.parent.readOnly) {
     throw fsError('EPERM', 'rename', from, to);
@@ -760,8 +769,9 @@ function cpSync(from, to, options) {
 
 function realpathSync(path) {
   path = pathString(path);
-  existing(path, 'realpath');
-  return `/${partsOf(path, 'realpath').join('/')}`;
+  const found = lookup(path, 'realpath');
+  if (found.node === undefined) throw fsError('ENOENT', 'realpath', path);
+  return `/${found.parts.join('/')}`;
 }
 realpathSync.native = realpathSync;
 
@@ -810,17 +820,31 @@ function linkSync(existingPath, newPath) {
   newPath = pathString(newPath, 'newPath');
   const node = existing(existingPath, 'link');
   if (node.kind === 'dir') throw fsError('EPERM', 'link', existingPath, newPath);
-  const target = lookup(newPath, 'link');
+  const target = lookup(newPath, 'link', false);
   if (target.node !== undefined) throw fsError('EEXIST', 'link', existingPath, newPath);
   if (node.readOnly || target.parent.readOnly) throw fsError('EPERM', 'link', existingPath, newPath);
   addEntry(target.parent, target.name, node, newPath, 'link');
   node.nlink++;
 }
 
-function readlinkSync(path) {
+function readlinkSync(path, options) {
   path = pathString(path);
-  existing(path, 'readlink');
-  throw fsError('EINVAL', 'readlink', path);
+  const node = existing(path, 'readlink', false);
+  if (node.kind !== 'link') throw fsError('EINVAL', 'readlink', path);
+  return encodingOf(options) === 'buffer' ? Buffer.from(node.target) : node.target;
+}
+
+function symlinkSync(target, path) {
+  target = pathString(target, 'target');
+  path = pathString(path);
+  if (target.length > MAX_PATH) throw fsError('ENAMETOOLONG', 'symlink', target, path);
+  const found = lookup(path, 'symlink', false);
+  if (found.node !== undefined) throw fsError('EEXIST', 'symlink', target, path);
+  writableDir(found.parent, path, 'symlink');
+  const link = newNode('link', constants.S_IFLNK | 0o777, false);
+  link.target = target;
+  link.size = target.length;
+  addEntry(found.parent, found.name, link, path, 'symlink');
 }
 
 function readvSync(fd, buffers, position) {
@@ -896,7 +920,7 @@ const sync = {
   fdatasyncSync: noop, fstatSync, fsyncSync: noop, ftruncateSync,
   futimesSync: (fd, atime, mtime) => utimesSync(descriptor(fd, 'futime').path, atime, mtime),
   lchmodSync: chmodSync, lchownSync: chownSync, linkSync, lstatSync, lutimesSync: utimesSync, mkdirSync,
-  mkdtempSync, opendirSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, readvSync, realpathSync,
+  mkdtempSync, opendirSync, openSync, readdirSync, symlinkSync, readFileSync, readlinkSync, readSync, readvSync, realpathSync,
   renameSync, rmdirSync, rmSync, statSync, truncateSync, unlinkSync, utimesSync, writeFileSync,
   writeSync, writevSync,
 };
@@ -1100,8 +1124,8 @@ function createWriteStream(path, options) {
 }
 
 const missing = unimplemented('fs', ['watch', 'watchFile', 'unwatchFile', 'glob', 'globSync',
-  'statfs', 'statfsSync', 'symlink', 'symlinkSync']);
-const missingPromises = unimplemented('fs/promises', ['watch', 'glob', 'statfs', 'symlink']);
+  'statfs', 'statfsSync']);
+const missingPromises = unimplemented('fs/promises', ['watch', 'glob', 'statfs']);
 Object.assign(promises, missingPromises);
 
 module.exports = {
