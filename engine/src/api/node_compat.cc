@@ -189,7 +189,8 @@ void bundle_file(const v8::FunctionCallbackInfo<v8::Value> &info) {
 // node:fs's /tmp is the request's own, as on Workers: requestNow() -> the
 // id of the request the JavaScript works for (0 at the top level), and
 // requestLive(id) -> whether that request of this isolate is still going
-// (fs drops an ended request's /tmp).
+// (node_compat.js drops an ended request's slot). The loader keeps both:
+// no tenant code sees an id.
 void request_now_native(const v8::FunctionCallbackInfo<v8::Value> &info) {
   RequestScope *scope = TenantIsolate::from(info.GetIsolate())->request_now();
   info.GetReturnValue().Set(double(scope == nullptr ? 0 : scope->id));
