@@ -157,8 +157,13 @@ void set_continuation(const v8::FunctionCallbackInfo<v8::Value> &info) {
 void bundle_names(const v8::FunctionCallbackInfo<v8::Value> &info) {
   v8::Isolate *isolate = info.GetIsolate();
   const TenantIsolate *tenant = TenantIsolate::from(isolate);
-  const ScriptSource &script = tenant->script();
   std::vector<v8::Local<v8::Value>> names;
+  // A prepared isolate has no script yet (nothing imports node:fs there).
+  if (tenant->script_ptr() == nullptr) {
+    info.GetReturnValue().Set(v8::Array::New(isolate, 0));
+    return;
+  }
+  const ScriptSource &script = tenant->script();
   names.push_back(v8_str(isolate, tenant->main_path()));
   for (const auto &module : script.modules) names.push_back(v8_str(isolate, module.first));
   for (const auto &module : script.wasm_modules) names.push_back(v8_str(isolate, module.first));
@@ -169,6 +174,7 @@ void bundle_file(const v8::FunctionCallbackInfo<v8::Value> &info) {
   v8::Isolate *isolate = info.GetIsolate();
   if (info.Length() < 1 || !info[0]->IsString() || info[0].As<v8::String>()->Length() > 4096) return;
   const TenantIsolate *tenant = TenantIsolate::from(isolate);
+  if (tenant->script_ptr() == nullptr) return;
   const ScriptSource &script = tenant->script();
   std::string name = to_std_string(isolate, info[0]);
   const std::string *bytes = nullptr;
