@@ -216,7 +216,7 @@ $got = node_checks('processtimers', q{
       sleep: async () => sleep(2, 'slept'),
       fields: () => [typeof process.version, process.platform, typeof process.hrtime.bigint(), typeof env, nextTick === process.nextTick],
       emitter: () => { let got; process.once('custom', (v) => { got = v; }); process.emit('custom', 'heard'); return got; },
-      builtin: () => [process.getBuiltinModule('node:buffer').Buffer === globalThis.Buffer, process.getBuiltinModule('fs'), process.getBuiltinModule('../x'),
+      builtin: () => [process.getBuiltinModule('node:buffer').Buffer === globalThis.Buffer, process.getBuiltinModule('test'), process.getBuiltinModule('../x'),
         process.getBuiltinModule('node:' + 'b'.repeat(5e7)), process.getBuiltinModule({ toString: () => 'buffer' })],
       exit: () => process.exit(0),
       globals: () => [typeof Buffer, globalThis.process === process, global === globalThis, typeof setImmediate, typeof clearImmediate],

@@ -56,6 +56,7 @@ setToStringTag(ExecutionContext.prototype, 'ExecutionContext');
 // One function, few calls: in an isolate whose code is cold each call costs.
 function run(id, exports, env, method, url, headerBlock, body, streamed, cf) {
   let response;
+  if (nodeRequestSlotCount !== 0) nodeDropEndedSlots();  // node:fs's /tmp of ended requests
   try {
     // The client's Request, made here rather than in a function of its own
     // (one call less a request). Everything here goes through captured

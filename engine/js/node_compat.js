@@ -35,6 +35,10 @@ const nodeCpuLeftMs = native.cpuLeftMs;
 const nodeAesGcm = native.aesGcm;
 const nodeAesCbc = native.aesCbc;
 const nodeAesCtr = native.aesCtr;
+const nodeBundleNames = native.bundleNames;
+const nodeBundleFile = native.bundleFile;
+const nodeRequestNow = native.requestNow;
+const nodeRequestLive = native.requestLive;
 const StringPrototypeLastIndexOf = uncurryThis(String.prototype.lastIndexOf);
 const ObjectAssign = Object.assign;
 
@@ -98,7 +102,41 @@ const NODE_INTERNALS = ObjectFreeze({
   // process.env as the script's text bindings fill it (a fresh copy).
   env: () => ObjectAssign({}, nodeEnv),
   builtin: (name) => nodeBuiltin(name),
+  // node:fs's /bundle: the script's module names, a copy of one's bytes.
+  bundleNames: () => nodeBundleNames(),
+  bundleFile: (name) => nodeBundleFile(name),
+  // node:fs's /tmp per request: an object of the request now.
+  requestSlot: () => nodeRequestSlot(),
 });
+
+// An object of the request the JavaScript works for (the top level's is
+// the isolate's), for node:fs to keep that request's /tmp in; the request's
+// id never leaves here. Those of ended requests are dropped when the next
+// request starts (run() in dispatch.js), so what an ended request left in
+// its /tmp never counts against the next one's memory.
+const nodeRequestSlots = { __proto__: null };
+let nodeRequestSlotCount = 0;  // of requests (not the top level's)
+function nodeRequestSlot() {
+  const id = nodeRequestNow();
+  const key = `${id}`;
+  let slot = nodeRequestSlots[key];
+  if (slot === undefined) {
+    slot = { __proto__: null };
+    nodeRequestSlots[key] = slot;
+    if (id !== 0) nodeRequestSlotCount++;
+  }
+  return slot;
+}
+
+function nodeDropEndedSlots() {
+  const keys = ReflectOwnKeys(nodeRequestSlots);
+  for (let i = 0; i < keys.length; i++) {
+    if (keys[i] !== '0' && !nodeRequestLive(NumberParseInt(keys[i], 10))) {
+      delete nodeRequestSlots[keys[i]];
+      nodeRequestSlotCount--;
+    }
+  }
+}
 
 function nodeDirname(id) {
   const slash = StringPrototypeLastIndexOf(id, '/');

@@ -68,6 +68,7 @@ class TenantIsolate : public std::enable_shared_from_this<TenantIsolate> {
   TenantIsolate &operator=(const TenantIsolate &) = delete;
 
   const ScriptSource &script() const { return *script_; }
+  const std::string &main_path() const { return main_path_; }  // the main module's name
   const std::shared_ptr<const ScriptSource> &script_ptr() const { return script_; }
 
   // Starts the tenant's handler for the request, which joins this isolate.

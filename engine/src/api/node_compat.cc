@@ -6,6 +6,10 @@
 #include <vector>
 
 #include "api/node_sources.h"
+#include "engine.h"
+#include "memory_budget.h"
+#include "request_scope.h"
+#include "tenant_isolate.h"
 #include "v8_util.h"
 
 namespace dispatch {
@@ -22,6 +26,13 @@ const char *const kNodeBuiltins[] = {
     "http", "http2", "https", "module", "net", "os", "path", "path/posix", "path/win32", "process", "querystring",
     "stream", "stream/consumers", "stream/promises", "stream/web", "string_decoder", "sys",
     "timers", "timers/promises", "tls", "url", "util", "util/types", "zlib",
+    // What wrangler's preset leaves to the runtime at later compatibility
+    // dates (fs and os from 2025-09-15, punycode, cluster... from 2025-12-04,
+    // v8, tty, child_process... from 2026-03-17).
+    "_http_agent", "_http_client", "_http_common", "_http_incoming", "_http_outgoing", "_http_server",
+    "_stream_wrap", "child_process", "cluster", "console", "dgram", "domain", "fs", "fs/promises",
+    "inspector", "inspector/promises", "perf_hooks", "punycode", "readline", "readline/promises",
+    "repl", "sqlite", "trace_events", "tty", "v8", "vm", "wasi", "worker_threads",
 };
 
 bool has_flag(json_t *flags, const char *name) {
@@ -139,6 +150,70 @@ void set_continuation(const v8::FunctionCallbackInfo<v8::Value> &info) {
   context->SetContinuationPreservedEmbedderData(v8::Array::New(isolate, pair, 2));
 }
 
+// node:fs's /bundle: bundleNames() -> the names of the script's modules
+// (the main module and the others, as uploaded); bundleFile(name) -> a
+// fresh Uint8Array of that module's bytes, or undefined. Only this
+// isolate's own script: nothing else is reachable by name.
+void bundle_names(const v8::FunctionCallbackInfo<v8::Value> &info) {
+  v8::Isolate *isolate = info.GetIsolate();
+  const TenantIsolate *tenant = TenantIsolate::from(isolate);
+  std::vector<v8::Local<v8::Value>> names;
+  // A prepared isolate has no script yet (nothing imports node:fs there).
+  if (tenant->script_ptr() == nullptr) {
+    info.GetReturnValue().Set(v8::Array::New(isolate, 0));
+    return;
+  }
+  const ScriptSource &script = tenant->script();
+  names.push_back(v8_str(isolate, tenant->main_path()));
+  for (const auto &module : script.modules) names.push_back(v8_str(isolate, module.first));
+  for (const auto &module : script.wasm_modules) names.push_back(v8_str(isolate, module.first));
+  info.GetReturnValue().Set(v8::Array::New(isolate, names.data(), names.size()));
+}
+
+void bundle_file(const v8::FunctionCallbackInfo<v8::Value> &info) {
+  v8::Isolate *isolate = info.GetIsolate();
+  if (info.Length() < 1 || !info[0]->IsString() || info[0].As<v8::String>()->Length() > 4096) return;
+  const TenantIsolate *tenant = TenantIsolate::from(isolate);
+  if (tenant->script_ptr() == nullptr) return;
+  const ScriptSource &script = tenant->script();
+  std::string name = to_std_string(isolate, info[0]);
+  const std::string *bytes = nullptr;
+  if (name == tenant->main_path()) {
+    bytes = &script.code;
+  } else if (auto found = script.modules.find(name); found != script.modules.end()) {
+    bytes = &found->second;
+  } else if (auto wasm = script.wasm_modules.find(name); wasm != script.wasm_modules.end()) {
+    bytes = &wasm->second;
+  }
+  if (bytes == nullptr) return;
+  // In the script's budget: the copy counts toward its memory limit.
+  v8::Local<v8::ArrayBuffer> buffer;
+  if (!new_array_buffer(isolate, bytes->data(), bytes->size()).ToLocal(&buffer)) return;
+  info.GetReturnValue().Set(v8::Uint8Array::New(buffer, 0, bytes->size()));
+}
+
+// node:fs's /tmp is the request's own, as on Workers: requestNow() -> the
+// id of the request the JavaScript works for (0 at the top level), and
+// requestLive(id) -> whether that request of this isolate is still going
+// (node_compat.js drops an ended request's slot). The loader keeps both:
+// no tenant code sees an id.
+void request_now_native(const v8::FunctionCallbackInfo<v8::Value> &info) {
+  RequestScope *scope = TenantIsolate::from(info.GetIsolate())->request_now();
+  info.GetReturnValue().Set(double(scope == nullptr ? 0 : scope->id));
+}
+
+void request_live(const v8::FunctionCallbackInfo<v8::Value> &info) {
+  v8::Isolate *isolate = info.GetIsolate();
+  TenantIsolate *tenant = TenantIsolate::from(isolate);
+  bool live = false;
+  if (info.Length() >= 1 && info[0]->IsNumber()) {
+    double id = info[0].As<v8::Number>()->Value();
+    RequestScope *scope = id >= 1 && id < 9007199254740992.0 ? tenant->engine().find(uint64_t(id)) : nullptr;
+    live = scope != nullptr && scope->isolate.get() == tenant;
+  }
+  info.GetReturnValue().Set(live);
+}
+
 }  // namespace
 
 v8::Local<v8::Value> continuation_request_id(v8::Local<v8::Context> context) {
@@ -188,6 +263,10 @@ void install_node_natives(v8::Local<v8::Context> context, v8::Local<v8::Object> 
   set_function(context, native, "nodeSource", node_source);
   set_function(context, native, "nodeSourceRan", node_source_ran);
   set_function(context, native, "nodeBuiltinName", node_builtin_name_native);
+  set_function(context, native, "bundleNames", bundle_names);
+  set_function(context, native, "bundleFile", bundle_file);
+  set_function(context, native, "requestNow", request_now_native);
+  set_function(context, native, "requestLive", request_live);
   set_function(context, native, "getContinuation", get_continuation);
   set_function(context, native, "setContinuation", set_continuation);
 }

@@ -1,0 +1,3 @@
+// node:inspector/promises: as node:inspector.
+'use strict';
+module.exports = require('node:inspector');
