@@ -453,12 +453,8 @@ function positionOf(position) {
   return at < 0 ? undefined : at;
 }
 
-function readSync(fd, buffer, offsetOrOptions, length, position) {
-  const open = descriptor(fd, 'read');
-  if (!ArrayBuffer.isView(buffer)) throw invalidArg('buffer', 'must be an instance of Buffer, TypedArray, or DataView');
-  let offset = offsetOrOptions;
-  if (offset !== null && typeof offset === 'object') ({ offset, length, position } = offset);
-  const bytes = new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+// readSync's and writeSync's offset and length into bytes, as Node checks them.
+function bufferRange(bytes, offset, length) {
   offset = integer(offset ?? 0, 'offset');
   length = integer(length ?? bytes.length - offset, 'length');
   if (offset < 0 || length < 0 || offset + length > bytes.length) {
@@ -466,6 +462,16 @@ function readSync(fd, buffer, offsetOrOptions, length, position) {
     error.code = 'ERR_OUT_OF_RANGE';
     throw error;
   }
+  return { offset, length };
+}
+
+function readSync(fd, buffer, offsetOrOptions, length, position) {
+  const open = descriptor(fd, 'read');
+  if (!ArrayBuffer.isView(buffer)) throw invalidArg('buffer', 'must be an instance of Buffer, TypedArray, or DataView');
+  let offset = offsetOrOptions;
+  if (offset !== null && typeof offset === 'object') ({ offset, length, position } = offset);
+  const bytes = new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+  ({ offset, length } = bufferRange(bytes, offset, length));
   if (!open.readable) throw fsError('EBADF', 'read');
   if (open.node.kind === 'dir') throw fsError('EISDIR', 'read');
   const explicit = positionOf(position);
@@ -486,13 +492,7 @@ function writeSync(fd, data, offsetOrPosition, lengthOrEncoding, position) {
     let offset = offsetOrPosition;
     let length = lengthOrEncoding;
     if (offset !== null && typeof offset === 'object') ({ offset, length, position } = offset);
-    offset = integer(offset ?? 0, 'offset');
-    length = integer(length ?? bytes.length - offset, 'length');
-    if (offset < 0 || length < 0 || offset + length > bytes.length) {
-      const error = new RangeError('The value of "length" is out of range.');
-      error.code = 'ERR_OUT_OF_RANGE';
-      throw error;
-    }
+    ({ offset, length } = bufferRange(bytes, offset, length));
     bytes = bytes.subarray(offset, offset + length);
   }
   if (!open.writable) throw fsError('EBADF', 'write');
