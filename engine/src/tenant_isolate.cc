@@ -976,6 +976,7 @@ v8::MaybeLocal<v8::Object> TenantIsolate::make_api(v8::Local<v8::Context> contex
   set_function(context, native, "isProxy", on_is_proxy);
   set_function(context, native, "isError", on_is_error);
   set_function(context, native, "cpuLeftMs", on_cpu_left);
+  set_function(context, native, "arrayBufferBytes", on_array_buffer_bytes);
   set_function(context, native, "waitUntil", on_wait_until);
   set_function(context, native, "waitUntilNow", on_wait_until_now);
   v8::Local<v8::Value> args[] = {native};
@@ -1918,6 +1919,20 @@ void TenantIsolate::on_cpu_left(const v8::FunctionCallbackInfo<v8::Value> &info)
   TenantIsolate *self = from(info.GetIsolate());
   double left = self->running_ ? self->run_deadline_cpu_ms_ - thread_cpu_ms() : 0;
   info.GetReturnValue().Set(std::max(0.0, left));
+}
+
+// native.arrayBufferBytes(): the bytes of the isolate's ArrayBuffers (and
+// WebAssembly memories, brought up to date first): no typed array can have
+// more elements, so the JSON.stringify guard sizes its worst case by it.
+// (0 while the startup snapshot is made: no tenant's buffer exists yet.)
+void TenantIsolate::on_array_buffer_bytes(const v8::FunctionCallbackInfo<v8::Value> &info) {
+  TenantIsolate *self = from(info.GetIsolate());
+  if (self == nullptr || self->budget_ == nullptr) {
+    info.GetReturnValue().Set(0);
+    return;
+  }
+  self->sync_wasm_memories();
+  info.GetReturnValue().Set(double(self->budget_->array_buffer_bytes()));
 }
 
 // The ICU objects one isolate may keep: their memory is ICU's, which no
