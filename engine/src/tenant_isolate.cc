@@ -1931,7 +1931,7 @@ void TenantIsolate::on_array_buffer_bytes(const v8::FunctionCallbackInfo<v8::Val
     info.GetReturnValue().Set(0);
     return;
   }
-  self->sync_wasm_memories();
+  if (!self->wasm_memories_.empty()) self->sync_wasm_memories();
   info.GetReturnValue().Set(double(self->budget_->array_buffer_bytes()));
 }
 
