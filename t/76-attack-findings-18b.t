@@ -6,6 +6,12 @@
 # then the last resort ended the worker). Each typed array V8 is about to
 # write, at any depth, is sized by the CPU time left now, whenever the
 # isolate's buffers hold more bytes than could be written in it.
+#
+# Found and not fixed: a Proxy with no ownKeys trap around a Uint8Array(1e7)
+# (Object.keys(p), JSON.stringify([p])) still has V8 list the target's keys
+# in one call: the last resort (on main's build too). The guard cannot see
+# a Proxy's target; the runtime's Proxy handler (t/76-attack-findings-17.t)
+# could size it.
 use strict;
 use warnings;
 use Test::More;
@@ -24,6 +30,8 @@ my %nested = (
     'through toJSON'  => q{JSON.stringify({ a: { toJSON: () => big } })},
     'via a replacer'  => q{JSON.stringify({ a: 1 }, (k, v) => (k === 'a' ? big : v))},
     'in Response.json' => q{Response.json({ a: [big] })},
+    'from a BigInt toJSON' => q{BigInt.prototype.toJSON = () => big; JSON.stringify({ a: 1n })},
+    'past replaced intrinsics' => q{Reflect.apply = () => 0; Array.isArray = () => true; JSON.stringify([big])},
 );
 for my $how (sort keys %nested) {
     hostile_case($t, "a Uint8Array(1e7) $how is refused",
