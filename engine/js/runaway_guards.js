@@ -834,9 +834,9 @@ function guardPropertyList(replacer) {
 // default 128m memory limit: past the last resort), most of it V8 listing
 // its keys in one C++ call; between values V8 looks at a stop request. So
 // each typed array V8 is about to write, at any depth, is sized by the CPU
-// time left: the one handed over here, and, when the isolate's buffers
-// hold more bytes (a typed array has at most that many elements) than
-// could be written in that time, every value through a replacer function
+// time left: the one handed over here, and, when the isolate was ever
+// given a buffer of more bytes (a typed array has at most that many
+// elements) than could be written in that time, every value through a replacer function
 // of the guard's, which sees what toJSON and the tenant's replacer gave
 // (a replacer array lists an object's keys itself). Below that bound,
 // V8's JSON.stringify is called as is (a replacer function in every call
@@ -861,7 +861,7 @@ function guardJSONStringify(value, replacer, space) {
     if (replacer.length > GUARD_MAX_ELEMENTS) guardRefuse('JSON.stringify: the replacer', replacer.length);
     replacer = guardPropertyList(replacer);
   }
-  const worstMs = ArrayIsArray(replacer) ? 0 : native.arrayBufferBytes() * GUARD_JSON_ELEMENT_NS / 1e6;
+  const worstMs = ArrayIsArray(replacer) ? 0 : native.largestBuffer() * GUARD_JSON_ELEMENT_NS / 1e6;
   if (worstMs > GUARD_GRACE_MS && worstMs > guardCpuBudgetMs()) {
     const tenant = typeof replacer === 'function' ? replacer : undefined;
     replacer = function (key, v) {
