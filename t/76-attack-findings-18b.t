@@ -46,6 +46,17 @@ for my $how (sort keys %nested) {
         within => 2);
 }
 
+hostile_case($t, 'a Uint8Array over a WebAssembly memory of 10 MB in an array is refused',
+    js => q{
+        export default { fetch() {
+          const memory = new WebAssembly.Memory({ initial: 1 });
+          memory.grow(159);
+          try { JSON.stringify([new Uint8Array(memory.buffer)]); return new Response('written'); } catch (e) { return new Response(e.name); }
+        } };
+    },
+    expect => [[200, 'RangeError'], [503, qr/^exceeded_cpu/]],
+    within => 2);
+
 hostile_case($t, 'a small view of a big buffer is written, nested, as before',
     js => q{
         export default { fetch() {
