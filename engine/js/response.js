@@ -131,7 +131,7 @@ class Response { // Body's, by inheritBody below
   }
 
   static json(data, init = undefined) {
-    const text = JSONStringify(data);
+    const text = guardJSONStringify(data);  // runaway_guards.js
     if (text === undefined) throw new TypeError('Response.json: the value cannot be serialised as JSON');
     const bytes = utf8Encode(text);
     if (init === undefined || init === null) {

@@ -158,6 +158,7 @@ void MemoryBudget::on_over_budget(v8::Isolate *, void *data) {
 bool MemoryBudget::charge(size_t bytes) {
   if (bytes > available()) return false;
   array_buffers_.fetch_add(bytes);
+  note_buffer(bytes);
   return true;
 }
 
@@ -177,6 +178,7 @@ size_t MemoryBudget::available() {
 bool MemoryBudget::reserve(size_t length) {
   if (length > limit_) return false;  // RangeError: can never fit
   size_t now = array_buffers_.fetch_add(length) + length;
+  note_buffer(length);
   if (now + heap_.load() > limit_) over_budget();
   return true;
 }
@@ -235,6 +237,7 @@ v8::MaybeLocal<v8::ArrayBuffer> MemoryBudget::new_buffer(size_t len, const void 
     memset(p, 0, len);
   }
   array_buffers_.fetch_add(len);
+  note_buffer(len);
   std::shared_ptr<v8::BackingStore> store =
       v8::ArrayBuffer::NewBackingStore(p, len, &MemoryBudget::free_external, this);
   return v8::ArrayBuffer::New(isolate_, std::move(store));

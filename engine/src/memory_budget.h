@@ -63,6 +63,14 @@ class MemoryBudget : public v8::ArrayBuffer::Allocator {
   bool condemned() const { return condemned_.load(); }
   size_t limit() const { return limit_; }
   size_t array_buffer_bytes() const { return array_buffers_.load(); }
+  // The largest single buffer (or external charge) the isolate was ever
+  // given: no typed array of it can have more elements. Never decreases.
+  size_t largest_buffer() const { return largest_.load(); }
+  void note_buffer(size_t bytes) {
+    size_t was = largest_.load();
+    while (bytes > was && !largest_.compare_exchange_weak(was, bytes)) {
+    }
+  }
   size_t heap_bytes() const { return heap_.load(); }
   size_t total() const { return array_buffer_bytes() + heap_bytes(); }
 
@@ -160,6 +168,7 @@ class MemoryBudget : public v8::ArrayBuffer::Allocator {
   v8::Isolate *isolate_ = nullptr;
   // Backing stores can be freed on V8's background threads.
   std::atomic<size_t> array_buffers_{0};
+  std::atomic<size_t> largest_{0};
   std::atomic<size_t> heap_{0};
   std::atomic<bool> condemned_{false};
   std::atomic<size_t> held_{0};

@@ -976,6 +976,7 @@ v8::MaybeLocal<v8::Object> TenantIsolate::make_api(v8::Local<v8::Context> contex
   set_function(context, native, "isProxy", on_is_proxy);
   set_function(context, native, "isError", on_is_error);
   set_function(context, native, "cpuLeftMs", on_cpu_left);
+  set_function(context, native, "largestBuffer", on_largest_buffer);
   set_function(context, native, "waitUntil", on_wait_until);
   set_function(context, native, "waitUntilNow", on_wait_until_now);
   v8::Local<v8::Value> args[] = {native};
@@ -1920,6 +1921,22 @@ void TenantIsolate::on_cpu_left(const v8::FunctionCallbackInfo<v8::Value> &info)
   info.GetReturnValue().Set(std::max(0.0, left));
 }
 
+// native.largestBuffer(): the bytes of the largest ArrayBuffer (or
+// WebAssembly memory, brought up to date first) the isolate was ever given:
+// no typed array can have more elements, so the JSON.stringify guard sizes
+// its worst case by it. (Not the bytes held: those count garbage buffers,
+// which past a few hundred KB sent small objects down the slow path.)
+// (0 while the startup snapshot is made: no tenant's buffer exists yet.)
+void TenantIsolate::on_largest_buffer(const v8::FunctionCallbackInfo<v8::Value> &info) {
+  TenantIsolate *self = from(info.GetIsolate());
+  if (self == nullptr || self->budget_ == nullptr) {
+    info.GetReturnValue().Set(0);
+    return;
+  }
+  if (!self->wasm_memories_.empty()) self->sync_wasm_memories();
+  info.GetReturnValue().Set(double(self->budget_->largest_buffer()));
+}
+
 // The ICU objects one isolate may keep: their memory is ICU's, which no
 // isolate's budget sees, so both a charge and a count bound them.
 constexpr size_t kMaxIntlObjects = 2000;
@@ -2052,6 +2069,7 @@ bool TenantIsolate::sync_wasm_memories() {
     ExternalCharge *charge = entry.second;
     if (charge->holder.IsEmpty()) continue;
     size_t now = charge->holder.Get(isolate_).As<v8::WasmMemoryObject>()->Buffer()->ByteLength();
+    budget_->note_buffer(now);
     // Grown inside Wasm: counted now, even past the limit (then the budget
     // condemns the isolate).
     if (now > charge->bytes) {

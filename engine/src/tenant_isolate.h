@@ -325,6 +325,7 @@ class TenantIsolate : public std::enable_shared_from_this<TenantIsolate> {
 
  private:
   static void on_cpu_left(const v8::FunctionCallbackInfo<v8::Value> &info);
+  static void on_largest_buffer(const v8::FunctionCallbackInfo<v8::Value> &info);
   // native.chargeExternal(object, bytes, isIntl): memory object holds
   // outside V8's view, counted until the object is collected.
   static void on_charge_external(const v8::FunctionCallbackInfo<v8::Value> &info);
