@@ -46,6 +46,29 @@ for my $how (sort keys %nested) {
         within => 2);
 }
 
+# The built-ins' own JSON of a tenant's values: KV metadata, a dispatch
+# namespace's args (their JSON.stringify was V8's, unguarded).
+hostile_case($t, 'a Uint8Array(1e7) in KV put() metadata is refused',
+    js => q{
+        export default { async fetch(request, env) {
+          const big = new Uint8Array(1e7);
+          try { await env.KV.put('k', 'v', { metadata: [big] }); return new Response('written'); } catch (e) { return new Response(e.name); }
+        } };
+    },
+    fields => { metadata => '{"bindings":[{"type":"kv_namespace","name":"KV","namespace_id":"kv18b"}]}' },
+    expect => [[200, 'RangeError'], [503, qr/^exceeded_cpu/]],
+    within => 2);
+hostile_case($t, "a Uint8Array(1e7) in a dispatch namespace's args is refused",
+    js => q{
+        export default { async fetch(request, env) {
+          const big = new Uint8Array(1e7);
+          try { env.NS.get('nobody', { a: [big] }); return new Response('written'); } catch (e) { return new Response(e.name); }
+        } };
+    },
+    fields => { metadata => '{"bindings":[{"type":"dispatch_namespace","name":"NS","namespace":"tenants"}]}' },
+    expect => [[200, 'RangeError'], [503, qr/^exceeded_cpu/]],
+    within => 2);
+
 hostile_case($t, 'a Uint8Array over a WebAssembly memory of 10 MB in an array is refused',
     js => q{
         export default { fetch() {

@@ -66,7 +66,7 @@ async function dispatchFetch(binding, name, args, cpuMs, subRequests, outbound, 
   // Its cf goes along, as JSON, as a service binding carries it on Workers.
   let cf = '';
   if (parts.cf !== undefined) {
-    cf = JSONStringify(parts.cf);
+    cf = guardJSONStringify(parts.cf);  // runaway_guards.js: the tenant's values
     if (typeof cf !== 'string') cf = '';
   }
   let id = native.dispatchStart(binding, name, args, cpuMs, subRequests, parts.method, parts.url, list,
@@ -146,7 +146,7 @@ class DispatchNamespace {
     let json = '';
     if (args !== undefined && args !== null) {
       if (!isObject(args) || ArrayIsArray(args)) throw new TypeError('get(): args must be an object');
-      json = JSONStringify(args);
+      json = guardJSONStringify(args);
       if (typeof json !== 'string') json = '';
     }
     let cpuMs = -1;
@@ -160,7 +160,7 @@ class DispatchNamespace {
       if (!isObject(outboundArgs) || ArrayIsArray(outboundArgs)) {
         throw new TypeError('get(): options.outbound must be an object');
       }
-      outbound = JSONStringify(outboundArgs);
+      outbound = guardJSONStringify(outboundArgs);
       if (typeof outbound !== 'string') outbound = '';
     }
     if (limits !== undefined && limits !== null) {

@@ -86,7 +86,7 @@ class KVNamespace {
     // A stream is read to its end first (within the script's memory limit).
     const bytes = readableStreamIs(value) ? bodyUnbox(await bodyReadStream(value)) : kvValueBytes(value);
     const opts = options ?? {};
-    const metadata = opts.metadata === undefined ? null : JSONStringify(opts.metadata);
+    const metadata = opts.metadata === undefined ? null : guardJSONStringify(opts.metadata);  // runaway_guards.js
     await native.kvPut(this.#binding, name, bytes, metadata, kvExpiry(opts));
   }
 
