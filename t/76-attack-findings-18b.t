@@ -7,11 +7,10 @@
 # write, at any depth, is sized by the CPU time left now, whenever the
 # isolate's buffers hold more bytes than could be written in it.
 #
-# Found and not fixed: a Proxy with no ownKeys trap around a Uint8Array(1e7)
-# (Object.keys(p), JSON.stringify([p])) still has V8 list the target's keys
-# in one call: the last resort (on main's build too). The guard cannot see
-# a Proxy's target; the runtime's Proxy handler (t/76-attack-findings-17.t)
-# could size it.
+# And a Proxy with no ownKeys trap around a Uint8Array(1e7) (Object.keys(p),
+# JSON.stringify([p])), whose target's keys V8 listed in one call (the last
+# resort): the runtime's Proxy handler (t/76-attack-findings-17.t) sizes a
+# typed array target's indices by the CPU time left first.
 use strict;
 use warnings;
 use Test::More;
@@ -68,6 +67,20 @@ hostile_case($t, "a Uint8Array(1e7) in a dispatch namespace's args is refused",
     fields => { metadata => '{"bindings":[{"type":"dispatch_namespace","name":"NS","namespace":"tenants"}]}' },
     expect => [[200, 'RangeError'], [503, qr/^exceeded_cpu/]],
     within => 2);
+
+for my $how ('Object.keys(p)', 'JSON.stringify([p])', 'Reflect.ownKeys(p)') {
+    hostile_case($t, "$how of a trapless Proxy around a Uint8Array(1e7) is refused",
+        js => qq{
+            export default { fetch() {
+              const p = new Proxy(new Uint8Array(1e7), {});
+              const small = Object.keys(new Proxy(new Uint8Array(3), {})).join();
+              try { $how; return new Response('listed'); } catch (e) { return new Response(small + ' ' + e.name); }
+            } };
+        },
+        # before: the worker ended by the last resort
+        expect => [[200, '0,1,2 RangeError'], [503, qr/^exceeded_cpu/]],
+        within => 2);
+}
 
 hostile_case($t, 'a Uint8Array over a WebAssembly memory of 10 MB in an array is refused',
     js => q{

@@ -616,13 +616,26 @@ function guardKeyList(list) {
   return copy;
 }
 
-function guardProxyHandler(handler) {
+// A Proxy with no ownKeys trap has V8 list its target's own keys in one C++
+// call: a typed array's (or a String object's) indices are sized by the CPU
+// time left first, as Object.keys of the target itself is
+// (Object.keys(new Proxy(new Uint8Array(1e7), {})) went past the last resort).
+function guardIndexKeys(target) {
+  guardTypedArrayKeys(target, "A Proxy's keys", 'objects');
+  return ReflectOwnKeys(target);
+}
+
+function guardProxyHandler(handler, target) {
   if (handler === null || (typeof handler !== 'object' && typeof handler !== 'function')) return handler;  // V8's TypeError
   const calls = { __proto__: null };  // trap name -> { trap, call }
+  const listsIndices = guardIsTypedArray(target) || guardStringObjectLength(target) > 0;
   return new GuardProxy(handler, {
     get(script, name) {
       const trap = ReflectGet(script, name);
-      if (typeof trap !== 'function') return trap;  // V8 throws for what is not undefined or null
+      if (typeof trap !== 'function') {
+        if (name === 'ownKeys' && listsIndices && (trap === undefined || trap === null)) return guardIndexKeys;
+        return trap;  // V8 throws for what is not undefined or null
+      }
       const known = calls[name];
       if (known !== undefined && known.trap === trap) return known.call;
       const call = name === 'ownKeys'
@@ -639,11 +652,11 @@ function guardProxyHandler(handler) {
   // Bound: a constructor without a prototype property, as Proxy is.
   const guarded = FunctionPrototypeCallOn(Function.prototype.bind, function (target, handler) {
     if (new.target === undefined) throw new TypeError("Constructor Proxy requires 'new'");
-    return new GuardProxy(target, guardProxyHandler(handler));
+    return new GuardProxy(target, guardProxyHandler(handler, target));
   }, undefined);
   ObjectDefineProperty(guarded, 'name', { value: 'Proxy', configurable: true });
   const statics = {
-    revocable(target, handler) { return revocable(target, guardProxyHandler(handler)); },
+    revocable(target, handler) { return revocable(target, guardProxyHandler(handler, target)); },
   };
   guardRemember(statics.revocable, revocable);
   ObjectDefineProperty(guarded, 'revocable', { value: statics.revocable, writable: true, enumerable: false, configurable: true });
